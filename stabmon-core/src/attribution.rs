@@ -1,0 +1,415 @@
+//! Process attribution: from every process's measurements to a sample's [`TopProcesses`].
+//!
+//! Samplers measure all processes each tick into [`ProcessStat`]s and call [`attribute`], which picks the top N by
+//! CPU and the top N by resident memory (a process in both is kept once), sums CPU and memory per process name, and
+//! remembers the value at the N-th place of each list. It asks the sampler for the expensive details (command line,
+//! user) only for the processes it keeps, so a sampler never reads them for the hundreds of idle ones.
+//!
+//! Ranking rules, so that results are deterministic:
+//! - **by CPU**: attributed CPU (the process's own CPU % plus [`children_cpu_pct`](ProcessStat::children_cpu_pct),
+//!   so that a parent whose short-lived children burn CPU ranks by what it caused), then resident memory, then the
+//!   lower pid;
+//! - **by memory**: resident bytes, then attributed CPU, then the lower pid;
+//! - **names**: summed own CPU % (children's CPU is not added, it would count the work of other names) or summed
+//!   resident bytes, then the name in byte order.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use crate::sample::{NameTotal, ProcessEntry, TopProcesses};
+use crate::time::Timestamp;
+
+/// How many processes each top list keeps unless told otherwise.
+pub const DEFAULT_TOP_N: usize = 10;
+
+/// The longest command line kept, in bytes, unless told otherwise. Longer ones are cut at a character boundary.
+pub const DEFAULT_CMDLINE_MAX_BYTES: usize = 1024;
+
+/// One process's measurements over one interval, as a sampler hands them to [`attribute`].
+///
+/// The name is borrowed so that a sampler can keep names in its own per-process state and allocate nothing per tick.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProcessStat<'a> {
+    /// The process id.
+    pub pid: u32,
+    /// The parent's process id, where known.
+    pub parent_pid: Option<u32>,
+    /// The process name.
+    pub name: &'a str,
+    /// When the process started, in UTC.
+    pub start_time: Timestamp,
+    /// CPU used over the interval, in percent of one core.
+    pub cpu_pct: f32,
+    /// CPU used over the interval by reaped children, in percent of one core, where known.
+    pub children_cpu_pct: Option<f32>,
+    /// Resident memory.
+    pub rss_bytes: u64,
+    /// Virtual memory size.
+    pub virtual_bytes: u64,
+}
+
+impl<'a> ProcessStat<'a> {
+    /// Measurements for `pid` named `name`, all zero.
+    pub fn new(pid: u32, name: &'a str, start_time: Timestamp) -> Self {
+        ProcessStat {
+            pid,
+            parent_pid: None,
+            name,
+            start_time,
+            cpu_pct: 0.0,
+            children_cpu_pct: None,
+            rss_bytes: 0,
+            virtual_bytes: 0,
+        }
+    }
+
+    /// Own CPU plus reaped children's CPU: what the CPU ranking uses.
+    pub fn attributed_cpu_pct(&self) -> f32 {
+        self.cpu_pct + self.children_cpu_pct.unwrap_or(0.0)
+    }
+}
+
+/// The details [`attribute`] asks for, only for the processes it keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ProcessDetails {
+    /// The command line (already cut to length, see [`truncate_to_char_boundary`]), if recorded.
+    pub cmdline: Option<String>,
+    /// The owning user's name, where known.
+    pub user: Option<String>,
+}
+
+impl ProcessDetails {
+    /// Details from a command line and a user.
+    pub fn new(cmdline: Option<String>, user: Option<String>) -> Self {
+        ProcessDetails { cmdline, user }
+    }
+}
+
+fn by_cpu(a: &ProcessStat<'_>, b: &ProcessStat<'_>) -> Ordering {
+    b.attributed_cpu_pct()
+        .total_cmp(&a.attributed_cpu_pct())
+        .then(b.rss_bytes.cmp(&a.rss_bytes))
+        .then(a.pid.cmp(&b.pid))
+}
+
+fn by_rss(a: &ProcessStat<'_>, b: &ProcessStat<'_>) -> Ordering {
+    b.rss_bytes
+        .cmp(&a.rss_bytes)
+        .then(b.attributed_cpu_pct().total_cmp(&a.attributed_cpu_pct()))
+        .then(a.pid.cmp(&b.pid))
+}
+
+/// Indices of the `n` best items under `cmp`, best first, without sorting the whole slice.
+fn top_indices<T>(items: &[T], n: usize, cmp: impl Fn(&T, &T) -> Ordering) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    let ord = |a: &usize, b: &usize| cmp(&items[*a], &items[*b]);
+    if n < idx.len() {
+        if n > 0 {
+            idx.select_nth_unstable_by(n - 1, ord);
+        }
+        idx.truncate(n);
+    }
+    idx.sort_unstable_by(ord);
+    idx
+}
+
+fn rank(position: usize) -> u16 {
+    u16::try_from(position + 1).unwrap_or(u16::MAX)
+}
+
+/// Builds a sample's [`TopProcesses`] from every process's measurements.
+///
+/// `n` is the length of each list (0 keeps nothing). `details` is called once for every process that is kept, in
+/// the order of the result, to fetch its command line and user.
+///
+/// ```
+/// use stabmon_core::{Timestamp, attribution::{attribute, ProcessDetails, ProcessStat}};
+///
+/// let t0 = Timestamp::from_unix_secs(0);
+/// let mut hog = ProcessStat::new(10, "ffmpeg", t0);
+/// hog.cpu_pct = 187.0;
+/// let mut big = ProcessStat::new(11, "java", t0);
+/// big.rss_bytes = 2 << 30;
+/// let idle = ProcessStat::new(12, "sshd", t0);
+///
+/// let top = attribute(1, &[hog, big, idle], |_| ProcessDetails::default());
+/// let names: Vec<&str> = top.processes.iter().map(|p| p.name.as_str()).collect();
+/// assert_eq!(names, ["ffmpeg", "java"]);
+/// assert_eq!(top.cpu_nth_pct, 187.0);
+/// ```
+pub fn attribute<'a>(
+    n: usize,
+    procs: &[ProcessStat<'a>],
+    mut details: impl FnMut(&ProcessStat<'a>) -> ProcessDetails,
+) -> TopProcesses {
+    let cpu_top = top_indices(procs, n, by_cpu);
+    let rss_top = top_indices(procs, n, by_rss);
+
+    let mut cpu_rank_of: HashMap<usize, u16> = HashMap::with_capacity(cpu_top.len());
+    for (pos, &i) in cpu_top.iter().enumerate() {
+        cpu_rank_of.insert(i, rank(pos));
+    }
+    let mut rss_rank_of: HashMap<usize, u16> = HashMap::with_capacity(rss_top.len());
+    for (pos, &i) in rss_top.iter().enumerate() {
+        rss_rank_of.insert(i, rank(pos));
+    }
+
+    let order = cpu_top
+        .iter()
+        .chain(rss_top.iter().filter(|i| !cpu_rank_of.contains_key(i)));
+    let processes = order
+        .map(|&i| {
+            let p = &procs[i];
+            let d = details(p);
+            ProcessEntry {
+                pid: p.pid,
+                parent_pid: p.parent_pid,
+                name: p.name.to_owned(),
+                cmdline: d.cmdline,
+                user: d.user,
+                cpu_pct: p.cpu_pct,
+                children_cpu_pct: p.children_cpu_pct,
+                rss_bytes: p.rss_bytes,
+                virtual_bytes: p.virtual_bytes,
+                start_time: p.start_time,
+                cpu_rank: cpu_rank_of.get(&i).copied(),
+                rss_rank: rss_rank_of.get(&i).copied(),
+            }
+        })
+        .collect();
+
+    let (names, name_cpu_nth_pct, name_rss_nth_bytes) = name_totals(n, procs);
+
+    let nth = |list: &[usize]| (n > 0 && list.len() == n).then(|| &procs[list[n - 1]]);
+    TopProcesses {
+        n: u16::try_from(n).unwrap_or(u16::MAX),
+        processes,
+        names,
+        cpu_nth_pct: nth(&cpu_top).map_or(0.0, |p| p.attributed_cpu_pct()),
+        rss_nth_bytes: nth(&rss_top).map_or(0, |p| p.rss_bytes),
+        name_cpu_nth_pct,
+        name_rss_nth_bytes,
+    }
+}
+
+fn name_totals(n: usize, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64) {
+    let mut sums: HashMap<&str, (u32, f32, u64)> = HashMap::new();
+    for p in procs {
+        let e = sums.entry(p.name).or_insert((0, 0.0, 0));
+        e.0 += 1;
+        e.1 += p.cpu_pct;
+        e.2 = e.2.saturating_add(p.rss_bytes);
+    }
+    let all: Vec<(&str, (u32, f32, u64))> = sums.into_iter().collect();
+    let cpu_top = top_indices(&all, n, |a, b| {
+        (b.1.1)
+            .total_cmp(&a.1.1)
+            .then(b.1.2.cmp(&a.1.2))
+            .then(a.0.cmp(b.0))
+    });
+    let rss_top = top_indices(&all, n, |a, b| {
+        (b.1.2)
+            .cmp(&a.1.2)
+            .then(b.1.1.total_cmp(&a.1.1))
+            .then(a.0.cmp(b.0))
+    });
+    let cpu_nth = if n > 0 && cpu_top.len() == n {
+        all[cpu_top[n - 1]].1.1
+    } else {
+        0.0
+    };
+    let rss_nth = if n > 0 && rss_top.len() == n {
+        all[rss_top[n - 1]].1.2
+    } else {
+        0
+    };
+    let mut names: Vec<NameTotal> = Vec::with_capacity(cpu_top.len() + rss_top.len());
+    for (pos, &i) in cpu_top.iter().enumerate() {
+        let (name, (count, cpu, rss)) = all[i];
+        names.push(NameTotal {
+            name: name.to_owned(),
+            process_count: count,
+            cpu_pct: cpu,
+            rss_bytes: rss,
+            cpu_rank: Some(rank(pos)),
+            rss_rank: rss_top.iter().position(|&j| j == i).map(rank),
+        });
+    }
+    for (pos, &i) in rss_top.iter().enumerate() {
+        if cpu_top.contains(&i) {
+            continue;
+        }
+        let (name, (count, cpu, rss)) = all[i];
+        names.push(NameTotal {
+            name: name.to_owned(),
+            process_count: count,
+            cpu_pct: cpu,
+            rss_bytes: rss,
+            cpu_rank: None,
+            rss_rank: Some(rank(pos)),
+        });
+    }
+    (names, cpu_nth, rss_nth)
+}
+
+/// Cuts `s` to at most `max_bytes` bytes without splitting a character.
+pub fn truncate_to_char_boundary(s: &mut String, max_bytes: usize) {
+    if s.len() <= max_bytes {
+        return;
+    }
+    let mut end = max_bytes;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(pid: u32, name: &str, cpu: f32, rss: u64) -> ProcessStat<'_> {
+        let mut p = ProcessStat::new(pid, name, Timestamp::from_unix_secs(1000 + i64::from(pid)));
+        p.cpu_pct = cpu;
+        p.rss_bytes = rss;
+        p
+    }
+
+    fn no_details(_: &ProcessStat<'_>) -> ProcessDetails {
+        ProcessDetails::default()
+    }
+
+    fn pids(top: &TopProcesses) -> Vec<u32> {
+        top.processes.iter().map(|p| p.pid).collect()
+    }
+
+    #[test]
+    fn top_n_by_cpu_and_memory() {
+        let procs = vec![
+            stat(1, "a", 5.0, 100),
+            stat(2, "b", 90.0, 10),
+            stat(3, "c", 50.0, 1000),
+            stat(4, "d", 0.0, 5000),
+            stat(5, "e", 1.0, 1),
+        ];
+        let top = attribute(2, &procs, no_details);
+        // CPU list: 2, 3; memory list: 4, 3 (3 is in both and kept once).
+        assert_eq!(pids(&top), vec![2, 3, 4]);
+        let p3 = &top.processes[1];
+        assert_eq!((p3.cpu_rank, p3.rss_rank), (Some(2), Some(2)));
+        let p4 = &top.processes[2];
+        assert_eq!((p4.cpu_rank, p4.rss_rank), (None, Some(1)));
+        assert_eq!(top.cpu_nth_pct, 50.0);
+        assert_eq!(top.rss_nth_bytes, 1000);
+        assert_eq!(top.n, 2);
+    }
+
+    #[test]
+    fn fewer_processes_than_n() {
+        let procs = vec![stat(1, "a", 5.0, 100), stat(2, "b", 7.0, 50)];
+        let top = attribute(10, &procs, no_details);
+        assert_eq!(pids(&top), vec![2, 1]);
+        assert_eq!(top.cpu_nth_pct, 0.0);
+        assert_eq!(top.rss_nth_bytes, 0);
+        assert_eq!(top.names.len(), 2);
+        assert_eq!(top.name_cpu_nth_pct, 0.0);
+        let empty = attribute(10, &[], no_details);
+        assert!(empty.processes.is_empty() && empty.names.is_empty());
+        let none = attribute(0, &procs, no_details);
+        assert!(none.processes.is_empty() && none.names.is_empty());
+    }
+
+    #[test]
+    fn ties_are_broken_deterministically() {
+        // Equal CPU: more memory first; equal both: lower pid first.
+        let procs = vec![
+            stat(9, "x", 10.0, 5),
+            stat(3, "y", 10.0, 5),
+            stat(7, "z", 10.0, 8),
+        ];
+        let top = attribute(3, &procs, no_details);
+        assert_eq!(pids(&top), vec![7, 3, 9]);
+        let mut reversed = procs.clone();
+        reversed.reverse();
+        assert_eq!(attribute(3, &reversed, no_details), top);
+    }
+
+    #[test]
+    fn name_totals_catch_many_small_workers() {
+        let mut procs: Vec<ProcessStat<'_>> = (100..140)
+            .map(|pid| stat(pid, "worker", 4.0, 10 << 20))
+            .collect();
+        procs.push(stat(1, "db", 30.0, 300 << 20));
+        procs.push(stat(2, "web", 20.0, 100 << 20));
+        let top = attribute(2, &procs, no_details);
+        // No single worker is in the top 2 by CPU or by memory...
+        assert!(top.processes.iter().all(|p| p.name != "worker"));
+        // ...but as a name they lead both lists: 40 x 4 % = 160 %, 40 x 10 MiB = 400 MiB.
+        let w = &top.names[0];
+        assert_eq!(w.name, "worker");
+        assert_eq!(w.process_count, 40);
+        assert!((w.cpu_pct - 160.0).abs() < 1e-3);
+        assert_eq!(w.rss_bytes, 400 << 20);
+        assert_eq!((w.cpu_rank, w.rss_rank), (Some(1), Some(1)));
+        assert_eq!(top.names[1].name, "db");
+        assert_eq!(top.name_cpu_nth_pct, 30.0);
+        assert_eq!(top.name_rss_nth_bytes, 300 << 20);
+    }
+
+    #[test]
+    fn reused_pid_keeps_identity_apart() {
+        // The same pid with a different start time is another process: it keeps its own start time and key.
+        let mut old = stat(42, "old", 1.0, 10);
+        old.start_time = Timestamp::from_unix_secs(5);
+        let mut new = stat(42, "new", 80.0, 10);
+        new.start_time = Timestamp::from_unix_secs(500);
+        let a = attribute(1, &[old], no_details);
+        let b = attribute(1, &[new], no_details);
+        assert_eq!(a.processes[0].pid, b.processes[0].pid);
+        assert_ne!(a.processes[0].key(), b.processes[0].key());
+        assert_eq!(b.processes[0].name, "new");
+    }
+
+    #[test]
+    fn children_cpu_counts_towards_cpu_rank() {
+        let mut spawner = stat(1, "make", 0.5, 10);
+        spawner.children_cpu_pct = Some(95.0);
+        let procs = vec![spawner, stat(2, "busy", 40.0, 10)];
+        let top = attribute(1, &procs, no_details);
+        assert_eq!(top.processes[0].pid, 1);
+        assert_eq!(top.processes[0].children_cpu_pct, Some(95.0));
+        assert_eq!(top.cpu_nth_pct, 95.5);
+        // Name totals stay on own CPU, so children's work is not counted twice.
+        assert_eq!(top.names[0].name, "busy");
+    }
+
+    #[test]
+    fn details_fetched_only_for_kept_processes() {
+        let procs: Vec<ProcessStat<'_>> = (1..=100)
+            .map(|pid| stat(pid, "p", pid as f32, u64::from(pid)))
+            .collect();
+        let mut asked = Vec::new();
+        let top = attribute(3, &procs, |p| {
+            asked.push(p.pid);
+            ProcessDetails::new(Some(format!("cmd {}", p.pid)), Some("root".into()))
+        });
+        assert_eq!(asked, vec![100, 99, 98]);
+        assert_eq!(top.processes[0].cmdline.as_deref(), Some("cmd 100"));
+        assert_eq!(top.processes[0].user.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn truncates_at_char_boundary() {
+        let mut s = String::from("aé€b");
+        truncate_to_char_boundary(&mut s, 4);
+        assert_eq!(s, "aé");
+        let mut s = String::from("short");
+        truncate_to_char_boundary(&mut s, 100);
+        assert_eq!(s, "short");
+        let mut s = String::from("€");
+        truncate_to_char_boundary(&mut s, 2);
+        assert_eq!(s, "");
+    }
+}

@@ -1,0 +1,41 @@
+//! # stabmon-core
+//!
+//! The sample model and the pure analysis of [stabmon](https://example.invalid/stabmon), a recorder that answers
+//! "what happened at 03:12, and which process did it?".
+//!
+//! - [`Sample`]: what is recorded at each tick: system CPU (total and per core), memory, swap, load, pressure
+//!   stalls, the OOM-kill counter, boot identity and time zone, and [`TopProcesses`]: the top N processes by CPU
+//!   and by resident memory plus totals per process name.
+//! - [`attribution`]: builds [`TopProcesses`] from every process's measurements, deterministically.
+//! - [`Timestamp`]: UTC microseconds since the Unix epoch.
+//! - [`units`]: human durations for flags (`500ms`, `2h`).
+//!
+//! This crate has no heavy dependencies and does no I/O: samplers live in `stabmon-probe`, files in
+//! `stabmon-store`, rendering in `stabmon-report`.
+//!
+//! ```
+//! use stabmon_core::{Sample, Timestamp, attribution::{attribute, ProcessDetails, ProcessStat}};
+//!
+//! let mut sample = Sample::new(Timestamp::from_unix_secs(1_795_576_320), "nas");
+//! let mut ffmpeg = ProcessStat::new(4123, "ffmpeg", Timestamp::from_unix_secs(1_795_573_600));
+//! ffmpeg.cpu_pct = 187.0;
+//! sample.top = attribute(10, &[ffmpeg], |_| ProcessDetails::default());
+//!
+//! let culprit = &sample.top.processes[0];
+//! assert_eq!(format!("{} (pid {}) {:.0}% CPU", culprit.name, culprit.pid, culprit.cpu_pct),
+//!            "ffmpeg (pid 4123) 187% CPU");
+//! assert_eq!(sample.ts.to_string(), "2026-11-25T03:12:00Z");
+//! ```
+#![deny(missing_docs)]
+
+pub mod attribution;
+mod error;
+pub mod sample;
+pub mod time;
+pub mod units;
+
+pub use error::Error;
+pub use sample::{
+    CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry, ProcessKey, Sample, TopProcesses,
+};
+pub use time::Timestamp;

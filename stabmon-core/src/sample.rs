@@ -1,0 +1,265 @@
+//! The sample model: one [`Sample`] per tick, with the system's state and the processes that mattered.
+//!
+//! All public structs are `#[non_exhaustive]` so that fields can be added without breaking embedders; build them
+//! with their constructor (or `Default`) and then assign the public fields.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::time::Timestamp;
+
+/// Everything stabmon records at one tick.
+///
+/// Counters that only make sense over time (CPU busy %, a process's CPU %, pressure stalls) cover
+/// [`interval`](Sample::interval): the time actually measured since the previous sample, not the nominal one.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct Sample {
+    /// When the sample was scheduled (the tick), in UTC; not when its work finished.
+    pub ts: Timestamp,
+    /// The host name of the machine.
+    pub host: String,
+    /// When the machine booted, in UTC. It drifts when the clock is adjusted; prefer [`boot_id`](Sample::boot_id)
+    /// to tell reboots apart.
+    pub boot_time: Timestamp,
+    /// The kernel's random boot id (Linux: `/proc/sys/kernel/random/boot_id`); a reboot changes it.
+    pub boot_id: Option<String>,
+    /// The host's IANA time zone name (e.g. `Europe/Berlin`) where it is known, so reports can show local time.
+    pub timezone: Option<String>,
+    /// The host's offset from UTC at [`ts`](Sample::ts), in seconds east of UTC.
+    pub utc_offset_secs: Option<i32>,
+    /// The time this sample's rates cover: measured since the previous sample.
+    pub interval: Duration,
+    /// CPU use of the whole machine, in percent of all cores (0 to 100).
+    pub cpu: CpuUsage,
+    /// CPU use per core, in percent of that core, in the order the OS numbers them.
+    pub per_core: Vec<CpuUsage>,
+    /// Load averages where the OS has them.
+    pub load: Option<LoadAvg>,
+    /// Memory and swap.
+    pub memory: Memory,
+    /// How many processes exist.
+    pub process_count: u32,
+    /// Pressure stall information (Linux `/proc/pressure`), as the share of the interval spent stalled.
+    pub pressure: Option<Pressure>,
+    /// The kernel's cumulative OOM-kill counter (Linux `/proc/vmstat` `oom_kill`); it rises when the OOM killer
+    /// strikes.
+    pub oom_kill_count: Option<u64>,
+    /// The processes that used the most CPU and memory, and totals per process name.
+    pub top: TopProcesses,
+}
+
+impl Sample {
+    /// A sample at `ts` for `host`, with every measurement empty or zero.
+    pub fn new(ts: Timestamp, host: impl Into<String>) -> Self {
+        Sample {
+            ts,
+            host: host.into(),
+            ..Sample::default()
+        }
+    }
+}
+
+/// CPU time split by kind, in percent of the capacity measured (all cores for [`Sample::cpu`], one core for
+/// [`Sample::per_core`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct CpuUsage {
+    /// Busy: everything but idle and iowait (user, nice, system, irq, softirq, steal).
+    pub busy_pct: f32,
+    /// User and nice time.
+    pub user_pct: f32,
+    /// System time, including hard and soft interrupts.
+    pub system_pct: f32,
+    /// Time idle while waiting for I/O, where the OS reports it.
+    pub iowait_pct: Option<f32>,
+    /// Time stolen by the hypervisor, where the OS reports it.
+    pub steal_pct: Option<f32>,
+}
+
+impl CpuUsage {
+    /// Usage with the given busy share and nothing else known.
+    pub fn new(busy_pct: f32) -> Self {
+        CpuUsage {
+            busy_pct,
+            ..CpuUsage::default()
+        }
+    }
+}
+
+/// Load averages over 1, 5 and 15 minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct LoadAvg {
+    /// Over the last minute.
+    pub one: f32,
+    /// Over the last 5 minutes.
+    pub five: f32,
+    /// Over the last 15 minutes.
+    pub fifteen: f32,
+}
+
+impl LoadAvg {
+    /// Load averages from their three values.
+    pub fn new(one: f32, five: f32, fifteen: f32) -> Self {
+        LoadAvg { one, five, fifteen }
+    }
+}
+
+/// Memory and swap, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct Memory {
+    /// Physical memory installed.
+    pub total_bytes: u64,
+    /// In use: total minus available.
+    pub used_bytes: u64,
+    /// Available for new work without swapping (Linux `MemAvailable`).
+    pub available_bytes: u64,
+    /// Swap configured.
+    pub swap_total_bytes: u64,
+    /// Swap in use.
+    pub swap_used_bytes: u64,
+}
+
+impl Memory {
+    /// Memory figures from total and available physical memory; used is derived, swap is zero.
+    pub fn new(total_bytes: u64, available_bytes: u64) -> Self {
+        Memory {
+            total_bytes,
+            used_bytes: total_bytes.saturating_sub(available_bytes),
+            available_bytes,
+            ..Memory::default()
+        }
+    }
+}
+
+/// Pressure stall information: the share of the interval in which some (or all) runnable tasks were stalled
+/// waiting for a resource, in percent, computed from the kernel's cumulative `total=` stall counters.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct Pressure {
+    /// Some tasks waited for a CPU.
+    pub cpu_some_pct: Option<f32>,
+    /// Some tasks waited for memory (reclaim, swap-in, thrashing).
+    pub memory_some_pct: Option<f32>,
+    /// All non-idle tasks waited for memory at once.
+    pub memory_full_pct: Option<f32>,
+    /// Some tasks waited for I/O.
+    pub io_some_pct: Option<f32>,
+    /// All non-idle tasks waited for I/O at once.
+    pub io_full_pct: Option<f32>,
+}
+
+/// The process attribution of one sample: the top N processes by CPU and by resident memory, and the top N process
+/// names by summed CPU and summed resident memory.
+///
+/// A process in both lists is stored once. The value at the N-th place of each list is kept so that a process absent
+/// from this sample is known to have been *at most* that, not zero.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct TopProcesses {
+    /// N, the length of each list asked for.
+    pub n: u16,
+    /// The union of the top N by CPU and the top N by resident memory; ordered by CPU rank, then by memory rank.
+    pub processes: Vec<ProcessEntry>,
+    /// The union of the top N names by summed CPU and by summed resident memory; ordered like `processes`.
+    pub names: Vec<NameTotal>,
+    /// CPU % of the process at the N-th place by CPU; 0 when fewer than N processes exist (then none is absent).
+    pub cpu_nth_pct: f32,
+    /// Resident bytes of the process at the N-th place by memory; 0 when fewer than N processes exist.
+    pub rss_nth_bytes: u64,
+    /// Summed CPU % of the name at the N-th place by CPU; 0 when fewer than N names exist.
+    pub name_cpu_nth_pct: f32,
+    /// Summed resident bytes of the name at the N-th place by memory; 0 when fewer than N names exist.
+    pub name_rss_nth_bytes: u64,
+}
+
+/// A process identity: pids are reused, so a process is known by its pid and its start time together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct ProcessKey {
+    /// The process id.
+    pub pid: u32,
+    /// When the process started, in UTC.
+    pub start_time: Timestamp,
+}
+
+/// One process in a sample's top lists.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct ProcessEntry {
+    /// The process id.
+    pub pid: u32,
+    /// The parent's process id, where known.
+    pub parent_pid: Option<u32>,
+    /// The process name (Linux: `comm`, at most 15 bytes; elsewhere what the OS reports).
+    pub name: String,
+    /// The command line, arguments joined by spaces and cut to a bounded length; `None` when command lines are not
+    /// recorded (`--no-cmdline`) or cannot be read.
+    pub cmdline: Option<String>,
+    /// The owning user's name (or numeric id when it has no name), where the OS reports it.
+    pub user: Option<String>,
+    /// CPU used over the interval, in percent of one core (as `top` shows it: 200 means two cores busy).
+    pub cpu_pct: f32,
+    /// CPU used over the interval by children of this process that exited and were waited for, in percent of one
+    /// core (Linux: the delta of `cutime + cstime`); `None` where the OS does not report it.
+    pub children_cpu_pct: Option<f32>,
+    /// Resident memory.
+    pub rss_bytes: u64,
+    /// Virtual memory size.
+    pub virtual_bytes: u64,
+    /// When the process started, in UTC.
+    pub start_time: Timestamp,
+    /// 1-based rank in the CPU list, when the process is in it.
+    pub cpu_rank: Option<u16>,
+    /// 1-based rank in the resident-memory list, when the process is in it.
+    pub rss_rank: Option<u16>,
+}
+
+impl ProcessEntry {
+    /// An entry for `pid` named `name`, with every measurement zero.
+    pub fn new(pid: u32, name: impl Into<String>) -> Self {
+        ProcessEntry {
+            pid,
+            name: name.into(),
+            ..ProcessEntry::default()
+        }
+    }
+
+    /// The identity of this process.
+    pub fn key(&self) -> ProcessKey {
+        ProcessKey {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+}
+
+/// Totals over every process that shares a name, so that forty small workers show up as one culprit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct NameTotal {
+    /// The process name.
+    pub name: String,
+    /// How many processes had this name.
+    pub process_count: u32,
+    /// Their summed CPU, in percent of one core.
+    pub cpu_pct: f32,
+    /// Their summed resident memory.
+    pub rss_bytes: u64,
+    /// 1-based rank in the by-CPU name list, when the name is in it.
+    pub cpu_rank: Option<u16>,
+    /// 1-based rank in the by-memory name list, when the name is in it.
+    pub rss_rank: Option<u16>,
+}
+
+impl NameTotal {
+    /// A total for `name` with every measurement zero.
+    pub fn new(name: impl Into<String>) -> Self {
+        NameTotal {
+            name: name.into(),
+            ..NameTotal::default()
+        }
+    }
+}
