@@ -31,6 +31,9 @@ pub struct Sample {
     pub utc_offset_secs: Option<i32>,
     /// The time this sample's rates cover: measured since the previous sample.
     pub interval: Duration,
+    /// How long after its tick the sample's reading started. A recorder starved by a CPU or memory storm shows it
+    /// here, and the schedule's regularity is measured with it.
+    pub lateness: Duration,
     /// CPU use of the whole machine, in percent of all cores (0 to 100).
     pub cpu: CpuUsage,
     /// CPU use per core, in percent of that core, in the order the OS numbers them.
