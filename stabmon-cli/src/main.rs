@@ -1,1 +1,302 @@
-fn main() {}
+//! `stabmon`: records what a server was doing, second by second, and prints it back.
+//!
+//! This binary is deliberately thin glue (like ripgrep's `crates/core`): parsing flags, logging on stderr and
+//! mapping errors to exit codes. Everything worth reusing lives in `stabmon-core`, `stabmon-probe` and
+//! `stabmon-store`.
+//!
+//! Exit codes: 0 on success (and when stdout is a closed pipe), 1 when the work failed (no data to dump, a write
+//! error while recording), 2 for bad input (a bad flag or value, a data directory that cannot be created or
+//! written).
+
+mod datadir;
+mod dump;
+mod record;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// stabmon pinpoints server instability: "what happened at 03:12, and which process did it?"
+///
+/// It samples system CPU, memory, swap, load, pressure stalls and the OOM-kill counter at a steady interval,
+/// together with the processes that used the most CPU and memory, and stores the history as Parquet files that
+/// stabmon, DuckDB, pandas or Spark can read.
+#[derive(Debug, Parser)]
+#[command(name = "stabmon", version, propagate_version = true, max_term_width = 100, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record samples to a data directory until Ctrl-C, SIGTERM or --duration.
+    Record(RecordArgs),
+    /// Print recorded samples as CSV or JSON Lines, one row per sample (or per process with --processes).
+    Dump(DumpArgs),
+}
+
+/// Shown at the end of `stabmon --help`.
+const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m   record a minute to ./data\n  \
+    stabmon record                               record to the default directory until Ctrl-C\n  \
+    stabmon dump --data ./data                   print one CSV row per sample\n  \
+    stabmon dump --data ./data --processes --format json   one JSON line per process entry";
+
+/// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
+const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; else /var/lib/stabmon for root, \
+    $XDG_DATA_HOME/stabmon or ~/.local/share/stabmon for other users (macOS: ~/Library/Application \
+    Support/stabmon; Windows: %LOCALAPPDATA%\\stabmon).";
+
+#[derive(Debug, Args)]
+#[command(after_help = DATA_DEFAULT_HELP)]
+struct RecordArgs {
+    /// Directory to write the Parquet files to; created if missing, and checked for write access before sampling
+    /// starts. [default: $STABMON_DATA, else a per-user or system directory: see below]
+    #[arg(long, value_name = "DIR", env = "STABMON_DATA")]
+    data: Option<PathBuf>,
+
+    /// Time between samples: a duration with a unit, such as 500ms, 1s, 10s or 1m; at least 10ms.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval,
+          allow_hyphen_values = true)]
+    interval: Duration,
+
+    /// How many processes to keep per sample in each top list (by CPU and by resident memory) and per-name totals;
+    /// 1 to 1000.
+    #[arg(long, value_name = "N", default_value = "10", value_parser = parse_top, allow_hyphen_values = true)]
+    top: u16,
+
+    /// Stop after this long (such as 30s, 10m, 2h). [default: none: record until Ctrl-C or SIGTERM]
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_duration, allow_hyphen_values = true)]
+    duration: Option<Duration>,
+
+    /// Do not record process command lines (for privacy); names, pids and users are still recorded.
+    #[arg(long)]
+    no_cmdline: bool,
+
+    /// Which sampler reads the system: `auto` is the direct /proc reader on Linux and sysinfo elsewhere; `sysinfo`
+    /// is the portable one, selectable on Linux too.
+    #[arg(long, value_enum, default_value_t = SamplerArg::Auto)]
+    sampler: SamplerArg,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = DATA_DEFAULT_HELP)]
+struct DumpArgs {
+    /// Data directory written by `stabmon record`, or a single Parquet file from it. [default: $STABMON_DATA, else a per-user or system directory: see below]
+    #[arg(long, value_name = "DIR|FILE", env = "STABMON_DATA")]
+    data: Option<PathBuf>,
+
+    /// Output format: `csv` (a header line, then properly quoted rows) or `json` (JSON Lines: one object per line).
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+
+    /// Print one row per process entry per sample (timestamp, pid, name, CPU %, resident bytes, ranks, command
+    /// line) instead of one row per sample.
+    #[arg(long)]
+    processes: bool,
+}
+
+/// The `--sampler` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SamplerArg {
+    /// The fastest sampler for this OS: /proc on Linux, sysinfo elsewhere.
+    Auto,
+    /// The direct /proc reader (Linux only).
+    Proc,
+    /// The portable sysinfo sampler.
+    Sysinfo,
+}
+
+/// The `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// JSON Lines: one JSON object per line.
+    Json,
+}
+
+/// The smallest `--interval` accepted: below it a pass over every process cannot finish in time.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+/// The largest `--top` accepted.
+const MAX_TOP: u16 = 1000;
+
+fn parse_positive_duration(s: &str, example: &str) -> Result<Duration, String> {
+    // A bare number: say what is wrong with it in the user's terms.
+    if let Ok(n) = s.trim().parse::<f64>() {
+        return Err(if n < 0.0 {
+            format!("durations cannot be negative; use a positive duration such as {example}")
+        } else if n == 0.0 {
+            format!("it must be more than zero; use a duration such as {example}")
+        } else {
+            format!(
+                "a unit is missing (did you mean {}s?); use a duration such as {example}",
+                s.trim()
+            )
+        });
+    }
+    let d = stabmon_core::units::parse_duration(s).map_err(|e| match e {
+        stabmon_core::Error::InvalidDuration { reason, .. } => {
+            format!("{reason}; use a positive duration with a unit, such as {example}")
+        }
+        other => format!("{other}; use a positive duration with a unit, such as {example}"),
+    })?;
+    if d.is_zero() {
+        return Err(format!(
+            "it must be more than zero; use a duration such as {example}"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_positive_duration(s, "500ms, 1s or 10s")?;
+    if d < MIN_INTERVAL {
+        return Err(format!(
+            "it must be at least {}ms; use a duration such as 500ms, 1s or 10s",
+            MIN_INTERVAL.as_millis()
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_run_duration(s: &str) -> Result<Duration, String> {
+    parse_positive_duration(s, "30s, 10m or 2h")
+}
+
+fn parse_top(s: &str) -> Result<u16, String> {
+    let allowed = format!("use a whole number from 1 to {MAX_TOP}");
+    match s.trim().parse::<i64>() {
+        Ok(n) if (1..=i64::from(MAX_TOP)).contains(&n) => u16::try_from(n).map_err(|_| allowed),
+        Ok(_) => Err(format!("it is out of range; {allowed}")),
+        Err(_) => Err(format!("it is not a whole number; {allowed}")),
+    }
+}
+
+/// Bad input from the user: reported on one line, exit status 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The exit status of bad input, as clap uses it.
+const EXIT_USAGE: u8 = 2;
+
+/// Renders a clap error on one line: the first line of clap's message, plus the allowed values or a hint.
+fn one_line_clap_error(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let mut line = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("error: invalid arguments")
+        .to_owned();
+    if let Some(ContextValue::Strings(valid)) = err.get(ContextKind::ValidValue) {
+        if !line.contains("possible values") && !valid.is_empty() {
+            line.push_str(&format!(" (allowed: {})", valid.join(", ")));
+        }
+    }
+    match err.get(ContextKind::SuggestedArg) {
+        Some(ContextValue::String(s)) => line.push_str(&format!("; did you mean '{s}'?")),
+        Some(ContextValue::Strings(s)) if !s.is_empty() => {
+            line.push_str(&format!("; did you mean '{}'?", s.join("' or '")));
+        }
+        _ => {}
+    }
+    if matches!(
+        err.kind(),
+        ErrorKind::UnknownArgument
+            | ErrorKind::InvalidSubcommand
+            | ErrorKind::MissingRequiredArgument
+            | ErrorKind::ArgumentConflict
+            | ErrorKind::TooManyValues
+            | ErrorKind::WrongNumberOfValues
+            | ErrorKind::NoEquals
+            | ErrorKind::MissingSubcommand
+    ) {
+        line.push_str("; see 'stabmon --help' for the commands and flags allowed");
+    }
+    line
+}
+
+/// True when `err` (or anything in its chain) is a broken pipe: the reader of stdout went away, which is success
+/// (`stabmon dump | head`).
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => match err.kind() {
+            ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => err.exit(),
+            _ => {
+                eprintln!("stabmon: {}", one_line_clap_error(&err));
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+    };
+    let result = match cli.command {
+        Command::Record(args) => record::run(&args),
+        Command::Dump(args) => dump::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line: the error and its causes, joined.
+            let _ = writeln!(io::stderr(), "stabmon: error: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn interval_bounds() {
+        assert_eq!(parse_interval("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_interval("10ms"), Ok(MIN_INTERVAL));
+        for bad in ["0", "0s", "-1", "-1s", "abc", "5ms", ""] {
+            assert!(parse_interval(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn top_bounds() {
+        assert_eq!(parse_top("1"), Ok(1));
+        assert_eq!(parse_top("1000"), Ok(1000));
+        for bad in ["0", "-1", "1001", "ten", "1.5", "99999999999999999999"] {
+            let err = parse_top(bad).err().unwrap_or_default();
+            assert!(err.contains("1 to 1000"), "{bad:?}: {err}");
+        }
+    }
+}

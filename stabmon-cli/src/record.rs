@@ -1,0 +1,209 @@
+//! `stabmon record`: sample on a schedule and write every sample to the store until told to stop.
+
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use stabmon_probe::{Collector, SamplerKind, StopHandle};
+use stabmon_store::StoreWriter;
+
+use crate::{RecordArgs, SamplerArg, datadir};
+
+/// After this many sampling errors in a row the recorder gives up (one may be a passing hiccup; ten are not).
+const MAX_CONSECUTIVE_SAMPLE_ERRORS: u32 = 10;
+
+/// Formats a duration the way a user types it (`500ms`, `1s`, `1.5s`, `2m`).
+fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 != 0 {
+        return if ms < 1000 {
+            format!("{ms}ms")
+        } else {
+            format!("{}s", d.as_secs_f64())
+        };
+    }
+    let s = d.as_secs();
+    if s != 0 && s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s != 0 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn log(msg: &str) {
+    eprintln!("stabmon: {msg}");
+}
+
+pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
+    let data_dir = datadir::resolve(args.data.as_deref())?;
+    datadir::ensure_writable(&data_dir)?;
+
+    let sampler = match args.sampler {
+        SamplerArg::Auto => SamplerKind::Auto,
+        SamplerArg::Proc => SamplerKind::Proc,
+        SamplerArg::Sysinfo => SamplerKind::Sysinfo,
+    };
+    let mut collector = Collector::builder()
+        .interval(args.interval)
+        .top_n(usize::from(args.top))
+        .cmdline(!args.no_cmdline)
+        .sampler(sampler)
+        .build()
+        .context("cannot start the sampler")?;
+    let mut writer = StoreWriter::create(&data_dir)
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+
+    let stop = collector.stop_handle();
+    stop_on_signals(stop.clone()).context("cannot install the Ctrl-C/SIGTERM handler")?;
+    if let Some(d) = args.duration {
+        let stop = stop.clone();
+        thread::Builder::new()
+            .name("stabmon-duration".into())
+            .spawn(move || {
+                thread::sleep(d);
+                stop.stop();
+            })
+            .context("cannot start the --duration timer")?;
+    }
+
+    log(&format!(
+        "recording started: sampler {}, interval {}, top {}, command lines {}, data dir {}; {}",
+        collector.sampler_name(),
+        human(args.interval),
+        args.top,
+        if args.no_cmdline { "off" } else { "on" },
+        data_dir.display(),
+        match args.duration {
+            Some(d) => format!("stopping after {}", human(d)),
+            None => "stop with Ctrl-C or SIGTERM".to_owned(),
+        },
+    ));
+
+    let mut written: u64 = 0;
+    let mut consecutive_errors = 0;
+    // The first failure that ends recording early; the data written so far is still finished below.
+    let mut failure: Option<anyhow::Error> = None;
+    loop {
+        match collector.next_sample() {
+            Ok(Some(sample)) => {
+                consecutive_errors = 0;
+                if let Err(e) = writer.write(&sample) {
+                    log(&format!(
+                        "error: cannot write the sample of {} to {}: {e}; stopping and keeping what was recorded",
+                        sample.ts,
+                        data_dir.display()
+                    ));
+                    failure = Some(anyhow::Error::new(e).context(format!(
+                        "writing to {} failed after {written} samples",
+                        data_dir.display()
+                    )));
+                    break;
+                }
+                written += 1;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                consecutive_errors += 1;
+                log(&format!("error: sampling failed: {e}"));
+                if consecutive_errors >= MAX_CONSECUTIVE_SAMPLE_ERRORS {
+                    failure = Some(anyhow::Error::new(e).context(format!(
+                        "sampling failed {MAX_CONSECUTIVE_SAMPLE_ERRORS} times in a row"
+                    )));
+                    break;
+                }
+            }
+        }
+    }
+
+    let finished = writer.finish();
+    match finished {
+        Ok(summary) => log(&format!(
+            "recording stopped: {written} samples written to {} ({summary:?})",
+            data_dir.display()
+        )),
+        Err(e) => {
+            log(&format!(
+                "error: cannot finish the store in {}: {e}",
+                data_dir.display()
+            ));
+            let e = anyhow::Error::new(e).context(format!(
+                "finishing the store in {} failed after {written} samples",
+                data_dir.display()
+            ));
+            // The first failure is the cause; report it, else this one.
+            return Err(failure.unwrap_or(e));
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Stops the collector on SIGINT (Ctrl-C) or SIGTERM, so that the store is finished and the exit status is 0.
+/// A second signal while finishing exits at once, with status 130.
+#[cfg(unix)]
+fn stop_on_signals(stop: StopHandle) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    thread::Builder::new()
+        .name("stabmon-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for sig in signals.forever() {
+                seen += 1;
+                let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+                if seen == 1 {
+                    log(&format!("{name} received: finishing the data file"));
+                    stop.stop();
+                } else {
+                    log(&format!(
+                        "{name} received again: exiting without finishing the data file"
+                    ));
+                    std::process::exit(130);
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Stops the collector on Ctrl-C (and SIGTERM where the platform has it).
+#[cfg(not(unix))]
+fn stop_on_signals(stop: StopHandle) -> std::io::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&flag))?;
+    thread::Builder::new()
+        .name("stabmon-signals".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                thread::sleep(Duration::from_millis(50));
+            }
+            log("interrupted: finishing the data file");
+            stop.stop();
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human(Duration::from_millis(500)), "500ms");
+        assert_eq!(human(Duration::from_secs(1)), "1s");
+        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(human(Duration::from_secs(90)), "90s");
+        assert_eq!(human(Duration::from_secs(120)), "2m");
+        assert_eq!(human(Duration::from_secs(7200)), "2h");
+    }
+}
