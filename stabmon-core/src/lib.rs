@@ -10,6 +10,10 @@
 //! - [`Timestamp`]: UTC microseconds since the Unix epoch.
 //! - [`units`]: human durations for flags (`500ms`, `2h`).
 //!
+//! Feature `test-util` (off by default) adds `synth`: a deterministic generator of realistic synthetic sample
+//! series (a server with ~300 processes, plus injected CPU hogs, memory leaks, reboots and gaps) for the tests and
+//! benchmarks of the other crates.
+//!
 //! This crate has no heavy dependencies and does no I/O: samplers live in `stabmon-probe`, files in
 //! `stabmon-store`, rendering in `stabmon-report`.
 //!
@@ -31,6 +35,8 @@
 pub mod attribution;
 mod error;
 pub mod sample;
+#[cfg(feature = "test-util")]
+pub mod synth;
 pub mod time;
 pub mod units;
 

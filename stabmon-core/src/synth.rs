@@ -1,0 +1,1196 @@
+//! Synthetic sample series for tests and benchmarks (feature `test-util`).
+//!
+//! [`Synth`] describes a made-up but realistic Linux server and yields one [`Sample`] per tick, deterministically
+//! from a seed: the same configuration always gives the same samples, on every machine. It is pure (no clock, no
+//! files, no `rand` crate: a SplitMix64 generator) and streams: [`Synth::iter`] keeps only the live process table,
+//! so a week at 1 s (604,800 samples) can be generated without holding it in memory.
+//!
+//! # The machine
+//!
+//! - About [`processes`](Synth::processes) processes (300 by default): roughly 40 % kernel threads (`kworker/0:1`,
+//!   no resident memory, no command line), the usual daemons (`systemd`, `sshd`, `cron`, `rsyslogd`, `dbus-daemon`),
+//!   and an application stack (nginx and php-fpm workers, postgres backends, a JVM, python workers, redis, node)
+//!   with command lines and user names like real ones. Most are idle (a clock tick now and then) with steady
+//!   resident memory that changes by a few pages once in a while; a few are busy (the JVM, one postgres backend,
+//!   node) and a few have "breathing" memory.
+//! - Short-lived processes: every minute `cron` runs a job for two seconds (new pid each time, so process identity
+//!   churns, and `cron` later shows the job's CPU as [`children_cpu_pct`](crate::ProcessEntry::children_cpu_pct)).
+//! - CPU is counted the way Linux counts it, in clock ticks of 1/100 s, divided by the interval actually measured,
+//!   so values are not round numbers; the measured interval and the lateness jitter by a fraction of a
+//!   millisecond, like a real recorder's. [`cores`](Synth::cores) cores (4 by default), 16 GiB of memory, 2 GiB of
+//!   swap, load averages, pressure stalls and the OOM-kill counter are filled in like on Linux.
+//! - Top lists are built with [`attribute`](crate::attribution::attribute), so their semantics are the real ones.
+//!
+//! # Incidents
+//!
+//! Inject what a test wants to find: a CPU hog ([`Synth::cpu_hog`]), a memory leak ([`Synth::memory_leak`]), a
+//! reboot ([`Synth::reboot`]) and a gap in the recording ([`Synth::gap`]). Times are [`Timestamp`]s; an incident
+//! is active at ticks `t` with `from <= t < to`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stabmon_core::{Timestamp, synth::Synth};
+//!
+//! let start = Timestamp::from_unix_secs(1_795_564_800); // 2026-11-25T00:00:00Z
+//! let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+//! let synth = Synth::new(start, Duration::from_secs(1))
+//!     .count(120)
+//!     .host("web-1")
+//!     .seed(7)
+//!     .cpu_hog("xmrig", "./xmrig -o pool.example:3333", at(30), at(60), 190.0);
+//!
+//! let samples: Vec<_> = synth.iter().collect();
+//! assert_eq!(samples.len(), 120);
+//! let top = &samples[45].top.processes[0];
+//! assert_eq!(top.name, "xmrig");
+//! assert!(top.cpu_pct > 150.0);
+//! // Deterministic: the same configuration gives the same samples.
+//! assert_eq!(synth.iter().nth(45).as_ref(), Some(&samples[45]));
+//! ```
+
+use std::time::Duration;
+
+use crate::attribution::{ProcessDetails, ProcessStat, attribute};
+use crate::sample::{CpuUsage, LoadAvg, Memory, Pressure, Sample};
+use crate::time::Timestamp;
+
+/// A SplitMix64 pseudo-random generator: tiny, fast and good enough for test data.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [0, n); 0 when n is 0.
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.f64() < p
+    }
+
+    /// Randomized rounding of a non-negative expectation to an integer count.
+    fn round(&mut self, expected: f64) -> u64 {
+        let e = expected.max(0.0);
+        let whole = e.floor();
+        whole as u64 + u64::from(self.f64() < e - whole)
+    }
+}
+
+/// An incident injected into a synthetic series.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Incident {
+    /// A process named `name` starts at `from`, burns about `cpu_pct` percent of one core, and exits at `to`.
+    CpuHog {
+        /// The process name.
+        name: String,
+        /// Its command line.
+        cmdline: String,
+        /// When it starts.
+        from: Timestamp,
+        /// When it exits.
+        to: Timestamp,
+        /// Percent of one core it burns (above 100 uses several cores, capped by the machine).
+        cpu_pct: f32,
+    },
+    /// A process named `name` starts at `from` with 50 MiB resident and grows by `bytes_per_sec` until `to`, when
+    /// the OOM killer ends it (the OOM-kill counter rises by one).
+    MemoryLeak {
+        /// The process name.
+        name: String,
+        /// Its command line.
+        cmdline: String,
+        /// When it starts.
+        from: Timestamp,
+        /// When it is killed.
+        to: Timestamp,
+        /// Growth of its resident memory per second.
+        bytes_per_sec: u64,
+    },
+    /// The machine reboots at `at`: from that tick on, samples have a new boot id and boot time (30 s before `at`),
+    /// a fresh process table (new pids and start times) and a reset OOM-kill counter. Combine with [`Incident::Gap`]
+    /// for the downtime before it.
+    Reboot {
+        /// The first tick of the new boot.
+        at: Timestamp,
+    },
+    /// No samples for ticks in `[from, to)`: the recorder was not running.
+    Gap {
+        /// The first missing tick.
+        from: Timestamp,
+        /// The first tick recorded again.
+        to: Timestamp,
+    },
+}
+
+/// The description of a synthetic series; see the [module docs](self). Build it with [`Synth::new`] and the
+/// setters, then call [`Synth::iter`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Synth {
+    /// The first tick.
+    pub start: Timestamp,
+    /// The nominal interval between ticks.
+    pub interval: Duration,
+    /// How many ticks (samples, minus those removed by gaps).
+    pub count: u64,
+    /// The host name in every sample.
+    pub host: String,
+    /// The seed of the generator.
+    pub seed: u64,
+    /// About how many processes run.
+    pub processes: usize,
+    /// N of the top lists.
+    pub top_n: usize,
+    /// How many CPU cores.
+    pub cores: usize,
+    /// Whether command lines are recorded (like the recorder's `--no-cmdline` when false).
+    pub cmdlines: bool,
+    /// The injected incidents.
+    pub incidents: Vec<Incident>,
+}
+
+impl Synth {
+    /// A series starting at `start` with ticks every `interval`.
+    ///
+    /// Defaults: 3,600 ticks, host `synth-host`, seed 1, 300 processes, top 10, 4 cores, command lines recorded,
+    /// no incidents. A zero interval is taken as 1 s.
+    pub fn new(start: Timestamp, interval: Duration) -> Self {
+        Synth {
+            start,
+            interval: if interval.is_zero() {
+                Duration::from_secs(1)
+            } else {
+                interval
+            },
+            count: 3600,
+            host: "synth-host".to_owned(),
+            seed: 1,
+            processes: 300,
+            top_n: 10,
+            cores: 4,
+            cmdlines: true,
+            incidents: Vec::new(),
+        }
+    }
+
+    /// How many ticks to generate (by default 3,600). Gaps remove samples from these ticks.
+    pub fn count(mut self, count: u64) -> Self {
+        self.count = count;
+        self
+    }
+
+    /// The host name (by default `synth-host`).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The generator's seed (by default 1). Different seeds give different but equally realistic machines.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// About how many processes run (by default 300; at least the 20 or so a minimal system has).
+    pub fn processes(mut self, processes: usize) -> Self {
+        self.processes = processes;
+        self
+    }
+
+    /// N of the top lists (by default 10).
+    pub fn top_n(mut self, top_n: usize) -> Self {
+        self.top_n = top_n;
+        self
+    }
+
+    /// How many CPU cores (by default 4; at least 1).
+    pub fn cores(mut self, cores: usize) -> Self {
+        self.cores = cores.max(1);
+        self
+    }
+
+    /// Whether command lines are recorded (by default true; false gives `cmdline: None` everywhere).
+    pub fn cmdlines(mut self, cmdlines: bool) -> Self {
+        self.cmdlines = cmdlines;
+        self
+    }
+
+    /// Adds an incident.
+    pub fn incident(mut self, incident: Incident) -> Self {
+        self.incidents.push(incident);
+        self
+    }
+
+    /// Adds a CPU hog: a process `name` running from `from` to `to` at about `cpu_pct` % of one core.
+    pub fn cpu_hog(
+        self,
+        name: impl Into<String>,
+        cmdline: impl Into<String>,
+        from: Timestamp,
+        to: Timestamp,
+        cpu_pct: f32,
+    ) -> Self {
+        self.incident(Incident::CpuHog {
+            name: name.into(),
+            cmdline: cmdline.into(),
+            from,
+            to,
+            cpu_pct,
+        })
+    }
+
+    /// Adds a memory leak: a process `name` growing by `bytes_per_sec` from `from` until the OOM killer ends it
+    /// at `to`.
+    pub fn memory_leak(
+        self,
+        name: impl Into<String>,
+        cmdline: impl Into<String>,
+        from: Timestamp,
+        to: Timestamp,
+        bytes_per_sec: u64,
+    ) -> Self {
+        self.incident(Incident::MemoryLeak {
+            name: name.into(),
+            cmdline: cmdline.into(),
+            from,
+            to,
+            bytes_per_sec,
+        })
+    }
+
+    /// Adds a reboot at `at`.
+    pub fn reboot(self, at: Timestamp) -> Self {
+        self.incident(Incident::Reboot { at })
+    }
+
+    /// Adds a gap: no samples for ticks in `[from, to)`.
+    pub fn gap(self, from: Timestamp, to: Timestamp) -> Self {
+        self.incident(Incident::Gap { from, to })
+    }
+
+    /// The samples, streamed one at a time.
+    pub fn iter(&self) -> SynthIter {
+        SynthIter::new(self.clone())
+    }
+
+    /// All samples in a vector (convenient for short series; prefer [`iter`](Synth::iter) for long ones).
+    pub fn generate(&self) -> Vec<Sample> {
+        self.iter().collect()
+    }
+}
+
+impl IntoIterator for &Synth {
+    type Item = Sample;
+    type IntoIter = SynthIter;
+    fn into_iter(self) -> SynthIter {
+        self.iter()
+    }
+}
+
+const PAGE: u64 = 4096;
+const MIB: u64 = 1 << 20;
+const PID_MAX: u32 = 4_194_304;
+
+/// How a simulated process uses the CPU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CpuProfile {
+    /// A clock tick with this probability per second.
+    Idle(f64),
+    /// Around this percent of one core, with noise.
+    Busy(f64),
+    /// Exactly this much (incidents).
+    Fixed(f64),
+}
+
+/// How a simulated process's resident memory moves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MemProfile {
+    /// A few pages change with this probability per second.
+    Steady(f64),
+    /// Grows and shrinks often (a JVM heap, a database cache).
+    Breathing,
+    /// Grows by this many bytes per second.
+    Leak(u64),
+}
+
+#[derive(Debug, Clone)]
+struct SimProc {
+    pid: u32,
+    ppid: u32,
+    name: String,
+    cmdline: Option<String>,
+    user: Option<String>,
+    start_time: Timestamp,
+    rss_pages: u64,
+    base_pages: u64,
+    vsz_bytes: u64,
+    cpu: CpuProfile,
+    mem: MemProfile,
+    /// The tick index at which it exits, if it is short-lived.
+    exit_at: Option<u64>,
+    /// Children's ticks reaped this interval.
+    child_ticks: u64,
+    kernel: bool,
+}
+
+/// A template of the processes of a typical server: (name, cmdline, user, rss MiB, profile, count).
+struct Template {
+    name: &'static str,
+    cmdline: &'static str,
+    user: &'static str,
+    rss_mib: u64,
+    cpu: CpuProfile,
+    mem: MemProfile,
+    count: usize,
+}
+
+const fn t(
+    name: &'static str,
+    cmdline: &'static str,
+    user: &'static str,
+    rss_mib: u64,
+    cpu: CpuProfile,
+    mem: MemProfile,
+    count: usize,
+) -> Template {
+    Template {
+        name,
+        cmdline,
+        user,
+        rss_mib,
+        cpu,
+        mem,
+        count,
+    }
+}
+
+use CpuProfile::{Busy, Idle};
+use MemProfile::{Breathing, Steady};
+
+#[rustfmt::skip]
+const USERLAND: &[Template] = &[
+    t("systemd", "/sbin/init splash", "root", 12, Idle(0.05), Steady(0.001), 1),
+    t("systemd-journal", "/lib/systemd/systemd-journald", "root", 48, Idle(0.2), Steady(0.01), 1),
+    t("systemd-udevd", "/lib/systemd/systemd-udevd", "root", 7, Idle(0.001), Steady(0.0005), 1),
+    t("systemd-network", "/lib/systemd/systemd-networkd", "systemd-network", 9, Idle(0.01), Steady(0.0005), 1),
+    t("systemd-resolve", "/lib/systemd/systemd-resolved", "systemd-resolve", 13, Idle(0.02), Steady(0.001), 1),
+    t("systemd-logind", "/lib/systemd/systemd-logind", "root", 8, Idle(0.005), Steady(0.0005), 1),
+    t("systemd-timesyn", "/lib/systemd/systemd-timesyncd", "systemd-timesync", 7, Idle(0.002), Steady(0.0002), 1),
+    t("dbus-daemon", "@dbus-daemon --system --address=systemd: --nofork --nopidfile --systemd-activation --syslog-only", "messagebus", 5, Idle(0.01), Steady(0.0005), 1),
+    t("rsyslogd", "/usr/sbin/rsyslogd -n -iNONE", "syslog", 6, Idle(0.05), Steady(0.002), 1),
+    t("cron", "/usr/sbin/cron -f -P", "root", 3, Idle(0.001), Steady(0.0002), 1),
+    t("sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", "root", 9, Idle(0.002), Steady(0.0002), 1),
+    t("sshd", "sshd: alice@pts/0", "alice", 7, Idle(0.01), Steady(0.0005), 1),
+    t("bash", "-bash", "alice", 5, Idle(0.003), Steady(0.0005), 1),
+    t("tmux: server", "tmux new -s ops", "alice", 4, Idle(0.02), Steady(0.001), 1),
+    t("agetty", "/sbin/agetty -o -p -- \\u --noclear tty1 linux", "root", 2, Idle(0.0), Steady(0.0), 1),
+    t("polkitd", "/usr/libexec/polkitd --no-debug", "polkitd", 11, Idle(0.001), Steady(0.0002), 1),
+    t("multipathd", "/sbin/multipathd -d -s", "root", 27, Idle(0.1), Steady(0.0005), 1),
+    t("containerd", "/usr/bin/containerd", "root", 45, Idle(0.3), Steady(0.01), 1),
+    t("dockerd", "/usr/bin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock", "root", 80, Idle(0.2), Steady(0.01), 1),
+    t("node_exporter", "/usr/local/bin/node_exporter --collector.systemd --web.listen-address=:9100", "prometheus", 22, Idle(0.1), Steady(0.02), 1),
+    t("nginx", "nginx: master process /usr/sbin/nginx -g daemon on; master_process on;", "root", 3, Idle(0.0), Steady(0.0), 1),
+    t("nginx", "nginx: worker process", "www-data", 9, Idle(0.3), Steady(0.02), 4),
+    t("php-fpm8.2", "php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)", "root", 20, Idle(0.01), Steady(0.0005), 1),
+    t("php-fpm8.2", "php-fpm: pool www", "www-data", 38, Idle(0.15), Steady(0.05), 12),
+    t("postgres", "/usr/lib/postgresql/16/bin/postgres -D /var/lib/postgresql/16/main -c config_file=/etc/postgresql/16/main/postgresql.conf", "postgres", 220, Idle(0.01), Steady(0.001), 1),
+    t("postgres", "postgres: 16/main: checkpointer", "postgres", 60, Idle(0.05), Steady(0.01), 1),
+    t("postgres", "postgres: 16/main: background writer", "postgres", 12, Idle(0.2), Steady(0.005), 1),
+    t("postgres", "postgres: 16/main: walwriter", "postgres", 9, Idle(0.2), Steady(0.002), 1),
+    t("postgres", "postgres: 16/main: autovacuum launcher", "postgres", 8, Idle(0.02), Steady(0.001), 1),
+    t("postgres", "postgres: 16/main: app appdb 10.0.0.5(52314) idle", "postgres", 35, Idle(0.1), Steady(0.02), 14),
+    t("postgres", "postgres: 16/main: app appdb 10.0.0.6(40122) SELECT", "postgres", 140, Busy(25.0), Breathing, 1),
+    t("java", "/usr/lib/jvm/java-17-openjdk-amd64/bin/java -Xms2g -Xmx4g -XX:+UseG1GC -Dspring.profiles.active=prod -jar /opt/app/app.jar", "app", 2600, Busy(45.0), Breathing, 1),
+    t("node", "node /srv/web/server.js --port 3000", "app", 180, Busy(6.0), Breathing, 1),
+    t("redis-server", "/usr/bin/redis-server 127.0.0.1:6379", "redis", 95, Idle(0.5), Steady(0.05), 1),
+    t("python3", "/usr/bin/python3 /opt/worker/worker.py --queue default --concurrency 1", "app", 70, Idle(0.4), Steady(0.03), 8),
+    t("gunicorn", "/srv/api/venv/bin/python3 /srv/api/venv/bin/gunicorn api.wsgi:application --workers 6 --bind 127.0.0.1:8000", "app", 110, Idle(0.3), Steady(0.03), 6),
+    t("snapd", "/usr/lib/snapd/snapd", "root", 30, Idle(0.01), Steady(0.001), 1),
+    t("unattended-upgr", "/usr/bin/python3 /usr/share/unattended-upgrades/unattended-upgrade-shutdown --wait-for-signal", "root", 21, Idle(0.0), Steady(0.0), 1),
+];
+
+/// Kernel thread names; `{}` is replaced by a CPU number.
+const KTHREADS: &[&str] = &[
+    "ksoftirqd/{}",
+    "migration/{}",
+    "cpuhp/{}",
+    "kworker/{}:0-events",
+    "kworker/{}:1H-kblockd",
+    "kworker/{}:2-mm_percpu_wq",
+    "idle_inject/{}",
+];
+const KTHREADS_GLOBAL: &[&str] = &[
+    "kthreadd",
+    "rcu_gp",
+    "rcu_par_gp",
+    "rcu_sched",
+    "kworker/u8:1-events_unbound",
+    "kworker/u8:3-flush-8:0",
+    "kcompactd0",
+    "khugepaged",
+    "kswapd0",
+    "jbd2/sda1-8",
+    "ext4-rsv-conver",
+    "kauditd",
+    "oom_reaper",
+    "writeback",
+    "kintegrityd",
+    "kblockd",
+    "watchdogd",
+    "ksmd",
+    "scsi_eh_0",
+    "xfsaild/dm-0",
+];
+
+/// The streaming generator returned by [`Synth::iter`].
+#[derive(Debug, Clone)]
+pub struct SynthIter {
+    cfg: Synth,
+    rng: Rng,
+    /// Live processes, sorted by pid.
+    procs: Vec<SimProc>,
+    tick: u64,
+    next_pid: u32,
+    boot_time: Timestamp,
+    boot_id: String,
+    boot_index: u64,
+    prev_lateness_ns: u64,
+    load: [f64; 3],
+    oom_kills: u64,
+    cache_bytes: u64,
+    swap_used_bytes: u64,
+    /// Incidents already started (by index), so each spawns its process once.
+    started: Vec<bool>,
+}
+
+impl SynthIter {
+    fn new(cfg: Synth) -> Self {
+        let rng = Rng::new(cfg.seed);
+        let started = vec![false; cfg.incidents.len()];
+        let mut it = SynthIter {
+            rng,
+            procs: Vec::new(),
+            tick: 0,
+            next_pid: 1,
+            boot_time: Timestamp::UNIX_EPOCH,
+            boot_id: String::new(),
+            boot_index: 0,
+            prev_lateness_ns: 0,
+            load: [0.0; 3],
+            oom_kills: 0,
+            cache_bytes: 0,
+            swap_used_bytes: 0,
+            started,
+            cfg,
+        };
+        // Booted a few days before the series starts.
+        let uptime = Duration::from_secs(3 * 86_400 + it.rng.below(86_400));
+        it.boot(it.cfg.start.saturating_sub(uptime));
+        it
+    }
+
+    fn tick_time(&self, tick: u64) -> Timestamp {
+        let micros = self
+            .cfg
+            .interval
+            .as_micros()
+            .saturating_mul(u128::from(tick));
+        self.cfg.start.saturating_add(Duration::from_micros(
+            u64::try_from(micros).unwrap_or(u64::MAX),
+        ))
+    }
+
+    fn boot(&mut self, boot_time: Timestamp) {
+        self.boot_time = boot_time;
+        self.boot_index += 1;
+        let a = self.rng.next_u64();
+        let b = self.rng.next_u64();
+        self.boot_id = format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            0x8000 | (b >> 48) & 0x3fff,
+            b & 0xffff_ffff_ffff
+        );
+        self.procs.clear();
+        self.next_pid = 1;
+        self.oom_kills = 0;
+        self.load = [0.8, 0.9, 1.0];
+        self.cache_bytes = 3 * (1 << 30) + self.rng.below(1 << 30);
+        self.swap_used_bytes = 40 * MIB + self.rng.below(64) * PAGE * 16;
+        self.populate();
+    }
+
+    fn alloc_pid(&mut self) -> u32 {
+        loop {
+            let pid = self.next_pid;
+            self.next_pid = if pid + 1 >= PID_MAX { 300 } else { pid + 1 };
+            if self.procs.binary_search_by_key(&pid, |p| p.pid).is_err() {
+                return pid;
+            }
+        }
+    }
+
+    fn insert(&mut self, p: SimProc) {
+        let at = self.procs.partition_point(|q| q.pid < p.pid);
+        self.procs.insert(at, p);
+    }
+
+    /// Creates the process table of a freshly booted machine (started a little after boot).
+    fn populate(&mut self) {
+        let target = self.cfg.processes.max(1);
+        let cores = self.cfg.cores;
+        let boot = self.boot_time;
+        let mut kernel_names: Vec<String> =
+            KTHREADS_GLOBAL.iter().map(|s| (*s).to_owned()).collect();
+        for c in 0..cores {
+            for k in KTHREADS {
+                kernel_names.push(k.replace("{}", &c.to_string()));
+            }
+        }
+        let n_user: usize = USERLAND.iter().map(|t| t.count).sum();
+        let n_kernel =
+            (target * 2 / 5).min(target.saturating_sub(n_user.min(target)).max(target / 5));
+        // Kernel threads first (low pids), like on a real machine.
+        let mut extra = 0;
+        for i in 0..n_kernel {
+            let name = match kernel_names.get(i) {
+                Some(n) => n.clone(),
+                None => {
+                    extra += 1;
+                    format!("kworker/u{}:{}-events_unbound", cores * 2, extra)
+                }
+            };
+            let pid = self.alloc_pid();
+            let wake = 0.01 + self.rng.f64() * 0.05;
+            let start = boot.saturating_add(Duration::from_millis(10 + i as u64 * 3));
+            self.insert(SimProc {
+                pid,
+                ppid: if pid == 1 { 0 } else { 2 },
+                name,
+                cmdline: None,
+                user: Some("root".to_owned()),
+                start_time: start,
+                rss_pages: 0,
+                base_pages: 0,
+                vsz_bytes: 0,
+                cpu: Idle(wake),
+                mem: Steady(0.0),
+                exit_at: None,
+                child_ticks: 0,
+                kernel: true,
+            });
+        }
+        // Then the userland, repeating worker templates until the target is met.
+        let mut remaining = target.saturating_sub(n_kernel);
+        let mut round = 0;
+        while remaining > 0 {
+            let before = remaining;
+            for tpl in USERLAND {
+                let count = if round == 0 {
+                    tpl.count
+                } else if tpl.count > 1 {
+                    tpl.count.div_ceil(2)
+                } else {
+                    0
+                };
+                for _ in 0..count.min(remaining) {
+                    self.spawn_from_template(tpl, round);
+                    remaining -= 1;
+                }
+                if remaining == 0 {
+                    break;
+                }
+            }
+            round += 1;
+            if remaining == before {
+                break;
+            }
+        }
+    }
+
+    fn spawn_from_template(&mut self, tpl: &Template, round: usize) {
+        let pid = self.alloc_pid();
+        let started_after =
+            Duration::from_secs(5 + self.rng.below(if round == 0 { 60 } else { 86_400 }));
+        let start = self.boot_time.saturating_add(started_after);
+        let rss_mib = tpl.rss_mib.max(1) as f64 * (0.8 + 0.4 * self.rng.f64());
+        let rss_pages = ((rss_mib * MIB as f64) as u64 / PAGE).max(1);
+        let vsz_bytes = (rss_pages * PAGE * (3 + self.rng.below(6)) + 100 * MIB) / PAGE * PAGE;
+        let ppid = self
+            .procs
+            .iter()
+            .find(|p| p.name == tpl.name && p.pid < pid && !p.kernel)
+            .map_or(1, |p| p.pid);
+        let cpu = match tpl.cpu {
+            Busy(pct) if round > 0 => Idle((pct / 100.0).min(0.5)),
+            other => other,
+        };
+        self.insert(SimProc {
+            pid,
+            ppid,
+            name: tpl.name.to_owned(),
+            cmdline: Some(tpl.cmdline.to_owned()),
+            user: Some(tpl.user.to_owned()),
+            start_time: start,
+            rss_pages,
+            base_pages: rss_pages,
+            vsz_bytes,
+            cpu,
+            mem: tpl.mem,
+            exit_at: None,
+            child_ticks: 0,
+            kernel: false,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn(
+        &mut self,
+        name: &str,
+        cmdline: &str,
+        user: &str,
+        ppid: u32,
+        start: Timestamp,
+        rss_bytes: u64,
+        cpu: CpuProfile,
+        mem: MemProfile,
+        exit_at: Option<u64>,
+    ) {
+        let pid = self.alloc_pid();
+        let rss_pages = (rss_bytes / PAGE).max(1);
+        self.insert(SimProc {
+            pid,
+            ppid,
+            name: name.to_owned(),
+            cmdline: Some(cmdline.to_owned()),
+            user: Some(user.to_owned()),
+            start_time: start,
+            rss_pages,
+            base_pages: rss_pages,
+            vsz_bytes: (rss_pages * PAGE * 2 + 64 * MIB) / PAGE * PAGE,
+            cpu,
+            mem,
+            exit_at,
+            child_ticks: 0,
+            kernel: false,
+        });
+    }
+
+    fn in_gap(&self, ts: Timestamp) -> bool {
+        self.cfg
+            .incidents
+            .iter()
+            .any(|i| matches!(i, Incident::Gap { from, to } if *from <= ts && ts < *to))
+    }
+
+    /// Applies incidents and churn at tick `tick` (time `ts`, scheduled reading start).
+    fn events(&mut self, tick: u64, ts: Timestamp) {
+        for idx in 0..self.cfg.incidents.len() {
+            let incident = self.cfg.incidents[idx].clone();
+            match incident {
+                Incident::Reboot { at } if !self.started[idx] && at <= ts => {
+                    self.started[idx] = true;
+                    self.boot(at.saturating_sub(Duration::from_secs(30)));
+                }
+                Incident::CpuHog {
+                    name,
+                    cmdline,
+                    from,
+                    to,
+                    cpu_pct,
+                } if !self.started[idx] && from <= ts && ts < to => {
+                    self.started[idx] = true;
+                    let cap = 100.0 * self.cfg.cores as f64;
+                    let exit = self.tick_at_or_after(to);
+                    self.spawn(
+                        &name,
+                        &cmdline,
+                        "app",
+                        1,
+                        ts,
+                        8 * MIB,
+                        CpuProfile::Fixed(f64::from(cpu_pct).min(cap)),
+                        Steady(0.01),
+                        Some(exit),
+                    );
+                }
+                Incident::MemoryLeak {
+                    name,
+                    cmdline,
+                    from,
+                    to,
+                    bytes_per_sec,
+                } if !self.started[idx] && from <= ts && ts < to => {
+                    self.started[idx] = true;
+                    let exit = self.tick_at_or_after(to);
+                    self.spawn(
+                        &name,
+                        &cmdline,
+                        "app",
+                        1,
+                        ts,
+                        50 * MIB,
+                        Busy(3.0),
+                        MemProfile::Leak(bytes_per_sec),
+                        Some(exit),
+                    );
+                }
+                _ => {}
+            }
+        }
+        // Exits (short-lived jobs, ended incidents); a leaker's end is an OOM kill. The parent reaps the CPU.
+        let mut i = 0;
+        while i < self.procs.len() {
+            if self.procs[i].exit_at.is_some_and(|e| e <= tick) {
+                let gone = self.procs.remove(i);
+                if matches!(gone.mem, MemProfile::Leak(_)) {
+                    self.oom_kills += 1;
+                }
+                if let Ok(parent) = self.procs.binary_search_by_key(&gone.ppid, |p| p.pid) {
+                    self.procs[parent].child_ticks += 20 + self.rng.below(40);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        // Every minute cron runs a two-second job.
+        let secs = self.cfg.interval.as_secs().max(1);
+        let every = (60 / secs).max(1);
+        if tick % every == 7 % every {
+            let cron = self
+                .procs
+                .iter()
+                .find(|p| p.name == "cron")
+                .map_or(1, |p| p.pid);
+            let exit = tick + (2 / secs).max(1);
+            let (name, cmd) = if (tick / every).is_multiple_of(5) {
+                ("logrotate", "/usr/sbin/logrotate /etc/logrotate.conf")
+            } else {
+                (
+                    "sh",
+                    "/bin/sh -c /usr/local/bin/healthcheck.sh >/dev/null 2>&1",
+                )
+            };
+            self.spawn(
+                name,
+                cmd,
+                "root",
+                cron,
+                ts,
+                4 * MIB,
+                Busy(30.0),
+                Steady(0.2),
+                Some(exit),
+            );
+        }
+    }
+
+    fn tick_at_or_after(&self, t: Timestamp) -> u64 {
+        let step = self.cfg.interval.as_micros().max(1);
+        match t.duration_since(self.cfg.start) {
+            Some(d) => u64::try_from(d.as_micros().div_ceil(step)).unwrap_or(u64::MAX),
+            None => 0,
+        }
+    }
+
+    fn sample(&mut self, tick: u64, ts: Timestamp) -> Sample {
+        let cores = self.cfg.cores;
+        // Lateness of this reading, in ns: usually 60-400 us, sometimes a few ms.
+        let lateness_ns = if self.rng.chance(0.002) {
+            1_000_000 + self.rng.below(8_000_000)
+        } else {
+            60_000 + self.rng.below(340_000)
+        };
+        let nominal_ns = u64::try_from(self.cfg.interval.as_nanos()).unwrap_or(u64::MAX);
+        let elapsed_ns = if tick == 0 {
+            nominal_ns
+        } else {
+            (nominal_ns + lateness_ns)
+                .saturating_sub(self.prev_lateness_ns)
+                .max(1)
+        };
+        self.prev_lateness_ns = lateness_ns;
+        let elapsed_s = elapsed_ns as f64 / 1e9;
+        let pct = |ticks: u64| (ticks as f64 * 1e9 / elapsed_ns as f64) as f32;
+
+        // Per-process ticks and memory.
+        let hour = (ts.as_unix_secs().rem_euclid(86_400) / 3600) as f64;
+        let daytime = 0.6 + 0.4 * ((hour - 4.0) / 24.0 * std::f64::consts::TAU).sin().abs();
+        let cap_ticks = (100.0 * elapsed_s * cores as f64) as u64;
+        let mut ticks: Vec<u64> = Vec::with_capacity(self.procs.len());
+        let mut total_ticks = 0u64;
+        for i in 0..self.procs.len() {
+            let p = &self.procs[i];
+            let (cpu, mem) = (p.cpu, p.mem);
+            let t = match cpu {
+                Idle(prob) => u64::from(self.rng.chance(prob * daytime)) * (1 + self.rng.below(2)),
+                Busy(mean) => {
+                    let noisy = mean * daytime * (0.5 + self.rng.f64());
+                    self.rng.round(noisy * elapsed_s)
+                }
+                CpuProfile::Fixed(v) => self.rng.round(v * elapsed_s),
+            };
+            let t = t.min(cap_ticks.saturating_sub(total_ticks));
+            total_ticks += t;
+            ticks.push(t);
+            let p = &mut self.procs[i];
+            match mem {
+                Steady(prob) => {
+                    if prob > 0.0 && self.rng.chance(prob) {
+                        let delta = 1 + self.rng.below(8);
+                        p.rss_pages = if self.rng.chance(0.5) || p.rss_pages <= p.base_pages {
+                            p.rss_pages + delta
+                        } else {
+                            p.rss_pages.saturating_sub(delta).max(1)
+                        };
+                    }
+                }
+                Breathing => {
+                    let swing = p.base_pages / 20 + 1;
+                    let step = self.rng.below(swing / 50 + 2);
+                    p.rss_pages = if p.rss_pages < p.base_pages || self.rng.chance(0.45) {
+                        p.rss_pages + step
+                    } else {
+                        p.rss_pages.saturating_sub(step)
+                    }
+                    .clamp(
+                        p.base_pages.saturating_sub(swing).max(1),
+                        p.base_pages + swing,
+                    );
+                }
+                MemProfile::Leak(rate) => {
+                    p.rss_pages += self.rng.round(rate as f64 * elapsed_s / PAGE as f64);
+                    p.vsz_bytes = p.vsz_bytes.max(p.rss_pages * PAGE + 64 * MIB);
+                }
+            }
+        }
+
+        let with_cmdlines = self.cfg.cmdlines;
+        let procs = &mut self.procs;
+        let stats: Vec<ProcessStat<'_>> = procs
+            .iter()
+            .zip(&ticks)
+            .map(|(p, &t)| {
+                let mut s = ProcessStat::new(p.pid, &p.name, p.start_time);
+                s.parent_pid = Some(p.ppid);
+                s.cpu_pct = pct(t);
+                s.children_cpu_pct = Some(pct(p.child_ticks));
+                s.rss_bytes = p.rss_pages * PAGE;
+                s.virtual_bytes = p.vsz_bytes;
+                s
+            })
+            .collect();
+        let top = attribute(self.cfg.top_n, &stats, |s| {
+            let p = procs
+                .binary_search_by_key(&s.pid, |p| p.pid)
+                .ok()
+                .and_then(|i| procs.get(i));
+            ProcessDetails::new(
+                p.and_then(|p| p.cmdline.clone()).filter(|_| with_cmdlines),
+                p.and_then(|p| p.user.clone()),
+            )
+        });
+        let rss_sum: u64 = stats.iter().map(|s| s.rss_bytes).sum();
+        let running = stats.iter().filter(|s| s.cpu_pct > 20.0).count();
+        drop(stats);
+        for p in self.procs.iter_mut() {
+            p.child_ticks = 0;
+        }
+
+        // Per-core CPU: spread the processes' ticks (plus a little kernel time) over the cores, in ticks.
+        let core_total = ((100.0 * elapsed_s).round() as u64).max(1);
+        let mut remaining = total_ticks + self.rng.round(cores as f64 * 0.8);
+        let mut per_core = Vec::with_capacity(cores);
+        let (mut sum_busy, mut sum_user, mut sum_sys, mut sum_io, mut sum_total) = (0, 0, 0, 0, 0);
+        for c in 0..cores {
+            let left = (cores - c) as u64;
+            let share = if left == 1 {
+                remaining
+            } else {
+                {
+                    let jitter = 0.7 + 0.6 * self.rng.f64();
+                    self.rng.round(remaining as f64 / left as f64 * jitter)
+                }
+            };
+            let busy = share.min(core_total).min(remaining);
+            remaining -= busy;
+            let sys = self.rng.round(busy as f64 * 0.25);
+            let user = busy - sys;
+            let io = if busy < core_total {
+                u64::from(self.rng.chance(0.1)).min(core_total - busy)
+            } else {
+                0
+            };
+            let q = |x: u64| (x as f64 * 100.0 / core_total as f64) as f32;
+            let mut u = CpuUsage::new(q(busy));
+            u.user_pct = q(user);
+            u.system_pct = q(sys);
+            u.iowait_pct = Some(q(io));
+            u.steal_pct = Some(0.0);
+            per_core.push(u);
+            sum_busy += busy;
+            sum_user += user;
+            sum_sys += sys;
+            sum_io += io;
+            sum_total += core_total;
+        }
+        let q = |x: u64| (x as f64 * 100.0 / sum_total as f64) as f32;
+        let mut cpu = CpuUsage::new(q(sum_busy));
+        cpu.user_pct = q(sum_user);
+        cpu.system_pct = q(sum_sys);
+        cpu.iowait_pct = Some(q(sum_io));
+        cpu.steal_pct = Some(0.0);
+
+        // Load averages, exponentially smoothed like the kernel's and shown with two decimals.
+        let runnable = running as f64 + self.rng.f64();
+        for (l, minutes) in self.load.iter_mut().zip([1.0, 5.0, 15.0]) {
+            let k = (-elapsed_s / (60.0 * minutes)).exp();
+            *l = *l * k + runnable * (1.0 - k);
+        }
+        let two = |x: f64| ((x * 100.0).round() / 100.0) as f32;
+
+        // Memory: processes plus kernel and a page cache that drifts a little every second.
+        let total = 16u64 << 30;
+        if self.rng.chance(0.7) {
+            let step = self.rng.below(64) * 1024;
+            self.cache_bytes = if self.rng.chance(0.5) {
+                (self.cache_bytes + step).min(6 << 30)
+            } else {
+                self.cache_bytes.saturating_sub(step).max(1 << 30)
+            };
+        }
+        if self.rng.chance(0.001) {
+            self.swap_used_bytes += self.rng.below(32) * PAGE;
+        }
+        let used = (rss_sum / 2 + 900 * MIB).min(total);
+        let available = total
+            .saturating_sub(used)
+            .saturating_sub(self.cache_bytes / 4)
+            / 1024
+            * 1024;
+        let mut memory = Memory::new(total, available);
+        memory.swap_total_bytes = 2 << 30;
+        memory.swap_used_bytes = self.swap_used_bytes;
+
+        let mut pressure = Pressure::default();
+        let some = |rng: &mut Rng, p: f64, scale: f64| {
+            if rng.chance(p) {
+                (rng.below((scale * 1e4) as u64 + 1) as f64 / 1e4 / elapsed_s) as f32
+            } else {
+                0.0
+            }
+        };
+        pressure.cpu_some_pct = Some(some(&mut self.rng, 0.3 * daytime, 2.0));
+        pressure.memory_some_pct = Some(some(&mut self.rng, 0.01, 0.5));
+        pressure.memory_full_pct = Some(some(&mut self.rng, 0.002, 0.2));
+        pressure.io_some_pct = Some(some(&mut self.rng, 0.05, 1.0));
+        pressure.io_full_pct = Some(some(&mut self.rng, 0.02, 0.5));
+
+        let mut s = Sample::new(ts, self.cfg.host.clone());
+        s.boot_time = self.boot_time;
+        s.boot_id = Some(self.boot_id.clone());
+        s.timezone = Some("Europe/Berlin".to_owned());
+        s.utc_offset_secs = Some(3600);
+        s.interval = Duration::from_nanos(elapsed_ns);
+        s.lateness = Duration::from_nanos(lateness_ns);
+        s.cpu = cpu;
+        s.per_core = per_core;
+        s.load = Some(LoadAvg::new(
+            two(self.load[0]),
+            two(self.load[1]),
+            two(self.load[2]),
+        ));
+        s.memory = memory;
+        s.process_count = u32::try_from(self.procs.len()).unwrap_or(u32::MAX);
+        s.pressure = Some(pressure);
+        s.oom_kill_count = Some(self.oom_kills);
+        s.top = top;
+        s
+    }
+}
+
+impl Iterator for SynthIter {
+    type Item = Sample;
+
+    fn next(&mut self) -> Option<Sample> {
+        while self.tick < self.cfg.count {
+            let tick = self.tick;
+            self.tick += 1;
+            let ts = self.tick_time(tick);
+            self.events(tick, ts);
+            if self.in_gap(ts) {
+                // The machine goes on; nothing is recorded. Keep the schedule's jitter honest after the gap.
+                self.prev_lateness_ns = 0;
+                continue;
+            }
+            return Some(self.sample(tick, ts));
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = usize::try_from(self.cfg.count.saturating_sub(self.tick)).unwrap_or(usize::MAX);
+        (0, Some(left))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start() -> Timestamp {
+        Timestamp::from_unix_secs(1_795_564_800)
+    }
+
+    fn at(s: u64) -> Timestamp {
+        start().saturating_add(Duration::from_secs(s))
+    }
+
+    #[test]
+    fn same_seed_same_samples_other_seed_differs() {
+        let a = Synth::new(start(), Duration::from_secs(1))
+            .count(200)
+            .seed(42);
+        let first = a.generate();
+        assert_eq!(first, a.generate());
+        assert_eq!(first.len(), 200);
+        let b = a.clone().seed(43).generate();
+        assert_ne!(first, b);
+    }
+
+    #[test]
+    fn realistic_shape() {
+        let samples = Synth::new(start(), Duration::from_secs(1))
+            .count(120)
+            .generate();
+        for (i, s) in samples.iter().enumerate() {
+            assert_eq!(s.ts, at(i as u64));
+            assert!(
+                (290..=320).contains(&s.process_count),
+                "{}",
+                s.process_count
+            );
+            assert_eq!(s.per_core.len(), 4);
+            assert!(s.cpu.busy_pct >= 0.0 && s.cpu.busy_pct <= 100.0);
+            let t = &s.top;
+            assert_eq!(t.n, 10);
+            assert!(t.processes.len() >= 10 && t.processes.len() <= 20);
+            assert!(t.names.len() >= 10);
+            assert!(s.memory.used_bytes + s.memory.available_bytes <= s.memory.total_bytes);
+            assert!(
+                s.interval > Duration::from_millis(990) && s.interval < Duration::from_millis(1010)
+            );
+        }
+        // The JVM is the biggest process, with its command line and user.
+        let java = &samples[60]
+            .top
+            .processes
+            .iter()
+            .find(|p| p.rss_rank == Some(1));
+        let java = java.map(|p| (p.name.as_str(), p.user.as_deref(), p.cmdline.is_some()));
+        assert_eq!(java, Some(("java", Some("app"), true)));
+    }
+
+    #[test]
+    fn injected_hog_tops_cpu_only_in_its_window() {
+        let synth = Synth::new(start(), Duration::from_secs(1))
+            .count(300)
+            .cpu_hog("stress-ng", "stress-ng --cpu 2", at(100), at(200), 195.0);
+        for (i, s) in synth.iter().enumerate() {
+            let top = &s.top.processes[0];
+            let hog_present = s.top.processes.iter().any(|p| p.name == "stress-ng");
+            if (100..200).contains(&i) {
+                assert_eq!(top.name, "stress-ng", "tick {i}");
+                assert_eq!(top.cpu_rank, Some(1));
+                assert!(top.cpu_pct > 150.0, "tick {i}: {}", top.cpu_pct);
+                assert_eq!(top.start_time, at(100));
+            } else {
+                assert!(!hog_present, "tick {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn leak_grows_then_oom_kill() {
+        let synth = Synth::new(start(), Duration::from_secs(1))
+            .count(200)
+            .memory_leak("leaky", "/opt/leaky --serve", at(10), at(150), 40 * MIB);
+        let s = synth.generate();
+        let rss = |i: usize| {
+            s[i].top
+                .processes
+                .iter()
+                .find(|p| p.name == "leaky")
+                .map(|p| p.rss_bytes)
+        };
+        let (a, b) = (rss(20).unwrap_or(0), rss(140).unwrap_or(0));
+        assert!(b > a + 4000 * MIB, "{a} -> {b}");
+        assert_eq!(
+            s[140]
+                .top
+                .processes
+                .iter()
+                .find(|p| p.rss_rank == Some(1))
+                .map(|p| p.name.as_str()),
+            Some("leaky")
+        );
+        assert_eq!(rss(160), None);
+        assert_eq!(s[149].oom_kill_count, Some(0));
+        assert_eq!(s[160].oom_kill_count, Some(1));
+    }
+
+    #[test]
+    fn reboot_and_gap() {
+        let synth = Synth::new(start(), Duration::from_secs(1))
+            .count(100)
+            .gap(at(40), at(60))
+            .reboot(at(60));
+        let s = synth.generate();
+        assert_eq!(s.len(), 80);
+        assert_eq!(s[39].ts, at(39));
+        assert_eq!(s[40].ts, at(60));
+        assert_ne!(s[39].boot_id, s[40].boot_id);
+        assert_eq!(s[40].boot_time, at(30));
+        assert!(s[39].boot_time < at(0));
+        assert_eq!(s[40].boot_id, s[79].boot_id);
+    }
+
+    #[test]
+    fn no_cmdlines_and_sizes() {
+        let s = Synth::new(start(), Duration::from_millis(500))
+            .count(10)
+            .processes(1000)
+            .top_n(3)
+            .cores(16)
+            .cmdlines(false)
+            .generate();
+        assert_eq!(s[9].ts, start().saturating_add(Duration::from_millis(4500)));
+        assert!(s[5].process_count >= 990, "{}", s[5].process_count);
+        assert_eq!(s[5].per_core.len(), 16);
+        assert!(
+            s.iter()
+                .all(|x| x.top.processes.iter().all(|p| p.cmdline.is_none()))
+        );
+        assert!(s.iter().all(|x| x.top.processes.len() <= 6));
+    }
+}
