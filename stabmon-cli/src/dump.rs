@@ -224,24 +224,27 @@ fn write_processes_csv<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result<
     Ok(())
 }
 
-fn write_samples_json<W: Write>(out: &mut W, samples: &[Sample]) -> anyhow::Result<()> {
+// JSON errors are turned back into `io::Error` so that a broken pipe is still recognized as one.
+fn write_samples_json<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result<()> {
     for s in samples {
-        serde_json::to_writer(&mut *out, s)?;
+        serde_json::to_writer(&mut *out, s).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     }
     Ok(())
 }
 
-fn write_processes_json<W: Write>(out: &mut W, samples: &[Sample]) -> anyhow::Result<()> {
+fn write_processes_json<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result<()> {
     for s in samples {
         for p in &s.top.processes {
             let mut row = serde_json::Map::new();
-            row.insert("ts".to_owned(), serde_json::to_value(s.ts)?);
+            row.insert("ts".to_owned(), serde_json::Value::from(s.ts.to_string()));
             row.insert("host".to_owned(), serde_json::Value::from(s.host.clone()));
-            if let serde_json::Value::Object(fields) = serde_json::to_value(p)? {
+            if let serde_json::Value::Object(fields) =
+                serde_json::to_value(p).map_err(io::Error::from)?
+            {
                 row.extend(fields);
             }
-            serde_json::to_writer(&mut *out, &row)?;
+            serde_json::to_writer(&mut *out, &row).map_err(io::Error::from)?;
             out.write_all(b"\n")?;
         }
     }

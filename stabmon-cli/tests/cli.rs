@@ -1,0 +1,496 @@
+//! Runs the real `stabmon` binary: exit codes, stdout and stderr.
+//!
+//! Tests that record keep to a few seconds each; they read the real host, so they assert shapes and invariants,
+//! not values.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn stabmon() -> Command {
+    let mut cmd = Command::cargo_bin("stabmon").unwrap();
+    // The tests choose their data directory; an inherited one must not leak in.
+    cmd.env_remove("STABMON_DATA");
+    cmd
+}
+
+/// A minimal RFC 4180 reader, enough to check that `dump` quotes what needs quoting.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(!quoted, "unterminated quoted field");
+    assert!(
+        field.is_empty() && row.is_empty(),
+        "last line lacks a newline"
+    );
+    rows
+}
+
+fn record(data: &Path, extra: &[&str]) -> String {
+    let out = stabmon()
+        .args(["record", "--data"])
+        .arg(data)
+        .args(extra)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "record failed: {:?}\n{stderr}",
+        out.status
+    );
+    assert!(stderr.contains("recording started"), "{stderr}");
+    assert!(stderr.contains("recording stopped"), "{stderr}");
+    stderr
+}
+
+fn dump(data: &Path, extra: &[&str]) -> String {
+    let out = stabmon()
+        .args(["dump", "--data"])
+        .arg(data)
+        .args(extra)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dump {extra:?} failed: {:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// Checks every output form of `dump` on a recording, and returns the samples as JSON.
+fn check_dump(data: &Path, min_samples: usize) -> Vec<Value> {
+    // CSV: a header, then one row per sample, each as wide as the header.
+    let rows = parse_csv(&dump(data, &[]));
+    let header = &rows[0];
+    for col in [
+        "ts",
+        "host",
+        "cpu_busy_pct",
+        "mem_used_bytes",
+        "mem_available_bytes",
+        "swap_used_bytes",
+        "load_1",
+        "process_count",
+        "oom_kill_count",
+        "top_cpu_name",
+        "top_cpu_pid",
+        "top_cpu_pct",
+        "top_rss_name",
+        "top_rss_bytes",
+    ] {
+        assert!(
+            header.iter().any(|h| h == col),
+            "no column {col} in {header:?}"
+        );
+    }
+    let samples = &rows[1..];
+    assert!(samples.len() >= min_samples, "{} rows", samples.len());
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for r in samples {
+        assert_eq!(r.len(), header.len(), "{r:?}");
+        assert!(
+            r[col("ts")].ends_with('Z') && r[col("ts")].contains('T'),
+            "{r:?}"
+        );
+        assert!(
+            r[col("mem_total_bytes")].parse::<u64>().unwrap() > 0,
+            "{r:?}"
+        );
+        assert!(r[col("process_count")].parse::<u32>().unwrap() > 0, "{r:?}");
+        assert!(!r[col("top_rss_name")].is_empty(), "{r:?}");
+    }
+
+    // JSON Lines: the same samples, each a full object.
+    let json = json_lines(&dump(data, &["--format", "json"]));
+    assert_eq!(json.len(), samples.len());
+    for (v, r) in json.iter().zip(samples) {
+        for key in [
+            "ts",
+            "host",
+            "interval",
+            "cpu",
+            "per_core",
+            "memory",
+            "process_count",
+            "top",
+        ] {
+            assert!(v.get(key).is_some(), "no key {key} in {v}");
+        }
+        assert_eq!(v["ts"].as_str(), Some(r[col("ts")].as_str()));
+        assert_eq!(v["host"].as_str(), Some(r[col("host")].as_str()));
+        assert!(v["memory"]["total_bytes"].as_u64().unwrap() > 0);
+        assert!(!v["top"]["processes"].as_array().unwrap().is_empty(), "{v}");
+    }
+    let ts: Vec<&str> = json.iter().map(|v| v["ts"].as_str().unwrap()).collect();
+    assert!(
+        ts.windows(2).all(|w| w[0] < w[1]),
+        "timestamps not increasing: {ts:?}"
+    );
+
+    // The long process format, in CSV and JSON: one row per process entry per sample.
+    let entries: usize = json
+        .iter()
+        .map(|v| v["top"]["processes"].as_array().unwrap().len())
+        .sum();
+    let rows = parse_csv(&dump(data, &["--processes"]));
+    let header = &rows[0];
+    for col in [
+        "ts",
+        "pid",
+        "name",
+        "cpu_pct",
+        "rss_bytes",
+        "cpu_rank",
+        "rss_rank",
+        "cmdline",
+    ] {
+        assert!(
+            header.iter().any(|h| h == col),
+            "no column {col} in {header:?}"
+        );
+    }
+    assert_eq!(rows.len() - 1, entries);
+    assert!(rows[1..].iter().all(|r| r.len() == header.len()));
+    let procs = json_lines(&dump(data, &["--processes", "--format", "json"]));
+    assert_eq!(procs.len(), entries);
+    for p in &procs {
+        for key in [
+            "ts",
+            "host",
+            "pid",
+            "name",
+            "cpu_pct",
+            "rss_bytes",
+            "cpu_rank",
+            "rss_rank",
+            "cmdline",
+        ] {
+            assert!(p.get(key).is_some(), "no key {key} in {p}");
+        }
+    }
+    json
+}
+
+#[test]
+fn record_for_a_duration_then_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let stderr = record(&data, &["--duration", "3s", "--interval", "1s"]);
+    for part in ["interval 1s", "top 10", &data.display().to_string()] {
+        assert!(stderr.contains(part), "start line lacks {part:?}: {stderr}");
+    }
+    let json = check_dump(&data, 2);
+    assert!(json.iter().all(|v| v["top"]["n"] == 10), "top n is not 10");
+
+    // $STABMON_DATA stands in for --data.
+    let out = stabmon()
+        .args(["dump", "--format", "json"])
+        .env("STABMON_DATA", &data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_lines(&String::from_utf8(out.stdout).unwrap()), json);
+}
+
+#[test]
+fn record_with_the_portable_sampler_and_no_command_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = record(
+        dir.path(),
+        &[
+            "--sampler",
+            "sysinfo",
+            "--no-cmdline",
+            "--top",
+            "3",
+            "--duration",
+            "3s",
+            "--interval",
+            "1s",
+        ],
+    );
+    assert!(stderr.contains("sysinfo"), "{stderr}");
+    let json = check_dump(dir.path(), 2);
+    for v in &json {
+        assert_eq!(v["top"]["n"], 3);
+        for p in v["top"]["processes"].as_array().unwrap() {
+            assert!(p["cmdline"].is_null(), "--no-cmdline recorded {p}");
+        }
+    }
+}
+
+/// Asserts a run failed with status 2 and exactly one line on stderr naming `value`, nothing on stdout.
+fn assert_bad_input(args: &[&str], value: &str) {
+    let out = stabmon()
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {stderr}"
+    );
+    assert!(
+        stderr.contains(value),
+        "{args:?}: {stderr} does not name {value:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+}
+
+#[test]
+fn bad_flags_get_one_line_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (args, value, allowed) in [
+        (vec!["--interval", "0"], "'0'", "more than zero"),
+        (vec!["--interval", "-1"], "'-1'", "negative"),
+        (vec!["--interval=-1"], "'-1'", "negative"),
+        (vec!["--interval", "abc"], "'abc'", "such as 500ms"),
+        (vec!["--interval", "1ms"], "'1ms'", "at least 10ms"),
+        (vec!["--top", "0"], "'0'", "1 to 1000"),
+        (vec!["--top", "-1"], "'-1'", "1 to 1000"),
+        (vec!["--duration", "0s"], "'0s'", "more than zero"),
+        (vec!["--sampler", "fast"], "'fast'", "auto, proc, sysinfo"),
+        (vec!["--bogus"], "'--bogus'", "--help"),
+    ] {
+        let mut full = vec!["record", "--data", d];
+        full.extend(args);
+        assert_bad_input(&full, value);
+        assert_bad_input(&full, allowed);
+    }
+    assert_bad_input(&["dump", "--format", "xml"], "'xml'");
+    assert_bad_input(&["dump", "--format", "xml"], "csv, json");
+    assert_bad_input(&["frobnicate"], "'frobnicate'");
+    // Nothing was recorded by any of them.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn unusable_data_directory_gets_one_line_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let under_file = file.join("data");
+    for path in [&file, &under_file] {
+        let shown = path.to_str().unwrap();
+        assert_bad_input(&["record", "--duration", "1s", "--data", shown], shown);
+    }
+    // An existing directory that nobody, not even root, can create files in.
+    #[cfg(target_os = "linux")]
+    assert_bad_input(
+        &["record", "--duration", "1s", "--data", "/proc/self"],
+        "/proc/self is not writable",
+    );
+}
+
+#[test]
+fn dump_without_data_fails_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let garbage = dir.path().join("garbage.parquet");
+    std::fs::write(&garbage, b"this is not a parquet file\n").unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for path in [&missing, &empty, &garbage] {
+        let out = stabmon()
+            .arg("dump")
+            .arg("--data")
+            .arg(path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path:?}: {stderr}");
+        assert!(
+            stderr.contains(path.to_str().unwrap()),
+            "{stderr} does not name {path:?}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// Starts `stabmon record` with stderr piped and waits for its start line; returns the child and a channel of the
+/// remaining stderr lines.
+fn spawn_recorder(data: &Path) -> (Child, mpsc::Receiver<String>) {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("stabmon"))
+        .args(["record", "--interval", "500ms", "--data"])
+        .arg(data)
+        .env_remove("STABMON_DATA")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("recording started") => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no start line from the recorder: {e}");
+            }
+        }
+    }
+    (child, rx)
+}
+
+#[cfg(unix)]
+fn stops_cleanly_on(signal: libc::c_int, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, rx) = spawn_recorder(dir.path());
+    thread::sleep(Duration::from_millis(2500));
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a pid we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the recorder did not stop within 30 s of {name}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(status.success(), "{name}: {status:?}: {rest:?}");
+    assert!(rest.iter().any(|l| l.contains(name)), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("recording stopped")),
+        "{rest:?}"
+    );
+    check_dump(dir.path(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_finishes_the_data_and_exits_0() {
+    stops_cleanly_on(libc::SIGTERM, "SIGTERM");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_finishes_the_data_and_exits_0() {
+    stops_cleanly_on(libc::SIGINT, "SIGINT");
+}
+
+#[test]
+fn dump_into_a_closed_pipe_is_success() {
+    let dir = tempfile::tempdir().unwrap();
+    record(dir.path(), &["--duration", "1s", "--interval", "200ms"]);
+    for format in ["csv", "json"] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = StdCommand::new(assert_cmd::cargo::cargo_bin("stabmon"))
+            .args(["dump", "--processes", "--format", format, "--data"])
+            .arg(dir.path())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {:?}: {stderr}", out.status);
+        assert!(stderr.is_empty(), "{stderr}");
+    }
+}
+
+#[test]
+fn help_explains_every_flag_and_its_default() {
+    let out = stabmon().args(["record", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    // Help text wraps at the terminal width: compare with whitespace collapsed.
+    let words = |b: Vec<u8>| {
+        String::from_utf8(b)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let help = words(out.stdout);
+    for part in [
+        "--data",
+        "STABMON_DATA",
+        "/var/lib/stabmon",
+        ".local/share/stabmon",
+        "--interval",
+        "[default: 1s]",
+        "--top",
+        "[default: 10]",
+        "--duration",
+        "until Ctrl-C or SIGTERM",
+        "--no-cmdline",
+        "--sampler",
+        "[default: auto]",
+        "sysinfo",
+    ] {
+        assert!(help.contains(part), "record --help lacks {part:?}:\n{help}");
+    }
+    let out = stabmon().args(["dump", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = words(out.stdout);
+    for part in [
+        "--data",
+        "--format",
+        "[default: csv]",
+        "json",
+        "--processes",
+    ] {
+        assert!(help.contains(part), "dump --help lacks {part:?}:\n{help}");
+    }
+}
