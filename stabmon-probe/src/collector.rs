@@ -1,0 +1,348 @@
+//! The [`Collector`]: a sampler driven on a steady schedule, stoppable from another thread.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use stabmon_core::{Sample, Timestamp};
+
+use crate::sampler::{Sampler, SamplerOptions};
+use crate::{Error, SysinfoSampler};
+
+/// Which sampler a [`Collector`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SamplerKind {
+    /// The `/proc` sampler on Linux, sysinfo elsewhere.
+    #[default]
+    Auto,
+    /// The Linux `/proc` sampler; an error on other platforms.
+    Proc,
+    /// The portable sysinfo sampler, on every platform.
+    Sysinfo,
+}
+
+impl SamplerKind {
+    /// The name used on the command line: `auto`, `proc` or `sysinfo`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SamplerKind::Auto => "auto",
+            SamplerKind::Proc => "proc",
+            SamplerKind::Sysinfo => "sysinfo",
+        }
+    }
+}
+
+impl fmt::Display for SamplerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SamplerKind {
+    type Err = Error;
+
+    /// Parses `auto`, `proc` or `sysinfo`.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(SamplerKind::Auto),
+            "proc" => Ok(SamplerKind::Proc),
+            "sysinfo" => Ok(SamplerKind::Sysinfo),
+            other => Err(Error::InvalidConfig {
+                setting: "sampler",
+                reason: format!("{other:?} is not one of auto, proc, sysinfo"),
+            }),
+        }
+    }
+}
+
+/// Builds a [`Collector`]; every setting has a default.
+#[derive(Debug, Clone)]
+pub struct CollectorBuilder {
+    interval: Duration,
+    opts: SamplerOptions,
+    kind: SamplerKind,
+}
+
+impl CollectorBuilder {
+    /// The time between two samples. By default, this is 1 second; zero is refused by [`build`](Self::build).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The length of each top list (by CPU, by memory, and per name). By default, this is
+    /// [`DEFAULT_TOP_N`](stabmon_core::attribution::DEFAULT_TOP_N); zero is refused by [`build`](Self::build).
+    pub fn top_n(mut self, n: usize) -> Self {
+        self.opts.top_n = n;
+        self
+    }
+
+    /// Whether command lines are recorded; `false` records none, for privacy. By default, this is `true`.
+    pub fn cmdline(mut self, yes: bool) -> Self {
+        self.opts.cmdline = yes;
+        self
+    }
+
+    /// The longest command line kept, in bytes (cut at a character boundary). By default, this is
+    /// [`DEFAULT_CMDLINE_MAX_BYTES`](stabmon_core::attribution::DEFAULT_CMDLINE_MAX_BYTES).
+    pub fn cmdline_max_bytes(mut self, max: usize) -> Self {
+        self.opts.cmdline_max_bytes = max;
+        self
+    }
+
+    /// Which sampler to use. By default, this is [`SamplerKind::Auto`].
+    pub fn sampler(mut self, kind: SamplerKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Checks the settings, creates the sampler and primes its counters, so that the first sample already has
+    /// rates. The first tick is one interval after this call.
+    pub fn build(self) -> Result<Collector, Error> {
+        if self.interval.is_zero() {
+            return Err(Error::InvalidConfig {
+                setting: "interval",
+                reason: "it must be greater than zero".into(),
+            });
+        }
+        self.opts.validate()?;
+        let sampler = make_sampler(self.kind, self.opts)?;
+        Ok(Collector::with_sampler(sampler, self.interval))
+    }
+}
+
+fn make_sampler(kind: SamplerKind, opts: SamplerOptions) -> Result<Box<dyn Sampler>, Error> {
+    match kind {
+        #[cfg(target_os = "linux")]
+        SamplerKind::Auto | SamplerKind::Proc => Ok(Box::new(crate::ProcSampler::new(opts)?)),
+        #[cfg(not(target_os = "linux"))]
+        SamplerKind::Proc => Err(Error::Unsupported {
+            sampler: "proc",
+            reason: "it reads /proc, which only Linux has; use sysinfo",
+        }),
+        #[cfg(not(target_os = "linux"))]
+        SamplerKind::Auto => Ok(Box::new(SysinfoSampler::new(opts)?)),
+        SamplerKind::Sysinfo => Ok(Box::new(SysinfoSampler::new(opts)?)),
+    }
+}
+
+#[derive(Debug, Default)]
+struct StopState {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// Stops a [`Collector`] from any thread (a signal handler's thread, for instance); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    state: Arc<StopState>,
+}
+
+impl StopHandle {
+    /// Stops the collector: a [`Collector::next_sample`] that is waiting for its tick returns `Ok(None)` at once,
+    /// and so does every later call.
+    pub fn stop(&self) {
+        let mut stopped = self
+            .state
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *stopped = true;
+        self.state.wake.notify_all();
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        *self
+            .state
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Yields [`Sample`]s on a steady schedule.
+///
+/// Ticks are planned on the monotonic clock, tick k at `start + k * interval`, so the period does not drift. A
+/// sample taken late (the machine was busy, or the previous sample ran long) keeps the schedule: when the next
+/// tick is already more than half an interval past, it is skipped rather than taken in a burst. Each sample's
+/// [`ts`](Sample::ts) is the wall-clock time of its tick, and [`lateness`](Sample::lateness) how long after the tick
+/// its reading started.
+pub struct Collector {
+    sampler: Box<dyn Sampler>,
+    interval: Duration,
+    start: Instant,
+    tick: u64,
+    stop: StopHandle,
+}
+
+impl fmt::Debug for Collector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collector")
+            .field("sampler", &self.sampler.name())
+            .field("interval", &self.interval)
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    /// A builder with every setting at its default.
+    pub fn builder() -> CollectorBuilder {
+        CollectorBuilder {
+            interval: Duration::from_secs(1),
+            opts: SamplerOptions::new(),
+            kind: SamplerKind::Auto,
+        }
+    }
+
+    /// A collector around an already primed sampler of your own; the first tick is one interval from now.
+    /// A zero interval is raised to one millisecond.
+    pub fn with_sampler(sampler: Box<dyn Sampler>, interval: Duration) -> Self {
+        Collector {
+            sampler,
+            interval: interval.max(Duration::from_millis(1)),
+            start: Instant::now(),
+            tick: 0,
+            stop: StopHandle {
+                state: Arc::new(StopState::default()),
+            },
+        }
+    }
+
+    /// The sampler's name, `"proc"` or `"sysinfo"`, for the log.
+    pub fn sampler_name(&self) -> &'static str {
+        self.sampler.name()
+    }
+
+    /// The time between two ticks.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// A handle that stops this collector from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    fn tick_instant(&self, k: u64) -> Instant {
+        let offset = self
+            .interval
+            .checked_mul(u32::try_from(k).unwrap_or(u32::MAX))
+            .unwrap_or(Duration::MAX);
+        self.start.checked_add(offset).unwrap_or(self.start)
+    }
+
+    /// Which tick to take next: the one after the last, unless it is already more than half an interval past, in
+    /// which case the schedule skips to the next tick still ahead.
+    fn next_tick(&self, now: Instant) -> u64 {
+        let k = self.tick + 1;
+        let due = self.tick_instant(k);
+        if now <= due || now.duration_since(due) <= self.interval / 2 {
+            return k;
+        }
+        let since_start = now.duration_since(self.start).as_nanos();
+        let period = self.interval.as_nanos().max(1);
+        u64::try_from(since_start / period + 1).unwrap_or(u64::MAX)
+    }
+
+    /// Waits until `due` or until stopped; returns whether stopped.
+    fn wait_until(&self, due: Instant) -> bool {
+        let state = &self.stop.state;
+        let mut stopped = state.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if *stopped {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= due {
+                return false;
+            }
+            stopped = state
+                .wake
+                .wait_timeout(stopped, due - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Blocks until the next tick and returns its sample; `Ok(None)` once stopped (see [`StopHandle`]).
+    ///
+    /// An error reading the system is returned as is; the schedule goes on, so the caller may log it and call
+    /// again.
+    pub fn next_sample(&mut self) -> Result<Option<Sample>, Error> {
+        let k = self.next_tick(Instant::now());
+        let due = self.tick_instant(k);
+        if self.wait_until(due) {
+            return Ok(None);
+        }
+        self.tick = k;
+        let lateness = Instant::now().saturating_duration_since(due);
+        let ts = Timestamp::from_system_time(
+            SystemTime::now()
+                .checked_sub(lateness)
+                .unwrap_or_else(SystemTime::now),
+        );
+        let mut sample = self.sampler.sample(ts)?;
+        sample.lateness = lateness;
+        Ok(Some(sample))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake;
+
+    impl Sampler for Fake {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error> {
+            Ok(Sample::new(ts, "test"))
+        }
+    }
+
+    #[test]
+    fn late_ticks_are_skipped_not_bunched() {
+        let c = Collector::with_sampler(Box::new(Fake), Duration::from_secs(10));
+        let s = c.start;
+        // On time or a little late: the next tick.
+        assert_eq!(c.next_tick(s), 1);
+        assert_eq!(c.next_tick(s + Duration::from_secs(12)), 1);
+        // More than half an interval late: skip to the next tick ahead.
+        assert_eq!(c.next_tick(s + Duration::from_secs(16)), 2);
+        assert_eq!(c.next_tick(s + Duration::from_secs(35)), 4);
+        assert_eq!(c.tick_instant(3), s + Duration::from_secs(30));
+    }
+
+    #[test]
+    fn kinds_parse_and_display() {
+        for k in [SamplerKind::Auto, SamplerKind::Proc, SamplerKind::Sysinfo] {
+            assert_eq!(k.to_string().parse::<SamplerKind>().ok(), Some(k));
+        }
+        assert!("top".parse::<SamplerKind>().is_err());
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let err = Collector::builder().interval(Duration::ZERO).build().err();
+        assert!(matches!(
+            err,
+            Some(Error::InvalidConfig {
+                setting: "interval",
+                ..
+            })
+        ));
+        let err = Collector::builder().top_n(0).build().err();
+        assert!(matches!(
+            err,
+            Some(Error::InvalidConfig {
+                setting: "top_n",
+                ..
+            })
+        ));
+    }
+}

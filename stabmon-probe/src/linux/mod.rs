@@ -1,0 +1,551 @@
+//! The Linux sampler: reads `/proc` directly, one file per process per pass, keeping the files open between passes.
+
+pub(crate) mod parse;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::time::Instant;
+
+use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute};
+use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, ProcessKey, Sample, Timestamp};
+
+use self::parse::{CpuTimes, ProcStat};
+use crate::Error;
+use crate::sampler::{HostInfo, Sampler, SamplerOptions, Users, format_cmdline, pct};
+
+/// A system file kept open and re-read from offset 0 with `pread` at every sample.
+#[derive(Debug)]
+struct SysFile {
+    path: &'static str,
+    file: File,
+}
+
+impl SysFile {
+    fn open(path: &'static str) -> Result<Self, Error> {
+        File::open(path)
+            .map(|file| SysFile { path, file })
+            .map_err(|e| Error::read(path, e))
+    }
+
+    fn open_optional(path: &'static str) -> Option<Self> {
+        Self::open(path).ok()
+    }
+
+    /// Reads the whole file into `buf`, returning the bytes read.
+    fn read<'b>(&self, buf: &'b mut Vec<u8>) -> Result<&'b [u8], Error> {
+        let n = pread_all(&self.file, buf).map_err(|e| Error::read(self.path, e))?;
+        Ok(&buf[..n])
+    }
+}
+
+/// Reads `file` from offset 0 until end of file, growing `buf` as needed.
+fn pread_all(file: &File, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.len() < 4096 {
+        buf.resize(4096, 0);
+    }
+    let mut off = 0;
+    loop {
+        if off == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = file.read_at(&mut buf[off..], off as u64)?;
+        if n == 0 {
+            return Ok(off);
+        }
+        off += n;
+    }
+}
+
+/// What the sampler remembers about one process between passes.
+#[derive(Debug)]
+struct ProcState {
+    /// `/proc/PID/stat`, kept open while under the open-file cap.
+    file: Option<File>,
+    start_ticks: u64,
+    cpu_ticks: u64,
+    children_ticks: u64,
+    /// Ticks used over the last interval (all of them for a process born during it).
+    cpu_delta: u64,
+    children_delta: u64,
+    name: String,
+    ppid: u32,
+    rss_pages: u64,
+    vsize_bytes: u64,
+    generation: u64,
+}
+
+/// The Linux sampler: reads `/proc` itself.
+///
+/// Per pass it lists `/proc` with `getdents64` on a directory kept open, and reads ONE file per process,
+/// `/proc/PID/stat`, which holds CPU ticks (own and reaped children's), start time, parent, resident and virtual
+/// size, and the name. Those files stay open between passes and are re-read with `pread`; a process that exited
+/// fails the read (`ESRCH`) and a reused pid shows a different start time, so a new process never inherits the
+/// counters of an old one. Command line and user are read only for the processes that make the top lists, and
+/// cached per process identity.
+///
+/// Kept-open files respect `RLIMIT_NOFILE`: the soft limit is raised towards the hard limit when the sampler is
+/// created, and at most [`max_open_files`](ProcSampler::max_open_files) stay open; beyond that, files are opened,
+/// read and closed at each pass.
+#[derive(Debug)]
+pub struct ProcSampler {
+    opts: SamplerOptions,
+    host: HostInfo,
+    clk_tck: u64,
+    page_size: u64,
+    boot_id: Option<String>,
+    btime_secs: u64,
+
+    stat: SysFile,
+    meminfo: SysFile,
+    loadavg: Option<SysFile>,
+    vmstat: Option<SysFile>,
+    pressure: [Option<SysFile>; 3],
+    prev_pressure: [(Option<u64>, Option<u64>); 3],
+    prev_cpu: ProcStat,
+    cur_cpu: ProcStat,
+
+    proc_dir: File,
+    dirbuf: Vec<u8>,
+    pids: Vec<u32>,
+    procs: HashMap<u32, ProcState>,
+    details: HashMap<ProcessKey, ProcessDetails>,
+    users: Users,
+    open_files: usize,
+    max_open: usize,
+    generation: u64,
+
+    buf: Vec<u8>,
+    path: String,
+    last_read: Instant,
+}
+
+const PRESSURE_PATHS: [&str; 3] = [
+    "/proc/pressure/cpu",
+    "/proc/pressure/memory",
+    "/proc/pressure/io",
+];
+
+fn sysconf(name: libc::c_int) -> Option<u64> {
+    // SAFETY: sysconf only reads its argument.
+    let v = unsafe { libc::sysconf(name) };
+    u64::try_from(v).ok().filter(|&v| v > 0)
+}
+
+/// Raises the soft open-file limit to the hard one (at most 1 Mi) and returns the soft limit now in force.
+fn raise_nofile_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    let target = lim.rlim_max.min(1 << 20);
+    if lim.rlim_cur < target {
+        let raised = libc::rlimit {
+            rlim_cur: target,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return target;
+        }
+    }
+    lim.rlim_cur
+}
+
+impl ProcSampler {
+    /// Opens the system files, raises the open-file limit and primes every counter with a first pass.
+    pub fn new(opts: SamplerOptions) -> Result<Self, Error> {
+        opts.validate()?;
+        let soft = raise_nofile_limit();
+        // Leave a quarter of the limit (at least 128) to the rest of the program.
+        let reserve = (soft / 4).max(128);
+        let max_open = usize::try_from(soft.saturating_sub(reserve)).unwrap_or(usize::MAX);
+        let proc_dir = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open("/proc")
+            .map_err(|e| Error::read("/proc", e))?;
+        let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        let mut s = ProcSampler {
+            opts,
+            host: HostInfo::new(),
+            clk_tck: sysconf(libc::_SC_CLK_TCK).unwrap_or(100),
+            page_size: sysconf(libc::_SC_PAGESIZE).unwrap_or(4096),
+            boot_id,
+            btime_secs: 0,
+            stat: SysFile::open("/proc/stat")?,
+            meminfo: SysFile::open("/proc/meminfo")?,
+            loadavg: SysFile::open_optional("/proc/loadavg"),
+            vmstat: SysFile::open_optional("/proc/vmstat"),
+            pressure: PRESSURE_PATHS.map(SysFile::open_optional),
+            prev_pressure: [(None, None); 3],
+            prev_cpu: ProcStat::default(),
+            cur_cpu: ProcStat::default(),
+            proc_dir,
+            dirbuf: vec![0; 64 * 1024],
+            pids: Vec::with_capacity(1024),
+            procs: HashMap::with_capacity(1024),
+            details: HashMap::new(),
+            users: Users::default(),
+            open_files: 0,
+            max_open,
+            generation: 0,
+            buf: vec![0; 4096],
+            path: String::with_capacity(32),
+            last_read: Instant::now(),
+        };
+        s.last_read = Instant::now();
+        s.read_cpu()?;
+        std::mem::swap(&mut s.prev_cpu, &mut s.cur_cpu);
+        s.prev_pressure = s.read_pressure();
+        s.read_processes()?;
+        Ok(s)
+    }
+
+    /// How many `/proc/PID/stat` files may stay open between passes (beyond that they are opened at each pass).
+    pub fn max_open_files(&self) -> usize {
+        self.max_open
+    }
+
+    /// Sets the cap on kept-open files (0 keeps none open: every pass opens, reads and closes each file).
+    /// Files already open beyond the new cap are closed at the next pass.
+    pub fn set_max_open_files(&mut self, max: usize) {
+        self.max_open = max;
+    }
+
+    fn read_cpu(&mut self) -> Result<(), Error> {
+        let data = self.stat.read(&mut self.buf)?;
+        if !parse::parse_proc_stat(data, &mut self.cur_cpu) {
+            return Err(Error::parse("/proc/stat", "no aggregate `cpu` line"));
+        }
+        if let Some(b) = self.cur_cpu.btime {
+            self.btime_secs = b;
+        }
+        Ok(())
+    }
+
+    fn read_pressure(&mut self) -> [(Option<u64>, Option<u64>); 3] {
+        let mut out = [(None, None); 3];
+        for (slot, file) in out.iter_mut().zip(&self.pressure) {
+            if let Some(f) = file
+                && let Ok(data) = f.read(&mut self.buf)
+            {
+                *slot = parse::parse_pressure(data);
+            }
+        }
+        out
+    }
+
+    /// Lists the pids in `/proc` into `self.pids`.
+    fn list_pids(&mut self) -> Result<(), Error> {
+        self.pids.clear();
+        let fd = self.proc_dir.as_raw_fd();
+        // SAFETY: lseek on a descriptor we own.
+        if unsafe { libc::lseek(fd, 0, libc::SEEK_SET) } < 0 {
+            return Err(Error::read("/proc", io::Error::last_os_error()));
+        }
+        loop {
+            // SAFETY: getdents64 writes at most `len` bytes into our buffer.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    fd,
+                    self.dirbuf.as_mut_ptr(),
+                    self.dirbuf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(Error::read("/proc", io::Error::last_os_error()));
+            }
+            let Ok(n) = usize::try_from(n) else { break };
+            if n == 0 {
+                break;
+            }
+            parse::parse_dirents(&self.dirbuf[..n.min(self.dirbuf.len())], &mut self.pids);
+        }
+        Ok(())
+    }
+
+    /// One pass over every process: reads `/proc/PID/stat` and updates the per-process deltas.
+    fn read_processes(&mut self) -> Result<(), Error> {
+        self.list_pids()?;
+        self.generation += 1;
+        let generation = self.generation;
+        let ProcSampler {
+            pids,
+            procs,
+            buf,
+            path,
+            open_files,
+            max_open,
+            ..
+        } = self;
+        for &pid in pids.iter() {
+            // `open_files` counts the files held in `procs` plus `file` here.
+            let mut len = 0;
+            let mut file: Option<File> = None;
+            if let Some(st) = procs.get_mut(&pid)
+                && let Some(f) = st.file.take()
+            {
+                match f.read_at(buf, 0) {
+                    Ok(n) if n > 0 => {
+                        len = n;
+                        file = Some(f);
+                    }
+                    // Gone (ESRCH): close it; the pid may have been reused, so look again by path.
+                    _ => *open_files = open_files.saturating_sub(1),
+                }
+            }
+            if len == 0 {
+                path.clear();
+                let _ = write!(path, "/proc/{pid}/stat");
+                let Ok(mut f) = File::open(path.as_str()) else {
+                    continue;
+                };
+                match f.read(buf) {
+                    Ok(n) if n > 0 => len = n,
+                    _ => continue,
+                }
+                if *open_files < *max_open {
+                    *open_files += 1;
+                    file = Some(f);
+                }
+            } else if *open_files > *max_open {
+                // The cap was lowered: let this one go.
+                file = None;
+                *open_files -= 1;
+            }
+            let Some(ps) = parse::parse_pid_stat(&buf[..len]) else {
+                if file.is_some() {
+                    *open_files = open_files.saturating_sub(1);
+                }
+                continue;
+            };
+            match procs.get_mut(&pid) {
+                Some(st) if st.start_ticks == ps.start_ticks => {
+                    st.cpu_delta = ps.cpu_ticks.saturating_sub(st.cpu_ticks);
+                    st.children_delta = ps.children_ticks.saturating_sub(st.children_ticks);
+                    st.cpu_ticks = ps.cpu_ticks;
+                    st.children_ticks = ps.children_ticks;
+                    if st.name.as_bytes() != ps.comm {
+                        st.name = String::from_utf8_lossy(ps.comm).into_owned();
+                    }
+                    st.ppid = ps.ppid;
+                    st.rss_pages = ps.rss_pages;
+                    st.vsize_bytes = ps.vsize_bytes;
+                    st.generation = generation;
+                    st.file = file;
+                }
+                other => {
+                    // New, or a reused pid: a new identity, all of whose ticks fall in this interval.
+                    let new = ProcState {
+                        file,
+                        start_ticks: ps.start_ticks,
+                        cpu_ticks: ps.cpu_ticks,
+                        children_ticks: ps.children_ticks,
+                        cpu_delta: ps.cpu_ticks,
+                        children_delta: ps.children_ticks,
+                        name: String::from_utf8_lossy(ps.comm).into_owned(),
+                        ppid: ps.ppid,
+                        rss_pages: ps.rss_pages,
+                        vsize_bytes: ps.vsize_bytes,
+                        generation,
+                    };
+                    match other {
+                        // Its old file was taken above and already accounted for.
+                        Some(st) => *st = new,
+                        None => {
+                            procs.insert(pid, new);
+                        }
+                    }
+                }
+            }
+        }
+        procs.retain(|_, st| {
+            let alive = st.generation == generation;
+            if !alive && st.file.is_some() {
+                *open_files = open_files.saturating_sub(1);
+            }
+            alive
+        });
+        Ok(())
+    }
+
+    fn start_time(&self, start_ticks: u64) -> Timestamp {
+        start_time(self.btime_secs, start_ticks, self.clk_tck)
+    }
+
+    fn details(&mut self, key: ProcessKey) -> ProcessDetails {
+        if let Some(d) = self.details.get(&key) {
+            return d.clone();
+        }
+        let cmdline = if self.opts.cmdline {
+            self.path.clear();
+            let _ = write!(self.path, "/proc/{}/cmdline", key.pid);
+            let mut raw = Vec::new();
+            let limit =
+                u64::try_from(self.opts.cmdline_max_bytes.saturating_add(4)).unwrap_or(u64::MAX);
+            File::open(self.path.as_str())
+                .and_then(|f| f.take(limit).read_to_end(&mut raw))
+                .ok()
+                .and_then(|_| format_cmdline(&raw, self.opts.cmdline_max_bytes))
+        } else {
+            None
+        };
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{}", key.pid);
+        let user = std::fs::metadata(self.path.as_str())
+            .ok()
+            .map(|m| self.users.name(m.uid()));
+        let d = ProcessDetails::new(cmdline, user);
+        self.details.insert(key, d.clone());
+        d
+    }
+}
+
+/// A process's start time from the boot time and its start in clock ticks after boot.
+fn start_time(btime_secs: u64, start_ticks: u64, clk_tck: u64) -> Timestamp {
+    let micros = u128::from(btime_secs) * 1_000_000
+        + u128::from(start_ticks) * 1_000_000 / u128::from(clk_tck.max(1));
+    Timestamp::from_unix_micros(i64::try_from(micros).unwrap_or(i64::MAX))
+}
+
+fn cpu_usage(d: &CpuTimes) -> CpuUsage {
+    let total = d.total() as f64;
+    let busy = d.total().saturating_sub(d.idle).saturating_sub(d.iowait) as f64;
+    let mut u = CpuUsage::new(pct(busy, total));
+    u.user_pct = pct(d.user.saturating_add(d.nice) as f64, total);
+    u.system_pct = pct(
+        d.system.saturating_add(d.irq).saturating_add(d.softirq) as f64,
+        total,
+    );
+    u.iowait_pct = Some(pct(d.iowait as f64, total));
+    u.steal_pct = Some(pct(d.steal as f64, total));
+    u
+}
+
+impl Sampler for ProcSampler {
+    fn name(&self) -> &'static str {
+        "proc"
+    }
+
+    fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error> {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last_read);
+        self.last_read = now;
+        let elapsed_us = elapsed.as_secs_f64() * 1e6;
+
+        self.read_cpu()?;
+        let cpu = cpu_usage(&self.cur_cpu.total.since(&self.prev_cpu.total));
+        let per_core: Vec<CpuUsage> = self
+            .cur_cpu
+            .cores
+            .iter()
+            .enumerate()
+            .filter_map(|(i, cur)| {
+                let cur = cur.as_ref()?;
+                Some(match self.prev_cpu.cores.get(i).copied().flatten() {
+                    Some(prev) => cpu_usage(&cur.since(&prev)),
+                    None => CpuUsage::default(),
+                })
+            })
+            .collect();
+        std::mem::swap(&mut self.prev_cpu, &mut self.cur_cpu);
+
+        let mem = parse::parse_meminfo(self.meminfo.read(&mut self.buf)?)
+            .ok_or_else(|| Error::parse("/proc/meminfo", "no MemTotal line"))?;
+        let mut memory = Memory::new(mem.total, mem.available);
+        memory.swap_total_bytes = mem.swap_total;
+        memory.swap_used_bytes = mem.swap_total.saturating_sub(mem.swap_free);
+
+        let load = match &self.loadavg {
+            Some(f) => parse::parse_loadavg(f.read(&mut self.buf)?)
+                .map(|(one, five, fifteen)| LoadAvg::new(one, five, fifteen)),
+            None => None,
+        };
+        let oom_kill_count = match &self.vmstat {
+            Some(f) => parse::parse_vmstat_oom_kill(f.read(&mut self.buf)?),
+            None => None,
+        };
+        let cur_pressure = self.read_pressure();
+        let stalled = |cur: Option<u64>, prev: Option<u64>| {
+            let d = cur?.checked_sub(prev?)?;
+            Some(pct(d as f64, elapsed_us).min(100.0))
+        };
+        let [c, m, io] = cur_pressure;
+        let [pc, pm, pio] = self.prev_pressure;
+        let pressure = if self.pressure.iter().any(Option::is_some) {
+            let mut p = Pressure::default();
+            p.cpu_some_pct = stalled(c.0, pc.0);
+            p.memory_some_pct = stalled(m.0, pm.0);
+            p.memory_full_pct = stalled(m.1, pm.1);
+            p.io_some_pct = stalled(io.0, pio.0);
+            p.io_full_pct = stalled(io.1, pio.1);
+            Some(p)
+        } else {
+            None
+        };
+        self.prev_pressure = cur_pressure;
+
+        self.read_processes()?;
+
+        let mut sample = self.host.new_sample(ts, elapsed);
+        sample.boot_time = Timestamp::from_unix_secs(i64::try_from(self.btime_secs).unwrap_or(0));
+        sample.boot_id = self.boot_id.clone();
+        sample.cpu = cpu;
+        sample.per_core = per_core;
+        sample.load = load;
+        sample.memory = memory;
+        sample.pressure = pressure;
+        sample.oom_kill_count = oom_kill_count;
+        sample.process_count = u32::try_from(self.procs.len()).unwrap_or(u32::MAX);
+
+        let ticks_per_pct = self.clk_tck as f64 * elapsed.as_secs_f64() / 100.0;
+        let to_pct = |ticks: u64| {
+            if ticks_per_pct > 0.0 {
+                (ticks as f64 / ticks_per_pct) as f32
+            } else {
+                0.0
+            }
+        };
+        let stats: Vec<ProcessStat<'_>> = self
+            .procs
+            .iter()
+            .map(|(&pid, st)| {
+                let mut p = ProcessStat::new(pid, &st.name, self.start_time(st.start_ticks));
+                p.parent_pid = Some(st.ppid);
+                p.cpu_pct = to_pct(st.cpu_delta);
+                p.children_cpu_pct = Some(to_pct(st.children_delta));
+                p.rss_bytes = st.rss_pages.saturating_mul(self.page_size);
+                p.virtual_bytes = st.vsize_bytes;
+                p
+            })
+            .collect();
+        let mut top = attribute(self.opts.top_n, &stats, |_| ProcessDetails::default());
+        drop(stats);
+        for entry in &mut top.processes {
+            let d = self.details(entry.key());
+            entry.cmdline = d.cmdline;
+            entry.user = d.user;
+        }
+        // Forget details of processes that are gone or whose pid was reused.
+        let (procs, btime, clk) = (&self.procs, self.btime_secs, self.clk_tck);
+        self.details.retain(|k, _| {
+            procs
+                .get(&k.pid)
+                .is_some_and(|st| start_time(btime, st.start_ticks, clk) == k.start_time)
+        });
+        sample.top = top;
+        Ok(sample)
+    }
+}

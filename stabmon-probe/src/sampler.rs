@@ -1,0 +1,220 @@
+//! The [`Sampler`] trait, the options every sampler shares, and the pieces both samplers use.
+
+use std::time::Duration;
+
+use stabmon_core::attribution::{
+    DEFAULT_CMDLINE_MAX_BYTES, DEFAULT_TOP_N, truncate_to_char_boundary,
+};
+use stabmon_core::{Sample, Timestamp};
+
+use crate::Error;
+
+/// A platform sampler: reads the system's state into a [`Sample`], keeping its counters between calls.
+///
+/// A sampler is primed when it is created (its constructor reads every counter once), so the first call to
+/// [`sample`](Sampler::sample) already reports rates over the time since then. The [`Collector`](crate::Collector)
+/// drives a sampler on a schedule; benches and embedders can call it directly.
+pub trait Sampler: Send {
+    /// The sampler's short name: `"proc"` or `"sysinfo"`.
+    fn name(&self) -> &'static str;
+
+    /// Reads one sample, stamped with `ts` (the tick it belongs to).
+    ///
+    /// [`Sample::interval`] is the monotonic time measured since the previous reading (or since priming);
+    /// [`Sample::lateness`] is left at zero for the caller to fill in.
+    fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error>;
+}
+
+/// What a sampler records about processes; shared by every sampler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SamplerOptions {
+    /// The length of each top list. By default, this is [`DEFAULT_TOP_N`].
+    pub top_n: usize,
+    /// Whether command lines are recorded. By default, this is `true`.
+    pub cmdline: bool,
+    /// The longest command line kept, in bytes. By default, this is [`DEFAULT_CMDLINE_MAX_BYTES`].
+    pub cmdline_max_bytes: usize,
+}
+
+impl SamplerOptions {
+    /// The defaults: top 10, command lines on, cut at [`DEFAULT_CMDLINE_MAX_BYTES`].
+    pub fn new() -> Self {
+        SamplerOptions {
+            top_n: DEFAULT_TOP_N,
+            cmdline: true,
+            cmdline_max_bytes: DEFAULT_CMDLINE_MAX_BYTES,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.top_n == 0 {
+            return Err(Error::InvalidConfig {
+                setting: "top_n",
+                reason: "it must be at least 1".into(),
+            });
+        }
+        if self.top_n > usize::from(u16::MAX) {
+            return Err(Error::InvalidConfig {
+                setting: "top_n",
+                reason: format!("{} is more than the {} allowed", self.top_n, u16::MAX),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for SamplerOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Facts about the host read once at start: name and time zone.
+#[derive(Debug, Clone)]
+pub(crate) struct HostInfo {
+    pub(crate) host: String,
+    tz: jiff::tz::TimeZone,
+    tz_name: Option<String>,
+}
+
+impl HostInfo {
+    pub(crate) fn new() -> Self {
+        let host = sysinfo::System::host_name().unwrap_or_default();
+        let tz = jiff::tz::TimeZone::system();
+        let tz_name = tz.iana_name().map(str::to_owned);
+        HostInfo { host, tz, tz_name }
+    }
+
+    /// A sample at `ts` with the host's identity and time zone filled in.
+    pub(crate) fn new_sample(&self, ts: Timestamp, interval: Duration) -> Sample {
+        let mut s = Sample::new(ts, self.host.clone());
+        s.timezone = self.tz_name.clone();
+        s.utc_offset_secs = jiff::Timestamp::from_microsecond(ts.as_unix_micros())
+            .ok()
+            .map(|t| self.tz.to_offset(t).seconds());
+        s.interval = interval;
+        s
+    }
+}
+
+/// `part / whole * 100`, 0 when `whole` is 0.
+pub(crate) fn pct(part: f64, whole: f64) -> f32 {
+    if whole > 0.0 {
+        (part / whole * 100.0) as f32
+    } else {
+        0.0
+    }
+}
+
+/// A command line from its NUL-separated arguments: joined by spaces, cut to `max_bytes`; `None` when empty (kernel
+/// threads have no command line).
+pub(crate) fn format_cmdline(raw: &[u8], max_bytes: usize) -> Option<String> {
+    let trimmed = raw.strip_suffix(b"\0").unwrap_or(raw);
+    if trimmed.iter().all(|&b| b == 0) {
+        return None;
+    }
+    let joined: Vec<u8> = trimmed
+        .iter()
+        .map(|&b| if b == 0 { b' ' } else { b })
+        .collect();
+    let mut s = String::from_utf8_lossy(&joined).into_owned();
+    truncate_to_char_boundary(&mut s, max_bytes);
+    Some(s)
+}
+
+/// User names by uid, from `/etc/passwd`, read once on first use. No NSS lookups: they could reach the network.
+#[cfg(unix)]
+#[derive(Debug, Default)]
+pub(crate) struct Users {
+    names: Option<std::collections::HashMap<u32, String>>,
+}
+
+#[cfg(unix)]
+impl Users {
+    /// The name of `uid`, or the number itself when it has no name.
+    pub(crate) fn name(&mut self, uid: u32) -> String {
+        let names = self.names.get_or_insert_with(|| {
+            std::fs::read("/etc/passwd")
+                .map(|b| parse_passwd(&String::from_utf8_lossy(&b)))
+                .unwrap_or_default()
+        });
+        names.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
+    }
+}
+
+/// `name:password:uid:...` lines to a map from uid to the first name that has it.
+#[cfg(unix)]
+pub(crate) fn parse_passwd(text: &str) -> std::collections::HashMap<u32, String> {
+    let mut map = std::collections::HashMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let mut fields = line.split(':');
+        let (Some(name), Some(_), Some(uid)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        if name.is_empty() {
+            continue;
+        }
+        if let Ok(uid) = uid.trim().parse::<u32>() {
+            map.entry(uid).or_insert_with(|| name.to_owned());
+        }
+    }
+    map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmdline_is_joined_and_cut() {
+        assert_eq!(
+            format_cmdline(b"sleep\x00600\x00", 100).as_deref(),
+            Some("sleep 600")
+        );
+        assert_eq!(format_cmdline(b"", 100), None);
+        assert_eq!(format_cmdline(b"\x00", 100), None);
+        assert_eq!(
+            format_cmdline(b"python3\x00-c\x00x", 9).as_deref(),
+            Some("python3 -")
+        );
+        // A multi-byte character is never split.
+        assert_eq!(
+            format_cmdline("a\u{e9}\u{e9}".as_bytes(), 4).as_deref(),
+            Some("a\u{e9}")
+        );
+        // Rewritten titles without NULs are kept whole.
+        assert_eq!(
+            format_cmdline(b"postgres: writer", 100).as_deref(),
+            Some("postgres: writer")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn passwd_maps_uids_to_first_name() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n# comment\nbroken line\n\
+                    daemon:x:1:1::/:/usr/sbin/nologin\ntoor:x:0:0::/:/bin/sh\nbad:x:notanumber:0::/:\n";
+        let map = parse_passwd(text);
+        assert_eq!(map.get(&0).map(String::as_str), Some("root"));
+        assert_eq!(map.get(&1).map(String::as_str), Some("daemon"));
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn pct_handles_zero() {
+        assert_eq!(pct(1.0, 0.0), 0.0);
+        assert_eq!(pct(1.0, 4.0), 25.0);
+    }
+
+    #[test]
+    fn options_validate_top_n() {
+        let mut o = SamplerOptions::new();
+        assert!(o.validate().is_ok());
+        o.top_n = 0;
+        assert!(o.validate().is_err());
+    }
+}
