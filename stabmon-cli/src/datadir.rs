@@ -36,10 +36,10 @@ fn platform_default() -> Option<PathBuf> {
     if is_root() {
         return Some(PathBuf::from("/var/lib/stabmon"));
     }
-    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from) {
-        if xdg.is_absolute() {
-            return Some(xdg.join("stabmon"));
-        }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from)
+        && xdg.is_absolute()
+    {
+        return Some(xdg.join("stabmon"));
     }
     home().map(|h| h.join(".local/share/stabmon"))
 }

@@ -201,10 +201,11 @@ fn one_line_clap_error(err: &clap::Error) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("error: invalid arguments")
         .to_owned();
-    if let Some(ContextValue::Strings(valid)) = err.get(ContextKind::ValidValue) {
-        if !line.contains("possible values") && !valid.is_empty() {
-            line.push_str(&format!(" (allowed: {})", valid.join(", ")));
-        }
+    if let Some(ContextValue::Strings(valid)) = err.get(ContextKind::ValidValue)
+        && !line.contains("possible values")
+        && !valid.is_empty()
+    {
+        line.push_str(&format!(" (allowed: {})", valid.join(", ")));
     }
     match err.get(ContextKind::SuggestedArg) {
         Some(ContextValue::String(s)) => line.push_str(&format!("; did you mean '{s}'?")),

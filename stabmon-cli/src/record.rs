@@ -16,7 +16,7 @@ const MAX_CONSECUTIVE_SAMPLE_ERRORS: u32 = 10;
 /// Formats a duration the way a user types it (`500ms`, `1s`, `1.5s`, `2m`).
 fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return if ms < 1000 {
             format!("{ms}ms")
         } else {
@@ -24,9 +24,9 @@ fn human(d: Duration) -> String {
         };
     }
     let s = d.as_secs();
-    if s != 0 && s % 3600 == 0 {
+    if s != 0 && s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s != 0 && s % 60 == 0 {
+    } else if s != 0 && s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
