@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Real recording soak: runs the release `stabmon record` at 1 s with top 10 while about 1,000 processes exist, then
+# reports bytes on disk per recorded second, the recorder's peak RSS (VmHWM) and the lateness of each sample against
+# its tick (p50/p99/max).
+#
+#   bash benches/record_soak.sh            # 10 minutes, the figure in BENCHMARKS.md
+#   SOAK=5m PROCS=1000 bash benches/record_soak.sh
+#
+# Needs python3 (for the percentiles). Sends no network traffic. Children are killed on exit.
+set -euo pipefail
+
+SOAK=${SOAK:-10m}
+PROCS=${PROCS:-1000}
+SAMPLER=${SAMPLER:-auto}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+cargo build --release -q -p stabmon-cli
+bin="$root/target/release/stabmon"
+data=$(mktemp -d /tmp/stabmon-soak.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+
+count_procs() { ls -d /proc/[0-9]* 2>/dev/null | wc -l; }
+while [ "$(count_procs)" -lt "$PROCS" ]; do
+    sleep 3600 &
+    pids+=($!)
+done
+echo "processes running: $(count_procs)" >&2
+
+"$bin" record --data "$data/rec" --interval 1s --top 10 --duration "$SOAK" --sampler "$SAMPLER" 2>"$data/record.log" &
+rec=$!
+hwm_kb=0
+while kill -0 "$rec" 2>/dev/null; do
+    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$rec/status" 2>/dev/null || true)
+    if [ -n "${v:-}" ] && [ "$v" -gt "$hwm_kb" ]; then hwm_kb=$v; fi
+    sleep 1
+done
+wait "$rec"
+
+bytes=$(find "$data/rec" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+"$bin" dump --data "$data/rec" --format json >"$data/dump.jsonl"
+python3 - "$data/dump.jsonl" "$bytes" "$hwm_kb" "$SOAK" "$SAMPLER" <<'EOF'
+import json, sys
+path, size, hwm_kb, soak, sampler = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+lat = []
+first = last = None
+for line in open(path):
+    s = json.loads(line)
+    l = s["lateness"]
+    lat.append(l["secs"] * 1000 + l["nanos"] / 1e6)
+    first = first or s["ts"]
+    last = s["ts"]
+n = len(lat)
+lat.sort()
+pct = lambda q: lat[min(n - 1, int(q * n))]
+print(f"soak {soak}, sampler {sampler}: {n} samples from {first} to {last}")
+print(f"bytes on disk: {size} = {size / n:.1f} B per recorded second = {size / n * 86400 / 1e6:.2f} MB/day")
+print(f"peak RSS (VmHWM): {hwm_kb / 1024:.1f} MiB")
+print(f"lateness: p50 {pct(0.5):.2f} ms, p99 {pct(0.99):.2f} ms, max {lat[-1]:.2f} ms")
+EOF
