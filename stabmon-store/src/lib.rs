@@ -1,1 +1,143 @@
-//! placeholder
+//! # stabmon-store
+//!
+//! Parquet storage for stabmon [`Sample`](stabmon_core::Sample)s: [`StoreWriter`] writes them to a data
+//! directory, [`StoreReader`] gives them back, field for field equal to what was written. The files are plain
+//! Hive-partitioned Parquet, so DuckDB, pandas/pyarrow and Spark read them too.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stabmon_core::{Sample, Timestamp};
+//! use stabmon_store::{StoreReader, StoreWriter};
+//!
+//! # fn main() -> Result<(), stabmon_store::Error> {
+//! let dir = tempfile::tempdir().map_err(|source| stabmon_store::Error::Io { path: "tmp".into(), source })?;
+//! let t0 = Timestamp::from_unix_secs(1_795_576_320); // 2026-11-25T03:12:00Z
+//!
+//! let mut writer = StoreWriter::create(dir.path())?;
+//! for i in 0..3 {
+//!     let mut s = Sample::new(t0.saturating_add(Duration::from_secs(i)), "nas");
+//!     s.cpu.busy_pct = 12.5 * i as f32;
+//!     writer.write(&s)?;
+//! }
+//! let summary = writer.finish()?; // writes the Parquet footers: always call it
+//! assert_eq!(summary.samples, 3);
+//!
+//! let reader = StoreReader::open(dir.path())?;
+//! assert_eq!(reader.hosts(), ["nas"]);
+//! let back = reader.samples(Some(t0.saturating_add(Duration::from_secs(1))), None)?;
+//! assert_eq!(back.len(), 2);
+//! assert_eq!(back[1].cpu.busy_pct, 25.0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! ```text
+//! DIR/samples/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet     one row per sample
+//! DIR/processes/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet   one row per process entry per sample
+//! DIR/names/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet       one row per name total per sample
+//! ```
+//!
+//! - `host` and `date` are Hive partition keys: the host lives in the path only, never as a column (pandas refuses
+//!   a column that clashes with a partition key). The host is percent-encoded: every byte but `A-Z a-z 0-9 . _ -`
+//!   becomes `%XX`, which pyarrow and DuckDB decode. `date` is the UTC date of the segment's samples.
+//! - A segment is the same file name (`<SEGMENT>`, e.g. `20261125T031200Z`: its first sample's UTC time, with a
+//!   `-1`, `-2` suffix if that name is taken) in all three tables. A writer starts a new segment at UTC midnight,
+//!   when the host changes, and when time goes backwards (so timestamps strictly increase within a segment).
+//! - Files are written as hidden `.<SEGMENT>.parquet.tmp` and renamed into place when complete. Readers (this
+//!   one, pyarrow, DuckDB's `**/*.parquet`) skip hidden files, so they never see a half-written file.
+//!
+//! Read with DuckDB: `SELECT * FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)`; with
+//! pyarrow: `pyarrow.parquet.read_table('DIR/samples')`.
+//!
+//! # Schema, version 1
+//!
+//! Every file records `stabmon.schema_version` (`1`), `stabmon.table` and `stabmon.host` in its Parquet key-value
+//! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
+//! version (readers select columns by name). Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
+//! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 3); each column's encoding is
+//! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED).
+//!
+//! ## `samples`: one row per sample
+//!
+//! | column | type | encoding | meaning |
+//! |---|---|---|---|
+//! | `ts` | timestamp us UTC | delta | the tick the sample was scheduled for |
+//! | `boot_time` | timestamp us UTC | delta | when the machine booted |
+//! | `boot_id` | string, null | dict | the kernel's boot id (Linux); changes at every reboot |
+//! | `timezone` | string, null | dict | the host's IANA time zone |
+//! | `utc_offset_secs` | int32, null | delta | the host's offset from UTC at `ts`, seconds east |
+//! | `interval_ns` | int64 | delta | the time the sample's rates cover (measured since the previous sample), ns |
+//! | `lateness_ns` | int64 | delta | how long after its tick the reading started, ns |
+//! | `cpu_busy_pct`, `cpu_user_pct`, `cpu_system_pct` | float32 | dict | whole-machine CPU, % of all cores |
+//! | `cpu_iowait_pct`, `cpu_steal_pct` | float32, null | dict | same, where the OS reports them |
+//! | `core_busy_pct`, `core_user_pct`, `core_system_pct` | list\<float32\> | dict | per core, % of that core, in OS order |
+//! | `core_iowait_pct`, `core_steal_pct` | list\<float32, null\> | dict | per core, where reported |
+//! | `load_1m`, `load_5m`, `load_15m` | float32, null | dict | load averages (all null where the OS has none) |
+//! | `mem_total_bytes`, `mem_used_bytes`, `mem_available_bytes` | uint64 | delta | physical memory, bytes |
+//! | `swap_total_bytes`, `swap_used_bytes` | uint64 | delta | swap, bytes |
+//! | `process_count` | uint32 | delta | processes that existed |
+//! | `pressure_present` | bool | rle | whether pressure stall information was read (Linux) |
+//! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | float32, null | dict | share of the interval stalled, % |
+//! | `oom_kill_count` | uint64, null | delta | the kernel's cumulative OOM-kill counter (Linux) |
+//! | `top_n` | uint16 | delta | N of the top lists |
+//! | `cpu_nth_pct` | float32 | dict | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
+//! | `rss_nth_bytes` | uint64 | delta | resident bytes of the N-th process by memory |
+//! | `name_cpu_nth_pct` | float32 | dict | summed CPU % of the N-th name by CPU |
+//! | `name_rss_nth_bytes` | uint64 | delta | summed resident bytes of the N-th name by memory |
+//!
+//! ## `processes`: one row per process in a sample's top lists
+//!
+//! Within a row group the rows are sorted by process identity (`pid`, `start_time`) and then `ts`, not by time:
+//! each column is then a smooth per-process series that delta and dictionary/RLE encodings shrink to almost
+//! nothing when it does not change. Join to `samples` on (`host`, `ts`).
+//!
+//! | column | type | encoding | meaning |
+//! |---|---|---|---|
+//! | `ts` | timestamp us UTC | delta | the sample's tick |
+//! | `pid` | uint32 | delta | process id |
+//! | `start_time` | timestamp us UTC | delta | when the process started; (`pid`, `start_time`) identifies a process |
+//! | `parent_pid` | uint32, null | delta | parent's process id |
+//! | `name` | string | dict | process name (Linux `comm`) |
+//! | `cmdline` | string, null | dict | command line, cut to a bounded length; null when not recorded |
+//! | `user` | string, null | dict | owning user |
+//! | `cpu_pct` | float32 | dict | CPU over the interval, % of one core (200 = two cores) |
+//! | `children_cpu_pct` | float32, null | dict | CPU of reaped children over the interval, % of one core |
+//! | `rss_bytes` | uint64 | delta | resident memory, bytes |
+//! | `virtual_bytes` | uint64 | delta | virtual memory size, bytes |
+//! | `cpu_rank` | uint16, null | delta | 1-based rank by attributed CPU, null when not in that list |
+//! | `rss_rank` | uint16, null | delta | 1-based rank by resident memory, null when not in that list |
+//! | `list_pos` | uint16, null | delta | position in the sample's list; null when the list is in the canonical order (by `cpu_rank`, then `rss_rank`, ranked before unranked, then identity), which is always the case for lists built by `stabmon_core::attribution` |
+//!
+//! ## `names`: one row per name total in a sample
+//!
+//! Sorted by `name`, then `ts`, within a row group.
+//!
+//! | column | type | encoding | meaning |
+//! |---|---|---|---|
+//! | `ts` | timestamp us UTC | delta | the sample's tick |
+//! | `name` | string | dict | process name |
+//! | `process_count` | uint32 | delta | processes with that name |
+//! | `cpu_pct` | float32 | dict | their summed CPU, % of one core |
+//! | `rss_bytes` | uint64 | delta | their summed resident memory, bytes |
+//! | `cpu_rank`, `rss_rank` | uint16, null | delta | 1-based rank in the by-CPU and by-memory name lists |
+//! | `list_pos` | uint16, null | delta | as in `processes` (canonical order: ranks, then name) |
+//!
+//! # Durability
+//!
+//! A normal stop ([`StoreWriter::finish`]) leaves complete files. Rows are buffered one row group at a time
+//! ([`WriterOptions::row_group_samples`], an hour at 1 s by default), so a crash loses the open segment; a
+//! journal that survives crashes is planned (see the project's issue 3).
+#![deny(missing_docs)]
+
+mod error;
+mod layout;
+mod reader;
+mod schema;
+mod writer;
+
+pub use error::Error;
+pub use reader::StoreReader;
+pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
+pub use writer::{StoreWriter, WriteSummary, WriterOptions};

@@ -1,0 +1,648 @@
+//! [`StoreReader`]: finds segments in a data directory (or opens one segment file) and reads samples back.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{
+    Array, ArrowPrimitiveType, BooleanArray, DictionaryArray, ListArray, PrimitiveArray,
+    RecordBatch, StringArray,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::statistics::Statistics;
+use stabmon_core::{
+    CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry, Sample, Timestamp,
+};
+
+use crate::error::{Error, invalid, io, pq};
+use crate::layout::{SegmentLoc, TABLES, parquet_files, parse_segment_path, utc_date};
+use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
+use crate::writer::{name_order_key, process_sort_key};
+
+/// Reads samples from a data directory written by [`StoreWriter`](crate::StoreWriter), or from one segment.
+///
+/// [`open`](Self::open) only lists segments; files are opened and checked when samples are read, and a
+/// truncated, corrupt, empty or foreign file is an error naming it.
+#[derive(Debug, Clone)]
+pub struct StoreReader {
+    path: PathBuf,
+    segments: Vec<SegmentLoc>,
+    host: Option<String>,
+}
+
+impl StoreReader {
+    /// Opens a data directory (or any directory inside one, e.g. `DIR/samples/host=web-1`) or one segment file
+    /// of any table (its companions in the other tables are found by name). Hidden files, such as segments still
+    /// being written, are ignored.
+    pub fn open(path: impl AsRef<Path>) -> Result<StoreReader, Error> {
+        let path = path.as_ref().to_path_buf();
+        let meta = std::fs::metadata(&path).map_err(io(&path))?;
+        let mut segments = Vec::new();
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            parquet_files(&path, &mut files)?;
+            for f in files {
+                if let Some((loc, _)) = parse_segment_path(&f) {
+                    segments.push(loc);
+                }
+            }
+        } else {
+            // A lone file: check it is stabmon data first, for the clearest error.
+            let md = open_checked(&path, None)?.1;
+            drop(md);
+            match parse_segment_path(&path) {
+                Some((loc, _)) => segments.push(loc),
+                None => {
+                    return Err(invalid(
+                        &path,
+                        "the file is stabmon data but not in the layout <dir>/<table>/host=<host>/date=<date>/<segment>.parquet, so the segment's other tables cannot be found",
+                    ));
+                }
+            }
+        }
+        segments.sort();
+        segments.dedup();
+        Ok(StoreReader {
+            path,
+            segments,
+            host: None,
+        })
+    }
+
+    /// Restricts reading to one host.
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// The path this reader was opened on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The hosts with data, sorted (all of them, even with a [`with_host`](Self::with_host) filter).
+    pub fn hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self.segments.iter().map(|s| s.host.clone()).collect();
+        hosts.dedup();
+        hosts
+    }
+
+    /// The `samples` file of every segment found (for the selected host), in host and time order.
+    pub fn segment_files(&self) -> Vec<PathBuf> {
+        self.selected().map(|s| s.file("samples")).collect()
+    }
+
+    fn selected(&self) -> impl Iterator<Item = &SegmentLoc> {
+        self.segments
+            .iter()
+            .filter(|s| self.host.as_ref().is_none_or(|h| *h == s.host))
+    }
+
+    /// The samples with `from <= ts < to` (either bound optional), sorted by time (stably, hosts in name
+    /// order), equal to what was written.
+    pub fn samples(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<Sample>, Error> {
+        let range = Range { from, to };
+        let (from_date, to_date) = (from.map(utc_date), to.map(utc_date));
+        let mut out = Vec::new();
+        for seg in self.selected() {
+            if from_date.as_ref().is_some_and(|d| seg.date < *d)
+                || to_date.as_ref().is_some_and(|d| seg.date > *d)
+            {
+                continue;
+            }
+            out.extend(read_segment(seg, range)?);
+        }
+        out.sort_by_key(|s| s.ts);
+        Ok(out)
+    }
+
+    /// The samples of one host with `from <= ts < to`.
+    pub fn samples_for_host(
+        &self,
+        host: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<Vec<Sample>, Error> {
+        self.clone().with_host(host).samples(from, to)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Range {
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+}
+
+impl Range {
+    fn contains(&self, micros: i64) -> bool {
+        self.from.is_none_or(|f| micros >= f.as_unix_micros())
+            && self.to.is_none_or(|t| micros < t.as_unix_micros())
+    }
+
+    fn overlaps(&self, min: i64, max: i64) -> bool {
+        self.from.is_none_or(|f| max >= f.as_unix_micros())
+            && self.to.is_none_or(|t| min < t.as_unix_micros())
+    }
+}
+
+/// Opens a Parquet file and checks its stabmon metadata (schema version, and table when given).
+fn open_checked(
+    path: &Path,
+    table: Option<&str>,
+) -> Result<
+    (
+        ParquetRecordBatchReaderBuilder<File>,
+        std::sync::Arc<ParquetMetaData>,
+    ),
+    Error,
+> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
+    let md = builder.metadata().clone();
+    let kv = md.file_metadata().key_value_metadata();
+    let get = |key: &str| {
+        kv.and_then(|kv| kv.iter().find(|e| e.key == key))
+            .and_then(|e| e.value.clone())
+    };
+    let version = get(KEY_SCHEMA_VERSION).ok_or_else(|| {
+        invalid(
+            path,
+            format!("no {KEY_SCHEMA_VERSION} in its metadata: not written by stabmon"),
+        )
+    })?;
+    let version: u32 = version.trim().parse().map_err(|_| {
+        invalid(
+            path,
+            format!("{KEY_SCHEMA_VERSION} is {version:?}, not a number"),
+        )
+    })?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(invalid(path, "schema version 0 does not exist"));
+    }
+    if let Some(table) = table {
+        let found = get(KEY_TABLE).unwrap_or_default();
+        if found != table {
+            return Err(invalid(
+                path,
+                format!("it holds the table {found:?}, expected {table:?}"),
+            ));
+        }
+    }
+    Ok((builder, md))
+}
+
+/// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics).
+fn read_table(path: &Path, table: &str, range: Range) -> Result<Vec<RecordBatch>, Error> {
+    let (builder, md) = open_checked(path, Some(table))?;
+    let ts_col = md
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.path().string() == "ts")
+        .ok_or_else(|| invalid(path, "no ts column"))?;
+    let groups: Vec<usize> = md
+        .row_groups()
+        .iter()
+        .enumerate()
+        .filter(|(_, rg)| match rg.column(ts_col).statistics() {
+            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                (Some(&min), Some(&max)) => range.overlaps(min, max),
+                _ => true,
+            },
+            _ => true,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let reader = builder
+        .with_row_groups(groups)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(pq(path))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        out.push(batch.map_err(|source| Error::Arrow {
+            path: path.to_path_buf(),
+            source,
+        })?);
+    }
+    Ok(out)
+}
+
+/// Typed access to a batch's columns, with errors naming the file.
+struct Cols<'a> {
+    batch: &'a RecordBatch,
+    path: &'a Path,
+}
+
+/// A string column, dictionary-encoded or plain.
+enum StrCol<'a> {
+    Dict(&'a DictionaryArray<Int32Type>, &'a StringArray),
+    Plain(&'a StringArray),
+}
+
+impl StrCol<'_> {
+    fn get(&self, i: usize) -> Option<&str> {
+        match self {
+            StrCol::Dict(d, values) => {
+                if d.is_null(i) {
+                    return None;
+                }
+                let k = usize::try_from(d.keys().value(i)).ok()?;
+                (k < values.len() && !values.is_null(k)).then(|| values.value(k))
+            }
+            StrCol::Plain(s) => (!s.is_null(i)).then(|| s.value(i)),
+        }
+    }
+}
+
+impl<'a> Cols<'a> {
+    fn col(&self, name: &str) -> Result<&'a dyn Array, Error> {
+        self.batch
+            .column_by_name(name)
+            .map(|c| c.as_ref())
+            .ok_or_else(|| invalid(self.path, format!("the column {name} is missing")))
+    }
+
+    fn bad_type(&self, name: &str) -> Error {
+        invalid(
+            self.path,
+            format!("the column {name} has an unexpected type"),
+        )
+    }
+
+    fn prim<T: ArrowPrimitiveType>(&self, name: &str) -> Result<&'a PrimitiveArray<T>, Error> {
+        self.col(name)?
+            .as_primitive_opt::<T>()
+            .ok_or_else(|| self.bad_type(name))
+    }
+
+    /// A column that must have no nulls.
+    fn req<T: ArrowPrimitiveType>(&self, name: &str) -> Result<&'a PrimitiveArray<T>, Error> {
+        let a = self.prim::<T>(name)?;
+        if a.null_count() > 0 {
+            return Err(invalid(self.path, format!("the column {name} has nulls")));
+        }
+        Ok(a)
+    }
+
+    fn bool(&self, name: &str) -> Result<&'a BooleanArray, Error> {
+        self.col(name)?
+            .as_boolean_opt()
+            .ok_or_else(|| self.bad_type(name))
+    }
+
+    fn list(&self, name: &str) -> Result<(&'a ListArray, &'a PrimitiveArray<Float32Type>), Error> {
+        let l = self
+            .col(name)?
+            .as_list_opt::<i32>()
+            .ok_or_else(|| self.bad_type(name))?;
+        let v = l
+            .values()
+            .as_primitive_opt::<Float32Type>()
+            .ok_or_else(|| self.bad_type(name))?;
+        Ok((l, v))
+    }
+
+    fn str(&self, name: &str) -> Result<StrCol<'a>, Error> {
+        let c = self.col(name)?;
+        if let Some(d) = c.as_dictionary_opt::<Int32Type>() {
+            let values = d
+                .values()
+                .as_string_opt::<i32>()
+                .ok_or_else(|| self.bad_type(name))?;
+            return Ok(StrCol::Dict(d, values));
+        }
+        c.as_string_opt::<i32>()
+            .map(StrCol::Plain)
+            .ok_or_else(|| self.bad_type(name))
+    }
+}
+
+fn opt<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
+    (!a.is_null(i)).then(|| a.value(i))
+}
+
+fn duration(ns: i64, path: &Path, what: &str) -> Result<Duration, Error> {
+    u64::try_from(ns)
+        .map(Duration::from_nanos)
+        .map_err(|_| invalid(path, format!("a negative {what}: {ns} ns")))
+}
+
+fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) -> Result<(), Error> {
+    for batch in read_table(path, "samples", range)? {
+        let c = Cols {
+            batch: &batch,
+            path,
+        };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        let boot_time = c.req::<TimestampMicrosecondType>("boot_time")?;
+        let boot_id = c.str("boot_id")?;
+        let timezone = c.str("timezone")?;
+        let utc_offset = c.prim::<Int32Type>("utc_offset_secs")?;
+        let interval = c.req::<Int64Type>("interval_ns")?;
+        let lateness = c.req::<Int64Type>("lateness_ns")?;
+        let busy = c.req::<Float32Type>("cpu_busy_pct")?;
+        let user = c.req::<Float32Type>("cpu_user_pct")?;
+        let system = c.req::<Float32Type>("cpu_system_pct")?;
+        let iowait = c.prim::<Float32Type>("cpu_iowait_pct")?;
+        let steal = c.prim::<Float32Type>("cpu_steal_pct")?;
+        let cores = [
+            c.list("core_busy_pct")?,
+            c.list("core_user_pct")?,
+            c.list("core_system_pct")?,
+            c.list("core_iowait_pct")?,
+            c.list("core_steal_pct")?,
+        ];
+        let load = [
+            c.prim::<Float32Type>("load_1m")?,
+            c.prim::<Float32Type>("load_5m")?,
+            c.prim::<Float32Type>("load_15m")?,
+        ];
+        let mem = [
+            c.req::<UInt64Type>("mem_total_bytes")?,
+            c.req::<UInt64Type>("mem_used_bytes")?,
+            c.req::<UInt64Type>("mem_available_bytes")?,
+            c.req::<UInt64Type>("swap_total_bytes")?,
+            c.req::<UInt64Type>("swap_used_bytes")?,
+        ];
+        let process_count = c.req::<UInt32Type>("process_count")?;
+        let pressure_present = c.bool("pressure_present")?;
+        let pressure = [
+            c.prim::<Float32Type>("pressure_cpu_some_pct")?,
+            c.prim::<Float32Type>("pressure_memory_some_pct")?,
+            c.prim::<Float32Type>("pressure_memory_full_pct")?,
+            c.prim::<Float32Type>("pressure_io_some_pct")?,
+            c.prim::<Float32Type>("pressure_io_full_pct")?,
+        ];
+        let oom = c.prim::<UInt64Type>("oom_kill_count")?;
+        let top_n = c.req::<UInt16Type>("top_n")?;
+        let cpu_nth = c.req::<Float32Type>("cpu_nth_pct")?;
+        let rss_nth = c.req::<UInt64Type>("rss_nth_bytes")?;
+        let name_cpu_nth = c.req::<Float32Type>("name_cpu_nth_pct")?;
+        let name_rss_nth = c.req::<UInt64Type>("name_rss_nth_bytes")?;
+
+        for i in 0..batch.num_rows() {
+            if !range.contains(ts.value(i)) {
+                continue;
+            }
+            let mut s = Sample::new(Timestamp::from_unix_micros(ts.value(i)), host);
+            s.boot_time = Timestamp::from_unix_micros(boot_time.value(i));
+            s.boot_id = boot_id.get(i).map(str::to_owned);
+            s.timezone = timezone.get(i).map(str::to_owned);
+            s.utc_offset_secs = opt(utc_offset, i);
+            s.interval = duration(interval.value(i), path, "interval")?;
+            s.lateness = duration(lateness.value(i), path, "lateness")?;
+            let mut cpu = CpuUsage::new(busy.value(i));
+            cpu.user_pct = user.value(i);
+            cpu.system_pct = system.value(i);
+            cpu.iowait_pct = opt(iowait, i);
+            cpu.steal_pct = opt(steal, i);
+            s.cpu = cpu;
+            let range_of = |(l, _): &(&ListArray, &PrimitiveArray<Float32Type>)| {
+                if l.is_null(i) {
+                    None
+                } else {
+                    let o = l.value_offsets();
+                    usize::try_from(o[i])
+                        .ok()
+                        .zip(usize::try_from(o[i + 1]).ok())
+                }
+            };
+            let ranges: Vec<Option<(usize, usize)>> = cores.iter().map(range_of).collect();
+            let Some((start, end)) = ranges[0] else {
+                return Err(invalid(path, "core_busy_pct has a null list"));
+            };
+            if ranges
+                .iter()
+                .any(|r| r.is_none_or(|(a, b)| b - a != end - start))
+            {
+                return Err(invalid(path, "the core_* lists of a row differ in length"));
+            }
+            let mut per_core = Vec::with_capacity(end - start);
+            for k in 0..end - start {
+                let at = |n: usize| ranges[n].map_or(0, |(a, _)| a) + k;
+                let (b, u, sy) = (cores[0].1, cores[1].1, cores[2].1);
+                if b.is_null(at(0)) || u.is_null(at(1)) || sy.is_null(at(2)) {
+                    return Err(invalid(path, "a core_busy/user/system_pct item is null"));
+                }
+                let mut cu = CpuUsage::new(b.value(at(0)));
+                cu.user_pct = u.value(at(1));
+                cu.system_pct = sy.value(at(2));
+                cu.iowait_pct = opt(cores[3].1, at(3));
+                cu.steal_pct = opt(cores[4].1, at(4));
+                per_core.push(cu);
+            }
+            s.per_core = per_core;
+            s.load = match (opt(load[0], i), opt(load[1], i), opt(load[2], i)) {
+                (Some(a), Some(b), Some(c)) => Some(LoadAvg::new(a, b, c)),
+                (None, None, None) => None,
+                _ => return Err(invalid(path, "load_1m/5m/15m are partly null")),
+            };
+            let mut m = Memory::new(mem[0].value(i), mem[2].value(i));
+            m.used_bytes = mem[1].value(i);
+            m.swap_total_bytes = mem[3].value(i);
+            m.swap_used_bytes = mem[4].value(i);
+            s.memory = m;
+            s.process_count = process_count.value(i);
+            if pressure_present.is_null(i) {
+                return Err(invalid(path, "the column pressure_present has nulls"));
+            }
+            s.pressure = if pressure_present.value(i) {
+                let mut p = Pressure::default();
+                p.cpu_some_pct = opt(pressure[0], i);
+                p.memory_some_pct = opt(pressure[1], i);
+                p.memory_full_pct = opt(pressure[2], i);
+                p.io_some_pct = opt(pressure[3], i);
+                p.io_full_pct = opt(pressure[4], i);
+                Some(p)
+            } else {
+                None
+            };
+            s.oom_kill_count = opt(oom, i);
+            s.top.n = top_n.value(i);
+            s.top.cpu_nth_pct = cpu_nth.value(i);
+            s.top.rss_nth_bytes = rss_nth.value(i);
+            s.top.name_cpu_nth_pct = name_cpu_nth.value(i);
+            s.top.name_rss_nth_bytes = name_rss_nth.value(i);
+            out.push(s);
+        }
+    }
+    Ok(())
+}
+
+/// The index of the sample at `ts` in a segment's samples (sorted, unique).
+fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usize, Error> {
+    samples
+        .binary_search_by_key(&ts, |s| s.ts.as_unix_micros())
+        .map_err(|_| {
+            invalid(
+                path,
+                format!(
+                    "a row at {} has no sample in the samples table",
+                    Timestamp::from_unix_micros(ts)
+                ),
+            )
+        })
+}
+
+fn read_processes(
+    path: &Path,
+    range: Range,
+    samples: &[Sample],
+    lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
+) -> Result<(), Error> {
+    for batch in read_table(path, "processes", range)? {
+        let c = Cols {
+            batch: &batch,
+            path,
+        };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        let pid = c.req::<UInt32Type>("pid")?;
+        let start = c.req::<TimestampMicrosecondType>("start_time")?;
+        let ppid = c.prim::<UInt32Type>("parent_pid")?;
+        let name = c.str("name")?;
+        let cmdline = c.str("cmdline")?;
+        let user = c.str("user")?;
+        let cpu = c.req::<Float32Type>("cpu_pct")?;
+        let child = c.prim::<Float32Type>("children_cpu_pct")?;
+        let rss = c.req::<UInt64Type>("rss_bytes")?;
+        let vsz = c.req::<UInt64Type>("virtual_bytes")?;
+        let cpu_rank = c.prim::<UInt16Type>("cpu_rank")?;
+        let rss_rank = c.prim::<UInt16Type>("rss_rank")?;
+        let list_pos = c.prim::<UInt16Type>("list_pos")?;
+        for i in 0..batch.num_rows() {
+            if !range.contains(ts.value(i)) {
+                continue;
+            }
+            let at = sample_at(samples, ts.value(i), path)?;
+            let mut p = ProcessEntry::new(
+                pid.value(i),
+                name.get(i).ok_or_else(|| invalid(path, "a null name"))?,
+            );
+            p.parent_pid = opt(ppid, i);
+            p.cmdline = cmdline.get(i).map(str::to_owned);
+            p.user = user.get(i).map(str::to_owned);
+            p.cpu_pct = cpu.value(i);
+            p.children_cpu_pct = opt(child, i);
+            p.rss_bytes = rss.value(i);
+            p.virtual_bytes = vsz.value(i);
+            p.start_time = Timestamp::from_unix_micros(start.value(i));
+            p.cpu_rank = opt(cpu_rank, i);
+            p.rss_rank = opt(rss_rank, i);
+            lists[at].push((opt(list_pos, i), p));
+        }
+    }
+    Ok(())
+}
+
+fn read_names(
+    path: &Path,
+    range: Range,
+    samples: &[Sample],
+    lists: &mut [Vec<(Option<u16>, NameTotal)>],
+) -> Result<(), Error> {
+    for batch in read_table(path, "names", range)? {
+        let c = Cols {
+            batch: &batch,
+            path,
+        };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        let name = c.str("name")?;
+        let count = c.req::<UInt32Type>("process_count")?;
+        let cpu = c.req::<Float32Type>("cpu_pct")?;
+        let rss = c.req::<UInt64Type>("rss_bytes")?;
+        let cpu_rank = c.prim::<UInt16Type>("cpu_rank")?;
+        let rss_rank = c.prim::<UInt16Type>("rss_rank")?;
+        let list_pos = c.prim::<UInt16Type>("list_pos")?;
+        for i in 0..batch.num_rows() {
+            if !range.contains(ts.value(i)) {
+                continue;
+            }
+            let at = sample_at(samples, ts.value(i), path)?;
+            let mut n = NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
+            n.process_count = count.value(i);
+            n.cpu_pct = cpu.value(i);
+            n.rss_bytes = rss.value(i);
+            n.cpu_rank = opt(cpu_rank, i);
+            n.rss_rank = opt(rss_rank, i);
+            lists[at].push((opt(list_pos, i), n));
+        }
+    }
+    Ok(())
+}
+
+/// Puts a sample's list back in its written order: by the stored positions when there are any, else by the
+/// canonical key.
+fn restore_order<T>(
+    mut items: Vec<(Option<u16>, T)>,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    path: &Path,
+) -> Result<Vec<T>, Error> {
+    let explicit = items.iter().filter(|(p, _)| p.is_some()).count();
+    if explicit == 0 {
+        items.sort_by(|a, b| cmp(&a.1, &b.1));
+    } else if explicit == items.len() {
+        items.sort_by_key(|(p, _)| *p);
+    } else {
+        return Err(invalid(
+            path,
+            "list_pos is set for some rows of a sample but not all",
+        ));
+    }
+    Ok(items.into_iter().map(|(_, t)| t).collect())
+}
+
+fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
+    let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
+    for (table, f) in TABLES.iter().zip(&files) {
+        if !f.exists() {
+            return Err(Error::MissingCompanion {
+                path: f.clone(),
+                table,
+                segment: files[0].clone(),
+            });
+        }
+    }
+    let mut samples = Vec::new();
+    read_samples(&files[0], &seg.host, range, &mut samples)?;
+    if !samples.windows(2).all(|w| w[0].ts < w[1].ts) {
+        return Err(invalid(
+            &files[0],
+            "timestamps do not increase within the segment",
+        ));
+    }
+    let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
+    read_processes(&files[1], range, &samples, &mut procs)?;
+    let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
+    read_names(&files[2], range, &samples, &mut names)?;
+    for ((s, p), n) in samples.iter_mut().zip(procs).zip(names) {
+        s.top.processes = restore_order(
+            p,
+            |a, b| process_sort_key(a).cmp(&process_sort_key(b)),
+            &files[1],
+        )?;
+        s.top.names = restore_order(
+            n,
+            |a, b| name_order_key(a).cmp(&name_order_key(b)),
+            &files[2],
+        )?;
+    }
+    Ok(samples)
+}

@@ -1,0 +1,194 @@
+//! The Arrow schemas of the three tables and the Parquet encodings chosen per column.
+//!
+//! The column list with units is documented in the crate docs; keep both in step.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::schema::types::ColumnPath;
+
+/// The schema version this crate writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The Parquet key-value metadata key holding the schema version.
+pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
+/// The Parquet key-value metadata key naming the table (`samples`, `processes` or `names`).
+pub const KEY_TABLE: &str = "stabmon.table";
+/// The Parquet key-value metadata key holding the host name (also in the path as `host=`).
+pub const KEY_HOST: &str = "stabmon.host";
+
+fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn dict_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+fn list_f32(items_nullable: bool) -> DataType {
+    DataType::List(Arc::new(Field::new(
+        "item",
+        DataType::Float32,
+        items_nullable,
+    )))
+}
+
+/// How a column is encoded in Parquet.
+#[derive(Clone, Copy)]
+enum Enc {
+    /// Dictionary with RLE indices (falls back to plain when the dictionary grows too big).
+    Dict,
+    /// DELTA_BINARY_PACKED, no dictionary: timestamps, counters, byte sizes, ids.
+    Delta,
+    /// BYTE_STREAM_SPLIT, no dictionary: high-entropy floats (measured against dictionaries, kept for trials).
+    #[allow(dead_code)]
+    Split,
+    /// The writer's default for the type, no dictionary (RLE for booleans).
+    Plain,
+}
+
+struct Col {
+    name: &'static str,
+    ty: fn() -> DataType,
+    nullable: bool,
+    enc: Enc,
+}
+
+const fn col(name: &'static str, ty: fn() -> DataType, nullable: bool, enc: Enc) -> Col {
+    Col {
+        name,
+        ty,
+        nullable,
+        enc,
+    }
+}
+
+#[rustfmt::skip]
+const SAMPLES: &[Col] = &[
+    col("ts", ts_type, false, Enc::Delta),
+    col("boot_time", ts_type, false, Enc::Delta),
+    col("boot_id", dict_type, true, Enc::Dict),
+    col("timezone", dict_type, true, Enc::Dict),
+    col("utc_offset_secs", || DataType::Int32, true, Enc::Delta),
+    col("interval_ns", || DataType::Int64, false, Enc::Delta),
+    col("lateness_ns", || DataType::Int64, false, Enc::Delta),
+    col("cpu_busy_pct", || DataType::Float32, false, Enc::Dict),
+    col("cpu_user_pct", || DataType::Float32, false, Enc::Dict),
+    col("cpu_system_pct", || DataType::Float32, false, Enc::Dict),
+    col("cpu_iowait_pct", || DataType::Float32, true, Enc::Dict),
+    col("cpu_steal_pct", || DataType::Float32, true, Enc::Dict),
+    col("core_busy_pct", || list_f32(false), false, Enc::Dict),
+    col("core_user_pct", || list_f32(false), false, Enc::Dict),
+    col("core_system_pct", || list_f32(false), false, Enc::Dict),
+    col("core_iowait_pct", || list_f32(true), false, Enc::Dict),
+    col("core_steal_pct", || list_f32(true), false, Enc::Dict),
+    col("load_1m", || DataType::Float32, true, Enc::Dict),
+    col("load_5m", || DataType::Float32, true, Enc::Dict),
+    col("load_15m", || DataType::Float32, true, Enc::Dict),
+    col("mem_total_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("mem_used_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("mem_available_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("swap_total_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("swap_used_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("process_count", || DataType::UInt32, false, Enc::Delta),
+    col("pressure_present", || DataType::Boolean, false, Enc::Plain),
+    col("pressure_cpu_some_pct", || DataType::Float32, true, Enc::Dict),
+    col("pressure_memory_some_pct", || DataType::Float32, true, Enc::Dict),
+    col("pressure_memory_full_pct", || DataType::Float32, true, Enc::Dict),
+    col("pressure_io_some_pct", || DataType::Float32, true, Enc::Dict),
+    col("pressure_io_full_pct", || DataType::Float32, true, Enc::Dict),
+    col("oom_kill_count", || DataType::UInt64, true, Enc::Delta),
+    col("top_n", || DataType::UInt16, false, Enc::Delta),
+    col("cpu_nth_pct", || DataType::Float32, false, Enc::Dict),
+    col("rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("name_cpu_nth_pct", || DataType::Float32, false, Enc::Dict),
+    col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
+];
+
+#[rustfmt::skip]
+const PROCESSES: &[Col] = &[
+    col("ts", ts_type, false, Enc::Delta),
+    col("pid", || DataType::UInt32, false, Enc::Delta),
+    col("start_time", ts_type, false, Enc::Delta),
+    col("parent_pid", || DataType::UInt32, true, Enc::Delta),
+    col("name", dict_type, false, Enc::Dict),
+    col("cmdline", dict_type, true, Enc::Dict),
+    col("user", dict_type, true, Enc::Dict),
+    col("cpu_pct", || DataType::Float32, false, Enc::Dict),
+    col("children_cpu_pct", || DataType::Float32, true, Enc::Dict),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("virtual_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("cpu_rank", || DataType::UInt16, true, Enc::Delta),
+    col("rss_rank", || DataType::UInt16, true, Enc::Delta),
+    col("list_pos", || DataType::UInt16, true, Enc::Delta),
+];
+
+#[rustfmt::skip]
+const NAMES: &[Col] = &[
+    col("ts", ts_type, false, Enc::Delta),
+    col("name", dict_type, false, Enc::Dict),
+    col("process_count", || DataType::UInt32, false, Enc::Delta),
+    col("cpu_pct", || DataType::Float32, false, Enc::Dict),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("cpu_rank", || DataType::UInt16, true, Enc::Delta),
+    col("rss_rank", || DataType::UInt16, true, Enc::Delta),
+    col("list_pos", || DataType::UInt16, true, Enc::Delta),
+];
+
+fn cols(table: &str) -> &'static [Col] {
+    match table {
+        "samples" => SAMPLES,
+        "processes" => PROCESSES,
+        _ => NAMES,
+    }
+}
+
+/// The Arrow schema of a table.
+pub(crate) fn schema(table: &str) -> SchemaRef {
+    let fields: Vec<Field> = cols(table)
+        .iter()
+        .map(|c| Field::new(c.name, (c.ty)(), c.nullable))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Writer properties of a table: zstd, per-column encodings, chunk-level statistics, the stabmon metadata.
+pub(crate) fn writer_properties(table: &str, host: &str, zstd_level: i32) -> WriterProperties {
+    let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
+    let mut b = WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_compression(Compression::ZSTD(level))
+        // Row groups are cut by the store writer (one per flush), never by the Parquet writer.
+        .set_max_row_group_row_count(Some(usize::MAX))
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(KEY_SCHEMA_VERSION.to_owned(), SCHEMA_VERSION.to_string()),
+            KeyValue::new(KEY_TABLE.to_owned(), table.to_owned()),
+            KeyValue::new(KEY_HOST.to_owned(), host.to_owned()),
+        ]));
+    for c in cols(table) {
+        let path = if matches!((c.ty)(), DataType::List(_)) {
+            ColumnPath::new(vec![
+                c.name.to_owned(),
+                "list".to_owned(),
+                "item".to_owned(),
+            ])
+        } else {
+            ColumnPath::new(vec![c.name.to_owned()])
+        };
+        b = match c.enc {
+            Enc::Dict => b.set_column_dictionary_enabled(path, true),
+            Enc::Delta => b
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED),
+            Enc::Split => b
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT),
+            Enc::Plain => b.set_column_dictionary_enabled(path, false),
+        };
+    }
+    b.build()
+}

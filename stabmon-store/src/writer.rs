@@ -1,0 +1,767 @@
+//! [`StoreWriter`]: buffers one row group of samples compactly and writes it to the three tables of a segment.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, BooleanArray, DictionaryArray, Float32Array, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
+};
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field};
+use parquet::arrow::ArrowWriter;
+use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
+
+use crate::error::{Error, arrow, io, pq};
+use crate::layout::{TABLES, partition_dir, segment_stem, utc_date};
+use crate::schema::{schema, writer_properties};
+
+/// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriterOptions {
+    /// Samples per row group. Rows are buffered in memory until a row group is full, then sorted and written.
+    pub row_group_samples: usize,
+    /// The zstd compression level.
+    pub zstd_level: i32,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            row_group_samples: 3600,
+            zstd_level: 3,
+        }
+    }
+}
+
+impl WriterOptions {
+    /// The default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Samples per row group.
+    ///
+    /// By default, this is set to 3,600 (an hour at 1 s). Bigger row groups compress better (each process's
+    /// series is longer) but hold more rows in memory: with top 10 about 15 process rows and 15 name rows a
+    /// sample, at roughly 80 bytes each in the buffer, an hour is about 4 MB. A value of 0 is taken as 1.
+    pub fn row_group_samples(mut self, samples: usize) -> Self {
+        self.row_group_samples = samples.max(1);
+        self
+    }
+
+    /// The zstd level.
+    ///
+    /// By default, this is set to 3. Measured: level 9 gains almost nothing on this data and costs CPU.
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
+    }
+}
+
+/// What a [`StoreWriter`] wrote, returned by [`StoreWriter::finish`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct WriteSummary {
+    /// Samples written.
+    pub samples: u64,
+    /// Rows written to the `processes` table.
+    pub process_rows: u64,
+    /// Rows written to the `names` table.
+    pub name_rows: u64,
+    /// The segment files completed, in the order they were finished.
+    pub files: Vec<PathBuf>,
+    /// The size of those files, in bytes.
+    pub bytes: u64,
+}
+
+impl std::fmt::Display for WriteSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} samples, {} process rows, {} name rows in {} files, {} bytes",
+            self.samples,
+            self.process_rows,
+            self.name_rows,
+            self.files.len(),
+            self.bytes
+        )
+    }
+}
+
+/// Interns strings of one row group: a column's dictionary.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, i32>,
+    values: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> i32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = i32::try_from(self.values.len()).unwrap_or(i32::MAX);
+        self.ids.insert(s.to_owned(), id);
+        self.values.push(s.to_owned());
+        id
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> Option<i32> {
+        s.map(|s| self.id(s))
+    }
+
+    fn array(&mut self, keys: Vec<Option<i32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
+        let values = StringArray::from(std::mem::take(&mut self.values));
+        self.ids.clear();
+        let dict = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::new(values))?;
+        Ok(Arc::new(dict))
+    }
+}
+
+/// One row of the `processes` table in the buffer.
+struct ProcRow {
+    ts: i64,
+    start_time: i64,
+    rss_bytes: u64,
+    virtual_bytes: u64,
+    pid: u32,
+    parent_pid: Option<u32>,
+    name: i32,
+    cmdline: Option<i32>,
+    user: Option<i32>,
+    cpu_pct: f32,
+    children_cpu_pct: Option<f32>,
+    cpu_rank: Option<u16>,
+    rss_rank: Option<u16>,
+    list_pos: Option<u16>,
+}
+
+/// One row of the `names` table in the buffer.
+struct NameRow {
+    ts: i64,
+    rss_bytes: u64,
+    name: i32,
+    process_count: u32,
+    cpu_pct: f32,
+    cpu_rank: Option<u16>,
+    rss_rank: Option<u16>,
+    list_pos: Option<u16>,
+}
+
+/// Like [`process_sort_key`] for name totals.
+pub(crate) fn name_order_key(n: &NameTotal) -> (bool, Option<u16>, bool, Option<u16>, &str) {
+    (
+        n.cpu_rank.is_none(),
+        n.cpu_rank,
+        n.rss_rank.is_none(),
+        n.rss_rank,
+        n.name.as_str(),
+    )
+}
+
+/// The order of a sample's process list that the reader rebuilds when no explicit position is stored: the order
+/// [`stabmon_core::attribution::attribute`] produces (by CPU rank, then by memory rank; a rank sorts before no
+/// rank), ties by identity.
+pub(crate) fn process_sort_key(
+    p: &ProcessEntry,
+) -> (bool, Option<u16>, bool, Option<u16>, u32, i64) {
+    (
+        p.cpu_rank.is_none(),
+        p.cpu_rank,
+        p.rss_rank.is_none(),
+        p.rss_rank,
+        p.pid,
+        p.start_time.as_unix_micros(),
+    )
+}
+
+fn strictly_increasing<T>(items: &[T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> bool {
+    items.windows(2).all(|w| cmp(&w[0], &w[1]).is_lt())
+}
+
+fn pos(i: usize) -> Option<u16> {
+    u16::try_from(i).ok()
+}
+
+/// The rows of one row group, stored column by column (samples) or as compact rows (processes, names).
+#[derive(Default)]
+struct Buffer {
+    ts: Vec<i64>,
+    boot_time: Vec<i64>,
+    boot_id: Vec<Option<i32>>,
+    timezone: Vec<Option<i32>>,
+    utc_offset_secs: Vec<Option<i32>>,
+    interval_ns: Vec<i64>,
+    lateness_ns: Vec<i64>,
+    cpu_busy: Vec<f32>,
+    cpu_user: Vec<f32>,
+    cpu_system: Vec<f32>,
+    cpu_iowait: Vec<Option<f32>>,
+    cpu_steal: Vec<Option<f32>>,
+    core_offsets: Vec<i32>,
+    core_busy: Vec<f32>,
+    core_user: Vec<f32>,
+    core_system: Vec<f32>,
+    core_iowait: Vec<Option<f32>>,
+    core_steal: Vec<Option<f32>>,
+    load: [Vec<Option<f32>>; 3],
+    mem: [Vec<u64>; 5],
+    process_count: Vec<u32>,
+    pressure_present: Vec<bool>,
+    pressure: [Vec<Option<f32>>; 5],
+    oom_kill_count: Vec<Option<u64>>,
+    top_n: Vec<u16>,
+    cpu_nth_pct: Vec<f32>,
+    rss_nth_bytes: Vec<u64>,
+    name_cpu_nth_pct: Vec<f32>,
+    name_rss_nth_bytes: Vec<u64>,
+    sample_strings: Interner,
+    timezones: Interner,
+
+    procs: Vec<ProcRow>,
+    proc_names: Interner,
+    cmdlines: Interner,
+    users: Interner,
+
+    names: Vec<NameRow>,
+    name_names: Interner,
+}
+
+fn duration_ns(d: std::time::Duration, what: &str) -> Result<i64, String> {
+    i64::try_from(d.as_nanos())
+        .map_err(|_| format!("{what} of {d:?} is over i64 nanoseconds (292 years)"))
+}
+
+impl Buffer {
+    fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    fn push(&mut self, s: &Sample) -> Result<(), String> {
+        // Everything that can fail is checked before any column grows, so a refused sample leaves no half row.
+        let interval_ns = duration_ns(s.interval, "the interval")?;
+        let lateness_ns = duration_ns(s.lateness, "the lateness")?;
+        if s.top.processes.len() > usize::from(u16::MAX)
+            || s.top.names.len() > usize::from(u16::MAX)
+        {
+            return Err("more than 65,535 processes or names in a top list".to_owned());
+        }
+        let cores_end = self.core_busy.len() + s.per_core.len();
+        let core_end =
+            i32::try_from(cores_end).map_err(|_| "too many cores in one row group".to_owned())?;
+
+        let ts = s.ts.as_unix_micros();
+        self.ts.push(ts);
+        self.boot_time.push(s.boot_time.as_unix_micros());
+        self.boot_id
+            .push(self.sample_strings.opt(s.boot_id.as_deref()));
+        self.timezone
+            .push(self.timezones.opt(s.timezone.as_deref()));
+        self.utc_offset_secs.push(s.utc_offset_secs);
+        self.interval_ns.push(interval_ns);
+        self.lateness_ns.push(lateness_ns);
+        self.cpu_busy.push(s.cpu.busy_pct);
+        self.cpu_user.push(s.cpu.user_pct);
+        self.cpu_system.push(s.cpu.system_pct);
+        self.cpu_iowait.push(s.cpu.iowait_pct);
+        self.cpu_steal.push(s.cpu.steal_pct);
+        for c in &s.per_core {
+            self.core_busy.push(c.busy_pct);
+            self.core_user.push(c.user_pct);
+            self.core_system.push(c.system_pct);
+            self.core_iowait.push(c.iowait_pct);
+            self.core_steal.push(c.steal_pct);
+        }
+        self.core_offsets.push(core_end);
+        let load = s.load.map(|l| [l.one, l.five, l.fifteen]);
+        for (i, col) in self.load.iter_mut().enumerate() {
+            col.push(load.map(|l| l[i]));
+        }
+        let m = &s.memory;
+        let mem = [
+            m.total_bytes,
+            m.used_bytes,
+            m.available_bytes,
+            m.swap_total_bytes,
+            m.swap_used_bytes,
+        ];
+        for (col, v) in self.mem.iter_mut().zip(mem) {
+            col.push(v);
+        }
+        self.process_count.push(s.process_count);
+        self.pressure_present.push(s.pressure.is_some());
+        let p = s.pressure.unwrap_or_default();
+        let pressure = [
+            p.cpu_some_pct,
+            p.memory_some_pct,
+            p.memory_full_pct,
+            p.io_some_pct,
+            p.io_full_pct,
+        ];
+        for (col, v) in self.pressure.iter_mut().zip(pressure) {
+            col.push(v);
+        }
+        self.oom_kill_count.push(s.oom_kill_count);
+        let t = &s.top;
+        self.top_n.push(t.n);
+        self.cpu_nth_pct.push(t.cpu_nth_pct);
+        self.rss_nth_bytes.push(t.rss_nth_bytes);
+        self.name_cpu_nth_pct.push(t.name_cpu_nth_pct);
+        self.name_rss_nth_bytes.push(t.name_rss_nth_bytes);
+
+        let canonical = strictly_increasing(&t.processes, |a, b| {
+            process_sort_key(a).cmp(&process_sort_key(b))
+        });
+        for (i, p) in t.processes.iter().enumerate() {
+            self.procs.push(ProcRow {
+                ts,
+                start_time: p.start_time.as_unix_micros(),
+                rss_bytes: p.rss_bytes,
+                virtual_bytes: p.virtual_bytes,
+                pid: p.pid,
+                parent_pid: p.parent_pid,
+                name: self.proc_names.id(&p.name),
+                cmdline: self.cmdlines.opt(p.cmdline.as_deref()),
+                user: self.users.opt(p.user.as_deref()),
+                cpu_pct: p.cpu_pct,
+                children_cpu_pct: p.children_cpu_pct,
+                cpu_rank: p.cpu_rank,
+                rss_rank: p.rss_rank,
+                list_pos: if canonical { None } else { pos(i) },
+            });
+        }
+        let canonical =
+            strictly_increasing(&t.names, |a, b| name_order_key(a).cmp(&name_order_key(b)));
+        for (i, n) in t.names.iter().enumerate() {
+            self.names.push(NameRow {
+                ts,
+                rss_bytes: n.rss_bytes,
+                name: self.name_names.id(&n.name),
+                process_count: n.process_count,
+                cpu_pct: n.cpu_pct,
+                cpu_rank: n.cpu_rank,
+                rss_rank: n.rss_rank,
+                list_pos: if canonical { None } else { pos(i) },
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds the three record batches and empties the buffer.
+    fn take_batches(&mut self) -> Result<[RecordBatch; 3], arrow_schema::ArrowError> {
+        let samples = self.samples_batch()?;
+        let processes = self.processes_batch()?;
+        let names = self.names_batch()?;
+        Ok([samples, processes, names])
+    }
+
+    fn samples_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        fn ts(v: Vec<i64>) -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+        }
+        fn f32s(v: Vec<f32>) -> ArrayRef {
+            Arc::new(Float32Array::from(v))
+        }
+        fn opt_f32s(v: Vec<Option<f32>>) -> ArrayRef {
+            Arc::new(Float32Array::from(v))
+        }
+        fn u64s(v: Vec<u64>) -> ArrayRef {
+            Arc::new(UInt64Array::from(v))
+        }
+        let mut offsets = Vec::with_capacity(self.core_offsets.len() + 1);
+        offsets.push(0i32);
+        offsets.extend(std::mem::take(&mut self.core_offsets));
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        let list =
+            |values: ArrayRef, nullable: bool| -> Result<ArrayRef, arrow_schema::ArrowError> {
+                let field = Arc::new(Field::new("item", DataType::Float32, nullable));
+                Ok(Arc::new(ListArray::try_new(
+                    field,
+                    offsets.clone(),
+                    values,
+                    None,
+                )?))
+            };
+        let take = std::mem::take::<Vec<f32>>;
+        let [l1, l5, l15] = std::mem::take(&mut self.load);
+        let [m0, m1, m2, m3, m4] = std::mem::take(&mut self.mem);
+        let [p0, p1, p2, p3, p4] = std::mem::take(&mut self.pressure);
+        let columns: Vec<ArrayRef> = vec![
+            ts(std::mem::take(&mut self.ts)),
+            ts(std::mem::take(&mut self.boot_time)),
+            self.sample_strings
+                .array(std::mem::take(&mut self.boot_id))?,
+            self.timezones.array(std::mem::take(&mut self.timezone))?,
+            Arc::new(Int32Array::from(std::mem::take(&mut self.utc_offset_secs))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.interval_ns))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.lateness_ns))),
+            f32s(take(&mut self.cpu_busy)),
+            f32s(take(&mut self.cpu_user)),
+            f32s(take(&mut self.cpu_system)),
+            opt_f32s(std::mem::take(&mut self.cpu_iowait)),
+            opt_f32s(std::mem::take(&mut self.cpu_steal)),
+            list(f32s(take(&mut self.core_busy)), false)?,
+            list(f32s(take(&mut self.core_user)), false)?,
+            list(f32s(take(&mut self.core_system)), false)?,
+            list(opt_f32s(std::mem::take(&mut self.core_iowait)), true)?,
+            list(opt_f32s(std::mem::take(&mut self.core_steal)), true)?,
+            opt_f32s(l1),
+            opt_f32s(l5),
+            opt_f32s(l15),
+            u64s(m0),
+            u64s(m1),
+            u64s(m2),
+            u64s(m3),
+            u64s(m4),
+            Arc::new(UInt32Array::from(std::mem::take(&mut self.process_count))),
+            Arc::new(BooleanArray::from(std::mem::take(
+                &mut self.pressure_present,
+            ))),
+            opt_f32s(p0),
+            opt_f32s(p1),
+            opt_f32s(p2),
+            opt_f32s(p3),
+            opt_f32s(p4),
+            Arc::new(UInt64Array::from(std::mem::take(&mut self.oom_kill_count))),
+            Arc::new(UInt16Array::from(std::mem::take(&mut self.top_n))),
+            f32s(take(&mut self.cpu_nth_pct)),
+            u64s(std::mem::take(&mut self.rss_nth_bytes)),
+            f32s(take(&mut self.name_cpu_nth_pct)),
+            u64s(std::mem::take(&mut self.name_rss_nth_bytes)),
+        ];
+        RecordBatch::try_new(schema("samples"), columns)
+    }
+
+    fn processes_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let mut rows = std::mem::take(&mut self.procs);
+        // By identity, then time: each column becomes a smooth per-process series that delta and RLE shrink.
+        rows.sort_unstable_by_key(|r| (r.pid, r.start_time, r.ts));
+        let ts: Vec<i64> = rows.iter().map(|r| r.ts).collect();
+        let start: Vec<i64> = rows.iter().map(|r| r.start_time).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.pid))),
+            Arc::new(TimestampMicrosecondArray::from(start).with_timezone("UTC")),
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.parent_pid))),
+            self.proc_names
+                .array(rows.iter().map(|r| Some(r.name)).collect())?,
+            self.cmdlines
+                .array(rows.iter().map(|r| r.cmdline).collect())?,
+            self.users.array(rows.iter().map(|r| r.user).collect())?,
+            Arc::new(Float32Array::from_iter_values(
+                rows.iter().map(|r| r.cpu_pct),
+            )),
+            Arc::new(Float32Array::from_iter(
+                rows.iter().map(|r| r.children_cpu_pct),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.rss_bytes),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.virtual_bytes),
+            )),
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.list_pos))),
+        ];
+        RecordBatch::try_new(schema("processes"), columns)
+    }
+
+    fn names_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let mut rows = std::mem::take(&mut self.names);
+        let order: Vec<String> = self.name_names.values.clone();
+        rows.sort_unstable_by(|a, b| {
+            let (na, nb) = (order.get(a.name as usize), order.get(b.name as usize));
+            na.cmp(&nb).then(a.ts.cmp(&b.ts))
+        });
+        let ts: Vec<i64> = rows.iter().map(|r| r.ts).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+            self.name_names
+                .array(rows.iter().map(|r| Some(r.name)).collect())?,
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.process_count),
+            )),
+            Arc::new(Float32Array::from_iter_values(
+                rows.iter().map(|r| r.cpu_pct),
+            )),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.rss_bytes),
+            )),
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
+            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.list_pos))),
+        ];
+        RecordBatch::try_new(schema("names"), columns)
+    }
+}
+
+/// One table's file of the open segment.
+struct SegmentFile {
+    writer: ArrowWriter<File>,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+/// An open segment: one file per table for one host and UTC date, and the rows of its row group in progress.
+struct Segment {
+    host: String,
+    date: String,
+    last_ts: i64,
+    files: Vec<SegmentFile>,
+    buf: Buffer,
+}
+
+/// Writes samples to a data directory, in the layout and schema described in the [crate docs](crate).
+///
+/// Samples are buffered a row group at a time (see [`WriterOptions::row_group_samples`]) and written when the
+/// row group is full, when the host or the UTC date changes (a new segment starts), when time goes backwards (a
+/// clock step: a new segment, so that a segment's timestamps always increase) and at [`finish`](Self::finish).
+/// Files are written under a hidden temporary name and renamed into place when complete, so readers (stabmon,
+/// DuckDB, pyarrow) never see a half-written file.
+///
+/// Call [`finish`](Self::finish): it writes the Parquet footers and reports errors. Dropping an unfinished writer
+/// makes a best-effort attempt to do the same, but cannot report a failure.
+pub struct StoreWriter {
+    root: PathBuf,
+    opts: WriterOptions,
+    /// One open segment per host (almost always exactly one).
+    segs: Vec<Segment>,
+    summary: WriteSummary,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for StoreWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreWriter")
+            .field("root", &self.root)
+            .field("opts", &self.opts)
+            .field("open_segments", &self.segs.len())
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoreWriter {
+    /// A writer into `data_dir` with the default [`WriterOptions`]. Creates the directory if needed and checks
+    /// that it is writable; the error names the directory.
+    pub fn create(data_dir: impl AsRef<Path>) -> Result<StoreWriter, Error> {
+        Self::create_with(data_dir, WriterOptions::default())
+    }
+
+    /// A writer into `data_dir` with the given options.
+    pub fn create_with(
+        data_dir: impl AsRef<Path>,
+        opts: WriterOptions,
+    ) -> Result<StoreWriter, Error> {
+        let root = data_dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&root).map_err(|source| Error::CreateDir {
+            path: root.clone(),
+            source,
+        })?;
+        // Fail now, not at the first row group, when the directory is not writable.
+        let probe = root.join(format!(".stabmon-write-test-{}", std::process::id()));
+        File::create(&probe)
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|source| Error::CreateDir {
+                path: root.clone(),
+                source,
+            })?;
+        Ok(StoreWriter {
+            root,
+            opts,
+            segs: Vec::new(),
+            summary: WriteSummary::default(),
+            poisoned: false,
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Samples accepted so far (including those still buffered).
+    pub fn samples_written(&self) -> u64 {
+        self.summary.samples
+    }
+
+    /// Adds a sample. It is buffered until its row group is full; [`finish`](Self::finish) writes the rest.
+    ///
+    /// After an I/O error the writer refuses further samples ([`Error::Poisoned`]); [`finish`](Self::finish)
+    /// still completes what it can. A sample the format cannot hold ([`Error::Unrepresentable`]) is refused
+    /// alone; the writer goes on.
+    pub fn write(&mut self, sample: &Sample) -> Result<(), Error> {
+        if self.poisoned {
+            return Err(Error::Poisoned {
+                path: self.root.clone(),
+            });
+        }
+        let ts = sample.ts.as_unix_micros();
+        let date = utc_date(sample.ts);
+        let found = self.segs.iter().position(|s| s.host == sample.host);
+        let idx = match found {
+            Some(i) if self.segs[i].date == date && ts > self.segs[i].last_ts => i,
+            other => {
+                if let Some(i) = other {
+                    let seg = self.segs.swap_remove(i);
+                    self.guard(|w| w.close_segment(seg))?;
+                }
+                let seg = self.guard(|w| w.open_segment(&sample.host, &date, sample.ts))?;
+                self.segs.push(seg);
+                self.segs.len() - 1
+            }
+        };
+        let seg = &mut self.segs[idx];
+        seg.buf
+            .push(sample)
+            .map_err(|reason| Error::Unrepresentable {
+                path: self.root.clone(),
+                ts: sample.ts,
+                reason,
+            })?;
+        seg.last_ts = ts;
+        self.summary.samples += 1;
+        self.summary.process_rows += sample.top.processes.len() as u64;
+        self.summary.name_rows += sample.top.names.len() as u64;
+        if seg.buf.len() >= self.opts.row_group_samples {
+            let r = flush_row_group(seg, &self.root);
+            if r.is_err() {
+                self.poisoned = true;
+            }
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything buffered, completes the open segments' files (footers, rename into place) and returns
+    /// what was written.
+    pub fn finish(mut self) -> Result<WriteSummary, Error> {
+        self.close_all()?;
+        Ok(std::mem::take(&mut self.summary))
+    }
+
+    fn close_all(&mut self) -> Result<(), Error> {
+        let mut first_err = None;
+        for seg in std::mem::take(&mut self.segs) {
+            if let Err(e) = self.close_segment(seg) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Runs `f`; an error poisons the writer.
+    fn guard<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, Error> {
+        let r = f(self);
+        if r.is_err() {
+            self.poisoned = true;
+        }
+        r
+    }
+
+    fn open_segment(&mut self, host: &str, date: &str, first: Timestamp) -> Result<Segment, Error> {
+        let dirs: Vec<PathBuf> = TABLES
+            .iter()
+            .map(|t| partition_dir(&self.root, t, host, date))
+            .collect();
+        for d in &dirs {
+            std::fs::create_dir_all(d).map_err(|source| Error::CreateDir {
+                path: d.clone(),
+                source,
+            })?;
+        }
+        let stem = segment_stem(first);
+        let mut n = 0u32;
+        let name = loop {
+            let name = if n == 0 {
+                stem.clone()
+            } else {
+                format!("{stem}-{n}")
+            };
+            let taken = dirs.iter().any(|d| {
+                d.join(format!("{name}.parquet")).exists()
+                    || d.join(format!(".{name}.parquet.tmp")).exists()
+            });
+            if !taken {
+                break name;
+            }
+            n += 1;
+        };
+        let mut files = Vec::with_capacity(TABLES.len());
+        for (table, dir) in TABLES.iter().zip(&dirs) {
+            let tmp = dir.join(format!(".{name}.parquet.tmp"));
+            let path = dir.join(format!("{name}.parquet"));
+            let file = File::options()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(io(&tmp))?;
+            let props = writer_properties(table, host, self.opts.zstd_level);
+            let writer =
+                ArrowWriter::try_new(file, schema(table), Some(props)).map_err(pq(&tmp))?;
+            files.push(SegmentFile { writer, tmp, path });
+        }
+        Ok(Segment {
+            host: host.to_owned(),
+            date: date.to_owned(),
+            last_ts: i64::MIN,
+            files,
+            buf: Buffer::default(),
+        })
+    }
+
+    fn close_segment(&mut self, mut seg: Segment) -> Result<(), Error> {
+        // On a flush error, still close the files so that what was flushed before is readable.
+        let mut first_err = flush_row_group(&mut seg, &self.root).err();
+        for f in seg.files {
+            let res = f
+                .writer
+                .into_inner()
+                .map_err(pq(&f.tmp))
+                .and_then(|file| file.sync_all().map_err(io(&f.tmp)))
+                .and_then(|()| std::fs::rename(&f.tmp, &f.path).map_err(io(&f.path)))
+                .and_then(|()| std::fs::metadata(&f.path).map_err(io(&f.path)));
+            match res {
+                Ok(meta) => {
+                    self.summary.bytes += meta.len();
+                    self.summary.files.push(f.path);
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        match first_err {
+            Some(e) => {
+                self.poisoned = true;
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Error> {
+    if seg.buf.len() == 0 {
+        return Ok(());
+    }
+    let batches = seg.buf.take_batches().map_err(arrow(root))?;
+    for (f, batch) in seg.files.iter_mut().zip(batches) {
+        f.writer.write(&batch).map_err(pq(&f.tmp))?;
+        f.writer.flush().map_err(pq(&f.tmp))?;
+    }
+    Ok(())
+}
+
+impl Drop for StoreWriter {
+    fn drop(&mut self) {
+        // Best effort: finish() is the way to learn about errors.
+        let _ = self.close_all();
+    }
+}

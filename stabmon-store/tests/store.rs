@@ -1,0 +1,528 @@
+//! Round trips, time ranges, the committed fixture, and bad files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use stabmon_core::synth::Synth;
+use stabmon_core::{CpuUsage, LoadAvg, NameTotal, Pressure, ProcessEntry, Sample, Timestamp};
+use stabmon_store::{Error, StoreReader, StoreWriter, WriterOptions};
+
+/// 2026-11-25T23:00:00Z: an hour before a UTC midnight.
+const T0: i64 = 1_795_647_600;
+
+fn at(secs: u64) -> Timestamp {
+    Timestamp::from_unix_secs(T0).saturating_add(Duration::from_secs(secs))
+}
+
+fn write_all(dir: &Path, opts: WriterOptions, samples: &[Sample]) -> stabmon_store::WriteSummary {
+    let mut w = StoreWriter::create_with(dir, opts).unwrap();
+    for s in samples {
+        w.write(s).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+/// Compares field by field first, for a readable failure, then as a whole.
+fn assert_samples_eq(got: &[Sample], want: &[Sample]) {
+    assert_eq!(got.len(), want.len(), "sample count");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.ts, w.ts, "sample {i}");
+        assert_eq!(
+            g.top.processes, w.top.processes,
+            "processes of sample {i} at {}",
+            w.ts
+        );
+        assert_eq!(g.top.names, w.top.names, "names of sample {i} at {}", w.ts);
+        assert_eq!(g, w, "sample {i} at {}", w.ts);
+    }
+}
+
+fn odd_samples() -> Vec<Sample> {
+    let mut out = Vec::new();
+    // Everything optional absent, lists empty.
+    out.push(Sample::new(at(0), "odd host/é"));
+    // Everything present, odd values.
+    let mut s = Sample::new(at(1), "odd host/é");
+    s.boot_time = Timestamp::from_unix_micros(-123_456);
+    s.boot_id = Some(String::new());
+    s.timezone = Some("America/Argentina/Buenos_Aires".into());
+    s.utc_offset_secs = Some(-10_800);
+    s.interval = Duration::new(1, 123_456_789);
+    s.lateness = Duration::from_nanos(1);
+    let mut c = CpuUsage::new(100.0);
+    c.user_pct = 0.1;
+    c.system_pct = f32::MIN_POSITIVE;
+    c.iowait_pct = Some(0.0);
+    c.steal_pct = None;
+    s.cpu = c;
+    s.per_core = vec![c, CpuUsage::new(3.25), c];
+    s.load = Some(LoadAvg::new(0.0, 1e9, 2.5));
+    s.memory.total_bytes = u64::MAX;
+    s.memory.used_bytes = 1;
+    s.memory.available_bytes = u64::MAX - 1;
+    s.process_count = u32::MAX;
+    s.pressure = Some(Pressure::default()); // present but all unknown: must not come back as None
+    s.oom_kill_count = Some(u64::MAX);
+    s.top.n = 3;
+    s.top.cpu_nth_pct = 1.5;
+    s.top.rss_nth_bytes = 7;
+    s.top.name_cpu_nth_pct = -0.0;
+    s.top.name_rss_nth_bytes = 9;
+    let mut a = ProcessEntry::new(42, "日本語 🦀 proc");
+    a.parent_pid = Some(1);
+    a.cmdline = Some("x".repeat(200_000) + " ünïcode\n\t\"quoted\" \0 nul");
+    a.user = Some("ユーザー".into());
+    a.cpu_pct = 99.5;
+    a.children_cpu_pct = Some(12.0);
+    a.rss_bytes = u64::MAX;
+    a.virtual_bytes = 0;
+    a.start_time = Timestamp::from_unix_micros(1);
+    a.cpu_rank = Some(1);
+    let mut b = ProcessEntry::new(42, ""); // same pid, other start time: another process
+    b.start_time = Timestamp::from_unix_micros(2);
+    b.cmdline = Some(String::new());
+    b.rss_rank = Some(1);
+    b.cpu_rank = Some(2);
+    let mut unranked = ProcessEntry::new(7, "unranked");
+    unranked.start_time = at(0);
+    s.top.processes = vec![a.clone(), b.clone(), unranked.clone()];
+    let mut n1 = NameTotal::new("日本語 🦀 proc");
+    n1.process_count = 2;
+    n1.cpu_pct = 99.5;
+    n1.rss_bytes = 3;
+    n1.cpu_rank = Some(1);
+    let mut n2 = NameTotal::new("");
+    n2.rss_rank = Some(1);
+    s.top.names = vec![n1.clone(), n2.clone()];
+    out.push(s.clone());
+    // A list not in the canonical order must come back in its own order.
+    let mut r = s.clone();
+    r.ts = at(2);
+    r.pressure = None;
+    r.load = None;
+    r.top.processes = vec![unranked, b, a];
+    r.top.names = vec![n2, n1];
+    out.push(r);
+    // Duplicated entries (equal keys) too.
+    let mut d = s.clone();
+    d.ts = at(3);
+    d.top.processes = vec![d.top.processes[0].clone(), d.top.processes[0].clone()];
+    out.push(d);
+    out
+}
+
+#[test]
+fn synthetic_round_trip_across_row_groups_and_midnight() {
+    // Two hours starting an hour before midnight, with incidents, small row groups.
+    let synth = Synth::new(at(0), Duration::from_secs(1))
+        .count(7200)
+        .host("web-1")
+        .seed(3)
+        .cpu_hog(
+            "xmrig",
+            "./xmrig -o pool:3333 --threads 2",
+            at(1000),
+            at(1600),
+            190.0,
+        )
+        .memory_leak("leaky", "/opt/leaky", at(2000), at(4000), 8 << 20)
+        .gap(at(5000), at(5100))
+        .reboot(at(5100));
+    let samples = synth.generate();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(
+        dir.path(),
+        WriterOptions::new().row_group_samples(700),
+        &samples,
+    );
+    assert_eq!(summary.samples, samples.len() as u64);
+    assert_eq!(
+        summary.files.len(),
+        6,
+        "two segments (before and after midnight) of three tables"
+    );
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert_eq!(reader.hosts(), ["web-1"]);
+    assert_eq!(reader.segment_files().len(), 2);
+    let back = reader.samples(None, None).unwrap();
+    assert_samples_eq(&back, &samples);
+    // Partition directories.
+    assert!(
+        dir.path()
+            .join("samples/host=web-1/date=2026-11-25")
+            .is_dir()
+    );
+    assert!(
+        dir.path()
+            .join("processes/host=web-1/date=2026-11-26")
+            .is_dir()
+    );
+}
+
+#[test]
+fn odd_values_round_trip() {
+    let samples = odd_samples();
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), WriterOptions::default(), &samples);
+    assert!(dir.path().join("samples/host=odd%20host%2F%C3%A9").is_dir());
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert_eq!(reader.hosts(), ["odd host/é"]);
+    assert_samples_eq(&reader.samples(None, None).unwrap(), &samples);
+}
+
+#[test]
+fn time_range_and_hosts() {
+    let a = Synth::new(at(0), Duration::from_secs(1))
+        .count(600)
+        .host("a")
+        .generate();
+    let b = Synth::new(at(0), Duration::from_secs(1))
+        .count(600)
+        .host("b")
+        .seed(9)
+        .generate();
+    let dir = tempfile::tempdir().unwrap();
+    let mut w =
+        StoreWriter::create_with(dir.path(), WriterOptions::new().row_group_samples(100)).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        w.write(x).unwrap();
+        w.write(y).unwrap();
+    }
+    w.finish().unwrap();
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert_eq!(reader.hosts(), ["a", "b"]);
+
+    let only_a = reader
+        .samples_for_host("a", Some(at(150)), Some(at(420)))
+        .unwrap();
+    assert_samples_eq(&only_a, &a[150..420]);
+    let only_b = reader
+        .clone()
+        .with_host("b")
+        .samples(None, Some(at(10)))
+        .unwrap();
+    assert_samples_eq(&only_b, &b[..10]);
+    // Both hosts, sorted by time.
+    let both = reader.samples(Some(at(599)), None).unwrap();
+    assert_eq!(both.len(), 2);
+    assert_eq!((both[0].host.as_str(), both[1].host.as_str()), ("a", "b"));
+    assert!(reader.samples(Some(at(700)), None).unwrap().is_empty());
+    assert!(reader.samples_for_host("c", None, None).unwrap().is_empty());
+
+    // One segment file opens its whole segment, whichever table it belongs to.
+    let file = &reader.clone().with_host("b").segment_files()[0];
+    let one = StoreReader::open(file).unwrap();
+    assert_samples_eq(&one.samples(None, None).unwrap(), &b);
+    let proc_file = PathBuf::from(file.to_string_lossy().replace("/samples/", "/processes/"));
+    assert_samples_eq(
+        &StoreReader::open(proc_file)
+            .unwrap()
+            .samples(None, None)
+            .unwrap(),
+        &b,
+    );
+    // A directory inside the store.
+    let sub = StoreReader::open(dir.path().join("names/host=a")).unwrap();
+    assert_eq!(sub.hosts(), ["a"]);
+    assert_eq!(sub.samples(None, None).unwrap().len(), 600);
+}
+
+#[test]
+fn clock_step_back_starts_a_new_segment_and_reads_sorted() {
+    let s: Vec<Sample> = [10, 11, 12, 5, 6, 13]
+        .iter()
+        .map(|&t| Sample::new(at(t), "h"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(dir.path(), WriterOptions::default(), &s);
+    assert_eq!(summary.files.len(), 6);
+    let back = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    let secs: Vec<i64> = back.iter().map(|x| x.ts.as_unix_secs() - T0).collect();
+    assert_eq!(secs, [5, 6, 10, 11, 12, 13]);
+}
+
+#[test]
+fn drop_without_finish_still_completes_files() {
+    let samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(30)
+        .generate();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut w = StoreWriter::create(dir.path()).unwrap();
+        for s in &samples {
+            w.write(s).unwrap();
+        }
+    }
+    let back = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert_samples_eq(&back, &samples);
+}
+
+#[test]
+fn unwritable_data_dir_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let target = file.join("data");
+    let err = StoreWriter::create(&target).unwrap_err();
+    assert!(matches!(err, Error::CreateDir { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&target.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn unrepresentable_duration_is_refused_without_losing_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = StoreWriter::create(dir.path()).unwrap();
+    let good = Sample::new(at(0), "h");
+    w.write(&good).unwrap();
+    let mut bad = Sample::new(at(1), "h");
+    bad.interval = Duration::MAX;
+    let err = w.write(&bad).unwrap_err();
+    assert!(err.to_string().contains("interval"), "{err}");
+    let good2 = Sample::new(at(2), "h");
+    w.write(&good2).unwrap();
+    w.finish().unwrap();
+    let back = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert_samples_eq(&back, &[good, good2]);
+}
+
+// ---- bad files ----
+
+fn one_segment() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(50)
+        .host("h")
+        .generate();
+    write_all(dir.path(), WriterOptions::default(), &samples);
+    let file = StoreReader::open(dir.path()).unwrap().segment_files()[0].clone();
+    (dir, file)
+}
+
+fn assert_error_names(err: &Error, path: &Path) {
+    let msg = err.to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+}
+
+#[test]
+fn truncated_garbage_and_empty_files_are_named() {
+    let (dir, file) = one_segment();
+    let good = std::fs::read(&file).unwrap();
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("truncated", good[..good.len() / 2].to_vec()),
+        (
+            "garbage",
+            (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+        ),
+        ("empty", Vec::new()),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&file, &bytes).unwrap();
+        // Through the directory, at read time...
+        let err = StoreReader::open(dir.path())
+            .unwrap()
+            .samples(None, None)
+            .unwrap_err();
+        assert!(matches!(err, Error::Parquet { .. }), "{what}: {err:?}");
+        assert_error_names(&err, &file);
+        // ...and opening the file itself.
+        let err = StoreReader::open(&file).unwrap_err();
+        assert!(matches!(err, Error::Parquet { .. }), "{what}: {err:?}");
+        assert_error_names(&err, &file);
+    }
+    // A companion file gone.
+    std::fs::write(&file, &good).unwrap();
+    let names = PathBuf::from(file.to_string_lossy().replace("/samples/", "/names/"));
+    std::fs::remove_file(&names).unwrap();
+    let err = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap_err();
+    assert!(matches!(err, Error::MissingCompanion { .. }), "{err:?}");
+    assert_error_names(&err, &names);
+    // A path that does not exist.
+    let missing = dir.path().join("nope");
+    let err = StoreReader::open(&missing).unwrap_err();
+    assert_error_names(&err, &missing);
+}
+
+/// Rewrites a file's key-value metadata by copying its batches into a new file.
+fn rewrite_with_metadata(path: &Path, kv: Vec<(&str, &str)>) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::metadata::KeyValue;
+    use parquet::file::properties::WriterProperties;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+    let schema: Arc<arrow_schema::Schema> = builder.schema().clone();
+    let batches: Vec<_> = builder.build().unwrap().map(|b| b.unwrap()).collect();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(
+            kv.into_iter()
+                .map(|(k, v)| KeyValue::new(k.to_owned(), v.to_owned()))
+                .collect(),
+        ))
+        .build();
+    let out = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(out, schema, Some(props)).unwrap();
+    for b in &batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+}
+
+#[test]
+fn newer_schema_version_is_refused_and_foreign_files_named() {
+    let (dir, file) = one_segment();
+    // Sanity: the rewrite itself keeps a readable file.
+    rewrite_with_metadata(
+        &file,
+        vec![
+            ("stabmon.schema_version", "1"),
+            ("stabmon.table", "samples"),
+        ],
+    );
+    assert_eq!(
+        StoreReader::open(dir.path())
+            .unwrap()
+            .samples(None, None)
+            .unwrap()
+            .len(),
+        50
+    );
+
+    rewrite_with_metadata(
+        &file,
+        vec![
+            ("stabmon.schema_version", "2"),
+            ("stabmon.table", "samples"),
+        ],
+    );
+    let err = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NewerSchema {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_error_names(&err, &file);
+    assert!(err.to_string().contains("upgrade"), "{err}");
+
+    rewrite_with_metadata(&file, vec![("other", "x")]);
+    let err = StoreReader::open(&file).unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    assert_error_names(&err, &file);
+}
+
+// ---- the committed fixture ----
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1")
+}
+
+/// The samples in the committed fixture: small and hand-made, so that their values are known here.
+fn fixture_samples() -> Vec<Sample> {
+    let t = Timestamp::from_unix_secs(1_795_576_320); // 2026-11-25T03:12:00Z
+    (0..3u64)
+        .map(|i| {
+            let mut s = Sample::new(t.saturating_add(Duration::from_secs(i)), "nas");
+            s.boot_time = Timestamp::from_unix_secs(1_795_500_000);
+            s.boot_id = Some("0f3c2a9e-6d1b-4c1e-9a57-2b8e4d0c7f11".into());
+            s.timezone = Some("Europe/Berlin".into());
+            s.utc_offset_secs = Some(3600);
+            s.interval = Duration::from_micros(1_000_250);
+            s.lateness = Duration::from_micros(180);
+            s.cpu = CpuUsage::new(50.0 + i as f32);
+            s.cpu.user_pct = 40.0;
+            s.cpu.system_pct = 10.0 + i as f32;
+            s.cpu.iowait_pct = Some(0.5);
+            s.per_core = vec![CpuUsage::new(99.0), CpuUsage::new(1.0 + i as f32)];
+            s.load = Some(LoadAvg::new(1.25, 0.75, 0.5));
+            s.memory = stabmon_core::Memory::new(16 << 30, (12 << 30) - i * 4096);
+            s.memory.swap_total_bytes = 2 << 30;
+            s.process_count = 301;
+            let mut p = Pressure::default();
+            p.cpu_some_pct = Some(2.5);
+            s.pressure = Some(p);
+            s.oom_kill_count = Some(i / 2);
+            let mut ff = ProcessEntry::new(4123, "ffmpeg");
+            ff.parent_pid = Some(1);
+            ff.cmdline = Some("ffmpeg -i in.mkv -c:v libx264 out.mp4".into());
+            ff.user = Some("media".into());
+            ff.cpu_pct = 187.0;
+            ff.children_cpu_pct = Some(0.0);
+            ff.rss_bytes = (300 << 20) + i * 4096;
+            ff.virtual_bytes = 900 << 20;
+            ff.start_time = Timestamp::from_unix_secs(1_795_573_600);
+            ff.cpu_rank = Some(1);
+            ff.rss_rank = Some(2);
+            let mut pg = ProcessEntry::new(812, "postgres");
+            pg.parent_pid = Some(1);
+            pg.user = Some("postgres".into());
+            pg.cpu_pct = 3.0;
+            pg.rss_bytes = 2 << 30;
+            pg.start_time = Timestamp::from_unix_secs(1_795_500_040);
+            pg.cpu_rank = Some(2);
+            pg.rss_rank = Some(1);
+            s.top.n = 2;
+            s.top.processes = vec![ff, pg];
+            let mut n = NameTotal::new("ffmpeg");
+            n.process_count = 1;
+            n.cpu_pct = 187.0;
+            n.rss_bytes = (300 << 20) + i * 4096;
+            n.cpu_rank = Some(1);
+            s.top.names = vec![n];
+            s.top.cpu_nth_pct = 3.0;
+            s.top.rss_nth_bytes = (300 << 20) + i * 4096;
+            s
+        })
+        .collect()
+}
+
+/// Regenerates the fixture: `cargo test -p stabmon-store --test store -- --ignored regenerate_fixture`. Only
+/// do this for a deliberate format change (with a new schema version), never to make `fixture_reads` pass.
+#[test]
+#[ignore]
+fn regenerate_fixture() {
+    let dir = fixture_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    write_all(&dir, WriterOptions::default(), &fixture_samples());
+}
+
+#[test]
+fn committed_fixture_reads_with_known_values() {
+    let reader = StoreReader::open(fixture_dir()).unwrap();
+    assert_eq!(reader.hosts(), ["nas"]);
+    let got = reader.samples(None, None).unwrap();
+    assert_eq!(got.len(), 3);
+    // A few values spelled out, so that a change in both writer and reader is caught too.
+    assert_eq!(got[0].ts.to_string(), "2026-11-25T03:12:00Z");
+    assert_eq!(got[2].cpu.busy_pct, 52.0);
+    assert_eq!(got[1].top.processes[0].name, "ffmpeg");
+    assert_eq!(got[1].top.processes[0].rss_bytes, 314_576_896);
+    assert_eq!(got[2].top.processes[1].rss_rank, Some(1));
+    assert_eq!(got[0].interval, Duration::from_micros(1_000_250));
+    assert_eq!(got[2].oom_kill_count, Some(1));
+    assert_samples_eq(&got, &fixture_samples());
+}
