@@ -240,6 +240,20 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes on one line, skipping a cause whose text is already shown (library errors often
+/// repeat their source in their own message).
+fn one_line_error(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+    }
+    msg.replace(['\n', '\r'], " ")
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -261,8 +275,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the error and its causes, joined.
-            let _ = writeln!(io::stderr(), "stabmon: error: {err:#}");
+            let _ = writeln!(io::stderr(), "stabmon: error: {}", one_line_error(&err));
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(EXIT_USAGE)
             } else {
@@ -289,6 +302,17 @@ mod tests {
         for bad in ["0", "0s", "-1", "-1s", "abc", "5ms", ""] {
             assert!(parse_interval(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn errors_print_on_one_line_without_repeats() {
+        let io = io::Error::new(io::ErrorKind::NotFound, "gone");
+        let err = anyhow::Error::new(io)
+            .context("reading x: gone")
+            .context("dump failed");
+        assert_eq!(one_line_error(&err), "dump failed: reading x: gone");
+        let err = anyhow::anyhow!("two\nlines");
+        assert_eq!(one_line_error(&err), "two lines");
     }
 
     #[test]

@@ -91,13 +91,13 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             Ok(Some(sample)) => {
                 consecutive_errors = 0;
                 if let Err(e) = writer.write(&sample) {
+                    // Stop, but finish below: what was written before this sample is kept.
                     log(&format!(
-                        "error: cannot write the sample of {} to {}: {e}; stopping and keeping what was recorded",
-                        sample.ts,
-                        data_dir.display()
+                        "error: cannot write the sample of {}: {e}; stopping to keep what was recorded",
+                        sample.ts
                     ));
                     failure = Some(anyhow::Error::new(e).context(format!(
-                        "writing to {} failed after {written} samples",
+                        "recording to {} stopped by a write error after {written} samples",
                         data_dir.display()
                     )));
                     break;
@@ -118,23 +118,21 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let finished = writer.finish();
-    match finished {
+    match writer.finish() {
         Ok(summary) => log(&format!(
-            "recording stopped: {written} samples written to {} ({summary:?})",
+            "recording stopped: wrote {summary} to {}",
             data_dir.display()
         )),
         Err(e) => {
-            log(&format!(
-                "error: cannot finish the store in {}: {e}",
-                data_dir.display()
-            ));
             let e = anyhow::Error::new(e).context(format!(
-                "finishing the store in {} failed after {written} samples",
+                "cannot finish the data files in {} after {written} samples",
                 data_dir.display()
             ));
-            // The first failure is the cause; report it, else this one.
-            return Err(failure.unwrap_or(e));
+            // Report the first failure as the cause, and this one beside it.
+            return Err(match failure {
+                Some(first) => first.context(crate::one_line_error(&e)),
+                None => e,
+            });
         }
     }
     match failure {

@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::{Child, Command as StdCommand, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -389,6 +389,21 @@ fn spawn_recorder(data: &Path) -> (Child, mpsc::Receiver<String>) {
     (child, rx)
 }
 
+/// Waits for the recorder to exit, killing it (and failing) after 30 s.
+fn wait_with_deadline(child: &mut Child, after: &str) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the recorder did not stop within 30 s of {after}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[cfg(unix)]
 fn stops_cleanly_on(signal: libc::c_int, name: &str) {
     let dir = tempfile::tempdir().unwrap();
@@ -397,17 +412,7 @@ fn stops_cleanly_on(signal: libc::c_int, name: &str) {
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) with a pid we spawned and have not reaped.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the recorder did not stop within 30 s of {name}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_with_deadline(&mut child, name);
     let rest: Vec<String> = rx.iter().collect();
     assert!(status.success(), "{name}: {status:?}: {rest:?}");
     assert!(rest.iter().any(|l| l.contains(name)), "{rest:?}");
@@ -428,6 +433,28 @@ fn sigterm_finishes_the_data_and_exits_0() {
 #[test]
 fn ctrl_c_finishes_the_data_and_exits_0() {
     stops_cleanly_on(libc::SIGINT, "SIGINT");
+}
+
+/// A store that cannot be finished (here: its directory removed under the recorder) is a failure that says so,
+/// not a silent exit 0.
+#[cfg(unix)]
+#[test]
+fn losing_the_data_directory_while_recording_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut child, rx) = spawn_recorder(&data);
+    thread::sleep(Duration::from_millis(1200));
+    std::fs::remove_dir_all(&data).unwrap();
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a pid we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = wait_with_deadline(&mut child, "the stop");
+    let rest: Vec<String> = rx.iter().collect();
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    let last = rest.last().unwrap();
+    assert!(last.starts_with("stabmon: error:"), "{rest:?}");
+    assert!(last.contains(data.to_str().unwrap()), "{rest:?}");
+    assert!(!rest.iter().any(|l| l.contains("panicked")), "{rest:?}");
 }
 
 #[test]
