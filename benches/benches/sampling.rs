@@ -152,62 +152,78 @@ mod linux {
             children.0.len()
         );
 
-        let mut floor_a = FloorA {
-            buf: vec![0; 4096],
-            path: String::new(),
-        };
-        let mut floor_b = FloorB {
-            buf: vec![0; 4096],
-            path: String::new(),
-            open: HashMap::new(),
-        };
-        let mut proc = ProcSampler::new(SamplerOptions::new()).expect("proc sampler");
-        let mut sysinfo = SysinfoSampler::new(SamplerOptions::new()).expect("sysinfo sampler");
-        let mut all = sysinfo::System::new().expect("sysinfo");
-        all.refresh_all();
-
-        type Pass<'a> = Box<dyn FnMut() + 'a>;
-        let mut readers: Vec<(&str, &str, Pass<'_>)> = vec![
-            (
+        let wanted = |label: &str| only.as_deref().is_none_or(|o| o == label);
+        type Pass = Box<dyn FnMut()>;
+        let mut readers: Vec<(&str, &str, Pass)> = Vec::new();
+        // Only the readers asked for are built, so that `strace -c` sees one reader alone.
+        if wanted("floor-a") {
+            let mut floor_a = FloorA {
+                buf: vec![0; 4096],
+                path: String::new(),
+            };
+            readers.push((
                 "floor-a",
                 "floor (a): open/read/close stat + statm",
-                Box::new(|| {
+                Box::new(move || {
                     std::hint::black_box(floor_a.pass());
                 }),
-            ),
-            (
+            ));
+        }
+        if wanted("floor-b") {
+            let mut floor_b = FloorB {
+                buf: vec![0; 4096],
+                path: String::new(),
+                open: HashMap::new(),
+            };
+            readers.push((
                 "floor-b",
                 "floor (b): stat + statm kept open, pread",
-                Box::new(|| {
+                Box::new(move || {
                     std::hint::black_box(floor_b.pass());
                 }),
-            ),
-            (
+            ));
+        }
+        if wanted("proc") {
+            let mut proc = ProcSampler::new(SamplerOptions::new()).expect("proc sampler");
+            readers.push((
                 "proc",
                 "stabmon ProcSampler (whole sample)",
-                Box::new(|| {
+                Box::new(move || {
                     std::hint::black_box(proc.sample(Timestamp::now()).expect("proc sample"));
                 }),
-            ),
-            (
+            ));
+        }
+        if wanted("proc-nokeep") {
+            let mut proc = ProcSampler::new(SamplerOptions::new()).expect("proc sampler");
+            proc.set_max_open_files(0);
+            readers.push((
+                "proc-nokeep",
+                "stabmon ProcSampler, no file kept open (over the fd cap)",
+                Box::new(move || {
+                    std::hint::black_box(proc.sample(Timestamp::now()).expect("proc sample"));
+                }),
+            ));
+        }
+        if wanted("sysinfo") {
+            let mut sysinfo = SysinfoSampler::new(SamplerOptions::new()).expect("sysinfo sampler");
+            readers.push((
                 "sysinfo",
                 "stabmon SysinfoSampler (narrowed, whole sample)",
-                Box::new(|| {
+                Box::new(move || {
                     std::hint::black_box(sysinfo.sample(Timestamp::now()).expect("sysinfo sample"));
                 }),
-            ),
-            (
+            ));
+        }
+        if wanted("refresh-all") {
+            let mut all = sysinfo::System::new().expect("sysinfo");
+            all.refresh_all();
+            readers.push((
                 "refresh-all",
                 "sysinfo refresh_all()",
-                Box::new(|| {
-                    all.refresh_all();
-                }),
-            ),
-        ];
-        if let Some(only) = &only {
-            readers.retain(|r| r.0 == only);
-            assert!(!readers.is_empty(), "unknown reader {only:?}");
+                Box::new(move || all.refresh_all()),
+            ));
         }
+        assert!(!readers.is_empty(), "unknown reader {only:?}");
         // Warm up: open the kept files, fill caches.
         for (_, _, pass) in &mut readers {
             for _ in 0..3 {

@@ -411,3 +411,21 @@ fn print_a_sample() {
         println!("{kind}: {s:#?}");
     }
 }
+
+#[test]
+fn proc_sampler_beyond_the_open_file_cap_reads_the_same() {
+    let _serial = serial();
+    let spin = spinner();
+    let mut capped = ProcSampler::new(SamplerOptions::new()).unwrap();
+    assert!(capped.max_open_files() > 0);
+    capped.set_max_open_files(0);
+    thread::sleep(Duration::from_millis(400));
+    let s = capped.sample(Timestamp::now()).unwrap();
+    let p = find(&s, spin.pid()).expect("spinner found without kept-open files");
+    assert!(p.cpu_pct > 50.0, "{p:?}");
+    // A second pass after the cap is lowered still measures deltas, not totals since start.
+    thread::sleep(Duration::from_millis(400));
+    let s = capped.sample(Timestamp::now()).unwrap();
+    let p = find(&s, spin.pid()).expect("spinner still there");
+    assert!(p.cpu_pct > 50.0 && p.cpu_pct <= 110.0, "{p:?}");
+}
