@@ -429,3 +429,21 @@ fn proc_sampler_beyond_the_open_file_cap_reads_the_same() {
     let p = find(&s, spin.pid()).expect("spinner still there");
     assert!(p.cpu_pct > 50.0 && p.cpu_pct <= 110.0, "{p:?}");
 }
+
+#[test]
+fn a_process_born_during_the_interval_counts_all_its_cpu() {
+    let _serial = serial();
+    for kind in KINDS {
+        let mut s = sampler(kind);
+        // Born after priming: all of its CPU time falls in this interval, none of it may be dropped.
+        let spin = spinner();
+        thread::sleep(Duration::from_millis(600));
+        let sample = s.sample(Timestamp::now()).unwrap();
+        let p = find(&sample, spin.pid()).unwrap_or_else(|| panic!("{kind}: newborn missing"));
+        assert!(p.cpu_pct > 50.0, "{kind}: {p:?}");
+        assert!(
+            p.start_time.as_unix_secs() + 2 >= sample.ts.as_unix_secs() - 1,
+            "{kind}: {p:?}"
+        );
+    }
+}

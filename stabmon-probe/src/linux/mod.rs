@@ -331,45 +331,7 @@ impl ProcSampler {
                 }
                 continue;
             };
-            match procs.get_mut(&pid) {
-                Some(st) if st.start_ticks == ps.start_ticks => {
-                    st.cpu_delta = ps.cpu_ticks.saturating_sub(st.cpu_ticks);
-                    st.children_delta = ps.children_ticks.saturating_sub(st.children_ticks);
-                    st.cpu_ticks = ps.cpu_ticks;
-                    st.children_ticks = ps.children_ticks;
-                    if st.name.as_bytes() != ps.comm {
-                        st.name = String::from_utf8_lossy(ps.comm).into_owned();
-                    }
-                    st.ppid = ps.ppid;
-                    st.rss_pages = ps.rss_pages;
-                    st.vsize_bytes = ps.vsize_bytes;
-                    st.generation = generation;
-                    st.file = file;
-                }
-                other => {
-                    // New, or a reused pid: a new identity, all of whose ticks fall in this interval.
-                    let new = ProcState {
-                        file,
-                        start_ticks: ps.start_ticks,
-                        cpu_ticks: ps.cpu_ticks,
-                        children_ticks: ps.children_ticks,
-                        cpu_delta: ps.cpu_ticks,
-                        children_delta: ps.children_ticks,
-                        name: String::from_utf8_lossy(ps.comm).into_owned(),
-                        ppid: ps.ppid,
-                        rss_pages: ps.rss_pages,
-                        vsize_bytes: ps.vsize_bytes,
-                        generation,
-                    };
-                    match other {
-                        // Its old file was taken above and already accounted for.
-                        Some(st) => *st = new,
-                        None => {
-                            procs.insert(pid, new);
-                        }
-                    }
-                }
-            }
+            observe(procs, pid, &ps, file, generation);
         }
         procs.retain(|_, st| {
             let alive = st.generation == generation;
@@ -410,6 +372,56 @@ impl ProcSampler {
         let d = ProcessDetails::new(cmdline, user);
         self.details.insert(key, d.clone());
         d
+    }
+}
+
+/// Records one reading of `/proc/PID/stat`. The same identity (pid and start time) gets the deltas since its last
+/// reading; a new process, or a new one on a reused pid, starts afresh and counts all of its ticks, so it never
+/// inherits the counters of the process that had the pid before.
+fn observe(
+    procs: &mut HashMap<u32, ProcState>,
+    pid: u32,
+    ps: &parse::PidStat<'_>,
+    file: Option<File>,
+    generation: u64,
+) {
+    match procs.get_mut(&pid) {
+        Some(st) if st.start_ticks == ps.start_ticks => {
+            st.cpu_delta = ps.cpu_ticks.saturating_sub(st.cpu_ticks);
+            st.children_delta = ps.children_ticks.saturating_sub(st.children_ticks);
+            st.cpu_ticks = ps.cpu_ticks;
+            st.children_ticks = ps.children_ticks;
+            if st.name.as_bytes() != ps.comm {
+                st.name = String::from_utf8_lossy(ps.comm).into_owned();
+            }
+            st.ppid = ps.ppid;
+            st.rss_pages = ps.rss_pages;
+            st.vsize_bytes = ps.vsize_bytes;
+            st.generation = generation;
+            st.file = file;
+        }
+        other => {
+            let new = ProcState {
+                file,
+                start_ticks: ps.start_ticks,
+                cpu_ticks: ps.cpu_ticks,
+                children_ticks: ps.children_ticks,
+                cpu_delta: ps.cpu_ticks,
+                children_delta: ps.children_ticks,
+                name: String::from_utf8_lossy(ps.comm).into_owned(),
+                ppid: ps.ppid,
+                rss_pages: ps.rss_pages,
+                vsize_bytes: ps.vsize_bytes,
+                generation,
+            };
+            match other {
+                // Its old file was taken by the caller and already accounted for.
+                Some(st) => *st = new,
+                None => {
+                    procs.insert(pid, new);
+                }
+            }
+        }
     }
 }
 
@@ -547,5 +559,55 @@ impl Sampler for ProcSampler {
         });
         sample.top = top;
         Ok(sample)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(start_ticks: u64, cpu_ticks: u64, children_ticks: u64) -> parse::PidStat<'static> {
+        parse::PidStat {
+            comm: b"worker",
+            ppid: 1,
+            cpu_ticks,
+            children_ticks,
+            start_ticks,
+            vsize_bytes: 0,
+            rss_pages: 0,
+        }
+    }
+
+    #[test]
+    fn deltas_per_identity_and_reused_pid_starts_afresh() {
+        let mut procs = HashMap::new();
+        // Born during the interval: all of its ticks count.
+        observe(&mut procs, 42, &stat(100, 500, 20), None, 1);
+        assert_eq!(procs[&42].cpu_delta, 500);
+        assert_eq!(procs[&42].children_delta, 20);
+        // Same identity: the delta since the last reading.
+        observe(&mut procs, 42, &stat(100, 600, 70), None, 2);
+        assert_eq!((procs[&42].cpu_delta, procs[&42].children_delta), (100, 50));
+        // The pid was reused by a process that started later: its own ticks, not 7 - 600 nor the old counters.
+        observe(&mut procs, 42, &stat(900, 7, 0), None, 3);
+        let st = &procs[&42];
+        assert_eq!((st.start_ticks, st.cpu_delta, st.cpu_ticks), (900, 7, 7));
+        assert_eq!(st.generation, 3);
+        // A renamed process (prctl) keeps its identity and takes the new name.
+        let mut renamed = stat(900, 9, 0);
+        renamed.comm = b"renamed";
+        observe(&mut procs, 42, &renamed, None, 4);
+        assert_eq!(
+            (procs[&42].name.as_str(), procs[&42].cpu_delta),
+            ("renamed", 2)
+        );
+    }
+
+    #[test]
+    fn start_time_from_boot_and_ticks() {
+        assert_eq!(
+            start_time(1_700_000_000, 250, 100),
+            Timestamp::from_unix_micros(1_700_000_002_500_000)
+        );
     }
 }
