@@ -16,15 +16,17 @@
 //! - Short-lived processes: every minute `cron` runs a job for two seconds (new pid each time, so process identity
 //!   churns, and `cron` later shows the job's CPU as [`children_cpu_pct`](crate::ProcessEntry::children_cpu_pct)).
 //! - CPU is counted the way Linux counts it, in clock ticks of 1/100 s, divided by the interval actually measured,
-//!   so values are not round numbers; the measured interval and the lateness jitter by a fraction of a
+//!   so values are not round numbers (process CPU % is rounded to 0.01 %, the resolution the store keeps for
+//!   free; see stabmon-store's docs); the measured interval and the lateness jitter by a fraction of a
 //!   millisecond, like a real recorder's. [`cores`](Synth::cores) cores (4 by default), 16 GiB of memory, 2 GiB of
 //!   swap, load averages, pressure stalls and the OOM-kill counter are filled in like on Linux.
 //! - Top lists are built with [`attribute`](crate::attribution::attribute), so their semantics are the real ones.
 //!
 //! # Incidents
 //!
-//! Inject what a test wants to find: a CPU hog ([`Synth::cpu_hog`]), a memory leak ([`Synth::memory_leak`]), a
-//! reboot ([`Synth::reboot`]) and a gap in the recording ([`Synth::gap`]). Times are [`Timestamp`]s; an incident
+//! Inject what a test wants to find: a CPU hog ([`Synth::cpu_hog`]), a memory leak ending in an OOM kill
+//! ([`Synth::memory_leak`]), a storm of short-lived workers under one name ([`Synth::worker_storm`]), swap growth
+//! ([`Synth::swap_climb`]), a reboot ([`Synth::reboot`]) and a gap in the recording ([`Synth::gap`]). Times are [`Timestamp`]s; an incident
 //! is active at ticks `t` with `from <= t < to`.
 //!
 //! ```
@@ -137,6 +139,34 @@ pub enum Incident {
         from: Timestamp,
         /// The first tick recorded again.
         to: Timestamp,
+    },
+    /// A storm of short-lived workers under one name: from `from` to `to`, `workers` processes named `name` run at
+    /// once, each burning about `cpu_pct_each` percent of one core and living `lifetime` before a new one (a new
+    /// pid) replaces it. A master process of the same name spawns them and reaps their CPU as its children's CPU.
+    WorkerStorm {
+        /// The workers' (and their master's) name.
+        name: String,
+        /// The workers' command line.
+        cmdline: String,
+        /// When the storm starts.
+        from: Timestamp,
+        /// When it ends (the workers alive then exit).
+        to: Timestamp,
+        /// How many workers run at once.
+        workers: u32,
+        /// Percent of one core each worker burns.
+        cpu_pct_each: f32,
+        /// How long each worker lives.
+        lifetime: Duration,
+    },
+    /// Swap in use grows by `bytes_per_sec` from `from` to `to` (capped at the swap size) and stays there.
+    SwapClimb {
+        /// When it starts growing.
+        from: Timestamp,
+        /// When it stops growing.
+        to: Timestamp,
+        /// Growth per second.
+        bytes_per_sec: u64,
     },
 }
 
@@ -286,6 +316,39 @@ impl Synth {
         self.incident(Incident::Gap { from, to })
     }
 
+    /// Adds a storm of `workers` short-lived processes named `name`, each at about `cpu_pct_each` % of one core
+    /// and living `lifetime`, from `from` to `to` (see [`Incident::WorkerStorm`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn worker_storm(
+        self,
+        name: impl Into<String>,
+        cmdline: impl Into<String>,
+        from: Timestamp,
+        to: Timestamp,
+        workers: u32,
+        cpu_pct_each: f32,
+        lifetime: Duration,
+    ) -> Self {
+        self.incident(Incident::WorkerStorm {
+            name: name.into(),
+            cmdline: cmdline.into(),
+            from,
+            to,
+            workers,
+            cpu_pct_each,
+            lifetime,
+        })
+    }
+
+    /// Adds a swap climb: swap in use grows by `bytes_per_sec` from `from` to `to`.
+    pub fn swap_climb(self, from: Timestamp, to: Timestamp, bytes_per_sec: u64) -> Self {
+        self.incident(Incident::SwapClimb {
+            from,
+            to,
+            bytes_per_sec,
+        })
+    }
+
     /// The samples, streamed one at a time.
     pub fn iter(&self) -> SynthIter {
         SynthIter::new(self.clone())
@@ -349,6 +412,10 @@ struct SimProc {
     /// Children's ticks reaped this interval.
     child_ticks: u64,
     kernel: bool,
+    /// The index of the worker storm this process is a worker of.
+    storm: Option<usize>,
+    /// Ticks used over its life (reaped by the parent of a storm worker when it exits).
+    life_ticks: u64,
 }
 
 /// A template of the processes of a typical server: (name, cmdline, user, rss MiB, profile, count).
@@ -598,6 +665,8 @@ impl SynthIter {
                 exit_at: None,
                 child_ticks: 0,
                 kernel: true,
+                storm: None,
+                life_ticks: 0,
             });
         }
         // Then the userland, repeating worker templates until the target is met.
@@ -660,6 +729,8 @@ impl SynthIter {
             exit_at: None,
             child_ticks: 0,
             kernel: false,
+            storm: None,
+            life_ticks: 0,
         });
     }
 
@@ -675,7 +746,7 @@ impl SynthIter {
         cpu: CpuProfile,
         mem: MemProfile,
         exit_at: Option<u64>,
-    ) {
+    ) -> u32 {
         let pid = self.alloc_pid();
         let rss_pages = (rss_bytes / PAGE).max(1);
         self.insert(SimProc {
@@ -693,7 +764,10 @@ impl SynthIter {
             exit_at,
             child_ticks: 0,
             kernel: false,
+            storm: None,
+            life_ticks: 0,
         });
+        pid
     }
 
     fn in_gap(&self, ts: Timestamp) -> bool {
@@ -755,6 +829,14 @@ impl SynthIter {
                         Some(exit),
                     );
                 }
+                Incident::SwapClimb {
+                    from,
+                    to,
+                    bytes_per_sec,
+                } if from <= ts && ts < to => {
+                    let step = (bytes_per_sec as f64 * self.cfg.interval.as_secs_f64()) as u64;
+                    self.swap_used_bytes = (self.swap_used_bytes + step).min(2 << 30);
+                }
                 _ => {}
             }
         }
@@ -767,10 +849,42 @@ impl SynthIter {
                     self.oom_kills += 1;
                 }
                 if let Ok(parent) = self.procs.binary_search_by_key(&gone.ppid, |p| p.pid) {
-                    self.procs[parent].child_ticks += 20 + self.rng.below(40);
+                    // A storm worker hands its real ticks to the parent that reaps it, like Linux's cutime.
+                    self.procs[parent].child_ticks += if gone.storm.is_some() {
+                        gone.life_ticks
+                    } else {
+                        20 + self.rng.below(40)
+                    };
                 }
             } else {
                 i += 1;
+            }
+        }
+        // Worker storms replace their exited workers (after the exits, so the count stays steady).
+        for idx in 0..self.cfg.incidents.len() {
+            if let Incident::WorkerStorm {
+                name,
+                cmdline,
+                from,
+                to,
+                workers,
+                cpu_pct_each,
+                lifetime,
+            } = self.cfg.incidents[idx].clone()
+                && from <= ts
+                && ts < to
+            {
+                self.storm_tick(
+                    idx,
+                    tick,
+                    ts,
+                    &name,
+                    &cmdline,
+                    to,
+                    workers,
+                    cpu_pct_each,
+                    lifetime,
+                );
             }
         }
         // Every minute cron runs a two-second job.
@@ -805,6 +919,71 @@ impl SynthIter {
         }
     }
 
+    /// Keeps a worker storm going at `tick`: its master exists, and `workers` workers are alive.
+    #[allow(clippy::too_many_arguments)]
+    fn storm_tick(
+        &mut self,
+        idx: usize,
+        tick: u64,
+        ts: Timestamp,
+        name: &str,
+        cmdline: &str,
+        to: Timestamp,
+        workers: u32,
+        cpu_pct_each: f32,
+        lifetime: Duration,
+    ) {
+        let end = self.tick_at_or_after(to);
+        let step = self.cfg.interval.as_micros().max(1);
+        let life = u64::try_from(lifetime.as_micros().div_ceil(step))
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let master_cmd = format!("{name}: master process");
+        if !self.started[idx] {
+            self.started[idx] = true;
+            self.spawn(
+                name,
+                &master_cmd,
+                "app",
+                1,
+                ts,
+                30 * MIB,
+                Idle(0.01),
+                Steady(0.001),
+                Some(end),
+            );
+        }
+        let master = self
+            .procs
+            .iter()
+            .find(|p| p.name == name && p.cmdline.as_deref() == Some(master_cmd.as_str()))
+            .map_or(1, |p| p.pid);
+        let alive = self.procs.iter().filter(|p| p.storm == Some(idx)).count();
+        let first = alive == 0;
+        for k in alive..usize::try_from(workers).unwrap_or(usize::MAX) {
+            // The first batch exits staggered, so that replacements come steadily.
+            let exit = if first {
+                tick + 1 + (k as u64 % life)
+            } else {
+                tick + life
+            };
+            let pid = self.spawn(
+                name,
+                cmdline,
+                "app",
+                master,
+                ts,
+                12 * MIB,
+                CpuProfile::Fixed(f64::from(cpu_pct_each)),
+                Steady(0.05),
+                Some(exit.min(end)),
+            );
+            if let Ok(i) = self.procs.binary_search_by_key(&pid, |p| p.pid) {
+                self.procs[i].storm = Some(idx);
+            }
+        }
+    }
+
     fn tick_at_or_after(&self, t: Timestamp) -> u64 {
         let step = self.cfg.interval.as_micros().max(1);
         match t.duration_since(self.cfg.start) {
@@ -831,7 +1010,8 @@ impl SynthIter {
         };
         self.prev_lateness_ns = lateness_ns;
         let elapsed_s = elapsed_ns as f64 / 1e9;
-        let pct = |ticks: u64| (ticks as f64 * 1e9 / elapsed_ns as f64) as f32;
+        // Process CPU: clock ticks over the measured interval, rounded to 0.01 % like the samplers record it.
+        let pct = |ticks: u64| ((ticks as f64 * 1e11 / elapsed_ns as f64).round() / 100.0) as f32;
 
         // Per-process ticks and memory.
         let hour = (ts.as_unix_secs().rem_euclid(86_400) / 3600) as f64;
@@ -854,6 +1034,7 @@ impl SynthIter {
             total_ticks += t;
             ticks.push(t);
             let p = &mut self.procs[i];
+            p.life_ticks += t;
             match mem {
                 Steady(prob) => {
                     if prob > 0.0 && self.rng.chance(prob) {
@@ -1173,6 +1354,79 @@ mod tests {
         assert_eq!(s[40].boot_time, at(30));
         assert!(s[39].boot_time < at(0));
         assert_eq!(s[40].boot_id, s[79].boot_id);
+    }
+
+    #[test]
+    fn worker_storm_keeps_its_count_and_churns_pids() {
+        let synth = Synth::new(start(), Duration::from_secs(1))
+            .count(120)
+            .worker_storm(
+                "convert",
+                "convert in.png out.jpg",
+                at(30),
+                at(90),
+                40,
+                4.0,
+                Duration::from_secs(5),
+            );
+        let s = synth.generate();
+        let convert = |i: usize| {
+            s[i].top
+                .names
+                .iter()
+                .find(|n| n.name == "convert")
+                .map(|n| (n.process_count, n.cpu_pct))
+        };
+        assert_eq!(convert(20), None);
+        for i in 35..90 {
+            let (count, cpu) = convert(i).unwrap_or_default();
+            // 40 workers and their master.
+            assert_eq!(count, 41, "tick {i}");
+            assert!(cpu > 140.0 && cpu < 180.0, "tick {i}: {cpu}");
+        }
+        assert_eq!(convert(95), None);
+        // Workers are replaced: pids seen over the storm are many more than 40.
+        let mut pids: Vec<u32> = s[30..90]
+            .iter()
+            .flat_map(|x| {
+                x.top
+                    .processes
+                    .iter()
+                    .filter(|p| p.name == "convert")
+                    .map(|p| p.pid)
+            })
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        assert!(pids.len() > 60, "{}", pids.len());
+        // The master reaps their CPU.
+        let master_children = s[60]
+            .top
+            .processes
+            .iter()
+            .find(|p| p.cmdline.as_deref() == Some("convert: master process"))
+            .and_then(|p| p.children_cpu_pct);
+        assert!(
+            master_children.is_some_and(|c| c > 100.0),
+            "{master_children:?}"
+        );
+    }
+
+    #[test]
+    fn swap_climb_grows_swap() {
+        let synth = Synth::new(start(), Duration::from_secs(1))
+            .count(200)
+            .swap_climb(at(50), at(150), 4 * MIB);
+        let s = synth.generate();
+        let swap = |i: usize| s[i].memory.swap_used_bytes;
+        assert!(swap(49) < 200 * MIB);
+        assert!(
+            swap(160) >= swap(49) + 399 * MIB,
+            "{} -> {}",
+            swap(49),
+            swap(160)
+        );
+        assert!(swap(199) - swap(160) < MIB);
     }
 
     #[test]
