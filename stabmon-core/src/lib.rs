@@ -7,6 +7,8 @@
 //!   stalls, the OOM-kill counter, boot identity and time zone, and [`TopProcesses`]: the top N processes by CPU
 //!   and by resident memory plus totals per process name.
 //! - [`attribution`]: builds [`TopProcesses`] from every process's measurements, deterministically.
+//! - [`latency`]: network latency probes ([`LatencyProbe`], [`ProbeOutcome`]) that travel with the samples, and
+//!   loss and jitter per target and window.
 //! - [`Timestamp`]: UTC microseconds since the Unix epoch.
 //! - [`units`]: human durations for flags (`500ms`, `2h`).
 //!
@@ -34,6 +36,7 @@
 
 pub mod attribution;
 mod error;
+pub mod latency;
 pub mod sample;
 #[cfg(feature = "test-util")]
 pub mod synth;
@@ -41,6 +44,7 @@ pub mod time;
 pub mod units;
 
 pub use error::Error;
+pub use latency::{LatencyProbe, ProbeOutcome};
 pub use sample::{
     CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry, ProcessKey, Sample, TopProcesses,
 };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::latency::LatencyProbe;
 use crate::time::Timestamp;
 
 /// Everything stabmon records at one tick.
@@ -51,6 +52,10 @@ pub struct Sample {
     pub oom_kill_count: Option<u64>,
     /// The processes that used the most CPU and memory, and totals per process name.
     pub top: TopProcesses,
+    /// The network latency probes that completed since the previous sample, in the order they completed; each
+    /// carries its own start time and true duration (see [`latency`](crate::latency)). Empty when no latency
+    /// target is configured.
+    pub latency: Vec<LatencyProbe>,
 }
 
 impl Sample {

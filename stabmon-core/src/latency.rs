@@ -1,0 +1,413 @@
+//! Network latency: one [`LatencyProbe`] per probe of a target, and the pure figures computed from them, [`loss`]
+//! (share of failed probes) and [`jitter_ms`] (mean absolute difference of consecutive round trips), per target and
+//! window with [`window_stats`].
+//!
+//! # How probes travel with samples
+//!
+//! Probes run on their own schedule (see stabmon-probe), so a probe does not belong to one tick. Each
+//! [`Sample::latency`](crate::Sample::latency) holds the probes that **completed** since the previous sample, in
+//! the order they completed. Every probe keeps its own start time ([`LatencyProbe::ts`]) and its true duration: a
+//! probe that started at 03:12:00 and hung for 5 s arrives with the sample of 03:12:05 or later, stamped 03:12:00.
+//! To look at latency over time, flatten the samples' `latency` lists and order them by `ts`.
+//!
+//! # Honest failures
+//!
+//! A failed probe has no round trip: [`total_ms`](LatencyProbe::total_ms) is `None` unless a complete answer came
+//! back. Phases that did complete before the failure keep their figures (a blackholed HTTP server shows its
+//! `connect_ms`, then times out), because they are true and they tell which layer broke. Nothing is ever filled in
+//! with a made-up figure.
+//!
+//! ```
+//! use stabmon_core::latency::{jitter_ms, loss, LatencyProbe, ProbeOutcome};
+//! use stabmon_core::Timestamp;
+//!
+//! let at = |s| Timestamp::from_unix_secs(s);
+//! let probes = [
+//!     LatencyProbe::ok("gw", at(0), 10.0),
+//!     LatencyProbe::ok("gw", at(1), 14.0),
+//!     LatencyProbe::new("gw", at(2), ProbeOutcome::Timeout),
+//!     LatencyProbe::ok("gw", at(3), 12.0),
+//! ];
+//! assert_eq!(loss(&probes), Some(0.25));
+//! // Round trips 10, 14, 12: differences 4 and 2.
+//! assert_eq!(jitter_ms(&probes), Some(3.0));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::time::Timestamp;
+
+/// How a probe ended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProbeOutcome {
+    /// The target answered as expected (HTTP: a status from 100 to 399; DNS: NOERROR).
+    #[default]
+    Ok,
+    /// No answer within the probe timeout.
+    Timeout,
+    /// The connection was refused (nothing listens on the port).
+    Refused,
+    /// The connection was reset (or broken) by the peer.
+    Reset,
+    /// A name could not be resolved (system resolver error, or a DNS server's NXDOMAIN, SERVFAIL, REFUSED, ...),
+    /// with the message.
+    DnsError(String),
+    /// The TLS handshake failed (an untrusted certificate, a protocol error), with the message.
+    TlsError(String),
+    /// An HTTP server answered with an error status (400 to 599, or anything outside 100 to 399).
+    HttpStatus(u16),
+    /// Any other failure, with the message (for example ICMP sockets that the OS does not permit).
+    Other(String),
+}
+
+impl ProbeOutcome {
+    /// Whether the probe succeeded.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, ProbeOutcome::Ok)
+    }
+
+    /// The outcome's kind as a short snake_case name: `ok`, `timeout`, `refused`, `reset`, `dns_error`,
+    /// `tls_error`, `http_status` or `other`. This is what the store and `stabmon dump` write.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProbeOutcome::Ok => "ok",
+            ProbeOutcome::Timeout => "timeout",
+            ProbeOutcome::Refused => "refused",
+            ProbeOutcome::Reset => "reset",
+            ProbeOutcome::DnsError(_) => "dns_error",
+            ProbeOutcome::TlsError(_) => "tls_error",
+            ProbeOutcome::HttpStatus(_) => "http_status",
+            ProbeOutcome::Other(_) => "other",
+        }
+    }
+
+    /// The HTTP status code of an [`HttpStatus`](ProbeOutcome::HttpStatus) outcome.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            ProbeOutcome::HttpStatus(code) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The message of a [`DnsError`](ProbeOutcome::DnsError), [`TlsError`](ProbeOutcome::TlsError) or
+    /// [`Other`](ProbeOutcome::Other) outcome.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            ProbeOutcome::DnsError(m) | ProbeOutcome::TlsError(m) | ProbeOutcome::Other(m) => {
+                Some(m)
+            }
+            _ => None,
+        }
+    }
+
+    /// Rebuilds an outcome from its [`kind`](Self::kind), status code and message, as a store keeps them.
+    /// Returns `None` for an unknown kind, or for `http_status` without a code.
+    pub fn from_parts(kind: &str, http_status: Option<u16>, message: Option<&str>) -> Option<Self> {
+        let msg = || message.unwrap_or_default().to_owned();
+        Some(match kind {
+            "ok" => ProbeOutcome::Ok,
+            "timeout" => ProbeOutcome::Timeout,
+            "refused" => ProbeOutcome::Refused,
+            "reset" => ProbeOutcome::Reset,
+            "dns_error" => ProbeOutcome::DnsError(msg()),
+            "tls_error" => ProbeOutcome::TlsError(msg()),
+            "http_status" => ProbeOutcome::HttpStatus(http_status?),
+            "other" => ProbeOutcome::Other(msg()),
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ProbeOutcome {
+    /// `ok`, `timeout`, ..., `http_status 500`, `tls_error: <message>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind())?;
+        if let Some(code) = self.http_status() {
+            write!(f, " {code}")?;
+        }
+        if let Some(m) = self.message() {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One probe of one target: when it started, how it ended, and the timings of the phases that completed, in
+/// milliseconds.
+///
+/// Which phases apply depends on the target: HTTP(S) has all of them (DNS only when the host is a name, TLS only
+/// for https); `tcp://` has DNS and connect; `icmp://` has DNS and the echo round trip as `total_ms`; `dns://` has
+/// the resolution as both `dns_ms` and `total_ms`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct LatencyProbe {
+    /// The target's name, as the user gave it (`gw` in `--target gw=icmp://192.168.1.1`).
+    pub target: String,
+    /// When the probe started, in UTC (not when it completed).
+    pub ts: Timestamp,
+    /// How it ended.
+    pub outcome: ProbeOutcome,
+    /// Time to resolve the host name; `None` when the host was an IP address or resolution did not finish.
+    pub dns_ms: Option<f64>,
+    /// Time for the TCP connection to be established.
+    pub connect_ms: Option<f64>,
+    /// Time for the TLS handshake (https only).
+    pub tls_ms: Option<f64>,
+    /// HTTP: time from the request being sent to the first byte of the answer.
+    pub first_byte_ms: Option<f64>,
+    /// The whole round trip, from the start of the probe to the complete answer; `None` when no complete answer
+    /// came back (every outcome but [`Ok`](ProbeOutcome::Ok) and [`HttpStatus`](ProbeOutcome::HttpStatus)).
+    pub total_ms: Option<f64>,
+}
+
+impl LatencyProbe {
+    /// A probe of `target` started at `ts` that ended with `outcome`, with no timings.
+    pub fn new(target: impl Into<String>, ts: Timestamp, outcome: ProbeOutcome) -> Self {
+        LatencyProbe {
+            target: target.into(),
+            ts,
+            outcome,
+            ..LatencyProbe::default()
+        }
+    }
+
+    /// A successful probe with only its round trip known.
+    pub fn ok(target: impl Into<String>, ts: Timestamp, total_ms: f64) -> Self {
+        LatencyProbe {
+            total_ms: Some(total_ms),
+            ..LatencyProbe::new(target, ts, ProbeOutcome::Ok)
+        }
+    }
+
+    /// The round trip of a successful probe: [`total_ms`](Self::total_ms) when the outcome is
+    /// [`Ok`](ProbeOutcome::Ok), else `None`.
+    pub fn round_trip_ms(&self) -> Option<f64> {
+        if self.outcome.is_ok() {
+            self.total_ms
+        } else {
+            None
+        }
+    }
+}
+
+/// The share of failed probes (every outcome but [`Ok`](ProbeOutcome::Ok), an HTTP error status included), from
+/// 0 to 1; `None` when there are no probes.
+///
+/// Give it the probes of one target (see [`window_stats`] for grouping).
+pub fn loss<'a>(probes: impl IntoIterator<Item = &'a LatencyProbe>) -> Option<f64> {
+    let (mut all, mut failed) = (0u64, 0u64);
+    for p in probes {
+        all += 1;
+        if !p.outcome.is_ok() {
+            failed += 1;
+        }
+    }
+    (all > 0).then(|| failed as f64 / all as f64)
+}
+
+/// Jitter: the mean absolute difference between consecutive round trips, in milliseconds (as RFC 3550 defines
+/// the difference, without its smoothing); `None` with fewer than two successful probes.
+///
+/// Only successful probes have a round trip ([`LatencyProbe::round_trip_ms`]); failures in between are skipped,
+/// so the round trips on either side of a timeout count as consecutive. Probes are taken in the order of their
+/// start time (ties keep the order given). Give it the probes of one target.
+pub fn jitter_ms<'a>(probes: impl IntoIterator<Item = &'a LatencyProbe>) -> Option<f64> {
+    let mut rtts: Vec<(Timestamp, f64)> = probes
+        .into_iter()
+        .filter_map(|p| p.round_trip_ms().map(|ms| (p.ts, ms)))
+        .collect();
+    if rtts.len() < 2 {
+        return None;
+    }
+    rtts.sort_by_key(|&(ts, _)| ts);
+    let sum: f64 = rtts.windows(2).map(|w| (w[1].1 - w[0].1).abs()).sum();
+    Some(sum / (rtts.len() - 1) as f64)
+}
+
+/// Figures for one target over one window.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[non_exhaustive]
+pub struct TargetStats {
+    /// The target's name.
+    pub target: String,
+    /// Probes started in the window.
+    pub probes: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// [`loss`], from 0 to 1.
+    pub loss: f64,
+    /// [`jitter_ms`]; `None` with fewer than two successful probes.
+    pub jitter_ms: Option<f64>,
+    /// Mean round trip of the successful probes.
+    pub mean_ms: Option<f64>,
+    /// Largest round trip of the successful probes.
+    pub max_ms: Option<f64>,
+}
+
+/// Loss, jitter, mean and largest round trip per target, over the probes that **started** in `[from, to)`;
+/// sorted by target name. Targets without a probe in the window are left out.
+pub fn window_stats(probes: &[LatencyProbe], from: Timestamp, to: Timestamp) -> Vec<TargetStats> {
+    let mut by_target: BTreeMap<&str, Vec<&LatencyProbe>> = BTreeMap::new();
+    for p in probes.iter().filter(|p| p.ts >= from && p.ts < to) {
+        by_target.entry(p.target.as_str()).or_default().push(p);
+    }
+    by_target
+        .into_iter()
+        .map(|(target, ps)| {
+            let rtts: Vec<f64> = ps.iter().filter_map(|p| p.round_trip_ms()).collect();
+            let failed = ps.iter().filter(|p| !p.outcome.is_ok()).count() as u64;
+            TargetStats {
+                target: target.to_owned(),
+                probes: ps.len() as u64,
+                failed,
+                loss: loss(ps.iter().copied()).unwrap_or(0.0),
+                jitter_ms: jitter_ms(ps.iter().copied()),
+                mean_ms: (!rtts.is_empty()).then(|| rtts.iter().sum::<f64>() / rtts.len() as f64),
+                max_ms: rtts.iter().copied().reduce(f64::max),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_unix_secs(s)
+    }
+
+    #[test]
+    fn loss_counts_every_failure_including_http_errors() {
+        assert_eq!(loss(&[]), None);
+        let probes = [
+            LatencyProbe::ok("a", at(0), 1.0),
+            LatencyProbe::new("a", at(1), ProbeOutcome::HttpStatus(500)),
+            LatencyProbe::new("a", at(2), ProbeOutcome::Refused),
+            LatencyProbe::ok("a", at(3), 1.0),
+        ];
+        assert_eq!(loss(&probes), Some(0.5));
+        assert_eq!(loss(&probes[..1]), Some(0.0));
+        assert_eq!(loss(&probes[1..3]), Some(1.0));
+    }
+
+    #[test]
+    fn jitter_is_mean_absolute_difference_in_start_order() {
+        // Given out of order: sorted by start time, round trips are 10, 20, 5 -> |10| and |15|: 12.5.
+        let probes = [
+            LatencyProbe::ok("a", at(2), 5.0),
+            LatencyProbe::ok("a", at(0), 10.0),
+            LatencyProbe::ok("a", at(1), 20.0),
+        ];
+        assert_eq!(jitter_ms(&probes), Some(12.5));
+        // A steady target has no jitter.
+        let steady: Vec<_> = (0..5).map(|s| LatencyProbe::ok("a", at(s), 7.0)).collect();
+        assert_eq!(jitter_ms(&steady), Some(0.0));
+    }
+
+    #[test]
+    fn jitter_needs_two_round_trips_and_skips_failures() {
+        assert_eq!(jitter_ms(&[]), None);
+        assert_eq!(jitter_ms(&[LatencyProbe::ok("a", at(0), 3.0)]), None);
+        // An HTTP 500 has a real total, but it is not a successful round trip.
+        let mut err = LatencyProbe::new("a", at(1), ProbeOutcome::HttpStatus(500));
+        err.total_ms = Some(100.0);
+        let probes = [
+            LatencyProbe::ok("a", at(0), 3.0),
+            err,
+            LatencyProbe::new("a", at(2), ProbeOutcome::Timeout),
+            LatencyProbe::ok("a", at(3), 5.0),
+        ];
+        assert_eq!(jitter_ms(&probes), Some(2.0));
+    }
+
+    #[test]
+    fn window_stats_group_by_target_and_window() {
+        let probes = [
+            LatencyProbe::ok("gw", at(0), 2.0),
+            LatencyProbe::ok("web", at(0), 40.0),
+            LatencyProbe::ok("gw", at(1), 4.0),
+            LatencyProbe::new("web", at(1), ProbeOutcome::Timeout),
+            LatencyProbe::ok("gw", at(2), 3.0),
+            LatencyProbe::ok("web", at(2), 60.0),
+            // Outside [0, 3).
+            LatencyProbe::new("gw", at(3), ProbeOutcome::Timeout),
+            LatencyProbe::new("dns", at(5), ProbeOutcome::Timeout),
+        ];
+        let stats = window_stats(&probes, at(0), at(3));
+        assert_eq!(stats.len(), 2);
+        let gw = &stats[0];
+        assert_eq!(gw.target, "gw");
+        assert_eq!((gw.probes, gw.failed), (3, 0));
+        assert_eq!(gw.loss, 0.0);
+        assert_eq!(gw.jitter_ms, Some(1.5));
+        assert_eq!(gw.mean_ms, Some(3.0));
+        assert_eq!(gw.max_ms, Some(4.0));
+        let web = &stats[1];
+        assert_eq!(web.target, "web");
+        assert_eq!((web.probes, web.failed), (3, 1));
+        assert!((web.loss - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(web.jitter_ms, Some(20.0));
+        assert_eq!(web.mean_ms, Some(50.0));
+        // A window where a target only failed: full loss, no round-trip figures.
+        let stats = window_stats(&probes, at(3), at(10));
+        assert_eq!(stats.len(), 2);
+        assert_eq!(stats[0].target, "dns");
+        assert_eq!(stats[0].loss, 1.0);
+        assert_eq!((stats[0].jitter_ms, stats[0].mean_ms), (None, None));
+    }
+
+    #[test]
+    fn round_trip_only_for_success() {
+        let mut p = LatencyProbe::new("a", at(0), ProbeOutcome::HttpStatus(503));
+        p.total_ms = Some(12.0);
+        assert_eq!(p.round_trip_ms(), None);
+        assert_eq!(
+            LatencyProbe::ok("a", at(0), 12.0).round_trip_ms(),
+            Some(12.0)
+        );
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_parts_and_display() {
+        let all = [
+            ProbeOutcome::Ok,
+            ProbeOutcome::Timeout,
+            ProbeOutcome::Refused,
+            ProbeOutcome::Reset,
+            ProbeOutcome::DnsError("NXDOMAIN".into()),
+            ProbeOutcome::TlsError("invalid peer certificate: UnknownIssuer".into()),
+            ProbeOutcome::HttpStatus(500),
+            ProbeOutcome::Other("ICMP datagram sockets not permitted".into()),
+        ];
+        for o in &all {
+            let back = ProbeOutcome::from_parts(o.kind(), o.http_status(), o.message());
+            assert_eq!(back.as_ref(), Some(o));
+        }
+        assert_eq!(ProbeOutcome::from_parts("lost", None, None), None);
+        assert_eq!(ProbeOutcome::from_parts("http_status", None, None), None);
+        assert_eq!(ProbeOutcome::HttpStatus(500).to_string(), "http_status 500");
+        assert_eq!(
+            ProbeOutcome::DnsError("NXDOMAIN".into()).to_string(),
+            "dns_error: NXDOMAIN"
+        );
+        assert_eq!(ProbeOutcome::Timeout.to_string(), "timeout");
+    }
+
+    #[test]
+    fn serializes_outcome_with_kind_and_detail() {
+        let mut p = LatencyProbe::new("web", at(0), ProbeOutcome::HttpStatus(500));
+        p.connect_ms = Some(1.5);
+        let json = serde_json::to_value(&p).unwrap_or_default();
+        assert_eq!(json["outcome"]["kind"], "http_status");
+        assert_eq!(json["outcome"]["detail"], 500);
+        assert_eq!(json["connect_ms"], 1.5);
+        assert!(json["total_ms"].is_null());
+        assert_eq!(json["ts"], "1970-01-01T00:00:00Z");
+    }
+}
