@@ -59,6 +59,16 @@
 //! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 3); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED).
 //!
+//! ## Percentages of processes and names
+//!
+//! Process and name CPU percentages (`cpu_pct`, `children_cpu_pct`, `cpu_nth_pct`, `name_cpu_nth_pct`) are stored
+//! as `DECIMAL(9,2)`, the value rounded to 0.01 %, which is what SQL users read. Each has a companion
+//! `<column>_ulp_adj` (int32, dict): the difference, in units of the last place, between the bits of the recorded
+//! `f32` and the `f32` nearest to the decimal, so that the reader gives every value back bit for bit (NaN and
+//! infinities included). Samplers record CPU % rounded to 0.01 % (one clock tick is 1 % at 1 s), so `_ulp_adj` is
+//! 0 and costs nearly nothing; per-name sums computed in `f32` are a few ULPs off. Unrounded values stay exact but
+//! cost about as much as a float.
+//!
 //! ## `samples`: one row per sample
 //!
 //! | column | type | encoding | meaning |
@@ -82,9 +92,9 @@
 //! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | float32, null | dict | share of the interval stalled, % |
 //! | `oom_kill_count` | uint64, null | delta | the kernel's cumulative OOM-kill counter (Linux) |
 //! | `top_n` | uint16 | delta | N of the top lists |
-//! | `cpu_nth_pct` | float32 | dict | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
+//! | `cpu_nth_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
 //! | `rss_nth_bytes` | uint64 | delta | resident bytes of the N-th process by memory |
-//! | `name_cpu_nth_pct` | float32 | dict | summed CPU % of the N-th name by CPU |
+//! | `name_cpu_nth_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | summed CPU % of the N-th name by CPU |
 //! | `name_rss_nth_bytes` | uint64 | delta | summed resident bytes of the N-th name by memory |
 //!
 //! ## `processes`: one row per process in a sample's top lists
@@ -102,8 +112,8 @@
 //! | `name` | string | dict | process name (Linux `comm`) |
 //! | `cmdline` | string, null | dict | command line, cut to a bounded length; null when not recorded |
 //! | `user` | string, null | dict | owning user |
-//! | `cpu_pct` | float32 | dict | CPU over the interval, % of one core (200 = two cores) |
-//! | `children_cpu_pct` | float32, null | dict | CPU of reaped children over the interval, % of one core |
+//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | CPU over the interval, % of one core (200 = two cores) |
+//! | `children_cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict | CPU of reaped children over the interval, % of one core |
 //! | `rss_bytes` | uint64 | delta | resident memory, bytes |
 //! | `virtual_bytes` | uint64 | delta | virtual memory size, bytes |
 //! | `cpu_rank` | uint16, null | delta | 1-based rank by attributed CPU, null when not in that list |
@@ -119,7 +129,7 @@
 //! | `ts` | timestamp us UTC | delta | the sample's tick |
 //! | `name` | string | dict | process name |
 //! | `process_count` | uint32 | delta | processes with that name |
-//! | `cpu_pct` | float32 | dict | their summed CPU, % of one core |
+//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | their summed CPU, % of one core |
 //! | `rss_bytes` | uint64 | delta | their summed resident memory, bytes |
 //! | `cpu_rank`, `rss_rank` | uint16, null | delta | 1-based rank in the by-CPU and by-memory name lists |
 //! | `list_pos` | uint16, null | delta | as in `processes` (canonical order: ranks, then name) |
@@ -133,6 +143,7 @@
 
 mod error;
 mod layout;
+mod pct;
 mod reader;
 mod schema;
 mod writer;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
+    Decimal128Type, Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 use arrow_array::{
     Array, ArrowPrimitiveType, BooleanArray, DictionaryArray, ListArray, PrimitiveArray,
@@ -21,6 +22,7 @@ use stabmon_core::{
 
 use crate::error::{Error, invalid, io, pq};
 use crate::layout::{SegmentLoc, TABLES, parquet_files, parse_segment_path, utc_date};
+use crate::pct;
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 use crate::writer::{name_order_key, process_sort_key};
 
@@ -302,6 +304,22 @@ impl<'a> Cols<'a> {
         Ok(a)
     }
 
+    /// A percentage stored as a decimal and an ULP adjustment (see `pct.rs`); `None` where null.
+    fn pct(&self, name: &str) -> Result<PctCol<'a>, Error> {
+        let q = self
+            .col(name)?
+            .as_primitive_opt::<Decimal128Type>()
+            .ok_or_else(|| self.bad_type(name))?;
+        let adj_name = format!("{name}_ulp_adj");
+        let adj = self.prim::<Int32Type>(&adj_name)?;
+        Ok(PctCol {
+            q,
+            adj,
+            path: self.path,
+            name: name.to_owned(),
+        })
+    }
+
     fn bool(&self, name: &str) -> Result<&'a BooleanArray, Error> {
         self.col(name)?
             .as_boolean_opt()
@@ -332,6 +350,35 @@ impl<'a> Cols<'a> {
         c.as_string_opt::<i32>()
             .map(StrCol::Plain)
             .ok_or_else(|| self.bad_type(name))
+    }
+}
+
+struct PctCol<'a> {
+    q: &'a PrimitiveArray<Decimal128Type>,
+    adj: &'a PrimitiveArray<Int32Type>,
+    path: &'a Path,
+    name: String,
+}
+
+impl PctCol<'_> {
+    fn get(&self, i: usize) -> Result<Option<f32>, Error> {
+        match (opt(self.q, i), opt(self.adj, i)) {
+            (Some(q), Some(adj)) => {
+                let q = i32::try_from(q)
+                    .map_err(|_| invalid(self.path, format!("{} out of range", self.name)))?;
+                Ok(Some(pct::decode(q, adj)))
+            }
+            (None, None) => Ok(None),
+            _ => Err(invalid(
+                self.path,
+                format!("{} and its _ulp_adj disagree on null", self.name),
+            )),
+        }
+    }
+
+    fn req(&self, i: usize) -> Result<f32, Error> {
+        self.get(i)?
+            .ok_or_else(|| invalid(self.path, format!("the column {} has nulls", self.name)))
     }
 }
 
@@ -393,9 +440,9 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
         ];
         let oom = c.prim::<UInt64Type>("oom_kill_count")?;
         let top_n = c.req::<UInt16Type>("top_n")?;
-        let cpu_nth = c.req::<Float32Type>("cpu_nth_pct")?;
+        let cpu_nth = c.pct("cpu_nth_pct")?;
         let rss_nth = c.req::<UInt64Type>("rss_nth_bytes")?;
-        let name_cpu_nth = c.req::<Float32Type>("name_cpu_nth_pct")?;
+        let name_cpu_nth = c.pct("name_cpu_nth_pct")?;
         let name_rss_nth = c.req::<UInt64Type>("name_rss_nth_bytes")?;
 
         for i in 0..batch.num_rows() {
@@ -477,9 +524,9 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
             };
             s.oom_kill_count = opt(oom, i);
             s.top.n = top_n.value(i);
-            s.top.cpu_nth_pct = cpu_nth.value(i);
+            s.top.cpu_nth_pct = cpu_nth.req(i)?;
             s.top.rss_nth_bytes = rss_nth.value(i);
-            s.top.name_cpu_nth_pct = name_cpu_nth.value(i);
+            s.top.name_cpu_nth_pct = name_cpu_nth.req(i)?;
             s.top.name_rss_nth_bytes = name_rss_nth.value(i);
             out.push(s);
         }
@@ -520,8 +567,8 @@ fn read_processes(
         let name = c.str("name")?;
         let cmdline = c.str("cmdline")?;
         let user = c.str("user")?;
-        let cpu = c.req::<Float32Type>("cpu_pct")?;
-        let child = c.prim::<Float32Type>("children_cpu_pct")?;
+        let cpu = c.pct("cpu_pct")?;
+        let child = c.pct("children_cpu_pct")?;
         let rss = c.req::<UInt64Type>("rss_bytes")?;
         let vsz = c.req::<UInt64Type>("virtual_bytes")?;
         let cpu_rank = c.prim::<UInt16Type>("cpu_rank")?;
@@ -539,8 +586,8 @@ fn read_processes(
             p.parent_pid = opt(ppid, i);
             p.cmdline = cmdline.get(i).map(str::to_owned);
             p.user = user.get(i).map(str::to_owned);
-            p.cpu_pct = cpu.value(i);
-            p.children_cpu_pct = opt(child, i);
+            p.cpu_pct = cpu.req(i)?;
+            p.children_cpu_pct = child.get(i)?;
             p.rss_bytes = rss.value(i);
             p.virtual_bytes = vsz.value(i);
             p.start_time = Timestamp::from_unix_micros(start.value(i));
@@ -566,7 +613,7 @@ fn read_names(
         let ts = c.req::<TimestampMicrosecondType>("ts")?;
         let name = c.str("name")?;
         let count = c.req::<UInt32Type>("process_count")?;
-        let cpu = c.req::<Float32Type>("cpu_pct")?;
+        let cpu = c.pct("cpu_pct")?;
         let rss = c.req::<UInt64Type>("rss_bytes")?;
         let cpu_rank = c.prim::<UInt16Type>("cpu_rank")?;
         let rss_rank = c.prim::<UInt16Type>("rss_rank")?;
@@ -578,7 +625,7 @@ fn read_names(
             let at = sample_at(samples, ts.value(i), path)?;
             let mut n = NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
             n.process_count = count.value(i);
-            n.cpu_pct = cpu.value(i);
+            n.cpu_pct = cpu.req(i)?;
             n.rss_bytes = rss.value(i);
             n.cpu_rank = opt(cpu_rank, i);
             n.rss_rank = opt(rss_rank, i);

@@ -24,6 +24,11 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// Percentages in hundredths: `DECIMAL(9,2)`, INT32 in Parquet (see `pct.rs`).
+fn pct_type() -> DataType {
+    DataType::Decimal128(9, 2)
+}
+
 fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
@@ -102,9 +107,11 @@ const SAMPLES: &[Col] = &[
     col("pressure_io_full_pct", || DataType::Float32, true, Enc::Dict),
     col("oom_kill_count", || DataType::UInt64, true, Enc::Delta),
     col("top_n", || DataType::UInt16, false, Enc::Delta),
-    col("cpu_nth_pct", || DataType::Float32, false, Enc::Dict),
+    col("cpu_nth_pct", pct_type, false, Enc::Dict),
+    col("cpu_nth_pct_ulp_adj", || DataType::Int32, false, Enc::Dict),
     col("rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("name_cpu_nth_pct", || DataType::Float32, false, Enc::Dict),
+    col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
+    col("name_cpu_nth_pct_ulp_adj", || DataType::Int32, false, Enc::Dict),
     col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
 ];
 
@@ -117,8 +124,10 @@ const PROCESSES: &[Col] = &[
     col("name", dict_type, false, Enc::Dict),
     col("cmdline", dict_type, true, Enc::Dict),
     col("user", dict_type, true, Enc::Dict),
-    col("cpu_pct", || DataType::Float32, false, Enc::Dict),
-    col("children_cpu_pct", || DataType::Float32, true, Enc::Dict),
+    col("cpu_pct", pct_type, false, Enc::Dict),
+    col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Dict),
+    col("children_cpu_pct", pct_type, true, Enc::Dict),
+    col("children_cpu_pct_ulp_adj", || DataType::Int32, true, Enc::Dict),
     col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
     col("virtual_bytes", || DataType::UInt64, false, Enc::Delta),
     col("cpu_rank", || DataType::UInt16, true, Enc::Delta),
@@ -131,7 +140,8 @@ const NAMES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
     col("name", dict_type, false, Enc::Dict),
     col("process_count", || DataType::UInt32, false, Enc::Delta),
-    col("cpu_pct", || DataType::Float32, false, Enc::Dict),
+    col("cpu_pct", pct_type, false, Enc::Dict),
+    col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Dict),
     col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
     col("cpu_rank", || DataType::UInt16, true, Enc::Delta),
     col("rss_rank", || DataType::UInt16, true, Enc::Delta),
@@ -170,6 +180,14 @@ pub(crate) fn writer_properties(table: &str, host: &str, zstd_level: i32) -> Wri
             KeyValue::new(KEY_HOST.to_owned(), host.to_owned()),
         ]));
     for c in cols(table) {
+        let enc = c.enc;
+        // Statistics only where a reader uses them (time pruning); every other column's min/max would add bytes to
+        // every footer of every hourly segment.
+        let stats = if c.name == "ts" {
+            EnabledStatistics::Chunk
+        } else {
+            EnabledStatistics::None
+        };
         let path = if matches!((c.ty)(), DataType::List(_)) {
             ColumnPath::new(vec![
                 c.name.to_owned(),
@@ -179,7 +197,8 @@ pub(crate) fn writer_properties(table: &str, host: &str, zstd_level: i32) -> Wri
         } else {
             ColumnPath::new(vec![c.name.to_owned()])
         };
-        b = match c.enc {
+        b = b.set_column_statistics_enabled(path.clone(), stats);
+        b = match enc {
             Enc::Dict => b.set_column_dictionary_enabled(path, true),
             Enc::Delta => b
                 .set_column_dictionary_enabled(path.clone(), false)

@@ -7,16 +7,19 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, DictionaryArray, Float32Array, Int32Array, Int64Array, ListArray,
-    RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Int32Array, Int64Array,
+    ListArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array,
+    UInt64Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, arrow, io, pq};
 use crate::layout::{TABLES, partition_dir, segment_stem, utc_date};
+use crate::pct;
 use crate::schema::{schema, writer_properties};
 
 /// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
@@ -364,6 +367,12 @@ impl Buffer {
         fn ts(v: Vec<i64>) -> ArrayRef {
             Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
         }
+        fn pcts(v: Vec<f32>) -> Result<[ArrayRef; 2], arrow_schema::ArrowError> {
+            let (q, adj): (Vec<i32>, Vec<i32>) = v.into_iter().map(pct::encode).unzip();
+            let q = Decimal128Array::from_iter_values(q.into_iter().map(i128::from))
+                .with_precision_and_scale(9, 2)?;
+            Ok([Arc::new(q), Arc::new(Int32Array::from(adj))])
+        }
         fn f32s(v: Vec<f32>) -> ArrayRef {
             Arc::new(Float32Array::from(v))
         }
@@ -429,11 +438,12 @@ impl Buffer {
             opt_f32s(p4),
             Arc::new(UInt64Array::from(std::mem::take(&mut self.oom_kill_count))),
             Arc::new(UInt16Array::from(std::mem::take(&mut self.top_n))),
-            f32s(take(&mut self.cpu_nth_pct)),
-            u64s(std::mem::take(&mut self.rss_nth_bytes)),
-            f32s(take(&mut self.name_cpu_nth_pct)),
-            u64s(std::mem::take(&mut self.name_rss_nth_bytes)),
         ];
+        let mut columns = columns;
+        columns.extend(pcts(take(&mut self.cpu_nth_pct))?);
+        columns.push(u64s(std::mem::take(&mut self.rss_nth_bytes)));
+        columns.extend(pcts(take(&mut self.name_cpu_nth_pct))?);
+        columns.push(u64s(std::mem::take(&mut self.name_rss_nth_bytes)));
         RecordBatch::try_new(schema("samples"), columns)
     }
 
@@ -453,12 +463,10 @@ impl Buffer {
             self.cmdlines
                 .array(rows.iter().map(|r| r.cmdline).collect())?,
             self.users.array(rows.iter().map(|r| r.user).collect())?,
-            Arc::new(Float32Array::from_iter_values(
-                rows.iter().map(|r| r.cpu_pct),
-            )),
-            Arc::new(Float32Array::from_iter(
-                rows.iter().map(|r| r.children_cpu_pct),
-            )),
+            pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
+            adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
+            pct_array(rows.iter().map(|r| r.children_cpu_pct))?,
+            adj_array(rows.iter().map(|r| r.children_cpu_pct)),
             Arc::new(UInt64Array::from_iter_values(
                 rows.iter().map(|r| r.rss_bytes),
             )),
@@ -487,9 +495,8 @@ impl Buffer {
             Arc::new(UInt32Array::from_iter_values(
                 rows.iter().map(|r| r.process_count),
             )),
-            Arc::new(Float32Array::from_iter_values(
-                rows.iter().map(|r| r.cpu_pct),
-            )),
+            pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
+            adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
             Arc::new(UInt64Array::from_iter_values(
                 rows.iter().map(|r| r.rss_bytes),
             )),
@@ -499,6 +506,19 @@ impl Buffer {
         ];
         RecordBatch::try_new(schema("names"), columns)
     }
+}
+
+fn pct_array(v: impl Iterator<Item = Option<f32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
+    let q = v.map(|x| x.map(|x| i128::from(pct::encode(x).0)));
+    Ok(Arc::new(
+        Decimal128Array::from_iter(q).with_precision_and_scale(9, 2)?,
+    ))
+}
+
+fn adj_array(v: impl Iterator<Item = Option<f32>>) -> ArrayRef {
+    Arc::new(Int32Array::from_iter(
+        v.map(|x| x.map(|x| pct::encode(x).1)),
+    ))
 }
 
 /// One table's file of the open segment.
@@ -703,8 +723,13 @@ impl StoreWriter {
                 .open(&tmp)
                 .map_err(io(&tmp))?;
             let props = writer_properties(table, host, self.opts.zstd_level);
-            let writer =
-                ArrowWriter::try_new(file, schema(table), Some(props)).map_err(pq(&tmp))?;
+            // No embedded Arrow schema: it would add kilobytes to every footer, and the Parquet types already say
+            // everything (the reader accepts plain or dictionary strings).
+            let options = ArrowWriterOptions::new()
+                .with_properties(props)
+                .with_skip_arrow_metadata(true);
+            let writer = ArrowWriter::try_new_with_options(file, schema(table), options)
+                .map_err(pq(&tmp))?;
             files.push(SegmentFile { writer, tmp, path });
         }
         Ok(Segment {

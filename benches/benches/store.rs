@@ -1,0 +1,252 @@
+//! Store density and speed (issue 2): one synthetic day at 1 s with top 10 (~300 processes) written with
+//! stabmon-store, then read back.
+//!
+//! Reports bytes per day and per recorded second per table and per column (compressed column-chunk sizes from the
+//! Parquet metadata, plus footers), the writer's CPU time per sample, and read times for the whole day and for one
+//! hour. Run: `cargo bench -p stabmon-benches --bench store` (add `-- --quick` for two hours instead of a day).
+//!
+//! The synthetic machine is the `stabmon_core::synth` generator: real recordings differ (real RSS and CPU are
+//! noisier or steadier depending on the workload), so also measure real recordings (`benches/record_soak.sh`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use stabmon_core::Timestamp;
+use stabmon_core::synth::Synth;
+use stabmon_store::{StoreReader, StoreWriter, WriterOptions};
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+struct WriteRun {
+    samples: u64,
+    process_rows: u64,
+    name_rows: u64,
+    write_cpu: Duration,
+    bytes: u64,
+}
+
+/// Writes `hours` hours of the synthetic machine, generating an hour at a time outside the timed part.
+fn write_day(dir: &Path, synth: &Synth, hours: u64, opts: WriterOptions) -> WriteRun {
+    let mut w = StoreWriter::create_with(dir, opts).unwrap();
+    let mut it = synth.iter();
+    let mut write_cpu = Duration::ZERO;
+    for _ in 0..hours {
+        let hour: Vec<_> = it.by_ref().take(3600).collect();
+        let t = thread_cpu();
+        for s in &hour {
+            w.write(s).unwrap();
+        }
+        write_cpu += thread_cpu() - t;
+    }
+    let t = thread_cpu();
+    let summary = w.finish().unwrap();
+    write_cpu += thread_cpu() - t;
+    WriteRun {
+        samples: summary.samples,
+        process_rows: summary.process_rows,
+        name_rows: summary.name_rows,
+        write_cpu,
+        bytes: summary.bytes,
+    }
+}
+
+fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            parquet_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "parquet") {
+            out.push(p);
+        }
+    }
+}
+
+fn footer_len(path: &Path) -> u64 {
+    let mut f = File::open(path).unwrap();
+    f.seek(SeekFrom::End(-8)).unwrap();
+    let mut b = [0u8; 4];
+    f.read_exact(&mut b).unwrap();
+    u64::from(u32::from_le_bytes(b)) + 8
+}
+
+#[derive(Default)]
+struct TableSize {
+    files: u64,
+    bytes: u64,
+    footers: u64,
+    rows: u64,
+    columns: BTreeMap<String, u64>,
+}
+
+fn sizes(dir: &Path) -> BTreeMap<String, TableSize> {
+    let mut files = Vec::new();
+    parquet_files(dir, &mut files);
+    let mut out: BTreeMap<String, TableSize> = BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap();
+        let table = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned();
+        let t = out.entry(table).or_default();
+        t.files += 1;
+        t.bytes += std::fs::metadata(&f).unwrap().len();
+        t.footers += footer_len(&f);
+        let reader = SerializedFileReader::new(File::open(&f).unwrap()).unwrap();
+        let md = reader.metadata();
+        t.rows += md.file_metadata().num_rows() as u64;
+        for rg in md.row_groups() {
+            for c in rg.columns() {
+                let name = c.column_path().parts()[0].clone();
+                *t.columns.entry(name).or_default() += c.compressed_size() as u64;
+            }
+        }
+    }
+    out
+}
+
+fn per_day(bytes: u64, samples: u64) -> f64 {
+    bytes as f64 * 86_400.0 / samples as f64
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let hours: u64 = if quick { 2 } else { 24 };
+    let start = Timestamp::from_unix_secs(1_795_564_800); // 2026-11-25T00:00:00Z
+    let synth = Synth::new(start, Duration::from_secs(1))
+        .count(hours * 3600)
+        .host("bench-host")
+        .seed(2)
+        .processes(300)
+        .top_n(10);
+
+    // Generator cost alone, so that it is not mistaken for the writer's.
+    let t = thread_cpu();
+    let n = synth.iter().take(3600).count();
+    let gen_cpu = thread_cpu() - t;
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = write_day(dir.path(), &synth, hours, WriterOptions::default());
+    let samples = run.samples;
+    println!(
+        "## store bench: {} samples ({} h at 1 s, top 10, ~300 processes), {} process rows ({:.1}/sample), {} name rows ({:.1}/sample)",
+        samples,
+        hours,
+        run.process_rows,
+        run.process_rows as f64 / samples as f64,
+        run.name_rows,
+        run.name_rows as f64 / samples as f64
+    );
+    println!(
+        "total: {} bytes = {:.0} bytes/day = {:.2} MB/day, {:.1} bytes per recorded second (goal < 25 B/s, < 2 MB/day; Python tool 6.2 MB/day)",
+        run.bytes,
+        per_day(run.bytes, samples),
+        per_day(run.bytes, samples) / 1e6,
+        run.bytes as f64 / samples as f64
+    );
+    println!(
+        "writer CPU: {:.1} us/sample ({:.2} s total); synth generator alone: {:.1} us/sample",
+        run.write_cpu.as_secs_f64() * 1e6 / samples as f64,
+        run.write_cpu.as_secs_f64(),
+        gen_cpu.as_secs_f64() * 1e6 / n as f64
+    );
+
+    let tables = sizes(dir.path());
+    println!(
+        "\n| table | files | rows | bytes/day | B/s | footers/day |\n|---|---|---|---|---|---|"
+    );
+    for (name, t) in &tables {
+        println!(
+            "| {name} | {} | {} | {:.0} | {:.2} | {:.0} |",
+            t.files,
+            t.rows,
+            per_day(t.bytes, samples),
+            t.bytes as f64 / samples as f64,
+            per_day(t.footers, samples)
+        );
+    }
+    let mut cols: Vec<(String, u64)> = tables
+        .iter()
+        .flat_map(|(tn, t)| {
+            t.columns
+                .iter()
+                .map(move |(c, b)| (format!("{tn}.{c}"), *b))
+        })
+        .collect();
+    cols.sort_by_key(|c| std::cmp::Reverse(c.1));
+    println!("\n| column (compressed chunks) | bytes/day | B/s | share |\n|---|---|---|---|");
+    for (c, b) in cols.iter().take(20) {
+        println!(
+            "| {c} | {:.0} | {:.3} | {:.1} % |",
+            per_day(*b, samples),
+            *b as f64 / samples as f64,
+            *b as f64 * 100.0 / run.bytes as f64
+        );
+    }
+
+    // Reads: the whole day and one hour (12:00-13:00, or the second hour in quick mode).
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let mut whole = Vec::new();
+    let mut hour = Vec::new();
+    let from = start.saturating_add(Duration::from_secs(if quick { 3600 } else { 12 * 3600 }));
+    let to = from.saturating_add(Duration::from_secs(3600));
+    for _ in 0..3 {
+        let t = Instant::now();
+        let all = reader.samples(None, None).unwrap();
+        whole.push(t.elapsed());
+        assert_eq!(all.len() as u64, samples);
+        drop(all);
+        let t = Instant::now();
+        let h = reader.samples(Some(from), Some(to)).unwrap();
+        hour.push(t.elapsed());
+        assert_eq!(h.len(), 3600);
+    }
+    println!(
+        "\nread (median of 3, wall): whole range {:.2} s ({:.1} us/sample), one hour {:.3} s",
+        median(whole.clone()).as_secs_f64(),
+        median(whole).as_secs_f64() * 1e6 / samples as f64,
+        median(hour).as_secs_f64()
+    );
+
+    // Variants through the public options, on the same data.
+    if !quick {
+        println!("\n| variant | bytes/day | writer us/sample |\n|---|---|---|");
+        for (label, opts) in [
+            ("zstd 1", WriterOptions::new().zstd_level(1)),
+            ("zstd 9", WriterOptions::new().zstd_level(9)),
+            (
+                "row group 600 samples",
+                WriterOptions::new().row_group_samples(600),
+            ),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let r = write_day(d.path(), &synth, hours, opts);
+            println!(
+                "| {label} | {:.0} | {:.1} |",
+                per_day(r.bytes, r.samples),
+                r.write_cpu.as_secs_f64() * 1e6 / r.samples as f64
+            );
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Exact, compact storage of `f32` percentages: a decimal in hundredths plus an adjustment in f32 ULPs.
+//!
+//! A percentage `v` is stored as `q = round(v * 100)` (a `DECIMAL(9,2)` column that SQL users read directly)
+//! and `adj`, the difference between the bits of `v` and of the `f32` nearest to `q / 100`, as a wrapping 32-bit
+//! integer. Decoding `f32::from_bits(bits(q / 100) + adj)` gives `v` back bit for bit, for every `f32` (NaN,
+//! infinities and `-0.0` included: those use `q = 0` and carry their whole bit pattern in `adj`).
+//!
+//! Values already on the 0.01 grid (what the samplers record) have `adj = 0`, which costs nearly nothing; a sum
+//! of such values computed in `f32` (the per-name totals) is a few ULPs off the grid, a small `adj`.
+
+/// The largest |hundredths| a `DECIMAL(9,2)` holds.
+const MAX_Q: f64 = 999_999_999.0;
+
+/// The `f32` nearest to `q / 100`.
+pub(crate) fn grid(q: i32) -> f32 {
+    (f64::from(q) / 100.0) as f32
+}
+
+/// Splits a percentage into hundredths and an ULP adjustment.
+pub(crate) fn encode(v: f32) -> (i32, i32) {
+    let scaled = (f64::from(v) * 100.0).round();
+    let q = if v.is_finite() && scaled.abs() <= MAX_Q && v.to_bits() != (-0.0f32).to_bits() {
+        scaled as i32
+    } else {
+        0
+    };
+    let adj = (v.to_bits() as i32).wrapping_sub(grid(q).to_bits() as i32);
+    (q, adj)
+}
+
+/// Puts a percentage back together.
+pub(crate) fn decode(q: i32, adj: i32) -> f32 {
+    f32::from_bits((grid(q).to_bits() as i32).wrapping_add(adj) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_kind_of_value_bit_for_bit() {
+        let values = [
+            0.0,
+            -0.0,
+            1.0,
+            0.01,
+            99.98,
+            187.0,
+            1.0 / 1.000_213,
+            100.0 / 3.0,
+            -5.25,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            9_999_999.0,
+            12_345_678.0,
+        ];
+        for v in values {
+            let (q, adj) = encode(v);
+            assert_eq!(decode(q, adj).to_bits(), v.to_bits(), "{v}");
+        }
+        // On the grid: no adjustment.
+        assert_eq!(encode(99.98), (9998, 0));
+        assert_eq!(
+            encode(((1.0f64 / 1.000_213 * 100.0).round() / 100.0) as f32).1,
+            0
+        );
+        // Off the grid: the decimal is the rounded value.
+        assert_eq!(encode(100.0 / 3.0).0, 3333);
+        // A sum of grid values in f32 is only a few ULPs off.
+        let sum = (0..40).fold(0.0f32, |a, _| a + 0.99);
+        let (q, adj) = encode(sum);
+        assert_eq!(q, 3960);
+        assert!(adj.abs() < 64, "{adj}");
+    }
+}
