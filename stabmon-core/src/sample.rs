@@ -76,10 +76,10 @@ impl Sample {
 pub struct CpuUsage {
     /// Busy: everything but idle and iowait (user, nice, system, irq, softirq, steal).
     pub busy_pct: f32,
-    /// User and nice time.
-    pub user_pct: f32,
-    /// System time, including hard and soft interrupts.
-    pub system_pct: f32,
+    /// User and nice time, where the OS reports the split (sysinfo does not: `None` there).
+    pub user_pct: Option<f32>,
+    /// System time, including hard and soft interrupts, where the OS reports the split.
+    pub system_pct: Option<f32>,
     /// Time idle while waiting for I/O, where the OS reports it.
     pub iowait_pct: Option<f32>,
     /// Time stolen by the hypervisor, where the OS reports it.

@@ -1124,8 +1124,8 @@ impl SynthIter {
             };
             let q = |x: u64| (x as f64 * 100.0 / core_total as f64) as f32;
             let mut u = CpuUsage::new(q(busy));
-            u.user_pct = q(user);
-            u.system_pct = q(sys);
+            u.user_pct = Some(q(user));
+            u.system_pct = Some(q(sys));
             u.iowait_pct = Some(q(io));
             u.steal_pct = Some(0.0);
             per_core.push(u);
@@ -1137,8 +1137,8 @@ impl SynthIter {
         }
         let q = |x: u64| (x as f64 * 100.0 / sum_total as f64) as f32;
         let mut cpu = CpuUsage::new(q(sum_busy));
-        cpu.user_pct = q(sum_user);
-        cpu.system_pct = q(sum_sys);
+        cpu.user_pct = Some(q(sum_user));
+        cpu.system_pct = Some(q(sum_sys));
         cpu.iowait_pct = Some(q(sum_io));
         cpu.steal_pct = Some(0.0);
 

@@ -31,8 +31,7 @@ struct ProcState {
 /// start time), so that a process born during the interval counts all of its time and a reused pid starts afresh.
 /// Command line and user are refreshed only for the processes that make the top lists, and cached.
 ///
-/// What sysinfo does not report stays empty: the user/system split of CPU time (left at 0, with iowait and steal
-/// `None`), children's CPU (`None`), pressure stalls, the OOM-kill counter and the boot id.
+/// What sysinfo does not report stays empty: the user/system split of CPU time (`None`, like iowait and steal), children's CPU (`None`), pressure stalls, the OOM-kill counter and the boot id.
 #[derive(Debug)]
 pub struct SysinfoSampler {
     opts: SamplerOptions,

@@ -80,9 +80,11 @@
 //! | `utc_offset_secs` | int32, null | delta | the host's offset from UTC at `ts`, seconds east |
 //! | `interval_ns` | int64 | delta | the time the sample's rates cover (measured since the previous sample), ns |
 //! | `lateness_ns` | int64 | delta | how long after its tick the reading started, ns |
-//! | `cpu_busy_pct`, `cpu_user_pct`, `cpu_system_pct` | float32 | dict | whole-machine CPU, % of all cores |
+//! | `cpu_busy_pct` | float32 | dict | whole-machine CPU busy, % of all cores |
+//! | `cpu_user_pct`, `cpu_system_pct` | float32, null | dict | whole-machine user and system CPU, where the OS splits them |
 //! | `cpu_iowait_pct`, `cpu_steal_pct` | float32, null | dict | same, where the OS reports them |
-//! | `core_busy_pct`, `core_user_pct`, `core_system_pct` | list\<float32\> | dict | per core, % of that core, in OS order |
+//! | `core_busy_pct` | list\<float32\> | dict | per core, % of that core, in OS order |
+//! | `core_user_pct`, `core_system_pct` | list\<float32, null\> | dict | per core, where the OS splits them |
 //! | `core_iowait_pct`, `core_steal_pct` | list\<float32, null\> | dict | per core, where reported |
 //! | `load_1m`, `load_5m`, `load_15m` | float32, null | dict | load averages (all null where the OS has none) |
 //! | `mem_total_bytes`, `mem_used_bytes`, `mem_available_bytes` | uint64 | delta | physical memory, bytes |

@@ -406,8 +406,8 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
         let interval = c.req::<Int64Type>("interval_ns")?;
         let lateness = c.req::<Int64Type>("lateness_ns")?;
         let busy = c.req::<Float32Type>("cpu_busy_pct")?;
-        let user = c.req::<Float32Type>("cpu_user_pct")?;
-        let system = c.req::<Float32Type>("cpu_system_pct")?;
+        let user = c.prim::<Float32Type>("cpu_user_pct")?;
+        let system = c.prim::<Float32Type>("cpu_system_pct")?;
         let iowait = c.prim::<Float32Type>("cpu_iowait_pct")?;
         let steal = c.prim::<Float32Type>("cpu_steal_pct")?;
         let cores = [
@@ -457,8 +457,8 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
             s.interval = duration(interval.value(i), path, "interval")?;
             s.lateness = duration(lateness.value(i), path, "lateness")?;
             let mut cpu = CpuUsage::new(busy.value(i));
-            cpu.user_pct = user.value(i);
-            cpu.system_pct = system.value(i);
+            cpu.user_pct = opt(user, i);
+            cpu.system_pct = opt(system, i);
             cpu.iowait_pct = opt(iowait, i);
             cpu.steal_pct = opt(steal, i);
             s.cpu = cpu;
@@ -486,12 +486,12 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
             for k in 0..end - start {
                 let at = |n: usize| ranges[n].map_or(0, |(a, _)| a) + k;
                 let (b, u, sy) = (cores[0].1, cores[1].1, cores[2].1);
-                if b.is_null(at(0)) || u.is_null(at(1)) || sy.is_null(at(2)) {
-                    return Err(invalid(path, "a core_busy/user/system_pct item is null"));
+                if b.is_null(at(0)) {
+                    return Err(invalid(path, "a core_busy_pct item is null"));
                 }
                 let mut cu = CpuUsage::new(b.value(at(0)));
-                cu.user_pct = u.value(at(1));
-                cu.system_pct = sy.value(at(2));
+                cu.user_pct = opt(u, at(1));
+                cu.system_pct = opt(sy, at(2));
                 cu.iowait_pct = opt(cores[3].1, at(3));
                 cu.steal_pct = opt(cores[4].1, at(4));
                 per_core.push(cu);

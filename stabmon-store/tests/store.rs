@@ -52,8 +52,8 @@ fn odd_samples() -> Vec<Sample> {
     s.interval = Duration::new(1, 123_456_789);
     s.lateness = Duration::from_nanos(1);
     let mut c = CpuUsage::new(100.0);
-    c.user_pct = 0.1;
-    c.system_pct = f32::MIN_POSITIVE;
+    c.user_pct = Some(0.1);
+    c.system_pct = Some(f32::MIN_POSITIVE);
     c.iowait_pct = Some(0.0);
     c.steal_pct = None;
     s.cpu = c;
@@ -454,8 +454,8 @@ fn fixture_samples() -> Vec<Sample> {
             s.interval = Duration::from_micros(1_000_250);
             s.lateness = Duration::from_micros(180);
             s.cpu = CpuUsage::new(50.0 + i as f32);
-            s.cpu.user_pct = 40.0;
-            s.cpu.system_pct = 10.0 + i as f32;
+            s.cpu.user_pct = Some(40.0);
+            s.cpu.system_pct = Some(10.0 + i as f32);
             s.cpu.iowait_pct = Some(0.5);
             s.per_core = vec![CpuUsage::new(99.0), CpuUsage::new(1.0 + i as f32)];
             s.load = Some(LoadAvg::new(1.25, 0.75, 0.5));

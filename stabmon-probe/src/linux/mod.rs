@@ -436,11 +436,11 @@ fn cpu_usage(d: &CpuTimes) -> CpuUsage {
     let total = d.total() as f64;
     let busy = d.total().saturating_sub(d.idle).saturating_sub(d.iowait) as f64;
     let mut u = CpuUsage::new(pct(busy, total));
-    u.user_pct = pct(d.user.saturating_add(d.nice) as f64, total);
-    u.system_pct = pct(
+    u.user_pct = Some(pct(d.user.saturating_add(d.nice) as f64, total));
+    u.system_pct = Some(pct(
         d.system.saturating_add(d.irq).saturating_add(d.softirq) as f64,
         total,
-    );
+    ));
     u.iowait_pct = Some(pct(d.iowait as f64, total));
     u.steal_pct = Some(pct(d.steal as f64, total));
     u
