@@ -12,4 +12,12 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A timestamp that is not RFC 3339 (`2026-11-25T03:12:00Z`, `2026-11-25T04:12:00.25+01:00`).
+    #[error("invalid timestamp {input:?}: {reason}")]
+    InvalidTimestamp {
+        /// The text given.
+        input: String,
+        /// Why it was refused.
+        reason: String,
+    },
 }

@@ -3,12 +3,16 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::Error;
 
 /// A point in time in UTC, stored as microseconds since the Unix epoch (1970-01-01T00:00:00Z).
 ///
 /// This is the resolution of the Parquet store (`Timestamp(Microsecond, "UTC")`), so a timestamp survives a round
-/// trip through a file unchanged. It displays and serializes as RFC 3339 in UTC, e.g. `2026-11-25T03:12:00.250Z`.
+/// trip through a file unchanged. It displays and serializes as RFC 3339 in UTC, e.g. `2026-11-25T03:12:00.250Z`,
+/// and parses from RFC 3339 with any offset ([`FromStr`](std::str::FromStr)). Binary serde formats (those that are
+/// not human-readable, such as postcard) get the microseconds as an `i64` instead: eight bytes or fewer, not 25.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp {
     micros: i64,
@@ -139,9 +143,132 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// 1970-01-01 to a proleptic Gregorian date, in days; Howard Hinnant's `days_from_civil`.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = Error;
+
+    /// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)` (`t`, `z` and a space for `T` are
+    /// accepted too). Digits beyond microseconds are truncated; a leap second (`:60`) is refused.
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let err = |reason: &str| Error::InvalidTimestamp {
+            input: input.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let b = input.as_bytes();
+        let num = |range: std::ops::Range<usize>, what: &str| -> Result<u32, Error> {
+            let part = b.get(range).ok_or_else(|| err("too short"))?;
+            if !part.iter().all(u8::is_ascii_digit) {
+                return Err(err(&format!("the {what} is not a number")));
+            }
+            Ok(part
+                .iter()
+                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')))
+        };
+        if b.len() < 20 {
+            return Err(err("too short for YYYY-MM-DDTHH:MM:SSZ"));
+        }
+        let sep_ok = b[4] == b'-'
+            && b[7] == b'-'
+            && matches!(b[10], b'T' | b't' | b' ')
+            && b[13] == b':'
+            && b[16] == b':';
+        if !sep_ok {
+            return Err(err("expected YYYY-MM-DDTHH:MM:SS"));
+        }
+        let year = i64::from(num(0..4, "year")?);
+        let month = num(5..7, "month")?;
+        let day = num(8..10, "day")?;
+        let (hour, minute, second) = (
+            num(11..13, "hour")?,
+            num(14..16, "minute")?,
+            num(17..19, "second")?,
+        );
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return Err(err("no such date"));
+        }
+        if hour > 23 || minute > 59 || second > 59 {
+            return Err(err("no such time of day"));
+        }
+        let mut i = 19;
+        let mut micros: i64 = 0;
+        if b[i] == b'.' {
+            i += 1;
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if i - start < 6 {
+                    micros = micros * 10 + i64::from(b[i] - b'0');
+                }
+                i += 1;
+            }
+            let digits = i - start;
+            if digits == 0 {
+                return Err(err("a fraction needs digits after the dot"));
+            }
+            for _ in digits..6 {
+                micros *= 10;
+            }
+        }
+        let offset_secs: i64 = match b.get(i..) {
+            Some(b"Z") | Some(b"z") => 0,
+            Some([sign @ (b'+' | b'-'), _, _, b':', _, _]) => {
+                let h = i64::from(num(i + 1..i + 3, "offset")?);
+                let m = i64::from(num(i + 4..i + 6, "offset")?);
+                if h > 23 || m > 59 {
+                    return Err(err("the offset is out of range"));
+                }
+                let s = (h * 60 + m) * 60;
+                if *sign == b'-' { -s } else { s }
+            }
+            _ => return Err(err("expected Z or an offset like +01:00 after the time")),
+        };
+        let secs = days_from_civil(year, month, day) * 86_400
+            + i64::from(hour) * 3600
+            + i64::from(minute) * 60
+            + i64::from(second)
+            - offset_secs;
+        Ok(Timestamp::from_unix_micros(secs * 1_000_000 + micros))
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_i64(self.micros)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    /// The inverse of `Serialize`: an RFC 3339 string from human-readable formats, `i64` microseconds otherwise.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+            s.parse().map_err(serde::de::Error::custom)
+        } else {
+            i64::deserialize(deserializer).map(Timestamp::from_unix_micros)
+        }
     }
 }
 
@@ -195,6 +322,74 @@ mod tests {
         assert_eq!(later.saturating_sub(Duration::from_millis(1500)), t);
         assert_eq!(later.as_unix_secs(), 101);
         assert_eq!(Timestamp::from_unix_micros(-1).as_unix_secs(), -1);
+    }
+
+    #[test]
+    fn parses_rfc3339() {
+        let p = |s: &str| s.parse::<Timestamp>().map(Timestamp::as_unix_micros);
+        assert_eq!(p("2026-11-25T03:12:00Z").ok(), Some(1_795_576_320_000_000));
+        assert_eq!(
+            p("2026-11-25T03:12:00.250Z").ok(),
+            Some(1_795_576_320_250_000)
+        );
+        assert_eq!(
+            p("2026-11-25T04:12:00.000001+01:00").ok(),
+            Some(1_795_576_320_000_001)
+        );
+        assert_eq!(
+            p("2026-11-24 23:42:00.1234567-03:30").ok(),
+            Some(1_795_576_320_123_456)
+        );
+        assert_eq!(p("2000-02-29t00:00:00z").ok(), Some(951_782_400_000_000));
+        assert_eq!(p("1969-12-31T23:59:59.999999Z").ok(), Some(-1));
+        for bad in [
+            "",
+            "2026-11-25",
+            "2026-11-25T03:12:00",
+            "2026-11-25T03:12:00+0100",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-11-25T24:00:00Z",
+            "2026-11-25T23:59:60Z",
+            "2026-11-25T03:12:00.Z",
+            "2026-11-25T03:12:00Zjunk",
+            "2026/11/25T03:12:00Z",
+            "20x6-11-25T03:12:00Z",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?} was accepted");
+        }
+        let e = p("2026-11-25")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("2026-11-25"), "{e}");
+    }
+
+    #[test]
+    fn display_and_parse_round_trip() {
+        for micros in [
+            0,
+            -1,
+            1_795_576_320_250_000,
+            1_795_576_320_000_001,
+            951_782_400_000_000,
+            -62_135_596_800_000_000, // 0001-01-01
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999
+        ] {
+            let t = Timestamp::from_unix_micros(micros);
+            assert_eq!(t.to_string().parse::<Timestamp>().ok(), Some(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn serde_round_trip_text_and_binary() {
+        let t = Timestamp::from_unix_micros(1_795_576_320_250_001);
+        let json = serde_json::to_string(&t).unwrap_or_default();
+        assert_eq!(json, "\"2026-11-25T03:12:00.250001Z\"");
+        let back: Timestamp = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, t);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        assert!(serde_json::from_str::<Timestamp>("12").is_err());
     }
 
     #[test]
