@@ -1,0 +1,1005 @@
+//! From samples and incidents to what the page draws: reduced series per chart, placed spike labels, gap bands,
+//! hover moments. Pure and deterministic; [`crate::svg`] and [`crate::page`] only format this.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use stabmon_core::{ProcessEntry, Sample};
+
+use crate::Chart;
+use crate::escape::truncate_chars;
+use crate::timefmt::Offsets;
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind, downsample_minmax};
+
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// Samples kept at full resolution on each side of an incident's peak, so zooming into a spike shows it sample by
+/// sample and hovering it shows that moment's processes.
+const DENSE_SAMPLES: usize = 45;
+/// Height of one row of spike labels above a chart.
+pub(crate) const LABEL_ROW_PX: f64 = 17.0;
+/// Labels longer than this are cut (the full text is in the label's tooltip and the incident table).
+const LABEL_MAX_CHARS: usize = 56;
+/// Room below the plot for the time axis (two lines of text).
+pub(crate) const AXIS_PX: f64 = 36.0;
+/// Left margin for the value axis.
+pub(crate) const MARGIN_LEFT: f64 = 62.0;
+/// Right margin.
+pub(crate) const MARGIN_RIGHT: f64 = 18.0;
+
+/// Maps UTC microseconds to x pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Frame {
+    pub(crate) from_us: i64,
+    pub(crate) to_us: i64,
+    pub(crate) left: f64,
+    pub(crate) width: f64,
+}
+
+impl Frame {
+    pub(crate) fn x(&self, us: i64) -> f64 {
+        let span = (self.to_us - self.from_us).max(1) as f64;
+        self.left + (us - self.from_us) as f64 / span * self.width
+    }
+}
+
+/// How a series' values are shown in the legend and tooltips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Pct,
+    Gib,
+    Load,
+}
+
+/// One drawn line.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Series {
+    pub(crate) name: String,
+    /// CSS class giving the colour (`s-busy`, `s-p0`, ...).
+    pub(crate) class: &'static str,
+    /// Filled down to zero.
+    pub(crate) area: bool,
+    /// Points to draw: (µs, value), with `true` where the line breaks before the point. Each pixel column keeps
+    /// its first, lowest, highest and last sample, so the script can zoom in a few times before lines coarsen.
+    pub(crate) points: Vec<(i64, f64, bool)>,
+    /// Scale to integers in the page's JSON.
+    pub(crate) json_scale: f64,
+}
+
+/// A spike label placed above a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Label {
+    /// Index into [`Model::incidents`].
+    pub(crate) incident: usize,
+    /// The shown text (cut to a readable length).
+    pub(crate) text: String,
+    /// The full label.
+    pub(crate) full: String,
+    pub(crate) peak_x: f64,
+    /// The marker's y in the plot, in pixels from the plot top; `None` for gaps (no marker).
+    pub(crate) marker_y: Option<f64>,
+    /// 0 is the row nearest the plot.
+    pub(crate) row: usize,
+    pub(crate) left: f64,
+    pub(crate) width: f64,
+    pub(crate) class: &'static str,
+}
+
+/// One chart, laid out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChartModel {
+    pub(crate) kind: Chart,
+    pub(crate) id: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) unit: Unit,
+    pub(crate) y_max: f64,
+    pub(crate) y_ticks: Vec<(f64, String)>,
+    pub(crate) series: Vec<Series>,
+    pub(crate) labels: Vec<Label>,
+    pub(crate) label_rows: usize,
+    /// Top of the plot area in the SVG (below the label rows).
+    pub(crate) plot_top: f64,
+    pub(crate) plot_h: f64,
+    pub(crate) svg_h: f64,
+}
+
+impl ChartModel {
+    pub(crate) fn y(&self, v: f64) -> f64 {
+        let f = if self.y_max > 0.0 {
+            v / self.y_max
+        } else {
+            0.0
+        };
+        self.plot_top + self.plot_h * (1.0 - f.clamp(0.0, 1.0))
+    }
+}
+
+/// A process as the page names it (deduplicated; hover moments refer to these by index).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ProcRef {
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+    pub(crate) cmdline: Option<String>,
+}
+
+/// One hoverable moment: a real sample's values and top processes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Moment {
+    pub(crate) ts_us: i64,
+    pub(crate) busy_pct: f64,
+    pub(crate) used_gib: f64,
+    pub(crate) avail_gib: f64,
+    pub(crate) swap_gib: f64,
+    pub(crate) load1: Option<f64>,
+    /// (process index, CPU % of one core), highest first.
+    pub(crate) top_cpu: Vec<(usize, f64)>,
+    /// (process index, resident bytes), highest first.
+    pub(crate) top_rss: Vec<(usize, u64)>,
+}
+
+/// What the page says about one gap: the last minute before it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GapPanel {
+    pub(crate) incident: usize,
+    pub(crate) kind: GapKind,
+    /// Samples in the minute before the gap.
+    pub(crate) samples: usize,
+    pub(crate) window_from_us: i64,
+    pub(crate) last_us: Option<i64>,
+    pub(crate) cpu_mean_pct: f64,
+    pub(crate) cpu_max_pct: f64,
+    pub(crate) mem_used_last: u64,
+    pub(crate) mem_used_max: u64,
+    pub(crate) mem_total: u64,
+    pub(crate) mem_avail_min: u64,
+    pub(crate) swap_used_first: u64,
+    pub(crate) swap_used_last: u64,
+    pub(crate) swap_total: u64,
+    /// Highest share stalled in the minute: cpu some, memory some, memory full, io some, io full.
+    pub(crate) pressure_max: [Option<f64>; 5],
+    pub(crate) oom_first: Option<u64>,
+    pub(crate) oom_last: Option<u64>,
+    /// The counter in the first sample after the gap.
+    pub(crate) oom_after: Option<u64>,
+    /// By highest CPU in the minute: (name, pid, cmdline, max CPU %, last RSS).
+    pub(crate) top_cpu: Vec<(ProcRef, f64, u64)>,
+    /// By resident memory at the last sample: (process, RSS, growth over the minute).
+    pub(crate) top_rss: Vec<(ProcRef, u64, i64)>,
+}
+
+/// Everything the page shows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Model {
+    pub(crate) frame: Frame,
+    pub(crate) width_px: f64,
+    pub(crate) charts: Vec<ChartModel>,
+    pub(crate) incidents: Vec<Incident>,
+    /// Gap bands (µs), with their incident index.
+    pub(crate) gaps: Vec<(i64, i64, usize)>,
+    pub(crate) gap_panels: Vec<GapPanel>,
+    pub(crate) moments: Vec<Moment>,
+    pub(crate) procs: Vec<ProcRef>,
+    pub(crate) offsets: Offsets,
+    pub(crate) cores: usize,
+    pub(crate) median_interval_us: i64,
+}
+
+/// Model inputs besides the samples.
+pub(crate) struct Params<'a> {
+    pub(crate) from_us: i64,
+    pub(crate) to_us: i64,
+    pub(crate) width_px: u32,
+    pub(crate) charts: &'a [Chart],
+    pub(crate) culprit_lines: usize,
+}
+
+/// Values of one series with the samples where it is missing removed.
+struct Extracted<'a> {
+    ts: Cow<'a, [i64]>,
+    values: Vec<f64>,
+    /// Raw index of each value, when some samples were missing.
+    map: Option<Vec<usize>>,
+    /// How many samples were missing before each raw index (length n + 1), when some were.
+    missing_prefix: Option<Vec<u32>>,
+}
+
+fn extract<'a>(
+    samples: &[Sample],
+    ts: &'a [i64],
+    get: &dyn Fn(&Sample) -> Option<f64>,
+) -> Extracted<'a> {
+    let mut values = Vec::with_capacity(samples.len());
+    let mut missing = false;
+    for s in samples {
+        match get(s) {
+            Some(v) if v.is_finite() => values.push(v),
+            _ => {
+                missing = true;
+                break;
+            }
+        }
+    }
+    if !missing {
+        return Extracted {
+            ts: Cow::Borrowed(ts),
+            values,
+            map: None,
+            missing_prefix: None,
+        };
+    }
+    let mut sub_ts = Vec::new();
+    let mut values = Vec::new();
+    let mut map = Vec::new();
+    let mut prefix = Vec::with_capacity(samples.len() + 1);
+    let mut count = 0u32;
+    prefix.push(0);
+    for (i, s) in samples.iter().enumerate() {
+        match get(s) {
+            Some(v) if v.is_finite() => {
+                sub_ts.push(ts[i]);
+                values.push(v);
+                map.push(i);
+            }
+            _ => count += 1,
+        }
+        prefix.push(count);
+    }
+    Extracted {
+        ts: Cow::Owned(sub_ts),
+        values,
+        map: Some(map),
+        missing_prefix: Some(prefix),
+    }
+}
+
+/// Reduces `e` to `columns` columns, keeping `keep`, as (µs, value, break-before) points.
+fn reduce(
+    e: &Extracted<'_>,
+    columns: usize,
+    keep: &[i64],
+    breaks: &[usize],
+) -> Vec<(i64, f64, bool)> {
+    let mut idx = downsample_minmax(&e.ts, &e.values, columns, keep);
+    idx.sort_unstable();
+    idx.dedup();
+    let mut out = Vec::with_capacity(idx.len());
+    let mut prev_raw: Option<usize> = None;
+    let mut b = 0usize;
+    for i in idx {
+        let (Some(&t), Some(&v)) = (e.ts.get(i), e.values.get(i)) else {
+            continue;
+        };
+        let raw = e.map.as_ref().and_then(|m| m.get(i).copied()).unwrap_or(i);
+        let brk = match prev_raw {
+            None => false,
+            Some(p) => {
+                while b < breaks.len() && breaks[b] <= p {
+                    b += 1;
+                }
+                let raw_break = b < breaks.len() && breaks[b] <= raw;
+                let missing = e.missing_prefix.as_ref().is_some_and(|m| {
+                    m.get(raw).copied().unwrap_or(0) > m.get(p + 1).copied().unwrap_or(0)
+                });
+                raw_break || missing
+            }
+        };
+        out.push((t, v, brk));
+        prev_raw = Some(raw);
+    }
+    out
+}
+
+/// A round step for about `count` ticks up to `max`.
+pub(crate) fn nice_max_and_step(max: f64, count: f64) -> (f64, f64) {
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
+    let raw = max / count;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 4.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    ((max / step).ceil() * step, step)
+}
+
+fn y_ticks(max: f64, step: f64, unit: Unit) -> Vec<(f64, String)> {
+    let mut out = Vec::new();
+    let mut v = 0.0;
+    while v <= max + step * 1e-6 {
+        let label = match unit {
+            Unit::Pct => format!("{v:.0}%"),
+            Unit::Gib => {
+                if step < 1.0 {
+                    format!("{v:.1} GiB")
+                } else {
+                    format!("{v:.0} GiB")
+                }
+            }
+            Unit::Load => {
+                if step < 1.0 {
+                    format!("{v:.1}")
+                } else {
+                    format!("{v:.0}")
+                }
+            }
+        };
+        out.push((v, label));
+        v += step;
+    }
+    out
+}
+
+/// Where an incident is drawn, and at which value its marker sits.
+fn incident_chart(kind: &IncidentKind) -> Option<Chart> {
+    match kind {
+        IncidentKind::CpuSurge => Some(Chart::Cpu),
+        IncidentKind::MemoryClimb | IncidentKind::SwapGrowth | IncidentKind::OomKill => {
+            Some(Chart::Memory)
+        }
+        IncidentKind::PressureStall => Some(Chart::Load),
+        IncidentKind::Gap(_) => None,
+        #[allow(unreachable_patterns)]
+        _ => Some(Chart::Cpu),
+    }
+}
+
+/// CSS class of an incident kind.
+pub(crate) fn kind_class(kind: &IncidentKind) -> &'static str {
+    match kind {
+        IncidentKind::CpuSurge => "k-cpu",
+        IncidentKind::MemoryClimb => "k-mem",
+        IncidentKind::SwapGrowth => "k-swap",
+        IncidentKind::OomKill => "k-oom",
+        IncidentKind::PressureStall => "k-psi",
+        IncidentKind::Gap(GapKind::Rebooted) => "k-reboot",
+        IncidentKind::Gap(GapKind::Died) => "k-died",
+        IncidentKind::Gap(_) => "k-stopped",
+        #[allow(unreachable_patterns)]
+        _ => "k-other",
+    }
+}
+
+/// DejaVu Sans advance widths of ASCII 32..=126, in 1/2048 em: a wide, common fallback font, so the estimate errs on
+/// the wide side for the fonts of other systems.
+#[rustfmt::skip]
+const DEJAVU_ADVANCE: [u16; 95] = [
+    651, 823, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690,
+    1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 690, 690, 1716, 1716, 1716, 1087,
+    2048, 1401, 1405, 1430, 1577, 1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612,
+    1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, 799, 690, 799, 1716, 1024,
+    1024, 1255, 1300, 1126, 1300, 1260, 721, 1300, 1298, 569, 569, 1186, 569, 1995, 1298, 1253,
+    1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690, 1303, 1716,
+];
+
+/// Font size of the spike labels, in pixels.
+pub(crate) const LABEL_FONT_PX: f64 = 11.0;
+
+/// Width of a label box for `text` at [`LABEL_FONT_PX`], with padding; the script shrinks boxes to the measured
+/// text once the page is shown.
+pub(crate) fn text_width(text: &str) -> f64 {
+    let units: f64 = text
+        .chars()
+        .map(|c| {
+            let i = u32::from(c).wrapping_sub(32) as usize;
+            match DEJAVU_ADVANCE.get(i) {
+                Some(&w) if c.is_ascii() => f64::from(w),
+                _ => 2048.0,
+            }
+        })
+        .sum();
+    (units / 2048.0 * LABEL_FONT_PX * 1.04 + 12.0).ceil()
+}
+
+/// Places labels in rows so that none overlaps another: each label is centred on its peak (kept inside the plot)
+/// and goes to the lowest row where it fits.
+pub(crate) fn place_labels(labels: &mut [Label], plot_left: f64, plot_right: f64) -> usize {
+    const GAP: f64 = 6.0;
+    for l in labels.iter_mut() {
+        l.left = (l.peak_x - l.width / 2.0)
+            .min(plot_right - l.width)
+            .max(plot_left.min(plot_right - l.width));
+    }
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|a, b| {
+        labels[*a]
+            .left
+            .total_cmp(&labels[*b].left)
+            .then(labels[*a].incident.cmp(&labels[*b].incident))
+    });
+    let mut row_right: Vec<f64> = Vec::new();
+    for i in order {
+        let l = &mut labels[i];
+        let row = row_right.iter().position(|r| *r + GAP <= l.left);
+        let row = match row {
+            Some(r) => r,
+            None => {
+                row_right.push(f64::NEG_INFINITY);
+                row_right.len() - 1
+            }
+        };
+        l.row = row;
+        row_right[row] = l.left + l.width;
+    }
+    row_right.len()
+}
+
+fn proc_index(
+    procs: &mut Vec<ProcRef>,
+    index: &mut HashMap<ProcRef, usize>,
+    p: &ProcessEntry,
+) -> usize {
+    let key = ProcRef {
+        name: p.name.clone(),
+        pid: p.pid,
+        cmdline: p.cmdline.clone(),
+    };
+    if let Some(i) = index.get(&key) {
+        return *i;
+    }
+    let i = procs.len();
+    procs.push(key.clone());
+    index.insert(key, i);
+    i
+}
+
+fn moment(s: &Sample, procs: &mut Vec<ProcRef>, index: &mut HashMap<ProcRef, usize>) -> Moment {
+    let mut by_cpu: Vec<&ProcessEntry> = s
+        .top
+        .processes
+        .iter()
+        .filter(|p| p.cpu_rank.is_some())
+        .collect();
+    by_cpu.sort_by_key(|p| p.cpu_rank);
+    let mut by_rss: Vec<&ProcessEntry> = s
+        .top
+        .processes
+        .iter()
+        .filter(|p| p.rss_rank.is_some())
+        .collect();
+    by_rss.sort_by_key(|p| p.rss_rank);
+    let top_cpu = by_cpu
+        .iter()
+        .take(3)
+        .map(|p| (proc_index(procs, index, p), f64::from(p.cpu_pct)))
+        .collect();
+    let top_rss = by_rss
+        .iter()
+        .take(2)
+        .map(|p| (proc_index(procs, index, p), p.rss_bytes))
+        .collect();
+    Moment {
+        ts_us: s.ts.as_unix_micros(),
+        busy_pct: f64::from(s.cpu.busy_pct),
+        used_gib: s.memory.used_bytes as f64 / GIB,
+        avail_gib: s.memory.available_bytes as f64 / GIB,
+        swap_gib: s.memory.swap_used_bytes as f64 / GIB,
+        load1: s.load.map(|l| f64::from(l.one)),
+        top_cpu,
+        top_rss,
+    }
+}
+
+fn name_cpu(s: &Sample, name: &str) -> f64 {
+    s.top
+        .names
+        .iter()
+        .find(|n| n.name == name)
+        .map_or(0.0, |n| f64::from(n.cpu_pct))
+}
+
+fn name_rss(s: &Sample, name: &str) -> Option<f64> {
+    s.top
+        .names
+        .iter()
+        .find(|n| n.name == name)
+        .map(|n| n.rss_bytes as f64 / GIB)
+}
+
+/// Builds the model. `samples` are sorted by time, all of one host, non-empty, within the range.
+pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params<'_>) -> Model {
+    let width_px = f64::from(p.width_px);
+    let frame = Frame {
+        from_us: p.from_us,
+        to_us: p.to_us.max(p.from_us + 1),
+        left: MARGIN_LEFT,
+        width: (width_px - MARGIN_LEFT - MARGIN_RIGHT).max(100.0),
+    };
+    let columns = frame.width.round().max(1.0) as usize;
+    let ts: Vec<i64> = samples.iter().map(|s| s.ts.as_unix_micros()).collect();
+    let n = ts.len();
+    let cores = samples
+        .iter()
+        .map(|s| s.per_core.len())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+
+    // The typical interval, and the breaks: where the recording paused for clearly longer than that.
+    let median_interval_us = {
+        let mut d: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+        if d.is_empty() {
+            1_000_000
+        } else {
+            let mid = d.len() / 2;
+            *d.select_nth_unstable(mid).1
+        }
+    };
+    let break_after = (median_interval_us * 3).max(median_interval_us + 2_000_000);
+    let mut breaks: Vec<usize> = (1..n)
+        .filter(|&k| ts[k] - ts[k - 1] > break_after)
+        .collect();
+
+    incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
+    let raw_at = |us: i64| ts.partition_point(|t| *t < us).min(n.saturating_sub(1));
+
+    // Gaps: where the analysis says so, and the lines break there too.
+    let mut gaps = Vec::new();
+    for (i, inc) in incidents.iter().enumerate() {
+        if let IncidentKind::Gap(_) = inc.kind {
+            let (s, e) = (inc.start.as_unix_micros(), inc.end.as_unix_micros());
+            gaps.push((s.min(e), s.max(e), i));
+            let k = ts.partition_point(|t| *t <= s.min(e));
+            if k > 0 && k < n && ts[k] >= s.max(e) {
+                breaks.push(k);
+            }
+        }
+    }
+    breaks.sort_unstable();
+    breaks.dedup();
+
+    // Samples always kept: incident edges and peaks with a dense window around each peak, and both sides of breaks.
+    let mut keep: Vec<i64> = Vec::new();
+    let mut dense: Vec<usize> = Vec::new();
+    for inc in &incidents {
+        for t in [inc.start, inc.peak, inc.end] {
+            keep.push(t.as_unix_micros());
+        }
+        if !matches!(inc.kind, IncidentKind::Gap(_)) && n > 0 {
+            let c = raw_at(inc.peak.as_unix_micros());
+            let lo = c.saturating_sub(DENSE_SAMPLES);
+            let hi = (c + DENSE_SAMPLES).min(n - 1);
+            dense.extend(lo..=hi);
+        }
+    }
+    for &k in &breaks {
+        keep.push(ts[k - 1]);
+        keep.push(ts[k]);
+    }
+    keep.extend(dense.iter().map(|&i| ts[i]));
+    keep.sort_unstable();
+    keep.dedup();
+
+    // Which processes get their own line: the culprits of CPU surges (largest first), then the names that used the
+    // most CPU overall; the culprits of memory climbs for the memory chart.
+    let mut cpu_names: Vec<String> = Vec::new();
+    let mut mem_names: Vec<String> = Vec::new();
+    {
+        let mut by_mag: Vec<&Incident> = incidents.iter().filter(|i| i.culprit.is_some()).collect();
+        by_mag.sort_by(|a, b| {
+            b.magnitude
+                .total_cmp(&a.magnitude)
+                .then(a.start.cmp(&b.start))
+        });
+        for inc in by_mag {
+            let Some(c) = &inc.culprit else { continue };
+            let list = match inc.kind {
+                IncidentKind::CpuSurge => &mut cpu_names,
+                IncidentKind::MemoryClimb | IncidentKind::SwapGrowth | IncidentKind::OomKill => {
+                    &mut mem_names
+                }
+                _ => continue,
+            };
+            if !list.contains(&c.name) {
+                list.push(c.name.clone());
+            }
+        }
+        cpu_names.truncate(p.culprit_lines);
+        mem_names.truncate(2.min(p.culprit_lines));
+        if cpu_names.len() < p.culprit_lines.min(3) {
+            let mut totals: HashMap<&str, f64> = HashMap::new();
+            let step = (n / 20_000).max(1);
+            for s in samples.iter().step_by(step) {
+                for nt in &s.top.names {
+                    *totals.entry(nt.name.as_str()).or_default() += f64::from(nt.cpu_pct);
+                }
+            }
+            let mut totals: Vec<(&str, f64)> = totals.into_iter().collect();
+            totals.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+            for (name, _) in totals {
+                if cpu_names.len() >= p.culprit_lines.min(3) {
+                    break;
+                }
+                if !cpu_names.iter().any(|c| c == name) {
+                    cpu_names.push(name.to_owned());
+                }
+            }
+        }
+    }
+
+    const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
+    let mut charts = Vec::new();
+    for &kind in p.charts {
+        type Getter<'g> = Box<dyn Fn(&Sample) -> Option<f64> + 'g>;
+        let mut specs: Vec<(String, &'static str, bool, f64, Getter<'_>)> = Vec::new();
+        let (id, title, unit, plot_h, y_max, y_step) = match kind {
+            Chart::Cpu => {
+                specs.push((
+                    "machine busy".into(),
+                    "s-busy",
+                    true,
+                    10.0,
+                    Box::new(|s: &Sample| Some(f64::from(s.cpu.busy_pct))),
+                ));
+                for (i, name) in cpu_names.iter().enumerate() {
+                    let name = name.clone();
+                    let c = cores as f64;
+                    specs.push((
+                        name.clone(),
+                        PALETTE[i % PALETTE.len()],
+                        false,
+                        10.0,
+                        Box::new(move |s: &Sample| Some((name_cpu(s, &name) / c).min(100.0))),
+                    ));
+                }
+                ("cpu", "CPU, % of all cores", Unit::Pct, 170.0, 100.0, 25.0)
+            }
+            Chart::Memory => {
+                let mut max = 0u64;
+                for s in samples {
+                    max = max
+                        .max(s.memory.total_bytes)
+                        .max(s.memory.used_bytes)
+                        .max(s.memory.swap_used_bytes);
+                }
+                specs.push((
+                    "used".into(),
+                    "s-used",
+                    true,
+                    1000.0,
+                    Box::new(|s: &Sample| Some(s.memory.used_bytes as f64 / GIB)),
+                ));
+                specs.push((
+                    "available".into(),
+                    "s-avail",
+                    false,
+                    1000.0,
+                    Box::new(|s: &Sample| Some(s.memory.available_bytes as f64 / GIB)),
+                ));
+                specs.push((
+                    "swap used".into(),
+                    "s-swap",
+                    false,
+                    1000.0,
+                    Box::new(|s: &Sample| Some(s.memory.swap_used_bytes as f64 / GIB)),
+                ));
+                for (i, name) in mem_names.iter().enumerate() {
+                    let name = name.clone();
+                    specs.push((
+                        format!("{name} (resident)"),
+                        PALETTE[(i + 3) % PALETTE.len()],
+                        false,
+                        1000.0,
+                        Box::new(move |s: &Sample| name_rss(s, &name)),
+                    ));
+                }
+                let (m, st) = nice_max_and_step(max as f64 / GIB, 4.0);
+                ("mem", "Memory and swap", Unit::Gib, 150.0, m, st)
+            }
+            Chart::Load => {
+                let max = samples
+                    .iter()
+                    .filter_map(|s| s.load.map(|l| f64::from(l.one.max(l.five).max(l.fifteen))))
+                    .fold(cores as f64, f64::max);
+                specs.push((
+                    "load 1 min".into(),
+                    "s-load1",
+                    false,
+                    100.0,
+                    Box::new(|s: &Sample| s.load.map(|l| f64::from(l.one))),
+                ));
+                specs.push((
+                    "load 15 min".into(),
+                    "s-load15",
+                    false,
+                    100.0,
+                    Box::new(|s: &Sample| s.load.map(|l| f64::from(l.fifteen))),
+                ));
+                let (m, st) = nice_max_and_step(max * 1.1, 4.0);
+                ("load", "Load average", Unit::Load, 110.0, m, st)
+            }
+        };
+        let mut series = Vec::new();
+        for (name, class, area, json_scale, get) in specs {
+            let e = extract(samples, &ts, &*get);
+            if e.values.is_empty() {
+                continue;
+            }
+            series.push(Series {
+                name,
+                class,
+                area,
+                points: reduce(&e, columns, &keep, &breaks),
+                json_scale,
+            });
+        }
+        charts.push(ChartModel {
+            kind,
+            id,
+            title,
+            unit,
+            y_max,
+            y_ticks: y_ticks(y_max, y_step, unit),
+            series,
+            labels: Vec::new(),
+            label_rows: 0,
+            plot_top: 0.0,
+            plot_h,
+            svg_h: 0.0,
+        });
+    }
+
+    // Spike labels: each incident on its chart (gaps on the first chart), placed without overlap.
+    let first_chart = p.charts.first().copied();
+    for c in &mut charts {
+        let kind = c.kind;
+        let mut labels = Vec::new();
+        for (i, inc) in incidents.iter().enumerate() {
+            let on = match incident_chart(&inc.kind) {
+                Some(c) => c == kind,
+                None => Some(kind) == first_chart,
+            };
+            if !on {
+                continue;
+            }
+            let full = inc.label();
+            let text = truncate_chars(&full, LABEL_MAX_CHARS);
+            let is_gap = matches!(inc.kind, IncidentKind::Gap(_));
+            let peak_us = if is_gap {
+                (inc.start.as_unix_micros() + inc.end.as_unix_micros()) / 2
+            } else {
+                inc.peak.as_unix_micros()
+            };
+            let marker_value = if is_gap || n == 0 {
+                None
+            } else {
+                let s = &samples[raw_at(peak_us)];
+                Some(match (kind, &inc.kind) {
+                    (Chart::Cpu, _) => f64::from(s.cpu.busy_pct),
+                    (Chart::Memory, IncidentKind::SwapGrowth) => {
+                        s.memory.swap_used_bytes as f64 / GIB
+                    }
+                    (Chart::Memory, _) => s.memory.used_bytes as f64 / GIB,
+                    (Chart::Load, _) => s.load.map_or(0.0, |l| f64::from(l.one)),
+                })
+            };
+            labels.push(Label {
+                incident: i,
+                width: text_width(&text),
+                text,
+                full,
+                peak_x: frame.x(peak_us).clamp(frame.left, frame.left + frame.width),
+                marker_y: marker_value,
+                row: 0,
+                left: 0.0,
+                class: kind_class(&inc.kind),
+            });
+        }
+        let rows = place_labels(&mut labels, frame.left, frame.left + frame.width);
+        c.label_rows = rows;
+        c.plot_top = 8.0 + rows as f64 * LABEL_ROW_PX + if rows > 0 { 8.0 } else { 0.0 };
+        c.svg_h = c.plot_top + c.plot_h + AXIS_PX;
+        for l in &mut labels {
+            l.marker_y = l.marker_y.map(|v| c.y(v) - c.plot_top);
+        }
+        c.labels = labels;
+    }
+
+    // Hover moments: the busiest sample of each pixel column, and every sample near an incident's peak.
+    let mut procs = Vec::new();
+    let mut index = HashMap::new();
+    let mut moment_idx: Vec<usize> = Vec::new();
+    {
+        let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
+        for (i, s) in samples.iter().enumerate() {
+            let col = ((frame.x(ts[i]) - frame.left) as i64).clamp(0, columns as i64);
+            let e = col_best.entry(col).or_insert(i);
+            if s.cpu.busy_pct > samples[*e].cpu.busy_pct {
+                *e = i;
+            }
+        }
+        moment_idx.extend(col_best.values());
+        moment_idx.extend(dense.iter().copied());
+        moment_idx.sort_unstable();
+        moment_idx.dedup();
+    }
+    let moments = moment_idx
+        .iter()
+        .map(|&i| moment(&samples[i], &mut procs, &mut index))
+        .collect();
+
+    let gap_panels = incidents
+        .iter()
+        .enumerate()
+        .filter_map(|(i, inc)| match inc.kind {
+            IncidentKind::Gap(kind) => Some(gap_panel(samples, &ts, i, inc, kind)),
+            _ => None,
+        })
+        .collect();
+
+    Model {
+        frame,
+        width_px,
+        charts,
+        incidents,
+        gaps,
+        gap_panels,
+        moments,
+        procs,
+        offsets: Offsets::from_samples(samples),
+        cores,
+        median_interval_us,
+    }
+}
+
+fn gap_panel(
+    samples: &[Sample],
+    ts: &[i64],
+    incident: usize,
+    inc: &Incident,
+    kind: GapKind,
+) -> GapPanel {
+    let start = inc.start.as_unix_micros().min(inc.end.as_unix_micros());
+    let end_idx = ts.partition_point(|t| *t <= start);
+    let from = start - 60_000_000;
+    let begin = ts.partition_point(|t| *t < from);
+    let win = &samples[begin..end_idx];
+    let after = ts.partition_point(|t| *t < inc.end.as_unix_micros().max(start + 1));
+    let mut p = GapPanel {
+        incident,
+        kind,
+        samples: win.len(),
+        window_from_us: from,
+        last_us: win.last().map(|s| s.ts.as_unix_micros()),
+        cpu_mean_pct: 0.0,
+        cpu_max_pct: 0.0,
+        mem_used_last: win.last().map_or(0, |s| s.memory.used_bytes),
+        mem_used_max: 0,
+        mem_total: win.last().map_or(0, |s| s.memory.total_bytes),
+        mem_avail_min: u64::MAX,
+        swap_used_first: win.first().map_or(0, |s| s.memory.swap_used_bytes),
+        swap_used_last: win.last().map_or(0, |s| s.memory.swap_used_bytes),
+        swap_total: win.last().map_or(0, |s| s.memory.swap_total_bytes),
+        pressure_max: [None; 5],
+        oom_first: win.first().and_then(|s| s.oom_kill_count),
+        oom_last: win.last().and_then(|s| s.oom_kill_count),
+        oom_after: samples.get(after).and_then(|s| s.oom_kill_count),
+        top_cpu: Vec::new(),
+        top_rss: Vec::new(),
+    };
+    if win.is_empty() {
+        p.mem_avail_min = 0;
+        return p;
+    }
+    let mut cpu_by: BTreeMap<ProcRef, (f64, u64)> = BTreeMap::new();
+    let mut first_rss: BTreeMap<ProcRef, u64> = BTreeMap::new();
+    for s in win {
+        let busy = f64::from(s.cpu.busy_pct);
+        p.cpu_mean_pct += busy / win.len() as f64;
+        p.cpu_max_pct = p.cpu_max_pct.max(busy);
+        p.mem_used_max = p.mem_used_max.max(s.memory.used_bytes);
+        p.mem_avail_min = p.mem_avail_min.min(s.memory.available_bytes);
+        if let Some(ps) = s.pressure {
+            let vals = [
+                ps.cpu_some_pct,
+                ps.memory_some_pct,
+                ps.memory_full_pct,
+                ps.io_some_pct,
+                ps.io_full_pct,
+            ];
+            for (m, v) in p.pressure_max.iter_mut().zip(vals) {
+                if let Some(v) = v {
+                    *m = Some(m.unwrap_or(0.0).max(f64::from(v)));
+                }
+            }
+        }
+        for e in &s.top.processes {
+            let key = ProcRef {
+                name: e.name.clone(),
+                pid: e.pid,
+                cmdline: e.cmdline.clone(),
+            };
+            first_rss.entry(key.clone()).or_insert(e.rss_bytes);
+            let ent = cpu_by.entry(key).or_insert((0.0, 0));
+            ent.0 = ent.0.max(f64::from(e.cpu_pct));
+            ent.1 = e.rss_bytes;
+        }
+    }
+    let mut cpu: Vec<(ProcRef, f64, u64)> =
+        cpu_by.into_iter().map(|(k, (c, r))| (k, c, r)).collect();
+    cpu.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    cpu.truncate(5);
+    p.top_cpu = cpu;
+    if let Some(last) = win.last() {
+        let mut rss: Vec<&ProcessEntry> = last
+            .top
+            .processes
+            .iter()
+            .filter(|e| e.rss_rank.is_some())
+            .collect();
+        rss.sort_by_key(|e| e.rss_rank);
+        p.top_rss = rss
+            .into_iter()
+            .take(5)
+            .map(|e| {
+                let key = ProcRef {
+                    name: e.name.clone(),
+                    pid: e.pid,
+                    cmdline: e.cmdline.clone(),
+                };
+                let first = first_rss.get(&key).copied().unwrap_or(e.rss_bytes);
+                let growth = i64::try_from(e.rss_bytes).unwrap_or(i64::MAX)
+                    - i64::try_from(first).unwrap_or(i64::MAX);
+                (key, e.rss_bytes, growth)
+            })
+            .collect();
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(incident: usize, peak_x: f64, width: f64) -> Label {
+        Label {
+            incident,
+            text: String::new(),
+            full: String::new(),
+            peak_x,
+            marker_y: None,
+            row: 0,
+            left: 0.0,
+            width,
+            class: "k-cpu",
+        }
+    }
+
+    #[test]
+    fn labels_never_overlap_in_a_row() {
+        let mut ls: Vec<Label> = (0..12)
+            .map(|i| label(i, 100.0 + (i as f64) * 37.0, 150.0))
+            .collect();
+        ls.push(label(12, 5.0, 150.0));
+        ls.push(label(13, 2000.0, 150.0));
+        let rows = place_labels(&mut ls, 60.0, 1000.0);
+        assert!(rows >= 4, "{rows}");
+        for a in &ls {
+            assert!(a.left >= 60.0 && a.left + a.width <= 1000.0, "{}", a.left);
+            for b in &ls {
+                if a.incident != b.incident && a.row == b.row {
+                    assert!(
+                        a.left + a.width <= b.left || b.left + b.width <= a.left,
+                        "{} / {}",
+                        a.incident,
+                        b.incident
+                    );
+                }
+            }
+        }
+        // A lone label sits on the first row, centred on its peak.
+        let mut one = vec![label(0, 500.0, 100.0)];
+        assert_eq!(place_labels(&mut one, 60.0, 1000.0), 1);
+        assert_eq!((one[0].row, one[0].left), (0, 450.0));
+    }
+
+    #[test]
+    fn nice_steps() {
+        assert_eq!(nice_max_and_step(16.0, 4.0), (16.0, 4.0));
+        assert_eq!(nice_max_and_step(9.3, 4.0), (10.0, 2.5));
+        assert_eq!(nice_max_and_step(13.0, 4.0), (16.0, 4.0));
+        assert_eq!(nice_max_and_step(0.0, 4.0), (1.0, 0.25));
+    }
+}

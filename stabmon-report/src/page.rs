@@ -1,0 +1,550 @@
+//! The HTML page: header, charts, incident table, gap panels, the data for the script, and a Content-Security-Policy
+//! that allows only this page's own inline script and style (pinned by their SHA-256), nothing else.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::escape::{html, json_for_script, push_html};
+use crate::model::{Model, Unit, kind_class};
+use crate::svg::{TICK_MIN_PX, chart_svg};
+use crate::timefmt::{
+    bytes_dec as bytes, duration, local_datetime, local_datetime_offset, offset_str,
+};
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind};
+
+/// The page's script, inlined.
+pub(crate) const SCRIPT: &str = include_str!("../assets/report.js");
+/// The page's style sheet, inlined.
+pub(crate) const STYLE: &str = include_str!("../assets/report.css");
+
+/// `'sha256-...'` of `text`, as a CSP source.
+pub(crate) fn csp_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The Content-Security-Policy of the page.
+pub(crate) fn csp() -> String {
+    format!(
+        "default-src 'none'; script-src {}; style-src {}; img-src 'none'; connect-src 'none'; \
+         base-uri 'none'; form-action 'none'",
+        csp_hash(SCRIPT),
+        csp_hash(STYLE)
+    )
+}
+
+/// A human name of an incident kind.
+pub(crate) fn kind_name(kind: &IncidentKind) -> &'static str {
+    match kind {
+        IncidentKind::CpuSurge => "CPU surge",
+        IncidentKind::MemoryClimb => "memory climb",
+        IncidentKind::SwapGrowth => "swap growth",
+        IncidentKind::OomKill => "OOM kill",
+        IncidentKind::PressureStall => "pressure stall",
+        IncidentKind::Gap(GapKind::Rebooted) => "gap: machine rebooted",
+        IncidentKind::Gap(GapKind::Died) => "gap: recorder died",
+        IncidentKind::Gap(_) => "gap: recorder stopped",
+        #[allow(unreachable_patterns)]
+        _ => "incident",
+    }
+}
+
+/// The magnitude in the unit its kind is measured in.
+fn magnitude(inc: &Incident) -> String {
+    let m = inc.magnitude;
+    match inc.kind {
+        IncidentKind::CpuSurge | IncidentKind::PressureStall => format!("{m:.0} %"),
+        IncidentKind::MemoryClimb | IncidentKind::SwapGrowth => bytes(m),
+        IncidentKind::OomKill => format!("{m:.0}"),
+        IncidentKind::Gap(_) => duration(m),
+        #[allow(unreachable_patterns)]
+        _ => format!("{m:.2}"),
+    }
+}
+
+/// What the page's script needs, as JSON (times in ms relative to the range start, values as scaled integers).
+fn data_json(model: &Model) -> Value {
+    let t0 = model.frame.from_us;
+    let ms = |us: i64| (us - t0).div_euclid(1000);
+    let charts: Vec<Value> = model
+        .charts
+        .iter()
+        .map(|c| {
+            let series: Vec<Value> = c
+                .series
+                .iter()
+                .map(|s| {
+                    let mut prev = 0i64;
+                    let mut t = Vec::with_capacity(s.points.len());
+                    let mut v = Vec::with_capacity(s.points.len());
+                    let mut b = Vec::new();
+                    for (k, &(us, val, brk)) in s.points.iter().enumerate() {
+                        let m = ms(us);
+                        t.push(m - prev);
+                        prev = m;
+                        v.push((val * s.json_scale).round() as i64);
+                        if brk {
+                            b.push(k);
+                        }
+                    }
+                    json!({"c": s.class, "a": s.area, "k": s.json_scale, "n": s.name, "t": t, "v": v, "b": b})
+                })
+                .collect();
+            let unit = match c.unit {
+                Unit::Pct => "pct",
+                Unit::Gib => "gib",
+                Unit::Load => "load",
+            };
+            json!({"id": c.id, "top": c.plot_top, "h": c.plot_h, "ymax": c.y_max, "unit": unit, "series": series})
+        })
+        .collect();
+    let mut prev = 0i64;
+    let mut mt = Vec::with_capacity(model.moments.len());
+    let mut mv = Vec::with_capacity(model.moments.len() * 5);
+    let mut mp = Vec::with_capacity(model.moments.len());
+    let mut mr = Vec::with_capacity(model.moments.len());
+    for m in &model.moments {
+        let t = ms(m.ts_us);
+        mt.push(t - prev);
+        prev = t;
+        mv.push(json!([
+            (m.busy_pct * 10.0).round() as i64,
+            (m.used_gib * 1000.0).round() as i64,
+            (m.avail_gib * 1000.0).round() as i64,
+            (m.swap_gib * 1000.0).round() as i64,
+            m.load1.map(|l| (l * 100.0).round() as i64)
+        ]));
+        let p: Vec<i64> = m
+            .top_cpu
+            .iter()
+            .flat_map(|&(i, c)| [i as i64, (c * 10.0).round() as i64])
+            .collect();
+        mp.push(p);
+        let r: Vec<i64> = m
+            .top_rss
+            .iter()
+            .flat_map(|&(i, b)| [i as i64, (b as f64 / 1_048_576.0).round() as i64])
+            .collect();
+        mr.push(r);
+    }
+    let procs: Vec<Value> = model
+        .procs
+        .iter()
+        .map(|p| json!([p.name, p.pid, p.cmdline]))
+        .collect();
+    let incidents: Vec<Value> = model
+        .charts
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| {
+            c.labels.iter().map(move |l| {
+                json!({"i": l.incident, "c": ci, "w": l.width, "p": (l.peak_x - model.frame.left) / model.frame.width, "my": l.marker_y})
+            })
+        })
+        .collect();
+    let label_peaks: Vec<Value> = incidents
+        .iter()
+        .map(|v| {
+            let i = v.get("i").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let inc = &model.incidents[i.min(model.incidents.len().saturating_sub(1))];
+            let is_gap = matches!(inc.kind, IncidentKind::Gap(_));
+            let peak = if is_gap {
+                (inc.start.as_unix_micros() + inc.end.as_unix_micros()) / 2
+            } else {
+                inc.peak.as_unix_micros()
+            };
+            json!(ms(peak))
+        })
+        .collect();
+    let incidents: Vec<Value> = incidents
+        .into_iter()
+        .zip(label_peaks)
+        .map(|(mut v, p)| {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("t".into(), p);
+                o.remove("p");
+            }
+            v
+        })
+        .collect();
+    let gaps: Vec<Value> = model
+        .gaps
+        .iter()
+        .map(|&(s, e, i)| json!([ms(s), ms(e), i]))
+        .collect();
+    let offs: Vec<Value> = model
+        .offsets
+        .changes()
+        .iter()
+        .map(|&(s, o)| json!([s * 1000 - t0.div_euclid(1000), o]))
+        .collect();
+    json!({
+        "v": 1,
+        "t0": t0.div_euclid(1000),
+        "span": ms(model.frame.to_us),
+        "left": model.frame.left,
+        "width": model.frame.width,
+        "tickPx": TICK_MIN_PX,
+        "cores": model.cores,
+        "off": offs,
+        "charts": charts,
+        "inc": incidents,
+        "gaps": gaps,
+        "m": {"t": mt, "v": mv, "p": mp, "r": mr},
+        "procs": procs,
+    })
+}
+
+/// Page-level facts for the header.
+pub(crate) struct Header<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) samples: usize,
+    pub(crate) first_us: i64,
+    pub(crate) last_us: i64,
+}
+
+/// Renders the page.
+pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json::Error> {
+    let mut out = String::with_capacity(1 << 20);
+    let ts = stabmon_core::Timestamp::from_unix_micros;
+    let offsets = &model.offsets;
+    let offs: Vec<String> = offsets
+        .distinct()
+        .into_iter()
+        .map(|o| format!("UTC{}", offset_str(o)))
+        .collect();
+    let zone = match &offsets.zone {
+        Some(z) => format!("{} ({})", z, offs.join(" / ")),
+        None => offs.join(" / "),
+    };
+
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let _ = write!(
+        out,
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
+        html(&csp())
+    );
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    out.push_str("<meta name=\"referrer\" content=\"no-referrer\">");
+    let _ = write!(out, "<title>{}</title>", html(h.title));
+    let _ = write!(out, "<style>{STYLE}</style></head><body>");
+
+    // Header.
+    out.push_str("<header><h1>");
+    push_html(&mut out, h.title);
+    out.push_str("</h1><p class=\"meta\">");
+    let _ = write!(
+        out,
+        "Host <b>{}</b> · {} to {} · local time of the host: {} · {} samples, every {}",
+        html(h.host),
+        html(&local_datetime(ts(model.frame.from_us), offsets)),
+        html(&local_datetime(ts(model.frame.to_us), offsets)),
+        html(&zone),
+        h.samples,
+        html(&duration(model.median_interval_us as f64 / 1e6)),
+    );
+    if h.samples > 0 && (h.first_us > model.frame.from_us || h.last_us < model.frame.to_us) {
+        let _ = write!(
+            out,
+            " (data from {} to {})",
+            html(&local_datetime(ts(h.first_us), offsets)),
+            html(&local_datetime(ts(h.last_us), offsets))
+        );
+    }
+    out.push_str("</p>");
+    out.push_str(&summary(model));
+    out.push_str("</header>");
+
+    out.push_str(
+        "<div id=\"toolbar\" class=\"toolbar\" hidden><button type=\"button\" id=\"zoomout\" disabled>Zoom out</button>\
+         <span id=\"view\"></span><span class=\"hint\">Drag across a chart to zoom in; double-click to zoom out.</span></div>",
+    );
+
+    // Charts.
+    out.push_str("<main id=\"charts\">");
+    for (ci, c) in model.charts.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<figure class=\"fig\" id=\"fig-{}\"><figcaption><span class=\"ct\">{}</span>",
+            c.id,
+            html(c.title)
+        );
+        out.push_str("<span class=\"legend\">");
+        for s in &c.series {
+            let _ = write!(
+                out,
+                "<span class=\"key\"><i class=\"sw {}\"></i>{}</span>",
+                s.class,
+                html(&s.name)
+            );
+        }
+        if ci == 0 && !model.gaps.is_empty() {
+            out.push_str(
+                "<span class=\"key\"><i class=\"sw gapkey\"></i>gap in the recording</span>",
+            );
+        }
+        out.push_str("</span></figcaption>");
+        chart_svg(&mut out, model, ci);
+        out.push_str("</figure>");
+    }
+    out.push_str("</main><div id=\"tip\" class=\"tip\" hidden></div>");
+
+    out.push_str(&incident_table(model));
+    out.push_str(&gap_panels(model));
+
+    let _ = write!(
+        out,
+        "<footer>Made by stabmon-report {} from {} samples of {}. Times are the host's local time ({}).</footer>",
+        env!("CARGO_PKG_VERSION"),
+        h.samples,
+        html(h.host),
+        html(&zone)
+    );
+
+    let data = serde_json::to_string(&data_json(model))?;
+    let _ = write!(
+        out,
+        "<script type=\"application/json\" id=\"data\">{}</script><script>{SCRIPT}</script></body></html>",
+        json_for_script(&data)
+    );
+    out.push('\n');
+    Ok(out)
+}
+
+fn summary(model: &Model) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for inc in &model.incidents {
+        let name = kind_name(&inc.kind);
+        match counts.iter_mut().find(|c| c.0 == name) {
+            Some(c) => c.1 += 1,
+            None => counts.push((name, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return "<p class=\"summary\">No incidents found in this range.</p>".to_owned();
+    }
+    let parts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} × {n}")).collect();
+    format!(
+        "<p class=\"summary\"><a href=\"#incidents\">{} incident{}</a>: {}.</p>",
+        model.incidents.len(),
+        if model.incidents.len() == 1 { "" } else { "s" },
+        html(&parts.join(", "))
+    )
+}
+
+fn incident_table(model: &Model) -> String {
+    let offsets = &model.offsets;
+    let mut out = String::new();
+    out.push_str("<section id=\"incidents\"><h2>Incidents</h2>");
+    if model.incidents.is_empty() {
+        out.push_str("<p>No incidents found in this range.</p></section>");
+        return out;
+    }
+    out.push_str(
+        "<table class=\"incidents\"><thead><tr><th>Start (local)</th><th>Duration</th><th>Kind</th><th>Magnitude</th>\
+         <th>Culprit</th><th>Command</th><th>What happened</th></tr></thead><tbody>",
+    );
+    for (i, inc) in model.incidents.iter().enumerate() {
+        let secs = inc
+            .end
+            .duration_since(inc.start)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let _ = write!(
+            out,
+            "<tr id=\"row-{i}\" class=\"{}\"><td><a href=\"#inc-{i}\"><time datetime=\"{}\">{}</time></a></td><td>{}</td>\
+             <td><i class=\"dot {}\"></i>{}</td><td class=\"num\">{}</td>",
+            kind_class(&inc.kind),
+            inc.start,
+            html(&local_datetime_offset(inc.start, offsets)),
+            html(&duration(secs)),
+            kind_class(&inc.kind),
+            kind_name(&inc.kind),
+            html(&magnitude(inc)),
+        );
+        match &inc.culprit {
+            Some(c) => {
+                out.push_str("<td class=\"culprit\"><b>");
+                push_html(&mut out, &c.name);
+                out.push_str("</b>");
+                if let Some(pid) = c.pid {
+                    let _ = write!(out, " <span class=\"pid\">pid {pid}</span>");
+                }
+                if c.process_count > 1 {
+                    let _ = write!(
+                        out,
+                        " <span class=\"pid\">{} processes</span>",
+                        c.process_count
+                    );
+                }
+                out.push_str("</td><td class=\"cmd\">");
+                if let Some(cmd) = &c.cmdline {
+                    out.push_str("<code>");
+                    push_html(&mut out, cmd);
+                    out.push_str("</code>");
+                }
+                out.push_str("</td>");
+            }
+            None => out.push_str("<td></td><td></td>"),
+        }
+        out.push_str("<td>");
+        push_html(&mut out, &inc.summary);
+        out.push_str("</td></tr>");
+    }
+    out.push_str("</tbody></table></section>");
+    out
+}
+
+fn pct_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}%"))
+}
+
+fn gap_panels(model: &Model) -> String {
+    let offsets = &model.offsets;
+    let ts = stabmon_core::Timestamp::from_unix_micros;
+    let mut out = String::new();
+    if model.gap_panels.is_empty() {
+        return out;
+    }
+    out.push_str("<section id=\"gaps\"><h2>Gaps in the recording</h2>");
+    for p in &model.gap_panels {
+        let Some(inc) = model.incidents.get(p.incident) else {
+            continue;
+        };
+        let secs = inc
+            .end
+            .duration_since(inc.start)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let verdict = match p.kind {
+            GapKind::Rebooted => "The machine rebooted (a new boot id after the gap).",
+            GapKind::Died => {
+                "The recorder died: it did not stop cleanly and the machine did not reboot."
+            }
+            GapKind::StoppedCleanly => "The recorder was stopped cleanly.",
+            _ => "The recording has a hole.",
+        };
+        let _ = write!(
+            out,
+            "<article class=\"gap-panel {cls}\" id=\"gap-{i}\"><h3><a href=\"#inc-{i}\">{kind}</a>: {from} to {to} ({dur})</h3>\
+             <p>{verdict} {summary}</p>",
+            cls = kind_class(&inc.kind),
+            i = p.incident,
+            kind = html(kind_name(&inc.kind)),
+            from = html(&local_datetime_offset(inc.start, offsets)),
+            to = html(&local_datetime_offset(inc.end, offsets)),
+            dur = html(&duration(secs)),
+            summary = html(&inc.summary),
+        );
+        if p.samples == 0 {
+            out.push_str("<p>No samples in the minute before it.</p></article>");
+            continue;
+        }
+        let _ = write!(
+            out,
+            "<p class=\"sub\">The last minute before it: {} samples from {} to {}.</p><div class=\"facts\"><dl>",
+            p.samples,
+            html(&local_datetime(ts(p.window_from_us), offsets)),
+            html(&local_datetime(
+                ts(p.last_us.unwrap_or(p.window_from_us)),
+                offsets
+            )),
+        );
+        let fact = |out: &mut String, k: &str, v: String| {
+            let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", html(k), html(&v));
+        };
+        fact(
+            &mut out,
+            "CPU busy",
+            format!("{:.1}% mean, {:.1}% max", p.cpu_mean_pct, p.cpu_max_pct),
+        );
+        fact(
+            &mut out,
+            "Memory used",
+            format!(
+                "{} at the end, {} max, of {}",
+                bytes(p.mem_used_last as f64),
+                bytes(p.mem_used_max as f64),
+                bytes(p.mem_total as f64)
+            ),
+        );
+        fact(
+            &mut out,
+            "Memory available",
+            format!("{} at the least", bytes(p.mem_avail_min as f64)),
+        );
+        fact(
+            &mut out,
+            "Swap used",
+            format!(
+                "{} (from {}), of {}",
+                bytes(p.swap_used_last as f64),
+                bytes(p.swap_used_first as f64),
+                bytes(p.swap_total as f64)
+            ),
+        );
+        let pm = p.pressure_max;
+        fact(
+            &mut out,
+            "Pressure (max)",
+            format!(
+                "cpu some {} · memory some {}, full {} · io some {}, full {}",
+                pct_opt(pm[0]),
+                pct_opt(pm[1]),
+                pct_opt(pm[2]),
+                pct_opt(pm[3]),
+                pct_opt(pm[4])
+            ),
+        );
+        let oom = match (p.oom_first, p.oom_last) {
+            (Some(a), Some(b)) => {
+                let after = p
+                    .oom_after
+                    .map(|x| format!("; {x} after the gap"))
+                    .unwrap_or_default();
+                if b > a {
+                    format!("rose from {a} to {b} (+{}){after}", b - a)
+                } else {
+                    format!("{b}, unchanged{after}")
+                }
+            }
+            _ => "not recorded".to_owned(),
+        };
+        fact(&mut out, "OOM kills", oom);
+        out.push_str("</dl>");
+        out.push_str("<table class=\"mini\"><caption>Top processes by CPU</caption><thead><tr><th>Process</th><th>Max CPU</th><th>Resident</th></tr></thead><tbody>");
+        for (pr, cpu, rss) in &p.top_cpu {
+            let _ = write!(
+                out,
+                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{:.0}%</td><td class=\"num\">{}</td></tr>",
+                html(pr.cmdline.as_deref().unwrap_or("")),
+                html(&pr.name),
+                pr.pid,
+                cpu,
+                html(&bytes(*rss as f64))
+            );
+        }
+        out.push_str("</tbody></table>");
+        out.push_str("<table class=\"mini\"><caption>Top processes by memory, at the end</caption><thead><tr><th>Process</th><th>Resident</th><th>Change in the minute</th></tr></thead><tbody>");
+        for (pr, rss, growth) in &p.top_rss {
+            let sign = if *growth > 0 { "+" } else { "" };
+            let _ = write!(
+                out,
+                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{}</td><td class=\"num\">{sign}{}</td></tr>",
+                html(pr.cmdline.as_deref().unwrap_or("")),
+                html(&pr.name),
+                pr.pid,
+                html(&bytes(*rss as f64)),
+                html(&bytes(*growth as f64))
+            );
+        }
+        out.push_str("</tbody></table></div></article>");
+    }
+    out.push_str("</section>");
+    out
+}

@@ -1,0 +1,239 @@
+//! Inline SVG for one chart, written by hand: every element gets the classes, ids and links the page needs (spike
+//! labels link to their table row, gap bands carry their kind), and nothing in it depends on the script.
+
+use std::fmt::Write as _;
+
+use crate::escape::{html, push_html};
+use crate::model::{ChartModel, LABEL_ROW_PX, Model};
+use crate::timefmt::ticks;
+
+/// Minimum distance between time-axis ticks, in pixels.
+pub(crate) const TICK_MIN_PX: f64 = 90.0;
+
+fn f1(v: f64) -> String {
+    let r = (v * 10.0).round() / 10.0;
+    if r == r.trunc() {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// The path of a line through `points`, starting a new subpath after each break.
+pub(crate) fn line_path(model: &Model, chart: &ChartModel, points: &[(i64, f64, bool)]) -> String {
+    let mut d = String::with_capacity(points.len() * 12);
+    let mut first = true;
+    for &(t, v, brk) in points {
+        let cmd = if first || brk { 'M' } else { 'L' };
+        first = false;
+        let _ = write!(d, "{cmd}{},{}", f1(model.frame.x(t)), f1(chart.y(v)));
+    }
+    d
+}
+
+/// The path of the area under `points`, one closed shape per unbroken run.
+pub(crate) fn area_path(model: &Model, chart: &ChartModel, points: &[(i64, f64, bool)]) -> String {
+    let base = f1(chart.plot_top + chart.plot_h);
+    let mut d = String::with_capacity(points.len() * 12);
+    let mut run_start: Option<String> = None;
+    let mut last_x = String::new();
+    for &(t, v, brk) in points {
+        let x = f1(model.frame.x(t));
+        if brk && run_start.is_some() {
+            let _ = write!(d, "L{last_x},{base}Z");
+            run_start = None;
+        }
+        if run_start.is_none() {
+            let _ = write!(d, "M{x},{base}L{x},{}", f1(chart.y(v)));
+            run_start = Some(x.clone());
+        } else {
+            let _ = write!(d, "L{x},{}", f1(chart.y(v)));
+        }
+        last_x = x;
+    }
+    if run_start.is_some() {
+        let _ = write!(d, "L{last_x},{base}Z");
+    }
+    d
+}
+
+/// Writes the SVG of chart `ci`.
+pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
+    let Some(c) = model.charts.get(ci) else {
+        return;
+    };
+    let f = &model.frame;
+    let (left, right) = (f.left, f.left + f.width);
+    let (top, bottom) = (c.plot_top, c.plot_top + c.plot_h);
+    let _ = write!(
+        out,
+        "<svg class=\"chart\" id=\"chart-{id}\" data-chart=\"{ci}\" width=\"{w}\" height=\"{h}\" \
+         viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"title-{id}\">",
+        id = c.id,
+        w = f1(model.width_px),
+        h = f1(c.svg_h),
+    );
+    let _ = write!(
+        out,
+        "<title id=\"title-{}\">{}</title>",
+        c.id,
+        html(c.title)
+    );
+
+    // Value grid.
+    out.push_str("<g class=\"grid\">");
+    for (v, label) in &c.y_ticks {
+        let y = f1(c.y(*v));
+        let _ = write!(
+            out,
+            "<line x1=\"{}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\"/><text class=\"yl\" x=\"{}\" y=\"{y}\" dy=\"4\">{}</text>",
+            f1(left),
+            f1(right),
+            f1(left - 6.0),
+            html(label)
+        );
+    }
+    out.push_str("</g>");
+
+    // Gap bands.
+    let _ = write!(
+        out,
+        "<g class=\"gaps\" data-top=\"{}\" data-h=\"{}\">",
+        f1(top),
+        f1(c.plot_h)
+    );
+    for &(s, e, i) in &model.gaps {
+        let class = model
+            .incidents
+            .get(i)
+            .map_or("k-died", |inc| crate::model::kind_class(&inc.kind));
+        let x0 = f.x(s).clamp(left, right);
+        let x1 = f.x(e).clamp(left, right).max(x0 + 2.0);
+        let title = model
+            .incidents
+            .get(i)
+            .map(|inc| inc.label())
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<rect class=\"gap {class}\" data-i=\"{i}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"><title>{}</title></rect>",
+            f1(x0),
+            f1(top),
+            f1(x1 - x0),
+            f1(c.plot_h),
+            html(&title)
+        );
+    }
+    out.push_str("</g>");
+
+    // Series.
+    out.push_str("<g class=\"series\">");
+    for (si, s) in c.series.iter().enumerate() {
+        if s.area {
+            let _ = write!(
+                out,
+                "<path class=\"area {}\" data-s=\"{si}\" d=\"{}\"/>",
+                s.class,
+                area_path(model, c, &s.points)
+            );
+        }
+        let _ = write!(
+            out,
+            "<path class=\"ln {}\" data-s=\"{si}\" d=\"{}\"/>",
+            s.class,
+            line_path(model, c, &s.points)
+        );
+    }
+    out.push_str("</g>");
+
+    // Time axis.
+    let _ = write!(
+        out,
+        "<g class=\"xaxis\"><line class=\"base\" x1=\"{}\" x2=\"{}\" y1=\"{b}\" y2=\"{b}\"/><g class=\"ticks\">",
+        f1(left),
+        f1(right),
+        b = f1(bottom)
+    );
+    out.push_str(&ticks_svg(model, c));
+    out.push_str("</g></g>");
+
+    // Spike labels and their markers.
+    out.push_str("<g class=\"incs\">");
+    for l in &c.labels {
+        let box_y = top - 8.0 - (l.row as f64 + 1.0) * LABEL_ROW_PX + 2.0;
+        let cx = l.left + l.width / 2.0;
+        let anchor_x = l.peak_x.clamp(l.left + 4.0, l.left + l.width - 4.0);
+        let _ = write!(
+            out,
+            "<g class=\"inc {class}\" id=\"inc-{i}\" data-i=\"{i}\">",
+            class = l.class,
+            i = l.incident
+        );
+        let (tip_y, marker) = match l.marker_y {
+            Some(my) => (top + my, true),
+            None => (top, false),
+        };
+        let _ = write!(
+            out,
+            "<line class=\"lead\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
+            f1(anchor_x),
+            f1(box_y + LABEL_ROW_PX - 2.0),
+            f1(l.peak_x),
+            f1(tip_y)
+        );
+        if marker {
+            let _ = write!(
+                out,
+                "<circle class=\"mark\" cx=\"{}\" cy=\"{}\" r=\"4\"/>",
+                f1(l.peak_x),
+                f1(tip_y)
+            );
+        }
+        let _ = write!(
+            out,
+            "<a href=\"#row-{i}\"><rect class=\"lb\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>\
+             <text class=\"lt\" x=\"{}\" y=\"{}\">",
+            f1(l.left),
+            f1(box_y),
+            f1(l.width),
+            f1(LABEL_ROW_PX - 2.0),
+            f1(cx),
+            f1(box_y + 11.0),
+            i = l.incident
+        );
+        push_html(out, &l.text);
+        out.push_str("</text><title>");
+        push_html(out, &l.full);
+        out.push_str("</title></a></g>");
+    }
+    out.push_str("</g></svg>");
+}
+
+/// The tick marks and labels of the time axis.
+fn ticks_svg(model: &Model, c: &ChartModel) -> String {
+    let f = &model.frame;
+    let bottom = c.plot_top + c.plot_h;
+    let mut out = String::new();
+    let from_s = f.from_us.div_euclid(1_000_000);
+    let to_s = f.to_us.div_euclid(1_000_000);
+    for t in ticks(from_s, to_s, f.width, TICK_MIN_PX, &model.offsets) {
+        let x = f1(f.x(t.utc_secs * 1_000_000));
+        let _ = write!(
+            out,
+            "<line x1=\"{x}\" x2=\"{x}\" y1=\"{}\" y2=\"{}\"/><text x=\"{x}\" y=\"{}\">{}</text>",
+            f1(c.plot_top),
+            f1(bottom + 4.0),
+            f1(bottom + 16.0),
+            html(&t.label)
+        );
+        if let Some(day) = t.day {
+            let _ = write!(
+                out,
+                "<text class=\"day\" x=\"{x}\" y=\"{}\">{}</text>",
+                f1(bottom + 29.0),
+                html(&day)
+            );
+        }
+    }
+    out
+}
