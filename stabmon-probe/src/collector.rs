@@ -7,6 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use stabmon_core::{Sample, Timestamp};
 
+use crate::net::schedule::ProbeSchedule;
+use crate::net::{ProbeOptions, Prober, Target};
 use crate::sampler::{Sampler, SamplerOptions};
 use crate::{Error, SysinfoSampler};
 
@@ -62,6 +64,9 @@ pub struct CollectorBuilder {
     interval: Duration,
     opts: SamplerOptions,
     kind: SamplerKind,
+    targets: Vec<Target>,
+    probe_interval: Option<Duration>,
+    probe_opts: ProbeOptions,
 }
 
 impl CollectorBuilder {
@@ -97,8 +102,44 @@ impl CollectorBuilder {
         self
     }
 
+    /// Adds a network latency target, probed on threads of the collector's own (see the crate docs for the
+    /// schedule). By default, there are none and no latency is recorded. Names must be unique.
+    pub fn target(mut self, target: Target) -> Self {
+        self.targets.push(target);
+        self
+    }
+
+    /// Adds several latency targets; see [`target`](Self::target).
+    pub fn targets(mut self, targets: impl IntoIterator<Item = Target>) -> Self {
+        self.targets.extend(targets);
+        self
+    }
+
+    /// The time between two probes of each target. By default, this is the sample
+    /// [`interval`](Self::interval); zero is refused by [`build`](Self::build).
+    pub fn probe_interval(mut self, interval: Duration) -> Self {
+        self.probe_interval = Some(interval);
+        self
+    }
+
+    /// The longest a probe may take before it is recorded as a timeout. By default, this is 5 seconds
+    /// ([`DEFAULT_PROBE_TIMEOUT`](crate::DEFAULT_PROBE_TIMEOUT)), so that a 2 s stall is measured rather than
+    /// hidden; it may exceed the probe interval (ticks that pass during a probe start nothing). Zero is refused by
+    /// [`build`](Self::build).
+    pub fn probe_timeout(mut self, timeout: Duration) -> Self {
+        self.probe_opts.timeout = timeout;
+        self
+    }
+
+    /// Trusts an extra root certificate (DER) for https targets, beside the compiled-in Mozilla roots: for a
+    /// router or intranet server with its own CA. By default, there are none.
+    pub fn probe_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.probe_opts.extra_root_certs_der.push(der.into());
+        self
+    }
+
     /// Checks the settings, creates the sampler and primes its counters, so that the first sample already has
-    /// rates. The first tick is one interval after this call.
+    /// rates, and starts one probe thread per latency target. The first tick is one interval after this call.
     pub fn build(self) -> Result<Collector, Error> {
         if self.interval.is_zero() {
             return Err(Error::InvalidConfig {
@@ -107,8 +148,40 @@ impl CollectorBuilder {
             });
         }
         self.opts.validate()?;
+        let probe_interval = self.probe_interval.unwrap_or(self.interval);
+        if probe_interval.is_zero() {
+            return Err(Error::InvalidConfig {
+                setting: "probe_interval",
+                reason: "it must be greater than zero".into(),
+            });
+        }
+        let mut names = std::collections::HashSet::new();
+        if let Some(dup) = self.targets.iter().find(|t| !names.insert(t.name())) {
+            return Err(Error::InvalidTarget {
+                target: dup.to_string(),
+                reason: format!("the name {:?} is used by another target", dup.name()),
+            });
+        }
+        let prober = Prober::new(&self.probe_opts)?;
         let sampler = make_sampler(self.kind, self.opts)?;
-        Ok(Collector::with_sampler(sampler, self.interval))
+        let mut collector = Collector::with_sampler(sampler, self.interval);
+        if !self.targets.is_empty() {
+            // Half a probe interval out of phase with the samples: probes then do not compete with the system
+            // sample for the CPU at its tick, and a healthy target's probe is complete before the next sample.
+            let schedule = ProbeSchedule::start(
+                &self.targets,
+                &prober,
+                collector.start,
+                probe_interval / 2,
+                probe_interval,
+                &collector.stop.state,
+            )?;
+            collector.probes = Some(schedule);
+            collector.targets = self.targets;
+            collector.probe_interval = probe_interval;
+            collector.probe_timeout = prober.timeout();
+        }
+        Ok(collector)
     }
 }
 
@@ -128,9 +201,36 @@ fn make_sampler(kind: SamplerKind, opts: SamplerOptions) -> Result<Box<dyn Sampl
 }
 
 #[derive(Debug, Default)]
-struct StopState {
+pub(crate) struct StopState {
     stopped: Mutex<bool>,
     wake: Condvar,
+}
+
+impl StopState {
+    fn stop(&self) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        *stopped = true;
+        self.wake.notify_all();
+    }
+
+    /// Waits until `due` or until stopped; returns whether stopped.
+    pub(crate) fn wait_until(&self, due: Instant) -> bool {
+        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if *stopped {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= due {
+                return false;
+            }
+            stopped = self
+                .wake
+                .wait_timeout(stopped, due - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
 }
 
 /// Stops a [`Collector`] from any thread (a signal handler's thread, for instance); cheap to clone.
@@ -143,13 +243,7 @@ impl StopHandle {
     /// Stops the collector: a [`Collector::next_sample`] that is waiting for its tick returns `Ok(None)` at once,
     /// and so does every later call.
     pub fn stop(&self) {
-        let mut stopped = self
-            .state
-            .stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *stopped = true;
-        self.state.wake.notify_all();
+        self.state.stop();
     }
 
     /// Whether [`stop`](Self::stop) was called.
@@ -169,12 +263,28 @@ impl StopHandle {
 /// tick is already more than half an interval past, it is skipped rather than taken in a burst. Each sample's
 /// [`ts`](Sample::ts) is the wall-clock time of its tick, and [`lateness`](Sample::lateness) how long after the tick
 /// its reading started.
+///
+/// With latency targets, each [`Sample::latency`] holds the probes that completed since the previous sample (see
+/// the crate docs for the probe schedule). Dropping the collector stops its probe threads.
 pub struct Collector {
     sampler: Box<dyn Sampler>,
     interval: Duration,
     start: Instant,
     tick: u64,
     stop: StopHandle,
+    probes: Option<ProbeSchedule>,
+    targets: Vec<Target>,
+    probe_interval: Duration,
+    probe_timeout: Duration,
+    dropped_probes: u64,
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if self.probes.is_some() {
+            self.stop.stop();
+        }
+    }
 }
 
 impl fmt::Debug for Collector {
@@ -183,6 +293,7 @@ impl fmt::Debug for Collector {
             .field("sampler", &self.sampler.name())
             .field("interval", &self.interval)
             .field("tick", &self.tick)
+            .field("targets", &self.targets)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +305,9 @@ impl Collector {
             interval: Duration::from_secs(1),
             opts: SamplerOptions::new(),
             kind: SamplerKind::Auto,
+            targets: Vec::new(),
+            probe_interval: None,
+            probe_opts: ProbeOptions::new(),
         }
     }
 
@@ -208,7 +322,33 @@ impl Collector {
             stop: StopHandle {
                 state: Arc::new(StopState::default()),
             },
+            probes: None,
+            targets: Vec::new(),
+            probe_interval: interval,
+            probe_timeout: crate::DEFAULT_PROBE_TIMEOUT,
+            dropped_probes: 0,
         }
+    }
+
+    /// The latency targets probed (empty when none is configured).
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// The time between two probes of each target.
+    pub fn probe_interval(&self) -> Duration {
+        self.probe_interval
+    }
+
+    /// The probe timeout.
+    pub fn probe_timeout(&self) -> Duration {
+        self.probe_timeout
+    }
+
+    /// How many completed probes were dropped because samples were not taken for a long time (over 100,000
+    /// probes waiting); 0 for a collector that is polled on schedule.
+    pub fn dropped_probes(&self) -> u64 {
+        self.dropped_probes
     }
 
     /// The sampler's name, `"proc"` or `"sysinfo"`, for the log.
@@ -249,22 +389,7 @@ impl Collector {
 
     /// Waits until `due` or until stopped; returns whether stopped.
     fn wait_until(&self, due: Instant) -> bool {
-        let state = &self.stop.state;
-        let mut stopped = state.stopped.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if *stopped {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= due {
-                return false;
-            }
-            stopped = state
-                .wake
-                .wait_timeout(stopped, due - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.stop.state.wait_until(due)
     }
 
     /// Blocks until the next tick and returns its sample; `Ok(None)` once stopped (see [`StopHandle`]).
@@ -286,6 +411,11 @@ impl Collector {
         );
         let mut sample = self.sampler.sample(ts)?;
         sample.lateness = lateness;
+        if let Some(probes) = &self.probes {
+            let (latency, dropped) = probes.take();
+            sample.latency = latency;
+            self.dropped_probes += dropped;
+        }
         Ok(Some(sample))
     }
 }

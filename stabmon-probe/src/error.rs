@@ -40,6 +40,22 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// A latency target that cannot be parsed (`NAME=URL`).
+    #[error("invalid target {target:?}: {reason}")]
+    InvalidTarget {
+        /// The target as given.
+        target: String,
+        /// What is wrong with it and what is allowed.
+        reason: String,
+    },
+    /// A thread could not be started.
+    #[error("cannot start {what}: {source}")]
+    Spawn {
+        /// What the thread was for.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The sysinfo crate failed to set itself up or to read something.
     #[error("sysinfo cannot read {what}: {source}")]
     Sysinfo {
