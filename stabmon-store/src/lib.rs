@@ -144,6 +144,8 @@
 #![deny(missing_docs)]
 
 mod error;
+mod fsio;
+mod journal;
 mod layout;
 mod pct;
 mod reader;

@@ -1,0 +1,451 @@
+//! The few file operations the flight recorder's journal and manifest need, behind a trait, so that tests can
+//! run them on [`FaultFs`]: an in-memory file system that counts fsyncs, can fill up, and on a simulated power cut
+//! keeps only what was synced (file contents by `sync`, directory entries by syncing their directory).
+
+use std::fmt::Debug;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// An open file that is only appended to (the journal).
+pub(crate) trait AppendFile: Send + Debug {
+    /// Writes all of `data` at the end. On an error part of it may have been written: see [`truncate`](Self::truncate).
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Makes the content durable (`fdatasync`).
+    fn sync(&mut self) -> io::Result<()>;
+    /// Cuts the file to `len` bytes (to remove a partly written frame) and appends after it.
+    fn truncate(&mut self, len: u64) -> io::Result<()>;
+}
+
+/// The file operations of the journal and the manifest.
+pub(crate) trait Fs: Send + Sync + Debug {
+    /// `mkdir -p`.
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Opens `path` for appending, creating it when missing.
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
+    /// Reads a whole file.
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Creates or truncates `path`, writes `data` and fsyncs the file.
+    fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()>;
+    /// Renames a file, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Fsyncs a directory, making its entries (created, renamed, removed files) durable.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// The files (not directories) directly in `dir`; an empty list when `dir` does not exist.
+    fn list_files(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+}
+
+/// Replaces `path` atomically: writes a hidden temporary file beside it, fsyncs it, renames it over `path` and
+/// fsyncs the directory. A reader sees the old content or the new, never a mix; after a power cut, one of them.
+pub(crate) fn replace_atomically(fs: &dyn Fs, path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    fs.write_synced(&tmp, data)?;
+    fs.rename(&tmp, path)?;
+    fs.sync_dir(dir)
+}
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct RealFs;
+
+#[derive(Debug)]
+struct RealFile(std::fs::File);
+
+impl AppendFile for RealFile {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        // Straight to the kernel: no user-space buffer holds a frame back, so kill -9 cannot lose it.
+        self.0.write_all(data)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        // The file is opened in append mode: writes go to the (new) end whatever the cursor says.
+        self.0.set_len(len)
+    }
+}
+
+impl Fs for RealFs {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path)
+    }
+
+    fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Box::new(RealFile(f)))
+    }
+
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(path)?;
+        f.write_all(data)?;
+        f.sync_all()
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        sync_dir(path)
+    }
+
+    fn list_files(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e?;
+            if e.file_type()?.is_file() {
+                out.push(e.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Fsyncs a directory so that renames and new files in it survive a power cut. A no-op where directories cannot
+/// be opened (Windows, where NTFS journals metadata itself).
+pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(path)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) use fault::FaultFs;
+
+#[cfg(test)]
+mod fault {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    use super::*;
+
+    #[derive(Debug, Default, Clone)]
+    struct Inode {
+        data: Vec<u8>,
+        durable: Vec<u8>,
+    }
+
+    #[derive(Debug, Default)]
+    struct State {
+        next_inode: u64,
+        inodes: BTreeMap<u64, Inode>,
+        /// Names as the running system sees them.
+        names: BTreeMap<PathBuf, u64>,
+        /// Names as they would be found after a power cut (as of each directory's last sync).
+        durable_names: BTreeMap<PathBuf, u64>,
+        dirs: BTreeSet<PathBuf>,
+        fsyncs: u64,
+        /// Total bytes of file data the "disk" holds; writes past it fail with `StorageFull` after a partial write.
+        capacity: Option<u64>,
+    }
+
+    impl State {
+        fn used(&self) -> u64 {
+            let live: BTreeSet<u64> = self.names.values().copied().collect();
+            live.iter()
+                .filter_map(|i| self.inodes.get(i))
+                .map(|n| n.data.len() as u64)
+                .sum()
+        }
+
+        fn inode(&mut self, path: &Path) -> io::Result<&mut Inode> {
+            let id = *self.names.get(path).ok_or_else(|| not_found(path))?;
+            self.inodes.get_mut(&id).ok_or_else(|| not_found(path))
+        }
+
+        fn check_dir(&self, path: &Path) -> io::Result<()> {
+            match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() && !self.dirs.contains(d) => {
+                    Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("no directory {}", d.display()),
+                    ))
+                }
+                _ => Ok(()),
+            }
+        }
+
+        /// Appends what fits; `StorageFull` when not all of it did.
+        fn write(&mut self, path: &Path, data: &[u8]) -> io::Result<()> {
+            let room = self
+                .capacity
+                .map_or(u64::MAX, |c| c.saturating_sub(self.used()));
+            let n = usize::try_from(room.min(data.len() as u64)).unwrap_or(usize::MAX);
+            self.inode(path)?.data.extend_from_slice(&data[..n]);
+            if n < data.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device",
+                ));
+            }
+            Ok(())
+        }
+
+        fn create(&mut self, path: &Path) -> u64 {
+            self.next_inode += 1;
+            let id = self.next_inode;
+            self.inodes.insert(id, Inode::default());
+            self.names.insert(path.to_path_buf(), id);
+            id
+        }
+    }
+
+    fn not_found(path: &Path) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} not found", path.display()),
+        )
+    }
+
+    /// An in-memory file system for tests: counts fsyncs, fills up at a capacity, and [`power_cut`](Self::power_cut)
+    /// throws away everything not made durable.
+    #[derive(Debug, Clone, Default)]
+    pub(crate) struct FaultFs {
+        state: Arc<Mutex<State>>,
+    }
+
+    impl FaultFs {
+        pub(crate) fn new() -> Self {
+            Self::default()
+        }
+
+        fn lock(&self) -> MutexGuard<'_, State> {
+            match self.state.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            }
+        }
+
+        /// How many fsyncs (of files and directories) were made.
+        pub(crate) fn fsyncs(&self) -> u64 {
+            self.lock().fsyncs
+        }
+
+        /// Sets (or lifts, with `None`) the disk's capacity in bytes of file data.
+        pub(crate) fn set_capacity(&self, bytes: Option<u64>) {
+            self.lock().capacity = bytes;
+        }
+
+        /// Simulates a power cut: file contents fall back to what was last synced, directory entries to what was
+        /// there when their directory was last synced (a file never made durable in its directory is gone).
+        pub(crate) fn power_cut(&self) {
+            let mut s = self.lock();
+            s.names = s.durable_names.clone();
+            let live: BTreeSet<u64> = s.names.values().copied().collect();
+            s.inodes.retain(|id, _| live.contains(id));
+            for inode in s.inodes.values_mut() {
+                inode.data = inode.durable.clone();
+            }
+        }
+
+        /// A file's current content (what a running system would read).
+        pub(crate) fn contents(&self, path: &Path) -> Option<Vec<u8>> {
+            let s = self.lock();
+            let id = s.names.get(path)?;
+            s.inodes.get(id).map(|n| n.data.clone())
+        }
+    }
+
+    #[derive(Debug)]
+    struct FaultFile {
+        fs: FaultFs,
+        path: PathBuf,
+    }
+
+    impl AppendFile for FaultFile {
+        fn append(&mut self, data: &[u8]) -> io::Result<()> {
+            self.fs.lock().write(&self.path, data)
+        }
+
+        fn sync(&mut self) -> io::Result<()> {
+            let mut s = self.fs.lock();
+            s.fsyncs += 1;
+            let n = s.inode(&self.path)?;
+            n.durable = n.data.clone();
+            Ok(())
+        }
+
+        fn truncate(&mut self, len: u64) -> io::Result<()> {
+            let mut s = self.fs.lock();
+            let n = s.inode(&self.path)?;
+            n.data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+            Ok(())
+        }
+    }
+
+    impl Fs for FaultFs {
+        fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+            // Directories are taken as durable at once: the tests are about files and their entries.
+            let mut s = self.lock();
+            for a in path.ancestors() {
+                if !a.as_os_str().is_empty() {
+                    s.dirs.insert(a.to_path_buf());
+                }
+            }
+            Ok(())
+        }
+
+        fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
+            let mut s = self.lock();
+            s.check_dir(path)?;
+            if !s.names.contains_key(path) {
+                s.create(path);
+            }
+            Ok(Box::new(FaultFile {
+                fs: self.clone(),
+                path: path.to_path_buf(),
+            }))
+        }
+
+        fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+            self.contents(path).ok_or_else(|| not_found(path))
+        }
+
+        fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+            let mut s = self.lock();
+            s.check_dir(path)?;
+            // A new inode, like O_TRUNC on a file replaced by rename.
+            s.create(path);
+            s.write(path, data)?;
+            s.fsyncs += 1;
+            let n = s.inode(path)?;
+            n.durable = n.data.clone();
+            Ok(())
+        }
+
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            let mut s = self.lock();
+            s.check_dir(to)?;
+            let id = s.names.remove(from).ok_or_else(|| not_found(from))?;
+            s.names.insert(to.to_path_buf(), id);
+            Ok(())
+        }
+
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            let mut s = self.lock();
+            s.names
+                .remove(path)
+                .map(|_| ())
+                .ok_or_else(|| not_found(path))
+        }
+
+        fn sync_dir(&self, path: &Path) -> io::Result<()> {
+            let mut s = self.lock();
+            s.fsyncs += 1;
+            let in_dir = |p: &Path| p.parent() == Some(path);
+            s.durable_names.retain(|p, _| !in_dir(p));
+            let now: Vec<(PathBuf, u64)> = s
+                .names
+                .iter()
+                .filter(|(p, _)| in_dir(p))
+                .map(|(p, id)| (p.clone(), *id))
+                .collect();
+            s.durable_names.extend(now);
+            Ok(())
+        }
+
+        fn list_files(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+            let s = self.lock();
+            Ok(s.names
+                .keys()
+                .filter(|p| p.parent() == Some(dir))
+                .cloned()
+                .collect())
+        }
+    }
+
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn power_cut_keeps_only_synced_data_and_entries() {
+            let fs = FaultFs::new();
+            let d = Path::new("/d");
+            fs.create_dir_all(d).unwrap();
+            let mut f = fs.open_append(&d.join("a")).unwrap();
+            f.append(b"one").unwrap();
+            f.sync().unwrap();
+            f.append(b"two").unwrap();
+            // The file's entry was never synced: a power cut loses the whole file.
+            let fs2 = fs.clone();
+            fs2.power_cut();
+            assert!(fs2.contents(&d.join("a")).is_none());
+
+            let mut f = fs.open_append(&d.join("b")).unwrap();
+            fs.sync_dir(d).unwrap();
+            f.append(b"one").unwrap();
+            f.sync().unwrap();
+            f.append(b"two").unwrap();
+            assert_eq!(fs.contents(&d.join("b")).unwrap(), b"onetwo");
+            fs.power_cut();
+            assert_eq!(fs.contents(&d.join("b")).unwrap(), b"one");
+            assert_eq!(fs.fsyncs(), 3);
+        }
+
+        #[test]
+        fn replace_is_atomic_across_a_power_cut() {
+            let fs = FaultFs::new();
+            let d = Path::new("/d");
+            fs.create_dir_all(d).unwrap();
+            let p = d.join("m.json");
+            replace_atomically(&fs, &p, b"old").unwrap();
+            // Renamed but the directory not synced yet: the old version comes back.
+            fs.write_synced(&d.join(".m.json.tmp"), b"new").unwrap();
+            fs.rename(&d.join(".m.json.tmp"), &p).unwrap();
+            fs.power_cut();
+            assert_eq!(fs.read(&p).unwrap(), b"old");
+            replace_atomically(&fs, &p, b"new").unwrap();
+            fs.power_cut();
+            assert_eq!(fs.read(&p).unwrap(), b"new");
+        }
+
+        #[test]
+        fn a_full_disk_writes_part_and_fails() {
+            let fs = FaultFs::new();
+            fs.create_dir_all(Path::new("/d")).unwrap();
+            fs.set_capacity(Some(5));
+            let mut f = fs.open_append(Path::new("/d/a")).unwrap();
+            let e = f.append(b"12345678").unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+            assert_eq!(fs.contents(Path::new("/d/a")).unwrap(), b"12345");
+            f.truncate(2).unwrap();
+            f.append(b"abc").unwrap();
+            assert_eq!(fs.contents(Path::new("/d/a")).unwrap(), b"12abc");
+        }
+    }
+}

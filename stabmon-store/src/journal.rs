@@ -1,0 +1,458 @@
+//! The journal of the open segment: an append-only file of length-and-CRC framed records, written record by
+//! record straight to the kernel (no user-space buffer) and fsynced every `sync` period.
+//!
+//! ```text
+//! header  "STABMONJ" (8 bytes) | format version, u32 LE | sequence number, u64 LE
+//! frame   payload length, u32 LE | CRC32 (IEEE) of kind + payload, u32 LE | kind, u8 | payload
+//! ```
+//!
+//! A reader takes every complete frame whose CRC matches and stops at the first one that is cut short or
+//! damaged (a torn write at a crash): a record is either wholly there or not at all.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::fsio::{AppendFile, Fs};
+
+/// The first bytes of every journal.
+pub(crate) const MAGIC: &[u8; 8] = b"STABMONJ";
+/// The journal format this crate writes and reads. Bump it when a record's encoding changes (the golden test in
+/// `codec.rs` catches a change of the sample model).
+pub(crate) const JOURNAL_VERSION: u32 = 1;
+pub(crate) const HEADER_LEN: usize = 20;
+const FRAME_HEADER_LEN: usize = 9;
+/// No record is this big; a length over it is damage, not a record.
+const MAX_PAYLOAD: u32 = 64 << 20;
+
+/// What a frame holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// One sample.
+    Sample = 1,
+    /// The recorder stopped cleanly.
+    Stop = 2,
+}
+
+impl Kind {
+    fn from_u8(b: u8) -> Option<Kind> {
+        match b {
+            1 => Some(Kind::Sample),
+            2 => Some(Kind::Stop),
+            _ => None,
+        }
+    }
+}
+
+/// The header of a new journal.
+pub(crate) fn header(seq: u64) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&JOURNAL_VERSION.to_le_bytes());
+    h[12..20].copy_from_slice(&seq.to_le_bytes());
+    h
+}
+
+/// Appends one frame to `out`.
+pub(crate) fn encode_frame(kind: Kind, payload: &[u8], out: &mut Vec<u8>) {
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&[kind as u8]);
+    crc.update(payload);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.push(kind as u8);
+    out.extend_from_slice(payload);
+}
+
+/// Why a file is not a journal this crate can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotAJournal {
+    /// The first bytes are not the magic.
+    BadMagic,
+    /// Written by a newer stabmon.
+    NewerVersion(u32),
+}
+
+impl std::fmt::Display for NotAJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotAJournal::BadMagic => {
+                f.write_str("it does not start with the stabmon journal magic")
+            }
+            NotAJournal::NewerVersion(v) => write!(
+                f,
+                "it is journal format {v}, but this stabmon reads format {JOURNAL_VERSION}: upgrade stabmon"
+            ),
+        }
+    }
+}
+
+/// The records of a journal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Parsed<'a> {
+    /// The sequence number in the header (0 when the header itself was cut short).
+    pub seq: u64,
+    /// The complete records, in order.
+    pub frames: Vec<(Kind, &'a [u8])>,
+    /// Bytes of the header and the complete records.
+    pub good_len: u64,
+    /// Bytes after them: a torn or damaged frame (0 after a clean stop).
+    pub torn_bytes: u64,
+    /// Frames of a kind this version does not know (skipped).
+    pub unknown_frames: u64,
+}
+
+/// Reads every complete record of a journal and stops at the first torn or damaged one.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, NotAJournal> {
+    if bytes.len() < HEADER_LEN {
+        // A crash while the header was written: nothing was recorded in it yet.
+        let n = bytes.len().min(MAGIC.len());
+        if bytes[..n] != MAGIC[..n] {
+            return Err(NotAJournal::BadMagic);
+        }
+        return Ok(Parsed {
+            torn_bytes: bytes.len() as u64,
+            ..Parsed::default()
+        });
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(NotAJournal::BadMagic);
+    }
+    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if version > JOURNAL_VERSION || version == 0 {
+        return Err(NotAJournal::NewerVersion(version));
+    }
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&bytes[12..20]);
+    let mut out = Parsed {
+        seq: u64::from_le_bytes(seq),
+        ..Parsed::default()
+    };
+    let mut pos = HEADER_LEN;
+    loop {
+        let Some(head) = bytes.get(pos..pos + FRAME_HEADER_LEN) else {
+            break;
+        };
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len > MAX_PAYLOAD {
+            break;
+        }
+        let start = pos + FRAME_HEADER_LEN;
+        let Some(payload) = bytes.get(start..start + len as usize) else {
+            break;
+        };
+        let mut h = crc32fast::Hasher::new();
+        h.update(&head[8..9]);
+        h.update(payload);
+        if h.finalize() != crc {
+            break;
+        }
+        match Kind::from_u8(head[8]) {
+            Some(kind) => out.frames.push((kind, payload)),
+            None => out.unknown_frames += 1,
+        }
+        pos = start + len as usize;
+    }
+    out.good_len = pos as u64;
+    out.torn_bytes = (bytes.len() - pos) as u64;
+    Ok(out)
+}
+
+/// An append failed.
+#[derive(Debug)]
+pub(crate) enum AppendError {
+    /// The record was not written (the file was cut back to its last complete record, or will be before the
+    /// next append): write it again later.
+    Write(io::Error),
+    /// The record was written, but the fsync failed: it may not survive a power cut. Do not write it again.
+    Sync(io::Error),
+}
+
+/// Writes a journal.
+#[derive(Debug)]
+pub(crate) struct JournalWriter {
+    file: Box<dyn AppendFile>,
+    path: PathBuf,
+    seq: u64,
+    /// Bytes of the header and complete records.
+    len: u64,
+    sync_every: Duration,
+    /// When the oldest record not yet fsynced was written.
+    unsynced_since: Option<Instant>,
+    /// A failed append may have left part of a frame at the end: cut it before the next one.
+    needs_repair: bool,
+    records: u64,
+    buf: Vec<u8>,
+}
+
+impl JournalWriter {
+    /// Creates a new journal at `path` (its directory is created), writes and fsyncs the header, and fsyncs the
+    /// directory so the file itself survives a power cut.
+    pub(crate) fn create(
+        fs: &dyn Fs,
+        path: &Path,
+        seq: u64,
+        sync_every: Duration,
+    ) -> io::Result<JournalWriter> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs.create_dir_all(dir)?;
+        let mut file = fs.open_append(path)?;
+        file.truncate(0)?;
+        let h = header(seq);
+        let written = file.append(&h).and_then(|()| file.sync());
+        if let Err(e) = written {
+            let _ = fs.remove_file(path);
+            return Err(e);
+        }
+        fs.sync_dir(dir)?;
+        Ok(JournalWriter {
+            file,
+            path: path.to_path_buf(),
+            seq,
+            len: HEADER_LEN as u64,
+            sync_every,
+            unsynced_since: None,
+            needs_repair: false,
+            records: 0,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Bytes of the header and complete records.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Records written.
+    pub(crate) fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Appends one record. It is fsynced now when, by the time the next record is due (`next_in`), the oldest
+    /// unsynced record would be `sync_every` old: so a power cut loses at most the last `sync_every`.
+    pub(crate) fn append(
+        &mut self,
+        kind: Kind,
+        payload: &[u8],
+        next_in: Duration,
+    ) -> Result<(), AppendError> {
+        if self.needs_repair {
+            self.file.truncate(self.len).map_err(AppendError::Write)?;
+            self.needs_repair = false;
+        }
+        self.buf.clear();
+        encode_frame(kind, payload, &mut self.buf);
+        if let Err(e) = self.file.append(&self.buf) {
+            self.needs_repair = true;
+            // Cut the partial frame now if we can (a full disk still allows shrinking a file).
+            if self.file.truncate(self.len).is_ok() {
+                self.needs_repair = false;
+            }
+            return Err(AppendError::Write(e));
+        }
+        self.len += self.buf.len() as u64;
+        self.records += 1;
+        let now = Instant::now();
+        let since = *self.unsynced_since.get_or_insert(now);
+        if now.saturating_duration_since(since) + next_in >= self.sync_every {
+            self.sync().map_err(AppendError::Sync)?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs what was written.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced_since.is_none() {
+            return Ok(());
+        }
+        self.file.sync()?;
+        self.unsynced_since = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::fsio::FaultFs;
+
+    fn journal(records: &[(&[u8], Kind)]) -> Vec<u8> {
+        let mut out = header(7).to_vec();
+        for (p, k) in records {
+            encode_frame(*k, p, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn round_trip_and_every_cut_point() {
+        let recs: Vec<(&[u8], Kind)> = vec![
+            (b"first", Kind::Sample),
+            (b"", Kind::Sample),
+            (b"third record", Kind::Sample),
+            (b"stop", Kind::Stop),
+        ];
+        let bytes = journal(&recs);
+        let p = parse(&bytes).unwrap();
+        assert_eq!(p.seq, 7);
+        assert_eq!(p.frames.len(), 4);
+        assert_eq!(p.frames[2], (Kind::Sample, &b"third record"[..]));
+        assert_eq!(p.frames[3].0, Kind::Stop);
+        assert_eq!((p.good_len, p.torn_bytes), (bytes.len() as u64, 0));
+        // Cut anywhere: every record wholly before the cut is read, nothing after it, no error.
+        let ends: Vec<usize> = {
+            let mut v = vec![HEADER_LEN];
+            for (pl, _) in &recs {
+                let last = *v.last().unwrap();
+                v.push(last + FRAME_HEADER_LEN + pl.len());
+            }
+            v
+        };
+        for cut in 0..bytes.len() {
+            let p = parse(&bytes[..cut]).unwrap();
+            let complete = ends.iter().filter(|&&e| e <= cut).count().saturating_sub(1);
+            assert_eq!(p.frames.len(), complete, "cut at {cut}");
+            assert_eq!(p.good_len + p.torn_bytes, cut as u64);
+        }
+    }
+
+    #[test]
+    fn damage_stops_reading_at_the_damaged_frame() {
+        let bytes = journal(&[
+            (b"aaaa", Kind::Sample),
+            (b"bbbb", Kind::Sample),
+            (b"cccc", Kind::Sample),
+        ]);
+        for flip in HEADER_LEN..bytes.len() {
+            let mut b = bytes.clone();
+            b[flip] ^= 0x40;
+            let p = parse(&b).unwrap();
+            let frame = (flip - HEADER_LEN) / (FRAME_HEADER_LEN + 4);
+            assert_eq!(p.frames.len(), frame, "flip at {flip}");
+            assert!(p.frames.iter().all(|(_, pl)| pl.len() == 4));
+        }
+        // A huge length is damage, not an allocation.
+        let mut b = bytes.clone();
+        b[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(parse(&b).unwrap().frames.len(), 0);
+    }
+
+    #[test]
+    fn not_a_journal() {
+        assert_eq!(
+            parse(b"PAR1 garbage that is long enough"),
+            Err(NotAJournal::BadMagic)
+        );
+        assert_eq!(parse(b"xyz"), Err(NotAJournal::BadMagic));
+        let mut b = journal(&[]);
+        b[8..12].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(parse(&b), Err(NotAJournal::NewerVersion(2)));
+        // An empty file, or a header cut short: an empty journal.
+        assert_eq!(parse(b"").unwrap().frames.len(), 0);
+        assert_eq!(parse(b"STABM").unwrap().torn_bytes, 5);
+    }
+
+    #[test]
+    fn unknown_kinds_are_skipped() {
+        let mut b = journal(&[(b"a", Kind::Sample)]);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&[9, b'z']);
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&crc.finalize().to_le_bytes());
+        b.extend_from_slice(&[9, b'z']);
+        encode_frame(Kind::Sample, b"b", &mut b);
+        let p = parse(&b).unwrap();
+        assert_eq!(p.frames.len(), 2);
+        assert_eq!(p.unknown_frames, 1);
+    }
+
+    #[test]
+    fn power_cut_loses_at_most_the_sync_period() {
+        let fs = FaultFs::new();
+        let path = Path::new("/data/_journal/host=a/00000000000000000001.journal");
+        // sync every 3 records' worth of time: with next_in = 1 s and sync_every = 3 s, a record is fsynced when
+        // the oldest unsynced one is 2 s old (by the clock) or, here, never by the clock: the tests run fast.
+        let mut w = JournalWriter::create(&fs, path, 1, Duration::from_secs(3)).unwrap();
+        let before = fs.fsyncs();
+        for i in 0u8..10 {
+            w.append(Kind::Sample, &[i], Duration::from_secs(1))
+                .unwrap();
+        }
+        // The test is fast, so no record aged: nothing was synced after the header.
+        assert_eq!(fs.fsyncs(), before);
+        w.sync().unwrap();
+        assert_eq!(fs.fsyncs(), before + 1);
+        for i in 10u8..13 {
+            w.append(Kind::Sample, &[i], Duration::from_secs(1))
+                .unwrap();
+        }
+        fs.power_cut();
+        let bytes = fs.read(path).unwrap();
+        let p = parse(&bytes).unwrap();
+        assert_eq!(p.frames.len(), 10, "only the synced records survive");
+        assert_eq!(p.torn_bytes, 0);
+
+        // With sync_every <= next_in every record is fsynced as it is written.
+        let path2 = Path::new("/data/_journal/host=a/00000000000000000002.journal");
+        let mut w = JournalWriter::create(&fs, path2, 2, Duration::from_secs(1)).unwrap();
+        let before = fs.fsyncs();
+        for i in 0u8..5 {
+            w.append(Kind::Sample, &[i], Duration::from_secs(1))
+                .unwrap();
+        }
+        assert_eq!(fs.fsyncs(), before + 5);
+        fs.power_cut();
+        assert_eq!(parse(&fs.read(path2).unwrap()).unwrap().frames.len(), 5);
+    }
+
+    #[test]
+    fn sync_by_the_clock() {
+        let fs = FaultFs::new();
+        let path = Path::new("/j/x.journal");
+        let mut w = JournalWriter::create(&fs, path, 1, Duration::from_millis(30)).unwrap();
+        let before = fs.fsyncs();
+        w.append(Kind::Sample, b"a", Duration::ZERO).unwrap();
+        assert_eq!(fs.fsyncs(), before);
+        std::thread::sleep(Duration::from_millis(40));
+        w.append(Kind::Sample, b"b", Duration::ZERO).unwrap();
+        assert_eq!(fs.fsyncs(), before + 1, "the oldest record was 40 ms old");
+    }
+
+    #[test]
+    fn a_full_disk_leaves_no_torn_frame_and_writing_resumes() {
+        let fs = FaultFs::new();
+        let path = Path::new("/j/x.journal");
+        let mut w = JournalWriter::create(&fs, path, 1, Duration::ZERO).unwrap();
+        w.append(Kind::Sample, b"before", Duration::ZERO).unwrap();
+        let used = fs.read(path).unwrap().len() as u64;
+        fs.set_capacity(Some(used + 5));
+        for _ in 0..3 {
+            match w.append(Kind::Sample, b"does not fit", Duration::ZERO) {
+                Err(AppendError::Write(e)) => assert_eq!(e.kind(), io::ErrorKind::StorageFull),
+                other => panic!("{other:?}"),
+            }
+            // The partial frame was cut back.
+            assert_eq!(fs.read(path).unwrap().len() as u64, used);
+        }
+        fs.set_capacity(None);
+        w.append(Kind::Sample, b"after", Duration::ZERO).unwrap();
+        let bytes = fs.read(path).unwrap();
+        let p = parse(&bytes).unwrap();
+        let payloads: Vec<&[u8]> = p.frames.iter().map(|f| f.1).collect();
+        assert_eq!(payloads, [&b"before"[..], b"after"]);
+        assert_eq!(p.torn_bytes, 0);
+        assert_eq!(w.records(), 2);
+    }
+}
