@@ -5,7 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use stabmon_core::{ProcessEntry, Sample};
+use stabmon_core::{LatencyProbe, ProcessEntry, Sample};
 use stabmon_store::StoreReader;
 
 use crate::{DumpArgs, Format, datadir};
@@ -34,6 +34,21 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
 
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    if args.latency {
+        let probes = latency_probes(&samples);
+        if probes.is_empty() {
+            eprintln!(
+                "stabmon: no latency probes at {}: record some with 'stabmon record --target NAME=URL' or --net auto",
+                path.display()
+            );
+        }
+        match args.format {
+            Format::Csv => write_latency_csv(&mut out, &probes)?,
+            Format::Json => write_latency_json(&mut out, &probes)?,
+        }
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match (args.format, args.processes) {
         (Format::Csv, false) => write_samples_csv(&mut out, &samples)?,
         (Format::Csv, true) => write_processes_csv(&mut out, &samples)?,
@@ -251,6 +266,80 @@ fn write_processes_json<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result
     Ok(())
 }
 
+/// Every probe of every sample, ordered by start time (a slow probe arrives with a later sample).
+fn latency_probes(samples: &[Sample]) -> Vec<(&str, &LatencyProbe)> {
+    let mut probes: Vec<(&str, &LatencyProbe)> = samples
+        .iter()
+        .flat_map(|s| s.latency.iter().map(move |p| (s.host.as_str(), p)))
+        .collect();
+    probes.sort_by_key(|(_, p)| p.ts);
+    probes
+}
+
+const LATENCY_COLUMNS: &[&str] = &[
+    "ts",
+    "host",
+    "target",
+    "outcome",
+    "http_status",
+    "message",
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "first_byte_ms",
+    "total_ms",
+];
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_default()
+}
+
+fn latency_row(host: &str, p: &LatencyProbe) -> Vec<String> {
+    vec![
+        p.ts.to_string(),
+        host.to_owned(),
+        p.target.clone(),
+        p.outcome.kind().to_owned(),
+        opt(p.outcome.http_status()),
+        opt(p.outcome.message()),
+        ms(p.dns_ms),
+        ms(p.connect_ms),
+        ms(p.tls_ms),
+        ms(p.first_byte_ms),
+        ms(p.total_ms),
+    ]
+}
+
+fn write_latency_csv<W: Write>(out: &mut W, probes: &[(&str, &LatencyProbe)]) -> io::Result<()> {
+    write_row(out, &header(LATENCY_COLUMNS))?;
+    for (host, p) in probes {
+        write_row(out, &latency_row(host, p))?;
+    }
+    Ok(())
+}
+
+/// One flat JSON object per probe, with the same keys as the CSV columns (absent figures are null).
+fn write_latency_json<W: Write>(out: &mut W, probes: &[(&str, &LatencyProbe)]) -> io::Result<()> {
+    for (host, p) in probes {
+        let row = serde_json::json!({
+            "ts": p.ts.to_string(),
+            "host": host,
+            "target": p.target,
+            "outcome": p.outcome.kind(),
+            "http_status": p.outcome.http_status(),
+            "message": p.outcome.message(),
+            "dns_ms": p.dns_ms,
+            "connect_ms": p.connect_ms,
+            "tls_ms": p.tls_ms,
+            "first_byte_ms": p.first_byte_ms,
+            "total_ms": p.total_ms,
+        });
+        serde_json::to_writer(&mut *out, &row).map_err(io::Error::from)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +389,50 @@ mod tests {
         let row = text.lines().nth(1).unwrap_or_default();
         assert!(row.starts_with("2026-11-25T03:12:00Z,nas,"), "{row}");
         assert!(row.contains(",ffmpeg,4123,187.00,"), "{row}");
+    }
+
+    #[test]
+    fn latency_rows_in_start_order_with_honest_blanks() {
+        use stabmon_core::ProbeOutcome;
+        let mut s1 = Sample::new(Timestamp::from_unix_secs(10), "h");
+        let mut slow =
+            LatencyProbe::new("web", Timestamp::from_unix_secs(9), ProbeOutcome::Timeout);
+        slow.connect_ms = Some(0.25);
+        let mut s0 = Sample::new(Timestamp::from_unix_secs(5), "h");
+        s0.latency
+            .push(LatencyProbe::ok("gw", Timestamp::from_unix_secs(4), 1.5));
+        // A slow probe started before the fast one but arrived with a later sample.
+        s1.latency.push(slow);
+        s1.latency.push(LatencyProbe::new(
+            "web",
+            Timestamp::from_unix_secs(3),
+            ProbeOutcome::HttpStatus(500),
+        ));
+        let samples = [s0, s1];
+        let probes = latency_probes(&samples);
+        assert_eq!(
+            latency_row(probes[0].0, probes[0].1).len(),
+            LATENCY_COLUMNS.len()
+        );
+
+        let mut out = Vec::new();
+        write_latency_csv(&mut out, &probes).unwrap_or_default();
+        let text = String::from_utf8(out).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], LATENCY_COLUMNS.join(","));
+        assert_eq!(lines[1], "1970-01-01T00:00:03Z,h,web,http_status,500,,,,,,");
+        assert_eq!(lines[2], "1970-01-01T00:00:04Z,h,gw,ok,,,,,,,1.500");
+        assert_eq!(lines[3], "1970-01-01T00:00:09Z,h,web,timeout,,,,0.250,,,");
+        assert_eq!(lines.len(), 4);
+
+        let mut out = Vec::new();
+        write_latency_json(&mut out, &probes).unwrap_or_default();
+        let text = String::from_utf8(out).unwrap_or_default();
+        let last: serde_json::Value =
+            serde_json::from_str(text.lines().nth(2).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(last["outcome"], "timeout");
+        assert_eq!(last["connect_ms"], 0.25);
+        assert!(last["total_ms"].is_null());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// stabmon pinpoints server instability: "what happened at 03:12, and which process did it?"
 ///
 /// It samples system CPU, memory, swap, load, pressure stalls and the OOM-kill counter at a steady interval,
-/// together with the processes that used the most CPU and memory, and stores the history as Parquet files that
+/// together with the processes that used the most CPU and memory (and, when asked, network latency to named targets), and stores the history as Parquet files that
 /// stabmon, DuckDB, pandas or Spark can read.
 #[derive(Debug, Parser)]
 #[command(name = "stabmon", version, propagate_version = true, max_term_width = 100, after_help = EXAMPLES)]
@@ -36,15 +36,19 @@ struct Cli {
 enum Command {
     /// Record samples to a data directory until Ctrl-C, SIGTERM or --duration.
     Record(RecordArgs),
-    /// Print recorded samples as CSV or JSON Lines, one row per sample (or per process with --processes).
+    /// Print recorded samples as CSV or JSON Lines, one row per sample (or per process with --processes, per
+    /// latency probe with --latency).
     Dump(DumpArgs),
 }
 
 /// Shown at the end of `stabmon --help`.
 const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m   record a minute to ./data\n  \
     stabmon record                               record to the default directory until Ctrl-C\n  \
+    stabmon record --net auto                    also probe the gateway, the DNS resolver and the internet\n  \
+    stabmon record --target gw=icmp://192.168.1.1 --target web=https://example.com/   probe these targets\n  \
     stabmon dump --data ./data                   print one CSV row per sample\n  \
-    stabmon dump --data ./data --processes --format json   one JSON line per process entry";
+    stabmon dump --data ./data --processes --format json   one JSON line per process entry\n  \
+    stabmon dump --data ./data --latency         one CSV row per latency probe";
 
 /// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
 const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; else /var/lib/stabmon for root, \
@@ -81,6 +85,37 @@ struct RecordArgs {
     /// is the portable one, selectable on Linux too.
     #[arg(long, value_enum, default_value_t = SamplerArg::Auto)]
     sampler: SamplerArg,
+
+    /// A network latency target to probe, NAME=URL (repeatable). URLs: http://host[:port][/path] and https://...
+    /// (a HEAD request: DNS, connect, TLS, first byte and total), tcp://host:port (connect time), icmp://host
+    /// (echo round trip), dns://name (system resolver) or dns://name@host[:port] (ask that DNS server). Example:
+    /// --target gw=icmp://192.168.1.1 --target web=https://example.com/favicon.ico. [default: none: no latency is
+    /// recorded]
+    #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_target)]
+    targets: Vec<stabmon_probe::Target>,
+
+    /// A preset of latency targets for a real machine: `auto` probes the default gateway (ICMP), the system DNS
+    /// resolver and one public HTTPS host (one.one.one.one), so that a slowdown can be placed at the LAN, the
+    /// resolver or beyond. It sends traffic off the machine: nothing is probed unless asked.
+    #[arg(long, value_enum, value_name = "PRESET")]
+    net: Option<NetPreset>,
+
+    /// Time between two probes of each latency target. [default: the --interval]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, allow_hyphen_values = true)]
+    probe_interval: Option<Duration>,
+
+    /// How long a probe may take before it is recorded as a timeout; it may exceed the probe interval (a target
+    /// is never probed twice at once).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_probe_timeout,
+          allow_hyphen_values = true)]
+    probe_timeout: Duration,
+}
+
+/// The `--net` presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum NetPreset {
+    /// The default gateway, the system DNS resolver and one public HTTPS host.
+    Auto,
 }
 
 #[derive(Debug, Args)]
@@ -96,8 +131,13 @@ struct DumpArgs {
 
     /// Print one row per process entry per sample (timestamp, pid, name, CPU %, resident bytes, ranks, command
     /// line) instead of one row per sample.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "latency")]
     processes: bool,
+
+    /// Print one row per latency probe (start time, target, outcome, HTTP status, message, and the DNS, connect,
+    /// TLS, first-byte and total times in milliseconds) instead of one row per sample.
+    #[arg(long)]
+    latency: bool,
 }
 
 /// The `--sampler` values.
@@ -166,6 +206,24 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
 
 fn parse_run_duration(s: &str) -> Result<Duration, String> {
     parse_positive_duration(s, "30s, 10m or 2h")
+}
+
+fn parse_probe_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_positive_duration(s, "500ms, 2s or 5s")?;
+    if d < MIN_INTERVAL {
+        return Err(format!(
+            "it must be at least {}ms; use a duration such as 500ms, 2s or 5s",
+            MIN_INTERVAL.as_millis()
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_target(s: &str) -> Result<stabmon_probe::Target, String> {
+    stabmon_probe::Target::parse(s).map_err(|e| match e {
+        stabmon_probe::Error::InvalidTarget { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 fn parse_top(s: &str) -> Result<u16, String> {
@@ -313,6 +371,18 @@ mod tests {
         assert_eq!(one_line_error(&err), "dump failed: reading x: gone");
         let err = anyhow::anyhow!("two\nlines");
         assert_eq!(one_line_error(&err), "two lines");
+    }
+
+    #[test]
+    fn targets_parse_or_name_the_problem() {
+        assert_eq!(
+            parse_target("gw=icmp://192.168.1.1").map(|t| t.name().to_owned()),
+            Ok("gw".to_owned())
+        );
+        let err = parse_target("x=ftp://h").err().unwrap_or_default();
+        assert!(err.contains("unknown scheme"), "{err}");
+        assert!(parse_probe_timeout("0s").is_err());
+        assert_eq!(parse_probe_timeout("2s"), Ok(Duration::from_secs(2)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::Context;
 use stabmon_probe::{Collector, SamplerKind, StopHandle};
 use stabmon_store::StoreWriter;
 
-use crate::{RecordArgs, SamplerArg, datadir};
+use crate::{NetPreset, RecordArgs, SamplerArg, datadir};
 
 /// After this many sampling errors in a row the recorder gives up (one may be a passing hiccup; ten are not).
 const MAX_CONSECUTIVE_SAMPLE_ERRORS: u32 = 10;
@@ -46,13 +46,41 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         SamplerArg::Proc => SamplerKind::Proc,
         SamplerArg::Sysinfo => SamplerKind::Sysinfo,
     };
-    let mut collector = Collector::builder()
+    let mut targets = args.targets.clone();
+    if args.net == Some(NetPreset::Auto) {
+        let preset = stabmon_probe::net_auto_targets();
+        for note in &preset.notes {
+            log(&format!("--net auto: {note}"));
+        }
+        for t in preset.targets {
+            if targets.iter().any(|have| have.name() == t.name()) {
+                log(&format!(
+                    "--net auto: keeping your --target {} instead of the preset's {t}",
+                    t.name()
+                ));
+            } else {
+                targets.push(t);
+            }
+        }
+    }
+    let mut builder = Collector::builder()
         .interval(args.interval)
         .top_n(usize::from(args.top))
         .cmdline(!args.no_cmdline)
         .sampler(sampler)
-        .build()
-        .context("cannot start the sampler")?;
+        .targets(targets)
+        .probe_timeout(args.probe_timeout);
+    if let Some(every) = args.probe_interval {
+        builder = builder.probe_interval(every);
+    }
+    let mut collector = match builder.build() {
+        Ok(c) => c,
+        // Two targets with one name: bad input, exit 2.
+        Err(e @ stabmon_probe::Error::InvalidTarget { .. }) => {
+            return Err(crate::UsageError(e.to_string()).into());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot start the sampler")),
+    };
     let mut writer = StoreWriter::create(&data_dir)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
 
@@ -81,6 +109,29 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             None => "stop with Ctrl-C or SIGTERM".to_owned(),
         },
     ));
+    if collector.targets().is_empty() {
+        log(
+            "no latency targets: network latency is not recorded (add --target NAME=URL, such as \
+             --target gw=icmp://192.168.1.1, or --net auto)",
+        );
+    } else {
+        let names: Vec<String> = collector
+            .targets()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        log(&format!(
+            "probing {} every {} (timeout {}): {}",
+            if names.len() == 1 {
+                "1 target".to_owned()
+            } else {
+                format!("{} targets", names.len())
+            },
+            human(collector.probe_interval()),
+            human(collector.probe_timeout()),
+            names.join(", ")
+        ));
+    }
 
     let mut written: u64 = 0;
     let mut consecutive_errors = 0;

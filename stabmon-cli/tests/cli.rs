@@ -521,3 +521,131 @@ fn help_explains_every_flag_and_its_default() {
         assert!(help.contains(part), "dump --help lacks {part:?}:\n{help}");
     }
 }
+
+// ---- Latency targets (issue 4): only servers on 127.0.0.1, never --net auto. ----
+
+#[test]
+fn malformed_targets_get_one_line_and_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (target, why) in [
+        ("=http://127.0.0.1/", "name is missing"),
+        ("x=ftp://127.0.0.1/", "unknown scheme"),
+        ("x=tcp://127.0.0.1:99999", "bad port"),
+        ("x=tcp://127.0.0.1", "port is missing"),
+        ("x=http://", "host is empty"),
+        ("x=icmp://", "host is empty"),
+        ("just-a-name", "NAME=URL"),
+    ] {
+        let args = ["record", "--data", d, "--target", target];
+        assert_bad_input(&args, &format!("'{target}'"));
+        assert_bad_input(&args, why);
+    }
+    assert_bad_input(
+        &["record", "--data", d, "--probe-timeout", "0s"],
+        "more than zero",
+    );
+    assert_bad_input(
+        &["record", "--data", d, "--net", "everything"],
+        "'everything'",
+    );
+    // Two targets with one name.
+    assert_bad_input(
+        &[
+            "record",
+            "--data",
+            d,
+            "--duration",
+            "1s",
+            "--target",
+            "a=tcp://127.0.0.1:9",
+            "--target",
+            "a=icmp://127.0.0.1",
+        ],
+        "used by another target",
+    );
+}
+
+#[test]
+fn without_targets_record_says_once_that_no_latency_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = record(dir.path(), &["--duration", "1s", "--interval", "500ms"]);
+    assert_eq!(stderr.matches("no latency targets").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--net auto"),
+        "the hint is missing: {stderr}"
+    );
+}
+
+#[test]
+fn unreachable_targets_are_data_not_errors() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let web = server.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut s in server.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let web_target = format!("web=http://127.0.0.1:{web}/");
+    let closed_target = format!("closed=tcp://127.0.0.1:{closed}");
+    let stderr = record(
+        dir.path(),
+        &[
+            "--duration",
+            "3s",
+            "--interval",
+            "1s",
+            "--probe-interval",
+            "500ms",
+            "--probe-timeout",
+            "1s",
+            "--target",
+            &web_target,
+            "--target",
+            &closed_target,
+        ],
+    );
+    assert!(
+        stderr.contains("probing 2 targets every 500ms (timeout 1s)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no latency targets"), "{stderr}");
+}
+
+#[test]
+fn help_explains_the_latency_flags() {
+    let out = stabmon().args(["record", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for part in [
+        "--target <NAME=URL>",
+        "icmp://host",
+        "dns://name@host[:port]",
+        "--net <PRESET>",
+        "default gateway",
+        "--probe-interval",
+        "[default: the --interval]",
+        "--probe-timeout",
+        "[default: 5s]",
+    ] {
+        assert!(help.contains(part), "record --help lacks {part:?}:\n{help}");
+    }
+    let out = stabmon().args(["dump", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("--latency"), "{help}");
+}
