@@ -7,6 +7,8 @@
 //!   stalls, the OOM-kill counter, boot identity and time zone, and [`TopProcesses`]: the top N processes by CPU
 //!   and by resident memory plus totals per process name.
 //! - [`attribution`]: builds [`TopProcesses`] from every process's measurements, deterministically.
+//! - [`analysis`]: incident detection (CPU surges, memory climbs, swap growth, OOM kills, pressure stalls, gaps),
+//!   culprit attribution ("which process caused the rise?") and per-pixel downsampling, all pure functions.
 //! - [`latency`]: network latency probes ([`LatencyProbe`], [`ProbeOutcome`]) that travel with the samples, and
 //!   loss and jitter per target and window.
 //! - [`Timestamp`]: UTC microseconds since the Unix epoch.
@@ -34,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod attribution;
 mod error;
 pub mod latency;

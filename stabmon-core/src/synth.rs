@@ -20,7 +20,7 @@
 //!   free; see stabmon-store's docs); the measured interval and the lateness jitter by a fraction of a
 //!   millisecond, like a real recorder's. [`cores`](Synth::cores) cores (4 by default), 16 GiB of memory, 2 GiB of
 //!   swap, load averages, pressure stalls and the OOM-kill counter are filled in like on Linux.
-//! - Top lists are built with [`attribute`](crate::attribution::attribute), so their semantics are the real ones.
+//! - Top lists are built with [`attribute`], so their semantics are the real ones.
 //!
 //! # Incidents
 //!

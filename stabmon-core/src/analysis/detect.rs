@@ -1,0 +1,520 @@
+//! Incident detection over a series of samples.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::gaps::{find_gaps, gap_indices, rebooted};
+use super::{DetectOptions, Incident, IncidentKind, culprit_for, format};
+use crate::sample::Sample;
+
+/// A memory or swap culprit must have grown by at least this share of the climb.
+const CULPRIT_SHARE: f64 = 0.25;
+
+/// MAD to a normal distribution's standard deviation.
+const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// Finds the incidents in `samples` (sorted by time): CPU surges, memory climbs, swap growth, OOM kills, pressure
+/// stalls and gaps, each with its culprit where one can be named ([`culprit_for`]). The result is sorted by start
+/// (then by kind, in the order of [`IncidentKind`]'s variants).
+///
+/// The rules are in the [module docs](super) and every threshold in [`DetectOptions`]. Gaps come from
+/// [`find_gaps`] with `opts.clean_stops`. A CPU surge's culprit is computed over the surge against the
+/// [`baseline_window`](DetectOptions::baseline_window) before it; a climb's over the climb; a stall's over the
+/// stall.
+///
+/// Cost: linear in the number of samples (the baseline is recomputed once per
+/// [`baseline_step`](DetectOptions::baseline_step), by selection, not sorting) plus the culprit attribution of each
+/// incident, linear in its length; see BENCHMARKS.md for a week at 1 s.
+pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Incident> {
+    let mut out = Vec::new();
+    if samples.is_empty() {
+        return out;
+    }
+    let mut breaks = vec![false; samples.len()];
+    for i in gap_indices(samples, opts) {
+        breaks[i] = true;
+    }
+    cpu_surges(samples, &breaks, opts, &mut out);
+    climbs(samples, &breaks, opts, Level::Memory, &mut out);
+    climbs(samples, &breaks, opts, Level::Swap, &mut out);
+    oom_kills(samples, opts, &mut out);
+    pressure_stalls(samples, &breaks, opts, &mut out);
+    for gap in find_gaps(samples, &opts.clean_stops, opts) {
+        let mut inc = Incident::new(IncidentKind::Gap(gap.kind), gap.start, gap.end);
+        inc.magnitude = gap.duration().as_secs_f64();
+        inc.summary = format!(
+            "{}, no data for {}",
+            gap.kind.describe(),
+            format::duration(gap.duration())
+        );
+        out.push(inc);
+    }
+    out.sort_by_key(|i| (i.start, kind_order(i.kind)));
+    out
+}
+
+fn kind_order(k: IncidentKind) -> u8 {
+    match k {
+        IncidentKind::CpuSurge => 0,
+        IncidentKind::MemoryClimb => 1,
+        IncidentKind::SwapGrowth => 2,
+        IncidentKind::OomKill => 3,
+        IncidentKind::PressureStall => 4,
+        IncidentKind::Gap(_) => 5,
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A stretch of samples `start..=end` above a threshold, worst at `peak`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    end: usize,
+    peak: usize,
+    /// The baseline when it started.
+    base: f64,
+}
+
+/// Merges runs closer than `merge_gap` (never across a break) and drops those shorter than `min_duration`.
+fn merge_and_filter(
+    samples: &[Sample],
+    breaks: &[bool],
+    values: &dyn Fn(usize) -> f64,
+    runs: Vec<Run>,
+    merge_gap: Duration,
+    min_duration: Duration,
+) -> Vec<Run> {
+    let mut merged: Vec<Run> = Vec::with_capacity(runs.len());
+    for r in runs {
+        if let Some(last) = merged.last_mut() {
+            let close = samples[r.start]
+                .ts
+                .duration_since(samples[last.end].ts)
+                .is_some_and(|d| d < merge_gap);
+            let broken = breaks[last.end..r.start].iter().any(|b| *b);
+            if close && !broken {
+                last.end = r.end;
+                if values(r.peak) > values(last.peak) {
+                    last.peak = r.peak;
+                }
+                continue;
+            }
+        }
+        merged.push(r);
+    }
+    merged.retain(|r| {
+        let span = samples[r.end]
+            .ts
+            .duration_since(samples[r.start].ts)
+            .unwrap_or_default();
+        span + samples[r.start].interval >= min_duration
+    });
+    merged
+}
+
+/// A rolling median and MAD over a trailing time window, recomputed on a coarse grid.
+struct Baseline {
+    window: i64,
+    step: i64,
+    ring: VecDeque<(i64, f32)>,
+    scratch: Vec<f32>,
+    median: f64,
+    sigma: f64,
+    next_update: i64,
+}
+
+fn median_mad(values: &mut [f32]) -> Option<(f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let mid = values.len() / 2;
+    let (_, m, _) = values.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    let m = *m;
+    for v in values.iter_mut() {
+        *v = (*v - m).abs();
+    }
+    let (_, mad, _) = values.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    Some((f64::from(m), f64::from(*mad)))
+}
+
+impl Baseline {
+    fn new(opts: &DetectOptions) -> Self {
+        Baseline {
+            window: micros(opts.baseline_window).max(1),
+            step: micros(opts.baseline_step).max(1),
+            ring: VecDeque::new(),
+            scratch: Vec::new(),
+            median: 0.0,
+            sigma: 0.0,
+            next_update: i64::MIN,
+        }
+    }
+
+    fn push(&mut self, ts: i64, v: f32) {
+        self.ring.push_back((ts, v));
+    }
+
+    /// Recomputes the baseline at sample `i` if it is due; `value` reads the series (for the forward warm-up).
+    fn update(&mut self, samples: &[Sample], i: usize, value: &dyn Fn(usize) -> f32) {
+        let ts = samples[i].ts.as_unix_micros();
+        if ts < self.next_update {
+            return;
+        }
+        self.next_update = ts.saturating_add(self.step);
+        let cutoff = ts.saturating_sub(self.window);
+        while self.ring.front().is_some_and(|(t, _)| *t < cutoff) {
+            self.ring.pop_front();
+        }
+        let covered = self
+            .ring
+            .front()
+            .is_some_and(|(t, _)| ts - *t >= self.window / 2);
+        self.scratch.clear();
+        if covered && self.ring.len() >= 5 {
+            self.scratch.extend(self.ring.iter().map(|(_, v)| *v));
+        } else {
+            // Warm-up: no trailing history yet, take the window that follows.
+            let end = ts.saturating_add(self.window);
+            self.scratch.extend(
+                samples[i..]
+                    .iter()
+                    .take_while(|s| s.ts.as_unix_micros() < end)
+                    .enumerate()
+                    .map(|(k, _)| value(i + k)),
+            );
+        }
+        if let Some((m, mad)) = median_mad(&mut self.scratch) {
+            self.median = m;
+            self.sigma = MAD_TO_SIGMA * mad;
+        }
+    }
+}
+
+fn cpu_surges(samples: &[Sample], breaks: &[bool], opts: &DetectOptions, out: &mut Vec<Incident>) {
+    let value = |i: usize| samples[i].cpu.busy_pct;
+    let mut base = Baseline::new(opts);
+    let max_frozen = opts.max_frozen;
+    let mut runs = Vec::new();
+    let mut current: Option<Run> = None;
+    for i in 0..samples.len() {
+        let v = value(i);
+        let ts = samples[i].ts;
+        let frozen = current.is_some_and(|r| {
+            ts.duration_since(samples[r.start].ts)
+                .is_none_or(|d| d < max_frozen)
+        });
+        if !frozen {
+            base.update(samples, i, &value);
+        }
+        let med = base.median;
+        let enter = (med + opts.mad_k * base.sigma)
+            .max(med + opts.cpu_min_rise_pct)
+            .max(opts.cpu_floor_pct);
+        let exit = med + opts.exit_ratio * (enter - med);
+        let v64 = f64::from(v);
+        match &mut current {
+            None if v64 > enter => {
+                current = Some(Run {
+                    start: i,
+                    end: i,
+                    peak: i,
+                    base: med,
+                })
+            }
+            Some(r) if v64 >= exit => {
+                r.end = i;
+                if v > value(r.peak) {
+                    r.peak = i;
+                }
+            }
+            Some(r) => {
+                runs.push(*r);
+                current = None;
+            }
+            None => {}
+        }
+        if current.is_none() || !frozen {
+            base.push(ts.as_unix_micros(), v);
+        }
+        if breaks[i]
+            && let Some(r) = current.take()
+        {
+            runs.push(r);
+        }
+    }
+    runs.extend(current);
+    let v64 = |i: usize| f64::from(value(i));
+    for r in merge_and_filter(
+        samples,
+        breaks,
+        &v64,
+        runs,
+        opts.merge_gap,
+        opts.cpu_min_duration,
+    ) {
+        let (start, end, peak) = (samples[r.start].ts, samples[r.end].ts, samples[r.peak].ts);
+        let mut inc = Incident::new(IncidentKind::CpuSurge, start, end);
+        inc.peak = peak;
+        inc.magnitude = v64(r.peak);
+        inc.summary = format!(
+            "CPU {} (baseline {})",
+            format::pct(inc.magnitude),
+            format::pct(r.base)
+        );
+        let baseline = (start.saturating_sub(opts.baseline_window), start);
+        inc.culprit = culprit_for(samples, (start, end), baseline, &inc.kind);
+        out.push(inc);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Level {
+    Memory,
+    Swap,
+}
+
+fn climbs(
+    samples: &[Sample],
+    breaks: &[bool],
+    opts: &DetectOptions,
+    level: Level,
+    out: &mut Vec<Incident>,
+) {
+    let raw = |s: &Sample| match level {
+        Level::Memory => s.memory.used_bytes,
+        Level::Swap => s.memory.swap_used_bytes,
+    };
+    let envelope = upper_envelope(samples, breaks, opts.climb_smoothing, raw);
+    let value = |i: usize| envelope[i];
+    let min_rise = |i: usize| {
+        match level {
+            Level::Memory => {
+                let share = opts.memory_min_rise_fraction * samples[i].memory.total_bytes as f64;
+                (share as u64).max(opts.memory_min_rise_bytes)
+            }
+            Level::Swap => opts.swap_min_rise_bytes,
+        }
+        .max(1)
+    };
+    let idle = opts.climb_idle;
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let (mut lo, mut hi) = (0usize, 0usize);
+    // The last time the level made progress: rose by an eighth of the minimum rise above the previous mark.
+    let (mut mark, mut mark_ts) = (value(0), samples[0].ts);
+    for i in 0..samples.len() {
+        let v = value(i);
+        let need = min_rise(lo);
+        let tolerance = (opts.climb_pullback_ratio * need as f64) as u64;
+        if v > value(hi) {
+            hi = i;
+        }
+        if v > mark.saturating_add(need / 8) {
+            (mark, mark_ts) = (v, samples[i].ts);
+        }
+        let pulled_back = value(hi).saturating_sub(v) > tolerance || v < value(lo);
+        let stalled = samples[i]
+            .ts
+            .duration_since(mark_ts)
+            .is_some_and(|d| d > idle);
+        let last = breaks[i] || i + 1 == samples.len();
+        if pulled_back || stalled || last {
+            if value(hi).saturating_sub(value(lo)) >= need {
+                found.push((lo, hi));
+            }
+            let next = if pulled_back || stalled { i } else { i + 1 };
+            (lo, hi) = (next, next);
+            if let Some(s) = samples.get(next) {
+                (mark, mark_ts) = (value(next), s.ts);
+            }
+        }
+    }
+    let kind = match level {
+        Level::Memory => IncidentKind::MemoryClimb,
+        Level::Swap => IncidentKind::SwapGrowth,
+    };
+    for (lo, hi) in found {
+        // Start where the level left its low point: the last sample within an eighth of the minimum rise of it.
+        let band = min_rise(lo) / 8;
+        let floor = value(lo).saturating_add(band);
+        let start = (lo..=hi).rev().find(|&j| value(j) <= floor).unwrap_or(lo);
+        // And end where it reached its plateau: the first sample within that band of the peak.
+        let top = value(hi).saturating_sub(band);
+        let end = (start..=hi).find(|&j| value(j) >= top).unwrap_or(hi);
+        let (from, to) = (value(lo), value(hi));
+        let rise = to.saturating_sub(from);
+        let mut inc = Incident::new(kind, samples[start].ts, samples[end].ts);
+        inc.peak = samples[end].ts;
+        inc.magnitude = rise as f64;
+        let what = match level {
+            Level::Memory => "memory",
+            Level::Swap => "swap",
+        };
+        inc.summary = format!(
+            "{what} +{} ({} → {} used)",
+            format::bytes(rise),
+            format::bytes(from),
+            format::bytes(to)
+        );
+        let baseline = (inc.start.saturating_sub(opts.baseline_window), inc.start);
+        // A culprit must explain a fair share of the rise, else nobody in the top lists did it (memory that is not
+        // any listed process's, or swap filled by processes being swapped out).
+        inc.culprit = culprit_for(samples, (inc.start, inc.end), baseline, &kind).filter(|c| {
+            c.rss_growth_bytes
+                .is_some_and(|g| g as f64 >= CULPRIT_SHARE * rise as f64)
+        });
+        out.push(inc);
+    }
+}
+
+/// The running maximum of `raw` over the trailing `window` (restarting after each break), in one pass with a
+/// monotonic queue: it follows rises at once and ignores dips shorter than the window (a garbage collector's
+/// sawtooth on a leaking heap).
+fn upper_envelope(
+    samples: &[Sample],
+    breaks: &[bool],
+    window: Duration,
+    raw: impl Fn(&Sample) -> u64,
+) -> Vec<u64> {
+    let window = micros(window);
+    let mut out = Vec::with_capacity(samples.len());
+    let mut queue: VecDeque<(i64, u64)> = VecDeque::new();
+    for (i, s) in samples.iter().enumerate() {
+        let ts = s.ts.as_unix_micros();
+        let v = raw(s);
+        while queue.back().is_some_and(|(_, b)| *b <= v) {
+            queue.pop_back();
+        }
+        queue.push_back((ts, v));
+        while queue
+            .front()
+            .is_some_and(|(t, _)| *t < ts.saturating_sub(window))
+        {
+            queue.pop_front();
+        }
+        out.push(queue.front().map_or(v, |(_, m)| *m));
+        if breaks[i] {
+            queue.clear();
+        }
+    }
+    out
+}
+
+fn oom_kills(samples: &[Sample], opts: &DetectOptions, out: &mut Vec<Incident>) {
+    for w in samples.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let (Some(before), Some(after)) = (a.oom_kill_count, b.oom_kill_count) else {
+            continue;
+        };
+        if after <= before || rebooted(a, b, opts.boot_time_tolerance) {
+            continue;
+        }
+        let kills = after - before;
+        let mut inc = Incident::new(IncidentKind::OomKill, a.ts, b.ts);
+        inc.peak = b.ts;
+        inc.magnitude = kills as f64;
+        inc.summary = if kills == 1 {
+            "OOM kill".to_owned()
+        } else {
+            format!("{kills} OOM kills")
+        };
+        inc.culprit = culprit_for(samples, (a.ts, b.ts), (a.ts, a.ts), &inc.kind);
+        out.push(inc);
+    }
+}
+
+fn pressure_stalls(
+    samples: &[Sample],
+    breaks: &[bool],
+    opts: &DetectOptions,
+    out: &mut Vec<Incident>,
+) {
+    type Pick = fn(&Sample) -> Option<f32>;
+    let resources: [(&str, &str, Pick, f64); 3] = [
+        (
+            "memory",
+            "full",
+            |s| s.pressure.and_then(|p| p.memory_full_pct),
+            opts.pressure_full_floor_pct,
+        ),
+        (
+            "io",
+            "full",
+            |s| s.pressure.and_then(|p| p.io_full_pct),
+            opts.pressure_full_floor_pct,
+        ),
+        (
+            "cpu",
+            "some",
+            |s| s.pressure.and_then(|p| p.cpu_some_pct),
+            opts.pressure_cpu_some_floor_pct,
+        ),
+    ];
+    for (resource, which, pick, floor) in resources {
+        let value = |i: usize| pick(&samples[i]).map_or(0.0, f64::from);
+        let exit = floor * opts.exit_ratio;
+        let mut runs = Vec::new();
+        let mut current: Option<Run> = None;
+        for (i, &broken) in breaks.iter().enumerate() {
+            let v = value(i);
+            match &mut current {
+                None if v >= floor && floor > 0.0 => {
+                    current = Some(Run {
+                        start: i,
+                        end: i,
+                        peak: i,
+                        base: 0.0,
+                    })
+                }
+                Some(r) if v >= exit => {
+                    r.end = i;
+                    if v > value(r.peak) {
+                        r.peak = i;
+                    }
+                }
+                Some(r) => {
+                    runs.push(*r);
+                    current = None;
+                }
+                None => {}
+            }
+            if broken && let Some(r) = current.take() {
+                runs.push(r);
+            }
+        }
+        runs.extend(current);
+        for r in merge_and_filter(
+            samples,
+            breaks,
+            &value,
+            runs,
+            opts.merge_gap,
+            opts.pressure_min_duration,
+        ) {
+            let (start, end) = (samples[r.start].ts, samples[r.end].ts);
+            let mut inc = Incident::new(IncidentKind::PressureStall, start, end);
+            inc.peak = samples[r.peak].ts;
+            inc.magnitude = value(r.peak);
+            inc.summary = format!(
+                "{resource} pressure: {which} {}",
+                format::pct(inc.magnitude)
+            );
+            inc.culprit = match resource {
+                "io" => None,
+                "memory" => culprit_for(
+                    samples,
+                    (start, end),
+                    (start, start),
+                    &IncidentKind::MemoryClimb,
+                ),
+                _ => {
+                    let baseline = (start.saturating_sub(opts.baseline_window), start);
+                    culprit_for(samples, (start, end), baseline, &IncidentKind::CpuSurge)
+                }
+            };
+            out.push(inc);
+        }
+    }
+}

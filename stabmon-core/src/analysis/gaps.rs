@@ -1,0 +1,140 @@
+//! Gaps in a recording and why they happened.
+
+use std::time::Duration;
+
+use super::{DetectOptions, Gap, GapKind};
+use crate::sample::Sample;
+use crate::time::Timestamp;
+
+/// How many steps on each side give the local recording interval.
+const LOCAL_STEPS: usize = 16;
+
+/// Finds the holes in a recording and classifies them.
+///
+/// `samples` are sorted by time. The step from one sample to the next is a gap when it is longer than
+/// `opts.gap_factor` times the recording interval *and* longer than `opts.min_gap`
+/// ([`DetectOptions::gap_factor`], [`DetectOptions::min_gap`]). The recording interval is the median step between
+/// samples, over the whole series and, for a step that looks long, over the 16 steps on each side of it (so a series
+/// recorded partly at 1 s and partly at 10 s has no false gaps). The measured [`Sample::interval`] is not used: a
+/// recorder frozen for 30 s measures a 30 s interval, and that is a gap. A change of boot is always a gap, however
+/// short.
+///
+/// Each gap is classified ([`GapKind`]): **rebooted** when the two samples' boot ids differ (or, when either has
+/// none, their boot times differ by more than [`DetectOptions::boot_time_tolerance`]); otherwise **stopped
+/// cleanly** when a clean-stop marker from `clean_stops` lies in `[start, end)` (after the last sample before the
+/// gap, before the first after it); otherwise **died**. `clean_stops` need not be sorted; `opts.clean_stops` is
+/// not used here (pass it explicitly: [`detect_incidents`](super::detect_incidents) does).
+///
+/// ```
+/// use std::time::Duration;
+/// use stabmon_core::{Sample, Timestamp};
+/// use stabmon_core::analysis::{DetectOptions, GapKind, find_gaps};
+///
+/// let t = |s: i64| Timestamp::from_unix_secs(1_795_575_600 + s);
+/// let samples: Vec<Sample> = [0, 1, 2, 3, 60, 61, 62]
+///     .into_iter()
+///     .map(|s| {
+///         let mut x = Sample::new(t(s), "nas");
+///         x.boot_id = Some("b1".into());
+///         x
+///     })
+///     .collect();
+/// let gaps = find_gaps(&samples, &[], &DetectOptions::default());
+/// assert_eq!(gaps.len(), 1);
+/// assert_eq!((gaps[0].start, gaps[0].end, gaps[0].kind), (t(3), t(60), GapKind::Died));
+/// let gaps = find_gaps(&samples, &[t(4)], &DetectOptions::default());
+/// assert_eq!(gaps[0].kind, GapKind::StoppedCleanly);
+/// ```
+pub fn find_gaps(samples: &[Sample], clean_stops: &[Timestamp], opts: &DetectOptions) -> Vec<Gap> {
+    let mut stops = clean_stops.to_vec();
+    stops.sort_unstable();
+    gap_indices(samples, opts)
+        .into_iter()
+        .filter_map(|i| {
+            let (a, b) = (samples.get(i)?, samples.get(i + 1)?);
+            let at = stops.partition_point(|t| *t < a.ts);
+            let clean_stop = stops.get(at).copied().filter(|t| *t < b.ts);
+            let kind = if rebooted(a, b, opts.boot_time_tolerance) {
+                GapKind::Rebooted
+            } else if clean_stop.is_some() {
+                GapKind::StoppedCleanly
+            } else {
+                GapKind::Died
+            };
+            Some(Gap {
+                start: a.ts,
+                end: b.ts,
+                kind,
+                clean_stop,
+            })
+        })
+        .collect()
+}
+
+/// Whether the machine rebooted between `a` and `b`.
+pub(crate) fn rebooted(a: &Sample, b: &Sample, tolerance: Duration) -> bool {
+    match (&a.boot_id, &b.boot_id) {
+        (Some(x), Some(y)) => x != y,
+        _ => {
+            let diff = a
+                .boot_time
+                .as_unix_micros()
+                .abs_diff(b.boot_time.as_unix_micros());
+            u128::from(diff) > tolerance.as_micros()
+        }
+    }
+}
+
+fn median(v: &mut [i64]) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable(mid);
+    Some(*m)
+}
+
+/// The indices `i` such that the step from sample `i` to `i + 1` is a gap (see [`find_gaps`]).
+pub(crate) fn gap_indices(samples: &[Sample], opts: &DetectOptions) -> Vec<usize> {
+    if samples.len() < 2 {
+        return Vec::new();
+    }
+    let steps: Vec<i64> = samples
+        .windows(2)
+        .map(|w| {
+            w[1].ts
+                .as_unix_micros()
+                .saturating_sub(w[0].ts.as_unix_micros())
+        })
+        .collect();
+    let mut scratch: Vec<i64> = steps.iter().copied().filter(|s| *s > 0).collect();
+    let global = median(&mut scratch).unwrap_or(0);
+    let min_gap = i64::try_from(opts.min_gap.as_micros()).unwrap_or(i64::MAX);
+    let long = |step: i64, interval: i64| {
+        step > min_gap && (step as f64) > opts.gap_factor * interval as f64
+    };
+    let mut out = Vec::new();
+    for (i, &step) in steps.iter().enumerate() {
+        let is_gap = if rebooted(&samples[i], &samples[i + 1], opts.boot_time_tolerance) {
+            true
+        } else if long(step, global) {
+            // Confirm against the local interval, leaving this step out.
+            scratch.clear();
+            let lo = i.saturating_sub(LOCAL_STEPS);
+            let hi = (i + 1 + LOCAL_STEPS).min(steps.len());
+            scratch.extend(
+                steps[lo..i]
+                    .iter()
+                    .chain(&steps[i + 1..hi])
+                    .filter(|s| **s > 0),
+            );
+            long(step, median(&mut scratch).unwrap_or(global))
+        } else {
+            false
+        };
+        if is_gap {
+            out.push(i);
+        }
+    }
+    out
+}

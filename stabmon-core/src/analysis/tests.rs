@@ -1,0 +1,793 @@
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::attribution::{ProcessDetails, ProcessStat, attribute};
+use crate::sample::{CpuUsage, Memory, Pressure};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+fn t0() -> Timestamp {
+    Timestamp::from_unix_secs(1_795_575_600) // 2026-11-25T03:00:00Z
+}
+
+fn at(s: u64) -> Timestamp {
+    t0().saturating_add(Duration::from_secs(s))
+}
+
+/// A hand-made process for [`sample`]: (pid, name, start second, cpu %, children cpu %, rss bytes).
+#[derive(Clone, Copy)]
+struct P(u32, &'static str, u64, f32, f32, u64);
+
+/// A sample at second `s` with machine CPU `cpu`, 16 GiB of memory of which `used` in use, and these processes,
+/// top `n` of them recorded.
+fn sample(s: u64, cpu: f32, used: u64, n: usize, procs: &[P]) -> Sample {
+    let mut x = Sample::new(at(s), "box");
+    x.interval = Duration::from_secs(1);
+    x.boot_id = Some("boot-1".to_owned());
+    x.boot_time = at(0).saturating_sub(Duration::from_secs(86_400));
+    x.cpu = CpuUsage::new(cpu);
+    x.memory = Memory::new(16 * GIB, 16 * GIB - used);
+    x.oom_kill_count = Some(0);
+    let stats: Vec<ProcessStat<'_>> = procs
+        .iter()
+        .map(|p| {
+            let mut st = ProcessStat::new(p.0, p.1, at(p.2));
+            st.cpu_pct = p.3;
+            st.children_cpu_pct = Some(p.4);
+            st.rss_bytes = p.5;
+            st
+        })
+        .collect();
+    x.top = attribute(n, &stats, |p| {
+        ProcessDetails::new(Some(format!("/usr/bin/{} --serve", p.name)), None)
+    });
+    x
+}
+
+/// Small CPU noise, deterministic: 0..4 %.
+fn noise(i: u64) -> f32 {
+    ((i * 7919) % 5) as f32
+}
+
+fn kinds(incidents: &[Incident]) -> Vec<IncidentKind> {
+    incidents.iter().map(|i| i.kind).collect()
+}
+
+// ---- labels ------------------------------------------------------------------------------------------------
+
+#[test]
+fn culprit_labels_exact_text() {
+    let mut c = Culprit::new("ffmpeg");
+    c.pid = Some(4123);
+    c.cpu_pct = Some(187.2);
+    assert_eq!(c.label(), "ffmpeg (pid 4123) 187% CPU");
+
+    let mut c = Culprit::new("java");
+    c.rss_growth_bytes = Some(2_100_000_000);
+    c.rss_bytes = Some(4_000_000_000);
+    assert_eq!(c.label(), "java +2.1 GB RSS");
+
+    let mut c = Culprit::new("php-fpm");
+    c.process_count = 40;
+    c.cpu_pct = Some(160.0);
+    assert_eq!(c.label(), "php-fpm (x40) 160% CPU");
+
+    let mut c = Culprit::new("leaky");
+    c.pid = Some(77);
+    c.rss_bytes = Some(5_600_000_000);
+    assert_eq!(c.label(), "leaky (pid 77) 5.6 GB RSS");
+
+    let mut c = Culprit::new("shrinker");
+    c.rss_growth_bytes = Some(-300_000_000);
+    c.cpu_pct = Some(3.0);
+    assert_eq!(c.label(), "shrinker 3% CPU, -300 MB RSS");
+    assert_eq!(Culprit::new("bare").label(), "bare");
+}
+
+#[test]
+fn incident_labels_exact_text() {
+    let mut inc = Incident::new(IncidentKind::CpuSurge, at(0), at(60));
+    inc.summary = "CPU 97% (baseline 4%)".to_owned();
+    assert_eq!(inc.label(), "CPU 97% (baseline 4%)");
+    let mut c = Culprit::new("ffmpeg");
+    c.pid = Some(4123);
+    c.cpu_pct = Some(187.0);
+    inc.culprit = Some(c.clone());
+    assert_eq!(inc.label(), "ffmpeg (pid 4123) 187% CPU");
+    assert_eq!(inc.duration(), Duration::from_secs(60));
+
+    let mut oom = Incident::new(IncidentKind::OomKill, at(0), at(1));
+    c.cpu_pct = None;
+    c.rss_bytes = Some(5_600_000_000);
+    oom.culprit = Some(c);
+    assert_eq!(oom.label(), "OOM killed ffmpeg (pid 4123) 5.6 GB RSS");
+    assert_eq!(IncidentKind::Gap(GapKind::Died).to_string(), "gap");
+    assert_eq!(GapKind::Rebooted.describe(), "machine rebooted");
+}
+
+// ---- CPU surges and culprits, hand-made ----------------------------------------------------------------------
+
+/// 20 min at 1 s; `hog` decides the processes and machine CPU of second `i` (None: quiet).
+fn series(len: u64, n: usize, hog: impl Fn(u64) -> Option<(f32, Vec<P>)>) -> Vec<Sample> {
+    (0..len)
+        .map(|i| {
+            let mut procs = vec![
+                P(100, "sshd", 0, noise(i) / 4.0, 0.0, 9 * MIB),
+                P(200, "java", 0, 2.0 + noise(i), 0.0, 3 * GIB),
+                P(300, "cron", 0, 0.0, 0.0, 3 * MIB),
+            ];
+            let cpu = match hog(i) {
+                Some((cpu, extra)) => {
+                    procs.extend(extra);
+                    cpu
+                }
+                None => 3.0 + noise(i),
+            };
+            sample(i, cpu, 4 * GIB, n, &procs)
+        })
+        .collect()
+}
+
+#[test]
+fn floors_keep_small_rises_quiet() {
+    // 3 % -> 6 % is no incident, nor 5 % -> 45 % (under the 50 % floor), nor a rise of 20 points to 55 %.
+    for level in [6.0, 45.0] {
+        let s = series(1200, 10, |i| {
+            (700..800).contains(&i).then(|| (level, vec![]))
+        });
+        assert!(
+            detect_incidents(&s, &DetectOptions::default()).is_empty(),
+            "{level}"
+        );
+    }
+    let s: Vec<Sample> = (0..1200)
+        .map(|i| {
+            sample(
+                i,
+                if (700..800).contains(&i) {
+                    55.0
+                } else {
+                    35.0 + noise(i)
+                },
+                GIB,
+                10,
+                &[],
+            )
+        })
+        .collect();
+    assert!(detect_incidents(&s, &DetectOptions::default()).is_empty());
+    // Lower floors find them: the thresholds are really in use.
+    let opts = DetectOptions::default()
+        .cpu_floor_pct(10.0)
+        .cpu_min_rise_pct(10.0);
+    assert_eq!(
+        kinds(&detect_incidents(&s, &opts)),
+        [IncidentKind::CpuSurge]
+    );
+}
+
+#[test]
+fn min_duration_and_merging() {
+    // An 8 s burst is too short; two 15 s bursts 10 s apart are one incident.
+    let s = series(1200, 10, |i| {
+        let on = (700..708).contains(&i) || (900..915).contains(&i) || (925..940).contains(&i);
+        on.then(|| (90.0, vec![P(999, "burst", 690, 180.0, 0.0, MIB)]))
+    });
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(kinds(&inc), [IncidentKind::CpuSurge]);
+    assert_eq!((inc[0].start, inc[0].end), (at(900), at(939)));
+    // With no merging they are two.
+    let inc = detect_incidents(
+        &s,
+        &DetectOptions::default().merge_gap(Duration::from_secs(5)),
+    );
+    assert_eq!(inc.len(), 2);
+    // With a shorter minimum the 8 s burst counts too.
+    let inc = detect_incidents(
+        &s,
+        &DetectOptions::default().cpu_min_duration(Duration::from_secs(5)),
+    );
+    assert_eq!(inc.len(), 2);
+    assert_eq!(inc[0].start, at(700));
+}
+
+#[test]
+fn hysteresis_keeps_a_wobbling_surge_whole() {
+    // 90 % with dips to 40 %: above the exit threshold (baseline ~5 + half the way to 50), so one incident.
+    let s = series(1200, 10, |i| {
+        (700..800).contains(&i).then(|| {
+            let cpu = if i % 7 == 3 { 40.0 } else { 90.0 };
+            (cpu, vec![P(999, "render", 650, cpu * 2.0, 0.0, MIB)])
+        })
+    });
+    let inc = detect_incidents(&s, &DetectOptions::default().merge_gap(Duration::ZERO));
+    assert_eq!(kinds(&inc), [IncidentKind::CpuSurge]);
+    assert_eq!((inc[0].start, inc[0].end), (at(700), at(799)));
+    assert_eq!(inc[0].summary, "CPU 90% (baseline 5%)");
+}
+
+#[test]
+fn surge_at_the_very_start_uses_a_forward_baseline() {
+    let s = series(1200, 10, |i| {
+        (i < 60).then(|| (95.0, vec![P(999, "boot-job", 0, 190.0, 0.0, MIB)]))
+    });
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(kinds(&inc), [IncidentKind::CpuSurge]);
+    assert_eq!((inc[0].start, inc[0].end), (at(0), at(59)));
+    assert_eq!(inc[0].label(), "boot-job (pid 999) 190% CPU");
+}
+
+#[test]
+fn absent_process_counts_as_nth_not_zero() {
+    // Top 2. Before: java 60 %, sshd 45 % (the 2nd place), "batch" 44 % just below the list, so absent.
+    // During: batch 80 %, and "new" (started then) 70 %. Counting batch's absence as zero would give it a rise of
+    // 80; as "at most 45" it rose by at most 35, less than new's 70.
+    let quiet = |i: u64| {
+        vec![
+            P(200, "java", 0, 60.0, 0.0, GIB),
+            P(100, "sshd", 0, 45.0, 0.0, MIB),
+            P(300, "batch", 0, 44.0, 0.0, MIB),
+        ]
+        .into_iter()
+        .map(|mut p| {
+            p.3 += noise(i) / 10.0;
+            p
+        })
+        .collect::<Vec<_>>()
+    };
+    let s: Vec<Sample> = (0..1200)
+        .map(|i| {
+            if (700..800).contains(&i) {
+                let procs = [
+                    P(300, "batch", 0, 80.0, 0.0, MIB),
+                    P(400, "new", 700, 70.0, 0.0, MIB),
+                    P(200, "java", 0, 10.0, 0.0, GIB),
+                ];
+                sample(i, 80.0, GIB, 2, &procs)
+            } else {
+                sample(i, 30.0 + noise(i), GIB, 2, &quiet(i))
+            }
+        })
+        .collect();
+    assert!(s[300].top.processes.iter().all(|p| p.name != "batch"));
+    let c = culprit_for(
+        &s,
+        (at(700), at(799)),
+        (at(100), at(700)),
+        &IncidentKind::CpuSurge,
+    )
+    .unwrap();
+    assert_eq!((c.name.as_str(), c.pid), ("new", Some(400)));
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(inc.len(), 1);
+    assert_eq!(inc[0].label(), "new (pid 400) 70% CPU");
+}
+
+#[test]
+fn parent_of_short_lived_children_is_the_culprit() {
+    // make's children never show up in a sample; their CPU arrives as make's children's CPU.
+    let s = series(1200, 10, |i| {
+        (700..800)
+            .contains(&i)
+            .then(|| (55.0, vec![P(500, "make", 100, 0.5, 95.0, 20 * MIB)]))
+    });
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(inc.len(), 1);
+    assert_eq!(inc[0].label(), "make (pid 500) 96% CPU");
+}
+
+#[test]
+fn two_equal_hogs_of_one_name_are_a_name() {
+    let s = series(1200, 10, |i| {
+        (700..800).contains(&i).then(|| {
+            (
+                60.0,
+                vec![
+                    P(600, "stress", 690, 100.0, 0.0, MIB),
+                    P(601, "stress", 690, 100.0, 0.0, MIB),
+                ],
+            )
+        })
+    });
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    let c = inc[0].culprit.as_ref().unwrap();
+    assert_eq!((c.pid, c.process_count), (None, 2));
+    assert_eq!(c.cmdline.as_deref(), Some("/usr/bin/stress --serve"));
+    assert_eq!(inc[0].label(), "stress (x2) 200% CPU");
+}
+
+#[test]
+fn leak_in_a_smaller_process_beats_a_bigger_flat_one() {
+    // java is 6 GiB and flat (wobbling); "cache" starts at 200 MiB and grows 8 MiB/s for 5 minutes.
+    let s: Vec<Sample> = (0..1800)
+        .map(|i: u64| {
+            let grown = i.saturating_sub(600).min(300) * 8 * MIB;
+            let procs = [
+                P(200, "java", 0, 20.0, 0.0, 6 * GIB + (i % 13) * 40 * MIB),
+                P(300, "cache", 0, 1.0, 0.0, 200 * MIB + grown),
+                P(100, "sshd", 0, 0.0, 0.0, 9 * MIB),
+            ];
+            sample(
+                i,
+                20.0 + noise(i),
+                7 * GIB + grown + (i % 13) * 40 * MIB,
+                10,
+                &procs,
+            )
+        })
+        .collect();
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(kinds(&inc), [IncidentKind::MemoryClimb]);
+    let climb = &inc[0];
+    assert!(
+        climb.start >= at(590) && climb.start <= at(640),
+        "{}",
+        climb.start
+    );
+    assert!(
+        climb.end >= at(860) && climb.end <= at(900),
+        "{}",
+        climb.end
+    );
+    let c = climb.culprit.as_ref().unwrap();
+    assert_eq!((c.name.as_str(), c.pid), ("cache", Some(300)));
+    assert!(c.rss_growth_bytes.unwrap() > 2 * GIB as i64);
+    assert!(
+        climb.label().starts_with("cache (pid 300) +2."),
+        "{}",
+        climb.label()
+    );
+    // The biggest process is java, which a "biggest wins" rule would have named.
+    assert_eq!(
+        s[800]
+            .top
+            .processes
+            .iter()
+            .find(|p| p.rss_rank == Some(1))
+            .unwrap()
+            .name,
+        "java"
+    );
+}
+
+#[test]
+fn pressure_stalls() {
+    let s: Vec<Sample> = (0..1200)
+        .map(|i| {
+            let mut x = sample(i, 10.0 + noise(i), GIB, 10, &[P(1, "db", 0, 5.0, 0.0, GIB)]);
+            x.pressure = Some(Pressure {
+                memory_full_pct: Some(if (600..630).contains(&i) { 30.0 } else { 0.5 }),
+                io_full_pct: Some(if (900..905).contains(&i) { 50.0 } else { 0.0 }),
+                cpu_some_pct: Some(2.0),
+                ..Pressure::default()
+            });
+            x
+        })
+        .collect();
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    // The 5 s io stall is too short.
+    assert_eq!(kinds(&inc), [IncidentKind::PressureStall]);
+    assert_eq!((inc[0].start, inc[0].end), (at(600), at(629)));
+    assert_eq!(inc[0].summary, "memory pressure: full 30%");
+    let opts = DetectOptions::default().pressure_min_duration(Duration::from_secs(3));
+    let inc = detect_incidents(&s, &opts);
+    assert_eq!(inc.len(), 2);
+    assert_eq!(inc[1].summary, "io pressure: full 50%");
+    assert_eq!(inc[1].culprit, None);
+}
+
+// ---- gaps --------------------------------------------------------------------------------------------------
+
+fn plain(secs: &[u64]) -> Vec<Sample> {
+    secs.iter().map(|&s| sample(s, 5.0, GIB, 10, &[])).collect()
+}
+
+#[test]
+fn gaps_are_classified() {
+    let mut s = plain(&[0, 1, 2, 3, 4, 60, 61, 62, 63, 200, 201, 202, 400, 401, 402]);
+    // Reboot between 202 and 400.
+    for x in &mut s[12..] {
+        x.boot_id = Some("boot-2".to_owned());
+        x.boot_time = at(380);
+    }
+    let opts = DetectOptions::default();
+    let gaps = find_gaps(&s, &[at(64)], &opts);
+    let got: Vec<_> = gaps.iter().map(|g| (g.start, g.end, g.kind)).collect();
+    assert_eq!(
+        got,
+        [
+            (at(4), at(60), GapKind::Died),
+            (at(63), at(200), GapKind::StoppedCleanly),
+            (at(202), at(400), GapKind::Rebooted),
+        ]
+    );
+    assert_eq!(gaps[1].clean_stop, Some(at(64)));
+    // A clean stop before an orderly reboot is remembered, the kind says reboot.
+    let gaps = find_gaps(&s, &[at(203)], &opts);
+    assert_eq!(
+        (gaps[2].kind, gaps[2].clean_stop),
+        (GapKind::Rebooted, Some(at(203)))
+    );
+    // A marker outside the gap does not count.
+    assert_eq!(find_gaps(&s, &[at(2)], &opts)[0].kind, GapKind::Died);
+    // detect_incidents reports them, using the markers in the options.
+    let inc = detect_incidents(&s, &opts.clone().clean_stops(vec![at(64)]));
+    assert_eq!(
+        kinds(&inc),
+        [
+            IncidentKind::Gap(GapKind::Died),
+            IncidentKind::Gap(GapKind::StoppedCleanly),
+            IncidentKind::Gap(GapKind::Rebooted)
+        ]
+    );
+    assert_eq!(inc[0].summary, "recorder died, no data for 56s");
+    assert_eq!(inc[2].label(), "machine rebooted, no data for 3m 18s");
+    assert_eq!(inc[2].magnitude, 198.0);
+}
+
+#[test]
+fn reboot_without_boot_id_uses_boot_time() {
+    let mut s = plain(&[0, 1, 2, 100, 101, 102]);
+    for x in &mut s {
+        x.boot_id = None;
+    }
+    let opts = DetectOptions::default();
+    assert_eq!(find_gaps(&s, &[], &opts)[0].kind, GapKind::Died);
+    // A clock adjustment moves the boot time a little: still the same boot.
+    for x in &mut s[3..] {
+        x.boot_time = x.boot_time.saturating_add(Duration::from_secs(20));
+    }
+    assert_eq!(find_gaps(&s, &[], &opts)[0].kind, GapKind::Died);
+    for x in &mut s[3..] {
+        x.boot_time = at(50);
+    }
+    assert_eq!(find_gaps(&s, &[], &opts)[0].kind, GapKind::Rebooted);
+}
+
+#[test]
+fn no_false_gaps_when_the_interval_changes_or_jitters() {
+    // 1 s for a minute, then 10 s for ten minutes, with a 2 s hiccup: no gap. Then a 45 s hole at 10 s: a gap.
+    let mut secs: Vec<u64> = (0..60).collect();
+    secs.extend([61]);
+    secs.extend((1..=60).map(|k| 61 + 10 * k));
+    secs.extend((0..10).map(|k| 706 + 10 * k));
+    let s = plain(&secs);
+    let gaps = find_gaps(&s, &[], &DetectOptions::default());
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!((gaps[0].start, gaps[0].end), (at(661), at(706)));
+}
+
+#[test]
+fn incidents_do_not_span_gaps() {
+    // A surge interrupted by a 2-minute gap is two incidents, not one across the hole.
+    let mut secs: Vec<u64> = (0..760).collect();
+    secs.extend(880..1500);
+    let s: Vec<Sample> = secs
+        .iter()
+        .map(|&i| {
+            let on = (700..760).contains(&i) || (880..940).contains(&i);
+            let cpu = if on { 90.0 } else { 3.0 + noise(i) };
+            sample(i, cpu, GIB, 10, &[P(9, "x", 0, cpu * 2.0, 0.0, MIB)])
+        })
+        .collect();
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(
+        kinds(&inc),
+        [
+            IncidentKind::CpuSurge,
+            IncidentKind::Gap(GapKind::Died),
+            IncidentKind::CpuSurge
+        ]
+    );
+    assert_eq!(inc[0].end, at(759));
+    assert_eq!(inc[2].start, at(880));
+}
+
+// ---- downsampling ------------------------------------------------------------------------------------------
+
+#[test]
+fn downsample_keeps_extremes_peaks_and_breaks() {
+    let n = 100_000usize;
+    let ts: Vec<i64> = (0..n as i64).map(|i| i * 1_000_000).collect();
+    let mut values: Vec<f64> = (0..n).map(|i| ((i * 7919) % 101) as f64 / 10.0).collect();
+    values[31_337] = 500.0; // global max
+    values[77_777] = -3.0; // global min
+    values[50_000] = 7.77; // an incident peak that is not an extreme
+    for v in &mut values[60_000..60_500] {
+        *v = f64::NAN;
+    }
+    let columns = 800;
+    let keep = [ts[50_000], ts[12_345] + 400_000];
+    let idx = downsample_minmax(&ts, &values, columns, &keep);
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+    assert!(idx.len() <= 5 * columns + keep.len(), "{}", idx.len());
+    assert!(idx.len() > 2 * columns);
+    for must in [0, n - 1, 31_337, 77_777, 50_000, 12_345, 60_000] {
+        assert!(idx.binary_search(&must).is_ok(), "{must} missing");
+    }
+    // Without breaks, at most 4 per column plus the keeps.
+    let clean: Vec<f64> = values
+        .iter()
+        .map(|v| if v.is_nan() { 1.0 } else { *v })
+        .collect();
+    let idx = downsample_minmax(&ts, &clean, columns, &keep);
+    assert!(idx.len() <= 4 * columns + keep.len(), "{}", idx.len());
+    // Every column's max is kept: the max of the kept points in a column equals the true max.
+    let span = n as i64;
+    for col in [0usize, 17, 399, 799] {
+        let in_col = |i: usize| (i as i64) * columns as i64 / span == col as i64;
+        let truth = (0..n)
+            .filter(|&i| in_col(i))
+            .map(|i| clean[i])
+            .fold(f64::MIN, f64::max);
+        let kept = idx
+            .iter()
+            .filter(|&&i| in_col(i))
+            .map(|&i| clean[i])
+            .fold(f64::MIN, f64::max);
+        assert_eq!(kept, truth, "column {col}");
+    }
+}
+
+#[test]
+fn downsample_small_and_degenerate_inputs() {
+    let ts = [0i64, 10, 20];
+    assert_eq!(
+        downsample_minmax(&ts, &[1.0, 2.0, 3.0], 100, &[]),
+        [0, 1, 2]
+    );
+    assert_eq!(downsample_minmax(&ts, &[1.0, 2.0], 100, &[]), [0, 1]);
+    assert_eq!(downsample_minmax(&ts, &[1.0, 2.0, 3.0], 0, &[19]), [2]);
+    assert!(downsample_minmax(&[], &[], 10, &[5]).is_empty());
+    // All timestamps equal: one column.
+    let same = [5i64; 50];
+    let vals: Vec<f64> = (0..50).map(f64::from).collect();
+    assert_eq!(downsample_minmax(&same, &vals, 2, &[]), [0, 49]);
+}
+
+// ---- synthetic series ----------------------------------------------------------------------------------------
+
+#[cfg(feature = "test-util")]
+mod synthetic {
+    use super::*;
+    use crate::synth::Synth;
+
+    fn start() -> Timestamp {
+        Timestamp::from_unix_secs(1_795_564_800) // 2026-11-25T00:00:00Z
+    }
+
+    fn sat(s: u64) -> Timestamp {
+        start().saturating_add(Duration::from_secs(s))
+    }
+
+    fn synth(count: u64) -> Synth {
+        Synth::new(start(), Duration::from_secs(1))
+            .count(count)
+            .seed(5)
+    }
+
+    fn pid_of(samples: &[Sample], name: &str) -> Option<u32> {
+        samples
+            .iter()
+            .flat_map(|s| &s.top.processes)
+            .find(|p| p.name == name)
+            .map(|p| p.pid)
+    }
+
+    #[test]
+    fn cpu_hog_found_at_its_start_with_its_pid() {
+        let s = synth(3600)
+            .cpu_hog(
+                "ffmpeg",
+                "ffmpeg -i in.mkv out.mp4",
+                sat(1800),
+                sat(2100),
+                187.0,
+            )
+            .generate();
+        let inc = detect_incidents(&s, &DetectOptions::default());
+        assert_eq!(kinds(&inc), [IncidentKind::CpuSurge], "{inc:?}");
+        let hog = &inc[0];
+        assert!(
+            hog.start >= sat(1800) && hog.start <= sat(1803),
+            "{}",
+            hog.start
+        );
+        assert!(hog.end >= sat(2096) && hog.end <= sat(2100), "{}", hog.end);
+        let c = hog.culprit.as_ref().unwrap();
+        assert_eq!(c.pid, pid_of(&s, "ffmpeg"));
+        assert_eq!(c.cmdline.as_deref(), Some("ffmpeg -i in.mkv out.mp4"));
+        let cpu = c.cpu_pct.unwrap();
+        assert!((185.0..190.0).contains(&cpu), "{cpu}");
+        assert_eq!(
+            hog.label(),
+            format!("ffmpeg (pid {}) {cpu:.0}% CPU", c.pid.unwrap())
+        );
+    }
+
+    #[test]
+    fn leak_then_oom_kill_names_the_leaker_and_the_victim() {
+        let s = synth(3600)
+            .memory_leak(
+                "leaky",
+                "/opt/leaky --serve",
+                sat(1000),
+                sat(1150),
+                40 * MIB,
+            )
+            .generate();
+        let inc = detect_incidents(&s, &DetectOptions::default());
+        assert_eq!(
+            kinds(&inc),
+            [IncidentKind::MemoryClimb, IncidentKind::OomKill],
+            "{inc:?}"
+        );
+        let pid = pid_of(&s, "leaky");
+        let climb = &inc[0];
+        assert!(
+            climb.start >= sat(1000) && climb.start <= sat(1010),
+            "{}",
+            climb.start
+        );
+        assert_eq!(climb.culprit.as_ref().and_then(|c| c.pid), pid);
+        assert_eq!(
+            climb.culprit.as_ref().map(|c| c.name.as_str()),
+            Some("leaky")
+        );
+        let oom = &inc[1];
+        assert_eq!((oom.start, oom.end), (sat(1149), sat(1150)));
+        let victim = oom.culprit.as_ref().unwrap();
+        assert_eq!((victim.name.as_str(), victim.pid), ("leaky", pid));
+        assert!(victim.rss_bytes.unwrap() > 5 * GIB);
+        assert!(
+            oom.label()
+                .starts_with(&format!("OOM killed leaky (pid {}) 6.", pid.unwrap()))
+        );
+    }
+
+    #[test]
+    fn storm_of_short_workers_blames_the_name_with_its_count() {
+        let s = synth(3600)
+            .worker_storm(
+                "convert",
+                "convert in.png out.jpg",
+                sat(1800),
+                sat(2100),
+                40,
+                4.0,
+                Duration::from_secs(5),
+            )
+            .generate();
+        let inc = detect_incidents(&s, &DetectOptions::default());
+        assert_eq!(kinds(&inc), [IncidentKind::CpuSurge], "{inc:?}");
+        let c = inc[0].culprit.as_ref().unwrap();
+        assert_eq!((c.name.as_str(), c.pid), ("convert", None));
+        // 40 workers and their master.
+        assert_eq!(c.process_count, 41);
+        assert_eq!(c.cmdline.as_deref(), Some("convert in.png out.jpg"));
+        assert!(
+            inc[0].label().starts_with("convert (x41) 1"),
+            "{}",
+            inc[0].label()
+        );
+        assert!(inc[0].start >= sat(1800) && inc[0].start <= sat(1803));
+    }
+
+    #[test]
+    fn swap_growth_is_found_without_a_made_up_culprit() {
+        let s = synth(3600)
+            .swap_climb(sat(1000), sat(1200), 2 * MIB)
+            .generate();
+        let inc = detect_incidents(&s, &DetectOptions::default());
+        assert_eq!(kinds(&inc), [IncidentKind::SwapGrowth], "{inc:?}");
+        assert!(
+            inc[0].start >= sat(1000) && inc[0].start <= sat(1010),
+            "{}",
+            inc[0].start
+        );
+        assert!(
+            inc[0].end >= sat(1185) && inc[0].end <= sat(1200),
+            "{}",
+            inc[0].end
+        );
+        assert!(inc[0].magnitude >= 399.0 * MIB as f64);
+        assert_eq!(inc[0].culprit, None);
+        assert!(inc[0].summary.starts_with("swap +4"), "{}", inc[0].summary);
+    }
+
+    #[test]
+    fn gap_and_reboot_from_synth() {
+        let s = synth(3600)
+            .gap(sat(1000), sat(1100))
+            .gap(sat(2000), sat(2300))
+            .reboot(sat(2300))
+            .generate();
+        let inc = detect_incidents(&s, &DetectOptions::default().clean_stops(vec![sat(2000)]));
+        let got: Vec<_> = inc.iter().map(|i| (i.kind, i.start, i.end)).collect();
+        assert_eq!(
+            got,
+            [
+                (IncidentKind::Gap(GapKind::Died), sat(999), sat(1100)),
+                (IncidentKind::Gap(GapKind::Rebooted), sat(1999), sat(2300)),
+            ]
+        );
+    }
+
+    #[test]
+    fn flat_noisy_day_has_no_incident() {
+        // A full day with daily load swings and cron jobs every minute, nothing injected, three machines.
+        for seed in [1, 2, 3] {
+            let s = Synth::new(start(), Duration::from_secs(1))
+                .count(86_400)
+                .processes(80)
+                .seed(seed)
+                .generate();
+            let inc = detect_incidents(&s, &DetectOptions::default());
+            assert!(inc.is_empty(), "seed {seed}: {inc:?}");
+        }
+    }
+
+    #[test]
+    fn every_injected_spike_in_a_busy_day() {
+        let hour = 3600;
+        let s = synth(86_400)
+            .processes(80)
+            .cpu_hog(
+                "xmrig",
+                "./xmrig -o pool:3333",
+                sat(2 * hour),
+                sat(2 * hour + 900),
+                190.0,
+            )
+            .memory_leak(
+                "leaky",
+                "/opt/leaky",
+                sat(5 * hour),
+                sat(5 * hour + 120),
+                50 * MIB,
+            )
+            .worker_storm(
+                "php-fpm8.2",
+                "php-fpm: pool www",
+                sat(9 * hour),
+                sat(9 * hour + 600),
+                40,
+                4.0,
+                Duration::from_secs(3),
+            )
+            .cpu_hog(
+                "ffmpeg",
+                "ffmpeg -i a b",
+                sat(14 * hour),
+                sat(14 * hour + 60),
+                150.0,
+            )
+            .gap(sat(18 * hour), sat(18 * hour + 600))
+            .generate();
+        let inc = detect_incidents(&s, &DetectOptions::default());
+        let got: Vec<(IncidentKind, String)> = inc
+            .iter()
+            .map(|i| {
+                (
+                    i.kind,
+                    i.culprit
+                        .as_ref()
+                        .map(|c| c.name.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        let want = [
+            (IncidentKind::CpuSurge, "xmrig"),
+            (IncidentKind::MemoryClimb, "leaky"),
+            (IncidentKind::OomKill, "leaky"),
+            (IncidentKind::CpuSurge, "php-fpm8.2"),
+            (IncidentKind::CpuSurge, "ffmpeg"),
+            (IncidentKind::Gap(GapKind::Died), ""),
+        ];
+        let want: Vec<(IncidentKind, String)> =
+            want.iter().map(|(k, n)| (*k, (*n).to_owned())).collect();
+        assert_eq!(got, want, "{inc:#?}");
+    }
+}
