@@ -36,12 +36,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
 /// How a probe ended.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProbeOutcome {
@@ -143,7 +143,7 @@ impl fmt::Display for ProbeOutcome {
 /// Which phases apply depends on the target: HTTP(S) has all of them (DNS only when the host is a name, TLS only
 /// for https); `tcp://` has DNS and connect; `icmp://` has DNS and the echo round trip as `total_ms`; `dns://` has
 /// the resolution as both `dns_ms` and `total_ms`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LatencyProbe {
     /// The target's name, as the user gave it (`gw` in `--target gw=icmp://192.168.1.1`).

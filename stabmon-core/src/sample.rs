@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::latency::LatencyProbe;
 use crate::time::Timestamp;
@@ -14,7 +14,7 @@ use crate::time::Timestamp;
 ///
 /// Counters that only make sense over time (CPU busy %, a process's CPU %, pressure stalls) cover
 /// [`interval`](Sample::interval): the time actually measured since the previous sample, not the nominal one.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Sample {
     /// When the sample was scheduled (the tick), in UTC; not when its work finished.
@@ -71,7 +71,7 @@ impl Sample {
 
 /// CPU time split by kind, in percent of the capacity measured (all cores for [`Sample::cpu`], one core for
 /// [`Sample::per_core`]).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CpuUsage {
     /// Busy: everything but idle and iowait (user, nice, system, irq, softirq, steal).
@@ -97,7 +97,7 @@ impl CpuUsage {
 }
 
 /// Load averages over 1, 5 and 15 minutes.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LoadAvg {
     /// Over the last minute.
@@ -116,7 +116,7 @@ impl LoadAvg {
 }
 
 /// Memory and swap, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Memory {
     /// Physical memory installed.
@@ -145,7 +145,7 @@ impl Memory {
 
 /// Pressure stall information: the share of the interval in which some (or all) runnable tasks were stalled
 /// waiting for a resource, in percent, computed from the kernel's cumulative `total=` stall counters.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Pressure {
     /// Some tasks waited for a CPU.
@@ -165,7 +165,7 @@ pub struct Pressure {
 ///
 /// A process in both lists is stored once. The value at the N-th place of each list is kept so that a process absent
 /// from this sample is known to have been *at most* that, not zero.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TopProcesses {
     /// N, the length of each list asked for.
@@ -185,7 +185,9 @@ pub struct TopProcesses {
 }
 
 /// A process identity: pids are reused, so a process is known by its pid and its start time together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct ProcessKey {
     /// The process id.
     pub pid: u32,
@@ -194,7 +196,7 @@ pub struct ProcessKey {
 }
 
 /// One process in a sample's top lists.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProcessEntry {
     /// The process id.
@@ -245,7 +247,7 @@ impl ProcessEntry {
 }
 
 /// Totals over every process that shares a name, so that forty small workers show up as one culprit.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NameTotal {
     /// The process name.
