@@ -14,6 +14,14 @@ use crate::time::Timestamp;
 ///
 /// Counters that only make sense over time (CPU busy %, a process's CPU %, pressure stalls) cover
 /// [`interval`](Sample::interval): the time actually measured since the previous sample, not the nominal one.
+///
+/// # Resolution
+///
+/// Durations ([`interval`](Sample::interval), [`lateness`](Sample::lateness)) are whole microseconds, like
+/// [`Timestamp`]; the store refuses finer ones. Percentages from the samplers (CPU of the machine, of each core,
+/// of each process and its children; pressure stalls) are rounded to 0.01 %: CPU time comes in clock ticks
+/// (Linux: 1/100 s, so 1 % of a core at 1 s), so this loses nothing measurable, and the store keeps values on
+/// that grid compactly (any `f32` still round-trips exactly, at a higher cost).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Sample {
@@ -30,10 +38,10 @@ pub struct Sample {
     pub timezone: Option<String>,
     /// The host's offset from UTC at [`ts`](Sample::ts), in seconds east of UTC.
     pub utc_offset_secs: Option<i32>,
-    /// The time this sample's rates cover: measured since the previous sample.
+    /// The time this sample's rates cover: measured since the previous sample, in whole microseconds.
     pub interval: Duration,
     /// How long after its tick the sample's reading started. A recorder starved by a CPU or memory storm shows it
-    /// here, and the schedule's regularity is measured with it.
+    /// here, and the schedule's regularity is measured with it. Whole microseconds.
     pub lateness: Duration,
     /// CPU use of the whole machine, in percent of all cores (0 to 100).
     pub cpu: CpuUsage,

@@ -999,7 +999,8 @@ impl SynthIter {
             1_000_000 + self.rng.below(8_000_000)
         } else {
             60_000 + self.rng.below(340_000)
-        };
+        } / 1000
+            * 1000; // whole microseconds, like the collector's
         let nominal_ns = u64::try_from(self.cfg.interval.as_nanos()).unwrap_or(u64::MAX);
         let elapsed_ns = if tick == 0 {
             nominal_ns

@@ -403,7 +403,8 @@ impl Collector {
             return Ok(None);
         }
         self.tick = k;
-        let lateness = Instant::now().saturating_duration_since(due);
+        // Whole microseconds, the resolution samples keep.
+        let lateness = crate::sampler::whole_micros(Instant::now().saturating_duration_since(due));
         let ts = Timestamp::from_system_time(
             SystemTime::now()
                 .checked_sub(lateness)

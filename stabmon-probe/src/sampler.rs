@@ -93,18 +93,30 @@ impl HostInfo {
         s.utc_offset_secs = jiff::Timestamp::from_microsecond(ts.as_unix_micros())
             .ok()
             .map(|t| self.tz.to_offset(t).seconds());
-        s.interval = interval;
+        s.interval = whole_micros(interval);
         s
     }
 }
 
-/// `part / whole * 100`, 0 when `whole` is 0.
+/// `part / whole * 100` rounded to 0.01 %, 0 when `whole` is 0.
 pub(crate) fn pct(part: f64, whole: f64) -> f32 {
     if whole > 0.0 {
-        (part / whole * 100.0) as f32
+        round_pct(part / whole * 100.0)
     } else {
         0.0
     }
+}
+
+/// A percentage rounded to 0.01 %, the resolution samples keep (see `stabmon_core::Sample`): CPU time comes in
+/// clock ticks (1 % of a core at 1 s), so the rounding loses nothing measurable, and the store keeps the values
+/// compactly.
+pub(crate) fn round_pct(v: f64) -> f32 {
+    ((v * 100.0).round() / 100.0) as f32
+}
+
+/// A duration cut to whole microseconds, the resolution of [`Sample::interval`] and [`Sample::lateness`].
+pub(crate) fn whole_micros(d: Duration) -> Duration {
+    Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// A command line from its NUL-separated arguments: joined by spaces, cut to `max_bytes`; `None` when empty (kernel
@@ -205,9 +217,16 @@ mod tests {
     }
 
     #[test]
-    fn pct_handles_zero() {
+    fn pct_handles_zero_and_rounds() {
         assert_eq!(pct(1.0, 0.0), 0.0);
         assert_eq!(pct(1.0, 4.0), 25.0);
+        assert_eq!(pct(1.0, 3.0), 33.33);
+        assert_eq!(pct(2.0, 3.0), 66.67);
+        assert_eq!(round_pct(187.004_9), 187.0);
+        assert_eq!(
+            whole_micros(Duration::new(1, 250_999)),
+            Duration::from_micros(1_000_250)
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use stabmon_core::{CpuUsage, Memory, ProcessKey, Sample, Timestamp};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use crate::Error;
-use crate::sampler::{HostInfo, Sampler, SamplerOptions};
+use crate::sampler::{HostInfo, Sampler, SamplerOptions, round_pct, whole_micros};
 
 /// What the sampler remembers about one process between refreshes.
 #[derive(Debug)]
@@ -189,7 +189,7 @@ impl Sampler for SysinfoSampler {
 
     fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error> {
         let now = Instant::now();
-        let elapsed = now.duration_since(self.last_read);
+        let elapsed = whole_micros(now.duration_since(self.last_read));
         self.last_read = now;
 
         self.sys.refresh_cpu_usage();
@@ -198,12 +198,12 @@ impl Sampler for SysinfoSampler {
 
         let mut sample = self.host.new_sample(ts, elapsed);
         sample.boot_time = self.boot_time;
-        sample.cpu = CpuUsage::new(self.sys.global_cpu_usage());
+        sample.cpu = CpuUsage::new(round_pct(f64::from(self.sys.global_cpu_usage())));
         sample.per_core = self
             .sys
             .cpus()
             .iter()
-            .map(|c| CpuUsage::new(c.usage()))
+            .map(|c| CpuUsage::new(round_pct(f64::from(c.usage()))))
             .collect();
         #[cfg(not(windows))]
         {
@@ -228,7 +228,7 @@ impl Sampler for SysinfoSampler {
                 let mut s = ProcessStat::new(pid.as_u32(), &st.name, start);
                 s.parent_pid = p.parent().map(Pid::as_u32);
                 s.cpu_pct = if elapsed_ms > 0.0 {
-                    (st.delta_ms as f64 / elapsed_ms * 100.0) as f32
+                    round_pct(st.delta_ms as f64 / elapsed_ms * 100.0)
                 } else {
                     0.0
                 };

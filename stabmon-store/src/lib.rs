@@ -78,8 +78,8 @@
 //! | `boot_id` | string, null | dict | the kernel's boot id (Linux); changes at every reboot |
 //! | `timezone` | string, null | dict | the host's IANA time zone |
 //! | `utc_offset_secs` | int32, null | delta | the host's offset from UTC at `ts`, seconds east |
-//! | `interval_ns` | int64 | delta | the time the sample's rates cover (measured since the previous sample), ns |
-//! | `lateness_ns` | int64 | delta | how long after its tick the reading started, ns |
+//! | `interval_us` | int64 | delta | the time the sample's rates cover (measured since the previous sample), us |
+//! | `lateness_us` | int64 | delta | how long after its tick the reading started, us |
 //! | `cpu_busy_pct` | float32 | dict | whole-machine CPU busy, % of all cores |
 //! | `cpu_user_pct`, `cpu_system_pct` | float32, null | dict | whole-machine user and system CPU, where the OS splits them |
 //! | `cpu_iowait_pct`, `cpu_steal_pct` | float32, null | dict | same, where the OS reports them |

@@ -386,10 +386,10 @@ fn opt<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Nati
     (!a.is_null(i)).then(|| a.value(i))
 }
 
-fn duration(ns: i64, path: &Path, what: &str) -> Result<Duration, Error> {
-    u64::try_from(ns)
-        .map(Duration::from_nanos)
-        .map_err(|_| invalid(path, format!("a negative {what}: {ns} ns")))
+fn duration(us: i64, path: &Path, what: &str) -> Result<Duration, Error> {
+    u64::try_from(us)
+        .map(Duration::from_micros)
+        .map_err(|_| invalid(path, format!("a negative {what}: {us} us")))
 }
 
 fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) -> Result<(), Error> {
@@ -403,8 +403,8 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
         let boot_id = c.str("boot_id")?;
         let timezone = c.str("timezone")?;
         let utc_offset = c.prim::<Int32Type>("utc_offset_secs")?;
-        let interval = c.req::<Int64Type>("interval_ns")?;
-        let lateness = c.req::<Int64Type>("lateness_ns")?;
+        let interval = c.req::<Int64Type>("interval_us")?;
+        let lateness = c.req::<Int64Type>("lateness_us")?;
         let busy = c.req::<Float32Type>("cpu_busy_pct")?;
         let user = c.prim::<Float32Type>("cpu_user_pct")?;
         let system = c.prim::<Float32Type>("cpu_system_pct")?;

@@ -199,8 +199,8 @@ struct Buffer {
     boot_id: Vec<Option<i32>>,
     timezone: Vec<Option<i32>>,
     utc_offset_secs: Vec<Option<i32>>,
-    interval_ns: Vec<i64>,
-    lateness_ns: Vec<i64>,
+    interval_us: Vec<i64>,
+    lateness_us: Vec<i64>,
     cpu_busy: Vec<f32>,
     cpu_user: Vec<Option<f32>>,
     cpu_system: Vec<Option<f32>>,
@@ -235,9 +235,15 @@ struct Buffer {
     name_names: Interner,
 }
 
-fn duration_ns(d: std::time::Duration, what: &str) -> Result<i64, String> {
-    i64::try_from(d.as_nanos())
-        .map_err(|_| format!("{what} of {d:?} is over i64 nanoseconds (292 years)"))
+/// A duration in whole microseconds (the resolution of `Sample::interval`/`lateness`); finer ones are refused
+/// rather than silently rounded, so that what is read back always equals what was written.
+fn duration_us(d: std::time::Duration, what: &str) -> Result<i64, String> {
+    if d.subsec_nanos() % 1000 != 0 {
+        return Err(format!(
+            "{what} of {d:?} is not a whole number of microseconds (samples keep microseconds)"
+        ));
+    }
+    i64::try_from(d.as_micros()).map_err(|_| format!("{what} of {d:?} is too long"))
 }
 
 impl Buffer {
@@ -247,8 +253,8 @@ impl Buffer {
 
     fn push(&mut self, s: &Sample) -> Result<(), String> {
         // Everything that can fail is checked before any column grows, so a refused sample leaves no half row.
-        let interval_ns = duration_ns(s.interval, "the interval")?;
-        let lateness_ns = duration_ns(s.lateness, "the lateness")?;
+        let interval_us = duration_us(s.interval, "the interval")?;
+        let lateness_us = duration_us(s.lateness, "the lateness")?;
         if s.top.processes.len() > usize::from(u16::MAX)
             || s.top.names.len() > usize::from(u16::MAX)
         {
@@ -266,8 +272,8 @@ impl Buffer {
         self.timezone
             .push(self.timezones.opt(s.timezone.as_deref()));
         self.utc_offset_secs.push(s.utc_offset_secs);
-        self.interval_ns.push(interval_ns);
-        self.lateness_ns.push(lateness_ns);
+        self.interval_us.push(interval_us);
+        self.lateness_us.push(lateness_us);
         self.cpu_busy.push(s.cpu.busy_pct);
         self.cpu_user.push(s.cpu.user_pct);
         self.cpu_system.push(s.cpu.system_pct);
@@ -407,8 +413,8 @@ impl Buffer {
                 .array(std::mem::take(&mut self.boot_id))?,
             self.timezones.array(std::mem::take(&mut self.timezone))?,
             Arc::new(Int32Array::from(std::mem::take(&mut self.utc_offset_secs))),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.interval_ns))),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.lateness_ns))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.interval_us))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.lateness_us))),
             f32s(take(&mut self.cpu_busy)),
             opt_f32s(std::mem::take(&mut self.cpu_user)),
             opt_f32s(std::mem::take(&mut self.cpu_system)),

@@ -49,8 +49,8 @@ fn odd_samples() -> Vec<Sample> {
     s.boot_id = Some(String::new());
     s.timezone = Some("America/Argentina/Buenos_Aires".into());
     s.utc_offset_secs = Some(-10_800);
-    s.interval = Duration::new(1, 123_456_789);
-    s.lateness = Duration::from_nanos(1);
+    s.interval = Duration::new(1, 123_456_000);
+    s.lateness = Duration::from_micros(1);
     let mut c = CpuUsage::new(100.0);
     c.user_pct = Some(0.1);
     c.system_pct = Some(f32::MIN_POSITIVE);
@@ -289,6 +289,14 @@ fn unrepresentable_duration_is_refused_without_losing_the_rest() {
     bad.interval = Duration::MAX;
     let err = w.write(&bad).unwrap_err();
     assert!(err.to_string().contains("interval"), "{err}");
+    // Finer than a microsecond: refused, not rounded (the reader must give back what was written).
+    let mut fine = Sample::new(at(1), "h");
+    fine.lateness = Duration::from_nanos(1_500);
+    let err = w.write(&fine).unwrap_err();
+    assert!(
+        err.to_string().contains("lateness") && err.to_string().contains("microseconds"),
+        "{err}"
+    );
     let good2 = Sample::new(at(2), "h");
     w.write(&good2).unwrap();
     w.finish().unwrap();

@@ -15,7 +15,9 @@ use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, ProcessKey, Sample, Time
 
 use self::parse::{CpuTimes, ProcStat};
 use crate::Error;
-use crate::sampler::{HostInfo, Sampler, SamplerOptions, Users, format_cmdline, pct};
+use crate::sampler::{
+    HostInfo, Sampler, SamplerOptions, Users, format_cmdline, pct, round_pct, whole_micros,
+};
 
 /// A system file kept open and re-read from offset 0 with `pread` at every sample.
 #[derive(Debug)]
@@ -453,7 +455,8 @@ impl Sampler for ProcSampler {
 
     fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error> {
         let now = Instant::now();
-        let elapsed = now.duration_since(self.last_read);
+        // Whole microseconds: the rates below are divided by exactly the interval the sample reports.
+        let elapsed = whole_micros(now.duration_since(self.last_read));
         self.last_read = now;
         let elapsed_us = elapsed.as_secs_f64() * 1e6;
 
@@ -525,7 +528,7 @@ impl Sampler for ProcSampler {
         let ticks_per_pct = self.clk_tck as f64 * elapsed.as_secs_f64() / 100.0;
         let to_pct = |ticks: u64| {
             if ticks_per_pct > 0.0 {
-                (ticks as f64 / ticks_per_pct) as f32
+                round_pct(ticks as f64 / ticks_per_pct)
             } else {
                 0.0
             }
