@@ -11,6 +11,7 @@
 mod datadir;
 mod dump;
 mod record;
+mod report;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -39,6 +40,9 @@ enum Command {
     /// Print recorded samples as CSV or JSON Lines, one row per sample (or per process with --processes, per
     /// latency probe with --latency).
     Dump(DumpArgs),
+    /// Write one standalone HTML report of a time range: charts whose spikes name the culprit process, gaps and
+    /// why, and a table of incidents.
+    Report(ReportArgs),
 }
 
 /// Shown at the end of `stabmon --help`.
@@ -48,7 +52,8 @@ const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m 
     stabmon record --target gw=icmp://192.168.1.1 --target web=https://example.com/   probe these targets\n  \
     stabmon dump --data ./data                   print one CSV row per sample\n  \
     stabmon dump --data ./data --processes --format json   one JSON line per process entry\n  \
-    stabmon dump --data ./data --latency         one CSV row per latency probe";
+    stabmon dump --data ./data --latency         one CSV row per latency probe\n  \
+    stabmon report --data ./data --from '2h ago' -o report.html   an HTML report of the last two hours";
 
 /// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
 const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; else /var/lib/stabmon for root, \
@@ -138,6 +143,39 @@ struct DumpArgs {
     /// TLS, first-byte and total times in milliseconds) instead of one row per sample.
     #[arg(long)]
     latency: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = DATA_DEFAULT_HELP)]
+struct ReportArgs {
+    /// Data directory written by `stabmon record`, or a single Parquet file from it. [default: $STABMON_DATA, else a per-user or system directory: see below]
+    #[arg(long, value_name = "DIR|FILE", env = "STABMON_DATA")]
+    data: Option<PathBuf>,
+
+    /// Start of the range: RFC 3339 (2026-11-25T03:00:00Z), a local date-time (2026-11-25 03:00), a time today
+    /// (03:00), or relative (2h ago, yesterday, today). [default: 24 hours before the end]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    from: Option<String>,
+
+    /// End of the range, in the same forms as --from. [default: the end of the data]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    to: Option<String>,
+
+    /// The host to report on, when the data holds several.
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+
+    /// Where to write the HTML file.
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "report.html")]
+    output: PathBuf,
+
+    /// The page's title. [default: stabmon report: HOST]
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
+
+    /// Open the report in the desktop's browser once written.
+    #[arg(long)]
+    open: bool,
 }
 
 /// The `--sampler` values.
@@ -328,6 +366,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Record(args) => record::run(&args),
         Command::Dump(args) => dump::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -649,3 +649,122 @@ fn help_explains_the_latency_flags() {
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("--latency"), "{help}");
 }
+
+/// A store with two hours of synthetic samples (host `web-1`, from 2026-11-25T00:00:00Z) in which `xmrig` burns
+/// two cores from 00:30 to 00:40.
+fn synthetic_store(dir: &Path) {
+    use stabmon_core::Timestamp;
+    use stabmon_core::synth::Synth;
+    let start = Timestamp::from_unix_secs(1_795_564_800);
+    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    let samples = Synth::new(start, Duration::from_secs(1))
+        .count(7200)
+        .host("web-1")
+        .cpu_hog(
+            "xmrig",
+            "./xmrig -o pool.example:3333",
+            at(1800),
+            at(2400),
+            190.0,
+        )
+        .generate();
+    let mut w = stabmon_store::StoreWriter::create(dir).unwrap();
+    for s in &samples {
+        w.write(s).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn report_writes_a_page_naming_the_culprit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic_store(&data);
+    let html = dir.path().join("out.html");
+    let out = stabmon()
+        .args(["report", "--data"])
+        .arg(&data)
+        .args([
+            "--from",
+            "2026-11-25T00:15:00Z",
+            "--to",
+            "2026-11-25T01:00:00Z",
+            "-o",
+        ])
+        .arg(&html)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("2700 samples of web-1"), "{stderr}");
+    assert!(stderr.contains("1 incident"), "{stderr}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("\">xmrig (pid "), "no culprit label");
+    assert!(page.contains("<code>./xmrig -o pool.example:3333</code>"));
+
+    // Without --from/--to: the last 24 hours of data, which here is all of it.
+    let out = stabmon()
+        .current_dir(dir.path())
+        .args(["report", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("wrote report.html") && stderr.contains("7200 samples"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("report.html").is_file());
+}
+
+#[test]
+fn report_without_data_in_range_says_what_the_data_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic_store(dir.path());
+    let html = dir.path().join("none.html");
+    let out = stabmon()
+        .args(["report", "--data"])
+        .arg(dir.path())
+        .args([
+            "--from",
+            "2026-11-26T00:00:00Z",
+            "--to",
+            "2026-11-26T01:00:00Z",
+            "-o",
+        ])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no samples from 2026-11-26T00:00:00Z to 2026-11-26T01:00:00Z")
+            && stderr.contains("covers 2026-11-25T00:00:00Z to 2026-11-25T01:59:59Z"),
+        "{stderr}"
+    );
+    assert!(!html.exists(), "a report was written for an empty range");
+
+    // Bad times and a bad host are usage errors (exit 2) that name the input.
+    let out = stabmon()
+        .args(["report", "--data"])
+        .arg(dir.path())
+        .args(["--from", "soonish"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--from: cannot read the time \"soonish\""),
+        "{stderr}"
+    );
+    let out = stabmon()
+        .args(["report", "--data"])
+        .arg(dir.path())
+        .args(["--host", "db-9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no data for host \"db-9\""));
+}
