@@ -1,0 +1,228 @@
+//! Report benchmark (issue 5): a synthetic week at 1 s with top 10 (604,800 samples), with injected CPU hogs,
+//! memory leaks ending in OOM kills, a crash gap and a reboot.
+//!
+//! Measures: time to render the HTML (best and median of 3), its size, the peak RSS of the process (the week of
+//! `Vec<Sample>` dominates), whether every injected spike is labelled with the right culprit, and, when Chromium is
+//! installed, the page's ready time measured inside the page with the Performance API (`performance.mark` at the
+//! end of the report's script, relative to navigation start; the browser's own start-up is not counted).
+//!
+//! `cargo bench -p stabmon-benches --bench report` (`-- --days 1` for a shorter run; `--out FILE` keeps the page).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../stabmon-report/tests/support/cdp.rs"]
+mod cdp;
+
+use std::time::{Duration, Instant};
+
+use stabmon_core::Timestamp;
+use stabmon_core::analysis::IncidentKind;
+use stabmon_core::synth::Synth;
+use stabmon_report::ReportBuilder;
+
+const HOGS: [&str; 14] = [
+    "xmrig",
+    "ffmpeg",
+    "stress-ng",
+    "gzip",
+    "rsync",
+    "pg_dump",
+    "clamscan",
+    "backup.sh",
+    "convert",
+    "make",
+    "cc1plus",
+    "tar",
+    "borg",
+    "updatedb",
+];
+
+fn peak_rss_mib() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_maxrss as f64 / 1024.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let days: u64 = arg("--days").map(|d| d.parse().unwrap()).unwrap_or(7);
+    let out = arg("--out");
+
+    let start = Timestamp::from_unix_secs(1_795_392_000 - 3600); // Mon 2026-11-23 00:00 in Berlin
+    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    let mut synth = Synth::new(start, Duration::from_secs(1))
+        .count(days * 86_400)
+        .host("bench-week")
+        .top_n(10);
+    // Two CPU hogs a day (at 03:00 and 15:00 + day offsets), one leak a day ending in an OOM kill (at 09:00).
+    let mut hogs = Vec::new();
+    let mut leaks = Vec::new();
+    for d in 0..days {
+        for (k, hour) in [3u64, 15].iter().enumerate() {
+            let name = HOGS[((d * 2) as usize + k) % HOGS.len()];
+            let from = d * 86_400 + hour * 3600 + d * 600;
+            let len = 300 + 120 * ((d + k as u64) % 4);
+            let pct = 120.0 + 10.0 * ((d * 2 + k as u64) % 8) as f32;
+            synth = synth.cpu_hog(
+                name,
+                format!("/usr/bin/{name} --job {d}-{k}"),
+                at(from),
+                at(from + len),
+                pct,
+            );
+            hogs.push((name.to_owned(), at(from), at(from + len)));
+        }
+        let name = format!("leaky-{d}");
+        let from = d * 86_400 + 9 * 3600;
+        synth = synth.memory_leak(
+            name.clone(),
+            format!("/opt/{name}/bin/serve"),
+            at(from),
+            at(from + 300),
+            40 << 20,
+        );
+        leaks.push((name, at(from), at(from + 300)));
+    }
+    if days >= 2 {
+        synth = synth.gap(at(86_400 + 20 * 3600), at(86_400 + 20 * 3600 + 180));
+        synth = synth
+            .gap(at(2 * 86_400 - 3600), at(2 * 86_400 - 3600 + 600))
+            .reboot(at(2 * 86_400 - 3600 + 600));
+    }
+
+    let rss0 = peak_rss_mib();
+    let t = Instant::now();
+    let samples = synth.generate();
+    let gen_s = t.elapsed().as_secs_f64();
+    let rss1 = peak_rss_mib();
+    println!(
+        "generated {} samples in {gen_s:.1} s; peak RSS {rss0:.0} MiB -> {rss1:.0} MiB ({:.0} B/sample)",
+        samples.len(),
+        (rss1 - rss0) * 1_048_576.0 / samples.len() as f64
+    );
+
+    let report = ReportBuilder::new().build();
+    let mut times = Vec::new();
+    let mut html = String::new();
+    let mut summary = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let (h, s) = report.render(&samples).unwrap();
+        times.push(t.elapsed().as_secs_f64());
+        html = h;
+        summary = Some(s);
+    }
+    let summary = summary.unwrap();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "render: best {:.2} s, median {:.2} s (3 runs); HTML {:.2} MB ({} bytes); peak RSS {:.0} MiB",
+        times[0],
+        times[1],
+        html.len() as f64 / 1e6,
+        html.len(),
+        peak_rss_mib()
+    );
+
+    // Every injected spike labelled with the right culprit, and the label drawn on the page.
+    let drawn = |label: &str| {
+        let esc = label
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        html.contains(&format!(">{esc}</text>"))
+    };
+    let mut ok = 0;
+    let mut missing = Vec::new();
+    for (name, from, to) in &hogs {
+        let hit = summary
+            .incidents
+            .iter()
+            .find(|i| i.kind == IncidentKind::CpuSurge && i.start < *to && i.end >= *from);
+        match hit {
+            Some(i) if i.culprit.as_ref().is_some_and(|c| &c.name == name) && drawn(&i.label()) => {
+                ok += 1
+            }
+            other => missing.push(format!(
+                "hog {name} at {from}: {:?}",
+                other.map(|i| i.label())
+            )),
+        }
+    }
+    for (name, from, to) in &leaks {
+        for kind in [IncidentKind::MemoryClimb, IncidentKind::OomKill] {
+            let hit = summary.incidents.iter().find(|i| {
+                i.kind == kind
+                    && i.start <= to.saturating_add(Duration::from_secs(5))
+                    && i.end >= *from
+            });
+            match hit {
+                Some(i)
+                    if i.culprit.as_ref().is_some_and(|c| &c.name == name) && drawn(&i.label()) =>
+                {
+                    ok += 1
+                }
+                other => missing.push(format!(
+                    "{kind} {name} at {from}: {:?}",
+                    other.map(|i| i.label())
+                )),
+            }
+        }
+    }
+    let expected = hogs.len() + 2 * leaks.len();
+    let gaps = summary
+        .incidents
+        .iter()
+        .filter(|i| matches!(i.kind, IncidentKind::Gap(_)))
+        .count();
+    println!(
+        "labels: {ok}/{expected} injected spikes labelled with the right culprit; {} incidents in all ({gaps} gaps)",
+        summary.incidents.len()
+    );
+    for m in &missing {
+        println!("  NOT LABELLED RIGHT: {m}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = match &out {
+        Some(p) => std::path::PathBuf::from(p),
+        None => dir.path().join("week.html"),
+    };
+    std::fs::write(&path, &html).unwrap();
+    drop(samples);
+
+    match cdp::find_chromium() {
+        None => println!("browser: Chromium not found, ready time not measured"),
+        Some(chromium) => {
+            let mut ready = Vec::new();
+            let mut b = cdp::Browser::launch(&chromium, 1280, 1000);
+            for _ in 0..3 {
+                let s = b.open(&format!("file://{}", path.display()));
+                let v = b.eval(
+                    &s,
+                    "(() => { const m = performance.getEntriesByName('stabmon-ready')[0]; \
+                     const n = performance.getEntriesByType('navigation')[0]; \
+                     return [m ? m.startTime : null, n ? n.loadEventEnd : null]; })()",
+                );
+                ready.push((
+                    v[0].as_f64().unwrap_or(f64::NAN),
+                    v[1].as_f64().unwrap_or(f64::NAN),
+                ));
+                assert!(b.errors().is_empty(), "console errors: {:?}", b.errors());
+            }
+            ready.sort_by(|a, b| a.0.total_cmp(&b.0));
+            println!(
+                "browser: ready (script done) median {:.0} ms, best {:.0} ms; load event end {:.0} ms (3 loads)",
+                ready[1].0, ready[0].0, ready[1].1
+            );
+        }
+    }
+    if !missing.is_empty() {
+        std::process::exit(1);
+    }
+}
