@@ -41,8 +41,11 @@ use serde::{Deserialize, Serialize};
 use crate::time::Timestamp;
 
 /// How a probe ended.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+///
+/// Human-readable formats (JSON) get `{"kind": "dns_error", "detail": "..."}`; binary formats (the store's
+/// journal) a plain variant index, since adjacently tagged enums cannot be read back from formats that are not
+/// self-describing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ProbeOutcome {
     /// The target answered as expected (HTTP: a status from 100 to 399; DNS: NOERROR).
@@ -63,6 +66,83 @@ pub enum ProbeOutcome {
     HttpStatus(u16),
     /// Any other failure, with the message (for example ICMP sockets that the OS does not permit).
     Other(String),
+}
+
+/// [`ProbeOutcome`]'s serde shape, in both flavours: `Tagged` for human-readable formats, `Plain` for binary ones.
+mod outcome_serde {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ProbeOutcome;
+
+    macro_rules! shadow {
+        ($name:ident $(, #[$attr:meta])*) => {
+            #[derive(Serialize, Deserialize)]
+            $(#[$attr])*
+            pub(super) enum $name {
+                Ok,
+                Timeout,
+                Refused,
+                Reset,
+                DnsError(String),
+                TlsError(String),
+                HttpStatus(u16),
+                Other(String),
+            }
+
+            impl From<$name> for ProbeOutcome {
+                fn from(v: $name) -> Self {
+                    match v {
+                        $name::Ok => ProbeOutcome::Ok,
+                        $name::Timeout => ProbeOutcome::Timeout,
+                        $name::Refused => ProbeOutcome::Refused,
+                        $name::Reset => ProbeOutcome::Reset,
+                        $name::DnsError(m) => ProbeOutcome::DnsError(m),
+                        $name::TlsError(m) => ProbeOutcome::TlsError(m),
+                        $name::HttpStatus(c) => ProbeOutcome::HttpStatus(c),
+                        $name::Other(m) => ProbeOutcome::Other(m),
+                    }
+                }
+            }
+
+            impl From<&ProbeOutcome> for $name {
+                fn from(v: &ProbeOutcome) -> Self {
+                    match v.clone() {
+                        ProbeOutcome::Ok => $name::Ok,
+                        ProbeOutcome::Timeout => $name::Timeout,
+                        ProbeOutcome::Refused => $name::Refused,
+                        ProbeOutcome::Reset => $name::Reset,
+                        ProbeOutcome::DnsError(m) => $name::DnsError(m),
+                        ProbeOutcome::TlsError(m) => $name::TlsError(m),
+                        ProbeOutcome::HttpStatus(c) => $name::HttpStatus(c),
+                        ProbeOutcome::Other(m) => $name::Other(m),
+                    }
+                }
+            }
+        };
+    }
+
+    shadow!(Tagged, #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]);
+    shadow!(Plain);
+
+    impl Serialize for ProbeOutcome {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            if serializer.is_human_readable() {
+                Tagged::from(self).serialize(serializer)
+            } else {
+                Plain::from(self).serialize(serializer)
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for ProbeOutcome {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            if deserializer.is_human_readable() {
+                Tagged::deserialize(deserializer).map(Into::into)
+            } else {
+                Plain::deserialize(deserializer).map(Into::into)
+            }
+        }
+    }
 }
 
 impl ProbeOutcome {

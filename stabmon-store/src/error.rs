@@ -78,6 +78,26 @@ pub enum Error {
         /// What cannot be stored.
         reason: String,
     },
+    /// Another recorder holds the data directory's lock.
+    #[error(
+        "another stabmon recorder is writing to {dir} (it holds the lock {path}{holder}): stop it first, or record to another --data directory"
+    )]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as the holder wrote it into the lock file (e.g. `, pid 4242`); may be empty.
+        holder: String,
+    },
+    /// A remote store (an `http(s)://` URL) could not be read.
+    #[error("cannot read {url}: {reason}")]
+    Remote {
+        /// The URL.
+        url: String,
+        /// What went wrong (unreachable, HTTP status, not stabmon data).
+        reason: String,
+    },
     /// The writer failed before and is no longer usable.
     #[error("the store writer for {path} failed earlier and cannot write more")]
     Poisoned {

@@ -34,6 +34,8 @@ pub(crate) trait Fs: Send + Sync + Debug {
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// The files (not directories) directly in `dir`; an empty list when `dir` does not exist.
     fn list_files(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    /// The directories directly in `dir`; an empty list when `dir` does not exist.
+    fn list_dirs(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
 }
 
 /// Replaces `path` atomically: writes a hidden temporary file beside it, fsyncs it, renames it over `path` and
@@ -120,6 +122,23 @@ impl Fs for RealFs {
         for e in entries {
             let e = e?;
             if e.file_type()?.is_file() {
+                out.push(e.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn list_dirs(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e?;
+            if e.file_type()?.is_dir() {
                 out.push(e.path());
             }
         }
@@ -381,6 +400,15 @@ mod fault {
             let s = self.lock();
             Ok(s.names
                 .keys()
+                .filter(|p| p.parent() == Some(dir))
+                .cloned()
+                .collect())
+        }
+
+        fn list_dirs(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+            let s = self.lock();
+            Ok(s.dirs
+                .iter()
                 .filter(|p| p.parent() == Some(dir))
                 .cloned()
                 .collect())

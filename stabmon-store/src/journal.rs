@@ -235,6 +235,7 @@ impl JournalWriter {
     }
 
     /// Records written.
+    #[cfg(test)]
     pub(crate) fn records(&self) -> u64 {
         self.records
     }

@@ -1,0 +1,360 @@
+//! `manifest.json` at the root of a data directory: what a reader without a directory listing (an HTTP server)
+//! needs to find the data. Replaced atomically (temporary file, fsync, rename, directory fsync) on every change.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::statistics::Statistics;
+use serde::{Deserialize, Serialize};
+use stabmon_core::Timestamp;
+
+use crate::error::{Error, invalid, io};
+use crate::fsio::{Fs, replace_atomically};
+use crate::layout::{parquet_files, parse_segment_path};
+use crate::schema::SCHEMA_VERSION;
+
+/// The manifest's file name at the data directory's root.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The value of [`Manifest::format`].
+pub const MANIFEST_FORMAT: &str = "stabmon-manifest";
+/// The manifest version this crate writes and the newest it reads.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// The index of a data directory, kept in `DIR/manifest.json` by the recorder.
+///
+/// ```json
+/// {"format": "stabmon-manifest", "version": 1, "schema_version": 1, "updated": "2026-11-25T04:00:00Z",
+///  "segments": [{"table": "samples", "host": "nas", "date": "2026-11-25", "name": "20261125T030000Z",
+///                "path": "samples/host=nas/date=2026-11-25/20261125T030000Z.parquet",
+///                "from": "2026-11-25T03:00:00Z", "to": "2026-11-25T03:59:59Z", "rows": 3600, "bytes": 81234}],
+///  "journals": [{"host": "nas", "path": "_journal/host=nas/00000000000000000042.journal", "seq": 42}],
+///  "stops": [{"host": "nas", "ts": "2026-11-24T22:00:00Z", "boot_id": "..."}],
+///  "compacted_journal_seq": 41}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Manifest {
+    /// Always [`MANIFEST_FORMAT`]: tells a stabmon manifest from any other JSON.
+    pub format: String,
+    /// The manifest's own version ([`MANIFEST_VERSION`]).
+    pub version: u32,
+    /// The Parquet schema version of the segments ([`SCHEMA_VERSION`](crate::SCHEMA_VERSION)).
+    pub schema_version: u32,
+    /// When the manifest was written.
+    pub updated: Timestamp,
+    /// Every finished segment file, by table, host and time.
+    #[serde(default)]
+    pub segments: Vec<ManifestSegment>,
+    /// The journals of segments still being recorded: the last seconds, not yet in Parquet.
+    #[serde(default)]
+    pub journals: Vec<ManifestJournal>,
+    /// When recorders stopped cleanly; a gap without a stop is a crash or a reboot.
+    #[serde(default)]
+    pub stops: Vec<CleanStop>,
+    /// Journals with this sequence number or lower are already in the segments.
+    #[serde(default)]
+    pub compacted_journal_seq: u64,
+}
+
+/// One finished Parquet file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ManifestSegment {
+    /// The table (`samples`, `processes`, `names`, ...).
+    pub table: String,
+    /// The host.
+    pub host: String,
+    /// The UTC date partition, `YYYY-MM-DD`.
+    pub date: String,
+    /// The segment's name (the same in every table).
+    pub name: String,
+    /// The file, relative to the data directory, with `/` separators.
+    pub path: String,
+    /// The first `ts` in it (`None` for an empty file).
+    pub from: Option<Timestamp>,
+    /// The last `ts` in it.
+    pub to: Option<Timestamp>,
+    /// Rows.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// A journal being written (the open segment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ManifestJournal {
+    /// The host it records.
+    pub host: String,
+    /// The file, relative to the data directory.
+    pub path: String,
+    /// Its sequence number.
+    pub seq: u64,
+}
+
+/// A clean stop of a recorder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CleanStop {
+    /// The host.
+    pub host: String,
+    /// When it stopped (the last sample's tick or later).
+    pub ts: Timestamp,
+    /// The boot it stopped in, where known.
+    pub boot_id: Option<String>,
+}
+
+impl CleanStop {
+    /// A clean stop of `host` at `ts`.
+    pub fn new(host: impl Into<String>, ts: Timestamp, boot_id: Option<String>) -> Self {
+        CleanStop {
+            host: host.into(),
+            ts,
+            boot_id,
+        }
+    }
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest {
+            format: MANIFEST_FORMAT.to_owned(),
+            version: MANIFEST_VERSION,
+            schema_version: SCHEMA_VERSION,
+            updated: Timestamp::UNIX_EPOCH,
+            segments: Vec::new(),
+            journals: Vec::new(),
+            stops: Vec::new(),
+            compacted_journal_seq: 0,
+        }
+    }
+}
+
+/// A relative path with `/` separators.
+pub(crate) fn rel_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Manifest {
+    /// An empty manifest.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses a manifest; `source` (a path or URL) names it in errors.
+    pub fn from_json(bytes: &[u8], source: &str) -> Result<Manifest, String> {
+        let v: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| format!("{source} is not a stabmon manifest (not JSON: {e})"))?;
+        if v.get("format").and_then(|f| f.as_str()) != Some(MANIFEST_FORMAT) {
+            return Err(format!(
+                "{source} is not a stabmon manifest (no \"format\": \"{MANIFEST_FORMAT}\")"
+            ));
+        }
+        let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0);
+        if version > u64::from(MANIFEST_VERSION) {
+            return Err(format!(
+                "{source} is manifest version {version}, but this stabmon reads versions up to {MANIFEST_VERSION}: upgrade stabmon to read it"
+            ));
+        }
+        serde_json::from_value(v)
+            .map_err(|e| format!("{source} is a damaged stabmon manifest: {e}"))
+    }
+
+    /// Loads `DIR/manifest.json`; `None` when there is none.
+    pub(crate) fn load(fs: &dyn Fs, root: &Path) -> Result<Option<Manifest>, Error> {
+        let path = root.join(MANIFEST_FILE);
+        match fs.read(&path) {
+            Ok(bytes) => Manifest::from_json(&bytes, &path.display().to_string())
+                .map(Some)
+                .map_err(|reason| invalid(&path, reason)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io { path, source: e }),
+        }
+    }
+
+    /// Writes `DIR/manifest.json` atomically.
+    pub(crate) fn store(&mut self, fs: &dyn Fs, root: &Path) -> Result<(), Error> {
+        self.updated = Timestamp::now();
+        let path = root.join(MANIFEST_FILE);
+        let json = serde_json::to_vec_pretty(self).map_err(|e| invalid(&path, e.to_string()))?;
+        replace_atomically(fs, &path, &json).map_err(io(&path))
+    }
+
+    /// Lists the finished segment files of `root` again: entries of unchanged files (same path and size) are
+    /// kept, new files are described from their Parquet footer, vanished files are dropped. Files whose footer
+    /// cannot be read are left out and returned as warnings.
+    pub(crate) fn refresh_segments(&mut self, root: &Path) -> Result<Vec<String>, Error> {
+        let mut files = Vec::new();
+        if root.exists() {
+            parquet_files(root, &mut files)?;
+        }
+        let old: HashMap<String, ManifestSegment> = std::mem::take(&mut self.segments)
+            .into_iter()
+            .map(|s| (s.path.clone(), s))
+            .collect();
+        let mut warnings = Vec::new();
+        for f in files {
+            let Some((loc, table)) = parse_segment_path(&f) else {
+                continue;
+            };
+            let rel = rel_path(root, &f);
+            let bytes = match std::fs::metadata(&f) {
+                Ok(m) => m.len(),
+                Err(_) => continue, // deleted meanwhile
+            };
+            if let Some(e) = old.get(&rel).filter(|e| e.bytes == bytes) {
+                self.segments.push(e.clone());
+                continue;
+            }
+            match footer_summary(&f) {
+                Ok((rows, from, to)) => self.segments.push(ManifestSegment {
+                    table: table.to_owned(),
+                    host: loc.host,
+                    date: loc.date,
+                    name: loc.name,
+                    path: rel,
+                    from,
+                    to,
+                    rows,
+                    bytes,
+                }),
+                Err(e) => warnings.push(format!("skipped {}: {e}", f.display())),
+            }
+        }
+        self.segments.sort_by(|a, b| {
+            (&a.table, &a.host, a.from, &a.name).cmp(&(&b.table, &b.host, b.from, &b.name))
+        });
+        Ok(warnings)
+    }
+
+    /// The clean stops of `host` (all hosts with `None`), sorted by time.
+    pub fn clean_stops(&self, host: Option<&str>) -> Vec<Timestamp> {
+        let mut v: Vec<Timestamp> = self
+            .stops
+            .iter()
+            .filter(|s| host.is_none_or(|h| h == s.host))
+            .map(|s| s.ts)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The files of the segments of `table` that may hold rows in `[from, to)`, as relative paths.
+    pub fn segments_in_range(
+        &self,
+        table: &str,
+        host: Option<&str>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Vec<&ManifestSegment> {
+        self.segments
+            .iter()
+            .filter(|s| s.table == table && host.is_none_or(|h| h == s.host))
+            .filter(|s| match (s.from, s.to) {
+                (Some(a), Some(b)) => from.is_none_or(|f| b >= f) && to.is_none_or(|t| a < t),
+                _ => false,
+            })
+            .collect()
+    }
+}
+
+/// Rows and the `ts` range of a Parquet file, from its footer alone.
+pub(crate) fn footer_summary(
+    path: &Path,
+) -> Result<(u64, Option<Timestamp>, Option<Timestamp>), Error> {
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let md = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|source| Error::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let ts_col = md
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.path().string() == "ts");
+    let rows = u64::try_from(md.file_metadata().num_rows()).unwrap_or(0);
+    let (mut from, mut to): (Option<i64>, Option<i64>) = (None, None);
+    if let Some(col) = ts_col {
+        for rg in md.row_groups() {
+            if let Some(Statistics::Int64(s)) = rg.column(col).statistics() {
+                if let Some(&m) = s.min_opt() {
+                    from = Some(from.map_or(m, |f| f.min(m)));
+                }
+                if let Some(&m) = s.max_opt() {
+                    to = Some(to.map_or(m, |t| t.max(m)));
+                }
+            }
+        }
+    }
+    Ok((
+        rows,
+        from.map(Timestamp::from_unix_micros),
+        to.map(Timestamp::from_unix_micros),
+    ))
+}
+
+/// Absolute paths of a manifest's relative ones.
+pub(crate) fn abs_path(root: &Path, rel: &str) -> PathBuf {
+    rel.split('/').fold(root.to_path_buf(), |p, c| p.join(c))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::fsio::FaultFs;
+
+    #[test]
+    fn json_round_trip_and_refusals() {
+        let mut m = Manifest::new();
+        m.stops
+            .push(CleanStop::new("nas", Timestamp::from_unix_secs(100), None));
+        m.journals.push(ManifestJournal {
+            host: "nas".into(),
+            path: "_journal/host=nas/1.journal".into(),
+            seq: 1,
+        });
+        let fs = FaultFs::new();
+        let root = Path::new("/d");
+        fs.create_dir_all(root).unwrap();
+        m.store(&fs, root).unwrap();
+        fs.power_cut();
+        let back = Manifest::load(&fs, root).unwrap().unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            back.clean_stops(Some("nas")),
+            [Timestamp::from_unix_secs(100)]
+        );
+        assert!(back.clean_stops(Some("other")).is_empty());
+
+        let e = Manifest::from_json(b"<html>404</html>", "http://x/manifest.json").unwrap_err();
+        assert!(
+            e.contains("http://x/manifest.json") && e.contains("not JSON"),
+            "{e}"
+        );
+        let e = Manifest::from_json(br#"{"format": "other"}"#, "m").unwrap_err();
+        assert!(e.contains("not a stabmon manifest"), "{e}");
+        let e = Manifest::from_json(br#"{"format": "stabmon-manifest", "version": 99}"#, "m")
+            .unwrap_err();
+        assert!(e.contains("version 99") && e.contains("upgrade"), "{e}");
+        let e = Manifest::from_json(br#"{"format": "stabmon-manifest", "version": 1}"#, "m")
+            .unwrap_err();
+        assert!(e.contains("damaged"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths() {
+        let root = Path::new("/d");
+        let p = root.join("samples").join("host=a").join("x.parquet");
+        assert_eq!(rel_path(root, &p), "samples/host=a/x.parquet");
+        assert_eq!(abs_path(root, "samples/host=a/x.parquet"), p);
+    }
+}

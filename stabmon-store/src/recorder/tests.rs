@@ -1,0 +1,368 @@
+//! Tests of the flight recorder: recovery, power cuts and full disks through the fault-injecting layer,
+//! rotation, retention, the lock.
+
+use std::time::Duration;
+
+use stabmon_core::{ProcessEntry, Sample, Timestamp};
+
+use super::*;
+use crate::fsio::FaultFs;
+
+const T0: i64 = 1_795_576_320; // 2026-11-25T03:12:00Z
+
+fn sample(i: u64) -> Sample {
+    let mut s = Sample::new(
+        Timestamp::from_unix_secs(T0).saturating_add(Duration::from_secs(i)),
+        "nas",
+    );
+    s.interval = Duration::from_secs(1);
+    s.top.n = 10;
+    let mut p = ProcessEntry::new(100 + (i % 3) as u32, "worker");
+    p.cpu_pct = i as f32;
+    p.cpu_rank = Some(1);
+    s.top.processes = vec![p];
+    s
+}
+
+fn times(samples: &[Sample]) -> Vec<i64> {
+    samples.iter().map(|s| s.ts.as_unix_secs() - T0).collect()
+}
+
+fn read_all(dir: &Path) -> Vec<Sample> {
+    StoreReader::open(dir).unwrap().samples(None, None).unwrap()
+}
+
+#[test]
+fn journal_is_readable_at_once_and_a_stop_compacts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.journals, 0);
+    for i in 0..5 {
+        assert!(rec.record(&sample(i)).is_empty());
+    }
+    assert_eq!(times(&read_all(tmp.path())), [0, 1, 2, 3, 4]);
+    let summary = rec.stop(Timestamp::from_unix_secs(T0 + 5)).unwrap();
+    assert_eq!(summary.samples, 5);
+    assert!(!summary.files.is_empty());
+    let back = read_all(tmp.path());
+    assert_eq!(back, (0..5).map(sample).collect::<Vec<_>>());
+    let reader = StoreReader::open(tmp.path()).unwrap();
+    assert_eq!(
+        reader.clean_stops(Some("nas")),
+        [Timestamp::from_unix_secs(T0 + 5)]
+    );
+    // No journal left, and the manifest lists the three tables' files.
+    assert!(journal_files(&RealFs, tmp.path()).unwrap().is_empty());
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    assert_eq!(m.segments.len(), 3);
+    assert!(m.journals.is_empty());
+    let samples_seg = m.segments.iter().find(|s| s.table == "samples").unwrap();
+    assert_eq!(samples_seg.rows, 5);
+    assert_eq!(samples_seg.from, Some(Timestamp::from_unix_secs(T0)));
+    assert_eq!(samples_seg.to, Some(Timestamp::from_unix_secs(T0 + 4)));
+}
+
+#[test]
+fn a_crash_is_recovered_at_the_next_start_without_a_clean_stop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    for i in 0..7 {
+        rec.record(&sample(i));
+    }
+    // A crash: nothing is finished; the kernel releases the lock (here: closing the lock file).
+    drop(rec);
+    let (rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.samples, 7);
+    assert_eq!(
+        recovery.last_sample,
+        Some(Timestamp::from_unix_secs(T0 + 6))
+    );
+    assert_eq!(recovery.clean_stops, 0);
+    assert_eq!(times(&read_all(tmp.path())), (0..7).collect::<Vec<_>>());
+    assert!(
+        StoreReader::open(tmp.path())
+            .unwrap()
+            .clean_stops(None)
+            .is_empty()
+    );
+    drop(rec);
+}
+
+#[test]
+fn a_journal_cut_mid_frame_gives_back_every_complete_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    for i in 0..4 {
+        rec.record(&sample(i));
+    }
+    let path = rec.journal.as_ref().unwrap().path().to_path_buf();
+    drop(rec.journal.take());
+    drop(rec);
+    let len = std::fs::metadata(&path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(len - 3).unwrap();
+    drop(f);
+    let (_rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.samples, 3);
+    assert!(recovery.torn_bytes > 0);
+    assert!(
+        recovery
+            .warnings
+            .iter()
+            .any(|w| w.contains("cut by the crash")),
+        "{:?}",
+        recovery.warnings
+    );
+    assert_eq!(times(&read_all(tmp.path())), [0, 1, 2]);
+}
+
+#[test]
+fn a_power_cut_keeps_every_synced_sample_and_never_half_a_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let root = tmp.path().to_path_buf();
+    // The default: sync every 1 s at a 1 s interval: each sample is fsynced as it is written.
+    let (mut rec, _) = FlightRecorder::open_with(
+        root.clone(),
+        RecorderOptions::new(),
+        Arc::new(fs.clone()),
+        None,
+    )
+    .unwrap();
+    let before = fs.fsyncs();
+    for i in 0..6 {
+        rec.record(&sample(i));
+    }
+    assert!(fs.fsyncs() >= before + 6, "one fsync per sample at least");
+    drop(rec.journal.take());
+    drop(rec);
+    fs.power_cut();
+    let (_rec, recovery) = FlightRecorder::open_with(
+        root.clone(),
+        RecorderOptions::new(),
+        Arc::new(fs.clone()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(recovery.samples, 6);
+    assert_eq!(recovery.torn_bytes, 0);
+
+    // A long sync period: what was not synced is lost at a power cut, and what survives is whole.
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let root = tmp.path().to_path_buf();
+    let opts = RecorderOptions::new().sync(Duration::from_secs(3600));
+    let (mut rec, _) =
+        FlightRecorder::open_with(root.clone(), opts.clone(), Arc::new(fs.clone()), None).unwrap();
+    for i in 0..6 {
+        rec.record(&sample(i));
+    }
+    rec.journal.as_mut().unwrap().sync().unwrap();
+    for i in 6..9 {
+        rec.record(&sample(i));
+    }
+    drop(rec.journal.take());
+    drop(rec);
+    fs.power_cut();
+    let (_rec, recovery) =
+        FlightRecorder::open_with(root.clone(), opts, Arc::new(fs.clone()), None).unwrap();
+    assert_eq!(
+        recovery.samples, 6,
+        "the 3 unsynced samples are gone, the synced ones all there"
+    );
+    assert_eq!(times(&read_all(&root)), (0..6).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_full_disk_buffers_logs_once_drops_the_overflow_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let root = tmp.path().to_path_buf();
+    let opts = RecorderOptions::new().buffer_samples(5);
+    let (mut rec, _) =
+        FlightRecorder::open_with(root.clone(), opts.clone(), Arc::new(fs.clone()), None).unwrap();
+    for i in 0..3 {
+        assert!(rec.record(&sample(i)).is_empty());
+    }
+    let journal = rec.journal.as_ref().unwrap().path().to_path_buf();
+    let used = fs.read(&journal).unwrap().len() as u64
+        + fs.read(&root.join("manifest.json")).unwrap().len() as u64;
+    fs.set_capacity(Some(used + 10));
+    let mut notices = Vec::new();
+    for i in 3..11 {
+        notices.extend(rec.record(&sample(i)));
+    }
+    // One failure notice, one dropping notice: not one per sample.
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(
+        matches!(&notices[0], Notice::WriteFailed { path, .. } if *path == journal),
+        "{notices:?}"
+    );
+    assert!(
+        notices[0]
+            .to_string()
+            .contains(&journal.display().to_string())
+    );
+    assert!(matches!(notices[1], Notice::Dropping { capacity: 5 }));
+    assert_eq!(rec.pending(), 5);
+    assert_eq!(rec.dropped(), 3);
+    fs.set_capacity(None);
+    let notices = rec.record(&sample(11));
+    assert_eq!(
+        notices,
+        [Notice::Resumed {
+            path: journal.clone(),
+            written: 6,
+            dropped: 3
+        }]
+    );
+    assert_eq!(rec.pending(), 0);
+    rec.stop(Timestamp::from_unix_secs(T0 + 12)).unwrap();
+    // The three oldest waiting samples (3, 4, 5) were dropped; everything else is there, in order.
+    assert_eq!(times(&read_all(&root)), [0, 1, 2, 6, 7, 8, 9, 10, 11]);
+}
+
+#[test]
+fn rotation_compacts_each_period_into_its_own_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    // T0 is 03:12:00, a multiple of 10 s: windows [0,10), [10,20), [20,25).
+    for i in 0..25 {
+        assert!(rec.record(&sample(i)).is_empty());
+    }
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    let names: Vec<&str> = m
+        .segments
+        .iter()
+        .filter(|s| s.table == "samples")
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["20261125T031200Z", "20261125T031210Z"]);
+    assert_eq!(m.journals.len(), 1, "the live journal is listed");
+    assert_eq!(times(&read_all(tmp.path())), (0..25).collect::<Vec<_>>());
+    rec.stop(Timestamp::from_unix_secs(T0 + 25)).unwrap();
+    assert_eq!(times(&read_all(tmp.path())), (0..25).collect::<Vec<_>>());
+}
+
+#[test]
+fn recovery_does_not_write_twice_what_a_crash_had_already_compacted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    for i in 0..4 {
+        rec.record(&sample(i));
+    }
+    drop(rec.journal.take());
+    drop(rec);
+    // The crash came after the segment was renamed into place, before the manifest was updated.
+    let mut w = StoreWriter::create(tmp.path()).unwrap();
+    for i in 0..4 {
+        w.write(&sample(i)).unwrap();
+    }
+    w.finish().unwrap();
+    let (_rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.samples, 0);
+    assert_eq!(times(&read_all(tmp.path())), [0, 1, 2, 3]);
+}
+
+#[test]
+fn retention_by_age_and_by_size_deletes_the_oldest_segments_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = Timestamp::now().as_unix_secs();
+    // Five daily segments, 10 samples each, the newest 1 day old.
+    for day in (1..=5u64).rev() {
+        let mut w = StoreWriter::create(tmp.path()).unwrap();
+        for i in 0..10 {
+            let mut s = sample(i);
+            s.ts = Timestamp::from_unix_secs(now - (day as i64) * 86_400 + i as i64);
+            w.write(&s).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let days = |dir: &Path| {
+        let mut v: Vec<i64> = read_all(dir)
+            .iter()
+            .map(|s| (now - s.ts.as_unix_secs() + 86_399) / 86_400)
+            .collect();
+        v.dedup();
+        v
+    };
+    assert_eq!(days(tmp.path()), [5, 4, 3, 2, 1]);
+    // By age: keep 3.5 days.
+    let opts = RecorderOptions::new()
+        .retention(Retention::new().max_age(Some(Duration::from_secs(84 * 3600))));
+    let (rec, recovery) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    assert!(
+        recovery
+            .warnings
+            .iter()
+            .any(|w| w.contains("deleted 2 old segments")),
+        "{:?}",
+        recovery.warnings
+    );
+    assert_eq!(days(tmp.path()), [3, 2, 1]);
+    drop(rec);
+    // By size: room for about two segments.
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    let per_segment: u64 = m
+        .segments
+        .iter()
+        .filter(|s| s.name == m.segments[0].name)
+        .map(|s| s.bytes)
+        .sum();
+    let opts = RecorderOptions::new()
+        .retention(Retention::new().max_bytes(Some(per_segment * 2 + per_segment / 2)));
+    let (rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    assert_eq!(days(tmp.path()), [2, 1]);
+    // Emptied partitions are removed too.
+    let dates = std::fs::read_dir(tmp.path().join("samples/host=nas"))
+        .unwrap()
+        .count();
+    assert_eq!(dates, 2);
+    drop(rec);
+}
+
+#[test]
+fn the_live_journal_is_never_deleted_by_retention() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = RecorderOptions::new()
+        .rotate(Duration::from_secs(10))
+        .retention(Retention::new().max_age(None).max_bytes(Some(1)));
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    let mut notices = Vec::new();
+    for i in 0..15 {
+        notices.extend(rec.record(&sample(i)));
+    }
+    assert!(
+        notices.iter().any(|n| matches!(n, Notice::Retained { .. })),
+        "{notices:?}"
+    );
+    // The finished segment [0, 10) went; the live journal [10, 15) stays readable.
+    assert_eq!(times(&read_all(tmp.path())), (10..15).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_second_recorder_on_the_same_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    let err = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    drop(rec);
+    FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+}
+
+#[test]
+fn an_unreadable_journal_is_set_aside_not_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = journal_path(tmp.path(), "nas", 3);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, b"this is not a journal at all").unwrap();
+    let (_rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.set_aside.len(), 1);
+    assert!(recovery.set_aside[0].exists());
+    assert!(
+        recovery.warnings[0].contains("not a readable journal"),
+        "{:?}",
+        recovery.warnings
+    );
+}

@@ -1,0 +1,99 @@
+//! Reading a data directory served over HTTP(S): `manifest.json` first, then only the files a read needs.
+//!
+//! reqwest's blocking client panics inside an async runtime, and embedders are often async: every request runs
+//! on a thread this crate spawns and joins.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// A URL's scheme says it is remote.
+pub(crate) fn is_url(s: &str) -> bool {
+    let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// Joins a base URL (a directory) and a relative path.
+pub(crate) fn join(base: &str, rel: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), rel)
+}
+
+/// The outcome of one GET.
+pub(crate) enum Got {
+    Body(Vec<u8>),
+    /// HTTP 404.
+    NotFound,
+}
+
+/// GETs every URL, in order, on a thread of our own. An unreachable server or an unexpected status is an error
+/// naming the URL; a 404 is reported as [`Got::NotFound`] for the caller to judge.
+pub(crate) fn get_all(urls: Vec<String>) -> Result<Vec<Got>, Error> {
+    let worker = std::thread::Builder::new()
+        .name("stabmon-http".into())
+        .spawn(move || get_all_here(&urls))
+        .map_err(|e| Error::Remote {
+            url: String::new(),
+            reason: format!("cannot start the download thread: {e}"),
+        })?;
+    worker.join().unwrap_or_else(|_| {
+        Err(Error::Remote {
+            url: String::new(),
+            reason: "the download thread panicked".into(),
+        })
+    })
+}
+
+fn get_all_here(urls: &[String]) -> Result<Vec<Got>, Error> {
+    // Installing twice is refused harmlessly: another part of the program may have installed it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| Error::Remote {
+            url: urls.first().cloned().unwrap_or_default(),
+            reason: format!("cannot set up the HTTP client: {e}"),
+        })?;
+    let mut out = Vec::with_capacity(urls.len());
+    for url in urls {
+        let fail = |reason: String| Error::Remote {
+            url: url.clone(),
+            reason,
+        };
+        let resp = client
+            .get(url)
+            .send()
+            .map_err(|e| fail(format!("unreachable: {e}")))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            out.push(Got::NotFound);
+            continue;
+        }
+        if !status.is_success() {
+            return Err(fail(format!("the server answered HTTP {status}")));
+        }
+        let body = resp
+            .bytes()
+            .map_err(|e| fail(format!("the download broke off: {e}")))?;
+        out.push(Got::Body(body.to_vec()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(is_url("http://127.0.0.1:8000/data"));
+        assert!(is_url("HTTPS://example.invalid/"));
+        assert!(!is_url("/var/lib/stabmon"));
+        assert!(!is_url("ftp://x"));
+        assert_eq!(
+            join("http://h/d/", "manifest.json"),
+            "http://h/d/manifest.json"
+        );
+        assert_eq!(join("http://h/d", "a/b"), "http://h/d/a/b");
+    }
+}
