@@ -131,10 +131,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, NotAJournal> {
         ..Parsed::default()
     };
     let mut pos = HEADER_LEN;
-    loop {
-        let Some(head) = bytes.get(pos..pos + FRAME_HEADER_LEN) else {
-            break;
-        };
+    while let Some(head) = bytes.get(pos..pos + FRAME_HEADER_LEN) {
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if len > MAX_PAYLOAD {

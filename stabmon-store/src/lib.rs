@@ -143,16 +143,29 @@
 //! journal that survives crashes is planned (see the project's issue 3).
 #![deny(missing_docs)]
 
+mod codec;
 mod error;
 mod fsio;
 mod journal;
 mod layout;
+mod lock;
+mod manifest;
 mod pct;
 mod reader;
+mod recorder;
+mod remote;
+mod retention;
 mod schema;
 mod writer;
 
 pub use error::Error;
+pub use lock::{DirLock, LOCK_FILE};
+pub use manifest::{
+    CleanStop, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestJournal,
+    ManifestSegment,
+};
 pub use reader::StoreReader;
+pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
+pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};
 pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 pub use writer::{StoreWriter, WriteSummary, WriterOptions};

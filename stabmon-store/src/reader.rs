@@ -1,7 +1,9 @@
 //! [`StoreReader`]: finds segments in a data directory (or opens one segment file) and reads samples back.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
@@ -22,30 +24,77 @@ use stabmon_core::{
 
 use crate::error::{Error, invalid, io, pq};
 use crate::layout::{SegmentLoc, TABLES, parquet_files, parse_segment_path, utc_date};
+use crate::manifest::{CleanStop, MANIFEST_FILE, Manifest, abs_path};
 use crate::pct;
+use crate::recorder::JOURNAL_DIR;
+use crate::remote::{self, Got};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 use crate::writer::{name_order_key, process_sort_key};
 
 /// Reads samples from a data directory written by [`StoreWriter`](crate::StoreWriter), or from one segment.
 ///
-/// [`open`](Self::open) only lists segments; files are opened and checked when samples are read, and a
-/// truncated, corrupt, empty or foreign file is an error naming it.
+/// [`open`](Self::open) only lists segments; files are opened and checked when samples are read. In a
+/// directory, a truncated, corrupt, empty or foreign segment is skipped with one warning naming it
+/// ([`warnings`](Self::warnings)) and everything else is read; a segment of a newer schema version is an error.
+/// The journal of a segment still being recorded (`DIR/_journal/`) is read too, so the last seconds before a
+/// crash, or of a recorder still running, are there.
+///
+/// A data directory served over HTTP(S) (any static file server, e.g. `python3 -m http.server`) is opened by its
+/// URL: the reader fetches `manifest.json`, then only the segments a read's time range needs, and the journal.
 #[derive(Debug, Clone)]
 pub struct StoreReader {
     path: PathBuf,
     segments: Vec<SegmentLoc>,
     host: Option<String>,
+    /// The data directory whose `_journal/` is read (none when opened on a file or a sub-directory).
+    journal_root: Option<PathBuf>,
+    stops: Vec<CleanStop>,
+    warnings: Arc<Mutex<Warnings>>,
+    remote: Option<Arc<Remote>>,
+}
+
+#[derive(Debug, Default)]
+struct Warnings {
+    list: Vec<String>,
+    seen: HashSet<PathBuf>,
+}
+
+/// A data directory behind a URL: its manifest, and a temporary directory holding what was downloaded.
+#[derive(Debug)]
+struct Remote {
+    url: String,
+    manifest: Manifest,
+    dir: tempfile::TempDir,
+    fetched: Mutex<HashSet<String>>,
 }
 
 impl StoreReader {
     /// Opens a data directory (or any directory inside one, e.g. `DIR/samples/host=web-1`) or one segment file
     /// of any table (its companions in the other tables are found by name). Hidden files, such as segments still
     /// being written, are ignored.
+    ///
+    /// `path` may also be an `http://` or `https://` URL of a data directory ([`open_url`](Self::open_url)).
     pub fn open(path: impl AsRef<Path>) -> Result<StoreReader, Error> {
+        if let Some(url) = path.as_ref().to_str()
+            && remote::is_url(url)
+        {
+            return Self::open_url(url);
+        }
         let path = path.as_ref().to_path_buf();
         let meta = std::fs::metadata(&path).map_err(io(&path))?;
         let mut segments = Vec::new();
+        let mut journal_root = None;
+        let mut stops = Vec::new();
+        let mut warnings = Warnings::default();
         if meta.is_dir() {
+            if path.join(JOURNAL_DIR).is_dir() || path.join(MANIFEST_FILE).is_file() {
+                journal_root = Some(path.clone());
+            }
+            match Manifest::load(&crate::fsio::RealFs, &path) {
+                Ok(Some(m)) => stops = m.stops,
+                Ok(None) => {}
+                Err(e) => warnings.list.push(format!("{e}: clean stops are unknown")),
+            }
             let mut files = Vec::new();
             parquet_files(&path, &mut files)?;
             for f in files {
@@ -73,7 +122,196 @@ impl StoreReader {
             path,
             segments,
             host: None,
+            journal_root,
+            stops,
+            warnings: Arc::new(Mutex::new(warnings)),
+            remote: None,
         })
+    }
+
+    /// Opens a data directory served over HTTP(S) by its URL: fetches `URL/manifest.json` now, and the segments a
+    /// read needs when it happens. An unreachable server, an HTTP error or a directory without a stabmon
+    /// manifest is an [`Error::Remote`] naming the URL.
+    pub fn open_url(url: &str) -> Result<StoreReader, Error> {
+        let base = url.trim_end_matches('/').to_owned();
+        let manifest_url = remote::join(&base, MANIFEST_FILE);
+        let got = remote::get_all(vec![manifest_url.clone()])?;
+        let body = match got.into_iter().next() {
+            Some(Got::Body(b)) => b,
+            _ => {
+                return Err(Error::Remote {
+                    url: manifest_url,
+                    reason: "HTTP 404: there is no manifest.json, so this is not a stabmon data directory \
+                             (or the recorder has not started yet)"
+                        .into(),
+                });
+            }
+        };
+        let manifest =
+            Manifest::from_json(&body, &manifest_url).map_err(|reason| Error::Remote {
+                url: manifest_url.clone(),
+                reason,
+            })?;
+        if manifest.schema_version > SCHEMA_VERSION {
+            return Err(Error::Remote {
+                url: manifest_url,
+                reason: format!(
+                    "it holds stabmon schema version {}, but this stabmon reads versions up to {SCHEMA_VERSION}: upgrade stabmon to read it",
+                    manifest.schema_version
+                ),
+            });
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("stabmon-remote-")
+            .tempdir()
+            .map_err(io(std::env::temp_dir()))?;
+        let mut segments: Vec<SegmentLoc> = manifest
+            .segments
+            .iter()
+            .filter(|s| s.table == TABLES[0])
+            .map(|s| SegmentLoc {
+                host: s.host.clone(),
+                date: s.date.clone(),
+                name: s.name.clone(),
+                root: dir.path().to_path_buf(),
+            })
+            .collect();
+        segments.sort();
+        segments.dedup();
+        Ok(StoreReader {
+            path: PathBuf::from(&base),
+            segments,
+            host: None,
+            journal_root: Some(dir.path().to_path_buf()),
+            stops: manifest.stops.clone(),
+            warnings: Arc::new(Mutex::new(Warnings::default())),
+            remote: Some(Arc::new(Remote {
+                url: base,
+                manifest,
+                dir,
+                fetched: Mutex::new(HashSet::new()),
+            })),
+        })
+    }
+
+    /// Warnings of the reads so far: segments skipped as truncated, corrupt or not stabmon data (one line each,
+    /// naming the file, each file once), journals that could not be read.
+    pub fn warnings(&self) -> Vec<String> {
+        self.lock_warnings().list.clone()
+    }
+
+    fn lock_warnings(&self) -> std::sync::MutexGuard<'_, Warnings> {
+        match self.warnings.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn warn(&self, path: &Path, e: &Error) {
+        let mut w = self.lock_warnings();
+        if w.seen.insert(path.to_path_buf()) {
+            w.list.push(format!("skipped {}: {e}", path.display()));
+        }
+    }
+
+    /// When recorders stopped cleanly (from the manifest and the journals), for a host or all, sorted. A gap in
+    /// the data that does not start at a clean stop is a crash or a reboot.
+    pub fn clean_stops(&self, host: Option<&str>) -> Vec<Timestamp> {
+        let mut v: Vec<Timestamp> = self
+            .stops
+            .iter()
+            .filter(|s| host.is_none_or(|h| h == s.host))
+            .map(|s| s.ts)
+            .collect();
+        if let Some(root) = &self.journal_root {
+            for path in local_journals(root) {
+                if let Ok(bytes) = std::fs::read(&path)
+                    && let Ok(c) = crate::codec::read_journal(&bytes)
+                {
+                    v.extend(
+                        c.stops
+                            .iter()
+                            .filter(|s| host.is_none_or(|h| h == s.host))
+                            .map(|s| s.ts),
+                    );
+                }
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Downloads what a read of `[from, to)` needs from a remote store: the segments in range (once) and the
+    /// journals (every time: they grow).
+    fn fetch_remote(
+        &self,
+        r: &Remote,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(), Error> {
+        let host = self.host.as_deref();
+        let wanted: HashSet<(&str, &str, &str)> = r
+            .manifest
+            .segments_in_range(TABLES[0], host, from, to)
+            .into_iter()
+            .map(|s| (s.host.as_str(), s.date.as_str(), s.name.as_str()))
+            .collect();
+        let mut rels: Vec<String> = {
+            let fetched = match r.fetched.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            r.manifest
+                .segments
+                .iter()
+                .filter(|s| wanted.contains(&(s.host.as_str(), s.date.as_str(), s.name.as_str())))
+                .filter(|s| !fetched.contains(&s.path))
+                .map(|s| s.path.clone())
+                .collect()
+        };
+        let segment_count = rels.len();
+        rels.extend(
+            r.manifest
+                .journals
+                .iter()
+                .filter(|j| host.is_none_or(|h| h == j.host))
+                .map(|j| j.path.clone()),
+        );
+        let urls = rels.iter().map(|p| remote::join(&r.url, p)).collect();
+        let got = remote::get_all(urls)?;
+        for (i, (rel, got)) in rels.iter().zip(got).enumerate() {
+            let local = abs_path(r.dir.path(), rel);
+            match got {
+                Got::Body(bytes) => {
+                    if let Some(dir) = local.parent() {
+                        std::fs::create_dir_all(dir).map_err(io(dir))?;
+                    }
+                    std::fs::write(&local, bytes).map_err(io(&local))?;
+                    if i < segment_count {
+                        let mut fetched = match r.fetched.lock() {
+                            Ok(g) => g,
+                            Err(p) => p.into_inner(),
+                        };
+                        fetched.insert(rel.clone());
+                    }
+                }
+                // A journal compacted meanwhile, a segment deleted by retention: skip it, say so once.
+                Got::NotFound => {
+                    let _ = std::fs::remove_file(&local);
+                    if i < segment_count {
+                        self.warn(
+                            &local,
+                            &Error::Remote {
+                                url: remote::join(&r.url, rel),
+                                reason: "HTTP 404: listed in the manifest but gone (deleted by retention?)".into(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Restricts reading to one host.
@@ -115,13 +353,55 @@ impl StoreReader {
         let range = Range { from, to };
         let (from_date, to_date) = (from.map(utc_date), to.map(utc_date));
         let mut out = Vec::new();
+        if let Some(r) = &self.remote {
+            self.fetch_remote(r, from, to)?;
+        }
         for seg in self.selected() {
             if from_date.as_ref().is_some_and(|d| seg.date < *d)
                 || to_date.as_ref().is_some_and(|d| seg.date > *d)
             {
                 continue;
             }
-            out.extend(read_segment(seg, range)?);
+            if self.remote.is_some() && !seg.file(TABLES[0]).exists() {
+                continue; // not in range by the manifest, or gone
+            }
+            match read_segment(seg, range) {
+                Ok(v) => out.extend(v),
+                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
+            }
+        }
+        if let Some(root) = &self.journal_root {
+            let mut seen: HashSet<(String, i64)> = out
+                .iter()
+                .map(|s| (s.host.clone(), s.ts.as_unix_micros()))
+                .collect();
+            for path in local_journals(root) {
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue; // compacted and removed meanwhile
+                };
+                match crate::codec::read_journal(&bytes) {
+                    Ok(c) => {
+                        for s in c.samples {
+                            let keep = self.host.as_ref().is_none_or(|h| *h == s.host)
+                                && range.contains(s.ts.as_unix_micros())
+                                && seen.insert((s.host.clone(), s.ts.as_unix_micros()));
+                            if keep {
+                                out.push(s);
+                            }
+                        }
+                    }
+                    Err(why) => {
+                        let mut w = self.lock_warnings();
+                        if w.seen.insert(path.clone()) {
+                            w.list.push(format!(
+                                "skipped {}: not a readable journal ({why})",
+                                path.display()
+                            ));
+                        }
+                    }
+                }
+            }
         }
         out.sort_by_key(|s| s.ts);
         Ok(out)
@@ -154,6 +434,26 @@ impl Range {
         self.from.is_none_or(|f| max >= f.as_unix_micros())
             && self.to.is_none_or(|t| min < t.as_unix_micros())
     }
+}
+
+/// The journals under `root/_journal/host=*/`.
+fn local_journals(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(hosts) = std::fs::read_dir(root.join(JOURNAL_DIR)) else {
+        return out;
+    };
+    for h in hosts.flatten() {
+        if let Ok(files) = std::fs::read_dir(h.path()) {
+            out.extend(
+                files
+                    .flatten()
+                    .map(|f| f.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "journal")),
+            );
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Opens a Parquet file and checks its stabmon metadata (schema version, and table when given).

@@ -328,6 +328,12 @@ fn assert_error_names(err: &Error, path: &Path) {
 #[test]
 fn truncated_garbage_and_empty_files_are_named() {
     let (dir, file) = one_segment();
+    // A second host's segment, which must still be read when the first is damaged.
+    let other = Synth::new(at(0), Duration::from_secs(1))
+        .count(20)
+        .host("other")
+        .generate();
+    write_all(dir.path(), WriterOptions::default(), &other);
     let good = std::fs::read(&file).unwrap();
     let cases: [(&str, Vec<u8>); 3] = [
         ("truncated", good[..good.len() / 2].to_vec()),
@@ -339,14 +345,24 @@ fn truncated_garbage_and_empty_files_are_named() {
     ];
     for (what, bytes) in cases {
         std::fs::write(&file, &bytes).unwrap();
-        // Through the directory, at read time...
-        let err = StoreReader::open(dir.path())
-            .unwrap()
-            .samples(None, None)
-            .unwrap_err();
-        assert!(matches!(err, Error::Parquet { .. }), "{what}: {err:?}");
-        assert_error_names(&err, &file);
-        // ...and opening the file itself.
+        // Through the directory (issue 3): the damaged segment is skipped with one warning naming it, and
+        // everything else is read...
+        let reader = StoreReader::open(dir.path()).unwrap();
+        let got = reader.samples(None, None).unwrap();
+        assert_eq!(got.len(), 20, "{what}");
+        assert!(got.iter().all(|s| s.host == "other"), "{what}");
+        reader.samples(None, None).unwrap();
+        let warnings = reader.warnings();
+        assert_eq!(
+            warnings.len(),
+            1,
+            "{what}: one warning, not one per read: {warnings:?}"
+        );
+        assert!(
+            warnings[0].contains(&file.display().to_string()),
+            "{what}: {warnings:?}"
+        );
+        // ...and opening the file itself is an error naming it.
         let err = StoreReader::open(&file).unwrap_err();
         assert!(matches!(err, Error::Parquet { .. }), "{what}: {err:?}");
         assert_error_names(&err, &file);
@@ -355,12 +371,16 @@ fn truncated_garbage_and_empty_files_are_named() {
     std::fs::write(&file, &good).unwrap();
     let names = PathBuf::from(file.to_string_lossy().replace("/samples/", "/names/"));
     std::fs::remove_file(&names).unwrap();
-    let err = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap_err();
-    assert!(matches!(err, Error::MissingCompanion { .. }), "{err:?}");
-    assert_error_names(&err, &names);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert_eq!(reader.samples(None, None).unwrap().len(), 20);
+    let warnings = reader.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&names.display().to_string()),
+        "{warnings:?}"
+    );
+    let err = StoreReader::open(names.with_file_name("x.parquet")).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
     // A path that does not exist.
     let missing = dir.path().join("nope");
     let err = StoreReader::open(&missing).unwrap_err();
