@@ -125,6 +125,7 @@
 
   var toolbar = document.getElementById("toolbar"), zoomOut = document.getElementById("zoomout"), viewText = document.getElementById("view");
   function redraw() {
+    hideHover();
     for (var ci = 0; ci < svgs.length && ci < D.charts.length; ci++) { drawSeries(ci); drawTicks(ci); }
     drawMarks();
     var zoomed = view[0] > 0 || view[1] < SPAN;

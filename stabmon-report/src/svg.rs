@@ -95,6 +95,15 @@ pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
     }
     out.push_str("</g>");
 
+    // Gap bands and series sit in a nested viewport over the plot area, which clips what the script draws
+    // beyond the edges when zoomed in (without a clipPath, whose url(#...) reference the page avoids).
+    let _ = write!(
+        out,
+        "<svg class=\"plot\" x=\"{l}\" y=\"0\" width=\"{w}\" height=\"{h}\" viewBox=\"{l} 0 {w} {h}\">",
+        l = f1(left),
+        w = f1(right - left),
+        h = f1(bottom + 1.0)
+    );
     // Gap bands.
     let _ = write!(
         out,
@@ -144,7 +153,7 @@ pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
             line_path(model, c, &s.points)
         );
     }
-    out.push_str("</g>");
+    out.push_str("</g></svg>");
 
     // Time axis.
     let _ = write!(

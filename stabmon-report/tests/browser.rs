@@ -170,6 +170,12 @@ fn report_works_in_chromium() {
         "document.querySelector('#chart-mem path.ln').getAttribute('d')",
     );
     assert_ne!(before, after, "the memory chart did not follow the zoom");
+    let zoomed = b.screenshot(&s);
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-browser-zoomed.png"),
+        zoomed,
+    )
+    .unwrap();
     let shown = |b: &mut Browser, i: usize| {
         b.eval(
             &s,
@@ -281,4 +287,80 @@ fn hostile_names_stay_text_in_chromium() {
     let errors = b.errors();
     assert!(errors.is_empty(), "console errors: {errors:#?}");
     assert_eq!(b.requests(), vec![url(&path)]);
+}
+
+#[test]
+fn readable_with_scripts_off() {
+    let Some(chromium) = chromium_or_skip("readable_with_scripts_off") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let synth = Synth::new(start(), Duration::from_secs(1))
+        .count(2 * 3600)
+        .cpu_hog(
+            "xmrig",
+            "./xmrig -o pool.example:3333",
+            at(1800),
+            at(2400),
+            190.0,
+        )
+        .gap(at(5000), at(5300))
+        .reboot(at(5300));
+    let (path, summary) = render_to(dir.path(), "noscript.html", &synth);
+    let mut b = Browser::launch(&chromium, 1280, 1000);
+    let s = b.open_with(&url(&path), false);
+    assert_eq!(
+        b.eval(&s, "document.documentElement.getAttribute('data-ready')"),
+        Value::Null,
+        "the script ran"
+    );
+    assert_eq!(
+        b.eval(&s, "document.getElementById('toolbar').hidden"),
+        true,
+        "zoom controls shown without script"
+    );
+    // Every label is laid out with its text inside its box and inside its chart, and no two boxes overlap.
+    let boxes = b.eval(
+        &s,
+        "Array.from(document.querySelectorAll('g.inc')).map(g => { const r = g.querySelector('rect.lb').getBoundingClientRect(); \
+         const t = g.querySelector('text.lt').getBoundingClientRect(); const c = g.closest('svg').getBoundingClientRect(); \
+         return [r.left, r.right, r.top, r.bottom, t.left, t.right, c.left, c.right, g.closest('svg').id]; })",
+    );
+    let boxes = boxes.as_array().unwrap();
+    assert_eq!(boxes.len(), summary.incidents.len());
+    for (i, bx) in boxes.iter().enumerate() {
+        let v: Vec<f64> = (0..8).map(|k| bx[k].as_f64().unwrap()).collect();
+        assert!(
+            v[1] - v[0] > 20.0 && v[3] - v[2] > 10.0,
+            "label {i} not laid out: {bx}"
+        );
+        assert!(
+            v[4] >= v[0] - 0.5 && v[5] <= v[1] + 0.5,
+            "label {i} text overflows its box: {bx}"
+        );
+        assert!(
+            v[0] >= v[6] && v[1] <= v[7],
+            "label {i} outside its chart: {bx}"
+        );
+        for (j, other) in boxes.iter().enumerate().skip(i + 1) {
+            let w: Vec<f64> = (0..4).map(|k| other[k].as_f64().unwrap()).collect();
+            let apart = v[1] <= w[0] || w[1] <= v[0] || v[3] <= w[2] || w[3] <= v[2];
+            assert!(
+                apart || bx[8] != other[8],
+                "labels {i} and {j} overlap: {bx} {other}"
+            );
+        }
+    }
+    let rows = b.eval(
+        &s,
+        "document.querySelectorAll('table.incidents tbody tr').length",
+    );
+    assert_eq!(rows.as_u64(), Some(summary.incidents.len() as u64));
+    let png = b.screenshot(&s);
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-noscript.png"),
+        png,
+    )
+    .unwrap();
+    assert!(b.errors().is_empty(), "{:#?}", b.errors());
 }

@@ -73,7 +73,11 @@ fn injected_hog_is_labelled_with_its_culprit_on_the_cpu_chart_and_in_the_table()
     );
 
     // The label is drawn inside the CPU chart, in the incident's group, with a marker, linking to its table row.
-    let cpu_svg = between(&html, "<svg class=\"chart\" id=\"chart-cpu\"", "</svg>");
+    let cpu_svg = between(
+        &html,
+        "<svg class=\"chart\" id=\"chart-cpu\"",
+        "<figure class=\"fig\" id=\"fig-mem\">",
+    );
     assert_eq!(cpu_svg.len(), 1);
     let group = between(
         cpu_svg[0],

@@ -178,6 +178,11 @@ impl Browser {
     /// Opens a page on `url` and returns its session id, with Runtime, Log, Page and Network events on, waiting
     /// for the load event.
     pub fn open(&mut self, url: &str) -> String {
+        self.open_with(url, true)
+    }
+
+    /// Like [`Browser::open`], with the page's scripts disabled when `scripts` is false (as mail clients do).
+    pub fn open_with(&mut self, url: &str, scripts: bool) -> String {
         let target = self.call(None, "Target.createTarget", json!({"url": "about:blank"}));
         let target_id = target["targetId"].as_str().unwrap().to_owned();
         let attached = self.call(
@@ -193,6 +198,13 @@ impl Browser {
             "Network.enable",
         ] {
             self.call(Some(&session), domain, json!({}));
+        }
+        if !scripts {
+            self.call(
+                Some(&session),
+                "Emulation.setScriptExecutionDisabled",
+                json!({"value": true}),
+            );
         }
         self.events.clear();
         self.call(Some(&session), "Page.navigate", json!({"url": url}));
