@@ -12,7 +12,10 @@ use crate::{DumpArgs, Format, datadir};
 
 pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
     let path = datadir::resolve(args.data.as_deref())?;
-    if !path.exists() {
+    let is_url = path
+        .to_str()
+        .is_some_and(|p| p.starts_with("http://") || p.starts_with("https://"));
+    if !is_url && !path.exists() {
         bail!(
             "no data at {}: it does not exist (record some with 'stabmon record --data {}')",
             path.display(),
@@ -24,6 +27,10 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
     let samples = reader
         .samples(None, None)
         .with_context(|| format!("cannot read stabmon data at {}", path.display()))?;
+    // Damaged segments were skipped: say which, once each.
+    for w in reader.warnings() {
+        eprintln!("stabmon: warning: {w}");
+    }
     if samples.is_empty() {
         bail!(
             "no samples found at {} (record some with 'stabmon record --data {}')",

@@ -114,6 +114,30 @@ struct RecordArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_probe_timeout,
           allow_hyphen_values = true)]
     probe_timeout: Duration,
+
+    /// How often the journal is fsynced: a power cut loses at most this much (a kill -9 at most the sample in
+    /// flight). At the default every sample at a 1 s interval is fsynced as it is written: one small disk flush a
+    /// second. Longer periods flush less and lose more on a power cut.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_sync,
+          allow_hyphen_values = true)]
+    sync: Duration,
+
+    /// How long one Parquet segment covers: the journal is compacted into Parquet this often.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_rotate,
+          allow_hyphen_values = true)]
+    rotate: Duration,
+
+    /// Delete segments older than this (such as 7d, 30d, 12h), or `forever`. The default of 30 days answers
+    /// "since when?" for most incidents and covers monthly jobs, at a few MB a day.
+    #[arg(long, value_name = "AGE", default_value = "30d", value_parser = parse_retain,
+          allow_hyphen_values = true)]
+    retain: RetainArg,
+
+    /// Delete the oldest segments while the data directory holds more than this: a size with a unit, GB/MB/kB
+    /// (powers of 1000) or GiB/MiB/KiB (powers of 1024), such as 1GB or 500MiB. The segment being recorded is
+    /// never deleted. [default: no size limit]
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_disk, allow_hyphen_values = true)]
+    max_disk: Option<u64>,
 }
 
 /// The `--net` presets.
@@ -240,6 +264,36 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
         ));
     }
     Ok(d)
+}
+
+fn parse_sync(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_positive_duration(s, "1s, 5s or 1m")
+}
+
+fn parse_rotate(s: &str) -> Result<Duration, String> {
+    let d = parse_positive_duration(s, "1h, 30m or 1d")?;
+    if d < Duration::from_secs(10) {
+        return Err(format!("invalid rotation {s:?}: at least 10s"));
+    }
+    Ok(d)
+}
+
+/// `--retain`: an age, or `None` for forever.
+#[derive(Debug, Clone, Copy)]
+struct RetainArg(Option<Duration>);
+
+fn parse_retain(s: &str) -> Result<RetainArg, String> {
+    if matches!(s.trim(), "forever" | "never" | "none") {
+        return Ok(RetainArg(None));
+    }
+    parse_positive_duration(s, "30d, 7d or 12h, or forever").map(|d| RetainArg(Some(d)))
+}
+
+fn parse_max_disk(s: &str) -> Result<u64, String> {
+    stabmon_store::parse_size(s)
 }
 
 fn parse_run_duration(s: &str) -> Result<Duration, String> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use stabmon_probe::{Collector, SamplerKind, StopHandle};
-use stabmon_store::StoreWriter;
+use stabmon_store::{FlightRecorder, RecorderOptions, Retention};
 
 use crate::{NetPreset, RecordArgs, SamplerArg, datadir};
 
@@ -81,8 +81,43 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start the sampler")),
     };
-    let mut writer = StoreWriter::create(&data_dir)
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let opts = RecorderOptions::new()
+        .sync(args.sync)
+        .rotate(args.rotate)
+        .retention(
+            Retention::new()
+                .max_age(args.retain.0)
+                .max_bytes(args.max_disk),
+        );
+    let (mut recorder, recovery) = match FlightRecorder::open(&data_dir, opts) {
+        Ok(r) => r,
+        // Another recorder on the same directory: bad input, exit 2.
+        Err(e @ stabmon_store::Error::Locked { .. }) => {
+            return Err(crate::UsageError(e.to_string()).into());
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context(format!("cannot open the store in {}", data_dir.display())));
+        }
+    };
+    for w in &recovery.warnings {
+        log(&format!("recovery: {w}"));
+    }
+    if recovery.journals > 0 {
+        log(&format!(
+            "recovered {} samples (up to {}) from {} journal(s) the previous run left{}",
+            recovery.samples,
+            recovery
+                .last_sample
+                .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            recovery.journals,
+            if recovery.clean_stops > 0 {
+                " (it stopped cleanly)"
+            } else {
+                " (it did not stop cleanly)"
+            }
+        ));
+    }
 
     let stop = collector.stop_handle();
     stop_on_signals(stop.clone()).context("cannot install the Ctrl-C/SIGTERM handler")?;
@@ -141,17 +176,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         match collector.next_sample() {
             Ok(Some(sample)) => {
                 consecutive_errors = 0;
-                if let Err(e) = writer.write(&sample) {
-                    // Stop, but finish below: what was written before this sample is kept.
-                    log(&format!(
-                        "error: cannot write the sample of {}: {e}; stopping to keep what was recorded",
-                        sample.ts
-                    ));
-                    failure = Some(anyhow::Error::new(e).context(format!(
-                        "recording to {} stopped by a write error after {written} samples",
-                        data_dir.display()
-                    )));
-                    break;
+                // Write trouble (a full disk) never stops sampling: samples wait in memory, and each trouble
+                // is logged once.
+                for notice in recorder.record(&sample) {
+                    log(&notice.to_string());
                 }
                 written += 1;
             }
@@ -169,9 +197,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    match writer.finish() {
+    let dropped = recorder.dropped();
+    match recorder.stop(stabmon_core::Timestamp::now()) {
         Ok(summary) => log(&format!(
-            "recording stopped: wrote {summary} to {}",
+            "recording stopped: {} samples ({} dropped while the disk could not be written) in {}",
+            summary.samples,
+            dropped,
             data_dir.display()
         )),
         Err(e) => {

@@ -334,10 +334,11 @@ impl FlightRecorder {
         lock: Option<DirLock>,
     ) -> Result<(FlightRecorder, Recovery), Error> {
         let mut recovery = Recovery::default();
-        fs.create_dir_all(&root).map_err(|source| Error::CreateDir {
-            path: root.clone(),
-            source,
-        })?;
+        fs.create_dir_all(&root)
+            .map_err(|source| Error::CreateDir {
+                path: root.clone(),
+                source,
+            })?;
         let manifest = match Manifest::load(fs.as_ref(), &root) {
             Ok(m) => m.unwrap_or_default(),
             Err(e) => {
