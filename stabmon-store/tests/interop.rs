@@ -1,0 +1,106 @@
+//! Interoperability (issue 3): DuckDB and pyarrow, clients nobody here wrote, read a directory written by stabmon
+//! (two hosts, several days) and agree with stabmon's own reader. Needs `python3` with `duckdb` and `pyarrow`
+//! (`.ci/run` installs them); outside CI the test says so and skips when they are missing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use stabmon_core::Timestamp;
+use stabmon_core::synth::Synth;
+use stabmon_store::{FlightRecorder, RecorderOptions, Retention, StoreReader};
+
+const SCRIPT: &str = r#"
+import json, sys
+import duckdb, pyarrow.parquet as pq
+root, host, ts_us = sys.argv[1], sys.argv[2], int(sys.argv[3])
+con = duckdb.connect()
+def q(sql):
+    return con.execute(sql).fetchall()
+src = lambda t: f"read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = true)"
+out = {
+    "count": q(f"SELECT count(*) FROM {src('samples')}")[0][0],
+    "per_host": dict(q(f"SELECT host, count(*) FROM {src('samples')} GROUP BY host")),
+    "top": q(f"SELECT name, pid FROM {src('processes')} WHERE host = '{host}' AND epoch_us(ts) = {ts_us} AND cpu_rank = 1")[0],
+    "days": q(f"SELECT count(DISTINCT date) FROM {src('samples')}")[0][0],
+    "pyarrow": {t: pq.read_table(f"{root}/{t}").num_rows for t in ["samples", "processes", "names"]},
+}
+print(json.dumps(out))
+"#;
+
+fn python_has_modules() -> bool {
+    Command::new("python3")
+        .args(["-c", "import duckdb, pyarrow"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
+    if !python_has_modules() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the interoperability test: .ci/run installs duckdb and pyarrow"
+        );
+        eprintln!(
+            "SKIPPED: python3 with duckdb and pyarrow is not available (pip install duckdb pyarrow)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Two hosts, three UTC days at a 10-minute interval, through the flight recorder with 6-hour segments.
+    let start = Timestamp::from_unix_secs(1_795_564_800); // 2026-11-25T00:00:00Z
+    let opts = RecorderOptions::new()
+        .rotate(Duration::from_secs(6 * 3600))
+        .retention(Retention::new().max_age(None));
+    for (host, seed) in [("web-1", 1), ("db 2", 2)] {
+        let samples = Synth::new(start, Duration::from_secs(600))
+            .count(3 * 144)
+            .host(host)
+            .seed(seed)
+            .generate();
+        let (mut rec, _) = FlightRecorder::open(dir.path(), opts.clone()).unwrap();
+        for s in &samples {
+            assert!(rec.record(s).is_empty());
+        }
+        rec.stop(samples.last().unwrap().ts).unwrap();
+    }
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let ours = reader.samples(None, None).unwrap();
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+    let chosen = &ours.iter().filter(|s| s.host == "db 2").nth(200).unwrap();
+    let top = chosen
+        .top
+        .processes
+        .iter()
+        .find(|p| p.cpu_rank == Some(1))
+        .unwrap();
+
+    let out = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(dir.path())
+        .arg("db 2")
+        .arg(chosen.ts.as_unix_micros().to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["count"], ours.len() as u64);
+    assert_eq!(v["count"], 2 * 3 * 144);
+    for host in ["web-1", "db 2"] {
+        let n = ours.iter().filter(|s| s.host == host).count() as u64;
+        assert_eq!(v["per_host"][host], n, "{host}: {v}");
+    }
+    assert_eq!(v["days"], 3);
+    assert_eq!(v["top"][0], top.name.as_str(), "{v}");
+    assert_eq!(v["top"][1], top.pid, "{v}");
+    let process_rows: usize = ours.iter().map(|s| s.top.processes.len()).sum();
+    let name_rows: usize = ours.iter().map(|s| s.top.names.len()).sum();
+    assert_eq!(v["pyarrow"]["samples"], ours.len() as u64);
+    assert_eq!(v["pyarrow"]["processes"], process_rows as u64);
+    assert_eq!(v["pyarrow"]["names"], name_rows as u64);
+}
