@@ -619,6 +619,10 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         }
     }
 
+    // Each chart is a list of series specs (name, colour class, filled, JSON scale, value getter) plus a y scale.
+    // The latency chart (issue 4) slots in here as `Chart::Latency`: one spec per target from `Sample::latency`,
+    // a log-like y scale so a few milliseconds stay visible beside a 2 s outlier, and failures drawn as marks
+    // (not as values) by a small addition to `svg.rs`; labels, gaps, zoom and hover need no change.
     const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
     let mut charts = Vec::new();
     for &kind in p.charts {
