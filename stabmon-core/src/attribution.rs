@@ -87,18 +87,73 @@ impl ProcessDetails {
     }
 }
 
+/// The CPU ranking from its keys: attributed CPU descending, then resident bytes descending, then lower pid.
+fn cpu_order(a: (f32, u64, u32), b: (f32, u64, u32)) -> Ordering {
+    b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
+}
+
+/// The memory ranking from its keys: resident bytes descending, then attributed CPU descending, then lower pid.
+fn rss_order(a: (f32, u64, u32), b: (f32, u64, u32)) -> Ordering {
+    b.1.cmp(&a.1).then(b.0.total_cmp(&a.0)).then(a.2.cmp(&b.2))
+}
+
+fn stat_keys(p: &ProcessStat<'_>) -> (f32, u64, u32) {
+    (p.attributed_cpu_pct(), p.rss_bytes, p.pid)
+}
+
+fn entry_keys(p: &ProcessEntry) -> (f32, u64, u32) {
+    (
+        p.cpu_pct + p.children_cpu_pct.unwrap_or(0.0),
+        p.rss_bytes,
+        p.pid,
+    )
+}
+
 fn by_cpu(a: &ProcessStat<'_>, b: &ProcessStat<'_>) -> Ordering {
-    b.attributed_cpu_pct()
-        .total_cmp(&a.attributed_cpu_pct())
-        .then(b.rss_bytes.cmp(&a.rss_bytes))
-        .then(a.pid.cmp(&b.pid))
+    cpu_order(stat_keys(a), stat_keys(b))
 }
 
 fn by_rss(a: &ProcessStat<'_>, b: &ProcessStat<'_>) -> Ordering {
-    b.rss_bytes
-        .cmp(&a.rss_bytes)
-        .then(b.attributed_cpu_pct().total_cmp(&a.attributed_cpu_pct()))
-        .then(a.pid.cmp(&b.pid))
+    rss_order(stat_keys(a), stat_keys(b))
+}
+
+/// The order of the CPU list that [`attribute`] builds, on kept entries: attributed CPU (own plus children's,
+/// summed in `f32` as attribution does) descending, then resident bytes descending, then the lower pid. The
+/// store derives ranks with it instead of storing them.
+pub fn cmp_entries_by_cpu(a: &ProcessEntry, b: &ProcessEntry) -> Ordering {
+    cpu_order(entry_keys(a), entry_keys(b))
+}
+
+/// The order of the memory list that [`attribute`] builds, on kept entries: resident bytes descending, then
+/// attributed CPU descending, then the lower pid.
+pub fn cmp_entries_by_rss(a: &ProcessEntry, b: &ProcessEntry) -> Ordering {
+    rss_order(entry_keys(a), entry_keys(b))
+}
+
+fn name_cpu_order(a: (&str, f32, u64), b: (&str, f32, u64)) -> Ordering {
+    b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(b.0))
+}
+
+fn name_rss_order(a: (&str, f32, u64), b: (&str, f32, u64)) -> Ordering {
+    b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)).then(a.0.cmp(b.0))
+}
+
+/// The order of the by-CPU name list that [`attribute`] builds: summed CPU descending, then summed resident
+/// bytes descending, then the name in byte order.
+pub fn cmp_names_by_cpu(a: &NameTotal, b: &NameTotal) -> Ordering {
+    name_cpu_order(
+        (&a.name, a.cpu_pct, a.rss_bytes),
+        (&b.name, b.cpu_pct, b.rss_bytes),
+    )
+}
+
+/// The order of the by-memory name list that [`attribute`] builds: summed resident bytes descending, then
+/// summed CPU descending, then the name in byte order.
+pub fn cmp_names_by_rss(a: &NameTotal, b: &NameTotal) -> Ordering {
+    name_rss_order(
+        (&a.name, a.cpu_pct, a.rss_bytes),
+        (&b.name, b.cpu_pct, b.rss_bytes),
+    )
 }
 
 /// Indices of the `n` best items under `cmp`, best first, without sorting the whole slice.
@@ -204,16 +259,10 @@ fn name_totals(n: usize, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64
     }
     let all: Vec<(&str, (u32, f32, u64))> = sums.into_iter().collect();
     let cpu_top = top_indices(&all, n, |a, b| {
-        (b.1.1)
-            .total_cmp(&a.1.1)
-            .then(b.1.2.cmp(&a.1.2))
-            .then(a.0.cmp(b.0))
+        name_cpu_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
     let rss_top = top_indices(&all, n, |a, b| {
-        (b.1.2)
-            .cmp(&a.1.2)
-            .then(b.1.1.total_cmp(&a.1.1))
-            .then(a.0.cmp(b.0))
+        name_rss_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
     let cpu_nth = if n > 0 && cpu_top.len() == n {
         all[cpu_top[n - 1]].1.1
@@ -411,5 +460,47 @@ mod tests {
         let mut s = String::from("€");
         truncate_to_char_boundary(&mut s, 2);
         assert_eq!(s, "");
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    fn stat(pid: u32, name: &str, cpu: f32, rss: u64) -> ProcessStat<'_> {
+        let mut p = ProcessStat::new(pid, name, Timestamp::from_unix_secs(1000 + i64::from(pid)));
+        p.cpu_pct = cpu;
+        p.rss_bytes = rss;
+        p
+    }
+
+    #[test]
+    fn entry_and_name_orders_give_back_the_ranks() {
+        // Ties on CPU, on memory and on both; a name shared by two processes; children's CPU.
+        let mut procs = vec![
+            stat(1, "a", 5.0, 100),
+            stat(2, "b", 5.0, 100),
+            stat(3, "c", 5.0, 300),
+            stat(4, "a", 0.0, 300),
+            stat(5, "e", 0.5, 50),
+            stat(6, "f", 0.0, 0),
+        ];
+        procs[4].children_cpu_pct = Some(9.0);
+        let top = attribute(3, &procs, |_| ProcessDetails::default());
+        let mut by_cpu: Vec<&ProcessEntry> = top.processes.iter().collect();
+        by_cpu.sort_by(|a, b| cmp_entries_by_cpu(a, b));
+        let ranked: Vec<Option<u16>> = by_cpu.iter().map(|p| p.cpu_rank).collect();
+        assert_eq!(ranked, [Some(1), Some(2), Some(3), None]);
+        let mut by_rss: Vec<&ProcessEntry> = top.processes.iter().collect();
+        by_rss.sort_by(|a, b| cmp_entries_by_rss(a, b));
+        let ranked: Vec<Option<u16>> = by_rss.iter().map(|p| p.rss_rank).collect();
+        assert_eq!(ranked, [Some(1), Some(2), Some(3), None]);
+        let mut names: Vec<&NameTotal> = top.names.iter().collect();
+        names.sort_by(|a, b| cmp_names_by_cpu(a, b));
+        assert_eq!(names[0].cpu_rank, Some(1));
+        assert_eq!(names[0].name, "a");
+        names.sort_by(|a, b| cmp_names_by_rss(a, b));
+        let ranked: Vec<Option<u16>> = names.iter().map(|n| n.rss_rank).collect();
+        assert_eq!(&ranked[..3], [Some(1), Some(2), Some(3)]);
     }
 }

@@ -98,6 +98,8 @@
 //! | `rss_nth_bytes` | uint64 | delta | resident bytes of the N-th process by memory |
 //! | `name_cpu_nth_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | summed CPU % of the N-th name by CPU |
 //! | `name_rss_nth_bytes` | uint64 | delta | summed resident bytes of the N-th name by memory |
+//! | `cpu_list_len`, `rss_list_len` | uint16, null | delta | how many processes the CPU / memory list holds (N, or fewer when fewer processes exist); null when that list's ranks are stored explicitly (see [Ranks](#ranks)) |
+//! | `name_cpu_list_len`, `name_rss_list_len` | uint16, null | delta | the same for the two name lists |
 //!
 //! ## `processes`: one row per process in a sample's top lists
 //!
@@ -118,8 +120,7 @@
 //! | `children_cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict | CPU of reaped children over the interval, % of one core |
 //! | `rss_bytes` | uint64 | delta | resident memory, bytes |
 //! | `virtual_bytes` | uint64 | delta | virtual memory size, bytes |
-//! | `cpu_rank` | uint16, null | delta | 1-based rank by attributed CPU, null when not in that list |
-//! | `rss_rank` | uint16, null | delta | 1-based rank by resident memory, null when not in that list |
+//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | delta | 1-based rank in the CPU / memory list, only for samples whose `cpu_list_len` / `rss_list_len` is null; otherwise null and derived (see [Ranks](#ranks)) |
 //! | `list_pos` | uint16, null | delta | position in the sample's list; null when the list is in the canonical order (by `cpu_rank`, then `rss_rank`, ranked before unranked, then identity), which is always the case for lists built by `stabmon_core::attribution` |
 //!
 //! ## `names`: one row per name total in a sample
@@ -133,8 +134,30 @@
 //! | `process_count` | uint32 | delta | processes with that name |
 //! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | their summed CPU, % of one core |
 //! | `rss_bytes` | uint64 | delta | their summed resident memory, bytes |
-//! | `cpu_rank`, `rss_rank` | uint16, null | delta | 1-based rank in the by-CPU and by-memory name lists |
+//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | delta | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
 //! | `list_pos` | uint16, null | delta | as in `processes` (canonical order: ranks, then name) |
+//!
+//! ## Ranks
+//!
+//! Ranks are not stored: they follow from the values, in the order `stabmon_core::attribution` builds the
+//! lists (see `stabmon_core::attribution::cmp_entries_by_cpu` and its siblings). A sample's process rows sorted
+//! by (attributed CPU = `cpu_pct` + `children_cpu_pct`, descending; `rss_bytes` descending; `pid`) give CPU
+//! ranks 1, 2, ... to the first `cpu_list_len` rows; by (`rss_bytes` desc, attributed CPU desc, `pid`) the
+//! memory ranks to the first `rss_list_len`. Names: by (`cpu_pct` desc, `rss_bytes` desc, `name`) and by
+//! (`rss_bytes` desc, `cpu_pct` desc, `name`). A list whose given ranks do not follow that order (a sample
+//! built by hand) is stored explicitly instead: its `*_list_len` is null and its rows hold `*_rank_explicit`.
+//! This saved 0.74 MB a day (10 %) on the synthetic day. In SQL (DuckDB):
+//!
+//! ```sql
+//! SELECT p.*, coalesce(p.cpu_rank_explicit, CASE WHEN p.r <= s.cpu_list_len THEN p.r END) AS cpu_rank
+//! FROM (SELECT *, row_number() OVER (PARTITION BY host, ts
+//!         ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_bytes DESC, pid) AS r
+//!       FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)) p
+//! JOIN read_parquet('DIR/samples/**/*.parquet', hive_partitioning = true) s USING (host, ts)
+//! ```
+//!
+//! (SQL sums the decimals exactly where stabmon sums `f32`s; the two orders can differ only between values
+//! within a few ULPs of each other.)
 //!
 //! # Durability
 //!
@@ -182,6 +205,7 @@ mod layout;
 mod lock;
 mod manifest;
 mod pct;
+mod ranks;
 mod reader;
 mod recorder;
 mod remote;

@@ -30,6 +30,9 @@ use crate::recorder::JOURNAL_DIR;
 use crate::remote::{self, Got};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 use crate::writer::{name_order_key, process_sort_key};
+use stabmon_core::attribution::{
+    cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
+};
 
 /// Reads samples from a data directory written by [`StoreWriter`](crate::StoreWriter), or from one segment.
 ///
@@ -692,7 +695,17 @@ fn duration(us: i64, path: &Path, what: &str) -> Result<Duration, Error> {
         .map_err(|_| invalid(path, format!("a negative {what}: {us} us")))
 }
 
-fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) -> Result<(), Error> {
+/// The lengths of a sample's four lists (process CPU and memory, name CPU and memory) whose ranks derive from
+/// the values; `None` where the rows hold them explicitly.
+type ListLens = [Option<u16>; 4];
+
+fn read_samples(
+    path: &Path,
+    host: &str,
+    range: Range,
+    out: &mut Vec<Sample>,
+    lens_out: &mut Vec<ListLens>,
+) -> Result<(), Error> {
     for batch in read_table(path, "samples", range)? {
         let c = Cols {
             batch: &batch,
@@ -744,6 +757,12 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
         let rss_nth = c.req::<UInt64Type>("rss_nth_bytes")?;
         let name_cpu_nth = c.pct("name_cpu_nth_pct")?;
         let name_rss_nth = c.req::<UInt64Type>("name_rss_nth_bytes")?;
+        let lens = [
+            c.prim::<UInt16Type>("cpu_list_len")?,
+            c.prim::<UInt16Type>("rss_list_len")?,
+            c.prim::<UInt16Type>("name_cpu_list_len")?,
+            c.prim::<UInt16Type>("name_rss_list_len")?,
+        ];
 
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
@@ -829,6 +848,7 @@ fn read_samples(path: &Path, host: &str, range: Range, out: &mut Vec<Sample>) ->
             s.top.name_cpu_nth_pct = name_cpu_nth.req(i)?;
             s.top.name_rss_nth_bytes = name_rss_nth.value(i);
             out.push(s);
+            lens_out.push(lens.map(|l| opt(l, i)));
         }
     }
     Ok(())
@@ -871,8 +891,8 @@ fn read_processes(
         let child = c.pct("children_cpu_pct")?;
         let rss = c.req::<UInt64Type>("rss_bytes")?;
         let vsz = c.req::<UInt64Type>("virtual_bytes")?;
-        let cpu_rank = c.prim::<UInt16Type>("cpu_rank")?;
-        let rss_rank = c.prim::<UInt16Type>("rss_rank")?;
+        let cpu_rank = c.prim::<UInt16Type>("cpu_rank_explicit")?;
+        let rss_rank = c.prim::<UInt16Type>("rss_rank_explicit")?;
         let list_pos = c.prim::<UInt16Type>("list_pos")?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
@@ -915,8 +935,8 @@ fn read_names(
         let count = c.req::<UInt32Type>("process_count")?;
         let cpu = c.pct("cpu_pct")?;
         let rss = c.req::<UInt64Type>("rss_bytes")?;
-        let cpu_rank = c.prim::<UInt16Type>("cpu_rank")?;
-        let rss_rank = c.prim::<UInt16Type>("rss_rank")?;
+        let cpu_rank = c.prim::<UInt16Type>("cpu_rank_explicit")?;
+        let rss_rank = c.prim::<UInt16Type>("rss_rank_explicit")?;
         let list_pos = c.prim::<UInt16Type>("list_pos")?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
@@ -956,6 +976,20 @@ fn restore_order<T>(
     Ok(items.into_iter().map(|(_, t)| t).collect())
 }
 
+/// Sets the ranks of one list of a sample from the values, when its length is stored (else the rows held them).
+fn derive_ranks<T>(
+    items: &mut [(Option<u16>, T)],
+    len: Option<u16>,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    set: impl Fn(&mut T, Option<u16>),
+) {
+    let Some(len) = len else { return };
+    let ranks = crate::ranks::derive(items, usize::from(len), |a, b| cmp(&a.1, &b.1));
+    for (item, r) in items.iter_mut().zip(ranks) {
+        set(&mut item.1, r);
+    }
+}
+
 fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
     let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
     for (table, f) in TABLES.iter().zip(&files) {
@@ -968,7 +1002,8 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
         }
     }
     let mut samples = Vec::new();
-    read_samples(&files[0], &seg.host, range, &mut samples)?;
+    let mut lens = Vec::new();
+    read_samples(&files[0], &seg.host, range, &mut samples, &mut lens)?;
     if !samples.windows(2).all(|w| w[0].ts < w[1].ts) {
         return Err(invalid(
             &files[0],
@@ -979,7 +1014,11 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
     read_processes(&files[1], range, &samples, &mut procs)?;
     let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
     read_names(&files[2], range, &samples, &mut names)?;
-    for ((s, p), n) in samples.iter_mut().zip(procs).zip(names) {
+    for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
+        derive_ranks(&mut p, lens[0], cmp_entries_by_cpu, |e, r| e.cpu_rank = r);
+        derive_ranks(&mut p, lens[1], cmp_entries_by_rss, |e, r| e.rss_rank = r);
+        derive_ranks(&mut n, lens[2], cmp_names_by_cpu, |e, r| e.cpu_rank = r);
+        derive_ranks(&mut n, lens[3], cmp_names_by_rss, |e, r| e.rss_rank = r);
         s.top.processes = restore_order(
             p,
             |a, b| process_sort_key(a).cmp(&process_sort_key(b)),

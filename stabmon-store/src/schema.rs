@@ -113,6 +113,10 @@ const SAMPLES: &[Col] = &[
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
     col("name_cpu_nth_pct_ulp_adj", || DataType::Int32, false, Enc::Dict),
     col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("cpu_list_len", || DataType::UInt16, true, Enc::Delta),
+    col("rss_list_len", || DataType::UInt16, true, Enc::Delta),
+    col("name_cpu_list_len", || DataType::UInt16, true, Enc::Delta),
+    col("name_rss_list_len", || DataType::UInt16, true, Enc::Delta),
 ];
 
 #[rustfmt::skip]
@@ -130,8 +134,8 @@ const PROCESSES: &[Col] = &[
     col("children_cpu_pct_ulp_adj", || DataType::Int32, true, Enc::Dict),
     col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
     col("virtual_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("cpu_rank", || DataType::UInt16, true, Enc::Delta),
-    col("rss_rank", || DataType::UInt16, true, Enc::Delta),
+    col("cpu_rank_explicit", || DataType::UInt16, true, Enc::Delta),
+    col("rss_rank_explicit", || DataType::UInt16, true, Enc::Delta),
     col("list_pos", || DataType::UInt16, true, Enc::Delta),
 ];
 
@@ -143,8 +147,8 @@ const NAMES: &[Col] = &[
     col("cpu_pct", pct_type, false, Enc::Dict),
     col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Dict),
     col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("cpu_rank", || DataType::UInt16, true, Enc::Delta),
-    col("rss_rank", || DataType::UInt16, true, Enc::Delta),
+    col("cpu_rank_explicit", || DataType::UInt16, true, Enc::Delta),
+    col("rss_rank_explicit", || DataType::UInt16, true, Enc::Delta),
     col("list_pos", || DataType::UInt16, true, Enc::Delta),
 ];
 

@@ -15,11 +15,15 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use stabmon_core::attribution::{
+    cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
+};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, arrow, io, pq};
 use crate::layout::{TABLES, partition_dir, segment_stem, utc_date};
 use crate::pct;
+use crate::ranks;
 use crate::schema::{schema, writer_properties};
 
 /// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
@@ -223,6 +227,8 @@ struct Buffer {
     rss_nth_bytes: Vec<u64>,
     name_cpu_nth_pct: Vec<f32>,
     name_rss_nth_bytes: Vec<u64>,
+    /// Lengths of the process CPU/memory and name CPU/memory lists; `None` where the ranks are explicit.
+    list_lens: [Vec<Option<u16>>; 4],
     sample_strings: Interner,
     timezones: Interner,
 
@@ -323,6 +329,17 @@ impl Buffer {
         self.name_cpu_nth_pct.push(t.name_cpu_nth_pct);
         self.name_rss_nth_bytes.push(t.name_rss_nth_bytes);
 
+        let lens = [
+            ranks::list_len(&t.processes, |p| p.cpu_rank, cmp_entries_by_cpu),
+            ranks::list_len(&t.processes, |p| p.rss_rank, cmp_entries_by_rss),
+            ranks::list_len(&t.names, |n| n.cpu_rank, cmp_names_by_cpu),
+            ranks::list_len(&t.names, |n| n.rss_rank, cmp_names_by_rss),
+        ];
+        for (col, len) in self.list_lens.iter_mut().zip(lens) {
+            col.push(len);
+        }
+        // A rank is stored only where its list's ranks do not derive from the values.
+        let explicit = |derived: Option<u16>, rank: Option<u16>| rank.filter(|_| derived.is_none());
         let canonical = strictly_increasing(&t.processes, |a, b| {
             process_sort_key(a).cmp(&process_sort_key(b))
         });
@@ -339,8 +356,8 @@ impl Buffer {
                 user: self.users.opt(p.user.as_deref()),
                 cpu_pct: p.cpu_pct,
                 children_cpu_pct: p.children_cpu_pct,
-                cpu_rank: p.cpu_rank,
-                rss_rank: p.rss_rank,
+                cpu_rank: explicit(lens[0], p.cpu_rank),
+                rss_rank: explicit(lens[1], p.rss_rank),
                 list_pos: if canonical { None } else { pos(i) },
             });
         }
@@ -353,8 +370,8 @@ impl Buffer {
                 name: self.name_names.id(&n.name),
                 process_count: n.process_count,
                 cpu_pct: n.cpu_pct,
-                cpu_rank: n.cpu_rank,
-                rss_rank: n.rss_rank,
+                cpu_rank: explicit(lens[2], n.cpu_rank),
+                rss_rank: explicit(lens[3], n.rss_rank),
                 list_pos: if canonical { None } else { pos(i) },
             });
         }
@@ -450,6 +467,9 @@ impl Buffer {
         columns.push(u64s(std::mem::take(&mut self.rss_nth_bytes)));
         columns.extend(pcts(take(&mut self.name_cpu_nth_pct))?);
         columns.push(u64s(std::mem::take(&mut self.name_rss_nth_bytes)));
+        for col in std::mem::take(&mut self.list_lens) {
+            columns.push(Arc::new(UInt16Array::from(col)));
+        }
         RecordBatch::try_new(schema("samples"), columns)
     }
 

@@ -21,7 +21,15 @@ src = lambda t: f"read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = tr
 out = {
     "count": q(f"SELECT count(*) FROM {src('samples')}")[0][0],
     "per_host": dict(q(f"SELECT host, count(*) FROM {src('samples')} GROUP BY host")),
-    "top": q(f"SELECT name, pid FROM {src('processes')} WHERE host = '{host}' AND epoch_us(ts) = {ts_us} AND cpu_rank = 1")[0],
+    # Ranks are derived from the values (see the stabmon-store docs): the documented window function.
+    "top": q(f"""
+        SELECT p.name, p.pid FROM (
+            SELECT *, row_number() OVER (PARTITION BY host, ts
+                ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_bytes DESC, pid) AS r
+            FROM {src('processes')}) p
+        JOIN {src('samples')} s USING (host, ts)
+        WHERE p.host = '{host}' AND epoch_us(p.ts) = {ts_us}
+          AND coalesce(p.cpu_rank_explicit, CASE WHEN p.r <= s.cpu_list_len THEN p.r END) = 1""")[0],
     "days": q(f"SELECT count(DISTINCT date) FROM {src('samples')}")[0][0],
     "pyarrow": {t: pq.read_table(f"{root}/{t}").num_rows for t in ["samples", "processes", "names"]},
 }
