@@ -146,8 +146,11 @@ fn main() {
     let n = synth.iter().take(3600).count();
     let gen_cpu = thread_cpu() - t;
 
-    let dir = tempfile::tempdir().unwrap();
-    let run = write_day(dir.path(), &synth, hours, WriterOptions::default());
+    // STORE_BENCH_KEEP=DIR keeps the day's files in DIR (which must not exist) for inspection with other tools.
+    let keep = std::env::var_os("STORE_BENCH_KEEP").map(PathBuf::from);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir_path = keep.unwrap_or_else(|| tmp.path().to_path_buf());
+    let run = write_day(&dir_path, &synth, hours, WriterOptions::default());
     let samples = run.samples;
     println!(
         "## store bench: {} samples ({} h at 1 s, top 10, ~300 processes), {} process rows ({:.1}/sample), {} name rows ({:.1}/sample)",
@@ -172,7 +175,7 @@ fn main() {
         gen_cpu.as_secs_f64() * 1e6 / n as f64
     );
 
-    let tables = sizes(dir.path());
+    let tables = sizes(&dir_path);
     println!(
         "\n| table | files | rows | bytes/day | B/s | footers/day |\n|---|---|---|---|---|---|"
     );
@@ -206,7 +209,7 @@ fn main() {
     }
 
     // Reads: the whole day and one hour (12:00-13:00, or the second hour in quick mode).
-    let reader = StoreReader::open(dir.path()).unwrap();
+    let reader = StoreReader::open(&dir_path).unwrap();
     let mut whole = Vec::new();
     let mut hour = Vec::new();
     let from = start.saturating_add(Duration::from_secs(if quick { 3600 } else { 12 * 3600 }));
