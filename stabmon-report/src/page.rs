@@ -433,14 +433,13 @@ fn gap_panels(model: &Model) -> String {
         let _ = write!(
             out,
             "<article class=\"gap-panel {cls}\" id=\"gap-{i}\"><h3><a href=\"#inc-{i}\">{kind}</a>: {from} to {to} ({dur})</h3>\
-             <p>{verdict} {summary}</p>",
+             <p>{verdict}</p>",
             cls = kind_class(&inc.kind),
             i = p.incident,
             kind = html(kind_name(&inc.kind)),
             from = html(&local_datetime_offset(inc.start, offsets)),
             to = html(&local_datetime_offset(inc.end, offsets)),
             dur = html(&duration(secs)),
-            summary = html(&inc.summary),
         );
         if p.samples == 0 {
             out.push_str("<p>No samples in the minute before it.</p></article>");
@@ -492,15 +491,18 @@ fn gap_panels(model: &Model) -> String {
         let pm = p.pressure_max;
         fact(
             &mut out,
-            "Pressure (max)",
-            format!(
-                "cpu some {} · memory some {}, full {} · io some {}, full {}",
-                pct_opt(pm[0]),
-                pct_opt(pm[1]),
-                pct_opt(pm[2]),
-                pct_opt(pm[3]),
-                pct_opt(pm[4])
-            ),
+            "CPU pressure (max)",
+            format!("some {}", pct_opt(pm[0])),
+        );
+        fact(
+            &mut out,
+            "Memory pressure (max)",
+            format!("some {}, full {}", pct_opt(pm[1]), pct_opt(pm[2])),
+        );
+        fact(
+            &mut out,
+            "IO pressure (max)",
+            format!("some {}, full {}", pct_opt(pm[3]), pct_opt(pm[4])),
         );
         let oom = match (p.oom_first, p.oom_last) {
             (Some(a), Some(b)) => {
