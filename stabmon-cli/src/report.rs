@@ -174,7 +174,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
 
-    let mut builder = ReportBuilder::new().range(from, to);
+    // Clean-stop markers tell a recorder that was stopped from one that died.
+    let detect =
+        stabmon_report::DetectOptions::default().clean_stops(reader.clean_stops(Some(&host)));
+    let mut builder = ReportBuilder::new().range(from, to).detect_options(detect);
     if let Some(title) = &args.title {
         builder = builder.title(title.clone());
     }
