@@ -132,10 +132,31 @@
 //! | `ts` | timestamp us UTC | delta | the sample's tick |
 //! | `name` | string | dict | process name |
 //! | `process_count` | uint32 | delta | processes with that name |
-//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | their summed CPU, % of one core |
-//! | `rss_bytes` | uint64 | delta | their summed resident memory, bytes |
+//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict | their summed CPU, % of one core; null where derived (below) |
+//! | `rss_bytes` | uint64, null | delta | their summed resident memory, bytes; null where derived (below) |
 //! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | delta | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
 //! | `list_pos` | uint16, null | delta | as in `processes` (canonical order: ranks, then name) |
+//!
+//! ### Name totals stored as derived
+//!
+//! A null `cpu_pct` or `rss_bytes` repeats a value the reader already has, which is what most name totals do:
+//! 1. when `process_count` is 1 and the sample has a `processes` row with that `name` (then it is the only
+//!    one), the value is that row's `cpu_pct` (own CPU, not children's) or `rss_bytes`;
+//! 2. otherwise it is the value of the same name's previous row (the sample before, in `ts` order; the first
+//!    row of a name in each row group is never stored this way).
+//!
+//! A value that differs from its rule is stored (so any sample round-trips exactly). On the synthetic day this
+//! saved 0.39 MB a day (6 %): rule 1 is most of it. In SQL, apply rule 1 with a join and rule 2 with a window:
+//!
+//! ```sql
+//! SELECT n.host, n.ts, n.name, n.process_count,
+//!   last_value(coalesce(n.cpu_pct, p.cpu_pct) IGNORE NULLS) OVER w AS cpu_pct,
+//!   last_value(coalesce(n.rss_bytes, p.rss_bytes) IGNORE NULLS) OVER w AS rss_bytes
+//! FROM read_parquet('DIR/names/**/*.parquet', hive_partitioning = true) n
+//! LEFT JOIN read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true) p
+//!   ON p.host = n.host AND p.ts = n.ts AND p.name = n.name AND n.process_count = 1
+//! WINDOW w AS (PARTITION BY n.host, n.name ORDER BY n.ts ROWS UNBOUNDED PRECEDING)
+//! ```
 //!
 //! ## Ranks
 //!

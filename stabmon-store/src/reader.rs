@@ -1,6 +1,6 @@
 //! [`StoreReader`]: finds segments in a data directory (or opens one segment file) and reads samples back.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ use crate::pct;
 use crate::recorder::JOURNAL_DIR;
 use crate::remote::{self, Got};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
-use crate::writer::{name_order_key, process_sort_key};
+use crate::writer::{lone_process, name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
@@ -764,10 +764,9 @@ fn read_samples(
             c.prim::<UInt16Type>("name_rss_list_len")?,
         ];
 
+        // Every row of the row groups read, in range or not: the other tables' rows may derive values from them
+        // (see `read_segment`).
         for i in 0..batch.num_rows() {
-            if !range.contains(ts.value(i)) {
-                continue;
-            }
             let mut s = Sample::new(Timestamp::from_unix_micros(ts.value(i)), host);
             s.boot_time = Timestamp::from_unix_micros(boot_time.value(i));
             s.boot_id = boot_id.get(i).map(str::to_owned);
@@ -923,8 +922,11 @@ fn read_names(
     path: &Path,
     range: Range,
     samples: &[Sample],
+    procs: &[Vec<(Option<u16>, ProcessEntry)>],
     lists: &mut [Vec<(Option<u16>, NameTotal)>],
 ) -> Result<(), Error> {
+    // Each name's last (CPU %, resident bytes), for values stored as "same as before".
+    let mut last: HashMap<String, (f32, u64)> = HashMap::new();
     for batch in read_table(path, "names", range)? {
         let c = Cols {
             batch: &batch,
@@ -934,7 +936,7 @@ fn read_names(
         let name = c.str("name")?;
         let count = c.req::<UInt32Type>("process_count")?;
         let cpu = c.pct("cpu_pct")?;
-        let rss = c.req::<UInt64Type>("rss_bytes")?;
+        let rss = c.prim::<UInt64Type>("rss_bytes")?;
         let cpu_rank = c.prim::<UInt16Type>("cpu_rank_explicit")?;
         let rss_rank = c.prim::<UInt16Type>("rss_rank_explicit")?;
         let list_pos = c.prim::<UInt16Type>("list_pos")?;
@@ -945,8 +947,27 @@ fn read_names(
             let at = sample_at(samples, ts.value(i), path)?;
             let mut n = NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
             n.process_count = count.value(i);
-            n.cpu_pct = cpu.req(i)?;
-            n.rss_bytes = rss.value(i);
+            // Values not stored are derived as the writer elided them: from the name's lone process row in the
+            // sample when it has one, else from the name's previous row.
+            let base = match lone_process(&n, procs[at].iter().map(|(_, p)| p)) {
+                Some(p) => Some((p.cpu_pct, p.rss_bytes)),
+                None => last.get(&n.name).copied(),
+            };
+            let missing = || {
+                invalid(
+                    path,
+                    format!("a total of {:?} without a value to derive", n.name),
+                )
+            };
+            n.cpu_pct = match cpu.get(i)? {
+                Some(v) => v,
+                None => base.ok_or_else(missing)?.0,
+            };
+            n.rss_bytes = match opt(rss, i) {
+                Some(v) => v,
+                None => base.ok_or_else(missing)?.1,
+            };
+            last.insert(n.name.clone(), (n.cpu_pct, n.rss_bytes));
             n.cpu_rank = opt(cpu_rank, i);
             n.rss_rank = opt(rss_rank, i);
             lists[at].push((opt(list_pos, i), n));
@@ -1004,6 +1025,15 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
     let mut samples = Vec::new();
     let mut lens = Vec::new();
     read_samples(&files[0], &seg.host, range, &mut samples, &mut lens)?;
+    // The other tables are read over the whole row groups of the samples read (names derive values from earlier
+    // rows and from process rows); the requested range is applied at the end.
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return Ok(Vec::new());
+    };
+    let whole = Range {
+        from: Some(first.ts),
+        to: Some(last.ts.saturating_add(Duration::from_micros(1))),
+    };
     if !samples.windows(2).all(|w| w[0].ts < w[1].ts) {
         return Err(invalid(
             &files[0],
@@ -1011,9 +1041,9 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
         ));
     }
     let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
-    read_processes(&files[1], range, &samples, &mut procs)?;
+    read_processes(&files[1], whole, &samples, &mut procs)?;
     let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
-    read_names(&files[2], range, &samples, &mut names)?;
+    read_names(&files[2], whole, &samples, &procs, &mut names)?;
     for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
         derive_ranks(&mut p, lens[0], cmp_entries_by_cpu, |e, r| e.cpu_rank = r);
         derive_ranks(&mut p, lens[1], cmp_entries_by_rss, |e, r| e.rss_rank = r);
@@ -1030,5 +1060,6 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
             &files[2],
         )?;
     }
+    samples.retain(|s| range.contains(s.ts.as_unix_micros()));
     Ok(samples)
 }

@@ -148,13 +148,14 @@ struct ProcRow {
     list_pos: Option<u16>,
 }
 
-/// One row of the `names` table in the buffer.
+/// One row of the `names` table in the buffer. `None` values are not stored: the reader derives them (see the
+/// crate docs, "Name totals").
 struct NameRow {
     ts: i64,
-    rss_bytes: u64,
+    rss_bytes: Option<u64>,
     name: i32,
     process_count: u32,
-    cpu_pct: f32,
+    cpu_pct: Option<f32>,
     cpu_rank: Option<u16>,
     rss_rank: Option<u16>,
     list_pos: Option<u16>,
@@ -184,6 +185,38 @@ pub(crate) fn process_sort_key(
         p.rss_rank,
         p.pid,
         p.start_time.as_unix_micros(),
+    )
+}
+
+/// The single process row of a sample that a name total with `process_count == 1` sums, if the sample has it.
+pub(crate) fn lone_process<'a>(
+    n: &NameTotal,
+    processes: impl IntoIterator<Item = &'a ProcessEntry>,
+) -> Option<&'a ProcessEntry> {
+    if n.process_count != 1 {
+        return None;
+    }
+    let mut it = processes.into_iter().filter(|p| p.name == n.name);
+    let p = it.next()?;
+    it.next().is_none().then_some(p)
+}
+
+/// Which of a name total's values are stored: `None` where the reader derives them, from the name's lone
+/// process row in the sample (see [`lone_process`]) when there is one, else from the name's previous row in the
+/// row group.
+fn elide_name_total(
+    n: &NameTotal,
+    processes: &[ProcessEntry],
+    last: Option<&(u32, u64)>,
+) -> (Option<f32>, Option<u64>) {
+    let (cpu_bits, rss) = match (lone_process(n, processes), last) {
+        (Some(p), _) => (p.cpu_pct.to_bits(), p.rss_bytes),
+        (None, Some(&last)) => last,
+        (None, None) => return (Some(n.cpu_pct), Some(n.rss_bytes)),
+    };
+    (
+        (n.cpu_pct.to_bits() != cpu_bits).then_some(n.cpu_pct),
+        (n.rss_bytes != rss).then_some(n.rss_bytes),
     )
 }
 
@@ -239,6 +272,8 @@ struct Buffer {
 
     names: Vec<NameRow>,
     name_names: Interner,
+    /// Each name's last (CPU % bits, resident bytes) in this row group, for "same as before".
+    name_last: HashMap<i32, (u32, u64)>,
 }
 
 /// A duration in whole microseconds (the resolution of `Sample::interval`/`lateness`); finer ones are refused
@@ -364,12 +399,16 @@ impl Buffer {
         let canonical =
             strictly_increasing(&t.names, |a, b| name_order_key(a).cmp(&name_order_key(b)));
         for (i, n) in t.names.iter().enumerate() {
+            let name = self.name_names.id(&n.name);
+            let (cpu_pct, rss_bytes) = elide_name_total(n, &t.processes, self.name_last.get(&name));
+            self.name_last
+                .insert(name, (n.cpu_pct.to_bits(), n.rss_bytes));
             self.names.push(NameRow {
                 ts,
-                rss_bytes: n.rss_bytes,
-                name: self.name_names.id(&n.name),
+                rss_bytes,
+                name,
                 process_count: n.process_count,
-                cpu_pct: n.cpu_pct,
+                cpu_pct,
                 cpu_rank: explicit(lens[2], n.cpu_rank),
                 rss_rank: explicit(lens[3], n.rss_rank),
                 list_pos: if canonical { None } else { pos(i) },
@@ -508,6 +547,7 @@ impl Buffer {
 
     fn names_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         let mut rows = std::mem::take(&mut self.names);
+        self.name_last.clear();
         let order: Vec<String> = self.name_names.values.clone();
         rows.sort_unstable_by(|a, b| {
             let (na, nb) = (order.get(a.name as usize), order.get(b.name as usize));
@@ -521,11 +561,9 @@ impl Buffer {
             Arc::new(UInt32Array::from_iter_values(
                 rows.iter().map(|r| r.process_count),
             )),
-            pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
-            adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.rss_bytes),
-            )),
+            pct_array(rows.iter().map(|r| r.cpu_pct))?,
+            adj_array(rows.iter().map(|r| r.cpu_pct)),
+            Arc::new(UInt64Array::from_iter(rows.iter().map(|r| r.rss_bytes))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.list_pos))),

@@ -554,3 +554,54 @@ fn committed_fixture_reads_with_known_values() {
     assert_eq!(got[2].oom_kill_count, Some(1));
     assert_samples_eq(&got, &fixture_samples());
 }
+
+#[test]
+fn name_totals_elided_as_derived_come_back_exact() {
+    // "solo" has one process, in the sample's rows: its total is derived from it, except where it differs (a
+    // hand-made sample); "pair" repeats its previous total or changes; "gone" loses its process row.
+    let totals = [
+        // (solo cpu, solo rss, solo proc cpu, pair cpu, pair rss, solo has a row)
+        (5.0, 100, 5.0, 1.5, 7, true),
+        (5.0, 100, 5.0, 1.5, 7, true),
+        (6.0, 100, 5.0, 1.5, 8, true),
+        (6.0, 100, 6.0, 0.25, 8, false),
+        (6.0, 100, 6.0, 0.25, 8, false),
+        (f32::NAN, 3, 7.0, 0.25, 8, true),
+    ];
+    let samples: Vec<Sample> = totals
+        .iter()
+        .enumerate()
+        .map(|(i, &(cpu, rss, proc_cpu, pair_cpu, pair_rss, row))| {
+            let mut s = Sample::new(at(i as u64), "h");
+            s.top.n = 2;
+            if row {
+                let mut p = ProcessEntry::new(10, "solo");
+                p.cpu_pct = proc_cpu;
+                p.rss_bytes = 100;
+                p.cpu_rank = Some(1);
+                s.top.processes = vec![p];
+            }
+            let mut solo = NameTotal::new("solo");
+            solo.process_count = 1;
+            solo.cpu_pct = cpu;
+            solo.rss_bytes = rss;
+            solo.cpu_rank = Some(1);
+            let mut pair = NameTotal::new("pair");
+            pair.process_count = 2;
+            pair.cpu_pct = pair_cpu;
+            pair.rss_bytes = pair_rss;
+            pair.cpu_rank = Some(2);
+            s.top.names = vec![solo, pair];
+            s
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), WriterOptions::new().row_group_samples(4), &samples);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let back = reader.samples(None, None).unwrap();
+    // NaN != NaN: compare the debug text, which shows every field.
+    assert_eq!(format!("{back:?}"), format!("{samples:?}"));
+    // A range starting inside a row group, on rows stored as "same as before".
+    let part = reader.samples(Some(at(1)), Some(at(3))).unwrap();
+    assert_eq!(format!("{part:?}"), format!("{:?}", &samples[1..3]));
+}
