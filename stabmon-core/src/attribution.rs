@@ -10,8 +10,8 @@
 //!   so that a parent whose short-lived children burn CPU ranks by what it caused), then resident memory, then the
 //!   lower pid;
 //! - **by memory**: resident bytes, then attributed CPU, then the lower pid;
-//! - **names**: summed own CPU % (children's CPU is not added, it would count the work of other names) or summed
-//!   resident bytes, then the name in byte order.
+//! - **names**: summed own CPU % (children's CPU is not added, it would count the work of other names; the sum is
+//!   rounded to 0.01 %, the samplers' resolution) or summed resident bytes, then the name in byte order.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -250,14 +250,21 @@ pub fn attribute<'a>(
 }
 
 fn name_totals(n: usize, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64) {
-    let mut sums: HashMap<&str, (u32, f32, u64)> = HashMap::new();
+    // CPU summed in f64 and rounded to 0.01 %, the samplers' resolution: an f32 running sum drifts a few ULPs
+    // off that grid, which costs the store an exact correction per value.
+    let mut sums: HashMap<&str, (u32, f64, u64)> = HashMap::new();
     for p in procs {
         let e = sums.entry(p.name).or_insert((0, 0.0, 0));
         e.0 += 1;
-        e.1 += p.cpu_pct;
+        e.1 += f64::from(p.cpu_pct);
         e.2 = e.2.saturating_add(p.rss_bytes);
     }
-    let all: Vec<(&str, (u32, f32, u64))> = sums.into_iter().collect();
+    let all: Vec<(&str, (u32, f32, u64))> = sums
+        .into_iter()
+        .map(|(name, (count, cpu, rss))| {
+            (name, (count, ((cpu * 100.0).round() / 100.0) as f32, rss))
+        })
+        .collect();
     let cpu_top = top_indices(&all, n, |a, b| {
         name_cpu_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });

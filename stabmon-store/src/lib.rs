@@ -132,7 +132,7 @@
 //! | `ts` | timestamp us UTC | delta | the sample's tick |
 //! | `name` | string | dict | process name |
 //! | `process_count` | uint32 | delta | processes with that name |
-//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict | their summed CPU, % of one core; null where derived (below) |
+//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict | their summed CPU, % of one core; null where derived (below; `_ulp_adj` is then 0, not null) |
 //! | `rss_bytes` | uint64, null | delta | their summed resident memory, bytes; null where derived (below) |
 //! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | delta | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
 //! | `list_pos` | uint16, null | delta | as in `processes` (canonical order: ranks, then name) |

@@ -671,7 +671,8 @@ impl PctCol<'_> {
                     .map_err(|_| invalid(self.path, format!("{} out of range", self.name)))?;
                 Ok(Some(pct::decode(q, adj)))
             }
-            (None, None) => Ok(None),
+            // A null value may carry a 0 adjustment (names.cpu_pct_ulp_adj is not nullable).
+            (None, None | Some(0)) => Ok(None),
             _ => Err(invalid(
                 self.path,
                 format!("{} and its _ulp_adj disagree on null", self.name),

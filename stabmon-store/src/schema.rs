@@ -145,7 +145,8 @@ const NAMES: &[Col] = &[
     col("name", dict_type, false, Enc::Dict),
     col("process_count", || DataType::UInt32, false, Enc::Delta),
     col("cpu_pct", pct_type, true, Enc::Dict),
-    col("cpu_pct_ulp_adj", || DataType::Int32, true, Enc::Dict),
+    // Not null (0 where cpu_pct is null): a second copy of cpu_pct's null pattern cost ~0.1 MB a day.
+    col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Dict),
     col("rss_bytes", || DataType::UInt64, true, Enc::Delta),
     col("cpu_rank_explicit", || DataType::UInt16, true, Enc::Delta),
     col("rss_rank_explicit", || DataType::UInt16, true, Enc::Delta),

@@ -562,7 +562,7 @@ impl Buffer {
                 rows.iter().map(|r| r.process_count),
             )),
             pct_array(rows.iter().map(|r| r.cpu_pct))?,
-            adj_array(rows.iter().map(|r| r.cpu_pct)),
+            adj_array(rows.iter().map(|r| Some(r.cpu_pct.unwrap_or(0.0)))),
             Arc::new(UInt64Array::from_iter(rows.iter().map(|r| r.rss_bytes))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
