@@ -13,6 +13,13 @@ use crate::error::{Error, io};
 /// The tables of a store, in the order their files are opened.
 pub(crate) const TABLES: [&str; 3] = ["samples", "processes", "names"];
 
+/// The latency table: one row per probe. Its file exists only for segments whose samples carry probes, so a
+/// store without latency targets pays no footer for it.
+pub(crate) const LATENCY: &str = "latency";
+
+/// Every table a segment file may belong to.
+const ALL_TABLES: [&str; 4] = ["samples", "processes", "names", LATENCY];
+
 /// Percent-encodes a host name for a path segment.
 pub(crate) fn encode_host(host: &str) -> String {
     let mut out = String::with_capacity(host.len());
@@ -90,7 +97,7 @@ pub(crate) fn parse_segment_path(path: &Path) -> Option<(SegmentLoc, &'static st
     let host = decode_host(host_dir.file_name()?.to_str()?.strip_prefix("host=")?)?;
     let table_dir = host_dir.parent()?;
     let table_name = table_dir.file_name()?.to_str()?;
-    let table = TABLES.into_iter().find(|t| *t == table_name)?;
+    let table = ALL_TABLES.into_iter().find(|t| *t == table_name)?;
     let root = table_dir.parent()?.to_path_buf();
     Some((
         SegmentLoc {

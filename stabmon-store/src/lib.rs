@@ -37,6 +37,7 @@
 //! DIR/samples/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet     one row per sample
 //! DIR/processes/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet   one row per process entry per sample
 //! DIR/names/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet       one row per name total per sample
+//! DIR/latency/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet     one row per latency probe (only segments with probes)
 //! ```
 //!
 //! - `host` and `date` are Hive partition keys: the host lives in the path only, never as a column (pandas refuses
@@ -157,6 +158,23 @@
 //!   ON p.host = n.host AND p.ts = n.ts AND p.name = n.name AND n.process_count = 1
 //! WINDOW w AS (PARTITION BY n.host, n.name ORDER BY n.ts ROWS UNBOUNDED PRECEDING)
 //! ```
+//!
+//! ## `latency`: one row per network latency probe
+//!
+//! Written only for segments whose samples carried probes (a recorder without latency targets pays nothing for
+//! it). Rows are in the order the samples carried them: a probe belongs to the first sample taken after it
+//! completed (see `stabmon_core::latency`), so `ts` (that sample's tick, the join key to `samples`) can be seconds
+//! after `start_ts` for a slow probe. A failed probe has no `total_ms`: never a made-up figure.
+//!
+//! | column | type | encoding | meaning |
+//! |---|---|---|---|
+//! | `ts` | timestamp us UTC | delta | the tick of the sample that carried the probe |
+//! | `start_ts` | timestamp us UTC | delta | when the probe started |
+//! | `target` | string | dict | the target's name (`--target NAME=URL`) |
+//! | `outcome` | string | dict | `ok`, `timeout`, `refused`, `reset`, `dns_error`, `tls_error`, `http_status` or `other` |
+//! | `http_status` | uint16, null | delta | the status code of an `http_status` outcome |
+//! | `message` | string, null | dict | the message of a `dns_error`, `tls_error` or `other` outcome |
+//! | `dns_ms`, `connect_ms`, `tls_ms`, `first_byte_ms`, `total_ms` | float64, null | byte stream split | phase timings in milliseconds, where they apply and completed |
 //!
 //! ## Ranks
 //!

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Decimal128Type, Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type,
-    UInt32Type, UInt64Type,
+    Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{
     Array, ArrowPrimitiveType, BooleanArray, DictionaryArray, ListArray, PrimitiveArray,
@@ -19,11 +19,12 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
 use stabmon_core::{
-    CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry, Sample, Timestamp,
+    CpuUsage, LatencyProbe, LoadAvg, Memory, NameTotal, Pressure, ProbeOutcome, ProcessEntry,
+    Sample, Timestamp,
 };
 
 use crate::error::{Error, invalid, io, pq};
-use crate::layout::{SegmentLoc, TABLES, parquet_files, parse_segment_path, utc_date};
+use crate::layout::{LATENCY, SegmentLoc, TABLES, parquet_files, parse_segment_path, utc_date};
 use crate::manifest::{CleanStop, MANIFEST_FILE, Manifest, abs_path};
 use crate::pct;
 use crate::recorder::JOURNAL_DIR;
@@ -1012,6 +1013,57 @@ fn derive_ranks<T>(
     }
 }
 
+/// The latency table's rows, appended in file order to the probes of the sample they belong to.
+fn read_latency(path: &Path, range: Range, samples: &mut [Sample]) -> Result<(), Error> {
+    for batch in read_table(path, LATENCY, range)? {
+        let c = Cols {
+            batch: &batch,
+            path,
+        };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        let start = c.req::<TimestampMicrosecondType>("start_ts")?;
+        let target = c.str("target")?;
+        let outcome = c.str("outcome")?;
+        let status = c.prim::<UInt16Type>("http_status")?;
+        let message = c.str("message")?;
+        let dns = c.prim::<Float64Type>("dns_ms")?;
+        let connect = c.prim::<Float64Type>("connect_ms")?;
+        let tls = c.prim::<Float64Type>("tls_ms")?;
+        let first = c.prim::<Float64Type>("first_byte_ms")?;
+        let total = c.prim::<Float64Type>("total_ms")?;
+        for i in 0..batch.num_rows() {
+            if !range.contains(ts.value(i)) {
+                continue;
+            }
+            let at = sample_at(samples, ts.value(i), path)?;
+            let kind = outcome
+                .get(i)
+                .ok_or_else(|| invalid(path, "a null outcome"))?;
+            let outcome = ProbeOutcome::from_parts(kind, opt(status, i), message.get(i))
+                .ok_or_else(|| {
+                    invalid(
+                        path,
+                        format!("unknown probe outcome {kind:?} (or http_status without a code)"),
+                    )
+                })?;
+            let mut p = LatencyProbe::new(
+                target
+                    .get(i)
+                    .ok_or_else(|| invalid(path, "a null target"))?,
+                Timestamp::from_unix_micros(start.value(i)),
+                outcome,
+            );
+            p.dns_ms = opt(dns, i);
+            p.connect_ms = opt(connect, i);
+            p.tls_ms = opt(tls, i);
+            p.first_byte_ms = opt(first, i);
+            p.total_ms = opt(total, i);
+            samples[at].latency.push(p);
+        }
+    }
+    Ok(())
+}
+
 fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
     let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
     for (table, f) in TABLES.iter().zip(&files) {
@@ -1060,6 +1112,11 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
             |a, b| name_order_key(a).cmp(&name_order_key(b)),
             &files[2],
         )?;
+    }
+    // Only segments whose samples carried probes have a latency file.
+    let latency = seg.file(LATENCY);
+    if latency.exists() {
+        read_latency(&latency, whole, &mut samples)?;
     }
     samples.retain(|s| range.contains(s.ts.as_unix_micros()));
     Ok(samples)

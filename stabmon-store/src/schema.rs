@@ -48,8 +48,7 @@ enum Enc {
     Dict,
     /// DELTA_BINARY_PACKED, no dictionary: timestamps, counters, byte sizes, ids.
     Delta,
-    /// BYTE_STREAM_SPLIT, no dictionary: high-entropy floats (measured against dictionaries, kept for trials).
-    #[allow(dead_code)]
+    /// BYTE_STREAM_SPLIT, no dictionary: high-entropy floats (latency timings).
     Split,
     /// The writer's default for the type, no dictionary (RLE for booleans).
     Plain,
@@ -153,10 +152,27 @@ const NAMES: &[Col] = &[
     col("list_pos", || DataType::UInt16, true, Enc::Delta),
 ];
 
+/// One row per latency probe, in the order the samples carried them (issue 4).
+#[rustfmt::skip]
+const LATENCY: &[Col] = &[
+    col("ts", ts_type, false, Enc::Delta),
+    col("start_ts", ts_type, false, Enc::Delta),
+    col("target", dict_type, false, Enc::Dict),
+    col("outcome", dict_type, false, Enc::Dict),
+    col("http_status", || DataType::UInt16, true, Enc::Delta),
+    col("message", dict_type, true, Enc::Dict),
+    col("dns_ms", || DataType::Float64, true, Enc::Split),
+    col("connect_ms", || DataType::Float64, true, Enc::Split),
+    col("tls_ms", || DataType::Float64, true, Enc::Split),
+    col("first_byte_ms", || DataType::Float64, true, Enc::Split),
+    col("total_ms", || DataType::Float64, true, Enc::Split),
+];
+
 fn cols(table: &str) -> &'static [Col] {
     match table {
         "samples" => SAMPLES,
         "processes" => PROCESSES,
+        "latency" => LATENCY,
         _ => NAMES,
     }
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Int32Array, Int64Array,
-    ListArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array,
-    UInt64Array,
+    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Float64Array,
+    Int32Array, Int64Array, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
@@ -18,10 +18,10 @@ use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
-use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
+use stabmon_core::{LatencyProbe, NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, arrow, io, pq};
-use crate::layout::{TABLES, partition_dir, segment_stem, utc_date};
+use crate::layout::{LATENCY, TABLES, partition_dir, segment_stem, utc_date};
 use crate::pct;
 use crate::ranks;
 use crate::schema::{schema, writer_properties};
@@ -274,6 +274,9 @@ struct Buffer {
     name_names: Interner,
     /// Each name's last (CPU % bits, resident bytes) in this row group, for "same as before".
     name_last: HashMap<i32, (u32, u64)>,
+
+    /// Latency probes with the tick of the sample that carried them, in order.
+    latency: Vec<(i64, LatencyProbe)>,
 }
 
 /// A duration in whole microseconds (the resolution of `Sample::interval`/`lateness`); finer ones are refused
@@ -414,6 +417,8 @@ impl Buffer {
                 list_pos: if canonical { None } else { pos(i) },
             });
         }
+        self.latency
+            .extend(s.latency.iter().map(|p| (ts, p.clone())));
         Ok(())
     }
 
@@ -423,6 +428,52 @@ impl Buffer {
         let processes = self.processes_batch()?;
         let names = self.names_batch()?;
         Ok([samples, processes, names])
+    }
+
+    /// The latency rows of the row group, `None` when its samples carried no probe; empties them.
+    fn take_latency_batch(&mut self) -> Result<Option<RecordBatch>, arrow_schema::ArrowError> {
+        if self.latency.is_empty() {
+            return Ok(None);
+        }
+        let rows = std::mem::take(&mut self.latency);
+        let (mut targets, mut outcomes, mut messages) = (
+            Interner::default(),
+            Interner::default(),
+            Interner::default(),
+        );
+        let target_ids = rows
+            .iter()
+            .map(|(_, p)| Some(targets.id(&p.target)))
+            .collect();
+        let outcome_ids = rows
+            .iter()
+            .map(|(_, p)| Some(outcomes.id(p.outcome.kind())))
+            .collect();
+        let message_ids = rows
+            .iter()
+            .map(|(_, p)| messages.opt(p.outcome.message()))
+            .collect();
+        let ms = |f: fn(&LatencyProbe) -> Option<f64>| -> ArrayRef {
+            Arc::new(Float64Array::from_iter(rows.iter().map(|(_, p)| f(p))))
+        };
+        let ts: Vec<i64> = rows.iter().map(|(ts, _)| *ts).collect();
+        let start: Vec<i64> = rows.iter().map(|(_, p)| p.ts.as_unix_micros()).collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+            Arc::new(TimestampMicrosecondArray::from(start).with_timezone("UTC")),
+            targets.array(target_ids)?,
+            outcomes.array(outcome_ids)?,
+            Arc::new(UInt16Array::from_iter(
+                rows.iter().map(|(_, p)| p.outcome.http_status()),
+            )),
+            messages.array(message_ids)?,
+            ms(|p| p.dns_ms),
+            ms(|p| p.connect_ms),
+            ms(|p| p.tls_ms),
+            ms(|p| p.first_byte_ms),
+            ms(|p| p.total_ms),
+        ];
+        RecordBatch::try_new(schema(LATENCY), columns).map(Some)
     }
 
     fn samples_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
@@ -596,8 +647,13 @@ struct SegmentFile {
 struct Segment {
     host: String,
     date: String,
+    /// The file name shared by the segment's tables.
+    name: String,
     last_ts: i64,
     files: Vec<SegmentFile>,
+    /// The latency table's file, opened when the first probe arrives.
+    latency: Option<SegmentFile>,
+    zstd_level: i32,
     buf: Buffer,
 }
 
@@ -750,7 +806,7 @@ impl StoreWriter {
     }
 
     fn open_segment(&mut self, host: &str, date: &str, first: Timestamp) -> Result<Segment, Error> {
-        let dirs: Vec<PathBuf> = TABLES
+        let mut dirs: Vec<PathBuf> = TABLES
             .iter()
             .map(|t| partition_dir(&self.root, t, host, date))
             .collect();
@@ -760,6 +816,8 @@ impl StoreWriter {
                 source,
             })?;
         }
+        // The latency table's directory is created with its file, but a name taken there is taken too.
+        dirs.push(partition_dir(&self.root, LATENCY, host, date));
         let stem = segment_stem(first);
         let mut n = 0u32;
         let name = loop {
@@ -779,28 +837,16 @@ impl StoreWriter {
         };
         let mut files = Vec::with_capacity(TABLES.len());
         for (table, dir) in TABLES.iter().zip(&dirs) {
-            let tmp = dir.join(format!(".{name}.parquet.tmp"));
-            let path = dir.join(format!("{name}.parquet"));
-            let file = File::options()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(io(&tmp))?;
-            let props = writer_properties(table, host, self.opts.zstd_level);
-            // No embedded Arrow schema: it would add kilobytes to every footer, and the Parquet types already say
-            // everything (the reader accepts plain or dictionary strings).
-            let options = ArrowWriterOptions::new()
-                .with_properties(props)
-                .with_skip_arrow_metadata(true);
-            let writer = ArrowWriter::try_new_with_options(file, schema(table), options)
-                .map_err(pq(&tmp))?;
-            files.push(SegmentFile { writer, tmp, path });
+            files.push(open_file(dir, &name, table, host, self.opts.zstd_level)?);
         }
         Ok(Segment {
             host: host.to_owned(),
             date: date.to_owned(),
+            name,
             last_ts: i64::MIN,
             files,
+            latency: None,
+            zstd_level: self.opts.zstd_level,
             buf: Buffer::default(),
         })
     }
@@ -808,7 +854,7 @@ impl StoreWriter {
     fn close_segment(&mut self, mut seg: Segment) -> Result<(), Error> {
         // On a flush error, still close the files so that what was flushed before is readable.
         let mut first_err = flush_row_group(&mut seg, &self.root).err();
-        for f in seg.files {
+        for f in seg.files.into_iter().chain(seg.latency) {
             let res = f
                 .writer
                 .into_inner()
@@ -841,11 +887,54 @@ fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Error> {
         return Ok(());
     }
     let batches = seg.buf.take_batches().map_err(arrow(root))?;
+    let latency = seg.buf.take_latency_batch().map_err(arrow(root))?;
     for (f, batch) in seg.files.iter_mut().zip(batches) {
         f.writer.write(&batch).map_err(pq(&f.tmp))?;
         f.writer.flush().map_err(pq(&f.tmp))?;
     }
+    if let Some(batch) = latency {
+        let f = match &mut seg.latency {
+            Some(f) => f,
+            None => {
+                let dir = partition_dir(root, LATENCY, &seg.host, &seg.date);
+                std::fs::create_dir_all(&dir).map_err(|source| Error::CreateDir {
+                    path: dir.clone(),
+                    source,
+                })?;
+                let file = open_file(&dir, &seg.name, LATENCY, &seg.host, seg.zstd_level)?;
+                seg.latency.insert(file)
+            }
+        };
+        f.writer.write(&batch).map_err(pq(&f.tmp))?;
+        f.writer.flush().map_err(pq(&f.tmp))?;
+    }
     Ok(())
+}
+
+/// Creates a table's file of a segment under its hidden temporary name.
+fn open_file(
+    dir: &Path,
+    name: &str,
+    table: &str,
+    host: &str,
+    zstd_level: i32,
+) -> Result<SegmentFile, Error> {
+    let tmp = dir.join(format!(".{name}.parquet.tmp"));
+    let path = dir.join(format!("{name}.parquet"));
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    let props = writer_properties(table, host, zstd_level);
+    // No embedded Arrow schema: it would add kilobytes to every footer, and the Parquet types already say
+    // everything (the reader accepts plain or dictionary strings).
+    let options = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    let writer =
+        ArrowWriter::try_new_with_options(file, schema(table), options).map_err(pq(&tmp))?;
+    Ok(SegmentFile { writer, tmp, path })
 }
 
 impl Drop for StoreWriter {
