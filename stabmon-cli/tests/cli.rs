@@ -621,6 +621,44 @@ fn unreachable_targets_are_data_not_errors() {
         "{stderr}"
     );
     assert!(!stderr.contains("no latency targets"), "{stderr}");
+
+    // dump --latency: one row per probe, the refused ones recorded as data with no latency figure.
+    let rows = parse_csv(&dump(dir.path(), &["--latency"]));
+    assert_eq!(
+        rows[0],
+        [
+            "ts",
+            "host",
+            "target",
+            "outcome",
+            "http_status",
+            "message",
+            "dns_ms",
+            "connect_ms",
+            "tls_ms",
+            "first_byte_ms",
+            "total_ms"
+        ]
+    );
+    let web: Vec<_> = rows[1..].iter().filter(|r| r[2] == "web").collect();
+    let closed: Vec<_> = rows[1..].iter().filter(|r| r[2] == "closed").collect();
+    assert!(web.len() >= 3 && closed.len() >= 3, "{rows:?}");
+    for r in &web {
+        assert_eq!(r[3], "ok", "{r:?}");
+        let total: f64 = r[10].parse().unwrap();
+        assert!(total > 0.0 && total < 1000.0, "{r:?}");
+    }
+    for r in &closed {
+        assert_eq!((r[3].as_str(), r[10].as_str()), ("refused", ""), "{r:?}");
+    }
+    // The same in JSON Lines.
+    let json = json_lines(&dump(dir.path(), &["--latency", "--format", "json"]));
+    assert_eq!(json.len(), rows.len() - 1);
+    assert!(
+        json.iter().any(|v| v["target"] == "closed"
+            && v["outcome"] == "refused"
+            && v["total_ms"].is_null())
+    );
 }
 
 #[test]
