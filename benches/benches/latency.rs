@@ -3,16 +3,17 @@
 //! Everything runs against servers this bench starts on 127.0.0.1; nothing leaves the machine.
 //!
 //! 1. Accuracy: an HTTP server on 127.0.0.1 that answers a `HEAD` after a known delay (0, 50 and 200 ms). The
-//!    server measures the delay it really applied (from the request read to the answer written); the error is the
-//!    probe's `total_ms` minus that true delay, i.e. what the probe adds on top of the server's think time
-//!    (connect, request, response on loopback, and the measurement itself). Also reported against the nominal
-//!    delay.
+//!    server measures the delay it really applied (from the request read to just before the answer is written);
+//!    the error is the probe's `total_ms` minus that true delay, i.e. what the probe adds on top of the server's
+//!    think time (connect, request, response on loopback, and the measurement itself). Also reported against the
+//!    nominal delay, and the time spent in `probe()` outside the probe's own clock.
 //! 2. CPU per probe: CPU time of the probing thread (`CLOCK_THREAD_CPUTIME_ID`, user + system) per probe, for
 //!    http, https (TLS 1.3 handshake to a self-signed loopback server trusted as an extra root), tcp, icmp and a
 //!    UDP DNS query to a loopback responder. Servers run on other threads and are not counted.
 //! 3. Soak: a `Collector` at 1 s with one healthy (http), one refusing (tcp to a closed port) and one blackholed
 //!    (accepts, never answers; 5 s timeout) target; the p50/p99/max lateness of the system sample against its
-//!    tick, and the probes recorded per target.
+//!    tick, and the probes recorded per target. Then, as the baseline of the same run, as long again without
+//!    targets.
 //!
 //! Run: `cargo bench -p stabmon-benches --bench latency` (the soak lasts 5 minutes). Environment:
 //! `LATENCY_SOAK` (soak length, e.g. `30s`, default `5m`), `LATENCY_ONLY` (`accuracy`, `cpu` or `soak`).
@@ -64,9 +65,12 @@ fn read_request(s: &mut impl Read) -> bool {
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
-/// An HTTP server answering after `delay`; the delays it really applied, in ms, are pushed to `applied`.
+/// An HTTP server answering after `delay`; the delays it really applied, in ms, are pushed to `applied`. It serves
+/// one connection at a time on its accepting thread (the probes are sequential), so no thread start is measured.
 fn delayed_server(delay: Duration, applied: Arc<Mutex<Vec<f64>>>) -> u16 {
-    serve(move |mut s| {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = move |mut s: TcpStream| {
         if !read_request(&mut s) {
             return;
         }
@@ -79,12 +83,16 @@ fn delayed_server(delay: Duration, applied: Arc<Mutex<Vec<f64>>>) -> u16 {
         while Instant::now() < until {
             std::hint::spin_loop();
         }
+        let applied_ms = t.elapsed().as_secs_f64() * 1000.0;
         let _ = s.write_all(OK);
-        applied
-            .lock()
-            .unwrap()
-            .push(t.elapsed().as_secs_f64() * 1000.0);
-    })
+        applied.lock().unwrap().push(applied_ms);
+    };
+    thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            handle(s);
+        }
+    });
+    port
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -118,6 +126,7 @@ fn accuracy() {
         for _ in 0..3 {
             prober.probe(&target);
         }
+        thread::sleep(Duration::from_millis(50));
         applied.lock().unwrap().clear();
         let mut totals = Vec::new();
         let mut outer = Vec::new();
@@ -128,7 +137,11 @@ fn accuracy() {
             assert_eq!(p.outcome, ProbeOutcome::Ok, "{p:?}");
             totals.push(p.total_ms.unwrap());
             // Let the server record its applied delay before the next probe.
-            thread::sleep(Duration::from_millis(2));
+            thread::sleep(Duration::from_millis(5));
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while applied.lock().unwrap().len() < n && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
         }
         let applied = applied.lock().unwrap().clone();
         assert_eq!(applied.len(), n);
@@ -261,13 +274,25 @@ fn soak() {
         thread::sleep(Duration::from_secs(3600));
         drop(s);
     });
-    let mut c = Collector::builder()
+    let c = Collector::builder()
         .interval(Duration::from_secs(1))
         .target(Target::new("healthy", &format!("http://127.0.0.1:{healthy}/")).unwrap())
         .target(Target::new("refused", &format!("tcp://127.0.0.1:{refused}")).unwrap())
         .target(Target::new("blackhole", &format!("http://127.0.0.1:{blackhole}/")).unwrap())
         .build()
         .unwrap();
+    run_soak(c, len);
+    println!("### baseline: the same collector without targets, as long again");
+    run_soak(
+        Collector::builder()
+            .interval(Duration::from_secs(1))
+            .build()
+            .unwrap(),
+        len,
+    );
+}
+
+fn run_soak(mut c: Collector, len: Duration) {
     let stop = c.stop_handle();
     thread::spawn(move || {
         thread::sleep(len);
@@ -283,7 +308,7 @@ fn soak() {
     println!("lateness ms: {}", summary(lateness.clone()));
     let over20 = lateness.iter().filter(|&&l| l > 20.0).count();
     println!("samples later than 20 ms: {over20}");
-    for name in ["healthy", "refused", "blackhole"] {
+    for name in c.targets().iter().map(Target::name) {
         let ps: Vec<_> = probes.iter().filter(|p| p.target == name).collect();
         let mut kinds: Vec<(&str, usize)> = Vec::new();
         for p in &ps {
