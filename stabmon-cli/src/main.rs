@@ -91,11 +91,11 @@ struct RecordArgs {
     #[arg(long, value_enum, default_value_t = SamplerArg::Auto)]
     sampler: SamplerArg,
 
-    /// A network latency target to probe, NAME=URL (repeatable). URLs: http://host[:port][/path] and https://...
-    /// (a HEAD request: DNS, connect, TLS, first byte and total), tcp://host:port (connect time), icmp://host
-    /// (echo round trip), dns://name (system resolver) or dns://name@host[:port] (ask that DNS server). Example:
-    /// --target gw=icmp://192.168.1.1 --target web=https://example.com/favicon.ico. [default: none: no latency is
-    /// recorded]
+    /// A network latency target to probe, NAME=URL (repeatable). URLs: `http://host[:port][/path]` and `https://...`
+    /// (a HEAD request: DNS, connect, TLS, first byte and total), `tcp://host:port` (connect time), `icmp://host`
+    /// (echo round trip), `dns://name` (system resolver) or `dns://name@host[:port]` (ask that DNS server).
+    /// Example: `--target gw=icmp://192.168.1.1 --target web=https://example.com/favicon.ico`. [default: none: no
+    /// latency is recorded]
     #[arg(long = "target", value_name = "NAME=URL", value_parser = parse_target)]
     targets: Vec<stabmon_probe::Target>,
 
