@@ -220,6 +220,9 @@ impl fmt::Display for ProbeOutcome {
 /// One probe of one target: when it started, how it ended, and the timings of the phases that completed, in
 /// milliseconds.
 ///
+/// Timings have microsecond resolution: probes record whole microseconds ([`duration_ms`]), which is what the
+/// store keeps, exactly (see [`whole_micros`]).
+///
 /// Which phases apply depends on the target: HTTP(S) has all of them (DNS only when the host is a name, TLS only
 /// for https); `tcp://` has DNS and connect; `icmp://` has DNS and the echo round trip as `total_ms`; `dns://` has
 /// the resolution as both `dns_ms` and `total_ms`.
@@ -273,6 +276,27 @@ impl LatencyProbe {
             None
         }
     }
+}
+
+/// A duration in milliseconds with microsecond resolution (whole microseconds, truncated): how probes record
+/// their timings.
+///
+/// ```
+/// # use std::time::Duration;
+/// assert_eq!(stabmon_core::latency::duration_ms(Duration::from_nanos(1_234_567)), 1.234);
+/// ```
+pub fn duration_ms(d: std::time::Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+/// A timing in milliseconds as whole microseconds, when it is one exactly (as [`duration_ms`] makes them), so that
+/// `whole_micros(ms)? as f64 / 1000.0 == ms`; `None` for a finer, negative or non-finite value.
+pub fn whole_micros(ms: f64) -> Option<i64> {
+    if !(0.0..=1e15).contains(&ms) {
+        return None;
+    }
+    let us = (ms * 1000.0).round();
+    (us / 1000.0 == ms).then_some(us as i64)
 }
 
 /// The share of failed probes (every outcome but [`Ok`](ProbeOutcome::Ok), an HTTP error status included), from
@@ -440,6 +464,35 @@ mod tests {
         assert_eq!(stats[0].target, "dns");
         assert_eq!(stats[0].loss, 1.0);
         assert_eq!((stats[0].jitter_ms, stats[0].mean_ms), (None, None));
+    }
+
+    #[test]
+    fn microsecond_timings_round_trip_through_whole_micros() {
+        use std::time::Duration;
+        for ns in [
+            0u64,
+            999,
+            1_000,
+            1_234_567,
+            47_123_456_789,
+            5_000_000_000,
+            3_600_000_000_123,
+        ] {
+            let ms = duration_ms(Duration::from_nanos(ns));
+            let us = whole_micros(ms);
+            assert_eq!(
+                us,
+                Some(i64::try_from(ns / 1000).unwrap_or_default()),
+                "{ns} ns"
+            );
+            assert_eq!(us.map(|us| us as f64 / 1000.0), Some(ms));
+        }
+        assert_eq!(whole_micros(0.1 + 0.2), None, "finer than a microsecond");
+        assert_eq!(whole_micros(0.3), Some(300));
+        assert_eq!(whole_micros(1.0004), None);
+        assert_eq!(whole_micros(-1.0), None);
+        assert_eq!(whole_micros(f64::NAN), None);
+        assert_eq!(whole_micros(f64::INFINITY), None);
     }
 
     #[test]

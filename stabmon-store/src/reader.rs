@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Decimal128Type, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
-    UInt16Type, UInt32Type, UInt64Type,
+    Decimal128Type, Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 use arrow_array::{
     Array, ArrowPrimitiveType, BooleanArray, DictionaryArray, ListArray, PrimitiveArray,
@@ -1026,11 +1026,12 @@ fn read_latency(path: &Path, range: Range, samples: &mut [Sample]) -> Result<(),
         let outcome = c.str("outcome")?;
         let status = c.prim::<UInt16Type>("http_status")?;
         let message = c.str("message")?;
-        let dns = c.prim::<Float64Type>("dns_ms")?;
-        let connect = c.prim::<Float64Type>("connect_ms")?;
-        let tls = c.prim::<Float64Type>("tls_ms")?;
-        let first = c.prim::<Float64Type>("first_byte_ms")?;
-        let total = c.prim::<Float64Type>("total_ms")?;
+        let dns = c.prim::<Int64Type>("dns_us")?;
+        let connect = c.prim::<Int64Type>("connect_us")?;
+        let tls = c.prim::<Int64Type>("tls_us")?;
+        let first = c.prim::<Int64Type>("first_byte_us")?;
+        let total = c.prim::<Int64Type>("total_us")?;
+        let ms = |a: &PrimitiveArray<Int64Type>, i: usize| opt(a, i).map(|us| us as f64 / 1000.0);
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
                 continue;
@@ -1053,11 +1054,11 @@ fn read_latency(path: &Path, range: Range, samples: &mut [Sample]) -> Result<(),
                 Timestamp::from_unix_micros(start.value(i)),
                 outcome,
             );
-            p.dns_ms = opt(dns, i);
-            p.connect_ms = opt(connect, i);
-            p.tls_ms = opt(tls, i);
-            p.first_byte_ms = opt(first, i);
-            p.total_ms = opt(total, i);
+            p.dns_ms = ms(dns, i);
+            p.connect_ms = ms(connect, i);
+            p.tls_ms = ms(tls, i);
+            p.first_byte_ms = ms(first, i);
+            p.total_ms = ms(total, i);
             samples[at].latency.push(p);
         }
     }

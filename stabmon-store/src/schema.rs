@@ -48,7 +48,8 @@ enum Enc {
     Dict,
     /// DELTA_BINARY_PACKED, no dictionary: timestamps, counters, byte sizes, ids.
     Delta,
-    /// BYTE_STREAM_SPLIT, no dictionary: high-entropy floats (latency timings).
+    /// BYTE_STREAM_SPLIT, no dictionary: high-entropy floats (measured against dictionaries, kept for trials).
+    #[allow(dead_code)]
     Split,
     /// The writer's default for the type, no dictionary (RLE for booleans).
     Plain,
@@ -161,11 +162,13 @@ const LATENCY: &[Col] = &[
     col("outcome", dict_type, false, Enc::Dict),
     col("http_status", || DataType::UInt16, true, Enc::Delta),
     col("message", dict_type, true, Enc::Dict),
-    col("dns_ms", || DataType::Float64, true, Enc::Split),
-    col("connect_ms", || DataType::Float64, true, Enc::Split),
-    col("tls_ms", || DataType::Float64, true, Enc::Split),
-    col("first_byte_ms", || DataType::Float64, true, Enc::Split),
-    col("total_ms", || DataType::Float64, true, Enc::Split),
+    // Whole microseconds, delta: 6.6 B per probe on a synthetic day of three targets; float64 milliseconds with byte
+    // stream split cost 18.3 B, plain int64 6.9 B, dictionaries 10.4 B.
+    col("dns_us", || DataType::Int64, true, Enc::Delta),
+    col("connect_us", || DataType::Int64, true, Enc::Delta),
+    col("tls_us", || DataType::Int64, true, Enc::Delta),
+    col("first_byte_us", || DataType::Int64, true, Enc::Delta),
+    col("total_us", || DataType::Int64, true, Enc::Delta),
 ];
 
 fn cols(table: &str) -> &'static [Col] {

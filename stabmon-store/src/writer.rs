@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Float64Array,
-    Int32Array, Int64Array, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
-    UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Int32Array, Int64Array,
+    ListArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array,
+    UInt64Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
@@ -18,6 +18,7 @@ use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
+use stabmon_core::latency::whole_micros;
 use stabmon_core::{LatencyProbe, NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, arrow, io, pq};
@@ -304,6 +305,25 @@ impl Buffer {
         {
             return Err("more than 65,535 processes or names in a top list".to_owned());
         }
+        for p in &s.latency {
+            for (what, v) in [
+                ("dns_ms", p.dns_ms),
+                ("connect_ms", p.connect_ms),
+                ("tls_ms", p.tls_ms),
+                ("first_byte_ms", p.first_byte_ms),
+                ("total_ms", p.total_ms),
+            ] {
+                if let Some(ms) = v
+                    && whole_micros(ms).is_none()
+                {
+                    return Err(format!(
+                        "the {what} of {ms} of the probe of {:?} is not a whole number of microseconds \
+                         (latency timings keep microseconds)",
+                        p.target
+                    ));
+                }
+            }
+        }
         let cores_end = self.core_busy.len() + s.per_core.len();
         let core_end =
             i32::try_from(cores_end).map_err(|_| "too many cores in one row group".to_owned())?;
@@ -453,8 +473,11 @@ impl Buffer {
             .iter()
             .map(|(_, p)| messages.opt(p.outcome.message()))
             .collect();
+        // Checked in push: every figure is whole microseconds.
         let ms = |f: fn(&LatencyProbe) -> Option<f64>| -> ArrayRef {
-            Arc::new(Float64Array::from_iter(rows.iter().map(|(_, p)| f(p))))
+            Arc::new(Int64Array::from_iter(
+                rows.iter().map(|(_, p)| f(p).and_then(whole_micros)),
+            ))
         };
         let ts: Vec<i64> = rows.iter().map(|(ts, _)| *ts).collect();
         let start: Vec<i64> = rows.iter().map(|(_, p)| p.ts.as_unix_micros()).collect();

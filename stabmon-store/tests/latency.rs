@@ -30,10 +30,11 @@ fn samples() -> Vec<Sample> {
             1 => {
                 let mut ok = probe("web", 500, ProbeOutcome::Ok);
                 ok.dns_ms = Some(1.25);
-                ok.connect_ms = Some(0.1 + 0.2); // not a round number in binary
-                ok.tls_ms = Some(12.000_001);
+                // Whole microseconds, as probes record them; not round numbers in binary.
+                ok.connect_ms = Some(0.3);
+                ok.tls_ms = Some(12.001);
                 ok.first_byte_ms = Some(33.3);
-                ok.total_ms = Some(47.123_456_789);
+                ok.total_ms = Some(3_600_047.123);
                 let mut err = probe("web-500", 510, ProbeOutcome::HttpStatus(500));
                 err.connect_ms = Some(0.5);
                 err.first_byte_ms = Some(3.0);
@@ -168,6 +169,33 @@ fn latency_files_are_tagged_and_readable_alone_by_range() {
     assert_eq!(got[4].latency[1].target, "hole");
     assert_eq!(got[4].latency[1].ts, at(1500));
     assert_eq!(got[4].latency[1].total_ms, None);
+}
+
+#[test]
+fn a_timing_finer_than_a_microsecond_is_refused_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = StoreWriter::create(dir.path()).unwrap();
+    let mut bad = Sample::new(at(0), "nas");
+    bad.latency = vec![LatencyProbe::ok("web", at(0), 0.1 + 0.2)];
+    let err = w
+        .write(&bad)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("\"web\"") && err.contains("microseconds"),
+        "{err}"
+    );
+    // The writer goes on; the refused sample left nothing behind.
+    let mut good = Sample::new(at(1000), "nas");
+    good.latency = vec![LatencyProbe::ok("web", at(900), 0.3)];
+    w.write(&good).unwrap();
+    w.finish().unwrap();
+    let got = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert_eq!(got, [good]);
 }
 
 #[test]

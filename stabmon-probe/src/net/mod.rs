@@ -175,8 +175,9 @@ impl Clock {
     }
 }
 
+/// Milliseconds since `t`, in whole microseconds (the resolution the store keeps exactly).
 pub(crate) fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
+    stabmon_core::latency::duration_ms(t.elapsed())
 }
 
 /// Maps an I/O error of a probe to its outcome; `what` says what was being done, for the message.
