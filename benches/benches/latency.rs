@@ -15,8 +15,12 @@
 //!    tick, and the probes recorded per target. Then, as the baseline of the same run, as long again without
 //!    targets.
 //!
-//! Run: `cargo bench -p stabmon-benches --bench latency` (the soak lasts 5 minutes). Environment:
-//! `LATENCY_SOAK` (soak length, e.g. `30s`, default `5m`), `LATENCY_ONLY` (`accuracy`, `cpu` or `soak`).
+//! 4. Storage: a synthetic day of the `--net auto` set (three targets) at 1 s through `StoreWriter`: bytes a day
+//!    of the `latency` table.
+//!
+//! Run: `cargo bench -p stabmon-benches --bench latency` (the soak lasts 2 x 5 minutes). Environment:
+//! `LATENCY_SOAK` (soak length, e.g. `30s`, default `5m`), `LATENCY_ONLY` (`accuracy`, `cpu`, `storage` or
+//! `soak`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
@@ -330,6 +334,108 @@ fn run_soak(mut c: Collector, len: Duration) {
     }
 }
 
+/// A deterministic pseudo-random generator (xorshift64*), so the synthetic day is the same in every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A positive value around `median`, with a long right tail (log-normal-ish).
+    fn around(&mut self, median: f64) -> f64 {
+        median * (1.5 * (self.next() - 0.5) + 2.0 * self.next().powi(8)).exp()
+    }
+}
+
+/// Bytes a day of the latency table: the `--net auto` set (gateway ICMP, system DNS, one https host) probed every
+/// second for a synthetic day, with 1 % timeouts, written through the store.
+fn storage() {
+    use stabmon_core::{LatencyProbe, Sample, Timestamp};
+    use stabmon_store::StoreWriter;
+
+    println!("## storage: one synthetic day of the --net auto set at 1 s through StoreWriter");
+    let t0 = Timestamp::from_unix_secs(1_795_564_800); // 2026-11-25T00:00:00Z
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = StoreWriter::create(dir.path()).unwrap();
+    let mut rows = 0u64;
+    for i in 0..86_400u64 {
+        let ts = t0.saturating_add(Duration::from_secs(i));
+        let mut s = Sample::new(ts, "host");
+        s.interval = Duration::from_secs(1);
+        let start = |ms: u64| ts.saturating_sub(Duration::from_millis(ms));
+        let timeout = |rng: &mut Rng| rng.next() < 0.01;
+        // Measured with microsecond resolution, like Instant differences in ms.
+        let us = |v: f64| (v * 1000.0).round() / 1000.0;
+        let mut gw = LatencyProbe::new("gateway", start(500), ProbeOutcome::Ok);
+        if timeout(&mut rng) {
+            gw.outcome = ProbeOutcome::Timeout;
+        } else {
+            gw.total_ms = Some(us(rng.around(1.8)));
+        }
+        let mut dns = LatencyProbe::new("dns", start(499), ProbeOutcome::Ok);
+        if timeout(&mut rng) {
+            dns.outcome = ProbeOutcome::Timeout;
+        } else {
+            let v = us(rng.around(12.0));
+            dns.dns_ms = Some(v);
+            dns.total_ms = Some(v);
+        }
+        let mut web = LatencyProbe::new("internet", start(498), ProbeOutcome::Ok);
+        let d = us(rng.around(10.0));
+        web.dns_ms = Some(d);
+        if timeout(&mut rng) {
+            web.outcome = ProbeOutcome::Timeout;
+        } else {
+            let (c, t, f) = (
+                us(rng.around(15.0)),
+                us(rng.around(32.0)),
+                us(rng.around(20.0)),
+            );
+            web.connect_ms = Some(c);
+            web.tls_ms = Some(t);
+            web.first_byte_ms = Some(f);
+            web.total_ms = Some(us(d + c + t + f + rng.next() * 0.05));
+        }
+        s.latency = vec![gw, dns, web];
+        rows += 3;
+        w.write(&s).unwrap();
+    }
+    let summary = w.finish().unwrap();
+    let mut by_table: Vec<(String, u64, u64)> = Vec::new();
+    for f in &summary.files {
+        let table = f
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .find(|c| ["samples", "processes", "names", "latency"].contains(&c.as_str()))
+            .unwrap_or_default();
+        let bytes = std::fs::metadata(f).unwrap().len();
+        match by_table.iter_mut().find(|(t, _, _)| *t == table) {
+            Some((_, n, b)) => {
+                *n += 1;
+                *b += bytes;
+            }
+            None => by_table.push((table, 1, bytes)),
+        }
+    }
+    for (table, files, bytes) in by_table {
+        println!(
+            "{table}: {files} file(s), {bytes} bytes/day ({:.1} B per sample)",
+            bytes as f64 / 86_400.0
+        );
+        if table == "latency" {
+            println!(
+                "latency: {rows} rows, {:.2} B per probe",
+                bytes as f64 / rows as f64
+            );
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let only = std::env::var("LATENCY_ONLY").unwrap_or_default();
@@ -338,6 +444,9 @@ fn main() {
     }
     if only.is_empty() || only == "cpu" {
         cpu();
+    }
+    if only.is_empty() || only == "storage" {
+        storage();
     }
     if only.is_empty() || only == "soak" {
         soak();
