@@ -5,6 +5,7 @@
 #
 #   bash benches/record_soak.sh            # 10 minutes, the figure in BENCHMARKS.md
 #   SOAK=5m PROCS=1000 bash benches/record_soak.sh
+#   KEEP=/tmp/soak bash benches/record_soak.sh   # keep the recorded data directory for inspection
 #
 # Needs python3 (for the percentiles). Sends no network traffic. Children are killed on exit.
 set -euo pipefail
@@ -44,10 +45,12 @@ done
 wait "$rec"
 
 bytes=$(find "$data/rec" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+pq_bytes=$(find "$data/rec" -type f -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+if [ -n "${KEEP:-}" ]; then cp -r "$data/rec" "$KEEP"; fi
 "$bin" dump --data "$data/rec" --format json >"$data/dump.jsonl"
-python3 - "$data/dump.jsonl" "$bytes" "$hwm_kb" "$SOAK" "$SAMPLER" <<'EOF'
+python3 - "$data/dump.jsonl" "$bytes" "$hwm_kb" "$SOAK" "$SAMPLER" "$pq_bytes" <<'EOF'
 import json, sys
-path, size, hwm_kb, soak, sampler = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, size, hwm_kb, soak, sampler, pq_size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
 lat = []
 first = last = None
 for line in open(path):
@@ -61,6 +64,7 @@ lat.sort()
 pct = lambda q: lat[min(n - 1, int(q * n))]
 print(f"soak {soak}, sampler {sampler}: {n} samples from {first} to {last}")
 print(f"bytes on disk: {size} = {size / n:.1f} B per recorded second = {size / n * 86400 / 1e6:.2f} MB/day")
+print(f"  of which Parquet segments: {pq_size} = {pq_size / n:.1f} B per recorded second (the rest: manifest, lock)")
 print(f"peak RSS (VmHWM): {hwm_kb / 1024:.1f} MiB")
 print(f"lateness: p50 {pct(0.5):.2f} ms, p99 {pct(0.99):.2f} ms, max {lat[-1]:.2f} ms")
 EOF
