@@ -172,6 +172,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let mut consecutive_errors = 0;
     // The first failure that ends recording early; the data written so far is still finished below.
     let mut failure: Option<anyhow::Error> = None;
+    let mut target_states = TargetStates::default();
     loop {
         match collector.next_sample() {
             Ok(Some(sample)) => {
@@ -180,6 +181,9 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 // is logged once.
                 for notice in recorder.record(&sample) {
                     log(&notice.to_string());
+                }
+                for change in target_states.update(&sample.latency) {
+                    log(&change);
                 }
                 written += 1;
             }
@@ -220,6 +224,38 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     match failure {
         Some(e) => Err(e),
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Remembers how each latency target's last probe ended, to log a line only when that changes (a target that
+/// starts failing, fails differently, or recovers), not at every probe: failures are data, recorded anyway.
+#[derive(Debug, Default)]
+struct TargetStates {
+    last: std::collections::HashMap<String, stabmon_core::ProbeOutcome>,
+}
+
+impl TargetStates {
+    fn update(&mut self, probes: &[stabmon_core::LatencyProbe]) -> Vec<String> {
+        let mut lines = Vec::new();
+        for p in probes {
+            let before = self.last.insert(p.target.clone(), p.outcome.clone());
+            let changed = match &before {
+                None => !p.outcome.is_ok(),
+                Some(b) => b != &p.outcome && !(b.is_ok() && p.outcome.is_ok()),
+            };
+            if !changed {
+                continue;
+            }
+            lines.push(if p.outcome.is_ok() {
+                format!("latency: target {} answers again", p.target)
+            } else {
+                format!(
+                    "latency: target {} failed ({}) at {}; recording goes on",
+                    p.target, p.outcome, p.ts
+                )
+            });
+        }
+        lines
     }
 }
 
@@ -276,6 +312,37 @@ fn stop_on_signals(stop: StopHandle) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_changes_are_logged_once() {
+        use stabmon_core::{LatencyProbe, ProbeOutcome, Timestamp};
+        let at = Timestamp::from_unix_secs;
+        let mut st = TargetStates::default();
+        // A healthy first probe says nothing; the first failure does, once.
+        assert!(st.update(&[LatencyProbe::ok("web", at(0), 1.0)]).is_empty());
+        let fail = |s| LatencyProbe::new("web", at(s), ProbeOutcome::Timeout);
+        let lines = st.update(&[fail(1), fail(2)]);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("target web failed (timeout)"),
+            "{lines:?}"
+        );
+        // Failing differently is news; recovering too.
+        let lines = st.update(&[LatencyProbe::new("web", at(3), ProbeOutcome::Refused)]);
+        assert_eq!(lines.len(), 1);
+        let lines = st.update(&[
+            LatencyProbe::ok("web", at(4), 2.0),
+            LatencyProbe::ok("web", at(5), 3.0),
+        ]);
+        assert_eq!(lines, ["latency: target web answers again"]);
+        // A target that fails from the start is logged at its first probe.
+        let lines = st.update(&[LatencyProbe::new(
+            "gw",
+            at(6),
+            ProbeOutcome::Other("no ICMP".into()),
+        )]);
+        assert!(lines[0].contains("gw failed (other: no ICMP)"), "{lines:?}");
+    }
 
     #[test]
     fn human_durations() {

@@ -621,6 +621,13 @@ fn unreachable_targets_are_data_not_errors() {
         "{stderr}"
     );
     assert!(!stderr.contains("no latency targets"), "{stderr}");
+    // The refusing target is logged once, when it starts failing, not at every probe.
+    assert_eq!(
+        stderr.matches("target closed failed (refused)").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains("target web failed"), "{stderr}");
 
     // dump --latency: one row per probe, the refused ones recorded as data with no latency figure.
     let rows = parse_csv(&dump(dir.path(), &["--latency"]));
