@@ -596,7 +596,11 @@ fn name_totals_elided_as_derived_come_back_exact() {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    write_all(dir.path(), WriterOptions::new().row_group_samples(4), &samples);
+    write_all(
+        dir.path(),
+        WriterOptions::new().row_group_samples(4),
+        &samples,
+    );
     let reader = StoreReader::open(dir.path()).unwrap();
     let back = reader.samples(None, None).unwrap();
     // NaN != NaN: compare the debug text, which shows every field.
