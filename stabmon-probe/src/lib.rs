@@ -95,7 +95,7 @@ pub use error::Error;
 pub use linux::ProcSampler;
 pub use net::{
     DEFAULT_PROBE_TIMEOUT, NetAuto, ProbeOptions, Prober, Target, TargetKind, default_gateway,
-    net_auto_targets, parse_proc_net_route,
+    net_auto_targets, parse_proc_net_route, parse_route_get, parse_route_print,
 };
 pub use sampler::{Sampler, SamplerOptions};
 pub use sysinfo_sampler::SysinfoSampler;

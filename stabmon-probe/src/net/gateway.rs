@@ -42,12 +42,35 @@ pub fn parse_proc_net_route(text: &str) -> Option<Ipv4Addr> {
         .map(|(_, gw)| gw)
 }
 
-/// The default IPv4 gateway of this machine, `None` when it has none.
+/// The gateway in the output of macOS's and the BSDs' `route -n get default` (a `gateway: 192.168.1.1` line).
+pub fn parse_route_get(text: &str) -> Option<Ipv4Addr> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("gateway:"))
+        .find_map(|v| v.trim().parse().ok())
+}
+
+/// The default gateway in the output of Windows' `route print -4 0.0.0.0`: the `0.0.0.0 0.0.0.0 GATEWAY IFACE
+/// METRIC` row with the lowest metric (rows whose gateway is `On-link` have none).
+pub fn parse_route_print(text: &str) -> Option<Ipv4Addr> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.as_slice() {
+                ["0.0.0.0", "0.0.0.0", gw, _iface, metric, ..] => {
+                    Some((metric.parse::<u32>().ok()?, gw.parse::<Ipv4Addr>().ok()?))
+                }
+                _ => None,
+            }
+        })
+        .min_by_key(|&(metric, _)| metric)
+        .map(|(_, gw)| gw)
+}
+
+/// The default IPv4 gateway of this machine, `None` when it has none or it cannot be found.
 ///
-/// Linux reads `/proc/net/route`. On other systems the gateway is not discovered yet (macOS would need
-/// `route -n get default` or a routing socket, Windows `GetIpForwardTable2`): this returns `None`, and
-/// `--net auto` probes the resolver and the public host only and says so; add the router yourself with
-/// `--target gw=icmp://ROUTER`.
+/// Linux reads `/proc/net/route`; macOS and the BSDs run `route -n get default`, Windows `route print -4 0.0.0.0`
+/// (both ship with the OS). Elsewhere, or when the command fails, this returns `None` and `--net auto` probes
+/// the resolver and the public host only, and says so: add the router yourself with `--target gw=icmp://ROUTER`.
 pub fn default_gateway() -> Result<Option<Ipv4Addr>, Error> {
     #[cfg(target_os = "linux")]
     {
@@ -55,10 +78,51 @@ pub fn default_gateway() -> Result<Option<Ipv4Addr>, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         Ok(parse_proc_net_route(&text))
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    ))]
+    {
+        Ok(command_output("route", &["-n", "get", "default"]).and_then(|t| parse_route_get(&t)))
+    }
+    #[cfg(windows)]
+    {
+        Ok(
+            command_output("route", &["print", "-4", "0.0.0.0"])
+                .and_then(|t| parse_route_print(&t)),
+        )
+    }
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd",
+        windows
+    )))]
     {
         Ok(None)
     }
+}
+
+/// The standard output of a command that succeeded; `None` when it could not run or failed.
+#[cfg(any(
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    windows
+))]
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The targets of the `--net auto` preset, and notes for the log.
@@ -131,6 +195,34 @@ mod tests {
             parse_proc_net_route(text),
             Some(Ipv4Addr::new(192, 168, 1, 254))
         );
+    }
+
+    #[test]
+    fn gateway_from_route_get_on_macos() {
+        let text = "   route to: default\ndestination: default\n       mask: default\n    gateway: 192.168.1.1\n  \
+                    interface: en0\n      flags: <UP,GATEWAY,DONE,STATIC,PRCLONING,GLOBAL>\n";
+        assert_eq!(parse_route_get(text), Some(Ipv4Addr::new(192, 168, 1, 1)));
+        assert_eq!(
+            parse_route_get("route: writing to routing socket: not in table\n"),
+            None
+        );
+        // A gateway that is a link, not an address.
+        assert_eq!(parse_route_get("    gateway: link#12\n"), None);
+    }
+
+    #[test]
+    fn gateway_from_route_print_on_windows() {
+        let text = "IPv4 Route Table\n\
+            ===========================================================================\n\
+            Active Routes:\n\
+            Network Destination        Netmask          Gateway       Interface  Metric\n\
+                      0.0.0.0          0.0.0.0      192.168.1.1    192.168.1.23     35\n\
+                      0.0.0.0          0.0.0.0         10.0.0.1        10.0.0.7     25\n\
+                      0.0.0.0          0.0.0.0         On-link       10.8.0.2      5\n\
+            ===========================================================================\n\
+            Persistent Routes:\n  None\n";
+        assert_eq!(parse_route_print(text), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(parse_route_print("Active Routes:\n  None\n"), None);
     }
 
     #[test]

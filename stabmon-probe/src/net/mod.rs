@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::CertificateDer;
 use stabmon_core::{LatencyProbe, ProbeOutcome, Timestamp};
 
-pub use gateway::{NetAuto, default_gateway, net_auto_targets, parse_proc_net_route};
+pub use gateway::{
+    NetAuto, default_gateway, net_auto_targets, parse_proc_net_route, parse_route_get,
+    parse_route_print,
+};
 pub use target::{Target, TargetKind};
 
 use crate::Error;
