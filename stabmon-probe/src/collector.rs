@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use stabmon_core::{Sample, Timestamp};
 
@@ -264,12 +264,20 @@ impl StopHandle {
 /// [`ts`](Sample::ts) is the wall-clock time of its tick, and [`lateness`](Sample::lateness) how long after the tick
 /// its reading started.
 ///
+/// Ticks are aligned to the wall clock: with a 1 s interval they fall on whole seconds, with 10 s on multiples of
+/// ten seconds since the epoch, so that recordings of several hosts line up. The timestamps sit exactly on that
+/// grid; when the wall clock is stepped (by more than [`CLOCK_STEP_TOLERANCE`]: NTP, a suspended VM, a user) the
+/// grid is re-anchored to the new wall time at the next tick, so timestamps never stray further than that from
+/// the system clock.
+///
 /// With latency targets, each [`Sample::latency`] holds the probes that completed since the previous sample (see
 /// the crate docs for the probe schedule). Dropping the collector stops its probe threads.
 pub struct Collector {
     sampler: Box<dyn Sampler>,
     interval: Duration,
     start: Instant,
+    /// The wall-clock time of tick 0 (at `start`); tick k's timestamp is `wall_start + k * interval`.
+    wall_start: Timestamp,
     tick: u64,
     stop: StopHandle,
     probes: Option<ProbeSchedule>,
@@ -314,10 +322,13 @@ impl Collector {
     /// A collector around an already primed sampler of your own; the first tick is one interval from now.
     /// A zero interval is raised to one millisecond.
     pub fn with_sampler(sampler: Box<dyn Sampler>, interval: Duration) -> Self {
+        let interval = interval.max(Duration::from_millis(1));
+        let (start, wall_start) = aligned_start(interval, Instant::now(), Timestamp::now());
         Collector {
             sampler,
-            interval: interval.max(Duration::from_millis(1)),
-            start: Instant::now(),
+            interval,
+            start,
+            wall_start,
             tick: 0,
             stop: StopHandle {
                 state: Arc::new(StopState::default()),
@@ -405,11 +416,17 @@ impl Collector {
         self.tick = k;
         // Whole microseconds, the resolution samples keep.
         let lateness = crate::sampler::whole_micros(Instant::now().saturating_duration_since(due));
-        let ts = Timestamp::from_system_time(
-            SystemTime::now()
-                .checked_sub(lateness)
-                .unwrap_or_else(SystemTime::now),
-        );
+        let observed = Timestamp::now().saturating_sub(lateness);
+        let since_start = due.saturating_duration_since(self.start);
+        let on_grid = self.wall_start.saturating_add(since_start);
+        let drift = on_grid.as_unix_micros().abs_diff(observed.as_unix_micros());
+        let ts = if drift <= CLOCK_STEP_TOLERANCE.as_micros() as u64 {
+            on_grid
+        } else {
+            // The wall clock was stepped: follow it from this tick on.
+            self.wall_start = observed.saturating_sub(since_start);
+            observed
+        };
         let mut sample = self.sampler.sample(ts)?;
         sample.lateness = lateness;
         if let Some(probes) = &self.probes {
@@ -419,6 +436,33 @@ impl Collector {
         }
         Ok(Some(sample))
     }
+}
+
+/// How far the wall clock may move away from the tick grid before the grid is re-anchored to it.
+pub const CLOCK_STEP_TOLERANCE: Duration = Duration::from_millis(100);
+
+/// Plans tick 0 so that tick 1 falls on the next multiple of `interval` since the epoch (in wall time) that is at
+/// least half an interval away, giving the primed counters time to move. Returns tick 0's monotonic instant and its
+/// wall time.
+fn aligned_start(interval: Duration, now: Instant, wall_now: Timestamp) -> (Instant, Timestamp) {
+    let step = i64::try_from(interval.as_micros())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let now_us = wall_now.as_unix_micros();
+    let earliest = now_us.saturating_add(step / 2);
+    let first = earliest
+        .div_euclid(step)
+        .saturating_add(1)
+        .saturating_mul(step);
+    let tick0_us = first.saturating_sub(step);
+    let wall_start = Timestamp::from_unix_micros(tick0_us);
+    // tick0 may lie before or after `now`.
+    let start = if tick0_us >= now_us {
+        now.checked_add(Duration::from_micros(tick0_us.abs_diff(now_us)))
+    } else {
+        now.checked_sub(Duration::from_micros(tick0_us.abs_diff(now_us)))
+    };
+    (start.unwrap_or(now), wall_start)
 }
 
 #[cfg(test)]
@@ -447,6 +491,27 @@ mod tests {
         assert_eq!(c.next_tick(s + Duration::from_secs(16)), 2);
         assert_eq!(c.next_tick(s + Duration::from_secs(35)), 4);
         assert_eq!(c.tick_instant(3), s + Duration::from_secs(30));
+    }
+
+    #[test]
+    fn ticks_align_to_the_wall_clock() {
+        let now = Instant::now() + Duration::from_secs(10);
+        let sec = Duration::from_secs(1);
+        // At 12.3 s: tick 1 at the next whole second at least half a second away, 13.0; tick 0 at 12.0.
+        let wall = Timestamp::from_unix_micros(1_000_012_300_000);
+        let (start, wall0) = aligned_start(sec, now, wall);
+        assert_eq!(wall0.as_unix_micros(), 1_000_012_000_000);
+        assert_eq!(now.duration_since(start), Duration::from_millis(300));
+        // 12.8 s: 13.0 is too close, so tick 1 is 14.0 and tick 0 is 13.0.
+        let wall = Timestamp::from_unix_micros(1_000_012_800_000);
+        let (start, wall0) = aligned_start(sec, now, wall);
+        assert_eq!(wall0.as_unix_micros(), 1_000_013_000_000);
+        assert_eq!(start.duration_since(now), Duration::from_millis(200));
+        // 10 s interval at 1,000,012.3 s: tick 1 at 1,000,020 s, tick 0 at 1,000,010 s, 2.3 s ago.
+        let wall = Timestamp::from_unix_micros(1_000_012_300_000);
+        let (start, wall0) = aligned_start(Duration::from_secs(10), now, wall);
+        assert_eq!(wall0.as_unix_micros(), 1_000_010_000_000);
+        assert_eq!(now.duration_since(start), Duration::from_millis(2300));
     }
 
     #[test]
