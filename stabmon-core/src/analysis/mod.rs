@@ -7,6 +7,8 @@
 //! - [`culprit_for`] answers "which process (or process name) contributed most to the rise in this window, compared
 //!   with that baseline?", by CPU share or by resident-memory growth, not just "which was biggest".
 //! - [`find_gaps`] finds and classifies the holes in a recording ([`GapKind`]: stopped cleanly, died, rebooted).
+//! - [`usage_by_name`] ranks process names (and their biggest pids) by CPU seconds and resident memory over a
+//!   window: "which process used the most at 03:12?".
 //! - [`downsample_minmax`] picks the samples to draw when there are more samples than pixels, so that no spike
 //!   disappears.
 //!
@@ -101,11 +103,13 @@ mod detect;
 mod downsample;
 pub(crate) mod format;
 mod gaps;
+mod usage;
 
 pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::detect_incidents;
 pub use downsample::downsample_minmax;
 pub use gaps::find_gaps;
+pub use usage::{NameUsage, PidUsage, usage_by_name};
 
 const MIB: u64 = 1 << 20;
 

@@ -1,0 +1,408 @@
+//! [`usage_by_name`]: which processes used the most over a window, grouped by name (what `stabmon top` prints).
+
+use serde::Serialize;
+use std::collections::HashMap;
+
+use crate::sample::{ProcessKey, Sample};
+use crate::time::Timestamp;
+
+/// What one process name used over a window: CPU seconds, peak and growth of resident memory, and the processes
+/// (pids) that used the most. Built by [`usage_by_name`].
+///
+/// # Bounds
+///
+/// A sample only lists the top N processes and the top N names, so a name absent from a sample's name list used
+/// *at most* the value at the N-th place of that list ([`TopProcesses`](crate::TopProcesses)), not zero.
+/// [`cpu_seconds`](NameUsage::cpu_seconds) counts what is known: the name's total where it is listed, else the sum
+/// of its processes that are listed: a **lower bound**. [`cpu_seconds_max`](NameUsage::cpu_seconds_max) counts,
+/// for every sample between the name's first and last appearance in the window where its total is not listed, the
+/// N-th value of that sample's name list (or what is known, if more): an **upper bound** for that stretch (before
+/// its first and after its last appearance it may have used up to the N-th value too, which is not counted). When
+/// the two are equal, the figure is exact.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct NameUsage {
+    /// The process name.
+    pub name: String,
+    /// CPU time used, in seconds (1 s = one core busy for one second), counted over the samples where the name is
+    /// listed: a lower bound.
+    pub cpu_seconds: f64,
+    /// An upper bound of the CPU time between the name's first and last appearance: absent samples counted at
+    /// their N-th value.
+    pub cpu_seconds_max: f64,
+    /// The largest summed resident memory of the name's processes in one sample.
+    pub peak_rss_bytes: u64,
+    /// The largest rise of the summed resident memory: from a low point to a later high point in the window.
+    pub rss_growth_bytes: u64,
+    /// The most processes of this name seen at once.
+    pub max_process_count: u32,
+    /// In how many samples of the window the name has a figure (its total, or processes listed).
+    pub samples_listed: usize,
+    /// The name's processes that were listed, biggest first (by CPU seconds, then by peak resident memory).
+    pub pids: Vec<PidUsage>,
+}
+
+/// What one process used over a window (only the samples where it is in a top list count); part of a
+/// [`NameUsage`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct PidUsage {
+    /// The process id.
+    pub pid: u32,
+    /// When the process started (pids are reused: the pid and the start time together name a process).
+    pub start_time: Timestamp,
+    /// Its command line, when recorded.
+    pub cmdline: Option<String>,
+    /// CPU time used in the samples where it is listed, in seconds (its own, without reaped children): a lower
+    /// bound.
+    pub cpu_seconds: f64,
+    /// Its largest resident memory in a sample where it is listed.
+    pub peak_rss_bytes: u64,
+    /// The largest rise of its resident memory from a low point to a later high point.
+    pub rss_growth_bytes: u64,
+    /// When it was first listed in the window.
+    pub first_seen: Timestamp,
+    /// When it was last listed in the window.
+    pub last_seen: Timestamp,
+    /// In how many samples it is listed.
+    pub samples_listed: usize,
+}
+
+/// The largest rise from a low point to a later high point, tracked one value at a time.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rise {
+    low: Option<u64>,
+    best: u64,
+}
+
+impl Rise {
+    fn push(&mut self, v: u64) {
+        let low = self.low.map_or(v, |l| l.min(v));
+        self.low = Some(low);
+        self.best = self.best.max(v - low);
+    }
+}
+
+#[derive(Default)]
+struct PidAcc {
+    name: String,
+    cmdline: Option<String>,
+    cpu_seconds: f64,
+    peak_rss_bytes: u64,
+    rise: Rise,
+    first_seen: Option<Timestamp>,
+    last_seen: Timestamp,
+    samples_listed: usize,
+}
+
+#[derive(Default)]
+struct NameAcc {
+    /// Per sample index in the window where the name has a figure: its CPU seconds, and whether that is the
+    /// name's total (else the sum of its listed processes, a lower bound).
+    seen: Vec<(usize, f64, bool)>,
+    peak_rss_bytes: u64,
+    rise: Rise,
+    max_process_count: u32,
+}
+
+/// Ranks process names by what they used in the samples with `from <= ts < to` (samples sorted by time; either
+/// bound optional), biggest CPU user first (ties: by peak resident memory, then by name).
+///
+/// CPU seconds of a sample are `cpu_pct / 100 × interval` (the interval the sample measured). Name figures come
+/// from the per-name totals of each sample ([`NameTotal`](crate::NameTotal)), which count every process of the
+/// name, listed or not; a sample without name totals (older data) falls back to the sum of the name's listed
+/// processes. See [`NameUsage`] for the lower and upper bounds. Per-pid figures count the samples where the
+/// process is listed (its own CPU, without reaped children's).
+///
+/// ```
+/// use std::time::Duration;
+/// use stabmon_core::{Sample, Timestamp};
+/// use stabmon_core::analysis::usage_by_name;
+/// use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute};
+///
+/// let t0 = Timestamp::from_unix_secs(1_795_575_600);
+/// let samples: Vec<Sample> = (0..60)
+///     .map(|i| {
+///         let mut s = Sample::new(t0.saturating_add(Duration::from_secs(i)), "nas");
+///         s.interval = Duration::from_secs(1);
+///         let mut ffmpeg = ProcessStat::new(4123, "ffmpeg", t0);
+///         ffmpeg.cpu_pct = 150.0;
+///         let mut sshd = ProcessStat::new(800, "sshd", t0);
+///         sshd.cpu_pct = 1.0;
+///         s.top = attribute(10, &[ffmpeg, sshd], |_| ProcessDetails::default());
+///         s
+///     })
+///     .collect();
+/// let usage = usage_by_name(&samples, None, None);
+/// assert_eq!(usage[0].name, "ffmpeg");
+/// assert!((usage[0].cpu_seconds - 90.0).abs() < 1e-6); // 1.5 cores for 60 s
+/// assert_eq!(usage[0].pids[0].pid, 4123);
+/// ```
+pub fn usage_by_name(
+    samples: &[Sample],
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Vec<NameUsage> {
+    let a = from.map_or(0, |f| samples.partition_point(|s| s.ts < f));
+    let b = to
+        .map_or(samples.len(), |t| samples.partition_point(|s| s.ts < t))
+        .max(a);
+    let window = &samples[a..b];
+
+    let mut names: HashMap<String, NameAcc> = HashMap::new();
+    let mut pids: HashMap<ProcessKey, PidAcc> = HashMap::new();
+    // Per sample: the upper-bound CPU seconds of an absent name.
+    let mut name_nth: Vec<f64> = Vec::with_capacity(window.len());
+
+    for (idx, s) in window.iter().enumerate() {
+        let secs = s.interval.as_secs_f64();
+        let cpu_s = |pct: f32| f64::from(pct.max(0.0)) / 100.0 * secs;
+        for p in &s.top.processes {
+            let key = ProcessKey {
+                pid: p.pid,
+                start_time: p.start_time,
+            };
+            let acc = pids.entry(key).or_default();
+            if acc.first_seen.is_none() {
+                acc.first_seen = Some(s.ts);
+                acc.name.clone_from(&p.name);
+            }
+            if acc.cmdline.is_none() {
+                acc.cmdline.clone_from(&p.cmdline);
+            }
+            acc.last_seen = s.ts;
+            acc.samples_listed += 1;
+            acc.cpu_seconds += cpu_s(p.cpu_pct);
+            acc.peak_rss_bytes = acc.peak_rss_bytes.max(p.rss_bytes);
+            acc.rise.push(p.rss_bytes);
+        }
+        // Name totals from the sample's list; names not in it get the sum of their listed processes.
+        let mut totals: Vec<(&str, f32, u64, u32, bool)> = s
+            .top
+            .names
+            .iter()
+            .map(|n| {
+                (
+                    n.name.as_str(),
+                    n.cpu_pct,
+                    n.rss_bytes,
+                    n.process_count,
+                    true,
+                )
+            })
+            .collect();
+        let listed_names = totals.len();
+        for p in &s.top.processes {
+            if totals[..listed_names].iter().any(|t| t.0 == p.name) {
+                continue;
+            }
+            match totals[listed_names..].iter_mut().find(|t| t.0 == p.name) {
+                Some(t) => {
+                    t.1 += p.cpu_pct;
+                    t.2 += p.rss_bytes;
+                    t.3 += 1;
+                }
+                None => totals.push((p.name.as_str(), p.cpu_pct, p.rss_bytes, 1, false)),
+            }
+        }
+        name_nth.push(cpu_s(s.top.name_cpu_nth_pct));
+        for (name, cpu_pct, rss, count, exact) in totals {
+            let acc = names.entry(name.to_owned()).or_default();
+            acc.seen.push((idx, cpu_s(cpu_pct), exact));
+            acc.peak_rss_bytes = acc.peak_rss_bytes.max(rss);
+            acc.rise.push(rss);
+            acc.max_process_count = acc.max_process_count.max(count);
+        }
+    }
+
+    let mut by_name: HashMap<String, Vec<PidUsage>> = HashMap::new();
+    for (key, acc) in pids {
+        let Some(first_seen) = acc.first_seen else {
+            continue;
+        };
+        by_name.entry(acc.name).or_default().push(PidUsage {
+            pid: key.pid,
+            start_time: key.start_time,
+            cmdline: acc.cmdline,
+            cpu_seconds: acc.cpu_seconds,
+            peak_rss_bytes: acc.peak_rss_bytes,
+            rss_growth_bytes: acc.rise.best,
+            first_seen,
+            last_seen: acc.last_seen,
+            samples_listed: acc.samples_listed,
+        });
+    }
+
+    let mut out: Vec<NameUsage> = names
+        .into_iter()
+        .map(|(name, acc)| {
+            // Lower bound: what is known. Upper bound: between the first and the last appearance, a sample
+            // without the name's total counts at the N-th value of the names list (at least what is known).
+            let cpu_seconds: f64 = acc.seen.iter().map(|x| x.1).sum();
+            let (first, last) = match (acc.seen.first(), acc.seen.last()) {
+                (Some(f), Some(l)) => (f.0, l.0),
+                _ => (0, 0),
+            };
+            let mut known = acc.seen.iter().peekable();
+            let mut cpu_seconds_max = 0.0;
+            for i in first..=last {
+                let nth = name_nth.get(i).copied().unwrap_or(0.0);
+                match known.next_if(|x| x.0 == i) {
+                    Some(&(_, v, true)) => cpu_seconds_max += v,
+                    Some(&(_, v, false)) => cpu_seconds_max += v.max(nth),
+                    None => cpu_seconds_max += nth,
+                }
+            }
+            let mut pids = by_name.remove(&name).unwrap_or_default();
+            pids.sort_by(|x, y| {
+                y.cpu_seconds
+                    .total_cmp(&x.cpu_seconds)
+                    .then(y.peak_rss_bytes.cmp(&x.peak_rss_bytes))
+                    .then(x.pid.cmp(&y.pid))
+                    .then(x.start_time.cmp(&y.start_time))
+            });
+            NameUsage {
+                name,
+                cpu_seconds,
+                cpu_seconds_max,
+                peak_rss_bytes: acc.peak_rss_bytes,
+                rss_growth_bytes: acc.rise.best,
+                max_process_count: acc.max_process_count,
+                samples_listed: acc.seen.len(),
+                pids,
+            }
+        })
+        .collect();
+    out.sort_by(|x, y| {
+        y.cpu_seconds
+            .total_cmp(&x.cpu_seconds)
+            .then(y.peak_rss_bytes.cmp(&x.peak_rss_bytes))
+            .then(x.name.cmp(&y.name))
+    });
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::attribution::{ProcessDetails, ProcessStat, attribute};
+
+    fn t(s: u64) -> Timestamp {
+        Timestamp::from_unix_secs(1_795_575_600).saturating_add(Duration::from_secs(s))
+    }
+
+    /// (pid, name, cpu %, rss) per process; top-N of `n`.
+    fn sample(i: u64, n: usize, procs: &[(u32, &'static str, f32, u64)]) -> Sample {
+        let mut s = Sample::new(t(i), "h");
+        s.interval = Duration::from_secs(2);
+        let stats: Vec<ProcessStat<'_>> = procs
+            .iter()
+            .map(|&(pid, name, cpu, rss)| {
+                let mut p = ProcessStat::new(pid, name, t(0));
+                p.cpu_pct = cpu;
+                p.rss_bytes = rss;
+                p
+            })
+            .collect();
+        s.top = attribute(n, &stats, |p| {
+            let mut d = ProcessDetails::default();
+            d.cmdline = Some(format!("/usr/bin/{} --pid {}", p.name, p.pid));
+            d
+        });
+        s
+    }
+
+    #[test]
+    fn ranks_names_by_cpu_seconds_with_their_pids() {
+        // Every 2 s: two php workers at 50 % each (100 % for the name), one ffmpeg at 80 %, sshd idle; php's
+        // memory grows from 100 to 160 MB then falls back, ffmpeg's stays at 500 MB.
+        let samples: Vec<Sample> = (0..10)
+            .map(|i| {
+                let php_rss = if i < 7 { 100 + 10 * i as u64 } else { 90 };
+                sample(
+                    2 * i,
+                    10,
+                    &[
+                        (10, "php", 50.0, php_rss * 1_000_000),
+                        (11, "php", 50.0, 1_000_000),
+                        (20, "ffmpeg", 80.0, 500_000_000),
+                        (30, "sshd", 0.0, 5_000_000),
+                    ],
+                )
+            })
+            .collect();
+        let u = usage_by_name(&samples, None, None);
+        let names: Vec<&str> = u.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["php", "ffmpeg", "sshd"]);
+        // 100 % of a core for 10 samples of 2 s.
+        assert!(
+            (u[0].cpu_seconds - 20.0).abs() < 1e-3,
+            "{}",
+            u[0].cpu_seconds
+        );
+        assert_eq!(
+            u[0].cpu_seconds, u[0].cpu_seconds_max,
+            "every sample lists php"
+        );
+        assert_eq!(u[0].max_process_count, 2);
+        assert_eq!(u[0].pids.len(), 2);
+        assert!((u[0].pids[0].cpu_seconds - 10.0).abs() < 1e-3);
+        // pid 10 and 11 used the same CPU: the bigger memory comes first.
+        assert_eq!(u[0].pids[0].pid, 10);
+        assert_eq!(u[0].pids[0].peak_rss_bytes, 160_000_000);
+        assert_eq!(u[0].pids[0].rss_growth_bytes, 60_000_000);
+        assert_eq!(
+            u[0].pids[0].cmdline.as_deref(),
+            Some("/usr/bin/php --pid 10")
+        );
+        assert_eq!(u[0].peak_rss_bytes, 161_000_000);
+        assert_eq!(u[0].rss_growth_bytes, 60_000_000);
+        assert!((u[1].cpu_seconds - 16.0).abs() < 1e-3);
+        assert_eq!(u[1].rss_growth_bytes, 0);
+        assert_eq!(u[1].pids[0].first_seen, t(0));
+        assert_eq!(u[1].pids[0].last_seen, t(18));
+
+        // A window: [t(4), t(10)) holds the samples at 4, 6 and 8.
+        let u = usage_by_name(&samples, Some(t(4)), Some(t(10)));
+        assert!(
+            (u[0].cpu_seconds - 6.0).abs() < 1e-3,
+            "{}",
+            u[0].cpu_seconds
+        );
+        assert_eq!(u[0].samples_listed, 3);
+        assert!(usage_by_name(&samples, Some(t(100)), None).is_empty());
+    }
+
+    #[test]
+    fn absent_samples_count_at_most_the_nth_value() {
+        // Top 1: "batch" at 30 % is listed at samples 0 and 4 only; in between "hog" (90 %, and always the
+        // biggest in memory) takes both places, so batch is absent at 1..=3 and used at most the N-th value of
+        // the names list (hog's 90 %) there.
+        let samples: Vec<Sample> = (0..5)
+            .map(|i| {
+                let hog = if (1..=3).contains(&i) { 90.0 } else { 0.0 };
+                sample(2 * i, 1, &[(1, "batch", 30.0, 500), (2, "hog", hog, 1_000)])
+            })
+            .collect();
+        let u = usage_by_name(&samples, None, None);
+        let batch = u.iter().find(|n| n.name == "batch").unwrap();
+        // Known: 2 samples × 30 % × 2 s.
+        assert!(
+            (batch.cpu_seconds - 1.2).abs() < 1e-3,
+            "{}",
+            batch.cpu_seconds
+        );
+        assert_eq!(batch.samples_listed, 2);
+        // The upper bound adds 3 samples at the N-th value, 90 % of 2 s.
+        assert!(
+            (batch.cpu_seconds_max - (1.2 + 3.0 * 1.8)).abs() < 1e-3,
+            "{}",
+            batch.cpu_seconds_max
+        );
+        assert_eq!(u[0].name, "hog");
+        assert!((u[0].cpu_seconds - 5.4).abs() < 1e-3);
+    }
+}
