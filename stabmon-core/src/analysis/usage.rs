@@ -307,10 +307,9 @@ mod tests {
                 p
             })
             .collect();
-        s.top = attribute(n, &stats, |p| {
-            let mut d = ProcessDetails::default();
-            d.cmdline = Some(format!("/usr/bin/{} --pid {}", p.name, p.pid));
-            d
+        s.top = attribute(n, &stats, |p| ProcessDetails {
+            cmdline: Some(format!("/usr/bin/{} --pid {}", p.name, p.pid)),
+            ..ProcessDetails::default()
         });
         s
     }
@@ -321,7 +320,7 @@ mod tests {
         // memory grows from 100 to 160 MB then falls back, ffmpeg's stays at 500 MB.
         let samples: Vec<Sample> = (0..10)
             .map(|i| {
-                let php_rss = if i < 7 { 100 + 10 * i as u64 } else { 90 };
+                let php_rss = if i < 7 { 100 + 10 * i } else { 90 };
                 sample(
                     2 * i,
                     10,
