@@ -102,7 +102,12 @@ impl From<SystemTime> for Timestamp {
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+///
+/// ```
+/// assert_eq!(stabmon_core::time::civil_from_days(0), (1970, 1, 1));
+/// assert_eq!(stabmon_core::time::civil_from_days(20_417), (2025, 11, 25));
+/// ```
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

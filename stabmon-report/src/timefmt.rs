@@ -78,30 +78,11 @@ pub(crate) struct Civil {
     pub(crate) weekday: &'static str,
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
-}
-
 /// The civil fields of local seconds since the epoch (UTC seconds plus the offset).
 pub(crate) fn civil(local_secs: i64) -> Civil {
     let days = local_secs.div_euclid(86_400);
     let sod = local_secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = stabmon_core::time::civil_from_days(days);
     let sod = u32::try_from(sod).unwrap_or(0);
     Civil {
         year,
