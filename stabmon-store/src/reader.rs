@@ -67,9 +67,19 @@ struct Warnings {
 #[derive(Debug)]
 struct Remote {
     url: String,
+    token: Option<Token>,
     manifest: Manifest,
     dir: tempfile::TempDir,
     fetched: Mutex<HashSet<String>>,
+}
+
+/// A bearer token, kept out of `Debug` output.
+struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
+    }
 }
 
 impl StoreReader {
@@ -137,9 +147,17 @@ impl StoreReader {
     /// read needs when it happens. An unreachable server, an HTTP error or a directory without a stabmon
     /// manifest is an [`Error::Remote`] naming the URL.
     pub fn open_url(url: &str) -> Result<StoreReader, Error> {
+        Self::open_url_with_token(url, None)
+    }
+
+    /// Like [`open_url`](Self::open_url), sending `Authorization: Bearer <token>` with every request when a token
+    /// is given (for a server that wants one, such as `stabmon serve --token`). A server that answers 401 or 403
+    /// is an [`Error::Remote`] saying that a token is needed or was refused. The token is kept for the reads that
+    /// follow and is never shown in errors or in `Debug` output.
+    pub fn open_url_with_token(url: &str, token: Option<&str>) -> Result<StoreReader, Error> {
         let base = url.trim_end_matches('/').to_owned();
         let manifest_url = remote::join(&base, MANIFEST_FILE);
-        let got = remote::get_all(vec![manifest_url.clone()])?;
+        let got = remote::get_all(vec![manifest_url.clone()], token)?;
         let body = match got.into_iter().next() {
             Some(Got::Body(b)) => b,
             _ => {
@@ -191,6 +209,7 @@ impl StoreReader {
             warnings: Arc::new(Mutex::new(Warnings::default())),
             remote: Some(Arc::new(Remote {
                 url: base,
+                token: token.map(|t| Token(t.to_owned())),
                 manifest,
                 dir,
                 fetched: Mutex::new(HashSet::new()),
@@ -283,7 +302,7 @@ impl StoreReader {
                 .map(|j| j.path.clone()),
         );
         let urls = rels.iter().map(|p| remote::join(&r.url, p)).collect();
-        let got = remote::get_all(urls)?;
+        let got = remote::get_all(urls, r.token.as_ref().map(|t| t.0.as_str()))?;
         for (i, (rel, got)) in rels.iter().zip(got).enumerate() {
             let local = abs_path(r.dir.path(), rel);
             match got {

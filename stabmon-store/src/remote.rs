@@ -25,12 +25,14 @@ pub(crate) enum Got {
     NotFound,
 }
 
-/// GETs every URL, in order, on a thread of our own. An unreachable server or an unexpected status is an error
-/// naming the URL; a 404 is reported as [`Got::NotFound`] for the caller to judge.
-pub(crate) fn get_all(urls: Vec<String>) -> Result<Vec<Got>, Error> {
+/// GETs every URL, in order, on a thread of our own, with `Authorization: Bearer <token>` when a token is given.
+/// An unreachable server or an unexpected status is an error naming the URL (401 and 403 say that a token is
+/// needed or refused); a 404 is reported as [`Got::NotFound`] for the caller to judge.
+pub(crate) fn get_all(urls: Vec<String>, token: Option<&str>) -> Result<Vec<Got>, Error> {
+    let token = token.map(str::to_owned);
     let worker = std::thread::Builder::new()
         .name("stabmon-http".into())
-        .spawn(move || get_all_here(&urls))
+        .spawn(move || get_all_here(&urls, token.as_deref()))
         .map_err(|e| Error::Remote {
             url: String::new(),
             reason: format!("cannot start the download thread: {e}"),
@@ -43,7 +45,7 @@ pub(crate) fn get_all(urls: Vec<String>) -> Result<Vec<Got>, Error> {
     })
 }
 
-fn get_all_here(urls: &[String]) -> Result<Vec<Got>, Error> {
+fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error> {
     // Installing twice is refused harmlessly: another part of the program may have installed it.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::blocking::Client::builder()
@@ -60,14 +62,25 @@ fn get_all_here(urls: &[String]) -> Result<Vec<Got>, Error> {
             url: url.clone(),
             reason,
         };
-        let resp = client
-            .get(url)
-            .send()
-            .map_err(|e| fail(format!("unreachable: {e}")))?;
+        let mut req = client.get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().map_err(|e| fail(format!("unreachable: {e}")))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             out.push(Got::NotFound);
             continue;
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            return Err(fail(format!(
+                "the server answered HTTP {status}: {}",
+                if token.is_some() {
+                    "the token was refused"
+                } else {
+                    "it wants a token (stabmon: --token or $STABMON_TOKEN)"
+                }
+            )));
         }
         if !status.is_success() {
             return Err(fail(format!("the server answered HTTP {status}")));
