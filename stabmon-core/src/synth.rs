@@ -29,6 +29,15 @@
 //! ([`Synth::swap_climb`]), a reboot ([`Synth::reboot`]) and a gap in the recording ([`Synth::gap`]). Times are [`Timestamp`]s; an incident
 //! is active at ticks `t` with `from <= t < to`.
 //!
+//! # Latency (opt-in)
+//!
+//! [`Synth::latency_target`] adds a probed network target: one probe per tick (at most one in flight, like the
+//! recorder), a round trip around `base_ms` with about `jitter_ms` of noise, an occasional outlier and a rare lost
+//! probe (a 5 s timeout). Each sample carries the probes that completed since the previous one
+//! ([`Sample::latency`]). Inject an outage ([`Synth::latency_outage`]: probes fail as timeouts or refused
+//! connections) or a spike ([`Synth::latency_spike`]: round trips grow by `extra_ms`). Latency has its own random
+//! stream, so adding targets leaves every other part of the series exactly as it was.
+//!
 //! ```
 //! use std::time::Duration;
 //! use stabmon_core::{Timestamp, synth::Synth};
@@ -53,6 +62,7 @@
 use std::time::Duration;
 
 use crate::attribution::{ProcessDetails, ProcessStat, attribute};
+use crate::latency::{LatencyProbe, ProbeOutcome};
 use crate::sample::{CpuUsage, LoadAvg, Memory, Pressure, Sample};
 use crate::time::Timestamp;
 
@@ -159,6 +169,28 @@ pub enum Incident {
         /// How long each worker lives.
         lifetime: Duration,
     },
+    /// Probes of latency target `target` fail from `from` to `to`: as a timeout (which holds the target for the
+    /// 5 s probe timeout) or, about as often, as a refused connection.
+    LatencyOutage {
+        /// The target's name.
+        target: String,
+        /// The first probe that fails.
+        from: Timestamp,
+        /// The first probe that may succeed again.
+        to: Timestamp,
+    },
+    /// Round trips of latency target `target` grow by `extra_ms` from `from` to `to` (bufferbloat, a congested
+    /// link).
+    LatencySpike {
+        /// The target's name.
+        target: String,
+        /// The first slow probe.
+        from: Timestamp,
+        /// The first probe at the usual speed again.
+        to: Timestamp,
+        /// Milliseconds added to each round trip.
+        extra_ms: f64,
+    },
     /// Swap in use grows by `bytes_per_sec` from `from` to `to` (capped at the swap size) and stays there.
     SwapClimb {
         /// When it starts growing.
@@ -195,6 +227,31 @@ pub struct Synth {
     pub cmdlines: bool,
     /// The injected incidents.
     pub incidents: Vec<Incident>,
+    /// The probed latency targets (none by default).
+    pub latency_targets: Vec<LatencyTarget>,
+}
+
+/// A synthetic latency target: its name, typical round trip and noise; see [`Synth::latency_target`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LatencyTarget {
+    /// The target's name, as in [`LatencyProbe::target`].
+    pub name: String,
+    /// The typical round trip, in milliseconds.
+    pub base_ms: f64,
+    /// The typical deviation from it, in milliseconds.
+    pub jitter_ms: f64,
+}
+
+impl LatencyTarget {
+    /// A target `name` answering in about `base_ms` ± `jitter_ms`.
+    pub fn new(name: impl Into<String>, base_ms: f64, jitter_ms: f64) -> Self {
+        LatencyTarget {
+            name: name.into(),
+            base_ms: base_ms.max(0.001),
+            jitter_ms: jitter_ms.max(0.0),
+        }
+    }
 }
 
 impl Synth {
@@ -218,6 +275,7 @@ impl Synth {
             cores: 4,
             cmdlines: true,
             incidents: Vec::new(),
+            latency_targets: Vec::new(),
         }
     }
 
@@ -346,6 +404,39 @@ impl Synth {
             from,
             to,
             bytes_per_sec,
+        })
+    }
+
+    /// Adds a latency target `name`, probed every tick, answering in about `base_ms` ± `jitter_ms` milliseconds
+    /// (see the [module docs](self#latency-opt-in)).
+    pub fn latency_target(mut self, name: impl Into<String>, base_ms: f64, jitter_ms: f64) -> Self {
+        self.latency_targets
+            .push(LatencyTarget::new(name, base_ms, jitter_ms));
+        self
+    }
+
+    /// Adds a latency outage: probes of `target` started in `[from, to)` fail (see [`Incident::LatencyOutage`]).
+    pub fn latency_outage(self, target: impl Into<String>, from: Timestamp, to: Timestamp) -> Self {
+        self.incident(Incident::LatencyOutage {
+            target: target.into(),
+            from,
+            to,
+        })
+    }
+
+    /// Adds a latency spike: probes of `target` started in `[from, to)` take `extra_ms` longer.
+    pub fn latency_spike(
+        self,
+        target: impl Into<String>,
+        from: Timestamp,
+        to: Timestamp,
+        extra_ms: f64,
+    ) -> Self {
+        self.incident(Incident::LatencySpike {
+            target: target.into(),
+            from,
+            to,
+            extra_ms,
         })
     }
 
@@ -546,13 +637,27 @@ pub struct SynthIter {
     swap_used_bytes: u64,
     /// Incidents already started (by index), so each spawns its process once.
     started: Vec<bool>,
+    /// Latency's own random stream, so that targets do not change the rest of the series.
+    lat_rng: Rng,
+    /// Per latency target: until when its probe is in flight (µs).
+    lat_busy_until: Vec<i64>,
+    /// Probes in flight or completed but not yet handed to a sample: (completion µs, probe).
+    lat_pending: Vec<(i64, LatencyProbe)>,
 }
+
+/// The synthetic probe timeout.
+const PROBE_TIMEOUT_MS: f64 = 5000.0;
 
 impl SynthIter {
     fn new(cfg: Synth) -> Self {
         let rng = Rng::new(cfg.seed);
         let started = vec![false; cfg.incidents.len()];
+        let lat_rng = Rng::new(cfg.seed ^ 0x1A7E_0C1E_5EED_0004);
+        let lat_busy_until = vec![i64::MIN; cfg.latency_targets.len()];
         let mut it = SynthIter {
+            lat_rng,
+            lat_busy_until,
+            lat_pending: Vec::new(),
             rng,
             procs: Vec::new(),
             tick: 0,
@@ -984,6 +1089,84 @@ impl SynthIter {
         }
     }
 
+    /// Starts the probes due at `ts` (none while the recorder is not running) and returns those completed by `ts`,
+    /// in the order they completed.
+    fn latency_tick(&mut self, ts: Timestamp, recording: bool) -> Vec<LatencyProbe> {
+        let now = ts.as_unix_micros();
+        if !recording {
+            // The recorder is down: nothing is probed, and probes in flight are lost with it.
+            self.lat_pending.clear();
+            self.lat_busy_until.iter_mut().for_each(|b| *b = i64::MIN);
+            return Vec::new();
+        }
+        let mut done: Vec<(i64, LatencyProbe)> = Vec::new();
+        let mut k = 0;
+        while k < self.lat_pending.len() {
+            if self.lat_pending[k].0 <= now {
+                done.push(self.lat_pending.swap_remove(k));
+            } else {
+                k += 1;
+            }
+        }
+        done.sort_by_key(|(at, p)| (*at, p.ts));
+        for ti in 0..self.cfg.latency_targets.len() {
+            if self.lat_busy_until[ti] > now {
+                continue;
+            }
+            let target = &self.cfg.latency_targets[ti];
+            let (mut outage, mut extra) = (false, 0.0);
+            for inc in &self.cfg.incidents {
+                match inc {
+                    Incident::LatencyOutage {
+                        target: t,
+                        from,
+                        to,
+                    } if *t == target.name && *from <= ts && ts < *to => {
+                        outage = true;
+                    }
+                    Incident::LatencySpike {
+                        target: t,
+                        from,
+                        to,
+                        extra_ms,
+                    } if *t == target.name && *from <= ts && ts < *to => extra += extra_ms,
+                    _ => {}
+                }
+            }
+            let rng = &mut self.lat_rng;
+            // Noise: a triangular deviation of about jitter_ms, an outlier now and then, a lost probe rarely.
+            let noise = target.jitter_ms * 1.5 * (rng.f64() + rng.f64() - 1.0);
+            let outlier = if rng.chance(0.003) {
+                target.base_ms * (1.0 + 2.0 * rng.f64())
+            } else {
+                0.0
+            };
+            let lost = rng.chance(0.0005);
+            let (outcome, ms) = if outage {
+                if rng.chance(0.5) {
+                    (ProbeOutcome::Timeout, PROBE_TIMEOUT_MS)
+                } else {
+                    (ProbeOutcome::Refused, 0.05 + 0.1 * rng.f64())
+                }
+            } else if lost {
+                (ProbeOutcome::Timeout, PROBE_TIMEOUT_MS)
+            } else {
+                let floor = target.base_ms * 0.5;
+                let rtt = (target.base_ms + noise).max(floor) + outlier + extra;
+                (ProbeOutcome::Ok, rtt.min(PROBE_TIMEOUT_MS))
+            };
+            // Whole microseconds, like the probes record them.
+            let us = (ms * 1000.0).round().max(1.0) as i64;
+            let mut probe = LatencyProbe::new(target.name.clone(), ts, outcome);
+            if probe.outcome.is_ok() {
+                probe.total_ms = Some(us as f64 / 1000.0);
+            }
+            self.lat_busy_until[ti] = now.saturating_add(us);
+            self.lat_pending.push((now.saturating_add(us), probe));
+        }
+        done.into_iter().map(|(_, p)| p).collect()
+    }
+
     fn tick_at_or_after(&self, t: Timestamp) -> u64 {
         let step = self.cfg.interval.as_micros().max(1);
         match t.duration_since(self.cfg.start) {
@@ -1220,12 +1403,20 @@ impl Iterator for SynthIter {
             self.tick += 1;
             let ts = self.tick_time(tick);
             self.events(tick, ts);
-            if self.in_gap(ts) {
+            let gap = self.in_gap(ts);
+            let latency = if self.cfg.latency_targets.is_empty() {
+                Vec::new()
+            } else {
+                self.latency_tick(ts, !gap)
+            };
+            if gap {
                 // The machine goes on; nothing is recorded. Keep the schedule's jitter honest after the gap.
                 self.prev_lateness_ns = 0;
                 continue;
             }
-            return Some(self.sample(tick, ts));
+            let mut s = self.sample(tick, ts);
+            s.latency = latency;
+            return Some(s);
         }
         None
     }
@@ -1428,6 +1619,65 @@ mod tests {
             swap(160)
         );
         assert!(swap(199) - swap(160) < MIB);
+    }
+
+    #[test]
+    fn latency_is_opt_in_and_leaves_the_rest_unchanged() {
+        let plain = Synth::new(start(), Duration::from_secs(1)).count(300);
+        let with = plain
+            .clone()
+            .latency_target("gw", 2.0, 0.3)
+            .latency_target("vpn", 30.0, 4.0)
+            .latency_outage("vpn", at(100), at(145))
+            .latency_spike("gw", at(200), at(220), 2000.0);
+        let (a, b) = (plain.generate(), with.generate());
+        assert!(a.iter().all(|s| s.latency.is_empty()));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            let mut y = y.clone();
+            y.latency.clear();
+            assert_eq!(x, &y);
+        }
+        assert_eq!(b, with.generate(), "deterministic");
+        let probes: Vec<&LatencyProbe> = b.iter().flat_map(|s| &s.latency).collect();
+        // Every probe arrives with a sample after its start, and a completed round trip within that time.
+        for s in &b {
+            for p in &s.latency {
+                assert!(p.ts < s.ts, "{} at {}", p.ts, s.ts);
+            }
+        }
+        let of = |name: &str, from: u64, to: u64| -> Vec<&LatencyProbe> {
+            probes
+                .iter()
+                .copied()
+                .filter(|p| p.target == name && p.ts >= at(from) && p.ts < at(to))
+                .collect()
+        };
+        let normal = of("gw", 0, 200);
+        assert!(normal.len() > 190, "{}", normal.len());
+        let rtts: Vec<f64> = normal.iter().filter_map(|p| p.round_trip_ms()).collect();
+        let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
+        assert!((1.7..2.5).contains(&mean), "{mean}");
+        for p in of("gw", 200, 220) {
+            assert!(p.round_trip_ms().is_some_and(|ms| ms > 2000.0), "{p:?}");
+        }
+        // A 2 s round trip holds the target: the next probe starts at the tick after it, one per 3 s.
+        assert!((6..=8).contains(&of("gw", 200, 220).len()));
+        let outage = of("vpn", 100, 145);
+        assert!(
+            outage
+                .iter()
+                .all(|p| !p.outcome.is_ok() && p.total_ms.is_none())
+        );
+        assert!(outage.iter().any(|p| p.outcome == ProbeOutcome::Timeout));
+        assert!(outage.iter().any(|p| p.outcome == ProbeOutcome::Refused));
+        assert!(
+            of("vpn", 150, 300)
+                .iter()
+                .filter(|p| p.outcome.is_ok())
+                .count()
+                > 140
+        );
     }
 
     #[test]
