@@ -7,6 +7,12 @@
 //!
 //! The synthetic machine is the `stabmon_core::synth` generator: real recordings differ (real RSS and CPU are
 //! noisier or steadier depending on the workload), so also measure real recordings (`benches/record_soak.sh`).
+//!
+//! Replay: `STORE_BENCH_REPLAY=DIR cargo bench -p stabmon-benches --bench store` reads a recorded data directory
+//! (e.g. one kept by `KEEP=DIR bash benches/record_soak.sh`) with `StoreReader`, writes its samples again through
+//! the current `StoreWriter` in hourly segments (a new writer at every UTC hour, as the flight recorder's
+//! compaction does), checks that they read back equal, and reports the same per-table and per-column figures, so
+//! that every format change is measured on real samples too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -130,7 +136,97 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Prints bytes per table (per day, per recorded second, footers) and the biggest columns of a written directory.
+fn report(dir: &Path, samples: u64, bytes: u64) {
+    let tables = sizes(dir);
+    println!(
+        "\n| table | files | rows | bytes/day | B/s | footers/day |\n|---|---|---|---|---|---|"
+    );
+    for (name, t) in &tables {
+        println!(
+            "| {name} | {} | {} | {:.0} | {:.2} | {:.0} |",
+            t.files,
+            t.rows,
+            per_day(t.bytes, samples),
+            t.bytes as f64 / samples as f64,
+            per_day(t.footers, samples)
+        );
+    }
+    let mut cols: Vec<(String, u64)> = tables
+        .iter()
+        .flat_map(|(tn, t)| {
+            t.columns
+                .iter()
+                .map(move |(c, b)| (format!("{tn}.{c}"), *b))
+        })
+        .collect();
+    cols.sort_by_key(|c| std::cmp::Reverse(c.1));
+    println!("\n| column (compressed chunks) | bytes/day | B/s | share |\n|---|---|---|---|");
+    for (c, b) in cols.iter().take(25) {
+        println!(
+            "| {c} | {:.0} | {:.3} | {:.1} % |",
+            per_day(*b, samples),
+            *b as f64 / samples as f64,
+            *b as f64 * 100.0 / bytes as f64
+        );
+    }
+}
+
+/// Replays a recorded data directory through the current writer (see the crate docs).
+fn replay(src: &Path) {
+    let original = StoreReader::open(src).unwrap().samples(None, None).unwrap();
+    assert!(!original.is_empty(), "no samples in {}", src.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("STORE_BENCH_KEEP")
+        .map_or_else(|| tmp.path().to_path_buf(), PathBuf::from);
+    let mut bytes = 0;
+    let mut segments = 0;
+    let mut write_cpu = Duration::ZERO;
+    let hour_of = |s: &stabmon_core::Sample| s.ts.as_unix_micros().div_euclid(3_600_000_000);
+    for hour in original.chunk_by(|a, b| hour_of(a) == hour_of(b)) {
+        let t = thread_cpu();
+        let mut w = StoreWriter::create(&dir).unwrap();
+        for s in hour {
+            w.write(s).unwrap();
+        }
+        let summary = w.finish().unwrap();
+        write_cpu += thread_cpu() - t;
+        bytes += summary.bytes;
+        segments += 1;
+    }
+    let samples = original.len() as u64;
+    let (first, last) = (original[0].ts, original[original.len() - 1].ts);
+    let rows: usize = original.iter().map(|s| s.top.processes.len()).sum();
+    let names: usize = original.iter().map(|s| s.top.names.len()).sum();
+    println!(
+        "## store replay of {}: {samples} samples from {first} to {last} in {segments} hourly segments, {rows} process rows ({:.1}/sample), {names} name rows ({:.1}/sample)",
+        src.display(),
+        rows as f64 / samples as f64,
+        names as f64 / samples as f64
+    );
+    println!(
+        "total: {bytes} bytes = {:.1} bytes per recorded second = {:.2} MB/day if extrapolated (goal < 25 B/s, < 2 MB/day); writer CPU {:.1} us/sample",
+        bytes as f64 / samples as f64,
+        per_day(bytes, samples) / 1e6,
+        write_cpu.as_secs_f64() * 1e6 / samples as f64
+    );
+    report(&dir, samples, bytes);
+    let back = StoreReader::open(&dir)
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert!(
+        back == original,
+        "the replayed samples do not read back equal"
+    );
+    println!("\nround trip: the {samples} samples read back equal");
+}
+
 fn main() {
+    if let Some(dir) = std::env::var_os("STORE_BENCH_REPLAY") {
+        replay(Path::new(&dir));
+        return;
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let hours: u64 = if quick { 2 } else { 24 };
     let start = Timestamp::from_unix_secs(1_795_564_800); // 2026-11-25T00:00:00Z
@@ -175,38 +271,7 @@ fn main() {
         gen_cpu.as_secs_f64() * 1e6 / n as f64
     );
 
-    let tables = sizes(&dir_path);
-    println!(
-        "\n| table | files | rows | bytes/day | B/s | footers/day |\n|---|---|---|---|---|---|"
-    );
-    for (name, t) in &tables {
-        println!(
-            "| {name} | {} | {} | {:.0} | {:.2} | {:.0} |",
-            t.files,
-            t.rows,
-            per_day(t.bytes, samples),
-            t.bytes as f64 / samples as f64,
-            per_day(t.footers, samples)
-        );
-    }
-    let mut cols: Vec<(String, u64)> = tables
-        .iter()
-        .flat_map(|(tn, t)| {
-            t.columns
-                .iter()
-                .map(move |(c, b)| (format!("{tn}.{c}"), *b))
-        })
-        .collect();
-    cols.sort_by_key(|c| std::cmp::Reverse(c.1));
-    println!("\n| column (compressed chunks) | bytes/day | B/s | share |\n|---|---|---|---|");
-    for (c, b) in cols.iter().take(20) {
-        println!(
-            "| {c} | {:.0} | {:.3} | {:.1} % |",
-            per_day(*b, samples),
-            *b as f64 / samples as f64,
-            *b as f64 * 100.0 / run.bytes as f64
-        );
-    }
+    report(&dir_path, samples, run.bytes);
 
     // Reads: the whole day and one hour (12:00-13:00, or the second hour in quick mode).
     let reader = StoreReader::open(&dir_path).unwrap();
