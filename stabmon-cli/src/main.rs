@@ -12,6 +12,7 @@ mod datadir;
 mod dump;
 mod record;
 mod report;
+mod serve;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ enum Command {
     /// Write one standalone HTML report of a time range: charts whose spikes name the culprit process, gaps and
     /// why, and a table of incidents.
     Report(ReportArgs),
+    /// Serve the live report of a recent window at / and the data directory, read-only, at /data/ (so that
+    /// `stabmon report --data http://HOST:PORT/data/` works from another machine).
+    Serve(serve::ServeArgs),
 }
 
 /// Shown at the end of `stabmon --help`.
@@ -53,7 +57,8 @@ const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m 
     stabmon dump --data ./data                   print one CSV row per sample\n  \
     stabmon dump --data ./data --processes --format json   one JSON line per process entry\n  \
     stabmon dump --data ./data --latency         one CSV row per latency probe\n  \
-    stabmon report --data ./data --from '2h ago' -o report.html   an HTML report of the last two hours";
+    stabmon report --data ./data --from '2h ago' -o report.html   an HTML report of the last two hours\n  \
+    stabmon serve --data ./data                  the live report at http://127.0.0.1:8050/";
 
 /// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
 const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; else /var/lib/stabmon for root, \
@@ -421,6 +426,7 @@ fn main() -> ExitCode {
         Command::Record(args) => record::run(&args),
         Command::Dump(args) => dump::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,285 @@
+//! The live view's renders: a fixed pool of worker threads behind a bounded queue, a short-lived cache keyed by
+//! the query, and one render shared by every request for the same view that arrives while it runs.
+//!
+//! Nothing waits without end: when the queue is full the caller is told [`Outcome::Busy`] at once (the server
+//! answers 503 with `Retry-After`), and a caller waits for its render at most the time it is given.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use stabmon_report::ReportBuilder;
+use stabmon_store::StoreReader;
+
+use super::view::{View, escape};
+
+/// Renders kept in the cache at most (each is about a megabyte at most: the report downsamples).
+const CACHE_ENTRIES: usize = 16;
+
+/// A finished page.
+#[derive(Debug)]
+pub struct Rendered {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// What [`Renderer::get`] gives.
+pub enum Outcome {
+    Page(Arc<Rendered>),
+    /// The queue is full, or the render did not finish in time.
+    Busy,
+}
+
+struct Job {
+    key: String,
+    view: View,
+}
+
+#[derive(Default)]
+struct State {
+    cache: HashMap<String, (Instant, Arc<Rendered>)>,
+    waiting: HashMap<String, Vec<Sender<Arc<Rendered>>>>,
+}
+
+/// The render pool and its cache.
+pub struct Renderer {
+    jobs: SyncSender<Job>,
+    state: Arc<Mutex<State>>,
+    ttl: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Renderer {
+    /// Starts `workers` render threads over the data directory `data`, with room for `queue` views waiting.
+    pub fn start(
+        data: PathBuf,
+        workers: usize,
+        queue: usize,
+        ttl: Duration,
+    ) -> std::io::Result<Renderer> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        let state = Arc::new(Mutex::new(State::default()));
+        for i in 0..workers {
+            let rx = Arc::clone(&rx);
+            let state = Arc::clone(&state);
+            let data = data.clone();
+            std::thread::Builder::new()
+                .name(format!("stabmon-render-{i}"))
+                .spawn(move || worker(&data, &rx, &state, ttl))?;
+        }
+        Ok(Renderer {
+            jobs: tx,
+            state,
+            ttl,
+        })
+    }
+
+    /// The page for `view`: from the cache when fresh, else rendered (or joined to a render of the same view
+    /// already running), waiting at most `wait`.
+    pub fn get(&self, view: View, wait: Duration) -> Outcome {
+        let key = view.key();
+        let (tx, rx) = mpsc::channel();
+        {
+            let mut st = lock(&self.state);
+            if let Some((at, page)) = st.cache.get(&key)
+                && at.elapsed() < self.ttl
+            {
+                return Outcome::Page(Arc::clone(page));
+            }
+            if let Some(w) = st.waiting.get_mut(&key) {
+                w.push(tx);
+            } else {
+                match self.jobs.try_send(Job {
+                    key: key.clone(),
+                    view,
+                }) {
+                    Ok(()) => {
+                        st.waiting.insert(key, vec![tx]);
+                    }
+                    Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                        return Outcome::Busy;
+                    }
+                }
+            }
+        }
+        match rx.recv_timeout(wait) {
+            Ok(page) => Outcome::Page(page),
+            Err(_) => Outcome::Busy,
+        }
+    }
+}
+
+fn worker(data: &std::path::Path, rx: &Mutex<Receiver<Job>>, state: &Mutex<State>, ttl: Duration) {
+    loop {
+        let job = match lock(rx).recv() {
+            Ok(j) => j,
+            Err(_) => return,
+        };
+        let page = Arc::new(render(data, &job.view));
+        let mut st = lock(state);
+        st.cache.retain(|_, (at, _)| at.elapsed() < ttl);
+        if st.cache.len() >= CACHE_ENTRIES
+            && let Some(oldest) = st
+                .cache
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+        {
+            st.cache.remove(&oldest);
+        }
+        st.cache
+            .insert(job.key.clone(), (Instant::now(), Arc::clone(&page)));
+        for w in st.waiting.remove(&job.key).unwrap_or_default() {
+            let _ = w.send(Arc::clone(&page));
+        }
+    }
+}
+
+/// A small page of our own (no script, no style): a message, links, and the refresh.
+fn small_page(status: u16, refresh_secs: u64, title: &str, body_html: &str) -> Rendered {
+    let refresh = if refresh_secs > 0 {
+        format!("<meta http-equiv=\"refresh\" content=\"{refresh_secs}\">")
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">{refresh}\
+         <title>{}</title></head><body><h1>{}</h1>{body_html}</body></html>\n",
+        escape(title),
+        escape(title)
+    );
+    Rendered {
+        status,
+        body: body.into_bytes(),
+    }
+}
+
+fn render(data: &std::path::Path, view: &View) -> Rendered {
+    let now = jiff::Zoned::now();
+    let (from, to) = match view.range(&now) {
+        Ok(r) => r,
+        Err(e) => {
+            return small_page(
+                400,
+                0,
+                "stabmon: bad range",
+                &format!("<p>{}</p>", escape(&e)),
+            );
+        }
+    };
+    let fail = |e: &dyn std::fmt::Display| {
+        small_page(
+            500,
+            view.refresh_secs,
+            "stabmon: cannot read the data",
+            &format!("<p>{}</p>", escape(&e.to_string())),
+        )
+    };
+    let reader = match StoreReader::open(data) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let hosts = reader.hosts();
+    let host = match (&view.host, hosts.as_slice()) {
+        (Some(h), _) if hosts.contains(h) => h.clone(),
+        (None, [one]) => one.clone(),
+        (None, []) => {
+            return small_page(
+                200,
+                view.refresh_secs,
+                "stabmon: no samples yet",
+                "<p>The data directory holds no samples yet; this page reloads by itself.</p>",
+            );
+        }
+        (h, many) => {
+            let links: String = many
+                .iter()
+                .map(|h| {
+                    let q = view.with_host(h).query_string();
+                    format!("<li><a href=\"/?{}\">{}</a></li>", escape(&q), escape(h))
+                })
+                .collect();
+            let what = match h {
+                Some(h) => format!("There is no data for host {}. ", escape(h)),
+                None => "The data holds several hosts. ".to_owned(),
+            };
+            return small_page(
+                if h.is_some() { 404 } else { 200 },
+                0,
+                "stabmon: choose a host",
+                &format!("<p>{what}Choose one:</p><ul>{links}</ul>"),
+            );
+        }
+    };
+    let reader = reader.with_host(host.clone());
+    let samples = match reader.samples(Some(from), Some(to)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if samples.is_empty() {
+        return small_page(
+            200,
+            view.refresh_secs,
+            &format!("stabmon: no samples of {host}"),
+            &format!(
+                "<p>No samples of {} from {from} to {to}; this page reloads by itself.</p>",
+                escape(&host)
+            ),
+        );
+    }
+    let detect =
+        stabmon_report::DetectOptions::default().clean_stops(reader.clean_stops(Some(&host)));
+    let report = ReportBuilder::new()
+        .title(format!("stabmon live: {host}"))
+        .range(from, to)
+        .detect_options(detect)
+        .build();
+    match report.render(&samples) {
+        Ok((html, _)) => Rendered {
+            status: 200,
+            body: with_refresh(html, view.refresh_secs).into_bytes(),
+        },
+        Err(e) => fail(&e),
+    }
+}
+
+/// Adds a `<meta http-equiv="refresh">` to the report: no script, so the report's CSP (which pins its own
+/// script and style by hash) is untouched.
+fn with_refresh(html: String, secs: u64) -> String {
+    const CHARSET: &str = "<meta charset=\"utf-8\">";
+    if secs == 0 {
+        return html;
+    }
+    html.replacen(
+        CHARSET,
+        &format!("{CHARSET}<meta http-equiv=\"refresh\" content=\"{secs}\">"),
+        1,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_goes_in_the_head_once() {
+        let html =
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>x</title>".to_owned();
+        let out = with_refresh(html.clone(), 30);
+        assert!(
+            out.contains("<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">")
+        );
+        assert_eq!(out.matches("refresh").count(), 1);
+        assert_eq!(with_refresh(html.clone(), 0), html);
+    }
+}

@@ -1,0 +1,264 @@
+//! What `/` shows, from its query: `?since=1h` (the default), `?from=T&to=T`, `?at=T&window=D`, `&host=H`,
+//! `&refresh=30` (seconds; 0 turns the reload off). Times in the forms of `stabmon report --from`.
+
+use std::time::Duration;
+
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use stabmon_core::Timestamp;
+
+use crate::report::parse_time;
+
+/// The window shown when the query names none.
+pub const DEFAULT_SINCE: Duration = Duration::from_secs(3600);
+/// The window around `at` when no `window` is given.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
+
+/// A parsed query of `/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    pub since: Option<Duration>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub at: Option<String>,
+    pub window: Option<Duration>,
+    pub host: Option<String>,
+    pub refresh_secs: u64,
+    /// The longest range served (renders hold every sample of the range in memory).
+    pub max_range: Duration,
+}
+
+fn decode(v: &str) -> String {
+    percent_decode_str(&v.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn duration(name: &str, v: &str) -> Result<Duration, String> {
+    match stabmon_core::units::parse_duration(v) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!(
+            "{name}={v:?} is not a duration; use one with a unit, such as 30m, 1h or 2d"
+        )),
+    }
+}
+
+impl View {
+    /// Parses the query string (without `?`). `token` is skipped (it is checked apart); unknown keys are errors.
+    pub fn parse(
+        query: &str,
+        default_refresh_secs: u64,
+        max_range: Duration,
+    ) -> Result<View, String> {
+        let mut v = View {
+            refresh_secs: default_refresh_secs,
+            max_range,
+            ..View::default()
+        };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, val) = pair.split_once('=').unwrap_or((pair, ""));
+            let val = decode(val);
+            let val = val.trim();
+            match decode(k).as_str() {
+                "since" => v.since = Some(duration("since", val)?),
+                "from" => v.from = Some(val.to_owned()),
+                "to" => v.to = Some(val.to_owned()),
+                "at" => v.at = Some(val.to_owned()),
+                "window" => v.window = Some(duration("window", val)?),
+                "host" => v.host = Some(val.to_owned()),
+                "refresh" => {
+                    v.refresh_secs = val.parse().map_err(|_| {
+                        format!("refresh={val:?} is not a whole number of seconds (0 turns it off)")
+                    })?;
+                }
+                "token" => {}
+                other => {
+                    return Err(format!(
+                        "unknown query parameter {other:?}; use since, from, to, at, window, host or refresh"
+                    ));
+                }
+            }
+        }
+        if v.at.is_some() && (v.from.is_some() || v.to.is_some() || v.since.is_some()) {
+            return Err("at (with window) cannot be combined with from, to or since".to_owned());
+        }
+        if v.since.is_some() && v.from.is_some() {
+            return Err("since and from cannot be combined".to_owned());
+        }
+        // Checked now, so that a bad time is a 400 before any render is queued.
+        v.range(&jiff::Zoned::now())?;
+        Ok(v)
+    }
+
+    /// `[from, to)` as of `now`.
+    pub fn range(&self, now: &jiff::Zoned) -> Result<(Timestamp, Timestamp), String> {
+        let nowts = Timestamp::from_unix_micros(now.timestamp().as_microsecond());
+        let time = |name: &str, s: &str| parse_time(s, now).map_err(|e| format!("{name}: {e}"));
+        let (from, to) = if let Some(at) = &self.at {
+            let at = time("at", at)?;
+            let half = self.window.unwrap_or(DEFAULT_WINDOW) / 2;
+            (at.saturating_sub(half), at.saturating_add(half))
+        } else {
+            let to = match &self.to {
+                Some(t) => time("to", t)?,
+                // Just after now, so the newest sample is in.
+                None => nowts.saturating_add(Duration::from_micros(1)),
+            };
+            let from = match &self.from {
+                Some(f) => time("from", f)?,
+                None => to.saturating_sub(self.since.unwrap_or(DEFAULT_SINCE)),
+            };
+            (from, to)
+        };
+        if from >= to {
+            return Err(format!(
+                "the range {from} to {to} is empty: from must be before to"
+            ));
+        }
+        let span = to.duration_since(from).unwrap_or_default();
+        if span > self.max_range {
+            return Err(format!(
+                "the range {from} to {to} is longer than the {} this server renders (--max-range); use \
+                 'stabmon report' for long ranges",
+                format_duration(self.max_range)
+            ));
+        }
+        Ok((from, to))
+    }
+
+    /// The cache key: the query, normalized (a relative range stays relative: a cached `since=1h` is reused
+    /// for the cache's time to live).
+    pub fn key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            self.since, self.from, self.to, self.at, self.window, self.host, self.refresh_secs
+        )
+    }
+
+    /// The same view of another host.
+    pub fn with_host(&self, host: &str) -> View {
+        View {
+            host: Some(host.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The query string of this view (percent-encoded), for links.
+    pub fn query_string(&self) -> String {
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let mut parts = Vec::new();
+        let dur = format_duration;
+        if let Some(d) = self.since {
+            parts.push(format!("since={}", enc(&dur(d))));
+        }
+        for (k, v) in [("from", &self.from), ("to", &self.to), ("at", &self.at)] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={}", enc(v)));
+            }
+        }
+        if let Some(d) = self.window {
+            parts.push(format!("window={}", enc(&dur(d))));
+        }
+        if let Some(h) = &self.host {
+            parts.push(format!("host={}", enc(h)));
+        }
+        parts.join("&")
+    }
+}
+
+/// A duration in its largest whole unit (`2d`, `90m`, `1500ms`), as `parse_duration` reads it back.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+    ] {
+        if ms >= size && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// Escapes text for HTML text and double-quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    fn now() -> jiff::Zoned {
+        "2026-11-25T03:12:00+00:00[+00:00]".parse().unwrap()
+    }
+
+    fn secs(v: &View) -> (i64, i64) {
+        let (f, t) = v.range(&now()).unwrap();
+        (f.as_unix_secs(), t.as_unix_secs())
+    }
+
+    #[test]
+    fn ranges_from_the_query() {
+        let t = 1_795_576_320;
+        let v = View::parse("", 30, DAY).unwrap();
+        assert_eq!((v.refresh_secs, secs(&v)), (30, (t - 3600, t)));
+        let v = View::parse("since=30m&refresh=0", 30, DAY).unwrap();
+        assert_eq!((v.refresh_secs, secs(&v)), (0, (t - 1800, t)));
+        let v = View::parse("from=2026-11-25T01%3A00%3A00Z&to=2026-11-25+02:00", 30, DAY).unwrap();
+        assert_eq!(secs(&v), (t - 2 * 3600 - 720, t - 3600 - 720));
+        let v = View::parse(
+            "at=2026-11-25T03:00:00Z&window=20m&host=web%2D1&token=x",
+            30,
+            DAY,
+        )
+        .unwrap();
+        assert_eq!(secs(&v), (t - 720 - 600, t - 720 + 600));
+        assert_eq!(v.host.as_deref(), Some("web-1"));
+        assert_eq!(
+            v.query_string(),
+            "at=2026%2D11%2D25T03%3A00%3A00Z&window=20m&host=web%2D1"
+        );
+        assert_ne!(v.key(), v.with_host("web-2").key());
+    }
+
+    #[test]
+    fn bad_queries_say_why() {
+        for (q, want) in [
+            ("since=soon", "since"),
+            ("since=0s", "since"),
+            ("from=yesterdayish", "from"),
+            ("from=2026-11-25T02:00:00Z&to=2026-11-25T01:00:00Z", "empty"),
+            ("since=3d", "max-range"),
+            ("at=now&since=1h", "cannot be combined"),
+            ("refresh=-1", "refresh"),
+            ("color=red", "unknown query parameter"),
+        ] {
+            let e = View::parse(q, 30, DAY).err().unwrap_or_default();
+            assert!(e.contains(want), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! `stabmon serve` on 127.0.0.1 (port 0): the live report, the data read remotely by `stabmon report`, the token,
+//! path traversal, slow and oversized requests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stabmon_core::Timestamp;
+use stabmon_core::synth::Synth;
+
+/// A data directory written by the flight recorder (so it has `manifest.json`): 30 minutes of host `web-1`
+/// ending now, in which `xmrig` burns two cores for the ten middle minutes.
+fn recorded_store(dir: &Path) {
+    let now = Timestamp::now().as_unix_secs();
+    let start = Timestamp::from_unix_secs(now - 1800);
+    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    let samples = Synth::new(start, Duration::from_secs(1))
+        .count(1800)
+        .host("web-1")
+        .cpu_hog(
+            "xmrig",
+            "./xmrig -o pool.example:3333",
+            at(600),
+            at(1200),
+            190.0,
+        )
+        .generate();
+    let (mut rec, _) =
+        stabmon_store::FlightRecorder::open(dir, stabmon_store::RecorderOptions::new()).unwrap();
+    for s in &samples {
+        assert!(rec.record(s).is_empty());
+    }
+    rec.stop(Timestamp::now()).unwrap();
+    assert!(dir.join("manifest.json").is_file());
+}
+
+/// A running `stabmon serve`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("stabmon"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(extra)
+        .env_remove("STABMON_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let addr = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("serve stopped before listening: {seen}");
+        };
+        seen.push_str(&line);
+        if let Some(rest) = line.split("at http://").nth(1) {
+            break rest.split('/').next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+/// Sends `raw`, reads the whole answer (the server closes every connection): (status, head, body).
+fn exchange(addr: SocketAddr, raw: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(out.len());
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let body = out.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head, body)
+}
+
+fn get(addr: SocketAddr, target: &str, auth: Option<&str>) -> (u16, String, Vec<u8>) {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    exchange(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{auth}\r\n").as_bytes(),
+    )
+}
+
+#[test]
+fn the_report_answers_and_the_data_reads_remotely() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    recorded_store(&data);
+    let server = serve(&data, &[]);
+
+    let (status, head, body) = get(server.addr, "/", None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("text/html"), "{head}");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("\">xmrig (pid "), "no culprit label");
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
+    // A range before the data: a page that says so, still 200 and reloading.
+    let (status, _, body) = get(server.addr, "/?since=5m&refresh=10", None);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("content=\"10\""));
+    let (status, _, body) = get(server.addr, "/?since=soon", None);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("since"));
+    // HEAD: the head only.
+    let (status, head, body) = exchange(
+        server.addr,
+        b"HEAD /data/manifest.json HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains("application/json"), "{head}");
+    assert!(body.is_empty());
+
+    // `stabmon dump` and `stabmon report` from the URL, as from another machine.
+    let out = Command::new(assert_cmd::cargo::cargo_bin("stabmon"))
+        .args(["dump", "--data"])
+        .arg(format!("http://{}/data/", server.addr))
+        .env_remove("STABMON_DATA")
+        .env_remove("STABMON_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1 + 1800
+    );
+}
+
+#[test]
+fn the_token_is_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    recorded_store(&data);
+    let server = serve(&data, &["--token", "s3cret-t0ken"]);
+    for target in ["/", "/data/manifest.json"] {
+        let (status, head, _) = get(server.addr, target, None);
+        assert_eq!(status, 401, "{target}: {head}");
+        assert!(head.contains("WWW-Authenticate: Bearer"), "{head}");
+        for wrong in [
+            "Bearer nope",
+            "Bearer s3cret-t0ke",
+            "Bearer s3cret-t0ken2",
+            "Basic s3cret-t0ken",
+        ] {
+            assert_eq!(
+                get(server.addr, target, Some(wrong)).0,
+                401,
+                "{target} {wrong}"
+            );
+        }
+        let (status, head, _) = get(server.addr, target, Some("Bearer s3cret-t0ken"));
+        assert_eq!(status, 200, "{target}: {head}");
+    }
+    // A browser can pass it in the query of `/` only.
+    assert_eq!(get(server.addr, "/?token=s3cret-t0ken", None).0, 200);
+    assert_eq!(get(server.addr, "/?token=wrong", None).0, 401);
+    assert_eq!(
+        get(server.addr, "/data/manifest.json?token=s3cret-t0ken", None).0,
+        401
+    );
+}
+
+#[test]
+fn no_path_escapes_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    recorded_store(&data);
+    std::fs::write(dir.path().join("secret"), "TOPSECRET").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret"), data.join("link")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), data.join("linkdir")).unwrap();
+    std::os::unix::fs::symlink("/etc", data.join("etc")).unwrap();
+    let server = serve(&data, &[]);
+
+    assert_eq!(get(server.addr, "/data/manifest.json", None).0, 200);
+    for target in [
+        "/data/../secret",
+        "/data/../../../../etc/passwd",
+        "/data/%2e%2e/secret",
+        "/data/%2E%2E/secret",
+        "/data/%2e%2e%2fsecret",
+        "/data/..%2fsecret",
+        "/data/%252e%252e%252fsecret",
+        "/data/..%5csecret",
+        "/data/..%255csecret",
+        "/data//etc/passwd",
+        "/data/%2fetc%2fpasswd",
+        "/data/C:%5cWindows%5cwin.ini",
+        "/data/link",
+        "/data/linkdir/secret",
+        "/data/etc/passwd",
+        "/data/.stabmon.lock",
+        "/data/samples/../../secret",
+        "/../secret",
+        "/data%2f..%2fsecret",
+        "/data/%00",
+    ] {
+        let (status, head, body) = get(server.addr, target, None);
+        assert_eq!(status, 404, "{target}: {head}");
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            !body.contains("TOPSECRET") && !body.contains("root:"),
+            "{target}: {body}"
+        );
+    }
+}
+
+#[test]
+fn slow_and_oversized_requests_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    recorded_store(&data);
+    let server = serve(&data, &["--header-timeout", "1s"]);
+
+    // Slowloris: a header line a byte at a time, forever. The server answers 408 and closes after its deadline,
+    // long before the client would have finished.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    let mut reader = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if s.write_all(b"X").is_err() {
+                return true; // cut off
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    });
+    reader
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = reader.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert!(trickle.join().unwrap(), "the slow client was never cut off");
+
+    // A huge header: 431, and nothing more is read.
+    let mut big = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 64 * 1024));
+    big.extend(b"\r\n\r\n");
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = s.write_all(&big); // the server may close before taking it all
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer:?}"
+    );
+    // Too many headers: 431.
+    let mut many = String::from("GET / HTTP/1.1\r\n");
+    for i in 0..100 {
+        many.push_str(&format!("X-{i}: 1\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(exchange(server.addr, many.as_bytes()).0, 431);
+    // A body: refused unread.
+    let (status, _, _) = exchange(
+        server.addr,
+        b"POST / HTTP/1.1\r\nContent-Length: 1000000\r\n\r\nxx",
+    );
+    assert_eq!(status, 413);
+    assert_eq!(
+        exchange(server.addr, b"DELETE /data/manifest.json HTTP/1.1\r\n\r\n").0,
+        405
+    );
+    // And the server still serves.
+    assert_eq!(get(server.addr, "/data/manifest.json", None).0, 200);
+}
