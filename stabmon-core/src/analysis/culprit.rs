@@ -81,7 +81,8 @@ pub fn culprit_for(
                 cpu_culprit(win, slice_excl(samples, baseline.0, baseline.1))
             }
         }
-        IncidentKind::Gap(_) => None,
+        // A process rarely causes a network latency incident; none is named.
+        IncidentKind::Gap(_) | IncidentKind::LatencySpike | IncidentKind::LatencyOutage => None,
     }
 }
 

@@ -11,10 +11,10 @@ use crate::sample::Sample;
 const CULPRIT_SHARE: f64 = 0.25;
 
 /// MAD to a normal distribution's standard deviation.
-const MAD_TO_SIGMA: f64 = 1.4826;
+pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 
 /// Finds the incidents in `samples` (sorted by time): CPU surges, memory climbs, swap growth, OOM kills, pressure
-/// stalls and gaps, each with its culprit where one can be named ([`culprit_for`]). The result is sorted by start
+/// stalls, gaps, and latency spikes and outages per target, each with its culprit where one can be named ([`culprit_for`]). The result is sorted by start
 /// (then by kind, in the order of [`IncidentKind`]'s variants).
 ///
 /// The rules are in the [module docs](super) and every threshold in [`DetectOptions`]. Gaps come from
@@ -39,6 +39,7 @@ pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Inciden
     climbs(samples, &breaks, opts, Level::Swap, &mut out);
     oom_kills(samples, opts, &mut out);
     pressure_stalls(samples, &breaks, opts, &mut out);
+    super::latency::latency_incidents(samples, opts, &mut out);
     for gap in find_gaps(samples, &opts.clean_stops, opts) {
         let mut inc = Incident::new(IncidentKind::Gap(gap.kind), gap.start, gap.end);
         inc.magnitude = gap.duration().as_secs_f64();
@@ -61,10 +62,12 @@ fn kind_order(k: IncidentKind) -> u8 {
         IncidentKind::OomKill => 3,
         IncidentKind::PressureStall => 4,
         IncidentKind::Gap(_) => 5,
+        IncidentKind::LatencySpike => 6,
+        IncidentKind::LatencyOutage => 7,
     }
 }
 
-fn micros(d: Duration) -> i64 {
+pub(super) fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -126,7 +129,7 @@ struct Baseline {
     next_update: i64,
 }
 
-fn median_mad(values: &mut [f32]) -> Option<(f64, f64)> {
+pub(super) fn median_mad(values: &mut [f32]) -> Option<(f64, f64)> {
     if values.is_empty() {
         return None;
     }

@@ -52,6 +52,28 @@
 //!
 //! **Gaps**: see [`find_gaps`]. No incident of another kind spans a gap.
 //!
+//! **Latency spikes** are found per target ([`Incident::target`]) on the round trips of its successful probes
+//! ([`Sample::latency`], ordered by start time), like CPU surges: the same rolling median and MAD (over
+//! [`baseline_window`](DetectOptions::baseline_window), recomputed every
+//! [`baseline_step`](DetectOptions::baseline_step), frozen during a spike), an enter threshold that is the largest of
+//! `median + k·σ`, `median + latency_min_rise_ms` and `latency_min_ratio · median` (so no "spike" from 3 ms to
+//! 9 ms, nor from 20 ms to 45 ms), the same hysteresis and merging, and a minimum duration
+//! [`latency_min_duration`](DetectOptions::latency_min_duration) counted from the start of the first slow probe to
+//! the end of the last (one 2.1 s round trip lasts 2.1 s; merged spikes count only their slow time). Failed probes do not take part. The incident runs from
+//! the first slow probe's start to the last one's end and peaks at the slowest; its magnitude is that round trip in
+//! milliseconds.
+//!
+//! **Latency outages**: at each probe of a target, the share of failed probes (every outcome but ok, see
+//! [`loss`](crate::latency::loss)) over the trailing [`outage_window`](DetectOptions::outage_window), extended back
+//! to at least [`outage_min_probes`](DetectOptions::outage_min_probes) probes; an outage starts when it reaches
+//! [`outage_loss_floor`](DetectOptions::outage_loss_floor) (from the first failed probe in that window) and lasts
+//! while it stays at or above `exit_ratio · outage_loss_floor`; it ends at the first successful probe after its
+//! last failure. Its magnitude is the loss in percent over its probes.
+//!
+//! Latency incidents name no culprit: a process rarely causes them, and an overlapping CPU surge is reported as its
+//! own incident, not as a cause. Their label is the summary, naming the target: `router: 2.1 s (baseline 3.0 ms)`,
+//! `vpn: outage 45s (100% loss)`.
+//!
 //! # Example
 //!
 //! ```
@@ -103,6 +125,7 @@ mod detect;
 mod downsample;
 pub(crate) mod format;
 mod gaps;
+mod latency;
 mod usage;
 
 pub use culprit::{NAME_MARGIN, culprit_for};
@@ -207,6 +230,22 @@ options! {
     gap_factor: f64 = 3.0;
     /// A step between samples must be longer than this to be a gap. By default, this is 2 seconds.
     min_gap: Duration = Duration::from_secs(2);
+    /// A latency spike must exceed the target's baseline (median round trip) by at least this many milliseconds.
+    /// By default, this is 50.
+    latency_min_rise_ms: f64 = 50.0;
+    /// A latency spike must reach at least this many times the target's baseline. By default, this is 3.
+    latency_min_ratio: f64 = 3.0;
+    /// A latency spike shorter than this is dropped, counted from the start of its first slow probe to the end of
+    /// its last one. By default, this is 2 seconds.
+    latency_min_duration: Duration = Duration::from_secs(2);
+    /// A latency outage: at least this share of a target's probes failed over the outage window. By default, this
+    /// is 0.5 (50 %).
+    outage_loss_floor: f64 = 0.5;
+    /// The trailing window over which a target's loss is measured for outages (extended to
+    /// `outage_min_probes` probes). By default, this is 10 seconds.
+    outage_window: Duration = Duration::from_secs(10);
+    /// The fewest probes the outage window holds (it reaches further back when needed). By default, this is 5.
+    outage_min_probes: u32 = 5;
     /// Without boot ids, a boot time that moved by more than this means a reboot (clock adjustments move it a
     /// little). By default, this is 60 seconds.
     boot_time_tolerance: Duration = Duration::from_secs(60);
@@ -255,11 +294,15 @@ pub enum IncidentKind {
     PressureStall,
     /// A hole in the recording.
     Gap(GapKind),
+    /// A latency target's round trips rose well above its baseline ([`Incident::target`] names it).
+    LatencySpike,
+    /// Most probes of a latency target failed ([`Incident::target`] names it).
+    LatencyOutage,
 }
 
 impl IncidentKind {
     /// A short name for tables: `CPU surge`, `memory climb`, `swap growth`, `OOM kill`, `pressure stall`,
-    /// `gap`.
+    /// `gap`, `latency spike`, `latency outage`.
     pub fn name(self) -> &'static str {
         match self {
             IncidentKind::CpuSurge => "CPU surge",
@@ -268,6 +311,8 @@ impl IncidentKind {
             IncidentKind::OomKill => "OOM kill",
             IncidentKind::PressureStall => "pressure stall",
             IncidentKind::Gap(_) => "gap",
+            IncidentKind::LatencySpike => "latency spike",
+            IncidentKind::LatencyOutage => "latency outage",
         }
     }
 }
@@ -360,12 +405,16 @@ pub struct Incident {
     /// The sample where it was worst (where a chart should put its label).
     pub peak: Timestamp,
     /// How bad, in the kind's unit: CPU surge: peak busy %; memory climb and swap growth: the rise in bytes; OOM
-    /// kill: how many kills; pressure stall: peak stall %; gap: its length in seconds.
+    /// kill: how many kills; pressure stall: peak stall %; gap: its length in seconds; latency spike: the slowest
+    /// round trip in milliseconds; latency outage: the share of its probes that failed, in percent.
     pub magnitude: f64,
     /// What happened, in a few words: `CPU 97% (baseline 4%)`, `memory +2.8 GB (6.1 GB → 8.9 GB used)`.
     pub summary: String,
     /// Who did it, where one can be named.
     pub culprit: Option<Culprit>,
+    /// The latency target a latency spike or outage happened on (as the user named it); `None` for the other
+    /// kinds.
+    pub target: Option<String>,
 }
 
 impl Incident {
@@ -379,6 +428,7 @@ impl Incident {
             magnitude: 0.0,
             summary: String::new(),
             culprit: None,
+            target: None,
         }
     }
 

@@ -1,0 +1,376 @@
+//! Latency spikes and outages, per target, over the probes the samples carry.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use super::detect::{MAD_TO_SIGMA, median_mad, micros};
+use super::{DetectOptions, Incident, IncidentKind, format};
+use crate::latency::LatencyProbe;
+use crate::sample::Sample;
+use crate::time::Timestamp;
+
+/// A round trip at a glance: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`, `12 s`.
+pub(crate) fn ms(v: f64) -> String {
+    if v >= 9950.0 {
+        format!("{:.0} s", v / 1000.0)
+    } else if v >= 999.5 {
+        format!("{:.1} s", v / 1000.0)
+    } else if v >= 9.95 {
+        format!("{v:.0} ms")
+    } else if v >= 0.995 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+/// The probes of every target, each list sorted by start time (ties keep the samples' order).
+fn by_target(samples: &[Sample]) -> BTreeMap<&str, Vec<&LatencyProbe>> {
+    let mut out: BTreeMap<&str, Vec<&LatencyProbe>> = BTreeMap::new();
+    for p in samples.iter().flat_map(|s| &s.latency) {
+        out.entry(p.target.as_str()).or_default().push(p);
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|p| p.ts);
+    }
+    out
+}
+
+/// Finds latency spikes and outages in the probes of `samples`; see the [module docs](super).
+pub(crate) fn latency_incidents(samples: &[Sample], opts: &DetectOptions, out: &mut Vec<Incident>) {
+    for (target, probes) in by_target(samples) {
+        spikes(target, &probes, opts, out);
+        outages(target, &probes, opts, out);
+    }
+}
+
+/// A stretch of slow probes `start..=end` (indexes into the successful probes), worst at `peak`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    end: usize,
+    peak: usize,
+    base: f64,
+}
+
+fn spikes(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mut Vec<Incident>) {
+    let ok: Vec<(i64, f64)> = probes
+        .iter()
+        .filter_map(|p| p.round_trip_ms().map(|ms| (p.ts.as_unix_micros(), ms)))
+        .filter(|(_, ms)| ms.is_finite())
+        .collect();
+    if ok.is_empty() {
+        return;
+    }
+    let window = micros(opts.baseline_window).max(1);
+    let step = micros(opts.baseline_step).max(1);
+    let max_frozen = micros(opts.max_frozen);
+    let mut ring: VecDeque<(i64, f32)> = VecDeque::new();
+    let mut scratch: Vec<f32> = Vec::new();
+    let (mut median, mut sigma, mut next_update) = (0.0f64, 0.0f64, i64::MIN);
+    let mut runs: Vec<Run> = Vec::new();
+    let mut current: Option<Run> = None;
+    for (i, &(ts, v)) in ok.iter().enumerate() {
+        let frozen = current.is_some_and(|r| ts - ok[r.start].0 < max_frozen);
+        if !frozen && ts >= next_update {
+            next_update = ts.saturating_add(step);
+            let cutoff = ts.saturating_sub(window);
+            while ring.front().is_some_and(|(t, _)| *t < cutoff) {
+                ring.pop_front();
+            }
+            let covered = ring.front().is_some_and(|(t, _)| ts - *t >= window / 2);
+            scratch.clear();
+            if covered && ring.len() >= 5 {
+                scratch.extend(ring.iter().map(|(_, v)| *v));
+            } else {
+                // Warm-up: no trailing history yet, take the window that follows.
+                let end = ts.saturating_add(window);
+                scratch.extend(
+                    ok[i..]
+                        .iter()
+                        .take_while(|(t, _)| *t < end)
+                        .map(|(_, v)| *v as f32),
+                );
+            }
+            if let Some((m, mad)) = median_mad(&mut scratch) {
+                median = m;
+                sigma = MAD_TO_SIGMA * mad;
+            }
+        }
+        let enter = (median + opts.mad_k * sigma)
+            .max(median + opts.latency_min_rise_ms)
+            .max(median * opts.latency_min_ratio);
+        let exit = median + opts.exit_ratio * (enter - median);
+        match &mut current {
+            None if v > enter => {
+                current = Some(Run {
+                    start: i,
+                    end: i,
+                    peak: i,
+                    base: median,
+                })
+            }
+            Some(r) if v >= exit => {
+                r.end = i;
+                if v > ok[r.peak].1 {
+                    r.peak = i;
+                }
+            }
+            Some(r) => {
+                runs.push(*r);
+                current = None;
+            }
+            None => {}
+        }
+        if current.is_none() || !frozen {
+            ring.push_back((ts, v as f32));
+        }
+    }
+    runs.extend(current);
+    // Merge runs closer than the merge gap, then drop those that were slow for less than the minimum duration in
+    // all (a run is slow from the start of its first slow probe to the end of its last one; the time between
+    // merged runs does not count, so an outlier does not stretch a short stall into an incident).
+    let finish = |k: usize| ok[k].0.saturating_add((ok[k].1 * 1000.0) as i64);
+    let merge_gap = micros(opts.merge_gap);
+    let mut merged: Vec<(Run, i64)> = Vec::with_capacity(runs.len());
+    for r in runs {
+        let slow = finish(r.end) - ok[r.start].0;
+        if let Some((last, total)) = merged.last_mut()
+            && ok[r.start].0 - finish(last.end) < merge_gap
+        {
+            last.end = r.end;
+            *total += slow;
+            if ok[r.peak].1 > ok[last.peak].1 {
+                last.peak = r.peak;
+            }
+            continue;
+        }
+        merged.push((r, slow));
+    }
+    let min_duration = micros(opts.latency_min_duration);
+    for (r, slow) in merged {
+        let (start, end) = (ok[r.start].0, finish(r.end));
+        if slow < min_duration {
+            continue;
+        }
+        let mut inc = Incident::new(
+            IncidentKind::LatencySpike,
+            Timestamp::from_unix_micros(start),
+            Timestamp::from_unix_micros(end),
+        );
+        inc.peak = Timestamp::from_unix_micros(ok[r.peak].0);
+        inc.magnitude = ok[r.peak].1;
+        inc.summary = format!("{target}: {} (baseline {})", ms(inc.magnitude), ms(r.base));
+        inc.target = Some(target.to_owned());
+        out.push(inc);
+    }
+}
+
+fn outages(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mut Vec<Incident>) {
+    let n = probes.len();
+    let min_probes = (opts.outage_min_probes as usize).max(1);
+    if n < min_probes {
+        return;
+    }
+    let ts: Vec<i64> = probes.iter().map(|p| p.ts.as_unix_micros()).collect();
+    let failed: Vec<bool> = probes.iter().map(|p| !p.outcome.is_ok()).collect();
+    // failures[k]: failed probes before index k.
+    let mut failures = Vec::with_capacity(n + 1);
+    failures.push(0usize);
+    for f in &failed {
+        failures.push(failures.last().copied().unwrap_or(0) + usize::from(*f));
+    }
+    let window = micros(opts.outage_window);
+    let enter = opts.outage_loss_floor.clamp(f64::MIN_POSITIVE, 1.0);
+    let exit = enter * opts.exit_ratio;
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut current: Option<(usize, usize)> = None;
+    let mut j_time = 0usize;
+    for i in 0..n {
+        while ts[i] - ts[j_time] > window {
+            j_time += 1;
+        }
+        if i + 1 < min_probes {
+            continue;
+        }
+        let j = j_time.min(i + 1 - min_probes);
+        let loss = (failures[i + 1] - failures[j]) as f64 / (i + 1 - j) as f64;
+        match &mut current {
+            None if loss >= enter => {
+                let first = (j..=i).find(|&k| failed[k]).unwrap_or(i);
+                current = Some((first, i));
+            }
+            Some((_, last)) if loss >= exit && failed[i] => *last = i,
+            Some(_) if loss >= exit => {}
+            Some(span) => {
+                spans.push(*span);
+                current = None;
+            }
+            None => {}
+        }
+    }
+    spans.extend(current);
+    let merge_gap = micros(opts.merge_gap);
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for s in spans {
+        if let Some(last) = merged.last_mut()
+            && ts[s.0] - ts[last.1] < merge_gap
+        {
+            last.1 = s.1;
+            continue;
+        }
+        merged.push(s);
+    }
+    for (first, last) in merged {
+        // It lasts until the next probe that succeeded (the target was back), else until the last failure.
+        let back = (last + 1..n).find(|&k| !failed[k]);
+        let end = back.map_or(ts[last], |k| ts[k]);
+        let lost = failures[last + 1] - failures[first];
+        let count = last + 1 - first;
+        let loss = lost as f64 / count as f64;
+        let mut inc = Incident::new(
+            IncidentKind::LatencyOutage,
+            Timestamp::from_unix_micros(ts[first]),
+            Timestamp::from_unix_micros(end),
+        );
+        inc.magnitude = 100.0 * loss;
+        inc.summary = format!(
+            "{target}: outage {} ({} loss)",
+            format::duration(Duration::from_micros(
+                u64::try_from(end - ts[first]).unwrap_or(0)
+            )),
+            format::pct(inc.magnitude)
+        );
+        inc.target = Some(target.to_owned());
+        out.push(inc);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::ms;
+    use crate::analysis::{DetectOptions, IncidentKind, detect_incidents};
+    use crate::latency::{LatencyProbe, ProbeOutcome};
+    use crate::sample::Sample;
+    use crate::time::Timestamp;
+
+    fn at(s: u64) -> Timestamp {
+        Timestamp::from_unix_secs(1_795_564_800).saturating_add(Duration::from_secs(s))
+    }
+
+    /// An hour at 1 s of two targets with normal jitter (router 3 ms ± 0.8, vpn 30 ms ± 6, an outlier at three
+    /// times the round trip now and then, a lost probe rarely); `round_trip(target, second)` may change a probe:
+    /// `Some(ms)` for its round trip, `None` for a failure. Each probe arrives with the sample after it completed.
+    fn series(round_trip: impl Fn(&str, u64, f64) -> Option<f64>) -> Vec<Sample> {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut uniform = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut samples: Vec<Sample> = (0..3600)
+            .map(|i| {
+                let mut s = Sample::new(at(i), "nas");
+                s.interval = Duration::from_secs(1);
+                s
+            })
+            .collect();
+        for i in 0..3599u64 {
+            for (target, base, jitter) in [("router", 3.0, 0.8), ("vpn", 30.0, 6.0)] {
+                let mut ms = base + jitter * 1.5 * (uniform() + uniform() - 1.0);
+                if uniform() < 0.004 {
+                    ms *= 3.0;
+                }
+                let lost = uniform() < 0.001;
+                let ms = if lost {
+                    None
+                } else {
+                    round_trip(target, i, ms)
+                };
+                let probe = match ms {
+                    Some(ms) => LatencyProbe::ok(target, at(i), (ms * 1000.0).round() / 1000.0),
+                    None if i % 2 == 0 => LatencyProbe::new(target, at(i), ProbeOutcome::Timeout),
+                    None => LatencyProbe::new(target, at(i), ProbeOutcome::Refused),
+                };
+                let arrives = (i + 1 + ms.map_or(0, |m| (m / 1000.0) as u64)).min(3599);
+                samples[arrives as usize].latency.push(probe);
+            }
+        }
+        samples
+    }
+
+    #[test]
+    fn spike_and_outage_found_on_their_target_at_their_time() {
+        let samples = series(|target, i, ms| match target {
+            "router" if (1800..1830).contains(&i) => Some(ms + 2100.0),
+            "vpn" if (2400..2445).contains(&i) => None,
+            _ => Some(ms),
+        });
+        let found = detect_incidents(&samples, &DetectOptions::default());
+        let kinds: Vec<(IncidentKind, Option<&str>)> = found
+            .iter()
+            .map(|i| (i.kind, i.target.as_deref()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (IncidentKind::LatencySpike, Some("router")),
+                (IncidentKind::LatencyOutage, Some("vpn")),
+            ],
+            "{found:#?}"
+        );
+        let spike = &found[0];
+        assert_eq!(spike.start, at(1800));
+        assert!(
+            spike.end >= at(1831) && spike.end <= at(1832),
+            "{}",
+            spike.end
+        );
+        assert!((1800..1830).any(|s| spike.peak == at(s)));
+        assert!(spike.magnitude > 2100.0 && spike.magnitude < 2106.0);
+        assert!(spike.culprit.is_none());
+        assert_eq!(
+            spike.label(),
+            format!("router: {} (baseline 3.0 ms)", ms(spike.magnitude))
+        );
+        let outage = &found[1];
+        assert_eq!((outage.start, outage.end), (at(2400), at(2445)));
+        assert_eq!(outage.magnitude, 100.0);
+        assert_eq!(outage.label(), "vpn: outage 45s (100% loss)");
+    }
+
+    #[test]
+    fn short_blips_and_small_rises_are_no_incidents() {
+        let samples = series(|target, i, ms| match target {
+            // Two lost probes in a row, and a 1.5 s stall of one probe.
+            "vpn" if i == 1000 || i == 1001 => None,
+            "vpn" if i == 2000 => Some(1500.0),
+            // The router triples from 3 ms to 9 ms for ten minutes: below the 50 ms floor.
+            "router" if (2400..3000).contains(&i) => Some(ms * 3.0),
+            _ => Some(ms),
+        });
+        let found = detect_incidents(&samples, &DetectOptions::default());
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn flat_noisy_series_has_no_incident() {
+        let samples = series(|_, _, ms| Some(ms));
+        let probes = samples.iter().map(|s| s.latency.len()).sum::<usize>();
+        assert_eq!(probes, 2 * 3599);
+        let found = detect_incidents(&samples, &DetectOptions::default());
+        assert!(found.is_empty(), "{found:#?}");
+    }
+
+    #[test]
+    fn round_trips_at_a_glance() {
+        assert_eq!(ms(0.347), "0.35 ms");
+        assert_eq!(ms(2.14), "2.1 ms");
+        assert_eq!(ms(48.2), "48 ms");
+        assert_eq!(ms(2104.0), "2.1 s");
+        assert_eq!(ms(12_400.0), "12 s");
+    }
+}
