@@ -58,7 +58,9 @@
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
 //! version (readers select columns by name). Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
 //! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 3); each column's encoding is
-//! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED).
+//! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
+//! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
+//! change in steps and for columns that hardly change.
 //!
 //! ## Percentages of processes and names
 //!
@@ -75,30 +77,30 @@
 //! | column | type | encoding | meaning |
 //! |---|---|---|---|
 //! | `ts` | timestamp us UTC | delta | the tick the sample was scheduled for |
-//! | `boot_time` | timestamp us UTC | delta | when the machine booted |
+//! | `boot_time` | timestamp us UTC | plain | when the machine booted |
 //! | `boot_id` | string, null | dict | the kernel's boot id (Linux); changes at every reboot |
 //! | `timezone` | string, null | dict | the host's IANA time zone |
-//! | `utc_offset_secs` | int32, null | delta | the host's offset from UTC at `ts`, seconds east |
+//! | `utc_offset_secs` | int32, null | plain | the host's offset from UTC at `ts`, seconds east |
 //! | `interval_us` | int64 | delta | the time the sample's rates cover (measured since the previous sample), us |
 //! | `lateness_us` | int64 | delta | how long after its tick the reading started, us |
 //! | `cpu_busy_pct` | float32 | dict | whole-machine CPU busy, % of all cores |
 //! | `cpu_user_pct`, `cpu_system_pct` | float32, null | dict | whole-machine user and system CPU, where the OS splits them |
-//! | `cpu_iowait_pct`, `cpu_steal_pct` | float32, null | dict | same, where the OS reports them |
+//! | `cpu_iowait_pct`, `cpu_steal_pct` | float32, null | dict, plain | same, where the OS reports them |
 //! | `core_busy_pct` | list\<float32\> | dict | per core, % of that core, in OS order |
 //! | `core_user_pct`, `core_system_pct` | list\<float32, null\> | dict | per core, where the OS splits them |
-//! | `core_iowait_pct`, `core_steal_pct` | list\<float32, null\> | dict | per core, where reported |
-//! | `load_1m`, `load_5m`, `load_15m` | float32, null | dict | load averages (all null where the OS has none) |
-//! | `mem_total_bytes`, `mem_used_bytes`, `mem_available_bytes` | uint64 | delta | physical memory, bytes |
-//! | `swap_total_bytes`, `swap_used_bytes` | uint64 | delta | swap, bytes |
-//! | `process_count` | uint32 | delta | processes that existed |
+//! | `core_iowait_pct`, `core_steal_pct` | list\<float32, null\> | dict, plain | per core, where reported |
+//! | `load_1m`, `load_5m`, `load_15m` | float32, null | plain | load averages (all null where the OS has none) |
+//! | `mem_total_bytes`, `mem_used_bytes`, `mem_available_bytes` | uint64 | delta, plain, plain | physical memory, bytes |
+//! | `swap_total_bytes`, `swap_used_bytes` | uint64 | delta, plain | swap, bytes |
+//! | `process_count` | uint32 | dict | processes that existed |
 //! | `pressure_present` | bool | rle | whether pressure stall information was read (Linux) |
-//! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | float32, null | dict | share of the interval stalled, % |
-//! | `oom_kill_count` | uint64, null | delta | the kernel's cumulative OOM-kill counter (Linux) |
+//! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | float32, null | plain | share of the interval stalled, % |
+//! | `oom_kill_count` | uint64, null | plain | the kernel's cumulative OOM-kill counter (Linux) |
 //! | `top_n` | uint16 | delta | N of the top lists |
-//! | `cpu_nth_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
-//! | `rss_nth_bytes` | uint64 | delta | resident bytes of the N-th process by memory |
-//! | `name_cpu_nth_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | summed CPU % of the N-th name by CPU |
-//! | `name_rss_nth_bytes` | uint64 | delta | summed resident bytes of the N-th name by memory |
+//! | `cpu_nth_pct` (+ `_ulp_adj`) | decimal(9,2) | plain | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
+//! | `rss_nth_bytes` | uint64 | plain | resident bytes of the N-th process by memory |
+//! | `name_cpu_nth_pct` (+ `_ulp_adj`) | decimal(9,2) | dict (`_ulp_adj` plain) | summed CPU % of the N-th name by CPU |
+//! | `name_rss_nth_bytes` | uint64 | plain | summed resident bytes of the N-th name by memory |
 //! | `cpu_list_len`, `rss_list_len` | uint16, null | delta | how many processes the CPU / memory list holds (N, or fewer when fewer processes exist); null when that list's ranks are stored explicitly (see [Ranks](#ranks)) |
 //! | `name_cpu_list_len`, `name_rss_list_len` | uint16, null | delta | the same for the two name lists |
 //!
@@ -112,17 +114,17 @@
 //! |---|---|---|---|
 //! | `ts` | timestamp us UTC | delta | the sample's tick |
 //! | `pid` | uint32 | delta | process id |
-//! | `start_time` | timestamp us UTC | delta | when the process started; (`pid`, `start_time`) identifies a process |
-//! | `parent_pid` | uint32, null | delta | parent's process id |
+//! | `start_time` | timestamp us UTC | plain | when the process started; (`pid`, `start_time`) identifies a process |
+//! | `parent_pid` | uint32, null | plain | parent's process id |
 //! | `name` | string | dict | process name (Linux `comm`) |
 //! | `cmdline` | string, null | dict | command line, cut to a bounded length; null when not recorded |
 //! | `user` | string, null | dict | owning user |
-//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict | CPU over the interval, % of one core (200 = two cores) |
-//! | `children_cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict | CPU of reaped children over the interval, % of one core |
-//! | `rss_bytes` | uint64 | delta | resident memory, bytes |
-//! | `virtual_bytes` | uint64 | delta | virtual memory size, bytes |
-//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | delta | 1-based rank in the CPU / memory list, only for samples whose `cpu_list_len` / `rss_list_len` is null; otherwise null and derived (see [Ranks](#ranks)) |
-//! | `list_pos` | uint16, null | delta | position in the sample's list; null when the list is in the canonical order (by `cpu_rank`, then `rss_rank`, ranked before unranked, then identity), which is always the case for lists built by `stabmon_core::attribution` |
+//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict (`_ulp_adj` plain) | CPU over the interval, % of one core (200 = two cores) |
+//! | `children_cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | plain | CPU of reaped children over the interval, % of one core |
+//! | `rss_bytes` | uint64 | plain | resident memory, bytes |
+//! | `virtual_bytes` | uint64 | plain | virtual memory size, bytes |
+//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | plain | 1-based rank in the CPU / memory list, only for samples whose `cpu_list_len` / `rss_list_len` is null; otherwise null and derived (see [Ranks](#ranks)) |
+//! | `list_pos` | uint16, null | plain | position in the sample's list; null when the list is in the canonical order (by `cpu_rank`, then `rss_rank`, ranked before unranked, then identity), which is always the case for lists built by `stabmon_core::attribution` |
 //!
 //! ## `names`: one row per name total in a sample
 //!
@@ -132,11 +134,11 @@
 //! |---|---|---|---|
 //! | `ts` | timestamp us UTC | delta | the sample's tick |
 //! | `name` | string | dict | process name |
-//! | `process_count` | uint32 | delta | processes with that name |
-//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict | their summed CPU, % of one core; null where derived (below; `_ulp_adj` is then 0, not null) |
-//! | `rss_bytes` | uint64, null | delta | their summed resident memory, bytes; null where derived (below) |
-//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | delta | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
-//! | `list_pos` | uint16, null | delta | as in `processes` (canonical order: ranks, then name) |
+//! | `process_count` | uint32 | dict | processes with that name |
+//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict (`_ulp_adj` plain) | their summed CPU, % of one core; null where derived (below; `_ulp_adj` is then 0, not null) |
+//! | `rss_bytes` | uint64, null | plain | their summed resident memory, bytes; null where derived (below) |
+//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | plain | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
+//! | `list_pos` | uint16, null | plain | as in `processes` (canonical order: ranks, then name) |
 //!
 //! ### Name totals stored as derived
 //!
