@@ -13,7 +13,10 @@
   var STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
 
   function undelta(a) { var out = new Array(a.length), s = 0; for (var i = 0; i < a.length; i++) { s += a[i]; out[i] = s; } return out; }
-  D.charts.forEach(function (c) { c.series.forEach(function (s) { s.t = undelta(s.t); s.brk = {}; s.b.forEach(function (k) { s.brk[k] = true; }); }); });
+  D.charts.forEach(function (c) {
+    c.series.forEach(function (s) { s.t = undelta(s.t); s.brk = {}; s.b.forEach(function (k) { s.brk[k] = true; }); });
+    (c.lanes || []).forEach(function (l) { l.t = undelta(l.t); });
+  });
   var MT = undelta(D.m.t);
 
   function el(name, attrs, parent) {
@@ -32,7 +35,8 @@
   function r1(v) { return Math.round(v * 10) / 10; }
   function xOf(t) { return L + (t - view[0]) / (view[1] - view[0]) * W; }
   function tOf(x) { return view[0] + (x - L) / W * (view[1] - view[0]); }
-  function yOf(c, v) { var f = c.ymax > 0 ? v / c.ymax : 0; f = Math.max(0, Math.min(1, f)); return c.top + c.h * (1 - f); }
+  function yOf(c, v) { var f = c.ymax > 0 ? v / c.ymax : 0; f = Math.max(0, Math.min(1, f)); return c.top + (c.vh || c.h) * (1 - f); }
+  function ms(us) { var v = us / 1000; return v >= 9950 ? (v / 1000).toFixed(0) + " s" : v >= 999.5 ? (v / 1000).toFixed(1) + " s" : v >= 9.95 ? v.toFixed(0) + " ms" : v >= 0.995 ? v.toFixed(1) + " ms" : v.toFixed(2) + " ms"; }
 
   // Local time of the recorded host: UTC plus the offset in force then.
   function offsetAt(t) { var o = D.off.length ? D.off[0][1] : 0; for (var i = 0; i < D.off.length && D.off[i][0] <= t; i++) { o = D.off[i][1]; } return o; }
@@ -68,6 +72,18 @@
       if (ln) { ln.setAttribute("d", line.join("")); }
       var ar = svg.querySelector('path.area[data-s="' + si + '"]');
       if (ar) { ar.setAttribute("d", area.join("")); }
+    });
+    // Failed probes: one tick per pixel column in view.
+    (c.lanes || []).forEach(function (l, k) {
+      var p = svg.querySelector('path.fl[data-l="' + k + '"]');
+      if (!p) { return; }
+      var d = [], last = -Infinity;
+      for (var i = 0; i < l.t.length; i++) {
+        if (l.t[i] < view[0] || l.t[i] > view[1]) { continue; }
+        var x = Math.round(xOf(l.t[i]) * 2) / 2;
+        if (x - last >= 1) { d.push("M" + x + "," + r1(l.y) + "v7"); last = x; }
+      }
+      p.setAttribute("d", d.join(""));
     });
   }
 
@@ -166,6 +182,14 @@
     for (var i = 0; i + 1 < p.length; i += 2) { h("div", "tp", proc(p[i]) + " " + (p[i + 1] / 10).toFixed(0) + "% CPU", tip).title = (D.procs[p[i]] || [])[2] || ""; }
     if (r.length) { h("div", "th", "Top memory", tip); }
     for (var j = 0; j + 1 < r.length; j += 2) { h("div", "tp", proc(r[j]) + " " + gib(r[j + 1] / 1024) + " resident", tip); }
+    var lat = D.m.l && D.m.l[k];
+    if (lat && lat.length) {
+      h("div", "th", "Latency (latest probe)", tip);
+      for (var q = 0; q < lat.length; q++) {
+        var lv = lat[q];
+        h("div", "tp" + (typeof lv === "string" ? " tfail" : ""), D.latn[q] + " " + (lv === null ? "no probe yet" : typeof lv === "string" ? lv.replace("_", " ") : ms(lv)), tip);
+      }
+    }
     tip.hidden = false;
     var w = tip.offsetWidth, hh = tip.offsetHeight;
     var x = cx + 16 + w > window.innerWidth ? cx - 16 - w : cx + 16;

@@ -66,7 +66,7 @@ pub const REPORT_FORMAT_VERSION: u32 = 1;
 
 /// A chart the report can show. Charts share one time axis and appear in the order given.
 ///
-/// Latency per target joins this list once latency data is recorded.
+/// [`Latency`](Chart::Latency) is shown only when the samples carry latency probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Chart {
@@ -76,6 +76,10 @@ pub enum Chart {
     Memory,
     /// Load averages over 1 and 15 minutes.
     Load,
+    /// Network latency: a line per target through its successful round trips on a log scale, failed probes as
+    /// ticks on a lane per target below them (never as values), and loss, jitter and median per target for the
+    /// range. Shown only when the samples carry latency probes.
+    Latency,
 }
 
 /// Configures a [`Report`]. Every setting has a default; see each setter.
@@ -106,7 +110,7 @@ impl ReportBuilder {
             to: None,
             width_px: 1200,
             detect: DetectOptions::default(),
-            charts: vec![Chart::Cpu, Chart::Memory, Chart::Load],
+            charts: vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency],
             culprit_lines: 4,
         }
     }
@@ -139,7 +143,7 @@ impl ReportBuilder {
     }
 
     /// Which charts to show, in order; an empty list is taken as the default. By default, this is CPU, memory,
-    /// load.
+    /// load, latency (when there is latency data).
     pub fn charts(mut self, charts: impl IntoIterator<Item = Chart>) -> Self {
         let mut list: Vec<Chart> = Vec::new();
         for c in charts {

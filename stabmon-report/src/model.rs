@@ -4,7 +4,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use stabmon_core::{ProcessEntry, Sample};
+use stabmon_core::latency::window_stats;
+use stabmon_core::{LatencyProbe, ProcessEntry, Sample, Timestamp};
 
 use crate::Chart;
 use crate::escape::truncate_chars;
@@ -48,6 +49,8 @@ pub(crate) enum Unit {
     Pct,
     Gib,
     Load,
+    /// Milliseconds on a log scale: values are `log10(ms / floor)`.
+    LogMs,
 }
 
 /// One drawn line.
@@ -100,7 +103,31 @@ pub(crate) struct ChartModel {
     pub(crate) plot_top: f64,
     pub(crate) plot_h: f64,
     pub(crate) svg_h: f64,
+    /// Height of the failure band at the bottom of the plot (latency: one lane per target), below the values.
+    pub(crate) band_h: f64,
+    /// For [`Unit::LogMs`]: the round trip at the bottom of the scale.
+    pub(crate) log_floor_ms: f64,
+    /// Latency targets: failures and figures per target, in the order of the series.
+    pub(crate) lanes: Vec<Lane>,
 }
+
+/// One latency target's failures and figures over the range.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Lane {
+    pub(crate) name: String,
+    pub(crate) class: &'static str,
+    /// Start times of the failed probes (µs), at most a few per pixel column (the count is in `failed`).
+    pub(crate) fail_us: Vec<i64>,
+    pub(crate) probes: u64,
+    pub(crate) failed: u64,
+    pub(crate) loss: f64,
+    pub(crate) jitter_ms: Option<f64>,
+    pub(crate) median_ms: Option<f64>,
+    pub(crate) max_ms: Option<f64>,
+}
+
+/// Height of one failure lane.
+pub(crate) const LANE_PX: f64 = 9.0;
 
 impl ChartModel {
     pub(crate) fn y(&self, v: f64) -> f64 {
@@ -109,7 +136,12 @@ impl ChartModel {
         } else {
             0.0
         };
-        self.plot_top + self.plot_h * (1.0 - f.clamp(0.0, 1.0))
+        self.plot_top + (self.plot_h - self.band_h) * (1.0 - f.clamp(0.0, 1.0))
+    }
+
+    /// The top of failure lane `k`.
+    pub(crate) fn lane_y(&self, k: usize) -> f64 {
+        self.plot_top + self.plot_h - self.band_h + 7.0 + k as f64 * LANE_PX
     }
 }
 
@@ -134,6 +166,9 @@ pub(crate) struct Moment {
     pub(crate) top_cpu: Vec<(usize, f64)>,
     /// (process index, resident bytes), highest first.
     pub(crate) top_rss: Vec<(usize, u64)>,
+    /// Per latency target (in the order of the lanes): its latest probe started by then, as the round trip in ms or
+    /// the failure's kind.
+    pub(crate) latency: Vec<Option<Result<f64, &'static str>>>,
 }
 
 /// What the page says about one gap: the last minute before it.
@@ -318,7 +353,7 @@ fn y_ticks(max: f64, step: f64, unit: Unit) -> Vec<(f64, String)> {
                     format!("{v:.0} GiB")
                 }
             }
-            Unit::Load => {
+            Unit::Load | Unit::LogMs => {
                 if step < 1.0 {
                     format!("{v:.1}")
                 } else {
@@ -340,6 +375,7 @@ fn incident_chart(kind: &IncidentKind) -> Option<Chart> {
             Some(Chart::Memory)
         }
         IncidentKind::PressureStall => Some(Chart::Load),
+        IncidentKind::LatencySpike | IncidentKind::LatencyOutage => Some(Chart::Latency),
         IncidentKind::Gap(_) => None,
         #[allow(unreachable_patterns)]
         _ => Some(Chart::Cpu),
@@ -354,6 +390,8 @@ pub(crate) fn kind_class(kind: &IncidentKind) -> &'static str {
         IncidentKind::SwapGrowth => "k-swap",
         IncidentKind::OomKill => "k-oom",
         IncidentKind::PressureStall => "k-psi",
+        IncidentKind::LatencySpike => "k-lat",
+        IncidentKind::LatencyOutage => "k-loss",
         IncidentKind::Gap(GapKind::Rebooted) => "k-reboot",
         IncidentKind::Gap(GapKind::Died) => "k-died",
         IncidentKind::Gap(_) => "k-stopped",
@@ -479,6 +517,7 @@ fn moment(s: &Sample, procs: &mut Vec<ProcRef>, index: &mut HashMap<ProcRef, usi
         load1: s.load.map(|l| f64::from(l.one)),
         top_cpu,
         top_rss,
+        latency: Vec::new(),
     }
 }
 
@@ -625,7 +664,18 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
     // (not as values) by a small addition to `svg.rs`; labels, gaps, zoom and hover need no change.
     const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
     let mut charts = Vec::new();
+    let by_target = probes_by_target(samples);
     for &kind in p.charts {
+        if kind == Chart::Latency {
+            charts.extend(latency_chart(
+                &by_target,
+                &frame,
+                columns,
+                &keep,
+                median_interval_us,
+            ));
+            continue;
+        }
         type Getter<'g> = Box<dyn Fn(&Sample) -> Option<f64> + 'g>;
         let mut specs: Vec<(String, &'static str, bool, f64, Getter<'_>)> = Vec::new();
         let (id, title, unit, plot_h, y_max, y_step) = match kind {
@@ -692,6 +742,8 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
                 let (m, st) = nice_max_and_step(max as f64 / GIB, 4.0);
                 ("mem", "Memory and swap", Unit::Gib, 150.0, m, st)
             }
+            // Drawn by `latency_chart` above.
+            Chart::Latency => continue,
             Chart::Load => {
                 let max = samples
                     .iter()
@@ -742,6 +794,9 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
             plot_top: 0.0,
             plot_h,
             svg_h: 0.0,
+            band_h: 0.0,
+            log_floor_ms: 1.0,
+            lanes: Vec::new(),
         });
     }
 
@@ -777,6 +832,11 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
                     }
                     (Chart::Memory, _) => s.memory.used_bytes as f64 / GIB,
                     (Chart::Load, _) => s.load.map_or(0.0, |l| f64::from(l.one)),
+                    (Chart::Latency, IncidentKind::LatencySpike) => {
+                        (inc.magnitude / c.log_floor_ms).log10()
+                    }
+                    // An outage: at the bottom of the values, above the failure ticks.
+                    (Chart::Latency, _) => -1.0,
                 })
             };
             labels.push(Label {
@@ -819,9 +879,27 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         moment_idx.sort_unstable();
         moment_idx.dedup();
     }
+    let lane_names: Vec<&str> = charts
+        .iter()
+        .find(|c| c.kind == Chart::Latency)
+        .map(|c| c.lanes.iter().map(|l| l.name.as_str()).collect())
+        .unwrap_or_default();
     let moments = moment_idx
         .iter()
-        .map(|&i| moment(&samples[i], &mut procs, &mut index))
+        .map(|&i| {
+            let mut m = moment(&samples[i], &mut procs, &mut index);
+            for name in &lane_names {
+                let latest = by_target.get(*name).and_then(|ps| {
+                    let k = ps.partition_point(|p| p.ts <= samples[i].ts);
+                    k.checked_sub(1).map(|k| match ps[k].round_trip_ms() {
+                        Some(ms) => Ok(ms),
+                        None => Err(ps[k].outcome.kind()),
+                    })
+                });
+                m.latency.push(latest);
+            }
+            m
+        })
         .collect();
 
     let gap_panels = incidents
@@ -845,6 +923,193 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         offsets: Offsets::from_samples(samples),
         cores,
         median_interval_us,
+    }
+}
+
+/// Every probe the samples carry, per target, sorted by start time.
+fn probes_by_target(samples: &[Sample]) -> BTreeMap<&str, Vec<&LatencyProbe>> {
+    let mut out: BTreeMap<&str, Vec<&LatencyProbe>> = BTreeMap::new();
+    for p in samples.iter().flat_map(|s| &s.latency) {
+        out.entry(p.target.as_str()).or_default().push(p);
+    }
+    for ps in out.values_mut() {
+        ps.sort_by_key(|p| p.ts);
+    }
+    out
+}
+
+/// The latency chart: one line per target through its successful round trips on a log scale (so a few
+/// milliseconds stay readable beside a 2 s stall), and a lane per target at the bottom where failed probes are
+/// ticks, never values. A line breaks where three or more probes in a row failed, or where probing paused. `None`
+/// without any probe.
+fn latency_chart(
+    by_target: &BTreeMap<&str, Vec<&LatencyProbe>>,
+    frame: &Frame,
+    columns: usize,
+    keep: &[i64],
+    median_interval_us: i64,
+) -> Option<ChartModel> {
+    const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
+    if by_target.is_empty() {
+        return None;
+    }
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for ms in by_target
+        .values()
+        .flatten()
+        .filter_map(|p| p.round_trip_ms())
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+    {
+        lo = lo.min(ms);
+        hi = hi.max(ms);
+    }
+    if !lo.is_finite() {
+        (lo, hi) = (1.0, 10.0);
+    }
+    // The scale: from the decade below the fastest round trip to 1, 2 or 5 times the decade above the slowest.
+    let floor = 10f64.powf(lo.max(0.001).log10().floor());
+    let top = {
+        let d = 10f64.powf(hi.max(floor).log10().floor());
+        [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|m| m * d)
+            .find(|t| *t >= hi * 0.999)
+            .unwrap_or(10.0 * d)
+            .max(floor * 10.0)
+    };
+    let y_max = (top / floor).log10();
+    let decades = y_max.ceil() as i32;
+    let mut y_ticks = Vec::new();
+    for d in 0..=decades {
+        let base = floor * 10f64.powi(d);
+        let mults: &[f64] = if decades <= 2 {
+            &[1.0, 2.0, 5.0]
+        } else {
+            &[1.0]
+        };
+        for m in mults {
+            let v = base * m;
+            if v <= top * 1.0001 {
+                y_ticks.push(((v / floor).log10(), ms_label(v)));
+            }
+        }
+    }
+    let break_after_us = (median_interval_us * 3).max(median_interval_us + 2_000_000);
+    let (from_us, to_us) = (frame.from_us, frame.to_us);
+    let window = window_stats(
+        &by_target
+            .values()
+            .flatten()
+            .map(|p| (*p).clone())
+            .collect::<Vec<_>>(),
+        Timestamp::from_unix_micros(from_us),
+        Timestamp::from_unix_micros(to_us.saturating_add(1)),
+    );
+    let mut series = Vec::new();
+    let mut lanes = Vec::new();
+    for (i, (name, probes)) in by_target.iter().enumerate() {
+        let class = PALETTE[i % PALETTE.len()];
+        let (mut ts, mut values, mut brk_prefix) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut breaks, mut fails_since) = (0u32, 0u32);
+        let mut last_end: Option<i64> = None;
+        let mut fail_us: Vec<i64> = Vec::new();
+        let mut last_fail_col = i64::MIN;
+        for p in probes {
+            let t = p.ts.as_unix_micros();
+            match p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0) {
+                Some(ms) => {
+                    if fails_since >= 3 || last_end.is_some_and(|e| t - e > break_after_us) {
+                        breaks += 1;
+                    }
+                    fails_since = 0;
+                    last_end = Some(t.saturating_add((ms * 1000.0) as i64));
+                    ts.push(t);
+                    values.push((ms / floor).log10());
+                    brk_prefix.push(breaks);
+                }
+                None => {
+                    fails_since += 1;
+                    // Keep a few failure times per pixel column: enough to draw and zoom a little.
+                    let col = ((frame.x(t) - frame.left) * 4.0) as i64;
+                    if col != last_fail_col {
+                        fail_us.push(t);
+                        last_fail_col = col;
+                    }
+                }
+            }
+        }
+        let mut idx = downsample_minmax(&ts, &values, columns, keep);
+        idx.sort_unstable();
+        idx.dedup();
+        let mut points = Vec::with_capacity(idx.len());
+        let mut prev: Option<usize> = None;
+        for k in idx {
+            let brk = prev.is_some_and(|p| brk_prefix[k] > brk_prefix[p]);
+            points.push((ts[k], values[k], brk));
+            prev = Some(k);
+        }
+        if !points.is_empty() {
+            series.push(Series {
+                name: (*name).to_owned(),
+                class,
+                area: false,
+                points,
+                json_scale: 1000.0,
+            });
+        }
+        let mut rtts: Vec<f64> = probes
+            .iter()
+            .filter(|p| p.ts.as_unix_micros() >= from_us && p.ts.as_unix_micros() <= to_us)
+            .filter_map(|p| p.round_trip_ms())
+            .collect();
+        let median_ms = (!rtts.is_empty()).then(|| {
+            let mid = rtts.len() / 2;
+            *rtts.select_nth_unstable_by(mid, f64::total_cmp).1
+        });
+        let st = window.iter().find(|s| s.target == *name);
+        lanes.push(Lane {
+            name: (*name).to_owned(),
+            class,
+            fail_us,
+            probes: st.map_or(0, |s| s.probes),
+            failed: st.map_or(0, |s| s.failed),
+            loss: st.map_or(0.0, |s| s.loss),
+            jitter_ms: st.and_then(|s| s.jitter_ms),
+            median_ms,
+            max_ms: st.and_then(|s| s.max_ms),
+        });
+    }
+    // Room for the lowest value label above the lanes, then a lane per target.
+    let band_h = lanes.len() as f64 * LANE_PX + 9.0;
+    Some(ChartModel {
+        kind: Chart::Latency,
+        id: "lat",
+        title: "Network latency, round trip (log scale)",
+        unit: Unit::LogMs,
+        y_max,
+        y_ticks,
+        series,
+        labels: Vec::new(),
+        label_rows: 0,
+        plot_top: 0.0,
+        plot_h: 150.0 + band_h,
+        svg_h: 0.0,
+        band_h,
+        log_floor_ms: floor,
+        lanes,
+    })
+}
+
+/// A tick label in milliseconds or seconds: `0.1 ms`, `2 ms`, `500 ms`, `1 s`, `20 s`.
+pub(crate) fn ms_label(v: f64) -> String {
+    let trim = |x: f64| {
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    };
+    if v >= 1000.0 {
+        format!("{} s", trim(v / 1000.0))
+    } else {
+        format!("{} ms", trim(v))
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::escape::{html, json_for_script, push_html};
-use crate::model::{Model, Unit, kind_class};
+use crate::model::{ChartModel, Model, Unit, kind_class};
 use crate::svg::{TICK_MIN_PX, chart_svg};
 use crate::timefmt::{
     bytes_dec as bytes, duration, local_datetime, local_datetime_offset, offset_str,
@@ -47,6 +47,8 @@ pub(crate) fn kind_name(kind: &IncidentKind) -> &'static str {
         IncidentKind::SwapGrowth => "swap growth",
         IncidentKind::OomKill => "OOM kill",
         IncidentKind::PressureStall => "pressure stall",
+        IncidentKind::LatencySpike => "latency spike",
+        IncidentKind::LatencyOutage => "latency outage",
         IncidentKind::Gap(GapKind::Rebooted) => "gap: machine rebooted",
         IncidentKind::Gap(GapKind::Died) => "gap: recorder died",
         IncidentKind::Gap(_) => "gap: recorder stopped",
@@ -63,9 +65,65 @@ fn magnitude(inc: &Incident) -> String {
         IncidentKind::MemoryClimb | IncidentKind::SwapGrowth => bytes(m),
         IncidentKind::OomKill => format!("{m:.0}"),
         IncidentKind::Gap(_) => duration(m),
+        IncidentKind::LatencySpike => fmt_ms(m),
+        IncidentKind::LatencyOutage => format!("{m:.0} % loss"),
         #[allow(unreachable_patterns)]
         _ => format!("{m:.2}"),
     }
+}
+
+/// A round trip: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`.
+pub(crate) fn fmt_ms(v: f64) -> String {
+    if v >= 9950.0 {
+        format!("{:.0} s", v / 1000.0)
+    } else if v >= 999.5 {
+        format!("{:.1} s", v / 1000.0)
+    } else if v >= 9.95 {
+        format!("{v:.0} ms")
+    } else if v >= 0.995 {
+        format!("{v:.1} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+/// A loss share as text: `0 %`, `0.05 %`, `0.3 %`, `12.5 %`, `100 %`.
+fn fmt_loss(loss: f64) -> String {
+    let pct = 100.0 * loss;
+    if pct == 0.0 || pct >= 99.95 {
+        format!("{pct:.0} %")
+    } else if pct < 0.095 {
+        format!("{pct:.2} %")
+    } else {
+        format!("{pct:.1} %")
+    }
+}
+
+/// The legend of the latency chart: per target its colour and its figures over the range.
+fn latency_legend(out: &mut String, c: &ChartModel) {
+    for l in &c.lanes {
+        let _ = write!(
+            out,
+            "<span class=\"key lstat\" data-target=\"{}\"><i class=\"sw {}\"></i><b>{}</b>: loss {} ({} of {} probes failed)",
+            html(&l.name),
+            l.class,
+            html(&l.name),
+            fmt_loss(l.loss),
+            l.failed,
+            l.probes
+        );
+        if let Some(j) = l.jitter_ms {
+            let _ = write!(out, ", jitter {}", fmt_ms(j));
+        }
+        if let Some(m) = l.median_ms {
+            let _ = write!(out, ", median {}", fmt_ms(m));
+        }
+        if let Some(m) = l.max_ms {
+            let _ = write!(out, ", max {}", fmt_ms(m));
+        }
+        out.push_str("</span>");
+    }
+    out.push_str("<span class=\"key\"><i class=\"sw failkey\"></i>failed probe</span>");
 }
 
 /// What the page's script needs, as JSON (times in ms relative to the range start, values as scaled integers).
@@ -100,8 +158,29 @@ fn data_json(model: &Model) -> Value {
                 Unit::Pct => "pct",
                 Unit::Gib => "gib",
                 Unit::Load => "load",
+                Unit::LogMs => "logms",
             };
-            json!({"id": c.id, "top": c.plot_top, "h": c.plot_h, "ymax": c.y_max, "unit": unit, "series": series})
+            let lanes: Vec<Value> = c
+                .lanes
+                .iter()
+                .enumerate()
+                .map(|(k, l)| {
+                    let mut prev = 0i64;
+                    let t: Vec<i64> = l
+                        .fail_us
+                        .iter()
+                        .map(|&us| {
+                            let m = ms(us);
+                            let d = m - prev;
+                            prev = m;
+                            d
+                        })
+                        .collect();
+                    json!({"y": c.lane_y(k), "t": t})
+                })
+                .collect();
+            json!({"id": c.id, "top": c.plot_top, "h": c.plot_h, "vh": c.plot_h - c.band_h, "ymax": c.y_max,
+                   "unit": unit, "series": series, "lanes": lanes})
         })
         .collect();
     let mut prev = 0i64;
@@ -109,7 +188,20 @@ fn data_json(model: &Model) -> Value {
     let mut mv = Vec::with_capacity(model.moments.len() * 5);
     let mut mp = Vec::with_capacity(model.moments.len());
     let mut mr = Vec::with_capacity(model.moments.len());
+    let mut ml = Vec::with_capacity(model.moments.len());
     for m in &model.moments {
+        if !m.latency.is_empty() {
+            let l: Vec<Value> = m
+                .latency
+                .iter()
+                .map(|x| match x {
+                    Some(Ok(v)) => json!((v * 1000.0).round() as i64),
+                    Some(Err(kind)) => json!(kind),
+                    None => Value::Null,
+                })
+                .collect();
+            ml.push(Value::Array(l));
+        }
         let t = ms(m.ts_us);
         mt.push(t - prev);
         prev = t;
@@ -196,7 +288,13 @@ fn data_json(model: &Model) -> Value {
         "charts": charts,
         "inc": incidents,
         "gaps": gaps,
-        "m": {"t": mt, "v": mv, "p": mp, "r": mr},
+        "m": {"t": mt, "v": mv, "p": mp, "r": mr, "l": ml},
+        "latn": model
+            .charts
+            .iter()
+            .find(|c| !c.lanes.is_empty())
+            .map(|c| c.lanes.iter().map(|l| l.name.clone()).collect::<Vec<_>>())
+            .unwrap_or_default(),
         "procs": procs,
     })
 }
@@ -278,7 +376,10 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
             html(c.title)
         );
         out.push_str("<span class=\"legend\">");
-        for s in &c.series {
+        if !c.lanes.is_empty() {
+            latency_legend(&mut out, c);
+        }
+        for s in c.series.iter().filter(|_| c.lanes.is_empty()) {
             let _ = write!(
                 out,
                 "<span class=\"key\"><i class=\"sw {}\"></i>{}</span>",
@@ -369,8 +470,13 @@ fn incident_table(model: &Model) -> String {
             kind_name(&inc.kind),
             html(&magnitude(inc)),
         );
-        match &inc.culprit {
-            Some(c) => {
+        match (&inc.culprit, &inc.target) {
+            (None, Some(target)) => {
+                out.push_str("<td class=\"culprit\">target <b>");
+                push_html(&mut out, target);
+                out.push_str("</b></td><td></td>");
+            }
+            (Some(c), _) => {
                 out.push_str("<td class=\"culprit\"><b>");
                 push_html(&mut out, &c.name);
                 out.push_str("</b>");
@@ -392,7 +498,7 @@ fn incident_table(model: &Model) -> String {
                 }
                 out.push_str("</td>");
             }
-            None => out.push_str("<td></td><td></td>"),
+            (None, None) => out.push_str("<td></td><td></td>"),
         }
         out.push_str("<td>");
         push_html(&mut out, &inc.summary);

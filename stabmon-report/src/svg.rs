@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::escape::{html, push_html};
-use crate::model::{ChartModel, LABEL_ROW_PX, Model};
+use crate::escape::{html, push_html, truncate_chars};
+use crate::model::{ChartModel, LABEL_ROW_PX, LANE_PX, Model};
 use crate::timefmt::ticks;
 
 /// Minimum distance between time-axis ticks, in pixels.
@@ -153,7 +153,51 @@ pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
             line_path(model, c, &s.points)
         );
     }
-    out.push_str("</g></svg>");
+    out.push_str("</g>");
+    // Failed probes: a red tick per pixel column on the target's lane, never a value on the scale.
+    if !c.lanes.is_empty() {
+        out.push_str("<g class=\"fails\">");
+        for (k, lane) in c.lanes.iter().enumerate() {
+            let y = c.lane_y(k);
+            let _ = write!(
+                out,
+                "<rect class=\"laneb\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
+                f1(left),
+                f1(y),
+                f1(right - left),
+                f1(LANE_PX - 2.0)
+            );
+            let mut d = String::new();
+            let mut last = f64::NEG_INFINITY;
+            for &t in &lane.fail_us {
+                let x = (f.x(t) * 2.0).round() / 2.0;
+                if x - last >= 1.0 {
+                    let _ = write!(d, "M{},{}v{}", f1(x), f1(y), f1(LANE_PX - 2.0));
+                    last = x;
+                }
+            }
+            let _ = write!(
+                out,
+                "<path class=\"fl\" data-l=\"{k}\" data-n=\"{n}\" d=\"{d}\"><title>{name}: {n} failed probe{s}</title></path>",
+                n = lane.failed,
+                s = if lane.failed == 1 { "" } else { "s" },
+                name = html(&lane.name),
+            );
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    // Lane names in the left margin.
+    for (k, lane) in c.lanes.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<text class=\"yl lnn\" x=\"{}\" y=\"{}\">{}<title>{}</title></text>",
+            f1(left - 6.0),
+            f1(c.lane_y(k) + LANE_PX - 3.0),
+            html(&truncate_chars(&lane.name, 9)),
+            html(&lane.name)
+        );
+    }
 
     // Time axis.
     let _ = write!(

@@ -95,7 +95,12 @@ fn report_works_in_chromium() {
         )
         .memory_leak("leaky", "/opt/leaky --serve", at(7200), at(7500), 40 << 20)
         .gap(at(10_000), at(10_300))
-        .reboot(at(10_300));
+        .reboot(at(10_300))
+        .latency_target("router", 2.0, 0.4)
+        .latency_target("vpn", 35.0, 6.0)
+        .latency_target("web", 18.0, 3.0)
+        .latency_spike("router", at(4000), at(4030), 2100.0)
+        .latency_outage("vpn", at(12_000), at(12_045));
     let (path, summary) = render_to(dir.path(), "report.html", &synth);
     let (hog_index, hog) = summary
         .incidents
@@ -206,6 +211,28 @@ fn report_works_in_chromium() {
     )
     .unwrap();
     eprintln!("screenshot: {}", shot.display());
+
+    // Hover the latency spike's marker: the tooltip shows each target's latest probe, the router's at 2 s.
+    let spike = summary
+        .incidents
+        .iter()
+        .position(|i| i.kind == stabmon_core::analysis::IncidentKind::LatencySpike)
+        .expect("the latency spike is an incident");
+    let (x, y) = centre(&mut b, &s, &format!("#inc-{spike} circle.mark"));
+    b.mouse(&s, "mouseMoved", x, y, 0);
+    let tip = tip_text(&mut b, &s).expect("the tooltip is shown on the latency chart");
+    assert!(tip.contains("Latency (latest probe)"), "tooltip: {tip}");
+    assert!(tip.contains("router 2.1 s"), "tooltip: {tip}");
+    assert!(
+        tip.contains("vpn ") && tip.contains("web "),
+        "tooltip: {tip}"
+    );
+    let png = b.screenshot(&s);
+    std::fs::write(
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-browser-latency.png"),
+        png,
+    )
+    .unwrap();
 
     let errors = b.errors();
     assert!(errors.is_empty(), "console errors: {errors:#?}");

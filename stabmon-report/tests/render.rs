@@ -424,3 +424,133 @@ fn errors_name_the_range_and_the_data() {
         .unwrap_err();
     assert_eq!(err.to_string(), "could not write the report: disk full");
 }
+
+#[test]
+fn latency_chart_per_target_with_failure_marks_loss_and_labels() {
+    let vpn = "vpn<i>\"";
+    let samples = Synth::new(start(), Duration::from_secs(1))
+        .count(2 * 3600)
+        .host("web-1")
+        .latency_target("router", 3.0, 0.6)
+        .latency_target(vpn, 30.0, 5.0)
+        .latency_outage(vpn, at(3000), at(3045))
+        .latency_spike("router", at(5000), at(5030), 2000.0)
+        .generate();
+    let (html, summary) = render(&samples);
+    // Both incidents, on their targets; the spike names its size and baseline, the outage its length and loss.
+    let spike = summary
+        .incidents
+        .iter()
+        .position(|i| i.kind == IncidentKind::LatencySpike)
+        .expect("a latency spike");
+    let outage = summary
+        .incidents
+        .iter()
+        .position(|i| i.kind == IncidentKind::LatencyOutage)
+        .expect("a latency outage");
+    let (sp, ou) = (&summary.incidents[spike], &summary.incidents[outage]);
+    assert_eq!(sp.target.as_deref(), Some("router"));
+    assert_eq!(ou.target.as_deref(), Some(vpn));
+    assert_eq!(sp.start, at(5000));
+    assert_eq!(ou.start, at(3000));
+    assert!(
+        sp.label().starts_with("router: 2.0 s (baseline 3"),
+        "{}",
+        sp.label()
+    );
+    assert!(ou.label().starts_with(vpn), "{}", ou.label());
+
+    let lat = between(&html, "<svg class=\"chart\" id=\"chart-lat\"", "</figure>");
+    assert_eq!(lat.len(), 1, "one latency chart");
+    let lat = lat[0];
+    // The labels are drawn on the latency chart, escaped.
+    for (i, kind) in [(spike, "k-lat"), (outage, "k-loss")] {
+        let group = between(
+            lat,
+            &format!("<g class=\"inc {kind}\" id=\"inc-{i}\""),
+            "</g>",
+        );
+        assert_eq!(group.len(), 1, "incident {i} on the latency chart");
+        let text = between(group[0], "<text class=\"lt\"", "</text>");
+        let shown = text[0].split_once('>').map(|t| t.1).unwrap_or_default();
+        let want = summary.incidents[i]
+            .label()
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        assert_eq!(shown, want);
+    }
+    // A log scale: ticks from a millisecond up to seconds.
+    let ticks: Vec<&str> = between(lat, "<text class=\"yl\" x=\"56\"", "</text>")
+        .into_iter()
+        .filter_map(|t| t.split_once('>').map(|x| x.1))
+        .collect();
+    assert!(
+        ticks.contains(&"1 ms") && ticks.contains(&"1 s"),
+        "{ticks:?}"
+    );
+
+    // Failure marks, one lane per target, sorted by name: `data-n` counts the failed probes of the range.
+    let probes: Vec<_> = samples.iter().flat_map(|s| &s.latency).collect();
+    let failed = |t: &str| {
+        probes
+            .iter()
+            .filter(|p| p.target == t && !p.outcome.is_ok())
+            .count()
+    };
+    let all = |t: &str| probes.iter().filter(|p| p.target == t).count();
+    let lanes = between(lat, "<path class=\"fl\" ", "</path>");
+    assert_eq!(lanes.len(), 2);
+    assert!(
+        lanes[0].starts_with(&format!("data-l=\"0\" data-n=\"{}\"", failed("router"))),
+        "{}",
+        lanes[0]
+    );
+    assert!(
+        lanes[1].starts_with(&format!("data-l=\"1\" data-n=\"{}\"", failed(vpn))),
+        "{}",
+        lanes[1]
+    );
+    assert!(failed(vpn) >= 10, "{}", failed(vpn));
+    // Ticks on the vpn lane fall on the outage (and on the few lost probes elsewhere).
+    let x = |s: u64| 62.0 + s as f64 / 7199.0 * (1200.0 - 62.0 - 18.0);
+    let d = between(lanes[1], "d=\"", "\"")[0];
+    let xs: Vec<f64> = d
+        .split('M')
+        .filter(|m| !m.is_empty())
+        .map(|m| m.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let in_outage = xs
+        .iter()
+        .filter(|&&v| v >= x(3000) - 1.0 && v <= x(3045) + 1.0)
+        .count();
+    assert!(in_outage >= 5, "{xs:?}");
+    assert!(xs.len() - in_outage <= failed(vpn) - 10, "{xs:?}");
+    // Loss per target in the legend, target names escaped.
+    let vpn_html = "vpn&lt;i&gt;&quot;";
+    let loss = 100.0 * failed(vpn) as f64 / all(vpn) as f64;
+    let want = format!(
+        "<b>{vpn_html}</b>: loss {loss:.1} % ({} of {} probes failed), jitter ",
+        failed(vpn),
+        all(vpn)
+    );
+    assert!(html.contains(&want), "{want}");
+    assert!(html.contains("<b>router</b>: loss "));
+    assert!(!html.contains("vpn<i>"), "a target name was not escaped");
+    // The table names the target of each latency incident.
+    let row = between(&html, &format!("<tr id=\"row-{outage}\""), "</tr>")[0];
+    assert!(row.contains(&format!("target <b>{vpn_html}</b>")), "{row}");
+    // No latency chart without latency data.
+    let (plain, _) = render(
+        &samples
+            .iter()
+            .cloned()
+            .map(|mut s| {
+                s.latency.clear();
+                s
+            })
+            .collect::<Vec<_>>(),
+    );
+    assert!(!plain.contains("chart-lat"));
+}
