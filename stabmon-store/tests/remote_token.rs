@@ -84,7 +84,8 @@ fn a_token_is_sent_as_a_bearer_and_refusals_are_explained() {
     for s in &samples {
         rec.record(s);
     }
-    rec.stop(start.saturating_add(Duration::from_secs(30))).unwrap();
+    rec.stop(start.saturating_add(Duration::from_secs(30)))
+        .unwrap();
 
     let (base, seen) = serve(dir.path().to_path_buf(), "s3cret");
     let url = format!("{base}/data");
