@@ -1,0 +1,185 @@
+//! `stabmon incidents`: the incidents the report would show, as a table or JSON.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::{Value, json};
+use stabmon_core::Timestamp;
+use stabmon_core::analysis::{DetectOptions, GapKind, Incident, IncidentKind, detect_incidents};
+
+use crate::select::{self, DataArgs, Hosts};
+use crate::table::{self, Cell, Column, Style};
+
+/// The JSON document, documented in `stabmon incidents --help`.
+const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\", \"samples\", \"incidents\": [...]}, \
+    incidents oldest first, each {\"kind\": cpu_surge|memory_climb|swap_growth|oom_kill|pressure_stall|gap, \
+    \"gap_kind\": stopped_cleanly|died|rebooted|null, \"start\", \"end\", \"peak\" (RFC 3339 UTC), \
+    \"duration_secs\", \"magnitude\", \"magnitude_unit\" (percent for CPU surges and pressure stalls, bytes for \
+    memory climbs and swap growth, kills, seconds for gaps), \"summary\", \"culprit\": null or {\"name\", \"pid\" \
+    (null for a name total), \"cmdline\", \"process_count\", \"cpu_pct\", \"rss_growth_bytes\", \"rss_bytes\"}}. \
+    Fields are only ever added.";
+
+#[derive(Debug, Args)]
+#[command(after_help = format!("{}\n\n{JSON_HELP}\n\n{}", select::RANGE_HELP, crate::DATA_DEFAULT_HELP))]
+pub struct IncidentsArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Print JSON (documented below) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
+    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
+    let src = select::open(&args.data, Hosts::One)?;
+    let read = select::read(&src, asked, select::Default::LastDay)?;
+    if read.samples.is_empty() {
+        eprintln!(
+            "stabmon: {}",
+            select::explain_empty(&src, read.from, read.to)?
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let host = src
+        .host
+        .clone()
+        .or_else(|| read.samples.first().map(|s| s.host.clone()))
+        .unwrap_or_default();
+    let opts = DetectOptions::default().clean_stops(src.reader.clean_stops(Some(&host)));
+    let spin = select::progress::spinner("finding incidents");
+    let mut incidents = detect_incidents(&read.samples, &opts);
+    spin.finish_and_clear();
+    incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let doc = json!({
+            "host": host,
+            "from": read.from.to_string(),
+            "to": read.to.to_string(),
+            "samples": read.samples.len(),
+            "incidents": incidents.iter().map(incident_json).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let style = Style::for_stdout();
+    if incidents.is_empty() {
+        writeln!(
+            out,
+            "no incidents for {host} from {} to {} ({} samples)",
+            table::local_time(read.from),
+            table::local_time(read.to),
+            read.samples.len()
+        )?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let columns = [
+        Column::left("START"),
+        Column::right("DURATION"),
+        Column::left("KIND"),
+        Column::text_min("CULPRIT", 20),
+        Column::text("WHAT"),
+        Column::text("COMMAND"),
+    ];
+    let rows: Vec<Vec<Cell>> = incidents
+        .iter()
+        .map(|i| {
+            let kind = match i.kind {
+                IncidentKind::Gap(g) => match g {
+                    GapKind::StoppedCleanly => "gap: stopped".to_owned(),
+                    GapKind::Died => "gap: died".to_owned(),
+                    GapKind::Rebooted => "gap: rebooted".to_owned(),
+                    _ => "gap".to_owned(),
+                },
+                k => k.name().to_owned(),
+            };
+            vec![
+                Cell::from(table::local_time(i.start)),
+                Cell::from(table::human_duration(i.duration())),
+                table::painted(kind, Style::red),
+                table::painted(
+                    i.culprit.as_ref().map(|c| c.label()).unwrap_or_default(),
+                    Style::yellow,
+                ),
+                Cell::from(i.summary.clone()),
+                Cell::from(
+                    i.culprit
+                        .as_ref()
+                        .and_then(|c| c.cmdline.clone())
+                        .unwrap_or_default(),
+                ),
+            ]
+        })
+        .collect();
+    writeln!(
+        out,
+        "{} incident{} for {host} from {} to {} ({} samples; times in {})",
+        incidents.len(),
+        if incidents.len() == 1 { "" } else { "s" },
+        table::local_time(read.from),
+        table::local_time(read.to),
+        read.samples.len(),
+        table::local_zone()
+    )?;
+    out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ts(t: Timestamp) -> Value {
+    Value::String(t.to_string())
+}
+
+/// One incident as the documented JSON object.
+fn incident_json(i: &Incident) -> Value {
+    let (kind, gap_kind, unit) = match i.kind {
+        IncidentKind::CpuSurge => ("cpu_surge", None, "percent"),
+        IncidentKind::MemoryClimb => ("memory_climb", None, "bytes"),
+        IncidentKind::SwapGrowth => ("swap_growth", None, "bytes"),
+        IncidentKind::OomKill => ("oom_kill", None, "kills"),
+        IncidentKind::PressureStall => ("pressure_stall", None, "percent"),
+        IncidentKind::Gap(g) => (
+            "gap",
+            Some(match g {
+                GapKind::StoppedCleanly => "stopped_cleanly",
+                GapKind::Died => "died",
+                GapKind::Rebooted => "rebooted",
+                _ => "unknown",
+            }),
+            "seconds",
+        ),
+        // Kinds added later: their name in snake case.
+        k => (k.name(), None, "unknown"),
+    };
+    let kind = kind.to_lowercase().replace(' ', "_");
+    let culprit = i.culprit.as_ref().map(|c| {
+        json!({
+            "name": c.name,
+            "pid": c.pid,
+            "cmdline": c.cmdline,
+            "process_count": c.process_count,
+            "cpu_pct": c.cpu_pct,
+            "rss_growth_bytes": c.rss_growth_bytes,
+            "rss_bytes": c.rss_bytes,
+        })
+    });
+    json!({
+        "kind": kind,
+        "gap_kind": gap_kind,
+        "start": ts(i.start),
+        "end": ts(i.end),
+        "peak": ts(i.peak),
+        "duration_secs": i.duration().as_secs_f64(),
+        "magnitude": i.magnitude,
+        "magnitude_unit": unit,
+        "summary": i.summary,
+        "culprit": culprit,
+    })
+}

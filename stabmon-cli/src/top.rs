@@ -1,0 +1,214 @@
+//! `stabmon top`: the processes that used the most CPU or memory over a window, grouped by name.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+use stabmon_core::analysis::{NameUsage, PidUsage, usage_by_name};
+
+use crate::select::{self, DataArgs, Hosts};
+use crate::table::{self, Cell, Column, Style};
+
+/// The JSON document, documented in `stabmon top --help`.
+const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\" (RFC 3339 UTC), \"samples\", \
+    \"window_secs\" (the time the samples cover), \"by\": cpu|memory, \"names\": [...]}, ranked, each {\"name\", \
+    \"cpu_seconds\" (a lower bound: the samples where the name is listed), \"cpu_seconds_max\" (an upper bound \
+    between its first and last appearance: absent samples counted at the N-th value of the top list), \
+    \"avg_cpu_pct\" (cpu_seconds over the window, in percent of one core), \"peak_rss_bytes\", \
+    \"rss_growth_bytes\" (the largest rise from a low to a later high), \"max_process_count\", \"samples_listed\", \
+    \"pids\": [{\"pid\", \"start_time\", \"cmdline\", \"cpu_seconds\", \"peak_rss_bytes\", \"rss_growth_bytes\", \
+    \"first_seen\", \"last_seen\", \"samples_listed\"}] (biggest first, at most --pids)}. Fields are only ever \
+    added.";
+
+/// What `top` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    /// CPU seconds used over the window.
+    Cpu,
+    /// Peak resident memory (then its growth).
+    Memory,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = format!("Example: stabmon top --at 03:12 --window 5m   which process used the most around 03:12\n\n{}\n\n{JSON_HELP}\n\n{}", select::RANGE_HELP, crate::DATA_DEFAULT_HELP))]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+
+    /// Rank by CPU seconds used, or by peak resident memory.
+    #[arg(long, value_enum, default_value_t = By::Cpu)]
+    pub by: By,
+
+    /// How many process names to show; 0 shows all.
+    #[arg(long, value_name = "N", default_value_t = 15)]
+    pub limit: usize,
+
+    /// How many of each name's biggest pids to list.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub pids: usize,
+
+    /// Print JSON (documented below) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
+    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
+    let src = select::open(&args.data, Hosts::One)?;
+    let read = select::read(&src, asked, select::Default::LastDay)?;
+    if read.samples.is_empty() {
+        eprintln!(
+            "stabmon: {}",
+            select::explain_empty(&src, read.from, read.to)?
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let host = src
+        .host
+        .clone()
+        .or_else(|| read.samples.first().map(|s| s.host.clone()))
+        .unwrap_or_default();
+    let mut usage = usage_by_name(&read.samples, None, None);
+    if args.by == By::Memory {
+        usage.sort_by(|a, b| {
+            b.peak_rss_bytes
+                .cmp(&a.peak_rss_bytes)
+                .then(b.rss_growth_bytes.cmp(&a.rss_growth_bytes))
+                .then(a.name.cmp(&b.name))
+        });
+        for u in &mut usage {
+            u.pids.sort_by(|a, b| {
+                b.peak_rss_bytes
+                    .cmp(&a.peak_rss_bytes)
+                    .then(a.pid.cmp(&b.pid))
+            });
+        }
+    }
+    if args.limit > 0 {
+        usage.truncate(args.limit);
+    }
+    let window_secs: f64 = read.samples.iter().map(|s| s.interval.as_secs_f64()).sum();
+    let avg_pct = |cpu_s: f64| {
+        if window_secs > 0.0 {
+            cpu_s / window_secs * 100.0
+        } else {
+            0.0
+        }
+    };
+
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let names: Vec<Value> = usage
+            .iter()
+            .map(|u| name_json(u, avg_pct(u.cpu_seconds), args.pids))
+            .collect();
+        let doc = json!({
+            "host": host,
+            "from": read.from.to_string(),
+            "to": read.to.to_string(),
+            "samples": read.samples.len(),
+            "window_secs": window_secs,
+            "by": match args.by { By::Cpu => "cpu", By::Memory => "memory" },
+            "names": names,
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let style = Style::for_stdout();
+    let columns = [
+        Column::right("#"),
+        Column::text("NAME"),
+        Column::right("CPU-S"),
+        Column::right("AVG CPU"),
+        Column::right("PEAK RSS"),
+        Column::right("RSS GROWTH"),
+        Column::right("PROCS"),
+        Column::text("BIGGEST PIDS"),
+        Column::text("COMMAND"),
+    ];
+    let rows: Vec<Vec<Cell>> = usage
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let cpu = if u.cpu_seconds_max > u.cpu_seconds + 0.5 {
+                format!("{:.0}-{:.0}", u.cpu_seconds, u.cpu_seconds_max)
+            } else {
+                format!("{:.0}", u.cpu_seconds)
+            };
+            let pids: Vec<String> = u
+                .pids
+                .iter()
+                .take(args.pids)
+                .map(|p| match args.by {
+                    By::Cpu => format!("{} ({:.0}s)", p.pid, p.cpu_seconds),
+                    By::Memory => format!("{} ({})", p.pid, table::bytes(p.peak_rss_bytes)),
+                })
+                .collect();
+            let cmd = u
+                .pids
+                .first()
+                .and_then(|p| p.cmdline.clone())
+                .unwrap_or_default();
+            vec![
+                Cell::from((i + 1).to_string()),
+                table::painted(u.name.clone(), Style::bold),
+                Cell::from(cpu),
+                Cell::from(format!("{:.1}%", avg_pct(u.cpu_seconds))),
+                Cell::from(table::bytes(u.peak_rss_bytes)),
+                Cell::from(table::bytes(u.rss_growth_bytes)),
+                Cell::from(u.max_process_count.to_string()),
+                Cell::from(pids.join(", ")),
+                table::painted(cmd, Style::dim),
+            ]
+        })
+        .collect();
+    writeln!(
+        out,
+        "top processes of {host} by {} from {} to {} ({} samples; times in {}; CPU-S: CPU seconds, a range where \
+         samples did not list the name)",
+        match args.by {
+            By::Cpu => "CPU",
+            By::Memory => "memory",
+        },
+        table::local_time(read.from),
+        table::local_time(read.to),
+        read.samples.len(),
+        table::local_zone()
+    )?;
+    out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn name_json(u: &NameUsage, avg_cpu_pct: f64, pids: usize) -> Value {
+    json!({
+        "name": u.name,
+        "cpu_seconds": u.cpu_seconds,
+        "cpu_seconds_max": u.cpu_seconds_max,
+        "avg_cpu_pct": avg_cpu_pct,
+        "peak_rss_bytes": u.peak_rss_bytes,
+        "rss_growth_bytes": u.rss_growth_bytes,
+        "max_process_count": u.max_process_count,
+        "samples_listed": u.samples_listed,
+        "pids": u.pids.iter().take(pids).map(pid_json).collect::<Vec<_>>(),
+    })
+}
+
+fn pid_json(p: &PidUsage) -> Value {
+    json!({
+        "pid": p.pid,
+        "start_time": p.start_time.to_string(),
+        "cmdline": p.cmdline,
+        "cpu_seconds": p.cpu_seconds,
+        "peak_rss_bytes": p.peak_rss_bytes,
+        "rss_growth_bytes": p.rss_growth_bytes,
+        "first_seen": p.first_seen.to_string(),
+        "last_seen": p.last_seen.to_string(),
+        "samples_listed": p.samples_listed,
+    })
+}
