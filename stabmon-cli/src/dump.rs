@@ -4,39 +4,23 @@ use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use stabmon_core::{LatencyProbe, ProcessEntry, Sample};
-use stabmon_store::StoreReader;
 
-use crate::{DumpArgs, Format, datadir};
+use crate::select::{self, Hosts};
+use crate::{DumpArgs, Format};
 
 pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
-    let path = datadir::resolve(args.data.as_deref())?;
-    let is_url = path
-        .to_str()
-        .is_some_and(|p| p.starts_with("http://") || p.starts_with("https://"));
-    if !is_url && !path.exists() {
-        bail!(
-            "no data at {}: it does not exist (record some with 'stabmon record --data {}')",
-            path.display(),
-            path.display()
-        );
-    }
-    let reader = StoreReader::open(&path)
-        .with_context(|| format!("cannot read stabmon data at {}", path.display()))?;
-    let samples = reader
-        .samples(None, None)
-        .with_context(|| format!("cannot read stabmon data at {}", path.display()))?;
-    // Damaged segments were skipped: say which, once each.
-    for w in reader.warnings() {
-        eprintln!("stabmon: warning: {w}");
-    }
+    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
+    let src = select::open(&args.data, Hosts::Any)?;
+    let read = select::read(&src, asked, select::Default::All)?;
+    let samples = read.samples;
+    let path = &src.shown;
     if samples.is_empty() {
-        bail!(
-            "no samples found at {} (record some with 'stabmon record --data {}')",
-            path.display(),
-            path.display()
-        );
+        if asked.from.is_some() || asked.to.is_some() {
+            bail!("{}", select::explain_empty(&src, read.from, read.to)?);
+        }
+        bail!("no samples found at {path} (record some with 'stabmon record --data {path}')");
     }
 
     let stdout = io::stdout();
@@ -45,8 +29,7 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
         let probes = latency_probes(&samples);
         if probes.is_empty() {
             eprintln!(
-                "stabmon: no latency probes at {}: record some with 'stabmon record --target NAME=URL' or --net auto",
-                path.display()
+                "stabmon: no latency probes at {path}: record some with 'stabmon record --target NAME=URL' or --net auto"
             );
         }
         match args.format {

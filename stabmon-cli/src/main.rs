@@ -8,11 +8,16 @@
 //! error while recording), 2 for bad input (a bad flag or value, a data directory that cannot be created or
 //! written).
 
+mod config;
 mod datadir;
 mod dump;
+mod incidents;
 mod record;
 mod report;
+mod select;
 mod serve;
+mod table;
+mod top;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -20,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// stabmon pinpoints server instability: "what happened at 03:12, and which process did it?"
 ///
@@ -44,6 +49,12 @@ enum Command {
     /// Write one standalone HTML report of a time range: charts whose spikes name the culprit process, gaps and
     /// why, and a table of incidents.
     Report(ReportArgs),
+    /// Print the incidents the report would show (CPU surges, memory climbs, OOM kills, stalls, gaps and
+    /// reboots), with the culprit process, oldest first, as a table or JSON.
+    Incidents(incidents::IncidentsArgs),
+    /// Rank the processes that used the most CPU or memory over a range, grouped by name with their biggest pids
+    /// ("which process used the most at 03:12?": --at 03:12 --window 5m).
+    Top(top::TopArgs),
     /// Serve the live report of a recent window at / and the data directory, read-only, at /data/ (so that
     /// `stabmon report --data http://HOST:PORT/data/` works from another machine).
     Serve(serve::ServeArgs),
@@ -58,6 +69,9 @@ const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m 
     stabmon dump --data ./data --processes --format json   one JSON line per process entry\n  \
     stabmon dump --data ./data --latency         one CSV row per latency probe\n  \
     stabmon report --data ./data --from '2h ago' -o report.html   an HTML report of the last two hours\n  \
+    stabmon incidents --data ./data --since 6h   what went wrong in the last six hours, and who did it\n  \
+    stabmon top --data ./data --at 03:12 --window 5m   which process used the most around 03:12\n  \
+    stabmon record --config /etc/stabmon.toml    record with the flags in a TOML file\n  \
     stabmon serve --data ./data                  the live report at http://127.0.0.1:8050/";
 
 /// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
@@ -66,8 +80,12 @@ const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; e
     Support/stabmon; Windows: %LOCALAPPDATA%\\stabmon).";
 
 #[derive(Debug, Args)]
-#[command(after_help = DATA_DEFAULT_HELP)]
+#[command(after_help = format!("{}\n\n{DATA_DEFAULT_HELP}", config::CONFIG_HELP))]
 struct RecordArgs {
+    /// A TOML file holding any of these flags (see below); a flag given here overrides it.
+    #[arg(long, value_name = "FILE", env = "STABMON_CONFIG")]
+    config: Option<PathBuf>,
+
     /// Directory to write the Parquet files to; created if missing, and checked for write access before sampling
     /// starts. [default: $STABMON_DATA, else a per-user or system directory: see below]
     #[arg(long, value_name = "DIR", env = "STABMON_DATA")]
@@ -153,11 +171,10 @@ enum NetPreset {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = DATA_DEFAULT_HELP)]
+#[command(after_help = format!("{}\n\n{DATA_DEFAULT_HELP}", select::RANGE_HELP))]
 struct DumpArgs {
-    /// Data directory written by `stabmon record`, or a single Parquet file from it. [default: $STABMON_DATA, else a per-user or system directory: see below]
-    #[arg(long, value_name = "DIR|FILE", env = "STABMON_DATA")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    data: select::DataArgs,
 
     /// Output format: `csv` (a header line, then properly quoted rows) or `json` (JSON Lines: one object per line).
     #[arg(long, value_enum, default_value_t = Format::Csv)]
@@ -175,24 +192,10 @@ struct DumpArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(after_help = DATA_DEFAULT_HELP)]
+#[command(after_help = format!("{}\n\n{DATA_DEFAULT_HELP}", select::RANGE_HELP))]
 struct ReportArgs {
-    /// Data directory written by `stabmon record`, or a single Parquet file from it. [default: $STABMON_DATA, else a per-user or system directory: see below]
-    #[arg(long, value_name = "DIR|FILE", env = "STABMON_DATA")]
-    data: Option<PathBuf>,
-
-    /// Start of the range: RFC 3339 (2026-11-25T03:00:00Z), a local date-time (2026-11-25 03:00), a time today
-    /// (03:00), or relative (2h ago, yesterday, today). [default: 24 hours before the end]
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    from: Option<String>,
-
-    /// End of the range, in the same forms as --from. [default: the end of the data]
-    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
-    to: Option<String>,
-
-    /// The host to report on, when the data holds several.
-    #[arg(long, value_name = "HOST")]
-    host: Option<String>,
+    #[command(flatten)]
+    data: select::DataArgs,
 
     /// Where to write the HTML file.
     #[arg(short = 'o', long, value_name = "FILE", default_value = "report.html")]
@@ -410,8 +413,11 @@ fn one_line_error(err: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (mut cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => match err.kind() {
             ErrorKind::DisplayHelp
             | ErrorKind::DisplayVersion
@@ -422,10 +428,19 @@ fn main() -> ExitCode {
             }
         },
     };
+    // `record --config FILE`: the file fills in the flags not given explicitly.
+    if let (Command::Record(args), Some(("record", sub))) = (&mut cli.command, matches.subcommand())
+        && let Err(err) = config::apply(args, sub)
+    {
+        let _ = writeln!(io::stderr(), "stabmon: error: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let result = match cli.command {
         Command::Record(args) => record::run(&args),
         Command::Dump(args) => dump::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Incidents(args) => incidents::run(&args),
+        Command::Top(args) => top::run(&args),
         Command::Serve(args) => serve::run(&args),
     };
     match result {
