@@ -6,6 +6,9 @@
 //! installed, the page's ready time measured inside the page with the Performance API (`performance.mark` at the
 //! end of the report's script, relative to navigation start; the browser's own start-up is not counted).
 //!
+//! Three latency targets are probed every second (router, vpn, web), with a 30 s spike of +1.5 s on the router and a
+//! 60 s outage of the vpn every day; they are checked like the culprits (`-- --no-latency` leaves them out).
+//!
 //! `cargo bench -p stabmon-benches --bench report` (`-- --days 1` for a shorter run; `--out FILE` keeps the page).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -53,6 +56,7 @@ fn main() {
     };
     let days: u64 = arg("--days").map(|d| d.parse().unwrap()).unwrap_or(7);
     let out = arg("--out");
+    let latency = !args.iter().any(|a| a == "--no-latency");
 
     let start = Timestamp::from_unix_secs(1_795_392_000 - 3600); // Mon 2026-11-23 00:00 in Berlin
     let at = |s: u64| start.saturating_add(Duration::from_secs(s));
@@ -88,6 +92,26 @@ fn main() {
             40 << 20,
         );
         leaks.push((name, at(from), at(from + 300)));
+    }
+    let mut lat_incidents = Vec::new();
+    if latency {
+        synth = synth
+            .latency_target("router", 2.0, 0.4)
+            .latency_target("vpn", 30.0, 5.0)
+            .latency_target("web", 18.0, 3.0);
+        for d in 0..days {
+            let from = d * 86_400 + 12 * 3600 + d * 300;
+            synth = synth.latency_spike("router", at(from), at(from + 30), 1500.0);
+            lat_incidents.push((
+                IncidentKind::LatencySpike,
+                "router",
+                at(from),
+                at(from + 30),
+            ));
+            let from = d * 86_400 + 21 * 3600 + d * 300;
+            synth = synth.latency_outage("vpn", at(from), at(from + 60));
+            lat_incidents.push((IncidentKind::LatencyOutage, "vpn", at(from), at(from + 60)));
+        }
     }
     if days >= 2 {
         synth = synth.gap(at(86_400 + 20 * 3600), at(86_400 + 20 * 3600 + 180));
@@ -174,7 +198,27 @@ fn main() {
             }
         }
     }
-    let expected = hogs.len() + 2 * leaks.len();
+    for (kind, target, from, to) in &lat_incidents {
+        let hit = summary.incidents.iter().find(|i| {
+            i.kind == *kind
+                && i.target.as_deref() == Some(*target)
+                && i.start < *to
+                && i.end >= *from
+        });
+        match hit {
+            Some(i) if drawn(&i.label()) => ok += 1,
+            other => missing.push(format!(
+                "{kind} {target} at {from}: {:?}",
+                other.map(|i| i.label())
+            )),
+        }
+    }
+    let probes: usize = samples.iter().map(|s| s.latency.len()).sum();
+    println!(
+        "latency: {probes} probes of 3 targets; {} injected latency incidents",
+        lat_incidents.len()
+    );
+    let expected = hogs.len() + 2 * leaks.len() + lat_incidents.len();
     let gaps = summary
         .incidents
         .iter()

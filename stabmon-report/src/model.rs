@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use stabmon_core::latency::window_stats;
-use stabmon_core::{LatencyProbe, ProcessEntry, Sample, Timestamp};
+use stabmon_core::latency::{jitter_ms, loss};
+use stabmon_core::{LatencyProbe, ProcessEntry, Sample};
 
 use crate::Chart;
 use crate::escape::truncate_chars;
@@ -590,26 +590,37 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
     breaks.dedup();
 
     // Samples always kept: incident edges and peaks with a dense window around each peak, and both sides of breaks.
+    // Latency incidents keep their samples (probe start times) on the latency chart only; `dense` (hover moments)
+    // covers every incident.
     let mut keep: Vec<i64> = Vec::new();
+    let mut lat_keep: Vec<i64> = Vec::new();
     let mut dense: Vec<usize> = Vec::new();
     for inc in &incidents {
+        let is_lat = matches!(
+            inc.kind,
+            IncidentKind::LatencySpike | IncidentKind::LatencyOutage
+        );
+        let list = if is_lat { &mut lat_keep } else { &mut keep };
         for t in [inc.start, inc.peak, inc.end] {
-            keep.push(t.as_unix_micros());
+            list.push(t.as_unix_micros());
         }
         if !matches!(inc.kind, IncidentKind::Gap(_)) && n > 0 {
             let c = raw_at(inc.peak.as_unix_micros());
             let lo = c.saturating_sub(DENSE_SAMPLES);
             let hi = (c + DENSE_SAMPLES).min(n - 1);
             dense.extend(lo..=hi);
+            list.extend((lo..=hi).map(|i| ts[i]));
         }
     }
     for &k in &breaks {
         keep.push(ts[k - 1]);
         keep.push(ts[k]);
     }
-    keep.extend(dense.iter().map(|&i| ts[i]));
     keep.sort_unstable();
     keep.dedup();
+    lat_keep.extend(keep.iter().copied());
+    lat_keep.sort_unstable();
+    lat_keep.dedup();
 
     // Which processes get their own line: the culprits of CPU surges (largest first), then the names that used the
     // most CPU overall; the culprits of memory climbs for the memory chart.
@@ -671,7 +682,7 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
                 &by_target,
                 &frame,
                 columns,
-                &keep,
+                &lat_keep,
                 median_interval_us,
             ));
             continue;
@@ -996,15 +1007,6 @@ fn latency_chart(
     }
     let break_after_us = (median_interval_us * 3).max(median_interval_us + 2_000_000);
     let (from_us, to_us) = (frame.from_us, frame.to_us);
-    let window = window_stats(
-        &by_target
-            .values()
-            .flatten()
-            .map(|p| (*p).clone())
-            .collect::<Vec<_>>(),
-        Timestamp::from_unix_micros(from_us),
-        Timestamp::from_unix_micros(to_us.saturating_add(1)),
-    );
     let mut series = Vec::new();
     let mut lanes = Vec::new();
     for (i, (name, probes)) in by_target.iter().enumerate() {
@@ -1057,26 +1059,29 @@ fn latency_chart(
                 json_scale: 1000.0,
             });
         }
-        let mut rtts: Vec<f64> = probes
-            .iter()
-            .filter(|p| p.ts.as_unix_micros() >= from_us && p.ts.as_unix_micros() <= to_us)
-            .filter_map(|p| p.round_trip_ms())
-            .collect();
+        // Figures over the probes that started in the range (stabmon-core's loss and jitter).
+        let in_range = || {
+            probes.iter().copied().filter(|p| {
+                let t = p.ts.as_unix_micros();
+                t >= from_us && t <= to_us
+            })
+        };
+        let mut rtts: Vec<f64> = in_range().filter_map(|p| p.round_trip_ms()).collect();
+        let max_ms = rtts.iter().copied().reduce(f64::max);
         let median_ms = (!rtts.is_empty()).then(|| {
             let mid = rtts.len() / 2;
             *rtts.select_nth_unstable_by(mid, f64::total_cmp).1
         });
-        let st = window.iter().find(|s| s.target == *name);
         lanes.push(Lane {
             name: (*name).to_owned(),
             class,
             fail_us,
-            probes: st.map_or(0, |s| s.probes),
-            failed: st.map_or(0, |s| s.failed),
-            loss: st.map_or(0.0, |s| s.loss),
-            jitter_ms: st.and_then(|s| s.jitter_ms),
+            probes: in_range().count() as u64,
+            failed: in_range().filter(|p| !p.outcome.is_ok()).count() as u64,
+            loss: loss(in_range()).unwrap_or(0.0),
+            jitter_ms: jitter_ms(in_range()),
             median_ms,
-            max_ms: st.and_then(|s| s.max_ms),
+            max_ms,
         });
     }
     // Room for the lowest value label above the lanes, then a lane per target.
