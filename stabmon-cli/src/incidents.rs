@@ -13,10 +13,12 @@ use crate::table::{self, Cell, Column, Style};
 
 /// The JSON document, documented in `stabmon incidents --help`.
 const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\", \"samples\", \"incidents\": [...]}, \
-    incidents oldest first, each {\"kind\": cpu_surge|memory_climb|swap_growth|oom_kill|pressure_stall|gap, \
+    incidents oldest first, each {\"kind\": cpu_surge|memory_climb|swap_growth|oom_kill|pressure_stall|gap|\
+    latency_spike|latency_outage, \
     \"gap_kind\": stopped_cleanly|died|rebooted|null, \"start\", \"end\", \"peak\" (RFC 3339 UTC), \
     \"duration_secs\", \"magnitude\", \"magnitude_unit\" (percent for CPU surges and pressure stalls, bytes for \
-    memory climbs and swap growth, kills, seconds for gaps), \"summary\", \"culprit\": null or {\"name\", \"pid\" \
+    memory climbs and swap growth, kills, seconds for gaps, milliseconds for latency spikes, percent loss for \
+    latency outages), \"summary\", \"target\" (the latency target, else null), \"culprit\": null or {\"name\", \"pid\" \
     (null for a name total), \"cmdline\", \"process_count\", \"cpu_pct\", \"rss_growth_bytes\", \"rss_bytes\"}}. \
     Fields are only ever added.";
 
@@ -98,7 +100,10 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
                     GapKind::Rebooted => "gap: rebooted".to_owned(),
                     _ => "gap".to_owned(),
                 },
-                k => k.name().to_owned(),
+                k => match &i.target {
+                    Some(t) => format!("{} ({t})", k.name()),
+                    None => k.name().to_owned(),
+                },
             };
             vec![
                 Cell::from(table::local_time(i.start)),
@@ -155,6 +160,8 @@ fn incident_json(i: &Incident) -> Value {
             }),
             "seconds",
         ),
+        IncidentKind::LatencySpike => ("latency_spike", None, "milliseconds"),
+        IncidentKind::LatencyOutage => ("latency_outage", None, "percent"),
         // Kinds added later: their name in snake case.
         k => (k.name(), None, "unknown"),
     };
@@ -180,6 +187,7 @@ fn incident_json(i: &Incident) -> Value {
         "magnitude": i.magnitude,
         "magnitude_unit": unit,
         "summary": i.summary,
+        "target": i.target,
         "culprit": culprit,
     })
 }
