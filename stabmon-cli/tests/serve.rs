@@ -154,6 +154,23 @@ fn the_report_answers_and_the_data_reads_remotely() {
         String::from_utf8_lossy(&out.stdout).lines().count(),
         1 + 1800
     );
+
+    let out_html = dir.path().join("remote.html");
+    let out = Command::new(assert_cmd::cargo::cargo_bin("stabmon"))
+        .args(["report", "--data"])
+        .arg(format!("http://{}/data/", server.addr))
+        .arg("-o")
+        .arg(&out_html)
+        .env_remove("STABMON_DATA")
+        .env_remove("STABMON_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("1800 samples of web-1"), "{stderr}");
+    assert!(stderr.contains("1 incident"), "{stderr}");
+    let remote = std::fs::read_to_string(&out_html).unwrap();
+    assert!(remote.contains("\">xmrig (pid "));
 }
 
 #[test]
