@@ -13,9 +13,23 @@ pub(crate) fn is_url(s: &str) -> bool {
     lower.starts_with("http://") || lower.starts_with("https://")
 }
 
-/// Joins a base URL (a directory) and a relative path.
+/// Joins a base URL (a directory) and a relative file path, percent-encoding the path's segments: the store's
+/// own file names percent-encode odd host names (`host=we%2Fb`), so a literal `%` must travel as `%25`.
 pub(crate) fn join(base: &str, rel: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), rel)
+    let mut url = String::with_capacity(base.len() + rel.len() + 8);
+    url.push_str(base.trim_end_matches('/'));
+    for segment in rel.split('/') {
+        url.push('/');
+        for b in segment.bytes() {
+            // RFC 3986 pchar: unreserved, sub-delims, ':' and '@' stand as they are.
+            if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+                url.push(char::from(b));
+            } else {
+                url.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    url
 }
 
 /// The outcome of one GET.
@@ -108,5 +122,9 @@ mod tests {
             "http://h/d/manifest.json"
         );
         assert_eq!(join("http://h/d", "a/b"), "http://h/d/a/b");
+        assert_eq!(
+            join("http://h/d/", "samples/host=we%2Fb/date=2026-11-25/x y.parquet"),
+            "http://h/d/samples/host=we%252Fb/date=2026-11-25/x%20y.parquet"
+        );
     }
 }
