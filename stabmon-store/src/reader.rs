@@ -649,16 +649,61 @@ impl<'a> Cols<'a> {
             .ok_or_else(|| self.bad_type(name))
     }
 
-    fn list(&self, name: &str) -> Result<(&'a ListArray, &'a PrimitiveArray<Float32Type>), Error> {
+    fn list<T: ArrowPrimitiveType>(
+        &self,
+        name: &str,
+    ) -> Result<(&'a ListArray, &'a PrimitiveArray<T>), Error> {
         let l = self
             .col(name)?
             .as_list_opt::<i32>()
             .ok_or_else(|| self.bad_type(name))?;
         let v = l
             .values()
-            .as_primitive_opt::<Float32Type>()
+            .as_primitive_opt::<T>()
             .ok_or_else(|| self.bad_type(name))?;
         Ok((l, v))
+    }
+
+    /// A column that may be absent (added to the schema later).
+    fn opt_prim<T: ArrowPrimitiveType>(
+        &self,
+        name: &str,
+    ) -> Result<Option<&'a PrimitiveArray<T>>, Error> {
+        match self.batch.column_by_name(name) {
+            None => Ok(None),
+            Some(_) => self.prim(name).map(Some),
+        }
+    }
+
+    fn opt_list<T: ArrowPrimitiveType>(
+        &self,
+        name: &str,
+    ) -> Result<Option<(&'a ListArray, &'a PrimitiveArray<T>)>, Error> {
+        match self.batch.column_by_name(name) {
+            None => Ok(None),
+            Some(_) => self.list(name).map(Some),
+        }
+    }
+
+    fn pct_of(&self, name: &str, a: &'a dyn Array) -> Result<PctValues<'a>, Error> {
+        if let Some(d) = a.as_primitive_opt::<Decimal128Type>() {
+            return Ok(PctValues::Decimal(d));
+        }
+        a.as_primitive_opt::<Float32Type>()
+            .map(PctValues::Float)
+            .ok_or_else(|| self.bad_type(name))
+    }
+
+    fn pct_values(&self, name: &str) -> Result<PctValues<'a>, Error> {
+        self.pct_of(name, self.col(name)?)
+    }
+
+    fn pct_list(&self, name: &str) -> Result<(&'a ListArray, PctValues<'a>), Error> {
+        let l = self
+            .col(name)?
+            .as_list_opt::<i32>()
+            .ok_or_else(|| self.bad_type(name))?;
+        Ok((l, self.pct_of(name, l.values().as_ref())?))
     }
 
     fn str(&self, name: &str) -> Result<StrCol<'a>, Error> {
@@ -739,22 +784,40 @@ fn read_samples(
         let utc_offset = c.prim::<Int32Type>("utc_offset_secs")?;
         let interval = c.req::<Int64Type>("interval_us")?;
         let lateness = c.req::<Int64Type>("lateness_us")?;
-        let busy = c.req::<Float32Type>("cpu_busy_pct")?;
-        let user = c.prim::<Float32Type>("cpu_user_pct")?;
-        let system = c.prim::<Float32Type>("cpu_system_pct")?;
-        let iowait = c.prim::<Float32Type>("cpu_iowait_pct")?;
-        let steal = c.prim::<Float32Type>("cpu_steal_pct")?;
+        // The percentages, in the order of `ulp_adj` (see the crate docs).
+        let pcts = [
+            "cpu_busy_pct",
+            "cpu_user_pct",
+            "cpu_system_pct",
+            "cpu_iowait_pct",
+            "cpu_steal_pct",
+            "load_1m",
+            "load_5m",
+            "load_15m",
+            "pressure_cpu_some_pct",
+            "pressure_memory_some_pct",
+            "pressure_memory_full_pct",
+            "pressure_io_some_pct",
+            "pressure_io_full_pct",
+            "cpu_nth_pct",
+            "name_cpu_nth_pct",
+        ]
+        .map(|name| c.pct_values(name).map(|a| (name, a)));
+        let mut cols = Vec::with_capacity(pcts.len());
+        for p in pcts {
+            cols.push(p?);
+        }
         let cores = [
-            c.list("core_busy_pct")?,
-            c.list("core_user_pct")?,
-            c.list("core_system_pct")?,
-            c.list("core_iowait_pct")?,
-            c.list("core_steal_pct")?,
+            c.pct_list("core_busy_pct")?,
+            c.pct_list("core_user_pct")?,
+            c.pct_list("core_system_pct")?,
+            c.pct_list("core_iowait_pct")?,
+            c.pct_list("core_steal_pct")?,
         ];
-        let load = [
-            c.prim::<Float32Type>("load_1m")?,
-            c.prim::<Float32Type>("load_5m")?,
-            c.prim::<Float32Type>("load_15m")?,
+        let ulp_adj = c.opt_list::<Int32Type>("ulp_adj")?;
+        let old_adj = [
+            c.opt_prim::<Int32Type>("cpu_nth_pct_ulp_adj")?,
+            c.opt_prim::<Int32Type>("name_cpu_nth_pct_ulp_adj")?,
         ];
         let mem = [
             c.req::<UInt64Type>("mem_total_bytes")?,
@@ -765,18 +828,9 @@ fn read_samples(
         ];
         let process_count = c.req::<UInt32Type>("process_count")?;
         let pressure_present = c.bool("pressure_present")?;
-        let pressure = [
-            c.prim::<Float32Type>("pressure_cpu_some_pct")?,
-            c.prim::<Float32Type>("pressure_memory_some_pct")?,
-            c.prim::<Float32Type>("pressure_memory_full_pct")?,
-            c.prim::<Float32Type>("pressure_io_some_pct")?,
-            c.prim::<Float32Type>("pressure_io_full_pct")?,
-        ];
         let oom = c.prim::<UInt64Type>("oom_kill_count")?;
         let top_n = c.req::<UInt16Type>("top_n")?;
-        let cpu_nth = c.pct("cpu_nth_pct")?;
         let rss_nth = c.req::<UInt64Type>("rss_nth_bytes")?;
-        let name_cpu_nth = c.pct("name_cpu_nth_pct")?;
         let name_rss_nth = c.req::<UInt64Type>("name_rss_nth_bytes")?;
         let lens = [
             c.prim::<UInt16Type>("cpu_list_len")?,
@@ -795,13 +849,7 @@ fn read_samples(
             s.utc_offset_secs = opt(utc_offset, i);
             s.interval = duration(interval.value(i), path, "interval")?;
             s.lateness = duration(lateness.value(i), path, "lateness")?;
-            let mut cpu = CpuUsage::new(busy.value(i));
-            cpu.user_pct = opt(user, i);
-            cpu.system_pct = opt(system, i);
-            cpu.iowait_pct = opt(iowait, i);
-            cpu.steal_pct = opt(steal, i);
-            s.cpu = cpu;
-            let range_of = |(l, _): &(&ListArray, &PrimitiveArray<Float32Type>)| {
+            let range_of = |l: &ListArray| {
                 if l.is_null(i) {
                     None
                 } else {
@@ -811,32 +859,80 @@ fn read_samples(
                         .zip(usize::try_from(o[i + 1]).ok())
                 }
             };
-            let ranges: Vec<Option<(usize, usize)>> = cores.iter().map(range_of).collect();
+            let ranges: Vec<Option<(usize, usize)>> = cores.iter().map(|c| range_of(c.0)).collect();
             let Some((start, end)) = ranges[0] else {
                 return Err(invalid(path, "core_busy_pct has a null list"));
             };
+            let n_cores = end - start;
             if ranges
                 .iter()
-                .any(|r| r.is_none_or(|(a, b)| b - a != end - start))
+                .any(|r| r.is_none_or(|(a, b)| b - a != n_cores))
             {
                 return Err(invalid(path, "the core_* lists of a row differ in length"));
             }
-            let mut per_core = Vec::with_capacity(end - start);
-            for k in 0..end - start {
-                let at = |n: usize| ranges[n].map_or(0, |(a, _)| a) + k;
-                let (b, u, sy) = (cores[0].1, cores[1].1, cores[2].1);
-                if b.is_null(at(0)) {
-                    return Err(invalid(path, "a core_busy_pct item is null"));
+            let mut adj = vec![0i32; cols.len() + 5 * n_cores];
+            if let Some((l, values)) = ulp_adj
+                && let Some((a, b)) = range_of(l)
+            {
+                if (b - a) % 2 != 0 || values.null_count() > 0 {
+                    return Err(invalid(
+                        path,
+                        "a ulp_adj list is not (position, adjustment) pairs",
+                    ));
                 }
-                let mut cu = CpuUsage::new(b.value(at(0)));
-                cu.user_pct = opt(u, at(1));
-                cu.system_pct = opt(sy, at(2));
-                cu.iowait_pct = opt(cores[3].1, at(3));
-                cu.steal_pct = opt(cores[4].1, at(4));
+                for pair in values.values()[a..b].chunks_exact(2) {
+                    let slot = usize::try_from(pair[0]).ok().and_then(|k| adj.get_mut(k));
+                    let Some(slot) = slot else {
+                        return Err(invalid(path, "a ulp_adj position is out of range"));
+                    };
+                    *slot = pair[1];
+                }
+            }
+            // Files written before `ulp_adj` existed: the two N-th values had adjustment columns of their own.
+            for (k, a) in [(13, old_adj[0]), (14, old_adj[1])] {
+                if let Some(a) = a {
+                    adj[k] = opt(a, i).unwrap_or(0);
+                }
+            }
+            let dec = |a: PctValues<'_>, at: usize, k: usize, name: &str| {
+                decimal_pct(a, at, adj[k], path, name)
+            };
+            let mut v = Vec::with_capacity(cols.len());
+            for (k, (name, a)) in cols.iter().enumerate() {
+                v.push(dec(*a, i, k, name)?);
+            }
+            let req = |x: Option<f32>, name: &str| {
+                x.ok_or_else(|| invalid(path, format!("the column {name} has nulls")))
+            };
+            let mut cpu = CpuUsage::new(req(v[0], "cpu_busy_pct")?);
+            cpu.user_pct = v[1];
+            cpu.system_pct = v[2];
+            cpu.iowait_pct = v[3];
+            cpu.steal_pct = v[4];
+            s.cpu = cpu;
+            const CORE_NAMES: [&str; 5] = [
+                "core_busy_pct",
+                "core_user_pct",
+                "core_system_pct",
+                "core_iowait_pct",
+                "core_steal_pct",
+            ];
+            let mut per_core = Vec::with_capacity(n_cores);
+            for k in 0..n_cores {
+                let mut f = [None; 5];
+                for (j, slot) in f.iter_mut().enumerate() {
+                    let at = ranges[j].map_or(0, |(a, _)| a) + k;
+                    *slot = dec(cores[j].1, at, cols.len() + 5 * k + j, CORE_NAMES[j])?;
+                }
+                let mut cu = CpuUsage::new(req(f[0], "core_busy_pct")?);
+                cu.user_pct = f[1];
+                cu.system_pct = f[2];
+                cu.iowait_pct = f[3];
+                cu.steal_pct = f[4];
                 per_core.push(cu);
             }
             s.per_core = per_core;
-            s.load = match (opt(load[0], i), opt(load[1], i), opt(load[2], i)) {
+            s.load = match (v[5], v[6], v[7]) {
                 (Some(a), Some(b), Some(c)) => Some(LoadAvg::new(a, b, c)),
                 (None, None, None) => None,
                 _ => return Err(invalid(path, "load_1m/5m/15m are partly null")),
@@ -852,26 +948,60 @@ fn read_samples(
             }
             s.pressure = if pressure_present.value(i) {
                 let mut p = Pressure::default();
-                p.cpu_some_pct = opt(pressure[0], i);
-                p.memory_some_pct = opt(pressure[1], i);
-                p.memory_full_pct = opt(pressure[2], i);
-                p.io_some_pct = opt(pressure[3], i);
-                p.io_full_pct = opt(pressure[4], i);
+                p.cpu_some_pct = v[8];
+                p.memory_some_pct = v[9];
+                p.memory_full_pct = v[10];
+                p.io_some_pct = v[11];
+                p.io_full_pct = v[12];
                 Some(p)
             } else {
                 None
             };
             s.oom_kill_count = opt(oom, i);
             s.top.n = top_n.value(i);
-            s.top.cpu_nth_pct = cpu_nth.req(i)?;
+            s.top.cpu_nth_pct = req(v[13], "cpu_nth_pct")?;
             s.top.rss_nth_bytes = rss_nth.value(i);
-            s.top.name_cpu_nth_pct = name_cpu_nth.req(i)?;
+            s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
             s.top.name_rss_nth_bytes = name_rss_nth.value(i);
             out.push(s);
             lens_out.push(lens.map(|l| opt(l, i)));
         }
     }
     Ok(())
+}
+
+/// The values of a percentage column: `DECIMAL(9,2)` with ULP adjustments (see `pct.rs`), or `float32` as
+/// files written before the decimals stored them.
+#[derive(Clone, Copy)]
+enum PctValues<'a> {
+    Decimal(&'a PrimitiveArray<Decimal128Type>),
+    Float(&'a PrimitiveArray<Float32Type>),
+}
+
+/// A percentage and its ULP adjustment; a null carries adjustment 0.
+fn decimal_pct(
+    a: PctValues<'_>,
+    i: usize,
+    adj: i32,
+    path: &Path,
+    name: &str,
+) -> Result<Option<f32>, Error> {
+    let q = match a {
+        PctValues::Float(f) if adj == 0 => return Ok(opt(f, i)),
+        PctValues::Float(_) => None,
+        PctValues::Decimal(d) => opt(d, i),
+    };
+    match q {
+        Some(q) => {
+            let q = i32::try_from(q).map_err(|_| invalid(path, format!("{name} out of range")))?;
+            Ok(Some(pct::decode(q, adj)))
+        }
+        None if adj == 0 => Ok(None),
+        None => Err(invalid(
+            path,
+            format!("{name} is null but has a ULP adjustment"),
+        )),
+    }
 }
 
 /// The index of the sample at `ts` in a segment's samples (sorted, unique).

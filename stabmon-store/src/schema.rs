@@ -33,12 +33,14 @@ fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-fn list_f32(items_nullable: bool) -> DataType {
-    DataType::List(Arc::new(Field::new(
-        "item",
-        DataType::Float32,
-        items_nullable,
-    )))
+/// A list of percentages in hundredths (per-core values).
+fn list_pct(items_nullable: bool) -> DataType {
+    DataType::List(Arc::new(Field::new("item", pct_type(), items_nullable)))
+}
+
+/// The `samples.ulp_adj` list: one ULP adjustment per percentage of the row (see the crate docs).
+fn list_i32() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Int32, true)))
 }
 
 /// How a column is encoded in Parquet.
@@ -80,19 +82,19 @@ const SAMPLES: &[Col] = &[
     col("utc_offset_secs", || DataType::Int32, true, Enc::Plain),
     col("interval_us", || DataType::Int64, false, Enc::Delta),
     col("lateness_us", || DataType::Int64, false, Enc::Delta),
-    col("cpu_busy_pct", || DataType::Float32, false, Enc::Dict),
-    col("cpu_user_pct", || DataType::Float32, true, Enc::Dict),
-    col("cpu_system_pct", || DataType::Float32, true, Enc::Dict),
-    col("cpu_iowait_pct", || DataType::Float32, true, Enc::Dict),
-    col("cpu_steal_pct", || DataType::Float32, true, Enc::Plain),
-    col("core_busy_pct", || list_f32(false), false, Enc::Dict),
-    col("core_user_pct", || list_f32(true), false, Enc::Dict),
-    col("core_system_pct", || list_f32(true), false, Enc::Dict),
-    col("core_iowait_pct", || list_f32(true), false, Enc::Dict),
-    col("core_steal_pct", || list_f32(true), false, Enc::Plain),
-    col("load_1m", || DataType::Float32, true, Enc::Plain),
-    col("load_5m", || DataType::Float32, true, Enc::Plain),
-    col("load_15m", || DataType::Float32, true, Enc::Plain),
+    col("cpu_busy_pct", pct_type, false, Enc::Dict),
+    col("cpu_user_pct", pct_type, true, Enc::Dict),
+    col("cpu_system_pct", pct_type, true, Enc::Dict),
+    col("cpu_iowait_pct", pct_type, true, Enc::Dict),
+    col("cpu_steal_pct", pct_type, true, Enc::Plain),
+    col("core_busy_pct", || list_pct(false), false, Enc::Dict),
+    col("core_user_pct", || list_pct(true), false, Enc::Dict),
+    col("core_system_pct", || list_pct(true), false, Enc::Dict),
+    col("core_iowait_pct", || list_pct(true), false, Enc::Dict),
+    col("core_steal_pct", || list_pct(true), false, Enc::Plain),
+    col("load_1m", pct_type, true, Enc::Delta),
+    col("load_5m", pct_type, true, Enc::Delta),
+    col("load_15m", pct_type, true, Enc::Delta),
     col("mem_total_bytes", || DataType::UInt64, false, Enc::Delta),
     col("mem_used_bytes", || DataType::UInt64, false, Enc::Plain),
     col("mem_available_bytes", || DataType::UInt64, false, Enc::Plain),
@@ -100,23 +102,23 @@ const SAMPLES: &[Col] = &[
     col("swap_used_bytes", || DataType::UInt64, false, Enc::Plain),
     col("process_count", || DataType::UInt32, false, Enc::Dict),
     col("pressure_present", || DataType::Boolean, false, Enc::Plain),
-    col("pressure_cpu_some_pct", || DataType::Float32, true, Enc::Plain),
-    col("pressure_memory_some_pct", || DataType::Float32, true, Enc::Plain),
-    col("pressure_memory_full_pct", || DataType::Float32, true, Enc::Plain),
-    col("pressure_io_some_pct", || DataType::Float32, true, Enc::Plain),
-    col("pressure_io_full_pct", || DataType::Float32, true, Enc::Plain),
+    col("pressure_cpu_some_pct", pct_type, true, Enc::Plain),
+    col("pressure_memory_some_pct", pct_type, true, Enc::Plain),
+    col("pressure_memory_full_pct", pct_type, true, Enc::Plain),
+    col("pressure_io_some_pct", pct_type, true, Enc::Plain),
+    col("pressure_io_full_pct", pct_type, true, Enc::Plain),
     col("oom_kill_count", || DataType::UInt64, true, Enc::Plain),
     col("top_n", || DataType::UInt16, false, Enc::Delta),
     col("cpu_nth_pct", pct_type, false, Enc::Plain),
-    col("cpu_nth_pct_ulp_adj", || DataType::Int32, false, Enc::Plain),
     col("rss_nth_bytes", || DataType::UInt64, false, Enc::Plain),
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
-    col("name_cpu_nth_pct_ulp_adj", || DataType::Int32, false, Enc::Plain),
     col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Plain),
     col("cpu_list_len", || DataType::UInt16, true, Enc::Delta),
     col("rss_list_len", || DataType::UInt16, true, Enc::Delta),
     col("name_cpu_list_len", || DataType::UInt16, true, Enc::Delta),
     col("name_rss_list_len", || DataType::UInt16, true, Enc::Delta),
+    // Null unless some percentage of the row is off the 0.01 grid (never, for what the samplers record).
+    col("ulp_adj", list_i32, true, Enc::Plain),
 ];
 
 #[rustfmt::skip]

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Int32Array, Int64Array,
-    ListArray, RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array,
-    UInt64Array,
+    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
@@ -263,6 +262,8 @@ struct Buffer {
     name_rss_nth_bytes: Vec<u64>,
     /// Lengths of the process CPU/memory and name CPU/memory lists; `None` where the ranks are explicit.
     list_lens: [Vec<Option<u16>>; 4],
+    /// The ULP adjustments of each row's percentages, `None` where all are 0 (see [`row_ulp_adj`]).
+    ulp_adj: Vec<Option<Vec<i32>>>,
     sample_strings: Interner,
     timezones: Interner,
 
@@ -289,6 +290,49 @@ fn duration_us(d: std::time::Duration, what: &str) -> Result<i64, String> {
         ));
     }
     i64::try_from(d.as_micros()).map_err(|_| format!("{what} of {d:?} is too long"))
+}
+
+/// The non-zero ULP adjustments (see `pct.rs`) of a sample's percentages stored as decimals, as (position,
+/// adjustment) pairs, positions in the order the crate docs give for `samples.ulp_adj`; `None` when all are 0
+/// (every value on the 0.01 grid, or null).
+fn row_ulp_adj(s: &Sample) -> Option<Vec<i32>> {
+    let adj = |v: Option<f32>| v.map_or(0, |v| pct::encode(v).1);
+    let cpu = |c: &stabmon_core::CpuUsage| {
+        [
+            Some(c.busy_pct),
+            c.user_pct,
+            c.system_pct,
+            c.iowait_pct,
+            c.steal_pct,
+        ]
+    };
+    let load = s.load.map(|l| [l.one, l.five, l.fifteen]);
+    let p = s.pressure.unwrap_or_default();
+    let mut all: Vec<i32> = cpu(&s.cpu).into_iter().map(adj).collect();
+    all.extend((0..3).map(|i| adj(load.map(|l| l[i]))));
+    all.extend(
+        [
+            p.cpu_some_pct,
+            p.memory_some_pct,
+            p.memory_full_pct,
+            p.io_some_pct,
+            p.io_full_pct,
+        ]
+        .map(adj),
+    );
+    all.push(adj(Some(s.top.cpu_nth_pct)));
+    all.push(adj(Some(s.top.name_cpu_nth_pct)));
+    for c in &s.per_core {
+        all.extend(cpu(c).map(adj));
+    }
+    // Sparse: (position, adjustment) pairs of the non-zero ones.
+    let pairs: Vec<i32> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| **a != 0)
+        .flat_map(|(k, &a)| [i32::try_from(k).unwrap_or(i32::MAX), a])
+        .collect();
+    (!pairs.is_empty()).then_some(pairs)
 }
 
 impl Buffer {
@@ -380,6 +424,7 @@ impl Buffer {
             col.push(v);
         }
         self.oom_kill_count.push(s.oom_kill_count);
+        self.ulp_adj.push(row_ulp_adj(s));
         let t = &s.top;
         self.top_n.push(t.n);
         self.cpu_nth_pct.push(t.cpu_nth_pct);
@@ -503,17 +548,11 @@ impl Buffer {
         fn ts(v: Vec<i64>) -> ArrayRef {
             Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
         }
-        fn pcts(v: Vec<f32>) -> Result<[ArrayRef; 2], arrow_schema::ArrowError> {
-            let (q, adj): (Vec<i32>, Vec<i32>) = v.into_iter().map(pct::encode).unzip();
-            let q = Decimal128Array::from_iter_values(q.into_iter().map(i128::from))
-                .with_precision_and_scale(9, 2)?;
-            Ok([Arc::new(q), Arc::new(Int32Array::from(adj))])
+        fn f32s(v: Vec<f32>) -> Result<ArrayRef, arrow_schema::ArrowError> {
+            pct_array(v.into_iter().map(Some))
         }
-        fn f32s(v: Vec<f32>) -> ArrayRef {
-            Arc::new(Float32Array::from(v))
-        }
-        fn opt_f32s(v: Vec<Option<f32>>) -> ArrayRef {
-            Arc::new(Float32Array::from(v))
+        fn opt_f32s(v: Vec<Option<f32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
+            pct_array(v.into_iter())
         }
         fn u64s(v: Vec<u64>) -> ArrayRef {
             Arc::new(UInt64Array::from(v))
@@ -524,7 +563,7 @@ impl Buffer {
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         let list =
             |values: ArrayRef, nullable: bool| -> Result<ArrayRef, arrow_schema::ArrowError> {
-                let field = Arc::new(Field::new("item", DataType::Float32, nullable));
+                let field = Arc::new(Field::new("item", DataType::Decimal128(9, 2), nullable));
                 Ok(Arc::new(ListArray::try_new(
                     field,
                     offsets.clone(),
@@ -545,19 +584,19 @@ impl Buffer {
             Arc::new(Int32Array::from(std::mem::take(&mut self.utc_offset_secs))),
             Arc::new(Int64Array::from(std::mem::take(&mut self.interval_us))),
             Arc::new(Int64Array::from(std::mem::take(&mut self.lateness_us))),
-            f32s(take(&mut self.cpu_busy)),
-            opt_f32s(std::mem::take(&mut self.cpu_user)),
-            opt_f32s(std::mem::take(&mut self.cpu_system)),
-            opt_f32s(std::mem::take(&mut self.cpu_iowait)),
-            opt_f32s(std::mem::take(&mut self.cpu_steal)),
-            list(f32s(take(&mut self.core_busy)), false)?,
-            list(opt_f32s(std::mem::take(&mut self.core_user)), true)?,
-            list(opt_f32s(std::mem::take(&mut self.core_system)), true)?,
-            list(opt_f32s(std::mem::take(&mut self.core_iowait)), true)?,
-            list(opt_f32s(std::mem::take(&mut self.core_steal)), true)?,
-            opt_f32s(l1),
-            opt_f32s(l5),
-            opt_f32s(l15),
+            f32s(take(&mut self.cpu_busy))?,
+            opt_f32s(std::mem::take(&mut self.cpu_user))?,
+            opt_f32s(std::mem::take(&mut self.cpu_system))?,
+            opt_f32s(std::mem::take(&mut self.cpu_iowait))?,
+            opt_f32s(std::mem::take(&mut self.cpu_steal))?,
+            list(f32s(take(&mut self.core_busy))?, false)?,
+            list(opt_f32s(std::mem::take(&mut self.core_user))?, true)?,
+            list(opt_f32s(std::mem::take(&mut self.core_system))?, true)?,
+            list(opt_f32s(std::mem::take(&mut self.core_iowait))?, true)?,
+            list(opt_f32s(std::mem::take(&mut self.core_steal))?, true)?,
+            opt_f32s(l1)?,
+            opt_f32s(l5)?,
+            opt_f32s(l15)?,
             u64s(m0),
             u64s(m1),
             u64s(m2),
@@ -567,22 +606,27 @@ impl Buffer {
             Arc::new(BooleanArray::from(std::mem::take(
                 &mut self.pressure_present,
             ))),
-            opt_f32s(p0),
-            opt_f32s(p1),
-            opt_f32s(p2),
-            opt_f32s(p3),
-            opt_f32s(p4),
+            opt_f32s(p0)?,
+            opt_f32s(p1)?,
+            opt_f32s(p2)?,
+            opt_f32s(p3)?,
+            opt_f32s(p4)?,
             Arc::new(UInt64Array::from(std::mem::take(&mut self.oom_kill_count))),
             Arc::new(UInt16Array::from(std::mem::take(&mut self.top_n))),
         ];
         let mut columns = columns;
-        columns.extend(pcts(take(&mut self.cpu_nth_pct))?);
+        columns.push(f32s(take(&mut self.cpu_nth_pct))?);
         columns.push(u64s(std::mem::take(&mut self.rss_nth_bytes)));
-        columns.extend(pcts(take(&mut self.name_cpu_nth_pct))?);
+        columns.push(f32s(take(&mut self.name_cpu_nth_pct))?);
         columns.push(u64s(std::mem::take(&mut self.name_rss_nth_bytes)));
         for col in std::mem::take(&mut self.list_lens) {
             columns.push(Arc::new(UInt16Array::from(col)));
         }
+        columns.push(Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
+            std::mem::take(&mut self.ulp_adj)
+                .into_iter()
+                .map(|row| row.map(|v| v.into_iter().map(Some))),
+        )));
         RecordBatch::try_new(schema("samples"), columns)
     }
 

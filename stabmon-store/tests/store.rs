@@ -57,7 +57,11 @@ fn odd_samples() -> Vec<Sample> {
     c.iowait_pct = Some(0.0);
     c.steal_pct = None;
     s.cpu = c;
-    s.per_core = vec![c, CpuUsage::new(3.25), c];
+    // Off the 0.01 grid and out of the decimal's range: carried by `ulp_adj`, in per-core positions too.
+    let mut off = CpuUsage::new(100.0 / 3.0);
+    off.iowait_pct = Some(f32::NEG_INFINITY);
+    off.steal_pct = Some(-0.0);
+    s.per_core = vec![c, CpuUsage::new(3.25), off, c];
     s.load = Some(LoadAvg::new(0.0, 1e9, 2.5));
     s.memory.total_bytes = u64::MAX;
     s.memory.used_bytes = 1;
