@@ -123,7 +123,10 @@ mod tests {
         );
         assert_eq!(join("http://h/d", "a/b"), "http://h/d/a/b");
         assert_eq!(
-            join("http://h/d/", "samples/host=we%2Fb/date=2026-11-25/x y.parquet"),
+            join(
+                "http://h/d/",
+                "samples/host=we%2Fb/date=2026-11-25/x y.parquet"
+            ),
             "http://h/d/samples/host=we%252Fb/date=2026-11-25/x%20y.parquet"
         );
     }
