@@ -69,6 +69,21 @@ fn write_day(dir: &Path, synth: &Synth, hours: u64, opts: WriterOptions) -> Writ
     }
 }
 
+/// Writes `hours` hours of the synthetic machine with a new writer every hour, as the flight recorder's hourly
+/// compaction does (one segment per hour and table: 24 footers a day instead of one); returns the bytes written.
+fn write_hourly(dir: &Path, synth: &Synth, hours: u64) -> u64 {
+    let mut it = synth.iter();
+    let mut bytes = 0;
+    for _ in 0..hours {
+        let mut w = StoreWriter::create(dir).unwrap();
+        for s in it.by_ref().take(3600) {
+            w.write(&s).unwrap();
+        }
+        bytes += w.finish().unwrap().bytes;
+    }
+    bytes
+}
+
 fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -295,6 +310,16 @@ fn main() {
         median(whole.clone()).as_secs_f64(),
         median(whole).as_secs_f64() * 1e6 / samples as f64,
         median(hour).as_secs_f64()
+    );
+
+    // Hourly segments, as `stabmon record` writes them: the fixed costs per segment (footers, column chunks) are
+    // paid 24 times a day.
+    let d = tempfile::tempdir().unwrap();
+    let hourly = write_hourly(d.path(), &synth, hours);
+    println!(
+        "\nhourly segments (as the flight recorder writes them): {hourly} bytes = {:.2} MB/day, {:.1} bytes per recorded second",
+        per_day(hourly, samples) / 1e6,
+        hourly as f64 / samples as f64
     );
 
     // Variants through the public options, on the same data.
