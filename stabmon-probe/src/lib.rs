@@ -89,7 +89,7 @@ mod net;
 mod sampler;
 mod sysinfo_sampler;
 
-pub use collector::{Collector, CollectorBuilder, SamplerKind, StopHandle};
+pub use collector::{CLOCK_STEP_TOLERANCE, Collector, CollectorBuilder, SamplerKind, StopHandle};
 pub use error::Error;
 #[cfg(target_os = "linux")]
 pub use linux::ProcSampler;
