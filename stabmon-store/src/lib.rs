@@ -82,6 +82,14 @@
 //!   busy, user, system, iowait, steal. A null value has adjustment 0. Versus `float32` columns this saved 3.3 % of
 //!   a real 10-minute recording (BENCHMARKS.md).
 //!
+//! ## Byte counts
+//!
+//! Memory sizes are stored in KiB (`*_kib` = bytes / 1024, rounded down), which is what the kernel counts in (pages
+//! and KiB) and cheaper to encode than bytes: 0.35 MB a day less on the synthetic day (BENCHMARKS.md). Each table
+//! has a `kib_rem` column holding the remainders below 1 KiB as (position, remainder) pairs, null when all are 0,
+//! which is always the case for what the samplers record; the reader adds them back, so every count is exact.
+//! In SQL, `rss_kib * 1024` is the resident size in bytes.
+//!
 //! ## `samples`: one row per sample
 //!
 //! | column | type | encoding | meaning |
@@ -100,20 +108,21 @@
 //! | `core_user_pct`, `core_system_pct` | list\<decimal(9,2), null\> | dict | per core, where the OS splits them |
 //! | `core_iowait_pct`, `core_steal_pct` | list\<decimal(9,2), null\> | dict, plain | per core, where reported |
 //! | `load_1m`, `load_5m`, `load_15m` | decimal(9,2), null | delta | load averages (all null where the OS has none) |
-//! | `mem_total_bytes`, `mem_used_bytes`, `mem_available_bytes` | uint64 | delta, plain, plain | physical memory, bytes |
-//! | `swap_total_bytes`, `swap_used_bytes` | uint64 | delta, plain | swap, bytes |
+//! | `mem_total_kib`, `mem_used_kib`, `mem_available_kib` | uint64 | delta | physical memory, KiB (see [Byte counts](#byte-counts)) |
+//! | `swap_total_kib`, `swap_used_kib` | uint64 | delta, plain | swap, KiB |
 //! | `process_count` | uint32 | dict | processes that existed |
 //! | `pressure_present` | bool | rle | whether pressure stall information was read (Linux) |
 //! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | decimal(9,2), null | plain | share of the interval stalled, % |
 //! | `oom_kill_count` | uint64, null | plain | the kernel's cumulative OOM-kill counter (Linux) |
 //! | `top_n` | uint16 | delta | N of the top lists |
 //! | `cpu_nth_pct` | decimal(9,2) | plain | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
-//! | `rss_nth_bytes` | uint64 | plain | resident bytes of the N-th process by memory |
+//! | `rss_nth_kib` | uint64 | plain | resident memory of the N-th process by memory, KiB |
 //! | `name_cpu_nth_pct` | decimal(9,2) | dict | summed CPU % of the N-th name by CPU |
-//! | `name_rss_nth_bytes` | uint64 | plain | summed resident bytes of the N-th name by memory |
+//! | `name_rss_nth_kib` | uint64 | plain | summed resident memory of the N-th name by memory, KiB |
 //! | `cpu_list_len`, `rss_list_len` | uint16, null | delta | how many processes the CPU / memory list holds (N, or fewer when fewer processes exist); null when that list's ranks are stored explicitly (see [Ranks](#ranks)) |
 //! | `name_cpu_list_len`, `name_rss_list_len` | uint16, null | delta | the same for the two name lists |
 //! | `ulp_adj` | list\<int32\>, null | plain | the row's non-zero ULP adjustments (see [Percentages](#percentages-and-load-averages)); null when there are none |
+//! | `kib_rem` | list\<int32\>, null | plain | the row's byte counts' non-zero remainders below 1 KiB (see [Byte counts](#byte-counts)), positions 0-6: `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth` |
 //!
 //! ## `processes`: one row per process in a sample's top lists
 //!
@@ -132,10 +141,11 @@
 //! | `user` | string, null | dict | owning user |
 //! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict (`_ulp_adj` plain) | CPU over the interval, % of one core (200 = two cores) |
 //! | `children_cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | plain | CPU of reaped children over the interval, % of one core |
-//! | `rss_bytes` | uint64 | plain | resident memory, bytes |
-//! | `virtual_bytes` | uint64 | plain | virtual memory size, bytes |
+//! | `rss_kib` | uint64 | plain | resident memory, KiB |
+//! | `virtual_kib` | uint64 | plain | virtual memory size, KiB |
 //! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | plain | 1-based rank in the CPU / memory list, only for samples whose `cpu_list_len` / `rss_list_len` is null; otherwise null and derived (see [Ranks](#ranks)) |
 //! | `list_pos` | uint16, null | plain | position in the sample's list; null when the list is in the canonical order (by `cpu_rank`, then `rss_rank`, ranked before unranked, then identity), which is always the case for lists built by `stabmon_core::attribution` |
+//! | `kib_rem` | list\<int32\>, null | plain | remainders below 1 KiB as in `samples`, positions 0 `rss`, 1 `virtual` |
 //!
 //! ## `names`: one row per name total in a sample
 //!
@@ -147,15 +157,16 @@
 //! | `name` | string | dict | process name |
 //! | `process_count` | uint32 | dict | processes with that name |
 //! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict (`_ulp_adj` plain) | their summed CPU, % of one core; null where derived (below; `_ulp_adj` is then 0, not null) |
-//! | `rss_bytes` | uint64, null | plain | their summed resident memory, bytes; null where derived (below) |
+//! | `rss_kib` | uint64, null | delta | their summed resident memory, KiB; null where derived (below) |
 //! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | plain | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
 //! | `list_pos` | uint16, null | plain | as in `processes` (canonical order: ranks, then name) |
+//! | `kib_rem` | list\<int32\>, null | plain | remainder below 1 KiB as in `samples`, position 0 `rss` |
 //!
 //! ### Name totals stored as derived
 //!
-//! A null `cpu_pct` or `rss_bytes` repeats a value the reader already has, which is what most name totals do:
+//! A null `cpu_pct` or `rss_kib` repeats a value the reader already has, which is what most name totals do:
 //! 1. when `process_count` is 1 and the sample has a `processes` row with that `name` (then it is the only
-//!    one), the value is that row's `cpu_pct` (own CPU, not children's) or `rss_bytes`;
+//!    one), the value is that row's `cpu_pct` (own CPU, not children's) or `rss_kib` (and remainder);
 //! 2. otherwise it is the value of the same name's previous row (the sample before, in `ts` order; the first
 //!    row of a name in each row group is never stored this way).
 //!
@@ -165,7 +176,7 @@
 //! ```sql
 //! SELECT n.host, n.ts, n.name, n.process_count,
 //!   last_value(coalesce(n.cpu_pct, p.cpu_pct) IGNORE NULLS) OVER w AS cpu_pct,
-//!   last_value(coalesce(n.rss_bytes, p.rss_bytes) IGNORE NULLS) OVER w AS rss_bytes
+//!   last_value(coalesce(n.rss_kib, p.rss_kib) IGNORE NULLS) OVER w AS rss_kib
 //! FROM read_parquet('DIR/names/**/*.parquet', hive_partitioning = true) n
 //! LEFT JOIN read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true) p
 //!   ON p.host = n.host AND p.ts = n.ts AND p.name = n.name AND n.process_count = 1
@@ -196,17 +207,17 @@
 //!
 //! Ranks are not stored: they follow from the values, in the order `stabmon_core::attribution` builds the
 //! lists (see `stabmon_core::attribution::cmp_entries_by_cpu` and its siblings). A sample's process rows sorted
-//! by (attributed CPU = `cpu_pct` + `children_cpu_pct`, descending; `rss_bytes` descending; `pid`) give CPU
-//! ranks 1, 2, ... to the first `cpu_list_len` rows; by (`rss_bytes` desc, attributed CPU desc, `pid`) the
-//! memory ranks to the first `rss_list_len`. Names: by (`cpu_pct` desc, `rss_bytes` desc, `name`) and by
-//! (`rss_bytes` desc, `cpu_pct` desc, `name`). A list whose given ranks do not follow that order (a sample
+//! by (attributed CPU = `cpu_pct` + `children_cpu_pct`, descending; resident bytes descending; `pid`) give CPU
+//! ranks 1, 2, ... to the first `cpu_list_len` rows; by (resident bytes desc, attributed CPU desc, `pid`) the
+//! memory ranks to the first `rss_list_len`. Names: by (`cpu_pct` desc, resident bytes desc, `name`) and by
+//! (resident bytes desc, `cpu_pct` desc, `name`). A list whose given ranks do not follow that order (a sample
 //! built by hand) is stored explicitly instead: its `*_list_len` is null and its rows hold `*_rank_explicit`.
 //! This saved 0.74 MB a day (10 %) on the synthetic day. In SQL (DuckDB):
 //!
 //! ```sql
 //! SELECT p.*, coalesce(p.cpu_rank_explicit, CASE WHEN p.r <= s.cpu_list_len THEN p.r END) AS cpu_rank
 //! FROM (SELECT *, row_number() OVER (PARTITION BY host, ts
-//!         ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_bytes DESC, pid) AS r
+//!         ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_kib DESC, pid) AS r
 //!       FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)) p
 //! JOIN read_parquet('DIR/samples/**/*.parquet', hive_partitioning = true) s USING (host, ts)
 //! ```

@@ -664,6 +664,27 @@ impl<'a> Cols<'a> {
         Ok((l, v))
     }
 
+    /// A byte count: `<base>_kib` (see the crate docs, "Byte counts"), or `<base>_bytes` in files written
+    /// before counts were stored in KiB. `required`: the column must have no nulls.
+    fn byte_count(&self, base: &str, required: bool) -> Result<ByteCount<'a>, Error> {
+        let kib = format!("{base}_kib");
+        let (name, scale) = if self.batch.column_by_name(&kib).is_some() {
+            (kib, 1024)
+        } else {
+            (format!("{base}_bytes"), 1)
+        };
+        let values = if required {
+            self.req::<UInt64Type>(&name)?
+        } else {
+            self.prim::<UInt64Type>(&name)?
+        };
+        Ok(ByteCount {
+            values,
+            scale,
+            name,
+        })
+    }
+
     /// A column that may be absent (added to the schema later).
     fn opt_prim<T: ArrowPrimitiveType>(
         &self,
@@ -819,19 +840,21 @@ fn read_samples(
             c.opt_prim::<Int32Type>("cpu_nth_pct_ulp_adj")?,
             c.opt_prim::<Int32Type>("name_cpu_nth_pct_ulp_adj")?,
         ];
+        // In the order of `kib_rem`'s positions (see the crate docs).
         let mem = [
-            c.req::<UInt64Type>("mem_total_bytes")?,
-            c.req::<UInt64Type>("mem_used_bytes")?,
-            c.req::<UInt64Type>("mem_available_bytes")?,
-            c.req::<UInt64Type>("swap_total_bytes")?,
-            c.req::<UInt64Type>("swap_used_bytes")?,
+            c.byte_count("mem_total", true)?,
+            c.byte_count("mem_used", true)?,
+            c.byte_count("mem_available", true)?,
+            c.byte_count("swap_total", true)?,
+            c.byte_count("swap_used", true)?,
+            c.byte_count("rss_nth", true)?,
+            c.byte_count("name_rss_nth", true)?,
         ];
+        let kib_rem = c.opt_list::<Int32Type>("kib_rem")?;
         let process_count = c.req::<UInt32Type>("process_count")?;
         let pressure_present = c.bool("pressure_present")?;
         let oom = c.prim::<UInt64Type>("oom_kill_count")?;
         let top_n = c.req::<UInt16Type>("top_n")?;
-        let rss_nth = c.req::<UInt64Type>("rss_nth_bytes")?;
-        let name_rss_nth = c.req::<UInt64Type>("name_rss_nth_bytes")?;
         let lens = [
             c.prim::<UInt16Type>("cpu_list_len")?,
             c.prim::<UInt16Type>("rss_list_len")?,
@@ -874,7 +897,7 @@ fn read_samples(
             if let Some((l, values)) = ulp_adj
                 && let Some((a, b)) = range_of(l)
             {
-                if (b - a) % 2 != 0 || values.null_count() > 0 {
+                if b < a || (b - a) % 2 != 0 || values.null_count() > 0 || b > values.len() {
                     return Err(invalid(
                         path,
                         "a ulp_adj list is not (position, adjustment) pairs",
@@ -937,10 +960,15 @@ fn read_samples(
                 (None, None, None) => None,
                 _ => return Err(invalid(path, "load_1m/5m/15m are partly null")),
             };
-            let mut m = Memory::new(mem[0].value(i), mem[2].value(i));
-            m.used_bytes = mem[1].value(i);
-            m.swap_total_bytes = mem[3].value(i);
-            m.swap_used_bytes = mem[4].value(i);
+            let rems: [u64; 7] = remainders(kib_rem, i, path)?;
+            let mut bytes = [0u64; 7];
+            for (k, b) in bytes.iter_mut().enumerate() {
+                *b = mem[k].get(i, rems[k], path)?.unwrap_or(0);
+            }
+            let mut m = Memory::new(bytes[0], bytes[2]);
+            m.used_bytes = bytes[1];
+            m.swap_total_bytes = bytes[3];
+            m.swap_used_bytes = bytes[4];
             s.memory = m;
             s.process_count = process_count.value(i);
             if pressure_present.is_null(i) {
@@ -960,14 +988,77 @@ fn read_samples(
             s.oom_kill_count = opt(oom, i);
             s.top.n = top_n.value(i);
             s.top.cpu_nth_pct = req(v[13], "cpu_nth_pct")?;
-            s.top.rss_nth_bytes = rss_nth.value(i);
+            s.top.rss_nth_bytes = bytes[5];
             s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
-            s.top.name_rss_nth_bytes = name_rss_nth.value(i);
+            s.top.name_rss_nth_bytes = bytes[6];
             out.push(s);
             lens_out.push(lens.map(|l| opt(l, i)));
         }
     }
     Ok(())
+}
+
+/// A byte-count column and its unit (1024 for KiB, 1 for bytes).
+struct ByteCount<'a> {
+    values: &'a PrimitiveArray<UInt64Type>,
+    scale: u64,
+    name: String,
+}
+
+impl ByteCount<'_> {
+    /// The count in bytes at row `i`, with its remainder below 1 KiB; `None` where null.
+    fn get(&self, i: usize, rem: u64, path: &Path) -> Result<Option<u64>, Error> {
+        let Some(v) = opt(self.values, i) else {
+            return if rem == 0 {
+                Ok(None)
+            } else {
+                Err(invalid(
+                    path,
+                    format!("{} is null but has a remainder", self.name),
+                ))
+            };
+        };
+        v.checked_mul(self.scale)
+            .and_then(|b| b.checked_add(rem))
+            .map(Some)
+            .ok_or_else(|| invalid(path, format!("{} out of range", self.name)))
+    }
+}
+
+/// The remainders below 1 KiB of a row's byte counts from its `kib_rem` (position, remainder) pairs; all 0 where
+/// the list is null or the column absent.
+fn remainders<const N: usize>(
+    list: Option<(&ListArray, &PrimitiveArray<Int32Type>)>,
+    i: usize,
+    path: &Path,
+) -> Result<[u64; N], Error> {
+    let mut out = [0u64; N];
+    let Some((l, values)) = list else {
+        return Ok(out);
+    };
+    if l.is_null(i) {
+        return Ok(out);
+    }
+    let o = l.value_offsets();
+    let (a, b) = (
+        usize::try_from(o[i]).unwrap_or(0),
+        usize::try_from(o[i + 1]).unwrap_or(0),
+    );
+    if b < a || (b - a) % 2 != 0 || values.null_count() > 0 || b > values.len() {
+        return Err(invalid(
+            path,
+            "a kib_rem list is not (position, remainder) pairs",
+        ));
+    }
+    for pair in values.values()[a..b].chunks_exact(2) {
+        let slot = usize::try_from(pair[0]).ok().and_then(|k| out.get_mut(k));
+        let rem = u64::try_from(pair[1]).ok().filter(|r| *r < 1024);
+        match (slot, rem) {
+            (Some(slot), Some(rem)) => *slot = rem,
+            _ => return Err(invalid(path, "a kib_rem pair is out of range")),
+        }
+    }
+    Ok(out)
 }
 
 /// The values of a percentage column: `DECIMAL(9,2)` with ULP adjustments (see `pct.rs`), or `float32` as
@@ -1039,8 +1130,9 @@ fn read_processes(
         let user = c.str("user")?;
         let cpu = c.pct("cpu_pct")?;
         let child = c.pct("children_cpu_pct")?;
-        let rss = c.req::<UInt64Type>("rss_bytes")?;
-        let vsz = c.req::<UInt64Type>("virtual_bytes")?;
+        let rss = c.byte_count("rss", true)?;
+        let vsz = c.byte_count("virtual", true)?;
+        let kib_rem = c.opt_list::<Int32Type>("kib_rem")?;
         let cpu_rank = c.prim::<UInt16Type>("cpu_rank_explicit")?;
         let rss_rank = c.prim::<UInt16Type>("rss_rank_explicit")?;
         let list_pos = c.prim::<UInt16Type>("list_pos")?;
@@ -1058,8 +1150,9 @@ fn read_processes(
             p.user = user.get(i).map(str::to_owned);
             p.cpu_pct = cpu.req(i)?;
             p.children_cpu_pct = child.get(i)?;
-            p.rss_bytes = rss.value(i);
-            p.virtual_bytes = vsz.value(i);
+            let rems: [u64; 2] = remainders(kib_rem, i, path)?;
+            p.rss_bytes = rss.get(i, rems[0], path)?.unwrap_or(0);
+            p.virtual_bytes = vsz.get(i, rems[1], path)?.unwrap_or(0);
             p.start_time = Timestamp::from_unix_micros(start.value(i));
             p.cpu_rank = opt(cpu_rank, i);
             p.rss_rank = opt(rss_rank, i);
@@ -1087,7 +1180,8 @@ fn read_names(
         let name = c.str("name")?;
         let count = c.req::<UInt32Type>("process_count")?;
         let cpu = c.pct("cpu_pct")?;
-        let rss = c.prim::<UInt64Type>("rss_bytes")?;
+        let rss = c.byte_count("rss", false)?;
+        let kib_rem = c.opt_list::<Int32Type>("kib_rem")?;
         let cpu_rank = c.prim::<UInt16Type>("cpu_rank_explicit")?;
         let rss_rank = c.prim::<UInt16Type>("rss_rank_explicit")?;
         let list_pos = c.prim::<UInt16Type>("list_pos")?;
@@ -1114,7 +1208,8 @@ fn read_names(
                 Some(v) => v,
                 None => base.ok_or_else(missing)?.0,
             };
-            n.rss_bytes = match opt(rss, i) {
+            let rems: [u64; 1] = remainders(kib_rem, i, path)?;
+            n.rss_bytes = match rss.get(i, rems[0], path)? {
                 Some(v) => v,
                 None => base.ok_or_else(missing)?.1,
             };

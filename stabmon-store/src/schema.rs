@@ -38,7 +38,7 @@ fn list_pct(items_nullable: bool) -> DataType {
     DataType::List(Arc::new(Field::new("item", pct_type(), items_nullable)))
 }
 
-/// The `samples.ulp_adj` list: one ULP adjustment per percentage of the row (see the crate docs).
+/// The `ulp_adj` and `kib_rem` lists: (position, value) pairs (see the crate docs).
 fn list_i32() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Int32, true)))
 }
@@ -95,11 +95,11 @@ const SAMPLES: &[Col] = &[
     col("load_1m", pct_type, true, Enc::Delta),
     col("load_5m", pct_type, true, Enc::Delta),
     col("load_15m", pct_type, true, Enc::Delta),
-    col("mem_total_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("mem_used_bytes", || DataType::UInt64, false, Enc::Plain),
-    col("mem_available_bytes", || DataType::UInt64, false, Enc::Plain),
-    col("swap_total_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("swap_used_bytes", || DataType::UInt64, false, Enc::Plain),
+    col("mem_total_kib", || DataType::UInt64, false, Enc::Delta),
+    col("mem_used_kib", || DataType::UInt64, false, Enc::Delta),
+    col("mem_available_kib", || DataType::UInt64, false, Enc::Delta),
+    col("swap_total_kib", || DataType::UInt64, false, Enc::Delta),
+    col("swap_used_kib", || DataType::UInt64, false, Enc::Plain),
     col("process_count", || DataType::UInt32, false, Enc::Dict),
     col("pressure_present", || DataType::Boolean, false, Enc::Plain),
     col("pressure_cpu_some_pct", pct_type, true, Enc::Plain),
@@ -110,15 +110,16 @@ const SAMPLES: &[Col] = &[
     col("oom_kill_count", || DataType::UInt64, true, Enc::Plain),
     col("top_n", || DataType::UInt16, false, Enc::Delta),
     col("cpu_nth_pct", pct_type, false, Enc::Plain),
-    col("rss_nth_bytes", || DataType::UInt64, false, Enc::Plain),
+    col("rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
-    col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Plain),
+    col("name_rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
     col("cpu_list_len", || DataType::UInt16, true, Enc::Delta),
     col("rss_list_len", || DataType::UInt16, true, Enc::Delta),
     col("name_cpu_list_len", || DataType::UInt16, true, Enc::Delta),
     col("name_rss_list_len", || DataType::UInt16, true, Enc::Delta),
     // Null unless some percentage of the row is off the 0.01 grid (never, for what the samplers record).
     col("ulp_adj", list_i32, true, Enc::Plain),
+    col("kib_rem", list_i32, true, Enc::Plain),
 ];
 
 #[rustfmt::skip]
@@ -134,11 +135,12 @@ const PROCESSES: &[Col] = &[
     col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Plain),
     col("children_cpu_pct", pct_type, true, Enc::Plain),
     col("children_cpu_pct_ulp_adj", || DataType::Int32, true, Enc::Plain),
-    col("rss_bytes", || DataType::UInt64, false, Enc::Plain),
-    col("virtual_bytes", || DataType::UInt64, false, Enc::Plain),
+    col("rss_kib", || DataType::UInt64, false, Enc::Plain),
+    col("virtual_kib", || DataType::UInt64, false, Enc::Plain),
     col("cpu_rank_explicit", || DataType::UInt16, true, Enc::Plain),
     col("rss_rank_explicit", || DataType::UInt16, true, Enc::Plain),
     col("list_pos", || DataType::UInt16, true, Enc::Plain),
+    col("kib_rem", list_i32, true, Enc::Plain),
 ];
 
 #[rustfmt::skip]
@@ -149,10 +151,11 @@ const NAMES: &[Col] = &[
     col("cpu_pct", pct_type, true, Enc::Dict),
     // Not null (0 where cpu_pct is null): a second copy of cpu_pct's null pattern cost ~0.1 MB a day.
     col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Plain),
-    col("rss_bytes", || DataType::UInt64, true, Enc::Plain),
+    col("rss_kib", || DataType::UInt64, true, Enc::Delta),
     col("cpu_rank_explicit", || DataType::UInt16, true, Enc::Plain),
     col("rss_rank_explicit", || DataType::UInt16, true, Enc::Plain),
     col("list_pos", || DataType::UInt16, true, Enc::Plain),
+    col("kib_rem", list_i32, true, Enc::Plain),
 ];
 
 /// One row per latency probe, in the order the samples carried them (issue 4).

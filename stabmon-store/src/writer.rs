@@ -554,9 +554,6 @@ impl Buffer {
         fn opt_f32s(v: Vec<Option<f32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
             pct_array(v.into_iter())
         }
-        fn u64s(v: Vec<u64>) -> ArrayRef {
-            Arc::new(UInt64Array::from(v))
-        }
         let mut offsets = Vec::with_capacity(self.core_offsets.len() + 1);
         offsets.push(0i32);
         offsets.extend(std::mem::take(&mut self.core_offsets));
@@ -597,11 +594,11 @@ impl Buffer {
             opt_f32s(l1)?,
             opt_f32s(l5)?,
             opt_f32s(l15)?,
-            u64s(m0),
-            u64s(m1),
-            u64s(m2),
-            u64s(m3),
-            u64s(m4),
+            kibs(m0.iter().copied()),
+            kibs(m1.iter().copied()),
+            kibs(m2.iter().copied()),
+            kibs(m3.iter().copied()),
+            kibs(m4.iter().copied()),
             Arc::new(UInt32Array::from(std::mem::take(&mut self.process_count))),
             Arc::new(BooleanArray::from(std::mem::take(
                 &mut self.pressure_present,
@@ -616,17 +613,19 @@ impl Buffer {
         ];
         let mut columns = columns;
         columns.push(f32s(take(&mut self.cpu_nth_pct))?);
-        columns.push(u64s(std::mem::take(&mut self.rss_nth_bytes)));
+        let rss_nth = std::mem::take(&mut self.rss_nth_bytes);
+        let name_rss_nth = std::mem::take(&mut self.name_rss_nth_bytes);
+        columns.push(kibs(rss_nth.iter().copied()));
         columns.push(f32s(take(&mut self.name_cpu_nth_pct))?);
-        columns.push(u64s(std::mem::take(&mut self.name_rss_nth_bytes)));
+        columns.push(kibs(name_rss_nth.iter().copied()));
         for col in std::mem::take(&mut self.list_lens) {
             columns.push(Arc::new(UInt16Array::from(col)));
         }
-        columns.push(Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
-            std::mem::take(&mut self.ulp_adj)
-                .into_iter()
-                .map(|row| row.map(|v| v.into_iter().map(Some))),
-        )));
+        columns.push(pairs_array(std::mem::take(&mut self.ulp_adj).into_iter()));
+        // Positions in the crate docs' order: memory total, used, available, swap total, used, the two N-th.
+        columns.push(pairs_array((0..rss_nth.len()).map(|i| {
+            kib_rem([&m0, &m1, &m2, &m3, &m4, &rss_nth, &name_rss_nth].map(|v| v.get(i).copied()))
+        })));
         RecordBatch::try_new(schema("samples"), columns)
     }
 
@@ -650,15 +649,15 @@ impl Buffer {
             adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
             pct_array(rows.iter().map(|r| r.children_cpu_pct))?,
             adj_array(rows.iter().map(|r| r.children_cpu_pct)),
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.rss_bytes),
-            )),
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| r.virtual_bytes),
-            )),
+            kibs(rows.iter().map(|r| r.rss_bytes)),
+            kibs(rows.iter().map(|r| r.virtual_bytes)),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.list_pos))),
+            pairs_array(
+                rows.iter()
+                    .map(|r| kib_rem([Some(r.rss_bytes), Some(r.virtual_bytes)])),
+            ),
         ];
         RecordBatch::try_new(schema("processes"), columns)
     }
@@ -681,13 +680,50 @@ impl Buffer {
             )),
             pct_array(rows.iter().map(|r| r.cpu_pct))?,
             adj_array(rows.iter().map(|r| Some(r.cpu_pct.unwrap_or(0.0)))),
-            Arc::new(UInt64Array::from_iter(rows.iter().map(|r| r.rss_bytes))),
+            Arc::new(UInt64Array::from_iter(
+                rows.iter().map(|r| r.rss_bytes.map(kib)),
+            )),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
             Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.list_pos))),
+            pairs_array(rows.iter().map(|r| kib_rem([r.rss_bytes]))),
         ];
         RecordBatch::try_new(schema("names"), columns)
     }
+}
+
+/// A byte count in KiB, as stored (see the crate docs, "Byte counts").
+fn kib(bytes: u64) -> u64 {
+    bytes >> 10
+}
+
+/// The non-zero remainders (`bytes % 1024`) of a row's byte counts as (position, remainder) pairs; `None` when
+/// all are 0 (always, for what the samplers record: the kernel counts pages and KiB).
+fn kib_rem(values: impl IntoIterator<Item = Option<u64>>) -> Option<Vec<i32>> {
+    let pairs: Vec<i32> = values
+        .into_iter()
+        .enumerate()
+        .filter_map(|(k, v)| v.map(|v| (k, v & 1023)))
+        .filter(|(_, rem)| *rem != 0)
+        .flat_map(|(k, rem)| {
+            [
+                i32::try_from(k).unwrap_or(i32::MAX),
+                i32::try_from(rem).unwrap_or(0),
+            ]
+        })
+        .collect();
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+/// A nullable `list<int32>` column of (position, value) pairs (`ulp_adj`, `kib_rem`).
+fn pairs_array(rows: impl Iterator<Item = Option<Vec<i32>>>) -> ArrayRef {
+    Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
+        rows.map(|row| row.map(|v| v.into_iter().map(Some))),
+    ))
+}
+
+fn kibs(v: impl Iterator<Item = u64>) -> ArrayRef {
+    Arc::new(UInt64Array::from_iter_values(v.map(kib)))
 }
 
 fn pct_array(v: impl Iterator<Item = Option<f32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {

@@ -25,7 +25,7 @@ out = {
     "top": q(f"""
         SELECT p.name, p.pid FROM (
             SELECT *, row_number() OVER (PARTITION BY host, ts
-                ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_bytes DESC, pid) AS r
+                ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_kib DESC, pid) AS r
             FROM {src('processes')}) p
         JOIN {src('samples')} s USING (host, ts)
         WHERE p.host = '{host}' AND epoch_us(p.ts) = {ts_us}
