@@ -99,8 +99,8 @@
 //! | `boot_id` | string, null | dict | the kernel's boot id (Linux); changes at every reboot |
 //! | `timezone` | string, null | dict | the host's IANA time zone |
 //! | `utc_offset_secs` | int32, null | plain | the host's offset from UTC at `ts`, seconds east |
-//! | `interval_us` | int64 | delta | the time the sample's rates cover (measured since the previous sample), us |
-//! | `lateness_us` | int64 | delta | how long after its tick the reading started, us |
+//! | `interval_us` | int64 | plain | the time the sample's rates cover (measured since the previous sample), us |
+//! | `lateness_us` | int64 | plain | how long after its tick the reading started, us |
 //! | `cpu_busy_pct` | decimal(9,2) | dict | whole-machine CPU busy, % of all cores |
 //! | `cpu_user_pct`, `cpu_system_pct` | decimal(9,2), null | dict | whole-machine user and system CPU, where the OS splits them |
 //! | `cpu_iowait_pct`, `cpu_steal_pct` | decimal(9,2), null | dict, plain | same, where the OS reports them |
