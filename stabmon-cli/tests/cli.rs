@@ -159,7 +159,12 @@ fn check_dump(data: &Path, min_samples: usize) -> Vec<Value> {
         assert!(v["memory"]["total_bytes"].as_u64().unwrap() > 0);
         assert!(!v["top"]["processes"].as_array().unwrap().is_empty(), "{v}");
     }
-    let ts: Vec<&str> = json.iter().map(|v| v["ts"].as_str().unwrap()).collect();
+    // RFC 3339 strings with and without a fraction do not sort as text ("…:52Z" > "…:51.500Z" < "…:52.500Z"),
+    // so compare the instants they name.
+    let ts: Vec<stabmon_core::Timestamp> = json
+        .iter()
+        .map(|v| v["ts"].as_str().unwrap().parse().unwrap())
+        .collect();
     assert!(
         ts.windows(2).all(|w| w[0] < w[1]),
         "timestamps not increasing: {ts:?}"
