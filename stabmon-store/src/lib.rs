@@ -137,7 +137,7 @@
 //! | `start_time` | timestamp us UTC | plain | when the process started; (`pid`, `start_time`) identifies a process |
 //! | `parent_pid` | uint32, null | plain | parent's process id |
 //! | `name` | string | dict | process name (Linux `comm`) |
-//! | `cmdline` | string, null | dict | command line, cut to a bounded length; null when not recorded |
+//! | `cmdline` | string, null | dict, zstd level 6 or more | command line, cut to a bounded length; null when not recorded |
 //! | `user` | string, null | dict | owning user |
 //! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict (`_ulp_adj` plain) | CPU over the interval, % of one core (200 = two cores) |
 //! | `children_cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | plain | CPU of reaped children over the interval, % of one core |
