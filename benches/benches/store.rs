@@ -327,6 +327,7 @@ fn main() {
         println!("\n| variant | bytes/day | writer us/sample |\n|---|---|---|");
         for (label, opts) in [
             ("zstd 1", WriterOptions::new().zstd_level(1)),
+            ("zstd 3", WriterOptions::new().zstd_level(3)),
             ("zstd 9", WriterOptions::new().zstd_level(9)),
             (
                 "row group 600 samples",

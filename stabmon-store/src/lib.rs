@@ -57,7 +57,7 @@
 //! Every file records `stabmon.schema_version` (`1`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
 //! version (readers select columns by name). Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
-//! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 3); each column's encoding is
+//! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
 //! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
 //! change in steps and for columns that hardly change.
