@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use stabmon_core::Timestamp;
 use stabmon_core::analysis::{DetectOptions, GapKind, Incident, IncidentKind, detect_incidents};
 
-use crate::select::{self, DataArgs, Hosts};
+use crate::select::{self, DataArgs, OneHost};
 use crate::table::{self, Cell, Column, Style};
 
 /// The JSON document, documented in `stabmon incidents --help`.
@@ -34,21 +34,9 @@ pub struct IncidentsArgs {
 }
 
 pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
-    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
-    let src = select::open(&args.data, Hosts::One)?;
-    let read = select::read(&src, asked, select::Default::LastDay)?;
-    if read.samples.is_empty() {
-        eprintln!(
-            "stabmon: {}",
-            select::explain_empty(&src, read.from, read.to)?
-        );
+    let Some(OneHost { src, read, host }) = select::read_one_host(&args.data)? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let host = src
-        .host
-        .clone()
-        .or_else(|| read.samples.first().map(|s| s.host.clone()))
-        .unwrap_or_default();
+    };
     let opts = DetectOptions::default().clean_stops(src.reader.clean_stops(Some(&host)));
     let spin = select::progress::spinner("finding incidents");
     let mut incidents = detect_incidents(&read.samples, &opts);

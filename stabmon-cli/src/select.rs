@@ -334,6 +334,32 @@ pub fn read(src: &Source, asked: Asked, default: Default) -> anyhow::Result<Read
     Ok(out)
 }
 
+/// One host's samples in the asked range, with their source and host name: how the commands that analyse one host
+/// (`incidents`, `top`) start.
+pub struct OneHost {
+    pub src: Source,
+    pub read: Read,
+    pub host: String,
+}
+
+/// Opens `--data` for one host and reads the asked range (the last day of data by default). `None`, after saying
+/// on stderr what the data does cover, when the range holds no sample.
+pub fn read_one_host(args: &DataArgs) -> anyhow::Result<Option<OneHost>> {
+    let asked = asked_range(args, &jiff::Zoned::now())?;
+    let src = open(args, Hosts::One)?;
+    let read = read(&src, asked, Default::LastDay)?;
+    if read.samples.is_empty() {
+        eprintln!("stabmon: {}", explain_empty(&src, read.from, read.to)?);
+        return Ok(None);
+    }
+    let host = src
+        .host
+        .clone()
+        .or_else(|| read.samples.first().map(|s| s.host.clone()))
+        .unwrap_or_default();
+    Ok(Some(OneHost { src, read, host }))
+}
+
 /// The message for a range without samples: what the data covers instead.
 pub fn explain_empty(src: &Source, from: Timestamp, to: Timestamp) -> anyhow::Result<String> {
     let all = src

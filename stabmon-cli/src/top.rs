@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use stabmon_core::analysis::{NameUsage, PidUsage, usage_by_name};
 
-use crate::select::{self, DataArgs, Hosts};
+use crate::select::{self, DataArgs, OneHost};
 use crate::table::{self, Cell, Column, Style};
 
 /// The JSON document, documented in `stabmon top --help`.
@@ -54,21 +54,9 @@ pub struct TopArgs {
 }
 
 pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
-    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
-    let src = select::open(&args.data, Hosts::One)?;
-    let read = select::read(&src, asked, select::Default::LastDay)?;
-    if read.samples.is_empty() {
-        eprintln!(
-            "stabmon: {}",
-            select::explain_empty(&src, read.from, read.to)?
-        );
+    let Some(OneHost { read, host, .. }) = select::read_one_host(&args.data)? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let host = src
-        .host
-        .clone()
-        .or_else(|| read.samples.first().map(|s| s.host.clone()))
-        .unwrap_or_default();
+    };
     let mut usage = usage_by_name(&read.samples, None, None);
     if args.by == By::Memory {
         usage.sort_by(|a, b| {
