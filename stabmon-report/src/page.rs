@@ -13,7 +13,7 @@ use crate::svg::{TICK_MIN_PX, chart_svg};
 use crate::timefmt::{
     bytes_dec as bytes, duration, local_datetime, local_datetime_offset, offset_str,
 };
-use stabmon_core::analysis::{GapKind, Incident, IncidentKind};
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind, format_ms};
 
 /// The page's script, inlined.
 pub(crate) const SCRIPT: &str = include_str!("../assets/report.js");
@@ -65,25 +65,10 @@ fn magnitude(inc: &Incident) -> String {
         IncidentKind::MemoryClimb | IncidentKind::SwapGrowth => bytes(m),
         IncidentKind::OomKill => format!("{m:.0}"),
         IncidentKind::Gap(_) => duration(m),
-        IncidentKind::LatencySpike => fmt_ms(m),
+        IncidentKind::LatencySpike => format_ms(m),
         IncidentKind::LatencyOutage => format!("{m:.0} % loss"),
         #[allow(unreachable_patterns)]
         _ => format!("{m:.2}"),
-    }
-}
-
-/// A round trip: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`.
-pub(crate) fn fmt_ms(v: f64) -> String {
-    if v >= 9950.0 {
-        format!("{:.0} s", v / 1000.0)
-    } else if v >= 999.5 {
-        format!("{:.1} s", v / 1000.0)
-    } else if v >= 9.95 {
-        format!("{v:.0} ms")
-    } else if v >= 0.995 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
     }
 }
 
@@ -113,13 +98,13 @@ fn latency_legend(out: &mut String, c: &ChartModel) {
             l.probes
         );
         if let Some(j) = l.jitter_ms {
-            let _ = write!(out, ", jitter {}", fmt_ms(j));
+            let _ = write!(out, ", jitter {}", format_ms(j));
         }
         if let Some(m) = l.median_ms {
-            let _ = write!(out, ", median {}", fmt_ms(m));
+            let _ = write!(out, ", median {}", format_ms(m));
         }
         if let Some(m) = l.max_ms {
-            let _ = write!(out, ", max {}", fmt_ms(m));
+            let _ = write!(out, ", max {}", format_ms(m));
         }
         out.push_str("</span>");
     }

@@ -9,8 +9,13 @@ use crate::latency::LatencyProbe;
 use crate::sample::Sample;
 use crate::time::Timestamp;
 
-/// A round trip at a glance: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`, `12 s`.
-pub(crate) fn ms(v: f64) -> String {
+/// A round trip in milliseconds at a glance: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`, `12 s` (about two significant
+/// digits), as incident summaries and the report show it.
+///
+/// ```
+/// assert_eq!(stabmon_core::analysis::format_ms(2104.0), "2.1 s");
+/// ```
+pub fn format_ms(v: f64) -> String {
     if v >= 9950.0 {
         format!("{:.0} s", v / 1000.0)
     } else if v >= 999.5 {
@@ -160,7 +165,11 @@ fn spikes(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mu
         );
         inc.peak = Timestamp::from_unix_micros(ok[r.peak].0);
         inc.magnitude = ok[r.peak].1;
-        inc.summary = format!("{target}: {} (baseline {})", ms(inc.magnitude), ms(r.base));
+        inc.summary = format!(
+            "{target}: {} (baseline {})",
+            format_ms(inc.magnitude),
+            format_ms(r.base)
+        );
         inc.target = Some(target.to_owned());
         out.push(inc);
     }
@@ -250,7 +259,7 @@ fn outages(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &m
 mod tests {
     use std::time::Duration;
 
-    use super::ms;
+    use super::format_ms;
     use crate::analysis::{DetectOptions, IncidentKind, detect_incidents};
     use crate::latency::{LatencyProbe, ProbeOutcome};
     use crate::sample::Sample;
@@ -334,7 +343,7 @@ mod tests {
         assert!(spike.culprit.is_none());
         assert_eq!(
             spike.label(),
-            format!("router: {} (baseline 3.0 ms)", ms(spike.magnitude))
+            format!("router: {} (baseline 3.0 ms)", format_ms(spike.magnitude))
         );
         let outage = &found[1];
         assert_eq!((outage.start, outage.end), (at(2400), at(2445)));
@@ -367,10 +376,10 @@ mod tests {
 
     #[test]
     fn round_trips_at_a_glance() {
-        assert_eq!(ms(0.347), "0.35 ms");
-        assert_eq!(ms(2.14), "2.1 ms");
-        assert_eq!(ms(48.2), "48 ms");
-        assert_eq!(ms(2104.0), "2.1 s");
-        assert_eq!(ms(12_400.0), "12 s");
+        assert_eq!(format_ms(0.347), "0.35 ms");
+        assert_eq!(format_ms(2.14), "2.1 ms");
+        assert_eq!(format_ms(48.2), "48 ms");
+        assert_eq!(format_ms(2104.0), "2.1 s");
+        assert_eq!(format_ms(12_400.0), "12 s");
     }
 }

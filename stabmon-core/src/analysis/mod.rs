@@ -132,6 +132,7 @@ pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::detect_incidents;
 pub use downsample::downsample_minmax;
 pub use gaps::find_gaps;
+pub use latency::format_ms;
 pub use usage::{NameUsage, PidUsage, usage_by_name};
 
 const MIB: u64 = 1 << 20;
