@@ -71,14 +71,48 @@ pub(super) fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-/// A stretch of samples `start..=end` above a threshold, worst at `peak`.
+/// A stretch of samples (or probes) `start..=end` above a threshold, worst at `peak`.
 #[derive(Debug, Clone, Copy)]
-struct Run {
-    start: usize,
-    end: usize,
-    peak: usize,
+pub(super) struct Run {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) peak: usize,
     /// The baseline when it started.
+    pub(super) base: f64,
+}
+
+/// One step of the hysteresis at index `i` with value `v`: a run starts above `enter`, goes on while the value
+/// stays at or above `exit` (following its peak by `value_at`), and ends, into `runs`, at the first value below.
+pub(super) fn hysteresis_step(
+    current: &mut Option<Run>,
+    runs: &mut Vec<Run>,
+    i: usize,
+    v: f64,
+    (enter, exit): (f64, f64),
     base: f64,
+    value_at: impl Fn(usize) -> f64,
+) {
+    match current {
+        None if v > enter => {
+            *current = Some(Run {
+                start: i,
+                end: i,
+                peak: i,
+                base,
+            })
+        }
+        Some(r) if v >= exit => {
+            r.end = i;
+            if v > value_at(r.peak) {
+                r.peak = i;
+            }
+        }
+        Some(r) => {
+            runs.push(*r);
+            *current = None;
+        }
+        None => {}
+    }
 }
 
 /// Merges runs closer than `merge_gap` (never across a break) and drops those shorter than `min_duration`.
@@ -217,28 +251,15 @@ fn cpu_surges(samples: &[Sample], breaks: &[bool], opts: &DetectOptions, out: &m
             .max(med + opts.cpu_min_rise_pct)
             .max(opts.cpu_floor_pct);
         let exit = med + opts.exit_ratio * (enter - med);
-        let v64 = f64::from(v);
-        match &mut current {
-            None if v64 > enter => {
-                current = Some(Run {
-                    start: i,
-                    end: i,
-                    peak: i,
-                    base: med,
-                })
-            }
-            Some(r) if v64 >= exit => {
-                r.end = i;
-                if v > value(r.peak) {
-                    r.peak = i;
-                }
-            }
-            Some(r) => {
-                runs.push(*r);
-                current = None;
-            }
-            None => {}
-        }
+        hysteresis_step(
+            &mut current,
+            &mut runs,
+            i,
+            f64::from(v),
+            (enter, exit),
+            med,
+            |k| f64::from(value(k)),
+        );
         if current.is_none() || !frozen {
             base.push(ts.as_unix_micros(), v);
         }

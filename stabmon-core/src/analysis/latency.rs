@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use super::detect::{MAD_TO_SIGMA, median_mad, micros};
+use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros};
 use super::{DetectOptions, Incident, IncidentKind, format};
 use crate::latency::LatencyProbe;
 use crate::sample::Sample;
@@ -47,15 +47,6 @@ pub(crate) fn latency_incidents(samples: &[Sample], opts: &DetectOptions, out: &
         spikes(target, &probes, opts, out);
         outages(target, &probes, opts, out);
     }
-}
-
-/// A stretch of slow probes `start..=end` (indexes into the successful probes), worst at `peak`.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    start: usize,
-    end: usize,
-    peak: usize,
-    base: f64,
 }
 
 fn spikes(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mut Vec<Incident>) {
@@ -106,27 +97,10 @@ fn spikes(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mu
             .max(median + opts.latency_min_rise_ms)
             .max(median * opts.latency_min_ratio);
         let exit = median + opts.exit_ratio * (enter - median);
-        match &mut current {
-            None if v > enter => {
-                current = Some(Run {
-                    start: i,
-                    end: i,
-                    peak: i,
-                    base: median,
-                })
-            }
-            Some(r) if v >= exit => {
-                r.end = i;
-                if v > ok[r.peak].1 {
-                    r.peak = i;
-                }
-            }
-            Some(r) => {
-                runs.push(*r);
-                current = None;
-            }
-            None => {}
-        }
+        // Runs are slow stretches of the successful probes (indexes into `ok`).
+        hysteresis_step(&mut current, &mut runs, i, v, (enter, exit), median, |k| {
+            ok[k].1
+        });
         if current.is_none() || !frozen {
             ring.push_back((ts, v as f32));
         }
