@@ -1,10 +1,12 @@
 //! The journal's records: samples and clean-stop markers, postcard-encoded (compact, and independent of the
-//! Parquet columns), and reading a whole journal back.
+//! Parquet columns), and reading a journal back: streamed record by record, or whole.
+
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use stabmon_core::{Sample, Timestamp};
 
-use crate::journal::{Kind, NotAJournal, parse};
+use crate::journal::{FrameReader, Kind, NotAJournal};
 
 /// The payload of a [`Kind::Stop`] record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +25,7 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct JournalContents {
     pub seq: u64,
+    /// The samples, in order ([`read_journal`]; empty after [`stream_journal`], which hands them out one by one).
     pub samples: Vec<Sample>,
     pub stops: Vec<StopRecord>,
     /// Bytes after the last complete record (a torn write).
@@ -31,28 +34,55 @@ pub(crate) struct JournalContents {
     pub undecodable: u64,
 }
 
-/// Reads a journal's samples and stops, up to its first torn or damaged record.
+/// Reads a journal held in memory: its samples and stops, up to its first torn or damaged record.
 pub(crate) fn read_journal(bytes: &[u8]) -> Result<JournalContents, NotAJournal> {
-    let parsed = parse(bytes)?;
+    let mut samples = Vec::new();
+    let streamed = stream_journal(bytes, |s| {
+        samples.push(s);
+        Ok::<(), std::io::Error>(())
+    });
+    match streamed {
+        Ok(Ok(mut c)) => {
+            c.samples = samples;
+            Ok(c)
+        }
+        Ok(Err(why)) => Err(why),
+        // Reading a slice cannot fail, and the closure never does.
+        Err(_) => Ok(JournalContents::default()),
+    }
+}
+
+/// Streams a journal: each sample is decoded and handed to `each` in order, one at a time, so memory holds one
+/// record however long the journal is; stops are collected. Stops at the first torn or damaged record. The outer
+/// error is the stream's or `each`'s; the inner says the stream is no journal (nothing was handed out then).
+pub(crate) fn stream_journal<R: Read, E: From<std::io::Error>>(
+    r: R,
+    mut each: impl FnMut(Sample) -> Result<(), E>,
+) -> Result<Result<JournalContents, NotAJournal>, E> {
+    let mut frames = match FrameReader::open(r)? {
+        Ok(f) => f,
+        Err(why) => return Ok(Err(why)),
+    };
     let mut out = JournalContents {
-        seq: parsed.seq,
-        torn_bytes: parsed.torn_bytes,
-        undecodable: parsed.unknown_frames,
+        seq: frames.seq,
         ..JournalContents::default()
     };
-    for (kind, payload) in parsed.frames {
+    let mut payload = Vec::new();
+    while let Some(kind) = frames.next_frame(&mut payload)? {
         match kind {
-            Kind::Sample => match postcard::from_bytes::<Sample>(payload) {
-                Ok(s) => out.samples.push(s),
+            Kind::Sample => match postcard::from_bytes::<Sample>(&payload) {
+                Ok(s) => each(s)?,
                 Err(_) => out.undecodable += 1,
             },
-            Kind::Stop => match postcard::from_bytes::<StopRecord>(payload) {
+            Kind::Stop => match postcard::from_bytes::<StopRecord>(&payload) {
                 Ok(s) => out.stops.push(s),
                 Err(_) => out.undecodable += 1,
             },
         }
     }
-    Ok(out)
+    out.torn_bytes = frames.torn_bytes;
+    out.undecodable += frames.unknown_frames;
+    Ok(Ok(out))
 }
 
 #[cfg(test)]

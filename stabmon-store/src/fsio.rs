@@ -24,6 +24,8 @@ pub(crate) trait Fs: Send + Sync + Debug {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
     /// Reads a whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Opens a file for reading it as a stream (buffered).
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>>;
     /// Creates or truncates `path`, writes `data` and fsyncs the file.
     fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()>;
     /// Renames a file, replacing `to`.
@@ -91,6 +93,13 @@ impl Fs for RealFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
+        Ok(Box::new(io::BufReader::with_capacity(
+            64 << 10,
+            std::fs::File::open(path)?,
+        )))
     }
 
     fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()> {
@@ -351,6 +360,10 @@ mod fault {
 
         fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
             self.contents(path).ok_or_else(|| not_found(path))
+        }
+
+        fn open_read(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
+            Ok(Box::new(io::Cursor::new(self.read(path)?)))
         }
 
         fn write_synced(&self, path: &Path, data: &[u8]) -> io::Result<()> {

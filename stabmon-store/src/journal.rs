@@ -9,7 +9,7 @@
 //! A reader takes every complete frame whose CRC matches and stops at the first one that is cut short or
 //! damaged (a torn write at a crash): a record is either wholly there or not at all.
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -89,13 +89,14 @@ impl std::fmt::Display for NotAJournal {
     }
 }
 
-/// The records of a journal.
+/// The records of a journal, read whole (tests; the recorder and readers stream with [`FrameReader`]).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Parsed<'a> {
+pub(crate) struct Parsed {
     /// The sequence number in the header (0 when the header itself was cut short).
     pub seq: u64,
     /// The complete records, in order.
-    pub frames: Vec<(Kind, &'a [u8])>,
+    pub frames: Vec<(Kind, Vec<u8>)>,
     /// Bytes of the header and the complete records.
     pub good_len: u64,
     /// Bytes after them: a torn or damaged frame (0 after a clean stop).
@@ -104,58 +105,137 @@ pub(crate) struct Parsed<'a> {
     pub unknown_frames: u64,
 }
 
-/// Reads every complete record of a journal and stops at the first torn or damaged one.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, NotAJournal> {
-    if bytes.len() < HEADER_LEN {
-        // A crash while the header was written: nothing was recorded in it yet.
-        let n = bytes.len().min(MAGIC.len());
-        if bytes[..n] != MAGIC[..n] {
-            return Err(NotAJournal::BadMagic);
-        }
-        return Ok(Parsed {
-            torn_bytes: bytes.len() as u64,
-            ..Parsed::default()
-        });
-    }
-    if &bytes[..8] != MAGIC {
-        return Err(NotAJournal::BadMagic);
-    }
-    let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-    if version > JOURNAL_VERSION || version == 0 {
-        return Err(NotAJournal::NewerVersion(version));
-    }
-    let mut seq = [0u8; 8];
-    seq.copy_from_slice(&bytes[12..20]);
-    let mut out = Parsed {
-        seq: u64::from_le_bytes(seq),
-        ..Parsed::default()
+/// Reads every complete record of a journal held in memory, through the same [`FrameReader`] the recorder uses.
+#[cfg(test)]
+pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, NotAJournal> {
+    let mut r = match FrameReader::open(bytes) {
+        Ok(r) => r?,
+        Err(e) => unreachable!("reading a slice cannot fail: {e}"),
     };
-    let mut pos = HEADER_LEN;
-    while let Some(head) = bytes.get(pos..pos + FRAME_HEADER_LEN) {
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        if len > MAX_PAYLOAD {
-            break;
-        }
-        let start = pos + FRAME_HEADER_LEN;
-        let Some(payload) = bytes.get(start..start + len as usize) else {
-            break;
-        };
-        let mut h = crc32fast::Hasher::new();
-        h.update(&head[8..9]);
-        h.update(payload);
-        if h.finalize() != crc {
-            break;
-        }
-        match Kind::from_u8(head[8]) {
-            Some(kind) => out.frames.push((kind, payload)),
-            None => out.unknown_frames += 1,
-        }
-        pos = start + len as usize;
+    let mut frames = Vec::new();
+    let mut payload = Vec::new();
+    while let Ok(Some(kind)) = r.next_frame(&mut payload) {
+        frames.push((kind, std::mem::take(&mut payload)));
     }
-    out.good_len = pos as u64;
-    out.torn_bytes = (bytes.len() - pos) as u64;
-    Ok(out)
+    Ok(Parsed {
+        seq: r.seq,
+        frames,
+        good_len: r.good_len,
+        torn_bytes: r.torn_bytes,
+        unknown_frames: r.unknown_frames,
+    })
+}
+
+/// Reads as many bytes as `buf` holds, fewer only at the end of the stream.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads a journal record by record from a stream, holding one record at a time: an hour's journal is compacted
+/// without reading the whole file into memory. It takes every complete frame whose CRC matches and stops at the
+/// first one that is cut short or damaged (a torn write at a crash).
+pub(crate) struct FrameReader<R> {
+    r: R,
+    /// The sequence number in the header (0 when the header itself was cut short).
+    pub seq: u64,
+    /// Bytes of the header and the complete records read so far.
+    pub good_len: u64,
+    /// Bytes after the last complete record: a torn or damaged frame (known once [`next_frame`](Self::next_frame)
+    /// returned `None`).
+    pub torn_bytes: u64,
+    /// Frames of a kind this version does not know (skipped).
+    pub unknown_frames: u64,
+    done: bool,
+}
+
+impl<R: Read> FrameReader<R> {
+    /// Reads and checks the header. The outer error is the stream's; the inner says the file is no journal.
+    pub(crate) fn open(mut r: R) -> io::Result<Result<FrameReader<R>, NotAJournal>> {
+        let mut head = [0u8; HEADER_LEN];
+        let n = read_full(&mut r, &mut head)?;
+        let mut out = FrameReader {
+            r,
+            seq: 0,
+            good_len: 0,
+            torn_bytes: 0,
+            unknown_frames: 0,
+            done: false,
+        };
+        if n < HEADER_LEN {
+            // A crash while the header was written: nothing was recorded in it yet.
+            let m = n.min(MAGIC.len());
+            if head[..m] != MAGIC[..m] {
+                return Ok(Err(NotAJournal::BadMagic));
+            }
+            out.done = true;
+            out.torn_bytes = n as u64;
+            return Ok(Ok(out));
+        }
+        if &head[..8] != MAGIC {
+            return Ok(Err(NotAJournal::BadMagic));
+        }
+        let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        if version > JOURNAL_VERSION || version == 0 {
+            return Ok(Err(NotAJournal::NewerVersion(version)));
+        }
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&head[12..20]);
+        out.seq = u64::from_le_bytes(seq);
+        out.good_len = HEADER_LEN as u64;
+        Ok(Ok(out))
+    }
+
+    /// Reads the next complete record into `payload` and returns its kind; `None` at the end of the journal or at
+    /// its first torn or damaged frame (everything from there on is counted in `torn_bytes`). Frames of an
+    /// unknown kind are skipped and counted.
+    pub(crate) fn next_frame(&mut self, payload: &mut Vec<u8>) -> io::Result<Option<Kind>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let mut head = [0u8; FRAME_HEADER_LEN];
+            let n = read_full(&mut self.r, &mut head)?;
+            if n < FRAME_HEADER_LEN {
+                return self.stop_at(n as u64);
+            }
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+            if len > MAX_PAYLOAD {
+                return self.stop_at(n as u64);
+            }
+            payload.clear();
+            // `take` grows the buffer as bytes arrive: a damaged length is never allocated up front.
+            let got = (&mut self.r).take(u64::from(len)).read_to_end(payload)?;
+            let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+            let mut h = crc32fast::Hasher::new();
+            h.update(&head[8..9]);
+            h.update(payload);
+            if got < len as usize || h.finalize() != crc {
+                return self.stop_at((n + got) as u64);
+            }
+            self.good_len += (FRAME_HEADER_LEN + got) as u64;
+            match Kind::from_u8(head[8]) {
+                Some(kind) => return Ok(Some(kind)),
+                None => self.unknown_frames += 1,
+            }
+        }
+    }
+
+    /// Stops at a torn or damaged frame: `consumed` bytes of it were read; the rest of the stream is counted.
+    fn stop_at(&mut self, consumed: u64) -> io::Result<Option<Kind>> {
+        self.done = true;
+        let rest = io::copy(&mut self.r, &mut io::sink())?;
+        self.torn_bytes = consumed + rest;
+        Ok(None)
+    }
 }
 
 /// An append failed.
@@ -306,7 +386,7 @@ mod tests {
         let p = parse(&bytes).unwrap();
         assert_eq!(p.seq, 7);
         assert_eq!(p.frames.len(), 4);
-        assert_eq!(p.frames[2], (Kind::Sample, &b"third record"[..]));
+        assert_eq!(p.frames[2], (Kind::Sample, b"third record".to_vec()));
         assert_eq!(p.frames[3].0, Kind::Stop);
         assert_eq!((p.good_len, p.torn_bytes), (bytes.len() as u64, 0));
         // Cut anywhere: every record wholly before the cut is read, nothing after it, no error.
@@ -448,7 +528,7 @@ mod tests {
         w.append(Kind::Sample, b"after", Duration::ZERO).unwrap();
         let bytes = fs.read(path).unwrap();
         let p = parse(&bytes).unwrap();
-        let payloads: Vec<&[u8]> = p.frames.iter().map(|f| f.1).collect();
+        let payloads: Vec<&[u8]> = p.frames.iter().map(|f| f.1.as_slice()).collect();
         assert_eq!(payloads, [&b"before"[..], b"after"]);
         assert_eq!(p.torn_bytes, 0);
         assert_eq!(w.records(), 2);
