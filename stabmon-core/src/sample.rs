@@ -18,10 +18,13 @@ use crate::time::Timestamp;
 /// # Resolution
 ///
 /// Durations ([`interval`](Sample::interval), [`lateness`](Sample::lateness)) are whole microseconds, like
-/// [`Timestamp`]; the store refuses finer ones. Percentages from the samplers (CPU of the machine, of each core,
-/// of each process and its children; pressure stalls) are rounded to 0.01 %: CPU time comes in clock ticks
-/// (Linux: 1/100 s, so 1 % of a core at 1 s), so this loses nothing measurable, and the store keeps values on
-/// that grid compactly (any `f32` still round-trips exactly, at a higher cost).
+/// [`Timestamp`]; the store refuses finer ones. Percentages from the samplers are on the 0.01 % grid, and the store
+/// keeps values on that grid compactly (any `f32` still round-trips exactly, at a higher cost). CPU time comes in
+/// clock ticks (Linux: 1/100 s, so one tick is 1 % of a core at 1 s), and Linux's `/proc` sampler rounds CPU
+/// percentages (of the machine, of each core, of each process and its children) to that resolution: the power of
+/// ten at or just below one tick's share, between 0.01 % and 1 % (at 1 s: whole percent per core and per process,
+/// 0.1 % for a machine of 2 to 12 cores), which loses nothing measurable. Pressure stalls, counted in
+/// microseconds, are rounded to 0.01 %.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Sample {

@@ -16,8 +16,8 @@
 //! - Short-lived processes: every minute `cron` runs a job for two seconds (new pid each time, so process identity
 //!   churns, and `cron` later shows the job's CPU as [`children_cpu_pct`](crate::ProcessEntry::children_cpu_pct)).
 //! - CPU is counted the way Linux counts it, in clock ticks of 1/100 s, divided by the interval actually measured,
-//!   so values are not round numbers (process CPU % is rounded to 0.01 %, the resolution the store keeps for
-//!   free; see stabmon-store's docs); the measured interval and the lateness jitter by a fraction of a
+//!   and rounded to the tick's resolution as the /proc sampler records it
+//!   ([`cpu_pct_of_ticks`](crate::units::cpu_pct_of_ticks)); the measured interval and the lateness jitter by a fraction of a
 //!   millisecond, like a real recorder's. [`cores`](Synth::cores) cores (4 by default), 16 GiB of memory, 2 GiB of
 //!   swap, load averages, pressure stalls and the OOM-kill counter are filled in like on Linux.
 //! - Top lists are built with [`attribute`], so their semantics are the real ones.
@@ -1194,8 +1194,10 @@ impl SynthIter {
         };
         self.prev_lateness_ns = lateness_ns;
         let elapsed_s = elapsed_ns as f64 / 1e9;
-        // Process CPU: clock ticks over the measured interval, rounded to 0.01 % like the samplers record it.
-        let pct = |ticks: u64| ((ticks as f64 * 1e11 / elapsed_ns as f64).round() / 100.0) as f32;
+        // Process CPU: clock ticks (100 a second) over the measured interval, at the tick's resolution like the
+        // /proc sampler records it.
+        let ticks_per_core = elapsed_ns as f64 / 1e7;
+        let pct = |ticks: u64| crate::units::cpu_pct_of_ticks(ticks as f64, ticks_per_core);
 
         // Per-process ticks and memory.
         let hour = (ts.as_unix_secs().rem_euclid(86_400) / 3600) as f64;
@@ -1306,7 +1308,7 @@ impl SynthIter {
             } else {
                 0
             };
-            let q = |x: u64| (x as f64 * 100.0 / core_total as f64) as f32;
+            let q = |x: u64| crate::units::cpu_pct_of_ticks(x as f64, core_total as f64);
             let mut u = CpuUsage::new(q(busy));
             u.user_pct = Some(q(user));
             u.system_pct = Some(q(sys));
@@ -1319,7 +1321,7 @@ impl SynthIter {
             sum_io += io;
             sum_total += core_total;
         }
-        let q = |x: u64| (x as f64 * 100.0 / sum_total as f64) as f32;
+        let q = |x: u64| crate::units::cpu_pct_of_ticks(x as f64, sum_total as f64);
         let mut cpu = CpuUsage::new(q(sum_busy));
         cpu.user_pct = Some(q(sum_user));
         cpu.system_pct = Some(q(sum_sys));

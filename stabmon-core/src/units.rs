@@ -1,4 +1,5 @@
-//! Parsing of human durations (`500ms`, `10s`, `2h`, `1h30m`) for flags and configuration.
+//! Parsing of human durations (`500ms`, `10s`, `2h`, `1h30m`) for flags and configuration, and the resolution of
+//! CPU percentages measured in clock ticks.
 
 use std::time::Duration;
 
@@ -64,6 +65,35 @@ pub fn parse_duration(input: &str) -> Result<Duration, Error> {
     Ok(total)
 }
 
+/// `ticks / whole_ticks * 100` (`whole_ticks` clock ticks make 100 %), rounded to the resolution of the
+/// measurement, 0 when `whole_ticks` is 0.
+///
+/// CPU time is counted in clock ticks, so a CPU percentage is only known to within one tick's share of the whole:
+/// `100 / whole_ticks` %. The value is rounded to the power of ten at or just below that share (up to 25 % above it,
+/// so that 101 ticks in a second still count as 1 % each), kept between 0.01 % and 1 %. With Linux's 100 ticks a
+/// second, at 1 s a core's or a process's CPU is whole percent and the whole machine's 0.1 % (2 to 12 cores) or
+/// 0.01 % (more cores); at 10 s a core's is 0.1 %, at 100 s 0.01 %. Finer digits would be noise of the tick count
+/// (a core counts 99 to 101 ticks in a second), not measurement, and they cost most of the space that CPU figures
+/// take on disk (BENCHMARKS.md).
+///
+/// ```
+/// use stabmon_core::units::cpu_pct_of_ticks;
+/// assert_eq!(cpu_pct_of_ticks(3.0, 101.0), 3.0); // one core, 1 s: whole percent
+/// assert_eq!(cpu_pct_of_ticks(3.0, 200.0), 1.5); // two cores, 1 s: 0.1 %
+/// ```
+pub fn cpu_pct_of_ticks(ticks: f64, whole_ticks: f64) -> f32 {
+    if whole_ticks <= 0.0 {
+        return 0.0;
+    }
+    let share = 100.0 / whole_ticks;
+    // log10(1.25) ~ 0.097: a share down to 0.8 % still rounds to whole percent.
+    let exp = (share.log10() + 0.097).floor().clamp(-2.0, 0.0);
+    let step = 10f64.powf(exp);
+    let steps = (ticks * share / step).round();
+    // Through hundredths, so that the f32 is the one nearest to the decimal (as on the 0.01 % grid).
+    ((steps * step * 100.0).round() / 100.0) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +118,24 @@ mod tests {
             let msg = err.map(|e| e.to_string()).unwrap_or_default();
             assert!(msg.contains(&format!("{:?}", bad)), "{msg}");
         }
+    }
+
+    #[test]
+    fn cpu_pct_keeps_the_tick_resolution() {
+        // One tick is ~1 % of a core at 1 s (99 to 101 ticks): whole percent, not the tick count's noise.
+        assert_eq!(cpu_pct_of_ticks(3.0, 101.0), 3.0);
+        assert_eq!(cpu_pct_of_ticks(3.0, 99.0), 3.0);
+        assert_eq!(cpu_pct_of_ticks(50.0, 100.0), 50.0);
+        assert_eq!(cpu_pct_of_ticks(101.0, 100.0), 101.0);
+        // Two cores at 1 s: a tick is 0.5 % of the machine.
+        assert_eq!(cpu_pct_of_ticks(3.0, 200.0), 1.5);
+        assert_eq!(cpu_pct_of_ticks(1.0, 202.0), 0.5);
+        // Sixteen cores at 1 s, or one core over 100 s: 0.01 %.
+        assert_eq!(cpu_pct_of_ticks(1.0, 1600.0), 0.06);
+        assert_eq!(cpu_pct_of_ticks(1.0, 3.0), 33.0);
+        assert_eq!(cpu_pct_of_ticks(1234.0, 10_000.0), 12.34);
+        // Ten ticks a second (0.1 s): never coarser than 1 %.
+        assert_eq!(cpu_pct_of_ticks(1.0, 10.0), 10.0);
+        assert_eq!(cpu_pct_of_ticks(5.0, 0.0), 0.0);
     }
 }

@@ -427,7 +427,10 @@ impl Collector {
             self.wall_start = observed.saturating_sub(since_start);
             observed
         };
-        let mut sample = self.sampler.sample(ts)?;
+        // The reading's instant is the tick plus the lateness in whole microseconds, so that the interval the
+        // sampler measures between two readings is the ticks' spacing plus the change in lateness, exactly.
+        let reading = due.checked_add(lateness).unwrap_or_else(Instant::now);
+        let mut sample = self.sampler.sample_at(ts, reading)?;
         sample.lateness = lateness;
         if let Some(probes) = &self.probes {
             let (latency, dropped) = probes.take();

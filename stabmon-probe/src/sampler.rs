@@ -23,6 +23,15 @@ pub trait Sampler: Send {
     /// [`Sample::interval`] is the monotonic time measured since the previous reading (or since priming);
     /// [`Sample::lateness`] is left at zero for the caller to fill in.
     fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error>;
+
+    /// Like [`sample`](Self::sample), for a reading that starts at `now`, an instant the caller took: the interval
+    /// is measured from the previous reading's instant to this one. The [`Collector`](crate::Collector) passes its
+    /// tick plus the lateness it reports, so that the interval is exactly the ticks' spacing plus the change in
+    /// lateness, which the store then derives instead of storing. By default, the reading's own instant is used.
+    fn sample_at(&mut self, ts: Timestamp, now: std::time::Instant) -> Result<Sample, Error> {
+        let _ = now;
+        self.sample(ts)
+    }
 }
 
 /// What a sampler records about processes; shared by every sampler.

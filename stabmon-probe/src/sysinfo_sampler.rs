@@ -188,7 +188,10 @@ impl Sampler for SysinfoSampler {
     }
 
     fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error> {
-        let now = Instant::now();
+        self.sample_at(ts, Instant::now())
+    }
+
+    fn sample_at(&mut self, ts: Timestamp, now: Instant) -> Result<Sample, Error> {
         let elapsed = whole_micros(now.duration_since(self.last_read));
         self.last_read = now;
 

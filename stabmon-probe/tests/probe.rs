@@ -352,6 +352,21 @@ fn ticks_do_not_drift() {
         }
         let span = samples[7].ts.duration_since(first).unwrap();
         assert!(span >= 7 * interval, "{kind}: ticks came early: {span:?}");
+        // The interval is measured between the readings the lateness reports: exactly the ticks' spacing plus the
+        // change in lateness, which the store derives instead of storing.
+        for w in samples.windows(2) {
+            let us = |d: Duration| d.as_micros() as i64;
+            let spacing = w[1].ts.as_unix_micros() - w[0].ts.as_unix_micros();
+            assert_eq!(
+                us(w[1].interval),
+                spacing + us(w[1].lateness) - us(w[0].lateness),
+                "{kind}: at {} then {}, lateness {:?} then {:?}",
+                w[0].ts,
+                w[1].ts,
+                w[0].lateness,
+                w[1].lateness
+            );
+        }
     }
 }
 

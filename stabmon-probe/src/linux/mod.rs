@@ -11,13 +11,12 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::time::Instant;
 
 use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute};
+use stabmon_core::units::cpu_pct_of_ticks;
 use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, ProcessKey, Sample, Timestamp};
 
 use self::parse::{CpuTimes, ProcStat};
 use crate::Error;
-use crate::sampler::{
-    HostInfo, Sampler, SamplerOptions, Users, format_cmdline, pct, round_pct, whole_micros,
-};
+use crate::sampler::{HostInfo, Sampler, SamplerOptions, Users, format_cmdline, pct, whole_micros};
 
 /// A system file kept open and re-read from offset 0 with `pread` at every sample.
 #[derive(Debug)]
@@ -437,6 +436,8 @@ fn start_time(btime_secs: u64, start_ticks: u64, clk_tck: u64) -> Timestamp {
 fn cpu_usage(d: &CpuTimes) -> CpuUsage {
     let total = d.total() as f64;
     let busy = d.total().saturating_sub(d.idle).saturating_sub(d.iowait) as f64;
+    // At the resolution of the tick count (see `cpu_pct_of_ticks`).
+    let pct = cpu_pct_of_ticks;
     let mut u = CpuUsage::new(pct(busy, total));
     u.user_pct = Some(pct(d.user.saturating_add(d.nice) as f64, total));
     u.system_pct = Some(pct(
@@ -454,7 +455,10 @@ impl Sampler for ProcSampler {
     }
 
     fn sample(&mut self, ts: Timestamp) -> Result<Sample, Error> {
-        let now = Instant::now();
+        self.sample_at(ts, Instant::now())
+    }
+
+    fn sample_at(&mut self, ts: Timestamp, now: Instant) -> Result<Sample, Error> {
         // Whole microseconds: the rates below are divided by exactly the interval the sample reports.
         let elapsed = whole_micros(now.duration_since(self.last_read));
         self.last_read = now;
@@ -525,14 +529,9 @@ impl Sampler for ProcSampler {
         sample.oom_kill_count = oom_kill_count;
         sample.process_count = u32::try_from(self.procs.len()).unwrap_or(u32::MAX);
 
-        let ticks_per_pct = self.clk_tck as f64 * elapsed.as_secs_f64() / 100.0;
-        let to_pct = |ticks: u64| {
-            if ticks_per_pct > 0.0 {
-                round_pct(ticks as f64 / ticks_per_pct)
-            } else {
-                0.0
-            }
-        };
+        // 100 % is one core over the interval; rounded to the tick's resolution (see `cpu_pct_of_ticks`).
+        let ticks_per_core = self.clk_tck as f64 * elapsed.as_secs_f64();
+        let to_pct = |ticks: u64| cpu_pct_of_ticks(ticks as f64, ticks_per_core);
         let stats: Vec<ProcessStat<'_>> = self
             .procs
             .iter()
