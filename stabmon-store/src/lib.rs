@@ -52,11 +52,12 @@
 //! Read with DuckDB: `SELECT * FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)`; with
 //! pyarrow: `pyarrow.parquet.read_table('DIR/samples')`.
 //!
-//! # Schema, version 1
+//! # Schema, version 2
 //!
-//! Every file records `stabmon.schema_version` (`1`), `stabmon.table` and `stabmon.host` in its Parquet key-value
+//! Every file records `stabmon.schema_version` (`2`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
-//! version (readers select columns by name). Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
+//! version (readers select columns by name). Version 2 stores some `samples` values as null where they derive from
+//! others (see [Derived values](#derived-values-in-samples)); this reader reads version 1 files too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
 //! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
 //! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
@@ -99,16 +100,16 @@
 //! | `boot_id` | string, null | dict | the kernel's boot id (Linux); changes at every reboot |
 //! | `timezone` | string, null | dict | the host's IANA time zone |
 //! | `utc_offset_secs` | int32, null | plain | the host's offset from UTC at `ts`, seconds east |
-//! | `interval_us` | int64 | plain | the time the sample's rates cover (measured since the previous sample), us |
+//! | `interval_us` | int64, null | plain | the time the sample's rates cover (measured since the previous sample), us; null where derived (see [Derived values](#derived-values-in-samples)) |
 //! | `lateness_us` | int64 | plain | how long after its tick the reading started, us |
-//! | `cpu_busy_pct` | decimal(9,2) | dict | whole-machine CPU busy, % of all cores |
+//! | `cpu_busy_pct` | decimal(9,2), null | dict | whole-machine CPU busy, % of all cores; null where derived |
 //! | `cpu_user_pct`, `cpu_system_pct` | decimal(9,2), null | dict | whole-machine user and system CPU, where the OS splits them |
 //! | `cpu_iowait_pct`, `cpu_steal_pct` | decimal(9,2), null | dict, plain | same, where the OS reports them |
-//! | `core_busy_pct` | list\<decimal(9,2)\> | dict | per core, % of that core, in OS order |
+//! | `core_busy_pct` | list\<decimal(9,2), null\> | dict | per core, % of that core, in OS order; an item is null where derived |
 //! | `core_user_pct`, `core_system_pct` | list\<decimal(9,2), null\> | dict | per core, where the OS splits them |
 //! | `core_iowait_pct`, `core_steal_pct` | list\<decimal(9,2), null\> | dict, plain | per core, where reported |
 //! | `load_1m`, `load_5m`, `load_15m` | decimal(9,2), null | delta | load averages (all null where the OS has none) |
-//! | `mem_total_kib`, `mem_used_kib`, `mem_available_kib` | uint64 | delta | physical memory, KiB (see [Byte counts](#byte-counts)) |
+//! | `mem_total_kib`, `mem_used_kib`, `mem_available_kib` | uint64 (used: null) | delta | physical memory, KiB (see [Byte counts](#byte-counts)); used is null where derived |
 //! | `swap_total_kib`, `swap_used_kib` | uint64 | delta, plain | swap, KiB |
 //! | `process_count` | uint32 | dict | processes that existed |
 //! | `pressure_present` | bool | rle | whether pressure stall information was read (Linux) |
@@ -123,6 +124,37 @@
 //! | `name_cpu_list_len`, `name_rss_list_len` | uint16, null | delta | the same for the two name lists |
 //! | `ulp_adj` | list\<int32\>, null | plain | the row's non-zero ULP adjustments (see [Percentages](#percentages-and-load-averages)); null when there are none |
 //! | `kib_rem` | list\<int32\>, null | plain | the row's byte counts' non-zero remainders below 1 KiB (see [Byte counts](#byte-counts)), positions 0-6: `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth` |
+//!
+//! ### Derived values in `samples`
+//!
+//! Three values are stored as null where they follow from others in the same or the previous row, which is what a
+//! recorder's values nearly always do; a value that differs from its rule is stored, so every sample round-trips
+//! exactly. On a real 10-minute recording this left out XX % of the `samples` bytes (BENCHMARKS.md).
+//! 1. `cpu_busy_pct` and each item of `core_busy_pct`: `user + system + steal` of the same row (and core), in
+//!    hundredths, when all three are present (the `/proc` sampler's busy time is exactly those ticks).
+//! 2. `mem_used_kib`: `mem_total_kib - mem_available_kib` with their remainders, 0 if that is negative (what
+//!    [`Memory::new`](stabmon_core::Memory::new) computes).
+//! 3. `interval_us`: the time between the previous row's reading and this one's,
+//!    `(ts - ts') + (lateness_us - lateness_us')` with `'` the previous row of the same row group (the first
+//!    row of a row group always has its interval). The collector measures the interval between exactly those
+//!    readings, so only a stepped clock or the first sample after a start stores it.
+//!
+//! In SQL:
+//!
+//! ```sql
+//! SELECT ts,
+//!   coalesce(cpu_busy_pct, cpu_user_pct + cpu_system_pct + cpu_steal_pct) AS cpu_busy_pct,
+//!   list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
+//!     lambda c: coalesce(c[1], c[2] + c[3] + c[4])) AS core_busy_pct,
+//!   coalesce(mem_used_kib, greatest(mem_total_kib - mem_available_kib, 0)) AS mem_used_kib,
+//!   coalesce(interval_us, epoch_us(ts) - lag(epoch_us(ts)) OVER w + lateness_us - lag(lateness_us) OVER w)
+//!     AS interval_us
+//! FROM read_parquet('DIR/samples/**/*.parquet', hive_partitioning = true)
+//! WINDOW w AS (PARTITION BY host ORDER BY ts)
+//! ```
+//!
+//! (The window takes the previous row of the host, which is the row the rule uses wherever the value is null, unless
+//! the clock went back and segments overlap in time. The interoperability test runs this query in DuckDB.)
 //!
 //! ## `processes`: one row per process in a sample's top lists
 //!

@@ -33,9 +33,32 @@ pub(crate) fn decode(q: i32, adj: i32) -> f32 {
     f32::from_bits((grid(q).to_bits() as i32).wrapping_add(adj) as u32)
 }
 
+/// CPU busy as the sum of user, system and steal, in hundredths (the decimals stored for them), when all three are
+/// known. The writer leaves a busy value out (null) where it equals this, and the reader puts it back, so the rule
+/// is the same on both sides (see the crate docs, "Derived values").
+pub(crate) fn busy_from_parts(
+    user: Option<f32>,
+    system: Option<f32>,
+    steal: Option<f32>,
+) -> Option<f32> {
+    let q = encode(user?)
+        .0
+        .checked_add(encode(system?).0)?
+        .checked_add(encode(steal?).0)?;
+    Some(grid(q))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_is_the_sum_of_the_parts_in_hundredths() {
+        assert_eq!(busy_from_parts(Some(3.0), Some(1.5), Some(0.0)), Some(4.5));
+        assert_eq!(busy_from_parts(Some(0.1), Some(0.2), Some(0.0)), Some(0.3));
+        assert_eq!(busy_from_parts(Some(3.0), None, Some(0.0)), None);
+        assert_eq!(busy_from_parts(None, None, None), None);
+    }
 
     #[test]
     fn round_trips_every_kind_of_value_bit_for_bit() {

@@ -30,7 +30,7 @@ use crate::pct;
 use crate::recorder::JOURNAL_DIR;
 use crate::remote::{self, Got};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
-use crate::writer::{lone_process, name_order_key, process_sort_key};
+use crate::writer::{derived_interval, lone_process, name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
@@ -793,6 +793,8 @@ fn read_samples(
     out: &mut Vec<Sample>,
     lens_out: &mut Vec<ListLens>,
 ) -> Result<(), Error> {
+    // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
+    let mut prev_reading = None;
     for batch in read_table(path, "samples", range)? {
         let c = Cols {
             batch: &batch,
@@ -803,7 +805,7 @@ fn read_samples(
         let boot_id = c.str("boot_id")?;
         let timezone = c.str("timezone")?;
         let utc_offset = c.prim::<Int32Type>("utc_offset_secs")?;
-        let interval = c.req::<Int64Type>("interval_us")?;
+        let interval = c.prim::<Int64Type>("interval_us")?;
         let lateness = c.req::<Int64Type>("lateness_us")?;
         // The percentages, in the order of `ulp_adj` (see the crate docs).
         let pcts = [
@@ -843,7 +845,7 @@ fn read_samples(
         // In the order of `kib_rem`'s positions (see the crate docs).
         let mem = [
             c.byte_count("mem_total", true)?,
-            c.byte_count("mem_used", true)?,
+            c.byte_count("mem_used", false)?,
             c.byte_count("mem_available", true)?,
             c.byte_count("swap_total", true)?,
             c.byte_count("swap_used", true)?,
@@ -870,7 +872,19 @@ fn read_samples(
             s.boot_id = boot_id.get(i).map(str::to_owned);
             s.timezone = timezone.get(i).map(str::to_owned);
             s.utc_offset_secs = opt(utc_offset, i);
-            s.interval = duration(interval.value(i), path, "interval")?;
+            // Null where it is the time between the previous row's reading and this one's (always in the same
+            // row group, which is read whole): see `writer::stored_intervals`.
+            let this = (ts.value(i), lateness.value(i));
+            let interval_us = match opt(interval, i) {
+                Some(us) => us,
+                None => prev_reading
+                    .and_then(|p| derived_interval(p, this))
+                    .ok_or_else(|| {
+                        invalid(path, "interval_us is null where it cannot be derived")
+                    })?,
+            };
+            prev_reading = Some(this);
+            s.interval = duration(interval_us, path, "interval")?;
             s.lateness = duration(lateness.value(i), path, "lateness")?;
             let range_of = |l: &ListArray| {
                 if l.is_null(i) {
@@ -927,7 +941,14 @@ fn read_samples(
             let req = |x: Option<f32>, name: &str| {
                 x.ok_or_else(|| invalid(path, format!("the column {name} has nulls")))
             };
-            let mut cpu = CpuUsage::new(req(v[0], "cpu_busy_pct")?);
+            // A null busy share derives from user + system + steal (see `pct::busy_from_parts`).
+            let busy = |b: Option<f32>, p: [Option<f32>; 3], name: &str| {
+                b.or_else(|| pct::busy_from_parts(p[0], p[1], p[2]))
+                    .ok_or_else(|| {
+                        invalid(path, format!("{name} is null where it cannot be derived"))
+                    })
+            };
+            let mut cpu = CpuUsage::new(busy(v[0], [v[1], v[2], v[4]], "cpu_busy_pct")?);
             cpu.user_pct = v[1];
             cpu.system_pct = v[2];
             cpu.iowait_pct = v[3];
@@ -947,7 +968,7 @@ fn read_samples(
                     let at = ranges[j].map_or(0, |(a, _)| a) + k;
                     *slot = dec(cores[j].1, at, cols.len() + 5 * k + j, CORE_NAMES[j])?;
                 }
-                let mut cu = CpuUsage::new(req(f[0], "core_busy_pct")?);
+                let mut cu = CpuUsage::new(busy(f[0], [f[1], f[2], f[4]], "core_busy_pct")?);
                 cu.user_pct = f[1];
                 cu.system_pct = f[2];
                 cu.iowait_pct = f[3];
@@ -965,8 +986,11 @@ fn read_samples(
             for (k, b) in bytes.iter_mut().enumerate() {
                 *b = mem[k].get(i, rems[k], path)?.unwrap_or(0);
             }
+            // Null used memory is total minus available (what `Memory::new` derives).
             let mut m = Memory::new(bytes[0], bytes[2]);
-            m.used_bytes = bytes[1];
+            if let Some(used) = mem[1].get(i, rems[1], path)? {
+                m.used_bytes = used;
+            }
             m.swap_total_bytes = bytes[3];
             m.swap_used_bytes = bytes[4];
             s.memory = m;

@@ -11,7 +11,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// The schema version this crate writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
@@ -80,14 +80,14 @@ const SAMPLES: &[Col] = &[
     col("boot_id", dict_type, true, Enc::Dict),
     col("timezone", dict_type, true, Enc::Dict),
     col("utc_offset_secs", || DataType::Int32, true, Enc::Plain),
-    col("interval_us", || DataType::Int64, false, Enc::Plain),
+    col("interval_us", || DataType::Int64, true, Enc::Plain),
     col("lateness_us", || DataType::Int64, false, Enc::Plain),
-    col("cpu_busy_pct", pct_type, false, Enc::Dict),
+    col("cpu_busy_pct", pct_type, true, Enc::Dict),
     col("cpu_user_pct", pct_type, true, Enc::Dict),
     col("cpu_system_pct", pct_type, true, Enc::Dict),
     col("cpu_iowait_pct", pct_type, true, Enc::Dict),
     col("cpu_steal_pct", pct_type, true, Enc::Plain),
-    col("core_busy_pct", || list_pct(false), false, Enc::Dict),
+    col("core_busy_pct", || list_pct(true), false, Enc::Dict),
     col("core_user_pct", || list_pct(true), false, Enc::Dict),
     col("core_system_pct", || list_pct(true), false, Enc::Dict),
     col("core_iowait_pct", || list_pct(true), false, Enc::Dict),
@@ -96,7 +96,7 @@ const SAMPLES: &[Col] = &[
     col("load_5m", pct_type, true, Enc::Delta),
     col("load_15m", pct_type, true, Enc::Delta),
     col("mem_total_kib", || DataType::UInt64, false, Enc::Delta),
-    col("mem_used_kib", || DataType::UInt64, false, Enc::Delta),
+    col("mem_used_kib", || DataType::UInt64, true, Enc::Delta),
     col("mem_available_kib", || DataType::UInt64, false, Enc::Delta),
     col("swap_total_kib", || DataType::UInt64, false, Enc::Delta),
     col("swap_used_kib", || DataType::UInt64, false, Enc::Plain),

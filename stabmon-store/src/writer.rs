@@ -240,13 +240,14 @@ struct Buffer {
     utc_offset_secs: Vec<Option<i32>>,
     interval_us: Vec<i64>,
     lateness_us: Vec<i64>,
-    cpu_busy: Vec<f32>,
+    /// `None` where it derives from user + system + steal (see [`pct::busy_from_parts`]).
+    cpu_busy: Vec<Option<f32>>,
     cpu_user: Vec<Option<f32>>,
     cpu_system: Vec<Option<f32>>,
     cpu_iowait: Vec<Option<f32>>,
     cpu_steal: Vec<Option<f32>>,
     core_offsets: Vec<i32>,
-    core_busy: Vec<f32>,
+    core_busy: Vec<Option<f32>>,
     core_user: Vec<Option<f32>>,
     core_system: Vec<Option<f32>>,
     core_iowait: Vec<Option<f32>>,
@@ -384,13 +385,13 @@ impl Buffer {
         self.utc_offset_secs.push(s.utc_offset_secs);
         self.interval_us.push(interval_us);
         self.lateness_us.push(lateness_us);
-        self.cpu_busy.push(s.cpu.busy_pct);
+        self.cpu_busy.push(stored_busy(&s.cpu));
         self.cpu_user.push(s.cpu.user_pct);
         self.cpu_system.push(s.cpu.system_pct);
         self.cpu_iowait.push(s.cpu.iowait_pct);
         self.cpu_steal.push(s.cpu.steal_pct);
         for c in &s.per_core {
-            self.core_busy.push(c.busy_pct);
+            self.core_busy.push(stored_busy(c));
             self.core_user.push(c.user_pct);
             self.core_system.push(c.system_pct);
             self.core_iowait.push(c.iowait_pct);
@@ -572,7 +573,18 @@ impl Buffer {
             };
         let take = std::mem::take::<Vec<f32>>;
         let [l1, l5, l15] = std::mem::take(&mut self.load);
+        let intervals = stored_intervals(
+            &self.ts,
+            &self.lateness_us,
+            &std::mem::take(&mut self.interval_us),
+        );
         let [m0, m1, m2, m3, m4] = std::mem::take(&mut self.mem);
+        // Used memory is null where it is total minus available (see the crate docs, "Derived values").
+        let used: Vec<Option<u64>> = (m0.iter().zip(&m1).zip(&m2))
+            .map(|((&total, &used), &available)| {
+                (used != total.saturating_sub(available)).then_some(used)
+            })
+            .collect();
         let [p0, p1, p2, p3, p4] = std::mem::take(&mut self.pressure);
         let columns: Vec<ArrayRef> = vec![
             ts(std::mem::take(&mut self.ts)),
@@ -581,14 +593,14 @@ impl Buffer {
                 .array(std::mem::take(&mut self.boot_id))?,
             self.timezones.array(std::mem::take(&mut self.timezone))?,
             Arc::new(Int32Array::from(std::mem::take(&mut self.utc_offset_secs))),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.interval_us))),
+            Arc::new(Int64Array::from(intervals)),
             Arc::new(Int64Array::from(std::mem::take(&mut self.lateness_us))),
-            f32s(take(&mut self.cpu_busy))?,
+            opt_f32s(std::mem::take(&mut self.cpu_busy))?,
             opt_f32s(std::mem::take(&mut self.cpu_user))?,
             opt_f32s(std::mem::take(&mut self.cpu_system))?,
             opt_f32s(std::mem::take(&mut self.cpu_iowait))?,
             opt_f32s(std::mem::take(&mut self.cpu_steal))?,
-            list(f32s(take(&mut self.core_busy))?, false)?,
+            list(opt_f32s(std::mem::take(&mut self.core_busy))?, true)?,
             list(opt_f32s(std::mem::take(&mut self.core_user))?, true)?,
             list(opt_f32s(std::mem::take(&mut self.core_system))?, true)?,
             list(opt_f32s(std::mem::take(&mut self.core_iowait))?, true)?,
@@ -597,7 +609,7 @@ impl Buffer {
             opt_f32s(l5)?,
             opt_f32s(l15)?,
             kibs(m0.iter().copied()),
-            kibs(m1.iter().copied()),
+            Arc::new(UInt64Array::from_iter(used.iter().map(|u| u.map(kib)))),
             kibs(m2.iter().copied()),
             kibs(m3.iter().copied()),
             kibs(m4.iter().copied()),
@@ -626,7 +638,10 @@ impl Buffer {
         columns.push(pairs_array(std::mem::take(&mut self.ulp_adj).into_iter()));
         // Positions in the crate docs' order: memory total, used, available, swap total, used, the two N-th.
         columns.push(pairs_array((0..rss_nth.len()).map(|i| {
-            kib_rem([&m0, &m1, &m2, &m3, &m4, &rss_nth, &name_rss_nth].map(|v| v.get(i).copied()))
+            let mut values =
+                [&m0, &m1, &m2, &m3, &m4, &rss_nth, &name_rss_nth].map(|v| v.get(i).copied());
+            values[1] = used.get(i).copied().flatten();
+            kib_rem(values)
         })));
         RecordBatch::try_new(schema("samples"), columns)
     }
@@ -697,6 +712,35 @@ impl Buffer {
 /// A byte count in KiB, as stored (see the crate docs, "Byte counts").
 fn kib(bytes: u64) -> u64 {
     bytes >> 10
+}
+
+/// A busy share as stored: `None` where the reader derives it from user + system + steal.
+fn stored_busy(c: &stabmon_core::CpuUsage) -> Option<f32> {
+    let derived = pct::busy_from_parts(c.user_pct, c.system_pct, c.steal_pct);
+    (derived.map(f32::to_bits) != Some(c.busy_pct.to_bits())).then_some(c.busy_pct)
+}
+
+/// The interval of each row of a row group as stored: `None` where it equals the time between the previous row's
+/// reading and this one's, `(ts - ts') + (lateness - lateness')`, which the reader derives from the row before
+/// (always in the same row group: the first row of a group keeps its interval). A recorder's interval is exactly
+/// that unless the wall clock was stepped or the reading was delayed in between.
+pub(crate) fn stored_intervals(ts: &[i64], lateness: &[i64], interval: &[i64]) -> Vec<Option<i64>> {
+    (0..interval.len())
+        .map(|i| {
+            let derived = i
+                .checked_sub(1)
+                .and_then(|j| derived_interval((ts[j], lateness[j]), (ts[i], lateness[i])));
+            (derived != Some(interval[i])).then_some(interval[i])
+        })
+        .collect()
+}
+
+/// `(ts - ts') + (lateness - lateness')` in microseconds, from the row before (`prev`) to this one.
+pub(crate) fn derived_interval(prev: (i64, i64), this: (i64, i64)) -> Option<i64> {
+    this.0
+        .checked_sub(prev.0)?
+        .checked_add(this.1.checked_sub(prev.1)?)
+        .filter(|d| *d >= 0)
 }
 
 /// The non-zero remainders (`bytes % 1024`) of a row's byte counts as (position, remainder) pairs; `None` when

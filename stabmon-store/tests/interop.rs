@@ -31,6 +31,18 @@ out = {
         WHERE p.host = '{host}' AND epoch_us(p.ts) = {ts_us}
           AND coalesce(p.cpu_rank_explicit, CASE WHEN p.r <= s.cpu_list_len THEN p.r END) = 1""")[0],
     "days": q(f"SELECT count(DISTINCT date) FROM {src('samples')}")[0][0],
+    # Values left out as derived (see the stabmon-store docs, "Derived values"): the documented query.
+    "derived": q(f"""
+        SELECT epoch_us(ts),
+          CAST(coalesce(cpu_busy_pct, cpu_user_pct + cpu_system_pct + cpu_steal_pct) * 100 AS BIGINT),
+          list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
+            lambda c: CAST(coalesce(c[1], c[2] + c[3] + c[4]) * 100 AS BIGINT)),
+          coalesce(mem_used_kib, greatest(mem_total_kib - mem_available_kib, 0)),
+          coalesce(interval_us, epoch_us(ts) - lag(epoch_us(ts)) OVER w + lateness_us - lag(lateness_us) OVER w)
+        FROM {src('samples')} WHERE host = '{host}'
+        WINDOW w AS (PARTITION BY host ORDER BY ts) ORDER BY ts"""),
+    "nulls": q(f"""SELECT count(*) - count(cpu_busy_pct), count(*) - count(mem_used_kib), count(*) - count(interval_us)
+        FROM {src('samples')}""")[0],
     "pyarrow": {t: pq.read_table(f"{root}/{t}").num_rows for t in ["samples", "processes", "names"]},
 }
 print(json.dumps(out))
@@ -106,6 +118,31 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
     assert_eq!(v["days"], 3);
     assert_eq!(v["top"][0], top.name.as_str(), "{v}");
     assert_eq!(v["top"][1], top.pid, "{v}");
+    // The derived values come back in SQL as the reader gives them, and some were left out.
+    let db2: Vec<_> = ours.iter().filter(|s| s.host == "db 2").collect();
+    let derived = v["derived"].as_array().unwrap();
+    assert_eq!(derived.len(), db2.len());
+    let hundredths = |p: f32| (f64::from(p) * 100.0).round() as i64;
+    for (row, s) in derived.iter().zip(&db2) {
+        let cores: Vec<i64> = s.per_core.iter().map(|c| hundredths(c.busy_pct)).collect();
+        let want = serde_json::json!([
+            s.ts.as_unix_micros(),
+            hundredths(s.cpu.busy_pct),
+            cores,
+            s.memory.used_bytes / 1024,
+            s.interval.as_micros() as u64
+        ]);
+        assert_eq!(row, &want, "at {}", s.ts);
+    }
+    for (k, what) in ["cpu_busy_pct", "mem_used_kib", "interval_us"]
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            v["nulls"][k].as_u64().unwrap() > 0,
+            "no {what} left out: {v}"
+        );
+    }
     let process_rows: usize = ours.iter().map(|s| s.top.processes.len()).sum();
     let name_rows: usize = ours.iter().map(|s| s.top.names.len()).sum();
     assert_eq!(v["pyarrow"]["samples"], ours.len() as u64);

@@ -419,11 +419,15 @@ fn rewrite_with_metadata(path: &Path, kv: Vec<(&str, &str)>) {
 #[test]
 fn newer_schema_version_is_refused_and_foreign_files_named() {
     let (dir, file) = one_segment();
+    let (current, newer) = (
+        stabmon_store::SCHEMA_VERSION.to_string(),
+        (stabmon_store::SCHEMA_VERSION + 1).to_string(),
+    );
     // Sanity: the rewrite itself keeps a readable file.
     rewrite_with_metadata(
         &file,
         vec![
-            ("stabmon.schema_version", "1"),
+            ("stabmon.schema_version", &current),
             ("stabmon.table", "samples"),
         ],
     );
@@ -439,7 +443,7 @@ fn newer_schema_version_is_refused_and_foreign_files_named() {
     rewrite_with_metadata(
         &file,
         vec![
-            ("stabmon.schema_version", "2"),
+            ("stabmon.schema_version", &newer),
             ("stabmon.table", "samples"),
         ],
     );
@@ -451,10 +455,10 @@ fn newer_schema_version_is_refused_and_foreign_files_named() {
         matches!(
             err,
             Error::NewerSchema {
-                found: 2,
-                supported: 1,
+                found,
+                supported,
                 ..
-            }
+            } if found == supported + 1 && supported == stabmon_store::SCHEMA_VERSION
         ),
         "{err:?}"
     );
@@ -612,4 +616,79 @@ fn name_totals_elided_as_derived_come_back_exact() {
     // A range starting inside a row group, on rows stored as "same as before".
     let part = reader.samples(Some(at(1)), Some(at(3))).unwrap();
     assert_eq!(format!("{part:?}"), format!("{:?}", &samples[1..3]));
+}
+
+/// Values that derive from others are stored as null and come back exact; those that do not are stored as they
+/// are, and the first row of a row group keeps its interval (a reader may skip the group before it).
+#[test]
+fn derived_values_are_left_out_and_come_back_exact() {
+    use arrow_array::{Array, ListArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let samples: Vec<Sample> = (0..6u64)
+        .map(|i| {
+            let mut s = Sample::new(at(i), "nas");
+            s.lateness = Duration::from_micros(100 + 7 * i);
+            // The time between two readings, plus 3 us (a delayed reading) on odd rows.
+            s.interval = Duration::from_micros(1_000_007 + 3 * (i % 2));
+            let cpu = |busy: f32| {
+                let mut c = CpuUsage::new(busy);
+                c.user_pct = Some(2.0);
+                c.system_pct = Some(1.0);
+                c.iowait_pct = Some(0.5);
+                c.steal_pct = Some(0.0);
+                c
+            };
+            let busy = if i % 2 == 0 { 3.0 } else { 3.5 };
+            s.cpu = cpu(busy);
+            s.per_core = vec![cpu(busy), cpu(3.0)];
+            let mut m = stabmon_core::Memory::new(16 << 30, 9 << 30);
+            if i % 2 == 1 {
+                m.used_bytes += 4096;
+            }
+            s.memory = m;
+            s
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(
+        dir.path(),
+        WriterOptions::new().row_group_samples(3),
+        &samples,
+    );
+    let back = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert_samples_eq(&back, &samples);
+
+    let file = summary
+        .files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("samples"))
+        .unwrap();
+    let batches: Vec<_> =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let nulls = |name: &str| -> usize {
+        batches
+            .iter()
+            .map(|b| {
+                let c = b.column_by_name(name).unwrap();
+                match c.as_any().downcast_ref::<ListArray>() {
+                    Some(l) => l.values().null_count(),
+                    None => c.null_count(),
+                }
+            })
+            .sum()
+    };
+    // Rows 2 and 4: derivable and not the first of their row group (rows 0 and 3 are).
+    assert_eq!(nulls("interval_us"), 2);
+    assert_eq!(nulls("cpu_busy_pct"), 3);
+    assert_eq!(nulls("core_busy_pct"), 3 + 6);
+    assert_eq!(nulls("mem_used_kib"), 3);
 }

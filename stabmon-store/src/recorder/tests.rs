@@ -29,7 +29,10 @@ fn times(samples: &[Sample]) -> Vec<i64> {
 }
 
 fn read_all(dir: &Path) -> Vec<Sample> {
-    StoreReader::open(dir).unwrap().samples(None, None).unwrap()
+    let r = StoreReader::open(dir).unwrap();
+    let v = r.samples(None, None).unwrap();
+    assert_eq!(r.warnings(), Vec::<String>::new());
+    v
 }
 
 #[test]
