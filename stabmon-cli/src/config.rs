@@ -15,6 +15,7 @@ pub const KEYS: &[&str] = &[
     "top",
     "duration",
     "no_cmdline",
+    "cmdline_max",
     "sampler",
     "targets",
     "net",
@@ -28,8 +29,8 @@ pub const KEYS: &[&str] = &[
 
 /// Shown in `record --help`.
 pub const CONFIG_HELP: &str = "Config file (--config FILE): TOML with any of the record flags as keys, `_` for \
-    `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, duration = \"1h\", no_cmdline = true, sampler = \
-    \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \"auto\", probe_interval = \"5s\", probe_timeout = \
+    `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, duration = \"1h\", no_cmdline = true, cmdline_max = \
+    256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \"auto\", probe_interval = \"5s\", probe_timeout = \
     \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", max_disk = \"1GB\". A flag on the command line (or \
     its environment variable) overrides the file; an unknown key or a bad value is an error naming the file and \
     the key.";
@@ -121,6 +122,12 @@ fn apply_text(
                     .ok_or_else(|| bad("expected true or false".to_owned()))?;
                 if !skip {
                     args.no_cmdline = b;
+                }
+            }
+            "cmdline_max" => {
+                let n = crate::parse_cmdline_max(&text_of(value)?).map_err(bad)?;
+                if !skip {
+                    args.cmdline_max = n;
                 }
             }
             "sampler" => {

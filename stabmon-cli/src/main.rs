@@ -109,6 +109,12 @@ struct RecordArgs {
     #[arg(long)]
     no_cmdline: bool,
 
+    /// The longest command line recorded, in bytes, 16 to 65536; longer ones keep their head and tail with " … "
+    /// between them (the program and first options, and the last arguments such as a Java main class).
+    #[arg(long, value_name = "BYTES", default_value_t = stabmon_core::attribution::DEFAULT_CMDLINE_MAX_BYTES,
+          value_parser = parse_cmdline_max, allow_hyphen_values = true)]
+    cmdline_max: usize,
+
     /// Which sampler reads the system: `auto` is the direct /proc reader on Linux and sysinfo elsewhere; `sysinfo`
     /// is the portable one, selectable on Linux too.
     #[arg(long, value_enum, default_value_t = SamplerArg::Auto)]
@@ -324,6 +330,15 @@ fn parse_target(s: &str) -> Result<stabmon_probe::Target, String> {
         stabmon_probe::Error::InvalidTarget { reason, .. } => reason,
         other => other.to_string(),
     })
+}
+
+fn parse_cmdline_max(s: &str) -> Result<usize, String> {
+    let allowed = "use a whole number of bytes from 16 to 65536";
+    match s.trim().parse::<i64>() {
+        Ok(n) if (16..=65536).contains(&n) => usize::try_from(n).map_err(|_| allowed.to_owned()),
+        Ok(_) => Err(format!("it is out of range; {allowed}")),
+        Err(_) => Err(format!("it is not a whole number; {allowed}")),
+    }
 }
 
 fn parse_top(s: &str) -> Result<u16, String> {

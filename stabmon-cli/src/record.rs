@@ -67,6 +67,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         .interval(args.interval)
         .top_n(usize::from(args.top))
         .cmdline(!args.no_cmdline)
+        .cmdline_max_bytes(args.cmdline_max)
         .sampler(sampler)
         .targets(targets)
         .probe_timeout(args.probe_timeout);
@@ -137,7 +138,11 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         collector.sampler_name(),
         human(args.interval),
         args.top,
-        if args.no_cmdline { "off" } else { "on" },
+        if args.no_cmdline {
+            "off".to_owned()
+        } else {
+            format!("up to {} bytes", args.cmdline_max)
+        },
         data_dir.display(),
         match args.duration {
             Some(d) => format!("stopping after {}", human(d)),

@@ -298,6 +298,8 @@ fn bad_flags_get_one_line_and_status_2() {
         (vec!["--top", "-1"], "'-1'", "1 to 1000"),
         (vec!["--duration", "0s"], "'0s'", "more than zero"),
         (vec!["--sampler", "fast"], "'fast'", "auto, proc, sysinfo"),
+        (vec!["--cmdline-max", "8"], "'8'", "16 to 65536"),
+        (vec!["--cmdline-max", "lots"], "'lots'", "16 to 65536"),
         (vec!["--bogus"], "'--bogus'", "--help"),
     ] {
         let mut full = vec!["record", "--data", d];

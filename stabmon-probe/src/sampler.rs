@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use stabmon_core::attribution::{
-    DEFAULT_CMDLINE_MAX_BYTES, DEFAULT_TOP_N, truncate_to_char_boundary,
-};
+use stabmon_core::attribution::{DEFAULT_CMDLINE_MAX_BYTES, DEFAULT_TOP_N, shorten_command_line};
 use stabmon_core::{Sample, Timestamp};
 
 use crate::Error;
@@ -128,7 +126,7 @@ pub(crate) fn whole_micros(d: Duration) -> Duration {
     Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// A command line from its NUL-separated arguments: joined by spaces, cut to `max_bytes`; `None` when empty (kernel
+/// A command line from its NUL-separated arguments: joined by spaces, shortened in the middle to `max_bytes`; `None` when empty (kernel
 /// threads have no command line).
 pub(crate) fn format_cmdline(raw: &[u8], max_bytes: usize) -> Option<String> {
     let trimmed = raw.strip_suffix(b"\0").unwrap_or(raw);
@@ -140,7 +138,7 @@ pub(crate) fn format_cmdline(raw: &[u8], max_bytes: usize) -> Option<String> {
         .map(|&b| if b == 0 { b' ' } else { b })
         .collect();
     let mut s = String::from_utf8_lossy(&joined).into_owned();
-    truncate_to_char_boundary(&mut s, max_bytes);
+    shorten_command_line(&mut s, max_bytes);
     Some(s)
 }
 

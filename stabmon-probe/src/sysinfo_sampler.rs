@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use stabmon_core::attribution::{
-    ProcessDetails, ProcessStat, attribute, truncate_to_char_boundary,
-};
+use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute, shorten_command_line};
 use stabmon_core::{CpuUsage, Memory, ProcessKey, Sample, Timestamp};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
@@ -163,7 +161,7 @@ impl SysinfoSampler {
                         if joined.trim().is_empty() {
                             return None;
                         }
-                        truncate_to_char_boundary(&mut joined, self.opts.cmdline_max_bytes);
+                        shorten_command_line(&mut joined, self.opts.cmdline_max_bytes);
                         Some(joined)
                     })
                 } else {

@@ -356,8 +356,8 @@ impl ProcSampler {
             self.path.clear();
             let _ = write!(self.path, "/proc/{}/cmdline", key.pid);
             let mut raw = Vec::new();
-            let limit =
-                u64::try_from(self.opts.cmdline_max_bytes.saturating_add(4)).unwrap_or(u64::MAX);
+            // The whole line (its tail is kept too), up to a bound: beyond it only the head is known.
+            let limit = CMDLINE_READ_MAX.max(self.opts.cmdline_max_bytes.saturating_add(4)) as u64;
             File::open(self.path.as_str())
                 .and_then(|f| f.take(limit).read_to_end(&mut raw))
                 .ok()
@@ -448,6 +448,9 @@ fn cpu_usage(d: &CpuTimes) -> CpuUsage {
     u.steal_pct = Some(pct(d.steal as f64, total));
     u
 }
+
+/// The most of a command line read from `/proc/PID/cmdline` (once per process, when it enters a top list).
+const CMDLINE_READ_MAX: usize = 64 << 10;
 
 impl Sampler for ProcSampler {
     fn name(&self) -> &'static str {
