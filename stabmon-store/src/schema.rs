@@ -26,7 +26,7 @@ fn ts_type() -> DataType {
 
 /// Percentages in hundredths: `DECIMAL(9,2)`, INT32 in Parquet (see `pct.rs`).
 fn pct_type() -> DataType {
-    DataType::Decimal128(9, 2)
+    DataType::Decimal32(9, 2)
 }
 
 fn dict_type() -> DataType {
