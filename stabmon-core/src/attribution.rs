@@ -41,8 +41,8 @@ pub const CMDLINE_ELISION: &str = " \u{2026} ";
 /// ```
 /// use stabmon_core::attribution::shorten_command_line;
 /// let mut s = format!("java -Xmx2g -cp {} com.example.Main --port 8080", "/opt/lib/a.jar:".repeat(20));
-/// shorten_command_line(&mut s, 64);
-/// assert!(s.len() <= 64);
+/// shorten_command_line(&mut s, 96);
+/// assert!(s.len() <= 96);
 /// assert!(s.starts_with("java -Xmx2g -cp /opt/lib/a.jar:"));
 /// assert!(s.ends_with("com.example.Main --port 8080"));
 /// ```

@@ -135,35 +135,114 @@ impl Interner {
     }
 }
 
-/// One row of the `processes` table in the buffer.
+/// A value and whether it is there, for the compact rows below: an `Option` of a 4-byte value takes 8 bytes.
+fn present<T: Copy>(flags: u8, bit: u8, v: T) -> Option<T> {
+    (flags & bit != 0).then_some(v)
+}
+
+/// Sets `bit` in `flags` when `v` is there and returns the value (or the default).
+fn mark<T: Copy + Default>(flags: &mut u8, bit: u8, v: Option<T>) -> T {
+    if v.is_some() {
+        *flags |= bit;
+    }
+    v.unwrap_or_default()
+}
+
+/// One row of the `processes` table in the buffer, in 64 bytes (`Option`s as bits of `flags`): an hour's row group
+/// holds ~60,000 of them, the biggest part of the recorder's memory at compaction.
 struct ProcRow {
-    ts: i64,
     start_time: i64,
     rss_bytes: u64,
     virtual_bytes: u64,
+    /// The sample's index in the row group: its `ts` is `Buffer::ts[sample]`.
+    sample: u32,
     pid: u32,
-    parent_pid: Option<u32>,
+    parent_pid: u32,
     name: i32,
-    cmdline: Option<i32>,
-    user: Option<i32>,
+    cmdline: i32,
+    user: i32,
     cpu_pct: f32,
-    children_cpu_pct: Option<f32>,
-    cpu_rank: Option<u16>,
-    rss_rank: Option<u16>,
-    list_pos: Option<u16>,
+    children_cpu_pct: f32,
+    cpu_rank: u16,
+    rss_rank: u16,
+    list_pos: u16,
+    /// Which of the optional values are there (the `P_*` bits).
+    flags: u8,
 }
 
-/// One row of the `names` table in the buffer. `None` values are not stored: the reader derives them (see the
-/// crate docs, "Name totals").
+const _: () = assert!(std::mem::size_of::<ProcRow>() == 64);
+const _: () = assert!(std::mem::size_of::<NameRow>() == 32);
+
+const P_PARENT: u8 = 1;
+const P_CMDLINE: u8 = 2;
+const P_USER: u8 = 4;
+const P_CHILDREN: u8 = 8;
+const P_CPU_RANK: u8 = 16;
+const P_RSS_RANK: u8 = 32;
+const P_LIST_POS: u8 = 64;
+
+impl ProcRow {
+    fn parent_pid(&self) -> Option<u32> {
+        present(self.flags, P_PARENT, self.parent_pid)
+    }
+    fn cmdline(&self) -> Option<i32> {
+        present(self.flags, P_CMDLINE, self.cmdline)
+    }
+    fn user(&self) -> Option<i32> {
+        present(self.flags, P_USER, self.user)
+    }
+    fn children_cpu_pct(&self) -> Option<f32> {
+        present(self.flags, P_CHILDREN, self.children_cpu_pct)
+    }
+    fn cpu_rank(&self) -> Option<u16> {
+        present(self.flags, P_CPU_RANK, self.cpu_rank)
+    }
+    fn rss_rank(&self) -> Option<u16> {
+        present(self.flags, P_RSS_RANK, self.rss_rank)
+    }
+    fn list_pos(&self) -> Option<u16> {
+        present(self.flags, P_LIST_POS, self.list_pos)
+    }
+}
+
+/// One row of the `names` table in the buffer, in 32 bytes. `None` values are not stored: the reader derives them
+/// (see the crate docs, "Name totals").
 struct NameRow {
-    ts: i64,
-    rss_bytes: Option<u64>,
+    rss_bytes: u64,
+    /// The sample's index in the row group.
+    sample: u32,
     name: i32,
     process_count: u32,
-    cpu_pct: Option<f32>,
-    cpu_rank: Option<u16>,
-    rss_rank: Option<u16>,
-    list_pos: Option<u16>,
+    cpu_pct: f32,
+    cpu_rank: u16,
+    rss_rank: u16,
+    list_pos: u16,
+    /// Which of the optional values are there (the `N_*` bits).
+    flags: u8,
+}
+
+const N_RSS: u8 = 1;
+const N_CPU: u8 = 2;
+const N_CPU_RANK: u8 = 4;
+const N_RSS_RANK: u8 = 8;
+const N_LIST_POS: u8 = 16;
+
+impl NameRow {
+    fn rss_bytes(&self) -> Option<u64> {
+        present(self.flags, N_RSS, self.rss_bytes)
+    }
+    fn cpu_pct(&self) -> Option<f32> {
+        present(self.flags, N_CPU, self.cpu_pct)
+    }
+    fn cpu_rank(&self) -> Option<u16> {
+        present(self.flags, N_CPU_RANK, self.cpu_rank)
+    }
+    fn rss_rank(&self) -> Option<u16> {
+        present(self.flags, N_RSS_RANK, self.rss_rank)
+    }
+    fn list_pos(&self) -> Option<u16> {
+        present(self.flags, N_LIST_POS, self.list_pos)
+    }
 }
 
 /// Like [`process_sort_key`] for name totals.
@@ -379,6 +458,9 @@ impl Buffer {
             i32::try_from(cores_end).map_err(|_| "too many cores in one row group".to_owned())?;
 
         let ts = s.ts.as_unix_micros();
+        // The row group's sample count is bounded by `row_group_samples` (a `usize`); past u32 it is refused.
+        let sample = u32::try_from(self.ts.len())
+            .map_err(|_| "more than 4,294,967,295 samples in one row group".to_owned())?;
         self.ts.push(ts);
         self.boot_time.push(s.boot_time.as_unix_micros());
         self.boot_id
@@ -453,21 +535,29 @@ impl Buffer {
             process_sort_key(a).cmp(&process_sort_key(b))
         });
         for (i, p) in t.processes.iter().enumerate() {
+            let mut flags = 0;
+            let cmdline = self.cmdlines.opt(p.cmdline.as_deref());
+            let user = self.users.opt(p.user.as_deref());
             self.procs.push(ProcRow {
-                ts,
                 start_time: p.start_time.as_unix_micros(),
                 rss_bytes: p.rss_bytes,
                 virtual_bytes: p.virtual_bytes,
+                sample,
                 pid: p.pid,
-                parent_pid: p.parent_pid,
+                parent_pid: mark(&mut flags, P_PARENT, p.parent_pid),
                 name: self.proc_names.id(&p.name),
-                cmdline: self.cmdlines.opt(p.cmdline.as_deref()),
-                user: self.users.opt(p.user.as_deref()),
+                cmdline: mark(&mut flags, P_CMDLINE, cmdline),
+                user: mark(&mut flags, P_USER, user),
                 cpu_pct: p.cpu_pct,
-                children_cpu_pct: p.children_cpu_pct,
-                cpu_rank: explicit(lens[0], p.cpu_rank),
-                rss_rank: explicit(lens[1], p.rss_rank),
-                list_pos: if canonical { None } else { pos(i) },
+                children_cpu_pct: mark(&mut flags, P_CHILDREN, p.children_cpu_pct),
+                cpu_rank: mark(&mut flags, P_CPU_RANK, explicit(lens[0], p.cpu_rank)),
+                rss_rank: mark(&mut flags, P_RSS_RANK, explicit(lens[1], p.rss_rank)),
+                list_pos: mark(
+                    &mut flags,
+                    P_LIST_POS,
+                    if canonical { None } else { pos(i) },
+                ),
+                flags,
             });
         }
         let canonical =
@@ -477,15 +567,21 @@ impl Buffer {
             let (cpu_pct, rss_bytes) = elide_name_total(n, &t.processes, self.name_last.get(&name));
             self.name_last
                 .insert(name, (n.cpu_pct.to_bits(), n.rss_bytes));
+            let mut flags = 0;
             self.names.push(NameRow {
-                ts,
-                rss_bytes,
+                rss_bytes: mark(&mut flags, N_RSS, rss_bytes),
+                sample,
                 name,
                 process_count: n.process_count,
-                cpu_pct,
-                cpu_rank: explicit(lens[2], n.cpu_rank),
-                rss_rank: explicit(lens[3], n.rss_rank),
-                list_pos: if canonical { None } else { pos(i) },
+                cpu_pct: mark(&mut flags, N_CPU, cpu_pct),
+                cpu_rank: mark(&mut flags, N_CPU_RANK, explicit(lens[2], n.cpu_rank)),
+                rss_rank: mark(&mut flags, N_RSS_RANK, explicit(lens[3], n.rss_rank)),
+                list_pos: mark(
+                    &mut flags,
+                    N_LIST_POS,
+                    if canonical { None } else { pos(i) },
+                ),
+                flags,
             });
         }
         self.latency
@@ -493,15 +589,6 @@ impl Buffer {
         Ok(())
     }
 
-    /// Builds the record batch of table `i` (0 samples, 1 processes, 2 names, the order of `TABLES`) and empties
-    /// its part of the buffer.
-    fn take_batch(&mut self, i: usize) -> Result<RecordBatch, arrow_schema::ArrowError> {
-        match i {
-            0 => self.samples_batch(),
-            1 => self.processes_batch(),
-            _ => self.names_batch(),
-        }
-    }
 
     /// The latency rows of the row group, `None` when its samples carried no probe; empties them.
     fn take_latency_batch(&mut self) -> Result<Option<RecordBatch>, arrow_schema::ArrowError> {
@@ -651,66 +738,94 @@ impl Buffer {
         RecordBatch::try_new(schema("samples"), columns)
     }
 
-    fn processes_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    /// The process rows of the row group, sorted by identity, then time: each column becomes a smooth
+    /// per-process series that delta and RLE shrink. Empties them from the buffer.
+    fn take_process_rows(&mut self) -> Vec<ProcRow> {
         let mut rows = std::mem::take(&mut self.procs);
-        // By identity, then time: each column becomes a smooth per-process series that delta and RLE shrink.
-        rows.sort_unstable_by_key(|r| (r.pid, r.start_time, r.ts));
-        let ts: Vec<i64> = rows.iter().map(|r| r.ts).collect();
-        let start: Vec<i64> = rows.iter().map(|r| r.start_time).collect();
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.pid))),
-            Arc::new(TimestampMicrosecondArray::from(start).with_timezone("UTC")),
-            Arc::new(UInt32Array::from_iter(rows.iter().map(|r| r.parent_pid))),
-            self.proc_names
+        rows.sort_unstable_by_key(|r| (r.pid, r.start_time, r.sample));
+        rows
+    }
+
+    /// Column `i` of the `processes` table (see `schema.rs`) from its sorted rows.
+    fn process_column(
+        &mut self,
+        rows: &[ProcRow],
+        sample_ts: &[i64],
+        i: usize,
+    ) -> Result<ArrayRef, arrow_schema::ArrowError> {
+        let ts = |v: Vec<i64>| -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+        };
+        Ok(match i {
+            0 => ts(rows.iter().map(|r| sample_ts[r.sample as usize]).collect()),
+            1 => Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.pid))),
+            2 => ts(rows.iter().map(|r| r.start_time).collect()),
+            3 => Arc::new(UInt32Array::from_iter(rows.iter().map(ProcRow::parent_pid))),
+            4 => self
+                .proc_names
                 .array(rows.iter().map(|r| Some(r.name)).collect())?,
-            self.cmdlines
-                .array(rows.iter().map(|r| r.cmdline).collect())?,
-            self.users.array(rows.iter().map(|r| r.user).collect())?,
-            pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
-            adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
-            pct_array(rows.iter().map(|r| r.children_cpu_pct))?,
-            adj_array(rows.iter().map(|r| r.children_cpu_pct)),
-            kibs(rows.iter().map(|r| r.rss_bytes)),
-            kibs(rows.iter().map(|r| r.virtual_bytes)),
-            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
-            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
-            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.list_pos))),
-            pairs_array(
+            5 => self.cmdlines.array(rows.iter().map(ProcRow::cmdline).collect())?,
+            6 => self.users.array(rows.iter().map(ProcRow::user).collect())?,
+            7 => pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
+            8 => adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
+            9 => pct_array(rows.iter().map(ProcRow::children_cpu_pct))?,
+            10 => adj_array(rows.iter().map(ProcRow::children_cpu_pct)),
+            11 => kibs(rows.iter().map(|r| r.rss_bytes)),
+            12 => kibs(rows.iter().map(|r| r.virtual_bytes)),
+            13 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::cpu_rank))),
+            14 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::rss_rank))),
+            15 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::list_pos))),
+            _ => pairs_array(
                 rows.iter()
                     .map(|r| kib_rem([Some(r.rss_bytes), Some(r.virtual_bytes)])),
             ),
-        ];
-        RecordBatch::try_new(schema("processes"), columns)
+        })
     }
 
-    fn names_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    /// The name rows of the row group, sorted by name, then time. Empties them from the buffer.
+    fn take_name_rows(&mut self) -> Vec<NameRow> {
         let mut rows = std::mem::take(&mut self.names);
         self.name_last.clear();
-        let order: Vec<String> = self.name_names.values.clone();
+        let order = &self.name_names.values;
         rows.sort_unstable_by(|a, b| {
             let (na, nb) = (order.get(a.name as usize), order.get(b.name as usize));
-            na.cmp(&nb).then(a.ts.cmp(&b.ts))
+            na.cmp(&nb).then(a.sample.cmp(&b.sample))
         });
-        let ts: Vec<i64> = rows.iter().map(|r| r.ts).collect();
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
-            self.name_names
+        rows
+    }
+
+    /// Column `i` of the `names` table (see `schema.rs`) from its sorted rows.
+    fn name_column(
+        &mut self,
+        rows: &[NameRow],
+        sample_ts: &[i64],
+        i: usize,
+    ) -> Result<ArrayRef, arrow_schema::ArrowError> {
+        Ok(match i {
+            0 => Arc::new(
+                TimestampMicrosecondArray::from(
+                    rows.iter()
+                        .map(|r| sample_ts[r.sample as usize])
+                        .collect::<Vec<_>>(),
+                )
+                .with_timezone("UTC"),
+            ),
+            1 => self
+                .name_names
                 .array(rows.iter().map(|r| Some(r.name)).collect())?,
-            Arc::new(UInt32Array::from_iter_values(
+            2 => Arc::new(UInt32Array::from_iter_values(
                 rows.iter().map(|r| r.process_count),
             )),
-            pct_array(rows.iter().map(|r| r.cpu_pct))?,
-            adj_array(rows.iter().map(|r| Some(r.cpu_pct.unwrap_or(0.0)))),
-            Arc::new(UInt64Array::from_iter(
-                rows.iter().map(|r| r.rss_bytes.map(kib)),
+            3 => pct_array(rows.iter().map(NameRow::cpu_pct))?,
+            4 => adj_array(rows.iter().map(|r| Some(r.cpu_pct().unwrap_or(0.0)))),
+            5 => Arc::new(UInt64Array::from_iter(
+                rows.iter().map(|r| r.rss_bytes().map(kib)),
             )),
-            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.cpu_rank))),
-            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.rss_rank))),
-            Arc::new(UInt16Array::from_iter(rows.iter().map(|r| r.list_pos))),
-            pairs_array(rows.iter().map(|r| kib_rem([r.rss_bytes]))),
-        ];
-        RecordBatch::try_new(schema("names"), columns)
+            6 => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::cpu_rank))),
+            7 => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::rss_rank))),
+            8 => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::list_pos))),
+            _ => pairs_array(rows.iter().map(|r| kib_rem([r.rss_bytes()]))),
+        })
     }
 }
 
@@ -1044,12 +1159,29 @@ fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Error> {
     if seg.buf.len() == 0 {
         return Ok(());
     }
-    // One table at a time, each batch dropped once written: the buffer's other rows and one table's arrays are
-    // all that is held.
-    for (i, f) in seg.files.iter_mut().enumerate() {
-        let batch = seg.buf.take_batch(i).map_err(arrow(root))?;
-        write_row_group(f, &batch)?;
-    }
+    // One table at a time, and of `processes` and `names` (an hour is ~100,000 rows) one column at a time: the
+    // buffer's rows and one column's array are what is held, never a whole record batch.
+    let [samples, processes, names] = &mut seg.files[..] else {
+        return Err(Error::Invalid {
+            path: root.to_path_buf(),
+            reason: "a segment without its three table files".into(),
+        });
+    };
+    // The samples' ticks, which the process and name rows refer to by index.
+    let sample_ts = seg.buf.ts.clone();
+    let batch = seg.buf.samples_batch().map_err(arrow(root))?;
+    write_row_group(samples, &schema("samples"), |i| Ok(Arc::clone(batch.column(i))))?;
+    drop(batch);
+    let rows = seg.buf.take_process_rows();
+    write_row_group(processes, &schema("processes"), |i| {
+        seg.buf.process_column(&rows, &sample_ts, i)
+    })?;
+    drop(rows);
+    let rows = seg.buf.take_name_rows();
+    write_row_group(names, &schema("names"), |i| {
+        seg.buf.name_column(&rows, &sample_ts, i)
+    })?;
+    drop(rows);
     let latency = seg.buf.take_latency_batch().map_err(arrow(root))?;
     if let Some(batch) = latency {
         let f = match &mut seg.latency {
@@ -1064,7 +1196,7 @@ fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Error> {
                 seg.latency.insert(file)
             }
         };
-        write_row_group(f, &batch)?;
+        write_row_group(f, &batch.schema(), |i| Ok(Arc::clone(batch.column(i))))?;
     }
     Ok(())
 }
@@ -1105,16 +1237,30 @@ fn open_file(
 /// context freed) before the next one starts. `ArrowWriter` keeps every column's writer, with a zstd context of up
 /// to a few hundred KB each, until the row group is flushed: 14.5 of the 29.8 MB peak of an hour's compaction
 /// (valgrind massif; BENCHMARKS.md). The encoded chunks wait in memory, compressed, until the row group is written.
-fn write_row_group(f: &mut SegmentFile, batch: &RecordBatch) -> Result<(), Error> {
+fn write_row_group(
+    f: &mut SegmentFile,
+    schema: &arrow_schema::Schema,
+    mut column: impl FnMut(usize) -> Result<ArrayRef, arrow_schema::ArrowError>,
+) -> Result<(), Error> {
     let index = f.writer.flushed_row_groups().len();
     let mut writers = f
         .columns
         .create_column_writers(index)
         .map_err(pq(&f.tmp))?
         .into_iter();
-    let mut chunks = Vec::with_capacity(batch.num_columns());
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        for leaf in compute_leaves(field, column).map_err(pq(&f.tmp))? {
+    let mut chunks = Vec::with_capacity(schema.fields().len());
+    for (i, field) in schema.fields().iter().enumerate() {
+        let array = column(i).map_err(|source| Error::Arrow {
+            path: f.tmp.clone(),
+            source,
+        })?;
+        if array.data_type() != field.data_type() {
+            return Err(Error::Invalid {
+                path: f.tmp.clone(),
+                reason: format!("column {} is {}, not {}", field.name(), array.data_type(), field.data_type()),
+            });
+        }
+        for leaf in compute_leaves(field, &array).map_err(pq(&f.tmp))? {
             let mut w = writers.next().ok_or_else(|| Error::Invalid {
                 path: f.tmp.clone(),
                 reason: "more leaf columns than column writers".into(),

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Two recorders side by side: runs two `stabmon record` binaries at the same time on the same machine (same load,
+# same processes, 1 s, top 10) and compares bytes on disk per table and the peak RSS of each, so that a change of
+# format or sampler is measured as a ratio in one run (the machine is noisy; separate runs see different loads).
+#
+#   A=/path/to/old/stabmon B=target/release/stabmon bash benches/record_ab.sh     # 10 minutes
+#   SOAK=60m PROCS=1000 KEEP=/tmp/ab A=... B=... bash benches/record_ab.sh       # keep both data directories
+#
+# B defaults to this checkout's release build; A must be given (for example a build of an older commit:
+# `git worktree add /tmp/old <rev> && CARGO_TARGET_DIR=/tmp/old-target cargo build --release -p stabmon-cli`).
+# Needs python3 with pyarrow (for the per-table figures). Sends no network traffic. Children are killed on exit.
+set -euo pipefail
+
+SOAK=${SOAK:-10m}
+PROCS=${PROCS:-1000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+: "${A:?set A to the first stabmon binary}"
+if [ -z "${B:-}" ]; then
+    cargo build --release -q -p stabmon-cli
+    B="$root/target/release/stabmon"
+fi
+data=$(mktemp -d /tmp/stabmon-ab.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+
+count_procs() { ls -d /proc/[0-9]* 2>/dev/null | wc -l; }
+while [ "$(count_procs)" -lt "$PROCS" ]; do
+    sleep 3600 &
+    pids+=($!)
+done
+echo "processes running: $(count_procs)" >&2
+
+"$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" 2>"$data/a.log" &
+ra=$!
+"$B" record --data "$data/b" --interval 1s --top 10 --duration "$SOAK" 2>"$data/b.log" &
+rb=$!
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+ha=0
+hb=0
+while kill -0 "$ra" 2>/dev/null || kill -0 "$rb" 2>/dev/null; do
+    v=$(hwm "$ra"); [ -n "$v" ] && [ "$v" -gt "$ha" ] && ha=$v
+    v=$(hwm "$rb"); [ -n "$v" ] && [ "$v" -gt "$hb" ] && hb=$v
+    sleep 1
+done
+wait "$ra" "$rb"
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$data/a" "$data/b" "$KEEP"/; fi
+python3 - "$data" "$ha" "$hb" "$SOAK" <<'EOF'
+import glob, os, sys
+import pyarrow.parquet as pq
+data, ha, hb, soak = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rows = {}
+for side in "ab":
+    n = sum(pq.ParquetFile(f).metadata.num_rows for f in glob.glob(f"{data}/{side}/samples/**/*.parquet", recursive=True))
+    tables = {}
+    for t in ["samples", "processes", "names", "latency"]:
+        tables[t] = sum(os.path.getsize(f) for f in glob.glob(f"{data}/{side}/{t}/**/*.parquet", recursive=True))
+    rows[side] = (n, tables)
+print(f"side by side for {soak}: A {rows['a'][0]} samples, B {rows['b'][0]} samples")
+print(f"{'table':<10} {'A bytes':>10} {'A B/s':>7} {'B bytes':>10} {'B B/s':>7} {'B/A':>6}")
+for t in ["samples", "processes", "names", "latency", "all"]:
+    va = sum(rows["a"][1].values()) if t == "all" else rows["a"][1][t]
+    vb = sum(rows["b"][1].values()) if t == "all" else rows["b"][1][t]
+    if t == "latency" and va == vb == 0:
+        continue
+    na, nb = max(rows["a"][0], 1), max(rows["b"][0], 1)
+    print(f"{t:<10} {va:>10} {va / na:>7.1f} {vb:>10} {vb / nb:>7.1f} {vb / max(va, 1):>6.2f}")
+print(f"peak RSS (VmHWM): A {ha / 1024:.1f} MiB, B {hb / 1024:.1f} MiB")
+EOF
