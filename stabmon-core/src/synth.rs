@@ -1363,7 +1363,8 @@ impl SynthIter {
         let some = |rng: &mut Rng, p: f64, scale: f64| {
             if rng.chance(p) {
                 // Rounded to 0.01 %, as the /proc sampler records stall shares.
-                ((rng.below((scale * 1e4) as u64 + 1) as f64 / 1e2 / elapsed_s).round() / 100.0) as f32
+                ((rng.below((scale * 1e4) as u64 + 1) as f64 / 1e2 / elapsed_s).round() / 100.0)
+                    as f32
             } else {
                 0.0
             }

@@ -589,7 +589,6 @@ impl Buffer {
         Ok(())
     }
 
-
     /// The latency rows of the row group, `None` when its samples carried no probe; empties them.
     fn take_latency_batch(&mut self) -> Result<Option<RecordBatch>, arrow_schema::ArrowError> {
         if self.latency.is_empty() {
@@ -764,7 +763,9 @@ impl Buffer {
             4 => self
                 .proc_names
                 .array(rows.iter().map(|r| Some(r.name)).collect())?,
-            5 => self.cmdlines.array(rows.iter().map(ProcRow::cmdline).collect())?,
+            5 => self
+                .cmdlines
+                .array(rows.iter().map(ProcRow::cmdline).collect())?,
             6 => self.users.array(rows.iter().map(ProcRow::user).collect())?,
             7 => pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
             8 => adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
@@ -1170,7 +1171,9 @@ fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Error> {
     // The samples' ticks, which the process and name rows refer to by index.
     let sample_ts = seg.buf.ts.clone();
     let batch = seg.buf.samples_batch().map_err(arrow(root))?;
-    write_row_group(samples, &schema("samples"), |i| Ok(Arc::clone(batch.column(i))))?;
+    write_row_group(samples, &schema("samples"), |i| {
+        Ok(Arc::clone(batch.column(i)))
+    })?;
     drop(batch);
     let rows = seg.buf.take_process_rows();
     write_row_group(processes, &schema("processes"), |i| {
@@ -1257,7 +1260,12 @@ fn write_row_group(
         if array.data_type() != field.data_type() {
             return Err(Error::Invalid {
                 path: f.tmp.clone(),
-                reason: format!("column {} is {}, not {}", field.name(), array.data_type(), field.data_type()),
+                reason: format!(
+                    "column {} is {}, not {}",
+                    field.name(),
+                    array.data_type(),
+                    field.data_type()
+                ),
             });
         }
         for leaf in compute_leaves(field, &array).map_err(pq(&f.tmp))? {
