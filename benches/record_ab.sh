@@ -20,21 +20,9 @@ if [ -z "${B:-}" ]; then
     cargo build --release -q -p stabmon-cli
     B="$root/target/release/stabmon"
 fi
-data=$(mktemp -d /tmp/stabmon-ab.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$data"
-}
-trap cleanup EXIT
-
-count_procs() { ls -d /proc/[0-9]* 2>/dev/null | wc -l; }
-while [ "$(count_procs)" -lt "$PROCS" ]; do
-    sleep 3600 &
-    pids+=($!)
-done
-echo "processes running: $(count_procs)" >&2
+. "$root/benches/soak_lib.sh"
+soak_setup stabmon-ab
+start_sleepers "$PROCS"
 
 "$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" 2>"$data/a.log" &
 ra=$!

@@ -18,21 +18,9 @@ cd "$root"
 
 cargo build --release -q -p stabmon-cli
 bin="$root/target/release/stabmon"
-data=$(mktemp -d /tmp/stabmon-soak.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$data"
-}
-trap cleanup EXIT
-
-count_procs() { ls -d /proc/[0-9]* 2>/dev/null | wc -l; }
-while [ "$(count_procs)" -lt "$PROCS" ]; do
-    sleep 3600 &
-    pids+=($!)
-done
-echo "processes running: $(count_procs)" >&2
+. "$root/benches/soak_lib.sh"
+soak_setup stabmon-soak
+start_sleepers "$PROCS"
 
 "$bin" record --data "$data/rec" --interval 1s --top 10 --duration "$SOAK" --sampler "$SAMPLER" 2>"$data/record.log" &
 rec=$!
