@@ -24,19 +24,18 @@ fi
 soak_setup stabmon-ab
 start_sleepers "$PROCS"
 
-"$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" 2>"$data/a.log" &
-ra=$!
-"$B" record --data "$data/b" --interval 1s --top 10 --duration "$SOAK" 2>"$data/b.log" &
-rb=$!
-hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-ha=0
-hb=0
+spawn_recorder a "$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" 2>"$data/a.log"
+ra=$spawned
+spawn_recorder b "$B" record --data "$data/b" --interval 1s --top 10 --duration "$SOAK" 2>"$data/b.log"
+rb=$spawned
 while kill -0 "$ra" 2>/dev/null || kill -0 "$rb" 2>/dev/null; do
-    v=$(hwm "$ra"); [ -n "$v" ] && [ "$v" -gt "$ha" ] && ha=$v
-    v=$(hwm "$rb"); [ -n "$v" ] && [ "$v" -gt "$hb" ] && hb=$v
+    poll_peak a "$ra"
+    poll_peak b "$rb"
     sleep 1
 done
 wait "$ra" "$rb"
+ha=$(peak_kib a)
+hb=$(peak_kib b)
 if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$data/a" "$data/b" "$KEEP"/; fi
 python3 - "$data" "$ha" "$hb" "$SOAK" <<'EOF'
 import glob, os, sys
@@ -58,5 +57,5 @@ for t in ["samples", "processes", "names", "latency", "all"]:
         continue
     na, nb = max(rows["a"][0], 1), max(rows["b"][0], 1)
     print(f"{t:<10} {va:>10} {va / na:>7.1f} {vb:>10} {vb / nb:>7.1f} {vb / max(va, 1):>6.2f}")
-print(f"peak RSS (VmHWM): A {ha / 1024:.1f} MiB, B {hb / 1024:.1f} MiB")
+print(f"peak RSS: A {ha / 1024:.1f} MiB, B {hb / 1024:.1f} MiB")
 EOF

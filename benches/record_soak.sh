@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real recording soak: runs the release `stabmon record` at 1 s with top 10 while about 1,000 processes exist, then
-# reports bytes on disk per recorded second, the recorder's peak RSS (VmHWM) and the lateness of each sample against
+# reports bytes on disk per recorded second, the recorder's peak RSS (see soak_lib.sh) and the lateness of each sample against
 # its tick (p50/p99/max).
 #
 #   bash benches/record_soak.sh            # 10 minutes, the figure in BENCHMARKS.md
@@ -22,15 +22,15 @@ bin="$root/target/release/stabmon"
 soak_setup stabmon-soak
 start_sleepers "$PROCS"
 
-"$bin" record --data "$data/rec" --interval 1s --top 10 --duration "$SOAK" --sampler "$SAMPLER" 2>"$data/record.log" &
-rec=$!
-hwm_kb=0
+spawn_recorder rec "$bin" record --data "$data/rec" --interval 1s --top 10 --duration "$SOAK" --sampler "$SAMPLER" \
+    2>"$data/record.log"
+rec=$spawned
 while kill -0 "$rec" 2>/dev/null; do
-    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$rec/status" 2>/dev/null || true)
-    if [ -n "${v:-}" ] && [ "$v" -gt "$hwm_kb" ]; then hwm_kb=$v; fi
+    poll_peak rec "$rec"
     sleep 1
 done
 wait "$rec"
+hwm_kb=$(peak_kib rec)
 
 bytes=$(find "$data/rec" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 pq_bytes=$(find "$data/rec" -type f -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
@@ -53,6 +53,6 @@ pct = lambda q: lat[min(n - 1, int(q * n))]
 print(f"soak {soak}, sampler {sampler}: {n} samples from {first} to {last}")
 print(f"bytes on disk: {size} = {size / n:.1f} B per recorded second = {size / n * 86400 / 1e6:.2f} MB/day")
 print(f"  of which Parquet segments: {pq_size} = {pq_size / n:.1f} B per recorded second (the rest: manifest, lock)")
-print(f"peak RSS (VmHWM): {hwm_kb / 1024:.1f} MiB")
+print(f"peak RSS: {hwm_kb / 1024:.1f} MiB")
 print(f"lateness: p50 {pct(0.5):.2f} ms, p99 {pct(0.99):.2f} ms, max {lat[-1]:.2f} ms")
 EOF

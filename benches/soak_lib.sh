@@ -27,3 +27,30 @@ start_sleepers() {
     done
     echo "processes running: $(count_procs)" >&2
 }
+
+# spawn_recorder NAME CMD...   runs a recorder in the background; `peak_kib NAME` after it exited gives its peak RSS
+# in KiB. With GNU time (/usr/bin/time, Debian package `time`) that is the kernel's maximum resident set size over
+# the whole run, the compaction at the clean stop included; without it, VmHWM polled every second (which can miss
+# the last second's compaction). Sets $spawned to the recorder's pid (or GNU time's).
+spawn_recorder() {
+    local name=$1
+    shift
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f %M -o "$data/$name.maxrss" "$@" &
+    else
+        "$@" &
+    fi
+    spawned=$!
+    echo 0 >"$data/$name.polled"
+}
+
+# poll_peak NAME PID   records PID's VmHWM if it grew (for the fallback without GNU time)
+poll_peak() {
+    local v
+    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$2/status" 2>/dev/null || true)
+    if [ -n "${v:-}" ] && [ "$v" -gt "$(cat "$data/$1.polled")" ]; then echo "$v" >"$data/$1.polled"; fi
+}
+
+peak_kib() {
+    if [ -s "$data/$1.maxrss" ]; then tail -1 "$data/$1.maxrss"; else cat "$data/$1.polled"; fi
+}
