@@ -463,7 +463,11 @@ fn a_blackholed_target_does_not_delay_samples() {
             // Started before the sample that carries it was taken: its tick plus its lateness (under load a
             // sample is taken late, and a probe that started after the tick but before the reading rides on it).
             let taken = s.ts.saturating_add(s.lateness);
-            assert!(p.ts < taken, "{p:?} in the sample of {} taken at {taken}", s.ts);
+            assert!(
+                p.ts < taken,
+                "{p:?} in the sample of {} taken at {taken}",
+                s.ts
+            );
         }
         probes.extend(s.latency);
     }
