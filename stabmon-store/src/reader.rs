@@ -982,13 +982,14 @@ fn read_samples(
                 _ => return Err(invalid(path, "load_1m/5m/15m are partly null")),
             };
             let rems: [u64; 7] = remainders(kib_rem, i, path)?;
-            let mut bytes = [0u64; 7];
-            for (k, b) in bytes.iter_mut().enumerate() {
-                *b = mem[k].get(i, rems[k], path)?.unwrap_or(0);
+            let mut stored = [None; 7];
+            for (k, v) in stored.iter_mut().enumerate() {
+                *v = mem[k].get(i, rems[k], path)?;
             }
+            let bytes = stored.map(|v| v.unwrap_or(0));
             // Null used memory is total minus available (what `Memory::new` derives).
             let mut m = Memory::new(bytes[0], bytes[2]);
-            if let Some(used) = mem[1].get(i, rems[1], path)? {
+            if let Some(used) = stored[1] {
                 m.used_bytes = used;
             }
             m.swap_total_bytes = bytes[3];

@@ -21,7 +21,7 @@ use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
 use stabmon_core::latency::whole_micros;
-use stabmon_core::{LatencyProbe, NameTotal, ProcessEntry, Sample, Timestamp};
+use stabmon_core::{LatencyProbe, Memory, NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, arrow, io, pq};
 use crate::layout::{LATENCY, TABLES, partition_dir, segment_stem, utc_date};
@@ -673,7 +673,7 @@ impl Buffer {
         // Used memory is null where it is total minus available (see the crate docs, "Derived values").
         let used: Vec<Option<u64>> = (m0.iter().zip(&m1).zip(&m2))
             .map(|((&total, &used), &available)| {
-                (used != total.saturating_sub(available)).then_some(used)
+                (used != Memory::new(total, available).used_bytes).then_some(used)
             })
             .collect();
         let [p0, p1, p2, p3, p4] = std::mem::take(&mut self.pressure);
@@ -1168,14 +1168,9 @@ fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Error> {
             reason: "a segment without its three table files".into(),
         });
     };
-    // The samples' ticks, which the process and name rows refer to by index.
-    let sample_ts = seg.buf.ts.clone();
-    let batch = seg.buf.samples_batch().map_err(arrow(root))?;
-    write_row_group(samples, &schema("samples"), |i| {
-        Ok(Arc::clone(batch.column(i)))
-    })?;
-    drop(batch);
+    // `samples` last: the process and name rows refer to its ticks (`Buffer::ts`) by index, which it empties.
     let rows = seg.buf.take_process_rows();
+    let sample_ts = std::mem::take(&mut seg.buf.ts);
     write_row_group(processes, &schema("processes"), |i| {
         seg.buf.process_column(&rows, &sample_ts, i)
     })?;
@@ -1185,6 +1180,12 @@ fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Error> {
         seg.buf.name_column(&rows, &sample_ts, i)
     })?;
     drop(rows);
+    seg.buf.ts = sample_ts;
+    let batch = seg.buf.samples_batch().map_err(arrow(root))?;
+    write_row_group(samples, &schema("samples"), |i| {
+        Ok(Arc::clone(batch.column(i)))
+    })?;
+    drop(batch);
     let latency = seg.buf.take_latency_batch().map_err(arrow(root))?;
     if let Some(batch) = latency {
         let f = match &mut seg.latency {
@@ -1236,10 +1237,11 @@ fn open_file(
     })
 }
 
-/// Writes `batch` as one row group, encoding one column at a time: each column's writer is closed (and its zstd
-/// context freed) before the next one starts. `ArrowWriter` keeps every column's writer, with a zstd context of up
-/// to a few hundred KB each, until the row group is flushed: 14.5 of the 29.8 MB peak of an hour's compaction
-/// (valgrind massif; BENCHMARKS.md). The encoded chunks wait in memory, compressed, until the row group is written.
+/// Writes one row group of `schema`, asking `column(i)` for each column in turn and encoding it before asking for
+/// the next: each column's array is dropped and its writer closed (its zstd context freed) before the next one
+/// starts. `ArrowWriter` keeps every column's writer, with a zstd context of up to a few hundred KB each, until
+/// the row group is flushed: 14.5 MB of an hour's compaction peak (valgrind massif; BENCHMARKS.md). The encoded
+/// chunks wait in memory, compressed, until the row group is written.
 fn write_row_group(
     f: &mut SegmentFile,
     schema: &arrow_schema::Schema,
