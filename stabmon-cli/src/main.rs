@@ -332,22 +332,33 @@ fn parse_target(s: &str) -> Result<stabmon_probe::Target, String> {
     })
 }
 
-fn parse_cmdline_max(s: &str) -> Result<usize, String> {
-    let allowed = "use a whole number of bytes from 16 to 65536";
+/// A whole number in `range`; `allowed` says what is (for the error).
+fn parse_whole<T: TryFrom<i64>>(
+    s: &str,
+    range: std::ops::RangeInclusive<i64>,
+    allowed: &str,
+) -> Result<T, String> {
     match s.trim().parse::<i64>() {
-        Ok(n) if (16..=65536).contains(&n) => usize::try_from(n).map_err(|_| allowed.to_owned()),
+        Ok(n) if range.contains(&n) => T::try_from(n).map_err(|_| allowed.to_owned()),
         Ok(_) => Err(format!("it is out of range; {allowed}")),
         Err(_) => Err(format!("it is not a whole number; {allowed}")),
     }
 }
 
+fn parse_cmdline_max(s: &str) -> Result<usize, String> {
+    parse_whole(
+        s,
+        16..=65536,
+        "use a whole number of bytes from 16 to 65536",
+    )
+}
+
 fn parse_top(s: &str) -> Result<u16, String> {
-    let allowed = format!("use a whole number from 1 to {MAX_TOP}");
-    match s.trim().parse::<i64>() {
-        Ok(n) if (1..=i64::from(MAX_TOP)).contains(&n) => u16::try_from(n).map_err(|_| allowed),
-        Ok(_) => Err(format!("it is out of range; {allowed}")),
-        Err(_) => Err(format!("it is not a whole number; {allowed}")),
-    }
+    parse_whole(
+        s,
+        1..=i64::from(MAX_TOP),
+        &format!("use a whole number from 1 to {MAX_TOP}"),
+    )
 }
 
 /// Bad input from the user: reported on one line, exit status 2.
