@@ -306,6 +306,10 @@ fn name_totals(n: usize, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64
     let all: Vec<(&str, (u32, f32, u64))> = sums
         .into_iter()
         .map(|(name, (count, cpu, rss))| {
+            // Resident sums at the samplers' resolution for sizes (10 significant bits): a sum of 40 workers
+            // moves whenever one of them does, and its low digits are noise (rounding a lone process's size
+            // again changes nothing).
+            let rss = crate::units::round_bytes(rss);
             (name, (count, ((cpu * 100.0).round() / 100.0) as f32, rss))
         })
         .collect();

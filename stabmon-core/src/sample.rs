@@ -18,13 +18,16 @@ use crate::time::Timestamp;
 /// # Resolution
 ///
 /// Durations ([`interval`](Sample::interval), [`lateness`](Sample::lateness)) are whole microseconds, like
-/// [`Timestamp`]; the store refuses finer ones. Percentages from the samplers are on the 0.01 % grid, and the store
+/// [`Timestamp`]; the store refuses finer ones. The collector records lateness to 100 us
+/// ([`LATENESS_RESOLUTION`](crate::units::LATENESS_RESOLUTION)), and the interval it measures follows. Percentages from the samplers are on the 0.01 % grid, and the store
 /// keeps values on that grid compactly (any `f32` still round-trips exactly, at a higher cost). CPU time comes in
 /// clock ticks (Linux: 1/100 s, so one tick is 1 % of a core at 1 s), and Linux's `/proc` sampler rounds CPU
 /// percentages (of the machine, of each core, of each process and its children) to that resolution: the power of
 /// ten at or just below one tick's share, between 0.01 % and 1 % (at 1 s: whole percent per core and per process,
 /// 0.1 % for a machine of 2 to 12 cores), which loses nothing measurable. Pressure stalls, counted in
-/// microseconds, are rounded to 0.01 %.
+/// microseconds, are rounded to 0.1 % ([`stall_pct`](crate::units::stall_pct)). Sizes that move all the time (resident and virtual size of processes and
+/// their per-name sums, available memory, used swap) are kept to 10 significant bits, three significant digits
+/// ([`round_bytes`](crate::units::round_bytes)); installed memory and swap are exact.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Sample {
@@ -44,7 +47,7 @@ pub struct Sample {
     /// The time this sample's rates cover: measured since the previous sample, in whole microseconds.
     pub interval: Duration,
     /// How long after its tick the sample's reading started. A recorder starved by a CPU or memory storm shows it
-    /// here, and the schedule's regularity is measured with it. Whole microseconds.
+    /// here, and the schedule's regularity is measured with it. Recorded to 100 us by the collector.
     pub lateness: Duration,
     /// CPU use of the whole machine, in percent of all cores (0 to 100).
     pub cpu: CpuUsage,
@@ -150,6 +153,29 @@ impl Memory {
             used_bytes: total_bytes.saturating_sub(available_bytes),
             available_bytes,
             ..Memory::default()
+        }
+    }
+
+    /// Memory figures as a sampler records them: available memory and used swap rounded to the resolution samples
+    /// keep ([`round_bytes`](crate::units::round_bytes): 10 significant bits), the totals exact, used derived.
+    ///
+    /// ```
+    /// use stabmon_core::Memory;
+    /// let m = Memory::measured(16 << 30, (9 << 30) + 12_345, 2 << 30, 4096);
+    /// assert_eq!(m.available_bytes, 9 << 30);
+    /// assert_eq!(m.used_bytes, 7 << 30);
+    /// assert_eq!(m.swap_used_bytes, 4096);
+    /// ```
+    pub fn measured(
+        total_bytes: u64,
+        available_bytes: u64,
+        swap_total_bytes: u64,
+        swap_used_bytes: u64,
+    ) -> Self {
+        Memory {
+            swap_total_bytes,
+            swap_used_bytes: crate::units::round_bytes(swap_used_bytes),
+            ..Memory::new(total_bytes, crate::units::round_bytes(available_bytes))
         }
     }
 }
@@ -267,7 +293,7 @@ pub struct NameTotal {
     pub process_count: u32,
     /// Their summed CPU, in percent of one core.
     pub cpu_pct: f32,
-    /// Their summed resident memory.
+    /// Their summed resident memory, to 10 significant bits ([`round_bytes`](crate::units::round_bytes)).
     pub rss_bytes: u64,
     /// 1-based rank in the by-CPU name list, when the name is in it.
     pub cpu_rank: Option<u16>,

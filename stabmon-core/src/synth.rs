@@ -1182,8 +1182,8 @@ impl SynthIter {
             1_000_000 + self.rng.below(8_000_000)
         } else {
             60_000 + self.rng.below(340_000)
-        } / 1000
-            * 1000; // whole microseconds, like the collector's
+        } / 100_000
+            * 100_000; // 100 us, the collector's resolution (`units::LATENESS_RESOLUTION`)
         let nominal_ns = u64::try_from(self.cfg.interval.as_nanos()).unwrap_or(u64::MAX);
         let elapsed_ns = if tick == 0 {
             nominal_ns
@@ -1262,8 +1262,9 @@ impl SynthIter {
                 s.parent_pid = Some(p.ppid);
                 s.cpu_pct = pct(t);
                 s.children_cpu_pct = Some(pct(p.child_ticks));
-                s.rss_bytes = p.rss_pages * PAGE;
-                s.virtual_bytes = p.vsz_bytes;
+                // At the samplers' resolution (`units::round_bytes`).
+                s.rss_bytes = crate::units::round_bytes(p.rss_pages * PAGE);
+                s.virtual_bytes = crate::units::round_bytes(p.vsz_bytes);
                 s
             })
             .collect();
@@ -1355,16 +1356,14 @@ impl SynthIter {
             .saturating_sub(self.cache_bytes / 4)
             / 1024
             * 1024;
-        let mut memory = Memory::new(total, available);
-        memory.swap_total_bytes = 2 << 30;
-        memory.swap_used_bytes = self.swap_used_bytes;
+        let memory = Memory::measured(total, available, 2 << 30, self.swap_used_bytes);
 
         let mut pressure = Pressure::default();
         let some = |rng: &mut Rng, p: f64, scale: f64| {
             if rng.chance(p) {
-                // Rounded to 0.01 %, as the /proc sampler records stall shares.
-                ((rng.below((scale * 1e4) as u64 + 1) as f64 / 1e2 / elapsed_s).round() / 100.0)
-                    as f32
+                // Stalled microseconds over the interval, at the /proc sampler's resolution (0.1 %).
+                let stalled_us = rng.below((scale * 1e4) as u64 + 1) as f64;
+                crate::units::stall_pct(stalled_us, elapsed_s * 1e6).unwrap_or(0.0)
             } else {
                 0.0
             }

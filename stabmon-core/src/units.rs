@@ -1,5 +1,6 @@
-//! Parsing of human durations (`500ms`, `10s`, `2h`, `1h30m`) for flags and configuration, and the resolution of
-//! CPU percentages measured in clock ticks.
+//! Parsing of human durations (`500ms`, `10s`, `2h`, `1h30m`) for flags and configuration, and the resolution
+//! samples keep: CPU percentages measured in clock ticks ([`cpu_pct_of_ticks`]), byte counts that change all the
+//! time ([`round_bytes`]), pressure stalls ([`stall_pct`]) and the lateness of a reading ([`LATENESS_RESOLUTION`]).
 
 use std::time::Duration;
 
@@ -94,6 +95,65 @@ pub fn cpu_pct_of_ticks(ticks: f64, whole_ticks: f64) -> f32 {
     ((steps * step * 100.0).round() / 100.0) as f32
 }
 
+/// The share of `elapsed_us` spent stalled (`stalled_us`, from a `/proc/pressure` counter's change), in percent,
+/// rounded to 0.1 % and at most 100; `None` when nothing elapsed.
+///
+/// 0.1 % is a millisecond of stall a second at 1 s. Below that the counters tick with the scheduler's noise (a
+/// quiet machine reads 0.01-0.09 % of I/O stall most seconds), which cost as much on disk as every other system
+/// figure together (BENCHMARKS.md); stalls worth finding are whole percent and more.
+///
+/// ```
+/// use stabmon_core::units::stall_pct;
+/// assert_eq!(stall_pct(12_345.0, 1_000_000.0), Some(1.2));
+/// assert_eq!(stall_pct(400.0, 1_000_000.0), Some(0.0));
+/// assert_eq!(stall_pct(1.0, 0.0), None);
+/// ```
+pub fn stall_pct(stalled_us: f64, elapsed_us: f64) -> Option<f32> {
+    (elapsed_us > 0.0).then(|| {
+        let tenths = (stalled_us / elapsed_us * 1000.0).round().min(1000.0);
+        // Through hundredths, so that the f32 is the one nearest to the decimal (as on the 0.01 % grid).
+        ((tenths * 10.0).round() / 100.0) as f32
+    })
+}
+
+/// How many significant bits [`round_bytes`] keeps: 10, a relative error of at most 1/1024 (0.1 %).
+pub const BYTES_SIGNIFICANT_BITS: u32 = 10;
+
+/// A byte count rounded to [`BYTES_SIGNIFICANT_BITS`] significant bits, to the nearest: the resolution samples keep
+/// for sizes that move all the time (resident and virtual size of processes and their per-name sums, available
+/// memory, used swap).
+///
+/// That is three significant digits, what `htop` and `atop` show (2.54 GiB, 38.2 MiB): below 4 MiB every
+/// multiple of a 4 KiB page stays exact, a 2.6 GiB process is known to 4 MiB. The digits below are the noise of a
+/// breathing heap or the page cache, and they cost most of the space those columns take on disk (a synthetic day:
+/// processes' resident sizes 0.76 -> 0.20 MB, BENCHMARKS.md). Rounding twice changes nothing.
+///
+/// ```
+/// use stabmon_core::units::round_bytes;
+/// assert_eq!(round_bytes(4096 * 1000), 4096 * 1000); // below 4 MiB, pages are exact
+/// assert_eq!(round_bytes(2_600 << 20 | 12_345), 2_600 << 20); // 2.6 GiB: to 4 MiB
+/// assert_eq!(round_bytes(round_bytes(123_456_789)), round_bytes(123_456_789));
+/// ```
+pub fn round_bytes(bytes: u64) -> u64 {
+    let len = u64::BITS - bytes.leading_zeros();
+    let Some(shift) = len.checked_sub(BYTES_SIGNIFICANT_BITS).filter(|&s| s > 0) else {
+        return bytes;
+    };
+    let half = 1u64 << (shift - 1);
+    // Rounding up may carry into a new leading bit (1023.6 -> 1024 units): a power of two, still 10 bits.
+    match bytes.checked_add(half) {
+        Some(up) => up >> shift << shift,
+        None => bytes >> shift << shift,
+    }
+}
+
+/// The resolution of [`Sample::lateness`](crate::Sample::lateness): 100 us.
+///
+/// Lateness tells how long after its tick a reading started: tenths of a millisecond on a calm machine, tens of
+/// milliseconds when it is starved. Whole microseconds were the scheduler's noise and cost three times as much on
+/// disk (BENCHMARKS.md); the interval a sample covers follows the lateness, so it has the same resolution.
+pub const LATENESS_RESOLUTION: std::time::Duration = std::time::Duration::from_micros(100);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +197,52 @@ mod tests {
         // Ten ticks a second (0.1 s): never coarser than 1 %.
         assert_eq!(cpu_pct_of_ticks(1.0, 10.0), 10.0);
         assert_eq!(cpu_pct_of_ticks(5.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn stalls_are_tenths_of_a_percent() {
+        assert_eq!(stall_pct(0.0, 1e6), Some(0.0));
+        assert_eq!(stall_pct(499.0, 1e6), Some(0.0));
+        assert_eq!(stall_pct(500.0, 1e6), Some(0.1));
+        assert_eq!(stall_pct(123_456.0, 1e6), Some(12.3));
+        assert_eq!(stall_pct(3e6, 1e6), Some(100.0));
+        assert_eq!(stall_pct(10_000.0, 10e6), Some(0.1));
+        assert_eq!(stall_pct(1.0, 0.0), None);
+    }
+
+    #[test]
+    fn bytes_keep_ten_significant_bits() {
+        // Small counts and every page multiple below 4 MiB are exact.
+        for b in [0, 1, 1023, 1024, 4096, 4096 * 1023, 4096 * 1024 - 4096] {
+            assert_eq!(round_bytes(b), b);
+        }
+        // 4 MiB + 1 page: 11 significant bits in pages, rounded to the nearest 8 KiB (ties away from zero).
+        assert_eq!(round_bytes((4 << 20) + 4096), (4 << 20) + 8192);
+        assert_eq!(round_bytes((4 << 20) + 4095), 4 << 20);
+        // Relative error at most 1/1024 of the value, and rounding is idempotent and monotone.
+        let mut x: u64 = 1;
+        let mut prev = 0;
+        for _ in 0..4000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407)
+                >> 20;
+            let r = round_bytes(x);
+            assert!(r.abs_diff(x) as f64 <= x as f64 / 1024.0, "{x} -> {r}");
+            assert_eq!(round_bytes(r), r, "{x}");
+            assert!(
+                u64::BITS - r.trailing_zeros().min(63) - r.leading_zeros()
+                    <= BYTES_SIGNIFICANT_BITS
+                    || r == 0
+            );
+            prev = prev.max(r);
+        }
+        assert!(prev > 0);
+        let mut sorted: Vec<u64> = (0..3000u64).map(|i| i * 7919 * 1021).collect();
+        sorted.sort_unstable();
+        let rounded: Vec<u64> = sorted.iter().map(|&b| round_bytes(b)).collect();
+        assert!(rounded.windows(2).all(|w| w[0] <= w[1]));
+        // No overflow at the top.
+        assert_eq!(round_bytes(u64::MAX), u64::MAX >> 54 << 54);
     }
 }

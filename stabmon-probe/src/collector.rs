@@ -414,8 +414,8 @@ impl Collector {
             return Ok(None);
         }
         self.tick = k;
-        // Whole microseconds, the resolution samples keep.
-        let lateness = crate::sampler::whole_micros(Instant::now().saturating_duration_since(due));
+        // Cut to the resolution samples keep (100 us).
+        let lateness = crate::sampler::cut_lateness(Instant::now().saturating_duration_since(due));
         let observed = Timestamp::now().saturating_sub(lateness);
         let since_start = due.saturating_duration_since(self.start);
         let on_grid = self.wall_start.saturating_add(since_start);
@@ -427,7 +427,7 @@ impl Collector {
             self.wall_start = observed.saturating_sub(since_start);
             observed
         };
-        // The reading's instant is the tick plus the lateness in whole microseconds, so that the interval the
+        // The reading's instant is the tick plus the lateness as recorded, so that the interval the
         // sampler measures between two readings is the ticks' spacing plus the change in lateness, exactly.
         let reading = due.checked_add(lateness).unwrap_or_else(Instant::now);
         let mut sample = self.sampler.sample_at(ts, reading)?;

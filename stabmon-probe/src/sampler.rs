@@ -105,15 +105,6 @@ impl HostInfo {
     }
 }
 
-/// `part / whole * 100` rounded to 0.01 %, 0 when `whole` is 0.
-pub(crate) fn pct(part: f64, whole: f64) -> f32 {
-    if whole > 0.0 {
-        round_pct(part / whole * 100.0)
-    } else {
-        0.0
-    }
-}
-
 /// A percentage rounded to 0.01 %, the resolution samples keep (see `stabmon_core::Sample`): CPU time comes in
 /// clock ticks (1 % of a core at 1 s), so the rounding loses nothing measurable, and the store keeps the values
 /// compactly.
@@ -121,9 +112,17 @@ pub(crate) fn round_pct(v: f64) -> f32 {
     ((v * 100.0).round() / 100.0) as f32
 }
 
-/// A duration cut to whole microseconds, the resolution of [`Sample::interval`] and [`Sample::lateness`].
+/// A duration cut to whole microseconds, the resolution of [`Sample::interval`].
 pub(crate) fn whole_micros(d: Duration) -> Duration {
     Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A lateness cut to [`LATENESS_RESOLUTION`](stabmon_core::units::LATENESS_RESOLUTION) (100 us), the resolution
+/// of [`Sample::lateness`].
+pub(crate) fn cut_lateness(d: Duration) -> Duration {
+    let step = stabmon_core::units::LATENESS_RESOLUTION.as_micros();
+    let micros = d.as_micros() / step * step;
+    Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
 
 /// A command line from its NUL-separated arguments: joined by spaces, shortened in the middle to `max_bytes`; `None` when empty (kernel
@@ -224,16 +223,19 @@ mod tests {
     }
 
     #[test]
-    fn pct_handles_zero_and_rounds() {
-        assert_eq!(pct(1.0, 0.0), 0.0);
-        assert_eq!(pct(1.0, 4.0), 25.0);
-        assert_eq!(pct(1.0, 3.0), 33.33);
-        assert_eq!(pct(2.0, 3.0), 66.67);
+    fn percentages_and_durations_are_cut_to_their_resolution() {
+        assert_eq!(round_pct(100.0 / 3.0), 33.33);
+        assert_eq!(round_pct(200.0 / 3.0), 66.67);
         assert_eq!(round_pct(187.004_9), 187.0);
         assert_eq!(
             whole_micros(Duration::new(1, 250_999)),
             Duration::from_micros(1_000_250)
         );
+        assert_eq!(
+            cut_lateness(Duration::new(0, 1_299_999)),
+            Duration::from_micros(1_200)
+        );
+        assert_eq!(cut_lateness(Duration::from_micros(99)), Duration::ZERO);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute, shorten_command_line};
+use stabmon_core::units::round_bytes;
 use stabmon_core::{CpuUsage, Memory, ProcessKey, Sample, Timestamp};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
@@ -212,10 +213,12 @@ impl Sampler for SysinfoSampler {
                 .ok()
                 .map(|l| stabmon_core::LoadAvg::new(l.one as f32, l.five as f32, l.fifteen as f32));
         }
-        let mut memory = Memory::new(self.sys.total_memory(), self.sys.available_memory());
-        memory.swap_total_bytes = self.sys.total_swap();
-        memory.swap_used_bytes = self.sys.used_swap();
-        sample.memory = memory;
+        sample.memory = Memory::measured(
+            self.sys.total_memory(),
+            self.sys.available_memory(),
+            self.sys.total_swap(),
+            self.sys.used_swap(),
+        );
         sample.process_count = u32::try_from(self.procs.len()).unwrap_or(u32::MAX);
 
         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
@@ -233,8 +236,8 @@ impl Sampler for SysinfoSampler {
                 } else {
                     0.0
                 };
-                s.rss_bytes = p.memory();
-                s.virtual_bytes = p.virtual_memory();
+                s.rss_bytes = round_bytes(p.memory());
+                s.virtual_bytes = round_bytes(p.virtual_memory());
                 Some(s)
             })
             .collect();

@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use stabmon_core::units::round_bytes;
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 use stabmon_probe::{Collector, ProcSampler, Sampler, SamplerKind, SamplerOptions, SysinfoSampler};
 
@@ -130,6 +131,42 @@ fn check_shape(s: &Sample, kind: SamplerKind) {
         assert!(p.cpu_rank.is_some() || p.rss_rank.is_some());
         assert!(p.start_time <= s.ts, "{kind}: {p:?}");
         assert!(!p.name.is_empty());
+    }
+    // The resolution samples keep: sizes that move to 10 significant bits, pressure stalls to 0.1 %.
+    let sizes = s
+        .top
+        .processes
+        .iter()
+        .flat_map(|p| [p.rss_bytes, p.virtual_bytes])
+        .chain(s.top.names.iter().map(|n| n.rss_bytes))
+        .chain([s.memory.available_bytes, s.memory.swap_used_bytes]);
+    for b in sizes {
+        assert_eq!(
+            round_bytes(b),
+            b,
+            "{kind}: {b} has more than 10 significant bits"
+        );
+    }
+    assert!(
+        s.top.processes.iter().any(|p| p.rss_bytes > 4 << 20),
+        "{kind}: some process above 4 MiB, where rounding shows"
+    );
+    let p = s.pressure.unwrap_or_default();
+    for v in [
+        p.cpu_some_pct,
+        p.memory_some_pct,
+        p.memory_full_pct,
+        p.io_some_pct,
+        p.io_full_pct,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tenths = f64::from(v) * 10.0;
+        assert!(
+            (tenths - tenths.round()).abs() < 1e-3,
+            "{kind}: stall {v} %"
+        );
     }
 }
 
@@ -349,6 +386,12 @@ fn ticks_do_not_drift() {
                 s.ts
             );
             assert!(s.interval > Duration::ZERO && s.interval < Duration::from_secs(1));
+            assert_eq!(
+                s.lateness.as_micros() % 100,
+                0,
+                "{kind}: lateness {:?} is recorded to 100 us",
+                s.lateness
+            );
         }
         let span = samples[7].ts.duration_since(first).unwrap();
         assert!(span >= 7 * interval, "{kind}: ticks came early: {span:?}");

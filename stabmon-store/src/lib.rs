@@ -69,8 +69,9 @@
 //! averages are stored as `DECIMAL(9,2)`, the value rounded to 0.01, which is what SQL users read. An adjustment
 //! makes the reader give every `f32` back bit for bit (NaN and infinities included): the difference, in units of
 //! the last place, between the bits of the recorded `f32` and the `f32` nearest to the decimal. Samplers record
-//! CPU % and pressure rounded to 0.01 % (one clock tick is 1 % at 1 s) and the kernel gives load averages with two
-//! decimals, so the adjustment is 0; per-name sums computed in `f32` are a few ULPs off. Unrounded values stay
+//! CPU % on the 0.01 % grid (at a clock tick's resolution: 1 % of a core at 1 s) and pressure stalls to 0.1 %,
+//! and the kernel gives load averages with two decimals, so the adjustment is 0; per-name sums computed in `f32`
+//! are a few ULPs off. Unrounded values stay
 //! exact but cost about as much as a float. Where the adjustments live:
 //! - `processes.cpu_pct`, `processes.children_cpu_pct` and `names.cpu_pct` each have a companion
 //!   `<column>_ulp_adj` (int32, plain);

@@ -177,11 +177,12 @@ impl Manifest {
         }
     }
 
-    /// Writes `DIR/manifest.json` atomically.
+    /// Writes `DIR/manifest.json` atomically, as compact JSON (`jq .` shows it indented): it lists every segment
+    /// the retention keeps (three a recorded hour), and indentation was a third of its bytes.
     pub(crate) fn store(&mut self, fs: &dyn Fs, root: &Path) -> Result<(), Error> {
         self.updated = Timestamp::now();
         let path = root.join(MANIFEST_FILE);
-        let json = serde_json::to_vec_pretty(self).map_err(|e| invalid(&path, e.to_string()))?;
+        let json = serde_json::to_vec(self).map_err(|e| invalid(&path, e.to_string()))?;
         replace_atomically(fs, &path, &json).map_err(io(&path))
     }
 

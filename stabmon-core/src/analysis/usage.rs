@@ -289,6 +289,9 @@ mod tests {
 
     use super::*;
     use crate::attribution::{ProcessDetails, ProcessStat, attribute};
+    use crate::units::round_bytes;
+
+    const MIB: u64 = 1 << 20;
 
     fn t(s: u64) -> Timestamp {
         Timestamp::from_unix_secs(1_795_575_600).saturating_add(Duration::from_secs(s))
@@ -317,7 +320,7 @@ mod tests {
     #[test]
     fn ranks_names_by_cpu_seconds_with_their_pids() {
         // Every 2 s: two php workers at 50 % each (100 % for the name), one ffmpeg at 80 %, sshd idle; php's
-        // memory grows from 100 to 160 MB then falls back, ffmpeg's stays at 500 MB.
+        // memory grows from 100 to 160 MiB then falls back, ffmpeg's stays at 500 MiB.
         let samples: Vec<Sample> = (0..10)
             .map(|i| {
                 let php_rss = if i < 7 { 100 + 10 * i } else { 90 };
@@ -325,10 +328,10 @@ mod tests {
                     2 * i,
                     10,
                     &[
-                        (10, "php", 50.0, php_rss * 1_000_000),
-                        (11, "php", 50.0, 1_000_000),
-                        (20, "ffmpeg", 80.0, 500_000_000),
-                        (30, "sshd", 0.0, 5_000_000),
+                        (10, "php", 50.0, php_rss * MIB),
+                        (11, "php", 50.0, MIB),
+                        (20, "ffmpeg", 80.0, 500 * MIB),
+                        (30, "sshd", 0.0, 5 * MIB),
                     ],
                 )
             })
@@ -351,14 +354,16 @@ mod tests {
         assert!((u[0].pids[0].cpu_seconds - 10.0).abs() < 1e-3);
         // pid 10 and 11 used the same CPU: the bigger memory comes first.
         assert_eq!(u[0].pids[0].pid, 10);
-        assert_eq!(u[0].pids[0].peak_rss_bytes, 160_000_000);
-        assert_eq!(u[0].pids[0].rss_growth_bytes, 60_000_000);
+        assert_eq!(u[0].pids[0].peak_rss_bytes, 160 * MIB);
+        assert_eq!(u[0].pids[0].rss_growth_bytes, 60 * MIB);
         assert_eq!(
             u[0].pids[0].cmdline.as_deref(),
             Some("/usr/bin/php --pid 10")
         );
-        assert_eq!(u[0].peak_rss_bytes, 161_000_000);
-        assert_eq!(u[0].rss_growth_bytes, 60_000_000);
+        // Sizes in MiB: exact at the 10 significant bits attribution keeps for per-name sums.
+        assert_eq!(u[0].peak_rss_bytes, 161 * MIB);
+        assert_eq!(round_bytes(161 * MIB), 161 * MIB);
+        assert_eq!(u[0].rss_growth_bytes, 60 * MIB);
         assert!((u[1].cpu_seconds - 16.0).abs() < 1e-3);
         assert_eq!(u[1].rss_growth_bytes, 0);
         assert_eq!(u[1].pids[0].first_seen, t(0));

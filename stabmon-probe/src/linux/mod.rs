@@ -11,12 +11,12 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::time::Instant;
 
 use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute};
-use stabmon_core::units::cpu_pct_of_ticks;
+use stabmon_core::units::{cpu_pct_of_ticks, round_bytes, stall_pct};
 use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, ProcessKey, Sample, Timestamp};
 
 use self::parse::{CpuTimes, ProcStat};
 use crate::Error;
-use crate::sampler::{HostInfo, Sampler, SamplerOptions, Users, format_cmdline, pct, whole_micros};
+use crate::sampler::{HostInfo, Sampler, SamplerOptions, Users, format_cmdline, whole_micros};
 
 /// A system file kept open and re-read from offset 0 with `pread` at every sample.
 #[derive(Debug)]
@@ -486,9 +486,12 @@ impl Sampler for ProcSampler {
 
         let mem = parse::parse_meminfo(self.meminfo.read(&mut self.buf)?)
             .ok_or_else(|| Error::parse("/proc/meminfo", "no MemTotal line"))?;
-        let mut memory = Memory::new(mem.total, mem.available);
-        memory.swap_total_bytes = mem.swap_total;
-        memory.swap_used_bytes = mem.swap_total.saturating_sub(mem.swap_free);
+        let memory = Memory::measured(
+            mem.total,
+            mem.available,
+            mem.swap_total,
+            mem.swap_total.saturating_sub(mem.swap_free),
+        );
 
         let load = match &self.loadavg {
             Some(f) => parse::parse_loadavg(f.read(&mut self.buf)?)
@@ -502,7 +505,7 @@ impl Sampler for ProcSampler {
         let cur_pressure = self.read_pressure();
         let stalled = |cur: Option<u64>, prev: Option<u64>| {
             let d = cur?.checked_sub(prev?)?;
-            Some(pct(d as f64, elapsed_us).min(100.0))
+            stall_pct(d as f64, elapsed_us)
         };
         let [c, m, io] = cur_pressure;
         let [pc, pm, pio] = self.prev_pressure;
@@ -543,8 +546,8 @@ impl Sampler for ProcSampler {
                 p.parent_pid = Some(st.ppid);
                 p.cpu_pct = to_pct(st.cpu_delta);
                 p.children_cpu_pct = Some(to_pct(st.children_delta));
-                p.rss_bytes = st.rss_pages.saturating_mul(self.page_size);
-                p.virtual_bytes = st.vsize_bytes;
+                p.rss_bytes = round_bytes(st.rss_pages.saturating_mul(self.page_size));
+                p.virtual_bytes = round_bytes(st.vsize_bytes);
                 p
             })
             .collect();
