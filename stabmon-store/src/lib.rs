@@ -102,7 +102,7 @@
 //! | `timezone` | string, null | dict | the host's IANA time zone |
 //! | `utc_offset_secs` | int32, null | plain | the host's offset from UTC at `ts`, seconds east |
 //! | `interval_us` | int64, null | plain | the time the sample's rates cover (measured since the previous sample), us; null where derived (see [Derived values](#derived-values-in-samples)) |
-//! | `lateness_us` | int64 | plain | how long after its tick the reading started, us |
+//! | `lateness_us` | int64 | dict | how long after its tick the reading started, us (the collector records it to 100 us) |
 //! | `cpu_busy_pct` | decimal(9,2), null | dict | whole-machine CPU busy, % of all cores; null where derived |
 //! | `cpu_user_pct`, `cpu_system_pct` | decimal(9,2), null | dict | whole-machine user and system CPU, where the OS splits them |
 //! | `cpu_iowait_pct`, `cpu_steal_pct` | decimal(9,2), null | dict, plain | same, where the OS reports them |
@@ -110,11 +110,11 @@
 //! | `core_user_pct`, `core_system_pct` | list\<decimal(9,2), null\> | dict | per core, where the OS splits them |
 //! | `core_iowait_pct`, `core_steal_pct` | list\<decimal(9,2), null\> | dict, plain | per core, where reported |
 //! | `load_1m`, `load_5m`, `load_15m` | decimal(9,2), null | delta | load averages (all null where the OS has none) |
-//! | `mem_total_kib`, `mem_used_kib`, `mem_available_kib` | uint64 (used: null) | delta | physical memory, KiB (see [Byte counts](#byte-counts)); used is null where derived |
+//! | `mem_total_kib`, `mem_used_kib`, `mem_available_kib` | uint64 (used: null) | delta (available: plain) | physical memory, KiB (see [Byte counts](#byte-counts)); used is null where derived |
 //! | `swap_total_kib`, `swap_used_kib` | uint64 | delta, plain | swap, KiB |
 //! | `process_count` | uint32 | dict | processes that existed |
 //! | `pressure_present` | bool | rle | whether pressure stall information was read (Linux) |
-//! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | decimal(9,2), null | plain | share of the interval stalled, % |
+//! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | decimal(9,2), null | dict (cpu), plain | share of the interval stalled, % |
 //! | `oom_kill_count` | uint64, null | plain | the kernel's cumulative OOM-kill counter (Linux) |
 //! | `top_n` | uint16 | delta | N of the top lists |
 //! | `cpu_nth_pct` | decimal(9,2) | plain | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
@@ -191,7 +191,7 @@
 //! | `name` | string | dict | process name |
 //! | `process_count` | uint32 | dict | processes with that name |
 //! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict (`_ulp_adj` plain) | their summed CPU, % of one core; null where derived (below; `_ulp_adj` is then 0, not null) |
-//! | `rss_kib` | uint64, null | delta | their summed resident memory, KiB; null where derived (below) |
+//! | `rss_kib` | uint64, null | plain | their summed resident memory, KiB; null where derived (below) |
 //! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | plain | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
 //! | `list_pos` | uint16, null | plain | as in `processes` (canonical order: ranks, then name) |
 //! | `kib_rem` | list\<int32\>, null | plain | remainder below 1 KiB as in `samples`, position 0 `rss` |
