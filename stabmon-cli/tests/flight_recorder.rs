@@ -108,7 +108,17 @@ fn sigkill_loses_at_most_the_last_second_and_the_next_start_recovers_it() {
     }
     // No journal left behind, segments listed in the manifest.
     let manifest = std::fs::read_to_string(data.join("manifest.json")).unwrap();
-    assert!(manifest.contains("\"table\": \"samples\""), "{manifest}");
+    let parsed: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let tables: Vec<&str> = parsed["segments"]
+        .as_array()
+        .map(|segs| segs.iter().filter_map(|s| s["table"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(tables.contains(&"samples"), "{manifest}");
+    assert_eq!(
+        parsed["journals"].as_array().map(Vec::len),
+        Some(0),
+        "{manifest}"
+    );
 }
 
 #[test]

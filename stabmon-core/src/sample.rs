@@ -19,14 +19,15 @@ use crate::time::Timestamp;
 ///
 /// Durations ([`interval`](Sample::interval), [`lateness`](Sample::lateness)) are whole microseconds, like
 /// [`Timestamp`]; the store refuses finer ones. The collector records lateness to 100 us
-/// ([`LATENESS_RESOLUTION`](crate::units::LATENESS_RESOLUTION)), and the interval it measures follows. Percentages from the samplers are on the 0.01 % grid, and the store
-/// keeps values on that grid compactly (any `f32` still round-trips exactly, at a higher cost). CPU time comes in
-/// clock ticks (Linux: 1/100 s, so one tick is 1 % of a core at 1 s), and Linux's `/proc` sampler rounds CPU
-/// percentages (of the machine, of each core, of each process and its children) to that resolution: the power of
-/// ten at or just below one tick's share, between 0.01 % and 1 % (at 1 s: whole percent per core and per process,
-/// 0.1 % for a machine of 2 to 12 cores), which loses nothing measurable. Pressure stalls, counted in
-/// microseconds, are rounded to 0.1 % ([`stall_pct`](crate::units::stall_pct)). Sizes that move all the time (resident and virtual size of processes and
-/// their per-name sums, available memory, used swap) are kept to 10 significant bits, three significant digits
+/// ([`LATENESS_RESOLUTION`](crate::units::LATENESS_RESOLUTION)), and the interval it measures follows.
+/// Percentages from the samplers are on the 0.01 % grid, and the store keeps values on that grid compactly (any
+/// `f32` still round-trips exactly, at a higher cost). CPU time comes in clock ticks (Linux: 1/100 s, so one tick
+/// is 1 % of a core at 1 s), and Linux's `/proc` sampler rounds CPU percentages (of the machine, of each core, of
+/// each process and its children) to that resolution: the power of ten at or just below one tick's share, between
+/// 0.01 % and 1 % (at 1 s: whole percent per core and per process, 0.1 % for a machine of 2 to 12 cores), which
+/// loses nothing measurable. Pressure stalls, counted in microseconds, are rounded to 0.1 %
+/// ([`stall_pct`](crate::units::stall_pct)). Sizes that move all the time (resident and virtual size of processes
+/// and their per-name sums, available memory, used swap) are kept to 10 significant bits, three significant digits
 /// ([`round_bytes`](crate::units::round_bytes)); installed memory and swap are exact.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -99,8 +99,8 @@ pub fn cpu_pct_of_ticks(ticks: f64, whole_ticks: f64) -> f32 {
 /// rounded to 0.1 % and at most 100; `None` when nothing elapsed.
 ///
 /// 0.1 % is a millisecond of stall a second at 1 s. Below that the counters tick with the scheduler's noise (a
-/// quiet machine reads 0.01-0.09 % of I/O stall most seconds), which cost as much on disk as every other system
-/// figure together (BENCHMARKS.md); stalls worth finding are whole percent and more.
+/// quiet machine reads 0.01-0.09 % of I/O stall most seconds), which cost more on disk than the whole machine's
+/// CPU figures (BENCHMARKS.md); stalls worth finding are whole percent and more.
 ///
 /// ```
 /// use stabmon_core::units::stall_pct;
@@ -126,7 +126,7 @@ pub const BYTES_SIGNIFICANT_BITS: u32 = 10;
 /// That is three significant digits, what `htop` and `atop` show (2.54 GiB, 38.2 MiB): below 4 MiB every
 /// multiple of a 4 KiB page stays exact, a 2.6 GiB process is known to 4 MiB. The digits below are the noise of a
 /// breathing heap or the page cache, and they cost most of the space those columns take on disk (a synthetic day:
-/// processes' resident sizes 0.76 -> 0.20 MB, BENCHMARKS.md). Rounding twice changes nothing.
+/// processes' resident sizes 0.76 -> 0.21 MB, BENCHMARKS.md). Rounding twice changes nothing.
 ///
 /// ```
 /// use stabmon_core::units::round_bytes;
