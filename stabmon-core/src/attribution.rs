@@ -221,7 +221,9 @@ fn rank(position: usize) -> u16 {
 /// Builds a sample's [`TopProcesses`] from every process's measurements.
 ///
 /// `n` is the length of each list (0 keeps nothing). `details` is called once for every process that is kept, in
-/// the order of the result, to fetch its command line and user.
+/// the order of the result, to fetch its command line and user. Per-name resident sums are rounded to 10
+/// significant bits ([`round_bytes`](crate::units::round_bytes)); the samplers round each process's sizes the
+/// same way before calling this, so that the lists rank by the values a sample keeps.
 ///
 /// ```
 /// use stabmon_core::{Timestamp, attribution::{attribute, ProcessDetails, ProcessStat}};
