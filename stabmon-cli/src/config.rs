@@ -13,6 +13,7 @@ pub const KEYS: &[&str] = &[
     "data",
     "interval",
     "top",
+    "cpu_floor",
     "duration",
     "no_cmdline",
     "cmdline_max",
@@ -29,11 +30,11 @@ pub const KEYS: &[&str] = &[
 
 /// Shown in `record --help`.
 pub const CONFIG_HELP: &str = "Config file (--config FILE): TOML with any of the record flags as keys, `_` for \
-    `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, duration = \"1h\", no_cmdline = true, cmdline_max = \
-    256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \"auto\", probe_interval = \"5s\", probe_timeout = \
-    \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", max_disk = \"1GB\". A flag on the command line (or \
-    its environment variable) overrides the file; an unknown key or a bad value is an error naming the file and \
-    the key.";
+    `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, cpu_floor = 2.5, duration = \"1h\", no_cmdline = \
+    true, cmdline_max = 256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \"auto\", probe_interval \
+    = \"5s\", probe_timeout = \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", max_disk = \"1GB\". A flag on the \
+    command line (or its environment variable) overrides the file; an unknown key or a bad value is an error naming \
+    the file and the key.";
 
 /// Reads `args.config` (when given) and applies every key whose flag was not given explicitly. `matches` are
 /// the `record` subcommand's, to tell explicit flags from defaults.
@@ -84,6 +85,7 @@ fn apply_text(
             match v {
                 toml::Value::String(s) => Ok(s.clone()),
                 toml::Value::Integer(i) => Ok(i.to_string()),
+                toml::Value::Float(f) => Ok(f.to_string()),
                 other => Err(bad(format!(
                     "expected a string or a number, found {}",
                     other.type_str()
@@ -108,6 +110,12 @@ fn apply_text(
                 let n = crate::parse_top(&text_of(value)?).map_err(bad)?;
                 if !skip {
                     args.top = n;
+                }
+            }
+            "cpu_floor" => {
+                let v = crate::parse_cpu_floor(&text_of(value)?).map_err(bad)?;
+                if !skip {
+                    args.cpu_floor = v;
                 }
             }
             "duration" => {

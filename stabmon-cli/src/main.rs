@@ -101,6 +101,14 @@ struct RecordArgs {
     #[arg(long, value_name = "N", default_value = "10", value_parser = parse_top, allow_hyphen_values = true)]
     top: u16,
 
+    /// The least CPU, in percent of one core, that puts a process (or a process name's total) in the by-CPU
+    /// lists; 0 keeps the strict top N, idle processes included. At 1 s a process that merely woke up shows 1-2 %
+    /// (CPU time comes in 10 ms clock ticks); below the floor, processes still appear by memory and in the per-name
+    /// totals, and each sample records the floor as the bound of what its CPU list left out.
+    #[arg(long, value_name = "PCT", default_value = "2.5", value_parser = parse_cpu_floor,
+          allow_hyphen_values = true)]
+    cpu_floor: f32,
+
     /// Stop after this long (such as 30s, 10m, 2h). [default: none: record until Ctrl-C or SIGTERM]
     #[arg(long, value_name = "DURATION", value_parser = parse_run_duration, allow_hyphen_values = true)]
     duration: Option<Duration>,
@@ -351,6 +359,21 @@ fn parse_cmdline_max(s: &str) -> Result<usize, String> {
         16..=65536,
         "use a whole number of bytes from 16 to 65536",
     )
+}
+
+/// The largest `--cpu-floor` accepted: 100 % of a thousand cores.
+const MAX_CPU_FLOOR: f32 = 100_000.0;
+
+fn parse_cpu_floor(s: &str) -> Result<f32, String> {
+    let allowed =
+        format!("use a percentage of one core from 0 to {MAX_CPU_FLOOR}, such as 2.5 or 0");
+    let t = s.trim();
+    let t = t.strip_suffix('%').unwrap_or(t).trim_end();
+    match t.parse::<f32>() {
+        Ok(v) if v.is_finite() && (0.0..=MAX_CPU_FLOOR).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("it is out of range; {allowed}")),
+        Err(_) => Err(format!("it is not a number; {allowed}")),
+    }
 }
 
 fn parse_top(s: &str) -> Result<u16, String> {

@@ -66,6 +66,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     let mut builder = Collector::builder()
         .interval(args.interval)
         .top_n(usize::from(args.top))
+        .cpu_floor_pct(args.cpu_floor)
         .cmdline(!args.no_cmdline)
         .cmdline_max_bytes(args.cmdline_max)
         .sampler(sampler)
@@ -134,10 +135,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     }
 
     log(&format!(
-        "recording started: sampler {}, interval {}, top {}, command lines {}, data dir {}; {}",
+        "recording started: sampler {}, interval {}, top {} (by CPU from {} % of a core), command lines {}, data dir \
+         {}; {}",
         collector.sampler_name(),
         human(args.interval),
         args.top,
+        args.cpu_floor,
         if args.no_cmdline {
             "off".to_owned()
         } else {

@@ -300,6 +300,13 @@ fn bad_flags_get_one_line_and_status_2() {
         (vec!["--sampler", "fast"], "'fast'", "auto, proc, sysinfo"),
         (vec!["--cmdline-max", "8"], "'8'", "16 to 65536"),
         (vec!["--cmdline-max", "lots"], "'lots'", "16 to 65536"),
+        (vec!["--cpu-floor", "-1"], "'-1'", "from 0 to 100000"),
+        (
+            vec!["--cpu-floor", "lots"],
+            "'lots'",
+            "percentage of one core",
+        ),
+        (vec!["--cpu-floor", "NaN"], "'NaN'", "from 0 to 100000"),
         (vec!["--bogus"], "'--bogus'", "--help"),
     ] {
         let mut full = vec!["record", "--data", d];

@@ -380,7 +380,7 @@ fn config_file_values_apply_and_flags_override_them() {
     std::fs::write(
         &cfg,
         format!(
-            "data = {:?}\ninterval = \"250ms\"\ntop = 3\nduration = \"1s\"\nno_cmdline = true\nsampler = \"sysinfo\"\n\
+            "data = {:?}\ninterval = \"250ms\"\ntop = 3\ncpu_floor = 1.5\nduration = \"1s\"\nno_cmdline = true\nsampler = \"sysinfo\"\n\
              retain = \"7d\"\nmax_disk = \"1GB\"\nsync = \"0\"\nrotate = \"1h\"\nprobe_timeout = \"2s\"\ntargets = []\n",
             data.to_str().unwrap()
         ),
@@ -390,18 +390,21 @@ fn config_file_values_apply_and_flags_override_them() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("interval 250ms, top 3, command lines off")
+            .contains("interval 250ms, top 3 (by CPU from 1.5 % of a core), command lines off")
             && out.stderr.contains(data.to_str().unwrap()),
         "{}",
         out.stderr
     );
     assert!(data.is_dir());
     // Flags win over the file.
-    let out = record_with(&cfg, &["--top", "5", "--interval", "500ms"]);
+    let out = record_with(
+        &cfg,
+        &["--top", "5", "--interval", "500ms", "--cpu-floor", "0%"],
+    );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("interval 500ms, top 5, command lines off"),
+            .contains("interval 500ms, top 5 (by CPU from 0 % of a core), command lines off"),
         "{}",
         out.stderr
     );
@@ -413,6 +416,8 @@ fn config_file_values_apply_and_flags_override_them() {
         ("intervall = \"1s\"\n", "unknown key `intervall`"),
         ("interval = \"0s\"\n", "key `interval`"),
         ("top = 5000\n", "key `top`"),
+        ("cpu_floor = -1\n", "key `cpu_floor`"),
+        ("cpu_floor = true\n", "key `cpu_floor`"),
         ("no_cmdline = \"yes\"\n", "key `no_cmdline`"),
         ("targets = [\"x=ftp://h\"]\n", "key `targets`"),
         ("interval = \n", "line 1"),
@@ -435,7 +440,12 @@ fn config_file_values_apply_and_flags_override_them() {
         &["--data", other.to_str().unwrap(), "--duration", "1s"],
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(out.stderr.contains("interval 1s, top 10"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("interval 1s, top 10 (by CPU from 2.5 % of a core)"),
+        "{}",
+        out.stderr
+    );
 
     let out = record_with(&dir.path().join("missing.toml"), &[]);
     assert_eq!(out.code, Some(2));

@@ -1,9 +1,20 @@
 //! Process attribution: from every process's measurements to a sample's [`TopProcesses`].
 //!
-//! Samplers measure all processes each tick into [`ProcessStat`]s and call [`attribute`], which picks the top N by
-//! CPU and the top N by resident memory (a process in both is kept once), sums CPU and memory per process name, and
-//! remembers the value at the N-th place of each list. It asks the sampler for the expensive details (command line,
-//! user) only for the processes it keeps, so a sampler never reads them for the hundreds of idle ones.
+//! Samplers measure all processes each tick into [`ProcessStat`]s and call [`attribute_with`], which picks the top
+//! N by CPU and the top N by resident memory (a process in both is kept once), sums CPU and memory per process
+//! name, and remembers a bound for what each list left out. It asks the sampler for the expensive details (command
+//! line, user) only for the processes it keeps, so a sampler never reads them for the hundreds of idle ones.
+//!
+//! # The CPU floor
+//!
+//! The CPU lists (of processes and of names) keep only entries that used at least
+//! [`cpu_floor_pct`](TopSpec::cpu_floor_pct) percent of one core, by default [`DEFAULT_CPU_FLOOR_PCT`] (2.5 %).
+//! Linux counts CPU time in clock ticks of 10 ms, so at the default 1 s interval a process that merely woke up
+//! shows 1 or 2 % at random; on a busy server those fill the last places of the CPU list with a different process
+//! every second, which costs the store more than anything else (40 % of a synthetic day, BENCHMARKS.md) and tells
+//! nobody anything. A list cut by the floor is shorter than N, and its bound
+//! ([`TopProcesses::cpu_nth_pct`], [`TopProcesses::name_cpu_nth_pct`]) is then the floor: every process (or name)
+//! that is not listed used less. Memory lists have no floor. [`attribute`] keeps the strict top N (floor 0).
 //!
 //! Ranking rules, so that results are deterministic:
 //! - **by CPU**: attributed CPU (the process's own CPU % plus [`children_cpu_pct`](ProcessStat::children_cpu_pct),
@@ -21,6 +32,53 @@ use crate::time::Timestamp;
 
 /// How many processes each top list keeps unless told otherwise.
 pub const DEFAULT_TOP_N: usize = 10;
+
+/// The least CPU, in percent of one core over the interval, that puts a process or a name in a CPU list unless
+/// told otherwise: just above two clock ticks at 1 s (see [the module docs](self#the-cpu-floor)).
+pub const DEFAULT_CPU_FLOOR_PCT: f32 = 2.5;
+
+/// What [`attribute_with`] keeps: the length of each list and the CPU floor.
+///
+/// ```
+/// use stabmon_core::attribution::{TopSpec, DEFAULT_CPU_FLOOR_PCT};
+/// let spec = TopSpec::new(10);
+/// assert_eq!(spec.cpu_floor_pct, DEFAULT_CPU_FLOOR_PCT);
+/// assert_eq!(spec.with_cpu_floor_pct(0.0).cpu_floor_pct, 0.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct TopSpec {
+    /// The length of each list (0 keeps nothing).
+    pub n: usize,
+    /// The least attributed CPU, in percent of one core, that a process (or a name's sum) needs to be in a CPU
+    /// list; 0 keeps the strict top N. Negative or NaN counts as 0.
+    pub cpu_floor_pct: f32,
+}
+
+impl TopSpec {
+    /// Lists of `n` with the [`DEFAULT_CPU_FLOOR_PCT`].
+    pub fn new(n: usize) -> Self {
+        TopSpec {
+            n,
+            cpu_floor_pct: DEFAULT_CPU_FLOOR_PCT,
+        }
+    }
+
+    /// The same lists with another CPU floor.
+    pub fn with_cpu_floor_pct(mut self, pct: f32) -> Self {
+        self.cpu_floor_pct = pct;
+        self
+    }
+
+    /// The floor as used: 0 for anything that is not a positive number.
+    fn floor(&self) -> f32 {
+        if self.cpu_floor_pct > 0.0 {
+            self.cpu_floor_pct
+        } else {
+            0.0
+        }
+    }
+}
 
 /// The longest command line kept, in bytes, unless told otherwise. Longer ones are shortened in the middle (see
 /// [`shorten_command_line`]).
@@ -218,7 +276,8 @@ fn rank(position: usize) -> u16 {
     u16::try_from(position + 1).unwrap_or(u16::MAX)
 }
 
-/// Builds a sample's [`TopProcesses`] from every process's measurements.
+/// Builds a sample's [`TopProcesses`] from every process's measurements: the strict top `n` of each list, with no
+/// CPU floor ([`attribute_with`] with `TopSpec::new(n).with_cpu_floor_pct(0.0)`).
 ///
 /// `n` is the length of each list (0 keeps nothing). `details` is called once for every process that is kept, in
 /// the order of the result, to fetch its command line and user. Per-name resident sums are rounded to 10
@@ -243,9 +302,47 @@ fn rank(position: usize) -> u16 {
 pub fn attribute<'a>(
     n: usize,
     procs: &[ProcessStat<'a>],
+    details: impl FnMut(&ProcessStat<'a>) -> ProcessDetails,
+) -> TopProcesses {
+    attribute_with(TopSpec::new(n).with_cpu_floor_pct(0.0), procs, details)
+}
+
+/// Builds a sample's [`TopProcesses`] from every process's measurements, keeping what `spec` says: the top
+/// `spec.n` of each list, the CPU lists cut at the CPU floor (see [the module docs](self#the-cpu-floor)).
+///
+/// Each list's bound (`cpu_nth_pct`, `rss_nth_bytes`, `name_cpu_nth_pct`, `name_rss_nth_bytes`) is what every
+/// process or name left out of it used at most: the value at the N-th place when the list is full, the floor when
+/// the floor cut it, 0 when nothing was left out. `details` is called as for [`attribute`].
+///
+/// ```
+/// use stabmon_core::{Timestamp, attribution::{attribute_with, ProcessDetails, ProcessStat, TopSpec}};
+///
+/// let t0 = Timestamp::from_unix_secs(0);
+/// let mut hog = ProcessStat::new(10, "ffmpeg", t0);
+/// hog.cpu_pct = 187.0;
+/// let mut woke = ProcessStat::new(11, "cron", t0);
+/// woke.cpu_pct = 1.0; // one clock tick at 1 s
+///
+/// let top = attribute_with(TopSpec::new(10), &[hog, woke], |_| ProcessDetails::default());
+/// let by_cpu: Vec<&str> =
+///     top.processes.iter().filter(|p| p.cpu_rank.is_some()).map(|p| p.name.as_str()).collect();
+/// assert_eq!(by_cpu, ["ffmpeg"]);
+/// assert_eq!(top.cpu_nth_pct, 2.5); // cron used less than the floor
+/// ```
+pub fn attribute_with<'a>(
+    spec: TopSpec,
+    procs: &[ProcessStat<'a>],
     mut details: impl FnMut(&ProcessStat<'a>) -> ProcessDetails,
 ) -> TopProcesses {
-    let cpu_top = top_indices(procs, n, by_cpu);
+    let n = spec.n;
+    let floor = spec.floor();
+    let mut cpu_top = top_indices(procs, n, by_cpu);
+    let above = cpu_top
+        .iter()
+        .take_while(|&&i| procs[i].attributed_cpu_pct() >= floor)
+        .count();
+    let cpu_cut = above < cpu_top.len();
+    cpu_top.truncate(above);
     let rss_top = top_indices(procs, n, by_rss);
 
     let mut cpu_rank_of: HashMap<usize, u16> = HashMap::with_capacity(cpu_top.len());
@@ -281,21 +378,26 @@ pub fn attribute<'a>(
         })
         .collect();
 
-    let (names, name_cpu_nth_pct, name_rss_nth_bytes) = name_totals(n, procs);
+    let (names, name_cpu_nth_pct, name_rss_nth_bytes) = name_totals(n, floor, procs);
 
     let nth = |list: &[usize]| (n > 0 && list.len() == n).then(|| &procs[list[n - 1]]);
+    let cpu_nth_pct = match nth(&cpu_top) {
+        Some(p) => p.attributed_cpu_pct(),
+        None if cpu_cut => floor,
+        None => 0.0,
+    };
     TopProcesses {
         n: u16::try_from(n).unwrap_or(u16::MAX),
         processes,
         names,
-        cpu_nth_pct: nth(&cpu_top).map_or(0.0, |p| p.attributed_cpu_pct()),
+        cpu_nth_pct,
         rss_nth_bytes: nth(&rss_top).map_or(0, |p| p.rss_bytes),
         name_cpu_nth_pct,
         name_rss_nth_bytes,
     }
 }
 
-fn name_totals(n: usize, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64) {
+fn name_totals(n: usize, floor: f32, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64) {
     // CPU summed in f64 and rounded to 0.01 %, the samplers' resolution: an f32 running sum drifts a few ULPs
     // off that grid, which costs the store an exact correction per value.
     let mut sums: HashMap<&str, (u32, f64, u64)> = HashMap::new();
@@ -315,14 +417,19 @@ fn name_totals(n: usize, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64
             (name, (count, ((cpu * 100.0).round() / 100.0) as f32, rss))
         })
         .collect();
-    let cpu_top = top_indices(&all, n, |a, b| {
+    let mut cpu_top = top_indices(&all, n, |a, b| {
         name_cpu_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
+    let above = cpu_top.iter().take_while(|&&i| all[i].1.1 >= floor).count();
+    let cpu_cut = above < cpu_top.len();
+    cpu_top.truncate(above);
     let rss_top = top_indices(&all, n, |a, b| {
         name_rss_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
     let cpu_nth = if n > 0 && cpu_top.len() == n {
         all[cpu_top[n - 1]].1.1
+    } else if cpu_cut {
+        floor
     } else {
         0.0
     };
@@ -504,6 +611,81 @@ mod tests {
         assert_eq!(asked, vec![100, 99, 98]);
         assert_eq!(top.processes[0].cmdline.as_deref(), Some("cmd 100"));
         assert_eq!(top.processes[0].user.as_deref(), Some("root"));
+    }
+
+    #[test]
+    fn cpu_floor_cuts_the_cpu_lists_and_bounds_what_it_left_out() {
+        // Two real users of CPU, forty workers that each woke for a tick, and a big idle process.
+        let mut procs = vec![
+            stat(1, "db", 30.0, 300 << 20),
+            stat(2, "web", 2.5, 100 << 20),
+            stat(3, "cache", 0.0, 900 << 20),
+        ];
+        procs.extend((100..140).map(|pid| stat(pid, "worker", 1.0, 1 << 20)));
+        let top = attribute_with(TopSpec::new(5), &procs, no_details);
+        let by_cpu: Vec<u32> = top
+            .processes
+            .iter()
+            .filter(|p| p.cpu_rank.is_some())
+            .map(|p| p.pid)
+            .collect();
+        // At the floor is in, below it is out; the list is short and its bound is the floor.
+        assert_eq!(by_cpu, [1, 2]);
+        assert_eq!(top.cpu_nth_pct, DEFAULT_CPU_FLOOR_PCT);
+        // The memory list is untouched: full, with its N-th value, and a worker in it has no CPU rank.
+        let by_rss = top
+            .processes
+            .iter()
+            .filter(|p| p.rss_rank.is_some())
+            .count();
+        assert_eq!(by_rss, 5);
+        assert_eq!(top.rss_nth_bytes, 1 << 20);
+        assert!(
+            top.processes
+                .iter()
+                .filter(|p| p.name == "worker")
+                .all(|p| p.cpu_rank.is_none() && p.rss_rank.is_some())
+        );
+        // Canonical order: the CPU list first, then the rest by memory rank.
+        assert_eq!(pids(&top)[..3], [1, 2, 3]);
+        // Names: the forty workers sum to 40 % and lead; "cache" (0 %) is out of the CPU list, in the memory list.
+        let names_by_cpu: Vec<&str> = top
+            .names
+            .iter()
+            .filter(|n| n.cpu_rank.is_some())
+            .map(|n| n.name.as_str())
+            .collect();
+        assert_eq!(names_by_cpu, ["worker", "db", "web"]);
+        assert_eq!(top.name_cpu_nth_pct, DEFAULT_CPU_FLOOR_PCT);
+        let cache = top.names.iter().find(|n| n.name == "cache");
+        assert_eq!(
+            cache.map(|n| (n.cpu_rank, n.rss_rank)),
+            Some((None, Some(1)))
+        );
+    }
+
+    #[test]
+    fn cpu_floor_leaves_full_lists_and_floor_zero_alone() {
+        let procs: Vec<ProcessStat<'_>> = (1..=6)
+            .map(|pid| stat(pid, "p", 10.0 * pid as f32, u64::from(pid)))
+            .collect();
+        // Every candidate is above the floor: the full list and its N-th value, as without a floor.
+        let floored = attribute_with(TopSpec::new(3), &procs, no_details);
+        assert_eq!(floored, attribute(3, &procs, no_details));
+        assert_eq!(floored.cpu_nth_pct, 40.0);
+        // Floor 0 (and anything not positive) keeps idle processes ranked, as `top` lists them.
+        let idle = [stat(1, "a", 0.0, 10), stat(2, "b", 0.0, 20)];
+        for floor in [0.0, -1.0, f32::NAN] {
+            let top = attribute_with(TopSpec::new(2).with_cpu_floor_pct(floor), &idle, no_details);
+            assert_eq!(top, attribute(2, &idle, no_details), "floor {floor}");
+            assert!(top.processes.iter().all(|p| p.cpu_rank.is_some()));
+        }
+        // A floor above everyone: no CPU list at all, bounded by the floor; fewer processes than N and none cut: 0.
+        let none = attribute_with(TopSpec::new(5).with_cpu_floor_pct(99.0), &procs, no_details);
+        assert!(none.processes.iter().all(|p| p.cpu_rank.is_none()));
+        assert_eq!((none.cpu_nth_pct, none.name_cpu_nth_pct), (99.0, 0.0));
+        let few = attribute_with(TopSpec::new(10), &procs, no_details);
+        assert_eq!(few.cpu_nth_pct, 0.0);
     }
 
     #[test]

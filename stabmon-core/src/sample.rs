@@ -201,8 +201,9 @@ pub struct Pressure {
 /// The process attribution of one sample: the top N processes by CPU and by resident memory, and the top N process
 /// names by summed CPU and summed resident memory.
 ///
-/// A process in both lists is stored once. The value at the N-th place of each list is kept so that a process absent
-/// from this sample is known to have been *at most* that, not zero.
+/// A process in both lists is stored once. Each list keeps a bound, the value at its N-th place (or the CPU floor
+/// when the floor cut a CPU list short, see [`attribution`](crate::attribution#the-cpu-floor)), so that a process
+/// absent from this sample is known to have been *at most* that, not zero.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TopProcesses {
@@ -212,11 +213,13 @@ pub struct TopProcesses {
     pub processes: Vec<ProcessEntry>,
     /// The union of the top N names by summed CPU and by summed resident memory; ordered like `processes`.
     pub names: Vec<NameTotal>,
-    /// CPU % of the process at the N-th place by CPU; 0 when fewer than N processes exist (then none is absent).
+    /// What every process not in the CPU list used at most, in % of one core: the attributed CPU of the process at
+    /// the N-th place by CPU; the CPU floor when the floor cut the list short; 0 when no process was left out.
     pub cpu_nth_pct: f32,
     /// Resident bytes of the process at the N-th place by memory; 0 when fewer than N processes exist.
     pub rss_nth_bytes: u64,
-    /// Summed CPU % of the name at the N-th place by CPU; 0 when fewer than N names exist.
+    /// What every name not in the CPU list used at most: the summed CPU % of the name at the N-th place by CPU;
+    /// the CPU floor when the floor cut the list short; 0 when no name was left out.
     pub name_cpu_nth_pct: f32,
     /// Summed resident bytes of the name at the N-th place by memory; 0 when fewer than N names exist.
     pub name_rss_nth_bytes: u64,

@@ -61,7 +61,7 @@
 
 use std::time::Duration;
 
-use crate::attribution::{ProcessDetails, ProcessStat, attribute};
+use crate::attribution::{ProcessDetails, ProcessStat, TopSpec, attribute_with};
 use crate::latency::{LatencyProbe, ProbeOutcome};
 use crate::sample::{CpuUsage, LoadAvg, Memory, Pressure, Sample};
 use crate::time::Timestamp;
@@ -221,6 +221,8 @@ pub struct Synth {
     pub processes: usize,
     /// N of the top lists.
     pub top_n: usize,
+    /// The CPU floor of the CPU lists, in percent of one core (see [`TopSpec`](crate::attribution::TopSpec)).
+    pub cpu_floor_pct: f32,
     /// How many CPU cores.
     pub cores: usize,
     /// Whether command lines are recorded (like the recorder's `--no-cmdline` when false).
@@ -272,6 +274,7 @@ impl Synth {
             seed: 1,
             processes: 300,
             top_n: 10,
+            cpu_floor_pct: crate::attribution::DEFAULT_CPU_FLOOR_PCT,
             cores: 4,
             cmdlines: true,
             incidents: Vec::new(),
@@ -306,6 +309,14 @@ impl Synth {
     /// N of the top lists (by default 10).
     pub fn top_n(mut self, top_n: usize) -> Self {
         self.top_n = top_n;
+        self
+    }
+
+    /// The CPU floor of the CPU lists, in percent of one core (by default
+    /// [`DEFAULT_CPU_FLOOR_PCT`](crate::attribution::DEFAULT_CPU_FLOOR_PCT), like the recorder's; 0 keeps the strict
+    /// top N).
+    pub fn cpu_floor_pct(mut self, pct: f32) -> Self {
+        self.cpu_floor_pct = pct;
         self
     }
 
@@ -1268,7 +1279,8 @@ impl SynthIter {
                 s
             })
             .collect();
-        let top = attribute(self.cfg.top_n, &stats, |s| {
+        let spec = TopSpec::new(self.cfg.top_n).with_cpu_floor_pct(self.cfg.cpu_floor_pct);
+        let top = attribute_with(spec, &stats, |s| {
             let p = procs
                 .binary_search_by_key(&s.pid, |p| p.pid)
                 .ok()

@@ -83,6 +83,16 @@ impl CollectorBuilder {
         self
     }
 
+    /// The least CPU, in percent of one core over the interval, that puts a process (or a name's sum) in a CPU
+    /// list; 0 keeps the strict top N. By default, this is
+    /// [`DEFAULT_CPU_FLOOR_PCT`](stabmon_core::attribution::DEFAULT_CPU_FLOOR_PCT) (2.5 %, see
+    /// [`stabmon_core::attribution`](stabmon_core::attribution#the-cpu-floor)); a negative or non-finite value is
+    /// refused by [`build`](Self::build).
+    pub fn cpu_floor_pct(mut self, pct: f32) -> Self {
+        self.opts.cpu_floor_pct = pct;
+        self
+    }
+
     /// Whether command lines are recorded; `false` records none, for privacy. By default, this is `true`.
     pub fn cmdline(mut self, yes: bool) -> Self {
         self.opts.cmdline = yes;
@@ -543,5 +553,18 @@ mod tests {
                 ..
             })
         ));
+        for bad in [-1.0, f32::NAN, f32::INFINITY] {
+            let err = Collector::builder().cpu_floor_pct(bad).build().err();
+            assert!(
+                matches!(
+                    err,
+                    Some(Error::InvalidConfig {
+                        setting: "cpu_floor_pct",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

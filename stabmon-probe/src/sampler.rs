@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use stabmon_core::attribution::{DEFAULT_CMDLINE_MAX_BYTES, DEFAULT_TOP_N, shorten_command_line};
+use stabmon_core::attribution::{
+    DEFAULT_CMDLINE_MAX_BYTES, DEFAULT_CPU_FLOOR_PCT, DEFAULT_TOP_N, TopSpec, shorten_command_line,
+};
 use stabmon_core::{Sample, Timestamp};
 
 use crate::Error;
@@ -33,11 +35,15 @@ pub trait Sampler: Send {
 }
 
 /// What a sampler records about processes; shared by every sampler.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SamplerOptions {
     /// The length of each top list. By default, this is [`DEFAULT_TOP_N`].
     pub top_n: usize,
+    /// The least CPU, in percent of one core, that puts a process or a name in a CPU list; 0 keeps the strict top
+    /// N. By default, this is [`DEFAULT_CPU_FLOOR_PCT`] (see
+    /// [`stabmon_core::attribution`](stabmon_core::attribution#the-cpu-floor)).
+    pub cpu_floor_pct: f32,
     /// Whether command lines are recorded. By default, this is `true`.
     pub cmdline: bool,
     /// The longest command line kept, in bytes. By default, this is [`DEFAULT_CMDLINE_MAX_BYTES`].
@@ -45,10 +51,11 @@ pub struct SamplerOptions {
 }
 
 impl SamplerOptions {
-    /// The defaults: top 10, command lines on, cut at [`DEFAULT_CMDLINE_MAX_BYTES`].
+    /// The defaults: top 10, a CPU floor of 2.5 %, command lines on, cut at [`DEFAULT_CMDLINE_MAX_BYTES`].
     pub fn new() -> Self {
         SamplerOptions {
             top_n: DEFAULT_TOP_N,
+            cpu_floor_pct: DEFAULT_CPU_FLOOR_PCT,
             cmdline: true,
             cmdline_max_bytes: DEFAULT_CMDLINE_MAX_BYTES,
         }
@@ -67,7 +74,18 @@ impl SamplerOptions {
                 reason: format!("{} is more than the {} allowed", self.top_n, u16::MAX),
             });
         }
+        if !(self.cpu_floor_pct.is_finite() && self.cpu_floor_pct >= 0.0) {
+            return Err(Error::InvalidConfig {
+                setting: "cpu_floor_pct",
+                reason: format!("{} is not a percentage of at least 0", self.cpu_floor_pct),
+            });
+        }
         Ok(())
+    }
+
+    /// What attribution keeps, from these options.
+    pub(crate) fn top_spec(&self) -> TopSpec {
+        TopSpec::new(self.top_n).with_cpu_floor_pct(self.cpu_floor_pct)
     }
 }
 
@@ -243,6 +261,11 @@ mod tests {
         let mut o = SamplerOptions::new();
         assert!(o.validate().is_ok());
         o.top_n = 0;
+        assert!(o.validate().is_err());
+        let mut o = SamplerOptions::new();
+        o.cpu_floor_pct = 0.0;
+        assert!(o.validate().is_ok());
+        o.cpu_floor_pct = -0.5;
         assert!(o.validate().is_err());
     }
 }

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute, shorten_command_line};
+use stabmon_core::attribution::{
+    ProcessDetails, ProcessStat, attribute_with, shorten_command_line,
+};
 use stabmon_core::units::round_bytes;
 use stabmon_core::{CpuUsage, Memory, ProcessKey, Sample, Timestamp};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
@@ -241,7 +243,7 @@ impl Sampler for SysinfoSampler {
                 Some(s)
             })
             .collect();
-        let mut top = attribute(self.opts.top_n, &stats, |_| ProcessDetails::default());
+        let mut top = attribute_with(self.opts.top_spec(), &stats, |_| ProcessDetails::default());
         drop(stats);
         self.fill_details(&mut top.processes);
         let procs = &self.procs;

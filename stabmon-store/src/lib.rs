@@ -117,9 +117,9 @@
 //! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | decimal(9,2), null | dict (cpu), plain | share of the interval stalled, % |
 //! | `oom_kill_count` | uint64, null | plain | the kernel's cumulative OOM-kill counter (Linux) |
 //! | `top_n` | uint16 | delta | N of the top lists |
-//! | `cpu_nth_pct` | decimal(9,2) | plain | attributed CPU % of the N-th process by CPU (0: fewer than N processes) |
+//! | `cpu_nth_pct` | decimal(9,2) | plain | what every process not in the CPU list used at most: the attributed CPU % of the N-th process by CPU, the CPU floor where the floor cut the list short, 0 where none was left out |
 //! | `rss_nth_kib` | uint64 | plain | resident memory of the N-th process by memory, KiB |
-//! | `name_cpu_nth_pct` | decimal(9,2) | dict | summed CPU % of the N-th name by CPU |
+//! | `name_cpu_nth_pct` | decimal(9,2) | dict | the same for names: summed CPU % of the N-th name by CPU, or the floor, or 0 |
 //! | `name_rss_nth_kib` | uint64 | plain | summed resident memory of the N-th name by memory, KiB |
 //! | `cpu_list_len`, `rss_list_len` | uint16, null | delta | how many processes the CPU / memory list holds (N, or fewer when fewer processes exist); null when that list's ranks are stored explicitly (see [Ranks](#ranks)) |
 //! | `name_cpu_list_len`, `name_rss_list_len` | uint16, null | delta | the same for the two name lists |

@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::time::Instant;
 
-use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute};
+use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute_with};
 use stabmon_core::units::{cpu_pct_of_ticks, round_bytes, stall_pct};
 use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, ProcessKey, Sample, Timestamp};
 
@@ -551,7 +551,7 @@ impl Sampler for ProcSampler {
                 p
             })
             .collect();
-        let mut top = attribute(self.opts.top_n, &stats, |_| ProcessDetails::default());
+        let mut top = attribute_with(self.opts.top_spec(), &stats, |_| ProcessDetails::default());
         drop(stats);
         for entry in &mut top.processes {
             let d = self.details(entry.key());
