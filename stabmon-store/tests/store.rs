@@ -732,3 +732,32 @@ fn derived_values_are_left_out_and_come_back_exact() {
     assert_eq!(nulls("core_busy_pct"), 3 + 6);
     assert_eq!(nulls("mem_used_kib"), 3);
 }
+
+/// Footers carry no page encoding statistics (optional in Parquet, ~11 bytes per column chunk), and every chunk
+/// still lists its encodings, which is what readers use.
+#[test]
+fn footers_leave_out_page_encoding_stats() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(30)
+        .host("h")
+        .generate();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(dir.path(), WriterOptions::default(), &samples);
+    assert_eq!(summary.files.len(), 3);
+    for file in &summary.files {
+        let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+        let meta = reader.metadata();
+        for rg in meta.row_groups() {
+            for c in rg.columns() {
+                assert!(
+                    c.page_encoding_stats().is_none() && c.page_encoding_stats_mask().is_none(),
+                    "{}",
+                    c.column_path()
+                );
+                assert!(c.encodings().next().is_some(), "{}", c.column_path());
+            }
+        }
+    }
+}
