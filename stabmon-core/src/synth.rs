@@ -20,7 +20,7 @@
 //!   ([`cpu_pct_of_ticks`](crate::units::cpu_pct_of_ticks)); the measured interval and the lateness jitter by a fraction of a
 //!   millisecond, like a real recorder's. [`cores`](Synth::cores) cores (4 by default), 16 GiB of memory, 2 GiB of
 //!   swap, load averages, pressure stalls and the OOM-kill counter are filled in like on Linux.
-//! - Top lists are built with [`attribute`], so their semantics are the real ones.
+//! - Top lists are built with [`attribute_with`] and the recorder's CPU floor, so their semantics are the real ones.
 //!
 //! # Incidents
 //!
@@ -221,7 +221,7 @@ pub struct Synth {
     pub processes: usize,
     /// N of the top lists.
     pub top_n: usize,
-    /// The CPU floor of the CPU lists, in percent of one core (see [`TopSpec`](crate::attribution::TopSpec)).
+    /// The CPU floor of the CPU lists, in percent of one core (see [`TopSpec`]).
     pub cpu_floor_pct: f32,
     /// How many CPU cores.
     pub cores: usize,

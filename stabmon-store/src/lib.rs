@@ -52,12 +52,14 @@
 //! Read with DuckDB: `SELECT * FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)`; with
 //! pyarrow: `pyarrow.parquet.read_table('DIR/samples')`.
 //!
-//! # Schema, version 2
+//! # Schema, version 3
 //!
-//! Every file records `stabmon.schema_version` (`2`), `stabmon.table` and `stabmon.host` in its Parquet key-value
+//! Every file records `stabmon.schema_version` (`3`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
 //! version (readers select columns by name). Version 2 stores some `samples` values as null where they derive from
-//! others (see [Derived values](#derived-values-in-samples)); this reader reads version 1 files too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
+//! others (see [Derived values](#derived-values-in-samples)); version 3 keeps every value that only exactness
+//! needs in one `exact` column per table (see [Exactness](#exactness)), where version 2 had fourteen columns. This
+//! reader reads versions 1 and 2 too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
 //! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
 //! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
@@ -71,26 +73,51 @@
 //! the last place, between the bits of the recorded `f32` and the `f32` nearest to the decimal. Samplers record
 //! CPU % on the 0.01 % grid (at a clock tick's resolution: 1 % of a core at 1 s) and pressure stalls to 0.1 %,
 //! and the kernel gives load averages with two decimals, so the adjustment is 0; per-name sums computed in `f32`
-//! are a few ULPs off. Unrounded values stay
-//! exact but cost about as much as a float. Where the adjustments live:
-//! - `processes.cpu_pct`, `processes.children_cpu_pct` and `names.cpu_pct` each have a companion
-//!   `<column>_ulp_adj` (int32, plain);
-//! - the percentages of `samples` share one column, `ulp_adj` (list\<int32\>, null when every adjustment of the
-//!   row is 0, which is always the case for what the samplers record): (position, adjustment) pairs of the
-//!   non-zero ones, positions counted in this order: 0-4 `cpu_busy_pct`, `cpu_user_pct`, `cpu_system_pct`,
-//!   `cpu_iowait_pct`, `cpu_steal_pct`; 5-7 `load_1m`, `load_5m`, `load_15m`; 8-12 `pressure_cpu_some_pct`,
-//!   `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct`; 13
-//!   `cpu_nth_pct`; 14 `name_cpu_nth_pct`; then `15 + 5 * core + field` for core `core` (0-based) and field 0-4
-//!   busy, user, system, iowait, steal. A null value has adjustment 0. Versus `float32` columns this saved 3.3 % of
-//!   a real 10-minute recording (BENCHMARKS.md).
+//! are a few ULPs off. Unrounded values stay exact but cost about as much as a float. The non-zero adjustments
+//! live in the table's `exact` column (see [Exactness](#exactness)); a null value has adjustment 0. Versus
+//! `float32` columns the decimals saved 3.3 % of a real 10-minute recording (BENCHMARKS.md).
 //!
 //! ## Byte counts
 //!
 //! Memory sizes are stored in KiB (`*_kib` = bytes / 1024, rounded down), which is what the kernel counts in (pages
-//! and KiB) and cheaper to encode than bytes: 0.35 MB a day less on the synthetic day (BENCHMARKS.md). Each table
-//! has a `kib_rem` column holding the remainders below 1 KiB as (position, remainder) pairs, null when all are 0,
-//! which is always the case for what the samplers record; the reader adds them back, so every count is exact.
-//! In SQL, `rss_kib * 1024` is the resident size in bytes.
+//! and KiB) and cheaper to encode than bytes: 0.35 MB a day less on the synthetic day (BENCHMARKS.md). The
+//! remainders below 1 KiB, always 0 for what the samplers record, live in the table's `exact` column (see
+//! [Exactness](#exactness)); the reader adds them back, so every count is exact. In SQL, `rss_kib * 1024` is the
+//! resident size in bytes.
+//!
+//! ## Exactness
+//!
+//! Every table has an `exact` column, list\<int32\>, null when the row needs none, which is always the case for
+//! what the samplers record: it holds (slot, value) pairs of the values that only make a hand-built sample come
+//! back bit for bit. One column instead of version 2's fourteen saves their fixed cost in every file's footer and
+//! chunks: 1.2 KB of every segment (a 10-minute recording: 16.5 to 15.3 KB; BENCHMARKS.md). Slots:
+//! - `samples`: 0-6 the remainders below 1 KiB of `mem_total`, `mem_used`, `mem_available`, `swap_total`,
+//!   `swap_used`, `rss_nth`, `name_rss_nth`; 7 (value 1) pressure information present with every value unknown
+//!   (otherwise it is present where a `pressure_*` value is); `16 + k` the ULP adjustment of the `k`-th
+//!   percentage, counted in this order: 0-4 `cpu_busy_pct`, `cpu_user_pct`, `cpu_system_pct`, `cpu_iowait_pct`,
+//!   `cpu_steal_pct`; 5-7 `load_1m`, `load_5m`, `load_15m`; 8-12 `pressure_cpu_some_pct`,
+//!   `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct`; 13
+//!   `cpu_nth_pct`; 14 `name_cpu_nth_pct`; then `15 + 5 * core + field` for core `core` (0-based) and field 0-4
+//!   busy, user, system, iowait, steal;
+//! - `processes`: 0 the ULP adjustment of `cpu_pct`, 1 of `children_cpu_pct`; 2 the CPU rank and 3 the memory
+//!   rank where they are explicit (see [Ranks](#ranks)); 4 the position in the sample's list where the list is
+//!   not in canonical order (by CPU rank, then memory rank, ranked before unranked, then identity; always the
+//!   case for lists built by `stabmon_core::attribution`); 5 and 6 the remainders below 1 KiB of `rss` and
+//!   `virtual`;
+//! - `names`: 0 the ULP adjustment of `cpu_pct`; 1 the CPU rank and 2 the memory rank where explicit; 3 the list
+//!   position (canonical order: ranks, then name); 4 the remainder below 1 KiB of `rss`.
+//!
+//! An adjustment or remainder of 0 is left out; a rank or position is there whenever it is explicit. In DuckDB, a
+//! slot reads with this macro (`exact_slot(exact, 2)` is a process's explicit CPU rank or null):
+//!
+//! ```sql
+//! CREATE MACRO exact_slot(pairs, k) AS
+//!   pairs[list_filter(range(1, coalesce(len(pairs), 0) + 1, 2), lambda i: pairs[i] = k)[1] + 1];
+//! ```
+//!
+//! Version 1 and 2 files have the same values in separate columns: `ulp_adj` and `kib_rem` lists and a
+//! `pressure_present` flag in `samples`, `<column>_ulp_adj`, `cpu_rank_explicit`, `rss_rank_explicit`, `list_pos`
+//! and `kib_rem` in `processes` and `names`.
 //!
 //! ## `samples`: one row per sample
 //!
@@ -113,8 +140,7 @@
 //! | `mem_total_kib`, `mem_used_kib`, `mem_available_kib` | uint64 (used: null) | delta (available: plain) | physical memory, KiB (see [Byte counts](#byte-counts)); used is null where derived |
 //! | `swap_total_kib`, `swap_used_kib` | uint64 | delta, plain | swap, KiB |
 //! | `process_count` | uint32 | dict | processes that existed |
-//! | `pressure_present` | bool | rle | whether pressure stall information was read (Linux) |
-//! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | decimal(9,2), null | dict (cpu), plain | share of the interval stalled, % |
+//! | `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct` | decimal(9,2), null | dict (cpu), plain | share of the interval stalled, %; null where not read (pressure stall information is Linux's) |
 //! | `oom_kill_count` | uint64, null | plain | the kernel's cumulative OOM-kill counter (Linux) |
 //! | `top_n` | uint16 | delta | N of the top lists |
 //! | `cpu_nth_pct` | decimal(9,2) | plain | what every process not in the CPU list used at most: the attributed CPU % of the N-th process by CPU, the CPU floor where the floor cut the list short, 0 where none was left out |
@@ -123,8 +149,7 @@
 //! | `name_rss_nth_kib` | uint64 | plain | summed resident memory of the N-th name by memory, KiB |
 //! | `cpu_list_len`, `rss_list_len` | uint16, null | delta | how many processes the CPU / memory list holds (N, or fewer when fewer processes exist); null when that list's ranks are stored explicitly (see [Ranks](#ranks)) |
 //! | `name_cpu_list_len`, `name_rss_list_len` | uint16, null | delta | the same for the two name lists |
-//! | `ulp_adj` | list\<int32\>, null | plain | the row's non-zero ULP adjustments (see [Percentages](#percentages-and-load-averages)); null when there are none |
-//! | `kib_rem` | list\<int32\>, null | plain | the row's byte counts' non-zero remainders below 1 KiB (see [Byte counts](#byte-counts)), positions 0-6: `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth` |
+//! | `exact` | list\<int32\>, null | plain | (slot, value) pairs for exactness (see [Exactness](#exactness)); null when the row needs none |
 //!
 //! ### Derived values in `samples`
 //!
@@ -173,13 +198,11 @@
 //! | `name` | string | dict | process name (Linux `comm`) |
 //! | `cmdline` | string, null | dict, zstd level 6 or more | command line, cut to a bounded length; null when not recorded |
 //! | `user` | string, null | dict | owning user |
-//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2) | dict (`_ulp_adj` plain) | CPU over the interval, % of one core (200 = two cores) |
-//! | `children_cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | plain | CPU of reaped children over the interval, % of one core |
+//! | `cpu_pct` | decimal(9,2) | dict | CPU over the interval, % of one core (200 = two cores) |
+//! | `children_cpu_pct` | decimal(9,2), null | plain | CPU of reaped children over the interval, % of one core |
 //! | `rss_kib` | uint64 | plain | resident memory, KiB |
 //! | `virtual_kib` | uint64 | plain | virtual memory size, KiB |
-//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | plain | 1-based rank in the CPU / memory list, only for samples whose `cpu_list_len` / `rss_list_len` is null; otherwise null and derived (see [Ranks](#ranks)) |
-//! | `list_pos` | uint16, null | plain | position in the sample's list; null when the list is in the canonical order (by `cpu_rank`, then `rss_rank`, ranked before unranked, then identity), which is always the case for lists built by `stabmon_core::attribution` |
-//! | `kib_rem` | list\<int32\>, null | plain | remainders below 1 KiB as in `samples`, positions 0 `rss`, 1 `virtual` |
+//! | `exact` | list\<int32\>, null | plain | (slot, value) pairs for exactness: explicit ranks, list position, ULP adjustments, remainders (see [Exactness](#exactness)) |
 //!
 //! ## `names`: one row per name total in a sample
 //!
@@ -190,11 +213,9 @@
 //! | `ts` | timestamp us UTC | delta | the sample's tick |
 //! | `name` | string | dict | process name |
 //! | `process_count` | uint32 | dict | processes with that name |
-//! | `cpu_pct` (+ `_ulp_adj`) | decimal(9,2), null | dict (`_ulp_adj` plain) | their summed CPU, % of one core; null where derived (below; `_ulp_adj` is then 0, not null) |
+//! | `cpu_pct` | decimal(9,2), null | dict | their summed CPU, % of one core; null where derived (below) |
 //! | `rss_kib` | uint64, null | plain | their summed resident memory, KiB; null where derived (below) |
-//! | `cpu_rank_explicit`, `rss_rank_explicit` | uint16, null | plain | 1-based rank in the by-CPU / by-memory name list, only where `name_cpu_list_len` / `name_rss_list_len` is null; otherwise derived (see [Ranks](#ranks)) |
-//! | `list_pos` | uint16, null | plain | as in `processes` (canonical order: ranks, then name) |
-//! | `kib_rem` | list\<int32\>, null | plain | remainder below 1 KiB as in `samples`, position 0 `rss` |
+//! | `exact` | list\<int32\>, null | plain | (slot, value) pairs for exactness (see [Exactness](#exactness)) |
 //!
 //! ### Name totals stored as derived
 //!
@@ -245,11 +266,12 @@
 //! ranks 1, 2, ... to the first `cpu_list_len` rows; by (resident bytes desc, attributed CPU desc, `pid`) the
 //! memory ranks to the first `rss_list_len`. Names: by (`cpu_pct` desc, resident bytes desc, `name`) and by
 //! (resident bytes desc, `cpu_pct` desc, `name`). A list whose given ranks do not follow that order (a sample
-//! built by hand) is stored explicitly instead: its `*_list_len` is null and its rows hold `*_rank_explicit`.
-//! This saved 0.74 MB a day (10 %) on the synthetic day. In SQL (DuckDB):
+//! built by hand) is stored explicitly instead: its `*_list_len` is null and its rows hold their ranks in `exact`
+//! (see [Exactness](#exactness)). This saved 0.74 MB a day (10 %) on the synthetic day. In SQL (DuckDB, with the
+//! `exact_slot` macro; drop the `coalesce` for recorder data, where no rank is explicit):
 //!
 //! ```sql
-//! SELECT p.*, coalesce(p.cpu_rank_explicit, CASE WHEN p.r <= s.cpu_list_len THEN p.r END) AS cpu_rank
+//! SELECT p.*, coalesce(exact_slot(p.exact, 2), CASE WHEN p.r <= s.cpu_list_len THEN p.r END) AS cpu_rank
 //! FROM (SELECT *, row_number() OVER (PARTITION BY host, ts
 //!         ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_kib DESC, pid) AS r
 //!       FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)) p

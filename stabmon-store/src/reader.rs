@@ -29,7 +29,10 @@ use crate::manifest::{CleanStop, MANIFEST_FILE, Manifest, abs_path};
 use crate::pct;
 use crate::recorder::JOURNAL_DIR;
 use crate::remote::{self, Got};
-use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
+use crate::schema::{
+    KEY_SCHEMA_VERSION, KEY_TABLE, NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_PRESSURE,
+    SAMPLES_EXACT_ULP, SCHEMA_VERSION,
+};
 use crate::writer::{derived_interval, lone_process, name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
@@ -627,22 +630,6 @@ impl<'a> Cols<'a> {
         Ok(a)
     }
 
-    /// A percentage stored as a decimal and an ULP adjustment (see `pct.rs`); `None` where null.
-    fn pct(&self, name: &str) -> Result<PctCol<'a>, Error> {
-        let q = self
-            .col(name)?
-            .as_primitive_opt::<Decimal128Type>()
-            .ok_or_else(|| self.bad_type(name))?;
-        let adj_name = format!("{name}_ulp_adj");
-        let adj = self.prim::<Int32Type>(&adj_name)?;
-        Ok(PctCol {
-            q,
-            adj,
-            path: self.path,
-            name: name.to_owned(),
-        })
-    }
-
     fn bool(&self, name: &str) -> Result<&'a BooleanArray, Error> {
         self.col(name)?
             .as_boolean_opt()
@@ -742,36 +729,6 @@ impl<'a> Cols<'a> {
     }
 }
 
-struct PctCol<'a> {
-    q: &'a PrimitiveArray<Decimal128Type>,
-    adj: &'a PrimitiveArray<Int32Type>,
-    path: &'a Path,
-    name: String,
-}
-
-impl PctCol<'_> {
-    fn get(&self, i: usize) -> Result<Option<f32>, Error> {
-        match (opt(self.q, i), opt(self.adj, i)) {
-            (Some(q), Some(adj)) => {
-                let q = i32::try_from(q)
-                    .map_err(|_| invalid(self.path, format!("{} out of range", self.name)))?;
-                Ok(Some(pct::decode(q, adj)))
-            }
-            // A null value may carry a 0 adjustment (names.cpu_pct_ulp_adj is not nullable).
-            (None, None | Some(0)) => Ok(None),
-            _ => Err(invalid(
-                self.path,
-                format!("{} and its _ulp_adj disagree on null", self.name),
-            )),
-        }
-    }
-
-    fn req(&self, i: usize) -> Result<f32, Error> {
-        self.get(i)?
-            .ok_or_else(|| invalid(self.path, format!("the column {} has nulls", self.name)))
-    }
-}
-
 fn opt<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
     (!a.is_null(i)).then(|| a.value(i))
 }
@@ -837,6 +794,9 @@ fn read_samples(
             c.pct_list("core_iowait_pct")?,
             c.pct_list("core_steal_pct")?,
         ];
+        // Schema 3 keeps every exactness value in `exact`; versions 1-2 had `ulp_adj`, `kib_rem` and
+        // `pressure_present`.
+        let exact = c.opt_list::<Int32Type>("exact")?;
         let ulp_adj = c.opt_list::<Int32Type>("ulp_adj")?;
         let old_adj = [
             c.opt_prim::<Int32Type>("cpu_nth_pct_ulp_adj")?,
@@ -854,7 +814,10 @@ fn read_samples(
         ];
         let kib_rem = c.opt_list::<Int32Type>("kib_rem")?;
         let process_count = c.req::<UInt32Type>("process_count")?;
-        let pressure_present = c.bool("pressure_present")?;
+        let pressure_present = match exact {
+            Some(_) => None,
+            None => Some(c.bool("pressure_present")?),
+        };
         let oom = c.prim::<UInt64Type>("oom_kill_count")?;
         let top_n = c.req::<UInt16Type>("top_n")?;
         let lens = [
@@ -908,21 +871,30 @@ fn read_samples(
                 return Err(invalid(path, "the core_* lists of a row differ in length"));
             }
             let mut adj = vec![0i32; cols.len() + 5 * n_cores];
-            if let Some((l, values)) = ulp_adj
-                && let Some((a, b)) = range_of(l)
-            {
-                if b < a || (b - a) % 2 != 0 || values.null_count() > 0 || b > values.len() {
-                    return Err(invalid(
-                        path,
-                        "a ulp_adj list is not (position, adjustment) pairs",
-                    ));
-                }
-                for pair in values.values()[a..b].chunks_exact(2) {
-                    let slot = usize::try_from(pair[0]).ok().and_then(|k| adj.get_mut(k));
-                    let Some(slot) = slot else {
-                        return Err(invalid(path, "a ulp_adj position is out of range"));
-                    };
-                    *slot = pair[1];
+            let mut rems = [0u64; 7];
+            let mut pressure_empty = false;
+            let out_of_range =
+                |name: &str| invalid(path, format!("a {name} position is out of range"));
+            for pair in row_pairs(ulp_adj, i, path, "ulp_adj")?.chunks_exact(2) {
+                let slot = usize::try_from(pair[0]).ok().and_then(|k| adj.get_mut(k));
+                *slot.ok_or_else(|| out_of_range("ulp_adj"))? = pair[1];
+            }
+            for pair in row_pairs(kib_rem, i, path, "kib_rem")?.chunks_exact(2) {
+                let slot = usize::try_from(pair[0]).ok().and_then(|k| rems.get_mut(k));
+                *slot.ok_or_else(|| out_of_range("kib_rem"))? = remainder(pair[1], path)?;
+            }
+            for pair in row_pairs(exact, i, path, "exact")?.chunks_exact(2) {
+                let (k, v) = (pair[0], pair[1]);
+                if let Some(slot) = usize::try_from(k).ok().and_then(|k| rems.get_mut(k)) {
+                    *slot = remainder(v, path)?;
+                } else if k == SAMPLES_EXACT_PRESSURE && v == 1 {
+                    pressure_empty = true;
+                } else {
+                    let slot = k
+                        .checked_sub(SAMPLES_EXACT_ULP)
+                        .and_then(|k| usize::try_from(k).ok())
+                        .and_then(|k| adj.get_mut(k));
+                    *slot.ok_or_else(|| out_of_range("exact"))? = v;
                 }
             }
             // Files written before `ulp_adj` existed: the two N-th values had adjustment columns of their own.
@@ -981,7 +953,6 @@ fn read_samples(
                 (None, None, None) => None,
                 _ => return Err(invalid(path, "load_1m/5m/15m are partly null")),
             };
-            let rems: [u64; 7] = remainders(kib_rem, i, path)?;
             let mut stored = [None; 7];
             for (k, v) in stored.iter_mut().enumerate() {
                 *v = mem[k].get(i, rems[k], path)?;
@@ -996,10 +967,15 @@ fn read_samples(
             m.swap_used_bytes = bytes[4];
             s.memory = m;
             s.process_count = process_count.value(i);
-            if pressure_present.is_null(i) {
-                return Err(invalid(path, "the column pressure_present has nulls"));
-            }
-            s.pressure = if pressure_present.value(i) {
+            let present = match pressure_present {
+                Some(col) if col.is_null(i) => {
+                    return Err(invalid(path, "the column pressure_present has nulls"));
+                }
+                Some(col) => col.value(i),
+                // Schema 3: present where a value is, or where `exact` marks it present and empty.
+                None => pressure_empty || v[8..13].iter().any(Option::is_some),
+            };
+            s.pressure = if present {
                 let mut p = Pressure::default();
                 p.cpu_some_pct = v[8];
                 p.memory_some_pct = v[9];
@@ -1050,19 +1026,19 @@ impl ByteCount<'_> {
     }
 }
 
-/// The remainders below 1 KiB of a row's byte counts from its `kib_rem` (position, remainder) pairs; all 0 where
-/// the list is null or the column absent.
-fn remainders<const N: usize>(
-    list: Option<(&ListArray, &PrimitiveArray<Int32Type>)>,
+/// The (position, value) pairs of row `i` of a pairs column (`exact`; `ulp_adj` and `kib_rem` before schema 3);
+/// empty where the list is null or the column absent.
+fn row_pairs<'a>(
+    list: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
     i: usize,
     path: &Path,
-) -> Result<[u64; N], Error> {
-    let mut out = [0u64; N];
+    name: &str,
+) -> Result<&'a [i32], Error> {
     let Some((l, values)) = list else {
-        return Ok(out);
+        return Ok(&[]);
     };
     if l.is_null(i) {
-        return Ok(out);
+        return Ok(&[]);
     }
     let o = l.value_offsets();
     let (a, b) = (
@@ -1072,18 +1048,111 @@ fn remainders<const N: usize>(
     if b < a || (b - a) % 2 != 0 || values.null_count() > 0 || b > values.len() {
         return Err(invalid(
             path,
-            "a kib_rem list is not (position, remainder) pairs",
+            format!("a {name} list is not (position, value) pairs"),
         ));
     }
-    for pair in values.values()[a..b].chunks_exact(2) {
-        let slot = usize::try_from(pair[0]).ok().and_then(|k| out.get_mut(k));
-        let rem = u64::try_from(pair[1]).ok().filter(|r| *r < 1024);
-        match (slot, rem) {
-            (Some(slot), Some(rem)) => *slot = rem,
-            _ => return Err(invalid(path, "a kib_rem pair is out of range")),
+    Ok(&values.values()[a..b])
+}
+
+/// A stored remainder below 1 KiB, checked.
+fn remainder(v: i32, path: &Path) -> Result<u64, Error> {
+    u64::try_from(v).ok().filter(|r| *r < 1024).ok_or_else(|| {
+        invalid(
+            path,
+            format!("a remainder of {v} below 1 KiB is out of range"),
+        )
+    })
+}
+
+/// The exactness values of a `processes` or `names` row (see the crate docs, "Exactness"), `N` slots: from
+/// `exact` (schema 3), or in files of versions 1-2 from a column per slot (`old`, in slot order) and `kib_rem`,
+/// whose positions start at slot `rem_base`.
+struct ExactSlots<'a, const N: usize> {
+    exact: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
+    old: Vec<OldSlot<'a>>,
+    kib_rem: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
+    rem_base: usize,
+}
+
+/// A version 1-2 column holding one exactness slot.
+enum OldSlot<'a> {
+    Adj(&'a PrimitiveArray<Int32Type>),
+    Pos(&'a PrimitiveArray<UInt16Type>),
+}
+
+impl<'a, const N: usize> ExactSlots<'a, N> {
+    /// `old`: the version 1-2 columns of the slots before `rem_base`, as (name, is a ULP adjustment).
+    fn new(c: &Cols<'a>, old: &[(&str, bool)], rem_base: usize) -> Result<Self, Error> {
+        let exact = c.opt_list::<Int32Type>("exact")?;
+        if exact.is_some() {
+            return Ok(ExactSlots {
+                exact,
+                old: Vec::new(),
+                kib_rem: None,
+                rem_base,
+            });
         }
+        let mut cols = Vec::with_capacity(old.len());
+        for &(name, adj) in old {
+            cols.push(if adj {
+                OldSlot::Adj(c.prim::<Int32Type>(name)?)
+            } else {
+                OldSlot::Pos(c.prim::<UInt16Type>(name)?)
+            });
+        }
+        Ok(ExactSlots {
+            exact: None,
+            old: cols,
+            kib_rem: c.opt_list::<Int32Type>("kib_rem")?,
+            rem_base,
+        })
     }
-    Ok(out)
+
+    fn row(&self, i: usize, path: &Path) -> Result<[Option<i32>; N], Error> {
+        let mut out = [None; N];
+        let mut set = |k: usize, v: i32, name: &str| match out.get_mut(k) {
+            Some(slot) => {
+                *slot = Some(v);
+                Ok(())
+            }
+            None => Err(invalid(path, format!("a {name} position is out of range"))),
+        };
+        for pair in row_pairs(self.exact, i, path, "exact")?.chunks_exact(2) {
+            set(usize::try_from(pair[0]).unwrap_or(N), pair[1], "exact")?;
+        }
+        for (k, col) in self.old.iter().enumerate() {
+            let v = match col {
+                OldSlot::Adj(a) => opt(a, i),
+                OldSlot::Pos(a) => opt(a, i).map(i32::from),
+            };
+            if let Some(v) = v {
+                set(k, v, "column")?;
+            }
+        }
+        for pair in row_pairs(self.kib_rem, i, path, "kib_rem")?.chunks_exact(2) {
+            let k = usize::try_from(pair[0]).map_or(N, |k| k.saturating_add(self.rem_base));
+            set(k, pair[1], "kib_rem")?;
+        }
+        Ok(out)
+    }
+}
+
+/// A rank or list position from an exactness slot.
+fn slot_u16(v: Option<i32>, path: &Path) -> Result<Option<u16>, Error> {
+    v.map(|v| {
+        u16::try_from(v).map_err(|_| {
+            invalid(
+                path,
+                format!("a rank or list position of {v} is out of range"),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// A remainder below 1 KiB from an exactness slot (0 where not set).
+fn slot_rem(v: Option<i32>, path: &Path) -> Result<u64, Error> {
+    v.map_or(Ok(0), |v| remainder(v, path))
 }
 
 /// The values of a percentage column: `DECIMAL(9,2)` with ULP adjustments (see `pct.rs`), or `float32` as
@@ -1153,14 +1222,22 @@ fn read_processes(
         let name = c.str("name")?;
         let cmdline = c.str("cmdline")?;
         let user = c.str("user")?;
-        let cpu = c.pct("cpu_pct")?;
-        let child = c.pct("children_cpu_pct")?;
+        let cpu = c.pct_values("cpu_pct")?;
+        let child = c.pct_values("children_cpu_pct")?;
         let rss = c.byte_count("rss", true)?;
         let vsz = c.byte_count("virtual", true)?;
-        let kib_rem = c.opt_list::<Int32Type>("kib_rem")?;
-        let cpu_rank = c.prim::<UInt16Type>("cpu_rank_explicit")?;
-        let rss_rank = c.prim::<UInt16Type>("rss_rank_explicit")?;
-        let list_pos = c.prim::<UInt16Type>("list_pos")?;
+        // Slots: CPU and children's CPU adjustments, CPU and memory ranks, list position, two remainders.
+        let exact = ExactSlots::<PROCESS_EXACT_SLOTS>::new(
+            &c,
+            &[
+                ("cpu_pct_ulp_adj", true),
+                ("children_cpu_pct_ulp_adj", true),
+                ("cpu_rank_explicit", false),
+                ("rss_rank_explicit", false),
+                ("list_pos", false),
+            ],
+            5,
+        )?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
                 continue;
@@ -1173,15 +1250,17 @@ fn read_processes(
             p.parent_pid = opt(ppid, i);
             p.cmdline = cmdline.get(i).map(str::to_owned);
             p.user = user.get(i).map(str::to_owned);
-            p.cpu_pct = cpu.req(i)?;
-            p.children_cpu_pct = child.get(i)?;
-            let rems: [u64; 2] = remainders(kib_rem, i, path)?;
-            p.rss_bytes = rss.get(i, rems[0], path)?.unwrap_or(0);
-            p.virtual_bytes = vsz.get(i, rems[1], path)?.unwrap_or(0);
+            let x = exact.row(i, path)?;
+            p.cpu_pct = decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
+                .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
+            p.children_cpu_pct =
+                decimal_pct(child, i, x[1].unwrap_or(0), path, "children_cpu_pct")?;
+            p.rss_bytes = rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
+            p.virtual_bytes = vsz.get(i, slot_rem(x[6], path)?, path)?.unwrap_or(0);
             p.start_time = Timestamp::from_unix_micros(start.value(i));
-            p.cpu_rank = opt(cpu_rank, i);
-            p.rss_rank = opt(rss_rank, i);
-            lists[at].push((opt(list_pos, i), p));
+            p.cpu_rank = slot_u16(x[2], path)?;
+            p.rss_rank = slot_u16(x[3], path)?;
+            lists[at].push((slot_u16(x[4], path)?, p));
         }
     }
     Ok(())
@@ -1204,12 +1283,19 @@ fn read_names(
         let ts = c.req::<TimestampMicrosecondType>("ts")?;
         let name = c.str("name")?;
         let count = c.req::<UInt32Type>("process_count")?;
-        let cpu = c.pct("cpu_pct")?;
+        let cpu = c.pct_values("cpu_pct")?;
         let rss = c.byte_count("rss", false)?;
-        let kib_rem = c.opt_list::<Int32Type>("kib_rem")?;
-        let cpu_rank = c.prim::<UInt16Type>("cpu_rank_explicit")?;
-        let rss_rank = c.prim::<UInt16Type>("rss_rank_explicit")?;
-        let list_pos = c.prim::<UInt16Type>("list_pos")?;
+        // Slots: CPU adjustment, CPU and memory ranks, list position, remainder.
+        let exact = ExactSlots::<NAME_EXACT_SLOTS>::new(
+            &c,
+            &[
+                ("cpu_pct_ulp_adj", true),
+                ("cpu_rank_explicit", false),
+                ("rss_rank_explicit", false),
+                ("list_pos", false),
+            ],
+            4,
+        )?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
                 continue;
@@ -1229,19 +1315,19 @@ fn read_names(
                     format!("a total of {:?} without a value to derive", n.name),
                 )
             };
-            n.cpu_pct = match cpu.get(i)? {
+            let x = exact.row(i, path)?;
+            n.cpu_pct = match decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")? {
                 Some(v) => v,
                 None => base.ok_or_else(missing)?.0,
             };
-            let rems: [u64; 1] = remainders(kib_rem, i, path)?;
-            n.rss_bytes = match rss.get(i, rems[0], path)? {
+            n.rss_bytes = match rss.get(i, slot_rem(x[4], path)?, path)? {
                 Some(v) => v,
                 None => base.ok_or_else(missing)?.1,
             };
             last.insert(n.name.clone(), (n.cpu_pct, n.rss_bytes));
-            n.cpu_rank = opt(cpu_rank, i);
-            n.rss_rank = opt(rss_rank, i);
-            lists[at].push((opt(list_pos, i), n));
+            n.cpu_rank = slot_u16(x[1], path)?;
+            n.rss_rank = slot_u16(x[2], path)?;
+            lists[at].push((slot_u16(x[3], path)?, n));
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// The schema version this crate writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
@@ -38,7 +38,7 @@ fn list_pct(items_nullable: bool) -> DataType {
     DataType::List(Arc::new(Field::new("item", pct_type(), items_nullable)))
 }
 
-/// The `ulp_adj` and `kib_rem` lists: (position, value) pairs (see the crate docs).
+/// The `exact` lists: (position, value) pairs (see the crate docs, "Exactness").
 fn list_i32() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Int32, true)))
 }
@@ -101,7 +101,6 @@ const SAMPLES: &[Col] = &[
     col("swap_total_kib", || DataType::UInt64, false, Enc::Delta),
     col("swap_used_kib", || DataType::UInt64, false, Enc::Plain),
     col("process_count", || DataType::UInt32, false, Enc::Dict),
-    col("pressure_present", || DataType::Boolean, false, Enc::Plain),
     col("pressure_cpu_some_pct", pct_type, true, Enc::Dict),
     col("pressure_memory_some_pct", pct_type, true, Enc::Plain),
     col("pressure_memory_full_pct", pct_type, true, Enc::Plain),
@@ -117,9 +116,8 @@ const SAMPLES: &[Col] = &[
     col("rss_list_len", || DataType::UInt16, true, Enc::Delta),
     col("name_cpu_list_len", || DataType::UInt16, true, Enc::Delta),
     col("name_rss_list_len", || DataType::UInt16, true, Enc::Delta),
-    // Null unless some percentage of the row is off the 0.01 grid (never, for what the samplers record).
-    col("ulp_adj", list_i32, true, Enc::Plain),
-    col("kib_rem", list_i32, true, Enc::Plain),
+    // Null unless a value of the row needs it (never, for what the samplers record).
+    col("exact", list_i32, true, Enc::Plain),
 ];
 
 #[rustfmt::skip]
@@ -132,15 +130,10 @@ const PROCESSES: &[Col] = &[
     col("cmdline", dict_type, true, Enc::Dict),
     col("user", dict_type, true, Enc::Dict),
     col("cpu_pct", pct_type, false, Enc::Dict),
-    col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Plain),
     col("children_cpu_pct", pct_type, true, Enc::Plain),
-    col("children_cpu_pct_ulp_adj", || DataType::Int32, true, Enc::Plain),
     col("rss_kib", || DataType::UInt64, false, Enc::Plain),
     col("virtual_kib", || DataType::UInt64, false, Enc::Plain),
-    col("cpu_rank_explicit", || DataType::UInt16, true, Enc::Plain),
-    col("rss_rank_explicit", || DataType::UInt16, true, Enc::Plain),
-    col("list_pos", || DataType::UInt16, true, Enc::Plain),
-    col("kib_rem", list_i32, true, Enc::Plain),
+    col("exact", list_i32, true, Enc::Plain),
 ];
 
 #[rustfmt::skip]
@@ -149,13 +142,8 @@ const NAMES: &[Col] = &[
     col("name", dict_type, false, Enc::Dict),
     col("process_count", || DataType::UInt32, false, Enc::Dict),
     col("cpu_pct", pct_type, true, Enc::Dict),
-    // Not null (0 where cpu_pct is null): a second copy of cpu_pct's null pattern cost ~0.1 MB a day.
-    col("cpu_pct_ulp_adj", || DataType::Int32, false, Enc::Plain),
     col("rss_kib", || DataType::UInt64, true, Enc::Plain),
-    col("cpu_rank_explicit", || DataType::UInt16, true, Enc::Plain),
-    col("rss_rank_explicit", || DataType::UInt16, true, Enc::Plain),
-    col("list_pos", || DataType::UInt16, true, Enc::Plain),
-    col("kib_rem", list_i32, true, Enc::Plain),
+    col("exact", list_i32, true, Enc::Plain),
 ];
 
 /// One row per latency probe, in the order the samples carried them (issue 4).
@@ -175,6 +163,20 @@ const LATENCY: &[Col] = &[
     col("first_byte_us", || DataType::Int64, true, Enc::Delta),
     col("total_us", || DataType::Int64, true, Enc::Delta),
 ];
+
+/// Positions in `samples.exact` (schema 3; see the crate docs, "Exactness"): 0-6 the remainders below 1 KiB of
+/// `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth`; this one marks
+/// pressure information present with every value unknown; ULP adjustments from [`SAMPLES_EXACT_ULP`] on.
+pub(crate) const SAMPLES_EXACT_PRESSURE: i32 = 7;
+/// Where the ULP adjustments of `samples.exact` start: position `16 + k` for the `k`-th percentage.
+pub(crate) const SAMPLES_EXACT_ULP: i32 = 16;
+
+/// The slots of `processes.exact` (schema 3): CPU and children's CPU ULP adjustments, explicit CPU and memory
+/// ranks, list position, remainders below 1 KiB of resident and virtual size.
+pub(crate) const PROCESS_EXACT_SLOTS: usize = 7;
+/// The slots of `names.exact` (schema 3): CPU ULP adjustment, explicit CPU and memory ranks, list position,
+/// remainder below 1 KiB of the resident sum.
+pub(crate) const NAME_EXACT_SLOTS: usize = 5;
 
 fn cols(table: &str) -> &'static [Col] {
     match table {

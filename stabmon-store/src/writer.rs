@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Decimal32Array, DictionaryArray, Int32Array, Int64Array, ListArray,
-    RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, Decimal32Array, DictionaryArray, Int32Array, Int64Array, ListArray, RecordBatch,
+    StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
@@ -21,13 +21,16 @@ use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
 use stabmon_core::latency::whole_micros;
-use stabmon_core::{LatencyProbe, Memory, NameTotal, ProcessEntry, Sample, Timestamp};
+use stabmon_core::{LatencyProbe, Memory, NameTotal, Pressure, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, arrow, io, pq};
 use crate::layout::{LATENCY, TABLES, partition_dir, segment_stem, utc_date};
 use crate::pct;
 use crate::ranks;
-use crate::schema::{schema, writer_properties};
+use crate::schema::{
+    NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, schema,
+    writer_properties,
+};
 
 /// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -337,7 +340,8 @@ struct Buffer {
     load: [Vec<Option<f32>>; 3],
     mem: [Vec<u64>; 5],
     process_count: Vec<u32>,
-    pressure_present: Vec<bool>,
+    /// Pressure information present with every value unknown (else presence follows from the values).
+    pressure_empty: Vec<bool>,
     pressure: [Vec<Option<f32>>; 5],
     oom_kill_count: Vec<Option<u64>>,
     top_n: Vec<u16>,
@@ -499,7 +503,8 @@ impl Buffer {
             col.push(v);
         }
         self.process_count.push(s.process_count);
-        self.pressure_present.push(s.pressure.is_some());
+        self.pressure_empty
+            .push(s.pressure.is_some_and(|p| p == Pressure::default()));
         let p = s.pressure.unwrap_or_default();
         let pressure = [
             p.cpu_some_pct,
@@ -705,9 +710,6 @@ impl Buffer {
             kibs(m3.iter().copied()),
             kibs(m4.iter().copied()),
             Arc::new(UInt32Array::from(std::mem::take(&mut self.process_count))),
-            Arc::new(BooleanArray::from(std::mem::take(
-                &mut self.pressure_present,
-            ))),
             opt_f32s(p0)?,
             opt_f32s(p1)?,
             opt_f32s(p2)?,
@@ -726,13 +728,24 @@ impl Buffer {
         for col in std::mem::take(&mut self.list_lens) {
             columns.push(Arc::new(UInt16Array::from(col)));
         }
-        columns.push(pairs_array(std::mem::take(&mut self.ulp_adj).into_iter()));
-        // Positions in the crate docs' order: memory total, used, available, swap total, used, the two N-th.
+        let ulp_adj = std::mem::take(&mut self.ulp_adj);
+        let pressure_empty = std::mem::take(&mut self.pressure_empty);
+        // Positions in the crate docs' order: remainders of memory total, used, available, swap total, used, the
+        // two N-th; the empty-pressure mark; the ULP adjustments.
         columns.push(pairs_array((0..rss_nth.len()).map(|i| {
             let mut values =
                 [&m0, &m1, &m2, &m3, &m4, &rss_nth, &name_rss_nth].map(|v| v.get(i).copied());
             values[1] = used.get(i).copied().flatten();
-            kib_rem(values)
+            let mut pairs = kib_rem(values).unwrap_or_default();
+            if pressure_empty.get(i).copied().unwrap_or(false) {
+                pairs.extend([SAMPLES_EXACT_PRESSURE, 1]);
+            }
+            if let Some(Some(adj)) = ulp_adj.get(i) {
+                for pair in adj.chunks_exact(2) {
+                    pairs.extend([pair[0].saturating_add(SAMPLES_EXACT_ULP), pair[1]]);
+                }
+            }
+            (!pairs.is_empty()).then_some(pairs)
         })));
         RecordBatch::try_new(schema("samples"), columns)
     }
@@ -768,18 +781,20 @@ impl Buffer {
                 .array(rows.iter().map(ProcRow::cmdline).collect())?,
             6 => self.users.array(rows.iter().map(ProcRow::user).collect())?,
             7 => pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
-            8 => adj_array(rows.iter().map(|r| Some(r.cpu_pct))),
-            9 => pct_array(rows.iter().map(ProcRow::children_cpu_pct))?,
-            10 => adj_array(rows.iter().map(ProcRow::children_cpu_pct)),
-            11 => kibs(rows.iter().map(|r| r.rss_bytes)),
-            12 => kibs(rows.iter().map(|r| r.virtual_bytes)),
-            13 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::cpu_rank))),
-            14 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::rss_rank))),
-            15 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::list_pos))),
-            _ => pairs_array(
-                rows.iter()
-                    .map(|r| kib_rem([Some(r.rss_bytes), Some(r.virtual_bytes)])),
-            ),
+            8 => pct_array(rows.iter().map(ProcRow::children_cpu_pct))?,
+            9 => kibs(rows.iter().map(|r| r.rss_bytes)),
+            10 => kibs(rows.iter().map(|r| r.virtual_bytes)),
+            _ => pairs_array(rows.iter().map(|r| {
+                exact_pairs::<PROCESS_EXACT_SLOTS>([
+                    nonzero(Some(ulp_adj(r.cpu_pct))),
+                    nonzero(r.children_cpu_pct().map(ulp_adj)),
+                    r.cpu_rank().map(i32::from),
+                    r.rss_rank().map(i32::from),
+                    r.list_pos().map(i32::from),
+                    nonzero(Some(kib_remainder(r.rss_bytes))),
+                    nonzero(Some(kib_remainder(r.virtual_bytes))),
+                ])
+            })),
         })
     }
 
@@ -818,14 +833,18 @@ impl Buffer {
                 rows.iter().map(|r| r.process_count),
             )),
             3 => pct_array(rows.iter().map(NameRow::cpu_pct))?,
-            4 => adj_array(rows.iter().map(|r| Some(r.cpu_pct().unwrap_or(0.0)))),
-            5 => Arc::new(UInt64Array::from_iter(
+            4 => Arc::new(UInt64Array::from_iter(
                 rows.iter().map(|r| r.rss_bytes().map(kib)),
             )),
-            6 => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::cpu_rank))),
-            7 => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::rss_rank))),
-            8 => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::list_pos))),
-            _ => pairs_array(rows.iter().map(|r| kib_rem([r.rss_bytes()]))),
+            _ => pairs_array(rows.iter().map(|r| {
+                exact_pairs::<NAME_EXACT_SLOTS>([
+                    nonzero(r.cpu_pct().map(ulp_adj)),
+                    r.cpu_rank().map(i32::from),
+                    r.rss_rank().map(i32::from),
+                    r.list_pos().map(i32::from),
+                    nonzero(r.rss_bytes().map(kib_remainder)),
+                ])
+            })),
         })
     }
 }
@@ -902,10 +921,31 @@ fn pct_array(v: impl Iterator<Item = Option<f32>>) -> Result<ArrayRef, arrow_sch
     ))
 }
 
-fn adj_array(v: impl Iterator<Item = Option<f32>>) -> ArrayRef {
-    Arc::new(Int32Array::from_iter(
-        v.map(|x| x.map(|x| pct::encode(x).1)),
-    ))
+/// A percentage's ULP adjustment (see `pct.rs`): 0 on the 0.01 grid.
+fn ulp_adj(v: f32) -> i32 {
+    pct::encode(v).1
+}
+
+/// A byte count's remainder below 1 KiB (see the crate docs, "Byte counts").
+fn kib_remainder(bytes: u64) -> i32 {
+    i32::try_from(bytes & 1023).unwrap_or(0)
+}
+
+/// An adjustment or a remainder as an exactness slot: 0 is left out (the reader's default).
+fn nonzero(v: Option<i32>) -> Option<i32> {
+    v.filter(|v| *v != 0)
+}
+
+/// A row's `exact` list (see the crate docs, "Exactness"): (slot, value) pairs of the slots that are set; `None`
+/// when there are none (always, for what the samplers record).
+fn exact_pairs<const N: usize>(slots: [Option<i32>; N]) -> Option<Vec<i32>> {
+    let pairs: Vec<i32> = slots
+        .into_iter()
+        .enumerate()
+        .filter_map(|(k, v)| Some((i32::try_from(k).ok()?, v?)))
+        .flat_map(|(k, v)| [k, v])
+        .collect();
+    (!pairs.is_empty()).then_some(pairs)
 }
 
 /// One table's file of the open segment.

@@ -3,6 +3,7 @@
 //! (`.ci/run` installs them); outside CI the test says so and skips when they are missing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,11 +14,14 @@ use stabmon_store::{FlightRecorder, RecorderOptions, Retention, StoreReader};
 const SCRIPT: &str = r#"
 import json, sys
 import duckdb, pyarrow.parquet as pq
-root, host, ts_us = sys.argv[1], sys.argv[2], int(sys.argv[3])
+root, host, ts_us, fixture = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 con = duckdb.connect()
 def q(sql):
     return con.execute(sql).fetchall()
 src = lambda t: f"read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = true)"
+# The documented macro (stabmon-store docs, "Exactness"): slot k of an `exact` list of (slot, value) pairs.
+q("CREATE MACRO exact_slot(pairs, k) AS "
+  "pairs[list_filter(range(1, coalesce(len(pairs), 0) + 1, 2), lambda i: pairs[i] = k)[1] + 1]")
 out = {
     "count": q(f"SELECT count(*) FROM {src('samples')}")[0][0],
     "per_host": dict(q(f"SELECT host, count(*) FROM {src('samples')} GROUP BY host")),
@@ -29,7 +33,13 @@ out = {
             FROM {src('processes')}) p
         JOIN {src('samples')} s USING (host, ts)
         WHERE p.host = '{host}' AND epoch_us(p.ts) = {ts_us}
-          AND coalesce(p.cpu_rank_explicit, CASE WHEN p.r <= s.cpu_list_len THEN p.r END) = 1""")[0],
+          AND coalesce(exact_slot(p.exact, 2), CASE WHEN p.r <= s.cpu_list_len THEN p.r END) = 1""")[0],
+    # A list stored out of canonical order (the committed fixture's odd sample at 23:00:02): its rows' list
+    # positions (slot 4) give the written order back.
+    "odd_order": q(f"""
+        SELECT pid, epoch_us(start_time)
+        FROM read_parquet('{fixture}/processes/**/*.parquet', hive_partitioning = true)
+        WHERE host = 'odd' AND epoch_us(ts) = 1795647602000000 ORDER BY exact_slot(exact, 4)"""),
     "days": q(f"SELECT count(DISTINCT date) FROM {src('samples')}")[0][0],
     # Values left out as derived (see the stabmon-store docs, "Derived values"): the documented query.
     "derived": q(f"""
@@ -101,6 +111,10 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
         .arg(dir.path())
         .arg("db 2")
         .arg(chosen.ts.as_unix_micros().to_string())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+            "tests/fixtures/store-v{}",
+            stabmon_store::SCHEMA_VERSION
+        )))
         .output()
         .unwrap();
     assert!(
@@ -118,6 +132,14 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
     assert_eq!(v["days"], 3);
     assert_eq!(v["top"][0], top.name.as_str(), "{v}");
     assert_eq!(v["top"][1], top.pid, "{v}");
+    // The fixture's third odd sample lists `unranked` (pid 7), then two processes with pid 42 started at 2 us and
+    // 1 us: not the canonical order, so only the stored positions give it.
+    let odd_order: Vec<(u64, i64)> = serde_json::from_value(v["odd_order"].clone()).unwrap();
+    assert_eq!(
+        odd_order,
+        [(7, 1_795_647_600_000_000), (42, 2), (42, 1)],
+        "{v}"
+    );
     // The derived values come back in SQL as the reader gives them, and some were left out.
     let db2: Vec<_> = ours.iter().filter(|s| s.host == "db 2").collect();
     let derived = v["derived"].as_array().unwrap();
