@@ -58,8 +58,9 @@
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
 //! version (readers select columns by name). Version 2 stores some `samples` values as null where they derive from
 //! others (see [Derived values](#derived-values-in-samples)); version 3 keeps every value that only exactness
-//! needs in one `exact` column per table (see [Exactness](#exactness)), where version 2 had fourteen columns. This
-//! reader reads versions 1 and 2 too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
+//! needs in one `exact` column per table (see [Exactness](#exactness)), where version 2 had fourteen columns, and
+//! derives the top lists' lengths instead of storing them (see [Ranks](#ranks)). This reader reads versions 1 and
+//! 2 too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
 //! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
 //! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
@@ -90,19 +91,20 @@
 //! Every table has an `exact` column, list\<int32\>, null when the row needs none, which is always the case for
 //! what the samplers record: it holds (slot, value) pairs of the values that only make a hand-built sample come
 //! back bit for bit. One column instead of version 2's fourteen saves their fixed cost in every file's footer and
-//! chunks: 1.2 KB of every segment (a 10-minute recording: 16.5 to 15.3 KB; BENCHMARKS.md). Slots:
+//! chunks: 1.2 KB of every segment (a 10-minute recording: 16.5 to 15.3 KB of Parquet; BENCHMARKS.md). Slots:
 //! - `samples`: 0-6 the remainders below 1 KiB of `mem_total`, `mem_used`, `mem_available`, `swap_total`,
 //!   `swap_used`, `rss_nth`, `name_rss_nth`; 7 (value 1) pressure information present with every value unknown
-//!   (otherwise it is present where a `pressure_*` value is); `16 + k` the ULP adjustment of the `k`-th
-//!   percentage, counted in this order: 0-4 `cpu_busy_pct`, `cpu_user_pct`, `cpu_system_pct`, `cpu_iowait_pct`,
-//!   `cpu_steal_pct`; 5-7 `load_1m`, `load_5m`, `load_15m`; 8-12 `pressure_cpu_some_pct`,
+//!   (otherwise it is present where a `pressure_*` value is); 8-11 the length of the process CPU, process
+//!   memory, name CPU and name memory list where the rule of [Ranks](#ranks) does not give it; `16 + k` the ULP
+//!   adjustment of the `k`-th percentage, counted in this order: 0-4 `cpu_busy_pct`, `cpu_user_pct`,
+//!   `cpu_system_pct`, `cpu_iowait_pct`, `cpu_steal_pct`; 5-7 `load_1m`, `load_5m`, `load_15m`; 8-12 `pressure_cpu_some_pct`,
 //!   `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct`; 13
 //!   `cpu_nth_pct`; 14 `name_cpu_nth_pct`; then `15 + 5 * core + field` for core `core` (0-based) and field 0-4
 //!   busy, user, system, iowait, steal;
 //! - `processes`: 0 the ULP adjustment of `cpu_pct`, 1 of `children_cpu_pct`; 2 the CPU rank and 3 the memory
 //!   rank where they are explicit (see [Ranks](#ranks)); 4 the position in the sample's list where the list is
-//!   not in canonical order (by CPU rank, then memory rank, ranked before unranked, then identity; always the
-//!   case for lists built by `stabmon_core::attribution`); 5 and 6 the remainders below 1 KiB of `rss` and
+//!   not in canonical order (by CPU rank, then memory rank, ranked before unranked, then identity; lists built
+//!   by `stabmon_core::attribution` always are); 5 and 6 the remainders below 1 KiB of `rss` and
 //!   `virtual`;
 //! - `names`: 0 the ULP adjustment of `cpu_pct`; 1 the CPU rank and 2 the memory rank where explicit; 3 the list
 //!   position (canonical order: ranks, then name); 4 the remainder below 1 KiB of `rss`.
@@ -147,8 +149,6 @@
 //! | `rss_nth_kib` | uint64 | plain | resident memory of the N-th process by memory, KiB |
 //! | `name_cpu_nth_pct` | decimal(9,2) | dict | the same for names: summed CPU % of the N-th name by CPU, or the floor, or 0 |
 //! | `name_rss_nth_kib` | uint64 | plain | summed resident memory of the N-th name by memory, KiB |
-//! | `cpu_list_len`, `rss_list_len` | uint16, null | delta | how many processes the CPU / memory list holds (N, or fewer when fewer processes exist); null when that list's ranks are stored explicitly (see [Ranks](#ranks)) |
-//! | `name_cpu_list_len`, `name_rss_list_len` | uint16, null | delta | the same for the two name lists |
 //! | `exact` | list\<int32\>, null | plain | (slot, value) pairs for exactness (see [Exactness](#exactness)); null when the row needs none |
 //!
 //! ### Derived values in `samples`
@@ -261,22 +261,30 @@
 //! ## Ranks
 //!
 //! Ranks are not stored: they follow from the values, in the order `stabmon_core::attribution` builds the
-//! lists (see `stabmon_core::attribution::cmp_entries_by_cpu` and its siblings). A sample's process rows sorted
-//! by (attributed CPU = `cpu_pct` + `children_cpu_pct`, descending; resident bytes descending; `pid`) give CPU
-//! ranks 1, 2, ... to the first `cpu_list_len` rows; by (resident bytes desc, attributed CPU desc, `pid`) the
-//! memory ranks to the first `rss_list_len`. Names: by (`cpu_pct` desc, resident bytes desc, `name`) and by
-//! (resident bytes desc, `cpu_pct` desc, `name`). A list whose given ranks do not follow that order (a sample
-//! built by hand) is stored explicitly instead: its `*_list_len` is null and its rows hold their ranks in `exact`
-//! (see [Exactness](#exactness)). This saved 0.74 MB a day (10 %) on the synthetic day. In SQL (DuckDB, with the
-//! `exact_slot` macro; drop the `coalesce` for recorder data, where no rank is explicit):
+//! lists (see `stabmon_core::attribution::cmp_entries_by_cpu` and its siblings). Sort a sample's process rows by
+//! (attributed CPU = `cpu_pct` + `children_cpu_pct`, descending; resident bytes descending; `pid`): the row at
+//! place `r` has CPU rank `r` when `r <= top_n` and its attributed CPU is at least `cpu_nth_pct`, the list's
+//! bound. Likewise the memory ranks: sorted by (resident bytes desc, attributed CPU desc, `pid`), rank `r` when
+//! `r <= top_n` and `rss_kib >= rss_nth_kib`. Names: by (`cpu_pct` desc, resident bytes desc, `name`) against
+//! `name_cpu_nth_pct`, and by (resident bytes desc, `cpu_pct` desc, `name`) against `name_rss_nth_kib`. This holds
+//! for every list `stabmon_core::attribution` builds: a full list has N rows at or above its N-th value, one the
+//! CPU floor cut has its bound at the floor, and a list of every process has bound 0. For a sample built by hand
+//! where it does not, `samples.exact` stores the list's length (slots 8-11), or, for a list whose ranks do not
+//! follow the order, the rows hold their ranks in `exact` (see [Exactness](#exactness)). Not storing ranks saved
+//! 0.74 MB a day (10 %) on the synthetic day, and not storing the lists' lengths four columns' fixed cost in every
+//! segment (0.5 KB). In SQL (DuckDB; what the recorder writes needs no `exact`):
 //!
 //! ```sql
-//! SELECT p.*, coalesce(exact_slot(p.exact, 2), CASE WHEN p.r <= s.cpu_list_len THEN p.r END) AS cpu_rank
+//! SELECT p.*, CASE WHEN p.r <= s.top_n
+//!   AND p.cpu_pct + coalesce(p.children_cpu_pct, 0) >= s.cpu_nth_pct THEN p.r END AS cpu_rank
 //! FROM (SELECT *, row_number() OVER (PARTITION BY host, ts
 //!         ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_kib DESC, pid) AS r
 //!       FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)) p
 //! JOIN read_parquet('DIR/samples/**/*.parquet', hive_partitioning = true) s USING (host, ts)
 //! ```
+//!
+//! Files of versions 1 and 2 store each list's length in `samples` (`cpu_list_len`, `rss_list_len`,
+//! `name_cpu_list_len`, `name_rss_list_len`; null where the rows hold their ranks explicitly).
 //!
 //! (SQL sums the decimals exactly where stabmon sums `f32`s; the two orders can differ only between values
 //! within a few ULPs of each other.)

@@ -1,9 +1,36 @@
 //! Ranks derived from values: attribution's lists are ordered by values the rows already hold, so a sample's
 //! ranks are not stored when sorting its rows by those values gives them back (always, for lists built by
-//! `stabmon_core::attribution`). Only the length of each list is stored (in `samples`), and the ranks of a list
-//! that does not follow that order are stored explicitly.
+//! `stabmon_core::attribution`). Nor is a list's length, where [`rule_len`] gives it; the ranks of a list that
+//! does not follow that order are stored explicitly.
 
 use std::cmp::Ordering;
+
+use stabmon_core::{NameTotal, ProcessEntry, TopProcesses};
+
+/// The length of each of a sample's four lists (process CPU and memory, name CPU and memory) as the rule of
+/// schema 3 gives it: `min(N, rows at or above the list's bound)`, the bound being what the list left out used at
+/// most (`cpu_nth_pct`, `rss_nth_bytes`, ...). For lists built by `stabmon_core::attribution` this is the length:
+/// a full list has N rows at or above its N-th value (more with ties, hence the `min`); a list the CPU floor cut
+/// has its bound at the floor, which every listed row reaches and every other row is below; a list of every
+/// process has bound 0, which every row reaches.
+///
+/// `t` gives N and the bounds; `procs` and `names` are the sample's rows (`t`'s own, or the rows being read).
+pub(crate) fn rule_lens<'a>(
+    t: &TopProcesses,
+    procs: impl Iterator<Item = &'a ProcessEntry> + Clone,
+    names: impl Iterator<Item = &'a NameTotal> + Clone,
+) -> [u16; 4] {
+    let n = usize::from(t.n);
+    let len = |count: usize| u16::try_from(count.min(n)).unwrap_or(u16::MAX);
+    let procs = |f: &dyn Fn(&ProcessEntry) -> bool| len(procs.clone().filter(|p| f(p)).count());
+    let names = |f: &dyn Fn(&NameTotal) -> bool| len(names.clone().filter(|x| f(x)).count());
+    [
+        procs(&|p| p.cpu_pct + p.children_cpu_pct.unwrap_or(0.0) >= t.cpu_nth_pct),
+        procs(&|p| p.rss_bytes >= t.rss_nth_bytes),
+        names(&|x| x.cpu_pct >= t.name_cpu_nth_pct),
+        names(&|x| x.rss_bytes >= t.name_rss_nth_bytes),
+    ]
+}
 
 /// The ranks that sorting `items` by `cmp` gives: the first `len` get 1, 2, ..., the others none.
 pub(crate) fn derive<T>(

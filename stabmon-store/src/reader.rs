@@ -30,8 +30,8 @@ use crate::pct;
 use crate::recorder::JOURNAL_DIR;
 use crate::remote::{self, Got};
 use crate::schema::{
-    KEY_SCHEMA_VERSION, KEY_TABLE, NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_PRESSURE,
-    SAMPLES_EXACT_ULP, SCHEMA_VERSION,
+    KEY_SCHEMA_VERSION, KEY_TABLE, NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN,
+    SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, SCHEMA_VERSION,
 };
 use crate::writer::{derived_interval, lone_process, name_order_key, process_sort_key};
 use stabmon_core::attribution::{
@@ -739,9 +739,18 @@ fn duration(us: i64, path: &Path, what: &str) -> Result<Duration, Error> {
         .map_err(|_| invalid(path, format!("a negative {what}: {us} us")))
 }
 
-/// The lengths of a sample's four lists (process CPU and memory, name CPU and memory) whose ranks derive from
-/// the values; `None` where the rows hold them explicitly.
-type ListLens = [Option<u16>; 4];
+/// How the ranks of a sample's four lists (process CPU and memory, name CPU and memory) are stored.
+type ListLens = [ListLen; 4];
+
+/// How one list's ranks are stored.
+#[derive(Clone, Copy)]
+enum ListLen {
+    /// Versions 1-2: the list's length (its ranks derive from the values), `None` where the rows hold them.
+    Stored(Option<u16>),
+    /// Version 3: ranks derive from the values unless a row holds one in `exact`; the length is this where the
+    /// sample stores it, else the rule's (`ranks::rule_lens`).
+    Rule(Option<u16>),
+}
 
 fn read_samples(
     path: &Path,
@@ -820,12 +829,15 @@ fn read_samples(
         };
         let oom = c.prim::<UInt64Type>("oom_kill_count")?;
         let top_n = c.req::<UInt16Type>("top_n")?;
-        let lens = [
-            c.prim::<UInt16Type>("cpu_list_len")?,
-            c.prim::<UInt16Type>("rss_list_len")?,
-            c.prim::<UInt16Type>("name_cpu_list_len")?,
-            c.prim::<UInt16Type>("name_rss_list_len")?,
-        ];
+        let lens = match exact {
+            Some(_) => None,
+            None => Some([
+                c.prim::<UInt16Type>("cpu_list_len")?,
+                c.prim::<UInt16Type>("rss_list_len")?,
+                c.prim::<UInt16Type>("name_cpu_list_len")?,
+                c.prim::<UInt16Type>("name_rss_list_len")?,
+            ]),
+        };
 
         // Every row of the row groups read, in range or not: the other tables' rows may derive values from them
         // (see `read_segment`).
@@ -873,6 +885,7 @@ fn read_samples(
             let mut adj = vec![0i32; cols.len() + 5 * n_cores];
             let mut rems = [0u64; 7];
             let mut pressure_empty = false;
+            let mut stored_lens = [None; 4];
             let out_of_range =
                 |name: &str| invalid(path, format!("a {name} position is out of range"));
             for pair in row_pairs(ulp_adj, i, path, "ulp_adj")?.chunks_exact(2) {
@@ -889,6 +902,12 @@ fn read_samples(
                     *slot = remainder(v, path)?;
                 } else if k == SAMPLES_EXACT_PRESSURE && v == 1 {
                     pressure_empty = true;
+                } else if let Some(slot) = k
+                    .checked_sub(SAMPLES_EXACT_LIST_LEN)
+                    .and_then(|j| usize::try_from(j).ok())
+                    .and_then(|j| stored_lens.get_mut(j))
+                {
+                    *slot = Some(u16::try_from(v).map_err(|_| out_of_range("exact"))?);
                 } else {
                     let slot = k
                         .checked_sub(SAMPLES_EXACT_ULP)
@@ -993,7 +1012,10 @@ fn read_samples(
             s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
             s.top.name_rss_nth_bytes = bytes[6];
             out.push(s);
-            lens_out.push(lens.map(|l| opt(l, i)));
+            lens_out.push(match &lens {
+                Some(cols) => cols.map(|l| ListLen::Stored(opt(l, i))),
+                None => stored_lens.map(ListLen::Rule),
+            });
         }
     }
     Ok(())
@@ -1454,10 +1476,22 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
     let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
     read_names(&files[2], whole, &samples, &procs, &mut names)?;
     for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
-        derive_ranks(&mut p, lens[0], cmp_entries_by_cpu, |e, r| e.cpu_rank = r);
-        derive_ranks(&mut p, lens[1], cmp_entries_by_rss, |e, r| e.rss_rank = r);
-        derive_ranks(&mut n, lens[2], cmp_names_by_cpu, |e, r| e.cpu_rank = r);
-        derive_ranks(&mut n, lens[3], cmp_names_by_rss, |e, r| e.rss_rank = r);
+        let rule = crate::ranks::rule_lens(&s.top, p.iter().map(|x| &x.1), n.iter().map(|x| &x.1));
+        let explicit = [
+            p.iter().any(|x| x.1.cpu_rank.is_some()),
+            p.iter().any(|x| x.1.rss_rank.is_some()),
+            n.iter().any(|x| x.1.cpu_rank.is_some()),
+            n.iter().any(|x| x.1.rss_rank.is_some()),
+        ];
+        let len = |j: usize| match lens[j] {
+            ListLen::Stored(len) => len,
+            ListLen::Rule(_) if explicit[j] => None,
+            ListLen::Rule(len) => Some(len.unwrap_or(rule[j])),
+        };
+        derive_ranks(&mut p, len(0), cmp_entries_by_cpu, |e, r| e.cpu_rank = r);
+        derive_ranks(&mut p, len(1), cmp_entries_by_rss, |e, r| e.rss_rank = r);
+        derive_ranks(&mut n, len(2), cmp_names_by_cpu, |e, r| e.cpu_rank = r);
+        derive_ranks(&mut n, len(3), cmp_names_by_rss, |e, r| e.rss_rank = r);
         s.top.processes = restore_order(
             p,
             |a, b| process_sort_key(a).cmp(&process_sort_key(b)),

@@ -112,10 +112,6 @@ const SAMPLES: &[Col] = &[
     col("rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
     col("name_rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
-    col("cpu_list_len", || DataType::UInt16, true, Enc::Delta),
-    col("rss_list_len", || DataType::UInt16, true, Enc::Delta),
-    col("name_cpu_list_len", || DataType::UInt16, true, Enc::Delta),
-    col("name_rss_list_len", || DataType::UInt16, true, Enc::Delta),
     // Null unless a value of the row needs it (never, for what the samplers record).
     col("exact", list_i32, true, Enc::Plain),
 ];
@@ -166,8 +162,12 @@ const LATENCY: &[Col] = &[
 
 /// Positions in `samples.exact` (schema 3; see the crate docs, "Exactness"): 0-6 the remainders below 1 KiB of
 /// `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth`; this one marks
-/// pressure information present with every value unknown; ULP adjustments from [`SAMPLES_EXACT_ULP`] on.
+/// pressure information present with every value unknown; 8-11 list lengths (see [`SAMPLES_EXACT_LIST_LEN`]);
+/// ULP adjustments from [`SAMPLES_EXACT_ULP`] on.
 pub(crate) const SAMPLES_EXACT_PRESSURE: i32 = 7;
+/// Where `samples.exact` holds the lengths of the process CPU, process memory, name CPU and name memory lists
+/// (8-11) that the rule does not give (see `ranks::rule_lens`).
+pub(crate) const SAMPLES_EXACT_LIST_LEN: i32 = 8;
 /// Where the ULP adjustments of `samples.exact` start: position `16 + k` for the `k`-th percentage.
 pub(crate) const SAMPLES_EXACT_ULP: i32 = 16;
 

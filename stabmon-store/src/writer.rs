@@ -28,8 +28,8 @@ use crate::layout::{LATENCY, TABLES, partition_dir, segment_stem, utc_date};
 use crate::pct;
 use crate::ranks;
 use crate::schema::{
-    NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, schema,
-    writer_properties,
+    NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN, SAMPLES_EXACT_PRESSURE,
+    SAMPLES_EXACT_ULP, schema, writer_properties,
 };
 
 /// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
@@ -349,8 +349,9 @@ struct Buffer {
     rss_nth_bytes: Vec<u64>,
     name_cpu_nth_pct: Vec<f32>,
     name_rss_nth_bytes: Vec<u64>,
-    /// Lengths of the process CPU/memory and name CPU/memory lists; `None` where the ranks are explicit.
-    list_lens: [Vec<Option<u16>>; 4],
+    /// Lengths of the process CPU/memory and name CPU/memory lists where [`ranks::rule_lens`] does not give
+    /// them (and the ranks are not explicit).
+    list_len_exact: Vec<[Option<u16>; 4]>,
     /// The ULP adjustments of each row's percentages, `None` where all are 0 (see [`row_ulp_adj`]).
     ulp_adj: Vec<Option<Vec<i32>>>,
     sample_strings: Interner,
@@ -531,9 +532,12 @@ impl Buffer {
             ranks::list_len(&t.names, |n| n.cpu_rank, cmp_names_by_cpu),
             ranks::list_len(&t.names, |n| n.rss_rank, cmp_names_by_rss),
         ];
-        for (col, len) in self.list_lens.iter_mut().zip(lens) {
-            col.push(len);
+        let rule = ranks::rule_lens(t, t.processes.iter(), t.names.iter());
+        let mut stored = [None; 4];
+        for ((slot, len), rule) in stored.iter_mut().zip(lens).zip(rule) {
+            *slot = len.filter(|len| *len != rule);
         }
+        self.list_len_exact.push(stored);
         // A rank is stored only where its list's ranks do not derive from the values.
         let explicit = |derived: Option<u16>, rank: Option<u16>| rank.filter(|_| derived.is_none());
         let canonical = strictly_increasing(&t.processes, |a, b| {
@@ -725,13 +729,11 @@ impl Buffer {
         columns.push(kibs(rss_nth.iter().copied()));
         columns.push(f32s(take(&mut self.name_cpu_nth_pct))?);
         columns.push(kibs(name_rss_nth.iter().copied()));
-        for col in std::mem::take(&mut self.list_lens) {
-            columns.push(Arc::new(UInt16Array::from(col)));
-        }
         let ulp_adj = std::mem::take(&mut self.ulp_adj);
         let pressure_empty = std::mem::take(&mut self.pressure_empty);
+        let list_lens = std::mem::take(&mut self.list_len_exact);
         // Positions in the crate docs' order: remainders of memory total, used, available, swap total, used, the
-        // two N-th; the empty-pressure mark; the ULP adjustments.
+        // two N-th; the empty-pressure mark; list lengths the rule does not give; the ULP adjustments.
         columns.push(pairs_array((0..rss_nth.len()).map(|i| {
             let mut values =
                 [&m0, &m1, &m2, &m3, &m4, &rss_nth, &name_rss_nth].map(|v| v.get(i).copied());
@@ -739,6 +741,11 @@ impl Buffer {
             let mut pairs = kib_rem(values).unwrap_or_default();
             if pressure_empty.get(i).copied().unwrap_or(false) {
                 pairs.extend([SAMPLES_EXACT_PRESSURE, 1]);
+            }
+            for (j, len) in list_lens.get(i).into_iter().flatten().enumerate() {
+                if let Some(len) = len {
+                    pairs.extend([SAMPLES_EXACT_LIST_LEN + j as i32, i32::from(*len)]);
+                }
             }
             if let Some(Some(adj)) = ulp_adj.get(i) {
                 for pair in adj.chunks_exact(2) {

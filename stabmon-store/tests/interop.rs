@@ -33,13 +33,25 @@ out = {
             FROM {src('processes')}) p
         JOIN {src('samples')} s USING (host, ts)
         WHERE p.host = '{host}' AND epoch_us(p.ts) = {ts_us}
-          AND coalesce(exact_slot(p.exact, 2), CASE WHEN p.r <= s.cpu_list_len THEN p.r END) = 1""")[0],
+          AND p.r <= s.top_n AND p.cpu_pct + coalesce(p.children_cpu_pct, 0) >= s.cpu_nth_pct AND p.r = 1""")[0],
     # A list stored out of canonical order (the committed fixture's odd sample at 23:00:02): its rows' list
     # positions (slot 4) give the written order back.
     "odd_order": q(f"""
         SELECT pid, epoch_us(start_time)
         FROM read_parquet('{fixture}/processes/**/*.parquet', hive_partitioning = true)
         WHERE host = 'odd' AND epoch_us(ts) = 1795647602000000 ORDER BY exact_slot(exact, 4)"""),
+    # The list lengths by the documented rule: rank r <= top_n and the value at or above the list's bound.
+    "list_lens": q(f"""
+        SELECT count(*) FILTER (WHERE rc <= s.top_n AND p.cpu_pct + coalesce(p.children_cpu_pct, 0) >= s.cpu_nth_pct),
+          count(*) FILTER (WHERE rr <= s.top_n AND p.rss_kib >= s.rss_nth_kib)
+        FROM (SELECT *,
+                row_number() OVER (PARTITION BY host, ts
+                    ORDER BY cpu_pct + coalesce(children_cpu_pct, 0) DESC, rss_kib DESC, pid) AS rc,
+                row_number() OVER (PARTITION BY host, ts
+                    ORDER BY rss_kib DESC, cpu_pct + coalesce(children_cpu_pct, 0) DESC, pid) AS rr
+              FROM {src('processes')}) p
+        JOIN {src('samples')} s USING (host, ts)
+        GROUP BY p.host, p.ts ORDER BY p.host, p.ts"""),
     "days": q(f"SELECT count(DISTINCT date) FROM {src('samples')}")[0][0],
     # Values left out as derived (see the stabmon-store docs, "Derived values"): the documented query.
     "derived": q(f"""
@@ -83,11 +95,12 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
     let opts = RecorderOptions::new()
         .rotate(Duration::from_secs(6 * 3600))
         .retention(Retention::new().max_age(None));
-    for (host, seed) in [("web-1", 1), ("db 2", 2)] {
+    for (host, seed, cpu_floor) in [("web-1", 1, 0.0), ("db 2", 2, 2.5)] {
         let samples = Synth::new(start, Duration::from_secs(600))
             .count(3 * 144)
             .host(host)
             .seed(seed)
+            .cpu_floor_pct(cpu_floor)
             .generate();
         let (mut rec, _) = FlightRecorder::open(dir.path(), opts.clone()).unwrap();
         for s in &samples {
@@ -132,6 +145,31 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
     assert_eq!(v["days"], 3);
     assert_eq!(v["top"][0], top.name.as_str(), "{v}");
     assert_eq!(v["top"][1], top.pid, "{v}");
+    let lens: Vec<(usize, usize)> = serde_json::from_value(v["list_lens"].clone()).unwrap();
+    let mut by_host: Vec<&stabmon_core::Sample> = ours
+        .iter()
+        .filter(|s| !s.top.processes.is_empty())
+        .collect();
+    by_host.sort_by(|a, b| (&a.host, a.ts).cmp(&(&b.host, b.ts)));
+    let ours_lens: Vec<(usize, usize)> = by_host
+        .iter()
+        .map(|s| {
+            let count = |f: fn(&stabmon_core::ProcessEntry) -> bool| {
+                s.top.processes.iter().filter(|p| f(p)).count()
+            };
+            (
+                count(|p| p.cpu_rank.is_some()),
+                count(|p| p.rss_rank.is_some()),
+            )
+        })
+        .collect();
+    assert_eq!(lens, ours_lens);
+    // The CPU floor cut db 2's lists short; web-1 has none, so its lists are full, with ties at 0 %: the rule
+    // was tried on both kinds of list.
+    assert!(
+        lens.iter().any(|l| l.0 < 10) && lens.iter().any(|l| l.0 == 10),
+        "{lens:?}"
+    );
     // The fixture's third odd sample lists `unranked` (pid 7), then two processes with pid 42 started at 2 us and
     // 1 us: not the canonical order, so only the stored positions give it.
     let odd_order: Vec<(u64, i64)> = serde_json::from_value(v["odd_order"].clone()).unwrap();
