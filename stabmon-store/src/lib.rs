@@ -322,9 +322,10 @@
 //! - **Retention** ([`Retention`]): segments older than `--retain` (default 30 days, [`DEFAULT_RETAIN`]) and,
 //!   with `--max-disk`, the oldest segments beyond that size go first; the live journal never does.
 //!
-//! `manifest.json` at the root lists every segment (table, host, time range, rows, bytes), the live journals
-//! and the clean stops ([`Manifest`]), so a plain static file server of the directory is enough for a remote
-//! [`StoreReader`] (`StoreReader::open("https://host/stabmon")`), which fetches only the segments in range.
+//! `manifest.json` at the root lists every segment (its path, which names its table, host and date; time range,
+//! rows, bytes), the live journals and the clean stops ([`Manifest`]), so a plain static file server of the
+//! directory is enough for a remote [`StoreReader`] (`StoreReader::open("https://host/stabmon")`), which fetches
+//! only the segments in range.
 //!
 //! [`StoreWriter`] alone (no journal) leaves complete files at [`StoreWriter::finish`] and loses its open row
 //! group on a crash.

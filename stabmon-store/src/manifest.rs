@@ -19,14 +19,13 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// The value of [`Manifest::format`].
 pub const MANIFEST_FORMAT: &str = "stabmon-manifest";
 /// The manifest version this crate writes and the newest it reads.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// The index of a data directory, kept in `DIR/manifest.json` by the recorder.
 ///
 /// ```json
-/// {"format": "stabmon-manifest", "version": 1, "schema_version": 1, "updated": "2026-11-25T04:00:00Z",
-///  "segments": [{"table": "samples", "host": "nas", "date": "2026-11-25", "name": "20261125T030000Z",
-///                "path": "samples/host=nas/date=2026-11-25/20261125T030000Z.parquet",
+/// {"format": "stabmon-manifest", "version": 2, "schema_version": 3, "updated": "2026-11-25T04:00:00Z",
+///  "segments": [{"path": "samples/host=nas/date=2026-11-25/20261125T030000Z.parquet",
 ///                "from": "2026-11-25T03:00:00Z", "to": "2026-11-25T03:59:59Z", "rows": 3600, "bytes": 81234}],
 ///  "journals": [{"host": "nas", "path": "_journal/host=nas/00000000000000000042.journal", "seq": 42}],
 ///  "stops": [{"host": "nas", "ts": "2026-11-24T22:00:00Z", "boot_id": "..."}],
@@ -58,16 +57,23 @@ pub struct Manifest {
 }
 
 /// One finished Parquet file.
+///
+/// Its table, host, date and name are not written to the JSON since manifest version 2: they are in its path,
+/// from which [`Manifest::from_json`] fills them in (version 1 wrote them, a third of every entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ManifestSegment {
     /// The table (`samples`, `processes`, `names`, ...).
+    #[serde(default, skip_serializing)]
     pub table: String,
     /// The host.
+    #[serde(default, skip_serializing)]
     pub host: String,
     /// The UTC date partition, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing)]
     pub date: String,
     /// The segment's name (the same in every table).
+    #[serde(default, skip_serializing)]
     pub name: String,
     /// The file, relative to the data directory, with `/` separators.
     pub path: String,
@@ -161,8 +167,21 @@ impl Manifest {
                 "{source} is manifest version {version}, but this stabmon reads versions up to {MANIFEST_VERSION}: upgrade stabmon to read it"
             ));
         }
-        serde_json::from_value(v)
-            .map_err(|e| format!("{source} is a damaged stabmon manifest: {e}"))
+        let mut m: Manifest = serde_json::from_value(v)
+            .map_err(|e| format!("{source} is a damaged stabmon manifest: {e}"))?;
+        for seg in &mut m.segments {
+            let Some((loc, table)) = parse_segment_path(Path::new(&seg.path)) else {
+                return Err(format!(
+                    "{source} is a damaged stabmon manifest: {:?} is not a segment file's path",
+                    seg.path
+                ));
+            };
+            seg.table = table.to_owned();
+            seg.host = loc.host;
+            seg.date = loc.date;
+            seg.name = loc.name;
+        }
+        Ok(m)
     }
 
     /// Loads `DIR/manifest.json`; `None` when there is none.
@@ -349,6 +368,49 @@ mod tests {
         let e = Manifest::from_json(br#"{"format": "stabmon-manifest", "version": 1}"#, "m")
             .unwrap_err();
         assert!(e.contains("damaged"), "{e}");
+    }
+
+    #[test]
+    fn segment_entries_name_their_file_once() {
+        let seg = ManifestSegment {
+            table: "names".into(),
+            host: "odd host".into(),
+            date: "2026-11-25".into(),
+            name: "20261125T030000Z".into(),
+            path: "names/host=odd%20host/date=2026-11-25/20261125T030000Z.parquet".into(),
+            from: Some(Timestamp::from_unix_secs(1_795_575_600)),
+            to: Some(Timestamp::from_unix_secs(1_795_579_199)),
+            rows: 36_000,
+            bytes: 1234,
+        };
+        let mut m = Manifest::new();
+        m.segments.push(seg.clone());
+        let json = serde_json::to_string(&m).unwrap();
+        // Version 2: the table, host, date and name only in the path...
+        for field in ["\"table\"", "\"host\"", "\"date\"", "\"name\""] {
+            assert!(!json.contains(field), "{field} in {json}");
+        }
+        // ...and back from it.
+        assert_eq!(
+            Manifest::from_json(json.as_bytes(), "m").unwrap().segments,
+            std::slice::from_ref(&seg)
+        );
+        // Version 1 manifests, which wrote them, still read.
+        let v1 = r#"{"format":"stabmon-manifest","version":1,"schema_version":2,"updated":"2026-11-25T04:00:00Z",
+            "segments":[{"table":"names","host":"odd host","date":"2026-11-25","name":"20261125T030000Z",
+            "path":"names/host=odd%20host/date=2026-11-25/20261125T030000Z.parquet",
+            "from":"2026-11-25T03:00:00Z","to":"2026-11-25T03:59:59Z","rows":36000,"bytes":1234}]}"#;
+        assert_eq!(
+            Manifest::from_json(v1.as_bytes(), "m").unwrap().segments,
+            [seg]
+        );
+        // A path that names no segment is a damaged manifest, named.
+        let bad = json.replace("names/host=", "nowhere/host=");
+        let e = Manifest::from_json(bad.as_bytes(), "http://x/manifest.json").unwrap_err();
+        assert!(
+            e.contains("http://x/manifest.json") && e.contains("nowhere/host="),
+            "{e}"
+        );
     }
 
     #[test]
