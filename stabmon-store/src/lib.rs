@@ -135,7 +135,7 @@
 //! | `cpu_busy_pct` | decimal(9,2), null | dict | whole-machine CPU busy, % of all cores; null where derived |
 //! | `cpu_user_pct`, `cpu_system_pct` | decimal(9,2), null | dict | whole-machine user and system CPU, where the OS splits them |
 //! | `cpu_iowait_pct`, `cpu_steal_pct` | decimal(9,2), null | dict, plain | same, where the OS reports them |
-//! | `core_busy_pct` | list\<decimal(9,2), null\> | dict | per core, % of that core, in OS order; an item is null where derived |
+//! | `core_busy_pct` | list\<decimal(9,2), null\> | plain | per core, % of that core, in OS order; an item is null where derived |
 //! | `core_user_pct`, `core_system_pct` | list\<decimal(9,2), null\> | dict | per core, where the OS splits them |
 //! | `core_iowait_pct`, `core_steal_pct` | list\<decimal(9,2), null\> | dict, plain | per core, where reported |
 //! | `load_1m`, `load_5m`, `load_15m` | decimal(9,2), null | delta | load averages (all null where the OS has none) |
@@ -199,7 +199,7 @@
 //! | `cmdline` | string, null | dict, zstd level 6 or more | command line, cut to a bounded length; null when not recorded |
 //! | `user` | string, null | dict | owning user |
 //! | `cpu_pct` | decimal(9,2) | dict | CPU over the interval, % of one core (200 = two cores) |
-//! | `children_cpu_pct` | decimal(9,2), null | plain | CPU of reaped children over the interval, % of one core |
+//! | `children_cpu_pct` | decimal(9,2), null | dict | CPU of reaped children over the interval, % of one core |
 //! | `rss_kib` | uint64 | plain | resident memory, KiB |
 //! | `virtual_kib` | uint64 | plain | virtual memory size, KiB |
 //! | `exact` | list\<int32\>, null | plain | (slot, value) pairs for exactness: explicit ranks, list position, ULP adjustments, remainders (see [Exactness](#exactness)) |
@@ -212,7 +212,7 @@
 //! |---|---|---|---|
 //! | `ts` | timestamp us UTC | delta | the sample's tick |
 //! | `name` | string | dict | process name |
-//! | `process_count` | uint32 | dict | processes with that name |
+//! | `process_count` | uint32 | plain | processes with that name |
 //! | `cpu_pct` | decimal(9,2), null | dict | their summed CPU, % of one core; null where derived (below) |
 //! | `rss_kib` | uint64, null | plain | their summed resident memory, KiB; null where derived (below) |
 //! | `exact` | list\<int32\>, null | plain | (slot, value) pairs for exactness (see [Exactness](#exactness)) |
