@@ -137,6 +137,14 @@ impl Default for Manifest {
     }
 }
 
+/// Whether `p` is a relative path of plain names separated by `/` (no `..`, `.`, root, drive or backslash).
+fn is_plain_relative(p: &str) -> bool {
+    !p.is_empty()
+        && !p.contains('\\')
+        && p.split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains(':'))
+}
+
 /// A relative path with `/` separators.
 pub(crate) fn rel_path(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
@@ -169,18 +177,27 @@ impl Manifest {
         }
         let mut m: Manifest = serde_json::from_value(v)
             .map_err(|e| format!("{source} is a damaged stabmon manifest: {e}"))?;
-        for seg in &mut m.segments {
+        // Every path must stay inside the data directory: a remote reader fetches them into a local one.
+        let paths = m.segments.iter().map(|s| &s.path);
+        if let Some(bad) = paths
+            .chain(m.journals.iter().map(|j| &j.path))
+            .find(|p| !is_plain_relative(p))
+        {
+            return Err(format!(
+                "{source} is a damaged stabmon manifest: {bad:?} is not a path inside the data directory"
+            ));
+        }
+        // An entry whose path names no segment of a known table (one a newer stabmon added) is left out.
+        m.segments.retain_mut(|seg| {
             let Some((loc, table)) = parse_segment_path(Path::new(&seg.path)) else {
-                return Err(format!(
-                    "{source} is a damaged stabmon manifest: {:?} is not a segment file's path",
-                    seg.path
-                ));
+                return false;
             };
             seg.table = table.to_owned();
             seg.host = loc.host;
             seg.date = loc.date;
             seg.name = loc.name;
-        }
+            true
+        });
         Ok(m)
     }
 
@@ -200,6 +217,10 @@ impl Manifest {
     /// the retention keeps (three a recorded hour), and indentation was a third of its bytes.
     pub(crate) fn store(&mut self, fs: &dyn Fs, root: &Path) -> Result<(), Error> {
         self.updated = Timestamp::now();
+        // Written in this version's layout, so labelled with it (a loaded older manifest is upgraded), and with
+        // the newest schema its segments may now hold.
+        self.version = MANIFEST_VERSION;
+        self.schema_version = self.schema_version.max(SCHEMA_VERSION);
         let path = root.join(MANIFEST_FILE);
         let json = serde_json::to_vec(self).map_err(|e| invalid(&path, e.to_string()))?;
         replace_atomically(fs, &path, &json).map_err(io(&path))
@@ -400,17 +421,44 @@ mod tests {
             "segments":[{"table":"names","host":"odd host","date":"2026-11-25","name":"20261125T030000Z",
             "path":"names/host=odd%20host/date=2026-11-25/20261125T030000Z.parquet",
             "from":"2026-11-25T03:00:00Z","to":"2026-11-25T03:59:59Z","rows":36000,"bytes":1234}]}"#;
+        let mut old = Manifest::from_json(v1.as_bytes(), "m").unwrap();
+        assert_eq!(old.segments, std::slice::from_ref(&seg));
+        // Stored again, it is labelled with the layout it is written in (older stabmon then says "upgrade").
+        let fs = FaultFs::new();
+        let root = Path::new("/d");
+        fs.create_dir_all(root).unwrap();
+        old.store(&fs, root).unwrap();
+        let text = fs.read(&root.join(MANIFEST_FILE)).unwrap();
+        let stored: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(stored["version"], MANIFEST_VERSION);
+        assert_eq!(stored["schema_version"], SCHEMA_VERSION);
+        // An entry of a table this stabmon does not know (a newer one's) is left out, the rest read.
+        let later = r#"},{"path":"later/host=a/date=2026-11-25/x.parquet","from":null,"to":null,"rows":0,"bytes":0}]"#;
+        let newer = json.replace("}]", later);
         assert_eq!(
-            Manifest::from_json(v1.as_bytes(), "m").unwrap().segments,
+            Manifest::from_json(newer.as_bytes(), "m").unwrap().segments,
             [seg]
         );
-        // A path that names no segment is a damaged manifest, named.
-        let bad = json.replace("names/host=", "nowhere/host=");
-        let e = Manifest::from_json(bad.as_bytes(), "http://x/manifest.json").unwrap_err();
-        assert!(
-            e.contains("http://x/manifest.json") && e.contains("nowhere/host="),
-            "{e}"
-        );
+        // A path leading out of the data directory is a damaged manifest, named: a remote reader writes the files
+        // it fetches under a local directory.
+        let good = "names/host=odd%20host/date=2026-11-25/20261125T030000Z.parquet";
+        for bad in [
+            "../../etc/x.parquet",
+            "/etc/x.parquet",
+            "names/host=a/date=2026-11-25/../../../../x.parquet",
+            "names\\host=a\\date=2026-11-25\\x.parquet",
+        ] {
+            let text = json.replace(good, &bad.replace('\\', "\\\\"));
+            let e = Manifest::from_json(text.as_bytes(), "http://x/manifest.json").unwrap_err();
+            assert!(
+                e.contains("http://x/manifest.json") && e.contains("not a path inside"),
+                "{e}"
+            );
+        }
+        let journal = r#"{"format":"stabmon-manifest","version":2,"schema_version":3,
+            "updated":"2026-11-25T04:00:00Z","journals":[{"host":"a","path":"_journal/../../x.journal","seq":1}]}"#;
+        let e = Manifest::from_json(journal.as_bytes(), "m").unwrap_err();
+        assert!(e.contains("x.journal"), "{e}");
     }
 
     #[test]
