@@ -280,8 +280,8 @@ impl StopHandle {
 /// grid is re-anchored to the new wall time at the next tick, so timestamps never stray further than that from
 /// the system clock.
 ///
-/// With latency targets, each [`Sample::latency`] holds the probes that completed since the previous sample (see
-/// the crate docs for the probe schedule). Dropping the collector stops its probe threads.
+/// With latency targets, each [`Sample::latency`] holds the probes that completed since the previous sample's
+/// reading started, up to this one's (see the crate docs for the probe schedule). Dropping the collector stops its probe threads.
 pub struct Collector {
     sampler: Box<dyn Sampler>,
     interval: Duration,
@@ -295,6 +295,8 @@ pub struct Collector {
     probe_interval: Duration,
     probe_timeout: Duration,
     dropped_probes: u64,
+    /// Probes taken for a reading that failed: they ride the next sample.
+    unclaimed: Vec<stabmon_core::LatencyProbe>,
 }
 
 impl Drop for Collector {
@@ -348,6 +350,7 @@ impl Collector {
             probe_interval: interval,
             probe_timeout: crate::DEFAULT_PROBE_TIMEOUT,
             dropped_probes: 0,
+            unclaimed: Vec::new(),
         }
     }
 
@@ -440,13 +443,15 @@ impl Collector {
         // The reading's instant is the tick plus the lateness as recorded, so that the interval the
         // sampler measures between two readings is the ticks' spacing plus the change in lateness, exactly.
         let reading = due.checked_add(lateness).unwrap_or_else(Instant::now);
-        let mut sample = self.sampler.sample_at(ts, reading)?;
-        sample.lateness = lateness;
-        if let Some(probes) = &self.probes {
-            let (latency, dropped) = probes.take();
-            sample.latency = latency;
+        // The probes completed before the reading starts: one completing during a slow reading (a loaded box)
+        // rides the next sample, so that every probe started before the sample that carries it was taken.
+        if let Some((latency, dropped)) = self.probes.as_ref().map(ProbeSchedule::take) {
+            self.unclaimed.extend(latency);
             self.dropped_probes += dropped;
         }
+        let mut sample = self.sampler.sample_at(ts, reading)?;
+        sample.lateness = lateness;
+        sample.latency = std::mem::take(&mut self.unclaimed);
         Ok(Some(sample))
     }
 }

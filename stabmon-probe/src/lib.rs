@@ -19,7 +19,8 @@
 //! ## Network latency
 //!
 //! A collector built with latency [`Target`]s (`NAME=URL`, see [`Target::parse`]) also probes them, and each
-//! sample's [`latency`](stabmon_core::Sample::latency) holds the probes that completed since the previous sample.
+//! sample's [`latency`](stabmon_core::Sample::latency) holds the probes that completed since the previous sample
+//! (before its reading started: a probe that completes during a slow reading rides the next sample).
 //! Targets:
 //!
 //! - `http://host[:port][/path]`, `https://...`: a `HEAD` request of our own over a std `TcpStream` (rustls with
