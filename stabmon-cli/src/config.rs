@@ -85,7 +85,6 @@ fn apply_text(
             match v {
                 toml::Value::String(s) => Ok(s.clone()),
                 toml::Value::Integer(i) => Ok(i.to_string()),
-                toml::Value::Float(f) => Ok(f.to_string()),
                 other => Err(bad(format!(
                     "expected a string or a number, found {}",
                     other.type_str()
@@ -113,7 +112,12 @@ fn apply_text(
                 }
             }
             "cpu_floor" => {
-                let v = crate::parse_cpu_floor(&text_of(value)?).map_err(bad)?;
+                // A percentage: the one key that takes a fraction.
+                let text = match value {
+                    toml::Value::Float(f) => f.to_string(),
+                    other => text_of(other)?,
+                };
+                let v = crate::parse_cpu_floor(&text).map_err(bad)?;
                 if !skip {
                     args.cpu_floor = v;
                 }

@@ -418,6 +418,7 @@ fn config_file_values_apply_and_flags_override_them() {
         ("top = 5000\n", "key `top`"),
         ("cpu_floor = -1\n", "key `cpu_floor`"),
         ("cpu_floor = true\n", "key `cpu_floor`"),
+        ("top = 3.0\n", "key `top`"),
         ("no_cmdline = \"yes\"\n", "key `no_cmdline`"),
         ("targets = [\"x=ftp://h\"]\n", "key `targets`"),
         ("interval = \n", "line 1"),

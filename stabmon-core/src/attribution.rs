@@ -258,6 +258,12 @@ pub fn cmp_names_by_rss(a: &NameTotal, b: &NameTotal) -> Ordering {
     )
 }
 
+/// Whether CPU `v` keeps its place in a CPU list with `floor`: always with floor 0 (the strict top N, whatever the
+/// values), else unless it is below the floor (a NaN, which sorts first, keeps its place).
+fn reaches(v: f32, floor: f32) -> bool {
+    floor <= 0.0 || v.is_nan() || v >= floor
+}
+
 /// Indices of the `n` best items under `cmp`, best first, without sorting the whole slice.
 fn top_indices<T>(items: &[T], n: usize, cmp: impl Fn(&T, &T) -> Ordering) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..items.len()).collect();
@@ -339,7 +345,7 @@ pub fn attribute_with<'a>(
     let mut cpu_top = top_indices(procs, n, by_cpu);
     let above = cpu_top
         .iter()
-        .take_while(|&&i| procs[i].attributed_cpu_pct() >= floor)
+        .take_while(|&&i| reaches(procs[i].attributed_cpu_pct(), floor))
         .count();
     let cpu_cut = above < cpu_top.len();
     cpu_top.truncate(above);
@@ -420,7 +426,10 @@ fn name_totals(n: usize, floor: f32, procs: &[ProcessStat<'_>]) -> (Vec<NameTota
     let mut cpu_top = top_indices(&all, n, |a, b| {
         name_cpu_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
-    let above = cpu_top.iter().take_while(|&&i| all[i].1.1 >= floor).count();
+    let above = cpu_top
+        .iter()
+        .take_while(|&&i| reaches(all[i].1.1, floor))
+        .count();
     let cpu_cut = above < cpu_top.len();
     cpu_top.truncate(above);
     let rss_top = top_indices(&all, n, |a, b| {
@@ -680,6 +689,23 @@ mod tests {
             assert_eq!(top, attribute(2, &idle, no_details), "floor {floor}");
             assert!(top.processes.iter().all(|p| p.cpu_rank.is_some()));
         }
+        // Hand-made odd values: with floor 0 a NaN or a negative CPU keeps its place (strict top N); with a
+        // floor a NaN (sorted first) stays and a negative one is cut.
+        let odd = [
+            stat(1, "nan", f32::NAN, 1),
+            stat(2, "neg", -5.0, 2),
+            stat(3, "ok", 50.0, 3),
+        ];
+        let strict = attribute(3, &odd, no_details);
+        assert!(strict.processes.iter().all(|p| p.cpu_rank.is_some()));
+        let floored = attribute_with(TopSpec::new(3), &odd, no_details);
+        let by_cpu: Vec<u32> = floored
+            .processes
+            .iter()
+            .filter(|p| p.cpu_rank.is_some())
+            .map(|p| p.pid)
+            .collect();
+        assert_eq!(by_cpu, [1, 3]);
         // A floor above everyone: no CPU list at all, bounded by the floor; fewer processes than N and none cut: 0.
         let none = attribute_with(TopSpec::new(5).with_cpu_floor_pct(99.0), &procs, no_details);
         assert!(none.processes.iter().all(|p| p.cpu_rank.is_none()));
