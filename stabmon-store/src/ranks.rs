@@ -64,6 +64,46 @@ pub(crate) fn list_len<T>(
 mod tests {
     use super::*;
 
+    /// The rule gives every list's length for lists built by attribution: with the CPU floor (lists cut), without
+    /// it (full lists, ties at 0 %), and with N above the number of processes.
+    #[test]
+    fn rule_lens_match_what_attribution_builds() {
+        use stabmon_core::Timestamp;
+        use stabmon_core::synth::Synth;
+        let start = Timestamp::from_unix_secs(1_795_564_800);
+        let mut cut = 0;
+        for (floor, n, processes) in [
+            (2.5, 10, 300),
+            (0.0, 10, 300),
+            (2.5, 400, 150),
+            (0.0, 1, 50),
+        ] {
+            let samples = Synth::new(start, std::time::Duration::from_secs(1))
+                .count(120)
+                .cpu_floor_pct(floor)
+                .top_n(n)
+                .processes(processes)
+                .generate();
+            for s in &samples {
+                let t = &s.top;
+                let count =
+                    |f: fn(&ProcessEntry) -> bool| t.processes.iter().filter(|p| f(p)).count();
+                let names = |f: fn(&NameTotal) -> bool| t.names.iter().filter(|x| f(x)).count();
+                let actual = [
+                    count(|p| p.cpu_rank.is_some()),
+                    count(|p| p.rss_rank.is_some()),
+                    names(|x| x.cpu_rank.is_some()),
+                    names(|x| x.rss_rank.is_some()),
+                ]
+                .map(|c| u16::try_from(c).unwrap_or(u16::MAX));
+                let rule = rule_lens(t, t.processes.iter(), t.names.iter());
+                assert_eq!(rule, actual, "floor {floor}, N {n}, at {}", s.ts);
+                cut += usize::from(actual[0] < t.n && usize::from(actual[0]) < t.processes.len());
+            }
+        }
+        assert!(cut > 0, "no list was cut by the floor");
+    }
+
     #[test]
     fn derives_and_detects_lists_out_of_value_order() {
         let v = [5, 9, 1, 7];

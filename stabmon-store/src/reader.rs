@@ -829,9 +829,10 @@ fn read_samples(
         };
         let oom = c.prim::<UInt64Type>("oom_kill_count")?;
         let top_n = c.req::<UInt16Type>("top_n")?;
-        let lens = match exact {
-            Some(_) => None,
-            None => Some([
+        // Versions 1-2 store the lists' lengths; version 3 derives them (see `ranks::rule_lens`).
+        let lens = match batch.column_by_name("cpu_list_len") {
+            None => None,
+            Some(_) => Some([
                 c.prim::<UInt16Type>("cpu_list_len")?,
                 c.prim::<UInt16Type>("rss_list_len")?,
                 c.prim::<UInt16Type>("name_cpu_list_len")?,

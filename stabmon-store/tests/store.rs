@@ -761,3 +761,154 @@ fn footers_leave_out_page_encoding_stats() {
         }
     }
 }
+
+/// A hand-built sample whose four lists are shorter than the rule of schema 3 gives (each bound 0, so every row
+/// reaches it): each length is stored in `samples.exact` (slots 8-11) and comes back.
+#[test]
+fn list_lengths_the_rule_does_not_give_are_stored() {
+    use arrow_array::{Array, ListArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let mut s = Sample::new(at(0), "h");
+    s.top.n = 2;
+    let mut a = ProcessEntry::new(1, "a");
+    a.cpu_pct = 5.0;
+    a.rss_bytes = 8192;
+    (a.cpu_rank, a.rss_rank) = (Some(1), Some(1));
+    let b = ProcessEntry::new(2, "b");
+    s.top.processes = vec![a, b];
+    let mut na = NameTotal::new("a");
+    na.process_count = 2;
+    na.cpu_pct = 5.0;
+    na.rss_bytes = 8192;
+    (na.cpu_rank, na.rss_rank) = (Some(1), Some(1));
+    s.top.names = vec![na, NameTotal::new("b")];
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(
+        dir.path(),
+        WriterOptions::default(),
+        std::slice::from_ref(&s),
+    );
+    let back = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert_samples_eq(&back, &[s]);
+    let file = summary
+        .files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("samples"))
+        .unwrap();
+    let batch = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let exact = batch
+        .column_by_name("exact")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<ListArray>()
+        .unwrap()
+        .value(0);
+    let pairs = exact
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    assert_eq!(pairs, [8, 1, 9, 1, 10, 1, 11, 1]);
+}
+
+/// Replaces one column of a Parquet file (every batch), keeping its metadata.
+fn rewrite_column(path: &Path, name: &str, values: arrow_array::ArrayRef) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::properties::WriterProperties;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+    let kv = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned();
+    let schema: Arc<arrow_schema::Schema> = builder.schema().clone();
+    let batches: Vec<_> = builder.build().unwrap().map(|b| b.unwrap()).collect();
+    let at = schema.index_of(name).unwrap();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(kv)
+        .build();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props)).unwrap();
+    for b in batches {
+        let mut cols = b.columns().to_vec();
+        cols[at] = values.slice(0, b.num_rows());
+        w.write(&arrow_array::RecordBatch::try_new(b.schema(), cols).unwrap())
+            .unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// Malformed `exact` pairs in a processes file: an error naming the file, never a panic or a wrong value.
+#[test]
+fn malformed_exact_pairs_are_named() {
+    use arrow_array::ListArray;
+    use arrow_array::types::Int32Type;
+
+    let dir = tempfile::tempdir().unwrap();
+    let samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(5)
+        .host("h")
+        .generate();
+    let summary = write_all(dir.path(), WriterOptions::default(), &samples);
+    let file = summary
+        .files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("processes"))
+        .unwrap()
+        .clone();
+    let good = std::fs::read(&file).unwrap();
+    let rows: usize = samples.iter().map(|s| s.top.processes.len()).sum();
+    for (pairs, why) in [
+        (vec![Some(0)], "odd length"),
+        (vec![Some(7), Some(1)], "slot past the table's"),
+        (vec![Some(-1), Some(1)], "negative slot"),
+        (vec![Some(2), Some(70_000)], "rank past u16"),
+        (vec![Some(5), Some(1024)], "remainder of 1 KiB"),
+        (vec![Some(0), None], "null value"),
+    ] {
+        std::fs::write(&file, &good).unwrap();
+        let mut lists: Vec<Option<Vec<Option<i32>>>> = vec![None; rows];
+        lists[0] = Some(pairs);
+        let col = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(lists));
+        rewrite_column(&file, "exact", col);
+        // The segment is skipped with one warning naming the file and what is wrong...
+        let reader = StoreReader::open(dir.path()).unwrap();
+        assert_eq!(reader.samples(None, None).unwrap(), [], "{why}");
+        let warnings = reader.warnings();
+        assert_eq!(warnings.len(), 1, "{why}: {warnings:?}");
+        assert!(
+            warnings[0].contains(&file.display().to_string())
+                && warnings[0].contains("not valid stabmon data"),
+            "{why}: {warnings:?}"
+        );
+    }
+    // ...and the untouched file reads (the rewrite itself is sound).
+    std::fs::write(&file, &good).unwrap();
+    let mut lists: Vec<Option<Vec<Option<i32>>>> = vec![None; rows];
+    lists[0] = Some(vec![Some(5), Some(1)]);
+    rewrite_column(
+        &file,
+        "exact",
+        Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(lists)),
+    );
+    let back = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert_eq!(back.len(), 5);
+    let first = back.iter().flat_map(|s| &s.top.processes).count();
+    assert_eq!(first, rows);
+}
