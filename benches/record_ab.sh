@@ -5,6 +5,8 @@
 #
 #   A=/path/to/old/stabmon B=target/release/stabmon bash benches/record_ab.sh     # 10 minutes
 #   SOAK=60m PROCS=1000 KEEP=/tmp/ab A=... B=... bash benches/record_ab.sh       # keep both data directories
+#   SOAK=60m ARGS='--rotate 24h' A=... B=... bash benches/record_ab.sh          # more record flags for both: one
+#                                                                               # journal compacted at the stop
 #
 # B defaults to this checkout's release build; A must be given (for example a build of an older commit:
 # `git worktree add /tmp/old <rev> && CARGO_TARGET_DIR=/tmp/old-target cargo build --release -p stabmon-cli`).
@@ -13,6 +15,7 @@ set -euo pipefail
 
 SOAK=${SOAK:-10m}
 PROCS=${PROCS:-1000}
+read -r -a args <<<"${ARGS:-}"
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 : "${A:?set A to the first stabmon binary}"
@@ -24,9 +27,11 @@ fi
 soak_setup stabmon-ab
 start_sleepers "$PROCS"
 
-spawn_recorder a "$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" 2>"$data/a.log"
+spawn_recorder a "$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" ${args[@]+"${args[@]}"} \
+    2>"$data/a.log"
 ra=$spawned
-spawn_recorder b "$B" record --data "$data/b" --interval 1s --top 10 --duration "$SOAK" 2>"$data/b.log"
+spawn_recorder b "$B" record --data "$data/b" --interval 1s --top 10 --duration "$SOAK" ${args[@]+"${args[@]}"} \
+    2>"$data/b.log"
 rb=$spawned
 while kill -0 "$ra" 2>/dev/null || kill -0 "$rb" 2>/dev/null; do
     poll_peak a "$ra"

@@ -14,7 +14,8 @@ use crate::table::{self, Cell, Column, Style};
 const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\" (RFC 3339 UTC), \"samples\", \
     \"window_secs\" (the time the samples cover), \"by\": cpu|memory, \"names\": [...]}, ranked, each {\"name\", \
     \"cpu_seconds\" (a lower bound: the samples where the name is listed), \"cpu_seconds_max\" (an upper bound \
-    between its first and last appearance: absent samples counted at the N-th value of the top list), \
+    between its first and last appearance: absent samples counted at the list's bound, its N-th value or the CPU \
+    floor), \
     \"avg_cpu_pct\" (cpu_seconds over the window, in percent of one core), \"peak_rss_bytes\", \
     \"rss_growth_bytes\" (the largest rise from a low to a later high), \"max_process_count\", \"samples_listed\", \
     \"pids\": [{\"pid\", \"start_time\", \"cmdline\", \"cpu_seconds\", \"peak_rss_bytes\", \"rss_growth_bytes\", \

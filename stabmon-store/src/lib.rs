@@ -88,9 +88,9 @@
 //!
 //! ## Exactness
 //!
-//! Every table has an `exact` column, list\<int32\>, null when the row needs none, which is always the case for
-//! what the samplers record: it holds (slot, value) pairs of the values that only make a hand-built sample come
-//! back bit for bit. One column instead of version 2's fourteen saves their fixed cost in every file's footer and
+//! `samples`, `processes` and `names` each have an `exact` column, list\<int32\>, null when the row needs none
+//! (always, for what the samplers record): it holds (slot, value) pairs of the values that only make a hand-built
+//! sample come back bit for bit. One column instead of version 2's fourteen saves their fixed cost in every file's footer and
 //! chunks: 1.2 KB of every segment (a 10-minute recording: 16.5 to 15.3 KB of Parquet; BENCHMARKS.md). Slots:
 //! - `samples`: 0-6 the remainders below 1 KiB of `mem_total`, `mem_used`, `mem_available`, `swap_total`,
 //!   `swap_used`, `rss_nth`, `name_rss_nth`; 7 (value 1) pressure information present with every value unknown
@@ -282,6 +282,9 @@
 //!       FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)) p
 //! JOIN read_parquet('DIR/samples/**/*.parquet', hive_partitioning = true) s USING (host, ts)
 //! ```
+//!
+//! For names, fill in the `cpu_pct` and `rss_kib` left out as derived first (see [Name
+//! totals](#name-totals-stored-as-derived)), then rank the same way.
 //!
 //! Files of versions 1 and 2 store each list's length in `samples` (`cpu_list_len`, `rss_list_len`,
 //! `name_cpu_list_len`, `name_rss_list_len`; null where the rows hold their ranks explicitly).

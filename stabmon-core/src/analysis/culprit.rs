@@ -40,9 +40,11 @@ pub const NAME_MARGIN: f64 = 1.5;
 ///
 /// # Absent processes
 ///
-/// A sample records only the top N processes and names, plus the value at the N-th place
+/// A sample records only the top N processes and names, plus each list's bound, the value at its N-th place or
+/// the CPU floor where the floor cut a CPU list short
 /// ([`TopProcesses::cpu_nth_pct`](crate::TopProcesses::cpu_nth_pct), `rss_nth_bytes`, `name_cpu_nth_pct`,
-/// `name_rss_nth_bytes`). A process absent from a sample was *at most* that value, not zero, so:
+/// `name_rss_nth_bytes`; called "the N-th value" below). A process absent from a sample was *at most* that value,
+/// not zero, so:
 ///
 /// - in the **baseline**, an absent process counts as the N-th value: an upper bound of what it used, which can
 ///   only shrink its rise (a process just below the top N before the incident does not look as if it came from

@@ -12,13 +12,16 @@ use crate::time::Timestamp;
 /// # Bounds
 ///
 /// A sample only lists the top N processes and the top N names, so a name absent from a sample's name list used
-/// *at most* the value at the N-th place of that list ([`TopProcesses`](crate::TopProcesses)), not zero.
+/// *at most* that list's bound ([`TopProcesses::name_cpu_nth_pct`](crate::TopProcesses::name_cpu_nth_pct): the
+/// value at the N-th place, or the CPU floor where the floor cut the list short), not zero.
 /// [`cpu_seconds`](NameUsage::cpu_seconds) counts what is known: the name's total where it is listed, else the sum
 /// of its processes that are listed: a **lower bound**. [`cpu_seconds_max`](NameUsage::cpu_seconds_max) counts,
 /// for every sample between the name's first and last appearance in the window where its total is not listed, the
-/// N-th value of that sample's name list (or what is known, if more): an **upper bound** for that stretch (before
-/// its first and after its last appearance it may have used up to the N-th value too, which is not counted). When
-/// the two are equal, the figure is exact.
+/// bound of that sample's name list (or what is known, if more): an **upper bound** for that stretch (before
+/// its first and after its last appearance it may have used up to the bound too, which is not counted). When the
+/// two are equal, the figure is exact. With the default CPU floor (2.5 % of a core) a name that comes and goes
+/// (a job every minute) can have an upper bound far above its lower bound: the samples in between say only that
+/// it used less than the floor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct NameUsage {
@@ -28,7 +31,7 @@ pub struct NameUsage {
     /// listed: a lower bound.
     pub cpu_seconds: f64,
     /// An upper bound of the CPU time between the name's first and last appearance: absent samples counted at
-    /// their N-th value.
+    /// their name list's bound (its N-th value, or the CPU floor).
     pub cpu_seconds_max: f64,
     /// The largest summed resident memory of the name's processes in one sample.
     pub peak_rss_bytes: u64,
