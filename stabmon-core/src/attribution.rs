@@ -507,6 +507,15 @@ mod tests {
         top.processes.iter().map(|p| p.pid).collect()
     }
 
+    /// The pids in the CPU list, in list order.
+    fn cpu_listed(top: &TopProcesses) -> Vec<u32> {
+        top.processes
+            .iter()
+            .filter(|p| p.cpu_rank.is_some())
+            .map(|p| p.pid)
+            .collect()
+    }
+
     #[test]
     fn top_n_by_cpu_and_memory() {
         let procs = vec![
@@ -632,12 +641,7 @@ mod tests {
         ];
         procs.extend((100..140).map(|pid| stat(pid, "worker", 1.0, 1 << 20)));
         let top = attribute_with(TopSpec::new(5), &procs, no_details);
-        let by_cpu: Vec<u32> = top
-            .processes
-            .iter()
-            .filter(|p| p.cpu_rank.is_some())
-            .map(|p| p.pid)
-            .collect();
+        let by_cpu = cpu_listed(&top);
         // At the floor is in, below it is out; the list is short and its bound is the floor.
         assert_eq!(by_cpu, [1, 2]);
         assert_eq!(top.cpu_nth_pct, DEFAULT_CPU_FLOOR_PCT);
@@ -699,13 +703,7 @@ mod tests {
         let strict = attribute(3, &odd, no_details);
         assert!(strict.processes.iter().all(|p| p.cpu_rank.is_some()));
         let floored = attribute_with(TopSpec::new(3), &odd, no_details);
-        let by_cpu: Vec<u32> = floored
-            .processes
-            .iter()
-            .filter(|p| p.cpu_rank.is_some())
-            .map(|p| p.pid)
-            .collect();
-        assert_eq!(by_cpu, [1, 3]);
+        assert_eq!(cpu_listed(&floored), [1, 3]);
         // A floor above everyone: no CPU list at all, bounded by the floor; fewer processes than N and none cut: 0.
         let none = attribute_with(TopSpec::new(5).with_cpu_floor_pct(99.0), &procs, no_details);
         assert!(none.processes.iter().all(|p| p.cpu_rank.is_none()));
