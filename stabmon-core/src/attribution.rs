@@ -258,10 +258,14 @@ pub fn cmp_names_by_rss(a: &NameTotal, b: &NameTotal) -> Ordering {
     )
 }
 
-/// Whether CPU `v` keeps its place in a CPU list with `floor`: always with floor 0 (the strict top N, whatever the
-/// values), else unless it is below the floor (a NaN, which sorts first, keeps its place).
-fn reaches(v: f32, floor: f32) -> bool {
-    floor <= 0.0 || v.is_nan() || v >= floor
+/// Cuts a CPU list (indices, best first) at its first entry below `floor`; returns whether it cut anything. With
+/// floor 0 nothing is cut (the strict top N, whatever the values); a NaN, which sorts first, keeps its place.
+fn cut_at_floor(list: &mut Vec<usize>, floor: f32, cpu: impl Fn(usize) -> f32) -> bool {
+    let reaches = |v: f32| floor <= 0.0 || v.is_nan() || v >= floor;
+    let above = list.iter().take_while(|&&i| reaches(cpu(i))).count();
+    let cut = above < list.len();
+    list.truncate(above);
+    cut
 }
 
 /// Indices of the `n` best items under `cmp`, best first, without sorting the whole slice.
@@ -343,12 +347,7 @@ pub fn attribute_with<'a>(
     let n = spec.n;
     let floor = spec.floor();
     let mut cpu_top = top_indices(procs, n, by_cpu);
-    let above = cpu_top
-        .iter()
-        .take_while(|&&i| reaches(procs[i].attributed_cpu_pct(), floor))
-        .count();
-    let cpu_cut = above < cpu_top.len();
-    cpu_top.truncate(above);
+    let cpu_cut = cut_at_floor(&mut cpu_top, floor, |i| procs[i].attributed_cpu_pct());
     let rss_top = top_indices(procs, n, by_rss);
 
     let mut cpu_rank_of: HashMap<usize, u16> = HashMap::with_capacity(cpu_top.len());
@@ -426,12 +425,7 @@ fn name_totals(n: usize, floor: f32, procs: &[ProcessStat<'_>]) -> (Vec<NameTota
     let mut cpu_top = top_indices(&all, n, |a, b| {
         name_cpu_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
-    let above = cpu_top
-        .iter()
-        .take_while(|&&i| reaches(all[i].1.1, floor))
-        .count();
-    let cpu_cut = above < cpu_top.len();
-    cpu_top.truncate(above);
+    let cpu_cut = cut_at_floor(&mut cpu_top, floor, |i| all[i].1.1);
     let rss_top = top_indices(&all, n, |a, b| {
         name_rss_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });

@@ -1089,12 +1089,11 @@ fn remainder(v: i32, path: &Path) -> Result<u64, Error> {
 
 /// The exactness values of a `processes` or `names` row (see the crate docs, "Exactness"), `N` slots: from
 /// `exact` (schema 3), or in files of versions 1-2 from a column per slot (`old`, in slot order) and `kib_rem`,
-/// whose positions start at slot `rem_base`.
+/// whose positions start at the slot after them.
 struct ExactSlots<'a, const N: usize> {
     exact: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
     old: Vec<OldSlot<'a>>,
     kib_rem: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
-    rem_base: usize,
 }
 
 /// A version 1-2 column holding one exactness slot.
@@ -1104,15 +1103,14 @@ enum OldSlot<'a> {
 }
 
 impl<'a, const N: usize> ExactSlots<'a, N> {
-    /// `old`: the version 1-2 columns of the slots before `rem_base`, as (name, is a ULP adjustment).
-    fn new(c: &Cols<'a>, old: &[(&str, bool)], rem_base: usize) -> Result<Self, Error> {
+    /// `old`: the version 1-2 columns of the slots before the remainders', as (name, is a ULP adjustment).
+    fn new(c: &Cols<'a>, old: &[(&str, bool)]) -> Result<Self, Error> {
         let exact = c.opt_list::<Int32Type>("exact")?;
         if exact.is_some() {
             return Ok(ExactSlots {
                 exact,
                 old: Vec::new(),
                 kib_rem: None,
-                rem_base,
             });
         }
         let mut cols = Vec::with_capacity(old.len());
@@ -1127,7 +1125,6 @@ impl<'a, const N: usize> ExactSlots<'a, N> {
             exact: None,
             old: cols,
             kib_rem: c.opt_list::<Int32Type>("kib_rem")?,
-            rem_base,
         })
     }
 
@@ -1153,7 +1150,7 @@ impl<'a, const N: usize> ExactSlots<'a, N> {
             }
         }
         for pair in row_pairs(self.kib_rem, i, path, "kib_rem")?.chunks_exact(2) {
-            let k = usize::try_from(pair[0]).map_or(N, |k| k.saturating_add(self.rem_base));
+            let k = usize::try_from(pair[0]).map_or(N, |k| k.saturating_add(self.old.len()));
             set(k, pair[1], "kib_rem")?;
         }
         Ok(out)
@@ -1259,7 +1256,6 @@ fn read_processes(
                 ("rss_rank_explicit", false),
                 ("list_pos", false),
             ],
-            5,
         )?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
@@ -1317,7 +1313,6 @@ fn read_names(
                 ("rss_rank_explicit", false),
                 ("list_pos", false),
             ],
-            4,
         )?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {

@@ -416,13 +416,7 @@ fn row_ulp_adj(s: &Sample) -> Option<Vec<i32>> {
         all.extend(cpu(c).map(adj));
     }
     // Sparse: (position, adjustment) pairs of the non-zero ones.
-    let pairs: Vec<i32> = all
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| **a != 0)
-        .flat_map(|(k, &a)| [i32::try_from(k).unwrap_or(i32::MAX), a])
-        .collect();
-    (!pairs.is_empty()).then_some(pairs)
+    exact_pairs(all.into_iter().map(|a| nonzero(Some(a))))
 }
 
 impl Buffer {
@@ -792,7 +786,7 @@ impl Buffer {
             9 => kibs(rows.iter().map(|r| r.rss_bytes)),
             10 => kibs(rows.iter().map(|r| r.virtual_bytes)),
             _ => pairs_array(rows.iter().map(|r| {
-                exact_pairs::<PROCESS_EXACT_SLOTS>([
+                let slots: [Option<i32>; PROCESS_EXACT_SLOTS] = [
                     nonzero(Some(ulp_adj(r.cpu_pct))),
                     nonzero(r.children_cpu_pct().map(ulp_adj)),
                     r.cpu_rank().map(i32::from),
@@ -800,7 +794,8 @@ impl Buffer {
                     r.list_pos().map(i32::from),
                     nonzero(Some(kib_remainder(r.rss_bytes))),
                     nonzero(Some(kib_remainder(r.virtual_bytes))),
-                ])
+                ];
+                exact_pairs(slots)
             })),
         })
     }
@@ -844,13 +839,14 @@ impl Buffer {
                 rows.iter().map(|r| r.rss_bytes().map(kib)),
             )),
             _ => pairs_array(rows.iter().map(|r| {
-                exact_pairs::<NAME_EXACT_SLOTS>([
+                let slots: [Option<i32>; NAME_EXACT_SLOTS] = [
                     nonzero(r.cpu_pct().map(ulp_adj)),
                     r.cpu_rank().map(i32::from),
                     r.rss_rank().map(i32::from),
                     r.list_pos().map(i32::from),
                     nonzero(r.rss_bytes().map(kib_remainder)),
-                ])
+                ];
+                exact_pairs(slots)
             })),
         })
     }
@@ -893,19 +889,7 @@ pub(crate) fn derived_interval(prev: (i64, i64), this: (i64, i64)) -> Option<i64
 /// The non-zero remainders (`bytes % 1024`) of a row's byte counts as (position, remainder) pairs; `None` when
 /// all are 0 (always, for what the samplers record: the kernel counts pages and KiB).
 fn kib_rem(values: impl IntoIterator<Item = Option<u64>>) -> Option<Vec<i32>> {
-    let pairs: Vec<i32> = values
-        .into_iter()
-        .enumerate()
-        .filter_map(|(k, v)| v.map(|v| (k, v & 1023)))
-        .filter(|(_, rem)| *rem != 0)
-        .flat_map(|(k, rem)| {
-            [
-                i32::try_from(k).unwrap_or(i32::MAX),
-                i32::try_from(rem).unwrap_or(0),
-            ]
-        })
-        .collect();
-    (!pairs.is_empty()).then_some(pairs)
+    exact_pairs(values.into_iter().map(|v| nonzero(v.map(kib_remainder))))
 }
 
 /// A nullable `list<int32>` column of (position, value) pairs (`ulp_adj`, `kib_rem`).
@@ -943,9 +927,10 @@ fn nonzero(v: Option<i32>) -> Option<i32> {
     v.filter(|v| *v != 0)
 }
 
-/// A row's `exact` list (see the crate docs, "Exactness"): (slot, value) pairs of the slots that are set; `None`
-/// when there are none (always, for what the samplers record).
-fn exact_pairs<const N: usize>(slots: [Option<i32>; N]) -> Option<Vec<i32>> {
+/// (slot, value) pairs of the slots that are set, slots numbered from 0 in order (a row's `exact` list, see the
+/// crate docs, "Exactness"; its remainders and ULP adjustments); `None` when there are none (always, for what the
+/// samplers record).
+fn exact_pairs(slots: impl IntoIterator<Item = Option<i32>>) -> Option<Vec<i32>> {
     let pairs: Vec<i32> = slots
         .into_iter()
         .enumerate()
