@@ -30,11 +30,11 @@ pub const KEYS: &[&str] = &[
 
 /// Shown in `record --help`.
 pub const CONFIG_HELP: &str = "Config file (--config FILE): TOML with any of the record flags as keys, `_` for \
-    `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, cpu_floor = 2.5, duration = \"1h\", no_cmdline = \
-    true, cmdline_max = 256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \"auto\", probe_interval \
-    = \"5s\", probe_timeout = \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", max_disk = \"1GB\". A flag on the \
-    command line (or its environment variable) overrides the file; an unknown key or a bad value is an error naming \
-    the file and the key.";
+    `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, cpu_floor = 2.5, duration = \"1h\", \
+    no_cmdline = true, cmdline_max = 256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \
+    \"auto\", probe_interval = \"5s\", probe_timeout = \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", \
+    max_disk = \"1GB\". A flag on the command line (or its environment variable) overrides the file; an unknown \
+    key or a bad value is an error naming the file and the key.";
 
 /// Reads `args.config` (when given) and applies every key whose flag was not given explicitly. `matches` are
 /// the `record` subcommand's, to tell explicit flags from defaults.

@@ -281,7 +281,8 @@ impl StopHandle {
 /// the system clock.
 ///
 /// With latency targets, each [`Sample::latency`] holds the probes that completed since the previous sample's
-/// reading started, up to this one's (see the crate docs for the probe schedule). Dropping the collector stops its probe threads.
+/// reading started, up to this one's (see the crate docs for the probe schedule). Dropping the collector stops its
+/// probe threads.
 pub struct Collector {
     sampler: Box<dyn Sampler>,
     interval: Duration,

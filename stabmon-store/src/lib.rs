@@ -90,16 +90,17 @@
 //!
 //! `samples`, `processes` and `names` each have an `exact` column, list\<int32\>, null when the row needs none
 //! (always, for what the samplers record): it holds (slot, value) pairs of the values that only make a hand-built
-//! sample come back bit for bit. One column instead of version 2's fourteen saves their fixed cost in every file's footer and
-//! chunks: 1.2 KB of every segment (a 10-minute recording: 16.5 to 15.3 KB of Parquet; BENCHMARKS.md). Slots:
+//! sample come back bit for bit. One column instead of version 2's fourteen saves their fixed cost in every file's
+//! footer and chunks: 1.2 KB of every segment (a 10-minute recording: 16.5 to 15.3 KB of Parquet; BENCHMARKS.md).
+//! Slots:
 //! - `samples`: 0-6 the remainders below 1 KiB of `mem_total`, `mem_used`, `mem_available`, `swap_total`,
 //!   `swap_used`, `rss_nth`, `name_rss_nth`; 7 (value 1) pressure information present with every value unknown
 //!   (otherwise it is present where a `pressure_*` value is); 8-11 the length of the process CPU, process
 //!   memory, name CPU and name memory list where the rule of [Ranks](#ranks) does not give it; `16 + k` the ULP
 //!   adjustment of the `k`-th percentage, counted in this order: 0-4 `cpu_busy_pct`, `cpu_user_pct`,
-//!   `cpu_system_pct`, `cpu_iowait_pct`, `cpu_steal_pct`; 5-7 `load_1m`, `load_5m`, `load_15m`; 8-12 `pressure_cpu_some_pct`,
-//!   `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`, `pressure_io_full_pct`; 13
-//!   `cpu_nth_pct`; 14 `name_cpu_nth_pct`; then `15 + 5 * core + field` for core `core` (0-based) and field 0-4
+//!   `cpu_system_pct`, `cpu_iowait_pct`, `cpu_steal_pct`; 5-7 `load_1m`, `load_5m`, `load_15m`; 8-12
+//!   `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`,
+//!   `pressure_io_full_pct`; 13 `cpu_nth_pct`; 14 `name_cpu_nth_pct`; then `15 + 5 * core + field` for core `core` (0-based) and field 0-4
 //!   busy, user, system, iowait, steal;
 //! - `processes`: 0 the ULP adjustment of `cpu_pct`, 1 of `children_cpu_pct`; 2 the CPU rank and 3 the memory
 //!   rank where they are explicit (see [Ranks](#ranks)); 4 the position in the sample's list where the list is
