@@ -1301,7 +1301,6 @@ impl SynthIter {
         let core_total = ((100.0 * elapsed_s).round() as u64).max(1);
         let mut remaining = total_ticks + self.rng.round(cores as f64 * 0.8);
         let mut per_core = Vec::with_capacity(cores);
-        let (mut sum_busy, mut sum_user, mut sum_sys, mut sum_io, mut sum_total) = (0, 0, 0, 0, 0);
         for c in 0..cores {
             let left = (cores - c) as u64;
             let share = if left == 1 {
@@ -1328,18 +1327,14 @@ impl SynthIter {
             u.iowait_pct = Some(q(io));
             u.steal_pct = Some(0.0);
             per_core.push(u);
-            sum_busy += busy;
-            sum_user += user;
-            sum_sys += sys;
-            sum_io += io;
-            sum_total += core_total;
         }
-        let q = |x: u64| crate::units::cpu_pct_of_ticks(x as f64, sum_total as f64);
-        let mut cpu = CpuUsage::new(q(sum_busy));
-        cpu.user_pct = Some(q(sum_user));
-        cpu.system_pct = Some(q(sum_sys));
-        cpu.iowait_pct = Some(q(sum_io));
-        cpu.steal_pct = Some(0.0);
+        // The whole machine as the mean of its cores, as the Linux sampler computes it.
+        let mean = |f: fn(&CpuUsage) -> Option<f32>| crate::units::mean_pct(per_core.iter().map(f));
+        let mut cpu = CpuUsage::new(mean(|c| Some(c.busy_pct)).unwrap_or(0.0));
+        cpu.user_pct = mean(|c| c.user_pct);
+        cpu.system_pct = mean(|c| c.system_pct);
+        cpu.iowait_pct = mean(|c| c.iowait_pct);
+        cpu.steal_pct = mean(|c| c.steal_pct);
 
         // Load averages, exponentially smoothed like the kernel's and shown with two decimals.
         let runnable = running as f64 + self.rng.f64();

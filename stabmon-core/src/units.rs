@@ -1,6 +1,7 @@
 //! Parsing of human durations (`500ms`, `10s`, `2h`, `1h30m`) for flags and configuration, and the resolution
 //! samples keep: CPU percentages measured in clock ticks ([`cpu_pct_of_ticks`]), byte counts that change all the
-//! time ([`round_bytes`]), pressure stalls ([`stall_pct`]) and the lateness of a reading ([`LATENESS_RESOLUTION`]).
+//! time ([`round_bytes`]), pressure stalls ([`stall_pct`]), the whole machine's CPU from its cores' ([`mean_pct`])
+//! and the lateness of a reading ([`LATENESS_RESOLUTION`]).
 
 use std::time::Duration;
 
@@ -93,6 +94,44 @@ pub fn cpu_pct_of_ticks(ticks: f64, whole_ticks: f64) -> f32 {
     let steps = (ticks * share / step).round();
     // Through hundredths, so that the f32 is the one nearest to the decimal (as on the 0.01 % grid).
     ((steps * step * 100.0).round() / 100.0) as f32
+}
+
+/// The whole machine's share as the mean of its cores' shares: each value taken to hundredths (the decimal that
+/// storage keeps), the mean rounded half up to 0.01 %; `None` for no values, or when one is missing, not finite, or
+/// beyond `DECIMAL(9,2)`.
+///
+/// Samplers that read per-core times compute the whole machine's CPU this way (Linux: /proc/stat's `cpu` line is
+/// summed in a separate pass from the `cpuN` lines, so it disagreed with their mean by a tick in 40 % of the seconds
+/// here), which makes the machine's figures follow from the cores' exactly: storage leaves them out and puts them
+/// back (stabmon-store, "Derived values"). A mean of shares weights every core alike; the tick sum weights cores by
+/// the ticks they counted, which differ by one in a hundred.
+///
+/// ```
+/// use stabmon_core::units::mean_pct;
+/// assert_eq!(mean_pct([Some(3.0), Some(4.0)]), Some(3.5));
+/// assert_eq!(mean_pct([Some(1.0), Some(0.0), Some(0.0)]), Some(0.33));
+/// assert_eq!(mean_pct([Some(0.01), Some(0.0)]), Some(0.01)); // half up
+/// assert_eq!(mean_pct([Some(1.0), None]), None);
+/// assert_eq!(mean_pct(std::iter::empty()), None);
+/// ```
+pub fn mean_pct<I: IntoIterator<Item = Option<f32>>>(values: I) -> Option<f32> {
+    /// The largest |hundredths| a `DECIMAL(9,2)` holds.
+    const MAX_HUNDREDTHS: f64 = 999_999_999.0;
+    let (mut sum, mut n) = (0i64, 0i64);
+    for v in values {
+        let hundredths = (f64::from(v?) * 100.0).round();
+        if hundredths.is_nan() || hundredths.abs() > MAX_HUNDREDTHS {
+            return None;
+        }
+        sum += hundredths as i64;
+        n += 1;
+    }
+    if n == 0 {
+        return None;
+    }
+    // floor((sum + n / 2) / n), in integers: half up for either sign.
+    let q = (2 * sum + n).div_euclid(2 * n);
+    Some((q as f64 / 100.0) as f32)
 }
 
 /// The share of `elapsed_us` spent stalled (`stalled_us`, from a `/proc/pressure` counter's change), in percent,

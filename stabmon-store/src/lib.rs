@@ -52,15 +52,16 @@
 //! Read with DuckDB: `SELECT * FROM read_parquet('DIR/processes/**/*.parquet', hive_partitioning = true)`; with
 //! pyarrow: `pyarrow.parquet.read_table('DIR/samples')`.
 //!
-//! # Schema, version 3
+//! # Schema, version 4
 //!
-//! Every file records `stabmon.schema_version` (`3`), `stabmon.table` and `stabmon.host` in its Parquet key-value
+//! Every file records `stabmon.schema_version` (`4`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
 //! version (readers select columns by name). Version 2 stores some `samples` values as null where they derive from
 //! others (see [Derived values](#derived-values-in-samples)); version 3 keeps every value that only exactness
 //! needs in one `exact` column per table (see [Exactness](#exactness)), where version 2 had fourteen columns, and
-//! derives the top lists' lengths instead of storing them (see [Ranks](#ranks)). This reader reads versions 1 and
-//! 2 too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
+//! derives the top lists' lengths instead of storing them (see [Ranks](#ranks)); version 4 also derives the whole
+//! machine's user, system, iowait and steal shares from the cores' (same columns). This reader reads versions 1
+//! to 3 too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
 //! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
 //! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
@@ -96,7 +97,9 @@
 //! - `samples`: 0-6 the remainders below 1 KiB of `mem_total`, `mem_used`, `mem_available`, `swap_total`,
 //!   `swap_used`, `rss_nth`, `name_rss_nth`; 7 (value 1) pressure information present with every value unknown
 //!   (otherwise it is present where a `pressure_*` value is); 8-11 the length of the process CPU, process
-//!   memory, name CPU and name memory list where the rule of [Ranks](#ranks) does not give it; `16 + k` the ULP
+//!   memory, name CPU and name memory list where the rule of [Ranks](#ranks) does not give it; 12 (schema 4) the
+//!   whole machine's shares that are unknown although every core has them, bits 1 user, 2 system, 4 iowait, 8
+//!   steal (see [Derived values](#derived-values-in-samples)); `16 + k` the ULP
 //!   adjustment of the `k`-th percentage, counted in this order: 0-4 `cpu_busy_pct`, `cpu_user_pct`,
 //!   `cpu_system_pct`, `cpu_iowait_pct`, `cpu_steal_pct`; 5-7 `load_1m`, `load_5m`, `load_15m`; 8-12
 //!   `pressure_cpu_some_pct`, `pressure_memory_some_pct`, `pressure_memory_full_pct`, `pressure_io_some_pct`,
@@ -134,8 +137,8 @@
 //! | `interval_us` | int64, null | plain | the time the sample's rates cover (measured since the previous sample), us; null where derived (see [Derived values](#derived-values-in-samples)) |
 //! | `lateness_us` | int64 | dict | how long after its tick the reading started, us (the collector records it to 100 us) |
 //! | `cpu_busy_pct` | decimal(9,2), null | dict | whole-machine CPU busy, % of all cores; null where derived |
-//! | `cpu_user_pct`, `cpu_system_pct` | decimal(9,2), null | dict | whole-machine user and system CPU, where the OS splits them |
-//! | `cpu_iowait_pct`, `cpu_steal_pct` | decimal(9,2), null | dict, plain | same, where the OS reports them |
+//! | `cpu_user_pct`, `cpu_system_pct` | decimal(9,2), null | dict | whole-machine user and system CPU, where the OS splits them; null where derived |
+//! | `cpu_iowait_pct`, `cpu_steal_pct` | decimal(9,2), null | dict, plain | same, where the OS reports them; null where derived |
 //! | `core_busy_pct` | list\<decimal(9,2), null\> | plain | per core, % of that core, in OS order; an item is null where derived |
 //! | `core_user_pct`, `core_system_pct` | list\<decimal(9,2), null\> | dict | per core, where the OS splits them |
 //! | `core_iowait_pct`, `core_steal_pct` | list\<decimal(9,2), null\> | dict, plain | per core, where reported |
@@ -154,12 +157,20 @@
 //!
 //! ### Derived values in `samples`
 //!
-//! Three values are stored as null where they follow from others in the same or the previous row, which is what a
+//! Some values are stored as null where they follow from others in the same or the previous row, which is what a
 //! recorder's values nearly always do; a value that differs from its rule is stored, so every sample round-trips
-//! exactly. A real 10-minute recording made by the previous version and written again by this one lost 13 % of its
-//! `samples` bytes (28.1 to 24.4 KB; BENCHMARKS.md).
+//! exactly. A real 10-minute recording made by schema 1 and written again by schema 2 lost 13 % of its `samples`
+//! bytes (28.1 to 24.4 KB); rule 0, schema 4's, saves another ~0.8 KB of the whole machine's CPU in 10 minutes
+//! (BENCHMARKS.md).
+//! 0. (Schema 4.) `cpu_user_pct`, `cpu_system_pct`, `cpu_iowait_pct` and `cpu_steal_pct`: the mean of the same
+//!    share of every core (`core_user_pct`, ...), when every core has it: the cores' hundredths summed, divided by
+//!    the number of cores and rounded half up to hundredths
+//!    ([`mean_pct`](stabmon_core::units::mean_pct), which is how the samplers compute the whole machine where
+//!    they read per-core times). A share that is unknown although every core has one is marked in `exact` (slot
+//!    12) and stays unknown.
 //! 1. `cpu_busy_pct` and each item of `core_busy_pct`: `user + system + steal` of the same row (and core), in
-//!    hundredths, when all three are present (the `/proc` sampler's busy time is exactly those ticks).
+//!    hundredths, when all three are present (the `/proc` sampler's busy time is exactly those ticks); for the
+//!    whole machine, with the shares of rule 0.
 //! 2. `mem_used_kib`: `mem_total_kib - mem_available_kib` with their remainders, 0 if that is negative (what
 //!    [`Memory::new`](stabmon_core::Memory::new) computes).
 //! 3. `interval_us`: the time between the previous row's reading and this one's,
@@ -167,19 +178,31 @@
 //!    row of a row group always has its interval). The collector measures the interval between exactly those
 //!    readings, so only a stepped clock or the first sample after a start stores it.
 //!
-//! In SQL:
+//! In SQL (DuckDB; `exact_slot` is the macro of [Exactness](#exactness)):
 //!
 //! ```sql
-//! SELECT ts,
-//!   coalesce(cpu_busy_pct, cpu_user_pct + cpu_system_pct + cpu_steal_pct) AS cpu_busy_pct,
+//! CREATE MACRO core_mean(items) AS CASE WHEN len(items) > 0 AND list_count(items) = len(items)
+//!   THEN CAST(floor((list_sum(items) * 200 + len(items)) / (2 * len(items))) / 100 AS DECIMAL(9,2)) END;
+//! CREATE MACRO machine(value, items, exact, bit) AS
+//!   coalesce(value, CASE WHEN coalesce(exact_slot(exact, 12), 0) & bit = 0 THEN core_mean(items) END);
+//! SELECT ts, user_pct, system_pct, iowait_pct, steal_pct,
+//!   coalesce(cpu_busy_pct, user_pct + system_pct + steal_pct) AS cpu_busy_pct,
 //!   list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
 //!     lambda c: coalesce(c[1], c[2] + c[3] + c[4])) AS core_busy_pct,
 //!   coalesce(mem_used_kib, greatest(mem_total_kib - mem_available_kib, 0)) AS mem_used_kib,
 //!   coalesce(interval_us, epoch_us(ts) - lag(epoch_us(ts)) OVER w + lateness_us - lag(lateness_us) OVER w)
 //!     AS interval_us
-//! FROM read_parquet('DIR/samples/**/*.parquet', hive_partitioning = true)
+//! FROM (SELECT *,
+//!     machine(cpu_user_pct, core_user_pct, exact, 1) AS user_pct,
+//!     machine(cpu_system_pct, core_system_pct, exact, 2) AS system_pct,
+//!     machine(cpu_iowait_pct, core_iowait_pct, exact, 4) AS iowait_pct,
+//!     machine(cpu_steal_pct, core_steal_pct, exact, 8) AS steal_pct
+//!   FROM read_parquet('DIR/samples/**/*.parquet', hive_partitioning = true))
 //! WINDOW w AS (PARTITION BY host ORDER BY ts)
 //! ```
+//!
+//! (For files of schema 1-3, which store every machine share, `machine` gives the stored value, except a share
+//! that is unknown where every core has one: use `cpu_user_pct` and the others as they are there.)
 //!
 //! (The window takes the previous row of the host, which is the row the rule uses wherever the value is null, unless
 //! the clock went back and segments overlap in time. The interoperability test runs this query in DuckDB.)

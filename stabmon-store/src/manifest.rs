@@ -24,7 +24,7 @@ pub const MANIFEST_VERSION: u32 = 2;
 /// The index of a data directory, kept in `DIR/manifest.json` by the recorder.
 ///
 /// ```json
-/// {"format": "stabmon-manifest", "version": 2, "schema_version": 3, "updated": "2026-11-25T04:00:00Z",
+/// {"format": "stabmon-manifest", "version": 2, "schema_version": 4, "updated": "2026-11-25T04:00:00Z",
 ///  "segments": [{"path": "samples/host=nas/date=2026-11-25/20261125T030000Z.parquet",
 ///                "from": "2026-11-25T03:00:00Z", "to": "2026-11-25T03:59:59Z", "rows": 3600, "bytes": 81234}],
 ///  "journals": [{"host": "nas", "path": "_journal/host=nas/00000000000000000042.journal", "seq": 42}],

@@ -48,6 +48,23 @@ pub(crate) fn busy_from_parts(
     Some(grid(q))
 }
 
+/// The whole machine's user, system, iowait or steal share as the mean of the cores' (schema 4;
+/// [`stabmon_core::units::mean_pct`]: the cores' hundredths, the mean rounded half up), when every core has it. The
+/// writer leaves a machine share out (null) where it equals this, and the reader puts it back (see the crate docs,
+/// "Derived values").
+/// The shares [`machine_from_cores`] derives, in the order of their bits in `samples.exact` slot 12: user, system,
+/// iowait, steal.
+pub(crate) const MACHINE_PARTS: [fn(&stabmon_core::CpuUsage) -> Option<f32>; 4] = [
+    |c| c.user_pct,
+    |c| c.system_pct,
+    |c| c.iowait_pct,
+    |c| c.steal_pct,
+];
+
+pub(crate) fn machine_from_cores(cores: impl IntoIterator<Item = Option<f32>>) -> Option<f32> {
+    stabmon_core::units::mean_pct(cores)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,7 +31,7 @@ use crate::recorder::JOURNAL_DIR;
 use crate::remote::{self, Got};
 use crate::schema::{
     KEY_SCHEMA_VERSION, KEY_TABLE, NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN,
-    SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, SCHEMA_VERSION,
+    SAMPLES_EXACT_MACHINE_ABSENT, SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, SCHEMA_VERSION,
 };
 use crate::writer::{derived_interval, lone_process, name_order_key, process_sort_key};
 use stabmon_core::attribution::{
@@ -121,8 +121,7 @@ impl StoreReader {
             }
         } else {
             // A lone file: check it is stabmon data first, for the clearest error.
-            let md = open_checked(&path, None)?.1;
-            drop(md);
+            drop(open_checked(&path, None)?);
             match parse_segment_path(&path) {
                 Some((loc, _)) => segments.push(loc),
                 None => {
@@ -482,7 +481,8 @@ fn local_journals(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Opens a Parquet file and checks its stabmon metadata (schema version, and table when given).
+/// Opens a Parquet file and checks its stabmon metadata (schema version, and table when given); gives the
+/// metadata and the schema version too.
 fn open_checked(
     path: &Path,
     table: Option<&str>,
@@ -490,6 +490,7 @@ fn open_checked(
     (
         ParquetRecordBatchReaderBuilder<File>,
         std::sync::Arc<ParquetMetaData>,
+        u32,
     ),
     Error,
 > {
@@ -532,12 +533,13 @@ fn open_checked(
             ));
         }
     }
-    Ok((builder, md))
+    Ok((builder, md, version))
 }
 
-/// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics).
-fn read_table(path: &Path, table: &str, range: Range) -> Result<Vec<RecordBatch>, Error> {
-    let (builder, md) = open_checked(path, Some(table))?;
+/// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics), and
+/// the file's schema version.
+fn read_table(path: &Path, table: &str, range: Range) -> Result<(u32, Vec<RecordBatch>), Error> {
+    let (builder, md, version) = open_checked(path, Some(table))?;
     let ts_col = md
         .file_metadata()
         .schema_descr()
@@ -570,7 +572,7 @@ fn read_table(path: &Path, table: &str, range: Range) -> Result<Vec<RecordBatch>
             source,
         })?);
     }
-    Ok(out)
+    Ok((version, out))
 }
 
 /// Typed access to a batch's columns, with errors naming the file.
@@ -761,7 +763,10 @@ fn read_samples(
 ) -> Result<(), Error> {
     // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
     let mut prev_reading = None;
-    for batch in read_table(path, "samples", range)? {
+    let (version, batches) = read_table(path, "samples", range)?;
+    // Schema 4 derives the whole machine's user, system, iowait and steal shares from the cores'.
+    let machine_derived = version >= 4;
+    for batch in batches {
         let c = Cols {
             batch: &batch,
             path,
@@ -886,6 +891,7 @@ fn read_samples(
             let mut adj = vec![0i32; cols.len() + 5 * n_cores];
             let mut rems = [0u64; 7];
             let mut pressure_empty = false;
+            let mut machine_absent = 0;
             let mut stored_lens = [None; 4];
             let out_of_range =
                 |name: &str| invalid(path, format!("a {name} position is out of range"));
@@ -903,6 +909,8 @@ fn read_samples(
                     *slot = remainder(v, path)?;
                 } else if k == SAMPLES_EXACT_PRESSURE && v == 1 {
                     pressure_empty = true;
+                } else if k == SAMPLES_EXACT_MACHINE_ABSENT && machine_derived && v & !0xf == 0 {
+                    machine_absent = v;
                 } else if let Some(slot) = k
                     .checked_sub(SAMPLES_EXACT_LIST_LEN)
                     .and_then(|j| usize::try_from(j).ok())
@@ -940,12 +948,6 @@ fn read_samples(
                         invalid(path, format!("{name} is null where it cannot be derived"))
                     })
             };
-            let mut cpu = CpuUsage::new(busy(v[0], [v[1], v[2], v[4]], "cpu_busy_pct")?);
-            cpu.user_pct = v[1];
-            cpu.system_pct = v[2];
-            cpu.iowait_pct = v[3];
-            cpu.steal_pct = v[4];
-            s.cpu = cpu;
             const CORE_NAMES: [&str; 5] = [
                 "core_busy_pct",
                 "core_user_pct",
@@ -967,6 +969,19 @@ fn read_samples(
                 cu.steal_pct = f[4];
                 per_core.push(cu);
             }
+            // A null machine share derives from the cores' (schema 4) unless `exact` marks it unknown.
+            let mut parts = [v[1], v[2], v[3], v[4]];
+            if machine_derived {
+                for (k, (part, get)) in parts.iter_mut().zip(pct::MACHINE_PARTS).enumerate() {
+                    if part.is_none() && machine_absent & (1 << k) == 0 {
+                        *part = pct::machine_from_cores(per_core.iter().map(get));
+                    }
+                }
+            }
+            let mut cpu =
+                CpuUsage::new(busy(v[0], [parts[0], parts[1], parts[3]], "cpu_busy_pct")?);
+            [cpu.user_pct, cpu.system_pct, cpu.iowait_pct, cpu.steal_pct] = parts;
+            s.cpu = cpu;
             s.per_core = per_core;
             s.load = match (v[5], v[6], v[7]) {
                 (Some(a), Some(b), Some(c)) => Some(LoadAvg::new(a, b, c)),
@@ -1230,7 +1245,7 @@ fn read_processes(
     samples: &[Sample],
     lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
 ) -> Result<(), Error> {
-    for batch in read_table(path, "processes", range)? {
+    for batch in read_table(path, "processes", range)?.1 {
         let c = Cols {
             batch: &batch,
             path,
@@ -1294,7 +1309,7 @@ fn read_names(
 ) -> Result<(), Error> {
     // Each name's last (CPU %, resident bytes), for values stored as "same as before".
     let mut last: HashMap<String, (f32, u64)> = HashMap::new();
-    for batch in read_table(path, "names", range)? {
+    for batch in read_table(path, "names", range)?.1 {
         let c = Cols {
             batch: &batch,
             path,
@@ -1388,7 +1403,7 @@ fn derive_ranks<T>(
 
 /// The latency table's rows, appended in file order to the probes of the sample they belong to.
 fn read_latency(path: &Path, range: Range, samples: &mut [Sample]) -> Result<(), Error> {
-    for batch in read_table(path, LATENCY, range)? {
+    for batch in read_table(path, LATENCY, range)?.1 {
         let c = Cols {
             batch: &batch,
             path,

@@ -11,7 +11,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// The schema version this crate writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
@@ -164,11 +164,14 @@ const LATENCY: &[Col] = &[
 /// Positions in `samples.exact` (schema 3; see the crate docs, "Exactness"): 0-6 the remainders below 1 KiB of
 /// `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth`; this one marks
 /// pressure information present with every value unknown; 8-11 list lengths (see [`SAMPLES_EXACT_LIST_LEN`]);
-/// ULP adjustments from [`SAMPLES_EXACT_ULP`] on.
+/// 12 machine shares absent (see [`SAMPLES_EXACT_MACHINE_ABSENT`]); ULP adjustments from [`SAMPLES_EXACT_ULP`] on.
 pub(crate) const SAMPLES_EXACT_PRESSURE: i32 = 7;
 /// Where `samples.exact` holds the lengths of the process CPU, process memory, name CPU and name memory lists
 /// (8-11) that the rule does not give (see `ranks::rule_lens`).
 pub(crate) const SAMPLES_EXACT_LIST_LEN: i32 = 8;
+/// Where `samples.exact` marks (schema 4) the whole machine's user, system, iowait and steal shares that are
+/// unknown although every core has them: bits 0-3 of the value (see `pct::machine_from_cores`).
+pub(crate) const SAMPLES_EXACT_MACHINE_ABSENT: i32 = 12;
 /// Where the ULP adjustments of `samples.exact` start: position `16 + k` for the `k`-th percentage.
 pub(crate) const SAMPLES_EXACT_ULP: i32 = 16;
 

@@ -28,8 +28,8 @@ use crate::layout::{LATENCY, TABLES, partition_dir, segment_stem, utc_date};
 use crate::pct;
 use crate::ranks;
 use crate::schema::{
-    NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN, SAMPLES_EXACT_PRESSURE,
-    SAMPLES_EXACT_ULP, schema, writer_properties,
+    NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN, SAMPLES_EXACT_MACHINE_ABSENT,
+    SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, schema, writer_properties,
 };
 
 /// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
@@ -327,10 +327,11 @@ struct Buffer {
     lateness_us: Vec<i64>,
     /// `None` where it derives from user + system + steal (see [`pct::busy_from_parts`]).
     cpu_busy: Vec<Option<f32>>,
-    cpu_user: Vec<Option<f32>>,
-    cpu_system: Vec<Option<f32>>,
-    cpu_iowait: Vec<Option<f32>>,
-    cpu_steal: Vec<Option<f32>>,
+    /// User, system, iowait and steal: `None` where they derive from the cores' (see
+    /// [`pct::machine_from_cores`]).
+    cpu_parts: [Vec<Option<f32>>; 4],
+    /// Bits of the machine's shares that are unknown although every core has them (see [`stored_machine`]).
+    machine_absent: Vec<i32>,
     core_offsets: Vec<i32>,
     core_busy: Vec<Option<f32>>,
     core_user: Vec<Option<f32>>,
@@ -470,10 +471,11 @@ impl Buffer {
         self.interval_us.push(interval_us);
         self.lateness_us.push(lateness_us);
         self.cpu_busy.push(stored_busy(&s.cpu));
-        self.cpu_user.push(s.cpu.user_pct);
-        self.cpu_system.push(s.cpu.system_pct);
-        self.cpu_iowait.push(s.cpu.iowait_pct);
-        self.cpu_steal.push(s.cpu.steal_pct);
+        let (parts, absent) = stored_machine(s);
+        for (col, v) in self.cpu_parts.iter_mut().zip(parts) {
+            col.push(v);
+        }
+        self.machine_absent.push(absent);
         for c in &s.per_core {
             self.core_busy.push(stored_busy(c));
             self.core_user.push(c.user_pct);
@@ -690,10 +692,10 @@ impl Buffer {
             Arc::new(Int64Array::from(intervals)),
             Arc::new(Int64Array::from(std::mem::take(&mut self.lateness_us))),
             opt_f32s(std::mem::take(&mut self.cpu_busy))?,
-            opt_f32s(std::mem::take(&mut self.cpu_user))?,
-            opt_f32s(std::mem::take(&mut self.cpu_system))?,
-            opt_f32s(std::mem::take(&mut self.cpu_iowait))?,
-            opt_f32s(std::mem::take(&mut self.cpu_steal))?,
+            opt_f32s(std::mem::take(&mut self.cpu_parts[0]))?,
+            opt_f32s(std::mem::take(&mut self.cpu_parts[1]))?,
+            opt_f32s(std::mem::take(&mut self.cpu_parts[2]))?,
+            opt_f32s(std::mem::take(&mut self.cpu_parts[3]))?,
             list(opt_f32s(std::mem::take(&mut self.core_busy))?, true)?,
             list(opt_f32s(std::mem::take(&mut self.core_user))?, true)?,
             list(opt_f32s(std::mem::take(&mut self.core_system))?, true)?,
@@ -726,8 +728,10 @@ impl Buffer {
         let ulp_adj = std::mem::take(&mut self.ulp_adj);
         let pressure_empty = std::mem::take(&mut self.pressure_empty);
         let list_lens = std::mem::take(&mut self.list_len_exact);
+        let machine_absent = std::mem::take(&mut self.machine_absent);
         // Positions in the crate docs' order: remainders of memory total, used, available, swap total, used, the
-        // two N-th; the empty-pressure mark; list lengths the rule does not give; the ULP adjustments.
+        // two N-th; the empty-pressure mark; list lengths the rule does not give; machine shares absent; the ULP
+        // adjustments.
         columns.push(pairs_array((0..rss_nth.len()).map(|i| {
             let mut values =
                 [&m0, &m1, &m2, &m3, &m4, &rss_nth, &name_rss_nth].map(|v| v.get(i).copied());
@@ -740,6 +744,9 @@ impl Buffer {
                 if let Some(len) = len {
                     pairs.extend([SAMPLES_EXACT_LIST_LEN + j as i32, i32::from(*len)]);
                 }
+            }
+            if let Some(&bits) = machine_absent.get(i).filter(|&&b| b != 0) {
+                pairs.extend([SAMPLES_EXACT_MACHINE_ABSENT, bits]);
             }
             if let Some(Some(adj)) = ulp_adj.get(i) {
                 for pair in adj.chunks_exact(2) {
@@ -855,6 +862,26 @@ impl Buffer {
 /// A byte count in KiB, as stored (see the crate docs, "Byte counts").
 fn kib(bytes: u64) -> u64 {
     bytes >> 10
+}
+
+/// The whole machine's user, system, iowait and steal shares as stored: `None` where the reader derives them from
+/// the cores' ([`pct::machine_from_cores`]); and the bits (0-3, same order) of those that are unknown although
+/// the cores give a value, which the reader must not derive.
+fn stored_machine(s: &Sample) -> ([Option<f32>; 4], i32) {
+    let mut absent = 0;
+    let mut stored = [None; 4];
+    for (k, part) in pct::MACHINE_PARTS.into_iter().enumerate() {
+        let derived = pct::machine_from_cores(s.per_core.iter().map(part));
+        stored[k] = match (part(&s.cpu), derived) {
+            (Some(v), Some(d)) if v.to_bits() == d.to_bits() => None,
+            (None, Some(_)) => {
+                absent |= 1 << k;
+                None
+            }
+            (v, _) => v,
+        };
+    }
+    (stored, absent)
 }
 
 /// A busy share as stored: `None` where the reader derives it from user + system + steal.

@@ -22,6 +22,28 @@ src = lambda t: f"read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = tr
 # The documented macro (stabmon-store docs, "Exactness"): slot k of an `exact` list of (slot, value) pairs.
 q("CREATE MACRO exact_slot(pairs, k) AS "
   "pairs[list_filter(range(1, coalesce(len(pairs), 0) + 1, 2), lambda i: pairs[i] = k)[1] + 1]")
+# The documented macros (stabmon-store docs, "Derived values"): the whole machine's shares from the cores'.
+q("CREATE MACRO core_mean(items) AS CASE WHEN len(items) > 0 AND list_count(items) = len(items) "
+  "THEN CAST(floor((list_sum(items) * 200 + len(items)) / (2 * len(items))) / 100 AS DECIMAL(9,2)) END")
+q("CREATE MACRO machine(value, items, exact, bit) AS "
+  "coalesce(value, CASE WHEN coalesce(exact_slot(exact, 12), 0) & bit = 0 THEN core_mean(items) END)")
+hundredths = lambda v: f"CAST({v} * 100 AS BIGINT)"
+def derived(source, where):
+    return q(f"""
+        SELECT epoch_us(ts),
+          {hundredths("coalesce(cpu_busy_pct, user_pct + system_pct + steal_pct)")},
+          list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
+            lambda c: {hundredths("coalesce(c[1], c[2] + c[3] + c[4])")}),
+          coalesce(mem_used_kib, greatest(mem_total_kib - mem_available_kib, 0)),
+          coalesce(interval_us, epoch_us(ts) - lag(epoch_us(ts)) OVER w + lateness_us - lag(lateness_us) OVER w),
+          [{hundredths("user_pct")}, {hundredths("system_pct")}, {hundredths("iowait_pct")}, {hundredths("steal_pct")}]
+        FROM (SELECT *,
+            machine(cpu_user_pct, core_user_pct, exact, 1) AS user_pct,
+            machine(cpu_system_pct, core_system_pct, exact, 2) AS system_pct,
+            machine(cpu_iowait_pct, core_iowait_pct, exact, 4) AS iowait_pct,
+            machine(cpu_steal_pct, core_steal_pct, exact, 8) AS steal_pct
+          FROM {source}) WHERE host = '{where}'
+        WINDOW w AS (PARTITION BY host ORDER BY ts) ORDER BY ts""")
 out = {
     "count": q(f"SELECT count(*) FROM {src('samples')}")[0][0],
     "per_host": dict(q(f"SELECT host, count(*) FROM {src('samples')} GROUP BY host")),
@@ -54,16 +76,11 @@ out = {
         GROUP BY p.host, p.ts ORDER BY p.host, p.ts"""),
     "days": q(f"SELECT count(DISTINCT date) FROM {src('samples')}")[0][0],
     # Values left out as derived (see the stabmon-store docs, "Derived values"): the documented query.
-    "derived": q(f"""
-        SELECT epoch_us(ts),
-          CAST(coalesce(cpu_busy_pct, cpu_user_pct + cpu_system_pct + cpu_steal_pct) * 100 AS BIGINT),
-          list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
-            lambda c: CAST(coalesce(c[1], c[2] + c[3] + c[4]) * 100 AS BIGINT)),
-          coalesce(mem_used_kib, greatest(mem_total_kib - mem_available_kib, 0)),
-          coalesce(interval_us, epoch_us(ts) - lag(epoch_us(ts)) OVER w + lateness_us - lag(lateness_us) OVER w)
-        FROM {src('samples')} WHERE host = '{host}'
-        WINDOW w AS (PARTITION BY host ORDER BY ts) ORDER BY ts"""),
-    "nulls": q(f"""SELECT count(*) - count(cpu_busy_pct), count(*) - count(mem_used_kib), count(*) - count(interval_us)
+    "derived": derived(src('samples'), host),
+    # The committed fixture's machine shares against their cores: every case of the rule.
+    "fixture_derived": derived(f"read_parquet('{fixture}/samples/**/*.parquet', hive_partitioning = true)", "cores"),
+    "nulls": q(f"""SELECT count(*) - count(cpu_busy_pct), count(*) - count(mem_used_kib), count(*) - count(interval_us),
+          count(*) - count(cpu_user_pct)
         FROM {src('samples')}""")[0],
     "pyarrow": {t: pq.read_table(f"{root}/{t}").num_rows for t in ["samples", "processes", "names"]},
 }
@@ -180,23 +197,25 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
     );
     // The derived values come back in SQL as the reader gives them, and some were left out.
     let db2: Vec<_> = ours.iter().filter(|s| s.host == "db 2").collect();
-    let derived = v["derived"].as_array().unwrap();
-    assert_eq!(derived.len(), db2.len());
-    let hundredths = |p: f32| (f64::from(p) * 100.0).round() as i64;
-    for (row, s) in derived.iter().zip(&db2) {
-        let cores: Vec<i64> = s.per_core.iter().map(|c| hundredths(c.busy_pct)).collect();
-        let want = serde_json::json!([
-            s.ts.as_unix_micros(),
-            hundredths(s.cpu.busy_pct),
-            cores,
-            s.memory.used_bytes / 1024,
-            s.interval.as_micros() as u64
-        ]);
-        assert_eq!(row, &want, "at {}", s.ts);
-    }
-    for (k, what) in ["cpu_busy_pct", "mem_used_kib", "interval_us"]
-        .iter()
-        .enumerate()
+    assert_derived_rows(&v["derived"], &db2);
+    let fixture = StoreReader::open(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "tests/fixtures/store-v{}",
+        stabmon_store::SCHEMA_VERSION
+    )))
+    .unwrap()
+    .with_host("cores")
+    .samples(None, None)
+    .unwrap();
+    assert!(fixture.len() >= 6, "{}", fixture.len());
+    assert_derived_rows(&v["fixture_derived"], &fixture.iter().collect::<Vec<_>>());
+    for (k, what) in [
+        "cpu_busy_pct",
+        "mem_used_kib",
+        "interval_us",
+        "cpu_user_pct",
+    ]
+    .iter()
+    .enumerate()
     {
         assert!(
             v["nulls"][k].as_u64().unwrap() > 0,
@@ -208,4 +227,35 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
     assert_eq!(v["pyarrow"]["samples"], ours.len() as u64);
     assert_eq!(v["pyarrow"]["processes"], process_rows as u64);
     assert_eq!(v["pyarrow"]["names"], name_rows as u64);
+}
+
+/// Rows of the documented "Derived values" query, as DuckDB gave them, against stabmon's reader: time, busy in
+/// hundredths, the cores' busy, used memory in KiB, interval, the machine's user, system, iowait and steal in
+/// hundredths (null where unknown).
+fn assert_derived_rows(rows: &serde_json::Value, samples: &[&stabmon_core::Sample]) {
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), samples.len());
+    // A non-finite value is stored as the decimal 0 (its bits in `exact`): that is what SQL reads.
+    let hundredths = |p: f32| {
+        if p.is_finite() {
+            (f64::from(p) * 100.0).round() as i64
+        } else {
+            0
+        }
+    };
+    for (row, s) in rows.iter().zip(samples) {
+        let cores: Vec<i64> = s.per_core.iter().map(|c| hundredths(c.busy_pct)).collect();
+        let c = &s.cpu;
+        let parts =
+            [c.user_pct, c.system_pct, c.iowait_pct, c.steal_pct].map(|p| p.map(hundredths));
+        let want = serde_json::json!([
+            s.ts.as_unix_micros(),
+            hundredths(c.busy_pct),
+            cores,
+            s.memory.used_bytes / 1024,
+            s.interval.as_micros() as u64,
+            parts
+        ]);
+        assert_eq!(row, &want, "at {}", s.ts);
+    }
 }

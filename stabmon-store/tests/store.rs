@@ -165,6 +165,132 @@ fn synthetic_round_trip_across_row_groups_and_midnight() {
     );
 }
 
+/// Whole-machine CPU shares against the mean of their cores' (schema 4 leaves out the ones that equal it), under
+/// host `cores`: equal; different or unknown although the cores have them; cores partly unknown; three cores, a
+/// mean off the 0.01 grid and one rounded half up; infinity; no cores.
+fn machine_samples() -> Vec<Sample> {
+    let cpu = |busy: f32, parts: [Option<f32>; 4]| {
+        let mut c = CpuUsage::new(busy);
+        [c.user_pct, c.system_pct, c.iowait_pct, c.steal_pct] = parts;
+        c
+    };
+    let two = vec![
+        cpu(4.0, [Some(3.0), Some(1.0), Some(0.0), Some(0.0)]),
+        cpu(6.0, [Some(4.0), Some(2.0), Some(1.0), Some(0.0)]),
+    ];
+    let rows: Vec<(CpuUsage, Vec<CpuUsage>)> = vec![
+        // Every share the mean of the cores', busy their sum.
+        (
+            cpu(5.0, [Some(3.5), Some(1.5), Some(0.5), Some(0.0)]),
+            two.clone(),
+        ),
+        // User differs; system and steal unknown; busy then cannot derive.
+        (cpu(50.0, [Some(3.0), None, Some(0.5), None]), two.clone()),
+        // A core without user: the machine's user stays as it is.
+        (cpu(8.5, [Some(7.0), Some(1.5), Some(0.5), Some(0.0)]), {
+            let mut c = two.clone();
+            c[1].user_pct = None;
+            c
+        }),
+        // Three cores: 1/3 % is 0.33; 0.01/3 rounds to 0; 0.02/3 rounds half up to 0.01.
+        (
+            cpu(0.33, [Some(0.33), Some(0.0), Some(0.01), Some(0.0)]),
+            vec![
+                cpu(1.01, [Some(1.0), Some(0.01), Some(0.01), Some(0.0)]),
+                cpu(0.0, [Some(0.0), Some(0.0), Some(0.01), Some(0.0)]),
+                cpu(0.0, [Some(0.0), Some(0.0), Some(0.0), Some(0.0)]),
+            ],
+        ),
+        // An infinite core share: no mean; 0.5 and 0.25 make 0.375, half up 0.38.
+        (
+            cpu(f32::INFINITY, [Some(f32::INFINITY), Some(0.38), None, None]),
+            {
+                vec![
+                    cpu(1.0, [Some(f32::INFINITY), Some(0.5), None, None]),
+                    cpu(1.0, [Some(1.0), Some(0.25), None, None]),
+                ]
+            },
+        ),
+        // No cores.
+        (
+            cpu(2.0, [Some(1.0), Some(1.0), Some(0.0), Some(0.0)]),
+            Vec::new(),
+        ),
+    ];
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, (machine, cores))| {
+            let mut s = Sample::new(at(10 + i as u64), "cores");
+            s.cpu = machine;
+            s.per_core = cores;
+            s
+        })
+        .collect()
+}
+
+#[test]
+fn machine_shares_derive_from_the_cores_only_where_they_equal_the_mean() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let samples = machine_samples();
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), WriterOptions::default(), &samples);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert_samples_eq(&reader.samples(None, None).unwrap(), &samples);
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+
+    // What is on disk: which shares were left out, and the marks of unknown ones.
+    let file = std::fs::read_dir(dir.path().join("samples/host=cores/date=2026-11-25"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let batch = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let nulls = |name: &str| -> Vec<bool> {
+        let col = batch.column_by_name(name).unwrap();
+        (0..col.len()).map(|i| col.is_null(i)).collect()
+    };
+    assert_eq!(
+        nulls("cpu_user_pct"),
+        [true, false, false, true, false, false]
+    );
+    assert_eq!(
+        nulls("cpu_system_pct"),
+        [true, true, true, true, true, false]
+    );
+    assert_eq!(
+        nulls("cpu_iowait_pct"),
+        [true, true, true, true, true, false]
+    );
+    assert_eq!(
+        nulls("cpu_steal_pct"),
+        [true, true, true, true, true, false]
+    );
+    assert_eq!(
+        nulls("cpu_busy_pct"),
+        [true, false, true, true, false, true]
+    );
+    let exact = batch
+        .column_by_name("exact")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow_array::ListArray>()
+        .unwrap();
+    let pairs = exact.value(1);
+    let pairs = pairs
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .unwrap();
+    // System (bit 1) and steal (bit 3) unknown although both cores have them.
+    assert_eq!(pairs.values().as_ref(), [12, 0b1010]);
+}
+
 #[test]
 fn odd_values_round_trip() {
     let samples = odd_samples();
@@ -564,6 +690,7 @@ fn regenerate_fixture() {
     let _ = std::fs::remove_dir_all(&dir);
     let mut all = fixture_samples();
     all.extend(fixture_odd_samples());
+    all.extend(machine_samples());
     write_all(&dir, WriterOptions::default(), &all);
 }
 
@@ -578,11 +705,21 @@ fn committed_fixtures_of_every_version_read_back_exactly() {
             "no fixture for schema version {version}: run regenerate_fixture"
         );
         let reader = StoreReader::open(&dir).unwrap();
-        assert_eq!(reader.hosts(), ["nas", "odd"], "version {version}");
+        // Version 4 added the machine-share samples.
+        let hosts: &[&str] = if version >= 4 {
+            &["cores", "nas", "odd"]
+        } else {
+            &["nas", "odd"]
+        };
+        assert_eq!(reader.hosts(), hosts, "version {version}");
         let nas = reader.clone().with_host("nas").samples(None, None).unwrap();
         assert_samples_eq(&nas, &fixture_samples());
-        let odd = reader.with_host("odd").samples(None, None).unwrap();
+        let odd = reader.clone().with_host("odd").samples(None, None).unwrap();
         assert_samples_eq(&odd, &fixture_odd_samples());
+        if version >= 4 {
+            let cores = reader.with_host("cores").samples(None, None).unwrap();
+            assert_samples_eq(&cores, &machine_samples());
+        }
     }
 }
 
