@@ -109,12 +109,13 @@ fn sigkill_loses_at_most_the_last_second_and_the_next_start_recovers_it() {
     // No journal left behind, segments listed in the manifest.
     let manifest = std::fs::read_to_string(data.join("manifest.json")).unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&manifest).unwrap();
-    // A segment's path names its table first (manifest version 2 writes nothing else about it).
+    // A segment entry lists its tables (manifest version 3).
     let tables: Vec<&str> = parsed["segments"]
         .as_array()
         .map(|segs| {
             segs.iter()
-                .filter_map(|s| s["path"].as_str()?.split('/').next())
+                .filter_map(|s| s["tables"].as_object())
+                .flat_map(|t| t.keys().map(String::as_str))
                 .collect()
         })
         .unwrap_or_default();

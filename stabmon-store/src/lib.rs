@@ -65,7 +65,9 @@
 //! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
 //! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
-//! change in steps and for columns that hardly change.
+//! change in steps and for columns that hardly change. A column chunk of at most 512 bytes (a constant or all-null
+//! column: most columns of a short segment) is also encoded uncompressed, and a dictionary one uncompressed
+//! without its dictionary, and the smallest is kept; readers take the codec and encoding of each chunk as it is.
 //!
 //! ## Percentages and load averages
 //!
@@ -349,8 +351,9 @@
 //! - **Retention** ([`Retention`]): segments older than `--retain` (default 30 days, [`DEFAULT_RETAIN`]) and,
 //!   with `--max-disk`, the oldest segments beyond that size go first; the live journal never does.
 //!
-//! `manifest.json` at the root lists every segment (its path, which names its table, host and date; time range,
-//! rows, bytes), the live journals and the clean stops ([`Manifest`]), so a plain static file server of the
+//! `manifest.json` at the root lists every segment (one entry for a segment's tables since manifest version 3:
+//! its directory, which names host and date, its name and time range, each table's rows and bytes), the live
+//! journals and the clean stops ([`Manifest`]), so a plain static file server of the
 //! directory is enough for a remote [`StoreReader`] (`StoreReader::open("https://host/stabmon")`), which fetches
 //! only the segments in range.
 //!

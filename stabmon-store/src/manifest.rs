@@ -1,7 +1,7 @@
 //! `manifest.json` at the root of a data directory: what a reader without a directory listing (an HTTP server)
 //! needs to find the data. Replaced atomically (temporary file, fsync, rename, directory fsync) on every change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use parquet::file::metadata::ParquetMetaDataReader;
@@ -19,14 +19,15 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// The value of [`Manifest::format`].
 pub const MANIFEST_FORMAT: &str = "stabmon-manifest";
 /// The manifest version this crate writes and the newest it reads.
-pub const MANIFEST_VERSION: u32 = 2;
+pub const MANIFEST_VERSION: u32 = 3;
 
 /// The index of a data directory, kept in `DIR/manifest.json` by the recorder.
 ///
 /// ```json
-/// {"format": "stabmon-manifest", "version": 2, "schema_version": 4, "updated": "2026-11-25T04:00:00Z",
-///  "segments": [{"path": "samples/host=nas/date=2026-11-25/20261125T030000Z.parquet",
-///                "from": "2026-11-25T03:00:00Z", "to": "2026-11-25T03:59:59Z", "rows": 3600, "bytes": 81234}],
+/// {"format": "stabmon-manifest", "version": 3, "schema_version": 4, "updated": "2026-11-25T04:00:00Z",
+///  "segments": [{"dir": "host=nas/date=2026-11-25", "name": "20261125T030000Z",
+///                "from": "2026-11-25T03:00:00Z", "to": "2026-11-25T03:59:59Z",
+///                "tables": {"names": [36000, 9310], "processes": [38000, 27441], "samples": [3600, 27792]}}],
 ///  "journals": [{"host": "nas", "path": "_journal/host=nas/00000000000000000042.journal", "seq": 42}],
 ///  "stops": [{"host": "nas", "ts": "2026-11-24T22:00:00Z", "boot_id": "..."}],
 ///  "compacted_journal_seq": 41}
@@ -42,8 +43,14 @@ pub struct Manifest {
     pub schema_version: u32,
     /// When the manifest was written.
     pub updated: Timestamp,
-    /// Every finished segment file, by table, host and time.
-    #[serde(default)]
+    /// Every finished segment file, by table, host and time. Written grouped by segment (one entry for its
+    /// tables: directory, name, time range, each table's rows and bytes); versions 1 and 2, one entry per file,
+    /// still read.
+    #[serde(
+        default,
+        serialize_with = "serialize_segments",
+        deserialize_with = "deserialize_segments"
+    )]
     pub segments: Vec<ManifestSegment>,
     /// The journals of segments still being recorded: the last seconds, not yet in Parquet.
     #[serde(default)]
@@ -85,6 +92,135 @@ pub struct ManifestSegment {
     pub rows: u64,
     /// Size in bytes.
     pub bytes: u64,
+}
+
+/// A segment's files as manifest version 3 writes them: one entry for the tables of a segment, which share a
+/// directory below the table's (`host=.../date=...`), a name and, nearly always, their time range. The files are
+/// `<table>/<dir>/<name>.parquet`; a table's `[rows, bytes]`, or `[rows, bytes, from, to]` where its range is
+/// not the entry's. Versions 1 and 2 wrote every file's path and range: 450 against 190 bytes for a segment's
+/// three files, in a manifest that lists a month of hourly segments and is rewritten every hour.
+#[derive(Debug, Serialize, Deserialize)]
+struct SegmentGroup {
+    dir: String,
+    name: String,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    tables: BTreeMap<String, TableEntry>,
+}
+
+/// One table's file of a [`SegmentGroup`].
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum TableEntry {
+    /// Rows and bytes; the range is the group's.
+    Same(u64, u64),
+    /// Rows, bytes and the file's own range.
+    Own(u64, u64, Option<Timestamp>, Option<Timestamp>),
+}
+
+/// A segment entry as read: a version 3 group, or a version 1-2 file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum SegmentEntry {
+    Group(SegmentGroup),
+    File(ManifestSegment),
+}
+
+/// `table`, `dir` and `name` of a segment file's relative path `<table>/<dir>/<name>.parquet`.
+fn split_segment_path(path: &str) -> Option<(&str, &str, &str)> {
+    let (table, rest) = path.split_once('/')?;
+    let (dir, file) = rest.rsplit_once('/')?;
+    Some((table, dir, file.strip_suffix(".parquet")?))
+}
+
+fn serialize_segments<S: serde::Serializer>(
+    segments: &[ManifestSegment],
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    // Grouped by (dir, name), in the order the segments come; a path of another shape is written as it is.
+    let mut entries: Vec<Result<Vec<(&str, &ManifestSegment)>, &ManifestSegment>> = Vec::new();
+    let mut groups: HashMap<(&str, &str), usize> = HashMap::new();
+    for seg in segments {
+        let Some((table, dir, name)) = split_segment_path(&seg.path) else {
+            entries.push(Err(seg));
+            continue;
+        };
+        let at = *groups.entry((dir, name)).or_insert_with(|| {
+            entries.push(Ok(Vec::new()));
+            entries.len() - 1
+        });
+        if let Ok(files) = &mut entries[at] {
+            files.push((table, seg));
+        }
+    }
+    let entries: Vec<SegmentEntry> = entries
+        .into_iter()
+        .map(|e| match e {
+            Err(seg) => SegmentEntry::File(seg.clone()),
+            Ok(files) => {
+                // The group's range is the samples file's (every other table's rows are some of its samples').
+                let (_, first) = files
+                    .iter()
+                    .find(|(t, _)| *t == "samples")
+                    .unwrap_or(&files[0]);
+                let (from, to) = (first.from, first.to);
+                let (dir, name) = split_segment_path(&first.path)
+                    .map(|(_, d, n)| (d.to_owned(), n.to_owned()))
+                    .unwrap_or_default();
+                let tables = files
+                    .iter()
+                    .map(|(table, seg)| {
+                        let entry = if (seg.from, seg.to) == (from, to) {
+                            TableEntry::Same(seg.rows, seg.bytes)
+                        } else {
+                            TableEntry::Own(seg.rows, seg.bytes, seg.from, seg.to)
+                        };
+                        ((*table).to_owned(), entry)
+                    })
+                    .collect();
+                SegmentEntry::Group(SegmentGroup {
+                    dir,
+                    name,
+                    from,
+                    to,
+                    tables,
+                })
+            }
+        })
+        .collect();
+    entries.serialize(ser)
+}
+
+fn deserialize_segments<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Vec<ManifestSegment>, D::Error> {
+    let mut out = Vec::new();
+    for entry in Vec::<SegmentEntry>::deserialize(de)? {
+        match entry {
+            SegmentEntry::File(seg) => out.push(seg),
+            SegmentEntry::Group(g) => {
+                for (table, t) in g.tables {
+                    let (rows, bytes, from, to) = match t {
+                        TableEntry::Same(rows, bytes) => (rows, bytes, g.from, g.to),
+                        TableEntry::Own(rows, bytes, from, to) => (rows, bytes, from, to),
+                    };
+                    out.push(ManifestSegment {
+                        table: String::new(),
+                        host: String::new(),
+                        date: String::new(),
+                        name: String::new(),
+                        // Checked like every path by `Manifest::from_json`.
+                        path: format!("{table}/{}/{}.parquet", g.dir, g.name),
+                        from,
+                        to,
+                        rows,
+                        bytes,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A journal being written (the open segment).
@@ -198,6 +334,7 @@ impl Manifest {
             seg.name = loc.name;
             true
         });
+        sort_segments(&mut m.segments);
         Ok(m)
     }
 
@@ -267,9 +404,7 @@ impl Manifest {
                 Err(e) => warnings.push(format!("skipped {}: {e}", f.display())),
             }
         }
-        self.segments.sort_by(|a, b| {
-            (&a.table, &a.host, a.from, &a.name).cmp(&(&b.table, &b.host, b.from, &b.name))
-        });
+        sort_segments(&mut self.segments);
         Ok(warnings)
     }
 
@@ -302,6 +437,13 @@ impl Manifest {
             })
             .collect()
     }
+}
+
+/// Segments in the manifest's order: by table, host, time and name.
+fn sort_segments(segments: &mut [ManifestSegment]) {
+    segments.sort_by(|a, b| {
+        (&a.table, &a.host, a.from, &a.name).cmp(&(&b.table, &b.host, b.from, &b.name))
+    });
 }
 
 /// Rows and the `ts` range of a Parquet file, from its footer alone.
@@ -407,13 +549,49 @@ mod tests {
         let mut m = Manifest::new();
         m.segments.push(seg.clone());
         let json = serde_json::to_string(&m).unwrap();
-        // Version 2: the table, host, date and name only in the path...
-        for field in ["\"table\"", "\"host\"", "\"date\"", "\"name\""] {
+        // Version 3: the segment's directory and name once, the table as a key; no path, host or date field...
+        for field in ["\"table\"", "\"host\"", "\"date\"", "\"path\""] {
             assert!(!json.contains(field), "{field} in {json}");
         }
+        assert!(
+            json.contains(r#""tables":{"names":[36000,1234]}"#),
+            "{json}"
+        );
         // ...and back from it.
         assert_eq!(
             Manifest::from_json(json.as_bytes(), "m").unwrap().segments,
+            std::slice::from_ref(&seg)
+        );
+        // A segment's tables share one entry; a table with a range of its own keeps it.
+        let mut three = Manifest::new();
+        for table in ["samples", "processes", "latency"] {
+            let mut s = seg.clone();
+            s.table = table.into();
+            s.path = s.path.replacen("names", table, 1);
+            if table == "latency" {
+                s.from = Some(Timestamp::from_unix_secs(1_795_576_000));
+            }
+            three.segments.push(s);
+        }
+        sort_segments(&mut three.segments);
+        let json3 = serde_json::to_string(&three).unwrap();
+        assert_eq!(json3.matches("\"dir\"").count(), 1, "{json3}");
+        assert!(
+            json3.contains(
+                r#""latency":[36000,1234,"2026-11-25T03:06:40Z","2026-11-25T03:59:59Z"]"#
+            ),
+            "{json3}"
+        );
+        assert_eq!(
+            Manifest::from_json(json3.as_bytes(), "m").unwrap().segments,
+            three.segments
+        );
+        // Version 2 manifests, one entry per file, still read.
+        let v2 = r#"{"format":"stabmon-manifest","version":2,"schema_version":3,"updated":"2026-11-25T04:00:00Z",
+            "segments":[{"path":"names/host=odd%20host/date=2026-11-25/20261125T030000Z.parquet",
+            "from":"2026-11-25T03:00:00Z","to":"2026-11-25T03:59:59Z","rows":36000,"bytes":1234}]}"#;
+        assert_eq!(
+            Manifest::from_json(v2.as_bytes(), "m").unwrap().segments,
             std::slice::from_ref(&seg)
         );
         // Version 1 manifests, which wrote them, still read.
@@ -448,12 +626,23 @@ mod tests {
             "names/host=a/date=2026-11-25/../../../../x.parquet",
             "names\\host=a\\date=2026-11-25\\x.parquet",
         ] {
-            let text = json.replace(good, &bad.replace('\\', "\\\\"));
+            let text = v2.replace(good, &bad.replace('\\', "\\\\"));
             let e = Manifest::from_json(text.as_bytes(), "http://x/manifest.json").unwrap_err();
             assert!(
                 e.contains("http://x/manifest.json") && e.contains("not a path inside"),
                 "{e}"
             );
+        }
+        // The same in version 3's parts: a directory, name or table that leads out.
+        for (part, bad) in [
+            ("host=odd%20host/date=2026-11-25", "../../etc"),
+            ("20261125T030000Z", "../../../x"),
+            ("\"names\"", "\"../..\""),
+            ("host=odd%20host/date=2026-11-25", "/etc"),
+        ] {
+            let text = json.replacen(part, bad, 1);
+            let e = Manifest::from_json(text.as_bytes(), "m").unwrap_err();
+            assert!(e.contains("not a path inside"), "{text}: {e}");
         }
         let journal = r#"{"format":"stabmon-manifest","version":2,"schema_version":3,
             "updated":"2026-11-25T04:00:00Z","journals":[{"host":"a","path":"_journal/../../x.journal","seq":1}]}"#;

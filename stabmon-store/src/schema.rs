@@ -200,12 +200,36 @@ pub(crate) fn schema(table: &str) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// Writer properties of a table: zstd, per-column encodings, chunk-level statistics, the stabmon metadata.
-pub(crate) fn writer_properties(table: &str, host: &str, zstd_level: i32) -> WriterProperties {
+/// How a column chunk is encoded: the table's choice (zstd, the column's encoding) or one of the alternatives the
+/// writer tries for small chunks (see `writer::write_row_group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Variant {
+    /// zstd and the column's encoding from the table's column list.
+    Chosen,
+    /// The column's encoding, uncompressed: a zstd frame costs ~9 bytes a page, more than a near-constant page
+    /// gains from it.
+    Uncompressed,
+    /// Uncompressed and without a dictionary: an empty or one-value dictionary page costs its header.
+    UncompressedNoDictionary,
+}
+
+/// Writer properties of a table: zstd (or none, see [`Variant`]), per-column encodings, chunk-level statistics,
+/// the stabmon metadata.
+pub(crate) fn writer_properties(
+    table: &str,
+    host: &str,
+    zstd_level: i32,
+    variant: Variant,
+) -> WriterProperties {
     let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
+    let compressed = variant == Variant::Chosen;
     let mut b = WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::ZSTD(level))
+        .set_compression(if compressed {
+            Compression::ZSTD(level)
+        } else {
+            Compression::UNCOMPRESSED
+        })
         // Row groups are cut by the store writer (one per flush), never by the Parquet writer.
         .set_max_row_group_row_count(Some(usize::MAX))
         // Pages of at most ~15,000 rows: an 8-byte column's page stays under 128 KiB, where zstd sizes its
@@ -239,7 +263,7 @@ pub(crate) fn writer_properties(table: &str, host: &str, zstd_level: i32) -> Wri
             ColumnPath::new(vec![c.name.to_owned()])
         };
         b = b.set_column_statistics_enabled(path.clone(), stats);
-        if c.name == "cmdline" {
+        if c.name == "cmdline" && compressed {
             // Command lines are the biggest column of a real recording (every rustc of a build is a new 1 KB one)
             // and are compressed once per segment, in the dictionary page. zstd 6 there: -12.6 % of the column on
             // 23 minutes of a real recording, peak RSS unchanged (31.7 vs 31.3 MB for the whole replay); zstd 9
@@ -252,6 +276,9 @@ pub(crate) fn writer_properties(table: &str, host: &str, zstd_level: i32) -> Wri
                 .set_column_dictionary_page_size_limit(path.clone(), 16 << 20);
         }
         b = match enc {
+            Enc::Dict if variant == Variant::UncompressedNoDictionary => {
+                b.set_column_dictionary_enabled(path, false)
+            }
             Enc::Dict => b.set_column_dictionary_enabled(path, true),
             Enc::Delta => b
                 .set_column_dictionary_enabled(path.clone(), false)

@@ -14,7 +14,7 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
-    ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
+    ArrowColumnChunk, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
 };
 use parquet::file::writer::SerializedFileWriter;
 use stabmon_core::attribution::{
@@ -29,7 +29,7 @@ use crate::pct;
 use crate::ranks;
 use crate::schema::{
     NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN, SAMPLES_EXACT_MACHINE_ABSENT,
-    SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, schema, writer_properties,
+    SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, Variant, schema, writer_properties,
 };
 
 /// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
@@ -972,6 +972,8 @@ struct SegmentFile {
     writer: SerializedFileWriter<File>,
     /// Makes the column writers of each row group.
     columns: ArrowRowGroupWriterFactory,
+    /// Make column writers of the other [`Variant`]s, tried for small chunks.
+    alternatives: [ArrowRowGroupWriterFactory; 2],
     tmp: PathBuf,
     path: PathBuf,
 }
@@ -1279,22 +1281,40 @@ fn open_file(
         .create_new(true)
         .open(&tmp)
         .map_err(io(&tmp))?;
-    let props = writer_properties(table, host, zstd_level);
     // No embedded Arrow schema: it would add kilobytes to every footer, and the Parquet types already say
     // everything (the reader accepts plain or dictionary strings).
-    let options = ArrowWriterOptions::new()
-        .with_properties(props)
-        .with_skip_arrow_metadata(true);
-    let (writer, columns) = ArrowWriter::try_new_with_options(file, schema(table), options)
-        .and_then(ArrowWriter::into_serialized_writer)
-        .map_err(pq(&tmp))?;
+    let options = |variant| {
+        ArrowWriterOptions::new()
+            .with_properties(writer_properties(table, host, zstd_level, variant))
+            .with_skip_arrow_metadata(true)
+    };
+    let (writer, columns) =
+        ArrowWriter::try_new_with_options(file, schema(table), options(Variant::Chosen))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(pq(&tmp))?;
+    // The alternatives' column writers encode into memory; their file writers only carry the properties.
+    let alternative = |variant| {
+        ArrowWriter::try_new_with_options(std::io::sink(), schema(table), options(variant))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map(|(_, factory)| factory)
+            .map_err(pq(&tmp))
+    };
     Ok(SegmentFile {
         writer,
         columns,
+        alternatives: [
+            alternative(Variant::Uncompressed)?,
+            alternative(Variant::UncompressedNoDictionary)?,
+        ],
         tmp,
         path,
     })
 }
+
+/// Chunks up to this size (compressed, page headers included) are also encoded as the other [`Variant`]s, and
+/// the smallest is kept: constant and all-null columns, most of a short segment's columns, shrink from ~40-58 to
+/// ~25-40 bytes (BENCHMARKS.md). Larger chunks gain nothing from it and would cost memory.
+const TRY_VARIANTS_BELOW_BYTES: i64 = 512;
 
 /// Writes one row group of `schema`, asking `column(i)` for each column in turn and encoding it before asking for
 /// the next: each column's array is dropped and its writer closed (its zstd context freed) before the next one
@@ -1312,6 +1332,15 @@ fn write_row_group(
         .create_column_writers(index)
         .map_err(pq(&f.tmp))?
         .into_iter();
+    let mut alternatives = Vec::with_capacity(f.alternatives.len());
+    for factory in &f.alternatives {
+        alternatives.push(
+            factory
+                .create_column_writers(index)
+                .map_err(pq(&f.tmp))?
+                .into_iter(),
+        );
+    }
     let mut chunks = Vec::with_capacity(schema.fields().len());
     for (i, field) in schema.fields().iter().enumerate() {
         let array = column(i).map_err(|source| Error::Arrow {
@@ -1330,12 +1359,24 @@ fn write_row_group(
             });
         }
         for leaf in compute_leaves(field, &array).map_err(pq(&f.tmp))? {
-            let mut w = writers.next().ok_or_else(|| Error::Invalid {
+            let too_many = || Error::Invalid {
                 path: f.tmp.clone(),
                 reason: "more leaf columns than column writers".into(),
-            })?;
+            };
+            let mut w = writers.next().ok_or_else(too_many)?;
             w.write(&leaf).map_err(pq(&f.tmp))?;
             let mut chunk = w.close().map_err(pq(&f.tmp))?;
+            for alt in &mut alternatives {
+                let mut w = alt.next().ok_or_else(too_many)?;
+                let size = |c: &ArrowColumnChunk| c.close().metadata.compressed_size();
+                if size(&chunk) <= TRY_VARIANTS_BELOW_BYTES {
+                    w.write(&leaf).map_err(pq(&f.tmp))?;
+                    let other = w.close().map_err(pq(&f.tmp))?;
+                    if size(&other) < size(&chunk) {
+                        chunk = other;
+                    }
+                }
+            }
             // No page encoding statistics in the footer: they are optional, no reader needs them (the chunk's
             // list of encodings stays), and they cost ~11 bytes per column per row group: 0.8 KB of every
             // segment's fixed cost (BENCHMARKS.md).

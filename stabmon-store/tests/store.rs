@@ -899,6 +899,57 @@ fn footers_leave_out_page_encoding_stats() {
     }
 }
 
+/// Small chunks (constant or all-null columns) are stored uncompressed, without a dictionary page where that is
+/// smaller; larger ones keep zstd and their encoding. Readers take either per chunk.
+#[test]
+fn small_chunks_take_the_smallest_variant() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(600)
+        .host("h")
+        .generate();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(dir.path(), WriterOptions::default(), &samples);
+    let file = summary
+        .files
+        .iter()
+        .find(|f| f.to_string_lossy().contains("samples/"))
+        .unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+    let rg = reader.metadata().row_group(0);
+    let chunk = |name: &str| {
+        rg.columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .unwrap()
+    };
+    // All null (derived from the cores): no dictionary page, no zstd frame.
+    let user = chunk("cpu_user_pct");
+    assert_eq!(user.compression(), Compression::UNCOMPRESSED);
+    assert_eq!(user.dictionary_page_offset(), None);
+    assert!(user.compressed_size() < 40, "{}", user.compressed_size());
+    // One string all along: its dictionary, no zstd frame.
+    let tz = chunk("timezone");
+    assert_eq!(tz.compression(), Compression::UNCOMPRESSED);
+    assert!(tz.dictionary_page_offset().is_some());
+    // Values that change: zstd.
+    let cores = chunk("core_user_pct.list.item");
+    assert!(
+        matches!(cores.compression(), Compression::ZSTD(_)),
+        "{:?}",
+        cores.compression()
+    );
+    assert_samples_eq(
+        &StoreReader::open(dir.path())
+            .unwrap()
+            .samples(None, None)
+            .unwrap(),
+        &samples,
+    );
+}
+
 /// A hand-built sample whose four lists are shorter than the rule of schema 3 gives (each bound 0, so every row
 /// reaches it): each length is stored in `samples.exact` (slots 8-11) and comes back.
 #[test]
