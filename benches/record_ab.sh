@@ -7,6 +7,10 @@
 #   SOAK=60m PROCS=1000 KEEP=/tmp/ab A=... B=... bash benches/record_ab.sh       # keep both data directories
 #   SOAK=60m ARGS='--rotate 24h' A=... B=... bash benches/record_ab.sh          # more record flags for both: one
 #                                                                               # journal compacted at the stop
+#   A=none B=... bash benches/record_ab.sh                                      # B alone: what one recorder writes
+#
+# Two recorders on one box see each other: both wake at the same tick and compete for the CPU, so each records
+# the other's CPU, its lateness and the CPU pressure it causes. A=none measures the ordinary case, one recorder.
 #
 # B defaults to this checkout's release build; A must be given (for example a build of an older commit:
 # `git worktree add /tmp/old <rev> && CARGO_TARGET_DIR=/tmp/old-target cargo build --release -p stabmon-cli`).
@@ -27,19 +31,29 @@ fi
 soak_setup stabmon-ab
 start_sleepers "$PROCS"
 
-spawn_recorder a "$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" ${args[@]+"${args[@]}"} \
-    2>"$data/a.log"
-ra=$spawned
+if [ "$A" = none ]; then
+    mkdir -p "$data/a"
+    ra=0
+else
+    spawn_recorder a "$A" record --data "$data/a" --interval 1s --top 10 --duration "$SOAK" ${args[@]+"${args[@]}"} \
+        2>"$data/a.log"
+    ra=$spawned
+fi
 spawn_recorder b "$B" record --data "$data/b" --interval 1s --top 10 --duration "$SOAK" ${args[@]+"${args[@]}"} \
     2>"$data/b.log"
 rb=$spawned
-while kill -0 "$ra" 2>/dev/null || kill -0 "$rb" 2>/dev/null; do
-    poll_peak a "$ra"
+while { [ "$ra" != 0 ] && kill -0 "$ra" 2>/dev/null; } || kill -0 "$rb" 2>/dev/null; do
+    [ "$ra" = 0 ] || poll_peak a "$ra"
     poll_peak b "$rb"
     sleep 1
 done
-wait "$ra" "$rb"
-ha=$(peak_kib a)
+if [ "$ra" = 0 ]; then
+    wait "$rb"
+    ha=0
+else
+    wait "$ra" "$rb"
+    ha=$(peak_kib a)
+fi
 hb=$(peak_kib b)
 if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp -r "$data/a" "$data/b" "$KEEP"/; fi
 python3 - "$data" "$ha" "$hb" "$SOAK" <<'EOF'
@@ -52,12 +66,15 @@ for side in "ab":
     tables = {}
     for t in ["samples", "processes", "names", "latency"]:
         tables[t] = sum(os.path.getsize(f) for f in glob.glob(f"{data}/{side}/{t}/**/*.parquet", recursive=True))
+    # Everything in the data directory: the Parquet files, manifest.json and the lock file.
+    tables["all files"] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(f"{data}/{side}") for f in fs)
     rows[side] = (n, tables)
 print(f"side by side for {soak}: A {rows['a'][0]} samples, B {rows['b'][0]} samples")
 print(f"{'table':<10} {'A bytes':>10} {'A B/s':>7} {'B bytes':>10} {'B B/s':>7} {'B/A':>6}")
-for t in ["samples", "processes", "names", "latency", "all"]:
-    va = sum(rows["a"][1].values()) if t == "all" else rows["a"][1][t]
-    vb = sum(rows["b"][1].values()) if t == "all" else rows["b"][1][t]
+parquet = ["samples", "processes", "names", "latency"]
+for t in parquet + ["parquet", "all files"]:
+    va = sum(rows["a"][1][p] for p in parquet) if t == "parquet" else rows["a"][1][t]
+    vb = sum(rows["b"][1][p] for p in parquet) if t == "parquet" else rows["b"][1][t]
     if t == "latency" and va == vb == 0:
         continue
     na, nb = max(rows["a"][0], 1), max(rows["b"][0], 1)
