@@ -14,7 +14,12 @@
 //! every second, which costs the store more than anything else (40 % of a synthetic day, BENCHMARKS.md) and tells
 //! nobody anything. A list cut by the floor is shorter than N, and its bound
 //! ([`TopProcesses::cpu_nth_pct`], [`TopProcesses::name_cpu_nth_pct`]) is then the floor: every process (or name)
-//! that is not listed used less. Memory lists have no floor. [`attribute`] keeps the strict top N (floor 0).
+//! that is not listed used less. Memory lists likewise keep only entries with at least
+//! [`rss_floor_bytes`](TopSpec::rss_floor_bytes) resident, by default [`DEFAULT_RSS_FLOOR_BYTES`] (1 KiB): a
+//! process or name with no resident memory (kernel threads) says nothing about memory, yet on a box with fewer than
+//! N names that have some, the last places of the name memory list went to kernel threads, a different one as
+//! their CPU ticks broke the tie at 0 bytes. A memory list cut that way has the floor as its bound. [`attribute`]
+//! keeps the strict top N (both floors 0).
 //!
 //! Ranking rules, so that results are deterministic:
 //! - **by CPU**: attributed CPU (the process's own CPU % plus [`children_cpu_pct`](ProcessStat::children_cpu_pct),
@@ -37,7 +42,12 @@ pub const DEFAULT_TOP_N: usize = 10;
 /// told otherwise: just above two clock ticks at 1 s (see [the module docs](self#the-cpu-floor)).
 pub const DEFAULT_CPU_FLOOR_PCT: f32 = 2.5;
 
-/// What [`attribute_with`] keeps: the length of each list and the CPU floor.
+/// The least resident memory that puts a process or a name in a memory list unless told otherwise: 1 KiB, so that
+/// only entries with no resident memory at all (kernel threads) are left out (see [the module
+/// docs](self#the-cpu-floor)).
+pub const DEFAULT_RSS_FLOOR_BYTES: u64 = 1024;
+
+/// What [`attribute_with`] keeps: the length of each list and the CPU and memory floors.
 ///
 /// ```
 /// use stabmon_core::attribution::{TopSpec, DEFAULT_CPU_FLOOR_PCT};
@@ -53,20 +63,30 @@ pub struct TopSpec {
     /// The least attributed CPU, in percent of one core, that a process (or a name's sum) needs to be in a CPU
     /// list; 0 keeps the strict top N. Negative or NaN counts as 0.
     pub cpu_floor_pct: f32,
+    /// The least resident memory, in bytes, that a process (or a name's sum) needs to be in a memory list; 0
+    /// keeps the strict top N.
+    pub rss_floor_bytes: u64,
 }
 
 impl TopSpec {
-    /// Lists of `n` with the [`DEFAULT_CPU_FLOOR_PCT`].
+    /// Lists of `n` with the [`DEFAULT_CPU_FLOOR_PCT`] and the [`DEFAULT_RSS_FLOOR_BYTES`].
     pub fn new(n: usize) -> Self {
         TopSpec {
             n,
             cpu_floor_pct: DEFAULT_CPU_FLOOR_PCT,
+            rss_floor_bytes: DEFAULT_RSS_FLOOR_BYTES,
         }
     }
 
     /// The same lists with another CPU floor.
     pub fn with_cpu_floor_pct(mut self, pct: f32) -> Self {
         self.cpu_floor_pct = pct;
+        self
+    }
+
+    /// The same lists with another memory floor.
+    pub fn with_rss_floor_bytes(mut self, bytes: u64) -> Self {
+        self.rss_floor_bytes = bytes;
         self
     }
 
@@ -262,7 +282,17 @@ pub fn cmp_names_by_rss(a: &NameTotal, b: &NameTotal) -> Ordering {
 /// floor 0 nothing is cut (the strict top N, whatever the values); a NaN, which sorts first, keeps its place.
 fn cut_at_floor(list: &mut Vec<usize>, floor: f32, cpu: impl Fn(usize) -> f32) -> bool {
     let reaches = |v: f32| floor <= 0.0 || v.is_nan() || v >= floor;
-    let above = list.iter().take_while(|&&i| reaches(cpu(i))).count();
+    cut_where(list, |i| reaches(cpu(i)))
+}
+
+/// Cuts a ranked list before its first entry with less than `floor` resident bytes; whether it cut anything.
+fn cut_at_rss_floor(list: &mut Vec<usize>, floor: u64, rss: impl Fn(usize) -> u64) -> bool {
+    cut_where(list, |i| rss(i) >= floor)
+}
+
+/// Keeps the entries of a ranked list up to the first that does not `reach`; whether it cut anything.
+fn cut_where(list: &mut Vec<usize>, reaches: impl Fn(usize) -> bool) -> bool {
+    let above = list.iter().take_while(|&&i| reaches(i)).count();
     let cut = above < list.len();
     list.truncate(above);
     cut
@@ -287,7 +317,7 @@ fn rank(position: usize) -> u16 {
 }
 
 /// Builds a sample's [`TopProcesses`] from every process's measurements: the strict top `n` of each list, with no
-/// CPU floor ([`attribute_with`] with `TopSpec::new(n).with_cpu_floor_pct(0.0)`).
+/// floor ([`attribute_with`] with `TopSpec::new(n).with_cpu_floor_pct(0.0).with_rss_floor_bytes(0)`).
 ///
 /// `n` is the length of each list (0 keeps nothing). `details` is called once for every process that is kept, in
 /// the order of the result, to fetch its command line and user. Per-name resident sums are rounded to 10
@@ -314,7 +344,13 @@ pub fn attribute<'a>(
     procs: &[ProcessStat<'a>],
     details: impl FnMut(&ProcessStat<'a>) -> ProcessDetails,
 ) -> TopProcesses {
-    attribute_with(TopSpec::new(n).with_cpu_floor_pct(0.0), procs, details)
+    attribute_with(
+        TopSpec::new(n)
+            .with_cpu_floor_pct(0.0)
+            .with_rss_floor_bytes(0),
+        procs,
+        details,
+    )
 }
 
 /// Builds a sample's [`TopProcesses`] from every process's measurements, keeping what `spec` says: the top
@@ -348,7 +384,9 @@ pub fn attribute_with<'a>(
     let floor = spec.floor();
     let mut cpu_top = top_indices(procs, n, by_cpu);
     let cpu_cut = cut_at_floor(&mut cpu_top, floor, |i| procs[i].attributed_cpu_pct());
-    let rss_top = top_indices(procs, n, by_rss);
+    let mut rss_top = top_indices(procs, n, by_rss);
+    let rss_floor = spec.rss_floor_bytes;
+    let rss_cut = cut_at_rss_floor(&mut rss_top, rss_floor, |i| procs[i].rss_bytes);
 
     let mut cpu_rank_of: HashMap<usize, u16> = HashMap::with_capacity(cpu_top.len());
     for (pos, &i) in cpu_top.iter().enumerate() {
@@ -383,7 +421,7 @@ pub fn attribute_with<'a>(
         })
         .collect();
 
-    let (names, name_cpu_nth_pct, name_rss_nth_bytes) = name_totals(n, floor, procs);
+    let (names, name_cpu_nth_pct, name_rss_nth_bytes) = name_totals(n, floor, rss_floor, procs);
 
     let nth = |list: &[usize]| (n > 0 && list.len() == n).then(|| &procs[list[n - 1]]);
     let cpu_nth_pct = match nth(&cpu_top) {
@@ -396,13 +434,22 @@ pub fn attribute_with<'a>(
         processes,
         names,
         cpu_nth_pct,
-        rss_nth_bytes: nth(&rss_top).map_or(0, |p| p.rss_bytes),
+        rss_nth_bytes: match nth(&rss_top) {
+            Some(p) => p.rss_bytes,
+            None if rss_cut => rss_floor,
+            None => 0,
+        },
         name_cpu_nth_pct,
         name_rss_nth_bytes,
     }
 }
 
-fn name_totals(n: usize, floor: f32, procs: &[ProcessStat<'_>]) -> (Vec<NameTotal>, f32, u64) {
+fn name_totals(
+    n: usize,
+    floor: f32,
+    rss_floor: u64,
+    procs: &[ProcessStat<'_>],
+) -> (Vec<NameTotal>, f32, u64) {
     // CPU summed in f64 and rounded to 0.01 %, the samplers' resolution: an f32 running sum drifts a few ULPs
     // off that grid, which costs the store an exact correction per value.
     let mut sums: HashMap<&str, (u32, f64, u64)> = HashMap::new();
@@ -426,9 +473,10 @@ fn name_totals(n: usize, floor: f32, procs: &[ProcessStat<'_>]) -> (Vec<NameTota
         name_cpu_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
     let cpu_cut = cut_at_floor(&mut cpu_top, floor, |i| all[i].1.1);
-    let rss_top = top_indices(&all, n, |a, b| {
+    let mut rss_top = top_indices(&all, n, |a, b| {
         name_rss_order((a.0, a.1.1, a.1.2), (b.0, b.1.1, b.1.2))
     });
+    let rss_cut = cut_at_rss_floor(&mut rss_top, rss_floor, |i| all[i].1.2);
     let cpu_nth = if n > 0 && cpu_top.len() == n {
         all[cpu_top[n - 1]].1.1
     } else if cpu_cut {
@@ -438,6 +486,8 @@ fn name_totals(n: usize, floor: f32, procs: &[ProcessStat<'_>]) -> (Vec<NameTota
     };
     let rss_nth = if n > 0 && rss_top.len() == n {
         all[rss_top[n - 1]].1.2
+    } else if rss_cut {
+        rss_floor
     } else {
         0
     };
@@ -672,18 +722,71 @@ mod tests {
     }
 
     #[test]
+    fn memory_lists_leave_out_what_has_no_resident_memory() {
+        // Two processes with memory, two kernel threads without, one of them busy: lists of 3.
+        let procs = [
+            stat(1, "db", 0.0, 4 << 20),
+            stat(2, "web", 0.0, 1 << 20),
+            stat(3, "kworker", 30.0, 0),
+            stat(4, "kthreadd", 0.0, 0),
+        ];
+        let top = attribute_with(TopSpec::new(3), &procs, no_details);
+        let by_rss = |top: &TopProcesses| -> Vec<u32> {
+            let mut v: Vec<(u16, u32)> = top
+                .processes
+                .iter()
+                .filter_map(|p| Some((p.rss_rank?, p.pid)))
+                .collect();
+            v.sort();
+            v.into_iter().map(|(_, pid)| pid).collect()
+        };
+        assert_eq!(by_rss(&top), [1, 2]);
+        // Its bound is the floor: everything left out has less resident memory.
+        assert_eq!(top.rss_nth_bytes, DEFAULT_RSS_FLOOR_BYTES);
+        // The busy kernel thread is still in the CPU list.
+        assert!(
+            top.processes
+                .iter()
+                .any(|p| p.pid == 3 && p.cpu_rank == Some(1))
+        );
+        let names_by_rss: Vec<&str> = top
+            .names
+            .iter()
+            .filter(|n| n.rss_rank.is_some())
+            .map(|n| n.name.as_str())
+            .collect();
+        assert_eq!(names_by_rss, ["db", "web"]);
+        assert_eq!(top.name_rss_nth_bytes, DEFAULT_RSS_FLOOR_BYTES);
+        // Floor 0 and `attribute` keep the strict top 3, a kernel thread in third place; a full list's bound is
+        // its third value.
+        let spec = TopSpec::new(3)
+            .with_cpu_floor_pct(0.0)
+            .with_rss_floor_bytes(0);
+        let strict = attribute_with(spec, &procs, no_details);
+        assert_eq!(strict, attribute(3, &procs, no_details));
+        assert_eq!(by_rss(&strict), [1, 2, 3]);
+        assert_eq!(strict.rss_nth_bytes, 0);
+        let full = attribute_with(TopSpec::new(2), &procs, no_details);
+        assert_eq!(by_rss(&full), [1, 2]);
+        assert_eq!(full.rss_nth_bytes, 1 << 20);
+    }
+
+    #[test]
     fn cpu_floor_leaves_full_lists_and_floor_zero_alone() {
         let procs: Vec<ProcessStat<'_>> = (1..=6)
             .map(|pid| stat(pid, "p", 10.0 * pid as f32, u64::from(pid)))
             .collect();
         // Every candidate is above the floor: the full list and its N-th value, as without a floor.
-        let floored = attribute_with(TopSpec::new(3), &procs, no_details);
+        let floored = attribute_with(TopSpec::new(3).with_rss_floor_bytes(0), &procs, no_details);
         assert_eq!(floored, attribute(3, &procs, no_details));
         assert_eq!(floored.cpu_nth_pct, 40.0);
         // Floor 0 (and anything not positive) keeps idle processes ranked, as `top` lists them.
         let idle = [stat(1, "a", 0.0, 10), stat(2, "b", 0.0, 20)];
         for floor in [0.0, -1.0, f32::NAN] {
-            let top = attribute_with(TopSpec::new(2).with_cpu_floor_pct(floor), &idle, no_details);
+            let spec = TopSpec::new(2)
+                .with_cpu_floor_pct(floor)
+                .with_rss_floor_bytes(0);
+            let top = attribute_with(spec, &idle, no_details);
             assert_eq!(top, attribute(2, &idle, no_details), "floor {floor}");
             assert!(top.processes.iter().all(|p| p.cpu_rank.is_some()));
         }

@@ -152,9 +152,9 @@
 //! | `oom_kill_count` | uint64, null | plain | the kernel's cumulative OOM-kill counter (Linux) |
 //! | `top_n` | uint16 | delta | N of the top lists |
 //! | `cpu_nth_pct` | decimal(9,2) | plain | what every process not in the CPU list used at most: the attributed CPU % of the N-th process by CPU, the CPU floor where the floor cut the list short, 0 where none was left out |
-//! | `rss_nth_kib` | uint64 | plain | resident memory of the N-th process by memory, KiB |
+//! | `rss_nth_kib` | uint64 | plain | what every process not in the memory list had at most: resident memory of the N-th process by memory, KiB; 1 (the memory floor, 1 KiB) where the floor cut the list short; 0 where none was left out |
 //! | `name_cpu_nth_pct` | decimal(9,2) | dict | the same for names: summed CPU % of the N-th name by CPU, or the floor, or 0 |
-//! | `name_rss_nth_kib` | uint64 | plain | summed resident memory of the N-th name by memory, KiB |
+//! | `name_rss_nth_kib` | uint64 | plain | the same for names: summed resident memory of the N-th name by memory, or the floor, or 0, KiB |
 //! | `exact` | list\<int32\>, null | plain | (slot, value) pairs for exactness (see [Exactness](#exactness)); null when the row needs none |
 //!
 //! ### Derived values in `samples`
