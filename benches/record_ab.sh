@@ -78,6 +78,9 @@ for t in parquet + ["parquet", "all files"]:
     if t == "latency" and va == vb == 0:
         continue
     na, nb = max(rows["a"][0], 1), max(rows["b"][0], 1)
-    print(f"{t:<10} {va:>10} {va / na:>7.1f} {vb:>10} {vb / nb:>7.1f} {vb / max(va, 1):>6.2f}")
+    if rows["a"][0] == 0:  # A=none: B alone
+        print(f"{t:<10} {'-':>10} {'-':>7} {vb:>10} {vb / nb:>7.1f} {'-':>6}")
+    else:
+        print(f"{t:<10} {va:>10} {va / na:>7.1f} {vb:>10} {vb / nb:>7.1f} {vb / max(va, 1):>6.2f}")
 print(f"peak RSS: A {ha / 1024:.1f} MiB, B {hb / 1024:.1f} MiB")
 EOF

@@ -354,7 +354,8 @@ pub fn attribute<'a>(
 }
 
 /// Builds a sample's [`TopProcesses`] from every process's measurements, keeping what `spec` says: the top
-/// `spec.n` of each list, the CPU lists cut at the CPU floor (see [the module docs](self#the-cpu-floor)).
+/// `spec.n` of each list, the CPU lists cut at the CPU floor and the memory lists at the memory floor (see [the
+/// module docs](self#the-cpu-floor)).
 ///
 /// Each list's bound (`cpu_nth_pct`, `rss_nth_bytes`, `name_cpu_nth_pct`, `name_rss_nth_bytes`) is what every
 /// process or name left out of it used at most: the value at the N-th place when the list is full, the floor when
@@ -799,10 +800,15 @@ mod tests {
         ];
         let strict = attribute(3, &odd, no_details);
         assert!(strict.processes.iter().all(|p| p.cpu_rank.is_some()));
-        let floored = attribute_with(TopSpec::new(3), &odd, no_details);
+        // (Memory floor 0 here and below: these processes have a few bytes, so that memory lists stay.)
+        let floored = attribute_with(TopSpec::new(3).with_rss_floor_bytes(0), &odd, no_details);
         assert_eq!(cpu_listed(&floored), [1, 3]);
         // A floor above everyone: no CPU list at all, bounded by the floor; fewer processes than N and none cut: 0.
-        let none = attribute_with(TopSpec::new(5).with_cpu_floor_pct(99.0), &procs, no_details);
+        let spec = TopSpec::new(5)
+            .with_cpu_floor_pct(99.0)
+            .with_rss_floor_bytes(0);
+        let none = attribute_with(spec, &procs, no_details);
+        assert_eq!(none.processes.len(), 5, "the memory list");
         assert!(none.processes.iter().all(|p| p.cpu_rank.is_none()));
         assert_eq!((none.cpu_nth_pct, none.name_cpu_nth_pct), (99.0, 0.0));
         let few = attribute_with(TopSpec::new(10), &procs, no_details);

@@ -109,6 +109,32 @@ impl CpuUsage {
             ..CpuUsage::default()
         }
     }
+
+    /// The whole machine's usage as the mean of its cores': each share by
+    /// [`mean_pct`](crate::units::mean_pct) (unknown where a core lacks it); `None` without cores or when a core's
+    /// busy share is not finite. This is how samplers that read per-core times give the whole machine, so that its
+    /// figures follow from the cores' exactly (storage leaves them out).
+    ///
+    /// ```
+    /// use stabmon_core::CpuUsage;
+    /// let mut a = CpuUsage::new(4.0);
+    /// a.user_pct = Some(3.0);
+    /// let mut b = CpuUsage::new(7.0);
+    /// b.user_pct = Some(4.0);
+    /// let m = CpuUsage::mean_of(&[a, b]).unwrap();
+    /// assert_eq!((m.busy_pct, m.user_pct, m.system_pct), (5.5, Some(3.5), None));
+    /// assert!(CpuUsage::mean_of(&[]).is_none());
+    /// ```
+    pub fn mean_of(cores: &[CpuUsage]) -> Option<CpuUsage> {
+        let mean = |f: fn(&CpuUsage) -> Option<f32>| crate::units::mean_pct(cores.iter().map(f));
+        Some(CpuUsage {
+            busy_pct: mean(|c| Some(c.busy_pct))?,
+            user_pct: mean(|c| c.user_pct),
+            system_pct: mean(|c| c.system_pct),
+            iowait_pct: mean(|c| c.iowait_pct),
+            steal_pct: mean(|c| c.steal_pct),
+        })
+    }
 }
 
 /// Load averages over 1, 5 and 15 minutes.
@@ -201,9 +227,9 @@ pub struct Pressure {
 /// The process attribution of one sample: the top N processes by CPU and by resident memory, and the top N process
 /// names by summed CPU and summed resident memory.
 ///
-/// A process in both lists is stored once. Each list keeps a bound, the value at its N-th place (or the CPU floor
-/// when the floor cut a CPU list short, see [`attribution`](crate::attribution#the-cpu-floor)), so that a process
-/// absent from this sample is known to have been *at most* that, not zero.
+/// A process in both lists is stored once. Each list keeps a bound, the value at its N-th place (or the floor when
+/// a floor cut the list short, see [`attribution`](crate::attribution#the-cpu-floor)), so that a process absent
+/// from this sample is known to have been *at most* that, not zero.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TopProcesses {
@@ -216,12 +242,14 @@ pub struct TopProcesses {
     /// What every process not in the CPU list used at most, in % of one core: the attributed CPU of the process at
     /// the N-th place by CPU; the CPU floor when the floor cut the list short; 0 when no process was left out.
     pub cpu_nth_pct: f32,
-    /// Resident bytes of the process at the N-th place by memory; 0 when fewer than N processes exist.
+    /// What every process not in the memory list had at most, in resident bytes: that of the process at the N-th
+    /// place by memory; the memory floor when the floor cut the list short; 0 when no process was left out.
     pub rss_nth_bytes: u64,
     /// What every name not in the CPU list used at most: the summed CPU % of the name at the N-th place by CPU;
     /// the CPU floor when the floor cut the list short; 0 when no name was left out.
     pub name_cpu_nth_pct: f32,
-    /// Summed resident bytes of the name at the N-th place by memory; 0 when fewer than N names exist.
+    /// What every name not in the memory list had at most: the summed resident bytes of the name at the N-th
+    /// place by memory; the memory floor when the floor cut the list short; 0 when no name was left out.
     pub name_rss_nth_bytes: u64,
 }
 

@@ -1328,13 +1328,8 @@ impl SynthIter {
             u.steal_pct = Some(0.0);
             per_core.push(u);
         }
-        // The whole machine as the mean of its cores, as the Linux sampler computes it.
-        let mean = |f: fn(&CpuUsage) -> Option<f32>| crate::units::mean_pct(per_core.iter().map(f));
-        let mut cpu = CpuUsage::new(mean(|c| Some(c.busy_pct)).unwrap_or(0.0));
-        cpu.user_pct = mean(|c| c.user_pct);
-        cpu.system_pct = mean(|c| c.system_pct);
-        cpu.iowait_pct = mean(|c| c.iowait_pct);
-        cpu.steal_pct = mean(|c| c.steal_pct);
+        // The whole machine as the mean of its cores, as the samplers compute it.
+        let cpu = CpuUsage::mean_of(&per_core).unwrap_or_default();
 
         // Load averages, exponentially smoothed like the kernel's and shown with two decimals.
         let runnable = running as f64 + self.rng.f64();

@@ -73,8 +73,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, Error> {
 /// CPU time is counted in clock ticks, so a CPU percentage is only known to within one tick's share of the whole:
 /// `100 / whole_ticks` %. The value is rounded to the power of ten at or just below that share (up to 25 % above it,
 /// so that 101 ticks in a second still count as 1 % each), kept between 0.01 % and 1 %. With Linux's 100 ticks a
-/// second, at 1 s a core's or a process's CPU is whole percent and the whole machine's 0.1 % (2 to 12 cores) or
-/// 0.01 % (more cores); at 10 s a core's is 0.1 %, at 100 s 0.01 %. Finer digits would be noise of the tick count
+/// second, at 1 s a core's or a process's CPU is whole percent and, counted over all cores, the whole machine's
+/// 0.1 % (2 to 12 cores) or 0.01 % (more cores; the Linux sampler takes the mean of the cores instead, see
+/// [`mean_pct`]); at 10 s a core's is 0.1 %, at 100 s 0.01 %. Finer digits would be noise of the tick count
 /// (a core counts 99 to 101 ticks in a second), not measurement, and they cost most of the space that CPU figures
 /// take on disk (BENCHMARKS.md).
 ///

@@ -202,6 +202,8 @@ impl Sampler for SysinfoSampler {
 
         let mut sample = self.host.new_sample(ts, elapsed);
         sample.boot_time = self.boot_time;
+        // sysinfo's own figure for the whole machine, not the mean of its cores as the Linux sampler gives: the
+        // cores read 0 % in the first sample after the priming refresh, the whole machine does not.
         sample.cpu = CpuUsage::new(round_pct(f64::from(self.sys.global_cpu_usage())));
         sample.per_core = self
             .sys

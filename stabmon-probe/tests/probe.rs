@@ -123,8 +123,23 @@ fn check_shape(s: &Sample, kind: SamplerKind) {
     assert!(s.interval > Duration::ZERO);
     assert_eq!(s.top.n, 10);
     assert!(
-        s.top.processes.len() >= 10 && s.top.processes.len() <= 20,
+        !s.top.processes.is_empty() && s.top.processes.len() <= 20,
         "{kind}"
+    );
+    // The memory list: full, or cut at the memory floor (a box with fewer than 10 processes that have memory;
+    // kernel threads have none) with the floor as its bound.
+    let by_rss: Vec<_> = s
+        .top
+        .processes
+        .iter()
+        .filter(|p| p.rss_rank.is_some())
+        .collect();
+    assert!(by_rss.iter().all(|p| p.rss_bytes >= 1024), "{kind}");
+    assert!(
+        by_rss.len() == 10 || s.top.rss_nth_bytes == 1024,
+        "{kind}: {} in the memory list, bound {}",
+        by_rss.len(),
+        s.top.rss_nth_bytes
     );
     assert!(!s.top.names.is_empty());
     for p in &s.top.processes {

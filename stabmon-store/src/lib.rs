@@ -170,9 +170,10 @@
 //!    ([`mean_pct`](stabmon_core::units::mean_pct), which is how the samplers compute the whole machine where
 //!    they read per-core times). A share that is unknown although every core has one is marked in `exact` (slot
 //!    12) and stays unknown.
-//! 1. `cpu_busy_pct` and each item of `core_busy_pct`: `user + system + steal` of the same row (and core), in
-//!    hundredths, when all three are present (the `/proc` sampler's busy time is exactly those ticks); for the
-//!    whole machine, with the shares of rule 0.
+//! 1. Each item of `core_busy_pct`: `user + system + steal` of the same core, in hundredths, when all three are
+//!    present (the `/proc` sampler's busy time is exactly those ticks). `cpu_busy_pct`: since schema 4, the mean
+//!    of the cores' busy shares as in rule 0 where the row has cores (the sum of three rounded means would differ
+//!    from it on 3, 6 or 8 cores), else `user + system + steal` of the row, as in schemas 2-3 always.
 //! 2. `mem_used_kib`: `mem_total_kib - mem_available_kib` with their remainders, 0 if that is negative (what
 //!    [`Memory::new`](stabmon_core::Memory::new) computes).
 //! 3. `interval_us`: the time between the previous row's reading and this one's,
@@ -188,13 +189,15 @@
 //! CREATE MACRO machine(value, items, exact, bit) AS
 //!   coalesce(value, CASE WHEN coalesce(exact_slot(exact, 12), 0) & bit = 0 THEN core_mean(items) END);
 //! SELECT ts, user_pct, system_pct, iowait_pct, steal_pct,
-//!   coalesce(cpu_busy_pct, user_pct + system_pct + steal_pct) AS cpu_busy_pct,
-//!   list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
-//!     lambda c: coalesce(c[1], c[2] + c[3] + c[4])) AS core_busy_pct,
+//!   coalesce(cpu_busy_pct, CASE WHEN len(core_busy) > 0 THEN core_mean(core_busy)
+//!     ELSE user_pct + system_pct + steal_pct END) AS cpu_busy_pct,
+//!   core_busy AS core_busy_pct,
 //!   coalesce(mem_used_kib, greatest(mem_total_kib - mem_available_kib, 0)) AS mem_used_kib,
 //!   coalesce(interval_us, epoch_us(ts) - lag(epoch_us(ts)) OVER w + lateness_us - lag(lateness_us) OVER w)
 //!     AS interval_us
 //! FROM (SELECT *,
+//!     list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
+//!       lambda c: coalesce(c[1], c[2] + c[3] + c[4])) AS core_busy,
 //!     machine(cpu_user_pct, core_user_pct, exact, 1) AS user_pct,
 //!     machine(cpu_system_pct, core_system_pct, exact, 2) AS system_pct,
 //!     machine(cpu_iowait_pct, core_iowait_pct, exact, 4) AS iowait_pct,
@@ -203,8 +206,8 @@
 //! WINDOW w AS (PARTITION BY host ORDER BY ts)
 //! ```
 //!
-//! (For files of schema 1-3, which store every machine share, `machine` gives the stored value, except a share
-//! that is unknown where every core has one: use `cpu_user_pct` and the others as they are there.)
+//! (For files of schema 1-3, which store every machine share, use `cpu_user_pct` and the others as they are, and
+//! `user + system + steal` for a null `cpu_busy_pct`.)
 //!
 //! (The window takes the previous row of the host, which is the row the rule uses wherever the value is null, unless
 //! the clock went back and segments overlap in time. The interoperability test runs this query in DuckDB.)
@@ -293,8 +296,8 @@
 //! bound. Likewise the memory ranks: sorted by (resident bytes desc, attributed CPU desc, `pid`), rank `r` when
 //! `r <= top_n` and `rss_kib >= rss_nth_kib`. Names: by (`cpu_pct` desc, resident bytes desc, `name`) against
 //! `name_cpu_nth_pct`, and by (resident bytes desc, `cpu_pct` desc, `name`) against `name_rss_nth_kib`. This holds
-//! for every list `stabmon_core::attribution` builds: a full list has N rows at or above its N-th value, one the
-//! CPU floor cut has its bound at the floor, and a list of every process has bound 0. For a sample built by hand
+//! for every list `stabmon_core::attribution` builds: a full list has N rows at or above its N-th value, one a
+//! floor cut (CPU, or memory at 1 KiB) has its bound at the floor, and a list of every process has bound 0. For a sample built by hand
 //! where it does not, `samples.exact` stores the list's length (slots 8-11), or, for a list whose ranks do not
 //! follow the order, the rows hold their ranks in `exact` (see [Exactness](#exactness)). Not storing ranks saved
 //! 0.74 MB a day (10 %) on the synthetic day, and not storing the lists' lengths four columns' fixed cost in every

@@ -65,8 +65,9 @@ pub struct Manifest {
 
 /// One finished Parquet file.
 ///
-/// Its table, host, date and name are not written to the JSON since manifest version 2: they are in its path,
-/// from which [`Manifest::from_json`] fills them in (version 1 wrote them, a third of every entry).
+/// Its table, host, date and name are not written to the JSON since manifest version 2: [`Manifest::from_json`]
+/// fills them in from its path (version 2 wrote the path; version 3 writes one entry per segment, with the parts
+/// the path is made of; version 1 wrote them all, a third of every entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ManifestSegment {
@@ -153,7 +154,7 @@ fn serialize_segments<S: serde::Serializer>(
             files.push((table, seg));
         }
     }
-    let entries: Vec<SegmentEntry> = entries
+    let mut entries: Vec<SegmentEntry> = entries
         .into_iter()
         .map(|e| match e {
             Err(seg) => SegmentEntry::File(seg.clone()),
@@ -188,17 +189,38 @@ fn serialize_segments<S: serde::Serializer>(
             }
         })
         .collect();
+    // By host, time and name, as a reader of the JSON expects (the segments come sorted by table first).
+    entries.sort_by(|a, b| {
+        let key = |e: &SegmentEntry| match e {
+            SegmentEntry::Group(g) => (g.dir.clone(), g.from, g.name.clone()),
+            SegmentEntry::File(f) => (f.path.clone(), f.from, String::new()),
+        };
+        key(a).cmp(&key(b))
+    });
     entries.serialize(ser)
 }
 
 fn deserialize_segments<'de, D: serde::Deserializer<'de>>(
     de: D,
 ) -> Result<Vec<ManifestSegment>, D::Error> {
+    use serde::de::Error as _;
     let mut out = Vec::new();
     for entry in Vec::<SegmentEntry>::deserialize(de)? {
         match entry {
             SegmentEntry::File(seg) => out.push(seg),
             SegmentEntry::Group(g) => {
+                // The parts must make a segment path as the writer lays it out, or the entry would name another
+                // file than it seems to (a table key `x/samples` would put a `samples` segment under `x`).
+                let dir_ok = g.dir.split_once('/').is_some_and(|(host, date)| {
+                    host.starts_with("host=") && date.starts_with("date=") && !date.contains('/')
+                });
+                let plain = |p: &str| !p.is_empty() && !p.contains('/');
+                if !dir_ok || !plain(&g.name) || !g.tables.keys().all(|t| plain(t)) {
+                    return Err(D::Error::custom(format!(
+                        "the segment entry {:?}/{:?} is not a path inside the data directory laid out by stabmon",
+                        g.dir, g.name
+                    )));
+                }
                 for (table, t) in g.tables {
                     let (rows, bytes, from, to) = match t {
                         TableEntry::Same(rows, bytes) => (rows, bytes, g.from, g.to),

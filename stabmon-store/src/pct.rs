@@ -8,6 +8,8 @@
 //! Values already on the 0.01 grid (what the samplers record) have `adj = 0`, which costs nearly nothing; a sum
 //! of such values computed in `f32` (the per-name totals) is a few ULPs off the grid, a small `adj`.
 
+use stabmon_core::CpuUsage;
+
 /// The largest |hundredths| a `DECIMAL(9,2)` holds.
 const MAX_Q: f64 = 999_999_999.0;
 
@@ -48,21 +50,31 @@ pub(crate) fn busy_from_parts(
     Some(grid(q))
 }
 
-/// The whole machine's user, system, iowait or steal share as the mean of the cores' (schema 4;
-/// [`stabmon_core::units::mean_pct`]: the cores' hundredths, the mean rounded half up), when every core has it. The
-/// writer leaves a machine share out (null) where it equals this, and the reader puts it back (see the crate docs,
-/// "Derived values").
-/// The shares [`machine_from_cores`] derives, in the order of their bits in `samples.exact` slot 12: user, system,
-/// iowait, steal.
-pub(crate) const MACHINE_PARTS: [fn(&stabmon_core::CpuUsage) -> Option<f32>; 4] = [
+/// The whole machine's shares that schema 4 derives from the cores' ([`machine_part`]), in the order of their bits
+/// in `samples.exact` slot 12: user, system, iowait, steal.
+pub(crate) const MACHINE_PARTS: [fn(&CpuUsage) -> Option<f32>; 4] = [
     |c| c.user_pct,
     |c| c.system_pct,
     |c| c.iowait_pct,
     |c| c.steal_pct,
 ];
 
-pub(crate) fn machine_from_cores(cores: impl IntoIterator<Item = Option<f32>>) -> Option<f32> {
-    stabmon_core::units::mean_pct(cores)
+/// (Schema 4.) The whole machine's share `part` as the mean of the cores' ([`stabmon_core::units::mean_pct`]: the
+/// cores' hundredths, the mean rounded half up), when every core has it. The writer leaves a machine share out
+/// (null) where it equals this, and the reader puts it back (see the crate docs, "Derived values").
+pub(crate) fn machine_part(cores: &[CpuUsage], part: fn(&CpuUsage) -> Option<f32>) -> Option<f32> {
+    stabmon_core::units::mean_pct(cores.iter().map(part))
+}
+
+/// (Schema 4.) The whole machine's busy share where it is left out: the mean of the cores' busy shares when there
+/// are cores (the sum of three rounded means would differ from it on 3, 6 or 8 cores), else user + system + steal
+/// ([`busy_from_parts`]).
+pub(crate) fn machine_busy(cores: &[CpuUsage], parts: [Option<f32>; 3]) -> Option<f32> {
+    if cores.is_empty() {
+        busy_from_parts(parts[0], parts[1], parts[2])
+    } else {
+        stabmon_core::units::mean_pct(cores.iter().map(|c| Some(c.busy_pct)))
+    }
 }
 
 #[cfg(test)]

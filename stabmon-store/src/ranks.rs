@@ -10,9 +10,9 @@ use stabmon_core::{NameTotal, ProcessEntry, TopProcesses};
 /// The length of each of a sample's four lists (process CPU and memory, name CPU and memory) as the rule of
 /// schema 3 gives it: `min(N, rows at or above the list's bound)`, the bound being what the list left out used at
 /// most (`cpu_nth_pct`, `rss_nth_bytes`, ...). For lists built by `stabmon_core::attribution` this is the length:
-/// a full list has N rows at or above its N-th value (more with ties, hence the `min`); a list the CPU floor cut
-/// has its bound at the floor, which every listed row reaches and every other row is below; a list of every
-/// process has bound 0, which every row reaches.
+/// a full list has N rows at or above its N-th value (more with ties, hence the `min`); a list a floor cut (the CPU
+/// floor, or the memory floor of 1 KiB) has its bound at the floor, which every listed row reaches and every other
+/// row is below; a list of every process has bound 0, which every row reaches.
 ///
 /// `t` gives N and the bounds; `procs` and `names` are the sample's rows (`t`'s own, or the rows being read).
 pub(crate) fn rule_lens<'a>(

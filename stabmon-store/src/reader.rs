@@ -941,7 +941,7 @@ fn read_samples(
             let req = |x: Option<f32>, name: &str| {
                 x.ok_or_else(|| invalid(path, format!("the column {name} has nulls")))
             };
-            // A null busy share derives from user + system + steal (see `pct::busy_from_parts`).
+            // A core's null busy share derives from its user + system + steal (see `pct::busy_from_parts`).
             let busy = |b: Option<f32>, p: [Option<f32>; 3], name: &str| {
                 b.or_else(|| pct::busy_from_parts(p[0], p[1], p[2]))
                     .ok_or_else(|| {
@@ -971,15 +971,19 @@ fn read_samples(
             }
             // A null machine share derives from the cores' (schema 4) unless `exact` marks it unknown.
             let mut parts = [v[1], v[2], v[3], v[4]];
-            if machine_derived {
+            let machine_busy = if machine_derived {
                 for (k, (part, get)) in parts.iter_mut().zip(pct::MACHINE_PARTS).enumerate() {
                     if part.is_none() && machine_absent & (1 << k) == 0 {
-                        *part = pct::machine_from_cores(per_core.iter().map(get));
+                        *part = pct::machine_part(&per_core, get);
                     }
                 }
-            }
-            let mut cpu =
-                CpuUsage::new(busy(v[0], [parts[0], parts[1], parts[3]], "cpu_busy_pct")?);
+                v[0].or_else(|| pct::machine_busy(&per_core, [parts[0], parts[1], parts[3]]))
+            } else {
+                v[0].or_else(|| pct::busy_from_parts(parts[0], parts[1], parts[3]))
+            };
+            let machine_busy = machine_busy
+                .ok_or_else(|| invalid(path, "cpu_busy_pct is null where it cannot be derived"))?;
+            let mut cpu = CpuUsage::new(machine_busy);
             [cpu.user_pct, cpu.system_pct, cpu.iowait_pct, cpu.steal_pct] = parts;
             s.cpu = cpu;
             s.per_core = per_core;

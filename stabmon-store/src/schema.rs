@@ -170,7 +170,7 @@ pub(crate) const SAMPLES_EXACT_PRESSURE: i32 = 7;
 /// (8-11) that the rule does not give (see `ranks::rule_lens`).
 pub(crate) const SAMPLES_EXACT_LIST_LEN: i32 = 8;
 /// Where `samples.exact` marks (schema 4) the whole machine's user, system, iowait and steal shares that are
-/// unknown although every core has them: bits 0-3 of the value (see `pct::machine_from_cores`).
+/// unknown although every core has them: bits 0-3 of the value (see `pct::machine_part`).
 pub(crate) const SAMPLES_EXACT_MACHINE_ABSENT: i32 = 12;
 /// Where the ULP adjustments of `samples.exact` start: position `16 + k` for the `k`-th percentage.
 pub(crate) const SAMPLES_EXACT_ULP: i32 = 16;

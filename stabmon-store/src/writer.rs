@@ -325,10 +325,10 @@ struct Buffer {
     utc_offset_secs: Vec<Option<i32>>,
     interval_us: Vec<i64>,
     lateness_us: Vec<i64>,
-    /// `None` where it derives from user + system + steal (see [`pct::busy_from_parts`]).
+    /// `None` where it derives (see [`pct::machine_busy`]).
     cpu_busy: Vec<Option<f32>>,
     /// User, system, iowait and steal: `None` where they derive from the cores' (see
-    /// [`pct::machine_from_cores`]).
+    /// [`pct::machine_part`]).
     cpu_parts: [Vec<Option<f32>>; 4],
     /// Bits of the machine's shares that are unknown although every core has them (see [`stored_machine`]).
     machine_absent: Vec<i32>,
@@ -470,7 +470,7 @@ impl Buffer {
         self.utc_offset_secs.push(s.utc_offset_secs);
         self.interval_us.push(interval_us);
         self.lateness_us.push(lateness_us);
-        self.cpu_busy.push(stored_busy(&s.cpu));
+        self.cpu_busy.push(stored_machine_busy(s));
         let (parts, absent) = stored_machine(s);
         for (col, v) in self.cpu_parts.iter_mut().zip(parts) {
             col.push(v);
@@ -865,26 +865,37 @@ fn kib(bytes: u64) -> u64 {
 }
 
 /// The whole machine's user, system, iowait and steal shares as stored: `None` where the reader derives them from
-/// the cores' ([`pct::machine_from_cores`]); and the bits (0-3, same order) of those that are unknown although
-/// the cores give a value, which the reader must not derive.
+/// the cores' ([`pct::machine_part`]); and the bits (0-3, same order) of those that are unknown although every
+/// core has one, which the reader must not derive (nor SQL, which sees a non-finite core value as the decimal 0).
 fn stored_machine(s: &Sample) -> ([Option<f32>; 4], i32) {
     let mut absent = 0;
     let mut stored = [None; 4];
     for (k, part) in pct::MACHINE_PARTS.into_iter().enumerate() {
-        let derived = pct::machine_from_cores(s.per_core.iter().map(part));
-        stored[k] = match (part(&s.cpu), derived) {
-            (Some(v), Some(d)) if v.to_bits() == d.to_bits() => None,
-            (None, Some(_)) => {
+        let every_core = !s.per_core.is_empty() && s.per_core.iter().all(|c| part(c).is_some());
+        stored[k] = match part(&s.cpu) {
+            Some(v)
+                if pct::machine_part(&s.per_core, part).map(f32::to_bits) == Some(v.to_bits()) =>
+            {
+                None
+            }
+            None if every_core => {
                 absent |= 1 << k;
                 None
             }
-            (v, _) => v,
+            v => v,
         };
     }
     (stored, absent)
 }
 
-/// A busy share as stored: `None` where the reader derives it from user + system + steal.
+/// The whole machine's busy share as stored: `None` where the reader derives it ([`pct::machine_busy`]).
+fn stored_machine_busy(s: &Sample) -> Option<f32> {
+    let c = &s.cpu;
+    let derived = pct::machine_busy(&s.per_core, [c.user_pct, c.system_pct, c.steal_pct]);
+    (derived.map(f32::to_bits) != Some(c.busy_pct.to_bits())).then_some(c.busy_pct)
+}
+
+/// A core's busy share as stored: `None` where the reader derives it from user + system + steal.
 fn stored_busy(c: &stabmon_core::CpuUsage) -> Option<f32> {
     let derived = pct::busy_from_parts(c.user_pct, c.system_pct, c.steal_pct);
     (derived.map(f32::to_bits) != Some(c.busy_pct.to_bits())).then_some(c.busy_pct)
@@ -1320,7 +1331,9 @@ const TRY_VARIANTS_BELOW_BYTES: i64 = 512;
 /// the next: each column's array is dropped and its writer closed (its zstd context freed) before the next one
 /// starts. `ArrowWriter` keeps every column's writer, with a zstd context of up to a few hundred KB each, until
 /// the row group is flushed: 14.5 MB of an hour's compaction peak (valgrind massif; BENCHMARKS.md). The encoded
-/// chunks wait in memory, compressed, until the row group is written.
+/// chunks wait in memory, compressed, until the row group is written. The writers of the other [`Variant`]s
+/// (uncompressed: no zstd context) exist for every column of the row group, and encode only chunks of at most
+/// [`TRY_VARIANTS_BELOW_BYTES`].
 fn write_row_group(
     f: &mut SegmentFile,
     schema: &arrow_schema::Schema,
@@ -1366,10 +1379,13 @@ fn write_row_group(
             let mut w = writers.next().ok_or_else(too_many)?;
             w.write(&leaf).map_err(pq(&f.tmp))?;
             let mut chunk = w.close().map_err(pq(&f.tmp))?;
-            for alt in &mut alternatives {
+            // The first alternative changes the codec only; the second also drops the dictionary, so it is
+            // tried only for a chunk that has one.
+            let has_dictionary = chunk.close().metadata.dictionary_page_offset().is_some();
+            for (k, alt) in alternatives.iter_mut().enumerate() {
                 let mut w = alt.next().ok_or_else(too_many)?;
                 let size = |c: &ArrowColumnChunk| c.close().metadata.compressed_size();
-                if size(&chunk) <= TRY_VARIANTS_BELOW_BYTES {
+                if size(&chunk) <= TRY_VARIANTS_BELOW_BYTES && (k == 0 || has_dictionary) {
                     w.write(&leaf).map_err(pq(&f.tmp))?;
                     let other = w.close().map_err(pq(&f.tmp))?;
                     if size(&other) < size(&chunk) {

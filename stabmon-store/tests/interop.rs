@@ -31,13 +31,14 @@ hundredths = lambda v: f"CAST({v} * 100 AS BIGINT)"
 def derived(source, where):
     return q(f"""
         SELECT epoch_us(ts),
-          {hundredths("coalesce(cpu_busy_pct, user_pct + system_pct + steal_pct)")},
-          list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
-            lambda c: {hundredths("coalesce(c[1], c[2] + c[3] + c[4])")}),
+          {hundredths("coalesce(cpu_busy_pct, CASE WHEN len(core_busy) > 0 THEN core_mean(core_busy) ELSE user_pct + system_pct + steal_pct END)")},
+          list_transform(core_busy, lambda c: {hundredths("c")}),
           coalesce(mem_used_kib, greatest(mem_total_kib - mem_available_kib, 0)),
           coalesce(interval_us, epoch_us(ts) - lag(epoch_us(ts)) OVER w + lateness_us - lag(lateness_us) OVER w),
           [{hundredths("user_pct")}, {hundredths("system_pct")}, {hundredths("iowait_pct")}, {hundredths("steal_pct")}]
         FROM (SELECT *,
+            list_transform(list_zip(core_busy_pct, core_user_pct, core_system_pct, core_steal_pct),
+              lambda c: coalesce(c[1], c[2] + c[3] + c[4])) AS core_busy,
             machine(cpu_user_pct, core_user_pct, exact, 1) AS user_pct,
             machine(cpu_system_pct, core_system_pct, exact, 2) AS system_pct,
             machine(cpu_iowait_pct, core_iowait_pct, exact, 4) AS iowait_pct,

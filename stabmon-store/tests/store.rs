@@ -166,8 +166,8 @@ fn synthetic_round_trip_across_row_groups_and_midnight() {
 }
 
 /// Whole-machine CPU shares against the mean of their cores' (schema 4 leaves out the ones that equal it), under
-/// host `cores`: equal; different or unknown although the cores have them; cores partly unknown; three cores, a
-/// mean off the 0.01 grid and one rounded half up; infinity; no cores.
+/// host `cores`: equal; different or unknown although the cores have them; cores partly unknown; three cores and
+/// means off the 0.01 grid; infinity; no cores; half a hundredth either way.
 fn machine_samples() -> Vec<Sample> {
     let cpu = |busy: f32, parts: [Option<f32>; 4]| {
         let mut c = CpuUsage::new(busy);
@@ -186,15 +186,16 @@ fn machine_samples() -> Vec<Sample> {
         ),
         // User differs; system and steal unknown; busy then cannot derive.
         (cpu(50.0, [Some(3.0), None, Some(0.5), None]), two.clone()),
-        // A core without user: the machine's user stays as it is.
-        (cpu(8.5, [Some(7.0), Some(1.5), Some(0.5), Some(0.0)]), {
+        // A core without user: the machine's user stays as it is. Busy is the mean of the cores'.
+        (cpu(5.0, [Some(7.0), Some(1.5), Some(0.5), Some(0.0)]), {
             let mut c = two.clone();
             c[1].user_pct = None;
             c
         }),
-        // Three cores: 1/3 % is 0.33; 0.01/3 rounds to 0; 0.02/3 rounds half up to 0.01.
+        // Three cores: 1/3 % is 0.33; 0.01/3 rounds to 0; 0.02/3 to 0.01; busy 1.01/3 to 0.34, not user +
+        // system + steal (0.33).
         (
-            cpu(0.33, [Some(0.33), Some(0.0), Some(0.01), Some(0.0)]),
+            cpu(0.34, [Some(0.33), Some(0.0), Some(0.01), Some(0.0)]),
             vec![
                 cpu(1.01, [Some(1.0), Some(0.01), Some(0.01), Some(0.0)]),
                 cpu(0.0, [Some(0.0), Some(0.0), Some(0.01), Some(0.0)]),
@@ -211,10 +212,26 @@ fn machine_samples() -> Vec<Sample> {
                 ]
             },
         ),
-        // No cores.
+        // No cores: busy is user + system + steal.
         (
             cpu(2.0, [Some(1.0), Some(1.0), Some(0.0), Some(0.0)]),
             Vec::new(),
+        ),
+        // User unknown although every core has one, an infinite one among them (SQL reads it as 0).
+        (
+            cpu(1.0, [None, None, None, None]),
+            vec![
+                cpu(1.0, [Some(f32::INFINITY), None, None, None]),
+                cpu(1.0, [Some(1.0), None, None, None]),
+            ],
+        ),
+        // Half a hundredth: up, for either sign (0.005 -> 0.01, -0.005 -> 0.00).
+        (
+            cpu(0.01, [Some(0.01), Some(0.0), None, None]),
+            vec![
+                cpu(0.01, [Some(0.01), Some(-0.01), None, None]),
+                cpu(0.0, [Some(0.0), Some(0.0), None, None]),
+            ],
         ),
     ];
     rows.into_iter()
@@ -256,39 +273,31 @@ fn machine_shares_derive_from_the_cores_only_where_they_equal_the_mean() {
         let col = batch.column_by_name(name).unwrap();
         (0..col.len()).map(|i| col.is_null(i)).collect()
     };
-    assert_eq!(
-        nulls("cpu_user_pct"),
-        [true, false, false, true, false, false]
-    );
-    assert_eq!(
-        nulls("cpu_system_pct"),
-        [true, true, true, true, true, false]
-    );
-    assert_eq!(
-        nulls("cpu_iowait_pct"),
-        [true, true, true, true, true, false]
-    );
-    assert_eq!(
-        nulls("cpu_steal_pct"),
-        [true, true, true, true, true, false]
-    );
-    assert_eq!(
-        nulls("cpu_busy_pct"),
-        [true, false, true, true, false, true]
-    );
+    let t = true;
+    let f = false;
+    assert_eq!(nulls("cpu_user_pct"), [t, f, f, t, f, f, t, t]);
+    assert_eq!(nulls("cpu_system_pct"), [t, t, t, t, t, f, t, t]);
+    assert_eq!(nulls("cpu_iowait_pct"), [t, t, t, t, t, f, t, t]);
+    assert_eq!(nulls("cpu_steal_pct"), [t, t, t, t, t, f, t, t]);
+    assert_eq!(nulls("cpu_busy_pct"), [t, f, t, t, f, t, t, t]);
     let exact = batch
         .column_by_name("exact")
         .unwrap()
         .as_any()
         .downcast_ref::<arrow_array::ListArray>()
         .unwrap();
-    let pairs = exact.value(1);
-    let pairs = pairs
-        .as_any()
-        .downcast_ref::<arrow_array::Int32Array>()
-        .unwrap();
-    // System (bit 1) and steal (bit 3) unknown although both cores have them.
-    assert_eq!(pairs.values().as_ref(), [12, 0b1010]);
+    let pairs = |row: usize| -> Vec<i32> {
+        let v = exact.value(row);
+        let v = v
+            .as_any()
+            .downcast_ref::<arrow_array::Int32Array>()
+            .unwrap();
+        v.values().to_vec()
+    };
+    // System (bit 1) and steal (bit 3) unknown although both cores have them; then user (bit 0).
+    assert_eq!(pairs(1), [12, 0b1010]);
+    // (And the infinite core's user, slot 16 + 15 + 5 * 0 + 1, in its bits.)
+    assert_eq!(pairs(6), [12, 0b0001, 32, f32::INFINITY.to_bits() as i32]);
 }
 
 #[test]

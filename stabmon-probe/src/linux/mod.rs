@@ -11,7 +11,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::time::Instant;
 
 use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute_with};
-use stabmon_core::units::{cpu_pct_of_ticks, mean_pct, round_bytes, stall_pct};
+use stabmon_core::units::{cpu_pct_of_ticks, round_bytes, stall_pct};
 use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, ProcessKey, Sample, Timestamp};
 
 use self::parse::{CpuTimes, ProcStat};
@@ -449,21 +449,6 @@ fn cpu_usage(d: &CpuTimes) -> CpuUsage {
     u
 }
 
-/// The whole machine's CPU as the mean of its cores' (see [`mean_pct`]), so that it follows from them exactly.
-///
-/// The kernel sums the `cpu` line of /proc/stat in a pass of its own before it prints the `cpuN` lines, so a tick
-/// that lands in between makes the two disagree (by a tick: 0.5 % on two cores, in 40 % of the seconds here).
-/// `None` without cores.
-fn machine_from_cores(cores: &[CpuUsage]) -> Option<CpuUsage> {
-    let mean = |f: fn(&CpuUsage) -> Option<f32>| mean_pct(cores.iter().map(f));
-    let mut u = CpuUsage::new(mean(|c| Some(c.busy_pct))?);
-    u.user_pct = mean(|c| c.user_pct);
-    u.system_pct = mean(|c| c.system_pct);
-    u.iowait_pct = mean(|c| c.iowait_pct);
-    u.steal_pct = mean(|c| c.steal_pct);
-    Some(u)
-}
-
 /// The most of a command line read from `/proc/PID/cmdline` (once per process, when it enters a top list).
 const CMDLINE_READ_MAX: usize = 64 << 10;
 
@@ -500,8 +485,11 @@ impl Sampler for ProcSampler {
                 })
             })
             .collect();
+        // The whole machine as the mean of its cores, so that it follows from them exactly (the store then leaves
+        // it out). The kernel sums /proc/stat's `cpu` line in a pass of its own before it prints the `cpuN` lines,
+        // so a tick that lands in between made the two disagree (0.5 % on two cores, in 40 % of the seconds here).
         let cpu = all_cores_measured
-            .then(|| machine_from_cores(&per_core))
+            .then(|| CpuUsage::mean_of(&per_core))
             .flatten()
             .unwrap_or_else(|| cpu_usage(&self.cur_cpu.total.since(&self.prev_cpu.total)));
         std::mem::swap(&mut self.prev_cpu, &mut self.cur_cpu);
@@ -644,7 +632,7 @@ mod tests {
         };
         // One core 3 % user and 1 % system, the other 4 % and 2 % with 1 % iowait, 100 ticks each.
         let cores = [ticks(3, 1, 0, 96), ticks(4, 2, 1, 93)].map(|t| cpu_usage(&t));
-        let Some(m) = machine_from_cores(&cores) else {
+        let Some(m) = CpuUsage::mean_of(&cores) else {
             panic!("no machine figures from two cores");
         };
         assert_eq!(
@@ -657,7 +645,7 @@ mod tests {
             ),
             (5.0, Some(3.5), Some(1.5), Some(0.5), Some(0.0))
         );
-        assert!(machine_from_cores(&[]).is_none());
+        assert!(CpuUsage::mean_of(&[]).is_none());
     }
 
     #[test]
