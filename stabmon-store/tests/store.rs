@@ -245,9 +245,20 @@ fn machine_samples() -> Vec<Sample> {
         .collect()
 }
 
+/// The first record batch of a Parquet file, as written.
+fn first_batch(file: &Path) -> arrow_array::RecordBatch {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+}
+
 #[test]
 fn machine_shares_derive_from_the_cores_only_where_they_equal_the_mean() {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let samples = machine_samples();
     let dir = tempfile::tempdir().unwrap();
     write_all(dir.path(), WriterOptions::default(), &samples);
@@ -262,13 +273,7 @@ fn machine_shares_derive_from_the_cores_only_where_they_equal_the_mean() {
         .unwrap()
         .unwrap()
         .path();
-    let batch = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
-        .unwrap()
-        .build()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
+    let batch = first_batch(&file);
     let nulls = |name: &str| -> Vec<bool> {
         let col = batch.column_by_name(name).unwrap();
         (0..col.len()).map(|i| col.is_null(i)).collect()
@@ -879,18 +884,24 @@ fn derived_values_are_left_out_and_come_back_exact() {
     assert_eq!(nulls("mem_used_kib"), 3);
 }
 
+/// `count` synthetic samples of host `h` at 1 s, written to a new directory.
+fn synth_written(count: u64) -> (tempfile::TempDir, Vec<Sample>, stabmon_store::WriteSummary) {
+    let samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(count)
+        .host("h")
+        .generate();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(dir.path(), WriterOptions::default(), &samples);
+    (dir, samples, summary)
+}
+
 /// Footers carry no page encoding statistics (optional in Parquet, ~11 bytes per column chunk), and every chunk
 /// still lists its encodings, which is what readers use.
 #[test]
 fn footers_leave_out_page_encoding_stats() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
-    let samples = Synth::new(at(0), Duration::from_secs(1))
-        .count(30)
-        .host("h")
-        .generate();
-    let dir = tempfile::tempdir().unwrap();
-    let summary = write_all(dir.path(), WriterOptions::default(), &samples);
+    let (_dir, _, summary) = synth_written(30);
     assert_eq!(summary.files.len(), 3);
     for file in &summary.files {
         let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
@@ -915,12 +926,7 @@ fn small_chunks_take_the_smallest_variant() {
     use parquet::basic::Compression;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
-    let samples = Synth::new(at(0), Duration::from_secs(1))
-        .count(600)
-        .host("h")
-        .generate();
-    let dir = tempfile::tempdir().unwrap();
-    let summary = write_all(dir.path(), WriterOptions::default(), &samples);
+    let (dir, samples, summary) = synth_written(600);
     let file = summary
         .files
         .iter()
@@ -964,7 +970,6 @@ fn small_chunks_take_the_smallest_variant() {
 #[test]
 fn list_lengths_the_rule_does_not_give_are_stored() {
     use arrow_array::{Array, ListArray};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let mut s = Sample::new(at(0), "h");
     s.top.n = 2;
@@ -996,13 +1001,7 @@ fn list_lengths_the_rule_does_not_give_are_stored() {
         .iter()
         .find(|f| f.to_string_lossy().contains("samples"))
         .unwrap();
-    let batch = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
-        .unwrap()
-        .build()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
+    let batch = first_batch(file);
     let exact = batch
         .column_by_name("exact")
         .unwrap()
