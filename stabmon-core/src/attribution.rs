@@ -78,6 +78,15 @@ impl TopSpec {
         }
     }
 
+    /// Lists of `n` with no floor: the strict top N of each list, as `top` shows them (what [`attribute`] keeps).
+    pub fn strict(n: usize) -> Self {
+        TopSpec {
+            n,
+            cpu_floor_pct: 0.0,
+            rss_floor_bytes: 0,
+        }
+    }
+
     /// The same lists with another CPU floor.
     pub fn with_cpu_floor_pct(mut self, pct: f32) -> Self {
         self.cpu_floor_pct = pct;
@@ -317,7 +326,7 @@ fn rank(position: usize) -> u16 {
 }
 
 /// Builds a sample's [`TopProcesses`] from every process's measurements: the strict top `n` of each list, with no
-/// floor ([`attribute_with`] with `TopSpec::new(n).with_cpu_floor_pct(0.0).with_rss_floor_bytes(0)`).
+/// floor ([`attribute_with`] with [`TopSpec::strict`]).
 ///
 /// `n` is the length of each list (0 keeps nothing). `details` is called once for every process that is kept, in
 /// the order of the result, to fetch its command line and user. Per-name resident sums are rounded to 10
@@ -344,13 +353,7 @@ pub fn attribute<'a>(
     procs: &[ProcessStat<'a>],
     details: impl FnMut(&ProcessStat<'a>) -> ProcessDetails,
 ) -> TopProcesses {
-    attribute_with(
-        TopSpec::new(n)
-            .with_cpu_floor_pct(0.0)
-            .with_rss_floor_bytes(0),
-        procs,
-        details,
-    )
+    attribute_with(TopSpec::strict(n), procs, details)
 }
 
 /// Builds a sample's [`TopProcesses`] from every process's measurements, keeping what `spec` says: the top
@@ -760,10 +763,7 @@ mod tests {
         assert_eq!(top.name_rss_nth_bytes, DEFAULT_RSS_FLOOR_BYTES);
         // Floor 0 and `attribute` keep the strict top 3, a kernel thread in third place; a full list's bound is
         // its third value.
-        let spec = TopSpec::new(3)
-            .with_cpu_floor_pct(0.0)
-            .with_rss_floor_bytes(0);
-        let strict = attribute_with(spec, &procs, no_details);
+        let strict = attribute_with(TopSpec::strict(3), &procs, no_details);
         assert_eq!(strict, attribute(3, &procs, no_details));
         assert_eq!(by_rss(&strict), [1, 2, 3]);
         assert_eq!(strict.rss_nth_bytes, 0);
@@ -784,9 +784,7 @@ mod tests {
         // Floor 0 (and anything not positive) keeps idle processes ranked, as `top` lists them.
         let idle = [stat(1, "a", 0.0, 10), stat(2, "b", 0.0, 20)];
         for floor in [0.0, -1.0, f32::NAN] {
-            let spec = TopSpec::new(2)
-                .with_cpu_floor_pct(floor)
-                .with_rss_floor_bytes(0);
+            let spec = TopSpec::strict(2).with_cpu_floor_pct(floor);
             let top = attribute_with(spec, &idle, no_details);
             assert_eq!(top, attribute(2, &idle, no_details), "floor {floor}");
             assert!(top.processes.iter().all(|p| p.cpu_rank.is_some()));
@@ -804,9 +802,7 @@ mod tests {
         let floored = attribute_with(TopSpec::new(3).with_rss_floor_bytes(0), &odd, no_details);
         assert_eq!(cpu_listed(&floored), [1, 3]);
         // A floor above everyone: no CPU list at all, bounded by the floor; fewer processes than N and none cut: 0.
-        let spec = TopSpec::new(5)
-            .with_cpu_floor_pct(99.0)
-            .with_rss_floor_bytes(0);
+        let spec = TopSpec::strict(5).with_cpu_floor_pct(99.0);
         let none = attribute_with(spec, &procs, no_details);
         assert_eq!(none.processes.len(), 5, "the memory list");
         assert!(none.processes.iter().all(|p| p.cpu_rank.is_none()));

@@ -134,9 +134,10 @@ fn check_shape(s: &Sample, kind: SamplerKind) {
         .iter()
         .filter(|p| p.rss_rank.is_some())
         .collect();
-    assert!(by_rss.iter().all(|p| p.rss_bytes >= 1024), "{kind}");
+    let floor = stabmon_core::attribution::DEFAULT_RSS_FLOOR_BYTES;
+    assert!(by_rss.iter().all(|p| p.rss_bytes >= floor), "{kind}");
     assert!(
-        by_rss.len() == 10 || s.top.rss_nth_bytes == 1024,
+        by_rss.len() == usize::from(s.top.n) || s.top.rss_nth_bytes == floor,
         "{kind}: {} in the memory list, bound {}",
         by_rss.len(),
         s.top.rss_nth_bytes

@@ -134,69 +134,62 @@ fn split_segment_path(path: &str) -> Option<(&str, &str, &str)> {
     Some((table, dir, file.strip_suffix(".parquet")?))
 }
 
+/// A segment's `dir` and `name`, and its files with their tables.
+type FileGroup<'a> = (&'a str, &'a str, Vec<(&'a str, &'a ManifestSegment)>);
+
 fn serialize_segments<S: serde::Serializer>(
     segments: &[ManifestSegment],
     ser: S,
 ) -> Result<S::Ok, S::Error> {
-    // Grouped by (dir, name), in the order the segments come; a path of another shape is written as it is.
-    let mut entries: Vec<Result<Vec<(&str, &ManifestSegment)>, &ManifestSegment>> = Vec::new();
-    let mut groups: HashMap<(&str, &str), usize> = HashMap::new();
+    // A segment's files grouped by (dir, name), each with its table; a path of another shape is written as it is.
+    let mut groups: Vec<FileGroup<'_>> = Vec::new();
+    let mut group_of: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut entries = Vec::new();
     for seg in segments {
         let Some((table, dir, name)) = split_segment_path(&seg.path) else {
-            entries.push(Err(seg));
+            entries.push(SegmentEntry::File(seg.clone()));
             continue;
         };
-        let at = *groups.entry((dir, name)).or_insert_with(|| {
-            entries.push(Ok(Vec::new()));
-            entries.len() - 1
+        let at = *group_of.entry((dir, name)).or_insert_with(|| {
+            groups.push((dir, name, Vec::new()));
+            groups.len() - 1
         });
-        if let Ok(files) = &mut entries[at] {
-            files.push((table, seg));
+        groups[at].2.push((table, seg));
+    }
+    entries.extend(groups.into_iter().map(|(dir, name, files)| {
+        // The group's range is the samples file's (every other table's rows are some of its samples').
+        let (_, ranged) = files
+            .iter()
+            .find(|(t, _)| *t == "samples")
+            .unwrap_or(&files[0]);
+        let (from, to) = (ranged.from, ranged.to);
+        let tables = files
+            .iter()
+            .map(|(table, seg)| {
+                let entry = if (seg.from, seg.to) == (from, to) {
+                    TableEntry::Same(seg.rows, seg.bytes)
+                } else {
+                    TableEntry::Own(seg.rows, seg.bytes, seg.from, seg.to)
+                };
+                ((*table).to_owned(), entry)
+            })
+            .collect();
+        SegmentEntry::Group(SegmentGroup {
+            dir: dir.to_owned(),
+            name: name.to_owned(),
+            from,
+            to,
+            tables,
+        })
+    }));
+    // By host, time and name, as a reader of the JSON expects (the segments come sorted by table first).
+    fn key(e: &SegmentEntry) -> (&str, Option<Timestamp>, &str) {
+        match e {
+            SegmentEntry::Group(g) => (&g.dir, g.from, &g.name),
+            SegmentEntry::File(f) => (&f.path, f.from, ""),
         }
     }
-    let mut entries: Vec<SegmentEntry> = entries
-        .into_iter()
-        .map(|e| match e {
-            Err(seg) => SegmentEntry::File(seg.clone()),
-            Ok(files) => {
-                // The group's range is the samples file's (every other table's rows are some of its samples').
-                let (_, first) = files
-                    .iter()
-                    .find(|(t, _)| *t == "samples")
-                    .unwrap_or(&files[0]);
-                let (from, to) = (first.from, first.to);
-                let (dir, name) = split_segment_path(&first.path)
-                    .map(|(_, d, n)| (d.to_owned(), n.to_owned()))
-                    .unwrap_or_default();
-                let tables = files
-                    .iter()
-                    .map(|(table, seg)| {
-                        let entry = if (seg.from, seg.to) == (from, to) {
-                            TableEntry::Same(seg.rows, seg.bytes)
-                        } else {
-                            TableEntry::Own(seg.rows, seg.bytes, seg.from, seg.to)
-                        };
-                        ((*table).to_owned(), entry)
-                    })
-                    .collect();
-                SegmentEntry::Group(SegmentGroup {
-                    dir,
-                    name,
-                    from,
-                    to,
-                    tables,
-                })
-            }
-        })
-        .collect();
-    // By host, time and name, as a reader of the JSON expects (the segments come sorted by table first).
-    entries.sort_by(|a, b| {
-        let key = |e: &SegmentEntry| match e {
-            SegmentEntry::Group(g) => (g.dir.clone(), g.from, g.name.clone()),
-            SegmentEntry::File(f) => (f.path.clone(), f.from, String::new()),
-        };
-        key(a).cmp(&key(b))
-    });
+    entries.sort_by(|a, b| key(a).cmp(&key(b)));
     entries.serialize(ser)
 }
 

@@ -941,12 +941,9 @@ fn read_samples(
             let req = |x: Option<f32>, name: &str| {
                 x.ok_or_else(|| invalid(path, format!("the column {name} has nulls")))
             };
-            // A core's null busy share derives from its user + system + steal (see `pct::busy_from_parts`).
-            let busy = |b: Option<f32>, p: [Option<f32>; 3], name: &str| {
-                b.or_else(|| pct::busy_from_parts(p[0], p[1], p[2]))
-                    .ok_or_else(|| {
-                        invalid(path, format!("{name} is null where it cannot be derived"))
-                    })
+            // A busy share, stored or derived, must be there.
+            let busy = |b: Option<f32>, name: &str| {
+                b.ok_or_else(|| invalid(path, format!("{name} is null where it cannot be derived")))
             };
             const CORE_NAMES: [&str; 5] = [
                 "core_busy_pct",
@@ -962,7 +959,9 @@ fn read_samples(
                     let at = ranges[j].map_or(0, |(a, _)| a) + k;
                     *slot = dec(cores[j].1, at, cols.len() + 5 * k + j, CORE_NAMES[j])?;
                 }
-                let mut cu = CpuUsage::new(busy(f[0], [f[1], f[2], f[4]], "core_busy_pct")?);
+                // A core's null busy share is its user + system + steal (`pct::busy_from_parts`).
+                let derived = f[0].or_else(|| pct::busy_from_parts(f[1], f[2], f[4]));
+                let mut cu = CpuUsage::new(busy(derived, "core_busy_pct")?);
                 cu.user_pct = f[1];
                 cu.system_pct = f[2];
                 cu.iowait_pct = f[3];
@@ -981,9 +980,7 @@ fn read_samples(
             } else {
                 v[0].or_else(|| pct::busy_from_parts(parts[0], parts[1], parts[3]))
             };
-            let machine_busy = machine_busy
-                .ok_or_else(|| invalid(path, "cpu_busy_pct is null where it cannot be derived"))?;
-            let mut cpu = CpuUsage::new(machine_busy);
+            let mut cpu = CpuUsage::new(busy(machine_busy, "cpu_busy_pct")?);
             [cpu.user_pct, cpu.system_pct, cpu.iowait_pct, cpu.steal_pct] = parts;
             s.cpu = cpu;
             s.per_core = per_core;

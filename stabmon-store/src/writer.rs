@@ -873,16 +873,12 @@ fn stored_machine(s: &Sample) -> ([Option<f32>; 4], i32) {
     for (k, part) in pct::MACHINE_PARTS.into_iter().enumerate() {
         let every_core = !s.per_core.is_empty() && s.per_core.iter().all(|c| part(c).is_some());
         stored[k] = match part(&s.cpu) {
-            Some(v)
-                if pct::machine_part(&s.per_core, part).map(f32::to_bits) == Some(v.to_bits()) =>
-            {
-                None
-            }
+            Some(v) => unless_derived(v, pct::machine_part(&s.per_core, part)),
             None if every_core => {
                 absent |= 1 << k;
                 None
             }
-            v => v,
+            None => None,
         };
     }
     (stored, absent)
@@ -891,14 +887,23 @@ fn stored_machine(s: &Sample) -> ([Option<f32>; 4], i32) {
 /// The whole machine's busy share as stored: `None` where the reader derives it ([`pct::machine_busy`]).
 fn stored_machine_busy(s: &Sample) -> Option<f32> {
     let c = &s.cpu;
-    let derived = pct::machine_busy(&s.per_core, [c.user_pct, c.system_pct, c.steal_pct]);
-    (derived.map(f32::to_bits) != Some(c.busy_pct.to_bits())).then_some(c.busy_pct)
+    unless_derived(
+        c.busy_pct,
+        pct::machine_busy(&s.per_core, [c.user_pct, c.system_pct, c.steal_pct]),
+    )
 }
 
 /// A core's busy share as stored: `None` where the reader derives it from user + system + steal.
 fn stored_busy(c: &stabmon_core::CpuUsage) -> Option<f32> {
-    let derived = pct::busy_from_parts(c.user_pct, c.system_pct, c.steal_pct);
-    (derived.map(f32::to_bits) != Some(c.busy_pct.to_bits())).then_some(c.busy_pct)
+    unless_derived(
+        c.busy_pct,
+        pct::busy_from_parts(c.user_pct, c.system_pct, c.steal_pct),
+    )
+}
+
+/// `v` as stored: `None` where it is bit for bit what the reader derives, so that the reader puts it back.
+fn unless_derived(v: f32, derived: Option<f32>) -> Option<f32> {
+    (derived.map(f32::to_bits) != Some(v.to_bits())).then_some(v)
 }
 
 /// The interval of each row of a row group as stored: `None` where it equals the time between the previous row's
