@@ -8,9 +8,12 @@
 //! 2. the way compaction worked before 2631794, for comparison: the whole journal file read into memory, every
 //!    sample decoded into a `Vec<Sample>`, then written.
 //!
-//! Prints each process's peak RSS, the peak above the RSS before the step (MiB), and their ratio.
+//! Prints each process's peak RSS, the peak above the RSS before the step (MiB), and their ratio; then the
+//! streamed compaction once more under the malloc thresholds that `stabmon record` sets (glibc), and each child's
+//! anonymous and file-backed RSS before and after (the code pages a compaction touches stay resident).
 //!
-//! Run: `cargo bench -p stabmon-benches --bench compaction` (`COMPACTION_SECS` changes the hour's length).
+//! Run: `cargo bench -p stabmon-benches --bench compaction` (`COMPACTION_SECS` changes the hour's length;
+//! `COMPACTION_REPLAY=DIR` compacts the samples of a recording in DIR instead, e.g. a real hour with process churn).
 #![allow(clippy::expect_used)]
 
 use std::path::Path;
@@ -40,27 +43,50 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Records `secs` samples into a journal under `dir` and leaves it there, as a crash would.
-fn record_journal(dir: &Path, secs: u64, start: Timestamp) {
+/// Records `secs` samples into a journal under `dir` and leaves it there, as a crash would: synthetic ones, or
+/// the samples of the recording in `COMPACTION_REPLAY` (a real hour, with its process churn). Returns how many.
+fn record_journal(dir: &Path, secs: u64, start: Timestamp) -> u64 {
+    let replay = std::env::var("COMPACTION_REPLAY").ok().map(|from| {
+        StoreReader::open(&from)
+            .and_then(|r| r.samples(None, None))
+            .expect("read the recording to replay")
+    });
+    let n = replay.as_ref().map_or(secs, |v| v.len() as u64);
     let opts = RecorderOptions::new()
         .sync(Duration::from_secs(3600))
-        .rotate(Duration::from_secs(secs * 2))
+        // One journal: a day's window holds the synthetic hour and a replayed one (unless it crosses midnight).
+        .rotate(Duration::from_secs(86_400.max(n * 2)))
         .retention(Retention::new().max_age(None));
     let (mut rec, _) = FlightRecorder::open(dir, opts).expect("open");
-    let synth = Synth::new(start, Duration::from_secs(1))
-        .count(secs)
-        .processes(1000)
-        .top_n(10);
-    for s in synth.iter() {
-        rec.record(&s);
+    match replay {
+        Some(samples) => {
+            for s in &samples {
+                rec.record(s);
+            }
+        }
+        None => {
+            let synth = Synth::new(start, Duration::from_secs(1))
+                .count(secs)
+                .processes(1000)
+                .top_n(10);
+            for s in synth.iter() {
+                rec.record(&s);
+            }
+        }
     }
     drop(rec);
+    n
 }
 
 /// One compaction in a process of its own (a fresh heap, so that what an earlier step freed but kept does not hide
 /// this one's growth): prints the RSS before it and the peak, in KiB.
 fn child(how: &str, dir: &Path, secs: u64) {
     let base = reset_peak();
+    eprintln!(
+        "{how}: before it RssAnon {} KiB, RssFile {} KiB",
+        status_kib("RssAnon"),
+        status_kib("RssFile")
+    );
     match how {
         // The recorder: the next start recovers the journal, streamed into segments.
         "stream" => {
@@ -84,13 +110,27 @@ fn child(how: &str, dir: &Path, secs: u64) {
             w.finish().expect("finish");
         }
     }
+    eprintln!(
+        "{how}: after it RssAnon {} KiB, RssFile {} KiB",
+        status_kib("RssAnon"),
+        status_kib("RssFile")
+    );
     println!("{base} {}", status_kib("VmHWM"));
 }
 
-/// Runs [`child`] in a new process of this bench and returns (RSS before, peak) in KiB and the wall time.
-fn run_child(how: &str, dir: &Path, secs: u64) -> (u64, u64, f64) {
+/// glibc's malloc thresholds as `stabmon record` sets them with mallopt(3) (`record.rs`, `lean_malloc`).
+const RECORDER_MALLOC: &str =
+    "glibc.malloc.mmap_threshold=65536:glibc.malloc.trim_threshold=131072";
+
+/// Runs [`child`] in a new process of this bench (with `GLIBC_TUNABLES` when given) and returns (RSS before,
+/// peak) in KiB and the wall time.
+fn run_child(how: &str, dir: &Path, secs: u64, tunables: Option<&str>) -> (u64, u64, f64) {
     let t0 = Instant::now();
-    let out = std::process::Command::new(std::env::current_exe().expect("exe"))
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("exe"));
+    if let Some(t) = tunables {
+        cmd.env("GLIBC_TUNABLES", t);
+    }
+    let out = cmd
         .env("COMPACTION_CHILD", format!("{how}:{}", dir.display()))
         .env("COMPACTION_SECS", secs.to_string())
         .output()
@@ -100,6 +140,8 @@ fn run_child(how: &str, dir: &Path, secs: u64) -> (u64, u64, f64) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The child's RssAnon/RssFile before and after (code pages touched by the compaction stay resident).
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let v: Vec<u64> = text
         .split_whitespace()
@@ -125,9 +167,14 @@ fn main() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (a, b) = (tmp.path().join("stream"), tmp.path().join("whole"));
-    record_journal(&a, secs, start);
+    let (a, b, c) = (
+        tmp.path().join("stream"),
+        tmp.path().join("whole"),
+        tmp.path().join("lean"),
+    );
+    let secs = record_journal(&a, secs, start);
     record_journal(&b, secs, start);
+    record_journal(&c, secs, start);
     let journal_bytes: u64 = std::fs::read_dir(a.join("_journal"))
         .into_iter()
         .flatten()
@@ -142,12 +189,15 @@ fn main() {
         .map(|m| m.len())
         .sum();
     println!(
-        "journal of {secs} samples (~1,000 processes, top 10): {:.1} MB",
+        "journal of {secs} samples ({}): {:.1} MB",
+        std::env::var("COMPACTION_REPLAY")
+            .unwrap_or_else(|_| "~1,000 synthetic processes, top 10".into()),
         journal_bytes as f64 / 1e6
     );
 
-    let (s_base, s_peak, streamed_s) = run_child("stream", &a, secs);
-    let (w_base, w_peak, whole_s) = run_child("whole", &b, secs);
+    let (s_base, s_peak, streamed_s) = run_child("stream", &a, secs, None);
+    let (w_base, w_peak, whole_s) = run_child("whole", &b, secs, None);
+    let (l_base, l_peak, _) = run_child("stream", &c, secs, Some(RECORDER_MALLOC));
     let (streamed, whole) = (s_peak - s_base, w_peak - w_base);
     println!(
         "process peak RSS: streamed {:.1} MiB, whole journal {:.1} MiB",
@@ -160,5 +210,11 @@ fn main() {
         mib(streamed),
         mib(whole),
         streamed as f64 / whole.max(1) as f64
+    );
+    println!(
+        "streamed with the recorder's malloc thresholds ({RECORDER_MALLOC}): peak {:.1} MiB, {:.1} MiB above the \
+         RSS before it",
+        mib(l_peak),
+        mib(l_peak - l_base)
     );
 }

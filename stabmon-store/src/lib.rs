@@ -62,7 +62,7 @@
 //! derives the top lists' lengths instead of storing them (see [Ranks](#ranks)); version 4 also derives the whole
 //! machine's user, system, iowait and steal shares from the cores' (same columns). This reader reads versions 1
 //! to 3 too. Timestamps are `Timestamp(Microsecond, "UTC")` (INT64 micros);
-//! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6); each column's encoding is
+//! unsigned integers are Parquet unsigned logical types. Compression is zstd (level 6; the command lines' level 3); each column's encoding is
 //! listed (dict = dictionary with RLE indices, delta = DELTA_BINARY_PACKED, plain = PLAIN under zstd), chosen per column by
 //! measuring a synthetic day and a real recording (BENCHMARKS.md): plain under zstd beat delta for byte counts that
 //! change in steps and for columns that hardly change. A column chunk of at most 512 bytes (a constant or all-null
@@ -225,7 +225,7 @@
 //! | `start_time` | timestamp us UTC | plain | when the process started; (`pid`, `start_time`) identifies a process |
 //! | `parent_pid` | uint32, null | plain | parent's process id |
 //! | `name` | string | dict | process name (Linux `comm`) |
-//! | `cmdline` | string, null | dict, zstd level 6 or more | command line, cut to a bounded length; null when not recorded |
+//! | `cmdline` | string, null | dict, zstd level 3 (or less, with the others) | command line, cut to a bounded length; null when not recorded |
 //! | `user` | string, null | dict | owning user |
 //! | `cpu_pct` | decimal(9,2) | dict | CPU over the interval, % of one core (200 = two cores) |
 //! | `children_cpu_pct` | decimal(9,2), null | dict | CPU of reaped children over the interval, % of one core |

@@ -213,6 +213,10 @@ pub(crate) enum Variant {
     UncompressedNoDictionary,
 }
 
+/// The zstd level of the `cmdline` column at most (the others use `WriterOptions::zstd_level`): see
+/// [`writer_properties`].
+const CMDLINE_ZSTD_LEVEL: i32 = 3;
+
 /// Writer properties of a table: zstd (or none, see [`Variant`]), per-column encodings, chunk-level statistics,
 /// the stabmon metadata.
 pub(crate) fn writer_properties(
@@ -264,13 +268,15 @@ pub(crate) fn writer_properties(
         };
         b = b.set_column_statistics_enabled(path.clone(), stats);
         if c.name == "cmdline" && compressed {
-            // Command lines are the biggest column of a real recording (every rustc of a build is a new 1 KB one)
-            // and are compressed once per segment, in the dictionary page. zstd 6 there: -12.6 % of the column on
-            // 23 minutes of a real recording, peak RSS unchanged (31.7 vs 31.3 MB for the whole replay); zstd 9
-            // saved -16 % for +1.4 MB peak, against the recorder's 20 MB goal. A dictionary page of every distinct
-            // command line of an hour can pass the default 1 MB limit (1 KB each, 1,000 processes): past it the
-            // column would fall back to plain pages with a copy per row.
-            let level = ZstdLevel::try_new(zstd_level.max(6)).unwrap_or_default();
+            // Command lines are the biggest column of a busy recording (every rustc of a build is a new 1 KB one)
+            // and are compressed once per segment, in the dictionary page: the one page that passes 128 KiB when
+            // processes come and go (1,700 distinct command lines in a real hour: ~400 KB). zstd sizes its context
+            // by the input and the level: 3.1 MB at level 6 for that page, 1.1 MB at level 3, which costs +1.4 % of
+            // such an hour's bytes (+0 on a quiet one, where the page is small) and saves 1.7 MiB of the
+            // recorder's compaction peak (BENCHMARKS.md, "Issue 2, sixth session"). A dictionary page of every
+            // distinct command line of an hour can pass the default 1 MB limit (1 KB each, 1,000 processes): past
+            // it the column would fall back to plain pages with a copy per row.
+            let level = ZstdLevel::try_new(zstd_level.min(CMDLINE_ZSTD_LEVEL)).unwrap_or_default();
             b = b
                 .set_column_compression(path.clone(), Compression::ZSTD(level))
                 .set_column_dictionary_page_size_limit(path.clone(), 16 << 20);
@@ -290,4 +296,31 @@ pub(crate) fn writer_properties(
         };
     }
     b.build()
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// The command lines' dictionary page is compressed at level 3 at most, so that zstd's context stays small;
+    /// every other column keeps the writer's level, and a lower writer level applies to the command lines too.
+    #[test]
+    fn command_lines_use_a_lean_zstd_level() {
+        let level = |table: &str, column: &str, writer_level: i32| {
+            let props = writer_properties(table, "h", writer_level, Variant::Chosen);
+            props.compression(&ColumnPath::new(vec![column.to_owned()]))
+        };
+        let zstd = |l| Compression::ZSTD(ZstdLevel::try_new(l).expect("level"));
+        assert_eq!(level("processes", "cmdline", 6), zstd(3));
+        assert_eq!(level("processes", "cmdline", 9), zstd(3));
+        assert_eq!(level("processes", "cmdline", 1), zstd(1));
+        assert_eq!(level("processes", "name", 6), zstd(6));
+        assert_eq!(level("samples", "ts", 6), zstd(6));
+        let plain = writer_properties("processes", "h", 6, Variant::Uncompressed);
+        assert_eq!(
+            plain.compression(&ColumnPath::new(vec!["cmdline".to_owned()])),
+            Compression::UNCOMPRESSED
+        );
+    }
 }

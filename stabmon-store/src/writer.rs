@@ -38,7 +38,7 @@ use crate::schema::{
 pub struct WriterOptions {
     /// Samples per row group. Rows are buffered in memory until a row group is full, then sorted and written.
     pub row_group_samples: usize,
-    /// The zstd compression level.
+    /// The zstd compression level (of the `cmdline` column: this, at most 3).
     pub zstd_level: i32,
 }
 
@@ -71,7 +71,9 @@ impl WriterOptions {
     ///
     /// By default, this is set to 6. Measured (BENCHMARKS.md): against level 3, -4 % on the synthetic day and
     /// -2 % on a real recording for ~4 us more CPU per sample and no measurable peak-RSS increase; level 9 saves
-    /// a little more but its compression context costs megabytes of peak RSS.
+    /// a little more but its compression context costs megabytes of peak RSS. The `cmdline` column uses this level
+    /// or 3, whichever is lower: its dictionary page is the one page that grows past 128 KiB (every distinct
+    /// command line of the row group), where zstd 6 needs a 3 MB context.
     pub fn zstd_level(mut self, level: i32) -> Self {
         self.zstd_level = level;
         self
@@ -108,11 +110,12 @@ impl std::fmt::Display for WriteSummary {
     }
 }
 
-/// Interns strings of one row group: a column's dictionary.
+/// Interns strings of one row group: a column's dictionary. Each string is held once, shared by the map and the
+/// list (an hour of process churn holds ~1,700 distinct command lines of up to 256 bytes).
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<String, i32>,
-    values: Vec<String>,
+    ids: HashMap<Arc<str>, i32>,
+    values: Vec<Arc<str>>,
 }
 
 impl Interner {
@@ -121,8 +124,9 @@ impl Interner {
             return id;
         }
         let id = i32::try_from(self.values.len()).unwrap_or(i32::MAX);
-        self.ids.insert(s.to_owned(), id);
-        self.values.push(s.to_owned());
+        let s: Arc<str> = Arc::from(s);
+        self.ids.insert(Arc::clone(&s), id);
+        self.values.push(s);
         id
     }
 
@@ -131,8 +135,8 @@ impl Interner {
     }
 
     fn array(&mut self, keys: Vec<Option<i32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
-        let values = StringArray::from(std::mem::take(&mut self.values));
-        self.ids.clear();
+        self.ids = HashMap::new();
+        let values = StringArray::from_iter_values(std::mem::take(&mut self.values).iter());
         let dict = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::new(values))?;
         Ok(Arc::new(dict))
     }
