@@ -338,9 +338,13 @@ impl Manifest {
                 "{source} is a damaged stabmon manifest: {bad:?} is not a path inside the data directory"
             ));
         }
-        // An entry whose path names no segment of a known table (one a newer stabmon added) is left out.
+        // An entry whose path names no segment of a known table (one a newer stabmon added), or one under a
+        // directory of its own (`old/samples/host=a/...`, a copy of other data, never written by stabmon), is left
+        // out.
         m.segments.retain_mut(|seg| {
-            let Some((loc, table)) = parse_segment_path(Path::new(&seg.path)) else {
+            let Some((loc, table)) = parse_segment_path(Path::new(&seg.path))
+                .filter(|(loc, _)| loc.root.as_os_str().is_empty())
+            else {
                 return false;
             };
             seg.table = table.to_owned();
@@ -392,7 +396,10 @@ impl Manifest {
             .collect();
         let mut warnings = Vec::new();
         for f in files {
-            let Some((loc, table)) = parse_segment_path(&f) else {
+            // Only this directory's own segments: a copy of other data inside it (`old/samples/...`) is neither
+            // listed nor, by the retention, deleted.
+            let Some((loc, table)) = parse_segment_path(&f).filter(|(loc, _)| loc.root == root)
+            else {
                 continue;
             };
             let rel = rel_path(root, &f);
@@ -659,6 +666,14 @@ mod tests {
             let e = Manifest::from_json(text.as_bytes(), "m").unwrap_err();
             assert!(e.contains("not a path inside"), "{text}: {e}");
         }
+        // A version 1-2 path under a directory of its own names no segment of this directory: left out.
+        let nested = v2.replace(good, &format!("old/{good}"));
+        assert!(
+            Manifest::from_json(nested.as_bytes(), "m")
+                .unwrap()
+                .segments
+                .is_empty()
+        );
         let journal = r#"{"format":"stabmon-manifest","version":2,"schema_version":3,
             "updated":"2026-11-25T04:00:00Z","journals":[{"host":"a","path":"_journal/../../x.journal","seq":1}]}"#;
         let e = Manifest::from_json(journal.as_bytes(), "m").unwrap_err();

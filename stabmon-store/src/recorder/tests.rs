@@ -326,6 +326,35 @@ fn retention_by_age_and_by_size_deletes_the_oldest_segments_first() {
 }
 
 #[test]
+fn a_copy_of_other_data_inside_the_directory_is_neither_listed_nor_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = tmp.path().join("old");
+    let mut w = StoreWriter::create(&old).unwrap();
+    for i in 0..10 {
+        w.write(&sample(i)).unwrap();
+    }
+    let copied = w.finish().unwrap().files;
+    assert_eq!(copied.len(), 3);
+    // Every segment older than a day is due: the copy's are years old.
+    let opts = RecorderOptions::new()
+        .retention(Retention::new().max_age(Some(Duration::from_secs(86_400))));
+    let (mut rec, recovery) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    assert!(recovery.warnings.is_empty(), "{:?}", recovery.warnings);
+    rec.record(&sample(20));
+    drop(rec);
+    for f in &copied {
+        assert!(f.exists(), "{} was deleted", f.display());
+    }
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    assert!(
+        m.segments.iter().all(|s| !s.path.starts_with("old/")),
+        "{:?}",
+        m.segments
+    );
+    assert_eq!(times(&read_all(&old)), (0..10).collect::<Vec<_>>());
+}
+
+#[test]
 fn the_live_journal_is_never_deleted_by_retention() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = RecorderOptions::new()
