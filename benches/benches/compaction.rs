@@ -13,7 +13,8 @@
 //! anonymous and file-backed RSS before and after (the code pages a compaction touches stay resident).
 //!
 //! Run: `cargo bench -p stabmon-benches --bench compaction` (`COMPACTION_SECS` changes the hour's length;
-//! `COMPACTION_REPLAY=DIR` compacts the samples of a recording in DIR instead, e.g. a real hour with process churn).
+//! `COMPACTION_REPLAY=DIR` compacts the samples of a recording in DIR instead, e.g. a real hour with process churn;
+//! `COMPACTION_CHURN=K` makes K of each synthetic sample's processes new ones with command lines of their own).
 #![allow(clippy::expect_used)]
 
 use std::path::Path;
@@ -37,6 +38,21 @@ fn status_kib(field: &str) -> u64 {
 fn reset_peak() -> u64 {
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS (Linux clear_refs)");
     status_kib("VmRSS")
+}
+
+/// (files, bytes) of the Parquet files under `dir`.
+fn parquet_bytes(dir: &Path) -> (u64, u64) {
+    let mut out = (0, 0);
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            let (f, b) = parquet_bytes(&path);
+            out = (out.0 + f, out.1 + b);
+        } else if path.extension().is_some_and(|x| x == "parquet") {
+            out = (out.0 + 1, out.1 + e.metadata().map_or(0, |m| m.len()));
+        }
+    }
+    out
 }
 
 fn mib(kib: u64) -> f64 {
@@ -69,13 +85,39 @@ fn record_journal(dir: &Path, secs: u64, start: Timestamp) -> u64 {
                 .count(secs)
                 .processes(1000)
                 .top_n(10);
-            for s in synth.iter() {
+            let churn: usize = std::env::var("COMPACTION_CHURN")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            for (i, mut s) in synth.iter().enumerate() {
+                churn_processes(&mut s, i, churn);
                 rec.record(&s);
             }
         }
     }
     drop(rec);
     n
+}
+
+/// Makes the first `churn` processes of sample `i` new ones (pid, start) with a 256-byte command line of their own,
+/// like compilers of a parallel build: `COMPACTION_CHURN=10` gives 36,000 process identities an hour, the most
+/// top 10 lists can hold.
+fn churn_processes(s: &mut stabmon_core::Sample, i: usize, churn: usize) {
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for (j, p) in s.top.processes.iter_mut().take(churn).enumerate() {
+        p.pid = 4_000_000 + u32::try_from(i * churn + j).expect("pid");
+        p.start_time = s.ts;
+        let mut cmd =
+            format!("/usr/bin/rustc --crate-name c{i}_{j} --edition=2021 src/lib.rs -C metadata=");
+        while cmd.len() < 256 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cmd.push_str(&format!("{:x} ", x & 0xffff_ffff));
+        }
+        cmd.truncate(256);
+        p.cmdline = Some(cmd);
+    }
 }
 
 /// One compaction in a process of its own (a fresh heap, so that what an earlier step freed but kept does not hide
@@ -190,12 +232,16 @@ fn main() {
         .sum();
     println!(
         "journal of {secs} samples ({}): {:.1} MB",
-        std::env::var("COMPACTION_REPLAY")
-            .unwrap_or_else(|_| "~1,000 synthetic processes, top 10".into()),
+        std::env::var("COMPACTION_REPLAY").unwrap_or_else(|_| format!(
+            "~1,000 synthetic processes, top 10, {} new a second",
+            std::env::var("COMPACTION_CHURN").unwrap_or_else(|_| "none".into())
+        )),
         journal_bytes as f64 / 1e6
     );
 
     let (s_base, s_peak, streamed_s) = run_child("stream", &a, secs, None);
+    let (files, segment_bytes) = parquet_bytes(&a);
+    println!("segments written: {segment_bytes} B in {files} files");
     let (w_base, w_peak, whole_s) = run_child("whole", &b, secs, None);
     let (l_base, l_peak, _) = run_child("stream", &c, secs, Some(RECORDER_MALLOC));
     let (streamed, whole) = (s_peak - s_base, w_peak - w_base);

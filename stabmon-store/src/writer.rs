@@ -38,6 +38,9 @@ use crate::schema::{
 pub struct WriterOptions {
     /// Samples per row group. Rows are buffered in memory until a row group is full, then sorted and written.
     pub row_group_samples: usize,
+    /// Bytes of distinct strings (command lines, names, users) a row group may buffer before it is written
+    /// early, whatever its sample count.
+    pub row_group_string_bytes: usize,
     /// The zstd compression level (of the `cmdline` column: this, at most 3).
     pub zstd_level: i32,
 }
@@ -46,6 +49,7 @@ impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
             row_group_samples: 3600,
+            row_group_string_bytes: 256 << 10,
             zstd_level: 6,
         }
     }
@@ -64,6 +68,19 @@ impl WriterOptions {
     /// sample, at roughly 80 bytes each in the buffer, an hour is about 4 MB. A value of 0 is taken as 1.
     pub fn row_group_samples(mut self, samples: usize) -> Self {
         self.row_group_samples = samples.max(1);
+        self
+    }
+
+    /// Bytes of distinct strings a row group may hold before it is written early.
+    ///
+    /// By default, this is set to 256 KiB. Each distinct command line of a row group is held until the row group
+    /// is written, and encoding its dictionary page takes about three more copies: where processes come and go
+    /// (a parallel build: a new compiler, with a 256-byte command line of its own, every second or more), an
+    /// hour's command lines alone would take the recorder's compaction from ~12 to 15-42 MiB
+    /// (`COMPACTION_CHURN` in the compaction bench; BENCHMARKS.md). A real hour with 766 distinct command lines
+    /// held 161 KB of them, one row group. A value of 0 is taken as 1 (a row group a sample).
+    pub fn row_group_string_bytes(mut self, bytes: usize) -> Self {
+        self.row_group_string_bytes = bytes.max(1);
         self
     }
 
@@ -116,6 +133,8 @@ impl std::fmt::Display for WriteSummary {
 struct Interner {
     ids: HashMap<Arc<str>, i32>,
     values: Vec<Arc<str>>,
+    /// The strings' bytes.
+    bytes: usize,
 }
 
 impl Interner {
@@ -125,6 +144,7 @@ impl Interner {
         }
         let id = i32::try_from(self.values.len()).unwrap_or(i32::MAX);
         let s: Arc<str> = Arc::from(s);
+        self.bytes += s.len();
         self.ids.insert(Arc::clone(&s), id);
         self.values.push(s);
         id
@@ -136,6 +156,7 @@ impl Interner {
 
     fn array(&mut self, keys: Vec<Option<i32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
         self.ids = HashMap::new();
+        self.bytes = 0;
         let values = StringArray::from_iter_values(std::mem::take(&mut self.values).iter());
         let dict = DictionaryArray::<Int32Type>::try_new(Int32Array::from(keys), Arc::new(values))?;
         Ok(Arc::new(dict))
@@ -427,6 +448,21 @@ fn row_ulp_adj(s: &Sample) -> Option<Vec<i32>> {
 impl Buffer {
     fn len(&self) -> usize {
         self.ts.len()
+    }
+
+    /// Bytes of the distinct strings the row group holds (see [`WriterOptions::row_group_string_bytes`]).
+    fn string_bytes(&self) -> usize {
+        [
+            &self.sample_strings,
+            &self.timezones,
+            &self.proc_names,
+            &self.cmdlines,
+            &self.users,
+            &self.name_names,
+        ]
+        .iter()
+        .map(|i| i.bytes)
+        .sum()
     }
 
     fn push(&mut self, s: &Sample) -> Result<(), String> {
@@ -1124,7 +1160,9 @@ impl StoreWriter {
         self.summary.samples += 1;
         self.summary.process_rows += sample.top.processes.len() as u64;
         self.summary.name_rows += sample.top.names.len() as u64;
-        if seg.buf.len() >= self.opts.row_group_samples {
+        if seg.buf.len() >= self.opts.row_group_samples
+            || seg.buf.string_bytes() >= self.opts.row_group_string_bytes
+        {
             let r = flush_row_group(seg, &self.root);
             if r.is_err() {
                 self.poisoned = true;

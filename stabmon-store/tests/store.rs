@@ -165,6 +165,57 @@ fn synthetic_round_trip_across_row_groups_and_midnight() {
     );
 }
 
+/// Where processes come and go with command lines of their own, a row group is written once its distinct strings
+/// pass the budget, whatever its sample count (the memory of a compaction would grow with them), and reads back
+/// exactly.
+#[test]
+fn many_distinct_command_lines_cut_the_row_group_early() {
+    let mut samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(300)
+        .seed(5)
+        .generate();
+    for (i, s) in samples.iter_mut().enumerate() {
+        let p = &mut s.top.processes[0];
+        p.pid = 4_000_000 + i as u32;
+        p.start_time = s.ts;
+        p.cmdline = Some(format!(
+            "/usr/bin/cc -c unit{i}.c -o unit{i}.o {}",
+            "-O2 ".repeat(50)
+        ));
+    }
+    // ~230 bytes each: a 10 KiB budget holds about 45 samples' new command lines.
+    let budget = 10 << 10;
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(
+        dir.path(),
+        WriterOptions::new().row_group_string_bytes(budget),
+        &samples,
+    );
+    assert_samples_eq(
+        &StoreReader::open(dir.path())
+            .unwrap()
+            .samples(None, None)
+            .unwrap(),
+        &samples,
+    );
+    let groups = row_groups(&summary.files[0]);
+    assert!((6..=8).contains(&groups), "{groups} row groups");
+    // The default budget holds them all: one row group.
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(dir.path(), WriterOptions::new(), &samples);
+    assert_eq!(row_groups(&summary.files[0]), 1);
+}
+
+/// The number of row groups of a Parquet file.
+fn row_groups(path: &Path) -> usize {
+    use parquet::file::reader::FileReader;
+    let file = std::fs::File::open(path).unwrap();
+    parquet::file::serialized_reader::SerializedFileReader::new(file)
+        .unwrap()
+        .metadata()
+        .num_row_groups()
+}
+
 /// Whole-machine CPU shares against the mean of their cores' (schema 4 leaves out the ones that equal it), under
 /// host `cores`: equal; different or unknown although the cores have them; cores partly unknown; three cores and
 /// means off the 0.01 grid; infinity; no cores; half a hundredth either way.
