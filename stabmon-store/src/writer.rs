@@ -64,8 +64,9 @@ impl WriterOptions {
     /// Samples per row group.
     ///
     /// By default, this is set to 3,600 (an hour at 1 s). Bigger row groups compress better (each process's
-    /// series is longer) but hold more rows in memory: with top 10 about 15 process rows and 15 name rows a
-    /// sample, at roughly 80 bytes each in the buffer, an hour is about 4 MB. A value of 0 is taken as 1.
+    /// series is longer) but hold more rows in memory: with top 10 about 11-15 process rows (40 bytes each in the
+    /// buffer, and each process's identity once) and 9-15 name rows (32 bytes) a sample, an hour is about 2.6 MB.
+    /// A value of 0 is taken as 1.
     pub fn row_group_samples(mut self, samples: usize) -> Self {
         self.row_group_samples = samples.max(1);
         self
@@ -176,29 +177,52 @@ fn mark<T: Copy + Default>(flags: &mut u8, bit: u8, v: Option<T>) -> T {
     v.unwrap_or_default()
 }
 
-/// One row of the `processes` table in the buffer, in 64 bytes (`Option`s as bits of `flags`): an hour's row group
-/// holds ~60,000 of them, the biggest part of the recorder's memory at compaction.
-struct ProcRow {
+/// What a process is across the samples of a row group: its identity (pid, start) and what rarely changes with
+/// it. The rows refer to it by index, so that the ~40 samples a process spends in the lists hold it once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ProcIdentity {
     start_time: i64,
-    rss_bytes: u64,
-    virtual_bytes: u64,
-    /// The sample's index in the row group: its `ts` is `Buffer::ts[sample]`.
-    sample: u32,
     pid: u32,
     parent_pid: u32,
     name: i32,
     cmdline: i32,
     user: i32,
+    /// Which of the optional values are there (the `P_PARENT`, `P_CMDLINE`, `P_USER` bits).
+    flags: u8,
+}
+
+impl ProcIdentity {
+    fn parent_pid(&self) -> Option<u32> {
+        present(self.flags, P_PARENT, self.parent_pid)
+    }
+    fn cmdline(&self) -> Option<i32> {
+        present(self.flags, P_CMDLINE, self.cmdline)
+    }
+    fn user(&self) -> Option<i32> {
+        present(self.flags, P_USER, self.user)
+    }
+}
+
+/// One row of the `processes` table in the buffer, in 40 bytes (`Option`s as bits of `flags`): an hour's row group
+/// holds ~40,000 of them, the biggest part of the recorder's memory at compaction.
+struct ProcRow {
+    rss_bytes: u64,
+    virtual_bytes: u64,
+    /// The process's index in `Buffer::idents`.
+    ident: u32,
+    /// The sample's index in the row group: its `ts` is `Buffer::ts[sample]`.
+    sample: u32,
     cpu_pct: f32,
     children_cpu_pct: f32,
     cpu_rank: u16,
     rss_rank: u16,
     list_pos: u16,
-    /// Which of the optional values are there (the `P_*` bits).
+    /// Which of the optional values are there (the `P_CHILDREN`, `P_*_RANK`, `P_LIST_POS` bits).
     flags: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<ProcRow>() == 64);
+const _: () = assert!(std::mem::size_of::<ProcRow>() == 40);
+const _: () = assert!(std::mem::size_of::<ProcIdentity>() == 32);
 const _: () = assert!(std::mem::size_of::<NameRow>() == 32);
 
 const P_PARENT: u8 = 1;
@@ -210,15 +234,6 @@ const P_RSS_RANK: u8 = 32;
 const P_LIST_POS: u8 = 64;
 
 impl ProcRow {
-    fn parent_pid(&self) -> Option<u32> {
-        present(self.flags, P_PARENT, self.parent_pid)
-    }
-    fn cmdline(&self) -> Option<i32> {
-        present(self.flags, P_CMDLINE, self.cmdline)
-    }
-    fn user(&self) -> Option<i32> {
-        present(self.flags, P_USER, self.user)
-    }
     fn children_cpu_pct(&self) -> Option<f32> {
         present(self.flags, P_CHILDREN, self.children_cpu_pct)
     }
@@ -230,6 +245,18 @@ impl ProcRow {
     }
     fn list_pos(&self) -> Option<u16> {
         present(self.flags, P_LIST_POS, self.list_pos)
+    }
+}
+
+/// The process rows of a row group, sorted, with the identities they refer to.
+struct ProcRows {
+    rows: Vec<ProcRow>,
+    idents: Vec<ProcIdentity>,
+}
+
+impl ProcRows {
+    fn ident(&self, r: &ProcRow) -> &ProcIdentity {
+        &self.idents[r.ident as usize]
     }
 }
 
@@ -384,6 +411,9 @@ struct Buffer {
     timezones: Interner,
 
     procs: Vec<ProcRow>,
+    /// The processes the rows refer to; each pid's latest identity in `ident_of_pid` (its index).
+    idents: Vec<ProcIdentity>,
+    ident_of_pid: HashMap<u32, u32>,
     proc_names: Interner,
     cmdlines: Interner,
     users: Interner,
@@ -501,6 +531,9 @@ impl Buffer {
         // The row group's sample count is bounded by `row_group_samples` (a `usize`); past u32 it is refused.
         let sample = u32::try_from(self.ts.len())
             .map_err(|_| "more than 4,294,967,295 samples in one row group".to_owned())?;
+        if u32::try_from(self.idents.len() + s.top.processes.len()).is_err() {
+            return Err("more than 4,294,967,295 processes in one row group".to_owned());
+        }
         self.ts.push(ts);
         self.boot_time.push(s.boot_time.as_unix_micros());
         self.boot_id
@@ -580,19 +613,13 @@ impl Buffer {
             process_sort_key(a).cmp(&process_sort_key(b))
         });
         for (i, p) in t.processes.iter().enumerate() {
+            let ident = self.ident(p);
             let mut flags = 0;
-            let cmdline = self.cmdlines.opt(p.cmdline.as_deref());
-            let user = self.users.opt(p.user.as_deref());
             self.procs.push(ProcRow {
-                start_time: p.start_time.as_unix_micros(),
                 rss_bytes: p.rss_bytes,
                 virtual_bytes: p.virtual_bytes,
+                ident,
                 sample,
-                pid: p.pid,
-                parent_pid: mark(&mut flags, P_PARENT, p.parent_pid),
-                name: self.proc_names.id(&p.name),
-                cmdline: mark(&mut flags, P_CMDLINE, cmdline),
-                user: mark(&mut flags, P_USER, user),
                 cpu_pct: p.cpu_pct,
                 children_cpu_pct: mark(&mut flags, P_CHILDREN, p.children_cpu_pct),
                 cpu_rank: mark(&mut flags, P_CPU_RANK, explicit(lens[0], p.cpu_rank)),
@@ -800,34 +827,67 @@ impl Buffer {
 
     /// The process rows of the row group, sorted by identity, then time: each column becomes a smooth
     /// per-process series that delta and RLE shrink. Empties them from the buffer.
-    fn take_process_rows(&mut self) -> Vec<ProcRow> {
+    fn take_process_rows(&mut self) -> ProcRows {
         let mut rows = std::mem::take(&mut self.procs);
-        rows.sort_unstable_by_key(|r| (r.pid, r.start_time, r.sample));
-        rows
+        let idents = std::mem::take(&mut self.idents);
+        self.ident_of_pid = HashMap::new();
+        rows.sort_unstable_by_key(|r| {
+            let id = &idents[r.ident as usize];
+            (id.pid, id.start_time, r.sample)
+        });
+        ProcRows { rows, idents }
+    }
+
+    /// The index in `idents` of `p`'s identity, added when it is new (or when the pid's latest one differs).
+    fn ident(&mut self, p: &ProcessEntry) -> u32 {
+        let mut flags = 0;
+        let cmdline = self.cmdlines.opt(p.cmdline.as_deref());
+        let user = self.users.opt(p.user.as_deref());
+        let id = ProcIdentity {
+            start_time: p.start_time.as_unix_micros(),
+            pid: p.pid,
+            parent_pid: mark(&mut flags, P_PARENT, p.parent_pid),
+            name: self.proc_names.id(&p.name),
+            cmdline: mark(&mut flags, P_CMDLINE, cmdline),
+            user: mark(&mut flags, P_USER, user),
+            flags,
+        };
+        if let Some(&k) = self.ident_of_pid.get(&p.pid)
+            && self.idents.get(k as usize) == Some(&id)
+        {
+            return k;
+        }
+        // `push` checked that the row group's processes fit in a u32.
+        let k = u32::try_from(self.idents.len()).unwrap_or(u32::MAX);
+        self.idents.push(id);
+        self.ident_of_pid.insert(p.pid, k);
+        k
     }
 
     /// Column `i` of the `processes` table (see `schema.rs`) from its sorted rows.
     fn process_column(
         &mut self,
-        rows: &[ProcRow],
+        procs: &ProcRows,
         sample_ts: &[i64],
         i: usize,
     ) -> Result<ArrayRef, arrow_schema::ArrowError> {
         let ts = |v: Vec<i64>| -> ArrayRef {
             Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
         };
+        let rows = &procs.rows;
+        let ids = || rows.iter().map(|r| procs.ident(r));
         Ok(match i {
             0 => ts(rows.iter().map(|r| sample_ts[r.sample as usize]).collect()),
-            1 => Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.pid))),
-            2 => ts(rows.iter().map(|r| r.start_time).collect()),
-            3 => Arc::new(UInt32Array::from_iter(rows.iter().map(ProcRow::parent_pid))),
+            1 => Arc::new(UInt32Array::from_iter_values(ids().map(|id| id.pid))),
+            2 => ts(ids().map(|id| id.start_time).collect()),
+            3 => Arc::new(UInt32Array::from_iter(ids().map(ProcIdentity::parent_pid))),
             4 => self
                 .proc_names
-                .array(rows.iter().map(|r| Some(r.name)).collect())?,
+                .array(ids().map(|id| Some(id.name)).collect())?,
             5 => self
                 .cmdlines
-                .array(rows.iter().map(ProcRow::cmdline).collect())?,
-            6 => self.users.array(rows.iter().map(ProcRow::user).collect())?,
+                .array(ids().map(ProcIdentity::cmdline).collect())?,
+            6 => self.users.array(ids().map(ProcIdentity::user).collect())?,
             7 => pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
             8 => pct_array(rows.iter().map(ProcRow::children_cpu_pct))?,
             9 => kibs(rows.iter().map(|r| r.rss_bytes)),

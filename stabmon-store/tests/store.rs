@@ -165,6 +165,31 @@ fn synthetic_round_trip_across_row_groups_and_midnight() {
     );
 }
 
+/// A process is held once per row group with what rarely changes about it: a new parent (reparenting), a new
+/// command line (`exec`), a reused pid and a change back each read back as they were, sample by sample.
+#[test]
+fn a_process_that_changes_parent_or_command_line_reads_back_as_it_was() {
+    let mut samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(12)
+        .seed(9)
+        .generate();
+    for (i, s) in samples.iter_mut().enumerate() {
+        let p = &mut s.top.processes[0];
+        p.pid = 777;
+        p.start_time = if i < 8 { at(0) } else { at(7) }; // the pid is reused at sample 8
+        p.parent_pid = Some([1, 1, 500, 500, 1, 1, 1, 1, 1, 1, 1, 1][i]);
+        p.cmdline = [None, Some("sh -c job"), Some("job --run")][i % 3].map(str::to_owned);
+        p.user = (i % 4 != 0).then(|| "svc".to_owned());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), WriterOptions::new(), &samples);
+    let back = StoreReader::open(dir.path())
+        .unwrap()
+        .samples(None, None)
+        .unwrap();
+    assert_samples_eq(&back, &samples);
+}
+
 /// Where processes come and go with command lines of their own, a row group is written once its distinct strings
 /// pass the budget, whatever its sample count (the memory of a compaction would grow with them), and reads back
 /// exactly.
