@@ -268,14 +268,15 @@ pub(crate) fn writer_properties(
         };
         b = b.set_column_statistics_enabled(path.clone(), stats);
         if c.name == "cmdline" && compressed {
-            // Command lines are the biggest column of a busy recording (every rustc of a build is a new 1 KB one)
-            // and are compressed once per segment, in the dictionary page: the one page that passes 128 KiB when
-            // processes come and go (1,700 distinct command lines in a real hour: ~400 KB). zstd sizes its context
-            // by the input and the level: 3.1 MB at level 6 for that page, 1.1 MB at level 3, which costs +1.4 % of
-            // such an hour's bytes (+0 on a quiet one, where the page is small) and saves 1.7 MiB of the
-            // recorder's compaction peak (BENCHMARKS.md, "Issue 2, sixth session"). A dictionary page of every
-            // distinct command line of an hour can pass the default 1 MB limit (1 KB each, 1,000 processes): past
-            // it the column would fall back to plain pages with a copy per row.
+            // Command lines are the biggest column of a busy recording (every rustc of a build is a new one) and
+            // are compressed once per row group, in the dictionary page: the one page that passes 128 KiB when
+            // processes come and go (a real hour with 766 distinct command lines: 161 KB; the writer cuts a row
+            // group that gains 256 KiB of strings). zstd sizes its context by the input and the level: 3.1 MB at
+            // level 6 for that page, 1.1 MB at level 3, which costs +1.4 % of such an hour's bytes (+0 on a quiet
+            // one, where the page is small) and saved 1.7 MiB of the compaction's peak (BENCHMARKS.md, "Issue 2,
+            // sixth session"). The dictionary page limit is raised from 1 MB: long command lines that stay
+            // (`--top 100 --cmdline-max 4096`) can pass it, and past it the column would fall back to plain pages
+            // with a copy per row.
             let level = ZstdLevel::try_new(zstd_level.min(CMDLINE_ZSTD_LEVEL)).unwrap_or_default();
             b = b
                 .set_column_compression(path.clone(), Compression::ZSTD(level))

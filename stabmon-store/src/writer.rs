@@ -38,8 +38,8 @@ use crate::schema::{
 pub struct WriterOptions {
     /// Samples per row group. Rows are buffered in memory until a row group is full, then sorted and written.
     pub row_group_samples: usize,
-    /// Bytes of distinct strings (command lines, names, users) a row group may buffer before it is written
-    /// early, whatever its sample count.
+    /// Bytes of distinct strings (command lines, names, users, boot ids, time zones) that a row group may gain
+    /// after its first sample before it is written early, whatever its sample count.
     pub row_group_string_bytes: usize,
     /// The zstd compression level (of the `cmdline` column: this, at most 3).
     pub zstd_level: i32,
@@ -65,21 +65,23 @@ impl WriterOptions {
     ///
     /// By default, this is set to 3,600 (an hour at 1 s). Bigger row groups compress better (each process's
     /// series is longer) but hold more rows in memory: with top 10 about 11-15 process rows (40 bytes each in the
-    /// buffer, and each process's identity once) and 9-15 name rows (32 bytes) a sample, an hour is about 2.6 MB.
+    /// buffer, and each process's identity once) and 9-15 name rows (32 bytes) a sample, an hour is 2.6-3.9 MB.
     /// A value of 0 is taken as 1.
     pub fn row_group_samples(mut self, samples: usize) -> Self {
         self.row_group_samples = samples.max(1);
         self
     }
 
-    /// Bytes of distinct strings a row group may hold before it is written early.
+    /// Bytes of distinct strings a row group may gain after its first sample before it is written early.
     ///
     /// By default, this is set to 256 KiB. Each distinct command line of a row group is held until the row group
     /// is written, and encoding its dictionary page takes about three more copies: where processes come and go
     /// (a parallel build: a new compiler, with a 256-byte command line of its own, every second or more), an
-    /// hour's command lines alone would take the recorder's compaction from ~12 to 15-42 MiB
-    /// (`COMPACTION_CHURN` in the compaction bench; BENCHMARKS.md). A real hour with 766 distinct command lines
-    /// held 161 KB of them, one row group. A value of 0 is taken as 1 (a row group a sample).
+    /// hour's command lines alone would take the recorder's compaction from ~12 to 15-42 MiB above what it used
+    /// before (`COMPACTION_CHURN` in the compaction bench; BENCHMARKS.md, "Issue 2, sixth session"). A real hour
+    /// with 766 distinct command lines gained 161 KB of them: one row group. What the first sample brings is not
+    /// counted, so that long command lines that do not change (`--top 100 --cmdline-max 4096`) stay one row
+    /// group. A value of 0 is taken as 1.
     pub fn row_group_string_bytes(mut self, bytes: usize) -> Self {
         self.row_group_string_bytes = bytes.max(1);
         self
@@ -90,8 +92,8 @@ impl WriterOptions {
     /// By default, this is set to 6. Measured (BENCHMARKS.md): against level 3, -4 % on the synthetic day and
     /// -2 % on a real recording for ~4 us more CPU per sample and no measurable peak-RSS increase; level 9 saves
     /// a little more but its compression context costs megabytes of peak RSS. The `cmdline` column uses this level
-    /// or 3, whichever is lower: its dictionary page is the one page that grows past 128 KiB (every distinct
-    /// command line of the row group), where zstd 6 needs a 3 MB context.
+    /// or 3, whichever is lower: its dictionary page (every distinct command line of the row group) is the one
+    /// page that grows past 128 KiB, where zstd 6 needs a 3 MB context.
     pub fn zstd_level(mut self, level: i32) -> Self {
         self.zstd_level = level;
         self
@@ -1106,12 +1108,16 @@ struct Segment {
     latency: Option<SegmentFile>,
     zstd_level: i32,
     buf: Buffer,
+    /// The buffer's string bytes after the row group's first sample (see
+    /// [`WriterOptions::row_group_string_bytes`]).
+    first_string_bytes: usize,
 }
 
 /// Writes samples to a data directory, in the layout and schema described in the [crate docs](crate).
 ///
 /// Samples are buffered a row group at a time (see [`WriterOptions::row_group_samples`]) and written when the
-/// row group is full, when the host or the UTC date changes (a new segment starts), when time goes backwards (a
+/// row group is full or has gained too many distinct strings ([`WriterOptions::row_group_string_bytes`]), when
+/// the host or the UTC date changes (a new segment starts), when time goes backwards (a
 /// clock step: a new segment, so that a segment's timestamps always increase) and at [`finish`](Self::finish).
 /// Files are written under a hidden temporary name and renamed into place when complete, so readers (stabmon,
 /// DuckDB, pyarrow) never see a half-written file.
@@ -1220,8 +1226,15 @@ impl StoreWriter {
         self.summary.samples += 1;
         self.summary.process_rows += sample.top.processes.len() as u64;
         self.summary.name_rows += sample.top.names.len() as u64;
+        if seg.buf.len() == 1 {
+            seg.first_string_bytes = seg.buf.string_bytes();
+        }
+        let gained = seg
+            .buf
+            .string_bytes()
+            .saturating_sub(seg.first_string_bytes);
         if seg.buf.len() >= self.opts.row_group_samples
-            || seg.buf.string_bytes() >= self.opts.row_group_string_bytes
+            || gained >= self.opts.row_group_string_bytes.max(1)
         {
             let r = flush_row_group(seg, &self.root);
             if r.is_err() {
@@ -1301,6 +1314,7 @@ impl StoreWriter {
             latency: None,
             zstd_level: self.opts.zstd_level,
             buf: Buffer::default(),
+            first_string_bytes: 0,
         })
     }
 

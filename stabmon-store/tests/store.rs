@@ -231,6 +231,52 @@ fn many_distinct_command_lines_cut_the_row_group_early() {
     assert_eq!(row_groups(&summary.files[0]), 1);
 }
 
+/// Long command lines that do not change (`--top 100 --cmdline-max 4096`) are not churn: what the first sample
+/// brings does not count, however long, so they stay one row group (not one a sample, each with the whole
+/// dictionary again).
+#[test]
+fn long_command_lines_that_stay_are_one_row_group() {
+    let mut samples = Synth::new(at(0), Duration::from_secs(1))
+        .count(120)
+        .seed(6)
+        .generate();
+    for s in &mut samples {
+        for p in &mut s.top.processes {
+            p.cmdline = Some(format!(
+                "java -cp {} -Dpid={}",
+                "/opt/lib/x.jar:".repeat(300),
+                p.pid
+            ));
+        }
+    }
+    let first: usize = samples[0]
+        .top
+        .processes
+        .iter()
+        .filter_map(|p| p.cmdline.as_ref().map(String::len))
+        .sum();
+    let budget = 16 << 10;
+    assert!(
+        first > 2 * budget,
+        "the first sample alone is {first} bytes"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_all(
+        dir.path(),
+        WriterOptions::new().row_group_string_bytes(budget),
+        &samples,
+    );
+    let groups = row_groups(&summary.files[0]);
+    assert_eq!(groups, 1, "{groups} row groups");
+    assert_samples_eq(
+        &StoreReader::open(dir.path())
+            .unwrap()
+            .samples(None, None)
+            .unwrap(),
+        &samples,
+    );
+}
+
 /// The number of row groups of a Parquet file.
 fn row_groups(path: &Path) -> usize {
     use parquet::file::reader::FileReader;
