@@ -33,12 +33,16 @@ for l in sys.stdin:
 COMPACTION_REPLAY="$REPLAY" COMPACTION_RECORD_ONLY="$work/journal" "$bench"
 echo "journal of $REPLAY: $(du -sb "$work/journal/_journal" | cut -f1) bytes"
 
+# Both binaries run from fresh copies: the code pages a process maps depend on how the file's page cache was
+# filled (a just-written copy of the same binary peaked 1.2-1.5 MiB higher than one read back from disk here).
+cp "$A" "$work/stabmon-A"
+cp "$B" "$work/stabmon-B"
 for i in $(seq "$RUNS"); do
     for which in A B; do
-        bin=${!which}
+        bin="$work/stabmon-$which"
         rm -rf "$work/d" && cp -a "$work/journal" "$work/d"
         /usr/bin/time -o "$work/time" -f '%M' "$bin" record --data "$work/d" --duration 3s 2>"$work/log"
         grep -q "recovered" "$work/log" || { cat "$work/log"; echo "no recovery by $bin" >&2; exit 1; }
-        echo "run $i $which: peak RSS $(cat "$work/time") KiB ($bin)"
+        echo "run $i $which: peak RSS $(cat "$work/time") KiB (${!which})"
     done
 done

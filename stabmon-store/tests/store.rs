@@ -24,6 +24,11 @@ fn write_all(dir: &Path, opts: WriterOptions, samples: &[Sample]) -> stabmon_sto
     w.finish().unwrap()
 }
 
+/// Every sample of a data directory.
+fn read_all(dir: &Path) -> Vec<Sample> {
+    StoreReader::open(dir).unwrap().samples(None, None).unwrap()
+}
+
 /// Compares field by field first, for a readable failure, then as a whole.
 fn assert_samples_eq(got: &[Sample], want: &[Sample]) {
     assert_eq!(got.len(), want.len(), "sample count");
@@ -183,10 +188,7 @@ fn a_process_that_changes_parent_or_command_line_reads_back_as_it_was() {
     }
     let dir = tempfile::tempdir().unwrap();
     write_all(dir.path(), WriterOptions::new(), &samples);
-    let back = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap();
+    let back = read_all(dir.path());
     assert_samples_eq(&back, &samples);
 }
 
@@ -216,13 +218,7 @@ fn many_distinct_command_lines_cut_the_row_group_early() {
         WriterOptions::new().row_group_string_bytes(budget),
         &samples,
     );
-    assert_samples_eq(
-        &StoreReader::open(dir.path())
-            .unwrap()
-            .samples(None, None)
-            .unwrap(),
-        &samples,
-    );
+    assert_samples_eq(&read_all(dir.path()), &samples);
     let groups = row_groups(&summary.files[0]);
     assert!((6..=8).contains(&groups), "{groups} row groups");
     // The default budget holds them all: one row group.
@@ -268,13 +264,7 @@ fn long_command_lines_that_stay_are_one_row_group() {
     );
     let groups = row_groups(&summary.files[0]);
     assert_eq!(groups, 1, "{groups} row groups");
-    assert_samples_eq(
-        &StoreReader::open(dir.path())
-            .unwrap()
-            .samples(None, None)
-            .unwrap(),
-        &samples,
-    );
+    assert_samples_eq(&read_all(dir.path()), &samples);
 }
 
 /// The number of row groups of a Parquet file.
@@ -482,13 +472,7 @@ fn time_range_and_hosts() {
     let one = StoreReader::open(file).unwrap();
     assert_samples_eq(&one.samples(None, None).unwrap(), &b);
     let proc_file = PathBuf::from(file.to_string_lossy().replace("/samples/", "/processes/"));
-    assert_samples_eq(
-        &StoreReader::open(proc_file)
-            .unwrap()
-            .samples(None, None)
-            .unwrap(),
-        &b,
-    );
+    assert_samples_eq(&read_all(&proc_file), &b);
     // A directory inside the store.
     let sub = StoreReader::open(dir.path().join("names/host=a")).unwrap();
     assert_eq!(sub.hosts(), ["a"]);
@@ -504,10 +488,7 @@ fn clock_step_back_starts_a_new_segment_and_reads_sorted() {
     let dir = tempfile::tempdir().unwrap();
     let summary = write_all(dir.path(), WriterOptions::default(), &s);
     assert_eq!(summary.files.len(), 6);
-    let back = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap();
+    let back = read_all(dir.path());
     let secs: Vec<i64> = back.iter().map(|x| x.ts.as_unix_secs() - T0).collect();
     assert_eq!(secs, [5, 6, 10, 11, 12, 13]);
 }
@@ -524,10 +505,7 @@ fn drop_without_finish_still_completes_files() {
             w.write(s).unwrap();
         }
     }
-    let back = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap();
+    let back = read_all(dir.path());
     assert_samples_eq(&back, &samples);
 }
 
@@ -566,10 +544,7 @@ fn unrepresentable_duration_is_refused_without_losing_the_rest() {
     let good2 = Sample::new(at(2), "h");
     w.write(&good2).unwrap();
     w.finish().unwrap();
-    let back = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap();
+    let back = read_all(dir.path());
     assert_samples_eq(&back, &[good, good2]);
 }
 
@@ -693,14 +668,7 @@ fn newer_schema_version_is_refused_and_foreign_files_named() {
             ("stabmon.table", "samples"),
         ],
     );
-    assert_eq!(
-        StoreReader::open(dir.path())
-            .unwrap()
-            .samples(None, None)
-            .unwrap()
-            .len(),
-        50
-    );
+    assert_eq!(read_all(dir.path()).len(), 50);
 
     rewrite_with_metadata(
         &file,
@@ -969,10 +937,7 @@ fn derived_values_are_left_out_and_come_back_exact() {
         WriterOptions::new().row_group_samples(3),
         &samples,
     );
-    let back = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap();
+    let back = read_all(dir.path());
     assert_samples_eq(&back, &samples);
 
     let file = summary
@@ -1078,13 +1043,7 @@ fn small_chunks_take_the_smallest_variant() {
         "{:?}",
         cores.compression()
     );
-    assert_samples_eq(
-        &StoreReader::open(dir.path())
-            .unwrap()
-            .samples(None, None)
-            .unwrap(),
-        &samples,
-    );
+    assert_samples_eq(&read_all(dir.path()), &samples);
 }
 
 /// A hand-built sample whose four lists are shorter than the rule of schema 3 gives (each bound 0, so every row
@@ -1113,10 +1072,7 @@ fn list_lengths_the_rule_does_not_give_are_stored() {
         WriterOptions::default(),
         std::slice::from_ref(&s),
     );
-    let back = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap();
+    let back = read_all(dir.path());
     assert_samples_eq(&back, &[s]);
     let file = summary
         .files
@@ -1222,10 +1178,7 @@ fn malformed_exact_pairs_are_named() {
         "exact",
         Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(lists)),
     );
-    let back = StoreReader::open(dir.path())
-        .unwrap()
-        .samples(None, None)
-        .unwrap();
+    let back = read_all(dir.path());
     assert_eq!(back.len(), 5);
     let first = back.iter().flat_map(|s| &s.top.processes).count();
     assert_eq!(first, rows);
