@@ -339,8 +339,9 @@
 //!   fsynced, renamed into place, and its directory fsynced; then `manifest.json` is replaced the same way and
 //!   the journal removed. A crash anywhere in between is repaired at the next start without duplicates.
 //!   Compaction streams the journal record by record into the writer, which holds one row group of compact rows
-//!   and encodes it a column at a time: its memory does not grow with the journal (an hour of ~1,000 processes
-//!   at 1 s peaks ~15 MiB above the recorder's RSS on the synthetic bench; BENCHMARKS.md).
+//!   (each process's identity once) and encodes it a column at a time: its memory does not grow with the journal
+//!   nor, past 256 KiB of new distinct strings a row group, with process churn (an hour of ~1,000 processes at
+//!   1 s peaks ~11-12 MiB above the recorder's RSS on the compaction bench, code pages included; BENCHMARKS.md).
 //! - **Recovery**: [`FlightRecorder::open`] compacts every journal a previous run left. [`StoreReader`] reads the
 //!   journal of a recorder still running too, so a report shows the last seconds.
 //! - **Clean stops** are recorded (a marker in the journal, then `stops` in `manifest.json`), so a gap can be

@@ -131,7 +131,7 @@ impl std::fmt::Display for WriteSummary {
 }
 
 /// Interns strings of one row group: a column's dictionary. Each string is held once, shared by the map and the
-/// list (an hour of process churn holds ~1,700 distinct command lines of up to 256 bytes).
+/// list (a real hour in which ~1,700 processes passed through the lists held 766 distinct command lines).
 #[derive(Default)]
 struct Interner {
     ids: HashMap<Arc<str>, i32>,
