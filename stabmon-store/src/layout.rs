@@ -110,6 +110,16 @@ pub(crate) fn parse_segment_path(path: &Path) -> Option<(SegmentLoc, &'static st
     ))
 }
 
+/// [`parse_segment_path`] for a segment of the data directory `root` itself (`""` for a path relative to it):
+/// `None` for one of a copy of other data kept below it (`ROOT/old/samples/...`), which the recorder neither lists,
+/// deletes nor takes for its own.
+pub(crate) fn parse_own_segment_path(
+    root: &Path,
+    path: &Path,
+) -> Option<(SegmentLoc, &'static str)> {
+    parse_segment_path(path).filter(|(loc, _)| loc.root == root)
+}
+
 /// Every finished `.parquet` file under `dir`, recursively, skipping hidden entries (files being written).
 pub(crate) fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
     let entries = std::fs::read_dir(dir).map_err(io(dir))?;

@@ -11,7 +11,7 @@ use stabmon_core::Timestamp;
 
 use crate::error::{Error, invalid, io};
 use crate::fsio::{Fs, replace_atomically};
-use crate::layout::{parquet_files, parse_segment_path};
+use crate::layout::{parquet_files, parse_own_segment_path};
 use crate::schema::SCHEMA_VERSION;
 
 /// The manifest's file name at the data directory's root.
@@ -342,8 +342,7 @@ impl Manifest {
         // directory of its own (`old/samples/host=a/...`, a copy of other data, never written by stabmon), is left
         // out.
         m.segments.retain_mut(|seg| {
-            let Some((loc, table)) = parse_segment_path(Path::new(&seg.path))
-                .filter(|(loc, _)| loc.root.as_os_str().is_empty())
+            let Some((loc, table)) = parse_own_segment_path(Path::new(""), Path::new(&seg.path))
             else {
                 return false;
             };
@@ -396,10 +395,7 @@ impl Manifest {
             .collect();
         let mut warnings = Vec::new();
         for f in files {
-            // Only this directory's own segments: a copy of other data inside it (`old/samples/...`) is neither
-            // listed nor, by the retention, deleted.
-            let Some((loc, table)) = parse_segment_path(&f).filter(|(loc, _)| loc.root == root)
-            else {
+            let Some((loc, table)) = parse_own_segment_path(root, &f) else {
                 continue;
             };
             let rel = rel_path(root, &f);

@@ -13,7 +13,7 @@ use crate::codec::{StopRecord, encode, stream_journal};
 use crate::error::{Error, io};
 use crate::fsio::{Fs, RealFs};
 use crate::journal::{AppendError, JournalWriter, Kind};
-use crate::layout::{encode_host, parse_segment_path};
+use crate::layout::{encode_host, parse_own_segment_path};
 use crate::lock::DirLock;
 use crate::manifest::{CleanStop, Manifest, ManifestJournal, rel_path};
 use crate::reader::StoreReader;
@@ -755,7 +755,7 @@ impl FlightRecorder {
         let mut out = HashSet::new();
         for f in files {
             if listed.contains(rel_path(&self.root, &f).as_str())
-                || parse_segment_path(&f).is_none()
+                || parse_own_segment_path(&self.root, &f).is_none()
             {
                 continue;
             }

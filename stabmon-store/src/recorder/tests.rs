@@ -355,6 +355,31 @@ fn a_copy_of_other_data_inside_the_directory_is_neither_listed_nor_deleted() {
 }
 
 #[test]
+fn a_copy_inside_the_samples_directory_does_not_hide_the_recorders_own_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A copy of the same samples kept below `samples/`: its times must not count as already compacted.
+    let mut w = StoreWriter::create(tmp.path().join("samples/old")).unwrap();
+    for i in 0..10 {
+        w.write(&sample(i)).unwrap();
+    }
+    w.finish().unwrap();
+    let opts = RecorderOptions::new().retention(Retention::new().max_age(None));
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    for i in 0..10 {
+        rec.record(&sample(i));
+    }
+    rec.stop(Timestamp::from_unix_secs(T0 + 10)).unwrap();
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    let rows: Vec<u64> = m
+        .segments
+        .iter()
+        .filter(|s| s.table == "samples")
+        .map(|s| s.rows)
+        .collect();
+    assert_eq!(rows, [10], "{:?}", m.segments);
+}
+
+#[test]
 fn the_live_journal_is_never_deleted_by_retention() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = RecorderOptions::new()
