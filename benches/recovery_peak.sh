@@ -23,8 +23,7 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo bench -q -p stabmon-benches --bench compaction --no-run
-bench=$(cargo bench -p stabmon-benches --bench compaction --no-run --message-format=json 2>/dev/null |
+bench=$(cargo bench -q -p stabmon-benches --bench compaction --no-run --message-format=json |
     python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)

@@ -40,19 +40,32 @@ fn reset_peak() -> u64 {
     status_kib("VmRSS")
 }
 
-/// (files, bytes) of the Parquet files under `dir`.
-fn parquet_bytes(dir: &Path) -> (u64, u64) {
+/// (files, bytes) of the files under `dir` whose names end in `.{ext}`.
+fn file_bytes(dir: &Path, ext: &str) -> (u64, u64) {
     let mut out = (0, 0);
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = e.path();
         if path.is_dir() {
-            let (f, b) = parquet_bytes(&path);
+            let (f, b) = file_bytes(&path, ext);
             out = (out.0 + f, out.1 + b);
-        } else if path.extension().is_some_and(|x| x == "parquet") {
+        } else if path.extension().is_some_and(|x| x == ext) {
             out = (out.0 + 1, out.1 + e.metadata().map_or(0, |m| m.len()));
         }
     }
     out
+}
+
+/// Copies the directory `from` to `to` (a journal left by [`record_journal`], for each way of compacting it).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for e in std::fs::read_dir(from).expect("read a directory").flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy a file");
+        }
+    }
 }
 
 fn mib(kib: u64) -> f64 {
@@ -215,21 +228,9 @@ fn main() {
         tmp.path().join("lean"),
     );
     let secs = record_journal(&a, secs, start);
-    record_journal(&b, secs, start);
-    record_journal(&c, secs, start);
-    let journal_bytes: u64 = std::fs::read_dir(a.join("_journal"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .flat_map(|host| {
-            std::fs::read_dir(host.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-        })
-        .filter_map(|f| f.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+    copy_dir(&a, &b);
+    copy_dir(&a, &c);
+    let (_, journal_bytes) = file_bytes(&a.join("_journal"), "journal");
     println!(
         "journal of {secs} samples ({}): {:.1} MB",
         std::env::var("COMPACTION_REPLAY").unwrap_or_else(|_| format!(
@@ -240,7 +241,7 @@ fn main() {
     );
 
     let (s_base, s_peak, streamed_s) = run_child("stream", &a, secs, None);
-    let (files, segment_bytes) = parquet_bytes(&a);
+    let (files, segment_bytes) = file_bytes(&a, "parquet");
     println!("segments written: {segment_bytes} B in {files} files");
     let (w_base, w_peak, whole_s) = run_child("whole", &b, secs, None);
     let (l_base, l_peak, _) = run_child("stream", &c, secs, Some(RECORDER_MALLOC));
