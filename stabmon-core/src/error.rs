@@ -20,4 +20,14 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// Reading the samples of a window for analysis failed (the source's own error, e.g. a damaged file).
+    #[error("cannot read the samples from {from} to {to}: {source}")]
+    Window {
+        /// The window's start.
+        from: crate::Timestamp,
+        /// The window's end.
+        to: crate::Timestamp,
+        /// What went wrong.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

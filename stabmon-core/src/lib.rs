@@ -41,6 +41,7 @@ pub mod attribution;
 mod error;
 pub mod latency;
 pub mod sample;
+pub mod series;
 #[cfg(feature = "test-util")]
 pub mod synth;
 pub mod time;

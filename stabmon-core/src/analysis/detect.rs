@@ -3,9 +3,11 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::gaps::{find_gaps, gap_indices, rebooted};
-use super::{DetectOptions, Incident, IncidentKind, culprit_for, format};
-use crate::sample::Sample;
+use super::gaps::{gap_indices, gaps_of, rebooted};
+use super::view::{SeriesView, View};
+use super::{DetectOptions, Incident, IncidentKind, format};
+use crate::sample::{Pressure, Sample};
+use crate::series::{SystemSeries, WindowSource};
 
 /// A memory or swap culprit must have grown by at least this share of the climb.
 const CULPRIT_SHARE: f64 = 0.25;
@@ -26,8 +28,33 @@ pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 /// [`baseline_step`](DetectOptions::baseline_step), by selection, not sorting) plus the culprit attribution of each
 /// incident, linear in its length; see BENCHMARKS.md for a week at 1 s.
 pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Incident> {
+    detect(samples, opts)
+}
+
+/// [`detect_incidents`] over a [`SystemSeries`], reading whole samples from `source` only inside the windows where
+/// it names a culprit: the same incidents as over the series' samples in memory, in the memory of the columns.
+///
+/// Fails with the first error of `source`.
+pub fn detect_incidents_in(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    opts: &DetectOptions,
+) -> Result<Vec<Incident>, crate::Error> {
+    let view = SeriesView {
+        series,
+        source,
+        error: Default::default(),
+    };
+    let out = detect(&view, opts);
+    match view.error.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+fn detect<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<Incident> {
     let mut out = Vec::new();
-    if samples.is_empty() {
+    if samples.len() == 0 {
         return out;
     }
     let mut breaks = vec![false; samples.len()];
@@ -40,7 +67,7 @@ pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Inciden
     oom_kills(samples, opts, &mut out);
     pressure_stalls(samples, &breaks, opts, &mut out);
     super::latency::latency_incidents(samples, opts, &mut out);
-    for gap in find_gaps(samples, &opts.clean_stops, opts) {
+    for gap in gaps_of(samples, &opts.clean_stops, opts) {
         let mut inc = Incident::new(IncidentKind::Gap(gap.kind), gap.start, gap.end);
         inc.magnitude = gap.duration().as_secs_f64();
         inc.summary = format!(
@@ -116,8 +143,8 @@ pub(super) fn hysteresis_step(
 }
 
 /// Merges runs closer than `merge_gap` (never across a break) and drops those shorter than `min_duration`.
-fn merge_and_filter(
-    samples: &[Sample],
+fn merge_and_filter<V: View + ?Sized>(
+    samples: &V,
     breaks: &[bool],
     values: &dyn Fn(usize) -> f64,
     runs: Vec<Run>,
@@ -127,9 +154,9 @@ fn merge_and_filter(
     let mut merged: Vec<Run> = Vec::with_capacity(runs.len());
     for r in runs {
         if let Some(last) = merged.last_mut() {
-            let close = samples[r.start]
-                .ts
-                .duration_since(samples[last.end].ts)
+            let close = samples
+                .ts(r.start)
+                .duration_since(samples.ts(last.end))
                 .is_some_and(|d| d < merge_gap);
             let broken = breaks[last.end..r.start].iter().any(|b| *b);
             if close && !broken {
@@ -143,11 +170,11 @@ fn merge_and_filter(
         merged.push(r);
     }
     merged.retain(|r| {
-        let span = samples[r.end]
-            .ts
-            .duration_since(samples[r.start].ts)
+        let span = samples
+            .ts(r.end)
+            .duration_since(samples.ts(r.start))
             .unwrap_or_default();
-        span + samples[r.start].interval >= min_duration
+        span + samples.interval(r.start) >= min_duration
     });
     merged
 }
@@ -195,8 +222,8 @@ impl Baseline {
     }
 
     /// Recomputes the baseline at sample `i` if it is due; `value` reads the series (for the forward warm-up).
-    fn update(&mut self, samples: &[Sample], i: usize, value: &dyn Fn(usize) -> f32) {
-        let ts = samples[i].ts.as_unix_micros();
+    fn update<V: View + ?Sized>(&mut self, samples: &V, i: usize, value: &dyn Fn(usize) -> f32) {
+        let ts = samples.ts(i).as_unix_micros();
         if ts < self.next_update {
             return;
         }
@@ -216,11 +243,9 @@ impl Baseline {
             // Warm-up: no trailing history yet, take the window that follows.
             let end = ts.saturating_add(self.window);
             self.scratch.extend(
-                samples[i..]
-                    .iter()
-                    .take_while(|s| s.ts.as_unix_micros() < end)
-                    .enumerate()
-                    .map(|(k, _)| value(i + k)),
+                (i..samples.len())
+                    .take_while(|&k| samples.ts(k).as_unix_micros() < end)
+                    .map(value),
             );
         }
         if let Some((m, mad)) = median_mad(&mut self.scratch) {
@@ -230,17 +255,22 @@ impl Baseline {
     }
 }
 
-fn cpu_surges(samples: &[Sample], breaks: &[bool], opts: &DetectOptions, out: &mut Vec<Incident>) {
-    let value = |i: usize| samples[i].cpu.busy_pct;
+fn cpu_surges<V: View + ?Sized>(
+    samples: &V,
+    breaks: &[bool],
+    opts: &DetectOptions,
+    out: &mut Vec<Incident>,
+) {
+    let value = |i: usize| samples.busy_pct(i);
     let mut base = Baseline::new(opts);
     let max_frozen = opts.max_frozen;
     let mut runs = Vec::new();
     let mut current: Option<Run> = None;
     for i in 0..samples.len() {
         let v = value(i);
-        let ts = samples[i].ts;
+        let ts = samples.ts(i);
         let frozen = current.is_some_and(|r| {
-            ts.duration_since(samples[r.start].ts)
+            ts.duration_since(samples.ts(r.start))
                 .is_none_or(|d| d < max_frozen)
         });
         if !frozen {
@@ -279,7 +309,7 @@ fn cpu_surges(samples: &[Sample], breaks: &[bool], opts: &DetectOptions, out: &m
         opts.merge_gap,
         opts.cpu_min_duration,
     ) {
-        let (start, end, peak) = (samples[r.start].ts, samples[r.end].ts, samples[r.peak].ts);
+        let (start, end, peak) = (samples.ts(r.start), samples.ts(r.end), samples.ts(r.peak));
         let mut inc = Incident::new(IncidentKind::CpuSurge, start, end);
         inc.peak = peak;
         inc.magnitude = v64(r.peak);
@@ -289,7 +319,7 @@ fn cpu_surges(samples: &[Sample], breaks: &[bool], opts: &DetectOptions, out: &m
             format::pct(r.base)
         );
         let baseline = (start.saturating_sub(opts.baseline_window), start);
-        inc.culprit = culprit_for(samples, (start, end), baseline, &inc.kind);
+        inc.culprit = samples.culprit((start, end), baseline, &inc.kind);
         out.push(inc);
     }
 }
@@ -300,23 +330,23 @@ enum Level {
     Swap,
 }
 
-fn climbs(
-    samples: &[Sample],
+fn climbs<V: View + ?Sized>(
+    samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
     level: Level,
     out: &mut Vec<Incident>,
 ) {
-    let raw = |s: &Sample| match level {
-        Level::Memory => s.memory.used_bytes,
-        Level::Swap => s.memory.swap_used_bytes,
+    let raw = |i: usize| match level {
+        Level::Memory => samples.mem_used(i),
+        Level::Swap => samples.swap_used(i),
     };
     let envelope = upper_envelope(samples, breaks, opts.climb_smoothing, raw);
     let value = |i: usize| envelope[i];
     let min_rise = |i: usize| {
         match level {
             Level::Memory => {
-                let share = opts.memory_min_rise_fraction * samples[i].memory.total_bytes as f64;
+                let share = opts.memory_min_rise_fraction * samples.mem_total(i) as f64;
                 (share as u64).max(opts.memory_min_rise_bytes)
             }
             Level::Swap => opts.swap_min_rise_bytes,
@@ -327,7 +357,7 @@ fn climbs(
     let mut found: Vec<(usize, usize)> = Vec::new();
     let (mut lo, mut hi) = (0usize, 0usize);
     // The last time the level made progress: rose by an eighth of the minimum rise above the previous mark.
-    let (mut mark, mut mark_ts) = (value(0), samples[0].ts);
+    let (mut mark, mut mark_ts) = (value(0), samples.ts(0));
     for i in 0..samples.len() {
         let v = value(i);
         let need = min_rise(lo);
@@ -336,11 +366,11 @@ fn climbs(
             hi = i;
         }
         if v > mark.saturating_add(need / 8) {
-            (mark, mark_ts) = (v, samples[i].ts);
+            (mark, mark_ts) = (v, samples.ts(i));
         }
         let pulled_back = value(hi).saturating_sub(v) > tolerance || v < value(lo);
-        let stalled = samples[i]
-            .ts
+        let stalled = samples
+            .ts(i)
             .duration_since(mark_ts)
             .is_some_and(|d| d > idle);
         let last = breaks[i] || i + 1 == samples.len();
@@ -350,8 +380,8 @@ fn climbs(
             }
             let next = if pulled_back || stalled { i } else { i + 1 };
             (lo, hi) = (next, next);
-            if let Some(s) = samples.get(next) {
-                (mark, mark_ts) = (value(next), s.ts);
+            if next < samples.len() {
+                (mark, mark_ts) = (value(next), samples.ts(next));
             }
         }
     }
@@ -369,8 +399,8 @@ fn climbs(
         let end = (start..=hi).find(|&j| value(j) >= top).unwrap_or(hi);
         let (from, to) = (value(lo), value(hi));
         let rise = to.saturating_sub(from);
-        let mut inc = Incident::new(kind, samples[start].ts, samples[end].ts);
-        inc.peak = samples[end].ts;
+        let mut inc = Incident::new(kind, samples.ts(start), samples.ts(end));
+        inc.peak = samples.ts(end);
         inc.magnitude = rise as f64;
         let what = match level {
             Level::Memory => "memory",
@@ -385,10 +415,12 @@ fn climbs(
         let baseline = (inc.start.saturating_sub(opts.baseline_window), inc.start);
         // A culprit must explain a fair share of the rise, else nobody in the top lists did it (memory that is not
         // any listed process's, or swap filled by processes being swapped out).
-        inc.culprit = culprit_for(samples, (inc.start, inc.end), baseline, &kind).filter(|c| {
-            c.rss_growth_bytes
-                .is_some_and(|g| g as f64 >= CULPRIT_SHARE * rise as f64)
-        });
+        inc.culprit = samples
+            .culprit((inc.start, inc.end), baseline, &kind)
+            .filter(|c| {
+                c.rss_growth_bytes
+                    .is_some_and(|g| g as f64 >= CULPRIT_SHARE * rise as f64)
+            });
         out.push(inc);
     }
 }
@@ -396,18 +428,18 @@ fn climbs(
 /// The running maximum of `raw` over the trailing `window` (restarting after each break), in one pass with a
 /// monotonic queue: it follows rises at once and ignores dips shorter than the window (a garbage collector's
 /// sawtooth on a leaking heap).
-fn upper_envelope(
-    samples: &[Sample],
+fn upper_envelope<V: View + ?Sized>(
+    samples: &V,
     breaks: &[bool],
     window: Duration,
-    raw: impl Fn(&Sample) -> u64,
+    raw: impl Fn(usize) -> u64,
 ) -> Vec<u64> {
     let window = micros(window);
     let mut out = Vec::with_capacity(samples.len());
     let mut queue: VecDeque<(i64, u64)> = VecDeque::new();
-    for (i, s) in samples.iter().enumerate() {
-        let ts = s.ts.as_unix_micros();
-        let v = raw(s);
+    for i in 0..samples.len() {
+        let ts = samples.ts(i).as_unix_micros();
+        let v = raw(i);
         while queue.back().is_some_and(|(_, b)| *b <= v) {
             queue.pop_back();
         }
@@ -426,58 +458,60 @@ fn upper_envelope(
     out
 }
 
-fn oom_kills(samples: &[Sample], opts: &DetectOptions, out: &mut Vec<Incident>) {
-    for w in samples.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
-        let (Some(before), Some(after)) = (a.oom_kill_count, b.oom_kill_count) else {
+fn oom_kills<V: View + ?Sized>(samples: &V, opts: &DetectOptions, out: &mut Vec<Incident>) {
+    for i in 1..samples.len() {
+        let (Some(before), Some(after)) =
+            (samples.oom_kill_count(i - 1), samples.oom_kill_count(i))
+        else {
             continue;
         };
-        if after <= before || rebooted(a, b, opts.boot_time_tolerance) {
+        if after <= before || rebooted(samples, i - 1, i, opts.boot_time_tolerance) {
             continue;
         }
+        let (a_ts, b_ts) = (samples.ts(i - 1), samples.ts(i));
         let kills = after - before;
-        let mut inc = Incident::new(IncidentKind::OomKill, a.ts, b.ts);
-        inc.peak = b.ts;
+        let mut inc = Incident::new(IncidentKind::OomKill, a_ts, b_ts);
+        inc.peak = b_ts;
         inc.magnitude = kills as f64;
         inc.summary = if kills == 1 {
             "OOM kill".to_owned()
         } else {
             format!("{kills} OOM kills")
         };
-        inc.culprit = culprit_for(samples, (a.ts, b.ts), (a.ts, a.ts), &inc.kind);
+        inc.culprit = samples.culprit((a_ts, b_ts), (a_ts, a_ts), &inc.kind);
         out.push(inc);
     }
 }
 
-fn pressure_stalls(
-    samples: &[Sample],
+fn pressure_stalls<V: View + ?Sized>(
+    samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
     out: &mut Vec<Incident>,
 ) {
-    type Pick = fn(&Sample) -> Option<f32>;
+    type Pick = fn(Pressure) -> Option<f32>;
     let resources: [(&str, &str, Pick, f64); 3] = [
         (
             "memory",
             "full",
-            |s| s.pressure.and_then(|p| p.memory_full_pct),
+            |p| p.memory_full_pct,
             opts.pressure_full_floor_pct,
         ),
         (
             "io",
             "full",
-            |s| s.pressure.and_then(|p| p.io_full_pct),
+            |p| p.io_full_pct,
             opts.pressure_full_floor_pct,
         ),
         (
             "cpu",
             "some",
-            |s| s.pressure.and_then(|p| p.cpu_some_pct),
+            |p| p.cpu_some_pct,
             opts.pressure_cpu_some_floor_pct,
         ),
     ];
     for (resource, which, pick, floor) in resources {
-        let value = |i: usize| pick(&samples[i]).map_or(0.0, f64::from);
+        let value = |i: usize| samples.pressure(i).and_then(pick).map_or(0.0, f64::from);
         let exit = floor * opts.exit_ratio;
         let mut runs = Vec::new();
         let mut current: Option<Run> = None;
@@ -517,9 +551,9 @@ fn pressure_stalls(
             opts.merge_gap,
             opts.pressure_min_duration,
         ) {
-            let (start, end) = (samples[r.start].ts, samples[r.end].ts);
+            let (start, end) = (samples.ts(r.start), samples.ts(r.end));
             let mut inc = Incident::new(IncidentKind::PressureStall, start, end);
-            inc.peak = samples[r.peak].ts;
+            inc.peak = samples.ts(r.peak);
             inc.magnitude = value(r.peak);
             inc.summary = format!(
                 "{resource} pressure: {which} {}",
@@ -527,15 +561,12 @@ fn pressure_stalls(
             );
             inc.culprit = match resource {
                 "io" => None,
-                "memory" => culprit_for(
-                    samples,
-                    (start, end),
-                    (start, start),
-                    &IncidentKind::MemoryClimb,
-                ),
+                "memory" => {
+                    samples.culprit((start, end), (start, start), &IncidentKind::MemoryClimb)
+                }
                 _ => {
                     let baseline = (start.saturating_sub(opts.baseline_window), start);
-                    culprit_for(samples, (start, end), baseline, &IncidentKind::CpuSurge)
+                    samples.culprit((start, end), baseline, &IncidentKind::CpuSurge)
                 }
             };
             out.push(inc);

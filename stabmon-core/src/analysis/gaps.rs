@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::view::View;
 use super::{DetectOptions, Gap, GapKind};
 use crate::sample::Sample;
 use crate::time::Timestamp;
@@ -46,15 +47,26 @@ const LOCAL_STEPS: usize = 16;
 /// assert_eq!(gaps[0].kind, GapKind::StoppedCleanly);
 /// ```
 pub fn find_gaps(samples: &[Sample], clean_stops: &[Timestamp], opts: &DetectOptions) -> Vec<Gap> {
+    gaps_of(samples, clean_stops, opts)
+}
+
+pub(crate) fn gaps_of<V: View + ?Sized>(
+    samples: &V,
+    clean_stops: &[Timestamp],
+    opts: &DetectOptions,
+) -> Vec<Gap> {
     let mut stops = clean_stops.to_vec();
     stops.sort_unstable();
     gap_indices(samples, opts)
         .into_iter()
         .filter_map(|i| {
-            let (a, b) = (samples.get(i)?, samples.get(i + 1)?);
-            let at = stops.partition_point(|t| *t < a.ts);
-            let clean_stop = stops.get(at).copied().filter(|t| *t < b.ts);
-            let kind = if rebooted(a, b, opts.boot_time_tolerance) {
+            if i + 1 >= samples.len() {
+                return None;
+            }
+            let (a_ts, b_ts) = (samples.ts(i), samples.ts(i + 1));
+            let at = stops.partition_point(|t| *t < a_ts);
+            let clean_stop = stops.get(at).copied().filter(|t| *t < b_ts);
+            let kind = if rebooted(samples, i, i + 1, opts.boot_time_tolerance) {
                 GapKind::Rebooted
             } else if clean_stop.is_some() {
                 GapKind::StoppedCleanly
@@ -62,8 +74,8 @@ pub fn find_gaps(samples: &[Sample], clean_stops: &[Timestamp], opts: &DetectOpt
                 GapKind::Died
             };
             Some(Gap {
-                start: a.ts,
-                end: b.ts,
+                start: a_ts,
+                end: b_ts,
                 kind,
                 clean_stop,
             })
@@ -72,14 +84,14 @@ pub fn find_gaps(samples: &[Sample], clean_stops: &[Timestamp], opts: &DetectOpt
 }
 
 /// Whether the machine rebooted between `a` and `b`.
-pub(crate) fn rebooted(a: &Sample, b: &Sample, tolerance: Duration) -> bool {
-    match (&a.boot_id, &b.boot_id) {
+pub(crate) fn rebooted<V: View + ?Sized>(v: &V, a: usize, b: usize, tolerance: Duration) -> bool {
+    match (v.boot_id(a), v.boot_id(b)) {
         (Some(x), Some(y)) => x != y,
         _ => {
-            let diff = a
-                .boot_time
+            let diff = v
+                .boot_time(a)
                 .as_unix_micros()
-                .abs_diff(b.boot_time.as_unix_micros());
+                .abs_diff(v.boot_time(b).as_unix_micros());
             u128::from(diff) > tolerance.as_micros()
         }
     }
@@ -95,16 +107,16 @@ fn median(v: &mut [i64]) -> Option<i64> {
 }
 
 /// The indices `i` such that the step from sample `i` to `i + 1` is a gap (see [`find_gaps`]).
-pub(crate) fn gap_indices(samples: &[Sample], opts: &DetectOptions) -> Vec<usize> {
+pub(crate) fn gap_indices<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<usize> {
     if samples.len() < 2 {
         return Vec::new();
     }
-    let steps: Vec<i64> = samples
-        .windows(2)
-        .map(|w| {
-            w[1].ts
+    let steps: Vec<i64> = (1..samples.len())
+        .map(|i| {
+            samples
+                .ts(i)
                 .as_unix_micros()
-                .saturating_sub(w[0].ts.as_unix_micros())
+                .saturating_sub(samples.ts(i - 1).as_unix_micros())
         })
         .collect();
     let mut scratch: Vec<i64> = steps.iter().copied().filter(|s| *s > 0).collect();
@@ -115,7 +127,7 @@ pub(crate) fn gap_indices(samples: &[Sample], opts: &DetectOptions) -> Vec<usize
     };
     let mut out = Vec::new();
     for (i, &step) in steps.iter().enumerate() {
-        let is_gap = if rebooted(&samples[i], &samples[i + 1], opts.boot_time_tolerance) {
+        let is_gap = if rebooted(samples, i, i + 1, opts.boot_time_tolerance) {
             true
         } else if long(step, global) {
             // Confirm against the local interval, leaving this step out.

@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros};
+use super::view::View;
 use super::{DetectOptions, Incident, IncidentKind, format};
 use crate::latency::LatencyProbe;
-use crate::sample::Sample;
 use crate::time::Timestamp;
 
 /// A round trip in milliseconds at a glance: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`, `12 s` (about two significant
@@ -30,9 +30,9 @@ pub fn format_ms(v: f64) -> String {
 }
 
 /// The probes of every target, each list sorted by start time (ties keep the samples' order).
-fn by_target(samples: &[Sample]) -> BTreeMap<&str, Vec<&LatencyProbe>> {
+fn by_target<V: View + ?Sized>(samples: &V) -> BTreeMap<&str, Vec<&LatencyProbe>> {
     let mut out: BTreeMap<&str, Vec<&LatencyProbe>> = BTreeMap::new();
-    for p in samples.iter().flat_map(|s| &s.latency) {
+    for p in samples.probes() {
         out.entry(p.target.as_str()).or_default().push(p);
     }
     for list in out.values_mut() {
@@ -42,7 +42,11 @@ fn by_target(samples: &[Sample]) -> BTreeMap<&str, Vec<&LatencyProbe>> {
 }
 
 /// Finds latency spikes and outages in the probes of `samples`; see the [module docs](super).
-pub(crate) fn latency_incidents(samples: &[Sample], opts: &DetectOptions, out: &mut Vec<Incident>) {
+pub(crate) fn latency_incidents<V: View + ?Sized>(
+    samples: &V,
+    opts: &DetectOptions,
+    out: &mut Vec<Incident>,
+) {
     for (target, probes) in by_target(samples) {
         spikes(target, &probes, opts, out);
         outages(target, &probes, opts, out);

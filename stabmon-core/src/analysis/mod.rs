@@ -127,9 +127,10 @@ pub(crate) mod format;
 mod gaps;
 mod latency;
 mod usage;
+mod view;
 
 pub use culprit::{NAME_MARGIN, culprit_for};
-pub use detect::detect_incidents;
+pub use detect::{detect_incidents, detect_incidents_in};
 pub use downsample::downsample_minmax;
 pub use gaps::find_gaps;
 pub use latency::format_ms;

@@ -575,6 +575,75 @@ mod synthetic {
             .map(|p| p.pid)
     }
 
+    /// Detection over columns, with whole samples read only for culprit windows, finds exactly what detection over
+    /// the samples in memory finds; and it reads far fewer samples than the series has.
+    #[test]
+    fn columns_with_windows_find_the_same_incidents() {
+        use crate::series::{SystemSeries, WindowSource};
+        use std::cell::Cell;
+
+        struct Counting<'a>(&'a [Sample], Cell<usize>);
+        impl WindowSource for Counting<'_> {
+            fn samples_between(
+                &self,
+                from: Timestamp,
+                to: Timestamp,
+            ) -> Result<Vec<Sample>, crate::Error> {
+                let got = self.0.samples_between(from, to)?;
+                self.1.set(self.1.get() + got.len());
+                Ok(got)
+            }
+        }
+        let s = synth(4 * 3600)
+            .latency_target("router", 2.0, 0.5)
+            .cpu_hog("ffmpeg", "ffmpeg -i a b", sat(1800), sat(2100), 187.0)
+            .memory_leak("java", "java -jar x", sat(5000), sat(7000), 4_000_000)
+            .worker_storm(
+                "php",
+                "php w",
+                sat(9000),
+                sat(9300),
+                12,
+                15.0,
+                Duration::from_secs(4),
+            )
+            .swap_climb(sat(11000), sat(12500), 300_000)
+            .gap(sat(8000), sat(8300))
+            .reboot(sat(10000))
+            .latency_spike("router", sat(12000), sat(12060), 1500.0)
+            .generate();
+        let opts = DetectOptions::default();
+        let want = detect_incidents(&s, &opts);
+        assert!(want.len() >= 6, "{want:?}");
+        let series = SystemSeries::from_samples(&s);
+        let source = Counting(&s, Cell::new(0));
+        let got = detect_incidents_in(&series, &source, &opts).unwrap();
+        assert_eq!(got, want);
+        assert!(
+            source.1.get() < s.len() / 2,
+            "read {} of {}",
+            source.1.get(),
+            s.len()
+        );
+
+        struct Failing;
+        impl WindowSource for Failing {
+            fn samples_between(
+                &self,
+                from: Timestamp,
+                to: Timestamp,
+            ) -> Result<Vec<Sample>, crate::Error> {
+                Err(crate::Error::Window {
+                    from,
+                    to,
+                    source: "disk on fire".into(),
+                })
+            }
+        }
+        let err = detect_incidents_in(&series, &Failing, &opts).unwrap_err();
+        assert!(err.to_string().contains("disk on fire"), "{err}");
+    }
+
     #[test]
     fn cpu_hog_found_at_its_start_with_its_pid() {
         let s = synth(3600)

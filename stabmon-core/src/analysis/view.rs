@@ -1,0 +1,152 @@
+//! What detection reads of a series: samples in memory, or a [`SystemSeries`] with a [`WindowSource`] for the
+//! windows where a culprit is named.
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use super::{Culprit, IncidentKind, culprit_for};
+use crate::latency::LatencyProbe;
+use crate::sample::{Pressure, Sample};
+use crate::series::{SystemSeries, WindowSource};
+use crate::time::Timestamp;
+
+/// Row access to a host's samples, sorted by time.
+pub(crate) trait View {
+    fn len(&self) -> usize;
+    fn ts(&self, i: usize) -> Timestamp;
+    fn interval(&self, i: usize) -> Duration;
+    fn busy_pct(&self, i: usize) -> f32;
+    fn mem_used(&self, i: usize) -> u64;
+    fn mem_total(&self, i: usize) -> u64;
+    fn swap_used(&self, i: usize) -> u64;
+    fn pressure(&self, i: usize) -> Option<Pressure>;
+    fn oom_kill_count(&self, i: usize) -> Option<u64>;
+    fn boot_id(&self, i: usize) -> Option<&str>;
+    fn boot_time(&self, i: usize) -> Timestamp;
+    /// Every latency probe, in the samples' order.
+    fn probes(&self) -> Box<dyn Iterator<Item = &LatencyProbe> + '_>;
+    /// [`culprit_for`] over these samples.
+    fn culprit(
+        &self,
+        window: (Timestamp, Timestamp),
+        baseline: (Timestamp, Timestamp),
+        kind: &IncidentKind,
+    ) -> Option<Culprit>;
+}
+
+impl View for [Sample] {
+    fn len(&self) -> usize {
+        <[Sample]>::len(self)
+    }
+    fn ts(&self, i: usize) -> Timestamp {
+        self[i].ts
+    }
+    fn interval(&self, i: usize) -> Duration {
+        self[i].interval
+    }
+    fn busy_pct(&self, i: usize) -> f32 {
+        self[i].cpu.busy_pct
+    }
+    fn mem_used(&self, i: usize) -> u64 {
+        self[i].memory.used_bytes
+    }
+    fn mem_total(&self, i: usize) -> u64 {
+        self[i].memory.total_bytes
+    }
+    fn swap_used(&self, i: usize) -> u64 {
+        self[i].memory.swap_used_bytes
+    }
+    fn pressure(&self, i: usize) -> Option<Pressure> {
+        self[i].pressure
+    }
+    fn oom_kill_count(&self, i: usize) -> Option<u64> {
+        self[i].oom_kill_count
+    }
+    fn boot_id(&self, i: usize) -> Option<&str> {
+        self[i].boot_id.as_deref()
+    }
+    fn boot_time(&self, i: usize) -> Timestamp {
+        self[i].boot_time
+    }
+    fn probes(&self) -> Box<dyn Iterator<Item = &LatencyProbe> + '_> {
+        Box::new(self.iter().flat_map(|s| &s.latency))
+    }
+    fn culprit(
+        &self,
+        window: (Timestamp, Timestamp),
+        baseline: (Timestamp, Timestamp),
+        kind: &IncidentKind,
+    ) -> Option<Culprit> {
+        culprit_for(self, window, baseline, kind)
+    }
+}
+
+/// A [`SystemSeries`] whose culprits come from whole samples read for each window; the first read error is kept.
+pub(crate) struct SeriesView<'a> {
+    pub(crate) series: &'a SystemSeries,
+    pub(crate) source: &'a dyn WindowSource,
+    pub(crate) error: RefCell<Option<crate::Error>>,
+}
+
+impl View for SeriesView<'_> {
+    fn len(&self) -> usize {
+        self.series.len()
+    }
+    fn ts(&self, i: usize) -> Timestamp {
+        self.series.ts[i]
+    }
+    fn interval(&self, i: usize) -> Duration {
+        self.series.interval(i)
+    }
+    fn busy_pct(&self, i: usize) -> f32 {
+        self.series.cpu_busy_pct[i]
+    }
+    fn mem_used(&self, i: usize) -> u64 {
+        self.series.mem_used_bytes[i]
+    }
+    fn mem_total(&self, i: usize) -> u64 {
+        self.series.mem_total_bytes[i]
+    }
+    fn swap_used(&self, i: usize) -> u64 {
+        self.series.swap_used_bytes[i]
+    }
+    fn pressure(&self, i: usize) -> Option<Pressure> {
+        self.series.pressure(i)
+    }
+    fn oom_kill_count(&self, i: usize) -> Option<u64> {
+        self.series.oom_kill_count[i]
+    }
+    fn boot_id(&self, i: usize) -> Option<&str> {
+        self.series.boot_id(i)
+    }
+    fn boot_time(&self, i: usize) -> Timestamp {
+        self.series.boot_time[i]
+    }
+    fn probes(&self) -> Box<dyn Iterator<Item = &LatencyProbe> + '_> {
+        Box::new(self.series.latency.iter())
+    }
+    fn culprit(
+        &self,
+        window: (Timestamp, Timestamp),
+        baseline: (Timestamp, Timestamp),
+        kind: &IncidentKind,
+    ) -> Option<Culprit> {
+        // What `culprit_for` can look at: the baseline, the window, the sample at or before the window's start and
+        // the two after its end (an OOM victim is the process missing from the next samples).
+        let ts = &self.series.ts;
+        let first = window.0.min(baseline.0);
+        let lo = ts.partition_point(|t| *t < first);
+        let lo = lo.min(ts.partition_point(|t| *t <= window.0).saturating_sub(1));
+        let hi = (ts.partition_point(|t| *t <= window.1) + 2).min(ts.len());
+        if lo >= hi {
+            return None;
+        }
+        match self.source.samples_between(ts[lo], ts[hi - 1]) {
+            Ok(samples) => culprit_for(&samples, window, baseline, kind),
+            Err(e) => {
+                self.error.borrow_mut().get_or_insert(e);
+                None
+            }
+        }
+    }
+}

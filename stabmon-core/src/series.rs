@@ -1,0 +1,299 @@
+//! A host's system values over a range as columns: what detection, charts and summaries read for every sample,
+//! without the per-sample process lists.
+//!
+//! A [`Sample`] carries its top process lists, a few kilobytes; a month at 1 s of them does not fit in the memory of
+//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 100
+//! bytes a sample), and analysis asks a [`WindowSource`] for whole samples only inside the windows where it names a
+//! culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
+//!
+//! ```
+//! use std::time::Duration;
+//! use stabmon_core::{CpuUsage, Sample, Timestamp};
+//! use stabmon_core::series::SystemSeries;
+//!
+//! let t0 = Timestamp::from_unix_secs(1_795_576_320);
+//! let mut series = SystemSeries::new("nas");
+//! for i in 0..3 {
+//!     let mut s = Sample::new(t0.saturating_add(Duration::from_secs(i)), "nas");
+//!     s.cpu = CpuUsage::new(10.0 * i as f32);
+//!     series.push(&s);
+//! }
+//! assert_eq!(series.len(), 3);
+//! assert_eq!(series.cpu_busy_pct[2], 20.0);
+//! assert_eq!(series.range(), Some((t0, t0.saturating_add(Duration::from_secs(2)))));
+//! ```
+
+use std::time::Duration;
+
+use crate::latency::LatencyProbe;
+use crate::sample::{LoadAvg, Memory, Pressure, Sample};
+use crate::time::Timestamp;
+
+/// A host's system values, one column per value and one row per sample, sorted by time.
+///
+/// Optional values are `NaN` (floats) or `None` where the sample did not have them. Build it with
+/// [`push`](Self::push) (one sample at a time, so a reader can stream into it) or [`from_samples`](Self::from_samples).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SystemSeries {
+    /// The host the samples belong to.
+    pub host: String,
+    /// When each sample was taken (its tick).
+    pub ts: Vec<Timestamp>,
+    /// The time each sample's rates cover, microseconds.
+    pub interval_us: Vec<u64>,
+    /// Whole-machine CPU busy, % of all cores.
+    pub cpu_busy_pct: Vec<f32>,
+    /// Installed memory, bytes.
+    pub mem_total_bytes: Vec<u64>,
+    /// Memory in use, bytes.
+    pub mem_used_bytes: Vec<u64>,
+    /// Memory available, bytes.
+    pub mem_available_bytes: Vec<u64>,
+    /// Swap in use, bytes.
+    pub swap_used_bytes: Vec<u64>,
+    /// Swap configured, bytes.
+    pub swap_total_bytes: Vec<u64>,
+    /// Load averages over 1, 5 and 15 minutes (`NaN` where the OS has none).
+    pub load: [Vec<f32>; 3],
+    /// Pressure stalls, % of the interval: cpu some, memory some, memory full, io some, io full (`NaN` where not
+    /// read).
+    pub pressure_pct: [Vec<f32>; 5],
+    /// Whether the sample carried pressure information at all.
+    pub pressure_present: Vec<bool>,
+    /// The kernel's cumulative OOM-kill counter.
+    pub oom_kill_count: Vec<Option<u64>>,
+    /// When the machine booted.
+    pub boot_time: Vec<Timestamp>,
+    /// Index into [`boot_ids`](Self::boot_ids) of the sample's boot id.
+    pub boot_id: Vec<u32>,
+    /// The distinct boot ids, in order of first appearance (`None`: the sample had none).
+    pub boot_ids: Vec<Option<String>>,
+    /// The host's offset from UTC at each sample, seconds east.
+    pub utc_offset_secs: Vec<Option<i32>>,
+    /// The number of cores each sample had.
+    pub cores: Vec<u16>,
+    /// Every latency probe the samples carried, in the samples' order.
+    pub latency: Vec<LatencyProbe>,
+}
+
+impl SystemSeries {
+    /// An empty series of `host`.
+    pub fn new(host: impl Into<String>) -> Self {
+        SystemSeries {
+            host: host.into(),
+            ..SystemSeries::default()
+        }
+    }
+
+    /// The series of `samples` (sorted by time, one host; the host is the first sample's).
+    pub fn from_samples(samples: &[Sample]) -> Self {
+        let mut s = SystemSeries::new(samples.first().map_or("", |s| s.host.as_str()));
+        for x in samples {
+            s.push(x);
+        }
+        s
+    }
+
+    /// Appends one sample's system values and latency probes (its process lists are not kept).
+    pub fn push(&mut self, s: &Sample) {
+        self.ts.push(s.ts);
+        self.interval_us
+            .push(u64::try_from(s.interval.as_micros()).unwrap_or(u64::MAX));
+        self.cpu_busy_pct.push(s.cpu.busy_pct);
+        self.push_memory(&s.memory);
+        self.push_load(s.load);
+        self.push_pressure(s.pressure);
+        self.oom_kill_count.push(s.oom_kill_count);
+        self.boot_time.push(s.boot_time);
+        self.push_boot_id(s.boot_id.as_deref());
+        self.utc_offset_secs.push(s.utc_offset_secs);
+        self.cores
+            .push(u16::try_from(s.per_core.len()).unwrap_or(u16::MAX));
+        self.latency.extend(s.latency.iter().cloned());
+    }
+
+    fn push_memory(&mut self, m: &Memory) {
+        self.mem_total_bytes.push(m.total_bytes);
+        self.mem_used_bytes.push(m.used_bytes);
+        self.mem_available_bytes.push(m.available_bytes);
+        self.swap_used_bytes.push(m.swap_used_bytes);
+        self.swap_total_bytes.push(m.swap_total_bytes);
+    }
+
+    fn push_load(&mut self, l: Option<LoadAvg>) {
+        let v = l.map_or([f32::NAN; 3], |l| [l.one, l.five, l.fifteen]);
+        for (col, v) in self.load.iter_mut().zip(v) {
+            col.push(v);
+        }
+    }
+
+    fn push_pressure(&mut self, p: Option<Pressure>) {
+        let v = p.map_or([None; 5], |p| {
+            [
+                p.cpu_some_pct,
+                p.memory_some_pct,
+                p.memory_full_pct,
+                p.io_some_pct,
+                p.io_full_pct,
+            ]
+        });
+        for (col, v) in self.pressure_pct.iter_mut().zip(v) {
+            col.push(v.unwrap_or(f32::NAN));
+        }
+        self.pressure_present.push(p.is_some());
+    }
+
+    fn push_boot_id(&mut self, id: Option<&str>) {
+        // Boot ids change at reboots only: the last one is nearly always the one.
+        let k = match self.boot_id.last() {
+            Some(&k) if self.boot_ids.get(k as usize).map(Option::as_deref) == Some(id) => k,
+            _ => match self.boot_ids.iter().position(|b| b.as_deref() == id) {
+                Some(k) => k as u32,
+                None => {
+                    self.boot_ids.push(id.map(str::to_owned));
+                    (self.boot_ids.len() - 1) as u32
+                }
+            },
+        };
+        self.boot_id.push(k);
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// The first and last sample's time.
+    pub fn range(&self) -> Option<(Timestamp, Timestamp)> {
+        Some((*self.ts.first()?, *self.ts.last()?))
+    }
+
+    /// Sample `i`'s interval.
+    pub fn interval(&self, i: usize) -> Duration {
+        Duration::from_micros(self.interval_us[i])
+    }
+
+    /// Sample `i`'s boot id.
+    pub fn boot_id(&self, i: usize) -> Option<&str> {
+        self.boot_ids
+            .get(self.boot_id[i] as usize)
+            .and_then(|b| b.as_deref())
+    }
+
+    /// Sample `i`'s load averages.
+    pub fn load(&self, i: usize) -> Option<LoadAvg> {
+        let one = self.load[0][i];
+        (!one.is_nan()).then(|| LoadAvg::new(one, self.load[1][i], self.load[2][i]))
+    }
+
+    /// Sample `i`'s pressure stalls.
+    pub fn pressure(&self, i: usize) -> Option<Pressure> {
+        if !self.pressure_present[i] {
+            return None;
+        }
+        let v = |k: usize| Some(self.pressure_pct[k][i]).filter(|v| !v.is_nan());
+        Some(Pressure {
+            cpu_some_pct: v(0),
+            memory_some_pct: v(1),
+            memory_full_pct: v(2),
+            io_some_pct: v(3),
+            io_full_pct: v(4),
+        })
+    }
+
+    /// The index of the first sample at or after `t`.
+    pub fn index_at(&self, t: Timestamp) -> usize {
+        self.ts.partition_point(|x| *x < t)
+    }
+
+    /// The bytes the columns hold (capacity, not counting the latency probes' strings): what a range costs.
+    pub fn heap_bytes(&self) -> usize {
+        fn b<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        b(&self.ts)
+            + b(&self.interval_us)
+            + b(&self.cpu_busy_pct)
+            + b(&self.mem_total_bytes)
+            + b(&self.mem_used_bytes)
+            + b(&self.mem_available_bytes)
+            + b(&self.swap_used_bytes)
+            + b(&self.swap_total_bytes)
+            + self.load.iter().map(b).sum::<usize>()
+            + self.pressure_pct.iter().map(b).sum::<usize>()
+            + b(&self.pressure_present)
+            + b(&self.oom_kill_count)
+            + b(&self.boot_time)
+            + b(&self.boot_id)
+            + b(&self.utc_offset_secs)
+            + b(&self.cores)
+            + b(&self.latency)
+    }
+}
+
+/// Whole samples, with their process lists, for a window: what analysis reads where it names a culprit.
+///
+/// A store reader implements it by reading only that window; a slice of samples in memory implements it too.
+pub trait WindowSource {
+    /// The samples with `from <= ts <= to`, sorted by time.
+    fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, crate::Error>;
+}
+
+impl WindowSource for [Sample] {
+    fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, crate::Error> {
+        let lo = self.partition_point(|s| s.ts < from);
+        let hi = self.partition_point(|s| s.ts <= to);
+        Ok(self[lo..hi.max(lo)].to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CpuUsage;
+
+    #[test]
+    fn columns_give_back_what_was_pushed() {
+        let t0 = Timestamp::from_unix_secs(1_795_576_320);
+        let mut samples = Vec::new();
+        for i in 0..4u64 {
+            let mut s = Sample::new(t0.saturating_add(Duration::from_secs(i)), "h");
+            s.cpu = CpuUsage::new(i as f32);
+            s.interval = Duration::from_secs(1);
+            s.boot_id = Some(if i < 2 { "a" } else { "b" }.into());
+            s.load = (i % 2 == 0).then(|| LoadAvg::new(1.0, 2.0, 3.0));
+            s.pressure = (i == 3).then(|| Pressure {
+                io_full_pct: Some(7.5),
+                ..Pressure::default()
+            });
+            s.memory = Memory::new(1000, 400 - i * 10);
+            samples.push(s);
+        }
+        let series = SystemSeries::from_samples(&samples);
+        assert_eq!(series.host, "h");
+        assert_eq!(series.len(), 4);
+        assert_eq!(series.boot_ids.len(), 2);
+        for (i, s) in samples.iter().enumerate() {
+            assert_eq!(series.ts[i], s.ts);
+            assert_eq!(series.interval(i), s.interval);
+            assert_eq!(series.boot_id(i), s.boot_id.as_deref());
+            assert_eq!(series.load(i), s.load);
+            assert_eq!(series.pressure(i), s.pressure);
+            assert_eq!(series.mem_used_bytes[i], s.memory.used_bytes);
+        }
+        assert_eq!(
+            series.index_at(t0.saturating_add(Duration::from_millis(1500))),
+            2
+        );
+        let window = samples[..]
+            .samples_between(samples[1].ts, samples[2].ts)
+            .unwrap_or_default();
+        assert_eq!(window, samples[1..3].to_vec());
+    }
+}
