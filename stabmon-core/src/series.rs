@@ -243,6 +243,31 @@ impl SystemSeries {
 pub trait WindowSource {
     /// The samples with `from <= ts <= to`, sorted by time.
     fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, crate::Error>;
+
+    /// The samples taken exactly at `instants` (sorted), sorted by time; an instant without a sample is left out.
+    ///
+    /// By default one [`samples_between`](Self::samples_between) per run of instants less than a minute apart; a
+    /// store reader reads each file once instead.
+    fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, crate::Error> {
+        let mut out: Vec<Sample> = Vec::new();
+        let mut k = 0;
+        while k < instants.len() {
+            let from = instants[k];
+            let mut to = from;
+            while k < instants.len()
+                && instants[k]
+                    .duration_since(from)
+                    .is_some_and(|d| d.as_secs() < 60)
+            {
+                to = instants[k];
+                k += 1;
+            }
+            let mut got = self.samples_between(from, to)?;
+            got.retain(|s| instants.binary_search(&s.ts).is_ok());
+            out.extend(got);
+        }
+        Ok(out)
+    }
 }
 
 impl WindowSource for [Sample] {
@@ -295,5 +320,13 @@ mod tests {
             .samples_between(samples[1].ts, samples[2].ts)
             .unwrap_or_default();
         assert_eq!(window, samples[1..3].to_vec());
+        let at = samples[..]
+            .samples_at(&[
+                samples[0].ts,
+                samples[0].ts.saturating_add(Duration::from_millis(1)),
+                samples[3].ts,
+            ])
+            .unwrap_or_default();
+        assert_eq!(at, vec![samples[0].clone(), samples[3].clone()]);
     }
 }
