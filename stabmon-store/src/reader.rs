@@ -33,6 +33,9 @@ use crate::schema::{
     KEY_SCHEMA_VERSION, KEY_TABLE, NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN,
     SAMPLES_EXACT_MACHINE_ABSENT, SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, SCHEMA_VERSION,
 };
+mod scan;
+pub use scan::{Coverage, HostWindows, SampleStream};
+
 use crate::writer::{derived_interval, lone_process, name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
@@ -396,40 +399,47 @@ impl StoreReader {
                 Err(e) => self.warn(&seg.file(TABLES[0]), &e),
             }
         }
-        if let Some(root) = &self.journal_root {
-            let mut seen: HashSet<(String, i64)> = out
-                .iter()
-                .map(|s| (s.host.clone(), s.ts.as_unix_micros()))
-                .collect();
-            for path in local_journals(root) {
-                let Ok(bytes) = std::fs::read(&path) else {
-                    continue; // compacted and removed meanwhile
-                };
-                match crate::codec::read_journal(&bytes) {
-                    Ok(c) => {
-                        for s in c.samples {
-                            let keep = self.host.as_ref().is_none_or(|h| *h == s.host)
-                                && range.contains(s.ts.as_unix_micros())
-                                && seen.insert((s.host.clone(), s.ts.as_unix_micros()));
-                            if keep {
-                                out.push(s);
-                            }
-                        }
-                    }
-                    Err(why) => {
-                        let mut w = self.lock_warnings();
-                        if w.seen.insert(path.clone()) {
-                            w.list.push(format!(
-                                "skipped {}: not a readable journal ({why})",
-                                path.display()
-                            ));
-                        }
-                    }
-                }
+        let mut seen: HashSet<(String, i64)> = out
+            .iter()
+            .map(|s| (s.host.clone(), s.ts.as_unix_micros()))
+            .collect();
+        for s in self.read_journals() {
+            let keep = self.host.as_ref().is_none_or(|h| *h == s.host)
+                && range.contains(s.ts.as_unix_micros())
+                && seen.insert((s.host.clone(), s.ts.as_unix_micros()));
+            if keep {
+                out.push(s);
             }
         }
         out.sort_by_key(|s| s.ts);
         Ok(out)
+    }
+
+    /// Every sample of the journals (of a recorder still running, or that died), in file order; an unreadable
+    /// journal is reported once in [`warnings`](Self::warnings).
+    fn read_journals(&self) -> Vec<Sample> {
+        let mut out = Vec::new();
+        let Some(root) = &self.journal_root else {
+            return out;
+        };
+        for path in local_journals(root) {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue; // compacted and removed meanwhile
+            };
+            match crate::codec::read_journal(&bytes) {
+                Ok(c) => out.extend(c.samples),
+                Err(why) => {
+                    let mut w = self.lock_warnings();
+                    if w.seen.insert(path.clone()) {
+                        w.list.push(format!(
+                            "skipped {}: not a readable journal ({why})",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The samples of one host with `from <= ts < to`.
@@ -450,6 +460,11 @@ struct Range {
 }
 
 impl Range {
+    const ALL: Range = Range {
+        from: None,
+        to: None,
+    };
+
     fn contains(&self, micros: i64) -> bool {
         self.from.is_none_or(|f| micros >= f.as_unix_micros())
             && self.to.is_none_or(|t| micros < t.as_unix_micros())

@@ -1,0 +1,451 @@
+//! The bounded read path: coverage without reading samples, a host's system columns for a range, whole samples
+//! streamed segment by segment, and whole samples for the windows and instants analysis asks for.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::statistics::Statistics;
+use stabmon_core::series::{SystemSeries, WindowSource};
+use stabmon_core::{Sample, Timestamp};
+
+use super::{Range, StoreReader, read_latency, read_samples, read_segment};
+use crate::error::{Error, io, pq};
+use crate::layout::{LATENCY, SegmentLoc, TABLES, utc_date};
+
+/// What the data holds for one host, from the segments' footers (or a served directory's manifest) and the
+/// journal: no sample is decoded from Parquet.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Coverage {
+    /// The host.
+    pub host: String,
+    /// The first sample's time.
+    pub first: Timestamp,
+    /// The last sample's time.
+    pub last: Timestamp,
+    /// Samples in Parquet segments (a sample a recovered journal repeats may be counted twice).
+    pub segment_samples: u64,
+    /// Parquet segments.
+    pub segments: usize,
+    /// Samples in the journal of a recorder still running (or that died), not yet in a segment.
+    pub journal_samples: u64,
+}
+
+impl StoreReader {
+    /// What the data covers, per host in name order (the [`with_host`](Self::with_host) filter applies): first and
+    /// last sample and how many, from the segments' Parquet footers and the journal, without decoding samples from
+    /// Parquet. A segment whose footer cannot be read is skipped with a warning ([`warnings`](Self::warnings)).
+    pub fn coverage(&self) -> Result<Vec<Coverage>, Error> {
+        let mut out: BTreeMap<String, Coverage> = BTreeMap::new();
+        let mut add = |host: &str, first: Timestamp, last: Timestamp, rows: u64, journal: bool| {
+            let c = out.entry(host.to_owned()).or_insert_with(|| Coverage {
+                host: host.to_owned(),
+                first,
+                last,
+                segment_samples: 0,
+                segments: 0,
+                journal_samples: 0,
+            });
+            c.first = c.first.min(first);
+            c.last = c.last.max(last);
+            if journal {
+                c.journal_samples += rows;
+            } else {
+                c.segment_samples += rows;
+                c.segments += 1;
+            }
+        };
+        if let Some(r) = &self.remote {
+            for s in r.manifest.segments.iter().filter(|s| s.table == TABLES[0]) {
+                if self.host.as_ref().is_some_and(|h| *h != s.host) {
+                    continue;
+                }
+                if let (Some(from), Some(to)) = (s.from, s.to) {
+                    add(&s.host, from, to, s.rows, false);
+                }
+            }
+            // The journal of a served directory is fetched with the samples it holds.
+            self.fetch_remote(r, None, Some(Timestamp::from_unix_micros(i64::MIN)))?;
+        } else {
+            for seg in self.selected() {
+                let path = seg.file(TABLES[0]);
+                match footer_range(&path) {
+                    Ok(Some((first, last, rows))) => add(&seg.host, first, last, rows, false),
+                    Ok(None) => {}
+                    Err(e) => self.warn(&path, &e),
+                }
+            }
+        }
+        for (host, samples) in self.journal_samples(None, Range::ALL) {
+            if let (Some(a), Some(b)) = (samples.front(), samples.back()) {
+                add(&host, a.ts, b.ts, samples.len() as u64, true);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
+    /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
+    /// journal. Memory: the columns (about 100 bytes a sample) and one segment's rows at a time.
+    ///
+    /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
+    /// an error.
+    pub fn system_series(
+        &self,
+        host: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<SystemSeries, Error> {
+        let range = Range { from, to };
+        let mut series = SystemSeries::new(host);
+        let mut journal = self
+            .journal_samples(Some(host), range)
+            .remove(host)
+            .unwrap_or_default();
+        let push = |s: &Sample, journal: &mut VecDeque<Sample>, series: &mut SystemSeries| {
+            while let Some(j) = journal.front().filter(|j| j.ts <= s.ts) {
+                if j.ts < s.ts {
+                    series.push(j);
+                }
+                journal.pop_front();
+            }
+            if series.ts.last().is_none_or(|t| *t < s.ts) {
+                series.push(s);
+            }
+        };
+        for seg in self.segments_in(Some(host), range)? {
+            let mut samples = Vec::new();
+            let mut lens = Vec::new();
+            let read = read_samples(
+                &seg.file(TABLES[0]),
+                &seg.host,
+                range,
+                &mut samples,
+                &mut lens,
+            )
+            .and_then(|()| {
+                let latency = seg.file(LATENCY);
+                match (samples.first(), samples.last()) {
+                    (Some(a), Some(b)) if latency.exists() => {
+                        let whole = Range {
+                            from: Some(a.ts),
+                            to: Some(b.ts.saturating_add(std::time::Duration::from_micros(1))),
+                        };
+                        read_latency(&latency, whole, &mut samples)
+                    }
+                    _ => Ok(()),
+                }
+            });
+            match read {
+                Ok(()) => {
+                    for s in samples
+                        .iter()
+                        .filter(|s| range.contains(s.ts.as_unix_micros()))
+                    {
+                        push(s, &mut journal, &mut series);
+                    }
+                }
+                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
+            }
+        }
+        for j in journal {
+            if series.ts.last().is_none_or(|t| *t < j.ts) {
+                series.push(&j);
+            }
+        }
+        Ok(series)
+    }
+
+    /// Whole samples with `from <= ts < to`, streamed segment by segment in time order (hosts merged by time,
+    /// stably in name order), with the journal's: what [`samples`](Self::samples) returns, one segment in memory at
+    /// a time. Damaged segments are skipped with a warning; a segment of a newer schema ends the stream with an
+    /// error.
+    pub fn stream(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<SampleStream<'_>, Error> {
+        let range = Range { from, to };
+        let mut journals = self.journal_samples(None, range);
+        let mut hosts = Vec::new();
+        let mut by_host: BTreeMap<String, Vec<SegmentLoc>> = BTreeMap::new();
+        for seg in self.segments_in(None, range)? {
+            by_host.entry(seg.host.clone()).or_default().push(seg);
+        }
+        for h in journals.keys() {
+            by_host.entry(h.clone()).or_default();
+        }
+        for (host, segments) in by_host {
+            hosts.push(HostStream {
+                journal: journals.remove(&host).unwrap_or_default(),
+                segments: segments.into(),
+                current: VecDeque::new(),
+                last: None,
+                host,
+            });
+        }
+        Ok(SampleStream {
+            reader: self,
+            range,
+            hosts,
+            failed: false,
+        })
+    }
+
+    /// Whole samples of `host`, for the windows and instants analysis asks for ([`WindowSource`]).
+    pub fn windows(&self, host: &str) -> HostWindows<'_> {
+        HostWindows {
+            reader: self,
+            host: host.to_owned(),
+        }
+    }
+
+    /// The segments (of one host or all) that may hold samples in `range`, in host and time order; for a served
+    /// directory, fetched first.
+    fn segments_in(&self, host: Option<&str>, range: Range) -> Result<Vec<SegmentLoc>, Error> {
+        if let Some(r) = &self.remote {
+            self.fetch_remote(r, range.from, range.to)?;
+        }
+        let (from_date, to_date) = (range.from.map(utc_date), range.to.map(utc_date));
+        Ok(self
+            .selected()
+            .filter(|s| host.is_none_or(|h| h == s.host))
+            .filter(|s| {
+                !(from_date.as_ref().is_some_and(|d| s.date < *d)
+                    || to_date.as_ref().is_some_and(|d| s.date > *d))
+            })
+            .filter(|s| self.remote.is_none() || s.file(TABLES[0]).exists())
+            .cloned()
+            .collect())
+    }
+
+    /// The journal's samples in `range`, per host, sorted by time and without repeats.
+    fn journal_samples(
+        &self,
+        host: Option<&str>,
+        range: Range,
+    ) -> BTreeMap<String, VecDeque<Sample>> {
+        let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
+        for s in self.read_journals() {
+            let keep = host.is_none_or(|h| h == s.host)
+                && self.host.as_ref().is_none_or(|h| *h == s.host)
+                && range.contains(s.ts.as_unix_micros());
+            if keep {
+                out.entry(s.host.clone()).or_default().push(s);
+            }
+        }
+        out.into_iter()
+            .map(|(h, mut v)| {
+                v.sort_by_key(|s| s.ts);
+                v.dedup_by_key(|s| s.ts);
+                (h, v.into())
+            })
+            .collect()
+    }
+}
+
+/// The first and last `ts` and the row count of a `samples` file, from its footer.
+fn footer_range(path: &Path) -> Result<Option<(Timestamp, Timestamp, u64)>, Error> {
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let reader = SerializedFileReader::new(file).map_err(pq(path))?;
+    let md = reader.metadata();
+    let Some(col) = md
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.path().string() == "ts")
+    else {
+        return Ok(None);
+    };
+    let (mut first, mut last, mut rows) = (i64::MAX, i64::MIN, 0u64);
+    for rg in md.row_groups() {
+        rows += u64::try_from(rg.num_rows()).unwrap_or(0);
+        if let Some(Statistics::Int64(s)) = rg.column(col).statistics()
+            && let (Some(&a), Some(&b)) = (s.min_opt(), s.max_opt())
+        {
+            first = first.min(a);
+            last = last.max(b);
+        }
+    }
+    Ok((first <= last).then(|| {
+        (
+            Timestamp::from_unix_micros(first),
+            Timestamp::from_unix_micros(last),
+            rows,
+        )
+    }))
+}
+
+/// One host's part of a [`SampleStream`].
+struct HostStream {
+    host: String,
+    segments: VecDeque<SegmentLoc>,
+    journal: VecDeque<Sample>,
+    current: VecDeque<Sample>,
+    last: Option<Timestamp>,
+}
+
+impl HostStream {
+    /// The host's next sample time, reading its next segment when the current one is used up.
+    fn peek(&mut self, reader: &StoreReader, range: Range) -> Result<Option<Timestamp>, Error> {
+        loop {
+            let seg = self.current.front().map(|s| s.ts);
+            let jour = self.journal.front().map(|s| s.ts);
+            if seg.is_some() || self.segments.is_empty() {
+                return Ok(match (seg, jour) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                });
+            }
+            let Some(loc) = self.segments.pop_front() else {
+                continue;
+            };
+            match read_segment(&loc, range) {
+                Ok(v) => self.current = v.into(),
+                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                Err(e) => reader.warn(&loc.file(TABLES[0]), &e),
+            }
+        }
+    }
+
+    /// Takes the sample at `ts` (from the segment, or the journal when only it has one), dropping repeats.
+    fn take(&mut self, ts: Timestamp) -> Option<Sample> {
+        let from_seg = self.current.front().is_some_and(|s| s.ts == ts);
+        let from_journal = self.journal.front().is_some_and(|s| s.ts == ts);
+        let s = if from_seg {
+            if from_journal {
+                self.journal.pop_front();
+            }
+            self.current.pop_front()
+        } else {
+            self.journal.pop_front()
+        }?;
+        if self.last.is_some_and(|l| l >= s.ts) {
+            return None;
+        }
+        self.last = Some(s.ts);
+        Some(s)
+    }
+}
+
+/// Whole samples in time order, one segment per host in memory at a time ([`StoreReader::stream`]).
+pub struct SampleStream<'a> {
+    reader: &'a StoreReader,
+    range: Range,
+    hosts: Vec<HostStream>,
+    failed: bool,
+}
+
+impl std::fmt::Debug for SampleStream<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampleStream")
+            .field(
+                "hosts",
+                &self.hosts.iter().map(|h| &h.host).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Iterator for SampleStream<'_> {
+    type Item = Result<Sample, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let mut best: Option<(usize, Timestamp)> = None;
+            for (k, h) in self.hosts.iter_mut().enumerate() {
+                match h.peek(self.reader, self.range) {
+                    Ok(Some(t)) if best.is_none_or(|(_, b)| t < b) => best = Some((k, t)),
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            let (k, ts) = best?;
+            if let Some(s) = self.hosts[k].take(ts) {
+                return Some(Ok(s));
+            }
+        }
+    }
+}
+
+/// Whole samples of one host for analysis windows and instants ([`StoreReader::windows`]): each read touches only
+/// the row groups that hold them.
+#[derive(Debug)]
+pub struct HostWindows<'a> {
+    reader: &'a StoreReader,
+    host: String,
+}
+
+impl HostWindows<'_> {
+    fn read(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, Error> {
+        let to_excl = to.saturating_add(std::time::Duration::from_micros(1));
+        let mut out = Vec::new();
+        for s in self
+            .reader
+            .stream_host(&self.host, Some(from), Some(to_excl))?
+        {
+            out.push(s?);
+        }
+        Ok(out)
+    }
+}
+
+impl StoreReader {
+    fn stream_host(
+        &self,
+        host: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<SampleStream<'_>, Error> {
+        let mut stream = self.stream(from, to)?;
+        stream.hosts.retain(|h| h.host == host);
+        Ok(stream)
+    }
+}
+
+impl WindowSource for HostWindows<'_> {
+    fn samples_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.read(from, to)
+            .map_err(|e| stabmon_core::Error::Window {
+                from,
+                to,
+                source: Box::new(e),
+            })
+    }
+
+    fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
+        // One read per row group's worth of nearby instants: instants within an hour of each other share a read.
+        let mut out: Vec<Sample> = Vec::new();
+        let mut k = 0;
+        while k < instants.len() {
+            let from = instants[k];
+            let mut to = from;
+            while k < instants.len()
+                && instants[k]
+                    .duration_since(from)
+                    .is_some_and(|d| d.as_secs() < 3600)
+            {
+                to = instants[k];
+                k += 1;
+            }
+            // Only the row groups holding these instants are decoded, then all but the instants dropped.
+            let mut got = self.samples_between(from, to)?;
+            got.retain(|s| instants.binary_search(&s.ts).is_ok());
+            out.extend(got);
+        }
+        Ok(out)
+    }
+}

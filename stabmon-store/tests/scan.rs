@@ -1,0 +1,143 @@
+//! The bounded read path: coverage without decoding samples, system columns, a streamed sample iterator and
+//! analysis windows, each checked against `StoreReader::samples`, the read-everything path.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use stabmon_core::analysis::{DetectOptions, detect_incidents, detect_incidents_in};
+use stabmon_core::series::{SystemSeries, WindowSource};
+use stabmon_core::synth::Synth;
+use stabmon_core::{Sample, Timestamp};
+use stabmon_store::{FlightRecorder, RecorderOptions, StoreReader, StoreWriter, WriterOptions};
+
+/// 2026-11-24T22:00:00Z: two hours before midnight, so the data spans two dates.
+const T0: i64 = 1_795_557_600;
+
+fn at(s: u64) -> Timestamp {
+    Timestamp::from_unix_secs(T0).saturating_add(Duration::from_secs(s))
+}
+
+fn synth(host: &str, secs: u64) -> Vec<Sample> {
+    Synth::new(at(0), Duration::from_secs(1))
+        .count(secs)
+        .processes(60)
+        .host(host)
+        .latency_target("router", 2.0, 0.5)
+        .cpu_hog("xmrig", "./xmrig", at(1200), at(1500), 180.0)
+        .memory_leak("java", "java -jar x", at(3000), at(4200), 4_000_000)
+        .gap(at(2000), at(2200))
+        .generate()
+}
+
+fn write(dir: &Path, samples: &[Sample]) {
+    // Small row groups, so that ranges and windows really skip some.
+    let mut w =
+        StoreWriter::create_with(dir, WriterOptions::default().row_group_samples(600)).unwrap();
+    for s in samples {
+        w.write(s).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn columns_stream_and_windows_agree_with_the_whole_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = synth("web-1", 3 * 3600);
+    let b = synth("db-1", 1800);
+    write(dir.path(), &a);
+    write(dir.path(), &b);
+    let reader = StoreReader::open(dir.path()).unwrap();
+
+    // Coverage from the footers.
+    let cov = reader.coverage().unwrap();
+    assert_eq!(cov.len(), 2);
+    assert_eq!(cov[0].host, "db-1");
+    assert_eq!((cov[0].first, cov[0].last), (b[0].ts, b.last().unwrap().ts));
+    assert_eq!(cov[1].segment_samples, a.len() as u64);
+    assert_eq!(cov[1].journal_samples, 0);
+
+    // The columns of a range equal the columns of the samples of that range.
+    let (from, to) = (Some(at(1000)), Some(at(9000)));
+    let whole = reader.clone().with_host("web-1").samples(from, to).unwrap();
+    let series = reader.system_series("web-1", from, to).unwrap();
+    assert!(series == SystemSeries::from_samples(&whole));
+    assert!(!series.latency.is_empty());
+
+    // The stream gives what samples() gives, for both hosts.
+    let all = reader.samples(None, None).unwrap();
+    let streamed: Vec<Sample> = reader
+        .stream(None, None)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(streamed.len(), all.len());
+    assert!(streamed == all);
+
+    // Windows and instants.
+    let w = reader.windows("web-1");
+    let got = w.samples_between(at(1200), at(1210)).unwrap();
+    assert!(got == a[1200..=1210]);
+    let instants = [a[5].ts, at(2100), a[4000].ts, a[4001].ts];
+    let got = w.samples_at(&instants).unwrap();
+    let ts: Vec<Timestamp> = got.iter().map(|s| s.ts).collect();
+    assert_eq!(ts, [a[5].ts, a[4000].ts, a[4001].ts]);
+    assert!(got == [a[5].clone(), a[4000].clone(), a[4001].clone()]);
+
+    // Detection over columns and windows finds what detection over every sample finds.
+    let opts = DetectOptions::default();
+    let want = detect_incidents(&whole, &opts);
+    assert!(want.len() >= 3, "{want:?}");
+    assert_eq!(detect_incidents_in(&series, &w, &opts).unwrap(), want);
+}
+
+#[test]
+fn the_journal_of_a_running_recorder_is_covered_streamed_and_in_the_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("nas", 120);
+    let (mut rec, _) = FlightRecorder::open(dir.path(), RecorderOptions::new()).unwrap();
+    for s in &samples {
+        let _ = rec.record(s);
+    }
+    // Still recording: everything is in the journal, nothing in Parquet.
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let cov = reader.coverage().unwrap();
+    assert_eq!(cov.len(), 1, "{cov:?}");
+    assert_eq!(cov[0].journal_samples, 120);
+    assert_eq!(cov[0].segments, 0);
+    assert_eq!(cov[0].last, samples[119].ts);
+    let series = reader.system_series("nas", None, None).unwrap();
+    assert!(series == SystemSeries::from_samples(&samples));
+    let streamed: Vec<Sample> = reader
+        .stream(None, None)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(streamed == samples);
+    drop(rec);
+}
+
+#[test]
+fn a_damaged_segment_in_the_middle_is_skipped_with_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("web-1", 3 * 3600);
+    write(dir.path(), &samples);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let files = reader.segment_files();
+    assert!(files.len() >= 2, "{files:?}");
+    std::fs::write(&files[0], b"PAR1 this is not parquet PAR1").unwrap();
+    let series = reader.system_series("web-1", None, None).unwrap();
+    assert!(series.len() > 0 && series.len() < samples.len());
+    let streamed = reader
+        .stream(None, None)
+        .unwrap()
+        .map(Result::unwrap)
+        .count();
+    assert_eq!(streamed, series.len());
+    let warnings = reader.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&files[0].display().to_string()),
+        "{warnings:?}"
+    );
+}
