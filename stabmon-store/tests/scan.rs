@@ -127,7 +127,7 @@ fn a_damaged_segment_in_the_middle_is_skipped_with_one_warning() {
     assert!(files.len() >= 2, "{files:?}");
     std::fs::write(&files[0], b"PAR1 this is not parquet PAR1").unwrap();
     let series = reader.system_series("web-1", None, None).unwrap();
-    assert!(series.len() > 0 && series.len() < samples.len());
+    assert!(!series.is_empty() && series.len() < samples.len());
     let streamed = reader
         .stream(None, None)
         .unwrap()

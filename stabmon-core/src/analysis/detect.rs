@@ -266,7 +266,7 @@ fn cpu_surges<V: View + ?Sized>(
     let max_frozen = opts.max_frozen;
     let mut runs = Vec::new();
     let mut current: Option<Run> = None;
-    for i in 0..samples.len() {
+    for (i, &broken) in breaks.iter().enumerate() {
         let v = value(i);
         let ts = samples.ts(i);
         let frozen = current.is_some_and(|r| {
@@ -293,9 +293,7 @@ fn cpu_surges<V: View + ?Sized>(
         if current.is_none() || !frozen {
             base.push(ts.as_unix_micros(), v);
         }
-        if breaks[i]
-            && let Some(r) = current.take()
-        {
+        if broken && let Some(r) = current.take() {
             runs.push(r);
         }
     }
@@ -358,7 +356,7 @@ fn climbs<V: View + ?Sized>(
     let (mut lo, mut hi) = (0usize, 0usize);
     // The last time the level made progress: rose by an eighth of the minimum rise above the previous mark.
     let (mut mark, mut mark_ts) = (value(0), samples.ts(0));
-    for i in 0..samples.len() {
+    for (i, &broken) in breaks.iter().enumerate() {
         let v = value(i);
         let need = min_rise(lo);
         let tolerance = (opts.climb_pullback_ratio * need as f64) as u64;
@@ -373,7 +371,7 @@ fn climbs<V: View + ?Sized>(
             .ts(i)
             .duration_since(mark_ts)
             .is_some_and(|d| d > idle);
-        let last = breaks[i] || i + 1 == samples.len();
+        let last = broken || i + 1 == samples.len();
         if pulled_back || stalled || last {
             if value(hi).saturating_sub(value(lo)) >= need {
                 found.push((lo, hi));
@@ -437,7 +435,7 @@ fn upper_envelope<V: View + ?Sized>(
     let window = micros(window);
     let mut out = Vec::with_capacity(samples.len());
     let mut queue: VecDeque<(i64, u64)> = VecDeque::new();
-    for i in 0..samples.len() {
+    for (i, &broken) in breaks.iter().enumerate() {
         let ts = samples.ts(i).as_unix_micros();
         let v = raw(i);
         while queue.back().is_some_and(|(_, b)| *b <= v) {
@@ -451,7 +449,7 @@ fn upper_envelope<V: View + ?Sized>(
             queue.pop_front();
         }
         out.push(queue.front().map_or(v, |(_, m)| *m));
-        if breaks[i] {
+        if broken {
             queue.clear();
         }
     }
