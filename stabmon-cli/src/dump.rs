@@ -5,7 +5,13 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::bail;
-use stabmon_core::{LatencyProbe, ProcessEntry, Sample};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+use stabmon_core::{LatencyProbe, ProcessEntry, Sample, Timestamp};
+
+use stabmon_store::DefaultRange;
 
 use crate::select::{self, Hosts};
 use crate::{DumpArgs, Format};
@@ -13,12 +19,14 @@ use crate::{DumpArgs, Format};
 pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
     let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
     let src = select::open(&args.data, Hosts::Any)?;
-    let read = select::read(&src, asked, select::Default::All)?;
-    let samples = read.samples;
+    let (from, to) = select::range(&src, asked, DefaultRange::All)?;
     let path = &src.shown;
-    if samples.is_empty() {
+    // Streamed: the first line is out after the first segment is read, whatever the range.
+    let mut samples = select::stream(&src, from, to)?.peekable();
+    if samples.peek().is_none() {
+        select::print_warnings(&src);
         if asked.from.is_some() || asked.to.is_some() {
-            bail!("{}", select::explain_empty(&src, read.from, read.to)?);
+            bail!("{}", select::explain_empty(&src, from, to)?);
         }
         bail!("no samples found at {path} (record some with 'stabmon record --data {path}')");
     }
@@ -26,26 +34,51 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if args.latency {
-        let probes = latency_probes(&samples);
-        if probes.is_empty() {
+        let mut probes = 0usize;
+        let mut reorder = ProbeOrder::default();
+        match args.format {
+            Format::Csv => write_row(&mut out, &header(LATENCY_COLUMNS))?,
+            Format::Json => {}
+        }
+        for s in samples {
+            let s = s?;
+            for (host, p) in reorder.push(&s) {
+                probes += 1;
+                write_probe(&mut out, args.format, &host, &p)?;
+            }
+        }
+        for (host, p) in reorder.finish() {
+            probes += 1;
+            write_probe(&mut out, args.format, &host, &p)?;
+        }
+        out.flush()?;
+        if probes == 0 {
             eprintln!(
                 "stabmon: no latency probes at {path}: record some with 'stabmon record --target NAME=URL' or --net auto"
             );
         }
-        match args.format {
-            Format::Csv => write_latency_csv(&mut out, &probes)?,
-            Format::Json => write_latency_json(&mut out, &probes)?,
-        }
-        out.flush()?;
+        select::print_warnings(&src);
         return Ok(ExitCode::SUCCESS);
     }
-    match (args.format, args.processes) {
-        (Format::Csv, false) => write_samples_csv(&mut out, &samples)?,
-        (Format::Csv, true) => write_processes_csv(&mut out, &samples)?,
-        (Format::Json, false) => write_samples_json(&mut out, &samples)?,
-        (Format::Json, true) => write_processes_json(&mut out, &samples)?,
+    if args.format == Format::Csv {
+        let columns = if args.processes {
+            PROCESS_COLUMNS
+        } else {
+            SAMPLE_COLUMNS
+        };
+        write_row(&mut out, &header(columns))?;
+    }
+    for s in samples {
+        let s = s?;
+        match (args.format, args.processes) {
+            (Format::Csv, false) => write_row(&mut out, &sample_row(&s))?,
+            (Format::Csv, true) => write_processes_csv(&mut out, &s)?,
+            (Format::Json, false) => write_sample_json(&mut out, &s)?,
+            (Format::Json, true) => write_processes_json(&mut out, &s)?,
+        }
     }
     out.flush()?;
+    select::print_warnings(&src);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -175,14 +208,6 @@ fn header(columns: &[&str]) -> Vec<String> {
     columns.iter().map(|c| (*c).to_owned()).collect()
 }
 
-fn write_samples_csv<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result<()> {
-    write_row(out, &header(SAMPLE_COLUMNS))?;
-    for s in samples {
-        write_row(out, &sample_row(s))?;
-    }
-    Ok(())
-}
-
 const PROCESS_COLUMNS: &[&str] = &[
     "ts",
     "host",
@@ -219,27 +244,21 @@ fn process_row(s: &Sample, p: &ProcessEntry) -> Vec<String> {
     ]
 }
 
-fn write_processes_csv<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result<()> {
-    write_row(out, &header(PROCESS_COLUMNS))?;
-    for s in samples {
-        for p in &s.top.processes {
-            write_row(out, &process_row(s, p))?;
-        }
+fn write_processes_csv<W: Write>(out: &mut W, s: &Sample) -> io::Result<()> {
+    for p in &s.top.processes {
+        write_row(out, &process_row(s, p))?;
     }
     Ok(())
 }
 
 // JSON errors are turned back into `io::Error` so that a broken pipe is still recognized as one.
-fn write_samples_json<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result<()> {
-    for s in samples {
-        serde_json::to_writer(&mut *out, s).map_err(io::Error::from)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
+fn write_sample_json<W: Write>(out: &mut W, s: &Sample) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, s).map_err(io::Error::from)?;
+    out.write_all(b"\n")
 }
 
-fn write_processes_json<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result<()> {
-    for s in samples {
+fn write_processes_json<W: Write>(out: &mut W, s: &Sample) -> io::Result<()> {
+    {
         for p in &s.top.processes {
             let mut row = serde_json::Map::new();
             row.insert("ts".to_owned(), serde_json::Value::from(s.ts.to_string()));
@@ -256,14 +275,68 @@ fn write_processes_json<W: Write>(out: &mut W, samples: &[Sample]) -> io::Result
     Ok(())
 }
 
-/// Every probe of every sample, ordered by start time (a slow probe arrives with a later sample).
-fn latency_probes(samples: &[Sample]) -> Vec<(&str, &LatencyProbe)> {
-    let mut probes: Vec<(&str, &LatencyProbe)> = samples
-        .iter()
-        .flat_map(|s| s.latency.iter().map(move |p| (s.host.as_str(), p)))
-        .collect();
-    probes.sort_by_key(|(_, p)| p.ts);
-    probes
+/// How long a probe may take at most before its sample is taken: probes are written once the stream is this far
+/// past their start (a slow probe arrives with a later sample; probes time out long before this).
+const PROBE_HOLD: Duration = Duration::from_secs(120);
+
+/// Puts the probes of streamed samples in start order (ties in the samples' order), holding back only the last
+/// [`PROBE_HOLD`] of them.
+#[derive(Default)]
+struct ProbeOrder {
+    held: BinaryHeap<Reverse<(Timestamp, u64, String, ProbeKey)>>,
+    seq: u64,
+}
+
+/// A probe in the heap, ordered by nothing but its place (the heap's key is start time and arrival).
+struct ProbeKey(LatencyProbe);
+
+impl PartialEq for ProbeKey {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for ProbeKey {}
+impl PartialOrd for ProbeKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ProbeKey {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl ProbeOrder {
+    /// Takes a sample's probes; gives back those that can no longer be overtaken.
+    fn push(&mut self, s: &Sample) -> Vec<(String, LatencyProbe)> {
+        for p in &s.latency {
+            self.seq += 1;
+            self.held.push(Reverse((
+                p.ts,
+                self.seq,
+                s.host.clone(),
+                ProbeKey(p.clone()),
+            )));
+        }
+        let before = s.ts.saturating_sub(PROBE_HOLD);
+        let mut out = Vec::new();
+        while self.held.peek().is_some_and(|Reverse(x)| x.0 < before) {
+            if let Some(Reverse((_, _, host, p))) = self.held.pop() {
+                out.push((host, p.0));
+            }
+        }
+        out
+    }
+
+    /// The probes still held, in order.
+    fn finish(mut self) -> Vec<(String, LatencyProbe)> {
+        let mut out = Vec::new();
+        while let Some(Reverse((_, _, host, p))) = self.held.pop() {
+            out.push((host, p.0));
+        }
+        out
+    }
 }
 
 const LATENCY_COLUMNS: &[&str] = &[
@@ -300,34 +373,32 @@ fn latency_row(host: &str, p: &LatencyProbe) -> Vec<String> {
     ]
 }
 
-fn write_latency_csv<W: Write>(out: &mut W, probes: &[(&str, &LatencyProbe)]) -> io::Result<()> {
-    write_row(out, &header(LATENCY_COLUMNS))?;
-    for (host, p) in probes {
-        write_row(out, &latency_row(host, p))?;
+/// One probe as a CSV row, or as one flat JSON object with the same keys as the CSV columns (absent figures are
+/// null).
+fn write_probe<W: Write>(
+    out: &mut W,
+    format: Format,
+    host: &str,
+    p: &LatencyProbe,
+) -> io::Result<()> {
+    if format == Format::Csv {
+        return write_row(out, &latency_row(host, p));
     }
-    Ok(())
-}
-
-/// One flat JSON object per probe, with the same keys as the CSV columns (absent figures are null).
-fn write_latency_json<W: Write>(out: &mut W, probes: &[(&str, &LatencyProbe)]) -> io::Result<()> {
-    for (host, p) in probes {
-        let row = serde_json::json!({
-            "ts": p.ts.to_string(),
-            "host": host,
-            "target": p.target,
-            "outcome": p.outcome.kind(),
-            "http_status": p.outcome.http_status(),
-            "message": p.outcome.message(),
-            "dns_ms": p.dns_ms,
-            "connect_ms": p.connect_ms,
-            "tls_ms": p.tls_ms,
-            "first_byte_ms": p.first_byte_ms,
-            "total_ms": p.total_ms,
-        });
-        serde_json::to_writer(&mut *out, &row).map_err(io::Error::from)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
+    let row = serde_json::json!({
+        "ts": p.ts.to_string(),
+        "host": host,
+        "target": p.target,
+        "outcome": p.outcome.kind(),
+        "http_status": p.outcome.http_status(),
+        "message": p.outcome.message(),
+        "dns_ms": p.dns_ms,
+        "connect_ms": p.connect_ms,
+        "tls_ms": p.tls_ms,
+        "first_byte_ms": p.first_byte_ms,
+        "total_ms": p.total_ms,
+    });
+    serde_json::to_writer(&mut *out, &row).map_err(io::Error::from)?;
+    out.write_all(b"\n")
 }
 
 #[cfg(test)]
@@ -360,7 +431,8 @@ mod tests {
         );
 
         let mut out = Vec::new();
-        write_processes_csv(&mut out, std::slice::from_ref(&s)).unwrap_or_default();
+        write_row(&mut out, &header(PROCESS_COLUMNS)).unwrap_or_default();
+        write_processes_csv(&mut out, &s).unwrap_or_default();
         let text = String::from_utf8(out).unwrap_or_default();
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some(PROCESS_COLUMNS.join(",").as_str()));
@@ -374,7 +446,8 @@ mod tests {
         assert_eq!(lines.next(), None);
 
         let mut out = Vec::new();
-        write_samples_csv(&mut out, std::slice::from_ref(&s)).unwrap_or_default();
+        write_row(&mut out, &header(SAMPLE_COLUMNS)).unwrap_or_default();
+        write_row(&mut out, &sample_row(&s)).unwrap_or_default();
         let text = String::from_utf8(out).unwrap_or_default();
         let row = text.lines().nth(1).unwrap_or_default();
         assert!(row.starts_with("2026-11-25T03:12:00Z,nas,"), "{row}");
@@ -398,15 +471,20 @@ mod tests {
             Timestamp::from_unix_secs(3),
             ProbeOutcome::HttpStatus(500),
         ));
-        let samples = [s0, s1];
-        let probes = latency_probes(&samples);
+        let mut order = ProbeOrder::default();
+        let mut probes = order.push(&s0);
+        probes.extend(order.push(&s1));
+        probes.extend(order.finish());
         assert_eq!(
-            latency_row(probes[0].0, probes[0].1).len(),
+            latency_row(&probes[0].0, &probes[0].1).len(),
             LATENCY_COLUMNS.len()
         );
 
         let mut out = Vec::new();
-        write_latency_csv(&mut out, &probes).unwrap_or_default();
+        write_row(&mut out, &header(LATENCY_COLUMNS)).unwrap_or_default();
+        for (host, p) in &probes {
+            write_probe(&mut out, Format::Csv, host, p).unwrap_or_default();
+        }
         let text = String::from_utf8(out).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], LATENCY_COLUMNS.join(","));
@@ -416,7 +494,9 @@ mod tests {
         assert_eq!(lines.len(), 4);
 
         let mut out = Vec::new();
-        write_latency_json(&mut out, &probes).unwrap_or_default();
+        for (host, p) in &probes {
+            write_probe(&mut out, Format::Json, host, p).unwrap_or_default();
+        }
         let text = String::from_utf8(out).unwrap_or_default();
         let last: serde_json::Value =
             serde_json::from_str(text.lines().nth(2).unwrap_or_default()).unwrap_or_default();
@@ -430,7 +510,7 @@ mod tests {
         let mut s = Sample::new(Timestamp::from_unix_secs(0), "h");
         s.top.processes.push(ProcessEntry::new(7, "x"));
         let mut out = Vec::new();
-        assert!(write_processes_json(&mut out, &[s]).is_ok());
+        assert!(write_processes_json(&mut out, &s).is_ok());
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
         assert_eq!(v["ts"], "1970-01-01T00:00:00Z");
         assert_eq!(v["host"], "h");

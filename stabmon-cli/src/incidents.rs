@@ -3,10 +3,11 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use serde_json::{Value, json};
 use stabmon_core::Timestamp;
-use stabmon_core::analysis::{DetectOptions, GapKind, Incident, IncidentKind, detect_incidents};
+use stabmon_core::analysis::{DetectOptions, GapKind, Incident, IncidentKind, detect_incidents_in};
 
 use crate::select::{self, DataArgs, OneHost};
 use crate::table::{self, Cell, Column, Style};
@@ -34,13 +35,20 @@ pub struct IncidentsArgs {
 }
 
 pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
-    let Some(OneHost { src, read, host }) = select::read_one_host(&args.data)? else {
+    let Some(read) = select::read_one_host(&args.data)? else {
         return Ok(ExitCode::FAILURE);
     };
-    let opts = DetectOptions::default().clean_stops(src.reader.clean_stops(Some(&host)));
+    let OneHost {
+        src, host, series, ..
+    } = &read;
+    let opts = DetectOptions::default().clean_stops(src.reader.clean_stops(Some(host)));
     let spin = select::progress::spinner("finding incidents");
-    let mut incidents = detect_incidents(&read.samples, &opts);
+    // Culprits are named from whole samples read only inside each incident's window.
+    let incidents = detect_incidents_in(series, &src.reader.windows(host), &opts)
+        .with_context(|| format!("cannot read stabmon data at {}", src.shown));
     spin.finish_and_clear();
+    let mut incidents = incidents?;
+    select::print_warnings(src);
     incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
 
     let stdout = io::stdout();
@@ -50,7 +58,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
             "host": host,
             "from": read.from.to_string(),
             "to": read.to.to_string(),
-            "samples": read.samples.len(),
+            "samples": series.len(),
             "incidents": incidents.iter().map(incident_json).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
@@ -65,7 +73,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
             "no incidents for {host} from {} to {} ({} samples)",
             table::local_time(read.from),
             table::local_time(read.to),
-            read.samples.len()
+            series.len()
         )?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
@@ -118,7 +126,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
         if incidents.len() == 1 { "" } else { "s" },
         table::local_time(read.from),
         table::local_time(read.to),
-        read.samples.len(),
+        series.len(),
         table::local_zone()
     )?;
     out.write_all(table::render(&columns, &rows, &style).as_bytes())?;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use stabmon_report::ReportBuilder;
+use stabmon_store::DefaultRange;
 
 use crate::select::{self, Hosts};
 use crate::{ReportArgs, UsageError};
@@ -16,7 +17,9 @@ pub use crate::select::parse_time;
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
     let src = select::open(&args.data, Hosts::One)?;
-    let select::Read { samples, from, to } = select::read(&src, asked, select::Default::LastDay)?;
+    let (from, to) = select::range(&src, asked, DefaultRange::Last(select::DEFAULT_SPAN))?;
+    let samples = select::stream(&src, from, to)?.collect::<anyhow::Result<Vec<_>>>()?;
+    select::print_warnings(&src);
     if samples.is_empty() {
         eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
         return Ok(ExitCode::FAILURE);

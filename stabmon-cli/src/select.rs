@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use stabmon_core::series::SystemSeries;
 use stabmon_core::{Sample, Timestamp};
-use stabmon_store::StoreReader;
+use stabmon_store::{DefaultRange, StoreReader};
 
 use crate::{UsageError, datadir};
 
@@ -187,7 +188,8 @@ pub enum Hosts {
     Any,
 }
 
-/// Opens `--data` (a directory, a file or a URL, with `--token`) and chooses the host.
+/// Opens `--data` (a directory, a file or a URL, with `--token`) and chooses the host (stabmon-store's rules: the
+/// one asked for, or the only one; journals count).
 pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
     let path = datadir::resolve(args.data.as_deref())?;
     let shown = path.display().to_string();
@@ -211,28 +213,19 @@ pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
                 .with_context(|| format!("cannot read stabmon data at {shown}"))?
         }
     };
-    let all = reader.hosts();
-    let host = match (&args.host, all.as_slice()) {
-        (Some(h), _) if all.contains(h) => Some(h.clone()),
-        // Only a journal so far (no segment lists hosts): trust the flag, the read will tell.
-        (Some(h), []) => Some(h.clone()),
-        (Some(h), _) => {
-            return Err(UsageError(format!(
-                "no data for host {h:?} at {shown} (hosts there: {})",
-                all.join(", ")
-            ))
-            .into());
-        }
-        (None, [one]) => Some(one.clone()),
-        (None, []) => None,
-        (None, many) if hosts == Hosts::One => {
-            return Err(UsageError(format!(
-                "the data at {shown} holds several hosts ({}); choose one with --host",
-                many.join(", ")
-            ))
-            .into());
-        }
-        (None, _) => None,
+    let host = match (args.host.as_deref(), hosts) {
+        (None, Hosts::Any) => None,
+        (asked, _) => match reader.choose_host(asked) {
+            Ok(h) => Some(h),
+            Err(stabmon_store::Error::UnknownHost { hosts, .. }) if hosts.is_empty() => None,
+            Err(e @ stabmon_store::Error::UnknownHost { .. })
+            | Err(e @ stabmon_store::Error::SeveralHosts { .. }) => {
+                return Err(UsageError(e.to_string().replace(&reader.location(), &shown)).into());
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read stabmon data at {shown}"));
+            }
+        },
     };
     let reader = match &host {
         Some(h) => reader.with_host(h.clone()),
@@ -245,134 +238,80 @@ pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
     })
 }
 
-/// What a command reads when no range is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Default {
-    /// The last day of data (report, incidents, top).
-    LastDay,
-    /// Everything (dump).
-    All,
+/// The range to read (`from <= ts < to`): the bounds asked for, open ends filled in from what the data covers
+/// (stabmon-store's [`resolve_range`](StoreReader::resolve_range)).
+pub fn range(
+    src: &Source,
+    asked: Asked,
+    default: DefaultRange,
+) -> anyhow::Result<(Timestamp, Timestamp)> {
+    let now = Timestamp::from_unix_micros(jiff::Timestamp::now().as_microsecond());
+    src.reader
+        .resolve_range(src.host.as_deref(), asked.from, asked.to, default, now)
+        .with_context(|| format!("cannot read stabmon data at {}", src.shown))
 }
 
-/// The samples read and the range they stand for (`from <= ts < to`).
-pub struct Read {
-    pub samples: Vec<Sample>,
+/// Prints the reader's warnings (damaged segments skipped, unreadable journals) on stderr.
+pub fn print_warnings(src: &Source) {
+    for w in src.reader.warnings() {
+        eprintln!("stabmon: warning: {w}");
+    }
+}
+
+/// One host's system columns in the asked range, with their source and host name: how the commands that analyse
+/// one host (`report`, `incidents`) start.
+pub struct OneHost {
+    pub src: Source,
+    pub series: SystemSeries,
+    pub host: String,
     pub from: Timestamp,
     pub to: Timestamp,
 }
 
-/// Reads the samples of `asked` (open ends filled in by `default`), with a progress bar on a terminal. Damaged
-/// segments are skipped with a warning each. Errors when there is no sample at all; an empty range is returned
-/// empty for the caller to explain ([`explain_empty`]).
-pub fn read(src: &Source, asked: Asked, default: Default) -> anyhow::Result<Read> {
-    let now = Timestamp::from_unix_micros(jiff::Timestamp::now().as_microsecond());
-    let read = |f: Option<Timestamp>, t: Option<Timestamp>| read_with_progress(src, f, t);
-    let out = match (asked.from, asked.to, default) {
-        (Some(f), Some(t), _) => Read {
-            samples: read(Some(f), Some(t))?,
-            from: f,
-            to: t,
-        },
-        (Some(f), None, _) => {
-            let s = read(Some(f), None)?;
-            let end = s.last().map_or(now.max(f), |l| after(l.ts));
-            Read {
-                samples: s,
-                from: f,
-                to: end,
-            }
-        }
-        (None, Some(t), Default::LastDay) => {
-            let f = t.saturating_sub(DEFAULT_SPAN);
-            Read {
-                samples: read(Some(f), Some(t))?,
-                from: f,
-                to: t,
-            }
-        }
-        (None, Some(t), Default::All) => {
-            let s = read(None, Some(t))?;
-            let start = s.first().map_or(t, |x| x.ts);
-            Read {
-                samples: s,
-                from: start,
-                to: t,
-            }
-        }
-        (None, None, Default::LastDay) => {
-            // Usually the recorder runs now: read the last day; otherwise fall back to the whole store.
-            let mut s = read(Some(now.saturating_sub(DEFAULT_SPAN)), None)?;
-            if s.is_empty() {
-                s = read(None, None)?;
-            }
-            let end = s.last().map_or(now, |l| after(l.ts));
-            let start = end.saturating_sub(DEFAULT_SPAN);
-            let keep = s.partition_point(|x| x.ts < start);
-            s.drain(..keep);
-            Read {
-                samples: s,
-                from: start,
-                to: end,
-            }
-        }
-        (None, None, Default::All) => {
-            let s = read(None, None)?;
-            let (from, to) = match (s.first(), s.last()) {
-                (Some(a), Some(b)) => (a.ts, after(b.ts)),
-                _ => (now, now),
-            };
-            Read {
-                samples: s,
-                from,
-                to,
-            }
-        }
-    };
-    for w in src.reader.warnings() {
-        eprintln!("stabmon: warning: {w}");
-    }
-    Ok(out)
-}
-
-/// One host's samples in the asked range, with their source and host name: how the commands that analyse one host
-/// (`incidents`, `top`) start.
-pub struct OneHost {
-    pub src: Source,
-    pub read: Read,
-    pub host: String,
-}
-
-/// Opens `--data` for one host and reads the asked range (the last day of data by default). `None`, after saying
-/// on stderr what the data does cover, when the range holds no sample.
+/// Opens `--data` for one host and reads the system columns of the asked range (by default, the last day of data).
+/// `None`, after saying on stderr what the data does cover, when the range holds no sample.
 pub fn read_one_host(args: &DataArgs) -> anyhow::Result<Option<OneHost>> {
     let asked = asked_range(args, &jiff::Zoned::now())?;
     let src = open(args, Hosts::One)?;
-    let read = read(&src, asked, Default::LastDay)?;
-    if read.samples.is_empty() {
-        eprintln!("stabmon: {}", explain_empty(&src, read.from, read.to)?);
+    let (from, to) = range(&src, asked, DefaultRange::Last(DEFAULT_SPAN))?;
+    let Some(host) = src.host.clone() else {
+        eprintln!("stabmon: {}", explain_empty(&src, from, to)?);
+        return Ok(None);
+    };
+    let spin = progress::spinner("reading samples");
+    let series = src
+        .reader
+        .system_series(&host, Some(from), Some(to))
+        .with_context(|| format!("cannot read stabmon data at {}", src.shown));
+    spin.finish_and_clear();
+    let series = series?;
+    print_warnings(&src);
+    if series.is_empty() {
+        eprintln!("stabmon: {}", explain_empty(&src, from, to)?);
         return Ok(None);
     }
-    let host = src
-        .host
-        .clone()
-        .or_else(|| read.samples.first().map(|s| s.host.clone()))
-        .unwrap_or_default();
-    Ok(Some(OneHost { src, read, host }))
+    Ok(Some(OneHost {
+        src,
+        series,
+        host,
+        from,
+        to,
+    }))
 }
 
-/// The message for a range without samples: what the data covers instead.
+/// The message for a range without samples: what the data covers instead (from its coverage, without reading it).
 pub fn explain_empty(src: &Source, from: Timestamp, to: Timestamp) -> anyhow::Result<String> {
-    let all = src
+    let covers = src
         .reader
-        .samples(None, None)
+        .describe_coverage(src.host.as_deref())
         .with_context(|| format!("cannot read stabmon data at {}", src.shown))?;
-    let who = src.host.clone().unwrap_or_else(|| "any host".to_owned());
-    let covers = match (all.first(), all.last()) {
-        (Some(a), Some(b)) => format!("the data for {who} covers {} to {}", a.ts, b.ts),
-        _ => format!(
-            "there is no data for {who} (record some with 'stabmon record --data {}')",
+    let covers = if covers.starts_with("there is no data") {
+        format!(
+            "{covers} (record some with 'stabmon record --data {}')",
             src.shown
-        ),
+        )
+    } else {
+        covers
     };
     Ok(format!(
         "no samples from {from} to {to} at {} ({covers})",
@@ -380,56 +319,37 @@ pub fn explain_empty(src: &Source, from: Timestamp, to: Timestamp) -> anyhow::Re
     ))
 }
 
-/// Just after `ts`, so that a range ending there includes it.
-pub fn after(ts: Timestamp) -> Timestamp {
-    ts.saturating_add(Duration::from_micros(1))
+/// Samples streamed from a range, one segment in memory at a time, moving a progress bar (on a terminal) by the
+/// time they cover.
+pub fn stream<'a>(
+    src: &'a Source,
+    from: Timestamp,
+    to: Timestamp,
+) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Sample>> + 'a> {
+    let span = to.duration_since(from).unwrap_or_default();
+    let bar = if span > BAR_FROM {
+        progress::bar(span.as_secs())
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut done = from;
+    let shown = src.shown.clone();
+    let stream = src
+        .reader
+        .stream(Some(from), Some(to))
+        .with_context(|| format!("cannot read stabmon data at {shown}"))?;
+    Ok(stream.map(move |s| {
+        let s = s.with_context(|| format!("cannot read stabmon data at {shown}"))?;
+        if let Some(d) = s.ts.duration_since(done).filter(|d| d.as_secs() >= 60) {
+            bar.inc(d.as_secs());
+            done = s.ts;
+        }
+        Ok(s)
+    }))
 }
 
-/// A read split into pieces of at least this span, so a progress bar can move.
-const PIECE: Duration = Duration::from_secs(6 * 3600);
 /// Spans longer than this get a progress bar (shorter reads take well under a second).
 const BAR_FROM: Duration = Duration::from_secs(2 * 3600);
-
-fn read_with_progress(
-    src: &Source,
-    from: Option<Timestamp>,
-    to: Option<Timestamp>,
-) -> anyhow::Result<Vec<Sample>> {
-    let context = || format!("cannot read stabmon data at {}", src.shown);
-    let remote = src.shown.contains("://");
-    let span = match (from, to) {
-        (Some(f), Some(t)) => t.duration_since(f),
-        _ => None,
-    };
-    match (from, to, span) {
-        (Some(f), Some(_), Some(span)) if !remote && span > BAR_FROM => {
-            // Local and long: read piece by piece, moving the bar by the span read.
-            let bar = progress::bar(span.as_secs());
-            let pieces = (span.as_secs() / PIECE.as_secs()).clamp(1, 200);
-            let step = span / u32::try_from(pieces).unwrap_or(u32::MAX);
-            let mut out = Vec::new();
-            let mut a = f;
-            for i in 0..pieces {
-                let b = if i + 1 == pieces {
-                    to.unwrap_or(a)
-                } else {
-                    a.saturating_add(step)
-                };
-                out.extend(src.reader.samples(Some(a), Some(b)).with_context(context)?);
-                bar.inc(b.duration_since(a).unwrap_or_default().as_secs());
-                a = b;
-            }
-            bar.finish_and_clear();
-            Ok(out)
-        }
-        _ => {
-            let bar = progress::spinner("reading samples");
-            let out = src.reader.samples(from, to).with_context(context);
-            bar.finish_and_clear();
-            out
-        }
-    }
-}
 
 /// Progress bars on stderr, only when it is a terminal (nothing when piped or redirected).
 pub mod progress {

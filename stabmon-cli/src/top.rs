@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use stabmon_core::analysis::{NameUsage, PidUsage, usage_by_name};
+use stabmon_core::analysis::{NameUsage, PidUsage, UsageAcc};
+use stabmon_store::DefaultRange;
 
-use crate::select::{self, DataArgs, OneHost};
+use crate::select::{self, DataArgs, Hosts};
 use crate::table::{self, Cell, Column, Style};
 
 /// The JSON document, documented in `stabmon top --help`.
@@ -55,10 +56,27 @@ pub struct TopArgs {
 }
 
 pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
-    let Some(OneHost { read, host, .. }) = select::read_one_host(&args.data)? else {
+    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
+    let src = select::open(&args.data, Hosts::One)?;
+    let (from, to) = select::range(&src, asked, DefaultRange::Last(select::DEFAULT_SPAN))?;
+    // Aggregated while the range streams by: memory grows with the names and processes, not the samples.
+    let mut acc = UsageAcc::default();
+    let (mut samples, mut window_secs) = (0usize, 0f64);
+    let host = src.host.clone().unwrap_or_default();
+    if src.host.is_some() {
+        for s in select::stream(&src, from, to)? {
+            let s = s?;
+            samples += 1;
+            window_secs += s.interval.as_secs_f64();
+            acc.push(&s);
+        }
+    }
+    select::print_warnings(&src);
+    if samples == 0 {
+        eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
         return Ok(ExitCode::FAILURE);
-    };
-    let mut usage = usage_by_name(&read.samples, None, None);
+    }
+    let mut usage = acc.finish();
     if args.by == By::Memory {
         usage.sort_by(|a, b| {
             b.peak_rss_bytes
@@ -77,7 +95,6 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     if args.limit > 0 {
         usage.truncate(args.limit);
     }
-    let window_secs: f64 = read.samples.iter().map(|s| s.interval.as_secs_f64()).sum();
     let avg_pct = |cpu_s: f64| {
         if window_secs > 0.0 {
             cpu_s / window_secs * 100.0
@@ -95,9 +112,9 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let doc = json!({
             "host": host,
-            "from": read.from.to_string(),
-            "to": read.to.to_string(),
-            "samples": read.samples.len(),
+            "from": from.to_string(),
+            "to": to.to_string(),
+            "samples": samples,
             "window_secs": window_secs,
             "by": match args.by { By::Cpu => "cpu", By::Memory => "memory" },
             "names": names,
@@ -164,9 +181,9 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
             By::Cpu => "CPU",
             By::Memory => "memory",
         },
-        table::local_time(read.from),
-        table::local_time(read.to),
-        read.samples.len(),
+        table::local_time(from),
+        table::local_time(to),
+        samples,
         table::local_zone()
     )?;
     out.write_all(table::render(&columns, &rows, &style).as_bytes())?;

@@ -104,6 +104,24 @@ pub enum Error {
         /// The data directory.
         path: PathBuf,
     },
+    /// The host asked for has no data here.
+    #[error("no data for host {host:?} at {location} (hosts there: {})", hosts.join(", "))]
+    UnknownHost {
+        /// The host asked for.
+        host: String,
+        /// The data directory or URL.
+        location: String,
+        /// The hosts that have data.
+        hosts: Vec<String>,
+    },
+    /// One host is needed and the data holds several.
+    #[error("the data at {location} holds several hosts ({}); choose one with --host", hosts.join(", "))]
+    SeveralHosts {
+        /// The data directory or URL.
+        location: String,
+        /// The hosts that have data.
+        hosts: Vec<String>,
+    },
 }
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {

@@ -379,6 +379,7 @@ mod recorder;
 mod remote;
 mod retention;
 mod schema;
+mod select;
 mod writer;
 
 pub use error::Error;
@@ -391,4 +392,5 @@ pub use reader::{Coverage, HostWindows, SampleStream, StoreReader};
 pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};
 pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
+pub use select::DefaultRange;
 pub use writer::{StoreWriter, WriteSummary, WriterOptions};

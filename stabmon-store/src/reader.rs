@@ -353,11 +353,29 @@ impl StoreReader {
         &self.path
     }
 
-    /// The hosts with data, sorted (all of them, even with a [`with_host`](Self::with_host) filter).
+    /// The hosts with data, sorted (all of them, even with a [`with_host`](Self::with_host) filter): those with
+    /// segments and those with only a journal so far (a recorder's first hour).
     pub fn hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = self.segments.iter().map(|s| s.host.clone()).collect();
+        if let Some(r) = &self.remote {
+            hosts.extend(r.manifest.journals.iter().map(|j| j.host.clone()));
+        } else if let Some(root) = &self.journal_root {
+            hosts.extend(local_journals(root).iter().filter_map(|p| {
+                let dir = p.parent()?.file_name()?.to_str()?;
+                crate::layout::decode_host(dir.strip_prefix("host=")?)
+            }));
+        }
+        hosts.sort();
         hosts.dedup();
         hosts
+    }
+
+    /// Where the data is, for messages: the URL of a served directory, else the path opened.
+    pub fn location(&self) -> String {
+        match &self.remote {
+            Some(r) => r.url.clone(),
+            None => self.path.display().to_string(),
+        }
     }
 
     /// The `samples` file of every segment found (for the selected host), in host and time order.

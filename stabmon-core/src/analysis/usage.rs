@@ -100,9 +100,15 @@ struct PidAcc {
 
 #[derive(Default)]
 struct NameAcc {
-    /// Per sample index in the window where the name has a figure: its CPU seconds, and whether that is the
-    /// name's total (else the sum of its listed processes, a lower bound).
-    seen: Vec<(usize, f64, bool)>,
+    /// Samples where the name has a figure (its total, or the sum of its listed processes).
+    samples_listed: usize,
+    /// CPU seconds where it has a figure: the lower bound.
+    cpu_seconds: f64,
+    /// The sum of the absent-name bounds of every sample before its first appearance, and through its last.
+    nth_before_first: f64,
+    nth_through_last: f64,
+    /// Over the samples where it has a figure: what the upper bound counts there minus that sample's bound.
+    max_minus_nth: f64,
     peak_rss_bytes: u64,
     rise: Rise,
     max_process_count: u32,
@@ -150,14 +156,46 @@ pub fn usage_by_name(
     let b = to
         .map_or(samples.len(), |t| samples.partition_point(|s| s.ts < t))
         .max(a);
-    let window = &samples[a..b];
+    let mut acc = UsageAcc::default();
+    for s in &samples[a..b] {
+        acc.push(s);
+    }
+    acc.finish()
+}
 
-    let mut names: HashMap<String, NameAcc> = HashMap::new();
-    let mut pids: HashMap<ProcessKey, PidAcc> = HashMap::new();
-    // Per sample: the upper-bound CPU seconds of an absent name.
-    let mut name_nth: Vec<f64> = Vec::with_capacity(window.len());
+/// [`usage_by_name`] one sample at a time, so a range can be streamed from a store: memory grows with the names
+/// and processes seen, not with the samples.
+///
+/// ```
+/// use stabmon_core::analysis::UsageAcc;
+/// # let samples: Vec<stabmon_core::Sample> = Vec::new();
+/// let mut acc = UsageAcc::default();
+/// for s in &samples {
+///     acc.push(s);
+/// }
+/// let usage = acc.finish();
+/// # assert!(usage.is_empty());
+/// ```
+#[derive(Default)]
+pub struct UsageAcc {
+    names: HashMap<String, NameAcc>,
+    pids: HashMap<ProcessKey, PidAcc>,
+    /// The sum of every sample's absent-name bound so far (CPU seconds).
+    nth_total: f64,
+}
 
-    for (idx, s) in window.iter().enumerate() {
+impl std::fmt::Debug for UsageAcc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageAcc")
+            .field("names", &self.names.len())
+            .field("pids", &self.pids.len())
+            .finish()
+    }
+}
+
+impl UsageAcc {
+    /// Counts one sample (samples in time order).
+    pub fn push(&mut self, s: &Sample) {
         let secs = s.interval.as_secs_f64();
         let cpu_s = |pct: f32| f64::from(pct.max(0.0)) / 100.0 * secs;
         for p in &s.top.processes {
@@ -165,7 +203,7 @@ pub fn usage_by_name(
                 pid: p.pid,
                 start_time: p.start_time,
             };
-            let acc = pids.entry(key).or_default();
+            let acc = self.pids.entry(key).or_default();
             if acc.first_seen.is_none() {
                 acc.first_seen = Some(s.ts);
                 acc.name.clone_from(&p.name);
@@ -208,81 +246,87 @@ pub fn usage_by_name(
                 None => totals.push((p.name.as_str(), p.cpu_pct, p.rss_bytes, 1, false)),
             }
         }
-        name_nth.push(cpu_s(s.top.name_cpu_nth_pct));
+        let nth = cpu_s(s.top.name_cpu_nth_pct);
+        let before = self.nth_total;
+        self.nth_total += nth;
         for (name, cpu_pct, rss, count, exact) in totals {
-            let acc = names.entry(name.to_owned()).or_default();
-            acc.seen.push((idx, cpu_s(cpu_pct), exact));
+            let acc = match self.names.get_mut(name) {
+                Some(acc) => acc,
+                None => self
+                    .names
+                    .entry(name.to_owned())
+                    .or_insert_with(|| NameAcc {
+                        nth_before_first: before,
+                        ..NameAcc::default()
+                    }),
+            };
+            let v = cpu_s(cpu_pct);
+            acc.samples_listed += 1;
+            acc.cpu_seconds += v;
+            // Upper bound: a name's own total where listed; a sum of its listed processes at least the bound.
+            acc.max_minus_nth += if exact { v } else { v.max(nth) } - nth;
+            acc.nth_through_last = self.nth_total;
             acc.peak_rss_bytes = acc.peak_rss_bytes.max(rss);
             acc.rise.push(rss);
             acc.max_process_count = acc.max_process_count.max(count);
         }
     }
 
-    let mut by_name: HashMap<String, Vec<PidUsage>> = HashMap::new();
-    for (key, acc) in pids {
-        let Some(first_seen) = acc.first_seen else {
-            continue;
-        };
-        by_name.entry(acc.name).or_default().push(PidUsage {
-            pid: key.pid,
-            start_time: key.start_time,
-            cmdline: acc.cmdline,
-            cpu_seconds: acc.cpu_seconds,
-            peak_rss_bytes: acc.peak_rss_bytes,
-            rss_growth_bytes: acc.rise.best,
-            first_seen,
-            last_seen: acc.last_seen,
-            samples_listed: acc.samples_listed,
-        });
-    }
-
-    let mut out: Vec<NameUsage> = names
-        .into_iter()
-        .map(|(name, acc)| {
-            // Lower bound: what is known. Upper bound: between the first and the last appearance, a sample
-            // without the name's total counts at the N-th value of the names list (at least what is known).
-            let cpu_seconds: f64 = acc.seen.iter().map(|x| x.1).sum();
-            let (first, last) = match (acc.seen.first(), acc.seen.last()) {
-                (Some(f), Some(l)) => (f.0, l.0),
-                _ => (0, 0),
+    /// The names ranked by CPU seconds (then peak resident memory, then name), each with its processes.
+    pub fn finish(self) -> Vec<NameUsage> {
+        let mut by_name: HashMap<String, Vec<PidUsage>> = HashMap::new();
+        for (key, acc) in self.pids {
+            let Some(first_seen) = acc.first_seen else {
+                continue;
             };
-            let mut known = acc.seen.iter().peekable();
-            let mut cpu_seconds_max = 0.0;
-            for i in first..=last {
-                let nth = name_nth.get(i).copied().unwrap_or(0.0);
-                match known.next_if(|x| x.0 == i) {
-                    Some(&(_, v, true)) => cpu_seconds_max += v,
-                    Some(&(_, v, false)) => cpu_seconds_max += v.max(nth),
-                    None => cpu_seconds_max += nth,
-                }
-            }
-            let mut pids = by_name.remove(&name).unwrap_or_default();
-            pids.sort_by(|x, y| {
-                y.cpu_seconds
-                    .total_cmp(&x.cpu_seconds)
-                    .then(y.peak_rss_bytes.cmp(&x.peak_rss_bytes))
-                    .then(x.pid.cmp(&y.pid))
-                    .then(x.start_time.cmp(&y.start_time))
-            });
-            NameUsage {
-                name,
-                cpu_seconds,
-                cpu_seconds_max,
+            by_name.entry(acc.name).or_default().push(PidUsage {
+                pid: key.pid,
+                start_time: key.start_time,
+                cmdline: acc.cmdline,
+                cpu_seconds: acc.cpu_seconds,
                 peak_rss_bytes: acc.peak_rss_bytes,
                 rss_growth_bytes: acc.rise.best,
-                max_process_count: acc.max_process_count,
-                samples_listed: acc.seen.len(),
-                pids,
-            }
-        })
-        .collect();
-    out.sort_by(|x, y| {
-        y.cpu_seconds
-            .total_cmp(&x.cpu_seconds)
-            .then(y.peak_rss_bytes.cmp(&x.peak_rss_bytes))
-            .then(x.name.cmp(&y.name))
-    });
-    out
+                first_seen,
+                last_seen: acc.last_seen,
+                samples_listed: acc.samples_listed,
+            });
+        }
+        let mut out: Vec<NameUsage> = self
+            .names
+            .into_iter()
+            .map(|(name, acc)| {
+                // Lower bound: what is known. Upper bound: between the first and the last appearance, a sample
+                // without the name's total counts at the N-th value of the names list (at least what is known).
+                let cpu_seconds_max =
+                    (acc.nth_through_last - acc.nth_before_first) + acc.max_minus_nth;
+                let mut pids = by_name.remove(&name).unwrap_or_default();
+                pids.sort_by(|x, y| {
+                    y.cpu_seconds
+                        .total_cmp(&x.cpu_seconds)
+                        .then(y.peak_rss_bytes.cmp(&x.peak_rss_bytes))
+                        .then(x.pid.cmp(&y.pid))
+                        .then(x.start_time.cmp(&y.start_time))
+                });
+                NameUsage {
+                    name,
+                    cpu_seconds: acc.cpu_seconds,
+                    cpu_seconds_max: cpu_seconds_max.max(acc.cpu_seconds),
+                    peak_rss_bytes: acc.peak_rss_bytes,
+                    rss_growth_bytes: acc.rise.best,
+                    max_process_count: acc.max_process_count,
+                    samples_listed: acc.samples_listed,
+                    pids,
+                }
+            })
+            .collect();
+        out.sort_by(|x, y| {
+            y.cpu_seconds
+                .total_cmp(&x.cpu_seconds)
+                .then(y.peak_rss_bytes.cmp(&x.peak_rss_bytes))
+                .then(x.name.cmp(&y.name))
+        });
+        out
+    }
 }
 
 #[cfg(test)]

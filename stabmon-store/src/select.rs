@@ -1,0 +1,125 @@
+//! Choosing data the same way everywhere (the `stabmon` commands, `stabmon serve`, embedders): which host, and
+//! which range, with open ends filled in from what the data covers ([`StoreReader::coverage`]), not from reading
+//! samples.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stabmon_core::{Sample, Timestamp};
+//! use stabmon_store::{DefaultRange, StoreReader, StoreWriter};
+//!
+//! # fn main() -> Result<(), stabmon_store::Error> {
+//! let dir = tempfile::tempdir().map_err(|source| stabmon_store::Error::Io { path: "tmp".into(), source })?;
+//! let t0 = Timestamp::from_unix_secs(1_795_576_320);
+//! let mut w = StoreWriter::create(dir.path())?;
+//! for i in 0..60 {
+//!     w.write(&Sample::new(t0.saturating_add(Duration::from_secs(i)), "nas"))?;
+//! }
+//! w.finish()?;
+//!
+//! let reader = StoreReader::open(dir.path())?;
+//! let host = reader.choose_host(None)?;
+//! // No range asked: the last day of data, which is the minute recorded.
+//! let (from, to) = reader.resolve_range(Some(&host), None, None, DefaultRange::Last(Duration::from_secs(86_400)), t0)?;
+//! assert_eq!((from, to), (t0, t0.saturating_add(Duration::from_secs(59)).saturating_add(Duration::from_micros(1))));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use stabmon_core::Timestamp;
+
+use crate::error::Error;
+use crate::reader::{Coverage, StoreReader};
+
+/// What a range with no bound given means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DefaultRange {
+    /// This much ending at the newest sample, starting no earlier than the oldest (`stabmon report`: a day;
+    /// `serve`: an hour). A recording shorter than that fills the range.
+    Last(Duration),
+    /// Everything the data holds (`stabmon dump`).
+    All,
+}
+
+impl StoreReader {
+    /// The one host to read: `asked` if the data has it, else the only host there.
+    ///
+    /// Fails with [`Error::UnknownHost`] (naming the hosts there) or [`Error::SeveralHosts`]. Hosts come from the
+    /// segments and the journals, so a recorder's first seconds count.
+    pub fn choose_host(&self, asked: Option<&str>) -> Result<String, Error> {
+        let hosts = self.hosts();
+        let location = self.location();
+        match (asked, hosts.as_slice()) {
+            (Some(h), _) if hosts.iter().any(|x| x == h) => Ok(h.to_owned()),
+            (Some(h), _) => Err(Error::UnknownHost {
+                host: h.to_owned(),
+                location,
+                hosts,
+            }),
+            (None, [one]) => Ok(one.clone()),
+            (None, []) => Err(Error::UnknownHost {
+                host: String::new(),
+                location,
+                hosts,
+            }),
+            (None, _) => Err(Error::SeveralHosts { location, hosts }),
+        }
+    }
+
+    /// The range `from <= ts < to` to read for `host` (or every host): the bounds given, and open ends filled in
+    /// from the data's coverage: `to` just after the newest sample (or `now` without data), `from` by `default`
+    /// (never before the oldest sample where a default span is cut).
+    pub fn resolve_range(
+        &self,
+        host: Option<&str>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        default: DefaultRange,
+        now: Timestamp,
+    ) -> Result<(Timestamp, Timestamp), Error> {
+        let covs: Vec<Coverage> = self
+            .coverage()?
+            .into_iter()
+            .filter(|c| host.is_none_or(|h| h == c.host))
+            .collect();
+        let after = |t: Timestamp| t.saturating_add(Duration::from_micros(1));
+        let oldest = covs.iter().map(|c| c.first).min();
+        let newest = covs.iter().map(|c| c.last).max();
+        let end = match (to, newest) {
+            (Some(t), _) => t,
+            (None, Some(last)) => after(last),
+            (None, None) => now.max(from.unwrap_or(now)),
+        };
+        let start = match (from, default) {
+            (Some(f), _) => f,
+            (None, DefaultRange::All) => oldest.unwrap_or(end).min(end),
+            (None, DefaultRange::Last(span)) => {
+                let s = end.saturating_sub(span);
+                // Cut to the data only when the end is the data's own: an asked end keeps its full span.
+                match (to, oldest) {
+                    (None, Some(o)) => s.max(o),
+                    _ => s,
+                }
+            }
+        };
+        Ok((start, end))
+    }
+
+    /// What the data covers, for messages: "the data for H covers A to B" or "there is no data for H".
+    pub fn describe_coverage(&self, host: Option<&str>) -> Result<String, Error> {
+        let who = host.unwrap_or("any host");
+        let covs: Vec<Coverage> = self
+            .coverage()?
+            .into_iter()
+            .filter(|c| host.is_none_or(|h| h == c.host))
+            .collect();
+        let first = covs.iter().map(|c| c.first).min();
+        let last = covs.iter().map(|c| c.last).max();
+        Ok(match (first, last) {
+            (Some(a), Some(b)) => format!("the data for {who} covers {a} to {b}"),
+            _ => format!("there is no data for {who}"),
+        })
+    }
+}
