@@ -827,3 +827,35 @@ fn report_without_data_in_range_says_what_the_data_covers() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no data for host \"db-9\""));
 }
+
+/// Without a range, the report covers the last day of data ending at the newest sample and starting no earlier
+/// than the oldest: two hours of data fill the chart instead of being a sliver at the right of a 24-hour axis.
+#[test]
+fn report_without_a_range_fills_the_chart_with_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic_store(&data);
+    let html = dir.path().join("out.html");
+    let out = stabmon()
+        .args(["report", "--data"])
+        .arg(&data)
+        .arg("-o")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("7200 samples of web-1 from 2026-11-25T00:00:00Z to 2026-11-25T01:59:59"),
+        "{stderr}"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    let span = page.split("\"span\":").nth(1).unwrap();
+    let span_ms: i64 = span[..span.find(|c: char| !c.is_ascii_digit()).unwrap()]
+        .parse()
+        .unwrap();
+    assert!(
+        (7_199_000..=7_200_000).contains(&span_ms),
+        "span {span_ms} ms"
+    );
+}

@@ -316,3 +316,44 @@ fn slow_and_oversized_requests_are_cut_off() {
     // And the server still serves.
     assert_eq!(get(server.addr, "/data/manifest.json", None).0, 200);
 }
+
+/// A recorder that has run for two minutes (everything still in its journal, no Parquet yet): the live page shows
+/// them, on an axis of those two minutes, not "no samples yet" until the first hourly rotation.
+#[test]
+fn the_live_page_shows_a_recorder_started_a_moment_ago() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let now = Timestamp::now().as_unix_secs();
+    let start = Timestamp::from_unix_secs(now - 3 * 3600);
+    let samples = Synth::new(start, Duration::from_secs(1))
+        .count(120)
+        .host("fresh-1")
+        .generate();
+    let (mut rec, _) =
+        stabmon_store::FlightRecorder::open(&data, stabmon_store::RecorderOptions::new()).unwrap();
+    for s in &samples {
+        assert!(rec.record(s).is_empty());
+    }
+    assert!(!data.join("samples").exists(), "nothing is compacted yet");
+    let server = serve(&data, &[]);
+    let (status, head, body) = get(server.addr, "/", None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(!page.contains("no samples"), "{page}");
+    assert!(page.contains("stabmon live: fresh-1"), "{page}");
+    // The page's range is the two minutes recorded three hours ago, not the last hour of the clock.
+    let number = |key: &str| -> i64 {
+        let at = page
+            .find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("no {key} in the page"));
+        let rest = &page[at + key.len() + 3..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '-')
+            .unwrap();
+        rest[..end].parse().unwrap()
+    };
+    assert_eq!(number("t0"), samples[0].ts.as_unix_micros() / 1000);
+    let span_ms = number("span");
+    assert!((119_000..=120_000).contains(&span_ms), "span {span_ms} ms");
+    drop(rec);
+}

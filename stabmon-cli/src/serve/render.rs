@@ -10,10 +10,11 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use stabmon_core::Timestamp;
 use stabmon_report::ReportBuilder;
-use stabmon_store::StoreReader;
+use stabmon_store::{DefaultRange, StoreReader};
 
-use super::view::{View, escape};
+use super::view::{DEFAULT_SINCE, View, escape};
 
 /// Renders kept in the cache at most (each is about a megabyte at most: the report downsamples).
 const CACHE_ENTRIES: usize = 16;
@@ -222,6 +223,24 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
         }
     };
     let reader = reader.with_host(host.clone());
+    // Nothing asked: the last hour of data (ending at the newest sample, starting no earlier than the oldest), so a
+    // recorder started a minute ago fills the page.
+    let (from, to) =
+        if view.since.is_none() && view.from.is_none() && view.to.is_none() && view.at.is_none() {
+            let nowts = Timestamp::from_unix_micros(now.timestamp().as_microsecond());
+            match reader.resolve_range(
+                Some(&host),
+                None,
+                None,
+                DefaultRange::Last(DEFAULT_SINCE),
+                nowts,
+            ) {
+                Ok(r) => r,
+                Err(e) => return fail(&e),
+            }
+        } else {
+            (from, to)
+        };
     let samples = match reader.samples(Some(from), Some(to)) {
         Ok(s) => s,
         Err(e) => return fail(&e),
