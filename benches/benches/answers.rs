@@ -110,12 +110,13 @@ fn dir_bytes(dir: &Path) -> u64 {
     total
 }
 
-/// Wall seconds and peak RSS (MiB) of a finished child.
+/// Wall seconds and peak RSS (MiB) of a finished child, reaped by `wait4` for its resource usage.
+#[allow(clippy::zombie_processes)]
 fn run_child(mut cmd: Command) -> (f64, f64, i32) {
     let t = Instant::now();
     let child = cmd
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let pid = child.id() as libc::pid_t;
