@@ -31,6 +31,51 @@
 //! # }
 //! ```
 //!
+//! # Reading at any range
+//!
+//! [`StoreReader::samples`] builds every [`Sample`](stabmon_core::Sample) of a range with its process lists: a few
+//! kilobytes each, gigabytes for a week at 1 s. The bounded read path never does:
+//!
+//! - [`StoreReader::coverage`]: per host, the first and last sample and how many, from the segments' footers and
+//!   the journal, without decoding a sample;
+//! - [`StoreReader::choose_host`] and [`StoreReader::resolve_range`]: the host and the range the `stabmon`
+//!   commands read, with open ends filled in from coverage ([`DefaultRange`]);
+//! - [`StoreReader::system_series`]: a host's system values for a range as columns
+//!   ([`SystemSeries`](stabmon_core::series::SystemSeries), about 100 bytes a sample), read from the `samples`
+//!   and `latency` tables only, row groups outside the range skipped;
+//! - [`StoreReader::windows`]: whole samples for the windows and instants analysis asks for
+//!   ([`WindowSource`](stabmon_core::series::WindowSource)), each read touching only the row groups that hold them;
+//! - [`StoreReader::stream`]: whole samples in time order, one segment in memory at a time ([`SampleStream`]).
+//!
+//! Each reads the journal of a recorder still running too, skips a damaged segment with one warning naming it
+//! ([`StoreReader::warnings`]) and reads the rest. The incidents of host `nas` in the last 6 hours of its data:
+//!
+//! ```
+//! use std::time::Duration;
+//! use stabmon_core::analysis::{DetectOptions, detect_incidents_in};
+//! use stabmon_core::{Sample, Timestamp};
+//! use stabmon_store::{DefaultRange, StoreReader, StoreWriter};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let t0 = Timestamp::from_unix_secs(1_795_576_320);
+//! # let mut w = StoreWriter::create(dir.path())?;
+//! # for i in 0..600 {
+//! #     w.write(&Sample::new(t0.saturating_add(Duration::from_secs(i)), "nas"))?;
+//! # }
+//! # w.finish()?;
+//! let reader = StoreReader::open(dir.path())?;
+//! let six_hours = DefaultRange::Last(Duration::from_secs(6 * 3600));
+//! let (from, to) = reader.resolve_range(Some("nas"), None, None, six_hours, Timestamp::now())?;
+//! let series = reader.system_series("nas", Some(from), Some(to))?;
+//! let opts = DetectOptions::default().clean_stops(reader.clean_stops(Some("nas")));
+//! let incidents = detect_incidents_in(&series, &reader.windows("nas"), &opts)?;
+//! assert_eq!(series.len(), 600);
+//! assert!(incidents.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Layout
 //!
 //! ```text
