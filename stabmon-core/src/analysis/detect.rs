@@ -16,11 +16,11 @@ const CULPRIT_SHARE: f64 = 0.25;
 pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 
 /// Finds the incidents in `samples` (sorted by time): CPU surges, memory climbs, swap growth, OOM kills, pressure
-/// stalls, gaps, and latency spikes and outages per target, each with its culprit where one can be named ([`culprit_for`]). The result is sorted by start
+/// stalls, gaps, and latency spikes and outages per target, each with its culprit where one can be named ([`culprit_for`](super::culprit_for)). The result is sorted by start
 /// (then by kind, in the order of [`IncidentKind`]'s variants).
 ///
 /// The rules are in the [module docs](super) and every threshold in [`DetectOptions`]. Gaps come from
-/// [`find_gaps`] with `opts.clean_stops`. A CPU surge's culprit is computed over the surge against the
+/// [`find_gaps`](super::find_gaps) with `opts.clean_stops`. A CPU surge's culprit is computed over the surge against the
 /// [`baseline_window`](DetectOptions::baseline_window) before it; a climb's over the climb; a stall's over the
 /// stall.
 ///
