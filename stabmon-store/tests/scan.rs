@@ -141,3 +141,33 @@ fn a_damaged_segment_in_the_middle_is_skipped_with_one_warning() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn a_damaged_row_group_costs_only_its_own_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("web-1", 3 * 3600);
+    write(dir.path(), &samples);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let files = reader.segment_files();
+    // The first segment's samples file, its bytes a third of the way in (inside a row group, not the footer).
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    let at = bytes.len() / 3;
+    for b in &mut bytes[at..at + 64] {
+        *b = 0xff;
+    }
+    std::fs::write(&files[0], &bytes).unwrap();
+    let streamed = reader
+        .stream(None, None)
+        .unwrap()
+        .map(Result::unwrap)
+        .count();
+    let series = reader.system_series("web-1", None, None).unwrap();
+    assert!(streamed > 0 && streamed < samples.len(), "{streamed}");
+    assert!(!series.is_empty());
+    let warnings = reader.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&files[0].display().to_string()),
+        "{warnings:?}"
+    );
+}

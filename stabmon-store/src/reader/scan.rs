@@ -13,6 +13,9 @@ use super::{Range, StoreReader, read_latency, read_samples, read_segment};
 use crate::error::{Error, io, pq};
 use crate::layout::{LATENCY, SegmentLoc, TABLES, utc_date};
 
+/// One microsecond: a range ending just after a timestamp includes it.
+const MICRO: std::time::Duration = std::time::Duration::from_micros(1);
+
 /// What the data holds for one host, from the segments' footers (or a served directory's manifest) and the
 /// journal: no sample is decoded from Parquet.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,39 +118,43 @@ impl StoreReader {
             }
         };
         for seg in self.segments_in(Some(host), range)? {
-            let mut samples = Vec::new();
-            let mut lens = Vec::new();
-            let read = read_samples(
-                &seg.file(TABLES[0]),
-                &seg.host,
-                range,
-                &mut samples,
-                &mut lens,
-            )
-            .and_then(|()| {
-                let latency = seg.file(LATENCY);
-                match (samples.first(), samples.last()) {
-                    (Some(a), Some(b)) if latency.exists() => {
-                        let whole = Range {
-                            from: Some(a.ts),
-                            to: Some(b.ts.saturating_add(std::time::Duration::from_micros(1))),
-                        };
-                        read_latency(&latency, whole, &mut samples)
-                    }
-                    _ => Ok(()),
+            let file = seg.file(TABLES[0]);
+            let chunks = match row_group_ranges(&seg, range) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.warn(&file, &e);
+                    continue;
                 }
-            });
-            match read {
-                Ok(()) => {
-                    for s in samples
-                        .iter()
-                        .filter(|s| range.contains(s.ts.as_unix_micros()))
-                    {
-                        push(s, &mut journal, &mut series);
+            };
+            // A row group at a time: memory holds the columns and one row group's samples.
+            for chunk in chunks {
+                let mut samples = Vec::new();
+                let mut lens = Vec::new();
+                let read =
+                    read_samples(&file, &seg.host, chunk, &mut samples, &mut lens).and_then(|()| {
+                        match (samples.first(), samples.last()) {
+                            (Some(a), Some(b)) if seg.file(LATENCY).exists() => {
+                                let whole = Range {
+                                    from: Some(a.ts),
+                                    to: Some(b.ts.saturating_add(MICRO)),
+                                };
+                                read_latency(&seg.file(LATENCY), whole, &mut samples)
+                            }
+                            _ => Ok(()),
+                        }
+                    });
+                match read {
+                    Ok(()) => {
+                        for s in samples
+                            .iter()
+                            .filter(|s| chunk.contains(s.ts.as_unix_micros()))
+                        {
+                            push(s, &mut journal, &mut series);
+                        }
                     }
+                    Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                    Err(e) => self.warn(&file, &e),
                 }
-                Err(e @ Error::NewerSchema { .. }) => return Err(e),
-                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
             }
         }
         for j in journal {
@@ -182,6 +189,7 @@ impl StoreReader {
                 journal: journals.remove(&host).unwrap_or_default(),
                 segments: segments.into(),
                 current: VecDeque::new(),
+                chunks: VecDeque::new(),
                 last: None,
                 host,
             });
@@ -248,6 +256,16 @@ impl StoreReader {
 
 /// The first and last `ts` and the row count of a `samples` file, from its footer.
 fn footer_range(path: &Path) -> Result<Option<(Timestamp, Timestamp, u64)>, Error> {
+    let groups = row_groups(path)?;
+    let first = groups.iter().map(|g| g.0).min();
+    let last = groups.iter().map(|g| g.1).max();
+    let rows = groups.iter().map(|g| g.2).sum();
+    Ok(first.zip(last).map(|(a, b)| (a, b, rows)))
+}
+
+/// The first and last `ts` and the row count of each row group of a `samples` file, from its footer (row groups
+/// without statistics are left out).
+fn row_groups(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
     let file = std::fs::File::open(path).map_err(io(path))?;
     let reader = SerializedFileReader::new(file).map_err(pq(path))?;
     let md = reader.metadata();
@@ -258,31 +276,49 @@ fn footer_range(path: &Path) -> Result<Option<(Timestamp, Timestamp, u64)>, Erro
         .iter()
         .position(|c| c.path().string() == "ts")
     else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    let (mut first, mut last, mut rows) = (i64::MAX, i64::MIN, 0u64);
+    let mut out = Vec::new();
     for rg in md.row_groups() {
-        rows += u64::try_from(rg.num_rows()).unwrap_or(0);
         if let Some(Statistics::Int64(s)) = rg.column(col).statistics()
             && let (Some(&a), Some(&b)) = (s.min_opt(), s.max_opt())
         {
-            first = first.min(a);
-            last = last.max(b);
+            out.push((
+                Timestamp::from_unix_micros(a),
+                Timestamp::from_unix_micros(b),
+                u64::try_from(rg.num_rows()).unwrap_or(0),
+            ));
         }
     }
-    Ok((first <= last).then(|| {
-        (
-            Timestamp::from_unix_micros(first),
-            Timestamp::from_unix_micros(last),
-            rows,
-        )
-    }))
+    Ok(out)
+}
+
+/// The part of `range` each row group of a segment holds, in order (the whole range where the footer has no
+/// statistics).
+fn row_group_ranges(loc: &SegmentLoc, range: Range) -> Result<Vec<Range>, Error> {
+    let groups = row_groups(&loc.file(TABLES[0]))?;
+    if groups.is_empty() {
+        return Ok(vec![range]);
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(first, last, _)| {
+            let end = last.saturating_add(MICRO);
+            Range {
+                from: Some(range.from.map_or(first, |f| f.max(first))),
+                to: Some(range.to.map_or(end, |t| t.min(end))),
+            }
+        })
+        .filter(|c| c.from < c.to)
+        .collect())
 }
 
 /// One host's part of a [`SampleStream`].
 struct HostStream {
     host: String,
     segments: VecDeque<SegmentLoc>,
+    /// The row groups of the segment being read that are still to come: one is decoded at a time.
+    chunks: VecDeque<(SegmentLoc, Range)>,
     journal: VecDeque<Sample>,
     current: VecDeque<Sample>,
     last: Option<Timestamp>,
@@ -294,18 +330,29 @@ impl HostStream {
         loop {
             let seg = self.current.front().map(|s| s.ts);
             let jour = self.journal.front().map(|s| s.ts);
-            if seg.is_some() || self.segments.is_empty() {
+            if seg.is_some() || (self.chunks.is_empty() && self.segments.is_empty()) {
                 return Ok(match (seg, jour) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 });
             }
+            if let Some((loc, chunk)) = self.chunks.pop_front() {
+                match read_segment(&loc, chunk) {
+                    Ok(v) => self.current = v.into(),
+                    Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                    // A damaged row group: one warning for the file, its other row groups still read.
+                    Err(e) => reader.warn(&loc.file(TABLES[0]), &e),
+                }
+                continue;
+            }
             let Some(loc) = self.segments.pop_front() else {
                 continue;
             };
-            match read_segment(&loc, range) {
-                Ok(v) => self.current = v.into(),
-                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+            // One row group at a time, so the first sample is out after one row group is decoded.
+            match row_group_ranges(&loc, range) {
+                Ok(chunks) => self
+                    .chunks
+                    .extend(chunks.into_iter().map(|c| (loc.clone(), c))),
                 Err(e) => reader.warn(&loc.file(TABLES[0]), &e),
             }
         }
