@@ -43,7 +43,7 @@ fn log(msg: &str) {
 /// higher for it (the recovery of a real hour's journal) and left ~4 MiB of freed heap resident until the next
 /// one. Fixed thresholds (blocks of 64 KiB and more mapped on their own, free heap above 128 KiB given back)
 /// cost no system call between compactions (strace, 1,600 processes) and one `mmap` per big block in them
-/// (BENCHMARKS.md, "Issue 2, sixth session").
+/// (BENCHMARKS.md, "Recorder: peak memory").
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn lean_malloc() {
     // SAFETY: mallopt(3) only sets two of the allocator's tuning parameters, under its own lock; the values are
