@@ -334,6 +334,12 @@
 //!   BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a power cut.
 //! - **A sample is never half-visible**: journal records are framed with their length and a CRC32; a reader
 //!   takes every complete record and stops at a torn one.
+//! - **An upgrade reads what a crashed older release left**: the journal has a format version of its own and
+//!   its records a layout of their own, never the in-memory [`Sample`](stabmon_core::Sample); every format
+//!   ever written is decoded (a committed journal per format is recovered by the tests). Format 2 compresses
+//!   each sample against the previous one (a key record on its own every 60), ~10x fewer bytes than format 1.
+//!   A record that does not decode never causes a deletion: what decoded goes to Parquet, the journal is kept as
+//!   `<SEQ>.journal.undecodable` and the count is reported once ([`Notice::SetAside`], [`Recovery::warnings`]).
 //! - **Parquet files are never half-written**: each rotation period (`--rotate`, default one hour) and at a
 //!   clean stop the journal is compacted into Parquet segments, each written under a hidden temporary name,
 //!   fsynced, renamed into place, and its directory fsynced; then `manifest.json` is replaced the same way and

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use stabmon_core::{Sample, Timestamp};
 
-use crate::codec::{StopRecord, encode, stream_journal};
+use crate::codec::{SampleEncoder, StopRecord, encode, stream_journal};
 use crate::error::{Error, io};
 use crate::fsio::{Fs, RealFs};
 use crate::journal::{AppendError, JournalWriter, Kind};
@@ -137,6 +137,14 @@ pub enum Notice {
         /// What was deleted.
         report: RetentionReport,
     },
+    /// Some records of a journal did not decode: what did decode is in Parquet, and the journal is kept under a
+    /// new name instead of being removed.
+    SetAside {
+        /// The journal's new name.
+        path: PathBuf,
+        /// Records that did not decode.
+        undecodable: u64,
+    },
 }
 
 impl fmt::Display for Notice {
@@ -175,6 +183,12 @@ impl fmt::Display for Notice {
                 "retention deleted {} old segments ({} bytes)",
                 report.segments_deleted, report.bytes_freed
             ),
+            Notice::SetAside { path, undecodable } => write!(
+                f,
+                "{undecodable} records of the journal {} did not decode; the rest is in Parquet and the journal \
+                 is kept as it is",
+                path.display()
+            ),
         }
     }
 }
@@ -193,7 +207,9 @@ pub struct Recovery {
     pub clean_stops: u64,
     /// Bytes of torn records at the journals' ends (a write cut by the crash).
     pub torn_bytes: u64,
-    /// Journals that could not be read (not a journal, or a newer format), renamed to `*.unreadable` and left.
+    /// Journals that could not be read (not a journal, or a newer format), renamed to `*.unreadable` and left,
+    /// and journals with records that did not decode, renamed to `*.undecodable` once what did decode was
+    /// compacted.
     pub set_aside: Vec<PathBuf>,
     /// Everything worth logging (one line each).
     pub warnings: Vec<String>,
@@ -209,6 +225,8 @@ pub struct StopSummary {
     pub dropped: u64,
     /// Segment files written by the final compaction.
     pub files: Vec<PathBuf>,
+    /// Everything worth logging (one line each): a journal set aside because records did not decode.
+    pub warnings: Vec<String>,
 }
 
 /// A durable recorder: the flight recorder of the [crate docs](crate#durability).
@@ -243,6 +261,8 @@ pub struct FlightRecorder {
     _lock: Option<DirLock>,
     manifest: Manifest,
     journal: Option<JournalWriter>,
+    /// Encodes the samples of the open journal.
+    encoder: SampleEncoder,
     /// The host, rotation window and last timestamp of the open journal.
     journal_host: String,
     journal_window: i64,
@@ -262,6 +282,8 @@ pub struct FlightRecorder {
     samples: u64,
     last_boot_id: Option<String>,
     last_host: Option<String>,
+    /// The encoded record being written (its buffer kept between samples).
+    payload: Vec<u8>,
 }
 
 impl fmt::Debug for FlightRecorder {
@@ -373,6 +395,7 @@ impl FlightRecorder {
             _lock: lock,
             manifest,
             journal: None,
+            encoder: SampleEncoder::new(),
             journal_host: String::new(),
             journal_window: 0,
             journal_last: i64::MIN,
@@ -389,6 +412,7 @@ impl FlightRecorder {
             samples: 0,
             last_boot_id: None,
             last_host: None,
+            payload: Vec::new(),
         };
         let journals = journal_files(rec.fs.as_ref(), &rec.root)?;
         rec.next_seq = journals
@@ -493,7 +517,8 @@ impl FlightRecorder {
             let Some(s) = self.pending.front() else {
                 break;
             };
-            let payload = encode(s);
+            let mut payload = std::mem::take(&mut self.payload);
+            let kind = self.encoder.encode(s, &mut payload);
             let next_in = if s.interval.is_zero() {
                 Duration::from_secs(1)
             } else {
@@ -504,7 +529,9 @@ impl FlightRecorder {
                 break;
             };
             let path = j.path().to_path_buf();
-            match j.append(Kind::Sample, &payload, next_in) {
+            let appended = j.append(kind, &payload, next_in);
+            self.payload = payload;
+            match appended {
                 Ok(()) => self.sync_ok(),
                 Err(AppendError::Sync(e)) => {
                     if !self.sync_failing {
@@ -516,6 +543,8 @@ impl FlightRecorder {
                     }
                 }
                 Err(AppendError::Write(e)) => {
+                    // The record is not in the journal: the next one cannot be a delta against it.
+                    self.encoder.reset();
                     self.fail(path, e.to_string(), notices);
                     return;
                 }
@@ -571,6 +600,7 @@ impl FlightRecorder {
         self.journal_host = host.to_owned();
         self.journal_last = i64::MIN;
         self.journal = Some(j);
+        self.encoder.reset();
         self.maintain(notices);
         Ok(())
     }
@@ -595,15 +625,18 @@ impl FlightRecorder {
     fn maintain(&mut self, notices: &mut Vec<Notice>) {
         let mut still = Vec::new();
         for path in std::mem::take(&mut self.to_compact) {
-            if let Err(e) = self.compact(&path, None) {
-                if !self.compaction_failing {
-                    notices.push(Notice::CompactionFailed {
-                        path: path.clone(),
-                        error: e.to_string(),
-                    });
+            match self.compact(&path, None) {
+                Ok(set_aside) => notices.extend(set_aside),
+                Err(e) => {
+                    if !self.compaction_failing {
+                        notices.push(Notice::CompactionFailed {
+                            path: path.clone(),
+                            error: e.to_string(),
+                        });
+                    }
+                    self.compaction_failing = true;
+                    still.push(path);
                 }
-                self.compaction_failing = true;
-                still.push(path);
             }
         }
         if still.is_empty() {
@@ -657,7 +690,14 @@ impl FlightRecorder {
     ///
     /// The journal is streamed record by record into the writer, which holds one row group in its compact buffer:
     /// memory does not grow with the journal (an hour's journal at 1 s is ~10 MB on disk, ~25 MB as `Sample`s).
-    fn compact(&mut self, path: &Path, recovery: Option<&mut Recovery>) -> Result<(), Error> {
+    ///
+    /// A journal with records that did not decode is not removed but renamed to `*.journal.undecodable`, and the
+    /// notice saying so is returned (and added to `recovery`'s warnings).
+    fn compact(
+        &mut self,
+        path: &Path,
+        recovery: Option<&mut Recovery>,
+    ) -> Result<Option<Notice>, Error> {
         let known = self.unlisted_sample_times()?;
         let file = self.fs.open_read(path).map_err(io(path))?;
         let mut writer = None;
@@ -695,7 +735,7 @@ impl FlightRecorder {
                     ));
                     r.set_aside.push(aside);
                 }
-                return Ok(());
+                return Ok(None);
             }
             Err(CompactError::Read(e)) => return Err(io(path)(e)),
             Err(CompactError::Store(e)) => return Err(e),
@@ -717,7 +757,17 @@ impl FlightRecorder {
         self.manifest.compacted_journal_seq = self.manifest.compacted_journal_seq.max(contents.seq);
         self.manifest.refresh_segments(&self.root)?;
         self.update_manifest()?;
-        self.fs.remove_file(path).map_err(io(path))?;
+        let set_aside = if contents.undecodable > 0 {
+            let aside = path.with_extension("journal.undecodable");
+            self.fs.rename(path, &aside).map_err(io(path))?;
+            Some(Notice::SetAside {
+                path: aside,
+                undecodable: contents.undecodable,
+            })
+        } else {
+            self.fs.remove_file(path).map_err(io(path))?;
+            None
+        };
         if let Some(dir) = path.parent() {
             self.fs.sync_dir(dir).map_err(io(dir))?;
         }
@@ -735,8 +785,12 @@ impl FlightRecorder {
                     contents.torn_bytes
                 ));
             }
+            if let Some(n @ Notice::SetAside { path, .. }) = &set_aside {
+                r.warnings.push(n.to_string());
+                r.set_aside.push(path.clone());
+            }
         }
-        Ok(())
+        Ok(set_aside)
     }
 
     /// (host, ts) of the samples in `samples` segments on disk that the manifest does not list.
@@ -806,8 +860,11 @@ impl FlightRecorder {
             .iter()
             .map(|s| s.path.clone())
             .collect();
+        let mut warnings = Vec::new();
         for path in std::mem::take(&mut self.to_compact) {
-            self.compact(&path, None)?;
+            if let Some(n) = self.compact(&path, None)? {
+                warnings.push(n.to_string());
+            }
         }
         let files = self
             .manifest
@@ -829,6 +886,7 @@ impl FlightRecorder {
             samples: self.samples,
             dropped: self.dropped,
             files,
+            warnings,
         })
     }
 }
