@@ -348,6 +348,11 @@
 //!   (each process's identity once) and encodes it a column at a time: its memory does not grow with the journal
 //!   nor, past 256 KiB of new distinct strings a row group, with process churn (an hour of ~1,000 processes at
 //!   1 s peaks ~11-12 MiB above the recorder's RSS on the compaction bench, code pages included; BENCHMARKS.md).
+//! - **Compaction never delays a sample**: a rotation hands the closed journal to a thread of the recorder
+//!   that compacts it, applies retention and rewrites the manifest; [`FlightRecorder::record`] only appends to
+//!   the new journal. The closed journal stays readable until its segments are in place. If compaction falls
+//!   behind, closed journals wait on disk (their paths alone in memory, one compacted at a time) and
+//!   [`Notice::CompactionBehind`] says so once; [`FlightRecorder::wait_for_compaction`] waits for the thread.
 //! - **Recovery**: [`FlightRecorder::open`] compacts every journal a previous run left. [`StoreReader`] reads the
 //!   journal of a recorder still running too, so a report shows the last seconds.
 //! - **Clean stops** are recorded (a marker in the journal, then `stops` in `manifest.json`), so a gap can be

@@ -7,6 +7,7 @@ use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
 use super::*;
 use crate::fsio::FaultFs;
+use crate::{StoreReader, StoreWriter};
 
 const T0: i64 = 1_795_576_320; // 2026-11-25T03:12:00Z
 
@@ -187,6 +188,8 @@ fn a_full_disk_buffers_logs_once_drops_the_overflow_and_resumes() {
     for i in 0..3 {
         assert!(rec.record(&sample(i)).is_empty());
     }
+    // The manifest listing the journal is written (by the compaction thread) before the disk fills.
+    assert!(rec.wait_for_compaction().is_empty());
     let journal = rec.journal.as_ref().unwrap().path().to_path_buf();
     let used = fs.read(&journal).unwrap().len() as u64
         + fs.read(&root.join("manifest.json")).unwrap().len() as u64;
@@ -230,9 +233,11 @@ fn rotation_compacts_each_period_into_its_own_segment() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
     let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
-    // T0 is 03:12:00, a multiple of 10 s: windows [0,10), [10,20), [20,25).
+    // T0 is 03:12:00, a multiple of 10 s: windows [0,10), [10,20), [20,25). Compaction keeps up here (the
+    // test waits for it after each sample), so nothing is worth a notice.
     for i in 0..25 {
         assert!(rec.record(&sample(i)).is_empty());
+        assert!(rec.wait_for_compaction().is_empty());
     }
     let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
     let names: Vec<&str> = m
@@ -390,6 +395,7 @@ fn the_live_journal_is_never_deleted_by_retention() {
     for i in 0..15 {
         notices.extend(rec.record(&sample(i)));
     }
+    notices.extend(rec.wait_for_compaction());
     assert!(
         notices.iter().any(|n| matches!(n, Notice::Retained { .. })),
         "{notices:?}"
@@ -518,4 +524,36 @@ fn an_undecodable_record_in_the_open_journal_is_reported_when_it_is_compacted() 
     assert!(summary.warnings[0].starts_with("1 records of the journal"));
     assert!(path.with_extension("journal.undecodable").exists());
     assert_eq!(times(&read_all(tmp.path())), [0, 1]);
+}
+
+#[test]
+fn sampling_never_waits_for_compaction_and_a_backlog_is_reported_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    // The compaction thread is stuck (as in a long compaction under a CPU storm) until the gate opens.
+    let gate = Arc::new(std::sync::Mutex::new(()));
+    let held = gate.lock().unwrap();
+    rec.worker.pause(Arc::clone(&gate));
+    let mut notices = Vec::new();
+    // Three windows closed: every record call returns although nothing can be compacted.
+    for i in 0..35 {
+        notices.extend(rec.record(&sample(i)));
+    }
+    assert_eq!(rec.samples(), 35);
+    assert_eq!(rec.compaction_backlog(), 3);
+    assert_eq!(notices, [Notice::CompactionBehind { journals: 2 }]);
+    // Everything is readable meanwhile, from the journals.
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
+    drop(held);
+    assert!(rec.wait_for_compaction().is_empty());
+    assert_eq!(rec.compaction_backlog(), 0);
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    assert_eq!(
+        m.segments.iter().filter(|s| s.table == "samples").count(),
+        3
+    );
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
+    rec.stop(Timestamp::from_unix_secs(T0 + 35)).unwrap();
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
 }
