@@ -25,6 +25,8 @@ use stabmon_core::Timestamp;
 use stabmon_core::synth::Synth;
 use stabmon_store::{FlightRecorder, RecorderOptions};
 
+/// A field of `/proc/self/status` in KiB. Kept in this file (not the benches library) so that the file builds
+/// unchanged against older trees (`benches/rotation_ab.sh`).
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -125,7 +127,11 @@ fn main() {
         "{label}: {processes} processes, {phase} s at 1 s{}: rotating record() {:.0} ms; max lateness {:.1} ms; \
          {late_over_50ms} samples > 50 ms late; {missed} ticks missed; stop {stop_secs:.1} s; peak RSS {:.1} MiB \
          ({:.1} MiB above the phase's start)",
-        if storm { " under a 2-core CPU storm" } else { "" },
+        if storm {
+            " under a 2-core CPU storm"
+        } else {
+            ""
+        },
         rotating_call.as_secs_f64() * 1e3,
         late_max.as_secs_f64() * 1e3,
         peak as f64 / 1024.0,
