@@ -236,12 +236,17 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
 
     let dropped = recorder.dropped();
     match recorder.stop(stabmon_core::Timestamp::now()) {
-        Ok(summary) => log(&format!(
-            "recording stopped: {} samples ({} dropped while the disk could not be written) in {}",
-            summary.samples,
-            dropped,
-            data_dir.display()
-        )),
+        Ok(summary) => {
+            for w in &summary.warnings {
+                log(w);
+            }
+            log(&format!(
+                "recording stopped: {} samples ({} dropped while the disk could not be written) in {}",
+                summary.samples,
+                dropped,
+                data_dir.display()
+            ))
+        }
         Err(e) => {
             let e = anyhow::Error::new(e).context(format!(
                 "cannot finish the data files in {} after {written} samples",

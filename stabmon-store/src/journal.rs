@@ -7,7 +7,15 @@
 //! ```
 //!
 //! A reader takes every complete frame whose CRC matches and stops at the first one that is cut short or
-//! damaged (a torn write at a crash): a record is either wholly there or not at all.
+//! damaged (a torn write at a crash): a record is either wholly there or not at all. What a frame's payload
+//! holds depends on the format version in the header and on the frame's kind (see `codec.rs`):
+//! - format 1: kind 1, a sample in record layout 1 (postcard); kind 2, a clean stop;
+//! - format 2: kind 3, a key sample (layout 1, zstd-compressed on its own); kind 4, a delta sample (layout 1,
+//!   zstd-compressed with the previous sample's layout-1 bytes as the dictionary); kind 2, a clean stop. A
+//!   journal starts with a key, and a key follows every [`KEY_EVERY`](crate::codec::KEY_EVERY) records, so a
+//!   record that does not decode costs at most the records up to the next key.
+//!
+//! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -17,9 +25,9 @@ use crate::fsio::{AppendFile, Fs};
 
 /// The first bytes of every journal.
 pub(crate) const MAGIC: &[u8; 8] = b"STABMONJ";
-/// The journal format this crate writes and reads. Bump it when a record's encoding changes (the golden test in
-/// `codec.rs` catches a change of the sample model).
-pub(crate) const JOURNAL_VERSION: u32 = 1;
+/// The journal format this crate writes; it reads this one and every older one. Bump it when a record's encoding
+/// changes, and add a fixture of the new format next to the old ones.
+pub(crate) const JOURNAL_VERSION: u32 = 2;
 pub(crate) const HEADER_LEN: usize = 20;
 const FRAME_HEADER_LEN: usize = 9;
 /// No record is this big; a length over it is damage, not a record.
@@ -29,10 +37,14 @@ const MAX_PAYLOAD: u32 = 64 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Kind {
-    /// One sample.
+    /// One sample, plain (format 1).
     Sample = 1,
     /// The recorder stopped cleanly.
     Stop = 2,
+    /// One sample, compressed on its own (format 2).
+    Key = 3,
+    /// One sample, compressed against the previous one (format 2).
+    Delta = 4,
 }
 
 impl Kind {
@@ -40,6 +52,8 @@ impl Kind {
         match b {
             1 => Some(Kind::Sample),
             2 => Some(Kind::Stop),
+            3 => Some(Kind::Key),
+            4 => Some(Kind::Delta),
             _ => None,
         }
     }
@@ -83,7 +97,7 @@ impl std::fmt::Display for NotAJournal {
             }
             NotAJournal::NewerVersion(v) => write!(
                 f,
-                "it is journal format {v}, but this stabmon reads format {JOURNAL_VERSION}: upgrade stabmon"
+                "it is journal format {v}, but this stabmon reads formats 1 to {JOURNAL_VERSION}: upgrade stabmon"
             ),
         }
     }
@@ -147,6 +161,8 @@ pub(crate) struct FrameReader<R> {
     r: R,
     /// The sequence number in the header (0 when the header itself was cut short).
     pub seq: u64,
+    /// The format version in the header ([`JOURNAL_VERSION`] when the header itself was cut short).
+    pub version: u32,
     /// Bytes of the header and the complete records read so far.
     pub good_len: u64,
     /// Bytes after the last complete record: a torn or damaged frame (known once [`next_frame`](Self::next_frame)
@@ -165,6 +181,7 @@ impl<R: Read> FrameReader<R> {
         let mut out = FrameReader {
             r,
             seq: 0,
+            version: JOURNAL_VERSION,
             good_len: 0,
             torn_bytes: 0,
             unknown_frames: 0,
@@ -190,6 +207,7 @@ impl<R: Read> FrameReader<R> {
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&head[12..20]);
         out.seq = u64::from_le_bytes(seq);
+        out.version = version;
         out.good_len = HEADER_LEN as u64;
         Ok(Ok(out))
     }
@@ -435,8 +453,11 @@ mod tests {
         );
         assert_eq!(parse(b"xyz"), Err(NotAJournal::BadMagic));
         let mut b = journal(&[]);
-        b[8..12].copy_from_slice(&2u32.to_le_bytes());
-        assert_eq!(parse(&b), Err(NotAJournal::NewerVersion(2)));
+        b[8..12].copy_from_slice(&(JOURNAL_VERSION + 1).to_le_bytes());
+        assert_eq!(
+            parse(&b),
+            Err(NotAJournal::NewerVersion(JOURNAL_VERSION + 1))
+        );
         // An empty file, or a header cut short: an empty journal.
         assert_eq!(parse(b"").unwrap().frames.len(), 0);
         assert_eq!(parse(b"STABM").unwrap().torn_bytes, 5);

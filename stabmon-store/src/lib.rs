@@ -379,6 +379,12 @@
 //!   BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a power cut.
 //! - **A sample is never half-visible**: journal records are framed with their length and a CRC32; a reader
 //!   takes every complete record and stops at a torn one.
+//! - **An upgrade reads what a crashed older release left**: the journal has a format version of its own and
+//!   its records a layout of their own, never the in-memory [`Sample`](stabmon_core::Sample); every format
+//!   ever written is decoded (a committed journal per format is recovered by the tests). Format 2 compresses
+//!   each sample against the previous one (a key record on its own every 60), ~10x fewer bytes than format 1.
+//!   A record that does not decode never causes a deletion: what decoded goes to Parquet, the journal is kept as
+//!   `<SEQ>.journal.undecodable` and the count is reported once ([`Notice::SetAside`], [`Recovery::warnings`]).
 //! - **Parquet files are never half-written**: each rotation period (`--rotate`, default one hour) and at a
 //!   clean stop the journal is compacted into Parquet segments, each written under a hidden temporary name,
 //!   fsynced, renamed into place, and its directory fsynced; then `manifest.json` is replaced the same way and
@@ -387,6 +393,11 @@
 //!   (each process's identity once) and encodes it a column at a time: its memory does not grow with the journal
 //!   nor, past 256 KiB of new distinct strings a row group, with process churn (an hour of ~1,000 processes at
 //!   1 s peaks ~11-12 MiB above the recorder's RSS on the compaction bench, code pages included; BENCHMARKS.md).
+//! - **Compaction never delays a sample**: a rotation hands the closed journal to a thread of the recorder
+//!   that compacts it, applies retention and rewrites the manifest; [`FlightRecorder::record`] only appends to
+//!   the new journal. The closed journal stays readable until its segments are in place. If compaction falls
+//!   behind, closed journals wait on disk (their paths alone in memory, one compacted at a time) and
+//!   [`Notice::CompactionBehind`] says so once; [`FlightRecorder::wait_for_compaction`] waits for the thread.
 //! - **Recovery**: [`FlightRecorder::open`] compacts every journal a previous run left. [`StoreReader`] reads the
 //!   journal of a recorder still running too, so a report shows the last seconds.
 //! - **Clean stops** are recorded (a marker in the journal, then `stops` in `manifest.json`), so a gap can be

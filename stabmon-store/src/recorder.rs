@@ -9,16 +9,22 @@ use std::time::Duration;
 
 use stabmon_core::{Sample, Timestamp};
 
-use crate::codec::{StopRecord, encode, stream_journal};
+use crate::codec::{SampleEncoder, StopRecord, encode};
 use crate::error::{Error, io};
 use crate::fsio::{Fs, RealFs};
 use crate::journal::{AppendError, JournalWriter, Kind};
-use crate::layout::{encode_host, parse_own_segment_path};
+use crate::layout::encode_host;
 use crate::lock::DirLock;
 use crate::manifest::{CleanStop, Manifest, ManifestJournal, rel_path};
-use crate::reader::StoreReader;
 use crate::retention::{self, Retention, RetentionReport};
-use crate::writer::{StoreWriter, WriterOptions};
+use crate::writer::WriterOptions;
+
+mod maintenance;
+
+use maintenance::{Maintenance, Worker};
+
+/// From this many closed journals waiting for compaction on, the recorder reports that compaction falls behind.
+const BACKLOG_NOTICE: usize = 2;
 
 /// The journals' directory under the data directory (hidden from Hive readers by its leading `_`).
 pub const JOURNAL_DIR: &str = "_journal";
@@ -137,6 +143,20 @@ pub enum Notice {
         /// What was deleted.
         report: RetentionReport,
     },
+    /// Compaction falls behind: closed journals wait on disk (still readable) for the worker thread. Reported
+    /// once until the backlog is gone.
+    CompactionBehind {
+        /// Closed journals waiting.
+        journals: usize,
+    },
+    /// Some records of a journal did not decode: what did decode is in Parquet, and the journal is kept under a
+    /// new name instead of being removed.
+    SetAside {
+        /// The journal's new name.
+        path: PathBuf,
+        /// Records that did not decode.
+        undecodable: u64,
+    },
 }
 
 impl fmt::Display for Notice {
@@ -175,6 +195,16 @@ impl fmt::Display for Notice {
                 "retention deleted {} old segments ({} bytes)",
                 report.segments_deleted, report.bytes_freed
             ),
+            Notice::CompactionBehind { journals } => write!(
+                f,
+                "compaction falls behind: {journals} closed journals wait to be compacted (they stay readable)"
+            ),
+            Notice::SetAside { path, undecodable } => write!(
+                f,
+                "{undecodable} records of the journal {} did not decode; the rest is in Parquet and the journal \
+                 is kept as it is",
+                path.display()
+            ),
         }
     }
 }
@@ -193,7 +223,9 @@ pub struct Recovery {
     pub clean_stops: u64,
     /// Bytes of torn records at the journals' ends (a write cut by the crash).
     pub torn_bytes: u64,
-    /// Journals that could not be read (not a journal, or a newer format), renamed to `*.unreadable` and left.
+    /// Journals that could not be read (not a journal, or a newer format), renamed to `*.unreadable` and left,
+    /// and journals with records that did not decode, renamed to `*.undecodable` once what did decode was
+    /// compacted.
     pub set_aside: Vec<PathBuf>,
     /// Everything worth logging (one line each).
     pub warnings: Vec<String>,
@@ -209,6 +241,8 @@ pub struct StopSummary {
     pub dropped: u64,
     /// Segment files written by the final compaction.
     pub files: Vec<PathBuf>,
+    /// Everything worth logging (one line each): a journal set aside because records did not decode.
+    pub warnings: Vec<String>,
 }
 
 /// A durable recorder: the flight recorder of the [crate docs](crate#durability).
@@ -237,12 +271,16 @@ pub struct StopSummary {
 /// # }
 /// ```
 pub struct FlightRecorder {
+    /// Compaction, retention and the manifest, on a thread of their own. Declared before the lock: dropping the
+    /// recorder lets the worker finish before the lock is released.
+    worker: Worker,
     root: PathBuf,
     fs: Arc<dyn Fs>,
     opts: RecorderOptions,
     _lock: Option<DirLock>,
-    manifest: Manifest,
     journal: Option<JournalWriter>,
+    /// Encodes the samples of the open journal.
+    encoder: SampleEncoder,
     /// The host, rotation window and last timestamp of the open journal.
     journal_host: String,
     journal_window: i64,
@@ -256,12 +294,15 @@ pub struct FlightRecorder {
     dropped: u64,
     written_in_outage: u64,
     sync_failing: bool,
-    /// Closed journals not yet compacted.
-    to_compact: Vec<PathBuf>,
-    compaction_failing: bool,
+    /// Closed journals not yet sent to the worker (sent when the next journal opens).
+    closed: Vec<PathBuf>,
+    /// A [`Notice::CompactionBehind`] was reported and the backlog is not gone yet.
+    behind: bool,
     samples: u64,
     last_boot_id: Option<String>,
     last_host: Option<String>,
+    /// The encoded record being written (its buffer kept between samples).
+    payload: Vec<u8>,
 }
 
 impl fmt::Debug for FlightRecorder {
@@ -276,24 +317,6 @@ impl fmt::Debug for FlightRecorder {
             .field("pending", &self.pending.len())
             .field("samples", &self.samples)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why streaming a journal into segments stopped: reading the journal, or writing the segments.
-enum CompactError {
-    Read(std::io::Error),
-    Store(Error),
-}
-
-impl From<std::io::Error> for CompactError {
-    fn from(e: std::io::Error) -> Self {
-        CompactError::Read(e)
-    }
-}
-
-impl From<Error> for CompactError {
-    fn from(e: Error) -> Self {
-        CompactError::Store(e)
     }
 }
 
@@ -366,17 +389,46 @@ impl FlightRecorder {
                 Manifest::default()
             }
         };
-        let mut rec = FlightRecorder {
+        let mut m = Maintenance::new(root.clone(), Arc::clone(&fs), opts.clone(), manifest);
+        let journals = journal_files(fs.as_ref(), &root)?;
+        let next_seq = journals
+            .iter()
+            .map(|(s, _)| *s)
+            .chain([m.manifest.compacted_journal_seq])
+            .max()
+            .unwrap_or(0)
+            + 1;
+        for (seq, path) in journals {
+            recovery.journals += 1;
+            if seq <= m.manifest.compacted_journal_seq {
+                // Compacted before the crash; only its removal was lost.
+                let _ = fs.remove_file(&path);
+                continue;
+            }
+            m.compact(&path, Some(&mut recovery))?;
+        }
+        m.manifest.journals.clear();
+        let warnings = m.manifest.refresh_segments(&root)?;
+        recovery.warnings.extend(warnings);
+        let report = retention::apply(&root, &mut m.manifest, opts.retention, Timestamp::now(), 0)?;
+        if report.segments_deleted > 0 {
+            recovery
+                .warnings
+                .push(Notice::Retained { report }.to_string());
+        }
+        m.manifest.store(fs.as_ref(), &root)?;
+        let rec = FlightRecorder {
+            worker: Worker::spawn(m)?,
             root,
             fs,
             opts,
             _lock: lock,
-            manifest,
             journal: None,
+            encoder: SampleEncoder::new(),
             journal_host: String::new(),
             journal_window: 0,
             journal_last: i64::MIN,
-            next_seq: 1,
+            next_seq,
             pending: VecDeque::new(),
             failing: false,
             dropping: false,
@@ -384,45 +436,13 @@ impl FlightRecorder {
             dropped: 0,
             written_in_outage: 0,
             sync_failing: false,
-            to_compact: Vec::new(),
-            compaction_failing: false,
+            closed: Vec::new(),
+            behind: false,
             samples: 0,
             last_boot_id: None,
             last_host: None,
+            payload: Vec::new(),
         };
-        let journals = journal_files(rec.fs.as_ref(), &rec.root)?;
-        rec.next_seq = journals
-            .iter()
-            .map(|(s, _)| *s)
-            .chain([rec.manifest.compacted_journal_seq])
-            .max()
-            .unwrap_or(0)
-            + 1;
-        for (seq, path) in journals {
-            recovery.journals += 1;
-            if seq <= rec.manifest.compacted_journal_seq {
-                // Compacted before the crash; only its removal was lost.
-                let _ = rec.fs.remove_file(&path);
-                continue;
-            }
-            rec.compact(&path, Some(&mut recovery))?;
-        }
-        rec.manifest.journals.clear();
-        let warnings = rec.manifest.refresh_segments(&rec.root)?;
-        recovery.warnings.extend(warnings);
-        let report = retention::apply(
-            &rec.root,
-            &mut rec.manifest,
-            rec.opts.retention,
-            Timestamp::now(),
-            0,
-        )?;
-        if report.segments_deleted > 0 {
-            recovery
-                .warnings
-                .push(Notice::Retained { report }.to_string());
-        }
-        rec.manifest.store(rec.fs.as_ref(), &rec.root)?;
         Ok((rec, recovery))
     }
 
@@ -446,11 +466,30 @@ impl FlightRecorder {
         self.dropped
     }
 
+    /// Closed journals waiting for the compaction thread (normally 0; 1 for the minutes after a rotation).
+    pub fn compaction_backlog(&self) -> usize {
+        self.worker.backlog()
+    }
+
+    /// Waits until the compaction thread has done everything asked of it so far (compaction of the closed
+    /// journals, retention, the manifest) and returns its notices. [`record`](Self::record) never waits for
+    /// it; this is for embedders that want the Parquet files of a closed period now, and for tests.
+    pub fn wait_for_compaction(&mut self) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        self.worker.flush(&mut notices);
+        notices
+    }
+
     /// Records a sample: it is in the journal when this returns (and fsynced as [`RecorderOptions::sync`]
     /// asks), unless writing fails, in which case it waits in memory. I/O trouble never stops recording: it
-    /// comes back as [`Notice`]s to log, each trouble once.
+    /// comes back as [`Notice`]s to log, each trouble once, with those of the compaction thread. A rotation
+    /// only hands the closed journal to that thread: this never waits for compaction or retention.
     pub fn record(&mut self, sample: &Sample) -> Vec<Notice> {
         let mut notices = Vec::new();
+        self.worker.take_notices(&mut notices);
+        if self.behind && self.worker.backlog() == 0 {
+            self.behind = false;
+        }
         let ts = sample.ts.as_unix_micros();
         let rotate = i64::try_from(self.opts.rotate.as_micros()).unwrap_or(i64::MAX);
         let window = ts.div_euclid(rotate.max(1));
@@ -493,7 +532,8 @@ impl FlightRecorder {
             let Some(s) = self.pending.front() else {
                 break;
             };
-            let payload = encode(s);
+            let mut payload = std::mem::take(&mut self.payload);
+            let kind = self.encoder.encode(s, &mut payload);
             let next_in = if s.interval.is_zero() {
                 Duration::from_secs(1)
             } else {
@@ -504,7 +544,9 @@ impl FlightRecorder {
                 break;
             };
             let path = j.path().to_path_buf();
-            match j.append(Kind::Sample, &payload, next_in) {
+            let appended = j.append(kind, &payload, next_in);
+            self.payload = payload;
+            match appended {
                 Ok(()) => self.sync_ok(),
                 Err(AppendError::Sync(e)) => {
                     if !self.sync_failing {
@@ -516,6 +558,8 @@ impl FlightRecorder {
                     }
                 }
                 Err(AppendError::Write(e)) => {
+                    // The record is not in the journal: the next one cannot be a delta against it.
+                    self.encoder.reset();
                     self.fail(path, e.to_string(), notices);
                     return;
                 }
@@ -554,7 +598,7 @@ impl FlightRecorder {
         }
     }
 
-    /// Starts a journal for `host`; compacts closed journals first and updates the manifest.
+    /// Starts a journal for `host`, and sends the closed journals and the new one to the compaction thread.
     fn open_journal(
         &mut self,
         host: &str,
@@ -570,12 +614,25 @@ impl FlightRecorder {
         self.journal_window = ts.div_euclid(rotate.max(1));
         self.journal_host = host.to_owned();
         self.journal_last = i64::MIN;
+        let live = ManifestJournal {
+            host: host.to_owned(),
+            path: rel_path(&self.root, j.path()),
+            seq: j.seq(),
+        };
+        let live_bytes = j.len();
         self.journal = Some(j);
-        self.maintain(notices);
+        self.encoder.reset();
+        let backlog = self
+            .worker
+            .send(std::mem::take(&mut self.closed), Some(live), live_bytes);
+        if backlog >= BACKLOG_NOTICE && !self.behind {
+            self.behind = true;
+            notices.push(Notice::CompactionBehind { journals: backlog });
+        }
         Ok(())
     }
 
-    /// Closes the open journal; it is compacted when the next one opens.
+    /// Closes the open journal; it is sent for compaction when the next one opens.
     fn close_journal(&mut self, notices: &mut Vec<Notice>) {
         if let Some(mut j) = self.journal.take() {
             if let Err(e) = j.sync()
@@ -587,186 +644,8 @@ impl FlightRecorder {
                     error: e.to_string(),
                 });
             }
-            self.to_compact.push(j.path().to_path_buf());
+            self.closed.push(j.path().to_path_buf());
         }
-    }
-
-    /// Compacts closed journals, applies retention and rewrites the manifest; trouble becomes notices.
-    fn maintain(&mut self, notices: &mut Vec<Notice>) {
-        let mut still = Vec::new();
-        for path in std::mem::take(&mut self.to_compact) {
-            if let Err(e) = self.compact(&path, None) {
-                if !self.compaction_failing {
-                    notices.push(Notice::CompactionFailed {
-                        path: path.clone(),
-                        error: e.to_string(),
-                    });
-                }
-                self.compaction_failing = true;
-                still.push(path);
-            }
-        }
-        if still.is_empty() {
-            self.compaction_failing = false;
-        }
-        self.to_compact = still;
-        let live_bytes = self.journal.as_ref().map_or(0, JournalWriter::len);
-        let result = self
-            .manifest
-            .refresh_segments(&self.root)
-            .and_then(|_| {
-                retention::apply(
-                    &self.root,
-                    &mut self.manifest,
-                    self.opts.retention,
-                    Timestamp::now(),
-                    live_bytes,
-                )
-            })
-            .and_then(|report| {
-                if report.segments_deleted > 0 {
-                    notices.push(Notice::Retained { report });
-                }
-                self.update_manifest()
-            });
-        if let Err(e) = result
-            && !self.failing
-        {
-            notices.push(Notice::WriteFailed {
-                path: self.root.join(crate::manifest::MANIFEST_FILE),
-                error: e.to_string(),
-            });
-        }
-    }
-
-    fn update_manifest(&mut self) -> Result<(), Error> {
-        self.manifest.journals = self
-            .journal
-            .iter()
-            .map(|j| ManifestJournal {
-                host: self.journal_host.clone(),
-                path: rel_path(&self.root, j.path()),
-                seq: j.seq(),
-            })
-            .collect();
-        self.manifest.store(self.fs.as_ref(), &self.root)
-    }
-
-    /// Compacts one journal into Parquet segments and removes it. Samples already in a segment that the
-    /// manifest does not list yet (a crash between a compaction and its manifest update) are not written twice.
-    ///
-    /// The journal is streamed record by record into the writer, which holds one row group in its compact buffer:
-    /// memory does not grow with the journal (an hour's journal at 1 s is ~10 MB on disk, ~25 MB as `Sample`s).
-    fn compact(&mut self, path: &Path, recovery: Option<&mut Recovery>) -> Result<(), Error> {
-        let known = self.unlisted_sample_times()?;
-        let file = self.fs.open_read(path).map_err(io(path))?;
-        let mut writer = None;
-        let mut written = 0u64;
-        let mut last = None;
-        let (root, writer_opts) = (&self.root, &self.opts.writer);
-        let streamed = stream_journal(file, |s: Sample| -> Result<(), CompactError> {
-            if known.contains(&(s.host.clone(), s.ts.as_unix_micros())) {
-                return Ok(());
-            }
-            let w = match &mut writer {
-                Some(w) => w,
-                None => writer.insert(StoreWriter::create_with(root, writer_opts.clone())?),
-            };
-            match w.write(&s) {
-                Ok(()) => {}
-                // A sample the format cannot hold is refused alone.
-                Err(Error::Unrepresentable { .. }) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
-            written += 1;
-            last = Some(s.ts);
-            Ok(())
-        });
-        let contents = match streamed {
-            Ok(Ok(c)) => c,
-            Ok(Err(why)) => {
-                let aside = path.with_extension("journal.unreadable");
-                self.fs.rename(path, &aside).map_err(io(path))?;
-                if let Some(r) = recovery {
-                    r.warnings.push(format!(
-                        "{} is not a readable journal ({why}): left as {}",
-                        path.display(),
-                        aside.display()
-                    ));
-                    r.set_aside.push(aside);
-                }
-                return Ok(());
-            }
-            Err(CompactError::Read(e)) => return Err(io(path)(e)),
-            Err(CompactError::Store(e)) => return Err(e),
-        };
-        if let Some(w) = writer {
-            let summary = w.finish()?;
-            for f in &summary.files {
-                if let Some(dir) = f.parent() {
-                    crate::fsio::sync_dir(dir).map_err(io(dir))?;
-                }
-            }
-        }
-        for stop in &contents.stops {
-            let entry = CleanStop::new(stop.host.clone(), stop.ts, stop.boot_id.clone());
-            if !self.manifest.stops.contains(&entry) {
-                self.manifest.stops.push(entry);
-            }
-        }
-        self.manifest.compacted_journal_seq = self.manifest.compacted_journal_seq.max(contents.seq);
-        self.manifest.refresh_segments(&self.root)?;
-        self.update_manifest()?;
-        self.fs.remove_file(path).map_err(io(path))?;
-        if let Some(dir) = path.parent() {
-            self.fs.sync_dir(dir).map_err(io(dir))?;
-        }
-        if let Some(r) = recovery {
-            r.samples += written;
-            r.clean_stops += contents.stops.len() as u64;
-            r.torn_bytes += contents.torn_bytes;
-            if last > r.last_sample {
-                r.last_sample = last;
-            }
-            if contents.torn_bytes > 0 {
-                r.warnings.push(format!(
-                    "{}: {} bytes of a record cut by the crash were dropped",
-                    path.display(),
-                    contents.torn_bytes
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// (host, ts) of the samples in `samples` segments on disk that the manifest does not list.
-    fn unlisted_sample_times(&self) -> Result<HashSet<(String, i64)>, Error> {
-        let listed: HashSet<&str> = self
-            .manifest
-            .segments
-            .iter()
-            .map(|s| s.path.as_str())
-            .collect();
-        let mut files = Vec::new();
-        let samples_dir = self.root.join("samples");
-        if samples_dir.exists() {
-            crate::layout::parquet_files(&samples_dir, &mut files)?;
-        }
-        let mut out = HashSet::new();
-        for f in files {
-            if listed.contains(rel_path(&self.root, &f).as_str())
-                || parse_own_segment_path(&self.root, &f).is_none()
-            {
-                continue;
-            }
-            // A damaged file is skipped here; the reader warns about it.
-            if let Ok(r) = StoreReader::open(&f)
-                && let Ok(samples) = r.samples(None, None)
-            {
-                out.extend(samples.into_iter().map(|s| (s.host, s.ts.as_unix_micros())));
-            }
-        }
-        Ok(out)
     }
 
     /// Stops cleanly: writes what waits, a clean-stop marker (at `at`, normally the time of the stop), compacts
@@ -790,26 +669,38 @@ impl FlightRecorder {
                 }
             }
         }
+        let mut notices_after = Vec::new();
+        let Some(mut m) = self.worker.finish(&mut notices_after) else {
+            return Err(Error::Io {
+                path: self.root.clone(),
+                source: std::io::Error::other(
+                    "the compaction thread failed; the journals stay on disk for the next start",
+                ),
+            });
+        };
         if self.journal.is_none()
             && let Some(host) = self.last_host.clone()
         {
             // Nothing could be journaled: the stop goes to the manifest directly.
-            self.manifest
-                .stops
-                .push(CleanStop::new(host, at, self.last_boot_id.clone()));
-            self.manifest.store(self.fs.as_ref(), &self.root)?;
+            m.add_stop(CleanStop::new(host, at, self.last_boot_id.clone()))?;
         }
         self.close_journal(&mut notices);
-        let before: HashSet<String> = self
-            .manifest
-            .segments
+        m.live = None;
+        let before: HashSet<String> = m.manifest.segments.iter().map(|s| s.path.clone()).collect();
+        let mut warnings: Vec<String> = notices_after
             .iter()
-            .map(|s| s.path.clone())
+            .filter(|n| matches!(n, Notice::SetAside { .. }))
+            .map(ToString::to_string)
             .collect();
-        for path in std::mem::take(&mut self.to_compact) {
-            self.compact(&path, None)?;
+        let mut to_compact = m.take_failed();
+        to_compact.append(&mut self.closed);
+        for path in to_compact {
+            if let Some(n) = m.compact(&path, None)? {
+                warnings.push(n.to_string());
+            }
         }
-        let files = self
+        m.update_manifest()?;
+        let files = m
             .manifest
             .segments
             .iter()
@@ -829,6 +720,7 @@ impl FlightRecorder {
             samples: self.samples,
             dropped: self.dropped,
             files,
+            warnings,
         })
     }
 }

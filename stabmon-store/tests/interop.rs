@@ -123,6 +123,8 @@ fn duckdb_and_pyarrow_read_what_stabmon_wrote() {
         let (mut rec, _) = FlightRecorder::open(dir.path(), opts.clone()).unwrap();
         for s in &samples {
             assert!(rec.record(s).is_empty());
+            // Compaction keeps up (it runs on its own thread; here the test lets it catch up each time).
+            assert!(rec.wait_for_compaction().is_empty());
         }
         rec.stop(samples.last().unwrap().ts).unwrap();
     }

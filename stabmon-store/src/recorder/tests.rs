@@ -7,6 +7,7 @@ use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
 use super::*;
 use crate::fsio::FaultFs;
+use crate::{StoreReader, StoreWriter};
 
 const T0: i64 = 1_795_576_320; // 2026-11-25T03:12:00Z
 
@@ -187,6 +188,8 @@ fn a_full_disk_buffers_logs_once_drops_the_overflow_and_resumes() {
     for i in 0..3 {
         assert!(rec.record(&sample(i)).is_empty());
     }
+    // The manifest listing the journal is written (by the compaction thread) before the disk fills.
+    assert!(rec.wait_for_compaction().is_empty());
     let journal = rec.journal.as_ref().unwrap().path().to_path_buf();
     let used = fs.read(&journal).unwrap().len() as u64
         + fs.read(&root.join("manifest.json")).unwrap().len() as u64;
@@ -230,9 +233,11 @@ fn rotation_compacts_each_period_into_its_own_segment() {
     let tmp = tempfile::tempdir().unwrap();
     let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
     let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
-    // T0 is 03:12:00, a multiple of 10 s: windows [0,10), [10,20), [20,25).
+    // T0 is 03:12:00, a multiple of 10 s: windows [0,10), [10,20), [20,25). Compaction keeps up here (the
+    // test waits for it after each sample), so nothing is worth a notice.
     for i in 0..25 {
         assert!(rec.record(&sample(i)).is_empty());
+        assert!(rec.wait_for_compaction().is_empty());
     }
     let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
     let names: Vec<&str> = m
@@ -390,6 +395,7 @@ fn the_live_journal_is_never_deleted_by_retention() {
     for i in 0..15 {
         notices.extend(rec.record(&sample(i)));
     }
+    notices.extend(rec.wait_for_compaction());
     assert!(
         notices.iter().any(|n| matches!(n, Notice::Retained { .. })),
         "{notices:?}"
@@ -422,4 +428,132 @@ fn an_unreadable_journal_is_set_aside_not_deleted() {
         "{:?}",
         recovery.warnings
     );
+}
+
+/// Copies the committed format-1 journal (left by a crashed recorder of that format) into `root`.
+fn plant_v1_journal(root: &Path) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/journal-v1/00000000000000000042.journal");
+    let p = journal_path(root, "nas-01", 42);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::copy(fixture, &p).unwrap();
+    p
+}
+
+#[test]
+fn a_journal_of_format_1_left_by_a_crash_is_recovered_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plant_v1_journal(tmp.path());
+    let mut want = crate::codec::read_journal(&std::fs::read(&p).unwrap()).unwrap();
+    assert_eq!((want.version, want.undecodable), (1, 0));
+    want.samples.sort_by_key(|s| s.ts);
+    let (rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.samples, want.samples.len() as u64);
+    assert_eq!(recovery.clean_stops, 1);
+    assert!(recovery.set_aside.is_empty(), "{:?}", recovery.warnings);
+    assert!(!p.exists(), "compacted and removed");
+    let got = read_all(tmp.path());
+    assert_eq!(got.len(), want.samples.len());
+    for (g, w) in got.iter().zip(&want.samples) {
+        assert_eq!(
+            (g.ts, &g.host, g.top.processes.len()),
+            (w.ts, &w.host, w.top.processes.len())
+        );
+    }
+    assert_eq!(
+        StoreReader::open(tmp.path()).unwrap().clean_stops(None),
+        [want.stops[0].ts]
+    );
+    // The next journal is written in the current format, after the old one's sequence number.
+    drop(rec);
+}
+
+#[test]
+fn records_that_do_not_decode_set_the_journal_aside_and_the_rest_is_recovered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = plant_v1_journal(tmp.path());
+    // Replace the 5th record by one of the same kind whose bytes are not a sample, with a valid CRC.
+    let mut bytes = std::fs::read(&p).unwrap();
+    let mut at = crate::journal::HEADER_LEN;
+    for _ in 0..4 {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 9 + len;
+    }
+    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let mut frame = Vec::new();
+    crate::journal::encode_frame(crate::journal::Kind::Sample, &vec![0xff; len], &mut frame);
+    bytes.splice(at..at + 9 + len, frame);
+    std::fs::write(&p, &bytes).unwrap();
+    let total = crate::codec::read_journal(&bytes).unwrap();
+    assert_eq!(total.undecodable, 1);
+
+    let (_rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.samples, total.samples.len() as u64);
+    let aside = p.with_extension("journal.undecodable");
+    assert_eq!(recovery.set_aside, std::slice::from_ref(&aside));
+    assert_eq!(std::fs::read(&aside).unwrap(), bytes, "kept as it was");
+    let line = recovery
+        .warnings
+        .iter()
+        .find(|w| w.contains("did not decode"))
+        .unwrap();
+    assert!(
+        line.contains(&aside.display().to_string()) && line.starts_with("1 records"),
+        "{line}"
+    );
+    // What decoded is readable.
+    assert_eq!(read_all(tmp.path()).len(), total.samples.len());
+}
+
+#[test]
+fn an_undecodable_record_in_the_open_journal_is_reported_when_it_is_compacted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    rec.record(&sample(0));
+    // Something else wrote a record this recorder cannot decode (same kind, bytes that are no sample).
+    let path = rec.journal.as_ref().unwrap().path().to_path_buf();
+    rec.journal
+        .as_mut()
+        .unwrap()
+        .append(crate::journal::Kind::Key, b"garbage", Duration::ZERO)
+        .unwrap();
+    rec.encoder.reset();
+    rec.record(&sample(1));
+    let summary = rec.stop(Timestamp::from_unix_secs(T0 + 2)).unwrap();
+    assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
+    assert!(summary.warnings[0].starts_with("1 records of the journal"));
+    assert!(path.with_extension("journal.undecodable").exists());
+    assert_eq!(times(&read_all(tmp.path())), [0, 1]);
+}
+
+#[test]
+fn sampling_never_waits_for_compaction_and_a_backlog_is_reported_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    // The compaction thread is stuck (as in a long compaction under a CPU storm) until the gate opens.
+    let gate = Arc::new(std::sync::Mutex::new(()));
+    let held = gate.lock().unwrap();
+    rec.worker.pause(Arc::clone(&gate));
+    let mut notices = Vec::new();
+    // Three windows closed: every record call returns although nothing can be compacted.
+    for i in 0..35 {
+        notices.extend(rec.record(&sample(i)));
+    }
+    assert_eq!(rec.samples(), 35);
+    assert_eq!(rec.compaction_backlog(), 3);
+    assert_eq!(notices, [Notice::CompactionBehind { journals: 2 }]);
+    // Everything is readable meanwhile, from the journals.
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
+    drop(held);
+    assert!(rec.wait_for_compaction().is_empty());
+    assert_eq!(rec.compaction_backlog(), 0);
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    assert_eq!(
+        m.segments.iter().filter(|s| s.table == "samples").count(),
+        3
+    );
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
+    rec.stop(Timestamp::from_unix_secs(T0 + 35)).unwrap();
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
 }
