@@ -46,7 +46,7 @@
 //! # Ok::<(), stabmon_report::Error>(())
 //! ```
 //!
-//! From columns and a source of windows, here a synthetic day streamed into a [`SystemSeries`] with a source that
+//! From columns and a source of windows, here a synthetic half hour streamed into a [`SystemSeries`] with a source that
 //! regenerates only the samples asked for (a store reader reads them from disk instead):
 //!
 //! ```
@@ -258,7 +258,8 @@ impl Report {
     /// The page is the one [`Report::write_html`] makes of the same samples. Samples of `series` outside the
     /// builder's range are left out (and latency probes started outside it).
     ///
-    /// Errors: those of [`Report::write_html`], and [`Error::Read`] when `source` fails.
+    /// Errors: no sample in the range, a range that ends before it starts, a write error, or [`Error::Read`] when
+    /// `source` fails. Nothing is written unless the page was made.
     pub fn write_html_from<S: WindowSource + ?Sized, W: Write + ?Sized>(
         &self,
         series: &SystemSeries,
