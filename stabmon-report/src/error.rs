@@ -30,6 +30,16 @@ pub enum Error {
         /// The host names found, sorted.
         hosts: Vec<String>,
     },
+    /// The samples the page shows at some instants or in some window (hover moments, culprit lines, the minute
+    /// before a gap) could not be read from the [`WindowSource`](stabmon_core::series::WindowSource).
+    #[error("could not read {what}: {source}")]
+    Read {
+        /// What was being read, e.g. `the minute before the gap at 2026-11-25T06:00:00Z`.
+        what: String,
+        /// The source's error.
+        #[source]
+        source: stabmon_core::Error,
+    },
     /// The page's data could not be serialized.
     #[error("could not serialize the report's data: {source}")]
     Json {

@@ -8,6 +8,9 @@
 //! - [`ReportBuilder`] configures a [`Report`] (title, time range, width, [`DetectOptions`], [`Chart`]s);
 //! - [`Report::write_html`] renders `&[Sample]` (from any source, never store types) to any [`std::io::Write`] and
 //!   returns a [`Summary`] with the incidents it drew;
+//! - [`Report::write_html_from`] renders the same page from a [`SystemSeries`] (the system values as columns,
+//!   about 100 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
+//!   the page shows: the way to render a week or a month without holding its samples;
 //! - [`Error`] is what can go wrong.
 //!
 //! The page is self-contained and safe to open from anywhere: CSS, script and SVG are inline, a
@@ -43,7 +46,43 @@
 //! # Ok::<(), stabmon_report::Error>(())
 //! ```
 //!
-//! (The example uses `stabmon-core`'s `test-util` feature for its synthetic samples.)
+//! From columns and a source of windows, here a synthetic half hour streamed into a [`SystemSeries`] with a source that
+//! regenerates only the samples asked for (a store reader reads them from disk instead):
+//!
+//! ```
+//! use std::time::Duration;
+//! use stabmon_core::series::{SystemSeries, WindowSource};
+//! use stabmon_core::{Sample, Timestamp, synth::Synth};
+//! use stabmon_report::ReportBuilder;
+//!
+//! let start = Timestamp::from_unix_secs(1_795_564_800);
+//! let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+//! let synth = Synth::new(start, Duration::from_secs(1))
+//!     .count(1800)
+//!     .cpu_hog("xmrig", "./xmrig -o pool:3333", at(600), at(900), 190.0);
+//!
+//! struct Regenerate(Synth);
+//! impl WindowSource for Regenerate {
+//!     fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, stabmon_core::Error> {
+//!         Ok(self.0.iter().skip_while(|s| s.ts < from).take_while(|s| s.ts <= to).collect())
+//!     }
+//! }
+//!
+//! let mut series = SystemSeries::new("");
+//! for s in synth.iter() {
+//!     series.host.clone_from(&s.host);
+//!     series.push(&s);
+//! }
+//! let mut html = Vec::new();
+//! let summary = ReportBuilder::new()
+//!     .build()
+//!     .write_html_from(&series, &Regenerate(synth), &mut html)?;
+//! assert!(summary.incidents.iter().any(|i| i.label().contains("xmrig")));
+//! assert!(String::from_utf8_lossy(&html).contains("xmrig (pid"));
+//! # Ok::<(), stabmon_report::Error>(())
+//! ```
+//!
+//! (The examples use `stabmon-core`'s `test-util` feature for their synthetic samples.)
 #![deny(missing_docs)]
 
 mod error;
@@ -56,6 +95,7 @@ mod timefmt;
 use std::io::Write;
 
 use stabmon_core::analysis;
+use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
 pub use crate::error::Error;
@@ -197,27 +237,44 @@ impl Report {
     /// Renders `samples` (of one host, in any order) as one HTML page to `out`.
     ///
     /// Errors: no sample in the range, a range that ends before it starts, samples of several hosts, or a write
-    /// error. Nothing is written unless the page was made.
+    /// error. Nothing is written unless the page was made. This holds every sample in memory; for long ranges, see
+    /// [`Report::write_html_from`].
     pub fn write_html<W: Write + ?Sized>(
         &self,
         samples: &[Sample],
         out: &mut W,
     ) -> Result<Summary, Error> {
         let (html, summary) = self.render(samples)?;
-        out.write_all(html.as_bytes())
-            .and_then(|()| out.flush())
-            .map_err(|source| Error::Write { source })?;
+        write_page(&html, out)?;
+        Ok(summary)
+    }
+
+    /// Renders a host's `series` (the system values as columns, sorted by time) as one HTML page to `out`, reading
+    /// whole samples (with their process lists) from `source` only for what the page shows of them: the moments
+    /// shown on hover (one per pixel column and those near each incident's peak), the windows of the CPU and memory
+    /// incidents for the culprits' lines, the minute before each gap, and the windows where detection names a
+    /// culprit. Memory stays about that of the columns plus those samples, whatever the range.
+    ///
+    /// The page is the one [`Report::write_html`] makes of the same samples. Samples of `series` outside the
+    /// builder's range are left out (and latency probes started outside it).
+    ///
+    /// Errors: no sample in the range, a range that ends before it starts, a write error, or [`Error::Read`] when
+    /// `source` fails. Nothing is written unless the page was made.
+    pub fn write_html_from<S: WindowSource + ?Sized, W: Write + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+        out: &mut W,
+    ) -> Result<Summary, Error> {
+        let (html, summary) = self.render_from(series, source)?;
+        write_page(&html, out)?;
         Ok(summary)
     }
 
     /// Renders `samples` to a string; see [`Report::write_html`].
     pub fn render(&self, samples: &[Sample]) -> Result<(String, Summary), Error> {
         let cfg = &self.cfg;
-        if let (Some(from), Some(to)) = (cfg.from, cfg.to)
-            && from >= to
-        {
-            return Err(Error::InvalidRange { from, to });
-        }
+        self.check_range()?;
         // Sorted by time (copied only when the caller's are not).
         let sorted: std::borrow::Cow<'_, [Sample]> =
             if samples.windows(2).all(|w| w[0].ts <= w[1].ts) {
@@ -234,13 +291,13 @@ impl Report {
             .to
             .map_or(all.len(), |t| all.partition_point(|s| s.ts < t));
         let in_range = &all[lo..hi.max(lo)];
-        let (Some(first), Some(last)) = (in_range.first(), in_range.last()) else {
+        if in_range.is_empty() {
             return Err(Error::NoSamples {
                 from: cfg.from,
                 to: cfg.to,
                 covered,
             });
-        };
+        }
         let mut hosts: Vec<String> = Vec::new();
         for s in in_range {
             if !hosts.contains(&s.host) {
@@ -254,16 +311,71 @@ impl Report {
             hosts.sort();
             return Err(Error::MixedHosts { hosts });
         }
-        let host = first.host.clone();
-        let from = cfg.from.unwrap_or(first.ts);
+        self.render_range(&SystemSeries::from_samples(in_range), &Dyn(in_range))
+    }
+
+    /// Renders `series` to a string, reading whole samples from `source`; see [`Report::write_html_from`].
+    pub fn render_from<S: WindowSource + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+    ) -> Result<(String, Summary), Error> {
+        let source = &Dyn(source);
+        let cfg = &self.cfg;
+        self.check_range()?;
+        let ts = &series.ts;
+        let lo = cfg.from.map_or(0, |f| ts.partition_point(|t| *t < f));
+        let hi = cfg.to.map_or(ts.len(), |t| ts.partition_point(|x| *x < t));
+        if lo >= hi {
+            return Err(Error::NoSamples {
+                from: cfg.from,
+                to: cfg.to,
+                covered: series.range(),
+            });
+        }
+        if lo == 0 && hi == ts.len() {
+            self.render_range(series, source)
+        } else {
+            self.render_range(&sub_series(series, lo, hi, cfg.from, cfg.to), source)
+        }
+    }
+
+    fn check_range(&self) -> Result<(), Error> {
+        match (self.cfg.from, self.cfg.to) {
+            (Some(from), Some(to)) if from >= to => Err(Error::InvalidRange { from, to }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Renders `series`, non-empty and all within the range.
+    fn render_range(
+        &self,
+        series: &SystemSeries,
+        source: &dyn WindowSource,
+    ) -> Result<(String, Summary), Error> {
+        let cfg = &self.cfg;
+        let (first, last) = series.range().ok_or(Error::NoSamples {
+            from: cfg.from,
+            to: cfg.to,
+            covered: None,
+        })?;
+        let host = series.host.clone();
+        let from = cfg.from.unwrap_or(first);
         let to = cfg
             .to
-            .unwrap_or(last.ts)
+            .unwrap_or(last)
             .max(from.saturating_add(std::time::Duration::from_secs(1)));
 
-        let incidents = analysis::detect_incidents(in_range, &cfg.detect);
+        let incidents =
+            analysis::detect_incidents_in(series, source, &cfg.detect).map_err(|source| {
+                Error::Read {
+                    what: "the samples of an incident's window".to_owned(),
+                    source,
+                }
+            })?;
         let model = model::build(
-            in_range,
+            series,
+            source,
             incidents,
             &model::Params {
                 from_us: from.as_unix_micros(),
@@ -272,7 +384,7 @@ impl Report {
                 charts: &cfg.charts,
                 culprit_lines: cfg.culprit_lines,
             },
-        );
+        )?;
         let title = cfg
             .title
             .clone()
@@ -282,19 +394,84 @@ impl Report {
             &page::Header {
                 title: &title,
                 host: &host,
-                samples: in_range.len(),
-                first_us: first.ts.as_unix_micros(),
-                last_us: last.ts.as_unix_micros(),
+                samples: series.len(),
+                first_us: first.as_unix_micros(),
+                last_us: last.as_unix_micros(),
             },
         )
         .map_err(|source| Error::Json { source })?;
         let summary = Summary {
             incidents: model.incidents,
-            samples: in_range.len(),
+            samples: series.len(),
             from,
             to,
             bytes: html.len(),
         };
         Ok((html, summary))
     }
+}
+
+/// Any [`WindowSource`], sized or not (a slice of samples), as a `dyn WindowSource`.
+struct Dyn<'a, S: ?Sized>(&'a S);
+
+impl<S: WindowSource + ?Sized> WindowSource for Dyn<'_, S> {
+    fn samples_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.0.samples_between(from, to)
+    }
+
+    fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.0.samples_at(instants)
+    }
+}
+
+fn write_page<W: Write + ?Sized>(html: &str, out: &mut W) -> Result<(), Error> {
+    out.write_all(html.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Write { source })
+}
+
+/// Samples `lo..hi` of `series`, with the latency probes started in `[from, to)`.
+fn sub_series(
+    series: &SystemSeries,
+    lo: usize,
+    hi: usize,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> SystemSeries {
+    fn cut<T: Clone>(col: &[T], lo: usize, hi: usize) -> Vec<T> {
+        col.get(lo..hi).map(<[T]>::to_vec).unwrap_or_default()
+    }
+    let mut s = SystemSeries::new(series.host.clone());
+    s.ts = cut(&series.ts, lo, hi);
+    s.interval_us = cut(&series.interval_us, lo, hi);
+    s.cpu_busy_pct = cut(&series.cpu_busy_pct, lo, hi);
+    s.mem_total_bytes = cut(&series.mem_total_bytes, lo, hi);
+    s.mem_used_bytes = cut(&series.mem_used_bytes, lo, hi);
+    s.mem_available_bytes = cut(&series.mem_available_bytes, lo, hi);
+    s.swap_used_bytes = cut(&series.swap_used_bytes, lo, hi);
+    s.swap_total_bytes = cut(&series.swap_total_bytes, lo, hi);
+    for (d, c) in s.load.iter_mut().zip(&series.load) {
+        *d = cut(c, lo, hi);
+    }
+    for (d, c) in s.pressure_pct.iter_mut().zip(&series.pressure_pct) {
+        *d = cut(c, lo, hi);
+    }
+    s.pressure_present = cut(&series.pressure_present, lo, hi);
+    s.oom_kill_count = cut(&series.oom_kill_count, lo, hi);
+    s.boot_time = cut(&series.boot_time, lo, hi);
+    s.boot_id = cut(&series.boot_id, lo, hi);
+    s.boot_ids.clone_from(&series.boot_ids);
+    s.utc_offset_secs = cut(&series.utc_offset_secs, lo, hi);
+    s.cores = cut(&series.cores, lo, hi);
+    s.latency = series
+        .latency
+        .iter()
+        .filter(|p| from.is_none_or(|f| p.ts >= f) && to.is_none_or(|t| p.ts < t))
+        .cloned()
+        .collect();
+    s
 }

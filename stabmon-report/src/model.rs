@@ -1,15 +1,17 @@
-//! From samples and incidents to what the page draws: reduced series per chart, placed spike labels, gap bands,
-//! hover moments. Pure and deterministic; [`crate::svg`] and [`crate::page`] only format this.
+//! From a range's columns and incidents to what the page draws: reduced series per chart, placed spike labels, gap
+//! bands, hover moments. Deterministic; whole samples are read only through the [`WindowSource`], for the instants
+//! and windows the page shows. [`crate::svg`] and [`crate::page`] only format this.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use stabmon_core::latency::{jitter_ms, loss};
-use stabmon_core::{LatencyProbe, ProcessEntry, Sample};
+use stabmon_core::series::{SystemSeries, WindowSource};
+use stabmon_core::{LatencyProbe, ProcessEntry, Sample, Timestamp};
 
-use crate::Chart;
 use crate::escape::truncate_chars;
 use crate::timefmt::Offsets;
+use crate::{Chart, Error};
 use stabmon_core::analysis::{GapKind, Incident, IncidentKind, downsample_minmax};
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -237,15 +239,12 @@ struct Extracted<'a> {
     missing_prefix: Option<Vec<u32>>,
 }
 
-fn extract<'a>(
-    samples: &[Sample],
-    ts: &'a [i64],
-    get: &dyn Fn(&Sample) -> Option<f64>,
-) -> Extracted<'a> {
-    let mut values = Vec::with_capacity(samples.len());
+/// Values `get(0..n)` at times `ts`, with the missing (`None` or not finite) left out.
+fn extract<'a>(n: usize, ts: &'a [i64], get: &dyn Fn(usize) -> Option<f64>) -> Extracted<'a> {
+    let mut values = Vec::with_capacity(n);
     let mut missing = false;
-    for s in samples {
-        match get(s) {
+    for i in 0..n {
+        match get(i) {
             Some(v) if v.is_finite() => values.push(v),
             _ => {
                 missing = true;
@@ -264,13 +263,13 @@ fn extract<'a>(
     let mut sub_ts = Vec::new();
     let mut values = Vec::new();
     let mut map = Vec::new();
-    let mut prefix = Vec::with_capacity(samples.len() + 1);
+    let mut prefix = Vec::with_capacity(n + 1);
     let mut count = 0u32;
     prefix.push(0);
-    for (i, s) in samples.iter().enumerate() {
-        match get(s) {
+    for (i, &t) in ts.iter().enumerate().take(n) {
+        match get(i) {
             Some(v) if v.is_finite() => {
-                sub_ts.push(ts[i]);
+                sub_ts.push(t);
                 values.push(v);
                 map.push(i);
             }
@@ -537,8 +536,127 @@ fn name_rss(s: &Sample, name: &str) -> Option<f64> {
         .map(|n| n.rss_bytes as f64 / GIB)
 }
 
-/// Builds the model. `samples` are sorted by time, all of one host, non-empty, within the range.
-pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params<'_>) -> Model {
+/// Samples of one incident window read at full resolution for the culprit lines; a longer window is read at this
+/// many evenly spaced samples.
+const LINE_WINDOW_SAMPLES: usize = 3600;
+
+/// The culprit lines' values: the instants they are drawn through and each line's value there.
+struct Lines {
+    /// Series index of each instant, sorted.
+    idx: Vec<usize>,
+    /// The instants, µs.
+    ts: Vec<i64>,
+    /// Per instant, per line (the CPU lines, then the memory lines): the value.
+    values: Vec<Vec<Option<f64>>>,
+    /// Where the lines break (indices into `idx`): a recording break lies between two instants.
+    breaks: Vec<usize>,
+}
+
+/// The culprit lines: per-name CPU (% of all cores) for `cpu_names` and resident memory (GiB) for `mem_names`.
+///
+/// A line is drawn through the samples read anyway for the hover moments (the busiest sample of each pixel column
+/// and every sample within [`DENSE_SAMPLES`] of an incident's peak) and through every sample of the windows of the
+/// CPU and memory incidents (evenly spaced beyond [`LINE_WINDOW_SAMPLES`] a window): so each culprit's spike is
+/// drawn where its incident is, at full resolution, and the line elsewhere follows the busiest moments, while the
+/// samples read stay bounded by the page's width and the incidents, not by the range.
+#[allow(clippy::too_many_arguments)]
+fn culprit_lines(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    incidents: &[Incident],
+    moments: &[&Sample],
+    cpu_names: &[String],
+    mem_names: &[String],
+    cores: usize,
+    breaks: &[usize],
+) -> Result<Lines, Error> {
+    let mut by_idx: BTreeMap<usize, Vec<Option<f64>>> = BTreeMap::new();
+    let c = cores as f64;
+    let mut add = |s: &Sample| {
+        let k = series.index_at(s.ts);
+        if series.ts.get(k) != Some(&s.ts) {
+            return;
+        }
+        by_idx.entry(k).or_insert_with(|| {
+            cpu_names
+                .iter()
+                .map(|name| Some((name_cpu(s, name) / c).min(100.0)))
+                .chain(mem_names.iter().map(|name| name_rss(s, name)))
+                .collect()
+        });
+    };
+    let n = series.len();
+    if !(cpu_names.is_empty() && mem_names.is_empty()) && n > 0 {
+        for s in moments {
+            add(s);
+        }
+        // The CPU and memory incidents' windows, merged where they overlap.
+        let mut windows: Vec<(usize, usize)> = incidents
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.kind,
+                    IncidentKind::CpuSurge
+                        | IncidentKind::MemoryClimb
+                        | IncidentKind::SwapGrowth
+                        | IncidentKind::OomKill
+                )
+            })
+            .filter_map(|i| {
+                let lo = series.index_at(i.start.min(i.end));
+                let hi = series.ts.partition_point(|t| *t <= i.end.max(i.start));
+                (lo < hi).then(|| (lo, hi - 1))
+            })
+            .collect();
+        windows.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (lo, hi) in windows {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1 + 1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        for (lo, hi) in merged {
+            let (from, to) = (series.ts[lo], series.ts[hi]);
+            let read = if hi - lo < LINE_WINDOW_SAMPLES {
+                source.samples_between(from, to)
+            } else {
+                let step = (hi - lo).div_ceil(LINE_WINDOW_SAMPLES);
+                let at: Vec<_> = (lo..=hi).step_by(step).map(|i| series.ts[i]).collect();
+                source.samples_at(&at)
+            };
+            let samples = read.map_err(|source| Error::Read {
+                what: format!("the samples from {from} to {to} for the culprit lines"),
+                source,
+            })?;
+            for s in &samples {
+                add(s);
+            }
+        }
+    }
+    let idx: Vec<usize> = by_idx.keys().copied().collect();
+    let line_breaks = (1..idx.len())
+        .filter(|&k| {
+            let j = breaks.partition_point(|b| *b <= idx[k - 1]);
+            breaks.get(j).is_some_and(|b| *b <= idx[k])
+        })
+        .collect();
+    Ok(Lines {
+        ts: idx.iter().map(|&i| series.ts[i].as_unix_micros()).collect(),
+        idx,
+        values: by_idx.into_values().collect(),
+        breaks: line_breaks,
+    })
+}
+
+/// Builds the model from the range's columns (`series`: sorted by time, non-empty, within the range), reading whole
+/// samples from `source` only for the hover moments, the culprit lines and the minute before each gap.
+pub(crate) fn build(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    mut incidents: Vec<Incident>,
+    p: &Params<'_>,
+) -> Result<Model, Error> {
     let width_px = f64::from(p.width_px);
     let frame = Frame {
         from_us: p.from_us,
@@ -547,13 +665,14 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         width: (width_px - MARGIN_LEFT - MARGIN_RIGHT).max(100.0),
     };
     let columns = frame.width.round().max(1.0) as usize;
-    let ts: Vec<i64> = samples.iter().map(|s| s.ts.as_unix_micros()).collect();
+    let ts: Vec<i64> = series.ts.iter().map(|t| t.as_unix_micros()).collect();
     let n = ts.len();
-    let cores = samples
+    let cores = series
+        .cores
         .iter()
-        .map(|s| s.per_core.len())
+        .copied()
         .max()
-        .unwrap_or(0)
+        .map_or(0, usize::from)
         .max(1);
 
     // The typical interval, and the breaks: where the recording paused for clearly longer than that.
@@ -622,8 +741,40 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
     lat_keep.sort_unstable();
     lat_keep.dedup();
 
+    // Hover moments: the busiest sample of each pixel column, and every sample near an incident's peak; read in
+    // one go with the first sample (whose zone name the page shows).
+    let moment_idx: Vec<usize> = {
+        let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
+        for (i, &t) in ts.iter().enumerate() {
+            let col = ((frame.x(t) - frame.left) as i64).clamp(0, columns as i64);
+            let e = col_best.entry(col).or_insert(i);
+            if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
+                *e = i;
+            }
+        }
+        let mut v: Vec<usize> = col_best.into_values().collect();
+        v.extend(dense.iter().copied());
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let moment_ts: Vec<Timestamp> = moment_idx.iter().map(|&i| series.ts[i]).collect();
+    let mut want = moment_ts.clone();
+    want.extend(series.ts.first().copied());
+    want.sort_unstable();
+    want.dedup();
+    let fetched = source.samples_at(&want).map_err(|source| Error::Read {
+        what: format!("the samples at {} instants shown on hover", want.len()),
+        source,
+    })?;
+    let zone = fetched.iter().find_map(|s| s.timezone.clone());
+    let moment_samples: Vec<&Sample> = fetched
+        .iter()
+        .filter(|s| moment_ts.binary_search(&s.ts).is_ok())
+        .collect();
+
     // Which processes get their own line: the culprits of CPU surges (largest first), then the names that used the
-    // most CPU overall; the culprits of memory climbs for the memory chart.
+    // most CPU over the hover moments; the culprits of memory climbs for the memory chart.
     let mut cpu_names: Vec<String> = Vec::new();
     let mut mem_names: Vec<String> = Vec::new();
     {
@@ -650,8 +801,7 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         mem_names.truncate(2.min(p.culprit_lines));
         if cpu_names.len() < p.culprit_lines.min(3) {
             let mut totals: HashMap<&str, f64> = HashMap::new();
-            let step = (n / 20_000).max(1);
-            for s in samples.iter().step_by(step) {
+            for s in &moment_samples {
                 for nt in &s.top.names {
                     *totals.entry(nt.name.as_str()).or_default() += f64::from(nt.cpu_pct);
                 }
@@ -669,13 +819,28 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         }
     }
 
-    // Each chart is a list of series specs (name, colour class, filled, JSON scale, value getter) plus a y scale.
-    // The latency chart (issue 4) slots in here as `Chart::Latency`: one spec per target from `Sample::latency`,
-    // a log-like y scale so a few milliseconds stay visible beside a 2 s outlier, and failures drawn as marks
-    // (not as values) by a small addition to `svg.rs`; labels, gaps, zoom and hover need no change.
+    let lines = culprit_lines(
+        series,
+        source,
+        &incidents,
+        &moment_samples,
+        &cpu_names,
+        &mem_names,
+        cores,
+        &breaks,
+    )?;
+
+    // Each chart is a list of series specs (name, colour class, filled, JSON scale, values) plus a y scale.
     const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
+    /// Where a drawn series' values come from.
+    enum Values<'g> {
+        /// A column of the series, by sample index.
+        Column(Box<dyn Fn(usize) -> Option<f64> + 'g>),
+        /// Culprit line `k` of [`Lines`].
+        Line(usize),
+    }
     let mut charts = Vec::new();
-    let by_target = probes_by_target(samples);
+    let by_target = probes_by_target(&series.latency);
     for &kind in p.charts {
         if kind == Chart::Latency {
             charts.extend(latency_chart(
@@ -687,8 +852,7 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
             ));
             continue;
         }
-        type Getter<'g> = Box<dyn Fn(&Sample) -> Option<f64> + 'g>;
-        let mut specs: Vec<(String, &'static str, bool, f64, Getter<'_>)> = Vec::new();
+        let mut specs: Vec<(String, &'static str, bool, f64, Values<'_>)> = Vec::new();
         let (id, title, unit, plot_h, y_max, y_step) = match kind {
             Chart::Cpu => {
                 specs.push((
@@ -696,58 +860,58 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
                     "s-busy",
                     true,
                     10.0,
-                    Box::new(|s: &Sample| Some(f64::from(s.cpu.busy_pct))),
+                    Values::Column(Box::new(|i| Some(f64::from(series.cpu_busy_pct[i])))),
                 ));
                 for (i, name) in cpu_names.iter().enumerate() {
-                    let name = name.clone();
-                    let c = cores as f64;
                     specs.push((
                         name.clone(),
                         PALETTE[i % PALETTE.len()],
                         false,
                         10.0,
-                        Box::new(move |s: &Sample| Some((name_cpu(s, &name) / c).min(100.0))),
+                        Values::Line(i),
                     ));
                 }
                 ("cpu", "CPU, % of all cores", Unit::Pct, 170.0, 100.0, 25.0)
             }
             Chart::Memory => {
-                let mut max = 0u64;
-                for s in samples {
-                    max = max
-                        .max(s.memory.total_bytes)
-                        .max(s.memory.used_bytes)
-                        .max(s.memory.swap_used_bytes);
-                }
+                let max = series
+                    .mem_total_bytes
+                    .iter()
+                    .chain(&series.mem_used_bytes)
+                    .chain(&series.swap_used_bytes)
+                    .copied()
+                    .max()
+                    .unwrap_or(0);
                 specs.push((
                     "used".into(),
                     "s-used",
                     true,
                     1000.0,
-                    Box::new(|s: &Sample| Some(s.memory.used_bytes as f64 / GIB)),
+                    Values::Column(Box::new(|i| Some(series.mem_used_bytes[i] as f64 / GIB))),
                 ));
                 specs.push((
                     "available".into(),
                     "s-avail",
                     false,
                     1000.0,
-                    Box::new(|s: &Sample| Some(s.memory.available_bytes as f64 / GIB)),
+                    Values::Column(Box::new(|i| {
+                        Some(series.mem_available_bytes[i] as f64 / GIB)
+                    })),
                 ));
                 specs.push((
                     "swap used".into(),
                     "s-swap",
                     false,
                     1000.0,
-                    Box::new(|s: &Sample| Some(s.memory.swap_used_bytes as f64 / GIB)),
+                    Values::Column(Box::new(|i| Some(series.swap_used_bytes[i] as f64 / GIB))),
                 ));
                 for (i, name) in mem_names.iter().enumerate() {
-                    let name = name.clone();
                     specs.push((
                         format!("{name} (resident)"),
                         PALETTE[(i + 3) % PALETTE.len()],
                         false,
                         1000.0,
-                        Box::new(move |s: &Sample| name_rss(s, &name)),
+                        Values::Line(cpu_names.len() + i),
                     ));
                 }
                 let (m, st) = nice_max_and_step(max as f64 / GIB, 4.0);
@@ -756,39 +920,52 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
             // Drawn by `latency_chart` above.
             Chart::Latency => continue,
             Chart::Load => {
-                let max = samples
-                    .iter()
-                    .filter_map(|s| s.load.map(|l| f64::from(l.one.max(l.five).max(l.fifteen))))
+                let max = (0..n)
+                    .filter_map(|i| series.load(i))
+                    .map(|l| f64::from(l.one.max(l.five).max(l.fifteen)))
                     .fold(cores as f64, f64::max);
                 specs.push((
                     "load 1 min".into(),
                     "s-load1",
                     false,
                     100.0,
-                    Box::new(|s: &Sample| s.load.map(|l| f64::from(l.one))),
+                    Values::Column(Box::new(|i| series.load(i).map(|l| f64::from(l.one)))),
                 ));
                 specs.push((
                     "load 15 min".into(),
                     "s-load15",
                     false,
                     100.0,
-                    Box::new(|s: &Sample| s.load.map(|l| f64::from(l.fifteen))),
+                    Values::Column(Box::new(|i| series.load(i).map(|l| f64::from(l.fifteen)))),
                 ));
                 let (m, st) = nice_max_and_step(max * 1.1, 4.0);
                 ("load", "Load average", Unit::Load, 110.0, m, st)
             }
         };
-        let mut series = Vec::new();
-        for (name, class, area, json_scale, get) in specs {
-            let e = extract(samples, &ts, &*get);
-            if e.values.is_empty() {
-                continue;
-            }
-            series.push(Series {
+        let mut drawn = Vec::new();
+        for (name, class, area, json_scale, values) in specs {
+            let points = match values {
+                Values::Column(get) => {
+                    let e = extract(n, &ts, &*get);
+                    if e.values.is_empty() {
+                        continue;
+                    }
+                    reduce(&e, columns, &keep, &breaks)
+                }
+                Values::Line(k) => {
+                    let get = |j: usize| lines.values[j].get(k).copied().flatten();
+                    let e = extract(lines.idx.len(), &lines.ts, &get);
+                    if e.values.is_empty() {
+                        continue;
+                    }
+                    reduce(&e, columns, &keep, &lines.breaks)
+                }
+            };
+            drawn.push(Series {
                 name,
                 class,
                 area,
-                points: reduce(&e, columns, &keep, &breaks),
+                points,
                 json_scale,
             });
         }
@@ -799,7 +976,7 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
             unit,
             y_max,
             y_ticks: y_ticks(y_max, y_step, unit),
-            series,
+            series: drawn,
             labels: Vec::new(),
             label_rows: 0,
             plot_top: 0.0,
@@ -835,14 +1012,14 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
             let marker_value = if is_gap || n == 0 {
                 None
             } else {
-                let s = &samples[raw_at(peak_us)];
+                let i = raw_at(peak_us);
                 Some(match (kind, &inc.kind) {
-                    (Chart::Cpu, _) => f64::from(s.cpu.busy_pct),
+                    (Chart::Cpu, _) => f64::from(series.cpu_busy_pct[i]),
                     (Chart::Memory, IncidentKind::SwapGrowth) => {
-                        s.memory.swap_used_bytes as f64 / GIB
+                        series.swap_used_bytes[i] as f64 / GIB
                     }
-                    (Chart::Memory, _) => s.memory.used_bytes as f64 / GIB,
-                    (Chart::Load, _) => s.load.map_or(0.0, |l| f64::from(l.one)),
+                    (Chart::Memory, _) => series.mem_used_bytes[i] as f64 / GIB,
+                    (Chart::Load, _) => series.load(i).map_or(0.0, |l| f64::from(l.one)),
                     (Chart::Latency, IncidentKind::LatencySpike) => {
                         (inc.magnitude / c.log_floor_ms).log10()
                     }
@@ -872,36 +1049,20 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         c.labels = labels;
     }
 
-    // Hover moments: the busiest sample of each pixel column, and every sample near an incident's peak.
     let mut procs = Vec::new();
     let mut index = HashMap::new();
-    let mut moment_idx: Vec<usize> = Vec::new();
-    {
-        let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
-        for (i, s) in samples.iter().enumerate() {
-            let col = ((frame.x(ts[i]) - frame.left) as i64).clamp(0, columns as i64);
-            let e = col_best.entry(col).or_insert(i);
-            if s.cpu.busy_pct > samples[*e].cpu.busy_pct {
-                *e = i;
-            }
-        }
-        moment_idx.extend(col_best.values());
-        moment_idx.extend(dense.iter().copied());
-        moment_idx.sort_unstable();
-        moment_idx.dedup();
-    }
     let lane_names: Vec<&str> = charts
         .iter()
         .find(|c| c.kind == Chart::Latency)
         .map(|c| c.lanes.iter().map(|l| l.name.as_str()).collect())
         .unwrap_or_default();
-    let moments = moment_idx
+    let moments = moment_samples
         .iter()
-        .map(|&i| {
-            let mut m = moment(&samples[i], &mut procs, &mut index);
+        .map(|s| {
+            let mut m = moment(s, &mut procs, &mut index);
             for name in &lane_names {
                 let latest = by_target.get(*name).and_then(|ps| {
-                    let k = ps.partition_point(|p| p.ts <= samples[i].ts);
+                    let k = ps.partition_point(|p| p.ts <= s.ts);
                     k.checked_sub(1).map(|k| match ps[k].round_trip_ms() {
                         Some(ms) => Ok(ms),
                         None => Err(ps[k].outcome.kind()),
@@ -913,16 +1074,14 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         })
         .collect();
 
-    let gap_panels = incidents
-        .iter()
-        .enumerate()
-        .filter_map(|(i, inc)| match inc.kind {
-            IncidentKind::Gap(kind) => Some(gap_panel(samples, &ts, i, inc, kind)),
-            _ => None,
-        })
-        .collect();
+    let mut gap_panels = Vec::new();
+    for (i, inc) in incidents.iter().enumerate() {
+        if let IncidentKind::Gap(kind) = inc.kind {
+            gap_panels.push(gap_panel(series, source, &ts, i, inc, kind)?);
+        }
+    }
 
-    Model {
+    Ok(Model {
         frame,
         width_px,
         charts,
@@ -931,16 +1090,16 @@ pub(crate) fn build(samples: &[Sample], mut incidents: Vec<Incident>, p: &Params
         gap_panels,
         moments,
         procs,
-        offsets: Offsets::from_samples(samples),
+        offsets: Offsets::from_series(series, zone),
         cores,
         median_interval_us,
-    }
+    })
 }
 
-/// Every probe the samples carry, per target, sorted by start time.
-fn probes_by_target(samples: &[Sample]) -> BTreeMap<&str, Vec<&LatencyProbe>> {
+/// Every probe of `probes`, per target, sorted by start time.
+fn probes_by_target(probes: &[LatencyProbe]) -> BTreeMap<&str, Vec<&LatencyProbe>> {
     let mut out: BTreeMap<&str, Vec<&LatencyProbe>> = BTreeMap::new();
-    for p in samples.iter().flat_map(|s| &s.latency) {
+    for p in probes {
         out.entry(p.target.as_str()).or_default().push(p);
     }
     for ps in out.values_mut() {
@@ -1118,18 +1277,28 @@ pub(crate) fn ms_label(v: f64) -> String {
     }
 }
 
+/// The gap panel of incident `incident` (a gap): the minute before it, read from `source`.
 fn gap_panel(
-    samples: &[Sample],
+    series: &SystemSeries,
+    source: &dyn WindowSource,
     ts: &[i64],
     incident: usize,
     inc: &Incident,
     kind: GapKind,
-) -> GapPanel {
+) -> Result<GapPanel, Error> {
     let start = inc.start.as_unix_micros().min(inc.end.as_unix_micros());
     let end_idx = ts.partition_point(|t| *t <= start);
     let from = start - 60_000_000;
     let begin = ts.partition_point(|t| *t < from);
-    let win = &samples[begin..end_idx];
+    let win = if begin < end_idx {
+        let (a, b) = (series.ts[begin], series.ts[end_idx - 1]);
+        source.samples_between(a, b).map_err(|source| Error::Read {
+            what: format!("the minute before the gap at {}", inc.start),
+            source,
+        })?
+    } else {
+        Vec::new()
+    };
     let after = ts.partition_point(|t| *t < inc.end.as_unix_micros().max(start + 1));
     let mut p = GapPanel {
         incident,
@@ -1149,17 +1318,17 @@ fn gap_panel(
         pressure_max: [None; 5],
         oom_first: win.first().and_then(|s| s.oom_kill_count),
         oom_last: win.last().and_then(|s| s.oom_kill_count),
-        oom_after: samples.get(after).and_then(|s| s.oom_kill_count),
+        oom_after: series.oom_kill_count.get(after).copied().flatten(),
         top_cpu: Vec::new(),
         top_rss: Vec::new(),
     };
     if win.is_empty() {
         p.mem_avail_min = 0;
-        return p;
+        return Ok(p);
     }
     let mut cpu_by: BTreeMap<ProcRef, (f64, u64)> = BTreeMap::new();
     let mut first_rss: BTreeMap<ProcRef, u64> = BTreeMap::new();
-    for s in win {
+    for s in &win {
         let busy = f64::from(s.cpu.busy_pct);
         p.cpu_mean_pct += busy / win.len() as f64;
         p.cpu_max_pct = p.cpu_max_pct.max(busy);
@@ -1220,7 +1389,7 @@ fn gap_panel(
             })
             .collect();
     }
-    p
+    Ok(p)
 }
 
 #[cfg(test)]

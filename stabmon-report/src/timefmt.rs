@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use stabmon_core::{Sample, Timestamp};
+use stabmon_core::Timestamp;
+use stabmon_core::series::SystemSeries;
 
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [
@@ -21,17 +22,13 @@ pub(crate) struct Offsets {
 }
 
 impl Offsets {
-    /// The offsets recorded in `samples` (sorted by time); UTC where a sample has none.
-    pub(crate) fn from_samples(samples: &[Sample]) -> Self {
+    /// The offsets recorded in `series` (sorted by time; UTC where a sample has none), with the zone `zone`.
+    pub(crate) fn from_series(series: &SystemSeries, zone: Option<String>) -> Self {
         let mut changes: Vec<(i64, i32)> = Vec::new();
-        let mut zone = None;
-        for s in samples {
-            let off = s.utc_offset_secs.unwrap_or(0);
+        for (ts, off) in series.ts.iter().zip(&series.utc_offset_secs) {
+            let off = off.unwrap_or(0);
             if changes.last().map(|c| c.1) != Some(off) {
-                changes.push((s.ts.as_unix_secs(), off));
-            }
-            if zone.is_none() {
-                zone.clone_from(&s.timezone);
+                changes.push((ts.as_unix_secs(), off));
             }
         }
         Offsets { changes, zone }
