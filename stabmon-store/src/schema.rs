@@ -11,7 +11,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// The schema version this crate writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
@@ -24,23 +24,18 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-/// Percentages in hundredths: `DECIMAL(9,2)`, INT32 in Parquet (see `pct.rs`).
+/// Percentages and load averages: `float32`, the recorded `f32` bit for bit.
 fn pct_type() -> DataType {
-    DataType::Decimal32(9, 2)
+    DataType::Float32
 }
 
 fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-/// A list of percentages in hundredths (per-core values).
+/// A list of percentages (per-core values), items null where not measured.
 fn list_pct(items_nullable: bool) -> DataType {
     DataType::List(Arc::new(Field::new("item", pct_type(), items_nullable)))
-}
-
-/// The `exact` lists: (position, value) pairs (see the crate docs, "Exactness").
-fn list_i32() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Int32, true)))
 }
 
 /// How a column is encoded in Parquet.
@@ -50,7 +45,8 @@ enum Enc {
     Dict,
     /// DELTA_BINARY_PACKED, no dictionary: timestamps, counters, byte sizes, ids.
     Delta,
-    /// BYTE_STREAM_SPLIT, no dictionary: high-entropy floats (measured against dictionaries, kept for trials).
+    /// BYTE_STREAM_SPLIT, no dictionary: floats whose bytes vary independently (measured per column, kept for
+    /// trials).
     #[allow(dead_code)]
     Split,
     /// The writer's default for the type, no dictionary (RLE for booleans).
@@ -73,6 +69,9 @@ const fn col(name: &'static str, ty: fn() -> DataType, nullable: bool, enc: Enc)
     }
 }
 
+// The encodings were chosen per column on the synthetic day (`cargo bench -p stabmon-benches --bench store`):
+// the smallest of dictionary, delta, plain and byte stream split under zstd. Nullable columns are null only where
+// the platform does not measure the value.
 #[rustfmt::skip]
 const SAMPLES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
@@ -80,41 +79,39 @@ const SAMPLES: &[Col] = &[
     col("boot_id", dict_type, true, Enc::Dict),
     col("timezone", dict_type, true, Enc::Dict),
     col("utc_offset_secs", || DataType::Int32, true, Enc::Plain),
-    col("interval_us", || DataType::Int64, true, Enc::Plain),
+    col("interval_us", || DataType::Int64, false, Enc::Dict),
     col("lateness_us", || DataType::Int64, false, Enc::Dict),
-    col("cpu_busy_pct", pct_type, true, Enc::Dict),
+    col("cpu_busy_pct", pct_type, false, Enc::Dict),
     col("cpu_user_pct", pct_type, true, Enc::Dict),
     col("cpu_system_pct", pct_type, true, Enc::Dict),
     col("cpu_iowait_pct", pct_type, true, Enc::Dict),
-    col("cpu_steal_pct", pct_type, true, Enc::Plain),
-    // Null where derived (nearly always): plain beat a dictionary on the real 10 minutes and the synthetic day.
-    col("core_busy_pct", || list_pct(true), false, Enc::Plain),
+    col("cpu_steal_pct", pct_type, true, Enc::Dict),
+    col("core_busy_pct", || list_pct(false), false, Enc::Dict),
     col("core_user_pct", || list_pct(true), false, Enc::Dict),
     col("core_system_pct", || list_pct(true), false, Enc::Dict),
     col("core_iowait_pct", || list_pct(true), false, Enc::Dict),
-    col("core_steal_pct", || list_pct(true), false, Enc::Plain),
-    col("load_1m", pct_type, true, Enc::Delta),
-    col("load_5m", pct_type, true, Enc::Delta),
-    col("load_15m", pct_type, true, Enc::Delta),
-    col("mem_total_kib", || DataType::UInt64, false, Enc::Delta),
-    col("mem_used_kib", || DataType::UInt64, true, Enc::Delta),
-    col("mem_available_kib", || DataType::UInt64, false, Enc::Plain),
-    col("swap_total_kib", || DataType::UInt64, false, Enc::Delta),
-    col("swap_used_kib", || DataType::UInt64, false, Enc::Plain),
+    col("core_steal_pct", || list_pct(true), false, Enc::Dict),
+    col("load_1m", pct_type, true, Enc::Dict),
+    col("load_5m", pct_type, true, Enc::Dict),
+    col("load_15m", pct_type, true, Enc::Dict),
+    col("mem_total_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("mem_used_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("mem_available_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("swap_total_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("swap_used_bytes", || DataType::UInt64, false, Enc::Delta),
     col("process_count", || DataType::UInt32, false, Enc::Dict),
+    col("pressure_present", || DataType::Boolean, false, Enc::Plain),
     col("pressure_cpu_some_pct", pct_type, true, Enc::Dict),
-    col("pressure_memory_some_pct", pct_type, true, Enc::Plain),
-    col("pressure_memory_full_pct", pct_type, true, Enc::Plain),
-    col("pressure_io_some_pct", pct_type, true, Enc::Plain),
-    col("pressure_io_full_pct", pct_type, true, Enc::Plain),
+    col("pressure_memory_some_pct", pct_type, true, Enc::Dict),
+    col("pressure_memory_full_pct", pct_type, true, Enc::Dict),
+    col("pressure_io_some_pct", pct_type, true, Enc::Dict),
+    col("pressure_io_full_pct", pct_type, true, Enc::Dict),
     col("oom_kill_count", || DataType::UInt64, true, Enc::Plain),
     col("top_n", || DataType::UInt16, false, Enc::Delta),
-    col("cpu_nth_pct", pct_type, false, Enc::Plain),
-    col("rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
+    col("cpu_nth_pct", pct_type, false, Enc::Dict),
+    col("rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
-    col("name_rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
-    // Null unless a value of the row needs it (never, for what the samplers record).
-    col("exact", list_i32, true, Enc::Plain),
+    col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
 ];
 
 #[rustfmt::skip]
@@ -128,9 +125,10 @@ const PROCESSES: &[Col] = &[
     col("user", dict_type, true, Enc::Dict),
     col("cpu_pct", pct_type, false, Enc::Dict),
     col("children_cpu_pct", pct_type, true, Enc::Dict),
-    col("rss_kib", || DataType::UInt64, false, Enc::Plain),
-    col("virtual_kib", || DataType::UInt64, false, Enc::Plain),
-    col("exact", list_i32, true, Enc::Plain),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("virtual_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
+    col("rss_rank", || DataType::UInt16, true, Enc::Dict),
 ];
 
 #[rustfmt::skip]
@@ -138,12 +136,13 @@ const NAMES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
     col("name", dict_type, false, Enc::Dict),
     col("process_count", || DataType::UInt32, false, Enc::Plain),
-    col("cpu_pct", pct_type, true, Enc::Dict),
-    col("rss_kib", || DataType::UInt64, true, Enc::Plain),
-    col("exact", list_i32, true, Enc::Plain),
+    col("cpu_pct", pct_type, false, Enc::Dict),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
+    col("rss_rank", || DataType::UInt16, true, Enc::Dict),
 ];
 
-/// One row per latency probe, in the order the samples carried them (issue 4).
+/// One row per latency probe, in the order the samples carried them.
 #[rustfmt::skip]
 const LATENCY: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
@@ -160,6 +159,8 @@ const LATENCY: &[Col] = &[
     col("first_byte_us", || DataType::Int64, true, Enc::Delta),
     col("total_us", || DataType::Int64, true, Enc::Delta),
 ];
+
+// Schemas 3 and 4 (read only): the slots of the `exact` columns.
 
 /// Positions in `samples.exact` (schema 3; see the crate docs, "Exactness"): 0-6 the remainders below 1 KiB of
 /// `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth`; this one marks
