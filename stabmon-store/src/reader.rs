@@ -653,8 +653,9 @@ impl<'a> Cols<'a> {
         Ok((l, v))
     }
 
-    /// A byte count: `<base>_kib` (see the crate docs, "Byte counts"), or `<base>_bytes` in files written
-    /// before counts were stored in KiB. `required`: the column must have no nulls.
+    /// A byte count: `<base>_bytes` (schema 5, and files of version 1 written before counts were stored in KiB),
+    /// or `<base>_kib` (versions 1-4; see the crate docs, "Older versions"). `required`: the column must have no
+    /// nulls.
     fn byte_count(&self, base: &str, required: bool) -> Result<ByteCount<'a>, Error> {
         let kib = format!("{base}_kib");
         let (name, scale) = if self.batch.column_by_name(&kib).is_some() {
@@ -1105,7 +1106,7 @@ fn remainder(v: i32, path: &Path) -> Result<u64, Error> {
     })
 }
 
-/// The exactness values of a `processes` or `names` row (see the crate docs, "Exactness"), `N` slots: from
+/// The exactness values of a `processes` or `names` row (see the crate docs, "Older versions"), `N` slots: from
 /// `exact` (schema 3), or in files of versions 1-2 from a column per slot (`old`, in slot order) and `kib_rem`,
 /// whose positions start at the slot after them.
 struct ExactSlots<'a, const N: usize> {

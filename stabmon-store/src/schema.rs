@@ -1,4 +1,4 @@
-//! The Arrow schemas of the three tables and the Parquet encodings chosen per column.
+//! The Arrow schemas of the tables (schema 5) and the Parquet encodings chosen per column.
 //!
 //! The column list with units is documented in the crate docs; keep both in step.
 
@@ -45,9 +45,7 @@ enum Enc {
     Dict,
     /// DELTA_BINARY_PACKED, no dictionary: timestamps, counters, byte sizes, ids.
     Delta,
-    /// BYTE_STREAM_SPLIT, no dictionary: floats whose bytes vary independently (measured per column, kept for
-    /// trials).
-    #[allow(dead_code)]
+    /// BYTE_STREAM_SPLIT, no dictionary: values whose bytes vary independently (noisy floats, byte sizes).
     Split,
     /// The writer's default for the type, no dictionary (RLE for booleans).
     Plain,
@@ -75,43 +73,43 @@ const fn col(name: &'static str, ty: fn() -> DataType, nullable: bool, enc: Enc)
 #[rustfmt::skip]
 const SAMPLES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
-    col("boot_time", ts_type, false, Enc::Plain),
+    col("boot_time", ts_type, false, Enc::Dict),
     col("boot_id", dict_type, true, Enc::Dict),
     col("timezone", dict_type, true, Enc::Dict),
-    col("utc_offset_secs", || DataType::Int32, true, Enc::Plain),
+    col("utc_offset_secs", || DataType::Int32, true, Enc::Dict),
     col("interval_us", || DataType::Int64, false, Enc::Dict),
     col("lateness_us", || DataType::Int64, false, Enc::Dict),
-    col("cpu_busy_pct", pct_type, false, Enc::Dict),
-    col("cpu_user_pct", pct_type, true, Enc::Dict),
+    col("cpu_busy_pct", pct_type, false, Enc::Split),
+    col("cpu_user_pct", pct_type, true, Enc::Split),
     col("cpu_system_pct", pct_type, true, Enc::Dict),
     col("cpu_iowait_pct", pct_type, true, Enc::Dict),
-    col("cpu_steal_pct", pct_type, true, Enc::Dict),
+    col("cpu_steal_pct", pct_type, true, Enc::Plain),
     col("core_busy_pct", || list_pct(false), false, Enc::Dict),
     col("core_user_pct", || list_pct(true), false, Enc::Dict),
     col("core_system_pct", || list_pct(true), false, Enc::Dict),
     col("core_iowait_pct", || list_pct(true), false, Enc::Dict),
-    col("core_steal_pct", || list_pct(true), false, Enc::Dict),
-    col("load_1m", pct_type, true, Enc::Dict),
-    col("load_5m", pct_type, true, Enc::Dict),
-    col("load_15m", pct_type, true, Enc::Dict),
-    col("mem_total_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("mem_used_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("mem_available_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("swap_total_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("swap_used_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("process_count", || DataType::UInt32, false, Enc::Dict),
+    col("core_steal_pct", || list_pct(true), false, Enc::Plain),
+    col("load_1m", pct_type, true, Enc::Plain),
+    col("load_5m", pct_type, true, Enc::Plain),
+    col("load_15m", pct_type, true, Enc::Plain),
+    col("mem_total_bytes", || DataType::UInt64, false, Enc::Dict),
+    col("mem_used_bytes", || DataType::UInt64, false, Enc::Split),
+    col("mem_available_bytes", || DataType::UInt64, false, Enc::Split),
+    col("swap_total_bytes", || DataType::UInt64, false, Enc::Dict),
+    col("swap_used_bytes", || DataType::UInt64, false, Enc::Plain),
+    col("process_count", || DataType::UInt32, false, Enc::Plain),
     col("pressure_present", || DataType::Boolean, false, Enc::Plain),
     col("pressure_cpu_some_pct", pct_type, true, Enc::Dict),
-    col("pressure_memory_some_pct", pct_type, true, Enc::Dict),
-    col("pressure_memory_full_pct", pct_type, true, Enc::Dict),
+    col("pressure_memory_some_pct", pct_type, true, Enc::Plain),
+    col("pressure_memory_full_pct", pct_type, true, Enc::Plain),
     col("pressure_io_some_pct", pct_type, true, Enc::Dict),
     col("pressure_io_full_pct", pct_type, true, Enc::Dict),
     col("oom_kill_count", || DataType::UInt64, true, Enc::Plain),
-    col("top_n", || DataType::UInt16, false, Enc::Delta),
+    col("top_n", || DataType::UInt16, false, Enc::Dict),
     col("cpu_nth_pct", pct_type, false, Enc::Dict),
-    col("rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("rss_nth_bytes", || DataType::UInt64, false, Enc::Split),
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
-    col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Split),
 ];
 
 #[rustfmt::skip]
@@ -119,26 +117,26 @@ const PROCESSES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
     col("pid", || DataType::UInt32, false, Enc::Delta),
     col("start_time", ts_type, false, Enc::Plain),
-    col("parent_pid", || DataType::UInt32, true, Enc::Plain),
+    col("parent_pid", || DataType::UInt32, true, Enc::Dict),
     col("name", dict_type, false, Enc::Dict),
     col("cmdline", dict_type, true, Enc::Dict),
     col("user", dict_type, true, Enc::Dict),
     col("cpu_pct", pct_type, false, Enc::Dict),
-    col("children_cpu_pct", pct_type, true, Enc::Dict),
-    col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("virtual_bytes", || DataType::UInt64, false, Enc::Delta),
+    col("children_cpu_pct", pct_type, true, Enc::Split),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Split),
+    col("virtual_bytes", || DataType::UInt64, false, Enc::Plain),
     col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
-    col("rss_rank", || DataType::UInt16, true, Enc::Dict),
+    col("rss_rank", || DataType::UInt16, true, Enc::Split),
 ];
 
 #[rustfmt::skip]
 const NAMES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
     col("name", dict_type, false, Enc::Dict),
-    col("process_count", || DataType::UInt32, false, Enc::Plain),
+    col("process_count", || DataType::UInt32, false, Enc::Dict),
     col("cpu_pct", pct_type, false, Enc::Dict),
-    col("rss_bytes", || DataType::UInt64, false, Enc::Delta),
-    col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Split),
+    col("cpu_rank", || DataType::UInt16, true, Enc::Split),
     col("rss_rank", || DataType::UInt16, true, Enc::Dict),
 ];
 
@@ -162,7 +160,7 @@ const LATENCY: &[Col] = &[
 
 // Schemas 3 and 4 (read only): the slots of the `exact` columns.
 
-/// Positions in `samples.exact` (schema 3; see the crate docs, "Exactness"): 0-6 the remainders below 1 KiB of
+/// Positions in `samples.exact` (schema 3): 0-6 the remainders below 1 KiB of
 /// `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth`; this one marks
 /// pressure information present with every value unknown; 8-11 list lengths (see [`SAMPLES_EXACT_LIST_LEN`]);
 /// 12 machine shares absent (see [`SAMPLES_EXACT_MACHINE_ABSENT`]); ULP adjustments from [`SAMPLES_EXACT_ULP`] on.
