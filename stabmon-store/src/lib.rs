@@ -75,6 +75,11 @@
 //! and a dictionary one uncompressed without its dictionary, and the smallest is kept; readers take the codec and
 //! encoding of each chunk as it is.
 //!
+//! Storing every value costs bytes: the synthetic day takes 2.55 MB (29.5 B a sample; 2.59 MB in hourly
+//! segments), where schema 4, which left derived values out and kept ranks implicit, took 1.57 MB. Most of the
+//! difference is values schema 4 did not store: the cores' and the machine's busy share and the machine's user,
+//! system and iowait (0.51 MB), the name totals on every row (0.19 MB) and the ranks (0.27 MB).
+//!
 //! ## `samples`: one row per sample
 //!
 //! | column | type | encoding | meaning; NULL when |
