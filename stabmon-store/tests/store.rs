@@ -878,9 +878,9 @@ fn committed_fixture_reads_with_known_values() {
 }
 
 #[test]
-fn name_totals_elided_as_derived_come_back_exact() {
-    // "solo" has one process, in the sample's rows: its total is derived from it, except where it differs (a
-    // hand-made sample); "pair" repeats its previous total or changes; "gone" loses its process row.
+fn name_totals_come_back_exact_with_or_without_their_process_row() {
+    // "solo" has one process, in the sample's rows (schemas 2-4 derived its total from it), except where it
+    // differs (a hand-made sample); "pair" repeats its previous total or changes; "gone" loses its process row.
     let totals = [
         // (solo cpu, solo rss, solo proc cpu, pair cpu, pair rss, solo has a row)
         (5.0, 100, 5.0, 1.5, 7, true),
