@@ -1,4 +1,5 @@
-//! Exact, compact storage of `f32` percentages: a decimal in hundredths plus an adjustment in f32 ULPs.
+//! (Schemas 1-4, read only; schema 5 stores `float32`.) Exact, compact storage of `f32` percentages: a decimal in
+//! hundredths plus an adjustment in f32 ULPs.
 //!
 //! A percentage `v` is stored as `q = round(v * 100)` (a `DECIMAL(9,2)` column that SQL users read directly)
 //! and `adj`, the difference between the bits of `v` and of the `f32` nearest to `q / 100`, as a wrapping 32-bit
@@ -36,8 +37,8 @@ pub(crate) fn decode(q: i32, adj: i32) -> f32 {
 }
 
 /// CPU busy as the sum of user, system and steal, in hundredths (the decimals stored for them), when all three are
-/// known. The writer leaves a busy value out (null) where it equals this, and the reader puts it back, so the rule
-/// is the same on both sides (see the crate docs, "Derived values").
+/// known. Schemas 2-4 left a busy value out (null) where it equals this, and the reader puts it back (see the crate
+/// docs, "Older versions").
 pub(crate) fn busy_from_parts(
     user: Option<f32>,
     system: Option<f32>,
@@ -60,8 +61,8 @@ pub(crate) const MACHINE_PARTS: [fn(&CpuUsage) -> Option<f32>; 4] = [
 ];
 
 /// (Schema 4.) The whole machine's share `part` as the mean of the cores' ([`stabmon_core::units::mean_pct`]: the
-/// cores' hundredths, the mean rounded half up), when every core has it. The writer leaves a machine share out
-/// (null) where it equals this, and the reader puts it back (see the crate docs, "Derived values").
+/// cores' hundredths, the mean rounded half up), when every core has it. Schema 4 left a machine share out (null)
+/// where it equals this, and the reader puts it back (see the crate docs, "Older versions").
 pub(crate) fn machine_part(cores: &[CpuUsage], part: fn(&CpuUsage) -> Option<f32>) -> Option<f32> {
     stabmon_core::units::mean_pct(cores.iter().map(part))
 }

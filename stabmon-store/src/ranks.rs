@@ -1,7 +1,6 @@
-//! Ranks derived from values: attribution's lists are ordered by values the rows already hold, so a sample's
-//! ranks are not stored when sorting its rows by those values gives them back (always, for lists built by
-//! `stabmon_core::attribution`). Nor is a list's length, where [`rule_len`] gives it; the ranks of a list that
-//! does not follow that order are stored explicitly.
+//! (Schemas 1-4.) Ranks derived from values: attribution's lists are ordered by values the rows already hold, so
+//! those schemas did not store a sample's ranks when sorting its rows by those values gives them back, nor (3-4) a
+//! list's length where [`rule_lens`] gives it. Schema 5 stores every rank.
 
 use std::cmp::Ordering;
 
@@ -45,19 +44,6 @@ pub(crate) fn derive<T>(
         out[i] = u16::try_from(pos + 1).ok();
     }
     out
-}
-
-/// How one list's ranks of one sample are stored: its length when they derive from the values (`Some`, the
-/// rows store nothing), or `None` when the rows must store them explicitly.
-pub(crate) fn list_len<T>(
-    items: &[T],
-    rank: impl Fn(&T) -> Option<u16>,
-    cmp: impl Fn(&T, &T) -> Ordering,
-) -> Option<u16> {
-    let given: Vec<Option<u16>> = items.iter().map(&rank).collect();
-    let len = given.iter().filter(|r| r.is_some()).count();
-    let len16 = u16::try_from(len).ok()?;
-    (derive(items, len, cmp) == given).then_some(len16)
 }
 
 #[cfg(test)]
@@ -105,30 +91,9 @@ mod tests {
     }
 
     #[test]
-    fn derives_and_detects_lists_out_of_value_order() {
+    fn derives_ranks_from_the_value_order() {
         let v = [5, 9, 1, 7];
         let desc = |a: &i32, b: &i32| b.cmp(a);
         assert_eq!(derive(&v, 2, desc), [None, Some(1), None, Some(2)]);
-        let rank_of = |ranks: [Option<u16>; 4]| {
-            move |x: &i32| ranks[v.iter().position(|y| y == x).unwrap_or(0)]
-        };
-        assert_eq!(
-            list_len(&v, rank_of([None, Some(1), None, Some(2)]), desc),
-            Some(2)
-        );
-        assert_eq!(list_len(&v, rank_of([None; 4]), desc), Some(0));
-        // Out of value order, a gap, a rank 0: stored explicitly.
-        assert_eq!(
-            list_len(&v, rank_of([None, Some(2), None, Some(1)]), desc),
-            None
-        );
-        assert_eq!(
-            list_len(&v, rank_of([None, Some(1), None, Some(3)]), desc),
-            None
-        );
-        assert_eq!(
-            list_len(&v, rank_of([None, Some(0), None, None]), desc),
-            None
-        );
     }
 }

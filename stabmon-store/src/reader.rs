@@ -36,7 +36,7 @@ use crate::schema::{
 mod scan;
 pub use scan::{Coverage, HostWindows, SampleStream};
 
-use crate::writer::{derived_interval, lone_process, name_order_key, process_sort_key};
+use crate::writer::{name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
@@ -686,8 +686,9 @@ impl<'a> Cols<'a> {
         Ok((l, v))
     }
 
-    /// A byte count: `<base>_kib` (see the crate docs, "Byte counts"), or `<base>_bytes` in files written
-    /// before counts were stored in KiB. `required`: the column must have no nulls.
+    /// A byte count: `<base>_bytes` (schema 5, and files of version 1 written before counts were stored in KiB),
+    /// or `<base>_kib` (versions 1-4; see the crate docs, "Older versions"). `required`: the column must have no
+    /// nulls.
     fn byte_count(&self, base: &str, required: bool) -> Result<ByteCount<'a>, Error> {
         let kib = format!("{base}_kib");
         let (name, scale) = if self.batch.column_by_name(&kib).is_some() {
@@ -798,7 +799,7 @@ fn read_samples(
     let mut prev_reading = None;
     let (version, batches) = read_table(path, "samples", range)?;
     // Schema 4 derives the whole machine's user, system, iowait and steal shares from the cores'.
-    let machine_derived = version >= 4;
+    let machine_derived = version == 4;
     for batch in batches {
         let c = Cols {
             batch: &batch,
@@ -1064,6 +1065,8 @@ fn read_samples(
             out.push(s);
             lens_out.push(match &lens {
                 Some(cols) => cols.map(|l| ListLen::Stored(opt(l, i))),
+                // Schema 5: every row holds its ranks.
+                None if version >= 5 => [ListLen::Stored(None); 4],
                 None => stored_lens.map(ListLen::Rule),
             });
         }
@@ -1136,7 +1139,7 @@ fn remainder(v: i32, path: &Path) -> Result<u64, Error> {
     })
 }
 
-/// The exactness values of a `processes` or `names` row (see the crate docs, "Exactness"), `N` slots: from
+/// The exactness values of a `processes` or `names` row (see the crate docs, "Older versions"), `N` slots: from
 /// `exact` (schema 3), or in files of versions 1-2 from a column per slot (`old`, in slot order) and `kib_rem`,
 /// whose positions start at the slot after them.
 struct ExactSlots<'a, const N: usize> {
@@ -1153,9 +1156,10 @@ enum OldSlot<'a> {
 
 impl<'a, const N: usize> ExactSlots<'a, N> {
     /// `old`: the version 1-2 columns of the slots before the remainders', as (name, is a ULP adjustment).
-    fn new(c: &Cols<'a>, old: &[(&str, bool)]) -> Result<Self, Error> {
+    /// Schema 5 has no exactness values: every slot is empty.
+    fn new(c: &Cols<'a>, version: u32, old: &[(&str, bool)]) -> Result<Self, Error> {
         let exact = c.opt_list::<Int32Type>("exact")?;
-        if exact.is_some() {
+        if exact.is_some() || version >= 5 {
             return Ok(ExactSlots {
                 exact,
                 old: Vec::new(),
@@ -1204,6 +1208,46 @@ impl<'a, const N: usize> ExactSlots<'a, N> {
         }
         Ok(out)
     }
+}
+
+/// The `cpu_rank` and `rss_rank` columns of schema 5 (`None` for older files, which derive ranks or keep them in
+/// exactness slots).
+type RankCols<'a> = (
+    &'a PrimitiveArray<UInt16Type>,
+    &'a PrimitiveArray<UInt16Type>,
+);
+
+fn rank_columns<'a>(c: &Cols<'a>, version: u32) -> Result<Option<RankCols<'a>>, Error> {
+    if version < 5 {
+        return Ok(None);
+    }
+    Ok(Some((
+        c.prim::<UInt16Type>("cpu_rank")?,
+        c.prim::<UInt16Type>("rss_rank")?,
+    )))
+}
+
+/// (Schemas 2-4.) `(ts - ts') + (lateness - lateness')` in microseconds, from the row before (`prev`) to this
+/// one: the interval of a row that stores none.
+fn derived_interval(prev: (i64, i64), this: (i64, i64)) -> Option<i64> {
+    this.0
+        .checked_sub(prev.0)?
+        .checked_add(this.1.checked_sub(prev.1)?)
+        .filter(|d| *d >= 0)
+}
+
+/// (Schemas 2-4.) The single process row of a sample that a name total with `process_count == 1` sums, if the
+/// sample has it: where the name's values are null, they are that row's.
+fn lone_process<'a>(
+    n: &NameTotal,
+    processes: impl IntoIterator<Item = &'a ProcessEntry>,
+) -> Option<&'a ProcessEntry> {
+    if n.process_count != 1 {
+        return None;
+    }
+    let mut it = processes.into_iter().filter(|p| p.name == n.name);
+    let p = it.next()?;
+    it.next().is_none().then_some(p)
 }
 
 /// A rank or list position from an exactness slot.
@@ -1279,7 +1323,8 @@ fn read_processes(
     samples: &[Sample],
     lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
 ) -> Result<(), Error> {
-    for batch in read_table(path, "processes", range)?.1 {
+    let (version, batches) = read_table(path, "processes", range)?;
+    for batch in batches {
         let c = Cols {
             batch: &batch,
             path,
@@ -1298,6 +1343,7 @@ fn read_processes(
         // Slots: CPU and children's CPU adjustments, CPU and memory ranks, list position, two remainders.
         let exact = ExactSlots::<PROCESS_EXACT_SLOTS>::new(
             &c,
+            version,
             &[
                 ("cpu_pct_ulp_adj", true),
                 ("children_cpu_pct_ulp_adj", true),
@@ -1306,6 +1352,7 @@ fn read_processes(
                 ("list_pos", false),
             ],
         )?;
+        let ranks = rank_columns(&c, version)?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
                 continue;
@@ -1326,8 +1373,10 @@ fn read_processes(
             p.rss_bytes = rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
             p.virtual_bytes = vsz.get(i, slot_rem(x[6], path)?, path)?.unwrap_or(0);
             p.start_time = Timestamp::from_unix_micros(start.value(i));
-            p.cpu_rank = slot_u16(x[2], path)?;
-            p.rss_rank = slot_u16(x[3], path)?;
+            (p.cpu_rank, p.rss_rank) = match ranks {
+                Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
+                None => (slot_u16(x[2], path)?, slot_u16(x[3], path)?),
+            };
             lists[at].push((slot_u16(x[4], path)?, p));
         }
     }
@@ -1343,7 +1392,8 @@ fn read_names(
 ) -> Result<(), Error> {
     // Each name's last (CPU %, resident bytes), for values stored as "same as before".
     let mut last: HashMap<String, (f32, u64)> = HashMap::new();
-    for batch in read_table(path, "names", range)?.1 {
+    let (version, batches) = read_table(path, "names", range)?;
+    for batch in batches {
         let c = Cols {
             batch: &batch,
             path,
@@ -1356,6 +1406,7 @@ fn read_names(
         // Slots: CPU adjustment, CPU and memory ranks, list position, remainder.
         let exact = ExactSlots::<NAME_EXACT_SLOTS>::new(
             &c,
+            version,
             &[
                 ("cpu_pct_ulp_adj", true),
                 ("cpu_rank_explicit", false),
@@ -1363,6 +1414,7 @@ fn read_names(
                 ("list_pos", false),
             ],
         )?;
+        let ranks = rank_columns(&c, version)?;
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
                 continue;
@@ -1392,8 +1444,10 @@ fn read_names(
                 None => base.ok_or_else(missing)?.1,
             };
             last.insert(n.name.clone(), (n.cpu_pct, n.rss_bytes));
-            n.cpu_rank = slot_u16(x[1], path)?;
-            n.rss_rank = slot_u16(x[2], path)?;
+            (n.cpu_rank, n.rss_rank) = match ranks {
+                Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
+                None => (slot_u16(x[1], path)?, slot_u16(x[2], path)?),
+            };
             lists[at].push((slot_u16(x[3], path)?, n));
         }
     }

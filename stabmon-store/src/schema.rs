@@ -1,4 +1,4 @@
-//! The Arrow schemas of the three tables and the Parquet encodings chosen per column.
+//! The Arrow schemas of the tables (schema 5) and the Parquet encodings chosen per column.
 //!
 //! The column list with units is documented in the crate docs; keep both in step.
 
@@ -11,7 +11,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// The schema version this crate writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
@@ -24,23 +24,18 @@ fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-/// Percentages in hundredths: `DECIMAL(9,2)`, INT32 in Parquet (see `pct.rs`).
+/// Percentages and load averages: `float32`, the recorded `f32` bit for bit.
 fn pct_type() -> DataType {
-    DataType::Decimal32(9, 2)
+    DataType::Float32
 }
 
 fn dict_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
-/// A list of percentages in hundredths (per-core values).
+/// A list of percentages (per-core values), items null where not measured.
 fn list_pct(items_nullable: bool) -> DataType {
     DataType::List(Arc::new(Field::new("item", pct_type(), items_nullable)))
-}
-
-/// The `exact` lists: (position, value) pairs (see the crate docs, "Exactness").
-fn list_i32() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::Int32, true)))
 }
 
 /// How a column is encoded in Parquet.
@@ -50,8 +45,7 @@ enum Enc {
     Dict,
     /// DELTA_BINARY_PACKED, no dictionary: timestamps, counters, byte sizes, ids.
     Delta,
-    /// BYTE_STREAM_SPLIT, no dictionary: high-entropy floats (measured against dictionaries, kept for trials).
-    #[allow(dead_code)]
+    /// BYTE_STREAM_SPLIT, no dictionary: values whose bytes vary independently (noisy floats, byte sizes).
     Split,
     /// The writer's default for the type, no dictionary (RLE for booleans).
     Plain,
@@ -73,48 +67,49 @@ const fn col(name: &'static str, ty: fn() -> DataType, nullable: bool, enc: Enc)
     }
 }
 
+// The encodings were chosen per column on the synthetic day (`cargo bench -p stabmon-benches --bench store`):
+// the smallest of dictionary, delta, plain and byte stream split under zstd. Nullable columns are null only where
+// the platform does not measure the value.
 #[rustfmt::skip]
 const SAMPLES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
-    col("boot_time", ts_type, false, Enc::Plain),
+    col("boot_time", ts_type, false, Enc::Dict),
     col("boot_id", dict_type, true, Enc::Dict),
     col("timezone", dict_type, true, Enc::Dict),
-    col("utc_offset_secs", || DataType::Int32, true, Enc::Plain),
-    col("interval_us", || DataType::Int64, true, Enc::Plain),
+    col("utc_offset_secs", || DataType::Int32, true, Enc::Dict),
+    col("interval_us", || DataType::Int64, false, Enc::Dict),
     col("lateness_us", || DataType::Int64, false, Enc::Dict),
-    col("cpu_busy_pct", pct_type, true, Enc::Dict),
-    col("cpu_user_pct", pct_type, true, Enc::Dict),
+    col("cpu_busy_pct", pct_type, false, Enc::Split),
+    col("cpu_user_pct", pct_type, true, Enc::Split),
     col("cpu_system_pct", pct_type, true, Enc::Dict),
     col("cpu_iowait_pct", pct_type, true, Enc::Dict),
     col("cpu_steal_pct", pct_type, true, Enc::Plain),
-    // Null where derived (nearly always): plain beat a dictionary on the real 10 minutes and the synthetic day.
-    col("core_busy_pct", || list_pct(true), false, Enc::Plain),
+    col("core_busy_pct", || list_pct(false), false, Enc::Dict),
     col("core_user_pct", || list_pct(true), false, Enc::Dict),
     col("core_system_pct", || list_pct(true), false, Enc::Dict),
     col("core_iowait_pct", || list_pct(true), false, Enc::Dict),
     col("core_steal_pct", || list_pct(true), false, Enc::Plain),
-    col("load_1m", pct_type, true, Enc::Delta),
-    col("load_5m", pct_type, true, Enc::Delta),
-    col("load_15m", pct_type, true, Enc::Delta),
-    col("mem_total_kib", || DataType::UInt64, false, Enc::Delta),
-    col("mem_used_kib", || DataType::UInt64, true, Enc::Delta),
-    col("mem_available_kib", || DataType::UInt64, false, Enc::Plain),
-    col("swap_total_kib", || DataType::UInt64, false, Enc::Delta),
-    col("swap_used_kib", || DataType::UInt64, false, Enc::Plain),
-    col("process_count", || DataType::UInt32, false, Enc::Dict),
+    col("load_1m", pct_type, true, Enc::Plain),
+    col("load_5m", pct_type, true, Enc::Plain),
+    col("load_15m", pct_type, true, Enc::Plain),
+    col("mem_total_bytes", || DataType::UInt64, false, Enc::Dict),
+    col("mem_used_bytes", || DataType::UInt64, false, Enc::Split),
+    col("mem_available_bytes", || DataType::UInt64, false, Enc::Split),
+    col("swap_total_bytes", || DataType::UInt64, false, Enc::Dict),
+    col("swap_used_bytes", || DataType::UInt64, false, Enc::Plain),
+    col("process_count", || DataType::UInt32, false, Enc::Plain),
+    col("pressure_present", || DataType::Boolean, false, Enc::Plain),
     col("pressure_cpu_some_pct", pct_type, true, Enc::Dict),
     col("pressure_memory_some_pct", pct_type, true, Enc::Plain),
     col("pressure_memory_full_pct", pct_type, true, Enc::Plain),
-    col("pressure_io_some_pct", pct_type, true, Enc::Plain),
-    col("pressure_io_full_pct", pct_type, true, Enc::Plain),
+    col("pressure_io_some_pct", pct_type, true, Enc::Dict),
+    col("pressure_io_full_pct", pct_type, true, Enc::Dict),
     col("oom_kill_count", || DataType::UInt64, true, Enc::Plain),
-    col("top_n", || DataType::UInt16, false, Enc::Delta),
-    col("cpu_nth_pct", pct_type, false, Enc::Plain),
-    col("rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
+    col("top_n", || DataType::UInt16, false, Enc::Dict),
+    col("cpu_nth_pct", pct_type, false, Enc::Dict),
+    col("rss_nth_bytes", || DataType::UInt64, false, Enc::Split),
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
-    col("name_rss_nth_kib", || DataType::UInt64, false, Enc::Plain),
-    // Null unless a value of the row needs it (never, for what the samplers record).
-    col("exact", list_i32, true, Enc::Plain),
+    col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Split),
 ];
 
 #[rustfmt::skip]
@@ -122,28 +117,30 @@ const PROCESSES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
     col("pid", || DataType::UInt32, false, Enc::Delta),
     col("start_time", ts_type, false, Enc::Plain),
-    col("parent_pid", || DataType::UInt32, true, Enc::Plain),
+    col("parent_pid", || DataType::UInt32, true, Enc::Dict),
     col("name", dict_type, false, Enc::Dict),
     col("cmdline", dict_type, true, Enc::Dict),
     col("user", dict_type, true, Enc::Dict),
     col("cpu_pct", pct_type, false, Enc::Dict),
-    col("children_cpu_pct", pct_type, true, Enc::Dict),
-    col("rss_kib", || DataType::UInt64, false, Enc::Plain),
-    col("virtual_kib", || DataType::UInt64, false, Enc::Plain),
-    col("exact", list_i32, true, Enc::Plain),
+    col("children_cpu_pct", pct_type, true, Enc::Split),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Split),
+    col("virtual_bytes", || DataType::UInt64, false, Enc::Plain),
+    col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
+    col("rss_rank", || DataType::UInt16, true, Enc::Split),
 ];
 
 #[rustfmt::skip]
 const NAMES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
     col("name", dict_type, false, Enc::Dict),
-    col("process_count", || DataType::UInt32, false, Enc::Plain),
-    col("cpu_pct", pct_type, true, Enc::Dict),
-    col("rss_kib", || DataType::UInt64, true, Enc::Plain),
-    col("exact", list_i32, true, Enc::Plain),
+    col("process_count", || DataType::UInt32, false, Enc::Dict),
+    col("cpu_pct", pct_type, false, Enc::Dict),
+    col("rss_bytes", || DataType::UInt64, false, Enc::Split),
+    col("cpu_rank", || DataType::UInt16, true, Enc::Split),
+    col("rss_rank", || DataType::UInt16, true, Enc::Dict),
 ];
 
-/// One row per latency probe, in the order the samples carried them (issue 4).
+/// One row per latency probe, in the order the samples carried them.
 #[rustfmt::skip]
 const LATENCY: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
@@ -161,7 +158,9 @@ const LATENCY: &[Col] = &[
     col("total_us", || DataType::Int64, true, Enc::Delta),
 ];
 
-/// Positions in `samples.exact` (schema 3; see the crate docs, "Exactness"): 0-6 the remainders below 1 KiB of
+// Schemas 3 and 4 (read only): the slots of the `exact` columns.
+
+/// Positions in `samples.exact` (schema 3): 0-6 the remainders below 1 KiB of
 /// `mem_total`, `mem_used`, `mem_available`, `swap_total`, `swap_used`, `rss_nth`, `name_rss_nth`; this one marks
 /// pressure information present with every value unknown; 8-11 list lengths (see [`SAMPLES_EXACT_LIST_LEN`]);
 /// 12 machine shares absent (see [`SAMPLES_EXACT_MACHINE_ABSENT`]); ULP adjustments from [`SAMPLES_EXACT_ULP`] on.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, Decimal32Array, DictionaryArray, Int32Array, Int64Array, ListArray, RecordBatch,
-    StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, DictionaryArray, Float32Array, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
@@ -17,20 +17,12 @@ use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowRowGroupWriterFactory, ArrowWriterOptions, compute_leaves,
 };
 use parquet::file::writer::SerializedFileWriter;
-use stabmon_core::attribution::{
-    cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
-};
 use stabmon_core::latency::whole_micros;
-use stabmon_core::{LatencyProbe, Memory, NameTotal, Pressure, ProcessEntry, Sample, Timestamp};
+use stabmon_core::{CpuUsage, LatencyProbe, NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, arrow, io, pq};
 use crate::layout::{LATENCY, TABLES, partition_dir, segment_stem, utc_date};
-use crate::pct;
-use crate::ranks;
-use crate::schema::{
-    NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN, SAMPLES_EXACT_MACHINE_ABSENT,
-    SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, Variant, schema, writer_properties,
-};
+use crate::schema::{Variant, schema, writer_properties};
 
 /// Options of a [`StoreWriter`]. Build with [`WriterOptions::new`] (or `Default`) and the setters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,8 +210,7 @@ struct ProcRow {
     children_cpu_pct: f32,
     cpu_rank: u16,
     rss_rank: u16,
-    list_pos: u16,
-    /// Which of the optional values are there (the `P_CHILDREN`, `P_*_RANK`, `P_LIST_POS` bits).
+    /// Which of the optional values are there (the `P_CHILDREN`, `P_*_RANK` bits).
     flags: u8,
 }
 
@@ -233,7 +224,6 @@ const P_USER: u8 = 4;
 const P_CHILDREN: u8 = 8;
 const P_CPU_RANK: u8 = 16;
 const P_RSS_RANK: u8 = 32;
-const P_LIST_POS: u8 = 64;
 
 impl ProcRow {
     fn children_cpu_pct(&self) -> Option<f32> {
@@ -244,9 +234,6 @@ impl ProcRow {
     }
     fn rss_rank(&self) -> Option<u16> {
         present(self.flags, P_RSS_RANK, self.rss_rank)
-    }
-    fn list_pos(&self) -> Option<u16> {
-        present(self.flags, P_LIST_POS, self.list_pos)
     }
 }
 
@@ -262,8 +249,7 @@ impl ProcRows {
     }
 }
 
-/// One row of the `names` table in the buffer, in 32 bytes. `None` values are not stored: the reader derives them
-/// (see the crate docs, "Name totals").
+/// One row of the `names` table in the buffer, in 32 bytes.
 struct NameRow {
     rss_bytes: u64,
     /// The sample's index in the row group.
@@ -273,32 +259,19 @@ struct NameRow {
     cpu_pct: f32,
     cpu_rank: u16,
     rss_rank: u16,
-    list_pos: u16,
     /// Which of the optional values are there (the `N_*` bits).
     flags: u8,
 }
 
-const N_RSS: u8 = 1;
-const N_CPU: u8 = 2;
-const N_CPU_RANK: u8 = 4;
-const N_RSS_RANK: u8 = 8;
-const N_LIST_POS: u8 = 16;
+const N_CPU_RANK: u8 = 1;
+const N_RSS_RANK: u8 = 2;
 
 impl NameRow {
-    fn rss_bytes(&self) -> Option<u64> {
-        present(self.flags, N_RSS, self.rss_bytes)
-    }
-    fn cpu_pct(&self) -> Option<f32> {
-        present(self.flags, N_CPU, self.cpu_pct)
-    }
     fn cpu_rank(&self) -> Option<u16> {
         present(self.flags, N_CPU_RANK, self.cpu_rank)
     }
     fn rss_rank(&self) -> Option<u16> {
         present(self.flags, N_RSS_RANK, self.rss_rank)
-    }
-    fn list_pos(&self) -> Option<u16> {
-        present(self.flags, N_LIST_POS, self.list_pos)
     }
 }
 
@@ -313,7 +286,7 @@ pub(crate) fn name_order_key(n: &NameTotal) -> (bool, Option<u16>, bool, Option<
     )
 }
 
-/// The order of a sample's process list that the reader rebuilds when no explicit position is stored: the order
+/// The canonical order of a sample's process list, in which the reader gives it back: the order
 /// [`stabmon_core::attribution::attribute`] produces (by CPU rank, then by memory rank; a rank sorts before no
 /// rank), ties by identity.
 pub(crate) fn process_sort_key(
@@ -329,46 +302,6 @@ pub(crate) fn process_sort_key(
     )
 }
 
-/// The single process row of a sample that a name total with `process_count == 1` sums, if the sample has it.
-pub(crate) fn lone_process<'a>(
-    n: &NameTotal,
-    processes: impl IntoIterator<Item = &'a ProcessEntry>,
-) -> Option<&'a ProcessEntry> {
-    if n.process_count != 1 {
-        return None;
-    }
-    let mut it = processes.into_iter().filter(|p| p.name == n.name);
-    let p = it.next()?;
-    it.next().is_none().then_some(p)
-}
-
-/// Which of a name total's values are stored: `None` where the reader derives them, from the name's lone
-/// process row in the sample (see [`lone_process`]) when there is one, else from the name's previous row in the
-/// row group.
-fn elide_name_total(
-    n: &NameTotal,
-    processes: &[ProcessEntry],
-    last: Option<&(u32, u64)>,
-) -> (Option<f32>, Option<u64>) {
-    let (cpu_bits, rss) = match (lone_process(n, processes), last) {
-        (Some(p), _) => (p.cpu_pct.to_bits(), p.rss_bytes),
-        (None, Some(&last)) => last,
-        (None, None) => return (Some(n.cpu_pct), Some(n.rss_bytes)),
-    };
-    (
-        (n.cpu_pct.to_bits() != cpu_bits).then_some(n.cpu_pct),
-        (n.rss_bytes != rss).then_some(n.rss_bytes),
-    )
-}
-
-fn strictly_increasing<T>(items: &[T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> bool {
-    items.windows(2).all(|w| cmp(&w[0], &w[1]).is_lt())
-}
-
-fn pos(i: usize) -> Option<u16> {
-    u16::try_from(i).ok()
-}
-
 /// The rows of one row group, stored column by column (samples) or as compact rows (processes, names).
 #[derive(Default)]
 struct Buffer {
@@ -379,24 +312,17 @@ struct Buffer {
     utc_offset_secs: Vec<Option<i32>>,
     interval_us: Vec<i64>,
     lateness_us: Vec<i64>,
-    /// `None` where it derives (see [`pct::machine_busy`]).
-    cpu_busy: Vec<Option<f32>>,
-    /// User, system, iowait and steal: `None` where they derive from the cores' (see
-    /// [`pct::machine_part`]).
+    cpu_busy: Vec<f32>,
+    /// User, system, iowait and steal.
     cpu_parts: [Vec<Option<f32>>; 4],
-    /// Bits of the machine's shares that are unknown although every core has them (see [`stored_machine`]).
-    machine_absent: Vec<i32>,
     core_offsets: Vec<i32>,
-    core_busy: Vec<Option<f32>>,
-    core_user: Vec<Option<f32>>,
-    core_system: Vec<Option<f32>>,
-    core_iowait: Vec<Option<f32>>,
-    core_steal: Vec<Option<f32>>,
+    core_busy: Vec<f32>,
+    /// Per core: user, system, iowait and steal.
+    core_parts: [Vec<Option<f32>>; 4],
     load: [Vec<Option<f32>>; 3],
     mem: [Vec<u64>; 5],
     process_count: Vec<u32>,
-    /// Pressure information present with every value unknown (else presence follows from the values).
-    pressure_empty: Vec<bool>,
+    pressure_present: Vec<bool>,
     pressure: [Vec<Option<f32>>; 5],
     oom_kill_count: Vec<Option<u64>>,
     top_n: Vec<u16>,
@@ -404,11 +330,6 @@ struct Buffer {
     rss_nth_bytes: Vec<u64>,
     name_cpu_nth_pct: Vec<f32>,
     name_rss_nth_bytes: Vec<u64>,
-    /// Lengths of the process CPU/memory and name CPU/memory lists where [`ranks::rule_lens`] does not give
-    /// them (and the ranks are not explicit).
-    list_len_exact: Vec<[Option<u16>; 4]>,
-    /// The ULP adjustments of each row's percentages, `None` where all are 0 (see [`row_ulp_adj`]).
-    ulp_adj: Vec<Option<Vec<i32>>>,
     sample_strings: Interner,
     timezones: Interner,
 
@@ -422,8 +343,6 @@ struct Buffer {
 
     names: Vec<NameRow>,
     name_names: Interner,
-    /// Each name's last (CPU % bits, resident bytes) in this row group, for "same as before".
-    name_last: HashMap<i32, (u32, u64)>,
 
     /// Latency probes with the tick of the sample that carried them, in order.
     latency: Vec<(i64, LatencyProbe)>,
@@ -440,41 +359,9 @@ fn duration_us(d: std::time::Duration, what: &str) -> Result<i64, String> {
     i64::try_from(d.as_micros()).map_err(|_| format!("{what} of {d:?} is too long"))
 }
 
-/// The non-zero ULP adjustments (see `pct.rs`) of a sample's percentages stored as decimals, as (position,
-/// adjustment) pairs, positions in the order the crate docs give for `samples.ulp_adj`; `None` when all are 0
-/// (every value on the 0.01 grid, or null).
-fn row_ulp_adj(s: &Sample) -> Option<Vec<i32>> {
-    let adj = |v: Option<f32>| v.map_or(0, |v| pct::encode(v).1);
-    let cpu = |c: &stabmon_core::CpuUsage| {
-        [
-            Some(c.busy_pct),
-            c.user_pct,
-            c.system_pct,
-            c.iowait_pct,
-            c.steal_pct,
-        ]
-    };
-    let load = s.load.map(|l| [l.one, l.five, l.fifteen]);
-    let p = s.pressure.unwrap_or_default();
-    let mut all: Vec<i32> = cpu(&s.cpu).into_iter().map(adj).collect();
-    all.extend((0..3).map(|i| adj(load.map(|l| l[i]))));
-    all.extend(
-        [
-            p.cpu_some_pct,
-            p.memory_some_pct,
-            p.memory_full_pct,
-            p.io_some_pct,
-            p.io_full_pct,
-        ]
-        .map(adj),
-    );
-    all.push(adj(Some(s.top.cpu_nth_pct)));
-    all.push(adj(Some(s.top.name_cpu_nth_pct)));
-    for c in &s.per_core {
-        all.extend(cpu(c).map(adj));
-    }
-    // Sparse: (position, adjustment) pairs of the non-zero ones.
-    exact_pairs(all.into_iter().map(|a| nonzero(Some(a))))
+/// A sample's CPU shares other than busy: user, system, iowait, steal.
+fn cpu_parts(c: &CpuUsage) -> [Option<f32>; 4] {
+    [c.user_pct, c.system_pct, c.iowait_pct, c.steal_pct]
 }
 
 impl Buffer {
@@ -501,11 +388,6 @@ impl Buffer {
         // Everything that can fail is checked before any column grows, so a refused sample leaves no half row.
         let interval_us = duration_us(s.interval, "the interval")?;
         let lateness_us = duration_us(s.lateness, "the lateness")?;
-        if s.top.processes.len() > usize::from(u16::MAX)
-            || s.top.names.len() > usize::from(u16::MAX)
-        {
-            return Err("more than 65,535 processes or names in a top list".to_owned());
-        }
         for p in &s.latency {
             for (what, v) in [
                 ("dns_ms", p.dns_ms),
@@ -545,18 +427,15 @@ impl Buffer {
         self.utc_offset_secs.push(s.utc_offset_secs);
         self.interval_us.push(interval_us);
         self.lateness_us.push(lateness_us);
-        self.cpu_busy.push(stored_machine_busy(s));
-        let (parts, absent) = stored_machine(s);
-        for (col, v) in self.cpu_parts.iter_mut().zip(parts) {
+        self.cpu_busy.push(s.cpu.busy_pct);
+        for (col, v) in self.cpu_parts.iter_mut().zip(cpu_parts(&s.cpu)) {
             col.push(v);
         }
-        self.machine_absent.push(absent);
         for c in &s.per_core {
-            self.core_busy.push(stored_busy(c));
-            self.core_user.push(c.user_pct);
-            self.core_system.push(c.system_pct);
-            self.core_iowait.push(c.iowait_pct);
-            self.core_steal.push(c.steal_pct);
+            self.core_busy.push(c.busy_pct);
+            for (col, v) in self.core_parts.iter_mut().zip(cpu_parts(c)) {
+                col.push(v);
+            }
         }
         self.core_offsets.push(core_end);
         let load = s.load.map(|l| [l.one, l.five, l.fifteen]);
@@ -575,8 +454,7 @@ impl Buffer {
             col.push(v);
         }
         self.process_count.push(s.process_count);
-        self.pressure_empty
-            .push(s.pressure.is_some_and(|p| p == Pressure::default()));
+        self.pressure_present.push(s.pressure.is_some());
         let p = s.pressure.unwrap_or_default();
         let pressure = [
             p.cpu_some_pct,
@@ -589,7 +467,6 @@ impl Buffer {
             col.push(v);
         }
         self.oom_kill_count.push(s.oom_kill_count);
-        self.ulp_adj.push(row_ulp_adj(s));
         let t = &s.top;
         self.top_n.push(t.n);
         self.cpu_nth_pct.push(t.cpu_nth_pct);
@@ -597,24 +474,7 @@ impl Buffer {
         self.name_cpu_nth_pct.push(t.name_cpu_nth_pct);
         self.name_rss_nth_bytes.push(t.name_rss_nth_bytes);
 
-        let lens = [
-            ranks::list_len(&t.processes, |p| p.cpu_rank, cmp_entries_by_cpu),
-            ranks::list_len(&t.processes, |p| p.rss_rank, cmp_entries_by_rss),
-            ranks::list_len(&t.names, |n| n.cpu_rank, cmp_names_by_cpu),
-            ranks::list_len(&t.names, |n| n.rss_rank, cmp_names_by_rss),
-        ];
-        let rule = ranks::rule_lens(t, t.processes.iter(), t.names.iter());
-        let mut stored = [None; 4];
-        for ((slot, len), rule) in stored.iter_mut().zip(lens).zip(rule) {
-            *slot = len.filter(|len| *len != rule);
-        }
-        self.list_len_exact.push(stored);
-        // A rank is stored only where its list's ranks do not derive from the values.
-        let explicit = |derived: Option<u16>, rank: Option<u16>| rank.filter(|_| derived.is_none());
-        let canonical = strictly_increasing(&t.processes, |a, b| {
-            process_sort_key(a).cmp(&process_sort_key(b))
-        });
-        for (i, p) in t.processes.iter().enumerate() {
+        for p in &t.processes {
             let ident = self.ident(p);
             let mut flags = 0;
             self.procs.push(ProcRow {
@@ -624,37 +484,22 @@ impl Buffer {
                 sample,
                 cpu_pct: p.cpu_pct,
                 children_cpu_pct: mark(&mut flags, P_CHILDREN, p.children_cpu_pct),
-                cpu_rank: mark(&mut flags, P_CPU_RANK, explicit(lens[0], p.cpu_rank)),
-                rss_rank: mark(&mut flags, P_RSS_RANK, explicit(lens[1], p.rss_rank)),
-                list_pos: mark(
-                    &mut flags,
-                    P_LIST_POS,
-                    if canonical { None } else { pos(i) },
-                ),
+                cpu_rank: mark(&mut flags, P_CPU_RANK, p.cpu_rank),
+                rss_rank: mark(&mut flags, P_RSS_RANK, p.rss_rank),
                 flags,
             });
         }
-        let canonical =
-            strictly_increasing(&t.names, |a, b| name_order_key(a).cmp(&name_order_key(b)));
-        for (i, n) in t.names.iter().enumerate() {
+        for n in &t.names {
             let name = self.name_names.id(&n.name);
-            let (cpu_pct, rss_bytes) = elide_name_total(n, &t.processes, self.name_last.get(&name));
-            self.name_last
-                .insert(name, (n.cpu_pct.to_bits(), n.rss_bytes));
             let mut flags = 0;
             self.names.push(NameRow {
-                rss_bytes: mark(&mut flags, N_RSS, rss_bytes),
+                rss_bytes: n.rss_bytes,
                 sample,
                 name,
                 process_count: n.process_count,
-                cpu_pct: mark(&mut flags, N_CPU, cpu_pct),
-                cpu_rank: mark(&mut flags, N_CPU_RANK, explicit(lens[2], n.cpu_rank)),
-                rss_rank: mark(&mut flags, N_RSS_RANK, explicit(lens[3], n.rss_rank)),
-                list_pos: mark(
-                    &mut flags,
-                    N_LIST_POS,
-                    if canonical { None } else { pos(i) },
-                ),
+                cpu_pct: n.cpu_pct,
+                cpu_rank: mark(&mut flags, N_CPU_RANK, n.cpu_rank),
+                rss_rank: mark(&mut flags, N_RSS_RANK, n.rss_rank),
                 flags,
             });
         }
@@ -716,11 +561,14 @@ impl Buffer {
         fn ts(v: Vec<i64>) -> ArrayRef {
             Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
         }
-        fn f32s(v: Vec<f32>) -> Result<ArrayRef, arrow_schema::ArrowError> {
-            pct_array(v.into_iter().map(Some))
+        fn f32s(v: Vec<f32>) -> ArrayRef {
+            Arc::new(Float32Array::from(v))
         }
-        fn opt_f32s(v: Vec<Option<f32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
-            pct_array(v.into_iter())
+        fn opt_f32s(v: Vec<Option<f32>>) -> ArrayRef {
+            Arc::new(Float32Array::from(v))
+        }
+        fn u64s(v: Vec<u64>) -> ArrayRef {
+            Arc::new(UInt64Array::from(v))
         }
         let mut offsets = Vec::with_capacity(self.core_offsets.len() + 1);
         offsets.push(0i32);
@@ -728,7 +576,7 @@ impl Buffer {
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         let list =
             |values: ArrayRef, nullable: bool| -> Result<ArrayRef, arrow_schema::ArrowError> {
-                let field = Arc::new(Field::new("item", DataType::Decimal32(9, 2), nullable));
+                let field = Arc::new(Field::new("item", DataType::Float32, nullable));
                 Ok(Arc::new(ListArray::try_new(
                     field,
                     offsets.clone(),
@@ -738,19 +586,10 @@ impl Buffer {
             };
         let take = std::mem::take::<Vec<f32>>;
         let [l1, l5, l15] = std::mem::take(&mut self.load);
-        let intervals = stored_intervals(
-            &self.ts,
-            &self.lateness_us,
-            &std::mem::take(&mut self.interval_us),
-        );
         let [m0, m1, m2, m3, m4] = std::mem::take(&mut self.mem);
-        // Used memory is null where it is total minus available (see the crate docs, "Derived values").
-        let used: Vec<Option<u64>> = (m0.iter().zip(&m1).zip(&m2))
-            .map(|((&total, &used), &available)| {
-                (used != Memory::new(total, available).used_bytes).then_some(used)
-            })
-            .collect();
         let [p0, p1, p2, p3, p4] = std::mem::take(&mut self.pressure);
+        let [u, sy, io, st] = std::mem::take(&mut self.cpu_parts);
+        let [cu, csy, cio, cst] = std::mem::take(&mut self.core_parts);
         let columns: Vec<ArrayRef> = vec![
             ts(std::mem::take(&mut self.ts)),
             ts(std::mem::take(&mut self.boot_time)),
@@ -758,72 +597,42 @@ impl Buffer {
                 .array(std::mem::take(&mut self.boot_id))?,
             self.timezones.array(std::mem::take(&mut self.timezone))?,
             Arc::new(Int32Array::from(std::mem::take(&mut self.utc_offset_secs))),
-            Arc::new(Int64Array::from(intervals)),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.interval_us))),
             Arc::new(Int64Array::from(std::mem::take(&mut self.lateness_us))),
-            opt_f32s(std::mem::take(&mut self.cpu_busy))?,
-            opt_f32s(std::mem::take(&mut self.cpu_parts[0]))?,
-            opt_f32s(std::mem::take(&mut self.cpu_parts[1]))?,
-            opt_f32s(std::mem::take(&mut self.cpu_parts[2]))?,
-            opt_f32s(std::mem::take(&mut self.cpu_parts[3]))?,
-            list(opt_f32s(std::mem::take(&mut self.core_busy))?, true)?,
-            list(opt_f32s(std::mem::take(&mut self.core_user))?, true)?,
-            list(opt_f32s(std::mem::take(&mut self.core_system))?, true)?,
-            list(opt_f32s(std::mem::take(&mut self.core_iowait))?, true)?,
-            list(opt_f32s(std::mem::take(&mut self.core_steal))?, true)?,
-            opt_f32s(l1)?,
-            opt_f32s(l5)?,
-            opt_f32s(l15)?,
-            kibs(m0.iter().copied()),
-            Arc::new(UInt64Array::from_iter(used.iter().map(|u| u.map(kib)))),
-            kibs(m2.iter().copied()),
-            kibs(m3.iter().copied()),
-            kibs(m4.iter().copied()),
+            f32s(take(&mut self.cpu_busy)),
+            opt_f32s(u),
+            opt_f32s(sy),
+            opt_f32s(io),
+            opt_f32s(st),
+            list(f32s(take(&mut self.core_busy)), false)?,
+            list(opt_f32s(cu), true)?,
+            list(opt_f32s(csy), true)?,
+            list(opt_f32s(cio), true)?,
+            list(opt_f32s(cst), true)?,
+            opt_f32s(l1),
+            opt_f32s(l5),
+            opt_f32s(l15),
+            u64s(m0),
+            u64s(m1),
+            u64s(m2),
+            u64s(m3),
+            u64s(m4),
             Arc::new(UInt32Array::from(std::mem::take(&mut self.process_count))),
-            opt_f32s(p0)?,
-            opt_f32s(p1)?,
-            opt_f32s(p2)?,
-            opt_f32s(p3)?,
-            opt_f32s(p4)?,
+            Arc::new(BooleanArray::from(std::mem::take(
+                &mut self.pressure_present,
+            ))),
+            opt_f32s(p0),
+            opt_f32s(p1),
+            opt_f32s(p2),
+            opt_f32s(p3),
+            opt_f32s(p4),
             Arc::new(UInt64Array::from(std::mem::take(&mut self.oom_kill_count))),
             Arc::new(UInt16Array::from(std::mem::take(&mut self.top_n))),
+            f32s(take(&mut self.cpu_nth_pct)),
+            u64s(std::mem::take(&mut self.rss_nth_bytes)),
+            f32s(take(&mut self.name_cpu_nth_pct)),
+            u64s(std::mem::take(&mut self.name_rss_nth_bytes)),
         ];
-        let mut columns = columns;
-        columns.push(f32s(take(&mut self.cpu_nth_pct))?);
-        let rss_nth = std::mem::take(&mut self.rss_nth_bytes);
-        let name_rss_nth = std::mem::take(&mut self.name_rss_nth_bytes);
-        columns.push(kibs(rss_nth.iter().copied()));
-        columns.push(f32s(take(&mut self.name_cpu_nth_pct))?);
-        columns.push(kibs(name_rss_nth.iter().copied()));
-        let ulp_adj = std::mem::take(&mut self.ulp_adj);
-        let pressure_empty = std::mem::take(&mut self.pressure_empty);
-        let list_lens = std::mem::take(&mut self.list_len_exact);
-        let machine_absent = std::mem::take(&mut self.machine_absent);
-        // Positions in the crate docs' order: remainders of memory total, used, available, swap total, used, the
-        // two N-th; the empty-pressure mark; list lengths the rule does not give; machine shares absent; the ULP
-        // adjustments.
-        columns.push(pairs_array((0..rss_nth.len()).map(|i| {
-            let mut values =
-                [&m0, &m1, &m2, &m3, &m4, &rss_nth, &name_rss_nth].map(|v| v.get(i).copied());
-            values[1] = used.get(i).copied().flatten();
-            let mut pairs = kib_rem(values).unwrap_or_default();
-            if pressure_empty.get(i).copied().unwrap_or(false) {
-                pairs.extend([SAMPLES_EXACT_PRESSURE, 1]);
-            }
-            for (j, len) in list_lens.get(i).into_iter().flatten().enumerate() {
-                if let Some(len) = len {
-                    pairs.extend([SAMPLES_EXACT_LIST_LEN + j as i32, i32::from(*len)]);
-                }
-            }
-            if let Some(&bits) = machine_absent.get(i).filter(|&&b| b != 0) {
-                pairs.extend([SAMPLES_EXACT_MACHINE_ABSENT, bits]);
-            }
-            if let Some(Some(adj)) = ulp_adj.get(i) {
-                for pair in adj.chunks_exact(2) {
-                    pairs.extend([pair[0].saturating_add(SAMPLES_EXACT_ULP), pair[1]]);
-                }
-            }
-            (!pairs.is_empty()).then_some(pairs)
-        })));
         RecordBatch::try_new(schema("samples"), columns)
     }
 
@@ -890,29 +699,26 @@ impl Buffer {
                 .cmdlines
                 .array(ids().map(ProcIdentity::cmdline).collect())?,
             6 => self.users.array(ids().map(ProcIdentity::user).collect())?,
-            7 => pct_array(rows.iter().map(|r| Some(r.cpu_pct)))?,
-            8 => pct_array(rows.iter().map(ProcRow::children_cpu_pct))?,
-            9 => kibs(rows.iter().map(|r| r.rss_bytes)),
-            10 => kibs(rows.iter().map(|r| r.virtual_bytes)),
-            _ => pairs_array(rows.iter().map(|r| {
-                let slots: [Option<i32>; PROCESS_EXACT_SLOTS] = [
-                    nonzero(Some(ulp_adj(r.cpu_pct))),
-                    nonzero(r.children_cpu_pct().map(ulp_adj)),
-                    r.cpu_rank().map(i32::from),
-                    r.rss_rank().map(i32::from),
-                    r.list_pos().map(i32::from),
-                    nonzero(Some(kib_remainder(r.rss_bytes))),
-                    nonzero(Some(kib_remainder(r.virtual_bytes))),
-                ];
-                exact_pairs(slots)
-            })),
+            7 => Arc::new(Float32Array::from_iter_values(
+                rows.iter().map(|r| r.cpu_pct),
+            )),
+            8 => Arc::new(Float32Array::from_iter(
+                rows.iter().map(ProcRow::children_cpu_pct),
+            )),
+            9 => Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.rss_bytes),
+            )),
+            10 => Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.virtual_bytes),
+            )),
+            11 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::cpu_rank))),
+            _ => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::rss_rank))),
         })
     }
 
     /// The name rows of the row group, sorted by name, then time. Empties them from the buffer.
     fn take_name_rows(&mut self) -> Vec<NameRow> {
         let mut rows = std::mem::take(&mut self.names);
-        self.name_last.clear();
         let order = &self.name_names.values;
         rows.sort_unstable_by(|a, b| {
             let (na, nb) = (order.get(a.name as usize), order.get(b.name as usize));
@@ -943,146 +749,16 @@ impl Buffer {
             2 => Arc::new(UInt32Array::from_iter_values(
                 rows.iter().map(|r| r.process_count),
             )),
-            3 => pct_array(rows.iter().map(NameRow::cpu_pct))?,
-            4 => Arc::new(UInt64Array::from_iter(
-                rows.iter().map(|r| r.rss_bytes().map(kib)),
+            3 => Arc::new(Float32Array::from_iter_values(
+                rows.iter().map(|r| r.cpu_pct),
             )),
-            _ => pairs_array(rows.iter().map(|r| {
-                let slots: [Option<i32>; NAME_EXACT_SLOTS] = [
-                    nonzero(r.cpu_pct().map(ulp_adj)),
-                    r.cpu_rank().map(i32::from),
-                    r.rss_rank().map(i32::from),
-                    r.list_pos().map(i32::from),
-                    nonzero(r.rss_bytes().map(kib_remainder)),
-                ];
-                exact_pairs(slots)
-            })),
+            4 => Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.rss_bytes),
+            )),
+            5 => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::cpu_rank))),
+            _ => Arc::new(UInt16Array::from_iter(rows.iter().map(NameRow::rss_rank))),
         })
     }
-}
-
-/// A byte count in KiB, as stored (see the crate docs, "Byte counts").
-fn kib(bytes: u64) -> u64 {
-    bytes >> 10
-}
-
-/// The whole machine's user, system, iowait and steal shares as stored: `None` where the reader derives them from
-/// the cores' ([`pct::machine_part`]); and the bits (0-3, same order) of those that are unknown although every
-/// core has one, which the reader must not derive (nor SQL, which sees a non-finite core value as the decimal 0).
-fn stored_machine(s: &Sample) -> ([Option<f32>; 4], i32) {
-    let mut absent = 0;
-    let mut stored = [None; 4];
-    for (k, part) in pct::MACHINE_PARTS.into_iter().enumerate() {
-        let every_core = !s.per_core.is_empty() && s.per_core.iter().all(|c| part(c).is_some());
-        stored[k] = match part(&s.cpu) {
-            Some(v) => unless_derived(v, pct::machine_part(&s.per_core, part)),
-            None if every_core => {
-                absent |= 1 << k;
-                None
-            }
-            None => None,
-        };
-    }
-    (stored, absent)
-}
-
-/// The whole machine's busy share as stored: `None` where the reader derives it ([`pct::machine_busy`]).
-fn stored_machine_busy(s: &Sample) -> Option<f32> {
-    let c = &s.cpu;
-    unless_derived(
-        c.busy_pct,
-        pct::machine_busy(&s.per_core, [c.user_pct, c.system_pct, c.steal_pct]),
-    )
-}
-
-/// A core's busy share as stored: `None` where the reader derives it from user + system + steal.
-fn stored_busy(c: &stabmon_core::CpuUsage) -> Option<f32> {
-    unless_derived(
-        c.busy_pct,
-        pct::busy_from_parts(c.user_pct, c.system_pct, c.steal_pct),
-    )
-}
-
-/// `v` as stored: `None` where it is bit for bit what the reader derives, so that the reader puts it back.
-fn unless_derived(v: f32, derived: Option<f32>) -> Option<f32> {
-    (derived.map(f32::to_bits) != Some(v.to_bits())).then_some(v)
-}
-
-/// The interval of each row of a row group as stored: `None` where it equals the time between the previous row's
-/// reading and this one's, `(ts - ts') + (lateness - lateness')`, which the reader derives from the row before
-/// (always in the same row group: the first row of a group keeps its interval). A recorder's interval is exactly
-/// that unless the wall clock was stepped or the reading was delayed in between.
-pub(crate) fn stored_intervals(ts: &[i64], lateness: &[i64], interval: &[i64]) -> Vec<Option<i64>> {
-    (0..interval.len())
-        .map(|i| {
-            let derived = i
-                .checked_sub(1)
-                .and_then(|j| derived_interval((ts[j], lateness[j]), (ts[i], lateness[i])));
-            (derived != Some(interval[i])).then_some(interval[i])
-        })
-        .collect()
-}
-
-/// `(ts - ts') + (lateness - lateness')` in microseconds, from the row before (`prev`) to this one.
-pub(crate) fn derived_interval(prev: (i64, i64), this: (i64, i64)) -> Option<i64> {
-    this.0
-        .checked_sub(prev.0)?
-        .checked_add(this.1.checked_sub(prev.1)?)
-        .filter(|d| *d >= 0)
-}
-
-/// The non-zero remainders (`bytes % 1024`) of a row's byte counts as (position, remainder) pairs; `None` when
-/// all are 0 (always, for what the samplers record: the kernel counts pages and KiB).
-fn kib_rem(values: impl IntoIterator<Item = Option<u64>>) -> Option<Vec<i32>> {
-    exact_pairs(values.into_iter().map(|v| nonzero(v.map(kib_remainder))))
-}
-
-/// A nullable `list<int32>` column of (position, value) pairs (`ulp_adj`, `kib_rem`).
-fn pairs_array(rows: impl Iterator<Item = Option<Vec<i32>>>) -> ArrayRef {
-    Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
-        rows.map(|row| row.map(|v| v.into_iter().map(Some))),
-    ))
-}
-
-fn kibs(v: impl Iterator<Item = u64>) -> ArrayRef {
-    Arc::new(UInt64Array::from_iter_values(v.map(kib)))
-}
-
-fn pct_array(v: impl Iterator<Item = Option<f32>>) -> Result<ArrayRef, arrow_schema::ArrowError> {
-    // Decimal32: INT32 in Parquet like a Decimal128 of precision 9, at a quarter of the memory while a row group
-    // is written.
-    let q = v.map(|x| x.map(|x| pct::encode(x).0));
-    Ok(Arc::new(
-        Decimal32Array::from_iter(q).with_precision_and_scale(9, 2)?,
-    ))
-}
-
-/// A percentage's ULP adjustment (see `pct.rs`): 0 on the 0.01 grid.
-fn ulp_adj(v: f32) -> i32 {
-    pct::encode(v).1
-}
-
-/// A byte count's remainder below 1 KiB (see the crate docs, "Byte counts").
-fn kib_remainder(bytes: u64) -> i32 {
-    i32::try_from(bytes & 1023).unwrap_or(0)
-}
-
-/// An adjustment or a remainder as an exactness slot: 0 is left out (the reader's default).
-fn nonzero(v: Option<i32>) -> Option<i32> {
-    v.filter(|v| *v != 0)
-}
-
-/// (slot, value) pairs of the slots that are set, slots numbered from 0 in order (a row's `exact` list, see the
-/// crate docs, "Exactness"; its remainders and ULP adjustments); `None` when there are none (always, for what the
-/// samplers record).
-fn exact_pairs(slots: impl IntoIterator<Item = Option<i32>>) -> Option<Vec<i32>> {
-    let pairs: Vec<i32> = slots
-        .into_iter()
-        .enumerate()
-        .filter_map(|(k, v)| Some((i32::try_from(k).ok()?, v?)))
-        .flat_map(|(k, v)| [k, v])
-        .collect();
-    (!pairs.is_empty()).then_some(pairs)
 }
 
 /// One table's file of the open segment.

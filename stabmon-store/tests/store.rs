@@ -72,7 +72,7 @@ fn odd_samples() -> Vec<Sample> {
     s.memory.used_bytes = 1;
     s.memory.available_bytes = u64::MAX - 1;
     s.process_count = u32::MAX;
-    s.pressure = Some(Pressure::default()); // present but all unknown: must not come back as None
+    s.pressure = Some(Pressure::default()); // present but all unknown (a first sample): not None
     s.oom_kill_count = Some(u64::MAX);
     s.top.n = 3;
     s.top.cpu_nth_pct = 1.5;
@@ -106,7 +106,8 @@ fn odd_samples() -> Vec<Sample> {
     n2.rss_rank = Some(1);
     s.top.names = vec![n1.clone(), n2.clone()];
     out.push(s.clone());
-    // A list not in the canonical order must come back in its own order.
+    // A list not in the canonical order: schema 5 gives it back in canonical order (see [`canonical`]), schemas
+    // 2-4 in its own order.
     let mut r = s.clone();
     r.ts = at(2);
     r.pressure = None;
@@ -120,6 +121,34 @@ fn odd_samples() -> Vec<Sample> {
     d.top.processes = vec![d.top.processes[0].clone(), d.top.processes[0].clone()];
     out.push(d);
     out
+}
+
+/// A sample with its lists in canonical order, the order in which the reader gives lists of schema 5 back: by
+/// CPU rank, then memory rank (a rank before none), then identity (names: name). Lists built by
+/// `stabmon_core::attribution` are in that order already.
+fn canonical(mut s: Sample) -> Sample {
+    s.top.processes.sort_by_key(|p| {
+        (
+            p.cpu_rank.is_none(),
+            p.cpu_rank,
+            p.rss_rank.is_none(),
+            p.rss_rank,
+            p.pid,
+            p.start_time,
+        )
+    });
+    s.top.names.sort_by(|a, b| {
+        let key = |n: &NameTotal| {
+            (
+                n.cpu_rank.is_none(),
+                n.cpu_rank,
+                n.rss_rank.is_none(),
+                n.rss_rank,
+            )
+        };
+        key(a).cmp(&key(b)).then_with(|| a.name.cmp(&b.name))
+    });
+    s
 }
 
 #[test]
@@ -369,8 +398,13 @@ fn first_batch(file: &Path) -> arrow_array::RecordBatch {
         .unwrap()
 }
 
+/// Every CPU share is stored as it is, in every row: null exactly where it is unknown, whatever the cores hold.
 #[test]
-fn machine_shares_derive_from_the_cores_only_where_they_equal_the_mean() {
+fn machine_shares_are_stored_as_they_are() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Float32Type;
+
     let samples = machine_samples();
     let dir = tempfile::tempdir().unwrap();
     write_all(dir.path(), WriterOptions::default(), &samples);
@@ -378,7 +412,7 @@ fn machine_shares_derive_from_the_cores_only_where_they_equal_the_mean() {
     assert_samples_eq(&reader.samples(None, None).unwrap(), &samples);
     assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
 
-    // What is on disk: which shares were left out, and the marks of unknown ones.
+    // What is on disk: each share as recorded, bit for bit, null where unknown.
     let file = std::fs::read_dir(dir.path().join("samples/host=cores/date=2026-11-25"))
         .unwrap()
         .next()
@@ -386,35 +420,29 @@ fn machine_shares_derive_from_the_cores_only_where_they_equal_the_mean() {
         .unwrap()
         .path();
     let batch = first_batch(&file);
-    let nulls = |name: &str| -> Vec<bool> {
-        let col = batch.column_by_name(name).unwrap();
-        (0..col.len()).map(|i| col.is_null(i)).collect()
+    let column = |name: &str| -> Vec<Option<u32>> {
+        let col = batch
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Float32Type>();
+        (0..col.len())
+            .map(|i| (!col.is_null(i)).then(|| col.value(i).to_bits()))
+            .collect()
     };
-    let t = true;
-    let f = false;
-    assert_eq!(nulls("cpu_user_pct"), [t, f, f, t, f, f, t, t]);
-    assert_eq!(nulls("cpu_system_pct"), [t, t, t, t, t, f, t, t]);
-    assert_eq!(nulls("cpu_iowait_pct"), [t, t, t, t, t, f, t, t]);
-    assert_eq!(nulls("cpu_steal_pct"), [t, t, t, t, t, f, t, t]);
-    assert_eq!(nulls("cpu_busy_pct"), [t, f, t, t, f, t, t, t]);
-    let exact = batch
-        .column_by_name("exact")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<arrow_array::ListArray>()
-        .unwrap();
-    let pairs = |row: usize| -> Vec<i32> {
-        let v = exact.value(row);
-        let v = v
-            .as_any()
-            .downcast_ref::<arrow_array::Int32Array>()
-            .unwrap();
-        v.values().to_vec()
+    let bits = |f: fn(&CpuUsage) -> Option<f32>| -> Vec<Option<u32>> {
+        samples
+            .iter()
+            .map(|s| f(&s.cpu).map(f32::to_bits))
+            .collect()
     };
-    // System (bit 1) and steal (bit 3) unknown although both cores have them; then user (bit 0).
-    assert_eq!(pairs(1), [12, 0b1010]);
-    // (And the infinite core's user, slot 16 + 15 + 5 * 0 + 1, in its bits.)
-    assert_eq!(pairs(6), [12, 0b0001, 32, f32::INFINITY.to_bits() as i32]);
+    assert_eq!(column("cpu_busy_pct"), bits(|c| Some(c.busy_pct)));
+    assert_eq!(column("cpu_user_pct"), bits(|c| c.user_pct));
+    assert_eq!(column("cpu_system_pct"), bits(|c| c.system_pct));
+    assert_eq!(column("cpu_iowait_pct"), bits(|c| c.iowait_pct));
+    assert_eq!(column("cpu_steal_pct"), bits(|c| c.steal_pct));
+    // Some are unknown although every core has them: still null.
+    assert_eq!(column("cpu_user_pct")[6], None);
+    assert!(samples[6].per_core.iter().all(|c| c.user_pct.is_some()));
 }
 
 #[test]
@@ -425,7 +453,11 @@ fn odd_values_round_trip() {
     assert!(dir.path().join("samples/host=odd%20host%2F%C3%A9").is_dir());
     let reader = StoreReader::open(dir.path()).unwrap();
     assert_eq!(reader.hosts(), ["odd host/é"]);
-    assert_samples_eq(&reader.samples(None, None).unwrap(), &samples);
+    let want: Vec<Sample> = samples.iter().cloned().map(canonical).collect();
+    assert_samples_eq(&reader.samples(None, None).unwrap(), &want);
+    // The list out of canonical order is the one that changed.
+    assert_ne!(want[2], samples[2]);
+    assert_eq!(want[1], samples[1]);
 }
 
 #[test]
@@ -712,15 +744,16 @@ fn fixture_dir() -> PathBuf {
     fixture_dir_of(1)
 }
 
-/// What the fixtures of version 2 on hold besides [`fixture_samples`]: the odd samples (every value that needs
-/// the exactness columns: off-grid percentages, byte counts below 1 KiB, lists out of canonical order), under
-/// host `odd`.
-fn fixture_odd_samples() -> Vec<Sample> {
+/// What the fixtures of version 2 on hold besides [`fixture_samples`]: the odd samples (every value that needed
+/// the exactness columns of versions 2-4: off-grid percentages, byte counts below 1 KiB, lists out of canonical
+/// order), under host `odd`, as a reader of version `version` gives them back (from 5 on, lists in canonical
+/// order).
+fn fixture_odd_samples(version: u32) -> Vec<Sample> {
     odd_samples()
         .into_iter()
         .map(|mut s| {
             s.host = "odd".into();
-            s
+            if version >= 5 { canonical(s) } else { s }
         })
         .collect()
 }
@@ -793,7 +826,7 @@ fn regenerate_fixture() {
     let dir = fixture_dir_of(stabmon_store::SCHEMA_VERSION);
     let _ = std::fs::remove_dir_all(&dir);
     let mut all = fixture_samples();
-    all.extend(fixture_odd_samples());
+    all.extend(fixture_odd_samples(stabmon_store::SCHEMA_VERSION));
     all.extend(machine_samples());
     write_all(&dir, WriterOptions::default(), &all);
 }
@@ -819,7 +852,7 @@ fn committed_fixtures_of_every_version_read_back_exactly() {
         let nas = reader.clone().with_host("nas").samples(None, None).unwrap();
         assert_samples_eq(&nas, &fixture_samples());
         let odd = reader.clone().with_host("odd").samples(None, None).unwrap();
-        assert_samples_eq(&odd, &fixture_odd_samples());
+        assert_samples_eq(&odd, &fixture_odd_samples(version));
         if version >= 4 {
             let cores = reader.with_host("cores").samples(None, None).unwrap();
             assert_samples_eq(&cores, &machine_samples());
@@ -845,9 +878,9 @@ fn committed_fixture_reads_with_known_values() {
 }
 
 #[test]
-fn name_totals_elided_as_derived_come_back_exact() {
-    // "solo" has one process, in the sample's rows: its total is derived from it, except where it differs (a
-    // hand-made sample); "pair" repeats its previous total or changes; "gone" loses its process row.
+fn name_totals_come_back_exact_with_or_without_their_process_row() {
+    // "solo" has one process, in the sample's rows (schemas 2-4 derived its total from it), except where it
+    // differs (a hand-made sample); "pair" repeats its previous total or changes; "gone" loses its process row.
     let totals = [
         // (solo cpu, solo rss, solo proc cpu, pair cpu, pair rss, solo has a row)
         (5.0, 100, 5.0, 1.5, 7, true),
@@ -899,10 +932,11 @@ fn name_totals_elided_as_derived_come_back_exact() {
     assert_eq!(format!("{part:?}"), format!("{:?}", &samples[1..3]));
 }
 
-/// Values that derive from others are stored as null and come back exact; those that do not are stored as they
-/// are, and the first row of a row group keeps its interval (a reader may skip the group before it).
+/// Every value is stored in every row, also where earlier schemas left it out as derived from others (busy =
+/// user + system + steal, used = total - available, the interval from the previous reading): no nulls but where
+/// the sample has none.
 #[test]
-fn derived_values_are_left_out_and_come_back_exact() {
+fn every_value_is_stored_in_every_row() {
     use arrow_array::{Array, ListArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -964,11 +998,20 @@ fn derived_values_are_left_out_and_come_back_exact() {
             })
             .sum()
     };
-    // Rows 2 and 4: derivable and not the first of their row group (rows 0 and 3 are).
-    assert_eq!(nulls("interval_us"), 2);
-    assert_eq!(nulls("cpu_busy_pct"), 3);
-    assert_eq!(nulls("core_busy_pct"), 3 + 6);
-    assert_eq!(nulls("mem_used_kib"), 3);
+    for name in [
+        "interval_us",
+        "cpu_busy_pct",
+        "cpu_user_pct",
+        "cpu_steal_pct",
+        "core_busy_pct",
+        "core_user_pct",
+        "mem_used_bytes",
+    ] {
+        assert_eq!(nulls(name), 0, "{name}");
+    }
+    // What the samples do not have stays null: no load averages, no OOM counter.
+    assert_eq!(nulls("load_1m"), 6);
+    assert_eq!(nulls("oom_kill_count"), 6);
 }
 
 /// `count` synthetic samples of host `h` at 1 s, written to a new directory.
@@ -1027,11 +1070,10 @@ fn small_chunks_take_the_smallest_variant() {
             .find(|c| c.column_path().string() == name)
             .unwrap()
     };
-    // All null (derived from the cores): no dictionary page, no zstd frame.
-    let user = chunk("cpu_user_pct");
-    assert_eq!(user.compression(), Compression::UNCOMPRESSED);
-    assert_eq!(user.dictionary_page_offset(), None);
-    assert!(user.compressed_size() < 40, "{}", user.compressed_size());
+    // Constant (N is 10 all along): a one-value dictionary and its indices, no zstd frame.
+    let top_n = chunk("top_n");
+    assert_eq!(top_n.compression(), Compression::UNCOMPRESSED);
+    assert!(top_n.compressed_size() < 60, "{}", top_n.compressed_size());
     // One string all along: its dictionary, no zstd frame.
     let tz = chunk("timezone");
     assert_eq!(tz.compression(), Compression::UNCOMPRESSED);
@@ -1046,11 +1088,12 @@ fn small_chunks_take_the_smallest_variant() {
     assert_samples_eq(&read_all(dir.path()), &samples);
 }
 
-/// A hand-built sample whose four lists are shorter than the rule of schema 3 gives (each bound 0, so every row
-/// reaches it): each length is stored in `samples.exact` (slots 8-11) and comes back.
+/// Ranks are stored in every row, null where the entry is not in that list: a hand-built sample whose lists
+/// are shorter than their values would give (each bound 0, so every row reaches it) comes back as it was.
 #[test]
-fn list_lengths_the_rule_does_not_give_are_stored() {
-    use arrow_array::{Array, ListArray};
+fn ranks_are_stored_in_every_row() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::UInt16Type;
 
     let mut s = Sample::new(at(0), "h");
     s.top.n = 2;
@@ -1058,7 +1101,8 @@ fn list_lengths_the_rule_does_not_give_are_stored() {
     a.cpu_pct = 5.0;
     a.rss_bytes = 8192;
     (a.cpu_rank, a.rss_rank) = (Some(1), Some(1));
-    let b = ProcessEntry::new(2, "b");
+    let mut b = ProcessEntry::new(2, "b");
+    b.rss_rank = Some(2);
     s.top.processes = vec![a, b];
     let mut na = NameTotal::new("a");
     na.process_count = 2;
@@ -1074,26 +1118,27 @@ fn list_lengths_the_rule_does_not_give_are_stored() {
     );
     let back = read_all(dir.path());
     assert_samples_eq(&back, &[s]);
-    let file = summary
-        .files
-        .iter()
-        .find(|f| f.to_string_lossy().contains("samples"))
-        .unwrap();
-    let batch = first_batch(file);
-    let exact = batch
-        .column_by_name("exact")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<ListArray>()
-        .unwrap()
-        .value(0);
-    let pairs = exact
-        .as_any()
-        .downcast_ref::<arrow_array::Int32Array>()
-        .unwrap()
-        .values()
-        .to_vec();
-    assert_eq!(pairs, [8, 1, 9, 1, 10, 1, 11, 1]);
+    let ranks = |table: &str| -> [Vec<Option<u16>>; 2] {
+        let file = summary
+            .files
+            .iter()
+            .find(|f| f.to_string_lossy().contains(&format!("{table}/")))
+            .unwrap();
+        let batch = first_batch(file);
+        ["cpu_rank", "rss_rank"].map(|c| {
+            batch
+                .column_by_name(c)
+                .unwrap()
+                .as_primitive::<UInt16Type>()
+                .iter()
+                .collect()
+        })
+    };
+    assert_eq!(
+        ranks("processes"),
+        [vec![Some(1), None], vec![Some(1), Some(2)]]
+    );
+    assert_eq!(ranks("names"), [vec![Some(1), None], vec![Some(1), None]]);
 }
 
 /// Replaces one column of a Parquet file (every batch), keeping its metadata.
@@ -1125,26 +1170,34 @@ fn rewrite_column(path: &Path, name: &str, values: arrow_array::ArrayRef) {
     w.close().unwrap();
 }
 
-/// Malformed `exact` pairs in a processes file: an error naming the file, never a panic or a wrong value.
+/// Copies a directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Malformed `exact` pairs in a processes file of schema 4 (the last with `exact`): an error naming the file,
+/// never a panic or a wrong value.
 #[test]
 fn malformed_exact_pairs_are_named() {
     use arrow_array::ListArray;
     use arrow_array::types::Int32Type;
 
-    let dir = tempfile::tempdir().unwrap();
-    let samples = Synth::new(at(0), Duration::from_secs(1))
-        .count(5)
-        .host("h")
-        .generate();
-    let summary = write_all(dir.path(), WriterOptions::default(), &samples);
-    let file = summary
-        .files
-        .iter()
-        .find(|f| f.to_string_lossy().contains("processes"))
-        .unwrap()
-        .clone();
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&fixture_dir_of(4), tmp.path());
+    let file = tmp
+        .path()
+        .join("processes/host=nas/date=2026-11-25/20261125T031200Z.parquet");
+    let rows = first_batch(&file).num_rows();
+    let open = || StoreReader::open(tmp.path()).unwrap().with_host("nas");
     let good = std::fs::read(&file).unwrap();
-    let rows: usize = samples.iter().map(|s| s.top.processes.len()).sum();
     for (pairs, why) in [
         (vec![Some(0)], "odd length"),
         (vec![Some(7), Some(1)], "slot past the table's"),
@@ -1159,7 +1212,7 @@ fn malformed_exact_pairs_are_named() {
         let col = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(lists));
         rewrite_column(&file, "exact", col);
         // The segment is skipped with one warning naming the file and what is wrong...
-        let reader = StoreReader::open(dir.path()).unwrap();
+        let reader = open();
         assert_eq!(reader.samples(None, None).unwrap(), [], "{why}");
         let warnings = reader.warnings();
         assert_eq!(warnings.len(), 1, "{why}: {warnings:?}");
@@ -1178,8 +1231,8 @@ fn malformed_exact_pairs_are_named() {
         "exact",
         Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(lists)),
     );
-    let back = read_all(dir.path());
-    assert_eq!(back.len(), 5);
+    let back = open().samples(None, None).unwrap();
+    assert_eq!(back.len(), 3);
     let first = back.iter().flat_map(|s| &s.top.processes).count();
     assert_eq!(first, rows);
 }
