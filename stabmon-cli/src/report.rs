@@ -6,42 +6,40 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use stabmon_report::ReportBuilder;
-use stabmon_store::DefaultRange;
 
-use crate::select::{self, Hosts};
+use crate::select;
 use crate::{ReportArgs, UsageError};
 
 /// Times as every reading command takes them (moved to [`crate::select`]; `serve` reads them from here too).
 pub use crate::select::parse_time;
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
-    let src = select::open(&args.data, Hosts::One)?;
-    let (from, to) = select::range(&src, asked, DefaultRange::Last(select::DEFAULT_SPAN))?;
-    let samples = select::stream(&src, from, to)?.collect::<anyhow::Result<Vec<_>>>()?;
-    select::print_warnings(&src);
-    if samples.is_empty() {
-        eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
+    let Some(read) = select::read_one_host(&args.data)? else {
         return Ok(ExitCode::FAILURE);
-    }
-    let host = src
-        .host
-        .clone()
-        .or_else(|| samples.first().map(|s| s.host.clone()))
-        .unwrap_or_default();
-    let reader = &src.reader;
-    let path = &src.shown;
+    };
+    let select::OneHost {
+        src,
+        series,
+        host,
+        from,
+        to,
+    } = &read;
+    let (reader, path, host) = (&src.reader, &src.shown, host.as_str());
 
     // Clean-stop markers tell a recorder that was stopped from one that died.
     let detect =
-        stabmon_report::DetectOptions::default().clean_stops(reader.clean_stops(Some(&host)));
-    let mut builder = ReportBuilder::new().range(from, to).detect_options(detect);
+        stabmon_report::DetectOptions::default().clean_stops(reader.clean_stops(Some(host)));
+    let mut builder = ReportBuilder::new()
+        .range(*from, *to)
+        .detect_options(detect);
     if let Some(title) = &args.title {
         builder = builder.title(title.clone());
     }
     let spin = select::progress::spinner("rendering the report");
-    let rendered = builder.build().render(&samples);
+    // The columns of the range, and whole samples only for what the page shows (hover moments, culprits, gaps).
+    let rendered = builder.build().render_from(series, &reader.windows(host));
     spin.finish_and_clear();
+    select::print_warnings(src);
     let (html, summary) = rendered.with_context(|| format!("cannot make the report of {path}"))?;
     write_atomically(&args.output, html.as_bytes())?;
     let _ = writeln!(

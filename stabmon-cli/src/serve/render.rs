@@ -241,11 +241,11 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
         } else {
             (from, to)
         };
-    let samples = match reader.samples(Some(from), Some(to)) {
+    let series = match reader.system_series(&host, Some(from), Some(to)) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    if samples.is_empty() {
+    if series.is_empty() {
         return small_page(
             200,
             view.refresh_secs,
@@ -263,7 +263,8 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
         .range(from, to)
         .detect_options(detect)
         .build();
-    match report.render(&samples) {
+    // The columns of the range, and whole samples only for what the page shows.
+    match report.render_from(&series, &reader.windows(&host)) {
         Ok((html, _)) => Rendered {
             status: 200,
             body: with_refresh(html, view.refresh_secs).into_bytes(),
