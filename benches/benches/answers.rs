@@ -172,9 +172,10 @@ con = duckdb.connect()
 src = lambda t: f"read_parquet('{root}/{t}/**/*.parquet', hive_partitioning = true, union_by_name = true)"
 qs = {
   "sample count": f"SELECT count(*) FROM {src('samples')}",
+  "average and peak CPU per hour": f"SELECT date_trunc('hour', ts) AS h, avg(cpu_busy_pct), max(cpu_busy_pct) FROM {src('samples')} GROUP BY h ORDER BY h",
   "top names by CPU seconds": f"SELECT name, sum(cpu_pct) / 100 AS cpu_s FROM {src('names')} GROUP BY name ORDER BY cpu_s DESC LIMIT 10",
-  "hourly peak memory used": f"SELECT date_trunc('hour', ts) AS h, max(mem_available_kib) FROM {src('samples')} GROUP BY h ORDER BY h",
-  "processes at an instant": f"SELECT * FROM {src('processes')} WHERE ts = (SELECT max(ts) FROM {src('samples')})",
+  "hourly peak RSS of one name": f"SELECT date_trunc('hour', ts) AS h, max(rss_bytes) FROM {src('names')} WHERE name = 'postgres' GROUP BY h ORDER BY h",
+  "processes listed at an instant": f"SELECT pid, name, cpu_rank, rss_rank FROM {src('processes')} WHERE ts = (SELECT max(ts) FROM {src('samples')})",
 }
 for name, q in qs.items():
     t = time.perf_counter()
