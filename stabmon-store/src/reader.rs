@@ -15,7 +15,9 @@ use arrow_array::{
     Array, ArrowPrimitiveType, BooleanArray, DictionaryArray, ListArray, PrimitiveArray,
     RecordBatch, StringArray,
 };
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow_schema::ArrowError;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
 use stabmon_core::{
@@ -570,8 +572,15 @@ fn open_checked(
 }
 
 /// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics), and
-/// the file's schema version.
-fn read_table(path: &Path, table: &str, range: Range) -> Result<(u32, Vec<RecordBatch>), Error> {
+/// the file's schema version. With `only` (sorted), a file of schema 5 or later (whose rows derive nothing from
+/// other rows) decodes its `ts` column first and the other columns only for the rows at those times; older
+/// files are read whole and the caller drops the rest.
+fn read_table(
+    path: &Path,
+    table: &str,
+    range: Range,
+    only: Option<&[i64]>,
+) -> Result<(u32, Vec<RecordBatch>), Error> {
     let (builder, md, version) = open_checked(path, Some(table))?;
     let ts_col = md
         .file_metadata()
@@ -593,11 +602,25 @@ fn read_table(path: &Path, table: &str, range: Range) -> Result<(u32, Vec<Record
         })
         .map(|(i, _)| i)
         .collect();
-    let reader = builder
-        .with_row_groups(groups)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(pq(path))?;
+    let mut builder = builder.with_row_groups(groups).with_batch_size(64 * 1024);
+    if let Some(only) = only
+        && version >= 5
+    {
+        let mask = ProjectionMask::leaves(md.file_metadata().schema_descr(), [ts_col]);
+        let only: Arc<[i64]> = only.into();
+        let keep = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+            let ts = batch
+                .column(0)
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
+            Ok(ts
+                .iter()
+                .map(|t| Some(t.is_some_and(|t| only.binary_search(&t).is_ok())))
+                .collect::<BooleanArray>())
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
+    }
+    let reader = builder.build().map_err(pq(path))?;
     let mut out = Vec::new();
     for batch in reader {
         out.push(batch.map_err(|source| Error::Arrow {
@@ -792,12 +815,13 @@ fn read_samples(
     path: &Path,
     host: &str,
     range: Range,
+    only: Option<&[i64]>,
     out: &mut Vec<Sample>,
     lens_out: &mut Vec<ListLens>,
 ) -> Result<(), Error> {
     // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
     let mut prev_reading = None;
-    let (version, batches) = read_table(path, "samples", range)?;
+    let (version, batches) = read_table(path, "samples", range, only)?;
     // Schema 4 derives the whole machine's user, system, iowait and steal shares from the cores'.
     let machine_derived = version == 4;
     for batch in batches {
@@ -1320,10 +1344,11 @@ fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usize, Error> {
 fn read_processes(
     path: &Path,
     range: Range,
+    only: Option<&[i64]>,
     samples: &[Sample],
     lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
 ) -> Result<(), Error> {
-    let (version, batches) = read_table(path, "processes", range)?;
+    let (version, batches) = read_table(path, "processes", range, only)?;
     for batch in batches {
         let c = Cols {
             batch: &batch,
@@ -1386,13 +1411,14 @@ fn read_processes(
 fn read_names(
     path: &Path,
     range: Range,
+    only: Option<&[i64]>,
     samples: &[Sample],
     procs: &[Vec<(Option<u16>, ProcessEntry)>],
     lists: &mut [Vec<(Option<u16>, NameTotal)>],
 ) -> Result<(), Error> {
     // Each name's last (CPU %, resident bytes), for values stored as "same as before".
     let mut last: HashMap<String, (f32, u64)> = HashMap::new();
-    let (version, batches) = read_table(path, "names", range)?;
+    let (version, batches) = read_table(path, "names", range, only)?;
     for batch in batches {
         let c = Cols {
             batch: &batch,
@@ -1490,8 +1516,13 @@ fn derive_ranks<T>(
 }
 
 /// The latency table's rows, appended in file order to the probes of the sample they belong to.
-fn read_latency(path: &Path, range: Range, samples: &mut [Sample]) -> Result<(), Error> {
-    for batch in read_table(path, LATENCY, range)?.1 {
+fn read_latency(
+    path: &Path,
+    range: Range,
+    only: Option<&[i64]>,
+    samples: &mut [Sample],
+) -> Result<(), Error> {
+    for batch in read_table(path, LATENCY, range, only)?.1 {
         let c = Cols {
             batch: &batch,
             path,
@@ -1542,6 +1573,16 @@ fn read_latency(path: &Path, range: Range, samples: &mut [Sample]) -> Result<(),
 }
 
 fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
+    read_segment_at(seg, range, None)
+}
+
+/// [`read_segment`], only the samples at `only` (sorted) where the files allow reading just those rows (see
+/// [`read_table`]); otherwise whole row groups are decoded and the other samples dropped.
+fn read_segment_at(
+    seg: &SegmentLoc,
+    range: Range,
+    only: Option<&[i64]>,
+) -> Result<Vec<Sample>, Error> {
     let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
     for (table, f) in TABLES.iter().zip(&files) {
         if !f.exists() {
@@ -1554,7 +1595,7 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
     }
     let mut samples = Vec::new();
     let mut lens = Vec::new();
-    read_samples(&files[0], &seg.host, range, &mut samples, &mut lens)?;
+    read_samples(&files[0], &seg.host, range, only, &mut samples, &mut lens)?;
     // The other tables are read over the whole row groups of the samples read (names derive values from earlier
     // rows and from process rows); the requested range is applied at the end.
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
@@ -1571,9 +1612,9 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
         ));
     }
     let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
-    read_processes(&files[1], whole, &samples, &mut procs)?;
+    read_processes(&files[1], whole, only, &samples, &mut procs)?;
     let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
-    read_names(&files[2], whole, &samples, &procs, &mut names)?;
+    read_names(&files[2], whole, only, &samples, &procs, &mut names)?;
     for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
         let rule = crate::ranks::rule_lens(&s.top, p.iter().map(|x| &x.1), n.iter().map(|x| &x.1));
         let explicit = [
@@ -1605,8 +1646,11 @@ fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
     // Only segments whose samples carried probes have a latency file.
     let latency = seg.file(LATENCY);
     if latency.exists() {
-        read_latency(&latency, whole, &mut samples)?;
+        read_latency(&latency, whole, only, &mut samples)?;
     }
-    samples.retain(|s| range.contains(s.ts.as_unix_micros()));
+    samples.retain(|s| {
+        let t = s.ts.as_unix_micros();
+        range.contains(t) && only.is_none_or(|o| o.binary_search(&t).is_ok())
+    });
     Ok(samples)
 }

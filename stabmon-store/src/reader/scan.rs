@@ -9,7 +9,7 @@ use parquet::file::statistics::Statistics;
 use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
-use super::{Range, StoreReader, read_latency, read_samples, read_segment};
+use super::{Range, StoreReader, read_latency, read_samples, read_segment, read_segment_at};
 use crate::error::{Error, io, pq};
 use crate::layout::{LATENCY, SegmentLoc, TABLES, utc_date};
 
@@ -130,18 +130,16 @@ impl StoreReader {
             for chunk in chunks {
                 let mut samples = Vec::new();
                 let mut lens = Vec::new();
-                let read =
-                    read_samples(&file, &seg.host, chunk, &mut samples, &mut lens).and_then(|()| {
-                        match (samples.first(), samples.last()) {
-                            (Some(a), Some(b)) if seg.file(LATENCY).exists() => {
-                                let whole = Range {
-                                    from: Some(a.ts),
-                                    to: Some(b.ts.saturating_add(MICRO)),
-                                };
-                                read_latency(&seg.file(LATENCY), whole, &mut samples)
-                            }
-                            _ => Ok(()),
+                let read = read_samples(&file, &seg.host, chunk, None, &mut samples, &mut lens)
+                    .and_then(|()| match (samples.first(), samples.last()) {
+                        (Some(a), Some(b)) if seg.file(LATENCY).exists() => {
+                            let whole = Range {
+                                from: Some(a.ts),
+                                to: Some(b.ts.saturating_add(MICRO)),
+                            };
+                            read_latency(&seg.file(LATENCY), whole, None, &mut samples)
                         }
+                        _ => Ok(()),
                     });
                 match read {
                     Ok(()) => {
@@ -474,25 +472,105 @@ impl WindowSource for HostWindows<'_> {
     }
 
     fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
-        // One read per row group's worth of nearby instants: instants within an hour of each other share a read.
+        let (Some(&first), Some(&last)) = (instants.first(), instants.last()) else {
+            return Ok(Vec::new());
+        };
+        let err = |e: Error| stabmon_core::Error::Window {
+            from: first,
+            to: last,
+            source: Box::new(e),
+        };
+        let micros: Vec<i64> = instants.iter().map(|t| t.as_unix_micros()).collect();
+        let range = Range {
+            from: Some(first),
+            to: Some(last.saturating_add(MICRO)),
+        };
         let mut out: Vec<Sample> = Vec::new();
-        let mut k = 0;
-        while k < instants.len() {
-            let from = instants[k];
-            let mut to = from;
-            while k < instants.len()
-                && instants[k]
-                    .duration_since(from)
-                    .is_some_and(|d| d.as_secs() < 3600)
-            {
-                to = instants[k];
-                k += 1;
+        // Row group by row group, decoding only the rows at the instants (schema 5; older files whole).
+        for seg in self
+            .reader
+            .segments_in(Some(&self.host), range)
+            .map_err(err)?
+        {
+            let file = seg.file(TABLES[0]);
+            for chunk in row_group_ranges(&seg, range).map_err(err)? {
+                let lo =
+                    micros.partition_point(|t| chunk.from.is_some_and(|f| *t < f.as_unix_micros()));
+                let hi =
+                    micros.partition_point(|t| chunk.to.is_none_or(|e| *t < e.as_unix_micros()));
+                if lo >= hi {
+                    continue;
+                }
+                match read_segment_at(&seg, chunk, Some(&micros[lo..hi])) {
+                    Ok(v) => out.extend(v),
+                    Err(e @ Error::NewerSchema { .. }) => return Err(err(e)),
+                    Err(e) => self.reader.warn(&file, &e),
+                }
             }
-            // Only the row groups holding these instants are decoded, then all but the instants dropped.
-            let mut got = self.samples_between(from, to)?;
-            got.retain(|s| instants.binary_search(&s.ts).is_ok());
-            out.extend(got);
         }
+        let journal = self
+            .reader
+            .journal_samples(Some(&self.host), range)
+            .remove(&self.host)
+            .unwrap_or_default();
+        out.extend(
+            journal
+                .into_iter()
+                .filter(|s| micros.binary_search(&s.ts.as_unix_micros()).is_ok()),
+        );
+        out.sort_by_key(|s| s.ts);
+        out.dedup_by_key(|s| s.ts);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::StoreWriter;
+    use arrow_array::Array;
+    use stabmon_core::synth::Synth;
+
+    /// With instants, a schema-5 table decodes only the rows at those times, in every table.
+    #[test]
+    fn instants_decode_only_their_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Timestamp::from_unix_secs(1_795_564_800);
+        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
+            .count(600)
+            .processes(40)
+            .latency_target("gw", 2.0, 0.5)
+            .generate();
+        let mut w = StoreWriter::create(dir.path()).unwrap();
+        for s in &samples {
+            w.write(s).unwrap();
+        }
+        w.finish().unwrap();
+        let reader = StoreReader::open(dir.path()).unwrap();
+        let seg = reader.selected().next().unwrap().clone();
+        let only = [
+            samples[10].ts.as_unix_micros(),
+            samples[400].ts.as_unix_micros(),
+        ];
+        for table in ["samples", "processes", "names", LATENCY] {
+            let (version, batches) =
+                super::super::read_table(&seg.file(table), table, Range::ALL, Some(&only)).unwrap();
+            assert!(version >= 5);
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            assert!(rows > 0 && rows < 60, "{table}: {rows} rows");
+            for b in &batches {
+                let ts = b.column_by_name("ts").unwrap();
+                let ts = ts
+                    .as_any()
+                    .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+                    .unwrap();
+                assert!(
+                    ts.iter().all(|t| t.is_some_and(|t| only.contains(&t))),
+                    "{table}"
+                );
+                assert_eq!(ts.null_count(), 0);
+            }
+        }
     }
 }
