@@ -3,9 +3,10 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use stabmon_core::analysis::{NameUsage, PidUsage, UsageAcc};
+use stabmon_core::analysis::{NameUsage, PidUsage};
 use stabmon_store::DefaultRange;
 
 use crate::select::{self, DataArgs, Hosts};
@@ -59,24 +60,26 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
     let src = select::open(&args.data, Hosts::One)?;
     let (from, to) = select::range(&src, asked, DefaultRange::Last(select::DEFAULT_SPAN))?;
-    // Aggregated while the range streams by: memory grows with the names and processes, not the samples.
-    let mut acc = UsageAcc::default();
-    let (mut samples, mut window_secs) = (0usize, 0f64);
-    let host = src.host.clone().unwrap_or_default();
-    if src.host.is_some() {
-        for s in select::stream(&src, from, to)? {
-            let s = s?;
-            samples += 1;
-            window_secs += s.interval.as_secs_f64();
-            acc.push(&s);
-        }
-    }
+    // Aggregated from the tables' columns row group by row group: memory grows with the names and processes,
+    // not the samples.
+    let Some(host) = src.host.clone() else {
+        eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
+        return Ok(ExitCode::FAILURE);
+    };
+    let spin = select::progress::spinner("adding up the processes");
+    let got = src
+        .reader
+        .usage(&host, Some(from), Some(to))
+        .with_context(|| format!("cannot read stabmon data at {}", src.shown));
+    spin.finish_and_clear();
+    let got = got?;
     select::print_warnings(&src);
+    let (samples, window_secs) = (got.samples, got.covered_secs);
     if samples == 0 {
         eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
         return Ok(ExitCode::FAILURE);
     }
-    let mut usage = acc.finish();
+    let mut usage = got.names;
     if args.by == By::Memory {
         usage.sort_by(|a, b| {
             b.peak_rss_bytes

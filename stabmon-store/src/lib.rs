@@ -336,7 +336,7 @@ pub use manifest::{
     CleanStop, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestJournal,
     ManifestSegment,
 };
-pub use reader::{Coverage, HostWindows, SampleStream, StoreReader};
+pub use reader::{Coverage, HostWindows, RangeUsage, SampleStream, StoreReader};
 pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};
 pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};

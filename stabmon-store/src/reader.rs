@@ -37,6 +37,8 @@ use crate::schema::{
 };
 mod scan;
 pub use scan::{Coverage, HostWindows, SampleStream};
+mod usage;
+pub use usage::RangeUsage;
 
 use crate::writer::{name_order_key, process_sort_key};
 use stabmon_core::attribution::{
@@ -643,8 +645,8 @@ enum StrCol<'a> {
     Plain(&'a StringArray),
 }
 
-impl StrCol<'_> {
-    fn get(&self, i: usize) -> Option<&str> {
+impl<'a> StrCol<'a> {
+    fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             StrCol::Dict(d, values) => {
                 if d.is_null(i) {

@@ -171,3 +171,52 @@ fn a_damaged_row_group_costs_only_its_own_samples() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn usage_from_columns_is_usage_by_name_of_the_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = synth("web-1", 3 * 3600);
+    write(dir.path(), &a);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let (from, to) = (Some(at(1000)), Some(at(9000)));
+    let whole = reader.samples(from, to).unwrap();
+    let want = stabmon_core::analysis::usage_by_name(&whole, None, None);
+    let got = reader.usage("web-1", from, to).unwrap();
+    assert_eq!(got.samples, whole.len() as u64);
+    let secs: f64 = whole.iter().map(|s| s.interval.as_secs_f64()).sum();
+    assert!((got.covered_secs - secs).abs() < 1e-6);
+    assert_eq!(got.names.len(), want.len());
+    assert!(want.iter().any(|u| u.name == "xmrig"));
+    for (g, w) in got.names.iter().zip(&want) {
+        assert_eq!(g.name, w.name);
+        assert!(
+            (g.cpu_seconds - w.cpu_seconds).abs() < 1e-6,
+            "{}: {} {}",
+            g.name,
+            g.cpu_seconds,
+            w.cpu_seconds
+        );
+        assert!(
+            (g.cpu_seconds_max - w.cpu_seconds_max).abs() < 1e-3 * w.cpu_seconds_max.max(1.0),
+            "{}",
+            g.name
+        );
+        assert_eq!(
+            (
+                g.peak_rss_bytes,
+                g.rss_growth_bytes,
+                g.max_process_count,
+                g.samples_listed
+            ),
+            (
+                w.peak_rss_bytes,
+                w.rss_growth_bytes,
+                w.max_process_count,
+                w.samples_listed
+            ),
+            "{}",
+            g.name
+        );
+        assert_eq!(g.pids, w.pids, "{}", g.name);
+    }
+}

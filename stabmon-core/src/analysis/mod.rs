@@ -134,7 +134,7 @@ pub use detect::{detect_incidents, detect_incidents_in};
 pub use downsample::downsample_minmax;
 pub use gaps::find_gaps;
 pub use latency::format_ms;
-pub use usage::{NameUsage, PidUsage, UsageAcc, usage_by_name};
+pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, usage_by_name};
 
 const MIB: u64 = 1 << 20;
 

@@ -163,6 +163,71 @@ pub fn usage_by_name(
     acc.finish()
 }
 
+/// A listed process of one sample, borrowed: what [`UsageAcc::push_rows`] counts.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ProcRow<'a> {
+    /// The process id.
+    pub pid: u32,
+    /// When it started.
+    pub start_time: Timestamp,
+    /// Its name.
+    pub name: &'a str,
+    /// Its command line, when recorded.
+    pub cmdline: Option<&'a str>,
+    /// CPU % of one core over the sample's interval.
+    pub cpu_pct: f32,
+    /// Resident memory, bytes.
+    pub rss_bytes: u64,
+}
+
+impl<'a> ProcRow<'a> {
+    /// A row with every figure given.
+    pub fn new(
+        pid: u32,
+        start_time: Timestamp,
+        name: &'a str,
+        cmdline: Option<&'a str>,
+        cpu_pct: f32,
+        rss_bytes: u64,
+    ) -> Self {
+        ProcRow {
+            pid,
+            start_time,
+            name,
+            cmdline,
+            cpu_pct,
+            rss_bytes,
+        }
+    }
+}
+
+/// A name total of one sample, borrowed: what [`UsageAcc::push_rows`] counts.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct NameRow<'a> {
+    /// The process name.
+    pub name: &'a str,
+    /// Summed CPU % of one core.
+    pub cpu_pct: f32,
+    /// Summed resident memory, bytes.
+    pub rss_bytes: u64,
+    /// How many processes had the name.
+    pub process_count: u32,
+}
+
+impl<'a> NameRow<'a> {
+    /// A row with every figure given.
+    pub fn new(name: &'a str, cpu_pct: f32, rss_bytes: u64, process_count: u32) -> Self {
+        NameRow {
+            name,
+            cpu_pct,
+            rss_bytes,
+            process_count,
+        }
+    }
+}
+
 /// [`usage_by_name`] one sample at a time, so a range can be streamed from a store: memory grows with the names
 /// and processes seen, not with the samples.
 ///
@@ -196,44 +261,71 @@ impl std::fmt::Debug for UsageAcc {
 impl UsageAcc {
     /// Counts one sample (samples in time order).
     pub fn push(&mut self, s: &Sample) {
-        let secs = s.interval.as_secs_f64();
+        let procs: Vec<ProcRow<'_>> = s
+            .top
+            .processes
+            .iter()
+            .map(|p| ProcRow {
+                pid: p.pid,
+                start_time: p.start_time,
+                name: &p.name,
+                cmdline: p.cmdline.as_deref(),
+                cpu_pct: p.cpu_pct,
+                rss_bytes: p.rss_bytes,
+            })
+            .collect();
+        let names: Vec<NameRow<'_>> = s
+            .top
+            .names
+            .iter()
+            .map(|n| NameRow {
+                name: &n.name,
+                cpu_pct: n.cpu_pct,
+                rss_bytes: n.rss_bytes,
+                process_count: n.process_count,
+            })
+            .collect();
+        self.push_rows(s.ts, s.interval, s.top.name_cpu_nth_pct, &procs, &names);
+    }
+
+    /// Counts one sample given as its listed processes and name totals (what [`push`](Self::push) takes from a
+    /// [`Sample`]), so a columnar reader need not build samples.
+    pub fn push_rows(
+        &mut self,
+        ts: Timestamp,
+        interval: std::time::Duration,
+        name_cpu_nth_pct: f32,
+        processes: &[ProcRow<'_>],
+        names: &[NameRow<'_>],
+    ) {
+        let secs = interval.as_secs_f64();
         let cpu_s = |pct: f32| f64::from(pct.max(0.0)) / 100.0 * secs;
-        for p in &s.top.processes {
+        for p in processes {
             let key = ProcessKey {
                 pid: p.pid,
                 start_time: p.start_time,
             };
             let acc = self.pids.entry(key).or_default();
             if acc.first_seen.is_none() {
-                acc.first_seen = Some(s.ts);
-                acc.name.clone_from(&p.name);
+                acc.first_seen = Some(ts);
+                p.name.clone_into(&mut acc.name);
             }
             if acc.cmdline.is_none() {
-                acc.cmdline.clone_from(&p.cmdline);
+                acc.cmdline = p.cmdline.map(str::to_owned);
             }
-            acc.last_seen = s.ts;
+            acc.last_seen = ts;
             acc.samples_listed += 1;
             acc.cpu_seconds += cpu_s(p.cpu_pct);
             acc.peak_rss_bytes = acc.peak_rss_bytes.max(p.rss_bytes);
             acc.rise.push(p.rss_bytes);
         }
         // Name totals from the sample's list; names not in it get the sum of their listed processes.
-        let mut totals: Vec<(&str, f32, u64, u32, bool)> = s
-            .top
-            .names
+        let mut totals: Vec<(&str, f32, u64, u32, bool)> = names
             .iter()
-            .map(|n| {
-                (
-                    n.name.as_str(),
-                    n.cpu_pct,
-                    n.rss_bytes,
-                    n.process_count,
-                    true,
-                )
-            })
+            .map(|n| (n.name, n.cpu_pct, n.rss_bytes, n.process_count, true))
             .collect();
         let listed_names = totals.len();
-        for p in &s.top.processes {
+        for p in processes {
             if totals[..listed_names].iter().any(|t| t.0 == p.name) {
                 continue;
             }
@@ -243,10 +335,10 @@ impl UsageAcc {
                     t.2 += p.rss_bytes;
                     t.3 += 1;
                 }
-                None => totals.push((p.name.as_str(), p.cpu_pct, p.rss_bytes, 1, false)),
+                None => totals.push((p.name, p.cpu_pct, p.rss_bytes, 1, false)),
             }
         }
-        let nth = cpu_s(s.top.name_cpu_nth_pct);
+        let nth = cpu_s(name_cpu_nth_pct);
         let before = self.nth_total;
         self.nth_total += nth;
         for (name, cpu_pct, rss, count, exact) in totals {

@@ -210,7 +210,11 @@ impl StoreReader {
 
     /// The segments (of one host or all) that may hold samples in `range`, in host and time order; for a served
     /// directory, fetched first.
-    fn segments_in(&self, host: Option<&str>, range: Range) -> Result<Vec<SegmentLoc>, Error> {
+    pub(super) fn segments_in(
+        &self,
+        host: Option<&str>,
+        range: Range,
+    ) -> Result<Vec<SegmentLoc>, Error> {
         if let Some(r) = &self.remote {
             self.fetch_remote(r, range.from, range.to)?;
         }
@@ -228,7 +232,7 @@ impl StoreReader {
     }
 
     /// The journal's samples in `range`, per host, sorted by time and without repeats.
-    fn journal_samples(
+    pub(super) fn journal_samples(
         &self,
         host: Option<&str>,
         range: Range,
@@ -293,7 +297,7 @@ fn row_groups(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
 
 /// The part of `range` each row group of a segment holds, in order (the whole range where the footer has no
 /// statistics).
-fn row_group_ranges(loc: &SegmentLoc, range: Range) -> Result<Vec<Range>, Error> {
+pub(super) fn row_group_ranges(loc: &SegmentLoc, range: Range) -> Result<Vec<Range>, Error> {
     let groups = row_groups(&loc.file(TABLES[0]))?;
     if groups.is_empty() {
         return Ok(vec![range]);
