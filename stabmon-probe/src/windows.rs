@@ -100,12 +100,13 @@ pub(crate) fn icmp_echo(addr: SocketAddr, payload: &[u8], timeout: Duration) -> 
         .unwrap_or(u32::MAX)
         .max(1);
     let request_len = u16::try_from(payload.len()).map_err(io::Error::other)?;
-    // One reply, the echoed data, 8 bytes for an ICMP error and an IO_STATUS_BLOCK, as the API asks; u64s for the
-    // reply's pointer alignment.
+    // One reply, the echoed data, 8 bytes for an ICMP error and an IO_STATUS_BLOCK, as the API asks, and room for
+    // an ICMP header and options besides; u64s for the reply's pointer alignment.
     let reply_bytes = size_of::<ICMP_ECHO_REPLY>().max(size_of::<ICMPV6_ECHO_REPLY_LH>())
         + payload.len()
         + 8
-        + 2 * size_of::<usize>();
+        + 2 * size_of::<usize>()
+        + 64;
     let mut reply = vec![0u64; reply_bytes.div_ceil(8)];
     let reply_size = u32::try_from(reply.len() * 8).map_err(io::Error::other)?;
     let handle = IcmpHandle::open(addr.is_ipv6())?;
