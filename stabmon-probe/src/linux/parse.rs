@@ -1,4 +1,5 @@
-//! Parsers for the `/proc` files the Linux sampler reads, on byte slices so that nothing is allocated per process.
+//! Parsers for the `/proc` files the Linux code reads: the sampler's on byte slices so that nothing is allocated
+//! per process, and the route table's.
 
 use std::net::Ipv4Addr;
 

@@ -27,10 +27,11 @@ pub(crate) fn parse_route_get(text: &str) -> Option<Ipv4Addr> {
 
 /// The default IPv4 gateway of this machine, `None` when it has none or it cannot be found.
 ///
-/// Linux reads `/proc/net/route`; macOS and the BSDs run `route -n get default` (which ships with the OS);
-/// Windows asks the IP Helper API for the route table (`GetIpForwardTable`). In each case the default route with
-/// the lowest metric wins. Elsewhere, or when the command fails, this returns `None` and `--net auto` probes the
-/// resolver and the public host only, and says so: add the router yourself with `--target gw=icmp://ROUTER`.
+/// Linux reads `/proc/net/route` and Windows asks the IP Helper API for the route table (`GetIpForwardTable`):
+/// the default route with the lowest metric wins. macOS and the BSDs run `route -n get default` (which ships with
+/// the OS) and take the route the kernel picks. A route table that cannot be read is an error; elsewhere, or when
+/// `route` fails, this returns `None` and `--net auto` probes the resolver and the public host only, and says so:
+/// add the router yourself with `--target gw=icmp://ROUTER`.
 pub fn default_gateway() -> Result<Option<Ipv4Addr>, Error> {
     #[cfg(target_os = "linux")]
     {
