@@ -10,12 +10,36 @@ use windows_sys::Win32::Foundation::{
     ERROR_INSUFFICIENT_BUFFER, ERROR_NO_DATA, GetLastError, HANDLE, INVALID_HANDLE_VALUE, NO_ERROR,
 };
 use windows_sys::Win32::NetworkManagement::IpHelper::{
-    GetIpForwardTable, ICMP_ECHO_REPLY, ICMPV6_ECHO_REPLY_LH, Icmp6CreateFile, Icmp6SendEcho2,
-    IcmpCloseHandle, IcmpCreateFile, IcmpSendEcho2, MIB_IPFORWARDTABLE,
+    GetIpForwardTable, ICMP_ECHO_REPLY, ICMPV6_ECHO_REPLY_LH, IP_REQ_TIMED_OUT, IPV6_ADDRESS_EX,
+    Icmp6CreateFile, Icmp6SendEcho2, IcmpCloseHandle, IcmpCreateFile, IcmpSendEcho2,
+    MIB_IPFORWARDROW, MIB_IPFORWARDTABLE, MIB_IPROUTE_TYPE_INDIRECT,
 };
 use windows_sys::Win32::Networking::WinSock::{AF_INET6, SOCKADDR_IN6};
 
 use crate::Error;
+use crate::net::iphlp;
+
+// The decoders in `net::iphlp` read these structures as bytes at fixed offsets: they must be where windows-sys
+// (the SDK's layout) puts them. Checked whenever this module is compiled, that is, for every Windows target.
+const _: () = {
+    use std::mem::offset_of;
+    assert!(size_of::<MIB_IPFORWARDROW>() == iphlp::FORWARD_ROW_BYTES);
+    assert!(offset_of!(MIB_IPFORWARDROW, dwForwardDest) == iphlp::ROW_DEST);
+    assert!(offset_of!(MIB_IPFORWARDROW, dwForwardMask) == iphlp::ROW_MASK);
+    assert!(offset_of!(MIB_IPFORWARDROW, dwForwardNextHop) == iphlp::ROW_NEXT_HOP);
+    assert!(offset_of!(MIB_IPFORWARDROW, Anonymous1) == iphlp::ROW_TYPE);
+    assert!(offset_of!(MIB_IPFORWARDROW, dwForwardMetric1) == iphlp::ROW_METRIC1);
+    assert!(offset_of!(MIB_IPFORWARDTABLE, table) == iphlp::TABLE_ROWS);
+    assert!(MIB_IPROUTE_TYPE_INDIRECT as u32 == iphlp::ROUTE_TYPE_INDIRECT);
+    assert!(offset_of!(ICMP_ECHO_REPLY, Address) == iphlp::V4_ADDRESS);
+    assert!(offset_of!(ICMP_ECHO_REPLY, Status) == iphlp::V4_STATUS);
+    assert!(
+        offset_of!(ICMPV6_ECHO_REPLY_LH, Address) + offset_of!(IPV6_ADDRESS_EX, sin6_addr)
+            == iphlp::V6_ADDRESS
+    );
+    assert!(offset_of!(ICMPV6_ECHO_REPLY_LH, Status) == iphlp::V6_STATUS);
+    assert!(IP_REQ_TIMED_OUT == iphlp::IP_REQ_TIMED_OUT);
+};
 
 /// The bytes of `words`, in memory order: the buffers are `u32`/`u64` vectors for the alignment the API's
 /// structures need, read back as bytes by the decoders.

@@ -10,10 +10,26 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use stabmon_core::ProbeOutcome;
 
+// Where the fields read here lie in the SDK's structures; `crate::windows` checks every one of them against the
+// structures of windows-sys at compile time.
 /// The size of one `MIB_IPFORWARDROW`: fourteen `DWORD`s.
-const FORWARD_ROW_BYTES: usize = 56;
+pub(crate) const FORWARD_ROW_BYTES: usize = 56;
+/// `MIB_IPFORWARDROW.dwForwardDest`, `dwForwardMask`, `dwForwardNextHop`, `dwForwardType`, `dwForwardMetric1`.
+pub(crate) const ROW_DEST: usize = 0;
+pub(crate) const ROW_MASK: usize = 4;
+pub(crate) const ROW_NEXT_HOP: usize = 12;
+pub(crate) const ROW_TYPE: usize = 20;
+pub(crate) const ROW_METRIC1: usize = 36;
+/// `MIB_IPFORWARDTABLE.table`, after the `DWORD` count.
+pub(crate) const TABLE_ROWS: usize = 4;
+/// `ICMP_ECHO_REPLY.Address` and `.Status`.
+pub(crate) const V4_ADDRESS: usize = 0;
+pub(crate) const V4_STATUS: usize = 4;
+/// `ICMPV6_ECHO_REPLY.Address.sin6_addr` and `.Status`.
+pub(crate) const V6_ADDRESS: usize = 6;
+pub(crate) const V6_STATUS: usize = 28;
 /// `MIB_IPROUTE_TYPE_INDIRECT`: a route through a gateway (a `DIRECT` route is on-link).
-const ROUTE_TYPE_INDIRECT: u32 = 4;
+pub(crate) const ROUTE_TYPE_INDIRECT: u32 = 4;
 
 /// `IP_SUCCESS`.
 const IP_SUCCESS: u32 = 0;
@@ -36,17 +52,17 @@ fn ipv4_at(bytes: &[u8], offset: usize) -> Option<Ipv4Addr> {
 pub(crate) fn parse_ip_forward_table(table: &[u8]) -> Option<Ipv4Addr> {
     let count = usize::try_from(u32_at(table, 0)?).ok()?;
     table
-        .get(4..)?
+        .get(TABLE_ROWS..)?
         .chunks_exact(FORWARD_ROW_BYTES)
         .take(count)
         .filter_map(|row| {
             // dwForwardDest, dwForwardMask, dwForwardPolicy, dwForwardNextHop, dwForwardIfIndex, dwForwardType,
             // dwForwardProto, dwForwardAge, dwForwardNextHopAS, dwForwardMetric1..5.
-            let dest = ipv4_at(row, 0)?;
-            let mask = ipv4_at(row, 4)?;
-            let next_hop = ipv4_at(row, 12)?;
-            let route_type = u32_at(row, 20)?;
-            let metric = u32_at(row, 36)?;
+            let dest = ipv4_at(row, ROW_DEST)?;
+            let mask = ipv4_at(row, ROW_MASK)?;
+            let next_hop = ipv4_at(row, ROW_NEXT_HOP)?;
+            let route_type = u32_at(row, ROW_TYPE)?;
+            let metric = u32_at(row, ROW_METRIC1)?;
             let default_route = dest.is_unspecified() && mask.is_unspecified();
             (default_route && route_type == ROUTE_TYPE_INDIRECT && !next_hop.is_unspecified())
                 .then_some((metric, next_hop))
@@ -68,18 +84,18 @@ pub(crate) struct EchoReply {
 /// trip, sizes and pointers, which are not needed.
 pub(crate) fn parse_echo_reply_v4(buf: &[u8]) -> Option<EchoReply> {
     Some(EchoReply {
-        from: IpAddr::V4(ipv4_at(buf, 0)?),
-        status: u32_at(buf, 4)?,
+        from: IpAddr::V4(ipv4_at(buf, V4_ADDRESS)?),
+        status: u32_at(buf, V4_STATUS)?,
     })
 }
 
 /// The first `ICMPV6_ECHO_REPLY` of `Icmp6SendEcho2`'s buffer: a packed `IPV6_ADDRESS_EX` (port, flow info,
 /// the address at offset 6, scope id) padded to 28 bytes, then `Status`.
 pub(crate) fn parse_echo_reply_v6(buf: &[u8]) -> Option<EchoReply> {
-    let addr: [u8; 16] = buf.get(6..22)?.try_into().ok()?;
+    let addr: [u8; 16] = buf.get(V6_ADDRESS..V6_ADDRESS + 16)?.try_into().ok()?;
     Some(EchoReply {
         from: IpAddr::V6(Ipv6Addr::from(addr)),
-        status: u32_at(buf, 28)?,
+        status: u32_at(buf, V6_STATUS)?,
     })
 }
 

@@ -5,7 +5,7 @@ mod gateway;
 mod http;
 mod icmp;
 #[cfg(any(windows, test))]
-mod iphlp;
+pub(crate) mod iphlp;
 pub(crate) mod schedule;
 mod target;
 
