@@ -23,6 +23,9 @@
 //! `soak`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::{Arc, Mutex};
@@ -31,16 +34,7 @@ use std::time::{Duration, Instant};
 
 use stabmon_core::ProbeOutcome;
 use stabmon_probe::{Collector, ProbeOptions, Prober, Target};
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the struct we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use thread_cpu::thread_cpu;
 
 fn serve(handler: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -15,6 +15,9 @@
 //! that every format change is measured on real samples too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -25,16 +28,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use stabmon_core::Timestamp;
 use stabmon_core::synth::Synth;
 use stabmon_store::{StoreReader, StoreWriter, WriterOptions};
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+use thread_cpu::thread_cpu;
 
 struct WriteRun {
     samples: u64,

@@ -4,12 +4,18 @@
 //! not values.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(unix)]
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, ExitStatus, Stdio};
+#[cfg(unix)]
+use std::process::{Child, ExitStatus};
+use std::process::{Command as StdCommand, Stdio};
+#[cfg(unix)]
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(unix)]
+use std::time::Instant;
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -367,7 +373,8 @@ fn dump_without_data_fails_naming_the_path() {
 }
 
 /// Starts `stabmon record` with stderr piped and waits for its start line; returns the child and a channel of the
-/// remaining stderr lines.
+/// remaining stderr lines. (The tests that use it stop the recorder with a Unix signal.)
+#[cfg(unix)]
 fn spawn_recorder(data: &Path) -> (Child, mpsc::Receiver<String>) {
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("stabmon"))
         .args(["record", "--interval", "500ms", "--data"])
@@ -404,6 +411,7 @@ fn spawn_recorder(data: &Path) -> (Child, mpsc::Receiver<String>) {
 }
 
 /// Waits for the recorder to exit, killing it (and failing) after 30 s.
+#[cfg(unix)]
 fn wait_with_deadline(child: &mut Child, after: &str) -> ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -1,5 +1,7 @@
 //! The flight recorder through the real binary (issue 3): SIGKILL and recovery, the lock, reading over HTTP while
 //! the recorder is still writing.
+//!
+//! Unix only: the crash it recovers from is a SIGKILL.
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -56,6 +56,14 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A system call failed (on Windows, an IP Helper API call such as `GetIpForwardTable`).
+    #[error("{call} failed: {source}")]
+    System {
+        /// The function called.
+        call: &'static str,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The sysinfo crate failed to set itself up or to read something.
     #[error("sysinfo cannot read {what}: {source}")]
     Sysinfo {
@@ -66,6 +74,8 @@ pub enum Error {
     },
 }
 
+/// Constructors for the errors of reading system files, which only the Linux code does (`/proc`).
+#[cfg(target_os = "linux")]
 impl Error {
     pub(crate) fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Read {

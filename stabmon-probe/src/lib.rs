@@ -28,9 +28,10 @@
 //!   [`CollectorBuilder::probe_root_certificate`]; an untrusted certificate is a `TlsError` with rustls's
 //!   message), timing DNS, connect, TLS handshake, first byte (from the request being sent) and total. A status
 //!   from 100 to 399 is `Ok`; anything else is `HttpStatus(code)`, a failure.
-//! - `tcp://host:port`: connect time. `icmp://host`: an echo round trip (IPv4) over an unprivileged ICMP datagram
-//!   socket, or a raw socket where only that is allowed; when neither is, an `Other` outcome says so (on Linux:
-//!   `net.ipv4.ping_group_range`).
+//! - `tcp://host:port`: connect time. `icmp://host`: an echo round trip, without administrator rights. On Linux
+//!   and macOS (IPv4) over an unprivileged ICMP datagram socket, or a raw socket where only that is allowed; when
+//!   neither is, an `Other` outcome says so (on Linux: `net.ipv4.ping_group_range`). On Windows (IPv4, or IPv6
+//!   for a host without an IPv4 address) through the IP Helper API (`IcmpSendEcho2`, `Icmp6SendEcho2`).
 //! - `dns://name`: resolution through the system resolver; `dns://name@host[:port]`: one UDP query to that server
 //!   (NXDOMAIN, SERVFAIL, REFUSED are `DnsError`s).
 //!
@@ -89,6 +90,8 @@ mod linux;
 mod net;
 mod sampler;
 mod sysinfo_sampler;
+#[cfg(windows)]
+mod windows;
 
 pub use collector::{CLOCK_STEP_TOLERANCE, Collector, CollectorBuilder, SamplerKind, StopHandle};
 pub use error::Error;
@@ -96,7 +99,7 @@ pub use error::Error;
 pub use linux::ProcSampler;
 pub use net::{
     DEFAULT_PROBE_TIMEOUT, NetAuto, ProbeOptions, Prober, Target, TargetKind, default_gateway,
-    net_auto_targets, parse_proc_net_route, parse_route_get, parse_route_print,
+    net_auto_targets,
 };
 pub use sampler::{Sampler, SamplerOptions};
 pub use sysinfo_sampler::SysinfoSampler;

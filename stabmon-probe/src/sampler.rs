@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use stabmon_core::attribution::{
-    DEFAULT_CMDLINE_MAX_BYTES, DEFAULT_CPU_FLOOR_PCT, DEFAULT_TOP_N, TopSpec, shorten_command_line,
+    DEFAULT_CMDLINE_MAX_BYTES, DEFAULT_CPU_FLOOR_PCT, DEFAULT_TOP_N, TopSpec,
 };
 use stabmon_core::{Sample, Timestamp};
 
@@ -143,22 +143,6 @@ pub(crate) fn cut_lateness(d: Duration) -> Duration {
     Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
 
-/// A command line from its NUL-separated arguments: joined by spaces, shortened in the middle to `max_bytes`; `None` when empty (kernel
-/// threads have no command line).
-pub(crate) fn format_cmdline(raw: &[u8], max_bytes: usize) -> Option<String> {
-    let trimmed = raw.strip_suffix(b"\0").unwrap_or(raw);
-    if trimmed.iter().all(|&b| b == 0) {
-        return None;
-    }
-    let joined: Vec<u8> = trimmed
-        .iter()
-        .map(|&b| if b == 0 { b' ' } else { b })
-        .collect();
-    let mut s = String::from_utf8_lossy(&joined).into_owned();
-    shorten_command_line(&mut s, max_bytes);
-    Some(s)
-}
-
 /// User names by uid, from `/etc/passwd`, read once on first use. No NSS lookups: they could reach the network.
 #[cfg(unix)]
 #[derive(Debug, Default)]
@@ -204,30 +188,6 @@ pub(crate) fn parse_passwd(text: &str) -> std::collections::HashMap<u32, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cmdline_is_joined_and_cut() {
-        assert_eq!(
-            format_cmdline(b"sleep\x00600\x00", 100).as_deref(),
-            Some("sleep 600")
-        );
-        assert_eq!(format_cmdline(b"", 100), None);
-        assert_eq!(format_cmdline(b"\x00", 100), None);
-        assert_eq!(
-            format_cmdline(b"python3\x00-c\x00x", 9).as_deref(),
-            Some("python3 -")
-        );
-        // A multi-byte character is never split.
-        assert_eq!(
-            format_cmdline("a\u{e9}\u{e9}".as_bytes(), 4).as_deref(),
-            Some("a\u{e9}")
-        );
-        // Rewritten titles without NULs are kept whole.
-        assert_eq!(
-            format_cmdline(b"postgres: writer", 100).as_deref(),
-            Some("postgres: writer")
-        );
-    }
 
     #[cfg(unix)]
     #[test]

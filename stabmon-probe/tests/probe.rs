@@ -1,6 +1,9 @@
 //! Probe tests on the real host, with both samplers: shapes and invariants, not exact values.
 //!
 //! Tests that load the machine take a global lock, so they run one at a time.
+//!
+//! Unix only: the load comes from `sh` and `python3` children. The `/proc` sampler's tests are Linux only.
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -11,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use stabmon_core::units::round_bytes;
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
-use stabmon_probe::{Collector, ProcSampler, Sampler, SamplerKind, SamplerOptions, SysinfoSampler};
+#[cfg(target_os = "linux")]
+use stabmon_probe::ProcSampler;
+use stabmon_probe::{Collector, Sampler, SamplerKind, SamplerOptions, SysinfoSampler};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -19,7 +24,11 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-const KINDS: [SamplerKind; 2] = [SamplerKind::Proc, SamplerKind::Sysinfo];
+/// The samplers of this OS.
+#[cfg(target_os = "linux")]
+const KINDS: &[SamplerKind] = &[SamplerKind::Proc, SamplerKind::Sysinfo];
+#[cfg(not(target_os = "linux"))]
+const KINDS: &[SamplerKind] = &[SamplerKind::Sysinfo];
 
 /// A child process that is killed and reaped when dropped, whatever happens to the test.
 struct ChildGuard(Child);
@@ -89,8 +98,9 @@ fn find(sample: &Sample, pid: u32) -> Option<&ProcessEntry> {
 
 fn sampler(kind: SamplerKind) -> Box<dyn Sampler> {
     match kind {
-        SamplerKind::Sysinfo => Box::new(SysinfoSampler::new(SamplerOptions::new()).unwrap()),
-        _ => Box::new(ProcSampler::new(SamplerOptions::new()).unwrap()),
+        #[cfg(target_os = "linux")]
+        SamplerKind::Proc => Box::new(ProcSampler::new(SamplerOptions::new()).unwrap()),
+        _ => Box::new(SysinfoSampler::new(SamplerOptions::new()).unwrap()),
     }
 }
 
@@ -189,7 +199,7 @@ fn check_shape(s: &Sample, kind: SamplerKind) {
 #[test]
 fn spinning_child_is_in_top_n_within_two_samples() {
     let _serial = serial();
-    for kind in KINDS {
+    for &kind in KINDS {
         let child = spinner();
         let mut c = collector(kind, Duration::from_millis(500));
         let mut seen = None;
@@ -218,7 +228,7 @@ fn spinning_child_is_in_top_n_within_two_samples() {
 #[test]
 fn first_sample_after_build_has_cpu_rates() {
     let _serial = serial();
-    for kind in KINDS {
+    for &kind in KINDS {
         let child = spinner();
         thread::sleep(Duration::from_millis(100));
         let mut c = collector(kind, Duration::from_millis(300));
@@ -234,7 +244,7 @@ fn first_sample_after_build_has_cpu_rates() {
 fn child_touching_200_mb_shows_its_rss() {
     let _serial = serial();
     let hog = memory_hog();
-    for kind in KINDS {
+    for &kind in KINDS {
         let mut c = collector(kind, Duration::from_millis(200));
         let s = c.next_sample().unwrap().unwrap();
         let p = find(&s, hog.pid()).unwrap_or_else(|| panic!("{kind}: hog not in the top N"));
@@ -250,7 +260,7 @@ fn cpu_of_short_lived_children_shows_on_the_parent() {
     let _serial = serial();
     let parent =
         sh(r#"while :; do sh -c 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'; done"#);
-    for kind in KINDS {
+    for &kind in KINDS {
         let mut c = collector(kind, Duration::from_millis(700));
         let mut best: Option<ProcessEntry> = None;
         for _ in 0..3 {
@@ -281,6 +291,7 @@ fn cpu_of_short_lived_children_shows_on_the_parent() {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn the_two_samplers_agree() {
     let _serial = serial();
@@ -354,7 +365,7 @@ fn the_two_samplers_agree() {
 #[test]
 fn no_cmdline_records_none() {
     let _serial = serial();
-    for kind in KINDS {
+    for &kind in KINDS {
         let mut c = Collector::builder()
             .interval(Duration::from_millis(100))
             .cmdline(false)
@@ -375,7 +386,7 @@ fn no_cmdline_records_none() {
     let mut c = Collector::builder()
         .interval(Duration::from_millis(300))
         .cmdline_max_bytes(8)
-        .sampler(SamplerKind::Proc)
+        .sampler(SamplerKind::Auto)
         .build()
         .unwrap();
     let s = c.next_sample().unwrap().unwrap();
@@ -386,7 +397,7 @@ fn no_cmdline_records_none() {
 #[test]
 fn ticks_do_not_drift() {
     let _serial = serial();
-    for kind in KINDS {
+    for &kind in KINDS {
         let interval = Duration::from_millis(100);
         let mut c = collector(kind, interval);
         let samples: Vec<Sample> = (0..8).map(|_| c.next_sample().unwrap().unwrap()).collect();
@@ -433,7 +444,7 @@ fn ticks_do_not_drift() {
 fn a_late_consumer_skips_ticks_instead_of_bunching() {
     let _serial = serial();
     let interval = Duration::from_millis(400);
-    let mut c = collector(SamplerKind::Proc, interval);
+    let mut c = collector(SamplerKind::Auto, interval);
     let a = c.next_sample().unwrap().unwrap();
     thread::sleep(Duration::from_millis(680));
     let b = c.next_sample().unwrap().unwrap();
@@ -482,13 +493,14 @@ fn stop_handle_is_send_and_sync() {
 #[test]
 #[ignore = "prints a sample for a human to look at"]
 fn print_a_sample() {
-    for kind in KINDS {
+    for &kind in KINDS {
         let mut c = collector(kind, Duration::from_millis(500));
         let s = c.next_sample().unwrap().unwrap();
         println!("{kind}: {s:#?}");
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn proc_sampler_beyond_the_open_file_cap_reads_the_same() {
     let _serial = serial();
@@ -510,7 +522,7 @@ fn proc_sampler_beyond_the_open_file_cap_reads_the_same() {
 #[test]
 fn a_process_born_during_the_interval_counts_all_its_cpu() {
     let _serial = serial();
-    for kind in KINDS {
+    for &kind in KINDS {
         let mut s = sampler(kind);
         // Born after priming: all of its CPU time falls in this interval, none of it may be dropped.
         let spin = spinner();

@@ -3,6 +3,8 @@
 //! hostile process names stay text. A screenshot is saved for people to look at.
 //!
 //! Skips (with a message) only when Chromium is absent and `CI` is not set; under CI a missing Chromium fails.
+//! Unix only: Chromium's DevTools pipes are handed over as fds 3 and 4.
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support {

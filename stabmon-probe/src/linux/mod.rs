@@ -14,9 +14,16 @@ use stabmon_core::attribution::{ProcessDetails, ProcessStat, attribute_with};
 use stabmon_core::units::{cpu_pct_of_ticks, round_bytes, stall_pct};
 use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, ProcessKey, Sample, Timestamp};
 
-use self::parse::{CpuTimes, ProcStat};
+use self::parse::{CpuTimes, ProcStat, format_cmdline};
 use crate::Error;
-use crate::sampler::{HostInfo, Sampler, SamplerOptions, Users, format_cmdline, whole_micros};
+use crate::sampler::{HostInfo, Sampler, SamplerOptions, Users, whole_micros};
+
+/// The default IPv4 gateway, from `/proc/net/route`.
+pub(crate) fn default_gateway() -> Result<Option<std::net::Ipv4Addr>, Error> {
+    let path = "/proc/net/route";
+    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
+    Ok(parse::parse_proc_net_route(&text))
+}
 
 /// A system file kept open and re-read from offset 0 with `pread` at every sample.
 #[derive(Debug)]

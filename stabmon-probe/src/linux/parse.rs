@@ -1,4 +1,9 @@
-//! Parsers for the `/proc` files the Linux sampler reads, on byte slices so that nothing is allocated per process.
+//! Parsers for the `/proc` files the Linux code reads: the sampler's on byte slices so that nothing is allocated
+//! per process, and the route table's.
+
+use std::net::Ipv4Addr;
+
+use stabmon_core::attribution::shorten_command_line;
 
 /// An unsigned decimal number, or `None` if `s` is empty or has anything but digits.
 pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
@@ -286,9 +291,80 @@ pub(crate) fn parse_dirents(buf: &[u8], pids: &mut Vec<u32>) {
     }
 }
 
+/// A command line from `/proc/PID/cmdline`, its NUL-separated arguments: joined by spaces, shortened in the middle
+/// to `max_bytes`; `None` when empty (kernel threads have no command line).
+pub(crate) fn format_cmdline(raw: &[u8], max_bytes: usize) -> Option<String> {
+    let trimmed = raw.strip_suffix(b"\0").unwrap_or(raw);
+    if trimmed.iter().all(|&b| b == 0) {
+        return None;
+    }
+    let joined: Vec<u8> = trimmed
+        .iter()
+        .map(|&b| if b == 0 { b' ' } else { b })
+        .collect();
+    let mut s = String::from_utf8_lossy(&joined).into_owned();
+    shorten_command_line(&mut s, max_bytes);
+    Some(s)
+}
+
+/// The default IPv4 gateway from the text of Linux's `/proc/net/route`: the `UG` route to `0.0.0.0/0` with the
+/// lowest metric; `None` when there is none.
+///
+/// The kernel prints addresses as the hex of the in-memory (network order) 32-bit value in host byte order, so
+/// `010200C0` is 192.0.2.1 on a little-endian machine.
+pub(crate) fn parse_proc_net_route(text: &str) -> Option<Ipv4Addr> {
+    const RTF_UP: u32 = 0x1;
+    const RTF_GATEWAY: u32 = 0x2;
+    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 8 {
+                return None;
+            }
+            let (dest, gw, flags, metric, mask) = (
+                hex(f[1])?,
+                hex(f[2])?,
+                hex(f[3])?,
+                f[6].parse::<u32>().ok()?,
+                hex(f[7])?,
+            );
+            let default_route =
+                dest == 0 && mask == 0 && flags & (RTF_UP | RTF_GATEWAY) == RTF_UP | RTF_GATEWAY;
+            (default_route && gw != 0).then(|| (metric, Ipv4Addr::from(gw.to_ne_bytes())))
+        })
+        .min_by_key(|&(metric, _)| metric)
+        .map(|(_, gw)| gw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmdline_is_joined_and_cut() {
+        assert_eq!(
+            format_cmdline(b"sleep\x00600\x00", 100).as_deref(),
+            Some("sleep 600")
+        );
+        assert_eq!(format_cmdline(b"", 100), None);
+        assert_eq!(format_cmdline(b"\x00", 100), None);
+        assert_eq!(
+            format_cmdline(b"python3\x00-c\x00x", 9).as_deref(),
+            Some("python3 -")
+        );
+        // A multi-byte character is never split.
+        assert_eq!(
+            format_cmdline("a\u{e9}\u{e9}".as_bytes(), 4).as_deref(),
+            Some("a\u{e9}")
+        );
+        // Rewritten titles without NULs are kept whole.
+        assert_eq!(
+            format_cmdline(b"postgres: writer", 100).as_deref(),
+            Some("postgres: writer")
+        );
+    }
 
     const STAT: &[u8] = b"4123 (my) (weird) proc) S 1 4123 4123 0 -1 4194560 1234 0 0 0 \
         250 75 30 12 20 0 3 0 98765 123456789 2048 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
@@ -414,5 +490,42 @@ Buffers:          100 kB\nCached:          200 kB\nSwapTotal:       2000000 kB\n
         pids.clear();
         parse_dirents(&buf[..buf.len() - 3], &mut pids);
         assert_eq!(pids, vec![1, 4123]);
+    }
+
+    #[test]
+    fn gateway_from_a_copy_of_proc_net_route() {
+        // A copy of this machine's /proc/net/route (eth0 via 192.0.2.1).
+        let text = include_str!("../../tests/fixtures/proc_net_route");
+        let gw = parse_proc_net_route(text);
+        if cfg!(target_endian = "little") {
+            assert_eq!(gw, Some(Ipv4Addr::new(192, 0, 2, 1)));
+        } else {
+            assert!(gw.is_some());
+        }
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn lowest_metric_default_route_wins_and_others_are_ignored() {
+        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+            wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n\
+            eth0\t00000000\t FE01A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
+            tun0\t0000000A\t0100000A\t0003\t0\t0\t50\t000000FF\t0\t0\t0\n\
+            down0\t00000000\t0200000A\t0002\t0\t0\t1\t00000000\t0\t0\t0\n\
+            lo0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n";
+        // eth0's gateway field has a stray space, which split_whitespace tolerates.
+        assert_eq!(
+            parse_proc_net_route(text),
+            Some(Ipv4Addr::new(192, 168, 1, 254))
+        );
+    }
+
+    #[test]
+    fn no_default_route() {
+        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+            eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        assert_eq!(parse_proc_net_route(text), None);
+        assert_eq!(parse_proc_net_route(""), None);
+        assert_eq!(parse_proc_net_route("garbage\nmore garbage here\n"), None);
     }
 }

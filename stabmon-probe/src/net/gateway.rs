@@ -11,72 +11,31 @@ pub const NET_AUTO_PUBLIC_URL: &str = "https://one.one.one.one/";
 /// The name the `--net auto` preset resolves through the system resolver.
 pub const NET_AUTO_DNS_NAME: &str = "one.one.one.one";
 
-/// The default IPv4 gateway from the text of Linux's `/proc/net/route`: the `UG` route to `0.0.0.0/0` with the
-/// lowest metric; `None` when there is none.
-///
-/// The kernel prints addresses as the hex of the in-memory (network order) 32-bit value in host byte order, so
-/// `010200C0` is 192.0.2.1 on a little-endian machine.
-pub fn parse_proc_net_route(text: &str) -> Option<Ipv4Addr> {
-    const RTF_UP: u32 = 0x1;
-    const RTF_GATEWAY: u32 = 0x2;
-    let hex = |s: &str| u32::from_str_radix(s, 16).ok();
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 8 {
-                return None;
-            }
-            let (dest, gw, flags, metric, mask) = (
-                hex(f[1])?,
-                hex(f[2])?,
-                hex(f[3])?,
-                f[6].parse::<u32>().ok()?,
-                hex(f[7])?,
-            );
-            let default_route =
-                dest == 0 && mask == 0 && flags & (RTF_UP | RTF_GATEWAY) == RTF_UP | RTF_GATEWAY;
-            (default_route && gw != 0).then(|| (metric, Ipv4Addr::from(gw.to_ne_bytes())))
-        })
-        .min_by_key(|&(metric, _)| metric)
-        .map(|(_, gw)| gw)
-}
-
 /// The gateway in the output of macOS's and the BSDs' `route -n get default` (a `gateway: 192.168.1.1` line).
-pub fn parse_route_get(text: &str) -> Option<Ipv4Addr> {
+#[cfg(any(
+    target_os = "macos",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    test
+))]
+pub(crate) fn parse_route_get(text: &str) -> Option<Ipv4Addr> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("gateway:"))
         .find_map(|v| v.trim().parse().ok())
 }
 
-/// The default gateway in the output of Windows' `route print -4 0.0.0.0`: the `0.0.0.0 0.0.0.0 GATEWAY IFACE
-/// METRIC` row with the lowest metric (rows whose gateway is `On-link` have none).
-pub fn parse_route_print(text: &str) -> Option<Ipv4Addr> {
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            match f.as_slice() {
-                ["0.0.0.0", "0.0.0.0", gw, _iface, metric, ..] => {
-                    Some((metric.parse::<u32>().ok()?, gw.parse::<Ipv4Addr>().ok()?))
-                }
-                _ => None,
-            }
-        })
-        .min_by_key(|&(metric, _)| metric)
-        .map(|(_, gw)| gw)
-}
-
 /// The default IPv4 gateway of this machine, `None` when it has none or it cannot be found.
 ///
-/// Linux reads `/proc/net/route`; macOS and the BSDs run `route -n get default`, Windows `route print -4 0.0.0.0`
-/// (both ship with the OS). Elsewhere, or when the command fails, this returns `None` and `--net auto` probes
-/// the resolver and the public host only, and says so: add the router yourself with `--target gw=icmp://ROUTER`.
+/// Linux reads `/proc/net/route` and Windows asks the IP Helper API for the route table (`GetIpForwardTable`):
+/// the default route with the lowest metric wins. macOS and the BSDs run `route -n get default` (which ships with
+/// the OS) and take the route the kernel picks. A route table that cannot be read is an error; elsewhere, or when
+/// `route` fails, this returns `None` and `--net auto` probes the resolver and the public host only, and says so:
+/// add the router yourself with `--target gw=icmp://ROUTER`.
 pub fn default_gateway() -> Result<Option<Ipv4Addr>, Error> {
     #[cfg(target_os = "linux")]
     {
-        let path = "/proc/net/route";
-        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
-        Ok(parse_proc_net_route(&text))
+        crate::linux::default_gateway()
     }
     #[cfg(any(
         target_os = "macos",
@@ -85,14 +44,20 @@ pub fn default_gateway() -> Result<Option<Ipv4Addr>, Error> {
         target_os = "netbsd"
     ))]
     {
-        Ok(command_output("route", &["-n", "get", "default"]).and_then(|t| parse_route_get(&t)))
+        let out = std::process::Command::new("route")
+            .args(["-n", "get", "default"])
+            .output();
+        Ok(out.ok().and_then(|out| {
+            out.status
+                .success()
+                .then(|| parse_route_get(&String::from_utf8_lossy(&out.stdout)))
+                .flatten()
+        }))
     }
     #[cfg(windows)]
     {
-        Ok(
-            command_output("route", &["print", "-4", "0.0.0.0"])
-                .and_then(|t| parse_route_print(&t)),
-        )
+        Ok(crate::windows::ip_forward_table()?
+            .and_then(|table| super::iphlp::parse_ip_forward_table(&table)))
     }
     #[cfg(not(any(
         target_os = "linux",
@@ -105,24 +70,6 @@ pub fn default_gateway() -> Result<Option<Ipv4Addr>, Error> {
     {
         Ok(None)
     }
-}
-
-/// The standard output of a command that succeeded; `None` when it could not run or failed.
-#[cfg(any(
-    target_os = "macos",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    windows
-))]
-fn command_output(program: &str, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The targets of the `--net auto` preset, and notes for the log.
@@ -170,34 +117,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gateway_from_a_copy_of_proc_net_route() {
-        // A copy of this machine's /proc/net/route (eth0 via 192.0.2.1).
-        let text = include_str!("../../tests/fixtures/proc_net_route");
-        let gw = parse_proc_net_route(text);
-        if cfg!(target_endian = "little") {
-            assert_eq!(gw, Some(Ipv4Addr::new(192, 0, 2, 1)));
-        } else {
-            assert!(gw.is_some());
-        }
-    }
-
-    #[test]
-    #[cfg(target_endian = "little")]
-    fn lowest_metric_default_route_wins_and_others_are_ignored() {
-        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-            wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n\
-            eth0\t00000000\t FE01A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
-            tun0\t0000000A\t0100000A\t0003\t0\t0\t50\t000000FF\t0\t0\t0\n\
-            down0\t00000000\t0200000A\t0002\t0\t0\t1\t00000000\t0\t0\t0\n\
-            lo0\t00000000\t00000000\t0001\t0\t0\t0\t00000000\t0\t0\t0\n";
-        // eth0's gateway field has a stray space, which split_whitespace tolerates.
-        assert_eq!(
-            parse_proc_net_route(text),
-            Some(Ipv4Addr::new(192, 168, 1, 254))
-        );
-    }
-
-    #[test]
     fn gateway_from_route_get_on_macos() {
         let text = "   route to: default\ndestination: default\n       mask: default\n    gateway: 192.168.1.1\n  \
                     interface: en0\n      flags: <UP,GATEWAY,DONE,STATIC,PRCLONING,GLOBAL>\n";
@@ -208,29 +127,5 @@ mod tests {
         );
         // A gateway that is a link, not an address.
         assert_eq!(parse_route_get("    gateway: link#12\n"), None);
-    }
-
-    #[test]
-    fn gateway_from_route_print_on_windows() {
-        let text = "IPv4 Route Table\n\
-            ===========================================================================\n\
-            Active Routes:\n\
-            Network Destination        Netmask          Gateway       Interface  Metric\n\
-                      0.0.0.0          0.0.0.0      192.168.1.1    192.168.1.23     35\n\
-                      0.0.0.0          0.0.0.0         10.0.0.1        10.0.0.7     25\n\
-                      0.0.0.0          0.0.0.0         On-link       10.8.0.2      5\n\
-            ===========================================================================\n\
-            Persistent Routes:\n  None\n";
-        assert_eq!(parse_route_print(text), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(parse_route_print("Active Routes:\n  None\n"), None);
-    }
-
-    #[test]
-    fn no_default_route() {
-        let text = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-            eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
-        assert_eq!(parse_proc_net_route(text), None);
-        assert_eq!(parse_proc_net_route(""), None);
-        assert_eq!(parse_proc_net_route("garbage\nmore garbage here\n"), None);
     }
 }

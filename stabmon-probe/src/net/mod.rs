@@ -4,6 +4,8 @@ mod dns;
 mod gateway;
 mod http;
 mod icmp;
+#[cfg(any(windows, test))]
+pub(crate) mod iphlp;
 pub(crate) mod schedule;
 mod target;
 
@@ -16,10 +18,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::CertificateDer;
 use stabmon_core::{LatencyProbe, ProbeOutcome, Timestamp};
 
-pub use gateway::{
-    NetAuto, default_gateway, net_auto_targets, parse_proc_net_route, parse_route_get,
-    parse_route_print,
-};
+pub use gateway::{NetAuto, default_gateway, net_auto_targets};
 pub use target::{Target, TargetKind};
 
 use crate::Error;

@@ -28,7 +28,7 @@ pub enum TargetKind {
         /// The port.
         port: u16,
     },
-    /// `icmp://host`: an ICMP echo round trip (IPv4).
+    /// `icmp://host`: an ICMP echo round trip (IPv4; on Windows also IPv6, for a host without an IPv4 address).
     Icmp {
         /// The host name or IP address.
         host: String,
