@@ -14,158 +14,160 @@
 //! the reason printed. Each figure is the median of `--runs` runs (default 3).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[cfg(unix)]
+mod bench {
+    use std::io::{BufRead, BufReader};
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
 
-use stabmon_core::Timestamp;
-use stabmon_core::synth::Synth;
-use stabmon_store::StoreWriter;
+    use stabmon_core::Timestamp;
+    use stabmon_core::synth::Synth;
+    use stabmon_store::StoreWriter;
 
-/// Monday 2026-11-02 00:00 UTC.
-const START: i64 = 1_793_577_600;
+    /// Monday 2026-11-02 00:00 UTC.
+    const START: i64 = 1_793_577_600;
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
+    fn arg(args: &[String], name: &str) -> Option<String> {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    }
 
-fn synth(days: u64) -> Synth {
-    let start = Timestamp::from_unix_secs(START);
-    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
-    let mut synth = Synth::new(start, Duration::from_secs(1))
-        .count(days * 86_400)
-        .host("bench-1")
-        .top_n(10)
-        .latency_target("router", 2.0, 0.4)
-        .latency_target("web", 18.0, 3.0);
-    let hogs = [
-        "xmrig", "ffmpeg", "gzip", "rsync", "pg_dump", "clamscan", "borg",
-    ];
-    for d in 0..days {
-        for (k, hour) in [3u64, 15].iter().enumerate() {
-            let name = hogs[((d * 2) as usize + k) % hogs.len()];
-            let from = d * 86_400 + hour * 3600 + d * 600;
-            synth = synth.cpu_hog(
-                name,
-                format!("/usr/bin/{name} --job {d}-{k}"),
-                at(from),
-                at(from + 300 + 120 * ((d + k as u64) % 4)),
-                120.0 + 10.0 * ((d * 2 + k as u64) % 8) as f32,
+    fn synth(days: u64) -> Synth {
+        let start = Timestamp::from_unix_secs(START);
+        let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+        let mut synth = Synth::new(start, Duration::from_secs(1))
+            .count(days * 86_400)
+            .host("bench-1")
+            .top_n(10)
+            .latency_target("router", 2.0, 0.4)
+            .latency_target("web", 18.0, 3.0);
+        let hogs = [
+            "xmrig", "ffmpeg", "gzip", "rsync", "pg_dump", "clamscan", "borg",
+        ];
+        for d in 0..days {
+            for (k, hour) in [3u64, 15].iter().enumerate() {
+                let name = hogs[((d * 2) as usize + k) % hogs.len()];
+                let from = d * 86_400 + hour * 3600 + d * 600;
+                synth = synth.cpu_hog(
+                    name,
+                    format!("/usr/bin/{name} --job {d}-{k}"),
+                    at(from),
+                    at(from + 300 + 120 * ((d + k as u64) % 4)),
+                    120.0 + 10.0 * ((d * 2 + k as u64) % 8) as f32,
+                );
+            }
+            let leak = d * 86_400 + 9 * 3600;
+            synth = synth.memory_leak(
+                format!("leaky-{d}"),
+                format!("/opt/leaky-{d}/bin/serve"),
+                at(leak),
+                at(leak + 300),
+                40 << 20,
             );
+            let spike = d * 86_400 + 12 * 3600 + d * 300;
+            synth = synth.latency_spike("router", at(spike), at(spike + 30), 1500.0);
+            let outage = d * 86_400 + 21 * 3600 + d * 300;
+            synth = synth.latency_outage("web", at(outage), at(outage + 60));
         }
-        let leak = d * 86_400 + 9 * 3600;
-        synth = synth.memory_leak(
-            format!("leaky-{d}"),
-            format!("/opt/leaky-{d}/bin/serve"),
-            at(leak),
-            at(leak + 300),
-            40 << 20,
+        if days >= 2 {
+            synth = synth
+                .gap(at(86_400 + 20 * 3600), at(86_400 + 20 * 3600 + 180))
+                .gap(at(2 * 86_400 - 3600), at(2 * 86_400 - 3600 + 600))
+                .reboot(at(2 * 86_400 - 3600 + 600));
+        }
+        synth
+    }
+
+    fn write_store(dir: &Path, days: u64) {
+        let t = Instant::now();
+        let mut w = StoreWriter::create(dir).unwrap();
+        let mut n = 0u64;
+        for s in synth(days).iter() {
+            w.write(&s).unwrap();
+            n += 1;
+        }
+        w.finish().unwrap();
+        println!(
+            "wrote {n} samples ({days} days) to {} in {:.0} s",
+            dir.display(),
+            t.elapsed().as_secs_f64()
         );
-        let spike = d * 86_400 + 12 * 3600 + d * 300;
-        synth = synth.latency_spike("router", at(spike), at(spike + 30), 1500.0);
-        let outage = d * 86_400 + 21 * 3600 + d * 300;
-        synth = synth.latency_outage("web", at(outage), at(outage + 60));
     }
-    if days >= 2 {
-        synth = synth
-            .gap(at(86_400 + 20 * 3600), at(86_400 + 20 * 3600 + 180))
-            .gap(at(2 * 86_400 - 3600), at(2 * 86_400 - 3600 + 600))
-            .reboot(at(2 * 86_400 - 3600 + 600));
-    }
-    synth
-}
 
-fn write_store(dir: &Path, days: u64) {
-    let t = Instant::now();
-    let mut w = StoreWriter::create(dir).unwrap();
-    let mut n = 0u64;
-    for s in synth(days).iter() {
-        w.write(&s).unwrap();
-        n += 1;
-    }
-    w.finish().unwrap();
-    println!(
-        "wrote {n} samples ({days} days) to {} in {:.0} s",
-        dir.display(),
-        t.elapsed().as_secs_f64()
-    );
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            total += if p.is_dir() {
-                dir_bytes(&p)
-            } else {
-                e.metadata().map_or(0, |m| m.len())
-            };
+    fn dir_bytes(dir: &Path) -> u64 {
+        let mut total = 0;
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                total += if p.is_dir() {
+                    dir_bytes(&p)
+                } else {
+                    e.metadata().map_or(0, |m| m.len())
+                };
+            }
         }
+        total
     }
-    total
-}
 
-/// Wall seconds and peak RSS (MiB) of a finished child, reaped by `wait4` for its resource usage.
-#[allow(clippy::zombie_processes)]
-fn run_child(mut cmd: Command) -> (f64, f64, i32) {
-    let t = Instant::now();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: wait4 writes the status and the usage of the child we spawned into our locals.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    let wall = t.elapsed().as_secs_f64();
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (wall, ru.ru_maxrss as f64 / 1024.0, code)
-}
-
-/// Time to the first two lines of stdout, and the process's peak RSS by then (MiB); the process is then killed.
-fn first_lines(mut cmd: Command) -> (f64, f64) {
-    let t = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    for _ in 0..2 {
-        line.clear();
-        out.read_line(&mut line).unwrap();
+    /// Wall seconds and peak RSS (MiB) of a finished child, reaped by `wait4` for its resource usage.
+    #[allow(clippy::zombie_processes)]
+    fn run_child(mut cmd: Command) -> (f64, f64, i32) {
+        let t = Instant::now();
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: wait4 writes the status and the usage of the child we spawned into our locals.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        let wall = t.elapsed().as_secs_f64();
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        (wall, ru.ru_maxrss as f64 / 1024.0, code)
     }
-    let wall = t.elapsed().as_secs_f64();
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    let hwm_kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(f64::NAN);
-    let _ = child.kill();
-    let _ = child.wait();
-    (wall, hwm_kib / 1024.0)
-}
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+    /// Time to the first two lines of stdout, and the process's peak RSS by then (MiB); the process is then killed.
+    fn first_lines(mut cmd: Command) -> (f64, f64) {
+        let t = Instant::now();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        for _ in 0..2 {
+            line.clear();
+            out.read_line(&mut line).unwrap();
+        }
+        let wall = t.elapsed().as_secs_f64();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let hwm_kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(f64::NAN);
+        let _ = child.kill();
+        let _ = child.wait();
+        (wall, hwm_kib / 1024.0)
+    }
 
-const DUCKDB: &str = r#"
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
+    const DUCKDB: &str = r#"
 import sys, time, duckdb
 root = sys.argv[1]
 con = duckdb.connect()
@@ -183,126 +185,136 @@ for name, q in qs.items():
     print(f"{name}\t{time.perf_counter() - t:.3f}")
 "#;
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let days: u64 = arg(&args, "--days").map_or(7, |d| d.parse().unwrap());
-    let runs: usize = arg(&args, "--runs").map_or(3, |d| d.parse().unwrap());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let stabmon = arg(&args, "--stabmon")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/release/stabmon"));
-    if !stabmon.exists() {
-        eprintln!(
-            "{} does not exist: run `cargo build --release -p stabmon-cli` first (or pass --stabmon PATH)",
+    pub fn main() {
+        let args: Vec<String> = std::env::args().collect();
+        let days: u64 = arg(&args, "--days").map_or(7, |d| d.parse().unwrap());
+        let runs: usize = arg(&args, "--runs").map_or(3, |d| d.parse().unwrap());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let stabmon = arg(&args, "--stabmon")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/release/stabmon"));
+        if !stabmon.exists() {
+            eprintln!(
+                "{} does not exist: run `cargo build --release -p stabmon-cli` first (or pass --stabmon PATH)",
+                stabmon.display()
+            );
+            std::process::exit(2);
+        }
+        let tmp;
+        let dir = match arg(&args, "--keep") {
+            Some(d) => PathBuf::from(d),
+            None => {
+                tmp = tempfile::tempdir().unwrap();
+                tmp.path().to_path_buf()
+            }
+        };
+        if !dir.join("samples").exists() {
+            write_store(&dir, days);
+        }
+        println!(
+            "store: {} ({:.1} MB), binary: {}",
+            dir.display(),
+            dir_bytes(&dir) as f64 / 1e6,
             stabmon.display()
         );
-        std::process::exit(2);
-    }
-    let tmp;
-    let dir = match arg(&args, "--keep") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            tmp = tempfile::tempdir().unwrap();
-            tmp.path().to_path_buf()
-        }
-    };
-    if !dir.join("samples").exists() {
-        write_store(&dir, days);
-    }
-    println!(
-        "store: {} ({:.1} MB), binary: {}",
-        dir.display(),
-        dir_bytes(&dir) as f64 / 1e6,
-        stabmon.display()
-    );
-    let range = [
-        "--from",
-        "2000-01-01T00:00:00Z",
-        "--to",
-        "2100-01-01T00:00:00Z",
-    ];
-    let out = tempfile::tempdir().unwrap();
-    let html = out.path().join("report.html");
+        let range = [
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--to",
+            "2100-01-01T00:00:00Z",
+        ];
+        let out = tempfile::tempdir().unwrap();
+        let html = out.path().join("report.html");
 
-    println!("| command ({days} days) | wall s (median of {runs}) | peak RSS MiB |");
-    println!("|---|---|---|");
-    let mut commands: Vec<(&str, Vec<String>)> = vec![
-        (
-            "report",
-            vec!["report".into(), "-o".into(), html.display().to_string()],
-        ),
-        ("incidents", vec!["incidents".into(), "--json".into()]),
-        ("top", vec!["top".into(), "--json".into()]),
-    ];
-    for (name, argv) in commands.drain(..) {
+        println!("| command ({days} days) | wall s (median of {runs}) | peak RSS MiB |");
+        println!("|---|---|---|");
+        let mut commands: Vec<(&str, Vec<String>)> = vec![
+            (
+                "report",
+                vec!["report".into(), "-o".into(), html.display().to_string()],
+            ),
+            ("incidents", vec!["incidents".into(), "--json".into()]),
+            ("top", vec!["top".into(), "--json".into()]),
+        ];
+        for (name, argv) in commands.drain(..) {
+            let mut walls = Vec::new();
+            let mut rss = Vec::new();
+            for _ in 0..runs {
+                let mut cmd = Command::new(&stabmon);
+                cmd.args(&argv)
+                    .args(range)
+                    .arg("--data")
+                    .arg(&dir)
+                    .env("NO_COLOR", "1");
+                let (w, r, code) = run_child(cmd);
+                assert_eq!(code, 0, "stabmon {argv:?} failed");
+                walls.push(w);
+                rss.push(r);
+            }
+            println!(
+                "| `stabmon {name}` | {:.2} | {:.0} |",
+                median(walls),
+                median(rss)
+            );
+        }
+        if html.exists() {
+            let bytes = std::fs::metadata(&html).map_or(0, |m| m.len());
+            println!("report HTML: {:.2} MB", bytes as f64 / 1e6);
+        }
         let mut walls = Vec::new();
         let mut rss = Vec::new();
         for _ in 0..runs {
             let mut cmd = Command::new(&stabmon);
-            cmd.args(&argv)
-                .args(range)
-                .arg("--data")
-                .arg(&dir)
-                .env("NO_COLOR", "1");
-            let (w, r, code) = run_child(cmd);
-            assert_eq!(code, 0, "stabmon {argv:?} failed");
+            cmd.arg("dump").arg("--data").arg(&dir);
+            let (w, r) = first_lines(cmd);
             walls.push(w);
             rss.push(r);
         }
         println!(
-            "| `stabmon {name}` | {:.2} | {:.0} |",
+            "| `stabmon dump`, first two lines | {:.2} | {:.0} |",
             median(walls),
             median(rss)
         );
-    }
-    if html.exists() {
-        let bytes = std::fs::metadata(&html).map_or(0, |m| m.len());
-        println!("report HTML: {:.2} MB", bytes as f64 / 1e6);
-    }
-    let mut walls = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..runs {
-        let mut cmd = Command::new(&stabmon);
-        cmd.arg("dump").arg("--data").arg(&dir);
-        let (w, r) = first_lines(cmd);
-        walls.push(w);
-        rss.push(r);
-    }
-    println!(
-        "| `stabmon dump`, first two lines | {:.2} | {:.0} |",
-        median(walls),
-        median(rss)
-    );
 
-    let has_duckdb = Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_duckdb {
+        let has_duckdb = Command::new("python3")
+            .args(["-c", "import duckdb"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_duckdb {
+            println!(
+                "DuckDB: skipped (python3 with the duckdb module is not installed: pip install duckdb)"
+            );
+            return;
+        }
+        let t = Instant::now();
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", DUCKDB]).arg(&dir);
+        let output = cmd.output().unwrap();
+        let total = t.elapsed().as_secs_f64();
+        println!("\n| DuckDB on the same files | s |\n|---|---|");
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            if let Some((q, s)) = line.split_once('\t') {
+                println!("| {q} | {s} |");
+            }
+        }
+        let (_, rss, _) = run_child({
+            let mut c = Command::new("python3");
+            c.args(["-c", DUCKDB]).arg(&dir);
+            c
+        });
         println!(
-            "DuckDB: skipped (python3 with the duckdb module is not installed: pip install duckdb)"
+            "| whole script (python start-up included) | {total:.2} s, peak RSS {rss:.0} MiB |"
         );
-        return;
-    }
-    let t = Instant::now();
-    let mut cmd = Command::new("python3");
-    cmd.args(["-c", DUCKDB]).arg(&dir);
-    let output = cmd.output().unwrap();
-    let total = t.elapsed().as_secs_f64();
-    println!("\n| DuckDB on the same files | s |\n|---|---|");
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        if let Some((q, s)) = line.split_once('\t') {
-            println!("| {q} | {s} |");
+        if !output.status.success() {
+            println!("DuckDB failed: {}", String::from_utf8_lossy(&output.stderr));
         }
     }
-    let (_, rss, _) = run_child({
-        let mut c = Command::new("python3");
-        c.args(["-c", DUCKDB]).arg(&dir);
-        c
-    });
-    println!("| whole script (python start-up included) | {total:.2} s, peak RSS {rss:.0} MiB |");
-    if !output.status.success() {
-        println!("DuckDB failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
+}
+
+fn main() {
+    #[cfg(unix)]
+    bench::main();
+    #[cfg(not(unix))]
+    println!("the answers bench measures child processes with wait4 and /proc: Unix only");
 }
