@@ -95,6 +95,32 @@ impl SystemSeries {
         s
     }
 
+    /// Reserves room for `additional` more samples in every column (a reader that knows how many are coming
+    /// avoids the columns' doubling on growth), and for `probes` more latency probes.
+    pub fn reserve(&mut self, additional: usize, probes: usize) {
+        self.ts.reserve_exact(additional);
+        self.interval_us.reserve_exact(additional);
+        self.cpu_busy_pct.reserve_exact(additional);
+        self.mem_total_bytes.reserve_exact(additional);
+        self.mem_used_bytes.reserve_exact(additional);
+        self.mem_available_bytes.reserve_exact(additional);
+        self.swap_used_bytes.reserve_exact(additional);
+        self.swap_total_bytes.reserve_exact(additional);
+        for c in &mut self.load {
+            c.reserve_exact(additional);
+        }
+        for c in &mut self.pressure_pct {
+            c.reserve_exact(additional);
+        }
+        self.pressure_present.reserve_exact(additional);
+        self.oom_kill_count.reserve_exact(additional);
+        self.boot_time.reserve_exact(additional);
+        self.boot_id.reserve_exact(additional);
+        self.utc_offset_secs.reserve_exact(additional);
+        self.cores.reserve_exact(additional);
+        self.latency.reserve_exact(probes);
+    }
+
     /// Appends one sample's system values and latency probes (its process lists are not kept).
     pub fn push(&mut self, s: &Sample) {
         self.ts.push(s.ts);

@@ -117,7 +117,30 @@ impl StoreReader {
                 series.push(s);
             }
         };
-        for seg in self.segments_in(Some(host), range)? {
+        let segments = self.segments_in(Some(host), range)?;
+        // The columns sized once from the footers (the rows of the row groups in range, an upper bound), instead of
+        // doubling as they grow; probes likewise from the latency files' row counts.
+        let (mut rows, mut probes) = (0u64, 0u64);
+        for seg in &segments {
+            for (first, last, n) in row_groups(&seg.file(TABLES[0])).unwrap_or_default() {
+                if range.overlaps(first.as_unix_micros(), last.as_unix_micros()) {
+                    rows += n;
+                }
+            }
+            let lat = seg.file(LATENCY);
+            if lat.exists() {
+                for (first, last, n) in row_groups(&lat).unwrap_or_default() {
+                    if range.overlaps(first.as_unix_micros(), last.as_unix_micros()) {
+                        probes += n;
+                    }
+                }
+            }
+        }
+        series.reserve(
+            usize::try_from(rows).unwrap_or(0) + journal.len(),
+            usize::try_from(probes).unwrap_or(0),
+        );
+        for seg in segments {
             let file = seg.file(TABLES[0]);
             let chunks = match row_group_ranges(&seg, range) {
                 Ok(c) => c,
