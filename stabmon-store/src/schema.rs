@@ -272,8 +272,8 @@ pub(crate) fn writer_properties(
             // processes come and go (a real hour with 766 distinct command lines: 161 KB; the writer cuts a row
             // group that gains 256 KiB of strings). zstd sizes its context by the input and the level: 3.1 MB at
             // level 6 for that page, 1.1 MB at level 3, which costs +1.4 % of such an hour's bytes (+0 on a quiet
-            // one, where the page is small) and saved 1.7 MiB of the compaction's peak (BENCHMARKS.md, "Issue 2,
-            // sixth session"). The dictionary page limit is raised from 1 MB: long command lines that stay
+            // one, where the page is small) and saved 1.7 MiB of the compaction's peak (BENCHMARKS.md,
+            // "Compaction"). The dictionary page limit is raised from 1 MB: long command lines that stay
             // (`--top 100 --cmdline-max 4096`) can pass it, and past it the column would fall back to plain pages
             // with a copy per row.
             let level = ZstdLevel::try_new(zstd_level.min(CMDLINE_ZSTD_LEVEL)).unwrap_or_default();

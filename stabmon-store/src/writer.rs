@@ -70,7 +70,7 @@ impl WriterOptions {
     /// is written, and encoding its dictionary page takes about three more copies: where processes come and go
     /// (a parallel build: a new compiler, with a 256-byte command line of its own, every second or more), an
     /// hour's command lines alone would take the recorder's compaction from ~12 to 15-42 MiB above what it used
-    /// before (`COMPACTION_CHURN` in the compaction bench; BENCHMARKS.md, "Issue 2, sixth session"). A real hour
+    /// before (`COMPACTION_CHURN` in the compaction bench; BENCHMARKS.md, "Compaction"). A real hour
     /// with 766 distinct command lines gained 161 KB of them: one row group. What the first sample brings is not
     /// counted, so that long command lines that do not change (`--top 100 --cmdline-max 4096`) stay one row
     /// group. A value of 0 is taken as 1.
