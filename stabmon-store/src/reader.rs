@@ -605,11 +605,12 @@ fn read_table(
         .map(|(i, _)| i)
         .collect();
     let mut builder = builder.with_row_groups(groups).with_batch_size(64 * 1024);
-    if let Some(only) = only
-        && version >= 5
-    {
+    // Schema 5 rows derive nothing from other rows: decode `ts` first, then the other columns only for the rows
+    // wanted (the instants asked for, or the range where it cuts a row group).
+    let bounded = range.from.is_some() || range.to.is_some();
+    if version >= 5 && (only.is_some() || bounded) {
         let mask = ProjectionMask::leaves(md.file_metadata().schema_descr(), [ts_col]);
-        let only: Arc<[i64]> = only.into();
+        let only: Option<Arc<[i64]>> = only.map(Into::into);
         let keep = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
             let ts = batch
                 .column(0)
@@ -617,7 +618,11 @@ fn read_table(
                 .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
             Ok(ts
                 .iter()
-                .map(|t| Some(t.is_some_and(|t| only.binary_search(&t).is_ok())))
+                .map(|t| {
+                    Some(t.is_some_and(|t| {
+                        range.contains(t) && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
+                    }))
+                })
                 .collect::<BooleanArray>())
         });
         builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
