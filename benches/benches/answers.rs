@@ -8,7 +8,8 @@
 //! cargo bench -p stabmon-benches --bench answers -- --days 7 [--keep DIR] [--stabmon PATH] [--runs 3]
 //! ```
 //!
-//! `--keep DIR` writes the store there once and reuses it on the next run (generating a month takes minutes);
+//! `--keep DIR` writes the store there once and reuses it on the next run (generating a month takes minutes;
+//! `--write-only` stops after writing it);
 //! `--stabmon` names the binary to time (default `target/release/stabmon`), so an older build can be measured on
 //! the same store. DuckDB runs through `python3 -c` when `python3 -c 'import duckdb'` works, else it is skipped with
 //! the reason printed. Each figure is the median of `--runs` runs (default 3).
@@ -210,6 +211,9 @@ for name, q in qs.items():
         };
         if !dir.join("samples").exists() {
             write_store(&dir, days);
+        }
+        if args.iter().any(|a| a == "--write-only") {
+            return;
         }
         println!(
             "store: {} ({:.1} MB), binary: {}",

@@ -620,7 +620,8 @@ fn read_table(
                 .iter()
                 .map(|t| {
                     Some(t.is_some_and(|t| {
-                        range.contains(t) && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
+                        range.contains(t)
+                            && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
                     }))
                 })
                 .collect::<BooleanArray>())
