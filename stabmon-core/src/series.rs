@@ -33,7 +33,8 @@ use crate::time::Timestamp;
 ///
 /// Optional values are `NaN` (floats) or `None` where the sample did not have them. Build it with
 /// [`push`](Self::push) (one sample at a time, so a reader can stream into it) or [`from_samples`](Self::from_samples).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Two series are equal when every column holds the same values, a missing (`NaN`) float equal to another.
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SystemSeries {
     /// The host the samples belong to.
@@ -75,6 +76,37 @@ pub struct SystemSeries {
     pub cores: Vec<u16>,
     /// Every latency probe the samples carried, in the samples' order.
     pub latency: Vec<LatencyProbe>,
+}
+
+impl PartialEq for SystemSeries {
+    fn eq(&self, o: &Self) -> bool {
+        fn same(a: &[f32], b: &[f32]) -> bool {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        }
+        self.host == o.host
+            && self.ts == o.ts
+            && self.interval_us == o.interval_us
+            && same(&self.cpu_busy_pct, &o.cpu_busy_pct)
+            && self.mem_total_bytes == o.mem_total_bytes
+            && self.mem_used_bytes == o.mem_used_bytes
+            && self.mem_available_bytes == o.mem_available_bytes
+            && self.swap_used_bytes == o.swap_used_bytes
+            && self.swap_total_bytes == o.swap_total_bytes
+            && self.load.iter().zip(&o.load).all(|(a, b)| same(a, b))
+            && self
+                .pressure_pct
+                .iter()
+                .zip(&o.pressure_pct)
+                .all(|(a, b)| same(a, b))
+            && self.pressure_present == o.pressure_present
+            && self.oom_kill_count == o.oom_kill_count
+            && self.boot_time == o.boot_time
+            && self.boot_id == o.boot_id
+            && self.boot_ids == o.boot_ids
+            && self.utc_offset_secs == o.utc_offset_secs
+            && self.cores == o.cores
+            && self.latency == o.latency
+    }
 }
 
 impl SystemSeries {
@@ -170,7 +202,9 @@ impl SystemSeries {
         self.pressure_present.push(p.is_some());
     }
 
-    fn push_boot_id(&mut self, id: Option<&str>) {
+    /// Appends one sample's boot id to [`boot_id`](Self::boot_id), interned in [`boot_ids`](Self::boot_ids) (for a
+    /// reader that fills the columns itself).
+    pub fn push_boot_id(&mut self, id: Option<&str>) {
         // Boot ids change at reboots only: the last one is nearly always the one.
         let k = match self.boot_id.last() {
             Some(&k) if self.boot_ids.get(k as usize).map(Option::as_deref) == Some(id) => k,

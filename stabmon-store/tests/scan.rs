@@ -220,3 +220,62 @@ fn usage_from_columns_is_usage_by_name_of_the_samples() {
         assert_eq!(g.pids, w.pids, "{}", g.name);
     }
 }
+
+/// Stores written by earlier versions (schemas 1-5, committed fixtures) give the same columns, stream and usage as
+/// their whole samples: the bounded path reads what users already have.
+#[test]
+fn committed_fixtures_of_every_schema_read_the_same_through_the_bounded_path() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for v in 1..=5 {
+        let dir = root.join(format!("store-v{v}"));
+        let reader = StoreReader::open(&dir).unwrap();
+        for host in reader.hosts() {
+            let whole = reader
+                .clone()
+                .with_host(host.clone())
+                .samples(None, None)
+                .unwrap();
+            assert!(!whole.is_empty(), "v{v} {host}");
+            let series = reader.system_series(&host, None, None).unwrap();
+            let want = SystemSeries::from_samples(&whole);
+            if series != want {
+                let d = format!("{series:?}");
+                let w = format!("{want:?}");
+                let k = d
+                    .bytes()
+                    .zip(w.bytes())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                panic!(
+                    "v{v} {host}: series differ at {k}: got ...{}... want ...{}...",
+                    &d[k.saturating_sub(200)..(k + 100).min(d.len())],
+                    &w[k.saturating_sub(200)..(k + 100).min(w.len())]
+                );
+            }
+            let streamed: Vec<Sample> = reader
+                .clone()
+                .with_host(host.clone())
+                .stream(None, None)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            if streamed != whole {
+                let k = streamed.iter().zip(&whole).position(|(a, b)| a != b);
+                panic!(
+                    "v{v} {host}: {} streamed, {} whole, first difference at {k:?}: {:?} vs {:?}",
+                    streamed.len(),
+                    whole.len(),
+                    k.map(|k| &streamed[k].ts),
+                    k.map(|k| &whole[k].ts)
+                );
+            }
+            let usage = reader.usage(&host, None, None).unwrap();
+            assert_eq!(usage.samples, whole.len() as u64, "v{v} {host}");
+        }
+        assert!(
+            reader.warnings().is_empty(),
+            "v{v}: {:?}",
+            reader.warnings()
+        );
+    }
+}

@@ -9,8 +9,13 @@ use parquet::file::statistics::Statistics;
 use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
-use super::{Range, StoreReader, read_latency, read_samples, read_segment, read_segment_at};
-use crate::error::{Error, io, pq};
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt64Type};
+
+use super::usage::columns;
+use super::{Cols, Range, StoreReader, read_latency, read_samples, read_segment, read_segment_at};
+use crate::error::{Error, invalid, io, pq};
 use crate::layout::{LATENCY, SegmentLoc, TABLES, utc_date};
 
 /// One microsecond: a range ending just after a timestamp includes it.
@@ -151,6 +156,15 @@ impl StoreReader {
             };
             // A row group at a time: memory holds the columns and one row group's samples.
             for chunk in chunks {
+                // Schema 5 and later: straight from the columns into the series, no sample built.
+                match series_from_columns(&seg, chunk, &mut journal, &mut series) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.warn(&file, &e);
+                        continue;
+                    }
+                }
                 let mut samples = Vec::new();
                 let mut lens = Vec::new();
                 let read = read_samples(&file, &seg.host, chunk, None, &mut samples, &mut lens)
@@ -277,6 +291,169 @@ impl StoreReader {
             })
             .collect()
     }
+}
+
+/// Appends the system values of a schema-5 segment's row groups in `chunk` to `series`, read from the `samples`
+/// and `latency` columns alone (journal samples before each row are put in first); `false` for an older file,
+/// which derives values from other rows and is read as whole samples instead.
+fn series_from_columns(
+    seg: &SegmentLoc,
+    chunk: Range,
+    journal: &mut VecDeque<Sample>,
+    series: &mut SystemSeries,
+) -> Result<bool, Error> {
+    let file = seg.file(TABLES[0]);
+    let (version, batches) = columns(
+        &file,
+        TABLES[0],
+        chunk,
+        &[
+            "ts",
+            "boot_time",
+            "boot_id",
+            "utc_offset_secs",
+            "interval_us",
+            "cpu_busy_pct",
+            "core_busy_pct",
+            "load_1m",
+            "load_5m",
+            "load_15m",
+            "mem_total_bytes",
+            "mem_used_bytes",
+            "mem_available_bytes",
+            "swap_total_bytes",
+            "swap_used_bytes",
+            "pressure_present",
+            "pressure_cpu_some_pct",
+            "pressure_memory_some_pct",
+            "pressure_memory_full_pct",
+            "pressure_io_some_pct",
+            "pressure_io_full_pct",
+            "oom_kill_count",
+        ],
+    )?;
+    if version < 5 {
+        return Ok(false);
+    }
+    // The probes of the chunk, by the sample that carried them (read_latency's order within a sample).
+    let mut carried: Vec<Sample> = Vec::new();
+    let lat = seg.file(LATENCY);
+    let mut ticks: Vec<i64> = Vec::new();
+    for b in &batches {
+        let c = Cols {
+            batch: b,
+            path: &file,
+        };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        ticks.extend(ts.values().iter().copied().filter(|t| chunk.contains(*t)));
+    }
+    if lat.exists() && !ticks.is_empty() {
+        carried = ticks
+            .iter()
+            .map(|t| Sample::new(Timestamp::from_unix_micros(*t), ""))
+            .collect();
+        let whole = Range {
+            from: ticks.first().map(|t| Timestamp::from_unix_micros(*t)),
+            to: ticks
+                .last()
+                .map(|t| Timestamp::from_unix_micros(*t).saturating_add(MICRO)),
+        };
+        read_latency(&lat, whole, None, &mut carried)?;
+    }
+    let mut k = 0usize;
+    for b in &batches {
+        let c = Cols {
+            batch: b,
+            path: &file,
+        };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        let boot_time = c.req::<TimestampMicrosecondType>("boot_time")?;
+        let boot_id = c.str("boot_id")?;
+        let utc = c.prim::<Int32Type>("utc_offset_secs")?;
+        let interval = c.prim::<Int64Type>("interval_us")?;
+        let busy = c.req::<Float32Type>("cpu_busy_pct")?;
+        let cores = c
+            .col("core_busy_pct")?
+            .as_list_opt::<i32>()
+            .ok_or_else(|| invalid(&file, "core_busy_pct is not a list"))?;
+        let load = [
+            c.prim::<Float32Type>("load_1m")?,
+            c.prim::<Float32Type>("load_5m")?,
+            c.prim::<Float32Type>("load_15m")?,
+        ];
+        let mem = [
+            c.req::<UInt64Type>("mem_total_bytes")?,
+            c.req::<UInt64Type>("mem_used_bytes")?,
+            c.req::<UInt64Type>("mem_available_bytes")?,
+            c.req::<UInt64Type>("swap_total_bytes")?,
+            c.req::<UInt64Type>("swap_used_bytes")?,
+        ];
+        let present = c.bool("pressure_present")?;
+        let pressure = [
+            c.prim::<Float32Type>("pressure_cpu_some_pct")?,
+            c.prim::<Float32Type>("pressure_memory_some_pct")?,
+            c.prim::<Float32Type>("pressure_memory_full_pct")?,
+            c.prim::<Float32Type>("pressure_io_some_pct")?,
+            c.prim::<Float32Type>("pressure_io_full_pct")?,
+        ];
+        let oom = c.prim::<UInt64Type>("oom_kill_count")?;
+        let f = |a: &arrow_array::Float32Array, i: usize| {
+            if a.is_null(i) { f32::NAN } else { a.value(i) }
+        };
+        for i in 0..b.num_rows() {
+            let t = ts.value(i);
+            if !chunk.contains(t) {
+                continue;
+            }
+            let at = Timestamp::from_unix_micros(t);
+            while let Some(j) = journal.front().filter(|j| j.ts <= at) {
+                if j.ts < at && series.ts.last().is_none_or(|l| *l < j.ts) {
+                    series.push(j);
+                }
+                journal.pop_front();
+            }
+            let probes = carried.get_mut(k).map(|s| std::mem::take(&mut s.latency));
+            k += 1;
+            if series.ts.last().is_some_and(|l| *l >= at) {
+                continue;
+            }
+            series.ts.push(at);
+            series.interval_us.push(if interval.is_null(i) {
+                0
+            } else {
+                u64::try_from(interval.value(i)).unwrap_or(0)
+            });
+            series.cpu_busy_pct.push(busy.value(i));
+            series.mem_total_bytes.push(mem[0].value(i));
+            series.mem_used_bytes.push(mem[1].value(i));
+            series.mem_available_bytes.push(mem[2].value(i));
+            series.swap_total_bytes.push(mem[3].value(i));
+            series.swap_used_bytes.push(mem[4].value(i));
+            for (col, a) in series.load.iter_mut().zip(&load) {
+                col.push(f(a, i));
+            }
+            let has_pressure = !present.is_null(i) && present.value(i);
+            for (col, a) in series.pressure_pct.iter_mut().zip(&pressure) {
+                col.push(if has_pressure { f(a, i) } else { f32::NAN });
+            }
+            series.pressure_present.push(has_pressure);
+            series
+                .oom_kill_count
+                .push((!oom.is_null(i)).then(|| oom.value(i)));
+            series
+                .boot_time
+                .push(Timestamp::from_unix_micros(boot_time.value(i)));
+            series.push_boot_id(boot_id.get(i));
+            series
+                .utc_offset_secs
+                .push((!utc.is_null(i)).then(|| utc.value(i)));
+            series
+                .cores
+                .push(u16::try_from(cores.value_length(i)).unwrap_or(u16::MAX));
+            series.latency.extend(probes.unwrap_or_default());
+        }
+    }
+    Ok(true)
 }
 
 /// The first and last `ts` and the row count of a `samples` file, from its footer.

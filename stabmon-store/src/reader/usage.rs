@@ -82,7 +82,7 @@ pub struct RangeUsage {
 }
 
 /// Reads the columns `names` of the row groups of `path` that `range` overlaps.
-fn columns(
+pub(super) fn columns(
     path: &Path,
     table: &str,
     range: Range,
