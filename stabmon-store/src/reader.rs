@@ -583,6 +583,17 @@ fn read_table(
     range: Range,
     only: Option<&[i64]>,
 ) -> Result<(u32, Vec<RecordBatch>), Error> {
+    read_columns(path, table, range, only, None)
+}
+
+/// [`read_table`] of the columns `names` only (all of them with `None`).
+fn read_columns(
+    path: &Path,
+    table: &str,
+    range: Range,
+    only: Option<&[i64]>,
+    names: Option<&[&str]>,
+) -> Result<(u32, Vec<RecordBatch>), Error> {
     let (builder, md, version) = open_checked(path, Some(table))?;
     let ts_col = md
         .file_metadata()
@@ -605,6 +616,11 @@ fn read_table(
         .map(|(i, _)| i)
         .collect();
     let mut builder = builder.with_row_groups(groups).with_batch_size(64 * 1024);
+    if let Some(names) = names {
+        let mask =
+            ProjectionMask::columns(md.file_metadata().schema_descr(), names.iter().copied());
+        builder = builder.with_projection(mask);
+    }
     // Schema 5 rows derive nothing from other rows: decode `ts` first, then the other columns only for the rows
     // wanted (the instants asked for, or the range where it cuts a row group).
     let bounded = range.from.is_some() || range.to.is_some();

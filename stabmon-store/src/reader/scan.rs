@@ -145,51 +145,42 @@ impl StoreReader {
             usize::try_from(rows).unwrap_or(0) + journal.len(),
             usize::try_from(probes).unwrap_or(0),
         );
-        for seg in segments {
+        // A row group at a time: memory holds the columns and one row group's samples.
+        for (seg, chunk) in self.chunks_of(segments, range) {
             let file = seg.file(TABLES[0]);
-            let chunks = match row_group_ranges(&seg, range) {
-                Ok(c) => c,
+            // Schema 5 and later: straight from the columns into the series, no sample built.
+            match series_from_columns(&seg, chunk, &mut journal, &mut series) {
+                Ok(true) => continue,
+                Ok(false) => {}
                 Err(e) => {
                     self.warn(&file, &e);
                     continue;
                 }
-            };
-            // A row group at a time: memory holds the columns and one row group's samples.
-            for chunk in chunks {
-                // Schema 5 and later: straight from the columns into the series, no sample built.
-                match series_from_columns(&seg, chunk, &mut journal, &mut series) {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => {
-                        self.warn(&file, &e);
-                        continue;
+            }
+            let mut samples = Vec::new();
+            let mut lens = Vec::new();
+            let read = read_samples(&file, &seg.host, chunk, None, &mut samples, &mut lens)
+                .and_then(|()| match (samples.first(), samples.last()) {
+                    (Some(a), Some(b)) if seg.file(LATENCY).exists() => {
+                        let whole = Range {
+                            from: Some(a.ts),
+                            to: Some(b.ts.saturating_add(MICRO)),
+                        };
+                        read_latency(&seg.file(LATENCY), whole, None, &mut samples)
+                    }
+                    _ => Ok(()),
+                });
+            match read {
+                Ok(()) => {
+                    for s in samples
+                        .iter()
+                        .filter(|s| chunk.contains(s.ts.as_unix_micros()))
+                    {
+                        push(s, &mut journal, &mut series);
                     }
                 }
-                let mut samples = Vec::new();
-                let mut lens = Vec::new();
-                let read = read_samples(&file, &seg.host, chunk, None, &mut samples, &mut lens)
-                    .and_then(|()| match (samples.first(), samples.last()) {
-                        (Some(a), Some(b)) if seg.file(LATENCY).exists() => {
-                            let whole = Range {
-                                from: Some(a.ts),
-                                to: Some(b.ts.saturating_add(MICRO)),
-                            };
-                            read_latency(&seg.file(LATENCY), whole, None, &mut samples)
-                        }
-                        _ => Ok(()),
-                    });
-                match read {
-                    Ok(()) => {
-                        for s in samples
-                            .iter()
-                            .filter(|s| chunk.contains(s.ts.as_unix_micros()))
-                        {
-                            push(s, &mut journal, &mut series);
-                        }
-                    }
-                    Err(e @ Error::NewerSchema { .. }) => return Err(e),
-                    Err(e) => self.warn(&file, &e),
-                }
+                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                Err(e) => self.warn(&file, &e),
             }
         }
         for j in journal {
@@ -266,6 +257,27 @@ impl StoreReader {
             .filter(|s| self.remote.is_none() || s.file(TABLES[0]).exists())
             .cloned()
             .collect())
+    }
+
+    /// The row groups of `host`'s segments that `range` overlaps, each with the part of the range it holds, in
+    /// time order; a segment whose footer cannot be read is skipped with a warning.
+    pub(super) fn chunks_in(
+        &self,
+        host: &str,
+        range: Range,
+    ) -> Result<Vec<(SegmentLoc, Range)>, Error> {
+        Ok(self.chunks_of(self.segments_in(Some(host), range)?, range))
+    }
+
+    fn chunks_of(&self, segments: Vec<SegmentLoc>, range: Range) -> Vec<(SegmentLoc, Range)> {
+        let mut out = Vec::new();
+        for seg in segments {
+            match row_group_ranges(&seg, range) {
+                Ok(chunks) => out.extend(chunks.into_iter().map(|c| (seg.clone(), c))),
+                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
+            }
+        }
+        out
     }
 
     /// The journal's samples in `range`, per host, sorted by time and without repeats.
@@ -691,25 +703,18 @@ impl WindowSource for HostWindows<'_> {
         };
         let mut out: Vec<Sample> = Vec::new();
         // Row group by row group, decoding only the rows at the instants (schema 5; older files whole).
-        for seg in self
-            .reader
-            .segments_in(Some(&self.host), range)
-            .map_err(err)?
-        {
+        for (seg, chunk) in self.reader.chunks_in(&self.host, range).map_err(err)? {
             let file = seg.file(TABLES[0]);
-            for chunk in row_group_ranges(&seg, range).map_err(err)? {
-                let lo =
-                    micros.partition_point(|t| chunk.from.is_some_and(|f| *t < f.as_unix_micros()));
-                let hi =
-                    micros.partition_point(|t| chunk.to.is_none_or(|e| *t < e.as_unix_micros()));
-                if lo >= hi {
-                    continue;
-                }
-                match read_segment_at(&seg, chunk, Some(&micros[lo..hi])) {
-                    Ok(v) => out.extend(v),
-                    Err(e @ Error::NewerSchema { .. }) => return Err(err(e)),
-                    Err(e) => self.reader.warn(&file, &e),
-                }
+            let lo =
+                micros.partition_point(|t| chunk.from.is_some_and(|f| *t < f.as_unix_micros()));
+            let hi = micros.partition_point(|t| chunk.to.is_none_or(|e| *t < e.as_unix_micros()));
+            if lo >= hi {
+                continue;
+            }
+            match read_segment_at(&seg, chunk, Some(&micros[lo..hi])) {
+                Ok(v) => out.extend(v),
+                Err(e @ Error::NewerSchema { .. }) => return Err(err(e)),
+                Err(e) => self.reader.warn(&file, &e),
             }
         }
         let journal = self

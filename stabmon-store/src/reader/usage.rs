@@ -7,14 +7,11 @@ use arrow_array::types::{
     Float32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, RecordBatch};
-use parquet::arrow::ProjectionMask;
-use parquet::file::statistics::Statistics;
 use stabmon_core::Timestamp;
 use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
 
-use super::scan::row_group_ranges;
-use super::{Cols, Range, StoreReader, open_checked, read_segment};
-use crate::error::{Error, pq};
+use super::{Cols, Range, StoreReader, read_columns, read_segment};
+use crate::error::Error;
 use crate::layout::{SegmentLoc, TABLES};
 
 impl StoreReader {
@@ -35,21 +32,11 @@ impl StoreReader {
         let mut acc = UsageAcc::default();
         let mut out = RangeUsage::default();
         let mut last: Option<Timestamp> = None;
-        for seg in self.segments_in(Some(host), range)? {
-            let file = seg.file(TABLES[0]);
-            let chunks = match row_group_ranges(&seg, range) {
-                Ok(c) => c,
-                Err(e) => {
-                    self.warn(&file, &e);
-                    continue;
-                }
-            };
-            for chunk in chunks {
-                match usage_of_chunk(&seg, chunk, &mut acc, &mut out, &mut last) {
-                    Ok(()) => {}
-                    Err(e @ Error::NewerSchema { .. }) => return Err(e),
-                    Err(e) => self.warn(&file, &e),
-                }
+        for (seg, chunk) in self.chunks_in(host, range)? {
+            match usage_of_chunk(&seg, chunk, &mut acc, &mut out, &mut last) {
+                Ok(()) => {}
+                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
             }
         }
         let journal = self
@@ -81,49 +68,15 @@ pub struct RangeUsage {
     pub covered_secs: f64,
 }
 
-/// Reads the columns `names` of the row groups of `path` that `range` overlaps.
+/// Reads the columns `names` of the row groups of `path` that `range` overlaps (of schema 5 and later, only the
+/// rows in `range`).
 pub(super) fn columns(
     path: &Path,
     table: &str,
     range: Range,
     names: &[&str],
 ) -> Result<(u32, Vec<RecordBatch>), Error> {
-    let (builder, md, version) = open_checked(path, Some(table))?;
-    let schema = md.file_metadata().schema_descr();
-    let ts_col = schema
-        .columns()
-        .iter()
-        .position(|c| c.path().string() == "ts");
-    let groups: Vec<usize> = md
-        .row_groups()
-        .iter()
-        .enumerate()
-        .filter(
-            |(_, rg)| match ts_col.and_then(|c| rg.column(c).statistics()) {
-                Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-                    (Some(&min), Some(&max)) => range.overlaps(min, max),
-                    _ => true,
-                },
-                _ => true,
-            },
-        )
-        .map(|(i, _)| i)
-        .collect();
-    let mask = ProjectionMask::columns(schema, names.iter().copied());
-    let reader = builder
-        .with_row_groups(groups)
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(pq(path))?;
-    let mut out = Vec::new();
-    for batch in reader {
-        out.push(batch.map_err(|source| Error::Arrow {
-            path: path.to_path_buf(),
-            source,
-        })?);
-    }
-    Ok((version, out))
+    read_columns(path, table, range, None, Some(names))
 }
 
 fn usage_of_chunk(
