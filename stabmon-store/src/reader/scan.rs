@@ -4,14 +4,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt64Type};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
 use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
-
-use arrow_array::Array;
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt64Type};
 
 use super::usage::columns;
 use super::{Cols, Range, StoreReader, read_latency, read_samples, read_segment, read_segment_at};
