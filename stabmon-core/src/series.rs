@@ -25,7 +25,9 @@
 
 use std::time::Duration;
 
-use crate::latency::LatencyProbe;
+use std::collections::BTreeMap;
+
+use crate::latency::{LatencyProbe, ProbePoint};
 use crate::sample::{LoadAvg, Memory, Pressure, Sample};
 use crate::time::Timestamp;
 
@@ -74,8 +76,9 @@ pub struct SystemSeries {
     pub utc_offset_secs: Vec<Option<i32>>,
     /// The number of cores each sample had.
     pub cores: Vec<u16>,
-    /// Every latency probe the samples carried, in the samples' order.
-    pub latency: Vec<LatencyProbe>,
+    /// The latency probes the samples carried, per target, each list sorted by start time (ties in the samples'
+    /// order): 24 bytes a probe.
+    pub latency: BTreeMap<String, Vec<ProbePoint>>,
 }
 
 impl PartialEq for SystemSeries {
@@ -128,8 +131,8 @@ impl SystemSeries {
     }
 
     /// Reserves room for `additional` more samples in every column (a reader that knows how many are coming
-    /// avoids the columns' doubling on growth), and for `probes` more latency probes.
-    pub fn reserve(&mut self, additional: usize, probes: usize) {
+    /// avoids the columns' doubling on growth).
+    pub fn reserve(&mut self, additional: usize) {
         self.ts.reserve_exact(additional);
         self.interval_us.reserve_exact(additional);
         self.cpu_busy_pct.reserve_exact(additional);
@@ -150,7 +153,6 @@ impl SystemSeries {
         self.boot_id.reserve_exact(additional);
         self.utc_offset_secs.reserve_exact(additional);
         self.cores.reserve_exact(additional);
-        self.latency.reserve_exact(probes);
     }
 
     /// Appends one sample's system values and latency probes (its process lists are not kept).
@@ -168,7 +170,22 @@ impl SystemSeries {
         self.utc_offset_secs.push(s.utc_offset_secs);
         self.cores
             .push(u16::try_from(s.per_core.len()).unwrap_or(u16::MAX));
-        self.latency.extend(s.latency.iter().cloned());
+        for p in &s.latency {
+            self.push_probe(p);
+        }
+    }
+
+    /// Adds one latency probe to its target's list, in start order (after any probe that started at the same
+    /// time).
+    pub fn push_probe(&mut self, p: &LatencyProbe) {
+        let list = match self.latency.get_mut(&p.target) {
+            Some(l) => l,
+            None => self.latency.entry(p.target.clone()).or_default(),
+        };
+        let point = ProbePoint::of(p);
+        // Probes arrive nearly in start order (a slow one with a later sample): the place is near the end.
+        let at = list.len() - list.iter().rev().take_while(|q| q.ts > point.ts).count();
+        list.insert(at, point);
     }
 
     fn push_memory(&mut self, m: &Memory) {
@@ -272,7 +289,7 @@ impl SystemSeries {
         self.ts.partition_point(|x| *x < t)
     }
 
-    /// The bytes the columns hold (capacity, not counting the latency probes' strings): what a range costs.
+    /// The bytes the columns and probe lists hold (capacity): what a range costs.
     pub fn heap_bytes(&self) -> usize {
         fn b<T>(v: &Vec<T>) -> usize {
             v.capacity() * std::mem::size_of::<T>()
@@ -293,7 +310,7 @@ impl SystemSeries {
             + b(&self.boot_id)
             + b(&self.utc_offset_secs)
             + b(&self.cores)
-            + b(&self.latency)
+            + self.latency.values().map(b).sum::<usize>()
     }
 }
 
@@ -388,5 +405,34 @@ mod tests {
             ])
             .unwrap_or_default();
         assert_eq!(at, vec![samples[0].clone(), samples[3].clone()]);
+
+        // Probes go to their target's list in start order; a slow one arriving with a later sample is put back
+        // in its place, and probes that started together keep their arrival order.
+        let mut series = SystemSeries::new("h");
+        let t = |s: u64| t0.saturating_add(Duration::from_secs(s));
+        let mut a = Sample::new(t(2), "h");
+        a.latency.push(LatencyProbe::ok("gw", t(1), 1.5));
+        a.latency.push(LatencyProbe::ok("web", t(1), 20.0));
+        let mut b = Sample::new(t(3), "h");
+        b.latency.push(LatencyProbe::ok("gw", t(2), 1.25));
+        b.latency
+            .push(LatencyProbe::new("gw", t(0), crate::ProbeOutcome::Timeout));
+        b.latency.push(LatencyProbe::ok("gw", t(2), 1.75));
+        series.push(&a);
+        series.push(&b);
+        let gw: Vec<(u64, Option<f64>)> = series.latency["gw"]
+            .iter()
+            .map(|p| {
+                (
+                    p.ts.as_unix_secs() as u64 - t0.as_unix_secs() as u64,
+                    p.round_trip_ms(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            gw,
+            [(0, None), (1, Some(1.5)), (2, Some(1.25)), (2, Some(1.75))]
+        );
+        assert_eq!(series.latency["web"].len(), 1);
     }
 }

@@ -470,8 +470,15 @@ fn sub_series(
     s.latency = series
         .latency
         .iter()
-        .filter(|p| from.is_none_or(|f| p.ts >= f) && to.is_none_or(|t| p.ts < t))
-        .cloned()
+        .map(|(target, probes)| {
+            let kept = probes
+                .iter()
+                .filter(|p| from.is_none_or(|f| p.ts >= f) && to.is_none_or(|t| p.ts < t))
+                .copied()
+                .collect::<Vec<_>>();
+            (target.clone(), kept)
+        })
+        .filter(|(_, kept)| !kept.is_empty())
         .collect();
     s
 }

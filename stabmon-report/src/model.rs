@@ -5,9 +5,10 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
+use stabmon_core::latency::ProbePoint;
 use stabmon_core::latency::{jitter_ms, loss};
 use stabmon_core::series::{SystemSeries, WindowSource};
-use stabmon_core::{LatencyProbe, ProcessEntry, Sample, Timestamp};
+use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
 use crate::escape::truncate_chars;
 use crate::timefmt::Offsets;
@@ -840,11 +841,11 @@ pub(crate) fn build(
         Line(usize),
     }
     let mut charts = Vec::new();
-    let by_target = probes_by_target(&series.latency);
+    let by_target = &series.latency;
     for &kind in p.charts {
         if kind == Chart::Latency {
             charts.extend(latency_chart(
-                &by_target,
+                by_target,
                 &frame,
                 columns,
                 &lat_keep,
@@ -1061,7 +1062,7 @@ pub(crate) fn build(
         .map(|s| {
             let mut m = moment(s, &mut procs, &mut index);
             for name in &lane_names {
-                let latest = by_target.get(*name).and_then(|ps| {
+                let latest = by_target.get(&**name).and_then(|ps| {
                     let k = ps.partition_point(|p| p.ts <= s.ts);
                     k.checked_sub(1).map(|k| match ps[k].round_trip_ms() {
                         Some(ms) => Ok(ms),
@@ -1096,24 +1097,12 @@ pub(crate) fn build(
     })
 }
 
-/// Every probe of `probes`, per target, sorted by start time.
-fn probes_by_target(probes: &[LatencyProbe]) -> BTreeMap<&str, Vec<&LatencyProbe>> {
-    let mut out: BTreeMap<&str, Vec<&LatencyProbe>> = BTreeMap::new();
-    for p in probes {
-        out.entry(p.target.as_str()).or_default().push(p);
-    }
-    for ps in out.values_mut() {
-        ps.sort_by_key(|p| p.ts);
-    }
-    out
-}
-
 /// The latency chart: one line per target through its successful round trips on a log scale (so a few
 /// milliseconds stay readable beside a 2 s stall), and a lane per target at the bottom where failed probes are
 /// ticks, never values. A line breaks where three or more probes in a row failed, or where probing paused. `None`
 /// without any probe.
 fn latency_chart(
-    by_target: &BTreeMap<&str, Vec<&LatencyProbe>>,
+    by_target: &BTreeMap<String, Vec<ProbePoint>>,
     frame: &Frame,
     columns: usize,
     keep: &[i64],
@@ -1220,7 +1209,7 @@ fn latency_chart(
         }
         // Figures over the probes that started in the range (stabmon-core's loss and jitter).
         let in_range = || {
-            probes.iter().copied().filter(|p| {
+            probes.iter().filter(|p| {
                 let t = p.ts.as_unix_micros();
                 t >= from_us && t <= to_us
             })

@@ -1,12 +1,12 @@
 //! Latency spikes and outages, per target, over the probes the samples carry.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros};
 use super::view::View;
 use super::{DetectOptions, Incident, IncidentKind, format};
-use crate::latency::LatencyProbe;
+use crate::latency::ProbePoint;
 use crate::time::Timestamp;
 
 /// A round trip in milliseconds at a glance: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`, `12 s` (about two significant
@@ -29,31 +29,19 @@ pub fn format_ms(v: f64) -> String {
     }
 }
 
-/// The probes of every target, each list sorted by start time (ties keep the samples' order).
-fn by_target<V: View + ?Sized>(samples: &V) -> BTreeMap<&str, Vec<&LatencyProbe>> {
-    let mut out: BTreeMap<&str, Vec<&LatencyProbe>> = BTreeMap::new();
-    for p in samples.probes() {
-        out.entry(p.target.as_str()).or_default().push(p);
-    }
-    for list in out.values_mut() {
-        list.sort_by_key(|p| p.ts);
-    }
-    out
-}
-
 /// Finds latency spikes and outages in the probes of `samples`; see the [module docs](super).
 pub(crate) fn latency_incidents<V: View + ?Sized>(
     samples: &V,
     opts: &DetectOptions,
     out: &mut Vec<Incident>,
 ) {
-    for (target, probes) in by_target(samples) {
-        spikes(target, &probes, opts, out);
-        outages(target, &probes, opts, out);
+    for (target, probes) in samples.probes().iter() {
+        spikes(target, probes, opts, out);
+        outages(target, probes, opts, out);
     }
 }
 
-fn spikes(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mut Vec<Incident>) {
+fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut Vec<Incident>) {
     let ok: Vec<(i64, f64)> = probes
         .iter()
         .filter_map(|p| p.round_trip_ms().map(|ms| (p.ts.as_unix_micros(), ms)))
@@ -153,7 +141,7 @@ fn spikes(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mu
     }
 }
 
-fn outages(target: &str, probes: &[&LatencyProbe], opts: &DetectOptions, out: &mut Vec<Incident>) {
+fn outages(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut Vec<Incident>) {
     let n = probes.len();
     let min_probes = (opts.outage_min_probes as usize).max(1);
     if n < min_probes {

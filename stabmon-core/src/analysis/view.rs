@@ -1,11 +1,13 @@
 //! What detection reads of a series: samples in memory, or a [`SystemSeries`] with a [`WindowSource`] for the
 //! windows where a culprit is named.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Culprit, IncidentKind, culprit_for};
-use crate::latency::LatencyProbe;
+use crate::latency::ProbePoint;
 use crate::sample::{Pressure, Sample};
 use crate::series::{SystemSeries, WindowSource};
 use crate::time::Timestamp;
@@ -23,8 +25,8 @@ pub(crate) trait View {
     fn oom_kill_count(&self, i: usize) -> Option<u64>;
     fn boot_id(&self, i: usize) -> Option<&str>;
     fn boot_time(&self, i: usize) -> Timestamp;
-    /// Every latency probe, in the samples' order.
-    fn probes(&self) -> Box<dyn Iterator<Item = &LatencyProbe> + '_>;
+    /// The latency probes per target, each list in start order (ties in the samples' order).
+    fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>>;
     /// [`culprit_for`] over these samples.
     fn culprit(
         &self,
@@ -68,8 +70,17 @@ impl View for [Sample] {
     fn boot_time(&self, i: usize) -> Timestamp {
         self[i].boot_time
     }
-    fn probes(&self) -> Box<dyn Iterator<Item = &LatencyProbe> + '_> {
-        Box::new(self.iter().flat_map(|s| &s.latency))
+    fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>> {
+        let mut out: BTreeMap<String, Vec<ProbePoint>> = BTreeMap::new();
+        for p in self.iter().flat_map(|s| &s.latency) {
+            out.entry(p.target.clone())
+                .or_default()
+                .push(ProbePoint::of(p));
+        }
+        for list in out.values_mut() {
+            list.sort_by_key(|p| p.ts);
+        }
+        Cow::Owned(out)
     }
     fn culprit(
         &self,
@@ -122,8 +133,8 @@ impl View for SeriesView<'_> {
     fn boot_time(&self, i: usize) -> Timestamp {
         self.series.boot_time[i]
     }
-    fn probes(&self) -> Box<dyn Iterator<Item = &LatencyProbe> + '_> {
-        Box::new(self.series.latency.iter())
+    fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>> {
+        Cow::Borrowed(&self.series.latency)
     }
     fn culprit(
         &self,

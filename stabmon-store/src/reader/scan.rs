@@ -123,27 +123,16 @@ impl StoreReader {
         };
         let segments = self.segments_in(Some(host), range)?;
         // The columns sized once from the footers (the rows of the row groups in range, an upper bound), instead of
-        // doubling as they grow; probes likewise from the latency files' row counts.
-        let (mut rows, mut probes) = (0u64, 0u64);
+        // doubling as they grow.
+        let mut rows = 0u64;
         for seg in &segments {
             for (first, last, n) in row_groups(&seg.file(TABLES[0])).unwrap_or_default() {
                 if range.overlaps(first.as_unix_micros(), last.as_unix_micros()) {
                     rows += n;
                 }
             }
-            let lat = seg.file(LATENCY);
-            if lat.exists() {
-                for (first, last, n) in row_groups(&lat).unwrap_or_default() {
-                    if range.overlaps(first.as_unix_micros(), last.as_unix_micros()) {
-                        probes += n;
-                    }
-                }
-            }
         }
-        series.reserve(
-            usize::try_from(rows).unwrap_or(0) + journal.len(),
-            usize::try_from(probes).unwrap_or(0),
-        );
+        series.reserve(usize::try_from(rows).unwrap_or(0) + journal.len());
         // A row group at a time: memory holds the columns and one row group's samples.
         for (seg, chunk) in self.chunks_of(segments, range) {
             let file = seg.file(TABLES[0]);
@@ -461,7 +450,9 @@ fn series_from_columns(
             series
                 .cores
                 .push(u16::try_from(cores.value_length(i)).unwrap_or(u16::MAX));
-            series.latency.extend(probes.unwrap_or_default());
+            for p in probes.unwrap_or_default() {
+                series.push_probe(&p);
+            }
         }
     }
     Ok(true)
