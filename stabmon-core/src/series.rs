@@ -2,7 +2,7 @@
 //! without the per-sample process lists.
 //!
 //! A [`Sample`] carries its top process lists, a few kilobytes; a month at 1 s of them does not fit in the memory of
-//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 100
+//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 130
 //! bytes a sample), and analysis asks a [`WindowSource`] for whole samples only inside the windows where it names a
 //! culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
 //!

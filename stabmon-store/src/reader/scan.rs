@@ -94,7 +94,7 @@ impl StoreReader {
 
     /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
     /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
-    /// journal. Memory: the columns (about 100 bytes a sample) and one segment's rows at a time.
+    /// journal. Memory: the columns (about 130 bytes a sample, 24 a latency probe) and one row group at a time.
     ///
     /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
     /// an error.
