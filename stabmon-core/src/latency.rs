@@ -154,16 +154,7 @@ impl ProbeOutcome {
     /// The outcome's kind as a short snake_case name: `ok`, `timeout`, `refused`, `reset`, `dns_error`,
     /// `tls_error`, `http_status` or `other`. This is what the store and `stabmon dump` write.
     pub fn kind(&self) -> &'static str {
-        match self {
-            ProbeOutcome::Ok => "ok",
-            ProbeOutcome::Timeout => "timeout",
-            ProbeOutcome::Refused => "refused",
-            ProbeOutcome::Reset => "reset",
-            ProbeOutcome::DnsError(_) => "dns_error",
-            ProbeOutcome::TlsError(_) => "tls_error",
-            ProbeOutcome::HttpStatus(_) => "http_status",
-            ProbeOutcome::Other(_) => "other",
-        }
+        OutcomeKind::of(self).kind()
     }
 
     /// The HTTP status code of an [`HttpStatus`](ProbeOutcome::HttpStatus) outcome.
