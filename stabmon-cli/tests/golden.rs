@@ -121,6 +121,18 @@ fn check(name: &str, got: &str) {
     }
 }
 
+/// Runs `stabmon` with `args`, which must succeed; gives its stdout.
+fn run_ok(args: &[&str]) -> Vec<u8> {
+    let out = stabmon().args(args).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stabmon {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// The spike labels of a report page, one line each: chart, incident index and the label's text.
 fn labels(html: &str) -> String {
     let mut out = String::new();
@@ -161,21 +173,9 @@ fn a_synthetic_day_gives_the_golden_incidents_and_labels() {
         "2026-11-26T00:00:00Z",
     ];
 
-    let out = stabmon()
-        .arg("incidents")
-        .arg("--json")
-        .args(range)
-        .arg("--data")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let data = dir.path().to_str().unwrap();
+    let stdout = run_ok(&[&["incidents", "--json", "--data", data][..], &range].concat());
+    let json: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert!(json["incidents"].as_array().unwrap().len() >= 8, "{json:#}");
     check(
         "day-incidents.json",
@@ -183,20 +183,12 @@ fn a_synthetic_day_gives_the_golden_incidents_and_labels() {
     );
 
     let html = dir.path().join("day.html");
-    let out = stabmon()
-        .arg("report")
-        .args(range)
-        .arg("--data")
-        .arg(dir.path())
-        .arg("-o")
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        &[
+            &["report", "--data", data, "-o", html.to_str().unwrap()][..],
+            &range,
+        ]
+        .concat(),
     );
     let labels = labels(&std::fs::read_to_string(&html).unwrap());
     assert!(labels.contains("xmrig (pid"), "{labels}");
