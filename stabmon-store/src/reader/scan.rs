@@ -111,12 +111,7 @@ impl StoreReader {
             .remove(host)
             .unwrap_or_default();
         let push = |s: &Sample, journal: &mut VecDeque<Sample>, series: &mut SystemSeries| {
-            while let Some(j) = journal.front().filter(|j| j.ts <= s.ts) {
-                if j.ts < s.ts {
-                    series.push(j);
-                }
-                journal.pop_front();
-            }
+            push_journal_before(s.ts, journal, series);
             if series.ts.last().is_none_or(|t| *t < s.ts) {
                 series.push(s);
             }
@@ -406,12 +401,7 @@ fn series_from_columns(
                 continue;
             }
             let at = Timestamp::from_unix_micros(t);
-            while let Some(j) = journal.front().filter(|j| j.ts <= at) {
-                if j.ts < at && series.ts.last().is_none_or(|l| *l < j.ts) {
-                    series.push(j);
-                }
-                journal.pop_front();
-            }
+            push_journal_before(at, journal, series);
             let probes = carried.get_mut(k).map(|s| std::mem::take(&mut s.latency));
             k += 1;
             if series.ts.last().is_some_and(|l| *l >= at) {
@@ -456,6 +446,17 @@ fn series_from_columns(
         }
     }
     Ok(true)
+}
+
+/// Moves the journal's samples before `at` into `series` (those it already has left out) and drops one at `at`,
+/// which the segment's sample replaces.
+fn push_journal_before(at: Timestamp, journal: &mut VecDeque<Sample>, series: &mut SystemSeries) {
+    while let Some(j) = journal.front().filter(|j| j.ts <= at) {
+        if j.ts < at && series.ts.last().is_none_or(|l| *l < j.ts) {
+            series.push(j);
+        }
+        journal.pop_front();
+    }
 }
 
 /// The first and last `ts` and the row count of a `samples` file, from its footer.
