@@ -118,8 +118,8 @@ fn the_journal_of_a_running_recorder_is_covered_streamed_and_in_the_columns() {
 }
 
 /// Three hours of `web-1` in two segments, the first segment's `samples` file damaged by `damage`: the samples
-/// read as columns and streamed, and the one warning, which must name the damaged file.
-fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize) {
+/// read as columns, streamed and counted by `usage`, and the one warning, which must name the damaged file.
+fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize, u64) {
     let dir = tempfile::tempdir().unwrap();
     let samples = synth("web-1", 3 * 3600);
     write(dir.path(), &samples);
@@ -133,27 +133,29 @@ fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize) {
         .unwrap()
         .map(Result::unwrap)
         .count();
+    let usage = reader.usage("web-1", None, None).unwrap().samples;
     let warnings = reader.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains(&files[0].display().to_string()),
         "{warnings:?}"
     );
-    (samples.len(), series.len(), streamed)
+    (samples.len(), series.len(), streamed, usage)
 }
 
 #[test]
 fn a_damaged_segment_in_the_middle_is_skipped_with_one_warning() {
-    let (all, series, streamed) =
+    let (all, series, streamed, usage) =
         read_damaged(|f| std::fs::write(f, b"PAR1 this is not parquet PAR1").unwrap());
     assert!(series > 0 && series < all, "{series} of {all}");
     assert_eq!(streamed, series);
+    assert_eq!(usage, series as u64);
 }
 
 #[test]
 fn a_damaged_row_group_costs_only_its_own_samples() {
     // Bytes a third of the way into the file: inside a row group, not the footer.
-    let (all, series, streamed) = read_damaged(|f| {
+    let (all, series, streamed, usage) = read_damaged(|f| {
         let mut bytes = std::fs::read(f).unwrap();
         let at = bytes.len() / 3;
         for b in &mut bytes[at..at + 64] {
@@ -164,6 +166,11 @@ fn a_damaged_row_group_costs_only_its_own_samples() {
     assert!(streamed > 0 && streamed < all, "{streamed} of {all}");
     // The columns read fewer of the file's bytes than whole samples do: they lose at most what the stream loses.
     assert!(series >= streamed, "{series} columns, {streamed} streamed");
+    // Usage reads fewer columns still (the damage may miss them all).
+    assert!(
+        usage >= streamed as u64 && usage <= all as u64,
+        "{usage} in usage, {streamed} streamed, {all} written"
+    );
 }
 
 #[test]

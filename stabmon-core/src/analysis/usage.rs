@@ -243,8 +243,8 @@ impl<'a> NameRow<'a> {
 /// ```
 #[derive(Default)]
 pub struct UsageAcc {
-    names: HashMap<String, NameAcc>,
-    pids: HashMap<ProcessKey, PidAcc>,
+    names: HashMap<String, NameAcc, ahash::RandomState>,
+    pids: HashMap<ProcessKey, PidAcc, ahash::RandomState>,
     /// The sum of every sample's absent-name bound so far (CPU seconds).
     nth_total: f64,
 }
@@ -256,6 +256,11 @@ impl std::fmt::Debug for UsageAcc {
             .field("pids", &self.pids.len())
             .finish()
     }
+}
+
+/// `a == b`, at once where both are the same string in memory (rows read from one dictionary).
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
 }
 
 impl UsageAcc {
@@ -326,10 +331,16 @@ impl UsageAcc {
             .collect();
         let listed_names = totals.len();
         for p in processes {
-            if totals[..listed_names].iter().any(|t| t.0 == p.name) {
+            if totals[..listed_names]
+                .iter()
+                .any(|t| same_name(t.0, p.name))
+            {
                 continue;
             }
-            match totals[listed_names..].iter_mut().find(|t| t.0 == p.name) {
+            match totals[listed_names..]
+                .iter_mut()
+                .find(|t| same_name(t.0, p.name))
+            {
                 Some(t) => {
                     t.1 += p.cpu_pct;
                     t.2 += p.rss_bytes;

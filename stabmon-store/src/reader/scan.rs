@@ -12,13 +12,14 @@ use parquet::file::statistics::Statistics;
 use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
-use super::usage::columns;
-use super::{Cols, Range, StoreReader, read_latency, read_samples, read_segment, read_segment_at};
+use super::{
+    Cols, Range, StoreReader, read_columns, read_latency, read_samples, read_segment, read_segment_at,
+};
 use crate::error::{Error, invalid, io, pq};
 use crate::layout::{LATENCY, SegmentLoc, TABLES, utc_date};
 
 /// One microsecond: a range ending just after a timestamp includes it.
-const MICRO: std::time::Duration = std::time::Duration::from_micros(1);
+pub(super) const MICRO: std::time::Duration = std::time::Duration::from_micros(1);
 
 /// What the data holds for one host, from the segments' footers (or a served directory's manifest) and the
 /// journal: no sample is decoded from Parquet.
@@ -298,11 +299,12 @@ fn series_from_columns(
     series: &mut SystemSeries,
 ) -> Result<bool, Error> {
     let file = seg.file(TABLES[0]);
-    let (version, batches) = columns(
+    let (version, batches) = read_columns(
         &file,
         TABLES[0],
         chunk,
-        &[
+        None,
+        Some(&[
             "ts",
             "boot_time",
             "boot_id",
@@ -325,7 +327,7 @@ fn series_from_columns(
             "pressure_io_some_pct",
             "pressure_io_full_pct",
             "oom_kill_count",
-        ],
+        ]),
     )?;
     if version < 5 {
         return Ok(false);

@@ -1,17 +1,20 @@
 //! `stabmon top` over any range: process and name usage aggregated from the tables' columns, without building
 //! samples (schema 5 and later; older files through whole samples).
 
-use std::path::Path;
-
 use arrow_array::types::{
     Float32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, RecordBatch};
-use stabmon_core::Timestamp;
-use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
+use std::path::{Path, PathBuf};
 
-use super::{Cols, Range, StoreReader, read_columns, read_segment};
-use crate::error::Error;
+use arrow_array::{Array, PrimitiveArray, RecordBatch};
+use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
+use stabmon_core::{Sample, Timestamp};
+
+use super::scan::row_group_ranges;
+use super::table::{Strings, TableFile};
+use super::scan::MICRO;
+use super::{Cols, Range, StoreReader, StrCol, read_segment};
+use crate::error::{Error, invalid};
 use crate::layout::{SegmentLoc, TABLES};
 
 impl StoreReader {
@@ -32,25 +35,42 @@ impl StoreReader {
         let mut acc = UsageAcc::default();
         let mut out = RangeUsage::default();
         let mut last: Option<Timestamp> = None;
-        for (seg, chunk) in self.chunks_in(host, range)? {
-            match usage_of_chunk(&seg, chunk, &mut acc, &mut out, &mut last) {
-                Ok(()) => {}
-                Err(e @ Error::NewerSchema { .. }) => return Err(e),
-                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
+        let mut scratch = Scratch::default();
+        let segments = self.segments_in(Some(host), range)?;
+        let mut sum = Summing {
+            acc: &mut acc,
+            scratch: &mut scratch,
+            out: &mut out,
+            last: &mut last,
+        };
+        // Two threads: one decodes the next row groups while this one adds up the last (a bounded queue of two
+        // between them); where no thread can be started, one after the other on this one.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Piece, Error>>(2);
+            let decoder = std::thread::Builder::new()
+                .name("stabmon-usage".into())
+                .spawn_scoped(scope, || {
+                    self.decode_usage(&segments, range, &mut |p| tx.send(p).is_ok());
+                    drop(tx);
+                });
+            if decoder.is_err() {
+                let mut failed = Ok(());
+                self.decode_usage(&segments, range, &mut |p| {
+                    failed = self.add_piece(p, &mut sum);
+                    failed.is_ok()
+                });
+                return failed;
             }
-        }
+            for piece in rx {
+                self.add_piece(piece, &mut sum)?;
+            }
+            Ok(())
+        })?;
         let journal = self
             .journal_samples(Some(host), range)
             .remove(host)
             .unwrap_or_default();
-        for s in journal {
-            if last.is_none_or(|l| l < s.ts) {
-                out.samples += 1;
-                out.covered_secs += s.interval.as_secs_f64();
-                acc.push(&s);
-                last = Some(s.ts);
-            }
-        }
+        journal.iter().for_each(|s| sum.sample(s));
         out.names = acc.finish();
         Ok(out)
     }
@@ -68,163 +88,444 @@ pub struct RangeUsage {
     pub covered_secs: f64,
 }
 
-/// Reads the columns `names` of the row groups of `path` that `range` overlaps (of schema 5 and later, only the
-/// rows in `range`).
-pub(super) fn columns(
-    path: &Path,
-    table: &str,
-    range: Range,
-    names: &[&str],
-) -> Result<(u32, Vec<RecordBatch>), Error> {
-    read_columns(path, table, range, None, Some(names))
+/// Where [`StoreReader::usage`] adds up.
+struct Summing<'a> {
+    acc: &'a mut UsageAcc,
+    scratch: &'a mut Scratch,
+    out: &'a mut RangeUsage,
+    /// The last sample counted: a later one at or before it is a repeat.
+    last: &'a mut Option<Timestamp>,
 }
 
-fn usage_of_chunk(
-    seg: &SegmentLoc,
-    chunk: Range,
-    acc: &mut UsageAcc,
-    out: &mut RangeUsage,
-    last: &mut Option<Timestamp>,
-) -> Result<(), Error> {
-    let files: Vec<_> = TABLES.iter().map(|t| seg.file(t)).collect();
-    let (version, sample_batches) = columns(
-        &files[0],
-        TABLES[0],
-        chunk,
-        &["ts", "interval_us", "name_cpu_nth_pct"],
-    )?;
-    if version < 5 {
-        // Older files derive values from other rows: read them as whole samples.
-        for s in read_segment(seg, chunk)? {
-            if last.is_none_or(|l| l < s.ts) {
-                out.samples += 1;
-                out.covered_secs += s.interval.as_secs_f64();
-                acc.push(&s);
-                *last = Some(s.ts);
+impl Summing<'_> {
+    fn sample(&mut self, s: &Sample) {
+        if self.last.is_none_or(|l| l < s.ts) {
+            self.out.samples += 1;
+            self.out.covered_secs += s.interval.as_secs_f64();
+            self.acc.push(s);
+            *self.last = Some(s.ts);
+        }
+    }
+}
+
+/// What the decoding thread of [`StoreReader::usage`] hands over.
+enum Piece {
+    /// Whole samples, of files older than schema 5.
+    Samples(Vec<Sample>),
+    /// A row group's columns.
+    Columns(Decoded),
+}
+
+impl StoreReader {
+    /// Decodes the row groups of `segments` in `range`, one at a time, handing each to `sink` (which says whether
+    /// to go on). Damaged row groups and segments are skipped with a warning; a newer schema is handed over as the
+    /// error that ends the read.
+    fn decode_usage(
+        &self,
+        segments: &[SegmentLoc],
+        range: Range,
+        sink: &mut dyn FnMut(Result<Piece, Error>) -> bool,
+    ) {
+        for seg in segments {
+            let go_on = match self.decode_segment(seg, range, sink) {
+                Ok(go_on) => go_on,
+                Err(e @ Error::NewerSchema { .. }) => {
+                    sink(Err(e));
+                    false
+                }
+                Err(e) => {
+                    self.warn(&seg.file(TABLES[0]), &e);
+                    true
+                }
+            };
+            if !go_on {
+                return;
             }
         }
-        return Ok(());
     }
-    // The samples of the chunk: (ts, interval, the names list's bound).
-    let mut ticks: Vec<(i64, u64, f32)> = Vec::new();
-    for b in &sample_batches {
-        let c = Cols {
-            batch: b,
-            path: &files[0],
-        };
-        let ts = c.req::<TimestampMicrosecondType>("ts")?;
-        let interval = c.prim::<Int64Type>("interval_us")?;
-        let nth = c.req::<Float32Type>("name_cpu_nth_pct")?;
-        for i in 0..b.num_rows() {
-            let t = ts.value(i);
-            if chunk.contains(t) {
-                let iv = if interval.is_null(i) {
-                    0
-                } else {
-                    interval.value(i).max(0) as u64
+
+    /// [`decode_usage`](Self::decode_usage) of one segment; `false` once the sink wants no more.
+    fn decode_segment(
+        &self,
+        seg: &SegmentLoc,
+        range: Range,
+        sink: &mut dyn FnMut(Result<Piece, Error>) -> bool,
+    ) -> Result<bool, Error> {
+        let files: Vec<_> = TABLES.iter().map(|t| seg.file(t)).collect();
+        let samples = TableFile::open(&files[0], Some(TABLES[0]), Strings::Plain)?;
+        if samples.version < 5 {
+            // Older files derive values from other rows: read them as whole samples.
+            for chunk in row_group_ranges(seg, range)? {
+                let go_on = match read_segment(seg, chunk) {
+                    Ok(list) => sink(Ok(Piece::Samples(list))),
+                    Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                    Err(e) => {
+                        self.warn(&files[0], &e);
+                        true
+                    }
                 };
-                ticks.push((t, iv, nth.value(i)));
+                if !go_on {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        let tables = Tables {
+            samples,
+            processes: TableFile::open(&files[1], Some(TABLES[1]), Strings::Dictionary)?,
+            names: TableFile::open(&files[2], Some(TABLES[2]), Strings::Dictionary)?,
+        };
+        for g in tables.samples.groups_in(range) {
+            let chunk = match tables.samples.spans()[g] {
+                Some((first, last)) => Range {
+                    from: Some(range.from.map_or(Timestamp::from_unix_micros(first), |f| {
+                        f.max(Timestamp::from_unix_micros(first))
+                    })),
+                    to: Some(range.to.map_or(
+                        Timestamp::from_unix_micros(last).saturating_add(MICRO),
+                        |t| t.min(Timestamp::from_unix_micros(last).saturating_add(MICRO)),
+                    )),
+                },
+                None => range,
+            };
+            match tables.decode(g, chunk) {
+                Ok(Some(d)) => {
+                    if !sink(Ok(Piece::Columns(d))) {
+                        return Ok(false);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => self.warn(&files[0], &e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Adds a piece the decoder handed over (a row group whose columns do not read is skipped with a warning).
+    fn add_piece(&self, piece: Result<Piece, Error>, sum: &mut Summing<'_>) -> Result<(), Error> {
+        match piece? {
+            Piece::Samples(list) => list.iter().for_each(|s| sum.sample(s)),
+            Piece::Columns(d) => {
+                if let Err(e) = d.add(sum) {
+                    self.warn(&d.path, &e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The three tables of a schema-5 segment.
+struct Tables {
+    samples: TableFile,
+    processes: TableFile,
+    names: TableFile,
+}
+
+impl Tables {
+    /// Row group `group` of the samples (the part in `chunk`) with the process and name rows of its samples;
+    /// `None` where the chunk holds no sample.
+    fn decode(&self, group: usize, chunk: Range) -> Result<Option<Decoded>, Error> {
+        let path = &self.samples.path;
+        let sample_batches = self.samples.read(
+            &[group],
+            chunk,
+            None,
+            Some(&["ts", "interval_us", "name_cpu_nth_pct"]),
+        )?;
+        // The samples of the chunk: (ts, interval, the names list's bound).
+        let mut ticks: Vec<(i64, u64, f32)> = Vec::new();
+        for b in &sample_batches {
+            let c = Cols { batch: b, path };
+            let ts = c.req::<TimestampMicrosecondType>("ts")?;
+            let interval = c.prim::<Int64Type>("interval_us")?;
+            let nth = c.req::<Float32Type>("name_cpu_nth_pct")?;
+            for i in 0..b.num_rows() {
+                let t = ts.value(i);
+                if chunk.contains(t) {
+                    let iv = if interval.is_null(i) {
+                        0
+                    } else {
+                        interval.value(i).max(0) as u64
+                    };
+                    ticks.push((t, iv, nth.value(i)));
+                }
+            }
+        }
+        if ticks.is_empty() {
+            return Ok(None);
+        }
+        let proc_batches = self.processes.read(
+            &self.processes.groups_in(chunk),
+            chunk,
+            None,
+            Some(&[
+                "ts",
+                "pid",
+                "start_time",
+                "name",
+                "cmdline",
+                "cpu_pct",
+                "rss_bytes",
+            ]),
+        )?;
+        let name_batches = self.names.read(
+            &self.names.groups_in(chunk),
+            chunk,
+            None,
+            Some(&["ts", "name", "process_count", "cpu_pct", "rss_bytes"]),
+        )?;
+        Ok(Some(Decoded {
+            path: path.clone(),
+            ticks,
+            proc_batches,
+            proc_path: self.processes.path.clone(),
+            name_batches,
+            name_path: self.names.path.clone(),
+        }))
+    }
+}
+
+/// A row group's samples, decoded: (ts, interval, the names list's bound) of each, and the columns of their
+/// process and name rows.
+struct Decoded {
+    /// The samples file.
+    path: PathBuf,
+    ticks: Vec<(i64, u64, f32)>,
+    proc_batches: Vec<RecordBatch>,
+    proc_path: PathBuf,
+    name_batches: Vec<RecordBatch>,
+    name_path: PathBuf,
+}
+
+impl Decoded {
+    /// Adds the samples to `sum`, each with its process and name rows.
+    fn add(&self, sum: &mut Summing<'_>) -> Result<(), Error> {
+        let ticks = &self.ticks;
+        let procs: Vec<ProcCols<'_>> = self
+            .proc_batches
+            .iter()
+            .map(|b| ProcCols::new(b, &self.proc_path))
+            .collect::<Result<_, _>>()?;
+        let names: Vec<NameCols<'_>> = self
+            .name_batches
+            .iter()
+            .map(|b| NameCols::new(b, &self.name_path))
+            .collect::<Result<_, _>>()?;
+        let index = TickIndex::new(ticks);
+        let scratch = &mut *sum.scratch;
+        scratch
+            .procs
+            .group(&index, procs.iter().map(|c| c.ts.values().as_ref()));
+        scratch
+            .names
+            .group(&index, names.iter().map(|c| c.ts.values().as_ref()));
+        let mut proc_rows: Vec<ProcRow<'_>> = Vec::new();
+        let mut name_rows: Vec<NameRow<'_>> = Vec::new();
+        for (k, &(t, iv, nth)) in ticks.iter().enumerate() {
+            let ts = Timestamp::from_unix_micros(t);
+            if sum.last.is_some_and(|l| l >= ts) {
+                continue;
+            }
+            proc_rows.clear();
+            for &(b, i) in scratch.procs.of(k) {
+                proc_rows.push(procs[b as usize].row(i as usize, &self.proc_path)?);
+            }
+            name_rows.clear();
+            for &(b, i) in scratch.names.of(k) {
+                name_rows.push(names[b as usize].row(i as usize, &self.name_path)?);
+            }
+            let interval = std::time::Duration::from_micros(iv);
+            // The stored lists' order (ranks first) does not change the sums; each list is taken as stored.
+            sum.acc
+                .push_rows(ts, interval, nth, &proc_rows, &name_rows);
+            sum.out.samples += 1;
+            sum.out.covered_secs += interval.as_secs_f64();
+            *sum.last = Some(ts);
+        }
+        Ok(())
+    }
+}
+
+/// The `processes` columns [`StoreReader::usage`] reads, of one batch.
+struct ProcCols<'a> {
+    ts: &'a PrimitiveArray<TimestampMicrosecondType>,
+    pid: &'a PrimitiveArray<UInt32Type>,
+    start: &'a PrimitiveArray<TimestampMicrosecondType>,
+    name: StrCol<'a>,
+    cmdline: StrCol<'a>,
+    cpu: &'a PrimitiveArray<Float32Type>,
+    rss: &'a PrimitiveArray<UInt64Type>,
+}
+
+impl<'a> ProcCols<'a> {
+    fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self, Error> {
+        let c = Cols { batch, path };
+        Ok(ProcCols {
+            ts: c.req("ts")?,
+            pid: c.req("pid")?,
+            start: c.req("start_time")?,
+            name: c.str("name")?,
+            cmdline: c.str("cmdline")?,
+            cpu: c.req("cpu_pct")?,
+            rss: c.req("rss_bytes")?,
+        })
+    }
+
+    fn row(&self, i: usize, path: &Path) -> Result<ProcRow<'a>, Error> {
+        Ok(ProcRow::new(
+            self.pid.value(i),
+            Timestamp::from_unix_micros(self.start.value(i)),
+            self.name
+                .get(i)
+                .ok_or_else(|| invalid(path, "a null name"))?,
+            self.cmdline.get(i),
+            self.cpu.value(i),
+            self.rss.value(i),
+        ))
+    }
+}
+
+/// The `names` columns [`StoreReader::usage`] reads, of one batch.
+struct NameCols<'a> {
+    ts: &'a PrimitiveArray<TimestampMicrosecondType>,
+    name: StrCol<'a>,
+    count: &'a PrimitiveArray<UInt32Type>,
+    cpu: &'a PrimitiveArray<Float32Type>,
+    rss: &'a PrimitiveArray<UInt64Type>,
+}
+
+impl<'a> NameCols<'a> {
+    fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self, Error> {
+        let c = Cols { batch, path };
+        Ok(NameCols {
+            ts: c.req("ts")?,
+            name: c.str("name")?,
+            count: c.req("process_count")?,
+            cpu: c.req("cpu_pct")?,
+            rss: c.req("rss_bytes")?,
+        })
+    }
+
+    fn row(&self, i: usize, path: &Path) -> Result<NameRow<'a>, Error> {
+        Ok(NameRow::new(
+            self.name
+                .get(i)
+                .ok_or_else(|| invalid(path, "a null name"))?,
+            self.cpu.value(i),
+            self.rss.value(i),
+            self.count.value(i),
+        ))
+    }
+}
+
+/// Finds a sample of a chunk by its time: a slot per second of the chunk points at the first sample in it (rows
+/// come ordered by process, not by time, so each row is looked up).
+struct TickIndex<'t> {
+    ticks: &'t [(i64, u64, f32)],
+    first_us: i64,
+    /// Per second from the first sample: the index of the first sample in that second.
+    slots: Vec<u32>,
+}
+
+impl<'t> TickIndex<'t> {
+    /// Seconds beyond which the index falls back to a binary search (a chunk is a row group: an hour).
+    const MAX_SLOTS: i64 = 4 * 86_400;
+
+    fn new(ticks: &'t [(i64, u64, f32)]) -> Self {
+        let first_us = ticks.first().map_or(0, |t| t.0);
+        let span = ticks.last().map_or(0, |t| (t.0 - first_us) / 1_000_000);
+        let mut slots = Vec::new();
+        if span < Self::MAX_SLOTS {
+            slots = vec![u32::MAX; usize::try_from(span).unwrap_or(0) + 1];
+            for (k, t) in ticks.iter().enumerate().rev() {
+                let s = ((t.0 - first_us) / 1_000_000) as usize;
+                slots[s] = u32::try_from(k).unwrap_or(u32::MAX);
+            }
+        }
+        TickIndex {
+            ticks,
+            first_us,
+            slots,
+        }
+    }
+
+    /// The index of the sample at `ts`, if the chunk has one.
+    fn find(&self, ts: i64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return self.ticks.binary_search_by_key(&ts, |x| x.0).ok();
+        }
+        if ts < self.first_us {
+            return None;
+        }
+        let slot = *self.slots.get(usize::try_from((ts - self.first_us) / 1_000_000).ok()?)?;
+        let from = usize::try_from(slot).ok()?;
+        self.ticks
+            .get(from..)?
+            .iter()
+            .take_while(|t| t.0 <= ts)
+            .position(|t| t.0 == ts)
+            .map(|p| from + p)
+    }
+}
+
+/// Buffers kept from chunk to chunk (a chunk's rows are in the hundred thousands: allocating them afresh each
+/// time costs more in page faults than the grouping itself).
+#[derive(Default)]
+struct Scratch {
+    procs: ByTick,
+    names: ByTick,
+}
+
+/// A table's rows of a chunk grouped by the sample they belong to, in the order read within each sample: a
+/// counting sort of (batch, row) positions.
+#[derive(Default)]
+struct ByTick {
+    /// Each row's sample, or `u32::MAX` for a row of no sample in the chunk.
+    tick_of_row: Vec<u32>,
+    /// Where each sample's rows start in `order` (one more entry than samples).
+    starts: Vec<u32>,
+    /// (batch, row) positions, by sample.
+    order: Vec<(u32, u32)>,
+}
+
+impl ByTick {
+    fn group<'b>(&mut self, index: &TickIndex<'_>, batches: impl Iterator<Item = &'b [i64]> + Clone) {
+        let n = index.ticks.len();
+        self.tick_of_row.clear();
+        self.starts.clear();
+        self.starts.resize(n + 1, 0);
+        for ts in batches.clone() {
+            for &t in ts {
+                let k = index.find(t).map_or(u32::MAX, |k| k as u32);
+                if k != u32::MAX {
+                    self.starts[k as usize + 1] += 1;
+                }
+                self.tick_of_row.push(k);
+            }
+        }
+        for k in 0..n {
+            self.starts[k + 1] += self.starts[k];
+        }
+        self.order.clear();
+        self.order.resize(self.starts[n] as usize, (0, 0));
+        let mut next: Vec<u32> = self.starts[..n].to_vec();
+        let mut row = 0usize;
+        for (b, ts) in batches.enumerate() {
+            for i in 0..ts.len() {
+                let k = self.tick_of_row[row];
+                row += 1;
+                if k != u32::MAX {
+                    let at = &mut next[k as usize];
+                    self.order[*at as usize] = (b as u32, i as u32);
+                    *at += 1;
+                }
             }
         }
     }
-    if ticks.is_empty() {
-        return Ok(());
+
+    /// The (batch, row) positions of sample `k`'s rows.
+    fn of(&self, k: usize) -> &[(u32, u32)] {
+        &self.order[self.starts[k] as usize..self.starts[k + 1] as usize]
     }
-    let at = |t: i64| ticks.binary_search_by_key(&t, |x| x.0).ok();
-    let (_, proc_batches) = columns(
-        &files[1],
-        TABLES[1],
-        chunk,
-        &[
-            "ts",
-            "pid",
-            "start_time",
-            "name",
-            "cmdline",
-            "cpu_pct",
-            "rss_bytes",
-        ],
-    )?;
-    let (_, name_batches) = columns(
-        &files[2],
-        TABLES[2],
-        chunk,
-        &["ts", "name", "process_count", "cpu_pct", "rss_bytes"],
-    )?;
-    let mut procs: Vec<Vec<ProcRow<'_>>> = vec![Vec::new(); ticks.len()];
-    let proc_cols: Vec<Cols<'_>> = proc_batches
-        .iter()
-        .map(|b| Cols {
-            batch: b,
-            path: &files[1],
-        })
-        .collect();
-    for c in &proc_cols {
-        let ts = c.req::<TimestampMicrosecondType>("ts")?;
-        let pid = c.req::<UInt32Type>("pid")?;
-        let start = c.req::<TimestampMicrosecondType>("start_time")?;
-        let name = c.str("name")?;
-        let cmdline = c.str("cmdline")?;
-        let cpu = c.req::<Float32Type>("cpu_pct")?;
-        let rss = c.req::<UInt64Type>("rss_bytes")?;
-        for i in 0..c.batch.num_rows() {
-            let Some(k) = at(ts.value(i)) else { continue };
-            let name = name
-                .get(i)
-                .ok_or_else(|| crate::error::invalid(&files[1], "a null name"))?;
-            procs[k].push(ProcRow::new(
-                pid.value(i),
-                Timestamp::from_unix_micros(start.value(i)),
-                name,
-                cmdline.get(i),
-                cpu.value(i),
-                rss.value(i),
-            ));
-        }
-    }
-    let mut names: Vec<Vec<NameRow<'_>>> = vec![Vec::new(); ticks.len()];
-    let name_cols: Vec<Cols<'_>> = name_batches
-        .iter()
-        .map(|b| Cols {
-            batch: b,
-            path: &files[2],
-        })
-        .collect();
-    for c in &name_cols {
-        let ts = c.req::<TimestampMicrosecondType>("ts")?;
-        let name = c.str("name")?;
-        let count = c.req::<UInt32Type>("process_count")?;
-        let cpu = c.req::<Float32Type>("cpu_pct")?;
-        let rss = c.req::<UInt64Type>("rss_bytes")?;
-        for i in 0..c.batch.num_rows() {
-            let Some(k) = at(ts.value(i)) else { continue };
-            let name = name
-                .get(i)
-                .ok_or_else(|| crate::error::invalid(&files[2], "a null name"))?;
-            names[k].push(NameRow::new(
-                name,
-                cpu.value(i),
-                rss.value(i),
-                count.value(i),
-            ));
-        }
-    }
-    for (k, &(t, iv, nth)) in ticks.iter().enumerate() {
-        let ts = Timestamp::from_unix_micros(t);
-        if last.is_some_and(|l| l >= ts) {
-            continue;
-        }
-        // The stored lists' order (ranks first) does not change the sums; each list is taken as stored.
-        acc.push_rows(
-            ts,
-            std::time::Duration::from_micros(iv),
-            nth,
-            &procs[k],
-            &names[k],
-        );
-        out.samples += 1;
-        out.covered_secs += std::time::Duration::from_micros(iv).as_secs_f64();
-        *last = Some(ts);
-    }
-    Ok(())
 }

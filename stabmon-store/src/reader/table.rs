@@ -1,0 +1,218 @@
+//! One table file of a segment, its footer parsed once, then read row group by row group: the columns asked
+//! for, and of schema 5 and later only the rows wanted where a row group reaches outside them.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{BooleanArray, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    RowFilter,
+};
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::statistics::Statistics;
+
+use super::Range;
+use crate::error::{Error, invalid, io, pq};
+use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
+
+/// Rows decoded per record batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// A table file opened for reading: the footer is parsed once for all the row groups read from it.
+pub(super) struct TableFile {
+    pub(super) path: PathBuf,
+    file: File,
+    meta: ArrowReaderMetadata,
+    /// The file's schema version.
+    pub(super) version: u32,
+    /// The leaf index of `ts`.
+    ts_col: usize,
+    /// Each row group's first and last `ts`, where its footer has them.
+    spans: Vec<Option<(i64, i64)>>,
+}
+
+/// How string columns come back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Strings {
+    /// As `StringArray`s.
+    Plain,
+    /// As dictionaries of the file's own (a key per row, each distinct value decoded once per row group).
+    Dictionary,
+}
+
+impl TableFile {
+    /// Opens `path`, checking that it is stabmon data of `table` (any table with `None`) of a schema this build
+    /// reads.
+    pub(super) fn open(path: &Path, table: Option<&str>, strings: Strings) -> Result<Self, Error> {
+        let file = File::open(path).map_err(io(path))?;
+        let mut meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
+        let version = schema_version(meta.metadata(), path, table)?;
+        if strings == Strings::Dictionary {
+            let fields: Vec<Field> = meta
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(DataType::Utf8),
+                    )),
+                    _ => f.as_ref().clone(),
+                })
+                .collect();
+            let schema = Schema::new_with_metadata(fields, meta.schema().metadata().clone());
+            meta = ArrowReaderMetadata::try_new(
+                meta.metadata().clone(),
+                ArrowReaderOptions::new().with_schema(Arc::new(schema)),
+            )
+            .map_err(pq(path))?;
+        }
+        let md = meta.metadata();
+        let ts_col = md
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == "ts")
+            .ok_or_else(|| invalid(path, "no ts column"))?;
+        let spans = md
+            .row_groups()
+            .iter()
+            .map(|rg| match rg.column(ts_col).statistics() {
+                Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
+                _ => None,
+            })
+            .collect();
+        Ok(TableFile {
+            path: path.to_path_buf(),
+            file,
+            meta,
+            version,
+            ts_col,
+            spans,
+        })
+    }
+
+    /// The row groups `range` may overlap (those without statistics included), in file order.
+    pub(super) fn groups_in(&self, range: Range) -> Vec<usize> {
+        self.spans
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_none_or(|(min, max)| range.overlaps(min, max)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The first and last `ts` of each row group, where the footer has them.
+    pub(super) fn spans(&self) -> &[Option<(i64, i64)>] {
+        &self.spans
+    }
+
+    /// The columns `names` (all with `None`) of the row groups `groups`; of schema 5 and later only the rows in
+    /// `range` and, with `only`, at those instants (sorted). Older files derive values from other rows, so their
+    /// row groups come whole.
+    pub(super) fn read(
+        &self,
+        groups: &[usize],
+        range: Range,
+        only: Option<&[i64]>,
+        names: Option<&[&str]>,
+    ) -> Result<Vec<RecordBatch>, Error> {
+        let input = self.file.try_clone().map_err(io(&self.path))?;
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
+            .with_row_groups(groups.to_vec())
+            .with_batch_size(BATCH_ROWS);
+        let descr = self.meta.metadata().file_metadata().schema_descr();
+        if let Some(names) = names {
+            builder = builder.with_projection(ProjectionMask::columns(descr, names.iter().copied()));
+        }
+        // Decode `ts` first, then the other columns only for the rows wanted; not needed where every row group
+        // read lies inside the range.
+        let inside = |g: &usize| {
+            self.spans.get(*g).copied().flatten().is_some_and(|(min, max)| {
+                range.contains(min) && range.contains(max)
+            })
+        };
+        if self.version >= 5 && (only.is_some() || !groups.iter().all(inside)) {
+            let mask = ProjectionMask::leaves(descr, [self.ts_col]);
+            let only: Option<Arc<[i64]>> = only.map(Into::into);
+            let keep = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+                let ts = batch
+                    .column(0)
+                    .as_primitive_opt::<TimestampMicrosecondType>()
+                    .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
+                Ok(ts
+                    .iter()
+                    .map(|t| {
+                        Some(t.is_some_and(|t| {
+                            range.contains(t)
+                                && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
+                        }))
+                    })
+                    .collect::<BooleanArray>())
+            });
+            builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
+        }
+        let reader = builder.build().map_err(pq(&self.path))?;
+        reader
+            .map(|b| {
+                b.map_err(|source| Error::Arrow {
+                    path: self.path.clone(),
+                    source,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The schema version in a file's footer, checked: stabmon data, of `table` where given, not newer than this
+/// build reads.
+pub(super) fn schema_version(
+    md: &ParquetMetaData,
+    path: &Path,
+    table: Option<&str>,
+) -> Result<u32, Error> {
+    let kv = md.file_metadata().key_value_metadata();
+    let get = |key: &str| {
+        kv.and_then(|kv| kv.iter().find(|e| e.key == key))
+            .and_then(|e| e.value.clone())
+    };
+    let version = get(KEY_SCHEMA_VERSION).ok_or_else(|| {
+        invalid(
+            path,
+            format!("no {KEY_SCHEMA_VERSION} in its metadata: not written by stabmon"),
+        )
+    })?;
+    let version: u32 = version.trim().parse().map_err(|_| {
+        invalid(
+            path,
+            format!("{KEY_SCHEMA_VERSION} is {version:?}, not a number"),
+        )
+    })?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(invalid(path, "schema version 0 does not exist"));
+    }
+    if let Some(table) = table {
+        let found = get(KEY_TABLE).unwrap_or_default();
+        if found != table {
+            return Err(invalid(
+                path,
+                format!("it holds the table {found:?}, expected {table:?}"),
+            ));
+        }
+    }
+    Ok(version)
+}
