@@ -180,16 +180,15 @@ impl ProbeOutcome {
     /// Returns `None` for an unknown kind, or for `http_status` without a code.
     pub fn from_parts(kind: &str, http_status: Option<u16>, message: Option<&str>) -> Option<Self> {
         let msg = || message.unwrap_or_default().to_owned();
-        Some(match kind {
-            "ok" => ProbeOutcome::Ok,
-            "timeout" => ProbeOutcome::Timeout,
-            "refused" => ProbeOutcome::Refused,
-            "reset" => ProbeOutcome::Reset,
-            "dns_error" => ProbeOutcome::DnsError(msg()),
-            "tls_error" => ProbeOutcome::TlsError(msg()),
-            "http_status" => ProbeOutcome::HttpStatus(http_status?),
-            "other" => ProbeOutcome::Other(msg()),
-            _ => return None,
+        Some(match OutcomeKind::from_kind(kind)? {
+            OutcomeKind::Ok => ProbeOutcome::Ok,
+            OutcomeKind::Timeout => ProbeOutcome::Timeout,
+            OutcomeKind::Refused => ProbeOutcome::Refused,
+            OutcomeKind::Reset => ProbeOutcome::Reset,
+            OutcomeKind::DnsError => ProbeOutcome::DnsError(msg()),
+            OutcomeKind::TlsError => ProbeOutcome::TlsError(msg()),
+            OutcomeKind::HttpStatus => ProbeOutcome::HttpStatus(http_status?),
+            OutcomeKind::Other => ProbeOutcome::Other(msg()),
         })
     }
 }
@@ -313,6 +312,23 @@ pub enum OutcomeKind {
 }
 
 impl OutcomeKind {
+    /// Every kind.
+    pub const ALL: [OutcomeKind; 8] = [
+        OutcomeKind::Ok,
+        OutcomeKind::Timeout,
+        OutcomeKind::Refused,
+        OutcomeKind::Reset,
+        OutcomeKind::DnsError,
+        OutcomeKind::TlsError,
+        OutcomeKind::HttpStatus,
+        OutcomeKind::Other,
+    ];
+
+    /// The kind named `kind` ([`kind`](Self::kind)'s inverse).
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.kind() == kind)
+    }
+
     /// The kind of `outcome`.
     pub fn of(outcome: &ProbeOutcome) -> Self {
         match outcome {
@@ -367,6 +383,15 @@ impl PartialEq for ProbePoint {
 }
 
 impl ProbePoint {
+    /// A point: when the probe started, its round trip where it succeeded, and how it ended.
+    pub fn new(ts: Timestamp, rtt_ms: Option<f64>, outcome: OutcomeKind) -> Self {
+        ProbePoint {
+            ts,
+            rtt_ms: rtt_ms.unwrap_or(f64::NAN),
+            outcome,
+        }
+    }
+
     /// The point of `p`.
     pub fn of(p: &LatencyProbe) -> Self {
         ProbePoint {

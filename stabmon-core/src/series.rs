@@ -178,11 +178,15 @@ impl SystemSeries {
     /// Adds one latency probe to its target's list, in start order (after any probe that started at the same
     /// time).
     pub fn push_probe(&mut self, p: &LatencyProbe) {
-        let list = match self.latency.get_mut(&p.target) {
+        self.push_point(&p.target, ProbePoint::of(p));
+    }
+
+    /// [`push_probe`](Self::push_probe) of a probe already reduced to its point.
+    pub fn push_point(&mut self, target: &str, point: ProbePoint) {
+        let list = match self.latency.get_mut(target) {
             Some(l) => l,
-            None => self.latency.entry(p.target.clone()).or_default(),
+            None => self.latency.entry(target.to_owned()).or_default(),
         };
-        let point = ProbePoint::of(p);
         // Probes arrive nearly in start order (a slow one with a later sample): the place is near the end.
         let at = list.len() - list.iter().rev().take_while(|q| q.ts > point.ts).count();
         list.insert(at, point);

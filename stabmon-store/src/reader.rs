@@ -32,6 +32,7 @@ use crate::schema::{
     NAME_EXACT_SLOTS, PROCESS_EXACT_SLOTS, SAMPLES_EXACT_LIST_LEN,
     SAMPLES_EXACT_MACHINE_ABSENT, SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP, SCHEMA_VERSION,
 };
+mod group;
 mod scan;
 pub use scan::{Coverage, HostWindows, SampleStream};
 mod table;

@@ -17,7 +17,10 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
 
+use stabmon_core::Timestamp;
+
 use super::Range;
+use super::scan::MICRO;
 use crate::error::{Error, invalid, io, pq};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 
@@ -109,9 +112,19 @@ impl TableFile {
             .collect()
     }
 
-    /// The first and last `ts` of each row group, where the footer has them.
-    pub(super) fn spans(&self) -> &[Option<(i64, i64)>] {
-        &self.spans
+    /// The part of `range` row group `group` holds (all of it where the footer has no statistics).
+    pub(super) fn chunk(&self, group: usize, range: Range) -> Range {
+        let Some((first, last)) = self.spans.get(group).copied().flatten() else {
+            return range;
+        };
+        let (first, end) = (
+            Timestamp::from_unix_micros(first),
+            Timestamp::from_unix_micros(last).saturating_add(MICRO),
+        );
+        Range {
+            from: Some(range.from.map_or(first, |f| f.max(first))),
+            to: Some(range.to.map_or(end, |t| t.min(end))),
+        }
     }
 
     /// The columns `names` (all with `None`) of the row groups `groups`; of schema 5 and later only the rows in

@@ -12,7 +12,7 @@ use stabmon_core::{Sample, Timestamp};
 
 use super::scan::row_group_ranges;
 use super::table::{Strings, TableFile};
-use super::scan::MICRO;
+use super::group::{ByTick, TickIndex, pipelined};
 use super::{Cols, Range, StoreReader, StrCol, read_segment};
 use crate::error::{Error, invalid};
 use crate::layout::{SegmentLoc, TABLES};
@@ -43,29 +43,10 @@ impl StoreReader {
             out: &mut out,
             last: &mut last,
         };
-        // Two threads: one decodes the next row groups while this one adds up the last (a bounded queue of two
-        // between them); where no thread can be started, one after the other on this one.
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Piece, Error>>(2);
-            let decoder = std::thread::Builder::new()
-                .name("stabmon-usage".into())
-                .spawn_scoped(scope, || {
-                    self.decode_usage(&segments, range, &mut |p| tx.send(p).is_ok());
-                    drop(tx);
-                });
-            if decoder.is_err() {
-                let mut failed = Ok(());
-                self.decode_usage(&segments, range, &mut |p| {
-                    failed = self.add_piece(p, &mut sum);
-                    failed.is_ok()
-                });
-                return failed;
-            }
-            for piece in rx {
-                self.add_piece(piece, &mut sum)?;
-            }
-            Ok(())
-        })?;
+        pipelined(
+            |sink| self.decode_usage(&segments, range, sink),
+            |piece| self.add_piece(piece, &mut sum),
+        )?;
         let journal = self
             .journal_samples(Some(host), range)
             .remove(host)
@@ -176,18 +157,7 @@ impl StoreReader {
             names: TableFile::open(&files[2], Some(TABLES[2]), Strings::Dictionary)?,
         };
         for g in tables.samples.groups_in(range) {
-            let chunk = match tables.samples.spans()[g] {
-                Some((first, last)) => Range {
-                    from: Some(range.from.map_or(Timestamp::from_unix_micros(first), |f| {
-                        f.max(Timestamp::from_unix_micros(first))
-                    })),
-                    to: Some(range.to.map_or(
-                        Timestamp::from_unix_micros(last).saturating_add(MICRO),
-                        |t| t.min(Timestamp::from_unix_micros(last).saturating_add(MICRO)),
-                    )),
-                },
-                None => range,
-            };
+            let chunk = tables.samples.chunk(g, range);
             match tables.decode(g, chunk) {
                 Ok(Some(d)) => {
                     if !sink(Ok(Piece::Columns(d))) {
@@ -312,7 +282,8 @@ impl Decoded {
             .iter()
             .map(|b| NameCols::new(b, &self.name_path))
             .collect::<Result<_, _>>()?;
-        let index = TickIndex::new(ticks);
+        let times: Vec<i64> = ticks.iter().map(|t| t.0).collect();
+        let index = TickIndex::new(&times);
         let scratch = &mut *sum.scratch;
         scratch
             .procs
@@ -419,113 +390,10 @@ impl<'a> NameCols<'a> {
     }
 }
 
-/// Finds a sample of a chunk by its time: a slot per second of the chunk points at the first sample in it (rows
-/// come ordered by process, not by time, so each row is looked up).
-struct TickIndex<'t> {
-    ticks: &'t [(i64, u64, f32)],
-    first_us: i64,
-    /// Per second from the first sample: the index of the first sample in that second.
-    slots: Vec<u32>,
-}
-
-impl<'t> TickIndex<'t> {
-    /// Seconds beyond which the index falls back to a binary search (a chunk is a row group: an hour).
-    const MAX_SLOTS: i64 = 4 * 86_400;
-
-    fn new(ticks: &'t [(i64, u64, f32)]) -> Self {
-        let first_us = ticks.first().map_or(0, |t| t.0);
-        let span = ticks.last().map_or(0, |t| (t.0 - first_us) / 1_000_000);
-        let mut slots = Vec::new();
-        if span < Self::MAX_SLOTS {
-            slots = vec![u32::MAX; usize::try_from(span).unwrap_or(0) + 1];
-            for (k, t) in ticks.iter().enumerate().rev() {
-                let s = ((t.0 - first_us) / 1_000_000) as usize;
-                slots[s] = u32::try_from(k).unwrap_or(u32::MAX);
-            }
-        }
-        TickIndex {
-            ticks,
-            first_us,
-            slots,
-        }
-    }
-
-    /// The index of the sample at `ts`, if the chunk has one.
-    fn find(&self, ts: i64) -> Option<usize> {
-        if self.slots.is_empty() {
-            return self.ticks.binary_search_by_key(&ts, |x| x.0).ok();
-        }
-        if ts < self.first_us {
-            return None;
-        }
-        let slot = *self.slots.get(usize::try_from((ts - self.first_us) / 1_000_000).ok()?)?;
-        let from = usize::try_from(slot).ok()?;
-        self.ticks
-            .get(from..)?
-            .iter()
-            .take_while(|t| t.0 <= ts)
-            .position(|t| t.0 == ts)
-            .map(|p| from + p)
-    }
-}
-
 /// Buffers kept from chunk to chunk (a chunk's rows are in the hundred thousands: allocating them afresh each
 /// time costs more in page faults than the grouping itself).
 #[derive(Default)]
 struct Scratch {
     procs: ByTick,
     names: ByTick,
-}
-
-/// A table's rows of a chunk grouped by the sample they belong to, in the order read within each sample: a
-/// counting sort of (batch, row) positions.
-#[derive(Default)]
-struct ByTick {
-    /// Each row's sample, or `u32::MAX` for a row of no sample in the chunk.
-    tick_of_row: Vec<u32>,
-    /// Where each sample's rows start in `order` (one more entry than samples).
-    starts: Vec<u32>,
-    /// (batch, row) positions, by sample.
-    order: Vec<(u32, u32)>,
-}
-
-impl ByTick {
-    fn group<'b>(&mut self, index: &TickIndex<'_>, batches: impl Iterator<Item = &'b [i64]> + Clone) {
-        let n = index.ticks.len();
-        self.tick_of_row.clear();
-        self.starts.clear();
-        self.starts.resize(n + 1, 0);
-        for ts in batches.clone() {
-            for &t in ts {
-                let k = index.find(t).map_or(u32::MAX, |k| k as u32);
-                if k != u32::MAX {
-                    self.starts[k as usize + 1] += 1;
-                }
-                self.tick_of_row.push(k);
-            }
-        }
-        for k in 0..n {
-            self.starts[k + 1] += self.starts[k];
-        }
-        self.order.clear();
-        self.order.resize(self.starts[n] as usize, (0, 0));
-        let mut next: Vec<u32> = self.starts[..n].to_vec();
-        let mut row = 0usize;
-        for (b, ts) in batches.enumerate() {
-            for i in 0..ts.len() {
-                let k = self.tick_of_row[row];
-                row += 1;
-                if k != u32::MAX {
-                    let at = &mut next[k as usize];
-                    self.order[*at as usize] = (b as u32, i as u32);
-                    *at += 1;
-                }
-            }
-        }
-    }
-
-    /// The (batch, row) positions of sample `k`'s rows.
-    fn of(&self, k: usize) -> &[(u32, u32)] {
-        &self.order[self.starts[k] as usize..self.starts[k + 1] as usize]
-    }
 }

@@ -1,0 +1,135 @@
+//! Rows of a row group put with the sample they belong to (the tables order rows by process or target, not by
+//! time), and reading on a second thread while this one builds.
+
+use crate::error::Error;
+
+/// Finds a sample of a chunk by its time: a slot per second of the chunk points at the first sample in it (rows
+/// come ordered by process, not by time, so each row is looked up).
+pub(super) struct TickIndex<'t> {
+    ticks: &'t [i64],
+    first_us: i64,
+    /// Per second from the first sample: the index of the first sample in that second.
+    slots: Vec<u32>,
+}
+
+impl<'t> TickIndex<'t> {
+    /// Seconds beyond which the index falls back to a binary search (a chunk is a row group: an hour).
+    const MAX_SLOTS: i64 = 4 * 86_400;
+
+    pub(super) fn new(ticks: &'t [i64]) -> Self {
+        let first_us = ticks.first().copied().unwrap_or(0);
+        let span = ticks.last().map_or(0, |t| (t - first_us) / 1_000_000);
+        let mut slots = Vec::new();
+        if span < Self::MAX_SLOTS {
+            slots = vec![u32::MAX; usize::try_from(span).unwrap_or(0) + 1];
+            for (k, t) in ticks.iter().enumerate().rev() {
+                let s = ((t - first_us) / 1_000_000) as usize;
+                slots[s] = u32::try_from(k).unwrap_or(u32::MAX);
+            }
+        }
+        TickIndex {
+            ticks,
+            first_us,
+            slots,
+        }
+    }
+
+    /// The index of the sample at `ts`, if the chunk has one.
+    pub(super) fn find(&self, ts: i64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return self.ticks.binary_search(&ts).ok();
+        }
+        if ts < self.first_us {
+            return None;
+        }
+        let slot = *self.slots.get(usize::try_from((ts - self.first_us) / 1_000_000).ok()?)?;
+        let from = usize::try_from(slot).ok()?;
+        self.ticks
+            .get(from..)?
+            .iter()
+            .take_while(|t| **t <= ts)
+            .position(|t| *t == ts)
+            .map(|p| from + p)
+    }
+}
+
+/// A table's rows of a chunk grouped by the sample they belong to, in the order read within each sample: a
+/// counting sort of (batch, row) positions.
+#[derive(Default)]
+pub(super) struct ByTick {
+    /// Each row's sample, or `u32::MAX` for a row of no sample in the chunk.
+    tick_of_row: Vec<u32>,
+    /// Where each sample's rows start in `order` (one more entry than samples).
+    starts: Vec<u32>,
+    /// (batch, row) positions, by sample.
+    order: Vec<(u32, u32)>,
+}
+
+impl ByTick {
+    pub(super) fn group<'b>(&mut self, index: &TickIndex<'_>, batches: impl Iterator<Item = &'b [i64]> + Clone) {
+        let n = index.ticks.len();
+        self.tick_of_row.clear();
+        self.starts.clear();
+        self.starts.resize(n + 1, 0);
+        for ts in batches.clone() {
+            for &t in ts {
+                let k = index.find(t).map_or(u32::MAX, |k| k as u32);
+                if k != u32::MAX {
+                    self.starts[k as usize + 1] += 1;
+                }
+                self.tick_of_row.push(k);
+            }
+        }
+        for k in 0..n {
+            self.starts[k + 1] += self.starts[k];
+        }
+        self.order.clear();
+        self.order.resize(self.starts[n] as usize, (0, 0));
+        let mut next: Vec<u32> = self.starts[..n].to_vec();
+        let mut row = 0usize;
+        for (b, ts) in batches.enumerate() {
+            for i in 0..ts.len() {
+                let k = self.tick_of_row[row];
+                row += 1;
+                if k != u32::MAX {
+                    let at = &mut next[k as usize];
+                    self.order[*at as usize] = (b as u32, i as u32);
+                    *at += 1;
+                }
+            }
+        }
+    }
+
+    /// The (batch, row) positions of sample `k`'s rows.
+    pub(super) fn of(&self, k: usize) -> &[(u32, u32)] {
+        &self.order[self.starts[k] as usize..self.starts[k + 1] as usize]
+    }
+}
+
+/// Runs `produce` on a second thread, handing each piece it makes to `consume` on this one through a queue of two
+/// (so one piece is decoded while the last is used); where no thread can be started, both run here, in turn.
+/// `produce` stops when its sink returns `false`: `consume` failed, and its error is returned.
+pub(super) fn pipelined<P: Send>(
+    produce: impl Fn(&mut dyn FnMut(P) -> bool) + Sync,
+    mut consume: impl FnMut(P) -> Result<(), Error>,
+) -> Result<(), Error> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<P>(2);
+        let produce = &produce;
+        let started = std::thread::Builder::new()
+            .name("stabmon-decode".into())
+            .spawn_scoped(scope, move || produce(&mut |p| tx.send(p).is_ok()));
+        if started.is_err() {
+            let mut failed = Ok(());
+            produce(&mut |p| {
+                failed = consume(p);
+                failed.is_ok()
+            });
+            return failed;
+        }
+        for piece in rx {
+            consume(piece)?;
+        }
+        Ok(())
+    })
+}
