@@ -25,7 +25,7 @@ use stabmon_core::{
     Sample, Timestamp,
 };
 
-use crate::error::{Error, invalid, io, pq};
+use crate::error::{Error, arrow, invalid, io, pq};
 use crate::layout::{LATENCY, SegmentLoc, TABLES, parquet_files, parse_segment_path, utc_date};
 use crate::manifest::{CleanStop, MANIFEST_FILE, Manifest, abs_path};
 use crate::pct;
@@ -647,10 +647,7 @@ fn read_columns(
     let reader = builder.build().map_err(pq(path))?;
     let mut out = Vec::new();
     for batch in reader {
-        out.push(batch.map_err(|source| Error::Arrow {
-            path: path.to_path_buf(),
-            source,
-        })?);
+        out.push(batch.map_err(arrow(path))?);
     }
     Ok((version, out))
 }

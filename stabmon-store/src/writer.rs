@@ -1153,10 +1153,7 @@ fn write_row_group(
     }
     let mut chunks = Vec::with_capacity(schema.fields().len());
     for (i, field) in schema.fields().iter().enumerate() {
-        let array = column(i).map_err(|source| Error::Arrow {
-            path: f.tmp.clone(),
-            source,
-        })?;
+        let array = column(i).map_err(arrow(&f.tmp))?;
         if array.data_type() != field.data_type() {
             return Err(Error::Invalid {
                 path: f.tmp.clone(),
