@@ -40,7 +40,7 @@ pub use scan::{Coverage, HostWindows, SampleStream};
 mod usage;
 pub use usage::RangeUsage;
 
-use crate::writer::{name_order_key, process_sort_key};
+use crate::ranks::{name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
