@@ -48,7 +48,7 @@ impl<'a> Cols<'a> {
             .ok_or_else(|| invalid(self.path, format!("the column {name} is missing")))
     }
 
-    pub(super) fn bad_type(&self, name: &str) -> Error {
+    fn bad_type(&self, name: &str) -> Error {
         invalid(
             self.path,
             format!("the column {name} has an unexpected type"),
@@ -140,7 +140,7 @@ impl<'a> Cols<'a> {
         }
     }
 
-    pub(super) fn pct_of(&self, name: &str, a: &'a dyn Array) -> Result<PctValues<'a>, Error> {
+    fn pct_of(&self, name: &str, a: &'a dyn Array) -> Result<PctValues<'a>, Error> {
         if let Some(d) = a.as_primitive_opt::<Decimal128Type>() {
             return Ok(PctValues::Decimal(d));
         }

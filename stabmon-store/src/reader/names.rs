@@ -18,7 +18,7 @@ use super::table::read_table;
 
 /// (Schemas 2-4.) The single process row of a sample that a name total with `process_count == 1` sums, if the
 /// sample has it: where the name's values are null, they are that row's.
-pub(super) fn lone_process<'a>(
+fn lone_process<'a>(
     n: &NameTotal,
     processes: impl IntoIterator<Item = &'a ProcessEntry>,
 ) -> Option<&'a ProcessEntry> {

@@ -118,7 +118,7 @@ pub(super) fn read_segment_at(
 
 /// Puts a sample's list back in its written order: by the stored positions when there are any, else by the
 /// canonical key.
-pub(super) fn restore_order<T>(
+fn restore_order<T>(
     mut items: Vec<(Option<u16>, T)>,
     cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
     path: &Path,
@@ -138,7 +138,7 @@ pub(super) fn restore_order<T>(
 }
 
 /// Sets the ranks of one list of a sample from the values, when its length is stored (else the rows held them).
-pub(super) fn derive_ranks<T>(
+fn derive_ranks<T>(
     items: &mut [(Option<u16>, T)],
     len: Option<u16>,
     cmp: impl Fn(&T, &T) -> std::cmp::Ordering,

@@ -59,7 +59,7 @@ pub(super) struct Buffer {
 
 /// A duration in whole microseconds (the resolution of `Sample::interval`/`lateness`); finer ones are refused
 /// rather than silently rounded, so that what is read back always equals what was written.
-pub(super) fn duration_us(d: std::time::Duration, what: &str) -> Result<i64, String> {
+fn duration_us(d: std::time::Duration, what: &str) -> Result<i64, String> {
     if !d.subsec_nanos().is_multiple_of(1000) {
         return Err(format!(
             "{what} of {d:?} is not a whole number of microseconds (samples keep microseconds)"

@@ -10,7 +10,7 @@ use super::segment::SegmentFile;
 /// Chunks up to this size (compressed, page headers included) are also encoded as the other [`Variant`](crate::schema::Variant)s, and
 /// the smallest is kept: constant and all-null columns, most of a short segment's columns, shrink from ~40-58 to
 /// ~25-40 bytes (BENCHMARKS.md). Larger chunks gain nothing from it and would cost memory.
-pub(super) const TRY_VARIANTS_BELOW_BYTES: i64 = 512;
+const TRY_VARIANTS_BELOW_BYTES: i64 = 512;
 
 /// Writes one row group of `schema`, asking `column(i)` for each column in turn and encoding it before asking for
 /// the next: each column's array is dropped and its writer closed (its zstd context freed) before the next one

@@ -1,7 +1,7 @@
 //! The compact rows of the `processes` and `names` tables that a row group buffers, and the process identities
 
 /// A value and whether it is there, for the compact rows below: an `Option` of a 4-byte value takes 8 bytes.
-pub(super) fn present<T: Copy>(flags: u8, bit: u8, v: T) -> Option<T> {
+fn present<T: Copy>(flags: u8, bit: u8, v: T) -> Option<T> {
     (flags & bit != 0).then_some(v)
 }
 
