@@ -145,29 +145,26 @@ fn sysconf(name: libc::c_int) -> Option<u64> {
     u64::try_from(v).ok().filter(|&v| v > 0)
 }
 
-/// The soft open-file limit (`RLIMIT_NOFILE`) in force, 1024 when it cannot be read.
-fn nofile_soft_limit() -> u64 {
+/// The open-file limits (`RLIMIT_NOFILE`), soft and hard; `None` when they cannot be read.
+fn nofile_limits() -> Option<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 1024;
-    }
-    lim.rlim_cur
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
+}
+
+/// The soft open-file limit in force, 1024 when it cannot be read.
+fn nofile_soft_limit() -> u64 {
+    nofile_limits().map_or(1024, |l| l.rlim_cur)
 }
 
 /// Raises the soft open-file limit to the hard one (at most 1 Mi) and returns the soft limit now in force.
 pub(crate) fn raise_nofile_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+    let Some(lim) = nofile_limits() else {
         return 1024;
-    }
+    };
     let target = lim.rlim_max.min(1 << 20);
     if lim.rlim_cur < target {
         let raised = libc::rlimit {
