@@ -90,7 +90,9 @@ fn record_journal(dir: &Path, secs: u64, start: Timestamp) -> u64 {
     match replay {
         Some(samples) => {
             for s in &samples {
-                rec.record(s);
+                for notice in rec.record(s) {
+                    eprintln!("recorder: {notice}");
+                }
             }
         }
         None => {
@@ -104,7 +106,9 @@ fn record_journal(dir: &Path, secs: u64, start: Timestamp) -> u64 {
                 .unwrap_or(0);
             for (i, mut s) in synth.iter().enumerate() {
                 churn_processes(&mut s, i, churn);
-                rec.record(&s);
+                for notice in rec.record(&s) {
+                    eprintln!("recorder: {notice}");
+                }
             }
         }
     }

@@ -61,7 +61,9 @@ fn main() {
     .expect("open");
     let (c0, w0) = (cpu_time(), Instant::now());
     for s in &samples {
-        rec.record(s);
+        for notice in rec.record(s) {
+            eprintln!("recorder: {notice}");
+        }
     }
     let (cpu, wall) = (cpu_time() - c0, w0.elapsed());
     let journal_bytes = dir_bytes(&dir.join("_journal"));
@@ -91,7 +93,9 @@ fn main() {
         .seed(day)
         .generate();
         for (i, s) in samples.iter().enumerate() {
-            rec.record(s);
+            for notice in rec.record(s) {
+                eprintln!("recorder: {notice}");
+            }
             if i % 3599 == 0 {
                 peak_journal = peak_journal.max(dir_bytes(&dir.join("_journal")));
             }

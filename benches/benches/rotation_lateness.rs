@@ -62,7 +62,9 @@ fn main() {
     let mut samples = synth.into_iter();
     let t = Instant::now();
     for s in samples.by_ref().take(3600) {
-        rec.record(&s);
+        for notice in rec.record(&s) {
+            eprintln!("recorder: {notice}");
+        }
     }
     let journal_bytes = walk_bytes(&dir.path().join("_journal"));
     eprintln!(
@@ -109,7 +111,9 @@ fn main() {
             // The collector would have skipped this tick.
             missed += 1;
         }
-        rec.record(s);
+        for notice in rec.record(s) {
+            eprintln!("recorder: {notice}");
+        }
         if i == 0 {
             rotating_call = began.elapsed();
         }

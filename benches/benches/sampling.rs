@@ -184,6 +184,8 @@ mod linux {
             ));
         }
         if wanted("proc") {
+            // As the recorder does: every process's file kept open.
+            stabmon_probe::raise_open_file_limit();
             let mut proc = ProcSampler::new(SamplerOptions::new()).expect("proc sampler");
             readers.push((
                 "proc",

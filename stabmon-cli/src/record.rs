@@ -88,6 +88,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // The /proc sampler keeps a file open per process: a recorder gets room for every process of a busy machine.
+    stabmon_probe::raise_open_file_limit();
     let mut builder = Collector::builder()
         .interval(args.interval)
         .top_n(usize::from(args.top))

@@ -205,7 +205,7 @@ impl<'a> ProcessStat<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ProcessDetails {
-    /// The command line (already cut to length, see [`truncate_to_char_boundary`]), if recorded.
+    /// The command line (already cut to length, see [`shorten_command_line`]), if recorded.
     pub cmdline: Option<String>,
     /// The owning user's name, where known.
     pub user: Option<String>,
@@ -525,7 +525,7 @@ fn name_totals(
 }
 
 /// Cuts `s` to at most `max_bytes` bytes without splitting a character.
-pub fn truncate_to_char_boundary(s: &mut String, max_bytes: usize) {
+pub(crate) fn truncate_to_char_boundary(s: &mut String, max_bytes: usize) {
     if s.len() <= max_bytes {
         return;
     }

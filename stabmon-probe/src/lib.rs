@@ -8,7 +8,8 @@
 //!   monotonic clock, late ticks skipped rather than bunched), stoppable from another thread with a [`StopHandle`].
 //! - [`Sampler`]: the trait of the samplers themselves, for embedders and benches:
 //!   - `ProcSampler` (Linux only): reads `/proc` directly, one kept-open file per process per pass, the cheapest
-//!     way to measure every process;
+//!     way to measure every process (a program sampling thousands of processes raises its open-file limit first,
+//!     with [`raise_open_file_limit`]: the crate never changes that process-wide limit by itself);
 //!   - [`SysinfoSampler`]: portable, on the sysinfo crate, for macOS and Windows (and Linux when asked for).
 //! - [`SamplerKind`]: which one a collector uses; [`SamplerKind::Auto`] picks `/proc` on Linux, sysinfo elsewhere.
 //!
@@ -88,6 +89,7 @@ mod error;
 #[cfg(target_os = "linux")]
 mod linux;
 mod net;
+mod open_files;
 mod sampler;
 mod sysinfo_sampler;
 #[cfg(windows)]
@@ -101,5 +103,6 @@ pub use net::{
     DEFAULT_PROBE_TIMEOUT, NetAuto, ProbeOptions, Prober, Target, TargetKind, default_gateway,
     net_auto_targets,
 };
+pub use open_files::raise_open_file_limit;
 pub use sampler::{Sampler, SamplerOptions};
 pub use sysinfo_sampler::SysinfoSampler;

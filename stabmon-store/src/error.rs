@@ -27,16 +27,16 @@ pub enum Error {
     Parquet {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        source: parquet::errors::ParquetError,
+        /// The Parquet library's error.
+        source: FormatError,
     },
     /// Arrow could not build or decode the data of a file.
     #[error("cannot convert the data of {path}: {source}")]
     Arrow {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        source: arrow_schema::ArrowError,
+        /// The Arrow library's error.
+        source: FormatError,
     },
     /// A file is valid Parquet but not stabmon data, or its content breaks the schema's rules.
     #[error("{path} is not valid stabmon data: {reason}")]
@@ -124,6 +124,49 @@ pub enum Error {
     },
 }
 
+/// An error of the Parquet or Arrow library, held opaquely: its message is this error's `Display`, and its causes
+/// are [`source`](std::error::Error::source)'s chain.
+///
+/// The libraries' own error types are not part of this crate's API, so that upgrading them does not change it;
+/// match on [`Error`]'s variants ([`Error::Parquet`], [`Error::Arrow`]) to tell the two apart.
+pub struct FormatError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl FormatError {
+    fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        FormatError(Box::new(e))
+    }
+}
+
+impl std::fmt::Debug for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for FormatError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<parquet::errors::ParquetError> for FormatError {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        FormatError::new(e)
+    }
+}
+
+impl From<arrow_schema::ArrowError> for FormatError {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        FormatError::new(e)
+    }
+}
+
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { path, source }
@@ -131,17 +174,54 @@ pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Err
 
 pub(crate) fn pq(path: impl Into<PathBuf>) -> impl FnOnce(parquet::errors::ParquetError) -> Error {
     let path = path.into();
-    move |source| Error::Parquet { path, source }
+    move |source| Error::Parquet {
+        path,
+        source: source.into(),
+    }
 }
 
 pub(crate) fn arrow(path: impl Into<PathBuf>) -> impl FnOnce(arrow_schema::ArrowError) -> Error {
     let path = path.into();
-    move |source| Error::Arrow { path, source }
+    move |source| Error::Arrow {
+        path,
+        source: source.into(),
+    }
 }
 
 pub(crate) fn invalid(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
     Error::Invalid {
         path: path.into(),
         reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn library_errors_keep_their_message_and_causes() {
+        let cause = std::io::Error::other("the disk went away");
+        let e = pq("seg.parquet")(parquet::errors::ParquetError::External(Box::new(cause)));
+        assert!(matches!(e, Error::Parquet { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("seg.parquet") && msg.contains("the disk went away"),
+            "{msg}"
+        );
+        // The chain: our error, then the library's (opaque), then what caused it.
+        let library = e.source().unwrap();
+        assert!(library.is::<FormatError>(), "{library:?}");
+        assert!(library.to_string().contains("the disk went away"));
+        let root = library.source().unwrap();
+        assert_eq!(root.to_string(), "the disk went away");
+
+        let e = arrow("seg.parquet")(arrow_schema::ArrowError::SchemaError("no ts".into()));
+        assert!(matches!(e, Error::Arrow { .. }), "{e:?}");
+        assert!(e.to_string().contains("no ts"), "{e}");
+        assert!(e.source().is_some_and(|s| s.is::<FormatError>()));
     }
 }

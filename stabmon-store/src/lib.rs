@@ -330,7 +330,7 @@ mod schema;
 mod select;
 mod writer;
 
-pub use error::Error;
+pub use error::{Error, FormatError};
 pub use lock::{DirLock, LOCK_FILE};
 pub use manifest::{
     CleanStop, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestJournal,

@@ -9,7 +9,7 @@ use parquet::file::statistics::Statistics;
 use serde::{Deserialize, Serialize};
 use stabmon_core::Timestamp;
 
-use crate::error::{Error, invalid, io};
+use crate::error::{Error, invalid, io, pq};
 use crate::fsio::{Fs, replace_atomically};
 use crate::layout::{parquet_files, parse_own_segment_path};
 use crate::schema::SCHEMA_VERSION;
@@ -471,10 +471,7 @@ pub(crate) fn footer_summary(
     let file = std::fs::File::open(path).map_err(io(path))?;
     let md = ParquetMetaDataReader::new()
         .parse_and_finish(&file)
-        .map_err(|source| Error::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(pq(path))?;
     let ts_col = md
         .file_metadata()
         .schema_descr()

@@ -1,10 +1,41 @@
-//! (Schemas 1-4.) Ranks derived from values: attribution's lists are ordered by values the rows already hold, so
-//! those schemas did not store a sample's ranks when sorting its rows by those values gives them back, nor (3-4) a
-//! list's length where [`rule_lens`] gives it. Schema 5 stores every rank.
+//! The ranks of a sample's lists, as the writer leaves them out and the reader gives them back.
+//!
+//! - The canonical order of a list ([`process_sort_key`], [`name_order_key`]): by rank, the order attribution
+//!   produces, in which the reader gives every list back whatever order its rows are stored in.
+//! - (Schemas 1-4.) Ranks derived from values: attribution's lists are ordered by values the rows already hold, so
+//!   those schemas did not store a sample's ranks when sorting its rows by those values gives them back, nor (3-4)
+//!   a list's length where [`rule_lens`] gives it. Schema 5 stores every rank.
 
 use std::cmp::Ordering;
 
 use stabmon_core::{NameTotal, ProcessEntry, TopProcesses};
+
+/// Like [`process_sort_key`] for name totals.
+pub(crate) fn name_order_key(n: &NameTotal) -> (bool, Option<u16>, bool, Option<u16>, &str) {
+    (
+        n.cpu_rank.is_none(),
+        n.cpu_rank,
+        n.rss_rank.is_none(),
+        n.rss_rank,
+        n.name.as_str(),
+    )
+}
+
+/// The canonical order of a sample's process list, in which the reader gives it back: the order
+/// [`stabmon_core::attribution::attribute`] produces (by CPU rank, then by memory rank; a rank sorts before no
+/// rank), ties by identity.
+pub(crate) fn process_sort_key(
+    p: &ProcessEntry,
+) -> (bool, Option<u16>, bool, Option<u16>, u32, i64) {
+    (
+        p.cpu_rank.is_none(),
+        p.cpu_rank,
+        p.rss_rank.is_none(),
+        p.rss_rank,
+        p.pid,
+        p.start_time.as_unix_micros(),
+    )
+}
 
 /// The length of each of a sample's four lists (process CPU and memory, name CPU and memory) as the rule of
 /// schema 3 gives it: `min(N, rows at or above the list's bound)`, the bound being what the list left out used at

@@ -474,6 +474,7 @@ impl FlightRecorder {
     /// Waits until the compaction thread has done everything asked of it so far (compaction of the closed
     /// journals, retention, the manifest) and returns its notices. [`record`](Self::record) never waits for
     /// it; this is for embedders that want the Parquet files of a closed period now, and for tests.
+    #[must_use = "the notices report trouble (a failed compaction, retention) that should be logged"]
     pub fn wait_for_compaction(&mut self) -> Vec<Notice> {
         let mut notices = Vec::new();
         self.worker.flush(&mut notices);
@@ -484,6 +485,7 @@ impl FlightRecorder {
     /// asks), unless writing fails, in which case it waits in memory. I/O trouble never stops recording: it
     /// comes back as [`Notice`]s to log, each trouble once, with those of the compaction thread. A rotation
     /// only hands the closed journal to that thread: this never waits for compaction or retention.
+    #[must_use = "the notices report write trouble (a full disk, dropped samples) that should be logged"]
     pub fn record(&mut self, sample: &Sample) -> Vec<Notice> {
         let mut notices = Vec::new();
         self.worker.take_notices(&mut notices);

@@ -3,6 +3,7 @@
 //! reqwest's blocking client panics inside an async runtime, and embedders are often async: every request runs
 //! on a thread this crate spawns and joins.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -59,17 +60,33 @@ pub(crate) fn get_all(urls: Vec<String>, token: Option<&str>) -> Result<Vec<Got>
     })
 }
 
+/// The TLS configuration of the client: rustls with the ring provider, given here rather than installed as the
+/// process's default (which would be a process-wide side effect, and would fail where another library installed
+/// a different one), and the platform's certificate verifier, as reqwest's own rustls setup has it.
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth();
+    // The client speaks HTTP/1.1 only (reqwest without its `http2` feature).
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error> {
-    // Installing twice is refused harmlessly: another part of the program may have installed it.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let setup_failed = |e: &dyn std::fmt::Display| Error::Remote {
+        url: urls.first().cloned().unwrap_or_default(),
+        reason: format!("cannot set up the HTTP client: {e}"),
+    };
+    let tls = tls_config().map_err(|e| setup_failed(&e))?;
     let client = reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
         .build()
-        .map_err(|e| Error::Remote {
-            url: urls.first().cloned().unwrap_or_default(),
-            reason: format!("cannot set up the HTTP client: {e}"),
-        })?;
+        .map_err(|e| setup_failed(&e))?;
     let mut out = Vec::with_capacity(urls.len());
     for url in urls {
         let fail = |reason: String| Error::Remote {
@@ -80,7 +97,9 @@ fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error>
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().map_err(|e| fail(format!("unreachable: {e}")))?;
+        let resp = req
+            .send()
+            .map_err(|e| fail(format!("unreachable: {}", with_causes(&e))))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             out.push(Got::NotFound);
@@ -101,10 +120,26 @@ fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error>
         }
         let body = resp
             .bytes()
-            .map_err(|e| fail(format!("the download broke off: {e}")))?;
+            .map_err(|e| fail(format!("the download broke off: {}", with_causes(&e))))?;
         out.push(Got::Body(body.to_vec()));
     }
     Ok(out)
+}
+
+/// An error's message followed by its causes' (reqwest's own says only "error sending request"; the cause says
+/// why: refused, a certificate not trusted, a timeout).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    msg
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ pub(crate) fn schema(table: &str) -> SchemaRef {
 }
 
 /// How a column chunk is encoded: the table's choice (zstd, the column's encoding) or one of the alternatives the
-/// writer tries for small chunks (see `writer::write_row_group`).
+/// writer tries for small chunks (see `writer::encode::write_row_group`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Variant {
     /// zstd and the column's encoding from the table's column list.

@@ -82,7 +82,7 @@ fn a_token_is_sent_as_a_bearer_and_refusals_are_explained() {
     // Written by a recorder, which keeps the manifest a remote reader starts from.
     let (mut rec, _) = FlightRecorder::open(&data, RecorderOptions::new()).unwrap();
     for s in &samples {
-        rec.record(s);
+        assert!(rec.record(s).is_empty());
     }
     rec.stop(start.saturating_add(Duration::from_secs(30)))
         .unwrap();

@@ -97,7 +97,7 @@ fn the_journal_of_a_running_recorder_is_covered_streamed_and_in_the_columns() {
     let samples = synth("nas", 120);
     let (mut rec, _) = FlightRecorder::open(dir.path(), RecorderOptions::new()).unwrap();
     for s in &samples {
-        let _ = rec.record(s);
+        assert!(rec.record(s).is_empty());
     }
     // Still recording: everything is in the journal, nothing in Parquet.
     let reader = StoreReader::open(dir.path()).unwrap();

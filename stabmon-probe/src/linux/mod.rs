@@ -95,9 +95,11 @@ struct ProcState {
 /// counters of an old one. Command line and user are read only for the processes that make the top lists, and
 /// cached per process identity.
 ///
-/// Kept-open files respect `RLIMIT_NOFILE`: the soft limit is raised towards the hard limit when the sampler is
-/// created, and at most [`max_open_files`](ProcSampler::max_open_files) stay open; beyond that, files are opened,
-/// read and closed at each pass.
+/// Kept-open files respect `RLIMIT_NOFILE`: at most [`max_open_files`](ProcSampler::max_open_files) stay open
+/// (three quarters of the soft limit in force when the sampler is created); beyond that, files are opened, read
+/// and closed at each pass. The default soft limit (often 1,024) keeps ~770 files open: a program that samples
+/// more processes calls [`raise_open_file_limit`](crate::raise_open_file_limit) first. The sampler never
+/// changes the limit itself: it is the whole process's.
 #[derive(Debug)]
 pub struct ProcSampler {
     opts: SamplerOptions,
@@ -143,16 +145,26 @@ fn sysconf(name: libc::c_int) -> Option<u64> {
     u64::try_from(v).ok().filter(|&v| v > 0)
 }
 
-/// Raises the soft open-file limit to the hard one (at most 1 Mi) and returns the soft limit now in force.
-fn raise_nofile_limit() -> u64 {
+/// The open-file limits (`RLIMIT_NOFILE`), soft and hard; `None` when they cannot be read.
+fn nofile_limits() -> Option<libc::rlimit> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim)
+}
+
+/// The soft open-file limit in force, 1024 when it cannot be read.
+fn nofile_soft_limit() -> u64 {
+    nofile_limits().map_or(1024, |l| l.rlim_cur)
+}
+
+/// Raises the soft open-file limit to the hard one (at most 1 Mi) and returns the soft limit now in force.
+pub(crate) fn raise_nofile_limit() -> u64 {
+    let Some(lim) = nofile_limits() else {
         return 1024;
-    }
+    };
     let target = lim.rlim_max.min(1 << 20);
     if lim.rlim_cur < target {
         let raised = libc::rlimit {
@@ -168,10 +180,11 @@ fn raise_nofile_limit() -> u64 {
 }
 
 impl ProcSampler {
-    /// Opens the system files, raises the open-file limit and primes every counter with a first pass.
+    /// Opens the system files and primes every counter with a first pass. The open-file limit is only read
+    /// (see [`raise_open_file_limit`](crate::raise_open_file_limit)).
     pub fn new(opts: SamplerOptions) -> Result<Self, Error> {
         opts.validate()?;
-        let soft = raise_nofile_limit();
+        let soft = nofile_soft_limit();
         // Leave a quarter of the limit (at least 128) to the rest of the program.
         let reserve = (soft / 4).max(128);
         let max_open = usize::try_from(soft.saturating_sub(reserve)).unwrap_or(usize::MAX);

@@ -7,9 +7,9 @@ use crate::Error;
 use super::Target;
 
 /// The public HTTPS host of the `--net auto` preset (Cloudflare's 1.1.1.1 site: small, anycast, widely reachable).
-pub const NET_AUTO_PUBLIC_URL: &str = "https://one.one.one.one/";
+pub(crate) const NET_AUTO_PUBLIC_URL: &str = "https://one.one.one.one/";
 /// The name the `--net auto` preset resolves through the system resolver.
-pub const NET_AUTO_DNS_NAME: &str = "one.one.one.one";
+pub(crate) const NET_AUTO_DNS_NAME: &str = "one.one.one.one";
 
 /// The gateway in the output of macOS's and the BSDs' `route -n get default` (a `gateway: 192.168.1.1` line).
 #[cfg(any(

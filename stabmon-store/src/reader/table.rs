@@ -1,5 +1,6 @@
-//! One table file of a segment, its footer parsed once, then read row group by row group: the columns asked
-//! for, and of schema 5 and later only the rows wanted where a row group reaches outside them.
+//! A table's Parquet file: opened and checked as stabmon data (its footer parsed once), then read row group by
+//! row group: the columns asked for, and of schema 5 and later only the rows wanted where a row group reaches
+//! outside them.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -16,13 +17,47 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::statistics::Statistics;
-
 use stabmon_core::Timestamp;
 
-use super::Range;
+use super::range::Range;
 use super::scan::MICRO;
-use crate::error::{Error, invalid, io, pq};
+use crate::error::{Error, arrow, invalid, io, pq};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
+
+/// Opens a Parquet file and checks its stabmon metadata (schema version, and table when given); gives the
+/// metadata and the schema version too.
+pub(super) fn open_checked(
+    path: &Path,
+    table: Option<&str>,
+) -> Result<
+    (
+        ParquetRecordBatchReaderBuilder<File>,
+        std::sync::Arc<ParquetMetaData>,
+        u32,
+    ),
+    Error,
+> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
+    let md = builder.metadata().clone();
+    let version = schema_version(&md, path, table)?;
+    Ok((builder, md, version))
+}
+
+/// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics), and
+/// the file's schema version. With `only` (sorted), a file of schema 5 or later (whose rows derive nothing from
+/// other rows) decodes its `ts` column first and the other columns only for the rows at those times; older
+/// files are read whole and the caller drops the rest.
+pub(super) fn read_table(
+    path: &Path,
+    table: &str,
+    range: Range,
+    only: Option<&[i64]>,
+) -> Result<(u32, Vec<RecordBatch>), Error> {
+    let file = TableFile::open(path, Some(table), Strings::Plain)?;
+    let groups = file.groups_in(range);
+    Ok((file.version, file.read(&groups, range, only, None)?))
+}
 
 /// Rows decoded per record batch.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -174,12 +209,7 @@ impl TableFile {
         }
         let reader = builder.build().map_err(pq(&self.path))?;
         reader
-            .map(|b| {
-                b.map_err(|source| Error::Arrow {
-                    path: self.path.clone(),
-                    source,
-                })
-            })
+            .map(|b| b.map_err(arrow(&self.path)))
             .collect()
     }
 }

@@ -71,7 +71,7 @@ fn a_crash_is_recovered_at_the_next_start_without_a_clean_stop() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
     for i in 0..7 {
-        rec.record(&sample(i));
+        assert!(rec.record(&sample(i)).is_empty());
     }
     // A crash: nothing is finished; the kernel releases the lock (here: closing the lock file).
     drop(rec);
@@ -97,7 +97,7 @@ fn a_journal_cut_mid_frame_gives_back_every_complete_sample() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
     for i in 0..4 {
-        rec.record(&sample(i));
+        assert!(rec.record(&sample(i)).is_empty());
     }
     let path = rec.journal.as_ref().unwrap().path().to_path_buf();
     drop(rec.journal.take());
@@ -135,7 +135,7 @@ fn a_power_cut_keeps_every_synced_sample_and_never_half_a_sample() {
     .unwrap();
     let before = fs.fsyncs();
     for i in 0..6 {
-        rec.record(&sample(i));
+        assert!(rec.record(&sample(i)).is_empty());
     }
     assert!(fs.fsyncs() >= before + 6, "one fsync per sample at least");
     drop(rec.journal.take());
@@ -159,11 +159,11 @@ fn a_power_cut_keeps_every_synced_sample_and_never_half_a_sample() {
     let (mut rec, _) =
         FlightRecorder::open_with(root.clone(), opts.clone(), Arc::new(fs.clone()), None).unwrap();
     for i in 0..6 {
-        rec.record(&sample(i));
+        assert!(rec.record(&sample(i)).is_empty());
     }
     rec.journal.as_mut().unwrap().sync().unwrap();
     for i in 6..9 {
-        rec.record(&sample(i));
+        assert!(rec.record(&sample(i)).is_empty());
     }
     drop(rec.journal.take());
     drop(rec);
@@ -258,7 +258,7 @@ fn recovery_does_not_write_twice_what_a_crash_had_already_compacted() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
     for i in 0..4 {
-        rec.record(&sample(i));
+        assert!(rec.record(&sample(i)).is_empty());
     }
     drop(rec.journal.take());
     drop(rec);
@@ -345,7 +345,7 @@ fn a_copy_of_other_data_inside_the_directory_is_neither_listed_nor_deleted() {
         .retention(Retention::new().max_age(Some(Duration::from_secs(86_400))));
     let (mut rec, recovery) = FlightRecorder::open(tmp.path(), opts).unwrap();
     assert!(recovery.warnings.is_empty(), "{:?}", recovery.warnings);
-    rec.record(&sample(20));
+    assert!(rec.record(&sample(20)).is_empty());
     drop(rec);
     for f in &copied {
         assert!(f.exists(), "{} was deleted", f.display());
@@ -371,7 +371,7 @@ fn a_copy_inside_the_samples_directory_does_not_hide_the_recorders_own_samples()
     let opts = RecorderOptions::new().retention(Retention::new().max_age(None));
     let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
     for i in 0..10 {
-        rec.record(&sample(i));
+        assert!(rec.record(&sample(i)).is_empty());
     }
     rec.stop(Timestamp::from_unix_secs(T0 + 10)).unwrap();
     let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
@@ -509,7 +509,7 @@ fn records_that_do_not_decode_set_the_journal_aside_and_the_rest_is_recovered() 
 fn an_undecodable_record_in_the_open_journal_is_reported_when_it_is_compacted() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
-    rec.record(&sample(0));
+    assert!(rec.record(&sample(0)).is_empty());
     // Something else wrote a record this recorder cannot decode (same kind, bytes that are no sample).
     let path = rec.journal.as_ref().unwrap().path().to_path_buf();
     rec.journal
@@ -518,7 +518,7 @@ fn an_undecodable_record_in_the_open_journal_is_reported_when_it_is_compacted() 
         .append(crate::journal::Kind::Key, b"garbage", Duration::ZERO)
         .unwrap();
     rec.encoder.reset();
-    rec.record(&sample(1));
+    assert!(rec.record(&sample(1)).is_empty());
     let summary = rec.stop(Timestamp::from_unix_secs(T0 + 2)).unwrap();
     assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
     assert!(summary.warnings[0].starts_with("1 records of the journal"));

@@ -1,0 +1,241 @@
+//! The exactness values that make stored values read back exactly: schema 3-4's `exact` list, and versions
+//! 1-2's `ulp_adj` and `kib_rem` lists and per-slot columns.
+
+use std::path::Path;
+
+use arrow_array::types::{Int32Type, UInt16Type};
+use arrow_array::{Array, ListArray, PrimitiveArray};
+
+use crate::error::{Error, invalid};
+use crate::schema::{
+    SAMPLES_EXACT_LIST_LEN, SAMPLES_EXACT_MACHINE_ABSENT, SAMPLES_EXACT_PRESSURE, SAMPLES_EXACT_ULP,
+};
+
+use super::cols::{Cols, opt};
+
+/// The (position, value) pairs of row `i` of a pairs column (`exact`; `ulp_adj` and `kib_rem` before schema 3);
+/// empty where the list is null or the column absent.
+fn row_pairs<'a>(
+    list: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
+    i: usize,
+    path: &Path,
+    name: &str,
+) -> Result<&'a [i32], Error> {
+    let Some((l, values)) = list else {
+        return Ok(&[]);
+    };
+    if l.is_null(i) {
+        return Ok(&[]);
+    }
+    let o = l.value_offsets();
+    let (a, b) = (
+        usize::try_from(o[i]).unwrap_or(0),
+        usize::try_from(o[i + 1]).unwrap_or(0),
+    );
+    if b < a || (b - a) % 2 != 0 || values.null_count() > 0 || b > values.len() {
+        return Err(invalid(
+            path,
+            format!("a {name} list is not (position, value) pairs"),
+        ));
+    }
+    Ok(&values.values()[a..b])
+}
+
+/// A stored remainder below 1 KiB, checked.
+pub(super) fn remainder(v: i32, path: &Path) -> Result<u64, Error> {
+    u64::try_from(v).ok().filter(|r| *r < 1024).ok_or_else(|| {
+        invalid(
+            path,
+            format!("a remainder of {v} below 1 KiB is out of range"),
+        )
+    })
+}
+
+/// The exactness values of a `processes` or `names` row (see the crate docs, "Older versions"), `N` slots: from
+/// `exact` (schema 3), or in files of versions 1-2 from a column per slot (`old`, in slot order) and `kib_rem`,
+/// whose positions start at the slot after them.
+pub(super) struct ExactSlots<'a, const N: usize> {
+    exact: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
+    old: Vec<OldSlot<'a>>,
+    kib_rem: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
+}
+
+/// A version 1-2 column holding one exactness slot.
+enum OldSlot<'a> {
+    Adj(&'a PrimitiveArray<Int32Type>),
+    Pos(&'a PrimitiveArray<UInt16Type>),
+}
+
+impl<'a, const N: usize> ExactSlots<'a, N> {
+    /// `old`: the version 1-2 columns of the slots before the remainders', as (name, is a ULP adjustment).
+    /// Schema 5 has no exactness values: every slot is empty.
+    pub(super) fn new(c: &Cols<'a>, version: u32, old: &[(&str, bool)]) -> Result<Self, Error> {
+        let exact = c.opt_list::<Int32Type>("exact")?;
+        if exact.is_some() || version >= 5 {
+            return Ok(ExactSlots {
+                exact,
+                old: Vec::new(),
+                kib_rem: None,
+            });
+        }
+        let mut cols = Vec::with_capacity(old.len());
+        for &(name, adj) in old {
+            cols.push(if adj {
+                OldSlot::Adj(c.prim::<Int32Type>(name)?)
+            } else {
+                OldSlot::Pos(c.prim::<UInt16Type>(name)?)
+            });
+        }
+        Ok(ExactSlots {
+            exact: None,
+            old: cols,
+            kib_rem: c.opt_list::<Int32Type>("kib_rem")?,
+        })
+    }
+
+    pub(super) fn row(&self, i: usize, path: &Path) -> Result<[Option<i32>; N], Error> {
+        let mut out = [None; N];
+        let mut set = |k: usize, v: i32, name: &str| match out.get_mut(k) {
+            Some(slot) => {
+                *slot = Some(v);
+                Ok(())
+            }
+            None => Err(invalid(path, format!("a {name} position is out of range"))),
+        };
+        for pair in row_pairs(self.exact, i, path, "exact")?.chunks_exact(2) {
+            set(usize::try_from(pair[0]).unwrap_or(N), pair[1], "exact")?;
+        }
+        for (k, col) in self.old.iter().enumerate() {
+            let v = match col {
+                OldSlot::Adj(a) => opt(a, i),
+                OldSlot::Pos(a) => opt(a, i).map(i32::from),
+            };
+            if let Some(v) = v {
+                set(k, v, "column")?;
+            }
+        }
+        for pair in row_pairs(self.kib_rem, i, path, "kib_rem")?.chunks_exact(2) {
+            let k = usize::try_from(pair[0]).map_or(N, |k| k.saturating_add(self.old.len()));
+            set(k, pair[1], "kib_rem")?;
+        }
+        Ok(out)
+    }
+}
+
+/// A rank or list position from an exactness slot.
+pub(super) fn slot_u16(v: Option<i32>, path: &Path) -> Result<Option<u16>, Error> {
+    v.map(|v| {
+        u16::try_from(v).map_err(|_| {
+            invalid(
+                path,
+                format!("a rank or list position of {v} is out of range"),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// A remainder below 1 KiB from an exactness slot (0 where not set).
+pub(super) fn slot_rem(v: Option<i32>, path: &Path) -> Result<u64, Error> {
+    v.map_or(Ok(0), |v| remainder(v, path))
+}
+
+/// A pairs column: the list and its values.
+type Pairs<'a> = Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>;
+
+/// The exactness columns of the `samples` table, of any schema version: `exact` (schema 3 on), or `ulp_adj` and
+/// `kib_rem` (versions 1-2) and, in files written before `ulp_adj` existed, the two N-th values' adjustment
+/// columns of their own.
+pub(super) struct SampleExactCols<'a> {
+    exact: Pairs<'a>,
+    ulp_adj: Pairs<'a>,
+    kib_rem: Pairs<'a>,
+    old_adj: [Option<&'a PrimitiveArray<Int32Type>>; 2],
+    /// Schema 4: `exact` may mark the whole machine's CPU shares as unknown (else they derive from the cores').
+    machine_derived: bool,
+}
+
+/// The exactness values of one `samples` row.
+pub(super) struct SampleExact {
+    /// The ULP adjustment of each percentage: the columns' (in `ulp_adj` order), then the cores' (5 per core).
+    pub(super) adj: Vec<i32>,
+    /// The remainders below 1 KiB of the byte counts, in `kib_rem` order.
+    pub(super) rems: [u64; 7],
+    /// Schema 3 on: pressure is present although every value is null.
+    pub(super) pressure_empty: bool,
+    /// Schema 4: a bit per machine CPU share (user, system, iowait, steal) that is unknown, not derived.
+    pub(super) machine_absent: i32,
+    /// Schema 3-4: the lists' lengths where the rule does not give them.
+    pub(super) stored_lens: [Option<u16>; 4],
+}
+
+impl<'a> SampleExactCols<'a> {
+    pub(super) fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
+        Ok(SampleExactCols {
+            exact: c.opt_list::<Int32Type>("exact")?,
+            ulp_adj: c.opt_list::<Int32Type>("ulp_adj")?,
+            kib_rem: c.opt_list::<Int32Type>("kib_rem")?,
+            old_adj: [
+                c.opt_prim::<Int32Type>("cpu_nth_pct_ulp_adj")?,
+                c.opt_prim::<Int32Type>("name_cpu_nth_pct_ulp_adj")?,
+            ],
+            machine_derived: version == 4,
+        })
+    }
+
+    /// Whether the file keeps its exactness values in `exact` (schema 3 on).
+    pub(super) fn has_exact(&self) -> bool {
+        self.exact.is_some()
+    }
+
+    /// The exactness values of row `i`, whose percentages number `pcts`.
+    pub(super) fn row(&self, i: usize, pcts: usize, path: &Path) -> Result<SampleExact, Error> {
+        let mut x = SampleExact {
+            adj: vec![0; pcts],
+            rems: [0; 7],
+            pressure_empty: false,
+            machine_absent: 0,
+            stored_lens: [None; 4],
+        };
+        let out_of_range = |name: &str| invalid(path, format!("a {name} position is out of range"));
+        for pair in row_pairs(self.ulp_adj, i, path, "ulp_adj")?.chunks_exact(2) {
+            let slot = usize::try_from(pair[0]).ok().and_then(|k| x.adj.get_mut(k));
+            *slot.ok_or_else(|| out_of_range("ulp_adj"))? = pair[1];
+        }
+        for pair in row_pairs(self.kib_rem, i, path, "kib_rem")?.chunks_exact(2) {
+            let slot = usize::try_from(pair[0])
+                .ok()
+                .and_then(|k| x.rems.get_mut(k));
+            *slot.ok_or_else(|| out_of_range("kib_rem"))? = remainder(pair[1], path)?;
+        }
+        for pair in row_pairs(self.exact, i, path, "exact")?.chunks_exact(2) {
+            let (k, v) = (pair[0], pair[1]);
+            if let Some(slot) = usize::try_from(k).ok().and_then(|k| x.rems.get_mut(k)) {
+                *slot = remainder(v, path)?;
+            } else if k == SAMPLES_EXACT_PRESSURE && v == 1 {
+                x.pressure_empty = true;
+            } else if k == SAMPLES_EXACT_MACHINE_ABSENT && self.machine_derived && v & !0xf == 0 {
+                x.machine_absent = v;
+            } else if let Some(slot) = k
+                .checked_sub(SAMPLES_EXACT_LIST_LEN)
+                .and_then(|j| usize::try_from(j).ok())
+                .and_then(|j| x.stored_lens.get_mut(j))
+            {
+                *slot = Some(u16::try_from(v).map_err(|_| out_of_range("exact"))?);
+            } else {
+                let slot = k
+                    .checked_sub(SAMPLES_EXACT_ULP)
+                    .and_then(|k| usize::try_from(k).ok())
+                    .and_then(|k| x.adj.get_mut(k));
+                *slot.ok_or_else(|| out_of_range("exact"))? = v;
+            }
+        }
+        // Files written before `ulp_adj` existed: the two N-th values had adjustment columns of their own.
+        for (k, a) in [(13, self.old_adj[0]), (14, self.old_adj[1])] {
+            if let Some(a) = a {
+                x.adj[k] = opt(a, i).unwrap_or(0);
+            }
+        }
+        Ok(x)
+    }
+}

@@ -1,0 +1,100 @@
+//! The `processes` table: the process rows of each sample.
+
+use std::path::Path;
+
+use arrow_array::PrimitiveArray;
+use arrow_array::types::{TimestampMicrosecondType, UInt16Type, UInt32Type};
+use stabmon_core::{ProcessEntry, Sample, Timestamp};
+
+use crate::error::{Error, invalid};
+use crate::schema::PROCESS_EXACT_SLOTS;
+
+use super::cols::{Cols, decimal_pct, opt};
+use super::exact::{ExactSlots, slot_rem, slot_u16};
+use super::range::Range;
+use super::segment::sample_at;
+use super::table::read_table;
+
+/// The `cpu_rank` and `rss_rank` columns of schema 5 (`None` for older files, which derive ranks or keep them in
+/// exactness slots).
+pub(super) type RankCols<'a> = (
+    &'a PrimitiveArray<UInt16Type>,
+    &'a PrimitiveArray<UInt16Type>,
+);
+
+pub(super) fn rank_columns<'a>(c: &Cols<'a>, version: u32) -> Result<Option<RankCols<'a>>, Error> {
+    if version < 5 {
+        return Ok(None);
+    }
+    Ok(Some((
+        c.prim::<UInt16Type>("cpu_rank")?,
+        c.prim::<UInt16Type>("rss_rank")?,
+    )))
+}
+
+pub(super) fn read_processes(
+    path: &Path,
+    range: Range,
+    only: Option<&[i64]>,
+    samples: &[Sample],
+    lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
+) -> Result<(), Error> {
+    let (version, batches) = read_table(path, "processes", range, only)?;
+    for batch in batches {
+        let c = Cols {
+            batch: &batch,
+            path,
+        };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        let pid = c.req::<UInt32Type>("pid")?;
+        let start = c.req::<TimestampMicrosecondType>("start_time")?;
+        let ppid = c.prim::<UInt32Type>("parent_pid")?;
+        let name = c.str("name")?;
+        let cmdline = c.str("cmdline")?;
+        let user = c.str("user")?;
+        let cpu = c.pct_values("cpu_pct")?;
+        let child = c.pct_values("children_cpu_pct")?;
+        let rss = c.byte_count("rss", true)?;
+        let vsz = c.byte_count("virtual", true)?;
+        // Slots: CPU and children's CPU adjustments, CPU and memory ranks, list position, two remainders.
+        let exact = ExactSlots::<PROCESS_EXACT_SLOTS>::new(
+            &c,
+            version,
+            &[
+                ("cpu_pct_ulp_adj", true),
+                ("children_cpu_pct_ulp_adj", true),
+                ("cpu_rank_explicit", false),
+                ("rss_rank_explicit", false),
+                ("list_pos", false),
+            ],
+        )?;
+        let ranks = rank_columns(&c, version)?;
+        for i in 0..batch.num_rows() {
+            if !range.contains(ts.value(i)) {
+                continue;
+            }
+            let at = sample_at(samples, ts.value(i), path)?;
+            let mut p = ProcessEntry::new(
+                pid.value(i),
+                name.get(i).ok_or_else(|| invalid(path, "a null name"))?,
+            );
+            p.parent_pid = opt(ppid, i);
+            p.cmdline = cmdline.get(i).map(str::to_owned);
+            p.user = user.get(i).map(str::to_owned);
+            let x = exact.row(i, path)?;
+            p.cpu_pct = decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
+                .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
+            p.children_cpu_pct =
+                decimal_pct(child, i, x[1].unwrap_or(0), path, "children_cpu_pct")?;
+            p.rss_bytes = rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
+            p.virtual_bytes = vsz.get(i, slot_rem(x[6], path)?, path)?.unwrap_or(0);
+            p.start_time = Timestamp::from_unix_micros(start.value(i));
+            (p.cpu_rank, p.rss_rank) = match ranks {
+                Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
+                None => (slot_u16(x[2], path)?, slot_u16(x[3], path)?),
+            };
+            lists[at].push((slot_u16(x[4], path)?, p));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! A time range of a read.
+
+use stabmon_core::Timestamp;
+
+#[derive(Clone, Copy)]
+pub(super) struct Range {
+    pub(super) from: Option<Timestamp>,
+    pub(super) to: Option<Timestamp>,
+}
+
+impl Range {
+    pub(super) const ALL: Range = Range {
+        from: None,
+        to: None,
+    };
+
+    pub(super) fn contains(&self, micros: i64) -> bool {
+        self.from.is_none_or(|f| micros >= f.as_unix_micros())
+            && self.to.is_none_or(|t| micros < t.as_unix_micros())
+    }
+
+    pub(super) fn overlaps(&self, min: i64, max: i64) -> bool {
+        self.from.is_none_or(|f| max >= f.as_unix_micros())
+            && self.to.is_none_or(|t| min < t.as_unix_micros())
+    }
+}

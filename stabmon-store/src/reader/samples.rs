@@ -1,0 +1,368 @@
+//! The `samples` table: one [`Sample`] per row, without its lists and probes.
+
+use std::path::Path;
+
+use arrow_array::types::{
+    Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, BooleanArray, ListArray, PrimitiveArray};
+use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, Sample, Timestamp};
+
+use crate::error::{Error, invalid};
+use crate::pct;
+
+use super::cols::{ByteCount, Cols, PctValues, StrCol, decimal_pct, duration, opt};
+use super::exact::SampleExactCols;
+use super::range::Range;
+use super::table::read_table;
+
+/// How the ranks of a sample's four lists (process CPU and memory, name CPU and memory) are stored.
+pub(super) type ListLens = [ListLen; 4];
+
+/// How one list's ranks are stored.
+#[derive(Clone, Copy)]
+pub(super) enum ListLen {
+    /// Versions 1-2: the list's length (its ranks derive from the values), `None` where the rows hold them.
+    Stored(Option<u16>),
+    /// Version 3: ranks derive from the values unless a row holds one in `exact`; the length is this where the
+    /// sample stores it, else the rule's (`ranks::rule_lens`).
+    Rule(Option<u16>),
+}
+
+/// The percentage columns, in the order of `ulp_adj` (see the crate docs).
+const PCT_COLUMNS: [&str; 15] = [
+    "cpu_busy_pct",
+    "cpu_user_pct",
+    "cpu_system_pct",
+    "cpu_iowait_pct",
+    "cpu_steal_pct",
+    "load_1m",
+    "load_5m",
+    "load_15m",
+    "pressure_cpu_some_pct",
+    "pressure_memory_some_pct",
+    "pressure_memory_full_pct",
+    "pressure_io_some_pct",
+    "pressure_io_full_pct",
+    "cpu_nth_pct",
+    "name_cpu_nth_pct",
+];
+
+/// The per-core percentage lists: busy, user, system, iowait, steal.
+const CORE_COLUMNS: [&str; 5] = [
+    "core_busy_pct",
+    "core_user_pct",
+    "core_system_pct",
+    "core_iowait_pct",
+    "core_steal_pct",
+];
+
+/// The byte-count columns, in the order of `kib_rem`'s positions (see the crate docs), and whether each is
+/// required.
+const BYTE_COLUMNS: [(&str, bool); 7] = [
+    ("mem_total", true),
+    ("mem_used", false),
+    ("mem_available", true),
+    ("swap_total", true),
+    ("swap_used", true),
+    ("rss_nth", true),
+    ("name_rss_nth", true),
+];
+
+/// The columns of one batch of the `samples` table, of any schema version.
+struct SampleCols<'a> {
+    ts: &'a PrimitiveArray<TimestampMicrosecondType>,
+    boot_time: &'a PrimitiveArray<TimestampMicrosecondType>,
+    boot_id: StrCol<'a>,
+    timezone: StrCol<'a>,
+    utc_offset: &'a PrimitiveArray<Int32Type>,
+    interval: &'a PrimitiveArray<Int64Type>,
+    lateness: &'a PrimitiveArray<Int64Type>,
+    pcts: Vec<PctValues<'a>>,
+    cores: [(&'a ListArray, PctValues<'a>); 5],
+    bytes: Vec<ByteCount<'a>>,
+    exact: SampleExactCols<'a>,
+    process_count: &'a PrimitiveArray<UInt32Type>,
+    /// Versions 1-2 (schema 3 on marks empty pressure in `exact`).
+    pressure_present: Option<&'a BooleanArray>,
+    oom: &'a PrimitiveArray<UInt64Type>,
+    top_n: &'a PrimitiveArray<UInt16Type>,
+    /// Versions 1-2 store the lists' lengths; version 3 derives them (see `ranks::rule_lens`).
+    lens: Option<[&'a PrimitiveArray<UInt16Type>; 4]>,
+}
+
+impl<'a> SampleCols<'a> {
+    fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
+        let mut pcts = Vec::with_capacity(PCT_COLUMNS.len());
+        for name in PCT_COLUMNS {
+            pcts.push(c.pct_values(name)?);
+        }
+        let cores = [
+            c.pct_list(CORE_COLUMNS[0])?,
+            c.pct_list(CORE_COLUMNS[1])?,
+            c.pct_list(CORE_COLUMNS[2])?,
+            c.pct_list(CORE_COLUMNS[3])?,
+            c.pct_list(CORE_COLUMNS[4])?,
+        ];
+        let exact = SampleExactCols::new(c, version)?;
+        let mut bytes = Vec::with_capacity(BYTE_COLUMNS.len());
+        for (name, required) in BYTE_COLUMNS {
+            bytes.push(c.byte_count(name, required)?);
+        }
+        let lens = match c.batch.column_by_name("cpu_list_len") {
+            None => None,
+            Some(_) => Some([
+                c.prim::<UInt16Type>("cpu_list_len")?,
+                c.prim::<UInt16Type>("rss_list_len")?,
+                c.prim::<UInt16Type>("name_cpu_list_len")?,
+                c.prim::<UInt16Type>("name_rss_list_len")?,
+            ]),
+        };
+        Ok(SampleCols {
+            ts: c.req::<TimestampMicrosecondType>("ts")?,
+            boot_time: c.req::<TimestampMicrosecondType>("boot_time")?,
+            boot_id: c.str("boot_id")?,
+            timezone: c.str("timezone")?,
+            utc_offset: c.prim::<Int32Type>("utc_offset_secs")?,
+            interval: c.prim::<Int64Type>("interval_us")?,
+            lateness: c.req::<Int64Type>("lateness_us")?,
+            pcts,
+            cores,
+            process_count: c.req::<UInt32Type>("process_count")?,
+            pressure_present: match exact.has_exact() {
+                true => None,
+                false => Some(c.bool("pressure_present")?),
+            },
+            exact,
+            bytes,
+            oom: c.prim::<UInt64Type>("oom_kill_count")?,
+            top_n: c.req::<UInt16Type>("top_n")?,
+            lens,
+        })
+    }
+}
+
+/// Reads the `samples` table's rows in the row groups that `range` (and `only`) select into `out`, and how each
+/// row's list ranks are stored into `lens_out`. Every row of those row groups is read, in range or not: the other
+/// tables' rows may derive values from them (see `read_segment`).
+pub(super) fn read_samples(
+    path: &Path,
+    host: &str,
+    range: Range,
+    only: Option<&[i64]>,
+    out: &mut Vec<Sample>,
+    lens_out: &mut Vec<ListLens>,
+) -> Result<(), Error> {
+    // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
+    let mut prev_reading = None;
+    let (version, batches) = read_table(path, "samples", range, only)?;
+    for batch in batches {
+        let c = Cols {
+            batch: &batch,
+            path,
+        };
+        let cols = SampleCols::new(&c, version)?;
+        for i in 0..batch.num_rows() {
+            let (s, stored_lens) = sample_row(&cols, i, version, &mut prev_reading, host, path)?;
+            out.push(s);
+            lens_out.push(match &cols.lens {
+                Some(l) => l.map(|l| ListLen::Stored(opt(l, i))),
+                // Schema 5: every row holds its ranks.
+                None if version >= 5 => [ListLen::Stored(None); 4],
+                None => stored_lens.map(ListLen::Rule),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Row `i` as a sample (without its lists and probes), and the list lengths its exactness values store.
+fn sample_row(
+    cols: &SampleCols<'_>,
+    i: usize,
+    version: u32,
+    prev_reading: &mut Option<(i64, i64)>,
+    host: &str,
+    path: &Path,
+) -> Result<(Sample, [Option<u16>; 4]), Error> {
+    let mut s = Sample::new(Timestamp::from_unix_micros(cols.ts.value(i)), host);
+    s.boot_time = Timestamp::from_unix_micros(cols.boot_time.value(i));
+    s.boot_id = cols.boot_id.get(i).map(str::to_owned);
+    s.timezone = cols.timezone.get(i).map(str::to_owned);
+    s.utc_offset_secs = opt(cols.utc_offset, i);
+    // Null where it is the time between the previous row's reading and this one's (always in the same row group,
+    // which is read whole) in schemas 2-4: see `derived_interval`.
+    let this = (cols.ts.value(i), cols.lateness.value(i));
+    let interval_us = match opt(cols.interval, i) {
+        Some(us) => us,
+        None => prev_reading
+            .and_then(|p| derived_interval(p, this))
+            .ok_or_else(|| invalid(path, "interval_us is null where it cannot be derived"))?,
+    };
+    *prev_reading = Some(this);
+    s.interval = duration(interval_us, path, "interval")?;
+    s.lateness = duration(cols.lateness.value(i), path, "lateness")?;
+    let ranges = core_ranges(&cols.cores, i, path)?;
+    let n_cores = ranges[0].1 - ranges[0].0;
+    let x = cols.exact.row(i, cols.pcts.len() + 5 * n_cores, path)?;
+    let mut v = Vec::with_capacity(cols.pcts.len());
+    for (k, (a, name)) in cols.pcts.iter().zip(PCT_COLUMNS).enumerate() {
+        v.push(decimal_pct(*a, i, x.adj[k], path, name)?);
+    }
+    let per_core = per_core(&cols.cores, &ranges, &x.adj[cols.pcts.len()..], path)?;
+    s.cpu = machine_cpu(&v, &per_core, version == 4, x.machine_absent, path)?;
+    s.per_core = per_core;
+    s.load = match (v[5], v[6], v[7]) {
+        (Some(a), Some(b), Some(c)) => Some(LoadAvg::new(a, b, c)),
+        (None, None, None) => None,
+        _ => return Err(invalid(path, "load_1m/5m/15m are partly null")),
+    };
+    let mut stored = [None; 7];
+    for (k, v) in stored.iter_mut().enumerate() {
+        *v = cols.bytes[k].get(i, x.rems[k], path)?;
+    }
+    let bytes = stored.map(|v| v.unwrap_or(0));
+    s.memory = memory(stored);
+    s.process_count = cols.process_count.value(i);
+    let present = match cols.pressure_present {
+        Some(col) if col.is_null(i) => {
+            return Err(invalid(path, "the column pressure_present has nulls"));
+        }
+        Some(col) => col.value(i),
+        // Schema 3: present where a value is, or where `exact` marks it present and empty.
+        None => x.pressure_empty || v[8..13].iter().any(Option::is_some),
+    };
+    s.pressure = present.then(|| pressure(&v[8..13]));
+    s.oom_kill_count = opt(cols.oom, i);
+    let req = |x: Option<f32>, name: &str| {
+        x.ok_or_else(|| invalid(path, format!("the column {name} has nulls")))
+    };
+    s.top.n = cols.top_n.value(i);
+    s.top.cpu_nth_pct = req(v[13], "cpu_nth_pct")?;
+    s.top.rss_nth_bytes = bytes[5];
+    s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
+    s.top.name_rss_nth_bytes = bytes[6];
+    Ok((s, x.stored_lens))
+}
+
+/// The bounds of row `i`'s entries in each per-core list, checked to be there and of one length.
+fn core_ranges(
+    cores: &[(&ListArray, PctValues<'_>); 5],
+    i: usize,
+    path: &Path,
+) -> Result<[(usize, usize); 5], Error> {
+    let range_of = |l: &ListArray| {
+        if l.is_null(i) {
+            None
+        } else {
+            let o = l.value_offsets();
+            usize::try_from(o[i])
+                .ok()
+                .zip(usize::try_from(o[i + 1]).ok())
+        }
+    };
+    let ranges = cores.map(|c| range_of(c.0));
+    let Some((start, end)) = ranges[0] else {
+        return Err(invalid(path, "core_busy_pct has a null list"));
+    };
+    let n_cores = end - start;
+    let mut out = [(0, 0); 5];
+    for (slot, r) in out.iter_mut().zip(ranges) {
+        match r {
+            Some((a, b)) if b - a == n_cores => *slot = (a, b),
+            _ => return Err(invalid(path, "the core_* lists of a row differ in length")),
+        }
+    }
+    Ok(out)
+}
+
+/// The cores' CPU shares, with each core's ULP adjustments (5 per core) in `adj`. A core's null busy share is its
+/// user + system + steal (`pct::busy_from_parts`).
+fn per_core(
+    cores: &[(&ListArray, PctValues<'_>); 5],
+    ranges: &[(usize, usize); 5],
+    adj: &[i32],
+    path: &Path,
+) -> Result<Vec<CpuUsage>, Error> {
+    let n_cores = ranges[0].1 - ranges[0].0;
+    let mut out = Vec::with_capacity(n_cores);
+    for k in 0..n_cores {
+        let mut f = [None; 5];
+        for (j, slot) in f.iter_mut().enumerate() {
+            let at = ranges[j].0 + k;
+            *slot = decimal_pct(cores[j].1, at, adj[5 * k + j], path, CORE_COLUMNS[j])?;
+        }
+        let derived = f[0].or_else(|| pct::busy_from_parts(f[1], f[2], f[4]));
+        let mut cu = CpuUsage::new(busy(derived, "core_busy_pct", path)?);
+        cu.user_pct = f[1];
+        cu.system_pct = f[2];
+        cu.iowait_pct = f[3];
+        cu.steal_pct = f[4];
+        out.push(cu);
+    }
+    Ok(out)
+}
+
+/// The whole machine's CPU from the row's percentages `v` (in [`PCT_COLUMNS`] order). A null busy share derives
+/// from the parts; in schema 4 (`machine_derived`) a null part derives from the cores' unless `machine_absent`
+/// marks it unknown.
+fn machine_cpu(
+    v: &[Option<f32>],
+    per_core: &[CpuUsage],
+    machine_derived: bool,
+    machine_absent: i32,
+    path: &Path,
+) -> Result<CpuUsage, Error> {
+    let mut parts = [v[1], v[2], v[3], v[4]];
+    let machine_busy = if machine_derived {
+        for (k, (part, get)) in parts.iter_mut().zip(pct::MACHINE_PARTS).enumerate() {
+            if part.is_none() && machine_absent & (1 << k) == 0 {
+                *part = pct::machine_part(per_core, get);
+            }
+        }
+        v[0].or_else(|| pct::machine_busy(per_core, [parts[0], parts[1], parts[3]]))
+    } else {
+        v[0].or_else(|| pct::busy_from_parts(parts[0], parts[1], parts[3]))
+    };
+    let mut cpu = CpuUsage::new(busy(machine_busy, "cpu_busy_pct", path)?);
+    [cpu.user_pct, cpu.system_pct, cpu.iowait_pct, cpu.steal_pct] = parts;
+    Ok(cpu)
+}
+
+/// A busy share, stored or derived, must be there.
+fn busy(b: Option<f32>, name: &str, path: &Path) -> Result<f32, Error> {
+    b.ok_or_else(|| invalid(path, format!("{name} is null where it cannot be derived")))
+}
+
+/// Memory and swap from the byte counts (in [`BYTE_COLUMNS`] order). Null used memory is total minus available
+/// (what `Memory::new` derives).
+fn memory(stored: [Option<u64>; 7]) -> Memory {
+    let bytes = stored.map(|v| v.unwrap_or(0));
+    let mut m = Memory::new(bytes[0], bytes[2]);
+    if let Some(used) = stored[1] {
+        m.used_bytes = used;
+    }
+    m.swap_total_bytes = bytes[3];
+    m.swap_used_bytes = bytes[4];
+    m
+}
+
+/// Pressure stalls from the five pressure percentages: CPU some, memory some and full, I/O some and full.
+fn pressure(v: &[Option<f32>]) -> Pressure {
+    let mut p = Pressure::default();
+    p.cpu_some_pct = v[0];
+    p.memory_some_pct = v[1];
+    p.memory_full_pct = v[2];
+    p.io_some_pct = v[3];
+    p.io_full_pct = v[4];
+    p
+}
+
+/// (Schemas 2-4.) `(ts - ts') + (lateness - lateness')` in microseconds, from the row before (`prev`) to this
+/// one: the interval of a row that stores none.
+fn derived_interval(prev: (i64, i64), this: (i64, i64)) -> Option<i64> {
+    this.0
+        .checked_sub(prev.0)?
+        .checked_add(this.1.checked_sub(prev.1)?)
+        .filter(|d| *d >= 0)
+}

@@ -1,0 +1,152 @@
+//! A segment: its tables read and joined into whole samples, each list in its written order with its ranks.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
+
+use crate::error::{Error, invalid};
+use crate::layout::{LATENCY, SegmentLoc, TABLES};
+use crate::ranks::{name_order_key, process_sort_key};
+use stabmon_core::attribution::{
+    cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
+};
+
+use super::latency::read_latency;
+use super::names::read_names;
+use super::processes::read_processes;
+use super::range::Range;
+use super::samples::{ListLen, read_samples};
+
+/// The index of the sample at `ts` in a segment's samples (sorted, unique).
+pub(super) fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usize, Error> {
+    samples
+        .binary_search_by_key(&ts, |s| s.ts.as_unix_micros())
+        .map_err(|_| {
+            invalid(
+                path,
+                format!(
+                    "a row at {} has no sample in the samples table",
+                    Timestamp::from_unix_micros(ts)
+                ),
+            )
+        })
+}
+
+pub(super) fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
+    read_segment_at(seg, range, None)
+}
+
+/// [`read_segment`], only the samples at `only` (sorted) where the files allow reading just those rows (see
+/// [`read_table`](super::table::read_table)); otherwise whole row groups are decoded and the other samples dropped.
+pub(super) fn read_segment_at(
+    seg: &SegmentLoc,
+    range: Range,
+    only: Option<&[i64]>,
+) -> Result<Vec<Sample>, Error> {
+    let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
+    for (table, f) in TABLES.iter().zip(&files) {
+        if !f.exists() {
+            return Err(Error::MissingCompanion {
+                path: f.clone(),
+                table,
+                segment: files[0].clone(),
+            });
+        }
+    }
+    let mut samples = Vec::new();
+    let mut lens = Vec::new();
+    read_samples(&files[0], &seg.host, range, only, &mut samples, &mut lens)?;
+    // The other tables are read over the whole row groups of the samples read (names derive values from earlier
+    // rows and from process rows); the requested range is applied at the end.
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return Ok(Vec::new());
+    };
+    let whole = Range {
+        from: Some(first.ts),
+        to: Some(last.ts.saturating_add(Duration::from_micros(1))),
+    };
+    if !samples.windows(2).all(|w| w[0].ts < w[1].ts) {
+        return Err(invalid(
+            &files[0],
+            "timestamps do not increase within the segment",
+        ));
+    }
+    let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
+    read_processes(&files[1], whole, only, &samples, &mut procs)?;
+    let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
+    read_names(&files[2], whole, only, &samples, &procs, &mut names)?;
+    for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
+        let rule = crate::ranks::rule_lens(&s.top, p.iter().map(|x| &x.1), n.iter().map(|x| &x.1));
+        let explicit = [
+            p.iter().any(|x| x.1.cpu_rank.is_some()),
+            p.iter().any(|x| x.1.rss_rank.is_some()),
+            n.iter().any(|x| x.1.cpu_rank.is_some()),
+            n.iter().any(|x| x.1.rss_rank.is_some()),
+        ];
+        let len = |j: usize| match lens[j] {
+            ListLen::Stored(len) => len,
+            ListLen::Rule(_) if explicit[j] => None,
+            ListLen::Rule(len) => Some(len.unwrap_or(rule[j])),
+        };
+        derive_ranks(&mut p, len(0), cmp_entries_by_cpu, |e, r| e.cpu_rank = r);
+        derive_ranks(&mut p, len(1), cmp_entries_by_rss, |e, r| e.rss_rank = r);
+        derive_ranks(&mut n, len(2), cmp_names_by_cpu, |e, r| e.cpu_rank = r);
+        derive_ranks(&mut n, len(3), cmp_names_by_rss, |e, r| e.rss_rank = r);
+        s.top.processes = restore_order(
+            p,
+            |a, b| process_sort_key(a).cmp(&process_sort_key(b)),
+            &files[1],
+        )?;
+        s.top.names = restore_order(
+            n,
+            |a, b| name_order_key(a).cmp(&name_order_key(b)),
+            &files[2],
+        )?;
+    }
+    // Only segments whose samples carried probes have a latency file.
+    let latency = seg.file(LATENCY);
+    if latency.exists() {
+        read_latency(&latency, whole, only, &mut samples)?;
+    }
+    samples.retain(|s| {
+        let t = s.ts.as_unix_micros();
+        range.contains(t) && only.is_none_or(|o| o.binary_search(&t).is_ok())
+    });
+    Ok(samples)
+}
+
+/// Puts a sample's list back in its written order: by the stored positions when there are any, else by the
+/// canonical key.
+fn restore_order<T>(
+    mut items: Vec<(Option<u16>, T)>,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    path: &Path,
+) -> Result<Vec<T>, Error> {
+    let explicit = items.iter().filter(|(p, _)| p.is_some()).count();
+    if explicit == 0 {
+        items.sort_by(|a, b| cmp(&a.1, &b.1));
+    } else if explicit == items.len() {
+        items.sort_by_key(|(p, _)| *p);
+    } else {
+        return Err(invalid(
+            path,
+            "list_pos is set for some rows of a sample but not all",
+        ));
+    }
+    Ok(items.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Sets the ranks of one list of a sample from the values, when its length is stored (else the rows held them).
+fn derive_ranks<T>(
+    items: &mut [(Option<u16>, T)],
+    len: Option<u16>,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+    set: impl Fn(&mut T, Option<u16>),
+) {
+    let Some(len) = len else { return };
+    let ranks = crate::ranks::derive(items, usize::from(len), |a, b| cmp(&a.1, &b.1));
+    for (item, r) in items.iter_mut().zip(ranks) {
+        set(&mut item.1, r);
+    }
+}
