@@ -2,7 +2,6 @@
 //! cut with `…`), colour only on a terminal and never with `NO_COLOR`.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use stabmon_core::Timestamp;
 
@@ -279,34 +278,6 @@ pub fn local_zone() -> String {
     }
 }
 
-/// A duration for people: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => {
-            if d.subsec_millis() > 0 && s < 10 {
-                format!("{:.1}s", d.as_secs_f64())
-            } else {
-                format!("{s}s")
-            }
-        }
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-/// Bytes in decimal units, as the report shows them: `512 B`, `3.4 MB`, `2.1 GB`.
-pub fn bytes(b: u64) -> String {
-    let v = b as f64;
-    match b {
-        0..1_000 => format!("{b} B"),
-        1_000..1_000_000 => format!("{:.1} kB", v / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", v / 1e6),
-        _ => format!("{:.1} GB", v / 1e9),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,15 +326,5 @@ mod tests {
             },
         );
         assert!(coloured.starts_with("\x1b[1mN\x1b[0m"), "{coloured:?}");
-    }
-
-    #[test]
-    fn durations_and_bytes_for_people() {
-        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(human_duration(Duration::from_millis(2500)), "2.5s");
-        assert_eq!(human_duration(Duration::from_secs(725)), "12m 5s");
-        assert_eq!(human_duration(Duration::from_secs(12_000)), "3h 20m");
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(2_100_000_000), "2.1 GB");
     }
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use stabmon_core::analysis::{NameUsage, PidUsage};
+use stabmon_core::human;
 use stabmon_store::DefaultRange;
 
 use crate::select::{self, DataArgs, Hosts};
@@ -155,7 +156,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
                 .take(args.pids)
                 .map(|p| match args.by {
                     By::Cpu => format!("{} ({:.0}s)", p.pid, p.cpu_seconds),
-                    By::Memory => format!("{} ({})", p.pid, table::bytes(p.peak_rss_bytes)),
+                    By::Memory => format!("{} ({})", p.pid, human::bytes(p.peak_rss_bytes)),
                 })
                 .collect();
             let cmd = u
@@ -167,9 +168,9 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
                 Cell::from((i + 1).to_string()),
                 table::painted(u.name.clone(), Style::bold),
                 Cell::from(cpu),
-                Cell::from(format!("{:.1}%", avg_pct(u.cpu_seconds))),
-                Cell::from(table::bytes(u.peak_rss_bytes)),
-                Cell::from(table::bytes(u.rss_growth_bytes)),
+                Cell::from(human::pct(avg_pct(u.cpu_seconds))),
+                Cell::from(human::bytes(u.peak_rss_bytes)),
+                Cell::from(human::bytes(u.rss_growth_bytes)),
                 Cell::from(u.max_process_count.to_string()),
                 Cell::from(pids.join(", ")),
                 table::painted(cmd, Style::dim),

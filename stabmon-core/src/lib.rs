@@ -12,7 +12,8 @@
 //! - [`latency`]: network latency probes ([`LatencyProbe`], [`ProbeOutcome`]) that travel with the samples, and
 //!   loss and jitter per target and window.
 //! - [`Timestamp`]: UTC microseconds since the Unix epoch.
-//! - [`units`]: human durations for flags (`500ms`, `2h`).
+//! - [`human`]: durations, sizes and percentages written for people, the same in every frontend.
+//! - [`units`]: durations in the form flags take (`500ms`, `2h`), and the resolution samples keep.
 //!
 //! Feature `test-util` (off by default) adds `synth`: a deterministic generator of realistic synthetic sample
 //! series (a server with ~300 processes, plus injected CPU hogs, memory leaks, reboots and gaps) for the tests and
@@ -39,6 +40,7 @@
 pub mod analysis;
 pub mod attribution;
 mod error;
+pub mod human;
 pub mod latency;
 pub mod sample;
 pub mod series;

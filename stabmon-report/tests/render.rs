@@ -531,7 +531,8 @@ fn latency_chart_per_target_with_failure_marks_loss_and_labels() {
     let vpn_html = "vpn&lt;i&gt;&quot;";
     let loss = 100.0 * failed(vpn) as f64 / all(vpn) as f64;
     let want = format!(
-        "<b>{vpn_html}</b>: loss {loss:.1} % ({} of {} probes failed), jitter ",
+        "<b>{vpn_html}</b>: loss {} ({} of {} probes failed), jitter ",
+        stabmon_core::human::pct(loss),
         failed(vpn),
         all(vpn)
     );

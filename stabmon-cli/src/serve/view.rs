@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use stabmon_core::Timestamp;
+use stabmon_core::units::format_duration;
 
 use crate::report::parse_time;
 
@@ -163,22 +164,6 @@ impl View {
         }
         parts.join("&")
     }
-}
-
-/// A duration in its largest whole unit (`2d`, `90m`, `1500ms`), as `parse_duration` reads it back.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ] {
-        if ms >= size && ms.is_multiple_of(size) {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
 }
 
 /// Escapes text for HTML text and double-quoted attributes.
