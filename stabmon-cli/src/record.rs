@@ -140,12 +140,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     }
 
     log(&format!(
-        "recording started: sampler {}, interval {}, top {} (by CPU from {} % of a core), command lines {}, data dir \
+        "recording started: sampler {}, interval {}, top {} (by CPU from {} of a core), command lines {}, data dir \
          {}; {}",
         collector.sampler_name(),
         format_duration(args.interval),
         args.top,
-        args.cpu_floor,
+        stabmon_core::human::pct(f64::from(args.cpu_floor)),
         if args.no_cmdline {
             "off".to_owned()
         } else {
