@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use serde_json::{Value, json};
-use stabmon_core::analysis::{DetectOptions, GapKind, Incident, IncidentKind, detect_incidents_in};
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind, detect_incidents_in};
 use stabmon_core::{Timestamp, human};
 
 use crate::select::{self, DataArgs, OneHost};
@@ -41,7 +41,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
     let OneHost {
         src, host, series, ..
     } = &read;
-    let opts = DetectOptions::default().clean_stops(src.reader.clean_stops(Some(host)));
+    let opts = src.reader.detect_options(host);
     let spin = select::progress::spinner("finding incidents");
     // Culprits are named from whole samples read only inside each incident's window.
     let incidents = detect_incidents_in(series, &src.reader.windows(host), &opts)

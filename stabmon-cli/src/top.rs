@@ -58,9 +58,11 @@ pub struct TopArgs {
 }
 
 pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
-    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
-    let src = select::open(&args.data, Hosts::One)?;
-    let (from, to) = select::range(&src, asked, DefaultRange::Last(select::DEFAULT_SPAN))?;
+    let (src, from, to, _) = select::open_range(
+        &args.data,
+        Hosts::One,
+        DefaultRange::Last(select::DEFAULT_SPAN),
+    )?;
     // Aggregated from the tables' columns row group by row group: memory grows with the names and processes,
     // not the samples.
     let Some(host) = src.host.clone() else {

@@ -281,6 +281,18 @@ fn data_json(model: &Model) -> Value {
     })
 }
 
+/// A `<meta http-equiv="refresh">` reloading the page every `every` (whole seconds), when given: no script, so the
+/// Content-Security-Policy is untouched.
+pub(crate) fn push_refresh(out: &mut String, every: Option<std::time::Duration>) {
+    if let Some(d) = every.filter(|d| d.as_secs() > 0) {
+        let _ = write!(
+            out,
+            "<meta http-equiv=\"refresh\" content=\"{}\">",
+            d.as_secs()
+        );
+    }
+}
+
 /// Page-level facts for the header.
 pub(crate) struct Header<'a> {
     pub(crate) title: &'a str,
@@ -288,6 +300,8 @@ pub(crate) struct Header<'a> {
     pub(crate) samples: usize,
     pub(crate) first_us: i64,
     pub(crate) last_us: i64,
+    /// Reload the page this often (a live view).
+    pub(crate) refresh: Option<std::time::Duration>,
 }
 
 /// Renders the page.
@@ -306,6 +320,7 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
     };
 
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    push_refresh(&mut out, h.refresh);
     let _ = write!(
         out,
         "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
