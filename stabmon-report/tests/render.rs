@@ -138,7 +138,10 @@ fn a_live_page_reloads_itself_only_when_asked() {
     // In the head, once, before the CSP (no script: the policy is the same).
     let head = between(&live, "<head>", "</head>")[0];
     assert_eq!(live.matches("http-equiv=\"refresh\"").count(), 1);
-    assert!(head.contains("<meta http-equiv=\"refresh\" content=\"30\">"), "{head}");
+    assert!(
+        head.contains("<meta http-equiv=\"refresh\" content=\"30\">"),
+        "{head}"
+    );
     let csp = |h: &str| between(h, "Content-Security-Policy\" content=\"", "\"")[0].to_owned();
     assert_eq!(csp(&live), csp(&plain));
     let (off, _) = ReportBuilder::new()
