@@ -138,7 +138,7 @@ fn data_json(model: &Model) -> Value {
                 .collect();
             let unit = match c.unit {
                 Unit::Pct => "pct",
-                Unit::Gib => "gib",
+                Unit::Gb => "gb",
                 Unit::Load => "load",
                 Unit::LogMs => "logms",
             };
@@ -189,9 +189,9 @@ fn data_json(model: &Model) -> Value {
         prev = t;
         mv.push(json!([
             (m.busy_pct * 10.0).round() as i64,
-            (m.used_gib * 1000.0).round() as i64,
-            (m.avail_gib * 1000.0).round() as i64,
-            (m.swap_gib * 1000.0).round() as i64,
+            (m.used_gb * 1000.0).round() as i64,
+            (m.avail_gb * 1000.0).round() as i64,
+            (m.swap_gb * 1000.0).round() as i64,
             m.load1.map(|l| (l * 100.0).round() as i64)
         ]));
         let p: Vec<i64> = m
@@ -203,7 +203,7 @@ fn data_json(model: &Model) -> Value {
         let r: Vec<i64> = m
             .top_rss
             .iter()
-            .flat_map(|&(i, b)| [i as i64, (b as f64 / 1_048_576.0).round() as i64])
+            .flat_map(|&(i, b)| [i as i64, (b as f64 / 1e6).round() as i64])
             .collect();
         mr.push(r);
     }

@@ -100,7 +100,7 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-used",
                 true,
                 1000.0,
-                Values::Column(Box::new(|i| Some(series.mem_used_bytes[i] as f64 / GIB))),
+                Values::Column(Box::new(|i| Some(series.mem_used_bytes[i] as f64 / GB))),
             ));
             specs.push((
                 "available".into(),
@@ -108,7 +108,7 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 false,
                 1000.0,
                 Values::Column(Box::new(|i| {
-                    Some(series.mem_available_bytes[i] as f64 / GIB)
+                    Some(series.mem_available_bytes[i] as f64 / GB)
                 })),
             ));
             specs.push((
@@ -116,7 +116,7 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-swap",
                 false,
                 1000.0,
-                Values::Column(Box::new(|i| Some(series.swap_used_bytes[i] as f64 / GIB))),
+                Values::Column(Box::new(|i| Some(series.swap_used_bytes[i] as f64 / GB))),
             ));
             for (i, name) in mem_names.iter().enumerate() {
                 specs.push((
@@ -127,8 +127,8 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                     Values::Line(cpu_names.len() + i),
                 ));
             }
-            let (m, st) = nice_max_and_step(max as f64 / GIB, 4.0);
-            ("mem", "Memory and swap", Unit::Gib, 150.0, m, st)
+            let (m, st) = nice_max_and_step(max as f64 / GB, 4.0);
+            ("mem", "Memory and swap", Unit::Gb, 150.0, m, st)
         }
         // Drawn by `latency_chart`.
         Chart::Latency => return None,

@@ -15,7 +15,7 @@ fn name_rss(s: &Sample, name: &str) -> Option<f64> {
         .names
         .iter()
         .find(|n| n.name == name)
-        .map(|n| n.rss_bytes as f64 / GIB)
+        .map(|n| n.rss_bytes as f64 / GB)
 }
 
 /// Samples of one incident window read at full resolution for the culprit lines; a longer window is read at this
@@ -34,7 +34,7 @@ pub(super) struct Lines {
     pub(super) breaks: Vec<usize>,
 }
 
-/// The culprit lines: per-name CPU (% of all cores) for `cpu_names` and resident memory (GiB) for `mem_names`.
+/// The culprit lines: per-name CPU (% of all cores) for `cpu_names` and resident memory (GB) for `mem_names`.
 ///
 /// A line is drawn through the samples read anyway for the hover moments (the busiest sample of each pixel column
 /// and every sample within [`DENSE_SAMPLES`] of an incident's peak) and through every sample of the windows of the

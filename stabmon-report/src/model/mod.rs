@@ -25,7 +25,8 @@ mod reduce;
 
 pub(crate) use labels::kind_class;
 
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+/// Bytes in a gigabyte: memory is charted in decimal units, as [`stabmon_core::human::bytes`] writes sizes.
+const GB: f64 = 1e9;
 /// Samples kept at full resolution on each side of an incident's peak, so zooming into a spike shows it sample by
 /// sample and hovering it shows that moment's processes.
 const DENSE_SAMPLES: usize = 45;
@@ -60,7 +61,8 @@ impl Frame {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unit {
     Pct,
-    Gib,
+    /// Gigabytes (10^9 bytes).
+    Gb,
     Load,
     /// Milliseconds on a log scale: values are `log10(ms / floor)`.
     LogMs,
@@ -171,9 +173,9 @@ pub(crate) struct ProcRef {
 pub(crate) struct Moment {
     pub(crate) ts_us: i64,
     pub(crate) busy_pct: f64,
-    pub(crate) used_gib: f64,
-    pub(crate) avail_gib: f64,
-    pub(crate) swap_gib: f64,
+    pub(crate) used_gb: f64,
+    pub(crate) avail_gb: f64,
+    pub(crate) swap_gb: f64,
     pub(crate) load1: Option<f64>,
     /// (process index, CPU % of one core), highest first.
     pub(crate) top_cpu: Vec<(usize, f64)>,

@@ -53,9 +53,9 @@ pub(super) fn moment(
     Moment {
         ts_us: s.ts.as_unix_micros(),
         busy_pct: f64::from(s.cpu.busy_pct),
-        used_gib: s.memory.used_bytes as f64 / GIB,
-        avail_gib: s.memory.available_bytes as f64 / GIB,
-        swap_gib: s.memory.swap_used_bytes as f64 / GIB,
+        used_gb: s.memory.used_bytes as f64 / GB,
+        avail_gb: s.memory.available_bytes as f64 / GB,
+        swap_gb: s.memory.swap_used_bytes as f64 / GB,
         load1: s.load.map(|l| f64::from(l.one)),
         top_cpu,
         top_rss,

@@ -123,11 +123,11 @@ pub(super) fn y_ticks(max: f64, step: f64, unit: Unit) -> Vec<(f64, String)> {
     while v <= max + step * 1e-6 {
         let label = match unit {
             Unit::Pct => format!("{v:.0}%"),
-            Unit::Gib => {
+            Unit::Gb => {
                 if step < 1.0 {
-                    format!("{v:.1} GiB")
+                    format!("{v:.1} GB")
                 } else {
-                    format!("{v:.0} GiB")
+                    format!("{v:.0} GB")
                 }
             }
             Unit::Load | Unit::LogMs => {
