@@ -169,17 +169,23 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let hosts = reader.hosts();
-    let host = match (&view.host, hosts.as_slice()) {
-        (Some(h), _) if hosts.contains(h) => h.clone(),
-        (None, [one]) => one.clone(),
-        (None, []) => {
+    // stabmon-store's host rules; the page offers a link per host where the choice is the user's.
+    let (asked_missing, hosts) = match reader.choose_host(view.host.as_deref()) {
+        Ok(h) => (None, vec![h]),
+        // No host asked and none there: nothing recorded yet.
+        Err(stabmon_store::Error::UnknownHost { .. }) if view.host.is_none() => {
             let page = Notice::new("stabmon: no samples yet")
                 .paragraph("The data directory holds no samples yet; this page reloads by itself.");
             return notice(200, page.refresh(refresh));
         }
-        (h, many) => {
-            let what = match h {
+        Err(stabmon_store::Error::UnknownHost { host, hosts, .. }) => (Some(host), hosts),
+        Err(stabmon_store::Error::SeveralHosts { hosts, .. }) => (None, hosts),
+        Err(e) => return fail(&e),
+    };
+    let host = match (asked_missing, hosts.as_slice()) {
+        (None, [one]) => one.clone(),
+        (missing, many) => {
+            let what = match &missing {
                 Some(h) => format!("There is no data for host {h}. "),
                 None => "The data holds several hosts. ".to_owned(),
             };
@@ -187,7 +193,7 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
                 Notice::new("stabmon: choose a host").paragraph(format!("{what}Choose one:")),
                 |page, h| page.link(h, format!("/?{}", view.with_host(h).query_string())),
             );
-            return notice(if h.is_some() { 404 } else { 200 }, page);
+            return notice(if missing.is_some() { 404 } else { 200 }, page);
         }
     };
     let reader = reader.with_host(host.clone());
