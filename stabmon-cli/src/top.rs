@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use stabmon_core::analysis::{NameUsage, PidUsage};
+use stabmon_core::analysis::{NameUsage, PidUsage, rank_by_memory};
 use stabmon_core::human;
 use stabmon_store::DefaultRange;
 
@@ -84,19 +84,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     }
     let mut usage = got.names;
     if args.by == By::Memory {
-        usage.sort_by(|a, b| {
-            b.peak_rss_bytes
-                .cmp(&a.peak_rss_bytes)
-                .then(b.rss_growth_bytes.cmp(&a.rss_growth_bytes))
-                .then(a.name.cmp(&b.name))
-        });
-        for u in &mut usage {
-            u.pids.sort_by(|a, b| {
-                b.peak_rss_bytes
-                    .cmp(&a.peak_rss_bytes)
-                    .then(a.pid.cmp(&b.pid))
-            });
-        }
+        rank_by_memory(&mut usage);
     }
     if args.limit > 0 {
         usage.truncate(args.limit);

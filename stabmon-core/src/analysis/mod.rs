@@ -133,7 +133,7 @@ pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::{detect_incidents, detect_incidents_in};
 pub use downsample::downsample_minmax;
 pub use gaps::find_gaps;
-pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, usage_by_name};
+pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, rank_by_memory, usage_by_name};
 
 const MIB: u64 = 1 << 20;
 
