@@ -1,9 +1,7 @@
 //! `stabmon record --config FILE`: every `record` flag in a TOML file, so that a service line stays short. A flag
 //! given on the command line (or through its environment variable) overrides the file.
 
-use std::path::Path;
-
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
@@ -41,7 +39,7 @@ fn explicit(matches: &ArgMatches, id: &str) -> bool {
 
 /// A config file: every `record` flag, `_` for `-`, each read by the flag's own parser. A new flag is a field here
 /// and a line in [`apply_text`].
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     data: Option<PathBuf>,
