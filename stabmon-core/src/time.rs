@@ -302,7 +302,7 @@ impl LocalZone {
 }
 
 /// The forms [`parse_time`] reads, for messages.
-pub const TIME_FORMS: &str = "use RFC 3339 (2026-11-25T03:12:00Z), a local date-time (2026-11-25 03:12, in this \
+const TIME_FORMS: &str = "use RFC 3339 (2026-11-25T03:12:00Z), a local date-time (2026-11-25 03:12, in this \
     machine's time zone), a local time today (03:12), or a relative time (2h ago, 30m ago, yesterday, today, now)";
 
 /// Reads a moment as people write it on a command line or in a URL, relative to `now`, local forms in `zone`:
