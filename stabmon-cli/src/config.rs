@@ -1,32 +1,14 @@
 //! `stabmon record --config FILE`: every `record` flag in a TOML file, so that a service line stays short. A flag
 //! given on the command line (or through its environment variable) overrides the file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
-use crate::{RecordArgs, UsageError};
-
-/// The keys a config file may hold: the `record` flags, with `_` for `-`.
-pub const KEYS: &[&str] = &[
-    "data",
-    "interval",
-    "top",
-    "cpu_floor",
-    "duration",
-    "no_cmdline",
-    "cmdline_max",
-    "sampler",
-    "targets",
-    "net",
-    "probe_interval",
-    "probe_timeout",
-    "sync",
-    "rotate",
-    "retain",
-    "max_disk",
-];
+use crate::{NetPreset, RecordArgs, SamplerArg, UsageError};
 
 /// Shown in `record --help`.
 pub const CONFIG_HELP: &str = "Config file (--config FILE): TOML with any of the record flags as keys, `_` for \
@@ -55,6 +37,68 @@ fn explicit(matches: &ArgMatches, id: &str) -> bool {
     )
 }
 
+/// A config file: every `record` flag, `_` for `-`, each read by the flag's own parser. A new flag is a field here
+/// and a line in [`apply_text`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data: Option<PathBuf>,
+    interval: Option<Scalar>,
+    top: Option<Scalar>,
+    cpu_floor: Option<Scalar>,
+    duration: Option<Scalar>,
+    no_cmdline: Option<bool>,
+    cmdline_max: Option<Scalar>,
+    sampler: Option<SamplerArg>,
+    targets: Option<Vec<String>>,
+    net: Option<NetPreset>,
+    probe_interval: Option<Scalar>,
+    probe_timeout: Option<Scalar>,
+    sync: Option<Scalar>,
+    rotate: Option<Scalar>,
+    retain: Option<Scalar>,
+    max_disk: Option<Scalar>,
+}
+
+/// A value written as a string or a number, as it would be typed after its flag.
+#[derive(Debug)]
+struct Scalar {
+    text: String,
+    /// Written with a fraction (only `cpu_floor` takes one).
+    fraction: bool,
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar {
+                    text: v.to_owned(),
+                    fraction: false,
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar {
+                    text: format!("{v:?}"),
+                    fraction: true,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 fn apply_text(
     args: &mut RecordArgs,
     text: &str,
@@ -62,158 +106,89 @@ fn apply_text(
     explicit: &dyn Fn(&str) -> bool,
 ) -> Result<(), UsageError> {
     let shown = path.display();
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let msg = e.message().replace(['\n', '\r'], " ");
+    let file: ConfigFile = toml::from_str(text).map_err(|mut e: toml::de::Error| {
         let line = e
             .span()
             .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        match line {
-            Some(l) => UsageError(format!("config {shown}: line {l}: {msg}")),
-            None => UsageError(format!("config {shown}: {msg}")),
+        let msg = e.message().replace("unknown field", "unknown key");
+        let msg = msg.replace(['\n', '\r'], " ");
+        // Without the input, toml's text ends with the key the error is in: "in `interval`".
+        e.set_input(None);
+        let key = e
+            .to_string()
+            .lines()
+            .last()
+            .and_then(|l| l.strip_prefix("in "))
+            .map(str::to_owned);
+        match (key, line) {
+            (Some(k), _) => UsageError(format!("config {shown}: key {k}: {msg}")),
+            (None, Some(l)) => UsageError(format!("config {shown}: line {l}: {msg}")),
+            (None, None) => UsageError(format!("config {shown}: {msg}")),
         }
     })?;
-    for (key, value) in &table {
-        let bad = |why: String| UsageError(format!("config {shown}: key `{key}`: {why}"));
-        if !KEYS.contains(&key.as_str()) {
-            return Err(UsageError(format!(
-                "config {shown}: unknown key `{key}` (allowed: {})",
-                KEYS.join(", ")
-            )));
-        }
-        // Checked even when the command line overrides it: a bad file is bad.
-        let text_of = |v: &toml::Value| -> Result<String, UsageError> {
-            match v {
-                toml::Value::String(s) => Ok(s.clone()),
-                toml::Value::Integer(i) => Ok(i.to_string()),
-                other => Err(bad(format!(
-                    "expected a string or a number, found {}",
-                    other.type_str()
-                ))),
+    // Every value is checked, even where the command line overrides it: a bad file is bad.
+    let bad = |key: &str, why: String| bad_key(&shown, key, why);
+    // `set!(key = v)` takes a value as it is; `set!(key: parse)` reads it with the flag's parser (`?parse` for a
+    // flag without a default). Either is skipped where the flag was given explicitly.
+    macro_rules! set {
+        ($key:ident = $v:expr) => {
+            if let Some(v) = $v
+                && !explicit(stringify!($key))
+            {
+                args.$key = v;
             }
         };
-        let skip = explicit(key);
-        match key.as_str() {
-            "data" => {
-                let s = text_of(value)?;
-                if !skip {
-                    args.data = Some(s.into());
-                }
-            }
-            "interval" => {
-                let d = crate::parse_interval(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.interval = d;
-                }
-            }
-            "top" => {
-                let n = crate::parse_top(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.top = n;
-                }
-            }
-            "cpu_floor" => {
-                // A percentage: the one key that takes a fraction.
-                let text = match value {
-                    toml::Value::Float(f) => f.to_string(),
-                    other => text_of(other)?,
-                };
-                let v = crate::parse_cpu_floor(&text).map_err(bad)?;
-                if !skip {
-                    args.cpu_floor = v;
-                }
-            }
-            "duration" => {
-                let d = crate::parse_run_duration(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.duration = Some(d);
-                }
-            }
-            "no_cmdline" => {
-                let b = value
-                    .as_bool()
-                    .ok_or_else(|| bad("expected true or false".to_owned()))?;
-                if !skip {
-                    args.no_cmdline = b;
-                }
-            }
-            "cmdline_max" => {
-                let n = crate::parse_cmdline_max(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.cmdline_max = n;
-                }
-            }
-            "sampler" => {
-                let s = text_of(value)?;
-                let v = <crate::SamplerArg as clap::ValueEnum>::from_str(&s, false)
-                    .map_err(|_| bad(format!("{s:?} is not one of auto, proc, sysinfo")))?;
-                if !skip {
-                    args.sampler = v;
-                }
-            }
-            "net" => {
-                let s = text_of(value)?;
-                let v = <crate::NetPreset as clap::ValueEnum>::from_str(&s, false)
-                    .map_err(|_| bad(format!("{s:?} is not a preset (allowed: auto)")))?;
-                if !skip {
-                    args.net = Some(v);
-                }
-            }
-            "targets" => {
-                let list = value.as_array().ok_or_else(|| {
-                    bad(
-                        "expected a list of NAME=URL strings, such as [\"gw=icmp://192.168.1.1\"]"
-                            .to_owned(),
-                    )
-                })?;
-                let mut targets = Vec::with_capacity(list.len());
-                for v in list {
-                    let s = v
-                        .as_str()
-                        .ok_or_else(|| bad("expected NAME=URL strings".to_owned()))?;
-                    targets.push(crate::parse_target(s).map_err(|e| bad(format!("{s:?}: {e}")))?);
-                }
-                if !skip {
-                    args.targets = targets;
-                }
-            }
-            "probe_interval" => {
-                let d = crate::parse_interval(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.probe_interval = Some(d);
-                }
-            }
-            "probe_timeout" => {
-                let d = crate::parse_probe_timeout(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.probe_timeout = d;
-                }
-            }
-            "sync" => {
-                let d = crate::parse_sync(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.sync = d;
-                }
-            }
-            "rotate" => {
-                let d = crate::parse_rotate(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.rotate = d;
-                }
-            }
-            "retain" => {
-                let r = crate::parse_retain(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.retain = r;
-                }
-            }
-            "max_disk" => {
-                let b = crate::parse_max_disk(&text_of(value)?).map_err(bad)?;
-                if !skip {
-                    args.max_disk = Some(b);
-                }
-            }
-            _ => {}
-        }
+        ($key:ident: $parse:path) => {
+            set!($key = scalar(&shown, stringify!($key), file.$key, $parse)?)
+        };
+        ($key:ident: ?$parse:path) => {
+            set!($key = scalar(&shown, stringify!($key), file.$key, $parse)?.map(Some))
+        };
     }
+    let targets = file
+        .targets
+        .map(|list| {
+            list.iter()
+                .map(|s| crate::parse_target(s).map_err(|e| bad("targets", format!("{s:?}: {e}"))))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    set!(data = file.data.map(Some));
+    set!(interval: crate::parse_interval);
+    set!(top: crate::parse_top);
+    set!(cpu_floor: crate::parse_cpu_floor);
+    set!(duration: ?crate::parse_run_duration);
+    set!(no_cmdline = file.no_cmdline);
+    set!(cmdline_max: crate::parse_cmdline_max);
+    set!(sampler = file.sampler);
+    set!(targets = targets);
+    set!(net = file.net.map(Some));
+    set!(probe_interval: ?crate::parse_interval);
+    set!(probe_timeout: crate::parse_probe_timeout);
+    set!(sync: crate::parse_sync);
+    set!(rotate: crate::parse_rotate);
+    set!(retain: crate::parse_retain);
+    set!(max_disk: ?crate::parse_max_disk);
     Ok(())
+}
+
+fn bad_key(shown: &dyn std::fmt::Display, key: &str, why: String) -> UsageError {
+    UsageError(format!("config {shown}: key `{key}`: {why}"))
+}
+
+/// The value of `key` read by its flag's parser; a fraction only for `cpu_floor`.
+fn scalar<T>(
+    shown: &dyn std::fmt::Display,
+    key: &str,
+    v: Option<Scalar>,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, UsageError> {
+    v.map(|v| {
+        if v.fraction && key != "cpu_floor" {
+            let why = format!("expected a whole number or a string, found {}", v.text);
+            return Err(bad_key(shown, key, why));
+        }
+        parse(&v.text).map_err(|e| bad_key(shown, key, e))
+    })
+    .transpose()
 }

@@ -17,15 +17,13 @@ use crate::select::{self, Hosts};
 use crate::{DumpArgs, Format};
 
 pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
-    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
-    let src = select::open(&args.data, Hosts::Any)?;
-    let (from, to) = select::range(&src, asked, DefaultRange::All)?;
+    let (src, from, to, asked) = select::open_range(&args.data, Hosts::Any, DefaultRange::All)?;
     let path = &src.shown;
     // Streamed: the first line is out after the first segment is read, whatever the range.
     let mut samples = select::stream(&src, from, to)?.peekable();
     if samples.peek().is_none() {
         select::print_warnings(&src);
-        if asked.from.is_some() || asked.to.is_some() {
+        if asked {
             bail!("{}", select::explain_empty(&src, from, to)?);
         }
         bail!("no samples found at {path} (record some with 'stabmon record --data {path}')");

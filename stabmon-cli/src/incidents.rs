@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use serde_json::{Value, json};
-use stabmon_core::Timestamp;
-use stabmon_core::analysis::{DetectOptions, GapKind, Incident, IncidentKind, detect_incidents_in};
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind, detect_incidents_in};
+use stabmon_core::{Timestamp, human};
 
 use crate::select::{self, DataArgs, OneHost};
 use crate::table::{self, Cell, Column, Style};
@@ -41,7 +41,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
     let OneHost {
         src, host, series, ..
     } = &read;
-    let opts = DetectOptions::default().clean_stops(src.reader.clean_stops(Some(host)));
+    let opts = src.reader.detect_options(host);
     let spin = select::progress::spinner("finding incidents");
     // Culprits are named from whole samples read only inside each incident's window.
     let incidents = detect_incidents_in(series, &src.reader.windows(host), &opts)
@@ -103,7 +103,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
             };
             vec![
                 Cell::from(table::local_time(i.start)),
-                Cell::from(table::human_duration(i.duration())),
+                Cell::from(human::duration(i.duration())),
                 table::painted(kind, Style::red),
                 table::painted(
                     i.culprit.as_ref().map(|c| c.label()).unwrap_or_default(),

@@ -178,7 +178,8 @@ struct RecordArgs {
 }
 
 /// The `--net` presets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum NetPreset {
     /// The default gateway, the system DNS resolver and one public HTTPS host.
     Auto,
@@ -225,7 +226,8 @@ struct ReportArgs {
 }
 
 /// The `--sampler` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum SamplerArg {
     /// The fastest sampler for this OS: /proc on Linux, sysinfo elsewhere.
     Auto,

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 use std::thread;
-use std::time::Duration;
 
 use anyhow::Context;
+use stabmon_core::units::format_duration;
 use stabmon_probe::{Collector, SamplerKind, StopHandle};
 use stabmon_store::{FlightRecorder, RecorderOptions, Retention};
 
@@ -12,26 +12,6 @@ use crate::{NetPreset, RecordArgs, SamplerArg, datadir};
 
 /// After this many sampling errors in a row the recorder gives up (one may be a passing hiccup; ten are not).
 const MAX_CONSECUTIVE_SAMPLE_ERRORS: u32 = 10;
-
-/// Formats a duration the way a user types it (`500ms`, `1s`, `1.5s`, `2m`).
-fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        return if ms < 1000 {
-            format!("{ms}ms")
-        } else {
-            format!("{}s", d.as_secs_f64())
-        };
-    }
-    let s = d.as_secs();
-    if s != 0 && s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else if s != 0 && s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else {
-        format!("{s}s")
-    }
-}
 
 fn log(msg: &str) {
     eprintln!("stabmon: {msg}");
@@ -162,12 +142,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     }
 
     log(&format!(
-        "recording started: sampler {}, interval {}, top {} (by CPU from {} % of a core), command lines {}, data dir \
+        "recording started: sampler {}, interval {}, top {} (by CPU from {} of a core), command lines {}, data dir \
          {}; {}",
         collector.sampler_name(),
-        human(args.interval),
+        format_duration(args.interval),
         args.top,
-        args.cpu_floor,
+        stabmon_core::human::pct(f64::from(args.cpu_floor)),
         if args.no_cmdline {
             "off".to_owned()
         } else {
@@ -175,7 +155,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         },
         data_dir.display(),
         match args.duration {
-            Some(d) => format!("stopping after {}", human(d)),
+            Some(d) => format!("stopping after {}", format_duration(d)),
             None => "stop with Ctrl-C or SIGTERM".to_owned(),
         },
     ));
@@ -197,8 +177,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             } else {
                 format!("{} targets", names.len())
             },
-            human(collector.probe_interval()),
-            human(collector.probe_timeout()),
+            format_duration(collector.probe_interval()),
+            format_duration(collector.probe_timeout()),
             names.join(", ")
         ));
     }
@@ -341,7 +321,7 @@ fn stop_on_signals(stop: StopHandle) -> std::io::Result<()> {
         .name("stabmon-signals".into())
         .spawn(move || {
             while !flag.load(Ordering::Relaxed) {
-                thread::sleep(Duration::from_millis(50));
+                thread::sleep(std::time::Duration::from_millis(50));
             }
             log("interrupted: finishing the data file");
             stop.stop();
@@ -382,15 +362,5 @@ mod tests {
             ProbeOutcome::Other("no ICMP".into()),
         )]);
         assert!(lines[0].contains("gw failed (other: no ICMP)"), "{lines:?}");
-    }
-
-    #[test]
-    fn human_durations() {
-        assert_eq!(human(Duration::from_millis(500)), "500ms");
-        assert_eq!(human(Duration::from_secs(1)), "1s");
-        assert_eq!(human(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(human(Duration::from_secs(90)), "90s");
-        assert_eq!(human(Duration::from_secs(120)), "2m");
-        assert_eq!(human(Duration::from_secs(7200)), "2h");
     }
 }

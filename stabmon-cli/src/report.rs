@@ -10,9 +10,6 @@ use stabmon_report::ReportBuilder;
 use crate::select;
 use crate::{ReportArgs, UsageError};
 
-/// Times as every reading command takes them (moved to [`crate::select`]; `serve` reads them from here too).
-pub use crate::select::parse_time;
-
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let Some(read) = select::read_one_host(&args.data)? else {
         return Ok(ExitCode::FAILURE);
@@ -26,12 +23,9 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     } = &read;
     let (reader, path, host) = (&src.reader, &src.shown, host.as_str());
 
-    // Clean-stop markers tell a recorder that was stopped from one that died.
-    let detect =
-        stabmon_report::DetectOptions::default().clean_stops(reader.clean_stops(Some(host)));
     let mut builder = ReportBuilder::new()
         .range(*from, *to)
-        .detect_options(detect);
+        .detect_options(reader.detect_options(host));
     if let Some(title) = &args.title {
         builder = builder.title(title.clone());
     }

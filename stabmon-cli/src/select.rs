@@ -8,16 +8,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use stabmon_core::series::SystemSeries;
+use stabmon_core::time::{LocalZone, parse_time};
 use stabmon_core::{Sample, Timestamp};
-use stabmon_store::{DefaultRange, StoreReader};
+use stabmon_store::{DefaultRange, RangeRequest, StoreReader};
 
 use crate::{UsageError, datadir};
 
 /// The span read when no range flag says otherwise (report, incidents, top): the last day of data.
 pub const DEFAULT_SPAN: Duration = Duration::from_secs(24 * 3600);
-
-/// The window around `--at` when `--window` is not given.
-const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
 
 /// Shown under the flag group in `--help`.
 pub const RANGE_HELP: &str = "Choosing data: --data DIR|FILE|URL, --host H, and at most one range: --from T --to T, \
@@ -76,90 +74,24 @@ fn parse_span(s: &str) -> Result<Duration, String> {
     crate::parse_positive_duration(s, "30m, 2h or 1d")
 }
 
-const TIME_FORMS: &str = "use RFC 3339 (2026-11-25T03:12:00Z), a local date-time (2026-11-25 03:12, in this \
-    machine's time zone), a local time today (03:12), or a relative time (2h ago, 30m ago, yesterday, today, now)";
-
-/// Parses a `--from`/`--to`/`--at` time relative to `now` (local date-times are in `now`'s time zone).
-pub fn parse_time(input: &str, now: &jiff::Zoned) -> Result<Timestamp, String> {
-    let s = input.trim();
-    let lower = s.to_ascii_lowercase();
-    let bad = || format!("cannot read the time {input:?}: {TIME_FORMS}");
-    let ts = |t: jiff::Timestamp| Timestamp::from_unix_micros(t.as_microsecond());
-    let midnight = |days_back: i64| -> Result<Timestamp, String> {
-        let day = now
-            .date()
-            .checked_sub(jiff::Span::new().days(days_back))
-            .map_err(|_| bad())?;
-        day.to_zoned(now.time_zone().clone())
-            .map(|z| ts(z.timestamp()))
-            .map_err(|_| bad())
-    };
-    match lower.as_str() {
-        "" => return Err(bad()),
-        "now" => return Ok(ts(now.timestamp())),
-        "today" => return midnight(0),
-        "yesterday" => return midnight(1),
-        _ => {}
-    }
-    if let Some(ago) = lower.strip_suffix("ago") {
-        let d = stabmon_core::units::parse_duration(ago.trim()).map_err(|_| bad())?;
-        return Ok(ts(now.timestamp()).saturating_sub(d));
-    }
-    if let Ok(t) = s.parse::<jiff::Timestamp>() {
-        return Ok(ts(t));
-    }
-    let tz = now.time_zone().clone();
-    if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        return dt
-            .to_zoned(tz)
-            .map(|z| ts(z.timestamp()))
-            .map_err(|_| bad());
-    }
-    if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        return d.to_zoned(tz).map(|z| ts(z.timestamp())).map_err(|_| bad());
-    }
-    if let Ok(t) = s.parse::<jiff::civil::Time>() {
-        return now
-            .date()
-            .to_datetime(t)
-            .to_zoned(tz)
-            .map(|z| ts(z.timestamp()))
-            .map_err(|_| bad());
-    }
-    Err(bad())
+/// Reads a `--from`/`--to`/`--at` time (stabmon-core's forms), local forms in this machine's time zone.
+fn time(flag: &str, v: Option<&str>, now: Timestamp) -> Result<Option<Timestamp>, UsageError> {
+    v.map(|s| parse_time(s, now, &LocalZone::system()))
+        .transpose()
+        .map_err(|e| UsageError(format!("{flag}: {e}")))
 }
 
-/// The range asked for: either bound may be open (then the data and the command's default decide).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Asked {
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
-}
-
-/// The range the flags ask for, relative to `now`. Conflicting flags are refused by clap already.
-pub fn asked_range(args: &DataArgs, now: &jiff::Zoned) -> Result<Asked, UsageError> {
-    let nowts = Timestamp::from_unix_micros(now.timestamp().as_microsecond());
-    let time = |flag: &str, v: &Option<String>| {
-        v.as_deref()
-            .map(|s| parse_time(s, now))
-            .transpose()
-            .map_err(|e| UsageError(format!("{flag}: {e}")))
-    };
+/// The range the flags ask for. Conflicting flags are refused by clap already.
+pub fn request(args: &DataArgs, now: Timestamp) -> Result<RangeRequest, UsageError> {
     if let Some(d) = args.since {
-        return Ok(Asked {
-            from: Some(nowts.saturating_sub(d)),
-            to: None,
-        });
+        return Ok(RangeRequest::Since(d));
     }
-    if let Some(at) = time("--at", &args.at)? {
-        let half = args.window.unwrap_or(DEFAULT_WINDOW) / 2;
-        return Ok(Asked {
-            from: Some(at.saturating_sub(half)),
-            to: Some(at.saturating_add(half)),
-        });
+    if let Some(at) = time("--at", args.at.as_deref(), now)? {
+        let window = args.window.unwrap_or(RangeRequest::DEFAULT_WINDOW);
+        return Ok(RangeRequest::Around { at, window });
     }
-    let from = time("--from", &args.from)?;
-    let to = time("--to", &args.to)?;
+    let from = time("--from", args.from.as_deref(), now)?;
+    let to = time("--to", args.to.as_deref(), now)?;
     if let (Some(f), Some(t)) = (from, to)
         && f >= t
     {
@@ -167,7 +99,7 @@ pub fn asked_range(args: &DataArgs, now: &jiff::Zoned) -> Result<Asked, UsageErr
             "--from ({f}) must be before --to ({t})"
         )));
     }
-    Ok(Asked { from, to })
+    Ok(RangeRequest::Between { from, to })
 }
 
 /// An opened data source, with the host chosen.
@@ -193,39 +125,26 @@ pub enum Hosts {
 pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
     let path = datadir::resolve(args.data.as_deref())?;
     let shown = path.display().to_string();
-    let url = path
-        .to_str()
-        .filter(|p| {
-            let l = p.get(..8).unwrap_or(p).to_ascii_lowercase();
-            l.starts_with("http://") || l.starts_with("https://")
-        })
-        .map(str::to_owned);
-    let reader = match &url {
-        Some(u) => StoreReader::open_url_with_token(u, args.token.as_deref())
-            .with_context(|| format!("cannot read stabmon data at {shown}"))?,
-        None => {
-            if !path.exists() {
-                bail!(
-                    "no data at {shown}: it does not exist (record some with 'stabmon record --data {shown}')"
-                );
-            }
-            StoreReader::open(&path)
-                .with_context(|| format!("cannot read stabmon data at {shown}"))?
+    let is_url = path.to_str().is_some_and(|p| {
+        let l = p.get(..8).unwrap_or(p).to_ascii_lowercase();
+        l.starts_with("http://") || l.starts_with("https://")
+    });
+    if !is_url && !path.exists() {
+        bail!(
+            "no data at {shown}: it does not exist (record some with 'stabmon record --data {shown}')"
+        );
+    }
+    let reader = StoreReader::open_with_token(&path, args.token.as_deref())
+        .with_context(|| format!("cannot read stabmon data at {shown}"))?;
+    let host = match reader.host_to_read(args.host.as_deref(), hosts == Hosts::Any) {
+        Ok(h) => h,
+        Err(
+            e @ (stabmon_store::Error::UnknownHost { .. }
+            | stabmon_store::Error::SeveralHosts { .. }),
+        ) => {
+            return Err(UsageError(e.to_string().replace(&reader.location(), &shown)).into());
         }
-    };
-    let host = match (args.host.as_deref(), hosts) {
-        (None, Hosts::Any) => None,
-        (asked, _) => match reader.choose_host(asked) {
-            Ok(h) => Some(h),
-            Err(stabmon_store::Error::UnknownHost { hosts, .. }) if hosts.is_empty() => None,
-            Err(e @ stabmon_store::Error::UnknownHost { .. })
-            | Err(e @ stabmon_store::Error::SeveralHosts { .. }) => {
-                return Err(UsageError(e.to_string().replace(&reader.location(), &shown)).into());
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read stabmon data at {shown}"));
-            }
-        },
+        Err(e) => return Err(e).with_context(|| format!("cannot read stabmon data at {shown}")),
     };
     let reader = match &host {
         Some(h) => reader.with_host(h.clone()),
@@ -238,17 +157,22 @@ pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
     })
 }
 
-/// The range to read (`from <= ts < to`): the bounds asked for, open ends filled in from what the data covers
-/// (stabmon-store's [`resolve_range`](StoreReader::resolve_range)).
-pub fn range(
-    src: &Source,
-    asked: Asked,
+/// Opens `--data` (see [`open`]) and the range to read (`from <= ts < to`): the bounds asked for, open ends filled in
+/// from what the data covers (stabmon-store's [`resolve_range`](StoreReader::resolve_range)), and whether any bound
+/// was asked for.
+pub fn open_range(
+    args: &DataArgs,
+    hosts: Hosts,
     default: DefaultRange,
-) -> anyhow::Result<(Timestamp, Timestamp)> {
-    let now = Timestamp::from_unix_micros(jiff::Timestamp::now().as_microsecond());
-    src.reader
-        .resolve_range(src.host.as_deref(), asked.from, asked.to, default, now)
-        .with_context(|| format!("cannot read stabmon data at {}", src.shown))
+) -> anyhow::Result<(Source, Timestamp, Timestamp, bool)> {
+    let now = Timestamp::now();
+    let (from, to) = request(args, now)?.bounds(now);
+    let src = open(args, hosts)?;
+    let (start, end) = src
+        .reader
+        .resolve_range(src.host.as_deref(), from, to, default, now)
+        .with_context(|| format!("cannot read stabmon data at {}", src.shown))?;
+    Ok((src, start, end, from.is_some() || to.is_some()))
 }
 
 /// Prints the reader's warnings (damaged segments skipped, unreadable journals) on stderr.
@@ -271,9 +195,7 @@ pub struct OneHost {
 /// Opens `--data` for one host and reads the system columns of the asked range (by default, the last day of data).
 /// `None`, after saying on stderr what the data does cover, when the range holds no sample.
 pub fn read_one_host(args: &DataArgs) -> anyhow::Result<Option<OneHost>> {
-    let asked = asked_range(args, &jiff::Zoned::now())?;
-    let src = open(args, Hosts::One)?;
-    let (from, to) = range(&src, asked, DefaultRange::Last(DEFAULT_SPAN))?;
+    let (src, from, to, _) = open_range(args, Hosts::One, DefaultRange::Last(DEFAULT_SPAN))?;
     let Some(host) = src.host.clone() else {
         eprintln!("stabmon: {}", explain_empty(&src, from, to)?);
         return Ok(None);
@@ -390,52 +312,8 @@ pub mod progress {
 mod tests {
     use super::*;
 
-    fn now() -> jiff::Zoned {
-        // 2026-11-25T03:12:00+01:00 as a fixed offset, so the test needs no time zone database.
-        "2026-11-25T03:12:00+01:00[+01:00]"
-            .parse()
-            .unwrap_or_else(|_| jiff::Zoned::now())
-    }
-
-    fn secs(s: &str) -> Option<i64> {
-        parse_time(s, &now()).ok().map(Timestamp::as_unix_secs)
-    }
-
-    #[test]
-    fn times_in_every_form() {
-        let t = 1_795_576_320 - 3600; // 03:12 at +01:00
-        assert_eq!(secs("2026-11-25T02:12:00Z"), Some(t));
-        assert_eq!(secs("2026-11-25T03:12:00+01:00"), Some(t));
-        assert_eq!(secs("2026-11-25 03:12"), Some(t));
-        assert_eq!(secs("2026-11-25T03:12:00"), Some(t));
-        assert_eq!(secs("2026-11-25"), Some(t - 3 * 3600 - 12 * 60));
-        assert_eq!(secs("03:12"), Some(t));
-        assert_eq!(secs("now"), Some(t));
-        assert_eq!(secs("2h ago"), Some(t - 7200));
-        assert_eq!(secs("30m ago"), Some(t - 1800));
-        assert_eq!(secs("1h30m ago"), Some(t - 5400));
-        assert_eq!(secs("today"), Some(t - 3 * 3600 - 12 * 60));
-        assert_eq!(secs("Yesterday"), Some(t - 3 * 3600 - 12 * 60 - 86_400));
-    }
-
-    #[test]
-    fn bad_times_name_the_input_and_the_forms() {
-        for bad in [
-            "",
-            "soon",
-            "2h",
-            "ago",
-            "-2h ago",
-            "2026-13-01",
-            "25/11/2026",
-        ] {
-            let err = parse_time(bad, &now()).err().unwrap_or_default();
-            assert!(
-                err.contains(&format!("{bad:?}")) && err.contains("RFC 3339"),
-                "{bad:?}: {err}"
-            );
-        }
-    }
+    /// 2026-11-25T03:12:00Z.
+    const T: i64 = 1_795_576_320;
 
     fn args() -> DataArgs {
         DataArgs {
@@ -450,48 +328,44 @@ mod tests {
         }
     }
 
+    fn bounds(a: &DataArgs) -> Option<(Option<Timestamp>, Option<Timestamp>)> {
+        let now = Timestamp::from_unix_secs(T);
+        request(a, now).ok().map(|r| r.bounds(now))
+    }
+
     #[test]
     fn ranges_from_since_and_at() {
-        let t = Timestamp::from_unix_secs(1_795_576_320 - 3600);
+        let t = Timestamp::from_unix_secs(T);
         let mut a = args();
         a.since = Some(Duration::from_secs(1800));
         assert_eq!(
-            asked_range(&a, &now()).ok(),
-            Some(Asked {
-                from: Some(t.saturating_sub(Duration::from_secs(1800))),
-                to: None
-            })
+            bounds(&a),
+            Some((Some(t.saturating_sub(Duration::from_secs(1800))), None))
         );
         let mut a = args();
-        a.at = Some("03:12".into());
+        a.at = Some("2026-11-25T03:12:00Z".into());
         a.window = Some(Duration::from_secs(300));
         assert_eq!(
-            asked_range(&a, &now()).ok(),
-            Some(Asked {
-                from: Some(t.saturating_sub(Duration::from_secs(150))),
-                to: Some(t.saturating_add(Duration::from_secs(150)))
-            })
+            bounds(&a),
+            Some((
+                Some(t.saturating_sub(Duration::from_secs(150))),
+                Some(t.saturating_add(Duration::from_secs(150)))
+            ))
         );
         a.window = None;
-        let r = asked_range(&a, &now()).ok();
+        let r = bounds(&a);
         assert_eq!(
-            r.and_then(|r| r.to?.duration_since(r.from?)),
-            Some(DEFAULT_WINDOW)
+            r.and_then(|(f, t)| t?.duration_since(f?)),
+            Some(RangeRequest::DEFAULT_WINDOW)
         );
         let mut a = args();
-        a.from = Some("03:00".into());
-        a.to = Some("02:00".into());
-        let e = asked_range(&a, &now())
-            .err()
-            .map(|e| e.0)
-            .unwrap_or_default();
+        a.from = Some("2026-11-25T03:00:00Z".into());
+        a.to = Some("2026-11-25T02:00:00Z".into());
+        let e = request(&a, t).err().map(|e| e.0).unwrap_or_default();
         assert!(e.contains("must be before --to"), "{e}");
         let mut a = args();
         a.at = Some("later".into());
-        let e = asked_range(&a, &now())
-            .err()
-            .map(|e| e.0)
-            .unwrap_or_default();
+        let e = request(&a, t).err().map(|e| e.0).unwrap_or_default();
         assert!(e.starts_with("--at: cannot read the time"), "{e}");
     }
 }

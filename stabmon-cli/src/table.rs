@@ -1,10 +1,10 @@
-//! Plain-text tables for the terminal: columns sized to their content, shrunk to the terminal's width (long text
-//! cut with `…`), colour only on a terminal and never with `NO_COLOR`.
+//! Plain-text tables for the terminal: columns sized to their content in display columns (CJK and emoji take two),
+//! shrunk to the terminal's width (long text cut with `…`), colour only on a terminal and never with `NO_COLOR`.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use stabmon_core::Timestamp;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Where a column's text sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,19 +146,29 @@ pub fn painted(text: String, paint: Paint) -> Cell {
     }
 }
 
-fn chars(s: &str) -> usize {
-    s.chars().count()
+/// The columns `s` takes on a terminal: two for a CJK character or an emoji, none for a combining mark.
+fn display_width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
 }
 
-/// `s` cut to at most `width` characters, ending in `…` when cut.
+/// `s` cut to at most `width` terminal columns, ending in `…` when cut.
 pub fn truncate(s: &str, width: usize) -> String {
-    if chars(s) <= width {
+    if display_width(s) <= width {
         return s.to_owned();
     }
     if width == 0 {
         return String::new();
     }
-    let mut out: String = s.chars().take(width - 1).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > width - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -168,10 +178,10 @@ pub fn truncate(s: &str, width: usize) -> String {
 /// enough the last columns are left out.
 pub fn render(columns: &[Column], rows: &[Vec<Cell>], style: &Style) -> String {
     const GAP: usize = 2;
-    let mut widths: Vec<usize> = columns.iter().map(|c| chars(c.header)).collect();
+    let mut widths: Vec<usize> = columns.iter().map(|c| display_width(c.header)).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(chars(&cell.text));
+            *w = (*w).max(display_width(&cell.text));
         }
     }
     let mut shown = vec![true; columns.len()];
@@ -220,7 +230,7 @@ pub fn render(columns: &[Column], rows: &[Vec<Cell>], style: &Style) -> String {
                 continue;
             }
             let s = truncate(&s, widths[i]);
-            let pad = widths[i] - chars(&s);
+            let pad = widths[i] - display_width(&s);
             let shown = match paint {
                 Some(p) => p(style, &s),
                 None => s,
@@ -279,34 +289,6 @@ pub fn local_zone() -> String {
     }
 }
 
-/// A duration for people: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => {
-            if d.subsec_millis() > 0 && s < 10 {
-                format!("{:.1}s", d.as_secs_f64())
-            } else {
-                format!("{s}s")
-            }
-        }
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
-    }
-}
-
-/// Bytes in decimal units, as the report shows them: `512 B`, `3.4 MB`, `2.1 GB`.
-pub fn bytes(b: u64) -> String {
-    let v = b as f64;
-    match b {
-        0..1_000 => format!("{b} B"),
-        1_000..1_000_000 => format!("{:.1} kB", v / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", v / 1e6),
-        _ => format!("{:.1} GB", v / 1e9),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +298,64 @@ mod tests {
         assert_eq!(truncate("abcdef", 6), "abcdef");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("äöü", 2), "ä…");
+        // Wide characters take two columns: never cut one in half.
+        assert_eq!(truncate("数据库服务", 5), "数据…");
+        assert_eq!(truncate("数据库服务", 6), "数据…");
+    }
+
+    /// The display columns of a line: what a terminal shows, not how many chars it holds.
+    fn columns_of(line: &str) -> usize {
+        UnicodeWidthStr::width(line)
+    }
+
+    #[test]
+    fn wide_names_keep_the_columns_aligned() {
+        let cols = [
+            Column::text("NAME"),
+            Column::right("CPU"),
+            Column::text("COMMAND"),
+        ];
+        let rows: Vec<Vec<Cell>> = [
+            ("数据库", "97%", "/opt/db --x"),
+            ("🚀worker", "3%", "w"),
+            ("nginx", "12%", "nginx: master"),
+        ]
+        .iter()
+        .map(|(n, c, cmd)| vec![Cell::from(*n), Cell::from(*c), Cell::from(*cmd)])
+        .collect();
+        for width in [None, Some(24)] {
+            let out = render(
+                &cols,
+                &rows,
+                &Style {
+                    width,
+                    colour: false,
+                },
+            );
+            let lines: Vec<&str> = out.lines().collect();
+            // CPU is right-aligned: every line's CPU ends at the same display column.
+            let cpu_end = |l: &str| {
+                let at = l
+                    .find('%')
+                    .map_or(l.find("CPU").map(|i| i + 3), |i| Some(i + 1));
+                at.map(|i| columns_of(&l[..i]))
+            };
+            let ends: Vec<Option<usize>> = lines.iter().map(|l| cpu_end(l)).collect();
+            assert!(
+                ends.iter().all(|e| e.is_some() && *e == ends[0]),
+                "{width:?}:\n{out}"
+            );
+            // The command starts at the same display column too.
+            let starts: Vec<usize> = lines[1..]
+                .iter()
+                .zip(["/opt", "w", "nginx:"])
+                .map(|(l, cmd)| columns_of(&l[..l.rfind(cmd).unwrap_or(0)]))
+                .collect();
+            assert!(starts.iter().all(|s| *s == starts[0]), "{width:?}:\n{out}");
+            if let Some(w) = width {
+                assert!(lines.iter().all(|l| columns_of(l) <= w), "{out}");
+            }
+        }
     }
 
     #[test]
@@ -355,15 +395,5 @@ mod tests {
             },
         );
         assert!(coloured.starts_with("\x1b[1mN\x1b[0m"), "{coloured:?}");
-    }
-
-    #[test]
-    fn durations_and_bytes_for_people() {
-        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
-        assert_eq!(human_duration(Duration::from_millis(2500)), "2.5s");
-        assert_eq!(human_duration(Duration::from_secs(725)), "12m 5s");
-        assert_eq!(human_duration(Duration::from_secs(12_000)), "3h 20m");
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(2_100_000_000), "2.1 GB");
     }
 }

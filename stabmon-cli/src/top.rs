@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use stabmon_core::analysis::{NameUsage, PidUsage};
+use stabmon_core::analysis::{NameUsage, PidUsage, rank_by_memory};
+use stabmon_core::human;
 use stabmon_store::DefaultRange;
 
 use crate::select::{self, DataArgs, Hosts};
@@ -57,9 +58,11 @@ pub struct TopArgs {
 }
 
 pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
-    let asked = select::asked_range(&args.data, &jiff::Zoned::now())?;
-    let src = select::open(&args.data, Hosts::One)?;
-    let (from, to) = select::range(&src, asked, DefaultRange::Last(select::DEFAULT_SPAN))?;
+    let (src, from, to, _) = select::open_range(
+        &args.data,
+        Hosts::One,
+        DefaultRange::Last(select::DEFAULT_SPAN),
+    )?;
     // Aggregated from the tables' columns row group by row group: memory grows with the names and processes,
     // not the samples.
     let Some(host) = src.host.clone() else {
@@ -81,19 +84,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     }
     let mut usage = got.names;
     if args.by == By::Memory {
-        usage.sort_by(|a, b| {
-            b.peak_rss_bytes
-                .cmp(&a.peak_rss_bytes)
-                .then(b.rss_growth_bytes.cmp(&a.rss_growth_bytes))
-                .then(a.name.cmp(&b.name))
-        });
-        for u in &mut usage {
-            u.pids.sort_by(|a, b| {
-                b.peak_rss_bytes
-                    .cmp(&a.peak_rss_bytes)
-                    .then(a.pid.cmp(&b.pid))
-            });
-        }
+        rank_by_memory(&mut usage);
     }
     if args.limit > 0 {
         usage.truncate(args.limit);
@@ -155,7 +146,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
                 .take(args.pids)
                 .map(|p| match args.by {
                     By::Cpu => format!("{} ({:.0}s)", p.pid, p.cpu_seconds),
-                    By::Memory => format!("{} ({})", p.pid, table::bytes(p.peak_rss_bytes)),
+                    By::Memory => format!("{} ({})", p.pid, human::bytes(p.peak_rss_bytes)),
                 })
                 .collect();
             let cmd = u
@@ -167,9 +158,9 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
                 Cell::from((i + 1).to_string()),
                 table::painted(u.name.clone(), Style::bold),
                 Cell::from(cpu),
-                Cell::from(format!("{:.1}%", avg_pct(u.cpu_seconds))),
-                Cell::from(table::bytes(u.peak_rss_bytes)),
-                Cell::from(table::bytes(u.rss_growth_bytes)),
+                Cell::from(human::pct(avg_pct(u.cpu_seconds))),
+                Cell::from(human::bytes(u.peak_rss_bytes)),
+                Cell::from(human::bytes(u.rss_growth_bytes)),
                 Cell::from(u.max_process_count.to_string()),
                 Cell::from(pids.join(", ")),
                 table::painted(cmd, Style::dim),

@@ -390,7 +390,7 @@ fn config_file_values_apply_and_flags_override_them() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("interval 250ms, top 3 (by CPU from 1.5 % of a core), command lines off")
+            .contains("interval 250ms, top 3 (by CPU from 1.5% of a core), command lines off")
             && out.stderr.contains(data.to_str().unwrap()),
         "{}",
         out.stderr
@@ -404,7 +404,7 @@ fn config_file_values_apply_and_flags_override_them() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("interval 500ms, top 5 (by CPU from 0 % of a core), command lines off"),
+            .contains("interval 500ms, top 5 (by CPU from 0% of a core), command lines off"),
         "{}",
         out.stderr
     );
@@ -443,7 +443,7 @@ fn config_file_values_apply_and_flags_override_them() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("interval 1s, top 10 (by CPU from 2.5 % of a core)"),
+            .contains("interval 1s, top 10 (by CPU from 2.5% of a core)"),
         "{}",
         out.stderr
     );

@@ -20,6 +20,14 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A moment that [`parse_time`](crate::time::parse_time) cannot read.
+    #[error("cannot read the time {input:?}: {reason}")]
+    InvalidTime {
+        /// The text given.
+        input: String,
+        /// The forms that are read.
+        reason: String,
+    },
     /// Reading the samples of a window for analysis failed (the source's own error, e.g. a damaged file).
     #[error("cannot read the samples from {from} to {to}: {source}")]
     Window {

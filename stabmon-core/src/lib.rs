@@ -11,14 +11,17 @@
 //!   culprit attribution ("which process caused the rise?") and per-pixel downsampling, all pure functions.
 //! - [`latency`]: network latency probes ([`LatencyProbe`], [`ProbeOutcome`]) that travel with the samples, and
 //!   loss and jitter per target and window.
-//! - [`Timestamp`]: UTC microseconds since the Unix epoch.
-//! - [`units`]: human durations for flags (`500ms`, `2h`).
+//! - [`Timestamp`]: UTC microseconds since the Unix epoch; [`time::parse_time`] reads moments as people write them
+//!   (`03:12`, `2h ago`, RFC 3339).
+//! - [`human`]: durations, sizes and percentages written for people, the same in every frontend.
+//! - [`units`]: durations in the form flags take (`500ms`, `2h`), and the resolution samples keep.
 //!
 //! Feature `test-util` (off by default) adds `synth`: a deterministic generator of realistic synthetic sample
 //! series (a server with ~300 processes, plus injected CPU hogs, memory leaks, reboots and gaps) for the tests and
 //! benchmarks of the other crates.
 //!
-//! This crate has no heavy dependencies and does no I/O: samplers live in `stabmon-probe`, files in
+//! This crate has no heavy dependencies and does no I/O (but for [`time::LocalZone::system`], which reads the
+//! machine's time zone setting): samplers live in `stabmon-probe`, files in
 //! `stabmon-store`, rendering in `stabmon-report`.
 //!
 //! ```
@@ -39,6 +42,7 @@
 pub mod analysis;
 pub mod attribution;
 mod error;
+pub mod human;
 pub mod latency;
 pub mod sample;
 pub mod series;

@@ -1,4 +1,4 @@
-//! UTC timestamps with microsecond resolution.
+//! UTC timestamps with microsecond resolution, and moments as people write them ([`parse_time`]).
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -277,9 +277,159 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// The time zone that local times are read in ([`parse_time`]): the machine's, UTC, or a fixed offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalZone(jiff::tz::TimeZone);
+
+impl LocalZone {
+    /// This machine's time zone (`TZ`, else the system's setting; UTC when neither can be read).
+    pub fn system() -> Self {
+        LocalZone(jiff::tz::TimeZone::system())
+    }
+
+    /// UTC.
+    pub fn utc() -> Self {
+        LocalZone(jiff::tz::TimeZone::UTC)
+    }
+
+    /// A fixed offset east of UTC, in seconds (`3600` for UTC+01:00), within a day either way (else UTC).
+    pub fn fixed_offset(offset_secs: i32) -> Self {
+        match jiff::tz::Offset::from_seconds(offset_secs) {
+            Ok(o) => LocalZone(jiff::tz::TimeZone::fixed(o)),
+            Err(_) => Self::utc(),
+        }
+    }
+}
+
+/// The forms [`parse_time`] reads, for messages.
+const TIME_FORMS: &str = "use RFC 3339 (2026-11-25T03:12:00Z), a local date-time (2026-11-25 03:12, in this \
+    machine's time zone), a local time today (03:12), or a relative time (2h ago, 30m ago, yesterday, today, now)";
+
+/// Reads a moment as people write it on a command line or in a URL, relative to `now`, local forms in `zone`:
+/// RFC 3339 (`2026-11-25T03:12:00Z`), a local date-time (`2026-11-25 03:12`, `2026-11-25T03:12:00`), a local date
+/// (its midnight), a local time today (`03:12`), `now`, `today`, `yesterday` (midnights), or a duration ago
+/// (`2h ago`, `1h30m ago`).
+///
+/// Fails with [`Error::InvalidTime`], which names the input and lists these forms.
+///
+/// ```
+/// use stabmon_core::Timestamp;
+/// use stabmon_core::time::{LocalZone, parse_time};
+///
+/// let now = Timestamp::from_unix_secs(1_795_576_320); // 2026-11-25T03:12:00Z
+/// let utc = LocalZone::utc();
+/// assert_eq!(parse_time("2h ago", now, &utc).ok(), Some(Timestamp::from_unix_secs(1_795_576_320 - 7200)));
+/// assert_eq!(parse_time("03:00", now, &LocalZone::fixed_offset(3600)).ok().map(|t| t.to_string()),
+///            Some("2026-11-25T02:00:00Z".to_owned()));
+/// assert!(parse_time("soon", now, &utc).is_err());
+/// ```
+pub fn parse_time(input: &str, now: Timestamp, zone: &LocalZone) -> Result<Timestamp, Error> {
+    let s = input.trim();
+    let lower = s.to_ascii_lowercase();
+    let bad = || Error::InvalidTime {
+        input: input.to_owned(),
+        reason: TIME_FORMS.to_owned(),
+    };
+    let ts = |t: jiff::Timestamp| Timestamp::from_unix_micros(t.as_microsecond());
+    let tz = &zone.0;
+    let now_zoned = jiff::Timestamp::from_microsecond(now.as_unix_micros())
+        .map_err(|_| bad())?
+        .to_zoned(tz.clone());
+    let midnight = |days_back: i64| -> Result<Timestamp, Error> {
+        let day = now_zoned
+            .date()
+            .checked_sub(jiff::Span::new().days(days_back))
+            .map_err(|_| bad())?;
+        day.to_zoned(tz.clone())
+            .map(|z| ts(z.timestamp()))
+            .map_err(|_| bad())
+    };
+    match lower.as_str() {
+        "" => return Err(bad()),
+        "now" => return Ok(now),
+        "today" => return midnight(0),
+        "yesterday" => return midnight(1),
+        _ => {}
+    }
+    if let Some(ago) = lower.strip_suffix("ago") {
+        let d = crate::units::parse_duration(ago.trim()).map_err(|_| bad())?;
+        return Ok(now.saturating_sub(d));
+    }
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts(t));
+    }
+    let local = |dt: jiff::civil::DateTime| {
+        dt.to_zoned(tz.clone())
+            .map(|z| ts(z.timestamp()))
+            .map_err(|_| bad())
+    };
+    if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
+        return local(dt);
+    }
+    if let Ok(d) = s.parse::<jiff::civil::Date>() {
+        return local(d.to_datetime(jiff::civil::Time::midnight()));
+    }
+    if let Ok(t) = s.parse::<jiff::civil::Time>() {
+        return local(now_zoned.date().to_datetime(t));
+    }
+    Err(bad())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 2026-11-25T03:12:00 at UTC+01:00, as UTC seconds.
+    const T: i64 = 1_795_576_320 - 3600;
+
+    fn secs(s: &str) -> Option<i64> {
+        parse_time(
+            s,
+            Timestamp::from_unix_secs(T),
+            &LocalZone::fixed_offset(3600),
+        )
+        .ok()
+        .map(Timestamp::as_unix_secs)
+    }
+
+    #[test]
+    fn times_in_every_form() {
+        let t = T;
+        assert_eq!(secs("2026-11-25T02:12:00Z"), Some(t));
+        assert_eq!(secs("2026-11-25T03:12:00+01:00"), Some(t));
+        assert_eq!(secs("2026-11-25 03:12"), Some(t));
+        assert_eq!(secs("2026-11-25T03:12:00"), Some(t));
+        assert_eq!(secs("2026-11-25"), Some(t - 3 * 3600 - 12 * 60));
+        assert_eq!(secs("03:12"), Some(t));
+        assert_eq!(secs("now"), Some(t));
+        assert_eq!(secs("2h ago"), Some(t - 7200));
+        assert_eq!(secs("30m ago"), Some(t - 1800));
+        assert_eq!(secs("1h30m ago"), Some(t - 5400));
+        assert_eq!(secs("today"), Some(t - 3 * 3600 - 12 * 60));
+        assert_eq!(secs("Yesterday"), Some(t - 3 * 3600 - 12 * 60 - 86_400));
+    }
+
+    #[test]
+    fn bad_times_name_the_input_and_the_forms() {
+        for bad in [
+            "",
+            "soon",
+            "2h",
+            "ago",
+            "-2h ago",
+            "2026-13-01",
+            "25/11/2026",
+        ] {
+            let err = parse_time(bad, Timestamp::from_unix_secs(T), &LocalZone::utc())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains(&format!("{bad:?}")) && err.contains("RFC 3339"),
+                "{bad:?}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn displays_rfc3339() {

@@ -1,4 +1,4 @@
-//! Parsing of human durations (`500ms`, `10s`, `2h`, `1h30m`) for flags and configuration, and the resolution
+//! Parsing and writing of durations in the form flags and configuration take (`500ms`, `10s`, `2h`, `1h30m`), and the resolution
 //! samples keep: CPU percentages measured in clock ticks ([`cpu_pct_of_ticks`]), byte counts that change all the
 //! time ([`round_bytes`]), pressure stalls ([`stall_pct`]), the whole machine's CPU from its cores' ([`mean_pct`])
 //! and the lateness of a reading ([`LATENESS_RESOLUTION`]).
@@ -65,6 +65,42 @@ pub fn parse_duration(input: &str) -> Result<Duration, Error> {
         total = total.checked_add(part).ok_or_else(|| bad("out of range"))?;
     }
     Ok(total)
+}
+
+/// A duration in the form a flag takes, which [`parse_duration`] reads back exactly: its largest whole unit
+/// (`2d`, `90m`, `30s`), else seconds or milliseconds with a fraction (`1.5s`, `500ms`). For reading, see
+/// [`human::duration`](crate::human::duration).
+///
+/// ```
+/// use std::time::Duration;
+/// use stabmon_core::units::{format_duration, parse_duration};
+///
+/// assert_eq!(format_duration(Duration::from_secs(5400)), "90m");
+/// assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+/// assert_eq!(parse_duration(&format_duration(Duration::from_millis(1500))).ok(), Some(Duration::from_millis(1500)));
+/// ```
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if d.subsec_nanos().is_multiple_of(1_000_000) {
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1000),
+        ] {
+            if ms >= size && ms.is_multiple_of(size) {
+                return format!("{}{unit}", ms / size);
+            }
+        }
+        if ms < 1000 {
+            return format!("{ms}ms");
+        }
+    }
+    if ms >= 1000 {
+        format!("{}s", d.as_secs_f64())
+    } else {
+        format!("{}ms", d.as_secs_f64() * 1000.0)
+    }
 }
 
 /// `ticks / whole_ticks * 100` (`whole_ticks` clock ticks make 100 %), rounded to the resolution of the
@@ -197,6 +233,18 @@ pub const LATENESS_RESOLUTION: std::time::Duration = std::time::Duration::from_m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_form_reads_back() {
+        assert_eq!(format_duration(Duration::from_secs(2 * 86_400)), "2d");
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        for d in [1, 999, 1000, 1500, 61_001, 86_400_000, 90_061_500] {
+            let d = Duration::from_millis(d);
+            assert_eq!(parse_duration(&format_duration(d)).ok(), Some(d), "{d:?}");
+        }
+    }
 
     #[test]
     fn parses_units_and_combinations() {

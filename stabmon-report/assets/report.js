@@ -36,7 +36,28 @@
   function xOf(t) { return L + (t - view[0]) / (view[1] - view[0]) * W; }
   function tOf(x) { return view[0] + (x - L) / W * (view[1] - view[0]); }
   function yOf(c, v) { var f = c.ymax > 0 ? v / c.ymax : 0; f = Math.max(0, Math.min(1, f)); return c.top + (c.vh || c.h) * (1 - f); }
-  function ms(us) { var v = us / 1000; return v >= 9950 ? (v / 1000).toFixed(0) + " s" : v >= 999.5 ? (v / 1000).toFixed(1) + " s" : v >= 9.95 ? v.toFixed(0) + " ms" : v >= 0.995 ? v.toFixed(1) + " ms" : v.toFixed(2) + " ms"; }
+  // Durations, sizes and percentages as stabmon_core::human writes them on the page (the same rules, here for hover).
+  function two(a, au, b, bu) { return a + " " + au + (b ? " " + b + " " + bu : ""); }
+  function ms(us) {
+    var v = us / 1000;
+    if (v === 0) { return "0 s"; }
+    if (v < 9950) { return v >= 999.5 ? (v / 1000).toFixed(1) + " s" : v >= 9.95 ? v.toFixed(0) + " ms" : v >= 0.995 ? v.toFixed(1) + " ms" : v.toFixed(2) + " ms"; }
+    var s = Math.round(v / 1000);
+    return s < 60 ? s + " s" : s < 3600 ? two(Math.floor(s / 60), "min", s % 60, "s") : s < 86400 ? two(Math.floor(s / 3600), "h", Math.floor(s % 3600 / 60), "min") : two(Math.floor(s / 86400), "d", Math.floor(s % 86400 / 3600), "h");
+  }
+  function bytes(b) {
+    if (b < 1000) { return Math.round(b) + " B"; }
+    var u = ["kB", "MB", "GB", "TB", "PB"], i = -1;
+    while (b >= 999.5 && i < u.length - 1) { b /= 1000; i++; }
+    return (b < 9.95 ? b.toFixed(1) : b.toFixed(0)) + " " + u[i];
+  }
+  function pct(p) {
+    var a = Math.abs(p);
+    if (a === 0) { return "0%"; }
+    var t = a >= 9.95 ? p.toFixed(0) : a < 0.095 ? p.toFixed(2) : p.toFixed(1);
+    if (t.indexOf(".") >= 0) { t = t.replace(/0+$/, "").replace(/\.$/, ""); }
+    return t + "%";
+  }
 
   // Local time of the recorded host: UTC plus the offset in force then.
   function offsetAt(t) { var o = D.off.length ? D.off[0][1] : 0; for (var i = 0; i < D.off.length && D.off[i][0] <= t; i++) { o = D.off[i][1]; } return o; }
@@ -46,8 +67,7 @@
   function dayStr(d) { return DAYS[d.getUTCDay()] + " " + d.getUTCDate() + " " + MONTHS[d.getUTCMonth()]; }
   function hms(d) { return p2(d.getUTCHours()) + ":" + p2(d.getUTCMinutes()) + ":" + p2(d.getUTCSeconds()); }
   function fullTime(t) { var d = local(t); return dayStr(d) + " " + hms(d) + " (UTC" + offStr(offsetAt(t)) + ")"; }
-  function gib(v) { return v >= 100 ? v.toFixed(0) + " GiB" : v >= 10 ? v.toFixed(1) + " GiB" : v >= 1 ? v.toFixed(2) + " GiB" : (v * 1024).toFixed(0) + " MiB"; }
-  function fmt(unit, v) { return unit === "pct" ? v.toFixed(1) + "%" : unit === "gib" ? gib(v) : v.toFixed(2); }
+  function gb(v) { return bytes(v * 1e9); }
 
   // Series paths for the current view (one point beyond each edge so lines reach the border).
   function drawSeries(ci) {
@@ -175,13 +195,13 @@
     while (tip.firstChild) { tip.removeChild(tip.firstChild); }
     var v = D.m.v[k];
     h("div", "tt", fullTime(MT[k]), tip);
-    h("div", "tv", "CPU " + (v[0] / 10).toFixed(1) + "% · memory used " + gib(v[1] / 1000) + ", available " + gib(v[2] / 1000), tip);
-    h("div", "tv", "swap used " + gib(v[3] / 1000) + (v[4] === null ? "" : " · load " + (v[4] / 100).toFixed(2)), tip);
+    h("div", "tv", "CPU " + pct(v[0] / 10) + " · memory used " + gb(v[1] / 1000) + ", available " + gb(v[2] / 1000), tip);
+    h("div", "tv", "swap used " + gb(v[3] / 1000) + (v[4] === null ? "" : " · load " + (v[4] / 100).toFixed(2)), tip);
     var p = D.m.p[k], r = D.m.r[k];
     if (p.length) { h("div", "th", "Top CPU", tip); }
-    for (var i = 0; i + 1 < p.length; i += 2) { h("div", "tp", proc(p[i]) + " " + (p[i + 1] / 10).toFixed(0) + "% CPU", tip).title = (D.procs[p[i]] || [])[2] || ""; }
+    for (var i = 0; i + 1 < p.length; i += 2) { h("div", "tp", proc(p[i]) + " " + pct(p[i + 1] / 10) + " CPU", tip).title = (D.procs[p[i]] || [])[2] || ""; }
     if (r.length) { h("div", "th", "Top memory", tip); }
-    for (var j = 0; j + 1 < r.length; j += 2) { h("div", "tp", proc(r[j]) + " " + gib(r[j + 1] / 1024) + " resident", tip); }
+    for (var j = 0; j + 1 < r.length; j += 2) { h("div", "tp", proc(r[j]) + " " + bytes(r[j + 1] * 1e6) + " resident", tip); }
     var lat = D.m.l && D.m.l[k];
     if (lat && lat.length) {
       h("div", "th", "Latency (latest probe)", tip);

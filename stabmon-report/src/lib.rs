@@ -11,6 +11,8 @@
 //! - [`Report::write_html_from`] renders the same page from a [`SystemSeries`] (the system values as columns,
 //!   about 130 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
 //!   the page shows: the way to render a week or a month without holding its samples;
+//! - [`Notice`] renders a small page of the same make for what is not a report: no samples yet, choose a host, an
+//!   error (the live view's status pages);
 //! - [`Error`] is what can go wrong.
 //!
 //! The page is self-contained and safe to open from anywhere: CSS, script and SVG are inline, a
@@ -88,17 +90,20 @@
 mod error;
 mod escape;
 mod model;
+mod notice;
 mod page;
 mod svg;
 mod timefmt;
 
 use std::io::Write;
+use std::time::Duration;
 
 use stabmon_core::analysis;
 use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
 pub use crate::error::Error;
+pub use crate::notice::Notice;
 pub use stabmon_core::analysis::{DetectOptions, Incident};
 
 /// Version of the report's HTML layout and embedded data.
@@ -133,6 +138,7 @@ pub struct ReportBuilder {
     detect: DetectOptions,
     charts: Vec<Chart>,
     culprit_lines: usize,
+    refresh: Option<Duration>,
 }
 
 impl Default for ReportBuilder {
@@ -152,6 +158,7 @@ impl ReportBuilder {
             detect: DetectOptions::default(),
             charts: vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency],
             culprit_lines: 4,
+            refresh: None,
         }
     }
 
@@ -201,6 +208,14 @@ impl ReportBuilder {
     /// busiest names (at most 3 of those); at most 6. By default, this is 4.
     pub fn culprit_lines(mut self, lines: usize) -> Self {
         self.culprit_lines = lines.min(6);
+        self
+    }
+
+    /// Makes the page reload itself every `every` (whole seconds, at least one), for a live view: a
+    /// `<meta http-equiv="refresh">` in its head, no script, so the Content-Security-Policy stays as strict. Zero
+    /// turns it off. By default, the page does not reload.
+    pub fn refresh(mut self, every: Duration) -> Self {
+        self.refresh = (!every.is_zero()).then(|| every.max(Duration::from_secs(1)));
         self
     }
 
@@ -397,6 +412,7 @@ impl Report {
                 samples: series.len(),
                 first_us: first.as_unix_micros(),
                 last_us: last.as_unix_micros(),
+                refresh: self.cfg.refresh,
             },
         )
         .map_err(|source| Error::Json { source })?;

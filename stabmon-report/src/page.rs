@@ -10,10 +10,9 @@ use sha2::{Digest, Sha256};
 use crate::escape::{html, json_for_script, push_html};
 use crate::model::{ChartModel, Model, Unit, kind_class};
 use crate::svg::{TICK_MIN_PX, chart_svg};
-use crate::timefmt::{
-    bytes_dec as bytes, duration, local_datetime, local_datetime_offset, offset_str,
-};
-use stabmon_core::analysis::{GapKind, Incident, IncidentKind, format_ms};
+use crate::timefmt::{local_datetime, local_datetime_offset, offset_str};
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind};
+use stabmon_core::human::{self, bytes, pct};
 
 /// The page's script, inlined.
 pub(crate) const SCRIPT: &str = include_str!("../assets/report.js");
@@ -61,27 +60,25 @@ pub(crate) fn kind_name(kind: &IncidentKind) -> &'static str {
 fn magnitude(inc: &Incident) -> String {
     let m = inc.magnitude;
     match inc.kind {
-        IncidentKind::CpuSurge | IncidentKind::PressureStall => format!("{m:.0} %"),
-        IncidentKind::MemoryClimb | IncidentKind::SwapGrowth => bytes(m),
+        IncidentKind::CpuSurge | IncidentKind::PressureStall => pct(m),
+        IncidentKind::MemoryClimb | IncidentKind::SwapGrowth => bytes(whole(m)),
         IncidentKind::OomKill => format!("{m:.0}"),
         IncidentKind::Gap(_) => duration(m),
-        IncidentKind::LatencySpike => format_ms(m),
-        IncidentKind::LatencyOutage => format!("{m:.0} % loss"),
+        IncidentKind::LatencySpike => duration(m / 1000.0),
+        IncidentKind::LatencyOutage => format!("{} loss", pct(m)),
         #[allow(unreachable_patterns)]
         _ => format!("{m:.2}"),
     }
 }
 
-/// A loss share as text: `0 %`, `0.05 %`, `0.3 %`, `12.5 %`, `100 %`.
-fn fmt_loss(loss: f64) -> String {
-    let pct = 100.0 * loss;
-    if pct == 0.0 || pct >= 99.95 {
-        format!("{pct:.0} %")
-    } else if pct < 0.095 {
-        format!("{pct:.2} %")
-    } else {
-        format!("{pct:.1} %")
-    }
+/// [`human::duration`] of seconds (not a number or below zero: zero).
+fn duration(secs: f64) -> String {
+    human::duration(std::time::Duration::try_from_secs_f64(secs).unwrap_or_default())
+}
+
+/// A whole count of bytes from a magnitude (below zero: zero).
+fn whole(v: f64) -> u64 {
+    v.max(0.0).round() as u64
 }
 
 /// The legend of the latency chart: per target its colour and its figures over the range.
@@ -93,18 +90,18 @@ fn latency_legend(out: &mut String, c: &ChartModel) {
             html(&l.name),
             l.class,
             html(&l.name),
-            fmt_loss(l.loss),
+            pct(100.0 * l.loss),
             l.failed,
             l.probes
         );
         if let Some(j) = l.jitter_ms {
-            let _ = write!(out, ", jitter {}", format_ms(j));
+            let _ = write!(out, ", jitter {}", duration(j / 1000.0));
         }
         if let Some(m) = l.median_ms {
-            let _ = write!(out, ", median {}", format_ms(m));
+            let _ = write!(out, ", median {}", duration(m / 1000.0));
         }
         if let Some(m) = l.max_ms {
-            let _ = write!(out, ", max {}", format_ms(m));
+            let _ = write!(out, ", max {}", duration(m / 1000.0));
         }
         out.push_str("</span>");
     }
@@ -141,7 +138,7 @@ fn data_json(model: &Model) -> Value {
                 .collect();
             let unit = match c.unit {
                 Unit::Pct => "pct",
-                Unit::Gib => "gib",
+                Unit::Gb => "gb",
                 Unit::Load => "load",
                 Unit::LogMs => "logms",
             };
@@ -192,9 +189,9 @@ fn data_json(model: &Model) -> Value {
         prev = t;
         mv.push(json!([
             (m.busy_pct * 10.0).round() as i64,
-            (m.used_gib * 1000.0).round() as i64,
-            (m.avail_gib * 1000.0).round() as i64,
-            (m.swap_gib * 1000.0).round() as i64,
+            (m.used_gb * 1000.0).round() as i64,
+            (m.avail_gb * 1000.0).round() as i64,
+            (m.swap_gb * 1000.0).round() as i64,
             m.load1.map(|l| (l * 100.0).round() as i64)
         ]));
         let p: Vec<i64> = m
@@ -206,7 +203,7 @@ fn data_json(model: &Model) -> Value {
         let r: Vec<i64> = m
             .top_rss
             .iter()
-            .flat_map(|&(i, b)| [i as i64, (b as f64 / 1_048_576.0).round() as i64])
+            .flat_map(|&(i, b)| [i as i64, (b as f64 / 1e6).round() as i64])
             .collect();
         mr.push(r);
     }
@@ -284,6 +281,18 @@ fn data_json(model: &Model) -> Value {
     })
 }
 
+/// A `<meta http-equiv="refresh">` reloading the page every `every` (whole seconds), when given: no script, so the
+/// Content-Security-Policy is untouched.
+pub(crate) fn push_refresh(out: &mut String, every: Option<std::time::Duration>) {
+    if let Some(d) = every.filter(|d| d.as_secs() > 0) {
+        let _ = write!(
+            out,
+            "<meta http-equiv=\"refresh\" content=\"{}\">",
+            d.as_secs()
+        );
+    }
+}
+
 /// Page-level facts for the header.
 pub(crate) struct Header<'a> {
     pub(crate) title: &'a str,
@@ -291,6 +300,8 @@ pub(crate) struct Header<'a> {
     pub(crate) samples: usize,
     pub(crate) first_us: i64,
     pub(crate) last_us: i64,
+    /// Reload the page this often (a live view).
+    pub(crate) refresh: Option<std::time::Duration>,
 }
 
 /// Renders the page.
@@ -309,6 +320,7 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
     };
 
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    push_refresh(&mut out, h.refresh);
     let _ = write!(
         out,
         "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
@@ -494,7 +506,7 @@ fn incident_table(model: &Model) -> String {
 }
 
 fn pct_opt(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}%"))
+    pct(v.unwrap_or(f64::NAN))
 }
 
 fn gap_panels(model: &Model) -> String {
@@ -552,31 +564,31 @@ fn gap_panels(model: &Model) -> String {
         fact(
             &mut out,
             "CPU busy",
-            format!("{:.1}% mean, {:.1}% max", p.cpu_mean_pct, p.cpu_max_pct),
+            format!("{} mean, {} max", pct(p.cpu_mean_pct), pct(p.cpu_max_pct)),
         );
         fact(
             &mut out,
             "Memory used",
             format!(
                 "{} at the end, {} max, of {}",
-                bytes(p.mem_used_last as f64),
-                bytes(p.mem_used_max as f64),
-                bytes(p.mem_total as f64)
+                bytes(p.mem_used_last),
+                bytes(p.mem_used_max),
+                bytes(p.mem_total)
             ),
         );
         fact(
             &mut out,
             "Memory available",
-            format!("{} at the least", bytes(p.mem_avail_min as f64)),
+            format!("{} at the least", bytes(p.mem_avail_min)),
         );
         fact(
             &mut out,
             "Swap used",
             format!(
                 "{} (from {}), of {}",
-                bytes(p.swap_used_last as f64),
-                bytes(p.swap_used_first as f64),
-                bytes(p.swap_total as f64)
+                bytes(p.swap_used_last),
+                bytes(p.swap_used_first),
+                bytes(p.swap_total)
             ),
         );
         let pm = p.pressure_max;
@@ -615,26 +627,25 @@ fn gap_panels(model: &Model) -> String {
         for (pr, cpu, rss) in &p.top_cpu {
             let _ = write!(
                 out,
-                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{:.0}%</td><td class=\"num\">{}</td></tr>",
+                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 html(pr.cmdline.as_deref().unwrap_or("")),
                 html(&pr.name),
                 pr.pid,
-                cpu,
-                html(&bytes(*rss as f64))
+                pct(*cpu),
+                html(&bytes(*rss))
             );
         }
         out.push_str("</tbody></table>");
         out.push_str("<table class=\"mini\"><caption>Top processes by memory, at the end</caption><thead><tr><th>Process</th><th>Resident</th><th>Change in the minute</th></tr></thead><tbody>");
         for (pr, rss, growth) in &p.top_rss {
-            let sign = if *growth > 0 { "+" } else { "" };
             let _ = write!(
                 out,
-                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{}</td><td class=\"num\">{sign}{}</td></tr>",
+                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 html(pr.cmdline.as_deref().unwrap_or("")),
                 html(&pr.name),
                 pr.pid,
-                html(&bytes(*rss as f64)),
-                html(&bytes(*growth as f64))
+                html(&bytes(*rss)),
+                html(&human::signed_bytes(*growth))
             );
         }
         out.push_str("</tbody></table></div></article>");

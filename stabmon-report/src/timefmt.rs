@@ -1,9 +1,8 @@
-//! Local-time formatting, axis ticks, and human units (durations, bytes), all pure and deterministic.
+//! Local-time formatting and axis ticks, all pure and deterministic (durations, sizes and percentages are
+//! [`stabmon_core::human`]'s).
 //!
 //! The page shows the recorded host's local time: each sample carries its UTC offset, so a report spanning a
 //! daylight-saving change shows both offsets. [`Offsets`] maps a UTC time to the offset in force then.
-
-use std::fmt::Write as _;
 
 use stabmon_core::Timestamp;
 use stabmon_core::series::SystemSeries;
@@ -200,59 +199,6 @@ pub(crate) fn ticks(
     out
 }
 
-/// A human duration: `45 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`.
-pub(crate) fn duration(secs: f64) -> String {
-    let s = secs.max(0.0);
-    if s < 1.0 {
-        return format!("{:.0} ms", s * 1000.0);
-    }
-    let total = s.round() as u64;
-    let (d, h, m, sec) = (
-        total / 86_400,
-        (total / 3600) % 24,
-        (total / 60) % 60,
-        total % 60,
-    );
-    let mut out = String::new();
-    if d > 0 {
-        let _ = write!(out, "{d} d");
-        if h > 0 {
-            let _ = write!(out, " {h} h");
-        }
-    } else if h > 0 {
-        let _ = write!(out, "{h} h");
-        if m > 0 {
-            let _ = write!(out, " {m} min");
-        }
-    } else if m > 0 {
-        let _ = write!(out, "{m} min");
-        if sec > 0 {
-            let _ = write!(out, " {sec} s");
-        }
-    } else {
-        let _ = write!(out, "{sec} s");
-    }
-    out
-}
-
-/// Bytes in decimal units like the incident labels (`+2.1 GB RSS`): `512 B`, `1.5 kB`, `7.2 GB`, `13 GB`.
-pub(crate) fn bytes_dec(b: f64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let neg = b < 0.0;
-    let mut v = b.abs();
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < units.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    let sign = if neg { "-" } else { "" };
-    if i == 0 || v >= 10.0 {
-        format!("{sign}{v:.0} {}", units[i])
-    } else {
-        format!("{sign}{v:.1} {}", units[i])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,16 +252,5 @@ mod tests {
         let w = ticks(from, from + 7 * 86_400, 1100.0, 80.0, &berlin());
         assert_eq!(w[0].label, "Wed 25 Nov");
         assert_eq!(w.len(), 8);
-    }
-
-    #[test]
-    fn human_units() {
-        assert_eq!(duration(45.0), "45 s");
-        assert_eq!(duration(200.0), "3 min 20 s");
-        assert_eq!(duration(7500.0), "2 h 5 min");
-        assert_eq!(duration(3.0 * 86_400.0 + 4.0 * 3600.0), "3 d 4 h");
-        assert_eq!(bytes_dec(6.2e9), "6.2 GB");
-        assert_eq!(bytes_dec(13.4e9), "13 GB");
-        assert_eq!(bytes_dec(-1500.0), "-1.5 kB");
     }
 }

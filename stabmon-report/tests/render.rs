@@ -124,6 +124,35 @@ fn quiet_series_has_no_labels() {
 }
 
 #[test]
+fn a_live_page_reloads_itself_only_when_asked() {
+    let samples = Synth::new(start(), Duration::from_secs(1))
+        .count(120)
+        .generate();
+    let (plain, _) = render(&samples);
+    assert!(!plain.contains("http-equiv=\"refresh\""));
+    let (live, _) = ReportBuilder::new()
+        .refresh(Duration::from_secs(30))
+        .build()
+        .render(&samples)
+        .unwrap();
+    // In the head, once, before the CSP (no script: the policy is the same).
+    let head = between(&live, "<head>", "</head>")[0];
+    assert_eq!(live.matches("http-equiv=\"refresh\"").count(), 1);
+    assert!(
+        head.contains("<meta http-equiv=\"refresh\" content=\"30\">"),
+        "{head}"
+    );
+    let csp = |h: &str| between(h, "Content-Security-Policy\" content=\"", "\"")[0].to_owned();
+    assert_eq!(csp(&live), csp(&plain));
+    let (off, _) = ReportBuilder::new()
+        .refresh(Duration::ZERO)
+        .build()
+        .render(&samples)
+        .unwrap();
+    assert!(!off.contains("http-equiv=\"refresh\""));
+}
+
+#[test]
 fn hostile_names_are_escaped_in_every_context() {
     let script_name = "<script>alert(1)</script>";
     let img_name = "\"><img src=x onerror=alert(1)>";
@@ -531,7 +560,8 @@ fn latency_chart_per_target_with_failure_marks_loss_and_labels() {
     let vpn_html = "vpn&lt;i&gt;&quot;";
     let loss = 100.0 * failed(vpn) as f64 / all(vpn) as f64;
     let want = format!(
-        "<b>{vpn_html}</b>: loss {loss:.1} % ({} of {} probes failed), jitter ",
+        "<b>{vpn_html}</b>: loss {} ({} of {} probes failed), jitter ",
+        stabmon_core::human::pct(loss),
         failed(vpn),
         all(vpn)
     );

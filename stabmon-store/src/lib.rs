@@ -340,5 +340,5 @@ pub use reader::{Coverage, HostWindows, RangeUsage, SampleStream, StoreReader};
 pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};
 pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
-pub use select::DefaultRange;
+pub use select::{DefaultRange, RangeRequest};
 pub use writer::{StoreWriter, WriteSummary, WriterOptions};

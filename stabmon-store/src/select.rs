@@ -25,12 +25,66 @@
 //! # }
 //! ```
 
+use std::path::Path;
 use std::time::Duration;
 
 use stabmon_core::Timestamp;
+use stabmon_core::analysis::DetectOptions;
 
 use crate::error::Error;
 use crate::reader::{Coverage, StoreReader};
+
+/// A range as a user asks for it (flags, a URL's query), before the data fills in the open ends
+/// ([`StoreReader::resolve_range`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RangeRequest {
+    /// `from <= ts < to`, either end open.
+    Between {
+        /// The start, or open.
+        from: Option<Timestamp>,
+        /// The end, or open.
+        to: Option<Timestamp>,
+    },
+    /// The last span, counted back from now; the end open.
+    Since(Duration),
+    /// A window centred on a moment ("around 03:12").
+    Around {
+        /// The moment.
+        at: Timestamp,
+        /// The window's width; [`RangeRequest::DEFAULT_WINDOW`] unless asked.
+        window: Duration,
+    },
+}
+
+impl RangeRequest {
+    /// The width of the window around a moment when none is asked for: ten minutes.
+    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
+
+    /// The bounds asked for, as of `now`: `(from, to)`, either open. A `from` at or after `to` is the caller's to
+    /// refuse (with its own names for the bounds).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stabmon_core::Timestamp;
+    /// use stabmon_store::RangeRequest;
+    ///
+    /// let t = Timestamp::from_unix_secs(1_795_576_320);
+    /// let around = RangeRequest::Around { at: t, window: Duration::from_secs(300) };
+    /// assert_eq!(around.bounds(t), (Some(t.saturating_sub(Duration::from_secs(150))), Some(t.saturating_add(Duration::from_secs(150)))));
+    /// assert_eq!(RangeRequest::Since(Duration::from_secs(60)).bounds(t), (Some(t.saturating_sub(Duration::from_secs(60))), None));
+    /// ```
+    pub fn bounds(self, now: Timestamp) -> (Option<Timestamp>, Option<Timestamp>) {
+        match self {
+            RangeRequest::Between { from, to } => (from, to),
+            RangeRequest::Since(d) => (Some(now.saturating_sub(d)), None),
+            RangeRequest::Around { at, window } => {
+                let half = window / 2;
+                (Some(at.saturating_sub(half)), Some(at.saturating_add(half)))
+            }
+        }
+    }
+}
 
 /// What a range with no bound given means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +98,41 @@ pub enum DefaultRange {
 }
 
 impl StoreReader {
+    /// Opens a data directory, a Parquet file or the http(s) URL of a served data directory, sending `token` as a
+    /// bearer token to a URL.
+    pub fn open_with_token(
+        location: impl AsRef<Path>,
+        token: Option<&str>,
+    ) -> Result<StoreReader, Error> {
+        match location.as_ref().to_str() {
+            Some(url) if crate::remote::is_url(url) => StoreReader::open_url_with_token(url, token),
+            _ => StoreReader::open(location),
+        }
+    }
+
+    /// The host to read: with `every_host_ok` and none asked, `None` (every host); `None` too when the data holds
+    /// no host yet; else [`choose_host`](Self::choose_host)'s.
+    pub fn host_to_read(
+        &self,
+        asked: Option<&str>,
+        every_host_ok: bool,
+    ) -> Result<Option<String>, Error> {
+        if asked.is_none() && every_host_ok {
+            return Ok(None);
+        }
+        match self.choose_host(asked) {
+            Ok(h) => Ok(Some(h)),
+            Err(Error::UnknownHost { hosts, .. }) if hosts.is_empty() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// How to detect incidents in `host`'s data: the defaults, with the data's clean-stop markers, so that a gap
+    /// after a stopped recorder is told from one after a recorder that died.
+    pub fn detect_options(&self, host: &str) -> DetectOptions {
+        DetectOptions::default().clean_stops(self.clean_stops(Some(host)))
+    }
+
     /// The one host to read: `asked` if the data has it, else the only host there.
     ///
     /// Fails with [`Error::UnknownHost`] (naming the hosts there) or [`Error::SeveralHosts`]. Hosts come from the

@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use stabmon_core::Timestamp;
-use stabmon_report::ReportBuilder;
+use stabmon_core::time::LocalZone;
+use stabmon_report::{Notice, ReportBuilder};
 use stabmon_store::{DefaultRange, StoreReader};
 
-use super::view::{DEFAULT_SINCE, View, escape};
+use super::view::{DEFAULT_SINCE, View};
 
 /// Renders kept in the cache at most (each is about a megabyte at most: the report downsamples).
 const CACHE_ENTRIES: usize = 16;
@@ -145,81 +146,54 @@ fn worker(data: &std::path::Path, rx: &Mutex<Receiver<Job>>, state: &Mutex<State
     }
 }
 
-/// A small page of our own (no script, no style): a message, links, and the refresh.
-fn small_page(status: u16, refresh_secs: u64, title: &str, body_html: &str) -> Rendered {
-    let refresh = if refresh_secs > 0 {
-        format!("<meta http-equiv=\"refresh\" content=\"{refresh_secs}\">")
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">{refresh}\
-         <title>{}</title></head><body><h1>{}</h1>{body_html}</body></html>\n",
-        escape(title),
-        escape(title)
-    );
+/// A status page (stabmon-report's [`Notice`]) with its HTTP status.
+fn notice(status: u16, page: Notice) -> Rendered {
     Rendered {
         status,
-        body: body.into_bytes(),
+        body: page.to_html().into_bytes(),
     }
 }
 
 fn render(data: &std::path::Path, view: &View) -> Rendered {
-    let now = jiff::Zoned::now();
-    let (from, to) = match view.range(&now) {
+    let now = Timestamp::now();
+    let (from, to) = match view.range(now, &LocalZone::system()) {
         Ok(r) => r,
-        Err(e) => {
-            return small_page(
-                400,
-                0,
-                "stabmon: bad range",
-                &format!("<p>{}</p>", escape(&e)),
-            );
-        }
+        Err(e) => return notice(400, Notice::new("stabmon: bad range").paragraph(e)),
     };
+    let refresh = Duration::from_secs(view.refresh_secs);
     let fail = |e: &dyn std::fmt::Display| {
-        small_page(
-            500,
-            view.refresh_secs,
-            "stabmon: cannot read the data",
-            &format!("<p>{}</p>", escape(&e.to_string())),
-        )
+        let page = Notice::new("stabmon: cannot read the data").paragraph(e.to_string());
+        notice(500, page.refresh(refresh))
     };
     let reader = match StoreReader::open(data) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let hosts = reader.hosts();
-    let host = match (&view.host, hosts.as_slice()) {
-        (Some(h), _) if hosts.contains(h) => h.clone(),
-        (None, [one]) => one.clone(),
-        (None, []) => {
-            return small_page(
-                200,
-                view.refresh_secs,
-                "stabmon: no samples yet",
-                "<p>The data directory holds no samples yet; this page reloads by itself.</p>",
-            );
+    // stabmon-store's host rules; the page offers a link per host where the choice is the user's.
+    let (asked_missing, hosts) = match reader.choose_host(view.host.as_deref()) {
+        Ok(h) => (None, vec![h]),
+        // No host asked and none there: nothing recorded yet.
+        Err(stabmon_store::Error::UnknownHost { .. }) if view.host.is_none() => {
+            let page = Notice::new("stabmon: no samples yet")
+                .paragraph("The data directory holds no samples yet; this page reloads by itself.");
+            return notice(200, page.refresh(refresh));
         }
-        (h, many) => {
-            let links: String = many
-                .iter()
-                .map(|h| {
-                    let q = view.with_host(h).query_string();
-                    format!("<li><a href=\"/?{}\">{}</a></li>", escape(&q), escape(h))
-                })
-                .collect();
-            let what = match h {
-                Some(h) => format!("There is no data for host {}. ", escape(h)),
+        Err(stabmon_store::Error::UnknownHost { host, hosts, .. }) => (Some(host), hosts),
+        Err(stabmon_store::Error::SeveralHosts { hosts, .. }) => (None, hosts),
+        Err(e) => return fail(&e),
+    };
+    let host = match (asked_missing, hosts.as_slice()) {
+        (None, [one]) => one.clone(),
+        (missing, many) => {
+            let what = match &missing {
+                Some(h) => format!("There is no data for host {h}. "),
                 None => "The data holds several hosts. ".to_owned(),
             };
-            return small_page(
-                if h.is_some() { 404 } else { 200 },
-                0,
-                "stabmon: choose a host",
-                &format!("<p>{what}Choose one:</p><ul>{links}</ul>"),
+            let page = many.iter().fold(
+                Notice::new("stabmon: choose a host").paragraph(format!("{what}Choose one:")),
+                |page, h| page.link(h, format!("/?{}", view.with_host(h).query_string())),
             );
+            return notice(if missing.is_some() { 404 } else { 200 }, page);
         }
     };
     let reader = reader.with_host(host.clone());
@@ -227,13 +201,12 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
     // recorder started a minute ago fills the page.
     let (from, to) =
         if view.since.is_none() && view.from.is_none() && view.to.is_none() && view.at.is_none() {
-            let nowts = Timestamp::from_unix_micros(now.timestamp().as_microsecond());
             match reader.resolve_range(
                 Some(&host),
                 None,
                 None,
                 DefaultRange::Last(DEFAULT_SINCE),
-                nowts,
+                now,
             ) {
                 Ok(r) => r,
                 Err(e) => return fail(&e),
@@ -246,60 +219,23 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
         Err(e) => return fail(&e),
     };
     if series.is_empty() {
-        return small_page(
-            200,
-            view.refresh_secs,
-            &format!("stabmon: no samples of {host}"),
-            &format!(
-                "<p>No samples of {} from {from} to {to}; this page reloads by itself.</p>",
-                escape(&host)
-            ),
-        );
+        let page = Notice::new(format!("stabmon: no samples of {host}")).paragraph(format!(
+            "No samples of {host} from {from} to {to}; this page reloads by itself."
+        ));
+        return notice(200, page.refresh(refresh));
     }
-    let detect =
-        stabmon_report::DetectOptions::default().clean_stops(reader.clean_stops(Some(&host)));
     let report = ReportBuilder::new()
         .title(format!("stabmon live: {host}"))
         .range(from, to)
-        .detect_options(detect)
+        .detect_options(reader.detect_options(&host))
+        .refresh(refresh)
         .build();
     // The columns of the range, and whole samples only for what the page shows.
     match report.render_from(&series, &reader.windows(&host)) {
         Ok((html, _)) => Rendered {
             status: 200,
-            body: with_refresh(html, view.refresh_secs).into_bytes(),
+            body: html.into_bytes(),
         },
         Err(e) => fail(&e),
-    }
-}
-
-/// Adds a `<meta http-equiv="refresh">` to the report: no script, so the report's CSP (which pins its own
-/// script and style by hash) is untouched.
-fn with_refresh(html: String, secs: u64) -> String {
-    const CHARSET: &str = "<meta charset=\"utf-8\">";
-    if secs == 0 {
-        return html;
-    }
-    html.replacen(
-        CHARSET,
-        &format!("{CHARSET}<meta http-equiv=\"refresh\" content=\"{secs}\">"),
-        1,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refresh_goes_in_the_head_once() {
-        let html =
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>x</title>".to_owned();
-        let out = with_refresh(html.clone(), 30);
-        assert!(
-            out.contains("<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"30\">")
-        );
-        assert_eq!(out.matches("refresh").count(), 1);
-        assert_eq!(with_refresh(html.clone(), 0), html);
     }
 }

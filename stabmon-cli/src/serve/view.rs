@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use stabmon_core::Timestamp;
-
-use crate::report::parse_time;
+use stabmon_core::time::{LocalZone, parse_time};
+use stabmon_core::units::format_duration;
+use stabmon_store::RangeRequest;
 
 /// The window shown when the query names none.
 pub const DEFAULT_SINCE: Duration = Duration::from_secs(3600);
-/// The window around `at` when no `window` is given.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
 
 /// A parsed query of `/`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -85,23 +84,28 @@ impl View {
             return Err("since and from cannot be combined".to_owned());
         }
         // Checked now, so that a bad time is a 400 before any render is queued.
-        v.range(&jiff::Zoned::now())?;
+        v.range(Timestamp::now(), &LocalZone::system())?;
         Ok(v)
     }
 
-    /// `[from, to)` as of `now`.
-    pub fn range(&self, now: &jiff::Zoned) -> Result<(Timestamp, Timestamp), String> {
-        let nowts = Timestamp::from_unix_micros(now.timestamp().as_microsecond());
-        let time = |name: &str, s: &str| parse_time(s, now).map_err(|e| format!("{name}: {e}"));
+    /// `[from, to)` as of `now`, local times in `zone`.
+    pub fn range(
+        &self,
+        now: Timestamp,
+        zone: &LocalZone,
+    ) -> Result<(Timestamp, Timestamp), String> {
+        let time =
+            |name: &str, s: &str| parse_time(s, now, zone).map_err(|e| format!("{name}: {e}"));
         let (from, to) = if let Some(at) = &self.at {
             let at = time("at", at)?;
-            let half = self.window.unwrap_or(DEFAULT_WINDOW) / 2;
-            (at.saturating_sub(half), at.saturating_add(half))
+            let window = self.window.unwrap_or(RangeRequest::DEFAULT_WINDOW);
+            let (from, to) = RangeRequest::Around { at, window }.bounds(now);
+            (from.unwrap_or(at), to.unwrap_or(at))
         } else {
             let to = match &self.to {
                 Some(t) => time("to", t)?,
                 // Just after now, so the newest sample is in.
-                None => nowts.saturating_add(Duration::from_micros(1)),
+                None => now.saturating_add(Duration::from_micros(1)),
             };
             let from = match &self.from {
                 Some(f) => time("from", f)?,
@@ -165,38 +169,6 @@ impl View {
     }
 }
 
-/// A duration in its largest whole unit (`2d`, `90m`, `1500ms`), as `parse_duration` reads it back.
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-    ] {
-        if ms >= size && ms.is_multiple_of(size) {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
-}
-
-/// Escapes text for HTML text and double-quoted attributes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -204,12 +176,10 @@ mod tests {
 
     const DAY: Duration = Duration::from_secs(86_400);
 
-    fn now() -> jiff::Zoned {
-        "2026-11-25T03:12:00+00:00[+00:00]".parse().unwrap()
-    }
-
     fn secs(v: &View) -> (i64, i64) {
-        let (f, t) = v.range(&now()).unwrap();
+        // 2026-11-25T03:12:00Z, local times in UTC.
+        let now = Timestamp::from_unix_secs(1_795_576_320);
+        let (f, t) = v.range(now, &LocalZone::utc()).unwrap();
         (f.as_unix_secs(), t.as_unix_secs())
     }
 
@@ -252,13 +222,5 @@ mod tests {
             let e = View::parse(q, 30, DAY).err().unwrap_or_default();
             assert!(e.contains(want), "{q}: {e}");
         }
-    }
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::gaps::{gap_indices, gaps_of, rebooted};
 use super::view::{SeriesView, View};
-use super::{DetectOptions, Incident, IncidentKind, format};
+use super::{DetectOptions, Incident, IncidentKind};
+use crate::human;
 use crate::sample::{Pressure, Sample};
 use crate::series::{SystemSeries, WindowSource};
 
@@ -73,7 +74,7 @@ fn detect<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<Incident> 
         inc.summary = format!(
             "{}, no data for {}",
             gap.kind.describe(),
-            format::duration(gap.duration())
+            human::duration(gap.duration())
         );
         out.push(inc);
     }
@@ -313,8 +314,8 @@ fn cpu_surges<V: View + ?Sized>(
         inc.magnitude = v64(r.peak);
         inc.summary = format!(
             "CPU {} (baseline {})",
-            format::pct(inc.magnitude),
-            format::pct(r.base)
+            human::pct(inc.magnitude),
+            human::pct(r.base)
         );
         let baseline = (start.saturating_sub(opts.baseline_window), start);
         inc.culprit = samples.culprit((start, end), baseline, &inc.kind);
@@ -406,9 +407,9 @@ fn climbs<V: View + ?Sized>(
         };
         inc.summary = format!(
             "{what} +{} ({} → {} used)",
-            format::bytes(rise),
-            format::bytes(from),
-            format::bytes(to)
+            human::bytes(rise),
+            human::bytes(from),
+            human::bytes(to)
         );
         let baseline = (inc.start.saturating_sub(opts.baseline_window), inc.start);
         // A culprit must explain a fair share of the rise, else nobody in the top lists did it (memory that is not
@@ -553,10 +554,7 @@ fn pressure_stalls<V: View + ?Sized>(
             let mut inc = Incident::new(IncidentKind::PressureStall, start, end);
             inc.peak = samples.ts(r.peak);
             inc.magnitude = value(r.peak);
-            inc.summary = format!(
-                "{resource} pressure: {which} {}",
-                format::pct(inc.magnitude)
-            );
+            inc.summary = format!("{resource} pressure: {which} {}", human::pct(inc.magnitude));
             inc.culprit = match resource {
                 "io" => None,
                 "memory" => {

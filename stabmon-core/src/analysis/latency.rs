@@ -5,28 +5,14 @@ use std::time::Duration;
 
 use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros};
 use super::view::View;
-use super::{DetectOptions, Incident, IncidentKind, format};
+use super::{DetectOptions, Incident, IncidentKind};
+use crate::human;
 use crate::latency::ProbePoint;
 use crate::time::Timestamp;
 
-/// A round trip in milliseconds at a glance: `0.35 ms`, `2.1 ms`, `48 ms`, `2.1 s`, `12 s` (about two significant
-/// digits), as incident summaries and the report show it.
-///
-/// ```
-/// assert_eq!(stabmon_core::analysis::format_ms(2104.0), "2.1 s");
-/// ```
-pub fn format_ms(v: f64) -> String {
-    if v >= 9950.0 {
-        format!("{:.0} s", v / 1000.0)
-    } else if v >= 999.5 {
-        format!("{:.1} s", v / 1000.0)
-    } else if v >= 9.95 {
-        format!("{v:.0} ms")
-    } else if v >= 0.995 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
+/// Milliseconds as a [`Duration`], for [`human::duration`] (not a number or below zero: zero).
+fn ms(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v / 1000.0).unwrap_or_default()
 }
 
 /// Finds latency spikes and outages in the probes of `samples`; see the [module docs](super).
@@ -133,8 +119,8 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
         inc.magnitude = ok[r.peak].1;
         inc.summary = format!(
             "{target}: {} (baseline {})",
-            format_ms(inc.magnitude),
-            format_ms(r.base)
+            human::duration(ms(inc.magnitude)),
+            human::duration(ms(r.base))
         );
         inc.target = Some(target.to_owned());
         out.push(inc);
@@ -211,10 +197,10 @@ fn outages(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut 
         inc.magnitude = 100.0 * loss;
         inc.summary = format!(
             "{target}: outage {} ({} loss)",
-            format::duration(Duration::from_micros(
+            human::duration(Duration::from_micros(
                 u64::try_from(end - ts[first]).unwrap_or(0)
             )),
-            format::pct(inc.magnitude)
+            human::pct(inc.magnitude)
         );
         inc.target = Some(target.to_owned());
         out.push(inc);
@@ -225,8 +211,9 @@ fn outages(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut 
 mod tests {
     use std::time::Duration;
 
-    use super::format_ms;
+    use super::ms;
     use crate::analysis::{DetectOptions, IncidentKind, detect_incidents};
+    use crate::human;
     use crate::latency::{LatencyProbe, ProbeOutcome};
     use crate::sample::Sample;
     use crate::time::Timestamp;
@@ -309,12 +296,15 @@ mod tests {
         assert!(spike.culprit.is_none());
         assert_eq!(
             spike.label(),
-            format!("router: {} (baseline 3.0 ms)", format_ms(spike.magnitude))
+            format!(
+                "router: {} (baseline 3.0 ms)",
+                human::duration(ms(spike.magnitude))
+            )
         );
         let outage = &found[1];
         assert_eq!((outage.start, outage.end), (at(2400), at(2445)));
         assert_eq!(outage.magnitude, 100.0);
-        assert_eq!(outage.label(), "vpn: outage 45s (100% loss)");
+        assert_eq!(outage.label(), "vpn: outage 45 s (100% loss)");
     }
 
     #[test]
@@ -342,10 +332,12 @@ mod tests {
 
     #[test]
     fn round_trips_at_a_glance() {
-        assert_eq!(format_ms(0.347), "0.35 ms");
-        assert_eq!(format_ms(2.14), "2.1 ms");
-        assert_eq!(format_ms(48.2), "48 ms");
-        assert_eq!(format_ms(2104.0), "2.1 s");
-        assert_eq!(format_ms(12_400.0), "12 s");
+        let at_a_glance = |v: f64| human::duration(ms(v));
+        assert_eq!(at_a_glance(0.347), "0.35 ms");
+        assert_eq!(at_a_glance(2.14), "2.1 ms");
+        assert_eq!(at_a_glance(48.2), "48 ms");
+        assert_eq!(at_a_glance(2104.0), "2.1 s");
+        assert_eq!(at_a_glance(12_400.0), "12 s");
+        assert_eq!(at_a_glance(-1.0), "0 s");
     }
 }

@@ -117,13 +117,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::human;
 use crate::sample::Sample;
 use crate::time::Timestamp;
 
 mod culprit;
 mod detect;
 mod downsample;
-pub(crate) mod format;
 mod gaps;
 mod latency;
 mod usage;
@@ -133,8 +133,7 @@ pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::{detect_incidents, detect_incidents_in};
 pub use downsample::downsample_minmax;
 pub use gaps::find_gaps;
-pub use latency::format_ms;
-pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, usage_by_name};
+pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, rank_by_memory, usage_by_name};
 
 const MIB: u64 = 1 << 20;
 
@@ -379,11 +378,11 @@ impl Culprit {
         };
         let mut what = Vec::new();
         if let Some(cpu) = self.cpu_pct {
-            what.push(format!("{} CPU", format::pct(f64::from(cpu))));
+            what.push(format!("{} CPU", human::pct(f64::from(cpu))));
         }
         match (self.rss_growth_bytes, self.rss_bytes) {
-            (Some(g), _) => what.push(format!("{} RSS", format::signed_bytes(g))),
-            (None, Some(b)) => what.push(format!("{} RSS", format::bytes(b))),
+            (Some(g), _) => what.push(format!("{} RSS", human::signed_bytes(g))),
+            (None, Some(b)) => what.push(format!("{} RSS", human::bytes(b))),
             (None, None) => {}
         }
         if what.is_empty() {

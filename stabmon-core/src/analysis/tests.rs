@@ -421,8 +421,8 @@ fn gaps_are_classified() {
             IncidentKind::Gap(GapKind::Rebooted)
         ]
     );
-    assert_eq!(inc[0].summary, "recorder died, no data for 56s");
-    assert_eq!(inc[2].label(), "machine rebooted, no data for 3m 18s");
+    assert_eq!(inc[0].summary, "recorder died, no data for 56 s");
+    assert_eq!(inc[2].label(), "machine rebooted, no data for 3 min 18 s");
     assert_eq!(inc[2].magnitude, 198.0);
 }
 

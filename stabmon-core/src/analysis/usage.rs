@@ -432,6 +432,24 @@ impl UsageAcc {
     }
 }
 
+/// Ranks names as [`usage_by_name`] does, but by memory: the largest peak resident memory first (then the
+/// largest growth, then by name), and each name's processes by their peak resident memory (then by pid).
+pub fn rank_by_memory(names: &mut [NameUsage]) {
+    names.sort_by(|a, b| {
+        b.peak_rss_bytes
+            .cmp(&a.peak_rss_bytes)
+            .then(b.rss_growth_bytes.cmp(&a.rss_growth_bytes))
+            .then(a.name.cmp(&b.name))
+    });
+    for u in names {
+        u.pids.sort_by(|a, b| {
+            b.peak_rss_bytes
+                .cmp(&a.peak_rss_bytes)
+                .then(a.pid.cmp(&b.pid))
+        });
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -528,6 +546,34 @@ mod tests {
         );
         assert_eq!(u[0].samples_listed, 3);
         assert!(usage_by_name(&samples, Some(t(100)), None).is_empty());
+    }
+
+    #[test]
+    fn ranks_by_memory_on_request() {
+        // php: 2 pids, up to 161 MiB in all; ffmpeg: 500 MiB; sshd 5 MiB. By memory: ffmpeg, php, sshd, and php's
+        // pids by their peak (10 at 160 MiB before 11 at 1 MiB).
+        let samples: Vec<Sample> = (0..4)
+            .map(|i| {
+                sample(
+                    2 * i,
+                    10,
+                    &[
+                        (11, "php", 90.0, MIB),
+                        (10, "php", 10.0, 160 * MIB),
+                        (20, "ffmpeg", 5.0, 500 * MIB),
+                        (30, "sshd", 0.0, 5 * MIB),
+                    ],
+                )
+            })
+            .collect();
+        let mut u = usage_by_name(&samples, None, None);
+        assert_eq!(u[0].name, "php");
+        assert_eq!(u[0].pids[0].pid, 11, "by CPU first");
+        rank_by_memory(&mut u);
+        let names: Vec<&str> = u.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["ffmpeg", "php", "sshd"]);
+        let pids: Vec<u32> = u[1].pids.iter().map(|p| p.pid).collect();
+        assert_eq!(pids, [10, 11]);
     }
 
     #[test]

@@ -1,0 +1,172 @@
+//! The latency chart: a line per target on a log scale, and a lane of failed probes per target.
+
+use super::*;
+
+/// The latency chart: one line per target through its successful round trips on a log scale (so a few
+/// milliseconds stay readable beside a 2 s stall), and a lane per target at the bottom where failed probes are
+/// ticks, never values. A line breaks where three or more probes in a row failed, or where probing paused. `None`
+/// without any probe.
+pub(super) fn latency_chart(
+    by_target: &BTreeMap<String, Vec<ProbePoint>>,
+    frame: &Frame,
+    columns: usize,
+    keep: &[i64],
+    median_interval_us: i64,
+) -> Option<ChartModel> {
+    const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
+    if by_target.is_empty() {
+        return None;
+    }
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for ms in by_target
+        .values()
+        .flatten()
+        .filter_map(|p| p.round_trip_ms())
+        .filter(|ms| ms.is_finite() && *ms > 0.0)
+    {
+        lo = lo.min(ms);
+        hi = hi.max(ms);
+    }
+    if !lo.is_finite() {
+        (lo, hi) = (1.0, 10.0);
+    }
+    // The scale: from the decade below the fastest round trip to 1, 2 or 5 times the decade above the slowest.
+    let floor = 10f64.powf(lo.max(0.001).log10().floor());
+    let top = {
+        let d = 10f64.powf(hi.max(floor).log10().floor());
+        [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .map(|m| m * d)
+            .find(|t| *t >= hi * 0.999)
+            .unwrap_or(10.0 * d)
+            .max(floor * 10.0)
+    };
+    let y_max = (top / floor).log10();
+    let decades = y_max.ceil() as i32;
+    let mut y_ticks = Vec::new();
+    for d in 0..=decades {
+        let base = floor * 10f64.powi(d);
+        let mults: &[f64] = if decades <= 2 {
+            &[1.0, 2.0, 5.0]
+        } else {
+            &[1.0]
+        };
+        for m in mults {
+            let v = base * m;
+            if v <= top * 1.0001 {
+                y_ticks.push(((v / floor).log10(), ms_label(v)));
+            }
+        }
+    }
+    let break_after_us = (median_interval_us * 3).max(median_interval_us + 2_000_000);
+    let (from_us, to_us) = (frame.from_us, frame.to_us);
+    let mut series = Vec::new();
+    let mut lanes = Vec::new();
+    for (i, (name, probes)) in by_target.iter().enumerate() {
+        let class = PALETTE[i % PALETTE.len()];
+        let (mut ts, mut values, mut brk_prefix) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut breaks, mut fails_since) = (0u32, 0u32);
+        let mut last_end: Option<i64> = None;
+        let mut fail_us: Vec<i64> = Vec::new();
+        let mut last_fail_col = i64::MIN;
+        for p in probes {
+            let t = p.ts.as_unix_micros();
+            match p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0) {
+                Some(ms) => {
+                    if fails_since >= 3 || last_end.is_some_and(|e| t - e > break_after_us) {
+                        breaks += 1;
+                    }
+                    fails_since = 0;
+                    last_end = Some(t.saturating_add((ms * 1000.0) as i64));
+                    ts.push(t);
+                    values.push((ms / floor).log10());
+                    brk_prefix.push(breaks);
+                }
+                None => {
+                    fails_since += 1;
+                    // Keep a few failure times per pixel column: enough to draw and zoom a little.
+                    let col = ((frame.x(t) - frame.left) * 4.0) as i64;
+                    if col != last_fail_col {
+                        fail_us.push(t);
+                        last_fail_col = col;
+                    }
+                }
+            }
+        }
+        let mut idx = downsample_minmax(&ts, &values, columns, keep);
+        idx.sort_unstable();
+        idx.dedup();
+        let mut points = Vec::with_capacity(idx.len());
+        let mut prev: Option<usize> = None;
+        for k in idx {
+            let brk = prev.is_some_and(|p| brk_prefix[k] > brk_prefix[p]);
+            points.push((ts[k], values[k], brk));
+            prev = Some(k);
+        }
+        if !points.is_empty() {
+            series.push(Series {
+                name: (*name).to_owned(),
+                class,
+                area: false,
+                points,
+                json_scale: 1000.0,
+            });
+        }
+        // Figures over the probes that started in the range (stabmon-core's loss and jitter).
+        let in_range = || {
+            probes.iter().filter(|p| {
+                let t = p.ts.as_unix_micros();
+                t >= from_us && t <= to_us
+            })
+        };
+        let mut rtts: Vec<f64> = in_range().filter_map(|p| p.round_trip_ms()).collect();
+        let max_ms = rtts.iter().copied().reduce(f64::max);
+        let median_ms = (!rtts.is_empty()).then(|| {
+            let mid = rtts.len() / 2;
+            *rtts.select_nth_unstable_by(mid, f64::total_cmp).1
+        });
+        lanes.push(Lane {
+            name: (*name).to_owned(),
+            class,
+            fail_us,
+            probes: in_range().count() as u64,
+            failed: in_range().filter(|p| !p.outcome.is_ok()).count() as u64,
+            loss: loss(in_range()).unwrap_or(0.0),
+            jitter_ms: jitter_ms(in_range()),
+            median_ms,
+            max_ms,
+        });
+    }
+    // Room for the lowest value label above the lanes, then a lane per target.
+    let band_h = lanes.len() as f64 * LANE_PX + 9.0;
+    Some(ChartModel {
+        kind: Chart::Latency,
+        id: "lat",
+        title: "Network latency, round trip (log scale)",
+        unit: Unit::LogMs,
+        y_max,
+        y_ticks,
+        series,
+        labels: Vec::new(),
+        label_rows: 0,
+        plot_top: 0.0,
+        plot_h: 150.0 + band_h,
+        svg_h: 0.0,
+        band_h,
+        log_floor_ms: floor,
+        lanes,
+    })
+}
+
+/// A tick label in milliseconds or seconds: `0.1 ms`, `2 ms`, `500 ms`, `1 s`, `20 s`.
+pub(crate) fn ms_label(v: f64) -> String {
+    let trim = |x: f64| {
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    };
+    if v >= 1000.0 {
+        format!("{} s", trim(v / 1000.0))
+    } else {
+        format!("{} ms", trim(v))
+    }
+}

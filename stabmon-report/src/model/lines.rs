@@ -1,0 +1,186 @@
+//! Culprit lines: a line per culprit process name on the CPU and memory charts.
+
+use super::*;
+
+fn name_cpu(s: &Sample, name: &str) -> f64 {
+    s.top
+        .names
+        .iter()
+        .find(|n| n.name == name)
+        .map_or(0.0, |n| f64::from(n.cpu_pct))
+}
+
+fn name_rss(s: &Sample, name: &str) -> Option<f64> {
+    s.top
+        .names
+        .iter()
+        .find(|n| n.name == name)
+        .map(|n| n.rss_bytes as f64 / GB)
+}
+
+/// Samples of one incident window read at full resolution for the culprit lines; a longer window is read at this
+/// many evenly spaced samples.
+const LINE_WINDOW_SAMPLES: usize = 3600;
+
+/// The culprit lines' values: the instants they are drawn through and each line's value there.
+pub(super) struct Lines {
+    /// Series index of each instant, sorted.
+    pub(super) idx: Vec<usize>,
+    /// The instants, µs.
+    pub(super) ts: Vec<i64>,
+    /// Per instant, per line (the CPU lines, then the memory lines): the value.
+    pub(super) values: Vec<Vec<Option<f64>>>,
+    /// Where the lines break (indices into `idx`): a recording break lies between two instants.
+    pub(super) breaks: Vec<usize>,
+}
+
+/// The culprit lines: per-name CPU (% of all cores) for `cpu_names` and resident memory (GB) for `mem_names`.
+///
+/// A line is drawn through the samples read anyway for the hover moments (the busiest sample of each pixel column
+/// and every sample within [`DENSE_SAMPLES`] of an incident's peak) and through every sample of the windows of the
+/// CPU and memory incidents (evenly spaced beyond [`LINE_WINDOW_SAMPLES`] a window): so each culprit's spike is
+/// drawn where its incident is, at full resolution, and the line elsewhere follows the busiest moments, while the
+/// samples read stay bounded by the page's width and the incidents, not by the range.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn culprit_lines(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    incidents: &[Incident],
+    moments: &[&Sample],
+    cpu_names: &[String],
+    mem_names: &[String],
+    cores: usize,
+    breaks: &[usize],
+) -> Result<Lines, Error> {
+    let mut by_idx: BTreeMap<usize, Vec<Option<f64>>> = BTreeMap::new();
+    let c = cores as f64;
+    let mut add = |s: &Sample| {
+        let k = series.index_at(s.ts);
+        if series.ts.get(k) != Some(&s.ts) {
+            return;
+        }
+        by_idx.entry(k).or_insert_with(|| {
+            cpu_names
+                .iter()
+                .map(|name| Some((name_cpu(s, name) / c).min(100.0)))
+                .chain(mem_names.iter().map(|name| name_rss(s, name)))
+                .collect()
+        });
+    };
+    let n = series.len();
+    if !(cpu_names.is_empty() && mem_names.is_empty()) && n > 0 {
+        for s in moments {
+            add(s);
+        }
+        // The CPU and memory incidents' windows, merged where they overlap.
+        let mut windows: Vec<(usize, usize)> = incidents
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i.kind,
+                    IncidentKind::CpuSurge
+                        | IncidentKind::MemoryClimb
+                        | IncidentKind::SwapGrowth
+                        | IncidentKind::OomKill
+                )
+            })
+            .filter_map(|i| {
+                let lo = series.index_at(i.start.min(i.end));
+                let hi = series.ts.partition_point(|t| *t <= i.end.max(i.start));
+                (lo < hi).then(|| (lo, hi - 1))
+            })
+            .collect();
+        windows.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (lo, hi) in windows {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1 + 1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        for (lo, hi) in merged {
+            let (from, to) = (series.ts[lo], series.ts[hi]);
+            let read = if hi - lo < LINE_WINDOW_SAMPLES {
+                source.samples_between(from, to)
+            } else {
+                let step = (hi - lo).div_ceil(LINE_WINDOW_SAMPLES);
+                let at: Vec<_> = (lo..=hi).step_by(step).map(|i| series.ts[i]).collect();
+                source.samples_at(&at)
+            };
+            let samples = read.map_err(|source| Error::Read {
+                what: format!("the samples from {from} to {to} for the culprit lines"),
+                source,
+            })?;
+            for s in &samples {
+                add(s);
+            }
+        }
+    }
+    let idx: Vec<usize> = by_idx.keys().copied().collect();
+    let line_breaks = (1..idx.len())
+        .filter(|&k| {
+            let j = breaks.partition_point(|b| *b <= idx[k - 1]);
+            breaks.get(j).is_some_and(|b| *b <= idx[k])
+        })
+        .collect();
+    Ok(Lines {
+        ts: idx.iter().map(|&i| series.ts[i].as_unix_micros()).collect(),
+        idx,
+        values: by_idx.into_values().collect(),
+        breaks: line_breaks,
+    })
+}
+
+/// Which processes get their own line: the culprits of CPU surges (largest first, at most `culprit_lines`), then
+/// the names that used the most CPU over the hover moments (up to 3 lines); the culprits of memory climbs for the
+/// memory chart (at most 2). Returns (CPU names, memory names).
+pub(super) fn names(
+    incidents: &[Incident],
+    moment_samples: &[&Sample],
+    culprit_lines: usize,
+) -> (Vec<String>, Vec<String>) {
+    let mut cpu_names: Vec<String> = Vec::new();
+    let mut mem_names: Vec<String> = Vec::new();
+    {
+        let mut by_mag: Vec<&Incident> = incidents.iter().filter(|i| i.culprit.is_some()).collect();
+        by_mag.sort_by(|a, b| {
+            b.magnitude
+                .total_cmp(&a.magnitude)
+                .then(a.start.cmp(&b.start))
+        });
+        for inc in by_mag {
+            let Some(c) = &inc.culprit else { continue };
+            let list = match inc.kind {
+                IncidentKind::CpuSurge => &mut cpu_names,
+                IncidentKind::MemoryClimb | IncidentKind::SwapGrowth | IncidentKind::OomKill => {
+                    &mut mem_names
+                }
+                _ => continue,
+            };
+            if !list.contains(&c.name) {
+                list.push(c.name.clone());
+            }
+        }
+        cpu_names.truncate(culprit_lines);
+        mem_names.truncate(2.min(culprit_lines));
+        if cpu_names.len() < culprit_lines.min(3) {
+            let mut totals: HashMap<&str, f64> = HashMap::new();
+            for s in moment_samples {
+                for nt in &s.top.names {
+                    *totals.entry(nt.name.as_str()).or_default() += f64::from(nt.cpu_pct);
+                }
+            }
+            let mut totals: Vec<(&str, f64)> = totals.into_iter().collect();
+            totals.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+            for (name, _) in totals {
+                if cpu_names.len() >= culprit_lines.min(3) {
+                    break;
+                }
+                if !cpu_names.iter().any(|c| c == name) {
+                    cpu_names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    (cpu_names, mem_names)
+}

@@ -1,0 +1,405 @@
+//! From a range's columns and incidents to what the page draws: reduced series per chart, placed spike labels, gap
+//! bands, hover moments. Deterministic; whole samples are read only through the [`WindowSource`], for the instants
+//! and windows the page shows. [`crate::svg`] and [`crate::page`] only format this.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use stabmon_core::latency::ProbePoint;
+use stabmon_core::latency::{jitter_ms, loss};
+use stabmon_core::series::{SystemSeries, WindowSource};
+use stabmon_core::{ProcessEntry, Sample, Timestamp};
+
+use crate::escape::truncate_chars;
+use crate::timefmt::Offsets;
+use crate::{Chart, Error};
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind, downsample_minmax};
+
+mod charts;
+mod gaps;
+mod labels;
+mod latency;
+mod lines;
+mod moments;
+mod reduce;
+
+pub(crate) use labels::kind_class;
+
+/// Bytes in a gigabyte: memory is charted in decimal units, as [`stabmon_core::human::bytes`] writes sizes.
+const GB: f64 = 1e9;
+/// Samples kept at full resolution on each side of an incident's peak, so zooming into a spike shows it sample by
+/// sample and hovering it shows that moment's processes.
+const DENSE_SAMPLES: usize = 45;
+/// Height of one row of spike labels above a chart.
+pub(crate) const LABEL_ROW_PX: f64 = 17.0;
+/// Labels longer than this are cut (the full text is in the label's tooltip and the incident table).
+const LABEL_MAX_CHARS: usize = 56;
+/// Room below the plot for the time axis (two lines of text).
+pub(crate) const AXIS_PX: f64 = 36.0;
+/// Left margin for the value axis.
+pub(crate) const MARGIN_LEFT: f64 = 62.0;
+/// Right margin.
+pub(crate) const MARGIN_RIGHT: f64 = 18.0;
+
+/// Maps UTC microseconds to x pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Frame {
+    pub(crate) from_us: i64,
+    pub(crate) to_us: i64,
+    pub(crate) left: f64,
+    pub(crate) width: f64,
+}
+
+impl Frame {
+    pub(crate) fn x(&self, us: i64) -> f64 {
+        let span = (self.to_us - self.from_us).max(1) as f64;
+        self.left + (us - self.from_us) as f64 / span * self.width
+    }
+}
+
+/// How a series' values are shown in the legend and tooltips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Pct,
+    /// Gigabytes (10^9 bytes).
+    Gb,
+    Load,
+    /// Milliseconds on a log scale: values are `log10(ms / floor)`.
+    LogMs,
+}
+
+/// One drawn line.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Series {
+    pub(crate) name: String,
+    /// CSS class giving the colour (`s-busy`, `s-p0`, ...).
+    pub(crate) class: &'static str,
+    /// Filled down to zero.
+    pub(crate) area: bool,
+    /// Points to draw: (µs, value), with `true` where the line breaks before the point. Each pixel column keeps
+    /// its first, lowest, highest and last sample, so the script can zoom in a few times before lines coarsen.
+    pub(crate) points: Vec<(i64, f64, bool)>,
+    /// Scale to integers in the page's JSON.
+    pub(crate) json_scale: f64,
+}
+
+/// A spike label placed above a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Label {
+    /// Index into [`Model::incidents`].
+    pub(crate) incident: usize,
+    /// The shown text (cut to a readable length).
+    pub(crate) text: String,
+    /// The full label.
+    pub(crate) full: String,
+    pub(crate) peak_x: f64,
+    /// The marker's y in the plot, in pixels from the plot top; `None` for gaps (no marker).
+    pub(crate) marker_y: Option<f64>,
+    /// 0 is the row nearest the plot.
+    pub(crate) row: usize,
+    pub(crate) left: f64,
+    pub(crate) width: f64,
+    pub(crate) class: &'static str,
+}
+
+/// One chart, laid out.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChartModel {
+    pub(crate) kind: Chart,
+    pub(crate) id: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) unit: Unit,
+    pub(crate) y_max: f64,
+    pub(crate) y_ticks: Vec<(f64, String)>,
+    pub(crate) series: Vec<Series>,
+    pub(crate) labels: Vec<Label>,
+    pub(crate) label_rows: usize,
+    /// Top of the plot area in the SVG (below the label rows).
+    pub(crate) plot_top: f64,
+    pub(crate) plot_h: f64,
+    pub(crate) svg_h: f64,
+    /// Height of the failure band at the bottom of the plot (latency: one lane per target), below the values.
+    pub(crate) band_h: f64,
+    /// For [`Unit::LogMs`]: the round trip at the bottom of the scale.
+    pub(crate) log_floor_ms: f64,
+    /// Latency targets: failures and figures per target, in the order of the series.
+    pub(crate) lanes: Vec<Lane>,
+}
+
+/// One latency target's failures and figures over the range.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Lane {
+    pub(crate) name: String,
+    pub(crate) class: &'static str,
+    /// Start times of the failed probes (µs), at most a few per pixel column (the count is in `failed`).
+    pub(crate) fail_us: Vec<i64>,
+    pub(crate) probes: u64,
+    pub(crate) failed: u64,
+    pub(crate) loss: f64,
+    pub(crate) jitter_ms: Option<f64>,
+    pub(crate) median_ms: Option<f64>,
+    pub(crate) max_ms: Option<f64>,
+}
+
+/// Height of one failure lane.
+pub(crate) const LANE_PX: f64 = 9.0;
+
+impl ChartModel {
+    pub(crate) fn y(&self, v: f64) -> f64 {
+        let f = if self.y_max > 0.0 {
+            v / self.y_max
+        } else {
+            0.0
+        };
+        self.plot_top + (self.plot_h - self.band_h) * (1.0 - f.clamp(0.0, 1.0))
+    }
+
+    /// The top of failure lane `k`.
+    pub(crate) fn lane_y(&self, k: usize) -> f64 {
+        self.plot_top + self.plot_h - self.band_h + 7.0 + k as f64 * LANE_PX
+    }
+}
+
+/// A process as the page names it (deduplicated; hover moments refer to these by index).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct ProcRef {
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+    pub(crate) cmdline: Option<String>,
+}
+
+/// One hoverable moment: a real sample's values and top processes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Moment {
+    pub(crate) ts_us: i64,
+    pub(crate) busy_pct: f64,
+    pub(crate) used_gb: f64,
+    pub(crate) avail_gb: f64,
+    pub(crate) swap_gb: f64,
+    pub(crate) load1: Option<f64>,
+    /// (process index, CPU % of one core), highest first.
+    pub(crate) top_cpu: Vec<(usize, f64)>,
+    /// (process index, resident bytes), highest first.
+    pub(crate) top_rss: Vec<(usize, u64)>,
+    /// Per latency target (in the order of the lanes): its latest probe started by then, as the round trip in ms or
+    /// the failure's kind.
+    pub(crate) latency: Vec<Option<Result<f64, &'static str>>>,
+}
+
+/// What the page says about one gap: the last minute before it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GapPanel {
+    pub(crate) incident: usize,
+    pub(crate) kind: GapKind,
+    /// Samples in the minute before the gap.
+    pub(crate) samples: usize,
+    pub(crate) window_from_us: i64,
+    pub(crate) last_us: Option<i64>,
+    pub(crate) cpu_mean_pct: f64,
+    pub(crate) cpu_max_pct: f64,
+    pub(crate) mem_used_last: u64,
+    pub(crate) mem_used_max: u64,
+    pub(crate) mem_total: u64,
+    pub(crate) mem_avail_min: u64,
+    pub(crate) swap_used_first: u64,
+    pub(crate) swap_used_last: u64,
+    pub(crate) swap_total: u64,
+    /// Highest share stalled in the minute: cpu some, memory some, memory full, io some, io full.
+    pub(crate) pressure_max: [Option<f64>; 5],
+    pub(crate) oom_first: Option<u64>,
+    pub(crate) oom_last: Option<u64>,
+    /// The counter in the first sample after the gap.
+    pub(crate) oom_after: Option<u64>,
+    /// By highest CPU in the minute: (name, pid, cmdline, max CPU %, last RSS).
+    pub(crate) top_cpu: Vec<(ProcRef, f64, u64)>,
+    /// By resident memory at the last sample: (process, RSS, growth over the minute).
+    pub(crate) top_rss: Vec<(ProcRef, u64, i64)>,
+}
+
+/// Everything the page shows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Model {
+    pub(crate) frame: Frame,
+    pub(crate) width_px: f64,
+    pub(crate) charts: Vec<ChartModel>,
+    pub(crate) incidents: Vec<Incident>,
+    /// Gap bands (µs), with their incident index.
+    pub(crate) gaps: Vec<(i64, i64, usize)>,
+    pub(crate) gap_panels: Vec<GapPanel>,
+    pub(crate) moments: Vec<Moment>,
+    pub(crate) procs: Vec<ProcRef>,
+    pub(crate) offsets: Offsets,
+    pub(crate) cores: usize,
+    pub(crate) median_interval_us: i64,
+}
+
+/// Model inputs besides the samples.
+pub(crate) struct Params<'a> {
+    pub(crate) from_us: i64,
+    pub(crate) to_us: i64,
+    pub(crate) width_px: u32,
+    pub(crate) charts: &'a [Chart],
+    pub(crate) culprit_lines: usize,
+}
+
+/// Samples kept at full resolution when the series are reduced to the pixel columns.
+pub(super) struct Kept {
+    /// Times (µs) kept on the system charts: incident edges and peaks with a dense window around each peak, and
+    /// both sides of breaks.
+    pub(super) keep: Vec<i64>,
+    /// Times (µs) kept on the latency chart: the latency incidents' own, and `keep`.
+    pub(super) lat_keep: Vec<i64>,
+    /// Sample indices near each incident's peak, every one a hover moment.
+    pub(super) dense: Vec<usize>,
+}
+
+impl Kept {
+    fn new(incidents: &[Incident], ts: &[i64], breaks: &[usize]) -> Kept {
+        let n = ts.len();
+        let mut keep: Vec<i64> = Vec::new();
+        let mut lat_keep: Vec<i64> = Vec::new();
+        let mut dense: Vec<usize> = Vec::new();
+        for inc in incidents {
+            let is_lat = matches!(
+                inc.kind,
+                IncidentKind::LatencySpike | IncidentKind::LatencyOutage
+            );
+            let list = if is_lat { &mut lat_keep } else { &mut keep };
+            for t in [inc.start, inc.peak, inc.end] {
+                list.push(t.as_unix_micros());
+            }
+            if !matches!(inc.kind, IncidentKind::Gap(_)) && n > 0 {
+                let c = raw_at(ts, inc.peak.as_unix_micros());
+                let lo = c.saturating_sub(DENSE_SAMPLES);
+                let hi = (c + DENSE_SAMPLES).min(n - 1);
+                dense.extend(lo..=hi);
+                list.extend((lo..=hi).map(|i| ts[i]));
+            }
+        }
+        for &k in breaks {
+            keep.push(ts[k - 1]);
+            keep.push(ts[k]);
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        lat_keep.extend(keep.iter().copied());
+        lat_keep.sort_unstable();
+        lat_keep.dedup();
+        Kept {
+            keep,
+            lat_keep,
+            dense,
+        }
+    }
+}
+
+/// The sample at or just after `us` (the last one after all).
+fn raw_at(ts: &[i64], us: i64) -> usize {
+    ts.partition_point(|t| *t < us)
+        .min(ts.len().saturating_sub(1))
+}
+
+/// The typical interval between samples (µs), and the breaks: where the recording paused for clearly longer than
+/// that (indices of the sample after each pause).
+fn intervals(ts: &[i64]) -> (i64, Vec<usize>) {
+    let n = ts.len();
+    let median_interval_us = {
+        let mut d: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+        if d.is_empty() {
+            1_000_000
+        } else {
+            let mid = d.len() / 2;
+            *d.select_nth_unstable(mid).1
+        }
+    };
+    let break_after = (median_interval_us * 3).max(median_interval_us + 2_000_000);
+    let breaks: Vec<usize> = (1..n)
+        .filter(|&k| ts[k] - ts[k - 1] > break_after)
+        .collect();
+    (median_interval_us, breaks)
+}
+
+/// Builds the model from the range's columns (`series`: sorted by time, non-empty, within the range), reading whole
+/// samples from `source` only for the hover moments, the culprit lines and the minute before each gap.
+pub(crate) fn build(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    mut incidents: Vec<Incident>,
+    p: &Params<'_>,
+) -> Result<Model, Error> {
+    let width_px = f64::from(p.width_px);
+    let frame = Frame {
+        from_us: p.from_us,
+        to_us: p.to_us.max(p.from_us + 1),
+        left: MARGIN_LEFT,
+        width: (width_px - MARGIN_LEFT - MARGIN_RIGHT).max(100.0),
+    };
+    let columns = frame.width.round().max(1.0) as usize;
+    let ts: Vec<i64> = series.ts.iter().map(|t| t.as_unix_micros()).collect();
+    let cores = series
+        .cores
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, usize::from)
+        .max(1);
+    let (median_interval_us, mut breaks) = intervals(&ts);
+    incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
+    // Gaps: where the analysis says so, and the lines break there too.
+    let gaps = gaps::bands(&incidents, &ts, &mut breaks);
+    let kept = Kept::new(&incidents, &ts, &breaks);
+    let fetched = moments::Fetched::read(series, source, &ts, &frame, columns, &kept.dense)?;
+    let moment_samples = fetched.moments();
+    let (cpu_names, mem_names) = lines::names(&incidents, &moment_samples, p.culprit_lines);
+    let lines = lines::culprit_lines(
+        series,
+        source,
+        &incidents,
+        &moment_samples,
+        &cpu_names,
+        &mem_names,
+        cores,
+        &breaks,
+    )?;
+    let input = charts::ChartInput {
+        series,
+        ts: &ts,
+        frame: &frame,
+        columns,
+        kept: &kept,
+        breaks: &breaks,
+        lines: &lines,
+        cpu_names: &cpu_names,
+        mem_names: &mem_names,
+        cores,
+        median_interval_us,
+    };
+    let mut charts: Vec<ChartModel> = p
+        .charts
+        .iter()
+        .filter_map(|&kind| charts::chart(&input, kind))
+        .collect();
+    labels::label_spikes(
+        &mut charts,
+        &incidents,
+        series,
+        &frame,
+        &ts,
+        p.charts.first().copied(),
+    );
+    let (moments, procs) = moments::moments(&moment_samples, &charts, &series.latency);
+    let gap_panels = gaps::panels(series, source, &ts, &incidents)?;
+    Ok(Model {
+        frame,
+        width_px,
+        charts,
+        incidents,
+        gaps,
+        gap_panels,
+        moments,
+        procs,
+        offsets: Offsets::from_series(series, fetched.zone()),
+        cores,
+        median_interval_us,
+    })
+}

@@ -1,0 +1,127 @@
+//! Small pages that are not a report: "no samples yet", "choose a host", "cannot read the data". They are made like
+//! the report (the same style sheet, the same strict Content-Security-Policy, every text escaped) so that a live
+//! view can answer with them.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::escape::{html, push_html};
+use crate::page::{STYLE, csp, push_refresh};
+
+/// A small page with a title, paragraphs of text and a list of links, all plain text (escaped when rendered).
+///
+/// ```
+/// use std::time::Duration;
+/// use stabmon_report::Notice;
+///
+/// let page = Notice::new("stabmon: choose a host")
+///     .paragraph("The data holds several hosts. Choose one:")
+///     .link("web-1", "/?host=web-1")
+///     .link("db <1>", "/?host=db%201")
+///     .refresh(Duration::from_secs(30))
+///     .to_html();
+/// assert!(page.starts_with("<!DOCTYPE html>"));
+/// assert!(page.contains("<a href=\"/?host=web-1\">web-1</a>"));
+/// assert!(page.contains("db &lt;1&gt;"));
+/// assert!(page.contains("<meta http-equiv=\"refresh\" content=\"30\">"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    title: String,
+    paragraphs: Vec<String>,
+    links: Vec<(String, String)>,
+    refresh: Option<Duration>,
+}
+
+impl Notice {
+    /// A page titled `title` (also its heading).
+    pub fn new(title: impl Into<String>) -> Self {
+        Notice {
+            title: title.into(),
+            paragraphs: Vec::new(),
+            links: Vec::new(),
+            refresh: None,
+        }
+    }
+
+    /// Adds a paragraph of text.
+    pub fn paragraph(mut self, text: impl Into<String>) -> Self {
+        self.paragraphs.push(text.into());
+        self
+    }
+
+    /// Adds a link, listed after the paragraphs: its text and its `href` (a URL the caller has percent-encoded;
+    /// it is escaped for the attribute here).
+    pub fn link(mut self, text: impl Into<String>, href: impl Into<String>) -> Self {
+        self.links.push((text.into(), href.into()));
+        self
+    }
+
+    /// Reloads the page every `every` (whole seconds), as [`ReportBuilder::refresh`](crate::ReportBuilder::refresh)
+    /// does; zero turns it off. By default, the page does not reload.
+    pub fn refresh(mut self, every: Duration) -> Self {
+        self.refresh = (!every.is_zero()).then(|| every.max(Duration::from_secs(1)));
+        self
+    }
+
+    /// The page.
+    pub fn to_html(&self) -> String {
+        let mut out = String::with_capacity(STYLE.len() + 1024);
+        out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+        push_refresh(&mut out, self.refresh);
+        let title = html(&self.title);
+        let _ = write!(
+            out,
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <meta name=\"referrer\" content=\"no-referrer\"><title>{title}</title><style>{STYLE}</style></head>\
+             <body><h1>{title}</h1>",
+            csp()
+        );
+        for p in &self.paragraphs {
+            out.push_str("<p>");
+            push_html(&mut out, p);
+            out.push_str("</p>");
+        }
+        if !self.links.is_empty() {
+            out.push_str("<ul>");
+            for (text, href) in &self.links {
+                let _ = write!(
+                    out,
+                    "<li><a href=\"{}\">{}</a></li>",
+                    html(href),
+                    html(text)
+                );
+            }
+            out.push_str("</ul>");
+        }
+        out.push_str("</body></html>\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_reload_is_optional() {
+        let page = Notice::new("a <b>").paragraph("x & \"y\"").to_html();
+        assert!(page.contains("<title>a &lt;b&gt;</title>"), "{page}");
+        assert!(page.contains("<p>x &amp; &quot;y&quot;</p>"), "{page}");
+        assert!(
+            !page.contains("refresh") && !page.contains("<ul>"),
+            "{page}"
+        );
+        let page = Notice::new("t")
+            .link("l", "/?a=\"><script>")
+            .refresh(Duration::ZERO)
+            .to_html();
+        assert!(
+            page.contains("href=\"/?a=&quot;&gt;&lt;script&gt;\""),
+            "{page}"
+        );
+        assert!(!page.contains("refresh"), "{page}");
+        assert!(page.contains("default-src 'none'"), "{page}");
+    }
+}
