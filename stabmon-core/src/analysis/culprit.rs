@@ -63,6 +63,9 @@ pub fn culprit_for(
     baseline: (Timestamp, Timestamp),
     kind: &IncidentKind,
 ) -> Option<Culprit> {
+    if !has_culprit(kind) {
+        return None;
+    }
     let win = slice_incl(samples, window.0, window.1);
     match kind {
         IncidentKind::CpuSurge => cpu_culprit(win, slice_excl(samples, baseline.0, baseline.1)),
@@ -83,9 +86,17 @@ pub fn culprit_for(
                 cpu_culprit(win, slice_excl(samples, baseline.0, baseline.1))
             }
         }
-        // A process rarely causes a network latency incident; none is named.
-        IncidentKind::Gap(_) | IncidentKind::LatencySpike | IncidentKind::LatencyOutage => None,
+        _ => None,
     }
+}
+
+/// Whether [`culprit_for`] may name a culprit for `kind` (a reader need not fetch processes for the others).
+pub(crate) fn has_culprit(kind: &IncidentKind) -> bool {
+    // A process rarely causes a network latency incident; none is named, and a gap has no samples.
+    !matches!(
+        kind,
+        IncidentKind::Gap(_) | IncidentKind::LatencySpike | IncidentKind::LatencyOutage
+    )
 }
 
 /// Sums of a per-sample upper bound (the N-th value) over a run of samples, to fill in absences quickly.

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::culprit::has_culprit;
 use super::{Culprit, IncidentKind, culprit_for};
 use crate::latency::ProbePoint;
 use crate::sample::{Pressure, Sample};
@@ -142,6 +143,9 @@ impl View for SeriesView<'_> {
         baseline: (Timestamp, Timestamp),
         kind: &IncidentKind,
     ) -> Option<Culprit> {
+        if !has_culprit(kind) {
+            return None;
+        }
         // What `culprit_for` can look at: the baseline, the window, the sample at or before the window's start and
         // the two after its end (an OOM victim is the process missing from the next samples).
         let ts = &self.series.ts;
