@@ -30,6 +30,7 @@ mod range;
 mod samples;
 mod scan;
 mod segment;
+mod series;
 mod table;
 mod url;
 mod usage;

@@ -42,7 +42,9 @@ impl<'t> TickIndex<'t> {
         if ts < self.first_us {
             return None;
         }
-        let slot = *self.slots.get(usize::try_from((ts - self.first_us) / 1_000_000).ok()?)?;
+        let slot = *self
+            .slots
+            .get(usize::try_from((ts - self.first_us) / 1_000_000).ok()?)?;
         let from = usize::try_from(slot).ok()?;
         self.ticks
             .get(from..)?
@@ -66,7 +68,11 @@ pub(super) struct ByTick {
 }
 
 impl ByTick {
-    pub(super) fn group<'b>(&mut self, index: &TickIndex<'_>, batches: impl Iterator<Item = &'b [i64]> + Clone) {
+    pub(super) fn group<'b>(
+        &mut self,
+        index: &TickIndex<'_>,
+        batches: impl Iterator<Item = &'b [i64]> + Clone,
+    ) {
         let n = index.ticks.len();
         self.tick_of_row.clear();
         self.starts.clear();

@@ -89,7 +89,8 @@ impl TableFile {
     /// reads.
     pub(super) fn open(path: &Path, table: Option<&str>, strings: Strings) -> Result<Self, Error> {
         let file = File::open(path).map_err(io(path))?;
-        let mut meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
+        let mut meta =
+            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
         let version = schema_version(meta.metadata(), path, table)?;
         if strings == Strings::Dictionary {
             let fields: Vec<Field> = meta
@@ -173,19 +174,23 @@ impl TableFile {
         names: Option<&[&str]>,
     ) -> Result<Vec<RecordBatch>, Error> {
         let input = self.file.try_clone().map_err(io(&self.path))?;
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
-            .with_row_groups(groups.to_vec())
-            .with_batch_size(BATCH_ROWS);
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
+                .with_row_groups(groups.to_vec())
+                .with_batch_size(BATCH_ROWS);
         let descr = self.meta.metadata().file_metadata().schema_descr();
         if let Some(names) = names {
-            builder = builder.with_projection(ProjectionMask::columns(descr, names.iter().copied()));
+            builder =
+                builder.with_projection(ProjectionMask::columns(descr, names.iter().copied()));
         }
         // Decode `ts` first, then the other columns only for the rows wanted; not needed where every row group
         // read lies inside the range.
         let inside = |g: &usize| {
-            self.spans.get(*g).copied().flatten().is_some_and(|(min, max)| {
-                range.contains(min) && range.contains(max)
-            })
+            self.spans
+                .get(*g)
+                .copied()
+                .flatten()
+                .is_some_and(|(min, max)| range.contains(min) && range.contains(max))
         };
         if self.version >= 5 && (only.is_some() || !groups.iter().all(inside)) {
             let mask = ProjectionMask::leaves(descr, [self.ts_col]);
@@ -208,9 +213,7 @@ impl TableFile {
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
         }
         let reader = builder.build().map_err(pq(&self.path))?;
-        reader
-            .map(|b| b.map_err(arrow(&self.path)))
-            .collect()
+        reader.map(|b| b.map_err(arrow(&self.path))).collect()
     }
 }
 

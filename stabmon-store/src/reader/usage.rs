@@ -10,9 +10,9 @@ use arrow_array::{Array, PrimitiveArray, RecordBatch};
 use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
 use stabmon_core::{Sample, Timestamp};
 
+use super::group::{ByTick, TickIndex, pipelined};
 use super::scan::row_group_ranges;
 use super::table::{Strings, TableFile};
-use super::group::{ByTick, TickIndex, pipelined};
 use super::{Cols, Range, StoreReader, StrCol, read_segment};
 use crate::error::{Error, invalid};
 use crate::layout::{SegmentLoc, TABLES};
@@ -24,7 +24,9 @@ impl StoreReader {
     /// 5 and later; older files are read as whole samples). Also gives how many samples the range holds and the
     /// time they cover.
     ///
-    /// Damaged row groups are skipped with a warning ([`warnings`](Self::warnings)).
+    /// Each table file's footer is read once; one row group is decoded on a second thread of the call's own (ended
+    /// before it returns) while the last is added up. Damaged row groups are skipped with a warning
+    /// ([`warnings`](Self::warnings)).
     pub fn usage(
         &self,
         host: &str,
@@ -308,8 +310,7 @@ impl Decoded {
             }
             let interval = std::time::Duration::from_micros(iv);
             // The stored lists' order (ranks first) does not change the sums; each list is taken as stored.
-            sum.acc
-                .push_rows(ts, interval, nth, &proc_rows, &name_rows);
+            sum.acc.push_rows(ts, interval, nth, &proc_rows, &name_rows);
             sum.out.samples += 1;
             sum.out.covered_secs += interval.as_secs_f64();
             *sum.last = Some(ts);

@@ -1,0 +1,453 @@
+//! A host's system values as columns for a range ([`StoreReader::system_series`]): schema-5 row groups decoded
+//! straight into the columns, older ones through whole samples.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt64Type};
+use arrow_array::{Array, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch};
+use stabmon_core::latency::{OutcomeKind, ProbePoint};
+use stabmon_core::series::SystemSeries;
+use stabmon_core::{Sample, Timestamp};
+
+use super::group::{TickIndex, pipelined};
+use super::scan::{MICRO, row_groups};
+use super::table::{Strings, TableFile};
+use super::{Cols, Range, StoreReader, StrCol, read_latency, read_samples};
+use crate::error::{Error, invalid};
+use crate::layout::{LATENCY, SegmentLoc, TABLES};
+
+impl StoreReader {
+    /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
+    /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
+    /// journal. Memory: the columns (about 130 bytes a sample, 24 a latency probe) and two row groups: one is
+    /// decoded on a second thread of the call's own (ended before it returns) while the last is appended.
+    ///
+    /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
+    /// an error.
+    pub fn system_series(
+        &self,
+        host: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<SystemSeries, Error> {
+        let range = Range { from, to };
+        let mut series = SystemSeries::new(host);
+        let mut journal = self
+            .journal_samples(Some(host), range)
+            .remove(host)
+            .unwrap_or_default();
+        let push = |s: &Sample, journal: &mut VecDeque<Sample>, series: &mut SystemSeries| {
+            push_journal_before(s.ts, journal, series);
+            if series.ts.last().is_none_or(|t| *t < s.ts) {
+                series.push(s);
+            }
+        };
+        let segments = self.segments_in(Some(host), range)?;
+        // The columns sized once from the footers (the rows of the row groups in range, an upper bound), instead of
+        // doubling as they grow.
+        let mut rows = 0u64;
+        for seg in &segments {
+            for (first, last, n) in row_groups(&seg.file(TABLES[0])).unwrap_or_default() {
+                if range.overlaps(first.as_unix_micros(), last.as_unix_micros()) {
+                    rows += n;
+                }
+            }
+        }
+        series.reserve(usize::try_from(rows).unwrap_or(0) + journal.len());
+        // A row group at a time, decoded on a second thread while this one appends the last: memory holds the
+        // columns and two row groups.
+        pipelined(
+            |sink| self.decode_series(&segments, range, sink),
+            |piece| {
+                match piece? {
+                    SeriesPiece::Samples(list) => {
+                        for s in &list {
+                            push(s, &mut journal, &mut series);
+                        }
+                    }
+                    SeriesPiece::Columns(c) => {
+                        if let Err(e) = c.append(&mut journal, &mut series) {
+                            self.warn(&c.path, &e);
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        for j in journal {
+            if series.ts.last().is_none_or(|t| *t < j.ts) {
+                series.push(&j);
+            }
+        }
+        Ok(series)
+    }
+}
+
+/// The `samples` columns a series is built from.
+const SERIES_COLUMNS: [&str; 22] = [
+    "ts",
+    "boot_time",
+    "boot_id",
+    "utc_offset_secs",
+    "interval_us",
+    "cpu_busy_pct",
+    "core_busy_pct",
+    "load_1m",
+    "load_5m",
+    "load_15m",
+    "mem_total_bytes",
+    "mem_used_bytes",
+    "mem_available_bytes",
+    "swap_total_bytes",
+    "swap_used_bytes",
+    "pressure_present",
+    "pressure_cpu_some_pct",
+    "pressure_memory_some_pct",
+    "pressure_memory_full_pct",
+    "pressure_io_some_pct",
+    "pressure_io_full_pct",
+    "oom_kill_count",
+];
+
+/// The `latency` columns a series keeps of each probe.
+const PROBE_COLUMNS: [&str; 6] = [
+    "ts",
+    "start_ts",
+    "target",
+    "outcome",
+    "http_status",
+    "total_us",
+];
+
+/// What the decoding thread of [`StoreReader::system_series`] hands over.
+enum SeriesPiece {
+    /// The samples of a row group of a file older than schema 5, which derives values from other rows.
+    Samples(Vec<Sample>),
+    /// A schema-5 row group's system columns and latency rows.
+    Columns(SeriesColumns),
+}
+
+impl StoreReader {
+    /// Decodes the row groups of `segments` in `range`, one at a time, for a series, handing each to `sink`
+    /// (which says whether to go on). Damaged row groups and segments are skipped with a warning; a newer schema is
+    /// handed over as the error that ends the read.
+    fn decode_series(
+        &self,
+        segments: &[SegmentLoc],
+        range: Range,
+        sink: &mut dyn FnMut(Result<SeriesPiece, Error>) -> bool,
+    ) {
+        for seg in segments {
+            let file = seg.file(TABLES[0]);
+            match self.decode_series_segment(seg, range, sink) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e @ Error::NewerSchema { .. }) => {
+                    sink(Err(e));
+                    return;
+                }
+                Err(e) => self.warn(&file, &e),
+            }
+        }
+    }
+
+    /// [`decode_series`](Self::decode_series) of one segment; `false` once the sink wants no more.
+    fn decode_series_segment(
+        &self,
+        seg: &SegmentLoc,
+        range: Range,
+        sink: &mut dyn FnMut(Result<SeriesPiece, Error>) -> bool,
+    ) -> Result<bool, Error> {
+        let file = seg.file(TABLES[0]);
+        let samples = TableFile::open(&file, Some(TABLES[0]), Strings::Plain)?;
+        let lat_path = seg.file(LATENCY);
+        let latency = if samples.version >= 5 && lat_path.exists() {
+            Some(TableFile::open(
+                &lat_path,
+                Some(LATENCY),
+                Strings::Dictionary,
+            )?)
+        } else {
+            None
+        };
+        for g in samples.groups_in(range) {
+            let chunk = samples.chunk(g, range);
+            let piece = if samples.version >= 5 {
+                samples
+                    .read(&[g], chunk, None, Some(&SERIES_COLUMNS))
+                    .and_then(|batches| {
+                        let probes = match &latency {
+                            Some(l) => {
+                                l.read(&l.groups_in(chunk), chunk, None, Some(&PROBE_COLUMNS))?
+                            }
+                            None => Vec::new(),
+                        };
+                        Ok(SeriesPiece::Columns(SeriesColumns {
+                            path: file.clone(),
+                            latency_path: lat_path.clone(),
+                            chunk,
+                            batches,
+                            probes,
+                        }))
+                    })
+            } else {
+                whole_samples(seg, chunk).map(SeriesPiece::Samples)
+            };
+            match piece {
+                Ok(p) => {
+                    if !sink(Ok(p)) {
+                        return Ok(false);
+                    }
+                }
+                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                Err(e) => self.warn(&file, &e),
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The samples of `seg` in `chunk` with their latency probes, as whole samples (files older than schema 5).
+fn whole_samples(seg: &SegmentLoc, chunk: Range) -> Result<Vec<Sample>, Error> {
+    let file = seg.file(TABLES[0]);
+    let mut samples = Vec::new();
+    let mut lens = Vec::new();
+    read_samples(&file, &seg.host, chunk, None, &mut samples, &mut lens)?;
+    if let (Some(a), Some(b)) = (samples.first(), samples.last())
+        && seg.file(LATENCY).exists()
+    {
+        let whole = Range {
+            from: Some(a.ts),
+            to: Some(b.ts.saturating_add(MICRO)),
+        };
+        read_latency(&seg.file(LATENCY), whole, None, &mut samples)?;
+    }
+    samples.retain(|s| chunk.contains(s.ts.as_unix_micros()));
+    Ok(samples)
+}
+
+/// A schema-5 row group's columns for a series: the system values of its samples in `chunk` and their probes.
+struct SeriesColumns {
+    /// The `samples` file.
+    path: PathBuf,
+    latency_path: PathBuf,
+    chunk: Range,
+    batches: Vec<RecordBatch>,
+    probes: Vec<RecordBatch>,
+}
+
+/// A probe row read for a series: its target and its point.
+struct ProbeRow<'a> {
+    target: &'a str,
+    point: ProbePoint,
+}
+
+impl SeriesColumns {
+    /// Appends the samples to `series` (the journal's samples before each first, a sample the series already has
+    /// left out), each with its probes. Nothing is appended where a column does not read.
+    fn append(
+        &self,
+        journal: &mut VecDeque<Sample>,
+        series: &mut SystemSeries,
+    ) -> Result<(), Error> {
+        let file = &self.path;
+        let chunk = self.chunk;
+        let cols: Vec<SampleCols<'_>> = self
+            .batches
+            .iter()
+            .map(|b| SampleCols::new(b, file))
+            .collect::<Result<_, _>>()?;
+        let ticks: Vec<i64> = cols
+            .iter()
+            .flat_map(|c| c.ts.values().iter().copied())
+            .filter(|t| chunk.contains(*t))
+            .collect();
+        let probes = self.probes(&ticks)?;
+        let mut k = 0usize;
+        for c in &cols {
+            for i in 0..c.ts.len() {
+                let t = c.ts.value(i);
+                if !chunk.contains(t) {
+                    continue;
+                }
+                let at = Timestamp::from_unix_micros(t);
+                push_journal_before(at, journal, series);
+                let mine = probes.get(k).map(Vec::as_slice).unwrap_or_default();
+                k += 1;
+                if series.ts.last().is_some_and(|l| *l >= at) {
+                    continue;
+                }
+                c.push(i, series);
+                for p in mine {
+                    series.push_point(p.target, p.point);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The probes of each of the samples at `ticks`, in the order stored.
+    fn probes(&self, ticks: &[i64]) -> Result<Vec<Vec<ProbeRow<'_>>>, Error> {
+        let path = &self.latency_path;
+        let mut out: Vec<Vec<ProbeRow<'_>>> = Vec::new();
+        out.resize_with(ticks.len(), Vec::new);
+        let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) else {
+            return Ok(out);
+        };
+        let index = TickIndex::new(ticks);
+        for b in &self.probes {
+            let c = Cols { batch: b, path };
+            let ts = c.req::<TimestampMicrosecondType>("ts")?;
+            let start = c.req::<TimestampMicrosecondType>("start_ts")?;
+            let target = c.str("target")?;
+            let outcome = c.str("outcome")?;
+            let status = c.prim::<UInt16Type>("http_status")?;
+            let total = c.prim::<Int64Type>("total_us")?;
+            for i in 0..b.num_rows() {
+                let t = ts.value(i);
+                if t < first || t > last {
+                    continue;
+                }
+                let k = index.find(t).ok_or_else(|| {
+                    invalid(
+                        path,
+                        format!(
+                            "a row at {} has no sample in the samples table",
+                            Timestamp::from_unix_micros(t)
+                        ),
+                    )
+                })?;
+                let name = outcome
+                    .get(i)
+                    .ok_or_else(|| invalid(path, "a null outcome"))?;
+                let kind = OutcomeKind::from_kind(name)
+                    .filter(|k| *k != OutcomeKind::HttpStatus || !status.is_null(i))
+                    .ok_or_else(|| {
+                        invalid(
+                            path,
+                            format!(
+                                "unknown probe outcome {name:?} (or http_status without a code)"
+                            ),
+                        )
+                    })?;
+                let rtt_ms =
+                    (kind.is_ok() && !total.is_null(i)).then(|| total.value(i) as f64 / 1000.0);
+                out[k].push(ProbeRow {
+                    target: target
+                        .get(i)
+                        .ok_or_else(|| invalid(path, "a null target"))?,
+                    point: ProbePoint::new(
+                        Timestamp::from_unix_micros(start.value(i)),
+                        rtt_ms,
+                        kind,
+                    ),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The `samples` columns of one batch that a series keeps.
+struct SampleCols<'a> {
+    ts: &'a PrimitiveArray<TimestampMicrosecondType>,
+    boot_time: &'a PrimitiveArray<TimestampMicrosecondType>,
+    boot_id: StrCol<'a>,
+    utc: &'a PrimitiveArray<Int32Type>,
+    interval: &'a PrimitiveArray<Int64Type>,
+    busy: &'a Float32Array,
+    cores: &'a ListArray,
+    load: [&'a Float32Array; 3],
+    mem: [&'a PrimitiveArray<UInt64Type>; 5],
+    present: &'a BooleanArray,
+    pressure: [&'a Float32Array; 5],
+    oom: &'a PrimitiveArray<UInt64Type>,
+}
+
+impl<'a> SampleCols<'a> {
+    fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self, Error> {
+        let c = Cols { batch, path };
+        Ok(SampleCols {
+            ts: c.req("ts")?,
+            boot_time: c.req("boot_time")?,
+            boot_id: c.str("boot_id")?,
+            utc: c.prim("utc_offset_secs")?,
+            interval: c.prim("interval_us")?,
+            busy: c.req("cpu_busy_pct")?,
+            cores: c
+                .col("core_busy_pct")?
+                .as_list_opt::<i32>()
+                .ok_or_else(|| invalid(path, "core_busy_pct is not a list"))?,
+            load: [c.prim("load_1m")?, c.prim("load_5m")?, c.prim("load_15m")?],
+            mem: [
+                c.req("mem_total_bytes")?,
+                c.req("mem_used_bytes")?,
+                c.req("mem_available_bytes")?,
+                c.req("swap_total_bytes")?,
+                c.req("swap_used_bytes")?,
+            ],
+            present: c.bool("pressure_present")?,
+            pressure: [
+                c.prim("pressure_cpu_some_pct")?,
+                c.prim("pressure_memory_some_pct")?,
+                c.prim("pressure_memory_full_pct")?,
+                c.prim("pressure_io_some_pct")?,
+                c.prim("pressure_io_full_pct")?,
+            ],
+            oom: c.prim("oom_kill_count")?,
+        })
+    }
+
+    /// Appends row `i`'s system values to `series` (not its probes).
+    fn push(&self, i: usize, series: &mut SystemSeries) {
+        let f = |a: &Float32Array| if a.is_null(i) { f32::NAN } else { a.value(i) };
+        series
+            .ts
+            .push(Timestamp::from_unix_micros(self.ts.value(i)));
+        series.interval_us.push(if self.interval.is_null(i) {
+            0
+        } else {
+            u64::try_from(self.interval.value(i)).unwrap_or(0)
+        });
+        series.cpu_busy_pct.push(self.busy.value(i));
+        series.mem_total_bytes.push(self.mem[0].value(i));
+        series.mem_used_bytes.push(self.mem[1].value(i));
+        series.mem_available_bytes.push(self.mem[2].value(i));
+        series.swap_total_bytes.push(self.mem[3].value(i));
+        series.swap_used_bytes.push(self.mem[4].value(i));
+        for (col, a) in series.load.iter_mut().zip(&self.load) {
+            col.push(f(a));
+        }
+        let has_pressure = !self.present.is_null(i) && self.present.value(i);
+        for (col, a) in series.pressure_pct.iter_mut().zip(&self.pressure) {
+            col.push(if has_pressure { f(a) } else { f32::NAN });
+        }
+        series.pressure_present.push(has_pressure);
+        series
+            .oom_kill_count
+            .push((!self.oom.is_null(i)).then(|| self.oom.value(i)));
+        series
+            .boot_time
+            .push(Timestamp::from_unix_micros(self.boot_time.value(i)));
+        series.push_boot_id(self.boot_id.get(i));
+        series
+            .utc_offset_secs
+            .push((!self.utc.is_null(i)).then(|| self.utc.value(i)));
+        series
+            .cores
+            .push(u16::try_from(self.cores.value_length(i)).unwrap_or(u16::MAX));
+    }
+}
+
+/// Moves the journal's samples before `at` into `series` (those it already has left out) and drops one at `at`,
+/// which the segment's sample replaces.
+fn push_journal_before(at: Timestamp, journal: &mut VecDeque<Sample>, series: &mut SystemSeries) {
+    while let Some(j) = journal.front().filter(|j| j.ts <= at) {
+        if j.ts < at && series.ts.last().is_none_or(|l| *l < j.ts) {
+            series.push(j);
+        }
+        journal.pop_front();
+    }
+}
