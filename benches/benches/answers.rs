@@ -221,12 +221,19 @@ for name, q in qs.items():
             dir_bytes(&dir) as f64 / 1e6,
             stabmon.display()
         );
-        let range = [
-            "--from",
-            "2000-01-01T00:00:00Z",
-            "--to",
-            "2100-01-01T00:00:00Z",
-        ];
+        // The whole range of the data, as a user asks for it (a wider range would squeeze the data into a sliver
+        // of the chart).
+        let cov = stabmon_store::StoreReader::open(&dir)
+            .unwrap()
+            .coverage()
+            .unwrap();
+        let (first, last) = (cov[0].first, cov[0].last);
+        let (from, to) = (
+            first.to_string(),
+            last.saturating_add(Duration::from_secs(1)).to_string(),
+        );
+        let range = ["--from", from.as_str(), "--to", to.as_str()];
+        println!("range: {from} to {to}");
         let out = tempfile::tempdir().unwrap();
         let html = out.path().join("report.html");
 

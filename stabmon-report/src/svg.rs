@@ -19,6 +19,47 @@ fn f1(v: f64) -> String {
     }
 }
 
+/// The points of `points` a path needs at its resolution (a tenth of a pixel): of a run of points in one column
+/// without a break, its first, lowest, highest and last, in time order, which draw the same stroke as all of them.
+/// The data behind the chart keeps every point, for zooming in.
+fn drawn(points: &[(i64, f64, bool)], x_px: impl Fn(i64) -> f64) -> Vec<(i64, f64, bool)> {
+    let column = |t: i64| (x_px(t) * 10.0).round();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < points.len() {
+        let x = column(points[i].0);
+        let mut j = i + 1;
+        while j < points.len() && !points[j].2 && column(points[j].0) == x {
+            j += 1;
+        }
+        let run = &points[i..j];
+        if run.len() <= 4 {
+            out.extend_from_slice(run);
+        } else {
+            let (mut lo, mut hi) = (0, 0);
+            for (k, p) in run.iter().enumerate() {
+                if p.1 < run[lo].1 {
+                    lo = k;
+                }
+                if p.1 > run[hi].1 {
+                    hi = k;
+                }
+            }
+            let mut keep = [0, lo, hi, run.len() - 1];
+            keep.sort_unstable();
+            let mut last = None;
+            for k in keep {
+                if last != Some(k) {
+                    out.push(run[k]);
+                    last = Some(k);
+                }
+            }
+        }
+        i = j;
+    }
+    out
+}
+
 /// The path of a line through `points`, starting a new subpath after each break.
 pub(crate) fn line_path(model: &Model, chart: &ChartModel, points: &[(i64, f64, bool)]) -> String {
     let mut d = String::with_capacity(points.len() * 12);
@@ -138,19 +179,20 @@ pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
     // Series.
     out.push_str("<g class=\"series\">");
     for (si, s) in c.series.iter().enumerate() {
+        let points = drawn(&s.points, |t| model.frame.x(t));
         if s.area {
             let _ = write!(
                 out,
                 "<path class=\"area {}\" data-s=\"{si}\" d=\"{}\"/>",
                 s.class,
-                area_path(model, c, &s.points)
+                area_path(model, c, &points)
             );
         }
         let _ = write!(
             out,
             "<path class=\"ln {}\" data-s=\"{si}\" d=\"{}\"/>",
             s.class,
-            line_path(model, c, &s.points)
+            line_path(model, c, &points)
         );
     }
     out.push_str("</g>");
@@ -289,4 +331,34 @@ fn ticks_svg(model: &Model, c: &ChartModel) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drawn;
+
+    #[test]
+    fn a_column_keeps_its_first_lowest_highest_and_last_point() {
+        // Ten points in one tenth of a pixel, then three in the next, a break, and two more in that column.
+        let mut points: Vec<(i64, f64, bool)> = (0..10)
+            .map(|i| (i, [5.0, 1.0, 9.0][i as usize % 3] + i as f64 / 100.0, false))
+            .collect();
+        points.extend([(100, 3.0, false), (101, 4.0, false), (102, 2.0, false)]);
+        points.extend([(103, 7.0, true), (104, 6.0, false)]);
+        let got = drawn(&points, |t| t as f64 / 1000.0);
+        assert_eq!(
+            got,
+            vec![
+                (0, 5.0, false),
+                (1, 1.01, false),
+                (8, 9.08, false),
+                (9, 5.09, false),
+                (100, 3.0, false),
+                (101, 4.0, false),
+                (102, 2.0, false),
+                (103, 7.0, true),
+                (104, 6.0, false),
+            ]
+        );
+    }
 }

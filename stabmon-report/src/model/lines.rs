@@ -37,7 +37,7 @@ pub(super) struct Lines {
 /// The culprit lines: per-name CPU (% of all cores) for `cpu_names` and resident memory (GB) for `mem_names`.
 ///
 /// A line is drawn through the samples read anyway for the hover moments (the busiest sample of each pixel column
-/// and every sample within [`DENSE_SAMPLES`] of an incident's peak) and through every sample of the windows of the
+/// and every sample near an incident's peak, see [`DENSE_SAMPLES`]) and through every sample of the windows of the
 /// CPU and memory incidents (evenly spaced beyond [`LINE_WINDOW_SAMPLES`] a window): so each culprit's spike is
 /// drawn where its incident is, at full resolution, and the line elsewhere follows the busiest moments, while the
 /// samples read stay bounded by the page's width and the incidents, not by the range.

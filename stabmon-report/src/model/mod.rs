@@ -30,6 +30,11 @@ const GB: f64 = 1e9;
 /// Samples kept at full resolution on each side of an incident's peak, so zooming into a spike shows it sample by
 /// sample and hovering it shows that moment's processes.
 const DENSE_SAMPLES: usize = 45;
+/// At most this many such samples in all: a month with a hundred incidents keeps fewer on each side (each with its
+/// processes, they are most of a long report's size), and never fewer than [`DENSE_MIN`].
+const DENSE_BUDGET: usize = 6_000;
+/// The fewest samples kept on each side of a peak.
+const DENSE_MIN: usize = 10;
 /// Height of one row of spike labels above a chart.
 pub(crate) const LABEL_ROW_PX: f64 = 17.0;
 /// Labels longer than this are cut (the full text is in the label's tooltip and the incident table).
@@ -259,6 +264,11 @@ impl Kept {
         let mut keep: Vec<i64> = Vec::new();
         let mut lat_keep: Vec<i64> = Vec::new();
         let mut dense: Vec<usize> = Vec::new();
+        let peaks = incidents
+            .iter()
+            .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
+            .count();
+        let side = (DENSE_BUDGET / (2 * peaks.max(1))).clamp(DENSE_MIN, DENSE_SAMPLES);
         for inc in incidents {
             let is_lat = matches!(
                 inc.kind,
@@ -270,8 +280,8 @@ impl Kept {
             }
             if !matches!(inc.kind, IncidentKind::Gap(_)) && n > 0 {
                 let c = raw_at(ts, inc.peak.as_unix_micros());
-                let lo = c.saturating_sub(DENSE_SAMPLES);
-                let hi = (c + DENSE_SAMPLES).min(n - 1);
+                let lo = c.saturating_sub(side);
+                let hi = (c + side).min(n - 1);
                 dense.extend(lo..=hi);
                 list.extend((lo..=hi).map(|i| ts[i]));
             }
