@@ -139,3 +139,63 @@ pub(super) fn pipelined<P: Send>(
         Ok(())
     })
 }
+
+/// `f` of each item, in order, on up to `workers` threads of the call's own (each taking the next item as it
+/// finishes one); on this thread alone where `workers` is 1 or no thread can be started.
+pub(super) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let workers = workers.min(items.len());
+    if workers <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    let mut all: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..workers)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("stabmon-read".into())
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut all = work();
+        for h in handles {
+            // A worker that panicked re-raises here, as the same code on this thread would have.
+            match h.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        all
+    });
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parallel_map;
+
+    #[test]
+    fn parallel_map_keeps_the_order_and_every_item() {
+        let items: Vec<u64> = (0..1000).collect();
+        for workers in [1, 2, 4] {
+            let got = parallel_map(&items, workers, |x| x * 3);
+            assert_eq!(got, items.iter().map(|x| x * 3).collect::<Vec<_>>());
+        }
+        assert!(parallel_map(&[] as &[u64], 2, |x| *x).is_empty());
+    }
+}

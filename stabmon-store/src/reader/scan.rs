@@ -9,6 +9,7 @@ use parquet::file::statistics::Statistics;
 use stabmon_core::series::WindowSource;
 use stabmon_core::{Sample, Timestamp};
 
+use super::group::parallel_map;
 use super::{Range, StoreReader, read_segment, read_segment_at};
 use crate::error::{Error, io, pq};
 use crate::layout::{SegmentLoc, TABLES, utc_date};
@@ -436,19 +437,30 @@ impl WindowSource for HostWindows<'_> {
             to: Some(last.saturating_add(MICRO)),
         };
         let mut out: Vec<Sample> = Vec::new();
-        // Row group by row group, decoding only the rows at the instants (schema 5; older files whole).
-        for (seg, chunk) in self.reader.chunks_in(&self.host, range).map_err(err)? {
-            let file = seg.file(TABLES[0]);
-            let lo =
-                micros.partition_point(|t| chunk.from.is_some_and(|f| *t < f.as_unix_micros()));
-            let hi = micros.partition_point(|t| chunk.to.is_none_or(|e| *t < e.as_unix_micros()));
-            if lo >= hi {
-                continue;
-            }
-            match read_segment_at(&seg, chunk, Some(&micros[lo..hi])) {
+        // Row group by row group, decoding only the rows at the instants (schema 5; older files whole), on as many
+        // threads as there are cores (up to four): a page's hover moments touch every row group of its range.
+        let chunks: Vec<(SegmentLoc, Range, std::ops::Range<usize>)> = self
+            .reader
+            .chunks_in(&self.host, range)
+            .map_err(err)?
+            .into_iter()
+            .filter_map(|(seg, chunk)| {
+                let lo =
+                    micros.partition_point(|t| chunk.from.is_some_and(|f| *t < f.as_unix_micros()));
+                let hi =
+                    micros.partition_point(|t| chunk.to.is_none_or(|e| *t < e.as_unix_micros()));
+                (lo < hi).then_some((seg, chunk, lo..hi))
+            })
+            .collect();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let read = parallel_map(&chunks, workers, |(seg, chunk, at)| {
+            read_segment_at(seg, *chunk, Some(&micros[at.clone()]))
+        });
+        for ((seg, _, _), got) in chunks.iter().zip(read) {
+            match got {
                 Ok(v) => out.extend(v),
                 Err(e @ Error::NewerSchema { .. }) => return Err(err(e)),
-                Err(e) => self.reader.warn(&file, &e),
+                Err(e) => self.reader.warn(&seg.file(TABLES[0]), &e),
             }
         }
         let journal = self
