@@ -1,7 +1,8 @@
 //! Answers at any range: a synthetic store of N days at 1 s (top 10, two latency targets, injected CPU hogs, leaks
-//! ending in OOM kills, a crash gap and a reboot), then the `stabmon` commands a user runs over the whole range,
-//! timed as whole processes with their peak RSS, beside DuckDB answering comparable questions on the same files in
-//! the same run.
+//! ending in OOM kills, a crash gap and a reboot), then the `stabmon` commands a user runs over the whole range of
+//! the data (first to last sample), timed as whole processes with their peak RSS, `stabmon serve`'s page of that
+//! range (uncached, then two at once) with the server's peak RSS, beside DuckDB answering comparable questions on
+//! the same files in the same run.
 //!
 //! ```text
 //! cargo build --release -p stabmon-cli
@@ -17,7 +18,7 @@
 
 #[cfg(unix)]
 mod bench {
-    use std::io::{BufRead, BufReader};
+    use std::io::{BufRead, BufReader, Read, Write};
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
@@ -163,6 +164,76 @@ mod bench {
         (wall, hwm_kib / 1024.0)
     }
 
+    /// `stabmon serve` with `--max-range` above the data: the first (uncached) request of the page of the whole
+    /// range, alone, then two uncached pages at once (both render workers busy), and the server's peak RSS.
+    fn serve_figures(stabmon: &Path, dir: &Path, days: u64, first: Timestamp, last: Timestamp) {
+        let mut child = Command::new(stabmon)
+            .arg("serve")
+            .arg("--data")
+            .arg(dir)
+            .args(["--bind", "127.0.0.1:0", "--refresh", "0"])
+            .args(["--max-range", &format!("{}d", days + 1)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        let page = |query: String| {
+            let t = Instant::now();
+            let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+            write!(
+                conn,
+                "GET /?{query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut body = Vec::new();
+            conn.read_to_end(&mut body).unwrap();
+            let head = String::from_utf8_lossy(&body[..body.len().min(15)]).into_owned();
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            (t.elapsed().as_secs_f64(), body.len())
+        };
+        // The whole range, then two ranges an hour and two hours shorter (not cached) at once.
+        let range = |shorter_h: u64| {
+            let to = last
+                .saturating_add(Duration::from_secs(1))
+                .saturating_sub(Duration::from_secs(3600 * shorter_h));
+            format!("from={first}&to={to}")
+        };
+        let (whole, bytes) = page(range(0));
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| page(range(1)).0);
+            let b = s.spawn(|| page(range(2)).0);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+        let hwm_mib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |k| k / 1024.0);
+        let _ = child.kill();
+        let _ = child.wait();
+        println!(
+            "\n| `stabmon serve --max-range {}d`, page of the whole range | s |\n|---|---|",
+            days + 1
+        );
+        println!(
+            "| first request (uncached), {:.2} MB | {whole:.2} |",
+            bytes as f64 / 1e6
+        );
+        println!("| two other uncached pages at once (both render workers) | {a:.2}, {b:.2} |");
+        println!("| server peak RSS | {hwm_mib:.0} MiB |");
+    }
+
     fn median(mut v: Vec<f64>) -> f64 {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
@@ -286,6 +357,8 @@ for name, q in qs.items():
             median(walls),
             median(rss)
         );
+
+        serve_figures(&stabmon, &dir, days, first, last);
 
         let has_duckdb = Command::new("python3")
             .args(["-c", "import duckdb"])
