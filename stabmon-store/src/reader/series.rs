@@ -254,10 +254,10 @@ impl SeriesColumns {
     ) -> Result<(), Error> {
         let file = &self.path;
         let chunk = self.chunk;
-        let cols: Vec<SampleCols<'_>> = self
+        let cols: Vec<SeriesCols<'_>> = self
             .batches
             .iter()
-            .map(|b| SampleCols::new(b, file))
+            .map(|b| SeriesCols::new(b, file))
             .collect::<Result<_, _>>()?;
         let ticks: Vec<i64> = cols
             .iter()
@@ -351,7 +351,7 @@ impl SeriesColumns {
 }
 
 /// The `samples` columns of one batch that a series keeps.
-struct SampleCols<'a> {
+struct SeriesCols<'a> {
     ts: &'a PrimitiveArray<TimestampMicrosecondType>,
     boot_time: &'a PrimitiveArray<TimestampMicrosecondType>,
     boot_id: StrCol<'a>,
@@ -366,10 +366,10 @@ struct SampleCols<'a> {
     oom: &'a PrimitiveArray<UInt64Type>,
 }
 
-impl<'a> SampleCols<'a> {
+impl<'a> SeriesCols<'a> {
     fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self, Error> {
         let c = Cols { batch, path };
-        Ok(SampleCols {
+        Ok(SeriesCols {
             ts: c.req("ts")?,
             boot_time: c.req("boot_time")?,
             boot_id: c.str("boot_id")?,
