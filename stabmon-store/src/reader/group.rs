@@ -4,12 +4,15 @@
 use crate::error::Error;
 
 /// Finds a sample of a chunk by its time: a slot per second of the chunk points at the first sample in it (rows
-/// come ordered by process, not by time, so each row is looked up).
+/// come ordered by process, not by time, so each row is looked up). Times out of order (a damaged file) are found
+/// through a sorted copy instead.
 pub(super) struct TickIndex<'t> {
     ticks: &'t [i64],
     first_us: i64,
     /// Per second from the first sample: the index of the first sample in that second.
     slots: Vec<u32>,
+    /// (time, index) sorted by time, where `ticks` are not in increasing order.
+    unsorted: Option<Vec<(i64, usize)>>,
 }
 
 impl<'t> TickIndex<'t> {
@@ -18,24 +21,44 @@ impl<'t> TickIndex<'t> {
 
     pub(super) fn new(ticks: &'t [i64]) -> Self {
         let first_us = ticks.first().copied().unwrap_or(0);
-        let span = ticks.last().map_or(0, |t| (t - first_us) / 1_000_000);
+        if !ticks.windows(2).all(|w| w[0] < w[1]) {
+            let mut sorted: Vec<(i64, usize)> = ticks.iter().copied().zip(0..).collect();
+            sorted.sort_unstable();
+            return TickIndex {
+                ticks,
+                first_us,
+                slots: Vec::new(),
+                unsorted: Some(sorted),
+            };
+        }
+        let second = |t: i64| t.saturating_sub(first_us) / 1_000_000;
+        let span = ticks.last().map_or(0, |t| second(*t));
         let mut slots = Vec::new();
         if span < Self::MAX_SLOTS {
             slots = vec![u32::MAX; usize::try_from(span).unwrap_or(0) + 1];
             for (k, t) in ticks.iter().enumerate().rev() {
-                let s = ((t - first_us) / 1_000_000) as usize;
-                slots[s] = u32::try_from(k).unwrap_or(u32::MAX);
+                if let Some(slot) = usize::try_from(second(*t))
+                    .ok()
+                    .and_then(|s| slots.get_mut(s))
+                {
+                    *slot = u32::try_from(k).unwrap_or(u32::MAX);
+                }
             }
         }
         TickIndex {
             ticks,
             first_us,
             slots,
+            unsorted: None,
         }
     }
 
     /// The index of the sample at `ts`, if the chunk has one.
     pub(super) fn find(&self, ts: i64) -> Option<usize> {
+        if let Some(sorted) = &self.unsorted {
+            let at = sorted.binary_search_by_key(&ts, |x| x.0).ok()?;
+            return sorted.get(at).map(|x| x.1);
+        }
         if self.slots.is_empty() {
             return self.ticks.binary_search(&ts).ok();
         }
@@ -44,7 +67,7 @@ impl<'t> TickIndex<'t> {
         }
         let slot = *self
             .slots
-            .get(usize::try_from((ts - self.first_us) / 1_000_000).ok()?)?;
+            .get(usize::try_from(ts.saturating_sub(self.first_us) / 1_000_000).ok()?)?;
         let from = usize::try_from(slot).ok()?;
         self.ticks
             .get(from..)?
@@ -187,7 +210,29 @@ pub(super) fn parallel_map<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::parallel_map;
+    use super::{TickIndex, parallel_map};
+
+    #[test]
+    fn ticks_are_found_in_order_out_of_order_and_far_apart() {
+        let s = 1_000_000;
+        let cases: [&[i64]; 4] = [
+            &[0, s, 2 * s, 2 * s + 500_000, 10 * s],
+            &[5 * s, s, 3 * s, i64::MIN, i64::MAX],
+            &[0, 30 * 86_400 * s],
+            &[],
+        ];
+        for ticks in cases {
+            let index = TickIndex::new(ticks);
+            for (k, t) in ticks.iter().enumerate() {
+                assert_eq!(index.find(*t), Some(k), "{ticks:?} at {t}");
+            }
+            for t in [-1, 1, s + 1, 7 * s] {
+                if !ticks.contains(&t) {
+                    assert_eq!(index.find(t), None, "{ticks:?} at {t}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn parallel_map_keeps_the_order_and_every_item() {
