@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used)]
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use crate::analysis::{
@@ -106,12 +107,14 @@ fn machine(cores: usize, secs: u64, procs: &[Proc]) -> Vec<Sample> {
         .collect()
 }
 
-/// Whole samples read from a slice, as a store reader would.
-struct Source<'a>(&'a [Sample]);
+/// Whole samples read from a slice, as a store reader would, counting the samples read.
+struct Source<'a>(&'a [Sample], Cell<usize>);
 
 impl WindowSource for Source<'_> {
     fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, crate::Error> {
-        self.0.samples_between(from, to)
+        let got = self.0.samples_between(from, to)?;
+        self.1.set(self.1.get() + got.len());
+        Ok(got)
     }
 }
 
@@ -120,7 +123,7 @@ fn incidents(samples: &[Sample]) -> Vec<Incident> {
     let opts = DetectOptions::default();
     let direct = detect_incidents(samples, &opts);
     let series = SystemSeries::from_samples(samples);
-    let columns = detect_incidents_in(&series, &Source(samples), &opts).unwrap();
+    let columns = detect_incidents_in(&series, &Source(samples, Cell::new(0)), &opts).unwrap();
     assert_eq!(direct, columns);
     direct
 }
@@ -267,4 +270,40 @@ fn the_machine_level_floor_is_a_share_on_small_machines_and_cores_on_large_ones(
         "{got:#?}"
     );
     assert_eq!(got[0].culprit.as_ref().unwrap().name, "worker");
+}
+
+#[test]
+fn runaways_are_found_from_the_columns_reading_whole_samples_only_around_each_candidate() {
+    // Eight hours of a machine with a JVM busy all along: nothing to judge, nothing read.
+    let jvm = proc(812, "java", 0, |i| Some(150.0 + noise(i, 7)));
+    let mut procs = daemons();
+    procs.push(jvm);
+    let quiet = machine(16, 8 * 3600, &procs);
+    let opts = DetectOptions::default();
+    let series = SystemSeries::from_samples(&quiet);
+    let source = Source(&quiet, Cell::new(0));
+    assert!(
+        detect_incidents_in(&series, &source, &opts)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(source.1.get(), 0);
+
+    // A 3-minute runaway in the middle: its baseline window (600 samples) and its run (180) are read, nothing
+    // else.
+    procs.push(burner(4 * 3600, 180));
+    let busy = machine(16, 8 * 3600, &procs);
+    let series = SystemSeries::from_samples(&busy);
+    let source = Source(&busy, Cell::new(0));
+    let got = detect_incidents_in(&series, &source, &opts).unwrap();
+    assert_eq!(
+        labels(&got),
+        ["ffmpeg (pid 4123) 98% of a core for 2 min 59 s"]
+    );
+    assert!(
+        source.1.get() <= 600 + 180,
+        "read {} samples",
+        source.1.get()
+    );
+    assert!(source.1.get() >= 180, "read {} samples", source.1.get());
 }
