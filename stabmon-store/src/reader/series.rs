@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
+    Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch};
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
@@ -375,14 +375,20 @@ impl SeriesColumns {
             return Ok(out);
         };
         let index = TickIndex::new(ticks);
-        let orphan = |path: &Path, t: i64| {
-            invalid(
-                path,
-                format!(
-                    "a row at {} has no sample in the samples table",
-                    Timestamp::from_unix_micros(t)
-                ),
-            )
+        // The sample a row belongs to (`None` outside the ticks' span; an error where a row has no sample).
+        let tick_of = |t: i64, path: &Path| -> Result<Option<usize>, Error> {
+            if t < first || t > last {
+                return Ok(None);
+            }
+            index.find(t).map(Some).ok_or_else(|| {
+                invalid(
+                    path,
+                    format!(
+                        "a row at {} has no sample in the samples table",
+                        Timestamp::from_unix_micros(t)
+                    ),
+                )
+            })
         };
         let path = &self.lists_paths.0;
         for b in procs {
@@ -391,17 +397,13 @@ impl SeriesColumns {
             let pid = c.req::<UInt32Type>("pid")?;
             let start = c.req::<TimestampMicrosecondType>("start_time")?;
             let name = c.str("name")?;
-            let cpu = c.req::<arrow_array::types::Float32Type>("cpu_pct")?;
+            let cpu = c.req::<Float32Type>("cpu_pct")?;
             for i in 0..b.num_rows() {
-                let t = ts.value(i);
-                if t < first || t > last {
+                let Some(k) = tick_of(ts.value(i), path)? else {
                     continue;
-                }
-                let k = index.find(t).ok_or_else(|| orphan(path, t))?;
-                let mut p = ProcessEntry::new(
-                    pid.value(i),
-                    name.get(i).ok_or_else(|| invalid(path, "a null name"))?,
-                );
+                };
+                let name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
+                let mut p = ProcessEntry::new(pid.value(i), name);
                 p.start_time = Timestamp::from_unix_micros(start.value(i));
                 p.cpu_pct = cpu.value(i);
                 out[k].processes.push(p);
@@ -412,13 +414,11 @@ impl SeriesColumns {
             let c = Cols { batch: b, path };
             let ts = c.req::<TimestampMicrosecondType>("ts")?;
             let name = c.str("name")?;
-            let cpu = c.req::<arrow_array::types::Float32Type>("cpu_pct")?;
+            let cpu = c.req::<Float32Type>("cpu_pct")?;
             for i in 0..b.num_rows() {
-                let t = ts.value(i);
-                if t < first || t > last {
+                let Some(k) = tick_of(ts.value(i), path)? else {
                     continue;
-                }
-                let k = index.find(t).ok_or_else(|| orphan(path, t))?;
+                };
                 let mut n =
                     NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
                 n.cpu_pct = cpu.value(i);
