@@ -66,8 +66,13 @@ fn detect<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<Incident> 
         breaks[i] = true;
     }
     cpu_surges(samples, &breaks, opts, &mut out);
+    let named_surges: Vec<_> = out
+        .iter()
+        .filter(|i| i.kind == IncidentKind::CpuSurge && i.culprit.is_some())
+        .map(|i| (i.start, i.end))
+        .collect();
     let mut runaways = Vec::new();
-    super::runaway::runaways(samples, &breaks, opts, &mut runaways);
+    super::runaway::runaways(samples, &breaks, opts, &named_surges, &mut runaways);
     absorb_runaways(&mut out, runaways);
     climbs(samples, &breaks, opts, Level::Memory, &mut out);
     climbs(samples, &breaks, opts, Level::Swap, &mut out);

@@ -14,6 +14,7 @@ use super::view::View;
 use super::{Culprit, DetectOptions, Incident, IncidentKind, NAME_MARGIN};
 use crate::human;
 use crate::sample::{ProcessKey, Sample};
+use crate::time::Timestamp;
 
 /// Who a run belongs to: one process, or a name's processes together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,10 +62,14 @@ pub(super) fn cores_phrase(cpu_pct: f64) -> String {
 
 /// Appends the runaway incidents of `samples` to `out` (the rules are in [`DetectOptions::runaway_cpu_pct`] and
 /// the module docs of [`analysis`](super)).
+///
+/// `named_surges` are the spans of the CPU surges that name a culprit: a runaway wholly inside one would be
+/// absorbed by it without changing it, so such candidates are not judged (which would read their samples again).
 pub(super) fn runaways<V: View + ?Sized>(
     samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
+    named_surges: &[(Timestamp, Timestamp)],
     out: &mut Vec<Incident>,
 ) {
     let busiest = samples.busiest();
@@ -147,15 +152,33 @@ pub(super) fn runaways<V: View + ?Sized>(
     runs.retain(|(_, r)| r.seen >= opts.runaway_min_duration);
     runs.sort_by(|a, b| (a.1.start, a.1.end, a.0).cmp(&(b.1.start, b.1.end, b.0)));
 
-    let mut found: Vec<(Subject<'_>, Run, Incident)> = Vec::new();
-    for (subject, run) in runs {
-        if let Some(inc) = judge(samples, subject, &run, opts) {
-            found.push((subject, run, inc));
-        }
-    }
     // A process and its name over the same time are one runaway: the name when its processes together used
     // clearly more than the one process (NAME_MARGIN), else the process.
     let overlaps = |a: &Run, b: &Run| a.start <= b.end && b.start <= a.end;
+    let partners = |a: &(Subject<'_>, Run), b: &(Subject<'_>, Run)| {
+        a.0.name() == b.0.name()
+            && matches!(a.0, Subject::Process(..)) != matches!(b.0, Subject::Process(..))
+            && overlaps(&a.1, &b.1)
+    };
+    let inside = |r: &Run| {
+        let (from, to) = (samples.ts(r.start), samples.ts(r.end));
+        named_surges.iter().any(|(a, b)| *a <= from && to <= *b)
+    };
+    let mut found: Vec<(Subject<'_>, Run, Incident)> = Vec::new();
+    for (subject, run) in &runs {
+        // Inside a surge that names a culprit, with every partner inside too: nothing it could change.
+        let moot = inside(run)
+            && runs
+                .iter()
+                .filter(|o| partners(&(*subject, *run), o))
+                .all(|o| inside(&o.1));
+        if moot {
+            continue;
+        }
+        if let Some(inc) = judge(samples, *subject, run, opts) {
+            found.push((*subject, *run, inc));
+        }
+    }
     let mut keep = vec![true; found.len()];
     for (a, (sa, ra, ia)) in found.iter().enumerate() {
         for (b, (sb, rb, ib)) in found.iter().enumerate() {
