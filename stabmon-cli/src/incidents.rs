@@ -15,11 +15,12 @@ use crate::table::{self, Cell, Column, Style};
 /// The JSON document, documented in `stabmon incidents --help`.
 const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\", \"samples\", \"incidents\": [...]}, \
     incidents oldest first, each {\"kind\": cpu_surge|memory_climb|swap_growth|oom_kill|pressure_stall|gap|\
-    latency_spike|latency_outage, \
+    latency_spike|latency_outage|runaway, \
     \"gap_kind\": stopped_cleanly|died|rebooted|null, \"start\", \"end\", \"peak\" (RFC 3339 UTC), \
     \"duration_secs\", \"magnitude\", \"magnitude_unit\" (percent for CPU surges and pressure stalls, bytes for \
     memory climbs and swap growth, kills, seconds for gaps, milliseconds for latency spikes, percent loss for \
-    latency outages), \"summary\", \"target\" (the latency target, else null), \"culprit\": null or {\"name\", \"pid\" \
+    latency outages, percent_of_core for runaways: the culprit's mean CPU), \"summary\", \"target\" (the latency \
+    target, else null), \"culprit\": null or {\"name\", \"pid\" \
     (null for a name total), \"cmdline\", \"process_count\", \"cpu_pct\", \"rss_growth_bytes\", \"rss_bytes\"}}. \
     Fields are only ever added.";
 
@@ -158,6 +159,7 @@ fn incident_json(i: &Incident) -> Value {
         ),
         IncidentKind::LatencySpike => ("latency_spike", None, "milliseconds"),
         IncidentKind::LatencyOutage => ("latency_outage", None, "percent"),
+        IncidentKind::Runaway => ("runaway", None, "percent_of_core"),
         // Kinds added later: their name in snake case.
         k => (k.name(), None, "unknown"),
     };

@@ -253,6 +253,36 @@ pub struct TopProcesses {
     pub name_rss_nth_bytes: u64,
 }
 
+impl TopProcesses {
+    /// The listed process with the most CPU of its own ([`cpu_pct`](ProcessEntry::cpu_pct), children's CPU not
+    /// counted), `None` when no process with a measured CPU is listed. Ties go to the lowest pid, then the
+    /// earliest start: the same process whatever the list's order.
+    pub fn busiest_process(&self) -> Option<&ProcessEntry> {
+        self.processes
+            .iter()
+            .filter(|p| !p.cpu_pct.is_nan())
+            .min_by(|a, b| {
+                b.cpu_pct
+                    .total_cmp(&a.cpu_pct)
+                    .then(a.pid.cmp(&b.pid))
+                    .then(a.start_time.cmp(&b.start_time))
+            })
+    }
+
+    /// The listed name with the most summed CPU, leaving out the [busiest process](Self::busiest_process)'s name
+    /// where that process alone used more than two thirds of it (the name would only repeat the process, and the
+    /// next name may be a second runaway); `None` when no other name with a measured CPU is listed. Ties go to
+    /// the first name in byte order.
+    pub fn busiest_group(&self) -> Option<&NameTotal> {
+        let top = self.busiest_process();
+        self.names
+            .iter()
+            .filter(|n| !n.cpu_pct.is_nan())
+            .filter(|n| top.is_none_or(|p| p.name != n.name || 1.5 * p.cpu_pct < n.cpu_pct))
+            .min_by(|a, b| b.cpu_pct.total_cmp(&a.cpu_pct).then(a.name.cmp(&b.name)))
+    }
+}
+
 /// A process identity: pids are reused, so a process is known by its pid and its start time together.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,

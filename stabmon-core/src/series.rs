@@ -2,9 +2,9 @@
 //! without the per-sample process lists.
 //!
 //! A [`Sample`] carries its top process lists, a few kilobytes; a month at 1 s of them does not fit in the memory of
-//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 130
-//! bytes a sample), and analysis asks a [`WindowSource`] for whole samples only inside the windows where it names a
-//! culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
+//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 140
+//! bytes a sample, 12 of them who was busiest), and analysis asks a [`WindowSource`] for whole samples only inside
+//! the windows where it names a culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
 //!
 //! ```
 //! use std::time::Duration;
@@ -25,10 +25,10 @@
 
 use std::time::Duration;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::latency::{LatencyProbe, ProbePoint};
-use crate::sample::{LoadAvg, Memory, Pressure, Sample};
+use crate::sample::{LoadAvg, Memory, Pressure, Sample, TopProcesses};
 use crate::time::Timestamp;
 
 /// A host's system values, one column per value and one row per sample, sorted by time.
@@ -76,6 +76,9 @@ pub struct SystemSeries {
     pub utc_offset_secs: Vec<Option<i32>>,
     /// The number of cores each sample had.
     pub cores: Vec<u16>,
+    /// Who was busiest at each sample (the process and the group of one name with the most CPU): what runaway
+    /// detection reads without the process lists.
+    pub busiest: BusiestColumns,
     /// The latency probes the samples carried, per target, each list sorted by start time (ties in the samples'
     /// order): 24 bytes a probe.
     pub latency: BTreeMap<String, Vec<ProbePoint>>,
@@ -108,6 +111,7 @@ impl PartialEq for SystemSeries {
             && self.boot_ids == o.boot_ids
             && self.utc_offset_secs == o.utc_offset_secs
             && self.cores == o.cores
+            && self.busiest == o.busiest
             && self.latency == o.latency
     }
 }
@@ -153,6 +157,7 @@ impl SystemSeries {
         self.boot_id.reserve_exact(additional);
         self.utc_offset_secs.reserve_exact(additional);
         self.cores.reserve_exact(additional);
+        self.busiest.reserve(additional);
     }
 
     /// Appends one sample's system values and latency probes (its process lists are not kept).
@@ -170,6 +175,7 @@ impl SystemSeries {
         self.utc_offset_secs.push(s.utc_offset_secs);
         self.cores
             .push(u16::try_from(s.per_core.len()).unwrap_or(u16::MAX));
+        self.busiest.push_top(&s.top);
         for p in &s.latency {
             self.push_probe(p);
         }
@@ -314,7 +320,167 @@ impl SystemSeries {
             + b(&self.boot_id)
             + b(&self.utc_offset_secs)
             + b(&self.cores)
+            + self.busiest.heap_bytes()
             + self.latency.values().map(b).sum::<usize>()
+    }
+}
+
+/// The busiest process of a sample: the listed process with the most CPU of its own
+/// ([`TopProcesses::busiest_process`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct BusiestProcess {
+    /// The process id.
+    pub pid: u32,
+    /// When it started (with the pid, its identity).
+    pub start_time: Timestamp,
+    /// The process name.
+    pub name: String,
+}
+
+impl BusiestProcess {
+    /// Process `pid` started at `start_time`, named `name`.
+    pub fn new(pid: u32, start_time: Timestamp, name: impl Into<String>) -> Self {
+        BusiestProcess {
+            pid,
+            start_time,
+            name: name.into(),
+        }
+    }
+}
+
+/// Who was busiest at a sample: the process with the most CPU of its own, and the busiest group of processes of
+/// one name (either may be missing).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct Busiest {
+    /// The listed process with the most CPU of its own.
+    pub process: Option<BusiestProcess>,
+    /// The name whose processes together used the most CPU, other than the busiest process's alone
+    /// ([`TopProcesses::busiest_group`]).
+    pub group: Option<String>,
+}
+
+/// Per sample, the busiest process's and the busiest group's CPU and who they were: 12 bytes a sample (two `f32`
+/// and an index into the distinct [`Busiest`] pairs, which change far less often than samples are taken).
+#[derive(Debug, Clone, Default)]
+pub struct BusiestColumns {
+    /// The busiest process's own CPU, % of one core (`NaN`: no process listed).
+    pub cpu_pct: Vec<f32>,
+    /// The busiest group's summed CPU, % of one core (`NaN`: none).
+    pub group_cpu_pct: Vec<f32>,
+    /// Index into [`whos`](Self::whos) of each sample's pair.
+    pub who: Vec<u32>,
+    /// The distinct pairs, in order of first appearance.
+    pub whos: Vec<Busiest>,
+    index: HashMap<Busiest, u32>,
+}
+
+impl PartialEq for BusiestColumns {
+    fn eq(&self, o: &Self) -> bool {
+        let same = |a: &[f32], b: &[f32]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        same(&self.cpu_pct, &o.cpu_pct)
+            && same(&self.group_cpu_pct, &o.group_cpu_pct)
+            && self.who.len() == o.who.len()
+            && (0..self.who.len()).all(|i| self.get(i) == o.get(i))
+    }
+}
+
+impl BusiestColumns {
+    /// Reserves room for `additional` more samples.
+    pub fn reserve(&mut self, additional: usize) {
+        self.cpu_pct.reserve_exact(additional);
+        self.group_cpu_pct.reserve_exact(additional);
+        self.who.reserve_exact(additional);
+    }
+
+    /// Appends the busiest process and group of a sample's top lists.
+    pub fn push_top(&mut self, top: &TopProcesses) {
+        let p = top
+            .busiest_process()
+            .map(|p| (p.cpu_pct, p.pid, p.start_time, p.name.as_str()));
+        let n = top.busiest_group().map(|n| (n.cpu_pct, n.name.as_str()));
+        self.push(p, n);
+    }
+
+    /// Appends one sample's busiest process (CPU, pid, start time, name) and busiest group (CPU, name), for a
+    /// reader that fills the columns itself.
+    pub fn push(
+        &mut self,
+        process: Option<(f32, u32, Timestamp, &str)>,
+        group: Option<(f32, &str)>,
+    ) {
+        let name = group;
+        self.cpu_pct.push(process.map_or(f32::NAN, |p| p.0));
+        self.group_cpu_pct.push(name.map_or(f32::NAN, |n| n.0));
+        let same = |b: &Busiest| {
+            b.process
+                .as_ref()
+                .map(|p| (p.pid, p.start_time, p.name.as_str()))
+                == process.map(|p| (p.1, p.2, p.3))
+                && b.group.as_deref() == name.map(|n| n.1)
+        };
+        // The busiest is mostly the one of the sample before.
+        if let Some(&k) = self.who.last()
+            && same(&self.whos[k as usize])
+        {
+            self.who.push(k);
+            return;
+        }
+        let key = Busiest {
+            process: process.map(|p| BusiestProcess::new(p.1, p.2, p.3)),
+            group: name.map(|n| n.1.to_owned()),
+        };
+        let k = match self.index.get(&key) {
+            Some(&k) => k,
+            None => {
+                let k = u32::try_from(self.whos.len()).unwrap_or(u32::MAX);
+                self.whos.push(key.clone());
+                self.index.insert(key, k);
+                k
+            }
+        };
+        self.who.push(k);
+    }
+
+    /// Sample `i`'s pair.
+    pub fn get(&self, i: usize) -> &Busiest {
+        static NONE: Busiest = Busiest {
+            process: None,
+            group: None,
+        };
+        self.who
+            .get(i)
+            .and_then(|&k| self.whos.get(k as usize))
+            .unwrap_or(&NONE)
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.who.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.who.is_empty()
+    }
+
+    /// The bytes the columns and the distinct pairs hold.
+    pub fn heap_bytes(&self) -> usize {
+        let strings: usize = self
+            .whos
+            .iter()
+            .map(|b| {
+                b.process.as_ref().map_or(0, |p| p.name.capacity())
+                    + b.group.as_ref().map_or(0, String::capacity)
+            })
+            .sum();
+        4 * (self.cpu_pct.capacity() + self.group_cpu_pct.capacity() + self.who.capacity())
+            + self.whos.capacity() * std::mem::size_of::<Busiest>()
+            + self.index.capacity() * (std::mem::size_of::<Busiest>() + 4)
+            + 2 * strings
     }
 }
 

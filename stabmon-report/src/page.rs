@@ -48,6 +48,7 @@ pub(crate) fn kind_name(kind: &IncidentKind) -> &'static str {
         IncidentKind::PressureStall => "pressure stall",
         IncidentKind::LatencySpike => "latency spike",
         IncidentKind::LatencyOutage => "latency outage",
+        IncidentKind::Runaway => "runaway process",
         IncidentKind::Gap(GapKind::Rebooted) => "gap: machine rebooted",
         IncidentKind::Gap(GapKind::Died) => "gap: recorder died",
         IncidentKind::Gap(_) => "gap: recorder stopped",
@@ -66,6 +67,7 @@ fn magnitude(inc: &Incident) -> String {
         IncidentKind::Gap(_) => duration(m),
         IncidentKind::LatencySpike => duration(m / 1000.0),
         IncidentKind::LatencyOutage => format!("{} loss", pct(m)),
+        IncidentKind::Runaway => format!("{} of a core", pct(m)),
         #[allow(unreachable_patterns)]
         _ => format!("{m:.2}"),
     }

@@ -99,9 +99,9 @@
 //! pyarrow: `pyarrow.parquet.read_table('DIR/samples')`; with Polars:
 //! `polars.read_parquet('DIR/samples/**/*.parquet', hive_partitioning=True)`. See [Queries](#queries).
 //!
-//! # Schema, version 5
+//! # Schema, version 6
 //!
-//! Every file records `stabmon.schema_version` (`5`), `stabmon.table` and `stabmon.host` in its Parquet key-value
+//! Every file records `stabmon.schema_version` (`6`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
 //! version (readers select columns by name). This reader reads versions 1 to 4 too (see [Older
 //! versions](#older-versions)).
@@ -152,6 +152,14 @@
 //! | `cpu_nth_pct` | float32 | dict | what every process not in the CPU list used at most, % of one core: the N-th process's attributed CPU, the CPU floor where the floor cut the list short, 0 where none was left out |
 //! | `rss_nth_bytes` | uint64 | split | what every process not in the memory list had at most: the N-th process's resident bytes, the memory floor (1 KiB) where it cut the list short, 0 where none was left out |
 //! | `name_cpu_nth_pct`, `name_rss_nth_bytes` | float32, uint64 | dict, split | the same for the name lists |
+//! | `top_process_pid`, `top_process_start_time`, `top_process_name` | uint32, timestamp, string | dict | the busiest process: the listed process with the most CPU of its own (`processes.cpu_pct`, children not counted; ties: lowest `pid`, then earliest `start_time`); NULL when no process is listed |
+//! | `top_process_cpu_pct` | float32 | dict | its `cpu_pct`, % of one core; NULL when no process is listed |
+//! | `top_group_name` | string | dict | the busiest group of one name: the listed name with the most summed CPU (`names.cpu_pct`), leaving out `top_process_name` where that process alone used more than two thirds of its name's CPU (the name would only repeat it); ties: first name in byte order; NULL when no other name is listed |
+//! | `top_group_cpu_pct` | float32 | dict | its summed `cpu_pct`, % of one core; NULL with `top_group_name` |
+//!
+//! The `top_*` columns repeat facts of the `processes` and `names` rows, so that runaway detection (a process or a
+//! name's processes busy on most of a core) reads a month of samples without its process rows: the busiest process
+//! changes far less often than samples are taken, which dictionaries store in a few bytes an hour.
 //!
 //! ## `processes`: one row per process in a sample's top lists
 //!
@@ -240,6 +248,9 @@
 //! ## Older versions
 //!
 //! [`StoreReader`] reads every version; other tools read older files as they are:
+//! - **Version 5** has no `top_*` columns: the busiest process and group of a sample are found from its
+//!   `processes` and `names` rows (their `cpu_pct`); [`StoreReader::system_series`] reads those tables' `ts`,
+//!   `pid`, `start_time`, `name` and `cpu_pct` columns for them (and versions 1-4 whole rows).
 //! - **Versions 1-4** store percentages and load averages as `DECIMAL(9,2)` (the value rounded to 0.01; the
 //!   first files of version 1 as `float32`) and sizes in KiB (`*_kib` = bytes / 1024; the first files in bytes),
 //!   with the differences that make a hand-built sample exact (ULP adjustments, remainders below 1 KiB) kept

@@ -1,4 +1,4 @@
-//! The Arrow schemas of the tables (schema 5) and the Parquet encodings chosen per column.
+//! The Arrow schemas of the tables (schema 6) and the Parquet encodings chosen per column.
 //!
 //! The column list with units is documented in the crate docs; keep both in step.
 
@@ -11,7 +11,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// The schema version this crate writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
@@ -110,6 +110,14 @@ const SAMPLES: &[Col] = &[
     col("rss_nth_bytes", || DataType::UInt64, false, Enc::Split),
     col("name_cpu_nth_pct", pct_type, false, Enc::Dict),
     col("name_rss_nth_bytes", || DataType::UInt64, false, Enc::Split),
+    // Schema 6: the busiest process and group of one name, for runaway detection without the process rows. They
+    // change far less often than samples are taken: dictionaries (runs of one key).
+    col("top_process_pid", || DataType::UInt32, true, Enc::Dict),
+    col("top_process_start_time", ts_type, true, Enc::Dict),
+    col("top_process_name", dict_type, true, Enc::Dict),
+    col("top_process_cpu_pct", pct_type, true, Enc::Dict),
+    col("top_group_name", dict_type, true, Enc::Dict),
+    col("top_group_cpu_pct", pct_type, true, Enc::Dict),
 ];
 
 #[rustfmt::skip]

@@ -16,9 +16,10 @@ const CULPRIT_SHARE: f64 = 0.25;
 /// MAD to a normal distribution's standard deviation.
 pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 
-/// Finds the incidents in `samples` (sorted by time): CPU surges, memory climbs, swap growth, OOM kills, pressure
-/// stalls, gaps, and latency spikes and outages per target, each with its culprit where one can be named ([`culprit_for`](super::culprit_for)). The result is sorted by start
-/// (then by kind, in the order of [`IncidentKind`]'s variants).
+/// Finds the incidents in `samples` (sorted by time): CPU surges, runaway processes, memory climbs, swap growth,
+/// OOM kills, pressure stalls, gaps, and latency spikes and outages per target, each with its culprit where one can
+/// be named ([`culprit_for`](super::culprit_for)). The result is sorted by start (then by kind, in the order of
+/// [`IncidentKind`]'s variants).
 ///
 /// The rules are in the [module docs](super) and every threshold in [`DetectOptions`]. Gaps come from
 /// [`find_gaps`](super::find_gaps) with `opts.clean_stops`. A CPU surge's culprit is computed over the surge against the
@@ -27,7 +28,9 @@ pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 ///
 /// Cost: linear in the number of samples (the baseline is recomputed once per
 /// [`baseline_step`](DetectOptions::baseline_step), by selection, not sorting) plus the culprit attribution of each
-/// incident, linear in its length; see BENCHMARKS.md for a week at 1 s.
+/// incident, linear in its length, and for each runaway candidate (a process or group that was the busiest at
+/// most of a core for the minimum duration) its baseline window and at most as long of its start; see
+/// BENCHMARKS.md for a week at 1 s.
 pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Incident> {
     detect(samples, opts)
 }
@@ -63,6 +66,14 @@ fn detect<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<Incident> 
         breaks[i] = true;
     }
     cpu_surges(samples, &breaks, opts, &mut out);
+    let named_surges: Vec<_> = out
+        .iter()
+        .filter(|i| i.kind == IncidentKind::CpuSurge && i.culprit.is_some())
+        .map(|i| (i.start, i.end))
+        .collect();
+    let mut runaways = Vec::new();
+    super::runaway::runaways(samples, &breaks, opts, &named_surges, &mut runaways);
+    absorb_runaways(&mut out, runaways);
     climbs(samples, &breaks, opts, Level::Memory, &mut out);
     climbs(samples, &breaks, opts, Level::Swap, &mut out);
     oom_kills(samples, opts, &mut out);
@@ -92,6 +103,28 @@ fn kind_order(k: IncidentKind) -> u8 {
         IncidentKind::Gap(_) => 5,
         IncidentKind::LatencySpike => 6,
         IncidentKind::LatencyOutage => 7,
+        IncidentKind::Runaway => 8,
+    }
+}
+
+/// Adds `runaways` to `out`, where the CPU surges are: a runaway overlapping a surge is one incident, the surge
+/// (over both spans, named after the runaway's culprit when the surge named none); the others are added as they
+/// are.
+fn absorb_runaways(out: &mut Vec<Incident>, runaways: Vec<Incident>) {
+    for r in runaways {
+        let surge = out
+            .iter_mut()
+            .find(|s| s.kind == IncidentKind::CpuSurge && s.start <= r.end && r.start <= s.end);
+        match surge {
+            Some(s) => {
+                s.start = s.start.min(r.start);
+                s.end = s.end.max(r.end);
+                if s.culprit.is_none() {
+                    s.culprit = r.culprit;
+                }
+            }
+            None => out.push(r),
+        }
     }
 }
 
@@ -278,9 +311,10 @@ fn cpu_surges<V: View + ?Sized>(
             base.update(samples, i, &value);
         }
         let med = base.median;
+        let (min_rise, floor) = cpu_thresholds(opts, samples.cores(i));
         let enter = (med + opts.mad_k * base.sigma)
-            .max(med + opts.cpu_min_rise_pct)
-            .max(opts.cpu_floor_pct);
+            .max(med + min_rise)
+            .max(floor);
         let exit = med + opts.exit_ratio * (enter - med);
         hysteresis_step(
             &mut current,
@@ -321,6 +355,19 @@ fn cpu_surges<V: View + ?Sized>(
         inc.culprit = samples.culprit((start, end), baseline, &inc.kind);
         out.push(inc);
     }
+}
+
+/// A CPU surge's minimum rise and floor on a machine of `cores` cores (0: unknown), in % of the machine: the
+/// options' shares, or their cores' worth where that is less.
+pub(super) fn cpu_thresholds(opts: &DetectOptions, cores: u16) -> (f64, f64) {
+    if cores == 0 {
+        return (opts.cpu_min_rise_pct, opts.cpu_floor_pct);
+    }
+    let share = |n: f64| 100.0 * n / f64::from(cores);
+    (
+        opts.cpu_min_rise_pct.min(share(opts.cpu_min_rise_cores)),
+        opts.cpu_floor_pct.min(share(opts.cpu_floor_cores)),
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

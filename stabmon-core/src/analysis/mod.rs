@@ -1,8 +1,8 @@
 //! Incident detection, culprit attribution, gap classification and per-pixel downsampling: the pure analysis
 //! behind the report and the terminal commands.
 //!
-//! - [`detect_incidents`] finds [`Incident`]s in a series of [`Sample`]s: CPU surges, memory climbs, swap growth,
-//!   OOM kills, pressure stalls and gaps in the recording, each with the [`Culprit`] that caused it where one can be
+//! - [`detect_incidents`] finds [`Incident`]s in a series of [`Sample`]s: CPU surges, runaway processes, memory
+//!   climbs, swap growth, OOM kills, pressure stalls and gaps in the recording, each with the [`Culprit`] that caused it where one can be
 //!   named. The rules and their thresholds are in [`DetectOptions`], every default stated there.
 //! - [`culprit_for`] answers "which process (or process name) contributed most to the rise in this window, compared
 //!   with that baseline?", by CPU share or by resident-memory growth, not just "which was biggest".
@@ -27,6 +27,31 @@
 //! [`merge_gap`](DetectOptions::merge_gap) are merged, then those shorter than
 //! [`cpu_min_duration`](DetectOptions::cpu_min_duration) are dropped. At the start of a series (or after a long
 //! gap), before a trailing window exists, the baseline is taken from the window that follows instead.
+//!
+//! The floor and the minimum rise are shares of the machine on small machines and a few cores' worth on large
+//! ones ([`cpu_floor_pct`](DetectOptions::cpu_floor_pct) says why).
+//!
+//! **Runaway processes**: one process, or the processes of one name together, busy on most of a core
+//! ([`runaway_cpu_pct`](DetectOptions::runaway_cpu_pct), % of one core) whatever the machine's total. Each
+//! sample's busiest process (by its own CPU) and busiest group of one name
+//! ([`TopProcesses::busiest_group`](crate::TopProcesses::busiest_group): not the busiest process's name when that
+//! process alone is most of it, so a second runaway beside a busy JVM is seen) are followed: a run starts when one of them is at
+//! or above the threshold and goes on while it stays at or above `exit_ratio` times it each time it is the
+//! busiest, merged across absences shorter than [`merge_gap`](DetectOptions::merge_gap) (two runaways on two
+//! cores take turns at being the busiest). A run counts when it was the busiest for at least
+//! [`runaway_min_duration`](DetectOptions::runaway_min_duration) and its mean CPU then was at least
+//! [`runaway_min_rise_pct`](DetectOptions::runaway_min_rise_pct) above its own mean over the
+//! [`baseline_window`](DetectOptions::baseline_window) before (0 before the process started; where it was not
+//! listed, the sample's N-th value, an upper bound). For a process its name must have risen as much too, so a
+//! restarted JVM that was already at 150 % is no incident, nor a busy process that was always busy. A subject
+//! whose baseline window is less than half recorded (the start of a range) is judged only if it started within
+//! the recording. A process and its name over the same time are one runaway: the name when its processes together
+//! used at least [`NAME_MARGIN`] times the process's CPU; a group that was one process all along is named by its
+//! pid. A runaway overlapping a CPU surge is one incident, the
+//! surge, over both spans. Its label reads `ffmpeg (pid 4123) 100% of a core for 3 min`. The busiest process and
+//! group of every sample are columns of the series
+//! ([`BusiestColumns`](crate::series::BusiestColumns)), so a month is scanned without its process rows; whole
+//! samples are read only for each candidate's baseline window and run start.
 //!
 //! **Memory climbs and swap growth** are about levels, not rates, so they use a rise rule on the level's running
 //! maximum over [`climb_smoothing`](DetectOptions::climb_smoothing) (which ignores short dips): from a low point, the
@@ -126,6 +151,7 @@ mod detect;
 mod downsample;
 mod gaps;
 mod latency;
+mod runaway;
 mod usage;
 mod view;
 
@@ -196,14 +222,41 @@ options! {
     /// How long a CPU surge keeps the baseline frozen; after that its samples enter the baseline, which catches up
     /// with a lasting new level and ends the incident. By default, this is 1 hour.
     max_frozen: Duration = Duration::from_secs(3600);
-    /// A CPU surge must exceed the baseline by at least this many percentage points of the machine's CPU. By
-    /// default, this is 25.
+    /// A CPU surge must exceed the baseline by at least this many percentage points of the machine's CPU, or by
+    /// [`cpu_min_rise_cores`](Self::cpu_min_rise_cores) cores' worth where that is less. By default, this is 25.
     cpu_min_rise_pct: f64 = 25.0;
-    /// A CPU surge must reach at least this machine-wide busy percentage (no incident for 3 % to 6 %). By default,
-    /// this is 50.
+    /// A CPU surge must exceed the baseline by at most this many cores' worth of CPU (where a sample's core count
+    /// is known): on 16 cores the minimum rise is 12.5 points, on 64 cores 3.1, not 25 points (16 cores of extra
+    /// work). By default, this is 2.
+    cpu_min_rise_cores: f64 = 2.0;
+    /// A CPU surge must reach at least this machine-wide busy percentage (no incident for 3 % to 6 %), or
+    /// [`cpu_floor_cores`](Self::cpu_floor_cores) cores' worth where that is less. By default, this is 50.
+    ///
+    /// Why both: a machine-level surge is the whole machine getting busier, many processes together; one process
+    /// busy on a core is a [runaway](Self::runaway_cpu_pct), found per process whatever the machine's size. On a
+    /// small machine a share is what matters: on 2 cores 50 % is one core's work, on 4 cores two, on 8 cores
+    /// four. On a large one a share is blind: 50 % of 64 cores is 32 busy cores before anything would be
+    /// reported, and a fixed share below 10 % would turn every cron job of a small machine into an incident. So
+    /// the floor is the smaller of the two: 50 % up to 8 cores, 25 % on 16, 6.25 % (four cores) on 64.
     cpu_floor_pct: f64 = 50.0;
+    /// The machine-level floor in cores' worth of CPU, used where it is lower than
+    /// [`cpu_floor_pct`](Self::cpu_floor_pct) (machines with more than 8 cores by default). By default, this is
+    /// 4.
+    cpu_floor_cores: f64 = 4.0;
     /// A CPU surge shorter than this is dropped. By default, this is 10 seconds.
     cpu_min_duration: Duration = Duration::from_secs(10);
+    /// A runaway process: one process (or the processes of one name together) using at least this much CPU, in
+    /// % of one core, for [`runaway_min_duration`](Self::runaway_min_duration), well above its own recent level,
+    /// whatever the machine's total. It goes on while it stays at or above `exit_ratio` times this. By default,
+    /// this is 90 (most of a core: a single-threaded loop measures 95 % to 100 %).
+    runaway_cpu_pct: f64 = 90.0;
+    /// How long a runaway must be the busiest process (or name) at or above
+    /// [`runaway_cpu_pct`](Self::runaway_cpu_pct) to be an incident. By default, this is 10 seconds.
+    runaway_min_duration: Duration = Duration::from_secs(10);
+    /// How far above its recent level (its mean over the [`baseline_window`](Self::baseline_window) before) a
+    /// runaway must be, in percentage points of one core; a process always that busy (a JVM at 150 % all day) is
+    /// none. By default, this is 50.
+    runaway_min_rise_pct: f64 = 50.0;
     /// A memory climb must raise used memory by at least this share of total memory (and by
     /// `memory_min_rise_bytes`). By default, this is 0.05 (5 %).
     memory_min_rise_fraction: f64 = 0.05;
@@ -299,11 +352,14 @@ pub enum IncidentKind {
     LatencySpike,
     /// Most probes of a latency target failed ([`Incident::target`] names it).
     LatencyOutage,
+    /// One process, or the processes of one name, kept most of a core busy well above their recent level
+    /// ([`Incident::culprit`] names it).
+    Runaway,
 }
 
 impl IncidentKind {
     /// A short name for tables: `CPU surge`, `memory climb`, `swap growth`, `OOM kill`, `pressure stall`,
-    /// `gap`, `latency spike`, `latency outage`.
+    /// `gap`, `latency spike`, `latency outage`, `runaway`.
     pub fn name(self) -> &'static str {
         match self {
             IncidentKind::CpuSurge => "CPU surge",
@@ -314,6 +370,7 @@ impl IncidentKind {
             IncidentKind::Gap(_) => "gap",
             IncidentKind::LatencySpike => "latency spike",
             IncidentKind::LatencyOutage => "latency outage",
+            IncidentKind::Runaway => "runaway",
         }
     }
 }
@@ -371,11 +428,7 @@ impl Culprit {
     /// assert_eq!(c.label(), "php-fpm (x40) 160% CPU");
     /// ```
     pub fn label(&self) -> String {
-        let who = match self.pid {
-            Some(pid) => format!("{} (pid {pid})", self.name),
-            None if self.process_count > 1 => format!("{} (x{})", self.name, self.process_count),
-            None => self.name.clone(),
-        };
+        let who = self.who();
         let mut what = Vec::new();
         if let Some(cpu) = self.cpu_pct {
             what.push(format!("{} CPU", human::pct(f64::from(cpu))));
@@ -389,6 +442,17 @@ impl Culprit {
             who
         } else {
             format!("{who} {}", what.join(", "))
+        }
+    }
+}
+
+impl Culprit {
+    /// Who, as [`label`](Self::label) opens: `name (pid N)`, `name (xN)` or `name`.
+    pub fn who(&self) -> String {
+        match self.pid {
+            Some(pid) => format!("{} (pid {pid})", self.name),
+            None if self.process_count > 1 => format!("{} (x{})", self.name, self.process_count),
+            None => self.name.clone(),
         }
     }
 }
@@ -407,7 +471,8 @@ pub struct Incident {
     pub peak: Timestamp,
     /// How bad, in the kind's unit: CPU surge: peak busy %; memory climb and swap growth: the rise in bytes; OOM
     /// kill: how many kills; pressure stall: peak stall %; gap: its length in seconds; latency spike: the slowest
-    /// round trip in milliseconds; latency outage: the share of its probes that failed, in percent.
+    /// round trip in milliseconds; latency outage: the share of its probes that failed, in percent; runaway: the
+    /// culprit's mean CPU while it was the busiest, in % of one core.
     pub magnitude: f64,
     /// What happened, in a few words: `CPU 97% (baseline 4%)`, `memory +2.8 GB (6.1 GB → 8.9 GB used)`.
     pub summary: String,
@@ -439,10 +504,17 @@ impl Incident {
     }
 
     /// The text drawn on the chart: the culprit's [label](Culprit::label) (for an OOM kill prefixed with
-    /// `OOM killed `), or the summary when there is no culprit.
+    /// `OOM killed `; for a runaway `ffmpeg (pid 4123) 100% of a core for 3 min`), or the summary when there is
+    /// no culprit.
     pub fn label(&self) -> String {
         match (&self.culprit, self.kind) {
             (Some(c), IncidentKind::OomKill) => format!("OOM killed {}", c.label()),
+            (Some(c), IncidentKind::Runaway) => format!(
+                "{} {} for {}",
+                c.who(),
+                runaway::cores_phrase(c.cpu_pct.map_or(0.0, f64::from)),
+                human::duration(self.duration())
+            ),
             (Some(c), _) => c.label(),
             (None, _) => self.summary.clone(),
         }

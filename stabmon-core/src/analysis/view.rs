@@ -10,7 +10,7 @@ use super::culprit::has_culprit;
 use super::{Culprit, IncidentKind, culprit_for};
 use crate::latency::ProbePoint;
 use crate::sample::{Pressure, Sample};
-use crate::series::{SystemSeries, WindowSource};
+use crate::series::{BusiestColumns, SystemSeries, WindowSource};
 use crate::time::Timestamp;
 
 /// Row access to a host's samples, sorted by time.
@@ -26,8 +26,14 @@ pub(crate) trait View {
     fn oom_kill_count(&self, i: usize) -> Option<u64>;
     fn boot_id(&self, i: usize) -> Option<&str>;
     fn boot_time(&self, i: usize) -> Timestamp;
+    /// The number of cores of sample `i` (0: unknown).
+    fn cores(&self, i: usize) -> u16;
     /// The latency probes per target, each list in start order (ties in the samples' order).
     fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>>;
+    /// Who was busiest at each sample.
+    fn busiest(&self) -> Cow<'_, BusiestColumns>;
+    /// The whole samples with `from <= ts <= to` (empty after a read error, which is kept).
+    fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]>;
     /// [`culprit_for`] over these samples.
     fn culprit(
         &self,
@@ -70,6 +76,20 @@ impl View for [Sample] {
     }
     fn boot_time(&self, i: usize) -> Timestamp {
         self[i].boot_time
+    }
+    fn cores(&self, i: usize) -> u16 {
+        u16::try_from(self[i].per_core.len()).unwrap_or(u16::MAX)
+    }
+    fn busiest(&self) -> Cow<'_, BusiestColumns> {
+        let mut out = BusiestColumns::default();
+        out.reserve(self.len());
+        for s in self {
+            out.push_top(&s.top);
+        }
+        Cow::Owned(out)
+    }
+    fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {
+        Cow::Borrowed(super::slice_incl(self, from, to))
     }
     fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>> {
         let mut out: BTreeMap<String, Vec<ProbePoint>> = BTreeMap::new();
@@ -134,8 +154,23 @@ impl View for SeriesView<'_> {
     fn boot_time(&self, i: usize) -> Timestamp {
         self.series.boot_time[i]
     }
+    fn cores(&self, i: usize) -> u16 {
+        self.series.cores[i]
+    }
     fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>> {
         Cow::Borrowed(&self.series.latency)
+    }
+    fn busiest(&self) -> Cow<'_, BusiestColumns> {
+        Cow::Borrowed(&self.series.busiest)
+    }
+    fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {
+        match self.source.samples_between(from, to) {
+            Ok(samples) => Cow::Owned(samples),
+            Err(e) => {
+                self.error.borrow_mut().get_or_insert(e);
+                Cow::Owned(Vec::new())
+            }
+        }
     }
     fn culprit(
         &self,

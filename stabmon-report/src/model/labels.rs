@@ -6,7 +6,7 @@ use super::*;
 /// Where an incident is drawn, and at which value its marker sits.
 pub(super) fn incident_chart(kind: &IncidentKind) -> Option<Chart> {
     match kind {
-        IncidentKind::CpuSurge => Some(Chart::Cpu),
+        IncidentKind::CpuSurge | IncidentKind::Runaway => Some(Chart::Cpu),
         IncidentKind::MemoryClimb | IncidentKind::SwapGrowth | IncidentKind::OomKill => {
             Some(Chart::Memory)
         }
@@ -21,7 +21,7 @@ pub(super) fn incident_chart(kind: &IncidentKind) -> Option<Chart> {
 /// CSS class of an incident kind.
 pub(crate) fn kind_class(kind: &IncidentKind) -> &'static str {
     match kind {
-        IncidentKind::CpuSurge => "k-cpu",
+        IncidentKind::CpuSurge | IncidentKind::Runaway => "k-cpu",
         IncidentKind::MemoryClimb => "k-mem",
         IncidentKind::SwapGrowth => "k-swap",
         IncidentKind::OomKill => "k-oom",

@@ -79,6 +79,7 @@ pub(super) fn culprit_lines(
                 matches!(
                     i.kind,
                     IncidentKind::CpuSurge
+                        | IncidentKind::Runaway
                         | IncidentKind::MemoryClimb
                         | IncidentKind::SwapGrowth
                         | IncidentKind::OomKill
@@ -151,7 +152,7 @@ pub(super) fn names(
         for inc in by_mag {
             let Some(c) = &inc.culprit else { continue };
             let list = match inc.kind {
-                IncidentKind::CpuSurge => &mut cpu_names,
+                IncidentKind::CpuSurge | IncidentKind::Runaway => &mut cpu_names,
                 IncidentKind::MemoryClimb | IncidentKind::SwapGrowth | IncidentKind::OomKill => {
                     &mut mem_names
                 }

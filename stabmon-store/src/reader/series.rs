@@ -1,18 +1,21 @@
-//! A host's system values as columns for a range ([`StoreReader::system_series`]): schema-5 row groups decoded
-//! straight into the columns, older ones through whole samples.
+//! A host's system values as columns for a range ([`StoreReader::system_series`]): schema-5 and later row groups
+//! decoded straight into the columns, older ones through whole samples.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt64Type};
+use arrow_array::types::{
+    Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
+};
 use arrow_array::{Array, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch};
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
 use stabmon_core::series::SystemSeries;
-use stabmon_core::{Sample, Timestamp};
+use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::group::{TickIndex, pipelined};
 use super::scan::{MICRO, row_groups};
+use super::segment::read_segment;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol, read_latency, read_samples};
 use crate::error::{Error, invalid};
@@ -21,7 +24,7 @@ use crate::layout::{LATENCY, SegmentLoc, TABLES};
 impl StoreReader {
     /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
     /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
-    /// journal. Memory: the columns (about 130 bytes a sample, 24 a latency probe) and two row groups: one is
+    /// journal. Memory: the columns (about 140 bytes a sample, 24 a latency probe) and two row groups: one is
     /// decoded on a second thread of the call's own (ended before it returns) while the last is appended.
     ///
     /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
@@ -111,6 +114,22 @@ const SERIES_COLUMNS: [&str; 22] = [
     "oom_kill_count",
 ];
 
+/// The `samples` columns of the busiest process and group (schema 6 on).
+const TOP_COLUMNS: [&str; 6] = [
+    "top_process_pid",
+    "top_process_start_time",
+    "top_process_name",
+    "top_process_cpu_pct",
+    "top_group_name",
+    "top_group_cpu_pct",
+];
+
+/// The `processes` columns a schema-5 row group's busiest process is found from.
+const PROCESS_TOP_COLUMNS: [&str; 5] = ["ts", "pid", "start_time", "name", "cpu_pct"];
+
+/// The `names` columns a schema-5 row group's busiest group is found from.
+const NAME_TOP_COLUMNS: [&str; 3] = ["ts", "name", "cpu_pct"];
+
 /// The `latency` columns a series keeps of each probe.
 const PROBE_COLUMNS: [&str; 6] = [
     "ts",
@@ -172,11 +191,31 @@ impl StoreReader {
         } else {
             None
         };
+        // Schema 5 has no busiest columns: they are found from the process and name rows' CPU (five and three
+        // columns of those tables, not the whole rows).
+        let lists = if samples.version == 5 {
+            // A segment without a list table has no rows of it.
+            let open = |t: &str| {
+                let path = seg.file(t);
+                match path.exists() {
+                    true => TableFile::open(&path, Some(t), Strings::Dictionary).map(Some),
+                    false => Ok(None),
+                }
+            };
+            Some((open(TABLES[1])?, open(TABLES[2])?))
+        } else {
+            None
+        };
+        let columns: Vec<&str> = if samples.version >= 6 {
+            SERIES_COLUMNS.iter().chain(&TOP_COLUMNS).copied().collect()
+        } else {
+            SERIES_COLUMNS.to_vec()
+        };
         for g in samples.groups_in(range) {
             let chunk = samples.chunk(g, range);
             let piece = if samples.version >= 5 {
                 samples
-                    .read(&[g], chunk, None, Some(&SERIES_COLUMNS))
+                    .read(&[g], chunk, None, Some(&columns))
                     .and_then(|batches| {
                         let probes = match &latency {
                             Some(l) => {
@@ -184,12 +223,24 @@ impl StoreReader {
                             }
                             None => Vec::new(),
                         };
+                        let rows = |t: &Option<TableFile>, cols: &[&str]| match t {
+                            Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
+                            None => Ok(Vec::new()),
+                        };
+                        let lists = match &lists {
+                            Some((p, n)) => {
+                                Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?))
+                            }
+                            None => None,
+                        };
                         Ok(SeriesPiece::Columns(SeriesColumns {
                             path: file.clone(),
                             latency_path: lat_path.clone(),
+                            lists_paths: (seg.file(TABLES[1]), seg.file(TABLES[2])),
                             chunk,
                             batches,
                             probes,
+                            lists,
                         }))
                     })
             } else {
@@ -209,12 +260,19 @@ impl StoreReader {
     }
 }
 
-/// The samples of `seg` in `chunk` with their latency probes, as whole samples (files older than schema 5).
+/// The samples of `seg` in `chunk` with their latency probes, as whole samples (files older than schema 5, whose
+/// stored values derive from other rows). With their process lists, of which the series keeps the busiest; a
+/// segment whose list tables are missing gives its system values without them.
 fn whole_samples(seg: &SegmentLoc, chunk: Range) -> Result<Vec<Sample>, Error> {
     let file = seg.file(TABLES[0]);
-    let mut samples = Vec::new();
-    let mut lens = Vec::new();
-    read_samples(&file, &seg.host, chunk, None, &mut samples, &mut lens)?;
+    let mut samples = match read_segment(seg, chunk) {
+        Err(Error::MissingCompanion { .. }) => {
+            let mut samples = Vec::new();
+            read_samples(&file, &seg.host, chunk, None, &mut samples, &mut Vec::new())?;
+            samples
+        }
+        r => r?,
+    };
     if let (Some(a), Some(b)) = (samples.first(), samples.last())
         && seg.file(LATENCY).exists()
     {
@@ -228,14 +286,19 @@ fn whole_samples(seg: &SegmentLoc, chunk: Range) -> Result<Vec<Sample>, Error> {
     Ok(samples)
 }
 
-/// A schema-5 row group's columns for a series: the system values of its samples in `chunk` and their probes.
+/// A schema-5 or later row group's columns for a series: the system values of its samples in `chunk` and their
+/// probes.
 struct SeriesColumns {
     /// The `samples` file.
     path: PathBuf,
     latency_path: PathBuf,
+    /// The `processes` and `names` files.
+    lists_paths: (PathBuf, PathBuf),
     chunk: Range,
     batches: Vec<RecordBatch>,
     probes: Vec<RecordBatch>,
+    /// Schema 5: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`].
+    lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
 }
 
 /// A probe row read for a series: its target and its point.
@@ -265,6 +328,10 @@ impl SeriesColumns {
             .filter(|t| chunk.contains(*t))
             .collect();
         let probes = self.probes(&ticks)?;
+        let tops = match &self.lists {
+            Some(lists) => Some(self.tops(&ticks, lists)?),
+            None => None,
+        };
         let mut k = 0usize;
         for c in &cols {
             for i in 0..c.ts.len() {
@@ -275,17 +342,90 @@ impl SeriesColumns {
                 let at = Timestamp::from_unix_micros(t);
                 push_journal_before(at, journal, series);
                 let mine = probes.get(k).map(Vec::as_slice).unwrap_or_default();
+                let top = tops.as_ref().and_then(|t| t.get(k));
                 k += 1;
                 if series.ts.last().is_some_and(|l| *l >= at) {
                     continue;
                 }
                 c.push(i, series);
+                match (&c.top, top) {
+                    (Some(cols), _) => cols.push(i, series),
+                    (None, Some(t)) => series.busiest.push_top(t),
+                    (None, None) => series.busiest.push_top(&TopProcesses::default()),
+                }
                 for p in mine {
                     series.push_point(p.target, p.point);
                 }
             }
         }
         Ok(())
+    }
+
+    /// The CPU lists of each of the samples at `ticks` (schema 5): its process rows' identity and CPU and its name
+    /// rows' CPU, the rest left empty, enough for [`TopProcesses::busiest_process`] and
+    /// [`TopProcesses::busiest_group`].
+    fn tops(
+        &self,
+        ticks: &[i64],
+        (procs, names): &(Vec<RecordBatch>, Vec<RecordBatch>),
+    ) -> Result<Vec<TopProcesses>, Error> {
+        let mut out: Vec<TopProcesses> = Vec::new();
+        out.resize_with(ticks.len(), TopProcesses::default);
+        let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) else {
+            return Ok(out);
+        };
+        let index = TickIndex::new(ticks);
+        // The sample a row belongs to (`None` outside the ticks' span; an error where a row has no sample).
+        let tick_of = |t: i64, path: &Path| -> Result<Option<usize>, Error> {
+            if t < first || t > last {
+                return Ok(None);
+            }
+            index.find(t).map(Some).ok_or_else(|| {
+                invalid(
+                    path,
+                    format!(
+                        "a row at {} has no sample in the samples table",
+                        Timestamp::from_unix_micros(t)
+                    ),
+                )
+            })
+        };
+        let path = &self.lists_paths.0;
+        for b in procs {
+            let c = Cols { batch: b, path };
+            let ts = c.req::<TimestampMicrosecondType>("ts")?;
+            let pid = c.req::<UInt32Type>("pid")?;
+            let start = c.req::<TimestampMicrosecondType>("start_time")?;
+            let name = c.str("name")?;
+            let cpu = c.req::<Float32Type>("cpu_pct")?;
+            for i in 0..b.num_rows() {
+                let Some(k) = tick_of(ts.value(i), path)? else {
+                    continue;
+                };
+                let name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
+                let mut p = ProcessEntry::new(pid.value(i), name);
+                p.start_time = Timestamp::from_unix_micros(start.value(i));
+                p.cpu_pct = cpu.value(i);
+                out[k].processes.push(p);
+            }
+        }
+        let path = &self.lists_paths.1;
+        for b in names {
+            let c = Cols { batch: b, path };
+            let ts = c.req::<TimestampMicrosecondType>("ts")?;
+            let name = c.str("name")?;
+            let cpu = c.req::<Float32Type>("cpu_pct")?;
+            for i in 0..b.num_rows() {
+                let Some(k) = tick_of(ts.value(i), path)? else {
+                    continue;
+                };
+                let mut n =
+                    NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
+                n.cpu_pct = cpu.value(i);
+                out[k].names.push(n);
+            }
+        }
+        Ok(out)
     }
 
     /// The probes of each of the samples at `ticks`, in the order stored.
@@ -364,6 +504,54 @@ struct SeriesCols<'a> {
     present: &'a BooleanArray,
     pressure: [&'a Float32Array; 5],
     oom: &'a PrimitiveArray<UInt64Type>,
+    /// Schema 6 on: the busiest process and group.
+    top: Option<TopCols<'a>>,
+}
+
+/// The `samples` columns of the busiest process and group (schema 6 on).
+struct TopCols<'a> {
+    pid: &'a PrimitiveArray<UInt32Type>,
+    start: &'a PrimitiveArray<TimestampMicrosecondType>,
+    name: StrCol<'a>,
+    cpu: &'a Float32Array,
+    group: StrCol<'a>,
+    group_cpu: &'a Float32Array,
+}
+
+impl<'a> TopCols<'a> {
+    fn new(c: &Cols<'a>) -> Result<Option<Self>, Error> {
+        if c.batch.column_by_name(TOP_COLUMNS[0]).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(TopCols {
+            pid: c.prim("top_process_pid")?,
+            start: c.prim("top_process_start_time")?,
+            name: c.str("top_process_name")?,
+            cpu: c.prim("top_process_cpu_pct")?,
+            group: c.str("top_group_name")?,
+            group_cpu: c.prim("top_group_cpu_pct")?,
+        }))
+    }
+
+    /// Appends row `i`'s busiest process and group to `series` (a process with a null field is none).
+    fn push(&self, i: usize, series: &mut SystemSeries) {
+        let process = (!self.pid.is_null(i) && !self.start.is_null(i) && !self.cpu.is_null(i))
+            .then(|| {
+                self.name.get(i).map(|n| {
+                    (
+                        self.cpu.value(i),
+                        self.pid.value(i),
+                        Timestamp::from_unix_micros(self.start.value(i)),
+                        n,
+                    )
+                })
+            })
+            .flatten();
+        let group = (!self.group_cpu.is_null(i))
+            .then(|| self.group.get(i).map(|n| (self.group_cpu.value(i), n)))
+            .flatten();
+        series.busiest.push(process, group);
+    }
 }
 
 impl<'a> SeriesCols<'a> {
@@ -397,6 +585,7 @@ impl<'a> SeriesCols<'a> {
                 c.prim("pressure_io_full_pct")?,
             ],
             oom: c.prim("oom_kill_count")?,
+            top: TopCols::new(&c)?,
         })
     }
 

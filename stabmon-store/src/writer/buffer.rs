@@ -39,6 +39,13 @@ pub(super) struct Buffer {
     pub(super) rss_nth_bytes: Vec<u64>,
     pub(super) name_cpu_nth_pct: Vec<f32>,
     pub(super) name_rss_nth_bytes: Vec<u64>,
+    /// The busiest process (pid, start time, name, CPU) and the busiest group of one name (name, CPU).
+    pub(super) top_process: Vec<Option<(u32, i64, f32)>>,
+    pub(super) top_process_name: Vec<Option<i32>>,
+    pub(super) top_group_name: Vec<Option<i32>>,
+    pub(super) top_group_cpu_pct: Vec<Option<f32>>,
+    pub(super) top_process_names: Interner,
+    pub(super) top_group_names: Interner,
     pub(super) sample_strings: Interner,
     pub(super) timezones: Interner,
 
@@ -87,6 +94,8 @@ impl Buffer {
             &self.cmdlines,
             &self.users,
             &self.name_names,
+            &self.top_process_names,
+            &self.top_group_names,
         ]
         .iter()
         .map(|i| i.bytes)
@@ -182,6 +191,15 @@ impl Buffer {
         self.rss_nth_bytes.push(t.rss_nth_bytes);
         self.name_cpu_nth_pct.push(t.name_cpu_nth_pct);
         self.name_rss_nth_bytes.push(t.name_rss_nth_bytes);
+        let top = t.busiest_process();
+        self.top_process
+            .push(top.map(|p| (p.pid, p.start_time.as_unix_micros(), p.cpu_pct)));
+        self.top_process_name
+            .push(self.top_process_names.opt(top.map(|p| p.name.as_str())));
+        let group = t.busiest_group();
+        self.top_group_name
+            .push(self.top_group_names.opt(group.map(|n| n.name.as_str())));
+        self.top_group_cpu_pct.push(group.map(|n| n.cpu_pct));
 
         for p in &t.processes {
             let ident = self.ident(p);

@@ -146,6 +146,21 @@ impl Buffer {
             f32s(take(&mut self.name_cpu_nth_pct)),
             u64s(std::mem::take(&mut self.name_rss_nth_bytes)),
         ];
+        let top = std::mem::take(&mut self.top_process);
+        let mut columns = columns;
+        columns.extend([
+            Arc::new(UInt32Array::from_iter(top.iter().map(|t| t.map(|t| t.0)))) as ArrayRef,
+            Arc::new(
+                TimestampMicrosecondArray::from_iter(top.iter().map(|t| t.map(|t| t.1)))
+                    .with_timezone("UTC"),
+            ),
+            self.top_process_names
+                .array(std::mem::take(&mut self.top_process_name))?,
+            Arc::new(Float32Array::from_iter(top.iter().map(|t| t.map(|t| t.2)))),
+            self.top_group_names
+                .array(std::mem::take(&mut self.top_group_name))?,
+            opt_f32s(std::mem::take(&mut self.top_group_cpu_pct)),
+        ]);
         RecordBatch::try_new(schema("samples"), columns)
     }
 

@@ -1,0 +1,334 @@
+//! Runaway processes: one process, or the processes of one name, keeping most of a core busy well above their own
+//! recent level, whatever the machine's total.
+//!
+//! Found in two steps. The candidates come from the series' busiest columns alone
+//! ([`BusiestColumns`](crate::series::BusiestColumns): each sample's busiest process and busiest group of one
+//! name, with their CPU), so a month is scanned without its process rows. Each candidate's own recent level is then read from the
+//! whole samples of its baseline window and the start of its run (at most two baseline windows per candidate).
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::view::View;
+use super::{Culprit, DetectOptions, Incident, IncidentKind, NAME_MARGIN};
+use crate::human;
+use crate::sample::{ProcessKey, Sample};
+use crate::time::Timestamp;
+
+/// Who a run belongs to: one process, or a name's processes together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Subject<'a> {
+    Process(ProcessKey, &'a str),
+    Name(&'a str),
+}
+
+impl Subject<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Subject::Process(_, n) | Subject::Name(n) => n,
+        }
+    }
+}
+
+/// A subject's stretch as the busiest at or above the exit threshold.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    end: usize,
+    peak: usize,
+    /// Sum of its CPU over the samples where it was the busiest, and their count and time.
+    sum: f64,
+    n: u32,
+    seen: Duration,
+    /// The index of the first sample after the last break before the run.
+    segment_start: usize,
+}
+
+impl Run {
+    fn mean(&self) -> f64 {
+        self.sum / f64::from(self.n.max(1))
+    }
+}
+
+/// `100% of a core`, `2.5 cores`: a runaway's CPU in words.
+pub(super) fn cores_phrase(cpu_pct: f64) -> String {
+    if cpu_pct < 150.0 {
+        format!("{} of a core", human::pct(cpu_pct))
+    } else {
+        format!("{:.1} cores", cpu_pct / 100.0)
+    }
+}
+
+/// Appends the runaway incidents of `samples` to `out` (the rules are in [`DetectOptions::runaway_cpu_pct`] and
+/// the module docs of [`analysis`](super)).
+///
+/// `named_surges` are the spans of the CPU surges that name a culprit: a runaway wholly inside one would be
+/// absorbed by it without changing it, so such candidates are not judged (which would read their samples again).
+pub(super) fn runaways<V: View + ?Sized>(
+    samples: &V,
+    breaks: &[bool],
+    opts: &DetectOptions,
+    named_surges: &[(Timestamp, Timestamp)],
+    out: &mut Vec<Incident>,
+) {
+    let busiest = samples.busiest();
+    let enter = opts.runaway_cpu_pct;
+    let exit = enter * opts.exit_ratio;
+    let mut open: HashMap<Subject<'_>, Run> = HashMap::new();
+    let mut runs: Vec<(Subject<'_>, Run)> = Vec::new();
+    let mut segment_start = 0usize;
+    for (i, &broken) in breaks.iter().enumerate() {
+        let who = busiest.get(i);
+        let ts = samples.ts(i);
+        let subjects = [
+            who.process.as_ref().map(|p| {
+                let key = ProcessKey {
+                    pid: p.pid,
+                    start_time: p.start_time,
+                };
+                (Subject::Process(key, p.name.as_str()), busiest.cpu_pct[i])
+            }),
+            who.group
+                .as_deref()
+                .map(|n| (Subject::Name(n), busiest.group_cpu_pct[i])),
+        ];
+        for (subject, cpu) in subjects.into_iter().flatten() {
+            let cpu = f64::from(cpu);
+            if open.is_empty() && cpu.partial_cmp(&enter).is_none_or(Ordering::is_lt) {
+                continue;
+            }
+            // A run not seen for `merge_gap` (or before a break) has ended.
+            if let Some(r) = open.get(&subject)
+                && (r.segment_start != segment_start
+                    || ts
+                        .duration_since(samples.ts(r.end))
+                        .is_none_or(|d| d >= opts.merge_gap))
+                && let Some(r) = open.remove(&subject)
+            {
+                runs.push((subject, r));
+            }
+            match open.get_mut(&subject) {
+                Some(r) if cpu >= exit => {
+                    r.end = i;
+                    r.sum += cpu;
+                    r.n += 1;
+                    r.seen += samples.interval(i);
+                    let peak_cpu = |k: usize| match subject {
+                        Subject::Process(..) => busiest.cpu_pct[k],
+                        Subject::Name(_) => busiest.group_cpu_pct[k],
+                    };
+                    if peak_cpu(i) > peak_cpu(r.peak) {
+                        r.peak = i;
+                    }
+                }
+                Some(_) => {
+                    if let Some(r) = open.remove(&subject) {
+                        runs.push((subject, r));
+                    }
+                }
+                None if cpu >= enter => {
+                    open.insert(
+                        subject,
+                        Run {
+                            start: i,
+                            end: i,
+                            peak: i,
+                            sum: cpu,
+                            n: 1,
+                            seen: samples.interval(i),
+                            segment_start,
+                        },
+                    );
+                }
+                None => {}
+            }
+        }
+        if broken {
+            segment_start = i + 1;
+        }
+    }
+    runs.extend(open.drain());
+    runs.retain(|(_, r)| r.seen >= opts.runaway_min_duration);
+    runs.sort_by(|a, b| (a.1.start, a.1.end, a.0).cmp(&(b.1.start, b.1.end, b.0)));
+
+    // A process and its name over the same time are one runaway: the name when its processes together used
+    // clearly more than the one process (NAME_MARGIN), else the process.
+    let overlaps = |a: &Run, b: &Run| a.start <= b.end && b.start <= a.end;
+    let partners = |a: &(Subject<'_>, Run), b: &(Subject<'_>, Run)| {
+        a.0.name() == b.0.name()
+            && matches!(a.0, Subject::Process(..)) != matches!(b.0, Subject::Process(..))
+            && overlaps(&a.1, &b.1)
+    };
+    let inside = |r: &Run| {
+        let (from, to) = (samples.ts(r.start), samples.ts(r.end));
+        named_surges.iter().any(|(a, b)| *a <= from && to <= *b)
+    };
+    let mut found: Vec<(Subject<'_>, Run, Incident)> = Vec::new();
+    for (subject, run) in &runs {
+        // Inside a surge that names a culprit, with every partner inside too: nothing it could change.
+        let moot = inside(run)
+            && runs
+                .iter()
+                .filter(|o| partners(&(*subject, *run), o))
+                .all(|o| inside(&o.1));
+        if moot {
+            continue;
+        }
+        if let Some(inc) = judge(samples, *subject, run, opts) {
+            found.push((*subject, *run, inc));
+        }
+    }
+    let mut keep = vec![true; found.len()];
+    for (a, (sa, ra, ia)) in found.iter().enumerate() {
+        for (b, (sb, rb, ib)) in found.iter().enumerate() {
+            if let (Subject::Process(..), Subject::Name(n)) = (sa, sb)
+                && sa.name() == *n
+                && overlaps(ra, rb)
+            {
+                if ib.magnitude >= NAME_MARGIN * ia.magnitude {
+                    keep[a] = false;
+                } else {
+                    keep[b] = false;
+                }
+            }
+        }
+    }
+    out.extend(
+        found
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|((_, _, inc), _)| inc),
+    );
+}
+
+/// The incident of a candidate run, if it is well above its subject's recent level.
+fn judge<V: View + ?Sized>(
+    samples: &V,
+    subject: Subject<'_>,
+    run: &Run,
+    opts: &DetectOptions,
+) -> Option<Incident> {
+    let (start, end) = (samples.ts(run.start), samples.ts(run.end));
+    let first = samples.ts(run.segment_start);
+    let base_from = start.saturating_sub(opts.baseline_window).max(first);
+    let covered = start
+        .duration_since(base_from)
+        .is_some_and(|d| d.saturating_mul(2) >= opts.baseline_window);
+    // A process seen starting has a known past (it did not exist); any other subject needs a baseline window at
+    // least half covered, else it may be one that is always that busy.
+    let born_in_view = matches!(subject, Subject::Process(k, _) if k.start_time >= first);
+    if !covered && !born_in_view {
+        return None;
+    }
+    let read_to = end.min(start.saturating_add(opts.baseline_window));
+    let window = samples.window(base_from, read_to);
+    let split = window.partition_point(|s| s.ts < start);
+    let (base, during) = window.split_at(split);
+    if during.is_empty() {
+        return None;
+    }
+    let name = subject.name();
+    let name_before = mean(base, |s| name_level(s, name));
+    let name_during = mean(during, |s| name_level(s, name));
+    let mean_cpu = run.mean();
+    let rise = match subject {
+        Subject::Process(key, _) => {
+            let own_before = mean(base, |s| process_level(s, key));
+            // Its own rise, and its name's: a restarted process of a name that was already that busy (a JVM at
+            // 150 % restarted, a worker pool renewing its pids) is no runaway.
+            (mean_cpu - own_before).min(name_during - name_before)
+        }
+        Subject::Name(_) => mean_cpu - name_before,
+    };
+    if rise
+        .partial_cmp(&opts.runaway_min_rise_pct)
+        .is_none_or(Ordering::is_lt)
+    {
+        return None;
+    }
+    let mut culprit = Culprit::new(name);
+    culprit.cpu_pct = Some(mean_cpu as f32);
+    let before = match subject {
+        Subject::Process(key, _) => {
+            culprit.pid = Some(key.pid);
+            culprit.cmdline = during
+                .iter()
+                .flat_map(|s| &s.top.processes)
+                .find(|p| p.key() == key && p.cmdline.is_some())
+                .and_then(|p| p.cmdline.clone());
+            mean(base, |s| process_level(s, key))
+        }
+        Subject::Name(_) => {
+            culprit.process_count = during
+                .iter()
+                .flat_map(|s| &s.top.names)
+                .filter(|n| n.name == name)
+                .map(|n| n.process_count)
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            let members = || {
+                during
+                    .iter()
+                    .flat_map(|s| &s.top.processes)
+                    .filter(|p| p.name == name)
+            };
+            // A group that was one and the same process all along is that process.
+            let mut keys = members().map(|p| p.key());
+            if culprit.process_count == 1
+                && let Some(k) = keys.next()
+                && keys.all(|x| x == k)
+            {
+                culprit.pid = Some(k.pid);
+            }
+            // The command line of its busiest process.
+            culprit.cmdline = members()
+                .filter(|p| p.cmdline.is_some())
+                .max_by(|a, b| a.cpu_pct.partial_cmp(&b.cpu_pct).unwrap_or(Ordering::Equal))
+                .and_then(|p| p.cmdline.clone());
+            name_before
+        }
+    };
+    let mut inc = Incident::new(IncidentKind::Runaway, start, end);
+    inc.peak = samples.ts(run.peak);
+    inc.magnitude = mean_cpu;
+    inc.summary = format!(
+        "{} {} for {} (before: {})",
+        culprit.who(),
+        cores_phrase(mean_cpu),
+        human::duration(inc.duration()),
+        human::pct(before.max(0.0))
+    );
+    inc.culprit = Some(culprit);
+    Some(inc)
+}
+
+/// The mean of `level` over `samples`, 0 for none.
+fn mean(samples: &[Sample], level: impl Fn(&Sample) -> f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.iter().map(level).sum::<f64>() / samples.len() as f64
+}
+
+/// A process's own CPU at a sample: as listed; 0 before it started; else at most the sample's N-th value.
+fn process_level(s: &Sample, key: ProcessKey) -> f64 {
+    match s.top.processes.iter().find(|p| p.key() == key) {
+        Some(p) => f64::from(p.cpu_pct),
+        None if key.start_time > s.ts => 0.0,
+        None => f64::from(s.top.cpu_nth_pct),
+    }
+}
+
+/// A name's summed CPU at a sample: as listed, else at most the sample's N-th value.
+fn name_level(s: &Sample, name: &str) -> f64 {
+    match s.top.names.iter().find(|n| n.name == name) {
+        Some(n) => f64::from(n.cpu_pct),
+        None => f64::from(s.top.name_cpu_nth_pct),
+    }
+}
+
+#[cfg(test)]
+mod tests;
