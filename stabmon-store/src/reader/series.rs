@@ -145,7 +145,7 @@ enum SeriesPiece {
     /// The samples of a row group of a file older than schema 5, which derives values from other rows.
     Samples(Vec<Sample>),
     /// A schema-5 row group's system columns and latency rows.
-    Columns(SeriesColumns),
+    Columns(Box<SeriesColumns>),
 }
 
 impl StoreReader {
@@ -233,7 +233,7 @@ impl StoreReader {
                             }
                             None => None,
                         };
-                        Ok(SeriesPiece::Columns(SeriesColumns {
+                        Ok(SeriesPiece::Columns(Box::new(SeriesColumns {
                             path: file.clone(),
                             latency_path: lat_path.clone(),
                             lists_paths: (seg.file(TABLES[1]), seg.file(TABLES[2])),
@@ -241,7 +241,7 @@ impl StoreReader {
                             batches,
                             probes,
                             lists,
-                        }))
+                        })))
                     })
             } else {
                 whole_samples(seg, chunk).map(SeriesPiece::Samples)

@@ -96,7 +96,7 @@ enum Piece {
     /// Whole samples, of files older than schema 5.
     Samples(Vec<Sample>),
     /// A row group's columns.
-    Columns(Decoded),
+    Columns(Box<Decoded>),
 }
 
 impl StoreReader {
@@ -162,7 +162,7 @@ impl StoreReader {
             let chunk = tables.samples.chunk(g, range);
             match tables.decode(g, chunk) {
                 Ok(Some(d)) => {
-                    if !sink(Ok(Piece::Columns(d))) {
+                    if !sink(Ok(Piece::Columns(Box::new(d)))) {
                         return Ok(false);
                     }
                 }
