@@ -1,7 +1,9 @@
 //! Rows of a row group put with the sample they belong to (the tables order rows by process or target, not by
 //! time), and reading on a second thread while this one builds.
 
+use super::StoreReader;
 use crate::error::Error;
+use crate::layout::{SegmentLoc, TABLES};
 
 /// Finds a sample of a chunk by its time: a slot per second of the chunk points at the first sample in it (rows
 /// come ordered by process, not by time, so each row is looked up). Times out of order (a damaged file) are found
@@ -132,6 +134,33 @@ impl ByTick {
     /// The (batch, row) positions of sample `k`'s rows.
     pub(super) fn of(&self, k: usize) -> &[(u32, u32)] {
         &self.order[self.starts[k] as usize..self.starts[k + 1] as usize]
+    }
+}
+
+/// Where decoding hands its pieces: `false` when the reader wants no more.
+pub(super) type Sink<'a, P> = dyn FnMut(Result<P, Error>) -> bool + 'a;
+
+impl StoreReader {
+    /// Decodes `segments` one at a time with `decode`, which hands its pieces to `sink` and says whether to go on.
+    /// A segment that fails is skipped with a warning naming its samples file; a newer schema is handed to `sink`
+    /// as the error that ends the read.
+    pub(super) fn decode_segments<P>(
+        &self,
+        segments: &[SegmentLoc],
+        sink: &mut Sink<'_, P>,
+        decode: impl Fn(&SegmentLoc, &mut Sink<'_, P>) -> Result<bool, Error>,
+    ) {
+        for seg in segments {
+            match decode(seg, sink) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e @ Error::NewerSchema { .. }) => {
+                    sink(Err(e));
+                    return;
+                }
+                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
+            }
+        }
     }
 }
 

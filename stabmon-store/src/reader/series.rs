@@ -62,7 +62,11 @@ impl StoreReader {
         // A row group at a time, decoded on a second thread while this one appends the last: memory holds the
         // columns and two row groups.
         pipelined(
-            |sink| self.decode_series(&segments, range, sink),
+            |sink| {
+                self.decode_segments(&segments, sink, |seg, sink| {
+                    self.decode_series_segment(seg, range, sink)
+                })
+            },
             |piece| {
                 match piece? {
                     SeriesPiece::Samples(list) => {
@@ -149,30 +153,8 @@ enum SeriesPiece {
 }
 
 impl StoreReader {
-    /// Decodes the row groups of `segments` in `range`, one at a time, for a series, handing each to `sink`
-    /// (which says whether to go on). Damaged row groups and segments are skipped with a warning; a newer schema is
-    /// handed over as the error that ends the read.
-    fn decode_series(
-        &self,
-        segments: &[SegmentLoc],
-        range: Range,
-        sink: &mut dyn FnMut(Result<SeriesPiece, Error>) -> bool,
-    ) {
-        for seg in segments {
-            let file = seg.file(TABLES[0]);
-            match self.decode_series_segment(seg, range, sink) {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e @ Error::NewerSchema { .. }) => {
-                    sink(Err(e));
-                    return;
-                }
-                Err(e) => self.warn(&file, &e),
-            }
-        }
-    }
-
-    /// [`decode_series`](Self::decode_series) of one segment; `false` once the sink wants no more.
+    /// Decodes the row groups of `seg` in `range`, one at a time, for a series, handing each to `sink`; `false` once
+    /// the sink wants no more. A damaged row group is skipped with a warning.
     fn decode_series_segment(
         &self,
         seg: &SegmentLoc,

@@ -46,7 +46,11 @@ impl StoreReader {
             last: &mut last,
         };
         pipelined(
-            |sink| self.decode_usage(&segments, range, sink),
+            |sink| {
+                self.decode_segments(&segments, sink, |seg, sink| {
+                    self.decode_segment(seg, range, sink)
+                })
+            },
             |piece| self.add_piece(piece, &mut sum),
         )?;
         let journal = self
@@ -100,34 +104,8 @@ enum Piece {
 }
 
 impl StoreReader {
-    /// Decodes the row groups of `segments` in `range`, one at a time, handing each to `sink` (which says whether
-    /// to go on). Damaged row groups and segments are skipped with a warning; a newer schema is handed over as the
-    /// error that ends the read.
-    fn decode_usage(
-        &self,
-        segments: &[SegmentLoc],
-        range: Range,
-        sink: &mut dyn FnMut(Result<Piece, Error>) -> bool,
-    ) {
-        for seg in segments {
-            let go_on = match self.decode_segment(seg, range, sink) {
-                Ok(go_on) => go_on,
-                Err(e @ Error::NewerSchema { .. }) => {
-                    sink(Err(e));
-                    false
-                }
-                Err(e) => {
-                    self.warn(&seg.file(TABLES[0]), &e);
-                    true
-                }
-            };
-            if !go_on {
-                return;
-            }
-        }
-    }
-
-    /// [`decode_usage`](Self::decode_usage) of one segment; `false` once the sink wants no more.
+    /// Decodes the row groups of `seg` in `range`, one at a time, for usage, handing each to `sink`; `false` once
+    /// the sink wants no more. A damaged row group is skipped with a warning.
     fn decode_segment(
         &self,
         seg: &SegmentLoc,
