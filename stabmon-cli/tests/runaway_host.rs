@@ -102,7 +102,8 @@ mod linux {
         let pid = burn.id();
         sleep(Duration::from_secs(20));
         burn.kill().unwrap();
-        burn.wait().unwrap();
+        // Reaped only after the recording: reaping adds the loop's 20 s to this test process's children's CPU in
+        // one sample, which attribution would then weigh against the loop itself (exits are not recorded yet).
         let status = loop {
             if let Some(s) = recorder.try_wait().unwrap() {
                 break s;
@@ -114,6 +115,7 @@ mod linux {
             sleep(Duration::from_millis(200));
         };
         assert!(status.success(), "record failed: {status:?}");
+        burn.wait().unwrap();
 
         let got = incidents(&data);
         let named: Vec<&Value> = got
