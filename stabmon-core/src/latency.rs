@@ -180,16 +180,18 @@ impl ProbeOutcome {
     /// Returns `None` for an unknown kind, or for `http_status` without a code.
     pub fn from_parts(kind: &str, http_status: Option<u16>, message: Option<&str>) -> Option<Self> {
         let msg = || message.unwrap_or_default().to_owned();
-        Some(match OutcomeKind::from_kind(kind)? {
-            OutcomeKind::Ok => ProbeOutcome::Ok,
-            OutcomeKind::Timeout => ProbeOutcome::Timeout,
-            OutcomeKind::Refused => ProbeOutcome::Refused,
-            OutcomeKind::Reset => ProbeOutcome::Reset,
-            OutcomeKind::DnsError => ProbeOutcome::DnsError(msg()),
-            OutcomeKind::TlsError => ProbeOutcome::TlsError(msg()),
-            OutcomeKind::HttpStatus => ProbeOutcome::HttpStatus(http_status?),
-            OutcomeKind::Other => ProbeOutcome::Other(msg()),
-        })
+        Some(
+            match OutcomeKind::from_parts(kind, http_status.is_some())? {
+                OutcomeKind::Ok => ProbeOutcome::Ok,
+                OutcomeKind::Timeout => ProbeOutcome::Timeout,
+                OutcomeKind::Refused => ProbeOutcome::Refused,
+                OutcomeKind::Reset => ProbeOutcome::Reset,
+                OutcomeKind::DnsError => ProbeOutcome::DnsError(msg()),
+                OutcomeKind::TlsError => ProbeOutcome::TlsError(msg()),
+                OutcomeKind::HttpStatus => ProbeOutcome::HttpStatus(http_status?),
+                OutcomeKind::Other => ProbeOutcome::Other(msg()),
+            },
+        )
     }
 }
 
@@ -327,6 +329,12 @@ impl OutcomeKind {
     /// The kind named `kind` ([`kind`](Self::kind)'s inverse).
     pub fn from_kind(kind: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.kind() == kind)
+    }
+
+    /// The kind of a stored outcome: named `kind`, with or without an HTTP status code. `None` for an unknown name
+    /// or `http_status` without a code (the rule [`ProbeOutcome::from_parts`] reads outcomes by).
+    pub fn from_parts(kind: &str, has_http_status: bool) -> Option<Self> {
+        Self::from_kind(kind).filter(|k| *k != OutcomeKind::HttpStatus || has_http_status)
     }
 
     /// The kind of `outcome`.

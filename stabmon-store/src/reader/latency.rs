@@ -47,12 +47,7 @@ pub(super) fn read_latency(
                 .get(i)
                 .ok_or_else(|| invalid(path, "a null outcome"))?;
             let outcome = ProbeOutcome::from_parts(kind, opt(status, i), message.get(i))
-                .ok_or_else(|| {
-                    invalid(
-                        path,
-                        format!("unknown probe outcome {kind:?} (or http_status without a code)"),
-                    )
-                })?;
+                .ok_or_else(|| bad_outcome(path, kind))?;
             let mut p = LatencyProbe::new(
                 target
                     .get(i)
@@ -69,4 +64,12 @@ pub(super) fn read_latency(
         }
     }
     Ok(())
+}
+
+/// The error of an outcome that does not read: an unknown name, or `http_status` without a code.
+pub(super) fn bad_outcome(path: &Path, kind: &str) -> Error {
+    invalid(
+        path,
+        format!("unknown probe outcome {kind:?} (or http_status without a code)"),
+    )
 }

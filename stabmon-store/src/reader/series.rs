@@ -14,6 +14,7 @@ use stabmon_core::series::SystemSeries;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::group::{TickIndex, pipelined};
+use super::latency::bad_outcome;
 use super::scan::{MICRO, row_groups};
 use super::segment::read_segment;
 use super::table::{Strings, TableFile};
@@ -444,16 +445,8 @@ impl SeriesColumns {
                 let name = outcome
                     .get(i)
                     .ok_or_else(|| invalid(path, "a null outcome"))?;
-                let kind = OutcomeKind::from_kind(name)
-                    .filter(|k| *k != OutcomeKind::HttpStatus || !status.is_null(i))
-                    .ok_or_else(|| {
-                        invalid(
-                            path,
-                            format!(
-                                "unknown probe outcome {name:?} (or http_status without a code)"
-                            ),
-                        )
-                    })?;
+                let kind = OutcomeKind::from_parts(name, !status.is_null(i))
+                    .ok_or_else(|| bad_outcome(path, name))?;
                 let rtt_ms =
                     (kind.is_ok() && !total.is_null(i)).then(|| total.value(i) as f64 / 1000.0);
                 out[k].push(ProbeRow {
