@@ -351,7 +351,7 @@ impl Report {
         if lo == 0 && hi == ts.len() {
             self.render_range(series, source)
         } else {
-            self.render_range(&sub_series(series, lo, hi, cfg.from, cfg.to), source)
+            self.render_range(&series.slice(lo, hi, cfg.from, cfg.to), source)
         }
     }
 
@@ -448,53 +448,4 @@ fn write_page<W: Write + ?Sized>(html: &str, out: &mut W) -> Result<(), Error> {
     out.write_all(html.as_bytes())
         .and_then(|()| out.flush())
         .map_err(|source| Error::Write { source })
-}
-
-/// Samples `lo..hi` of `series`, with the latency probes started in `[from, to)`.
-fn sub_series(
-    series: &SystemSeries,
-    lo: usize,
-    hi: usize,
-    from: Option<Timestamp>,
-    to: Option<Timestamp>,
-) -> SystemSeries {
-    fn cut<T: Clone>(col: &[T], lo: usize, hi: usize) -> Vec<T> {
-        col.get(lo..hi).map(<[T]>::to_vec).unwrap_or_default()
-    }
-    let mut s = SystemSeries::new(series.host.clone());
-    s.ts = cut(&series.ts, lo, hi);
-    s.interval_us = cut(&series.interval_us, lo, hi);
-    s.cpu_busy_pct = cut(&series.cpu_busy_pct, lo, hi);
-    s.mem_total_bytes = cut(&series.mem_total_bytes, lo, hi);
-    s.mem_used_bytes = cut(&series.mem_used_bytes, lo, hi);
-    s.mem_available_bytes = cut(&series.mem_available_bytes, lo, hi);
-    s.swap_used_bytes = cut(&series.swap_used_bytes, lo, hi);
-    s.swap_total_bytes = cut(&series.swap_total_bytes, lo, hi);
-    for (d, c) in s.load.iter_mut().zip(&series.load) {
-        *d = cut(c, lo, hi);
-    }
-    for (d, c) in s.pressure_pct.iter_mut().zip(&series.pressure_pct) {
-        *d = cut(c, lo, hi);
-    }
-    s.pressure_present = cut(&series.pressure_present, lo, hi);
-    s.oom_kill_count = cut(&series.oom_kill_count, lo, hi);
-    s.boot_time = cut(&series.boot_time, lo, hi);
-    s.boot_id = cut(&series.boot_id, lo, hi);
-    s.boot_ids.clone_from(&series.boot_ids);
-    s.utc_offset_secs = cut(&series.utc_offset_secs, lo, hi);
-    s.cores = cut(&series.cores, lo, hi);
-    s.latency = series
-        .latency
-        .iter()
-        .map(|(target, probes)| {
-            let kept = probes
-                .iter()
-                .filter(|p| from.is_none_or(|f| p.ts >= f) && to.is_none_or(|t| p.ts < t))
-                .copied()
-                .collect::<Vec<_>>();
-            (target.clone(), kept)
-        })
-        .filter(|(_, kept)| !kept.is_empty())
-        .collect();
-    s
 }

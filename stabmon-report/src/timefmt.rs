@@ -24,9 +24,11 @@ impl Offsets {
     /// The offsets recorded in `series` (sorted by time; UTC where a sample has none), with the zone `zone`.
     pub(crate) fn from_series(series: &SystemSeries, zone: Option<String>) -> Self {
         let mut changes: Vec<(i64, i32)> = Vec::new();
-        for (ts, off) in series.ts.iter().zip(&series.utc_offset_secs) {
+        for (first, _, off) in series.utc_offset_secs.iter_runs() {
             let off = off.unwrap_or(0);
-            if changes.last().map(|c| c.1) != Some(off) {
+            if let Some(ts) = series.ts.get(first)
+                && changes.last().map(|c| c.1) != Some(off)
+            {
                 changes.push((ts.as_unix_secs(), off));
             }
         }

@@ -119,12 +119,10 @@ pub(super) fn latency_chart(
                 t >= from_us && t <= to_us
             })
         };
-        let mut rtts: Vec<f64> = in_range().filter_map(|p| p.round_trip_ms()).collect();
-        let max_ms = rtts.iter().copied().reduce(f64::max);
-        let median_ms = (!rtts.is_empty()).then(|| {
-            let mid = rtts.len() / 2;
-            *rtts.select_nth_unstable_by(mid, f64::total_cmp).1
-        });
+        let max_ms = in_range()
+            .filter_map(|p| p.round_trip_ms())
+            .reduce(f64::max);
+        let median_ms = median_rtt_ms(in_range());
         lanes.push(Lane {
             name: (*name).to_owned(),
             class,

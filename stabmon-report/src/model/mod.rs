@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use stabmon_core::latency::ProbePoint;
-use stabmon_core::latency::{jitter_ms, loss};
+use stabmon_core::latency::{jitter_ms, loss, median_rtt_ms};
 use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 

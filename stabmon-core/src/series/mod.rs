@@ -2,8 +2,9 @@
 //! without the per-sample process lists.
 //!
 //! A [`Sample`] carries its top process lists, a few kilobytes; a month at 1 s of them does not fit in the memory of
-//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 140
-//! bytes a sample, 12 of them who was busiest), and analysis asks a [`WindowSource`] for whole samples only inside
+//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (88 bytes
+//! a sample, 12 of them who was busiest, plus 16 bytes a latency probe; values that rarely change, such as installed
+//! memory or the boot, are kept as [`Runs`]), and analysis asks a [`WindowSource`] for whole samples only inside
 //! the windows where it names a culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
 //!
 //! ```
@@ -31,6 +32,10 @@ use crate::latency::{LatencyProbe, ProbePoint};
 use crate::sample::{LoadAvg, Memory, Pressure, Sample, TopProcesses};
 use crate::time::Timestamp;
 
+mod runs;
+
+pub use runs::Runs;
+
 /// A host's system values, one column per value and one row per sample, sorted by time.
 ///
 /// Optional values are `NaN` (floats) or `None` where the sample did not have them. Build it with
@@ -48,7 +53,7 @@ pub struct SystemSeries {
     /// Whole-machine CPU busy, % of all cores.
     pub cpu_busy_pct: Vec<f32>,
     /// Installed memory, bytes.
-    pub mem_total_bytes: Vec<u64>,
+    pub mem_total_bytes: Runs<u64>,
     /// Memory in use, bytes.
     pub mem_used_bytes: Vec<u64>,
     /// Memory available, bytes.
@@ -56,31 +61,31 @@ pub struct SystemSeries {
     /// Swap in use, bytes.
     pub swap_used_bytes: Vec<u64>,
     /// Swap configured, bytes.
-    pub swap_total_bytes: Vec<u64>,
+    pub swap_total_bytes: Runs<u64>,
     /// Load averages over 1, 5 and 15 minutes (`NaN` where the OS has none).
     pub load: [Vec<f32>; 3],
     /// Pressure stalls, % of the interval: cpu some, memory some, memory full, io some, io full (`NaN` where not
     /// read).
     pub pressure_pct: [Vec<f32>; 5],
     /// Whether the sample carried pressure information at all.
-    pub pressure_present: Vec<bool>,
+    pub pressure_present: Runs<bool>,
     /// The kernel's cumulative OOM-kill counter.
-    pub oom_kill_count: Vec<Option<u64>>,
+    pub oom_kill_count: Runs<Option<u64>>,
     /// When the machine booted.
-    pub boot_time: Vec<Timestamp>,
+    pub boot_time: Runs<Timestamp>,
     /// Index into [`boot_ids`](Self::boot_ids) of the sample's boot id.
-    pub boot_id: Vec<u32>,
+    pub boot_id: Runs<u32>,
     /// The distinct boot ids, in order of first appearance (`None`: the sample had none).
     pub boot_ids: Vec<Option<String>>,
     /// The host's offset from UTC at each sample, seconds east.
-    pub utc_offset_secs: Vec<Option<i32>>,
+    pub utc_offset_secs: Runs<Option<i32>>,
     /// The number of cores each sample had.
-    pub cores: Vec<u16>,
+    pub cores: Runs<u16>,
     /// Who was busiest at each sample (the process and the group of one name with the most CPU): what runaway
     /// detection reads without the process lists.
     pub busiest: BusiestColumns,
     /// The latency probes the samples carried, per target, each list sorted by start time (ties in the samples'
-    /// order): 24 bytes a probe.
+    /// order): 16 bytes a probe.
     pub latency: BTreeMap<String, Vec<ProbePoint>>,
 }
 
@@ -140,23 +145,15 @@ impl SystemSeries {
         self.ts.reserve_exact(additional);
         self.interval_us.reserve_exact(additional);
         self.cpu_busy_pct.reserve_exact(additional);
-        self.mem_total_bytes.reserve_exact(additional);
         self.mem_used_bytes.reserve_exact(additional);
         self.mem_available_bytes.reserve_exact(additional);
         self.swap_used_bytes.reserve_exact(additional);
-        self.swap_total_bytes.reserve_exact(additional);
         for c in &mut self.load {
             c.reserve_exact(additional);
         }
         for c in &mut self.pressure_pct {
             c.reserve_exact(additional);
         }
-        self.pressure_present.reserve_exact(additional);
-        self.oom_kill_count.reserve_exact(additional);
-        self.boot_time.reserve_exact(additional);
-        self.boot_id.reserve_exact(additional);
-        self.utc_offset_secs.reserve_exact(additional);
-        self.cores.reserve_exact(additional);
         self.busiest.reserve(additional);
     }
 
@@ -233,8 +230,8 @@ impl SystemSeries {
     /// reader that fills the columns itself).
     pub fn push_boot_id(&mut self, id: Option<&str>) {
         // Boot ids change at reboots only: the last one is nearly always the one.
-        let k = match self.boot_id.last() {
-            Some(&k) if self.boot_ids.get(k as usize).map(Option::as_deref) == Some(id) => k,
+        let k = match self.boot_id.last().copied() {
+            Some(k) if self.boot_ids.get(k as usize).map(Option::as_deref) == Some(id) => k,
             _ => match self.boot_ids.iter().position(|b| b.as_deref() == id) {
                 Some(k) => k as u32,
                 None => {
@@ -299,6 +296,56 @@ impl SystemSeries {
         self.ts.partition_point(|x| *x < t)
     }
 
+    /// Samples `lo..hi` (clipped to the samples there are), with the latency probes that started in
+    /// `[from, to)` (either end open where `None`).
+    pub fn slice(
+        &self,
+        lo: usize,
+        hi: usize,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> SystemSeries {
+        fn cut<T: Clone>(col: &[T], lo: usize, hi: usize) -> Vec<T> {
+            col.get(lo..hi.min(col.len()))
+                .map(<[T]>::to_vec)
+                .unwrap_or_default()
+        }
+        let mut s = SystemSeries::new(self.host.clone());
+        s.ts = cut(&self.ts, lo, hi);
+        s.interval_us = cut(&self.interval_us, lo, hi);
+        s.cpu_busy_pct = cut(&self.cpu_busy_pct, lo, hi);
+        s.mem_total_bytes = self.mem_total_bytes.slice(lo, hi);
+        s.mem_used_bytes = cut(&self.mem_used_bytes, lo, hi);
+        s.mem_available_bytes = cut(&self.mem_available_bytes, lo, hi);
+        s.swap_used_bytes = cut(&self.swap_used_bytes, lo, hi);
+        s.swap_total_bytes = self.swap_total_bytes.slice(lo, hi);
+        for (d, c) in s.load.iter_mut().zip(&self.load) {
+            *d = cut(c, lo, hi);
+        }
+        for (d, c) in s.pressure_pct.iter_mut().zip(&self.pressure_pct) {
+            *d = cut(c, lo, hi);
+        }
+        s.pressure_present = self.pressure_present.slice(lo, hi);
+        s.oom_kill_count = self.oom_kill_count.slice(lo, hi);
+        s.boot_time = self.boot_time.slice(lo, hi);
+        s.boot_id = self.boot_id.slice(lo, hi);
+        s.boot_ids.clone_from(&self.boot_ids);
+        s.utc_offset_secs = self.utc_offset_secs.slice(lo, hi);
+        s.cores = self.cores.slice(lo, hi);
+        s.busiest = self.busiest.slice(lo, hi);
+        s.latency = self
+            .latency
+            .iter()
+            .map(|(target, probes)| {
+                let a = from.map_or(0, |f| probes.partition_point(|p| p.ts < f));
+                let b = to.map_or(probes.len(), |t| probes.partition_point(|p| p.ts < t));
+                (target.clone(), probes[a..b.max(a)].to_vec())
+            })
+            .filter(|(_, kept)| !kept.is_empty())
+            .collect();
+        s
+    }
+
     /// The bytes the columns and probe lists hold (capacity): what a range costs.
     pub fn heap_bytes(&self) -> usize {
         fn b<T>(v: &Vec<T>) -> usize {
@@ -307,19 +354,19 @@ impl SystemSeries {
         b(&self.ts)
             + b(&self.interval_us)
             + b(&self.cpu_busy_pct)
-            + b(&self.mem_total_bytes)
+            + self.mem_total_bytes.heap_bytes()
             + b(&self.mem_used_bytes)
             + b(&self.mem_available_bytes)
             + b(&self.swap_used_bytes)
-            + b(&self.swap_total_bytes)
+            + self.swap_total_bytes.heap_bytes()
             + self.load.iter().map(b).sum::<usize>()
             + self.pressure_pct.iter().map(b).sum::<usize>()
-            + b(&self.pressure_present)
-            + b(&self.oom_kill_count)
-            + b(&self.boot_time)
-            + b(&self.boot_id)
-            + b(&self.utc_offset_secs)
-            + b(&self.cores)
+            + self.pressure_present.heap_bytes()
+            + self.oom_kill_count.heap_bytes()
+            + self.boot_time.heap_bytes()
+            + self.boot_id.heap_bytes()
+            + self.utc_offset_secs.heap_bytes()
+            + self.cores.heap_bytes()
             + self.busiest.heap_bytes()
             + self.latency.values().map(b).sum::<usize>()
     }
@@ -443,6 +490,19 @@ impl BusiestColumns {
             }
         };
         self.who.push(k);
+    }
+
+    /// Samples `lo..hi` (clipped to the samples there are).
+    pub fn slice(&self, lo: usize, hi: usize) -> BusiestColumns {
+        let hi = hi.min(self.len());
+        let lo = lo.min(hi);
+        BusiestColumns {
+            cpu_pct: self.cpu_pct[lo..hi].to_vec(),
+            group_cpu_pct: self.group_cpu_pct[lo..hi].to_vec(),
+            who: self.who[lo..hi].to_vec(),
+            whos: self.whos.clone(),
+            index: self.index.clone(),
+        }
     }
 
     /// Sample `i`'s pair.
