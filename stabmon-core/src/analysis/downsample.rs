@@ -27,62 +27,106 @@ pub fn downsample_minmax(
     columns: usize,
     keep: &[i64],
 ) -> Vec<usize> {
-    let n = ts_micros.len().min(values.len());
-    let ts = &ts_micros[..n];
+    downsample_minmax_iter(
+        ts_micros.iter().copied().zip(values.iter().copied()),
+        columns,
+        keep,
+    )
+}
+
+/// [`downsample_minmax`] of points `(ts_micros, value)` given by an iterator (sorted by time), which is walked
+/// twice instead of the points being copied into columns: the indices are the points' positions in it.
+///
+/// ```
+/// use stabmon_core::analysis::{downsample_minmax, downsample_minmax_iter};
+///
+/// let points = (0..1000i64).map(|t| (t, if t == 501 { 99.0 } else { 1.0 }));
+/// let idx = downsample_minmax_iter(points.clone(), 10, &[]);
+/// let (ts, values): (Vec<i64>, Vec<f64>) = points.unzip();
+/// assert_eq!(idx, downsample_minmax(&ts, &values, 10, &[]));
+/// ```
+pub fn downsample_minmax_iter(
+    points: impl Iterator<Item = (i64, f64)> + Clone,
+    columns: usize,
+    keep: &[i64],
+) -> Vec<usize> {
+    let (mut n, mut t0, mut t_last) = (0usize, 0i64, 0i64);
+    for (t, _) in points.clone() {
+        if n == 0 {
+            t0 = t;
+        }
+        t_last = t;
+        n += 1;
+    }
     if n == 0 {
         return Vec::new();
     }
-    let mut out: Vec<usize> = Vec::new();
-    if columns > 0 && n <= columns.saturating_mul(4) {
-        out.extend(0..n);
-    } else if columns > 0 {
-        out.reserve(columns * 4 + keep.len());
-        let t0 = ts[0];
-        let span = (ts[n - 1] as i128 - t0 as i128).max(0) + 1;
-        let column_of = |t: i64| -> usize {
-            let c = (t as i128 - t0 as i128).max(0) * columns as i128 / span;
-            usize::try_from(c).unwrap_or(columns - 1).min(columns - 1)
-        };
-        let mut i = 0;
-        while i < n {
-            let col = column_of(ts[i]);
-            let first = i;
-            let (mut lo, mut hi, mut nan): (Option<usize>, Option<usize>, Option<usize>) =
-                (None, None, None);
-            while i < n && column_of(ts[i]) == col {
-                let v = values[i];
-                if v.is_nan() {
-                    nan.get_or_insert(i);
-                } else {
-                    if lo.is_none_or(|j| v < values[j]) {
-                        lo = Some(i);
-                    }
-                    if hi.is_none_or(|j| v > values[j]) {
-                        hi = Some(i);
-                    }
-                }
-                i += 1;
-            }
-            out.push(first);
-            out.extend([lo, hi, nan].into_iter().flatten());
-            out.push(i - 1);
+    let every = columns > 0 && n <= columns.saturating_mul(4);
+    let mut out: Vec<usize> = Vec::with_capacity(if every { n } else { columns * 5 } + keep.len());
+    let span = (t_last as i128 - t0 as i128).max(0) + 1;
+    let column_of = |t: i64| -> usize {
+        let c = (t as i128 - t0 as i128).max(0) * columns as i128 / span;
+        usize::try_from(c).unwrap_or(columns - 1).min(columns - 1)
+    };
+    let mut keep_sorted = keep.to_vec();
+    keep_sorted.sort_unstable();
+    let mut next_keep = 0usize;
+    let mut prev: Option<(usize, i64)> = None;
+    // The open column: its number, first index, lowest and highest (index, value), first NaN.
+    type Column = (
+        usize,
+        usize,
+        Option<(usize, f64)>,
+        Option<(usize, f64)>,
+        Option<usize>,
+    );
+    let mut open: Option<Column> = None;
+    let close = |c: Column, last: usize, out: &mut Vec<usize>| {
+        out.push(c.1);
+        out.extend(
+            [c.2.map(|x| x.0), c.3.map(|x| x.0), c.4]
+                .into_iter()
+                .flatten(),
+        );
+        out.push(last);
+    };
+    for (i, (t, v)) in points.enumerate() {
+        // Each kept instant takes the nearer of the last point before it and the first at or after it.
+        while let Some(&k) = keep_sorted.get(next_keep).filter(|&&k| k <= t) {
+            let nearest = match prev {
+                Some((a, ta)) if (k as i128 - ta as i128) <= (t as i128 - k as i128) => a,
+                _ => i,
+            };
+            out.push(nearest);
+            next_keep += 1;
         }
-    }
-    for &k in keep {
-        let j = ts.partition_point(|t| *t < k);
-        let nearest = match (j.checked_sub(1), (j < n).then_some(j)) {
-            (Some(a), Some(b)) => {
-                if (k as i128 - ts[a] as i128) <= (ts[b] as i128 - k as i128) {
-                    a
-                } else {
-                    b
+        if every {
+            out.push(i);
+        } else if columns > 0 {
+            let col = column_of(t);
+            if let Some(c) = open.filter(|c| c.0 != col) {
+                close(c, i - 1, &mut out);
+                open = None;
+            }
+            let c = open.get_or_insert((col, i, None, None, None));
+            if v.is_nan() {
+                c.4.get_or_insert(i);
+            } else {
+                if c.2.is_none_or(|(_, lo)| v < lo) {
+                    c.2 = Some((i, v));
+                }
+                if c.3.is_none_or(|(_, hi)| v > hi) {
+                    c.3 = Some((i, v));
                 }
             }
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => continue,
-        };
-        out.push(nearest);
+        }
+        prev = Some((i, t));
+    }
+    if let Some(c) = open {
+        close(c, n - 1, &mut out);
+    }
+    if let Some((a, _)) = prev {
+        out.extend(std::iter::repeat_n(a, keep_sorted.len() - next_keep));
     }
     out.sort_unstable();
     out.dedup();

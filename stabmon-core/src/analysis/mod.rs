@@ -157,7 +157,7 @@ mod view;
 
 pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::{detect_incidents, detect_incidents_in};
-pub use downsample::downsample_minmax;
+pub use downsample::{downsample_minmax, downsample_minmax_iter};
 pub use gaps::find_gaps;
 pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, rank_by_memory, usage_by_name};
 

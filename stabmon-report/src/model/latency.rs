@@ -64,11 +64,22 @@ pub(super) fn latency_chart(
     let mut lanes = Vec::new();
     for (i, (name, probes)) in by_target.iter().enumerate() {
         let class = PALETTE[i % PALETTE.len()];
-        let (mut ts, mut values, mut brk_prefix) = (Vec::new(), Vec::new(), Vec::new());
+        // The successful probes' (time, log value), walked again rather than copied: a month has millions.
+        let ok = || {
+            probes.iter().filter_map(move |p| {
+                let ms = p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0)?;
+                Some((p.ts.as_unix_micros(), (ms / floor).log10()))
+            })
+        };
+        let idx = downsample_minmax_iter(ok(), columns, keep);
+        // The line breaks before a probe after three or more failed ones, or after a pause in probing.
         let (mut breaks, mut fails_since) = (0u32, 0u32);
         let mut last_end: Option<i64> = None;
         let mut fail_us: Vec<i64> = Vec::new();
         let mut last_fail_col = i64::MIN;
+        let mut points = Vec::with_capacity(idx.len());
+        let (mut k, mut wanted) = (0usize, idx.iter().peekable());
+        let mut drawn_breaks: Option<u32> = None;
         for p in probes {
             let t = p.ts.as_unix_micros();
             match p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0) {
@@ -78,9 +89,12 @@ pub(super) fn latency_chart(
                     }
                     fails_since = 0;
                     last_end = Some(t.saturating_add((ms * 1000.0) as i64));
-                    ts.push(t);
-                    values.push((ms / floor).log10());
-                    brk_prefix.push(breaks);
+                    if wanted.next_if_eq(&&k).is_some() {
+                        let brk = drawn_breaks.is_some_and(|b| breaks > b);
+                        points.push((t, (ms / floor).log10(), brk));
+                        drawn_breaks = Some(breaks);
+                    }
+                    k += 1;
                 }
                 None => {
                     fails_since += 1;
@@ -92,16 +106,6 @@ pub(super) fn latency_chart(
                     }
                 }
             }
-        }
-        let mut idx = downsample_minmax(&ts, &values, columns, keep);
-        idx.sort_unstable();
-        idx.dedup();
-        let mut points = Vec::with_capacity(idx.len());
-        let mut prev: Option<usize> = None;
-        for k in idx {
-            let brk = prev.is_some_and(|p| brk_prefix[k] > brk_prefix[p]);
-            points.push((ts[k], values[k], brk));
-            prev = Some(k);
         }
         if !points.is_empty() {
             series.push(Series {

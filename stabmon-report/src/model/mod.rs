@@ -13,7 +13,9 @@ use stabmon_core::{ProcessEntry, Sample, Timestamp};
 use crate::escape::truncate_chars;
 use crate::timefmt::Offsets;
 use crate::{Chart, Error};
-use stabmon_core::analysis::{GapKind, Incident, IncidentKind, downsample_minmax};
+use stabmon_core::analysis::{
+    GapKind, Incident, IncidentKind, downsample_minmax, downsample_minmax_iter,
+};
 
 mod charts;
 mod gaps;
