@@ -9,7 +9,7 @@
 //! - [`Report::write_html`] renders `&[Sample]` (from any source, never store types) to any [`std::io::Write`] and
 //!   returns a [`Summary`] with the incidents it drew;
 //! - [`Report::write_html_from`] renders the same page from a [`SystemSeries`] (the system values as columns,
-//!   about 130 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
+//!   88 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
 //!   the page shows: the way to render a week or a month without holding its samples;
 //! - [`Notice`] renders a small page of the same make for what is not a report: no samples yet, choose a host, an
 //!   error (the live view's status pages);
