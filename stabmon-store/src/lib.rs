@@ -327,6 +327,9 @@
 mod codec;
 mod error;
 mod fsio;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod journal;
 mod layout;
 mod lock;
