@@ -144,7 +144,7 @@ fn full_disk_inside() {
     let data = mount.join("data");
     let t0 = Timestamp::from_unix_secs(1_795_576_320); // 2026-11-25T03:12:00Z
     let all: Vec<Sample> = Synth::new(t0, Duration::from_secs(1))
-        .count(400)
+        .count(3000)
         .processes(200)
         .host("nas")
         .iter()
@@ -155,7 +155,7 @@ fn full_disk_inside() {
         .rotate(Duration::from_secs(60));
     let (mut rec, _) = FlightRecorder::open(&data, opts).unwrap();
     let mut notices = Vec::new();
-    let (before, full) = (150, 250);
+    let before = 150;
 
     for s in &all[..before] {
         notices.extend(rec.record(s));
@@ -170,9 +170,18 @@ fn full_disk_inside() {
     let filler = fill(mount);
 
     // Sampling goes on while the disk is full: every sample is taken, the oldest waiting ones are dropped.
-    for s in &all[before..full] {
-        notices.extend(rec.record(s));
+    // The journal first fills the zeros it wrote ahead; from the first failure on, enough samples for the
+    // buffer to overflow.
+    let mut full = before;
+    let mut last = all.len() - 100;
+    while full < last {
+        let n = rec.record(&all[full]);
+        if n.iter().any(|n| matches!(n, Notice::WriteFailed { .. })) {
+            last = full + BUFFER + 30;
+        }
+        notices.extend(n);
         assert!(rec.pending() <= BUFFER);
+        full += 1;
     }
     notices.extend(rec.wait_for_compaction());
     let failed = notices
@@ -191,6 +200,7 @@ fn full_disk_inside() {
 
     std::fs::remove_file(&filler).unwrap();
     let after = notices.len();
+    let all = &all[..full + 100];
     for s in &all[full..] {
         notices.extend(rec.record(s));
     }
