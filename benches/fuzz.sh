@@ -3,9 +3,9 @@
 # or RUNS executions, and prints executions per second and what was found.
 #   benches/fuzz.sh [SECONDS] [TARGET...]          (default 300 s each, every target)
 # FUZZ_RUNS (default 10000000) bounds the executions; FUZZ_TARGET_DIR the build (default benches/fuzz/target).
-# Corpora grow in benches/fuzz/corpus/TARGET (seeded from benches/fuzz/seeds and the store's fixtures); a crash
-# is saved in benches/fuzz/artifacts/TARGET and reproduced with `cargo +nightly fuzz run --fuzz-dir benches/fuzz
-# TARGET FILE`. Needs `cargo install cargo-fuzz`.
+# Corpora grow in benches/fuzz/corpus/TARGET (seeded from benches/fuzz/seeds and the store's fixtures), logs go to
+# benches/fuzz/logs/TARGET.log; a crash is saved in benches/fuzz/artifacts/TARGET and reproduced with
+# `cargo +nightly fuzz run --fuzz-dir benches/fuzz TARGET FILE`. Needs `cargo install cargo-fuzz`.
 set -eu
 secs=${1:-300}
 [ $# -gt 0 ] && shift
@@ -46,7 +46,8 @@ seed() {
 for t in $targets; do
     seed "$t"
     mkdir -p "$fuzz/artifacts/$t"
-    log=$(mktemp "${TMPDIR:-/tmp}/fuzz-$t.XXXXXX")
+    mkdir -p "$fuzz/logs"
+    log="$fuzz/logs/$t.log"
     status=0
     cargo +nightly fuzz run --fuzz-dir "$fuzz" --target-dir "$tdir" -O "$t" "$fuzz/corpus/$t" -- \
         -max_total_time="$secs" -runs="$runs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
@@ -55,7 +56,8 @@ for t in $targets; do
     execs=$(grep -E 'stat::number_of_executed_units' "$log" | tail -n 1 | awk '{print $2}')
     secs_run=$(grep -E 'stat::average_exec_per_sec' "$log" | tail -n 1 | awk '{print $2}')
     cov=$(grep -E '#[0-9]+' "$log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
-    if [ "$status" -eq 0 ]; then found="none"; else found="CRASH (exit $status), see $log and $fuzz/artifacts/$t"; fi
+    if [ "$status" -eq 0 ]; then found="no crash"; else found="CRASH (exit $status), see $log and $fuzz/artifacts/$t"; fi
     echo "$t: ${execs:-?} executions, ${secs_run:-?} exec/s, coverage ${cov:-?}, corpus $(ls "$fuzz/corpus/$t" | wc -l) inputs, findings: $found ${done_line:+($done_line)}"
-    [ "$status" -eq 0 ] && rm -f "$log"
+    # Panics inside the parquet crate that the store contained (the segment skipped with a warning), each place once.
+    grep '^contained panic' "$log" | sort -u || true
 done
