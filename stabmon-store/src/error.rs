@@ -188,6 +188,26 @@ pub(crate) fn arrow(path: impl Into<PathBuf>) -> impl FnOnce(arrow_schema::Arrow
     }
 }
 
+/// Runs `read`, which reads the Parquet file at `path`, with a panic turned into an error naming the file: the
+/// parquet crate still panics on some corrupt files, and one damaged segment must not end a read of the others
+/// (nor the process reading them).
+pub(crate) fn contain<T>(
+    path: &std::path::Path,
+    read: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(invalid(
+            path,
+            format!("the Parquet reader failed on it (it panicked: {what})"),
+        ))
+    })
+}
+
 pub(crate) fn invalid(path: impl Into<PathBuf>, reason: impl Into<String>) -> Error {
     Error::Invalid {
         path: path.into(),
@@ -223,5 +243,20 @@ mod tests {
         assert!(matches!(e, Error::Arrow { .. }), "{e:?}");
         assert!(e.to_string().contains("no ts"), "{e}");
         assert!(e.source().is_some_and(|s| s.is::<FormatError>()));
+    }
+
+    #[test]
+    fn a_panic_while_reading_a_file_is_an_error_naming_it() {
+        let path = std::path::Path::new("samples/host=a/date=2026-11-25/x.parquet");
+        let e = contain::<()>(path, || panic!("index out of bounds: the len is 3")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::Invalid { .. }), "{e:?}");
+        assert!(
+            msg.contains("x.parquet") && msg.contains("the len is 3"),
+            "{msg}"
+        );
+        let e = contain::<()>(path, || std::panic::panic_any(format!("owned {}", 7))).unwrap_err();
+        assert!(e.to_string().contains("owned 7"), "{e}");
+        assert_eq!(contain(path, || Ok(5)).unwrap(), 5);
     }
 }

@@ -117,6 +117,8 @@ pub(crate) struct Parsed {
     pub torn_bytes: u64,
     /// Frames of a kind this version does not know (skipped).
     pub unknown_frames: u64,
+    /// Zeros after the last record (written ahead by the writer).
+    pub zero_tail: u64,
 }
 
 /// Reads every complete record of a journal held in memory, through the same [`FrameReader`] the recorder uses.
@@ -137,6 +139,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, NotAJournal> {
         good_len: r.good_len,
         torn_bytes: r.torn_bytes,
         unknown_frames: r.unknown_frames,
+        zero_tail: r.zero_tail,
     })
 }
 
@@ -170,6 +173,9 @@ pub(crate) struct FrameReader<R> {
     pub torn_bytes: u64,
     /// Frames of a kind this version does not know (skipped).
     pub unknown_frames: u64,
+    /// Zeros after the last record: blocks the writer wrote ahead, not damage (known once
+    /// [`next_frame`](Self::next_frame) returned `None`).
+    pub zero_tail: u64,
     done: bool,
 }
 
@@ -185,8 +191,14 @@ impl<R: Read> FrameReader<R> {
             good_len: 0,
             torn_bytes: 0,
             unknown_frames: 0,
+            zero_tail: 0,
             done: false,
         };
+        if n > 0 && head[..n].iter().all(|&b| b == 0) {
+            // A crash after the zeros ahead were written but before the header: nothing was recorded in it yet.
+            out.end_at_zeros(n as u64)?;
+            return Ok(Ok(out));
+        }
         if n < HEADER_LEN {
             // A crash while the header was written: nothing was recorded in it yet.
             let m = n.min(MAGIC.len());
@@ -222,6 +234,11 @@ impl<R: Read> FrameReader<R> {
             }
             let mut head = [0u8; FRAME_HEADER_LEN];
             let n = read_full(&mut self.r, &mut head)?;
+            if n > 0 && head[..n].iter().all(|&b| b == 0) {
+                // No frame starts with nine zero bytes (the CRC of kind 0 and no payload is not 0): the zeros the
+                // writer puts ahead of its records, unless more than zeros follow.
+                return self.end_at_zeros(n as u64);
+            }
             if n < FRAME_HEADER_LEN {
                 return self.stop_at(n as u64);
             }
@@ -245,6 +262,29 @@ impl<R: Read> FrameReader<R> {
                 None => self.unknown_frames += 1,
             }
         }
+    }
+
+    /// Stops where zeros begin: the end of the journal when nothing but zeros follows (counted in `zero_tail`),
+    /// else damage (counted in `torn_bytes`).
+    fn end_at_zeros(&mut self, consumed: u64) -> io::Result<Option<Kind>> {
+        self.done = true;
+        let mut rest = 0u64;
+        let mut nonzero = false;
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = read_full(&mut self.r, &mut buf)?;
+            nonzero |= buf[..n].iter().any(|&b| b != 0);
+            rest += n as u64;
+            if n < buf.len() {
+                break;
+            }
+        }
+        if nonzero {
+            self.torn_bytes = consumed + rest;
+        } else {
+            self.zero_tail = consumed + rest;
+        }
+        Ok(None)
     }
 
     /// Stops at a torn or damaged frame: `consumed` bytes of it were read; the rest of the stream is counted.
@@ -420,8 +460,38 @@ mod tests {
             let p = parse(&bytes[..cut]).unwrap();
             let complete = ends.iter().filter(|&&e| e <= cut).count().saturating_sub(1);
             assert_eq!(p.frames.len(), complete, "cut at {cut}");
-            assert_eq!(p.good_len + p.torn_bytes, cut as u64);
+            // A cut inside the zero length of the empty record leaves zeros only, taken for the end.
+            assert_eq!(p.good_len + p.torn_bytes + p.zero_tail, cut as u64);
         }
+    }
+
+    #[test]
+    fn zeros_written_ahead_are_the_end_and_not_damage() {
+        let recs: Vec<(&[u8], Kind)> = vec![(b"first", Kind::Sample), (b"second", Kind::Sample)];
+        let bytes = journal(&recs);
+        let mut ahead = bytes.clone();
+        ahead.resize(bytes.len() + 5000, 0);
+        let p = parse(&ahead).unwrap();
+        assert_eq!(p.frames.len(), 2);
+        assert_eq!(
+            (p.good_len, p.torn_bytes, p.zero_tail),
+            (bytes.len() as u64, 0, 5000)
+        );
+        // A frame torn at a crash, then the zeros: the frame is damage, as without them.
+        let mut torn = bytes[..bytes.len() - 2].to_vec();
+        torn.resize(bytes.len() + 5000, 0);
+        let p = parse(&torn).unwrap();
+        assert_eq!(p.frames.len(), 1);
+        assert!(p.torn_bytes > 0 && p.zero_tail == 0, "{p:?}");
+        // Zeros and then anything else are damage too (a lost page, not the end).
+        let mut lost = ahead.clone();
+        lost[bytes.len() + 4000] = 1;
+        let p = parse(&lost).unwrap();
+        assert_eq!(p.frames.len(), 2);
+        assert_eq!((p.torn_bytes, p.zero_tail), (5000, 0));
+        // A file of zeros only: a crash before the header was written, so no journal content at all.
+        let p = parse(&[0u8; 300]).unwrap();
+        assert_eq!((p.frames.len(), p.torn_bytes, p.zero_tail), (0, 0, 300));
     }
 
     #[test]

@@ -468,6 +468,10 @@ fn sort_segments(segments: &mut [ManifestSegment]) {
 pub(crate) fn footer_summary(
     path: &Path,
 ) -> Result<(u64, Option<Timestamp>, Option<Timestamp>), Error> {
+    crate::error::contain(path, || footer_summary_here(path))
+}
+
+fn footer_summary_here(path: &Path) -> Result<(u64, Option<Timestamp>, Option<Timestamp>), Error> {
     let file = std::fs::File::open(path).map_err(io(path))?;
     let md = ParquetMetaDataReader::new()
         .parse_and_finish(&file)

@@ -1,42 +1,17 @@
 //! A bounded HTTP/1.x request reader and a response writer over a plain `TcpStream`.
 //!
 //! One request per connection (`Connection: close`): the head is read with a size cap ([`MAX_HEAD_BYTES`]), a
-//! header count cap ([`MAX_HEADERS`]) and a total deadline, so a client that trickles bytes (slowloris) is cut
-//! off when the deadline passes, however often it sends. Bodies are refused without being read.
+//! header count cap ([`MAX_HEADERS`](super::head::MAX_HEADERS)) and a total deadline, so a client that trickles
+//! bytes (slowloris) is cut off when the deadline passes, however often it sends. Bodies are refused without
+//! being read. The head itself is parsed by [`parse_head`], which does no I/O.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// The largest request head (request line and headers) accepted: larger gets 431.
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
-/// The most header fields accepted: more gets 431.
-pub const MAX_HEADERS: usize = 32;
+use super::head::parse_head;
 
-/// A parsed request: what the server needs of it, owned.
-#[derive(Debug)]
-pub struct Request {
-    pub method: String,
-    /// The request target as sent (path and query), not decoded.
-    pub target: String,
-    /// `Authorization` header, if any.
-    pub authorization: Option<String>,
-}
-
-/// Why no request could be read; each maps to a status (or to a silent close).
-#[derive(Debug)]
-pub enum ReadError {
-    /// The client closed before sending a request, or the socket failed: nothing to answer.
-    Closed,
-    /// The head did not arrive before the deadline (slowloris): 408, then close.
-    Timeout,
-    /// The head is larger than [`MAX_HEAD_BYTES`] or has more than [`MAX_HEADERS`] fields: 431.
-    TooLarge,
-    /// Not HTTP/1.x: 400.
-    Malformed,
-    /// The request carries a body: 413 (nothing of it is read).
-    Body,
-}
+pub use super::head::{MAX_HEAD_BYTES, ReadError, Request};
 
 /// Reads one request head from `stream` within `deadline` (measured from now).
 pub fn read_request(stream: &mut TcpStream, deadline: Duration) -> Result<Request, ReadError> {
@@ -68,44 +43,10 @@ pub fn read_request(stream: &mut TcpStream, deadline: Duration) -> Result<Reques
             Err(_) => return Err(ReadError::Closed),
         };
         buf.extend_from_slice(&chunk[..n]);
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => return to_request(&req),
-            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD_BYTES => {
-                return Err(ReadError::TooLarge);
-            }
-            Ok(httparse::Status::Partial) => {}
-            Err(httparse::Error::TooManyHeaders) => return Err(ReadError::TooLarge),
-            Err(_) => return Err(ReadError::Malformed),
+        if let Some(req) = parse_head(&buf)? {
+            return Ok(req);
         }
     }
-}
-
-fn to_request(req: &httparse::Request<'_, '_>) -> Result<Request, ReadError> {
-    let (Some(method), Some(target)) = (req.method, req.path) else {
-        return Err(ReadError::Malformed);
-    };
-    let mut authorization = None;
-    for h in req.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let len = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            if len != Some(0) {
-                return Err(ReadError::Body);
-            }
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(ReadError::Body);
-        } else if h.name.eq_ignore_ascii_case("authorization") {
-            authorization = std::str::from_utf8(h.value).ok().map(str::to_owned);
-        }
-    }
-    Ok(Request {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        authorization,
-    })
 }
 
 /// A response with its whole body in memory (pages, errors); files are streamed by [`write_head`].
@@ -205,6 +146,7 @@ pub fn write_head(
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::head::MAX_HEADERS;
     use super::*;
     use std::net::TcpListener;
 

@@ -16,6 +16,7 @@
 //! small choice, has no header size limit, no read timeout and a thread pool without a bound.
 
 mod files;
+mod head;
 mod http;
 mod render;
 mod view;

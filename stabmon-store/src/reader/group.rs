@@ -2,7 +2,7 @@
 //! time), and reading on a second thread while this one builds.
 
 use super::StoreReader;
-use crate::error::Error;
+use crate::error::{Error, contain};
 use crate::layout::{SegmentLoc, TABLES};
 
 /// Finds a sample of a chunk by its time: a slot per second of the chunk points at the first sample in it (rows
@@ -151,7 +151,7 @@ impl StoreReader {
         decode: impl Fn(&SegmentLoc, &mut Sink<'_, P>) -> Result<bool, Error>,
     ) {
         for seg in segments {
-            match decode(seg, sink) {
+            match contain(&seg.file(TABLES[0]), || decode(seg, sink)) {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e @ Error::NewerSchema { .. }) => {

@@ -11,7 +11,7 @@ use stabmon_core::{Sample, Timestamp};
 
 use super::group::parallel_map;
 use super::{Range, StoreReader, read_segment, read_segment_at};
-use crate::error::{Error, io, pq};
+use crate::error::{Error, contain, io, pq};
 use crate::layout::{SegmentLoc, TABLES, utc_date};
 
 /// One microsecond: a range ending just after a timestamp includes it.
@@ -215,6 +215,10 @@ fn footer_range(path: &Path) -> Result<Option<(Timestamp, Timestamp, u64)>, Erro
 /// The first and last `ts` and the row count of each row group of a `samples` file, from its footer (row groups
 /// without statistics are left out).
 pub(super) fn row_groups(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
+    contain(path, || row_groups_here(path))
+}
+
+fn row_groups_here(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
     let file = std::fs::File::open(path).map_err(io(path))?;
     let reader = SerializedFileReader::new(file).map_err(pq(path))?;
     let md = reader.metadata();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
-use crate::error::{Error, invalid};
+use crate::error::{Error, contain, invalid};
 use crate::layout::{LATENCY, SegmentLoc, TABLES};
 use crate::ranks::{name_order_key, process_sort_key};
 use stabmon_core::attribution::{
@@ -40,6 +40,16 @@ pub(super) fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>
 /// [`read_segment`], only the samples at `only` (sorted) where the files allow reading just those rows (see
 /// [`read_table`](super::table::read_table)); otherwise whole row groups are decoded and the other samples dropped.
 pub(super) fn read_segment_at(
+    seg: &SegmentLoc,
+    range: Range,
+    only: Option<&[i64]>,
+) -> Result<Vec<Sample>, Error> {
+    contain(&seg.file(TABLES[0]), || {
+        read_segment_files(seg, range, only)
+    })
+}
+
+fn read_segment_files(
     seg: &SegmentLoc,
     range: Range,
     only: Option<&[i64]>,

@@ -21,7 +21,7 @@ use stabmon_core::Timestamp;
 
 use super::range::Range;
 use super::scan::MICRO;
-use crate::error::{Error, arrow, invalid, io, pq};
+use crate::error::{Error, arrow, contain, invalid, io, pq};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 
 /// Opens a Parquet file and checks its stabmon metadata (schema version, and table when given); gives the
@@ -37,11 +37,13 @@ pub(super) fn open_checked(
     ),
     Error,
 > {
-    let file = File::open(path).map_err(io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
-    let md = builder.metadata().clone();
-    let version = schema_version(&md, path, table)?;
-    Ok((builder, md, version))
+    contain(path, || {
+        let file = File::open(path).map_err(io(path))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
+        let md = builder.metadata().clone();
+        let version = schema_version(&md, path, table)?;
+        Ok((builder, md, version))
+    })
 }
 
 /// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics), and

@@ -60,8 +60,18 @@ impl StoreReader {
                 });
             }
         };
+        Self::from_remote_manifest(&base, &body, token)
+    }
+
+    /// The reader of the data directory at `base` (no trailing `/`) whose server sent `body` as its manifest.
+    pub(crate) fn from_remote_manifest(
+        base: &str,
+        body: &[u8],
+        token: Option<&str>,
+    ) -> Result<StoreReader, Error> {
+        let manifest_url = remote::join(base, MANIFEST_FILE);
         let manifest =
-            Manifest::from_json(&body, &manifest_url).map_err(|reason| Error::Remote {
+            Manifest::from_json(body, &manifest_url).map_err(|reason| Error::Remote {
                 url: manifest_url.clone(),
                 reason,
             })?;
@@ -92,14 +102,14 @@ impl StoreReader {
         segments.sort();
         segments.dedup();
         Ok(StoreReader {
-            path: PathBuf::from(&base),
+            path: PathBuf::from(base),
             segments,
             host: None,
             journal_root: Some(dir.path().to_path_buf()),
             stops: manifest.stops.clone(),
             warnings: Arc::new(Mutex::new(Warnings::default())),
             remote: Some(Arc::new(Remote {
-                url: base,
+                url: base.to_owned(),
                 token: token.map(|t| Token(t.to_owned())),
                 manifest,
                 dir,
@@ -116,34 +126,7 @@ impl StoreReader {
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<(), Error> {
-        let host = self.host.as_deref();
-        let wanted: HashSet<(&str, &str, &str)> = r
-            .manifest
-            .segments_in_range(TABLES[0], host, from, to)
-            .into_iter()
-            .map(|s| (s.host.as_str(), s.date.as_str(), s.name.as_str()))
-            .collect();
-        let mut rels: Vec<String> = {
-            let fetched = match r.fetched.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            r.manifest
-                .segments
-                .iter()
-                .filter(|s| wanted.contains(&(s.host.as_str(), s.date.as_str(), s.name.as_str())))
-                .filter(|s| !fetched.contains(&s.path))
-                .map(|s| s.path.clone())
-                .collect()
-        };
-        let segment_count = rels.len();
-        rels.extend(
-            r.manifest
-                .journals
-                .iter()
-                .filter(|j| host.is_none_or(|h| h == j.host))
-                .map(|j| j.path.clone()),
-        );
+        let (rels, segment_count) = self.remote_files(r, from, to);
         let urls = rels.iter().map(|p| remote::join(&r.url, p)).collect();
         let got = remote::get_all(urls, r.token.as_ref().map(|t| t.0.as_str()))?;
         for (i, (rel, got)) in rels.iter().zip(got).enumerate() {
@@ -178,5 +161,53 @@ impl StoreReader {
             }
         }
         Ok(())
+    }
+
+    /// The files (relative paths from the manifest) a read of `[from, to)` downloads: the segments in range not
+    /// downloaded yet, then the journals; and how many of them are segments.
+    fn remote_files(
+        &self,
+        r: &Remote,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> (Vec<String>, usize) {
+        let host = self.host.as_deref();
+        let wanted: HashSet<(&str, &str, &str)> = r
+            .manifest
+            .segments_in_range(TABLES[0], host, from, to)
+            .into_iter()
+            .map(|s| (s.host.as_str(), s.date.as_str(), s.name.as_str()))
+            .collect();
+        let mut rels: Vec<String> = {
+            let fetched = match r.fetched.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            r.manifest
+                .segments
+                .iter()
+                .filter(|s| wanted.contains(&(s.host.as_str(), s.date.as_str(), s.name.as_str())))
+                .filter(|s| !fetched.contains(&s.path))
+                .map(|s| s.path.clone())
+                .collect()
+        };
+        let segment_count = rels.len();
+        rels.extend(
+            r.manifest
+                .journals
+                .iter()
+                .filter(|j| host.is_none_or(|h| h == j.host))
+                .map(|j| j.path.clone()),
+        );
+        (rels, segment_count)
+    }
+
+    /// For a served directory: its URL, the download directory, and every file a read of the whole range would
+    /// download.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn remote_downloads(&self) -> Option<(String, PathBuf, Vec<String>)> {
+        let r = self.remote.as_deref()?;
+        let (rels, _) = self.remote_files(r, None, None);
+        Some((r.url.clone(), r.dir.path().to_path_buf(), rels))
     }
 }

@@ -1,0 +1,106 @@
+//! Flash wear at the block layer: the recorder writes its journal in real time (1 s interval, top 10, ~1,000
+//! synthetic processes) into a data directory on a loop device, and the device's sectors written
+//! (`/sys/block/<dev>/stat`) over the run are compared with the floor of one 4 KiB page per sync.
+//!
+//! Run by `benches/flash_wear.sh` (root), which makes the loop device and mounts it in a mount namespace; alone:
+//! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench -p stabmon-benches
+//! --bench flash_wear`.
+#![allow(clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use stabmon_core::Timestamp;
+use stabmon_core::synth::Synth;
+use stabmon_store::{FlightRecorder, RecorderOptions, Retention};
+
+/// Sectors (512 B) written to `dev` since boot: field 7 of its `stat`.
+fn sectors_written(dev: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/sys/block/{dev}/stat")).expect("device stat");
+    stat.split_whitespace()
+        .nth(6)
+        .and_then(|f| f.parse().ok())
+        .expect("sectors written")
+}
+
+fn parse_secs(s: &str) -> Duration {
+    let n: u64 = s
+        .trim_end_matches('s')
+        .parse()
+        .expect("a whole number of seconds, such as 5s");
+    Duration::from_secs(n)
+}
+
+fn main() {
+    let (Ok(dir), Ok(dev)) = (std::env::var("FLASH_DIR"), std::env::var("FLASH_DEV")) else {
+        println!(
+            "skipped: FLASH_DIR and FLASH_DEV are not set (run benches/flash_wear.sh as root)"
+        );
+        return;
+    };
+    let sync = parse_secs(&std::env::var("FLASH_SYNC").unwrap_or_else(|_| "1s".into()));
+    let secs: u64 = std::env::var("FLASH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    // A warm-up before the window, so that the journal's creation is not counted; the samples' times start on
+    // the hour, so no rotation falls in the run.
+    let warm = 10;
+    let t0 = Timestamp::from_unix_secs(1_795_575_600); // 2026-11-25T03:00:00Z
+    let samples = Synth::new(t0, Duration::from_secs(1))
+        .count(warm + secs + 1)
+        .processes(1000)
+        .top_n(10)
+        .generate();
+    let opts = RecorderOptions::new()
+        .sync(sync)
+        .retention(Retention::new().max_age(None));
+    let (mut rec, _) = FlightRecorder::open(&dir, opts).expect("open the data directory");
+    let start = Instant::now();
+    let mut before = None;
+    for (i, s) in samples.iter().enumerate() {
+        if i as u64 == warm {
+            before = Some((
+                sectors_written(&dev),
+                std::fs::metadata(journal(&dir)).map_or(0, |m| m.len()),
+            ));
+        }
+        let due = start + Duration::from_secs(i as u64);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        for notice in rec.record(s) {
+            eprintln!("recorder: {notice}");
+        }
+    }
+    let after = sectors_written(&dev);
+    let journal_after = std::fs::metadata(journal(&dir)).map_or(0, |m| m.len());
+    let (sectors, journal_before) = before.expect("a window");
+    let device = (after - sectors) * 512;
+    let syncs = (secs as f64 / sync.as_secs_f64()).max(1.0);
+    let floor = syncs * 4096.0;
+    let per_day = |b: f64| b / secs as f64 * 86_400.0 / 1e6;
+    println!(
+        "sync {}s: {secs} s, {:.0} syncs: device {device} B ({:.0} B a sync, {:.2}x the floor of 4 KiB a sync), \
+         {:.0} MB a day (floor {:.0} MB); journal {:.0} B a sample (file grew {} B)",
+        sync.as_secs(),
+        syncs,
+        device as f64 / syncs,
+        device as f64 / floor,
+        per_day(device as f64),
+        per_day(floor),
+        journal_after.saturating_sub(journal_before) as f64 / secs as f64,
+        journal_after.saturating_sub(journal_before),
+    );
+    rec.stop(samples[samples.len() - 1].ts).expect("stop");
+}
+
+/// The journal the recorder writes (the only one: no rotation in the run).
+fn journal(dir: &str) -> std::path::PathBuf {
+    let host = std::path::Path::new(dir).join("_journal");
+    std::fs::read_dir(&host)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|h| std::fs::read_dir(h.path()).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "journal"))
+        .unwrap_or_default()
+}

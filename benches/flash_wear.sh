@@ -1,0 +1,33 @@
+#!/bin/sh
+# Flash wear at the block layer: for each sync period, a small ext4 image of its own under /tmp on a loop device
+# (losetup), mounted in a mount namespace of its own (unshare -m), the recorder writing into it in real time; the
+# device's sectors written against the floor of one 4 KiB page per sync. The periods run side by side. Root only;
+# the loop devices and images are removed whatever happens.
+#   benches/flash_wear.sh [SECONDS] [SYNC...]      (default 300 s; 1s 5s 30s)
+set -eu
+secs=${1:-300}
+[ $# -gt 0 ] && shift
+syncs=${*:-1s 5s 30s}
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+cargo bench -q -p stabmon-benches --bench flash_wear --no-run
+work=$(mktemp -d "${TMPDIR:-/tmp}/flash-wear.XXXXXX")
+devs=""
+cleanup() {
+    for d in $devs; do losetup -d "$d" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+for s in $syncs; do
+    truncate -s 256M "$work/$s.img"
+    mkfs.ext4 -q -F "$work/$s.img"
+    dev=$(losetup -f --show "$work/$s.img")
+    devs="$devs $dev"
+    mkdir "$work/$s.mnt"
+    FLASH_DIR="$work/$s.mnt/data" FLASH_DEV=$(basename "$dev") FLASH_SYNC=$s FLASH_SECS=$secs \
+        unshare -m --propagation private sh -c "mount $dev $work/$s.mnt && \
+        cargo bench -q -p stabmon-benches --bench flash_wear; umount $work/$s.mnt" >"$work/$s.out" 2>&1 &
+done
+wait
+for s in $syncs; do cat "$work/$s.out"; done
+echo "ext4 defaults ($(uname -r)), 256 MiB image on a loop device"
