@@ -300,7 +300,7 @@ pub(crate) fn stream_journal<R: Read, E: From<std::io::Error>>(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use stabmon_core::latency::{LatencyProbe, ProbeOutcome};
