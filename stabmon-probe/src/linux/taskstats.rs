@@ -100,11 +100,13 @@ impl ExitListener {
     /// (no `CAP_NET_ADMIN`, a network namespace other than the initial one, a kernel without taskstats).
     pub(crate) fn start(since: Timestamp) -> Result<ExitListener, String> {
         let fd = register()?;
+        let mut state = State {
+            agg: ExitAggregator::new(since),
+            threads: HashMap::new(),
+        };
+        check_delivery(&fd, &mut state)?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                agg: ExitAggregator::new(since),
-                threads: HashMap::new(),
-            }),
+            state: Mutex::new(state),
             stop: AtomicBool::new(false),
         });
         let s = Arc::clone(&shared);
@@ -340,6 +342,53 @@ fn set_timeout(fd: &OwnedFd, d: Duration) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// How long the start waits for the record of a thread of its own.
+const DELIVERY_CHECK: Duration = Duration::from_secs(2);
+
+/// Checks that the kernel delivers exit records to this socket: in a network namespace other than the initial
+/// one (a container's) registering succeeds but nothing arrives. A thread of ours that ends must be reported;
+/// the other records received meanwhile are kept.
+fn check_delivery(fd: &OwnedFd, state: &mut State) -> Result<(), String> {
+    let me = std::process::id();
+    std::thread::Builder::new()
+        .name("stabmon-exits-check".into())
+        .spawn(|| {})
+        .and_then(|t| t.join().map_err(|_| std::io::Error::other("it panicked")))
+        .map_err(|e| format!("cannot start a thread to check exit records: {e}"))?;
+    let deadline = std::time::Instant::now() + DELIVERY_CHECK;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut seen = false;
+    while !seen && std::time::Instant::now() < deadline {
+        let n = match recv(fd, &mut buf) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                state.agg.record_dropped(1);
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let now = Timestamp::now();
+        for (ty, payload) in messages(&buf[..n]) {
+            if ty == NLMSG_ERROR || payload.first() != Some(&TASKSTATS_CMD_NEW) {
+                continue;
+            }
+            if let Some(rec) = parse_exit(payload.get(4..).unwrap_or_default(), now) {
+                seen |= rec.tgid == me && rec.process.pid != me;
+                state.add(rec);
+            }
+        }
+    }
+    if seen {
+        Ok(())
+    } else {
+        Err(format!(
+            "the kernel delivered no exit record within {} s of registering: taskstats reports only to the \
+             initial network namespace, and this may be a container's",
+            DELIVERY_CHECK.as_secs()
+        ))
+    }
 }
 
 /// The listener thread: receives records until stopped.
