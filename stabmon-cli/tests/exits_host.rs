@@ -9,81 +9,32 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(target_os = "linux")]
+mod host_util;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::io::Read;
-    use std::path::Path;
     use std::process::{Command, Stdio};
     use std::thread::sleep;
     use std::time::{Duration, Instant};
 
     use serde_json::Value;
 
-    /// The machine's busy share over `d`, from `/proc/stat`'s first line.
-    fn machine_busy_pct(d: Duration) -> Option<f64> {
-        fn read() -> Option<(u64, u64)> {
-            let stat = std::fs::read_to_string("/proc/stat").ok()?;
-            let v: Vec<u64> = stat
-                .lines()
-                .next()?
-                .split_whitespace()
-                .skip(1)
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
-            Some((v.iter().take(8).sum(), idle))
-        }
-        let (t0, i0) = read()?;
-        sleep(d);
-        let (t1, i1) = read()?;
-        let total = t1.checked_sub(t0)?.max(1);
-        Some(100.0 * (total - (i1 - i0).min(total)) as f64 / total as f64)
-    }
-
-    fn stabmon() -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("stabmon"));
-        c.env_remove("STABMON_DATA");
-        c
-    }
+    use crate::host_util::{incidents, named_yes, quiet_or_skip, start_recorder, wait_recorder};
 
     #[test]
     #[ignore = "needs a quiet machine, the privilege for exit records, and 50 s: run alone, after the suite"]
     fn a_storm_of_short_lived_workers_is_named_by_their_name_with_an_exit_count() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        match machine_busy_pct(Duration::from_secs(3)) {
-            Some(busy) if busy * cores as f64 <= 40.0 => {}
-            Some(busy) => {
-                println!(
-                    "SKIPPED: the machine is not quiet ({busy:.0} % of {cores} cores busy before the test): a \
-                     storm cannot be told from the rest"
-                );
-                return;
-            }
-            None => {
-                println!("SKIPPED: /proc/stat is unreadable");
-                return;
-            }
+        if !quiet_or_skip("a storm") {
+            return;
         }
-        let Some(yes) = ["/usr/bin/yes", "/bin/yes"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-        else {
-            println!("SKIPPED: no `yes` binary to burn CPU with");
+        let dir = tempfile::tempdir().unwrap();
+        let Some(worker) = named_yes(dir.path(), "stabmon-storm") else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        // A name nothing else on the machine has (at most 15 bytes, the kernel's `comm`).
-        let worker = dir.path().join("stabmon-storm");
-        std::fs::copy(yes, &worker).unwrap();
         let data = dir.path().join("data");
 
-        let started = Instant::now();
-        let mut recorder = stabmon()
-            .args(["record", "--duration", "45s", "--data"])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (mut recorder, started) = start_recorder(&data, "45s");
         // A quiet quarter of a minute, then 20 s of workers that each burn a core for 0.3 s, a new one every
         // 0.15 s (about two at a time), then quiet until the recorder stops.
         sleep(Duration::from_secs(15));
@@ -111,16 +62,7 @@ mod linux {
             c.kill().unwrap();
             c.wait().unwrap();
         }
-        let status = loop {
-            if let Some(s) = recorder.try_wait().unwrap() {
-                break s;
-            }
-            if started.elapsed() > Duration::from_secs(90) {
-                recorder.kill().unwrap();
-                panic!("the recorder did not stop after 90 s");
-            }
-            sleep(Duration::from_millis(200));
-        };
+        let status = wait_recorder(&mut recorder, started);
         let mut log = String::new();
         recorder
             .stderr
@@ -134,18 +76,7 @@ mod linux {
             return;
         }
 
-        let out = stabmon()
-            .args(["incidents", "--json", "--data"])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "incidents failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let got = v["incidents"].as_array().cloned().unwrap_or_default();
+        let got = incidents(&data);
         let named: Vec<&Value> = got
             .iter()
             .filter(|i| i["culprit"]["name"] == "stabmon-storm")

@@ -76,24 +76,20 @@ pub(super) fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Erro
     })?;
     drop(batch);
     let latency = seg.buf.take_latency_batch().map_err(arrow(root))?;
-    if let Some(batch) = latency {
-        let f = optional_file(
-            &mut seg.latency,
-            root,
-            LATENCY,
-            &seg.host,
-            &seg.date,
-            &seg.name,
-            seg.zstd_level,
-        )?;
-        write_row_group(f, &batch.schema(), |i| Ok(Arc::clone(batch.column(i))))?;
-    }
     let exits = seg.buf.take_exits_batch().map_err(arrow(root))?;
-    if let Some(batch) = exits {
+    for (table, batch) in [(LATENCY, latency), (EXITS, exits)] {
+        let Some(batch) = batch else {
+            continue;
+        };
+        let slot = if table == LATENCY {
+            &mut seg.latency
+        } else {
+            &mut seg.exits
+        };
         let f = optional_file(
-            &mut seg.exits,
+            slot,
             root,
-            EXITS,
+            table,
             &seg.host,
             &seg.date,
             &seg.name,
