@@ -475,9 +475,10 @@ pub struct ExitedProcess {
     pub name: String,
     /// The numeric user id it ran as.
     pub uid: u32,
-    /// When it started, in UTC.
+    /// When it started, in UTC: [`end_time`](ExitedProcess::end_time) less its elapsed time, which the kernel
+    /// gives to the microsecond.
     pub start_time: Timestamp,
-    /// When it ended, in UTC.
+    /// When it ended, in UTC (Linux: when the recorder read its exit record, at most ~50 ms after).
     pub end_time: Timestamp,
     /// Its CPU time over its whole life, user plus system, in whole microseconds.
     pub cpu_time: Duration,

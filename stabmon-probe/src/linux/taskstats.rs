@@ -6,8 +6,8 @@
 //! an exit, at the moment of the exit, with no read of `/proc` that a short-lived process could outrun (the
 //! proc connector's exit event has no name and no CPU; BSD accounting writes a file system-wide).
 //!
-//! A thread of the listener's own receives the records into an [`ExitAggregator`] (bounded memory, see
-//! [`stabmon_core::exits`]); samples take what arrived. A full socket buffer (`ENOBUFS`: the kernel dropped
+//! A thread of the listener's own takes the queued records every 50 ms into an [`ExitAggregator`] (bounded
+//! memory, see [`stabmon_core::exits`]); samples take what arrived. A full socket buffer (`ENOBUFS`: the kernel dropped
 //! records) is counted, never hidden. Dropping the listener stops its thread and closes the socket, which ends
 //! the registration.
 
@@ -41,7 +41,7 @@ const NLA_TYPE_MASK: u16 = !(0x8000 | 0x4000);
 /// The receive buffer asked for: ~7,000 records of 596 bytes, several seconds of a fork storm should the listener
 /// thread be starved. It is kernel memory, not the recorder's.
 const RCVBUF_BYTES: i32 = 4 << 20;
-/// How often the listener thread looks at its stop flag.
+/// How long one read waits while the start checks that records arrive.
 const POLL: Duration = Duration::from_millis(200);
 /// The most threads whose CPU waits for their process's exit record between two samples.
 const MAX_PENDING_THREADS: usize = 4096;
@@ -194,9 +194,9 @@ fn send(fd: &OwnedFd, msg: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn recv(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
+fn recv(fd: &OwnedFd, buf: &mut [u8], flags: i32) -> std::io::Result<usize> {
     // SAFETY: the buffer is valid for its length; the socket is ours.
-    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), flags) };
     usize::try_from(n).map_err(|_| errno())
 }
 
@@ -205,7 +205,7 @@ fn recv(fd: &OwnedFd, buf: &mut [u8]) -> std::io::Result<usize> {
 fn answer(fd: &OwnedFd, seq: u32, what: &str) -> Result<Option<Vec<u8>>, String> {
     let mut buf = vec![0u8; 16 << 10];
     for _ in 0..64 {
-        let n = recv(fd, &mut buf).map_err(|e| format!("{what}: {e}"))?;
+        let n = recv(fd, &mut buf, 0).map_err(|e| format!("{what}: {e}"))?;
         for (ty, payload) in messages(&buf[..n]) {
             if ty == NLMSG_ERROR {
                 let code = payload
@@ -351,7 +351,6 @@ const DELIVERY_CHECK: Duration = Duration::from_secs(2);
 /// one (a container's) registering succeeds but nothing arrives. A thread of ours that ends must be reported;
 /// the other records received meanwhile are kept.
 fn check_delivery(fd: &OwnedFd, state: &mut State) -> Result<(), String> {
-    let me = std::process::id();
     std::thread::Builder::new()
         .name("stabmon-exits-check".into())
         .spawn(|| {})
@@ -361,23 +360,10 @@ fn check_delivery(fd: &OwnedFd, state: &mut State) -> Result<(), String> {
     let mut buf = vec![0u8; 64 << 10];
     let mut seen = false;
     while !seen && std::time::Instant::now() < deadline {
-        let n = match recv(fd, &mut buf) {
-            Ok(n) => n,
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                state.agg.record_dropped(1);
-                continue;
-            }
-            Err(_) => continue,
-        };
-        let now = Timestamp::now();
-        for (ty, payload) in messages(&buf[..n]) {
-            if ty == NLMSG_ERROR || payload.first() != Some(&TASKSTATS_CMD_NEW) {
-                continue;
-            }
-            if let Some(rec) = parse_exit(payload.get(4..).unwrap_or_default(), now) {
-                seen |= rec.tgid == me && rec.process.pid != me;
-                state.add(rec);
-            }
+        match recv(fd, &mut buf, 0) {
+            Ok(n) => seen |= absorb(&buf[..n], Timestamp::now(), state),
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => state.agg.record_dropped(1),
+            Err(_) => {}
         }
     }
     if seen {
@@ -391,36 +377,49 @@ fn check_delivery(fd: &OwnedFd, state: &mut State) -> Result<(), String> {
     }
 }
 
-/// The listener thread: receives records until stopped.
+/// How long the listener thread sleeps between two reads of what the kernel queued: one wakeup per exit would
+/// cost more than the exit's record. An exit then reaches a sample up to this much after it happened (one that
+/// happens just before a tick rides the next sample), and its end time is when it was read.
+const BATCH: Duration = Duration::from_millis(50);
+/// The most records read in one wake, so that a sample never waits long for the state.
+const MAX_BATCH: usize = 20_000;
+
+/// The listener thread: every [`BATCH`], takes every record queued, until stopped.
 fn listen(fd: &OwnedFd, shared: &Shared) {
     let mut buf = vec![0u8; 64 << 10];
     while !shared.stop.load(Ordering::Relaxed) {
-        match recv(fd, &mut buf) {
-            Ok(n) => {
-                let now = Timestamp::now();
-                let mut st = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-                for (ty, payload) in messages(&buf[..n]) {
-                    if ty == NLMSG_ERROR || payload.first() != Some(&TASKSTATS_CMD_NEW) {
-                        continue;
-                    }
-                    if let Some(rec) = parse_exit(payload.get(4..).unwrap_or_default(), now) {
-                        st.add(rec);
-                    }
+        std::thread::sleep(BATCH);
+        let now = Timestamp::now();
+        let mut st = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for _ in 0..MAX_BATCH {
+            match recv(fd, &mut buf, libc::MSG_DONTWAIT) {
+                Ok(n) => {
+                    absorb(&buf[..n], now, &mut st);
                 }
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => st.agg.record_dropped(1),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR)) => break,
+                // Anything else (the socket is gone): stop, rather than spin.
+                Err(_) => return,
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                let mut st = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-                st.agg.record_dropped(1);
-            }
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EAGAIN | libc::EINTR | libc::ETIMEDOUT)
-                ) => {}
-            // Anything else (the socket is gone): stop, rather than spin.
-            Err(_) => return,
         }
     }
+}
+
+/// Adds the exit records of one datagram, read at `now`, to `st`; whether one of them is of a thread of this
+/// process other than its main thread.
+fn absorb(data: &[u8], now: Timestamp, st: &mut State) -> bool {
+    let me = std::process::id();
+    let mut own = false;
+    for (ty, payload) in messages(data) {
+        if ty == NLMSG_ERROR || payload.first() != Some(&TASKSTATS_CMD_NEW) {
+            continue;
+        }
+        if let Some(rec) = parse_exit(payload.get(4..).unwrap_or_default(), now) {
+            own |= rec.tgid == me && rec.process.pid != me;
+            st.add(rec);
+        }
+    }
+    own
 }
 
 /// One task's exit record.
