@@ -29,19 +29,20 @@ start_sleepers() {
 }
 
 # spawn_recorder NAME CMD...   runs a recorder in the background; `peak_kib NAME` after it exited gives its peak RSS
-# in KiB. With GNU time (/usr/bin/time, Debian package `time`) that is the kernel's maximum resident set size over
+# in KiB, and `cpu_secs NAME` its user + system CPU in seconds (GNU time's, else the last polled). With GNU time (/usr/bin/time, Debian package `time`) that is the kernel's maximum resident set size over
 # the whole run, the compaction at the clean stop included; without it, VmHWM polled every second (which can miss
 # the last second's compaction). Sets $spawned to the recorder's pid (or GNU time's).
 spawn_recorder() {
     local name=$1
     shift
     if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f %M -o "$data/$name.maxrss" "$@" &
+        /usr/bin/time -f '%M %U %S' -o "$data/$name.maxrss" "$@" &
     else
         "$@" &
     fi
     spawned=$!
     echo 0 >"$data/$name.polled"
+    echo 0 >"$data/$name.cpu"
 }
 
 # poll_peak NAME PID   records PID's VmHWM if it grew (for the fallback without GNU time)
@@ -49,8 +50,14 @@ poll_peak() {
     local v
     v=$(awk '/^VmHWM:/ {print $2}' "/proc/$2/status" 2>/dev/null || true)
     if [ -n "${v:-}" ] && [ "$v" -gt "$(cat "$data/$1.polled")" ]; then echo "$v" >"$data/$1.polled"; fi
+    v=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$2/stat" 2>/dev/null || true)
+    if [ -n "${v:-}" ]; then echo "$v" >"$data/$1.cpu"; fi
 }
 
 peak_kib() {
-    if [ -s "$data/$1.maxrss" ]; then tail -1 "$data/$1.maxrss"; else cat "$data/$1.polled"; fi
+    if [ -s "$data/$1.maxrss" ]; then tail -1 "$data/$1.maxrss" | awk '{print $1}'; else cat "$data/$1.polled"; fi
+}
+
+cpu_secs() {
+    if [ -s "$data/$1.maxrss" ]; then tail -1 "$data/$1.maxrss" | awk '{print $2 + $3}'; else cat "$data/$1.cpu"; fi
 }

@@ -66,16 +66,64 @@ fn write_day(dir: &Path, synth: &Synth, hours: u64, opts: WriterOptions) -> Writ
 /// Writes `hours` hours of the synthetic machine with a new writer every hour, as the flight recorder's hourly
 /// compaction does (one segment per hour and table: 24 footers a day instead of one); returns the bytes written.
 fn write_hourly(dir: &Path, synth: &Synth, hours: u64) -> u64 {
-    let mut it = synth.iter();
+    write_hourly_with(dir, synth, hours, |_, _| {})
+}
+
+/// [`write_hourly`] with each sample (and its index) changed by `f` first.
+fn write_hourly_with(
+    dir: &Path,
+    synth: &Synth,
+    hours: u64,
+    f: impl Fn(u64, &mut stabmon_core::Sample),
+) -> u64 {
+    let mut it = synth.iter().enumerate();
     let mut bytes = 0;
     for _ in 0..hours {
         let mut w = StoreWriter::create(dir).unwrap();
-        for s in it.by_ref().take(3600) {
+        for (i, mut s) in it.by_ref().take(3600) {
+            f(i as u64, &mut s);
             w.write(&s).unwrap();
         }
         bytes += w.finish().unwrap().bytes;
     }
     bytes
+}
+
+/// The exits of sample `i` (at `ts`) of a quiet day: a health check every 10 s, a cron job every minute, an hourly
+/// logrotate.
+fn quiet_exits(i: u64, ts: Timestamp) -> stabmon_core::Exits {
+    use stabmon_core::{ExitedName, ExitedProcess, Exits};
+    let mut jobs: Vec<(&str, u64, u64)> = Vec::new(); // (name, CPU us, peak RSS)
+    if i % 10 == 3 {
+        jobs.push(("curl", 8_000, 9 << 20));
+    }
+    if i % 60 == 1 {
+        jobs.extend([
+            ("cron", 1_000, 3 << 20),
+            ("sh", 2_000, 2 << 20),
+            ("run-parts", 4_000, 2 << 20),
+        ]);
+    }
+    if i % 3600 == 1800 {
+        jobs.push(("logrotate", 40_000, 6 << 20));
+    }
+    let mut e = Exits::default();
+    e.count = jobs.len() as u32;
+    for (k, (name, cpu, rss)) in jobs.into_iter().enumerate() {
+        let mut n = ExitedName::new(name);
+        n.count = 1;
+        n.cpu_time = Duration::from_micros(cpu);
+        n.peak_rss_bytes = rss;
+        e.names.push(n);
+        let mut p = ExitedProcess::new(100_000 + (i * 4 + k as u64) as u32 % 4_000_000, name);
+        p.parent_pid = if name == "curl" { 812 } else { 611 };
+        p.start_time = ts.saturating_sub(Duration::from_millis(700 - 100 * k as u64));
+        p.end_time = ts.saturating_sub(Duration::from_millis(300 - 50 * k as u64));
+        p.cpu_time = Duration::from_micros(cpu);
+        p.peak_rss_bytes = rss;
+        e.processes.push(p);
+    }
+    e
 }
 
 fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -314,6 +362,22 @@ fn main() {
         "\nhourly segments (as the flight recorder writes them): {hourly} bytes = {:.2} MB/day, {:.1} bytes per recorded second",
         per_day(hourly, samples) / 1e6,
         hourly as f64 / samples as f64
+    );
+
+    // Exits recorded on a quiet day, hourly segments like the line above: every sample says how many processes
+    // exited (mostly none), and the quiet day's churn is a health check every 10 s and a cron job every minute
+    // (cron, sh, run-parts) and an hourly logrotate, each exit detailed.
+    let d = tempfile::tempdir().unwrap();
+    let with_exits = write_hourly_with(d.path(), &synth, hours, |i, s| {
+        s.exits = Some(quiet_exits(i, s.ts));
+    });
+    println!(
+        "quiet day with exits recorded (~{:.2} exits/s), hourly segments: {with_exits} bytes = {:.2} MB/day, {:.1} \
+         bytes per recorded second, {:.3}x the day without",
+        (8640.0 + 3.0 * 1440.0 + 24.0) / 86_400.0,
+        per_day(with_exits, samples) / 1e6,
+        with_exits as f64 / samples as f64,
+        with_exits as f64 / hourly as f64
     );
 
     // Variants through the public options, on the same data.

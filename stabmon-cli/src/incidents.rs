@@ -21,7 +21,8 @@ const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\",
     memory climbs and swap growth, kills, seconds for gaps, milliseconds for latency spikes, percent loss for \
     latency outages, percent_of_core for runaways: the culprit's mean CPU), \"summary\", \"target\" (the latency \
     target, else null), \"culprit\": null or {\"name\", \"pid\" \
-    (null for a name total), \"cmdline\", \"process_count\", \"cpu_pct\", \"rss_growth_bytes\", \"rss_bytes\"}}. \
+    (null for a name total), \"cmdline\", \"process_count\", \"cpu_pct\", \"rss_growth_bytes\", \"rss_bytes\", \
+    \"exited_count\" (processes of a name total that exited within the incident, 0 where exits are not recorded)}}. \
     Fields are only ever added.";
 
 #[derive(Debug, Args)]
@@ -173,6 +174,7 @@ fn incident_json(i: &Incident) -> Value {
             "cpu_pct": c.cpu_pct,
             "rss_growth_bytes": c.rss_growth_bytes,
             "rss_bytes": c.rss_bytes,
+            "exited_count": c.exited_count,
         })
     });
     json!({

@@ -78,7 +78,9 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         .cmdline_max_bytes(args.cmdline_max)
         .sampler(sampler)
         .targets(targets)
-        .probe_timeout(args.probe_timeout);
+        .probe_timeout(args.probe_timeout)
+        // Every exit between two samples, from the kernel's exit records (Linux only).
+        .exits(cfg!(target_os = "linux"));
     if let Some(every) = args.probe_interval {
         builder = builder.probe_interval(every);
     }
@@ -90,6 +92,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start the sampler")),
     };
+    if let Some(reason) = collector.exits_refused() {
+        log(&format!(
+            "exits are not recorded ({reason}); short-lived processes show only as their parent's reaped \
+             children's CPU (recording exits needs root or CAP_NET_ADMIN, outside a container)"
+        ));
+    }
     let opts = RecorderOptions::new()
         .sync(args.sync)
         .rotate(args.rotate)

@@ -6,96 +6,31 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(target_os = "linux")]
+mod host_util;
+
+#[cfg(target_os = "linux")]
 mod linux {
-    use std::path::Path;
     use std::process::{Command, Stdio};
     use std::thread::sleep;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use serde_json::Value;
 
-    /// The machine's busy share over `d`, from `/proc/stat`'s first line.
-    fn machine_busy_pct(d: Duration) -> Option<f64> {
-        fn read() -> Option<(u64, u64)> {
-            let stat = std::fs::read_to_string("/proc/stat").ok()?;
-            let v: Vec<u64> = stat
-                .lines()
-                .next()?
-                .split_whitespace()
-                .skip(1)
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
-            Some((v.iter().take(8).sum(), idle))
-        }
-        let (t0, i0) = read()?;
-        sleep(d);
-        let (t1, i1) = read()?;
-        let total = t1.checked_sub(t0)?.max(1);
-        Some(100.0 * (total - (i1 - i0).min(total)) as f64 / total as f64)
-    }
-
-    fn stabmon() -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("stabmon"));
-        c.env_remove("STABMON_DATA");
-        c
-    }
-
-    /// The incidents of `data` as `stabmon incidents --json` prints them.
-    fn incidents(data: &Path) -> Vec<Value> {
-        let out = stabmon()
-            .args(["incidents", "--json", "--data"])
-            .arg(data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "incidents failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["incidents"].as_array().cloned().unwrap_or_default()
-    }
+    use crate::host_util::{incidents, named_yes, quiet_or_skip, start_recorder, wait_recorder};
 
     #[test]
     #[ignore = "needs a quiet machine and 50 s: run alone, after the suite (.ci/run does)"]
     fn a_busy_loop_on_one_core_for_20_s_is_an_incident_naming_it() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        match machine_busy_pct(Duration::from_secs(3)) {
-            Some(busy) if busy * cores as f64 <= 40.0 => {}
-            Some(busy) => {
-                println!(
-                    "SKIPPED: the machine is not quiet ({busy:.0} % of {cores} cores busy before the test): a \
-                     runaway cannot be told from the rest"
-                );
-                return;
-            }
-            None => {
-                println!("SKIPPED: /proc/stat is unreadable");
-                return;
-            }
+        if !quiet_or_skip("a runaway") {
+            return;
         }
-        let Some(yes) = ["/usr/bin/yes", "/bin/yes"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-        else {
-            println!("SKIPPED: no `yes` binary to burn a core with");
+        let dir = tempfile::tempdir().unwrap();
+        let Some(burner) = named_yes(dir.path(), "stabmon-burn") else {
             return;
         };
-        let dir = tempfile::tempdir().unwrap();
-        // A name nothing else on the machine has (at most 15 bytes, the kernel's `comm`).
-        let burner = dir.path().join("stabmon-burn");
-        std::fs::copy(yes, &burner).unwrap();
         let data = dir.path().join("data");
 
-        let started = Instant::now();
-        let mut recorder = stabmon()
-            .args(["record", "--duration", "50s", "--data"])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (mut recorder, started) = start_recorder(&data, "50s");
         // A quiet quarter of a minute, then the loop for 20 s, then quiet again until the recorder stops.
         sleep(Duration::from_secs(15));
         let mut burn = Command::new(&burner).stdout(Stdio::null()).spawn().unwrap();
@@ -103,17 +38,8 @@ mod linux {
         sleep(Duration::from_secs(20));
         burn.kill().unwrap();
         // Reaped only after the recording: reaping adds the loop's 20 s to this test process's children's CPU in
-        // one sample, which attribution would then weigh against the loop itself (exits are not recorded yet).
-        let status = loop {
-            if let Some(s) = recorder.try_wait().unwrap() {
-                break s;
-            }
-            if started.elapsed() > Duration::from_secs(90) {
-                recorder.kill().unwrap();
-                panic!("the recorder did not stop after 90 s");
-            }
-            sleep(Duration::from_millis(200));
-        };
+        // one sample, which attribution would then weigh against the loop itself (where exits are not recorded).
+        let status = wait_recorder(&mut recorder, started);
         assert!(status.success(), "record failed: {status:?}");
         burn.wait().unwrap();
 

@@ -42,6 +42,7 @@
 pub mod analysis;
 pub mod attribution;
 mod error;
+pub mod exits;
 pub mod human;
 pub mod latency;
 pub mod sample;
@@ -56,4 +57,5 @@ pub use latency::{LatencyProbe, ProbeOutcome};
 pub use sample::{
     CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry, ProcessKey, Sample, TopProcesses,
 };
+pub use sample::{ExitStatus, ExitedName, ExitedProcess, Exits};
 pub use time::Timestamp;

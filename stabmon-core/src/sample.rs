@@ -71,6 +71,9 @@ pub struct Sample {
     /// carries its own start time and true duration (see [`latency`](crate::latency)). Empty when no latency
     /// target is configured.
     pub latency: Vec<LatencyProbe>,
+    /// The processes that exited since the previous sample (Linux, from the kernel's exit records); `None` where
+    /// exits are not recorded (another OS, no privilege, or a recording made before they were).
+    pub exits: Option<Exits>,
 }
 
 impl Sample {
@@ -369,6 +372,137 @@ impl NameTotal {
         NameTotal {
             name: name.into(),
             ..NameTotal::default()
+        }
+    }
+}
+
+/// The processes that exited over a sample's interval: how many, their totals per name, and the details of a
+/// bounded few (see [`exits`](crate::exits) for the bounds and how CPU time is counted).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Exits {
+    /// How many processes exited (every one the kernel reported, whether or not its name is in
+    /// [`names`](Exits::names)).
+    pub count: u32,
+    /// How many times the kernel dropped exit records because the listener's buffer was full (Linux `ENOBUFS`):
+    /// each time at least one exit is missing from [`count`](Exits::count).
+    pub dropped: u32,
+    /// Totals per name, by CPU time (most first); at most [`MAX_EXIT_NAMES`](crate::exits::MAX_EXIT_NAMES)
+    /// names, the rest only counted in [`count`](Exits::count).
+    pub names: Vec<ExitedName>,
+    /// The details of at most [`MAX_EXIT_DETAILS`](crate::exits::MAX_EXIT_DETAILS) exits: those of processes the
+    /// previous sample listed first, then the busiest by CPU time; each is also counted in its name's total.
+    pub processes: Vec<ExitedProcess>,
+}
+
+/// The processes of one name that exited over a sample's interval.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ExitedName {
+    /// The process name (Linux: `comm`, at most 15 bytes).
+    pub name: String,
+    /// How many exited.
+    pub count: u32,
+    /// Their CPU time within the interval, user plus system, in whole microseconds.
+    pub cpu_time: Duration,
+    /// The largest peak resident memory of any of them.
+    pub peak_rss_bytes: u64,
+}
+
+impl ExitedName {
+    /// A total for `name` with nothing counted.
+    pub fn new(name: impl Into<String>) -> Self {
+        ExitedName {
+            name: name.into(),
+            ..ExitedName::default()
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitStatus {
+    /// It exited with this code (0 to 255).
+    Code(i32),
+    /// A signal killed it (9 for `SIGKILL`, as the OOM killer does).
+    Signal(i32),
+}
+
+impl Default for ExitStatus {
+    fn default() -> Self {
+        ExitStatus::Code(0)
+    }
+}
+
+impl ExitStatus {
+    /// Decodes a wait status as `waitpid` and the kernel's exit records give it: the low 7 bits are the signal
+    /// that killed the process (0 if none), bits 8 to 15 its exit code.
+    ///
+    /// ```
+    /// use stabmon_core::ExitStatus;
+    /// assert_eq!(ExitStatus::from_wait_status(3 << 8), ExitStatus::Code(3));
+    /// assert_eq!(ExitStatus::from_wait_status(9), ExitStatus::Signal(9));
+    /// assert_eq!(ExitStatus::from_wait_status(0x80 | 11), ExitStatus::Signal(11));
+    /// ```
+    pub fn from_wait_status(status: u32) -> Self {
+        let signal = status & 0x7f;
+        if signal == 0 {
+            ExitStatus::Code(((status >> 8) & 0xff) as i32)
+        } else {
+            ExitStatus::Signal(signal as i32)
+        }
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit {c}"),
+            ExitStatus::Signal(s) => write!(f, "signal {s}"),
+        }
+    }
+}
+
+/// One process that exited.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ExitedProcess {
+    /// The process id.
+    pub pid: u32,
+    /// The parent's process id.
+    pub parent_pid: u32,
+    /// The process name (Linux: `comm`, at most 15 bytes).
+    pub name: String,
+    /// The numeric user id it ran as.
+    pub uid: u32,
+    /// When it started, in UTC: [`end_time`](ExitedProcess::end_time) less its elapsed time, which the kernel
+    /// gives to the microsecond.
+    pub start_time: Timestamp,
+    /// When it ended, in UTC (Linux: when the recorder read its exit record, at most ~50 ms after).
+    pub end_time: Timestamp,
+    /// Its CPU time over its whole life, user plus system, in whole microseconds.
+    pub cpu_time: Duration,
+    /// Its peak resident memory.
+    pub peak_rss_bytes: u64,
+    /// How it ended.
+    pub status: ExitStatus,
+}
+
+impl ExitedProcess {
+    /// An exit of `pid` named `name`, with every measurement zero.
+    pub fn new(pid: u32, name: impl Into<String>) -> Self {
+        ExitedProcess {
+            pid,
+            name: name.into(),
+            ..ExitedProcess::default()
+        }
+    }
+
+    /// The identity of this process.
+    pub fn key(&self) -> ProcessKey {
+        ProcessKey {
+            pid: self.pid,
+            start_time: self.start_time,
         }
     }
 }

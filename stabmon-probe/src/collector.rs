@@ -67,9 +67,19 @@ pub struct CollectorBuilder {
     targets: Vec<Target>,
     probe_interval: Option<Duration>,
     probe_opts: ProbeOptions,
+    exits: bool,
 }
 
 impl CollectorBuilder {
+    /// Whether to record every exit between two samples ([`Sample::exits`]): on Linux from the kernel's taskstats
+    /// exit records, on a thread of the collector's own. It needs `CAP_NET_ADMIN` in the initial network
+    /// namespace; where the kernel refuses, or on another OS, [`build`](Self::build) still succeeds, samples have
+    /// no exits, and [`Collector::exits_refused`] says why. By default, this is `false`.
+    pub fn exits(mut self, yes: bool) -> Self {
+        self.exits = yes;
+        self
+    }
+
     /// The time between two samples. By default, this is 1 second; zero is refused by [`build`](Self::build).
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
@@ -191,6 +201,9 @@ impl CollectorBuilder {
             collector.probe_interval = probe_interval;
             collector.probe_timeout = prober.timeout();
         }
+        if self.exits {
+            collector.exits = Exits::start();
+        }
         Ok(collector)
     }
 }
@@ -266,6 +279,42 @@ impl StopHandle {
     }
 }
 
+/// The exit listener of a collector, or why there is none.
+enum Exits {
+    Off,
+    Refused(String),
+    #[cfg(target_os = "linux")]
+    On(crate::linux::taskstats::ExitListener),
+}
+
+impl Exits {
+    #[cfg(target_os = "linux")]
+    fn start() -> Exits {
+        match crate::linux::taskstats::ExitListener::start(Timestamp::now()) {
+            Ok(l) => Exits::On(l),
+            Err(reason) => Exits::Refused(reason),
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn start() -> Exits {
+        Exits::Refused("exits are recorded on Linux only".into())
+    }
+
+    /// The exits since the previous sample, for `sample`, whose listed processes are detailed first should they
+    /// exit before the next.
+    fn fill(&self, sample: &mut Sample) {
+        match self {
+            #[cfg(target_os = "linux")]
+            Exits::On(l) => {
+                let listed = sample.top.processes.iter().map(|p| p.pid);
+                sample.exits = Some(l.take(Timestamp::now(), listed));
+            }
+            _ => sample.exits = None,
+        }
+    }
+}
+
 /// Yields [`Sample`]s on a steady schedule.
 ///
 /// Ticks are planned on the monotonic clock, tick k at `start + k * interval`, so the period does not drift. A
@@ -298,6 +347,7 @@ pub struct Collector {
     dropped_probes: u64,
     /// Probes taken for a reading that failed: they ride the next sample.
     unclaimed: Vec<stabmon_core::LatencyProbe>,
+    exits: Exits,
 }
 
 impl Drop for Collector {
@@ -329,6 +379,7 @@ impl Collector {
             targets: Vec::new(),
             probe_interval: None,
             probe_opts: ProbeOptions::new(),
+            exits: false,
         }
     }
 
@@ -352,6 +403,7 @@ impl Collector {
             probe_timeout: crate::DEFAULT_PROBE_TIMEOUT,
             dropped_probes: 0,
             unclaimed: Vec::new(),
+            exits: Exits::Off,
         }
     }
 
@@ -374,6 +426,15 @@ impl Collector {
     /// probes waiting); 0 for a collector that is polled on schedule.
     pub fn dropped_probes(&self) -> u64 {
         self.dropped_probes
+    }
+
+    /// Why exits are not recorded although [`CollectorBuilder::exits`] asked for them (no `CAP_NET_ADMIN`, a
+    /// container's network namespace, another OS); `None` when they are recorded or were not asked for.
+    pub fn exits_refused(&self) -> Option<&str> {
+        match &self.exits {
+            Exits::Refused(reason) => Some(reason),
+            _ => None,
+        }
     }
 
     /// The sampler's name, `"proc"` or `"sysinfo"`, for the log.
@@ -453,6 +514,7 @@ impl Collector {
         let mut sample = self.sampler.sample_at(ts, reading)?;
         sample.lateness = lateness;
         sample.latency = std::mem::take(&mut self.unclaimed);
+        self.exits.fill(&mut sample);
         Ok(Some(sample))
     }
 }

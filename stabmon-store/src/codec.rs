@@ -4,7 +4,8 @@
 //! A sample is stored in a record layout of the journal's own ([`layout1`]), never as the in-memory [`Sample`]
 //! itself, so the sample model can change without changing what an old journal means. Format 2 compresses each
 //! sample with zstd against the previous one (a delta: a process seen a second ago costs a few bytes, its name
-//! and command line nothing), with a key record compressed on its own every [`KEY_EVERY`] records.
+//! and command line nothing), with a key record compressed on its own every [`KEY_EVERY`] records. A sample's
+//! exits ride in a frame of their own after its record ([`exits1`]), so layout 1 stays as it is.
 
 use std::io::Read;
 
@@ -14,8 +15,10 @@ use zstd::zstd_safe::{CCtx, DCtx};
 
 use crate::journal::{FrameReader, Kind, NotAJournal};
 
+mod exits1;
 mod layout1;
 
+use exits1::ExitsV1;
 use layout1::SampleV1;
 
 /// A key record (compressed on its own) is written at least every this many sample records; a delta needs the
@@ -130,6 +133,13 @@ pub(crate) enum Undecodable {
 pub(crate) enum Record {
     Sample(Box<Sample>),
     Stop(StopRecord),
+    /// The exits of the sample of the record before.
+    Exits(stabmon_core::Exits),
+}
+
+/// The payload of a [`Kind::Exits`] frame for a sample's exits.
+pub(crate) fn encode_exits(e: &stabmon_core::Exits) -> Vec<u8> {
+    encode(&ExitsV1::from(e))
 }
 
 /// Decodes the records of one journal, in order (a delta needs the record before it).
@@ -157,6 +167,9 @@ impl RecordDecoder {
                 .map(Record::Stop)
                 .map_err(|_| Undecodable::Damaged),
             (1, Kind::Sample) => sample_from(payload).map(|s| Record::Sample(Box::new(s))),
+            (2.., Kind::Exits) => postcard::from_bytes::<ExitsV1>(payload)
+                .map(|e| Record::Exits(e.into_exits()))
+                .map_err(|_| Undecodable::Damaged),
             (2.., Kind::Key | Kind::Delta) => {
                 let base = self.base.take();
                 let dict = match (kind, &base) {
@@ -249,12 +262,36 @@ pub(crate) fn stream_journal<R: Read, E: From<std::io::Error>>(
     };
     let mut decoder = RecordDecoder::new(frames.version);
     let mut payload = Vec::new();
+    // A sample is handed out once the next record is known not to be its exits.
+    let mut held: Option<Box<Sample>> = None;
     while let Some(kind) = frames.next_frame(&mut payload)? {
         match decoder.decode(kind, &payload) {
-            Ok(Record::Sample(s)) => each(*s)?,
-            Ok(Record::Stop(s)) => out.stops.push(s),
-            Err(_) => out.undecodable += 1,
+            Ok(Record::Exits(e)) => match held.as_mut() {
+                Some(s) if s.exits.is_none() => s.exits = Some(e),
+                // Exits without their sample (it did not decode): nothing to attach them to.
+                _ => out.undecodable += 1,
+            },
+            Ok(Record::Sample(s)) => {
+                if let Some(prev) = held.replace(s) {
+                    each(*prev)?;
+                }
+            }
+            Ok(Record::Stop(s)) => {
+                if let Some(prev) = held.take() {
+                    each(*prev)?;
+                }
+                out.stops.push(s);
+            }
+            Err(_) => {
+                if let Some(prev) = held.take() {
+                    each(*prev)?;
+                }
+                out.undecodable += 1;
+            }
         }
+    }
+    if let Some(prev) = held.take() {
+        each(*prev)?;
     }
     out.torn_bytes = frames.torn_bytes;
     out.undecodable += frames.unknown_frames;
@@ -263,7 +300,7 @@ pub(crate) fn stream_journal<R: Read, E: From<std::io::Error>>(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use stabmon_core::latency::{LatencyProbe, ProbeOutcome};
@@ -350,6 +387,9 @@ mod tests {
         for (i, s) in samples.iter().enumerate() {
             let kind = enc.encode(s, &mut payload);
             encode_frame(kind, &payload, &mut bytes);
+            if let Some(e) = &s.exits {
+                encode_frame(Kind::Exits, &encode_exits(e), &mut bytes);
+            }
             if i == 0 {
                 encode_frame(Kind::Stop, &encode(stop), &mut bytes);
             }
@@ -377,6 +417,75 @@ mod tests {
         }
         assert_eq!(c.stops, [stop]);
         assert_eq!((c.torn_bytes, c.undecodable), (3, 0));
+    }
+
+    /// Exits of a storm, for the journal and store tests.
+    pub(crate) fn storm_exits(k: u32) -> stabmon_core::Exits {
+        use stabmon_core::{ExitStatus, ExitedName, ExitedProcess};
+        let mut e = stabmon_core::Exits::default();
+        e.count = 20 + k;
+        e.dropped = k % 2;
+        let mut n = ExitedName::new("php-cgi");
+        n.count = 19 + k;
+        n.cpu_time = Duration::from_micros(1_700_123);
+        n.peak_rss_bytes = 31 << 20;
+        e.names = vec![n, ExitedName::new("sh")];
+        e.names[1].count = 1;
+        let t = Timestamp::from_unix_micros(1_795_576_321_250_000);
+        let mut p = ExitedProcess::new(4000 + k, "php-cgi");
+        p.parent_pid = 3999;
+        p.uid = 33;
+        p.start_time = t;
+        p.end_time = t.saturating_add(Duration::from_micros(400_001));
+        p.cpu_time = Duration::from_micros(390_007);
+        p.peak_rss_bytes = 30 << 20;
+        p.status = ExitStatus::Code(0);
+        let mut q = p.clone();
+        q.pid += 1;
+        q.status = ExitStatus::Signal(9);
+        e.processes = vec![p, q];
+        e
+    }
+
+    /// Samples with exits keep them whole through a journal; a sample without exits gets none, and exits whose
+    /// sample did not decode attach to no other sample.
+    #[test]
+    fn exits_ride_beside_their_sample() {
+        let mut samples = synth(130);
+        for (k, s) in samples.iter_mut().enumerate() {
+            if k % 3 != 1 {
+                s.exits = Some(storm_exits(k as u32));
+            }
+        }
+        samples[5].exits = Some(stabmon_core::Exits::default());
+        let stop = StopRecord {
+            host: "h".into(),
+            ts: Timestamp::from_unix_secs(5),
+            boot_id: None,
+        };
+        let bytes = journal_v2(&samples, &stop);
+        let c = read_journal(&bytes).unwrap();
+        assert_eq!(c.undecodable, 0);
+        assert_eq!(c.samples.len(), samples.len());
+        for (got, want) in c.samples.iter().zip(&samples) {
+            assert_eq!(got.exits, want.exits);
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        }
+        // Damage the third sample's record (a delta): it and the deltas after it up to the next key are lost,
+        // and so are their exits, which do not attach to the sample before.
+        let f = frames(&bytes)
+            .into_iter()
+            .filter(|f| f.0 == Kind::Delta as u8)
+            .nth(1)
+            .unwrap();
+        let mut damaged = bytes.clone();
+        damage(&mut damaged, f);
+        let c = read_journal(&damaged).unwrap();
+        assert!(c.samples.len() < samples.len());
+        for got in &c.samples {
+            let want = samples.iter().find(|s| s.ts == got.ts).unwrap();
+            assert_eq!(got.exits, want.exits, "sample at {}", got.ts);
+        }
     }
 
     /// The frames of a journal: (kind byte, start of the payload, payload length).

@@ -13,7 +13,10 @@
 //! - format 2: kind 3, a key sample (layout 1, zstd-compressed on its own); kind 4, a delta sample (layout 1,
 //!   zstd-compressed with the previous sample's layout-1 bytes as the dictionary); kind 2, a clean stop. A
 //!   journal starts with a key, and a key follows every [`KEY_EVERY`](crate::codec::KEY_EVERY) records, so a
-//!   record that does not decode costs at most the records up to the next key.
+//!   record that does not decode costs at most the records up to the next key. Kind 5, the exits of the sample
+//!   whose record it follows (their own layout, postcard): written only for samples that carry exits, so
+//!   journals written before, and samples without exits, have none, and a reader that does not know the kind
+//!   skips it.
 //!
 //! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
 
@@ -45,6 +48,8 @@ pub(crate) enum Kind {
     Key = 3,
     /// One sample, compressed against the previous one (format 2).
     Delta = 4,
+    /// The exits of the sample of the record before (format 2).
+    Exits = 5,
 }
 
 impl Kind {
@@ -54,6 +59,7 @@ impl Kind {
             2 => Some(Kind::Stop),
             3 => Some(Kind::Key),
             4 => Some(Kind::Delta),
+            5 => Some(Kind::Exits),
             _ => None,
         }
     }
@@ -383,12 +389,23 @@ impl JournalWriter {
         payload: &[u8],
         next_in: Duration,
     ) -> Result<(), AppendError> {
+        self.append_frames(&[(kind, payload)], next_in)
+    }
+
+    /// Appends records that belong together (a sample and its exits) in one write, like [`append`](Self::append).
+    pub(crate) fn append_frames(
+        &mut self,
+        frames: &[(Kind, &[u8])],
+        next_in: Duration,
+    ) -> Result<(), AppendError> {
         if self.needs_repair {
             self.file.truncate(self.len).map_err(AppendError::Write)?;
             self.needs_repair = false;
         }
         self.buf.clear();
-        encode_frame(kind, payload, &mut self.buf);
+        for (kind, payload) in frames {
+            encode_frame(*kind, payload, &mut self.buf);
+        }
         if let Err(e) = self.file.append(&self.buf) {
             self.needs_repair = true;
             // Cut the partial frame now if we can (a full disk still allows shrinking a file).
@@ -398,7 +415,7 @@ impl JournalWriter {
             return Err(AppendError::Write(e));
         }
         self.len += self.buf.len() as u64;
-        self.records += 1;
+        self.records += frames.len() as u64;
         let now = Instant::now();
         let since = *self.unsynced_since.get_or_insert(now);
         if now.saturating_duration_since(since) + next_in >= self.sync_every {

@@ -17,8 +17,12 @@ pub(crate) const TABLES: [&str; 3] = ["samples", "processes", "names"];
 /// store without latency targets pays no footer for it.
 pub(crate) const LATENCY: &str = "latency";
 
+/// The exits table: exited names and detailed exits per sample. Its file exists only for segments whose samples
+/// carry exits.
+pub(crate) const EXITS: &str = "exits";
+
 /// Every table a segment file may belong to.
-const ALL_TABLES: [&str; 4] = ["samples", "processes", "names", LATENCY];
+const ALL_TABLES: [&str; 5] = ["samples", "processes", "names", LATENCY, EXITS];
 
 /// Percent-encodes a host name for a path segment.
 pub(crate) fn encode_host(host: &str) -> String {

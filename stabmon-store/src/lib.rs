@@ -84,6 +84,7 @@
 //! DIR/processes/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet   one row per process entry per sample
 //! DIR/names/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet       one row per name total per sample
 //! DIR/latency/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet     one row per latency probe (only segments with probes)
+//! DIR/exits/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet       exited names and detailed exits (only segments with exits)
 //! ```
 //!
 //! - `host` and `date` are Hive partition keys: the host lives in the path only, never as a column (pandas refuses
@@ -99,9 +100,9 @@
 //! pyarrow: `pyarrow.parquet.read_table('DIR/samples')`; with Polars:
 //! `polars.read_parquet('DIR/samples/**/*.parquet', hive_partitioning=True)`. See [Queries](#queries).
 //!
-//! # Schema, version 6
+//! # Schema, version 7
 //!
-//! Every file records `stabmon.schema_version` (`6`), `stabmon.table` and `stabmon.host` in its Parquet key-value
+//! Every file records `stabmon.schema_version` (`7`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
 //! version (readers select columns by name). This reader reads versions 1 to 4 too (see [Older
 //! versions](#older-versions)).
@@ -157,6 +158,9 @@
 //! | `top_group_name` | string | dict | the busiest group of one name: the listed name with the most summed CPU (`names.cpu_pct`), leaving out `top_process_name` where that process alone used more than two thirds of its name's CPU (the name would only repeat it); ties: first name in byte order; NULL when no other name is listed |
 //! | `top_group_cpu_pct` | float32 | dict | its summed `cpu_pct`, % of one core; NULL with `top_group_name` |
 //!
+//! | `exit_count` | uint32 | dict | processes that exited over the interval (Linux, from the kernel's exit records); NULL where exits are not recorded (another OS, no privilege, or a recording made before schema 7) |
+//! | `exit_dropped` | uint32 | dict | how many times the kernel dropped exit records over the interval (`ENOBUFS`: each time at least one exit is missing from `exit_count`); NULL with `exit_count` |
+//!
 //! The `top_*` columns repeat facts of the `processes` and `names` rows, so that runaway detection (a process or a
 //! name's processes busy on most of a core) reads a month of samples without its process rows: the busiest process
 //! changes far less often than samples are taken, which dictionaries store in a few bytes an hour.
@@ -197,6 +201,9 @@
 //! | `rss_bytes` | uint64 | split | their summed resident memory, bytes |
 //! | `cpu_rank`, `rss_rank` | uint16 | split, dict | place in the sample's name CPU and memory lists; NULL where not in that list |
 //!
+//! A name's `cpu_pct` and `process_count` are those of its live processes at the sample: processes of that name
+//! that exited over the interval are not in them; their CPU is in the `exits` table.
+//!
 //! A process list and a name list come back from [`StoreReader`] in canonical order: by CPU rank, then memory
 //! rank, ranked before unranked, then identity (names: name), the order `stabmon_core::attribution` builds them.
 //!
@@ -219,6 +226,31 @@
 //! | `http_status` | uint16 | delta | the status code of an `http_status` outcome; NULL otherwise |
 //! | `message` | string | dict | the message of a `dns_error`, `tls_error` or `other` outcome; NULL otherwise |
 //! | `dns_us`, `connect_us`, `tls_us`, `first_byte_us`, `total_us` | int64 | delta | phase timings, microseconds; NULL where a phase does not apply or did not complete |
+//!
+//! ## `exits`: exited names and detailed exits per sample
+//!
+//! Written only for segments whose samples carried exits with a name (Linux with the privilege; see
+//! `stabmon_core::exits`). For each sample, one row per exited name (`pid` NULL: the name's totals over the
+//! interval, at most 32 names, the busiest by CPU), then one row per detailed exit (`pid` set: at most 16, those
+//! of processes the previous sample listed first, then the busiest; each is also counted in its name's row).
+//! Exited CPU is never added to `names.cpu_pct`: a name's CPU over an interval is its `names.cpu_pct` plus
+//! `100 * cpu_us / interval_us` of its totals row here. In a totals row, `cpu_us` is the CPU its processes used
+//! within the interval (all of it for processes that started within it, for older ones the share of their life
+//! that fell within it); in a detail row, the process's whole life's. A storm of short-lived workers costs at most
+//! 48 rows a sample however fast they come.
+//!
+//! | column | type | encoding | meaning; NULL when |
+//! |---|---|---|---|
+//! | `ts` | timestamp | delta | the tick of the sample the exits belong to (they happened over its interval) |
+//! | `name` | string | dict | process name (Linux `comm`) |
+//! | `count` | uint32 | dict | exits of that name (1 in a detail row) |
+//! | `cpu_us` | int64 | delta | user + system CPU, microseconds (see above) |
+//! | `peak_rss_bytes` | uint64 | split | peak resident memory (the largest of the name's in a totals row) |
+//! | `pid` | uint32 | delta | the process id of a detailed exit; NULL in a totals row |
+//! | `parent_pid`, `uid` | uint32 | dict | its parent's process id and its numeric user id; NULL in a totals row |
+//! | `start_time`, `end_time` | timestamp | delta | when it started and ended; NULL in a totals row |
+//! | `exit_code` | int32 | dict | its exit code (0-255) where it exited; NULL where a signal killed it, and in a totals row |
+//! | `exit_signal` | int32 | dict | the signal that killed it (9 = SIGKILL); NULL where it exited, and in a totals row |
 //!
 //! ## Queries
 //!
@@ -248,6 +280,7 @@
 //! ## Older versions
 //!
 //! [`StoreReader`] reads every version; other tools read older files as they are:
+//! - **Version 6** has no `exit_count` and `exit_dropped` columns and no `exits` table: exits were not recorded.
 //! - **Version 5** has no `top_*` columns: the busiest process and group of a sample are found from its
 //!   `processes` and `names` rows (their `cpu_pct`); [`StoreReader::system_series`] reads those tables' `ts`,
 //!   `pid`, `start_time`, `name` and `cpu_pct` columns for them (and versions 1-4 whole rows).

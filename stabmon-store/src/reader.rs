@@ -21,6 +21,7 @@ use crate::remote;
 
 mod cols;
 mod exact;
+mod exits;
 mod group;
 mod journals;
 mod latency;

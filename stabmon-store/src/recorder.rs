@@ -546,7 +546,13 @@ impl FlightRecorder {
                 break;
             };
             let path = j.path().to_path_buf();
-            let appended = j.append(kind, &payload, next_in);
+            let appended = match &s.exits {
+                Some(e) => {
+                    let exits = crate::codec::encode_exits(e);
+                    j.append_frames(&[(kind, &payload), (Kind::Exits, &exits)], next_in)
+                }
+                None => j.append(kind, &payload, next_in),
+            };
             self.payload = payload;
             match appended {
                 Ok(()) => self.sync_ok(),

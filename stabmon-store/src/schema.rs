@@ -1,4 +1,4 @@
-//! The Arrow schemas of the tables (schema 6) and the Parquet encodings chosen per column.
+//! The Arrow schemas of the tables (schema 7) and the Parquet encodings chosen per column.
 //!
 //! The column list with units is documented in the crate docs; keep both in step.
 
@@ -11,11 +11,11 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersi
 use parquet::schema::types::ColumnPath;
 
 /// The schema version this crate writes and the newest it reads.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
-/// The Parquet key-value metadata key naming the table (`samples`, `processes` or `names`).
+/// The Parquet key-value metadata key naming the table (`samples`, `processes`, `names`, `latency` or `exits`).
 pub const KEY_TABLE: &str = "stabmon.table";
 /// The Parquet key-value metadata key holding the host name (also in the path as `host=`).
 pub const KEY_HOST: &str = "stabmon.host";
@@ -118,6 +118,10 @@ const SAMPLES: &[Col] = &[
     col("top_process_cpu_pct", pct_type, true, Enc::Dict),
     col("top_group_name", dict_type, true, Enc::Dict),
     col("top_group_cpu_pct", pct_type, true, Enc::Dict),
+    // Schema 7: how many processes exited over the interval and how many times the kernel dropped exit records;
+    // null where exits are not recorded. Mostly small repeating counts: dictionaries.
+    col("exit_count", || DataType::UInt32, true, Enc::Dict),
+    col("exit_dropped", || DataType::UInt32, true, Enc::Dict),
 ];
 
 #[rustfmt::skip]
@@ -166,6 +170,24 @@ const LATENCY: &[Col] = &[
     col("total_us", || DataType::Int64, true, Enc::Delta),
 ];
 
+/// Schema 7 on: one row per exited name per sample (`pid` null: the name's totals over the interval), and one
+/// per detailed exit (`pid` set: that process, also counted in its name's row).
+#[rustfmt::skip]
+const EXITS: &[Col] = &[
+    col("ts", ts_type, false, Enc::Delta),
+    col("name", dict_type, false, Enc::Dict),
+    col("count", || DataType::UInt32, false, Enc::Dict),
+    col("cpu_us", || DataType::Int64, false, Enc::Delta),
+    col("peak_rss_bytes", || DataType::UInt64, false, Enc::Split),
+    col("pid", || DataType::UInt32, true, Enc::Delta),
+    col("parent_pid", || DataType::UInt32, true, Enc::Dict),
+    col("uid", || DataType::UInt32, true, Enc::Dict),
+    col("start_time", ts_type, true, Enc::Delta),
+    col("end_time", ts_type, true, Enc::Delta),
+    col("exit_code", || DataType::Int32, true, Enc::Dict),
+    col("exit_signal", || DataType::Int32, true, Enc::Dict),
+];
+
 // Schemas 3 and 4 (read only): the slots of the `exact` columns.
 
 /// Positions in `samples.exact` (schema 3): 0-6 the remainders below 1 KiB of
@@ -194,6 +216,7 @@ fn cols(table: &str) -> &'static [Col] {
         "samples" => SAMPLES,
         "processes" => PROCESSES,
         "latency" => LATENCY,
+        "exits" => EXITS,
         _ => NAMES,
     }
 }

@@ -817,6 +817,50 @@ fn fixture_samples() -> Vec<Sample> {
         .collect()
 }
 
+/// What the fixtures of version 7 on hold besides: samples with exits (a storm, none, and not recorded), under
+/// host `exits`.
+fn fixture_exit_samples() -> Vec<Sample> {
+    use stabmon_core::{ExitStatus, ExitedName, ExitedProcess, Exits};
+    fixture_samples()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            s.host = "exits".into();
+            s.exits = match i {
+                0 => {
+                    let mut e = Exits::default();
+                    e.count = 23;
+                    e.dropped = 2;
+                    let mut php = ExitedName::new("php-cgi");
+                    php.count = 21;
+                    php.cpu_time = Duration::from_micros(1_700_321);
+                    php.peak_rss_bytes = 31_457_280;
+                    let mut sh = ExitedName::new("sh");
+                    sh.count = 2;
+                    sh.cpu_time = Duration::from_micros(1_999);
+                    sh.peak_rss_bytes = 1_572_864;
+                    e.names = vec![php, sh];
+                    let mut p = ExitedProcess::new(40_001, "php-cgi");
+                    p.parent_pid = 40_000;
+                    p.uid = 33;
+                    p.start_time = s.ts.saturating_sub(Duration::from_micros(700_123));
+                    p.end_time = s.ts.saturating_sub(Duration::from_micros(300_001));
+                    p.cpu_time = Duration::from_micros(390_007);
+                    p.peak_rss_bytes = 31_457_280;
+                    let mut k = p.clone();
+                    k.pid = 40_002;
+                    k.status = ExitStatus::Signal(9);
+                    e.processes = vec![p, k];
+                    Some(e)
+                }
+                1 => Some(Exits::default()),
+                _ => None,
+            };
+            s
+        })
+        .collect()
+}
+
 /// Writes the fixture of the current schema version:
 /// `cargo test -p stabmon-store --test store -- --ignored regenerate_fixture`. Only for a deliberate format change
 /// (with a new schema version); never rewrite an older version's fixture, and never to make a fixture test pass.
@@ -828,6 +872,7 @@ fn regenerate_fixture() {
     let mut all = fixture_samples();
     all.extend(fixture_odd_samples(stabmon_store::SCHEMA_VERSION));
     all.extend(machine_samples());
+    all.extend(fixture_exit_samples());
     write_all(&dir, WriterOptions::default(), &all);
 }
 
@@ -842,17 +887,25 @@ fn committed_fixtures_of_every_version_read_back_exactly() {
             "no fixture for schema version {version}: run regenerate_fixture"
         );
         let reader = StoreReader::open(&dir).unwrap();
-        // Version 4 added the machine-share samples.
-        let hosts: &[&str] = if version >= 4 {
-            &["cores", "nas", "odd"]
-        } else {
-            &["nas", "odd"]
+        // Version 4 added the machine-share samples, version 7 the exits.
+        let hosts: &[&str] = match version {
+            7.. => &["cores", "exits", "nas", "odd"],
+            4..7 => &["cores", "nas", "odd"],
+            _ => &["nas", "odd"],
         };
         assert_eq!(reader.hosts(), hosts, "version {version}");
         let nas = reader.clone().with_host("nas").samples(None, None).unwrap();
         assert_samples_eq(&nas, &fixture_samples());
         let odd = reader.clone().with_host("odd").samples(None, None).unwrap();
         assert_samples_eq(&odd, &fixture_odd_samples(version));
+        if version >= 7 {
+            let exits = reader
+                .clone()
+                .with_host("exits")
+                .samples(None, None)
+                .unwrap();
+            assert_samples_eq(&exits, &fixture_exit_samples());
+        }
         if version >= 4 {
             let cores = reader.with_host("cores").samples(None, None).unwrap();
             assert_samples_eq(&cores, &machine_samples());

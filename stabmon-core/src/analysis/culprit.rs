@@ -20,7 +20,12 @@ pub const NAME_MARGIN: f64 = 1.5;
 ///
 /// - **CPU surge**: the rise of mean CPU, in the window minus in the baseline. A process's CPU is its own plus the
 ///   CPU of its children it reaped ([`children_cpu_pct`](crate::ProcessEntry::children_cpu_pct)), so a parent
-///   whose short-lived children burn CPU is seen. Names count their processes' own CPU
+///   whose short-lived children burn CPU is seen, but only in samples without recorded exits: where a sample
+///   has [`exits`](crate::Sample::exits), the children's CPU is their own, counted under their names, and the
+///   parent counts its own CPU alone. Names count their processes' own CPU plus, where exits are recorded, the
+///   CPU of the name's processes that exited within each sample ([`Exits::names`](crate::Exits::names)), so a
+///   storm of short-lived workers is named by their name and exit count (`php-cgi (x412 exited) 170% CPU`).
+///   Names count
 ///   ([`TopProcesses::names`](crate::TopProcesses::names)), which catches forty small workers none of which is in
 ///   the top N: a name is the culprit when its rise is at least [`NAME_MARGIN`] times the largest *own* rise of
 ///   any single process and at least `1 / NAME_MARGIN` of the largest rise with children (else the process with
@@ -160,11 +165,33 @@ struct ProcCandidate {
     base: Acc,
 }
 
+#[derive(Default)]
 struct NameCandidate {
     cmdline: Option<String>,
     max_count: u32,
+    exited: u32,
     win: Acc,
     base: Acc,
+}
+
+/// A listed process's CPU for attribution: its own, plus its reaped children's where the sample has no recorded
+/// exits (with them, the children are counted under their own names).
+fn attributed_cpu(s: &Sample, p: &crate::ProcessEntry) -> f64 {
+    let children = if s.exits.is_some() {
+        0.0
+    } else {
+        p.children_cpu_pct.unwrap_or(0.0)
+    };
+    f64::from(p.cpu_pct + children)
+}
+
+/// The CPU of a name's exited processes within a sample's interval, in percent of one core.
+fn exited_cpu_pct(s: &Sample, n: &crate::ExitedName) -> f64 {
+    let interval = s.interval.as_secs_f64();
+    if interval <= 0.0 {
+        return 0.0;
+    }
+    100.0 * n.cpu_time.as_secs_f64() / interval
 }
 
 fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
@@ -183,7 +210,7 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
                 win: Acc::default(),
                 base: Acc::default(),
             });
-            c.win.attributed += f64::from(p.cpu_pct + p.children_cpu_pct.unwrap_or(0.0));
+            c.win.attributed += attributed_cpu(s, p);
             c.win.own += f64::from(p.cpu_pct);
             c.win.nth_present += nth;
             if c.cmdline.is_none() {
@@ -192,24 +219,22 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
         }
         let name_nth = f64::from(s.top.name_cpu_nth_pct);
         for n in &s.top.names {
-            let c = names
-                .entry(n.name.as_str())
-                .or_insert_with(|| NameCandidate {
-                    cmdline: None,
-                    max_count: 0,
-                    win: Acc::default(),
-                    base: Acc::default(),
-                });
+            let c = names.entry(n.name.as_str()).or_default();
             c.win.own += f64::from(n.cpu_pct);
             c.win.nth_present += name_nth;
             c.max_count = c.max_count.max(n.process_count);
+        }
+        for n in s.exits.iter().flat_map(|e| &e.names) {
+            let c = names.entry(n.name.as_str()).or_default();
+            c.win.own += exited_cpu_pct(s, n);
+            c.exited = c.exited.saturating_add(n.count);
         }
     }
     for s in base {
         let nth = f64::from(s.top.cpu_nth_pct);
         for p in &s.top.processes {
             if let Some(c) = procs.get_mut(&p.key()) {
-                c.base.attributed += f64::from(p.cpu_pct + p.children_cpu_pct.unwrap_or(0.0));
+                c.base.attributed += attributed_cpu(s, p);
                 c.base.own += f64::from(p.cpu_pct);
                 c.base.nth_present += nth;
             }
@@ -219,6 +244,11 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
             if let Some(c) = names.get_mut(n.name.as_str()) {
                 c.base.own += f64::from(n.cpu_pct);
                 c.base.nth_present += name_nth;
+            }
+        }
+        for n in s.exits.iter().flat_map(|e| &e.names) {
+            if let Some(c) = names.get_mut(n.name.as_str()) {
+                c.base.own += exited_cpu_pct(s, n);
             }
         }
     }
@@ -293,6 +323,7 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
             cpu_pct: Some(mean as f32),
             rss_growth_bytes: None,
             rss_bytes: None,
+            exited_count: c.exited,
         });
     }
     let (rise, mean, key) = best_proc?;
@@ -308,6 +339,7 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
         cpu_pct: Some(mean as f32),
         rss_growth_bytes: None,
         rss_bytes: None,
+        exited_count: 0,
     })
 }
 
@@ -379,6 +411,7 @@ fn memory_culprit(win: &[Sample]) -> Option<Culprit> {
             cpu_pct: None,
             rss_growth_bytes: Some(g),
             rss_bytes: Some(peak),
+            exited_count: 0,
         });
     }
     let (g, key) = best_proc?;
@@ -394,6 +427,7 @@ fn memory_culprit(win: &[Sample]) -> Option<Culprit> {
         cpu_pct: None,
         rss_growth_bytes: Some(g),
         rss_bytes: Some(*peak),
+        exited_count: 0,
     })
 }
 
@@ -421,5 +455,6 @@ fn oom_victim(samples: &[Sample], before: Timestamp) -> Option<Culprit> {
         cpu_pct: None,
         rss_growth_bytes: None,
         rss_bytes: Some(victim.rss_bytes),
+        exited_count: 0,
     })
 }

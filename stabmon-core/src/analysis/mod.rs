@@ -400,6 +400,9 @@ pub struct Culprit {
     pub rss_growth_bytes: Option<i64>,
     /// Resident memory: at the peak for a climb, just before death for an OOM victim.
     pub rss_bytes: Option<u64>,
+    /// For a name total: how many of its processes exited within the incident (recorded exits, Linux); 0 when
+    /// none did or exits were not recorded.
+    pub exited_count: u32,
 }
 
 impl Culprit {
@@ -414,7 +417,9 @@ impl Culprit {
 
     /// The text drawn on a chart: who, then what.
     ///
-    /// Who: `name (pid N)` for a process, `name (xN)` for a name total of several processes, else `name`. What:
+    /// Who: `name (pid N)` for a process, `name (xN exited)` for a name total whose processes exited within the
+    /// incident (a storm of short-lived workers), `name (xN)` for a name total of several processes, else `name`.
+    /// What:
     /// `187% CPU` when [`cpu_pct`](Culprit::cpu_pct) is known, `+2.1 GB RSS` when
     /// [`rss_growth_bytes`](Culprit::rss_growth_bytes) is, else `5.6 GB RSS` from
     /// [`rss_bytes`](Culprit::rss_bytes); several are joined with `, `. Bytes are decimal (1 GB = 10^9 bytes).
@@ -426,6 +431,11 @@ impl Culprit {
     /// c.process_count = 40;
     /// c.cpu_pct = Some(160.4);
     /// assert_eq!(c.label(), "php-fpm (x40) 160% CPU");
+    ///
+    /// let mut storm = Culprit::new("php-cgi");
+    /// storm.exited_count = 412;
+    /// storm.cpu_pct = Some(170.0);
+    /// assert_eq!(storm.label(), "php-cgi (x412 exited) 170% CPU");
     /// ```
     pub fn label(&self) -> String {
         let who = self.who();
@@ -447,10 +457,13 @@ impl Culprit {
 }
 
 impl Culprit {
-    /// Who, as [`label`](Self::label) opens: `name (pid N)`, `name (xN)` or `name`.
+    /// Who, as [`label`](Self::label) opens: `name (pid N)`, `name (xN exited)`, `name (xN)` or `name`.
     pub fn who(&self) -> String {
         match self.pid {
             Some(pid) => format!("{} (pid {pid})", self.name),
+            None if self.exited_count > 0 => {
+                format!("{} (x{} exited)", self.name, self.exited_count)
+            }
             None if self.process_count > 1 => format!("{} (x{})", self.name, self.process_count),
             None => self.name.clone(),
         }

@@ -277,6 +277,48 @@ fn parent_of_short_lived_children_is_the_culprit() {
     assert_eq!(inc[0].label(), "make (pid 500) 96% CPU");
 }
 
+/// A storm of short-lived workers with exits recorded: the workers' name is the culprit with its exit count,
+/// and the shell that spawned and reaped them (whose children's CPU carries the same CPU) does not win.
+#[test]
+fn storm_of_exits_under_one_name_names_the_workers() {
+    let storm = 700..720u64;
+    let mut s = series(1200, 10, |i| {
+        storm
+            .contains(&i)
+            .then(|| (88.0, vec![P(500, "bash", 100, 2.0, 170.0, 4 * MIB)]))
+    });
+    for x in &mut s {
+        let i = x.ts.duration_since(t0()).unwrap().as_secs();
+        let mut exits = crate::Exits::default();
+        // A little background churn all day.
+        let mut sh = crate::ExitedName::new("sh");
+        sh.count = 1;
+        sh.cpu_time = Duration::from_millis(2);
+        exits.names.push(sh);
+        if storm.contains(&i) {
+            // 412 workers in 20 s (20 or 21 a second), 1.7 s of CPU a second between them.
+            let mut php = crate::ExitedName::new("php-cgi");
+            php.count = if i < 712 { 21 } else { 20 };
+            php.cpu_time = Duration::from_millis(1700);
+            php.peak_rss_bytes = 30 * MIB;
+            exits.names.insert(0, php);
+        }
+        exits.count = exits.names.iter().map(|n| n.count).sum();
+        x.exits = Some(exits);
+    }
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(kinds(&inc), vec![IncidentKind::CpuSurge]);
+    let c = inc[0].culprit.as_ref().unwrap();
+    assert_eq!((c.pid, c.exited_count), (None, 412));
+    assert_eq!(inc[0].label(), "php-cgi (x412 exited) 170% CPU");
+    // Without recorded exits, the same storm falls back to the parent's children's CPU.
+    for x in &mut s {
+        x.exits = None;
+    }
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    assert_eq!(inc[0].label(), "bash (pid 500) 172% CPU");
+}
+
 #[test]
 fn two_equal_hogs_of_one_name_are_a_name() {
     let s = series(1200, 10, |i| {

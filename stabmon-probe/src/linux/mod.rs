@@ -1,6 +1,7 @@
 //! The Linux sampler: reads `/proc` directly, one file per process per pass, keeping the files open between passes.
 
 pub(crate) mod parse;
+pub(crate) mod taskstats;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

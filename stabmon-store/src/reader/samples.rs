@@ -89,6 +89,11 @@ struct SampleCols<'a> {
     top_n: &'a PrimitiveArray<UInt16Type>,
     /// Versions 1-2 store the lists' lengths; version 3 derives them (see `ranks::rule_lens`).
     lens: Option<[&'a PrimitiveArray<UInt16Type>; 4]>,
+    /// Version 7 on: exits counted and kernel drops.
+    exits: Option<(
+        &'a PrimitiveArray<UInt32Type>,
+        &'a PrimitiveArray<UInt32Type>,
+    )>,
 }
 
 impl<'a> SampleCols<'a> {
@@ -138,6 +143,10 @@ impl<'a> SampleCols<'a> {
             oom: c.prim::<UInt64Type>("oom_kill_count")?,
             top_n: c.req::<UInt16Type>("top_n")?,
             lens,
+            exits: match c.opt_prim::<UInt32Type>("exit_count")? {
+                Some(count) => Some((count, c.prim::<UInt32Type>("exit_dropped")?)),
+                None => None,
+            },
         })
     }
 }
@@ -242,6 +251,14 @@ fn sample_row(
     s.top.rss_nth_bytes = bytes[5];
     s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
     s.top.name_rss_nth_bytes = bytes[6];
+    if let Some((count, dropped)) = cols.exits
+        && let Some(n) = opt(count, i)
+    {
+        let mut e = stabmon_core::Exits::default();
+        e.count = n;
+        e.dropped = opt(dropped, i).unwrap_or(0);
+        s.exits = Some(e);
+    }
     Ok((s, x.stored_lens))
 }
 

@@ -6,12 +6,13 @@ use std::time::Duration;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, contain, invalid};
-use crate::layout::{LATENCY, SegmentLoc, TABLES};
+use crate::layout::{EXITS, LATENCY, SegmentLoc, TABLES};
 use crate::ranks::{name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
 
+use super::exits::read_exits;
 use super::latency::read_latency;
 use super::names::read_names;
 use super::processes::read_processes;
@@ -118,6 +119,11 @@ fn read_segment_files(
     let latency = seg.file(LATENCY);
     if latency.exists() {
         read_latency(&latency, whole, only, &mut samples)?;
+    }
+    // Only segments whose samples carried exited names have an exits file.
+    let exits = seg.file(EXITS);
+    if exits.exists() {
+        read_exits(&exits, whole, only, &mut samples)?;
     }
     samples.retain(|s| {
         let t = s.ts.as_unix_micros();

@@ -92,6 +92,35 @@ fn a_crash_is_recovered_at_the_next_start_without_a_clean_stop() {
     drop(rec);
 }
 
+/// Samples with exits in a journal left by a crash come back whole through the compaction into the store; a
+/// sample without exits comes back without.
+#[test]
+fn exits_in_a_journal_are_recovered_whole_through_compaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    let samples: Vec<Sample> = (0..9)
+        .map(|i| {
+            let mut s = sample(i);
+            s.exits = match i % 3 {
+                0 => Some(crate::codec::tests::storm_exits(i as u32)),
+                1 => Some(stabmon_core::Exits::default()),
+                _ => None,
+            };
+            s
+        })
+        .collect();
+    for s in &samples {
+        assert!(rec.record(s).is_empty());
+    }
+    drop(rec);
+    let (rec, recovery) = FlightRecorder::open(tmp.path(), RecorderOptions::new()).unwrap();
+    assert_eq!(recovery.samples, 9);
+    assert!(recovery.set_aside.is_empty(), "{:?}", recovery.warnings);
+    assert!(journal_files(&RealFs, tmp.path()).unwrap().is_empty());
+    assert_eq!(read_all(tmp.path()), samples);
+    drop(rec);
+}
+
 #[test]
 fn a_journal_cut_mid_frame_gives_back_every_complete_sample() {
     let tmp = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use stabmon_core::latency::whole_micros;
-use stabmon_core::{CpuUsage, LatencyProbe, ProcessEntry, Sample};
+use stabmon_core::{CpuUsage, ExitedName, ExitedProcess, LatencyProbe, ProcessEntry, Sample};
 
 use super::interner::Interner;
 use super::rows::{
@@ -62,6 +62,18 @@ pub(super) struct Buffer {
 
     /// Latency probes with the tick of the sample that carried them, in order.
     pub(super) latency: Vec<(i64, LatencyProbe)>,
+
+    /// Exit counts and dropped-record counts (null: exits not recorded).
+    pub(super) exit_count: Vec<Option<u32>>,
+    pub(super) exit_dropped: Vec<Option<u32>>,
+    /// Exited names and detailed exits with the tick of their sample, in order.
+    pub(super) exits: Vec<(i64, ExitRow)>,
+}
+
+/// A row of the exits table: a name's totals, or one detailed exit.
+pub(super) enum ExitRow {
+    Name(ExitedName),
+    Process(ExitedProcess),
 }
 
 /// A duration in whole microseconds (the resolution of `Sample::interval`/`lateness`); finer ones are refused
@@ -232,6 +244,17 @@ impl Buffer {
         }
         self.latency
             .extend(s.latency.iter().map(|p| (ts, p.clone())));
+        self.exit_count.push(s.exits.as_ref().map(|e| e.count));
+        self.exit_dropped.push(s.exits.as_ref().map(|e| e.dropped));
+        if let Some(e) = &s.exits {
+            self.exits
+                .extend(e.names.iter().map(|n| (ts, ExitRow::Name(n.clone()))));
+            self.exits.extend(
+                e.processes
+                    .iter()
+                    .map(|p| (ts, ExitRow::Process(p.clone()))),
+            );
+        }
         Ok(())
     }
 

@@ -11,10 +11,10 @@ use arrow_schema::{DataType, Field};
 use stabmon_core::LatencyProbe;
 use stabmon_core::latency::whole_micros;
 
-use crate::layout::LATENCY;
+use crate::layout::{EXITS, LATENCY};
 use crate::schema::schema;
 
-use super::buffer::Buffer;
+use super::buffer::{Buffer, ExitRow};
 use super::interner::Interner;
 use super::rows::{NameRow, ProcIdentity, ProcRow, ProcRows};
 
@@ -68,6 +68,87 @@ impl Buffer {
             ms(|p| p.total_ms),
         ];
         RecordBatch::try_new(schema(LATENCY), columns).map(Some)
+    }
+
+    /// The exits rows of the row group, `None` when its samples carried no exited name; empties them.
+    pub(super) fn take_exits_batch(
+        &mut self,
+    ) -> Result<Option<RecordBatch>, arrow_schema::ArrowError> {
+        if self.exits.is_empty() {
+            return Ok(None);
+        }
+        let rows = std::mem::take(&mut self.exits);
+        let mut names = Interner::default();
+        let micros = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        let name_ids = rows
+            .iter()
+            .map(|(_, r)| {
+                Some(names.id(match r {
+                    ExitRow::Name(n) => &n.name,
+                    ExitRow::Process(p) => &p.name,
+                }))
+            })
+            .collect();
+        let detail = |f: fn(&stabmon_core::ExitedProcess) -> Option<i64>| {
+            rows.iter()
+                .map(move |(_, r)| match r {
+                    ExitRow::Name(_) => None,
+                    ExitRow::Process(p) => f(p),
+                })
+                .collect::<Vec<_>>()
+        };
+        let ts: Vec<i64> = rows.iter().map(|(ts, _)| *ts).collect();
+        let u32s = |v: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(UInt32Array::from_iter(
+                v.into_iter().map(|x| x.and_then(|x| u32::try_from(x).ok())),
+            ))
+        };
+        let i32s = |v: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(Int32Array::from_iter(
+                v.into_iter().map(|x| x.and_then(|x| i32::try_from(x).ok())),
+            ))
+        };
+        let times = |v: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+        };
+        let code = |p: &stabmon_core::ExitedProcess| match p.status {
+            stabmon_core::ExitStatus::Code(c) => Some(i64::from(c)),
+            stabmon_core::ExitStatus::Signal(_) => None,
+        };
+        let signal = |p: &stabmon_core::ExitedProcess| match p.status {
+            stabmon_core::ExitStatus::Signal(s) => Some(i64::from(s)),
+            stabmon_core::ExitStatus::Code(_) => None,
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+            names.array(name_ids)?,
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(
+                |(_, r)| match r {
+                    ExitRow::Name(n) => n.count,
+                    ExitRow::Process(_) => 1,
+                },
+            ))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|(_, r)| {
+                micros(match r {
+                    ExitRow::Name(n) => n.cpu_time,
+                    ExitRow::Process(p) => p.cpu_time,
+                })
+            }))),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(
+                |(_, r)| match r {
+                    ExitRow::Name(n) => n.peak_rss_bytes,
+                    ExitRow::Process(p) => p.peak_rss_bytes,
+                },
+            ))),
+            u32s(detail(|p| Some(i64::from(p.pid)))),
+            u32s(detail(|p| Some(i64::from(p.parent_pid)))),
+            u32s(detail(|p| Some(i64::from(p.uid)))),
+            times(detail(|p| Some(p.start_time.as_unix_micros()))),
+            times(detail(|p| Some(p.end_time.as_unix_micros()))),
+            i32s(detail(code)),
+            i32s(detail(signal)),
+        ];
+        RecordBatch::try_new(schema(EXITS), columns).map(Some)
     }
 
     pub(super) fn samples_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
@@ -160,6 +241,8 @@ impl Buffer {
             self.top_group_names
                 .array(std::mem::take(&mut self.top_group_name))?,
             opt_f32s(std::mem::take(&mut self.top_group_cpu_pct)),
+            Arc::new(UInt32Array::from(std::mem::take(&mut self.exit_count))),
+            Arc::new(UInt32Array::from(std::mem::take(&mut self.exit_dropped))),
         ]);
         RecordBatch::try_new(schema("samples"), columns)
     }
