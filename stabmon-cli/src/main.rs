@@ -212,9 +212,15 @@ struct ReportArgs {
     #[command(flatten)]
     data: select::DataArgs,
 
-    /// Where to write the HTML file.
-    #[arg(short = 'o', long, value_name = "FILE", default_value = "report.html")]
-    output: PathBuf,
+    /// Where to write the HTML file. [default: report.html, unless only --png is given]
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Also (or, without -o, only) write the charts as PNG images to this directory, created if missing:
+    /// cpu.png, mem.png, load.png and lat.png (with latency data), 600 pixels wide with the culprit labels, for
+    /// tickets and chat.
+    #[arg(long, value_name = "DIR")]
+    png: Option<PathBuf>,
 
     /// The page's title. [default: stabmon report: HOST]
     #[arg(long, value_name = "TEXT")]

@@ -92,6 +92,7 @@ mod escape;
 mod model;
 mod notice;
 mod page;
+mod png;
 mod svg;
 mod timefmt;
 
@@ -104,6 +105,7 @@ use stabmon_core::{Sample, Timestamp};
 
 pub use crate::error::Error;
 pub use crate::notice::Notice;
+pub use crate::png::PngChart;
 pub use stabmon_core::analysis::{DetectOptions, Incident};
 
 /// Version of the report's HTML layout and embedded data.
@@ -139,6 +141,7 @@ pub struct ReportBuilder {
     charts: Vec<Chart>,
     culprit_lines: usize,
     refresh: Option<Duration>,
+    png_width_px: u32,
 }
 
 impl Default for ReportBuilder {
@@ -159,6 +162,7 @@ impl ReportBuilder {
             charts: vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency],
             culprit_lines: 4,
             refresh: None,
+            png_width_px: 600,
         }
     }
 
@@ -219,6 +223,13 @@ impl ReportBuilder {
         self
     }
 
+    /// The width of the PNG charts ([`Report::render_png`]) in pixels (clamped to 400..=4000). By default, this is
+    /// 600, the width of a mail body.
+    pub fn png_width_px(mut self, width_px: u32) -> Self {
+        self.png_width_px = width_px.clamp(400, 4000);
+        self
+    }
+
     /// The report.
     pub fn build(self) -> Report {
         Report { cfg: self }
@@ -244,7 +255,7 @@ pub struct Summary {
     pub from: Timestamp,
     /// The end of the time axis.
     pub to: Timestamp,
-    /// The size of the page written.
+    /// The size of what was made: the page, or the PNG images in all.
     pub bytes: usize,
 }
 
@@ -288,6 +299,51 @@ impl Report {
 
     /// Renders `samples` to a string; see [`Report::write_html`].
     pub fn render(&self, samples: &[Sample]) -> Result<(String, Summary), Error> {
+        self.make_of_samples(samples, &html_page)
+    }
+
+    /// Renders `series` to a string, reading whole samples from `source`; see [`Report::write_html_from`].
+    pub fn render_from<S: WindowSource + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+    ) -> Result<(String, Summary), Error> {
+        self.make_of_series(series, source, &html_page)
+    }
+
+    /// Draws the page's charts of `samples` as PNG images, [`ReportBuilder::png_width_px`] wide: the same series,
+    /// gap bands and culprit labels as the page's, for mail bodies and for files. Errors as
+    /// [`Report::write_html`].
+    ///
+    /// Text is drawn with a copy of DejaVu Sans embedded in the crate, so no system font is needed; the first call
+    /// registers it in plotters' font table under a name of its own.
+    pub fn render_png(&self, samples: &[Sample]) -> Result<(Vec<PngChart>, Summary), Error> {
+        self.png_sized().make_of_samples(samples, &png_charts)
+    }
+
+    /// Draws the charts of `series` as PNG images, reading whole samples from `source` as
+    /// [`Report::write_html_from`] does; see [`Report::render_png`].
+    pub fn render_png_from<S: WindowSource + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+    ) -> Result<(Vec<PngChart>, Summary), Error> {
+        self.png_sized().make_of_series(series, source, &png_charts)
+    }
+
+    /// This report at the width of its PNG charts.
+    fn png_sized(&self) -> Report {
+        let mut cfg = self.cfg.clone();
+        cfg.width_px = cfg.png_width_px;
+        Report { cfg }
+    }
+
+    /// Selects the range of `samples` (of one host) and formats its model with `format`.
+    fn make_of_samples<T>(
+        &self,
+        samples: &[Sample],
+        format: Format<'_, T>,
+    ) -> Result<(T, Summary), Error> {
         let cfg = &self.cfg;
         self.check_range()?;
         // Sorted by time (copied only when the caller's are not).
@@ -326,15 +382,20 @@ impl Report {
             hosts.sort();
             return Err(Error::MixedHosts { hosts });
         }
-        self.render_range(&SystemSeries::from_samples(in_range), &Dyn(in_range))
+        self.render_range(
+            &SystemSeries::from_samples(in_range),
+            &Dyn(in_range),
+            format,
+        )
     }
 
-    /// Renders `series` to a string, reading whole samples from `source`; see [`Report::write_html_from`].
-    pub fn render_from<S: WindowSource + ?Sized>(
+    /// Selects the range of `series` and formats its model with `format`, reading whole samples from `source`.
+    fn make_of_series<T, S: WindowSource + ?Sized>(
         &self,
         series: &SystemSeries,
         source: &S,
-    ) -> Result<(String, Summary), Error> {
+        format: Format<'_, T>,
+    ) -> Result<(T, Summary), Error> {
         let source = &Dyn(source);
         let cfg = &self.cfg;
         self.check_range()?;
@@ -349,9 +410,13 @@ impl Report {
             });
         }
         if lo == 0 && hi == ts.len() {
-            self.render_range(series, source)
+            self.render_range(series, source, format)
         } else {
-            self.render_range(&sub_series(series, lo, hi, cfg.from, cfg.to), source)
+            self.render_range(
+                &sub_series(series, lo, hi, cfg.from, cfg.to),
+                source,
+                format,
+            )
         }
     }
 
@@ -362,12 +427,13 @@ impl Report {
         }
     }
 
-    /// Renders `series`, non-empty and all within the range.
-    fn render_range(
+    /// Renders `series`, non-empty and all within the range, with `format`.
+    fn render_range<T>(
         &self,
         series: &SystemSeries,
         source: &dyn WindowSource,
-    ) -> Result<(String, Summary), Error> {
+        format: Format<'_, T>,
+    ) -> Result<(T, Summary), Error> {
         let cfg = &self.cfg;
         let (first, last) = series.range().ok_or(Error::NoSamples {
             from: cfg.from,
@@ -404,7 +470,7 @@ impl Report {
             .title
             .clone()
             .unwrap_or_else(|| format!("stabmon report: {host}"));
-        let html = page::render(
+        let (out, bytes) = format(
             &model,
             &page::Header {
                 title: &title,
@@ -414,17 +480,31 @@ impl Report {
                 last_us: last.as_unix_micros(),
                 refresh: self.cfg.refresh,
             },
-        )
-        .map_err(|source| Error::Json { source })?;
+        )?;
         let summary = Summary {
             incidents: model.incidents,
             samples: series.len(),
             from,
             to,
-            bytes: html.len(),
+            bytes,
         };
-        Ok((html, summary))
+        Ok((out, summary))
     }
+}
+
+/// What a range's model is made into, with its size in bytes.
+type Format<'f, T> = &'f dyn Fn(&model::Model, &page::Header<'_>) -> Result<(T, usize), Error>;
+
+fn html_page(model: &model::Model, header: &page::Header<'_>) -> Result<(String, usize), Error> {
+    let html = page::render(model, header).map_err(|source| Error::Json { source })?;
+    let n = html.len();
+    Ok((html, n))
+}
+
+fn png_charts(model: &model::Model, _: &page::Header<'_>) -> Result<(Vec<PngChart>, usize), Error> {
+    let charts = png::charts(model)?;
+    let n = charts.iter().map(|c| c.png.len()).sum();
+    Ok((charts, n))
 }
 
 /// Any [`WindowSource`], sized or not (a slice of samples), as a `dyn WindowSource`.
