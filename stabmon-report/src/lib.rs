@@ -89,6 +89,7 @@
 
 mod error;
 mod escape;
+mod mail;
 mod model;
 mod notice;
 mod page;
@@ -104,6 +105,7 @@ use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
 pub use crate::error::Error;
+pub use crate::mail::{InlineImage, MAIL_MAX_INCIDENTS, MailContent};
 pub use crate::notice::Notice;
 pub use crate::png::PngChart;
 pub use stabmon_core::analysis::{DetectOptions, Incident};

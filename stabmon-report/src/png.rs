@@ -14,6 +14,7 @@ use plotters::style::{
 
 use crate::Error;
 use crate::escape::truncate_chars;
+use crate::mail::one_line;
 use crate::model::{ChartModel, LABEL_ROW_PX, LANE_PX, Model, kind_class};
 use crate::svg::{TICK_MIN_PX, drawn};
 use crate::timefmt::ticks;
@@ -112,13 +113,13 @@ fn legend(model: &Model, ci: usize, c: &ChartModel) -> Vec<(RGBColor, String)> {
     let mut out: Vec<(RGBColor, String)> = if c.lanes.is_empty() {
         c.series
             .iter()
-            .map(|s| (class_rgb(s.class), truncate_chars(&s.name, 40)))
+            .map(|s| (class_rgb(s.class), truncate_chars(&one_line(&s.name), 40)))
             .collect()
     } else {
         c.lanes
             .iter()
             .map(|l| {
-                let mut t = truncate_chars(&l.name, 24);
+                let mut t = truncate_chars(&one_line(&l.name), 24);
                 if let Some(m) = l.median_ms {
                     t.push_str(&format!(" median {m:.1} ms"));
                 }
@@ -142,7 +143,7 @@ fn legend_layout(
     let mut at = Vec::with_capacity(entries.len());
     let (mut row, mut x) = (0, left);
     for (_, text) in entries {
-        let w = 20.0 + crate::model::text_width(text) * 12.0 / 11.0;
+        let w = 20.0 + crate::model::text_width(text) * 13.0 / 11.0;
         if x > left && x + w > left + width {
             row += 1;
             x = left;
@@ -191,7 +192,7 @@ fn chart_png(model: &Model, ci: usize) -> Result<PngChart, Error> {
         e(root.draw(&Text::new(
             c.title.to_owned(),
             (8, 11),
-            text_style(13.0, FG, HPos::Left, VPos::Center),
+            text_style(14.0, FG, HPos::Left, VPos::Center),
         )))?;
         for ((color, text), (row, x)) in entries.iter().zip(&legend_at) {
             let ly = TITLE_PX + *row as f64 * LEGEND_ROW_PX + 7.0;
@@ -202,7 +203,7 @@ fn chart_png(model: &Model, ci: usize) -> Result<PngChart, Error> {
             e(root.draw(&Text::new(
                 text.clone(),
                 (px(x + 18.0), px(ly)),
-                text_style(12.0, MUTED, HPos::Left, VPos::Center),
+                text_style(13.0, MUTED, HPos::Left, VPos::Center),
             )))?;
         }
 
@@ -216,7 +217,7 @@ fn chart_png(model: &Model, ci: usize) -> Result<PngChart, Error> {
             e(root.draw(&Text::new(
                 label.clone(),
                 (px(left - 6.0), yy),
-                text_style(11.0, MUTED, HPos::Right, VPos::Center),
+                text_style(12.0, MUTED, HPos::Right, VPos::Center),
             )))?;
         }
 
@@ -290,7 +291,7 @@ fn chart_png(model: &Model, ci: usize) -> Result<PngChart, Error> {
                 }
             }
             e(root.draw(&Text::new(
-                truncate_chars(&lane.name, 9),
+                truncate_chars(&one_line(&lane.name), 9),
                 (px(left - 6.0), px(ly + (LANE_PX - 2.0) / 2.0)),
                 text_style(9.5, MUTED, HPos::Right, VPos::Center),
             )))?;
@@ -314,13 +315,13 @@ fn chart_png(model: &Model, ci: usize) -> Result<PngChart, Error> {
             e(root.draw(&Text::new(
                 t.label,
                 (x, px(bottom + 12.0)),
-                text_style(11.0, MUTED, HPos::Center, VPos::Center),
+                text_style(12.0, MUTED, HPos::Center, VPos::Center),
             )))?;
             if let Some(day) = t.day {
                 e(root.draw(&Text::new(
                     day,
                     (x, px(bottom + 26.0)),
-                    text_style(11.0, FG, HPos::Center, VPos::Center),
+                    text_style(12.0, FG, HPos::Center, VPos::Center),
                 )))?;
             }
         }
@@ -354,7 +355,7 @@ fn chart_png(model: &Model, ci: usize) -> Result<PngChart, Error> {
             )))?;
             e(root.draw(&Rectangle::new([(x0, y0), (x1, y1)], color.stroke_width(1))))?;
             e(root.draw(&Text::new(
-                l.text.clone(),
+                one_line(&l.text),
                 (
                     px(l.left + l.width / 2.0),
                     px(box_y + (LABEL_ROW_PX - 2.0) / 2.0),
