@@ -13,6 +13,7 @@ mod datadir;
 mod dump;
 mod incidents;
 mod mail;
+mod notify;
 mod record;
 mod report;
 mod select;
@@ -180,6 +181,10 @@ struct RecordArgs {
     /// never deleted. [default: no size limit]
     #[arg(long, value_name = "SIZE", value_parser = parse_max_disk, allow_hyphen_values = true)]
     max_disk: Option<u64>,
+
+    /// Mail and webhook: a daily digest and incident mail.
+    #[command(flatten, next_help_heading = "Mail and webhook")]
+    notify: notify::NotifyArgs,
 }
 
 /// The `--net` presets.

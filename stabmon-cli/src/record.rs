@@ -45,6 +45,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     lean_malloc();
     let data_dir = datadir::resolve(args.data.as_deref())?;
     datadir::ensure_writable(&data_dir)?;
+    // Mail and webhook flags are checked before anything starts (bad input: exit 2).
+    let notify_cfg = crate::notify::NotifyConfig::from_args(&args.notify)?;
 
     let sampler = match args.sampler {
         SamplerArg::Auto => SamplerKind::Auto,
@@ -127,6 +129,18 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             }
         ));
     }
+
+    // Digest and incident mail: a worker of its own, which sampling never waits for.
+    let notifier = match notify_cfg {
+        Some(cfg) => {
+            log(&cfg.describe());
+            Some(
+                crate::notify::Notifier::start(cfg, &data_dir)
+                    .context("cannot start the mail worker")?,
+            )
+        }
+        None => None,
+    };
 
     let stop = collector.stop_handle();
     stop_on_signals(stop.clone()).context("cannot install the Ctrl-C/SIGTERM handler")?;
@@ -216,6 +230,9 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    if let Some(n) = notifier {
+        n.stop();
+    }
     let dropped = recorder.dropped();
     match recorder.stop(stabmon_core::Timestamp::now()) {
         Ok(summary) => {
