@@ -279,6 +279,7 @@ pub enum EventKind {
 
 /// What survives a restart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct State {
     /// The latest digest instant already handled (sent or queued).
     pub last_digest_us: Option<i64>,

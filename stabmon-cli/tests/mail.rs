@@ -609,3 +609,124 @@ fn bad_mail_flags_exit_2_naming_the_input() {
         assert!(!stderr.contains(":pw@"), "{stderr}");
     }
 }
+
+#[test]
+fn the_recorder_keeps_recording_while_its_notifications_fail_and_keeps_what_is_unsent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // The last digest was handled two days ago: the latest one is due at start.
+    let two_days_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+        - 2 * 86_400_000_000;
+    let state = data.join("notify-state.json");
+    std::fs::write(&state, format!("{{\"last_digest_us\": {two_days_ago}}}")).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = stabmon()
+        .args([
+            "record",
+            "--duration",
+            "3s",
+            "--interval",
+            "500ms",
+            "--data",
+        ])
+        .arg(&data)
+        .args(["--digest-at", "00:00", "--webhook"])
+        .arg(format!("http://127.0.0.1:{closed}/hooks/secret"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "notifying a digest daily at 00:00: webhook http://127.0.0.1:{closed}/..."
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "{stderr}");
+    // Recording went on: samples written.
+    let stopped = stderr
+        .lines()
+        .find(|l| l.contains("recording stopped: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let samples: u64 = stopped
+        .split("recording stopped: ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(samples >= 4, "{stopped}");
+    // The failure is logged once, and the digest is kept for the next run.
+    assert_eq!(stderr.matches("is kept and retried").count(), 1, "{stderr}");
+    let kept: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let pending = kept["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{kept}");
+    assert_eq!(pending[0]["kind"], "digest");
+    assert_eq!(pending[0]["attempts"], 1);
+
+    // The same from a config file's keys; a bad key value is an error naming the key.
+    let cfg = dir.path().join("stabmon.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "digest_at = \"07:30\"\nincident_mail = true\nincident_mail_every = \"5m\"\n\
+             webhook = \"http://127.0.0.1:{closed}/x\"\n"
+        ),
+    )
+    .unwrap();
+    let out = stabmon()
+        .args(["record", "--duration", "1s", "--data"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("notifying a digest daily at 07:30 and incidents at most every 5m: webhook"),
+        "{stderr}"
+    );
+    std::fs::write(&cfg, "digest_at = \"7h\"\n").unwrap();
+    let out = stabmon()
+        .args(["record", "--duration", "1s", "--data"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("key `digest_at`"), "{stderr}");
+
+    // Bad notification flags stop the recorder before it starts: exit 2, one line.
+    for (args, named) in [
+        (
+            &["--digest-at", "25:00", "--webhook", "http://127.0.0.1:1/"][..],
+            "25:00",
+        ),
+        (&["--incident-mail", "--mail-to", "a@b.c"][..], "--smtp"),
+        (&["--incident-mail"][..], "where to send"),
+        (&["--incident-mail", "--webhook", "ftp://x"][..], "ftp://x"),
+    ] {
+        let out = stabmon()
+            .args(["record", "--duration", "1s", "--data"])
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
