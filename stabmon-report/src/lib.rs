@@ -11,6 +11,11 @@
 //! - [`Report::write_html_from`] renders the same page from a [`SystemSeries`] (the system values as columns,
 //!   about 130 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
 //!   the page shows: the way to render a week or a month without holding its samples;
+//! - [`Report::render_png_from`] draws the same charts, culprit labels included, as PNG images ([`PngChart`]) with
+//!   plotters' bitmap backend and an embedded font, for mail bodies and for files;
+//! - [`Report::render_mail_from`] makes everything a mail of the range is made of ([`MailContent`]): a short HTML
+//!   body that mail clients render (no script, no SVG, PNG charts by `cid:`, under 100 KB), its plain-text
+//!   alternative, a one-line subject, and the full page to attach; sending it is the caller's;
 //! - [`Notice`] renders a small page of the same make for what is not a report: no samples yet, choose a host, an
 //!   error (the live view's status pages);
 //! - [`Error`] is what can go wrong.
@@ -81,6 +86,30 @@
 //!     .write_html_from(&series, &Regenerate(synth), &mut html)?;
 //! assert!(summary.incidents.iter().any(|i| i.label().contains("xmrig")));
 //! assert!(String::from_utf8_lossy(&html).contains("xmrig (pid"));
+//! # Ok::<(), stabmon_report::Error>(())
+//! ```
+//!
+//! The charts as PNG images and a mail of the same samples:
+//!
+//! ```
+//! # use std::time::Duration;
+//! # use stabmon_core::{Timestamp, synth::Synth};
+//! # use stabmon_report::ReportBuilder;
+//! # let start = Timestamp::from_unix_secs(1_795_564_800);
+//! # let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+//! # let samples = Synth::new(start, Duration::from_secs(1))
+//! #     .count(1800)
+//! #     .cpu_hog("xmrig", "./xmrig -o pool:3333", at(600), at(900), 190.0)
+//! #     .generate();
+//! let report = ReportBuilder::new().png_width_px(600).build();
+//! let (charts, _) = report.render_png(&samples)?;
+//! assert_eq!(charts[0].name, "cpu");
+//! assert!(charts[0].png.starts_with(b"\x89PNG"));
+//!
+//! let mail = report.render_mail(&samples)?;
+//! assert!(mail.html.contains("src=\"cid:cpu@stabmon\""));
+//! assert!(mail.text.contains("xmrig (pid"));
+//! assert!(mail.attachment.starts_with("<!DOCTYPE html>"));
 //! # Ok::<(), stabmon_report::Error>(())
 //! ```
 //!
