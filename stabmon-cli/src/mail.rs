@@ -242,6 +242,12 @@ pub fn parse_address(flag: &str, addr: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("invalid address for {flag}: {addr:?}: {e}"))
 }
 
+/// The sender when none is given: `stabmon <stabmon@HOST>`, HOST being the recorded host's name.
+pub fn default_from(host: &str) -> Result<Mailbox, String> {
+    parse_address("--mail-from", &format!("stabmon <stabmon@{host}>"))
+        .map_err(|e| format!("{e}; give one with --mail-from"))
+}
+
 /// The message: multipart/mixed of (multipart/alternative of text/plain and multipart/related of the HTML body
 /// and its PNG charts by cid) and the full report attached, unless the whole would exceed [`MAX_MESSAGE_BYTES`].
 pub fn build_message(
@@ -331,8 +337,7 @@ pub fn run(args: &MailArgs) -> anyhow::Result<ExitCode> {
     } = &read;
     let from = match from {
         Some(f) => f,
-        None => parse_address("--mail-from", &format!("stabmon <stabmon@{host}>"))
-            .map_err(|e| UsageError(format!("{e}; give one with --mail-from")))?,
+        None => default_from(host).map_err(UsageError)?,
     };
     let reader = &src.reader;
     let mut builder = ReportBuilder::new()

@@ -23,7 +23,7 @@ use stabmon_report::ReportBuilder;
 use stabmon_store::StoreReader;
 
 use crate::UsageError;
-use crate::mail::{Relay, build_message, parse_address};
+use crate::mail::{Relay, build_message, default_from, parse_address};
 
 /// How often the worker looks at the recent data.
 const CHECK_EVERY: Duration = Duration::from_secs(30);
@@ -603,8 +603,7 @@ impl Deliver for Sender {
         let (content, host) = self.content(ev)?;
         let from = match from {
             Some(f) => f.clone(),
-            None => parse_address("--mail-from", &format!("stabmon <stabmon@{host}>"))
-                .map_err(|e| format!("{e}; give one with --mail-from"))?,
+            None => default_from(&host)?,
         };
         let message = build_message(&content, &from, to).map_err(|e| e.to_string())?;
         relay.send(&message)
