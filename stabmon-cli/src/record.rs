@@ -230,9 +230,6 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    if let Some(n) = notifier {
-        n.stop();
-    }
     let dropped = recorder.dropped();
     match recorder.stop(stabmon_core::Timestamp::now()) {
         Ok(summary) => {
@@ -257,6 +254,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 None => e,
             });
         }
+    }
+    // The data is finished first: a mail being sent cannot delay it.
+    if let Some(n) = notifier {
+        n.stop();
     }
     match failure {
         Some(e) => Err(e),
