@@ -15,7 +15,8 @@ pub const CONFIG_HELP: &str = "Config file (--config FILE): TOML with any of the
     `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, cpu_floor = 2.5, duration = \"1h\", \
     no_cmdline = true, cmdline_max = 256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \
     \"auto\", probe_interval = \"5s\", probe_timeout = \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", \
-    max_disk = \"1GB\". A flag on the command line (or its environment variable) overrides the file; an unknown \
+    max_disk = \"1GB\", mail_to = [\"ops@example.com\"], mail_from, smtp = \"smtp://user@relay\", smtp_ca, \
+    digest_at = \"07:30\", incident_mail = true, incident_mail_every = \"15m\", webhook = \"https://...\". A flag on the command line (or its environment variable) overrides the file; an unknown \
     key or a bad value is an error naming the file and the key.";
 
 /// Reads `args.config` (when given) and applies every key whose flag was not given explicitly. `matches` are
@@ -58,6 +59,14 @@ struct ConfigFile {
     rotate: Option<Scalar>,
     retain: Option<Scalar>,
     max_disk: Option<Scalar>,
+    mail_to: Option<Vec<String>>,
+    mail_from: Option<String>,
+    smtp: Option<String>,
+    smtp_ca: Option<PathBuf>,
+    digest_at: Option<String>,
+    incident_mail: Option<bool>,
+    incident_mail_every: Option<Scalar>,
+    webhook: Option<String>,
 }
 
 /// A value written as a string or a number, as it would be typed after its flag.
@@ -169,6 +178,28 @@ fn apply_text(
     set!(rotate: crate::parse_rotate);
     set!(retain: crate::parse_retain);
     set!(max_disk: ?crate::parse_max_disk);
+    crate::notify::apply_config(
+        &mut args.notify,
+        crate::notify::ConfigKeys {
+            mail_to: file.mail_to,
+            mail_from: file.mail_from,
+            smtp: file.smtp,
+            smtp_ca: file.smtp_ca,
+            digest_at: file
+                .digest_at
+                .map(|v| crate::notify::parse_digest_at(&v).map_err(|e| bad("digest_at", e)))
+                .transpose()?,
+            incident_mail: file.incident_mail,
+            incident_mail_every: scalar(
+                &shown,
+                "incident_mail_every",
+                file.incident_mail_every,
+                crate::parse_run_duration,
+            )?,
+            webhook: file.webhook,
+        },
+        explicit,
+    );
     Ok(())
 }
 

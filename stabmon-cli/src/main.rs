@@ -12,6 +12,8 @@ mod config;
 mod datadir;
 mod dump;
 mod incidents;
+mod mail;
+mod notify;
 mod record;
 mod report;
 mod select;
@@ -55,6 +57,9 @@ enum Command {
     /// Rank the processes that used the most CPU or memory over a range, grouped by name with their biggest pids
     /// ("which process used the most at 03:12?": --at 03:12 --window 5m).
     Top(top::TopArgs),
+    /// Mail a report of a range: a summary with the charts as images and the culprits of its incidents, and the
+    /// full interactive report attached, through an SMTP relay (or to a .eml file with --dry-run).
+    Mail(mail::MailArgs),
     /// Serve the live report of a recent window at / and the data directory, read-only, at /data/ (so that
     /// `stabmon report --data http://HOST:PORT/data/` works from another machine).
     Serve(serve::ServeArgs),
@@ -72,7 +77,8 @@ const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m 
     stabmon incidents --data ./data --since 6h   what went wrong in the last six hours, and who did it\n  \
     stabmon top --data ./data --at 03:12 --window 5m   which process used the most around 03:12\n  \
     stabmon record --config /etc/stabmon.toml    record with the flags in a TOML file\n  \
-    stabmon serve --data ./data                  the live report at http://127.0.0.1:8050/";
+    stabmon serve --data ./data                  the live report at http://127.0.0.1:8050/\n  \
+    stabmon mail --since 1d --mail-to ops@example.com --smtp smtp://user@mail.example.com   mail a day's report";
 
 /// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
 const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; else /var/lib/stabmon for root, \
@@ -175,6 +181,10 @@ struct RecordArgs {
     /// never deleted. [default: no size limit]
     #[arg(long, value_name = "SIZE", value_parser = parse_max_disk, allow_hyphen_values = true)]
     max_disk: Option<u64>,
+
+    /// Mail and webhook: a daily digest and incident mail.
+    #[command(flatten, next_help_heading = "Mail and webhook")]
+    notify: notify::NotifyArgs,
 }
 
 /// The `--net` presets.
@@ -212,9 +222,15 @@ struct ReportArgs {
     #[command(flatten)]
     data: select::DataArgs,
 
-    /// Where to write the HTML file.
-    #[arg(short = 'o', long, value_name = "FILE", default_value = "report.html")]
-    output: PathBuf,
+    /// Where to write the HTML file. [default: report.html, unless only --png is given]
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Also (or, without -o, only) write the charts as PNG images to this directory, created if missing:
+    /// cpu.png, mem.png, load.png and lat.png (with latency data), 600 pixels wide with the culprit labels, for
+    /// tickets and chat.
+    #[arg(long, value_name = "DIR")]
+    png: Option<PathBuf>,
 
     /// The page's title. [default: stabmon report: HOST]
     #[arg(long, value_name = "TEXT")]
@@ -416,6 +432,11 @@ fn one_line_clap_error(err: &clap::Error) -> String {
     {
         line.push_str(&format!(" (allowed: {})", valid.join(", ")));
     }
+    if err.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = err.get(ContextKind::InvalidArg)
+    {
+        line = format!("{} {}", line.trim_end_matches(':'), missing.join(", "));
+    }
     match err.get(ContextKind::SuggestedArg) {
         Some(ContextValue::String(s)) => line.push_str(&format!("; did you mean '{s}'?")),
         Some(ContextValue::Strings(s)) if !s.is_empty() => {
@@ -493,6 +514,7 @@ fn main() -> ExitCode {
         Command::Incidents(args) => incidents::run(&args),
         Command::Top(args) => top::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Mail(args) => mail::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -45,6 +45,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     lean_malloc();
     let data_dir = datadir::resolve(args.data.as_deref())?;
     datadir::ensure_writable(&data_dir)?;
+    // Mail and webhook flags are checked before anything starts (bad input: exit 2).
+    let notify_cfg = crate::notify::NotifyConfig::from_args(&args.notify)?;
 
     let sampler = match args.sampler {
         SamplerArg::Auto => SamplerKind::Auto,
@@ -135,6 +137,18 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
             }
         ));
     }
+
+    // Digest and incident mail: a worker of its own, which sampling never waits for.
+    let notifier = match notify_cfg {
+        Some(cfg) => {
+            log(&cfg.describe());
+            Some(
+                crate::notify::Notifier::start(cfg, &data_dir)
+                    .context("cannot start the mail worker")?,
+            )
+        }
+        None => None,
+    };
 
     let stop = collector.stop_handle();
     stop_on_signals(stop.clone()).context("cannot install the Ctrl-C/SIGTERM handler")?;
@@ -248,6 +262,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 None => e,
             });
         }
+    }
+    // The data is finished first: a mail being sent cannot delay it.
+    if let Some(n) = notifier {
+        n.stop();
     }
     match failure {
         Some(e) => Err(e),

@@ -29,32 +29,70 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     if let Some(title) = &args.title {
         builder = builder.title(title.clone());
     }
-    let spin = select::progress::spinner("rendering the report");
-    // The columns of the range, and whole samples only for what the page shows (hover moments, culprits, gaps).
-    let rendered = builder.build().render_from(series, &reader.windows(host));
-    spin.finish_and_clear();
-    select::print_warnings(src);
-    let (html, summary) = rendered.with_context(|| format!("cannot make the report of {path}"))?;
-    write_atomically(&args.output, html.as_bytes())?;
+    let builder = builder.build();
+    let windows = reader.windows(host);
+    let output = match (&args.output, &args.png) {
+        (Some(o), _) => Some(o.clone()),
+        (None, Some(_)) => None,
+        (None, None) => Some(PathBuf::from("report.html")),
+    };
+    if let Some(output) = &output {
+        let spin = select::progress::spinner("rendering the report");
+        // The columns of the range, and whole samples only for what the page shows (hover moments, culprits, gaps).
+        let rendered = builder.render_from(series, &windows);
+        spin.finish_and_clear();
+        select::print_warnings(src);
+        let (html, summary) =
+            rendered.with_context(|| format!("cannot make the report of {path}"))?;
+        write_atomically(output, html.as_bytes())?;
+        say_written(&output.display().to_string(), summary.bytes, &summary, host);
+        if args.open {
+            open_in_browser(output);
+        }
+    }
+    if let Some(dir) = &args.png {
+        let spin = select::progress::spinner("drawing the charts");
+        let rendered = builder.render_png_from(series, &windows);
+        spin.finish_and_clear();
+        if output.is_none() {
+            select::print_warnings(src);
+        }
+        let (charts, summary) =
+            rendered.with_context(|| format!("cannot draw the charts of {path}"))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            UsageError(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let mut names = Vec::new();
+        for c in &charts {
+            let file = dir.join(format!("{}.png", c.name));
+            write_atomically(&file, &c.png)?;
+            names.push(format!("{}.png", c.name));
+        }
+        say_written(
+            &format!("{} in {}", names.join(", "), dir.display()),
+            summary.bytes,
+            &summary,
+            host,
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr what was written.
+fn say_written(what: &str, bytes: usize, summary: &stabmon_report::Summary, host: &str) {
+    let n = summary.incidents.len();
     let _ = writeln!(
         io::stderr(),
-        "stabmon: wrote {} ({} KB): {} samples of {host} from {} to {}, {} incident{}",
-        args.output.display(),
-        summary.bytes / 1000,
+        "stabmon: wrote {what} ({} KB): {} samples of {host} from {} to {}, {n} incident{}",
+        bytes / 1000,
         summary.samples,
         summary.from,
         summary.to,
-        summary.incidents.len(),
-        if summary.incidents.len() == 1 {
-            ""
-        } else {
-            "s"
-        }
+        if n == 1 { "" } else { "s" }
     );
-    if args.open {
-        open_in_browser(&args.output);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: never a half-written report.
@@ -71,11 +109,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(UsageError(format!(
-            "cannot write the report to {}: {e}",
-            path.display()
-        ))
-        .into());
+        return Err(UsageError(format!("cannot write {}: {e}", path.display())).into());
     }
     Ok(())
 }

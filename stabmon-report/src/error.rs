@@ -47,6 +47,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A chart could not be drawn as a PNG image.
+    #[error("could not draw the {chart} chart as PNG: {reason}")]
+    Png {
+        /// The chart's short name (`cpu`, `mem`, `load`, `lat`).
+        chart: &'static str,
+        /// What failed.
+        reason: String,
+    },
     /// Writing the page failed.
     #[error("could not write the report: {source}")]
     Write {

@@ -11,6 +11,11 @@
 //! - [`Report::write_html_from`] renders the same page from a [`SystemSeries`] (the system values as columns,
 //!   88 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
 //!   the page shows: the way to render a week or a month without holding its samples;
+//! - [`Report::render_png_from`] draws the same charts, culprit labels included, as PNG images ([`PngChart`]) with
+//!   plotters' bitmap backend and an embedded font, for mail bodies and for files;
+//! - [`Report::render_mail_from`] makes everything a mail of the range is made of ([`MailContent`]): a short HTML
+//!   body that mail clients render (no script, no SVG, PNG charts by `cid:`, under 100 KB), its plain-text
+//!   alternative, a one-line subject, and the full page to attach; sending it is the caller's;
 //! - [`Notice`] renders a small page of the same make for what is not a report: no samples yet, choose a host, an
 //!   error (the live view's status pages);
 //! - [`Error`] is what can go wrong.
@@ -84,14 +89,40 @@
 //! # Ok::<(), stabmon_report::Error>(())
 //! ```
 //!
+//! The charts as PNG images and a mail of the same samples:
+//!
+//! ```
+//! # use std::time::Duration;
+//! # use stabmon_core::{Timestamp, synth::Synth};
+//! # use stabmon_report::ReportBuilder;
+//! # let start = Timestamp::from_unix_secs(1_795_564_800);
+//! # let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+//! # let samples = Synth::new(start, Duration::from_secs(1))
+//! #     .count(1800)
+//! #     .cpu_hog("xmrig", "./xmrig -o pool:3333", at(600), at(900), 190.0)
+//! #     .generate();
+//! let report = ReportBuilder::new().png_width_px(600).build();
+//! let (charts, _) = report.render_png(&samples)?;
+//! assert_eq!(charts[0].name, "cpu");
+//! assert!(charts[0].png.starts_with(b"\x89PNG"));
+//!
+//! let mail = report.render_mail(&samples)?;
+//! assert!(mail.html.contains("src=\"cid:cpu@stabmon\""));
+//! assert!(mail.text.contains("xmrig (pid"));
+//! assert!(mail.attachment.starts_with("<!DOCTYPE html>"));
+//! # Ok::<(), stabmon_report::Error>(())
+//! ```
+//!
 //! (The examples use `stabmon-core`'s `test-util` feature for their synthetic samples.)
 #![deny(missing_docs)]
 
 mod error;
 mod escape;
+mod mail;
 mod model;
 mod notice;
 mod page;
+mod png;
 mod svg;
 mod timefmt;
 
@@ -103,7 +134,9 @@ use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
 pub use crate::error::Error;
+pub use crate::mail::{InlineImage, MAIL_MAX_INCIDENTS, MailContent};
 pub use crate::notice::Notice;
+pub use crate::png::PngChart;
 pub use stabmon_core::analysis::{DetectOptions, Incident};
 
 /// Version of the report's HTML layout and embedded data.
@@ -139,6 +172,7 @@ pub struct ReportBuilder {
     charts: Vec<Chart>,
     culprit_lines: usize,
     refresh: Option<Duration>,
+    png_width_px: u32,
 }
 
 impl Default for ReportBuilder {
@@ -159,6 +193,7 @@ impl ReportBuilder {
             charts: vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency],
             culprit_lines: 4,
             refresh: None,
+            png_width_px: 600,
         }
     }
 
@@ -219,6 +254,13 @@ impl ReportBuilder {
         self
     }
 
+    /// The width of the PNG charts ([`Report::render_png`]) in pixels (clamped to 400..=4000). By default, this is
+    /// 600, the width of a mail body.
+    pub fn png_width_px(mut self, width_px: u32) -> Self {
+        self.png_width_px = width_px.clamp(400, 4000);
+        self
+    }
+
     /// The report.
     pub fn build(self) -> Report {
         Report { cfg: self }
@@ -244,7 +286,7 @@ pub struct Summary {
     pub from: Timestamp,
     /// The end of the time axis.
     pub to: Timestamp,
-    /// The size of the page written.
+    /// The size of what was made: the page, or the PNG images in all.
     pub bytes: usize,
 }
 
@@ -288,6 +330,51 @@ impl Report {
 
     /// Renders `samples` to a string; see [`Report::write_html`].
     pub fn render(&self, samples: &[Sample]) -> Result<(String, Summary), Error> {
+        self.make_of_samples(samples, &html_page)
+    }
+
+    /// Renders `series` to a string, reading whole samples from `source`; see [`Report::write_html_from`].
+    pub fn render_from<S: WindowSource + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+    ) -> Result<(String, Summary), Error> {
+        self.make_of_series(series, source, &html_page)
+    }
+
+    /// Draws the page's charts of `samples` as PNG images, [`ReportBuilder::png_width_px`] wide: the same series,
+    /// gap bands and culprit labels as the page's, for mail bodies and for files. Errors as
+    /// [`Report::write_html`].
+    ///
+    /// Text is drawn with a copy of DejaVu Sans embedded in the crate, so no system font is needed; the first call
+    /// registers it in plotters' font table under a name of its own.
+    pub fn render_png(&self, samples: &[Sample]) -> Result<(Vec<PngChart>, Summary), Error> {
+        self.png_sized().make_of_samples(samples, &png_charts)
+    }
+
+    /// Draws the charts of `series` as PNG images, reading whole samples from `source` as
+    /// [`Report::write_html_from`] does; see [`Report::render_png`].
+    pub fn render_png_from<S: WindowSource + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+    ) -> Result<(Vec<PngChart>, Summary), Error> {
+        self.png_sized().make_of_series(series, source, &png_charts)
+    }
+
+    /// This report at the width of its PNG charts.
+    fn png_sized(&self) -> Report {
+        let mut cfg = self.cfg.clone();
+        cfg.width_px = cfg.png_width_px;
+        Report { cfg }
+    }
+
+    /// Selects the range of `samples` (of one host) and formats its model with `format`.
+    fn make_of_samples<T>(
+        &self,
+        samples: &[Sample],
+        format: Format<'_, T>,
+    ) -> Result<(T, Summary), Error> {
         let cfg = &self.cfg;
         self.check_range()?;
         // Sorted by time (copied only when the caller's are not).
@@ -326,15 +413,20 @@ impl Report {
             hosts.sort();
             return Err(Error::MixedHosts { hosts });
         }
-        self.render_range(&SystemSeries::from_samples(in_range), &Dyn(in_range))
+        self.render_range(
+            &SystemSeries::from_samples(in_range),
+            &Dyn(in_range),
+            format,
+        )
     }
 
-    /// Renders `series` to a string, reading whole samples from `source`; see [`Report::write_html_from`].
-    pub fn render_from<S: WindowSource + ?Sized>(
+    /// Selects the range of `series` and formats its model with `format`, reading whole samples from `source`.
+    fn make_of_series<T, S: WindowSource + ?Sized>(
         &self,
         series: &SystemSeries,
         source: &S,
-    ) -> Result<(String, Summary), Error> {
+        format: Format<'_, T>,
+    ) -> Result<(T, Summary), Error> {
         let source = &Dyn(source);
         let cfg = &self.cfg;
         self.check_range()?;
@@ -349,9 +441,9 @@ impl Report {
             });
         }
         if lo == 0 && hi == ts.len() {
-            self.render_range(series, source)
+            self.render_range(series, source, format)
         } else {
-            self.render_range(&series.slice(lo, hi, cfg.from, cfg.to), source)
+            self.render_range(&series.slice(lo, hi, cfg.from, cfg.to), source, format)
         }
     }
 
@@ -362,12 +454,13 @@ impl Report {
         }
     }
 
-    /// Renders `series`, non-empty and all within the range.
-    fn render_range(
+    /// Renders `series`, non-empty and all within the range, with `format`.
+    fn render_range<T>(
         &self,
         series: &SystemSeries,
         source: &dyn WindowSource,
-    ) -> Result<(String, Summary), Error> {
+        format: Format<'_, T>,
+    ) -> Result<(T, Summary), Error> {
         let cfg = &self.cfg;
         let (first, last) = series.range().ok_or(Error::NoSamples {
             from: cfg.from,
@@ -404,7 +497,7 @@ impl Report {
             .title
             .clone()
             .unwrap_or_else(|| format!("stabmon report: {host}"));
-        let html = page::render(
+        let (out, bytes) = format(
             &model,
             &page::Header {
                 title: &title,
@@ -414,17 +507,31 @@ impl Report {
                 last_us: last.as_unix_micros(),
                 refresh: self.cfg.refresh,
             },
-        )
-        .map_err(|source| Error::Json { source })?;
+        )?;
         let summary = Summary {
             incidents: model.incidents,
             samples: series.len(),
             from,
             to,
-            bytes: html.len(),
+            bytes,
         };
-        Ok((html, summary))
+        Ok((out, summary))
     }
+}
+
+/// What a range's model is made into, with its size in bytes.
+type Format<'f, T> = &'f dyn Fn(&model::Model, &page::Header<'_>) -> Result<(T, usize), Error>;
+
+fn html_page(model: &model::Model, header: &page::Header<'_>) -> Result<(String, usize), Error> {
+    let html = page::render(model, header).map_err(|source| Error::Json { source })?;
+    let n = html.len();
+    Ok((html, n))
+}
+
+fn png_charts(model: &model::Model, _: &page::Header<'_>) -> Result<(Vec<PngChart>, usize), Error> {
+    let charts = png::charts(model)?;
+    let n = charts.iter().map(|c| c.png.len()).sum();
+    Ok((charts, n))
 }
 
 /// Any [`WindowSource`], sized or not (a slice of samples), as a `dyn WindowSource`.

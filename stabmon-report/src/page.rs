@@ -58,7 +58,7 @@ pub(crate) fn kind_name(kind: &IncidentKind) -> &'static str {
 }
 
 /// The magnitude in the unit its kind is measured in.
-fn magnitude(inc: &Incident) -> String {
+pub(crate) fn magnitude(inc: &Incident) -> String {
     let m = inc.magnitude;
     match inc.kind {
         IncidentKind::CpuSurge | IncidentKind::PressureStall => pct(m),
@@ -74,7 +74,7 @@ fn magnitude(inc: &Incident) -> String {
 }
 
 /// [`human::duration`] of seconds (not a number or below zero: zero).
-fn duration(secs: f64) -> String {
+pub(crate) fn duration(secs: f64) -> String {
     human::duration(std::time::Duration::try_from_secs_f64(secs).unwrap_or_default())
 }
 

@@ -22,7 +22,10 @@ fn f1(v: f64) -> String {
 /// The points of `points` a path needs at its resolution (a tenth of a pixel): of a run of points in one column
 /// without a break, its first, lowest, highest and last, in time order, which draw the same stroke as all of them.
 /// The data behind the chart keeps every point, for zooming in.
-fn drawn(points: &[(i64, f64, bool)], x_px: impl Fn(i64) -> f64) -> Vec<(i64, f64, bool)> {
+pub(crate) fn drawn(
+    points: &[(i64, f64, bool)],
+    x_px: impl Fn(i64) -> f64,
+) -> Vec<(i64, f64, bool)> {
     let column = |t: i64| (x_px(t) * 10.0).round();
     let mut out = Vec::new();
     let mut i = 0;

@@ -25,7 +25,7 @@ mod lines;
 mod moments;
 mod reduce;
 
-pub(crate) use labels::kind_class;
+pub(crate) use labels::{kind_class, text_width};
 
 /// Bytes in a gigabyte: memory is charted in decimal units, as [`stabmon_core::human::bytes`] writes sizes.
 const GB: f64 = 1e9;

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Mail on vs off: two recorders of the same binary side by side (same load, same processes, 1 s, top 10), B with
+# the digest, incident mail (at most one a minute) and a webhook to a local HTTP server that answers 200; a CPU
+# burner midway gives B an incident to detect, render and post, and B's digest falls due a minute in. Prints
+# each recorder's CPU time per sample (user + system over the whole run, from GNU time) and peak RSS, and B/A.
+#
+#   B=target/release/stabmon bash benches/notify_ab.sh          # 5 minutes
+#   SOAK=10m PROCS=1000 B=... bash benches/notify_ab.sh
+#
+# Needs GNU time (/usr/bin/time) and python3. Sends nothing beyond 127.0.0.1. Children are killed on exit.
+set -euo pipefail
+
+SOAK=${SOAK:-5m}
+PROCS=${PROCS:-1000}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if [ -z "${B:-}" ]; then
+    cargo build --release -q -p stabmon-cli
+    B="$root/target/release/stabmon"
+fi
+[ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time, Debian package time)" >&2; exit 1; }
+. "$root/benches/soak_lib.sh"
+soak_setup stabmon-notify-ab
+start_sleepers "$PROCS"
+
+# The webhook: a local server that answers every POST with 200 and counts them.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 - "$port" "$data/posts" <<'PY' &
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(out, "a") as f:
+            f.write("post\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+pids+=($!)
+digest_at=$(date -d '+1 minute' +%H:%M)
+
+common=(record --interval 1s --top 10 --duration "$SOAK")
+/usr/bin/time -f '%M %U %S' -o "$data/a.time" "$B" "${common[@]}" --data "$data/a" 2>"$data/a.log" &
+ra=$!
+pids+=($ra)
+/usr/bin/time -f '%M %U %S' -o "$data/b.time" "$B" "${common[@]}" --data "$data/b" \
+    --incident-mail --incident-mail-every 1m --digest-at "$digest_at" \
+    --webhook "http://127.0.0.1:$port/hook" 2>"$data/b.log" &
+rb=$!
+pids+=($rb)
+
+# A burner on every core for 40 s, two minutes in.
+sleep 120
+for _ in $(seq "$(nproc)"); do
+    timeout 40 sh -c 'while :; do :; done' &
+    pids+=($!)
+done
+wait "$ra" "$rb"
+python3 - "$data" "$SOAK" <<'PY'
+import re, sys
+data, soak = sys.argv[1], sys.argv[2]
+res = {}
+for side in "ab":
+    rss, user, sys_ = open(f"{data}/{side}.time").read().split()[-3:]
+    log = open(f"{data}/{side}.log").read()
+    n = int(re.search(r"recording stopped: (\d+) samples", log).group(1))
+    res[side] = (int(rss), float(user) + float(sys_), n)
+try:
+    posts = len(open(f"{data}/posts").read().split())
+except OSError:
+    posts = 0
+print(f"side by side for {soak}; B posted {posts} time(s) to its webhook")
+print(f"{'':<10} {'samples':>8} {'CPU s':>7} {'CPU/sample':>11} {'peak RSS':>10}")
+for side, name in (("a", "mail off"), ("b", "mail on")):
+    rss, cpu, n = res[side]
+    print(f"{name:<10} {n:>8} {cpu:>7.2f} {cpu / n * 1000:>8.2f} ms {rss / 1024:>6.1f} MiB")
+(ra, ca, na), (rb, cb, nb) = res["a"], res["b"]
+print(f"B/A: CPU per sample {(cb / nb) / (ca / na):.2f}x, peak RSS {(rb - ra) / 1024:+.1f} MiB")
+PY
+grep -h "notify" "$data/b.log" >&2 || true
