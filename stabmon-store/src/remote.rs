@@ -63,7 +63,7 @@ pub(crate) fn get_all(urls: Vec<String>, token: Option<&str>) -> Result<Vec<Got>
 /// The TLS configuration of the client: rustls with the ring provider, given here rather than installed as the
 /// process's default (which would be a process-wide side effect, and would fail where another library installed
 /// a different one), and the platform's certificate verifier, as reqwest's own rustls setup has it.
-fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
