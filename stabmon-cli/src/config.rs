@@ -15,7 +15,7 @@ pub const CONFIG_HELP: &str = "Config file (--config FILE): TOML with any of the
     `-`: data = \"/var/lib/stabmon\", interval = \"1s\", top = 10, cpu_floor = 2.5, duration = \"1h\", \
     no_cmdline = true, cmdline_max = 256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \
     \"auto\", probe_interval = \"5s\", probe_timeout = \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", \
-    max_disk = \"1GB\". A flag on the command line (or its environment variable) overrides the file; an unknown \
+    max_disk = \"1GB\", ship = \"s3://fleet/stabmon\". A flag on the command line (or its environment variable) overrides the file; an unknown \
     key or a bad value is an error naming the file and the key.";
 
 /// Reads `args.config` (when given) and applies every key whose flag was not given explicitly. `matches` are
@@ -58,6 +58,7 @@ struct ConfigFile {
     rotate: Option<Scalar>,
     retain: Option<Scalar>,
     max_disk: Option<Scalar>,
+    ship: Option<Scalar>,
 }
 
 /// A value written as a string or a number, as it would be typed after its flag.
@@ -169,6 +170,7 @@ fn apply_text(
     set!(rotate: crate::parse_rotate);
     set!(retain: crate::parse_retain);
     set!(max_disk: ?crate::parse_max_disk);
+    set!(ship: ?crate::ship::parse_ship_url);
     Ok(())
 }
 

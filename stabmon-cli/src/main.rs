@@ -16,6 +16,7 @@ mod record;
 mod report;
 mod select;
 mod serve;
+mod ship;
 mod table;
 mod top;
 
@@ -58,6 +59,9 @@ enum Command {
     /// Serve the live report of a recent window at / and the data directory, read-only, at /data/ (so that
     /// `stabmon report --data http://HOST:PORT/data/` works from another machine).
     Serve(serve::ServeArgs),
+    /// Upload a data directory's finished segments to object storage (s3://, gs://, az://, file://) once;
+    /// what is already there is not sent again.
+    Ship(ship::ShipArgs),
 }
 
 /// Shown at the end of `stabmon --help`.
@@ -72,7 +76,9 @@ const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m 
     stabmon incidents --data ./data --since 6h   what went wrong in the last six hours, and who did it\n  \
     stabmon top --data ./data --at 03:12 --window 5m   which process used the most around 03:12\n  \
     stabmon record --config /etc/stabmon.toml    record with the flags in a TOML file\n  \
-    stabmon serve --data ./data                  the live report at http://127.0.0.1:8050/";
+    stabmon serve --data ./data                  the live report at http://127.0.0.1:8050/\n  \
+    stabmon record --ship s3://fleet/stabmon     record, and upload each finished segment to a bucket\n  \
+    stabmon incidents --data s3://fleet/stabmon --host web-1   read from the bucket";
 
 /// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
 const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; else /var/lib/stabmon for root, \
@@ -175,6 +181,13 @@ struct RecordArgs {
     /// never deleted. [default: no size limit]
     #[arg(long, value_name = "SIZE", value_parser = parse_max_disk, allow_hyphen_values = true)]
     max_disk: Option<u64>,
+
+    /// Upload every finished segment to object storage as well: s3://BUCKET/PREFIX, gs://..., az://... or
+    /// file:///PATH (see `stabmon ship --help`). The upload runs beside sampling, never in its way; while the
+    /// endpoint fails, segments wait in the data directory and are uploaded when it works again. The bucket lags
+    /// the live data by up to --rotate. [default: none]
+    #[arg(long, value_name = "URL", value_parser = ship::parse_ship_url)]
+    ship: Option<String>,
 }
 
 /// The `--net` presets.
@@ -493,6 +506,7 @@ fn main() -> ExitCode {
         Command::Incidents(args) => incidents::run(&args),
         Command::Top(args) => top::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Ship(args) => ship::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -128,6 +128,13 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
+    let mut shipper = match &args.ship {
+        Some(url) => Some(
+            crate::ship::start_shipper(&data_dir, url, args.rotate).map_err(crate::UsageError)?,
+        ),
+        None => None,
+    };
+
     let stop = collector.stop_handle();
     stop_on_signals(stop.clone()).context("cannot install the Ctrl-C/SIGTERM handler")?;
     if let Some(d) = args.duration {
@@ -200,6 +207,11 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 for change in target_states.update(&sample.latency) {
                     log(&change);
                 }
+                if let Some(shipper) = &mut shipper {
+                    for n in shipper.notices(recorder.compaction_backlog()) {
+                        log(&n);
+                    }
+                }
                 written += 1;
             }
             Ok(None) => break,
@@ -217,6 +229,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     }
 
     let dropped = recorder.dropped();
+    // Segments not shipped yet wait in the data directory for the next start (or `stabmon ship`).
+    drop(shipper);
     match recorder.stop(stabmon_core::Timestamp::now()) {
         Ok(summary) => {
             for w in &summary.warnings {

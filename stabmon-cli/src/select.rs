@@ -125,10 +125,20 @@ pub enum Hosts {
 pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
     let path = datadir::resolve(args.data.as_deref())?;
     let shown = path.display().to_string();
-    let is_url = path.to_str().is_some_and(|p| {
-        let l = p.get(..8).unwrap_or(p).to_ascii_lowercase();
-        l.starts_with("http://") || l.starts_with("https://")
-    });
+    // http(s)://, s3://, gs://, az://, file://: stabmon-store says what it reads, and names a scheme it does not.
+    let is_url = path.to_str().is_some_and(|p| p.contains("://"));
+    if let Some((scheme, _)) = path.to_str().and_then(|p| p.split_once("://"))
+        && ![
+            "http", "https", "s3", "s3a", "gs", "az", "abfs", "abfss", "file",
+        ]
+        .contains(&scheme.to_ascii_lowercase().as_str())
+    {
+        return Err(UsageError(format!(
+            "--data {shown}: unknown URL scheme {scheme}://; use a directory, http(s)://, s3://, gs://, az:// or \
+             file://"
+        ))
+        .into());
+    }
     if !is_url && !path.exists() {
         bail!(
             "no data at {shown}: it does not exist (record some with 'stabmon record --data {shown}')"

@@ -21,7 +21,7 @@ use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, Retry
 use crate::error::{Error, io};
 
 /// The URL schemes of object storage this build reads and writes.
-pub(crate) const SCHEMES: [&str; 6] = ["s3", "s3a", "gs", "az", "abfs", "abfss"];
+pub(crate) const SCHEMES: [&str; 7] = ["s3", "s3a", "gs", "az", "abfs", "abfss", "file"];
 
 /// The scheme of `s` when it is written `scheme://...`, lower-cased.
 pub(crate) fn scheme(s: &str) -> Option<String> {
@@ -157,6 +157,12 @@ impl Bucket {
             .with_http_connector(connector)
             .build()
             .map(|s| Arc::new(s) as _),
+            "file" => {
+                let dir = crate::reader::file_url_path(url)?;
+                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                    .map(|s| Arc::new(s) as _)
+            }
             _ => {
                 return Err(fail(format!(
                     "unknown URL scheme: use s3://, gs://, az://, file:// or http(s):// (object storage: {})",
@@ -166,7 +172,10 @@ impl Bucket {
         };
         let store = built.map_err(|e| fail(one_line(&e)))?;
         // The part after the bucket (or container) is the dataset's prefix.
-        let after = url.split_once("://").map_or("", |(_, rest)| rest);
+        let after = match scheme.as_str() {
+            "file" => "",
+            _ => url.split_once("://").map_or("", |(_, rest)| rest),
+        };
         let prefix = after
             .split_once('/')
             .map_or("", |(_, p)| p)

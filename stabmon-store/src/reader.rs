@@ -297,7 +297,7 @@ impl StoreReader {
 }
 
 /// The path of a `file://` URL (`file:///srv/fleet`); percent-escapes are decoded.
-fn file_url_path(url: &str) -> Result<PathBuf, Error> {
+pub(crate) fn file_url_path(url: &str) -> Result<PathBuf, Error> {
     let rest = &url["file://".len()..];
     // `file://localhost/path` names the local host too.
     let rest = rest.strip_prefix("localhost").unwrap_or(rest);
