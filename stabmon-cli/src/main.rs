@@ -11,6 +11,7 @@
 mod config;
 mod datadir;
 mod dump;
+mod fleet;
 mod incidents;
 mod record;
 mod report;

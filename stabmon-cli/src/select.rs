@@ -28,7 +28,7 @@ pub const RANGE_HELP: &str = "Choosing data: --data DIR|FILE|URL, --host H, and 
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Data directory written by `stabmon record`, a single Parquet file from it, or the http(s) URL of a data
-    /// directory served over HTTP (such as `stabmon serve`'s /data/). [default: $STABMON_DATA, else a per-user or
+    /// directory served over HTTP (such as `stabmon serve`'s /data/), or a dataset in object storage: s3://BUCKET/PREFIX, gs://..., az://... or file:///PATH. [default: $STABMON_DATA, else a per-user or
     /// system directory: see below]
     #[arg(long, value_name = "DIR|FILE|URL", env = "STABMON_DATA")]
     pub data: Option<PathBuf>,

@@ -159,3 +159,91 @@ fn bad_urls_and_a_failing_endpoint_are_one_line_errors_and_recording_goes_on() {
     assert!(err.contains(url) && err.contains("unreachable"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
+    use stabmon_core::Timestamp;
+    use stabmon_core::synth::Synth;
+    use std::time::Duration;
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let env = moto.env();
+    let tmp = tempfile::tempdir().unwrap();
+    let start = Timestamp::from_unix_secs(1_795_557_600);
+    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    let url = "s3://fleet/all";
+    for (host, hog) in [("web-1", true), ("db-1", false)] {
+        let dir = tmp.path().join(host);
+        let mut synth = Synth::new(start, Duration::from_secs(1))
+            .count(3600)
+            .processes(30)
+            .host(host);
+        if hog {
+            synth = synth.cpu_hog("xmrig", "./xmrig --pool x", at(1200), at(1500), 180.0);
+        }
+        let mut w = stabmon_store::StoreWriter::create(&dir).unwrap();
+        for s in synth.generate() {
+            w.write(&s).unwrap();
+        }
+        w.finish().unwrap();
+        let out = run(&env, &["ship", "--data", dir.to_str().unwrap(), url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let range = [
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-11-26T00:00:00Z",
+    ];
+
+    let out = run(
+        &env,
+        &[
+            &["incidents", "--all-hosts", "--json", "--data", url][..],
+            &range,
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts: Vec<&str> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["db-1", "web-1"]);
+    assert_eq!(doc["hosts"][1]["samples"], 3600);
+    let surges: Vec<&serde_json::Value> = doc["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "cpu_surge")
+        .collect();
+    assert_eq!(surges.len(), 1, "{doc}");
+    assert_eq!(surges[0]["host"], "web-1");
+    assert_eq!(surges[0]["culprit"]["name"], "xmrig");
+
+    let out = run(
+        &env,
+        &[&["incidents", "--all-hosts", "--data", url][..], &range].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("on 2 hosts") && table.contains("HOST"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("web-1") && l.contains("xmrig")),
+        "{table}"
+    );
+
+    // Without --all-hosts, several hosts are still a question for the user.
+    let out = run(&env, &[&["incidents", "--data", url][..], &range].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("db-1") && err.contains("web-1"), "{err}");
+}

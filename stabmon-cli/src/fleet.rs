@@ -1,0 +1,126 @@
+//! `--all-hosts`: one answer across every host of the data (a fleet's bucket, or any directory with several).
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::json;
+use stabmon_core::analysis::{Incident, detect_incidents_in};
+use stabmon_store::DefaultRange;
+
+use crate::select::{self, DataArgs, Hosts};
+use crate::table::{self, Cell, Column, Style};
+
+/// One host's incidents over the range, and how many samples they were found in.
+pub struct HostIncidents {
+    pub host: String,
+    pub samples: usize,
+    pub incidents: Vec<Incident>,
+}
+
+/// Every host's incidents over the asked range (by default the last day of the fleet's data), hosts in name
+/// order; a host with no sample in the range is left out.
+pub fn incidents_of_all(
+    args: &DataArgs,
+) -> anyhow::Result<(
+    select::Source,
+    stabmon_core::Timestamp,
+    stabmon_core::Timestamp,
+    Vec<HostIncidents>,
+)> {
+    let (src, from, to, _) =
+        select::open_range(args, Hosts::Any, DefaultRange::Last(select::DEFAULT_SPAN))?;
+    let hosts = src.reader.hosts();
+    let spin = select::progress::spinner("finding incidents on every host");
+    let mut out = Vec::with_capacity(hosts.len());
+    for host in hosts {
+        let reader = src.reader.clone().with_host(host.clone());
+        let series = reader
+            .system_series(&host, Some(from), Some(to))
+            .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
+        if !series.is_empty() {
+            let opts = reader.detect_options(&host);
+            let mut incidents = detect_incidents_in(&series, &reader.windows(&host), &opts)
+                .with_context(|| {
+                    format!("cannot read stabmon data at {} (host {host})", src.shown)
+                })?;
+            incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
+            out.push(HostIncidents {
+                host,
+                samples: series.len(),
+                incidents,
+            });
+        }
+    }
+    spin.finish_and_clear();
+    select::print_warnings(&src);
+    Ok((src, from, to, out))
+}
+
+/// `stabmon incidents --all-hosts`: one table (or JSON document) with a host column, oldest first.
+pub fn incidents(args: &DataArgs, as_json: bool) -> anyhow::Result<ExitCode> {
+    let (src, from, to, hosts) = incidents_of_all(args)?;
+    if hosts.is_empty() {
+        eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut all: Vec<(&str, &Incident)> = hosts
+        .iter()
+        .flat_map(|h| h.incidents.iter().map(move |i| (h.host.as_str(), i)))
+        .collect();
+    all.sort_by(|a, b| a.1.start.cmp(&b.1.start).then(a.0.cmp(b.0)));
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if as_json {
+        let doc = json!({
+            "from": from.to_string(),
+            "to": to.to_string(),
+            "hosts": hosts.iter().map(|h| json!({
+                "host": h.host,
+                "samples": h.samples,
+                "incidents": h.incidents.len(),
+            })).collect::<Vec<_>>(),
+            "incidents": all.iter().map(|(host, i)| {
+                let mut v = crate::incidents::incident_json(i);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("host".to_owned(), json!(host));
+                }
+                v
+            }).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let samples: usize = hosts.iter().map(|h| h.samples).sum();
+    writeln!(
+        out,
+        "{} incident{} on {} host{} from {} to {} ({samples} samples; times in {})",
+        all.len(),
+        if all.len() == 1 { "" } else { "s" },
+        hosts.len(),
+        if hosts.len() == 1 { "" } else { "s" },
+        table::local_time(from),
+        table::local_time(to),
+        table::local_zone()
+    )?;
+    if all.is_empty() {
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let style = Style::for_stdout();
+    let mut columns = vec![Column::left("HOST")];
+    columns.extend(crate::incidents::columns());
+    let rows: Vec<Vec<Cell>> = all
+        .iter()
+        .map(|(host, i)| {
+            let mut row = vec![Cell::from((*host).to_owned())];
+            row.extend(crate::incidents::row(i));
+            row
+        })
+        .collect();
+    out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
