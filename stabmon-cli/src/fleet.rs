@@ -124,3 +124,109 @@ pub fn incidents(args: &DataArgs, as_json: bool) -> anyhow::Result<ExitCode> {
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `stabmon top --all-hosts`: every host's process names ranked together, with a host column.
+pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
+    use crate::top::By;
+    let (src, from, to, _) = select::open_range(
+        &args.data,
+        Hosts::Any,
+        DefaultRange::Last(select::DEFAULT_SPAN),
+    )?;
+    let spin = select::progress::spinner("adding up the processes of every host");
+    let mut per_host = Vec::new();
+    let mut names = Vec::new();
+    for host in src.reader.hosts() {
+        let got = src
+            .reader
+            .clone()
+            .with_host(host.clone())
+            .usage(&host, Some(from), Some(to))
+            .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
+        if got.samples == 0 {
+            continue;
+        }
+        let window = got.covered_secs;
+        per_host.push(json!({"host": host, "samples": got.samples, "window_secs": window}));
+        names.extend(got.names.into_iter().map(|u| (host.clone(), window, u)));
+    }
+    spin.finish_and_clear();
+    select::print_warnings(&src);
+    if per_host.is_empty() {
+        eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
+        return Ok(ExitCode::FAILURE);
+    }
+    match args.by {
+        By::Cpu => names.sort_by(|a, b| {
+            b.2.cpu_seconds
+                .total_cmp(&a.2.cpu_seconds)
+                .then(a.0.cmp(&b.0))
+        }),
+        By::Memory => names.sort_by(|a, b| {
+            (b.2.peak_rss_bytes, b.2.rss_growth_bytes, &a.0).cmp(&(
+                a.2.peak_rss_bytes,
+                a.2.rss_growth_bytes,
+                &b.0,
+            ))
+        }),
+    }
+    if args.limit > 0 {
+        names.truncate(args.limit);
+    }
+    let avg = |cpu_s: f64, window: f64| {
+        if window > 0.0 {
+            cpu_s / window * 100.0
+        } else {
+            0.0
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let doc = json!({
+            "from": from.to_string(),
+            "to": to.to_string(),
+            "hosts": per_host,
+            "by": match args.by { By::Cpu => "cpu", By::Memory => "memory" },
+            "names": names.iter().map(|(host, window, u)| {
+                let mut v = crate::top::name_json(u, avg(u.cpu_seconds, *window), args.pids);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("host".to_owned(), json!(host));
+                }
+                v
+            }).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let style = Style::for_stdout();
+    let mut columns = crate::top::columns();
+    columns.insert(1, Column::left("HOST"));
+    let rows: Vec<Vec<Cell>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, (host, window, u))| {
+            let mut row = crate::top::row(i + 1, u, avg(u.cpu_seconds, *window), args);
+            row.insert(1, Cell::from(host.clone()));
+            row
+        })
+        .collect();
+    writeln!(
+        out,
+        "top processes of {} hosts by {} from {} to {} (times in {}; CPU-S: CPU seconds, a range where samples did \
+         not list the name)",
+        per_host.len(),
+        match args.by {
+            By::Cpu => "CPU",
+            By::Memory => "memory",
+        },
+        table::local_time(from),
+        table::local_time(to),
+        table::local_zone()
+    )?;
+    out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -241,6 +241,33 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
         "{table}"
     );
 
+    // top ranks every host's processes together: the hog first, on its host.
+    let out = run(
+        &env,
+        &[&["top", "--all-hosts", "--json", "--data", url][..], &range].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["hosts"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(doc["names"][0]["name"], "xmrig", "{doc}");
+    assert_eq!(doc["names"][0]["host"], "web-1", "{doc}");
+    let db_names = doc["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["host"] == "db-1")
+        .count();
+    assert!(db_names > 0, "{doc}");
+    let out = run(
+        &env,
+        &[&["top", "--all-hosts", "--data", url][..], &range].concat(),
+    );
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("HOST") && table.contains("of 2 hosts"),
+        "{table}"
+    );
+
     // Without --all-hosts, several hosts are still a question for the user.
     let out = run(&env, &[&["incidents", "--data", url][..], &range].concat());
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
