@@ -90,7 +90,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start the sampler")),
     };
-    let opts = RecorderOptions::new()
+    let shipped = stabmon_store::ShippedFiles::new();
+    let mut opts = RecorderOptions::new()
         .sync(args.sync)
         .rotate(args.rotate)
         .retention(
@@ -98,6 +99,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 .max_age(args.retain.0)
                 .max_bytes(args.max_disk),
         );
+    if args.ship.is_some() {
+        // Retention keeps segments the bucket lacks past --retain; only --max-disk forces them out.
+        opts = opts.keep_unshipped(shipped.clone());
+    }
     let (mut recorder, recovery) = match FlightRecorder::open(&data_dir, opts) {
         Ok(r) => r,
         // Another recorder on the same directory: bad input, exit 2.
@@ -130,7 +135,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
 
     let mut shipper = match &args.ship {
         Some(url) => Some(
-            crate::ship::start_shipper(&data_dir, url, args.rotate).map_err(crate::UsageError)?,
+            crate::ship::start_shipper(&data_dir, url, args.rotate, shipped)
+                .map_err(crate::UsageError)?,
         ),
         None => None,
     };

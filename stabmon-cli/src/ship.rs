@@ -79,14 +79,15 @@ pub struct RecordShipper {
 }
 
 /// Starts shipping `dir` to `url` beside the recorder: every minute (at most every `rotate`), and when a
-/// compaction finishes.
+/// compaction finishes; `shipped` is the set the recorder's retention keeps unshipped segments by.
 pub fn start_shipper(
     dir: &std::path::Path,
     url: &str,
     rotate: std::time::Duration,
+    shipped: stabmon_store::ShippedFiles,
 ) -> Result<RecordShipper, String> {
     let every = rotate.min(std::time::Duration::from_secs(60));
-    let shipper = stabmon_store::Shipper::start(dir, url, &[], every)
+    let shipper = stabmon_store::Shipper::start(dir, url, &[], every, shipped)
         .map_err(|e| format!("--ship {url}: {e}"))?;
     eprintln!("stabmon: shipping finished segments to {url}");
     Ok(RecordShipper {

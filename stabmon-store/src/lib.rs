@@ -354,5 +354,5 @@ pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recover
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};
 pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 pub use select::{DefaultRange, RangeRequest};
-pub use ship::{ShipSummary, Shipper, ship_dir};
+pub use ship::{ShipSummary, ShippedFiles, Shipper, ship_dir};
 pub use writer::{StoreWriter, WriteSummary, WriterOptions};

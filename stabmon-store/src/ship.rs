@@ -118,6 +118,7 @@ pub struct Shipper {
 struct Shared {
     state: std::sync::Mutex<State>,
     wake: std::sync::Condvar,
+    shipped: ShippedFiles,
 }
 
 #[derive(Debug, Default)]
@@ -125,9 +126,52 @@ struct State {
     stop: bool,
     nudged: bool,
     notices: Vec<String>,
-    shipped: std::collections::HashSet<String>,
     uploaded: usize,
 }
+
+/// The segment files known to be in the bucket (paths relative to the data directory), shared by a [`Shipper`]
+/// that fills it and a recorder whose retention keeps the others
+/// ([`RecorderOptions::keep_unshipped`](crate::RecorderOptions::keep_unshipped)).
+#[derive(Clone, Default)]
+pub struct ShippedFiles(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl ShippedFiles {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Whether the file at `rel` (relative to the data directory, `/`-separated) is in the bucket.
+    pub fn contains(&self, rel: &str) -> bool {
+        self.lock().contains(rel)
+    }
+
+    fn insert(&self, rel: String) {
+        self.lock().insert(rel);
+    }
+}
+
+impl std::fmt::Debug for ShippedFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ShippedFiles({} files)", self.lock().len())
+    }
+}
+
+/// Two handles are equal when they share one set.
+impl PartialEq for ShippedFiles {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ShippedFiles {}
 
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -139,16 +183,21 @@ impl Shared {
 }
 
 impl Shipper {
-    /// Starts shipping `dir` to `url` (see [`ship_dir`] for the URL and `options`). Only a bad URL or option is
-    /// an error here; an unreachable endpoint or a missing bucket shows as a notice and is retried.
+    /// Starts shipping `dir` to `url` (see [`ship_dir`] for the URL and `options`), recording in `shipped` the
+    /// files the bucket holds. Only a bad URL or option is an error here; an unreachable endpoint or a missing
+    /// bucket shows as a notice and is retried.
     pub fn start(
         dir: &Path,
         url: &str,
         options: &[(String, String)],
         every: std::time::Duration,
+        shipped: ShippedFiles,
     ) -> Result<Shipper, Error> {
         let bucket = Bucket::open(url, options, Patience::Background)?;
-        let shared = std::sync::Arc::new(Shared::default());
+        let shared = std::sync::Arc::new(Shared {
+            shipped,
+            ..Shared::default()
+        });
         let dir = dir.to_path_buf();
         let worker = std::sync::Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -174,7 +223,7 @@ impl Shipper {
 
     /// Whether the file at `rel` (relative to the data directory) is known to be in the bucket.
     pub fn is_shipped(&self, rel: &str) -> bool {
-        self.shared.lock().shipped.contains(rel)
+        self.shared.shipped.contains(rel)
     }
 
     /// Files uploaded since the start.
@@ -254,9 +303,9 @@ fn run(bucket: &Bucket, dir: &Path, shared: &Shared, every: std::time::Duration)
 /// One round: what the bucket lacks, uploaded; what it holds, remembered as shipped.
 fn ship_round(bucket: &Bucket, dir: &Path, shared: &Shared) -> Result<(), Error> {
     ship_files(bucket, dir, |rel, uploaded, _| {
+        shared.shipped.insert(rel);
         let mut st = shared.lock();
         st.uploaded += usize::from(uploaded);
-        st.shipped.insert(rel);
         !st.stop
     })
 }

@@ -262,7 +262,14 @@ fn shipping_while_recording_survives_an_outage_and_catches_up_without_duplicates
     let opts = RecorderOptions::new().rotate(Duration::from_secs(120));
     let (mut rec, _) = FlightRecorder::open(&dir, opts).unwrap();
     let url = "s3://fleet/edge";
-    let shipper = Shipper::start(&dir, url, &via_switch, Duration::from_millis(300)).unwrap();
+    let shipper = Shipper::start(
+        &dir,
+        url,
+        &via_switch,
+        Duration::from_millis(300),
+        stabmon_store::ShippedFiles::new(),
+    )
+    .unwrap();
     let mut notices = Vec::new();
 
     for s in &samples[..300] {
@@ -348,4 +355,65 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn retention_keeps_unshipped_segments_past_their_age_unless_the_size_limit_forces_them_out() {
+    use stabmon_store::{Notice, Retention, ShippedFiles};
+    let tmp = tempfile::tempdir().unwrap();
+    // Old samples (November 2026): every segment is past a one-day age limit.
+    let samples = Synth::new(Timestamp::from_unix_secs(T0), Duration::from_secs(1))
+        .count(1800)
+        .processes(20)
+        .host("edge-1")
+        .generate();
+    let run = |dir: &Path, retention: Retention| {
+        let opts = RecorderOptions::new()
+            .rotate(Duration::from_secs(300))
+            .retention(retention)
+            .keep_unshipped(ShippedFiles::new());
+        let (mut rec, _) = FlightRecorder::open(dir, opts).unwrap();
+        let mut notices = Vec::new();
+        for s in &samples {
+            notices.extend(rec.record(s));
+        }
+        notices.extend(rec.wait_for_compaction());
+        rec.stop(
+            samples
+                .last()
+                .unwrap()
+                .ts
+                .saturating_add(Duration::from_secs(1)),
+        )
+        .unwrap();
+        let left = StoreReader::open(dir)
+            .unwrap()
+            .samples(None, None)
+            .unwrap()
+            .len();
+        (notices, left)
+    };
+    let day = Some(Duration::from_secs(86_400));
+    let (notices, left) = run(&tmp.path().join("a"), Retention::new().max_age(day));
+    assert_eq!(
+        left,
+        samples.len(),
+        "nothing shipped, nothing deleted for age"
+    );
+    assert!(
+        !notices.iter().any(|n| matches!(n, Notice::Retained { .. })),
+        "{notices:?}"
+    );
+
+    let (notices, left) = run(
+        &tmp.path().join("b"),
+        Retention::new().max_age(day).max_bytes(Some(1)),
+    );
+    assert!(left < samples.len(), "the size limit deletes them");
+    let text: Vec<String> = notices.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|n| n.contains("not yet shipped") && n.contains("size limit")),
+        "{text:?}"
+    );
 }
