@@ -32,29 +32,71 @@ pub fn incidents_of_all(
         select::open_range(args, Hosts::Any, DefaultRange::Last(select::DEFAULT_SPAN))?;
     let hosts = src.reader.hosts();
     let spin = select::progress::spinner("finding incidents on every host");
+    // Hosts are independent: one per core (at most four), each reading and analysing its own range.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 4)
+        .min(hosts.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<anyhow::Result<Vec<(usize, HostIncidents)>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(host) = hosts.get(i) else {
+                            return Ok(mine);
+                        };
+                        if let Some(h) = host_incidents(&src, host, from, to)? {
+                            mine.push((i, h));
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a host's analysis panicked")))
+            })
+            .collect()
+    });
     let mut out = Vec::with_capacity(hosts.len());
-    for host in hosts {
-        let reader = src.reader.clone().with_host(host.clone());
-        let series = reader
-            .system_series(&host, Some(from), Some(to))
-            .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
-        if !series.is_empty() {
-            let opts = reader.detect_options(&host);
-            let mut incidents = detect_incidents_in(&series, &reader.windows(&host), &opts)
-                .with_context(|| {
-                    format!("cannot read stabmon data at {} (host {host})", src.shown)
-                })?;
-            incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
-            out.push(HostIncidents {
-                host,
-                samples: series.len(),
-                incidents,
-            });
-        }
+    for r in results {
+        out.extend(r?);
     }
+    out.sort_by_key(|(i, _)| *i);
+    let out: Vec<HostIncidents> = out.into_iter().map(|(_, h)| h).collect();
     spin.finish_and_clear();
     select::print_warnings(&src);
     Ok((src, from, to, out))
+}
+
+/// One host's incidents over `[from, to)`; `None` when it has no sample there.
+fn host_incidents(
+    src: &select::Source,
+    host: &str,
+    from: stabmon_core::Timestamp,
+    to: stabmon_core::Timestamp,
+) -> anyhow::Result<Option<HostIncidents>> {
+    let reader = src.reader.clone().with_host(host);
+    let series = reader
+        .system_series(host, Some(from), Some(to))
+        .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let opts = reader.detect_options(host);
+    let mut incidents = detect_incidents_in(&series, &reader.windows(host), &opts)
+        .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
+    incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
+    Ok(Some(HostIncidents {
+        host: host.to_owned(),
+        samples: series.len(),
+        incidents,
+    }))
 }
 
 /// `stabmon incidents --all-hosts`: one table (or JSON document) with a host column, oldest first.
