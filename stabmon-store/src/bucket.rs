@@ -123,40 +123,26 @@ impl Bucket {
             },
         };
         let connector = Connector { patience };
+        // The environment's settings, then `options`, then the URL; our retries and HTTP client.
+        macro_rules! cloud {
+            ($builder:ident :: $ty:ident, $keys:ident :: $key:ident) => {
+                with_options(
+                    object_store::$builder::$ty::from_env(),
+                    options,
+                    |b, k: object_store::$keys::$key, v| b.with_config(k, v),
+                )
+                .map_err(fail)?
+                .with_url(url)
+                .with_retry(retry)
+                .with_http_connector(connector)
+                .build()
+                .map(|s| Arc::new(s) as _)
+            };
+        }
         let built: object_store::Result<Arc<dyn ObjectStore>> = match scheme.as_str() {
-            "s3" | "s3a" => with_options(
-                object_store::aws::AmazonS3Builder::from_env(),
-                options,
-                |b, k: object_store::aws::AmazonS3ConfigKey, v| b.with_config(k, v),
-            )
-            .map_err(fail)?
-            .with_url(url)
-            .with_retry(retry)
-            .with_http_connector(connector)
-            .build()
-            .map(|s| Arc::new(s) as _),
-            "gs" => with_options(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env(),
-                options,
-                |b, k: object_store::gcp::GoogleConfigKey, v| b.with_config(k, v),
-            )
-            .map_err(fail)?
-            .with_url(url)
-            .with_retry(retry)
-            .with_http_connector(connector)
-            .build()
-            .map(|s| Arc::new(s) as _),
-            "az" | "abfs" | "abfss" => with_options(
-                object_store::azure::MicrosoftAzureBuilder::from_env(),
-                options,
-                |b, k: object_store::azure::AzureConfigKey, v| b.with_config(k, v),
-            )
-            .map_err(fail)?
-            .with_url(url)
-            .with_retry(retry)
-            .with_http_connector(connector)
-            .build()
-            .map(|s| Arc::new(s) as _),
+            "s3" | "s3a" => cloud!(aws::AmazonS3Builder, aws::AmazonS3ConfigKey),
+            "gs" => cloud!(gcp::GoogleCloudStorageBuilder, gcp::GoogleConfigKey),
+            "az" | "abfs" | "abfss" => cloud!(azure::MicrosoftAzureBuilder, azure::AzureConfigKey),
             "file" => {
                 let dir = crate::reader::file_url_path(url)?;
                 std::fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -352,17 +338,10 @@ fn error(url: &str, e: &object_store::Error) -> Error {
 
 /// An error with its causes, on one line.
 fn one_line(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        cause = c.source();
-    }
-    msg.split_whitespace().collect::<Vec<_>>().join(" ")
+    crate::remote::with_causes(e)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

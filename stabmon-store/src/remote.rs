@@ -128,7 +128,7 @@ fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error>
 
 /// An error's message followed by its causes' (reqwest's own says only "error sending request"; the cause says
 /// why: refused, a certificate not trusted, a timeout).
-fn with_causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
