@@ -16,7 +16,7 @@ pub const CONFIG_HELP: &str = "Config file (--config FILE): TOML with any of the
     no_cmdline = true, cmdline_max = 256, sampler = \"auto\", targets = [\"gw=icmp://192.168.1.1\"], net = \
     \"auto\", probe_interval = \"5s\", probe_timeout = \"5s\", sync = \"1s\", rotate = \"1h\", retain = \"30d\", \
     max_disk = \"1GB\", mail_to = [\"ops@example.com\"], mail_from, smtp = \"smtp://user@relay\", smtp_ca, \
-    digest_at = \"07:30\", incident_mail = true, incident_mail_every = \"15m\", webhook = \"https://...\". A flag on the command line (or its environment variable) overrides the file; an unknown \
+    digest_at = \"07:30\", incident_mail = true, incident_mail_every = \"15m\", webhook = \"https://...\", ship = \"s3://fleet/stabmon\". A flag on the command line (or its environment variable) overrides the file; an unknown \
     key or a bad value is an error naming the file and the key.";
 
 /// Reads `args.config` (when given) and applies every key whose flag was not given explicitly. `matches` are
@@ -67,6 +67,7 @@ struct ConfigFile {
     incident_mail: Option<bool>,
     incident_mail_every: Option<Scalar>,
     webhook: Option<String>,
+    ship: Option<Scalar>,
 }
 
 /// A value written as a string or a number, as it would be typed after its flag.
@@ -200,6 +201,7 @@ fn apply_text(
         },
         explicit,
     );
+    set!(ship: ?crate::ship::parse_ship_url);
     Ok(())
 }
 

@@ -34,9 +34,17 @@ pub struct IncidentsArgs {
     /// Print JSON (documented below) instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Every host of the data in one table, with a host column (JSON: a "host" in each incident, and "hosts" with
+    /// each host's samples and incident count instead of "host" and "samples").
+    #[arg(long, conflicts_with = "host")]
+    pub all_hosts: bool,
 }
 
 pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
+    if args.all_hosts {
+        return crate::fleet::incidents(&args.data, args.json);
+    }
     let Some(read) = select::read_one_host(&args.data)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -80,47 +88,8 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let columns = [
-        Column::left("START"),
-        Column::right("DURATION"),
-        Column::left("KIND"),
-        Column::text_min("CULPRIT", 20),
-        Column::text("WHAT"),
-        Column::text("COMMAND"),
-    ];
-    let rows: Vec<Vec<Cell>> = incidents
-        .iter()
-        .map(|i| {
-            let kind = match i.kind {
-                IncidentKind::Gap(g) => match g {
-                    GapKind::StoppedCleanly => "gap: stopped".to_owned(),
-                    GapKind::Died => "gap: died".to_owned(),
-                    GapKind::Rebooted => "gap: rebooted".to_owned(),
-                    _ => "gap".to_owned(),
-                },
-                k => match &i.target {
-                    Some(t) => format!("{} ({t})", k.name()),
-                    None => k.name().to_owned(),
-                },
-            };
-            vec![
-                Cell::from(table::local_time(i.start)),
-                Cell::from(human::duration(i.duration())),
-                table::painted(kind, Style::red),
-                table::painted(
-                    i.culprit.as_ref().map(|c| c.label()).unwrap_or_default(),
-                    Style::yellow,
-                ),
-                Cell::from(i.summary.clone()),
-                Cell::from(
-                    i.culprit
-                        .as_ref()
-                        .and_then(|c| c.cmdline.clone())
-                        .unwrap_or_default(),
-                ),
-            ]
-        })
-        .collect();
+    let columns = columns();
+    let rows: Vec<Vec<Cell>> = incidents.iter().map(row).collect();
     writeln!(
         out,
         "{} incident{} for {host} from {} to {} ({} samples; times in {})",
@@ -136,12 +105,56 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The table's columns, one [`row`] per incident.
+pub fn columns() -> Vec<Column> {
+    vec![
+        Column::left("START"),
+        Column::right("DURATION"),
+        Column::left("KIND"),
+        Column::text_min("CULPRIT", 20),
+        Column::text("WHAT"),
+        Column::text("COMMAND"),
+    ]
+}
+
+/// One incident as a table row.
+pub fn row(i: &Incident) -> Vec<Cell> {
+    let kind = match i.kind {
+        IncidentKind::Gap(g) => match g {
+            GapKind::StoppedCleanly => "gap: stopped".to_owned(),
+            GapKind::Died => "gap: died".to_owned(),
+            GapKind::Rebooted => "gap: rebooted".to_owned(),
+            _ => "gap".to_owned(),
+        },
+        k => match &i.target {
+            Some(t) => format!("{} ({t})", k.name()),
+            None => k.name().to_owned(),
+        },
+    };
+    vec![
+        Cell::from(table::local_time(i.start)),
+        Cell::from(human::duration(i.duration())),
+        table::painted(kind, Style::red),
+        table::painted(
+            i.culprit.as_ref().map(|c| c.label()).unwrap_or_default(),
+            Style::yellow,
+        ),
+        Cell::from(i.summary.clone()),
+        Cell::from(
+            i.culprit
+                .as_ref()
+                .and_then(|c| c.cmdline.clone())
+                .unwrap_or_default(),
+        ),
+    ]
+}
+
 fn ts(t: Timestamp) -> Value {
     Value::String(t.to_string())
 }
 
 /// One incident as the documented JSON object.
-fn incident_json(i: &Incident) -> Value {
+pub fn incident_json(i: &Incident) -> Value {
     let (kind, gap_kind, unit) = match i.kind {
         IncidentKind::CpuSurge => ("cpu_surge", None, "percent"),
         IncidentKind::MemoryClimb => ("memory_climb", None, "bytes"),

@@ -11,6 +11,7 @@
 mod config;
 mod datadir;
 mod dump;
+mod fleet;
 mod incidents;
 mod mail;
 mod notify;
@@ -18,6 +19,7 @@ mod record;
 mod report;
 mod select;
 mod serve;
+mod ship;
 mod table;
 mod top;
 
@@ -63,6 +65,9 @@ enum Command {
     /// Serve the live report of a recent window at / and the data directory, read-only, at /data/ (so that
     /// `stabmon report --data http://HOST:PORT/data/` works from another machine).
     Serve(serve::ServeArgs),
+    /// Upload a data directory's finished segments to object storage (s3://, gs://, az://, file://) once;
+    /// what is already there is not sent again.
+    Ship(ship::ShipArgs),
 }
 
 /// Shown at the end of `stabmon --help`.
@@ -78,7 +83,9 @@ const EXAMPLES: &str = "Examples:\n  stabmon record --data ./data --duration 1m 
     stabmon top --data ./data --at 03:12 --window 5m   which process used the most around 03:12\n  \
     stabmon record --config /etc/stabmon.toml    record with the flags in a TOML file\n  \
     stabmon serve --data ./data                  the live report at http://127.0.0.1:8050/\n  \
-    stabmon mail --since 1d --mail-to ops@example.com --smtp smtp://user@mail.example.com   mail a day's report";
+    stabmon mail --since 1d --mail-to ops@example.com --smtp smtp://user@mail.example.com   mail a day's report\n  \
+    stabmon record --ship s3://fleet/stabmon     record, and upload each finished segment to a bucket\n  \
+    stabmon incidents --data s3://fleet/stabmon --host web-1   read from the bucket";
 
 /// Where the data lives when neither `--data` nor `$STABMON_DATA` is given; shown in `--help`.
 const DATA_DEFAULT_HELP: &str = "Default data directory: $STABMON_DATA if set; else /var/lib/stabmon for root, \
@@ -185,6 +192,13 @@ struct RecordArgs {
     /// Mail and webhook: a daily digest and incident mail.
     #[command(flatten, next_help_heading = "Mail and webhook")]
     notify: notify::NotifyArgs,
+
+    /// Upload every finished segment to object storage as well: s3://BUCKET/PREFIX, gs://..., az://... or
+    /// file:///PATH (see `stabmon ship --help`). The upload runs beside sampling, never in its way; while the
+    /// endpoint fails, segments wait in the data directory and are uploaded when it works again. The bucket lags
+    /// the live data by up to --rotate. [default: none]
+    #[arg(long, value_name = "URL", value_parser = ship::parse_ship_url)]
+    ship: Option<String>,
 }
 
 /// The `--net` presets.
@@ -515,6 +529,7 @@ fn main() -> ExitCode {
         Command::Top(args) => top::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Mail(args) => mail::run(&args),
+        Command::Ship(args) => ship::run(&args),
     };
     match result {
         Ok(code) => code,

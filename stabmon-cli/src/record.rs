@@ -100,7 +100,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
              children's CPU (recording exits needs root or CAP_NET_ADMIN, outside a container)"
         ));
     }
-    let opts = RecorderOptions::new()
+    let shipped = stabmon_store::ShippedFiles::new();
+    let mut opts = RecorderOptions::new()
         .sync(args.sync)
         .rotate(args.rotate)
         .retention(
@@ -108,6 +109,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 .max_age(args.retain.0)
                 .max_bytes(args.max_disk),
         );
+    if args.ship.is_some() {
+        // Retention keeps segments the bucket lacks past --retain; only --max-disk forces them out.
+        opts = opts.keep_unshipped(shipped.clone());
+    }
     let (mut recorder, recovery) = match FlightRecorder::open(&data_dir, opts) {
         Ok(r) => r,
         // Another recorder on the same directory: bad input, exit 2.
@@ -147,6 +152,14 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                     .context("cannot start the mail worker")?,
             )
         }
+        None => None,
+    };
+
+    let mut shipper = match &args.ship {
+        Some(url) => Some(
+            crate::ship::start_shipper(&data_dir, url, args.rotate, shipped)
+                .map_err(crate::UsageError)?,
+        ),
         None => None,
     };
 
@@ -222,6 +235,11 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 for change in target_states.update(&sample.latency) {
                     log(&change);
                 }
+                if let Some(shipper) = &mut shipper {
+                    for n in shipper.notices(recorder.compaction_backlog()) {
+                        log(&n);
+                    }
+                }
                 written += 1;
             }
             Ok(None) => break,
@@ -239,6 +257,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     }
 
     let dropped = recorder.dropped();
+    // Segments not shipped yet wait in the data directory for the next start (or `stabmon ship`).
+    drop(shipper);
     match recorder.stop(stabmon_core::Timestamp::now()) {
         Ok(summary) => {
             for w in &summary.warnings {

@@ -28,7 +28,7 @@ pub const RANGE_HELP: &str = "Choosing data: --data DIR|FILE|URL, --host H, and 
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// Data directory written by `stabmon record`, a single Parquet file from it, or the http(s) URL of a data
-    /// directory served over HTTP (such as `stabmon serve`'s /data/). [default: $STABMON_DATA, else a per-user or
+    /// directory served over HTTP (such as `stabmon serve`'s /data/), or a dataset in object storage: s3://BUCKET/PREFIX, gs://..., az://... or file:///PATH. [default: $STABMON_DATA, else a per-user or
     /// system directory: see below]
     #[arg(long, value_name = "DIR|FILE|URL", env = "STABMON_DATA")]
     pub data: Option<PathBuf>,
@@ -125,10 +125,20 @@ pub enum Hosts {
 pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
     let path = datadir::resolve(args.data.as_deref())?;
     let shown = path.display().to_string();
-    let is_url = path.to_str().is_some_and(|p| {
-        let l = p.get(..8).unwrap_or(p).to_ascii_lowercase();
-        l.starts_with("http://") || l.starts_with("https://")
-    });
+    // http(s)://, s3://, gs://, az://, file://: stabmon-store says what it reads, and names a scheme it does not.
+    let is_url = path.to_str().is_some_and(|p| p.contains("://"));
+    if let Some((scheme, _)) = path.to_str().and_then(|p| p.split_once("://"))
+        && ![
+            "http", "https", "s3", "s3a", "gs", "az", "abfs", "abfss", "file",
+        ]
+        .contains(&scheme.to_ascii_lowercase().as_str())
+    {
+        return Err(UsageError(format!(
+            "--data {shown}: unknown URL scheme {scheme}://; use a directory, http(s)://, s3://, gs://, az:// or \
+             file://"
+        ))
+        .into());
+    }
     if !is_url && !path.exists() {
         bail!(
             "no data at {shown}: it does not exist (record some with 'stabmon record --data {shown}')"

@@ -55,9 +55,17 @@ pub struct TopArgs {
     /// Print JSON (documented below) instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Rank the processes of every host of the data together, with a host column (JSON: a "host" in each name,
+    /// and "hosts" with each host's samples and window instead of "host", "samples" and "window_secs").
+    #[arg(long, conflicts_with = "host")]
+    pub all_hosts: bool,
 }
 
 pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
+    if args.all_hosts {
+        return crate::fleet::top(args);
+    }
     let (src, from, to, _) = select::open_range(
         &args.data,
         Hosts::One,
@@ -120,52 +128,11 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     }
 
     let style = Style::for_stdout();
-    let columns = [
-        Column::right("#"),
-        Column::text("NAME"),
-        Column::right("CPU-S"),
-        Column::right("AVG CPU"),
-        Column::right("PEAK RSS"),
-        Column::right("RSS GROWTH"),
-        Column::right("PROCS"),
-        Column::text("BIGGEST PIDS"),
-        Column::text("COMMAND"),
-    ];
+    let columns = columns();
     let rows: Vec<Vec<Cell>> = usage
         .iter()
         .enumerate()
-        .map(|(i, u)| {
-            let cpu = if u.cpu_seconds_max > u.cpu_seconds + 0.5 {
-                format!("{:.0}-{:.0}", u.cpu_seconds, u.cpu_seconds_max)
-            } else {
-                format!("{:.0}", u.cpu_seconds)
-            };
-            let pids: Vec<String> = u
-                .pids
-                .iter()
-                .take(args.pids)
-                .map(|p| match args.by {
-                    By::Cpu => format!("{} ({:.0}s)", p.pid, p.cpu_seconds),
-                    By::Memory => format!("{} ({})", p.pid, human::bytes(p.peak_rss_bytes)),
-                })
-                .collect();
-            let cmd = u
-                .pids
-                .first()
-                .and_then(|p| p.cmdline.clone())
-                .unwrap_or_default();
-            vec![
-                Cell::from((i + 1).to_string()),
-                table::painted(u.name.clone(), Style::bold),
-                Cell::from(cpu),
-                Cell::from(human::pct(avg_pct(u.cpu_seconds))),
-                Cell::from(human::bytes(u.peak_rss_bytes)),
-                Cell::from(human::bytes(u.rss_growth_bytes)),
-                Cell::from(u.max_process_count.to_string()),
-                Cell::from(pids.join(", ")),
-                table::painted(cmd, Style::dim),
-            ]
-        })
+        .map(|(i, u)| row(i + 1, u, avg_pct(u.cpu_seconds), args))
         .collect();
     writeln!(
         out,
@@ -185,7 +152,56 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn name_json(u: &NameUsage, avg_cpu_pct: f64, pids: usize) -> Value {
+/// The table's columns, one [`row`] per name.
+pub fn columns() -> Vec<Column> {
+    vec![
+        Column::right("#"),
+        Column::text("NAME"),
+        Column::right("CPU-S"),
+        Column::right("AVG CPU"),
+        Column::right("PEAK RSS"),
+        Column::right("RSS GROWTH"),
+        Column::right("PROCS"),
+        Column::text("BIGGEST PIDS"),
+        Column::text("COMMAND"),
+    ]
+}
+
+/// One name's row: its rank, and its mean CPU over the window.
+pub fn row(rank: usize, u: &NameUsage, avg_pct: f64, args: &TopArgs) -> Vec<Cell> {
+    let cpu = if u.cpu_seconds_max > u.cpu_seconds + 0.5 {
+        format!("{:.0}-{:.0}", u.cpu_seconds, u.cpu_seconds_max)
+    } else {
+        format!("{:.0}", u.cpu_seconds)
+    };
+    let pids: Vec<String> = u
+        .pids
+        .iter()
+        .take(args.pids)
+        .map(|p| match args.by {
+            By::Cpu => format!("{} ({:.0}s)", p.pid, p.cpu_seconds),
+            By::Memory => format!("{} ({})", p.pid, human::bytes(p.peak_rss_bytes)),
+        })
+        .collect();
+    let cmd = u
+        .pids
+        .first()
+        .and_then(|p| p.cmdline.clone())
+        .unwrap_or_default();
+    vec![
+        Cell::from(rank.to_string()),
+        table::painted(u.name.clone(), Style::bold),
+        Cell::from(cpu),
+        Cell::from(human::pct(avg_pct)),
+        Cell::from(human::bytes(u.peak_rss_bytes)),
+        Cell::from(human::bytes(u.rss_growth_bytes)),
+        Cell::from(u.max_process_count.to_string()),
+        Cell::from(pids.join(", ")),
+        table::painted(cmd, Style::dim),
+    ]
+}
+
+pub fn name_json(u: &NameUsage, avg_cpu_pct: f64, pids: usize) -> Value {
     json!({
         "name": u.name,
         "cpu_seconds": u.cpu_seconds,

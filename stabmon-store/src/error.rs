@@ -90,7 +90,8 @@ pub enum Error {
         /// Who holds it, as the holder wrote it into the lock file (e.g. `, pid 4242`); may be empty.
         holder: String,
     },
-    /// A remote store (an `http(s)://` URL) could not be read.
+    /// A remote store (an `http(s)://` URL, or object storage: `s3://`, `gs://`, `az://`) could not be read or
+    /// written.
     #[error("cannot read {url}: {reason}")]
     Remote {
         /// The URL.

@@ -359,6 +359,7 @@
 //! group on a crash.
 #![deny(missing_docs)]
 
+mod bucket;
 mod codec;
 mod error;
 mod fsio;
@@ -377,6 +378,7 @@ mod remote;
 mod retention;
 mod schema;
 mod select;
+mod ship;
 mod writer;
 
 pub use error::{Error, FormatError};
@@ -385,9 +387,10 @@ pub use manifest::{
     CleanStop, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestJournal,
     ManifestSegment,
 };
-pub use reader::{Coverage, HostWindows, RangeUsage, SampleStream, StoreReader};
+pub use reader::{CACHE_BYTES, Coverage, HostWindows, RangeUsage, SampleStream, StoreReader};
 pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};
 pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 pub use select::{DefaultRange, RangeRequest};
+pub use ship::{ShipSummary, ShippedFiles, Shipper, ship_dir};
 pub use writer::{StoreWriter, WriteSummary, WriterOptions};

@@ -17,7 +17,6 @@ use crate::error::{Error, invalid, io};
 use crate::layout::{SegmentLoc, TABLES, parquet_files, parse_segment_path, utc_date};
 use crate::manifest::{CleanStop, MANIFEST_FILE, Manifest};
 use crate::recorder::JOURNAL_DIR;
-use crate::remote;
 
 mod cols;
 mod exact;
@@ -37,6 +36,7 @@ mod url;
 mod usage;
 
 pub use scan::{Coverage, HostWindows, SampleStream};
+pub use url::CACHE_BYTES;
 pub use usage::RangeUsage;
 
 use self::cols::{Cols, StrCol};
@@ -84,14 +84,20 @@ impl StoreReader {
     /// of any table (its companions in the other tables are found by name). Hidden files, such as segments still
     /// being written, are ignored.
     ///
-    /// `path` may also be an `http://` or `https://` URL of a data directory ([`open_url`](Self::open_url)).
+    /// `path` may also be an `http://` or `https://` URL of a data directory ([`open_url`](Self::open_url)), an
+    /// `s3://`, `gs://` or `az://` URL of a dataset in object storage ([`open_bucket`](Self::open_bucket)), or a
+    /// `file://` URL of a directory. Another scheme is an [`Error::Remote`] naming the URL.
     pub fn open(path: impl AsRef<Path>) -> Result<StoreReader, Error> {
-        if let Some(url) = path.as_ref().to_str()
-            && remote::is_url(url)
+        let mut path = path.as_ref().to_path_buf();
+        if let Some(url) = path.to_str()
+            && let Some(scheme) = crate::bucket::scheme(url)
         {
-            return Self::open_url(url);
+            match scheme.as_str() {
+                "http" | "https" => return Self::open_url(url),
+                "file" => path = file_url_path(url)?,
+                _ => return Self::open_bucket(url),
+            }
         }
-        let path = path.as_ref().to_path_buf();
         let meta = std::fs::metadata(&path).map_err(io(&path))?;
         let mut segments = Vec::new();
         let mut journal_root = None;
@@ -203,7 +209,9 @@ impl StoreReader {
     pub fn hosts(&self) -> Vec<String> {
         let mut hosts: Vec<String> = self.segments.iter().map(|s| s.host.clone()).collect();
         if let Some(r) = &self.remote {
-            hosts.extend(r.manifest.journals.iter().map(|j| j.host.clone()));
+            if let Some(m) = r.manifest() {
+                hosts.extend(m.journals.iter().map(|j| j.host.clone()));
+            }
         } else if let Some(root) = &self.journal_root {
             hosts.extend(local_journals(root).iter().filter_map(|p| {
                 let dir = p.parent()?.file_name()?.to_str()?;
@@ -286,5 +294,20 @@ impl StoreReader {
         to: Option<Timestamp>,
     ) -> Result<Vec<Sample>, Error> {
         self.clone().with_host(host).samples(from, to)
+    }
+}
+
+/// The path of a `file://` URL (`file:///srv/fleet`); percent-escapes are decoded.
+pub(crate) fn file_url_path(url: &str) -> Result<PathBuf, Error> {
+    let rest = &url["file://".len()..];
+    // `file://localhost/path` names the local host too.
+    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+    let decoded = crate::layout::decode_host(rest).filter(|p| p.starts_with('/'));
+    match decoded {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => Err(Error::Remote {
+            url: url.to_owned(),
+            reason: "a file:// URL names an absolute path: file:///path/to/data".into(),
+        }),
     }
 }

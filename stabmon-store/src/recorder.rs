@@ -43,6 +43,8 @@ pub struct RecorderOptions {
     pub buffer_samples: usize,
     /// The Parquet writer's options.
     pub writer: WriterOptions,
+    /// Segments not in this set are kept past the age limit (only the size limit deletes them).
+    pub keep_unshipped: Option<crate::ShippedFiles>,
 }
 
 impl Default for RecorderOptions {
@@ -53,6 +55,7 @@ impl Default for RecorderOptions {
             retention: Retention::default(),
             buffer_samples: 900,
             writer: WriterOptions::default(),
+            keep_unshipped: None,
         }
     }
 }
@@ -89,6 +92,13 @@ impl RecorderOptions {
     /// 1 s, a few MB); when it overflows the oldest waiting samples are dropped and counted.
     pub fn buffer_samples(mut self, samples: usize) -> Self {
         self.buffer_samples = samples.max(1);
+        self
+    }
+
+    /// Keeps segments not yet shipped ([`Shipper`](crate::Shipper)) past the age limit: only the size limit
+    /// deletes them, and [`Notice::Retained`] counts those. By default, retention does not look at shipping.
+    pub fn keep_unshipped(mut self, shipped: crate::ShippedFiles) -> Self {
+        self.keep_unshipped = Some(shipped);
         self
     }
 
@@ -192,8 +202,17 @@ impl fmt::Display for Notice {
             ),
             Notice::Retained { report } => write!(
                 f,
-                "retention deleted {} old segments ({} bytes)",
-                report.segments_deleted, report.bytes_freed
+                "retention deleted {} old segments ({} bytes){}",
+                report.segments_deleted,
+                report.bytes_freed,
+                if report.unshipped_deleted > 0 {
+                    format!(
+                        ", {} of them not yet shipped (the size limit forced them out)",
+                        report.unshipped_deleted
+                    )
+                } else {
+                    String::new()
+                }
             ),
             Notice::CompactionBehind { journals } => write!(
                 f,
@@ -410,7 +429,14 @@ impl FlightRecorder {
         m.manifest.journals.clear();
         let warnings = m.manifest.refresh_segments(&root)?;
         recovery.warnings.extend(warnings);
-        let report = retention::apply(&root, &mut m.manifest, opts.retention, Timestamp::now(), 0)?;
+        let report = retention::apply(
+            &root,
+            &mut m.manifest,
+            opts.retention,
+            opts.keep_unshipped.as_ref(),
+            Timestamp::now(),
+            0,
+        )?;
         if report.segments_deleted > 0 {
             recovery
                 .warnings

@@ -63,7 +63,7 @@ pub(crate) fn get_all(urls: Vec<String>, token: Option<&str>) -> Result<Vec<Got>
 /// The TLS configuration of the client: rustls with the ring provider, given here rather than installed as the
 /// process's default (which would be a process-wide side effect, and would fail where another library installed
 /// a different one), and the platform's certificate verifier, as reqwest's own rustls setup has it.
-fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
@@ -128,7 +128,7 @@ fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error>
 
 /// An error's message followed by its causes' (reqwest's own says only "error sending request"; the cause says
 /// why: refused, a certificate not trusted, a timeout).
-fn with_causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -99,6 +99,8 @@ pub struct RetentionReport {
     pub segments_deleted: u64,
     /// Bytes freed.
     pub bytes_freed: u64,
+    /// Of the segments deleted, those not yet shipped (deleted only when the size limit forced them out).
+    pub unshipped_deleted: u64,
 }
 
 /// A segment with all its tables.
@@ -109,11 +111,14 @@ struct Group {
 }
 
 /// Deletes segments as `policy` asks, oldest first, and updates `manifest.segments` (not the file: the caller
-/// stores it). `other_bytes` (the live journal) counts towards the size limit but is never deleted.
+/// stores it). `other_bytes` (the live journal) counts towards the size limit but is never deleted. With
+/// `shipped`, a segment with a file not in it is kept past the age limit, and counted when the size limit deletes
+/// it.
 pub(crate) fn apply(
     root: &Path,
     manifest: &mut Manifest,
     policy: Retention,
+    shipped: Option<&crate::ShippedFiles>,
     now: Timestamp,
     other_bytes: u64,
 ) -> Result<RetentionReport, Error> {
@@ -142,6 +147,11 @@ pub(crate) fn apply(
         if !too_old && !too_big {
             break; // sorted oldest first: the rest is newer and, once under the limit, stays under it
         }
+        let unshipped = shipped.is_some_and(|s| g.paths.iter().any(|p| !s.contains(p)));
+        if unshipped && !too_big {
+            continue; // old, but not in the bucket yet
+        }
+        report.unshipped_deleted += u64::from(unshipped);
         for p in &g.paths {
             let path = abs_path(root, p);
             match std::fs::remove_file(&path) {

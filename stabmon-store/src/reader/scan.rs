@@ -60,8 +60,10 @@ impl StoreReader {
                 c.segments += 1;
             }
         };
-        if let Some(r) = &self.remote {
-            for s in r.manifest.segments.iter().filter(|s| s.table == TABLES[0]) {
+        if let Some(r) = &self.remote
+            && let Some(manifest) = r.manifest()
+        {
+            for s in manifest.segments.iter().filter(|s| s.table == TABLES[0]) {
                 if self.host.as_ref().is_some_and(|h| *h != s.host) {
                     continue;
                 }
@@ -72,6 +74,10 @@ impl StoreReader {
             // The journal of a served directory is fetched with the samples it holds.
             self.fetch_remote(r, None, Some(Timestamp::from_unix_micros(i64::MIN)))?;
         } else {
+            // Object storage has no manifest: the footers of every segment, downloaded first.
+            if let Some(r) = &self.remote {
+                self.fetch_remote(r, None, None)?;
+            }
             for seg in self.selected() {
                 let path = seg.file(TABLES[0]);
                 match footer_range(&path) {

@@ -1,27 +1,119 @@
 //! A data directory behind a URL: opened by its manifest, its files downloaded as reads need them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use stabmon_core::Timestamp;
 
+use crate::bucket::{Bucket, Object, Patience};
 use crate::error::{Error, io};
-use crate::layout::{SegmentLoc, TABLES};
+use crate::layout::{SegmentLoc, TABLES, parse_segment_path, utc_date};
 use crate::manifest::{MANIFEST_FILE, Manifest, abs_path};
 use crate::remote::{self, Got};
 use crate::schema::SCHEMA_VERSION;
 
 use super::{StoreReader, Warnings};
 
-/// A data directory behind a URL: its manifest, and a temporary directory holding what was downloaded.
+/// A data directory behind a URL (its manifest), or a dataset in object storage (its listing), and a temporary
+/// directory holding what was downloaded.
 #[derive(Debug)]
 pub(super) struct Remote {
     pub(super) url: String,
-    pub(super) token: Option<Token>,
-    pub(super) manifest: Manifest,
+    pub(super) source: Source,
     pub(super) dir: tempfile::TempDir,
-    pub(super) fetched: Mutex<HashSet<String>>,
+    pub(super) cache: Mutex<Cache>,
+}
+
+/// Where a remote reader's files come from.
+#[derive(Debug)]
+pub(super) enum Source {
+    /// A data directory served over HTTP(S), described by its `manifest.json`.
+    Http {
+        token: Option<Token>,
+        manifest: Manifest,
+    },
+    /// A Hive-partitioned dataset in object storage, described by listing its prefix (no manifest: every host
+    /// writes its own objects). It holds finished segments only, no journal.
+    Bucket {
+        bucket: Bucket,
+        objects: Vec<(Object, SegmentLoc)>,
+    },
+}
+
+/// The segment files downloaded so far (relative path -> size and when last wanted). Beyond
+/// [`CACHE_BYTES`], files the current read does not need are deleted, least recently wanted first.
+#[derive(Debug, Default)]
+pub(super) struct Cache {
+    files: HashMap<String, (u64, u64)>,
+    bytes: u64,
+    tick: u64,
+}
+
+/// How many bytes of downloaded segments a remote reader keeps between reads.
+pub const CACHE_BYTES: u64 = 1 << 30;
+
+impl Cache {
+    fn has(&self, rel: &str) -> bool {
+        self.files.contains_key(rel)
+    }
+
+    /// Marks the files a read wants as recently used.
+    fn touch<'a>(&mut self, rels: impl Iterator<Item = &'a str>) {
+        self.tick += 1;
+        for rel in rels {
+            if let Some(e) = self.files.get_mut(rel) {
+                e.1 = self.tick;
+            }
+        }
+    }
+
+    fn add(&mut self, rel: &str, size: u64) {
+        if let Some((old, _)) = self.files.insert(rel.to_owned(), (size, self.tick)) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+    }
+
+    /// Deletes least recently wanted files not wanted now, until the cache is within its budget.
+    fn evict(&mut self, dir: &std::path::Path, budget: u64) {
+        if self.bytes <= budget {
+            return;
+        }
+        let mut old: Vec<(u64, String)> = self
+            .files
+            .iter()
+            .filter(|(_, (_, t))| *t < self.tick)
+            .map(|(rel, (_, t))| (*t, rel.clone()))
+            .collect();
+        old.sort();
+        for (_, rel) in old {
+            if self.bytes <= budget {
+                break;
+            }
+            let _ = std::fs::remove_file(abs_path(dir, &rel));
+            if let Some((size, _)) = self.files.remove(&rel) {
+                self.bytes -= size;
+            }
+        }
+    }
+}
+
+impl Remote {
+    /// The manifest of a served directory (none for object storage).
+    pub(super) fn manifest(&self) -> Option<&Manifest> {
+        match &self.source {
+            Source::Http { manifest, .. } => Some(manifest),
+            Source::Bucket { .. } => None,
+        }
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        match self.cache.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
 }
 
 /// A bearer token, kept out of `Debug` output.
@@ -110,25 +202,153 @@ impl StoreReader {
             warnings: Arc::new(Mutex::new(Warnings::default())),
             remote: Some(Arc::new(Remote {
                 url: base.to_owned(),
-                token: token.map(|t| Token(t.to_owned())),
-                manifest,
+                source: Source::Http {
+                    token: token.map(|t| Token(t.to_owned())),
+                    manifest,
+                },
                 dir,
-                fetched: Mutex::new(HashSet::new()),
+                cache: Mutex::new(Cache::default()),
             })),
         })
     }
 
-    /// Downloads what a read of `[from, to)` needs from a remote store: the segments in range (once) and the
-    /// journals (every time: they grow).
+    /// Opens a Hive-partitioned dataset in object storage (`s3://bucket/prefix`, `gs://...`, `az://...`): lists
+    /// its objects now (hosts and dates come from the `host=`/`date=` paths), and downloads the segments a read
+    /// needs when it happens, only those of the partitions (host, date) in its range, into a local cache of at
+    /// most [`CACHE_BYTES`](crate::CACHE_BYTES) between reads. Credentials and endpoint come from the cloud's
+    /// standard environment (for S3 `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`). A missing bucket, refused credentials or an unreachable endpoint is
+    /// an [`Error::Remote`] naming the URL.
+    pub fn open_bucket(url: &str) -> Result<StoreReader, Error> {
+        Self::open_bucket_with(url, &[])
+    }
+
+    /// Like [`open_bucket`](Self::open_bucket), with `object_store` configuration keys applied over the
+    /// environment's (`("aws_endpoint", "http://127.0.0.1:5000")`, `("aws_allow_http", "true")`, ...); an unknown
+    /// key is an [`Error::Remote`].
+    pub fn open_bucket_with(url: &str, options: &[(String, String)]) -> Result<StoreReader, Error> {
+        let bucket = Bucket::open(url, options, Patience::Command)?;
+        let dir = tempfile::Builder::new()
+            .prefix("stabmon-bucket-")
+            .tempdir()
+            .map_err(io(std::env::temp_dir()))?;
+        let mut objects = Vec::new();
+        let mut segments = Vec::new();
+        for o in bucket.list()? {
+            if o.rel
+                .split('/')
+                .any(|p| p.starts_with('.') || p.starts_with('_'))
+            {
+                continue;
+            }
+            if let Some((loc, table)) = parse_segment_path(&abs_path(dir.path(), &o.rel)) {
+                if loc.root != dir.path() {
+                    continue; // a copy of other data kept below the prefix
+                }
+                if table == TABLES[0] {
+                    segments.push(loc.clone());
+                }
+                objects.push((o, loc));
+            }
+        }
+        segments.sort();
+        segments.dedup();
+        let url = bucket.url().to_owned();
+        Ok(StoreReader {
+            path: PathBuf::from(&url),
+            segments,
+            host: None,
+            journal_root: None,
+            stops: Vec::new(),
+            warnings: Arc::new(Mutex::new(Warnings::default())),
+            remote: Some(Arc::new(Remote {
+                url,
+                source: Source::Bucket { bucket, objects },
+                dir,
+                cache: Mutex::new(Cache::default()),
+            })),
+        })
+    }
+
+    /// Downloads what a read of `[from, to)` needs from a remote store: the segments in range (once, while the
+    /// cache keeps them) and, from a served directory, the journals (every time: they grow).
     pub(super) fn fetch_remote(
         &self,
         r: &Remote,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<(), Error> {
-        let (rels, segment_count) = self.remote_files(r, from, to);
+        match &r.source {
+            Source::Http { token, manifest } => {
+                self.fetch_http(r, manifest, token.as_ref().map(|t| t.0.as_str()), from, to)
+            }
+            Source::Bucket { bucket, objects } => self.fetch_bucket(r, bucket, objects, from, to),
+        }
+    }
+
+    fn fetch_bucket(
+        &self,
+        r: &Remote,
+        bucket: &Bucket,
+        objects: &[(Object, SegmentLoc)],
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(), Error> {
+        let (from_date, to_date) = (from.map(utc_date), to.map(utc_date));
+        let wanted: Vec<&Object> = objects
+            .iter()
+            .filter(|(_, loc)| self.host.as_ref().is_none_or(|h| *h == loc.host))
+            .filter(|(_, loc)| {
+                from_date.as_ref().is_none_or(|d| loc.date >= *d)
+                    && to_date.as_ref().is_none_or(|d| loc.date <= *d)
+                    // A segment is named by its first sample's time: one starting at or after `to` is out.
+                    && to.zip(stem_start(&loc.name)).is_none_or(|(t, s)| s < t)
+            })
+            .map(|(o, _)| o)
+            .collect();
+        let missing: Vec<String> = {
+            let mut cache = r.lock_cache();
+            cache.touch(wanted.iter().map(|o| o.rel.as_str()));
+            wanted
+                .iter()
+                .filter(|o| !cache.has(&o.rel))
+                .map(|o| o.rel.clone())
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let found = bucket.download(&missing, r.dir.path())?;
+        let mut cache = r.lock_cache();
+        for (rel, found) in missing.iter().zip(found) {
+            if found {
+                let size = wanted.iter().find(|o| o.rel == *rel).map_or(0, |o| o.size);
+                cache.add(rel, size);
+            } else {
+                self.warn(
+                    &abs_path(r.dir.path(), rel),
+                    &Error::Remote {
+                        url: bucket.object_url(rel),
+                        reason: "listed but gone (deleted by a lifecycle rule?)".into(),
+                    },
+                );
+            }
+        }
+        cache.evict(r.dir.path(), CACHE_BYTES);
+        Ok(())
+    }
+
+    fn fetch_http(
+        &self,
+        r: &Remote,
+        manifest: &Manifest,
+        token: Option<&str>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(), Error> {
+        let (rels, segment_count) = self.remote_files(r, manifest, from, to);
         let urls = rels.iter().map(|p| remote::join(&r.url, p)).collect();
-        let got = remote::get_all(urls, r.token.as_ref().map(|t| t.0.as_str()))?;
+        let got = remote::get_all(urls, token)?;
         for (i, (rel, got)) in rels.iter().zip(got).enumerate() {
             let local = abs_path(r.dir.path(), rel);
             match got {
@@ -136,13 +356,9 @@ impl StoreReader {
                     if let Some(dir) = local.parent() {
                         std::fs::create_dir_all(dir).map_err(io(dir))?;
                     }
-                    std::fs::write(&local, bytes).map_err(io(&local))?;
+                    std::fs::write(&local, &bytes).map_err(io(&local))?;
                     if i < segment_count {
-                        let mut fetched = match r.fetched.lock() {
-                            Ok(g) => g,
-                            Err(p) => p.into_inner(),
-                        };
-                        fetched.insert(rel.clone());
+                        r.lock_cache().add(rel, bytes.len() as u64);
                     }
                 }
                 // A journal compacted meanwhile, a segment deleted by retention: skip it, say so once.
@@ -160,6 +376,7 @@ impl StoreReader {
                 }
             }
         }
+        r.lock_cache().evict(r.dir.path(), CACHE_BYTES);
         Ok(())
     }
 
@@ -168,32 +385,34 @@ impl StoreReader {
     fn remote_files(
         &self,
         r: &Remote,
+        manifest: &Manifest,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> (Vec<String>, usize) {
         let host = self.host.as_deref();
-        let wanted: HashSet<(&str, &str, &str)> = r
-            .manifest
+        let wanted: HashSet<(&str, &str, &str)> = manifest
             .segments_in_range(TABLES[0], host, from, to)
             .into_iter()
             .map(|s| (s.host.as_str(), s.date.as_str(), s.name.as_str()))
             .collect();
+        let wanted_paths: Vec<&str> = manifest
+            .segments
+            .iter()
+            .filter(|s| wanted.contains(&(s.host.as_str(), s.date.as_str(), s.name.as_str())))
+            .map(|s| s.path.as_str())
+            .collect();
         let mut rels: Vec<String> = {
-            let fetched = match r.fetched.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            r.manifest
-                .segments
+            let mut cache = r.lock_cache();
+            cache.touch(wanted_paths.iter().copied());
+            wanted_paths
                 .iter()
-                .filter(|s| wanted.contains(&(s.host.as_str(), s.date.as_str(), s.name.as_str())))
-                .filter(|s| !fetched.contains(&s.path))
-                .map(|s| s.path.clone())
+                .filter(|p| !cache.has(p))
+                .map(|p| (*p).to_owned())
                 .collect()
         };
         let segment_count = rels.len();
         rels.extend(
-            r.manifest
+            manifest
                 .journals
                 .iter()
                 .filter(|j| host.is_none_or(|h| h == j.host))
@@ -207,7 +426,32 @@ impl StoreReader {
     #[cfg(feature = "fuzzing")]
     pub(crate) fn remote_downloads(&self) -> Option<(String, PathBuf, Vec<String>)> {
         let r = self.remote.as_deref()?;
-        let (rels, _) = self.remote_files(r, None, None);
+        let (rels, _) = self.remote_files(r, r.manifest()?, None, None);
         Some((r.url.clone(), r.dir.path().to_path_buf(), rels))
     }
+}
+
+/// The time a segment's name says it starts at (`20261125T031200Z...`), when it says.
+fn stem_start(name: &str) -> Option<Timestamp> {
+    let s = name.get(..16)?;
+    let b = s.as_bytes();
+    if b[8] != b'T'
+        || b[15] != b'Z'
+        || !s[..8]
+            .bytes()
+            .chain(s[9..15].bytes())
+            .all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let text = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    );
+    text.parse().ok()
 }

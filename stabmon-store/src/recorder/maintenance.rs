@@ -118,6 +118,7 @@ impl Maintenance {
                     &self.root,
                     &mut self.manifest,
                     self.opts.retention,
+                    self.opts.keep_unshipped.as_ref(),
                     Timestamp::now(),
                     live_bytes,
                 )

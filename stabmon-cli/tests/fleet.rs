@@ -1,0 +1,276 @@
+//! Object storage through the real binary, against moto on 127.0.0.1: `stabmon ship`, `--data s3://...` for the
+//! reading commands, `record --ship` with an endpoint that fails, and bad URLs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../stabmon-store/tests/moto/mod.rs"]
+mod moto;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use moto::Moto;
+
+fn stabmon(env: &[(String, String)]) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("stabmon"));
+    c.env_remove("STABMON_DATA").stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+fn run(env: &[(String, String)], args: &[&str]) -> Output {
+    stabmon(env).args(args).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn record(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Output {
+    let d = dir.to_str().unwrap();
+    let mut args = vec![
+        "record",
+        "--interval",
+        "100ms",
+        "--duration",
+        "3s",
+        "--data",
+        d,
+    ];
+    args.extend_from_slice(extra);
+    run(env, &args)
+}
+
+#[test]
+fn shipped_data_reads_back_the_same_and_shipping_twice_uploads_nothing() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let env = moto.env();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let out = record(&dir, &[], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let d = dir.to_str().unwrap();
+    let url = "s3://fleet/prod";
+
+    let out = run(&env, &["ship", "--data", d, url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(url) && !err.contains(" 0 file(s) uploaded"),
+        "{err}"
+    );
+    let out = run(&env, &["ship", "--data", d, url]);
+    let err = text(&out.stderr);
+    assert!(
+        out.status.success() && err.contains(" 0 file(s) uploaded"),
+        "{err}"
+    );
+
+    for cmd in [
+        vec!["dump", "--format", "json"],
+        vec![
+            "incidents",
+            "--json",
+            "--from",
+            "2000-01-01T00:00:00Z",
+            "--to",
+            "2100-01-01T00:00:00Z",
+        ],
+    ] {
+        let local = run(&[], &[cmd.as_slice(), &["--data", d]].concat());
+        let remote = run(&env, &[cmd.as_slice(), &["--data", url]].concat());
+        assert!(local.status.success(), "{}", text(&local.stderr));
+        assert!(remote.status.success(), "{cmd:?}: {}", text(&remote.stderr));
+        assert!(!local.stdout.is_empty());
+        assert_eq!(text(&remote.stdout), text(&local.stdout), "{cmd:?}");
+    }
+    // A file:// URL reads the directory itself.
+    let file_url = format!("file://{d}");
+    let out = run(&[], &["dump", "--data", &file_url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_urls_and_a_failing_endpoint_are_one_line_errors_and_recording_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = dir.to_str().unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Unknown schemes: bad input, exit 2, naming the URL.
+    let out = run(&[], &["ship", "--data", d, "ftp://host/x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("ftp://host/x"));
+    assert_eq!(
+        text(&out.stderr).trim().lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[], &["dump", "--data", "ftp://host/x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("ftp://host/x"));
+    let out = run(&[], &["record", "--data", d, "--ship", "gopher://x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    // An endpoint where nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let url = "s3://fleet/prod";
+    let out = run(&env, &["dump", "--data", url]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(url) && err.contains("unreachable"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // The recorder records locally while the upload fails, and says so once.
+    let out = record(&dir, &env, &["--ship", url, "--rotate", "10s"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let fails: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("shipping fails"))
+        .collect();
+    assert_eq!(fails.len(), 1, "{err}");
+    assert!(fails[0].contains(url), "{err}");
+    let out = run(&[], &["dump", "--data", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).lines().count() > 10);
+
+    // The same with the one-off command: exit 1, one line naming the URL.
+    let out = run(&env, &["ship", "--data", d, url]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(url) && err.contains("unreachable"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
+    use stabmon_core::Timestamp;
+    use stabmon_core::synth::Synth;
+    use std::time::Duration;
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let env = moto.env();
+    let tmp = tempfile::tempdir().unwrap();
+    let start = Timestamp::from_unix_secs(1_795_557_600);
+    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    let url = "s3://fleet/all";
+    for (host, hog) in [("web-1", true), ("db-1", false)] {
+        let dir = tmp.path().join(host);
+        let mut synth = Synth::new(start, Duration::from_secs(1))
+            .count(3600)
+            .processes(30)
+            .host(host);
+        if hog {
+            synth = synth.cpu_hog("xmrig", "./xmrig --pool x", at(1200), at(1500), 180.0);
+        }
+        let mut w = stabmon_store::StoreWriter::create(&dir).unwrap();
+        for s in synth.generate() {
+            w.write(&s).unwrap();
+        }
+        w.finish().unwrap();
+        let out = run(&env, &["ship", "--data", dir.to_str().unwrap(), url]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let range = [
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-11-26T00:00:00Z",
+    ];
+
+    let out = run(
+        &env,
+        &[
+            &["incidents", "--all-hosts", "--json", "--data", url][..],
+            &range,
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts: Vec<&str> = doc["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["db-1", "web-1"]);
+    assert_eq!(doc["hosts"][1]["samples"], 3600);
+    let surges: Vec<&serde_json::Value> = doc["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "cpu_surge")
+        .collect();
+    assert_eq!(surges.len(), 1, "{doc}");
+    assert_eq!(surges[0]["host"], "web-1");
+    assert_eq!(surges[0]["culprit"]["name"], "xmrig");
+
+    let out = run(
+        &env,
+        &[&["incidents", "--all-hosts", "--data", url][..], &range].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("on 2 hosts") && table.contains("HOST"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("web-1") && l.contains("xmrig")),
+        "{table}"
+    );
+
+    // top ranks every host's processes together: the hog first, on its host.
+    let out = run(
+        &env,
+        &[&["top", "--all-hosts", "--json", "--data", url][..], &range].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["hosts"].as_array().unwrap().len(), 2, "{doc}");
+    assert_eq!(doc["names"][0]["name"], "xmrig", "{doc}");
+    assert_eq!(doc["names"][0]["host"], "web-1", "{doc}");
+    let db_names = doc["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["host"] == "db-1")
+        .count();
+    assert!(db_names > 0, "{doc}");
+    let out = run(
+        &env,
+        &[&["top", "--all-hosts", "--data", url][..], &range].concat(),
+    );
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("HOST") && table.contains("of 2 hosts"),
+        "{table}"
+    );
+
+    // Without --all-hosts, several hosts are still a question for the user.
+    let out = run(&env, &[&["incidents", "--data", url][..], &range].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("db-1") && err.contains("web-1"), "{err}");
+}
