@@ -10,7 +10,8 @@ secs=${1:-300}
 syncs=${*:-1s 5s 30s}
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
-cargo bench -q -p stabmon-benches --bench flash_wear --no-run
+# Device bytes, not speed: the quick dev build will do.
+cargo bench --profile dev -q -p stabmon-benches --bench flash_wear --no-run
 work=$(mktemp -d "${TMPDIR:-/tmp}/flash-wear.XXXXXX")
 devs=""
 cleanup() {
@@ -26,7 +27,7 @@ for s in $syncs; do
     mkdir "$work/$s.mnt"
     FLASH_DIR="$work/$s.mnt/data" FLASH_DEV=$(basename "$dev") FLASH_SYNC=$s FLASH_SECS=$secs \
         unshare -m --propagation private sh -c "mount $dev $work/$s.mnt && \
-        cargo bench -q -p stabmon-benches --bench flash_wear; umount $work/$s.mnt" >"$work/$s.out" 2>&1 &
+        cargo bench --profile dev -q -p stabmon-benches --bench flash_wear; umount $work/$s.mnt" >"$work/$s.out" 2>&1 &
 done
 wait
 for s in $syncs; do cat "$work/$s.out"; done
