@@ -3,7 +3,7 @@
 //! (`/sys/block/<dev>/stat`) over the run are compared with the floor of one 4 KiB page per sync.
 //!
 //! Run by `benches/flash_wear.sh` (root), which makes the loop device and mounts it in a mount namespace; alone:
-//! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench -p stabmon-benches
+//! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench --profile dev -p stabmon-benches
 //! --bench flash_wear`.
 #![allow(clippy::expect_used)]
 
@@ -92,7 +92,7 @@ fn main() {
     rec.stop(samples[samples.len() - 1].ts).expect("stop");
 }
 
-/// The bytes of the journal's records: its length without the zeros written ahead of them.
+/// The bytes of the journal's records: its length without any zero tail.
 fn journal_len(dir: &str) -> u64 {
     let bytes = std::fs::read(journal(dir)).unwrap_or_default();
     bytes
