@@ -3,7 +3,7 @@
 //! (`/sys/block/<dev>/stat`) over the run are compared with the floor of one 4 KiB page per sync.
 //!
 //! Run by `benches/flash_wear.sh` (root), which makes the loop device and mounts it in a mount namespace; alone:
-//! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench -p stabmon-benches
+//! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench --profile dev -p stabmon-benches
 //! --bench flash_wear`.
 #![allow(clippy::expect_used)]
 
@@ -71,7 +71,7 @@ fn main() {
         }
     }
     let after = sectors_written(&dev);
-    let journal_after = std::fs::metadata(journal(&dir)).map_or(0, |m| m.len());
+    let journal_after = journal_len(&dir);
     let (sectors, journal_before) = before.expect("a window");
     let device = (after - sectors) * 512;
     let syncs = (secs as f64 / sync.as_secs_f64()).max(1.0);
@@ -79,7 +79,7 @@ fn main() {
     let per_day = |b: f64| b / secs as f64 * 86_400.0 / 1e6;
     println!(
         "sync {}s: {secs} s, {:.0} syncs: device {device} B ({:.0} B a sync, {:.2}x the floor of 4 KiB a sync), \
-         {:.0} MB a day (floor {:.0} MB); journal {:.0} B a sample (file grew {} B)",
+         {:.0} MB a day (floor {:.0} MB); journal {:.0} B a sample (records grew {} B)",
         sync.as_secs(),
         syncs,
         device as f64 / syncs,
@@ -90,6 +90,15 @@ fn main() {
         journal_after.saturating_sub(journal_before),
     );
     rec.stop(samples[samples.len() - 1].ts).expect("stop");
+}
+
+/// The bytes of the journal's records: its length without any zero tail.
+fn journal_len(dir: &str) -> u64 {
+    let bytes = std::fs::read(journal(dir)).unwrap_or_default();
+    bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i as u64 + 1)
 }
 
 /// The journal the recorder writes (the only one: no rotation in the run).

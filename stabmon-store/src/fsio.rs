@@ -6,8 +6,7 @@ use std::fmt::Debug;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// An open file that is only appended to (the journal). The file on disk may be longer than what was appended:
-/// zeros written ahead, which readers take for the end.
+/// An open file that is only appended to (the journal).
 pub(crate) trait AppendFile: Send + Debug {
     /// Writes all of `data` after what was appended. On an error part of it may have been written: see
     /// [`truncate`](Self::truncate).
@@ -60,79 +59,23 @@ pub(crate) fn replace_atomically(fs: &dyn Fs, path: &Path, data: &[u8]) -> io::R
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct RealFs;
 
-/// How far ahead of its records the journal's blocks are written (with zeros). A sync of a record that lands in
-/// blocks already written and a file size already durable writes the record's page and no file-system metadata:
-/// the journal's `fdatasync` costs the device one page instead of a page plus a metadata commit. Blocks merely
-/// reserved with `fallocate` would not do: the first write to an unwritten extent converts it, and that
-/// conversion is itself a metadata commit at the next `fdatasync`. At ~300 B a sample a step lasts about
-/// 15 minutes at 1 s; the zeros are a few percent of the bytes the syncs write.
-pub(crate) const PREALLOCATE_BYTES: u64 = 256 << 10;
-
-/// A journal file on disk: written at its logical end, with zeroed blocks written ahead of it
-/// ([`PREALLOCATE_BYTES`] at a time). Readers take a zero tail for the end of the journal.
 #[derive(Debug)]
-struct RealFile {
-    file: std::fs::File,
-    /// Where the next record goes: the bytes written so far.
-    end: u64,
-    /// The file's size: zeros from `end` to here.
-    allocated: u64,
-}
-
-impl RealFile {
-    /// Makes sure the blocks up to `need` are written, extending the file with zeros by whole steps. On a failure
-    /// (a full disk) the file is cut back to what it held, so nothing of a record is ever written past the zeros.
-    fn preallocate(&mut self, need: u64) -> io::Result<()> {
-        use std::io::{Seek, SeekFrom, Write};
-        if need <= self.allocated {
-            return Ok(());
-        }
-        let to = need.div_ceil(PREALLOCATE_BYTES) * PREALLOCATE_BYTES;
-        let zeros = vec![0u8; usize::try_from(to - self.allocated).unwrap_or(0)];
-        let written = self
-            .file
-            .seek(SeekFrom::Start(self.allocated))
-            .and_then(|_| self.file.write_all(&zeros));
-        if let Err(e) = written {
-            let _ = self.file.set_len(self.allocated);
-            return Err(e);
-        }
-        self.allocated = to;
-        Ok(())
-    }
-}
+struct RealFile(std::fs::File);
 
 impl AppendFile for RealFile {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
-        use std::io::{Seek, SeekFrom, Write};
-        self.preallocate(self.end + data.len() as u64)?;
+        use std::io::Write;
         // Straight to the kernel: no user-space buffer holds a frame back, so kill -9 cannot lose it.
-        self.file.seek(SeekFrom::Start(self.end))?;
-        let written = self.file.write_all(data);
-        // Even a failed write may have written part of the frame: `truncate` cuts it.
-        self.end += data.len() as u64;
-        written
+        self.0.write_all(data)
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.file.sync_data()
+        self.0.sync_data()
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
-        // Zero what a torn frame left between `len` and the end, inside the blocks already written; beyond them
-        // (a file cut to 0 when it is created) the size itself goes.
-        use std::io::{Seek, SeekFrom, Write};
-        if len >= self.allocated || len == 0 {
-            self.file.set_len(len)?;
-            self.allocated = len;
-        } else if self.end > len {
-            let stop = self.end.min(self.allocated);
-            let zeros = vec![0u8; usize::try_from(stop.saturating_sub(len)).unwrap_or(0)];
-            self.file.seek(SeekFrom::Start(len))?;
-            self.file.write_all(&zeros)?;
-        }
-        self.end = len;
-        Ok(())
+        // The file is opened in append mode: writes go to the (new) end whatever the cursor says.
+        self.0.set_len(len)
     }
 }
 
@@ -142,17 +85,11 @@ impl Fs for RealFs {
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
-        let file = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .create(true)
-            .write(true)
-            .truncate(false)
+            .append(true)
             .open(path)?;
-        let len = file.metadata()?.len();
-        Ok(Box::new(RealFile {
-            file,
-            end: len,
-            allocated: len,
-        }))
+        Ok(Box::new(RealFile(f)))
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
@@ -262,8 +199,8 @@ mod fault {
         fsyncs: u64,
         /// Total bytes of file data the "disk" holds; writes past it fail with `StorageFull` after a partial write.
         capacity: Option<u64>,
-        /// Journal files write zeros ahead of their records by this many bytes at a time, as on a real disk
-        /// ([`PREALLOCATE_BYTES`](super::PREALLOCATE_BYTES)); 0 for none.
+        /// Journal files have zeros ahead of their records, written this many bytes at a time (a file system
+        /// may leave a file longer than its data after a crash, or a writer preallocate); 0 for none.
         preallocate: u64,
     }
 
@@ -349,8 +286,8 @@ mod fault {
             self.lock().fsyncs
         }
 
-        /// Makes journal files write zeros ahead of their records, `step` bytes at a time, as the real file system
-        /// does ([`PREALLOCATE_BYTES`](super::PREALLOCATE_BYTES)); 0 turns it off (the default).
+        /// Makes journal files write zeros ahead of their records, `step` bytes at a time; 0 turns it off (the
+        /// default).
         pub(crate) fn set_preallocate(&self, step: u64) {
             self.lock().preallocate = step;
         }

@@ -50,8 +50,9 @@ const SEGMENT: &str = "20261125T031200Z";
 
 /// Writes `files` (samples, processes, names, latency; an empty one is left out) as one segment of host `f`
 /// under `dir` (emptied first) and reads it back every way a command does: coverage, whole samples, the system
-/// series and the stream. Damage must come back as errors or warnings, never as a panic.
-pub fn segment(dir: &Path, files: [&[u8]; 4]) {
+/// series and the stream. Damage must come back as errors or warnings, never as a panic. Gives the reader's
+/// warnings.
+pub fn segment(dir: &Path, files: [&[u8]; 4]) -> Vec<String> {
     let _ = std::fs::remove_dir_all(dir);
     let tables = [TABLES[0], TABLES[1], TABLES[2], crate::layout::LATENCY];
     for (table, bytes) in tables.iter().zip(files) {
@@ -62,11 +63,11 @@ pub fn segment(dir: &Path, files: [&[u8]; 4]) {
         if std::fs::create_dir_all(&part).is_err()
             || std::fs::write(part.join(format!("{SEGMENT}.parquet")), bytes).is_err()
         {
-            return;
+            return Vec::new();
         }
     }
     let Ok(reader) = StoreReader::open(dir) else {
-        return;
+        return Vec::new();
     };
     let _ = reader.coverage();
     let _ = reader.samples(None, None);
@@ -76,7 +77,7 @@ pub fn segment(dir: &Path, files: [&[u8]; 4]) {
             let _ = s;
         }
     }
-    let _ = reader.warnings();
+    reader.warnings()
 }
 
 /// Takes `bytes` as the `manifest.json` a server sent for the data directory at `base`, as

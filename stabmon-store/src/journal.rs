@@ -201,7 +201,8 @@ impl<R: Read> FrameReader<R> {
             done: false,
         };
         if n > 0 && head[..n].iter().all(|&b| b == 0) {
-            // A crash after the zeros ahead were written but before the header: nothing was recorded in it yet.
+            // Zeros where the header should be (a file extended but never written, a preallocating writer): nothing
+            // was recorded in it.
             out.end_at_zeros(n as u64)?;
             return Ok(Ok(out));
         }
@@ -241,8 +242,8 @@ impl<R: Read> FrameReader<R> {
             let mut head = [0u8; FRAME_HEADER_LEN];
             let n = read_full(&mut self.r, &mut head)?;
             if n > 0 && head[..n].iter().all(|&b| b == 0) {
-                // No frame starts with nine zero bytes (the CRC of kind 0 and no payload is not 0): the zeros the
-                // writer puts ahead of its records, unless more than zeros follow.
+                // No frame starts with nine zero bytes (the CRC of kind 0 and no payload is not 0): a zero tail (a
+                // file extended past its data at a crash, or preallocated) is the end, unless more than zeros follow.
                 return self.end_at_zeros(n as u64);
             }
             if n < FRAME_HEADER_LEN {

@@ -170,7 +170,7 @@ fn full_disk_inside() {
     let filler = fill(mount);
 
     // Sampling goes on while the disk is full: every sample is taken, the oldest waiting ones are dropped.
-    // The journal first fills the zeros it wrote ahead; from the first failure on, enough samples for the
+    // The file system may still take a few records (its last block); from the first failure on, enough samples for the
     // buffer to overflow.
     let mut full = before;
     let mut last = all.len() - 100;

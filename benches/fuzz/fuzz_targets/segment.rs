@@ -48,5 +48,5 @@ libfuzzer_sys::fuzz_target!(init: report_contained_panics(), |data: &[u8]| {
     };
     let mut files: [&[u8]; 4] = [FIXTURE[0], FIXTURE[1], FIXTURE[2], &[]];
     files[usize::from(which % 4)] = file;
-    stabmon_store::fuzzing::segment(&scratch().path().join("d"), files);
+    let _ = stabmon_store::fuzzing::segment(&scratch().path().join("d"), files);
 });
