@@ -304,14 +304,13 @@ impl Exits {
     /// The exits since the previous sample, for `sample`, whose listed processes are detailed first should they
     /// exit before the next.
     fn fill(&self, sample: &mut Sample) {
-        match self {
-            #[cfg(target_os = "linux")]
-            Exits::On(l) => {
-                let listed = sample.top.processes.iter().map(|p| p.pid);
-                sample.exits = Some(l.take(Timestamp::now(), listed));
-            }
-            _ => sample.exits = None,
+        #[cfg(target_os = "linux")]
+        if let Exits::On(l) = self {
+            let listed = sample.top.processes.iter().map(|p| p.pid);
+            sample.exits = Some(l.take(Timestamp::now(), listed));
+            return;
         }
+        sample.exits = None;
     }
 }
 

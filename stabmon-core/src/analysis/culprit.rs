@@ -25,9 +25,8 @@ pub const NAME_MARGIN: f64 = 1.5;
 ///   parent counts its own CPU alone. Names count their processes' own CPU plus, where exits are recorded, the
 ///   CPU of the name's processes that exited within each sample ([`Exits::names`](crate::Exits::names)), so a
 ///   storm of short-lived workers is named by their name and exit count (`php-cgi (x412 exited) 170% CPU`).
-///   Names count
-///   ([`TopProcesses::names`](crate::TopProcesses::names)), which catches forty small workers none of which is in
-///   the top N: a name is the culprit when its rise is at least [`NAME_MARGIN`] times the largest *own* rise of
+///   The name totals ([`TopProcesses::names`](crate::TopProcesses::names)) catch forty small workers none of
+///   which is in the top N: a name is the culprit when its rise is at least [`NAME_MARGIN`] times the largest *own* rise of
 ///   any single process and at least `1 / NAME_MARGIN` of the largest rise with children (else the process with
 ///   the largest rise with children is). The culprit's [`cpu_pct`](Culprit::cpu_pct) is its mean in the window.
 /// - **Memory climb, swap growth**: resident-memory growth from the first sample of the window to the peak within

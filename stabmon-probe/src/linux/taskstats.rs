@@ -58,7 +58,8 @@ mod off {
     pub const UTIME: usize = 152;
     pub const STIME: usize = 160;
     pub const HIWATER_RSS: usize = 200;
-    /// `ac_tgid`, from version 11 on; older kernels report processes only by their pid.
+    /// `ac_tgid`, from version 12 on; before it a thread's exit cannot be told from its process's, and
+    /// each is counted as an exit.
     pub const TGID: usize = 368;
 }
 
