@@ -114,25 +114,36 @@ fn remote_manifest() {
     });
 }
 
-#[test]
-fn segment_reader() {
+/// The store-v6 segment's three table files, and the seeds: each with the first byte that picks its table.
+fn segment_seeds() -> ([Vec<u8>; 3], Vec<Vec<u8>>) {
     let part = "host=nas/date=2026-11-25/20261125T031200Z.parquet";
     let tables =
         ["samples", "processes", "names"].map(|t| fixture(&format!("store-v6/{t}/{part}")));
-    // The first byte picks the table the rest replaces, as in the fuzz target.
-    let seeds: Vec<Vec<u8>> = tables
+    let seeds = tables
         .iter()
         .enumerate()
         .map(|(i, t)| [vec![i as u8], t.clone()].concat())
         .collect();
+    (tables, seeds)
+}
+
+/// Reads one input as the fuzz target does: the first byte picks the table whose file is the rest, the other
+/// tables are the fixture's. Gives the reader's warnings.
+fn read_segment(dir: &Path, tables: &[Vec<u8>; 3], data: &[u8]) -> Vec<String> {
+    let Some((&which, file)) = data.split_first() else {
+        return Vec::new();
+    };
+    let mut files: [&[u8]; 4] = [&tables[0], &tables[1], &tables[2], &[]];
+    files[usize::from(which % 4)] = file;
+    fuzzing::segment(&dir.join("d"), files)
+}
+
+#[test]
+fn segment_reader() {
+    let (tables, seeds) = segment_seeds();
     let dir = tempfile::tempdir().unwrap();
     run("segment", &seeds, |data| {
-        let Some((&which, file)) = data.split_first() else {
-            return;
-        };
-        let mut files: [&[u8]; 4] = [&tables[0], &tables[1], &tables[2], &[]];
-        files[usize::from(which % 4)] = file;
-        let _ = fuzzing::segment(&dir.path().join("d"), files);
+        let _ = read_segment(dir.path(), &tables, data);
     });
 }
 
@@ -142,24 +153,12 @@ fn segment_reader() {
 /// go on.
 #[test]
 fn a_segment_that_panics_the_parquet_reader_is_skipped_with_a_warning() {
-    let part = "host=nas/date=2026-11-25/20261125T031200Z.parquet";
-    let tables =
-        ["samples", "processes", "names"].map(|t| fixture(&format!("store-v6/{t}/{part}")));
-    let seeds: Vec<Vec<u8>> = tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| [vec![i as u8], t.clone()].concat())
-        .collect();
+    let (tables, seeds) = segment_seeds();
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x5EED ^ "segment".len() as u64);
     for _ in 0..3000 {
         let input = mutate(&seeds[rng.below(seeds.len())], &mut rng);
-        let Some((&which, file)) = input.split_first() else {
-            continue;
-        };
-        let mut files: [&[u8]; 4] = [&tables[0], &tables[1], &tables[2], &[]];
-        files[usize::from(which % 4)] = file;
-        let warnings = fuzzing::segment(&dir.path().join("d"), files);
+        let warnings = read_segment(dir.path(), &tables, &input);
         if let Some(w) = warnings.iter().find(|w| w.contains("panicked")) {
             assert!(
                 w.contains("skipped") && w.contains("20261125T031200Z.parquet"),
