@@ -565,11 +565,25 @@ impl<D: Deliver> Worker<D> {
 pub struct Sender {
     data_dir: PathBuf,
     channels: Channels,
+    /// The last event's rendering, which its mail and its webhook post share (rendering a range is the costly part).
+    last: Option<((EventKind, i64, i64), stabmon_report::MailContent, String)>,
 }
 
 impl Sender {
     /// The mail of `ev`'s range, from the data directory.
-    fn content(&self, ev: &Event) -> Result<(stabmon_report::MailContent, String), String> {
+    fn content(&mut self, ev: &Event) -> Result<(stabmon_report::MailContent, String), String> {
+        let key = (ev.kind, ev.from_us, ev.to_us);
+        if let Some((k, content, host)) = &self.last
+            && *k == key
+        {
+            return Ok((content.clone(), host.clone()));
+        }
+        let made = self.render(ev)?;
+        self.last = Some((key, made.0.clone(), made.1.clone()));
+        Ok(made)
+    }
+
+    fn render(&self, ev: &Event) -> Result<(stabmon_report::MailContent, String), String> {
         let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
         let host = reader
             .host_to_read(None, false)
@@ -599,10 +613,13 @@ impl Sender {
 
 impl Deliver for Sender {
     fn mail(&mut self, ev: &Event) -> Result<(), String> {
+        if self.channels.mail.is_none() {
+            return Ok(());
+        }
+        let (content, host) = self.content(ev)?;
         let Some((relay, from, to)) = &self.channels.mail else {
             return Ok(());
         };
-        let (content, host) = self.content(ev)?;
         let from = match from {
             Some(f) => f.clone(),
             None => default_from(&host)?,
@@ -612,10 +629,13 @@ impl Deliver for Sender {
     }
 
     fn webhook(&mut self, ev: &Event) -> Result<(), String> {
+        if self.channels.webhook.is_none() {
+            return Ok(());
+        }
+        let (content, _) = self.content(ev)?;
         let Some(url) = &self.channels.webhook else {
             return Ok(());
         };
-        let (content, _) = self.content(ev)?;
         post_webhook(url, &content, ev.kind)
     }
 }
@@ -695,6 +715,7 @@ impl Notifier {
                 let now = || us(Timestamp::now());
                 let sender = Sender {
                     data_dir: data_dir.clone(),
+                    last: None,
                     channels: Channels {
                         mail: cfg.channels.mail.clone(),
                         webhook: cfg.channels.webhook.clone(),
@@ -981,6 +1002,7 @@ mod tests {
         let (url, got) = one_request_server("200 OK");
         let mut sender = Sender {
             data_dir: dir.path().to_path_buf(),
+            last: None,
             channels: Channels {
                 mail: None,
                 webhook: Some(url),
