@@ -232,7 +232,7 @@ mod bench {
             let glob = format!("{}/samples/*/*/*.parquet", dir.display());
             let script = format!(
                 "import duckdb; print(duckdb.sql(\"select count(*) from read_parquet('{glob}', hive_partitioning=true) \
-                 where ts >= '2026-11-02' and ts < '2026-11-03'\").fetchone()[0])"
+                 where ts >= '2026-11-02' and ts < '2026-11-03'\").fetchall()[0][0])"
             );
             let mut walls = Vec::new();
             let mut rss: f64 = 0.0;
