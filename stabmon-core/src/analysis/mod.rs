@@ -400,6 +400,16 @@ pub struct Culprit {
     pub rss_growth_bytes: Option<i64>,
     /// Resident memory: at the peak for a climb, just before death for an OOM victim.
     pub rss_bytes: Option<u64>,
+    /// For an OOM victim the kernel named: its anonymous resident memory when killed (`anon-rss`).
+    pub anon_rss_bytes: Option<u64>,
+    /// The process's control group (for an OOM victim the kernel named: its memory cgroup).
+    pub cgroup: Option<String>,
+    /// The systemd unit or container of [`cgroup`](Self::cgroup), where one is recognisable
+    /// ([`unit_of`](crate::cgroup::unit_of)).
+    pub unit: Option<String>,
+    /// Whether the culprit is inferred rather than reported: an OOM victim guessed from the resident memory that
+    /// vanished, where the kernel log named none. The label then says so.
+    pub guessed: bool,
 }
 
 impl Culprit {
@@ -413,6 +423,10 @@ impl Culprit {
     }
 
     /// The text drawn on a chart: who, then what.
+    ///
+    /// An OOM victim the kernel named reads in the kernel's terms: `java (pid 812), 6.3 GB anon RSS, cgroup
+    /// /system.slice/app.service` (from [`anon_rss_bytes`](Culprit::anon_rss_bytes) and
+    /// [`cgroup`](Culprit::cgroup)); a [guessed](Culprit::guessed) one ends with `(a guess: its memory vanished)`.
     ///
     /// Who: `name (pid N)` for a process, `name (xN)` for a name total of several processes, else `name`. What:
     /// `187% CPU` when [`cpu_pct`](Culprit::cpu_pct) is known, `+2.1 GB RSS` when
@@ -429,6 +443,15 @@ impl Culprit {
     /// ```
     pub fn label(&self) -> String {
         let who = self.who();
+        if let Some(anon) = self.anon_rss_bytes {
+            // An OOM victim in the kernel's terms.
+            let mut out = format!("{who}, {} anon RSS", human::bytes(anon));
+            if let Some(cg) = &self.cgroup {
+                out.push_str(", cgroup ");
+                out.push_str(cg);
+            }
+            return out;
+        }
         let mut what = Vec::new();
         if let Some(cpu) = self.cpu_pct {
             what.push(format!("{} CPU", human::pct(f64::from(cpu))));
@@ -438,10 +461,15 @@ impl Culprit {
             (None, Some(b)) => what.push(format!("{} RSS", human::bytes(b))),
             (None, None) => {}
         }
-        if what.is_empty() {
+        let label = if what.is_empty() {
             who
         } else {
             format!("{who} {}", what.join(", "))
+        };
+        if self.guessed {
+            format!("{label} (a guess: its memory vanished)")
+        } else {
+            label
         }
     }
 }
