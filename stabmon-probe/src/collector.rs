@@ -67,9 +67,18 @@ pub struct CollectorBuilder {
     targets: Vec<Target>,
     probe_interval: Option<Duration>,
     probe_opts: ProbeOptions,
+    kernel_log: bool,
 }
 
 impl CollectorBuilder {
+    /// Whether the kernel log is followed for the OOM killer's victims (Linux `/dev/kmsg`, on a thread of the
+    /// collector's own; see [`Collector::kernel_log`]). By default, this is `true`; where the log cannot be read
+    /// the collector works without it.
+    pub fn kernel_log(mut self, yes: bool) -> Self {
+        self.kernel_log = yes;
+        self
+    }
+
     /// The time between two samples. By default, this is 1 second; zero is refused by [`build`](Self::build).
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
@@ -175,6 +184,11 @@ impl CollectorBuilder {
         let prober = Prober::new(&self.probe_opts)?;
         let sampler = make_sampler(self.kind, self.opts)?;
         let mut collector = Collector::with_sampler(sampler, self.interval);
+        collector.kernel_log = if self.kernel_log {
+            KernelLogState::start()
+        } else {
+            KernelLogState::Off("it was not asked for".into())
+        };
         if !self.targets.is_empty() {
             // Half a probe interval out of phase with the samples: probes then do not compete with the system
             // sample for the CPU at its tick, and a healthy target's probe is complete before the next sample.
@@ -298,6 +312,54 @@ pub struct Collector {
     dropped_probes: u64,
     /// Probes taken for a reading that failed: they ride the next sample.
     unclaimed: Vec<stabmon_core::LatencyProbe>,
+    kernel_log: KernelLogState,
+    dropped_oom_kills: u64,
+    /// OOM kills taken for a reading that failed: they ride the next sample.
+    unclaimed_kills: Vec<stabmon_core::OomKill>,
+}
+
+/// Whether the kernel log is followed, and if not, why.
+#[derive(Debug)]
+enum KernelLogState {
+    #[cfg(target_os = "linux")]
+    On(crate::linux::kmsg::KernelLog),
+    Off(String),
+}
+
+impl KernelLogState {
+    #[cfg(target_os = "linux")]
+    fn start() -> Self {
+        use crate::linux::kmsg::{KMSG, KernelLog};
+        match KernelLog::start() {
+            Ok(log) => KernelLogState::On(log),
+            Err(e) => {
+                let hint = match e.raw_os_error() {
+                    Some(libc::EPERM | libc::EACCES) => {
+                        "; reading it needs CAP_SYSLOG where kernel.dmesg_restrict=1 (systemd: \
+                         AmbientCapabilities=CAP_SYSLOG, no ProtectKernelLogs=)"
+                    }
+                    Some(libc::ENOENT | libc::ENXIO) => {
+                        " (systemd's PrivateDevices=yes hides it; containers often have none)"
+                    }
+                    _ => "",
+                };
+                KernelLogState::Off(format!("cannot read {KMSG}: {e}{hint}"))
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn start() -> Self {
+        KernelLogState::Off("the kernel log is only read on Linux".into())
+    }
+
+    fn take(&self) -> (Vec<stabmon_core::OomKill>, u64) {
+        match self {
+            #[cfg(target_os = "linux")]
+            KernelLogState::On(log) => log.take(),
+            KernelLogState::Off(_) => (Vec::new(), 0),
+        }
+    }
 }
 
 impl Drop for Collector {
@@ -329,6 +391,7 @@ impl Collector {
             targets: Vec::new(),
             probe_interval: None,
             probe_opts: ProbeOptions::new(),
+            kernel_log: true,
         }
     }
 
@@ -352,7 +415,29 @@ impl Collector {
             probe_timeout: crate::DEFAULT_PROBE_TIMEOUT,
             dropped_probes: 0,
             unclaimed: Vec::new(),
+            kernel_log: KernelLogState::Off(
+                "the collector was made around a sampler of its own".into(),
+            ),
+            dropped_oom_kills: 0,
+            unclaimed_kills: Vec::new(),
         }
+    }
+
+    /// Whether the kernel log is followed for the OOM killer's victims ([`Sample::oom_kills`]): `Ok` when it is,
+    /// else why not (not Linux, not asked for, `/dev/kmsg` missing or refused), for one line at start. Without it
+    /// an OOM kill is still counted, and its victim guessed from the memory that vanished.
+    pub fn kernel_log(&self) -> Result<(), &str> {
+        match &self.kernel_log {
+            #[cfg(target_os = "linux")]
+            KernelLogState::On(_) => Ok(()),
+            KernelLogState::Off(why) => Err(why),
+        }
+    }
+
+    /// How many OOM kills read from the kernel log were dropped because samples were not taken for a long time
+    /// (over 10,000 waiting); 0 for a collector that is polled on schedule.
+    pub fn dropped_oom_kills(&self) -> u64 {
+        self.dropped_oom_kills
     }
 
     /// The latency targets probed (empty when none is configured).
@@ -450,9 +535,14 @@ impl Collector {
             self.unclaimed.extend(latency);
             self.dropped_probes += dropped;
         }
+        // Likewise the OOM kills logged before the reading starts.
+        let (kills, dropped) = self.kernel_log.take();
+        self.unclaimed_kills.extend(kills);
+        self.dropped_oom_kills += dropped;
         let mut sample = self.sampler.sample_at(ts, reading)?;
         sample.lateness = lateness;
         sample.latency = std::mem::take(&mut self.unclaimed);
+        sample.oom_kills = std::mem::take(&mut self.unclaimed_kills);
         Ok(Some(sample))
     }
 }
