@@ -15,6 +15,13 @@
 //!   journal starts with a key, and a key follows every [`KEY_EVERY`](crate::codec::KEY_EVERY) records, so a
 //!   record that does not decode costs at most the records up to the next key.
 //!
+//! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
+//! kills the sample carries; kind 17, the cgroups of the sample's processes whose identity (pid and start time)
+//! this journal has not named before (each journal names them again, so that it decodes on its own). They are
+//! written with their sample in one append, postcard-encoded in layouts of their own (see `codec/annex.rs`), so
+//! a sample record's layout never changes for them, and a reader that does not know them skips them. An annex that
+//! does not decode costs its own data only.
+//!
 //! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
 
 use std::io::{self, Read};
@@ -45,6 +52,10 @@ pub(crate) enum Kind {
     Key = 3,
     /// One sample, compressed against the previous one (format 2).
     Delta = 4,
+    /// The OOM kills the next sample carries (an annex, any format).
+    OomKills = 16,
+    /// The cgroups of the next sample's processes first seen in this journal (an annex, any format).
+    Cgroups = 17,
 }
 
 impl Kind {
@@ -54,6 +65,8 @@ impl Kind {
             2 => Some(Kind::Stop),
             3 => Some(Kind::Key),
             4 => Some(Kind::Delta),
+            16 => Some(Kind::OomKills),
+            17 => Some(Kind::Cgroups),
             _ => None,
         }
     }
@@ -343,11 +356,24 @@ impl JournalWriter {
         payload: &[u8],
         next_in: Duration,
     ) -> Result<(), AppendError> {
+        self.append_annexed(&[], kind, payload, next_in)
+    }
+
+    /// Appends one record after `annexes`, frames already encoded (see [`encode_frame`]), in one write: the
+    /// annexes and their record are in the file together, or the torn tail is cut like any other.
+    pub(crate) fn append_annexed(
+        &mut self,
+        annexes: &[u8],
+        kind: Kind,
+        payload: &[u8],
+        next_in: Duration,
+    ) -> Result<(), AppendError> {
         if self.needs_repair {
             self.file.truncate(self.len).map_err(AppendError::Write)?;
             self.needs_repair = false;
         }
         self.buf.clear();
+        self.buf.extend_from_slice(annexes);
         encode_frame(kind, payload, &mut self.buf);
         if let Err(e) = self.file.append(&self.buf) {
             self.needs_repair = true;

@@ -17,8 +17,12 @@ pub(crate) const TABLES: [&str; 3] = ["samples", "processes", "names"];
 /// store without latency targets pays no footer for it.
 pub(crate) const LATENCY: &str = "latency";
 
+/// The OOM-kill table: one row per victim the kernel log named. Like [`LATENCY`], its file exists only for
+/// segments whose samples carry kills.
+pub(crate) const OOM_KILLS: &str = "oom_kills";
+
 /// Every table a segment file may belong to.
-const ALL_TABLES: [&str; 4] = ["samples", "processes", "names", LATENCY];
+const ALL_TABLES: [&str; 5] = ["samples", "processes", "names", LATENCY, OOM_KILLS];
 
 /// Percent-encodes a host name for a path segment.
 pub(crate) fn encode_host(host: &str) -> String {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use stabmon_core::{Sample, Timestamp};
 
 use crate::error::{Error, io, pq};
-use crate::layout::{LATENCY, TABLES, partition_dir, segment_stem, utc_date};
+use crate::layout::{LATENCY, OOM_KILLS, TABLES, partition_dir, segment_stem, utc_date};
 
 mod buffer;
 mod columns;
@@ -196,8 +196,10 @@ impl StoreWriter {
                 source,
             })?;
         }
-        // The latency table's directory is created with its file, but a name taken there is taken too.
+        // The latency and OOM-kill tables' directories are created with their files, but a name taken there is taken
+        // too.
         dirs.push(partition_dir(&self.root, LATENCY, host, date));
+        dirs.push(partition_dir(&self.root, OOM_KILLS, host, date));
         let stem = segment_stem(first);
         let mut n = 0u32;
         let name = loop {
@@ -226,6 +228,7 @@ impl StoreWriter {
             last_ts: i64::MIN,
             files,
             latency: None,
+            oom_kills: None,
             zstd_level: self.opts.zstd_level,
             buf: Buffer::default(),
             first_string_bytes: 0,
@@ -235,7 +238,12 @@ impl StoreWriter {
     fn close_segment(&mut self, mut seg: Segment) -> Result<(), Error> {
         // On a flush error, still close the files so that what was flushed before is readable.
         let mut first_err = flush_row_group(&mut seg, &self.root).err();
-        for f in seg.files.into_iter().chain(seg.latency) {
+        for f in seg
+            .files
+            .into_iter()
+            .chain(seg.latency)
+            .chain(seg.oom_kills)
+        {
             let res = f
                 .writer
                 .into_inner()

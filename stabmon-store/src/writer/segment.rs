@@ -9,7 +9,7 @@ use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, ArrowWriterOption
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::error::{Error, arrow, io, pq};
-use crate::layout::{LATENCY, partition_dir};
+use crate::layout::{LATENCY, OOM_KILLS, partition_dir};
 use crate::schema::{Variant, schema, writer_properties};
 
 use super::buffer::Buffer;
@@ -36,6 +36,8 @@ pub(super) struct Segment {
     pub(super) files: Vec<SegmentFile>,
     /// The latency table's file, opened when the first probe arrives.
     pub(super) latency: Option<SegmentFile>,
+    /// The OOM-kill table's file, opened when the first kill arrives.
+    pub(super) oom_kills: Option<SegmentFile>,
     pub(super) zstd_level: i32,
     pub(super) buf: Buffer,
     /// The buffer's string bytes after the row group's first sample (see
@@ -75,21 +77,54 @@ pub(super) fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Erro
     drop(batch);
     let latency = seg.buf.take_latency_batch().map_err(arrow(root))?;
     if let Some(batch) = latency {
-        let f = match &mut seg.latency {
-            Some(f) => f,
-            None => {
-                let dir = partition_dir(root, LATENCY, &seg.host, &seg.date);
-                std::fs::create_dir_all(&dir).map_err(|source| Error::CreateDir {
-                    path: dir.clone(),
-                    source,
-                })?;
-                let file = open_file(&dir, &seg.name, LATENCY, &seg.host, seg.zstd_level)?;
-                seg.latency.insert(file)
-            }
-        };
+        let f = optional_file(
+            &mut seg.latency,
+            root,
+            LATENCY,
+            &seg.host,
+            &seg.date,
+            &seg.name,
+            seg.zstd_level,
+        )?;
+        write_row_group(f, &batch.schema(), |i| Ok(Arc::clone(batch.column(i))))?;
+    }
+    let kills = seg.buf.take_oom_kill_batch().map_err(arrow(root))?;
+    if let Some(batch) = kills {
+        let f = optional_file(
+            &mut seg.oom_kills,
+            root,
+            OOM_KILLS,
+            &seg.host,
+            &seg.date,
+            &seg.name,
+            seg.zstd_level,
+        )?;
         write_row_group(f, &batch.schema(), |i| Ok(Arc::clone(batch.column(i))))?;
     }
     Ok(())
+}
+
+/// The file of a table that only some segments have (latency, OOM kills), opened with its directory when its first
+/// rows arrive.
+fn optional_file<'a>(
+    slot: &'a mut Option<SegmentFile>,
+    root: &Path,
+    table: &str,
+    host: &str,
+    date: &str,
+    name: &str,
+    zstd_level: i32,
+) -> Result<&'a mut SegmentFile, Error> {
+    if let Some(f) = slot {
+        return Ok(f);
+    }
+    let dir = partition_dir(root, table, host, date);
+    std::fs::create_dir_all(&dir).map_err(|source| Error::CreateDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let file = open_file(&dir, name, table, host, zstd_level)?;
+    Ok(slot.insert(file))
 }
 
 /// Creates a table's file of a segment under its hidden temporary name.
