@@ -90,6 +90,12 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start the sampler")),
     };
+    if let Err(why) = collector.kernel_log() {
+        // One line: OOM kills are still counted, their victims guessed from the memory that vanished.
+        log(&format!(
+            "OOM victims are not read from the kernel log ({why}); an OOM kill's victim will be a guess"
+        ));
+    }
     let opts = RecorderOptions::new()
         .sync(args.sync)
         .rotate(args.rotate)

@@ -152,6 +152,7 @@ mod downsample;
 mod gaps;
 mod latency;
 mod runaway;
+mod unit_usage;
 mod usage;
 mod view;
 
@@ -159,6 +160,7 @@ pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::{detect_incidents, detect_incidents_in};
 pub use downsample::downsample_minmax;
 pub use gaps::find_gaps;
+pub use unit_usage::{UnitUsage, UnitUsageAcc, rank_units_by_memory};
 pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, rank_by_memory, usage_by_name};
 
 const MIB: u64 = 1 << 20;
