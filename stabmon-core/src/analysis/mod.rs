@@ -428,7 +428,7 @@ impl Culprit {
     ///
     /// An OOM victim the kernel named reads in the kernel's terms: `java (pid 812), 6.3 GB anon RSS, cgroup
     /// /system.slice/app.service` (from [`anon_rss_bytes`](Culprit::anon_rss_bytes) and
-    /// [`cgroup`](Culprit::cgroup)); a [guessed](Culprit::guessed) one ends with `(a guess: its memory vanished)`.
+    /// [`cgroup`](Culprit::cgroup)); a [guessed](Culprit::guessed) one ends with `(a guess)`.
     ///
     /// Who: `name (pid N)` for a process, `name (xN)` for a name total of several processes, else `name`. What:
     /// `187% CPU` when [`cpu_pct`](Culprit::cpu_pct) is known, `+2.1 GB RSS` when
@@ -469,7 +469,7 @@ impl Culprit {
             format!("{who} {}", what.join(", "))
         };
         if self.guessed {
-            format!("{label} (a guess: its memory vanished)")
+            format!("{label} (a guess)")
         } else {
             label
         }

@@ -715,11 +715,7 @@ mod synthetic {
         );
         // No kernel log: a guess, and the label says so.
         assert!(victim.guessed);
-        assert!(
-            oom.label().ends_with("(a guess: its memory vanished)"),
-            "{}",
-            oom.label()
-        );
+        assert!(oom.label().ends_with(" RSS (a guess)"), "{}", oom.label());
     }
 
     #[test]
