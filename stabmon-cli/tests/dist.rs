@@ -63,7 +63,10 @@ fn the_systemd_unit_keeps_the_recorder_alive_and_unniced() {
         );
     }
     if svc.get("DevicePolicy").is_some_and(|p| p != "auto") {
-        assert_eq!(svc.get("DeviceAllow").map(String::as_str), Some("/dev/kmsg r"));
+        assert_eq!(
+            svc.get("DeviceAllow").map(String::as_str),
+            Some("/dev/kmsg r")
+        );
     }
     let caps: Vec<&str> = svc["CapabilityBoundingSet"].split_whitespace().collect();
     for cap in ["CAP_SYSLOG", "CAP_NET_ADMIN"] {
