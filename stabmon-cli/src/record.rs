@@ -90,7 +90,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(anyhow::Error::new(e).context("cannot start the sampler")),
     };
-    if let Err(why) = collector.kernel_log() {
+    // Only Linux has the kernel log (and the OOM-kill counter) stabmon reads.
+    if let Err(why) = collector.kernel_log()
+        && cfg!(target_os = "linux")
+    {
         // One line: OOM kills are still counted, their victims guessed from the memory that vanished.
         log(&format!(
             "OOM victims are not read from the kernel log ({why}); an OOM kill's victim will be a guess"

@@ -867,3 +867,43 @@ fn report_without_a_range_fills_the_chart_with_the_data() {
         "span {span_ms} ms"
     );
 }
+
+/// A recorder that may not read the kernel log (an unprivileged user where `kernel.dmesg_restrict=1`) says so in one
+/// line at start, with what it needs, and records anyway.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_refused_kernel_log_is_one_line_at_start() {
+    let restricted =
+        std::fs::read_to_string("/proc/sys/kernel/dmesg_restrict").is_ok_and(|v| v.trim() == "1");
+    let setpriv = Path::new("/usr/bin/setpriv");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !(restricted && root && setpriv.exists()) {
+        eprintln!(
+            "SKIPPED: needs root, /usr/bin/setpriv and kernel.dmesg_restrict=1 to run the recorder as a user the \
+             kernel refuses the log to"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out = StdCommand::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("stabmon"))
+        .args(["record", "--duration", "2s", "--data"])
+        .arg(&data)
+        .env_remove("STABMON_DATA")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("kernel log")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("/dev/kmsg") && lines[0].contains("CAP_SYSLOG"),
+        "{}",
+        lines[0]
+    );
+}
