@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use stabmon_core::analysis::{NameUsage, PidUsage, UnitUsageAcc, rank_by_memory};
-use stabmon_core::human;
+use stabmon_core::{Timestamp, human};
 use stabmon_store::DefaultRange;
 
 use crate::select::{self, DataArgs, Hosts};
@@ -98,13 +98,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     if args.limit > 0 {
         usage.truncate(args.limit);
     }
-    let avg_pct = |cpu_s: f64| {
-        if window_secs > 0.0 {
-            cpu_s / window_secs * 100.0
-        } else {
-            0.0
-        }
-    };
+    let avg_pct = |cpu_s: f64| avg_cpu_pct(cpu_s, window_secs);
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -113,19 +107,12 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|u| name_json(u, avg_pct(u.cpu_seconds), args.pids))
             .collect();
-        let doc = json!({
-            "host": host,
-            "from": from.to_string(),
-            "to": to.to_string(),
-            "samples": samples,
-            "window_secs": window_secs,
-            "by": match args.by { By::Cpu | By::Unit => "cpu", By::Memory => "memory" },
-            "names": names,
-        });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        let by = match args.by {
+            By::Cpu | By::Unit => "cpu",
+            By::Memory => "memory",
+        };
+        let head = (host.as_str(), from, to, samples, window_secs);
+        return print_json(&mut out, &document(head, by, "names", names));
     }
 
     let style = Style::for_stdout();
@@ -194,6 +181,42 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// CPU seconds over the window, in percent of one core.
+fn avg_cpu_pct(cpu_s: f64, window_secs: f64) -> f64 {
+    if window_secs > 0.0 {
+        cpu_s / window_secs * 100.0
+    } else {
+        0.0
+    }
+}
+
+/// The JSON document: the range's host, ends, samples and covered time, what it ranks by, and the ranked `list`
+/// under `key`.
+fn document(
+    (host, from, to, samples, window_secs): (&str, Timestamp, Timestamp, u64, f64),
+    by: &str,
+    key: &str,
+    list: Vec<Value>,
+) -> Value {
+    let mut doc = json!({
+        "host": host,
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "samples": samples,
+        "window_secs": window_secs,
+        "by": by,
+    });
+    doc[key] = Value::Array(list);
+    doc
+}
+
+fn print_json(out: &mut impl Write, doc: &Value) -> anyhow::Result<ExitCode> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn name_json(u: &NameUsage, avg_cpu_pct: f64, pids: usize) -> Value {
     json!({
         "name": u.name,
@@ -227,8 +250,8 @@ fn run_by_unit(
     args: &TopArgs,
     src: &select::Source,
     host: &str,
-    from: stabmon_core::Timestamp,
-    to: stabmon_core::Timestamp,
+    from: Timestamp,
+    to: Timestamp,
 ) -> anyhow::Result<ExitCode> {
     let spin = select::progress::spinner("adding up the processes by unit");
     let reader = src.reader.clone().with_host(host);
@@ -255,13 +278,7 @@ fn run_by_unit(
     if args.limit > 0 {
         units.truncate(args.limit);
     }
-    let avg_pct = |cpu_s: f64| {
-        if window_secs > 0.0 {
-            cpu_s / window_secs * 100.0
-        } else {
-            0.0
-        }
-    };
+    let avg_pct = |cpu_s: f64| avg_cpu_pct(cpu_s, window_secs);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {
@@ -279,19 +296,8 @@ fn run_by_unit(
                 })
             })
             .collect();
-        let doc = json!({
-            "host": host,
-            "from": from.to_string(),
-            "to": to.to_string(),
-            "samples": samples,
-            "window_secs": window_secs,
-            "by": "unit",
-            "units": units,
-        });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        let head = (host, from, to, samples, window_secs);
+        return print_json(&mut out, &document(head, "unit", "units", units));
     }
     let style = Style::for_stdout();
     let columns = [

@@ -907,3 +907,67 @@ fn a_refused_kernel_log_is_one_line_at_start() {
         lines[0]
     );
 }
+
+/// The committed schema-7 store: `top --by unit` adds up the listed processes per systemd unit or container, and
+/// `incidents` names the OOM victim the kernel log named, with its unit.
+#[test]
+fn top_by_unit_and_the_kernels_oom_victim_from_a_schema_7_store() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../stabmon-store/tests/fixtures/store-v7");
+    let out = stabmon()
+        .args(["top", "--by", "unit", "--json", "--host", "nas", "--data"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["by"], "unit");
+    let units: Vec<(&str, f64)> = v["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["unit"].as_str().unwrap_or("-"),
+                u["cpu_seconds"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        units.iter().map(|u| u.0).collect::<Vec<_>>(),
+        ["transcode.service", "docker:ab12ab12ab12"]
+    );
+    // ffmpeg at 187 % over three intervals of 1.00025 s.
+    assert!(
+        (units[0].1 - 3.0 * 1.870 * 1.000_25).abs() < 1e-3,
+        "{units:?}"
+    );
+    let out = stabmon()
+        .args(["incidents", "--json", "--host", "nas", "--data"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let oom = &v["incidents"][0];
+    assert_eq!(oom["kind"], "oom_kill");
+    let c = &oom["culprit"];
+    assert_eq!(
+        (&c["name"], &c["pid"], &c["guessed"], &c["unit"]),
+        (
+            &Value::from("convert"),
+            &Value::from(977),
+            &Value::from(false),
+            &Value::from("transcode.service")
+        )
+    );
+    assert_eq!(c["anon_rss_bytes"], 1_834_012u64 * 1024);
+}

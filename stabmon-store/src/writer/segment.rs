@@ -75,25 +75,25 @@ pub(super) fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Erro
         Ok(Arc::clone(batch.column(i)))
     })?;
     drop(batch);
-    let latency = seg.buf.take_latency_batch().map_err(arrow(root))?;
-    if let Some(batch) = latency {
-        let f = optional_file(
-            &mut seg.latency,
-            root,
-            LATENCY,
-            &seg.host,
-            &seg.date,
-            &seg.name,
-            seg.zstd_level,
-        )?;
-        write_row_group(f, &batch.schema(), |i| Ok(Arc::clone(batch.column(i))))?;
-    }
-    let kills = seg.buf.take_oom_kill_batch().map_err(arrow(root))?;
-    if let Some(batch) = kills {
-        let f = optional_file(
-            &mut seg.oom_kills,
-            root,
+    // The tables only some segments have: their file is opened with their first rows.
+    let optional = [
+        (LATENCY, seg.buf.take_latency_batch().map_err(arrow(root))?),
+        (
             OOM_KILLS,
+            seg.buf.take_oom_kill_batch().map_err(arrow(root))?,
+        ),
+    ];
+    for (table, batch) in optional {
+        let Some(batch) = batch else { continue };
+        let slot = if table == LATENCY {
+            &mut seg.latency
+        } else {
+            &mut seg.oom_kills
+        };
+        let f = optional_file(
+            slot,
+            root,
+            table,
             &seg.host,
             &seg.date,
             &seg.name,
