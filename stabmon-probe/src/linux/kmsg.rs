@@ -188,8 +188,8 @@ pub(crate) struct KernelLog {
 }
 
 impl KernelLog {
-    /// Opens `/dev/kmsg` (non-blocking) at its end and starts the reader thread. An error says why the log
-    /// cannot be read (not there, as under systemd's `PrivateDevices=`; refused, as with
+    /// Opens `/dev/kmsg` (non-blocking) at its end and starts the reader thread. The kernel checks the right to
+    /// read it when it is opened. An error says why the log cannot be read (not there, as under systemd's `PrivateDevices=`; refused, as with
     /// `kernel.dmesg_restrict=1` without `CAP_SYSLOG`).
     pub(crate) fn start() -> io::Result<KernelLog> {
         let file = std::fs::OpenOptions::new()
@@ -199,14 +199,6 @@ impl KernelLog {
         // SAFETY: lseek on a descriptor we own; on /dev/kmsg SEEK_END moves past every record logged so far.
         if unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) } < 0 {
             return Err(io::Error::last_os_error());
-        }
-        // A first read tells a refusal that open let through (some kernels check on read).
-        let mut probe = [0u8; 8192];
-        match (&file).read(&mut probe) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
-            Err(e) => return Err(e),
         }
         // SAFETY: eventfd returns a new descriptor or -1.
         let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
