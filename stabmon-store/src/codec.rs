@@ -555,16 +555,11 @@ pub(crate) mod tests {
         // Damage the kills' annex (before the seventh sample, after the sixth's exits): the kills are lost, and
         // every sample keeps its own exits.
         let mut damaged = bytes.clone();
-        let (kind, start, len) = *frames(&bytes)
+        let kills = *frames(&bytes)
             .iter()
             .find(|f| f.0 == Kind::OomKills as u8)
             .unwrap();
-        // Bytes that are no postcard (an endless varint), under a matching CRC.
-        damaged[start..start + len].fill(0xff);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&[kind]);
-        crc.update(&damaged[start..start + len]);
-        damaged[start - 5..start - 1].copy_from_slice(&crc.finalize().to_le_bytes());
+        no_postcard(&mut damaged, kills);
         let c = read_journal(&damaged).unwrap();
         assert_eq!((c.samples.len(), c.undecodable), (12, 1));
         for (i, (got, want)) in c.samples.iter().zip(&samples).enumerate() {
@@ -656,13 +651,8 @@ pub(crate) mod tests {
             .nth(1)
             .unwrap();
         let kills = *all.iter().find(|f| f.0 == Kind::OomKills as u8).unwrap();
-        for (kind, start, len) in [cg, kills] {
-            // Bytes that are no postcard (an endless varint), under a matching CRC.
-            bytes[start..start + len].fill(0xff);
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(&[kind]);
-            crc.update(&bytes[start..start + len]);
-            bytes[start - 5..start - 1].copy_from_slice(&crc.finalize().to_le_bytes());
+        for frame in [cg, kills] {
+            no_postcard(&mut bytes, frame);
         }
         let c = read_journal(&bytes).unwrap();
         assert_eq!((c.samples.len(), c.undecodable), (10, 2));
@@ -689,6 +679,16 @@ pub(crate) mod tests {
             at += 9 + len;
         }
         out
+    }
+
+    /// Replaces a frame's payload with bytes that are no postcard (an endless varint), under a matching CRC.
+    fn no_postcard(bytes: &mut [u8], frame: (u8, usize, usize)) {
+        let (kind, start, len) = frame;
+        bytes[start..start + len].fill(0xff);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&[kind]);
+        crc.update(&bytes[start..start + len]);
+        bytes[start - 5..start - 1].copy_from_slice(&crc.finalize().to_le_bytes());
     }
 
     /// Damages a payload byte and fixes the frame's CRC: the frame is complete, its record does not decode.
