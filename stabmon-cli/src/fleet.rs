@@ -170,6 +170,13 @@ pub fn incidents(args: &DataArgs, as_json: bool) -> anyhow::Result<ExitCode> {
 /// `stabmon top --all-hosts`: every host's process names ranked together, with a host column.
 pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
     use crate::top::By;
+    if matches!(args.by, By::Unit) {
+        return Err(crate::UsageError(
+            "--by unit ranks one host's units; with --all-hosts use --by cpu or --by memory"
+                .to_owned(),
+        )
+        .into());
+    }
     let (src, from, to, _) = select::open_range(
         &args.data,
         Hosts::Any,
@@ -199,7 +206,7 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     match args.by {
-        By::Cpu => names.sort_by(|a, b| {
+        By::Cpu | By::Unit => names.sort_by(|a, b| {
             b.2.cpu_seconds
                 .total_cmp(&a.2.cpu_seconds)
                 .then(a.0.cmp(&b.0))
@@ -229,7 +236,7 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
             "from": from.to_string(),
             "to": to.to_string(),
             "hosts": per_host,
-            "by": match args.by { By::Cpu => "cpu", By::Memory => "memory" },
+            "by": match args.by { By::Cpu | By::Unit => "cpu", By::Memory => "memory" },
             "names": names.iter().map(|(host, window, u)| {
                 let mut v = crate::top::name_json(u, avg(u.cpu_seconds, *window), args.pids);
                 if let Some(o) = v.as_object_mut() {
@@ -261,7 +268,7 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
          not list the name)",
         per_host.len(),
         match args.by {
-            By::Cpu => "CPU",
+            By::Cpu | By::Unit => "CPU",
             By::Memory => "memory",
         },
         table::local_time(from),

@@ -22,7 +22,9 @@ const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\",
     latency outages, percent_of_core for runaways: the culprit's mean CPU), \"summary\", \"target\" (the latency \
     target, else null), \"culprit\": null or {\"name\", \"pid\" \
     (null for a name total), \"cmdline\", \"process_count\", \"cpu_pct\", \"rss_growth_bytes\", \"rss_bytes\", \
-    \"exited_count\" (processes of a name total that exited within the incident, 0 where exits are not recorded)}}. \
+    \"exited_count\" (processes of a name total that exited within the incident, 0 where exits are not recorded), \
+    \"anon_rss_bytes\" (an OOM victim the kernel named), \"cgroup\", \"unit\" (systemd unit or container, else \
+    null), \"guessed\" (true for an OOM victim guessed from the memory that vanished)}}. \
     Fields are only ever added.";
 
 #[derive(Debug, Args)]
@@ -136,7 +138,12 @@ pub fn row(i: &Incident) -> Vec<Cell> {
         Cell::from(human::duration(i.duration())),
         table::painted(kind, Style::red),
         table::painted(
-            i.culprit.as_ref().map(|c| c.label()).unwrap_or_default(),
+            match (&i.culprit, i.kind) {
+                // In the kernel's terms: `OOM killed java (pid 812), 6.3 GB anon RSS, cgroup /...`.
+                (Some(_), IncidentKind::OomKill) => i.label(),
+                (Some(c), _) => c.label(),
+                (None, _) => String::new(),
+            },
             Style::yellow,
         ),
         Cell::from(i.summary.clone()),
@@ -188,6 +195,10 @@ pub fn incident_json(i: &Incident) -> Value {
             "rss_growth_bytes": c.rss_growth_bytes,
             "rss_bytes": c.rss_bytes,
             "exited_count": c.exited_count,
+            "anon_rss_bytes": c.anon_rss_bytes,
+            "cgroup": c.cgroup,
+            "unit": c.unit,
+            "guessed": c.guessed,
         })
     });
     json!({

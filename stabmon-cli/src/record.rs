@@ -100,6 +100,15 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
              children's CPU (recording exits needs root or CAP_NET_ADMIN, outside a container)"
         ));
     }
+    // Only Linux has the kernel log (and the OOM-kill counter) stabmon reads.
+    if let Err(why) = collector.kernel_log()
+        && cfg!(target_os = "linux")
+    {
+        // One line: OOM kills are still counted, their victims guessed from the memory that vanished.
+        log(&format!(
+            "OOM victims are not read from the kernel log ({why}); an OOM kill's victim will be a guess"
+        ));
+    }
     let shipped = stabmon_store::ShippedFiles::new();
     let mut opts = RecorderOptions::new()
         .sync(args.sync)

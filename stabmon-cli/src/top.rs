@@ -1,4 +1,5 @@
-//! `stabmon top`: the processes that used the most CPU or memory over a window, grouped by name.
+//! `stabmon top`: the processes that used the most CPU or memory over a window, grouped by name (or by systemd
+//! unit or container with `--by unit`).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -6,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use stabmon_core::analysis::{NameUsage, PidUsage, rank_by_memory};
-use stabmon_core::human;
+use stabmon_core::analysis::{NameUsage, PidUsage, UnitUsageAcc, rank_by_memory};
+use stabmon_core::{Timestamp, human};
 use stabmon_store::DefaultRange;
 
 use crate::select::{self, DataArgs, Hosts};
@@ -22,8 +23,11 @@ const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\" 
     \"avg_cpu_pct\" (cpu_seconds over the window, in percent of one core), \"peak_rss_bytes\", \
     \"rss_growth_bytes\" (the largest rise from a low to a later high), \"max_process_count\", \"samples_listed\", \
     \"pids\": [{\"pid\", \"start_time\", \"cmdline\", \"cpu_seconds\", \"peak_rss_bytes\", \"rss_growth_bytes\", \
-    \"first_seen\", \"last_seen\", \"samples_listed\"}] (biggest first, at most --pids)}. Fields are only ever \
-    added.";
+    \"first_seen\", \"last_seen\", \"samples_listed\"}] (biggest first, at most --pids)}. With --by unit, \
+    \"by\": unit and \"units\": [...] instead of \"names\", each {\"unit\" (the systemd unit or container, else the \
+    cgroup path, null where no cgroup was recorded), \"cpu_seconds\" (of its listed processes: a lower bound), \
+    \"avg_cpu_pct\", \"peak_rss_bytes\", \"max_process_count\", \"samples_listed\", \"names\": [{\"name\", \
+    \"cpu_seconds\"}]}. Fields are only ever added.";
 
 /// What `top` ranks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,6 +36,8 @@ pub enum By {
     Cpu,
     /// Peak resident memory (then its growth).
     Memory,
+    /// Group by systemd unit or container (Linux cgroups) instead of by name, ranked by CPU seconds.
+    Unit,
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +83,9 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
         eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
         return Ok(ExitCode::FAILURE);
     };
+    if args.by == By::Unit {
+        return run_by_unit(args, &src, &host, from, to);
+    }
     let spin = select::progress::spinner("adding up the processes");
     let got = src
         .reader
@@ -97,13 +106,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     if args.limit > 0 {
         usage.truncate(args.limit);
     }
-    let avg_pct = |cpu_s: f64| {
-        if window_secs > 0.0 {
-            cpu_s / window_secs * 100.0
-        } else {
-            0.0
-        }
-    };
+    let avg_pct = |cpu_s: f64| avg_cpu_pct(cpu_s, window_secs);
 
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -112,19 +115,12 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|u| name_json(u, avg_pct(u.cpu_seconds), args.pids))
             .collect();
-        let doc = json!({
-            "host": host,
-            "from": from.to_string(),
-            "to": to.to_string(),
-            "samples": samples,
-            "window_secs": window_secs,
-            "by": match args.by { By::Cpu => "cpu", By::Memory => "memory" },
-            "names": names,
-        });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        let by = match args.by {
+            By::Cpu | By::Unit => "cpu",
+            By::Memory => "memory",
+        };
+        let head = (host.as_str(), from, to, samples, window_secs);
+        return print_json(&mut out, &document(head, by, "names", names));
     }
 
     let style = Style::for_stdout();
@@ -139,7 +135,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
         "top processes of {host} by {} from {} to {} ({} samples; times in {}; CPU-S: CPU seconds, a range where \
          samples did not list the name)",
         match args.by {
-            By::Cpu => "CPU",
+            By::Cpu | By::Unit => "CPU",
             By::Memory => "memory",
         },
         table::local_time(from),
@@ -148,6 +144,42 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
         table::local_zone()
     )?;
     out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// CPU seconds over the window, in percent of one core.
+fn avg_cpu_pct(cpu_s: f64, window_secs: f64) -> f64 {
+    if window_secs > 0.0 {
+        cpu_s / window_secs * 100.0
+    } else {
+        0.0
+    }
+}
+
+/// The JSON document: the range's host, ends, samples and covered time, what it ranks by, and the ranked `list`
+/// under `key`.
+fn document(
+    (host, from, to, samples, window_secs): (&str, Timestamp, Timestamp, u64, f64),
+    by: &str,
+    key: &str,
+    list: Vec<Value>,
+) -> Value {
+    let mut doc = json!({
+        "host": host,
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "samples": samples,
+        "window_secs": window_secs,
+        "by": by,
+    });
+    doc[key] = Value::Array(list);
+    doc
+}
+
+fn print_json(out: &mut impl Write, doc: &Value) -> anyhow::Result<ExitCode> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -179,7 +211,7 @@ pub fn row(rank: usize, u: &NameUsage, avg_pct: f64, args: &TopArgs) -> Vec<Cell
         .iter()
         .take(args.pids)
         .map(|p| match args.by {
-            By::Cpu => format!("{} ({:.0}s)", p.pid, p.cpu_seconds),
+            By::Cpu | By::Unit => format!("{} ({:.0}s)", p.pid, p.cpu_seconds),
             By::Memory => format!("{} ({})", p.pid, human::bytes(p.peak_rss_bytes)),
         })
         .collect();
@@ -227,4 +259,106 @@ fn pid_json(p: &PidUsage) -> Value {
         "last_seen": p.last_seen.to_string(),
         "samples_listed": p.samples_listed,
     })
+}
+
+/// `--by unit`: whole samples streamed over the range, their listed processes added up per unit.
+fn run_by_unit(
+    args: &TopArgs,
+    src: &select::Source,
+    host: &str,
+    from: Timestamp,
+    to: Timestamp,
+) -> anyhow::Result<ExitCode> {
+    let spin = select::progress::spinner("adding up the processes by unit");
+    let reader = src.reader.clone().with_host(host);
+    let mut acc = UnitUsageAcc::default();
+    let (mut samples, mut window_secs) = (0u64, 0.0f64);
+    let summed = (|| -> Result<(), stabmon_store::Error> {
+        for s in reader.stream(Some(from), Some(to))? {
+            let s = s?;
+            samples += 1;
+            window_secs += s.interval.as_secs_f64();
+            acc.push(&s);
+        }
+        Ok(())
+    })()
+    .with_context(|| format!("cannot read stabmon data at {}", src.shown));
+    spin.finish_and_clear();
+    summed?;
+    select::print_warnings(src);
+    if samples == 0 {
+        eprintln!("stabmon: {}", select::explain_empty(src, from, to)?);
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut units = acc.finish();
+    if args.limit > 0 {
+        units.truncate(args.limit);
+    }
+    let avg_pct = |cpu_s: f64| avg_cpu_pct(cpu_s, window_secs);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let units: Vec<Value> = units
+            .iter()
+            .map(|u| {
+                json!({
+                    "unit": u.unit,
+                    "cpu_seconds": u.cpu_seconds,
+                    "avg_cpu_pct": avg_pct(u.cpu_seconds),
+                    "peak_rss_bytes": u.peak_rss_bytes,
+                    "max_process_count": u.max_process_count,
+                    "samples_listed": u.samples_listed,
+                    "names": u.names.iter().take(args.pids.max(1)).map(|(n, c)| json!({"name": n, "cpu_seconds": c})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let head = (host, from, to, samples, window_secs);
+        return print_json(&mut out, &document(head, "unit", "units", units));
+    }
+    let style = Style::for_stdout();
+    let columns = [
+        Column::right("#"),
+        Column::text("UNIT"),
+        Column::right("CPU-S"),
+        Column::right("AVG CPU"),
+        Column::right("PEAK RSS"),
+        Column::right("PROCS"),
+        Column::text("BUSIEST NAMES"),
+    ];
+    let rows: Vec<Vec<Cell>> = units
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let names: Vec<String> = u
+                .names
+                .iter()
+                .take(args.pids.max(1))
+                .map(|(n, c)| format!("{n} ({c:.0}s)"))
+                .collect();
+            vec![
+                Cell::from((i + 1).to_string()),
+                table::painted(
+                    u.unit.clone().unwrap_or_else(|| "-".to_owned()),
+                    Style::bold,
+                ),
+                Cell::from(format!("{:.0}", u.cpu_seconds)),
+                Cell::from(human::pct(avg_pct(u.cpu_seconds))),
+                Cell::from(human::bytes(u.peak_rss_bytes)),
+                Cell::from(u.max_process_count.to_string()),
+                Cell::from(names.join(", ")),
+            ]
+        })
+        .collect();
+    writeln!(
+        out,
+        "top units of {host} by CPU from {} to {} ({} samples; times in {}; the listed processes of each systemd \
+         unit or container, else cgroup; -: no cgroup recorded)",
+        table::local_time(from),
+        table::local_time(to),
+        samples,
+        table::local_zone()
+    )?;
+    out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

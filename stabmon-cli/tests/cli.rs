@@ -867,3 +867,107 @@ fn report_without_a_range_fills_the_chart_with_the_data() {
         "span {span_ms} ms"
     );
 }
+
+/// A recorder that may not read the kernel log (an unprivileged user where `kernel.dmesg_restrict=1`) says so in one
+/// line at start, with what it needs, and records anyway.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_refused_kernel_log_is_one_line_at_start() {
+    let restricted =
+        std::fs::read_to_string("/proc/sys/kernel/dmesg_restrict").is_ok_and(|v| v.trim() == "1");
+    let setpriv = Path::new("/usr/bin/setpriv");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !(restricted && root && setpriv.exists()) {
+        eprintln!(
+            "SKIPPED: needs root, /usr/bin/setpriv and kernel.dmesg_restrict=1 to run the recorder as a user the \
+             kernel refuses the log to"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let out = StdCommand::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("stabmon"))
+        .args(["record", "--duration", "2s", "--data"])
+        .arg(&data)
+        .env_remove("STABMON_DATA")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("kernel log")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("/dev/kmsg") && lines[0].contains("CAP_SYSLOG"),
+        "{}",
+        lines[0]
+    );
+}
+
+/// The committed schema-7 store: `top --by unit` adds up the listed processes per systemd unit or container, and
+/// `incidents` names the OOM victim the kernel log named, with its unit.
+#[test]
+fn top_by_unit_and_the_kernels_oom_victim_from_a_schema_7_store() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../stabmon-store/tests/fixtures/store-v7");
+    let out = stabmon()
+        .args(["top", "--by", "unit", "--json", "--host", "nas", "--data"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["by"], "unit");
+    let units: Vec<(&str, f64)> = v["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["unit"].as_str().unwrap_or("-"),
+                u["cpu_seconds"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        units.iter().map(|u| u.0).collect::<Vec<_>>(),
+        ["transcode.service", "docker:ab12ab12ab12"]
+    );
+    // ffmpeg at 187 % over three intervals of 1.00025 s.
+    assert!(
+        (units[0].1 - 3.0 * 1.870 * 1.000_25).abs() < 1e-3,
+        "{units:?}"
+    );
+    let out = stabmon()
+        .args(["incidents", "--json", "--host", "nas", "--data"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let oom = &v["incidents"][0];
+    assert_eq!(oom["kind"], "oom_kill");
+    let c = &oom["culprit"];
+    assert_eq!(
+        (&c["name"], &c["pid"], &c["guessed"], &c["unit"]),
+        (
+            &Value::from("convert"),
+            &Value::from(977),
+            &Value::from(false),
+            &Value::from("transcode.service")
+        )
+    );
+    assert_eq!(c["anon_rss_bytes"], 1_834_012u64 * 1024);
+}

@@ -55,6 +55,23 @@ fn the_systemd_unit_keeps_the_recorder_alive_and_unniced() {
         assert!(!svc.contains_key(key), "{key} hides processes");
     }
     assert_eq!(u["Install"]["WantedBy"], "multi-user.target");
+    // The kernel log (OOM victims) must stay readable: /dev/kmsg visible, CAP_SYSLOG kept.
+    for key in ["PrivateDevices", "ProtectKernelLogs"] {
+        assert!(
+            svc.get(key).is_none_or(|v| v == "false" || v == "no"),
+            "{key}= hides /dev/kmsg"
+        );
+    }
+    if svc.get("DevicePolicy").is_some_and(|p| p != "auto") {
+        assert_eq!(
+            svc.get("DeviceAllow").map(String::as_str),
+            Some("/dev/kmsg r")
+        );
+    }
+    let caps: Vec<&str> = svc["CapabilityBoundingSet"].split_whitespace().collect();
+    for cap in ["CAP_SYSLOG", "CAP_NET_ADMIN"] {
+        assert!(caps.contains(&cap), "{cap} missing from {caps:?}");
+    }
 }
 
 #[test]

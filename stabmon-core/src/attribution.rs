@@ -421,6 +421,7 @@ pub fn attribute_with<'a>(
                 start_time: p.start_time,
                 cpu_rank: cpu_rank_of.get(&i).copied(),
                 rss_rank: rss_rank_of.get(&i).copied(),
+                cgroup: None,
             }
         })
         .collect();

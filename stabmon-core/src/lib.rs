@@ -6,6 +6,8 @@
 //! - [`Sample`]: what is recorded at each tick: system CPU (total and per core), memory, swap, load, pressure
 //!   stalls, the OOM-kill counter, boot identity and time zone, and [`TopProcesses`]: the top N processes by CPU
 //!   and by resident memory plus totals per process name.
+//! - [`OomKill`]: a victim of the kernel's OOM killer as the kernel log names it; [`cgroup`]: the control group
+//!   of a process and the systemd unit or container it names.
 //! - [`attribution`]: builds [`TopProcesses`] from every process's measurements, deterministically.
 //! - [`analysis`]: incident detection (CPU surges, memory climbs, swap growth, OOM kills, pressure stalls, gaps),
 //!   culprit attribution ("which process caused the rise?") and per-pixel downsampling, all pure functions.
@@ -41,6 +43,7 @@
 
 pub mod analysis;
 pub mod attribution;
+pub mod cgroup;
 mod error;
 pub mod exits;
 pub mod human;
@@ -55,7 +58,8 @@ pub mod units;
 pub use error::Error;
 pub use latency::{LatencyProbe, ProbeOutcome};
 pub use sample::{
-    CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry, ProcessKey, Sample, TopProcesses,
+    CpuUsage, LoadAvg, Memory, NameTotal, OomKill, Pressure, ProcessEntry, ProcessKey, Sample,
+    TopProcesses,
 };
 pub use sample::{ExitStatus, ExitedName, ExitedProcess, Exits};
 pub use time::Timestamp;

@@ -74,6 +74,9 @@ pub struct Sample {
     /// The processes that exited since the previous sample (Linux, from the kernel's exit records); `None` where
     /// exits are not recorded (another OS, no privilege, or a recording made before they were).
     pub exits: Option<Exits>,
+    /// The OOM killer's victims that the kernel log reported since the previous sample (Linux `/dev/kmsg`), each
+    /// with the time the kernel logged it. Empty where the log cannot be read (see [`OomKill`]).
+    pub oom_kills: Vec<OomKill>,
 }
 
 impl Sample {
@@ -327,6 +330,10 @@ pub struct ProcessEntry {
     pub cpu_rank: Option<u16>,
     /// 1-based rank in the resident-memory list, when the process is in it.
     pub rss_rank: Option<u16>,
+    /// The control group the process is in (Linux: from `/proc/PID/cgroup`, see
+    /// [`process_cgroup`](crate::cgroup::process_cgroup)), read once per process identity; `None` where the OS
+    /// has none or it cannot be read. [`unit`](Self::unit) names the systemd unit or container from it.
+    pub cgroup: Option<String>,
 }
 
 impl ProcessEntry {
@@ -345,6 +352,13 @@ impl ProcessEntry {
             pid: self.pid,
             start_time: self.start_time,
         }
+    }
+
+    /// The systemd unit or container the process belongs to, from its [`cgroup`](Self::cgroup) (see
+    /// [`unit_of`](crate::cgroup::unit_of)): `nginx.service`, `docker:4f1c0b3a9d2e`; `None` where none is
+    /// recognisable.
+    pub fn unit(&self) -> Option<String> {
+        self.cgroup.as_deref().and_then(crate::cgroup::unit_of)
     }
 }
 
@@ -504,5 +518,58 @@ impl ExitedProcess {
             pid: self.pid,
             start_time: self.start_time,
         }
+    }
+}
+
+/// A process the kernel's OOM killer killed, as the kernel log reports it (Linux: the `Out of memory: Killed
+/// process ...` or `Memory cgroup out of memory: Killed process ...` line and the `oom-kill:constraint=...` line
+/// before it). Sizes are what the kernel printed (in KiB there), exact.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OomKill {
+    /// When the kernel logged the kill, in UTC (from the log's time since boot, to the microsecond).
+    pub ts: Timestamp,
+    /// The victim's process id.
+    pub pid: u32,
+    /// The victim's name (`comm`, at most 15 bytes).
+    pub name: String,
+    /// The victim's anonymous resident memory when it was killed (`anon-rss`): what the kill frees.
+    pub anon_rss_bytes: Option<u64>,
+    /// Its file-backed resident memory (`file-rss`).
+    pub file_rss_bytes: Option<u64>,
+    /// Its shared-memory resident pages (`shmem-rss`).
+    pub shmem_rss_bytes: Option<u64>,
+    /// Its virtual size (`total-vm`).
+    pub total_vm_bytes: Option<u64>,
+    /// Its user id (`UID`).
+    pub uid: Option<u32>,
+    /// Its `oom_score_adj` (-1000 to 1000).
+    pub oom_score_adj: Option<i32>,
+    /// Why memory ran out, in the kernel's words: `CONSTRAINT_NONE` (the whole machine), `CONSTRAINT_MEMCG` (a
+    /// memory cgroup's limit), `CONSTRAINT_CPUSET`, `CONSTRAINT_MEMORY_POLICY`.
+    pub constraint: Option<String>,
+    /// Whether the limit of a memory cgroup was reached (`Memory cgroup out of memory`, or the constraint says so),
+    /// rather than the whole machine's memory.
+    pub memcg: bool,
+    /// The victim's memory cgroup (`task_memcg`).
+    pub cgroup: Option<String>,
+    /// The memory cgroup whose limit was reached (`oom_memcg`), for a cgroup OOM.
+    pub oom_cgroup: Option<String>,
+}
+
+impl OomKill {
+    /// A kill of `pid` named `name` at `ts`, with nothing else known.
+    pub fn new(ts: Timestamp, pid: u32, name: impl Into<String>) -> Self {
+        OomKill {
+            ts,
+            pid,
+            name: name.into(),
+            ..OomKill::default()
+        }
+    }
+
+    /// The systemd unit or container of the victim's cgroup (see [`unit_of`](crate::cgroup::unit_of)).
+    pub fn unit(&self) -> Option<String> {
+        self.cgroup.as_deref().and_then(crate::cgroup::unit_of)
     }
 }

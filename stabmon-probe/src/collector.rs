@@ -68,6 +68,7 @@ pub struct CollectorBuilder {
     probe_interval: Option<Duration>,
     probe_opts: ProbeOptions,
     exits: bool,
+    kernel_log: bool,
 }
 
 impl CollectorBuilder {
@@ -77,6 +78,14 @@ impl CollectorBuilder {
     /// no exits, and [`Collector::exits_refused`] says why. By default, this is `false`.
     pub fn exits(mut self, yes: bool) -> Self {
         self.exits = yes;
+        self
+    }
+
+    /// Whether the kernel log is followed for the OOM killer's victims (Linux `/dev/kmsg`, on a thread of the
+    /// collector's own; see [`Collector::kernel_log`]). By default, this is `true`; where the log cannot be read
+    /// the collector works without it.
+    pub fn kernel_log(mut self, yes: bool) -> Self {
+        self.kernel_log = yes;
         self
     }
 
@@ -185,6 +194,11 @@ impl CollectorBuilder {
         let prober = Prober::new(&self.probe_opts)?;
         let sampler = make_sampler(self.kind, self.opts)?;
         let mut collector = Collector::with_sampler(sampler, self.interval);
+        collector.kernel_log = if self.kernel_log {
+            KernelLogState::start()
+        } else {
+            KernelLogState::Off("it was not asked for".into())
+        };
         if !self.targets.is_empty() {
             // Half a probe interval out of phase with the samples: probes then do not compete with the system
             // sample for the CPU at its tick, and a healthy target's probe is complete before the next sample.
@@ -347,6 +361,54 @@ pub struct Collector {
     /// Probes taken for a reading that failed: they ride the next sample.
     unclaimed: Vec<stabmon_core::LatencyProbe>,
     exits: Exits,
+    kernel_log: KernelLogState,
+    dropped_oom_kills: u64,
+    /// OOM kills taken for a reading that failed: they ride the next sample.
+    unclaimed_kills: Vec<stabmon_core::OomKill>,
+}
+
+/// Whether the kernel log is followed, and if not, why.
+#[derive(Debug)]
+enum KernelLogState {
+    #[cfg(target_os = "linux")]
+    On(crate::linux::kmsg::KernelLog),
+    Off(String),
+}
+
+impl KernelLogState {
+    #[cfg(target_os = "linux")]
+    fn start() -> Self {
+        use crate::linux::kmsg::{KMSG, KernelLog};
+        match KernelLog::start() {
+            Ok(log) => KernelLogState::On(log),
+            Err(e) => {
+                let hint = match e.raw_os_error() {
+                    Some(libc::EPERM | libc::EACCES) => {
+                        "; reading it needs CAP_SYSLOG where kernel.dmesg_restrict=1 (systemd: \
+                         AmbientCapabilities=CAP_SYSLOG, no ProtectKernelLogs=)"
+                    }
+                    Some(libc::ENOENT | libc::ENXIO) => {
+                        " (systemd's PrivateDevices=yes hides it; containers often have none)"
+                    }
+                    _ => "",
+                };
+                KernelLogState::Off(format!("cannot read {KMSG}: {e}{hint}"))
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn start() -> Self {
+        KernelLogState::Off("the kernel log is only read on Linux".into())
+    }
+
+    fn take(&self) -> (Vec<stabmon_core::OomKill>, u64) {
+        match self {
+            #[cfg(target_os = "linux")]
+            KernelLogState::On(log) => log.take(),
+            KernelLogState::Off(_) => (Vec::new(), 0),
+        }
+    }
 }
 
 impl Drop for Collector {
@@ -379,6 +441,7 @@ impl Collector {
             probe_interval: None,
             probe_opts: ProbeOptions::new(),
             exits: false,
+            kernel_log: true,
         }
     }
 
@@ -403,7 +466,29 @@ impl Collector {
             dropped_probes: 0,
             unclaimed: Vec::new(),
             exits: Exits::Off,
+            kernel_log: KernelLogState::Off(
+                "the collector was made around a sampler of its own".into(),
+            ),
+            dropped_oom_kills: 0,
+            unclaimed_kills: Vec::new(),
         }
+    }
+
+    /// Whether the kernel log is followed for the OOM killer's victims ([`Sample::oom_kills`]): `Ok` when it is,
+    /// else why not (not Linux, not asked for, `/dev/kmsg` missing or refused), for one line at start. Without it
+    /// an OOM kill is still counted, and its victim guessed from the memory that vanished.
+    pub fn kernel_log(&self) -> Result<(), &str> {
+        match &self.kernel_log {
+            #[cfg(target_os = "linux")]
+            KernelLogState::On(_) => Ok(()),
+            KernelLogState::Off(why) => Err(why),
+        }
+    }
+
+    /// How many OOM kills read from the kernel log were dropped because samples were not taken for a long time
+    /// (over 10,000 waiting); 0 for a collector that is polled on schedule.
+    pub fn dropped_oom_kills(&self) -> u64 {
+        self.dropped_oom_kills
     }
 
     /// The latency targets probed (empty when none is configured).
@@ -510,10 +595,15 @@ impl Collector {
             self.unclaimed.extend(latency);
             self.dropped_probes += dropped;
         }
+        // Likewise the OOM kills logged before the reading starts.
+        let (kills, dropped) = self.kernel_log.take();
+        self.unclaimed_kills.extend(kills);
+        self.dropped_oom_kills += dropped;
         let mut sample = self.sampler.sample_at(ts, reading)?;
         sample.lateness = lateness;
         sample.latency = std::mem::take(&mut self.unclaimed);
         self.exits.fill(&mut sample);
+        sample.oom_kills = std::mem::take(&mut self.unclaimed_kills);
         Ok(Some(sample))
     }
 }

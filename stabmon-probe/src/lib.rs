@@ -13,6 +13,17 @@
 //!   - [`SysinfoSampler`]: portable, on the sysinfo crate, for macOS and Windows (and Linux when asked for).
 //! - [`SamplerKind`]: which one a collector uses; [`SamplerKind::Auto`] picks `/proc` on Linux, sysinfo elsewhere.
 //!
+//! ## OOM victims and cgroups (Linux)
+//!
+//! A collector built by [`Collector::builder`] follows the kernel log (`/dev/kmsg`, non-blocking, on a thread of
+//! its own, from the log's end when it starts) for the OOM killer's lines, and each sample's
+//! [`oom_kills`](stabmon_core::Sample::oom_kills) holds the victims logged since the previous sample: pid, name,
+//! anonymous and file resident memory, the constraint and the memory cgroup, as the kernel printed them. Lines of
+//! another form are ignored. Where `kernel.dmesg_restrict=1`, reading needs `CAP_SYSLOG`; where the log cannot be
+//! read, [`Collector::kernel_log`] says why, and samples carry no victims (an OOM kill is still counted).
+//! Each listed process carries its cgroup ([`ProcessEntry::cgroup`](stabmon_core::ProcessEntry::cgroup), from
+//! `/proc/PID/cgroup`, read once per process identity like the command line).
+//!
 //! Process CPU is measured over the interval actually elapsed between two readings, per process identity (pid and
 //! start time), in percent of one core; samplers are primed when they are built, so the first sample already has
 //! rates.

@@ -536,3 +536,36 @@ fn a_process_born_during_the_interval_counts_all_its_cpu() {
         );
     }
 }
+
+/// A listed process carries the cgroup `/proc/PID/cgroup` names (the same this test's child is in), and the
+/// collector follows the kernel log where it may, or says why not.
+#[cfg(target_os = "linux")]
+#[test]
+fn listed_processes_carry_their_cgroup_and_the_kernel_log_is_followed_or_explained() {
+    let _serial = serial();
+    let child = spinner();
+    let want = std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid()))
+        .ok()
+        .and_then(|t| stabmon_core::cgroup::process_cgroup(&t));
+    let mut c = collector(SamplerKind::Proc, Duration::from_millis(500));
+    match c.kernel_log() {
+        Ok(()) => {}
+        Err(why) => {
+            assert!(why.contains("/dev/kmsg"), "{why}");
+            eprintln!("the kernel log is not followed here: {why}");
+        }
+    }
+    let mut seen = None;
+    for _ in 0..4 {
+        let s = c.next_sample().unwrap().unwrap();
+        if let Some(p) = find(&s, child.pid()) {
+            seen = Some(p.clone());
+            break;
+        }
+    }
+    let p = seen.expect("the spinner is listed");
+    assert!(want.is_some(), "no cgroup for the child");
+    assert_eq!(p.cgroup, want);
+    let off = Collector::builder().kernel_log(false).build().unwrap();
+    assert!(off.kernel_log().is_err());
+}

@@ -190,7 +190,7 @@
     if (lo > 0 && t - MT[lo - 1] < MT[lo] - t) { lo--; }
     return lo;
   }
-  function proc(i) { var p = D.procs[i] || ["?", 0, null]; return p[0] + " (pid " + p[1] + ")"; }
+  function proc(i) { var p = D.procs[i] || ["?", 0, null, null]; return p[0] + " (pid " + p[1] + ")" + (p[3] ? " · " + p[3] : ""); }
   function showTip(k, cx, cy) {
     while (tip.firstChild) { tip.removeChild(tip.firstChild); }
     var v = D.m.v[k];

@@ -212,7 +212,7 @@ fn data_json(model: &Model) -> Value {
     let procs: Vec<Value> = model
         .procs
         .iter()
-        .map(|p| json!([p.name, p.pid, p.cmdline]))
+        .map(|p| json!([p.name, p.pid, p.cmdline, p.unit]))
         .collect();
     let incidents: Vec<Value> = model
         .charts
@@ -489,6 +489,26 @@ fn incident_table(model: &Model) -> String {
                         c.process_count
                     );
                 }
+                if let Some(unit) = &c.unit {
+                    let _ = write!(
+                        out,
+                        " <span class=\"unit\" title=\"{}\">{}</span>",
+                        html(c.cgroup.as_deref().unwrap_or("")),
+                        html(unit)
+                    );
+                } else if let Some(cg) = &c.cgroup {
+                    let _ = write!(out, " <span class=\"unit\">{}</span>", html(cg));
+                }
+                if let Some(anon) = c.anon_rss_bytes {
+                    let _ = write!(
+                        out,
+                        " <span class=\"pid\">{} anon RSS, named by the kernel</span>",
+                        html(&bytes(anon))
+                    );
+                }
+                if c.guessed {
+                    out.push_str(" <span class=\"pid\">a guess: its memory vanished</span>");
+                }
                 out.push_str("</td><td class=\"cmd\">");
                 if let Some(cmd) = &c.cmdline {
                     out.push_str("<code>");
@@ -505,6 +525,14 @@ fn incident_table(model: &Model) -> String {
     }
     out.push_str("</tbody></table></section>");
     out
+}
+
+/// The unit (or cgroup) of a listed process, as a span after its pid; empty where none was recorded.
+fn unit_span(p: &crate::model::ProcRef) -> String {
+    p.unit
+        .as_deref()
+        .map(|u| format!(" <span class=\"unit\">{}</span>", html(u)))
+        .unwrap_or_default()
 }
 
 fn pct_opt(v: Option<f64>) -> String {
@@ -629,10 +657,11 @@ fn gap_panels(model: &Model) -> String {
         for (pr, cpu, rss) in &p.top_cpu {
             let _ = write!(
                 out,
-                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 html(pr.cmdline.as_deref().unwrap_or("")),
                 html(&pr.name),
                 pr.pid,
+                unit_span(pr),
                 pct(*cpu),
                 html(&bytes(*rss))
             );
@@ -642,10 +671,11 @@ fn gap_panels(model: &Model) -> String {
         for (pr, rss, growth) in &p.top_rss {
             let _ = write!(
                 out,
-                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td title=\"{}\"><b>{}</b> <span class=\"pid\">pid {}</span>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 html(pr.cmdline.as_deref().unwrap_or("")),
                 html(&pr.name),
                 pr.pid,
+                unit_span(pr),
                 html(&bytes(*rss)),
                 html(&human::signed_bytes(*growth))
             );

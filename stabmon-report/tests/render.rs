@@ -584,3 +584,63 @@ fn latency_chart_per_target_with_failure_marks_loss_and_labels() {
     );
     assert!(!plain.contains("chart-lat"));
 }
+
+/// A leak that ends in an OOM kill: `leaky` runs in `leaky.service`; with `kernel` the kernel log named the victim.
+fn oom_series(kernel: bool) -> Vec<stabmon_core::Sample> {
+    let mut samples = Synth::new(start(), Duration::from_secs(1))
+        .count(1800)
+        .host("web-1")
+        .memory_leak("leaky", "/opt/leaky --serve", at(600), at(900), 40 << 20)
+        .generate();
+    let mut pid = None;
+    for s in &mut samples {
+        for p in &mut s.top.processes {
+            if p.name == "leaky" {
+                p.cgroup = Some("/system.slice/leaky.service".into());
+                pid = Some(p.pid);
+            }
+        }
+    }
+    let rise = samples
+        .windows(2)
+        .position(|w| w[1].oom_kill_count > w[0].oom_kill_count)
+        .expect("the leak ends in an OOM kill")
+        + 1;
+    if kernel {
+        let ts = samples[rise].ts.saturating_sub(Duration::from_millis(300));
+        let mut k = stabmon_core::OomKill::new(ts, pid.unwrap(), "leaky");
+        k.anon_rss_bytes = Some(6_152_192 * 1024);
+        k.constraint = Some("CONSTRAINT_NONE".into());
+        k.cgroup = Some("/system.slice/leaky.service".into());
+        samples[rise].oom_kills.push(k);
+    }
+    samples
+}
+
+#[test]
+fn an_oom_victim_is_named_in_the_kernels_terms_with_its_unit_or_marked_as_a_guess() {
+    let (html, _) = render(&oom_series(true));
+    let pid = oom_series(false)
+        .iter()
+        .flat_map(|s| &s.top.processes)
+        .find(|p| p.name == "leaky")
+        .map(|p| p.pid)
+        .unwrap();
+    let label = format!(
+        "OOM killed leaky (pid {pid}), 6.3 GB anon RSS, cgroup /system.slice/leaky.service"
+    );
+    assert!(html.contains(&label), "no kernel label");
+    // The incident table names the unit and says the kernel named the victim.
+    assert!(html.contains(
+        "<span class=\"unit\" title=\"/system.slice/leaky.service\">leaky.service</span>"
+    ));
+    assert!(html.contains("6.3 GB anon RSS, named by the kernel"));
+    // The hover tooltips know each listed process's unit.
+    assert!(html.contains(&format!(
+        "[\"leaky\",{pid},\"/opt/leaky --serve\",\"leaky.service\"]"
+    )));
+    let (guess, _) = render(&oom_series(false));
+    assert!(!guess.contains("anon RSS"));
+    assert!(guess.contains(" RSS (a guess)"));
+    assert!(guess.contains("a guess: its memory vanished</span>"));
+}

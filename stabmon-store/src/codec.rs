@@ -5,7 +5,8 @@
 //! itself, so the sample model can change without changing what an old journal means. Format 2 compresses each
 //! sample with zstd against the previous one (a delta: a process seen a second ago costs a few bytes, its name
 //! and command line nothing), with a key record compressed on its own every [`KEY_EVERY`] records. A sample's
-//! exits ride in a frame of their own after its record ([`exits1`]), so layout 1 stays as it is.
+//! exits ride in a frame of their own after its record ([`exits1`]), and its OOM kills and its new processes'
+//! cgroups in annex frames before it ([`annex`]), so layout 1 stays as it is.
 
 use std::io::Read;
 
@@ -15,9 +16,12 @@ use zstd::zstd_safe::{CCtx, DCtx};
 
 use crate::journal::{FrameReader, Kind, NotAJournal};
 
+mod annex;
 mod exits1;
 mod layout1;
 
+use annex::AnnexDecoder;
+pub(crate) use annex::AnnexEncoder;
 use exits1::ExitsV1;
 use layout1::SampleV1;
 
@@ -135,6 +139,8 @@ pub(crate) enum Record {
     Stop(StopRecord),
     /// The exits of the sample of the record before.
     Exits(stabmon_core::Exits),
+    /// An annex, kept for the next sample.
+    Annex,
 }
 
 /// The payload of a [`Kind::Exits`] frame for a sample's exits.
@@ -148,6 +154,7 @@ pub(crate) struct RecordDecoder {
     dctx: Option<DCtx<'static>>,
     base: Option<Vec<u8>>,
     raw: Vec<u8>,
+    annex: AnnexDecoder,
 }
 
 impl RecordDecoder {
@@ -157,12 +164,28 @@ impl RecordDecoder {
             dctx: None,
             base: None,
             raw: Vec::new(),
+            annex: AnnexDecoder::default(),
         }
     }
 
-    /// Decodes one record.
+    /// Decodes one record; a sample gets the annexes read before it.
     pub(crate) fn decode(&mut self, kind: Kind, payload: &[u8]) -> Result<Record, Undecodable> {
+        let mut rec = self.decode_record(kind, payload);
+        if let Ok(Record::Sample(s)) = &mut rec {
+            self.annex.apply(s);
+        }
+        rec
+    }
+
+    fn decode_record(&mut self, kind: Kind, payload: &[u8]) -> Result<Record, Undecodable> {
         match (self.version, kind) {
+            (_, Kind::OomKills | Kind::Cgroups) => {
+                if self.annex.take(kind, payload) {
+                    Ok(Record::Annex)
+                } else {
+                    Err(Undecodable::Damaged)
+                }
+            }
             (_, Kind::Stop) => postcard::from_bytes::<StopRecord>(payload)
                 .map(Record::Stop)
                 .map_err(|_| Undecodable::Damaged),
@@ -273,6 +296,12 @@ pub(crate) fn stream_journal<R: Read, E: From<std::io::Error>>(
             },
             Ok(Record::Sample(s)) => {
                 if let Some(prev) = held.replace(s) {
+                    each(*prev)?;
+                }
+            }
+            // Annexes precede the next sample, so the held one's exits are not coming.
+            Ok(Record::Annex) => {
+                if let Some(prev) = held.take() {
                     each(*prev)?;
                 }
             }
@@ -488,6 +517,157 @@ pub(crate) mod tests {
         }
     }
 
+    /// A format-2 journal of `samples` with their annexes before and their exits after them, as the recorder
+    /// writes it.
+    fn journal_annexed(samples: &[Sample]) -> Vec<u8> {
+        let mut enc = SampleEncoder::new();
+        let mut annexes = AnnexEncoder::default();
+        let mut bytes = header(4).to_vec();
+        let (mut payload, mut frames) = (Vec::new(), Vec::new());
+        for s in samples {
+            annexes.encode(s, &mut frames);
+            bytes.extend_from_slice(&frames);
+            let kind = enc.encode(s, &mut payload);
+            encode_frame(kind, &payload, &mut bytes);
+            if let Some(e) = &s.exits {
+                encode_frame(Kind::Exits, &encode_exits(e), &mut bytes);
+            }
+        }
+        bytes
+    }
+
+    /// A sample's annexes (before it) and exits (after it) each reach that sample, not a neighbour, also where
+    /// an annex does not decode.
+    #[test]
+    fn annexes_and_exits_reach_their_own_sample() {
+        let mut samples = annexed(12);
+        for (k, s) in samples.iter_mut().enumerate() {
+            if k % 2 == 0 {
+                s.exits = Some(storm_exits(k as u32));
+            }
+        }
+        let bytes = journal_annexed(&samples);
+        let c = read_journal(&bytes).unwrap();
+        assert_eq!((c.samples.len(), c.undecodable), (12, 0));
+        for (got, want) in c.samples.iter().zip(&samples) {
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        }
+        // Damage the kills' annex (before the seventh sample, after the sixth's exits): the kills are lost, and
+        // every sample keeps its own exits.
+        let mut damaged = bytes.clone();
+        let kills = *frames(&bytes)
+            .iter()
+            .find(|f| f.0 == Kind::OomKills as u8)
+            .unwrap();
+        no_postcard(&mut damaged, kills);
+        let c = read_journal(&damaged).unwrap();
+        assert_eq!((c.samples.len(), c.undecodable), (12, 1));
+        for (i, (got, want)) in c.samples.iter().zip(&samples).enumerate() {
+            assert!(got.oom_kills.is_empty(), "{i}");
+            assert_eq!(got.exits, want.exits, "{i}");
+        }
+    }
+
+    /// Samples whose processes have cgroups (a new process from the fifth on) and, at the seventh, two OOM kills.
+    fn annexed(count: u64) -> Vec<Sample> {
+        let t0 = Timestamp::from_unix_secs(1_795_576_320);
+        let mut samples: Vec<Sample> = (0..count)
+            .map(|i| {
+                let mut s = Sample::new(t0.saturating_add(Duration::from_secs(i)), "nas");
+                s.interval = Duration::from_secs(1);
+                s.top.n = 5;
+                s.top.processes = (10..13)
+                    .map(|pid| {
+                        let mut p = ProcessEntry::new(pid, "app");
+                        p.cpu_pct = (i + u64::from(pid)) as f32;
+                        p.start_time = Timestamp::from_unix_secs(1_795_500_000);
+                        p
+                    })
+                    .collect();
+                s
+            })
+            .collect();
+        for (i, s) in samples.iter_mut().enumerate() {
+            for p in &mut s.top.processes {
+                p.cgroup = Some(format!("/system.slice/app-{}.service", p.pid));
+            }
+            if i >= 4 {
+                let mut p = ProcessEntry::new(31_000, "newcomer");
+                p.start_time = t0.saturating_add(Duration::from_secs(4));
+                p.cgroup = Some("/user.slice/user-1000.slice/session-3.scope".into());
+                s.top.processes.push(p);
+            }
+            if i == 6 {
+                for pid in [4000, 4001] {
+                    let mut k = stabmon_core::OomKill::new(s.ts, pid, "hog");
+                    k.anon_rss_bytes = Some(u64::from(pid) << 20);
+                    k.memcg = true;
+                    k.cgroup = Some("/system.slice/batch.service".into());
+                    s.oom_kills.push(k);
+                }
+            }
+        }
+        samples
+    }
+
+    #[test]
+    fn annexes_round_trip_and_name_each_process_once_per_journal() {
+        let samples = annexed(20);
+        let bytes = journal_annexed(&samples);
+        let c = read_journal(&bytes).unwrap();
+        assert_eq!((c.samples.len(), c.undecodable), (20, 0));
+        for (got, want) in c.samples.iter().zip(&samples) {
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        }
+        let kinds: Vec<u8> = frames(&bytes).iter().map(|f| f.0).collect();
+        // One kill annex; cgroups with the first sample, then only where a new process appears.
+        assert_eq!(
+            kinds.iter().filter(|k| **k == Kind::OomKills as u8).count(),
+            1
+        );
+        let cgroup_frames = kinds.iter().filter(|k| **k == Kind::Cgroups as u8).count();
+        let new_identities = (0..samples.len())
+            .filter(|&i| {
+                samples[i].top.processes.iter().any(|p| {
+                    !samples[..i]
+                        .iter()
+                        .any(|s| s.top.processes.iter().any(|q| q.key() == p.key()))
+                })
+            })
+            .count();
+        assert_eq!((cgroup_frames, new_identities), (2, 2));
+    }
+
+    /// An annex that does not decode costs its own data: the samples, and every other annex, are there.
+    #[test]
+    fn a_damaged_annex_costs_only_its_data() {
+        let samples = annexed(10);
+        let mut bytes = journal_annexed(&samples);
+        let all = frames(&bytes);
+        // The cgroups named with the fifth sample (the newcomer's) and the kills.
+        let cg = *all
+            .iter()
+            .filter(|f| f.0 == Kind::Cgroups as u8)
+            .nth(1)
+            .unwrap();
+        let kills = *all.iter().find(|f| f.0 == Kind::OomKills as u8).unwrap();
+        for frame in [cg, kills] {
+            no_postcard(&mut bytes, frame);
+        }
+        let c = read_journal(&bytes).unwrap();
+        assert_eq!((c.samples.len(), c.undecodable), (10, 2));
+        for (i, (got, want)) in c.samples.iter().zip(&samples).enumerate() {
+            assert!(got.oom_kills.is_empty(), "{i}");
+            for (g, w) in got.top.processes.iter().zip(&want.top.processes) {
+                if w.name == "newcomer" {
+                    assert_eq!(g.cgroup, None);
+                } else {
+                    assert_eq!(g.cgroup, w.cgroup, "{i}");
+                }
+            }
+        }
+    }
+
     /// The frames of a journal: (kind byte, start of the payload, payload length).
     fn frames(bytes: &[u8]) -> Vec<(u8, usize, usize)> {
         let mut out = Vec::new();
@@ -499,6 +679,16 @@ pub(crate) mod tests {
             at += 9 + len;
         }
         out
+    }
+
+    /// Replaces a frame's payload with bytes that are no postcard (an endless varint), under a matching CRC.
+    fn no_postcard(bytes: &mut [u8], frame: (u8, usize, usize)) {
+        let (kind, start, len) = frame;
+        bytes[start..start + len].fill(0xff);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&[kind]);
+        crc.update(&bytes[start..start + len]);
+        bytes[start - 5..start - 1].copy_from_slice(&crc.finalize().to_le_bytes());
     }
 
     /// Damages a payload byte and fixes the frame's CRC: the frame is complete, its record does not decode.

@@ -18,6 +18,13 @@
 //!   journals written before, and samples without exits, have none, and a reader that does not know the kind
 //!   skips it.
 //!
+//! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
+//! kills the sample carries; kind 17, the cgroups of the sample's processes whose identity (pid and start time)
+//! this journal has not named before (each journal names them again, so that it decodes on its own). They are
+//! written with their sample in one append, postcard-encoded in layouts of their own (see `codec/annex.rs`), so
+//! a sample record's layout never changes for them, and a reader that does not know them skips them. An annex that
+//! does not decode costs its own data only.
+//!
 //! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
 
 use std::io::{self, Read};
@@ -50,6 +57,10 @@ pub(crate) enum Kind {
     Delta = 4,
     /// The exits of the sample of the record before (format 2).
     Exits = 5,
+    /// The OOM kills the next sample carries (an annex, any format).
+    OomKills = 16,
+    /// The cgroups of the next sample's processes first seen in this journal (an annex, any format).
+    Cgroups = 17,
 }
 
 impl Kind {
@@ -60,6 +71,8 @@ impl Kind {
             3 => Some(Kind::Key),
             4 => Some(Kind::Delta),
             5 => Some(Kind::Exits),
+            16 => Some(Kind::OomKills),
+            17 => Some(Kind::Cgroups),
             _ => None,
         }
     }
@@ -390,12 +403,15 @@ impl JournalWriter {
         payload: &[u8],
         next_in: Duration,
     ) -> Result<(), AppendError> {
-        self.append_frames(&[(kind, payload)], next_in)
+        self.append_frames(&[], &[(kind, payload)], next_in)
     }
 
-    /// Appends records that belong together (a sample and its exits) in one write, like [`append`](Self::append).
+    /// Appends records that belong together (a sample and its exits) after `annexes`, frames already encoded
+    /// (see [`encode_frame`]), in one write, like [`append`](Self::append): the annexes, the sample and its exits
+    /// are in the file together, or the torn tail is cut like any other.
     pub(crate) fn append_frames(
         &mut self,
+        annexes: &[u8],
         frames: &[(Kind, &[u8])],
         next_in: Duration,
     ) -> Result<(), AppendError> {
@@ -404,6 +420,7 @@ impl JournalWriter {
             self.needs_repair = false;
         }
         self.buf.clear();
+        self.buf.extend_from_slice(annexes);
         for (kind, payload) in frames {
             encode_frame(*kind, payload, &mut self.buf);
         }

@@ -21,8 +21,12 @@ pub(crate) const LATENCY: &str = "latency";
 /// carry exits.
 pub(crate) const EXITS: &str = "exits";
 
+/// The OOM-kill table: one row per victim the kernel log named. Like [`LATENCY`], its file exists only for
+/// segments whose samples carry kills.
+pub(crate) const OOM_KILLS: &str = "oom_kills";
+
 /// Every table a segment file may belong to.
-const ALL_TABLES: [&str; 5] = ["samples", "processes", "names", LATENCY, EXITS];
+const ALL_TABLES: [&str; 6] = ["samples", "processes", "names", LATENCY, EXITS, OOM_KILLS];
 
 /// Percent-encodes a host name for a path segment.
 pub(crate) fn encode_host(host: &str) -> String {

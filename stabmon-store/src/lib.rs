@@ -85,13 +85,14 @@
 //! DIR/names/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet       one row per name total per sample
 //! DIR/latency/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet     one row per latency probe (only segments with probes)
 //! DIR/exits/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet       exited names and detailed exits (only segments with exits)
+//! DIR/oom_kills/host=<HOST>/date=<YYYY-MM-DD>/<SEGMENT>.parquet   one row per OOM victim the kernel log named (only segments with kills)
 //! ```
 //!
 //! - `host` and `date` are Hive partition keys: the host lives in the path only, never as a column (pandas refuses
 //!   a column that clashes with a partition key). The host is percent-encoded: every byte but `A-Z a-z 0-9 . _ -`
 //!   becomes `%XX`, which pyarrow and DuckDB decode. `date` is the UTC date of the segment's samples.
 //! - A segment is the same file name (`<SEGMENT>`, e.g. `20261125T031200Z`: its first sample's UTC time, with a
-//!   `-1`, `-2` suffix if that name is taken) in all three tables. A writer starts a new segment at UTC midnight,
+//!   `-1`, `-2` suffix if that name is taken) in every table. A writer starts a new segment at UTC midnight,
 //!   when the host changes, and when time goes backwards (so timestamps strictly increase within a segment).
 //! - Files are written as hidden `.<SEGMENT>.parquet.tmp` and renamed into place when complete. Readers (this
 //!   one, pyarrow, DuckDB's `**/*.parquet`) skip hidden files, so they never see a half-written file.
@@ -186,6 +187,8 @@
 //! | `virtual_bytes` | uint64 | plain | virtual memory size, bytes |
 //! | `cpu_rank` | uint16 | dict | place in the sample's CPU list (1 = most attributed CPU: `cpu_pct` + `children_cpu_pct`); NULL where not in that list |
 //! | `rss_rank` | uint16 | split | place in the sample's memory list (1 = most resident memory); NULL where not in that list |
+//! | `cgroup` | string | dict | the process's control group (Linux `/proc/PID/cgroup`: the v2 `0::` path, else systemd's or the memory controller's v1 path), read once per process; NULL where the OS has none or it could not be read |
+//! | `unit` | string | dict | the systemd unit or container the cgroup names (`nginx.service`, `session-3.scope`, `docker:4f1c0b3a9d2e`, `podman:...`, `containerd:...`, see `stabmon_core::cgroup`); NULL where none is recognisable |
 //!
 //! ## `names`: one row per name total in a sample
 //!
@@ -252,6 +255,29 @@
 //! | `exit_code` | int32 | dict | its exit code (0-255) where it exited; NULL where a signal killed it, and in a totals row |
 //! | `exit_signal` | int32 | dict | the signal that killed it (9 = SIGKILL); NULL where it exited, and in a totals row |
 //!
+//! ## `oom_kills`: one row per OOM victim the kernel log named
+//!
+//! Written only for segments whose samples carried kills (Linux, where the recorder may read `/dev/kmsg`). A kill
+//! belongs to the first sample taken after the recorder read its log line, so `ts` (that sample's tick, the join
+//! key to `samples`) is at or after `kill_ts`. The figures are the kernel's own (KiB there, bytes here, exact). The
+//! `samples` table's `oom_kill_count` counts every kill, named here or not.
+//!
+//! | column | type | encoding | meaning; NULL when |
+//! |---|---|---|---|
+//! | `ts` | timestamp | delta | the tick of the sample that carried the kill |
+//! | `kill_ts` | timestamp | delta | when the kernel logged the kill |
+//! | `pid` | uint32 | plain | the victim's process id |
+//! | `name` | string | dict | the victim's name (`comm`) |
+//! | `anon_rss_bytes`, `file_rss_bytes`, `shmem_rss_bytes` | uint64 | plain | its anonymous, file and shared-memory resident memory when killed; NULL where the line lacked the figure |
+//! | `total_vm_bytes` | uint64 | plain | its virtual size; NULL likewise |
+//! | `uid` | uint32 | plain | its user id; NULL likewise |
+//! | `oom_score_adj` | int32 | plain | its `oom_score_adj`; NULL likewise |
+//! | `constraint` | string | dict | `CONSTRAINT_NONE` (the machine ran out), `CONSTRAINT_MEMCG` (a cgroup's limit), ...; NULL on kernels that do not print it |
+//! | `memcg` | boolean | plain | a memory cgroup's limit was reached, not the machine's memory |
+//! | `cgroup` | string | dict | the victim's memory cgroup (`task_memcg`); NULL likewise |
+//! | `oom_cgroup` | string | dict | the memory cgroup whose limit was reached (`oom_memcg`); NULL for a machine-wide OOM |
+//! | `unit` | string | dict | the systemd unit or container of `cgroup`; NULL where none is recognisable |
+//!
 //! ## Queries
 //!
 //! DuckDB (`SET TimeZone = 'UTC'` first, so that `date_trunc` cuts UTC hours and days):
@@ -280,7 +306,9 @@
 //! ## Older versions
 //!
 //! [`StoreReader`] reads every version; other tools read older files as they are:
-//! - **Version 6** has no `exit_count` and `exit_dropped` columns and no `exits` table: exits were not recorded.
+//! - **Version 6** has no `exit_count` and `exit_dropped` columns in `samples`, no `cgroup` and `unit` columns in
+//!   `processes`, and no `exits` and `oom_kills` tables: exits, cgroups and the kernel-named OOM victims were not
+//!   recorded.
 //! - **Version 5** has no `top_*` columns: the busiest process and group of a sample are found from its
 //!   `processes` and `names` rows (their `cpu_pct`); [`StoreReader::system_series`] reads those tables' `ts`,
 //!   `pid`, `start_time`, `name` and `cpu_pct` columns for them (and versions 1-4 whole rows).
@@ -320,6 +348,10 @@
 //!   its records a layout of their own, never the in-memory [`Sample`](stabmon_core::Sample); every format
 //!   ever written is decoded (a committed journal per format is recovered by the tests). Format 2 compresses
 //!   each sample against the previous one (a key record on its own every 60), ~10x fewer bytes than format 1.
+//!   A sample's OOM kills and its processes' cgroups travel in annex records of their own just before it (each
+//!   process's cgroup once per journal file), and its exits in a record of their own just after it, so the
+//!   sample's record layout never changes for them, and an annex or exits record that does not decode costs only
+//!   its own data.
 //!   A record that does not decode never causes a deletion: what decoded goes to Parquet, the journal is kept as
 //!   `<SEQ>.journal.undecodable` and the count is reported once ([`Notice::SetAside`], [`Recovery::warnings`]).
 //! - **Parquet files are never half-written**: each rotation period (`--rotate`, default one hour) and at a

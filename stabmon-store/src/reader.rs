@@ -25,6 +25,7 @@ mod group;
 mod journals;
 mod latency;
 mod names;
+mod oom_kills;
 mod processes;
 mod range;
 mod samples;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use stabmon_core::{Sample, Timestamp};
 
-use crate::codec::{SampleEncoder, StopRecord, encode};
+use crate::codec::{AnnexEncoder, SampleEncoder, StopRecord, encode};
 use crate::error::{Error, io};
 use crate::fsio::{Fs, RealFs};
 use crate::journal::{AppendError, JournalWriter, Kind};
@@ -300,6 +300,10 @@ pub struct FlightRecorder {
     journal: Option<JournalWriter>,
     /// Encodes the samples of the open journal.
     encoder: SampleEncoder,
+    /// Encodes the annexes of the open journal's samples (OOM kills, cgroups).
+    annexes: AnnexEncoder,
+    /// The annex frames of the record being written (the buffer kept between samples).
+    annex_frames: Vec<u8>,
     /// The host, rotation window and last timestamp of the open journal.
     journal_host: String,
     journal_window: i64,
@@ -451,6 +455,8 @@ impl FlightRecorder {
             _lock: lock,
             journal: None,
             encoder: SampleEncoder::new(),
+            annexes: AnnexEncoder::default(),
+            annex_frames: Vec::new(),
             journal_host: String::new(),
             journal_window: 0,
             journal_last: i64::MIN,
@@ -562,6 +568,8 @@ impl FlightRecorder {
             };
             let mut payload = std::mem::take(&mut self.payload);
             let kind = self.encoder.encode(s, &mut payload);
+            let mut annex_frames = std::mem::take(&mut self.annex_frames);
+            self.annexes.encode(s, &mut annex_frames);
             let next_in = if s.interval.is_zero() {
                 Duration::from_secs(1)
             } else {
@@ -572,14 +580,20 @@ impl FlightRecorder {
                 break;
             };
             let path = j.path().to_path_buf();
+            // The annexes go before the sample, its exits after it, all in one write.
             let appended = match &s.exits {
                 Some(e) => {
                     let exits = crate::codec::encode_exits(e);
-                    j.append_frames(&[(kind, &payload), (Kind::Exits, &exits)], next_in)
+                    j.append_frames(
+                        &annex_frames,
+                        &[(kind, &payload), (Kind::Exits, &exits)],
+                        next_in,
+                    )
                 }
-                None => j.append(kind, &payload, next_in),
+                None => j.append_frames(&annex_frames, &[(kind, &payload)], next_in),
             };
             self.payload = payload;
+            self.annex_frames = annex_frames;
             match appended {
                 Ok(()) => self.sync_ok(),
                 Err(AppendError::Sync(e)) => {
@@ -592,8 +606,10 @@ impl FlightRecorder {
                     }
                 }
                 Err(AppendError::Write(e)) => {
-                    // The record is not in the journal: the next one cannot be a delta against it.
+                    // The record is not in the journal: the next one cannot be a delta against it, and the cgroups
+                    // its annex named are not named in the file.
                     self.encoder.reset();
+                    self.annexes.reset();
                     self.fail(path, e.to_string(), notices);
                     return;
                 }
@@ -656,6 +672,7 @@ impl FlightRecorder {
         let live_bytes = j.len();
         self.journal = Some(j);
         self.encoder.reset();
+        self.annexes.reset();
         let backlog = self
             .worker
             .send(std::mem::take(&mut self.closed), Some(live), live_bytes);

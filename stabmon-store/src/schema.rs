@@ -15,7 +15,8 @@ pub const SCHEMA_VERSION: u32 = 7;
 
 /// The Parquet key-value metadata key holding the schema version.
 pub const KEY_SCHEMA_VERSION: &str = "stabmon.schema_version";
-/// The Parquet key-value metadata key naming the table (`samples`, `processes`, `names`, `latency` or `exits`).
+/// The Parquet key-value metadata key naming the table (`samples`, `processes`, `names`, `latency`, `exits` or
+/// `oom_kills`).
 pub const KEY_TABLE: &str = "stabmon.table";
 /// The Parquet key-value metadata key holding the host name (also in the path as `host=`).
 pub const KEY_HOST: &str = "stabmon.host";
@@ -139,6 +140,10 @@ const PROCESSES: &[Col] = &[
     col("virtual_bytes", || DataType::UInt64, false, Enc::Plain),
     col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
     col("rss_rank", || DataType::UInt16, true, Enc::Split),
+    // Schema 7: the process's cgroup and the systemd unit or container it names, once per identity like the
+    // name; sorted by identity, so runs of one value.
+    col("cgroup", dict_type, true, Enc::Dict),
+    col("unit", dict_type, true, Enc::Dict),
 ];
 
 #[rustfmt::skip]
@@ -188,6 +193,26 @@ const EXITS: &[Col] = &[
     col("exit_signal", || DataType::Int32, true, Enc::Dict),
 ];
 
+/// One row per OOM kill the kernel log reported (schema 7), in the order the samples carried them.
+#[rustfmt::skip]
+const OOM_KILLS: &[Col] = &[
+    col("ts", ts_type, false, Enc::Delta),
+    col("kill_ts", ts_type, false, Enc::Delta),
+    col("pid", || DataType::UInt32, false, Enc::Plain),
+    col("name", dict_type, false, Enc::Dict),
+    col("anon_rss_bytes", || DataType::UInt64, true, Enc::Plain),
+    col("file_rss_bytes", || DataType::UInt64, true, Enc::Plain),
+    col("shmem_rss_bytes", || DataType::UInt64, true, Enc::Plain),
+    col("total_vm_bytes", || DataType::UInt64, true, Enc::Plain),
+    col("uid", || DataType::UInt32, true, Enc::Plain),
+    col("oom_score_adj", || DataType::Int32, true, Enc::Plain),
+    col("constraint", dict_type, true, Enc::Dict),
+    col("memcg", || DataType::Boolean, false, Enc::Plain),
+    col("cgroup", dict_type, true, Enc::Dict),
+    col("oom_cgroup", dict_type, true, Enc::Dict),
+    col("unit", dict_type, true, Enc::Dict),
+];
+
 // Schemas 3 and 4 (read only): the slots of the `exact` columns.
 
 /// Positions in `samples.exact` (schema 3): 0-6 the remainders below 1 KiB of
@@ -217,6 +242,7 @@ fn cols(table: &str) -> &'static [Col] {
         "processes" => PROCESSES,
         "latency" => LATENCY,
         "exits" => EXITS,
+        "oom_kills" => OOM_KILLS,
         _ => NAMES,
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stabmon_core::synth::Synth;
-use stabmon_core::{CpuUsage, LoadAvg, NameTotal, Pressure, ProcessEntry, Sample, Timestamp};
+use stabmon_core::{
+    CpuUsage, LoadAvg, NameTotal, OomKill, Pressure, ProcessEntry, Sample, Timestamp,
+};
 use stabmon_store::{Error, StoreReader, StoreWriter, WriterOptions};
 
 /// 2026-11-25T23:00:00Z: an hour before a UTC midnight.
@@ -818,10 +820,11 @@ fn fixture_samples() -> Vec<Sample> {
 }
 
 /// What the fixtures of version 7 on hold besides: samples with exits (a storm, none, and not recorded), under
-/// host `exits`.
+/// host `exits`; like those of host `nas`, their processes carry cgroups and the last sample an OOM kill, so that
+/// a segment with all three is read back too.
 fn fixture_exit_samples() -> Vec<Sample> {
     use stabmon_core::{ExitStatus, ExitedName, ExitedProcess, Exits};
-    fixture_samples()
+    fixture_samples_of(7)
         .into_iter()
         .enumerate()
         .map(|(i, mut s)| {
@@ -861,6 +864,42 @@ fn fixture_exit_samples() -> Vec<Sample> {
         .collect()
 }
 
+/// [`fixture_samples`] as a reader of schema `version` gives them back: from 7 on, the processes carry their
+/// cgroups and the last sample an OOM kill the kernel log named.
+fn fixture_samples_of(version: u32) -> Vec<Sample> {
+    let mut all = fixture_samples();
+    if version < 7 {
+        return all;
+    }
+    for s in &mut all {
+        for p in &mut s.top.processes {
+            p.cgroup = Some(match p.pid {
+                4123 => "/system.slice/transcode.service".to_owned(),
+                _ => format!("/system.slice/docker-{}.scope", "ab12".repeat(16)),
+            });
+        }
+    }
+    let last = all.len() - 1;
+    let s = &mut all[last];
+    let mut k = OomKill::new(
+        s.ts.saturating_sub(Duration::from_millis(400)),
+        977,
+        "convert",
+    );
+    k.anon_rss_bytes = Some(1_834_012 * 1024);
+    k.file_rss_bytes = Some(2_048 * 1024);
+    k.shmem_rss_bytes = Some(0);
+    k.total_vm_bytes = Some(2_386_412 * 1024);
+    k.uid = Some(1000);
+    k.oom_score_adj = Some(0);
+    k.constraint = Some("CONSTRAINT_MEMCG".into());
+    k.memcg = true;
+    k.cgroup = Some("/system.slice/transcode.service".into());
+    k.oom_cgroup = Some("/system.slice/transcode.service".into());
+    s.oom_kills.push(k);
+    all
+}
+
 /// Writes the fixture of the current schema version:
 /// `cargo test -p stabmon-store --test store -- --ignored regenerate_fixture`. Only for a deliberate format change
 /// (with a new schema version); never rewrite an older version's fixture, and never to make a fixture test pass.
@@ -869,7 +908,7 @@ fn fixture_exit_samples() -> Vec<Sample> {
 fn regenerate_fixture() {
     let dir = fixture_dir_of(stabmon_store::SCHEMA_VERSION);
     let _ = std::fs::remove_dir_all(&dir);
-    let mut all = fixture_samples();
+    let mut all = fixture_samples_of(stabmon_store::SCHEMA_VERSION);
     all.extend(fixture_odd_samples(stabmon_store::SCHEMA_VERSION));
     all.extend(machine_samples());
     all.extend(fixture_exit_samples());
@@ -895,7 +934,7 @@ fn committed_fixtures_of_every_version_read_back_exactly() {
         };
         assert_eq!(reader.hosts(), hosts, "version {version}");
         let nas = reader.clone().with_host("nas").samples(None, None).unwrap();
-        assert_samples_eq(&nas, &fixture_samples());
+        assert_samples_eq(&nas, &fixture_samples_of(version));
         let odd = reader.clone().with_host("odd").samples(None, None).unwrap();
         assert_samples_eq(&odd, &fixture_odd_samples(version));
         if version >= 7 {
@@ -905,6 +944,15 @@ fn committed_fixtures_of_every_version_read_back_exactly() {
                 .samples(None, None)
                 .unwrap();
             assert_samples_eq(&exits, &fixture_exit_samples());
+            // One segment with all of schema 7's additions: exits, cgroups and a kernel-named OOM victim.
+            assert_eq!(exits[0].exits.as_ref().map(|e| e.count), Some(23));
+            assert_eq!(exits[2].oom_kills[0].name, "convert");
+            assert!(
+                exits
+                    .iter()
+                    .flat_map(|s| &s.top.processes)
+                    .all(|p| p.cgroup.is_some())
+            );
         }
         if version >= 4 {
             let cores = reader.with_host("cores").samples(None, None).unwrap();

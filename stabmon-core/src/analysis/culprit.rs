@@ -33,7 +33,10 @@ pub const NAME_MARGIN: f64 = 1.5;
 ///   it (a leak that grows one process is found even when another process is bigger but flat). A name is the
 ///   culprit when its growth is at least [`NAME_MARGIN`] times that of every single process.
 ///   [`rss_growth_bytes`](Culprit::rss_growth_bytes) is the growth, [`rss_bytes`](Culprit::rss_bytes) the peak.
-/// - **OOM kill**: the victim, the process whose resident memory vanished: present in the last sample at or
+/// - **OOM kill**: the victim the kernel log named ([`Sample::oom_kills`] of the samples after `window.0`, logged
+///   after `window.0` and at most the end sample's lateness after `window.1`; of several, the one with the most
+///   anonymous memory), with its anonymous resident memory and memory cgroup. Where the log named none, a guess
+///   ([`guessed`](Culprit::guessed)): the process whose resident memory vanished, present in the last sample at or
 ///   before `window.0`, absent from one of the two samples after it although its resident memory was above the
 ///   N-th place stored there (so it did not just drop out of the list). The largest such process;
 ///   [`rss_bytes`](Culprit::rss_bytes) is its resident memory before.
@@ -74,7 +77,9 @@ pub fn culprit_for(
     match kind {
         IncidentKind::CpuSurge => cpu_culprit(win, slice_excl(samples, baseline.0, baseline.1)),
         IncidentKind::MemoryClimb | IncidentKind::SwapGrowth => memory_culprit(win),
-        IncidentKind::OomKill => oom_victim(samples, window.0),
+        IncidentKind::OomKill => {
+            kernel_oom_victim(samples, window).or_else(|| oom_victim(samples, window.0))
+        }
         IncidentKind::PressureStall => {
             let mean = |f: fn(&Sample) -> Option<f32>| {
                 let n = win.len().max(1) as f64;
@@ -323,6 +328,7 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
             rss_growth_bytes: None,
             rss_bytes: None,
             exited_count: c.exited,
+            ..Culprit::default()
         });
     }
     let (rise, mean, key) = best_proc?;
@@ -330,16 +336,31 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
         return None;
     }
     let c = procs.get(&key)?;
-    Some(Culprit {
-        name: c.name.clone(),
-        pid: Some(key.pid),
-        cmdline: c.cmdline.clone(),
-        process_count: 1,
-        cpu_pct: Some(mean as f32),
-        rss_growth_bytes: None,
-        rss_bytes: None,
-        exited_count: 0,
-    })
+    Some(with_cgroup(
+        Culprit {
+            name: c.name.clone(),
+            pid: Some(key.pid),
+            cmdline: c.cmdline.clone(),
+            process_count: 1,
+            cpu_pct: Some(mean as f32),
+            rss_growth_bytes: None,
+            rss_bytes: None,
+            ..Culprit::default()
+        },
+        win,
+        key,
+    ))
+}
+
+/// The culprit with the cgroup and unit of process `key`, as the window's samples recorded it.
+fn with_cgroup(mut c: Culprit, win: &[Sample], key: ProcessKey) -> Culprit {
+    c.cgroup = win
+        .iter()
+        .flat_map(|s| &s.top.processes)
+        .find(|p| p.key() == key && p.cgroup.is_some())
+        .and_then(|p| p.cgroup.clone());
+    c.unit = c.cgroup.as_deref().and_then(crate::cgroup::unit_of);
+    c
 }
 
 fn memory_culprit(win: &[Sample]) -> Option<Culprit> {
@@ -410,7 +431,7 @@ fn memory_culprit(win: &[Sample]) -> Option<Culprit> {
             cpu_pct: None,
             rss_growth_bytes: Some(g),
             rss_bytes: Some(peak),
-            exited_count: 0,
+            ..Culprit::default()
         });
     }
     let (g, key) = best_proc?;
@@ -418,14 +439,63 @@ fn memory_culprit(win: &[Sample]) -> Option<Culprit> {
         return None;
     }
     let (name, cmdline, _, peak) = procs.get(&key)?;
+    Some(with_cgroup(
+        Culprit {
+            name: name.clone(),
+            pid: Some(key.pid),
+            cmdline: cmdline.clone(),
+            process_count: 1,
+            cpu_pct: None,
+            rss_growth_bytes: Some(g),
+            rss_bytes: Some(*peak),
+            ..Culprit::default()
+        },
+        win,
+        key,
+    ))
+}
+
+/// The OOM victim the kernel log named for a kill between the samples at `window.0` and `window.1`.
+fn kernel_oom_victim(samples: &[Sample], window: (Timestamp, Timestamp)) -> Option<Culprit> {
+    let i = samples.partition_point(|s| s.ts <= window.0);
+    let j = samples.partition_point(|s| s.ts <= window.1);
+    // The sample at the window's end read the counter `lateness` after its tick; the log's line can ride it or
+    // one of the two samples after it.
+    let end = samples
+        .get(j.saturating_sub(1))
+        .map_or(window.1, |s| s.ts.saturating_add(s.lateness));
+    let carriers = samples.get(i..(j + 2).min(samples.len()))?;
+    let kill = carriers
+        .iter()
+        .flat_map(|s| &s.oom_kills)
+        .filter(|k| k.ts > window.0 && k.ts <= end)
+        .max_by(|a, b| {
+            a.anon_rss_bytes
+                .cmp(&b.anon_rss_bytes)
+                .then(b.ts.cmp(&a.ts))
+        })?;
+    let cmdline = samples[..j.min(samples.len())]
+        .iter()
+        .rev()
+        .take(3)
+        .flat_map(|s| &s.top.processes)
+        .find(|p| p.pid == kill.pid && p.name == kill.name)
+        .and_then(|p| p.cmdline.clone());
     Some(Culprit {
-        name: name.clone(),
-        pid: Some(key.pid),
-        cmdline: cmdline.clone(),
+        name: kill.name.clone(),
+        pid: Some(kill.pid),
+        cmdline,
         process_count: 1,
         cpu_pct: None,
-        rss_growth_bytes: Some(g),
-        rss_bytes: Some(*peak),
+        rss_growth_bytes: None,
+        rss_bytes: kill.anon_rss_bytes.map(|a| {
+            a.saturating_add(kill.file_rss_bytes.unwrap_or(0))
+                .saturating_add(kill.shmem_rss_bytes.unwrap_or(0))
+        }),
+        anon_rss_bytes: kill.anon_rss_bytes,
+        cgroup: kill.cgroup.clone(),
+        unit: kill.unit(),
+        guessed: false,
         exited_count: 0,
     })
 }
@@ -454,6 +524,9 @@ fn oom_victim(samples: &[Sample], before: Timestamp) -> Option<Culprit> {
         cpu_pct: None,
         rss_growth_bytes: None,
         rss_bytes: Some(victim.rss_bytes),
-        exited_count: 0,
+        cgroup: victim.cgroup.clone(),
+        unit: victim.unit(),
+        guessed: true,
+        ..Culprit::default()
     })
 }

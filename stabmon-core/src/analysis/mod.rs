@@ -152,6 +152,7 @@ mod downsample;
 mod gaps;
 mod latency;
 mod runaway;
+mod unit_usage;
 mod usage;
 mod view;
 
@@ -159,6 +160,7 @@ pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::{detect_incidents, detect_incidents_in};
 pub use downsample::{downsample_minmax, downsample_minmax_iter};
 pub use gaps::find_gaps;
+pub use unit_usage::{UnitUsage, UnitUsageAcc, rank_units_by_memory};
 pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, rank_by_memory, usage_by_name};
 
 const MIB: u64 = 1 << 20;
@@ -403,6 +405,16 @@ pub struct Culprit {
     /// For a name total: how many of its processes exited within the incident (recorded exits, Linux); 0 when
     /// none did or exits were not recorded.
     pub exited_count: u32,
+    /// For an OOM victim the kernel named: its anonymous resident memory when killed (`anon-rss`).
+    pub anon_rss_bytes: Option<u64>,
+    /// The process's control group (for an OOM victim the kernel named: its memory cgroup).
+    pub cgroup: Option<String>,
+    /// The systemd unit or container of [`cgroup`](Self::cgroup), where one is recognisable
+    /// ([`unit_of`](crate::cgroup::unit_of)).
+    pub unit: Option<String>,
+    /// Whether the culprit is inferred rather than reported: an OOM victim guessed from the resident memory that
+    /// vanished, where the kernel log named none. The label then says so.
+    pub guessed: bool,
 }
 
 impl Culprit {
@@ -416,6 +428,10 @@ impl Culprit {
     }
 
     /// The text drawn on a chart: who, then what.
+    ///
+    /// An OOM victim the kernel named reads in the kernel's terms: `java (pid 812), 6.3 GB anon RSS, cgroup
+    /// /system.slice/app.service` (from [`anon_rss_bytes`](Culprit::anon_rss_bytes) and
+    /// [`cgroup`](Culprit::cgroup)); a [guessed](Culprit::guessed) one ends with `(a guess)`.
     ///
     /// Who: `name (pid N)` for a process, `name (xN exited)` for a name total whose processes exited within the
     /// incident (a storm of short-lived workers), `name (xN)` for a name total of several processes, else `name`.
@@ -439,6 +455,15 @@ impl Culprit {
     /// ```
     pub fn label(&self) -> String {
         let who = self.who();
+        if let Some(anon) = self.anon_rss_bytes {
+            // An OOM victim in the kernel's terms.
+            let mut out = format!("{who}, {} anon RSS", human::bytes(anon));
+            if let Some(cg) = &self.cgroup {
+                out.push_str(", cgroup ");
+                out.push_str(cg);
+            }
+            return out;
+        }
         let mut what = Vec::new();
         if let Some(cpu) = self.cpu_pct {
             what.push(format!("{} CPU", human::pct(f64::from(cpu))));
@@ -448,10 +473,15 @@ impl Culprit {
             (None, Some(b)) => what.push(format!("{} RSS", human::bytes(b))),
             (None, None) => {}
         }
-        if what.is_empty() {
+        let label = if what.is_empty() {
             who
         } else {
             format!("{who} {}", what.join(", "))
+        };
+        if self.guessed {
+            format!("{label} (a guess)")
+        } else {
+            label
         }
     }
 }

@@ -755,6 +755,9 @@ mod synthetic {
             oom.label()
                 .starts_with(&format!("OOM killed leaky (pid {}) 6.", pid.unwrap()))
         );
+        // No kernel log: a guess, and the label says so.
+        assert!(victim.guessed);
+        assert!(oom.label().ends_with(" RSS (a guess)"), "{}", oom.label());
     }
 
     #[test]
@@ -901,4 +904,80 @@ mod synthetic {
             want.iter().map(|(k, n)| (*k, (*n).to_owned())).collect();
         assert_eq!(got, want, "{inc:#?}");
     }
+}
+
+// ---- OOM victims from the kernel log ---------------------------------------------------------------------------
+
+/// A machine with a big `java` in a service and a small `worker`; at second 20 the kernel kills `worker` (whose
+/// memory cgroup hit its limit) and logs it, the kill riding the sample at `carrier`.
+fn kernel_oom_series(carrier: u64, logged_at_ms: u64) -> Vec<Sample> {
+    let mut out: Vec<Sample> = (0..40)
+        .map(|s| {
+            let mut procs = vec![P(812, "java", 0, 5.0, 0.0, 6 * GIB)];
+            if s < 20 {
+                procs.push(P(900, "worker", 1, 1.0, 0.0, 300 * MIB));
+            }
+            let mut x = sample(s, 10.0, 8 * GIB, 5, &procs);
+            x.oom_kill_count = Some(u64::from(s >= 20));
+            for p in &mut x.top.processes {
+                if p.pid == 812 {
+                    p.cgroup = Some("/system.slice/app.service".to_owned());
+                }
+            }
+            x
+        })
+        .collect();
+    let mut kill = crate::OomKill::new(
+        at(19).saturating_add(Duration::from_millis(logged_at_ms)),
+        900,
+        "worker",
+    );
+    kill.anon_rss_bytes = Some(262_144 * 1024);
+    kill.file_rss_bytes = Some(1024 * 1024);
+    kill.shmem_rss_bytes = Some(0);
+    kill.constraint = Some("CONSTRAINT_MEMCG".to_owned());
+    kill.memcg = true;
+    kill.cgroup = Some("/system.slice/batch.service".to_owned());
+    out[carrier as usize].oom_kills.push(kill);
+    out
+}
+
+#[test]
+fn the_kernel_names_the_oom_victim_and_its_unit() {
+    // The line rides the sample that saw the counter rise, or one after it.
+    for carrier in [20, 21] {
+        let s = kernel_oom_series(carrier, 400);
+        let inc = detect_incidents(&s, &DetectOptions::default());
+        let oom: Vec<&Incident> = inc
+            .iter()
+            .filter(|i| i.kind == IncidentKind::OomKill)
+            .collect();
+        assert_eq!(oom.len(), 1, "{inc:?}");
+        let c = oom[0].culprit.as_ref().unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.pid, c.guessed),
+            ("worker", Some(900), false)
+        );
+        assert_eq!(c.unit.as_deref(), Some("batch.service"));
+        assert_eq!(
+            oom[0].label(),
+            "OOM killed worker (pid 900), 268 MB anon RSS, cgroup /system.slice/batch.service"
+        );
+    }
+}
+
+#[test]
+fn a_logged_kill_outside_the_window_is_not_this_incidents_victim() {
+    // Logged a second before the counter's previous sample: another kill's line (or a clock far off), so the
+    // incident falls back to the guess from vanished memory.
+    let mut s = kernel_oom_series(20, 0);
+    s[20].oom_kills[0].ts = at(17);
+    let inc = detect_incidents(&s, &DetectOptions::default());
+    let oom = inc
+        .iter()
+        .find(|i| i.kind == IncidentKind::OomKill)
+        .unwrap();
+    let c = oom.culprit.as_ref().unwrap();
+    assert!(c.guessed, "{c:?}");
+    assert_eq!((c.name.as_str(), c.anon_rss_bytes), ("worker", None));
 }

@@ -1,5 +1,6 @@
 //! The Linux sampler: reads `/proc` directly, one file per process per pass, keeping the files open between passes.
 
+pub(crate) mod kmsg;
 pub(crate) mod parse;
 pub(crate) mod taskstats;
 
@@ -93,8 +94,8 @@ struct ProcState {
 /// `/proc/PID/stat`, which holds CPU ticks (own and reaped children's), start time, parent, resident and virtual
 /// size, and the name. Those files stay open between passes and are re-read with `pread`; a process that exited
 /// fails the read (`ESRCH`) and a reused pid shows a different start time, so a new process never inherits the
-/// counters of an old one. Command line and user are read only for the processes that make the top lists, and
-/// cached per process identity.
+/// counters of an old one. Command line, user and cgroup (`/proc/PID/cgroup`) are read only for the processes that
+/// make the top lists, and cached per process identity.
 ///
 /// Kept-open files respect `RLIMIT_NOFILE`: at most [`max_open_files`](ProcSampler::max_open_files) stay open
 /// (three quarters of the soft limit in force when the sampler is created); beyond that, files are opened, read
@@ -123,7 +124,8 @@ pub struct ProcSampler {
     dirbuf: Vec<u8>,
     pids: Vec<u32>,
     procs: HashMap<u32, ProcState>,
-    details: HashMap<ProcessKey, ProcessDetails>,
+    /// Command line, user and cgroup of the listed processes, read once per identity.
+    details: HashMap<ProcessKey, (ProcessDetails, Option<String>)>,
     users: Users,
     open_files: usize,
     max_open: usize,
@@ -369,7 +371,8 @@ impl ProcSampler {
         start_time(self.btime_secs, start_ticks, self.clk_tck)
     }
 
-    fn details(&mut self, key: ProcessKey) -> ProcessDetails {
+    /// The command line, user and cgroup of a listed process, read when it first enters a list.
+    fn details(&mut self, key: ProcessKey) -> (ProcessDetails, Option<String>) {
         if let Some(d) = self.details.get(&key) {
             return d.clone();
         }
@@ -391,7 +394,15 @@ impl ProcSampler {
         let user = std::fs::metadata(self.path.as_str())
             .ok()
             .map(|m| self.users.name(m.uid()));
-        let d = ProcessDetails::new(cmdline, user);
+        self.path.clear();
+        let _ = write!(self.path, "/proc/{}/cgroup", key.pid);
+        let mut raw = Vec::new();
+        // A few hundred bytes (one line per v1 hierarchy); bounded in case of a strange file.
+        let cgroup = File::open(self.path.as_str())
+            .and_then(|f| f.take(CGROUP_READ_MAX).read_to_end(&mut raw))
+            .ok()
+            .and_then(|_| stabmon_core::cgroup::process_cgroup(&String::from_utf8_lossy(&raw)));
+        let d = (ProcessDetails::new(cmdline, user), cgroup);
         self.details.insert(key, d.clone());
         d
     }
@@ -472,6 +483,8 @@ fn cpu_usage(d: &CpuTimes) -> CpuUsage {
 
 /// The most of a command line read from `/proc/PID/cmdline` (once per process, when it enters a top list).
 const CMDLINE_READ_MAX: usize = 64 << 10;
+/// The most of `/proc/PID/cgroup` read (once per process, when it enters a top list).
+const CGROUP_READ_MAX: u64 = 16 << 10;
 
 impl Sampler for ProcSampler {
     fn name(&self) -> &'static str {
@@ -585,9 +598,10 @@ impl Sampler for ProcSampler {
         let mut top = attribute_with(self.opts.top_spec(), &stats, |_| ProcessDetails::default());
         drop(stats);
         for entry in &mut top.processes {
-            let d = self.details(entry.key());
+            let (d, cgroup) = self.details(entry.key());
             entry.cmdline = d.cmdline;
             entry.user = d.user;
+            entry.cgroup = cgroup;
         }
         // Forget details of processes that are gone or whose pid was reused.
         let (procs, btime, clk) = (&self.procs, self.btime_secs, self.clk_tck);

@@ -114,11 +114,7 @@ fn gap_panel(
             }
         }
         for e in &s.top.processes {
-            let key = ProcRef {
-                name: e.name.clone(),
-                pid: e.pid,
-                cmdline: e.cmdline.clone(),
-            };
+            let key = ProcRef::of(e);
             first_rss.entry(key.clone()).or_insert(e.rss_bytes);
             let ent = cpu_by.entry(key).or_insert((0.0, 0));
             ent.0 = ent.0.max(f64::from(e.cpu_pct));
@@ -142,11 +138,7 @@ fn gap_panel(
             .into_iter()
             .take(5)
             .map(|e| {
-                let key = ProcRef {
-                    name: e.name.clone(),
-                    pid: e.pid,
-                    cmdline: e.cmdline.clone(),
-                };
+                let key = ProcRef::of(e);
                 let first = first_rss.get(&key).copied().unwrap_or(e.rss_bytes);
                 let growth = i64::try_from(e.rss_bytes).unwrap_or(i64::MAX)
                     - i64::try_from(first).unwrap_or(i64::MAX);

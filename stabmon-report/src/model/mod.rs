@@ -173,6 +173,19 @@ pub(crate) struct ProcRef {
     pub(crate) name: String,
     pub(crate) pid: u32,
     pub(crate) cmdline: Option<String>,
+    /// The systemd unit or container, else the cgroup path, where the sample recorded a cgroup.
+    pub(crate) unit: Option<String>,
+}
+
+impl ProcRef {
+    pub(crate) fn of(p: &ProcessEntry) -> Self {
+        ProcRef {
+            name: p.name.clone(),
+            pid: p.pid,
+            cmdline: p.cmdline.clone(),
+            unit: p.unit().or_else(|| p.cgroup.clone().filter(|c| c != "/")),
+        }
+    }
 }
 
 /// One hoverable moment: a real sample's values and top processes.

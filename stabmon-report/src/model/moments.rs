@@ -7,11 +7,7 @@ fn proc_index(
     index: &mut HashMap<ProcRef, usize>,
     p: &ProcessEntry,
 ) -> usize {
-    let key = ProcRef {
-        name: p.name.clone(),
-        pid: p.pid,
-        cmdline: p.cmdline.clone(),
-    };
+    let key = ProcRef::of(p);
     if let Some(i) = index.get(&key) {
         return *i;
     }

@@ -69,6 +69,12 @@ pub(super) fn read_processes(
             ],
         )?;
         let ranks = rank_columns(&c, version)?;
+        // Schema 7 on: the cgroup (the unit is derived from it again).
+        let cgroup = if version >= 7 {
+            Some(c.str("cgroup")?)
+        } else {
+            None
+        };
         for i in 0..batch.num_rows() {
             if !range.contains(ts.value(i)) {
                 continue;
@@ -81,6 +87,7 @@ pub(super) fn read_processes(
             p.parent_pid = opt(ppid, i);
             p.cmdline = cmdline.get(i).map(str::to_owned);
             p.user = user.get(i).map(str::to_owned);
+            p.cgroup = cgroup.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
             let x = exact.row(i, path)?;
             p.cpu_pct = decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
                 .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, contain, invalid};
-use crate::layout::{EXITS, LATENCY, SegmentLoc, TABLES};
+use crate::layout::{EXITS, LATENCY, OOM_KILLS, SegmentLoc, TABLES};
 use crate::ranks::{name_order_key, process_sort_key};
 use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
@@ -15,6 +15,7 @@ use stabmon_core::attribution::{
 use super::exits::read_exits;
 use super::latency::read_latency;
 use super::names::read_names;
+use super::oom_kills::read_oom_kills;
 use super::processes::read_processes;
 use super::range::Range;
 use super::samples::{ListLen, read_samples};
@@ -115,15 +116,19 @@ fn read_segment_files(
             &files[2],
         )?;
     }
-    // Only segments whose samples carried probes have a latency file.
+    // Only segments whose samples carried probes have a latency file, exited names an exits file, and kills an
+    // OOM-kill file.
     let latency = seg.file(LATENCY);
     if latency.exists() {
         read_latency(&latency, whole, only, &mut samples)?;
     }
-    // Only segments whose samples carried exited names have an exits file.
     let exits = seg.file(EXITS);
     if exits.exists() {
         read_exits(&exits, whole, only, &mut samples)?;
+    }
+    let kills = seg.file(OOM_KILLS);
+    if kills.exists() {
+        read_oom_kills(&kills, whole, only, &mut samples)?;
     }
     samples.retain(|s| {
         let t = s.ts.as_unix_micros();

@@ -596,3 +596,55 @@ fn sampling_never_waits_for_compaction_and_a_backlog_is_reported_once() {
     rec.stop(Timestamp::from_unix_secs(T0 + 35)).unwrap();
     assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
 }
+
+/// `sample(i)` with its process's cgroup and, every fourth sample, an OOM kill the kernel log named.
+fn annexed_sample(i: u64) -> Sample {
+    let mut s = sample(i);
+    for p in &mut s.top.processes {
+        p.cgroup = Some(format!("/system.slice/worker-{}.service", p.pid));
+    }
+    if i % 4 == 3 {
+        let mut k = stabmon_core::OomKill::new(
+            s.ts.saturating_sub(Duration::from_millis(300)),
+            900 + i as u32,
+            "hog",
+        );
+        k.anon_rss_bytes = Some((i + 1) << 20);
+        k.constraint = Some("CONSTRAINT_MEMCG".into());
+        k.memcg = true;
+        k.cgroup = Some("/system.slice/batch.service".into());
+        s.oom_kills.push(k);
+    }
+    s
+}
+
+/// The cgroups (named once per process per journal) and the OOM kills (annexes of their sample) are recovered
+/// whole from a crashed recorder's journal through compaction, across a rotation that starts a journal naming
+/// them again.
+#[test]
+fn cgroups_and_oom_kills_are_recovered_whole_through_compaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut opts = RecorderOptions::new();
+    opts.rotate = Duration::from_secs(5);
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts.clone()).unwrap();
+    let want: Vec<Sample> = (0..12).map(annexed_sample).collect();
+    for s in &want {
+        // Rotating every 5 s outruns the compaction thread: that is no trouble here.
+        let notices = rec.record(s);
+        assert!(
+            notices
+                .iter()
+                .all(|n| matches!(n, Notice::CompactionBehind { .. })),
+            "{notices:?}"
+        );
+    }
+    drop(rec);
+    let (rec, recovery) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    // At least the live journal's two samples (closed journals may have been compacted before the crash).
+    assert!((2..=12).contains(&recovery.samples), "{recovery:?}");
+    assert!(recovery.set_aside.is_empty(), "{:?}", recovery.warnings);
+    let got = read_all(tmp.path());
+    assert_eq!(got, want);
+    assert_eq!(got.iter().map(|s| s.oom_kills.len()).sum::<usize>(), 3);
+    drop(rec);
+}

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use stabmon_core::latency::whole_micros;
-use stabmon_core::{CpuUsage, ExitedName, ExitedProcess, LatencyProbe, ProcessEntry, Sample};
+use stabmon_core::{
+    CpuUsage, ExitedName, ExitedProcess, LatencyProbe, OomKill, ProcessEntry, Sample,
+};
 
 use super::interner::Interner;
 use super::rows::{
@@ -63,6 +65,13 @@ pub(super) struct Buffer {
     /// Latency probes with the tick of the sample that carried them, in order.
     pub(super) latency: Vec<(i64, LatencyProbe)>,
 
+    /// The processes' cgroups and units, and the unit of each cgroup id (-1: none), for this row group.
+    pub(super) cgroups: Interner,
+    pub(super) units: Interner,
+    pub(super) unit_of_cgroup: HashMap<i32, i32>,
+    /// OOM kills with the tick of the sample that carried them, in order.
+    pub(super) oom_kills: Vec<(i64, OomKill)>,
+
     /// Exit counts and dropped-record counts (null: exits not recorded).
     pub(super) exit_count: Vec<Option<u32>>,
     pub(super) exit_dropped: Vec<Option<u32>>,
@@ -108,6 +117,8 @@ impl Buffer {
             &self.name_names,
             &self.top_process_names,
             &self.top_group_names,
+            &self.cgroups,
+            &self.units,
         ]
         .iter()
         .map(|i| i.bytes)
@@ -255,6 +266,8 @@ impl Buffer {
                     .map(|p| (ts, ExitRow::Process(p.clone()))),
             );
         }
+        self.oom_kills
+            .extend(s.oom_kills.iter().map(|k| (ts, k.clone())));
         Ok(())
     }
 
@@ -265,6 +278,8 @@ impl Buffer {
         let mut rows = std::mem::take(&mut self.procs);
         let idents = std::mem::take(&mut self.idents);
         self.ident_of_pid = HashMap::new();
+        // The cgroup interner is emptied when its column is made.
+        self.unit_of_cgroup = HashMap::new();
         rows.sort_unstable_by_key(|r| {
             let id = &idents[r.ident as usize];
             (id.pid, id.start_time, r.sample)
@@ -277,6 +292,21 @@ impl Buffer {
         let mut flags = 0;
         let cmdline = self.cmdlines.opt(p.cmdline.as_deref());
         let user = self.users.opt(p.user.as_deref());
+        let (cgroup, unit) = match p.cgroup.as_deref() {
+            Some(cg) => {
+                let id = self.cgroups.id(cg);
+                let unit = match self.unit_of_cgroup.get(&id) {
+                    Some(&u) => u,
+                    None => {
+                        let u = stabmon_core::cgroup::unit_of(cg).map_or(-1, |u| self.units.id(&u));
+                        self.unit_of_cgroup.insert(id, u);
+                        u
+                    }
+                };
+                (id, unit)
+            }
+            None => (-1, -1),
+        };
         let id = ProcIdentity {
             start_time: p.start_time.as_unix_micros(),
             pid: p.pid,
@@ -284,6 +314,8 @@ impl Buffer {
             name: self.proc_names.id(&p.name),
             cmdline: mark(&mut flags, P_CMDLINE, cmdline),
             user: mark(&mut flags, P_USER, user),
+            cgroup,
+            unit,
             flags,
         };
         if let Some(&k) = self.ident_of_pid.get(&p.pid)

@@ -8,10 +8,10 @@ use arrow_array::{
 };
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field};
-use stabmon_core::LatencyProbe;
 use stabmon_core::latency::whole_micros;
+use stabmon_core::{LatencyProbe, OomKill};
 
-use crate::layout::{EXITS, LATENCY};
+use crate::layout::{EXITS, LATENCY, OOM_KILLS};
 use crate::schema::schema;
 
 use super::buffer::{Buffer, ExitRow};
@@ -151,6 +151,56 @@ impl Buffer {
         RecordBatch::try_new(schema(EXITS), columns).map(Some)
     }
 
+    /// The OOM-kill rows of the row group, `None` when its samples carried no kill; empties them.
+    pub(super) fn take_oom_kill_batch(
+        &mut self,
+    ) -> Result<Option<RecordBatch>, arrow_schema::ArrowError> {
+        if self.oom_kills.is_empty() {
+            return Ok(None);
+        }
+        let rows = std::mem::take(&mut self.oom_kills);
+        let mut strings: [Interner; 5] = Default::default();
+        let [names, constraints, cgroups, oom_cgroups, units] = &mut strings;
+        let ids = |i: &mut Interner, f: &dyn Fn(&OomKill) -> Option<String>| -> Vec<Option<i32>> {
+            rows.iter().map(|(_, k)| f(k).map(|v| i.id(&v))).collect()
+        };
+        let name_ids = ids(names, &|k| Some(k.name.clone()));
+        let constraint_ids = ids(constraints, &|k| k.constraint.clone());
+        let cgroup_ids = ids(cgroups, &|k| k.cgroup.clone());
+        let oom_cgroup_ids = ids(oom_cgroups, &|k| k.oom_cgroup.clone());
+        let unit_ids = ids(units, &OomKill::unit);
+        let bytes = |f: fn(&OomKill) -> Option<u64>| -> ArrayRef {
+            Arc::new(UInt64Array::from_iter(rows.iter().map(|(_, k)| f(k))))
+        };
+        let ts = |v: Vec<i64>| -> ArrayRef {
+            Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
+        };
+        let columns: Vec<ArrayRef> = vec![
+            ts(rows.iter().map(|(ts, _)| *ts).collect()),
+            ts(rows.iter().map(|(_, k)| k.ts.as_unix_micros()).collect()),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|(_, k)| k.pid),
+            )),
+            names.array(name_ids)?,
+            bytes(|k| k.anon_rss_bytes),
+            bytes(|k| k.file_rss_bytes),
+            bytes(|k| k.shmem_rss_bytes),
+            bytes(|k| k.total_vm_bytes),
+            Arc::new(UInt32Array::from_iter(rows.iter().map(|(_, k)| k.uid))),
+            Arc::new(Int32Array::from_iter(
+                rows.iter().map(|(_, k)| k.oom_score_adj),
+            )),
+            constraints.array(constraint_ids)?,
+            Arc::new(BooleanArray::from_iter(
+                rows.iter().map(|(_, k)| Some(k.memcg)),
+            )),
+            cgroups.array(cgroup_ids)?,
+            oom_cgroups.array(oom_cgroup_ids)?,
+            units.array(unit_ids)?,
+        ];
+        RecordBatch::try_new(schema(OOM_KILLS), columns).map(Some)
+    }
+
     pub(super) fn samples_batch(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         fn ts(v: Vec<i64>) -> ArrayRef {
             Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
@@ -284,7 +334,11 @@ impl Buffer {
                 rows.iter().map(|r| r.virtual_bytes),
             )),
             11 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::cpu_rank))),
-            _ => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::rss_rank))),
+            12 => Arc::new(UInt16Array::from_iter(rows.iter().map(ProcRow::rss_rank))),
+            13 => self
+                .cgroups
+                .array(ids().map(ProcIdentity::cgroup).collect())?,
+            _ => self.units.array(ids().map(ProcIdentity::unit).collect())?,
         })
     }
 

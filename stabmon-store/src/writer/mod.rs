@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use stabmon_core::{Sample, Timestamp};
 
 use crate::error::{Error, io, pq};
-use crate::layout::{EXITS, LATENCY, TABLES, partition_dir, segment_stem, utc_date};
+use crate::layout::{EXITS, LATENCY, OOM_KILLS, TABLES, partition_dir, segment_stem, utc_date};
 
 mod buffer;
 mod columns;
@@ -196,10 +196,11 @@ impl StoreWriter {
                 source,
             })?;
         }
-        // The latency and exits tables' directories are created with their files, but a name taken there is
-        // taken too.
+        // The latency, exits and OOM-kill tables' directories are created with their files, but a name taken
+        // there is taken too.
         dirs.push(partition_dir(&self.root, LATENCY, host, date));
         dirs.push(partition_dir(&self.root, EXITS, host, date));
+        dirs.push(partition_dir(&self.root, OOM_KILLS, host, date));
         let stem = segment_stem(first);
         let mut n = 0u32;
         let name = loop {
@@ -229,6 +230,7 @@ impl StoreWriter {
             files,
             latency: None,
             exits: None,
+            oom_kills: None,
             zstd_level: self.opts.zstd_level,
             buf: Buffer::default(),
             first_string_bytes: 0,
@@ -238,7 +240,13 @@ impl StoreWriter {
     fn close_segment(&mut self, mut seg: Segment) -> Result<(), Error> {
         // On a flush error, still close the files so that what was flushed before is readable.
         let mut first_err = flush_row_group(&mut seg, &self.root).err();
-        for f in seg.files.into_iter().chain(seg.latency).chain(seg.exits) {
+        for f in seg
+            .files
+            .into_iter()
+            .chain(seg.latency)
+            .chain(seg.exits)
+            .chain(seg.oom_kills)
+        {
             let res = f
                 .writer
                 .into_inner()

@@ -23,6 +23,9 @@ pub(super) struct ProcIdentity {
     pub(super) name: i32,
     pub(super) cmdline: i32,
     pub(super) user: i32,
+    /// The cgroup's and its unit's ids in the buffer's interners, -1 where there is none.
+    pub(super) cgroup: i32,
+    pub(super) unit: i32,
     /// Which of the optional values are there (the `P_PARENT`, `P_CMDLINE`, `P_USER` bits).
     pub(super) flags: u8,
 }
@@ -36,6 +39,12 @@ impl ProcIdentity {
     }
     pub(super) fn user(&self) -> Option<i32> {
         present(self.flags, P_USER, self.user)
+    }
+    pub(super) fn cgroup(&self) -> Option<i32> {
+        (self.cgroup >= 0).then_some(self.cgroup)
+    }
+    pub(super) fn unit(&self) -> Option<i32> {
+        (self.unit >= 0).then_some(self.unit)
     }
 }
 
@@ -57,7 +66,7 @@ pub(super) struct ProcRow {
 }
 
 const _: () = assert!(std::mem::size_of::<ProcRow>() == 40);
-const _: () = assert!(std::mem::size_of::<ProcIdentity>() == 32);
+const _: () = assert!(std::mem::size_of::<ProcIdentity>() == 40);
 const _: () = assert!(std::mem::size_of::<NameRow>() == 32);
 
 pub(super) const P_PARENT: u8 = 1;

@@ -9,7 +9,7 @@ use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, ArrowWriterOption
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::error::{Error, arrow, io, pq};
-use crate::layout::{EXITS, LATENCY, partition_dir};
+use crate::layout::{EXITS, LATENCY, OOM_KILLS, partition_dir};
 use crate::schema::{Variant, schema, writer_properties};
 
 use super::buffer::Buffer;
@@ -38,6 +38,8 @@ pub(super) struct Segment {
     pub(super) latency: Option<SegmentFile>,
     /// The exits table's file, opened when the first exited name arrives.
     pub(super) exits: Option<SegmentFile>,
+    /// The OOM-kill table's file, opened when the first kill arrives.
+    pub(super) oom_kills: Option<SegmentFile>,
     pub(super) zstd_level: i32,
     pub(super) buf: Buffer,
     /// The buffer's string bytes after the row group's first sample (see
@@ -75,16 +77,21 @@ pub(super) fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Erro
         Ok(Arc::clone(batch.column(i)))
     })?;
     drop(batch);
-    let latency = seg.buf.take_latency_batch().map_err(arrow(root))?;
-    let exits = seg.buf.take_exits_batch().map_err(arrow(root))?;
-    for (table, batch) in [(LATENCY, latency), (EXITS, exits)] {
-        let Some(batch) = batch else {
-            continue;
-        };
-        let slot = if table == LATENCY {
-            &mut seg.latency
-        } else {
-            &mut seg.exits
+    // The tables only some segments have: their file is opened with their first rows.
+    let optional = [
+        (LATENCY, seg.buf.take_latency_batch().map_err(arrow(root))?),
+        (EXITS, seg.buf.take_exits_batch().map_err(arrow(root))?),
+        (
+            OOM_KILLS,
+            seg.buf.take_oom_kill_batch().map_err(arrow(root))?,
+        ),
+    ];
+    for (table, batch) in optional {
+        let Some(batch) = batch else { continue };
+        let slot = match table {
+            LATENCY => &mut seg.latency,
+            EXITS => &mut seg.exits,
+            _ => &mut seg.oom_kills,
         };
         let f = optional_file(
             slot,
@@ -100,9 +107,10 @@ pub(super) fn flush_row_group(seg: &mut Segment, root: &Path) -> Result<(), Erro
     Ok(())
 }
 
-/// The file of a table that only some segments have, opened (with its directory) on first use.
+/// The file of a table that only some segments have (latency, exits, OOM kills), opened with its directory when its
+/// first rows arrive.
 fn optional_file<'a>(
-    file: &'a mut Option<SegmentFile>,
+    slot: &'a mut Option<SegmentFile>,
     root: &Path,
     table: &str,
     host: &str,
@@ -110,7 +118,7 @@ fn optional_file<'a>(
     name: &str,
     zstd_level: i32,
 ) -> Result<&'a mut SegmentFile, Error> {
-    if let Some(f) = file {
+    if let Some(f) = slot {
         return Ok(f);
     }
     let dir = partition_dir(root, table, host, date);
@@ -118,7 +126,8 @@ fn optional_file<'a>(
         path: dir.clone(),
         source,
     })?;
-    Ok(file.insert(open_file(&dir, name, table, host, zstd_level)?))
+    let file = open_file(&dir, name, table, host, zstd_level)?;
+    Ok(slot.insert(file))
 }
 
 /// Creates a table's file of a segment under its hidden temporary name.
