@@ -373,46 +373,40 @@ impl OutcomeKind {
 
 /// A probe as analysis and charts read it (16 bytes, where a [`LatencyProbe`] takes about 170 with its target's
 /// name): when it started, its round trip, and how it ended. A series keeps these per target.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProbePoint {
     /// When the probe started.
     pub ts: Timestamp,
-    /// The round trip of a successful probe, milliseconds (an `f32` keeps 7 digits: a microsecond up to 10 s);
-    /// `NaN` for a failure or where it was not measured.
-    pub rtt_ms: f32,
+    /// The round trip of a successful probe in whole microseconds, as the store keeps it ([`u32::MAX`] for a
+    /// failure or where it was not measured; a round trip of 71 minutes or more is kept as just under).
+    pub rtt_us: u32,
     /// How it ended.
     pub outcome: OutcomeKind,
 }
 
-impl PartialEq for ProbePoint {
-    fn eq(&self, o: &Self) -> bool {
-        self.ts == o.ts && self.rtt_ms.to_bits() == o.rtt_ms.to_bits() && self.outcome == o.outcome
-    }
-}
-
 impl ProbePoint {
-    /// A point: when the probe started, its round trip where it succeeded, and how it ended.
+    /// A point: when the probe started, its round trip in milliseconds where it succeeded (kept to the nearest
+    /// microsecond), and how it ended.
     pub fn new(ts: Timestamp, rtt_ms: Option<f64>, outcome: OutcomeKind) -> Self {
+        let rtt_us = rtt_ms.filter(|ms| !ms.is_nan()).map_or(u32::MAX, |ms| {
+            (ms * 1000.0).round().clamp(0.0, f64::from(u32::MAX - 1)) as u32
+        });
         ProbePoint {
             ts,
-            rtt_ms: rtt_ms.map_or(f32::NAN, |ms| ms as f32),
+            rtt_us,
             outcome,
         }
     }
 
     /// The point of `p`.
     pub fn of(p: &LatencyProbe) -> Self {
-        ProbePoint {
-            ts: p.ts,
-            rtt_ms: p.round_trip_ms().map_or(f32::NAN, |ms| ms as f32),
-            outcome: OutcomeKind::of(&p.outcome),
-        }
+        ProbePoint::new(p.ts, p.round_trip_ms(), OutcomeKind::of(&p.outcome))
     }
 
-    /// The round trip of a successful probe, as [`LatencyProbe::round_trip_ms`] gives it.
+    /// The round trip of a successful probe, milliseconds.
     pub fn round_trip_ms(&self) -> Option<f64> {
-        (!self.rtt_ms.is_nan()).then_some(f64::from(self.rtt_ms))
+        (self.rtt_us != u32::MAX).then(|| f64::from(self.rtt_us) / 1000.0)
     }
 }
 
@@ -641,7 +635,7 @@ mod tests {
                 .map(|(i, &v)| ProbePoint::new(at(i as i64), Some(v), OutcomeKind::Ok))
                 .chain([ProbePoint::new(at(-1), None, OutcomeKind::Timeout)])
                 .collect();
-            // Through the points' f32 round trips, as the series keeps them.
+            // Through the points' round trips in microseconds, as the series keeps them.
             let kept: Vec<f64> = probes
                 .iter()
                 .filter_map(ProbePoint::round_trip_ms)
