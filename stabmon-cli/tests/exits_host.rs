@@ -20,7 +20,9 @@ mod linux {
 
     use serde_json::Value;
 
-    use crate::host_util::{incidents, named_yes, quiet_or_skip, start_recorder, wait_recorder};
+    use crate::host_util::{
+        incidents, named_yes, quiet_or_skip, stabmon, start_recorder, wait_recorder,
+    };
 
     #[test]
     #[ignore = "needs a quiet machine, the privilege for exit records, and 50 s: run alone, after the suite"]
@@ -95,11 +97,19 @@ mod linux {
             "{exited} of {spawned} workers counted: {inc:#?}"
         );
         assert!(c["cpu_pct"].as_f64().unwrap_or(0.0) >= 80.0, "{inc:#?}");
-        let summary = inc["summary"].as_str().unwrap_or_default();
-        assert!(
-            summary.contains(&format!("stabmon-storm (x{exited} exited)")),
-            "{summary}"
+        // The label a user reads in the terminal table's CULPRIT column.
+        let table = stabmon()
+            .args(["incidents", "--data"])
+            .arg(&data)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let table = String::from_utf8_lossy(&table.stdout);
+        let label = format!("stabmon-storm (x{exited} exited)");
+        assert!(table.contains(&label), "no {label:?} in:\n{table}");
+        println!(
+            "{}: {} ({spawned} workers spawned; the table says {label})",
+            inc["kind"], inc["summary"]
         );
-        println!("{}: {summary} ({spawned} workers spawned)", inc["kind"]);
     }
 }

@@ -76,7 +76,7 @@ pub fn start_recorder(data: &Path, duration: &str) -> (Child, Instant) {
     (child, started)
 }
 
-fn stabmon() -> Command {
+pub fn stabmon() -> Command {
     let mut c = Command::new(assert_cmd::cargo::cargo_bin("stabmon"));
     c.env_remove("STABMON_DATA");
     c
