@@ -362,6 +362,8 @@ pub trait Deliver {
     fn mail(&mut self, event: &Event) -> Result<(), String>;
     /// Posts `event` to the webhook.
     fn webhook(&mut self, event: &Event) -> Result<(), String>;
+    /// Called after each delivery attempt of an event, its mail and its webhook both tried.
+    fn attempted(&mut self) {}
 }
 
 /// The worker's logic, driven by [`Worker::tick`] with the current time (a fake clock in tests).
@@ -519,6 +521,7 @@ impl<D: Deliver> Worker<D> {
                     Err(e) => errors.push(e),
                 }
             }
+            self.deliver.attempted();
             let what = match ev.kind {
                 EventKind::Digest => "the digest",
                 EventKind::Incidents => "the incident mail",
@@ -612,6 +615,12 @@ impl Sender {
 }
 
 impl Deliver for Sender {
+    /// The rendering the mail and the webhook shared is dropped: the recorder does not keep a page between
+    /// events.
+    fn attempted(&mut self) {
+        self.last = None;
+    }
+
     fn mail(&mut self, ev: &Event) -> Result<(), String> {
         if self.channels.mail.is_none() {
             return Ok(());
