@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
-use stabmon_core::analysis::{NameUsage, PidUsage, UnitUsageAcc, rank_by_memory};
+use stabmon_core::analysis::{NameUsage, PidUsage, UnitUsage, UnitUsageAcc, rank_by_memory};
 use stabmon_core::{Timestamp, human};
 use stabmon_store::DefaultRange;
 
@@ -94,56 +94,118 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     spin.finish_and_clear();
     let got = got?;
     select::print_warnings(&src);
-    let (samples, window_secs) = (got.samples, got.covered_secs);
-    if samples == 0 {
-        eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
-        return Ok(ExitCode::FAILURE);
-    }
     let mut usage = got.names;
     if args.by == By::Memory {
         rank_by_memory(&mut usage);
     }
-    if args.limit > 0 {
-        usage.truncate(args.limit);
-    }
-    let avg_pct = |cpu_s: f64| avg_cpu_pct(cpu_s, window_secs);
+    let by = match args.by {
+        By::Cpu | By::Unit => "CPU",
+        By::Memory => "memory",
+    };
+    let layout = Layout {
+        by: by.to_ascii_lowercase(),
+        key: "names",
+        title: format!("top processes of {host} by {by}"),
+        note: "CPU-S: CPU seconds, a range where samples did not list the name",
+        columns: columns(),
+    };
+    let head = Head {
+        host: &host,
+        from,
+        to,
+        samples: got.samples,
+        window_secs: got.covered_secs,
+    };
+    print_ranking(args, &src, &head, &layout, usage)
+}
 
+/// The range a ranking covers: its host, ends, samples and covered time.
+struct Head<'a> {
+    host: &'a str,
+    from: Timestamp,
+    to: Timestamp,
+    samples: u64,
+    window_secs: f64,
+}
+
+/// How a ranking prints: what it ranks by (JSON `by`), the JSON key of its list, the table's title and a note on
+/// its columns, and the columns.
+struct Layout {
+    by: String,
+    key: &'static str,
+    title: String,
+    note: &'static str,
+    columns: Vec<Column>,
+}
+
+/// One entry of a ranking (a name, a unit), as a table row and as JSON, given its mean CPU over the window.
+trait Ranked {
+    fn cpu_seconds(&self) -> f64;
+    fn json(&self, avg_cpu_pct: f64, args: &TopArgs) -> Value;
+    fn row(&self, rank: usize, avg_cpu_pct: f64, args: &TopArgs) -> Vec<Cell>;
+}
+
+impl Ranked for NameUsage {
+    fn cpu_seconds(&self) -> f64 {
+        self.cpu_seconds
+    }
+    fn json(&self, avg_cpu_pct: f64, args: &TopArgs) -> Value {
+        name_json(self, avg_cpu_pct, args.pids)
+    }
+    fn row(&self, rank: usize, avg_cpu_pct: f64, args: &TopArgs) -> Vec<Cell> {
+        row(rank, self, avg_cpu_pct, args)
+    }
+}
+
+/// Prints a ranking (best first) as JSON or a table, at most `--limit` entries; a range without samples is
+/// explained on stderr and fails.
+fn print_ranking<T: Ranked>(
+    args: &TopArgs,
+    src: &select::Source,
+    head: &Head<'_>,
+    layout: &Layout,
+    mut list: Vec<T>,
+) -> anyhow::Result<ExitCode> {
+    if head.samples == 0 {
+        eprintln!(
+            "stabmon: {}",
+            select::explain_empty(src, head.from, head.to)?
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if args.limit > 0 {
+        list.truncate(args.limit);
+    }
+    let avg_pct = |u: &T| avg_cpu_pct(u.cpu_seconds(), head.window_secs);
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        let names: Vec<Value> = usage
-            .iter()
-            .map(|u| name_json(u, avg_pct(u.cpu_seconds), args.pids))
-            .collect();
-        let by = match args.by {
-            By::Cpu | By::Unit => "cpu",
-            By::Memory => "memory",
-        };
-        let head = (host.as_str(), from, to, samples, window_secs);
-        return print_json(&mut out, &document(head, by, "names", names));
+        let list: Vec<Value> = list.iter().map(|u| u.json(avg_pct(u), args)).collect();
+        let doc = (
+            head.host,
+            head.from,
+            head.to,
+            head.samples,
+            head.window_secs,
+        );
+        return print_json(&mut out, &document(doc, &layout.by, layout.key, list));
     }
-
-    let style = Style::for_stdout();
-    let columns = columns();
-    let rows: Vec<Vec<Cell>> = usage
+    let rows: Vec<Vec<Cell>> = list
         .iter()
         .enumerate()
-        .map(|(i, u)| row(i + 1, u, avg_pct(u.cpu_seconds), args))
+        .map(|(i, u)| u.row(i + 1, avg_pct(u), args))
         .collect();
     writeln!(
         out,
-        "top processes of {host} by {} from {} to {} ({} samples; times in {}; CPU-S: CPU seconds, a range where \
-         samples did not list the name)",
-        match args.by {
-            By::Cpu | By::Unit => "CPU",
-            By::Memory => "memory",
-        },
-        table::local_time(from),
-        table::local_time(to),
-        samples,
-        table::local_zone()
+        "{} from {} to {} ({} samples; times in {}; {})",
+        layout.title,
+        table::local_time(head.from),
+        table::local_time(head.to),
+        head.samples,
+        table::local_zone(),
+        layout.note
     )?;
-    out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
+    out.write_all(table::render(&layout.columns, &rows, &Style::for_stdout()).as_bytes())?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -286,79 +348,58 @@ fn run_by_unit(
     spin.finish_and_clear();
     summed?;
     select::print_warnings(src);
-    if samples == 0 {
-        eprintln!("stabmon: {}", select::explain_empty(src, from, to)?);
-        return Ok(ExitCode::FAILURE);
-    }
-    let mut units = acc.finish();
-    if args.limit > 0 {
-        units.truncate(args.limit);
-    }
-    let avg_pct = |cpu_s: f64| avg_cpu_pct(cpu_s, window_secs);
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    if args.json {
-        let units: Vec<Value> = units
-            .iter()
-            .map(|u| {
-                json!({
-                    "unit": u.unit,
-                    "cpu_seconds": u.cpu_seconds,
-                    "avg_cpu_pct": avg_pct(u.cpu_seconds),
-                    "peak_rss_bytes": u.peak_rss_bytes,
-                    "max_process_count": u.max_process_count,
-                    "samples_listed": u.samples_listed,
-                    "names": u.names.iter().take(args.pids.max(1)).map(|(n, c)| json!({"name": n, "cpu_seconds": c})).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let head = (host, from, to, samples, window_secs);
-        return print_json(&mut out, &document(head, "unit", "units", units));
-    }
-    let style = Style::for_stdout();
-    let columns = [
-        Column::right("#"),
-        Column::text("UNIT"),
-        Column::right("CPU-S"),
-        Column::right("AVG CPU"),
-        Column::right("PEAK RSS"),
-        Column::right("PROCS"),
-        Column::text("BUSIEST NAMES"),
-    ];
-    let rows: Vec<Vec<Cell>> = units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            let names: Vec<String> = u
-                .names
-                .iter()
-                .take(args.pids.max(1))
-                .map(|(n, c)| format!("{n} ({c:.0}s)"))
-                .collect();
-            vec![
-                Cell::from((i + 1).to_string()),
-                table::painted(
-                    u.unit.clone().unwrap_or_else(|| "-".to_owned()),
-                    Style::bold,
-                ),
-                Cell::from(format!("{:.0}", u.cpu_seconds)),
-                Cell::from(human::pct(avg_pct(u.cpu_seconds))),
-                Cell::from(human::bytes(u.peak_rss_bytes)),
-                Cell::from(u.max_process_count.to_string()),
-                Cell::from(names.join(", ")),
-            ]
-        })
-        .collect();
-    writeln!(
-        out,
-        "top units of {host} by CPU from {} to {} ({} samples; times in {}; the listed processes of each systemd \
-         unit or container, else cgroup; -: no cgroup recorded)",
-        table::local_time(from),
-        table::local_time(to),
+    let mut columns = vec![Column::right("#"), Column::text("UNIT")];
+    columns.extend(["CPU-S", "AVG CPU", "PEAK RSS", "PROCS"].map(Column::right));
+    columns.push(Column::text("BUSIEST NAMES"));
+    let layout = Layout {
+        by: "unit".to_owned(),
+        key: "units",
+        title: format!("top units of {host} by CPU"),
+        note: "the listed processes of each systemd unit or container, else cgroup; -: no cgroup recorded",
+        columns,
+    };
+    let head = Head {
+        host,
+        from,
+        to,
         samples,
-        table::local_zone()
-    )?;
-    out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+        window_secs,
+    };
+    print_ranking(args, src, &head, &layout, acc.finish())
+}
+
+impl Ranked for UnitUsage {
+    fn cpu_seconds(&self) -> f64 {
+        self.cpu_seconds
+    }
+    fn json(&self, avg_cpu_pct: f64, args: &TopArgs) -> Value {
+        let names = self.names.iter().take(args.pids.max(1));
+        json!({
+            "unit": self.unit,
+            "cpu_seconds": self.cpu_seconds,
+            "avg_cpu_pct": avg_cpu_pct,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "max_process_count": self.max_process_count,
+            "samples_listed": self.samples_listed,
+            "names": names.map(|(n, c)| json!({"name": n, "cpu_seconds": c})).collect::<Vec<_>>(),
+        })
+    }
+    fn row(&self, rank: usize, avg_cpu_pct: f64, args: &TopArgs) -> Vec<Cell> {
+        let names: Vec<String> = self
+            .names
+            .iter()
+            .take(args.pids.max(1))
+            .map(|(n, c)| format!("{n} ({c:.0}s)"))
+            .collect();
+        let unit = self.unit.clone().unwrap_or_else(|| "-".to_owned());
+        vec![
+            Cell::from(rank.to_string()),
+            table::painted(unit, Style::bold),
+            Cell::from(format!("{:.0}", self.cpu_seconds)),
+            Cell::from(human::pct(avg_cpu_pct)),
+            Cell::from(human::bytes(self.peak_rss_bytes)),
+            Cell::from(self.max_process_count.to_string()),
+            Cell::from(names.join(", ")),
+        ]
+    }
 }
