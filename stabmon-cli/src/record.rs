@@ -232,6 +232,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     // The first failure that ends recording early; the data written so far is still finished below.
     let mut failure: Option<anyhow::Error> = None;
     let mut target_states = TargetStates::default();
+    let mut kernel_loss_logged = false;
     loop {
         match collector.next_sample() {
             Ok(Some(sample)) => {
@@ -243,6 +244,16 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 }
                 for change in target_states.update(&sample.latency) {
                     log(&change);
+                }
+                if !kernel_loss_logged
+                    && collector.lost_kernel_records() + collector.dropped_oom_kills() > 0
+                {
+                    kernel_loss_logged = true;
+                    log(
+                        "kernel log: records were lost before they were read (the kernel overwrote them): an OOM \
+                         kill among them is not named from the log, and the vanished-memory guess stands in; the \
+                         count is logged at the stop",
+                    );
                 }
                 if let Some(shipper) = &mut shipper {
                     for n in shipper.notices(recorder.compaction_backlog()) {
@@ -274,10 +285,15 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 log(w);
             }
             log(&format!(
-                "recording stopped: {} samples ({} dropped while the disk could not be written) in {}",
+                "recording stopped: {} samples ({} dropped while the disk could not be written) in {}{}",
                 summary.samples,
                 dropped,
-                data_dir.display()
+                data_dir.display(),
+                losses(
+                    collector.lost_kernel_records(),
+                    collector.dropped_oom_kills(),
+                    collector.dropped_probes()
+                )
             ))
         }
         Err(e) => {
@@ -384,6 +400,27 @@ fn stop_on_signals(stop: StopHandle) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What the collector lost on the way, for the stop line: `""` when nothing was.
+fn losses(kernel_records: u64, oom_kills: u64, probes: u64) -> String {
+    let parts: Vec<String> = [
+        (
+            kernel_records,
+            "kernel log record(s) overwritten before they were read",
+        ),
+        (oom_kills, "OOM kill(s) dropped"),
+        (probes, "latency probe(s) dropped"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; lost: {}", parts.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +454,15 @@ mod tests {
             ProbeOutcome::Other("no ICMP".into()),
         )]);
         assert!(lines[0].contains("gw failed (other: no ICMP)"), "{lines:?}");
+    }
+
+    #[test]
+    fn the_stop_line_names_what_was_lost_and_only_that() {
+        assert_eq!(super::losses(0, 0, 0), "");
+        assert_eq!(
+            super::losses(3, 0, 12),
+            "; lost: 3 kernel log record(s) overwritten before they were read, 12 latency probe(s) dropped"
+        );
+        assert_eq!(super::losses(0, 1, 0), "; lost: 1 OOM kill(s) dropped");
     }
 }

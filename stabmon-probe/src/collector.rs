@@ -363,6 +363,7 @@ pub struct Collector {
     exits: Exits,
     kernel_log: KernelLogState,
     dropped_oom_kills: u64,
+    lost_kernel_records: u64,
     /// OOM kills taken for a reading that failed: they ride the next sample.
     unclaimed_kills: Vec<stabmon_core::OomKill>,
 }
@@ -402,11 +403,16 @@ impl KernelLogState {
         KernelLogState::Off("the kernel log is only read on Linux".into())
     }
 
-    fn take(&self) -> (Vec<stabmon_core::OomKill>, u64) {
+    /// The kills found since the last call, how many were dropped, and how many kernel records were overwritten
+    /// before they were read.
+    fn take(&self) -> (Vec<stabmon_core::OomKill>, u64, u64) {
         match self {
             #[cfg(target_os = "linux")]
-            KernelLogState::On(log) => log.take(),
-            KernelLogState::Off(_) => (Vec::new(), 0),
+            KernelLogState::On(log) => {
+                let t = log.take();
+                (t.kills, t.dropped, t.overwritten)
+            }
+            KernelLogState::Off(_) => (Vec::new(), 0, 0),
         }
     }
 }
@@ -470,6 +476,7 @@ impl Collector {
                 "the collector was made around a sampler of its own".into(),
             ),
             dropped_oom_kills: 0,
+            lost_kernel_records: 0,
             unclaimed_kills: Vec::new(),
         }
     }
@@ -489,6 +496,13 @@ impl Collector {
     /// (over 10,000 waiting); 0 for a collector that is polled on schedule.
     pub fn dropped_oom_kills(&self) -> u64 {
         self.dropped_oom_kills
+    }
+
+    /// How many kernel log records the kernel overwrote in its ring buffer before the reader got to them (a burst
+    /// of kernel messages, or a reader starved of CPU): an OOM kill among them is not named from the log, and
+    /// the vanished-memory guess stands in for it. 0 where the log is not read.
+    pub fn lost_kernel_records(&self) -> u64 {
+        self.lost_kernel_records
     }
 
     /// The latency targets probed (empty when none is configured).
@@ -596,9 +610,10 @@ impl Collector {
             self.dropped_probes += dropped;
         }
         // Likewise the OOM kills logged before the reading starts.
-        let (kills, dropped) = self.kernel_log.take();
+        let (kills, dropped, overwritten) = self.kernel_log.take();
         self.unclaimed_kills.extend(kills);
         self.dropped_oom_kills += dropped;
+        self.lost_kernel_records += overwritten;
         let mut sample = self.sampler.sample_at(ts, reading)?;
         sample.lateness = lateness;
         sample.latency = std::mem::take(&mut self.unclaimed);

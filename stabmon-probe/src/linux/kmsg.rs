@@ -176,6 +176,20 @@ fn wall_time(usec: u64) -> Timestamp {
 struct Pending {
     kills: VecDeque<OomKill>,
     dropped: u64,
+    /// Records the kernel overwrote before they were read (`EPIPE`).
+    overwritten: u64,
+}
+
+/// What the kernel log reader found since the last [`KernelLog::take`].
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    /// The kills, in the order the kernel logged them.
+    pub(crate) kills: Vec<OomKill>,
+    /// Kills dropped because too many waited.
+    pub(crate) dropped: u64,
+    /// Records of any kind the kernel overwrote in its ring buffer before they were read: an OOM kill among them
+    /// is missed.
+    pub(crate) overwritten: u64,
 }
 
 /// The kernel log reader: a thread that follows `/dev/kmsg` from the end it had when it started, and keeps the
@@ -220,12 +234,14 @@ impl KernelLog {
         })
     }
 
-    /// The kills found since the last call, in the order the kernel logged them, and how many were dropped
-    /// because too many waited.
-    pub(crate) fn take(&self) -> (Vec<OomKill>, u64) {
+    /// What was found since the last call.
+    pub(crate) fn take(&self) -> Taken {
         let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        let dropped = std::mem::take(&mut p.dropped);
-        (p.kills.drain(..).collect(), dropped)
+        Taken {
+            kills: p.kills.drain(..).collect(),
+            dropped: std::mem::take(&mut p.dropped),
+            overwritten: std::mem::take(&mut p.overwritten),
+        }
     }
 }
 
@@ -299,8 +315,13 @@ fn follow(file: File, wake: &OwnedFd, pending: &Mutex<Pending>) {
                         p.kills.push_back(kill);
                     }
                 }
-                // Records were overwritten before they were read: go on with the next one.
-                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {}
+                // Records were overwritten before they were read: counted, then on with the next one.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => {
+                    pending
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .overwritten += 1;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => return,
