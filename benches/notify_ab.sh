@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Mail on vs off: two recorders of the same binary side by side (same load, same processes, 1 s, top 10), B with
-# the digest, incident mail (at most one a minute) and a webhook to a local HTTP server that answers 200; a CPU
-# burner midway gives B an incident to detect, render and post, and B's digest falls due a minute in. Prints
-# each recorder's CPU time per sample (user + system over the whole run, from GNU time) and peak RSS, and B/A.
+# the digest and incident mail (at most one a minute) sent to a real SMTP server on 127.0.0.1 (aiosmtpd, STARTTLS
+# with a self-signed certificate, login), and a webhook to a local HTTP server that answers 200; a CPU burner
+# midway gives B an incident to detect, render, mail and post, and B's digest falls due a minute in. Prints each
+# recorder's CPU time per sample (user + system over the whole run, from GNU time) and peak RSS, and B/A.
 #
 #   B=target/release/stabmon bash benches/notify_ab.sh          # 5 minutes
 #   SOAK=10m PROCS=1000 B=... bash benches/notify_ab.sh
 #
-# Needs GNU time (/usr/bin/time) and python3. Sends nothing beyond 127.0.0.1. Children are killed on exit.
+# Needs GNU time (/usr/bin/time), openssl and python3 with aiosmtpd. Sends nothing beyond 127.0.0.1. Children are killed on exit.
 set -euo pipefail
 
 SOAK=${SOAK:-5m}
@@ -43,11 +44,27 @@ PY
 pids+=($!)
 digest_at=$(date -d '+1 minute' +%H:%M)
 
+# The SMTP server: the mail tests' aiosmtpd wrapper, which writes each message it receives to $data/mail.
+python3 -c 'import aiosmtpd' 2>/dev/null || { echo "needs python3 with aiosmtpd (pip install aiosmtpd)" >&2; exit 1; }
+mkdir -p "$data/mail"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:FALSE \
+    -keyout "$data/key.pem" -out "$data/cert.pem" 2>/dev/null
+mkfifo "$data/smtp.in"
+python3 "$root/stabmon-cli/tests/support/smtp_server.py" starttls "$data/cert.pem" "$data/key.pem" "$data/mail" \
+    <"$data/smtp.in" >"$data/smtp.out" 2>"$data/smtp.err" &
+pids+=($!)
+exec 9>"$data/smtp.in" # the server stops when this closes
+for _ in $(seq 100); do grep -q READY "$data/smtp.out" 2>/dev/null && break; sleep 0.1; done
+smtp_port=$(awk '/READY/ {print $2}' "$data/smtp.out")
+[ -n "$smtp_port" ] || { echo "the SMTP server did not start" >&2; exit 1; }
+
 common=(record --interval 1s --top 10 --duration "$SOAK")
 /usr/bin/time -f '%M %U %S' -o "$data/a.time" "$B" "${common[@]}" --data "$data/a" 2>"$data/a.log" &
 ra=$!
 pids+=($ra)
-/usr/bin/time -f '%M %U %S' -o "$data/b.time" "$B" "${common[@]}" --data "$data/b" \
+STABMON_SMTP_PASSWORD=s3cret /usr/bin/time -f '%M %U %S' -o "$data/b.time" "$B" "${common[@]}" --data "$data/b" \
+    --smtp "smtp://stabmon@127.0.0.1:$smtp_port" --smtp-ca "$data/cert.pem" --mail-to ops@example.org \
     --incident-mail --incident-mail-every 1m --digest-at "$digest_at" \
     --webhook "http://127.0.0.1:$port/hook" 2>"$data/b.log" &
 rb=$!
@@ -73,7 +90,9 @@ try:
     posts = len(open(f"{data}/posts").read().split())
 except OSError:
     posts = 0
-print(f"side by side for {soak}; B posted {posts} time(s) to its webhook")
+import os
+mails = len([f for f in os.listdir(f"{data}/mail") if f.endswith(".json")])
+print(f"side by side for {soak}; B sent {mails} mail(s) and posted {posts} time(s) to its webhook")
 print(f"{'':<10} {'samples':>8} {'CPU s':>7} {'CPU/sample':>11} {'peak RSS':>10}")
 for side, name in (("a", "mail off"), ("b", "mail on")):
     rss, cpu, n = res[side]
