@@ -88,6 +88,52 @@ impl Sample {
             ..Sample::default()
         }
     }
+
+    /// The CPU of the processes named `name` that exited over this sample's interval, in % of one core (0 when
+    /// none did, or exits are not recorded).
+    pub fn exited_cpu_pct(&self, name: &str) -> f64 {
+        self.exits
+            .iter()
+            .flat_map(|e| &e.names)
+            .filter(|n| n.name == name)
+            .map(|n| n.cpu_pct(self.interval))
+            .sum()
+    }
+
+    /// The name whose processes used the most CPU over the interval: the listed ones' summed
+    /// [`cpu_pct`](NameTotal::cpu_pct) plus those that [exited](Exits::names) within it, so a storm of
+    /// short-lived workers is a group like a pool of long-lived ones. As [`TopProcesses::busiest_group`] (which it
+    /// is where no exits are recorded), the busiest process's name is left out where that process alone used more
+    /// than two thirds of it; ties go to the first name in byte order. Returns the name and its CPU, % of one core.
+    pub fn busiest_group(&self) -> Option<(&str, f32)> {
+        let Some(exits) = self.exits.as_ref().filter(|e| !e.names.is_empty()) else {
+            return self
+                .top
+                .busiest_group()
+                .map(|n| (n.name.as_str(), n.cpu_pct));
+        };
+        let top = self.top.busiest_process();
+        let listed = self
+            .top
+            .names
+            .iter()
+            .filter(|n| !n.cpu_pct.is_nan())
+            .map(|n| {
+                (
+                    n.name.as_str(),
+                    n.cpu_pct + self.exited_cpu_pct(&n.name) as f32,
+                )
+            });
+        let exited_only = exits
+            .names
+            .iter()
+            .filter(|e| !self.top.names.iter().any(|n| n.name == e.name))
+            .map(|e| (e.name.as_str(), self.exited_cpu_pct(&e.name) as f32));
+        listed
+            .chain(exited_only)
+            .filter(|(name, cpu)| top.is_none_or(|p| p.name != *name || 1.5 * p.cpu_pct < *cpu))
+            .min_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)))
+    }
 }
 
 /// CPU time split by kind, in percent of the capacity measured (all cores for [`Sample::cpu`], one core for
@@ -430,6 +476,15 @@ impl ExitedName {
             name: name.into(),
             ..ExitedName::default()
         }
+    }
+
+    /// Their CPU time as a share of `interval`, in % of one core (0 for an empty interval).
+    pub fn cpu_pct(&self, interval: Duration) -> f64 {
+        let secs = interval.as_secs_f64();
+        if secs <= 0.0 {
+            return 0.0;
+        }
+        100.0 * self.cpu_time.as_secs_f64() / secs
     }
 }
 

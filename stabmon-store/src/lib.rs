@@ -101,7 +101,7 @@
 //! pyarrow: `pyarrow.parquet.read_table('DIR/samples')`; with Polars:
 //! `polars.read_parquet('DIR/samples/**/*.parquet', hive_partitioning=True)`. See [Queries](#queries).
 //!
-//! # Schema, version 7
+//! # Schema, version 8
 //!
 //! Every file records `stabmon.schema_version` (`7`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
@@ -156,8 +156,8 @@
 //! | `name_cpu_nth_pct`, `name_rss_nth_bytes` | float32, uint64 | dict, split | the same for the name lists |
 //! | `top_process_pid`, `top_process_start_time`, `top_process_name` | uint32, timestamp, string | dict | the busiest process: the listed process with the most CPU of its own (`processes.cpu_pct`, children not counted; ties: lowest `pid`, then earliest `start_time`); NULL when no process is listed |
 //! | `top_process_cpu_pct` | float32 | dict | its `cpu_pct`, % of one core; NULL when no process is listed |
-//! | `top_group_name` | string | dict | the busiest group of one name: the listed name with the most summed CPU (`names.cpu_pct`), leaving out `top_process_name` where that process alone used more than two thirds of its name's CPU (the name would only repeat it); ties: first name in byte order; NULL when no other name is listed |
-//! | `top_group_cpu_pct` | float32 | dict | its summed `cpu_pct`, % of one core; NULL with `top_group_name` |
+//! | `top_group_name` | string | dict | the busiest group of one name: the name with the most summed CPU: its listed processes' (`names.cpu_pct`) plus, where exits are recorded, its processes that exited over the interval (`100 * exits.cpu_us / interval_us` of its totals row, so a storm of short-lived workers is a group), leaving out `top_process_name` where that process alone used more than two thirds of its name's CPU (the name would only repeat it); ties: first name in byte order; NULL when no other name is listed |
+//! | `top_group_cpu_pct` | float32 | dict | its summed CPU (exited processes included), % of one core; NULL with `top_group_name` |
 //!
 //! | `exit_count` | uint32 | dict | processes that exited over the interval (Linux, from the kernel's exit records); NULL where exits are not recorded (another OS, no privilege, or a recording made before schema 7) |
 //! | `exit_dropped` | uint32 | dict | how many times the kernel dropped exit records over the interval (`ENOBUFS`: each time at least one exit is missing from `exit_count`); NULL with `exit_count` |
@@ -306,6 +306,9 @@
 //! ## Older versions
 //!
 //! [`StoreReader`] reads every version; other tools read older files as they are:
+//! - **Version 7** stores in `top_group_name` and `top_group_cpu_pct` the busiest group of the listed processes
+//!   only: the CPU of a name's exited processes is not counted (from version 8 it is), so a storm of short-lived
+//!   workers is not a group there; [`StoreReader::system_series`] reads what the files hold.
 //! - **Version 6** has no `exit_count` and `exit_dropped` columns in `samples`, no `cgroup` and `unit` columns in
 //!   `processes`, and no `exits` and `oom_kills` tables: exits, cgroups and the kernel-named OOM victims were not
 //!   recorded.

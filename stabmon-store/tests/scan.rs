@@ -239,7 +239,16 @@ fn committed_fixtures_of_every_schema_read_the_same_through_the_bounded_path() {
                 .unwrap();
             assert!(!whole.is_empty(), "v{v} {host}");
             let series = reader.system_series(&host, None, None).unwrap();
-            let want = SystemSeries::from_samples(&whole);
+            let mut want = SystemSeries::from_samples(&whole);
+            if v == 7 {
+                // Version 7 stored the busiest group of the listed processes only (exited ones not counted), and
+                // the columns read what the files hold.
+                let mut listed_only = stabmon_core::series::BusiestColumns::default();
+                for s in &whole {
+                    listed_only.push_top(&s.top);
+                }
+                want.busiest = listed_only;
+            }
             if series != want {
                 let d = format!("{series:?}");
                 let w = format!("{want:?}");

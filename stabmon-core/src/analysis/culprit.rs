@@ -189,15 +189,6 @@ fn attributed_cpu(s: &Sample, p: &crate::ProcessEntry) -> f64 {
     f64::from(p.cpu_pct + children)
 }
 
-/// The CPU of a name's exited processes within a sample's interval, in percent of one core.
-fn exited_cpu_pct(s: &Sample, n: &crate::ExitedName) -> f64 {
-    let interval = s.interval.as_secs_f64();
-    if interval <= 0.0 {
-        return 0.0;
-    }
-    100.0 * n.cpu_time.as_secs_f64() / interval
-}
-
 fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
     if win.is_empty() {
         return None;
@@ -230,7 +221,7 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
         }
         for n in s.exits.iter().flat_map(|e| &e.names) {
             let c = names.entry(n.name.as_str()).or_default();
-            c.win.own += exited_cpu_pct(s, n);
+            c.win.own += n.cpu_pct(s.interval);
             c.exited = c.exited.saturating_add(n.count);
         }
     }
@@ -252,7 +243,7 @@ fn cpu_culprit(win: &[Sample], base: &[Sample]) -> Option<Culprit> {
         }
         for n in s.exits.iter().flat_map(|e| &e.names) {
             if let Some(c) = names.get_mut(n.name.as_str()) {
-                c.base.own += exited_cpu_pct(s, n);
+                c.base.own += n.cpu_pct(s.interval);
             }
         }
     }

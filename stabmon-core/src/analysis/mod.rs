@@ -34,8 +34,10 @@
 //! **Runaway processes**: one process, or the processes of one name together, busy on most of a core
 //! ([`runaway_cpu_pct`](DetectOptions::runaway_cpu_pct), % of one core) whatever the machine's total. Each
 //! sample's busiest process (by its own CPU) and busiest group of one name
-//! ([`TopProcesses::busiest_group`](crate::TopProcesses::busiest_group): not the busiest process's name when that
-//! process alone is most of it, so a second runaway beside a busy JVM is seen) are followed: a run starts when one of them is at
+//! ([`Sample::busiest_group`](crate::Sample::busiest_group): its listed processes and those that exited within
+//! the interval together, so a storm of short-lived workers is a group, labelled `php-cgi (x160 exited) 1.7 cores
+//! for 39 s`; not the busiest process's name when that process alone is most of it, so a second runaway beside a
+//! busy JVM is seen) are followed: a run starts when one of them is at
 //! or above the threshold and goes on while it stays at or above `exit_ratio` times it each time it is the
 //! busiest, merged across absences shorter than [`merge_gap`](DetectOptions::merge_gap) (two runaways on two
 //! cores take turns at being the busiest). A run counts when it was the busiest for at least

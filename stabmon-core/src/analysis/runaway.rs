@@ -275,9 +275,11 @@ fn judge<V: View + ?Sized>(
                     .flat_map(|s| &s.top.processes)
                     .filter(|p| p.name == name)
             };
+            culprit.exited_count = exited_count(samples, name, during, read_to, end, opts);
             // A group that was one and the same process all along is that process.
             let mut keys = members().map(|p| p.key());
             if culprit.process_count == 1
+                && culprit.exited_count == 0
                 && let Some(k) = keys.next()
                 && keys.all(|x| x == k)
             {
@@ -322,12 +324,47 @@ fn process_level(s: &Sample, key: ProcessKey) -> f64 {
     }
 }
 
-/// A name's summed CPU at a sample: as listed, else at most the sample's N-th value.
+/// A name's summed CPU at a sample: as listed (else at most the sample's N-th value), plus its processes that
+/// exited over the interval.
 fn name_level(s: &Sample, name: &str) -> f64 {
-    match s.top.names.iter().find(|n| n.name == name) {
+    let listed = match s.top.names.iter().find(|n| n.name == name) {
         Some(n) => f64::from(n.cpu_pct),
         None => f64::from(s.top.name_cpu_nth_pct),
+    };
+    listed + s.exited_cpu_pct(name)
+}
+
+/// How many processes named `name` exited over a run: those in `during` (its samples read up to `read_to`), then,
+/// where it had exits, the rest of the run up to `end` read a baseline window at a time (whole samples of one
+/// window in memory at once, only for a run judged a runaway).
+fn exited_count<V: View + ?Sized>(
+    samples: &V,
+    name: &str,
+    during: &[Sample],
+    read_to: Timestamp,
+    end: Timestamp,
+    opts: &DetectOptions,
+) -> u32 {
+    let count = |w: &[Sample]| {
+        w.iter()
+            .flat_map(|s| s.exits.iter().flat_map(|e| &e.names))
+            .filter(|n| n.name == name)
+            .fold(0u32, |a, n| a.saturating_add(n.count))
+    };
+    let mut total = count(during);
+    if total == 0 {
+        return 0;
     }
+    let step = opts.baseline_window.max(Duration::from_secs(1));
+    let mut from = read_to;
+    while from < end {
+        let to = end.min(from.saturating_add(step));
+        // Windows include both ends: start a microsecond after the last one read.
+        let next = Timestamp::from_unix_micros(from.as_unix_micros().saturating_add(1));
+        total = total.saturating_add(count(&samples.window(next, to)));
+        from = to;
+    }
+    total
 }
 
 #[cfg(test)]

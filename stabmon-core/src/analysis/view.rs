@@ -84,7 +84,7 @@ impl View for [Sample] {
         let mut out = BusiestColumns::default();
         out.reserve(self.len());
         for s in self {
-            out.push_top(&s.top);
+            out.push_sample(s);
         }
         Cow::Owned(out)
     }

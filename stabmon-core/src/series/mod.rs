@@ -172,7 +172,7 @@ impl SystemSeries {
         self.utc_offset_secs.push(s.utc_offset_secs);
         self.cores
             .push(u16::try_from(s.per_core.len()).unwrap_or(u16::MAX));
-        self.busiest.push_top(&s.top);
+        self.busiest.push_sample(s);
         for p in &s.latency {
             self.push_probe(p);
         }
@@ -404,7 +404,7 @@ pub struct Busiest {
     /// The listed process with the most CPU of its own.
     pub process: Option<BusiestProcess>,
     /// The name whose processes together used the most CPU, other than the busiest process's alone
-    /// ([`TopProcesses::busiest_group`]).
+    /// ([`Sample::busiest_group`]: its exited processes counted).
     pub group: Option<String>,
 }
 
@@ -443,12 +443,24 @@ impl BusiestColumns {
         self.who.reserve_exact(additional);
     }
 
-    /// Appends the busiest process and group of a sample's top lists.
+    /// Appends the busiest process and group of a sample's top lists (exited processes not counted: for a
+    /// recording without exits).
     pub fn push_top(&mut self, top: &TopProcesses) {
         let p = top
             .busiest_process()
             .map(|p| (p.cpu_pct, p.pid, p.start_time, p.name.as_str()));
         let n = top.busiest_group().map(|n| (n.cpu_pct, n.name.as_str()));
+        self.push(p, n);
+    }
+
+    /// Appends a sample's busiest process and [busiest group](Sample::busiest_group) (its exited processes
+    /// counted).
+    pub fn push_sample(&mut self, s: &Sample) {
+        let p = s
+            .top
+            .busiest_process()
+            .map(|p| (p.cpu_pct, p.pid, p.start_time, p.name.as_str()));
+        let n = s.busiest_group().map(|(name, cpu)| (cpu, name));
         self.push(p, n);
     }
 

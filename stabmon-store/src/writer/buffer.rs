@@ -219,10 +219,10 @@ impl Buffer {
             .push(top.map(|p| (p.pid, p.start_time.as_unix_micros(), p.cpu_pct)));
         self.top_process_name
             .push(self.top_process_names.opt(top.map(|p| p.name.as_str())));
-        let group = t.busiest_group();
+        let group = s.busiest_group();
         self.top_group_name
-            .push(self.top_group_names.opt(group.map(|n| n.name.as_str())));
-        self.top_group_cpu_pct.push(group.map(|n| n.cpu_pct));
+            .push(self.top_group_names.opt(group.map(|(name, _)| name)));
+        self.top_group_cpu_pct.push(group.map(|(_, cpu)| cpu));
 
         for p in &t.processes {
             let ident = self.ident(p);

@@ -7,7 +7,7 @@ use crate::analysis::{
     DetectOptions, Incident, IncidentKind, detect_incidents, detect_incidents_in,
 };
 use crate::attribution::{ProcessDetails, ProcessStat, attribute};
-use crate::sample::{CpuUsage, Sample};
+use crate::sample::{CpuUsage, ExitedName, Exits, Sample};
 use crate::series::{SystemSeries, WindowSource};
 use crate::time::Timestamp;
 
@@ -228,6 +228,80 @@ fn a_group_of_short_lived_processes_of_one_name_is_a_runaway_of_the_name() {
     assert!(c.process_count >= 2, "{c:?}");
     assert_eq!(got[0].kind, IncidentKind::Runaway);
     assert!(got[0].label().starts_with("cc1 (x"), "{}", got[0].label());
+}
+
+/// Records, in every sample, that no process exited, and from second `from` for `secs` seconds that `per_sec`
+/// processes named `name` exited each second with `cpu_pct` of CPU between them (added to the machine's busy share).
+fn with_exit_storm(
+    samples: &mut [Sample],
+    name: &str,
+    (from, secs): (usize, usize),
+    per_sec: u32,
+    cpu_pct: f32,
+) {
+    for (i, s) in samples.iter_mut().enumerate() {
+        let mut exits = Exits::default();
+        if (from..from + secs).contains(&i) {
+            let mut n = ExitedName::new(name);
+            n.count = per_sec;
+            n.cpu_time = Duration::from_secs_f32(cpu_pct / 100.0);
+            exits.count = per_sec;
+            exits.names.push(n);
+            let cores = s.per_core.len() as f32;
+            s.cpu.busy_pct += cpu_pct / cores;
+            s.per_core = vec![s.cpu; s.per_core.len()];
+        }
+        s.exits = Some(exits);
+    }
+}
+
+#[test]
+fn a_storm_of_short_lived_workers_is_a_runaway_of_their_name_whatever_the_machine() {
+    // php-cgi workers that each live under a second, 4 exiting every second with 1.7 s of CPU between them, for
+    // 40 s: never listed by a sample, and on 16 cores 11 % of the machine, under its floor. Named by their exits.
+    for cores in [2, 16, 64] {
+        let mut samples = machine(cores, 1500, &daemons());
+        with_exit_storm(&mut samples, "php-cgi", (900, 40), 4, 170.0);
+        let got = incidents(&samples);
+        assert_eq!(got.len(), 1, "{cores} cores: {got:#?}");
+        let c = got[0].culprit.as_ref().unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.pid, c.exited_count),
+            ("php-cgi", None, 160),
+            "{cores} cores: {got:#?}"
+        );
+        // On 2 cores the machine's surge (85 %) is the incident, labelled by the same culprit.
+        let (kind, label) = match cores {
+            2 => (IncidentKind::CpuSurge, "php-cgi (x160 exited) 170% CPU"),
+            _ => (
+                IncidentKind::Runaway,
+                "php-cgi (x160 exited) 1.7 cores for 39 s",
+            ),
+        };
+        assert_eq!(
+            (got[0].kind, got[0].label().as_str()),
+            (kind, label),
+            "{cores} cores"
+        );
+    }
+    // Exiting workers below most of a core are no runaway (and on 16 cores under the machine floor too).
+    let mut samples = machine(16, 1500, &daemons());
+    with_exit_storm(&mut samples, "php-cgi", (900, 40), 4, 40.0);
+    assert!(incidents(&samples).is_empty());
+}
+
+#[test]
+fn a_storm_longer_than_the_baseline_window_counts_every_exit() {
+    // 30 minutes of exiting workers, three baseline windows: the count covers the whole run.
+    let mut samples = machine(16, 4000, &daemons());
+    with_exit_storm(&mut samples, "php-cgi", (900, 1800), 2, 120.0);
+    let got = incidents(&samples);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(
+        got[0].culprit.as_ref().unwrap().exited_count,
+        3600,
+        "{got:#?}"
+    );
 }
 
 #[test]
