@@ -13,7 +13,6 @@ mod host_util;
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use std::io::Read;
     use std::process::{Command, Stdio};
     use std::thread::sleep;
     use std::time::{Duration, Instant};
@@ -21,7 +20,8 @@ mod linux {
     use serde_json::Value;
 
     use crate::host_util::{
-        incidents, named_yes, quiet_or_skip, stabmon, start_recorder, wait_recorder,
+        incidents, incidents_table, named_yes, quiet_or_skip, recorder_log, start_recorder,
+        wait_recorder,
     };
 
     #[test]
@@ -65,13 +65,7 @@ mod linux {
             c.wait().unwrap();
         }
         let status = wait_recorder(&mut recorder, started);
-        let mut log = String::new();
-        recorder
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
+        let log = recorder_log(&mut recorder);
         assert!(status.success(), "record failed: {status:?}: {log}");
         if let Some(line) = log.lines().find(|l| l.contains("exits are not recorded")) {
             println!("SKIPPED: the kernel does not deliver exit records here: {line}");
@@ -98,13 +92,7 @@ mod linux {
         );
         assert!(c["cpu_pct"].as_f64().unwrap_or(0.0) >= 80.0, "{inc:#?}");
         // The label a user reads in the terminal table's CULPRIT column.
-        let table = stabmon()
-            .args(["incidents", "--data"])
-            .arg(&data)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let table = String::from_utf8_lossy(&table.stdout);
+        let table = incidents_table(&data);
         let label = format!("stabmon-storm (x{exited} exited)");
         assert!(table.contains(&label), "no {label:?} in:\n{table}");
         println!(

@@ -8,13 +8,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(target_os = "linux")]
+mod host_util;
+
+#[cfg(target_os = "linux")]
 mod linux {
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
     use std::thread::sleep;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    use serde_json::Value;
+    use crate::host_util::{
+        incidents, incidents_table, recorder_log, start_recorder, wait_recorder,
+    };
 
     /// The memory limit of the test's cgroup.
     const LIMIT_BYTES: u64 = 64 << 20;
@@ -109,12 +114,6 @@ mod linux {
         Ok(cg)
     }
 
-    fn stabmon() -> Command {
-        let mut c = Command::new(assert_cmd::cargo::cargo_bin("stabmon"));
-        c.env_remove("STABMON_DATA");
-        c
-    }
-
     /// Kills and reaps a child when dropped, whatever happens to the test.
     struct Reaped(Child);
 
@@ -152,14 +151,7 @@ mod linux {
         std::fs::copy(tail, &hog).unwrap();
         let data = dir.path().join("data");
 
-        let started = Instant::now();
-        let recorder = stabmon()
-            .args(["record", "--duration", "15s", "--data"])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let (recorder, started) = start_recorder(&data, "15s");
         let mut recorder = Reaped(recorder);
         sleep(Duration::from_secs(4));
         // The shell moves itself into the cgroup, then becomes the hog.
@@ -192,38 +184,15 @@ mod linux {
             Some(9),
             "the hog ended otherwise: {killed:?}"
         );
-        let status = loop {
-            if let Some(s) = recorder.0.try_wait().unwrap() {
-                break s;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                panic!("the recorder did not stop after 60 s");
-            }
-            sleep(Duration::from_millis(200));
-        };
-        let mut log = String::new();
-        if let Some(mut e) = recorder.0.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut log);
-        }
+        let status = wait_recorder(&mut recorder.0, started);
+        let log = recorder_log(&mut recorder.0);
         assert!(status.success(), "record failed: {status:?}\n{log}");
         if log.contains("not read from the kernel log") {
             println!("SKIPPED: the recorder could not follow the kernel log here:\n{log}");
             return;
         }
 
-        let out = stabmon()
-            .args(["incidents", "--json", "--data"])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let incidents = v["incidents"].as_array().cloned().unwrap_or_default();
+        let incidents = incidents(&data);
         let oom = incidents
             .iter()
             .find(|i| i["kind"] == "oom_kill")
@@ -239,13 +208,7 @@ mod linux {
         );
         assert_eq!(c["cgroup"], cg.path.as_str(), "{oom:#}");
         // The table labels it in the kernel's terms.
-        let table = stabmon()
-            .args(["incidents", "--data"])
-            .arg(&data)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&table.stdout);
+        let text = incidents_table(&data);
         let want = format!("OOM killed stabmon-oomhog (pid {pid}), ");
         assert!(text.contains(&want), "{want:?} not in\n{text}");
         assert!(

@@ -16,7 +16,10 @@ mod linux {
 
     use serde_json::Value;
 
-    use crate::host_util::{incidents, named_yes, quiet_or_skip, start_recorder, wait_recorder};
+    use crate::host_util::{
+        incidents, incidents_table, named_yes, quiet_or_skip, recorder_log, start_recorder,
+        wait_recorder,
+    };
 
     #[test]
     #[ignore = "needs a quiet machine and 50 s: run alone, after the suite (.ci/run does)"]
@@ -40,7 +43,11 @@ mod linux {
         // Reaped only after the recording: reaping adds the loop's 20 s to this test process's children's CPU in
         // one sample, which attribution would then weigh against the loop itself (where exits are not recorded).
         let status = wait_recorder(&mut recorder, started);
-        assert!(status.success(), "record failed: {status:?}");
+        assert!(
+            status.success(),
+            "record failed: {status:?}: {}",
+            recorder_log(&mut recorder)
+        );
         burn.wait().unwrap();
 
         let got = incidents(&data);
@@ -60,6 +67,10 @@ mod linux {
             inc["culprit"]["cpu_pct"].as_f64().unwrap_or(0.0) >= 80.0,
             "{inc:#?}"
         );
-        println!("{kind}: {}", inc["summary"]);
+        // The label a user reads in the terminal table's CULPRIT column.
+        let table = incidents_table(&data);
+        let label = format!("stabmon-burn (pid {pid})");
+        assert!(table.contains(&label), "no {label:?} in:\n{table}");
+        println!("{kind}: {} (the table says {label})", inc["summary"]);
     }
 }

@@ -1,5 +1,6 @@
 //! What the tests on the real host that run alone share: the quiet-machine check, a uniquely named copy of a
-//! program, running the recorder to its end, and its incidents.
+//! program, running the recorder to its end, and its incidents. Each test uses part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -110,4 +111,25 @@ pub fn incidents(data: &Path) -> Vec<Value> {
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["incidents"].as_array().cloned().unwrap_or_default()
+}
+
+/// The incidents of `data` as `stabmon incidents` prints its table, without colour.
+pub fn incidents_table(data: &Path) -> String {
+    let out = stabmon()
+        .args(["incidents", "--data"])
+        .arg(data)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a stopped recorder logged on stderr.
+pub fn recorder_log(recorder: &mut Child) -> String {
+    let mut log = String::new();
+    if let Some(mut e) = recorder.stderr.take() {
+        use std::io::Read;
+        e.read_to_string(&mut log).unwrap();
+    }
+    log
 }
