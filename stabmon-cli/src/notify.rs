@@ -670,8 +670,8 @@ pub fn post_webhook(
         "subject": content.subject,
         "kind": kind,
     });
-    let tls =
-        webhook_tls().map_err(|e| format!("cannot set up TLS for the webhook {shown}: {e}"))?;
+    let tls = stabmon_store::http_tls_config()
+        .map_err(|e| format!("cannot set up the webhook {shown}: {e}"))?;
     let client = reqwest::blocking::Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(10))
@@ -690,19 +690,6 @@ pub fn post_webhook(
     } else {
         Err(format!("the webhook {shown} answered {}", resp.status()))
     }
-}
-
-/// rustls with the ring provider, given to the client rather than installed process-wide, with the platform's
-/// verifier (as the store's HTTP reader has it).
-fn webhook_tls() -> Result<rustls::ClientConfig, rustls::Error> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_platform_verifier()?
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
 }
 
 /// The running worker thread.

@@ -99,6 +99,12 @@ pub enum Error {
         /// What went wrong (unreachable, HTTP status, not stabmon data).
         reason: String,
     },
+    /// TLS could not be set up for an HTTP client (no usable certificate verifier on this platform).
+    #[error("cannot set up TLS: {reason}")]
+    Tls {
+        /// Why.
+        reason: String,
+    },
     /// The writer failed before and is no longer usable.
     #[error("the store writer for {path} failed earlier and cannot write more")]
     Poisoned {

@@ -423,7 +423,10 @@ pub use manifest::{
 };
 pub use reader::{CACHE_BYTES, Coverage, HostWindows, RangeUsage, SampleStream, StoreReader};
 pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
+pub use remote::http_tls_config;
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};
+/// The TLS crate of [`http_tls_config`], re-exported so that an application uses the same version.
+pub use rustls;
 pub use schema::{KEY_HOST, KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
 pub use select::{DefaultRange, RangeRequest};
 pub use ship::{ShipSummary, ShippedFiles, Shipper, ship_dir};

@@ -75,6 +75,16 @@ pub(crate) fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
+/// The TLS configuration of stabmon's HTTP clients (the `http(s)://` reader and object storage): rustls with the
+/// ring provider, given to each client rather than installed process-wide, and the platform's certificate
+/// verifier. For other HTTP clients of an application (the `stabmon` binary's webhook) that should verify servers
+/// as the readers do; [`rustls`] is re-exported for its type.
+pub fn http_tls_config() -> Result<rustls::ClientConfig, Error> {
+    tls_config().map_err(|e| Error::Tls {
+        reason: e.to_string(),
+    })
+}
+
 fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error> {
     let setup_failed = |e: &dyn std::fmt::Display| Error::Remote {
         url: urls.first().cloned().unwrap_or_default(),
