@@ -72,6 +72,8 @@ pub struct StoreReader {
     stops: Vec<CleanStop>,
     warnings: Arc<Mutex<Warnings>>,
     remote: Option<Arc<Remote>>,
+    /// The journals' samples as last decoded, shared by clones of this reader (see `read_journals`).
+    journal_memo: Arc<Mutex<journals::JournalMemo>>,
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +145,7 @@ impl StoreReader {
             stops,
             warnings: Arc::new(Mutex::new(warnings)),
             remote: None,
+            journal_memo: Arc::default(),
         })
     }
 
@@ -275,12 +278,12 @@ impl StoreReader {
             .iter()
             .map(|s| (s.host.clone(), s.ts.as_unix_micros()))
             .collect();
-        for s in self.read_journals() {
+        for s in self.read_journals().iter() {
             let keep = self.host.as_ref().is_none_or(|h| *h == s.host)
                 && range.contains(s.ts.as_unix_micros())
                 && seen.insert((s.host.clone(), s.ts.as_unix_micros()));
             if keep {
-                out.push(s);
+                out.push(s.clone());
             }
         }
         out.sort_by_key(|s| s.ts);

@@ -114,6 +114,24 @@ fn the_journal_of_a_running_recorder_is_covered_streamed_and_in_the_columns() {
         .map(Result::unwrap)
         .collect();
     assert!(streamed == samples);
+
+    // The same reader (and its clones) sees what is recorded after its first reading: the journal it decoded
+    // once has grown, and is read again.
+    let w = reader.windows("nas");
+    let first = w.samples_between(samples[0].ts, samples[119].ts).unwrap();
+    assert_eq!(first.len(), 120);
+    let more = synth("nas", 180);
+    for s in &more[120..] {
+        assert!(rec.record(s).is_empty());
+    }
+    let again = w.samples_between(samples[0].ts, more[179].ts).unwrap();
+    assert!(
+        again == more,
+        "{} samples after the journal grew",
+        again.len()
+    );
+    let series = reader.clone().system_series("nas", None, None).unwrap();
+    assert!(series == SystemSeries::from_samples(&more));
     drop(rec);
 }
 

@@ -1,6 +1,7 @@
 //! The journals of a data directory: the samples not yet compacted into segments.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
 
 use stabmon_core::Sample;
 
@@ -8,16 +9,38 @@ use crate::recorder::JOURNAL_DIR;
 
 use super::StoreReader;
 
+/// The journals' samples as last decoded, with the files and lengths they were decoded from.
+#[derive(Debug, Default)]
+pub(super) struct JournalMemo {
+    files: Vec<(PathBuf, u64)>,
+    samples: Arc<Vec<Sample>>,
+}
+
 impl StoreReader {
     /// Every sample of the journals (of a recorder still running, or that died), in file order; an unreadable
     /// journal is reported once in [`warnings`](Self::warnings).
-    pub(super) fn read_journals(&self) -> Vec<Sample> {
-        let mut out = Vec::new();
+    ///
+    /// Decoded once for as long as no journal changes length: a reading that asks for many windows (one per
+    /// incident for its culprit) decodes a live journal once, not once per window.
+    pub(super) fn read_journals(&self) -> Arc<Vec<Sample>> {
         let Some(root) = &self.journal_root else {
-            return out;
+            return Arc::default();
         };
-        for path in local_journals(root) {
-            let Ok(bytes) = std::fs::read(&path) else {
+        let files: Vec<(PathBuf, u64)> = local_journals(root)
+            .into_iter()
+            .filter_map(|p| Some((std::fs::metadata(&p).ok()?.len(), p)))
+            .map(|(len, p)| (p, len))
+            .collect();
+        let mut memo = self
+            .journal_memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if memo.files == files {
+            return Arc::clone(&memo.samples);
+        }
+        let mut out = Vec::new();
+        for (path, _) in &files {
+            let Ok(bytes) = std::fs::read(path) else {
                 continue; // compacted and removed meanwhile
             };
             match crate::codec::read_journal(&bytes) {
@@ -33,7 +56,20 @@ impl StoreReader {
                 }
             }
         }
-        out
+        // Kept only while every file read had the length it had when listed (a growing journal is read again).
+        let unchanged = files
+            .iter()
+            .all(|(p, len)| std::fs::metadata(p).is_ok_and(|m| m.len() == *len));
+        let samples = Arc::new(out);
+        *memo = if unchanged {
+            JournalMemo {
+                files,
+                samples: Arc::clone(&samples),
+            }
+        } else {
+            JournalMemo::default()
+        };
+        samples
     }
 }
 

@@ -191,12 +191,12 @@ impl StoreReader {
         range: Range,
     ) -> BTreeMap<String, VecDeque<Sample>> {
         let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
-        for s in self.read_journals() {
+        for s in self.read_journals().iter() {
             let keep = host.is_none_or(|h| h == s.host)
                 && self.host.as_ref().is_none_or(|h| *h == s.host)
                 && range.contains(s.ts.as_unix_micros());
             if keep {
-                out.entry(s.host.clone()).or_default().push(s);
+                out.entry(s.host.clone()).or_default().push(s.clone());
             }
         }
         out.into_iter()

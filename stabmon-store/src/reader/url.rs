@@ -200,6 +200,7 @@ impl StoreReader {
             journal_root: Some(dir.path().to_path_buf()),
             stops: manifest.stops.clone(),
             warnings: Arc::new(Mutex::new(Warnings::default())),
+            journal_memo: Arc::default(),
             remote: Some(Arc::new(Remote {
                 url: base.to_owned(),
                 source: Source::Http {
@@ -261,6 +262,7 @@ impl StoreReader {
             journal_root: None,
             stops: Vec::new(),
             warnings: Arc::new(Mutex::new(Warnings::default())),
+            journal_memo: Arc::default(),
             remote: Some(Arc::new(Remote {
                 url,
                 source: Source::Bucket { bucket, objects },
