@@ -9,16 +9,18 @@
 //! where the last run stopped; a digest missed while the recorder was off is sent at the next start when it is
 //! less than a day late.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
 use clap::Args;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
-use stabmon_core::Timestamp;
 use stabmon_core::analysis::IncidentKind;
+use stabmon_core::{Sample, Timestamp};
 use stabmon_report::ReportBuilder;
 use stabmon_store::StoreReader;
 
@@ -378,6 +380,9 @@ pub struct Worker<D: Deliver> {
     has_mail: bool,
     has_webhook: bool,
     deliver: D,
+    /// The recorder's samples of the last [`LOOK_BACK`] (pushed by [`Notifier::push`], trimmed by [`trimmed`]):
+    /// once they cover it, the look for new incidents reads them instead of the data directory.
+    recent: VecDeque<Sample>,
 }
 
 impl<D: Deliver> Worker<D> {
@@ -401,7 +406,25 @@ impl<D: Deliver> Worker<D> {
             has_mail: cfg.channels.mail.is_some(),
             has_webhook: cfg.channels.webhook.is_some(),
             deliver,
+            recent: VecDeque::new(),
         }
+    }
+
+    /// Keeps a sample the recorder took, and the last [`LOOK_BACK`] of them.
+    fn note(&mut self, s: Sample) {
+        let horizon = s.ts.saturating_sub(LOOK_BACK);
+        self.recent.push_back(s);
+        while self.recent.front().is_some_and(|f| f.ts < horizon) {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The samples of the last [`LOOK_BACK`] before `now_us`, when the recorder has pushed that much (within a
+    /// few samples' slack); else `None`, and the data directory is read.
+    fn recent_window(&mut self, now_us: i64) -> Option<&[Sample]> {
+        let from = now_us - dur_us(LOOK_BACK);
+        let first = self.recent.front()?.ts.as_unix_micros();
+        (first <= from + 5_000_000).then(|| &*self.recent.make_contiguous())
     }
 
     /// One round: queue a due digest, look for new incidents, queue a burst when the rate limit allows, deliver
@@ -455,35 +478,49 @@ impl<D: Deliver> Worker<D> {
         });
     }
 
-    /// Reads the last [`LOOK_BACK`] of data and notes incidents not seen before (gaps are for the digest).
+    /// Reads the last [`LOOK_BACK`] of data (the recorder's recent samples where they cover it, else the data
+    /// directory) and notes incidents not seen before (gaps are for the digest).
     fn find_incidents(&mut self, now_us: i64) {
         let from = Timestamp::from_unix_micros(now_us - dur_us(LOOK_BACK));
-        let found = (|| -> Result<Vec<(String, i64)>, String> {
-            let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
-            let Some(host) = reader
-                .host_to_read(None, false)
-                .map_err(|e| e.to_string())?
-            else {
-                return Ok(Vec::new());
-            };
-            let series = reader
-                .system_series(&host, Some(from), None)
-                .map_err(|e| e.to_string())?;
-            if series.is_empty() {
-                return Ok(Vec::new());
-            }
-            let incidents = stabmon_core::analysis::detect_incidents_in(
-                &series,
-                &reader.windows(&host),
-                &reader.detect_options(&host),
-            )
-            .map_err(|e| e.to_string())?;
-            Ok(incidents
+        let key = |i: &stabmon_core::analysis::Incident| (format!("{:?}", i.kind), us(i.start));
+        let in_memory = self.recent_window(now_us).map(|recent| {
+            // A recording that goes on has no clean stop inside its last minutes: the default options are the
+            // data directory's.
+            let opts = stabmon_core::analysis::DetectOptions::default();
+            stabmon_core::analysis::detect_incidents(recent, &opts)
                 .iter()
                 .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
-                .map(|i| (format!("{:?}", i.kind), us(i.start)))
-                .collect())
-        })();
+                .map(key)
+                .collect()
+        });
+        let found = in_memory
+            .map(Ok)
+            .unwrap_or_else(|| -> Result<Vec<(String, i64)>, String> {
+                let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
+                let Some(host) = reader
+                    .host_to_read(None, false)
+                    .map_err(|e| e.to_string())?
+                else {
+                    return Ok(Vec::new());
+                };
+                let series = reader
+                    .system_series(&host, Some(from), None)
+                    .map_err(|e| e.to_string())?;
+                if series.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let incidents = stabmon_core::analysis::detect_incidents_in(
+                    &series,
+                    &reader.windows(&host),
+                    &reader.detect_options(&host),
+                )
+                .map_err(|e| e.to_string())?;
+                Ok(incidents
+                    .iter()
+                    .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
+                    .map(key)
+                    .collect())
+            });
         match found {
             Ok(found) => {
                 for key in found {
@@ -696,6 +733,27 @@ pub fn post_webhook(
 pub struct Notifier {
     stop: Arc<(Mutex<bool>, Condvar)>,
     handle: Option<thread::JoinHandle<()>>,
+    samples: mpsc::SyncSender<Sample>,
+    /// Set when a sample was left out: the worker starts its samples again.
+    lost: Arc<AtomicBool>,
+}
+
+/// The samples that may wait for the worker (it takes them once a minute): a few minutes' worth at 1 s.
+const SAMPLES_WAITING: usize = 600;
+
+/// What the look for incidents needs of a sample: command lines, cgroups and the details of exits left out (they
+/// name and describe a culprit in a mail, which is rendered from the data directory), so that the worker's
+/// [`LOOK_BACK`] of samples stays small.
+fn trimmed(s: &Sample) -> Sample {
+    let mut s = s.clone();
+    for p in &mut s.top.processes {
+        p.cmdline = None;
+        p.cgroup = None;
+    }
+    if let Some(e) = &mut s.exits {
+        e.processes = Vec::new();
+    }
+    s
 }
 
 impl Notifier {
@@ -705,6 +763,9 @@ impl Notifier {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = Arc::clone(&stop);
         let data_dir = data_dir.to_path_buf();
+        let (samples, taken) = mpsc::sync_channel::<Sample>(SAMPLES_WAITING);
+        let lost = Arc::new(AtomicBool::new(false));
+        let lost_seen = Arc::clone(&lost);
         let handle = thread::Builder::new()
             .name("stabmon-notify".into())
             .spawn(move || {
@@ -720,6 +781,14 @@ impl Notifier {
                 let mut worker = Worker::new(&cfg, &data_dir, sender, now());
                 let (lock, cv) = &*flag;
                 loop {
+                    // A hole in the samples would read as a gap: start them again after one.
+                    if lost_seen.swap(false, Ordering::Relaxed) {
+                        worker.recent.clear();
+                        while taken.try_recv().is_ok() {}
+                    }
+                    while let Ok(s) = taken.try_recv() {
+                        worker.note(s);
+                    }
                     worker.tick(now());
                     let Ok(guard) = lock.lock() else { return };
                     let Ok((guard, _)) = cv.wait_timeout_while(guard, CHECK_EVERY, |s| !*s) else {
@@ -733,7 +802,18 @@ impl Notifier {
         Ok(Notifier {
             stop,
             handle: Some(handle),
+            samples,
+            lost,
         })
+    }
+
+    /// Hands the worker a sample the recorder took, without waiting: one that finds the queue full (the worker
+    /// busy sending) is left out, and the worker reads the data directory until its samples cover the look-back
+    /// again.
+    pub fn push(&self, s: &Sample) {
+        if self.samples.try_send(trimmed(s)).is_err() {
+            self.lost.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Asks the worker to stop after the round it is in, without waiting.
@@ -929,6 +1009,37 @@ mod tests {
         w.tick(T0 + 2_520_000_000 + 20 * 60_000_000);
         assert_eq!(w.deliver.mails.len(), 2);
         assert_eq!(w.deliver.posts.len(), 2);
+    }
+
+    #[test]
+    fn the_recorders_samples_are_looked_at_once_they_cover_the_look_back() {
+        use stabmon_core::synth::Synth;
+        let dir = tempfile::tempdir().unwrap();
+        let start = Timestamp::from_unix_micros(T0);
+        let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+        let samples = Synth::new(start, Duration::from_secs(1))
+            .count(1800)
+            .host("web-1")
+            .cpu_hog("a", "./a", at(1500), at(1600), 190.0)
+            .generate();
+        let c = cfg(None, true);
+        let mut fake = Fake::default();
+        // The data directory is empty: what is found comes from the samples pushed.
+        let mut w = Worker::new(&c, dir.path(), &mut fake, T0);
+        for s in &samples[..600] {
+            w.note(trimmed(s));
+        }
+        // Ten minutes pushed do not cover the look-back: the (empty) directory is read, nothing found.
+        assert!(w.recent_window(T0 + 600_000_000).is_none());
+        for s in &samples[600..1620] {
+            w.note(trimmed(s));
+        }
+        // Only the last look-back is kept.
+        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
+        w.tick(T0 + 1_620_000_000);
+        assert_eq!(w.deliver.mails.len(), 1, "{:?}", w.state);
+        let ev = &w.deliver.mails[0];
+        assert!(ev.from_us <= T0 + 1_500_000_000 - dur_us(LEAD), "{ev:?}");
     }
 
     /// A one-request HTTP server on 127.0.0.1 answering `status`; gives the request's body.

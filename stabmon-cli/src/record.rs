@@ -245,6 +245,9 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
                 for change in target_states.update(&sample.latency) {
                     log(&change);
                 }
+                if let Some(n) = &notifier {
+                    n.push(&sample);
+                }
                 if !kernel_loss_logged
                     && collector.lost_kernel_records() + collector.dropped_oom_kills() > 0
                 {
