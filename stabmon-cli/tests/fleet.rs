@@ -274,3 +274,132 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
     let err = text(&out.stderr);
     assert!(err.contains("db-1") && err.contains("web-1"), "{err}");
 }
+
+/// Every `href="#X"` of a page, and every `id="X"`.
+fn links_and_ids(page: &str) -> (Vec<String>, Vec<String>) {
+    let grab = |marker: &str| -> Vec<String> {
+        page.match_indices(marker)
+            .map(|(i, _)| {
+                let rest = &page[i + marker.len()..];
+                rest[..rest.find('"').unwrap()].to_owned()
+            })
+            .collect()
+    };
+    (grab("href=\"#"), grab(" id=\""))
+}
+
+#[test]
+fn report_all_hosts_is_one_page_with_an_overview_linking_to_each_hosts_section() {
+    use stabmon_core::Timestamp;
+    use stabmon_core::synth::Synth;
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let start = Timestamp::from_unix_secs(1_795_557_600);
+    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    let hostile = "odd <b>&\"host";
+    for (host, kind) in [("web-1", 1), ("db-1", 0), (hostile, 2)] {
+        let mut synth = Synth::new(start, Duration::from_secs(1))
+            .count(3600)
+            .processes(30)
+            .host(host);
+        match kind {
+            1 => synth = synth.cpu_hog("xmrig", "./xmrig --pool x", at(1200), at(1500), 180.0),
+            2 => synth = synth.gap(at(2000), at(2300)),
+            _ => {}
+        }
+        let mut w = stabmon_store::StoreWriter::create(&dir).unwrap();
+        for s in synth.generate() {
+            w.write(&s).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    let out_file = tmp.path().join("fleet.html");
+    let range = [
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-11-26T00:00:00Z",
+    ];
+    let out = run(
+        &[],
+        &[
+            &["report", "--all-hosts", "--data", d, "-o"][..],
+            &[out_file.to_str().unwrap()],
+            &range,
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("3 hosts"), "{err}");
+    let page = std::fs::read_to_string(&out_file).unwrap();
+    if let Ok(keep) = std::env::var("STABMON_TEST_KEEP_PAGE") {
+        std::fs::copy(&out_file, keep).unwrap();
+    }
+    assert!(page.starts_with("<!DOCTYPE html>"));
+
+    // The overview ranks the host with a CPU surge first; the host with only a gap after it (a gap is listed, not
+    // counted as an incident), the quiet one last.
+    let overview = &page[page.find("id=\"fleet\"").unwrap()..page.find("</table>").unwrap()];
+    let row = |href: &str| {
+        overview
+            .find(href)
+            .unwrap_or_else(|| panic!("{href} in {overview}"))
+    };
+    let (web, db) = (row("#host-web-1-host"), row("#host-db-1-host"));
+    let odd = row("#hx-");
+    assert!(web < odd && odd < db, "{overview}");
+    assert!(overview.contains("1 × CPU surge"), "{overview}");
+    assert!(overview.contains("<svg class=\"spark\""), "{overview}");
+    // The hostile name is text everywhere, never markup.
+    assert!(!page.contains("<b>&\""), "raw host name in the page");
+    assert!(page.contains("odd &lt;b&gt;&amp;&quot;host"));
+
+    // Every link goes somewhere on the page, and no id is used twice.
+    let (links, ids) = links_and_ids(&page);
+    let mut seen = std::collections::HashSet::new();
+    for id in &ids {
+        assert!(seen.insert(id.as_str()), "id {id} twice");
+    }
+    for l in &links {
+        assert!(seen.contains(l.as_str()), "link #{l} has no target");
+    }
+    assert!(links.len() > 10, "{links:?}");
+
+    // Each host's section has its own charts, and the culprit's label is in web-1's section only.
+    let section = |id: &str| {
+        let s = page
+            .find(&format!("<section class=\"host\" id=\"{id}\""))
+            .unwrap();
+        let e = page[s + 1..]
+            .find("<section class=\"host\"")
+            .map_or(page.len(), |e| s + 1 + e);
+        &page[s..e]
+    };
+    let web = section("host-web-1-host");
+    assert!(web.contains("xmrig (pid"), "{web}");
+    assert!(web.contains("id=\"host-web-1-chart-cpu\""), "{web}");
+    let db = section("host-db-1-host");
+    assert!(!db.contains("xmrig"), "{db}");
+    assert!(db.contains("No incidents found in this range."), "{db}");
+    assert!(page.contains("gap in the recording"));
+    // No script on the fleet page, and the policy allows none.
+    assert!(!page.contains("<script"), "the fleet page has no script");
+
+    // Without --all-hosts, several hosts are a question; with --host, --all-hosts is a bad flag.
+    let out = run(
+        &[],
+        &[&["report", "--data", d, "-o", "/dev/null"][..], &range].concat(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("db-1") && err.contains("web-1"), "{err}");
+    let out = run(
+        &[],
+        &["report", "--all-hosts", "--host", "db-1", "--data", d],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
