@@ -4,6 +4,8 @@
 
 #[path = "../../stabmon-store/tests/moto/mod.rs"]
 mod moto;
+#[path = "support/serve.rs"]
+mod server;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -273,6 +275,60 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("db-1") && err.contains("web-1"), "{err}");
+
+    // serve over the bucket: / lists the hosts, most incidents first, each linking to its live page of the range.
+    let srv = server::serve(std::ffi::OsStr::new(url), &["--refresh", "0"], &env);
+    let query = "/?from=2026-11-24T12:00:00Z&to=2026-11-25T00:00:00Z";
+    let (status, _, body) = server::get(srv.addr, query, None);
+    let index = text(&body);
+    assert_eq!(status, 200, "{index}");
+    assert!(index.contains("stabmon live: 2 hosts"), "{index}");
+    let link = |host: &str| {
+        let marker = format!("\">{host}</a>");
+        let end = index
+            .find(&marker)
+            .unwrap_or_else(|| panic!("{host} in {index}"));
+        let start = index[..end].rfind("href=\"").unwrap() + 6;
+        (start, index[start..end].replace("&amp;", "&"))
+    };
+    let ((web_at, web_link), (db_at, _)) = (link("web-1"), link("db-1"));
+    assert!(
+        web_at < db_at,
+        "web-1 (a CPU surge) is listed first: {index}"
+    );
+    assert!(index.contains("1 × CPU surge"), "{index}");
+    assert!(
+        web_link.starts_with("/?from=") && web_link.contains("host=web"),
+        "{web_link}"
+    );
+    let (status, _, body) = server::get(srv.addr, &web_link, None);
+    let page = text(&body);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("stabmon live: web-1") && page.contains("xmrig (pid"),
+        "{page}"
+    );
+    // The data is in the bucket, not behind /data/.
+    let (status, _, body) = server::get(srv.addr, "/data/manifest.json", None);
+    assert_eq!(status, 404);
+    assert!(text(&body).contains("object storage"), "{}", text(&body));
+    drop(srv);
+
+    // A bucket that does not exist: one line naming the URL, before listening.
+    let out = run(
+        &env,
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--data",
+            "s3://no-such-bucket/x",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("s3://no-such-bucket/x"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
 /// Every `href="#X"` of a page, and every `id="X"`.

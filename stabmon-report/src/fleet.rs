@@ -63,6 +63,30 @@ impl HostSection {
         }
     }
 
+    /// A host's overview row without a section (for an index of hosts whose rows link to their own pages): its
+    /// `incidents` and the figures of `series` in `[from, to)`, which may be empty.
+    pub fn overview_only(
+        series: &SystemSeries,
+        mut incidents: Vec<Incident>,
+        from: stabmon_core::Timestamp,
+        to: stabmon_core::Timestamp,
+    ) -> Self {
+        let mut out = HostSection::without_samples(series.host.clone());
+        let lo = series.ts.partition_point(|t| *t < from);
+        let hi = series.ts.partition_point(|t| *t < to).max(lo);
+        if hi > lo {
+            figures(
+                &mut out,
+                series,
+                (lo, hi),
+                (from.as_unix_micros(), to.as_unix_micros()),
+            );
+        }
+        incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
+        out.incidents = incidents;
+        out
+    }
+
     /// How many incidents are not gaps in the recording.
     pub fn events(&self) -> usize {
         self.incidents.iter().filter(|i| !is_gap(i)).count()
@@ -191,12 +215,29 @@ pub(crate) fn anchor(host: &str) -> String {
 }
 
 /// The page, hosts in the order of `sections`.
-pub(crate) fn render(title: &str, from_us: i64, to_us: i64, sections: &[HostSection]) -> String {
+/// Where a host's row in the overview links to: its section on the same page, or another page.
+pub(crate) enum Links<'a> {
+    /// `#{anchor}host`, the sections following the overview.
+    Sections,
+    /// The URL made of the host's name (percent-encoded by the caller); no sections.
+    Pages(&'a dyn Fn(&str) -> String),
+}
+
+/// A fleet page's head and facts.
+pub(crate) struct Page<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) from_us: i64,
+    pub(crate) to_us: i64,
+    pub(crate) refresh: Option<std::time::Duration>,
+}
+
+pub(crate) fn render(p: &Page<'_>, sections: &[HostSection], links: &Links<'_>) -> String {
+    let (title, from_us, to_us) = (p.title, p.from_us, p.to_us);
     let offsets = &Offsets::from_series(&SystemSeries::new(""), None);
     let ts = stabmon_core::Timestamp::from_unix_micros;
     let body: usize = sections.iter().map(HostSection::html_bytes).sum();
     let mut out = String::with_capacity(body + 64 * 1024);
-    push_head(&mut out, title, None);
+    push_head(&mut out, title, p.refresh);
     let with_data = sections.iter().filter(|s| s.samples > 0).count();
     let events: usize = sections.iter().map(HostSection::events).sum();
     out.push_str("<header><h1>");
@@ -219,20 +260,30 @@ pub(crate) fn render(title: &str, from_us: i64, to_us: i64, sections: &[HostSect
     );
     for s in sections {
         let ids = anchor(&s.host);
+        let (host_href, incidents_href) = match links {
+            Links::Sections => (format!("#{ids}host"), format!("#{ids}incidents")),
+            Links::Pages(f) => {
+                let url = f(&s.host);
+                (url.clone(), url)
+            }
+        };
         if s.samples == 0 {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td colspan=\"7\" class=\"pid\">no samples in this range</td></tr>",
+                "<tr><td><a href=\"{}\">{}</a></td><td colspan=\"7\" class=\"pid\">no samples in this range</td></tr>",
+                html(&host_href),
                 html(&s.host)
             );
             continue;
         }
         let _ = write!(
             out,
-            "<tr><td><a href=\"#{ids}host\">{}</a></td><td class=\"num\"><a href=\"#{ids}incidents\">{}</a></td>\
+            "<tr><td><a href=\"{}\">{}</a></td><td class=\"num\"><a href=\"{}\">{}</a></td>\
              <td class=\"kinds\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td>{}</td></tr>",
+            html(&host_href),
             html(&s.host),
+            html(&incidents_href),
             s.events(),
             html(&by_kind(&s.incidents)),
             s.peak_cpu_pct.map(pct).unwrap_or_default(),
@@ -243,8 +294,10 @@ pub(crate) fn render(title: &str, from_us: i64, to_us: i64, sections: &[HostSect
         );
     }
     out.push_str("</tbody></table></section>");
-    for s in sections {
-        out.push_str(&s.html);
+    if matches!(links, Links::Sections) {
+        for s in sections {
+            out.push_str(&s.html);
+        }
     }
     let _ = writeln!(
         out,

@@ -428,6 +428,41 @@ impl Report {
     /// # Ok::<(), stabmon_report::Error>(())
     /// ```
     pub fn render_fleet(&self, sections: &[HostSection]) -> String {
+        fleet::render(
+            &self.fleet_page(sections),
+            sections,
+            &fleet::Links::Sections,
+        )
+    }
+
+    /// An index of hosts: the overview table of [`Report::render_fleet`] alone, each host's row linking to
+    /// `href(host)` (a URL the caller has percent-encoded; escaped here) instead of a section, with the builder's
+    /// [refresh](ReportBuilder::refresh). Sections are made with [`HostSection::overview_only`] (or rendered ones,
+    /// whose HTML is left out).
+    ///
+    /// ```
+    /// use stabmon_core::series::SystemSeries;
+    /// use stabmon_report::{HostSection, ReportBuilder};
+    ///
+    /// let (from, to) = (stabmon_core::Timestamp::from_unix_secs(0), stabmon_core::Timestamp::from_unix_secs(60));
+    /// let quiet = HostSection::overview_only(&SystemSeries::new("db-1"), Vec::new(), from, to);
+    /// let page = ReportBuilder::new().range(from, to).build().render_fleet_index(&[quiet], &|h| format!("/?host={h}"));
+    /// assert!(page.contains("<a href=\"/?host=db-1\">db-1</a>"));
+    /// ```
+    pub fn render_fleet_index(
+        &self,
+        sections: &[HostSection],
+        href: &dyn Fn(&str) -> String,
+    ) -> String {
+        fleet::render(
+            &self.fleet_page(sections),
+            sections,
+            &fleet::Links::Pages(href),
+        )
+    }
+
+    /// The range and head of a fleet page: the builder's range, else what the sections span.
+    fn fleet_page(&self, sections: &[HostSection]) -> fleet::Page<'_> {
         let ranges = sections.iter().filter_map(|s| s.range_us);
         let from = self
             .cfg
@@ -439,8 +474,12 @@ impl Report {
             .to
             .map(Timestamp::as_unix_micros)
             .or_else(|| ranges.map(|r| r.1).max());
-        let title = self.cfg.title.as_deref().unwrap_or("stabmon fleet report");
-        fleet::render(title, from.unwrap_or(0), to.unwrap_or(0), sections)
+        fleet::Page {
+            title: self.cfg.title.as_deref().unwrap_or("stabmon fleet report"),
+            from_us: from.unwrap_or(0),
+            to_us: to.unwrap_or(0),
+            refresh: self.cfg.refresh,
+        }
     }
 
     /// The indices of `series` within the builder's range.
