@@ -163,6 +163,55 @@ fn bad_urls_and_a_failing_endpoint_are_one_line_errors_and_recording_goes_on() {
 }
 
 #[test]
+fn wrong_credentials_are_one_line_errors_and_recording_goes_on() {
+    let Some(moto) = Moto::start_refusing_keys("fleet") else {
+        return;
+    };
+    let env = moto.env();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = dir.to_str().unwrap();
+    let url = "s3://fleet/prod";
+
+    // The recorder records locally while the bucket refuses its keys, and says so once, naming the URL.
+    let out = record(&dir, &env, &["--ship", url, "--rotate", "10s"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let fails: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("shipping fails"))
+        .collect();
+    assert_eq!(fails.len(), 1, "{err}");
+    assert!(
+        fails[0].contains(url) && fails[0].contains("credentials"),
+        "{err}"
+    );
+    let out = run(&[], &["dump", "--data", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).lines().count() > 10);
+
+    // Shipping once and reading: exit 1, one line naming the URL and the refusal.
+    for args in [
+        &["ship", "--data", d, url][..],
+        &["incidents", "--all-hosts", "--data", url][..],
+    ] {
+        let out = run(&env, args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(url) && err.contains("credentials were refused"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
+#[test]
 fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
     use stabmon_core::Timestamp;
     use stabmon_core::synth::Synth;
