@@ -508,3 +508,82 @@ fn report_all_hosts_is_one_page_with_an_overview_linking_to_each_hosts_section()
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+#[test]
+fn segments_compacted_at_stop_reach_the_bucket_and_a_dead_endpoint_never_hangs_the_stop() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let env = moto.env();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = dir.to_str().unwrap();
+    let url = "s3://fleet/stop";
+
+    // Rotating hourly, nothing is compacted while recording: every sample goes up in the round at stop.
+    let out = record(&dir, &env, &["--ship", url, "--rotate", "1h"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("shipped the last segments at stop"), "{err}");
+    let local = run(&[], &["dump", "--data", d]);
+    let shipped = run(&env, &["dump", "--data", url]);
+    assert!(shipped.status.success(), "{}", text(&shipped.stderr));
+    let rows = text(&local.stdout).lines().count();
+    assert!(rows > 10, "{}", text(&local.stdout));
+    assert_eq!(text(&shipped.stdout).lines().count(), rows);
+
+    // An endpoint that accepts connections and never answers: the stop waits a bounded time, then leaves the
+    // segments in the directory and says so.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dead: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "AWS_ENDPOINT_URL" {
+                format!("http://127.0.0.1:{port}")
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    let dir2 = tmp.path().join("data2");
+    let mut child = stabmon(&dead)
+        .args([
+            "record",
+            "--interval",
+            "100ms",
+            "--duration",
+            "2s",
+            "--data",
+        ])
+        .arg(&dir2)
+        .args(["--ship", url, "--rotate", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A liveness bound, far above the stop's own limit: a hang fails here instead of blocking the suite.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("record --ship to a dead endpoint did not stop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("did not finish within"), "{err}");
+    let out = run(&[], &["dump", "--data", dir2.to_str().unwrap()]);
+    assert!(text(&out.stdout).lines().count() > 10);
+}
