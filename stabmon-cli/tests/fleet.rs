@@ -44,6 +44,37 @@ fn record(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Output {
     run(env, &args)
 }
 
+/// `record --ship URL` while the bucket fails (for `why`, a word of the log line): it records locally, says so
+/// in one line naming the URL, and exits 0 with the samples in `dir`.
+fn records_locally_while_shipping_fails(
+    dir: &Path,
+    env: &[(String, String)],
+    url: &str,
+    why: &str,
+) {
+    let out = record(dir, env, &["--ship", url, "--rotate", "10s"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let fails: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("shipping fails"))
+        .collect();
+    assert_eq!(fails.len(), 1, "{err}");
+    assert!(fails[0].contains(url) && fails[0].contains(why), "{err}");
+    let out = run(&[], &["dump", "--data", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).lines().count() > 10);
+}
+
+/// `stabmon ARGS` fails with exit 1 and one line naming `url` and saying `why`.
+fn fails_in_one_line(env: &[(String, String)], args: &[&str], url: &str, why: &str) {
+    let out = run(env, args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains(url) && err.contains(why), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+}
+
 #[test]
 fn shipped_data_reads_back_the_same_and_shipping_twice_uploads_nothing() {
     let Some(moto) = Moto::start() else { return };
@@ -134,32 +165,13 @@ fn bad_urls_and_a_failing_endpoint_are_one_line_errors_and_recording_goes_on() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let url = "s3://fleet/prod";
-    let out = run(&env, &["dump", "--data", url]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(err.contains(url) && err.contains("unreachable"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    fails_in_one_line(&env, &["dump", "--data", url], url, "unreachable");
 
     // The recorder records locally while the upload fails, and says so once.
-    let out = record(&dir, &env, &["--ship", url, "--rotate", "10s"]);
-    let err = text(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let fails: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("shipping fails"))
-        .collect();
-    assert_eq!(fails.len(), 1, "{err}");
-    assert!(fails[0].contains(url), "{err}");
-    let out = run(&[], &["dump", "--data", d]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).lines().count() > 10);
+    records_locally_while_shipping_fails(&dir, &env, url, "unreachable");
 
     // The same with the one-off command: exit 1, one line naming the URL.
-    let out = run(&env, &["ship", "--data", d, url]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert!(err.contains(url) && err.contains("unreachable"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    fails_in_one_line(&env, &["ship", "--data", d, url], url, "unreachable");
 }
 
 #[test]
@@ -174,40 +186,14 @@ fn wrong_credentials_are_one_line_errors_and_recording_goes_on() {
     let url = "s3://fleet/prod";
 
     // The recorder records locally while the bucket refuses its keys, and says so once, naming the URL.
-    let out = record(&dir, &env, &["--ship", url, "--rotate", "10s"]);
-    let err = text(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    let fails: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("shipping fails"))
-        .collect();
-    assert_eq!(fails.len(), 1, "{err}");
-    assert!(
-        fails[0].contains(url) && fails[0].contains("credentials"),
-        "{err}"
-    );
-    let out = run(&[], &["dump", "--data", d]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).lines().count() > 10);
+    records_locally_while_shipping_fails(&dir, &env, url, "credentials");
 
     // Shipping once and reading: exit 1, one line naming the URL and the refusal.
     for args in [
         &["ship", "--data", d, url][..],
         &["incidents", "--all-hosts", "--data", url][..],
     ] {
-        let out = run(&env, args);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        let err = text(&out.stderr);
-        assert!(
-            err.contains(url) && err.contains("credentials were refused"),
-            "{args:?}: {err}"
-        );
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        fails_in_one_line(&env, args, url, "credentials were refused");
     }
 }
 
