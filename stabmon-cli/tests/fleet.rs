@@ -44,6 +44,23 @@ fn record(dir: &Path, env: &[(String, String)], extra: &[&str]) -> Output {
     run(env, &args)
 }
 
+/// The range the synthetic hosts' hour lies in.
+const RANGE: [&str; 4] = [
+    "--from",
+    "2026-11-24T00:00:00Z",
+    "--to",
+    "2026-11-26T00:00:00Z",
+];
+
+/// Writes `synth`'s samples into a store at `dir`, as the recorder lays them out.
+fn write_store(dir: &Path, synth: &stabmon_core::synth::Synth) {
+    let mut w = stabmon_store::StoreWriter::create(dir).unwrap();
+    for s in synth.iter() {
+        w.write(&s).unwrap();
+    }
+    w.finish().unwrap();
+}
+
 /// `record --ship URL` while the bucket fails (for `why`, a word of the log line): it records locally, says so
 /// in one line naming the URL, and exits 0 with the samples in `dir`.
 fn records_locally_while_shipping_fails(
@@ -218,20 +235,11 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
         if hog {
             synth = synth.cpu_hog("xmrig", "./xmrig --pool x", at(1200), at(1500), 180.0);
         }
-        let mut w = stabmon_store::StoreWriter::create(&dir).unwrap();
-        for s in synth.generate() {
-            w.write(&s).unwrap();
-        }
-        w.finish().unwrap();
+        write_store(&dir, &synth);
         let out = run(&env, &["ship", "--data", dir.to_str().unwrap(), url]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let range = [
-        "--from",
-        "2026-11-24T00:00:00Z",
-        "--to",
-        "2026-11-26T00:00:00Z",
-    ];
+    let range = RANGE;
 
     let out = run(
         &env,
@@ -399,20 +407,11 @@ fn report_all_hosts_is_one_page_with_an_overview_linking_to_each_hosts_section()
             2 => synth = synth.gap(at(2000), at(2300)),
             _ => {}
         }
-        let mut w = stabmon_store::StoreWriter::create(&dir).unwrap();
-        for s in synth.generate() {
-            w.write(&s).unwrap();
-        }
-        w.finish().unwrap();
+        write_store(&dir, &synth);
     }
     let d = dir.to_str().unwrap();
     let out_file = tmp.path().join("fleet.html");
-    let range = [
-        "--from",
-        "2026-11-24T00:00:00Z",
-        "--to",
-        "2026-11-26T00:00:00Z",
-    ];
+    let range = RANGE;
     let out = run(
         &[],
         &[
