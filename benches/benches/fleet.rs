@@ -24,7 +24,9 @@ mod bench {
     use std::process::Command;
     use std::time::{Duration, Instant};
 
-    use stabmon_benches::{Finished, arg, dir_bytes, median, python_has, run_child, write_synth};
+    use stabmon_benches::{
+        Finished, arg, dir_bytes, median, own_peak_rss_mib, python_has, run_child, write_synth,
+    };
     use stabmon_core::Timestamp;
     use stabmon_core::synth::Synth;
 
@@ -196,6 +198,10 @@ mod bench {
             "{hosts} hosts x 1 day: {:.1} MB in {}",
             dir_bytes(&dir) as f64 / 1e6,
             dir.display()
+        );
+        println!(
+            "this bench's own peak RSS: {:.0} MiB (no child's figure can be below it)",
+            own_peak_rss_mib()
         );
         let file_url = format!("file://{}", dir.canonicalize().unwrap().display());
         let page = tmp.path().join("fleet.html");

@@ -84,6 +84,11 @@ pub struct Finished {
 
 /// Runs `cmd` to its end, reaped by `wait4` for its resource usage; stdout goes through a temporary file so that a
 /// large output never blocks the child. Panics when it cannot be started.
+///
+/// The child's peak RSS is never below this process's own ([`own_peak_rss_mib`]): std spawns with `posix_spawn`
+/// (`CLONE_VM`), and the kernel's exec folds the high-water mark of the memory it leaves, this process's, into the
+/// child's `ru_maxrss`. A bench keeps its own peak low (stores are written streaming) and prints it beside its
+/// figures.
 #[cfg(unix)]
 #[allow(clippy::zombie_processes)]
 pub fn run_child(mut cmd: std::process::Command) -> Finished {
@@ -114,4 +119,13 @@ pub fn run_child(mut cmd: std::process::Command) -> Finished {
         code,
         stdout,
     }
+}
+
+/// This process's own peak RSS, MiB: the floor under every [`run_child`] figure.
+#[cfg(unix)]
+pub fn own_peak_rss_mib() -> f64 {
+    // SAFETY: getrusage writes the usage of this process into our local.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    ru.ru_maxrss as f64 / 1024.0
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 use stabmon_core::analysis::{Incident, detect_incidents_in};
-use stabmon_report::{HostSection, ReportBuilder};
+use stabmon_report::{Chart, HostSection, ReportBuilder};
 use stabmon_store::DefaultRange;
 
 use crate::select::{self, DataArgs, Hosts};
@@ -289,14 +289,15 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The chart width of each host's section on a fleet page: the single-host report's 1200 pixels for a few hosts,
-/// narrower as hosts are added so that a page of 100 hosts x 1 day stays under 5 MB (a host's charts cost about
-/// 45 bytes per pixel column), never below the report's least of 400.
-fn section_width_px(hosts: usize) -> u32 {
+/// The charts of each host's section on a fleet page, and their width: the single-host report's for a few hosts;
+/// beyond ten, without the load chart and narrower as hosts are added, so that a page of 100 hosts x 1 day stays
+/// under 5 MB (a host's CPU and memory charts of a day cost about 220 bytes per pixel of width, their lines being
+/// each pixel column's minimum and maximum). Hosts without incidents get no charts at all (stabmon-report).
+fn section_charts(hosts: usize) -> (Vec<Chart>, u32) {
     match hosts {
-        0..=10 => 1200,
-        11..=40 => 800,
-        _ => 400,
+        0..=10 => (vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency], 1200),
+        11..=30 => (vec![Chart::Cpu, Chart::Memory, Chart::Latency], 800),
+        _ => (vec![Chart::Cpu, Chart::Memory, Chart::Latency], 400),
     }
 }
 
@@ -310,9 +311,12 @@ pub fn report(args: &crate::ReportArgs) -> anyhow::Result<ExitCode> {
         DefaultRange::Last(select::DEFAULT_SPAN),
     )?;
     let hosts = src.reader.hosts();
-    let width = section_width_px(hosts.len());
+    let (charts, width) = section_charts(hosts.len());
     let base = || {
-        let b = ReportBuilder::new().range(from, to).width_px(width);
+        let b = ReportBuilder::new()
+            .range(from, to)
+            .width_px(width)
+            .charts(charts.iter().copied());
         match &args.title {
             Some(t) => b.title(t.clone()),
             None => b,

@@ -475,6 +475,8 @@ fn report_all_hosts_is_one_page_with_an_overview_linking_to_each_hosts_section()
     let db = section("host-db-1-host");
     assert!(!db.contains("xmrig"), "{db}");
     assert!(db.contains("No incidents found in this range."), "{db}");
+    // A quiet host has no charts: its sparkline in the overview says as much.
+    assert!(!db.contains("<svg class=\"chart\""), "{db}");
     assert!(page.contains("gap in the recording"));
     // No script on the fleet page, and the policy allows none.
     assert!(!page.contains("<script"), "the fleet page has no script");

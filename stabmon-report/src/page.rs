@@ -440,9 +440,9 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
     Ok(out)
 }
 
-/// One host's section of a fleet page: its heading, the same line of facts, summary, charts, incident table and
-/// gap panels as its own report, without the script's data (the fleet page has no script); every element id
-/// starts with `ids`, the section's own is `{ids}host`.
+/// One host's section of a fleet page: its heading, the same line of facts, summary, charts (for a host with
+/// incidents), incident table and gap panels as its own report, without the script's data (the fleet page has no
+/// script); every element id starts with `ids`, the section's own is `{ids}host`.
 pub(crate) fn section(model: &Model, h: &Header<'_>, ids: &str) -> String {
     let mut out = String::with_capacity(64 << 10);
     let zone = zone_text(model);
@@ -454,7 +454,18 @@ pub(crate) fn section(model: &Model, h: &Header<'_>, ids: &str) -> String {
     push_meta(&mut out, model, h, &zone);
     out.push_str("</p>");
     out.push_str(&summary(model, ids));
-    push_figures(&mut out, model, ids);
+    // A quiet host's charts would say what the overview's sparkline says: they are left out, which keeps a page of
+    // many hosts small.
+    if model.incidents.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"sub\">No charts for a host without incidents: its CPU is the sparkline in the overview, and \
+             its own report (<code>stabmon report --host {}</code>) has every chart.</p>",
+            html(h.host)
+        );
+    } else {
+        push_figures(&mut out, model, ids);
+    }
     out.push_str(&incident_table(model, ids));
     out.push_str(&gap_panels(model, ids));
     out.push_str("<p class=\"back\"><a href=\"#fleet\">Back to the overview</a></p></section>");
