@@ -295,7 +295,10 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
 /// each pixel column's minimum and maximum). Hosts without incidents get no charts at all (stabmon-report).
 fn section_charts(hosts: usize) -> (Vec<Chart>, u32) {
     match hosts {
-        0..=10 => (vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency], 1200),
+        0..=10 => (
+            vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency],
+            1200,
+        ),
         11..=30 => (vec![Chart::Cpu, Chart::Memory, Chart::Latency], 800),
         _ => (vec![Chart::Cpu, Chart::Memory, Chart::Latency], 400),
     }
