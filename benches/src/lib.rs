@@ -121,9 +121,21 @@ pub fn run_child(mut cmd: std::process::Command) -> Finished {
     }
 }
 
-/// This process's own peak RSS, MiB: the floor under every [`run_child`] figure.
+/// This process's own peak RSS, MiB: the floor under every [`run_child`] figure. On Linux the high-water mark of its
+/// memory (`VmHWM`), which is what exec hands on; `getrusage` would also count what this process inherited from
+/// whatever started it (cargo). Elsewhere `getrusage`.
 #[cfg(unix)]
 pub fn own_peak_rss_mib() -> f64 {
+    let hwm_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        });
+    if let Some(kib) = hwm_kib {
+        return kib / 1024.0;
+    }
     // SAFETY: getrusage writes the usage of this process into our local.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };

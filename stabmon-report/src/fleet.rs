@@ -301,10 +301,14 @@ pub(crate) fn render(p: &Page<'_>, sections: &[HostSection], links: &Links<'_>) 
     }
     let _ = writeln!(
         out,
-        "<footer>Made by stabmon-report {} from {} hosts. Times in the overview are UTC; each host's \
-         section shows the host's local time.</footer></body></html>",
+        "<footer>Made by stabmon-report {} from {} hosts. Times in the overview are UTC; each host's {} \
+         shows the host's local time.</footer></body></html>",
         env!("CARGO_PKG_VERSION"),
         sections.len(),
+        match links {
+            Links::Sections => "section",
+            Links::Pages(_) => "page",
+        },
     );
     out
 }
