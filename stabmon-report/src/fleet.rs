@@ -214,7 +214,6 @@ pub(crate) fn anchor(host: &str) -> String {
     }
 }
 
-/// The page, hosts in the order of `sections`.
 /// Where a host's row in the overview links to: its section on the same page, or another page.
 pub(crate) enum Links<'a> {
     /// `#{anchor}host`, the sections following the overview.
@@ -231,6 +230,7 @@ pub(crate) struct Page<'a> {
     pub(crate) refresh: Option<std::time::Duration>,
 }
 
+/// The page, hosts in the order of `sections`.
 pub(crate) fn render(p: &Page<'_>, sections: &[HostSection], links: &Links<'_>) -> String {
     let (title, from_us, to_us) = (p.title, p.from_us, p.to_us);
     let offsets = &Offsets::from_series(&SystemSeries::new(""), None);

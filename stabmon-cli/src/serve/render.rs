@@ -110,7 +110,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Renderer {
-    /// Starts `workers` render threads over the data directory `data`, with room for `queue` views waiting.
+    /// Starts `workers` render threads over `data` (a directory or a bucket), with room for `queue` views waiting.
     pub fn start(
         data: Data,
         workers: usize,
