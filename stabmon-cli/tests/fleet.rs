@@ -319,6 +319,23 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
     let err = text(&out.stderr);
     assert!(err.contains("db-1") && err.contains("web-1"), "{err}");
 
+    // The fleet page reads the bucket the same way: both hosts, web-1's section with its culprit.
+    let page_file = tmp.path().join("fleet.html");
+    let out = run(
+        &env,
+        &[
+            &["report", "--all-hosts", "--data", url, "-o"][..],
+            &[page_file.to_str().unwrap()],
+            &range,
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&page_file).unwrap();
+    assert!(page.contains("id=\"host-db-1-host\""), "db-1's section");
+    let web = &page[page.find("id=\"host-web-1-host\"").unwrap()..];
+    assert!(web.contains("xmrig (pid"), "web-1's culprit");
+
     // serve over the bucket: / lists the hosts, most incidents first, each linking to its live page of the range.
     let srv = server::serve(std::ffi::OsStr::new(url), &["--refresh", "0"], &env);
     let query = "/?from=2026-11-24T12:00:00Z&to=2026-11-25T00:00:00Z";
