@@ -353,3 +353,53 @@ fn gaps_text((n, d): (usize, std::time::Duration)) -> String {
 }
 
 pub(crate) use crate::page::section;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stabmon_core::Timestamp;
+
+    #[test]
+    fn anchors_are_the_name_where_safe_and_a_hash_elsewhere() {
+        assert_eq!(anchor("web-1.example_2"), "host-web-1.example_2-");
+        let odd = anchor("db <1>\"");
+        assert!(
+            odd.starts_with("hx-") && odd.len() == "hx-".len() + 16 + 1,
+            "{odd}"
+        );
+        assert!(
+            odd[3..odd.len() - 1].chars().all(|c| c.is_ascii_hexdigit()),
+            "{odd}"
+        );
+        assert_ne!(anchor("db <1>\""), anchor("db <2>\""));
+        assert!(anchor("").starts_with("hx-"));
+        assert!(anchor(&"a".repeat(65)).starts_with("hx-"));
+    }
+
+    #[test]
+    fn hosts_rank_by_incidents_then_gaps_then_name() {
+        let t = Timestamp::from_unix_secs;
+        let with = |host: &str, kinds: &[IncidentKind]| {
+            let mut s = HostSection::without_samples(host);
+            s.incidents = kinds
+                .iter()
+                .map(|k| Incident::new(*k, t(0), t(60)))
+                .collect();
+            s
+        };
+        let gap = IncidentKind::Gap(stabmon_core::analysis::GapKind::Died);
+        let mut list = vec![
+            with("c", &[]),
+            with("b", &[gap, gap]),
+            with("a", &[IncidentKind::CpuSurge]),
+            with("d", &[IncidentKind::CpuSurge, IncidentKind::OomKill, gap]),
+            with("a2", &[]),
+        ];
+        rank(&mut list);
+        let order: Vec<&str> = list.iter().map(|s| s.host.as_str()).collect();
+        assert_eq!(order, ["d", "a", "b", "a2", "c"]);
+        assert_eq!(list[0].events(), 2);
+        assert_eq!(list[0].gaps(), (1, std::time::Duration::from_secs(60)));
+        assert_eq!(by_kind(&list[0].incidents), "1 × CPU surge, 1 × OOM kill");
+    }
+}
