@@ -192,23 +192,25 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
         DefaultRange::Last(select::DEFAULT_SPAN),
     )?;
     let spin = select::progress::spinner("adding up the processes of every host");
-    let mut per_host = Vec::new();
-    let mut names = Vec::new();
-    for host in src.reader.hosts() {
+    let hosts = src.reader.hosts();
+    // Hosts are added up a few at a time; each keeps only its names' totals.
+    let usages = per_host(&hosts, |host| {
         let got = src
             .reader
             .clone()
-            .with_host(host.clone())
-            .usage(&host, Some(from), Some(to))
+            .with_host(host)
+            .usage(host, Some(from), Some(to))
             .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
-        if got.samples == 0 {
-            continue;
-        }
+        Ok((got.samples > 0).then(|| (host.to_owned(), got)))
+    });
+    spin.finish_and_clear();
+    let mut per_host = Vec::new();
+    let mut names = Vec::new();
+    for (host, got) in usages? {
         let window = got.covered_secs;
         per_host.push(json!({"host": host, "samples": got.samples, "window_secs": window}));
         names.extend(got.names.into_iter().map(|u| (host.clone(), window, u)));
     }
-    spin.finish_and_clear();
     select::print_warnings(&src);
     if per_host.is_empty() {
         eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
