@@ -23,19 +23,12 @@ mod bench {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
+    use stabmon_benches::{Finished, arg, dir_bytes, median, run_child, write_synth};
     use stabmon_core::Timestamp;
     use stabmon_core::synth::Synth;
-    use stabmon_store::StoreWriter;
 
     /// Monday 2026-11-02 00:00 UTC.
     const START: i64 = 1_793_577_600;
-
-    fn arg(args: &[String], name: &str) -> Option<String> {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    }
 
     fn synth(days: u64) -> Synth {
         let start = Timestamp::from_unix_secs(START);
@@ -85,56 +78,12 @@ mod bench {
 
     fn write_store(dir: &Path, days: u64) {
         let t = Instant::now();
-        let mut w = StoreWriter::create(dir).unwrap();
-        let mut n = 0u64;
-        for s in synth(days).iter() {
-            w.write(&s).unwrap();
-            n += 1;
-        }
-        w.finish().unwrap();
+        let n = write_synth(dir, &synth(days), None);
         println!(
             "wrote {n} samples ({days} days) to {} in {:.0} s",
             dir.display(),
             t.elapsed().as_secs_f64()
         );
-    }
-
-    fn dir_bytes(dir: &Path) -> u64 {
-        let mut total = 0;
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                total += if p.is_dir() {
-                    dir_bytes(&p)
-                } else {
-                    e.metadata().map_or(0, |m| m.len())
-                };
-            }
-        }
-        total
-    }
-
-    /// Wall seconds and peak RSS (MiB) of a finished child, reaped by `wait4` for its resource usage.
-    #[allow(clippy::zombie_processes)]
-    fn run_child(mut cmd: Command) -> (f64, f64, i32) {
-        let t = Instant::now();
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as libc::pid_t;
-        let mut status = 0;
-        // SAFETY: wait4 writes the status and the usage of the child we spawned into our locals.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-        let wall = t.elapsed().as_secs_f64();
-        let code = if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            -1
-        };
-        (wall, ru.ru_maxrss as f64 / 1024.0, code)
     }
 
     /// Time to the first two lines of stdout, and the process's peak RSS by then (MiB); the process is then killed.
@@ -234,11 +183,6 @@ mod bench {
         println!("| server peak RSS | {hwm_mib:.0} MiB |");
     }
 
-    fn median(mut v: Vec<f64>) -> f64 {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    }
-
     const DUCKDB: &str = r#"
 import sys, time, duckdb
 root = sys.argv[1]
@@ -328,7 +272,12 @@ for name, q in qs.items():
                     .arg("--data")
                     .arg(&dir)
                     .env("NO_COLOR", "1");
-                let (w, r, code) = run_child(cmd);
+                let Finished {
+                    wall_s: w,
+                    peak_rss_mib: r,
+                    code,
+                    ..
+                } = run_child(cmd);
                 assert_eq!(code, 0, "stabmon {argv:?} failed");
                 walls.push(w);
                 rss.push(r);
@@ -382,7 +331,9 @@ for name, q in qs.items():
                 println!("| {q} | {s} |");
             }
         }
-        let (_, rss, _) = run_child({
+        let Finished {
+            peak_rss_mib: rss, ..
+        } = run_child({
             let mut c = Command::new("python3");
             c.args(["-c", DUCKDB]).arg(&dir);
             c

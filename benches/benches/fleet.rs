@@ -1,7 +1,8 @@
 //! The fleet: N synthetic hosts x 1 day at 1 s (top 10, a CPU hog on every third host, a leak on every fifth)
-//! in one Hive-partitioned store, read by `stabmon incidents --all-hosts` from `file://` and from a local S3
-//! server (moto on 127.0.0.1, after `stabmon ship`), beside DuckDB counting the same rows of the `file://` copy in
-//! the same run. Whole processes, timed with their peak RSS (`wait4`).
+//! in one Hive-partitioned store, answered across every host by `stabmon incidents --all-hosts`, `top --all-hosts`
+//! and `report --all-hosts` from `file://` and from a local S3 server (moto on 127.0.0.1, after `stabmon ship`),
+//! beside DuckDB counting the same rows of the `file://` copy in the same run. Whole processes, timed with their
+//! peak RSS (`wait4`).
 //!
 //! ```text
 //! cargo build --release -p stabmon-cli
@@ -14,25 +15,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(unix)]
+#[path = "../../stabmon-store/tests/moto/mod.rs"]
+mod moto;
+
+#[cfg(unix)]
 mod bench {
-    use std::net::TcpListener;
     use std::path::{Path, PathBuf};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     use std::time::{Duration, Instant};
 
+    use stabmon_benches::{
+        Finished, arg, dir_bytes, median, own_peak_rss_mib, python_has, run_child, write_synth,
+    };
     use stabmon_core::Timestamp;
     use stabmon_core::synth::Synth;
-    use stabmon_store::StoreWriter;
 
     /// Monday 2026-11-02 00:00 UTC.
     const START: i64 = 1_793_577_600;
-
-    fn arg(args: &[String], name: &str) -> Option<String> {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    }
 
     fn host_synth(i: usize) -> Synth {
         let start = Timestamp::from_unix_secs(START);
@@ -78,14 +77,7 @@ mod bench {
                         if i >= hosts {
                             return;
                         }
-                        let mut w = {
-                            let _one = creating.lock().unwrap();
-                            StoreWriter::create(dir).unwrap()
-                        };
-                        for sample in host_synth(i).generate() {
-                            w.write(&sample).unwrap();
-                        }
-                        w.finish().unwrap();
+                        write_synth(dir, &host_synth(i), Some(&creating));
                     }
                 });
             }
@@ -96,105 +88,90 @@ mod bench {
         );
     }
 
-    /// Wall seconds, peak RSS (MiB), exit code and stdout of a finished child, reaped by `wait4`.
-    #[allow(clippy::zombie_processes)]
-    fn run_child(mut cmd: Command) -> (f64, f64, i32, Vec<u8>) {
-        let out = tempfile::tempfile().unwrap();
-        let t = Instant::now();
-        let child = cmd
-            .stdout(out.try_clone().unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as libc::pid_t;
-        let mut status = 0;
-        // SAFETY: wait4 writes the status and the usage of the child we spawned into our locals.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-        let wall = t.elapsed().as_secs_f64();
-        let code = if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            -1
-        };
-        use std::io::{Read, Seek};
-        let mut out = out;
-        out.rewind().unwrap();
-        let mut stdout = Vec::new();
-        out.read_to_end(&mut stdout).unwrap();
-        (wall, ru.ru_maxrss as f64 / 1024.0, code, stdout)
-    }
+    /// The day's range flags.
+    const DAY: [&str; 4] = [
+        "--from",
+        "2026-11-02T00:00:00Z",
+        "--to",
+        "2026-11-03T00:00:00Z",
+    ];
 
-    fn median(mut v: Vec<f64>) -> f64 {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    }
-
-    /// `incidents --all-hosts --json` over the day: median wall, max peak RSS, total samples and incidents.
-    fn incidents(
+    /// `stabmon ARGS --data DATA` over the day, `runs` times: median wall, max peak RSS, the last stdout.
+    fn time_stabmon(
         stabmon: &Path,
+        args: &[&str],
         data: &str,
-        env: &[(&str, String)],
+        env: &[(String, String)],
         runs: usize,
-    ) -> (f64, f64, u64, usize) {
+    ) -> (f64, f64, Vec<u8>) {
         let mut walls = Vec::new();
         let mut rss: f64 = 0.0;
-        let mut counts = (0, 0);
+        let mut last = Vec::new();
         for _ in 0..runs {
             let mut cmd = Command::new(stabmon);
-            cmd.args([
-                "incidents",
-                "--all-hosts",
-                "--json",
-                "--from",
-                "2026-11-02T00:00:00Z",
-                "--to",
-                "2026-11-03T00:00:00Z",
-                "--data",
-                data,
-            ]);
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
-            let (wall, peak, code, out) = run_child(cmd);
-            assert_eq!(
-                code, 0,
-                "stabmon incidents --all-hosts --data {data} failed"
-            );
-            let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
-            let samples: u64 = doc["hosts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| h["samples"].as_u64().unwrap())
-                .sum();
-            counts = (samples, doc["incidents"].as_array().unwrap().len());
-            walls.push(wall);
-            rss = rss.max(peak);
+            cmd.args(args).args(DAY).args(["--data", data]);
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
+            let Finished {
+                wall_s,
+                peak_rss_mib,
+                code,
+                stdout,
+            } = run_child(cmd);
+            assert_eq!(code, 0, "stabmon {args:?} --data {data} failed");
+            walls.push(wall_s);
+            rss = rss.max(peak_rss_mib);
+            last = stdout;
         }
-        (median(walls), rss, counts.0, counts.1)
+        (median(walls), rss, last)
     }
 
-    fn python_has(module: &str) -> bool {
-        Command::new("python3")
-            .args(["-c", &format!("import {module}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    }
-
-    fn dir_bytes(dir: &Path) -> u64 {
-        let mut n = 0;
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            n += if p.is_dir() {
-                dir_bytes(&p)
-            } else {
-                e.metadata().unwrap().len()
-            };
-        }
-        n
+    /// The three answers across every host of `data`, one table row each.
+    fn answers(
+        stabmon: &Path,
+        data: &str,
+        how: &str,
+        env: &[(String, String)],
+        runs: usize,
+        page: &Path,
+    ) {
+        let (wall, rss, out) = time_stabmon(
+            stabmon,
+            &["incidents", "--all-hosts", "--json"],
+            data,
+            env,
+            runs,
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let samples: u64 = doc["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["samples"].as_u64().unwrap())
+            .sum();
+        let found = doc["incidents"].as_array().unwrap().len();
+        println!(
+            "| `stabmon incidents --all-hosts --json`, {how} | {wall:.2} s | {rss:.0} MiB | {samples} samples, {found} incidents |"
+        );
+        let (wall, rss, out) =
+            time_stabmon(stabmon, &["top", "--all-hosts", "--json"], data, env, runs);
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        println!(
+            "| `stabmon top --all-hosts --json`, {how} | {wall:.2} s | {rss:.0} MiB | {} hosts |",
+            doc["hosts"].as_array().unwrap().len()
+        );
+        let page_arg = page.to_str().unwrap();
+        let (wall, rss, _) = time_stabmon(
+            stabmon,
+            &["report", "--all-hosts", "-o", page_arg],
+            data,
+            env,
+            runs,
+        );
+        let bytes = std::fs::metadata(page).unwrap().len();
+        println!(
+            "| `stabmon report --all-hosts`, {how} | {wall:.2} s | {rss:.0} MiB | page {:.2} MB |",
+            bytes as f64 / 1e6
+        );
     }
 
     pub fn main() {
@@ -222,11 +199,13 @@ mod bench {
             dir_bytes(&dir) as f64 / 1e6,
             dir.display()
         );
-        let file_url = format!("file://{}", dir.canonicalize().unwrap().display());
-        let (wall, rss, samples, found) = incidents(&stabmon, &file_url, &[], runs);
         println!(
-            "| `stabmon incidents --all-hosts --json`, file:// | {wall:.2} s | {rss:.0} MiB | {samples} samples, {found} incidents |"
+            "this bench's own peak RSS: {:.0} MiB (no child's figure can be below it)",
+            own_peak_rss_mib()
         );
+        let file_url = format!("file://{}", dir.canonicalize().unwrap().display());
+        let page = tmp.path().join("fleet.html");
+        answers(&stabmon, &file_url, "file://", &[], runs, &page);
 
         if python_has("duckdb") {
             let glob = format!("{}/samples/*/*/*.parquet", dir.display());
@@ -240,11 +219,11 @@ mod bench {
             for _ in 0..runs {
                 let mut cmd = Command::new("python3");
                 cmd.args(["-c", &script]);
-                let (wall, peak, code, out) = run_child(cmd);
-                assert_eq!(code, 0, "duckdb failed");
-                rows = String::from_utf8_lossy(&out).trim().to_owned();
-                walls.push(wall);
-                rss = rss.max(peak);
+                let done = run_child(cmd);
+                assert_eq!(done.code, 0, "duckdb failed");
+                rows = String::from_utf8_lossy(&done.stdout).trim().to_owned();
+                walls.push(done.wall_s);
+                rss = rss.max(done.peak_rss_mib);
             }
             println!(
                 "| DuckDB `count(*)` of the day's samples, file:// copy | {:.2} s | {rss:.0} MiB | {rows} rows |",
@@ -254,69 +233,31 @@ mod bench {
             println!("SKIPPED DuckDB: python3 -c 'import duckdb' fails here");
         }
 
-        if !python_has("moto.server") {
-            println!(
-                "SKIPPED S3: python3 -m moto.server is not installed (pip install 'moto[server]')"
-            );
+        let Some(moto) = crate::moto::Moto::start() else {
+            println!("SKIPPED S3: moto[server] is not installed (pip install 'moto[server]')");
             return;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut moto = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        {
-            use std::io::{Read, Write};
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            write!(s, "PUT /fleet HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-            let mut r = String::new();
-            let _ = s.read_to_string(&mut r);
-            assert!(r.starts_with("HTTP/1.1 200"), "create bucket: {r}");
-        }
-        let env = [
-            ("AWS_ENDPOINT_URL", endpoint),
-            ("AWS_ALLOW_HTTP", "true".to_owned()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-            ("AWS_REGION", "us-east-1".to_owned()),
-        ];
+        };
+        moto.create_bucket("fleet");
+        let env = moto.env();
         let mut cmd = Command::new(&stabmon);
         cmd.args(["ship", "--data"])
             .arg(&dir)
             .arg("s3://fleet/bench");
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let (wall, rss, code, _) = run_child(cmd);
-        assert_eq!(code, 0, "stabmon ship failed");
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        let done = run_child(cmd);
+        assert_eq!(done.code, 0, "stabmon ship failed");
         println!(
-            "| `stabmon ship` of the whole store to S3 (moto) | {wall:.2} s | {rss:.0} MiB | |"
+            "| `stabmon ship` of the whole store to S3 (moto) | {:.2} s | {:.0} MiB | |",
+            done.wall_s, done.peak_rss_mib
         );
-        let (wall, rss, samples, found) = incidents(&stabmon, "s3://fleet/bench", &env, runs);
-        println!(
-            "| `stabmon incidents --all-hosts --json`, s3:// (moto) | {wall:.2} s | {rss:.0} MiB | {samples} samples, {found} incidents |"
+        answers(
+            &stabmon,
+            "s3://fleet/bench",
+            "s3:// (moto)",
+            &env,
+            runs,
+            &page,
         );
-        let _ = moto.kill();
-        let _ = moto.wait();
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::json;
 use stabmon_core::analysis::{Incident, detect_incidents_in};
+use stabmon_report::{Chart, HostSection, ReportBuilder};
 use stabmon_store::DefaultRange;
 
 use crate::select::{self, DataArgs, Hosts};
@@ -32,13 +33,24 @@ pub fn incidents_of_all(
         select::open_range(args, Hosts::Any, DefaultRange::Last(select::DEFAULT_SPAN))?;
     let hosts = src.reader.hosts();
     let spin = select::progress::spinner("finding incidents on every host");
-    // Hosts are independent: one per core (at most four), each reading and analysing its own range.
+    let out = per_host(&hosts, |host| host_incidents(&src, host, from, to))?;
+    spin.finish_and_clear();
+    select::print_warnings(&src);
+    Ok((src, from, to, out))
+}
+
+/// `work` on every host, hosts being independent: one thread per core (at most four), each taking the next host and
+/// holding only that host's data; the results in the order of `hosts`, `None`s left out.
+fn per_host<T: Send>(
+    hosts: &[String],
+    work: impl Fn(&str) -> anyhow::Result<Option<T>> + Sync,
+) -> anyhow::Result<Vec<T>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .clamp(1, 4)
         .min(hosts.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<anyhow::Result<Vec<(usize, HostIncidents)>>> = std::thread::scope(|scope| {
+    let results: Vec<anyhow::Result<Vec<(usize, T)>>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
@@ -48,7 +60,7 @@ pub fn incidents_of_all(
                         let Some(host) = hosts.get(i) else {
                             return Ok(mine);
                         };
-                        if let Some(h) = host_incidents(&src, host, from, to)? {
+                        if let Some(h) = work(host)? {
                             mine.push((i, h));
                         }
                     }
@@ -68,10 +80,7 @@ pub fn incidents_of_all(
         out.extend(r?);
     }
     out.sort_by_key(|(i, _)| *i);
-    let out: Vec<HostIncidents> = out.into_iter().map(|(_, h)| h).collect();
-    spin.finish_and_clear();
-    select::print_warnings(&src);
-    Ok((src, from, to, out))
+    Ok(out.into_iter().map(|(_, h)| h).collect())
 }
 
 /// One host's incidents over `[from, to)`; `None` when it has no sample there.
@@ -183,23 +192,25 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
         DefaultRange::Last(select::DEFAULT_SPAN),
     )?;
     let spin = select::progress::spinner("adding up the processes of every host");
-    let mut per_host = Vec::new();
-    let mut names = Vec::new();
-    for host in src.reader.hosts() {
+    let hosts = src.reader.hosts();
+    // Hosts are added up a few at a time; each keeps only its names' totals.
+    let usages = per_host(&hosts, |host| {
         let got = src
             .reader
             .clone()
-            .with_host(host.clone())
-            .usage(&host, Some(from), Some(to))
+            .with_host(host)
+            .usage(host, Some(from), Some(to))
             .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
-        if got.samples == 0 {
-            continue;
-        }
+        Ok((got.samples > 0).then(|| (host.to_owned(), got)))
+    });
+    spin.finish_and_clear();
+    let mut per_host = Vec::new();
+    let mut names = Vec::new();
+    for (host, got) in usages? {
         let window = got.covered_secs;
         per_host.push(json!({"host": host, "samples": got.samples, "window_secs": window}));
         names.extend(got.names.into_iter().map(|u| (host.clone(), window, u)));
     }
-    spin.finish_and_clear();
     select::print_warnings(&src);
     if per_host.is_empty() {
         eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
@@ -277,5 +288,86 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
     )?;
     out.write_all(table::render(&columns, &rows, &style).as_bytes())?;
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The charts of each host's section on a fleet page, and their width: the single-host report's for a few hosts;
+/// beyond ten, without the load chart and narrower as hosts are added, so that a page of 100 hosts x 1 day stays
+/// under 5 MB (a host's CPU and memory charts of a day cost about 220 bytes per pixel of width, their lines being
+/// each pixel column's minimum and maximum). Hosts without incidents get no charts at all (stabmon-report).
+fn section_charts(hosts: usize) -> (Vec<Chart>, u32) {
+    match hosts {
+        0..=10 => (
+            vec![Chart::Cpu, Chart::Memory, Chart::Load, Chart::Latency],
+            1200,
+        ),
+        11..=30 => (vec![Chart::Cpu, Chart::Memory, Chart::Latency], 800),
+        _ => (vec![Chart::Cpu, Chart::Memory, Chart::Latency], 400),
+    }
+}
+
+/// `stabmon report --all-hosts`: one page over every host, an overview ranked by incidents linking to each host's
+/// section (its charts, incidents and gaps). Hosts are analysed a few at a time; each keeps only its rendered
+/// section once done.
+pub fn report(args: &crate::ReportArgs) -> anyhow::Result<ExitCode> {
+    let (src, from, to, _) = select::open_range(
+        &args.data,
+        Hosts::Any,
+        DefaultRange::Last(select::DEFAULT_SPAN),
+    )?;
+    let hosts = src.reader.hosts();
+    let (charts, width) = section_charts(hosts.len());
+    let base = || {
+        let b = ReportBuilder::new()
+            .range(from, to)
+            .width_px(width)
+            .charts(charts.iter().copied());
+        match &args.title {
+            Some(t) => b.title(t.clone()),
+            None => b,
+        }
+    };
+    let spin = select::progress::spinner("rendering every host's section");
+    let sections = per_host(&hosts, |host| {
+        let reader = src.reader.clone().with_host(host);
+        let series = reader
+            .system_series(host, Some(from), Some(to))
+            .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
+        if series.is_empty() {
+            return Ok(Some(HostSection::without_samples(host)));
+        }
+        let section = base()
+            .detect_options(reader.detect_options(host))
+            .build()
+            .render_host_section_from(&series, &reader.windows(host))
+            .with_context(|| format!("cannot make the report of {} (host {host})", src.shown))?;
+        Ok(Some(section))
+    });
+    spin.finish_and_clear();
+    select::print_warnings(&src);
+    let mut sections = sections?;
+    if sections.iter().all(|s| s.samples == 0) {
+        eprintln!("stabmon: {}", select::explain_empty(&src, from, to)?);
+        return Ok(ExitCode::FAILURE);
+    }
+    stabmon_report::rank_hosts(&mut sections);
+    let html = base().build().render_fleet(&sections);
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("report.html"));
+    crate::report::write_atomically(&output, html.as_bytes())?;
+    let samples: usize = sections.iter().map(|s| s.samples).sum();
+    let incidents: usize = sections.iter().map(HostSection::events).sum();
+    eprintln!(
+        "stabmon: wrote {} ({} KB): {} hosts, {samples} samples from {from} to {to}, {incidents} incident{} besides gaps",
+        output.display(),
+        html.len() / 1000,
+        sections.len(),
+        if incidents == 1 { "" } else { "s" }
+    );
+    if args.open {
+        crate::report::open_in_browser(&output);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -232,9 +232,15 @@ struct DumpArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = format!("{}\n\n{DATA_DEFAULT_HELP}", select::RANGE_HELP))]
-struct ReportArgs {
+pub struct ReportArgs {
     #[command(flatten)]
     data: select::DataArgs,
+
+    /// One page over every host of the data (a fleet's bucket, or a directory with several): an overview ranked by
+    /// incidents (by kind, peak CPU and memory, gaps, coverage) whose rows link to each host's section with its
+    /// charts, narrower as hosts are added, and its incidents.
+    #[arg(long, conflicts_with_all = ["host", "png"])]
+    all_hosts: bool,
 
     /// Where to write the HTML file. [default: report.html, unless only --png is given]
     #[arg(short = 'o', long, value_name = "FILE")]

@@ -280,9 +280,16 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     }
 
     let dropped = recorder.dropped();
-    // Segments not shipped yet wait in the data directory for the next start (or `stabmon ship`).
-    drop(shipper);
-    match recorder.stop(stabmon_core::Timestamp::now()) {
+    let stopped = recorder.stop(stabmon_core::Timestamp::now());
+    // The segments compacted at stop go up in a last round, bounded in time; what does not wait in the data
+    // directory for the next start (or `stabmon ship`).
+    if let Some(mut shipper) = shipper {
+        for n in shipper.notices(0) {
+            log(&n);
+        }
+        log(&shipper.finish());
+    }
+    match stopped {
         Ok(summary) => {
             for w in &summary.warnings {
                 log(w);

@@ -11,6 +11,9 @@ use crate::select;
 use crate::{ReportArgs, UsageError};
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    if args.all_hosts {
+        return crate::fleet::report(args);
+    }
     let Some(read) = select::read_one_host(&args.data)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -96,7 +99,7 @@ fn say_written(what: &str, bytes: usize, summary: &stabmon_report::Summary, host
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: never a half-written report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -115,7 +118,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// Opens the report with the desktop's browser; a failure is a warning, the report is written.
-fn open_in_browser(path: &Path) {
+pub(crate) fn open_in_browser(path: &Path) {
     #[cfg(target_os = "macos")]
     let mut cmd = std::process::Command::new("open");
     #[cfg(target_os = "windows")]

@@ -120,6 +120,32 @@ pub enum Hosts {
     Any,
 }
 
+/// A `--data` URL's scheme is one of `known`: else a usage error naming it (exit 2).
+pub fn check_scheme(url: &str, known: &[&str]) -> Result<(), UsageError> {
+    let Some((scheme, _)) = url.split_once("://") else {
+        return Ok(());
+    };
+    if known.contains(&scheme.to_ascii_lowercase().as_str()) {
+        return Ok(());
+    }
+    let listed: Vec<String> = known
+        .iter()
+        .filter(|s| !matches!(**s, "s3a" | "abfs" | "abfss" | "https"))
+        .map(|s| match *s {
+            "http" => "http(s)://".to_owned(),
+            "file" => "file://".to_owned(),
+            s => format!("{s}://"),
+        })
+        .collect();
+    let (last, rest) = listed
+        .split_last()
+        .map_or(("", &[][..]), |(l, r)| (l.as_str(), r));
+    Err(UsageError(format!(
+        "--data {url}: unknown URL scheme {scheme}://; use a directory, {} or {last}",
+        rest.join(", ")
+    )))
+}
+
 /// Opens `--data` (a directory, a file or a URL, with `--token`) and chooses the host (stabmon-store's rules: the
 /// one asked for, or the only one; journals count).
 pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
@@ -127,17 +153,13 @@ pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
     let shown = path.display().to_string();
     // http(s)://, s3://, gs://, az://, file://: stabmon-store says what it reads, and names a scheme it does not.
     let is_url = path.to_str().is_some_and(|p| p.contains("://"));
-    if let Some((scheme, _)) = path.to_str().and_then(|p| p.split_once("://"))
-        && ![
-            "http", "https", "s3", "s3a", "gs", "az", "abfs", "abfss", "file",
-        ]
-        .contains(&scheme.to_ascii_lowercase().as_str())
-    {
-        return Err(UsageError(format!(
-            "--data {shown}: unknown URL scheme {scheme}://; use a directory, http(s)://, s3://, gs://, az:// or \
-             file://"
-        ))
-        .into());
+    if let Some(url) = path.to_str().filter(|_| is_url) {
+        check_scheme(
+            url,
+            &[
+                "http", "https", "s3", "s3a", "gs", "az", "abfs", "abfss", "file",
+            ],
+        )?;
     }
     if !is_url && !path.exists() {
         bail!(

@@ -96,7 +96,28 @@ pub fn start_shipper(
     })
 }
 
+/// How long the recorder's stop waits for the last shipping round: the segments compacted at stop go up with it.
+/// Well under the 90 s a service manager gives a stop by default.
+pub const SHIP_AT_STOP: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl RecordShipper {
+    /// The last round, after the recorder stopped: its compacted segments shipped, waiting at most
+    /// [`SHIP_AT_STOP`]. The line to log.
+    pub fn finish(self) -> String {
+        let before = self.shipper.uploaded();
+        match self.shipper.finish(SHIP_AT_STOP) {
+            (true, n) => format!(
+                "shipped the last segments at stop ({} file(s) uploaded)",
+                n.saturating_sub(before)
+            ),
+            (false, _) => format!(
+                "shipping at stop did not finish within {} s; the segments left wait in the data directory for the \
+                 next start (or 'stabmon ship')",
+                SHIP_AT_STOP.as_secs()
+            ),
+        }
+    }
+
     /// The lines to log, given the recorder's compaction backlog now (its fall to zero is a segment written).
     pub fn notices(&mut self, backlog: usize) -> Vec<String> {
         if backlog < self.backlog {

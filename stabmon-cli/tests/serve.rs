@@ -2,10 +2,10 @@
 //! path traversal, slow and oversized requests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use stabmon_core::Timestamp;
@@ -37,74 +37,13 @@ fn recorded_store(dir: &Path) {
     assert!(dir.join("manifest.json").is_file());
 }
 
-/// A running `stabmon serve`, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+#[path = "support/serve.rs"]
+mod server;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use server::{exchange, get};
 
-fn serve(data: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("stabmon"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(extra)
-        .env_remove("STABMON_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    let addr = loop {
-        let Some(Ok(line)) = lines.next() else {
-            let _ = child.kill();
-            panic!("serve stopped before listening: {seen}");
-        };
-        seen.push_str(&line);
-        if let Some(rest) = line.split("at http://").nth(1) {
-            break rest.split('/').next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining stderr so the server never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr }
-}
-
-/// Sends `raw`, reads the whole answer (the server closes every connection): (status, head, body).
-fn exchange(addr: SocketAddr, raw: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    s.write_all(raw).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(out.len());
-    let head = String::from_utf8_lossy(&out[..split]).into_owned();
-    let body = out.get(split + 4..).unwrap_or_default().to_vec();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head, body)
-}
-
-fn get(addr: SocketAddr, target: &str, auth: Option<&str>) -> (u16, String, Vec<u8>) {
-    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    exchange(
-        addr,
-        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{auth}\r\n").as_bytes(),
-    )
+fn serve(data: &Path, extra: &[&str]) -> server::Server {
+    server::serve(data.as_os_str(), extra, &[])
 }
 
 #[test]

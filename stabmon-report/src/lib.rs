@@ -118,6 +118,7 @@
 
 mod error;
 mod escape;
+mod fleet;
 mod mail;
 mod model;
 mod notice;
@@ -134,6 +135,7 @@ use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
 pub use crate::error::Error;
+pub use crate::fleet::{HostSection, rank as rank_hosts};
 pub use crate::mail::{InlineImage, MAIL_MAX_INCIDENTS, MailContent};
 pub use crate::notice::Notice;
 pub use crate::png::PngChart;
@@ -362,6 +364,135 @@ impl Report {
         self.png_sized().make_of_series(series, source, &png_charts)
     }
 
+    /// Renders one host's section of a fleet page ([`Report::render_fleet`]) from its `series` and `source`, as
+    /// [`Report::write_html_from`] renders its page: the same charts (at the builder's width), incident table and
+    /// gap panels, without the hover data (a fleet page has no script), and the figures of its overview row. Element
+    /// ids in the section start with the host's anchor, so many sections share a page. Errors as
+    /// [`Report::write_html_from`]; a host with no sample in the range is [`HostSection::without_samples`].
+    pub fn render_host_section_from<S: WindowSource + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+    ) -> Result<HostSection, Error> {
+        let ids = fleet::anchor(&series.host);
+        let section = |m: &model::Model, h: &page::Header<'_>| {
+            let s = fleet::section(m, h, &ids);
+            let n = s.len();
+            Ok((s, n))
+        };
+        let (html, summary) = self.make_of_series(series, source, &section)?;
+        let (lo, hi) = self.indices(series);
+        let mut out = HostSection::without_samples(series.host.clone());
+        fleet::figures(
+            &mut out,
+            series,
+            (lo, hi),
+            (summary.from.as_unix_micros(), summary.to.as_unix_micros()),
+        );
+        out.incidents = summary.incidents;
+        out.html = html;
+        Ok(out)
+    }
+
+    /// The fleet page of `sections` (see [`Report::render_host_section_from`]), in their order (see
+    /// [`rank_hosts`]): the title (by default `stabmon fleet report`), an overview table with a row per host
+    /// (incidents by kind, peak CPU and memory, gaps, coverage, a CPU sparkline) linking to its section, then the
+    /// sections. The page has no script; the same Content-Security-Policy as the report's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use stabmon_core::series::SystemSeries;
+    /// use stabmon_core::{Timestamp, synth::Synth};
+    /// use stabmon_report::{HostSection, ReportBuilder};
+    ///
+    /// let start = Timestamp::from_unix_secs(1_795_564_800);
+    /// let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    /// let report = ReportBuilder::new().range(start, at(1800)).width_px(600).build();
+    /// let mut sections = Vec::new();
+    /// for (host, hog) in [("web-1", true), ("db-1", false)] {
+    ///     let mut synth = Synth::new(start, Duration::from_secs(1)).count(1800).host(host);
+    ///     if hog {
+    ///         synth = synth.cpu_hog("xmrig", "./xmrig", at(600), at(900), 190.0);
+    ///     }
+    ///     let samples = synth.generate();
+    ///     let series = SystemSeries::from_samples(&samples);
+    ///     sections.push(report.render_host_section_from(&series, samples.as_slice())?);
+    /// }
+    /// sections.push(HostSection::without_samples("cache-1"));
+    /// stabmon_report::rank_hosts(&mut sections);
+    /// assert_eq!(sections[0].host, "web-1");
+    /// let page = report.render_fleet(&sections);
+    /// assert!(page.contains("<a href=\"#host-web-1-host\">web-1</a>"));
+    /// assert!(page.contains("id=\"host-db-1-host\""));
+    /// assert!(page.contains("xmrig (pid"));
+    /// # Ok::<(), stabmon_report::Error>(())
+    /// ```
+    pub fn render_fleet(&self, sections: &[HostSection]) -> String {
+        fleet::render(
+            &self.fleet_page(sections),
+            sections,
+            &fleet::Links::Sections,
+        )
+    }
+
+    /// An index of hosts: the overview table of [`Report::render_fleet`] alone, each host's row linking to
+    /// `href(host)` (a URL the caller has percent-encoded; escaped here) instead of a section, with the builder's
+    /// [refresh](ReportBuilder::refresh). Sections are made with [`HostSection::overview_only`] (or rendered ones,
+    /// whose HTML is left out).
+    ///
+    /// ```
+    /// use stabmon_core::series::SystemSeries;
+    /// use stabmon_report::{HostSection, ReportBuilder};
+    ///
+    /// let (from, to) = (stabmon_core::Timestamp::from_unix_secs(0), stabmon_core::Timestamp::from_unix_secs(60));
+    /// let quiet = HostSection::overview_only(&SystemSeries::new("db-1"), Vec::new(), from, to);
+    /// let page = ReportBuilder::new().range(from, to).build().render_fleet_index(&[quiet], &|h| format!("/?host={h}"));
+    /// assert!(page.contains("<a href=\"/?host=db-1\">db-1</a>"));
+    /// ```
+    pub fn render_fleet_index(
+        &self,
+        sections: &[HostSection],
+        href: &dyn Fn(&str) -> String,
+    ) -> String {
+        fleet::render(
+            &self.fleet_page(sections),
+            sections,
+            &fleet::Links::Pages(href),
+        )
+    }
+
+    /// The range and head of a fleet page: the builder's range, else what the sections span.
+    fn fleet_page(&self, sections: &[HostSection]) -> fleet::Page<'_> {
+        let ranges = sections.iter().filter_map(|s| s.range_us);
+        let from = self
+            .cfg
+            .from
+            .map(Timestamp::as_unix_micros)
+            .or_else(|| ranges.clone().map(|r| r.0).min());
+        let to = self
+            .cfg
+            .to
+            .map(Timestamp::as_unix_micros)
+            .or_else(|| ranges.map(|r| r.1).max());
+        fleet::Page {
+            title: self.cfg.title.as_deref().unwrap_or("stabmon fleet report"),
+            from_us: from.unwrap_or(0),
+            to_us: to.unwrap_or(0),
+            refresh: self.cfg.refresh,
+        }
+    }
+
+    /// The indices of `series` within the builder's range.
+    fn indices(&self, series: &SystemSeries) -> (usize, usize) {
+        let ts = &series.ts;
+        let lo = self.cfg.from.map_or(0, |f| ts.partition_point(|t| *t < f));
+        let hi = self
+            .cfg
+            .to
+            .map_or(ts.len(), |t| ts.partition_point(|x| *x < t));
+        (lo, hi.max(lo))
+    }
+
     /// This report at the width of its PNG charts.
     fn png_sized(&self) -> Report {
         let mut cfg = self.cfg.clone();
@@ -431,8 +562,7 @@ impl Report {
         let cfg = &self.cfg;
         self.check_range()?;
         let ts = &series.ts;
-        let lo = cfg.from.map_or(0, |f| ts.partition_point(|t| *t < f));
-        let hi = cfg.to.map_or(ts.len(), |t| ts.partition_point(|x| *x < t));
+        let (lo, hi) = self.indices(series);
         if lo >= hi {
             return Err(Error::NoSamples {
                 from: cfg.from,

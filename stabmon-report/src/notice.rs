@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::escape::{html, push_html};
-use crate::page::{STYLE, csp, push_refresh};
+use crate::page::{STYLE, push_head};
 
 /// A small page with a title, paragraphs of text and a list of links, all plain text (escaped when rendered).
 ///
@@ -67,17 +67,10 @@ impl Notice {
     /// The page.
     pub fn to_html(&self) -> String {
         let mut out = String::with_capacity(STYLE.len() + 1024);
-        out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-        push_refresh(&mut out, self.refresh);
-        let title = html(&self.title);
-        let _ = write!(
-            out,
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <meta name=\"referrer\" content=\"no-referrer\"><title>{title}</title><style>{STYLE}</style></head>\
-             <body><h1>{title}</h1>",
-            csp()
-        );
+        push_head(&mut out, &self.title, self.refresh);
+        out.push_str("<h1>");
+        push_html(&mut out, &self.title);
+        out.push_str("</h1>");
         for p in &self.paragraphs {
             out.push_str("<p>");
             push_html(&mut out, p);

@@ -306,45 +306,32 @@ pub(crate) struct Header<'a> {
     pub(crate) refresh: Option<std::time::Duration>,
 }
 
-/// Renders the page.
-pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json::Error> {
-    let mut out = String::with_capacity(1 << 20);
-    let ts = stabmon_core::Timestamp::from_unix_micros;
+/// The host's time zone as the page names it: the zone's name where recorded, and its UTC offsets in the range.
+fn zone_text(model: &Model) -> String {
     let offsets = &model.offsets;
     let offs: Vec<String> = offsets
         .distinct()
         .into_iter()
         .map(|o| format!("UTC{}", offset_str(o)))
         .collect();
-    let zone = match &offsets.zone {
+    match &offsets.zone {
         Some(z) => format!("{} ({})", z, offs.join(" / ")),
         None => offs.join(" / "),
-    };
+    }
+}
 
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
-    push_refresh(&mut out, h.refresh);
-    let _ = write!(
-        out,
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
-        // Written as is: the policy is ours (quotes and base64), nothing from the data is in it.
-        csp()
-    );
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
-    out.push_str("<meta name=\"referrer\" content=\"no-referrer\">");
-    let _ = write!(out, "<title>{}</title>", html(h.title));
-    let _ = write!(out, "<style>{STYLE}</style></head><body>");
-
-    // Header.
-    out.push_str("<header><h1>");
-    push_html(&mut out, h.title);
-    out.push_str("</h1><p class=\"meta\">");
+/// The line under a host's heading: the range, the host's time zone, how many samples and how often, and where the
+/// data starts or ends inside the range.
+fn push_meta(out: &mut String, model: &Model, h: &Header<'_>, zone: &str) {
+    let ts = stabmon_core::Timestamp::from_unix_micros;
+    let offsets = &model.offsets;
     let _ = write!(
         out,
         "Host <b>{}</b> · {} to {} · local time of the host: {} · {} samples, every {}",
         html(h.host),
         html(&local_datetime(ts(model.frame.from_us), offsets)),
         html(&local_datetime(ts(model.frame.to_us), offsets)),
-        html(&zone),
+        html(zone),
         h.samples,
         html(&duration(model.median_interval_us as f64 / 1e6)),
     );
@@ -356,27 +343,20 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
             html(&local_datetime(ts(h.last_us), offsets))
         );
     }
-    out.push_str("</p>");
-    out.push_str(&summary(model));
-    out.push_str("</header>");
+}
 
-    out.push_str(
-        "<div id=\"toolbar\" class=\"toolbar\" hidden><button type=\"button\" id=\"zoomout\" disabled>Zoom out</button>\
-         <span id=\"view\"></span><span class=\"hint\">Drag across a chart to zoom in; double-click to zoom out.</span></div>",
-    );
-
-    // Charts.
-    out.push_str("<main id=\"charts\">");
+/// The charts, each a figure with its legend, element ids starting with `ids`.
+fn push_figures(out: &mut String, model: &Model, ids: &str) {
     for (ci, c) in model.charts.iter().enumerate() {
         let _ = write!(
             out,
-            "<figure class=\"fig\" id=\"fig-{}\"><figcaption><span class=\"ct\">{}</span>",
+            "<figure class=\"fig\" id=\"{ids}fig-{}\"><figcaption><span class=\"ct\">{}</span>",
             c.id,
             html(c.title)
         );
         out.push_str("<span class=\"legend\">");
         if !c.lanes.is_empty() {
-            latency_legend(&mut out, c);
+            latency_legend(out, c);
         }
         for s in c.series.iter().filter(|_| c.lanes.is_empty()) {
             let _ = write!(
@@ -392,13 +372,54 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
             );
         }
         out.push_str("</span></figcaption>");
-        chart_svg(&mut out, model, ci);
+        chart_svg(out, model, ci, ids);
         out.push_str("</figure>");
     }
+}
+
+/// The `<head>` of a page (a report, a fleet page, a notice) and the opening `<body>`, with the strict policy.
+pub(crate) fn push_head(out: &mut String, title: &str, refresh: Option<std::time::Duration>) {
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    push_refresh(out, refresh);
+    let _ = write!(
+        out,
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
+        // Written as is: the policy is ours (quotes and base64), nothing from the data is in it.
+        csp()
+    );
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
+    out.push_str("<meta name=\"referrer\" content=\"no-referrer\">");
+    let _ = write!(out, "<title>{}</title>", html(title));
+    let _ = write!(out, "<style>{STYLE}</style></head><body>");
+}
+
+/// Renders the page.
+pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json::Error> {
+    let mut out = String::with_capacity(1 << 20);
+    let zone = zone_text(model);
+    push_head(&mut out, h.title, h.refresh);
+
+    // Header.
+    out.push_str("<header><h1>");
+    push_html(&mut out, h.title);
+    out.push_str("</h1><p class=\"meta\">");
+    push_meta(&mut out, model, h, &zone);
+    out.push_str("</p>");
+    out.push_str(&summary(model, ""));
+    out.push_str("</header>");
+
+    out.push_str(
+        "<div id=\"toolbar\" class=\"toolbar\" hidden><button type=\"button\" id=\"zoomout\" disabled>Zoom out</button>\
+         <span id=\"view\"></span><span class=\"hint\">Drag across a chart to zoom in; double-click to zoom out.</span></div>",
+    );
+
+    // Charts.
+    out.push_str("<main id=\"charts\">");
+    push_figures(&mut out, model, "");
     out.push_str("</main><div id=\"tip\" class=\"tip\" hidden></div>");
 
-    out.push_str(&incident_table(model));
-    out.push_str(&gap_panels(model));
+    out.push_str(&incident_table(model, ""));
+    out.push_str(&gap_panels(model, ""));
 
     let _ = write!(
         out,
@@ -419,7 +440,39 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
     Ok(out)
 }
 
-fn summary(model: &Model) -> String {
+/// One host's section of a fleet page: its heading, the same line of facts, summary, charts (for a host with
+/// incidents), incident table and gap panels as its own report, without the script's data (the fleet page has no
+/// script); every element id starts with `ids`, the section's own is `{ids}host`.
+pub(crate) fn section(model: &Model, h: &Header<'_>, ids: &str) -> String {
+    let mut out = String::with_capacity(64 << 10);
+    let zone = zone_text(model);
+    let _ = write!(
+        out,
+        "<section class=\"host\" id=\"{ids}host\"><h2 class=\"hosth\"><a href=\"#{ids}host\">{}</a></h2><p class=\"meta\">",
+        html(h.host)
+    );
+    push_meta(&mut out, model, h, &zone);
+    out.push_str("</p>");
+    out.push_str(&summary(model, ids));
+    // A quiet host's charts would say what the overview's sparkline says: they are left out, which keeps a page of
+    // many hosts small.
+    if model.incidents.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"sub\">No charts for a host without incidents: its CPU is the sparkline in the overview, and \
+             its own report (<code>stabmon report --host {}</code>) has every chart.</p>",
+            html(h.host)
+        );
+    } else {
+        push_figures(&mut out, model, ids);
+    }
+    out.push_str(&incident_table(model, ids));
+    out.push_str(&gap_panels(model, ids));
+    out.push_str("<p class=\"back\"><a href=\"#fleet\">Back to the overview</a></p></section>");
+    out
+}
+
+fn summary(model: &Model, ids: &str) -> String {
     let mut counts: Vec<(&'static str, usize)> = Vec::new();
     for inc in &model.incidents {
         let name = kind_name(&inc.kind);
@@ -433,17 +486,17 @@ fn summary(model: &Model) -> String {
     }
     let parts: Vec<String> = counts.iter().map(|(n, c)| format!("{c} × {n}")).collect();
     format!(
-        "<p class=\"summary\"><a href=\"#incidents\">{} incident{}</a>: {}.</p>",
+        "<p class=\"summary\"><a href=\"#{ids}incidents\">{} incident{}</a>: {}.</p>",
         model.incidents.len(),
         if model.incidents.len() == 1 { "" } else { "s" },
         html(&parts.join(", "))
     )
 }
 
-fn incident_table(model: &Model) -> String {
+fn incident_table(model: &Model, ids: &str) -> String {
     let offsets = &model.offsets;
     let mut out = String::new();
-    out.push_str("<section id=\"incidents\"><h2>Incidents</h2>");
+    let _ = write!(out, "<section id=\"{ids}incidents\"><h2>Incidents</h2>");
     if model.incidents.is_empty() {
         out.push_str("<p>No incidents found in this range.</p></section>");
         return out;
@@ -459,7 +512,7 @@ fn incident_table(model: &Model) -> String {
             .map_or(0.0, |d| d.as_secs_f64());
         let _ = write!(
             out,
-            "<tr id=\"row-{i}\" class=\"{}\"><td><a href=\"#inc-{i}\"><time datetime=\"{}\">{}</time></a></td><td>{}</td>\
+            "<tr id=\"{ids}row-{i}\" class=\"{}\"><td><a href=\"#{ids}inc-{i}\"><time datetime=\"{}\">{}</time></a></td><td>{}</td>\
              <td><i class=\"dot {}\"></i>{}</td><td class=\"num\">{}</td>",
             kind_class(&inc.kind),
             inc.start,
@@ -539,14 +592,17 @@ fn pct_opt(v: Option<f64>) -> String {
     pct(v.unwrap_or(f64::NAN))
 }
 
-fn gap_panels(model: &Model) -> String {
+fn gap_panels(model: &Model, ids: &str) -> String {
     let offsets = &model.offsets;
     let ts = stabmon_core::Timestamp::from_unix_micros;
     let mut out = String::new();
     if model.gap_panels.is_empty() {
         return out;
     }
-    out.push_str("<section id=\"gaps\"><h2>Gaps in the recording</h2>");
+    let _ = write!(
+        out,
+        "<section id=\"{ids}gaps\"><h2>Gaps in the recording</h2>"
+    );
     for p in &model.gap_panels {
         let Some(inc) = model.incidents.get(p.incident) else {
             continue;
@@ -565,7 +621,7 @@ fn gap_panels(model: &Model) -> String {
         };
         let _ = write!(
             out,
-            "<article class=\"gap-panel {cls}\" id=\"gap-{i}\"><h3><a href=\"#inc-{i}\">{kind}</a>: {from} to {to} ({dur})</h3>\
+            "<article class=\"gap-panel {cls}\" id=\"{ids}gap-{i}\"><h3><a href=\"#{ids}inc-{i}\">{kind}</a>: {from} to {to} ({dur})</h3>\
              <p>{verdict}</p>",
             cls = kind_class(&inc.kind),
             i = p.incident,

@@ -101,8 +101,9 @@ pub(crate) fn area_path(model: &Model, chart: &ChartModel, points: &[(i64, f64, 
     d
 }
 
-/// Writes the SVG of chart `ci`.
-pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
+/// Writes the SVG of chart `ci`, its element ids starting with `ids` (empty on a one-host page, the host's anchor
+/// on a fleet page, so that several hosts' charts live on one page).
+pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize, ids: &str) {
     let Some(c) = model.charts.get(ci) else {
         return;
     };
@@ -111,15 +112,15 @@ pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
     let (top, bottom) = (c.plot_top, c.plot_top + c.plot_h);
     let _ = write!(
         out,
-        "<svg class=\"chart\" id=\"chart-{id}\" data-chart=\"{ci}\" width=\"{w}\" height=\"{h}\" \
-         viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"title-{id}\">",
+        "<svg class=\"chart\" id=\"{ids}chart-{id}\" data-chart=\"{ci}\" width=\"{w}\" height=\"{h}\" \
+         viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"{ids}title-{id}\">",
         id = c.id,
         w = f1(model.width_px),
         h = f1(c.svg_h),
     );
     let _ = write!(
         out,
-        "<title id=\"title-{}\">{}</title>",
+        "<title id=\"{ids}title-{}\">{}</title>",
         c.id,
         html(c.title)
     );
@@ -263,7 +264,7 @@ pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
         let anchor_x = l.peak_x.clamp(l.left + 4.0, l.left + l.width - 4.0);
         let _ = write!(
             out,
-            "<g class=\"inc {class}\" id=\"inc-{i}\" data-i=\"{i}\">",
+            "<g class=\"inc {class}\" id=\"{ids}inc-{i}\" data-i=\"{i}\">",
             class = l.class,
             i = l.incident
         );
@@ -289,7 +290,7 @@ pub(crate) fn chart_svg(out: &mut String, model: &Model, ci: usize) {
         }
         let _ = write!(
             out,
-            "<a href=\"#row-{i}\"><rect class=\"lb\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>\
+            "<a href=\"#{ids}row-{i}\"><rect class=\"lb\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>\
              <text class=\"lt\" x=\"{}\" y=\"{}\">",
             f1(l.left),
             f1(box_y),

@@ -125,6 +125,10 @@ struct Shared {
 struct State {
     stop: bool,
     nudged: bool,
+    /// A last round is asked for ([`Shipper::finish`]).
+    finish: bool,
+    /// The last round is over: whether it shipped everything.
+    finished: Option<bool>,
     notices: Vec<String>,
     uploaded: usize,
 }
@@ -231,6 +235,41 @@ impl Shipper {
         self.shared.lock().uploaded
     }
 
+    /// Ships once more, what the directory holds now (the segments its recorder compacted when it stopped), then
+    /// stops, waiting at most `timeout`: a dead endpoint never holds up the caller longer. Gives whether the last
+    /// round shipped everything (`false` when it failed or ran out of time: what is left waits in the directory for
+    /// the next start), and the files uploaded since the start. Past the timeout, the thread is told to stop and
+    /// left to end by itself.
+    pub fn finish(mut self, timeout: std::time::Duration) -> (bool, usize) {
+        let deadline = std::time::Instant::now() + timeout;
+        self.shared.lock().finish = true;
+        self.shared.wake.notify_all();
+        let st = self.shared.lock();
+        let (mut st, _) = match self.shared.wake.wait_timeout_while(
+            st,
+            deadline.saturating_duration_since(std::time::Instant::now()),
+            |s| s.finished.is_none(),
+        ) {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        let (done, uploaded) = (st.finished, st.uploaded);
+        st.stop = true;
+        drop(st);
+        self.shared.wake.notify_all();
+        match done {
+            Some(ok) => {
+                self.halt();
+                (ok, uploaded)
+            }
+            None => {
+                // An upload hangs on the endpoint: detach the thread rather than wait for it.
+                self.thread.take();
+                (false, uploaded)
+            }
+        }
+    }
+
     /// Stops the thread (an upload under way is finished or abandoned, and sent again at the next start).
     pub fn stop(mut self) {
         self.halt();
@@ -256,7 +295,10 @@ fn run(bucket: &Bucket, dir: &Path, shared: &Shared, every: std::time::Duration)
     let mut backoff = first_backoff;
     let mut failing: Option<std::time::Instant> = None;
     loop {
+        // Asked before this round started: the round sees every file there is by then.
+        let last = shared.lock().finish;
         let result = ship_round(bucket, dir, shared);
+        let ok = result.is_ok();
         let wait = {
             let mut st = shared.lock();
             match result {
@@ -285,10 +327,15 @@ fn run(bucket: &Bucket, dir: &Path, shared: &Shared, every: std::time::Duration)
                 }
             }
         };
+        if last {
+            shared.lock().finished = Some(ok);
+            shared.wake.notify_all();
+            return;
+        }
         let st = shared.lock();
         let (mut st, _) = match shared
             .wake
-            .wait_timeout_while(st, wait, |s| !s.stop && !s.nudged)
+            .wait_timeout_while(st, wait, |s| !s.stop && !s.nudged && !s.finish)
         {
             Ok(r) => r,
             Err(p) => p.into_inner(),

@@ -36,7 +36,7 @@ use subtle::ConstantTimeEq;
 
 use crate::{UsageError, datadir};
 use http::{ReadError, Response};
-use render::{Outcome, Renderer};
+use render::{Data, Outcome, Renderer};
 use view::View;
 
 /// Connection threads: each handles one connection at a time.
@@ -60,9 +60,10 @@ const SEND_DEADLINE: Duration = Duration::from_secs(300);
 #[derive(Debug, Args)]
 #[command(after_help = crate::DATA_DEFAULT_HELP)]
 pub struct ServeArgs {
-    /// Data directory written by `stabmon record`. [default: $STABMON_DATA, else a per-user or system directory:
-    /// see below]
-    #[arg(long, value_name = "DIR", env = "STABMON_DATA")]
+    /// Data directory written by `stabmon record`, or a fleet's dataset in object storage (s3://BUCKET/PREFIX,
+    /// gs://..., az://... or file:///PATH): `/` then lists the hosts ranked by incidents, each linking to its
+    /// page, and /data/ serves nothing. [default: $STABMON_DATA, else a per-user or system directory: see below]
+    #[arg(long, value_name = "DIR|URL", env = "STABMON_DATA")]
     data: Option<PathBuf>,
 
     /// Address and port to listen on; port 0 picks a free one. Anything but loopback prints a warning: the page
@@ -107,7 +108,8 @@ fn parse_max_range(s: &str) -> Result<Duration, String> {
 
 /// What every connection thread shares.
 struct Server {
-    root: PathBuf,
+    /// The data directory served at /data/; `None` for object storage.
+    root: Option<PathBuf>,
     token_digest: Option<[u8; 32]>,
     renderer: Renderer,
     refresh_secs: u64,
@@ -121,17 +123,25 @@ fn digest(s: &str) -> [u8; 32] {
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let dir = datadir::resolve(args.data.as_deref())?;
-    if !dir.is_dir() {
-        return Err(UsageError(format!(
-            "no data directory at {}: record some with 'stabmon record --data {}', or give one with --data DIR",
-            dir.display(),
-            dir.display()
-        ))
-        .into());
-    }
-    let root = dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve the data directory {}", dir.display()))?;
+    let (root, data) = if let Some(url) = dir.to_str().filter(|d| d.contains("://")) {
+        crate::select::check_scheme(url, &["s3", "s3a", "gs", "az", "abfs", "abfss", "file"])?;
+        let reader = stabmon_store::StoreReader::open(&dir)
+            .with_context(|| format!("cannot read stabmon data at {url}"))?;
+        (None, Data::bucket(dir.clone(), reader))
+    } else {
+        if !dir.is_dir() {
+            return Err(UsageError(format!(
+                "no data directory at {}: record some with 'stabmon record --data {}', or give one with --data DIR",
+                dir.display(),
+                dir.display()
+            ))
+            .into());
+        }
+        let root = dir
+            .canonicalize()
+            .with_context(|| format!("cannot resolve the data directory {}", dir.display()))?;
+        (Some(root.clone()), Data::dir(root))
+    };
     let token_digest = match args.token.as_deref() {
         Some("") => {
             return Err(UsageError(
@@ -158,7 +168,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    let renderer = Renderer::start(root.clone(), RENDER_WORKERS, RENDER_QUEUE, CACHE_TTL)
+    let renderer = Renderer::start(data, RENDER_WORKERS, RENDER_QUEUE, CACHE_TTL)
         .context("cannot start the render threads")?;
     let server = Arc::new(Server {
         root,
@@ -191,10 +201,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             })
             .context("cannot start the connection threads")?;
     }
-    eprintln!(
-        "stabmon: serving {} at http://{addr}/ (the report) and http://{addr}/data/ (the data, read-only)",
-        server.root.display()
-    );
+    match &server.root {
+        Some(root) => eprintln!(
+            "stabmon: serving {} at http://{addr}/ (the report) and http://{addr}/data/ (the data, read-only)",
+            root.display()
+        ),
+        None => eprintln!(
+            "stabmon: serving {} at http://{addr}/ (the hosts, each linking to its report)",
+            dir.display()
+        ),
+    }
     for stream in listener.incoming() {
         match stream {
             Ok(s) => {
@@ -309,7 +325,15 @@ fn send_file(server: &Server, stream: &mut TcpStream, rel: &str, head_only: bool
     let not_found = |s: &mut TcpStream| {
         let _ = Response::text(404, "not found").write_to(s, head_only);
     };
-    let Some(path) = files::resolve(&server.root, rel) else {
+    let Some(root) = &server.root else {
+        let _ = Response::text(
+            404,
+            "not found: the data is in object storage; read it there (stabmon --data URL)",
+        )
+        .write_to(stream, head_only);
+        return;
+    };
+    let Some(path) = files::resolve(root, rel) else {
         return not_found(stream);
     };
     let Ok(mut file) = files::open(&path) else {

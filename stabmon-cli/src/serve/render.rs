@@ -11,14 +11,64 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use stabmon_core::Timestamp;
+use stabmon_core::analysis::detect_incidents_in;
 use stabmon_core::time::LocalZone;
-use stabmon_report::{Notice, ReportBuilder};
+use stabmon_report::{HostSection, Notice, ReportBuilder};
 use stabmon_store::{DefaultRange, StoreReader};
 
 use super::view::{DEFAULT_SINCE, View};
 
 /// Renders kept in the cache at most (each is about a megabyte at most: the report downsamples).
 const CACHE_ENTRIES: usize = 16;
+
+/// How long a reader of object storage is reused before the prefix is listed again: a bucket lags its hosts by
+/// their rotation (an hour by default), so a minute costs nothing in freshness and spares a listing and the
+/// downloads of every render.
+const RELIST: Duration = Duration::from_secs(60);
+
+/// Where the pages' data is: a data directory, opened afresh by each render (cheap, and it sees the journal grow),
+/// or a dataset in object storage, whose reader (its listing and its cache of downloaded segments) is shared by
+/// the renders and renewed every [`RELIST`].
+pub struct Data {
+    location: PathBuf,
+    remote: bool,
+    shared: Mutex<Option<(Instant, StoreReader)>>,
+}
+
+impl Data {
+    /// A data directory.
+    pub fn dir(dir: PathBuf) -> Data {
+        Data {
+            location: dir,
+            remote: false,
+            shared: Mutex::new(None),
+        }
+    }
+
+    /// A dataset in object storage (`s3://`, `gs://`, `az://`, `file://`), with its reader opened already.
+    pub fn bucket(url: PathBuf, reader: StoreReader) -> Data {
+        Data {
+            location: url,
+            remote: true,
+            shared: Mutex::new(Some((Instant::now(), reader))),
+        }
+    }
+
+    fn reader(&self) -> Result<StoreReader, stabmon_store::Error> {
+        if !self.remote {
+            return StoreReader::open(&self.location);
+        }
+        let mut shared = lock(&self.shared);
+        if let Some((at, r)) = &*shared
+            && at.elapsed() < RELIST
+        {
+            return Ok(r.clone());
+        }
+        let r = StoreReader::open(&self.location)?;
+        *shared = Some((Instant::now(), r.clone()));
+        Ok(r)
+    }
+}
 
 /// A finished page.
 #[derive(Debug)]
@@ -60,9 +110,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Renderer {
-    /// Starts `workers` render threads over the data directory `data`, with room for `queue` views waiting.
+    /// Starts `workers` render threads over `data` (a directory or a bucket), with room for `queue` views waiting.
     pub fn start(
-        data: PathBuf,
+        data: Data,
         workers: usize,
         queue: usize,
         ttl: Duration,
@@ -70,10 +120,11 @@ impl Renderer {
         let (tx, rx) = mpsc::sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         let state = Arc::new(Mutex::new(State::default()));
+        let data = Arc::new(data);
         for i in 0..workers {
             let rx = Arc::clone(&rx);
             let state = Arc::clone(&state);
-            let data = data.clone();
+            let data = Arc::clone(&data);
             std::thread::Builder::new()
                 .name(format!("stabmon-render-{i}"))
                 .spawn(move || worker(&data, &rx, &state, ttl))?;
@@ -120,7 +171,7 @@ impl Renderer {
     }
 }
 
-fn worker(data: &std::path::Path, rx: &Mutex<Receiver<Job>>, state: &Mutex<State>, ttl: Duration) {
+fn worker(data: &Data, rx: &Mutex<Receiver<Job>>, state: &Mutex<State>, ttl: Duration) {
     loop {
         let job = match lock(rx).recv() {
             Ok(j) => j,
@@ -154,7 +205,7 @@ fn notice(status: u16, page: Notice) -> Rendered {
     }
 }
 
-fn render(data: &std::path::Path, view: &View) -> Rendered {
+fn render(data: &Data, view: &View) -> Rendered {
     let now = Timestamp::now();
     let (from, to) = match view.range(now, &LocalZone::system()) {
         Ok(r) => r,
@@ -165,7 +216,7 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
         let page = Notice::new("stabmon: cannot read the data").paragraph(e.to_string());
         notice(500, page.refresh(refresh))
     };
-    let reader = match StoreReader::open(data) {
+    let reader = match data.reader() {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
@@ -179,7 +230,9 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
             return notice(200, page.refresh(refresh));
         }
         Err(stabmon_store::Error::UnknownHost { host, hosts, .. }) => (Some(host), hosts),
-        Err(stabmon_store::Error::SeveralHosts { hosts, .. }) => (None, hosts),
+        Err(stabmon_store::Error::SeveralHosts { hosts, .. }) => {
+            return index(&reader, view, &hosts, (from, to), now);
+        }
         Err(e) => return fail(&e),
     };
     let host = match (asked_missing, hosts.as_slice()) {
@@ -187,7 +240,7 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
         (missing, many) => {
             let what = match &missing {
                 Some(h) => format!("There is no data for host {h}. "),
-                None => "The data holds several hosts. ".to_owned(),
+                None => "The data holds no host. ".to_owned(),
             };
             let page = many.iter().fold(
                 Notice::new("stabmon: choose a host").paragraph(format!("{what}Choose one:")),
@@ -199,21 +252,20 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
     let reader = reader.with_host(host.clone());
     // Nothing asked: the last hour of data (ending at the newest sample, starting no earlier than the oldest), so a
     // recorder started a minute ago fills the page.
-    let (from, to) =
-        if view.since.is_none() && view.from.is_none() && view.to.is_none() && view.at.is_none() {
-            match reader.resolve_range(
-                Some(&host),
-                None,
-                None,
-                DefaultRange::Last(DEFAULT_SINCE),
-                now,
-            ) {
-                Ok(r) => r,
-                Err(e) => return fail(&e),
-            }
-        } else {
-            (from, to)
-        };
+    let (from, to) = if no_range(view) {
+        match reader.resolve_range(
+            Some(&host),
+            None,
+            None,
+            DefaultRange::Last(DEFAULT_SINCE),
+            now,
+        ) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        }
+    } else {
+        (from, to)
+    };
     let series = match reader.system_series(&host, Some(from), Some(to)) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -237,5 +289,67 @@ fn render(data: &std::path::Path, view: &View) -> Rendered {
             body: html.into_bytes(),
         },
         Err(e) => fail(&e),
+    }
+}
+
+/// Whether the view names no range (the page then shows the last hour of data).
+fn no_range(view: &View) -> bool {
+    view.since.is_none() && view.from.is_none() && view.to.is_none() && view.at.is_none()
+}
+
+/// The index of a fleet: a row per host, ranked by incidents in the range (by kind, peak CPU and memory, gaps,
+/// coverage, a CPU sparkline), each linking to that host's live page of the same range. Hosts are read one at a
+/// time, each dropped before the next.
+fn index(
+    reader: &StoreReader,
+    view: &View,
+    hosts: &[String],
+    (from, to): (Timestamp, Timestamp),
+    now: Timestamp,
+) -> Rendered {
+    let refresh = Duration::from_secs(view.refresh_secs);
+    let fail = |e: &dyn std::fmt::Display| {
+        let page = Notice::new("stabmon: cannot read the data").paragraph(e.to_string());
+        notice(500, page.refresh(refresh))
+    };
+    // Nothing asked: the last hour of the fleet's newest data.
+    let (from, to) = if no_range(view) {
+        match reader.resolve_range(None, None, None, DefaultRange::Last(DEFAULT_SINCE), now) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        }
+    } else {
+        (from, to)
+    };
+    let mut sections = Vec::with_capacity(hosts.len());
+    for host in hosts {
+        let reader = reader.clone().with_host(host.clone());
+        let series = match reader.system_series(host, Some(from), Some(to)) {
+            Ok(s) => s,
+            Err(e) => return fail(&format!("host {host}: {e}")),
+        };
+        let incidents = if series.is_empty() {
+            Vec::new()
+        } else {
+            match detect_incidents_in(&series, &reader.windows(host), &reader.detect_options(host))
+            {
+                Ok(i) => i,
+                Err(e) => return fail(&format!("host {host}: {e}")),
+            }
+        };
+        sections.push(HostSection::overview_only(&series, incidents, from, to));
+    }
+    stabmon_report::rank_hosts(&mut sections);
+    let page = ReportBuilder::new()
+        .title(format!("stabmon live: {} hosts", hosts.len()))
+        .range(from, to)
+        .refresh(refresh)
+        .build()
+        .render_fleet_index(&sections, &|h| {
+            format!("/?{}", view.with_host(h).query_string())
+        });
+    Rendered {
+        status: 200,
+        body: page.into_bytes(),
     }
 }

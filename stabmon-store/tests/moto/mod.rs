@@ -24,6 +24,19 @@ impl Drop for Moto {
 impl Moto {
     /// Starts moto, or returns `None` after printing why it cannot run here (python3 or moto missing).
     pub fn start() -> Option<Moto> {
+        Self::start_with(&[])
+    }
+
+    /// Starts moto with a bucket `bucket` and authentication on: past the set-up, every request must be signed
+    /// with keys moto's IAM knows (none are created), so any key is refused with 403 `InvalidAccessKeyId`.
+    pub fn start_refusing_keys(bucket: &str) -> Option<Moto> {
+        // Two requests go unchecked: the readiness probe and the bucket's creation.
+        let moto = Self::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "2")])?;
+        moto.create_bucket(bucket);
+        Some(moto)
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Option<Moto> {
         let has_moto = Command::new("python3")
             .args(["-c", "import moto.server, flask"])
             .stdout(Stdio::null())
@@ -50,6 +63,7 @@ impl Moto {
                 "-p",
                 &port.to_string(),
             ])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
