@@ -32,8 +32,12 @@ use crate::latency::{LatencyProbe, ProbePoint};
 use crate::sample::{LoadAvg, Memory, Pressure, Sample, TopProcesses};
 use crate::time::Timestamp;
 
+mod packed;
+mod probes;
 mod runs;
 
+pub use packed::{Packable, Packed};
+pub use probes::ProbeList;
 pub use runs::Runs;
 
 /// A host's system values, one column per value and one row per sample, sorted by time.
@@ -49,24 +53,24 @@ pub struct SystemSeries {
     /// When each sample was taken (its tick).
     pub ts: Vec<Timestamp>,
     /// The time each sample's rates cover, microseconds.
-    pub interval_us: Vec<u64>,
+    pub interval_us: Packed<u64>,
     /// Whole-machine CPU busy, % of all cores.
     pub cpu_busy_pct: Vec<f32>,
     /// Installed memory, bytes.
     pub mem_total_bytes: Runs<u64>,
     /// Memory in use, bytes.
-    pub mem_used_bytes: Vec<u64>,
+    pub mem_used_bytes: Packed<u64>,
     /// Memory available, bytes.
-    pub mem_available_bytes: Vec<u64>,
+    pub mem_available_bytes: Packed<u64>,
     /// Swap in use, bytes.
-    pub swap_used_bytes: Vec<u64>,
+    pub swap_used_bytes: Packed<u64>,
     /// Swap configured, bytes.
     pub swap_total_bytes: Runs<u64>,
     /// Load averages over 1, 5 and 15 minutes (`NaN` where the OS has none).
     pub load: [Vec<f32>; 3],
     /// Pressure stalls, % of the interval: cpu some, memory some, memory full, io some, io full (`NaN` where not
     /// read).
-    pub pressure_pct: [Vec<f32>; 5],
+    pub pressure_pct: [Packed<f32>; 5],
     /// Whether the sample carried pressure information at all.
     pub pressure_present: Runs<bool>,
     /// The kernel's cumulative OOM-kill counter.
@@ -86,7 +90,7 @@ pub struct SystemSeries {
     pub busiest: BusiestColumns,
     /// The latency probes the samples carried, per target, each list sorted by start time (ties in the samples'
     /// order): 16 bytes a probe.
-    pub latency: BTreeMap<String, Vec<ProbePoint>>,
+    pub latency: BTreeMap<String, ProbeList>,
 }
 
 impl PartialEq for SystemSeries {
@@ -104,11 +108,7 @@ impl PartialEq for SystemSeries {
             && self.swap_used_bytes == o.swap_used_bytes
             && self.swap_total_bytes == o.swap_total_bytes
             && self.load.iter().zip(&o.load).all(|(a, b)| same(a, b))
-            && self
-                .pressure_pct
-                .iter()
-                .zip(&o.pressure_pct)
-                .all(|(a, b)| same(a, b))
+            && self.pressure_pct == o.pressure_pct
             && self.pressure_present == o.pressure_present
             && self.oom_kill_count == o.oom_kill_count
             && self.boot_time == o.boot_time
@@ -143,15 +143,8 @@ impl SystemSeries {
     /// avoids the columns' doubling on growth).
     pub fn reserve(&mut self, additional: usize) {
         self.ts.reserve_exact(additional);
-        self.interval_us.reserve_exact(additional);
         self.cpu_busy_pct.reserve_exact(additional);
-        self.mem_used_bytes.reserve_exact(additional);
-        self.mem_available_bytes.reserve_exact(additional);
-        self.swap_used_bytes.reserve_exact(additional);
         for c in &mut self.load {
-            c.reserve_exact(additional);
-        }
-        for c in &mut self.pressure_pct {
             c.reserve_exact(additional);
         }
         self.busiest.reserve(additional);
@@ -186,13 +179,14 @@ impl SystemSeries {
 
     /// [`push_probe`](Self::push_probe) of a probe already reduced to its point.
     pub fn push_point(&mut self, target: &str, point: ProbePoint) {
-        let list = match self.latency.get_mut(target) {
-            Some(l) => l,
-            None => self.latency.entry(target.to_owned()).or_default(),
-        };
-        // Probes arrive nearly in start order (a slow one with a later sample): the place is near the end.
-        let at = list.len() - list.iter().rev().take_while(|q| q.ts > point.ts).count();
-        list.insert(at, point);
+        match self.latency.get_mut(target) {
+            Some(l) => l.push(point),
+            None => self
+                .latency
+                .entry(target.to_owned())
+                .or_default()
+                .push(point),
+        }
     }
 
     fn push_memory(&mut self, m: &Memory) {
@@ -260,7 +254,7 @@ impl SystemSeries {
 
     /// Sample `i`'s interval.
     pub fn interval(&self, i: usize) -> Duration {
-        Duration::from_micros(self.interval_us[i])
+        Duration::from_micros(self.interval_us.get(i))
     }
 
     /// Sample `i`'s boot id.
@@ -281,7 +275,7 @@ impl SystemSeries {
         if !self.pressure_present[i] {
             return None;
         }
-        let v = |k: usize| Some(self.pressure_pct[k][i]).filter(|v| !v.is_nan());
+        let v = |k: usize| Some(self.pressure_pct[k].get(i)).filter(|v| !v.is_nan());
         Some(Pressure {
             cpu_some_pct: v(0),
             memory_some_pct: v(1),
@@ -312,18 +306,18 @@ impl SystemSeries {
         }
         let mut s = SystemSeries::new(self.host.clone());
         s.ts = cut(&self.ts, lo, hi);
-        s.interval_us = cut(&self.interval_us, lo, hi);
+        s.interval_us = self.interval_us.slice(lo, hi);
         s.cpu_busy_pct = cut(&self.cpu_busy_pct, lo, hi);
         s.mem_total_bytes = self.mem_total_bytes.slice(lo, hi);
-        s.mem_used_bytes = cut(&self.mem_used_bytes, lo, hi);
-        s.mem_available_bytes = cut(&self.mem_available_bytes, lo, hi);
-        s.swap_used_bytes = cut(&self.swap_used_bytes, lo, hi);
+        s.mem_used_bytes = self.mem_used_bytes.slice(lo, hi);
+        s.mem_available_bytes = self.mem_available_bytes.slice(lo, hi);
+        s.swap_used_bytes = self.swap_used_bytes.slice(lo, hi);
         s.swap_total_bytes = self.swap_total_bytes.slice(lo, hi);
         for (d, c) in s.load.iter_mut().zip(&self.load) {
             *d = cut(c, lo, hi);
         }
         for (d, c) in s.pressure_pct.iter_mut().zip(&self.pressure_pct) {
-            *d = cut(c, lo, hi);
+            *d = c.slice(lo, hi);
         }
         s.pressure_present = self.pressure_present.slice(lo, hi);
         s.oom_kill_count = self.oom_kill_count.slice(lo, hi);
@@ -339,7 +333,7 @@ impl SystemSeries {
             .map(|(target, probes)| {
                 let a = from.map_or(0, |f| probes.partition_point(|p| p.ts < f));
                 let b = to.map_or(probes.len(), |t| probes.partition_point(|p| p.ts < t));
-                (target.clone(), probes[a..b.max(a)].to_vec())
+                (target.clone(), probes.slice(a, b))
             })
             .filter(|(_, kept)| !kept.is_empty())
             .collect();
@@ -352,15 +346,19 @@ impl SystemSeries {
             v.capacity() * std::mem::size_of::<T>()
         }
         b(&self.ts)
-            + b(&self.interval_us)
+            + self.interval_us.heap_bytes()
             + b(&self.cpu_busy_pct)
             + self.mem_total_bytes.heap_bytes()
-            + b(&self.mem_used_bytes)
-            + b(&self.mem_available_bytes)
-            + b(&self.swap_used_bytes)
+            + self.mem_used_bytes.heap_bytes()
+            + self.mem_available_bytes.heap_bytes()
+            + self.swap_used_bytes.heap_bytes()
             + self.swap_total_bytes.heap_bytes()
             + self.load.iter().map(b).sum::<usize>()
-            + self.pressure_pct.iter().map(b).sum::<usize>()
+            + self
+                .pressure_pct
+                .iter()
+                .map(Packed::heap_bytes)
+                .sum::<usize>()
             + self.pressure_present.heap_bytes()
             + self.oom_kill_count.heap_bytes()
             + self.boot_time.heap_bytes()
@@ -368,7 +366,11 @@ impl SystemSeries {
             + self.utc_offset_secs.heap_bytes()
             + self.cores.heap_bytes()
             + self.busiest.heap_bytes()
-            + self.latency.values().map(b).sum::<usize>()
+            + self
+                .latency
+                .values()
+                .map(ProbeList::heap_bytes)
+                .sum::<usize>()
     }
 }
 
@@ -617,7 +619,7 @@ mod tests {
             assert_eq!(series.boot_id(i), s.boot_id.as_deref());
             assert_eq!(series.load(i), s.load);
             assert_eq!(series.pressure(i), s.pressure);
-            assert_eq!(series.mem_used_bytes[i], s.memory.used_bytes);
+            assert_eq!(series.mem_used_bytes.get(i), s.memory.used_bytes);
         }
         assert_eq!(
             series.index_at(t0.saturating_add(Duration::from_millis(1500))),

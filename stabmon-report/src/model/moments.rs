@@ -126,7 +126,7 @@ impl Fetched {
 pub(super) fn moments(
     moment_samples: &[&Sample],
     charts: &[ChartModel],
-    series_latency: &BTreeMap<String, Vec<ProbePoint>>,
+    series_latency: &BTreeMap<String, ProbeList>,
 ) -> (Vec<Moment>, Vec<ProcRef>) {
     let mut procs = Vec::new();
     let mut index = HashMap::new();
@@ -142,9 +142,12 @@ pub(super) fn moments(
             for name in &lane_names {
                 let latest = series_latency.get(&**name).and_then(|ps| {
                     let k = ps.partition_point(|p| p.ts <= s.ts);
-                    k.checked_sub(1).map(|k| match ps[k].round_trip_ms() {
-                        Some(ms) => Ok(ms),
-                        None => Err(ps[k].outcome.kind()),
+                    k.checked_sub(1).map(|k| {
+                        let p = ps.get(k);
+                        match p.round_trip_ms() {
+                            Some(ms) => Ok(ms),
+                            None => Err(p.outcome.kind()),
+                        }
                     })
                 });
                 m.latency.push(latest);
