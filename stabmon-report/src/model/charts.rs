@@ -12,7 +12,7 @@ const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
 pub(super) struct ChartInput<'a> {
     pub(super) series: &'a SystemSeries,
     /// The samples' times, µs.
-    pub(super) ts: &'a [i64],
+    pub(super) ts: &'a [Timestamp],
     pub(super) frame: &'a Frame,
     /// Pixel columns the series are reduced to.
     pub(super) columns: usize,

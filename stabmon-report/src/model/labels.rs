@@ -107,7 +107,7 @@ pub(super) fn label_spikes(
     incidents: &[Incident],
     series: &SystemSeries,
     frame: &Frame,
-    ts: &[i64],
+    ts: &[Timestamp],
     first_chart: Option<Chart>,
 ) {
     for c in charts.iter_mut() {

@@ -72,15 +72,16 @@ impl Fetched {
     pub(super) fn read(
         series: &SystemSeries,
         source: &dyn WindowSource,
-        ts: &[i64],
+        ts: &[Timestamp],
         frame: &Frame,
         columns: usize,
         dense: &[usize],
     ) -> Result<Fetched, Error> {
         let moment_idx: Vec<usize> = {
             let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
-            for (i, &t) in ts.iter().enumerate() {
-                let col = ((frame.x(t) - frame.left) as i64).clamp(0, columns as i64);
+            for (i, t) in ts.iter().enumerate() {
+                let col =
+                    ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
                 let e = col_best.entry(col).or_insert(i);
                 if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
                     *e = i;
