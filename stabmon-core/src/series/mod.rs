@@ -2,10 +2,11 @@
 //! without the per-sample process lists.
 //!
 //! A [`Sample`] carries its top process lists, a few kilobytes; a month at 1 s of them does not fit in the memory of
-//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (88 bytes
-//! a sample, 12 of them who was busiest, plus 16 bytes a latency probe; values that rarely change, such as installed
-//! memory or the boot, are kept as [`Runs`]), and analysis asks a [`WindowSource`] for whole samples only inside
-//! the windows where it names a culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
+//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 60
+//! bytes a sample of a recording at 1 s, 88 at most: sizes, intervals and pressure are [`Packed`] in blocks as
+//! narrow as their values allow; values that rarely change, such as installed memory or the boot, are kept as
+//! [`Runs`]; about 7 bytes a latency probe, in a [`ProbeList`]), and analysis asks a [`WindowSource`] for whole
+//! samples only inside the windows where it names a culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
 //!
 //! ```
 //! use std::time::Duration;
@@ -89,7 +90,7 @@ pub struct SystemSeries {
     /// detection reads without the process lists.
     pub busiest: BusiestColumns,
     /// The latency probes the samples carried, per target, each list sorted by start time (ties in the samples'
-    /// order): 16 bytes a probe.
+    /// order): about 7 bytes a probe.
     pub latency: BTreeMap<String, ProbeList>,
 }
 
@@ -410,8 +411,9 @@ pub struct Busiest {
     pub group: Option<String>,
 }
 
-/// Per sample, the busiest process's and the busiest group's CPU and who they were: 12 bytes a sample (two `f32`
-/// and an index into the distinct [`Busiest`] pairs, which change far less often than samples are taken).
+/// Per sample, the busiest process's and the busiest group's CPU and who they were: about 8 bytes a sample (two
+/// `f32` and an index into the distinct [`Busiest`] pairs, which change far less often than samples are taken and
+/// are [`Packed`]: mostly one value a block).
 #[derive(Debug, Clone, Default)]
 pub struct BusiestColumns {
     /// The busiest process's own CPU, % of one core (`NaN`: no process listed).
@@ -419,7 +421,7 @@ pub struct BusiestColumns {
     /// The busiest group's summed CPU, % of one core (`NaN`: none).
     pub group_cpu_pct: Vec<f32>,
     /// Index into [`whos`](Self::whos) of each sample's pair.
-    pub who: Vec<u32>,
+    pub who: Packed<u32>,
     /// The distinct pairs, in order of first appearance.
     pub whos: Vec<Busiest>,
     index: HashMap<Busiest, u32>,
@@ -442,7 +444,6 @@ impl BusiestColumns {
     pub fn reserve(&mut self, additional: usize) {
         self.cpu_pct.reserve_exact(additional);
         self.group_cpu_pct.reserve_exact(additional);
-        self.who.reserve_exact(additional);
     }
 
     /// Appends the busiest process and group of a sample's top lists.
@@ -472,7 +473,7 @@ impl BusiestColumns {
                 && b.group.as_deref() == name.map(|n| n.1)
         };
         // The busiest is mostly the one of the sample before.
-        if let Some(&k) = self.who.last()
+        if let Some(k) = self.who.last()
             && same(&self.whos[k as usize])
         {
             self.who.push(k);
@@ -501,7 +502,7 @@ impl BusiestColumns {
         BusiestColumns {
             cpu_pct: self.cpu_pct[lo..hi].to_vec(),
             group_cpu_pct: self.group_cpu_pct[lo..hi].to_vec(),
-            who: self.who[lo..hi].to_vec(),
+            who: self.who.slice(lo, hi),
             whos: self.whos.clone(),
             index: self.index.clone(),
         }
@@ -513,9 +514,9 @@ impl BusiestColumns {
             process: None,
             group: None,
         };
-        self.who
-            .get(i)
-            .and_then(|&k| self.whos.get(k as usize))
+        (i < self.who.len())
+            .then(|| self.who.get(i))
+            .and_then(|k| self.whos.get(k as usize))
             .unwrap_or(&NONE)
     }
 
@@ -539,7 +540,8 @@ impl BusiestColumns {
                     + b.group.as_ref().map_or(0, String::capacity)
             })
             .sum();
-        4 * (self.cpu_pct.capacity() + self.group_cpu_pct.capacity() + self.who.capacity())
+        4 * (self.cpu_pct.capacity() + self.group_cpu_pct.capacity())
+            + self.who.heap_bytes()
             + self.whos.capacity() * std::mem::size_of::<Busiest>()
             + self.index.capacity() * (std::mem::size_of::<Busiest>() + 4)
             + 2 * strings
