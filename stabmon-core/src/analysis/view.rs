@@ -82,7 +82,6 @@ impl View for [Sample] {
     }
     fn busiest(&self) -> Cow<'_, BusiestColumns> {
         let mut out = BusiestColumns::default();
-        out.reserve(self.len());
         for s in self {
             out.push_top(&s.top);
         }

@@ -68,7 +68,7 @@ pub struct SystemSeries {
     /// Swap configured, bytes.
     pub swap_total_bytes: Runs<u64>,
     /// Load averages over 1, 5 and 15 minutes (`NaN` where the OS has none).
-    pub load: [Vec<f32>; 3],
+    pub load: [Packed<f32>; 3],
     /// Pressure stalls, % of the interval: cpu some, memory some, memory full, io some, io full (`NaN` where not
     /// read).
     pub pressure_pct: [Packed<f32>; 5],
@@ -108,7 +108,7 @@ impl PartialEq for SystemSeries {
             && self.mem_available_bytes == o.mem_available_bytes
             && self.swap_used_bytes == o.swap_used_bytes
             && self.swap_total_bytes == o.swap_total_bytes
-            && self.load.iter().zip(&o.load).all(|(a, b)| same(a, b))
+            && self.load == o.load
             && self.pressure_pct == o.pressure_pct
             && self.pressure_present == o.pressure_present
             && self.oom_kill_count == o.oom_kill_count
@@ -140,15 +140,11 @@ impl SystemSeries {
         s
     }
 
-    /// Reserves room for `additional` more samples in every column (a reader that knows how many are coming
-    /// avoids the columns' doubling on growth).
+    /// Reserves room for `additional` more samples in the columns that keep a value a sample (a reader that knows
+    /// how many are coming avoids their doubling on growth; [`Packed`] columns grow a block at a time).
     pub fn reserve(&mut self, additional: usize) {
         self.ts.reserve_exact(additional);
         self.cpu_busy_pct.reserve_exact(additional);
-        for c in &mut self.load {
-            c.reserve_exact(additional);
-        }
-        self.busiest.reserve(additional);
     }
 
     /// Appends one sample's system values and latency probes (its process lists are not kept).
@@ -267,8 +263,8 @@ impl SystemSeries {
 
     /// Sample `i`'s load averages.
     pub fn load(&self, i: usize) -> Option<LoadAvg> {
-        let one = self.load[0][i];
-        (!one.is_nan()).then(|| LoadAvg::new(one, self.load[1][i], self.load[2][i]))
+        let one = self.load[0].get(i);
+        (!one.is_nan()).then(|| LoadAvg::new(one, self.load[1].get(i), self.load[2].get(i)))
     }
 
     /// Sample `i`'s pressure stalls.
@@ -315,7 +311,7 @@ impl SystemSeries {
         s.swap_used_bytes = self.swap_used_bytes.slice(lo, hi);
         s.swap_total_bytes = self.swap_total_bytes.slice(lo, hi);
         for (d, c) in s.load.iter_mut().zip(&self.load) {
-            *d = cut(c, lo, hi);
+            *d = c.slice(lo, hi);
         }
         for (d, c) in s.pressure_pct.iter_mut().zip(&self.pressure_pct) {
             *d = c.slice(lo, hi);
@@ -354,7 +350,7 @@ impl SystemSeries {
             + self.mem_available_bytes.heap_bytes()
             + self.swap_used_bytes.heap_bytes()
             + self.swap_total_bytes.heap_bytes()
-            + self.load.iter().map(b).sum::<usize>()
+            + self.load.iter().map(Packed::heap_bytes).sum::<usize>()
             + self
                 .pressure_pct
                 .iter()
@@ -411,15 +407,15 @@ pub struct Busiest {
     pub group: Option<String>,
 }
 
-/// Per sample, the busiest process's and the busiest group's CPU and who they were: about 8 bytes a sample (two
-/// `f32` and an index into the distinct [`Busiest`] pairs, which change far less often than samples are taken and
-/// are [`Packed`]: mostly one value a block).
+/// Per sample, the busiest process's and the busiest group's CPU and who they were, [`Packed`]: a few bytes a
+/// sample (two CPU figures, mostly whole percents, and an index into the distinct [`Busiest`] pairs, which change
+/// far less often than samples are taken).
 #[derive(Debug, Clone, Default)]
 pub struct BusiestColumns {
     /// The busiest process's own CPU, % of one core (`NaN`: no process listed).
-    pub cpu_pct: Vec<f32>,
+    pub cpu_pct: Packed<f32>,
     /// The busiest group's summed CPU, % of one core (`NaN`: none).
-    pub group_cpu_pct: Vec<f32>,
+    pub group_cpu_pct: Packed<f32>,
     /// Index into [`whos`](Self::whos) of each sample's pair.
     pub who: Packed<u32>,
     /// The distinct pairs, in order of first appearance.
@@ -429,23 +425,14 @@ pub struct BusiestColumns {
 
 impl PartialEq for BusiestColumns {
     fn eq(&self, o: &Self) -> bool {
-        let same = |a: &[f32], b: &[f32]| {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-        };
-        same(&self.cpu_pct, &o.cpu_pct)
-            && same(&self.group_cpu_pct, &o.group_cpu_pct)
+        self.cpu_pct == o.cpu_pct
+            && self.group_cpu_pct == o.group_cpu_pct
             && self.who.len() == o.who.len()
             && (0..self.who.len()).all(|i| self.get(i) == o.get(i))
     }
 }
 
 impl BusiestColumns {
-    /// Reserves room for `additional` more samples.
-    pub fn reserve(&mut self, additional: usize) {
-        self.cpu_pct.reserve_exact(additional);
-        self.group_cpu_pct.reserve_exact(additional);
-    }
-
     /// Appends the busiest process and group of a sample's top lists.
     pub fn push_top(&mut self, top: &TopProcesses) {
         let p = top
@@ -500,8 +487,8 @@ impl BusiestColumns {
         let hi = hi.min(self.len());
         let lo = lo.min(hi);
         BusiestColumns {
-            cpu_pct: self.cpu_pct[lo..hi].to_vec(),
-            group_cpu_pct: self.group_cpu_pct[lo..hi].to_vec(),
+            cpu_pct: self.cpu_pct.slice(lo, hi),
+            group_cpu_pct: self.group_cpu_pct.slice(lo, hi),
             who: self.who.slice(lo, hi),
             whos: self.whos.clone(),
             index: self.index.clone(),
@@ -540,7 +527,8 @@ impl BusiestColumns {
                     + b.group.as_ref().map_or(0, String::capacity)
             })
             .sum();
-        4 * (self.cpu_pct.capacity() + self.group_cpu_pct.capacity())
+        self.cpu_pct.heap_bytes()
+            + self.group_cpu_pct.heap_bytes()
             + self.who.heap_bytes()
             + self.whos.capacity() * std::mem::size_of::<Busiest>()
             + self.index.capacity() * (std::mem::size_of::<Busiest>() + 4)

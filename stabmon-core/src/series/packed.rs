@@ -13,6 +13,9 @@ pub trait Packable: Copy + sealed::Sealed {
     /// The value of `bits`.
     #[doc(hidden)]
     fn from_bits64(bits: u64) -> Self;
+    /// Whether the bits are an `f32`'s (which a block may keep as decimals).
+    #[doc(hidden)]
+    const FLOAT: bool = false;
 }
 
 mod sealed {
@@ -49,6 +52,7 @@ impl Packable for u64 {
 }
 
 impl Packable for f32 {
+    const FLOAT: bool = true;
     fn to_bits64(self) -> u64 {
         u64::from(self.to_bits())
     }
@@ -57,9 +61,19 @@ impl Packable for f32 {
     }
 }
 
+/// Powers of ten a block of `f32`s may be kept in: `1.9` is `19 / 10`.
+const POW10: [f32; 4] = [1.0, 10.0, 100.0, 1000.0];
+
+/// The `f32` bits of `k / 10^exp` (`k` a whole number an `f32` holds exactly: the division is correctly rounded,
+/// so this is the `f32` nearest to the decimal, as parsing `"1.9"` gives it).
+fn decimal_bits(k: i64, exp: usize) -> u64 {
+    u64::from((k as f32 / POW10[exp]).to_bits())
+}
+
 /// A block of rows: one value for the whole block, or each row's offset from the block's least value (shifted
-/// right by the trailing zero bits all offsets share: memory sizes are whole pages) in 16 or 32 bits, or the
-/// values as they are.
+/// right by the trailing zero bits all offsets share: memory sizes are whole pages) in 16 or 32 bits, or (`f32`s
+/// with few decimals, such as pressure `1.9` or load `0.83`) each row's decimal offset in 16 bits, or the values
+/// as they are.
 #[derive(Debug, Clone)]
 enum Block {
     Same(u64),
@@ -73,15 +87,23 @@ enum Block {
         shift: u32,
         v: Box<[u32]>,
     },
+    Decimal {
+        base: i64,
+        exp: usize,
+        v: Box<[u16]>,
+    },
     Wide(Box<[u64]>),
 }
 
 impl Block {
-    fn pack(bits: &[u64]) -> Block {
+    fn pack(bits: &[u64], float: bool) -> Block {
         let min = bits.iter().copied().min().unwrap_or(0);
         let max = bits.iter().copied().max().unwrap_or(0);
         if min == max {
             return Block::Same(min);
+        }
+        if float && let Some(b) = Block::decimal(bits) {
+            return b;
         }
         let shift = bits.iter().fold(0, |a, v| a | (v - min)).trailing_zeros();
         let span = (max - min) >> shift;
@@ -103,11 +125,36 @@ impl Block {
         }
     }
 
+    /// `f32` bits as whole numbers of tenths, hundredths or thousandths within 16 bits of the least, where every
+    /// one comes back bit for bit (a `NaN` or `-0.0` does not: such a block is packed by its bits).
+    fn decimal(bits: &[u64]) -> Option<Block> {
+        // Whole numbers up to 2^24 are exact in an f32.
+        const EXACT: f32 = 16_777_216.0;
+        (0..POW10.len()).find_map(|exp| {
+            let mut ks = Vec::with_capacity(bits.len());
+            for &b in bits {
+                let k = (f32::from_bits(b as u32) * POW10[exp]).round();
+                if k.is_nan() || k.abs() > EXACT || decimal_bits(k as i64, exp) != b {
+                    return None;
+                }
+                ks.push(k as i64);
+            }
+            let base = ks.iter().copied().min()?;
+            let span = ks.iter().copied().max()? - base;
+            (span <= i64::from(u16::MAX)).then(|| Block::Decimal {
+                base,
+                exp,
+                v: ks.iter().map(|k| (k - base) as u16).collect(),
+            })
+        })
+    }
+
     fn get(&self, k: usize) -> u64 {
         match self {
             Block::Same(v) => *v,
             Block::Narrow16 { base, shift, v } => base + (u64::from(v[k]) << shift),
             Block::Narrow32 { base, shift, v } => base + (u64::from(v[k]) << shift),
+            Block::Decimal { base, exp, v } => decimal_bits(base + i64::from(v[k]), *exp),
             Block::Wide(v) => v[k],
         }
     }
@@ -115,7 +162,7 @@ impl Block {
     fn heap_bytes(&self) -> usize {
         match self {
             Block::Same(_) => 0,
-            Block::Narrow16 { v, .. } => 2 * v.len(),
+            Block::Narrow16 { v, .. } | Block::Decimal { v, .. } => 2 * v.len(),
             Block::Narrow32 { v, .. } => 4 * v.len(),
             Block::Wide(v) => 8 * v.len(),
         }
@@ -124,7 +171,8 @@ impl Block {
 
 /// A column of numbers read by row, kept in blocks of 1,024 rows, each as narrow as its values allow: a block of
 /// equal values (a quiet pressure column, swap that did not move) is one value; memory sizes, which move by pages
-/// within a block, take 2 or 4 bytes a row instead of 8. Values come back exactly, bit for bit.
+/// within a block, take 2 or 4 bytes a row instead of 8; percentages and load averages with two decimals take 2
+/// bytes instead of 4. Values come back exactly, bit for bit.
 ///
 /// ```
 /// use stabmon_core::series::Packed;
@@ -166,7 +214,7 @@ impl<T: Packable> Packed<T> {
         self.tail.push(v);
         if self.tail.len() == BLOCK {
             let bits: Vec<u64> = self.tail.iter().map(|v| v.to_bits64()).collect();
-            self.blocks.push(Block::pack(&bits));
+            self.blocks.push(Block::pack(&bits, T::FLOAT));
             self.tail.clear();
         }
     }
@@ -303,8 +351,25 @@ mod tests {
             })
             .collect();
         let q: Packed<f32> = f.iter().copied().collect();
+        assert!(q.blocks.iter().all(|b| matches!(b, Block::Narrow32 { .. })));
         assert!(q.iter().zip(&f).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert_eq!(q, f.iter().copied().collect());
+        // Decimals (pressure 1.9, load 0.83, a busy 23.75 %) in 16 bits; one value that is not a decimal, or a
+        // -0.0, and the block is packed by its bits.
+        let dec: Vec<f32> = (0..3 * BLOCK)
+            .map(|i| match (i / BLOCK, i % 97) {
+                (0, _) => (i % 300) as f32 / 100.0,
+                (1, 5) => 1.0 / 3.0,
+                (1, _) => 23.75 + (i % 8) as f32 * 0.25,
+                (_, 7) => -0.0,
+                _ => (i % 40) as f32 / 10.0,
+            })
+            .collect();
+        let d: Packed<f32> = dec.iter().copied().collect();
+        assert!(matches!(d.blocks[0], Block::Decimal { exp: 2, .. }));
+        assert!(!matches!(d.blocks[1], Block::Decimal { .. }));
+        assert!(!matches!(d.blocks[2], Block::Decimal { .. }));
+        assert!(d.iter().zip(&dec).all(|(a, b)| a.to_bits() == b.to_bits()));
         let mut other: Packed<f32> = f.iter().copied().collect();
         other.push(1.0);
         assert_ne!(q, other);
