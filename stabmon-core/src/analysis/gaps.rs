@@ -121,9 +121,19 @@ pub fn median_i64(values: impl Iterator<Item = i64> + Clone) -> Option<i64> {
     const DISTINCT: usize = 4096;
     let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
     let mut n = 0usize;
-    for v in values.clone() {
-        *counts.entry(v).or_default() += 1;
-        n += 1;
+    // Runs of one value are counted before they are looked up: most steps equal the one before.
+    let mut run: Option<(i64, usize)> = None;
+    for v in values.clone().map(Some).chain([None]) {
+        n += usize::from(v.is_some());
+        match (&mut run, v) {
+            (Some((r, c)), Some(v)) if *r == v => *c += 1,
+            (_, v) => {
+                if let Some((r, c)) = run {
+                    *counts.entry(r).or_default() += c;
+                }
+                run = v.map(|v| (v, 1));
+            }
+        }
         if counts.len() > DISTINCT {
             let mut all: Vec<i64> = values.collect();
             return median(&mut all);

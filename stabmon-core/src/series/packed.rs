@@ -131,20 +131,25 @@ impl Block {
         // Whole numbers up to 2^24 are exact in an f32.
         const EXACT: f32 = 16_777_216.0;
         (0..POW10.len()).find_map(|exp| {
-            let mut ks = Vec::with_capacity(bits.len());
-            for &b in bits {
+            // One pass to check every value and find the least and largest, one to keep them.
+            let k_of = |b: u64| {
                 let k = (f32::from_bits(b as u32) * POW10[exp]).round();
-                if k.is_nan() || k.abs() > EXACT || decimal_bits(k as i64, exp) != b {
-                    return None;
-                }
-                ks.push(k as i64);
+                (!k.is_nan() && k.abs() <= EXACT && decimal_bits(k as i64, exp) == b)
+                    .then_some(k as i64)
+            };
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            for &b in bits {
+                let k = k_of(b)?;
+                lo = lo.min(k);
+                hi = hi.max(k);
             }
-            let base = ks.iter().copied().min()?;
-            let span = ks.iter().copied().max()? - base;
-            (span <= i64::from(u16::MAX)).then(|| Block::Decimal {
-                base,
+            (hi - lo <= i64::from(u16::MAX)).then(|| Block::Decimal {
+                base: lo,
                 exp,
-                v: ks.iter().map(|k| (k - base) as u16).collect(),
+                v: bits
+                    .iter()
+                    .map(|&b| (k_of(b).unwrap_or(lo) - lo) as u16)
+                    .collect(),
             })
         })
     }
