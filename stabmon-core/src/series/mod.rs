@@ -2,7 +2,7 @@
 //! without the per-sample process lists.
 //!
 //! A [`Sample`] carries its top process lists, a few kilobytes; a month at 1 s of them does not fit in the memory of
-//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 60
+//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 40
 //! bytes a sample of a recording at 1 s, 88 at most: sizes, intervals and pressure are [`Packed`] in blocks as
 //! narrow as their values allow; values that rarely change, such as installed memory or the boot, are kept as
 //! [`Runs`]; about 7 bytes a latency probe, in a [`ProbeList`]), and analysis asks a [`WindowSource`] for whole

@@ -300,9 +300,7 @@ impl<T: Packable> PartialEq for Packed<T> {
 impl<T: Packable> FromIterator<T> for Packed<T> {
     fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Self {
         let mut out = Packed::default();
-        for v in it {
-            out.push(v);
-        }
+        it.into_iter().for_each(|x| out.push(x));
         out
     }
 }

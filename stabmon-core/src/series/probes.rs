@@ -124,9 +124,7 @@ impl FromIterator<ProbePoint> for ProbeList {
     /// The probes in their start order (probes that started together in the order given).
     fn from_iter<I: IntoIterator<Item = ProbePoint>>(it: I) -> Self {
         let mut out = ProbeList::default();
-        for p in it {
-            out.push(p);
-        }
+        it.into_iter().for_each(|x| out.push(x));
         out
     }
 }

@@ -25,7 +25,7 @@ use crate::layout::{LATENCY, SegmentLoc, TABLES};
 impl StoreReader {
     /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
     /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
-    /// journal. Memory: the columns (about 60 bytes a sample and 7 a latency probe at 1 s) and two row groups: one is
+    /// journal. Memory: the columns (about 40 bytes a sample and 7 a latency probe at 1 s) and two row groups: one is
     /// decoded on a second thread of the call's own (ended before it returns) while the last is appended.
     ///
     /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
