@@ -432,6 +432,18 @@ impl Probe for LatencyProbe {
     }
 }
 
+impl<P: Probe + ?Sized> Probe for &P {
+    fn started(&self) -> Timestamp {
+        (**self).started()
+    }
+    fn rtt_ms(&self) -> Option<f64> {
+        (**self).rtt_ms()
+    }
+    fn succeeded(&self) -> bool {
+        (**self).succeeded()
+    }
+}
+
 impl Probe for ProbePoint {
     fn started(&self) -> Timestamp {
         self.ts
@@ -448,7 +460,7 @@ impl Probe for ProbePoint {
 /// 0 to 1; `None` when there are no probes.
 ///
 /// Give it the probes of one target (see [`window_stats`] for grouping).
-pub fn loss<'a, P: Probe + 'a>(probes: impl IntoIterator<Item = &'a P>) -> Option<f64> {
+pub fn loss<P: Probe>(probes: impl IntoIterator<Item = P>) -> Option<f64> {
     let (mut all, mut failed) = (0u64, 0u64);
     for p in probes {
         all += 1;
@@ -465,9 +477,7 @@ pub fn loss<'a, P: Probe + 'a>(probes: impl IntoIterator<Item = &'a P>) -> Optio
 /// Only successful probes have a round trip ([`LatencyProbe::round_trip_ms`]); failures in between are skipped,
 /// so the round trips on either side of a timeout count as consecutive. Probes are taken in the order of their
 /// start time (ties keep the order given). Give it the probes of one target.
-pub fn jitter_ms<'a, P: Probe + 'a>(
-    probes: impl IntoIterator<Item = &'a P, IntoIter: Clone>,
-) -> Option<f64> {
+pub fn jitter_ms<P: Probe>(probes: impl IntoIterator<Item = P, IntoIter: Clone>) -> Option<f64> {
     // Probes nearly always come in start order: sum as they come, and sort a copy only if one comes out of order.
     let all = probes.into_iter();
     let (mut sum, mut n) = (0.0f64, 0u64);
@@ -497,8 +507,8 @@ pub fn jitter_ms<'a, P: Probe + 'a>(
 ///
 /// Exact, in memory bounded whatever the count: it walks the probes a few times (a radix selection on the round
 /// trips' bits, 16 bits a pass) instead of copying a month of round trips to sort them.
-pub fn median_rtt_ms<'a, P: Probe + 'a>(
-    probes: impl IntoIterator<Item = &'a P, IntoIter: Clone>,
+pub fn median_rtt_ms<P: Probe>(
+    probes: impl IntoIterator<Item = P, IntoIter: Clone>,
 ) -> Option<f64> {
     // Keys that order like `f64::total_cmp`.
     fn key(ms: f64) -> u64 {
@@ -595,7 +605,7 @@ mod tests {
 
     #[test]
     fn loss_counts_every_failure_including_http_errors() {
-        assert_eq!(loss::<LatencyProbe>(&[]), None);
+        assert_eq!(loss::<&LatencyProbe>(&[]), None);
         let probes = [
             LatencyProbe::ok("a", at(0), 1.0),
             LatencyProbe::new("a", at(1), ProbeOutcome::HttpStatus(500)),
@@ -666,7 +676,7 @@ mod tests {
 
     #[test]
     fn jitter_needs_two_round_trips_and_skips_failures() {
-        assert_eq!(jitter_ms::<LatencyProbe>(&[]), None);
+        assert_eq!(jitter_ms::<&LatencyProbe>(&[]), None);
         assert_eq!(jitter_ms(&[LatencyProbe::ok("a", at(0), 3.0)]), None);
         // An HTTP 500 has a real total, but it is not a successful round trip.
         let mut err = LatencyProbe::new("a", at(1), ProbeOutcome::HttpStatus(500));

@@ -139,21 +139,15 @@ pub(crate) fn figures(
         .filter(|v| v.is_finite())
         .map(f64::from)
         .reduce(f64::max);
-    section.peak_mem = series
-        .mem_used_bytes
-        .get(lo..hi)
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, b)| **b)
-        .map(|(i, b)| (*b, series.mem_total_bytes.get(lo + i).copied().unwrap_or(0)));
+    let rows = lo..hi.min(series.mem_used_bytes.len());
+    section.peak_mem = rows
+        .clone()
+        .map(|i| (i, series.mem_used_bytes.get(i)))
+        .max_by_key(|(_, b)| *b)
+        .map(|(i, b)| (b, series.mem_total_bytes.get(i).copied().unwrap_or(0)));
     let span_us = (to_us - from_us).max(1) as f64;
-    let covered_us: f64 = series
-        .interval_us
-        .get(lo..hi)
-        .unwrap_or_default()
-        .iter()
-        .map(|&u| (u as f64).min(span_us))
+    let covered_us: f64 = rows
+        .map(|i| (series.interval_us.get(i) as f64).min(span_us))
         .sum();
     section.coverage = (covered_us / span_us).clamp(0.0, 1.0);
     let ts = series.ts.get(lo..hi).unwrap_or_default();

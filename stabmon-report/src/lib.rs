@@ -9,7 +9,7 @@
 //! - [`Report::write_html`] renders `&[Sample]` (from any source, never store types) to any [`std::io::Write`] and
 //!   returns a [`Summary`] with the incidents it drew;
 //! - [`Report::write_html_from`] renders the same page from a [`SystemSeries`] (the system values as columns,
-//!   88 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
+//!   about 40 bytes a sample) and a [`WindowSource`] that gives whole samples only for the instants and windows
 //!   the page shows: the way to render a week or a month without holding its samples;
 //! - [`Report::render_png_from`] draws the same charts, culprit labels included, as PNG images ([`PngChart`]) with
 //!   plotters' bitmap backend and an embedded font, for mail bodies and for files;

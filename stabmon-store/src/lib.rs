@@ -42,7 +42,7 @@
 //! - [`StoreReader::choose_host`] and [`StoreReader::resolve_range`]: the host and the range the `stabmon`
 //!   commands read, with open ends filled in from coverage ([`DefaultRange`]);
 //! - [`StoreReader::system_series`]: a host's system values for a range as columns
-//!   ([`SystemSeries`](stabmon_core::series::SystemSeries), 88 bytes a sample), read from the `samples`
+//!   ([`SystemSeries`](stabmon_core::series::SystemSeries), about 40 bytes a sample), read from the `samples`
 //!   and `latency` tables only, row groups outside the range skipped;
 //! - [`StoreReader::windows`]: whole samples for the windows and instants analysis asks for
 //!   ([`WindowSource`](stabmon_core::series::WindowSource)), each read touching only the row groups that hold them;

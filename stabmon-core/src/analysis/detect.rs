@@ -8,7 +8,7 @@ use super::view::{SeriesView, View};
 use super::{DetectOptions, Incident, IncidentKind};
 use crate::human;
 use crate::sample::{Pressure, Sample};
-use crate::series::{SystemSeries, WindowSource};
+use crate::series::{Packed, SystemSeries, WindowSource};
 
 /// A memory or swap culprit must have grown by at least this share of the climb.
 const CULPRIT_SHARE: f64 = 0.25;
@@ -388,7 +388,7 @@ fn climbs<V: View + ?Sized>(
         Level::Swap => samples.swap_used(i),
     };
     let envelope = upper_envelope(samples, breaks, opts.climb_smoothing, raw);
-    let value = |i: usize| envelope[i];
+    let value = |i: usize| envelope.get(i);
     let min_rise = |i: usize| {
         match level {
             Level::Memory => {
@@ -479,9 +479,10 @@ fn upper_envelope<V: View + ?Sized>(
     breaks: &[bool],
     window: Duration,
     raw: impl Fn(usize) -> u64,
-) -> Vec<u64> {
+) -> Packed<u64> {
     let window = micros(window);
-    let mut out = Vec::with_capacity(samples.len());
+    // Packed: a month's envelope is mostly runs of one peak (2.6 MB, not 21).
+    let mut out = Packed::default();
     let mut queue: VecDeque<(i64, u64)> = VecDeque::new();
     for (i, &broken) in breaks.iter().enumerate() {
         let ts = samples.ts(i).as_unix_micros();

@@ -106,41 +106,81 @@ fn median(v: &mut [i64]) -> Option<i64> {
     Some(*m)
 }
 
+/// The median of `values` (of an even count the upper middle one, as a sort would give it; `None` without any),
+/// exact, in little memory where values repeat: the steps between samples, which a recorder ticking at a steady
+/// interval repeats, are counted by distinct value instead of copied (a month has millions). Only thousands of
+/// distinct values are copied and selected in.
+///
+/// ```
+/// use stabmon_core::analysis::median_i64;
+///
+/// assert_eq!(median_i64([3, 1, 2, 2].into_iter()), Some(2));
+/// assert_eq!(median_i64(std::iter::empty()), None);
+/// ```
+pub fn median_i64(values: impl Iterator<Item = i64> + Clone) -> Option<i64> {
+    const DISTINCT: usize = 4096;
+    let mut counts: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+    let mut n = 0usize;
+    // Runs of one value are counted before they are looked up: most steps equal the one before.
+    let mut run: Option<(i64, usize)> = None;
+    for v in values.clone().map(Some).chain([None]) {
+        n += usize::from(v.is_some());
+        match (&mut run, v) {
+            (Some((r, c)), Some(v)) if *r == v => *c += 1,
+            (_, v) => {
+                if let Some((r, c)) = run {
+                    *counts.entry(r).or_default() += c;
+                }
+                run = v.map(|v| (v, 1));
+            }
+        }
+        if counts.len() > DISTINCT {
+            let mut all: Vec<i64> = values.collect();
+            return median(&mut all);
+        }
+    }
+    let mut sorted: Vec<(i64, usize)> = counts.into_iter().collect();
+    sorted.sort_unstable();
+    let mut below = 0;
+    for (v, c) in sorted {
+        below += c;
+        if below > n / 2 {
+            return Some(v);
+        }
+    }
+    None
+}
+
 /// The indices `i` such that the step from sample `i` to `i + 1` is a gap (see [`find_gaps`]).
 pub(crate) fn gap_indices<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<usize> {
     if samples.len() < 2 {
         return Vec::new();
     }
-    let steps: Vec<i64> = (1..samples.len())
-        .map(|i| {
-            samples
-                .ts(i)
-                .as_unix_micros()
-                .saturating_sub(samples.ts(i - 1).as_unix_micros())
-        })
-        .collect();
-    let mut scratch: Vec<i64> = steps.iter().copied().filter(|s| *s > 0).collect();
-    let global = median(&mut scratch).unwrap_or(0);
+    // Step `i`: from sample `i` to `i + 1`.
+    let step = |i: usize| {
+        samples
+            .ts(i + 1)
+            .as_unix_micros()
+            .saturating_sub(samples.ts(i).as_unix_micros())
+    };
+    let n_steps = samples.len() - 1;
+    let global = median_i64((0..n_steps).map(step).filter(|s| *s > 0)).unwrap_or(0);
     let min_gap = i64::try_from(opts.min_gap.as_micros()).unwrap_or(i64::MAX);
     let long = |step: i64, interval: i64| {
         step > min_gap && (step as f64) > opts.gap_factor * interval as f64
     };
     let mut out = Vec::new();
-    for (i, &step) in steps.iter().enumerate() {
+    let mut scratch: Vec<i64> = Vec::new();
+    for i in 0..n_steps {
         let is_gap = if rebooted(samples, i, i + 1, opts.boot_time_tolerance) {
             true
-        } else if long(step, global) {
+        } else if long(step(i), global) {
             // Confirm against the local interval, leaving this step out.
             scratch.clear();
             let lo = i.saturating_sub(LOCAL_STEPS);
-            let hi = (i + 1 + LOCAL_STEPS).min(steps.len());
-            scratch.extend(
-                steps[lo..i]
-                    .iter()
-                    .chain(&steps[i + 1..hi])
-                    .filter(|s| **s > 0),
-            );
-            long(step, median(&mut scratch).unwrap_or(global))
+            let hi = (i + 1 + LOCAL_STEPS).min(n_steps);
+            scratch.extend((lo..i).chain(i + 1..hi).map(step).filter(|s| *s > 0));
+            long(step(i), median(&mut scratch).unwrap_or(global))
         } else {
             false
         };

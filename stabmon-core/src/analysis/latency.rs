@@ -7,7 +7,7 @@ use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros};
 use super::view::View;
 use super::{DetectOptions, Incident, IncidentKind};
 use crate::human;
-use crate::latency::ProbePoint;
+use crate::series::ProbeList;
 use crate::time::Timestamp;
 
 /// Milliseconds as a [`Duration`], for [`human::duration`] (not a number or below zero: zero).
@@ -27,12 +27,19 @@ pub(crate) fn latency_incidents<V: View + ?Sized>(
     }
 }
 
-fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut Vec<Incident>) {
-    let ok: Vec<(i64, f64)> = probes
+fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<Incident>) {
+    // The successful probes, as indexes into `probes` (4 bytes each, not a copy of a month of round trips).
+    let ok: Vec<u32> = probes
         .iter()
-        .filter_map(|p| p.round_trip_ms().map(|ms| (p.ts.as_unix_micros(), ms)))
-        .filter(|(_, ms)| ms.is_finite())
+        .enumerate()
+        .filter(|(_, p)| p.round_trip_ms().is_some_and(f64::is_finite))
+        .map(|(i, _)| i as u32)
         .collect();
+    // The `k`th successful probe's start (microseconds) and round trip (milliseconds).
+    let ok_at = |k: usize| {
+        let p = probes.get(ok[k] as usize);
+        (p.ts.as_unix_micros(), p.round_trip_ms().unwrap_or(0.0))
+    };
     if ok.is_empty() {
         return;
     }
@@ -44,8 +51,9 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
     let (mut median, mut sigma, mut next_update) = (0.0f64, 0.0f64, i64::MIN);
     let mut runs: Vec<Run> = Vec::new();
     let mut current: Option<Run> = None;
-    for (i, &(ts, v)) in ok.iter().enumerate() {
-        let frozen = current.is_some_and(|r| ts - ok[r.start].0 < max_frozen);
+    for i in 0..ok.len() {
+        let (ts, v) = ok_at(i);
+        let frozen = current.is_some_and(|r| ts - ok_at(r.start).0 < max_frozen);
         if !frozen && ts >= next_update {
             next_update = ts.saturating_add(step);
             let cutoff = ts.saturating_sub(window);
@@ -60,10 +68,10 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
                 // Warm-up: no trailing history yet, take the window that follows.
                 let end = ts.saturating_add(window);
                 scratch.extend(
-                    ok[i..]
-                        .iter()
+                    (i..ok.len())
+                        .map(ok_at)
                         .take_while(|(t, _)| *t < end)
-                        .map(|(_, v)| *v as f32),
+                        .map(|(_, v)| v as f32),
                 );
             }
             if let Some((m, mad)) = median_mad(&mut scratch) {
@@ -77,7 +85,7 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
         let exit = median + opts.exit_ratio * (enter - median);
         // Runs are slow stretches of the successful probes (indexes into `ok`).
         hysteresis_step(&mut current, &mut runs, i, v, (enter, exit), median, |k| {
-            ok[k].1
+            ok_at(k).1
         });
         if current.is_none() || !frozen {
             ring.push_back((ts, v as f32));
@@ -87,17 +95,17 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
     // Merge runs closer than the merge gap, then drop those that were slow for less than the minimum duration in
     // all (a run is slow from the start of its first slow probe to the end of its last one; the time between
     // merged runs does not count, so an outlier does not stretch a short stall into an incident).
-    let finish = |k: usize| ok[k].0.saturating_add((ok[k].1 * 1000.0) as i64);
+    let finish = |k: usize| ok_at(k).0.saturating_add((ok_at(k).1 * 1000.0) as i64);
     let merge_gap = micros(opts.merge_gap);
     let mut merged: Vec<(Run, i64)> = Vec::with_capacity(runs.len());
     for r in runs {
-        let slow = finish(r.end) - ok[r.start].0;
+        let slow = finish(r.end) - ok_at(r.start).0;
         if let Some((last, total)) = merged.last_mut()
-            && ok[r.start].0 - finish(last.end) < merge_gap
+            && ok_at(r.start).0 - finish(last.end) < merge_gap
         {
             last.end = r.end;
             *total += slow;
-            if ok[r.peak].1 > ok[last.peak].1 {
+            if ok_at(r.peak).1 > ok_at(last.peak).1 {
                 last.peak = r.peak;
             }
             continue;
@@ -106,7 +114,7 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
     }
     let min_duration = micros(opts.latency_min_duration);
     for (r, slow) in merged {
-        let (start, end) = (ok[r.start].0, finish(r.end));
+        let (start, end) = (ok_at(r.start).0, finish(r.end));
         if slow < min_duration {
             continue;
         }
@@ -115,8 +123,8 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
             Timestamp::from_unix_micros(start),
             Timestamp::from_unix_micros(end),
         );
-        inc.peak = Timestamp::from_unix_micros(ok[r.peak].0);
-        inc.magnitude = ok[r.peak].1;
+        inc.peak = Timestamp::from_unix_micros(ok_at(r.peak).0);
+        inc.magnitude = ok_at(r.peak).1;
         inc.summary = format!(
             "{target}: {} (baseline {})",
             human::duration(ms(inc.magnitude)),
@@ -127,20 +135,21 @@ fn spikes(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut V
     }
 }
 
-fn outages(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut Vec<Incident>) {
+fn outages(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<Incident>) {
     let n = probes.len();
     let min_probes = (opts.outage_min_probes as usize).max(1);
     if n < min_probes {
         return;
     }
-    let ts: Vec<i64> = probes.iter().map(|p| p.ts.as_unix_micros()).collect();
-    let failed: Vec<bool> = probes.iter().map(|p| !p.outcome.is_ok()).collect();
+    let ts = |i: usize| probes.ts(i).as_unix_micros();
+    let failed = |i: usize| !probes.get(i).outcome.is_ok();
     // failures[k]: failed probes before index k.
-    let mut failures = Vec::with_capacity(n + 1);
-    failures.push(0usize);
-    for f in &failed {
-        failures.push(failures.last().copied().unwrap_or(0) + usize::from(*f));
+    let mut failures: Vec<u32> = Vec::with_capacity(n + 1);
+    failures.push(0);
+    for i in 0..n {
+        failures.push(failures.last().copied().unwrap_or(0) + u32::from(failed(i)));
     }
+    let failures_in = |from: usize, to: usize| (failures[to] - failures[from]) as usize;
     let window = micros(opts.outage_window);
     let enter = opts.outage_loss_floor.clamp(f64::MIN_POSITIVE, 1.0);
     let exit = enter * opts.exit_ratio;
@@ -148,20 +157,20 @@ fn outages(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut 
     let mut current: Option<(usize, usize)> = None;
     let mut j_time = 0usize;
     for i in 0..n {
-        while ts[i] - ts[j_time] > window {
+        while ts(i) - ts(j_time) > window {
             j_time += 1;
         }
         if i + 1 < min_probes {
             continue;
         }
         let j = j_time.min(i + 1 - min_probes);
-        let loss = (failures[i + 1] - failures[j]) as f64 / (i + 1 - j) as f64;
+        let loss = failures_in(j, i + 1) as f64 / (i + 1 - j) as f64;
         match &mut current {
             None if loss >= enter => {
-                let first = (j..=i).find(|&k| failed[k]).unwrap_or(i);
+                let first = (j..=i).find(|&k| failed(k)).unwrap_or(i);
                 current = Some((first, i));
             }
-            Some((_, last)) if loss >= exit && failed[i] => *last = i,
+            Some((_, last)) if loss >= exit && failed(i) => *last = i,
             Some(_) if loss >= exit => {}
             Some(span) => {
                 spans.push(*span);
@@ -175,7 +184,7 @@ fn outages(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut 
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
     for s in spans {
         if let Some(last) = merged.last_mut()
-            && ts[s.0] - ts[last.1] < merge_gap
+            && ts(s.0) - ts(last.1) < merge_gap
         {
             last.1 = s.1;
             continue;
@@ -184,21 +193,21 @@ fn outages(target: &str, probes: &[ProbePoint], opts: &DetectOptions, out: &mut 
     }
     for (first, last) in merged {
         // It lasts until the next probe that succeeded (the target was back), else until the last failure.
-        let back = (last + 1..n).find(|&k| !failed[k]);
-        let end = back.map_or(ts[last], |k| ts[k]);
-        let lost = failures[last + 1] - failures[first];
+        let back = (last + 1..n).find(|&k| !failed(k));
+        let end = back.map_or(ts(last), &ts);
+        let lost = failures_in(first, last + 1);
         let count = last + 1 - first;
         let loss = lost as f64 / count as f64;
         let mut inc = Incident::new(
             IncidentKind::LatencyOutage,
-            Timestamp::from_unix_micros(ts[first]),
+            Timestamp::from_unix_micros(ts(first)),
             Timestamp::from_unix_micros(end),
         );
         inc.magnitude = 100.0 * loss;
         inc.summary = format!(
             "{target}: outage {} ({} loss)",
             human::duration(Duration::from_micros(
-                u64::try_from(end - ts[first]).unwrap_or(0)
+                u64::try_from(end - ts(first)).unwrap_or(0)
             )),
             human::pct(inc.magnitude)
         );

@@ -161,7 +161,7 @@ mod view;
 pub use culprit::{NAME_MARGIN, culprit_for};
 pub use detect::{detect_incidents, detect_incidents_in};
 pub use downsample::{downsample_minmax, downsample_minmax_iter};
-pub use gaps::find_gaps;
+pub use gaps::{find_gaps, median_i64};
 pub use unit_usage::{UnitUsage, UnitUsageAcc, rank_units_by_memory};
 pub use usage::{NameRow, NameUsage, PidUsage, ProcRow, UsageAcc, rank_by_memory, usage_by_name};
 

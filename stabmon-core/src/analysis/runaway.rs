@@ -87,11 +87,14 @@ pub(super) fn runaways<V: View + ?Sized>(
                     pid: p.pid,
                     start_time: p.start_time,
                 };
-                (Subject::Process(key, p.name.as_str()), busiest.cpu_pct[i])
+                (
+                    Subject::Process(key, p.name.as_str()),
+                    busiest.cpu_pct.get(i),
+                )
             }),
             who.group
                 .as_deref()
-                .map(|n| (Subject::Name(n), busiest.group_cpu_pct[i])),
+                .map(|n| (Subject::Name(n), busiest.group_cpu_pct.get(i))),
         ];
         for (subject, cpu) in subjects.into_iter().flatten() {
             let cpu = f64::from(cpu);
@@ -115,8 +118,8 @@ pub(super) fn runaways<V: View + ?Sized>(
                     r.n += 1;
                     r.seen += samples.interval(i);
                     let peak_cpu = |k: usize| match subject {
-                        Subject::Process(..) => busiest.cpu_pct[k],
-                        Subject::Name(_) => busiest.group_cpu_pct[k],
+                        Subject::Process(..) => busiest.cpu_pct.get(k),
+                        Subject::Name(_) => busiest.group_cpu_pct.get(k),
                     };
                     if peak_cpu(i) > peak_cpu(r.peak) {
                         r.peak = i;

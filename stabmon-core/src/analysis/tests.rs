@@ -981,3 +981,38 @@ fn a_logged_kill_outside_the_window_is_not_this_incidents_victim() {
     assert!(c.guessed, "{c:?}");
     assert_eq!((c.name.as_str(), c.anon_rss_bytes), ("worker", None));
 }
+
+#[test]
+fn the_median_of_steps_is_the_sorted_middle_one_whether_counted_or_copied() {
+    let sorted_middle = |v: &[i64]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied()
+    };
+    // Steady ticks with late ones and a pause (few distinct: counted), all distinct (copied), tiny ones, none.
+    let steady: Vec<i64> = (0..1001i64)
+        .map(|i| {
+            1_000_000
+                + if i % 3 == 0 { 1_500 } else { 0 }
+                + if i == 700 { 3_600_000_000 } else { 0 }
+        })
+        .collect();
+    let distinct: Vec<i64> = (0..9000i64)
+        .map(|i| 1_000_000 + (i * 7919) % 9001)
+        .collect();
+    for v in [
+        &steady[..],
+        &distinct[..],
+        &steady[..1],
+        &steady[..2],
+        &[5, -3, 5, 2][..],
+        &[],
+    ] {
+        assert_eq!(
+            median_i64(v.iter().copied()),
+            sorted_middle(v),
+            "{:?}",
+            &v[..v.len().min(4)]
+        );
+    }
+}

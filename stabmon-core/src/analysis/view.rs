@@ -10,7 +10,7 @@ use super::culprit::has_culprit;
 use super::{Culprit, IncidentKind, culprit_for};
 use crate::latency::ProbePoint;
 use crate::sample::{Pressure, Sample};
-use crate::series::{BusiestColumns, SystemSeries, WindowSource};
+use crate::series::{BusiestColumns, ProbeList, SystemSeries, WindowSource};
 use crate::time::Timestamp;
 
 /// Row access to a host's samples, sorted by time.
@@ -29,7 +29,7 @@ pub(crate) trait View {
     /// The number of cores of sample `i` (0: unknown).
     fn cores(&self, i: usize) -> u16;
     /// The latency probes per target, each list in start order (ties in the samples' order).
-    fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>>;
+    fn probes(&self) -> Cow<'_, BTreeMap<String, ProbeList>>;
     /// Who was busiest at each sample.
     fn busiest(&self) -> Cow<'_, BusiestColumns>;
     /// The whole samples with `from <= ts <= to` (empty after a read error, which is kept).
@@ -82,7 +82,6 @@ impl View for [Sample] {
     }
     fn busiest(&self) -> Cow<'_, BusiestColumns> {
         let mut out = BusiestColumns::default();
-        out.reserve(self.len());
         for s in self {
             out.push_sample(s);
         }
@@ -91,17 +90,23 @@ impl View for [Sample] {
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {
         Cow::Borrowed(super::slice_incl(self, from, to))
     }
-    fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>> {
-        let mut out: BTreeMap<String, Vec<ProbePoint>> = BTreeMap::new();
+    fn probes(&self) -> Cow<'_, BTreeMap<String, ProbeList>> {
+        let mut lists: BTreeMap<String, Vec<ProbePoint>> = BTreeMap::new();
         for p in self.iter().flat_map(|s| &s.latency) {
-            out.entry(p.target.clone())
+            lists
+                .entry(p.target.clone())
                 .or_default()
                 .push(ProbePoint::of(p));
         }
-        for list in out.values_mut() {
-            list.sort_by_key(|p| p.ts);
-        }
-        Cow::Owned(out)
+        Cow::Owned(
+            lists
+                .into_iter()
+                .map(|(target, mut list)| {
+                    list.sort_by_key(|p| p.ts);
+                    (target, list.into_iter().collect())
+                })
+                .collect(),
+        )
     }
     fn culprit(
         &self,
@@ -134,13 +139,13 @@ impl View for SeriesView<'_> {
         self.series.cpu_busy_pct[i]
     }
     fn mem_used(&self, i: usize) -> u64 {
-        self.series.mem_used_bytes[i]
+        self.series.mem_used_bytes.get(i)
     }
     fn mem_total(&self, i: usize) -> u64 {
         self.series.mem_total_bytes[i]
     }
     fn swap_used(&self, i: usize) -> u64 {
-        self.series.swap_used_bytes[i]
+        self.series.swap_used_bytes.get(i)
     }
     fn pressure(&self, i: usize) -> Option<Pressure> {
         self.series.pressure(i)
@@ -157,7 +162,7 @@ impl View for SeriesView<'_> {
     fn cores(&self, i: usize) -> u16 {
         self.series.cores[i]
     }
-    fn probes(&self) -> Cow<'_, BTreeMap<String, Vec<ProbePoint>>> {
+    fn probes(&self) -> Cow<'_, BTreeMap<String, ProbeList>> {
         Cow::Borrowed(&self.series.latency)
     }
     fn busiest(&self) -> Cow<'_, BusiestColumns> {

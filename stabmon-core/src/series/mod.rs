@@ -2,10 +2,11 @@
 //! without the per-sample process lists.
 //!
 //! A [`Sample`] carries its top process lists, a few kilobytes; a month at 1 s of them does not fit in the memory of
-//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (88 bytes
-//! a sample, 12 of them who was busiest, plus 16 bytes a latency probe; values that rarely change, such as installed
-//! memory or the boot, are kept as [`Runs`]), and analysis asks a [`WindowSource`] for whole samples only inside
-//! the windows where it names a culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
+//! the small servers stabmon explains. [`SystemSeries`] keeps only the system values, one column each (about 40
+//! bytes a sample of a recording at 1 s, 88 at most: sizes, intervals and pressure are [`Packed`] in blocks as
+//! narrow as their values allow; values that rarely change, such as installed memory or the boot, are kept as
+//! [`Runs`]; about 7 bytes a latency probe, in a [`ProbeList`]), and analysis asks a [`WindowSource`] for whole
+//! samples only inside the windows where it names a culprit ([`detect_incidents_in`](crate::analysis::detect_incidents_in)).
 //!
 //! ```
 //! use std::time::Duration;
@@ -32,8 +33,12 @@ use crate::latency::{LatencyProbe, ProbePoint};
 use crate::sample::{LoadAvg, Memory, Pressure, Sample, TopProcesses};
 use crate::time::Timestamp;
 
+mod packed;
+mod probes;
 mod runs;
 
+pub use packed::{Packable, Packed};
+pub use probes::ProbeList;
 pub use runs::Runs;
 
 /// A host's system values, one column per value and one row per sample, sorted by time.
@@ -49,24 +54,24 @@ pub struct SystemSeries {
     /// When each sample was taken (its tick).
     pub ts: Vec<Timestamp>,
     /// The time each sample's rates cover, microseconds.
-    pub interval_us: Vec<u64>,
+    pub interval_us: Packed<u64>,
     /// Whole-machine CPU busy, % of all cores.
     pub cpu_busy_pct: Vec<f32>,
     /// Installed memory, bytes.
     pub mem_total_bytes: Runs<u64>,
     /// Memory in use, bytes.
-    pub mem_used_bytes: Vec<u64>,
+    pub mem_used_bytes: Packed<u64>,
     /// Memory available, bytes.
-    pub mem_available_bytes: Vec<u64>,
+    pub mem_available_bytes: Packed<u64>,
     /// Swap in use, bytes.
-    pub swap_used_bytes: Vec<u64>,
+    pub swap_used_bytes: Packed<u64>,
     /// Swap configured, bytes.
     pub swap_total_bytes: Runs<u64>,
     /// Load averages over 1, 5 and 15 minutes (`NaN` where the OS has none).
-    pub load: [Vec<f32>; 3],
+    pub load: [Packed<f32>; 3],
     /// Pressure stalls, % of the interval: cpu some, memory some, memory full, io some, io full (`NaN` where not
     /// read).
-    pub pressure_pct: [Vec<f32>; 5],
+    pub pressure_pct: [Packed<f32>; 5],
     /// Whether the sample carried pressure information at all.
     pub pressure_present: Runs<bool>,
     /// The kernel's cumulative OOM-kill counter.
@@ -85,8 +90,8 @@ pub struct SystemSeries {
     /// detection reads without the process lists.
     pub busiest: BusiestColumns,
     /// The latency probes the samples carried, per target, each list sorted by start time (ties in the samples'
-    /// order): 16 bytes a probe.
-    pub latency: BTreeMap<String, Vec<ProbePoint>>,
+    /// order): about 7 bytes a probe.
+    pub latency: BTreeMap<String, ProbeList>,
 }
 
 impl PartialEq for SystemSeries {
@@ -103,12 +108,8 @@ impl PartialEq for SystemSeries {
             && self.mem_available_bytes == o.mem_available_bytes
             && self.swap_used_bytes == o.swap_used_bytes
             && self.swap_total_bytes == o.swap_total_bytes
-            && self.load.iter().zip(&o.load).all(|(a, b)| same(a, b))
-            && self
-                .pressure_pct
-                .iter()
-                .zip(&o.pressure_pct)
-                .all(|(a, b)| same(a, b))
+            && self.load == o.load
+            && self.pressure_pct == o.pressure_pct
             && self.pressure_present == o.pressure_present
             && self.oom_kill_count == o.oom_kill_count
             && self.boot_time == o.boot_time
@@ -139,22 +140,11 @@ impl SystemSeries {
         s
     }
 
-    /// Reserves room for `additional` more samples in every column (a reader that knows how many are coming
-    /// avoids the columns' doubling on growth).
+    /// Reserves room for `additional` more samples in the columns that keep a value a sample (a reader that knows
+    /// how many are coming avoids their doubling on growth; [`Packed`] columns grow a block at a time).
     pub fn reserve(&mut self, additional: usize) {
         self.ts.reserve_exact(additional);
-        self.interval_us.reserve_exact(additional);
         self.cpu_busy_pct.reserve_exact(additional);
-        self.mem_used_bytes.reserve_exact(additional);
-        self.mem_available_bytes.reserve_exact(additional);
-        self.swap_used_bytes.reserve_exact(additional);
-        for c in &mut self.load {
-            c.reserve_exact(additional);
-        }
-        for c in &mut self.pressure_pct {
-            c.reserve_exact(additional);
-        }
-        self.busiest.reserve(additional);
     }
 
     /// Appends one sample's system values and latency probes (its process lists are not kept).
@@ -186,13 +176,14 @@ impl SystemSeries {
 
     /// [`push_probe`](Self::push_probe) of a probe already reduced to its point.
     pub fn push_point(&mut self, target: &str, point: ProbePoint) {
-        let list = match self.latency.get_mut(target) {
-            Some(l) => l,
-            None => self.latency.entry(target.to_owned()).or_default(),
-        };
-        // Probes arrive nearly in start order (a slow one with a later sample): the place is near the end.
-        let at = list.len() - list.iter().rev().take_while(|q| q.ts > point.ts).count();
-        list.insert(at, point);
+        match self.latency.get_mut(target) {
+            Some(l) => l.push(point),
+            None => self
+                .latency
+                .entry(target.to_owned())
+                .or_default()
+                .push(point),
+        }
     }
 
     fn push_memory(&mut self, m: &Memory) {
@@ -260,7 +251,7 @@ impl SystemSeries {
 
     /// Sample `i`'s interval.
     pub fn interval(&self, i: usize) -> Duration {
-        Duration::from_micros(self.interval_us[i])
+        Duration::from_micros(self.interval_us.get(i))
     }
 
     /// Sample `i`'s boot id.
@@ -272,8 +263,8 @@ impl SystemSeries {
 
     /// Sample `i`'s load averages.
     pub fn load(&self, i: usize) -> Option<LoadAvg> {
-        let one = self.load[0][i];
-        (!one.is_nan()).then(|| LoadAvg::new(one, self.load[1][i], self.load[2][i]))
+        let one = self.load[0].get(i);
+        (!one.is_nan()).then(|| LoadAvg::new(one, self.load[1].get(i), self.load[2].get(i)))
     }
 
     /// Sample `i`'s pressure stalls.
@@ -281,7 +272,7 @@ impl SystemSeries {
         if !self.pressure_present[i] {
             return None;
         }
-        let v = |k: usize| Some(self.pressure_pct[k][i]).filter(|v| !v.is_nan());
+        let v = |k: usize| Some(self.pressure_pct[k].get(i)).filter(|v| !v.is_nan());
         Some(Pressure {
             cpu_some_pct: v(0),
             memory_some_pct: v(1),
@@ -312,18 +303,18 @@ impl SystemSeries {
         }
         let mut s = SystemSeries::new(self.host.clone());
         s.ts = cut(&self.ts, lo, hi);
-        s.interval_us = cut(&self.interval_us, lo, hi);
+        s.interval_us = self.interval_us.slice(lo, hi);
         s.cpu_busy_pct = cut(&self.cpu_busy_pct, lo, hi);
         s.mem_total_bytes = self.mem_total_bytes.slice(lo, hi);
-        s.mem_used_bytes = cut(&self.mem_used_bytes, lo, hi);
-        s.mem_available_bytes = cut(&self.mem_available_bytes, lo, hi);
-        s.swap_used_bytes = cut(&self.swap_used_bytes, lo, hi);
+        s.mem_used_bytes = self.mem_used_bytes.slice(lo, hi);
+        s.mem_available_bytes = self.mem_available_bytes.slice(lo, hi);
+        s.swap_used_bytes = self.swap_used_bytes.slice(lo, hi);
         s.swap_total_bytes = self.swap_total_bytes.slice(lo, hi);
         for (d, c) in s.load.iter_mut().zip(&self.load) {
-            *d = cut(c, lo, hi);
+            *d = c.slice(lo, hi);
         }
         for (d, c) in s.pressure_pct.iter_mut().zip(&self.pressure_pct) {
-            *d = cut(c, lo, hi);
+            *d = c.slice(lo, hi);
         }
         s.pressure_present = self.pressure_present.slice(lo, hi);
         s.oom_kill_count = self.oom_kill_count.slice(lo, hi);
@@ -339,7 +330,7 @@ impl SystemSeries {
             .map(|(target, probes)| {
                 let a = from.map_or(0, |f| probes.partition_point(|p| p.ts < f));
                 let b = to.map_or(probes.len(), |t| probes.partition_point(|p| p.ts < t));
-                (target.clone(), probes[a..b.max(a)].to_vec())
+                (target.clone(), probes.slice(a, b))
             })
             .filter(|(_, kept)| !kept.is_empty())
             .collect();
@@ -352,15 +343,19 @@ impl SystemSeries {
             v.capacity() * std::mem::size_of::<T>()
         }
         b(&self.ts)
-            + b(&self.interval_us)
+            + self.interval_us.heap_bytes()
             + b(&self.cpu_busy_pct)
             + self.mem_total_bytes.heap_bytes()
-            + b(&self.mem_used_bytes)
-            + b(&self.mem_available_bytes)
-            + b(&self.swap_used_bytes)
+            + self.mem_used_bytes.heap_bytes()
+            + self.mem_available_bytes.heap_bytes()
+            + self.swap_used_bytes.heap_bytes()
             + self.swap_total_bytes.heap_bytes()
-            + self.load.iter().map(b).sum::<usize>()
-            + self.pressure_pct.iter().map(b).sum::<usize>()
+            + self.load.iter().map(Packed::heap_bytes).sum::<usize>()
+            + self
+                .pressure_pct
+                .iter()
+                .map(Packed::heap_bytes)
+                .sum::<usize>()
             + self.pressure_present.heap_bytes()
             + self.oom_kill_count.heap_bytes()
             + self.boot_time.heap_bytes()
@@ -368,7 +363,11 @@ impl SystemSeries {
             + self.utc_offset_secs.heap_bytes()
             + self.cores.heap_bytes()
             + self.busiest.heap_bytes()
-            + self.latency.values().map(b).sum::<usize>()
+            + self
+                .latency
+                .values()
+                .map(ProbeList::heap_bytes)
+                .sum::<usize>()
     }
 }
 
@@ -408,16 +407,17 @@ pub struct Busiest {
     pub group: Option<String>,
 }
 
-/// Per sample, the busiest process's and the busiest group's CPU and who they were: 12 bytes a sample (two `f32`
-/// and an index into the distinct [`Busiest`] pairs, which change far less often than samples are taken).
+/// Per sample, the busiest process's and the busiest group's CPU and who they were, [`Packed`]: a few bytes a
+/// sample (two CPU figures, mostly whole percents, and an index into the distinct [`Busiest`] pairs, which change
+/// far less often than samples are taken).
 #[derive(Debug, Clone, Default)]
 pub struct BusiestColumns {
     /// The busiest process's own CPU, % of one core (`NaN`: no process listed).
-    pub cpu_pct: Vec<f32>,
+    pub cpu_pct: Packed<f32>,
     /// The busiest group's summed CPU, % of one core (`NaN`: none).
-    pub group_cpu_pct: Vec<f32>,
+    pub group_cpu_pct: Packed<f32>,
     /// Index into [`whos`](Self::whos) of each sample's pair.
-    pub who: Vec<u32>,
+    pub who: Packed<u32>,
     /// The distinct pairs, in order of first appearance.
     pub whos: Vec<Busiest>,
     index: HashMap<Busiest, u32>,
@@ -425,24 +425,14 @@ pub struct BusiestColumns {
 
 impl PartialEq for BusiestColumns {
     fn eq(&self, o: &Self) -> bool {
-        let same = |a: &[f32], b: &[f32]| {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-        };
-        same(&self.cpu_pct, &o.cpu_pct)
-            && same(&self.group_cpu_pct, &o.group_cpu_pct)
+        self.cpu_pct == o.cpu_pct
+            && self.group_cpu_pct == o.group_cpu_pct
             && self.who.len() == o.who.len()
             && (0..self.who.len()).all(|i| self.get(i) == o.get(i))
     }
 }
 
 impl BusiestColumns {
-    /// Reserves room for `additional` more samples.
-    pub fn reserve(&mut self, additional: usize) {
-        self.cpu_pct.reserve_exact(additional);
-        self.group_cpu_pct.reserve_exact(additional);
-        self.who.reserve_exact(additional);
-    }
-
     /// Appends the busiest process and group of a sample's top lists (exited processes not counted: for a
     /// recording without exits).
     pub fn push_top(&mut self, top: &TopProcesses) {
@@ -482,7 +472,7 @@ impl BusiestColumns {
                 && b.group.as_deref() == name.map(|n| n.1)
         };
         // The busiest is mostly the one of the sample before.
-        if let Some(&k) = self.who.last()
+        if let Some(k) = self.who.last()
             && same(&self.whos[k as usize])
         {
             self.who.push(k);
@@ -509,9 +499,9 @@ impl BusiestColumns {
         let hi = hi.min(self.len());
         let lo = lo.min(hi);
         BusiestColumns {
-            cpu_pct: self.cpu_pct[lo..hi].to_vec(),
-            group_cpu_pct: self.group_cpu_pct[lo..hi].to_vec(),
-            who: self.who[lo..hi].to_vec(),
+            cpu_pct: self.cpu_pct.slice(lo, hi),
+            group_cpu_pct: self.group_cpu_pct.slice(lo, hi),
+            who: self.who.slice(lo, hi),
             whos: self.whos.clone(),
             index: self.index.clone(),
         }
@@ -523,9 +513,9 @@ impl BusiestColumns {
             process: None,
             group: None,
         };
-        self.who
-            .get(i)
-            .and_then(|&k| self.whos.get(k as usize))
+        (i < self.who.len())
+            .then(|| self.who.get(i))
+            .and_then(|k| self.whos.get(k as usize))
             .unwrap_or(&NONE)
     }
 
@@ -549,7 +539,9 @@ impl BusiestColumns {
                     + b.group.as_ref().map_or(0, String::capacity)
             })
             .sum();
-        4 * (self.cpu_pct.capacity() + self.group_cpu_pct.capacity() + self.who.capacity())
+        self.cpu_pct.heap_bytes()
+            + self.group_cpu_pct.heap_bytes()
+            + self.who.heap_bytes()
             + self.whos.capacity() * std::mem::size_of::<Busiest>()
             + self.index.capacity() * (std::mem::size_of::<Busiest>() + 4)
             + 2 * strings
@@ -629,7 +621,7 @@ mod tests {
             assert_eq!(series.boot_id(i), s.boot_id.as_deref());
             assert_eq!(series.load(i), s.load);
             assert_eq!(series.pressure(i), s.pressure);
-            assert_eq!(series.mem_used_bytes[i], s.memory.used_bytes);
+            assert_eq!(series.mem_used_bytes.get(i), s.memory.used_bytes);
         }
         assert_eq!(
             series.index_at(t0.saturating_add(Duration::from_millis(1500))),

@@ -12,7 +12,7 @@ const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
 pub(super) struct ChartInput<'a> {
     pub(super) series: &'a SystemSeries,
     /// The samples' times, µs.
-    pub(super) ts: &'a [i64],
+    pub(super) ts: &'a [Timestamp],
     pub(super) frame: &'a Frame,
     /// Pixel columns the series are reduced to.
     pub(super) columns: usize,
@@ -90,9 +90,9 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
             let max = series
                 .mem_total_bytes
                 .iter()
-                .chain(&series.mem_used_bytes)
-                .chain(&series.swap_used_bytes)
                 .copied()
+                .chain(series.mem_used_bytes.iter())
+                .chain(series.swap_used_bytes.iter())
                 .max()
                 .unwrap_or(0);
             specs.push((
@@ -100,7 +100,7 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-used",
                 true,
                 1000.0,
-                Values::Column(Box::new(|i| Some(series.mem_used_bytes[i] as f64 / GB))),
+                Values::Column(Box::new(|i| Some(series.mem_used_bytes.get(i) as f64 / GB))),
             ));
             specs.push((
                 "available".into(),
@@ -108,7 +108,7 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 false,
                 1000.0,
                 Values::Column(Box::new(|i| {
-                    Some(series.mem_available_bytes[i] as f64 / GB)
+                    Some(series.mem_available_bytes.get(i) as f64 / GB)
                 })),
             ));
             specs.push((
@@ -116,7 +116,9 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-swap",
                 false,
                 1000.0,
-                Values::Column(Box::new(|i| Some(series.swap_used_bytes[i] as f64 / GB))),
+                Values::Column(Box::new(|i| {
+                    Some(series.swap_used_bytes.get(i) as f64 / GB)
+                })),
             ));
             for (i, name) in mem_names.iter().enumerate() {
                 specs.push((

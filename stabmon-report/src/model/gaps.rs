@@ -6,7 +6,7 @@ use super::*;
 /// gap to `breaks` (sorted and without repeats after).
 pub(super) fn bands(
     incidents: &[Incident],
-    ts: &[i64],
+    ts: &[Timestamp],
     breaks: &mut Vec<usize>,
 ) -> Vec<(i64, i64, usize)> {
     let n = ts.len();
@@ -15,8 +15,8 @@ pub(super) fn bands(
         if let IncidentKind::Gap(_) = inc.kind {
             let (s, e) = (inc.start.as_unix_micros(), inc.end.as_unix_micros());
             gaps.push((s.min(e), s.max(e), i));
-            let k = ts.partition_point(|t| *t <= s.min(e));
-            if k > 0 && k < n && ts[k] >= s.max(e) {
+            let k = ts.partition_point(|t| t.as_unix_micros() <= s.min(e));
+            if k > 0 && k < n && ts[k].as_unix_micros() >= s.max(e) {
                 breaks.push(k);
             }
         }
@@ -30,7 +30,7 @@ pub(super) fn bands(
 pub(super) fn panels(
     series: &SystemSeries,
     source: &dyn WindowSource,
-    ts: &[i64],
+    ts: &[Timestamp],
     incidents: &[Incident],
 ) -> Result<Vec<GapPanel>, Error> {
     let mut gap_panels = Vec::new();
@@ -46,15 +46,15 @@ pub(super) fn panels(
 fn gap_panel(
     series: &SystemSeries,
     source: &dyn WindowSource,
-    ts: &[i64],
+    ts: &[Timestamp],
     incident: usize,
     inc: &Incident,
     kind: GapKind,
 ) -> Result<GapPanel, Error> {
     let start = inc.start.as_unix_micros().min(inc.end.as_unix_micros());
-    let end_idx = ts.partition_point(|t| *t <= start);
+    let end_idx = ts.partition_point(|t| t.as_unix_micros() <= start);
     let from = start - 60_000_000;
-    let begin = ts.partition_point(|t| *t < from);
+    let begin = ts.partition_point(|t| t.as_unix_micros() < from);
     let win = if begin < end_idx {
         let (a, b) = (series.ts[begin], series.ts[end_idx - 1]);
         source.samples_between(a, b).map_err(|source| Error::Read {
@@ -64,7 +64,8 @@ fn gap_panel(
     } else {
         Vec::new()
     };
-    let after = ts.partition_point(|t| *t < inc.end.as_unix_micros().max(start + 1));
+    let after =
+        ts.partition_point(|t| t.as_unix_micros() < inc.end.as_unix_micros().max(start + 1));
     let mut p = GapPanel {
         incident,
         kind,

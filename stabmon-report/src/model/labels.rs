@@ -107,7 +107,7 @@ pub(super) fn label_spikes(
     incidents: &[Incident],
     series: &SystemSeries,
     frame: &Frame,
-    ts: &[i64],
+    ts: &[Timestamp],
     first_chart: Option<Chart>,
 ) {
     for c in charts.iter_mut() {
@@ -136,9 +136,9 @@ pub(super) fn label_spikes(
                 Some(match (kind, &inc.kind) {
                     (Chart::Cpu, _) => f64::from(series.cpu_busy_pct[i]),
                     (Chart::Memory, IncidentKind::SwapGrowth) => {
-                        series.swap_used_bytes[i] as f64 / GB
+                        series.swap_used_bytes.get(i) as f64 / GB
                     }
-                    (Chart::Memory, _) => series.mem_used_bytes[i] as f64 / GB,
+                    (Chart::Memory, _) => series.mem_used_bytes.get(i) as f64 / GB,
                     (Chart::Load, _) => series.load(i).map_or(0.0, |l| f64::from(l.one)),
                     (Chart::Latency, IncidentKind::LatencySpike) => {
                         (inc.magnitude / c.log_floor_ms).log10()

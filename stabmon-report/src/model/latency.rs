@@ -7,7 +7,7 @@ use super::*;
 /// ticks, never values. A line breaks where three or more probes in a row failed, or where probing paused. `None`
 /// without any probe.
 pub(super) fn latency_chart(
-    by_target: &BTreeMap<String, Vec<ProbePoint>>,
+    by_target: &BTreeMap<String, ProbeList>,
     frame: &Frame,
     columns: usize,
     keep: &[i64],
@@ -20,7 +20,7 @@ pub(super) fn latency_chart(
     let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
     for ms in by_target
         .values()
-        .flatten()
+        .flat_map(ProbeList::iter)
         .filter_map(|p| p.round_trip_ms())
         .filter(|ms| ms.is_finite() && *ms > 0.0)
     {
@@ -80,7 +80,7 @@ pub(super) fn latency_chart(
         let mut points = Vec::with_capacity(idx.len());
         let (mut k, mut wanted) = (0usize, idx.iter().peekable());
         let mut drawn_breaks: Option<u32> = None;
-        for p in probes {
+        for p in probes.iter() {
             let t = p.ts.as_unix_micros();
             match p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0) {
                 Some(ms) => {

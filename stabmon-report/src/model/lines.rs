@@ -27,7 +27,7 @@ pub(super) struct Lines {
     /// Series index of each instant, sorted.
     pub(super) idx: Vec<usize>,
     /// The instants, µs.
-    pub(super) ts: Vec<i64>,
+    pub(super) ts: Vec<Timestamp>,
     /// Per instant, per line (the CPU lines, then the memory lines): the value.
     pub(super) values: Vec<Vec<Option<f64>>>,
     /// Where the lines break (indices into `idx`): a recording break lies between two instants.
@@ -125,7 +125,7 @@ pub(super) fn culprit_lines(
         })
         .collect();
     Ok(Lines {
-        ts: idx.iter().map(|&i| series.ts[i].as_unix_micros()).collect(),
+        ts: idx.iter().map(|&i| series.ts[i]).collect(),
         idx,
         values: by_idx.into_values().collect(),
         breaks: line_breaks,

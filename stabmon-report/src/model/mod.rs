@@ -5,17 +5,14 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use stabmon_core::latency::ProbePoint;
 use stabmon_core::latency::{jitter_ms, loss, median_rtt_ms};
-use stabmon_core::series::{SystemSeries, WindowSource};
+use stabmon_core::series::{ProbeList, SystemSeries, WindowSource};
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
 use crate::escape::truncate_chars;
 use crate::timefmt::Offsets;
 use crate::{Chart, Error};
-use stabmon_core::analysis::{
-    GapKind, Incident, IncidentKind, downsample_minmax, downsample_minmax_iter,
-};
+use stabmon_core::analysis::{GapKind, Incident, IncidentKind, downsample_minmax_iter, median_i64};
 
 mod charts;
 mod gaps;
@@ -274,7 +271,7 @@ pub(super) struct Kept {
 }
 
 impl Kept {
-    fn new(incidents: &[Incident], ts: &[i64], breaks: &[usize]) -> Kept {
+    fn new(incidents: &[Incident], ts: &[Timestamp], breaks: &[usize]) -> Kept {
         let n = ts.len();
         let mut keep: Vec<i64> = Vec::new();
         let mut lat_keep: Vec<i64> = Vec::new();
@@ -298,12 +295,12 @@ impl Kept {
                 let lo = c.saturating_sub(side);
                 let hi = (c + side).min(n - 1);
                 dense.extend(lo..=hi);
-                list.extend((lo..=hi).map(|i| ts[i]));
+                list.extend((lo..=hi).map(|i| ts[i].as_unix_micros()));
             }
         }
         for &k in breaks {
-            keep.push(ts[k - 1]);
-            keep.push(ts[k]);
+            keep.push(ts[k - 1].as_unix_micros());
+            keep.push(ts[k].as_unix_micros());
         }
         keep.sort_unstable();
         keep.dedup();
@@ -319,27 +316,25 @@ impl Kept {
 }
 
 /// The sample at or just after `us` (the last one after all).
-fn raw_at(ts: &[i64], us: i64) -> usize {
-    ts.partition_point(|t| *t < us)
+fn raw_at(ts: &[Timestamp], us: i64) -> usize {
+    ts.partition_point(|t| t.as_unix_micros() < us)
         .min(ts.len().saturating_sub(1))
+}
+
+/// Microseconds from `a` to `b`.
+fn micros_between(a: Timestamp, b: Timestamp) -> i64 {
+    b.as_unix_micros() - a.as_unix_micros()
 }
 
 /// The typical interval between samples (µs), and the breaks: where the recording paused for clearly longer than
 /// that (indices of the sample after each pause).
-fn intervals(ts: &[i64]) -> (i64, Vec<usize>) {
+fn intervals(ts: &[Timestamp]) -> (i64, Vec<usize>) {
     let n = ts.len();
-    let median_interval_us = {
-        let mut d: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
-        if d.is_empty() {
-            1_000_000
-        } else {
-            let mid = d.len() / 2;
-            *d.select_nth_unstable(mid).1
-        }
-    };
+    let median_interval_us =
+        median_i64(ts.windows(2).map(|w| micros_between(w[0], w[1]))).unwrap_or(1_000_000);
     let break_after = (median_interval_us * 3).max(median_interval_us + 2_000_000);
     let breaks: Vec<usize> = (1..n)
-        .filter(|&k| ts[k] - ts[k - 1] > break_after)
+        .filter(|&k| micros_between(ts[k - 1], ts[k]) > break_after)
         .collect();
     (median_interval_us, breaks)
 }
@@ -360,7 +355,8 @@ pub(crate) fn build(
         width: (width_px - MARGIN_LEFT - MARGIN_RIGHT).max(100.0),
     };
     let columns = frame.width.round().max(1.0) as usize;
-    let ts: Vec<i64> = series.ts.iter().map(|t| t.as_unix_micros()).collect();
+    // The samples' times, read where they are (not copied: a month has millions).
+    let ts: &[Timestamp] = &series.ts;
     let cores = series
         .cores
         .iter()
@@ -368,12 +364,12 @@ pub(crate) fn build(
         .max()
         .map_or(0, usize::from)
         .max(1);
-    let (median_interval_us, mut breaks) = intervals(&ts);
+    let (median_interval_us, mut breaks) = intervals(ts);
     incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
     // Gaps: where the analysis says so, and the lines break there too.
-    let gaps = gaps::bands(&incidents, &ts, &mut breaks);
-    let kept = Kept::new(&incidents, &ts, &breaks);
-    let fetched = moments::Fetched::read(series, source, &ts, &frame, columns, &kept.dense)?;
+    let gaps = gaps::bands(&incidents, ts, &mut breaks);
+    let kept = Kept::new(&incidents, ts, &breaks);
+    let fetched = moments::Fetched::read(series, source, ts, &frame, columns, &kept.dense)?;
     let moment_samples = fetched.moments();
     let (cpu_names, mem_names) = lines::names(&incidents, &moment_samples, p.culprit_lines);
     let lines = lines::culprit_lines(
@@ -388,7 +384,7 @@ pub(crate) fn build(
     )?;
     let input = charts::ChartInput {
         series,
-        ts: &ts,
+        ts,
         frame: &frame,
         columns,
         kept: &kept,
@@ -409,11 +405,11 @@ pub(crate) fn build(
         &incidents,
         series,
         &frame,
-        &ts,
+        ts,
         p.charts.first().copied(),
     );
     let (moments, procs) = moments::moments(&moment_samples, &charts, &series.latency);
-    let gap_panels = gaps::panels(series, source, &ts, &incidents)?;
+    let gap_panels = gaps::panels(series, source, ts, &incidents)?;
     Ok(Model {
         frame,
         width_px,

@@ -72,15 +72,16 @@ impl Fetched {
     pub(super) fn read(
         series: &SystemSeries,
         source: &dyn WindowSource,
-        ts: &[i64],
+        ts: &[Timestamp],
         frame: &Frame,
         columns: usize,
         dense: &[usize],
     ) -> Result<Fetched, Error> {
         let moment_idx: Vec<usize> = {
             let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
-            for (i, &t) in ts.iter().enumerate() {
-                let col = ((frame.x(t) - frame.left) as i64).clamp(0, columns as i64);
+            for (i, t) in ts.iter().enumerate() {
+                let col =
+                    ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
                 let e = col_best.entry(col).or_insert(i);
                 if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
                     *e = i;
@@ -126,7 +127,7 @@ impl Fetched {
 pub(super) fn moments(
     moment_samples: &[&Sample],
     charts: &[ChartModel],
-    series_latency: &BTreeMap<String, Vec<ProbePoint>>,
+    series_latency: &BTreeMap<String, ProbeList>,
 ) -> (Vec<Moment>, Vec<ProcRef>) {
     let mut procs = Vec::new();
     let mut index = HashMap::new();
@@ -142,9 +143,12 @@ pub(super) fn moments(
             for name in &lane_names {
                 let latest = series_latency.get(&**name).and_then(|ps| {
                     let k = ps.partition_point(|p| p.ts <= s.ts);
-                    k.checked_sub(1).map(|k| match ps[k].round_trip_ms() {
-                        Some(ms) => Ok(ms),
-                        None => Err(ps[k].outcome.kind()),
+                    k.checked_sub(1).map(|k| {
+                        let p = ps.get(k);
+                        match p.round_trip_ms() {
+                            Some(ms) => Ok(ms),
+                            None => Err(p.outcome.kind()),
+                        }
                     })
                 });
                 m.latency.push(latest);

@@ -5,7 +5,7 @@ use super::*;
 
 /// Values of one series with the samples where it is missing removed.
 pub(super) struct Extracted<'a> {
-    ts: Cow<'a, [i64]>,
+    ts: Cow<'a, [Timestamp]>,
     pub(super) values: Vec<f64>,
     /// Raw index of each value, when some samples were missing.
     map: Option<Vec<usize>>,
@@ -16,7 +16,7 @@ pub(super) struct Extracted<'a> {
 /// Values `get(0..n)` at times `ts`, with the missing (`None` or not finite) left out.
 pub(super) fn extract<'a>(
     n: usize,
-    ts: &'a [i64],
+    ts: &'a [Timestamp],
     get: &dyn Fn(usize) -> Option<f64>,
 ) -> Extracted<'a> {
     let mut values = Vec::with_capacity(n);
@@ -70,7 +70,13 @@ pub(super) fn reduce(
     keep: &[i64],
     breaks: &[usize],
 ) -> Vec<(i64, f64, bool)> {
-    let mut idx = downsample_minmax(&e.ts, &e.values, columns, keep);
+    let mut idx = downsample_minmax_iter(
+        e.ts.iter()
+            .map(|t| t.as_unix_micros())
+            .zip(e.values.iter().copied()),
+        columns,
+        keep,
+    );
     idx.sort_unstable();
     idx.dedup();
     let mut out = Vec::with_capacity(idx.len());
@@ -94,7 +100,7 @@ pub(super) fn reduce(
                 raw_break || missing
             }
         };
-        out.push((t, v, brk));
+        out.push((t.as_unix_micros(), v, brk));
         prev_raw = Some(raw);
     }
     out

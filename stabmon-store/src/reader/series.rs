@@ -1,7 +1,7 @@
 //! A host's system values as columns for a range ([`StoreReader::system_series`]): schema-5 and later row groups
 //! decoded straight into the columns, older ones through whole samples.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -25,7 +25,7 @@ use crate::layout::{LATENCY, SegmentLoc, TABLES};
 impl StoreReader {
     /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
     /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
-    /// journal. Memory: the columns (88 bytes a sample, 16 a latency probe) and two row groups: one is
+    /// journal. Memory: the columns (about 40 bytes a sample and 7 a latency probe at 1 s) and two row groups: one is
     /// decoded on a second thread of the call's own (ended before it returns) while the last is appended.
     ///
     /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
@@ -61,9 +61,6 @@ impl StoreReader {
         }
         let expected = usize::try_from(rows).unwrap_or(0) + journal.len();
         series.reserve(expected);
-        // Each target's probe list is sized once too, from its probes per sample in the first row group that has
-        // it (a month of a target's probes doubling as it grows would hold up to three times its size at once).
-        let mut sized: HashSet<String> = HashSet::new();
         // A row group at a time, decoded on a second thread while this one appends the last: memory holds the
         // columns and two row groups.
         pipelined(
@@ -73,7 +70,6 @@ impl StoreReader {
                 })
             },
             |piece| {
-                let before = series.len();
                 match piece? {
                     SeriesPiece::Samples(list) => {
                         for s in &list {
@@ -86,7 +82,6 @@ impl StoreReader {
                         }
                     }
                 }
-                size_probe_lists(&mut series, &mut sized, before, expected);
                 Ok(())
             },
         )?;
@@ -94,9 +89,6 @@ impl StoreReader {
             if series.ts.last().is_none_or(|t| *t < j.ts) {
                 series.push(&j);
             }
-        }
-        for list in series.latency.values_mut() {
-            list.shrink_to_fit();
         }
         Ok(series)
     }
@@ -611,29 +603,6 @@ impl<'a> SeriesCols<'a> {
         series
             .cores
             .push(u16::try_from(self.cores.value_length(i)).unwrap_or(u16::MAX));
-    }
-}
-
-/// Reserves room in each target's probe list not yet in `sized` for the rest of a read of `expected` samples,
-/// at the probes per sample it had in the samples from `before` on.
-fn size_probe_lists(
-    series: &mut SystemSeries,
-    sized: &mut HashSet<String>,
-    before: usize,
-    expected: usize,
-) {
-    let seen = series.len().saturating_sub(before);
-    if seen == 0 || sized.len() == series.latency.len() {
-        return;
-    }
-    let rest = expected.saturating_sub(series.len());
-    for (target, list) in &mut series.latency {
-        if list.is_empty() || sized.contains(target) {
-            continue;
-        }
-        let per_sample = list.len() as f64 / seen as f64;
-        list.reserve_exact((rest as f64 * per_sample * 1.01) as usize + 16);
-        sized.insert(target.clone());
     }
 }
 

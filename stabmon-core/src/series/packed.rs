@@ -1,0 +1,380 @@
+//! [`Packed`]: a column of numbers kept in blocks, each block as narrow as its values allow.
+
+/// Rows per block (a power of two).
+const BLOCK_SHIFT: u32 = 10;
+const BLOCK: usize = 1 << BLOCK_SHIFT;
+
+/// A number a [`Packed`] column holds (sizes, intervals, times, percentages, codes), packed by its bits, so every
+/// value comes back exactly as it went in (a `NaN` too).
+pub trait Packable: Copy + sealed::Sealed {
+    /// The value's bits.
+    #[doc(hidden)]
+    fn to_bits64(self) -> u64;
+    /// The value of `bits`.
+    #[doc(hidden)]
+    fn from_bits64(bits: u64) -> Self;
+    /// Whether the bits are an `f32`'s (which a block may keep as decimals).
+    #[doc(hidden)]
+    const FLOAT: bool = false;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u64 {}
+    impl Sealed for i64 {}
+    impl Sealed for u32 {}
+    impl Sealed for u8 {}
+    impl Sealed for f32 {}
+}
+
+macro_rules! packable_int {
+    ($($t:ty),*) => {$(
+        impl Packable for $t {
+            fn to_bits64(self) -> u64 {
+                self as u64
+            }
+            fn from_bits64(bits: u64) -> Self {
+                bits as $t
+            }
+        }
+    )*};
+}
+
+packable_int!(i64, u32, u8);
+
+impl Packable for u64 {
+    fn to_bits64(self) -> u64 {
+        self
+    }
+    fn from_bits64(bits: u64) -> Self {
+        bits
+    }
+}
+
+impl Packable for f32 {
+    const FLOAT: bool = true;
+    fn to_bits64(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+    fn from_bits64(bits: u64) -> Self {
+        f32::from_bits(bits as u32)
+    }
+}
+
+/// Powers of ten a block of `f32`s may be kept in: `1.9` is `19 / 10`.
+const POW10: [f32; 4] = [1.0, 10.0, 100.0, 1000.0];
+
+/// The `f32` bits of `k / 10^exp` (`k` a whole number an `f32` holds exactly: the division is correctly rounded,
+/// so this is the `f32` nearest to the decimal, as parsing `"1.9"` gives it).
+fn decimal_bits(k: i64, exp: usize) -> u64 {
+    u64::from((k as f32 / POW10[exp]).to_bits())
+}
+
+/// A block of rows: one value for the whole block, or each row's offset from the block's least value (shifted
+/// right by the trailing zero bits all offsets share: memory sizes are whole pages) in 16 or 32 bits, or (`f32`s
+/// with few decimals, such as pressure `1.9` or load `0.83`) each row's decimal offset in 16 bits, or the values
+/// as they are.
+#[derive(Debug, Clone)]
+enum Block {
+    Same(u64),
+    Narrow16 {
+        base: u64,
+        shift: u32,
+        v: Box<[u16]>,
+    },
+    Narrow32 {
+        base: u64,
+        shift: u32,
+        v: Box<[u32]>,
+    },
+    Decimal {
+        base: i64,
+        exp: usize,
+        v: Box<[u16]>,
+    },
+    Wide(Box<[u64]>),
+}
+
+impl Block {
+    fn pack(bits: &[u64], float: bool) -> Block {
+        let min = bits.iter().copied().min().unwrap_or(0);
+        let max = bits.iter().copied().max().unwrap_or(0);
+        if min == max {
+            return Block::Same(min);
+        }
+        if float && let Some(b) = Block::decimal(bits) {
+            return b;
+        }
+        let shift = bits.iter().fold(0, |a, v| a | (v - min)).trailing_zeros();
+        let span = (max - min) >> shift;
+        let off = move |v: &u64| (v - min) >> shift;
+        if span <= u64::from(u16::MAX) {
+            Block::Narrow16 {
+                base: min,
+                shift,
+                v: bits.iter().map(|v| off(v) as u16).collect(),
+            }
+        } else if span <= u64::from(u32::MAX) {
+            Block::Narrow32 {
+                base: min,
+                shift,
+                v: bits.iter().map(|v| off(v) as u32).collect(),
+            }
+        } else {
+            Block::Wide(bits.into())
+        }
+    }
+
+    /// `f32` bits as whole numbers of tenths, hundredths or thousandths within 16 bits of the least, where every
+    /// one comes back bit for bit (a `NaN` or `-0.0` does not: such a block is packed by its bits).
+    fn decimal(bits: &[u64]) -> Option<Block> {
+        // Whole numbers up to 2^24 are exact in an f32.
+        const EXACT: f32 = 16_777_216.0;
+        (0..POW10.len()).find_map(|exp| {
+            // One pass to check every value and find the least and largest, one to keep them.
+            let k_of = |b: u64| {
+                let k = (f32::from_bits(b as u32) * POW10[exp]).round();
+                (!k.is_nan() && k.abs() <= EXACT && decimal_bits(k as i64, exp) == b)
+                    .then_some(k as i64)
+            };
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            for &b in bits {
+                let k = k_of(b)?;
+                lo = lo.min(k);
+                hi = hi.max(k);
+            }
+            (hi - lo <= i64::from(u16::MAX)).then(|| Block::Decimal {
+                base: lo,
+                exp,
+                v: bits
+                    .iter()
+                    .map(|&b| (k_of(b).unwrap_or(lo) - lo) as u16)
+                    .collect(),
+            })
+        })
+    }
+
+    fn get(&self, k: usize) -> u64 {
+        match self {
+            Block::Same(v) => *v,
+            Block::Narrow16 { base, shift, v } => base + (u64::from(v[k]) << shift),
+            Block::Narrow32 { base, shift, v } => base + (u64::from(v[k]) << shift),
+            Block::Decimal { base, exp, v } => decimal_bits(base + i64::from(v[k]), *exp),
+            Block::Wide(v) => v[k],
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Block::Same(_) => 0,
+            Block::Narrow16 { v, .. } | Block::Decimal { v, .. } => 2 * v.len(),
+            Block::Narrow32 { v, .. } => 4 * v.len(),
+            Block::Wide(v) => 8 * v.len(),
+        }
+    }
+}
+
+/// A column of numbers read by row, kept in blocks of 1,024 rows, each as narrow as its values allow: a block of
+/// equal values (a quiet pressure column, swap that did not move) is one value; memory sizes, which move by pages
+/// within a block, take 2 or 4 bytes a row instead of 8; percentages and load averages with two decimals take 2
+/// bytes instead of 4. Values come back exactly, bit for bit.
+///
+/// ```
+/// use stabmon_core::series::Packed;
+///
+/// let mut used: Packed<u64> = Packed::default();
+/// for i in 0..30_000u64 {
+///     used.push(8 << 30 | (i % 7) << 12);
+/// }
+/// assert_eq!(used.len(), 30_000);
+/// assert_eq!(used.get(29_999), 8 << 30 | (29_999 % 7) << 12);
+/// // Page steps within a block: 2 bytes a row, not 8.
+/// assert!(used.heap_bytes() < 30_000 * 8 / 3);
+/// let pressure: Packed<f32> = [0.0, f32::NAN, 1.5].into_iter().collect();
+/// assert!(pressure.get(1).is_nan());
+/// assert_eq!(pressure.iter().last(), Some(1.5));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Packed<T> {
+    blocks: Vec<Block>,
+    /// The rows after the last whole block, as they are.
+    tail: Vec<T>,
+}
+
+impl<T> Default for Packed<T> {
+    fn default() -> Self {
+        Packed {
+            blocks: Vec::new(),
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl<T: Packable> Packed<T> {
+    /// Appends a row.
+    pub fn push(&mut self, v: T) {
+        if self.tail.capacity() == 0 {
+            self.tail.reserve_exact(BLOCK);
+        }
+        self.tail.push(v);
+        if self.tail.len() == BLOCK {
+            let bits: Vec<u64> = self.tail.iter().map(|v| v.to_bits64()).collect();
+            self.blocks.push(Block::pack(&bits, T::FLOAT));
+            self.tail.clear();
+        }
+    }
+
+    /// Inserts `v` before row `at` (at the end where `at` is the length or more).
+    /// Cheap near the end (the rows after the last whole block are kept as they are); elsewhere the blocks from
+    /// `at` on are packed again.
+    pub fn insert(&mut self, at: usize, v: T) {
+        let len = self.len();
+        let at = at.min(len);
+        let first = (at >> BLOCK_SHIFT).min(self.blocks.len());
+        let rest: Vec<T> = (first * BLOCK..len).map(|i| self.get(i)).collect();
+        self.blocks.truncate(first);
+        self.tail.clear();
+        let split = at - first * BLOCK;
+        for x in &rest[..split] {
+            self.push(*x);
+        }
+        self.push(v);
+        for x in &rest[split..] {
+            self.push(*x);
+        }
+    }
+
+    /// Row `i`; panics past the end, as a slice does.
+    pub fn get(&self, i: usize) -> T {
+        let (b, k) = (i >> BLOCK_SHIFT, i & (BLOCK - 1));
+        match self.blocks.get(b) {
+            Some(block) => T::from_bits64(block.get(k)),
+            None => self.tail[i - self.blocks.len() * BLOCK],
+        }
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.blocks.len() * BLOCK + self.tail.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The last row.
+    pub fn last(&self) -> Option<T> {
+        self.len().checked_sub(1).map(|i| self.get(i))
+    }
+
+    /// The rows in order.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Rows `lo..hi` (clipped to the rows there are).
+    pub fn slice(&self, lo: usize, hi: usize) -> Packed<T> {
+        (lo..hi.min(self.len())).map(|i| self.get(i)).collect()
+    }
+
+    /// The bytes the column holds (capacity).
+    pub fn heap_bytes(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<Block>()
+            + self.blocks.iter().map(Block::heap_bytes).sum::<usize>()
+            + self.tail.capacity() * std::mem::size_of::<T>()
+    }
+}
+
+impl<T: Packable> PartialEq for Packed<T> {
+    /// Equal rows, bit for bit (a `NaN` equals a `NaN`).
+    fn eq(&self, o: &Self) -> bool {
+        self.len() == o.len()
+            && self
+                .iter()
+                .zip(o.iter())
+                .all(|(a, b)| a.to_bits64() == b.to_bits64())
+    }
+}
+
+impl<T: Packable> FromIterator<T> for Packed<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Self {
+        let mut out = Packed::default();
+        it.into_iter().for_each(|x| out.push(x));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_block_gives_back_its_values() {
+        // Equal values, page-sized steps (16-bit offsets), wide steps (32-bit), values too far apart for 32 bits,
+        // floats with NaNs, and a tail that is not a whole block.
+        let n = 5 * BLOCK + 17;
+        let v: Vec<u64> = (0..n as u64)
+            .map(|i| match i as usize / BLOCK {
+                0 => 42,
+                1 => (7 << 30) + (i % 13) * 4096,
+                2 => (i * 7_919_993) % (1 << 31),
+                3 => (i % 3) << 40 | i,
+                _ => u64::MAX - i,
+            })
+            .collect();
+        let p: Packed<u64> = v.iter().copied().collect();
+        assert_eq!(p.len(), n);
+        assert_eq!(p.iter().collect::<Vec<_>>(), v);
+        assert!(matches!(p.blocks[0], Block::Same(42)));
+        assert!(matches!(p.blocks[1], Block::Narrow16 { shift: 12, .. }));
+        assert!(matches!(p.blocks[2], Block::Narrow32 { .. }));
+        assert!(matches!(p.blocks[3], Block::Wide(_)));
+        assert_eq!(p.last(), v.last().copied());
+        assert_eq!(
+            p.slice(BLOCK - 3, 2 * BLOCK + 5).iter().collect::<Vec<_>>(),
+            v[BLOCK - 3..2 * BLOCK + 5]
+        );
+        assert_eq!(p.slice(n - 2, n + 9).len(), 2);
+        assert!(p.slice(9, 3).is_empty());
+        // Insertion in the tail, in a block, and at the end.
+        let mut w = v.clone();
+        let mut q = p.clone();
+        for (at, x) in [(n - 5, 1), (BLOCK + 3, 2), (n + 2, 3), (0, 4)] {
+            w.insert(at, x);
+            q.insert(at, x);
+        }
+        assert_eq!(q.iter().collect::<Vec<_>>(), w);
+
+        let f: Vec<f32> = (0..n)
+            .map(|i| match i % 5 {
+                0 => f32::NAN,
+                1 => -0.0,
+                _ => i as f32 / 7.0,
+            })
+            .collect();
+        let q: Packed<f32> = f.iter().copied().collect();
+        assert!(q.blocks.iter().all(|b| matches!(b, Block::Narrow32 { .. })));
+        assert!(q.iter().zip(&f).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert_eq!(q, f.iter().copied().collect());
+        // Decimals (pressure 1.9, load 0.83, a busy 23.75 %) in 16 bits; one value that is not a decimal, or a
+        // -0.0, and the block is packed by its bits.
+        let dec: Vec<f32> = (0..3 * BLOCK)
+            .map(|i| match (i / BLOCK, i % 97) {
+                (0, _) => (i % 300) as f32 / 100.0,
+                (1, 5) => 1.0 / 3.0,
+                (1, _) => 23.75 + (i % 8) as f32 * 0.25,
+                (_, 7) => -0.0,
+                _ => (i % 40) as f32 / 10.0,
+            })
+            .collect();
+        let d: Packed<f32> = dec.iter().copied().collect();
+        assert!(matches!(d.blocks[0], Block::Decimal { exp: 2, .. }));
+        assert!(!matches!(d.blocks[1], Block::Decimal { .. }));
+        assert!(!matches!(d.blocks[2], Block::Decimal { .. }));
+        assert!(d.iter().zip(&dec).all(|(a, b)| a.to_bits() == b.to_bits()));
+        let mut other: Packed<f32> = f.iter().copied().collect();
+        other.push(1.0);
+        assert_ne!(q, other);
+    }
+}
