@@ -297,6 +297,17 @@ fn is_plain_relative(p: &str) -> bool {
 }
 
 /// A relative path with `/` separators.
+/// No manifest is this big (a year of hourly segments of one host is ~2 MB): a bigger file is refused before it is
+/// read into memory.
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+fn too_big(source: &str, n: u64) -> String {
+    format!(
+        "{source} is not a stabmon manifest: {n} bytes or more, over the {} MiB a manifest may have",
+        MAX_MANIFEST_BYTES >> 20
+    )
+}
+
 pub(crate) fn rel_path(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components()
@@ -313,6 +324,9 @@ impl Manifest {
 
     /// Parses a manifest; `source` (a path or URL) names it in errors.
     pub fn from_json(bytes: &[u8], source: &str) -> Result<Manifest, String> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(too_big(source, bytes.len() as u64));
+        }
         let v: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| format!("{source} is not a stabmon manifest (not JSON: {e})"))?;
         if v.get("format").and_then(|f| f.as_str()) != Some(MANIFEST_FORMAT) {
@@ -359,8 +373,12 @@ impl Manifest {
     /// Loads `DIR/manifest.json`; `None` when there is none.
     pub(crate) fn load(fs: &dyn Fs, root: &Path) -> Result<Option<Manifest>, Error> {
         let path = root.join(MANIFEST_FILE);
-        match fs.read(&path) {
-            Ok(bytes) => Manifest::from_json(&bytes, &path.display().to_string())
+        match fs.read_at_most(&path, MAX_MANIFEST_BYTES) {
+            Ok(None) => Err(invalid(
+                &path,
+                too_big(&path.display().to_string(), MAX_MANIFEST_BYTES + 1),
+            )),
+            Ok(Some(bytes)) => Manifest::from_json(&bytes, &path.display().to_string())
                 .map(Some)
                 .map_err(|reason| invalid(&path, reason)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -550,6 +568,17 @@ mod tests {
         let e = Manifest::from_json(br#"{"format": "stabmon-manifest", "version": 1}"#, "m")
             .unwrap_err();
         assert!(e.contains("damaged"), "{e}");
+
+        // A manifest too big to be one is refused before it is read (a sparse file: nothing is written).
+        let tmp = tempfile::tempdir().unwrap();
+        let big = std::fs::File::create(tmp.path().join(MANIFEST_FILE)).unwrap();
+        big.set_len(MAX_MANIFEST_BYTES + 1).unwrap();
+        let e = Manifest::load(&crate::fsio::RealFs, tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(MANIFEST_FILE) && e.contains("64 MiB"), "{e}");
+        let e = Manifest::from_json(&vec![b' '; MAX_MANIFEST_BYTES as usize + 1], "m").unwrap_err();
+        assert!(e.contains("64 MiB"), "{e}");
     }
 
     #[test]
