@@ -599,7 +599,7 @@ impl FlightRecorder {
             // The annexes go before the sample, its exits after it, all in one write.
             let appended = match &s.exits {
                 Some(e) => {
-                    let exits = crate::codec::encode_exits(e);
+                    let exits = self.encoder.exits(e);
                     j.append_frames(
                         &annex_frames,
                         &[(kind, &payload), (Kind::Exits, &exits)],
