@@ -366,6 +366,10 @@ impl Manifest {
             seg.name = loc.name;
             true
         });
+        // A file named twice (a damaged or hand-made manifest) is one segment: read twice, its samples would be
+        // doubled. The first entry stays.
+        let mut seen = std::collections::HashSet::new();
+        m.segments.retain(|seg| seen.insert(seg.path.clone()));
         sort_segments(&mut m.segments);
         Ok(m)
     }
@@ -568,6 +572,29 @@ mod tests {
         let e = Manifest::from_json(br#"{"format": "stabmon-manifest", "version": 1}"#, "m")
             .unwrap_err();
         assert!(e.contains("damaged"), "{e}");
+
+        // A file named twice is listed once, the first entry's figures kept (found by fuzzing: written back, the
+        // manifest named it once, so the two disagreed).
+        let twice = br#"{"format":"stabmon-manifest","version":2,"schema_version":2,
+            "updated":"2027-11-25T04:00:00Z","journals":[],"stops":[],"segments":[
+            {"path":"samples/host=a/date=2026-11-26/x.parquet","from":null,"to":null,"rows":1,"bytes":1},
+            {"path":"names/host=)a/date=2026-11-25/x.parquet","from":null,"to":null,"rows":3600,"bytes":1000},
+            {"path":"names/host=)a/date=2026-11-25/x.parquet","from":null,"to":null,"rows":0,"bytes":0}]}"#;
+        let m = Manifest::from_json(twice, "m").unwrap();
+        let rows: Vec<_> = m
+            .segments
+            .iter()
+            .map(|s| (s.path.as_str(), s.rows))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("names/host=)a/date=2026-11-25/x.parquet", 3600),
+                ("samples/host=a/date=2026-11-26/x.parquet", 1)
+            ]
+        );
+        let back = Manifest::from_json(&serde_json::to_vec(&m).unwrap(), "m").unwrap();
+        assert_eq!(back.segments, m.segments);
 
         // A manifest too big to be one is refused before it is read (a sparse file: nothing is written).
         let tmp = tempfile::tempdir().unwrap();
