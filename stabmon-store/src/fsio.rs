@@ -69,8 +69,9 @@ pub(crate) struct RealFs;
 /// already written, in a file whose size is already durable, changes no extent and no size, so its `fdatasync`
 /// writes the record's page and no file-system metadata (on ext4: no journal commit of its own). Blocks merely
 /// reserved with `fallocate` would not do: the first write to an unwritten extent converts it, and that
-/// conversion is itself a metadata commit at the next `fdatasync`. A step lasts 10-30 minutes at 1 s; its zeros
-/// are written once, a few percent of what the syncs write (BENCHMARKS.md, "Flash wear").
+/// conversion is itself a metadata commit at the next `fdatasync`. A step lasts 5-25 minutes at 1 s (800-180 B a
+/// sample); its zeros cost the device the journal's own bytes once more, 4-20 % of what the syncs write at those
+/// sizes (BENCHMARKS.md, "Flash wear").
 pub(crate) const PREALLOCATE_BYTES: u64 = 256 << 10;
 
 /// A journal file on disk: records are written at its logical end, into zeroed blocks written and synced ahead of

@@ -532,7 +532,8 @@ impl FlightRecorder {
     /// Records a sample: it is in the journal when this returns (and fsynced as [`RecorderOptions::sync`]
     /// asks), unless writing fails, in which case it waits in memory. I/O trouble never stops recording: it
     /// comes back as [`Notice`]s to log, each trouble once, with those of the compaction thread. A rotation
-    /// only hands the closed journal to that thread: this never waits for compaction or retention.
+    /// only hands the closed journal to that thread: this never waits for compaction or retention (unless
+    /// [`RecorderOptions::compact_inline`] asks for them here).
     #[must_use = "the notices report write trouble (a full disk, dropped samples) that should be logged"]
     pub fn record(&mut self, sample: &Sample) -> Vec<Notice> {
         let mut notices = Vec::new();

@@ -3,7 +3,8 @@
 //!
 //! The sampling thread only sends it messages (the journals it closed and the one it opened) over a channel and
 //! never waits for it; the worker compacts one journal at a time, streaming it, so its memory does not grow with
-//! the backlog: a backlog is closed journals on disk (still read by [`StoreReader`]) plus their paths here.
+//! the backlog: a backlog is closed journals on disk (still read by [`StoreReader`]) plus their paths here. With
+//! [`RecorderOptions::compact_inline`] there is no thread: the sampling thread does the same work when it sends.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -398,7 +399,8 @@ impl Worker {
                 Ordering::AcqRel,
             );
             lock(&self.notices).extend(notices);
-            return backlog;
+            // What is left: journals whose compaction failed, tried again at the next rotation.
+            return self.backlog.load(Ordering::Acquire);
         }
         if let Some(tx) = &self.tx {
             let _ = tx.send(Job::Maintain {
