@@ -2,10 +2,13 @@
 # Runs the fuzz targets in benches/fuzz (cargo-fuzz on the nightly toolchain), each in turn, for at most SECONDS
 # or RUNS executions, and prints executions per second and what was found.
 #   benches/fuzz.sh [SECONDS] [TARGET...]          (default 300 s each, every target)
-# FUZZ_RUNS (default 10000000) bounds the executions; FUZZ_TARGET_DIR the build (default benches/fuzz/target).
+# FUZZ_RUNS (default 10000000) bounds the executions; FUZZ_TARGET_DIR the build (default benches/fuzz/target);
+# FUZZ_SANITIZER (default none) picks cargo-fuzz's sanitizer: the parsers are safe Rust, so libFuzzer's coverage
+# with panics, its RSS limit (2 GiB) and its timeout find what they can break,
+# and an AddressSanitizer build of arrow and parquet takes far longer (`FUZZ_SANITIZER=address` for one).
 # Corpora grow in benches/fuzz/corpus/TARGET (seeded from benches/fuzz/seeds and the store's fixtures), logs go to
 # benches/fuzz/logs/TARGET.log; a crash is saved in benches/fuzz/artifacts/TARGET and reproduced with
-# `cargo +nightly fuzz run --fuzz-dir benches/fuzz TARGET FILE`. Needs `cargo install cargo-fuzz`.
+# `cargo +nightly fuzz run --fuzz-dir benches/fuzz -O -s none TARGET FILE`. Needs `cargo install cargo-fuzz`.
 set -eu
 secs=${1:-300}
 [ $# -gt 0 ] && shift
@@ -14,9 +17,10 @@ fuzz="$here/benches/fuzz"
 fixtures="$here/stabmon-store/tests/fixtures"
 targets=${*:-journal manifest segment http_head remote_manifest}
 runs=${FUZZ_RUNS:-10000000}
+san=${FUZZ_SANITIZER:-none}
 tdir=${FUZZ_TARGET_DIR:-$fuzz/target}
 cd "$here"
-cargo +nightly fuzz build --fuzz-dir "$fuzz" --target-dir "$tdir" -O
+cargo +nightly fuzz build --fuzz-dir "$fuzz" --target-dir "$tdir" -O -s "$san"
 
 seed() {
     c="$fuzz/corpus/$1"
@@ -26,11 +30,12 @@ seed() {
     manifest | remote_manifest) cp "$fuzz"/seeds/manifest/*.json "$c/" ;;
     segment)
         # The first byte picks the table the rest replaces (0 samples, 1 processes, 2 names, 3 latency).
+        # (`tbl`, not `t`: sh has no local variables, and the caller loops over `t`.)
         i=0
-        for t in samples processes names; do
-            for f in "$fixtures"/store-v*/"$t"/host=nas/*/*.parquet; do
+        for tbl in samples processes names; do
+            for f in "$fixtures"/store-v*/"$tbl"/host=nas/*/*.parquet; do
                 v=$(echo "$f" | sed 's|.*/store-\(v[0-9]*\)/.*|\1|')
-                { printf "\\00$i"; cat "$f"; } >"$c/$t-$v.parquet"
+                { printf "\\00$i"; cat "$f"; } >"$c/$tbl-$v.parquet"
             done
             i=$((i + 1))
         done
@@ -49,7 +54,7 @@ for t in $targets; do
     mkdir -p "$fuzz/logs"
     log="$fuzz/logs/$t.log"
     status=0
-    cargo +nightly fuzz run --fuzz-dir "$fuzz" --target-dir "$tdir" -O "$t" "$fuzz/corpus/$t" -- \
+    cargo +nightly fuzz run --fuzz-dir "$fuzz" --target-dir "$tdir" -O -s "$san" "$t" "$fuzz/corpus/$t" -- \
         -max_total_time="$secs" -runs="$runs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
         -artifact_prefix="$fuzz/artifacts/$t/" >"$log" 2>&1 || status=$?
     done_line=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)

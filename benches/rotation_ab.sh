@@ -1,30 +1,22 @@
 #!/bin/sh
-# Sampling lateness across an hourly rotation under a CPU storm: the release at OLD (default 894ff4d, compaction
-# on the sampling thread) and this tree, built side by side and run alternately in one go.
-#   benches/rotation_ab.sh [OLD] [ROUNDS]
-# ROTATION_PROCESSES, ROTATION_SECS and ROTATION_STORM are passed on (see benches/benches/rotation_lateness.rs).
+# Sampling lateness across a rotation under a CPU storm, compaction on the worker thread against compaction on the
+# sampling thread (`RecorderOptions::compact_inline`), the same release build, run alternately in one go.
+#   benches/rotation_ab.sh [ROUNDS]
+# ROTATION_PROCESSES, ROTATION_HOURS, ROTATION_SECS and ROTATION_STORM are passed on (see
+# benches/benches/rotation_lateness.rs). The runs use `stabmon record`'s glibc malloc thresholds (GLIBC_TUNABLES);
+# ROTATION_TUNABLES adds to them.
 set -eu
-old=${1:-894ff4d}
-rounds=${2:-1}
+rounds=${1:-1}
 here=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 work=$(mktemp -d "${TMPDIR:-/tmp}/rotation-ab.XXXXXX")
-mkdir -p "$work/old" "$work/data"
-git -C "$here" archive "$old" | tar -x -C "$work/old"
-cp "$here/benches/benches/rotation_lateness.rs" "$work/old/benches/benches/"
-grep -q 'name = "rotation_lateness"' "$work/old/benches/Cargo.toml" ||
-    printf '\n[[bench]]\nname = "rotation_lateness"\nharness = false\n' >>"$work/old/benches/Cargo.toml"
-# One target directory for both: the dependencies are built once.
-export CARGO_TARGET_DIR="${ROTATION_TARGET_DIR:-$work/target}"
-export ROTATION_DIR="$work/data"
-for tree in "$work/old" "$here"; do
-    (cd "$tree" && cargo bench -p stabmon-benches --bench rotation_lateness --no-run)
-done
+trap 'rm -rf "$work"' EXIT
+export ROTATION_DIR="$work"
+export GLIBC_TUNABLES="glibc.malloc.mmap_threshold=65536:glibc.malloc.trim_threshold=131072${ROTATION_TUNABLES:+:$ROTATION_TUNABLES}"
+cd "$here"
+cargo bench -p stabmon-benches --bench rotation_lateness --no-run
 i=0
 while [ "$i" -lt "$rounds" ]; do
-    (cd "$work/old" && ROTATION_LABEL="old $old" cargo bench -q -p stabmon-benches --bench rotation_lateness)
-    (cd "$here" && ROTATION_LABEL="new $(git -C "$here" rev-parse --short HEAD)" \
-        cargo bench -q -p stabmon-benches --bench rotation_lateness)
+    ROTATION_INLINE=1 cargo bench -q -p stabmon-benches --bench rotation_lateness
+    ROTATION_INLINE=0 cargo bench -q -p stabmon-benches --bench rotation_lateness
     i=$((i + 1))
 done
-rm -rf "$work/old" "$work/data"
-echo "build artefacts left in $CARGO_TARGET_DIR (remove when done)"

@@ -2,6 +2,12 @@
 //! synthetic processes) into a data directory on a loop device, and the device's sectors written
 //! (`/sys/block/<dev>/stat`) over the run are compared with the floor of one 4 KiB page per sync.
 //!
+//! `FLASH_BARE=append`, `overwrite` or `idle` runs a bare writer instead of the recorder, for the floor the
+//! file system allows: each sync period it writes 200 B per second of the period after what it wrote and calls
+//! `fdatasync` once; `append` extends the file, `overwrite` writes into a file whose blocks (4 MiB) were written
+//! with zeros and synced before the window, so that no sync changes the file's size or extents; `idle` writes
+//! nothing (what the file system writes by itself).
+//!
 //! Run by `benches/flash_wear.sh` (root), which makes the loop device and mounts it in a mount namespace; alone:
 //! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench --profile dev -p stabmon-benches
 //! --bench flash_wear`.
@@ -42,6 +48,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
+    if let Some(how) = std::env::var("FLASH_BARE").ok().filter(|h| !h.is_empty()) {
+        bare_writer(&how, &dir, &dev, sync, secs);
+        return;
+    }
     // A warm-up before the window, so that the journal's creation is not counted; the samples' times start on
     // the hour, so no rotation falls in the run.
     let warm = 10;
@@ -59,10 +69,7 @@ fn main() {
     let mut before = None;
     for (i, s) in samples.iter().enumerate() {
         if i as u64 == warm {
-            before = Some((
-                sectors_written(&dev),
-                std::fs::metadata(journal(&dir)).map_or(0, |m| m.len()),
-            ));
+            before = Some((sectors_written(&dev), journal_len(&dir)));
         }
         let due = start + Duration::from_secs(i as u64);
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
@@ -90,6 +97,54 @@ fn main() {
         journal_after.saturating_sub(journal_before),
     );
     rec.stop(samples[samples.len() - 1].ts).expect("stop");
+}
+
+/// The floor the file system allows: 200 B a second written at the file's logical end, one `fdatasync` per sync
+/// period, into a file that grows (`append`) or into blocks written and synced before the window (`overwrite`).
+fn bare_writer(how: &str, dir: &str, dev: &str, sync: Duration, secs: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    std::fs::create_dir_all(dir).expect("create the directory");
+    let path = std::path::Path::new(dir).join("bare.journal");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .expect("create the file");
+    if how == "overwrite" {
+        file.write_all(&vec![0u8; 4 << 20]).expect("write zeros");
+        file.sync_all().expect("sync");
+    }
+    let record = [0x5au8; 200];
+    let every = sync.as_secs().max(1);
+    // Settle: the file's creation and zeros are committed before the window.
+    std::thread::sleep(Duration::from_secs(6));
+    let before = sectors_written(dev);
+    let start = Instant::now();
+    let mut at = 0u64;
+    for i in 1..=secs {
+        if how == "idle" {
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
+        }
+        file.seek(SeekFrom::Start(at)).expect("seek");
+        file.write_all(&record).expect("write");
+        at += record.len() as u64;
+        if i % every == 0 {
+            file.sync_data().expect("fdatasync");
+        }
+        let due = start + Duration::from_secs(i);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    }
+    let device = (sectors_written(dev) - before) * 512;
+    let syncs = (secs / every).max(1) as f64;
+    println!(
+        "bare writer ({how}), sync {every}s: {secs} s, {syncs:.0} syncs: device {device} B ({:.0} B a sync, {:.2}x the \
+         floor of 4 KiB a sync)",
+        device as f64 / syncs,
+        device as f64 / (syncs * 4096.0),
+    );
 }
 
 /// The bytes of the journal's records: its length without any zero tail.

@@ -1,20 +1,24 @@
-//! Sampling lateness across an hourly rotation, under a CPU storm on every core.
+//! Sampling lateness across a rotation, under a CPU storm on every core: compaction on the worker thread against
+//! compaction on the sampling thread, in the same build.
 //!
-//! An hour at 1 s with top 10 and ~1,000 synthetic processes is recorded into a journal as fast as it can be
-//! generated (timestamps are synthetic); then the recorder is driven in real time, one sample a second (the
-//! synthetic samples are generated ahead of time so the schedule measures the recorder only), starting at the
-//! rotation, while busy threads keep every core loaded. The first sample of the new hour rotates the journal,
-//! and the previous hour has to be compacted.
+//! A rotation period (an hour by default) at 1 s with top 10 and ~1,000 synthetic processes is recorded into a
+//! journal as fast as it can be generated (timestamps are synthetic); then the recorder is driven in real time,
+//! one sample a second (the synthetic samples are generated ahead of time so the schedule measures the recorder
+//! only), starting at the rotation, while busy threads keep every core loaded. The first sample of the new period
+//! rotates the journal, and the previous period has to be compacted: by the recorder's worker thread, or, with
+//! `ROTATION_INLINE=1` (`RecorderOptions::compact_inline`), by the rotating `record()` call itself, as the
+//! recorder did before it had a worker.
 //!
 //! Printed per run: how long the rotating `record()` call took, the largest lateness of any sample (how late its
-//! `record()` call started after its tick), how many were more than 50 ms late and how many ticks were missed
-//! altogether (a call that returned a whole interval after its tick), and the peak RSS of the measured phase
-//! (`VmHWM` after `/proc/self/clear_refs`, Linux, read after the stop so that the hour's compaction is in it
-//! whichever thread ran it). The same file builds against older releases of the store:
-//! `benches/rotation_ab.sh` runs it for the release at a given commit and for this tree in one go.
+//! `record()` call started after its tick) and the 99th percentile, how many were more than 50 ms late and how many
+//! ticks were missed altogether (a call that returned a whole interval after its tick), the largest compaction
+//! backlog seen and when it was gone (seconds after the rotation), and the peak RSS of the measured phase
+//! (`VmHWM` after `/proc/self/clear_refs`, Linux, read after the stop so that the compaction is in it whichever
+//! thread ran it). `benches/rotation_ab.sh` runs both ways alternately.
 //!
-//! Run: `cargo bench -p stabmon-benches --bench rotation_lateness` (`ROTATION_PROCESSES`, `ROTATION_SECS` for
-//! the phase's length, default 30, `ROTATION_STORM=0` without the CPU storm).
+//! Run: `cargo bench -p stabmon-benches --bench rotation_lateness` (`ROTATION_PROCESSES`, `ROTATION_HOURS` for the
+//! rotation period and so the journal compacted, default 1, `ROTATION_SECS` for the phase's length, default 30,
+//! `ROTATION_STORM=0` without the CPU storm, `ROTATION_INLINE=1` to compact on the sampling thread).
 #![allow(clippy::expect_used)]
 
 use std::sync::Arc;
@@ -25,8 +29,7 @@ use stabmon_core::Timestamp;
 use stabmon_core::synth::Synth;
 use stabmon_store::{FlightRecorder, RecorderOptions};
 
-/// A field of `/proc/self/status` in KiB. Kept in this file (not the benches library) so that the file builds
-/// unchanged against older trees (`benches/rotation_ab.sh`).
+/// A field of `/proc/self/status` in KiB.
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -45,33 +48,46 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn main() {
     let processes = env_u64("ROTATION_PROCESSES", 1000) as usize;
+    let hours = env_u64("ROTATION_HOURS", 1).max(1);
     let phase = env_u64("ROTATION_SECS", 30);
     let storm = env_u64("ROTATION_STORM", 1) != 0;
-    let label = std::env::var("ROTATION_LABEL").unwrap_or_else(|_| "this tree".into());
+    let inline = env_u64("ROTATION_INLINE", 0) != 0;
+    let label = std::env::var("ROTATION_LABEL").unwrap_or_else(|_| {
+        if inline {
+            "inline".into()
+        } else {
+            "worker".into()
+        }
+    });
     let interval = Duration::from_secs(1);
-    // 2026-11-25T03:00:00Z: an hour boundary.
-    let start = Timestamp::from_unix_secs(1_795_575_600);
+    let period = hours * 3600;
+    // A rotation boundary at or before 2026-11-25T03:00:00Z.
+    let step = i64::try_from(period).expect("a rotation period in range");
+    let start = Timestamp::from_unix_secs(1_795_575_600 / step * step);
     let synth = Synth::new(start, interval)
-        .count(3600 + phase)
+        .count(period + phase)
         .processes(processes)
         .top_n(10)
         .cores(2);
     let dir = tempfile::tempdir_in(std::env::var_os("ROTATION_DIR").unwrap_or_else(|| ".".into()))
         .expect("temporary directory");
-    let (mut rec, _) = FlightRecorder::open(dir.path(), RecorderOptions::new()).expect("open");
+    let opts = RecorderOptions::new()
+        .rotate(Duration::from_secs(period))
+        .compact_inline(inline);
+    let (mut rec, _) = FlightRecorder::open(dir.path(), opts).expect("open");
     let mut samples = synth.into_iter();
     let t = Instant::now();
-    for s in samples.by_ref().take(3600) {
+    for s in samples.by_ref().take(period as usize) {
         for notice in rec.record(&s) {
             eprintln!("recorder: {notice}");
         }
     }
     let journal_bytes = walk_bytes(&dir.path().join("_journal"));
     eprintln!(
-        "{label}: recorded the first hour in {:.1} s; journal {:.1} MB ({:.0} B/sample)",
+        "{label}: recorded {period} samples in {:.1} s; journal {:.1} MB ({:.0} B/sample)",
         t.elapsed().as_secs_f64(),
         journal_bytes as f64 / 1e6,
-        journal_bytes as f64 / 3600.0
+        journal_bytes as f64 / period as f64
     );
     let ahead: Vec<_> = samples.collect();
 
@@ -91,10 +107,11 @@ fn main() {
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS (Linux clear_refs)");
     let rss_before = status_kib("VmRSS");
     let t0 = Instant::now() + Duration::from_millis(100);
-    let mut late_max = Duration::ZERO;
-    let mut late_over_50ms = 0;
+    let mut lateness = Vec::with_capacity(ahead.len());
     let mut missed = 0;
     let mut rotating_call = Duration::ZERO;
+    let mut backlog_max = 0;
+    let mut compacted_after = None;
     for (i, s) in ahead.iter().enumerate() {
         let tick = t0 + interval * i as u32;
         let now = Instant::now();
@@ -103,10 +120,7 @@ fn main() {
         }
         let began = Instant::now();
         let late = began.saturating_duration_since(tick);
-        late_max = late_max.max(late);
-        if late > Duration::from_millis(50) {
-            late_over_50ms += 1;
-        }
+        lateness.push(late);
         if late >= interval {
             // The collector would have skipped this tick.
             missed += 1;
@@ -117,27 +131,49 @@ fn main() {
         if i == 0 {
             rotating_call = began.elapsed();
         }
+        let backlog = rec.compaction_backlog();
+        backlog_max = backlog_max.max(backlog);
+        if backlog == 0 && compacted_after.is_none() {
+            compacted_after = Some(t0.elapsed().as_secs_f64());
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for b in busy {
         let _ = b.join();
     }
-    // The stop waits for (or does) what is left of the hour's compaction: the peak covers all of it.
+    // The stop waits for (or does) what is left of the compaction: the peak covers all of it.
     let t = Instant::now();
     rec.stop(Timestamp::now()).expect("stop");
     let stop_secs = t.elapsed().as_secs_f64();
     let peak = status_kib("VmHWM");
+    let late_over_50ms = lateness
+        .iter()
+        .filter(|l| **l > Duration::from_millis(50))
+        .count();
+    let late_max = lateness.iter().max().copied().unwrap_or_default();
+    lateness.sort();
+    let p99 = lateness
+        .get((lateness.len() * 99).div_ceil(100).saturating_sub(1))
+        .copied()
+        .unwrap_or_default();
     println!(
-        "{label}: {processes} processes, {phase} s at 1 s{}: rotating record() {:.0} ms; max lateness {:.1} ms; \
-         {late_over_50ms} samples > 50 ms late; {missed} ticks missed; stop {stop_secs:.1} s; peak RSS {:.1} MiB \
-         ({:.1} MiB above the phase's start)",
+        "{label}: {processes} processes, journal of {period} samples ({:.1} MB), {phase} s at 1 s{}: rotating \
+         record() {:.0} ms; lateness p99 {:.1} ms, max {:.1} ms; {late_over_50ms} samples > 50 ms late; {missed} \
+         ticks missed; backlog at most {backlog_max}, gone {}; stop {stop_secs:.1} s; peak RSS {:.1} MiB ({:.1} MiB \
+         above the phase's start)",
+        journal_bytes as f64 / 1e6,
         if storm {
             " under a 2-core CPU storm"
         } else {
             ""
         },
         rotating_call.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
         late_max.as_secs_f64() * 1e3,
+        compacted_after.map_or_else(
+            || "only at the stop".to_owned(),
+            |s| format!("{s:.1} s after the rotation")
+        ),
         peak as f64 / 1024.0,
         peak.saturating_sub(rss_before) as f64 / 1024.0,
     );

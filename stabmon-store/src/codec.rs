@@ -5,8 +5,9 @@
 //! itself, so the sample model can change without changing what an old journal means. Format 2 compresses each
 //! sample with zstd against the previous one (a delta: a process seen a second ago costs a few bytes, its name
 //! and command line nothing), with a key record compressed on its own every [`KEY_EVERY`] records. A sample's
-//! exits ride in a frame of their own after its record ([`exits1`]), and its OOM kills and its new processes'
-//! cgroups in annex frames before it ([`annex`]), so layout 1 stays as it is.
+//! exits ride in a frame of their own after its record ([`exits1`]; compressed on its own from format 3 on),
+//! and its OOM kills and its new processes' cgroups in annex frames before it ([`annex`]), so layout 1 stays as
+//! it is.
 
 use std::io::Read;
 
@@ -54,6 +55,10 @@ pub(crate) struct SampleEncoder {
     base: Option<Vec<u8>>,
     since_key: u32,
     raw: Vec<u8>,
+    /// A key at least every this many records ([`KEY_EVERY`]).
+    key_every: u32,
+    /// The zstd level ([`ZSTD_LEVEL`]).
+    level: i32,
 }
 
 impl std::fmt::Debug for SampleEncoder {
@@ -77,6 +82,18 @@ impl SampleEncoder {
             base: None,
             since_key: 0,
             raw: Vec::new(),
+            key_every: KEY_EVERY,
+            level: ZSTD_LEVEL,
+        }
+    }
+
+    /// An encoder with another key period and zstd level, to compare them.
+    #[cfg(test)]
+    pub(crate) fn tuned(key_every: u32, level: i32) -> Self {
+        SampleEncoder {
+            key_every,
+            level,
+            ..Self::new()
         }
     }
 
@@ -84,6 +101,22 @@ impl SampleEncoder {
     /// next delta would refer to a record that is not in the file).
     pub(crate) fn reset(&mut self) {
         self.base = None;
+    }
+
+    /// The payload of a [`Kind::Exits`] frame for a sample's exits: their layout, zstd-compressed on its own
+    /// (format 3), so that one that does not decode costs its own exits only.
+    pub(crate) fn exits(&mut self, e: &stabmon_core::Exits) -> Vec<u8> {
+        let raw = encode(&ExitsV1::from(e));
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
+        match self
+            .cctx
+            .compress_using_dict(&mut out, &raw, &[], self.level)
+        {
+            Ok(_) => out,
+            // zstd cannot fail with a buffer of the bound's size; should it, no frame of zstd starts like a
+            // postcard one, and the decoder says the exits do not decode rather than misread them.
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Encodes `s` into `out` (cleared first) and returns the record's kind. The record becomes the next delta's
@@ -95,14 +128,14 @@ impl SampleEncoder {
         self.raw = raw.unwrap_or_default();
         out.clear();
         out.reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
-        let key = self.base.is_none() || self.since_key + 1 >= KEY_EVERY;
+        let key = self.base.is_none() || self.since_key + 1 >= self.key_every;
         let dict: &[u8] = match (&self.base, key) {
             (Some(b), false) => b,
             _ => &[],
         };
         let kind = match self
             .cctx
-            .compress_using_dict(out, &self.raw, dict, ZSTD_LEVEL)
+            .compress_using_dict(out, &self.raw, dict, self.level)
         {
             Ok(_) if key => Kind::Key,
             Ok(_) => Kind::Delta,
@@ -141,11 +174,6 @@ pub(crate) enum Record {
     Exits(stabmon_core::Exits),
     /// An annex, kept for the next sample.
     Annex,
-}
-
-/// The payload of a [`Kind::Exits`] frame for a sample's exits.
-pub(crate) fn encode_exits(e: &stabmon_core::Exits) -> Vec<u8> {
-    encode(&ExitsV1::from(e))
 }
 
 /// Decodes the records of one journal, in order (a delta needs the record before it).
@@ -190,9 +218,17 @@ impl RecordDecoder {
                 .map(Record::Stop)
                 .map_err(|_| Undecodable::Damaged),
             (1, Kind::Sample) => sample_from(payload).map(|s| Record::Sample(Box::new(s))),
-            (2.., Kind::Exits) => postcard::from_bytes::<ExitsV1>(payload)
+            (2, Kind::Exits) => postcard::from_bytes::<ExitsV1>(payload)
                 .map(|e| Record::Exits(e.into_exits()))
                 .map_err(|_| Undecodable::Damaged),
+            (3.., Kind::Exits) => {
+                let raw = self.decompress(payload, &[])?;
+                let exits = postcard::from_bytes::<ExitsV1>(&raw)
+                    .map(|e| Record::Exits(e.into_exits()))
+                    .map_err(|_| Undecodable::Damaged);
+                self.raw = raw;
+                exits
+            }
             (2.., Kind::Key | Kind::Delta) => {
                 let base = self.base.take();
                 let dict = match (kind, &base) {
@@ -200,27 +236,41 @@ impl RecordDecoder {
                     (_, Some(b)) => b.as_slice(),
                     (_, None) => return Err(Undecodable::NoBase),
                 };
-                let size = match zstd::zstd_safe::get_frame_content_size(payload) {
-                    Ok(Some(n)) if n <= MAX_RECORD => n as usize,
-                    _ => return Err(Undecodable::Damaged),
-                };
-                let mut raw = std::mem::take(&mut self.raw);
-                raw.clear();
-                raw.reserve_exact(size);
-                let dctx = self.dctx.get_or_insert_with(DCtx::create);
-                match dctx.decompress_using_dict(&mut raw, payload, dict) {
-                    Ok(n) if n == size => {}
-                    _ => {
+                let raw = self.decompress(payload, dict)?;
+                let s = match sample_from(&raw) {
+                    Ok(s) => s,
+                    Err(e) => {
                         self.raw = raw;
-                        return Err(Undecodable::Damaged);
+                        return Err(e);
                     }
-                }
-                let s = sample_from(&raw)?;
+                };
                 self.raw = base.unwrap_or_default();
                 self.base = Some(raw);
                 Ok(Record::Sample(Box::new(s)))
             }
             _ => Err(Undecodable::WrongKind),
+        }
+    }
+}
+
+impl RecordDecoder {
+    /// Decompresses one zstd frame against `dict` into the decoder's buffer (taken out; put it back). The size
+    /// the frame claims is checked before anything is allocated for it.
+    fn decompress(&mut self, payload: &[u8], dict: &[u8]) -> Result<Vec<u8>, Undecodable> {
+        let size = match zstd::zstd_safe::get_frame_content_size(payload) {
+            Ok(Some(n)) if n <= MAX_RECORD => n as usize,
+            _ => return Err(Undecodable::Damaged),
+        };
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        raw.reserve_exact(size);
+        let dctx = self.dctx.get_or_insert_with(DCtx::create);
+        match dctx.decompress_using_dict(&mut raw, payload, dict) {
+            Ok(n) if n == size => Ok(raw),
+            _ => {
+                self.raw = raw;
+                Err(Undecodable::Damaged)
+            }
         }
     }
 }
@@ -408,8 +458,8 @@ pub(crate) mod tests {
         synth.into_iter().collect()
     }
 
-    /// A format-2 journal of `samples` (and a stop after the first), as the recorder writes it.
-    fn journal_v2(samples: &[Sample], stop: &StopRecord) -> Vec<u8> {
+    /// A journal of the current format of `samples` (and a stop after the first), as the recorder writes it.
+    fn journal_now(samples: &[Sample], stop: &StopRecord) -> Vec<u8> {
         let mut enc = SampleEncoder::new();
         let mut bytes = header(3).to_vec();
         let mut payload = Vec::new();
@@ -417,7 +467,7 @@ pub(crate) mod tests {
             let kind = enc.encode(s, &mut payload);
             encode_frame(kind, &payload, &mut bytes);
             if let Some(e) = &s.exits {
-                encode_frame(Kind::Exits, &encode_exits(e), &mut bytes);
+                encode_frame(Kind::Exits, &enc.exits(e), &mut bytes);
             }
             if i == 0 {
                 encode_frame(Kind::Stop, &encode(stop), &mut bytes);
@@ -435,10 +485,10 @@ pub(crate) mod tests {
             ts: Timestamp::from_unix_secs(5),
             boot_id: None,
         };
-        let mut bytes = journal_v2(&samples, &stop);
+        let mut bytes = journal_now(&samples, &stop);
         bytes.extend_from_slice(&[1, 2, 3]); // a torn frame
         let c = read_journal(&bytes).unwrap();
-        assert_eq!((c.seq, c.version), (3, 2));
+        assert_eq!((c.seq, c.version), (3, crate::journal::JOURNAL_VERSION));
         assert_eq!(c.samples.len(), samples.len());
         // NaN != NaN: compare the debug text, which shows every field.
         for (got, want) in c.samples.iter().zip(&samples) {
@@ -492,7 +542,7 @@ pub(crate) mod tests {
             ts: Timestamp::from_unix_secs(5),
             boot_id: None,
         };
-        let bytes = journal_v2(&samples, &stop);
+        let bytes = journal_now(&samples, &stop);
         let c = read_journal(&bytes).unwrap();
         assert_eq!(c.undecodable, 0);
         assert_eq!(c.samples.len(), samples.len());
@@ -517,7 +567,7 @@ pub(crate) mod tests {
         }
     }
 
-    /// A format-2 journal of `samples` with their annexes before and their exits after them, as the recorder
+    /// A journal of the current format of `samples` with their annexes before and their exits after them, as the recorder
     /// writes it.
     fn journal_annexed(samples: &[Sample]) -> Vec<u8> {
         let mut enc = SampleEncoder::new();
@@ -530,7 +580,7 @@ pub(crate) mod tests {
             let kind = enc.encode(s, &mut payload);
             encode_frame(kind, &payload, &mut bytes);
             if let Some(e) = &s.exits {
-                encode_frame(Kind::Exits, &encode_exits(e), &mut bytes);
+                encode_frame(Kind::Exits, &enc.exits(e), &mut bytes);
             }
         }
         bytes
@@ -711,7 +761,7 @@ pub(crate) mod tests {
             ts: Timestamp::from_unix_secs(5),
             boot_id: None,
         };
-        let bytes = journal_v2(&samples, &stop);
+        let bytes = journal_now(&samples, &stop);
         let f: Vec<_> = frames(&bytes)
             .into_iter()
             .filter(|f| f.0 != Kind::Stop as u8)
@@ -839,9 +889,19 @@ pub(crate) mod tests {
         let mut enc = SampleEncoder::new();
         let mut bytes = header(c.seq).to_vec();
         let mut payload = Vec::new();
-        for (i, s) in c.samples.iter().enumerate() {
+        // Exits on every third sample from format 3 on, the stop after the 21st.
+        let mut samples = c.samples.clone();
+        for (i, s) in samples.iter_mut().enumerate() {
+            if i % 3 == 1 {
+                s.exits = Some(storm_exits(i as u32));
+            }
+        }
+        for (i, s) in samples.iter().enumerate() {
             let kind = enc.encode(s, &mut payload);
             encode_frame(kind, &payload, &mut bytes);
+            if let Some(e) = &s.exits {
+                encode_frame(Kind::Exits, &enc.exits(e), &mut bytes);
+            }
             if i == 20 {
                 encode_frame(Kind::Stop, &encode(&c.stops[0]), &mut bytes);
             }
@@ -860,9 +920,107 @@ pub(crate) mod tests {
             .map(|s| serde_json::json!({"host": s.host, "ts": s.ts, "boot_id": s.boot_id}))
             .collect();
         let expected = serde_json::json!({
-            "seq": c.seq, "samples": c.samples, "stops": stops, "torn_bytes": torn.len() / 2
+            "seq": c.seq, "samples": samples, "stops": stops, "torn_bytes": torn.len() / 2
         });
         std::fs::write(out.join("expected.json"), expected.to_string()).unwrap();
+    }
+
+    /// What a journal's records cost, by kind, and what other key periods and zstd levels would make of its
+    /// samples: `JOURNAL_BYTES=FILE cargo test -p stabmon-store --lib journal_bytes -- --ignored --nocapture`
+    /// (a journal that `stabmon record` left, or any other), or the synthetic series without it.
+    #[test]
+    #[ignore = "prints figures for a journal given in JOURNAL_BYTES"]
+    fn journal_bytes() {
+        let samples = match std::env::var("JOURNAL_BYTES") {
+            Ok(path) => {
+                let bytes = std::fs::read(&path).unwrap();
+                let mut by_kind = std::collections::BTreeMap::<u8, (u64, u64)>::new();
+                for (kind, _, len) in frames(&bytes) {
+                    let e = by_kind.entry(kind).or_default();
+                    e.0 += 1;
+                    e.1 += len as u64 + 9;
+                }
+                // Kind 0 is no frame: the zeros written ahead, which `frames` reads as empty frames.
+                by_kind.remove(&0);
+                for (kind, (n, b)) in &by_kind {
+                    println!(
+                        "kind {kind}: {n} frames, {b} B, {:.0} B each",
+                        *b as f64 / *n as f64
+                    );
+                }
+                // The exits frames compressed alone and against the one before.
+                let mut cctx = CCtx::create();
+                let (mut alone, mut chained, mut prev) = (0, 0, Vec::new());
+                for (kind, start, len) in frames(&bytes) {
+                    if kind != Kind::Exits as u8 {
+                        continue;
+                    }
+                    let p = &bytes[start..start + len];
+                    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(len));
+                    cctx.compress_using_dict(&mut out, p, &[], ZSTD_LEVEL)
+                        .unwrap();
+                    alone += out.len() + 9;
+                    out.clear();
+                    cctx.compress_using_dict(&mut out, p, &prev, ZSTD_LEVEL)
+                        .unwrap();
+                    chained += out.len() + 9;
+                    prev = p.to_vec();
+                }
+                println!(
+                    "exits frames compressed alone {alone} B, against the one before {chained} B"
+                );
+                read_journal(&bytes).unwrap().samples
+            }
+            Err(_) => stabmon_core::synth::Synth::new(
+                Timestamp::from_unix_secs(1_795_575_600),
+                Duration::from_secs(1),
+            )
+            .count(600)
+            .processes(1000)
+            .top_n(10)
+            .generate(),
+        };
+        let n = samples.len();
+        let raw: usize = samples
+            .iter()
+            .map(|s| encode(&SampleV1::from(s)).len())
+            .sum();
+        println!(
+            "{n} samples, layout 1 {:.0} B a sample",
+            raw as f64 / n as f64
+        );
+        for key_every in [60, 300, 900] {
+            for level in [9, 15, 19] {
+                let mut enc = SampleEncoder::tuned(key_every, level);
+                let mut payload = Vec::new();
+                let (mut keys, mut deltas, mut exits) = ((0, 0), (0, 0), 0);
+                let t = std::time::Instant::now();
+                for s in &samples {
+                    let kind = enc.encode(s, &mut payload);
+                    let e = if kind == Kind::Key {
+                        &mut keys
+                    } else {
+                        &mut deltas
+                    };
+                    e.0 += 1;
+                    e.1 += payload.len() + 9;
+                    if let Some(x) = &s.exits {
+                        exits += enc.exits(x).len() + 9;
+                    }
+                }
+                println!(
+                    "key every {key_every}, level {level}: {:.0} B a sample (keys {} x {:.0} B, deltas {} x {:.0} B), \
+                     exits {:.0} B a sample, {:.0} us a sample",
+                    (keys.1 + deltas.1) as f64 / n as f64,
+                    keys.0,
+                    keys.1 as f64 / keys.0.max(1) as f64,
+                    deltas.0,
+                    deltas.1 as f64 / deltas.0.max(1) as f64,
+                    exits as f64 / n as f64,
+                    t.elapsed().as_secs_f64() * 1e6 / n as f64
+                );
+            }
+        }
     }
 
     /// Layout 1 is frozen: these are the bytes format 1 wrote for [`full_sample`], and format 2 compresses.

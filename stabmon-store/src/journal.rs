@@ -17,6 +17,8 @@
 //!   whose record it follows (their own layout, postcard): written only for samples that carry exits, so
 //!   journals written before, and samples without exits, have none, and a reader that does not know the kind
 //!   skips it.
+//! - format 3: as format 2, with each kind-5 frame (a sample's exits) zstd-compressed on its own: exits are new
+//!   processes each second, and their layout was over half of a busy machine's journal.
 //!
 //! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
 //! kills the sample carries; kind 17, the cgroups of the sample's processes whose identity (pid and start time)
@@ -37,7 +39,7 @@ use crate::fsio::{AppendFile, Fs};
 pub(crate) const MAGIC: &[u8; 8] = b"STABMONJ";
 /// The journal format this crate writes; it reads this one and every older one. Bump it when a record's encoding
 /// changes, and add a fixture of the new format next to the old ones.
-pub(crate) const JOURNAL_VERSION: u32 = 2;
+pub(crate) const JOURNAL_VERSION: u32 = 3;
 pub(crate) const HEADER_LEN: usize = 20;
 const FRAME_HEADER_LEN: usize = 9;
 /// No record is this big; a length over it is damage, not a record.
@@ -55,7 +57,7 @@ pub(crate) enum Kind {
     Key = 3,
     /// One sample, compressed against the previous one (format 2).
     Delta = 4,
-    /// The exits of the sample of the record before (format 2).
+    /// The exits of the sample of the record before (format 2 plain, format 3 compressed).
     Exits = 5,
     /// The OOM kills the next sample carries (an annex, any format).
     OomKills = 16,

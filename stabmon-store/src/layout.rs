@@ -98,7 +98,12 @@ impl SegmentLoc {
 
 /// Parses `ROOT/<table>/host=H/date=D/<name>.parquet`; `None` when the path is not in that layout.
 pub(crate) fn parse_segment_path(path: &Path) -> Option<(SegmentLoc, &'static str)> {
-    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    // A segment has a name: `.parquet` alone is no file stabmon writes (and one its manifest could not name).
+    let name = path
+        .file_name()?
+        .to_str()?
+        .strip_suffix(".parquet")
+        .filter(|n| !n.is_empty())?;
     let date_dir = path.parent()?;
     let date = date_dir.file_name()?.to_str()?.strip_prefix("date=")?;
     let host_dir = date_dir.parent()?;

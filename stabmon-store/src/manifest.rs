@@ -297,6 +297,17 @@ fn is_plain_relative(p: &str) -> bool {
 }
 
 /// A relative path with `/` separators.
+/// No manifest is this big (a year of hourly segments of one host is ~2 MB): a bigger file is refused before it is
+/// read into memory.
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+fn too_big(source: &str, n: u64) -> String {
+    format!(
+        "{source} is not a stabmon manifest: {n} bytes or more, over the {} MiB a manifest may have",
+        MAX_MANIFEST_BYTES >> 20
+    )
+}
+
 pub(crate) fn rel_path(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components()
@@ -313,6 +324,9 @@ impl Manifest {
 
     /// Parses a manifest; `source` (a path or URL) names it in errors.
     pub fn from_json(bytes: &[u8], source: &str) -> Result<Manifest, String> {
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(too_big(source, bytes.len() as u64));
+        }
         let v: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| format!("{source} is not a stabmon manifest (not JSON: {e})"))?;
         if v.get("format").and_then(|f| f.as_str()) != Some(MANIFEST_FORMAT) {
@@ -352,6 +366,10 @@ impl Manifest {
             seg.name = loc.name;
             true
         });
+        // A file named twice (a damaged or hand-made manifest) is one segment: read twice, its samples would be
+        // doubled. The first entry stays.
+        let mut seen = std::collections::HashSet::new();
+        m.segments.retain(|seg| seen.insert(seg.path.clone()));
         sort_segments(&mut m.segments);
         Ok(m)
     }
@@ -359,8 +377,12 @@ impl Manifest {
     /// Loads `DIR/manifest.json`; `None` when there is none.
     pub(crate) fn load(fs: &dyn Fs, root: &Path) -> Result<Option<Manifest>, Error> {
         let path = root.join(MANIFEST_FILE);
-        match fs.read(&path) {
-            Ok(bytes) => Manifest::from_json(&bytes, &path.display().to_string())
+        match fs.read_at_most(&path, MAX_MANIFEST_BYTES) {
+            Ok(None) => Err(invalid(
+                &path,
+                too_big(&path.display().to_string(), MAX_MANIFEST_BYTES + 1),
+            )),
+            Ok(Some(bytes)) => Manifest::from_json(&bytes, &path.display().to_string())
                 .map(Some)
                 .map_err(|reason| invalid(&path, reason)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -550,6 +572,51 @@ mod tests {
         let e = Manifest::from_json(br#"{"format": "stabmon-manifest", "version": 1}"#, "m")
             .unwrap_err();
         assert!(e.contains("damaged"), "{e}");
+
+        // A file named twice is listed once, the first entry's figures kept (found by fuzzing: written back, the
+        // manifest named it once, so the two disagreed).
+        let twice = br#"{"format":"stabmon-manifest","version":2,"schema_version":2,
+            "updated":"2027-11-25T04:00:00Z","journals":[],"stops":[],"segments":[
+            {"path":"samples/host=a/date=2026-11-26/x.parquet","from":null,"to":null,"rows":1,"bytes":1},
+            {"path":"names/host=)a/date=2026-11-25/x.parquet","from":null,"to":null,"rows":3600,"bytes":1000},
+            {"path":"names/host=)a/date=2026-11-25/x.parquet","from":null,"to":null,"rows":0,"bytes":0}]}"#;
+        let m = Manifest::from_json(twice, "m").unwrap();
+        let rows: Vec<_> = m
+            .segments
+            .iter()
+            .map(|s| (s.path.as_str(), s.rows))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("names/host=)a/date=2026-11-25/x.parquet", 3600),
+                ("samples/host=a/date=2026-11-26/x.parquet", 1)
+            ]
+        );
+        let back = Manifest::from_json(&serde_json::to_vec(&m).unwrap(), "m").unwrap();
+        assert_eq!(back.segments, m.segments);
+
+        // A file without a name (`.parquet`) is no segment: left out, as the manifest written back could not
+        // name it (found by fuzzing).
+        let nameless = br#"{"format":"stabmon-manifest","version":2,"schema_version":2,
+            "updated":"2027-11-25T04:00:00Z","journals":[],"stops":[],"segments":[
+            {"path":"samples/host=a/date=2026-11-26/.parquet","from":null,"to":null,"rows":1,"bytes":1},
+            {"path":"names/host=a/date=2026-11-25/x.parquet","from":null,"to":null,"rows":0,"bytes":0}]}"#;
+        let m = Manifest::from_json(nameless, "m").unwrap();
+        assert_eq!(m.segments.len(), 1);
+        let back = Manifest::from_json(&serde_json::to_vec(&m).unwrap(), "m").unwrap();
+        assert_eq!(back.segments, m.segments);
+
+        // A manifest too big to be one is refused before it is read (a sparse file: nothing is written).
+        let tmp = tempfile::tempdir().unwrap();
+        let big = std::fs::File::create(tmp.path().join(MANIFEST_FILE)).unwrap();
+        big.set_len(MAX_MANIFEST_BYTES + 1).unwrap();
+        let e = Manifest::load(&crate::fsio::RealFs, tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(MANIFEST_FILE) && e.contains("64 MiB"), "{e}");
+        let e = Manifest::from_json(&vec![b' '; MAX_MANIFEST_BYTES as usize + 1], "m").unwrap_err();
+        assert!(e.contains("64 MiB"), "{e}");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct RecorderOptions {
     pub writer: WriterOptions,
     /// Segments not in this set are kept past the age limit (only the size limit deletes them).
     pub keep_unshipped: Option<crate::ShippedFiles>,
+    /// Compaction and retention run on the thread that calls [`FlightRecorder::record`] instead of a worker.
+    pub compact_inline: bool,
 }
 
 impl Default for RecorderOptions {
@@ -56,6 +58,7 @@ impl Default for RecorderOptions {
             buffer_samples: 900,
             writer: WriterOptions::default(),
             keep_unshipped: None,
+            compact_inline: false,
         }
     }
 }
@@ -99,6 +102,15 @@ impl RecorderOptions {
     /// deletes them, and [`Notice::Retained`] counts those. By default, retention does not look at shipping.
     pub fn keep_unshipped(mut self, shipped: crate::ShippedFiles) -> Self {
         self.keep_unshipped = Some(shipped);
+        self
+    }
+
+    /// Compacts on the sampling thread: the [`record`](FlightRecorder::record) call that rotates the journal
+    /// compacts the closed one (and applies retention) before it returns, and no worker thread is started. By
+    /// default, this is off: a worker thread compacts, and sampling never waits for it. For embedders that must
+    /// not start threads, and for comparing the two in benchmarks.
+    pub fn compact_inline(mut self, inline: bool) -> Self {
+        self.compact_inline = inline;
         self
     }
 
@@ -448,7 +460,11 @@ impl FlightRecorder {
         }
         m.manifest.store(fs.as_ref(), &root)?;
         let rec = FlightRecorder {
-            worker: Worker::spawn(m)?,
+            worker: if opts.compact_inline {
+                Worker::inline(m)
+            } else {
+                Worker::spawn(m)?
+            },
             root,
             fs,
             opts,
@@ -516,7 +532,8 @@ impl FlightRecorder {
     /// Records a sample: it is in the journal when this returns (and fsynced as [`RecorderOptions::sync`]
     /// asks), unless writing fails, in which case it waits in memory. I/O trouble never stops recording: it
     /// comes back as [`Notice`]s to log, each trouble once, with those of the compaction thread. A rotation
-    /// only hands the closed journal to that thread: this never waits for compaction or retention.
+    /// only hands the closed journal to that thread: this never waits for compaction or retention (unless
+    /// [`RecorderOptions::compact_inline`] asks for them here).
     #[must_use = "the notices report write trouble (a full disk, dropped samples) that should be logged"]
     pub fn record(&mut self, sample: &Sample) -> Vec<Notice> {
         let mut notices = Vec::new();
@@ -583,7 +600,7 @@ impl FlightRecorder {
             // The annexes go before the sample, its exits after it, all in one write.
             let appended = match &s.exits {
                 Some(e) => {
-                    let exits = crate::codec::encode_exits(e);
+                    let exits = self.encoder.exits(e);
                     j.append_frames(
                         &annex_frames,
                         &[(kind, &payload), (Kind::Exits, &exits)],

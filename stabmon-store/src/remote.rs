@@ -85,6 +85,17 @@ pub fn http_tls_config() -> Result<rustls::ClientConfig, Error> {
     })
 }
 
+/// No file of a data directory is this big (an hourly segment is well under 1 MB, a manifest a few MB): a body
+/// that claims or sends more is refused before it is held in memory.
+pub(crate) const MAX_DOWNLOAD_BYTES: u64 = 512 << 20;
+
+fn too_big(n: u64) -> String {
+    format!(
+        "the server sent {n} bytes or more, over the {} MiB that any file of a data directory may have",
+        MAX_DOWNLOAD_BYTES >> 20
+    )
+}
+
 fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error> {
     let setup_failed = |e: &dyn std::fmt::Display| Error::Remote {
         url: urls.first().cloned().unwrap_or_default(),
@@ -128,10 +139,23 @@ fn get_all_here(urls: &[String], token: Option<&str>) -> Result<Vec<Got>, Error>
         if !status.is_success() {
             return Err(fail(format!("the server answered HTTP {status}")));
         }
-        let body = resp
-            .bytes()
-            .map_err(|e| fail(format!("the download broke off: {}", with_causes(&e))))?;
-        out.push(Got::Body(body.to_vec()));
+        // A hostile or broken server's length is checked before anything is allocated for it, and the body is
+        // read no further than the limit whatever the header said.
+        if let Some(n) = resp.content_length()
+            && n > MAX_DOWNLOAD_BYTES
+        {
+            return Err(fail(too_big(n)));
+        }
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(resp, MAX_DOWNLOAD_BYTES + 1),
+            &mut body,
+        )
+        .map_err(|e| fail(format!("the download broke off: {}", with_causes(&e))))?;
+        if body.len() as u64 > MAX_DOWNLOAD_BYTES {
+            return Err(fail(too_big(body.len() as u64)));
+        }
+        out.push(Got::Body(body));
     }
     Ok(out)
 }

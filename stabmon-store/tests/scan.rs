@@ -170,6 +170,35 @@ fn a_damaged_segment_in_the_middle_is_skipped_with_one_warning() {
     assert_eq!(usage, series as u64);
 }
 
+/// A footer whose column chunks lie past the file's end (its first half cut out, the footer kept) is refused
+/// before a page is read, with a warning naming the file and the chunk: its offsets are what the Parquet reader
+/// would allocate and seek by.
+#[test]
+fn a_footer_pointing_outside_its_file_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("web-1", 3 * 3600);
+    write(dir.path(), &samples);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let files = reader.segment_files();
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let mut cut = bytes[..4].to_vec();
+    cut.extend_from_slice(&bytes[bytes.len() / 2..]);
+    std::fs::write(&files[0], &cut).unwrap();
+    let streamed = reader
+        .stream(None, None)
+        .unwrap()
+        .map(Result::unwrap)
+        .count();
+    assert!(streamed > 0 && streamed < samples.len(), "{streamed}");
+    let warnings = reader.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&files[0].display().to_string())
+            && warnings[0].contains("is not inside the file"),
+        "{warnings:?}"
+    );
+}
+
 #[test]
 fn a_damaged_row_group_costs_only_its_own_samples() {
     // Bytes a third of the way into the file: inside a row group, not the footer.

@@ -1,5 +1,6 @@
 //! The journals of a data directory: the samples not yet compacted into segments.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 
@@ -9,27 +10,40 @@ use crate::recorder::JOURNAL_DIR;
 
 use super::StoreReader;
 
-/// The journals' samples as last decoded, with the files and lengths they were decoded from.
+/// The journals' samples as last decoded, with the files and contents (a hash of each) they were decoded from.
 #[derive(Debug, Default)]
 pub(super) struct JournalMemo {
     files: Vec<(PathBuf, u64)>,
     samples: Arc<Vec<Sample>>,
 }
 
+/// A hash of a journal's bytes: records are written into zeros laid ahead of them, so a journal's length does
+/// not tell whether it changed.
+fn content_hash(bytes: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
 impl StoreReader {
     /// Every sample of the journals (of a recorder still running, or that died), in file order; an unreadable
     /// journal is reported once in [`warnings`](Self::warnings).
     ///
-    /// Decoded once for as long as no journal changes length: a reading that asks for many windows (one per
-    /// incident for its culprit) decodes a live journal once, not once per window.
+    /// Decoded once for as long as no journal changes: a reading that asks for many windows (one per incident for
+    /// its culprit) reads a live journal's bytes each time but decodes them once, not once per window.
     pub(super) fn read_journals(&self) -> Arc<Vec<Sample>> {
         let Some(root) = &self.journal_root else {
             return Arc::default();
         };
-        let files: Vec<(PathBuf, u64)> = local_journals(root)
+        // Compacted and removed meanwhile: left out.
+        let read: Vec<(PathBuf, Vec<u8>)> = local_journals(root)
             .into_iter()
-            .filter_map(|p| Some((std::fs::metadata(&p).ok()?.len(), p)))
-            .map(|(len, p)| (p, len))
+            .filter_map(|p| Some((std::fs::read(&p).ok()?, p)))
+            .map(|(bytes, p)| (p, bytes))
+            .collect();
+        let files: Vec<(PathBuf, u64)> = read
+            .iter()
+            .map(|(p, bytes)| (p.clone(), content_hash(bytes)))
             .collect();
         let mut memo = self
             .journal_memo
@@ -39,11 +53,8 @@ impl StoreReader {
             return Arc::clone(&memo.samples);
         }
         let mut out = Vec::new();
-        for (path, _) in &files {
-            let Ok(bytes) = std::fs::read(path) else {
-                continue; // compacted and removed meanwhile
-            };
-            match crate::codec::read_journal(&bytes) {
+        for (path, bytes) in &read {
+            match crate::codec::read_journal(bytes) {
                 Ok(c) => out.extend(c.samples),
                 Err(why) => {
                     let mut w = self.lock_warnings();
@@ -56,18 +67,10 @@ impl StoreReader {
                 }
             }
         }
-        // Kept only while every file read had the length it had when listed (a growing journal is read again).
-        let unchanged = files
-            .iter()
-            .all(|(p, len)| std::fs::metadata(p).is_ok_and(|m| m.len() == *len));
         let samples = Arc::new(out);
-        *memo = if unchanged {
-            JournalMemo {
-                files,
-                samples: Arc::clone(&samples),
-            }
-        } else {
-            JournalMemo::default()
+        *memo = JournalMemo {
+            files,
+            samples: Arc::clone(&samples),
         };
         samples
     }

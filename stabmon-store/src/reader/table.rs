@@ -39,8 +39,10 @@ pub(super) fn open_checked(
 > {
     contain(path, || {
         let file = File::open(path).map_err(io(path))?;
+        let file_len = file.metadata().map_err(io(path))?.len();
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
         let md = builder.metadata().clone();
+        check_chunks(&md, file_len, path)?;
         let version = schema_version(&md, path, table)?;
         Ok((builder, md, version))
     })
@@ -91,8 +93,10 @@ impl TableFile {
     /// reads.
     pub(super) fn open(path: &Path, table: Option<&str>, strings: Strings) -> Result<Self, Error> {
         let file = File::open(path).map_err(io(path))?;
+        let file_len = file.metadata().map_err(io(path))?.len();
         let mut meta =
             ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
+        check_chunks(meta.metadata(), file_len, path)?;
         let version = schema_version(meta.metadata(), path, table)?;
         if strings == Strings::Dictionary {
             let fields: Vec<Field> = meta
@@ -221,6 +225,36 @@ impl TableFile {
 
 /// The schema version in a file's footer, checked: stabmon data, of `table` where given, not newer than this
 /// build reads.
+/// Checks that every column chunk the footer lists lies inside the file, before a page of it is read: a damaged
+/// footer's offsets and sizes are what the Parquet reader allocates and seeks by (a negative one makes it panic,
+/// a huge one would allocate that much).
+pub(super) fn check_chunks(md: &ParquetMetaData, file_len: u64, path: &Path) -> Result<(), Error> {
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        for col in rg.columns() {
+            let start = col
+                .dictionary_page_offset()
+                .unwrap_or(col.data_page_offset());
+            let len = col.compressed_size();
+            let inside = u64::try_from(start)
+                .ok()
+                .zip(u64::try_from(len).ok())
+                .and_then(|(s, l)| s.checked_add(l))
+                .is_some_and(|end| end <= file_len);
+            if !inside {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "row group {g}, column {}: its data ({len} bytes at offset {start}) is not inside the \
+                         file of {file_len} bytes",
+                        col.column_path().string()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn schema_version(
     md: &ParquetMetaData,
     path: &Path,

@@ -3,7 +3,8 @@
 //!
 //! The sampling thread only sends it messages (the journals it closed and the one it opened) over a channel and
 //! never waits for it; the worker compacts one journal at a time, streaming it, so its memory does not grow with
-//! the backlog: a backlog is closed journals on disk (still read by [`StoreReader`]) plus their paths here.
+//! the backlog: a backlog is closed journals on disk (still read by [`StoreReader`]) plus their paths here. With
+//! [`RecorderOptions::compact_inline`] there is no thread: the sampling thread does the same work when it sends.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -321,6 +322,8 @@ pub(super) struct Worker {
     notices: Arc<Mutex<Vec<Notice>>>,
     /// Closed journals sent and not yet done with.
     backlog: Arc<AtomicUsize>,
+    /// Compaction on the calling thread ([`RecorderOptions::compact_inline`]): no thread, the state is here.
+    inline: Option<Maintenance>,
 }
 
 impl Worker {
@@ -365,17 +368,40 @@ impl Worker {
             handle: Some(handle),
             notices,
             backlog,
+            inline: None,
         })
+    }
+
+    /// No thread: each [`send`](Self::send) does the work before it returns.
+    pub(super) fn inline(m: Maintenance) -> Worker {
+        Worker {
+            tx: None,
+            handle: None,
+            notices: Arc::default(),
+            backlog: Arc::default(),
+            inline: Some(m),
+        }
     }
 
     /// Sends the journals closed and the one opened; returns the backlog (closed journals not done with).
     pub(super) fn send(
-        &self,
+        &mut self,
         closed: Vec<PathBuf>,
         live: Option<ManifestJournal>,
         live_bytes: u64,
     ) -> usize {
         let backlog = self.backlog.fetch_add(closed.len(), Ordering::AcqRel) + closed.len();
+        if let Some(m) = &mut self.inline {
+            let mut notices = Vec::new();
+            let done = m.maintain(closed, live, live_bytes, &mut notices);
+            self.backlog.fetch_sub(
+                done.min(self.backlog.load(Ordering::Acquire)),
+                Ordering::AcqRel,
+            );
+            lock(&self.notices).extend(notices);
+            // What is left: journals whose compaction failed, tried again at the next rotation.
+            return self.backlog.load(Ordering::Acquire);
+        }
         if let Some(tx) = &self.tx {
             let _ = tx.send(Job::Maintain {
                 closed,
@@ -421,7 +447,10 @@ impl Worker {
     /// last notices moved to `out`.
     pub(super) fn finish(&mut self, out: &mut Vec<Notice>) -> Option<Maintenance> {
         drop(self.tx.take());
-        let m = self.handle.take().and_then(|h| h.join().ok());
+        let m = match self.inline.take() {
+            Some(m) => Some(m),
+            None => self.handle.take().and_then(|h| h.join().ok()),
+        };
         out.append(&mut lock(&self.notices));
         m
     }

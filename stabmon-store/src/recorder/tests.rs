@@ -129,9 +129,10 @@ fn a_journal_cut_mid_frame_gives_back_every_complete_sample() {
         assert!(rec.record(&sample(i)).is_empty());
     }
     let path = rec.journal.as_ref().unwrap().path().to_path_buf();
+    // The records' bytes (the file is longer: zeros written ahead).
+    let len = rec.journal.as_ref().unwrap().len();
     drop(rec.journal.take());
     drop(rec);
-    let len = std::fs::metadata(&path).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.set_len(len - 3).unwrap();
     drop(f);
@@ -595,6 +596,28 @@ fn sampling_never_waits_for_compaction_and_a_backlog_is_reported_once() {
     assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
     rec.stop(Timestamp::from_unix_secs(T0 + 35)).unwrap();
     assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
+}
+
+/// With compaction inline, the rotating `record()` call has compacted the closed journal when it returns.
+#[test]
+fn inline_compaction_is_done_when_the_rotating_call_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = RecorderOptions::new()
+        .rotate(Duration::from_secs(10))
+        .compact_inline(true);
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    for i in 0..11 {
+        assert!(rec.record(&sample(i)).is_empty());
+    }
+    assert_eq!(rec.compaction_backlog(), 0);
+    let m = Manifest::load(&RealFs, tmp.path()).unwrap().unwrap();
+    assert_eq!(
+        m.segments.iter().filter(|s| s.table == "samples").count(),
+        1
+    );
+    assert_eq!(journal_files(&RealFs, tmp.path()).unwrap().len(), 1);
+    rec.stop(Timestamp::from_unix_secs(T0 + 11)).unwrap();
+    assert_eq!(times(&read_all(tmp.path())), (0..11).collect::<Vec<_>>());
 }
 
 /// `sample(i)` with its process's cgroup and, every fourth sample, an OOM kill the kernel log named.
