@@ -15,17 +15,11 @@ SOAK=${SOAK:-5m}
 PROCS=${PROCS:-1000}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-if [ -z "${B:-}" ]; then
-    cargo build --release -q -p stabmon-cli
-    B="$root/target/release/stabmon"
-fi
-[ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time, Debian package time)" >&2; exit 1; }
 . "$root/benches/soak_lib.sh"
-soak_setup stabmon-notify-ab
-start_sleepers "$PROCS"
+on_off_setup stabmon-notify-ab
 
 # The webhook: a local server that answers every POST with 200 and counts them.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 python3 - "$port" "$data/posts" <<'PY' &
 import http.server, sys
 port, out = int(sys.argv[1]), sys.argv[2]

@@ -2,6 +2,9 @@
 #
 # soak_setup PREFIX   makes a scratch directory $data, and on exit kills the children listed in $pids and removes it
 # start_sleepers N    starts `sleep` children until about N processes exist, so the top lists see a busy box
+# on_off_setup PREFIX  for a bench of one binary B (built here if unset) run twice side by side, once with a feature
+#                      on: checks for GNU time, then soak_setup PREFIX and start_sleepers $PROCS
+# free_port            prints a free TCP port on 127.0.0.1
 #
 # The sleepers are this soak's children and end with it: a soak started while another runs counts the other's
 # sleepers and starts fewer, so it sees fewer processes once the other ends.
@@ -60,4 +63,18 @@ peak_kib() {
 
 cpu_secs() {
     if [ -s "$data/$1.maxrss" ]; then tail -1 "$data/$1.maxrss" | awk '{print $2 + $3}'; else cat "$data/$1.cpu"; fi
+}
+
+on_off_setup() {
+    if [ -z "${B:-}" ]; then
+        cargo build --release -q -p stabmon-cli
+        B="$root/target/release/stabmon"
+    fi
+    [ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time, Debian package time)" >&2; exit 1; }
+    soak_setup "$1"
+    start_sleepers "$PROCS"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -2,8 +2,8 @@
 //! per `--incident-mail-every`, later incidents batched into the next), optionally the same events as a JSON POST
 //! with a Slack-compatible `text` field.
 //!
-//! A worker thread of its own does everything (reading the recent data back from the data directory, detecting,
-//! rendering, sending), so sampling never waits for it. What is due and not yet delivered is kept in
+//! A worker thread of its own does everything (looking for new incidents in the samples the recorder hands it,
+//! reading an event's range back from the data directory, rendering, sending), so sampling never waits for it. What is due and not yet delivered is kept in
 //! `notify-state.json` in the data directory: a failing relay or webhook is retried with a growing delay, its
 //! failure is logged once (and its recovery once), nothing is dropped without a log line, and a restart resumes
 //! where the last run stopped; a digest missed while the recorder was off is sent at the next start when it is
@@ -27,9 +27,7 @@ use stabmon_store::StoreReader;
 use crate::UsageError;
 use crate::mail::{Relay, build_message, default_from, parse_address};
 
-/// How often the worker looks at the recent data. Each look reads and analyses [`LOOK_BACK`] of data: at every
-/// 30 s with an hour's look-back, a recorder with mail on used 1.23x the CPU per sample of one without (debug
-/// build, BENCHMARKS.md), over the 10 % it may cost.
+/// How often the worker looks at the recent data; each look analyses [`LOOK_BACK`] of samples.
 const CHECK_EVERY: Duration = Duration::from_secs(60);
 /// How far back the worker looks for new incidents: enough for detection's baseline before a surge.
 const LOOK_BACK: Duration = Duration::from_secs(20 * 60);
