@@ -131,18 +131,9 @@ pub fn incidents(args: &DataArgs, as_json: bool) -> anyhow::Result<ExitCode> {
                 "samples": h.samples,
                 "incidents": h.incidents.len(),
             })).collect::<Vec<_>>(),
-            "incidents": all.iter().map(|(host, i)| {
-                let mut v = crate::incidents::incident_json(i);
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("host".to_owned(), json!(host));
-                }
-                v
-            }).collect::<Vec<_>>(),
+            "incidents": all.iter().map(|(host, i)| with_host(crate::incidents::incident_json(i), host)).collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        return crate::table::print_json(&mut out, &doc);
     }
     let samples: usize = hosts.iter().map(|h| h.samples).sum();
     writeln!(
@@ -249,17 +240,10 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
             "hosts": per_host,
             "by": match args.by { By::Cpu | By::Unit => "cpu", By::Memory => "memory" },
             "names": names.iter().map(|(host, window, u)| {
-                let mut v = crate::top::name_json(u, avg(u.cpu_seconds, *window), args.pids);
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("host".to_owned(), json!(host));
-                }
-                v
+                with_host(crate::top::name_json(u, avg(u.cpu_seconds, *window), args.pids), host)
             }).collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        return crate::table::print_json(&mut out, &doc);
     }
     let style = Style::for_stdout();
     let mut columns = crate::top::columns();
@@ -370,4 +354,12 @@ pub fn report(args: &crate::ReportArgs) -> anyhow::Result<ExitCode> {
         crate::report::open_in_browser(&output);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A host's answer in a fleet's JSON: `v` with a `"host"` key.
+fn with_host(mut v: serde_json::Value, host: &str) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("host".to_owned(), json!(host));
+    }
+    v
 }

@@ -73,10 +73,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
             "samples": series.len(),
             "incidents": incidents.iter().map(incident_json).collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        return crate::table::print_json(&mut out, &doc);
     }
     let style = Style::for_stdout();
     if incidents.is_empty() {

@@ -289,6 +289,17 @@ pub fn local_zone() -> String {
     }
 }
 
+/// Prints `doc` as pretty JSON and a newline on `out`: what every `--json` answer ends with.
+pub fn print_json(
+    out: &mut impl std::io::Write,
+    doc: &serde_json::Value,
+) -> anyhow::Result<std::process::ExitCode> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

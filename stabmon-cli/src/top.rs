@@ -188,7 +188,7 @@ fn print_ranking<T: Ranked>(
             head.samples,
             head.window_secs,
         );
-        return print_json(&mut out, &document(doc, &layout.by, layout.key, list));
+        return table::print_json(&mut out, &document(doc, &layout.by, layout.key, list));
     }
     let rows: Vec<Vec<Cell>> = list
         .iter()
@@ -237,13 +237,6 @@ fn document(
     });
     doc[key] = Value::Array(list);
     doc
-}
-
-fn print_json(out: &mut impl Write, doc: &Value) -> anyhow::Result<ExitCode> {
-    serde_json::to_writer_pretty(&mut *out, doc)?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The table's columns, one [`row`] per name.
