@@ -914,17 +914,21 @@ fn a_refused_kernel_log_is_one_line_at_start() {
 fn top_by_unit_and_the_kernels_oom_victim_from_a_schema_7_store() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../stabmon-store/tests/fixtures/store-v7");
-    let out = stabmon()
-        .args(["top", "--by", "unit", "--json", "--host", "nas", "--data"])
-        .arg(&fixture)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json_of = |args: &[&str]| -> Value {
+        let out = stabmon()
+            .args(args)
+            .args(["--json", "--host", "nas", "--data"])
+            .arg(&fixture)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = json_of(&["top", "--by", "unit"]);
     assert_eq!(v["by"], "unit");
     let units: Vec<(&str, f64)> = v["units"]
         .as_array()
@@ -946,17 +950,7 @@ fn top_by_unit_and_the_kernels_oom_victim_from_a_schema_7_store() {
         (units[0].1 - 3.0 * 1.870 * 1.000_25).abs() < 1e-3,
         "{units:?}"
     );
-    let out = stabmon()
-        .args(["incidents", "--json", "--host", "nas", "--data"])
-        .arg(&fixture)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_of(&["incidents"]);
     let oom = &v["incidents"][0];
     assert_eq!(oom["kind"], "oom_kill");
     let c = &oom["culprit"];
