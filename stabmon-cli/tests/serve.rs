@@ -267,8 +267,10 @@ fn slow_and_oversized_requests_are_cut_off() {
 fn the_live_page_shows_a_recorder_started_a_moment_ago() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // Two minutes well inside one hour: crossing an hour boundary would rotate the journal into Parquet.
     let now = Timestamp::now().as_unix_secs();
-    let start = Timestamp::from_unix_secs(now - 3 * 3600);
+    let hour = (now - 3 * 3600) / 3600 * 3600;
+    let start = Timestamp::from_unix_secs(hour + 600);
     let samples = Synth::new(start, Duration::from_secs(1))
         .count(120)
         .host("fresh-1")
