@@ -39,12 +39,12 @@ struct ExitedProcessV1 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-enum StatusV1 {
+pub(crate) enum StatusV1 {
     Code(i32),
     Signal(i32),
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
@@ -86,6 +86,13 @@ impl From<&Exits> for ExitsV1 {
 }
 
 impl ExitsV1 {
+    /// Layout 1 of `e` without its processes: the part of a sample's exits that layout 2 keeps as it is.
+    pub(crate) fn without_processes(e: &Exits) -> Self {
+        let mut v = ExitsV1::from(e);
+        v.processes.clear();
+        v
+    }
+
     pub(crate) fn into_exits(self) -> Exits {
         let mut e = Exits::default();
         e.count = self.count;
