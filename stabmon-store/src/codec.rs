@@ -56,7 +56,7 @@ pub(crate) struct SampleEncoder {
     cctx: CCtx<'static>,
     /// What the records since the key named (layout 2 refers to it).
     state: Layout2State,
-    /// The layout-1 bytes of the previous record (the next delta's dictionary), when it was written.
+    /// The layout-2 bytes of the previous record (the end of the next delta's dictionary), when it was written.
     base: Option<Vec<u8>>,
     since_key: u32,
     raw: Vec<u8>,

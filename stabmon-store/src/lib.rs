@@ -351,10 +351,11 @@
 //!   its records a layout of their own, never the in-memory [`Sample`](stabmon_core::Sample); every format
 //!   ever written is decoded (a committed journal per format is recovered by the tests). Format 2 compresses
 //!   each sample against the previous one (a key record on its own every 60), ~10x fewer bytes than format 1.
-//!   A sample's OOM kills and its processes' cgroups travel in annex records of their own just before it (each
-//!   process's cgroup once per journal file), and its exits in a record of their own just after it, so the
-//!   sample's record layout never changes for them, and an annex or exits record that does not decode costs only
-//!   its own data.
+//!   Format 4, written today, names each listed process (name, command line, user, cgroup) once per key
+//!   interval and refers to it by index after, writes memory and times as changes, and carries the sample's
+//!   exits in its record; a delta is compressed against the names named since the key and the record before.
+//!   One record that does not decode costs at most the records up to the next key. A sample's OOM kills travel
+//!   in an annex record of their own just before it, which costs only its own data if it does not decode.
 //!   A record that does not decode never causes a deletion: what decoded goes to Parquet, the journal is kept as
 //!   `<SEQ>.journal.undecodable` and the count is reported once ([`Notice::SetAside`], [`Recovery::warnings`]).
 //! - **Parquet files are never half-written**: each rotation period (`--rotate`, default one hour) and at a
