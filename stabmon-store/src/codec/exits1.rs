@@ -86,13 +86,6 @@ impl From<&Exits> for ExitsV1 {
 }
 
 impl ExitsV1 {
-    /// Layout 1 of `e` without its processes: the part of a sample's exits that layout 2 keeps as it is.
-    pub(crate) fn without_processes(e: &Exits) -> Self {
-        let mut v = ExitsV1::from(e);
-        v.processes.clear();
-        v
-    }
-
     pub(crate) fn into_exits(self) -> Exits {
         let mut e = Exits::default();
         e.count = self.count;

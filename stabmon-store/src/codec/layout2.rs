@@ -8,9 +8,10 @@
 //! - a listed process is named once per key interval: the first record since the key that lists an identity (pid,
 //!   start time) gives its parent, name, command line, user and cgroup, and the identity takes the next index;
 //!   later records give that index, and its resident and virtual bytes as the change since the record that listed
-//!   it last (an identity whose parent, names or cgroup changed is named again, under a new index);
-//! - the sample's exits ride in the record: each exited process's pid as the change from the one before it, its
-//!   parent's as the change from its own, its end relative to the sample's time and its start relative to its end.
+//!   it last, in pages (an identity whose parent, names or cgroup changed is named again, under a new index);
+//! - the sample's exits ride in the record, column by column: each exited process's pid as the change from the
+//!   one before it, its parent's as the change from its own, its end relative to the sample's time and its start
+//!   relative to its end, peak memory in KiB.
 //!
 //! Postcard, field by field, in this order (signed integers zigzag varints). A record decodes only after the
 //! records since its key did: the decoder keeps the same table of identities and the time of the record before.
@@ -19,9 +20,13 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use stabmon_core::{ExitStatus, ExitedProcess, Exits, ProcessEntry, ProcessKey, Sample, Timestamp};
+use std::time::Duration;
 
-use super::exits1::{ExitsV1, StatusV1, micros};
+use stabmon_core::{
+    ExitStatus, ExitedName, ExitedProcess, Exits, ProcessEntry, ProcessKey, Sample, Timestamp,
+};
+
+use super::exits1::{StatusV1, micros};
 use super::layout1::SampleV1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,36 +62,39 @@ struct NewProcessV2 {
 struct NumbersV2 {
     cpu_pct: f32,
     children_cpu_pct: Option<f32>,
-    /// Resident bytes minus the identity's last (0 when it is new), wrapping.
-    rss_delta: i64,
-    /// Virtual bytes minus the identity's last (0 when it is new), wrapping.
-    virtual_delta: i64,
+    /// Resident bytes minus the identity's last (0 when it is new), wrapping, in pages ([`in_units`]).
+    rss_delta: i128,
+    /// Virtual bytes minus the identity's last (0 when it is new), wrapping, in pages ([`in_units`]).
+    virtual_delta: i128,
     cpu_rank: Option<u16>,
     rss_rank: Option<u16>,
 }
 
+/// A sample's exits, column by column (values of one kind side by side compress better than rows).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct ExitsV2 {
-    /// Exits layout 1 without processes (counts and per-name totals).
-    rest: ExitsV1,
-    processes: Vec<ExitedV2>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct ExitedV2 {
-    /// The pid minus the pid of the exited process before it in the list (0 for the first).
-    pid_delta: i64,
+    count: u32,
+    dropped: u32,
+    /// The per-name totals.
+    names: Vec<String>,
+    name_counts: Vec<u32>,
+    name_cpu_us: Vec<u64>,
+    /// Rotated right by 10 bits (whole KiB become small numbers; any value comes back).
+    name_peak_rss: Vec<u64>,
+    /// The detailed processes: each pid minus the pid before it in the list (0 for the first).
+    pid_deltas: Vec<i64>,
     /// The parent's pid minus the pid.
-    parent_pid_delta: i64,
-    name: String,
-    uid: u32,
+    parent_pid_deltas: Vec<i64>,
+    process_names: Vec<String>,
+    uids: Vec<u32>,
     /// The end time minus the sample's time, in microseconds.
-    end_delta: i64,
+    end_deltas: Vec<i64>,
     /// The end time minus the start time, in microseconds.
-    run_us: i64,
-    cpu_us: u64,
-    peak_rss_bytes: u64,
-    status: StatusV1,
+    run_us: Vec<i64>,
+    cpu_us: Vec<u64>,
+    /// Rotated right by 10 bits, as `name_peak_rss`.
+    peak_rss: Vec<u64>,
+    statuses: Vec<StatusV1>,
 }
 
 /// What an identity was named with, and its last figures.
@@ -241,8 +249,12 @@ impl Layout2State {
                 }
                 ProcessV2::Known { index, nums } => (self.named.get_mut(index as usize)?, nums),
             };
-            n.rss_bytes = n.rss_bytes.wrapping_add(nums.rss_delta as u64);
-            n.virtual_bytes = n.virtual_bytes.wrapping_add(nums.virtual_delta as u64);
+            n.rss_bytes = n
+                .rss_bytes
+                .wrapping_add(from_units(nums.rss_delta, PAGE)? as u64);
+            n.virtual_bytes = n
+                .virtual_bytes
+                .wrapping_add(from_units(nums.virtual_delta, PAGE)? as u64);
             let mut e = ProcessEntry::new(n.key.pid, n.name.clone());
             e.parent_pid = n.parent_pid;
             e.cmdline = n.cmdline.clone();
@@ -270,68 +282,151 @@ fn numbers(p: &ProcessEntry, rss_before: u64, virtual_before: u64) -> NumbersV2 
     NumbersV2 {
         cpu_pct: p.cpu_pct,
         children_cpu_pct: p.children_cpu_pct,
-        rss_delta: p.rss_bytes.wrapping_sub(rss_before) as i64,
-        virtual_delta: p.virtual_bytes.wrapping_sub(virtual_before) as i64,
+        rss_delta: in_units(p.rss_bytes.wrapping_sub(rss_before) as i64, PAGE),
+        virtual_delta: in_units(p.virtual_bytes.wrapping_sub(virtual_before) as i64, PAGE),
         cpu_rank: p.cpu_rank,
         rss_rank: p.rss_rank,
     }
 }
 
+/// A page: resident and virtual sizes are whole pages.
+const PAGE: i64 = 4096;
+
+/// `d` in `unit`s when it is a whole number of them (an even number), else `d` itself (an odd one): small for
+/// the usual values, and every value comes back ([`from_units`]).
+fn in_units(d: i64, unit: i64) -> i128 {
+    if d % unit == 0 {
+        i128::from(d / unit) * 2
+    } else {
+        i128::from(d) * 2 + 1
+    }
+}
+
+fn from_units(e: i128, unit: i64) -> Option<i64> {
+    if e % 2 == 0 {
+        i64::try_from(e / 2).ok()?.checked_mul(unit)
+    } else {
+        i64::try_from((e - 1) / 2).ok()
+    }
+}
+
 fn exits(e: &Exits, ts: i64) -> ExitsV2 {
     let mut prev_pid = 0i64;
-    let processes = e
-        .processes
-        .iter()
-        .map(|p| {
-            let pid = i64::from(p.pid);
-            let pid_delta = pid - prev_pid;
-            prev_pid = pid;
-            let end = p.end_time.as_unix_micros();
-            ExitedV2 {
-                pid_delta,
-                parent_pid_delta: i64::from(p.parent_pid) - pid,
-                name: p.name.clone(),
-                uid: p.uid,
-                end_delta: end.wrapping_sub(ts),
-                run_us: end.wrapping_sub(p.start_time.as_unix_micros()),
-                cpu_us: micros(p.cpu_time),
-                peak_rss_bytes: p.peak_rss_bytes,
-                status: match p.status {
-                    ExitStatus::Code(c) => StatusV1::Code(c),
-                    ExitStatus::Signal(s) => StatusV1::Signal(s),
-                },
-            }
-        })
-        .collect();
+    let p = &e.processes;
     ExitsV2 {
-        rest: ExitsV1::without_processes(e),
-        processes,
+        count: e.count,
+        dropped: e.dropped,
+        names: e.names.iter().map(|n| n.name.clone()).collect(),
+        name_counts: e.names.iter().map(|n| n.count).collect(),
+        name_cpu_us: e.names.iter().map(|n| micros(n.cpu_time)).collect(),
+        name_peak_rss: e
+            .names
+            .iter()
+            .map(|n| n.peak_rss_bytes.rotate_right(10))
+            .collect(),
+        pid_deltas: p
+            .iter()
+            .map(|p| {
+                let pid = i64::from(p.pid);
+                let d = pid - prev_pid;
+                prev_pid = pid;
+                d
+            })
+            .collect(),
+        parent_pid_deltas: p
+            .iter()
+            .map(|p| i64::from(p.parent_pid) - i64::from(p.pid))
+            .collect(),
+        process_names: p.iter().map(|p| p.name.clone()).collect(),
+        uids: p.iter().map(|p| p.uid).collect(),
+        end_deltas: p
+            .iter()
+            .map(|p| p.end_time.as_unix_micros().wrapping_sub(ts))
+            .collect(),
+        run_us: p
+            .iter()
+            .map(|p| {
+                p.end_time
+                    .as_unix_micros()
+                    .wrapping_sub(p.start_time.as_unix_micros())
+            })
+            .collect(),
+        cpu_us: p.iter().map(|p| micros(p.cpu_time)).collect(),
+        peak_rss: p
+            .iter()
+            .map(|p| p.peak_rss_bytes.rotate_right(10))
+            .collect(),
+        statuses: p
+            .iter()
+            .map(|p| match p.status {
+                ExitStatus::Code(c) => StatusV1::Code(c),
+                ExitStatus::Signal(s) => StatusV1::Signal(s),
+            })
+            .collect(),
     }
 }
 
 impl ExitsV2 {
+    /// The exits; `None` when the columns differ in length or a pid is out of range (damage).
     fn into_exits(self, ts: i64) -> Option<Exits> {
-        let mut e = self.rest.into_exits();
+        let mut e = Exits::default();
+        e.count = self.count;
+        e.dropped = self.dropped;
+        let n = self.names.len();
+        if [
+            self.name_counts.len(),
+            self.name_cpu_us.len(),
+            self.name_peak_rss.len(),
+        ] != [n; 3]
+        {
+            return None;
+        }
+        e.names = self
+            .names
+            .into_iter()
+            .zip(self.name_counts)
+            .zip(self.name_cpu_us.into_iter().zip(self.name_peak_rss))
+            .map(|((name, count), (cpu_us, rss))| {
+                let mut x = ExitedName::new(name);
+                x.count = count;
+                x.cpu_time = Duration::from_micros(cpu_us);
+                x.peak_rss_bytes = rss.rotate_left(10);
+                x
+            })
+            .collect();
+        let n = self.pid_deltas.len();
+        if [
+            self.parent_pid_deltas.len(),
+            self.process_names.len(),
+            self.uids.len(),
+            self.end_deltas.len(),
+            self.run_us.len(),
+            self.cpu_us.len(),
+            self.peak_rss.len(),
+            self.statuses.len(),
+        ] != [n; 8]
+        {
+            return None;
+        }
         let mut prev_pid = 0i64;
-        let mut processes = Vec::with_capacity(self.processes.len());
-        for p in self.processes {
-            let pid = prev_pid.checked_add(p.pid_delta)?;
+        let mut names = self.process_names.into_iter();
+        for i in 0..n {
+            let pid = prev_pid.checked_add(self.pid_deltas[i])?;
             prev_pid = pid;
-            let mut x = ExitedProcess::new(u32::try_from(pid).ok()?, p.name);
-            x.parent_pid = u32::try_from(pid.checked_add(p.parent_pid_delta)?).ok()?;
-            x.uid = p.uid;
-            let end = ts.wrapping_add(p.end_delta);
+            let mut x = ExitedProcess::new(u32::try_from(pid).ok()?, names.next()?);
+            x.parent_pid = u32::try_from(pid.checked_add(self.parent_pid_deltas[i])?).ok()?;
+            x.uid = self.uids[i];
+            let end = ts.wrapping_add(self.end_deltas[i]);
             x.end_time = Timestamp::from_unix_micros(end);
-            x.start_time = Timestamp::from_unix_micros(end.wrapping_sub(p.run_us));
-            x.cpu_time = std::time::Duration::from_micros(p.cpu_us);
-            x.peak_rss_bytes = p.peak_rss_bytes;
-            x.status = match p.status {
+            x.start_time = Timestamp::from_unix_micros(end.wrapping_sub(self.run_us[i]));
+            x.cpu_time = Duration::from_micros(self.cpu_us[i]);
+            x.peak_rss_bytes = self.peak_rss[i].rotate_left(10);
+            x.status = match self.statuses[i] {
                 StatusV1::Code(c) => ExitStatus::Code(c),
                 StatusV1::Signal(s) => ExitStatus::Signal(s),
             };
-            processes.push(x);
+            e.processes.push(x);
         }
-        e.processes = processes;
         Some(e)
     }
 }
@@ -397,5 +492,21 @@ mod tests {
         // A record that refers to an identity its decoder never saw (its key was lost) does not decode.
         let v = enc.encode(&samples[5]);
         assert_eq!(Layout2State::default().decode(v), None);
+    }
+
+    /// Sizes in units and rotated sizes come back exactly, whole units or not, at the extremes too.
+    #[test]
+    fn units_and_rotations_round_trip() {
+        for d in [0, 1, -1, 4095, 4096, -4096, 12_288, -3, i64::MAX, i64::MIN, i64::MIN + 4096] {
+            assert_eq!(from_units(in_units(d, PAGE), PAGE), Some(d), "{d}");
+        }
+        assert_eq!(in_units(8192, PAGE), 4);
+        assert_eq!(in_units(-4096, PAGE), -2);
+        for v in [0, 1, 1023, 1024, 30 << 20, u64::MAX] {
+            assert_eq!(v.rotate_right(10).rotate_left(10), v);
+        }
+        assert_eq!((30u64 << 20).rotate_right(10), 30 << 10);
+        // What no encoder writes, read from damage: refused, not wrapped.
+        assert_eq!(from_units(i128::MAX - 1, PAGE), None);
     }
 }
