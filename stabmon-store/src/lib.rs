@@ -341,9 +341,10 @@
 //!   journal, `DIR/_journal/host=<HOST>/<SEQ>.journal`, with one `write(2)` straight to the kernel as soon as
 //!   it is taken. No user-space buffer holds samples back.
 //! - **A power cut loses at most the last `--sync` period** ([`RecorderOptions::sync`], default 1 s): the journal
-//!   is `fdatasync`ed that often (at the default and a 1 s interval, after every sample). Each flush costs the
-//!   device about 12 KiB on ext4 (the records' page and a file-system journal commit), measured at the block
-//!   layer in BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a
+//!   is `fdatasync`ed that often (at the default and a 1 s interval, after every sample). The records go into blocks
+//!   written with zeros and synced ahead of them, so a flush changes no file size: at 1 s it costs the device
+//!   about 5.3 KB on ext4 (the records' page, and ext4's own commit of the file's times every 5 s), measured at
+//!   the block layer in BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a
 //!   power cut. Readers take zeros after the last record for the end of the journal, not damage.
 //! - **A sample is never half-visible**: journal records are framed with their length and a CRC32; a reader
 //!   takes every complete record and stops at a torn one.

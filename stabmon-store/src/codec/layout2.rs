@@ -497,7 +497,19 @@ mod tests {
     /// Sizes in units and rotated sizes come back exactly, whole units or not, at the extremes too.
     #[test]
     fn units_and_rotations_round_trip() {
-        for d in [0, 1, -1, 4095, 4096, -4096, 12_288, -3, i64::MAX, i64::MIN, i64::MIN + 4096] {
+        for d in [
+            0,
+            1,
+            -1,
+            4095,
+            4096,
+            -4096,
+            12_288,
+            -3,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 4096,
+        ] {
             assert_eq!(from_units(in_units(d, PAGE), PAGE), Some(d), "{d}");
         }
         assert_eq!(in_units(8192, PAGE), 4);
