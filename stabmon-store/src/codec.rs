@@ -757,7 +757,16 @@ pub(crate) mod tests {
 
     #[test]
     fn keys_bound_what_one_undecodable_record_costs() {
-        let samples = synth(3 * u64::from(KEY_EVERY));
+        let mut samples = synth(3 * u64::from(KEY_EVERY));
+        // Exits in every other record, and a cgroup for every listed process: all of it rides in the records.
+        for (k, s) in samples.iter_mut().enumerate() {
+            if k % 2 == 0 {
+                s.exits = Some(storm_exits(k as u32));
+            }
+            for p in &mut s.top.processes {
+                p.cgroup = Some(format!("/system.slice/{}.service", p.name));
+            }
+        }
         let stop = StopRecord {
             host: "h".into(),
             ts: Timestamp::from_unix_secs(5),
@@ -790,6 +799,11 @@ pub(crate) mod tests {
             .collect();
         let got: Vec<_> = c.samples.iter().map(|s| s.ts).collect();
         assert_eq!(got, want);
+        // What decoded is whole: the records after the next key decode with every value, exits and cgroups too.
+        for got in &c.samples {
+            let want = samples.iter().find(|s| s.ts == got.ts).unwrap();
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        }
         // A damaged key costs the records up to the next key.
         let mut b = bytes.clone();
         damage(&mut b, f[KEY_EVERY as usize]);
