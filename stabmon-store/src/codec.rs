@@ -698,6 +698,42 @@ pub(crate) mod tests {
         assert!(!kinds.contains(&(Kind::Cgroups as u8)));
     }
 
+    /// A format-3 journal (as the release before format 4 wrote it) with a cgroup annex before a key and a delta:
+    /// the cgroups reach the processes they name, in this sample and the next.
+    #[test]
+    fn cgroup_annexes_of_format_3_still_apply() {
+        let samples = annexed(2);
+        let mut bytes = header(9).to_vec();
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let procs = samples[0]
+            .top
+            .processes
+            .iter()
+            .map(|p| {
+                let cg = p.cgroup.clone().unwrap();
+                (p.pid, p.start_time.as_unix_micros(), cg)
+            })
+            .collect();
+        bytes.extend_from_slice(&annex::cgroups_frame(procs));
+        let mut cctx = CCtx::create();
+        let mut prev: Vec<u8> = Vec::new();
+        for (i, s) in samples.iter().enumerate() {
+            let raw = encode(&SampleV1::from(s));
+            let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
+            cctx.compress_using_dict(&mut out, &raw, &prev, ZSTD_LEVEL)
+                .unwrap();
+            let kind = if i == 0 { Kind::Key } else { Kind::Delta };
+            encode_frame(kind, &out, &mut bytes);
+            prev = raw;
+        }
+        let c = read_journal(&bytes).unwrap();
+        assert_eq!((c.version, c.samples.len(), c.undecodable), (3, 2, 0));
+        for (got, want) in c.samples.iter().zip(&samples) {
+            assert!(want.top.processes.iter().all(|p| p.cgroup.is_some()));
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        }
+    }
+
     /// An annex that does not decode costs its own data: the samples, with their cgroups and exits, are there.
     #[test]
     fn a_damaged_annex_costs_only_its_data() {

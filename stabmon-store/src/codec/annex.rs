@@ -1,6 +1,7 @@
 //! The journal's annex records (kinds 16 and 17): what a sample carries beyond record layout 1, written just
-//! before the sample record it belongs to (kind 17 only up to format 3). Their layouts are frozen like layout 1's (postcard, field by field, in
-//! this order, plain types only): never edit these structs; add a new kind when an annex has to hold more.
+//! before the sample record it belongs to (kind 17 only up to format 3). Their layouts are frozen like layout 1's
+//! (postcard, field by field, in this order, plain types only): never edit these structs; add a new kind when an
+//! annex has to hold more.
 
 use std::collections::HashMap;
 
@@ -87,6 +88,15 @@ pub(crate) fn encode_annexes(s: &Sample, out: &mut Vec<u8>) {
         };
         encode_frame(Kind::OomKills, &encode(&kills), out);
     }
+}
+
+/// A kind-17 frame naming these processes' cgroups (pid, start time in microseconds, cgroup), as formats 1 to 3
+/// wrote it.
+#[cfg(test)]
+pub(crate) fn cgroups_frame(procs: Vec<(u32, i64, String)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(Kind::Cgroups, &encode(&CgroupsV1 { procs }), &mut out);
+    out
 }
 
 /// Reads a journal's annexes and applies them to the samples that follow.
