@@ -27,10 +27,9 @@
 //! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
 //! kills the sample carries; kind 17 (formats 1 to 3), the cgroups of the sample's processes whose identity (pid
 //! and start time) this journal has not named before (each journal names them again, so that it decodes on its
-//! own). They are
-//! written with their sample in one append, postcard-encoded in layouts of their own (see `codec/annex.rs`), so
-//! a sample record's layout never changes for them, and a reader that does not know them skips them. An annex that
-//! does not decode costs its own data only.
+//! own). They are written with their sample in one append, postcard-encoded in layouts of their own (see
+//! `codec/annex.rs`), so a sample record's layout never changes for them, and a reader that does not know them
+//! skips them. An annex that does not decode costs its own data only.
 //!
 //! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
 
