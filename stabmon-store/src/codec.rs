@@ -7,7 +7,8 @@
 //! and command line nothing), with a key record compressed on its own every [`KEY_EVERY`] records. A sample's
 //! exits ride in a frame of their own after its record ([`exits1`]; compressed on its own from format 3 on),
 //! and its OOM kills and its new processes' cgroups in annex frames before it ([`annex`]), so layout 1 stays as
-//! it is.
+//! it is. Format 4 writes record layout 2 ([`layout2`]) the same way, keys and deltas: a listed process's names
+//! and cgroup once per key interval, numbers as changes, and the sample's exits inside its record.
 
 use std::io::Read;
 
@@ -20,11 +21,13 @@ use crate::journal::{FrameReader, Kind, NotAJournal};
 mod annex;
 mod exits1;
 mod layout1;
+mod layout2;
 
 use annex::AnnexDecoder;
-pub(crate) use annex::AnnexEncoder;
+pub(crate) use annex::encode_annexes;
 use exits1::ExitsV1;
 use layout1::SampleV1;
+use layout2::{Layout2State, SampleV2};
 
 /// A key record (compressed on its own) is written at least every this many sample records; a delta needs the
 /// record before it, so one record that does not decode costs at most the records up to the next key.
@@ -51,10 +54,14 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// Encodes the samples of one journal, in order: a key first and every [`KEY_EVERY`] records, deltas between.
 pub(crate) struct SampleEncoder {
     cctx: CCtx<'static>,
-    /// The layout-1 bytes of the previous record (the next delta's dictionary), when it was written.
+    /// What the records since the key named (layout 2 refers to it).
+    state: Layout2State,
+    /// The layout-2 bytes of the previous record (the end of the next delta's dictionary), when it was written.
     base: Option<Vec<u8>>,
     since_key: u32,
     raw: Vec<u8>,
+    /// The dictionary of the record being encoded.
+    dict: Vec<u8>,
     /// A key at least every this many records ([`KEY_EVERY`]).
     key_every: u32,
     /// The zstd level ([`ZSTD_LEVEL`]).
@@ -79,9 +86,11 @@ impl SampleEncoder {
     pub(crate) fn new() -> Self {
         SampleEncoder {
             cctx: CCtx::create(),
+            state: Layout2State::default(),
             base: None,
             since_key: 0,
             raw: Vec::new(),
+            dict: Vec::new(),
             key_every: KEY_EVERY,
             level: ZSTD_LEVEL,
         }
@@ -103,39 +112,28 @@ impl SampleEncoder {
         self.base = None;
     }
 
-    /// The payload of a [`Kind::Exits`] frame for a sample's exits: their layout, zstd-compressed on its own
-    /// (format 3), so that one that does not decode costs its own exits only.
-    pub(crate) fn exits(&mut self, e: &stabmon_core::Exits) -> Vec<u8> {
-        let raw = encode(&ExitsV1::from(e));
-        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
-        match self
-            .cctx
-            .compress_using_dict(&mut out, &raw, &[], self.level)
-        {
-            Ok(_) => out,
-            // zstd cannot fail with a buffer of the bound's size; should it, no frame of zstd starts like a
-            // postcard one, and the decoder says the exits do not decode rather than misread them.
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// Encodes `s` into `out` (cleared first) and returns the record's kind. The record becomes the next delta's
-    /// dictionary: call [`reset`](Self::reset) if it is not written.
+    /// Encodes `s` with its exits into `out` (cleared first) and returns the record's kind. The record becomes the
+    /// next delta's dictionary: call [`reset`](Self::reset) if it is not written.
     pub(crate) fn encode(&mut self, s: &Sample, out: &mut Vec<u8>) -> Kind {
+        let key = self.base.is_none() || self.since_key + 1 >= self.key_every;
+        if key {
+            self.state.reset();
+        }
+        // A delta's dictionary: the names of the identities named since the key, then the record before.
+        self.dict.clear();
+        if let (Some(b), false) = (&self.base, key) {
+            self.dict.extend_from_slice(self.state.history());
+            self.dict.extend_from_slice(b);
+        }
         self.raw.clear();
-        let raw = postcard::to_extend(&SampleV1::from(s), std::mem::take(&mut self.raw));
+        let raw = postcard::to_extend(&self.state.encode(s), std::mem::take(&mut self.raw));
         // Serializing plain structs into a Vec cannot fail.
         self.raw = raw.unwrap_or_default();
         out.clear();
         out.reserve(zstd::zstd_safe::compress_bound(self.raw.len()));
-        let key = self.base.is_none() || self.since_key + 1 >= self.key_every;
-        let dict: &[u8] = match (&self.base, key) {
-            (Some(b), false) => b,
-            _ => &[],
-        };
         let kind = match self
             .cctx
-            .compress_using_dict(out, &self.raw, dict, self.level)
+            .compress_using_dict(out, &self.raw, &self.dict, self.level)
         {
             Ok(_) if key => Kind::Key,
             Ok(_) => Kind::Delta,
@@ -183,6 +181,10 @@ pub(crate) struct RecordDecoder {
     base: Option<Vec<u8>>,
     raw: Vec<u8>,
     annex: AnnexDecoder,
+    /// What the layout-2 records since the key named.
+    state: Layout2State,
+    /// The dictionary of the record being decoded.
+    dict: Vec<u8>,
 }
 
 impl RecordDecoder {
@@ -193,6 +195,8 @@ impl RecordDecoder {
             base: None,
             raw: Vec::new(),
             annex: AnnexDecoder::default(),
+            state: Layout2State::default(),
+            dict: Vec::new(),
         }
     }
 
@@ -221,7 +225,7 @@ impl RecordDecoder {
             (2, Kind::Exits) => postcard::from_bytes::<ExitsV1>(payload)
                 .map(|e| Record::Exits(e.into_exits()))
                 .map_err(|_| Undecodable::Damaged),
-            (3.., Kind::Exits) => {
+            (3, Kind::Exits) => {
                 let raw = self.decompress(payload, &[])?;
                 let exits = postcard::from_bytes::<ExitsV1>(&raw)
                     .map(|e| Record::Exits(e.into_exits()))
@@ -231,13 +235,30 @@ impl RecordDecoder {
             }
             (2.., Kind::Key | Kind::Delta) => {
                 let base = self.base.take();
-                let dict = match (kind, &base) {
-                    (Kind::Key, _) => &[][..],
-                    (_, Some(b)) => b.as_slice(),
+                let mut dict = std::mem::take(&mut self.dict);
+                dict.clear();
+                match (kind, &base) {
+                    (Kind::Key, _) => {}
+                    (_, Some(b)) => {
+                        if self.version >= 4 {
+                            dict.extend_from_slice(self.state.history());
+                        }
+                        dict.extend_from_slice(b);
+                    }
                     (_, None) => return Err(Undecodable::NoBase),
                 };
-                let raw = self.decompress(payload, dict)?;
-                let s = match sample_from(&raw) {
+                let raw = self.decompress(payload, &dict);
+                self.dict = dict;
+                let raw = raw?;
+                let decoded = if self.version >= 4 {
+                    if kind == Kind::Key {
+                        self.state.reset();
+                    }
+                    sample_v2_from(&raw, &mut self.state)
+                } else {
+                    sample_from(&raw)
+                };
+                let s = match decoded {
                     Ok(s) => s,
                     Err(e) => {
                         self.raw = raw;
@@ -279,6 +300,13 @@ fn sample_from(bytes: &[u8]) -> Result<Sample, Undecodable> {
     postcard::from_bytes::<SampleV1>(bytes)
         .ok()
         .and_then(SampleV1::into_sample)
+        .ok_or(Undecodable::Damaged)
+}
+
+fn sample_v2_from(bytes: &[u8], state: &mut Layout2State) -> Result<Sample, Undecodable> {
+    postcard::from_bytes::<SampleV2>(bytes)
+        .ok()
+        .and_then(|v| state.decode(v))
         .ok_or(Undecodable::Damaged)
 }
 
@@ -466,9 +494,6 @@ pub(crate) mod tests {
         for (i, s) in samples.iter().enumerate() {
             let kind = enc.encode(s, &mut payload);
             encode_frame(kind, &payload, &mut bytes);
-            if let Some(e) = &s.exits {
-                encode_frame(Kind::Exits, &enc.exits(e), &mut bytes);
-            }
             if i == 0 {
                 encode_frame(Kind::Stop, &encode(stop), &mut bytes);
             }
@@ -567,26 +592,21 @@ pub(crate) mod tests {
         }
     }
 
-    /// A journal of the current format of `samples` with their annexes before and their exits after them, as the recorder
-    /// writes it.
+    /// A journal of the current format of `samples` with their annexes before them, as the recorder writes it.
     fn journal_annexed(samples: &[Sample]) -> Vec<u8> {
         let mut enc = SampleEncoder::new();
-        let mut annexes = AnnexEncoder::default();
         let mut bytes = header(4).to_vec();
         let (mut payload, mut frames) = (Vec::new(), Vec::new());
         for s in samples {
-            annexes.encode(s, &mut frames);
+            encode_annexes(s, &mut frames);
             bytes.extend_from_slice(&frames);
             let kind = enc.encode(s, &mut payload);
             encode_frame(kind, &payload, &mut bytes);
-            if let Some(e) = &s.exits {
-                encode_frame(Kind::Exits, &enc.exits(e), &mut bytes);
-            }
         }
         bytes
     }
 
-    /// A sample's annexes (before it) and exits (after it) each reach that sample, not a neighbour, also where
+    /// A sample's annexes (before it) and exits (in its record) each reach that sample, not a neighbour, also where
     /// an annex does not decode.
     #[test]
     fn annexes_and_exits_reach_their_own_sample() {
@@ -661,7 +681,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn annexes_round_trip_and_name_each_process_once_per_journal() {
+    fn annexes_round_trip_and_cgroups_ride_in_the_record() {
         let samples = annexed(20);
         let bytes = journal_annexed(&samples);
         let c = read_journal(&bytes).unwrap();
@@ -670,51 +690,69 @@ pub(crate) mod tests {
             assert_eq!(format!("{got:?}"), format!("{want:?}"));
         }
         let kinds: Vec<u8> = frames(&bytes).iter().map(|f| f.0).collect();
-        // One kill annex; cgroups with the first sample, then only where a new process appears.
+        // One kill annex; the cgroups are named with their processes in the sample records, not in annexes.
         assert_eq!(
             kinds.iter().filter(|k| **k == Kind::OomKills as u8).count(),
             1
         );
-        let cgroup_frames = kinds.iter().filter(|k| **k == Kind::Cgroups as u8).count();
-        let new_identities = (0..samples.len())
-            .filter(|&i| {
-                samples[i].top.processes.iter().any(|p| {
-                    !samples[..i]
-                        .iter()
-                        .any(|s| s.top.processes.iter().any(|q| q.key() == p.key()))
-                })
-            })
-            .count();
-        assert_eq!((cgroup_frames, new_identities), (2, 2));
+        assert!(!kinds.contains(&(Kind::Cgroups as u8)));
     }
 
-    /// An annex that does not decode costs its own data: the samples, and every other annex, are there.
+    /// A format-3 journal (as the release before format 4 wrote it) with a cgroup annex before a key and a delta:
+    /// the cgroups reach the processes they name, in this sample and the next.
     #[test]
-    fn a_damaged_annex_costs_only_its_data() {
-        let samples = annexed(10);
-        let mut bytes = journal_annexed(&samples);
-        let all = frames(&bytes);
-        // The cgroups named with the fifth sample (the newcomer's) and the kills.
-        let cg = *all
+    fn cgroup_annexes_of_format_3_still_apply() {
+        let samples = annexed(2);
+        let mut bytes = header(9).to_vec();
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        let procs = samples[0]
+            .top
+            .processes
             .iter()
-            .filter(|f| f.0 == Kind::Cgroups as u8)
-            .nth(1)
-            .unwrap();
-        let kills = *all.iter().find(|f| f.0 == Kind::OomKills as u8).unwrap();
-        for frame in [cg, kills] {
-            no_postcard(&mut bytes, frame);
+            .map(|p| {
+                let cg = p.cgroup.clone().unwrap();
+                (p.pid, p.start_time.as_unix_micros(), cg)
+            })
+            .collect();
+        bytes.extend_from_slice(&annex::cgroups_frame(procs));
+        let mut cctx = CCtx::create();
+        let mut prev: Vec<u8> = Vec::new();
+        for (i, s) in samples.iter().enumerate() {
+            let raw = encode(&SampleV1::from(s));
+            let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
+            cctx.compress_using_dict(&mut out, &raw, &prev, ZSTD_LEVEL)
+                .unwrap();
+            let kind = if i == 0 { Kind::Key } else { Kind::Delta };
+            encode_frame(kind, &out, &mut bytes);
+            prev = raw;
         }
         let c = read_journal(&bytes).unwrap();
-        assert_eq!((c.samples.len(), c.undecodable), (10, 2));
+        assert_eq!((c.version, c.samples.len(), c.undecodable), (3, 2, 0));
+        for (got, want) in c.samples.iter().zip(&samples) {
+            assert!(want.top.processes.iter().all(|p| p.cgroup.is_some()));
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        }
+    }
+
+    /// An annex that does not decode costs its own data: the samples, with their cgroups and exits, are there.
+    #[test]
+    fn a_damaged_annex_costs_only_its_data() {
+        let mut samples = annexed(10);
+        samples[6].exits = Some(storm_exits(6));
+        let mut bytes = journal_annexed(&samples);
+        let kills = *frames(&bytes)
+            .iter()
+            .find(|f| f.0 == Kind::OomKills as u8)
+            .unwrap();
+        no_postcard(&mut bytes, kills);
+        let c = read_journal(&bytes).unwrap();
+        assert_eq!((c.samples.len(), c.undecodable), (10, 1));
         for (i, (got, want)) in c.samples.iter().zip(&samples).enumerate() {
             assert!(got.oom_kills.is_empty(), "{i}");
-            for (g, w) in got.top.processes.iter().zip(&want.top.processes) {
-                if w.name == "newcomer" {
-                    assert_eq!(g.cgroup, None);
-                } else {
-                    assert_eq!(g.cgroup, w.cgroup, "{i}");
-                }
-            }
+            assert_eq!(got.exits, want.exits, "{i}");
+            let mut want = want.clone();
+            want.oom_kills.clear();
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{i}");
         }
     }
 
@@ -755,7 +793,16 @@ pub(crate) mod tests {
 
     #[test]
     fn keys_bound_what_one_undecodable_record_costs() {
-        let samples = synth(3 * u64::from(KEY_EVERY));
+        let mut samples = synth(3 * u64::from(KEY_EVERY));
+        // Exits in every other record, and a cgroup for every listed process: all of it rides in the records.
+        for (k, s) in samples.iter_mut().enumerate() {
+            if k % 2 == 0 {
+                s.exits = Some(storm_exits(k as u32));
+            }
+            for p in &mut s.top.processes {
+                p.cgroup = Some(format!("/system.slice/{}.service", p.name));
+            }
+        }
         let stop = StopRecord {
             host: "h".into(),
             ts: Timestamp::from_unix_secs(5),
@@ -788,6 +835,11 @@ pub(crate) mod tests {
             .collect();
         let got: Vec<_> = c.samples.iter().map(|s| s.ts).collect();
         assert_eq!(got, want);
+        // What decoded is whole: the records after the next key decode with every value, exits and cgroups too.
+        for got in &c.samples {
+            let want = samples.iter().find(|s| s.ts == got.ts).unwrap();
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+        }
         // A damaged key costs the records up to the next key.
         let mut b = bytes.clone();
         damage(&mut b, f[KEY_EVERY as usize]);
@@ -899,9 +951,6 @@ pub(crate) mod tests {
         for (i, s) in samples.iter().enumerate() {
             let kind = enc.encode(s, &mut payload);
             encode_frame(kind, &payload, &mut bytes);
-            if let Some(e) = &s.exits {
-                encode_frame(Kind::Exits, &enc.exits(e), &mut bytes);
-            }
             if i == 20 {
                 encode_frame(Kind::Stop, &encode(&c.stops[0]), &mut bytes);
             }
@@ -925,9 +974,10 @@ pub(crate) mod tests {
         std::fs::write(out.join("expected.json"), expected.to_string()).unwrap();
     }
 
-    /// What a journal's records cost, by kind, and what other key periods and zstd levels would make of its
-    /// samples: `JOURNAL_BYTES=FILE cargo test -p stabmon-store --lib journal_bytes -- --ignored --nocapture`
-    /// (a journal that `stabmon record` left, or any other), or the synthetic series without it.
+    /// What a journal's records cost, by kind; what the current format makes of its samples at other key periods
+    /// and zstd levels; and what each part of a record costs (the bytes saved when that part is made constant):
+    /// `JOURNAL_BYTES=FILE cargo test -p stabmon-store --lib journal_bytes -- --ignored --nocapture` (a journal
+    /// that `stabmon record` left, or any other), or the synthetic series without it.
     #[test]
     #[ignore = "prints figures for a journal given in JOURNAL_BYTES"]
     fn journal_bytes() {
@@ -942,34 +992,17 @@ pub(crate) mod tests {
                 }
                 // Kind 0 is no frame: the zeros written ahead, which `frames` reads as empty frames.
                 by_kind.remove(&0);
-                for (kind, (n, b)) in &by_kind {
+                let c = read_journal(&bytes).unwrap();
+                let n = c.samples.len().max(1) as f64;
+                println!("format {}, {} samples", c.version, c.samples.len());
+                for (kind, (k, b)) in &by_kind {
                     println!(
-                        "kind {kind}: {n} frames, {b} B, {:.0} B each",
-                        *b as f64 / *n as f64
+                        "kind {kind}: {k} frames, {b} B, {:.0} B each, {:.0} B a sample",
+                        *b as f64 / *k as f64,
+                        *b as f64 / n
                     );
                 }
-                // The exits frames compressed alone and against the one before.
-                let mut cctx = CCtx::create();
-                let (mut alone, mut chained, mut prev) = (0, 0, Vec::new());
-                for (kind, start, len) in frames(&bytes) {
-                    if kind != Kind::Exits as u8 {
-                        continue;
-                    }
-                    let p = &bytes[start..start + len];
-                    let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(len));
-                    cctx.compress_using_dict(&mut out, p, &[], ZSTD_LEVEL)
-                        .unwrap();
-                    alone += out.len() + 9;
-                    out.clear();
-                    cctx.compress_using_dict(&mut out, p, &prev, ZSTD_LEVEL)
-                        .unwrap();
-                    chained += out.len() + 9;
-                    prev = p.to_vec();
-                }
-                println!(
-                    "exits frames compressed alone {alone} B, against the one before {chained} B"
-                );
-                read_journal(&bytes).unwrap().samples
+                c.samples
             }
             Err(_) => stabmon_core::synth::Synth::new(
                 Timestamp::from_unix_secs(1_795_575_600),
@@ -980,46 +1013,164 @@ pub(crate) mod tests {
             .top_n(10)
             .generate(),
         };
-        let n = samples.len();
-        let raw: usize = samples
+        let n = samples.len() as f64;
+        let cost = |samples: &[Sample], key_every: u32, level: i32| {
+            let mut enc = SampleEncoder::tuned(key_every, level);
+            let mut payload = Vec::new();
+            let (mut keys, mut deltas) = ((0, 0), (0, 0));
+            for s in samples {
+                let kind = enc.encode(s, &mut payload);
+                let e = if kind == Kind::Key {
+                    &mut keys
+                } else {
+                    &mut deltas
+                };
+                e.0 += 1;
+                e.1 += payload.len() + 9;
+            }
+            (keys, deltas)
+        };
+        let v1: usize = samples
             .iter()
             .map(|s| encode(&SampleV1::from(s)).len())
             .sum();
         println!(
-            "{n} samples, layout 1 {:.0} B a sample",
-            raw as f64 / n as f64
+            "layout 1 {:.0} B a sample before compression",
+            v1 as f64 / n
         );
-        for key_every in [60, 300, 900] {
-            for level in [9, 15, 19] {
-                let mut enc = SampleEncoder::tuned(key_every, level);
-                let mut payload = Vec::new();
-                let (mut keys, mut deltas, mut exits) = ((0, 0), (0, 0), 0);
+        // Format 3 in the same run: layout 1 against the record before, the exits compressed on their own.
+        let (mut cctx, mut prev, mut v3) = (CCtx::create(), Vec::new(), 0);
+        for (i, s) in samples.iter().enumerate() {
+            let raw = encode(&SampleV1::from(s));
+            let dict: &[u8] = if i % KEY_EVERY as usize == 0 {
+                &[]
+            } else {
+                &prev
+            };
+            let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(raw.len()));
+            cctx.compress_using_dict(&mut out, &raw, dict, ZSTD_LEVEL)
+                .unwrap();
+            v3 += out.len() + 9;
+            if let Some(e) = &s.exits {
+                let raw = encode(&ExitsV1::from(e));
+                out.clear();
+                out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+                cctx.compress_using_dict(&mut out, &raw, &[], ZSTD_LEVEL)
+                    .unwrap();
+                v3 += out.len() + 9;
+            }
+            prev = raw;
+        }
+        println!(
+            "format 3, key every {KEY_EVERY}, level {ZSTD_LEVEL}: {:.0} B a sample (cgroup annexes not counted)",
+            v3 as f64 / n
+        );
+        for key_every in [60, 300] {
+            for level in [9, 15] {
                 let t = std::time::Instant::now();
-                for s in &samples {
-                    let kind = enc.encode(s, &mut payload);
-                    let e = if kind == Kind::Key {
-                        &mut keys
-                    } else {
-                        &mut deltas
-                    };
-                    e.0 += 1;
-                    e.1 += payload.len() + 9;
-                    if let Some(x) = &s.exits {
-                        exits += enc.exits(x).len() + 9;
-                    }
-                }
+                let (keys, deltas) = cost(&samples, key_every, level);
                 println!(
-                    "key every {key_every}, level {level}: {:.0} B a sample (keys {} x {:.0} B, deltas {} x {:.0} B), \
-                     exits {:.0} B a sample, {:.0} us a sample",
-                    (keys.1 + deltas.1) as f64 / n as f64,
+                    "format {}, key every {key_every}, level {level}: {:.0} B a sample (keys {} x {:.0} B, deltas {} x \
+                     {:.0} B), {:.0} us a sample",
+                    crate::journal::JOURNAL_VERSION,
+                    (keys.1 + deltas.1) as f64 / n,
                     keys.0,
                     keys.1 as f64 / keys.0.max(1) as f64,
                     deltas.0,
                     deltas.1 as f64 / deltas.0.max(1) as f64,
-                    exits as f64 / n as f64,
-                    t.elapsed().as_secs_f64() * 1e6 / n as f64
+                    t.elapsed().as_secs_f64() * 1e6 / n
                 );
             }
+        }
+        let total = |samples: &[Sample]| {
+            let (k, d) = cost(samples, KEY_EVERY, ZSTD_LEVEL);
+            (k.1 + d.1) as f64 / n
+        };
+        let all = total(&samples);
+        type Blank = fn(&mut Sample);
+        let parts: [(&str, Blank); 9] = [
+            ("processes' CPU", |s| {
+                for p in &mut s.top.processes {
+                    (p.cpu_pct, p.children_cpu_pct) = (0.0, None);
+                }
+            }),
+            ("processes' memory", |s| {
+                for p in &mut s.top.processes {
+                    (p.rss_bytes, p.virtual_bytes) = (0, 0);
+                }
+            }),
+            ("processes' ranks", |s| {
+                for p in &mut s.top.processes {
+                    (p.cpu_rank, p.rss_rank) = (None, None);
+                }
+            }),
+            ("processes' names, command lines, users, cgroups", |s| {
+                for p in &mut s.top.processes {
+                    p.name.clear();
+                    (p.cmdline, p.user, p.cgroup) = (None, None, None);
+                }
+            }),
+            ("names' totals", |s| {
+                for t in &mut s.top.names {
+                    (t.process_count, t.cpu_pct, t.rss_bytes) = (0, 0.0, 0);
+                    (t.cpu_rank, t.rss_rank) = (None, None);
+                }
+            }),
+            ("system CPU, memory, load, pressure", |s| {
+                s.cpu = stabmon_core::CpuUsage::new(0.0);
+                for c in &mut s.per_core {
+                    *c = stabmon_core::CpuUsage::new(0.0);
+                }
+                s.memory = stabmon_core::Memory::new(0, 0);
+                (s.load, s.pressure, s.process_count) = (None, None, 0);
+            }),
+            ("time, interval, lateness", |s| {
+                s.ts = Timestamp::from_unix_secs(0);
+                (s.interval, s.lateness) = (Duration::ZERO, Duration::ZERO);
+            }),
+            ("exits", |s| s.exits = None),
+            ("latency", |s| s.latency.clear()),
+        ];
+        // What naming each identity once per key interval has to write, before compression.
+        let mut named = std::collections::HashSet::new();
+        let (mut ids, mut strings) = (0, 0);
+        for (i, s) in samples.iter().enumerate() {
+            if i % KEY_EVERY as usize == 0 {
+                named.clear();
+            }
+            for p in &s.top.processes {
+                if named.insert(p.key()) {
+                    ids += 1;
+                    strings += p.name.len()
+                        + [&p.cmdline, &p.user, &p.cgroup]
+                            .iter()
+                            .map(|x| x.as_ref().map_or(0, String::len))
+                            .sum::<usize>();
+                }
+            }
+        }
+        println!(
+            "identities named once per key interval: {:.2} a sample, their strings {:.0} B a sample before \
+             compression",
+            ids as f64 / n,
+            strings as f64 / n
+        );
+        let (ep, en) = samples
+            .iter()
+            .filter_map(|s| s.exits.as_ref())
+            .fold((0, 0), |(p, m), e| {
+                (p + e.processes.len(), m + e.names.len())
+            });
+        println!(
+            "exits: {:.1} processes and {:.1} names a sample",
+            ep as f64 / n,
+            en as f64 / n
+        );
+        println!("a sample in all {all:.0} B; each part costs:");
+        for (name, blank) in parts {
+            let mut v = samples.clone();
+            v.iter_mut().for_each(blank);
+            println!("  {name}: {:.0} B", all - total(&v));
         }
     }
 

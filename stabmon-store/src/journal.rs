@@ -19,13 +19,17 @@
 //!   skips it.
 //! - format 3: as format 2, with each kind-5 frame (a sample's exits) zstd-compressed on its own: exits are new
 //!   processes each second, and their layout was over half of a busy machine's journal.
+//! - format 4: kinds 3 and 4 as in format 2, in record layout 2 (`codec/layout2.rs`), which holds the sample's
+//!   exits (no kind-5 frames) and its processes' cgroups (no kind-17 annexes), names each listed process once per
+//!   key interval and writes numbers as changes; a delta's dictionary is the names of the processes named since
+//!   the key followed by the previous record's layout-2 bytes.
 //!
 //! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
-//! kills the sample carries; kind 17, the cgroups of the sample's processes whose identity (pid and start time)
-//! this journal has not named before (each journal names them again, so that it decodes on its own). They are
-//! written with their sample in one append, postcard-encoded in layouts of their own (see `codec/annex.rs`), so
-//! a sample record's layout never changes for them, and a reader that does not know them skips them. An annex that
-//! does not decode costs its own data only.
+//! kills the sample carries; kind 17 (formats 1 to 3), the cgroups of the sample's processes whose identity (pid
+//! and start time) this journal has not named before (each journal names them again, so that it decodes on its
+//! own). They are written with their sample in one append, postcard-encoded in layouts of their own (see
+//! `codec/annex.rs`), so a sample record's layout never changes for them, and a reader that does not know them
+//! skips them. An annex that does not decode costs its own data only.
 //!
 //! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
 
@@ -39,7 +43,7 @@ use crate::fsio::{AppendFile, Fs};
 pub(crate) const MAGIC: &[u8; 8] = b"STABMONJ";
 /// The journal format this crate writes; it reads this one and every older one. Bump it when a record's encoding
 /// changes, and add a fixture of the new format next to the old ones.
-pub(crate) const JOURNAL_VERSION: u32 = 3;
+pub(crate) const JOURNAL_VERSION: u32 = 4;
 pub(crate) const HEADER_LEN: usize = 20;
 const FRAME_HEADER_LEN: usize = 9;
 /// No record is this big; a length over it is damage, not a record.
@@ -53,15 +57,16 @@ pub(crate) enum Kind {
     Sample = 1,
     /// The recorder stopped cleanly.
     Stop = 2,
-    /// One sample, compressed on its own (format 2).
+    /// One sample, compressed on its own (formats 2 to 4).
     Key = 3,
-    /// One sample, compressed against the previous one (format 2).
+    /// One sample, compressed against the previous one (formats 2 to 4).
     Delta = 4,
-    /// The exits of the sample of the record before (format 2 plain, format 3 compressed).
+    /// The exits of the sample of the record before (format 2 plain, format 3 compressed; format 4 holds them in
+    /// the sample's record).
     Exits = 5,
     /// The OOM kills the next sample carries (an annex, any format).
     OomKills = 16,
-    /// The cgroups of the next sample's processes first seen in this journal (an annex, any format).
+    /// The cgroups of the next sample's processes first seen in this journal (an annex, formats 1 to 3).
     Cgroups = 17,
 }
 

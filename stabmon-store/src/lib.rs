@@ -341,9 +341,10 @@
 //!   journal, `DIR/_journal/host=<HOST>/<SEQ>.journal`, with one `write(2)` straight to the kernel as soon as
 //!   it is taken. No user-space buffer holds samples back.
 //! - **A power cut loses at most the last `--sync` period** ([`RecorderOptions::sync`], default 1 s): the journal
-//!   is `fdatasync`ed that often (at the default and a 1 s interval, after every sample). Each flush costs the
-//!   device about 12 KiB on ext4 (the records' page and a file-system journal commit), measured at the block
-//!   layer in BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a
+//!   is `fdatasync`ed that often (at the default and a 1 s interval, after every sample). The records go into blocks
+//!   written with zeros and synced ahead of them, so a flush changes no file size: at 1 s it costs the device
+//!   about 5.3 KB on ext4 (the records' page, and ext4's own commit of the file's times every 5 s), measured at
+//!   the block layer in BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a
 //!   power cut. Readers take zeros after the last record for the end of the journal, not damage.
 //! - **A sample is never half-visible**: journal records are framed with their length and a CRC32; a reader
 //!   takes every complete record and stops at a torn one.
@@ -351,10 +352,11 @@
 //!   its records a layout of their own, never the in-memory [`Sample`](stabmon_core::Sample); every format
 //!   ever written is decoded (a committed journal per format is recovered by the tests). Format 2 compresses
 //!   each sample against the previous one (a key record on its own every 60), ~10x fewer bytes than format 1.
-//!   A sample's OOM kills and its processes' cgroups travel in annex records of their own just before it (each
-//!   process's cgroup once per journal file), and its exits in a record of their own just after it, so the
-//!   sample's record layout never changes for them, and an annex or exits record that does not decode costs only
-//!   its own data.
+//!   Format 4, written today, names each listed process (name, command line, user, cgroup) once per key
+//!   interval and refers to it by index after, writes memory and times as changes, and carries the sample's
+//!   exits in its record; a delta is compressed against the names named since the key and the record before.
+//!   One record that does not decode costs at most the records up to the next key. A sample's OOM kills travel
+//!   in an annex record of their own just before it, which costs only its own data if it does not decode.
 //!   A record that does not decode never causes a deletion: what decoded goes to Parquet, the journal is kept as
 //!   `<SEQ>.journal.undecodable` and the count is reported once ([`Notice::SetAside`], [`Recovery::warnings`]).
 //! - **Parquet files are never half-written**: each rotation period (`--rotate`, default one hour) and at a

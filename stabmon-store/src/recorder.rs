@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use stabmon_core::{Sample, Timestamp};
 
-use crate::codec::{AnnexEncoder, SampleEncoder, StopRecord, encode};
+use crate::codec::{SampleEncoder, StopRecord, encode, encode_annexes};
 use crate::error::{Error, io};
 use crate::fsio::{Fs, RealFs};
 use crate::journal::{AppendError, JournalWriter, Kind};
@@ -312,8 +312,6 @@ pub struct FlightRecorder {
     journal: Option<JournalWriter>,
     /// Encodes the samples of the open journal.
     encoder: SampleEncoder,
-    /// Encodes the annexes of the open journal's samples (OOM kills, cgroups).
-    annexes: AnnexEncoder,
     /// The annex frames of the record being written (the buffer kept between samples).
     annex_frames: Vec<u8>,
     /// The host, rotation window and last timestamp of the open journal.
@@ -471,7 +469,6 @@ impl FlightRecorder {
             _lock: lock,
             journal: None,
             encoder: SampleEncoder::new(),
-            annexes: AnnexEncoder::default(),
             annex_frames: Vec::new(),
             journal_host: String::new(),
             journal_window: 0,
@@ -586,7 +583,7 @@ impl FlightRecorder {
             let mut payload = std::mem::take(&mut self.payload);
             let kind = self.encoder.encode(s, &mut payload);
             let mut annex_frames = std::mem::take(&mut self.annex_frames);
-            self.annexes.encode(s, &mut annex_frames);
+            encode_annexes(s, &mut annex_frames);
             let next_in = if s.interval.is_zero() {
                 Duration::from_secs(1)
             } else {
@@ -597,18 +594,8 @@ impl FlightRecorder {
                 break;
             };
             let path = j.path().to_path_buf();
-            // The annexes go before the sample, its exits after it, all in one write.
-            let appended = match &s.exits {
-                Some(e) => {
-                    let exits = self.encoder.exits(e);
-                    j.append_frames(
-                        &annex_frames,
-                        &[(kind, &payload), (Kind::Exits, &exits)],
-                        next_in,
-                    )
-                }
-                None => j.append_frames(&annex_frames, &[(kind, &payload)], next_in),
-            };
+            // The annexes go before the sample (its exits are in its record), in one write.
+            let appended = j.append_frames(&annex_frames, &[(kind, &payload)], next_in);
             self.payload = payload;
             self.annex_frames = annex_frames;
             match appended {
@@ -623,10 +610,9 @@ impl FlightRecorder {
                     }
                 }
                 Err(AppendError::Write(e)) => {
-                    // The record is not in the journal: the next one cannot be a delta against it, and the cgroups
-                    // its annex named are not named in the file.
+                    // The record is not in the journal: the next one cannot be a delta against it, nor refer to
+                    // the processes it named.
                     self.encoder.reset();
-                    self.annexes.reset();
                     self.fail(path, e.to_string(), notices);
                     return;
                 }
@@ -689,7 +675,6 @@ impl FlightRecorder {
         let live_bytes = j.len();
         self.journal = Some(j);
         self.encoder.reset();
-        self.annexes.reset();
         let backlog = self
             .worker
             .send(std::mem::take(&mut self.closed), Some(live), live_bytes);

@@ -1,8 +1,9 @@
 //! The journal's annex records (kinds 16 and 17): what a sample carries beyond record layout 1, written just
-//! before the sample record it belongs to. Their layouts are frozen like layout 1's (postcard, field by field, in
-//! this order, plain types only): never edit these structs; add a new kind when an annex has to hold more.
+//! before the sample record it belongs to (kind 17 only up to format 3). Their layouts are frozen like layout 1's
+//! (postcard, field by field, in this order, plain types only): never edit these structs; add a new kind when an
+//! annex has to hold more.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use stabmon_core::{OomKill, ProcessKey, Sample, Timestamp};
@@ -76,44 +77,26 @@ struct CgroupsV1 {
     procs: Vec<(u32, i64, String)>,
 }
 
-/// Writes a journal's annexes: a sample's OOM kills, and the cgroups of its processes this journal has not named.
-#[derive(Debug, Default)]
-pub(crate) struct AnnexEncoder {
-    named: HashSet<ProcessKey>,
+/// Appends the annex frames of `s` to `out` (cleared first): its OOM kills; empty when it has none. (Journals of
+/// format 3 and older also named the cgroups of the sample's processes in kind-17 annexes; format 4 names them in
+/// the sample's record.)
+pub(crate) fn encode_annexes(s: &Sample, out: &mut Vec<u8>) {
+    out.clear();
+    if !s.oom_kills.is_empty() {
+        let kills = OomKillsV1 {
+            kills: s.oom_kills.iter().map(OomKillV1::from).collect(),
+        };
+        encode_frame(Kind::OomKills, &encode(&kills), out);
+    }
 }
 
-impl AnnexEncoder {
-    /// Forgets what was named: call it for a new journal, and when a record could not be written.
-    pub(crate) fn reset(&mut self) {
-        self.named.clear();
-    }
-
-    /// Appends the annex frames of `s` to `out` (cleared first); empty when it needs none.
-    pub(crate) fn encode(&mut self, s: &Sample, out: &mut Vec<u8>) {
-        out.clear();
-        if !s.oom_kills.is_empty() {
-            let kills = OomKillsV1 {
-                kills: s.oom_kills.iter().map(OomKillV1::from).collect(),
-            };
-            encode_frame(Kind::OomKills, &encode(&kills), out);
-        }
-        let procs: Vec<(u32, i64, String)> = s
-            .top
-            .processes
-            .iter()
-            .filter_map(|p| {
-                let cg = p.cgroup.as_ref()?;
-                self.named
-                    .insert(p.key())
-                    .then(|| (p.pid, p.start_time.as_unix_micros(), cg.clone()))
-            })
-            .collect();
-        if !procs.is_empty() {
-            encode_frame(Kind::Cgroups, &encode(&CgroupsV1 { procs }), out);
-        }
-        // A journal of a long-running recorder names each process once; processes that are gone are forgotten
-        // when the journal rotates.
-    }
+/// A kind-17 frame naming these processes' cgroups (pid, start time in microseconds, cgroup), as formats 1 to 3
+/// wrote it.
+#[cfg(test)]
+pub(crate) fn cgroups_frame(procs: Vec<(u32, i64, String)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_frame(Kind::Cgroups, &encode(&CgroupsV1 { procs }), &mut out);
+    out
 }
 
 /// Reads a journal's annexes and applies them to the samples that follow.

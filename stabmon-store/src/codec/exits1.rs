@@ -39,12 +39,12 @@ struct ExitedProcessV1 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-enum StatusV1 {
+pub(crate) enum StatusV1 {
     Code(i32),
     Signal(i32),
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 

@@ -301,6 +301,14 @@ impl From<&Sample> for SampleV1 {
 }
 
 impl SampleV1 {
+    /// Layout 1 of `s` without its time and its processes: the part of a sample that layout 2 keeps as it is.
+    pub(crate) fn without_time_and_processes(s: &Sample) -> Self {
+        let mut v = SampleV1::from(s);
+        v.ts = 0;
+        v.top.processes.clear();
+        v
+    }
+
     /// The sample; `None` when a value is out of range (a damaged record that still parsed).
     pub(crate) fn into_sample(self) -> Option<Sample> {
         let mut s = Sample::new(Timestamp::from_unix_micros(self.ts), self.host);
