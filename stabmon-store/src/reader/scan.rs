@@ -392,14 +392,21 @@ pub struct HostWindows<'a> {
 }
 
 impl HostWindows<'_> {
-    fn read(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, Error> {
+    fn read(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, Error> {
         let to_excl = to.saturating_add(std::time::Duration::from_micros(1));
         let mut out = Vec::new();
         for s in self
             .reader
             .stream_host(&self.host, Some(from), Some(to_excl))?
         {
-            out.push(s?);
+            let mut s = s?;
+            trim(&mut s);
+            out.push(s);
         }
         Ok(out)
     }
@@ -424,7 +431,16 @@ impl WindowSource for HostWindows<'_> {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
-        self.read(from, to)
+        self.samples_between_trimmed(from, to, &|_| {})
+    }
+
+    fn samples_between_trimmed(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.read(from, to, trim)
             .map_err(|e| stabmon_core::Error::Window {
                 from,
                 to,
@@ -433,6 +449,14 @@ impl WindowSource for HostWindows<'_> {
     }
 
     fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.samples_at_trimmed(instants, &|_| {})
+    }
+
+    fn samples_at_trimmed(
+        &self,
+        instants: &[Timestamp],
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
         let (Some(&first), Some(&last)) = (instants.first(), instants.last()) else {
             return Ok(Vec::new());
         };
@@ -464,7 +488,9 @@ impl WindowSource for HostWindows<'_> {
             .collect();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let read = parallel_map(&chunks, workers, |(seg, chunk, at)| {
-            read_segment_at(seg, *chunk, Some(&micros[at.clone()]))
+            let mut got = read_segment_at(seg, *chunk, Some(&micros[at.clone()]))?;
+            got.iter_mut().for_each(trim);
+            Ok::<_, Error>(got)
         });
         for ((seg, _, _), got) in chunks.iter().zip(read) {
             match got {
@@ -481,7 +507,11 @@ impl WindowSource for HostWindows<'_> {
         out.extend(
             journal
                 .into_iter()
-                .filter(|s| micros.binary_search(&s.ts.as_unix_micros()).is_ok()),
+                .filter(|s| micros.binary_search(&s.ts.as_unix_micros()).is_ok())
+                .map(|mut s| {
+                    trim(&mut s);
+                    s
+                }),
         );
         out.sort_by_key(|s| s.ts);
         out.dedup_by_key(|s| s.ts);
