@@ -23,10 +23,10 @@ pub fn fixed_thresholds(_mmap_bytes: i32, _trim_bytes: i32) -> bool {
     true
 }
 
-/// The thresholds of the commands that read a range (report, incidents, top, mail, serve): blocks of 256 KiB and
-/// more mapped on their own, free heap above 128 KiB (glibc's default) given back. A month's report peaked at 212 MiB with them instead of 244 MiB, for 0.5 s more
-/// system time in 15 s (BENCHMARKS.md, "Reading at any range"). A refusal costs memory, not correctness, so it
-/// is not reported.
+/// The thresholds of the commands that hold a range's columns at once (report, incidents, mail, serve): blocks of
+/// 256 KiB and more mapped on their own, free heap above 128 KiB (glibc's default) given back. A month's report
+/// peaked at 212 MiB with them instead of 244 MiB, for 0.5 s more system time (BENCHMARKS.md, "Reading at any
+/// range"). A refusal costs memory, not correctness, so it is not reported.
 pub fn for_reading() {
     let _ = fixed_thresholds(256 << 10, 128 << 10);
 }
