@@ -528,6 +528,58 @@ mod tests {
     use arrow_array::Array;
     use stabmon_core::synth::Synth;
 
+    /// A trimmed read gives what trimming the whole samples gives, from segments and from a live journal.
+    #[test]
+    fn trimmed_reads_equal_trimming_whole_samples() {
+        use crate::{FlightRecorder, RecorderOptions};
+        use stabmon_core::series::WindowSource;
+        let t0 = Timestamp::from_unix_secs(1_795_564_800);
+        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
+            .count(300)
+            .processes(40)
+            .latency_target("gw", 2.0, 0.5)
+            .generate();
+        let (segments, journal) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut w = StoreWriter::create(segments.path()).unwrap();
+        for s in &samples {
+            w.write(s).unwrap();
+        }
+        w.finish().unwrap();
+        // Kept open, so its samples stay in the journal.
+        let (mut rec, _) = FlightRecorder::open(journal.path(), RecorderOptions::new()).unwrap();
+        for s in &samples {
+            assert!(rec.record(s).is_empty());
+        }
+        let trim = |s: &mut Sample| {
+            s.top.processes.truncate(1);
+            s.per_core.clear();
+        };
+        let trimmed = |mut v: Vec<Sample>| {
+            v.iter_mut().for_each(trim);
+            v
+        };
+        let at: Vec<Timestamp> = [3, 150, 199, 200, 250, 299]
+            .iter()
+            .map(|&i| samples[i].ts)
+            .collect();
+        let (from, to) = (samples[190].ts, samples[210].ts);
+        for dir in [segments.path(), journal.path()] {
+            let reader = StoreReader::open(dir).unwrap();
+            let source = reader.windows(&samples[0].host);
+            let got = source.samples_at_trimmed(&at, &trim).unwrap();
+            assert_eq!(got.len(), at.len(), "{}", dir.display());
+            assert_eq!(got, trimmed(source.samples_at(&at).unwrap()));
+            assert!(
+                got.iter()
+                    .all(|s| s.top.processes.len() <= 1 && s.per_core.is_empty())
+            );
+            let got = source.samples_between_trimmed(from, to, &trim).unwrap();
+            assert_eq!(got.len(), 21, "{}", dir.display());
+            assert_eq!(got, trimmed(source.samples_between(from, to).unwrap()));
+        }
+        drop(rec);
+    }
+
     /// With instants, a schema-5 table decodes only the rows at those times, in every table.
     #[test]
     fn instants_decode_only_their_rows() {
