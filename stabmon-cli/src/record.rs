@@ -17,29 +17,16 @@ fn log(msg: &str) {
     eprintln!("stabmon: {msg}");
 }
 
-/// Keeps the recorder's resident memory to what it uses, under glibc. glibc's malloc raises its mmap threshold
-/// (up to 32 MB) each time a big block is freed, after which big blocks come from the heap, whose freed pages stay
-/// resident and are trimmed only past a threshold that rises with it. The hourly compaction peaked 0.9 MiB
-/// higher for it (the recovery of a real hour's journal) and left ~4 MiB of freed heap resident until the next
-/// one. Fixed thresholds (blocks of 64 KiB and more mapped on their own, free heap above 128 KiB given back)
+/// Keeps the recorder's resident memory to what it uses (see [`crate::malloc`]). The hourly compaction peaked
+/// 0.9 MiB higher without fixed thresholds (the recovery of a real hour's journal) and left ~4 MiB of freed heap
+/// resident until the next one. Blocks of 64 KiB and more mapped on their own, free heap above 128 KiB given back,
 /// cost no system call between compactions (strace, 1,600 processes) and one `mmap` per big block in them
 /// (BENCHMARKS.md, "Recorder: peak memory").
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn lean_malloc() {
-    // SAFETY: mallopt(3) only sets two of the allocator's tuning parameters, under its own lock; the values are
-    // in range and nothing else is required of the caller.
-    let ok = unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 10) == 1
-            && libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10) == 1
-    };
-    if !ok {
+    if !crate::malloc::fixed_thresholds(64 << 10, 128 << 10) {
         log("could not set malloc's thresholds: memory use may be higher after each compaction");
     }
 }
-
-/// Other allocators keep their own policy.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn lean_malloc() {}
 
 pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     lean_malloc();

@@ -679,6 +679,23 @@ impl<S: WindowSource + ?Sized> WindowSource for Dyn<'_, S> {
     fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
         self.0.samples_at(instants)
     }
+
+    fn samples_at_trimmed(
+        &self,
+        instants: &[Timestamp],
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.0.samples_at_trimmed(instants, trim)
+    }
+
+    fn samples_between_trimmed(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.0.samples_between_trimmed(from, to, trim)
+    }
 }
 
 fn write_page<W: Write + ?Sized>(html: &str, out: &mut W) -> Result<(), Error> {

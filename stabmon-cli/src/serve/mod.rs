@@ -9,7 +9,9 @@
 //!   (slowloris is cut off), bodies refused unread (see [`http`]);
 //! - renders: a pool of [`RENDER_WORKERS`] threads behind a queue of [`RENDER_QUEUE`], a cache of recent renders
 //!   ([`CACHE_TTL`]), one render shared by identical requests; beyond capacity 503 with `Retry-After`; ranges
-//!   longer than `--max-range` are refused (a render holds every sample of its range in memory);
+//!   longer than `--max-range` are refused (a render holds its range's columns in memory), and renders run at
+//!   once only while their estimated memory fits in [`render::RENDER_MEMORY_BYTES`] (a page of a month runs
+//!   alone), the heap trimmed after each;
 //! - files: only regular files inside the data directory, no symlinks, no hidden files (see [`files`]).
 //!
 //! The server is std threads over `TcpStream` with hyper's `httparse` parsing the head: tiny_http, the usual
@@ -168,8 +170,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    let renderer = Renderer::start(data, RENDER_WORKERS, RENDER_QUEUE, CACHE_TTL)
-        .context("cannot start the render threads")?;
+    let renderer = Renderer::start(
+        data,
+        RENDER_WORKERS,
+        RENDER_QUEUE,
+        CACHE_TTL,
+        render::RENDER_MEMORY_BYTES,
+    )
+    .context("cannot start the render threads")?;
     let server = Arc::new(Server {
         root,
         token_digest,

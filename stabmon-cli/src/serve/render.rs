@@ -1,13 +1,16 @@
 //! The live view's renders: a fixed pool of worker threads behind a bounded queue, a short-lived cache keyed by
 //! the query, and one render shared by every request for the same view that arrives while it runs.
 //!
+//! Renders share a memory budget: one starts when its estimate (from the coverage of its range) fits beside the
+//! renders running, first come first served, so two pages of a month never hold two months of columns at once.
+//!
 //! Nothing waits without end: when the queue is full the caller is told [`Outcome::Busy`] at once (the server
 //! answers 503 with `Retry-After`), and a caller waits for its render at most the time it is given.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use stabmon_core::Timestamp;
@@ -95,6 +98,114 @@ struct State {
     waiting: HashMap<String, Vec<Sender<Arc<Rendered>>>>,
 }
 
+/// The memory the renders running at once may count on: a render starts only while the estimates of the renders
+/// running and its own fit in it, in the order they came (a render estimated above it runs alone). Two pages of a
+/// month at once would otherwise hold two months of columns.
+pub const RENDER_MEMORY_BYTES: u64 = 192 << 20;
+/// A render's estimated peak heap per sample of its range: its columns, the hover moments' and culprit windows'
+/// samples (a month's report peaks near 85 B a sample of 1 s data), with room.
+const RENDER_BYTES_PER_SAMPLE: u64 = 100;
+/// A render's estimated fixed part (footers, the page being written).
+const RENDER_BASE_BYTES: u64 = 8 << 20;
+
+/// The renders' memory budget ([`RENDER_MEMORY_BYTES`]): a first-come, first-served admission of estimates.
+struct Budget {
+    total: u64,
+    state: Mutex<Admission>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Admission {
+    /// The estimates of the renders running.
+    used: u64,
+    running: usize,
+    /// The next ticket to hand out, and the ticket whose turn it is to start.
+    next: u64,
+    turn: u64,
+}
+
+/// A render's share of the budget, given back (after the heap is trimmed) when dropped.
+struct Permit<'a> {
+    budget: &'a Budget,
+    bytes: u64,
+}
+
+impl Budget {
+    fn new(total: u64) -> Budget {
+        Budget {
+            total,
+            state: Mutex::new(Admission::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Waits until `bytes` fit beside the renders running (or none runs) and every render that asked earlier has
+    /// started.
+    fn admit(&self, bytes: u64) -> Permit<'_> {
+        let mut st = lock(&self.state);
+        let ticket = st.next;
+        st.next += 1;
+        while st.turn != ticket || (st.running > 0 && st.used.saturating_add(bytes) > self.total) {
+            st = match self.changed.wait(st) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+        }
+        st.turn += 1;
+        st.used = st.used.saturating_add(bytes);
+        st.running += 1;
+        self.changed.notify_all();
+        Permit {
+            budget: self,
+            bytes,
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        // What the render freed goes back to the system before the next render starts, so two renders one after
+        // the other on different threads do not each keep a heap of their own.
+        crate::malloc::trim();
+        let mut st = lock(&self.budget.state);
+        st.used = st.used.saturating_sub(self.bytes);
+        st.running -= 1;
+        self.budget.changed.notify_all();
+    }
+}
+
+/// The estimated peak heap of rendering `host` (every host with `None`: the largest) from `from` to `to`: the
+/// samples in the range, from each host's coverage (footers and journal, no sample decoded), assumed evenly
+/// spread between its first and last sample.
+fn estimate(reader: &StoreReader, host: Option<&str>, from: Timestamp, to: Timestamp) -> u64 {
+    let Ok(coverage) = reader.coverage() else {
+        return RENDER_BASE_BYTES;
+    };
+    let samples = coverage
+        .iter()
+        .filter(|c| host.is_none_or(|h| h == c.host))
+        .map(|c| {
+            let all = c.segment_samples.saturating_add(c.journal_samples);
+            let span = c
+                .last
+                .as_unix_micros()
+                .saturating_sub(c.first.as_unix_micros());
+            let lo = from.as_unix_micros().max(c.first.as_unix_micros());
+            let hi = to.as_unix_micros().min(c.last.as_unix_micros());
+            if span <= 0 {
+                return if lo <= hi { all } else { 0 };
+            }
+            let part = (hi.saturating_sub(lo)).clamp(0, span) as f64 / span as f64;
+            (all as f64 * part).ceil() as u64
+        })
+        .max()
+        .unwrap_or(0);
+    samples
+        .saturating_mul(RENDER_BYTES_PER_SAMPLE)
+        .saturating_add(RENDER_BASE_BYTES)
+}
+
 /// The render pool and its cache.
 pub struct Renderer {
     jobs: SyncSender<Job>,
@@ -110,24 +221,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Renderer {
-    /// Starts `workers` render threads over `data` (a directory or a bucket), with room for `queue` views waiting.
+    /// Starts `workers` render threads over `data` (a directory or a bucket), with room for `queue` views waiting,
+    /// running at once only renders whose estimates fit in `memory_bytes` (see [`RENDER_MEMORY_BYTES`]).
     pub fn start(
         data: Data,
         workers: usize,
         queue: usize,
         ttl: Duration,
+        memory_bytes: u64,
     ) -> std::io::Result<Renderer> {
         let (tx, rx) = mpsc::sync_channel::<Job>(queue);
         let rx = Arc::new(Mutex::new(rx));
         let state = Arc::new(Mutex::new(State::default()));
         let data = Arc::new(data);
+        let budget = Arc::new(Budget::new(memory_bytes));
         for i in 0..workers {
             let rx = Arc::clone(&rx);
             let state = Arc::clone(&state);
             let data = Arc::clone(&data);
+            let budget = Arc::clone(&budget);
             std::thread::Builder::new()
                 .name(format!("stabmon-render-{i}"))
-                .spawn(move || worker(&data, &rx, &state, ttl))?;
+                .spawn(move || worker(&data, &budget, &rx, &state, ttl))?;
         }
         Ok(Renderer {
             jobs: tx,
@@ -171,13 +286,19 @@ impl Renderer {
     }
 }
 
-fn worker(data: &Data, rx: &Mutex<Receiver<Job>>, state: &Mutex<State>, ttl: Duration) {
+fn worker(
+    data: &Data,
+    budget: &Budget,
+    rx: &Mutex<Receiver<Job>>,
+    state: &Mutex<State>,
+    ttl: Duration,
+) {
     loop {
         let job = match lock(rx).recv() {
             Ok(j) => j,
             Err(_) => return,
         };
-        let page = Arc::new(render(data, &job.view));
+        let page = Arc::new(render(data, budget, &job.view));
         let mut st = lock(state);
         st.cache.retain(|_, (at, _)| at.elapsed() < ttl);
         if st.cache.len() >= CACHE_ENTRIES
@@ -205,7 +326,7 @@ fn notice(status: u16, page: Notice) -> Rendered {
     }
 }
 
-fn render(data: &Data, view: &View) -> Rendered {
+fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
     let now = Timestamp::now();
     let (from, to) = match view.range(now, &LocalZone::system()) {
         Ok(r) => r,
@@ -231,7 +352,7 @@ fn render(data: &Data, view: &View) -> Rendered {
         }
         Err(stabmon_store::Error::UnknownHost { host, hosts, .. }) => (Some(host), hosts),
         Err(stabmon_store::Error::SeveralHosts { hosts, .. }) => {
-            return index(&reader, view, &hosts, (from, to), now);
+            return index(&reader, budget, view, &hosts, (from, to), now);
         }
         Err(e) => return fail(&e),
     };
@@ -266,6 +387,7 @@ fn render(data: &Data, view: &View) -> Rendered {
     } else {
         (from, to)
     };
+    let _permit = budget.admit(estimate(&reader, Some(&host), from, to));
     let series = match reader.system_series(&host, Some(from), Some(to)) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -302,6 +424,7 @@ fn no_range(view: &View) -> bool {
 /// time, each dropped before the next.
 fn index(
     reader: &StoreReader,
+    budget: &Budget,
     view: &View,
     hosts: &[String],
     (from, to): (Timestamp, Timestamp),
@@ -321,6 +444,8 @@ fn index(
     } else {
         (from, to)
     };
+    // Hosts one at a time: the largest one's estimate.
+    let _permit = budget.admit(estimate(reader, None, from, to));
     let mut sections = Vec::with_capacity(hosts.len());
     for host in hosts {
         let reader = reader.clone().with_host(host.clone());
@@ -351,5 +476,64 @@ fn index(
     Rendered {
         status: 200,
         body: page.into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::Budget;
+    use std::sync::Arc;
+    use std::sync::mpsc::{self, Receiver, Sender};
+    use std::time::Duration;
+
+    /// Asks for `bytes` on a thread of its own, which says when it is admitted and holds the permit until told.
+    fn ask(budget: &Arc<Budget>, bytes: u64) -> (Receiver<()>, Sender<()>) {
+        let (admitted_tx, admitted) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let budget = Arc::clone(budget);
+        std::thread::spawn(move || {
+            let _permit = budget.admit(bytes);
+            admitted_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
+        (admitted, release)
+    }
+
+    const SOON: Duration = Duration::from_secs(30);
+    const A_WHILE: Duration = Duration::from_millis(300);
+
+    /// Renders run at once while their estimates fit; one above the budget runs alone; and a render never jumps
+    /// ahead of one that asked before it.
+    #[test]
+    fn renders_run_together_only_within_the_budget_in_order() {
+        let budget = Arc::new(Budget::new(100));
+        let (a, release_a) = ask(&budget, 40);
+        a.recv_timeout(SOON).unwrap();
+        let (b, release_b) = ask(&budget, 50);
+        b.recv_timeout(SOON).unwrap();
+        // 40 + 50 + 20 is over 100: it waits for one of them.
+        let (c, release_c) = ask(&budget, 20);
+        assert!(c.recv_timeout(A_WHILE).is_err(), "admitted over the budget");
+        release_a.send(()).unwrap();
+        c.recv_timeout(SOON).unwrap();
+        // Above the whole budget: it waits until nothing runs.
+        let (big, release_big) = ask(&budget, 500);
+        assert!(big.recv_timeout(A_WHILE).is_err(), "admitted beside others");
+        // A small one that would fit beside b and c waits behind the big one, which asked first.
+        let (small, release_small) = ask(&budget, 10);
+        assert!(small.recv_timeout(A_WHILE).is_err(), "jumped the queue");
+        release_b.send(()).unwrap();
+        assert!(big.recv_timeout(A_WHILE).is_err(), "admitted beside c");
+        assert!(small.recv_timeout(A_WHILE).is_err(), "jumped the queue");
+        release_c.send(()).unwrap();
+        big.recv_timeout(SOON).unwrap();
+        assert!(
+            small.recv_timeout(A_WHILE).is_err(),
+            "admitted beside the big one"
+        );
+        release_big.send(()).unwrap();
+        small.recv_timeout(SOON).unwrap();
+        release_small.send(()).unwrap();
     }
 }

@@ -579,6 +579,34 @@ pub trait WindowSource {
         }
         Ok(out)
     }
+
+    /// [`samples_between`](Self::samples_between), each sample passed through `trim` as it is read (see
+    /// [`samples_at_trimmed`](Self::samples_at_trimmed)).
+    fn samples_between_trimmed(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, crate::Error> {
+        let mut samples = self.samples_between(from, to)?;
+        samples.iter_mut().for_each(trim);
+        Ok(samples)
+    }
+
+    /// [`samples_at`](Self::samples_at), each sample passed through `trim` as it is read: a caller that keeps only
+    /// part of each sample (a page's hover data) then never holds every instant's whole sample at once.
+    ///
+    /// By default the samples are read with [`samples_at`](Self::samples_at), then trimmed; a store reader trims
+    /// each file's samples as it decodes them.
+    fn samples_at_trimmed(
+        &self,
+        instants: &[Timestamp],
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, crate::Error> {
+        let mut samples = self.samples_at(instants)?;
+        samples.iter_mut().for_each(trim);
+        Ok(samples)
+    }
 }
 
 impl WindowSource for [Sample] {

@@ -17,33 +17,55 @@ fn proc_index(
     i
 }
 
+/// How many of a moment's processes by CPU, then by resident memory, the page shows.
+const MOMENT_TOP_CPU: usize = 3;
+const MOMENT_TOP_RSS: usize = 2;
+
+/// The processes of `s` ranked by CPU (or by resident memory with `by_rss`), best first, as the page lists them.
+fn ranked(s: &Sample, by_rss: bool) -> Vec<&ProcessEntry> {
+    let rank = |p: &ProcessEntry| if by_rss { p.rss_rank } else { p.cpu_rank };
+    let mut v: Vec<&ProcessEntry> = s
+        .top
+        .processes
+        .iter()
+        .filter(|p| rank(p).is_some())
+        .collect();
+    v.sort_by_key(|p| rank(p));
+    v
+}
+
+/// Keeps of a hover moment's sample only what the page reads from it (its system values, time zone, name totals
+/// and the processes it lists), as the sample is read: a month's page reads thousands of moments.
+pub(super) fn trim_moment(s: &mut Sample) {
+    let shown: Vec<(u32, Timestamp)> = ranked(s, false)
+        .into_iter()
+        .take(MOMENT_TOP_CPU)
+        .chain(ranked(s, true).into_iter().take(MOMENT_TOP_RSS))
+        .map(|p| (p.pid, p.start_time))
+        .collect();
+    s.top
+        .processes
+        .retain(|p| shown.contains(&(p.pid, p.start_time)));
+    s.top.processes.shrink_to_fit();
+    s.per_core = Vec::new();
+    s.latency = Vec::new();
+    s.exits = None;
+    s.oom_kills = Vec::new();
+}
+
 pub(super) fn moment(
     s: &Sample,
     procs: &mut Vec<ProcRef>,
     index: &mut HashMap<ProcRef, usize>,
 ) -> Moment {
-    let mut by_cpu: Vec<&ProcessEntry> = s
-        .top
-        .processes
-        .iter()
-        .filter(|p| p.cpu_rank.is_some())
-        .collect();
-    by_cpu.sort_by_key(|p| p.cpu_rank);
-    let mut by_rss: Vec<&ProcessEntry> = s
-        .top
-        .processes
-        .iter()
-        .filter(|p| p.rss_rank.is_some())
-        .collect();
-    by_rss.sort_by_key(|p| p.rss_rank);
-    let top_cpu = by_cpu
-        .iter()
-        .take(3)
+    let top_cpu = ranked(s, false)
+        .into_iter()
+        .take(MOMENT_TOP_CPU)
         .map(|p| (proc_index(procs, index, p), f64::from(p.cpu_pct)))
         .collect();
-    let top_rss = by_rss
-        .iter()
-        .take(2)
+    let top_rss = ranked(s, true)
+        .into_iter()
+        .take(MOMENT_TOP_RSS)
         .map(|p| (proc_index(procs, index, p), p.rss_bytes))
         .collect();
     Moment {
@@ -98,10 +120,12 @@ impl Fetched {
         want.extend(series.ts.first().copied());
         want.sort_unstable();
         want.dedup();
-        let fetched = source.samples_at(&want).map_err(|source| Error::Read {
-            what: format!("the samples at {} instants shown on hover", want.len()),
-            source,
-        })?;
+        let fetched = source
+            .samples_at_trimmed(&want, &trim_moment)
+            .map_err(|source| Error::Read {
+                what: format!("the samples at {} instants shown on hover", want.len()),
+                source,
+            })?;
         Ok(Fetched {
             samples: fetched,
             moment_ts,

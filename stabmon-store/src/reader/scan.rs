@@ -392,14 +392,21 @@ pub struct HostWindows<'a> {
 }
 
 impl HostWindows<'_> {
-    fn read(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, Error> {
+    fn read(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, Error> {
         let to_excl = to.saturating_add(std::time::Duration::from_micros(1));
         let mut out = Vec::new();
         for s in self
             .reader
             .stream_host(&self.host, Some(from), Some(to_excl))?
         {
-            out.push(s?);
+            let mut s = s?;
+            trim(&mut s);
+            out.push(s);
         }
         Ok(out)
     }
@@ -424,7 +431,16 @@ impl WindowSource for HostWindows<'_> {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
-        self.read(from, to)
+        self.samples_between_trimmed(from, to, &|_| {})
+    }
+
+    fn samples_between_trimmed(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.read(from, to, trim)
             .map_err(|e| stabmon_core::Error::Window {
                 from,
                 to,
@@ -433,6 +449,14 @@ impl WindowSource for HostWindows<'_> {
     }
 
     fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
+        self.samples_at_trimmed(instants, &|_| {})
+    }
+
+    fn samples_at_trimmed(
+        &self,
+        instants: &[Timestamp],
+        trim: &(dyn Fn(&mut Sample) + Sync),
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
         let (Some(&first), Some(&last)) = (instants.first(), instants.last()) else {
             return Ok(Vec::new());
         };
@@ -464,7 +488,9 @@ impl WindowSource for HostWindows<'_> {
             .collect();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let read = parallel_map(&chunks, workers, |(seg, chunk, at)| {
-            read_segment_at(seg, *chunk, Some(&micros[at.clone()]))
+            let mut got = read_segment_at(seg, *chunk, Some(&micros[at.clone()]))?;
+            got.iter_mut().for_each(trim);
+            Ok::<_, Error>(got)
         });
         for ((seg, _, _), got) in chunks.iter().zip(read) {
             match got {
@@ -481,7 +507,11 @@ impl WindowSource for HostWindows<'_> {
         out.extend(
             journal
                 .into_iter()
-                .filter(|s| micros.binary_search(&s.ts.as_unix_micros()).is_ok()),
+                .filter(|s| micros.binary_search(&s.ts.as_unix_micros()).is_ok())
+                .map(|mut s| {
+                    trim(&mut s);
+                    s
+                }),
         );
         out.sort_by_key(|s| s.ts);
         out.dedup_by_key(|s| s.ts);
@@ -497,6 +527,58 @@ mod tests {
     use crate::layout::LATENCY;
     use arrow_array::Array;
     use stabmon_core::synth::Synth;
+
+    /// A trimmed read gives what trimming the whole samples gives, from segments and from a live journal.
+    #[test]
+    fn trimmed_reads_equal_trimming_whole_samples() {
+        use crate::{FlightRecorder, RecorderOptions};
+        use stabmon_core::series::WindowSource;
+        let t0 = Timestamp::from_unix_secs(1_795_564_800);
+        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
+            .count(300)
+            .processes(40)
+            .latency_target("gw", 2.0, 0.5)
+            .generate();
+        let (segments, journal) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut w = StoreWriter::create(segments.path()).unwrap();
+        for s in &samples {
+            w.write(s).unwrap();
+        }
+        w.finish().unwrap();
+        // Kept open, so its samples stay in the journal.
+        let (mut rec, _) = FlightRecorder::open(journal.path(), RecorderOptions::new()).unwrap();
+        for s in &samples {
+            assert!(rec.record(s).is_empty());
+        }
+        let trim = |s: &mut Sample| {
+            s.top.processes.truncate(1);
+            s.per_core.clear();
+        };
+        let trimmed = |mut v: Vec<Sample>| {
+            v.iter_mut().for_each(trim);
+            v
+        };
+        let at: Vec<Timestamp> = [3, 150, 199, 200, 250, 299]
+            .iter()
+            .map(|&i| samples[i].ts)
+            .collect();
+        let (from, to) = (samples[190].ts, samples[210].ts);
+        for dir in [segments.path(), journal.path()] {
+            let reader = StoreReader::open(dir).unwrap();
+            let source = reader.windows(&samples[0].host);
+            let got = source.samples_at_trimmed(&at, &trim).unwrap();
+            assert_eq!(got.len(), at.len(), "{}", dir.display());
+            assert_eq!(got, trimmed(source.samples_at(&at).unwrap()));
+            assert!(
+                got.iter()
+                    .all(|s| s.top.processes.len() <= 1 && s.per_core.is_empty())
+            );
+            let got = source.samples_between_trimmed(from, to, &trim).unwrap();
+            assert_eq!(got.len(), 21, "{}", dir.display());
+            assert_eq!(got, trimmed(source.samples_between(from, to).unwrap()));
+        }
+        drop(rec);
+    }
 
     /// With instants, a schema-5 table decodes only the rows at those times, in every table.
     #[test]

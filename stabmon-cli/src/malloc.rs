@@ -1,0 +1,41 @@
+//! The binary's choices for glibc's allocator (a process-wide setting, so here and not in a library). Other
+//! allocators keep their own policy.
+//!
+//! glibc's malloc raises its mmap threshold (up to 32 MB) each time a big block is freed, after which big blocks
+//! come from the heap, whose freed pages stay resident and are trimmed only past a threshold that rises with it.
+//! A fixed threshold maps every block at least that big on its own, given back to the system when freed.
+
+/// Fixes malloc's thresholds: blocks of `mmap_bytes` and more mapped on their own, free heap above `trim_bytes`
+/// given back. False where the allocator refused.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn fixed_thresholds(mmap_bytes: i32, trim_bytes: i32) -> bool {
+    // SAFETY: mallopt(3) only sets two of the allocator's tuning parameters, under its own lock; the values are
+    // in range and nothing else is required of the caller.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap_bytes) == 1
+            && libc::mallopt(libc::M_TRIM_THRESHOLD, trim_bytes) == 1
+    }
+}
+
+/// Other allocators keep their own policy.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn fixed_thresholds(_mmap_bytes: i32, _trim_bytes: i32) -> bool {
+    true
+}
+
+/// The thresholds of the commands that hold a range's columns at once (report, incidents, mail, serve): blocks of
+/// 256 KiB and more mapped on their own, free heap above 128 KiB (glibc's default) given back. A month's report
+/// peaked at 212 MiB with them instead of 244 MiB, for 0.5 s more system time (BENCHMARKS.md, "Reading at any
+/// range"). A refusal costs memory, not correctness, so it is not reported.
+pub fn for_reading() {
+    let _ = fixed_thresholds(256 << 10, 128 << 10);
+}
+
+/// Gives the free memory of every arena back to the system (glibc's `malloc_trim`); nothing elsewhere.
+pub fn trim() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim(3) only releases free memory of the allocator's arenas, under their locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
