@@ -417,3 +417,143 @@ fn retention_keeps_unshipped_segments_past_their_age_unless_the_size_limit_force
         "{text:?}"
     );
 }
+
+/// The `.parquet` files below `dir` (relative path with `/`, bytes), hidden ones left out.
+fn parquet_objects(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap();
+            let rel: Vec<_> = rel.iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+            (rel.join("/"), std::fs::read(&p).unwrap())
+        })
+        .filter(|(rel, _)| {
+            !rel.split('/')
+                .any(|c| c.starts_with('.') || c.starts_with('_'))
+        })
+        .collect()
+}
+
+#[test]
+fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let opts = moto.options();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    record(&dir, "web-1", 3000);
+    let url = "s3://fleet/narrow";
+    ship_dir(&dir, url, &opts).unwrap();
+    let objects = parquet_objects(&dir);
+    let total: u64 = objects.iter().map(|(_, b)| b.len() as u64).sum();
+    let local = StoreReader::open(&dir).unwrap();
+
+    // Listing hosts fetches nothing; coverage fetches the `samples` footers only.
+    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    assert_eq!(reader.hosts(), ["web-1"]);
+    assert_eq!(reader.fetched_bytes(), 0);
+    let cov = reader.coverage().unwrap();
+    let want = local.coverage().unwrap();
+    assert_eq!(format!("{cov:?}"), format!("{want:?}"));
+    let samples_total: u64 = objects
+        .iter()
+        .filter(|(rel, _)| rel.starts_with("samples/"))
+        .map(|(_, b)| b.len() as u64)
+        .sum();
+    let after_coverage = reader.fetched_bytes();
+    assert!(
+        after_coverage > 0 && after_coverage < samples_total,
+        "coverage fetched {after_coverage} bytes of the samples objects' {samples_total}"
+    );
+
+    // A minute: the same samples as the directory's, for fewer bytes than half the objects'.
+    let from = Timestamp::from_unix_secs(T0 + 24 * 3600 + 300);
+    let to = Timestamp::from_unix_secs(T0 + 24 * 3600 + 360);
+    let got = reader.samples(Some(from), Some(to)).unwrap();
+    assert_eq!(got.len(), 60);
+    assert_eq!(got, local.samples(Some(from), Some(to)).unwrap());
+    let narrow = reader.fetched_bytes() - after_coverage;
+    eprintln!("objects {total} B; coverage fetched {after_coverage} B, the minute {narrow} B more");
+    assert!(
+        narrow < total / 2,
+        "a minute fetched {narrow} bytes, the objects hold {total}"
+    );
+    // Read again: nothing new is fetched.
+    let before = reader.fetched_bytes();
+    assert_eq!(reader.samples(Some(from), Some(to)).unwrap(), got);
+    assert_eq!(reader.fetched_bytes(), before);
+    // The whole range: every sample, as the directory has them, and at most each object once.
+    assert_eq!(
+        reader.samples(None, None).unwrap(),
+        local.samples(None, None).unwrap()
+    );
+    assert!(
+        reader.fetched_bytes() <= total,
+        "{} > {total}",
+        reader.fetched_bytes()
+    );
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+}
+
+#[test]
+fn an_object_shorter_than_listed_or_than_its_footer_says_is_an_error_naming_its_url() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let opts = moto.options();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let web = record(&dir, "web-1", 1500);
+    let url = "s3://fleet/changed";
+    ship_dir(&dir, url, &opts).unwrap();
+    let objects = parquet_objects(&dir);
+    let (rel, bytes) = objects
+        .iter()
+        .find(|(rel, _)| rel.starts_with("samples/"))
+        .unwrap();
+    // Replaced through boto3 (which moto depends on), behind stabmon's back.
+    let put = |body: &[u8]| {
+        let file = tmp.path().join("body");
+        std::fs::write(&file, body).unwrap();
+        let script = format!(
+            "import boto3; boto3.client('s3', endpoint_url='{}', aws_access_key_id='testing', \
+             aws_secret_access_key='testing', region_name='us-east-1').put_object(Bucket='fleet', \
+             Key='changed/{rel}', Body=open('{}', 'rb').read())",
+            moto.endpoint,
+            file.display()
+        );
+        let out = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    // Listed whole, then replaced by its first half before it is read.
+    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    put(&bytes[..bytes.len() / 2]);
+    let e = reader.samples(None, None).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("{url}/{rel}")) && e.contains("shorter"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+
+    // Listed as it is, with its footer intact but a part before it gone: skipped with a warning naming its URL,
+    // the other segments still read.
+    let mut cut = bytes[..bytes.len() / 3].to_vec();
+    cut.extend_from_slice(&bytes[bytes.len() / 2..]);
+    put(&cut);
+    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let got = reader.samples(None, None).unwrap();
+    assert!(got.len() < web.len() && !got.is_empty(), "{}", got.len());
+    let warnings = reader.warnings();
+    assert!(
+        warnings.len() == 1 && warnings[0].contains(&format!("{url}/{rel}")),
+        "{warnings:?}"
+    );
+}
