@@ -226,6 +226,8 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
     let start = Timestamp::from_unix_secs(1_795_557_600);
     let at = |s: u64| start.saturating_add(Duration::from_secs(s));
     let url = "s3://fleet/all";
+    // Both hosts in one directory too, for the same answers from it.
+    let both = tmp.path().join("both");
     for (host, hog) in [("web-1", true), ("db-1", false)] {
         let dir = tmp.path().join(host);
         let mut synth = Synth::new(start, Duration::from_secs(1))
@@ -236,10 +238,47 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
             synth = synth.cpu_hog("xmrig", "./xmrig --pool x", at(1200), at(1500), 180.0);
         }
         write_store(&dir, &synth);
+        write_store(&both, &synth);
         let out = run(&env, &["ship", "--data", dir.to_str().unwrap(), url]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
     let range = RANGE;
+
+    // The bucket, read by byte ranges, answers as the directory does.
+    for (command, args) in [
+        ("incidents", &["--all-hosts", "--json"][..]),
+        ("top", &["--all-hosts", "--json"][..]),
+        (
+            "incidents",
+            &[
+                "--all-hosts",
+                "--json",
+                "--from",
+                "2026-11-24T22:15:00Z",
+                "--to",
+                "2026-11-24T22:35:00Z",
+            ][..],
+        ),
+    ] {
+        let range: &[&str] = if args.contains(&"--from") {
+            &[]
+        } else {
+            &range
+        };
+        let answer = |data: &str| {
+            let out = run(
+                &env,
+                &[&[command, "--data", data][..], args, range].concat(),
+            );
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        };
+        assert_eq!(
+            answer(url),
+            answer(both.to_str().unwrap()),
+            "{command} {args:?}"
+        );
+    }
 
     let out = run(
         &env,
