@@ -1,7 +1,10 @@
-//! Object storage through the real binary, against moto on 127.0.0.1: `stabmon ship`, `--data s3://...` for the
-//! reading commands, `record --ship` with an endpoint that fails, and bad URLs.
+//! Object storage through the real binary, against moto on 127.0.0.1 (and Azure's emulator, Azurite, where it is
+//! installed): `stabmon ship`, `--data s3://...` for the reading commands, `record --ship` with an endpoint that
+//! fails, and bad URLs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/azurite.rs"]
+mod azurite;
 #[path = "../../stabmon-store/tests/moto/mod.rs"]
 mod moto;
 #[path = "support/serve.rs"]
@@ -10,6 +13,7 @@ mod server;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use azurite::Azurite;
 use moto::Moto;
 
 fn stabmon(env: &[(String, String)]) -> Command {
@@ -96,22 +100,35 @@ fn fails_in_one_line(env: &[(String, String)], args: &[&str], url: &str, why: &s
 fn shipped_data_reads_back_the_same_and_shipping_twice_uploads_nothing() {
     let Some(moto) = Moto::start() else { return };
     moto.create_bucket("fleet");
-    let env = moto.env();
+    ship_twice_and_read_back(&moto.env(), "s3://fleet/prod");
+}
+
+#[test]
+fn azure_blob_storage_through_azurite_reads_back_the_same() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    azurite.create_container("fleet");
+    ship_twice_and_read_back(&azurite.env(), "az://fleet/prod");
+}
+
+/// Records a few seconds, ships them to `url` twice (the second time nothing is uploaded), and reads them back
+/// from `url` as from the directory: the same dump and incidents.
+fn ship_twice_and_read_back(env: &[(String, String)], url: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let out = record(&dir, &[], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let d = dir.to_str().unwrap();
-    let url = "s3://fleet/prod";
 
-    let out = run(&env, &["ship", "--data", d, url]);
+    let out = run(env, &["ship", "--data", d, url]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
         err.contains(url) && !err.contains(" 0 file(s) uploaded"),
         "{err}"
     );
-    let out = run(&env, &["ship", "--data", d, url]);
+    let out = run(env, &["ship", "--data", d, url]);
     let err = text(&out.stderr);
     assert!(
         out.status.success() && err.contains(" 0 file(s) uploaded"),
@@ -130,7 +147,7 @@ fn shipped_data_reads_back_the_same_and_shipping_twice_uploads_nothing() {
         ],
     ] {
         let local = run(&[], &[cmd.as_slice(), &["--data", d]].concat());
-        let remote = run(&env, &[cmd.as_slice(), &["--data", url]].concat());
+        let remote = run(env, &[cmd.as_slice(), &["--data", url]].concat());
         assert!(local.status.success(), "{}", text(&local.stderr));
         assert!(remote.status.success(), "{cmd:?}: {}", text(&remote.stderr));
         assert!(!local.stdout.is_empty());
