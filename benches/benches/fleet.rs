@@ -273,7 +273,8 @@ mod bench {
 
         // What reads fetch from the bucket: counted by a forwarder between stabmon and moto, for this build and,
         // with `--before PATH`, another one in the same run.
-        let meter = Meter::new(moto.endpoint.trim_start_matches("http://").to_owned());
+        let meter =
+            crate::moto::Forwarder::new(moto.endpoint.trim_start_matches("http://").to_owned());
         let metered: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| match k.as_str() {
@@ -301,7 +302,7 @@ mod bench {
                         .args(range)
                         .args(["--data", "s3://fleet/bench"]);
                     cmd.envs(metered.iter().map(|(k, v)| (k, v)));
-                    let before = meter.bytes();
+                    let before = meter.bytes_back();
                     let done = run_child(cmd);
                     assert_eq!(
                         done.code,
@@ -309,7 +310,7 @@ mod bench {
                         "{} incidents over {what} failed",
                         bin.display()
                     );
-                    bytes = meter.bytes() - before;
+                    bytes = meter.bytes_back() - before;
                     walls.push(done.wall_s);
                     rss = rss.max(done.peak_rss_mib);
                 }
@@ -319,55 +320,6 @@ mod bench {
                     bytes as f64 / 1e6
                 );
             }
-        }
-    }
-
-    /// A TCP forwarder on 127.0.0.1 to `target` that counts the bytes coming back from it.
-    struct Meter {
-        port: u16,
-        down: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    }
-
-    impl Meter {
-        fn new(target: String) -> Meter {
-            use std::io::{Read, Write};
-            use std::sync::atomic::Ordering;
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let port = listener.local_addr().unwrap().port();
-            let down = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let count = std::sync::Arc::clone(&down);
-            std::thread::spawn(move || {
-                for conn in listener.incoming() {
-                    let Ok(client) = conn else { continue };
-                    let Ok(server) = std::net::TcpStream::connect(&target) else {
-                        continue;
-                    };
-                    let (mut c2, mut s2) =
-                        (client.try_clone().unwrap(), server.try_clone().unwrap());
-                    let (mut c, mut s) = (client, server);
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut c, &mut s);
-                        let _ = s.shutdown(std::net::Shutdown::Write);
-                    });
-                    let count = std::sync::Arc::clone(&count);
-                    std::thread::spawn(move || {
-                        let mut buf = vec![0; 64 * 1024];
-                        while let Ok(n) = s2.read(&mut buf) {
-                            if n == 0 || c2.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                            count.fetch_add(n as u64, Ordering::Relaxed);
-                        }
-                        let _ = c2.shutdown(std::net::Shutdown::Write);
-                    });
-                }
-            });
-            Meter { port, down }
-        }
-
-        /// Bytes the target sent so far (HTTP headers included).
-        fn bytes(&self) -> u64 {
-            self.down.load(std::sync::atomic::Ordering::Relaxed)
         }
     }
 }

@@ -12,7 +12,7 @@ use stabmon_core::synth::Synth;
 use stabmon_core::{Sample, Timestamp};
 use stabmon_store::{FlightRecorder, RecorderOptions, StoreReader, ship_dir};
 
-use moto::Moto;
+use moto::{Forwarder, Moto};
 
 const T0: i64 = 1_795_557_600;
 
@@ -184,50 +184,6 @@ fn a_missing_bucket_an_unreachable_endpoint_and_an_unknown_scheme_are_one_line_e
     assert!(!e.contains('\n'), "{e}");
 }
 
-/// A TCP forwarder to `target` on 127.0.0.1 that can be switched off (connections are then closed at once), for
-/// an outage of the endpoint without losing the server's state.
-struct Switch {
-    port: u16,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Switch {
-    fn new(target: String) -> Switch {
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let flag = std::sync::Arc::clone(&up);
-        std::thread::spawn(move || {
-            for conn in listener.incoming().take(10_000) {
-                let Ok(client) = conn else { continue };
-                if !flag.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let Ok(server) = std::net::TcpStream::connect(&target) else {
-                    continue;
-                };
-                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (mut c, mut s) = (client, server);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c, &mut s);
-                    let _ = s.shutdown(std::net::Shutdown::Write);
-                });
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut s2, &mut c2);
-                    let _ = c2.shutdown(std::net::Shutdown::Write);
-                });
-            }
-        });
-        Switch { port, up }
-    }
-
-    fn set(&self, up: bool) {
-        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 /// Polls `cond` for up to 60 s.
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -245,7 +201,7 @@ fn shipping_while_recording_survives_an_outage_and_catches_up_without_duplicates
     use stabmon_store::Shipper;
     let Some(moto) = Moto::start() else { return };
     moto.create_bucket("fleet");
-    let switch = Switch::new(moto.endpoint.trim_start_matches("http://").to_owned());
+    let switch = Forwarder::new(moto.endpoint.trim_start_matches("http://").to_owned());
     let mut via_switch = moto.options();
     for (k, v) in &mut via_switch {
         if k == "aws_endpoint_url" {
@@ -511,27 +467,7 @@ fn an_object_shorter_than_listed_or_than_its_footer_says_is_an_error_naming_its_
         .iter()
         .find(|(rel, _)| rel.starts_with("samples/"))
         .unwrap();
-    // Replaced through boto3 (which moto depends on), behind stabmon's back.
-    let put = |body: &[u8]| {
-        let file = tmp.path().join("body");
-        std::fs::write(&file, body).unwrap();
-        let script = format!(
-            "import boto3; boto3.client('s3', endpoint_url='{}', aws_access_key_id='testing', \
-             aws_secret_access_key='testing', region_name='us-east-1').put_object(Bucket='fleet', \
-             Key='changed/{rel}', Body=open('{}', 'rb').read())",
-            moto.endpoint,
-            file.display()
-        );
-        let out = std::process::Command::new("python3")
-            .args(["-c", &script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let put = |body: &[u8]| moto.put_object("fleet", &format!("changed/{rel}"), body);
 
     // Listed whole, then replaced by its first half before it is read.
     let reader = StoreReader::open_bucket_with(url, &opts).unwrap();

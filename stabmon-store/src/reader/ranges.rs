@@ -15,11 +15,15 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use bytes::Bytes;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
+use parquet::file::statistics::Statistics;
 
 use crate::bucket::Bucket;
 use crate::error::{Error, io};
 use crate::manifest::abs_path;
+
+use super::range::Range as TimeRange;
 
 /// How much of an object's end is fetched for its footer at first; a longer footer is fetched in a second request.
 const FOOTER_GUESS: u64 = 16 * 1024;
@@ -238,6 +242,56 @@ impl ObjectCache {
         gone.sort();
         gone.dedup();
         Ok(gone)
+    }
+
+    /// Fetches, all at once, the column chunks of the row groups of `rels` whose time statistics overlap `range`
+    /// (and of those without statistics), every column: what the reads of that range will decode, in requests of
+    /// their own rather than one round of requests per row group read. Objects whose footer cannot be read are
+    /// left to the reader, which says what is wrong with them.
+    pub(super) fn prefetch_row_groups(
+        self: &Arc<Self>,
+        rels: &[&str],
+        range: TimeRange,
+    ) -> Result<(), Error> {
+        let mut wants: Vec<(&str, Range<u64>)> = Vec::new();
+        for rel in rels {
+            let Some(size) = self.size(rel) else { continue };
+            let input = Input::Object(ObjectRef {
+                cache: Arc::clone(self),
+                rel: (*rel).to_owned(),
+                size,
+            });
+            let Ok(md) = ParquetMetaDataReader::new().parse_and_finish(&input) else {
+                continue;
+            };
+            let ts = md
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .position(|c| c.path().string() == "ts");
+            for rg in md.row_groups() {
+                let span = ts.and_then(|i| match rg.column(i).statistics() {
+                    Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
+                    _ => None,
+                });
+                if span.is_some_and(|(min, max)| !range.overlaps(min, max)) {
+                    continue;
+                }
+                for c in rg.columns() {
+                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+                    let (Ok(start), Ok(len)) =
+                        (u64::try_from(start), u64::try_from(c.compressed_size()))
+                    else {
+                        continue;
+                    };
+                    if start.checked_add(len).is_some_and(|end| end <= size) {
+                        wants.push((rel, start..start + len));
+                    }
+                }
+            }
+        }
+        self.ensure(&wants).map(drop)
     }
 
     /// The local file of `rel` at its listed size (sparse, nothing fetched) when it is not there yet.
@@ -583,8 +637,83 @@ impl Read for InputRead {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::bucket::Patience;
+
+    /// A cache of `budget` bytes over two 10,000-byte objects of a `file://` bucket.
+    fn two_objects(
+        budget: u64,
+    ) -> (
+        tempfile::TempDir,
+        tempfile::TempDir,
+        Arc<ObjectCache>,
+        Vec<Vec<u8>>,
+    ) {
+        let src = tempfile::tempdir().unwrap();
+        let bodies: Vec<Vec<u8>> = (0..2u8)
+            .map(|k| (0..10_000u32).map(|i| (i % 251) as u8 ^ k).collect())
+            .collect();
+        for (k, b) in bodies.iter().enumerate() {
+            std::fs::write(src.path().join(format!("o{k}")), b).unwrap();
+        }
+        let url = format!("file://{}", src.path().display());
+        let bucket = Bucket::open(&url, &[], Patience::Command).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let objects = (0..2).map(|k| (format!("o{k}"), 10_000));
+        let cache = ObjectCache::new(bucket, root.path(), objects, budget);
+        (src, root, cache, bodies)
+    }
+
+    #[test]
+    fn reads_fetch_only_what_is_missing_and_the_budget_empties_the_least_recently_used() {
+        let (_src, root, cache, bodies) = two_objects(6_000);
+        assert_eq!(cache.read("o0", 100, 50).unwrap(), bodies[0][100..150]);
+        assert_eq!(cache.fetched(), 50);
+        assert_eq!(cache.read("o0", 120, 10).unwrap(), bodies[0][120..130]);
+        assert_eq!(cache.fetched(), 50, "present: nothing fetched");
+        // A read past what is present fetches only the rest.
+        assert_eq!(cache.read("o0", 100, 5_000).unwrap(), bodies[0][100..5_100]);
+        assert_eq!(cache.fetched(), 5_000);
+        // The local file has the object's size; what was not fetched is a hole of zeros.
+        let local = root.path().join("o0");
+        assert_eq!(std::fs::metadata(&local).unwrap().len(), 10_000);
+        // The other object pushes the cache over its budget: the first is emptied, still there at its size.
+        assert_eq!(cache.read("o1", 0, 4_000).unwrap(), bodies[1][..4_000]);
+        assert_eq!(lock(&cache.state).bytes, 4_000);
+        assert!(std::fs::read(&local).unwrap().iter().all(|b| *b == 0));
+        // Read again, it is fetched again, and right.
+        assert_eq!(cache.read("o0", 9_000, 1_000).unwrap(), bodies[0][9_000..]);
+        assert_eq!(cache.fetched(), 10_000);
+        // A streaming read takes the fetched run, then fetches where nothing is.
+        let mut r = Input::Object(ObjectRef {
+            cache: Arc::clone(&cache),
+            rel: "o0".into(),
+            size: 10_000,
+        })
+        .get_read(9_990)
+        .unwrap();
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, bodies[0][9_990..]);
+    }
+
+    #[test]
+    fn reads_beyond_the_listed_size_or_of_an_object_shorter_than_listed_are_errors_naming_it() {
+        let (src, _root, cache, _) = two_objects(1 << 20);
+        let e = cache.read("o0", 9_990, 20).unwrap_err().to_string();
+        assert!(
+            e.contains("/o0") && e.contains("listed at 10000 bytes"),
+            "{e}"
+        );
+        std::fs::write(src.path().join("o1"), b"short").unwrap();
+        let e = cache.read("o1", 0, 100).unwrap_err().to_string();
+        assert!(e.contains("/o1") && e.contains("shorter"), "{e}");
+        std::fs::remove_file(src.path().join("o1")).unwrap();
+        let e = cache.read("o1", 0, 100).unwrap_err().to_string();
+        assert!(e.contains("/o1") && e.contains("gone"), "{e}");
+    }
 
     fn entry(present: &[Range<u64>]) -> Entry {
         Entry {
