@@ -78,6 +78,14 @@ struct Entry {
     present: Vec<Range<u64>>,
     /// When last read.
     tick: u64,
+    /// Its row groups as its footer describes them, once parsed.
+    groups: Option<Arc<[Group]>>,
+}
+
+/// A row group: its first and last `ts` where the footer has them, and the byte ranges of its column chunks.
+struct Group {
+    span: Option<(i64, i64)>,
+    chunks: Vec<Range<u64>>,
 }
 
 impl Entry {
@@ -154,6 +162,7 @@ impl ObjectCache {
                     size,
                     present: Vec::new(),
                     tick: 0,
+                    groups: None,
                 };
                 (rel, entry)
             })
@@ -255,43 +264,64 @@ impl ObjectCache {
     ) -> Result<(), Error> {
         let mut wants: Vec<(&str, Range<u64>)> = Vec::new();
         for rel in rels {
-            let Some(size) = self.size(rel) else { continue };
-            let input = Input::Object(ObjectRef {
-                cache: Arc::clone(self),
-                rel: (*rel).to_owned(),
-                size,
-            });
-            let Ok(md) = ParquetMetaDataReader::new().parse_and_finish(&input) else {
+            let Some(groups) = self.groups(rel) else {
                 continue;
             };
-            let ts = md
-                .file_metadata()
-                .schema_descr()
-                .columns()
-                .iter()
-                .position(|c| c.path().string() == "ts");
-            for rg in md.row_groups() {
-                let span = ts.and_then(|i| match rg.column(i).statistics() {
-                    Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
-                    _ => None,
-                });
-                if span.is_some_and(|(min, max)| !range.overlaps(min, max)) {
-                    continue;
-                }
-                for c in rg.columns() {
-                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
-                    let (Ok(start), Ok(len)) =
-                        (u64::try_from(start), u64::try_from(c.compressed_size()))
-                    else {
-                        continue;
-                    };
-                    if start.checked_add(len).is_some_and(|end| end <= size) {
-                        wants.push((rel, start..start + len));
-                    }
+            for g in groups.iter() {
+                if g.span.is_none_or(|(min, max)| range.overlaps(min, max)) {
+                    wants.extend(g.chunks.iter().map(|c| (*rel, c.clone())));
                 }
             }
         }
         self.ensure(&wants).map(drop)
+    }
+
+    /// The row groups of `rel`, from its footer (parsed once, kept); `None` where the footer cannot be read.
+    fn groups(self: &Arc<Self>, rel: &str) -> Option<Arc<[Group]>> {
+        let size = {
+            let st = lock(&self.state);
+            let e = st.objects.get(rel)?;
+            if let Some(g) = &e.groups {
+                return Some(Arc::clone(g));
+            }
+            e.size
+        };
+        let input = Input::Object(ObjectRef {
+            cache: Arc::clone(self),
+            rel: rel.to_owned(),
+            size,
+        });
+        let md = ParquetMetaDataReader::new().parse_and_finish(&input).ok()?;
+        let ts = md
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == "ts");
+        let groups: Arc<[Group]> = md
+            .row_groups()
+            .iter()
+            .map(|rg| Group {
+                span: ts.and_then(|i| match rg.column(i).statistics() {
+                    Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
+                    _ => None,
+                }),
+                chunks: rg
+                    .columns()
+                    .iter()
+                    .filter_map(|c| {
+                        let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+                        let start = u64::try_from(start).ok()?;
+                        let end = start.checked_add(u64::try_from(c.compressed_size()).ok()?)?;
+                        (end <= size).then_some(start..end)
+                    })
+                    .collect(),
+            })
+            .collect();
+        if let Some(e) = lock(&self.state).objects.get_mut(rel) {
+            e.groups = Some(Arc::clone(&groups));
+        }
+        Some(groups)
     }
 
     /// The local file of `rel` at its listed size (sparse, nothing fetched) when it is not there yet.
@@ -720,6 +750,7 @@ mod tests {
             size: 1000,
             present: present.to_vec(),
             tick: 0,
+            groups: None,
         }
     }
 
