@@ -6,8 +6,13 @@
 //!
 //! ```text
 //! cargo build --release -p stabmon-cli
-//! cargo bench -p stabmon-benches --bench fleet -- --hosts 100 [--keep DIR] [--stabmon PATH] [--runs 3]
+//! cargo bench -p stabmon-benches --bench fleet -- --hosts 100 [--keep DIR] [--stabmon PATH] [--runs 3] \
+//!     [--before PATH]
 //! ```
+//!
+//! Last, `incidents --all-hosts` reads an hour and the whole day from S3 through a forwarder that counts the bytes
+//! moto sends back (HTTP headers included); `--before PATH` runs another `stabmon` binary (an older build) the
+//! same way in the same run, for a comparison measured side by side.
 //!
 //! `--keep DIR` writes the store there once and reuses it. The S3 part needs `python3 -m moto.server`
 //! (`pip install 'moto[server]'`) and DuckDB `python3 -c 'import duckdb'`; each is skipped with the reason printed
@@ -97,6 +102,13 @@ mod bench {
     ];
 
     /// `stabmon ARGS --data DATA` over the day, `runs` times: median wall, max peak RSS, the last stdout.
+    const HOUR: [&str; 4] = [
+        "--from",
+        "2026-11-02T12:00:00Z",
+        "--to",
+        "2026-11-02T13:00:00Z",
+    ];
+
     fn time_stabmon(
         stabmon: &Path,
         args: &[&str],
@@ -258,6 +270,57 @@ mod bench {
             runs,
             &page,
         );
+
+        // What reads fetch from the bucket: counted by a forwarder between stabmon and moto, for this build and,
+        // with `--before PATH`, another one in the same run.
+        let meter =
+            crate::moto::Forwarder::new(moto.endpoint.trim_start_matches("http://").to_owned());
+        let metered: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| match k.as_str() {
+                "AWS_ENDPOINT_URL" => (k.clone(), format!("http://127.0.0.1:{}", meter.port)),
+                _ => (k.clone(), v.clone()),
+            })
+            .collect();
+        let mut builds = vec![("this build".to_owned(), stabmon.clone())];
+        if let Some(before) = arg(&args, "--before") {
+            builds.insert(0, ("--before".to_owned(), PathBuf::from(before)));
+        }
+        println!();
+        println!(
+            "| s3:// (moto), `incidents --all-hosts --json` | build | wall | peak RSS | fetched |"
+        );
+        println!("|---|---|---|---|---|");
+        for (what, range) in [("1 hour", HOUR), ("the day", DAY)] {
+            for (name, bin) in &builds {
+                let mut walls = Vec::new();
+                let mut rss: f64 = 0.0;
+                let mut bytes = 0;
+                for _ in 0..runs {
+                    let mut cmd = Command::new(bin);
+                    cmd.args(["incidents", "--all-hosts", "--json"])
+                        .args(range)
+                        .args(["--data", "s3://fleet/bench"]);
+                    cmd.envs(metered.iter().map(|(k, v)| (k, v)));
+                    let before = meter.bytes_back();
+                    let done = run_child(cmd);
+                    assert_eq!(
+                        done.code,
+                        0,
+                        "{} incidents over {what} failed",
+                        bin.display()
+                    );
+                    bytes = meter.bytes_back() - before;
+                    walls.push(done.wall_s);
+                    rss = rss.max(done.peak_rss_mib);
+                }
+                println!(
+                    "| {what} | {name} | {:.2} s | {rss:.0} MiB | {:.1} MB |",
+                    median(walls),
+                    bytes as f64 / 1e6
+                );
+            }
+        }
     }
 }
 

@@ -1,7 +1,10 @@
-//! Object storage through the real binary, against moto on 127.0.0.1: `stabmon ship`, `--data s3://...` for the
-//! reading commands, `record --ship` with an endpoint that fails, and bad URLs.
+//! Object storage through the real binary, against moto on 127.0.0.1 (and Azure's emulator, Azurite, where it is
+//! installed): `stabmon ship`, `--data s3://...` for the reading commands, `record --ship` with an endpoint that
+//! fails, and bad URLs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/azurite.rs"]
+mod azurite;
 #[path = "../../stabmon-store/tests/moto/mod.rs"]
 mod moto;
 #[path = "support/serve.rs"]
@@ -10,6 +13,7 @@ mod server;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use azurite::Azurite;
 use moto::Moto;
 
 fn stabmon(env: &[(String, String)]) -> Command {
@@ -96,22 +100,35 @@ fn fails_in_one_line(env: &[(String, String)], args: &[&str], url: &str, why: &s
 fn shipped_data_reads_back_the_same_and_shipping_twice_uploads_nothing() {
     let Some(moto) = Moto::start() else { return };
     moto.create_bucket("fleet");
-    let env = moto.env();
+    ship_twice_and_read_back(&moto.env(), "s3://fleet/prod");
+}
+
+#[test]
+fn azure_blob_storage_through_azurite_reads_back_the_same() {
+    let Some(azurite) = Azurite::start() else {
+        return;
+    };
+    azurite.create_container("fleet");
+    ship_twice_and_read_back(&azurite.env(), "az://fleet/prod");
+}
+
+/// Records a few seconds, ships them to `url` twice (the second time nothing is uploaded), and reads them back
+/// from `url` as from the directory: the same dump and incidents.
+fn ship_twice_and_read_back(env: &[(String, String)], url: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
     let out = record(&dir, &[], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let d = dir.to_str().unwrap();
-    let url = "s3://fleet/prod";
 
-    let out = run(&env, &["ship", "--data", d, url]);
+    let out = run(env, &["ship", "--data", d, url]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
         err.contains(url) && !err.contains(" 0 file(s) uploaded"),
         "{err}"
     );
-    let out = run(&env, &["ship", "--data", d, url]);
+    let out = run(env, &["ship", "--data", d, url]);
     let err = text(&out.stderr);
     assert!(
         out.status.success() && err.contains(" 0 file(s) uploaded"),
@@ -130,7 +147,7 @@ fn shipped_data_reads_back_the_same_and_shipping_twice_uploads_nothing() {
         ],
     ] {
         let local = run(&[], &[cmd.as_slice(), &["--data", d]].concat());
-        let remote = run(&env, &[cmd.as_slice(), &["--data", url]].concat());
+        let remote = run(env, &[cmd.as_slice(), &["--data", url]].concat());
         assert!(local.status.success(), "{}", text(&local.stderr));
         assert!(remote.status.success(), "{cmd:?}: {}", text(&remote.stderr));
         assert!(!local.stdout.is_empty());
@@ -226,6 +243,8 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
     let start = Timestamp::from_unix_secs(1_795_557_600);
     let at = |s: u64| start.saturating_add(Duration::from_secs(s));
     let url = "s3://fleet/all";
+    // Both hosts in one directory too, for the same answers from it.
+    let both = tmp.path().join("both");
     for (host, hog) in [("web-1", true), ("db-1", false)] {
         let dir = tmp.path().join(host);
         let mut synth = Synth::new(start, Duration::from_secs(1))
@@ -236,10 +255,47 @@ fn incidents_across_all_hosts_of_a_bucket_in_one_table() {
             synth = synth.cpu_hog("xmrig", "./xmrig --pool x", at(1200), at(1500), 180.0);
         }
         write_store(&dir, &synth);
+        write_store(&both, &synth);
         let out = run(&env, &["ship", "--data", dir.to_str().unwrap(), url]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
     let range = RANGE;
+
+    // The bucket, read by byte ranges, answers as the directory does.
+    for (command, args) in [
+        ("incidents", &["--all-hosts", "--json"][..]),
+        ("top", &["--all-hosts", "--json"][..]),
+        (
+            "incidents",
+            &[
+                "--all-hosts",
+                "--json",
+                "--from",
+                "2026-11-24T22:15:00Z",
+                "--to",
+                "2026-11-24T22:35:00Z",
+            ][..],
+        ),
+    ] {
+        let range: &[&str] = if args.contains(&"--from") {
+            &[]
+        } else {
+            &range
+        };
+        let answer = |data: &str| {
+            let out = run(
+                &env,
+                &[&[command, "--data", data][..], args, range].concat(),
+            );
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        };
+        assert_eq!(
+            answer(url),
+            answer(both.to_str().unwrap()),
+            "{command} {args:?}"
+        );
+    }
 
     let out = run(
         &env,

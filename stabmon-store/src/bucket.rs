@@ -9,7 +9,6 @@
 //! `object_store` builders' `from_env` reads them.
 
 use std::future::Future;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -249,34 +248,48 @@ impl Bucket {
         Ok(out)
     }
 
-    /// Downloads objects into `dir` (at their relative paths), eight at a time. `false` for one that is gone.
-    pub(crate) fn download(&self, rels: &[String], dir: &Path) -> Result<Vec<bool>, Error> {
-        let jobs = rels
-            .iter()
-            .map(|rel| Ok((self.path(rel)?, self.object_url(rel), dir.join(rel))))
-            .collect::<Result<Vec<(ObjPath, String, std::path::PathBuf)>, Error>>()?;
+    /// Fetches byte ranges of objects (object relative path and range), sixteen requests at a time: each range's
+    /// bytes, or `None` for an object that is gone. An object shorter than a range (changed since it was listed,
+    /// or a footer that claims more than there is) is an error naming its URL.
+    pub(crate) fn get_ranges(
+        &self,
+        jobs: Vec<(String, std::ops::Range<u64>)>,
+    ) -> Result<Vec<Option<bytes::Bytes>>, Error> {
+        let jobs = jobs
+            .into_iter()
+            .map(|(rel, range)| Ok((self.path(&rel)?, self.object_url(&rel), range)))
+            .collect::<Result<Vec<(ObjPath, String, std::ops::Range<u64>)>, Error>>()?;
         let store = Arc::clone(&self.store);
         self.run(async move {
-            let results: Vec<Result<bool, Error>> = futures_util::stream::iter(jobs)
-                .map(|(path, url, local)| {
-                    let store = Arc::clone(&store);
-                    async move {
-                        let got = match store.get(&path).await {
-                            Ok(g) => g,
-                            Err(object_store::Error::NotFound { .. }) => return Ok(false),
-                            Err(e) => return Err(error(&url, &e)),
-                        };
-                        let bytes = got.bytes().await.map_err(|e| error(&url, &e))?;
-                        if let Some(parent) = local.parent() {
-                            std::fs::create_dir_all(parent).map_err(io(parent))?;
+            let results: Vec<Result<Option<bytes::Bytes>, Error>> =
+                futures_util::stream::iter(jobs)
+                    .map(|(path, url, range)| {
+                        let store = Arc::clone(&store);
+                        async move {
+                            let want = range.end - range.start;
+                            let bytes = match store.get_range(&path, range.clone()).await {
+                                Ok(b) => b,
+                                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                                Err(e) => return Err(error(&url, &e)),
+                            };
+                            if bytes.len() as u64 != want {
+                                return Err(Error::Remote {
+                                    url,
+                                    reason: format!(
+                                        "asked for bytes {}..{}, got {} bytes: the object is shorter than \
+                                         listed or than its footer says (changed since it was listed, or damaged)",
+                                        range.start,
+                                        range.end,
+                                        bytes.len()
+                                    ),
+                                });
+                            }
+                            Ok(Some(bytes))
                         }
-                        std::fs::write(&local, &bytes).map_err(io(&local))?;
-                        Ok(true)
-                    }
-                })
-                .buffered(8)
-                .collect()
-                .await;
+                    })
+                    .buffered(16)
+                    .collect()
+                    .await;
             results.into_iter().collect()
         })
     }

@@ -28,6 +28,7 @@ mod names;
 mod oom_kills;
 mod processes;
 mod range;
+mod ranges;
 mod samples;
 mod scan;
 mod segment;
@@ -163,10 +164,25 @@ impl StoreReader {
     }
 
     fn warn(&self, path: &Path, e: &Error) {
+        let shown = self.shown(path);
         let mut w = self.lock_warnings();
         if w.seen.insert(path.to_path_buf()) {
-            w.list.push(format!("skipped {}: {e}", path.display()));
+            w.list.push(format!("skipped {shown}: {e}"));
         }
+    }
+
+    /// A file for messages: of a remote store its URL rather than its local copy.
+    fn shown(&self, path: &Path) -> String {
+        if let Some(r) = &self.remote
+            && let Ok(rel) = path.strip_prefix(r.dir.path())
+        {
+            let parts: Vec<_> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect();
+            return format!("{}/{}", r.url, parts.join("/"));
+        }
+        path.display().to_string()
     }
 
     /// When recorders stopped cleanly (from the manifest and the journals), for a host or all, sorted. A gap in
@@ -201,6 +217,19 @@ impl StoreReader {
     pub fn with_host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
         self
+    }
+
+    /// Bytes this reader and its clones fetched so far from the server or bucket it reads (`0` for a local
+    /// directory): from a bucket the byte ranges requested, from a served directory the files downloaded.
+    pub fn fetched_bytes(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        match self.remote.as_deref() {
+            None => 0,
+            Some(r) => match &r.source {
+                url::Source::Bucket { cache, .. } => cache.fetched(),
+                url::Source::Http { .. } => r.http_bytes.load(Ordering::Relaxed),
+            },
+        }
     }
 
     /// The path this reader was opened on.

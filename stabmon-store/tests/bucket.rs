@@ -12,7 +12,7 @@ use stabmon_core::synth::Synth;
 use stabmon_core::{Sample, Timestamp};
 use stabmon_store::{FlightRecorder, RecorderOptions, StoreReader, ship_dir};
 
-use moto::Moto;
+use moto::{Forwarder, Moto};
 
 const T0: i64 = 1_795_557_600;
 
@@ -184,50 +184,6 @@ fn a_missing_bucket_an_unreachable_endpoint_and_an_unknown_scheme_are_one_line_e
     assert!(!e.contains('\n'), "{e}");
 }
 
-/// A TCP forwarder to `target` on 127.0.0.1 that can be switched off (connections are then closed at once), for
-/// an outage of the endpoint without losing the server's state.
-struct Switch {
-    port: u16,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Switch {
-    fn new(target: String) -> Switch {
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let flag = std::sync::Arc::clone(&up);
-        std::thread::spawn(move || {
-            for conn in listener.incoming().take(10_000) {
-                let Ok(client) = conn else { continue };
-                if !flag.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let Ok(server) = std::net::TcpStream::connect(&target) else {
-                    continue;
-                };
-                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (mut c, mut s) = (client, server);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut c, &mut s);
-                    let _ = s.shutdown(std::net::Shutdown::Write);
-                });
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut s2, &mut c2);
-                    let _ = c2.shutdown(std::net::Shutdown::Write);
-                });
-            }
-        });
-        Switch { port, up }
-    }
-
-    fn set(&self, up: bool) {
-        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 /// Polls `cond` for up to 60 s.
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -245,7 +201,7 @@ fn shipping_while_recording_survives_an_outage_and_catches_up_without_duplicates
     use stabmon_store::Shipper;
     let Some(moto) = Moto::start() else { return };
     moto.create_bucket("fleet");
-    let switch = Switch::new(moto.endpoint.trim_start_matches("http://").to_owned());
+    let switch = Forwarder::new(moto.endpoint.trim_start_matches("http://").to_owned());
     let mut via_switch = moto.options();
     for (k, v) in &mut via_switch {
         if k == "aws_endpoint_url" {
@@ -415,5 +371,125 @@ fn retention_keeps_unshipped_segments_past_their_age_unless_the_size_limit_force
         text.iter()
             .any(|n| n.contains("not yet shipped") && n.contains("size limit")),
         "{text:?}"
+    );
+}
+
+/// The `.parquet` files below `dir` (relative path with `/`, bytes), hidden ones left out.
+fn parquet_objects(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap();
+            let rel: Vec<_> = rel.iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+            (rel.join("/"), std::fs::read(&p).unwrap())
+        })
+        .filter(|(rel, _)| {
+            !rel.split('/')
+                .any(|c| c.starts_with('.') || c.starts_with('_'))
+        })
+        .collect()
+}
+
+#[test]
+fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let opts = moto.options();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    record(&dir, "web-1", 3000);
+    let url = "s3://fleet/narrow";
+    ship_dir(&dir, url, &opts).unwrap();
+    let objects = parquet_objects(&dir);
+    let total: u64 = objects.iter().map(|(_, b)| b.len() as u64).sum();
+    let local = StoreReader::open(&dir).unwrap();
+
+    // Listing hosts fetches nothing; coverage fetches the `samples` footers only.
+    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    assert_eq!(reader.hosts(), ["web-1"]);
+    assert_eq!(reader.fetched_bytes(), 0);
+    let cov = reader.coverage().unwrap();
+    let want = local.coverage().unwrap();
+    assert_eq!(format!("{cov:?}"), format!("{want:?}"));
+    let samples_total: u64 = objects
+        .iter()
+        .filter(|(rel, _)| rel.starts_with("samples/"))
+        .map(|(_, b)| b.len() as u64)
+        .sum();
+    let after_coverage = reader.fetched_bytes();
+    assert!(
+        after_coverage > 0 && after_coverage < samples_total,
+        "coverage fetched {after_coverage} bytes of the samples objects' {samples_total}"
+    );
+
+    // A minute: the same samples as the directory's, for fewer bytes than half the objects'.
+    let from = Timestamp::from_unix_secs(T0 + 24 * 3600 + 300);
+    let to = Timestamp::from_unix_secs(T0 + 24 * 3600 + 360);
+    let got = reader.samples(Some(from), Some(to)).unwrap();
+    assert_eq!(got.len(), 60);
+    assert_eq!(got, local.samples(Some(from), Some(to)).unwrap());
+    let narrow = reader.fetched_bytes() - after_coverage;
+    eprintln!("objects {total} B; coverage fetched {after_coverage} B, the minute {narrow} B more");
+    assert!(
+        narrow < total / 2,
+        "a minute fetched {narrow} bytes, the objects hold {total}"
+    );
+    // Read again: nothing new is fetched.
+    let before = reader.fetched_bytes();
+    assert_eq!(reader.samples(Some(from), Some(to)).unwrap(), got);
+    assert_eq!(reader.fetched_bytes(), before);
+    // The whole range: every sample, as the directory has them, and at most each object once.
+    assert_eq!(
+        reader.samples(None, None).unwrap(),
+        local.samples(None, None).unwrap()
+    );
+    assert!(
+        reader.fetched_bytes() <= total,
+        "{} > {total}",
+        reader.fetched_bytes()
+    );
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+}
+
+#[test]
+fn an_object_shorter_than_listed_or_than_its_footer_says_is_an_error_naming_its_url() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create_bucket("fleet");
+    let opts = moto.options();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let web = record(&dir, "web-1", 1500);
+    let url = "s3://fleet/changed";
+    ship_dir(&dir, url, &opts).unwrap();
+    let objects = parquet_objects(&dir);
+    let (rel, bytes) = objects
+        .iter()
+        .find(|(rel, _)| rel.starts_with("samples/"))
+        .unwrap();
+    let put = |body: &[u8]| moto.put_object("fleet", &format!("changed/{rel}"), body);
+
+    // Listed whole, then replaced by its first half before it is read.
+    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    put(&bytes[..bytes.len() / 2]);
+    let e = reader.samples(None, None).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("{url}/{rel}")) && e.contains("shorter"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+
+    // Listed as it is, with its footer intact but a part before it gone: skipped with a warning naming its URL,
+    // the other segments still read.
+    let mut cut = bytes[..bytes.len() / 3].to_vec();
+    cut.extend_from_slice(&bytes[bytes.len() / 2..]);
+    put(&cut);
+    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let got = reader.samples(None, None).unwrap();
+    assert!(got.len() < web.len() && !got.is_empty(), "{}", got.len());
+    let warnings = reader.warnings();
+    assert!(
+        warnings.len() == 1 && warnings[0].contains(&format!("{url}/{rel}")),
+        "{warnings:?}"
     );
 }

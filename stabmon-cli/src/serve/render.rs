@@ -26,11 +26,11 @@ const CACHE_ENTRIES: usize = 16;
 
 /// How long a reader of object storage is reused before the prefix is listed again: a bucket lags its hosts by
 /// their rotation (an hour by default), so a minute costs nothing in freshness and spares a listing and the
-/// downloads of every render.
+/// fetches of every render.
 const RELIST: Duration = Duration::from_secs(60);
 
 /// Where the pages' data is: a data directory, opened afresh by each render (cheap, and it sees the journal grow),
-/// or a dataset in object storage, whose reader (its listing and its cache of downloaded segments) is shared by
+/// or a dataset in object storage, whose reader (its listing and its cache of fetched byte ranges) is shared by
 /// the renders and renewed every [`RELIST`].
 pub struct Data {
     location: PathBuf,

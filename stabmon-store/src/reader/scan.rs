@@ -10,8 +10,9 @@ use stabmon_core::series::WindowSource;
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::parallel_map;
+use super::ranges::Input;
 use super::{Range, StoreReader, read_segment, read_segment_at};
-use crate::error::{Error, contain, io, pq};
+use crate::error::{Error, contain, pq};
 use crate::layout::{SegmentLoc, TABLES, utc_date};
 
 /// One microsecond: a range ending just after a timestamp includes it.
@@ -74,9 +75,11 @@ impl StoreReader {
             // The journal of a served directory is fetched with the samples it holds.
             self.fetch_remote(r, None, Some(Timestamp::from_unix_micros(i64::MIN)))?;
         } else {
-            // Object storage has no manifest: the footers of every segment, downloaded first.
-            if let Some(r) = &self.remote {
-                self.fetch_remote(r, None, None)?;
+            // Object storage has no manifest: the footers of every `samples` segment, fetched first.
+            if let Some(r) = &self.remote
+                && let super::url::Source::Bucket { cache, objects } = &r.source
+            {
+                self.fetch_bucket(r, cache, objects, None, None, Some(TABLES[0]))?;
             }
             for seg in self.selected() {
                 let path = seg.file(TABLES[0]);
@@ -225,7 +228,7 @@ pub(super) fn row_groups(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>
 }
 
 fn row_groups_here(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
-    let file = std::fs::File::open(path).map_err(io(path))?;
+    let file = Input::open(path)?;
     let reader = SerializedFileReader::new(file).map_err(pq(path))?;
     let md = reader.metadata();
     let Some(col) = md

@@ -16,10 +16,12 @@ use parquet::arrow::arrow_reader::{
     RowFilter,
 };
 use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::Length;
 use parquet::file::statistics::Statistics;
 use stabmon_core::Timestamp;
 
 use super::range::Range;
+use super::ranges::Input;
 use super::scan::MICRO;
 use crate::error::{Error, arrow, contain, invalid, io, pq};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
@@ -69,7 +71,7 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// A table file opened for reading: the footer is parsed once for all the row groups read from it.
 pub(super) struct TableFile {
     pub(super) path: PathBuf,
-    file: File,
+    file: Input,
     meta: ArrowReaderMetadata,
     /// The file's schema version.
     pub(super) version: u32,
@@ -92,8 +94,8 @@ impl TableFile {
     /// Opens `path`, checking that it is stabmon data of `table` (any table with `None`) of a schema this build
     /// reads.
     pub(super) fn open(path: &Path, table: Option<&str>, strings: Strings) -> Result<Self, Error> {
-        let file = File::open(path).map_err(io(path))?;
-        let file_len = file.metadata().map_err(io(path))?.len();
+        let file = Input::open(path)?;
+        let file_len = file.len();
         let mut meta =
             ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
         check_chunks(meta.metadata(), file_len, path)?;
@@ -179,15 +181,31 @@ impl TableFile {
         only: Option<&[i64]>,
         names: Option<&[&str]>,
     ) -> Result<Vec<RecordBatch>, Error> {
-        let input = self.file.try_clone().map_err(io(&self.path))?;
+        let descr = self.meta.metadata().file_metadata().schema_descr();
+        let projection = names.map(|names| ProjectionMask::columns(descr, names.iter().copied()));
+        // From a bucket, the column chunks this read decodes are fetched first, in one batch of requests.
+        let md = self.meta.metadata();
+        self.file.prefetch(groups.iter().flat_map(|&g| {
+            md.row_group(g)
+                .columns()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| {
+                    *i == self.ts_col || projection.as_ref().is_none_or(|p| p.leaf_included(*i))
+                })
+                .filter_map(|(_, c)| {
+                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+                    let start = u64::try_from(start).ok()?;
+                    Some(start..start + u64::try_from(c.compressed_size()).ok()?)
+                })
+        }))?;
+        let input = self.file.try_clone(&self.path)?;
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
                 .with_row_groups(groups.to_vec())
                 .with_batch_size(BATCH_ROWS);
-        let descr = self.meta.metadata().file_metadata().schema_descr();
-        if let Some(names) = names {
-            builder =
-                builder.with_projection(ProjectionMask::columns(descr, names.iter().copied()));
+        if let Some(projection) = projection {
+            builder = builder.with_projection(projection);
         }
         // Decode `ts` first, then the other columns only for the rows wanted; not needed where every row group
         // read lies inside the range.

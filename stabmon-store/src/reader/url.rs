@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use stabmon_core::Timestamp;
@@ -13,6 +14,7 @@ use crate::manifest::{MANIFEST_FILE, Manifest, abs_path};
 use crate::remote::{self, Got};
 use crate::schema::SCHEMA_VERSION;
 
+use super::ranges::ObjectCache;
 use super::{StoreReader, Warnings};
 
 /// A data directory behind a URL (its manifest), or a dataset in object storage (its listing), and a temporary
@@ -23,6 +25,8 @@ pub(super) struct Remote {
     pub(super) source: Source,
     pub(super) dir: tempfile::TempDir,
     pub(super) cache: Mutex<Cache>,
+    /// Bytes downloaded from a served directory so far.
+    pub(super) http_bytes: AtomicU64,
 }
 
 /// Where a remote reader's files come from.
@@ -34,15 +38,15 @@ pub(super) enum Source {
         manifest: Manifest,
     },
     /// A Hive-partitioned dataset in object storage, described by listing its prefix (no manifest: every host
-    /// writes its own objects). It holds finished segments only, no journal.
+    /// writes its own objects). It holds finished segments only, no journal. Objects are read by byte ranges.
     Bucket {
-        bucket: Bucket,
+        cache: Arc<ObjectCache>,
         objects: Vec<(Object, SegmentLoc)>,
     },
 }
 
-/// The segment files downloaded so far (relative path -> size and when last wanted). Beyond
-/// [`CACHE_BYTES`], files the current read does not need are deleted, least recently wanted first.
+/// The segment files downloaded so far from a served directory (relative path -> size and when last wanted).
+/// Beyond [`CACHE_BYTES`], files the current read does not need are deleted, least recently wanted first.
 #[derive(Debug, Default)]
 pub(super) struct Cache {
     files: HashMap<String, (u64, u64)>,
@@ -50,7 +54,8 @@ pub(super) struct Cache {
     tick: u64,
 }
 
-/// How many bytes of downloaded segments a remote reader keeps between reads.
+/// How many bytes of downloaded segments (of a served directory) or of byte ranges fetched from a bucket a remote
+/// reader keeps between reads.
 pub const CACHE_BYTES: u64 = 1 << 30;
 
 impl Cache {
@@ -209,14 +214,17 @@ impl StoreReader {
                 },
                 dir,
                 cache: Mutex::new(Cache::default()),
+                http_bytes: AtomicU64::new(0),
             })),
         })
     }
 
     /// Opens a Hive-partitioned dataset in object storage (`s3://bucket/prefix`, `gs://...`, `az://...`): lists
-    /// its objects now (hosts and dates come from the `host=`/`date=` paths), and downloads the segments a read
-    /// needs when it happens, only those of the partitions (host, date) in its range, into a local cache of at
-    /// most [`CACHE_BYTES`](crate::CACHE_BYTES) between reads. Credentials and endpoint come from the cloud's
+    /// its objects now (hosts and dates come from the `host=`/`date=` paths), and fetches what a read needs when
+    /// it happens, by byte ranges: the footers of the segments of the partitions (host, date) in its range, then
+    /// only the column chunks of the row groups and columns it reads ([`coverage`](Self::coverage) and
+    /// [`hosts`](Self::hosts) need footers only). What was fetched is kept in a local cache of at most
+    /// [`CACHE_BYTES`](crate::CACHE_BYTES) fetched bytes between reads, least recently used objects dropped first. Credentials and endpoint come from the cloud's
     /// standard environment (for S3 `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
     /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`). A missing bucket, refused credentials or an unreachable endpoint is
     /// an [`Error::Remote`] naming the URL.
@@ -255,6 +263,12 @@ impl StoreReader {
         segments.sort();
         segments.dedup();
         let url = bucket.url().to_owned();
+        let cache = ObjectCache::new(
+            bucket,
+            dir.path(),
+            objects.iter().map(|(o, _)| (o.rel.clone(), o.size)),
+            CACHE_BYTES,
+        );
         Ok(StoreReader {
             path: PathBuf::from(&url),
             segments,
@@ -265,9 +279,10 @@ impl StoreReader {
             journal_memo: Arc::default(),
             remote: Some(Arc::new(Remote {
                 url,
-                source: Source::Bucket { bucket, objects },
+                source: Source::Bucket { cache, objects },
                 dir,
                 cache: Mutex::new(Cache::default()),
+                http_bytes: AtomicU64::new(0),
             })),
         })
     }
@@ -284,20 +299,27 @@ impl StoreReader {
             Source::Http { token, manifest } => {
                 self.fetch_http(r, manifest, token.as_ref().map(|t| t.0.as_str()), from, to)
             }
-            Source::Bucket { bucket, objects } => self.fetch_bucket(r, bucket, objects, from, to),
+            Source::Bucket { cache, objects } => {
+                self.fetch_bucket(r, cache, objects, from, to, None)
+            }
         }
     }
 
-    fn fetch_bucket(
+    /// Prepares a read of `[from, to)` from a bucket: creates the local sparse files of the objects of the
+    /// partitions in range and fetches their footers, all at once, then (for all tables, not for one `table`'s
+    /// footers) the column chunks of their row groups in range. An object listed but gone is skipped with a
+    /// warning.
+    pub(super) fn fetch_bucket(
         &self,
         r: &Remote,
-        bucket: &Bucket,
+        cache: &Arc<ObjectCache>,
         objects: &[(Object, SegmentLoc)],
         from: Option<Timestamp>,
         to: Option<Timestamp>,
+        table: Option<&str>,
     ) -> Result<(), Error> {
         let (from_date, to_date) = (from.map(utc_date), to.map(utc_date));
-        let wanted: Vec<&Object> = objects
+        let wanted: Vec<&str> = objects
             .iter()
             .filter(|(_, loc)| self.host.as_ref().is_none_or(|h| *h == loc.host))
             .filter(|(_, loc)| {
@@ -306,37 +328,36 @@ impl StoreReader {
                     // A segment is named by its first sample's time: one starting at or after `to` is out.
                     && to.zip(stem_start(&loc.name)).is_none_or(|(t, s)| s < t)
             })
-            .map(|(o, _)| o)
+            .map(|(o, _)| o.rel.as_str())
             .collect();
-        let missing: Vec<String> = {
-            let mut cache = r.lock_cache();
-            cache.touch(wanted.iter().map(|o| o.rel.as_str()));
-            wanted
+        // Every table's file of a segment, so that a later read of it finds its companions.
+        cache.placeholders(&wanted)?;
+        let footers: Vec<&str> = wanted
+            .into_iter()
+            .filter(|rel| table.is_none_or(|t| rel.split('/').next() == Some(t)))
+            .collect();
+        let gone = cache.prefetch_footers(&footers)?;
+        // The row groups in range, every column, in one batch: one round of requests per read of a range rather
+        // than one per row group decoded (a table file's read fetches only what is still missing, by column).
+        if table.is_none() {
+            let present: Vec<&str> = footers
                 .iter()
-                .filter(|o| !cache.has(&o.rel))
-                .map(|o| o.rel.clone())
-                .collect()
-        };
-        if missing.is_empty() {
-            return Ok(());
+                .copied()
+                .filter(|rel| !gone.iter().any(|g| g == rel))
+                .collect();
+            cache.prefetch_row_groups(&present, super::range::Range { from, to })?;
         }
-        let found = bucket.download(&missing, r.dir.path())?;
-        let mut cache = r.lock_cache();
-        for (rel, found) in missing.iter().zip(found) {
-            if found {
-                let size = wanted.iter().find(|o| o.rel == *rel).map_or(0, |o| o.size);
-                cache.add(rel, size);
-            } else {
-                self.warn(
-                    &abs_path(r.dir.path(), rel),
-                    &Error::Remote {
-                        url: bucket.object_url(rel),
-                        reason: "listed but gone (deleted by a lifecycle rule?)".into(),
-                    },
-                );
-            }
+        for rel in gone {
+            let local = abs_path(r.dir.path(), &rel);
+            let _ = std::fs::remove_file(&local);
+            self.warn(
+                &local,
+                &Error::Remote {
+                    url: cache.bucket().object_url(&rel),
+                    reason: "listed but gone (deleted by a lifecycle rule?)".into(),
+                },
+            );
         }
-        cache.evict(r.dir.path(), CACHE_BYTES);
         Ok(())
     }
 
@@ -355,6 +376,8 @@ impl StoreReader {
             let local = abs_path(r.dir.path(), rel);
             match got {
                 Got::Body(bytes) => {
+                    r.http_bytes
+                        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     if let Some(dir) = local.parent() {
                         std::fs::create_dir_all(dir).map_err(io(dir))?;
                     }

@@ -4,6 +4,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// A moto server on 127.0.0.1.
@@ -107,6 +109,25 @@ impl Moto {
         assert_eq!(status, Some(200), "create bucket {name}");
     }
 
+    /// Writes an object behind stabmon's back, through boto3 (which moto depends on).
+    pub fn put_object(&self, bucket: &str, key: &str, body: &[u8]) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), body).unwrap();
+        let script = format!(
+            "import boto3; boto3.client('s3', endpoint_url='{}', aws_access_key_id='testing', \
+             aws_secret_access_key='testing', region_name='us-east-1').put_object(Bucket='{bucket}', \
+             Key='{key}', Body=open('{}', 'rb').read())",
+            self.endpoint,
+            file.path().display()
+        );
+        let out = Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "put {bucket}/{key}: {err}");
+    }
+
     /// The object store options that point the S3 client at this server.
     pub fn options(&self) -> Vec<(String, String)> {
         self.env()
@@ -127,5 +148,65 @@ impl Moto {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+    }
+}
+
+/// A TCP forwarder on 127.0.0.1 to `target` (`HOST:PORT`) that can be switched off (connections are then closed at
+/// once), for an outage of the endpoint without losing the server's state, and that counts the bytes the target
+/// sends back. At most 10,000 connections.
+pub struct Forwarder {
+    /// The port it listens on.
+    pub port: u16,
+    up: Arc<AtomicBool>,
+    back: Arc<AtomicU64>,
+}
+
+impl Forwarder {
+    pub fn new(target: String) -> Forwarder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let back = Arc::new(AtomicU64::new(0));
+        let (flag, count) = (Arc::clone(&up), Arc::clone(&back));
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(10_000) {
+                let Ok(client) = conn else { continue };
+                if !flag.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut c, mut s) = (client, server);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c, &mut s);
+                    let _ = s.shutdown(std::net::Shutdown::Write);
+                });
+                let count = Arc::clone(&count);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0; 64 * 1024];
+                    while let Ok(n) = s2.read(&mut buf) {
+                        if n == 0 || c2.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        count.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    let _ = c2.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Forwarder { port, up, back }
+    }
+
+    /// Switches it on or off.
+    pub fn set(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+
+    /// Bytes the target sent back so far (HTTP headers included).
+    pub fn bytes_back(&self) -> u64 {
+        self.back.load(Ordering::Relaxed)
     }
 }
