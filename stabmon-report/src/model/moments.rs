@@ -38,12 +38,12 @@ pub(super) fn moment(
     by_rss.sort_by_key(|p| p.rss_rank);
     let top_cpu = by_cpu
         .iter()
-        .take(3)
+        .take(MOMENT_CPU)
         .map(|p| (proc_index(procs, index, p), f64::from(p.cpu_pct)))
         .collect();
     let top_rss = by_rss
         .iter()
-        .take(2)
+        .take(MOMENT_RSS)
         .map(|p| (proc_index(procs, index, p), p.rss_bytes))
         .collect();
     Moment {
@@ -57,6 +57,36 @@ pub(super) fn moment(
         top_rss,
         latency: Vec::new(),
     }
+}
+
+/// Hover moments read per call to the source.
+const FETCH_CHUNK: usize = 512;
+/// The processes of a moment shown on hover: the busiest by CPU and by resident memory.
+const MOMENT_CPU: usize = 3;
+const MOMENT_RSS: usize = 2;
+
+/// What the page uses of a hover moment's sample: its system values, time zone, totals per name (for the culprit
+/// lines) and the processes [`moment`] shows; the other processes, per-core values, probes and exits are dropped.
+fn kept_for_moment(mut s: Sample) -> Sample {
+    let lowest = |rank: fn(&ProcessEntry) -> Option<u16>, n: usize| {
+        let mut r: Vec<u16> = s.top.processes.iter().filter_map(rank).collect();
+        r.sort_unstable();
+        r.get(n - 1).copied()
+    };
+    let (cpu_max, rss_max) = (
+        lowest(|p| p.cpu_rank, MOMENT_CPU),
+        lowest(|p| p.rss_rank, MOMENT_RSS),
+    );
+    let within = |r: Option<u16>, max: Option<u16>| r.is_some_and(|r| max.is_none_or(|m| r <= m));
+    s.top
+        .processes
+        .retain(|p| within(p.cpu_rank, cpu_max) || within(p.rss_rank, rss_max));
+    s.top.processes.shrink_to_fit();
+    s.per_core = Vec::new();
+    s.latency = Vec::new();
+    s.exits = None;
+    s.oom_kills = Vec::new();
+    s
 }
 
 /// The samples read for hover: the moments' and the first one (whose zone name the page shows).
@@ -98,10 +128,16 @@ impl Fetched {
         want.extend(series.ts.first().copied());
         want.sort_unstable();
         want.dedup();
-        let fetched = source.samples_at(&want).map_err(|source| Error::Read {
-            what: format!("the samples at {} instants shown on hover", want.len()),
-            source,
-        })?;
+        // Read a chunk at a time and cut down to what the page uses of them: memory holds the kept parts and one
+        // chunk of whole samples, not every moment's whole sample.
+        let mut fetched = Vec::with_capacity(want.len());
+        for chunk in want.chunks(FETCH_CHUNK) {
+            let got = source.samples_at(chunk).map_err(|source| Error::Read {
+                what: format!("the samples at {} instants shown on hover", want.len()),
+                source,
+            })?;
+            fetched.extend(got.into_iter().map(kept_for_moment));
+        }
         Ok(Fetched {
             samples: fetched,
             moment_ts,
