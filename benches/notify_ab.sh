@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Mail on vs off: two recorders of the same binary side by side (same load, same processes, 1 s, top 10), B with
-# the digest and incident mail (at most one a minute) sent to a real SMTP server on 127.0.0.1 (aiosmtpd, STARTTLS
-# with a self-signed certificate, login), and a webhook to a local HTTP server that answers 200; a CPU burner
-# midway gives B an incident to detect, render, mail and post, and B's digest falls due a minute in. Prints each
-# recorder's CPU time per sample (user + system over the whole run, from GNU time) and peak RSS, and B/A.
+# the digest and incident mail (at most one per $EVERY) sent to a real SMTP server on 127.0.0.1 (aiosmtpd, STARTTLS
+# with a self-signed certificate, login), and a webhook to a local HTTP server that answers 200; a CPU burner on
+# every core for 40 s two minutes in (and every $BURST_EVERY seconds after, when set) gives B incidents to detect,
+# render, mail and post, and B's digest falls due a minute in. Prints each recorder's CPU time per sample (user +
+# system over the whole run, from GNU time) and peak RSS, and B/A.
 #
-#   B=target/release/stabmon bash benches/notify_ab.sh          # 5 minutes
+#   B=target/release/stabmon bash benches/notify_ab.sh          # 5 minutes, at most one incident mail a minute
+#   SOAK=30m EVERY=15m BURST_EVERY=300 B=... bash benches/notify_ab.sh   # the default limit, a burst every 5 min
 #   SOAK=10m PROCS=1000 B=... bash benches/notify_ab.sh
 #
 # Needs GNU time (/usr/bin/time), openssl and python3 with aiosmtpd. Sends nothing beyond 127.0.0.1. Children are killed on exit.
@@ -13,6 +15,8 @@ set -euo pipefail
 
 SOAK=${SOAK:-5m}
 PROCS=${PROCS:-1000}
+EVERY=${EVERY:-1m}
+BURST_EVERY=${BURST_EVERY:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 . "$root/benches/soak_lib.sh"
@@ -59,16 +63,23 @@ ra=$!
 pids+=($ra)
 STABMON_SMTP_PASSWORD=s3cret /usr/bin/time -f '%M %U %S' -o "$data/b.time" "$B" "${common[@]}" --data "$data/b" \
     --smtp "smtp://stabmon@127.0.0.1:$smtp_port" --smtp-ca "$data/cert.pem" --mail-to ops@example.org \
-    --incident-mail --incident-mail-every 1m --digest-at "$digest_at" \
+    --incident-mail --incident-mail-every "$EVERY" --digest-at "$digest_at" \
     --webhook "http://127.0.0.1:$port/hook" 2>"$data/b.log" &
 rb=$!
 pids+=($rb)
 
-# A burner on every core for 40 s, two minutes in.
+# A burner on every core for 40 s, two minutes in, and every $BURST_EVERY seconds after while B records.
 sleep 120
-for _ in $(seq "$(nproc)"); do
-    timeout 40 sh -c 'while :; do :; done' &
-    pids+=($!)
+while :; do
+    for _ in $(seq "$(nproc)"); do
+        timeout 40 sh -c 'while :; do :; done' &
+        pids+=($!)
+    done
+    [ -n "$BURST_EVERY" ] || break
+    for _ in $(seq $((BURST_EVERY / 10))); do
+        kill -0 "$rb" 2>/dev/null || break 2
+        sleep 10
+    done
 done
 wait "$ra" "$rb"
 python3 - "$data" "$SOAK" <<'PY'

@@ -23,6 +23,20 @@ pub fn fixed_thresholds(_mmap_bytes: i32, _trim_bytes: i32) -> bool {
     true
 }
 
+/// One arena for every thread (threads otherwise get arenas of their own, whose freed blocks stay resident beside
+/// the others'). False where the allocator refused.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn one_arena() -> bool {
+    // SAFETY: as in `fixed_thresholds`: one tuning parameter, set under the allocator's lock.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
+}
+
+/// Other allocators keep their own policy.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn one_arena() -> bool {
+    true
+}
+
 /// The thresholds of the commands that hold a range's columns at once (report, incidents, mail, serve): blocks of
 /// 256 KiB and more mapped on their own, free heap above 128 KiB (glibc's default) given back. A month's report
 /// peaked at 212 MiB with them instead of 244 MiB, for 0.5 s more system time (BENCHMARKS.md, "Reading at any

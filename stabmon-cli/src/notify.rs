@@ -599,26 +599,39 @@ impl<D: Deliver> Worker<D> {
     }
 }
 
+/// An event's rendering (by kind and range), shared by its mail and its webhook post, and the host it shows.
+type Rendered = (
+    (EventKind, i64, i64),
+    Arc<stabmon_report::MailContent>,
+    String,
+);
+
 /// The real deliverer: renders the event's range from the data directory and sends it.
 pub struct Sender {
     data_dir: PathBuf,
     channels: Channels,
     /// The last event's rendering, which its mail and its webhook post share (rendering a range is the costly part).
-    last: Option<((EventKind, i64, i64), stabmon_report::MailContent, String)>,
+    last: Option<Rendered>,
 }
 
 impl Sender {
-    /// The mail of `ev`'s range, from the data directory.
-    fn content(&mut self, ev: &Event) -> Result<(stabmon_report::MailContent, String), String> {
+    /// The mail of `ev`'s range, from the data directory (shared, not copied: it holds the page).
+    fn content(
+        &mut self,
+        ev: &Event,
+    ) -> Result<(Arc<stabmon_report::MailContent>, String), String> {
         let key = (ev.kind, ev.from_us, ev.to_us);
         if let Some((k, content, host)) = &self.last
             && *k == key
         {
-            return Ok((content.clone(), host.clone()));
+            return Ok((Arc::clone(content), host.clone()));
         }
-        let made = self.render(ev)?;
-        self.last = Some((key, made.0.clone(), made.1.clone()));
-        Ok(made)
+        // The previous rendering goes first.
+        self.last = None;
+        let (content, host) = self.render(ev)?;
+        let content = Arc::new(content);
+        self.last = Some((key, Arc::clone(&content), host.clone()));
+        Ok((content, host))
     }
 
     fn render(&self, ev: &Event) -> Result<(stabmon_report::MailContent, String), String> {
@@ -654,6 +667,7 @@ impl Deliver for Sender {
     /// events.
     fn attempted(&mut self) {
         self.last = None;
+        crate::malloc::trim();
     }
 
     fn mail(&mut self, ev: &Event) -> Result<(), String> {

@@ -21,9 +21,13 @@ fn log(msg: &str) {
 /// 0.9 MiB higher without fixed thresholds (the recovery of a real hour's journal) and left ~4 MiB of freed heap
 /// resident until the next one. Blocks of 64 KiB and more mapped on their own, free heap above 128 KiB given back,
 /// cost no system call between compactions (strace, 1,600 processes) and one `mmap` per big block in them
-/// (BENCHMARKS.md, "Recorder: peak memory").
+/// (BENCHMARKS.md, "Recorder: peak memory"). One arena for every thread: the threads that read and render a mail
+/// (and those a reading starts) would each get an arena of their own, whose freed blocks stay resident beside the
+/// others'. One arena peaked 6-9 MiB lower for a mail of half an hour read back from Parquet, and a recorder
+/// mailing three times in 10 minutes 1.9 MiB lower, at the same CPU per sample (BENCHMARKS.md, "Recorder: mail on
+/// and off").
 fn lean_malloc() {
-    if !crate::malloc::fixed_thresholds(64 << 10, 128 << 10) {
+    if !(crate::malloc::fixed_thresholds(64 << 10, 128 << 10) && crate::malloc::one_arena()) {
         log("could not set malloc's thresholds: memory use may be higher after each compaction");
     }
 }

@@ -341,7 +341,7 @@ impl Report {
         series: &SystemSeries,
         source: &S,
     ) -> Result<(String, Summary), Error> {
-        self.make_of_series(series, source, &html_page)
+        self.make_of_series(series, source, &html_page, None)
     }
 
     /// Draws the page's charts of `samples` as PNG images, [`ReportBuilder::png_width_px`] wide: the same series,
@@ -361,7 +361,8 @@ impl Report {
         series: &SystemSeries,
         source: &S,
     ) -> Result<(Vec<PngChart>, Summary), Error> {
-        self.png_sized().make_of_series(series, source, &png_charts)
+        self.png_sized()
+            .make_of_series(series, source, &png_charts, None)
     }
 
     /// Renders one host's section of a fleet page ([`Report::render_fleet`]) from its `series` and `source`, as
@@ -380,7 +381,7 @@ impl Report {
             let n = s.len();
             Ok((s, n))
         };
-        let (html, summary) = self.make_of_series(series, source, &section)?;
+        let (html, summary) = self.make_of_series(series, source, &section, None)?;
         let (lo, hi) = self.indices(series);
         let mut out = HostSection::without_samples(series.host.clone());
         fleet::figures(
@@ -548,6 +549,7 @@ impl Report {
             &SystemSeries::from_samples(in_range),
             &Dyn(in_range),
             format,
+            None,
         )
     }
 
@@ -557,6 +559,7 @@ impl Report {
         series: &SystemSeries,
         source: &S,
         format: Format<'_, T>,
+        detected: Option<Vec<Incident>>,
     ) -> Result<(T, Summary), Error> {
         let source = &Dyn(source);
         let cfg = &self.cfg;
@@ -571,9 +574,14 @@ impl Report {
             });
         }
         if lo == 0 && hi == ts.len() {
-            self.render_range(series, source, format)
+            self.render_range(series, source, format, detected)
         } else {
-            self.render_range(&series.slice(lo, hi, cfg.from, cfg.to), source, format)
+            self.render_range(
+                &series.slice(lo, hi, cfg.from, cfg.to),
+                source,
+                format,
+                detected,
+            )
         }
     }
 
@@ -585,11 +593,14 @@ impl Report {
     }
 
     /// Renders `series`, non-empty and all within the range, with `format`.
+    ///
+    /// `detected`: the incidents of the same range and options, where a rendering of it already detected them.
     fn render_range<T>(
         &self,
         series: &SystemSeries,
         source: &dyn WindowSource,
         format: Format<'_, T>,
+        detected: Option<Vec<Incident>>,
     ) -> Result<(T, Summary), Error> {
         let cfg = &self.cfg;
         let (first, last) = series.range().ok_or(Error::NoSamples {
@@ -605,12 +616,15 @@ impl Report {
             .max(from.saturating_add(std::time::Duration::from_secs(1)));
 
         let incidents =
-            analysis::detect_incidents_in(series, source, &cfg.detect).map_err(|source| {
-                Error::Read {
-                    what: "the samples of an incident's window".to_owned(),
-                    source,
-                }
-            })?;
+            match detected {
+                Some(found) => found,
+                None => analysis::detect_incidents_in(series, source, &cfg.detect).map_err(
+                    |source| Error::Read {
+                        what: "the samples of an incident's window".to_owned(),
+                        source,
+                    },
+                )?,
+            };
         let model = model::build(
             series,
             source,

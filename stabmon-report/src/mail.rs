@@ -77,9 +77,14 @@ impl Report {
         source: &S,
     ) -> Result<MailContent, Error> {
         let (page, summary) = self.render_from(series, source)?;
-        let (parts, _) = self
-            .png_sized()
-            .make_of_series(series, source, &mail_parts)?;
+        // The charts' model at their width, with the incidents the page found (detection reads windows of whole
+        // samples: once is enough).
+        let (parts, _) = self.png_sized().make_of_series(
+            series,
+            source,
+            &mail_parts,
+            Some(summary.incidents.clone()),
+        )?;
         Ok(assemble(parts, page, summary))
     }
 }

@@ -194,20 +194,14 @@ impl StoreReader {
             .filter(|s| host.is_none_or(|h| h == s.host))
             .map(|s| s.ts)
             .collect();
-        if let Some(root) = &self.journal_root {
-            for path in local_journals(root) {
-                if let Ok(bytes) = std::fs::read(&path)
-                    && let Ok(c) = crate::codec::read_journal(&bytes)
-                {
-                    v.extend(
-                        c.stops
-                            .iter()
-                            .filter(|s| host.is_none_or(|h| h == s.host))
-                            .map(|s| s.ts),
-                    );
-                }
-            }
-        }
+        // The journals' stops, decoded with their samples (once for as long as the journals do not change).
+        v.extend(
+            self.read_journals()
+                .stops
+                .iter()
+                .filter(|s| host.is_none_or(|h| h == s.host))
+                .map(|s| s.ts),
+        );
         v.sort();
         v.dedup();
         v
@@ -303,17 +297,13 @@ impl StoreReader {
                 Err(e) => self.warn(&seg.file(TABLES[0]), &e),
             }
         }
-        let mut seen: HashSet<(String, i64)> = out
+        let seen: HashSet<(String, i64)> = out
             .iter()
             .map(|s| (s.host.clone(), s.ts.as_unix_micros()))
             .collect();
-        for s in self.read_journals().iter() {
-            let keep = self.host.as_ref().is_none_or(|h| *h == s.host)
-                && range.contains(s.ts.as_unix_micros())
-                && seen.insert((s.host.clone(), s.ts.as_unix_micros()));
-            if keep {
-                out.push(s.clone());
-            }
+        for (host, mut journal) in self.journal_samples(None, range) {
+            journal.retain_ts(|t| !seen.contains(&(host.clone(), t)));
+            out.extend(journal);
         }
         out.sort_by_key(|s| s.ts);
         Ok(out)

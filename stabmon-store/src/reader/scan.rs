@@ -10,6 +10,7 @@ use stabmon_core::series::WindowSource;
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::parallel_map;
+use super::journals::JournalQueue;
 use super::ranges::Input;
 use super::{Range, StoreReader, read_segment, read_segment_at};
 use crate::error::{Error, contain, pq};
@@ -91,8 +92,8 @@ impl StoreReader {
             }
         }
         for (host, samples) in self.journal_samples(None, Range::ALL) {
-            if let (Some(a), Some(b)) = (samples.front(), samples.back()) {
-                add(&host, a.ts, b.ts, samples.len() as u64, true);
+            if let (Some(a), Some(b)) = (samples.front_ts(), samples.back_ts()) {
+                add(&host, a, b, samples.len() as u64, true);
             }
         }
         Ok(out.into_values().collect())
@@ -187,27 +188,25 @@ impl StoreReader {
         out
     }
 
-    /// The journal's samples in `range`, per host, sorted by time and without repeats.
+    /// The journal's samples in `range`, per host, sorted by time and without repeats, each unpacked as it is
+    /// taken.
     pub(super) fn journal_samples(
         &self,
         host: Option<&str>,
         range: Range,
-    ) -> BTreeMap<String, VecDeque<Sample>> {
-        let mut out: BTreeMap<String, Vec<Sample>> = BTreeMap::new();
-        for s in self.read_journals().iter() {
-            let keep = host.is_none_or(|h| h == s.host)
-                && self.host.as_ref().is_none_or(|h| *h == s.host)
-                && range.contains(s.ts.as_unix_micros());
-            if keep {
-                out.entry(s.host.clone()).or_default().push(s.clone());
-            }
-        }
-        out.into_iter()
-            .map(|(h, mut v)| {
-                v.sort_by_key(|s| s.ts);
-                v.dedup_by_key(|s| s.ts);
-                (h, v.into())
-            })
+    ) -> BTreeMap<String, JournalQueue> {
+        let all = self.read_journals();
+        let mut hosts: Vec<&str> = all
+            .keys()
+            .map(|(h, _)| h)
+            .filter(|h| host.is_none_or(|w| w == *h) && self.host.as_ref().is_none_or(|w| w == h))
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        hosts
+            .into_iter()
+            .map(|h| (h.to_owned(), all.queue(h, range)))
+            .filter(|(_, q)| q.len() > 0)
             .collect()
     }
 }
@@ -281,7 +280,7 @@ struct HostStream {
     segments: VecDeque<SegmentLoc>,
     /// The row groups of the segment being read that are still to come: one is decoded at a time.
     chunks: VecDeque<(SegmentLoc, Range)>,
-    journal: VecDeque<Sample>,
+    journal: JournalQueue,
     current: VecDeque<Sample>,
     last: Option<Timestamp>,
 }
@@ -291,7 +290,7 @@ impl HostStream {
     fn peek(&mut self, reader: &StoreReader, range: Range) -> Result<Option<Timestamp>, Error> {
         loop {
             let seg = self.current.front().map(|s| s.ts);
-            let jour = self.journal.front().map(|s| s.ts);
+            let jour = self.journal.front_ts();
             if seg.is_some() || (self.chunks.is_empty() && self.segments.is_empty()) {
                 return Ok(match (seg, jour) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -323,14 +322,14 @@ impl HostStream {
     /// Takes the sample at `ts` (from the segment, or the journal when only it has one), dropping repeats.
     fn take(&mut self, ts: Timestamp) -> Option<Sample> {
         let from_seg = self.current.front().is_some_and(|s| s.ts == ts);
-        let from_journal = self.journal.front().is_some_and(|s| s.ts == ts);
+        let from_journal = self.journal.front_ts() == Some(ts);
         let s = if from_seg {
             if from_journal {
-                self.journal.pop_front();
+                self.journal.drop_front();
             }
             self.current.pop_front()
         } else {
-            self.journal.pop_front()
+            self.journal.pop()
         }?;
         if self.last.is_some_and(|l| l >= s.ts) {
             return None;
@@ -502,20 +501,17 @@ impl WindowSource for HostWindows<'_> {
                 Err(e) => self.reader.warn(&seg.file(TABLES[0]), &e),
             }
         }
-        let journal = self
+        let mut journal = self
             .reader
             .journal_samples(Some(&self.host), range)
             .remove(&self.host)
             .unwrap_or_default();
-        out.extend(
-            journal
-                .into_iter()
-                .filter(|s| micros.binary_search(&s.ts.as_unix_micros()).is_ok())
-                .map(|mut s| {
-                    trim(&mut s);
-                    s
-                }),
-        );
+        // Only the samples at the instants are unpacked.
+        journal.retain_ts(|t| micros.binary_search(&t).is_ok());
+        out.extend(journal.into_iter().map(|mut s| {
+            trim(&mut s);
+            s
+        }));
         out.sort_by_key(|s| s.ts);
         out.dedup_by_key(|s| s.ts);
         Ok(out)

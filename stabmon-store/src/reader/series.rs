@@ -1,7 +1,6 @@
 //! A host's system values as columns for a range ([`StoreReader::system_series`]): schema-5 and later row groups
 //! decoded straight into the columns, older ones through whole samples.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -14,6 +13,7 @@ use stabmon_core::series::SystemSeries;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::group::{TickIndex, pipelined};
+use super::journals::JournalQueue;
 use super::latency::bad_outcome;
 use super::scan::{MICRO, row_groups};
 use super::segment::read_segment;
@@ -42,7 +42,7 @@ impl StoreReader {
             .journal_samples(Some(host), range)
             .remove(host)
             .unwrap_or_default();
-        let push = |s: &Sample, journal: &mut VecDeque<Sample>, series: &mut SystemSeries| {
+        let push = |s: &Sample, journal: &mut JournalQueue, series: &mut SystemSeries| {
             push_journal_before(s.ts, journal, series);
             if series.ts.last().is_none_or(|t| *t < s.ts) {
                 series.push(s);
@@ -294,11 +294,7 @@ struct ProbeRow<'a> {
 impl SeriesColumns {
     /// Appends the samples to `series` (the journal's samples before each first, a sample the series already has
     /// left out), each with its probes. Nothing is appended where a column does not read.
-    fn append(
-        &self,
-        journal: &mut VecDeque<Sample>,
-        series: &mut SystemSeries,
-    ) -> Result<(), Error> {
+    fn append(&self, journal: &mut JournalQueue, series: &mut SystemSeries) -> Result<(), Error> {
         let file = &self.path;
         let chunk = self.chunk;
         let cols: Vec<SeriesCols<'_>> = self
@@ -608,11 +604,14 @@ impl<'a> SeriesCols<'a> {
 
 /// Moves the journal's samples before `at` into `series` (those it already has left out) and drops one at `at`,
 /// which the segment's sample replaces.
-fn push_journal_before(at: Timestamp, journal: &mut VecDeque<Sample>, series: &mut SystemSeries) {
-    while let Some(j) = journal.front().filter(|j| j.ts <= at) {
-        if j.ts < at && series.ts.last().is_none_or(|l| *l < j.ts) {
-            series.push(j);
+fn push_journal_before(at: Timestamp, journal: &mut JournalQueue, series: &mut SystemSeries) {
+    while let Some(t) = journal.front_ts().filter(|t| *t <= at) {
+        if t < at && series.ts.last().is_none_or(|l| *l < t) {
+            if let Some(j) = journal.pop() {
+                series.push(&j);
+            }
+        } else {
+            journal.drop_front();
         }
-        journal.pop_front();
     }
 }

@@ -57,7 +57,7 @@ impl StoreReader {
             .journal_samples(Some(host), range)
             .remove(host)
             .unwrap_or_default();
-        journal.iter().for_each(|s| sum.sample(s));
+        journal.for_each(|s| sum.sample(&s));
         out.names = acc.finish();
         Ok(out)
     }
