@@ -508,7 +508,7 @@ impl WindowSource for HostWindows<'_> {
             .unwrap_or_default();
         // Only the samples at the instants are unpacked.
         journal.retain_ts(|t| micros.binary_search(&t).is_ok());
-        out.extend(journal.into_iter().map(|mut s| {
+        out.extend(journal.map(|mut s| {
             trim(&mut s);
             s
         }));
