@@ -17,7 +17,7 @@ use stabmon_core::Timestamp;
 use stabmon_core::analysis::detect_incidents_in;
 use stabmon_core::time::LocalZone;
 use stabmon_report::{HostSection, Notice, ReportBuilder};
-use stabmon_store::{DefaultRange, StoreReader};
+use stabmon_store::{Coverage, DefaultRange, StoreReader};
 
 use super::view::{DEFAULT_SINCE, View};
 
@@ -113,6 +113,10 @@ struct Budget {
     total: u64,
     state: Mutex<Admission>,
     changed: Condvar,
+    /// The data's coverage the estimates are made from, and when it was read: reading it parses every segment's
+    /// footer, so renders reuse it for [`RELIST`] (its density changes slowly; a minute more of samples changes
+    /// no estimate that matters).
+    coverage: Mutex<Option<(Instant, Arc<[Coverage]>)>>,
 }
 
 #[derive(Default)]
@@ -137,7 +141,34 @@ impl Budget {
             total,
             state: Mutex::new(Admission::default()),
             changed: Condvar::new(),
+            coverage: Mutex::new(None),
         }
+    }
+
+    /// [`estimate`] of rendering `host` (the largest host with `None`) from `from` to `to`, from the coverage of
+    /// `reader`'s data read at most [`RELIST`] ago; the fixed part alone where the coverage cannot be read.
+    fn estimate(
+        &self,
+        reader: &StoreReader,
+        host: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> u64 {
+        let coverage = {
+            let mut memo = lock(&self.coverage);
+            match &*memo {
+                Some((at, c)) if at.elapsed() < RELIST => Arc::clone(c),
+                _ => match reader.coverage() {
+                    Ok(c) => {
+                        let c: Arc<[Coverage]> = c.into();
+                        *memo = Some((Instant::now(), Arc::clone(&c)));
+                        c
+                    }
+                    Err(_) => return RENDER_BASE_BYTES,
+                },
+            }
+        };
+        estimate(&coverage, host, from, to)
     }
 
     /// Waits until `bytes` fit beside the renders running (or none runs) and every render that asked earlier has
@@ -178,10 +209,7 @@ impl Drop for Permit<'_> {
 /// The estimated peak heap of rendering `host` (every host with `None`: the largest) from `from` to `to`: the
 /// samples in the range, from each host's coverage (footers and journal, no sample decoded), assumed evenly
 /// spread between its first and last sample.
-fn estimate(reader: &StoreReader, host: Option<&str>, from: Timestamp, to: Timestamp) -> u64 {
-    let Ok(coverage) = reader.coverage() else {
-        return RENDER_BASE_BYTES;
-    };
+fn estimate(coverage: &[Coverage], host: Option<&str>, from: Timestamp, to: Timestamp) -> u64 {
     let samples = coverage
         .iter()
         .filter(|c| host.is_none_or(|h| h == c.host))
@@ -387,7 +415,7 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
     } else {
         (from, to)
     };
-    let _permit = budget.admit(estimate(&reader, Some(&host), from, to));
+    let _permit = budget.admit(budget.estimate(&reader, Some(&host), from, to));
     let series = match reader.system_series(&host, Some(from), Some(to)) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -445,7 +473,7 @@ fn index(
         (from, to)
     };
     // Hosts one at a time: the largest one's estimate.
-    let _permit = budget.admit(estimate(reader, None, from, to));
+    let _permit = budget.admit(budget.estimate(reader, None, from, to));
     let mut sections = Vec::with_capacity(hosts.len());
     for host in hosts {
         let reader = reader.clone().with_host(host.clone());
@@ -498,6 +526,40 @@ mod tests {
             let _ = release_rx.recv();
         });
         (admitted, release)
+    }
+
+    /// The estimate is the samples of the range (from the coverage, evenly spread) at the bytes a sample costs,
+    /// plus the fixed part; nothing but the fixed part outside the data.
+    #[test]
+    fn the_estimate_counts_the_samples_in_the_range() {
+        use super::{RENDER_BASE_BYTES, RENDER_BYTES_PER_SAMPLE, estimate};
+        use stabmon_core::Timestamp;
+        use stabmon_core::synth::Synth;
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Timestamp::from_unix_secs(1_795_564_800);
+        let at = |s: u64| t0.saturating_add(Duration::from_secs(s));
+        let mut w = stabmon_store::StoreWriter::create(dir.path()).unwrap();
+        for s in &Synth::new(t0, Duration::from_secs(1)).count(601).generate() {
+            w.write(s).unwrap();
+        }
+        w.finish().unwrap();
+        let coverage = stabmon_store::StoreReader::open(dir.path())
+            .unwrap()
+            .coverage()
+            .unwrap();
+        let bytes = |n: u64| n * RENDER_BYTES_PER_SAMPLE + RENDER_BASE_BYTES;
+        assert_eq!(estimate(&coverage, None, at(0), at(600)), bytes(601));
+        assert_eq!(estimate(&coverage, None, at(0), at(86_400)), bytes(601));
+        let half = estimate(&coverage, None, at(0), at(300));
+        assert!((bytes(300)..=bytes(302)).contains(&half), "{half}");
+        assert_eq!(
+            estimate(&coverage, None, at(700), at(800)),
+            RENDER_BASE_BYTES
+        );
+        assert_eq!(
+            estimate(&coverage, Some("no-such-host"), at(0), at(600)),
+            RENDER_BASE_BYTES
+        );
     }
 
     const SOON: Duration = Duration::from_secs(30);
