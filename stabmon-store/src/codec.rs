@@ -115,7 +115,8 @@ impl SampleEncoder {
     /// Encodes `s` with its exits into `out` (cleared first) and returns the record's kind. The record becomes the
     /// next delta's dictionary: call [`reset`](Self::reset) if it is not written.
     pub(crate) fn encode(&mut self, s: &Sample, out: &mut Vec<u8>) -> Kind {
-        let key = self.base.is_none() || self.since_key + 1 >= self.key_every;
+        let key =
+            self.base.is_none() || self.since_key + 1 >= self.key_every || self.state.needs_key();
         if key {
             self.state.reset();
         }
@@ -870,6 +871,40 @@ pub(crate) mod tests {
         }
         let c = read_journal(&bytes).unwrap();
         assert_eq!((c.samples.len(), c.undecodable), (4, 0));
+    }
+
+    /// However long the key period, the encoder starts a key before the identities named since the last one cost
+    /// more than the decoder keeps: a journal of samples that each list a new process with a 4 MiB command line
+    /// decodes whole.
+    #[test]
+    fn long_names_bring_a_key_before_the_decoder_would_refuse() {
+        let big = "z".repeat(4 << 20);
+        let t0 = Timestamp::from_unix_secs(1_795_576_320);
+        let mut enc = SampleEncoder::tuned(u32::MAX, 1);
+        let mut payload = Vec::new();
+        let mut bytes = header(1).to_vec();
+        let mut kinds = Vec::new();
+        for i in 0..20u32 {
+            let mut s = Sample::new(t0.saturating_add(Duration::from_secs(i.into())), "h");
+            let mut p = ProcessEntry::new(100 + i, "app");
+            p.cmdline = Some(big.clone());
+            s.top.processes = vec![p];
+            let kind = enc.encode(&s, &mut payload);
+            kinds.push(kind == Kind::Key);
+            encode_frame(kind, &payload, &mut bytes);
+        }
+        // Eight identities of 4 MiB and a bit cost more than half the decoder's bound: the ninth record is a key.
+        let keys: Vec<usize> = (0..kinds.len()).filter(|&i| kinds[i]).collect();
+        assert_eq!(keys, [0, 8, 16]);
+        let mut decoded = 0;
+        let streamed = stream_journal(bytes.as_slice(), |s| {
+            assert_eq!(s.top.processes[0].cmdline.as_deref(), Some(big.as_str()));
+            decoded += 1;
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!((decoded, streamed.undecodable), (20, 0));
     }
 
     /// Removes the fields of `got` that `want` does not have (fields added to the model after the fixture).
