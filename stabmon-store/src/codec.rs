@@ -5,10 +5,11 @@
 //! itself, so the sample model can change without changing what an old journal means. Format 2 compresses each
 //! sample with zstd against the previous one (a delta: a process seen a second ago costs a few bytes, its name
 //! and command line nothing), with a key record compressed on its own every [`KEY_EVERY`] records. A sample's
-//! exits ride in a frame of their own after its record ([`exits1`]; compressed on its own from format 3 on),
-//! and its OOM kills and its new processes' cgroups in annex frames before it ([`annex`]), so layout 1 stays as
-//! it is. Format 4 writes record layout 2 ([`layout2`]) the same way, keys and deltas: a listed process's names
-//! and cgroup once per key interval, numbers as changes, and the sample's exits inside its record.
+//! exits ride in a frame of their own after its record ([`exits1`]; plain in format 2, compressed on its own in
+//! format 3), and its OOM kills and its new processes' cgroups in annex frames before it ([`annex`]), so layout 1
+//! stays as it is. Format 4 writes record layout 2 ([`layout2`]) the same way, keys and deltas: a listed
+//! process's names and cgroup once per key interval, numbers as changes, and the sample's exits inside its record
+//! (no exits frame; only the OOM kills still ride in an annex).
 
 use std::io::Read;
 
@@ -35,7 +36,8 @@ pub(crate) const KEY_EVERY: u32 = 60;
 /// The zstd level of a record. Records are small (a few kB before compression): a high level costs little here
 /// and finds more of the previous record in the next one.
 const ZSTD_LEVEL: i32 = 9;
-/// No sample's layout-1 bytes are this big; a compressed record that claims more is damage.
+/// No sample's record is this big, in layout 1 or 2 (before compression); a compressed record that claims more
+/// is damage.
 const MAX_RECORD: u64 = 16 << 20;
 
 /// The payload of a [`Kind::Stop`] record (the same bytes in every format).

@@ -275,16 +275,20 @@ impl StoreReader {
             if let Ok(Ok(c)) = &decoded {
                 out.stops.extend(c.stops.iter().cloned());
             }
-            let why = match decoded {
+            let p = path.display();
+            let warning = match decoded {
                 Ok(Ok(_)) if failed == 0 => None,
-                Ok(Ok(_)) => Some(format!("{failed} samples could not be kept in memory")),
-                Ok(Err(why)) => Some(format!("not a readable journal ({why})")),
-                Err(e) => Some(format!("not a readable journal ({e})")),
+                // The journal's other samples are there.
+                Ok(Ok(_)) => Some(format!(
+                    "{p}: {failed} of its samples were left out (they could not be kept in memory)"
+                )),
+                Ok(Err(why)) => Some(format!("skipped {p}: not a readable journal ({why})")),
+                Err(e) => Some(format!("skipped {p}: not a readable journal ({e})")),
             };
-            if let Some(why) = why {
+            if let Some(warning) = warning {
                 let mut w = self.lock_warnings();
                 if w.seen.insert(path.clone()) {
-                    w.list.push(format!("skipped {}: {why}", path.display()));
+                    w.list.push(warning);
                 }
             }
         }
