@@ -5,10 +5,11 @@
 //! itself, so the sample model can change without changing what an old journal means. Format 2 compresses each
 //! sample with zstd against the previous one (a delta: a process seen a second ago costs a few bytes, its name
 //! and command line nothing), with a key record compressed on its own every [`KEY_EVERY`] records. A sample's
-//! exits ride in a frame of their own after its record ([`exits1`]; compressed on its own from format 3 on),
-//! and its OOM kills and its new processes' cgroups in annex frames before it ([`annex`]), so layout 1 stays as
-//! it is. Format 4 writes record layout 2 ([`layout2`]) the same way, keys and deltas: a listed process's names
-//! and cgroup once per key interval, numbers as changes, and the sample's exits inside its record.
+//! exits ride in a frame of their own after its record ([`exits1`]; plain in format 2, compressed on its own in
+//! format 3), and its OOM kills and its new processes' cgroups in annex frames before it ([`annex`]), so layout 1
+//! stays as it is. Format 4 writes record layout 2 ([`layout2`]) the same way, keys and deltas: a listed
+//! process's names and cgroup once per key interval, numbers as changes, and the sample's exits inside its record
+//! (no exits frame; only the OOM kills still ride in an annex).
 
 use std::io::Read;
 
@@ -35,7 +36,8 @@ pub(crate) const KEY_EVERY: u32 = 60;
 /// The zstd level of a record. Records are small (a few kB before compression): a high level costs little here
 /// and finds more of the previous record in the next one.
 const ZSTD_LEVEL: i32 = 9;
-/// No sample's layout-1 bytes are this big; a compressed record that claims more is damage.
+/// No sample's record is this big, in layout 1 or 2 (before compression); a compressed record that claims more
+/// is damage.
 const MAX_RECORD: u64 = 16 << 20;
 
 /// The payload of a [`Kind::Stop`] record (the same bytes in every format).
@@ -115,7 +117,8 @@ impl SampleEncoder {
     /// Encodes `s` with its exits into `out` (cleared first) and returns the record's kind. The record becomes the
     /// next delta's dictionary: call [`reset`](Self::reset) if it is not written.
     pub(crate) fn encode(&mut self, s: &Sample, out: &mut Vec<u8>) -> Kind {
-        let key = self.base.is_none() || self.since_key + 1 >= self.key_every;
+        let key =
+            self.base.is_none() || self.since_key + 1 >= self.key_every || self.state.needs_key();
         if key {
             self.state.reset();
         }
@@ -870,6 +873,40 @@ pub(crate) mod tests {
         }
         let c = read_journal(&bytes).unwrap();
         assert_eq!((c.samples.len(), c.undecodable), (4, 0));
+    }
+
+    /// However long the key period, the encoder starts a key before the identities named since the last one cost
+    /// more than the decoder keeps: a journal of samples that each list a new process with a 4 MiB command line
+    /// decodes whole.
+    #[test]
+    fn long_names_bring_a_key_before_the_decoder_would_refuse() {
+        let big = "z".repeat(4 << 20);
+        let t0 = Timestamp::from_unix_secs(1_795_576_320);
+        let mut enc = SampleEncoder::tuned(u32::MAX, 1);
+        let mut payload = Vec::new();
+        let mut bytes = header(1).to_vec();
+        let mut kinds = Vec::new();
+        for i in 0..20u32 {
+            let mut s = Sample::new(t0.saturating_add(Duration::from_secs(i.into())), "h");
+            let mut p = ProcessEntry::new(100 + i, "app");
+            p.cmdline = Some(big.clone());
+            s.top.processes = vec![p];
+            let kind = enc.encode(&s, &mut payload);
+            kinds.push(kind == Kind::Key);
+            encode_frame(kind, &payload, &mut bytes);
+        }
+        // Eight identities of 4 MiB and a bit cost more than half the decoder's bound: the ninth record is a key.
+        let keys: Vec<usize> = (0..kinds.len()).filter(|&i| kinds[i]).collect();
+        assert_eq!(keys, [0, 8, 16]);
+        let mut decoded = 0;
+        let streamed = stream_journal(bytes.as_slice(), |s| {
+            assert_eq!(s.top.processes[0].cmdline.as_deref(), Some(big.as_str()));
+            decoded += 1;
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!((decoded, streamed.undecodable), (20, 0));
     }
 
     /// Removes the fields of `got` that `want` does not have (fields added to the model after the fixture).

@@ -26,6 +26,7 @@ use stabmon_core::{
     ExitStatus, ExitedName, ExitedProcess, Exits, ProcessEntry, ProcessKey, Sample, Timestamp,
 };
 
+use super::MAX_RECORD;
 use super::exits1::{StatusV1, micros};
 use super::layout1::SampleV1;
 
@@ -111,6 +112,21 @@ struct Named {
 }
 
 impl Named {
+    /// What keeping it costs: the struct and the bytes of its names.
+    fn cost(&self) -> usize {
+        std::mem::size_of::<Named>() + self.name_bytes()
+    }
+
+    /// The bytes of its name, command line, user and cgroup.
+    fn name_bytes(&self) -> usize {
+        self.name.len()
+            + [&self.cmdline, &self.user, &self.cgroup]
+                .into_iter()
+                .flatten()
+                .map(String::len)
+                .sum::<usize>()
+    }
+
     fn names(&self, p: &ProcessEntry) -> bool {
         self.parent_pid == p.parent_pid
             && self.name == p.name
@@ -132,10 +148,24 @@ pub(crate) struct Layout2State {
     /// a delta's compression dictionary (a new process's command line is most like those of the processes before
     /// it, which the previous record may not list).
     history: Vec<u8>,
+    /// What `named` costs ([`Named::cost`]), at most [`NAMED_MAX_BYTES`].
+    named_bytes: usize,
 }
 
 /// The most bytes of names [`Layout2State`] keeps for the dictionary.
 const HISTORY_MAX: usize = 64 << 10;
+/// The most processes one decoded sample lists; a record that lists more is damage.
+const MAX_PROCESSES: usize = 65_536;
+/// The most bytes of names, command lines, users and cgroups one decoded sample holds; a record that decodes to
+/// more (by referring to a long-named identity over and over) is damage. A sample's layout-1 bytes hold all its
+/// names, and those are less than [`MAX_RECORD`].
+const MAX_SAMPLE_NAME_BYTES: usize = MAX_RECORD as usize;
+/// The most the identities named in one key interval may cost ([`Named::cost`]); a record that names more is
+/// damage. A record names at most [`MAX_PROCESSES`] identities with names of at most [`MAX_RECORD`] bytes in all,
+/// so an encoder that starts a key once its identities cost more than [`NAMED_KEY_AT`] stays below it.
+const NAMED_MAX_BYTES: usize = 4 * MAX_RECORD as usize;
+/// An encoder whose identities cost more than this writes a key next ([`Layout2State::needs_key`]).
+const NAMED_KEY_AT: usize = NAMED_MAX_BYTES / 2;
 
 impl Layout2State {
     /// Forgets everything: the next record is a key.
@@ -144,6 +174,13 @@ impl Layout2State {
         self.named.clear();
         self.index.clear();
         self.history.clear();
+        self.named_bytes = 0;
+    }
+
+    /// Whether the identities named since the key cost so much that the next record should be a key, so that no
+    /// key interval's identities grow past what the decoder accepts.
+    pub(crate) fn needs_key(&self) -> bool {
+        self.named_bytes > NAMED_KEY_AT
     }
 
     /// The names of the identities named since the key, as far as kept: what a delta's dictionary starts with.
@@ -205,6 +242,7 @@ impl Layout2State {
             virtual_bytes: p.virtual_bytes,
         };
         self.remember(&n);
+        self.named_bytes = self.named_bytes.saturating_add(n.cost());
         self.named.push(n);
         ProcessV2::New(NewProcessV2 {
             pid: p.pid,
@@ -219,13 +257,19 @@ impl Layout2State {
     }
 
     /// The sample of a layout-2 record, following the records decoded since the last [`reset`](Self::reset);
-    /// `None` when the record refers to what was not named, or holds a value out of range (damage).
+    /// `None` when the record refers to what was not named, holds a value out of range, lists more than
+    /// [`MAX_PROCESSES`] processes, decodes to more than [`MAX_SAMPLE_NAME_BYTES`] of names, or names more than
+    /// [`NAMED_MAX_BYTES`] of identities since the key (damage: checked before it is allocated).
     pub(crate) fn decode(&mut self, v: SampleV2) -> Option<Sample> {
+        if v.processes.len() > MAX_PROCESSES {
+            return None;
+        }
         let ts = self.prev_ts.wrapping_add(v.ts_delta);
         self.prev_ts = ts;
         let mut s = v.rest.into_sample()?;
         s.ts = Timestamp::from_unix_micros(ts);
         let mut processes = Vec::with_capacity(v.processes.len());
+        let mut name_bytes = 0usize;
         for p in v.processes {
             let (n, nums) = match p {
                 ProcessV2::New(n) => {
@@ -243,12 +287,20 @@ impl Layout2State {
                         rss_bytes: 0,
                         virtual_bytes: 0,
                     };
+                    self.named_bytes = self.named_bytes.saturating_add(n.cost());
+                    if self.named_bytes > NAMED_MAX_BYTES {
+                        return None;
+                    }
                     self.remember(&n);
                     self.named.push(n);
                     (self.named.last_mut()?, nums)
                 }
                 ProcessV2::Known { index, nums } => (self.named.get_mut(index as usize)?, nums),
             };
+            name_bytes = name_bytes.saturating_add(n.name_bytes());
+            if name_bytes > MAX_SAMPLE_NAME_BYTES {
+                return None;
+            }
             n.rss_bytes = n
                 .rss_bytes
                 .wrapping_add(from_units(nums.rss_delta, PAGE)? as u64);
@@ -492,6 +544,100 @@ mod tests {
         // A record that refers to an identity its decoder never saw (its key was lost) does not decode.
         let v = enc.encode(&samples[5]);
         assert_eq!(Layout2State::default().decode(v), None);
+    }
+
+    /// A record of `processes` after one of `key`, with the rest of `key`.
+    fn with_processes(key: &SampleV2, processes: Vec<ProcessV2>) -> SampleV2 {
+        SampleV2 {
+            ts_delta: 1_000_000,
+            rest: key.rest.clone(),
+            processes,
+            exits: None,
+        }
+    }
+
+    /// A record of a few hundred bytes that refers a hundred times to an identity named with a 1 MiB command line
+    /// would decode to 100 MiB of names: it is damage, refused before the names are copied. One that refers to it
+    /// a few times decodes. So for the count of processes.
+    #[test]
+    fn a_record_that_repeats_a_long_named_identity_is_damage() {
+        let mut s = sample(0);
+        s.top.processes.truncate(1);
+        s.top.processes[0].cmdline = Some("x".repeat(1 << 20));
+        let mut enc = Layout2State::default();
+        let key = enc.encode(&s);
+        let again = enc.encode(&s);
+        let known = again.processes[0].clone();
+        assert!(matches!(known, ProcessV2::Known { index: 0, .. }));
+        let hostile =
+            postcard::to_allocvec(&with_processes(&key, vec![known.clone(); 100])).unwrap();
+        assert!(hostile.len() < 4 << 10, "{}", hostile.len());
+        let mut dec = Layout2State::default();
+        assert!(dec.decode(key.clone()).is_some());
+        // (Not `assert_eq!`: a failure would print the 100 MiB.)
+        let got = super::super::sample_v2_from(&hostile, &mut dec);
+        assert!(matches!(got, Err(super::super::Undecodable::Damaged)));
+        // Within the bounds: eight references, 8 MiB of names.
+        let mut dec = Layout2State::default();
+        dec.decode(key.clone()).unwrap();
+        let got = dec
+            .decode(with_processes(&key, vec![known.clone(); 8]))
+            .unwrap();
+        assert_eq!(got.top.processes.len(), 8);
+        // More processes than a sample lists, each with a short name: damage too.
+        let mut s = sample(0);
+        s.top.processes.truncate(1);
+        let mut enc = Layout2State::default();
+        let key = enc.encode(&s);
+        let known = enc.encode(&s).processes[0].clone();
+        let mut dec = Layout2State::default();
+        dec.decode(key.clone()).unwrap();
+        let many = with_processes(&key, vec![known.clone(); MAX_PROCESSES + 1]);
+        assert!(dec.decode(many).is_none());
+        dec.reset();
+        dec.decode(key.clone()).unwrap();
+        let most = with_processes(&key, vec![known; MAX_PROCESSES]);
+        assert_eq!(dec.decode(most).unwrap().top.processes.len(), MAX_PROCESSES);
+    }
+
+    /// Deltas that each name a new identity with a 4 MiB command line, with no key between them, stop decoding
+    /// once the identities named since the key cost more than the bound: the decoder keeps no more than that.
+    #[test]
+    fn the_identities_of_a_key_interval_are_bounded() {
+        let big = "y".repeat(4 << 20);
+        let rest = SampleV1::without_time_and_processes(&sample(0));
+        let record = |pid: u32| SampleV2 {
+            ts_delta: 1_000_000,
+            rest: rest.clone(),
+            processes: vec![ProcessV2::New(NewProcessV2 {
+                pid,
+                start_time: 0,
+                parent_pid: None,
+                name: "app".into(),
+                cmdline: Some(big.clone()),
+                user: None,
+                cgroup: None,
+                nums: NumbersV2 {
+                    cpu_pct: 1.0,
+                    children_cpu_pct: None,
+                    rss_delta: 0,
+                    virtual_delta: 0,
+                    cpu_rank: None,
+                    rss_rank: None,
+                },
+            })],
+            exits: None,
+        };
+        let mut dec = Layout2State::default();
+        let decoded = (0..20u32)
+            .take_while(|&pid| dec.decode(record(pid)).is_some())
+            .count();
+        // 15 of 4 MiB and a bit are within 64 MiB, the 16th is not.
+        assert_eq!(decoded, NAMED_MAX_BYTES / (4 << 20) - 1);
+        assert!(dec.named_bytes > NAMED_MAX_BYTES);
+        // After a key the interval starts again.
+        dec.reset();
+        assert!(dec.decode(record(0)).is_some());
     }
 
     /// Sizes in units and rotated sizes come back exactly, whole units or not, at the extremes too.

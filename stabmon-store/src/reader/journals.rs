@@ -204,22 +204,26 @@ impl JournalQueue {
         self.idx.pop_front();
     }
 
-    /// Takes the next sample (one that does not unpack is passed over).
+    /// Takes the next sample, the one at [`front_ts`](Self::front_ts): `None` when there is none, or when it does
+    /// not unpack (it is dropped all the same). Never a later sample in its place: callers take the front at the
+    /// time they were told.
     pub(super) fn pop(&mut self) -> Option<Sample> {
-        while let Some(i) = self.idx.pop_front() {
-            if let Some(s) = self.samples.unpack(i, &mut self.decompressor) {
-                return Some(s);
-            }
-        }
-        None
+        let i = self.idx.pop_front()?;
+        self.samples.unpack(i, &mut self.decompressor)
     }
 }
 
+/// The samples in time order; one that does not unpack is left out.
 impl Iterator for JournalQueue {
     type Item = Sample;
 
     fn next(&mut self) -> Option<Sample> {
-        self.pop()
+        while !self.idx.is_empty() {
+            if let Some(s) = self.pop() {
+                return Some(s);
+            }
+        }
+        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -271,16 +275,20 @@ impl StoreReader {
             if let Ok(Ok(c)) = &decoded {
                 out.stops.extend(c.stops.iter().cloned());
             }
-            let why = match decoded {
+            let p = path.display();
+            let warning = match decoded {
                 Ok(Ok(_)) if failed == 0 => None,
-                Ok(Ok(_)) => Some(format!("{failed} samples could not be kept in memory")),
-                Ok(Err(why)) => Some(format!("not a readable journal ({why})")),
-                Err(e) => Some(format!("not a readable journal ({e})")),
+                // The journal's other samples are there.
+                Ok(Ok(_)) => Some(format!(
+                    "{p}: {failed} of its samples were left out (they could not be kept in memory)"
+                )),
+                Ok(Err(why)) => Some(format!("skipped {p}: not a readable journal ({why})")),
+                Err(e) => Some(format!("skipped {p}: not a readable journal ({e})")),
             };
-            if let Some(why) = why {
+            if let Some(warning) = warning {
                 let mut w = self.lock_warnings();
                 if w.seen.insert(path.clone()) {
-                    w.list.push(format!("skipped {}: {why}", path.display()));
+                    w.list.push(warning);
                 }
             }
         }
@@ -365,5 +373,28 @@ mod tests {
             .sum();
         let packed: usize = all.entries.iter().map(|e| e.bytes.len()).sum();
         assert!(packed * 4 < raw, "{packed} bytes packed of {raw}");
+    }
+
+    /// A sample that does not unpack is dropped where it stands: `pop` gives `None` for it, not the sample after
+    /// it, whose time the caller has not looked at yet; iterating leaves it out and goes on in time order.
+    #[test]
+    fn a_sample_that_does_not_unpack_is_not_replaced_by_a_later_one() {
+        let start = Timestamp::from_unix_secs(1_795_564_800);
+        let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+        let a = Synth::new(start, Duration::from_secs(1))
+            .count(5)
+            .generate();
+        let mut all = JournalSamples::default();
+        assert_eq!(all.extend(a.iter().cloned()), 0);
+        all.entries[1].bytes = vec![0xFF; 8].into_boxed_slice();
+        let all = Arc::new(all);
+        let mut q = all.queue(&a[0].host, Range::ALL);
+        assert!(q.pop().is_some_and(|s| s.ts == at(0)));
+        assert_eq!(q.front_ts(), Some(at(1)));
+        assert!(q.pop().is_none());
+        assert_eq!((q.len(), q.front_ts()), (3, Some(at(2))));
+        assert!(q.pop().is_some_and(|s| s.ts == at(2)));
+        let got: Vec<Timestamp> = all.queue(&a[0].host, Range::ALL).map(|s| s.ts).collect();
+        assert_eq!(got, [at(0), at(2), at(3), at(4)]);
     }
 }

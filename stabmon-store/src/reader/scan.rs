@@ -319,7 +319,8 @@ impl HostStream {
         }
     }
 
-    /// Takes the sample at `ts` (from the segment, or the journal when only it has one), dropping repeats.
+    /// Takes the sample at `ts` (from the segment, or the journal when only it has one), dropping repeats and a
+    /// journal sample that does not unpack (`None`: the next call goes on from the next sample).
     fn take(&mut self, ts: Timestamp) -> Option<Sample> {
         let from_seg = self.current.front().is_some_and(|s| s.ts == ts);
         let from_journal = self.journal.front_ts() == Some(ts);
