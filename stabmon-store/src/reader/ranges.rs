@@ -31,6 +31,10 @@ const FOOTER_GUESS: u64 = 16 * 1024;
 /// Ranges of one object closer than this are fetched as one request (the gap's bytes with them).
 const MERGE_GAP: u64 = 16 * 1024;
 
+/// At most this many bytes are fetched in one batch of requests: each batch is written to the local files and
+/// recorded before the next is asked for, so a long range's prefetch never holds more than this in memory.
+const BATCH_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How many times a read fetches what it needs again when other reads emptied the object meanwhile.
 const READ_TRIES: usize = 4;
 
@@ -253,9 +257,9 @@ impl ObjectCache {
         Ok(gone)
     }
 
-    /// Fetches, all at once, the column chunks of the row groups of `rels` whose time statistics overlap `range`
-    /// (and of those without statistics), every column: what the reads of that range will decode, in requests of
-    /// their own rather than one round of requests per row group read. Objects whose footer cannot be read are
+    /// Fetches, in as few batches as [`BATCH_BYTES`] allows, the column chunks of the row groups of `rels` whose
+    /// time statistics overlap `range` (and of those without statistics), every column: what the reads of that
+    /// range will decode, in requests of their own rather than one round of requests per row group read. Objects whose footer cannot be read are
     /// left to the reader, which says what is wrong with them.
     pub(super) fn prefetch_row_groups(
         self: &Arc<Self>,
@@ -336,7 +340,8 @@ impl ObjectCache {
     }
 
     /// Fetches the parts of `wants` not present yet (ranges of one object closer than [`MERGE_GAP`] in one
-    /// request), writes them into the local files and records them; then empties least recently used other objects
+    /// request) in batches of at most [`BATCH_BYTES`], writing each batch into the local files and recording it
+    /// before the next is fetched; then empties least recently used other objects
     /// while over the budget. Gives the objects that are gone.
     fn ensure(&self, wants: &[(&str, Range<u64>)]) -> Result<Vec<String>, Error> {
         let mut jobs: Vec<(String, Range<u64>)> = Vec::new();
@@ -383,25 +388,28 @@ impl ObjectCache {
             return Ok(Vec::new());
         }
         jobs.sort_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
-        let got = self.bucket.get_ranges(jobs.clone())?;
         let mut gone = Vec::new();
-        let mut st = lock(&self.state);
-        for ((rel, range), bytes) in jobs.into_iter().zip(got) {
-            let Some(bytes) = bytes else {
-                gone.push(rel);
-                continue;
-            };
-            self.fetched
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            let Some(e) = st.objects.get_mut(&rel) else {
-                continue;
-            };
-            let size = e.size;
-            let path = self.local(&rel);
-            write_at(&path, size, range.start, &bytes)?;
-            let new = e.add(range);
-            st.bytes += new;
+        for batch in batches(jobs, BATCH_BYTES) {
+            let got = self.bucket.get_ranges(batch.clone())?;
+            let mut st = lock(&self.state);
+            for ((rel, range), bytes) in batch.into_iter().zip(got) {
+                let Some(bytes) = bytes else {
+                    gone.push(rel);
+                    continue;
+                };
+                self.fetched
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                let Some(e) = st.objects.get_mut(&rel) else {
+                    continue;
+                };
+                let size = e.size;
+                let path = self.local(&rel);
+                write_at(&path, size, range.start, &bytes)?;
+                let new = e.add(range);
+                st.bytes += new;
+            }
         }
+        let mut st = lock(&self.state);
         gone.dedup();
         // Least recently used objects other than these go while the cache is over its budget.
         let keep: Vec<&str> = wants.iter().map(|(rel, _)| *rel).collect();
@@ -495,6 +503,29 @@ impl ObjectCache {
     }
 }
 
+/// `jobs` in batches of at most `max` bytes each (a longer range split into pieces of `max` bytes), in order.
+fn batches(jobs: Vec<(String, Range<u64>)>, max: u64) -> Vec<Vec<(String, Range<u64>)>> {
+    let max = max.max(1);
+    let mut out: Vec<Vec<(String, Range<u64>)>> = Vec::new();
+    let mut held = max; // a new batch before the first job
+    for (rel, range) in jobs {
+        let mut pos = range.start;
+        while pos < range.end {
+            if held >= max {
+                out.push(Vec::new());
+                held = 0;
+            }
+            let end = range.end.min(pos + (max - held));
+            held += end - pos;
+            if let Some(batch) = out.last_mut() {
+                batch.push((rel.clone(), pos..end));
+            }
+            pos = end;
+        }
+    }
+    out
+}
+
 /// Writes `bytes` at `offset` into the sparse file at `path` of `size` bytes, creating it when missing.
 fn write_at(path: &Path, size: u64, offset: u64, bytes: &[u8]) -> Result<(), Error> {
     let mut f = open_sized(path, size)?;
@@ -582,7 +613,7 @@ impl Input {
         }
     }
 
-    /// Fetches ahead, in one batch of requests, the byte ranges a read will ask for (nothing for a local file).
+    /// Fetches ahead, in as few batches of requests as [`BATCH_BYTES`] allows, the byte ranges a read will ask for (nothing for a local file).
     pub(crate) fn prefetch(
         &self,
         ranges: impl IntoIterator<Item = Range<u64>>,
@@ -743,6 +774,33 @@ mod tests {
         std::fs::remove_file(src.path().join("o1")).unwrap();
         let e = cache.read("o1", 0, 100).unwrap_err().to_string();
         assert!(e.contains("/o1") && e.contains("gone"), "{e}");
+    }
+
+    #[test]
+    fn batches_hold_at_most_their_bytes_and_cover_every_range_in_order() {
+        let jobs = vec![
+            ("a".to_owned(), 0..30),
+            ("a".to_owned(), 40..45),
+            ("b".to_owned(), 10..260),
+        ];
+        let got = batches(jobs, 100);
+        let sizes: Vec<u64> = got
+            .iter()
+            .map(|b| b.iter().map(|(_, r)| r.end - r.start).sum())
+            .collect();
+        assert_eq!(sizes, vec![100, 100, 85]);
+        let flat: Vec<(String, Range<u64>)> = got.into_iter().flatten().collect();
+        assert_eq!(
+            flat,
+            vec![
+                ("a".to_owned(), 0..30),
+                ("a".to_owned(), 40..45),
+                ("b".to_owned(), 10..75),
+                ("b".to_owned(), 75..175),
+                ("b".to_owned(), 175..260),
+            ]
+        );
+        assert!(batches(Vec::new(), 100).is_empty());
     }
 
     fn entry(present: &[Range<u64>]) -> Entry {
