@@ -239,7 +239,7 @@ impl ObjectCache {
             if gone.iter().any(|g| g == rel) || tail.end - tail.start < 8 {
                 continue;
             }
-            let Ok(last) = self.read_present(rel, tail.end - 8, 8) else {
+            let Some(last) = self.read_present(rel, tail.end - 8, 8)? else {
                 continue;
             };
             if &last[4..] != b"PAR1" {
@@ -432,8 +432,8 @@ impl ObjectCache {
         Ok(gone)
     }
 
-    /// `len` bytes of `rel` at `start` from the local file, when all of them are present.
-    fn read_present(&self, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
+    /// `len` bytes of `rel` at `start` from the local file, or `None` when some of them are not fetched (now).
+    fn read_present(&self, rel: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, Error> {
         let st = lock(&self.state);
         let present = st
             .objects
@@ -441,13 +441,17 @@ impl ObjectCache {
             .and_then(|e| e.run_end(start))
             .is_some_and(|end| end >= start + len as u64);
         if !present {
-            return Err(self.object_error(rel, format!("bytes {start}.. are not fetched")));
+            return Ok(None);
         }
-        read_at(&self.local(rel), start, len)
+        read_at(&self.local(rel), start, len).map(Some)
     }
 
-    /// `len` bytes of `rel` at `start`, fetched first where missing.
+    /// `len` bytes of `rel` at `start`, fetched first where missing. Only bytes that other reads emptied from the
+    /// local cache meanwhile are fetched again; an error reading the local file is returned as it is.
     fn read(&self, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
         let want = start..start + len as u64;
         for _ in 0..READ_TRIES {
             if !self.ensure(&[(rel, want.clone())])?.is_empty() {
@@ -455,7 +459,7 @@ impl ObjectCache {
                     self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into())
                 );
             }
-            if let Ok(bytes) = self.read_present(rel, start, len) {
+            if let Some(bytes) = self.read_present(rel, start, len)? {
                 return Ok(bytes);
             }
         }
@@ -475,7 +479,7 @@ impl ObjectCache {
                 let Some(e) = st.objects.get(rel) else {
                     return Err(self.object_error(rel, "not in the bucket's listing".into()));
                 };
-                if pos >= e.size {
+                if pos >= e.size || max == 0 {
                     return Ok(Vec::new());
                 }
                 if let Some(end) = e.run_end(pos) {
@@ -801,6 +805,21 @@ mod tests {
             ]
         );
         assert!(batches(Vec::new(), 100).is_empty());
+    }
+
+    #[test]
+    fn an_empty_read_is_empty_and_a_local_read_error_is_not_taken_for_a_small_cache() {
+        let (_src, root, cache, _) = two_objects(1 << 20);
+        assert_eq!(cache.read("o0", 500, 0).unwrap(), Vec::<u8>::new());
+        assert_eq!(cache.read_some("o1", 500, 0).unwrap(), Vec::<u8>::new());
+        assert_eq!(cache.fetched(), 0);
+        cache.read("o0", 0, 100).unwrap();
+        // The local file goes behind the cache's back: the read says what failed, on which file.
+        let local = root.path().join("o0");
+        std::fs::remove_file(&local).unwrap();
+        let e = cache.read("o0", 0, 100).unwrap_err().to_string();
+        assert!(!e.contains("too small"), "{e}");
+        assert!(e.contains(&local.display().to_string()), "{e}");
     }
 
     fn entry(present: &[Range<u64>]) -> Entry {
