@@ -84,6 +84,8 @@ struct Entry {
     tick: u64,
     /// Its row groups as its footer describes them, once parsed.
     groups: Option<Arc<[Group]>>,
+    /// Listed, but found gone since: never fetched again, no local file.
+    gone: bool,
 }
 
 /// A row group: its first and last `ts` where the footer has them, and the byte ranges of its column chunks.
@@ -167,6 +169,7 @@ impl ObjectCache {
                     present: Vec::new(),
                     tick: 0,
                     groups: None,
+                    gone: false,
                 };
                 (rel, entry)
             })
@@ -208,14 +211,39 @@ impl ObjectCache {
         }
     }
 
-    /// Creates the sparse local files of `rels` where missing, so that a reader finds them.
+    /// Creates the sparse local files of `rels` where missing, so that a reader finds them (none for an object
+    /// found gone).
     pub(crate) fn placeholders(&self, rels: &[&str]) -> Result<(), Error> {
         for rel in rels {
-            if let Some(size) = self.size(rel) {
+            let size = lock(&self.state)
+                .objects
+                .get(*rel)
+                .filter(|e| !e.gone)
+                .map(|e| e.size);
+            if let Some(size) = size {
                 self.placeholder(rel, size)?;
             }
         }
         Ok(())
+    }
+
+    /// Forgets what was fetched of `rel`, an object found gone: its bytes leave the cache's count, its local file
+    /// is removed, and no read fetches it again (each says it is gone).
+    pub(crate) fn forget(&self, rel: &str) {
+        let mut st = lock(&self.state);
+        self.forget_locked(&mut st, rel);
+    }
+
+    fn forget_locked(&self, st: &mut State, rel: &str) {
+        let Some(e) = st.objects.get_mut(rel) else {
+            return;
+        };
+        let held: u64 = e.present.iter().map(|r| r.end - r.start).sum();
+        e.present.clear();
+        e.groups = None;
+        e.gone = true;
+        st.bytes -= held;
+        let _ = std::fs::remove_file(self.local(rel));
     }
 
     /// Fetches the footers of `rels`, all at once: the objects' last [`FOOTER_GUESS`] bytes, then the rest of a
@@ -345,6 +373,7 @@ impl ObjectCache {
     /// while over the budget. Gives the objects that are gone.
     fn ensure(&self, wants: &[(&str, Range<u64>)]) -> Result<Vec<String>, Error> {
         let mut jobs: Vec<(String, Range<u64>)> = Vec::new();
+        let mut gone = Vec::new();
         {
             let mut st = lock(&self.state);
             st.tick += 1;
@@ -354,6 +383,10 @@ impl ObjectCache {
                 let Some(e) = st.objects.get_mut(*rel) else {
                     return Err(self.object_error(rel, "not in the bucket's listing".into()));
                 };
+                if e.gone {
+                    gone.push((*rel).to_owned());
+                    continue;
+                }
                 if want.end > e.size {
                     return Err(self.object_error(
                         rel,
@@ -385,15 +418,17 @@ impl ObjectCache {
             }
         }
         if jobs.is_empty() {
-            return Ok(Vec::new());
+            gone.sort();
+            gone.dedup();
+            return Ok(gone);
         }
         jobs.sort_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
-        let mut gone = Vec::new();
         for batch in batches(jobs, BATCH_BYTES) {
             let got = self.bucket.get_ranges(batch.clone())?;
             let mut st = lock(&self.state);
             for ((rel, range), bytes) in batch.into_iter().zip(got) {
                 let Some(bytes) = bytes else {
+                    self.forget_locked(&mut st, &rel);
                     gone.push(rel);
                     continue;
                 };
@@ -410,6 +445,7 @@ impl ObjectCache {
             }
         }
         let mut st = lock(&self.state);
+        gone.sort();
         gone.dedup();
         // Least recently used objects other than these go while the cache is over its budget.
         let keep: Vec<&str> = wants.iter().map(|(rel, _)| *rel).collect();
@@ -822,12 +858,35 @@ mod tests {
         assert!(e.contains(&local.display().to_string()), "{e}");
     }
 
+    #[test]
+    fn a_gone_object_is_forgotten_and_never_comes_back_as_zeros() {
+        let (src, root, cache, bodies) = two_objects(1 << 20);
+        assert_eq!(cache.read("o0", 0, 1_000).unwrap(), bodies[0][..1_000]);
+        assert_eq!(cache.read("o1", 0, 300).unwrap(), bodies[1][..300]);
+        assert_eq!(lock(&cache.state).bytes, 1_300);
+        cache.forget("o0");
+        let local = root.path().join("o0");
+        assert!(!local.exists());
+        assert_eq!(lock(&cache.state).bytes, 300);
+        cache.placeholders(&["o0", "o1"]).unwrap();
+        assert!(!local.exists(), "a gone object gets no local file");
+        // Even once back in the bucket, it is not read, and nothing "present" is read as zeros.
+        let e = cache.read("o0", 0, 1_000).unwrap_err().to_string();
+        assert!(e.contains("/o0") && e.contains("gone"), "{e}");
+        // Found gone by a fetch, it is forgotten the same way.
+        std::fs::remove_file(src.path().join("o1")).unwrap();
+        assert!(cache.read("o1", 300, 100).is_err());
+        assert!(!root.path().join("o1").exists());
+        assert_eq!(lock(&cache.state).bytes, 0);
+    }
+
     fn entry(present: &[Range<u64>]) -> Entry {
         Entry {
             size: 1000,
             present: present.to_vec(),
             tick: 0,
             groups: None,
+            gone: false,
         }
     }
 

@@ -349,7 +349,7 @@ impl StoreReader {
         }
         for rel in gone {
             let local = abs_path(r.dir.path(), &rel);
-            let _ = std::fs::remove_file(&local);
+            cache.forget(&rel);
             self.warn(
                 &local,
                 &Error::Remote {
