@@ -5,7 +5,7 @@
 //! row groups and columns a read asks for. Nothing is ever read from a part not fetched. The cache's budget counts
 //! the bytes fetched, not the objects' sizes; beyond it, least recently used objects are emptied again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -448,12 +448,12 @@ impl ObjectCache {
         gone.sort();
         gone.dedup();
         // Least recently used objects other than these go while the cache is over its budget.
-        let keep: Vec<&str> = wants.iter().map(|(rel, _)| *rel).collect();
+        let keep: HashSet<&str> = wants.iter().map(|(rel, _)| *rel).collect();
         while st.bytes > self.budget {
             let victim = st
                 .objects
                 .iter()
-                .filter(|(rel, e)| !e.present.is_empty() && !keep.contains(&rel.as_str()))
+                .filter(|(rel, e)| !e.present.is_empty() && !keep.contains(rel.as_str()))
                 .min_by_key(|(_, e)| e.tick)
                 .map(|(rel, _)| rel.clone());
             let Some(victim) = victim else { break };
