@@ -1,9 +1,11 @@
 //! Objects in a bucket read by byte ranges. Each object is a sparse local file of its listed size in which only
 //! the ranges fetched so far are written, with a record of which ranges those are, so the `File`-based Parquet
 //! reader works on it as on a local segment. Every read goes through [`Input`], which fetches what is missing
-//! before it reads: the footer first (for coverage and host listing nothing else), then the column chunks of the
-//! row groups and columns a read asks for. Nothing is ever read from a part not fetched. The cache's budget counts
-//! the bytes fetched, not the objects' sizes; beyond it, least recently used objects are emptied again.
+//! before it reads: the footer first (for coverage nothing else), then, for a read of a time range, the column
+//! chunks of every table's row groups in that range, every column, whichever the read decodes (one round of
+//! requests for the whole range rather than one per row group decoded), and any other byte a read asks for.
+//! Nothing is ever read from a part not fetched. The cache's budget counts the bytes fetched, not the objects'
+//! sizes; beyond it, least recently used objects are emptied again.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
