@@ -221,7 +221,7 @@ impl StoreReader {
             None => 0,
             Some(r) => match &r.source {
                 url::Source::Bucket { cache, .. } => cache.fetched(),
-                url::Source::Http { .. } => r.http_bytes.load(Ordering::Relaxed),
+                url::Source::Http(served) => served.bytes.load(Ordering::Relaxed),
             },
         }
     }

@@ -24,25 +24,39 @@ pub(super) struct Remote {
     pub(super) url: String,
     pub(super) source: Source,
     pub(super) dir: tempfile::TempDir,
-    pub(super) cache: Mutex<Cache>,
-    /// Bytes downloaded from a served directory so far.
-    pub(super) http_bytes: AtomicU64,
 }
 
 /// Where a remote reader's files come from.
 #[derive(Debug)]
 pub(super) enum Source {
     /// A data directory served over HTTP(S), described by its `manifest.json`.
-    Http {
-        token: Option<Token>,
-        manifest: Manifest,
-    },
+    Http(Served),
     /// A Hive-partitioned dataset in object storage, described by listing its prefix (no manifest: every host
     /// writes its own objects). It holds finished segments only, no journal. Objects are read by byte ranges.
     Bucket {
         cache: Arc<ObjectCache>,
         objects: Vec<(Object, SegmentLoc)>,
     },
+}
+
+/// A data directory served over HTTP(S): how to ask for its files, and what was downloaded of them.
+#[derive(Debug)]
+pub(super) struct Served {
+    token: Option<Token>,
+    manifest: Manifest,
+    /// The segment files downloaded.
+    cache: Mutex<Cache>,
+    /// Bytes downloaded so far.
+    pub(super) bytes: AtomicU64,
+}
+
+impl Served {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        match self.cache.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
 }
 
 /// The segment files downloaded so far from a served directory (relative path -> size and when last wanted).
@@ -108,15 +122,8 @@ impl Remote {
     /// The manifest of a served directory (none for object storage).
     pub(super) fn manifest(&self) -> Option<&Manifest> {
         match &self.source {
-            Source::Http { manifest, .. } => Some(manifest),
+            Source::Http(s) => Some(&s.manifest),
             Source::Bucket { .. } => None,
-        }
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        match self.cache.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
         }
     }
 }
@@ -208,13 +215,13 @@ impl StoreReader {
             journal_memo: Arc::default(),
             remote: Some(Arc::new(Remote {
                 url: base.to_owned(),
-                source: Source::Http {
+                source: Source::Http(Served {
                     token: token.map(|t| Token(t.to_owned())),
                     manifest,
-                },
+                    cache: Mutex::new(Cache::default()),
+                    bytes: AtomicU64::new(0),
+                }),
                 dir,
-                cache: Mutex::new(Cache::default()),
-                http_bytes: AtomicU64::new(0),
             })),
         })
     }
@@ -282,8 +289,6 @@ impl StoreReader {
                 url,
                 source: Source::Bucket { cache, objects },
                 dir,
-                cache: Mutex::new(Cache::default()),
-                http_bytes: AtomicU64::new(0),
             })),
         })
     }
@@ -297,9 +302,7 @@ impl StoreReader {
         to: Option<Timestamp>,
     ) -> Result<(), Error> {
         match &r.source {
-            Source::Http { token, manifest } => {
-                self.fetch_http(r, manifest, token.as_ref().map(|t| t.0.as_str()), from, to)
-            }
+            Source::Http(served) => self.fetch_http(r, served, from, to),
             Source::Bucket { cache, objects } => {
                 self.fetch_bucket(r, cache, objects, from, to, None)
             }
@@ -365,26 +368,27 @@ impl StoreReader {
     fn fetch_http(
         &self,
         r: &Remote,
-        manifest: &Manifest,
-        token: Option<&str>,
+        served: &Served,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<(), Error> {
-        let (rels, segment_count) = self.remote_files(r, manifest, from, to);
+        let (rels, segment_count) = self.remote_files(served, from, to);
         let urls = rels.iter().map(|p| remote::join(&r.url, p)).collect();
+        let token = served.token.as_ref().map(|t| t.0.as_str());
         let got = remote::get_all(urls, token)?;
         for (i, (rel, got)) in rels.iter().zip(got).enumerate() {
             let local = abs_path(r.dir.path(), rel);
             match got {
                 Got::Body(bytes) => {
-                    r.http_bytes
+                    served
+                        .bytes
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     if let Some(dir) = local.parent() {
                         std::fs::create_dir_all(dir).map_err(io(dir))?;
                     }
                     std::fs::write(&local, &bytes).map_err(io(&local))?;
                     if i < segment_count {
-                        r.lock_cache().add(rel, bytes.len() as u64);
+                        served.lock_cache().add(rel, bytes.len() as u64);
                     }
                 }
                 // A journal compacted meanwhile, a segment deleted by retention: skip it, say so once.
@@ -402,7 +406,7 @@ impl StoreReader {
                 }
             }
         }
-        r.lock_cache().evict(r.dir.path(), CACHE_BYTES);
+        served.lock_cache().evict(r.dir.path(), CACHE_BYTES);
         Ok(())
     }
 
@@ -410,11 +414,11 @@ impl StoreReader {
     /// downloaded yet, then the journals; and how many of them are segments.
     fn remote_files(
         &self,
-        r: &Remote,
-        manifest: &Manifest,
+        served: &Served,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> (Vec<String>, usize) {
+        let manifest = &served.manifest;
         let host = self.host.as_deref();
         let wanted: HashSet<(&str, &str, &str)> = manifest
             .segments_in_range(TABLES[0], host, from, to)
@@ -428,7 +432,7 @@ impl StoreReader {
             .map(|s| s.path.as_str())
             .collect();
         let mut rels: Vec<String> = {
-            let mut cache = r.lock_cache();
+            let mut cache = served.lock_cache();
             cache.touch(wanted_paths.iter().copied());
             wanted_paths
                 .iter()
@@ -452,7 +456,10 @@ impl StoreReader {
     #[cfg(feature = "fuzzing")]
     pub(crate) fn remote_downloads(&self) -> Option<(String, PathBuf, Vec<String>)> {
         let r = self.remote.as_deref()?;
-        let (rels, _) = self.remote_files(r, r.manifest()?, None, None);
+        let Source::Http(served) = &r.source else {
+            return None;
+        };
+        let (rels, _) = self.remote_files(served, None, None);
         Some((r.url.clone(), r.dir.path().to_path_buf(), rels))
     }
 }
