@@ -289,8 +289,8 @@ impl ObjectCache {
 
     /// Fetches, in as few batches as [`BATCH_BYTES`] allows, the column chunks of the row groups of `rels` whose
     /// time statistics overlap `range` (and of those without statistics), every column: what the reads of that
-    /// range will decode, in requests of their own rather than one round of requests per row group read. Objects whose footer cannot be read are
-    /// left to the reader, which says what is wrong with them.
+    /// range will decode, in requests of their own rather than one round of requests per row group read. Objects
+    /// whose footer cannot be read are left to the reader, which says what is wrong with them.
     pub(super) fn prefetch_row_groups(
         self: &Arc<Self>,
         rels: &[&str],
@@ -371,8 +371,8 @@ impl ObjectCache {
 
     /// Fetches the parts of `wants` not present yet (ranges of one object closer than [`MERGE_GAP`] in one
     /// request) in batches of at most [`BATCH_BYTES`], writing each batch into the local files and recording it
-    /// before the next is fetched; then empties least recently used other objects
-    /// while over the budget. Gives the objects that are gone.
+    /// before the next is fetched; then empties least recently used other objects while over the budget. Gives the
+    /// objects that are gone.
     fn ensure(&self, wants: &[(&str, Range<u64>)]) -> Result<Vec<String>, Error> {
         let mut jobs: Vec<(String, Range<u64>)> = Vec::new();
         let mut gone = Vec::new();
@@ -484,8 +484,8 @@ impl ObjectCache {
         read_at(&self.local(rel), start, len).map(Some)
     }
 
-    /// `len` bytes of `rel` at `start`, fetched first where missing. Only bytes that other reads emptied from the
-    /// local cache meanwhile are fetched again; an error reading the local file is returned as it is.
+    /// `len` bytes of `rel` at `start`, fetched first where missing, and again (a few times) where other reads
+    /// emptied them from the local cache meanwhile; an error reading the local file is returned as it is.
     fn read(&self, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
         if len == 0 {
             return Ok(Vec::new());
@@ -655,7 +655,8 @@ impl Input {
         }
     }
 
-    /// Fetches ahead, in as few batches of requests as [`BATCH_BYTES`] allows, the byte ranges a read will ask for (nothing for a local file).
+    /// Fetches ahead, in as few batches of requests as [`BATCH_BYTES`] allows, the byte ranges a read will ask
+    /// for (nothing for a local file).
     pub(crate) fn prefetch(
         &self,
         ranges: impl IntoIterator<Item = Range<u64>>,
