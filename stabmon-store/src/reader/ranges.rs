@@ -13,7 +13,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use parquet::errors::ParquetError;
@@ -40,9 +40,8 @@ const BATCH_BYTES: u64 = 64 * 1024 * 1024;
 /// How many times a read fetches what it needs again when other reads emptied the object meanwhile.
 const READ_TRIES: usize = 4;
 
-/// The caches of the readers open now, so that a table file under a cache's directory is read through it.
-/// Entries go when their cache is dropped.
-static OPEN: Mutex<Vec<Weak<ObjectCache>>> = Mutex::new(Vec::new());
+/// The object cache a bucket reader reads its table files through (`None` for a reader of local files).
+pub(crate) type Objects<'a> = Option<&'a Arc<ObjectCache>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
@@ -176,7 +175,7 @@ impl ObjectCache {
                 (rel, entry)
             })
             .collect();
-        let cache = Arc::new(ObjectCache {
+        Arc::new(ObjectCache {
             bucket,
             root: root.to_path_buf(),
             budget,
@@ -185,11 +184,7 @@ impl ObjectCache {
                 ..State::default()
             }),
             fetched: AtomicU64::new(0),
-        });
-        let mut open = lock(&OPEN);
-        open.retain(|w| w.strong_count() > 0);
-        open.push(Arc::downgrade(&cache));
-        cache
+        })
     }
 
     /// The bucket.
@@ -607,19 +602,16 @@ fn empty(path: &Path, size: u64) {
     }
 }
 
-/// The cache whose directory holds `path`, and the object's path relative to it.
-fn lookup(path: &Path) -> Option<(Arc<ObjectCache>, String, u64)> {
-    let caches: Vec<Arc<ObjectCache>> = lock(&OPEN).iter().filter_map(Weak::upgrade).collect();
-    caches.into_iter().find_map(|c| {
-        let rel = path.strip_prefix(&c.root).ok()?;
-        let rel = rel
-            .components()
-            .map(|p| p.as_os_str().to_str())
-            .collect::<Option<Vec<_>>>()?
-            .join("/");
-        let size = c.size(&rel)?;
-        Some((c, rel, size))
-    })
+/// The object of `cache` at `path` (under the cache's directory): its path relative to it, and its size.
+fn lookup(cache: &ObjectCache, path: &Path) -> Option<(String, u64)> {
+    let rel = path.strip_prefix(&cache.root).ok()?;
+    let rel = rel
+        .components()
+        .map(|p| p.as_os_str().to_str())
+        .collect::<Option<Vec<_>>>()?
+        .join("/");
+    let size = cache.size(&rel)?;
+    Some((rel, size))
 }
 
 /// An object of a cache, as the Parquet reader reads it.
@@ -639,9 +631,12 @@ pub(crate) enum Input {
 }
 
 impl Input {
-    /// Opens `path`: through its cache when it lies in a bucket reader's directory, else as a local file.
-    pub(crate) fn open(path: &Path) -> Result<Input, Error> {
-        if let Some((cache, rel, size)) = lookup(path) {
+    /// Opens `path`: through `objects` when it is one of theirs, else as a local file.
+    pub(crate) fn open(path: &Path, objects: Objects<'_>) -> Result<Input, Error> {
+        if let Some(cache) = objects
+            && let Some((rel, size)) = lookup(cache, path)
+        {
+            let cache = Arc::clone(cache);
             return Ok(Input::Object(ObjectRef { cache, rel, size }));
         }
         File::open(path).map(Input::Local).map_err(io(path))
