@@ -213,6 +213,14 @@ impl StoreReader {
         self
     }
 
+    /// The object cache a bucket reader reads its table files through.
+    fn objects(&self) -> ranges::Objects<'_> {
+        match &self.remote.as_deref()?.source {
+            url::Source::Bucket { cache, .. } => Some(cache),
+            url::Source::Http(_) => None,
+        }
+    }
+
     /// Bytes this reader and its clones fetched so far from the server or bucket it reads (`0` for a local
     /// directory): from a bucket the byte ranges requested, from a served directory the files downloaded.
     pub fn fetched_bytes(&self) -> u64 {
@@ -221,7 +229,7 @@ impl StoreReader {
             None => 0,
             Some(r) => match &r.source {
                 url::Source::Bucket { cache, .. } => cache.fetched(),
-                url::Source::Http { .. } => r.http_bytes.load(Ordering::Relaxed),
+                url::Source::Http(served) => served.bytes.load(Ordering::Relaxed),
             },
         }
     }
@@ -291,7 +299,7 @@ impl StoreReader {
             if self.remote.is_some() && !seg.file(TABLES[0]).exists() {
                 continue; // not in range by the manifest, or gone
             }
-            match read_segment(seg, range) {
+            match read_segment(seg, self.objects(), range) {
                 Ok(v) => out.extend(v),
                 Err(e @ Error::NewerSchema { .. }) => return Err(e),
                 Err(e) => self.warn(&seg.file(TABLES[0]), &e),

@@ -11,6 +11,7 @@ use crate::layout::EXITS;
 
 use super::cols::{Cols, opt};
 use super::range::Range;
+use super::ranges::Objects;
 use super::segment::sample_at;
 use super::table::read_table;
 
@@ -18,11 +19,12 @@ use super::table::read_table;
 /// `samples` table gave).
 pub(super) fn read_exits(
     path: &Path,
+    objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
     samples: &mut [Sample],
 ) -> Result<(), Error> {
-    for batch in read_table(path, EXITS, range, only)?.1 {
+    for batch in read_table(path, objects, EXITS, range, only)?.1 {
         let c = Cols {
             batch: &batch,
             path,

@@ -13,6 +13,7 @@ use super::cols::{Cols, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::processes::rank_columns;
 use super::range::Range;
+use super::ranges::Objects;
 use super::segment::sample_at;
 use super::table::read_table;
 
@@ -32,6 +33,7 @@ fn lone_process<'a>(
 
 pub(super) fn read_names(
     path: &Path,
+    objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
     samples: &[Sample],
@@ -40,7 +42,7 @@ pub(super) fn read_names(
 ) -> Result<(), Error> {
     // Each name's last (CPU %, resident bytes), for values stored as "same as before".
     let mut last: HashMap<String, (f32, u64)> = HashMap::new();
-    let (version, batches) = read_table(path, "names", range, only)?;
+    let (version, batches) = read_table(path, objects, "names", range, only)?;
     for batch in batches {
         let c = Cols {
             batch: &batch,

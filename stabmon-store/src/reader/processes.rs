@@ -12,6 +12,7 @@ use crate::schema::PROCESS_EXACT_SLOTS;
 use super::cols::{Cols, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::range::Range;
+use super::ranges::Objects;
 use super::segment::sample_at;
 use super::table::read_table;
 
@@ -34,12 +35,13 @@ pub(super) fn rank_columns<'a>(c: &Cols<'a>, version: u32) -> Result<Option<Rank
 
 pub(super) fn read_processes(
     path: &Path,
+    objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
     samples: &[Sample],
     lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
 ) -> Result<(), Error> {
-    let (version, batches) = read_table(path, "processes", range, only)?;
+    let (version, batches) = read_table(path, objects, "processes", range, only)?;
     for batch in batches {
         let c = Cols {
             batch: &batch,

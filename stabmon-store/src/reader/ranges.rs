@@ -1,17 +1,19 @@
 //! Objects in a bucket read by byte ranges. Each object is a sparse local file of its listed size in which only
 //! the ranges fetched so far are written, with a record of which ranges those are, so the `File`-based Parquet
 //! reader works on it as on a local segment. Every read goes through [`Input`], which fetches what is missing
-//! before it reads: the footer first (for coverage and host listing nothing else), then the column chunks of the
-//! row groups and columns a read asks for. Nothing is ever read from a part not fetched. The cache's budget counts
-//! the bytes fetched, not the objects' sizes; beyond it, least recently used objects are emptied again.
+//! before it reads: the footer first (for coverage nothing else), then, for a read of a time range, the column
+//! chunks of every table's row groups in that range, every column, whichever the read decodes (one round of
+//! requests for the whole range rather than one per row group decoded), and any other byte a read asks for.
+//! Nothing is ever read from a part not fetched. The cache's budget counts the bytes fetched, not the objects'
+//! sizes; beyond it, least recently used objects are emptied again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use parquet::errors::ParquetError;
@@ -31,12 +33,15 @@ const FOOTER_GUESS: u64 = 16 * 1024;
 /// Ranges of one object closer than this are fetched as one request (the gap's bytes with them).
 const MERGE_GAP: u64 = 16 * 1024;
 
+/// At most this many bytes are fetched in one batch of requests: each batch is written to the local files and
+/// recorded before the next is asked for, so a long range's prefetch never holds more than this in memory.
+const BATCH_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How many times a read fetches what it needs again when other reads emptied the object meanwhile.
 const READ_TRIES: usize = 4;
 
-/// The caches of the readers open now, so that a table file under a cache's directory is read through it.
-/// Entries go when their cache is dropped.
-static OPEN: Mutex<Vec<Weak<ObjectCache>>> = Mutex::new(Vec::new());
+/// The object cache a bucket reader reads its table files through (`None` for a reader of local files).
+pub(crate) type Objects<'a> = Option<&'a Arc<ObjectCache>>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
@@ -80,6 +85,8 @@ struct Entry {
     tick: u64,
     /// Its row groups as its footer describes them, once parsed.
     groups: Option<Arc<[Group]>>,
+    /// Listed, but found gone since: never fetched again, no local file.
+    gone: bool,
 }
 
 /// A row group: its first and last `ts` where the footer has them, and the byte ranges of its column chunks.
@@ -163,11 +170,12 @@ impl ObjectCache {
                     present: Vec::new(),
                     tick: 0,
                     groups: None,
+                    gone: false,
                 };
                 (rel, entry)
             })
             .collect();
-        let cache = Arc::new(ObjectCache {
+        Arc::new(ObjectCache {
             bucket,
             root: root.to_path_buf(),
             budget,
@@ -176,11 +184,7 @@ impl ObjectCache {
                 ..State::default()
             }),
             fetched: AtomicU64::new(0),
-        });
-        let mut open = lock(&OPEN);
-        open.retain(|w| w.strong_count() > 0);
-        open.push(Arc::downgrade(&cache));
-        cache
+        })
     }
 
     /// The bucket.
@@ -204,14 +208,39 @@ impl ObjectCache {
         }
     }
 
-    /// Creates the sparse local files of `rels` where missing, so that a reader finds them.
+    /// Creates the sparse local files of `rels` where missing, so that a reader finds them (none for an object
+    /// found gone).
     pub(crate) fn placeholders(&self, rels: &[&str]) -> Result<(), Error> {
         for rel in rels {
-            if let Some(size) = self.size(rel) {
+            let size = lock(&self.state)
+                .objects
+                .get(*rel)
+                .filter(|e| !e.gone)
+                .map(|e| e.size);
+            if let Some(size) = size {
                 self.placeholder(rel, size)?;
             }
         }
         Ok(())
+    }
+
+    /// Forgets what was fetched of `rel`, an object found gone: its bytes leave the cache's count, its local file
+    /// is removed, and no read fetches it again (each says it is gone).
+    pub(crate) fn forget(&self, rel: &str) {
+        let mut st = lock(&self.state);
+        self.forget_locked(&mut st, rel);
+    }
+
+    fn forget_locked(&self, st: &mut State, rel: &str) {
+        let Some(e) = st.objects.get_mut(rel) else {
+            return;
+        };
+        let held: u64 = e.present.iter().map(|r| r.end - r.start).sum();
+        e.present.clear();
+        e.groups = None;
+        e.gone = true;
+        st.bytes -= held;
+        let _ = std::fs::remove_file(self.local(rel));
     }
 
     /// Fetches the footers of `rels`, all at once: the objects' last [`FOOTER_GUESS`] bytes, then the rest of a
@@ -235,7 +264,7 @@ impl ObjectCache {
             if gone.iter().any(|g| g == rel) || tail.end - tail.start < 8 {
                 continue;
             }
-            let Ok(last) = self.read_present(rel, tail.end - 8, 8) else {
+            let Some(last) = self.read_present(rel, tail.end - 8, 8)? else {
                 continue;
             };
             if &last[4..] != b"PAR1" {
@@ -253,10 +282,10 @@ impl ObjectCache {
         Ok(gone)
     }
 
-    /// Fetches, all at once, the column chunks of the row groups of `rels` whose time statistics overlap `range`
-    /// (and of those without statistics), every column: what the reads of that range will decode, in requests of
-    /// their own rather than one round of requests per row group read. Objects whose footer cannot be read are
-    /// left to the reader, which says what is wrong with them.
+    /// Fetches, in as few batches as [`BATCH_BYTES`] allows, the column chunks of the row groups of `rels` whose
+    /// time statistics overlap `range` (and of those without statistics), every column: what the reads of that
+    /// range will decode, in requests of their own rather than one round of requests per row group read. Objects
+    /// whose footer cannot be read are left to the reader, which says what is wrong with them.
     pub(super) fn prefetch_row_groups(
         self: &Arc<Self>,
         rels: &[&str],
@@ -336,10 +365,12 @@ impl ObjectCache {
     }
 
     /// Fetches the parts of `wants` not present yet (ranges of one object closer than [`MERGE_GAP`] in one
-    /// request), writes them into the local files and records them; then empties least recently used other objects
-    /// while over the budget. Gives the objects that are gone.
+    /// request) in batches of at most [`BATCH_BYTES`], writing each batch into the local files and recording it
+    /// before the next is fetched; then empties least recently used other objects while over the budget. Gives the
+    /// objects that are gone.
     fn ensure(&self, wants: &[(&str, Range<u64>)]) -> Result<Vec<String>, Error> {
         let mut jobs: Vec<(String, Range<u64>)> = Vec::new();
+        let mut gone = Vec::new();
         {
             let mut st = lock(&self.state);
             st.tick += 1;
@@ -349,6 +380,10 @@ impl ObjectCache {
                 let Some(e) = st.objects.get_mut(*rel) else {
                     return Err(self.object_error(rel, "not in the bucket's listing".into()));
                 };
+                if e.gone {
+                    gone.push((*rel).to_owned());
+                    continue;
+                }
                 if want.end > e.size {
                     return Err(self.object_error(
                         rel,
@@ -380,36 +415,42 @@ impl ObjectCache {
             }
         }
         if jobs.is_empty() {
-            return Ok(Vec::new());
+            gone.sort();
+            gone.dedup();
+            return Ok(gone);
         }
         jobs.sort_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
-        let got = self.bucket.get_ranges(jobs.clone())?;
-        let mut gone = Vec::new();
-        let mut st = lock(&self.state);
-        for ((rel, range), bytes) in jobs.into_iter().zip(got) {
-            let Some(bytes) = bytes else {
-                gone.push(rel);
-                continue;
-            };
-            self.fetched
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            let Some(e) = st.objects.get_mut(&rel) else {
-                continue;
-            };
-            let size = e.size;
-            let path = self.local(&rel);
-            write_at(&path, size, range.start, &bytes)?;
-            let new = e.add(range);
-            st.bytes += new;
+        for batch in batches(jobs, BATCH_BYTES) {
+            let got = self.bucket.get_ranges(batch.clone())?;
+            let mut st = lock(&self.state);
+            for ((rel, range), bytes) in batch.into_iter().zip(got) {
+                let Some(bytes) = bytes else {
+                    self.forget_locked(&mut st, &rel);
+                    gone.push(rel);
+                    continue;
+                };
+                self.fetched
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                let Some(e) = st.objects.get_mut(&rel) else {
+                    continue;
+                };
+                let size = e.size;
+                let path = self.local(&rel);
+                write_at(&path, size, range.start, &bytes)?;
+                let new = e.add(range);
+                st.bytes += new;
+            }
         }
+        let mut st = lock(&self.state);
+        gone.sort();
         gone.dedup();
         // Least recently used objects other than these go while the cache is over its budget.
-        let keep: Vec<&str> = wants.iter().map(|(rel, _)| *rel).collect();
+        let keep: HashSet<&str> = wants.iter().map(|(rel, _)| *rel).collect();
         while st.bytes > self.budget {
             let victim = st
                 .objects
                 .iter()
-                .filter(|(rel, e)| !e.present.is_empty() && !keep.contains(&rel.as_str()))
+                .filter(|(rel, e)| !e.present.is_empty() && !keep.contains(rel.as_str()))
                 .min_by_key(|(_, e)| e.tick)
                 .map(|(rel, _)| rel.clone());
             let Some(victim) = victim else { break };
@@ -424,8 +465,8 @@ impl ObjectCache {
         Ok(gone)
     }
 
-    /// `len` bytes of `rel` at `start` from the local file, when all of them are present.
-    fn read_present(&self, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
+    /// `len` bytes of `rel` at `start` from the local file, or `None` when some of them are not fetched (now).
+    fn read_present(&self, rel: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, Error> {
         let st = lock(&self.state);
         let present = st
             .objects
@@ -433,13 +474,17 @@ impl ObjectCache {
             .and_then(|e| e.run_end(start))
             .is_some_and(|end| end >= start + len as u64);
         if !present {
-            return Err(self.object_error(rel, format!("bytes {start}.. are not fetched")));
+            return Ok(None);
         }
-        read_at(&self.local(rel), start, len)
+        read_at(&self.local(rel), start, len).map(Some)
     }
 
-    /// `len` bytes of `rel` at `start`, fetched first where missing.
+    /// `len` bytes of `rel` at `start`, fetched first where missing, and again (a few times) where other reads
+    /// emptied them from the local cache meanwhile; an error reading the local file is returned as it is.
     fn read(&self, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
         let want = start..start + len as u64;
         for _ in 0..READ_TRIES {
             if !self.ensure(&[(rel, want.clone())])?.is_empty() {
@@ -447,7 +492,7 @@ impl ObjectCache {
                     self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into())
                 );
             }
-            if let Ok(bytes) = self.read_present(rel, start, len) {
+            if let Some(bytes) = self.read_present(rel, start, len)? {
                 return Ok(bytes);
             }
         }
@@ -467,7 +512,7 @@ impl ObjectCache {
                 let Some(e) = st.objects.get(rel) else {
                     return Err(self.object_error(rel, "not in the bucket's listing".into()));
                 };
-                if pos >= e.size {
+                if pos >= e.size || max == 0 {
                     return Ok(Vec::new());
                 }
                 if let Some(end) = e.run_end(pos) {
@@ -493,6 +538,29 @@ impl ObjectCache {
     fn size(&self, rel: &str) -> Option<u64> {
         lock(&self.state).objects.get(rel).map(|e| e.size)
     }
+}
+
+/// `jobs` in batches of at most `max` bytes each (a longer range split into pieces of `max` bytes), in order.
+fn batches(jobs: Vec<(String, Range<u64>)>, max: u64) -> Vec<Vec<(String, Range<u64>)>> {
+    let max = max.max(1);
+    let mut out: Vec<Vec<(String, Range<u64>)>> = Vec::new();
+    let mut held = max; // a new batch before the first job
+    for (rel, range) in jobs {
+        let mut pos = range.start;
+        while pos < range.end {
+            if held >= max {
+                out.push(Vec::new());
+                held = 0;
+            }
+            let end = range.end.min(pos + (max - held));
+            held += end - pos;
+            if let Some(batch) = out.last_mut() {
+                batch.push((rel.clone(), pos..end));
+            }
+            pos = end;
+        }
+    }
+    out
 }
 
 /// Writes `bytes` at `offset` into the sparse file at `path` of `size` bytes, creating it when missing.
@@ -534,19 +602,16 @@ fn empty(path: &Path, size: u64) {
     }
 }
 
-/// The cache whose directory holds `path`, and the object's path relative to it.
-fn lookup(path: &Path) -> Option<(Arc<ObjectCache>, String, u64)> {
-    let caches: Vec<Arc<ObjectCache>> = lock(&OPEN).iter().filter_map(Weak::upgrade).collect();
-    caches.into_iter().find_map(|c| {
-        let rel = path.strip_prefix(&c.root).ok()?;
-        let rel = rel
-            .components()
-            .map(|p| p.as_os_str().to_str())
-            .collect::<Option<Vec<_>>>()?
-            .join("/");
-        let size = c.size(&rel)?;
-        Some((c, rel, size))
-    })
+/// The object of `cache` at `path` (under the cache's directory): its path relative to it, and its size.
+fn lookup(cache: &ObjectCache, path: &Path) -> Option<(String, u64)> {
+    let rel = path.strip_prefix(&cache.root).ok()?;
+    let rel = rel
+        .components()
+        .map(|p| p.as_os_str().to_str())
+        .collect::<Option<Vec<_>>>()?
+        .join("/");
+    let size = cache.size(&rel)?;
+    Some((rel, size))
 }
 
 /// An object of a cache, as the Parquet reader reads it.
@@ -566,9 +631,12 @@ pub(crate) enum Input {
 }
 
 impl Input {
-    /// Opens `path`: through its cache when it lies in a bucket reader's directory, else as a local file.
-    pub(crate) fn open(path: &Path) -> Result<Input, Error> {
-        if let Some((cache, rel, size)) = lookup(path) {
+    /// Opens `path`: through `objects` when it is one of theirs, else as a local file.
+    pub(crate) fn open(path: &Path, objects: Objects<'_>) -> Result<Input, Error> {
+        if let Some(cache) = objects
+            && let Some((rel, size)) = lookup(cache, path)
+        {
+            let cache = Arc::clone(cache);
             return Ok(Input::Object(ObjectRef { cache, rel, size }));
         }
         File::open(path).map(Input::Local).map_err(io(path))
@@ -582,7 +650,8 @@ impl Input {
         }
     }
 
-    /// Fetches ahead, in one batch of requests, the byte ranges a read will ask for (nothing for a local file).
+    /// Fetches ahead, in as few batches of requests as [`BATCH_BYTES`] allows, the byte ranges a read will ask
+    /// for (nothing for a local file).
     pub(crate) fn prefetch(
         &self,
         ranges: impl IntoIterator<Item = Range<u64>>,
@@ -745,12 +814,77 @@ mod tests {
         assert!(e.contains("/o1") && e.contains("gone"), "{e}");
     }
 
+    #[test]
+    fn batches_hold_at_most_their_bytes_and_cover_every_range_in_order() {
+        let jobs = vec![
+            ("a".to_owned(), 0..30),
+            ("a".to_owned(), 40..45),
+            ("b".to_owned(), 10..260),
+        ];
+        let got = batches(jobs, 100);
+        let sizes: Vec<u64> = got
+            .iter()
+            .map(|b| b.iter().map(|(_, r)| r.end - r.start).sum())
+            .collect();
+        assert_eq!(sizes, vec![100, 100, 85]);
+        let flat: Vec<(String, Range<u64>)> = got.into_iter().flatten().collect();
+        assert_eq!(
+            flat,
+            vec![
+                ("a".to_owned(), 0..30),
+                ("a".to_owned(), 40..45),
+                ("b".to_owned(), 10..75),
+                ("b".to_owned(), 75..175),
+                ("b".to_owned(), 175..260),
+            ]
+        );
+        assert!(batches(Vec::new(), 100).is_empty());
+    }
+
+    #[test]
+    fn an_empty_read_is_empty_and_a_local_read_error_is_not_taken_for_a_small_cache() {
+        let (_src, root, cache, _) = two_objects(1 << 20);
+        assert_eq!(cache.read("o0", 500, 0).unwrap(), Vec::<u8>::new());
+        assert_eq!(cache.read_some("o1", 500, 0).unwrap(), Vec::<u8>::new());
+        assert_eq!(cache.fetched(), 0);
+        cache.read("o0", 0, 100).unwrap();
+        // The local file goes behind the cache's back: the read says what failed, on which file.
+        let local = root.path().join("o0");
+        std::fs::remove_file(&local).unwrap();
+        let e = cache.read("o0", 0, 100).unwrap_err().to_string();
+        assert!(!e.contains("too small"), "{e}");
+        assert!(e.contains(&local.display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn a_gone_object_is_forgotten_and_never_comes_back_as_zeros() {
+        let (src, root, cache, bodies) = two_objects(1 << 20);
+        assert_eq!(cache.read("o0", 0, 1_000).unwrap(), bodies[0][..1_000]);
+        assert_eq!(cache.read("o1", 0, 300).unwrap(), bodies[1][..300]);
+        assert_eq!(lock(&cache.state).bytes, 1_300);
+        cache.forget("o0");
+        let local = root.path().join("o0");
+        assert!(!local.exists());
+        assert_eq!(lock(&cache.state).bytes, 300);
+        cache.placeholders(&["o0", "o1"]).unwrap();
+        assert!(!local.exists(), "a gone object gets no local file");
+        // Even once back in the bucket, it is not read, and nothing "present" is read as zeros.
+        let e = cache.read("o0", 0, 1_000).unwrap_err().to_string();
+        assert!(e.contains("/o0") && e.contains("gone"), "{e}");
+        // Found gone by a fetch, it is forgotten the same way.
+        std::fs::remove_file(src.path().join("o1")).unwrap();
+        assert!(cache.read("o1", 300, 100).is_err());
+        assert!(!root.path().join("o1").exists());
+        assert_eq!(lock(&cache.state).bytes, 0);
+    }
+
     fn entry(present: &[Range<u64>]) -> Entry {
         Entry {
             size: 1000,
             present: present.to_vec(),
             tick: 0,
             groups: None,
+            gone: false,
         }
     }
 

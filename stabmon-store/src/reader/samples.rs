@@ -14,6 +14,7 @@ use crate::pct;
 use super::cols::{ByteCount, Cols, PctValues, StrCol, decimal_pct, duration, opt};
 use super::exact::SampleExactCols;
 use super::range::Range;
+use super::ranges::Objects;
 use super::table::read_table;
 
 /// How the ranks of a sample's four lists (process CPU and memory, name CPU and memory) are stored.
@@ -156,6 +157,7 @@ impl<'a> SampleCols<'a> {
 /// tables' rows may derive values from them (see `read_segment`).
 pub(super) fn read_samples(
     path: &Path,
+    objects: Objects<'_>,
     host: &str,
     range: Range,
     only: Option<&[i64]>,
@@ -164,7 +166,7 @@ pub(super) fn read_samples(
 ) -> Result<(), Error> {
     // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
     let mut prev_reading = None;
-    let (version, batches) = read_table(path, "samples", range, only)?;
+    let (version, batches) = read_table(path, objects, "samples", range, only)?;
     for batch in batches {
         let c = Cols {
             batch: &batch,

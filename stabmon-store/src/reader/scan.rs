@@ -11,7 +11,7 @@ use stabmon_core::{Sample, Timestamp};
 
 use super::group::parallel_map;
 use super::journals::JournalQueue;
-use super::ranges::Input;
+use super::ranges::{Input, Objects};
 use super::{Range, StoreReader, read_segment, read_segment_at};
 use crate::error::{Error, contain, pq};
 use crate::layout::{SegmentLoc, TABLES, utc_date};
@@ -84,7 +84,7 @@ impl StoreReader {
             }
             for seg in self.selected() {
                 let path = seg.file(TABLES[0]);
-                match footer_range(&path) {
+                match footer_range(&path, self.objects()) {
                     Ok(Some((first, last, rows))) => add(&seg.host, first, last, rows, false),
                     Ok(None) => {}
                     Err(e) => self.warn(&path, &e),
@@ -180,7 +180,7 @@ impl StoreReader {
     fn chunks_of(&self, segments: Vec<SegmentLoc>, range: Range) -> Vec<(SegmentLoc, Range)> {
         let mut out = Vec::new();
         for seg in segments {
-            match row_group_ranges(&seg, range) {
+            match row_group_ranges(&seg, self.objects(), range) {
                 Ok(chunks) => out.extend(chunks.into_iter().map(|c| (seg.clone(), c))),
                 Err(e) => self.warn(&seg.file(TABLES[0]), &e),
             }
@@ -212,8 +212,11 @@ impl StoreReader {
 }
 
 /// The first and last `ts` and the row count of a `samples` file, from its footer.
-fn footer_range(path: &Path) -> Result<Option<(Timestamp, Timestamp, u64)>, Error> {
-    let groups = row_groups(path)?;
+fn footer_range(
+    path: &Path,
+    objects: Objects<'_>,
+) -> Result<Option<(Timestamp, Timestamp, u64)>, Error> {
+    let groups = row_groups(path, objects)?;
     let first = groups.iter().map(|g| g.0).min();
     let last = groups.iter().map(|g| g.1).max();
     let rows = groups.iter().map(|g| g.2).sum();
@@ -222,12 +225,18 @@ fn footer_range(path: &Path) -> Result<Option<(Timestamp, Timestamp, u64)>, Erro
 
 /// The first and last `ts` and the row count of each row group of a `samples` file, from its footer (row groups
 /// without statistics are left out).
-pub(super) fn row_groups(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
-    contain(path, || row_groups_here(path))
+pub(super) fn row_groups(
+    path: &Path,
+    objects: Objects<'_>,
+) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
+    contain(path, || row_groups_here(path, objects))
 }
 
-fn row_groups_here(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
-    let file = Input::open(path)?;
+fn row_groups_here(
+    path: &Path,
+    objects: Objects<'_>,
+) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
+    let file = Input::open(path, objects)?;
     let reader = SerializedFileReader::new(file).map_err(pq(path))?;
     let md = reader.metadata();
     let Some(col) = md
@@ -256,8 +265,12 @@ fn row_groups_here(path: &Path) -> Result<Vec<(Timestamp, Timestamp, u64)>, Erro
 
 /// The part of `range` each row group of a segment holds, in order (the whole range where the footer has no
 /// statistics).
-pub(super) fn row_group_ranges(loc: &SegmentLoc, range: Range) -> Result<Vec<Range>, Error> {
-    let groups = row_groups(&loc.file(TABLES[0]))?;
+pub(super) fn row_group_ranges(
+    loc: &SegmentLoc,
+    objects: Objects<'_>,
+    range: Range,
+) -> Result<Vec<Range>, Error> {
+    let groups = row_groups(&loc.file(TABLES[0]), objects)?;
     if groups.is_empty() {
         return Ok(vec![range]);
     }
@@ -298,7 +311,7 @@ impl HostStream {
                 });
             }
             if let Some((loc, chunk)) = self.chunks.pop_front() {
-                match read_segment(&loc, chunk) {
+                match read_segment(&loc, reader.objects(), chunk) {
                     Ok(v) => self.current = v.into(),
                     Err(e @ Error::NewerSchema { .. }) => return Err(e),
                     // A damaged row group: one warning for the file, its other row groups still read.
@@ -310,7 +323,7 @@ impl HostStream {
                 continue;
             };
             // One row group at a time, so the first sample is out after one row group is decoded.
-            match row_group_ranges(&loc, range) {
+            match row_group_ranges(&loc, reader.objects(), range) {
                 Ok(chunks) => self
                     .chunks
                     .extend(chunks.into_iter().map(|c| (loc.clone(), c))),
@@ -491,7 +504,12 @@ impl WindowSource for HostWindows<'_> {
             .collect();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let read = parallel_map(&chunks, workers, |(seg, chunk, at)| {
-            let mut got = read_segment_at(seg, *chunk, Some(&micros[at.clone()]))?;
+            let mut got = read_segment_at(
+                seg,
+                self.reader.objects(),
+                *chunk,
+                Some(&micros[at.clone()]),
+            )?;
             got.iter_mut().for_each(trim);
             Ok::<_, Error>(got)
         });
@@ -603,7 +621,8 @@ mod tests {
         ];
         for table in ["samples", "processes", "names", LATENCY] {
             let (version, batches) =
-                super::super::read_table(&seg.file(table), table, Range::ALL, Some(&only)).unwrap();
+                super::super::read_table(&seg.file(table), None, table, Range::ALL, Some(&only))
+                    .unwrap();
             assert!(version >= 5);
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             assert!(rows > 0 && rows < 60, "{table}: {rows} rows");

@@ -18,6 +18,7 @@ use super::names::read_names;
 use super::oom_kills::read_oom_kills;
 use super::processes::read_processes;
 use super::range::Range;
+use super::ranges::Objects;
 use super::samples::{ListLen, read_samples};
 
 /// The index of the sample at `ts` in a segment's samples (sorted, unique).
@@ -35,24 +36,30 @@ pub(super) fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usiz
         })
 }
 
-pub(super) fn read_segment(seg: &SegmentLoc, range: Range) -> Result<Vec<Sample>, Error> {
-    read_segment_at(seg, range, None)
+pub(super) fn read_segment(
+    seg: &SegmentLoc,
+    objects: Objects<'_>,
+    range: Range,
+) -> Result<Vec<Sample>, Error> {
+    read_segment_at(seg, objects, range, None)
 }
 
 /// [`read_segment`], only the samples at `only` (sorted) where the files allow reading just those rows (see
 /// [`read_table`](super::table::read_table)); otherwise whole row groups are decoded and the other samples dropped.
 pub(super) fn read_segment_at(
     seg: &SegmentLoc,
+    objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
 ) -> Result<Vec<Sample>, Error> {
     contain(&seg.file(TABLES[0]), || {
-        read_segment_files(seg, range, only)
+        read_segment_files(seg, objects, range, only)
     })
 }
 
 fn read_segment_files(
     seg: &SegmentLoc,
+    objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
 ) -> Result<Vec<Sample>, Error> {
@@ -68,7 +75,15 @@ fn read_segment_files(
     }
     let mut samples = Vec::new();
     let mut lens = Vec::new();
-    read_samples(&files[0], &seg.host, range, only, &mut samples, &mut lens)?;
+    read_samples(
+        &files[0],
+        objects,
+        &seg.host,
+        range,
+        only,
+        &mut samples,
+        &mut lens,
+    )?;
     // The other tables are read over the whole row groups of the samples read (names derive values from earlier
     // rows and from process rows); the requested range is applied at the end.
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
@@ -85,9 +100,11 @@ fn read_segment_files(
         ));
     }
     let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
-    read_processes(&files[1], whole, only, &samples, &mut procs)?;
+    read_processes(&files[1], objects, whole, only, &samples, &mut procs)?;
     let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
-    read_names(&files[2], whole, only, &samples, &procs, &mut names)?;
+    read_names(
+        &files[2], objects, whole, only, &samples, &procs, &mut names,
+    )?;
     for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
         let rule = crate::ranks::rule_lens(&s.top, p.iter().map(|x| &x.1), n.iter().map(|x| &x.1));
         let explicit = [
@@ -120,15 +137,15 @@ fn read_segment_files(
     // OOM-kill file.
     let latency = seg.file(LATENCY);
     if latency.exists() {
-        read_latency(&latency, whole, only, &mut samples)?;
+        read_latency(&latency, objects, whole, only, &mut samples)?;
     }
     let exits = seg.file(EXITS);
     if exits.exists() {
-        read_exits(&exits, whole, only, &mut samples)?;
+        read_exits(&exits, objects, whole, only, &mut samples)?;
     }
     let kills = seg.file(OOM_KILLS);
     if kills.exists() {
-        read_oom_kills(&kills, whole, only, &mut samples)?;
+        read_oom_kills(&kills, objects, whole, only, &mut samples)?;
     }
     samples.retain(|s| {
         let t = s.ts.as_unix_micros();

@@ -15,6 +15,7 @@ use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 use super::group::{TickIndex, pipelined};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
+use super::ranges::Objects;
 use super::scan::{MICRO, row_groups};
 use super::segment::read_segment;
 use super::table::{Strings, TableFile};
@@ -53,7 +54,9 @@ impl StoreReader {
         // doubling as they grow.
         let mut rows = 0u64;
         for seg in &segments {
-            for (first, last, n) in row_groups(&seg.file(TABLES[0])).unwrap_or_default() {
+            for (first, last, n) in
+                row_groups(&seg.file(TABLES[0]), self.objects()).unwrap_or_default()
+            {
                 if range.overlaps(first.as_unix_micros(), last.as_unix_micros()) {
                     rows += n;
                 }
@@ -164,11 +167,12 @@ impl StoreReader {
         sink: &mut dyn FnMut(Result<SeriesPiece, Error>) -> bool,
     ) -> Result<bool, Error> {
         let file = seg.file(TABLES[0]);
-        let samples = TableFile::open(&file, Some(TABLES[0]), Strings::Plain)?;
+        let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Plain)?;
         let lat_path = seg.file(LATENCY);
         let latency = if samples.version >= 5 && lat_path.exists() {
             Some(TableFile::open(
                 &lat_path,
+                self.objects(),
                 Some(LATENCY),
                 Strings::Dictionary,
             )?)
@@ -182,7 +186,8 @@ impl StoreReader {
             let open = |t: &str| {
                 let path = seg.file(t);
                 match path.exists() {
-                    true => TableFile::open(&path, Some(t), Strings::Dictionary).map(Some),
+                    true => TableFile::open(&path, self.objects(), Some(t), Strings::Dictionary)
+                        .map(Some),
                     false => Ok(None),
                 }
             };
@@ -228,7 +233,7 @@ impl StoreReader {
                         })))
                     })
             } else {
-                whole_samples(seg, chunk).map(SeriesPiece::Samples)
+                whole_samples(seg, self.objects(), chunk).map(SeriesPiece::Samples)
             };
             match piece {
                 Ok(p) => {
@@ -247,12 +252,24 @@ impl StoreReader {
 /// The samples of `seg` in `chunk` with their latency probes, as whole samples (files older than schema 5, whose
 /// stored values derive from other rows). With their process lists, of which the series keeps the busiest; a
 /// segment whose list tables are missing gives its system values without them.
-fn whole_samples(seg: &SegmentLoc, chunk: Range) -> Result<Vec<Sample>, Error> {
+fn whole_samples(
+    seg: &SegmentLoc,
+    objects: Objects<'_>,
+    chunk: Range,
+) -> Result<Vec<Sample>, Error> {
     let file = seg.file(TABLES[0]);
-    let mut samples = match read_segment(seg, chunk) {
+    let mut samples = match read_segment(seg, objects, chunk) {
         Err(Error::MissingCompanion { .. }) => {
             let mut samples = Vec::new();
-            read_samples(&file, &seg.host, chunk, None, &mut samples, &mut Vec::new())?;
+            read_samples(
+                &file,
+                objects,
+                &seg.host,
+                chunk,
+                None,
+                &mut samples,
+                &mut Vec::new(),
+            )?;
             samples
         }
         r => r?,
@@ -264,7 +281,7 @@ fn whole_samples(seg: &SegmentLoc, chunk: Range) -> Result<Vec<Sample>, Error> {
             from: Some(a.ts),
             to: Some(b.ts.saturating_add(MICRO)),
         };
-        read_latency(&seg.file(LATENCY), whole, None, &mut samples)?;
+        read_latency(&seg.file(LATENCY), objects, whole, None, &mut samples)?;
     }
     samples.retain(|s| chunk.contains(s.ts.as_unix_micros()));
     Ok(samples)

@@ -21,7 +21,7 @@ use parquet::file::statistics::Statistics;
 use stabmon_core::Timestamp;
 
 use super::range::Range;
-use super::ranges::Input;
+use super::ranges::{Input, Objects};
 use super::scan::MICRO;
 use crate::error::{Error, arrow, contain, invalid, io, pq};
 use crate::schema::{KEY_SCHEMA_VERSION, KEY_TABLE, SCHEMA_VERSION};
@@ -56,11 +56,12 @@ pub(super) fn open_checked(
 /// files are read whole and the caller drops the rest.
 pub(super) fn read_table(
     path: &Path,
+    objects: Objects<'_>,
     table: &str,
     range: Range,
     only: Option<&[i64]>,
 ) -> Result<(u32, Vec<RecordBatch>), Error> {
-    let file = TableFile::open(path, Some(table), Strings::Plain)?;
+    let file = TableFile::open(path, objects, Some(table), Strings::Plain)?;
     let groups = file.groups_in(range);
     Ok((file.version, file.read(&groups, range, only, None)?))
 }
@@ -93,8 +94,13 @@ pub(super) enum Strings {
 impl TableFile {
     /// Opens `path`, checking that it is stabmon data of `table` (any table with `None`) of a schema this build
     /// reads.
-    pub(super) fn open(path: &Path, table: Option<&str>, strings: Strings) -> Result<Self, Error> {
-        let file = Input::open(path)?;
+    pub(super) fn open(
+        path: &Path,
+        objects: Objects<'_>,
+        table: Option<&str>,
+        strings: Strings,
+    ) -> Result<Self, Error> {
+        let file = Input::open(path, objects)?;
         let file_len = file.len();
         let mut meta =
             ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;

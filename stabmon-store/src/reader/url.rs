@@ -24,25 +24,39 @@ pub(super) struct Remote {
     pub(super) url: String,
     pub(super) source: Source,
     pub(super) dir: tempfile::TempDir,
-    pub(super) cache: Mutex<Cache>,
-    /// Bytes downloaded from a served directory so far.
-    pub(super) http_bytes: AtomicU64,
 }
 
 /// Where a remote reader's files come from.
 #[derive(Debug)]
 pub(super) enum Source {
     /// A data directory served over HTTP(S), described by its `manifest.json`.
-    Http {
-        token: Option<Token>,
-        manifest: Manifest,
-    },
+    Http(Served),
     /// A Hive-partitioned dataset in object storage, described by listing its prefix (no manifest: every host
     /// writes its own objects). It holds finished segments only, no journal. Objects are read by byte ranges.
     Bucket {
         cache: Arc<ObjectCache>,
         objects: Vec<(Object, SegmentLoc)>,
     },
+}
+
+/// A data directory served over HTTP(S): how to ask for its files, and what was downloaded of them.
+#[derive(Debug)]
+pub(super) struct Served {
+    token: Option<Token>,
+    manifest: Manifest,
+    /// The segment files downloaded.
+    cache: Mutex<Cache>,
+    /// Bytes downloaded so far.
+    pub(super) bytes: AtomicU64,
+}
+
+impl Served {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        match self.cache.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
 }
 
 /// The segment files downloaded so far from a served directory (relative path -> size and when last wanted).
@@ -108,15 +122,8 @@ impl Remote {
     /// The manifest of a served directory (none for object storage).
     pub(super) fn manifest(&self) -> Option<&Manifest> {
         match &self.source {
-            Source::Http { manifest, .. } => Some(manifest),
+            Source::Http(s) => Some(&s.manifest),
             Source::Bucket { .. } => None,
-        }
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        match self.cache.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
         }
     }
 }
@@ -208,13 +215,13 @@ impl StoreReader {
             journal_memo: Arc::default(),
             remote: Some(Arc::new(Remote {
                 url: base.to_owned(),
-                source: Source::Http {
+                source: Source::Http(Served {
                     token: token.map(|t| Token(t.to_owned())),
                     manifest,
-                },
+                    cache: Mutex::new(Cache::default()),
+                    bytes: AtomicU64::new(0),
+                }),
                 dir,
-                cache: Mutex::new(Cache::default()),
-                http_bytes: AtomicU64::new(0),
             })),
         })
     }
@@ -222,12 +229,13 @@ impl StoreReader {
     /// Opens a Hive-partitioned dataset in object storage (`s3://bucket/prefix`, `gs://...`, `az://...`): lists
     /// its objects now (hosts and dates come from the `host=`/`date=` paths), and fetches what a read needs when
     /// it happens, by byte ranges: the footers of the segments of the partitions (host, date) in its range, then
-    /// only the column chunks of the row groups and columns it reads ([`coverage`](Self::coverage) and
-    /// [`hosts`](Self::hosts) need footers only). What was fetched is kept in a local cache of at most
-    /// [`CACHE_BYTES`](crate::CACHE_BYTES) fetched bytes between reads, least recently used objects dropped first. Credentials and endpoint come from the cloud's
-    /// standard environment (for S3 `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
-    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`). A missing bucket, refused credentials or an unreachable endpoint is
-    /// an [`Error::Remote`] naming the URL.
+    /// the column chunks of the row groups whose time statistics overlap it, of every table and every column,
+    /// whichever of them the read decodes ([`coverage`](Self::coverage) needs the `samples` footers only,
+    /// [`hosts`](Self::hosts) only the listing). What was fetched is kept in a local cache of at most
+    /// [`CACHE_BYTES`](crate::CACHE_BYTES) fetched bytes between reads, least recently used objects dropped first.
+    /// Credentials and endpoint come from the cloud's standard environment (for S3 `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`). A missing bucket, refused
+    /// credentials or an unreachable endpoint is an [`Error::Remote`] naming the URL.
     pub fn open_bucket(url: &str) -> Result<StoreReader, Error> {
         Self::open_bucket_with(url, &[])
     }
@@ -281,8 +289,6 @@ impl StoreReader {
                 url,
                 source: Source::Bucket { cache, objects },
                 dir,
-                cache: Mutex::new(Cache::default()),
-                http_bytes: AtomicU64::new(0),
             })),
         })
     }
@@ -296,9 +302,7 @@ impl StoreReader {
         to: Option<Timestamp>,
     ) -> Result<(), Error> {
         match &r.source {
-            Source::Http { token, manifest } => {
-                self.fetch_http(r, manifest, token.as_ref().map(|t| t.0.as_str()), from, to)
-            }
+            Source::Http(served) => self.fetch_http(r, served, from, to),
             Source::Bucket { cache, objects } => {
                 self.fetch_bucket(r, cache, objects, from, to, None)
             }
@@ -349,7 +353,7 @@ impl StoreReader {
         }
         for rel in gone {
             let local = abs_path(r.dir.path(), &rel);
-            let _ = std::fs::remove_file(&local);
+            cache.forget(&rel);
             self.warn(
                 &local,
                 &Error::Remote {
@@ -364,26 +368,27 @@ impl StoreReader {
     fn fetch_http(
         &self,
         r: &Remote,
-        manifest: &Manifest,
-        token: Option<&str>,
+        served: &Served,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> Result<(), Error> {
-        let (rels, segment_count) = self.remote_files(r, manifest, from, to);
+        let (rels, segment_count) = self.remote_files(served, from, to);
         let urls = rels.iter().map(|p| remote::join(&r.url, p)).collect();
+        let token = served.token.as_ref().map(|t| t.0.as_str());
         let got = remote::get_all(urls, token)?;
         for (i, (rel, got)) in rels.iter().zip(got).enumerate() {
             let local = abs_path(r.dir.path(), rel);
             match got {
                 Got::Body(bytes) => {
-                    r.http_bytes
+                    served
+                        .bytes
                         .fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     if let Some(dir) = local.parent() {
                         std::fs::create_dir_all(dir).map_err(io(dir))?;
                     }
                     std::fs::write(&local, &bytes).map_err(io(&local))?;
                     if i < segment_count {
-                        r.lock_cache().add(rel, bytes.len() as u64);
+                        served.lock_cache().add(rel, bytes.len() as u64);
                     }
                 }
                 // A journal compacted meanwhile, a segment deleted by retention: skip it, say so once.
@@ -401,7 +406,7 @@ impl StoreReader {
                 }
             }
         }
-        r.lock_cache().evict(r.dir.path(), CACHE_BYTES);
+        served.lock_cache().evict(r.dir.path(), CACHE_BYTES);
         Ok(())
     }
 
@@ -409,11 +414,11 @@ impl StoreReader {
     /// downloaded yet, then the journals; and how many of them are segments.
     fn remote_files(
         &self,
-        r: &Remote,
-        manifest: &Manifest,
+        served: &Served,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
     ) -> (Vec<String>, usize) {
+        let manifest = &served.manifest;
         let host = self.host.as_deref();
         let wanted: HashSet<(&str, &str, &str)> = manifest
             .segments_in_range(TABLES[0], host, from, to)
@@ -427,7 +432,7 @@ impl StoreReader {
             .map(|s| s.path.as_str())
             .collect();
         let mut rels: Vec<String> = {
-            let mut cache = r.lock_cache();
+            let mut cache = served.lock_cache();
             cache.touch(wanted_paths.iter().copied());
             wanted_paths
                 .iter()
@@ -451,7 +456,10 @@ impl StoreReader {
     #[cfg(feature = "fuzzing")]
     pub(crate) fn remote_downloads(&self) -> Option<(String, PathBuf, Vec<String>)> {
         let r = self.remote.as_deref()?;
-        let (rels, _) = self.remote_files(r, r.manifest()?, None, None);
+        let Source::Http(served) = &r.source else {
+            return None;
+        };
+        let (rels, _) = self.remote_files(served, None, None);
         Some((r.url.clone(), r.dir.path().to_path_buf(), rels))
     }
 }

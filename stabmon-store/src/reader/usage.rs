@@ -113,11 +113,11 @@ impl StoreReader {
         sink: &mut dyn FnMut(Result<Piece, Error>) -> bool,
     ) -> Result<bool, Error> {
         let files: Vec<_> = TABLES.iter().map(|t| seg.file(t)).collect();
-        let samples = TableFile::open(&files[0], Some(TABLES[0]), Strings::Plain)?;
+        let samples = TableFile::open(&files[0], self.objects(), Some(TABLES[0]), Strings::Plain)?;
         if samples.version < 5 {
             // Older files derive values from other rows: read them as whole samples.
-            for chunk in row_group_ranges(seg, range)? {
-                let go_on = match read_segment(seg, chunk) {
+            for chunk in row_group_ranges(seg, self.objects(), range)? {
+                let go_on = match read_segment(seg, self.objects(), chunk) {
                     Ok(list) => sink(Ok(Piece::Samples(list))),
                     Err(e @ Error::NewerSchema { .. }) => return Err(e),
                     Err(e) => {
@@ -133,8 +133,18 @@ impl StoreReader {
         }
         let tables = Tables {
             samples,
-            processes: TableFile::open(&files[1], Some(TABLES[1]), Strings::Dictionary)?,
-            names: TableFile::open(&files[2], Some(TABLES[2]), Strings::Dictionary)?,
+            processes: TableFile::open(
+                &files[1],
+                self.objects(),
+                Some(TABLES[1]),
+                Strings::Dictionary,
+            )?,
+            names: TableFile::open(
+                &files[2],
+                self.objects(),
+                Some(TABLES[2]),
+                Strings::Dictionary,
+            )?,
         };
         for g in tables.samples.groups_in(range) {
             let chunk = tables.samples.chunk(g, range);
