@@ -19,13 +19,13 @@ use bytes::Bytes;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
-use parquet::file::statistics::Statistics;
 
 use crate::bucket::Bucket;
 use crate::error::{Error, io};
 use crate::manifest::abs_path;
 
 use super::range::Range as TimeRange;
+use super::table::{chunk_bytes, ts_span};
 
 /// How much of an object's end is fetched for its footer at first; a longer footer is fetched in a second request.
 const FOOTER_GUESS: u64 = 16 * 1024;
@@ -331,19 +331,12 @@ impl ObjectCache {
             .row_groups()
             .iter()
             .map(|rg| Group {
-                span: ts.and_then(|i| match rg.column(i).statistics() {
-                    Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
-                    _ => None,
-                }),
+                span: ts.and_then(|i| ts_span(rg, i)),
                 chunks: rg
                     .columns()
                     .iter()
-                    .filter_map(|c| {
-                        let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
-                        let start = u64::try_from(start).ok()?;
-                        let end = start.checked_add(u64::try_from(c.compressed_size()).ok()?)?;
-                        (end <= size).then_some(start..end)
-                    })
+                    .filter_map(chunk_bytes)
+                    .filter(|bytes| bytes.end <= size)
                     .collect(),
             })
             .collect();

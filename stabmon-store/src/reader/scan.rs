@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::file::statistics::Statistics;
 use stabmon_core::series::WindowSource;
 use stabmon_core::{Sample, Timestamp};
 
@@ -250,9 +249,7 @@ fn row_groups_here(
     };
     let mut out = Vec::new();
     for rg in md.row_groups() {
-        if let Some(Statistics::Int64(s)) = rg.column(col).statistics()
-            && let (Some(&a), Some(&b)) = (s.min_opt(), s.max_opt())
-        {
+        if let Some((a, b)) = super::table::ts_span(rg, col) {
             out.push((
                 Timestamp::from_unix_micros(a),
                 Timestamp::from_unix_micros(b),

@@ -15,7 +15,7 @@ use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
     RowFilter,
 };
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::Length;
 use parquet::file::statistics::Statistics;
 use stabmon_core::Timestamp;
@@ -137,10 +137,7 @@ impl TableFile {
         let spans = md
             .row_groups()
             .iter()
-            .map(|rg| match rg.column(ts_col).statistics() {
-                Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
-                _ => None,
-            })
+            .map(|rg| ts_span(rg, ts_col))
             .collect();
         Ok(TableFile {
             path: path.to_path_buf(),
@@ -199,11 +196,7 @@ impl TableFile {
                 .filter(|(i, _)| {
                     *i == self.ts_col || projection.as_ref().is_none_or(|p| p.leaf_included(*i))
                 })
-                .filter_map(|(_, c)| {
-                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
-                    let start = u64::try_from(start).ok()?;
-                    Some(start..start + u64::try_from(c.compressed_size()).ok()?)
-                })
+                .filter_map(|(_, c)| chunk_bytes(c))
         }))?;
         let input = self.file.try_clone(&self.path)?;
         let mut builder =
@@ -247,24 +240,34 @@ impl TableFile {
     }
 }
 
-/// The schema version in a file's footer, checked: stabmon data, of `table` where given, not newer than this
-/// build reads.
+/// A row group's first and last `ts` (the leaf `ts_col`), where its footer's statistics have both.
+pub(super) fn ts_span(rg: &RowGroupMetaData, ts_col: usize) -> Option<(i64, i64)> {
+    match rg.column(ts_col).statistics() {
+        Some(Statistics::Int64(s)) => s.min_opt().copied().zip(s.max_opt().copied()),
+        _ => None,
+    }
+}
+
+/// A column chunk's bytes in its file (its dictionary page first), where the footer's offset and size are neither
+/// negative nor past `u64`.
+pub(super) fn chunk_bytes(c: &ColumnChunkMetaData) -> Option<std::ops::Range<u64>> {
+    let start = u64::try_from(c.dictionary_page_offset().unwrap_or(c.data_page_offset())).ok()?;
+    let end = start.checked_add(u64::try_from(c.compressed_size()).ok()?)?;
+    Some(start..end)
+}
+
 /// Checks that every column chunk the footer lists lies inside the file, before a page of it is read: a damaged
 /// footer's offsets and sizes are what the Parquet reader allocates and seeks by (a negative one makes it panic,
 /// a huge one would allocate that much).
 pub(super) fn check_chunks(md: &ParquetMetaData, file_len: u64, path: &Path) -> Result<(), Error> {
     for (g, rg) in md.row_groups().iter().enumerate() {
         for col in rg.columns() {
-            let start = col
-                .dictionary_page_offset()
-                .unwrap_or(col.data_page_offset());
-            let len = col.compressed_size();
-            let inside = u64::try_from(start)
-                .ok()
-                .zip(u64::try_from(len).ok())
-                .and_then(|(s, l)| s.checked_add(l))
-                .is_some_and(|end| end <= file_len);
+            let inside = chunk_bytes(col).is_some_and(|bytes| bytes.end <= file_len);
             if !inside {
+                let start = col
+                    .dictionary_page_offset()
+                    .unwrap_or(col.data_page_offset());
+                let len = col.compressed_size();
                 return Err(invalid(
                     path,
                     format!(
@@ -279,6 +282,8 @@ pub(super) fn check_chunks(md: &ParquetMetaData, file_len: u64, path: &Path) -> 
     Ok(())
 }
 
+/// The schema version in a file's footer, checked: stabmon data, of `table` where given, not newer than this
+/// build reads.
 pub(super) fn schema_version(
     md: &ParquetMetaData,
     path: &Path,
