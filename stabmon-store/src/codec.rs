@@ -20,6 +20,7 @@ use zstd::zstd_safe::{CCtx, DCtx};
 use crate::journal::{FrameReader, Kind, NotAJournal};
 
 mod annex;
+mod bounded;
 mod exits1;
 mod layout1;
 mod layout2;

@@ -14,6 +14,7 @@ use crate::journal::{Kind, encode_frame};
 /// Kind 16: the OOM kills a sample carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct OomKillsV1 {
+    #[serde(deserialize_with = "super::bounded::seq")]
     kills: Vec<OomKillV1>,
 }
 
@@ -74,6 +75,7 @@ impl From<OomKillV1> for OomKill {
 /// Kind 17: process identities (pid, start time in microseconds) and their cgroups.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CgroupsV1 {
+    #[serde(deserialize_with = "super::bounded::seq")]
     procs: Vec<(u32, i64, String)>,
 }
 

@@ -13,7 +13,9 @@ use stabmon_core::{ExitStatus, ExitedName, ExitedProcess, Exits, Timestamp};
 pub(crate) struct ExitsV1 {
     count: u32,
     dropped: u32,
+    #[serde(deserialize_with = "super::bounded::seq")]
     names: Vec<ExitedNameV1>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     processes: Vec<ExitedProcessV1>,
 }
 

@@ -48,6 +48,7 @@ pub(crate) struct SampleV1 {
     interval: Dur,
     lateness: Dur,
     cpu: CpuV1,
+    #[serde(deserialize_with = "super::bounded::seq")]
     per_core: Vec<CpuV1>,
     load: Option<LoadV1>,
     memory: MemoryV1,
@@ -55,6 +56,7 @@ pub(crate) struct SampleV1 {
     pressure: Option<PressureV1>,
     oom_kill_count: Option<u64>,
     top: TopV1,
+    #[serde(deserialize_with = "super::bounded::seq")]
     latency: Vec<ProbeV1>,
 }
 
@@ -95,7 +97,9 @@ struct PressureV1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct TopV1 {
     n: u16,
+    #[serde(deserialize_with = "super::bounded::seq")]
     processes: Vec<ProcessV1>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     names: Vec<NameV1>,
     cpu_nth_pct: f32,
     rss_nth_bytes: u64,

@@ -35,6 +35,7 @@ pub(crate) struct SampleV2 {
     ts_delta: i64,
     /// Layout 1 of the sample with time 0 and no processes.
     rest: SampleV1,
+    #[serde(deserialize_with = "super::bounded::seq")]
     processes: Vec<ProcessV2>,
     exits: Option<ExitsV2>,
 }
@@ -77,24 +78,37 @@ struct ExitsV2 {
     count: u32,
     dropped: u32,
     /// The per-name totals.
+    #[serde(deserialize_with = "super::bounded::seq")]
     names: Vec<String>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     name_counts: Vec<u32>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     name_cpu_us: Vec<u64>,
     /// Rotated right by 10 bits (whole KiB become small numbers; any value comes back).
+    #[serde(deserialize_with = "super::bounded::seq")]
     name_peak_rss: Vec<u64>,
     /// The detailed processes: each pid minus the pid before it in the list (0 for the first).
+    #[serde(deserialize_with = "super::bounded::seq")]
     pid_deltas: Vec<i64>,
     /// The parent's pid minus the pid.
+    #[serde(deserialize_with = "super::bounded::seq")]
     parent_pid_deltas: Vec<i64>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     process_names: Vec<String>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     uids: Vec<u32>,
     /// The end time minus the sample's time, in microseconds.
+    #[serde(deserialize_with = "super::bounded::seq")]
     end_deltas: Vec<i64>,
     /// The end time minus the start time, in microseconds.
+    #[serde(deserialize_with = "super::bounded::seq")]
     run_us: Vec<i64>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     cpu_us: Vec<u64>,
     /// Rotated right by 10 bits, as `name_peak_rss`.
+    #[serde(deserialize_with = "super::bounded::seq")]
     peak_rss: Vec<u64>,
+    #[serde(deserialize_with = "super::bounded::seq")]
     statuses: Vec<StatusV1>,
 }
 
@@ -638,6 +652,40 @@ mod tests {
         // After a key the interval starts again.
         dec.reset();
         assert!(dec.decode(record(0)).is_some());
+    }
+
+    /// A record of a million references to one identity (12 MB decompressed, under the 16 MiB a record may
+    /// claim) would build a million processes, about 200 MB, before their count was checked: the sequence is
+    /// refused as it is read, and the decoder goes on with the next key.
+    #[test]
+    fn a_record_of_a_million_processes_is_refused_as_it_is_read() {
+        let mut s = sample(0);
+        s.top.processes.truncate(1);
+        let mut enc = Layout2State::default();
+        let key = enc.encode(&s);
+        let known = postcard::to_allocvec(&enc.encode(&s).processes[0]).unwrap();
+        // Postcard writes a struct as its fields in order and a sequence as its length, then its elements.
+        let n: usize = 1 << 20;
+        let mut hostile = postcard::to_allocvec(&(1_000_000i64, &key.rest, n)).unwrap();
+        for _ in 0..n {
+            hostile.extend_from_slice(&known);
+        }
+        hostile.push(0); // no exits
+        assert!(hostile.len() < super::super::MAX_RECORD as usize);
+        let mut dec = Layout2State::default();
+        dec.decode(key.clone()).unwrap();
+        let (got, peak) = super::super::bounded::tests::peak_heap_of(|| {
+            super::super::sample_v2_from(&hostile, &mut dec)
+        });
+        assert!(matches!(got, Err(super::super::Undecodable::Damaged)));
+        assert!(peak < 1 << 20, "{peak} bytes");
+        // The same bytes with a sequence of two decode: the encoding above is the record's.
+        let mut two = postcard::to_allocvec(&(1_000_000i64, &key.rest, 2usize)).unwrap();
+        two.extend_from_slice(&known);
+        two.extend_from_slice(&known);
+        two.push(0);
+        let got = super::super::sample_v2_from(&two, &mut dec).unwrap();
+        assert_eq!(got.top.processes.len(), 2);
     }
 
     /// Sizes in units and rotated sizes come back exactly, whole units or not, at the extremes too.
