@@ -218,10 +218,8 @@ impl TableFile {
                 .is_some_and(|(min, max)| range.contains(min) && range.contains(max))
         };
         let pick = self.version >= 5 && (only.is_some() || !groups.iter().all(inside));
-        let meta = match self.indexed().filter(|_| pick) {
-            Some(indexed) => indexed.clone(),
-            None => self.meta.clone(),
-        };
+        let indexed = if pick { self.indexed() } else { None };
+        let meta = indexed.unwrap_or(&self.meta).clone();
         let input = self.file.try_clone(&self.path)?;
         let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta)
             .with_row_groups(groups.to_vec())
@@ -267,10 +265,10 @@ impl TableFile {
                 if !any {
                     return None;
                 }
-                let md = ParquetMetaDataReader::new_with_metadata(md.as_ref().clone())
-                    .with_page_index_policy(PageIndexPolicy::Optional)
-                    .parse_and_finish(&self.file)
-                    .ok()?;
+                let mut with_index = ParquetMetaDataReader::new_with_metadata(md.as_ref().clone())
+                    .with_page_index_policy(PageIndexPolicy::Optional);
+                with_index.read_page_indexes(&self.file).ok()?;
+                let md = with_index.finish().ok()?;
                 // Pages are read where the offset index says: each must lie inside its column chunk.
                 let index = md.page_index()?;
                 for (g, rg) in md.row_groups().iter().enumerate() {
