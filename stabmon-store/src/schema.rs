@@ -273,22 +273,8 @@ pub(crate) enum Variant {
 /// [`writer_properties`].
 const CMDLINE_ZSTD_LEVEL: i32 = 3;
 
-/// Encoded bytes (before compression) per data page of a dictionary column at most, where the page index lets
-/// readers skip pages.
-const PAGE_BYTES: usize = 8 << 10;
-
-/// Rows per data page of the other columns at most, where the page index lets readers skip pages.
-const PAGE_INDEX_ROWS: usize = 8192;
-
-/// Whether a table's files carry an offset index (each data page's place and first row) and pages small enough
-/// to skip: the tables read at instants and over windows do; exits and OOM kills are a few rows an hour, read
-/// whole.
-fn skips_pages(table: &str) -> bool {
-    !matches!(table, "exits" | "oom_kills")
-}
-
 /// Writer properties of a table: zstd (or none, see [`Variant`]), per-column encodings, chunk-level statistics,
-/// the offset index and smaller pages where [`skips_pages`] says, the stabmon metadata.
+/// the stabmon metadata.
 pub(crate) fn writer_properties(
     table: &str,
     host: &str,
@@ -310,7 +296,9 @@ pub(crate) fn writer_properties(
         // context for small inputs (~1 MB at level 6 instead of ~3 MB for the 20,000-row default).
         .set_data_page_row_count_limit(15_000)
         .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_offset_index_disabled(!skips_pages(table))
+        // No offset index: columns are read whole (a chunk is one or a few pages), and it cost ~30 bytes per column
+        // per row group, ~900 bytes per segment with few samples.
+        .set_offset_index_disabled(true)
         .set_key_value_metadata(Some(vec![
             KeyValue::new(KEY_SCHEMA_VERSION.to_owned(), SCHEMA_VERSION.to_string()),
             KeyValue::new(KEY_TABLE.to_owned(), table.to_owned()),
@@ -335,17 +323,6 @@ pub(crate) fn writer_properties(
             ColumnPath::new(vec![c.name.to_owned()])
         };
         b = b.set_column_statistics_enabled(path.clone(), stats);
-        if skips_pages(table) {
-            // Smaller pages where they cost few bytes: a dictionary column's page holds its keys, as many bytes
-            // as they carry information, so pages of PAGE_BYTES split the columns whose decoding costs;
-            // other columns are cut by rows, as plain and delta pages of near-constant values shrink to a
-            // few bytes each, where a page more costs its header and an offset-index entry.
-            b = if matches!(enc, Enc::Dict) {
-                b.set_column_data_page_size_limit(path.clone(), PAGE_BYTES)
-            } else {
-                b.set_column_data_page_row_count_limit(path.clone(), PAGE_INDEX_ROWS)
-            };
-        }
         if c.name == "cmdline" && compressed {
             // Command lines are the biggest column of a busy recording (every rustc of a build is a new one) and
             // are compressed once per row group, in the dictionary page: the one page that passes 128 KiB when

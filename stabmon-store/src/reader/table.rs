@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
@@ -15,9 +15,7 @@ use parquet::arrow::arrow_reader::{
     ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
     RowFilter,
 };
-use parquet::file::metadata::{
-    ColumnChunkMetaData, PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader, RowGroupMetaData,
-};
+use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::Length;
 use parquet::file::statistics::Statistics;
 use stabmon_core::Timestamp;
@@ -76,11 +74,6 @@ pub(super) struct TableFile {
     pub(super) path: PathBuf,
     file: Input,
     meta: ArrowReaderMetadata,
-    /// The schema the batches come in (strings as dictionaries where asked).
-    schema: Arc<Schema>,
-    /// `meta` with the file's page index, loaded at the first read that picks rows out of a row group: `None`
-    /// where the file has none (written before it had one) or it does not fit the file.
-    indexed: OnceLock<Option<ArrowReaderMetadata>>,
     /// The file's schema version.
     pub(super) version: u32,
     /// The leaf index of `ts`.
@@ -149,9 +142,7 @@ impl TableFile {
         Ok(TableFile {
             path: path.to_path_buf(),
             file,
-            schema: meta.schema().clone(),
             meta,
-            indexed: OnceLock::new(),
             version,
             ts_col,
             spans,
@@ -207,9 +198,16 @@ impl TableFile {
                 })
                 .filter_map(|(_, c)| chunk_bytes(c))
         }))?;
+        let input = self.file.try_clone(&self.path)?;
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
+                .with_row_groups(groups.to_vec())
+                .with_batch_size(BATCH_ROWS);
+        if let Some(projection) = projection {
+            builder = builder.with_projection(projection);
+        }
         // Decode `ts` first, then the other columns only for the rows wanted; not needed where every row group
-        // read lies inside the range. Pages without a row wanted are skipped undecoded, found through the offset
-        // index where the file has one.
+        // read lies inside the range.
         let inside = |g: &usize| {
             self.spans
                 .get(*g)
@@ -217,17 +215,7 @@ impl TableFile {
                 .flatten()
                 .is_some_and(|(min, max)| range.contains(min) && range.contains(max))
         };
-        let pick = self.version >= 5 && (only.is_some() || !groups.iter().all(inside));
-        let indexed = if pick { self.indexed() } else { None };
-        let meta = indexed.unwrap_or(&self.meta).clone();
-        let input = self.file.try_clone(&self.path)?;
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta)
-            .with_row_groups(groups.to_vec())
-            .with_batch_size(BATCH_ROWS);
-        if let Some(projection) = projection {
-            builder = builder.with_projection(projection);
-        }
-        if pick {
+        if self.version >= 5 && (only.is_some() || !groups.iter().all(inside)) {
             let mask = ProjectionMask::leaves(descr, [self.ts_col]);
             let only: Option<Arc<[i64]>> = only.map(Into::into);
             let keep = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
@@ -249,48 +237,6 @@ impl TableFile {
         }
         let reader = builder.build().map_err(pq(&self.path))?;
         reader.map(|b| b.map_err(arrow(&self.path))).collect()
-    }
-
-    /// The file's metadata with its page index, loaded once (see `indexed`).
-    fn indexed(&self) -> Option<&ArrowReaderMetadata> {
-        self.indexed
-            .get_or_init(|| {
-                let md = self.meta.metadata();
-                // Files written without a page index have no offsets of one in their footer: nothing to read.
-                let any = md.row_groups().iter().any(|rg| {
-                    rg.columns()
-                        .iter()
-                        .any(|c| c.offset_index_offset().is_some())
-                });
-                if !any {
-                    return None;
-                }
-                let mut with_index = ParquetMetaDataReader::new_with_metadata(md.as_ref().clone())
-                    .with_page_index_policy(PageIndexPolicy::Optional);
-                with_index.read_page_indexes(&self.file).ok()?;
-                let md = with_index.finish().ok()?;
-                // Pages are read where the offset index says: each must lie inside its column chunk.
-                let index = md.page_index()?;
-                for (g, rg) in md.row_groups().iter().enumerate() {
-                    for (c, col) in rg.columns().iter().enumerate() {
-                        let chunk = chunk_bytes(col)?;
-                        for page in index.offset_index(g, c)?.page_locations() {
-                            let start = u64::try_from(page.offset).ok()?;
-                            let end = start
-                                .checked_add(u64::try_from(page.compressed_page_size).ok()?)?;
-                            if start < chunk.start || end > chunk.end {
-                                return None;
-                            }
-                        }
-                    }
-                }
-                ArrowReaderMetadata::try_new(
-                    Arc::new(md),
-                    ArrowReaderOptions::new().with_schema(self.schema.clone()),
-                )
-                .ok()
-            })
-            .as_ref()
     }
 }
 
@@ -380,105 +326,4 @@ pub(super) fn schema_version(
         }
     }
     Ok(version)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use super::*;
-    use crate::StoreWriter;
-    use crate::layout::LATENCY;
-    use crate::reader::StoreReader;
-    use stabmon_core::synth::Synth;
-
-    /// The tables read at instants are written in pages small enough to skip, with an offset index; reading
-    /// instants and windows through it gives what reading without it gives.
-    #[test]
-    fn reads_through_the_page_index_equal_reads_without() {
-        let dir = tempfile::tempdir().unwrap();
-        let t0 = Timestamp::from_unix_secs(1_795_564_800);
-        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
-            .count(3600)
-            .processes(40)
-            .latency_target("gw", 2.0, 0.5)
-            .generate();
-        let mut w = StoreWriter::create(dir.path()).unwrap();
-        for s in &samples {
-            w.write(s).unwrap();
-        }
-        w.finish().unwrap();
-        let reader = StoreReader::open(dir.path()).unwrap();
-        let seg = reader.selected().next().unwrap().clone();
-        let micros = |i: usize| samples[i].ts.as_unix_micros();
-        let only = [micros(10), micros(1800), micros(1801), micros(3599)];
-        let window = Range {
-            from: Some(samples[2000].ts),
-            to: Some(samples[2300].ts),
-        };
-        for table in ["samples", "processes", "names", LATENCY] {
-            let path = seg.file(table);
-            let file = TableFile::open(&path, None, Some(table), Strings::Plain).unwrap();
-            let indexed = file.indexed().expect("a page index");
-            let md = indexed.metadata();
-            let index = md.page_index().unwrap();
-            let most_pages = (0..md.file_metadata().schema_descr().num_columns())
-                .map(|c| index.offset_index(0, c).unwrap().page_locations().len())
-                .max()
-                .unwrap();
-            if table == "processes" || table == "names" {
-                assert!(most_pages > 3, "{table}: {most_pages} pages at most");
-            }
-            let mut without = TableFile::open(&path, None, Some(table), Strings::Plain).unwrap();
-            without.indexed = OnceLock::from(None);
-            let groups = file.groups_in(Range::ALL);
-            for (range, only) in [(Range::ALL, Some(&only[..])), (window, None)] {
-                let got = file.read(&groups, range, only, None).unwrap();
-                let want = without.read(&groups, range, only, None).unwrap();
-                let rows: usize = got.iter().map(RecordBatch::num_rows).sum();
-                assert!(rows > 0, "{table}");
-                assert_eq!(got, want, "{table}");
-            }
-        }
-    }
-
-    /// A file written before the offset index (the schema-6 fixture) has no page index, and reads as before.
-    #[test]
-    fn a_file_without_an_offset_index_reads_as_before() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v6");
-        let reader = StoreReader::open(&root).unwrap();
-        let (file, all) = reader
-            .selected()
-            .find_map(|seg| {
-                let file = TableFile::open(
-                    &seg.file("processes"),
-                    None,
-                    Some("processes"),
-                    Strings::Plain,
-                )
-                .ok()?;
-                let all = file
-                    .read(&file.groups_in(Range::ALL), Range::ALL, None, None)
-                    .unwrap();
-                all.iter().any(|b| b.num_rows() > 0).then_some((file, all))
-            })
-            .unwrap();
-        assert!(
-            file.version < 7 && file.indexed().is_none(),
-            "{}",
-            file.path.display()
-        );
-        let all: Vec<RecordBatch> = all.into_iter().filter(|b| b.num_rows() > 0).collect();
-        let ts = all[0]
-            .column_by_name("ts")
-            .unwrap()
-            .as_primitive::<TimestampMicrosecondType>();
-        let only = [ts.value(0)];
-        let got = file
-            .read(&file.groups_in(Range::ALL), Range::ALL, Some(&only), None)
-            .unwrap();
-        let rows: usize = got.iter().map(RecordBatch::num_rows).sum();
-        let want = ts.iter().filter(|t| *t == Some(only[0])).count();
-        assert!(rows > 0);
-        assert_eq!(rows, want);
-    }
 }
