@@ -1,13 +1,16 @@
 //! Objects in a bucket read by byte ranges. Each object is a sparse local file of its listed size in which only
 //! the ranges fetched so far are written, with a record of which ranges those are, so the `File`-based Parquet
 //! reader works on it as on a local segment. Every read goes through [`Input`], which fetches what is missing
-//! before it reads: the footer first (for coverage nothing else), then, for a read of a time range, the column
-//! chunks of every table's row groups in that range, every column, whichever the read decodes (one round of
-//! requests for the whole range rather than one per row group decoded), and any other byte a read asks for.
-//! Nothing is ever read from a part not fetched. The cache's budget counts the bytes fetched, not the objects'
-//! sizes; beyond it, least recently used objects are emptied again.
+//! before it reads: for a read of a time range, the objects wholly inside it (or small) in one request each, and of
+//! the others the footer (its last [`FOOTER_GUESS`] bytes, for coverage nothing else) then, as each footer arrives,
+//! the column chunks of every table's row groups in that range, every column, whichever the read decodes (one round
+//! of requests for the whole range rather than one per row group decoded), and any other byte a read asks for.
+//! Requests overlap, up to [`IN_FLIGHT`] at once and [`HELD_BYTES`] in memory, each written to its file as it
+//! arrives. Every range of an object comes from the version the listing saw (its e-tag). Nothing is ever read from
+//! a part not fetched. The cache's budget counts the bytes fetched, not the objects' sizes; beyond it, least
+//! recently used objects are emptied again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -20,22 +23,33 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 
-use crate::bucket::Bucket;
+use crate::bucket::{Bucket, Version};
 use crate::error::{Error, io};
 use crate::manifest::abs_path;
 
 use super::range::Range as TimeRange;
 use super::table::{chunk_bytes, ts_span};
 
-/// How much of an object's end is fetched for its footer at first; a longer footer is fetched in a second request.
-const FOOTER_GUESS: u64 = 16 * 1024;
+/// How much of an object's end is fetched for its footer at first (a shorter object whole). A stabmon segment's
+/// footer is a few KiB to a few tens of KiB, so one request takes all of it; a longer footer's start takes a second.
+pub(crate) const FOOTER_GUESS: u64 = 64 * 1024;
 
 /// Ranges of one object closer than this are fetched as one request (the gap's bytes with them).
 const MERGE_GAP: u64 = 16 * 1024;
 
-/// At most this many bytes are fetched in one batch of requests: each batch is written to the local files and
-/// recorded before the next is asked for, so a long range's prefetch never holds more than this in memory.
-const BATCH_BYTES: u64 = 64 * 1024 * 1024;
+/// Ranges of one object that make up at least this share (percent) of the span from the first one's start to the
+/// last one's end are fetched as that one span: a request costs more than the bytes between them.
+const COVER_PCT: u64 = 75;
+
+/// At most this many bytes of requests are in flight at once: each body is written to its local file and recorded
+/// as it arrives, so a long range's prefetch never holds more than this in memory.
+const HELD_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most one request asks for: a longer range goes in pieces, so that several fit in [`HELD_BYTES`] at once.
+const PIECE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Requests in flight at once, across objects.
+const IN_FLIGHT: usize = 16;
 
 /// How many times a read fetches what it needs again when other reads emptied the object meanwhile.
 const READ_TRIES: usize = 4;
@@ -57,6 +71,7 @@ pub(crate) struct ObjectCache {
     budget: u64,
     state: Mutex<State>,
     fetched: AtomicU64,
+    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for ObjectCache {
@@ -87,6 +102,25 @@ struct Entry {
     groups: Option<Arc<[Group]>>,
     /// Listed, but found gone since: never fetched again, no local file.
     gone: bool,
+    /// The version listed: every range is fetched from it.
+    version: Version,
+}
+
+/// A range of an object to fetch, and what follows once it is there.
+struct Job {
+    rel: String,
+    range: Range<u64>,
+    then: Then,
+}
+
+/// What follows a fetched range.
+#[derive(Clone, Copy)]
+enum Then {
+    /// Nothing.
+    Nothing,
+    /// It is the object's end: the rest of a longer footer follows, then, for a read of a time range, the column
+    /// chunks of the row groups in it.
+    Footer(Option<TimeRange>),
 }
 
 /// A row group: its first and last `ts` where the footer has them, and the byte ranges of its column chunks.
@@ -154,23 +188,24 @@ impl Entry {
 }
 
 impl ObjectCache {
-    /// A cache of the listed `objects` (relative path and size) of `bucket`, kept under `root`, fetching at most
-    /// about `budget` bytes before it empties least recently used objects.
+    /// A cache of the listed `objects` (relative path, size and version) of `bucket`, kept under `root`, fetching
+    /// at most about `budget` bytes before it empties least recently used objects.
     pub(crate) fn new(
         bucket: Bucket,
         root: &Path,
-        objects: impl IntoIterator<Item = (String, u64)>,
+        objects: impl IntoIterator<Item = (String, u64, Version)>,
         budget: u64,
     ) -> Arc<ObjectCache> {
         let objects = objects
             .into_iter()
-            .map(|(rel, size)| {
+            .map(|(rel, size, version)| {
                 let entry = Entry {
                     size,
                     present: Vec::new(),
                     tick: 0,
                     groups: None,
                     gone: false,
+                    version,
                 };
                 (rel, entry)
             })
@@ -184,6 +219,7 @@ impl ObjectCache {
                 ..State::default()
             }),
             fetched: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
         })
     }
 
@@ -195,6 +231,11 @@ impl ObjectCache {
     /// Bytes fetched from the bucket so far.
     pub(crate) fn fetched(&self) -> u64 {
         self.fetched.load(Ordering::Relaxed)
+    }
+
+    /// Requests for byte ranges sent to the bucket so far.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     fn local(&self, rel: &str) -> PathBuf {
@@ -243,66 +284,81 @@ impl ObjectCache {
         let _ = std::fs::remove_file(self.local(rel));
     }
 
-    /// Fetches the footers of `rels`, all at once: the objects' last [`FOOTER_GUESS`] bytes, then the rest of a
-    /// longer footer. Gives the objects that are gone.
-    pub(crate) fn prefetch_footers(&self, rels: &[&str]) -> Result<Vec<String>, Error> {
-        let sizes: Vec<(&str, u64)> = {
-            let st = lock(&self.state);
-            rels.iter()
-                .filter_map(|rel| st.objects.get(*rel).map(|e| (*rel, e.size)))
-                .collect()
-        };
-        let tails: Vec<(&str, Range<u64>)> = sizes
-            .iter()
-            .map(|(rel, size)| (*rel, size.saturating_sub(FOOTER_GUESS)..*size))
-            .filter(|(_, r)| !r.is_empty())
-            .collect();
-        let mut gone = self.ensure(&tails)?;
-        // A footer longer than the guess: its start, from the length in the last eight bytes.
-        let mut more = Vec::new();
-        for (rel, tail) in &tails {
-            if gone.iter().any(|g| g == rel) || tail.end - tail.start < 8 {
-                continue;
-            }
-            let Some(last) = self.read_present(rel, tail.end - 8, 8)? else {
-                continue;
-            };
-            if &last[4..] != b"PAR1" {
-                continue; // not Parquet: the reader says so
-            }
-            let len = u64::from(u32::from_le_bytes([last[0], last[1], last[2], last[3]]));
-            let start = tail.end.saturating_sub(len + 8);
-            if start < tail.start {
-                more.push((*rel, start..tail.start));
-            }
-        }
-        gone.extend(self.ensure(&more)?);
-        gone.sort();
-        gone.dedup();
-        Ok(gone)
-    }
-
-    /// Fetches, in as few batches as [`BATCH_BYTES`] allows, the column chunks of the row groups of `rels` whose
-    /// time statistics overlap `range` (and of those without statistics), every column: what the reads of that
-    /// range will decode, in requests of their own rather than one round of requests per row group read. Objects
-    /// whose footer cannot be read are left to the reader, which says what is wrong with them.
-    pub(super) fn prefetch_row_groups(
+    /// Prepares a read: fetches the objects `whole` in one request each (where not present yet), and the ends of
+    /// the objects `ends`: their last [`FOOTER_GUESS`] bytes, the rest of a longer footer, and, for a read of
+    /// `range`, as each footer arrives, the column chunks of its row groups whose time statistics overlap `range`
+    /// (and of those without statistics), every column: what the reads of that range will decode. All of it
+    /// overlapping, as [`fetch`](Self::fetch) does. Objects whose footer cannot be read are left to the reader,
+    /// which says what is wrong with them. Gives the objects that are gone.
+    pub(super) fn prefetch(
         self: &Arc<Self>,
-        rels: &[&str],
-        range: TimeRange,
-    ) -> Result<(), Error> {
-        let mut wants: Vec<(&str, Range<u64>)> = Vec::new();
-        for rel in rels {
-            let Some(groups) = self.groups(rel) else {
-                continue;
-            };
-            for g in groups.iter() {
-                if g.span.is_none_or(|(min, max)| range.overlaps(min, max)) {
-                    wants.extend(g.chunks.iter().map(|c| (*rel, c.clone())));
+        whole: &[&str],
+        ends: &[&str],
+        range: Option<TimeRange>,
+    ) -> Result<Vec<String>, Error> {
+        let mut jobs = Vec::with_capacity(whole.len() + ends.len());
+        {
+            let st = lock(&self.state);
+            for rel in ends {
+                if let Some(e) = st.objects.get(*rel) {
+                    jobs.push(Job {
+                        rel: (*rel).to_owned(),
+                        range: e.size.saturating_sub(FOOTER_GUESS)..e.size,
+                        then: Then::Footer(range),
+                    });
+                }
+            }
+            for rel in whole {
+                if let Some(e) = st.objects.get(*rel) {
+                    jobs.push(Job {
+                        rel: (*rel).to_owned(),
+                        range: 0..e.size,
+                        then: Then::Nothing,
+                    });
                 }
             }
         }
-        self.ensure(&wants).map(drop)
+        self.fetch(jobs)
+    }
+
+    /// What follows the end of `rel` being fetched: the rest of a footer longer than that, else, for a read of
+    /// `range`, the column chunks of its row groups in range. Nothing for what is not Parquet: the reader says so.
+    fn after_end(self: &Arc<Self>, rel: &str, range: Option<TimeRange>) -> Result<Vec<Job>, Error> {
+        let Some(size) = self.size(rel) else {
+            return Ok(Vec::new());
+        };
+        let Some(last) = self.read_present(rel, size.saturating_sub(8), 8)? else {
+            return Ok(Vec::new());
+        };
+        if last.len() < 8 || &last[4..] != b"PAR1" {
+            return Ok(Vec::new());
+        }
+        let len = u64::from(u32::from_le_bytes([last[0], last[1], last[2], last[3]]));
+        let footer = size.saturating_sub(len + 8)..size;
+        let missing = lock(&self.state)
+            .objects
+            .get(rel)
+            .is_some_and(|e| !e.missing(footer.clone()).is_empty());
+        if missing {
+            return Ok(vec![Job {
+                rel: rel.to_owned(),
+                range: footer,
+                then: Then::Footer(range),
+            }]);
+        }
+        let (Some(range), Some(groups)) = (range, self.groups(rel)) else {
+            return Ok(Vec::new());
+        };
+        Ok(groups
+            .iter()
+            .filter(|g| g.span.is_none_or(|(min, max)| range.overlaps(min, max)))
+            .flat_map(|g| g.chunks.iter())
+            .map(|c| Job {
+                rel: rel.to_owned(),
+                range: c.clone(),
+                then: Then::Nothing,
+            })
+            .collect())
     }
 
     /// The row groups of `rel`, from its footer (parsed once, kept); `None` where the footer cannot be read.
@@ -357,88 +413,153 @@ impl ObjectCache {
         open_sized(&path, size).map(drop)
     }
 
-    /// Fetches the parts of `wants` not present yet (ranges of one object closer than [`MERGE_GAP`] in one
-    /// request) in batches of at most [`BATCH_BYTES`], writing each batch into the local files and recording it
-    /// before the next is fetched; then empties least recently used other objects while over the budget. Gives the
-    /// objects that are gone.
-    fn ensure(&self, wants: &[(&str, Range<u64>)]) -> Result<Vec<String>, Error> {
-        let mut jobs: Vec<(String, Range<u64>)> = Vec::new();
+    /// Fetches the parts of `jobs` not present yet, up to [`IN_FLIGHT`] requests at once and at most
+    /// [`HELD_BYTES`] of them at once, each written into its local file and recorded as it arrives; where an
+    /// object's end arrives, what follows it is asked for at once, while the other requests are still in flight.
+    /// Every request asks for the version of the object that was listed. Then empties least recently used other
+    /// objects while the cache is over its budget. Gives the objects that are gone.
+    fn fetch(self: &Arc<Self>, jobs: Vec<Job>) -> Result<Vec<String>, Error> {
+        let mut keep: HashSet<String> = jobs.iter().map(|j| j.rel.clone()).collect();
+        let mut queue = VecDeque::new();
+        let mut ends = Vec::new();
         let mut gone = Vec::new();
-        {
-            let mut st = lock(&self.state);
-            st.tick += 1;
-            let tick = st.tick;
-            let mut by_object: HashMap<&str, Vec<Range<u64>>> = HashMap::new();
-            for (rel, want) in wants {
-                let Some(e) = st.objects.get_mut(*rel) else {
-                    return Err(self.object_error(rel, "not in the bucket's listing".into()));
+        self.plan(jobs, &mut queue, &mut ends, &mut gone)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut flying: HashMap<u64, Job> = HashMap::new();
+        let mut held = 0;
+        let mut id = 0;
+        loop {
+            while let Some((rel, range)) = ends.pop() {
+                let more = self.after_end(&rel, range)?;
+                keep.extend(more.iter().map(|j| j.rel.clone()));
+                self.plan(more, &mut queue, &mut ends, &mut gone)?;
+            }
+            while let Some(job) = queue.front() {
+                let len = job.range.end - job.range.start;
+                if flying.len() >= IN_FLIGHT || (!flying.is_empty() && held + len > HELD_BYTES) {
+                    break;
+                }
+                let Some(job) = queue.pop_front() else { break };
+                let version = match lock(&self.state).objects.get(&job.rel) {
+                    Some(e) => e.version.clone(),
+                    None => Version::default(),
+                };
+                self.bucket
+                    .start_get(id, &job.rel, job.range.clone(), &version, &tx)?;
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                held += len;
+                flying.insert(id, job);
+                id += 1;
+            }
+            if flying.is_empty() {
+                break;
+            }
+            // Each request answers once, even from a failed task (and `tx` is still here).
+            let Ok((done, got)) = rx.recv() else { break };
+            let Some(job) = flying.remove(&done) else {
+                continue;
+            };
+            held -= job.range.end - job.range.start;
+            let Some(bytes) = got? else {
+                self.forget(&job.rel);
+                queue.retain(|j| j.rel != job.rel);
+                gone.push(job.rel);
+                continue;
+            };
+            self.fetched
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            {
+                let mut st = lock(&self.state);
+                let Some(e) = st.objects.get_mut(&job.rel) else {
+                    continue;
                 };
                 if e.gone {
-                    gone.push((*rel).to_owned());
                     continue;
                 }
-                if want.end > e.size {
-                    return Err(self.object_error(
-                        rel,
-                        format!(
-                            "a read asks for bytes {}..{}, but the object was listed at {} bytes (damaged, or \
-                             changed since it was listed)",
-                            want.start, want.end, e.size
-                        ),
-                    ));
-                }
-                e.tick = tick;
-                by_object
-                    .entry(rel)
-                    .or_default()
-                    .extend(e.missing(want.clone()));
-            }
-            for (rel, mut ranges) in by_object {
-                ranges.sort_by_key(|r| r.start);
-                let mut merged: Vec<Range<u64>> = Vec::new();
-                for r in ranges {
-                    match merged.last_mut() {
-                        Some(last) if r.start <= last.end + MERGE_GAP => {
-                            last.end = last.end.max(r.end)
-                        }
-                        _ => merged.push(r),
-                    }
-                }
-                jobs.extend(merged.into_iter().map(|r| (rel.to_owned(), r)));
-            }
-        }
-        if jobs.is_empty() {
-            gone.sort();
-            gone.dedup();
-            return Ok(gone);
-        }
-        jobs.sort_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
-        for batch in batches(jobs, BATCH_BYTES) {
-            let got = self.bucket.get_ranges(batch.clone())?;
-            let mut st = lock(&self.state);
-            for ((rel, range), bytes) in batch.into_iter().zip(got) {
-                let Some(bytes) = bytes else {
-                    self.forget_locked(&mut st, &rel);
-                    gone.push(rel);
-                    continue;
-                };
-                self.fetched
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                let Some(e) = st.objects.get_mut(&rel) else {
-                    continue;
-                };
-                let size = e.size;
-                let path = self.local(&rel);
-                write_at(&path, size, range.start, &bytes)?;
-                let new = e.add(range);
+                write_at(&self.local(&job.rel), e.size, job.range.start, &bytes)?;
+                let new = e.add(job.range.clone());
                 st.bytes += new;
             }
+            if let Then::Footer(range) = job.then {
+                ends.push((job.rel, range));
+            }
         }
-        let mut st = lock(&self.state);
+        self.evict(&keep);
         gone.sort();
         gone.dedup();
-        // Least recently used objects other than these go while the cache is over its budget.
-        let keep: HashSet<&str> = wants.iter().map(|(rel, _)| *rel).collect();
+        Ok(gone)
+    }
+
+    /// Queues the parts of `jobs` not present yet as requests ([`requests`]); an object's end already present
+    /// goes to `ends` instead, an object gone to `gone`.
+    fn plan(
+        &self,
+        jobs: Vec<Job>,
+        queue: &mut VecDeque<Job>,
+        ends: &mut Vec<(String, Option<TimeRange>)>,
+        gone: &mut Vec<String>,
+    ) -> Result<(), Error> {
+        let mut st = lock(&self.state);
+        st.tick += 1;
+        let tick = st.tick;
+        // The missing parts by object and by whether they are its end, in the order first asked for.
+        let mut order: Vec<(String, Then)> = Vec::new();
+        let mut missing: HashMap<(String, bool), Vec<Range<u64>>> = HashMap::new();
+        for job in jobs {
+            let Some(e) = st.objects.get_mut(&job.rel) else {
+                return Err(self.object_error(&job.rel, "not in the bucket's listing".into()));
+            };
+            if e.gone {
+                gone.push(job.rel);
+                continue;
+            }
+            if job.range.end > e.size {
+                return Err(self.object_error(
+                    &job.rel,
+                    format!(
+                        "a read asks for bytes {}..{}, but the object was listed at {} bytes (damaged, or \
+                         changed since it was listed)",
+                        job.range.start, job.range.end, e.size
+                    ),
+                ));
+            }
+            e.tick = tick;
+            let parts = e.missing(job.range);
+            let end = matches!(job.then, Then::Footer(_));
+            if parts.is_empty() {
+                if let Then::Footer(range) = job.then {
+                    ends.push((job.rel, range));
+                }
+                continue;
+            }
+            let key = (job.rel, end);
+            if !missing.contains_key(&key) {
+                order.push((key.0.clone(), job.then));
+            }
+            missing.entry(key).or_default().extend(parts);
+        }
+        for (rel, then) in order {
+            let end = matches!(then, Then::Footer(_));
+            let Some(parts) = missing.remove(&(rel.clone(), end)) else {
+                continue;
+            };
+            // An object's end is one request, whatever its length: what follows it waits for all of it.
+            let piece = if end { u64::MAX } else { PIECE_BYTES };
+            let present = st.objects.get(&rel).map_or(&[][..], |e| &e.present[..]);
+            for range in requests(parts, present, piece) {
+                queue.push_back(Job {
+                    rel: rel.clone(),
+                    range,
+                    then,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties least recently used objects other than `keep` while the cache is over its budget.
+    fn evict(&self, keep: &HashSet<String>) {
+        let mut st = lock(&self.state);
         while st.bytes > self.budget {
             let victim = st
                 .objects
@@ -455,7 +576,20 @@ impl ObjectCache {
                 empty(&self.local(&victim), size);
             }
         }
-        Ok(gone)
+    }
+
+    /// Fetches `want` of `rel` where missing; an error when the object is gone.
+    fn ensure(self: &Arc<Self>, rel: &str, want: Range<u64>) -> Result<(), Error> {
+        let job = Job {
+            rel: rel.to_owned(),
+            range: want,
+            then: Then::Nothing,
+        };
+        if self.fetch(vec![job])?.is_empty() {
+            Ok(())
+        } else {
+            Err(self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into()))
+        }
     }
 
     /// `len` bytes of `rel` at `start` from the local file, or `None` when some of them are not fetched (now).
@@ -474,17 +608,13 @@ impl ObjectCache {
 
     /// `len` bytes of `rel` at `start`, fetched first where missing, and again (a few times) where other reads
     /// emptied them from the local cache meanwhile; an error reading the local file is returned as it is.
-    fn read(&self, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
+    fn read(self: &Arc<Self>, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
         if len == 0 {
             return Ok(Vec::new());
         }
         let want = start..start + len as u64;
         for _ in 0..READ_TRIES {
-            if !self.ensure(&[(rel, want.clone())])?.is_empty() {
-                return Err(
-                    self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into())
-                );
-            }
+            self.ensure(rel, want.clone())?;
             if let Some(bytes) = self.read_present(rel, start, len)? {
                 return Ok(bytes);
             }
@@ -498,7 +628,7 @@ impl ObjectCache {
 
     /// Up to `max` bytes of `rel` from `pos` (fewer where the fetched run ends sooner), fetched first when nothing
     /// at `pos` is present.
-    fn read_some(&self, rel: &str, pos: u64, max: usize) -> Result<Vec<u8>, Error> {
+    fn read_some(self: &Arc<Self>, rel: &str, pos: u64, max: usize) -> Result<Vec<u8>, Error> {
         for _ in 0..READ_TRIES {
             {
                 let st = lock(&self.state);
@@ -514,12 +644,7 @@ impl ObjectCache {
                 }
             }
             let size = self.size(rel).unwrap_or(0);
-            let want = pos..(pos + max as u64).min(size);
-            if !self.ensure(&[(rel, want)])?.is_empty() {
-                return Err(
-                    self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into())
-                );
-            }
+            self.ensure(rel, pos..(pos + max as u64).min(size))?;
         }
         Err(self.object_error(
             rel,
@@ -533,23 +658,39 @@ impl ObjectCache {
     }
 }
 
-/// `jobs` in batches of at most `max` bytes each (a longer range split into pieces of `max` bytes), in order.
-fn batches(jobs: Vec<(String, Range<u64>)>, max: u64) -> Vec<Vec<(String, Range<u64>)>> {
-    let max = max.max(1);
-    let mut out: Vec<Vec<(String, Range<u64>)>> = Vec::new();
-    let mut held = max; // a new batch before the first job
-    for (rel, range) in jobs {
-        let mut pos = range.start;
-        while pos < range.end {
-            if held >= max {
-                out.push(Vec::new());
-                held = 0;
+/// The requests that fetch `parts` (missing ranges of one object whose fetched ranges are `present`): sorted,
+/// those closer than [`MERGE_GAP`] joined, all of them as one span where they make up [`COVER_PCT`] percent of
+/// it or more, then cut in pieces of at most `piece` bytes. Nothing present is fetched again.
+fn requests(mut parts: Vec<Range<u64>>, present: &[Range<u64>], piece: u64) -> Vec<Range<u64>> {
+    let free = |gap: Range<u64>| {
+        !present
+            .iter()
+            .any(|p| p.start < gap.end && gap.start < p.end)
+    };
+    parts.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    for r in parts {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end + MERGE_GAP && free(last.end..r.start) => {
+                last.end = last.end.max(r.end)
             }
-            let end = range.end.min(pos + (max - held));
-            held += end - pos;
-            if let Some(batch) = out.last_mut() {
-                batch.push((rel.clone(), pos..end));
-            }
+            _ => merged.push(r),
+        }
+    }
+    if let (Some(first), Some(last)) = (merged.first(), merged.last()) {
+        let span = first.start..last.end;
+        let wanted: u64 = merged.iter().map(|r| r.end - r.start).sum();
+        if wanted * 100 >= (span.end - span.start) * COVER_PCT && free(span.clone()) {
+            merged = vec![span];
+        }
+    }
+    let piece = piece.max(1);
+    let mut out = Vec::with_capacity(merged.len());
+    for r in merged {
+        let mut pos = r.start;
+        while pos < r.end {
+            let end = r.end.min(pos.saturating_add(piece));
+            out.push(pos..end);
             pos = end;
         }
     }
@@ -643,8 +784,7 @@ impl Input {
         }
     }
 
-    /// Fetches ahead, in as few batches of requests as [`BATCH_BYTES`] allows, the byte ranges a read will ask
-    /// for (nothing for a local file).
+    /// Fetches ahead, all at once, the byte ranges a read will ask for (nothing for a local file).
     pub(crate) fn prefetch(
         &self,
         ranges: impl IntoIterator<Item = Range<u64>>,
@@ -652,9 +792,15 @@ impl Input {
         let Input::Object(o) = self else {
             return Ok(());
         };
-        let wants: Vec<(&str, Range<u64>)> =
-            ranges.into_iter().map(|r| (o.rel.as_str(), r)).collect();
-        if !o.cache.ensure(&wants)?.is_empty() {
+        let jobs = ranges
+            .into_iter()
+            .map(|range| Job {
+                rel: o.rel.clone(),
+                range,
+                then: Then::Nothing,
+            })
+            .collect();
+        if !o.cache.fetch(jobs)?.is_empty() {
             return Err(o.cache.object_error(
                 &o.rel,
                 "listed but gone (deleted by a lifecycle rule?)".into(),
@@ -753,7 +899,18 @@ mod tests {
         let url = format!("file://{}", src.path().display());
         let bucket = Bucket::open(&url, &[], Patience::Command).unwrap();
         let root = tempfile::tempdir().unwrap();
-        let objects = (0..2).map(|k| (format!("o{k}"), 10_000));
+        let objects: Vec<_> = bucket
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.rel, o.size, o.version))
+            .collect();
+        assert_eq!(objects.len(), 2);
+        assert!(
+            objects
+                .iter()
+                .all(|(_, size, v)| *size == 10_000 && v.e_tag.is_some())
+        );
         let cache = ObjectCache::new(bucket, root.path(), objects, budget);
         (src, root, cache, bodies)
     }
@@ -801,6 +958,15 @@ mod tests {
         );
         std::fs::write(src.path().join("o1"), b"short").unwrap();
         let e = cache.read("o1", 0, 100).unwrap_err().to_string();
+        assert!(
+            e.contains("/o1") && e.contains("changed since it was listed"),
+            "{e}"
+        );
+        // From a store that gives no version, the length still tells.
+        for e in lock(&cache.state).objects.values_mut() {
+            e.version = Version::default();
+        }
+        let e = cache.read("o1", 0, 100).unwrap_err().to_string();
         assert!(e.contains("/o1") && e.contains("shorter"), "{e}");
         std::fs::remove_file(src.path().join("o1")).unwrap();
         let e = cache.read("o1", 0, 100).unwrap_err().to_string();
@@ -808,30 +974,81 @@ mod tests {
     }
 
     #[test]
-    fn batches_hold_at_most_their_bytes_and_cover_every_range_in_order() {
-        let jobs = vec![
-            ("a".to_owned(), 0..30),
-            ("a".to_owned(), 40..45),
-            ("b".to_owned(), 10..260),
-        ];
-        let got = batches(jobs, 100);
-        let sizes: Vec<u64> = got
-            .iter()
-            .map(|b| b.iter().map(|(_, r)| r.end - r.start).sum())
-            .collect();
-        assert_eq!(sizes, vec![100, 100, 85]);
-        let flat: Vec<(String, Range<u64>)> = got.into_iter().flatten().collect();
+    #[allow(clippy::single_range_in_vec_init)]
+    fn requests_join_near_or_mostly_covering_ranges_and_cut_long_ones_in_pieces() {
+        // Far apart and covering little of their span: one request each, in order.
+        let far = requests(vec![500_000..510_000, 0..10_000], &[], u64::MAX);
+        assert_eq!(far, vec![0..10_000, 500_000..510_000]);
+        // Closer than the gap: one request, the gap's bytes with it.
         assert_eq!(
-            flat,
-            vec![
-                ("a".to_owned(), 0..30),
-                ("a".to_owned(), 40..45),
-                ("b".to_owned(), 10..75),
-                ("b".to_owned(), 75..175),
-                ("b".to_owned(), 175..260),
-            ]
+            requests(
+                vec![0..100, 100 + MERGE_GAP..200 + MERGE_GAP],
+                &[],
+                u64::MAX
+            ),
+            vec![0..200 + MERGE_GAP]
         );
-        assert!(batches(Vec::new(), 100).is_empty());
+        // Apart, but most of their span: the span.
+        let mostly = requests(vec![0..400_000, 450_000..1_000_000], &[], u64::MAX);
+        assert_eq!(mostly, vec![0..1_000_000]);
+        // But never over bytes already fetched.
+        let around = requests(
+            vec![0..400_000, 450_000..1_000_000],
+            &[420_000..430_000],
+            u64::MAX,
+        );
+        assert_eq!(around, vec![0..400_000, 450_000..1_000_000]);
+        assert_eq!(
+            requests(vec![0..100, 200..300], &[150..160], u64::MAX),
+            vec![0..100, 200..300]
+        );
+        // Cut in pieces of at most `piece` bytes, covering every byte once.
+        assert_eq!(
+            requests(vec![10..260], &[], 100),
+            vec![10..110, 110..210, 210..260]
+        );
+        assert!(requests(Vec::new(), &[], 100).is_empty());
+    }
+
+    #[test]
+    fn an_object_changed_since_it_was_listed_is_an_error_naming_it_not_a_mix_of_versions() {
+        let (src, _root, cache, bodies) = two_objects(1 << 20);
+        assert_eq!(cache.read("o0", 0, 100).unwrap(), bodies[0][..100]);
+        // Replaced by another version of the same size (and another time), between two reads of it.
+        let path = src.path().join("o0");
+        let other: Vec<u8> = bodies[0].iter().map(|b| b ^ 0xff).collect();
+        std::fs::write(&path, &other).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_modified(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000),
+        )
+        .unwrap();
+        drop(f);
+        let e = cache.read("o0", 5_000, 100).unwrap_err().to_string();
+        assert!(
+            e.contains("/o0") && e.contains("changed since it was listed"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        // What was fetched of the listed version is still read as it was; the other object is untouched.
+        assert_eq!(cache.read("o0", 0, 100).unwrap(), bodies[0][..100]);
+        assert_eq!(cache.read("o1", 0, 100).unwrap(), bodies[1][..100]);
+    }
+
+    #[test]
+    fn a_prefetch_fetches_whole_objects_in_one_request_each_and_ends_in_one() {
+        let (_src, _root, cache, bodies) = two_objects(1 << 20);
+        // o0 whole, o1's end (not Parquet: nothing follows it).
+        assert!(cache.prefetch(&["o0"], &["o1"], None).unwrap().is_empty());
+        assert_eq!(cache.requests(), 2);
+        assert_eq!(
+            cache.fetched(),
+            20_000,
+            "o1 is shorter than the footer's guess"
+        );
+        assert_eq!(cache.read("o0", 0, 10_000).unwrap(), bodies[0]);
+        assert_eq!(cache.read("o1", 0, 10_000).unwrap(), bodies[1]);
+        assert_eq!(cache.requests(), 2, "everything was there");
     }
 
     #[test]
@@ -878,6 +1095,7 @@ mod tests {
             tick: 0,
             groups: None,
             gone: false,
+            version: Version::default(),
         }
     }
 
