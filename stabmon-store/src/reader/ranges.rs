@@ -2,13 +2,13 @@
 //! the ranges fetched so far are written, with a record of which ranges those are, so the `File`-based Parquet
 //! reader works on it as on a local segment. Every read goes through [`Input`], which fetches what is missing
 //! before it reads: for a read of a time range, the objects wholly inside it (or small) in one request each, and of
-//! the others the footer (its last [`FOOTER_GUESS`] bytes, for coverage nothing else) then, as each footer arrives,
-//! the column chunks of every table's row groups in that range, every column, whichever the read decodes (one round
-//! of requests for the whole range rather than one per row group decoded), and any other byte a read asks for.
-//! Requests overlap, up to [`IN_FLIGHT`] at once and [`HELD_BYTES`] in memory, each written to its file as it
-//! arrives. Every range of an object comes from the version the listing saw (its e-tag). Nothing is ever read from
-//! a part not fetched. The cache's budget counts the bytes fetched, not the objects' sizes; beyond it, least
-//! recently used objects are emptied again.
+//! the others the end (the footer: at first [`FOOTER_GUESS`] bytes, then as many as its table's footers took so
+//! far; for coverage nothing else), then, as each end arrives, the column chunks of every table's row groups in that
+//! range, every column, whichever the read decodes (one round of requests for the whole range rather than one per
+//! row group decoded), and any other byte a read asks for. Requests overlap, up to [`IN_FLIGHT`] at once and
+//! [`HELD_BYTES`] in memory, each written to its file as it arrives. Every range of an object comes from the
+//! version the listing saw (its e-tag). Nothing is ever read from a part not fetched. The cache's budget counts the
+//! bytes fetched, not the objects' sizes; beyond it, least recently used objects are emptied again.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -30,9 +30,26 @@ use crate::manifest::abs_path;
 use super::range::Range as TimeRange;
 use super::table::{chunk_bytes, ts_span};
 
-/// How much of an object's end is fetched for its footer at first (a shorter object whole). A stabmon segment's
-/// footer is a few KiB to a few tens of KiB, so one request takes all of it; a longer footer's start takes a second.
-pub(crate) const FOOTER_GUESS: u64 = 64 * 1024;
+/// How much of an object's end is fetched for its footer at first (a shorter object whole) while no footer of its
+/// table was seen yet. A stabmon segment's footer is a few KiB to a few tens of KiB (a day of hourly row groups:
+/// `samples` 55 KB, `processes` 17 KB, `names` 9 KB), so one request takes all of it; a longer footer's start takes
+/// a second.
+const FOOTER_GUESS: u64 = 64 * 1024;
+
+/// The most fetched of an object's end at first, whatever the footers of its table seen before.
+const FOOTER_MAX: u64 = 1024 * 1024;
+
+/// How much of an object's end to fetch at first for its footer, given the longest footer (with its last eight
+/// bytes) seen of its table: that and a quarter more (the footers of one table's segments differ little), else
+/// [`FOOTER_GUESS`].
+fn footer_guess(seen: Option<u64>) -> u64 {
+    seen.map_or(FOOTER_GUESS, |n| (n + n / 4 + 1024).min(FOOTER_MAX))
+}
+
+/// The table an object belongs to: the first part of its path.
+fn table_of(rel: &str) -> &str {
+    rel.split('/').next().unwrap_or_default()
+}
 
 /// Ranges of one object closer than this are fetched as one request (the gap's bytes with them).
 const MERGE_GAP: u64 = 16 * 1024;
@@ -50,6 +67,9 @@ const PIECE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Requests in flight at once, across objects.
 const IN_FLIGHT: usize = 16;
+
+/// How much a streaming read of an object takes from the local file at once.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// How many times a read fetches what it needs again when other reads emptied the object meanwhile.
 const READ_TRIES: usize = 4;
@@ -70,6 +90,8 @@ pub(crate) struct ObjectCache {
     root: PathBuf,
     budget: u64,
     state: Mutex<State>,
+    /// The local files opened for reading, kept open (a day's read takes hundreds of thousands of column chunks).
+    files: Mutex<HashMap<String, Arc<Mutex<File>>>>,
     fetched: AtomicU64,
     requests: AtomicU64,
 }
@@ -89,6 +111,8 @@ struct State {
     /// Bytes present in the local files.
     bytes: u64,
     tick: u64,
+    /// The longest footer seen (with its last eight bytes) by table.
+    footers: HashMap<String, u64>,
 }
 
 struct Entry {
@@ -104,6 +128,9 @@ struct Entry {
     gone: bool,
     /// The version listed: every range is fetched from it.
     version: Version,
+    /// How many times its local file was emptied: a read or write of the file done without the lock counts only
+    /// where this did not change meanwhile.
+    emptied: u64,
 }
 
 /// A range of an object to fetch, and what follows once it is there.
@@ -206,6 +233,7 @@ impl ObjectCache {
                     groups: None,
                     gone: false,
                     version,
+                    emptied: 0,
                 };
                 (rel, entry)
             })
@@ -218,6 +246,7 @@ impl ObjectCache {
                 objects,
                 ..State::default()
             }),
+            files: Mutex::default(),
             fetched: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         })
@@ -278,14 +307,16 @@ impl ObjectCache {
         };
         let held: u64 = e.present.iter().map(|r| r.end - r.start).sum();
         e.present.clear();
+        e.emptied += 1;
         e.groups = None;
         e.gone = true;
         st.bytes -= held;
+        lock(&self.files).remove(rel);
         let _ = std::fs::remove_file(self.local(rel));
     }
 
     /// Prepares a read: fetches the objects `whole` in one request each (where not present yet), and the ends of
-    /// the objects `ends`: their last [`FOOTER_GUESS`] bytes, the rest of a longer footer, and, for a read of
+    /// the objects `ends`: their last bytes ([`footer_guess`]), the rest of a longer footer, and, for a read of
     /// `range`, as each footer arrives, the column chunks of its row groups whose time statistics overlap `range`
     /// (and of those without statistics), every column: what the reads of that range will decode. All of it
     /// overlapping, as [`fetch`](Self::fetch) does. Objects whose footer cannot be read are left to the reader,
@@ -301,9 +332,10 @@ impl ObjectCache {
             let st = lock(&self.state);
             for rel in ends {
                 if let Some(e) = st.objects.get(*rel) {
+                    let guess = footer_guess(st.footers.get(table_of(rel)).copied());
                     jobs.push(Job {
                         rel: (*rel).to_owned(),
-                        range: e.size.saturating_sub(FOOTER_GUESS)..e.size,
+                        range: e.size.saturating_sub(guess)..e.size,
                         then: Then::Footer(range),
                     });
                 }
@@ -335,10 +367,14 @@ impl ObjectCache {
         }
         let len = u64::from(u32::from_le_bytes([last[0], last[1], last[2], last[3]]));
         let footer = size.saturating_sub(len + 8)..size;
-        let missing = lock(&self.state)
-            .objects
-            .get(rel)
-            .is_some_and(|e| !e.missing(footer.clone()).is_empty());
+        let missing = {
+            let mut st = lock(&self.state);
+            let longest = st.footers.entry(table_of(rel).to_owned()).or_default();
+            *longest = (*longest).max(len + 8);
+            st.objects
+                .get(rel)
+                .is_some_and(|e| !e.missing(footer.clone()).is_empty())
+        };
         if missing {
             return Ok(vec![Job {
                 rel: rel.to_owned(),
@@ -468,15 +504,25 @@ impl ObjectCache {
             };
             self.fetched
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            // Written without the lock (reads of other objects go on meanwhile), recorded only where the file was not
+            // emptied meanwhile.
+            let Some((size, emptied)) = lock(&self.state)
+                .objects
+                .get(&job.rel)
+                .filter(|e| !e.gone)
+                .map(|e| (e.size, e.emptied))
+            else {
+                continue;
+            };
+            write_at(&self.local(&job.rel), size, job.range.start, &bytes)?;
             {
                 let mut st = lock(&self.state);
                 let Some(e) = st.objects.get_mut(&job.rel) else {
                     continue;
                 };
-                if e.gone {
+                if e.gone || e.emptied != emptied {
                     continue;
                 }
-                write_at(&self.local(&job.rel), e.size, job.range.start, &bytes)?;
                 let new = e.add(job.range.clone());
                 st.bytes += new;
             }
@@ -571,6 +617,7 @@ impl ObjectCache {
             if let Some(e) = st.objects.get_mut(&victim) {
                 let held: u64 = e.present.iter().map(|r| r.end - r.start).sum();
                 e.present.clear();
+                e.emptied += 1;
                 let size = e.size;
                 st.bytes -= held;
                 empty(&self.local(&victim), size);
@@ -593,17 +640,58 @@ impl ObjectCache {
     }
 
     /// `len` bytes of `rel` at `start` from the local file, or `None` when some of them are not fetched (now).
+    /// Read without the lock, so that reads of other objects (and of this one) go on meanwhile; taken only where
+    /// the file was not emptied meanwhile.
     fn read_present(&self, rel: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, Error> {
+        let Some(emptied) = self
+            .present_run(rel, start)
+            .and_then(|(end, emptied)| (end >= start + len as u64).then_some(emptied))
+        else {
+            return Ok(None);
+        };
+        let bytes = self.read_at(rel, start, len)?;
+        Ok(self.unchanged(rel, emptied).then_some(bytes))
+    }
+
+    /// `len` bytes at `offset` of the local file of `rel`, through a handle kept open.
+    fn read_at(&self, rel: &str, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
+        let mut buf = vec![0; len];
+        self.read_into(rel, offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Fills `out` from `offset` of the local file of `rel`, through a handle kept open.
+    fn read_into(&self, rel: &str, offset: u64, out: &mut [u8]) -> Result<(), Error> {
+        let path = self.local(rel);
+        let file = {
+            let mut files = lock(&self.files);
+            match files.get(rel) {
+                Some(f) => Arc::clone(f),
+                None => {
+                    let f = Arc::new(Mutex::new(File::open(&path).map_err(io(&path))?));
+                    files.insert(rel.to_owned(), Arc::clone(&f));
+                    f
+                }
+            }
+        };
+        let mut f = lock(&file);
+        f.seek(SeekFrom::Start(offset)).map_err(io(&path))?;
+        f.read_exact(out).map_err(io(&path))
+    }
+
+    /// The end of the fetched run of `rel` that holds `pos`, and how many times its file was emptied so far.
+    fn present_run(&self, rel: &str, pos: u64) -> Option<(u64, u64)> {
         let st = lock(&self.state);
-        let present = st
+        let e = st.objects.get(rel)?;
+        e.run_end(pos).map(|end| (end, e.emptied))
+    }
+
+    /// Whether the local file of `rel` was not emptied since it had been `emptied` times.
+    fn unchanged(&self, rel: &str, emptied: u64) -> bool {
+        lock(&self.state)
             .objects
             .get(rel)
-            .and_then(|e| e.run_end(start))
-            .is_some_and(|end| end >= start + len as u64);
-        if !present {
-            return Ok(None);
-        }
-        read_at(&self.local(rel), start, len).map(Some)
+            .is_some_and(|e| !e.gone && e.emptied == emptied)
     }
 
     /// `len` bytes of `rel` at `start`, fetched first where missing, and again (a few times) where other reads
@@ -611,6 +699,10 @@ impl ObjectCache {
     fn read(self: &Arc<Self>, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
         if len == 0 {
             return Ok(Vec::new());
+        }
+        // Most reads find their bytes prefetched: read them without planning a fetch.
+        if let Some(bytes) = self.read_present(rel, start, len)? {
+            return Ok(bytes);
         }
         let want = start..start + len as u64;
         for _ in 0..READ_TRIES {
@@ -626,25 +718,30 @@ impl ObjectCache {
         ))
     }
 
-    /// Up to `max` bytes of `rel` from `pos` (fewer where the fetched run ends sooner), fetched first when nothing
-    /// at `pos` is present.
-    fn read_some(self: &Arc<Self>, rel: &str, pos: u64, max: usize) -> Result<Vec<u8>, Error> {
+    /// Up to `out.len()` bytes of `rel` from `pos` into `out` (fewer where the fetched run ends sooner), fetched
+    /// first when nothing at `pos` is present; how many.
+    fn read_some(self: &Arc<Self>, rel: &str, pos: u64, out: &mut [u8]) -> Result<usize, Error> {
         for _ in 0..READ_TRIES {
-            {
+            let run = {
                 let st = lock(&self.state);
                 let Some(e) = st.objects.get(rel) else {
                     return Err(self.object_error(rel, "not in the bucket's listing".into()));
                 };
-                if pos >= e.size || max == 0 {
-                    return Ok(Vec::new());
+                if pos >= e.size || out.is_empty() {
+                    return Ok(0);
                 }
-                if let Some(end) = e.run_end(pos) {
-                    let n = (end - pos).min(max as u64);
-                    return read_at(&self.local(rel), pos, n as usize);
+                e.run_end(pos).map(|end| (end, e.emptied))
+            };
+            if let Some((end, emptied)) = run {
+                let n = (end - pos).min(out.len() as u64) as usize;
+                self.read_into(rel, pos, &mut out[..n])?;
+                if self.unchanged(rel, emptied) {
+                    return Ok(n);
                 }
+                continue;
             }
             let size = self.size(rel).unwrap_or(0);
-            self.ensure(rel, pos..(pos + max as u64).min(size))?;
+            self.ensure(rel, pos..(pos + out.len() as u64).min(size))?;
         }
         Err(self.object_error(
             rel,
@@ -719,14 +816,6 @@ fn open_sized(path: &Path, size: u64) -> Result<File, Error> {
         f.set_len(size).map_err(io(path))?;
     }
     Ok(f)
-}
-
-fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
-    let mut f = File::open(path).map_err(io(path))?;
-    f.seek(SeekFrom::Start(offset)).map_err(io(path))?;
-    let mut buf = vec![0; len];
-    f.read_exact(&mut buf).map_err(io(path))?;
-    Ok(buf)
 }
 
 /// Drops every fetched byte of a local file, keeping it at its size (sparse): a reader still finds it.
@@ -828,6 +917,8 @@ impl ChunkReader for Input {
             Input::Object(o) => InputRead::Object {
                 object: o.clone(),
                 pos: start,
+                buf: Vec::new(),
+                at: 0,
             },
         })
     }
@@ -848,27 +939,52 @@ impl ChunkReader for Input {
 pub(crate) enum InputRead {
     /// Of a local file.
     Local(BufReader<File>),
-    /// Of an object: reads what is fetched, and fetches only where nothing at the position is.
+    /// Of an object: reads what is fetched, [`READ_AHEAD`] bytes at a time (the Parquet reader reads page headers a
+    /// few bytes at a time), and fetches only where nothing at the position is.
     Object {
         /// The object.
         object: ObjectRef,
-        /// The next byte's offset.
+        /// The offset of the byte after `buf`.
         pos: u64,
+        /// Bytes read ahead.
+        buf: Vec<u8>,
+        /// How much of `buf` was handed out.
+        at: usize,
     },
 }
 
 impl Read for InputRead {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            InputRead::Local(r) => r.read(buf),
-            InputRead::Object { object, pos } => {
-                let got = object
-                    .cache
-                    .read_some(&object.rel, *pos, buf.len())
-                    .map_err(std::io::Error::other)?;
-                buf[..got.len()].copy_from_slice(&got);
-                *pos += got.len() as u64;
-                Ok(got.len())
+            InputRead::Local(r) => r.read(out),
+            InputRead::Object {
+                object,
+                pos,
+                buf,
+                at,
+            } => {
+                if *at == buf.len() {
+                    let cache = &object.cache;
+                    if out.len() >= READ_AHEAD {
+                        // A long read goes straight into `out`.
+                        let n = cache
+                            .read_some(&object.rel, *pos, out)
+                            .map_err(std::io::Error::other)?;
+                        *pos += n as u64;
+                        return Ok(n);
+                    }
+                    buf.resize(READ_AHEAD, 0);
+                    let n = cache
+                        .read_some(&object.rel, *pos, buf)
+                        .map_err(std::io::Error::other)?;
+                    buf.truncate(n);
+                    *at = 0;
+                    *pos += n as u64;
+                }
+                let n = out.len().min(buf.len() - *at);
+                out[..n].copy_from_slice(&buf[*at..*at + n]);
+                *at += n;
+                Ok(n)
             }
         }
     }
@@ -1011,6 +1127,18 @@ mod tests {
     }
 
     #[test]
+    fn the_footer_guess_follows_the_footers_seen_of_a_table() {
+        assert_eq!(footer_guess(None), FOOTER_GUESS);
+        assert_eq!(footer_guess(Some(8_000)), 11_024);
+        assert_eq!(footer_guess(Some(55_000)), 69_774);
+        assert_eq!(footer_guess(Some(10 << 20)), FOOTER_MAX);
+        assert_eq!(
+            table_of("samples/host=a/date=2026-11-02/x.parquet"),
+            "samples"
+        );
+    }
+
+    #[test]
     fn an_object_changed_since_it_was_listed_is_an_error_naming_it_not_a_mix_of_versions() {
         let (src, _root, cache, bodies) = two_objects(1 << 20);
         assert_eq!(cache.read("o0", 0, 100).unwrap(), bodies[0][..100]);
@@ -1055,12 +1183,17 @@ mod tests {
     fn an_empty_read_is_empty_and_a_local_read_error_is_not_taken_for_a_small_cache() {
         let (_src, root, cache, _) = two_objects(1 << 20);
         assert_eq!(cache.read("o0", 500, 0).unwrap(), Vec::<u8>::new());
-        assert_eq!(cache.read_some("o1", 500, 0).unwrap(), Vec::<u8>::new());
+        assert_eq!(cache.read_some("o1", 500, &mut []).unwrap(), 0);
         assert_eq!(cache.fetched(), 0);
         cache.read("o0", 0, 100).unwrap();
-        // The local file goes behind the cache's back: the read says what failed, on which file.
+        // The local file is cut short behind the cache's back: the read says what failed, on which file.
         let local = root.path().join("o0");
-        std::fs::remove_file(&local).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&local)
+            .unwrap()
+            .set_len(50)
+            .unwrap();
         let e = cache.read("o0", 0, 100).unwrap_err().to_string();
         assert!(!e.contains("too small"), "{e}");
         assert!(e.contains(&local.display().to_string()), "{e}");
@@ -1096,6 +1229,7 @@ mod tests {
             groups: None,
             gone: false,
             version: Version::default(),
+            emptied: 0,
         }
     }
 
