@@ -332,7 +332,11 @@ impl ObjectCache {
             let st = lock(&self.state);
             for rel in ends {
                 if let Some(e) = st.objects.get(*rel) {
-                    let guess = footer_guess(st.footers.get(table_of(rel)).copied());
+                    // An end already fetched (by coverage) is not asked for again, however the guess grew.
+                    let guess = match e.run_end(e.size.saturating_sub(1)) {
+                        Some(_) => 1,
+                        None => footer_guess(st.footers.get(table_of(rel)).copied()),
+                    };
                     jobs.push(Job {
                         rel: (*rel).to_owned(),
                         range: e.size.saturating_sub(guess)..e.size,

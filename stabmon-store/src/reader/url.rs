@@ -228,10 +228,12 @@ impl StoreReader {
 
     /// Opens a Hive-partitioned dataset in object storage (`s3://bucket/prefix`, `gs://...`, `az://...`): lists
     /// its objects now (hosts and dates come from the `host=`/`date=` paths), and fetches what a read needs when
-    /// it happens, by byte ranges: the footers of the segments of the partitions (host, date) in its range, then
-    /// the column chunks of the row groups whose time statistics overlap it, of every table and every column,
-    /// whichever of them the read decodes ([`coverage`](Self::coverage) needs the `samples` footers only,
-    /// [`hosts`](Self::hosts) only the listing). What was fetched is kept in a local cache of at most
+    /// it happens, by byte ranges, many requests at once: the objects of the segments wholly inside its range (and
+    /// small ones) whole, one request each; of the other segments of the partitions (host, date) in range the
+    /// footers, then the column chunks of the row groups whose time statistics overlap it, of every table and every
+    /// column, whichever of them the read decodes ([`coverage`](Self::coverage) needs the `samples` footers only,
+    /// [`hosts`](Self::hosts) only the listing). Every range of an object comes from the version listed: an object
+    /// replaced since is an [`Error::Remote`] naming its URL. What was fetched is kept in a local cache of at most
     /// [`CACHE_BYTES`](crate::CACHE_BYTES) fetched bytes between reads, least recently used objects dropped first.
     /// Credentials and endpoint come from the cloud's standard environment (for S3 `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`). A missing bucket, refused
