@@ -63,6 +63,49 @@ fn ten_hours(dir: &Path) {
     }
 }
 
+/// Reading everything from `reader` fails with a one-line error saying that `object` (a URL) changed since it was
+/// listed.
+fn assert_changed(reader: &StoreReader, object: &str) {
+    let e = reader
+        .samples(None, None)
+        .map(|v| v.len())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(object) && e.contains("changed since it was listed"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+}
+
+/// [`ten_hours`] shipped to a bucket of a local S3 server under `prefix`.
+struct Shipped {
+    moto: Moto,
+    opts: Vec<(String, String)>,
+    dir: std::path::PathBuf,
+    url: String,
+    _tmp: tempfile::TempDir,
+}
+
+/// Ships [`ten_hours`] to `s3://fleet/PREFIX` of a local S3 server; `None` where moto is not installed.
+fn ship_ten_hours(prefix: &str) -> Option<Shipped> {
+    let moto = Moto::start()?;
+    moto.create_bucket("fleet");
+    let opts = moto.options();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    ten_hours(&dir);
+    let url = format!("s3://fleet/{prefix}");
+    ship_dir(&dir, &url, &opts).unwrap();
+    Some(Shipped {
+        moto,
+        opts,
+        dir,
+        url,
+        _tmp: tmp,
+    })
+}
+
 fn ts_of(v: &[Sample]) -> Vec<(String, i64)> {
     v.iter()
         .map(|s| (s.host.clone(), s.ts.as_unix_micros()))
@@ -421,15 +464,11 @@ fn parquet_objects(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects() {
-    let Some(moto) = Moto::start() else { return };
-    moto.create_bucket("fleet");
-    let opts = moto.options();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    ten_hours(&dir);
-    let url = "s3://fleet/narrow";
-    ship_dir(&dir, url, &opts).unwrap();
-    let objects = parquet_objects(&dir);
+    let Some(shipped) = ship_ten_hours("narrow") else {
+        return;
+    };
+    let (url, opts, dir) = (shipped.url.as_str(), &shipped.opts, &shipped.dir);
+    let objects = parquet_objects(dir);
     let total: u64 = objects.iter().map(|(_, b)| b.len() as u64).sum();
     eprintln!(
         "objects: {:?}",
@@ -439,10 +478,10 @@ fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects()
             .collect::<Vec<_>>()
     );
     assert_eq!(objects.len(), 3);
-    let local = StoreReader::open(&dir).unwrap();
+    let local = StoreReader::open(dir).unwrap();
 
     // Listing hosts fetches nothing; coverage fetches the `samples` footers only.
-    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
     assert_eq!(reader.hosts(), ["web-1"]);
     assert_eq!(reader.fetched_bytes(), 0);
     let cov = reader.coverage().unwrap();
@@ -490,7 +529,7 @@ fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects()
 
     // The minute from a reader that fetched nothing yet: a small object whole, of a larger one its end in one
     // request and the minute's row group in one more.
-    let fresh = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let fresh = StoreReader::open_bucket_with(url, opts).unwrap();
     assert_eq!(fresh.samples(Some(from), Some(to)).unwrap(), got);
     let requests = fresh.fetch_requests();
     let n = objects.len() as u64;
@@ -502,20 +541,16 @@ fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects()
 
 #[test]
 fn a_read_of_a_whole_day_fetches_each_object_of_it_in_one_request() {
-    let Some(moto) = Moto::start() else { return };
-    moto.create_bucket("fleet");
-    let opts = moto.options();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    ten_hours(&dir);
-    let url = "s3://fleet/day";
-    ship_dir(&dir, url, &opts).unwrap();
-    let local = StoreReader::open(&dir).unwrap();
-    let objects = parquet_objects(&dir);
+    let Some(shipped) = ship_ten_hours("day") else {
+        return;
+    };
+    let (url, opts, dir) = (shipped.url.as_str(), &shipped.opts, &shipped.dir);
+    let local = StoreReader::open(dir).unwrap();
+    let objects = parquet_objects(dir);
     let total: u64 = objects.iter().map(|(_, b)| b.len() as u64).sum();
     assert_eq!(objects.len(), 3);
 
-    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
     let from = Timestamp::from_unix_secs(T0 + 26 * 3600);
     let to = Timestamp::from_unix_secs(T0 + 50 * 3600);
     let got = reader.samples(Some(from), Some(to)).unwrap();
@@ -528,15 +563,12 @@ fn a_read_of_a_whole_day_fetches_each_object_of_it_in_one_request() {
 
 #[test]
 fn an_object_replaced_by_another_of_its_size_between_two_requests_is_an_error_naming_it() {
-    let Some(moto) = Moto::start() else { return };
-    moto.create_bucket("fleet");
-    let opts = moto.options();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    ten_hours(&dir);
-    let url = "s3://fleet/replaced";
-    ship_dir(&dir, url, &opts).unwrap();
-    let objects = parquet_objects(&dir);
+    let Some(shipped) = ship_ten_hours("replaced") else {
+        return;
+    };
+    let (url, opts, dir) = (shipped.url.as_str(), &shipped.opts, &shipped.dir);
+    let moto = &shipped.moto;
+    let objects = parquet_objects(dir);
     let (rel, bytes) = objects
         .iter()
         .find(|(rel, _)| rel.starts_with("samples/"))
@@ -544,23 +576,14 @@ fn an_object_replaced_by_another_of_its_size_between_two_requests_is_an_error_na
 
     // Its end fetched (coverage), then another version of the same size put in its place: the rest is not taken
     // from the new one.
-    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
     reader.coverage().unwrap();
     let mut other = bytes.clone();
     other[4..64].fill(0x5a);
     moto.put_object("fleet", &format!("replaced/{rel}"), &other);
-    let e = reader
-        .samples(None, None)
-        .map(|v| v.len())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains(&format!("{url}/{rel}")) && e.contains("changed since it was listed"),
-        "{e}"
-    );
-    assert!(!e.contains('\n'), "{e}");
+    assert_changed(&reader, &format!("{url}/{rel}"));
     // Opened again, the new version is read (and found damaged where it was overwritten, with a warning).
-    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
     reader.samples(None, None).unwrap();
     assert!(
         reader
@@ -593,16 +616,7 @@ fn an_object_changed_since_it_was_listed_or_shorter_than_its_footer_says_is_an_e
     // Listed whole, then replaced by its first half before it is read.
     let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
     put(&bytes[..bytes.len() / 2]);
-    let e = reader
-        .samples(None, None)
-        .map(|v| v.len())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains(&format!("{url}/{rel}")) && e.contains("changed since it was listed"),
-        "{e}"
-    );
-    assert!(!e.contains('\n'), "{e}");
+    assert_changed(&reader, &format!("{url}/{rel}"));
 
     // Listed as it is, with its footer intact but a part before it gone: skipped with a warning naming its URL,
     // the other segments still read.
