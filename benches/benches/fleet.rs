@@ -7,12 +7,13 @@
 //! ```text
 //! cargo build --release -p stabmon-cli
 //! cargo bench -p stabmon-benches --bench fleet -- --hosts 100 [--keep DIR] [--stabmon PATH] [--runs 3] \
-//!     [--before PATH]
+//!     [--before PATH] [--ranges-only]
 //! ```
 //!
 //! Last, `incidents --all-hosts` reads an hour and the whole day from S3 through a forwarder that counts the bytes
 //! moto sends back (HTTP headers included); `--before PATH` runs another `stabmon` binary (an older build) the
-//! same way in the same run, for a comparison measured side by side.
+//! same way in the same run, the two builds taking turns, for a comparison measured side by side; `--ranges-only`
+//! runs that part alone.
 //!
 //! `--keep DIR` writes the store there once and reuses it. The S3 part needs `python3 -m moto.server`
 //! (`pip install 'moto[server]'`) and DuckDB `python3 -c 'import duckdb'`; each is skipped with the reason printed
@@ -215,11 +216,17 @@ mod bench {
             "this bench's own peak RSS: {:.0} MiB (no child's figure can be below it)",
             own_peak_rss_mib()
         );
+        // `--ranges-only`: the byte-range comparison alone (after the ship), not the answers' tables.
+        let all = !args.iter().any(|a| a == "--ranges-only");
         let file_url = format!("file://{}", dir.canonicalize().unwrap().display());
         let page = tmp.path().join("fleet.html");
-        answers(&stabmon, &file_url, "file://", &[], runs, &page);
+        if all {
+            answers(&stabmon, &file_url, "file://", &[], runs, &page);
+        }
 
-        if python_has("duckdb") {
+        if !all {
+            // the answers' tables left out
+        } else if python_has("duckdb") {
             let glob = format!("{}/samples/*/*/*.parquet", dir.display());
             let script = format!(
                 "import duckdb; print(duckdb.sql(\"select count(*) from read_parquet('{glob}', hive_partitioning=true) \
@@ -262,14 +269,16 @@ mod bench {
             "| `stabmon ship` of the whole store to S3 (moto) | {:.2} s | {:.0} MiB | |",
             done.wall_s, done.peak_rss_mib
         );
-        answers(
-            &stabmon,
-            "s3://fleet/bench",
-            "s3:// (moto)",
-            &env,
-            runs,
-            &page,
-        );
+        if all {
+            answers(
+                &stabmon,
+                "s3://fleet/bench",
+                "s3:// (moto)",
+                &env,
+                runs,
+                &page,
+            );
+        }
 
         // What reads fetch from the bucket: counted by a forwarder between stabmon and moto, for this build and,
         // with `--before PATH`, another one in the same run.
@@ -288,15 +297,16 @@ mod bench {
         }
         println!();
         println!(
-            "| s3:// (moto), `incidents --all-hosts --json` | build | wall | peak RSS | fetched |"
+            "| s3:// (moto), `incidents --all-hosts --json` | build | wall | peak RSS | fetched | wall / first build's |"
         );
-        println!("|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|");
         for (what, range) in [("1 hour", HOUR), ("the day", DAY)] {
-            for (name, bin) in &builds {
-                let mut walls = Vec::new();
-                let mut rss: f64 = 0.0;
-                let mut bytes = 0;
-                for _ in 0..runs {
+            // The builds take turns in each run, so that a change of the machine's load weighs on both alike.
+            let mut walls = vec![Vec::new(); builds.len()];
+            let mut rss = vec![0.0f64; builds.len()];
+            let mut bytes = vec![0; builds.len()];
+            for _ in 0..runs {
+                for (b, (_, bin)) in builds.iter().enumerate() {
                     let mut cmd = Command::new(bin);
                     cmd.args(["incidents", "--all-hosts", "--json"])
                         .args(range)
@@ -310,14 +320,19 @@ mod bench {
                         "{} incidents over {what} failed",
                         bin.display()
                     );
-                    bytes = meter.bytes_back() - before;
-                    walls.push(done.wall_s);
-                    rss = rss.max(done.peak_rss_mib);
+                    bytes[b] = meter.bytes_back() - before;
+                    walls[b].push(done.wall_s);
+                    rss[b] = rss[b].max(done.peak_rss_mib);
                 }
+            }
+            let walls: Vec<f64> = walls.into_iter().map(median).collect();
+            for (b, (name, _)) in builds.iter().enumerate() {
                 println!(
-                    "| {what} | {name} | {:.2} s | {rss:.0} MiB | {:.1} MB |",
-                    median(walls),
-                    bytes as f64 / 1e6
+                    "| {what} | {name} | {:.2} s | {:.0} MiB | {:.1} MB | {:.2}x |",
+                    walls[b],
+                    rss[b],
+                    bytes[b] as f64 / 1e6,
+                    walls[b] / walls[0]
                 );
             }
         }

@@ -15,7 +15,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use object_store::client::{HttpClient, HttpConnector};
 use object_store::path::Path as ObjPath;
-use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+};
 
 use crate::error::{Error, io};
 
@@ -58,11 +60,56 @@ impl std::fmt::Debug for Bucket {
     }
 }
 
-/// One object under the prefix: its path relative to the prefix, and its size.
+/// One object under the prefix: its path relative to the prefix, its size, and which version of it was listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Object {
     pub rel: String,
     pub size: u64,
+    pub version: Version,
+}
+
+/// Which version of an object a listing saw: its e-tag where the store gives one, and when it was last written.
+/// Every range of an object is fetched from this version, so that a read never mixes the bytes of two versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Version {
+    /// The e-tag, checked by the store itself (`If-Match`).
+    pub e_tag: Option<String>,
+    /// When it was last written (microseconds since the epoch), compared where there is no e-tag.
+    pub modified_micros: Option<i64>,
+}
+
+/// What one request of [`Bucket::start_get`] gave: its id, and the bytes asked for, or `None` for an object that
+/// is gone.
+pub(crate) type Got = (u64, Result<Option<bytes::Bytes>, Error>);
+
+/// Sends an answer for a request even when its task ends without one (a panic in the I/O thread), so that a
+/// caller waiting for every answer never waits forever.
+struct Reply {
+    id: u64,
+    url: String,
+    to: Option<std::sync::mpsc::Sender<Got>>,
+}
+
+impl Reply {
+    fn send(mut self, got: Result<Option<bytes::Bytes>, Error>) {
+        if let Some(to) = self.to.take() {
+            let _ = to.send((self.id, got));
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(to) = self.to.take() {
+            let _ = to.send((
+                self.id,
+                Err(Error::Remote {
+                    url: std::mem::take(&mut self.url),
+                    reason: "the I/O thread stopped".into(),
+                }),
+            ));
+        }
+    }
 }
 
 /// reqwest with rustls on the ring provider, given to the client rather than installed process-wide (the
@@ -240,6 +287,10 @@ impl Bucket {
                 out.push(Object {
                     rel,
                     size: meta.size,
+                    version: Version {
+                        e_tag: meta.e_tag,
+                        modified_micros: Some(meta.last_modified.timestamp_micros()),
+                    },
                 });
             }
             Ok(out)
@@ -248,50 +299,30 @@ impl Bucket {
         Ok(out)
     }
 
-    /// Fetches byte ranges of objects (object relative path and range), sixteen requests at a time: each range's
-    /// bytes, or `None` for an object that is gone. An object shorter than a range (changed since it was listed,
-    /// or a footer that claims more than there is) is an error naming its URL.
-    pub(crate) fn get_ranges(
+    /// Starts fetching bytes `range` of the object `rel`, of the version `version` only, on the bucket's threads,
+    /// and returns at once; the answer comes on `done` under `id`: the bytes, `None` for an object that is gone,
+    /// or an error naming the object's URL (an object changed since it was listed, or shorter than the range).
+    pub(crate) fn start_get(
         &self,
-        jobs: Vec<(String, std::ops::Range<u64>)>,
-    ) -> Result<Vec<Option<bytes::Bytes>>, Error> {
-        let jobs = jobs
-            .into_iter()
-            .map(|(rel, range)| Ok((self.path(&rel)?, self.object_url(&rel), range)))
-            .collect::<Result<Vec<(ObjPath, String, std::ops::Range<u64>)>, Error>>()?;
+        id: u64,
+        rel: &str,
+        range: std::ops::Range<u64>,
+        version: &Version,
+        done: &std::sync::mpsc::Sender<Got>,
+    ) -> Result<(), Error> {
+        let path = self.path(rel)?;
+        let url = self.object_url(rel);
         let store = Arc::clone(&self.store);
-        self.run(async move {
-            let results: Vec<Result<Option<bytes::Bytes>, Error>> =
-                futures_util::stream::iter(jobs)
-                    .map(|(path, url, range)| {
-                        let store = Arc::clone(&store);
-                        async move {
-                            let want = range.end - range.start;
-                            let bytes = match store.get_range(&path, range.clone()).await {
-                                Ok(b) => b,
-                                Err(object_store::Error::NotFound { .. }) => return Ok(None),
-                                Err(e) => return Err(error(&url, &e)),
-                            };
-                            if bytes.len() as u64 != want {
-                                return Err(Error::Remote {
-                                    url,
-                                    reason: format!(
-                                        "asked for bytes {}..{}, got {} bytes: the object is shorter than \
-                                         listed or than its footer says (changed since it was listed, or damaged)",
-                                        range.start,
-                                        range.end,
-                                        bytes.len()
-                                    ),
-                                });
-                            }
-                            Ok(Some(bytes))
-                        }
-                    })
-                    .buffered(16)
-                    .collect()
-                    .await;
-            results.into_iter().collect()
-        })
+        let version = version.clone();
+        let reply = Reply {
+            id,
+            url: url.clone(),
+            to: Some(done.clone()),
+        };
+        self.rt.spawn(async move {
+            reply.send(get_range(&*store, &path, &url, range, &version).await);
+        });
+        Ok(())
     }
 
     /// Uploads a file's bytes as one object (a single PUT: an object appears whole or not at all).
@@ -307,6 +338,66 @@ impl Bucket {
                 .map_err(|e| error(&url, &e))
         })
     }
+}
+
+/// Bytes `range` of the object at `path` (named `url` in errors), of `version` only: `None` when it is gone.
+async fn get_range(
+    store: &dyn ObjectStore,
+    path: &ObjPath,
+    url: &str,
+    range: std::ops::Range<u64>,
+    version: &Version,
+) -> Result<Option<bytes::Bytes>, Error> {
+    let changed = || {
+        Error::Remote {
+        url: url.to_owned(),
+        reason: "changed since it was listed (another version of it is there now): read the bucket again"
+            .into(),
+    }
+    };
+    let options = GetOptions {
+        if_match: version.e_tag.clone(),
+        range: Some(GetRange::Bounded(range.clone())),
+        ..GetOptions::default()
+    };
+    let got = match store.get_opts(path, options).await {
+        Ok(got) => got,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(object_store::Error::Precondition { .. }) => return Err(changed()),
+        Err(e) => return Err(error(url, &e)),
+    };
+    // Where a store answers without checking the e-tag, the version it says it sent must be the one listed (by
+    // the e-tag, else by the second it was written: HTTP dates have no finer unit).
+    let tag = |t: &str| t.trim_start_matches("W/").trim_matches('"').to_owned();
+    let same = match (&version.e_tag, &got.meta.e_tag) {
+        (Some(listed), Some(sent)) => tag(listed) == tag(sent),
+        (Some(_), None) => true,
+        (None, _) => version.modified_micros.is_none_or(|m| {
+            m.div_euclid(1_000_000)
+                == got
+                    .meta
+                    .last_modified
+                    .timestamp_micros()
+                    .div_euclid(1_000_000)
+        }),
+    };
+    if !same {
+        return Err(changed());
+    }
+    let bytes = got.bytes().await.map_err(|e| error(url, &e))?;
+    if bytes.len() as u64 != range.end - range.start {
+        return Err(Error::Remote {
+            url: url.to_owned(),
+            reason: format!(
+                "asked for bytes {}..{}, got {} bytes: the object is shorter than listed or than its footer says \
+                 (changed since it was listed, or damaged)",
+                range.start,
+                range.end,
+                bytes.len()
+            ),
+        });
+    }
+    Ok(Some(bytes))
 }
 
 /// Applies configuration keys to a builder; an unknown key is an error naming it.

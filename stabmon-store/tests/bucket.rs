@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use stabmon_core::synth::Synth;
 use stabmon_core::{Sample, Timestamp};
-use stabmon_store::{FlightRecorder, RecorderOptions, StoreReader, ship_dir};
+use stabmon_store::{FlightRecorder, RecorderOptions, StoreReader, StoreWriter, ship_dir};
 
 use moto::{Forwarder, Moto};
 
@@ -33,6 +33,77 @@ fn record(dir: &Path, host: &str, secs: u64) -> Vec<Sample> {
     rec.stop(last.saturating_add(Duration::from_secs(1)))
         .unwrap();
     samples
+}
+
+/// A copy in `dir` of ten hours of host `web-1` from 2026-11-26 00:00 UTC at 1 s, written as one segment of
+/// hourly row groups (the `samples` object over 256 KiB, the others smaller): the store a bucket's narrow and
+/// whole-day reads are measured on. Written once per run of these tests (it takes a while unoptimised), under
+/// cargo's directory for test files.
+fn ten_hours(dir: &Path) {
+    static WRITTEN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let src = WRITTEN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bucket-ten-hours");
+        let _ = std::fs::remove_dir_all(&src);
+        let start = Timestamp::from_unix_secs(T0 + 26 * 3600);
+        let synth = Synth::new(start, Duration::from_secs(1))
+            .count(10 * 3600)
+            .processes(30)
+            .host("web-1");
+        let mut w = StoreWriter::create(&src).unwrap();
+        for s in synth.iter() {
+            w.write(&s).unwrap();
+        }
+        w.finish().unwrap();
+        src
+    });
+    for (rel, bytes) in parquet_objects(src) {
+        let to = dir.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, bytes).unwrap();
+    }
+}
+
+/// Reading everything from `reader` fails with a one-line error saying that `object` (a URL) changed since it was
+/// listed.
+fn assert_changed(reader: &StoreReader, object: &str) {
+    let e = reader
+        .samples(None, None)
+        .map(|v| v.len())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(object) && e.contains("changed since it was listed"),
+        "{e}"
+    );
+    assert!(!e.contains('\n'), "{e}");
+}
+
+/// [`ten_hours`] shipped to a bucket of a local S3 server under `prefix`.
+struct Shipped {
+    moto: Moto,
+    opts: Vec<(String, String)>,
+    dir: std::path::PathBuf,
+    url: String,
+    _tmp: tempfile::TempDir,
+}
+
+/// Ships [`ten_hours`] to `s3://fleet/PREFIX` of a local S3 server; `None` where moto is not installed.
+fn ship_ten_hours(prefix: &str) -> Option<Shipped> {
+    let moto = Moto::start()?;
+    moto.create_bucket("fleet");
+    let opts = moto.options();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    ten_hours(&dir);
+    let url = format!("s3://fleet/{prefix}");
+    ship_dir(&dir, &url, &opts).unwrap();
+    Some(Shipped {
+        moto,
+        opts,
+        dir,
+        url,
+        _tmp: tmp,
+    })
 }
 
 fn ts_of(v: &[Sample]) -> Vec<(String, i64)> {
@@ -393,20 +464,24 @@ fn parquet_objects(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects() {
-    let Some(moto) = Moto::start() else { return };
-    moto.create_bucket("fleet");
-    let opts = moto.options();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("a");
-    record(&dir, "web-1", 3000);
-    let url = "s3://fleet/narrow";
-    ship_dir(&dir, url, &opts).unwrap();
-    let objects = parquet_objects(&dir);
+    let Some(shipped) = ship_ten_hours("narrow") else {
+        return;
+    };
+    let (url, opts, dir) = (shipped.url.as_str(), &shipped.opts, &shipped.dir);
+    let objects = parquet_objects(dir);
     let total: u64 = objects.iter().map(|(_, b)| b.len() as u64).sum();
-    let local = StoreReader::open(&dir).unwrap();
+    eprintln!(
+        "objects: {:?}",
+        objects
+            .iter()
+            .map(|(rel, b)| (rel, b.len()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(objects.len(), 3);
+    let local = StoreReader::open(dir).unwrap();
 
     // Listing hosts fetches nothing; coverage fetches the `samples` footers only.
-    let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
     assert_eq!(reader.hosts(), ["web-1"]);
     assert_eq!(reader.fetched_bytes(), 0);
     let cov = reader.coverage().unwrap();
@@ -422,10 +497,11 @@ fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects()
         after_coverage > 0 && after_coverage < samples_total,
         "coverage fetched {after_coverage} bytes of the samples objects' {samples_total}"
     );
+    assert_eq!(reader.fetch_requests(), 1, "the samples object's end");
 
     // A minute: the same samples as the directory's, for fewer bytes than half the objects'.
-    let from = Timestamp::from_unix_secs(T0 + 24 * 3600 + 300);
-    let to = Timestamp::from_unix_secs(T0 + 24 * 3600 + 360);
+    let from = Timestamp::from_unix_secs(T0 + 26 * 3600 + 5 * 3600 + 300);
+    let to = Timestamp::from_unix_secs(T0 + 26 * 3600 + 5 * 3600 + 360);
     let got = reader.samples(Some(from), Some(to)).unwrap();
     assert_eq!(got.len(), 60);
     assert_eq!(got, local.samples(Some(from), Some(to)).unwrap());
@@ -450,10 +526,78 @@ fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects()
         reader.fetched_bytes()
     );
     assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+
+    // The minute from a reader that fetched nothing yet: a small object whole, of a larger one its end in one
+    // request and the minute's row group in one more.
+    let fresh = StoreReader::open_bucket_with(url, opts).unwrap();
+    assert_eq!(fresh.samples(Some(from), Some(to)).unwrap(), got);
+    let requests = fresh.fetch_requests();
+    let n = objects.len() as u64;
+    assert!(
+        requests > n && requests <= 2 * n,
+        "{requests} requests for {n} objects"
+    );
 }
 
 #[test]
-fn an_object_shorter_than_listed_or_than_its_footer_says_is_an_error_naming_its_url() {
+fn a_read_of_a_whole_day_fetches_each_object_of_it_in_one_request() {
+    let Some(shipped) = ship_ten_hours("day") else {
+        return;
+    };
+    let (url, opts, dir) = (shipped.url.as_str(), &shipped.opts, &shipped.dir);
+    let local = StoreReader::open(dir).unwrap();
+    let objects = parquet_objects(dir);
+    let total: u64 = objects.iter().map(|(_, b)| b.len() as u64).sum();
+    assert_eq!(objects.len(), 3);
+
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
+    let from = Timestamp::from_unix_secs(T0 + 26 * 3600);
+    let to = Timestamp::from_unix_secs(T0 + 50 * 3600);
+    let got = reader.samples(Some(from), Some(to)).unwrap();
+    assert_eq!(got.len(), 10 * 3600);
+    assert_eq!(got, local.samples(Some(from), Some(to)).unwrap());
+    assert_eq!(reader.fetch_requests(), objects.len() as u64);
+    assert_eq!(reader.fetched_bytes(), total);
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+}
+
+#[test]
+fn an_object_replaced_by_another_of_its_size_between_two_requests_is_an_error_naming_it() {
+    let Some(shipped) = ship_ten_hours("replaced") else {
+        return;
+    };
+    let (url, opts, dir) = (shipped.url.as_str(), &shipped.opts, &shipped.dir);
+    let moto = &shipped.moto;
+    let objects = parquet_objects(dir);
+    let (rel, bytes) = objects
+        .iter()
+        .find(|(rel, _)| rel.starts_with("samples/"))
+        .unwrap();
+
+    // Its end fetched (coverage), then another version of the same size put in its place: the rest is not taken
+    // from the new one.
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
+    reader.coverage().unwrap();
+    let mut other = bytes.clone();
+    other[4..64].fill(0x5a);
+    moto.put_object("fleet", &format!("replaced/{rel}"), &other);
+    assert_changed(&reader, &format!("{url}/{rel}"));
+    // Opened again, the new version is read (and found damaged where it was overwritten, with a warning).
+    let reader = StoreReader::open_bucket_with(url, opts).unwrap();
+    reader.samples(None, None).unwrap();
+    assert!(
+        reader
+            .warnings()
+            .iter()
+            .any(|w| w.contains(&format!("{url}/{rel}"))),
+        "{:?}",
+        reader.warnings()
+    );
+}
+
+#[test]
+fn an_object_changed_since_it_was_listed_or_shorter_than_its_footer_says_is_an_error_naming_its_url()
+ {
     let Some(moto) = Moto::start() else { return };
     moto.create_bucket("fleet");
     let opts = moto.options();
@@ -472,12 +616,7 @@ fn an_object_shorter_than_listed_or_than_its_footer_says_is_an_error_naming_its_
     // Listed whole, then replaced by its first half before it is read.
     let reader = StoreReader::open_bucket_with(url, &opts).unwrap();
     put(&bytes[..bytes.len() / 2]);
-    let e = reader.samples(None, None).unwrap_err().to_string();
-    assert!(
-        e.contains(&format!("{url}/{rel}")) && e.contains("shorter"),
-        "{e}"
-    );
-    assert!(!e.contains('\n'), "{e}");
+    assert_changed(&reader, &format!("{url}/{rel}"));
 
     // Listed as it is, with its footer intact but a part before it gone: skipped with a warning naming its URL,
     // the other segments still read.

@@ -1,13 +1,16 @@
 //! Objects in a bucket read by byte ranges. Each object is a sparse local file of its listed size in which only
 //! the ranges fetched so far are written, with a record of which ranges those are, so the `File`-based Parquet
 //! reader works on it as on a local segment. Every read goes through [`Input`], which fetches what is missing
-//! before it reads: the footer first (for coverage nothing else), then, for a read of a time range, the column
-//! chunks of every table's row groups in that range, every column, whichever the read decodes (one round of
-//! requests for the whole range rather than one per row group decoded), and any other byte a read asks for.
-//! Nothing is ever read from a part not fetched. The cache's budget counts the bytes fetched, not the objects'
-//! sizes; beyond it, least recently used objects are emptied again.
+//! before it reads: for a read of a time range, the objects wholly inside it (or small) in one request each, and of
+//! the others the end (the footer: at first [`FOOTER_GUESS`] bytes, then as many as its table's footers took so
+//! far; for coverage nothing else), then, as each end arrives, the column chunks of every table's row groups in that
+//! range, every column, whichever the read decodes (one round of requests for the whole range rather than one per
+//! row group decoded), and any other byte a read asks for. Requests overlap, up to [`IN_FLIGHT`] at once and
+//! [`HELD_BYTES`] in memory, each written to its file as it arrives. Every range of an object comes from the
+//! version the listing saw (its e-tag). Nothing is ever read from a part not fetched. The cache's budget counts the
+//! bytes fetched, not the objects' sizes; beyond it, least recently used objects are emptied again.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -20,22 +23,53 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::ParquetMetaDataReader;
 use parquet::file::reader::{ChunkReader, Length};
 
-use crate::bucket::Bucket;
+use crate::bucket::{Bucket, Version};
 use crate::error::{Error, io};
 use crate::manifest::abs_path;
 
 use super::range::Range as TimeRange;
 use super::table::{chunk_bytes, ts_span};
 
-/// How much of an object's end is fetched for its footer at first; a longer footer is fetched in a second request.
-const FOOTER_GUESS: u64 = 16 * 1024;
+/// How much of an object's end is fetched for its footer at first (a shorter object whole) while no footer of its
+/// table was seen yet. A stabmon segment's footer is a few KiB to a few tens of KiB (a day of hourly row groups:
+/// `samples` 55 KB, `processes` 17 KB, `names` 9 KB), so one request takes all of it; a longer footer's start takes
+/// a second.
+const FOOTER_GUESS: u64 = 64 * 1024;
+
+/// The most fetched of an object's end at first, whatever the footers of its table seen before.
+const FOOTER_MAX: u64 = 1024 * 1024;
+
+/// How much of an object's end to fetch at first for its footer, given the longest footer (with its last eight
+/// bytes) seen of its table: that and a quarter more (the footers of one table's segments differ little), else
+/// [`FOOTER_GUESS`].
+fn footer_guess(seen: Option<u64>) -> u64 {
+    seen.map_or(FOOTER_GUESS, |n| (n + n / 4 + 1024).min(FOOTER_MAX))
+}
+
+/// The table an object belongs to: the first part of its path.
+fn table_of(rel: &str) -> &str {
+    rel.split('/').next().unwrap_or_default()
+}
 
 /// Ranges of one object closer than this are fetched as one request (the gap's bytes with them).
 const MERGE_GAP: u64 = 16 * 1024;
 
-/// At most this many bytes are fetched in one batch of requests: each batch is written to the local files and
-/// recorded before the next is asked for, so a long range's prefetch never holds more than this in memory.
-const BATCH_BYTES: u64 = 64 * 1024 * 1024;
+/// Ranges of one object that make up at least this share (percent) of the span from the first one's start to the
+/// last one's end are fetched as that one span: a request costs more than the bytes between them.
+const COVER_PCT: u64 = 75;
+
+/// At most this many bytes of requests are in flight at once: each body is written to its local file and recorded
+/// as it arrives, so a long range's prefetch never holds more than this in memory.
+const HELD_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most one request asks for: a longer range goes in pieces, so that several fit in [`HELD_BYTES`] at once.
+const PIECE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Requests in flight at once, across objects.
+const IN_FLIGHT: usize = 16;
+
+/// How much a streaming read of an object takes from the local file at once.
+const READ_AHEAD: usize = 64 * 1024;
 
 /// How many times a read fetches what it needs again when other reads emptied the object meanwhile.
 const READ_TRIES: usize = 4;
@@ -56,7 +90,10 @@ pub(crate) struct ObjectCache {
     root: PathBuf,
     budget: u64,
     state: Mutex<State>,
+    /// The local files opened for reading, kept open (a day's read takes hundreds of thousands of column chunks).
+    files: Mutex<HashMap<String, Arc<Mutex<File>>>>,
     fetched: AtomicU64,
+    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for ObjectCache {
@@ -74,6 +111,8 @@ struct State {
     /// Bytes present in the local files.
     bytes: u64,
     tick: u64,
+    /// The longest footer seen (with its last eight bytes) by table.
+    footers: HashMap<String, u64>,
 }
 
 struct Entry {
@@ -87,6 +126,28 @@ struct Entry {
     groups: Option<Arc<[Group]>>,
     /// Listed, but found gone since: never fetched again, no local file.
     gone: bool,
+    /// The version listed: every range is fetched from it.
+    version: Version,
+    /// How many times its local file was emptied: a read or write of the file done without the lock counts only
+    /// where this did not change meanwhile.
+    emptied: u64,
+}
+
+/// A range of an object to fetch, and what follows once it is there.
+struct Job {
+    rel: String,
+    range: Range<u64>,
+    then: Then,
+}
+
+/// What follows a fetched range.
+#[derive(Clone, Copy)]
+enum Then {
+    /// Nothing.
+    Nothing,
+    /// It is the object's end: the rest of a longer footer follows, then, for a read of a time range, the column
+    /// chunks of the row groups in it.
+    Footer(Option<TimeRange>),
 }
 
 /// A row group: its first and last `ts` where the footer has them, and the byte ranges of its column chunks.
@@ -154,23 +215,25 @@ impl Entry {
 }
 
 impl ObjectCache {
-    /// A cache of the listed `objects` (relative path and size) of `bucket`, kept under `root`, fetching at most
-    /// about `budget` bytes before it empties least recently used objects.
+    /// A cache of the listed `objects` (relative path, size and version) of `bucket`, kept under `root`, fetching
+    /// at most about `budget` bytes before it empties least recently used objects.
     pub(crate) fn new(
         bucket: Bucket,
         root: &Path,
-        objects: impl IntoIterator<Item = (String, u64)>,
+        objects: impl IntoIterator<Item = (String, u64, Version)>,
         budget: u64,
     ) -> Arc<ObjectCache> {
         let objects = objects
             .into_iter()
-            .map(|(rel, size)| {
+            .map(|(rel, size, version)| {
                 let entry = Entry {
                     size,
                     present: Vec::new(),
                     tick: 0,
                     groups: None,
                     gone: false,
+                    version,
+                    emptied: 0,
                 };
                 (rel, entry)
             })
@@ -183,7 +246,9 @@ impl ObjectCache {
                 objects,
                 ..State::default()
             }),
+            files: Mutex::default(),
             fetched: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
         })
     }
 
@@ -195,6 +260,11 @@ impl ObjectCache {
     /// Bytes fetched from the bucket so far.
     pub(crate) fn fetched(&self) -> u64 {
         self.fetched.load(Ordering::Relaxed)
+    }
+
+    /// Requests for byte ranges sent to the bucket so far.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     fn local(&self, rel: &str) -> PathBuf {
@@ -237,72 +307,98 @@ impl ObjectCache {
         };
         let held: u64 = e.present.iter().map(|r| r.end - r.start).sum();
         e.present.clear();
+        e.emptied += 1;
         e.groups = None;
         e.gone = true;
         st.bytes -= held;
+        lock(&self.files).remove(rel);
         let _ = std::fs::remove_file(self.local(rel));
     }
 
-    /// Fetches the footers of `rels`, all at once: the objects' last [`FOOTER_GUESS`] bytes, then the rest of a
-    /// longer footer. Gives the objects that are gone.
-    pub(crate) fn prefetch_footers(&self, rels: &[&str]) -> Result<Vec<String>, Error> {
-        let sizes: Vec<(&str, u64)> = {
-            let st = lock(&self.state);
-            rels.iter()
-                .filter_map(|rel| st.objects.get(*rel).map(|e| (*rel, e.size)))
-                .collect()
-        };
-        let tails: Vec<(&str, Range<u64>)> = sizes
-            .iter()
-            .map(|(rel, size)| (*rel, size.saturating_sub(FOOTER_GUESS)..*size))
-            .filter(|(_, r)| !r.is_empty())
-            .collect();
-        let mut gone = self.ensure(&tails)?;
-        // A footer longer than the guess: its start, from the length in the last eight bytes.
-        let mut more = Vec::new();
-        for (rel, tail) in &tails {
-            if gone.iter().any(|g| g == rel) || tail.end - tail.start < 8 {
-                continue;
-            }
-            let Some(last) = self.read_present(rel, tail.end - 8, 8)? else {
-                continue;
-            };
-            if &last[4..] != b"PAR1" {
-                continue; // not Parquet: the reader says so
-            }
-            let len = u64::from(u32::from_le_bytes([last[0], last[1], last[2], last[3]]));
-            let start = tail.end.saturating_sub(len + 8);
-            if start < tail.start {
-                more.push((*rel, start..tail.start));
-            }
-        }
-        gone.extend(self.ensure(&more)?);
-        gone.sort();
-        gone.dedup();
-        Ok(gone)
-    }
-
-    /// Fetches, in as few batches as [`BATCH_BYTES`] allows, the column chunks of the row groups of `rels` whose
-    /// time statistics overlap `range` (and of those without statistics), every column: what the reads of that
-    /// range will decode, in requests of their own rather than one round of requests per row group read. Objects
-    /// whose footer cannot be read are left to the reader, which says what is wrong with them.
-    pub(super) fn prefetch_row_groups(
+    /// Prepares a read: fetches the objects `whole` in one request each (where not present yet), and the ends of
+    /// the objects `ends`: their last bytes ([`footer_guess`]), the rest of a longer footer, and, for a read of
+    /// `range`, as each footer arrives, the column chunks of its row groups whose time statistics overlap `range`
+    /// (and of those without statistics), every column: what the reads of that range will decode. All of it
+    /// overlapping, as [`fetch`](Self::fetch) does. Objects whose footer cannot be read are left to the reader,
+    /// which says what is wrong with them. Gives the objects that are gone.
+    pub(super) fn prefetch(
         self: &Arc<Self>,
-        rels: &[&str],
-        range: TimeRange,
-    ) -> Result<(), Error> {
-        let mut wants: Vec<(&str, Range<u64>)> = Vec::new();
-        for rel in rels {
-            let Some(groups) = self.groups(rel) else {
-                continue;
-            };
-            for g in groups.iter() {
-                if g.span.is_none_or(|(min, max)| range.overlaps(min, max)) {
-                    wants.extend(g.chunks.iter().map(|c| (*rel, c.clone())));
+        whole: &[&str],
+        ends: &[&str],
+        range: Option<TimeRange>,
+    ) -> Result<Vec<String>, Error> {
+        let mut jobs = Vec::with_capacity(whole.len() + ends.len());
+        {
+            let st = lock(&self.state);
+            for rel in ends {
+                if let Some(e) = st.objects.get(*rel) {
+                    // An end already fetched (by coverage) is not asked for again, however the guess grew.
+                    let guess = match e.run_end(e.size.saturating_sub(1)) {
+                        Some(_) => 1,
+                        None => footer_guess(st.footers.get(table_of(rel)).copied()),
+                    };
+                    jobs.push(Job {
+                        rel: (*rel).to_owned(),
+                        range: e.size.saturating_sub(guess)..e.size,
+                        then: Then::Footer(range),
+                    });
+                }
+            }
+            for rel in whole {
+                if let Some(e) = st.objects.get(*rel) {
+                    jobs.push(Job {
+                        rel: (*rel).to_owned(),
+                        range: 0..e.size,
+                        then: Then::Nothing,
+                    });
                 }
             }
         }
-        self.ensure(&wants).map(drop)
+        self.fetch(jobs)
+    }
+
+    /// What follows the end of `rel` being fetched: the rest of a footer longer than that, else, for a read of
+    /// `range`, the column chunks of its row groups in range. Nothing for what is not Parquet: the reader says so.
+    fn after_end(self: &Arc<Self>, rel: &str, range: Option<TimeRange>) -> Result<Vec<Job>, Error> {
+        let Some(size) = self.size(rel) else {
+            return Ok(Vec::new());
+        };
+        let Some(last) = self.read_present(rel, size.saturating_sub(8), 8)? else {
+            return Ok(Vec::new());
+        };
+        if last.len() < 8 || &last[4..] != b"PAR1" {
+            return Ok(Vec::new());
+        }
+        let len = u64::from(u32::from_le_bytes([last[0], last[1], last[2], last[3]]));
+        let footer = size.saturating_sub(len + 8)..size;
+        let missing = {
+            let mut st = lock(&self.state);
+            let longest = st.footers.entry(table_of(rel).to_owned()).or_default();
+            *longest = (*longest).max(len + 8);
+            st.objects
+                .get(rel)
+                .is_some_and(|e| !e.missing(footer.clone()).is_empty())
+        };
+        if missing {
+            return Ok(vec![Job {
+                rel: rel.to_owned(),
+                range: footer,
+                then: Then::Footer(range),
+            }]);
+        }
+        let (Some(range), Some(groups)) = (range, self.groups(rel)) else {
+            return Ok(Vec::new());
+        };
+        Ok(groups
+            .iter()
+            .filter(|g| g.span.is_none_or(|(min, max)| range.overlaps(min, max)))
+            .flat_map(|g| g.chunks.iter())
+            .map(|c| Job {
+                rel: rel.to_owned(),
+                range: c.clone(),
+                then: Then::Nothing,
+            })
+            .collect())
     }
 
     /// The row groups of `rel`, from its footer (parsed once, kept); `None` where the footer cannot be read.
@@ -357,88 +453,163 @@ impl ObjectCache {
         open_sized(&path, size).map(drop)
     }
 
-    /// Fetches the parts of `wants` not present yet (ranges of one object closer than [`MERGE_GAP`] in one
-    /// request) in batches of at most [`BATCH_BYTES`], writing each batch into the local files and recording it
-    /// before the next is fetched; then empties least recently used other objects while over the budget. Gives the
-    /// objects that are gone.
-    fn ensure(&self, wants: &[(&str, Range<u64>)]) -> Result<Vec<String>, Error> {
-        let mut jobs: Vec<(String, Range<u64>)> = Vec::new();
+    /// Fetches the parts of `jobs` not present yet, up to [`IN_FLIGHT`] requests at once and at most
+    /// [`HELD_BYTES`] of them at once, each written into its local file and recorded as it arrives; where an
+    /// object's end arrives, what follows it is asked for at once, while the other requests are still in flight.
+    /// Every request asks for the version of the object that was listed. Then empties least recently used other
+    /// objects while the cache is over its budget. Gives the objects that are gone.
+    fn fetch(self: &Arc<Self>, jobs: Vec<Job>) -> Result<Vec<String>, Error> {
+        let mut keep: HashSet<String> = jobs.iter().map(|j| j.rel.clone()).collect();
+        let mut queue = VecDeque::new();
+        let mut ends = Vec::new();
         let mut gone = Vec::new();
-        {
-            let mut st = lock(&self.state);
-            st.tick += 1;
-            let tick = st.tick;
-            let mut by_object: HashMap<&str, Vec<Range<u64>>> = HashMap::new();
-            for (rel, want) in wants {
-                let Some(e) = st.objects.get_mut(*rel) else {
-                    return Err(self.object_error(rel, "not in the bucket's listing".into()));
-                };
-                if e.gone {
-                    gone.push((*rel).to_owned());
-                    continue;
-                }
-                if want.end > e.size {
-                    return Err(self.object_error(
-                        rel,
-                        format!(
-                            "a read asks for bytes {}..{}, but the object was listed at {} bytes (damaged, or \
-                             changed since it was listed)",
-                            want.start, want.end, e.size
-                        ),
-                    ));
-                }
-                e.tick = tick;
-                by_object
-                    .entry(rel)
-                    .or_default()
-                    .extend(e.missing(want.clone()));
+        self.plan(jobs, &mut queue, &mut ends, &mut gone)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut flying: HashMap<u64, Job> = HashMap::new();
+        let mut held = 0;
+        let mut id = 0;
+        loop {
+            while let Some((rel, range)) = ends.pop() {
+                let more = self.after_end(&rel, range)?;
+                keep.extend(more.iter().map(|j| j.rel.clone()));
+                self.plan(more, &mut queue, &mut ends, &mut gone)?;
             }
-            for (rel, mut ranges) in by_object {
-                ranges.sort_by_key(|r| r.start);
-                let mut merged: Vec<Range<u64>> = Vec::new();
-                for r in ranges {
-                    match merged.last_mut() {
-                        Some(last) if r.start <= last.end + MERGE_GAP => {
-                            last.end = last.end.max(r.end)
-                        }
-                        _ => merged.push(r),
-                    }
+            while let Some(job) = queue.front() {
+                let len = job.range.end - job.range.start;
+                if flying.len() >= IN_FLIGHT || (!flying.is_empty() && held + len > HELD_BYTES) {
+                    break;
                 }
-                jobs.extend(merged.into_iter().map(|r| (rel.to_owned(), r)));
+                let Some(job) = queue.pop_front() else { break };
+                let version = match lock(&self.state).objects.get(&job.rel) {
+                    Some(e) => e.version.clone(),
+                    None => Version::default(),
+                };
+                self.bucket
+                    .start_get(id, &job.rel, job.range.clone(), &version, &tx)?;
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                held += len;
+                flying.insert(id, job);
+                id += 1;
             }
-        }
-        if jobs.is_empty() {
-            gone.sort();
-            gone.dedup();
-            return Ok(gone);
-        }
-        jobs.sort_by(|a, b| (&a.0, a.1.start).cmp(&(&b.0, b.1.start)));
-        for batch in batches(jobs, BATCH_BYTES) {
-            let got = self.bucket.get_ranges(batch.clone())?;
-            let mut st = lock(&self.state);
-            for ((rel, range), bytes) in batch.into_iter().zip(got) {
-                let Some(bytes) = bytes else {
-                    self.forget_locked(&mut st, &rel);
-                    gone.push(rel);
+            if flying.is_empty() {
+                break;
+            }
+            // Each request answers once, even from a failed task (and `tx` is still here).
+            let Ok((done, got)) = rx.recv() else { break };
+            let Some(job) = flying.remove(&done) else {
+                continue;
+            };
+            held -= job.range.end - job.range.start;
+            let Some(bytes) = got? else {
+                self.forget(&job.rel);
+                queue.retain(|j| j.rel != job.rel);
+                gone.push(job.rel);
+                continue;
+            };
+            self.fetched
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            // Written without the lock (reads of other objects go on meanwhile), recorded only where the file was not
+            // emptied meanwhile.
+            let Some((size, emptied)) = lock(&self.state)
+                .objects
+                .get(&job.rel)
+                .filter(|e| !e.gone)
+                .map(|e| (e.size, e.emptied))
+            else {
+                continue;
+            };
+            write_at(&self.local(&job.rel), size, job.range.start, &bytes)?;
+            {
+                let mut st = lock(&self.state);
+                let Some(e) = st.objects.get_mut(&job.rel) else {
                     continue;
                 };
-                self.fetched
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                let Some(e) = st.objects.get_mut(&rel) else {
+                if e.gone || e.emptied != emptied {
                     continue;
-                };
-                let size = e.size;
-                let path = self.local(&rel);
-                write_at(&path, size, range.start, &bytes)?;
-                let new = e.add(range);
+                }
+                let new = e.add(job.range.clone());
                 st.bytes += new;
             }
+            if let Then::Footer(range) = job.then {
+                ends.push((job.rel, range));
+            }
         }
-        let mut st = lock(&self.state);
+        self.evict(&keep);
         gone.sort();
         gone.dedup();
-        // Least recently used objects other than these go while the cache is over its budget.
-        let keep: HashSet<&str> = wants.iter().map(|(rel, _)| *rel).collect();
+        Ok(gone)
+    }
+
+    /// Queues the parts of `jobs` not present yet as requests ([`requests`]); an object's end already present
+    /// goes to `ends` instead, an object gone to `gone`.
+    fn plan(
+        &self,
+        jobs: Vec<Job>,
+        queue: &mut VecDeque<Job>,
+        ends: &mut Vec<(String, Option<TimeRange>)>,
+        gone: &mut Vec<String>,
+    ) -> Result<(), Error> {
+        let mut st = lock(&self.state);
+        st.tick += 1;
+        let tick = st.tick;
+        // The missing parts by object and by whether they are its end, in the order first asked for.
+        let mut order: Vec<(String, Then)> = Vec::new();
+        let mut missing: HashMap<(String, bool), Vec<Range<u64>>> = HashMap::new();
+        for job in jobs {
+            let Some(e) = st.objects.get_mut(&job.rel) else {
+                return Err(self.object_error(&job.rel, "not in the bucket's listing".into()));
+            };
+            if e.gone {
+                gone.push(job.rel);
+                continue;
+            }
+            if job.range.end > e.size {
+                return Err(self.object_error(
+                    &job.rel,
+                    format!(
+                        "a read asks for bytes {}..{}, but the object was listed at {} bytes (damaged, or \
+                         changed since it was listed)",
+                        job.range.start, job.range.end, e.size
+                    ),
+                ));
+            }
+            e.tick = tick;
+            let parts = e.missing(job.range);
+            let end = matches!(job.then, Then::Footer(_));
+            if parts.is_empty() {
+                if let Then::Footer(range) = job.then {
+                    ends.push((job.rel, range));
+                }
+                continue;
+            }
+            let key = (job.rel, end);
+            if !missing.contains_key(&key) {
+                order.push((key.0.clone(), job.then));
+            }
+            missing.entry(key).or_default().extend(parts);
+        }
+        for (rel, then) in order {
+            let end = matches!(then, Then::Footer(_));
+            let Some(parts) = missing.remove(&(rel.clone(), end)) else {
+                continue;
+            };
+            // An object's end is one request, whatever its length: what follows it waits for all of it.
+            let piece = if end { u64::MAX } else { PIECE_BYTES };
+            let present = st.objects.get(&rel).map_or(&[][..], |e| &e.present[..]);
+            for range in requests(parts, present, piece) {
+                queue.push_back(Job {
+                    rel: rel.clone(),
+                    range,
+                    then,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties least recently used objects other than `keep` while the cache is over its budget.
+    fn evict(&self, keep: &HashSet<String>) {
+        let mut st = lock(&self.state);
         while st.bytes > self.budget {
             let victim = st
                 .objects
@@ -450,41 +621,96 @@ impl ObjectCache {
             if let Some(e) = st.objects.get_mut(&victim) {
                 let held: u64 = e.present.iter().map(|r| r.end - r.start).sum();
                 e.present.clear();
+                e.emptied += 1;
                 let size = e.size;
                 st.bytes -= held;
                 empty(&self.local(&victim), size);
             }
         }
-        Ok(gone)
+    }
+
+    /// Fetches `want` of `rel` where missing; an error when the object is gone.
+    fn ensure(self: &Arc<Self>, rel: &str, want: Range<u64>) -> Result<(), Error> {
+        let job = Job {
+            rel: rel.to_owned(),
+            range: want,
+            then: Then::Nothing,
+        };
+        if self.fetch(vec![job])?.is_empty() {
+            Ok(())
+        } else {
+            Err(self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into()))
+        }
     }
 
     /// `len` bytes of `rel` at `start` from the local file, or `None` when some of them are not fetched (now).
+    /// Read without the lock, so that reads of other objects (and of this one) go on meanwhile; taken only where
+    /// the file was not emptied meanwhile.
     fn read_present(&self, rel: &str, start: u64, len: usize) -> Result<Option<Vec<u8>>, Error> {
+        let Some(emptied) = self
+            .present_run(rel, start)
+            .and_then(|(end, emptied)| (end >= start + len as u64).then_some(emptied))
+        else {
+            return Ok(None);
+        };
+        let bytes = self.read_at(rel, start, len)?;
+        Ok(self.unchanged(rel, emptied).then_some(bytes))
+    }
+
+    /// `len` bytes at `offset` of the local file of `rel`, through a handle kept open.
+    fn read_at(&self, rel: &str, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
+        let mut buf = vec![0; len];
+        self.read_into(rel, offset, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Fills `out` from `offset` of the local file of `rel`, through a handle kept open.
+    fn read_into(&self, rel: &str, offset: u64, out: &mut [u8]) -> Result<(), Error> {
+        let path = self.local(rel);
+        let file = {
+            let mut files = lock(&self.files);
+            match files.get(rel) {
+                Some(f) => Arc::clone(f),
+                None => {
+                    let f = Arc::new(Mutex::new(File::open(&path).map_err(io(&path))?));
+                    files.insert(rel.to_owned(), Arc::clone(&f));
+                    f
+                }
+            }
+        };
+        let mut f = lock(&file);
+        f.seek(SeekFrom::Start(offset)).map_err(io(&path))?;
+        f.read_exact(out).map_err(io(&path))
+    }
+
+    /// The end of the fetched run of `rel` that holds `pos`, and how many times its file was emptied so far.
+    fn present_run(&self, rel: &str, pos: u64) -> Option<(u64, u64)> {
         let st = lock(&self.state);
-        let present = st
+        let e = st.objects.get(rel)?;
+        e.run_end(pos).map(|end| (end, e.emptied))
+    }
+
+    /// Whether the local file of `rel` was not emptied since it had been `emptied` times.
+    fn unchanged(&self, rel: &str, emptied: u64) -> bool {
+        lock(&self.state)
             .objects
             .get(rel)
-            .and_then(|e| e.run_end(start))
-            .is_some_and(|end| end >= start + len as u64);
-        if !present {
-            return Ok(None);
-        }
-        read_at(&self.local(rel), start, len).map(Some)
+            .is_some_and(|e| !e.gone && e.emptied == emptied)
     }
 
     /// `len` bytes of `rel` at `start`, fetched first where missing, and again (a few times) where other reads
     /// emptied them from the local cache meanwhile; an error reading the local file is returned as it is.
-    fn read(&self, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
+    fn read(self: &Arc<Self>, rel: &str, start: u64, len: usize) -> Result<Vec<u8>, Error> {
         if len == 0 {
             return Ok(Vec::new());
         }
+        // Most reads find their bytes prefetched: read them without planning a fetch.
+        if let Some(bytes) = self.read_present(rel, start, len)? {
+            return Ok(bytes);
+        }
         let want = start..start + len as u64;
         for _ in 0..READ_TRIES {
-            if !self.ensure(&[(rel, want.clone())])?.is_empty() {
-                return Err(
-                    self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into())
-                );
-            }
+            self.ensure(rel, want.clone())?;
             if let Some(bytes) = self.read_present(rel, start, len)? {
                 return Ok(bytes);
             }
@@ -496,30 +722,30 @@ impl ObjectCache {
         ))
     }
 
-    /// Up to `max` bytes of `rel` from `pos` (fewer where the fetched run ends sooner), fetched first when nothing
-    /// at `pos` is present.
-    fn read_some(&self, rel: &str, pos: u64, max: usize) -> Result<Vec<u8>, Error> {
+    /// Up to `out.len()` bytes of `rel` from `pos` into `out` (fewer where the fetched run ends sooner), fetched
+    /// first when nothing at `pos` is present; how many.
+    fn read_some(self: &Arc<Self>, rel: &str, pos: u64, out: &mut [u8]) -> Result<usize, Error> {
         for _ in 0..READ_TRIES {
-            {
+            let run = {
                 let st = lock(&self.state);
                 let Some(e) = st.objects.get(rel) else {
                     return Err(self.object_error(rel, "not in the bucket's listing".into()));
                 };
-                if pos >= e.size || max == 0 {
-                    return Ok(Vec::new());
+                if pos >= e.size || out.is_empty() {
+                    return Ok(0);
                 }
-                if let Some(end) = e.run_end(pos) {
-                    let n = (end - pos).min(max as u64);
-                    return read_at(&self.local(rel), pos, n as usize);
+                e.run_end(pos).map(|end| (end, e.emptied))
+            };
+            if let Some((end, emptied)) = run {
+                let n = (end - pos).min(out.len() as u64) as usize;
+                self.read_into(rel, pos, &mut out[..n])?;
+                if self.unchanged(rel, emptied) {
+                    return Ok(n);
                 }
+                continue;
             }
             let size = self.size(rel).unwrap_or(0);
-            let want = pos..(pos + max as u64).min(size);
-            if !self.ensure(&[(rel, want)])?.is_empty() {
-                return Err(
-                    self.object_error(rel, "listed but gone (deleted by a lifecycle rule?)".into())
-                );
-            }
+            self.ensure(rel, pos..(pos + out.len() as u64).min(size))?;
         }
         Err(self.object_error(
             rel,
@@ -533,23 +759,39 @@ impl ObjectCache {
     }
 }
 
-/// `jobs` in batches of at most `max` bytes each (a longer range split into pieces of `max` bytes), in order.
-fn batches(jobs: Vec<(String, Range<u64>)>, max: u64) -> Vec<Vec<(String, Range<u64>)>> {
-    let max = max.max(1);
-    let mut out: Vec<Vec<(String, Range<u64>)>> = Vec::new();
-    let mut held = max; // a new batch before the first job
-    for (rel, range) in jobs {
-        let mut pos = range.start;
-        while pos < range.end {
-            if held >= max {
-                out.push(Vec::new());
-                held = 0;
+/// The requests that fetch `parts` (missing ranges of one object whose fetched ranges are `present`): sorted,
+/// those closer than [`MERGE_GAP`] joined, all of them as one span where they make up [`COVER_PCT`] percent of
+/// it or more, then cut in pieces of at most `piece` bytes. Nothing present is fetched again.
+fn requests(mut parts: Vec<Range<u64>>, present: &[Range<u64>], piece: u64) -> Vec<Range<u64>> {
+    let free = |gap: Range<u64>| {
+        !present
+            .iter()
+            .any(|p| p.start < gap.end && gap.start < p.end)
+    };
+    parts.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::new();
+    for r in parts {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end + MERGE_GAP && free(last.end..r.start) => {
+                last.end = last.end.max(r.end)
             }
-            let end = range.end.min(pos + (max - held));
-            held += end - pos;
-            if let Some(batch) = out.last_mut() {
-                batch.push((rel.clone(), pos..end));
-            }
+            _ => merged.push(r),
+        }
+    }
+    if let (Some(first), Some(last)) = (merged.first(), merged.last()) {
+        let span = first.start..last.end;
+        let wanted: u64 = merged.iter().map(|r| r.end - r.start).sum();
+        if wanted * 100 >= (span.end - span.start) * COVER_PCT && free(span.clone()) {
+            merged = vec![span];
+        }
+    }
+    let piece = piece.max(1);
+    let mut out = Vec::with_capacity(merged.len());
+    for r in merged {
+        let mut pos = r.start;
+        while pos < r.end {
+            let end = r.end.min(pos.saturating_add(piece));
+            out.push(pos..end);
             pos = end;
         }
     }
@@ -578,14 +820,6 @@ fn open_sized(path: &Path, size: u64) -> Result<File, Error> {
         f.set_len(size).map_err(io(path))?;
     }
     Ok(f)
-}
-
-fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, Error> {
-    let mut f = File::open(path).map_err(io(path))?;
-    f.seek(SeekFrom::Start(offset)).map_err(io(path))?;
-    let mut buf = vec![0; len];
-    f.read_exact(&mut buf).map_err(io(path))?;
-    Ok(buf)
 }
 
 /// Drops every fetched byte of a local file, keeping it at its size (sparse): a reader still finds it.
@@ -643,8 +877,7 @@ impl Input {
         }
     }
 
-    /// Fetches ahead, in as few batches of requests as [`BATCH_BYTES`] allows, the byte ranges a read will ask
-    /// for (nothing for a local file).
+    /// Fetches ahead, all at once, the byte ranges a read will ask for (nothing for a local file).
     pub(crate) fn prefetch(
         &self,
         ranges: impl IntoIterator<Item = Range<u64>>,
@@ -652,9 +885,15 @@ impl Input {
         let Input::Object(o) = self else {
             return Ok(());
         };
-        let wants: Vec<(&str, Range<u64>)> =
-            ranges.into_iter().map(|r| (o.rel.as_str(), r)).collect();
-        if !o.cache.ensure(&wants)?.is_empty() {
+        let jobs = ranges
+            .into_iter()
+            .map(|range| Job {
+                rel: o.rel.clone(),
+                range,
+                then: Then::Nothing,
+            })
+            .collect();
+        if !o.cache.fetch(jobs)?.is_empty() {
             return Err(o.cache.object_error(
                 &o.rel,
                 "listed but gone (deleted by a lifecycle rule?)".into(),
@@ -682,6 +921,8 @@ impl ChunkReader for Input {
             Input::Object(o) => InputRead::Object {
                 object: o.clone(),
                 pos: start,
+                buf: Vec::new(),
+                at: 0,
             },
         })
     }
@@ -702,27 +943,52 @@ impl ChunkReader for Input {
 pub(crate) enum InputRead {
     /// Of a local file.
     Local(BufReader<File>),
-    /// Of an object: reads what is fetched, and fetches only where nothing at the position is.
+    /// Of an object: reads what is fetched, [`READ_AHEAD`] bytes at a time (the Parquet reader reads page headers a
+    /// few bytes at a time), and fetches only where nothing at the position is.
     Object {
         /// The object.
         object: ObjectRef,
-        /// The next byte's offset.
+        /// The offset of the byte after `buf`.
         pos: u64,
+        /// Bytes read ahead.
+        buf: Vec<u8>,
+        /// How much of `buf` was handed out.
+        at: usize,
     },
 }
 
 impl Read for InputRead {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         match self {
-            InputRead::Local(r) => r.read(buf),
-            InputRead::Object { object, pos } => {
-                let got = object
-                    .cache
-                    .read_some(&object.rel, *pos, buf.len())
-                    .map_err(std::io::Error::other)?;
-                buf[..got.len()].copy_from_slice(&got);
-                *pos += got.len() as u64;
-                Ok(got.len())
+            InputRead::Local(r) => r.read(out),
+            InputRead::Object {
+                object,
+                pos,
+                buf,
+                at,
+            } => {
+                if *at == buf.len() {
+                    let cache = &object.cache;
+                    if out.len() >= READ_AHEAD {
+                        // A long read goes straight into `out`.
+                        let n = cache
+                            .read_some(&object.rel, *pos, out)
+                            .map_err(std::io::Error::other)?;
+                        *pos += n as u64;
+                        return Ok(n);
+                    }
+                    buf.resize(READ_AHEAD, 0);
+                    let n = cache
+                        .read_some(&object.rel, *pos, buf)
+                        .map_err(std::io::Error::other)?;
+                    buf.truncate(n);
+                    *at = 0;
+                    *pos += n as u64;
+                }
+                let n = out.len().min(buf.len() - *at);
+                out[..n].copy_from_slice(&buf[*at..*at + n]);
+                *at += n;
+                Ok(n)
             }
         }
     }
@@ -753,7 +1019,18 @@ mod tests {
         let url = format!("file://{}", src.path().display());
         let bucket = Bucket::open(&url, &[], Patience::Command).unwrap();
         let root = tempfile::tempdir().unwrap();
-        let objects = (0..2).map(|k| (format!("o{k}"), 10_000));
+        let objects: Vec<_> = bucket
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.rel, o.size, o.version))
+            .collect();
+        assert_eq!(objects.len(), 2);
+        assert!(
+            objects
+                .iter()
+                .all(|(_, size, v)| *size == 10_000 && v.e_tag.is_some())
+        );
         let cache = ObjectCache::new(bucket, root.path(), objects, budget);
         (src, root, cache, bodies)
     }
@@ -801,6 +1078,15 @@ mod tests {
         );
         std::fs::write(src.path().join("o1"), b"short").unwrap();
         let e = cache.read("o1", 0, 100).unwrap_err().to_string();
+        assert!(
+            e.contains("/o1") && e.contains("changed since it was listed"),
+            "{e}"
+        );
+        // From a store that gives no version, the length still tells.
+        for e in lock(&cache.state).objects.values_mut() {
+            e.version = Version::default();
+        }
+        let e = cache.read("o1", 0, 100).unwrap_err().to_string();
         assert!(e.contains("/o1") && e.contains("shorter"), "{e}");
         std::fs::remove_file(src.path().join("o1")).unwrap();
         let e = cache.read("o1", 0, 100).unwrap_err().to_string();
@@ -808,42 +1094,110 @@ mod tests {
     }
 
     #[test]
-    fn batches_hold_at_most_their_bytes_and_cover_every_range_in_order() {
-        let jobs = vec![
-            ("a".to_owned(), 0..30),
-            ("a".to_owned(), 40..45),
-            ("b".to_owned(), 10..260),
-        ];
-        let got = batches(jobs, 100);
-        let sizes: Vec<u64> = got
-            .iter()
-            .map(|b| b.iter().map(|(_, r)| r.end - r.start).sum())
-            .collect();
-        assert_eq!(sizes, vec![100, 100, 85]);
-        let flat: Vec<(String, Range<u64>)> = got.into_iter().flatten().collect();
+    #[allow(clippy::single_range_in_vec_init)]
+    fn requests_join_near_or_mostly_covering_ranges_and_cut_long_ones_in_pieces() {
+        // Far apart and covering little of their span: one request each, in order.
+        let far = requests(vec![500_000..510_000, 0..10_000], &[], u64::MAX);
+        assert_eq!(far, vec![0..10_000, 500_000..510_000]);
+        // Closer than the gap: one request, the gap's bytes with it.
         assert_eq!(
-            flat,
-            vec![
-                ("a".to_owned(), 0..30),
-                ("a".to_owned(), 40..45),
-                ("b".to_owned(), 10..75),
-                ("b".to_owned(), 75..175),
-                ("b".to_owned(), 175..260),
-            ]
+            requests(
+                vec![0..100, 100 + MERGE_GAP..200 + MERGE_GAP],
+                &[],
+                u64::MAX
+            ),
+            vec![0..200 + MERGE_GAP]
         );
-        assert!(batches(Vec::new(), 100).is_empty());
+        // Apart, but most of their span: the span.
+        let mostly = requests(vec![0..400_000, 450_000..1_000_000], &[], u64::MAX);
+        assert_eq!(mostly, vec![0..1_000_000]);
+        // But never over bytes already fetched.
+        let around = requests(
+            vec![0..400_000, 450_000..1_000_000],
+            &[420_000..430_000],
+            u64::MAX,
+        );
+        assert_eq!(around, vec![0..400_000, 450_000..1_000_000]);
+        assert_eq!(
+            requests(vec![0..100, 200..300], &[150..160], u64::MAX),
+            vec![0..100, 200..300]
+        );
+        // Cut in pieces of at most `piece` bytes, covering every byte once.
+        assert_eq!(
+            requests(vec![10..260], &[], 100),
+            vec![10..110, 110..210, 210..260]
+        );
+        assert!(requests(Vec::new(), &[], 100).is_empty());
+    }
+
+    #[test]
+    fn the_footer_guess_follows_the_footers_seen_of_a_table() {
+        assert_eq!(footer_guess(None), FOOTER_GUESS);
+        assert_eq!(footer_guess(Some(8_000)), 11_024);
+        assert_eq!(footer_guess(Some(55_000)), 69_774);
+        assert_eq!(footer_guess(Some(10 << 20)), FOOTER_MAX);
+        assert_eq!(
+            table_of("samples/host=a/date=2026-11-02/x.parquet"),
+            "samples"
+        );
+    }
+
+    #[test]
+    fn an_object_changed_since_it_was_listed_is_an_error_naming_it_not_a_mix_of_versions() {
+        let (src, _root, cache, bodies) = two_objects(1 << 20);
+        assert_eq!(cache.read("o0", 0, 100).unwrap(), bodies[0][..100]);
+        // Replaced by another version of the same size (and another time), between two reads of it.
+        let path = src.path().join("o0");
+        let other: Vec<u8> = bodies[0].iter().map(|b| b ^ 0xff).collect();
+        std::fs::write(&path, &other).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_modified(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000),
+        )
+        .unwrap();
+        drop(f);
+        let e = cache.read("o0", 5_000, 100).unwrap_err().to_string();
+        assert!(
+            e.contains("/o0") && e.contains("changed since it was listed"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        // What was fetched of the listed version is still read as it was; the other object is untouched.
+        assert_eq!(cache.read("o0", 0, 100).unwrap(), bodies[0][..100]);
+        assert_eq!(cache.read("o1", 0, 100).unwrap(), bodies[1][..100]);
+    }
+
+    #[test]
+    fn a_prefetch_fetches_whole_objects_in_one_request_each_and_ends_in_one() {
+        let (_src, _root, cache, bodies) = two_objects(1 << 20);
+        // o0 whole, o1's end (not Parquet: nothing follows it).
+        assert!(cache.prefetch(&["o0"], &["o1"], None).unwrap().is_empty());
+        assert_eq!(cache.requests(), 2);
+        assert_eq!(
+            cache.fetched(),
+            20_000,
+            "o1 is shorter than the footer's guess"
+        );
+        assert_eq!(cache.read("o0", 0, 10_000).unwrap(), bodies[0]);
+        assert_eq!(cache.read("o1", 0, 10_000).unwrap(), bodies[1]);
+        assert_eq!(cache.requests(), 2, "everything was there");
     }
 
     #[test]
     fn an_empty_read_is_empty_and_a_local_read_error_is_not_taken_for_a_small_cache() {
         let (_src, root, cache, _) = two_objects(1 << 20);
         assert_eq!(cache.read("o0", 500, 0).unwrap(), Vec::<u8>::new());
-        assert_eq!(cache.read_some("o1", 500, 0).unwrap(), Vec::<u8>::new());
+        assert_eq!(cache.read_some("o1", 500, &mut []).unwrap(), 0);
         assert_eq!(cache.fetched(), 0);
         cache.read("o0", 0, 100).unwrap();
-        // The local file goes behind the cache's back: the read says what failed, on which file.
+        // The local file is cut short behind the cache's back: the read says what failed, on which file.
         let local = root.path().join("o0");
-        std::fs::remove_file(&local).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&local)
+            .unwrap()
+            .set_len(50)
+            .unwrap();
         let e = cache.read("o0", 0, 100).unwrap_err().to_string();
         assert!(!e.contains("too small"), "{e}");
         assert!(e.contains(&local.display().to_string()), "{e}");
@@ -878,6 +1232,8 @@ mod tests {
             tick: 0,
             groups: None,
             gone: false,
+            version: Version::default(),
+            emptied: 0,
         }
     }
 

@@ -228,10 +228,12 @@ impl StoreReader {
 
     /// Opens a Hive-partitioned dataset in object storage (`s3://bucket/prefix`, `gs://...`, `az://...`): lists
     /// its objects now (hosts and dates come from the `host=`/`date=` paths), and fetches what a read needs when
-    /// it happens, by byte ranges: the footers of the segments of the partitions (host, date) in its range, then
-    /// the column chunks of the row groups whose time statistics overlap it, of every table and every column,
-    /// whichever of them the read decodes ([`coverage`](Self::coverage) needs the `samples` footers only,
-    /// [`hosts`](Self::hosts) only the listing). What was fetched is kept in a local cache of at most
+    /// it happens, by byte ranges, many requests at once: the objects of the segments wholly inside its range (and
+    /// small ones) whole, one request each; of the other segments of the partitions (host, date) in range the
+    /// footers, then the column chunks of the row groups whose time statistics overlap it, of every table and every
+    /// column, whichever of them the read decodes ([`coverage`](Self::coverage) needs the `samples` footers only,
+    /// [`hosts`](Self::hosts) only the listing). Every range of an object comes from the version listed: an object
+    /// replaced since is an [`Error::Remote`] naming its URL. What was fetched is kept in a local cache of at most
     /// [`CACHE_BYTES`](crate::CACHE_BYTES) fetched bytes between reads, least recently used objects dropped first.
     /// Credentials and endpoint come from the cloud's standard environment (for S3 `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`). A missing bucket, refused
@@ -274,7 +276,9 @@ impl StoreReader {
         let cache = ObjectCache::new(
             bucket,
             dir.path(),
-            objects.iter().map(|(o, _)| (o.rel.clone(), o.size)),
+            objects
+                .iter()
+                .map(|(o, _)| (o.rel.clone(), o.size, o.version.clone())),
             CACHE_BYTES,
         );
         Ok(StoreReader {
@@ -291,6 +295,15 @@ impl StoreReader {
                 dir,
             })),
         })
+    }
+
+    /// Requests for byte ranges this reader and its clones sent to the bucket it reads so far (`0` for a local
+    /// directory or a served one): a read of a range wholly inside a day's partition sends one per object of it.
+    pub fn fetch_requests(&self) -> u64 {
+        match self.remote.as_deref().map(|r| &r.source) {
+            Some(Source::Bucket { cache, .. }) => cache.requests(),
+            _ => 0,
+        }
     }
 
     /// Downloads what a read of `[from, to)` needs from a remote store: the segments in range (once, while the
@@ -310,9 +323,10 @@ impl StoreReader {
     }
 
     /// Prepares a read of `[from, to)` from a bucket: creates the local sparse files of the objects of the
-    /// partitions in range and fetches their footers, all at once, then (for all tables, not for one `table`'s
-    /// footers) the column chunks of their row groups in range. An object listed but gone is skipped with a
-    /// warning.
+    /// partitions in range, then fetches, all overlapping, the objects wholly inside the range or smaller than
+    /// [`SMALL_OBJECT`] whole (one request each), and of the others the footers, then (for all tables, not for one
+    /// `table`'s footers) the column chunks of their row groups in range. An object listed but gone is skipped
+    /// with a warning.
     pub(super) fn fetch_bucket(
         &self,
         r: &Remote,
@@ -323,7 +337,7 @@ impl StoreReader {
         table: Option<&str>,
     ) -> Result<(), Error> {
         let (from_date, to_date) = (from.map(utc_date), to.map(utc_date));
-        let wanted: Vec<&str> = objects
+        let wanted: Vec<(&Object, &SegmentLoc)> = objects
             .iter()
             .filter(|(_, loc)| self.host.as_ref().is_none_or(|h| *h == loc.host))
             .filter(|(_, loc)| {
@@ -332,25 +346,26 @@ impl StoreReader {
                     // A segment is named by its first sample's time: one starting at or after `to` is out.
                     && to.zip(stem_start(&loc.name)).is_none_or(|(t, s)| s < t)
             })
-            .map(|(o, _)| o.rel.as_str())
+            .map(|(o, loc)| (o, loc))
             .collect();
         // Every table's file of a segment, so that a later read of it finds its companions.
-        cache.placeholders(&wanted)?;
-        let footers: Vec<&str> = wanted
-            .into_iter()
-            .filter(|rel| table.is_none_or(|t| rel.split('/').next() == Some(t)))
-            .collect();
-        let gone = cache.prefetch_footers(&footers)?;
-        // The row groups in range, every column, in one batch: one round of requests per read of a range rather
-        // than one per row group decoded (a table file's read fetches only what is still missing, by column).
-        if table.is_none() {
-            let present: Vec<&str> = footers
-                .iter()
-                .copied()
-                .filter(|rel| !gone.iter().any(|g| g == rel))
-                .collect();
-            cache.prefetch_row_groups(&present, super::range::Range { from, to })?;
+        let rels: Vec<&str> = wanted.iter().map(|(o, _)| o.rel.as_str()).collect();
+        cache.placeholders(&rels)?;
+        let (mut whole, mut ends) = (Vec::new(), Vec::new());
+        for (o, loc) in wanted {
+            match table {
+                // A read of the range: most of a small object or of one inside the range is read, and a request
+                // costs more than the bytes of its footer and of the row groups out of range.
+                None if o.size <= SMALL_OBJECT || inside(loc, from, to) => {
+                    whole.push(o.rel.as_str())
+                }
+                None => ends.push(o.rel.as_str()),
+                Some(t) if o.rel.split('/').next() == Some(t) => ends.push(o.rel.as_str()),
+                Some(_) => {}
+            }
         }
+        let range = table.is_none().then_some(super::range::Range { from, to });
+        let gone = cache.prefetch(&whole, &ends, range)?;
         for rel in gone {
             let local = abs_path(r.dir.path(), &rel);
             cache.forget(&rel);
@@ -462,6 +477,19 @@ impl StoreReader {
         let (rels, _) = self.remote_files(served, None, None);
         Some((r.url.clone(), r.dir.path().to_path_buf(), rels))
     }
+}
+
+/// Objects of a read's range this small or smaller are fetched whole, in one request, without their footer first.
+const SMALL_OBJECT: u64 = 256 * 1024;
+
+/// Whether the segment `loc` lies wholly inside `[from, to)`: it starts at or after `from` (by its name, else by
+/// its date) and its date partition ends by `to`.
+fn inside(loc: &SegmentLoc, from: Option<Timestamp>, to: Option<Timestamp>) -> bool {
+    let starts_in = from.is_none_or(|f| match stem_start(&loc.name) {
+        Some(start) => start >= f,
+        None => utc_date(f) < loc.date,
+    });
+    starts_in && to.is_none_or(|t| utc_date(t) > loc.date)
 }
 
 /// The time a segment's name says it starts at (`20261125T031200Z...`), when it says.
