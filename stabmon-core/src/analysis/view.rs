@@ -169,7 +169,10 @@ impl View for SeriesView<'_> {
         Cow::Borrowed(&self.series.busiest)
     }
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {
-        match self.source.samples_between(from, to) {
+        match self
+            .source
+            .samples_between_trimmed(from, to, &trim_for_attribution)
+        {
             Ok(samples) => Cow::Owned(samples),
             Err(e) => {
                 self.error.borrow_mut().get_or_insert(e);
@@ -196,7 +199,10 @@ impl View for SeriesView<'_> {
         if lo >= hi {
             return None;
         }
-        match self.source.samples_between(ts[lo], ts[hi - 1]) {
+        match self
+            .source
+            .samples_between_trimmed(ts[lo], ts[hi - 1], &trim_for_attribution)
+        {
             Ok(samples) => culprit_for(&samples, window, baseline, kind),
             Err(e) => {
                 self.error.borrow_mut().get_or_insert(e);
@@ -204,4 +210,18 @@ impl View for SeriesView<'_> {
             }
         }
     }
+}
+
+/// What attribution ([`culprit_for`] and the runaway check) reads of a sample is its top lists (with command lines
+/// and cgroups, which name the culprit), the exits' name totals and the OOM kills: the rest of a window's samples
+/// (users, each exited process, latency probes) is dropped as each is read, so a window of whole samples costs
+/// the memory of what attribution looks at.
+pub(crate) fn trim_for_attribution(s: &mut Sample) {
+    for p in &mut s.top.processes {
+        p.user = None;
+    }
+    if let Some(e) = &mut s.exits {
+        e.processes = Vec::new();
+    }
+    s.latency = Vec::new();
 }
