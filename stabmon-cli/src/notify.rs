@@ -20,6 +20,7 @@ use clap::Args;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use stabmon_core::analysis::IncidentKind;
+use stabmon_core::series::SystemSeries;
 use stabmon_core::{Sample, Timestamp};
 use stabmon_report::ReportBuilder;
 use stabmon_store::StoreReader;
@@ -366,6 +367,75 @@ pub trait Deliver {
     fn attempted(&mut self) {}
 }
 
+/// The worker's look-back: each sample's system values as columns (what detection scans), and the sample itself
+/// packed (postcard), unpacked only for the windows where detection names a culprit: a fraction of the samples'
+/// memory, and a look that reads the columns.
+#[derive(Default)]
+struct Recent {
+    series: SystemSeries,
+    /// One per sample of `series`, in the same order.
+    packed: VecDeque<Box<[u8]>>,
+}
+
+impl Recent {
+    /// Appends `s`, unless it is not later than the last sample kept.
+    fn push(&mut self, s: &Sample) {
+        if self.series.ts.last().is_some_and(|t| *t >= s.ts) {
+            return;
+        }
+        // Packing a sample cannot fail (postcard into memory); one that did would only be missing from the look.
+        let Ok(bytes) = postcard::to_allocvec(s) else {
+            return;
+        };
+        if self.series.is_empty() {
+            self.series = SystemSeries::new(s.host.clone());
+        }
+        self.series.push(s);
+        self.packed.push_back(bytes.into_boxed_slice());
+    }
+
+    /// Drops the samples older than `span` before the last one.
+    fn keep_last(&mut self, span: Duration) {
+        let Some(&last) = self.series.ts.last() else {
+            return;
+        };
+        let horizon = last.saturating_sub(span);
+        let lo = self.series.index_at(horizon);
+        if lo > 0 {
+            self.series = self
+                .series
+                .slice(lo, self.series.len(), Some(horizon), None);
+            self.packed.drain(..lo);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.packed.len()
+    }
+}
+
+impl stabmon_core::series::WindowSource for Recent {
+    fn samples_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        let lo = self.series.index_at(from);
+        let hi = self.series.ts.partition_point(|t| *t <= to).max(lo);
+        self.packed
+            .range(lo..hi)
+            .map(|b| {
+                postcard::from_bytes(b).map_err(|e| stabmon_core::Error::Window {
+                    from,
+                    to,
+                    source: Box::new(e),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The worker's logic, driven by [`Worker::tick`] with the current time (a fake clock in tests).
 pub struct Worker<D: Deliver> {
     pub state: State,
@@ -381,7 +451,7 @@ pub struct Worker<D: Deliver> {
     /// The samples of the last [`LOOK_BACK`], trimmed by [`trim_recent`]: the data directory's from before the
     /// recorder started (read once, see [`Worker::seed`]), then those the recorder pushed ([`Notifier::push`]).
     /// The look for new incidents reads them instead of the data directory.
-    recent: VecDeque<Sample>,
+    recent: Recent,
     /// The detection options of the data directory when [`recent`](Self::recent) was seeded; `None` until then and
     /// after a hole in the pushed samples, when the next look seeds it again.
     recent_opts: Option<stabmon_core::analysis::DetectOptions>,
@@ -408,27 +478,19 @@ impl<D: Deliver> Worker<D> {
             has_mail: cfg.channels.mail.is_some(),
             has_webhook: cfg.channels.webhook.is_some(),
             deliver,
-            recent: VecDeque::new(),
+            recent: Recent::default(),
             recent_opts: None,
         }
     }
 
-    /// Keeps a sample the recorder took, and the last [`LOOK_BACK`] of them; one already read back from the data
-    /// directory is not kept twice.
-    fn note(&mut self, s: Sample) {
-        if self.recent.back().is_some_and(|b| b.ts >= s.ts) {
-            return;
-        }
-        let horizon = s.ts.saturating_sub(LOOK_BACK);
-        self.recent.push_back(s);
-        while self.recent.front().is_some_and(|f| f.ts < horizon) {
-            self.recent.pop_front();
-        }
+    /// Keeps a sample the recorder took; one already read back from the data directory is not kept twice.
+    fn note(&mut self, s: &Sample) {
+        self.recent.push(s);
     }
 
     /// Forgets the samples kept: some were not pushed (the next look seeds them again from the data directory).
     fn forget_recent(&mut self) {
-        self.recent.clear();
+        self.recent = Recent::default();
         self.recent_opts = None;
     }
 
@@ -451,10 +513,25 @@ impl<D: Deliver> Worker<D> {
                 .samples_between_trimmed(from, Timestamp::from_unix_micros(now_us), &trim_recent)
                 .map_err(|e| e.to_string())?;
         }
-        let first_pushed = self.recent.front().map(|s| s.ts);
-        stored.retain(|s| first_pushed.is_none_or(|f| s.ts < f));
-        for s in stored.into_iter().rev() {
-            self.recent.push_front(s);
+        // The pushed ones go after the stored ones that precede them (unpacked and packed again: a minute's worth
+        // at most, once).
+        let pushed = std::mem::take(&mut self.recent);
+        let first_pushed = pushed.series.ts.first().copied();
+        for s in stored
+            .iter()
+            .filter(|s| first_pushed.is_none_or(|f| s.ts < f))
+        {
+            self.recent.push(s);
+        }
+        drop(stored);
+        if let (Some(&first), Some(&last)) = (pushed.series.ts.first(), pushed.series.ts.last()) {
+            use stabmon_core::series::WindowSource;
+            for s in pushed
+                .samples_between(first, last)
+                .map_err(|e| e.to_string())?
+            {
+                self.recent.push(&s);
+            }
         }
         self.recent_opts = Some(opts);
         Ok(())
@@ -521,40 +598,43 @@ impl<D: Deliver> Worker<D> {
             let _ = self.seed(now_us);
         }
         let in_memory = self.recent_opts.as_ref().map(|opts| {
-            stabmon_core::analysis::detect_incidents(self.recent.make_contiguous(), opts)
+            self.recent.keep_last(LOOK_BACK);
+            stabmon_core::analysis::detect_incidents_in(&self.recent.series, &self.recent, opts)
+                .map(|found| {
+                    found
+                        .iter()
+                        .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
+                        .map(key)
+                        .collect()
+                })
+                .map_err(|e| e.to_string())
+        });
+        let found = in_memory.unwrap_or_else(|| -> Result<Vec<(String, i64)>, String> {
+            let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
+            let Some(host) = reader
+                .host_to_read(None, false)
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(Vec::new());
+            };
+            let series = reader
+                .system_series(&host, Some(from), None)
+                .map_err(|e| e.to_string())?;
+            if series.is_empty() {
+                return Ok(Vec::new());
+            }
+            let incidents = stabmon_core::analysis::detect_incidents_in(
+                &series,
+                &reader.windows(&host),
+                &reader.detect_options(&host),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(incidents
                 .iter()
                 .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
                 .map(key)
-                .collect()
+                .collect())
         });
-        let found = in_memory
-            .map(Ok)
-            .unwrap_or_else(|| -> Result<Vec<(String, i64)>, String> {
-                let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
-                let Some(host) = reader
-                    .host_to_read(None, false)
-                    .map_err(|e| e.to_string())?
-                else {
-                    return Ok(Vec::new());
-                };
-                let series = reader
-                    .system_series(&host, Some(from), None)
-                    .map_err(|e| e.to_string())?;
-                if series.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let incidents = stabmon_core::analysis::detect_incidents_in(
-                    &series,
-                    &reader.windows(&host),
-                    &reader.detect_options(&host),
-                )
-                .map_err(|e| e.to_string())?;
-                Ok(incidents
-                    .iter()
-                    .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
-                    .map(key)
-                    .collect())
-            });
         match found {
             Ok(found) => {
                 for key in found {
@@ -841,7 +921,7 @@ impl Notifier {
                         while taken.try_recv().is_ok() {}
                     }
                     while let Ok(s) = taken.try_recv() {
-                        worker.note(s);
+                        worker.note(&s);
                     }
                     worker.tick(now());
                     let Ok(guard) = lock.lock() else { return };
@@ -1087,40 +1167,44 @@ mod tests {
         let mut fake = Fake::default();
         let mut w = Worker::new(&c, dir.path(), &mut fake, T0);
         for s in &samples[1200..1260] {
-            w.note(trimmed(s));
+            w.note(&trimmed(s));
         }
         // The first look puts the stored look-back before the pushed minute, each sample once.
         w.tick(T0 + 1_260_000_000);
         assert!(w.recent_opts.is_some());
         assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize);
-        assert_eq!(w.recent.front().unwrap().ts, at(1260 - LOOK_BACK.as_secs()));
-        assert!(
-            w.recent
-                .iter()
-                .zip(w.recent.iter().skip(1))
-                .all(|(a, b)| a.ts < b.ts)
-        );
+        let kept = {
+            use stabmon_core::series::WindowSource;
+            w.recent.samples_between(at(0), at(1800)).unwrap()
+        };
+        assert_eq!(kept.len(), w.recent.len());
+        assert_eq!(kept[0].ts, at(1260 - LOOK_BACK.as_secs()));
+        assert!(kept.windows(2).all(|p| p[0].ts < p[1].ts));
         // Trimmed: nothing that only names a culprit is kept.
         assert!(
-            w.recent
-                .iter()
+            kept.iter()
                 .flat_map(|s| &s.top.processes)
                 .all(|p| p.cmdline.is_none() && p.user.is_none())
         );
+        // What is kept is what was recorded, but for that.
+        let want: Vec<Sample> = samples[60..1260].iter().map(trimmed).collect();
+        assert_eq!(kept, want);
         assert!(w.deliver.mails.is_empty(), "{:?}", w.state);
         // The data directory is gone: what is found now comes from the samples kept and pushed.
         drop(dir);
         for s in &samples[1250..1620] {
-            w.note(trimmed(s));
+            w.note(&trimmed(s));
         }
-        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
         w.tick(T0 + 1_620_000_000);
         assert_eq!(w.deliver.mails.len(), 1, "{:?}", w.state);
         let ev = &w.deliver.mails[0];
         assert!(ev.from_us <= T0 + 1_500_000_000 - dur_us(LEAD), "{ev:?}");
+        // Only the look-back is kept.
+        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
+        assert_eq!(w.recent.series.ts[0], at(1619 - LOOK_BACK.as_secs()));
         // After a hole in the pushed samples, the next look seeds them again.
         w.forget_recent();
-        assert!(w.recent.is_empty() && w.recent_opts.is_none());
+        assert!(w.recent.len() == 0 && w.recent_opts.is_none());
     }
 
     /// A one-request HTTP server on 127.0.0.1 answering `status`; gives the request's body.
