@@ -205,8 +205,8 @@ impl View for SeriesView<'_> {
             return None;
         }
         // The samples before that at the window's start are the baseline's, of which only the figures count: read
-        // without the command lines and cgroups that name a culprit (most of a sample), since a baseline is
-        // typically ten times as long as a CPU surge.
+        // without the command lines and cgroups that name a culprit, since a baseline is typically ten times as
+        // long as a CPU surge.
         let split = at_start.min(hi - 1);
         let read = || -> Result<Vec<Sample>, crate::Error> {
             if split > lo && ts[split - 1] < ts[split] {
