@@ -20,6 +20,7 @@ use clap::Args;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use stabmon_core::analysis::IncidentKind;
+use stabmon_core::series::SystemSeries;
 use stabmon_core::{Sample, Timestamp};
 use stabmon_report::ReportBuilder;
 use stabmon_store::StoreReader;
@@ -366,6 +367,75 @@ pub trait Deliver {
     fn attempted(&mut self) {}
 }
 
+/// The worker's look-back: each sample's system values as columns (what detection scans), and the sample itself
+/// packed (postcard), unpacked only for the windows where detection names a culprit: a fraction of the samples'
+/// memory, and a look that reads the columns.
+#[derive(Default)]
+struct Recent {
+    series: SystemSeries,
+    /// One per sample of `series`, in the same order.
+    packed: VecDeque<Box<[u8]>>,
+}
+
+impl Recent {
+    /// Appends `s`, unless it is not later than the last sample kept.
+    fn push(&mut self, s: &Sample) {
+        if self.series.ts.last().is_some_and(|t| *t >= s.ts) {
+            return;
+        }
+        // Packing a sample cannot fail (postcard into memory); one that did would only be missing from the look.
+        let Ok(bytes) = postcard::to_allocvec(s) else {
+            return;
+        };
+        if self.series.is_empty() {
+            self.series = SystemSeries::new(s.host.clone());
+        }
+        self.series.push(s);
+        self.packed.push_back(bytes.into_boxed_slice());
+    }
+
+    /// Drops the samples older than `span` before the last one.
+    fn keep_last(&mut self, span: Duration) {
+        let Some(&last) = self.series.ts.last() else {
+            return;
+        };
+        let horizon = last.saturating_sub(span);
+        let lo = self.series.index_at(horizon);
+        if lo > 0 {
+            self.series = self
+                .series
+                .slice(lo, self.series.len(), Some(horizon), None);
+            self.packed.drain(..lo);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.packed.len()
+    }
+}
+
+impl stabmon_core::series::WindowSource for Recent {
+    fn samples_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        let lo = self.series.index_at(from);
+        let hi = self.series.ts.partition_point(|t| *t <= to).max(lo);
+        self.packed
+            .range(lo..hi)
+            .map(|b| {
+                postcard::from_bytes(b).map_err(|e| stabmon_core::Error::Window {
+                    from,
+                    to,
+                    source: Box::new(e),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The worker's logic, driven by [`Worker::tick`] with the current time (a fake clock in tests).
 pub struct Worker<D: Deliver> {
     pub state: State,
@@ -378,9 +448,13 @@ pub struct Worker<D: Deliver> {
     has_mail: bool,
     has_webhook: bool,
     deliver: D,
-    /// The recorder's samples of the last [`LOOK_BACK`] (pushed by [`Notifier::push`], trimmed by [`trimmed`]):
-    /// once they cover it, the look for new incidents reads them instead of the data directory.
-    recent: VecDeque<Sample>,
+    /// The samples of the last [`LOOK_BACK`], trimmed by [`trim_recent`]: the data directory's from before the
+    /// recorder started (read once, see [`Worker::seed`]), then those the recorder pushed ([`Notifier::push`]).
+    /// The look for new incidents reads them instead of the data directory.
+    recent: Recent,
+    /// The detection options of the data directory when [`recent`](Self::recent) was seeded; `None` until then and
+    /// after a hole in the pushed samples, when the next look seeds it again.
+    recent_opts: Option<stabmon_core::analysis::DetectOptions>,
 }
 
 impl<D: Deliver> Worker<D> {
@@ -404,25 +478,63 @@ impl<D: Deliver> Worker<D> {
             has_mail: cfg.channels.mail.is_some(),
             has_webhook: cfg.channels.webhook.is_some(),
             deliver,
-            recent: VecDeque::new(),
+            recent: Recent::default(),
+            recent_opts: None,
         }
     }
 
-    /// Keeps a sample the recorder took, and the last [`LOOK_BACK`] of them.
-    fn note(&mut self, s: Sample) {
-        let horizon = s.ts.saturating_sub(LOOK_BACK);
-        self.recent.push_back(s);
-        while self.recent.front().is_some_and(|f| f.ts < horizon) {
-            self.recent.pop_front();
-        }
+    /// Keeps a sample the recorder took; one already read back from the data directory is not kept twice.
+    fn note(&mut self, s: &Sample) {
+        self.recent.push(s);
     }
 
-    /// The samples of the last [`LOOK_BACK`] before `now_us`, when the recorder has pushed that much (within a
-    /// few samples' slack); else `None`, and the data directory is read.
-    fn recent_window(&mut self, now_us: i64) -> Option<&[Sample]> {
-        let from = now_us - dur_us(LOOK_BACK);
-        let first = self.recent.front()?.ts.as_unix_micros();
-        (first <= from + 5_000_000).then(|| &*self.recent.make_contiguous())
+    /// Forgets the samples kept: some were not pushed (the next look seeds them again from the data directory).
+    fn forget_recent(&mut self) {
+        self.recent = Recent::default();
+        self.recent_opts = None;
+    }
+
+    /// Puts the data directory's samples of the last [`LOOK_BACK`] before `now_us` that precede the pushed ones
+    /// in front of them, with the directory's detection options (its clean stops): read once, so that every look
+    /// after reads nothing back, from the recorder's first minute on.
+    fn seed(&mut self, now_us: i64) -> Result<(), String> {
+        let from = Timestamp::from_unix_micros(now_us - dur_us(LOOK_BACK));
+        let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
+        let mut opts = stabmon_core::analysis::DetectOptions::default();
+        let mut stored = Vec::new();
+        if let Some(host) = reader
+            .host_to_read(None, false)
+            .map_err(|e| e.to_string())?
+        {
+            use stabmon_core::series::WindowSource;
+            opts = reader.detect_options(&host);
+            stored = reader
+                .windows(&host)
+                .samples_between_trimmed(from, Timestamp::from_unix_micros(now_us), &trim_recent)
+                .map_err(|e| e.to_string())?;
+        }
+        // The pushed ones go after the stored ones that precede them (unpacked and packed again: a minute's worth
+        // at most, once).
+        let pushed = std::mem::take(&mut self.recent);
+        let first_pushed = pushed.series.ts.first().copied();
+        for s in stored
+            .iter()
+            .filter(|s| first_pushed.is_none_or(|f| s.ts < f))
+        {
+            self.recent.push(s);
+        }
+        drop(stored);
+        if let (Some(&first), Some(&last)) = (pushed.series.ts.first(), pushed.series.ts.last()) {
+            use stabmon_core::series::WindowSource;
+            for s in pushed
+                .samples_between(first, last)
+                .map_err(|e| e.to_string())?
+            {
+                self.recent.push(&s);
+            }
+        }
+        self.recent_opts = Some(opts);
+        Ok(())
     }
 
     /// One round: queue a due digest, look for new incidents, queue a burst when the rate limit allows, deliver
@@ -476,49 +588,53 @@ impl<D: Deliver> Worker<D> {
         });
     }
 
-    /// Reads the last [`LOOK_BACK`] of data (the recorder's recent samples where they cover it, else the data
-    /// directory) and notes incidents not seen before (gaps are for the digest).
+    /// Looks at the last [`LOOK_BACK`] of data (the samples kept in memory, else the data directory) and notes
+    /// incidents not seen before (gaps are for the digest).
     fn find_incidents(&mut self, now_us: i64) {
         let from = Timestamp::from_unix_micros(now_us - dur_us(LOOK_BACK));
         let key = |i: &stabmon_core::analysis::Incident| (format!("{:?}", i.kind), us(i.start));
-        let in_memory = self.recent_window(now_us).map(|recent| {
-            // A recording that goes on has no clean stop inside its last minutes: the default options are the
-            // data directory's.
-            let opts = stabmon_core::analysis::DetectOptions::default();
-            stabmon_core::analysis::detect_incidents(recent, &opts)
+        if self.recent_opts.is_none() {
+            // Where the data directory cannot be read now, the look below reads it and says why.
+            let _ = self.seed(now_us);
+        }
+        let in_memory = self.recent_opts.as_ref().map(|opts| {
+            self.recent.keep_last(LOOK_BACK);
+            stabmon_core::analysis::detect_incidents_in(&self.recent.series, &self.recent, opts)
+                .map(|found| {
+                    found
+                        .iter()
+                        .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
+                        .map(key)
+                        .collect()
+                })
+                .map_err(|e| e.to_string())
+        });
+        let found = in_memory.unwrap_or_else(|| -> Result<Vec<(String, i64)>, String> {
+            let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
+            let Some(host) = reader
+                .host_to_read(None, false)
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(Vec::new());
+            };
+            let series = reader
+                .system_series(&host, Some(from), None)
+                .map_err(|e| e.to_string())?;
+            if series.is_empty() {
+                return Ok(Vec::new());
+            }
+            let incidents = stabmon_core::analysis::detect_incidents_in(
+                &series,
+                &reader.windows(&host),
+                &reader.detect_options(&host),
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(incidents
                 .iter()
                 .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
                 .map(key)
-                .collect()
+                .collect())
         });
-        let found = in_memory
-            .map(Ok)
-            .unwrap_or_else(|| -> Result<Vec<(String, i64)>, String> {
-                let reader = StoreReader::open(&self.data_dir).map_err(|e| e.to_string())?;
-                let Some(host) = reader
-                    .host_to_read(None, false)
-                    .map_err(|e| e.to_string())?
-                else {
-                    return Ok(Vec::new());
-                };
-                let series = reader
-                    .system_series(&host, Some(from), None)
-                    .map_err(|e| e.to_string())?;
-                if series.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let incidents = stabmon_core::analysis::detect_incidents_in(
-                    &series,
-                    &reader.windows(&host),
-                    &reader.detect_options(&host),
-                )
-                .map_err(|e| e.to_string())?;
-                Ok(incidents
-                    .iter()
-                    .filter(|i| !matches!(i.kind, IncidentKind::Gap(_)))
-                    .map(key)
-                    .collect())
-            });
         match found {
             Ok(found) => {
                 for key in found {
@@ -753,18 +869,24 @@ pub struct Notifier {
 /// The samples that may wait for the worker (it takes them once a minute): a few minutes' worth at 1 s.
 const SAMPLES_WAITING: usize = 600;
 
-/// What the look for incidents needs of a sample: command lines, cgroups and the details of exits left out (they
-/// name and describe a culprit in a mail, which is rendered from the data directory), so that the worker's
+/// What the look for incidents needs of a sample: command lines, cgroups, users and the details of exits left out
+/// (they name and describe a culprit in a mail, which is rendered from the data directory), so that the worker's
 /// [`LOOK_BACK`] of samples stays small.
-fn trimmed(s: &Sample) -> Sample {
-    let mut s = s.clone();
+fn trim_recent(s: &mut Sample) {
     for p in &mut s.top.processes {
         p.cmdline = None;
         p.cgroup = None;
+        p.user = None;
     }
     if let Some(e) = &mut s.exits {
         e.processes = Vec::new();
     }
+}
+
+/// A copy of `s` trimmed by [`trim_recent`].
+fn trimmed(s: &Sample) -> Sample {
+    let mut s = s.clone();
+    trim_recent(&mut s);
     s
 }
 
@@ -795,11 +917,11 @@ impl Notifier {
                 loop {
                     // A hole in the samples would read as a gap: start them again after one.
                     if lost_seen.swap(false, Ordering::Relaxed) {
-                        worker.recent.clear();
+                        worker.forget_recent();
                         while taken.try_recv().is_ok() {}
                     }
                     while let Ok(s) = taken.try_recv() {
-                        worker.note(s);
+                        worker.note(&s);
                     }
                     worker.tick(now());
                     let Ok(guard) = lock.lock() else { return };
@@ -820,8 +942,7 @@ impl Notifier {
     }
 
     /// Hands the worker a sample the recorder took, without waiting: one that finds the queue full (the worker
-    /// busy sending) is left out, and the worker reads the data directory until its samples cover the look-back
-    /// again.
+    /// busy sending) is left out, and the worker reads its look-back from the data directory again.
     pub fn push(&self, s: &Sample) {
         if self.samples.try_send(trimmed(s)).is_err() {
             self.lost.store(true, Ordering::Relaxed);
@@ -1008,11 +1129,13 @@ mod tests {
         assert_eq!(w.deliver.mails.len(), 1);
         // At 00:27 the second: within 15 minutes of the first mail (00:12), so it waits...
         w.data_dir = write(1620);
+        w.forget_recent(); // no samples pushed here: each look reads the directory
         w.tick(T0 + 1_620_000_000 - 60_000_000);
         assert_eq!(w.deliver.mails.len(), 1);
         assert!(w.state.waiting_from_us.is_some());
         // ...and at 00:42, with the third also found, one mail covers both, from before the second.
         w.data_dir = write(2520);
+        w.forget_recent(); // no samples pushed here: each look reads the directory
         w.tick(T0 + 2_520_000_000);
         assert_eq!(w.deliver.mails.len(), 2);
         let ev = &w.deliver.mails[1];
@@ -1024,7 +1147,7 @@ mod tests {
     }
 
     #[test]
-    fn the_recorders_samples_are_looked_at_once_they_cover_the_look_back() {
+    fn the_looks_read_the_data_directory_once_then_the_samples_pushed() {
         use stabmon_core::synth::Synth;
         let dir = tempfile::tempdir().unwrap();
         let start = Timestamp::from_unix_micros(T0);
@@ -1034,24 +1157,54 @@ mod tests {
             .host("web-1")
             .cpu_hog("a", "./a", at(1500), at(1600), 190.0)
             .generate();
+        // A run before this one recorded the first 20 minutes; this one pushes the rest.
+        let mut writer = stabmon_store::StoreWriter::create(dir.path()).unwrap();
+        for s in &samples[..1200] {
+            writer.write(s).unwrap();
+        }
+        writer.finish().unwrap();
         let c = cfg(None, true);
         let mut fake = Fake::default();
-        // The data directory is empty: what is found comes from the samples pushed.
         let mut w = Worker::new(&c, dir.path(), &mut fake, T0);
-        for s in &samples[..600] {
-            w.note(trimmed(s));
+        for s in &samples[1200..1260] {
+            w.note(&trimmed(s));
         }
-        // Ten minutes pushed do not cover the look-back: the (empty) directory is read, nothing found.
-        assert!(w.recent_window(T0 + 600_000_000).is_none());
-        for s in &samples[600..1620] {
-            w.note(trimmed(s));
+        // The first look puts the stored look-back before the pushed minute, each sample once.
+        w.tick(T0 + 1_260_000_000);
+        assert!(w.recent_opts.is_some());
+        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize);
+        let kept = {
+            use stabmon_core::series::WindowSource;
+            w.recent.samples_between(at(0), at(1800)).unwrap()
+        };
+        assert_eq!(kept.len(), w.recent.len());
+        assert_eq!(kept[0].ts, at(1260 - LOOK_BACK.as_secs()));
+        assert!(kept.windows(2).all(|p| p[0].ts < p[1].ts));
+        // Trimmed: nothing that only names a culprit is kept.
+        assert!(
+            kept.iter()
+                .flat_map(|s| &s.top.processes)
+                .all(|p| p.cmdline.is_none() && p.user.is_none())
+        );
+        // What is kept is what was recorded, but for that.
+        let want: Vec<Sample> = samples[60..1260].iter().map(trimmed).collect();
+        assert_eq!(kept, want);
+        assert!(w.deliver.mails.is_empty(), "{:?}", w.state);
+        // The data directory is gone: what is found now comes from the samples kept and pushed.
+        drop(dir);
+        for s in &samples[1250..1620] {
+            w.note(&trimmed(s));
         }
-        // Only the last look-back is kept.
-        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
         w.tick(T0 + 1_620_000_000);
         assert_eq!(w.deliver.mails.len(), 1, "{:?}", w.state);
         let ev = &w.deliver.mails[0];
         assert!(ev.from_us <= T0 + 1_500_000_000 - dur_us(LEAD), "{ev:?}");
+        // Only the look-back is kept.
+        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
+        assert_eq!(w.recent.series.ts[0], at(1619 - LOOK_BACK.as_secs()));
+        // After a hole in the pushed samples, the next look seeds them again.
+        w.forget_recent();
+        assert!(w.recent.len() == 0 && w.recent_opts.is_none());
     }
 
     /// A one-request HTTP server on 127.0.0.1 answering `status`; gives the request's body.

@@ -624,7 +624,8 @@ mod synthetic {
         use crate::series::{SystemSeries, WindowSource};
         use std::cell::Cell;
 
-        struct Counting<'a>(&'a [Sample], Cell<usize>);
+        /// Counts the samples read, and those read without the command lines they have (a baseline's).
+        struct Counting<'a>(&'a [Sample], Cell<usize>, Cell<usize>);
         impl WindowSource for Counting<'_> {
             fn samples_between(
                 &self,
@@ -633,6 +634,20 @@ mod synthetic {
             ) -> Result<Vec<Sample>, crate::Error> {
                 let got = self.0.samples_between(from, to)?;
                 self.1.set(self.1.get() + got.len());
+                Ok(got)
+            }
+            fn samples_between_trimmed(
+                &self,
+                from: Timestamp,
+                to: Timestamp,
+                trim: &(dyn Fn(&mut Sample) + Sync),
+            ) -> Result<Vec<Sample>, crate::Error> {
+                let named = |s: &Sample| s.top.processes.iter().any(|p| p.cmdline.is_some());
+                let mut got = self.samples_between(from, to)?;
+                let had = got.iter().filter(|s| named(s)).count();
+                got.iter_mut().for_each(trim);
+                let kept = got.iter().filter(|s| named(s)).count();
+                self.2.set(self.2.get() + had - kept);
                 Ok(got)
             }
         }
@@ -658,9 +673,11 @@ mod synthetic {
         let want = detect_incidents(&s, &opts);
         assert!(want.len() >= 6, "{want:?}");
         let series = SystemSeries::from_samples(&s);
-        let source = Counting(&s, Cell::new(0));
+        let source = Counting(&s, Cell::new(0), Cell::new(0));
         let got = detect_incidents_in(&series, &source, &opts).unwrap();
         assert_eq!(got, want);
+        // The CPU surge's baseline (10 minutes at 1 s) at least is read without command lines.
+        assert!(source.2.get() >= 600, "{} read without", source.2.get());
         assert!(
             source.1.get() < s.len() / 2,
             "read {} of {}",

@@ -169,7 +169,10 @@ impl View for SeriesView<'_> {
         Cow::Borrowed(&self.series.busiest)
     }
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {
-        match self.source.samples_between(from, to) {
+        match self
+            .source
+            .samples_between_trimmed(from, to, &trim_for_attribution)
+        {
             Ok(samples) => Cow::Owned(samples),
             Err(e) => {
                 self.error.borrow_mut().get_or_insert(e);
@@ -186,22 +189,73 @@ impl View for SeriesView<'_> {
         if !has_culprit(kind) {
             return None;
         }
-        // What `culprit_for` can look at: the baseline, the window, the sample at or before the window's start and
-        // the two after its end (an OOM victim is the process missing from the next samples).
+        // What `culprit_for` can look at: the baseline (a memory climb's culprit is named from the climb alone),
+        // the window, the sample at or before the window's start and the two after its end (an OOM victim is the
+        // process missing from the next samples).
         let ts = &self.series.ts;
-        let first = window.0.min(baseline.0);
+        let first = match kind {
+            IncidentKind::MemoryClimb | IncidentKind::SwapGrowth => window.0,
+            _ => window.0.min(baseline.0),
+        };
         let lo = ts.partition_point(|t| *t < first);
-        let lo = lo.min(ts.partition_point(|t| *t <= window.0).saturating_sub(1));
+        let at_start = ts.partition_point(|t| *t <= window.0).saturating_sub(1);
+        let lo = lo.min(at_start);
         let hi = (ts.partition_point(|t| *t <= window.1) + 2).min(ts.len());
         if lo >= hi {
             return None;
         }
-        match self.source.samples_between(ts[lo], ts[hi - 1]) {
+        // The samples before that at the window's start are the baseline's, of which only the figures count: read
+        // without the command lines and cgroups that name a culprit, since a baseline is typically ten times as
+        // long as a CPU surge.
+        let split = at_start.min(hi - 1);
+        let read = || -> Result<Vec<Sample>, crate::Error> {
+            if split > lo && ts[split - 1] < ts[split] {
+                let mut samples = self.source.samples_between_trimmed(
+                    ts[lo],
+                    ts[split - 1],
+                    &trim_for_baseline,
+                )?;
+                samples.extend(self.source.samples_between_trimmed(
+                    ts[split],
+                    ts[hi - 1],
+                    &trim_for_attribution,
+                )?);
+                Ok(samples)
+            } else {
+                self.source
+                    .samples_between_trimmed(ts[lo], ts[hi - 1], &trim_for_attribution)
+            }
+        };
+        match read() {
             Ok(samples) => culprit_for(&samples, window, baseline, kind),
             Err(e) => {
                 self.error.borrow_mut().get_or_insert(e);
                 None
             }
         }
+    }
+}
+
+/// What attribution ([`culprit_for`] and the runaway check) reads of a sample is its top lists (with command lines
+/// and cgroups, which name the culprit), the exits' name totals and the OOM kills: the rest of a window's samples
+/// (users, each exited process, latency probes) is dropped as each is read, so a window of whole samples costs
+/// the memory of what attribution looks at.
+pub(crate) fn trim_for_attribution(s: &mut Sample) {
+    for p in &mut s.top.processes {
+        p.user = None;
+    }
+    if let Some(e) = &mut s.exits {
+        e.processes = Vec::new();
+    }
+    s.latency = Vec::new();
+}
+
+/// [`trim_for_attribution`] for the samples of a baseline, before the window: attribution compares their figures
+/// and names, and takes command lines and cgroups from the window's samples only.
+pub(crate) fn trim_for_baseline(s: &mut Sample) {
+    trim_for_attribution(s);
+    for p in &mut s.top.processes {
+        p.cmdline = None;
+        p.cgroup = None;
     }
 }
