@@ -483,9 +483,17 @@ impl<D: Deliver> Worker<D> {
         }
     }
 
-    /// Keeps a sample the recorder took; one already read back from the data directory is not kept twice.
+    /// Keeps a sample the recorder took, and only the last [`LOOK_BACK`] of them; one already kept is not kept
+    /// twice.
     fn note(&mut self, s: &Sample) {
+        let kept = &self.recent.series.ts;
+        if kept.last().is_some_and(|t| *t >= s.ts) && kept.binary_search(&s.ts).is_err() {
+            // The clock stepped back: the samples kept no longer lead up to this one. Start again from it (the
+            // next look reads the data directory's look-back again).
+            self.forget_recent();
+        }
         self.recent.push(s);
+        self.recent.keep_last(LOOK_BACK);
     }
 
     /// Forgets the samples kept: some were not pushed (the next look seeds them again from the data directory).
@@ -1205,6 +1213,35 @@ mod tests {
         // After a hole in the pushed samples, the next look seeds them again.
         w.forget_recent();
         assert!(w.recent.len() == 0 && w.recent_opts.is_none());
+    }
+
+    /// Whether the worker looks for incidents or not (a digest only), it keeps only the last [`LOOK_BACK`] of
+    /// the samples pushed; a sample from before the last one (the clock stepped back) starts them again.
+    #[test]
+    fn the_samples_kept_are_the_look_back_whatever_the_looks_and_the_clock() {
+        use stabmon_core::synth::Synth;
+        let dir = tempfile::tempdir().unwrap();
+        let start = Timestamp::from_unix_micros(T0);
+        let samples = Synth::new(start, Duration::from_secs(1))
+            .count(3000)
+            .host("web-1")
+            .generate();
+        let c = cfg(None, true);
+        let mut fake = Fake::default();
+        let mut w = Worker::new(&c, dir.path(), &mut fake, T0);
+        for s in &samples {
+            w.note(&trimmed(s));
+        }
+        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
+        // The same sample again: kept once.
+        w.note(&trimmed(&samples[2999]));
+        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
+        // A minute back (a time no sample kept has): the look-back starts again from it.
+        let mut back = trimmed(&samples[2940]);
+        back.ts = back.ts.saturating_add(Duration::from_millis(500));
+        w.note(&back);
+        assert_eq!(w.recent.len(), 1);
+        assert!(w.recent_opts.is_none());
     }
 
     /// A one-request HTTP server on 127.0.0.1 answering `status`; gives the request's body.

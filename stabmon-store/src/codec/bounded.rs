@@ -39,7 +39,9 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Capped<T> {
         if claimed > MAX_ITEMS {
             return Err(A::Error::invalid_length(claimed, &self));
         }
-        let mut out = Vec::with_capacity(claimed);
+        // What a record claims is reserved only up to 1 MiB (as serde's own sequences do): the rest grows with
+        // the elements actually read.
+        let mut out = Vec::with_capacity(claimed.min((1 << 20) / size_of::<T>().max(1)));
         while let Some(item) = seq.next_element()? {
             if out.len() == MAX_ITEMS {
                 return Err(A::Error::invalid_length(MAX_ITEMS + 1, &self));
@@ -138,6 +140,12 @@ pub(crate) mod tests {
         assert!(plain_peak > 96 << 20, "{plain_peak}");
         // At most the cap's elements: 3 MiB here.
         assert!(peak <= super::MAX_ITEMS * 24, "{peak}");
+        // A record that claims the cap and holds nothing reserves at most 1 MiB before it is refused.
+        let mut empty = postcard::to_allocvec(&super::MAX_ITEMS).unwrap();
+        empty.push(0);
+        let (bounded, peak) = peak_heap_of(|| postcard::from_bytes::<Bounded>(&empty));
+        assert!(bounded.is_err());
+        assert!(peak <= 1 << 20, "{peak}");
         // Up to the cap, the same sequence.
         let most = postcard::to_allocvec(&Plain {
             items: vec!["x".into(); super::MAX_ITEMS],

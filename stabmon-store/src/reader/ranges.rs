@@ -73,6 +73,8 @@ const READ_AHEAD: usize = 64 * 1024;
 
 /// How many times a read fetches what it needs again when other reads emptied the object meanwhile.
 const READ_TRIES: usize = 4;
+/// The most local files kept open for reading at once.
+const OPEN_FILES: usize = 128;
 
 /// The object cache a bucket reader reads its table files through (`None` for a reader of local files).
 pub(crate) type Objects<'a> = Option<&'a Arc<ObjectCache>>;
@@ -375,7 +377,12 @@ impl ObjectCache {
             return Ok(Vec::new());
         }
         let len = u64::from(u32::from_le_bytes([last[0], last[1], last[2], last[3]]));
-        let footer = size.saturating_sub(len + 8)..size;
+        // A footer longer than its object, or than any footer stabmon writes, is damage: left to the reader,
+        // which says so naming the object, instead of fetched (and held) whole.
+        if len + 8 > size || len > FOOTER_MAX * 64 {
+            return Ok(Vec::new());
+        }
+        let footer = size - (len + 8)..size;
         let missing = {
             let mut st = lock(&self.state);
             let longest = st.footers.entry(table_of(rel).to_owned()).or_default();
@@ -629,6 +636,7 @@ impl ObjectCache {
                 e.emptied += 1;
                 let size = e.size;
                 st.bytes -= held;
+                lock(&self.files).remove(&victim);
                 empty(&self.local(&victim), size);
             }
         }
@@ -678,6 +686,13 @@ impl ObjectCache {
                 Some(f) => Arc::clone(f),
                 None => {
                     let f = Arc::new(Mutex::new(File::open(&path).map_err(io(&path))?));
+                    // A fleet's week is thousands of objects: keep a bounded number open (a handle dropped here
+                    // stays open until its last read ends), far below a process's default limit of files.
+                    if files.len() >= OPEN_FILES {
+                        if let Some(other) = files.keys().next().cloned() {
+                            files.remove(&other);
+                        }
+                    }
                     files.insert(rel.to_owned(), Arc::clone(&f));
                     f
                 }

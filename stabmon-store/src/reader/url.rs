@@ -298,7 +298,7 @@ impl StoreReader {
     }
 
     /// Requests for byte ranges this reader and its clones sent to the bucket it reads so far (`0` for a local
-    /// directory or a served one): a read of a range wholly inside a day's partition sends one per object of it.
+    /// directory or a served one): a read of a range that holds a whole segment sends one for each of its objects.
     pub fn fetch_requests(&self) -> u64 {
         match self.remote.as_deref().map(|r| &r.source) {
             Some(Source::Bucket { cache, .. }) => cache.requests(),
