@@ -33,7 +33,6 @@ pub fn incidents_of_all(
         select::open_range(args, Hosts::Any, DefaultRange::Last(select::DEFAULT_SPAN))?;
     let hosts = src.reader.hosts();
     let spin = select::progress::spinner("finding incidents on every host");
-    prefetch(&src, from, to)?;
     let out = per_host(&hosts, |host| host_incidents(&src, host, from, to))?;
     spin.finish_and_clear();
     select::print_warnings(&src);
@@ -82,18 +81,6 @@ fn per_host<T: Send>(
     }
     out.sort_by_key(|(i, _)| *i);
     Ok(out.into_iter().map(|(_, h)| h).collect())
-}
-
-/// Fetches `[from, to)` of every host from a bucket or a served directory in one round of overlapped requests,
-/// before the hosts are read a few at a time (each would otherwise wait for its own requests).
-fn prefetch(
-    src: &select::Source,
-    from: stabmon_core::Timestamp,
-    to: stabmon_core::Timestamp,
-) -> anyhow::Result<()> {
-    src.reader
-        .prefetch(Some(from), Some(to))
-        .with_context(|| format!("cannot read stabmon data at {}", src.shown))
 }
 
 /// One host's incidents over `[from, to)`; `None` when it has no sample there.
@@ -197,7 +184,6 @@ pub fn top(args: &crate::top::TopArgs) -> anyhow::Result<ExitCode> {
     )?;
     let spin = select::progress::spinner("adding up the processes of every host");
     let hosts = src.reader.hosts();
-    prefetch(&src, from, to)?;
     // Hosts are added up a few at a time; each keeps only its names' totals.
     let usages = per_host(&hosts, |host| {
         let got = src
@@ -326,7 +312,6 @@ pub fn report(args: &crate::ReportArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let spin = select::progress::spinner("rendering every host's section");
-    prefetch(&src, from, to)?;
     let sections = per_host(&hosts, |host| {
         let reader = src.reader.clone().with_host(host);
         let series = reader

@@ -234,28 +234,6 @@ impl StoreReader {
         }
     }
 
-    /// Fetches what reading `[from, to)` (either bound optional) needs from a bucket or a served directory, for
-    /// every host this reader selects, in one round of overlapped requests, so that reads after it that take one
-    /// host at a time (a fleet's) find their bytes there instead of each waiting for requests of its own. Nothing
-    /// for a local directory, and nothing where the range's objects would take more than half of a bucket
-    /// reader's cache (the reads then fetch each host's part as they go). Reads after it still fetch whatever
-    /// is missing.
-    pub fn prefetch(&self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(), Error> {
-        let Some(r) = &self.remote else {
-            return Ok(());
-        };
-        if let url::Source::Bucket { cache, objects } = &r.source {
-            let bytes: u64 = self
-                .objects_in(objects, from, to)
-                .map(|(o, _)| o.size)
-                .sum();
-            if bytes > cache.budget() / 2 {
-                return Ok(());
-            }
-        }
-        self.fetch_remote(r, from, to)
-    }
-
     /// The path this reader was opened on.
     pub fn path(&self) -> &Path {
         &self.path

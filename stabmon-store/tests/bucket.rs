@@ -537,18 +537,6 @@ fn a_narrow_read_fetches_footers_and_the_row_groups_in_range_not_whole_objects()
         requests > n && requests <= 2 * n,
         "{requests} requests for {n} objects"
     );
-
-    // A prefetch of the minute for every host (a fleet's read), then one host's read of it: the read finds
-    // everything fetched and sends no request of its own.
-    let fleet = StoreReader::open_bucket_with(url, opts).unwrap();
-    fleet.prefetch(Some(from), Some(to)).unwrap();
-    let prefetched = fleet.fetch_requests();
-    assert_eq!(prefetched, requests);
-    let host = fleet.clone().with_host("web-1");
-    assert_eq!(host.samples(Some(from), Some(to)).unwrap(), got);
-    assert_eq!(fleet.fetch_requests(), prefetched);
-    // From a local directory there is nothing to fetch.
-    local.prefetch(Some(from), Some(to)).unwrap();
 }
 
 #[test]

@@ -259,11 +259,6 @@ impl ObjectCache {
         &self.bucket
     }
 
-    /// The most bytes the cache keeps before it empties least recently used objects.
-    pub(crate) fn budget(&self) -> u64 {
-        self.budget
-    }
-
     /// Bytes fetched from the bucket so far.
     pub(crate) fn fetched(&self) -> u64 {
         self.fetched.load(Ordering::Relaxed)

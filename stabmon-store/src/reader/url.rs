@@ -322,27 +322,6 @@ impl StoreReader {
         }
     }
 
-    /// The objects of the partitions of `[from, to)` of the hosts this reader selects.
-    pub(super) fn objects_in<'a>(
-        &self,
-        objects: &'a [(Object, SegmentLoc)],
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    ) -> impl Iterator<Item = (&'a Object, &'a SegmentLoc)> {
-        let (from_date, to_date) = (from.map(utc_date), to.map(utc_date));
-        let host = self.host.clone();
-        objects
-            .iter()
-            .filter(move |(_, loc)| host.as_ref().is_none_or(|h| *h == loc.host))
-            .filter(move |(_, loc)| {
-                from_date.as_ref().is_none_or(|d| loc.date >= *d)
-                    && to_date.as_ref().is_none_or(|d| loc.date <= *d)
-                    // A segment is named by its first sample's time: one starting at or after `to` is out.
-                    && to.zip(stem_start(&loc.name)).is_none_or(|(t, s)| s < t)
-            })
-            .map(|(o, loc)| (o, loc))
-    }
-
     /// Prepares a read of `[from, to)` from a bucket: creates the local sparse files of the objects of the
     /// partitions in range, then fetches, all overlapping, the objects wholly inside the range or smaller than
     /// [`SMALL_OBJECT`] whole (one request each), and of the others the footers, then (for all tables, not for one
@@ -357,7 +336,18 @@ impl StoreReader {
         to: Option<Timestamp>,
         table: Option<&str>,
     ) -> Result<(), Error> {
-        let wanted: Vec<(&Object, &SegmentLoc)> = self.objects_in(objects, from, to).collect();
+        let (from_date, to_date) = (from.map(utc_date), to.map(utc_date));
+        let wanted: Vec<(&Object, &SegmentLoc)> = objects
+            .iter()
+            .filter(|(_, loc)| self.host.as_ref().is_none_or(|h| *h == loc.host))
+            .filter(|(_, loc)| {
+                from_date.as_ref().is_none_or(|d| loc.date >= *d)
+                    && to_date.as_ref().is_none_or(|d| loc.date <= *d)
+                    // A segment is named by its first sample's time: one starting at or after `to` is out.
+                    && to.zip(stem_start(&loc.name)).is_none_or(|(t, s)| s < t)
+            })
+            .map(|(o, loc)| (o, loc))
+            .collect();
         // Every table's file of a segment, so that a later read of it finds its companions.
         let rels: Vec<&str> = wanted.iter().map(|(o, _)| o.rel.as_str()).collect();
         cache.placeholders(&rels)?;
