@@ -683,10 +683,10 @@ impl ObjectCache {
                     let f = Arc::new(Mutex::new(File::open(&path).map_err(io(&path))?));
                     // A fleet's week is thousands of objects: keep a bounded number open (a handle dropped here
                     // stays open until its last read ends), far below a process's default limit of files.
-                    if files.len() >= OPEN_FILES {
-                        if let Some(other) = files.keys().next().cloned() {
-                            files.remove(&other);
-                        }
+                    if files.len() >= OPEN_FILES
+                        && let Some(other) = files.keys().next().cloned()
+                    {
+                        files.remove(&other);
                     }
                     files.insert(rel.to_owned(), Arc::clone(&f));
                     f
