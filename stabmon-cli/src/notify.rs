@@ -483,8 +483,8 @@ impl<D: Deliver> Worker<D> {
         }
     }
 
-    /// Keeps a sample the recorder took, and only the last [`LOOK_BACK`] of them; one already kept is not kept
-    /// twice.
+    /// Keeps a sample the recorder took, and at most a minute more than the last [`LOOK_BACK`] of them (cut
+    /// once a minute, not at every sample: a cut copies the columns kept); one already kept is not kept twice.
     fn note(&mut self, s: &Sample) {
         let kept = &self.recent.series.ts;
         if kept.last().is_some_and(|t| *t >= s.ts) && kept.binary_search(&s.ts).is_err() {
@@ -493,7 +493,12 @@ impl<D: Deliver> Worker<D> {
             self.forget_recent();
         }
         self.recent.push(s);
-        self.recent.keep_last(LOOK_BACK);
+        let kept = &self.recent.series.ts;
+        if let (Some(first), Some(last)) = (kept.first(), kept.last())
+            && *first < last.saturating_sub(LOOK_BACK + Duration::from_secs(60))
+        {
+            self.recent.keep_last(LOOK_BACK);
+        }
     }
 
     /// Forgets the samples kept: some were not pushed (the next look seeds them again from the data directory).
@@ -1229,13 +1234,16 @@ mod tests {
         let c = cfg(None, true);
         let mut fake = Fake::default();
         let mut w = Worker::new(&c, dir.path(), &mut fake, T0);
+        let most = LOOK_BACK.as_secs() as usize + 61;
         for s in &samples {
             w.note(&trimmed(s));
+            assert!(w.recent.len() <= most, "{}", w.recent.len());
         }
-        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
+        let kept = w.recent.len();
+        assert!(kept > LOOK_BACK.as_secs() as usize, "{kept}");
         // The same sample again: kept once.
         w.note(&trimmed(&samples[2999]));
-        assert_eq!(w.recent.len(), LOOK_BACK.as_secs() as usize + 1);
+        assert_eq!(w.recent.len(), kept);
         // A minute back (a time no sample kept has): the look-back starts again from it.
         let mut back = trimmed(&samples[2940]);
         back.ts = back.ts.saturating_add(Duration::from_millis(500));
