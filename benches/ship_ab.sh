@@ -73,7 +73,8 @@ AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true AWS_REGION=us-east
     spawn_recorder b "$B" "${common[@]}" --data "$data/b" --ship s3://bench/stabmon 2>"$data/b.log"
 rb=$spawned
 pids+=($rb)
-while kill -0 "$ra" 2>/dev/null || kill -0 "$rb" 2>/dev/null; do
+# Polled only without GNU time (see poll_peak): each poll starts processes the recorder records.
+while [ ! -x /usr/bin/time ] && { kill -0 "$ra" 2>/dev/null || kill -0 "$rb" 2>/dev/null; }; do
     poll_peak a "$ra"
     poll_peak b "$rb"
     sleep 1

@@ -48,7 +48,8 @@ spawn_recorder() {
     echo 0 >"$data/$name.cpu"
 }
 
-# poll_peak NAME PID   records PID's VmHWM if it grew (for the fallback without GNU time)
+# poll_peak NAME PID   records PID's VmHWM if it grew (for the fallback without GNU time; with it, callers do not
+# poll: each poll starts a few processes, awk, cat and sleep, whose exits the recorders would record)
 poll_peak() {
     local v
     v=$(awk '/^VmHWM:/ {print $2}' "/proc/$2/status" 2>/dev/null || true)
