@@ -227,6 +227,29 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, NotAJournal> {
     })
 }
 
+/// Where a journal held in memory ends, for a reader that need not look past it: from format 5 on, the first zero
+/// frame header found by following the frames' lengths (their CRCs unchecked), so that the rest of a recycled file
+/// is not hashed or decoded; the whole length before format 5, or when the lengths run past the end. A frame
+/// reader stops at or before this point, so what it reads from `bytes[..end]` is what it reads from `bytes`.
+pub(crate) fn records_end(bytes: &[u8]) -> usize {
+    let version = match bytes.get(8..12) {
+        Some(v) if bytes.starts_with(MAGIC) => u32::from_le_bytes([v[0], v[1], v[2], v[3]]),
+        _ => return bytes.len(),
+    };
+    if version < 5 {
+        return bytes.len();
+    }
+    let mut at = HEADER_LEN;
+    while let Some(head) = bytes.get(at..at + FRAME_HEADER_LEN) {
+        if head == END_MARKER {
+            return at;
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        at = at.saturating_add(FRAME_HEADER_LEN + len);
+    }
+    bytes.len()
+}
+
 /// Reads as many bytes as `buf` holds, fewer only at the end of the stream.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -816,6 +839,20 @@ mod tests {
         let p = parse(&lost).unwrap();
         assert_eq!(p.frames.len(), 3);
         assert_eq!(p.torn_bytes, (FRAME_HEADER_LEN + lens[3]) as u64);
+        // A reader may stop at the marker: what is before it reads the same.
+        assert_eq!(records_end(now), end);
+        assert_eq!(
+            parse(&now[..records_end(now)]).unwrap().frames,
+            parse(now).unwrap().frames
+        );
+        // The marker lost: the lengths lead on through the older journal's frames to its own marker.
+        let lost_end = records_end(&lost);
+        assert!(lost_end > end && lost_end < lost.len(), "{lost_end}");
+        assert_eq!(parse(&lost[..lost_end]).unwrap().frames.len(), 3);
+        let v4 = journal_v4(&[(b"a", Kind::Sample)]);
+        let mut v4_ahead = v4.clone();
+        v4_ahead.resize(v4.len() + 100, 0);
+        assert_eq!(records_end(&v4_ahead), v4_ahead.len());
     }
 
     /// Power cuts in a recycled file, each unsynced write's sectors (8 bytes here, so that a frame spans several)
