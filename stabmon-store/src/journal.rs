@@ -23,14 +23,6 @@
 //!   exits (no kind-5 frames) and its processes' cgroups (no kind-17 annexes), names each listed process once per
 //!   key interval and writes numbers as changes; a delta's dictionary is the names of the processes named since
 //!   the key followed by the previous record's layout-2 bytes.
-//!
-//! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
-//! kills the sample carries; kind 17 (formats 1 to 3), the cgroups of the sample's processes whose identity (pid
-//! and start time) this journal has not named before (each journal names them again, so that it decodes on its
-//! own). They are written with their sample in one append, postcard-encoded in layouts of their own (see
-//! `codec/annex.rs`), so a sample record's layout never changes for them, and a reader that does not know them
-//! skips them. An annex that does not decode costs its own data only.
-//!
 //! - format 5: the records of format 4 in frames that end and check differently, so that a journal can be
 //!   written into the file of a compacted one (see "Recycled files" below):
 //!   - each frame's stored CRC is the CRC32 of kind and payload XORed with a salt from the journal's sequence
@@ -38,6 +30,13 @@
 //!   - each append writes, in the same `write(2)` after its frames, an end marker: nine zero bytes, a zero frame
 //!     header. The next append writes its frames over it. A zero frame header is the end of the journal,
 //!     whatever follows it (in a recycled file, the older journal's bytes).
+//!
+//! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
+//! kills the sample carries; kind 17 (formats 1 to 3), the cgroups of the sample's processes whose identity (pid
+//! and start time) this journal has not named before (each journal names them again, so that it decodes on its
+//! own). They are written with their sample in one append, postcard-encoded in layouts of their own (see
+//! `codec/annex.rs`), so a sample record's layout never changes for them, and a reader that does not know them
+//! skips them. An annex that does not decode costs its own data only.
 //!
 //! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
 //!
@@ -107,12 +106,12 @@ pub(crate) enum Kind {
     Sample = 1,
     /// The recorder stopped cleanly.
     Stop = 2,
-    /// One sample, compressed on its own (formats 2 to 4).
+    /// One sample, compressed on its own (formats 2 to 5).
     Key = 3,
-    /// One sample, compressed against the previous one (formats 2 to 4).
+    /// One sample, compressed against the previous one (formats 2 to 5).
     Delta = 4,
-    /// The exits of the sample of the record before (format 2 plain, format 3 compressed; format 4 holds them in
-    /// the sample's record).
+    /// The exits of the sample of the record before (format 2 plain, format 3 compressed; formats 4 and 5 hold
+    /// them in the sample's record).
     Exits = 5,
     /// The OOM kills the next sample carries (an annex, any format).
     OomKills = 16,
