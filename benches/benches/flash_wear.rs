@@ -62,9 +62,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let rotate = std::env::var("FLASH_ROTATE")
-        .ok()
-        .map(|s| parse_secs(&s));
+    let rotate = std::env::var("FLASH_ROTATE").ok().map(|s| parse_secs(&s));
     let t0 = Timestamp::from_unix_secs(1_795_575_600); // 2026-11-25T03:00:00Z
     let samples = Synth::new(t0, Duration::from_secs(1))
         .count(warm + secs + 1)

@@ -713,53 +713,37 @@ mod tests {
     #[test]
     fn zeros_written_ahead_are_the_end_and_not_damage() {
         let recs: Vec<(&[u8], Kind)> = vec![(b"first", Kind::Sample), (b"second", Kind::Sample)];
-        // Format 4 (no end marker): a zero tail is the end only when nothing but zeros follows.
-        let bytes = journal_v4(&recs);
-        let mut ahead = bytes.clone();
-        ahead.resize(bytes.len() + 5000, 0);
-        let p = parse(&ahead).unwrap();
-        assert_eq!(p.frames.len(), 2);
-        assert_eq!(
-            (p.good_len, p.torn_bytes, p.zero_tail),
-            (bytes.len() as u64, 0, 5000)
-        );
-        // A frame torn at a crash, then the zeros: the frame is damage, as without them.
-        let mut torn = bytes[..bytes.len() - 2].to_vec();
-        torn.resize(bytes.len() + 5000, 0);
-        let p = parse(&torn).unwrap();
-        assert_eq!(p.frames.len(), 1);
-        assert!(p.torn_bytes > 0 && p.zero_tail == 0, "{p:?}");
-        // Zeros and then anything else are damage too (a lost page, not the end).
-        let mut lost = ahead.clone();
-        lost[bytes.len() + 4000] = 1;
-        let p = parse(&lost).unwrap();
-        assert_eq!(p.frames.len(), 2);
-        assert_eq!((p.torn_bytes, p.zero_tail), (5000, 0));
+        // Format 4 (no end marker): a zero tail is the end only when nothing but zeros follows, and all of it is
+        // read. Format 5: a zero frame header is the end whatever follows, and nothing after it is read.
+        let marker = FRAME_HEADER_LEN as u64;
+        for (bytes, zero_tail, after_zeros) in [
+            (journal_v4(&recs), 5000, (5000, 0)),
+            (journal(&recs), marker, (0, marker)),
+        ] {
+            let mut ahead = bytes.clone();
+            ahead.resize(bytes.len() + 5000, 0);
+            let p = parse(&ahead).unwrap();
+            assert_eq!(p.frames.len(), 2);
+            assert_eq!(
+                (p.good_len, p.torn_bytes, p.zero_tail),
+                (bytes.len() as u64, 0, zero_tail)
+            );
+            // A frame torn at a crash, then the zeros: the frame is damage, as without them.
+            let mut torn = bytes[..bytes.len() - 2].to_vec();
+            torn.resize(bytes.len() + 5000, 0);
+            let p = parse(&torn).unwrap();
+            assert_eq!(p.frames.len(), 1);
+            assert!(p.torn_bytes > 0 && p.zero_tail == 0, "{p:?}");
+            // Zeros and then anything else: damage in format 4 (a lost page, not the end), the end in format 5.
+            let mut lost = ahead.clone();
+            lost[bytes.len() + 4000] = 1;
+            let p = parse(&lost).unwrap();
+            assert_eq!(p.frames.len(), 2);
+            assert_eq!((p.torn_bytes, p.zero_tail), after_zeros);
+        }
         // A file of zeros only: a crash before the header was written, so no journal content at all.
         let p = parse(&[0u8; 300]).unwrap();
         assert_eq!((p.frames.len(), p.torn_bytes, p.zero_tail), (0, 0, 300));
-
-        // Format 5: the same, except that a zero frame header is the end whatever follows (nothing after it is
-        // read).
-        let bytes = journal(&recs);
-        let mut ahead = bytes.clone();
-        ahead.resize(bytes.len() + 5000, 0);
-        let p = parse(&ahead).unwrap();
-        assert_eq!(p.frames.len(), 2);
-        assert_eq!(
-            (p.good_len, p.torn_bytes, p.zero_tail),
-            (bytes.len() as u64, 0, FRAME_HEADER_LEN as u64)
-        );
-        let mut torn = bytes[..bytes.len() - 2].to_vec();
-        torn.resize(bytes.len() + 5000, 0);
-        let p = parse(&torn).unwrap();
-        assert_eq!(p.frames.len(), 1);
-        assert!(p.torn_bytes > 0 && p.zero_tail == 0, "{p:?}");
-        let mut after = ahead.clone();
-        after[bytes.len() + 4000] = 1;
-        let p = parse(&after).unwrap();
-        assert_eq!(p.frames.len(), 2);
-        assert_eq!((p.torn_bytes, p.zero_tail), (0, FRAME_HEADER_LEN as u64));
     }
 
     /// Whether a complete frame that checks with `salt` starts at `at`.
