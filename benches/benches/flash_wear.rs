@@ -12,6 +12,11 @@
 //! on multiples of it) and `FLASH_WARM=SECONDS` (default 10) lets that long pass before the window: with a warm-up
 //! over two rotations the window sees journals written into recycled files, each rotation's compaction included.
 //!
+//! `FLASH_ONE_ROTATION=1` measures one hourly rotation instead: three hours of samples recorded as fast as they
+//! go (each fsynced), then the first sample of the fourth hour, whose journal takes the spare while the third is
+//! compacted; the device's bytes from just before it until 10 s after the compaction (ext4 commits every 5 s),
+//! next to what the device writes idle in 10 s.
+//!
 //! Run by `benches/flash_wear.sh` (root), which makes the loop device and mounts it in a mount namespace; alone:
 //! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench --profile dev -p stabmon-benches
 //! --bench flash_wear`.
@@ -54,6 +59,10 @@ fn main() {
         .unwrap_or(300);
     if let Some(how) = std::env::var("FLASH_BARE").ok().filter(|h| !h.is_empty()) {
         bare_writer(&how, &dir, &dev, sync, secs);
+        return;
+    }
+    if std::env::var("FLASH_ONE_ROTATION").is_ok_and(|v| !v.is_empty()) {
+        one_rotation(&dir, &dev, sync);
         return;
     }
     // A warm-up before the window, so that the journal's creation is not counted; the samples' times start on
@@ -135,6 +144,55 @@ fn main() {
             println!("  {}: {len} B", e.path().display());
         }
     }
+}
+
+/// One hourly rotation in steady state (see the crate docs).
+fn one_rotation(dir: &str, dev: &str, sync: Duration) {
+    let hours = 3;
+    let t0 = Timestamp::from_unix_secs(1_795_575_600); // 2026-11-25T03:00:00Z
+    let samples = Synth::new(t0, Duration::from_secs(1))
+        .count(hours * 3600 + 1)
+        .processes(1000)
+        .top_n(10)
+        .generate();
+    let opts = RecorderOptions::new()
+        .sync(sync)
+        .retention(Retention::new().max_age(None));
+    let (mut rec, _) = FlightRecorder::open(dir, opts).expect("open the data directory");
+    let (hours_of, next) = samples.split_at(samples.len() - 1);
+    for s in hours_of {
+        for notice in rec.record(s) {
+            eprintln!("recorder: {notice}");
+        }
+    }
+    for notice in rec.wait_for_compaction() {
+        eprintln!("recorder: {notice}");
+    }
+    // Past the kernel's writeback of what the three hours left dirty (30 s), then 10 s idle for comparison.
+    std::thread::sleep(Duration::from_secs(35));
+    let settle = Duration::from_secs(10);
+    let idle_from = sectors_written(dev);
+    std::thread::sleep(settle);
+    let before = sectors_written(dev);
+    let spare = std::path::Path::new(dir).join("_journal/spare");
+    let spare_len = std::fs::metadata(&spare).map_or(0, |m| m.len());
+    let rotation = Instant::now();
+    for notice in rec.record(&next[0]) {
+        eprintln!("recorder: {notice}");
+    }
+    for notice in rec.wait_for_compaction() {
+        eprintln!("recorder: {notice}");
+    }
+    std::thread::sleep(settle);
+    let after = sectors_written(dev);
+    println!(
+        "one rotation after {hours} h at 1 s (a spare of {spare_len} B before it): device {} B from the rotation to \
+         10 s after its compaction ({:.1} s); {} B idle in 10 s",
+        (after - before) * 512,
+        rotation.elapsed().as_secs_f64(),
+        (before - idle_from) * 512,
+    );
+    rec.stop(next[0].ts).expect("stop");
 }
 
 /// The floor the file system allows: 200 B a second written at the file's logical end, one `fdatasync` per sync
