@@ -6,7 +6,7 @@
 #   benches/flash_wear.sh [SECONDS] [SYNC...]      (default 300 s; 1s 5s 30s)
 # FLASH_MOUNT_OPTS adds mount options (such as lazytime); FLASH_BARE=append, overwrite or idle runs a bare writer instead
 # of the recorder; FLASH_ROTATE=120s rotates the journal that often, and FLASH_WARM=SECONDS waits that long before the
-# window (see benches/benches/flash_wear.rs).
+# window; FLASH_ONE_ROTATION=1 measures one hourly rotation alone (see benches/benches/flash_wear.rs).
 #
 # FLASH_BINS="OLD NEW" runs `stabmon record` of each of these binaries instead, side by side (this machine's own
 # processes, 1 s interval, top 10, no latency target), each in an image of its own, at the first SYNC, with
