@@ -8,6 +8,15 @@
 //! with zeros and synced before the window, so that no sync changes the file's size or extents; `idle` writes
 //! nothing (what the file system writes by itself).
 //!
+//! `FLASH_ROTATE=SECONDS` rotates the journal that often (the samples' times start on the hour, so rotations fall
+//! on multiples of it) and `FLASH_WARM=SECONDS` (default 10) lets that long pass before the window: with a warm-up
+//! over two rotations the window sees journals written into recycled files, each rotation's compaction included.
+//!
+//! `FLASH_ONE_ROTATION=1` measures one hourly rotation instead: three hours of samples recorded as fast as they
+//! go (each fsynced), then the first sample of the fourth hour, whose journal takes the spare while the third is
+//! compacted; the device's bytes from just before it until 10 s after the compaction (ext4 commits every 5 s),
+//! next to what the device writes idle in 10 s.
+//!
 //! Run by `benches/flash_wear.sh` (root), which makes the loop device and mounts it in a mount namespace; alone:
 //! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench --profile dev -p stabmon-benches
 //! --bench flash_wear`.
@@ -52,18 +61,29 @@ fn main() {
         bare_writer(&how, &dir, &dev, sync, secs);
         return;
     }
+    if std::env::var("FLASH_ONE_ROTATION").is_ok_and(|v| !v.is_empty()) {
+        one_rotation(&dir, &dev, sync);
+        return;
+    }
     // A warm-up before the window, so that the journal's creation is not counted; the samples' times start on
-    // the hour, so no rotation falls in the run.
-    let warm = 10;
+    // the hour, so no rotation falls in the run unless asked for.
+    let warm: u64 = std::env::var("FLASH_WARM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let rotate = std::env::var("FLASH_ROTATE").ok().map(|s| parse_secs(&s));
     let t0 = Timestamp::from_unix_secs(1_795_575_600); // 2026-11-25T03:00:00Z
     let samples = Synth::new(t0, Duration::from_secs(1))
         .count(warm + secs + 1)
         .processes(1000)
         .top_n(10)
         .generate();
-    let opts = RecorderOptions::new()
+    let mut opts = RecorderOptions::new()
         .sync(sync)
         .retention(Retention::new().max_age(None));
+    if let Some(r) = rotate {
+        opts = opts.rotate(r);
+    }
     let (mut rec, _) = FlightRecorder::open(&dir, opts).expect("open the data directory");
     let start = Instant::now();
     let mut before = None;
@@ -84,19 +104,95 @@ fn main() {
     let syncs = (secs as f64 / sync.as_secs_f64()).max(1.0);
     let floor = syncs * 4096.0;
     let per_day = |b: f64| b / secs as f64 * 86_400.0 / 1e6;
+    let rotation = rotate.map_or(String::new(), |r| {
+        format!(
+            ", rotating every {} s ({} rotations in the window, {:.0} B each)",
+            r.as_secs(),
+            secs / r.as_secs().max(1),
+            device as f64 / (secs / r.as_secs().max(1)).max(1) as f64
+        )
+    });
+    // One journal in the window (no rotation): what its records grew by.
+    let journal = if rotate.is_none() {
+        let grew = journal_after.saturating_sub(journal_before);
+        format!(
+            "; journal {:.0} B a sample (records grew {grew} B)",
+            grew as f64 / secs as f64
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "sync {}s: {secs} s, {:.0} syncs: device {device} B ({:.0} B a sync, {:.2}x the floor of 4 KiB a sync), \
-         {:.0} MB a day (floor {:.0} MB); journal {:.0} B a sample (records grew {} B)",
+        "sync {}s{rotation}: {secs} s, {:.0} syncs: device {device} B ({:.0} B a sync, {:.2}x the floor of 4 KiB a \
+         sync), {:.0} MB a day (floor {:.0} MB){journal}",
         sync.as_secs(),
         syncs,
         device as f64 / syncs,
         device as f64 / floor,
         per_day(device as f64),
         per_day(floor),
-        journal_after.saturating_sub(journal_before) as f64 / secs as f64,
-        journal_after.saturating_sub(journal_before),
     );
     rec.stop(samples[samples.len() - 1].ts).expect("stop");
+    if rotate.is_some() {
+        // The files left: the spare (a recycled journal's file) and its length.
+        for e in std::fs::read_dir(std::path::Path::new(&dir).join("_journal"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+            println!("  {}: {len} B", e.path().display());
+        }
+    }
+}
+
+/// One hourly rotation in steady state (see the crate docs).
+fn one_rotation(dir: &str, dev: &str, sync: Duration) {
+    let hours = 3;
+    let t0 = Timestamp::from_unix_secs(1_795_575_600); // 2026-11-25T03:00:00Z
+    let samples = Synth::new(t0, Duration::from_secs(1))
+        .count(hours * 3600 + 1)
+        .processes(1000)
+        .top_n(10)
+        .generate();
+    let opts = RecorderOptions::new()
+        .sync(sync)
+        .retention(Retention::new().max_age(None));
+    let (mut rec, _) = FlightRecorder::open(dir, opts).expect("open the data directory");
+    let (hours_of, next) = samples.split_at(samples.len() - 1);
+    for s in hours_of {
+        for notice in rec.record(s) {
+            eprintln!("recorder: {notice}");
+        }
+    }
+    for notice in rec.wait_for_compaction() {
+        eprintln!("recorder: {notice}");
+    }
+    // Past the kernel's writeback of what the three hours left dirty (30 s), then 10 s idle for comparison.
+    std::thread::sleep(Duration::from_secs(35));
+    let settle = Duration::from_secs(10);
+    let idle_from = sectors_written(dev);
+    std::thread::sleep(settle);
+    let before = sectors_written(dev);
+    let spare = std::path::Path::new(dir).join("_journal/spare");
+    let spare_len = std::fs::metadata(&spare).map_or(0, |m| m.len());
+    let rotation = Instant::now();
+    for notice in rec.record(&next[0]) {
+        eprintln!("recorder: {notice}");
+    }
+    for notice in rec.wait_for_compaction() {
+        eprintln!("recorder: {notice}");
+    }
+    std::thread::sleep(settle);
+    let after = sectors_written(dev);
+    println!(
+        "one rotation after {hours} h at 1 s (a spare of {spare_len} B before it): device {} B from the rotation to \
+         10 s after its compaction ({:.1} s); {} B idle in 10 s",
+        (after - before) * 512,
+        rotation.elapsed().as_secs_f64(),
+        (before - idle_from) * 512,
+    );
+    rec.stop(next[0].ts).expect("stop");
 }
 
 /// The floor the file system allows: 200 B a second written at the file's logical end, one `fdatasync` per sync
@@ -147,7 +243,7 @@ fn bare_writer(how: &str, dir: &str, dev: &str, sync: Duration, secs: u64) {
     );
 }
 
-/// The bytes of the journal's records: its length without any zero tail.
+/// The bytes of the journal's records: its length without any zero tail (one journal in a new file: no rotation).
 fn journal_len(dir: &str) -> u64 {
     let bytes = std::fs::read(journal(dir)).unwrap_or_default();
     bytes

@@ -421,7 +421,7 @@ pub(crate) mod tests {
     use stabmon_core::{CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry};
 
     use super::*;
-    use crate::journal::{encode_frame, header};
+    use crate::journal::{encode_frame, header, salt};
 
     /// A sample with every field set to something other than its default.
     pub(crate) fn full_sample() -> Sample {
@@ -500,9 +500,9 @@ pub(crate) mod tests {
         let mut payload = Vec::new();
         for (i, s) in samples.iter().enumerate() {
             let kind = enc.encode(s, &mut payload);
-            encode_frame(kind, &payload, &mut bytes);
+            encode_frame(kind, &payload, salt(3), &mut bytes);
             if i == 0 {
-                encode_frame(Kind::Stop, &encode(stop), &mut bytes);
+                encode_frame(Kind::Stop, &encode(stop), salt(3), &mut bytes);
             }
         }
         bytes
@@ -605,10 +605,10 @@ pub(crate) mod tests {
         let mut bytes = header(4).to_vec();
         let (mut payload, mut frames) = (Vec::new(), Vec::new());
         for s in samples {
-            encode_annexes(s, &mut frames);
+            encode_annexes(s, salt(4), &mut frames);
             bytes.extend_from_slice(&frames);
             let kind = enc.encode(s, &mut payload);
-            encode_frame(kind, &payload, &mut bytes);
+            encode_frame(kind, &payload, salt(4), &mut bytes);
         }
         bytes
     }
@@ -730,7 +730,7 @@ pub(crate) mod tests {
             cctx.compress_using_dict(&mut out, &raw, &prev, ZSTD_LEVEL)
                 .unwrap();
             let kind = if i == 0 { Kind::Key } else { Kind::Delta };
-            encode_frame(kind, &out, &mut bytes);
+            encode_frame(kind, &out, 0, &mut bytes);
             prev = raw;
         }
         let c = read_journal(&bytes).unwrap();
@@ -763,17 +763,25 @@ pub(crate) mod tests {
         }
     }
 
-    /// The frames of a journal: (kind byte, start of the payload, payload length).
+    /// The frames of a journal up to its end (a zero frame header): (kind byte, start of the payload, payload
+    /// length).
     fn frames(bytes: &[u8]) -> Vec<(u8, usize, usize)> {
         let mut out = Vec::new();
         let mut at = crate::journal::HEADER_LEN;
-        while at + 9 <= bytes.len() {
+        while at + 9 <= bytes.len() && bytes[at..at + 9].iter().any(|&b| b != 0) {
             let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
                 as usize;
             out.push((bytes[at + 8], at + 9, len));
             at += 9 + len;
         }
         out
+    }
+
+    /// What the journal's frames' CRCs are XORed with, from its header.
+    fn journal_salt(bytes: &[u8]) -> u32 {
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+        let seq = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
+        if version >= 5 { salt(seq) } else { 0 }
     }
 
     /// Replaces a frame's payload with bytes that are no postcard (an endless varint), under a matching CRC.
@@ -783,7 +791,8 @@ pub(crate) mod tests {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&[kind]);
         crc.update(&bytes[start..start + len]);
-        bytes[start - 5..start - 1].copy_from_slice(&crc.finalize().to_le_bytes());
+        let crc = crc.finalize() ^ journal_salt(bytes);
+        bytes[start - 5..start - 1].copy_from_slice(&crc.to_le_bytes());
     }
 
     /// Damages a payload byte and fixes the frame's CRC: the frame is complete, its record does not decode.
@@ -795,7 +804,8 @@ pub(crate) mod tests {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&[kind]);
         crc.update(&bytes[start..start + len]);
-        bytes[start - 5..start - 1].copy_from_slice(&crc.finalize().to_le_bytes());
+        let crc = crc.finalize() ^ journal_salt(bytes);
+        bytes[start - 5..start - 1].copy_from_slice(&crc.to_le_bytes());
     }
 
     #[test]
@@ -853,7 +863,12 @@ pub(crate) mod tests {
         assert_eq!(read_journal(&b).unwrap().undecodable, u64::from(KEY_EVERY));
         // A format-1 record in a format-2 journal (or the reverse) is not misread.
         let mut b = header(1).to_vec();
-        encode_frame(Kind::Sample, &encode(&SampleV1::from(&samples[0])), &mut b);
+        encode_frame(
+            Kind::Sample,
+            &encode(&SampleV1::from(&samples[0])),
+            salt(1),
+            &mut b,
+        );
         assert_eq!(read_journal(&b).unwrap().undecodable, 1);
     }
 
@@ -870,7 +885,7 @@ pub(crate) mod tests {
                 continue;
             }
             assert_eq!(kind == Kind::Key, i == 0 || i == 3, "record {i}");
-            encode_frame(kind, &payload, &mut bytes);
+            encode_frame(kind, &payload, salt(1), &mut bytes);
         }
         let c = read_journal(&bytes).unwrap();
         assert_eq!((c.samples.len(), c.undecodable), (4, 0));
@@ -894,7 +909,7 @@ pub(crate) mod tests {
             s.top.processes = vec![p];
             let kind = enc.encode(&s, &mut payload);
             kinds.push(kind == Kind::Key);
-            encode_frame(kind, &payload, &mut bytes);
+            encode_frame(kind, &payload, salt(1), &mut bytes);
         }
         // Eight identities of 4 MiB and a bit cost more than half the decoder's bound: the ninth record is a key.
         let keys: Vec<usize> = (0..kinds.len()).filter(|&i| kinds[i]).collect();
@@ -971,7 +986,8 @@ pub(crate) mod tests {
 
     /// Writes the fixture of the current format from the samples and stop of the format-1 fixture: run it once
     /// when the format changes (`cargo test -p stabmon-store --lib write_journal_fixture -- --ignored`) and
-    /// commit the result; never rewrite the fixture of an older format.
+    /// commit the result; never rewrite the fixture of an older format. From format 5 on the journal is in a
+    /// recycled file: an older journal's frames follow the torn one.
     #[test]
     #[ignore = "writes the fixture of a new journal format"]
     fn write_journal_fixture() {
@@ -991,16 +1007,32 @@ pub(crate) mod tests {
         }
         for (i, s) in samples.iter().enumerate() {
             let kind = enc.encode(s, &mut payload);
-            encode_frame(kind, &payload, &mut bytes);
+            encode_frame(kind, &payload, salt(c.seq), &mut bytes);
             if i == 20 {
-                encode_frame(Kind::Stop, &encode(&c.stops[0]), &mut bytes);
+                encode_frame(Kind::Stop, &encode(&c.stops[0]), salt(c.seq), &mut bytes);
             }
         }
         // The first half of one more frame: a write cut by the crash.
         let mut torn = Vec::new();
         let kind = enc.encode(&c.samples[3], &mut payload);
-        encode_frame(kind, &payload, &mut torn);
+        encode_frame(kind, &payload, salt(c.seq), &mut torn);
         bytes.extend_from_slice(&torn[..torn.len() / 2]);
+        let mut torn_bytes = torn.len() / 2;
+        if version >= 5 {
+            // In a recycled file: the rest is an older journal's (the same samples, in reverse, each with an end
+            // marker after it), whose bytes the torn frame claims as its own.
+            let mut old = header(c.seq - 1).to_vec();
+            let mut enc = SampleEncoder::new();
+            while old.len() < bytes.len() + torn.len() + 4096 {
+                for s in samples.iter().rev() {
+                    let kind = enc.encode(s, &mut payload);
+                    encode_frame(kind, &payload, salt(c.seq - 1), &mut old);
+                }
+            }
+            old.extend_from_slice(&crate::journal::END_MARKER);
+            bytes.extend_from_slice(&old[bytes.len()..]);
+            torn_bytes = torn.len();
+        }
         let out = dir.join(format!("journal-v{version}"));
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(out.join("00000000000000000042.journal"), &bytes).unwrap();
@@ -1010,7 +1042,7 @@ pub(crate) mod tests {
             .map(|s| serde_json::json!({"host": s.host, "ts": s.ts, "boot_id": s.boot_id}))
             .collect();
         let expected = serde_json::json!({
-            "seq": c.seq, "samples": samples, "stops": stops, "torn_bytes": torn.len() / 2
+            "seq": c.seq, "samples": samples, "stops": stops, "torn_bytes": torn_bytes
         });
         std::fs::write(out.join("expected.json"), expected.to_string()).unwrap();
     }

@@ -7,15 +7,20 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// An open file that is only appended to (the journal). The file on disk may be longer than what was appended:
-/// zeros written ahead, which readers take for the end.
+/// zeros written ahead, or a recycled file's older bytes, after an end marker that readers take for the end.
 pub(crate) trait AppendFile: Send + Debug {
-    /// Writes all of `data` after what was appended. On an error part of it may have been written: see
-    /// [`truncate`](Self::truncate).
-    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Writes all of `data` after what was appended, in one write; the end then moves past all of it but its last
+    /// `marker` bytes (an end marker, which the next append writes over). On an error part of it may have been
+    /// written: see [`truncate`](Self::truncate).
+    fn append(&mut self, data: &[u8], marker: usize) -> io::Result<()>;
     /// Makes the content durable (`fdatasync`).
     fn sync(&mut self) -> io::Result<()>;
-    /// Cuts what was appended to `len` bytes (to remove a partly written frame) and appends after it.
+    /// Cuts what was appended to `len` bytes (to remove a partly written frame) and appends after it: zeroed
+    /// inside the blocks already written, cut off past them (and the file emptied for 0).
     fn truncate(&mut self, len: u64) -> io::Result<()>;
+    /// Appends from the start of the file again, keeping it whole (a recycled journal's file, every block of which
+    /// is written): zeros are laid ahead only past its length.
+    fn rewind(&mut self);
 }
 
 /// The file operations of the journal and the manifest.
@@ -39,6 +44,8 @@ pub(crate) trait Fs: Send + Sync + Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a file.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// The length of the regular file at `path`; `None` when there is none.
+    fn file_len(&self, path: &Path) -> io::Result<Option<u64>>;
     /// Fsyncs a directory, making its entries (created, renamed, removed files) durable.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// The files (not directories) directly in `dir`; an empty list when `dir` does not exist.
@@ -70,18 +77,20 @@ pub(crate) struct RealFs;
 /// writes the record's page and no file-system metadata (on ext4: no journal commit of its own). Blocks merely
 /// reserved with `fallocate` would not do: the first write to an unwritten extent converts it, and that
 /// conversion is itself a metadata commit at the next `fdatasync`. A step lasts 5-25 minutes at 1 s (800-180 B a
-/// sample); its zeros cost the device the journal's own bytes once more, 4-20 % of what the syncs write at those
-/// sizes (BENCHMARKS.md, "Flash wear").
+/// sample) in a new file; its zeros cost the device the journal's own bytes once more, 4-20 % of what the syncs
+/// write at those sizes. A recycled journal file (see `journal.rs`) is written already, so zeros go only past its
+/// length (BENCHMARKS.md, "Flash wear").
 pub(crate) const PREALLOCATE_BYTES: u64 = 256 << 10;
 
-/// A journal file on disk: records are written at its logical end, into zeroed blocks written and synced ahead of
-/// them ([`PREALLOCATE_BYTES`] at a time). Readers take a zero tail for the end of the journal.
+/// A journal file on disk: records are written at its logical end, into blocks written and synced ahead of them
+/// (zeros, [`PREALLOCATE_BYTES`] at a time, or a recycled file's older bytes). Readers take the end marker (or,
+/// before format 5, a zero tail) for the end of the journal.
 #[derive(Debug)]
 struct RealFile {
     file: std::fs::File,
     /// Where the next record goes: the bytes written so far.
     end: u64,
-    /// The file's size: zeros from `end` to here.
+    /// The file's size: every block up to here is written (zeros or older bytes after `end`).
     allocated: u64,
 }
 
@@ -112,7 +121,7 @@ impl RealFile {
 }
 
 impl AppendFile for RealFile {
-    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+    fn append(&mut self, data: &[u8], marker: usize) -> io::Result<()> {
         use std::io::{Seek, SeekFrom, Write};
         self.preallocate(self.end + data.len() as u64)?;
         // Straight to the kernel: no user-space buffer holds a frame back, so kill -9 cannot lose it.
@@ -120,7 +129,14 @@ impl AppendFile for RealFile {
         let written = self.file.write_all(data);
         // Even a failed write may have written part of the frame: `truncate` cuts it.
         self.end += data.len() as u64;
+        if written.is_ok() {
+            self.end -= marker.min(data.len()) as u64;
+        }
         written
+    }
+
+    fn rewind(&mut self) {
+        self.end = 0;
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -200,6 +216,15 @@ impl Fs for RealFs {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<Option<u64>> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
@@ -314,13 +339,26 @@ mod fault {
             }
         }
 
+        /// An open file's inode (it keeps its data whatever its name becomes, as a file descriptor does).
+        fn open_inode(&mut self, id: u64, path: &Path) -> io::Result<&mut Inode> {
+            self.inodes.get_mut(&id).ok_or_else(|| not_found(path))
+        }
+
         /// Appends what fits; `StorageFull` when not all of it did.
         fn write(&mut self, path: &Path, data: &[u8]) -> io::Result<()> {
+            let id = *self.names.get(path).ok_or_else(|| not_found(path))?;
+            self.write_inode(id, path, data)
+        }
+
+        /// Appends what fits to inode `id`; `StorageFull` when not all of it did.
+        fn write_inode(&mut self, id: u64, path: &Path, data: &[u8]) -> io::Result<()> {
             let room = self
                 .capacity
                 .map_or(u64::MAX, |c| c.saturating_sub(self.used()));
             let n = usize::try_from(room.min(data.len() as u64)).unwrap_or(usize::MAX);
-            self.inode(path)?.data.extend_from_slice(&data[..n]);
+            self.open_inode(id, path)?
+                .data
+                .extend_from_slice(&data[..n]);
             if n < data.len() {
                 return Err(io::Error::new(
                     io::ErrorKind::StorageFull,
@@ -404,54 +442,70 @@ mod fault {
     #[derive(Debug)]
     struct FaultFile {
         fs: FaultFs,
+        /// The inode, as a file descriptor holds it across renames.
+        id: u64,
         path: PathBuf,
-        /// What was appended (the file's size unless zeros are written ahead).
+        /// Where the next append goes (the file's size unless zeros are written ahead, an end marker follows, or
+        /// the file is recycled).
         end: u64,
+        /// Bytes of the file written whole (by zeros ahead or complete appends), as on a real disk.
+        allocated: u64,
     }
 
     impl AppendFile for FaultFile {
-        fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        fn append(&mut self, data: &[u8], marker: usize) -> io::Result<()> {
             let mut s = self.fs.lock();
             let step = s.preallocate;
-            if step == 0 {
-                self.end += data.len() as u64;
-                return s.write(&self.path, data);
-            }
-            // Zeros ahead by whole steps, as on a real disk; a full disk fails before any of the record is written.
-            let have = s.inode(&self.path)?.data.len() as u64;
+            let have = s.open_inode(self.id, &self.path)?.data.len() as u64;
             let need = self.end + data.len() as u64;
-            if need > have {
+            if step > 0 && need > have {
+                // Zeros ahead by whole steps, as on a real disk; a full disk fails before any of the record is
+                // written.
                 let to = need.div_ceil(step) * step;
                 let zeros = vec![0u8; usize::try_from(to - have).unwrap_or(0)];
-                if let Err(e) = s.write(&self.path, &zeros) {
-                    s.inode(&self.path)?
+                if let Err(e) = s.write_inode(self.id, &self.path, &zeros) {
+                    s.open_inode(self.id, &self.path)?
                         .data
                         .truncate(usize::try_from(have).unwrap_or(0));
                     return Err(e);
                 }
+                self.allocated = self.allocated.max(to);
             }
+            // Over what the file holds from `end` (zeros, a marker, a recycled file's bytes), then past its end.
             let at = usize::try_from(self.end).unwrap_or(usize::MAX);
-            s.inode(&self.path)?.data[at..at + data.len()].copy_from_slice(data);
+            let file = &mut s.open_inode(self.id, &self.path)?.data;
+            if file.len() < at {
+                // Shorter than where the file was left (a power cut while it was open): zeros up to it.
+                file.resize(at, 0);
+            }
+            let over = (file.len() - at).min(data.len());
+            file[at..at + over].copy_from_slice(&data[..over]);
             self.end = need;
+            s.write_inode(self.id, &self.path, &data[over..])?;
+            self.allocated = self.allocated.max(need);
+            self.end = need - marker.min(data.len()) as u64;
             Ok(())
         }
 
         fn sync(&mut self) -> io::Result<()> {
             let mut s = self.fs.lock();
             s.fsyncs += 1;
-            let n = s.inode(&self.path)?;
+            let n = s.open_inode(self.id, &self.path)?;
             n.durable = n.data.clone();
             Ok(())
         }
 
         fn truncate(&mut self, len: u64) -> io::Result<()> {
+            // As on a real disk: zeroed inside the blocks written whole, cut past them.
             let mut s = self.fs.lock();
-            let step = s.preallocate;
-            let n = s.inode(&self.path)?;
+            let n = s.open_inode(self.id, &self.path)?;
             let len_at = usize::try_from(len).unwrap_or(usize::MAX);
-            if step == 0 || len == 0 || len_at >= n.data.len() {
+            let allocated = usize::try_from(self.allocated).unwrap_or(usize::MAX);
+            if len == 0 || len_at >= allocated {
                 n.data.truncate(len_at);
+                self.allocated = len;
             } else {
+                n.data.truncate(allocated);
                 let stop = usize::try_from(self.end)
                     .unwrap_or(usize::MAX)
                     .min(n.data.len());
@@ -461,6 +515,10 @@ mod fault {
             }
             self.end = len;
             Ok(())
+        }
+
+        fn rewind(&mut self) {
+            self.end = 0;
         }
     }
 
@@ -482,11 +540,14 @@ mod fault {
             if !s.names.contains_key(path) {
                 s.create(path);
             }
+            let id = *s.names.get(path).ok_or_else(|| not_found(path))?;
             let end = s.inode(path)?.data.len() as u64;
             Ok(Box::new(FaultFile {
                 fs: self.clone(),
+                id,
                 path: path.to_path_buf(),
                 end,
+                allocated: end,
             }))
         }
 
@@ -524,6 +585,10 @@ mod fault {
                 .remove(path)
                 .map(|_| ())
                 .ok_or_else(|| not_found(path))
+        }
+
+        fn file_len(&self, path: &Path) -> io::Result<Option<u64>> {
+            Ok(self.contents(path).map(|d| d.len() as u64))
         }
 
         fn sync_dir(&self, path: &Path) -> io::Result<()> {
@@ -571,9 +636,9 @@ mod fault {
             let d = Path::new("/d");
             fs.create_dir_all(d).unwrap();
             let mut f = fs.open_append(&d.join("a")).unwrap();
-            f.append(b"one").unwrap();
+            f.append(b"one", 0).unwrap();
             f.sync().unwrap();
-            f.append(b"two").unwrap();
+            f.append(b"two", 0).unwrap();
             // The file's entry was never synced: a power cut loses the whole file.
             let fs2 = fs.clone();
             fs2.power_cut();
@@ -581,9 +646,9 @@ mod fault {
 
             let mut f = fs.open_append(&d.join("b")).unwrap();
             fs.sync_dir(d).unwrap();
-            f.append(b"one").unwrap();
+            f.append(b"one", 0).unwrap();
             f.sync().unwrap();
-            f.append(b"two").unwrap();
+            f.append(b"two", 0).unwrap();
             assert_eq!(fs.contents(&d.join("b")).unwrap(), b"onetwo");
             fs.power_cut();
             assert_eq!(fs.contents(&d.join("b")).unwrap(), b"one");
@@ -613,11 +678,11 @@ mod fault {
             fs.create_dir_all(Path::new("/d")).unwrap();
             fs.set_capacity(Some(5));
             let mut f = fs.open_append(Path::new("/d/a")).unwrap();
-            let e = f.append(b"12345678").unwrap_err();
+            let e = f.append(b"12345678", 0).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::StorageFull);
             assert_eq!(fs.contents(Path::new("/d/a")).unwrap(), b"12345");
             f.truncate(2).unwrap();
-            f.append(b"abc").unwrap();
+            f.append(b"abc", 0).unwrap();
             assert_eq!(fs.contents(Path::new("/d/a")).unwrap(), b"12abc");
         }
     }
@@ -635,23 +700,23 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("j");
         let mut f = RealFs.open_append(&path).unwrap();
-        f.append(b"header").unwrap();
-        f.append(b"frame-1").unwrap();
+        f.append(b"header", 0).unwrap();
+        f.append(b"frame-1", 0).unwrap();
         f.sync().unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes.len() as u64, PREALLOCATE_BYTES);
         assert_eq!(&bytes[..13], b"headerframe-1");
         assert!(bytes[13..].iter().all(|&b| b == 0));
         // A frame cut by a failed write is zeroed, and the next one takes its place.
-        f.append(b"torn-frame").unwrap();
+        f.append(b"torn-frame", 0).unwrap();
         f.truncate(13).unwrap();
-        f.append(b"frame-2").unwrap();
+        f.append(b"frame-2", 0).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[..20], b"headerframe-1frame-2");
         assert!(bytes[20..].iter().all(|&b| b == 0));
         // A record past the step extends the zeros by whole steps.
         let big = vec![7u8; PREALLOCATE_BYTES as usize];
-        f.append(&big).unwrap();
+        f.append(&big, 0).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes.len() as u64, 2 * PREALLOCATE_BYTES);
         assert_eq!(&bytes[20..20 + big.len()], &big[..]);
@@ -659,5 +724,45 @@ mod tests {
         // Cut to nothing (a journal created again): the file is empty.
         f.truncate(0).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    /// A marker written after a record is written over by the next one; a recycled file is written from its start
+    /// again, its length kept and its older bytes left after the marker, and zeros are laid only past its length.
+    #[test]
+    fn markers_are_written_over_and_a_rewound_file_keeps_its_blocks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("j");
+        let mut f = RealFs.open_append(&path).unwrap();
+        f.append(b"headerMARK", 4).unwrap();
+        f.append(b"one|MARK", 4).unwrap();
+        f.append(b"two|MARK", 4).unwrap();
+        f.sync().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..18], b"headerone|two|MARK");
+        // A failed write's frame is zeroed with what followed it: the marker's place holds zeros.
+        f.append(b"torn", 0).unwrap();
+        f.truncate(14).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..18], b"headerone|two|\0\0\0\0");
+        drop(f);
+        // Used again: the whole file stays, the new bytes go over its start, and nothing is laid ahead until the
+        // records pass its length.
+        let big = vec![7u8; PREALLOCATE_BYTES as usize - 40];
+        let mut f = RealFs.open_append(&path).unwrap();
+        f.rewind();
+        f.append(b"HEADERMARK", 4).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, PREALLOCATE_BYTES);
+        assert_eq!(&bytes[..14], b"HEADERMARKtwo|");
+        f.append(&big, 0).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            PREALLOCATE_BYTES,
+            "no zeros laid inside the file's length"
+        );
+        f.append(&[8u8; 100], 0).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes.len() as u64, 2 * PREALLOCATE_BYTES);
+        assert!(bytes[6 + big.len() + 100..].iter().all(|&b| b == 0));
     }
 }

@@ -23,6 +23,13 @@
 //!   exits (no kind-5 frames) and its processes' cgroups (no kind-17 annexes), names each listed process once per
 //!   key interval and writes numbers as changes; a delta's dictionary is the names of the processes named since
 //!   the key followed by the previous record's layout-2 bytes.
+//! - format 5: the records of format 4 in frames that end and check differently, so that a journal can be
+//!   written into the file of a compacted one (see "Recycled files" below):
+//!   - each frame's stored CRC is the CRC32 of kind and payload XORed with a salt from the journal's sequence
+//!     number ([`salt`]): a frame left in the file by an older journal does not check in a newer one;
+//!   - each append writes, in the same `write(2)` after its frames, an end marker: nine zero bytes, a zero frame
+//!     header. The next append writes its frames over it. A zero frame header is the end of the journal,
+//!     whatever follows it (in a recycled file, the older journal's bytes).
 //!
 //! Kinds from 16 on are annexes of the sample record that follows them, in every format: kind 16, the OOM
 //! kills the sample carries; kind 17 (formats 1 to 3), the cgroups of the sample's processes whose identity (pid
@@ -32,6 +39,42 @@
 //! skips them. An annex that does not decode costs its own data only.
 //!
 //! Every format ever written stays readable: `tests/fixtures/journal-v*` hold one journal per format.
+//!
+//! # Recycled files
+//!
+//! What a record's `fdatasync` costs a flash device depends on whether the file's size or extents change (see
+//! `fsio.rs`): records are written into blocks already written and synced, never past them. A new file needs
+//! those blocks written first (zeros, 256 KiB at a time): the journal's bytes once more. So, as databases do with
+//! their write-ahead logs, a journal's file is used again: once compaction has made a journal's samples durable
+//! in Parquet (and the manifest says so), the file is renamed to the spare name `_journal/spare` (see
+//! [`retire`]), unless a spare is already there or the file is over [`SPARE_MAX_BYTES`] (then it is deleted).
+//! The next journal takes the spare (see [`JournalWriter::create`]): its header and an end marker are written
+//! over the start of the file and synced, under the spare name, and only then is it renamed to the journal's
+//! name and the directories synced. Zeros are laid ahead only past the file's length. In steady state (an hour's
+//! journal about as long as the one before) no zeros are written at all. Nothing but the recorder reads the
+//! spare: the readers and recovery take `_journal/host=*/*.journal` only. The worker thread that compacts is
+//! the only one to make a spare (and only when there is none), the sampling thread the only one to take it or
+//! delete it (on a full disk, to give its blocks to the live journal), so the two never race for it.
+//!
+//! # Crashes and format 5
+//!
+//! - **`kill -9`**: what was written is in the page cache, whole or (a write cut short) a frame's head without
+//!   its tail. Its length then covers bytes of the marker before it or of the old file, whose CRC does not
+//!   match: the torn frame is counted and dropped, everything before it is read. A frame wholly written is
+//!   followed by its marker (same write).
+//! - **Power cut, sectors of the unsynced writes persisted in any order**: everything up to the last
+//!   `fdatasync`, its end marker included, is on the device. Past it, where the next frame's first sector did not
+//!   reach the device, the synced marker is still there: the end, and only unsynced records are lost. Where a
+//!   frame's head arrived and a later sector did not, the CRC fails: the frame is dropped as torn. Where a whole
+//!   frame arrived but not the sector of its marker, the bytes after it are the old file's: possibly an older
+//!   journal's complete, valid frame, which the salt makes fail its CRC here: dropped as torn, never read.
+//! - **A torn header**: a fresh file gets its header in the write after its first zeros are synced: a crash
+//!   leaves a file of zeros (nothing recorded) or a header cut short (counted as torn, nothing recorded). A
+//!   recycled file gets its new header under the spare name and is renamed only once that is synced, so no file
+//!   named as a journal ever holds an older journal's header, whatever a crash cuts.
+//! - **A crash while a journal is retired or taken**: the rename is atomic; a spare left at a crash is taken by
+//!   the next journal (or deleted at start if over [`SPARE_MAX_BYTES`]); a compacted journal whose renaming was
+//!   lost is retired again at start, as its removal was before.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -43,9 +86,15 @@ use crate::fsio::{AppendFile, Fs};
 pub(crate) const MAGIC: &[u8; 8] = b"STABMONJ";
 /// The journal format this crate writes; it reads this one and every older one. Bump it when a record's encoding
 /// changes, and add a fixture of the new format next to the old ones.
-pub(crate) const JOURNAL_VERSION: u32 = 4;
+pub(crate) const JOURNAL_VERSION: u32 = 5;
 pub(crate) const HEADER_LEN: usize = 20;
-const FRAME_HEADER_LEN: usize = 9;
+pub(crate) const FRAME_HEADER_LEN: usize = 9;
+/// The end marker written after each append from format 5 on: a zero frame header, which no frame has (kind 0 is
+/// never written).
+pub(crate) const END_MARKER: [u8; FRAME_HEADER_LEN] = [0; FRAME_HEADER_LEN];
+/// The largest compacted journal kept as the spare: a bigger one (a long `--rotate` on a busy machine) is
+/// deleted, so that the spare never holds much disk.
+pub(crate) const SPARE_MAX_BYTES: u64 = 64 << 20;
 /// No record is this big; a length over it is damage, not a record.
 const MAX_PAYLOAD: u32 = 64 << 20;
 
@@ -57,12 +106,12 @@ pub(crate) enum Kind {
     Sample = 1,
     /// The recorder stopped cleanly.
     Stop = 2,
-    /// One sample, compressed on its own (formats 2 to 4).
+    /// One sample, compressed on its own (formats 2 to 5).
     Key = 3,
-    /// One sample, compressed against the previous one (formats 2 to 4).
+    /// One sample, compressed against the previous one (formats 2 to 5).
     Delta = 4,
-    /// The exits of the sample of the record before (format 2 plain, format 3 compressed; format 4 holds them in
-    /// the sample's record).
+    /// The exits of the sample of the record before (format 2 plain, format 3 compressed; formats 4 and 5 hold
+    /// them in the sample's record).
     Exits = 5,
     /// The OOM kills the next sample carries (an annex, any format).
     OomKills = 16,
@@ -94,14 +143,22 @@ pub(crate) fn header(seq: u64) -> [u8; HEADER_LEN] {
     h
 }
 
-/// Appends one frame to `out`.
-pub(crate) fn encode_frame(kind: Kind, payload: &[u8], out: &mut Vec<u8>) {
+/// What the CRC of each frame of the format-5 journal with sequence number `seq` is XORed with: two journals
+/// whose numbers differ by less than 2^32 have different salts, so a complete frame an older journal left in a
+/// recycled file never checks in a newer one.
+pub(crate) fn salt(seq: u64) -> u32 {
+    // Truncation intended: the two halves folded into one.
+    ((seq ^ (seq >> 32)) & u64::from(u32::MAX)) as u32
+}
+
+/// Appends one frame to `out`, its CRC XORed with `salt` (the journal's [`salt`] from format 5 on, 0 before).
+pub(crate) fn encode_frame(kind: Kind, payload: &[u8], salt: u32, out: &mut Vec<u8>) {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     let mut crc = crc32fast::Hasher::new();
     crc.update(&[kind as u8]);
     crc.update(payload);
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&(crc.finalize() ^ salt).to_le_bytes());
     out.push(kind as u8);
     out.extend_from_slice(payload);
 }
@@ -143,7 +200,7 @@ pub(crate) struct Parsed {
     pub torn_bytes: u64,
     /// Frames of a kind this version does not know (skipped).
     pub unknown_frames: u64,
-    /// Zeros after the last record (written ahead by the writer).
+    /// Zeros after the last record (written ahead by the writer; from format 5 on, the end marker's).
     pub zero_tail: u64,
 }
 
@@ -169,6 +226,29 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, NotAJournal> {
     })
 }
 
+/// Where a journal held in memory ends, for a reader that need not look past it: from format 5 on, the first zero
+/// frame header found by following the frames' lengths (their CRCs unchecked), so that the rest of a recycled file
+/// is not hashed or decoded; the whole length before format 5, or when the lengths run past the end. A frame
+/// reader stops at or before this point, so what it reads from `bytes[..end]` is what it reads from `bytes`.
+pub(crate) fn records_end(bytes: &[u8]) -> usize {
+    let version = match bytes.get(8..12) {
+        Some(v) if bytes.starts_with(MAGIC) => u32::from_le_bytes([v[0], v[1], v[2], v[3]]),
+        _ => return bytes.len(),
+    };
+    if version < 5 {
+        return bytes.len();
+    }
+    let mut at = HEADER_LEN;
+    while let Some(head) = bytes.get(at..at + FRAME_HEADER_LEN) {
+        if head == END_MARKER {
+            return at;
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        at = at.saturating_add(FRAME_HEADER_LEN + len);
+    }
+    bytes.len()
+}
+
 /// Reads as many bytes as `buf` holds, fewer only at the end of the stream.
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
@@ -192,6 +272,8 @@ pub(crate) struct FrameReader<R> {
     pub seq: u64,
     /// The format version in the header ([`JOURNAL_VERSION`] when the header itself was cut short).
     pub version: u32,
+    /// What the frames' CRCs are XORed with (format 5 on; 0 before).
+    salt: u32,
     /// Bytes of the header and the complete records read so far.
     pub good_len: u64,
     /// Bytes after the last complete record: a torn or damaged frame (known once [`next_frame`](Self::next_frame)
@@ -214,6 +296,7 @@ impl<R: Read> FrameReader<R> {
             r,
             seq: 0,
             version: JOURNAL_VERSION,
+            salt: 0,
             good_len: 0,
             torn_bytes: 0,
             unknown_frames: 0,
@@ -247,12 +330,16 @@ impl<R: Read> FrameReader<R> {
         seq.copy_from_slice(&head[12..20]);
         out.seq = u64::from_le_bytes(seq);
         out.version = version;
+        if version >= 5 {
+            out.salt = salt(out.seq);
+        }
         out.good_len = HEADER_LEN as u64;
         Ok(Ok(out))
     }
 
     /// Reads the next complete record into `payload` and returns its kind; `None` at the end of the journal or at
-    /// its first torn or damaged frame (everything from there on is counted in `torn_bytes`). Frames of an
+    /// its first torn or damaged frame (up to format 4 everything from there on is counted in `torn_bytes`; from
+    /// format 5 on, the frame as far as it claims, not what follows: the rest of a recycled file). Frames of an
     /// unknown kind are skipped and counted.
     pub(crate) fn next_frame(&mut self, payload: &mut Vec<u8>) -> io::Result<Option<Kind>> {
         loop {
@@ -262,6 +349,12 @@ impl<R: Read> FrameReader<R> {
             let mut head = [0u8; FRAME_HEADER_LEN];
             let n = read_full(&mut self.r, &mut head)?;
             if n > 0 && head[..n].iter().all(|&b| b == 0) {
+                if self.version >= 5 {
+                    // The end marker: the end, whatever follows (an older journal's bytes in a recycled file).
+                    self.done = true;
+                    self.zero_tail = n as u64;
+                    return Ok(None);
+                }
                 // No frame starts with nine zero bytes (the CRC of kind 0 and no payload is not 0): a zero tail (a
                 // file extended past its data at a crash, or preallocated) is the end, unless more than zeros follow.
                 return self.end_at_zeros(n as u64);
@@ -280,7 +373,7 @@ impl<R: Read> FrameReader<R> {
             let mut h = crc32fast::Hasher::new();
             h.update(&head[8..9]);
             h.update(payload);
-            if got < len as usize || h.finalize() != crc {
+            if got < len as usize || h.finalize() ^ self.salt != crc {
                 return self.stop_at((n + got) as u64);
             }
             self.good_len += (FRAME_HEADER_LEN + got) as u64;
@@ -314,9 +407,14 @@ impl<R: Read> FrameReader<R> {
         Ok(None)
     }
 
-    /// Stops at a torn or damaged frame: `consumed` bytes of it were read; the rest of the stream is counted.
+    /// Stops at a torn or damaged frame: `consumed` bytes of it were read; up to format 4 the rest of the stream is
+    /// counted too (from format 5 on it is not read: in a recycled file it is an older journal's).
     fn stop_at(&mut self, consumed: u64) -> io::Result<Option<Kind>> {
         self.done = true;
+        if self.version >= 5 {
+            self.torn_bytes = consumed;
+            return Ok(None);
+        }
         let rest = io::copy(&mut self.r, &mut io::sink())?;
         self.torn_bytes = consumed + rest;
         Ok(None)
@@ -339,7 +437,9 @@ pub(crate) struct JournalWriter {
     file: Box<dyn AppendFile>,
     path: PathBuf,
     seq: u64,
-    /// Bytes of the header and complete records.
+    /// What the frames' CRCs are XORed with.
+    salt: u32,
+    /// Bytes of the header and complete records (where the end marker is).
     len: u64,
     sync_every: Duration,
     /// When the oldest record not yet fsynced was written.
@@ -347,40 +447,112 @@ pub(crate) struct JournalWriter {
     /// A failed append may have left part of a frame at the end: cut it before the next one.
     needs_repair: bool,
     records: u64,
+    /// Whether the journal went into a recycled file.
+    recycled: bool,
     buf: Vec<u8>,
 }
 
 impl JournalWriter {
-    /// Creates a new journal at `path` (its directory is created), writes and fsyncs the header, and fsyncs the
-    /// directory so the file itself survives a power cut.
+    /// Starts a new journal at `path` (its directory is created): in the file at `spare` when there is one (see
+    /// "Recycled files" in the module docs), else in a new file. The header and an end marker are written and
+    /// fsynced, and the directories fsynced, so the journal survives a power cut. A spare that cannot be used
+    /// (an I/O error) is deleted and a new file made.
     pub(crate) fn create(
         fs: &dyn Fs,
         path: &Path,
         seq: u64,
         sync_every: Duration,
+        spare: Option<&Path>,
     ) -> io::Result<JournalWriter> {
         let dir = path.parent().unwrap_or(Path::new("."));
         fs.create_dir_all(dir)?;
+        if let Some(spare) = spare {
+            match Self::recycle(fs, spare, path, seq) {
+                Ok(Some(file)) => return Ok(Self::new(file, path, seq, sync_every, true)),
+                Ok(None) => {}
+                Err(_) => {
+                    let _ = fs.remove_file(spare);
+                }
+            }
+        }
         let mut file = fs.open_append(path)?;
         file.truncate(0)?;
-        let h = header(seq);
-        let written = file.append(&h).and_then(|()| file.sync());
+        let written = file
+            .append(&Self::first_bytes(seq), END_MARKER.len())
+            .and_then(|()| file.sync());
         if let Err(e) = written {
             let _ = fs.remove_file(path);
             return Err(e);
         }
         fs.sync_dir(dir)?;
-        Ok(JournalWriter {
+        Ok(Self::new(file, path, seq, sync_every, false))
+    }
+
+    /// The header of journal `seq` and an end marker.
+    fn first_bytes(seq: u64) -> Vec<u8> {
+        let mut b = header(seq).to_vec();
+        b.extend_from_slice(&END_MARKER);
+        b
+    }
+
+    /// Takes the spare's file for journal `seq` at `path`: header and end marker written over its start and
+    /// synced under the spare name, then renamed, then both directories synced. `None` when there is no spare.
+    fn recycle(
+        fs: &dyn Fs,
+        spare: &Path,
+        path: &Path,
+        seq: u64,
+    ) -> io::Result<Option<Box<dyn AppendFile>>> {
+        if fs.file_len(spare)?.is_none() {
+            return Ok(None);
+        }
+        let mut file = fs.open_append(spare)?;
+        file.rewind();
+        file.append(&Self::first_bytes(seq), END_MARKER.len())?;
+        file.sync()?;
+        fs.rename(spare, path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs.sync_dir(dir)?;
+        if let Some(spare_dir) = spare.parent()
+            && spare_dir != dir
+        {
+            fs.sync_dir(spare_dir)?;
+        }
+        Ok(Some(file))
+    }
+
+    fn new(
+        file: Box<dyn AppendFile>,
+        path: &Path,
+        seq: u64,
+        sync_every: Duration,
+        recycled: bool,
+    ) -> JournalWriter {
+        JournalWriter {
             file,
             path: path.to_path_buf(),
             seq,
+            salt: salt(seq),
             len: HEADER_LEN as u64,
             sync_every,
             unsynced_since: None,
             needs_repair: false,
             records: 0,
+            recycled,
             buf: Vec::with_capacity(4096),
-        })
+        }
+    }
+
+    /// What the CRCs of this journal's frames are XORed with (for frames encoded elsewhere, see
+    /// [`append_frames`](Self::append_frames)).
+    pub(crate) fn salt(&self) -> u32 {
+        self.salt
+    }
+
+    /// Whether the journal went into a recycled file (the spare) rather than a new one.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn recycled(&self) -> bool {
+        self.recycled
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -414,8 +586,9 @@ impl JournalWriter {
     }
 
     /// Appends records that belong together (a sample and its exits) after `annexes`, frames already encoded
-    /// (see [`encode_frame`]), in one write, like [`append`](Self::append): the annexes, the sample and its exits
-    /// are in the file together, or the torn tail is cut like any other.
+    /// with this journal's [`salt`](Self::salt) (see [`encode_frame`]), in one write, like
+    /// [`append`](Self::append): the annexes, the sample and its exits are in the file together, or the torn
+    /// tail is cut like any other. The end marker follows them in the same write.
     pub(crate) fn append_frames(
         &mut self,
         annexes: &[u8],
@@ -429,9 +602,10 @@ impl JournalWriter {
         self.buf.clear();
         self.buf.extend_from_slice(annexes);
         for (kind, payload) in frames {
-            encode_frame(*kind, payload, &mut self.buf);
+            encode_frame(*kind, payload, self.salt, &mut self.buf);
         }
-        if let Err(e) = self.file.append(&self.buf) {
+        self.buf.extend_from_slice(&END_MARKER);
+        if let Err(e) = self.file.append(&self.buf, END_MARKER.len()) {
             self.needs_repair = true;
             // Cut the partial frame now if we can (a full disk still allows shrinking a file).
             if self.file.truncate(self.len).is_ok() {
@@ -439,7 +613,7 @@ impl JournalWriter {
             }
             return Err(AppendError::Write(e));
         }
-        self.len += self.buf.len() as u64;
+        self.len += (self.buf.len() - END_MARKER.len()) as u64;
         self.records += frames.len() as u64;
         let now = Instant::now();
         let since = *self.unsynced_since.get_or_insert(now);
@@ -460,6 +634,25 @@ impl JournalWriter {
     }
 }
 
+/// Done with a journal whose samples are durable elsewhere (compacted, the manifest updated): its file becomes the
+/// spare at `spare` for the next journal to take, unless a spare is there already or the file is over
+/// [`SPARE_MAX_BYTES`], or the renaming fails; then it is deleted. The spare's directory is synced after a
+/// renaming; the journal's is the caller's to sync. Returns whether the file was kept as the spare.
+pub(crate) fn retire(fs: &dyn Fs, journal: &Path, spare: &Path) -> io::Result<bool> {
+    let keep = match (fs.file_len(journal), fs.file_len(spare)) {
+        (Ok(Some(len)), Ok(None)) => len <= SPARE_MAX_BYTES,
+        _ => false,
+    };
+    if keep && fs.rename(journal, spare).is_ok() {
+        if let Some(dir) = spare.parent() {
+            fs.sync_dir(dir)?;
+        }
+        return Ok(true);
+    }
+    fs.remove_file(journal)?;
+    Ok(false)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -469,7 +662,17 @@ mod tests {
     fn journal(records: &[(&[u8], Kind)]) -> Vec<u8> {
         let mut out = header(7).to_vec();
         for (p, k) in records {
-            encode_frame(*k, p, &mut out);
+            encode_frame(*k, p, salt(7), &mut out);
+        }
+        out
+    }
+
+    /// The same records in a format-4 journal (no salt): what the release before format 5 wrote.
+    fn journal_v4(records: &[(&[u8], Kind)]) -> Vec<u8> {
+        let mut out = header(7).to_vec();
+        out[8..12].copy_from_slice(&4u32.to_le_bytes());
+        for (p, k) in records {
+            encode_frame(*k, p, 0, &mut out);
         }
         out
     }
@@ -510,30 +713,233 @@ mod tests {
     #[test]
     fn zeros_written_ahead_are_the_end_and_not_damage() {
         let recs: Vec<(&[u8], Kind)> = vec![(b"first", Kind::Sample), (b"second", Kind::Sample)];
-        let bytes = journal(&recs);
-        let mut ahead = bytes.clone();
-        ahead.resize(bytes.len() + 5000, 0);
-        let p = parse(&ahead).unwrap();
-        assert_eq!(p.frames.len(), 2);
-        assert_eq!(
-            (p.good_len, p.torn_bytes, p.zero_tail),
-            (bytes.len() as u64, 0, 5000)
-        );
-        // A frame torn at a crash, then the zeros: the frame is damage, as without them.
-        let mut torn = bytes[..bytes.len() - 2].to_vec();
-        torn.resize(bytes.len() + 5000, 0);
-        let p = parse(&torn).unwrap();
-        assert_eq!(p.frames.len(), 1);
-        assert!(p.torn_bytes > 0 && p.zero_tail == 0, "{p:?}");
-        // Zeros and then anything else are damage too (a lost page, not the end).
-        let mut lost = ahead.clone();
-        lost[bytes.len() + 4000] = 1;
-        let p = parse(&lost).unwrap();
-        assert_eq!(p.frames.len(), 2);
-        assert_eq!((p.torn_bytes, p.zero_tail), (5000, 0));
+        // Format 4 (no end marker): a zero tail is the end only when nothing but zeros follows, and all of it is
+        // read. Format 5: a zero frame header is the end whatever follows, and nothing after it is read.
+        let marker = FRAME_HEADER_LEN as u64;
+        for (bytes, zero_tail, after_zeros) in [
+            (journal_v4(&recs), 5000, (5000, 0)),
+            (journal(&recs), marker, (0, marker)),
+        ] {
+            let mut ahead = bytes.clone();
+            ahead.resize(bytes.len() + 5000, 0);
+            let p = parse(&ahead).unwrap();
+            assert_eq!(p.frames.len(), 2);
+            assert_eq!(
+                (p.good_len, p.torn_bytes, p.zero_tail),
+                (bytes.len() as u64, 0, zero_tail)
+            );
+            // A frame torn at a crash, then the zeros: the frame is damage, as without them.
+            let mut torn = bytes[..bytes.len() - 2].to_vec();
+            torn.resize(bytes.len() + 5000, 0);
+            let p = parse(&torn).unwrap();
+            assert_eq!(p.frames.len(), 1);
+            assert!(p.torn_bytes > 0 && p.zero_tail == 0, "{p:?}");
+            // Zeros and then anything else: damage in format 4 (a lost page, not the end), the end in format 5.
+            let mut lost = ahead.clone();
+            lost[bytes.len() + 4000] = 1;
+            let p = parse(&lost).unwrap();
+            assert_eq!(p.frames.len(), 2);
+            assert_eq!((p.torn_bytes, p.zero_tail), after_zeros);
+        }
         // A file of zeros only: a crash before the header was written, so no journal content at all.
         let p = parse(&[0u8; 300]).unwrap();
         assert_eq!((p.frames.len(), p.torn_bytes, p.zero_tail), (0, 0, 300));
+    }
+
+    /// Whether a complete frame that checks with `salt` starts at `at`.
+    fn frame_checks(bytes: &[u8], at: usize, salt: u32) -> bool {
+        let Some(head) = bytes.get(at..at + FRAME_HEADER_LEN) else {
+            return false;
+        };
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let Some(payload) = bytes.get(at + FRAME_HEADER_LEN..at + FRAME_HEADER_LEN + len) else {
+            return false;
+        };
+        let mut h = crc32fast::Hasher::new();
+        h.update(&head[8..9]);
+        h.update(payload);
+        head[8] != 0 && h.finalize() ^ salt == crc
+    }
+
+    /// The records journal `seq` holds, one per payload length in `lens` (its bytes say which journal and which
+    /// record), written by the journal writer into `fs` at `path` from `spare` when given; the file's bytes after
+    /// each append (the first after the header).
+    fn write_journal(
+        fs: &FaultFs,
+        path: &Path,
+        spare: Option<&Path>,
+        seq: u64,
+        lens: &[usize],
+    ) -> Vec<Vec<u8>> {
+        let mut w = JournalWriter::create(fs, path, seq, Duration::ZERO, spare).unwrap();
+        let mut states = vec![fs.contents(path).unwrap()];
+        for (i, &len) in lens.iter().enumerate() {
+            let mut payload = format!("j{seq}r{i}:").into_bytes();
+            payload.resize(len, b'.');
+            w.append(Kind::Sample, &payload, Duration::ZERO).unwrap();
+            states.push(fs.contents(path).unwrap());
+        }
+        states
+    }
+
+    /// A recycled file: an older journal's complete, valid frames after the end marker, their boundaries where the
+    /// new journal's are (same lengths), are never read, with the marker there or lost.
+    #[test]
+    fn stale_frames_of_a_recycled_file_are_never_read() {
+        let fs = FaultFs::new();
+        let dir = Path::new("/data/_journal/host=a");
+        let spare = Path::new("/data/_journal/spare");
+        let lens = [30, 44, 30, 61, 30, 30, 52, 30];
+        let old_path = dir.join("00000000000000000041.journal");
+        let old = write_journal(&fs, &old_path, None, 41, &lens);
+        let old = old.last().unwrap().clone();
+        assert_eq!(parse(&old).unwrap().frames.len(), lens.len());
+        assert!(retire(&fs, &old_path, spare).unwrap());
+        let path = dir.join("00000000000000000042.journal");
+        let states = write_journal(&fs, &path, Some(spare), 42, &lens[..3]);
+        assert!(fs.contents(spare).is_none(), "the spare was taken");
+        let now = states.last().unwrap();
+        assert_eq!(now.len(), old.len(), "the file kept its length");
+        // The marker is there: the end, the older journal's frames after it untouched.
+        let p = parse(now).unwrap();
+        let names: Vec<String> = p
+            .frames
+            .iter()
+            .map(|f| String::from_utf8_lossy(&f.1[..5]).into_owned())
+            .collect();
+        assert_eq!(names, ["j42r0", "j42r1", "j42r2"]);
+        assert_eq!((p.seq, p.torn_bytes), (42, 0));
+        let end = p.good_len as usize;
+        assert_eq!(&now[end..end + FRAME_HEADER_LEN], &END_MARKER);
+        let stale = end + FRAME_HEADER_LEN;
+        assert_eq!(&now[stale..], &old[stale..]);
+        // The marker lost (its sector never reached the device): a complete, valid frame of the older journal
+        // starts right there, and does not check in this one.
+        let mut lost = now.clone();
+        lost[end..end + FRAME_HEADER_LEN].copy_from_slice(&old[end..end + FRAME_HEADER_LEN]);
+        assert!(frame_checks(&lost, end, salt(41)), "a valid older frame");
+        let p = parse(&lost).unwrap();
+        assert_eq!(p.frames.len(), 3);
+        assert_eq!(p.torn_bytes, (FRAME_HEADER_LEN + lens[3]) as u64);
+        // A reader may stop at the marker: what is before it reads the same.
+        assert_eq!(records_end(now), end);
+        assert_eq!(
+            parse(&now[..records_end(now)]).unwrap().frames,
+            parse(now).unwrap().frames
+        );
+        // The marker lost: the lengths lead on through the older journal's frames to its own marker.
+        let lost_end = records_end(&lost);
+        assert!(lost_end > end && lost_end < lost.len(), "{lost_end}");
+        assert_eq!(parse(&lost[..lost_end]).unwrap().frames.len(), 3);
+        let v4 = journal_v4(&[(b"a", Kind::Sample)]);
+        let mut v4_ahead = v4.clone();
+        v4_ahead.resize(v4.len() + 100, 0);
+        assert_eq!(records_end(&v4_ahead), v4_ahead.len());
+    }
+
+    /// Power cuts in a recycled file, each unsynced write's sectors (8 bytes here, so that a frame spans several)
+    /// persisted in every combination: the journal reads as the records synced before the write, or those and
+    /// the record written, never an older journal's record and never part of one.
+    #[test]
+    fn a_power_cut_in_a_recycled_file_never_reads_stale_records() {
+        const SECTOR: usize = 8;
+        let fs = FaultFs::new();
+        let dir = Path::new("/data/_journal/host=a");
+        let spare = Path::new("/data/_journal/spare");
+        let lens = [19, 27, 19, 35, 19, 23];
+        let old_path = dir.join("00000000000000000041.journal");
+        write_journal(
+            &fs,
+            &old_path,
+            None,
+            41,
+            &[19, 27, 19, 35, 19, 23, 40, 40, 40],
+        );
+        assert!(retire(&fs, &old_path, spare).unwrap());
+        let path = dir.join("00000000000000000042.journal");
+        let states = write_journal(&fs, &path, Some(spare), 42, &lens);
+        let mut stale_valid = 0;
+        for k in 1..states.len() {
+            let (before, after) = (&states[k - 1], &states[k]);
+            let changed: Vec<usize> = (0..after.len().div_ceil(SECTOR))
+                .filter(|&i| {
+                    let r = i * SECTOR..((i + 1) * SECTOR).min(after.len());
+                    before.get(r.clone()) != after.get(r)
+                })
+                .collect();
+            assert!(changed.len() <= 12, "{} sectors", changed.len());
+            for mask in 0u32..1 << changed.len() {
+                let mut disk = before.clone();
+                for (bit, &i) in changed.iter().enumerate() {
+                    if mask & (1 << bit) != 0 {
+                        let r = i * SECTOR..((i + 1) * SECTOR).min(after.len());
+                        disk[r.clone()].copy_from_slice(&after[r]);
+                    }
+                }
+                let p = parse(&disk).unwrap();
+                assert_eq!(p.seq, 42);
+                let n = p.frames.len();
+                assert!(
+                    n == k - 1 || n == k,
+                    "write {k}, mask {mask:b}: {n} records"
+                );
+                for (i, f) in p.frames.iter().enumerate() {
+                    assert!(f.1.starts_with(format!("j42r{i}:").as_bytes()), "write {k}");
+                }
+                let end = p.good_len as usize;
+                if frame_checks(&disk, end, salt(41)) {
+                    stale_valid += 1;
+                }
+            }
+        }
+        assert!(
+            stale_valid > 0,
+            "some combinations leave a valid older frame right after the last record"
+        );
+    }
+
+    /// A journal in a recycled file survives a power cut like one in a new file: what was synced is there, no
+    /// stale record, and the spare is gone.
+    #[test]
+    fn a_recycled_journal_survives_a_power_cut() {
+        let fs = FaultFs::new();
+        fs.set_preallocate(256);
+        let dir = Path::new("/data/_journal/host=a");
+        let spare = Path::new("/data/_journal/spare");
+        let old_path = dir.join("00000000000000000001.journal");
+        write_journal(&fs, &old_path, None, 1, &[100; 12]);
+        assert!(retire(&fs, &old_path, spare).unwrap());
+        // A spare already there: the next retired journal is deleted instead.
+        let other = dir.join("00000000000000000002.journal");
+        write_journal(&fs, &other, None, 2, &[10]);
+        assert!(!retire(&fs, &other, spare).unwrap());
+        assert!(fs.contents(&other).is_none());
+        let old_len = fs.contents(spare).unwrap().len();
+        let path = dir.join("00000000000000000003.journal");
+        let mut w =
+            JournalWriter::create(&fs, &path, 3, Duration::from_secs(3600), Some(spare)).unwrap();
+        assert!(w.recycled());
+        for i in 0u8..4 {
+            w.append(Kind::Sample, &[i; 50], Duration::ZERO).unwrap();
+        }
+        w.sync().unwrap();
+        for i in 4u8..6 {
+            w.append(Kind::Sample, &[i; 50], Duration::ZERO).unwrap();
+        }
+        assert_eq!(fs.contents(&path).unwrap().len(), old_len, "no zeros laid");
+        drop(w);
+        fs.power_cut();
+        assert!(fs.contents(spare).is_none());
+        let p = parse(&fs.contents(&path).unwrap()).unwrap();
+        assert_eq!(p.seq, 3);
+        let got: Vec<u8> = p.frames.iter().map(|f| f.1[0]).collect();
+        assert_eq!(got, [0, 1, 2, 3]);
+        assert_eq!(p.torn_bytes, 0);
+        // Without a spare, a new file; one over the cap is not kept.
+        let path = dir.join("00000000000000000004.journal");
+        let w = JournalWriter::create(&fs, &path, 4, Duration::ZERO, Some(spare)).unwrap();
+        assert!(!w.recycled());
     }
 
     #[test]
@@ -581,9 +987,9 @@ mod tests {
         let mut crc = crc32fast::Hasher::new();
         crc.update(&[9, b'z']);
         b.extend_from_slice(&1u32.to_le_bytes());
-        b.extend_from_slice(&crc.finalize().to_le_bytes());
+        b.extend_from_slice(&(crc.finalize() ^ salt(7)).to_le_bytes());
         b.extend_from_slice(&[9, b'z']);
-        encode_frame(Kind::Sample, b"b", &mut b);
+        encode_frame(Kind::Sample, b"b", salt(7), &mut b);
         let p = parse(&b).unwrap();
         assert_eq!(p.frames.len(), 2);
         assert_eq!(p.unknown_frames, 1);
@@ -595,7 +1001,7 @@ mod tests {
         let path = Path::new("/data/_journal/host=a/00000000000000000001.journal");
         // sync every 3 records' worth of time: with next_in = 1 s and sync_every = 3 s, a record is fsynced when
         // the oldest unsynced one is 2 s old (by the clock) or, here, never by the clock: the tests run fast.
-        let mut w = JournalWriter::create(&fs, path, 1, Duration::from_secs(3)).unwrap();
+        let mut w = JournalWriter::create(&fs, path, 1, Duration::from_secs(3), None).unwrap();
         let before = fs.fsyncs();
         for i in 0u8..10 {
             w.append(Kind::Sample, &[i], Duration::from_secs(1))
@@ -617,7 +1023,7 @@ mod tests {
 
         // With sync_every <= next_in every record is fsynced as it is written.
         let path2 = Path::new("/data/_journal/host=a/00000000000000000002.journal");
-        let mut w = JournalWriter::create(&fs, path2, 2, Duration::from_secs(1)).unwrap();
+        let mut w = JournalWriter::create(&fs, path2, 2, Duration::from_secs(1), None).unwrap();
         let before = fs.fsyncs();
         for i in 0u8..5 {
             w.append(Kind::Sample, &[i], Duration::from_secs(1))
@@ -632,7 +1038,7 @@ mod tests {
     fn sync_by_the_clock() {
         let fs = FaultFs::new();
         let path = Path::new("/j/x.journal");
-        let mut w = JournalWriter::create(&fs, path, 1, Duration::from_millis(30)).unwrap();
+        let mut w = JournalWriter::create(&fs, path, 1, Duration::from_millis(30), None).unwrap();
         let before = fs.fsyncs();
         w.append(Kind::Sample, b"a", Duration::ZERO).unwrap();
         assert_eq!(fs.fsyncs(), before);
@@ -645,7 +1051,7 @@ mod tests {
     fn a_full_disk_leaves_no_torn_frame_and_writing_resumes() {
         let fs = FaultFs::new();
         let path = Path::new("/j/x.journal");
-        let mut w = JournalWriter::create(&fs, path, 1, Duration::ZERO).unwrap();
+        let mut w = JournalWriter::create(&fs, path, 1, Duration::ZERO, None).unwrap();
         w.append(Kind::Sample, b"before", Duration::ZERO).unwrap();
         let used = fs.read(path).unwrap().len() as u64;
         fs.set_capacity(Some(used + 5));

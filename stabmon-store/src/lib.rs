@@ -342,17 +342,20 @@
 //!   it is taken. No user-space buffer holds samples back.
 //! - **A power cut loses at most the last `--sync` period** ([`RecorderOptions::sync`], default 1 s): the journal
 //!   is `fdatasync`ed that often (at the default and a 1 s interval, after every sample). The records go into blocks
-//!   written with zeros and synced ahead of them, so a flush changes no file size: at 1 s it costs the device
-//!   about 5.3 KB on ext4 (the records' page, and ext4's own commit of the file's times every 5 s), measured at
-//!   the block layer in BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a
-//!   power cut. Readers take zeros after the last record for the end of the journal, not damage.
+//!   written and synced ahead of them, so a flush changes no file size: at 1 s it costs the device about 5.3 KB
+//!   on ext4 (the records' page, and ext4's own commit of the file's times every 5 s), measured at the block
+//!   layer in BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a
+//!   power cut. Those blocks are a compacted journal's file, used again (`DIR/_journal/spare` between two
+//!   journals, at most 64 MiB), so that in steady state no zeros are written ahead; each append ends with an
+//!   end marker that readers take for the end of the journal, and each frame's CRC is salted with the journal's
+//!   sequence number, so an older journal's bytes after the marker are never read as records.
 //! - **A sample is never half-visible**: journal records are framed with their length and a CRC32; a reader
 //!   takes every complete record and stops at a torn one.
 //! - **An upgrade reads what a crashed older release left**: the journal has a format version of its own and
 //!   its records a layout of their own, never the in-memory [`Sample`](stabmon_core::Sample); every format
 //!   ever written is decoded (a committed journal per format is recovered by the tests). Format 2 compresses
 //!   each sample against the previous one (a key record on its own every 60), ~10x fewer bytes than format 1.
-//!   Format 4, written today, names each listed process (name, command line, user, cgroup) once per key
+//!   Format 4 (and format 5, written today, in frames made for recycled files) names each listed process (name, command line, user, cgroup) once per key
 //!   interval and refers to it by index after, writes memory and times as changes, and carries the sample's
 //!   exits in its record; a delta is compressed against the names named since the key and the record before.
 //!   One record that does not decode costs at most the records up to the next key. A sample's OOM kills travel
@@ -362,7 +365,8 @@
 //! - **Parquet files are never half-written**: each rotation period (`--rotate`, default one hour) and at a
 //!   clean stop the journal is compacted into Parquet segments, each written under a hidden temporary name,
 //!   fsynced, renamed into place, and its directory fsynced; then `manifest.json` is replaced the same way and
-//!   the journal removed. A crash anywhere in between is repaired at the next start without duplicates.
+//!   the journal's file becomes the spare (or is removed). A crash anywhere in between is repaired at the next
+//!   start without duplicates.
 //!   Compaction streams the journal record by record into the writer, which holds one row group of compact rows
 //!   (each process's identity once) and encodes it a column at a time: its memory does not grow with the journal
 //!   nor, past 256 KiB of new distinct strings a row group, with process churn (an hour of ~1,000 processes at

@@ -244,7 +244,7 @@ impl fmt::Display for Notice {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Recovery {
-    /// Journals found (compacted, or already compacted and removed).
+    /// Journals found (compacted, or already compacted and retired).
     pub journals: u64,
     /// Samples recovered into Parquet.
     pub samples: u64,
@@ -373,6 +373,12 @@ fn journal_files(fs: &dyn Fs, root: &Path) -> Result<Vec<(u64, PathBuf)>, Error>
     Ok(out)
 }
 
+/// Where a compacted journal's file waits to be used again by the next journal (see `journal.rs`, "Recycled
+/// files"): directly in the journals' directory, where neither the readers nor recovery look for journals.
+pub(crate) fn spare_path(root: &Path) -> PathBuf {
+    root.join(JOURNAL_DIR).join("spare")
+}
+
 pub(crate) fn journal_path(root: &Path, host: &str, seq: u64) -> PathBuf {
     root.join(JOURNAL_DIR)
         .join(format!("host={}", encode_host(host)))
@@ -431,11 +437,19 @@ impl FlightRecorder {
             .max()
             .unwrap_or(0)
             + 1;
+        let spare = spare_path(&root);
+        // A spare left by the last run is taken by the first journal; one over the cap (never made so) is deleted.
+        if fs
+            .file_len(&spare)
+            .is_ok_and(|len| len.is_some_and(|l| l > crate::journal::SPARE_MAX_BYTES))
+        {
+            let _ = fs.remove_file(&spare);
+        }
         for (seq, path) in journals {
             recovery.journals += 1;
             if seq <= m.manifest.compacted_journal_seq {
-                // Compacted before the crash; only its removal was lost.
-                let _ = fs.remove_file(&path);
+                // Compacted before the crash; only its retirement was lost.
+                let _ = crate::journal::retire(fs.as_ref(), &path, &spare);
                 continue;
             }
             m.compact(&path, Some(&mut recovery))?;
@@ -583,7 +597,8 @@ impl FlightRecorder {
             let mut payload = std::mem::take(&mut self.payload);
             let kind = self.encoder.encode(s, &mut payload);
             let mut annex_frames = std::mem::take(&mut self.annex_frames);
-            encode_annexes(s, &mut annex_frames);
+            let salt = self.journal.as_ref().map_or(0, JournalWriter::salt);
+            encode_annexes(s, salt, &mut annex_frames);
             let next_in = if s.interval.is_zero() {
                 Duration::from_secs(1)
             } else {
@@ -613,6 +628,10 @@ impl FlightRecorder {
                     // The record is not in the journal: the next one cannot be a delta against it, nor refer to
                     // the processes it named.
                     self.encoder.reset();
+                    if e.kind() == std::io::ErrorKind::StorageFull {
+                        // The spare's blocks go to the live journal (the next rotation makes a spare again).
+                        let _ = self.fs.remove_file(&spare_path(&self.root));
+                    }
                     self.fail(path, e.to_string(), notices);
                     return;
                 }
@@ -660,7 +679,8 @@ impl FlightRecorder {
     ) -> Result<(), (PathBuf, String)> {
         let seq = self.next_seq;
         let path = journal_path(&self.root, host, seq);
-        let j = JournalWriter::create(self.fs.as_ref(), &path, seq, self.opts.sync)
+        let spare = spare_path(&self.root);
+        let j = JournalWriter::create(self.fs.as_ref(), &path, seq, self.opts.sync, Some(&spare))
             .map_err(|e| (path.clone(), e.to_string()))?;
         self.next_seq += 1;
         let rotate = i64::try_from(self.opts.rotate.as_micros()).unwrap_or(i64::MAX);

@@ -79,16 +79,16 @@ struct CgroupsV1 {
     procs: Vec<(u32, i64, String)>,
 }
 
-/// Appends the annex frames of `s` to `out` (cleared first): its OOM kills; empty when it has none. (Journals of
-/// format 3 and older also named the cgroups of the sample's processes in kind-17 annexes; format 4 names them in
-/// the sample's record.)
-pub(crate) fn encode_annexes(s: &Sample, out: &mut Vec<u8>) {
+/// Appends the annex frames of `s` to `out` (cleared first), their CRCs XORed with the journal's `salt`: its OOM
+/// kills; empty when it has none. (Journals of format 3 and older also named the cgroups of the sample's
+/// processes in kind-17 annexes; format 4 on names them in the sample's record.)
+pub(crate) fn encode_annexes(s: &Sample, salt: u32, out: &mut Vec<u8>) {
     out.clear();
     if !s.oom_kills.is_empty() {
         let kills = OomKillsV1 {
             kills: s.oom_kills.iter().map(OomKillV1::from).collect(),
         };
-        encode_frame(Kind::OomKills, &encode(&kills), out);
+        encode_frame(Kind::OomKills, &encode(&kills), salt, out);
     }
 }
 
@@ -97,7 +97,7 @@ pub(crate) fn encode_annexes(s: &Sample, out: &mut Vec<u8>) {
 #[cfg(test)]
 pub(crate) fn cgroups_frame(procs: Vec<(u32, i64, String)>) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_frame(Kind::Cgroups, &encode(&CgroupsV1 { procs }), &mut out);
+    encode_frame(Kind::Cgroups, &encode(&CgroupsV1 { procs }), 0, &mut out);
     out
 }
 

@@ -24,7 +24,7 @@ pub(super) struct JournalMemo {
     samples: Arc<JournalSamples>,
 }
 
-/// A hash of a journal's bytes: records are written into zeros laid ahead of them, so a journal's length does
+/// A hash of a journal's bytes: records are written into blocks written ahead of them, so a journal's length does
 /// not tell whether it changed.
 fn content_hash(bytes: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -241,11 +241,15 @@ impl StoreReader {
         let Some(root) = &self.journal_root else {
             return Arc::default();
         };
-        // Compacted and removed meanwhile: left out.
+        // Compacted and retired meanwhile: left out. A recycled file's older bytes after the end marker are
+        // neither hashed nor decoded.
         let read: Vec<(PathBuf, Vec<u8>)> = local_journals(root)
             .into_iter()
             .filter_map(|p| Some((std::fs::read(&p).ok()?, p)))
-            .map(|(bytes, p)| (p, bytes))
+            .map(|(mut bytes, p)| {
+                bytes.truncate(crate::journal::records_end(&bytes));
+                (p, bytes)
+            })
             .collect();
         let files: Vec<(PathBuf, u64)> = read
             .iter()
@@ -301,7 +305,7 @@ impl StoreReader {
     }
 }
 
-/// The journals under `root/_journal/host=*/`.
+/// The journals under `root/_journal/host=*/` (not the spare, `root/_journal/spare`).
 pub(super) fn local_journals(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(hosts) = std::fs::read_dir(root.join(JOURNAL_DIR)) else {

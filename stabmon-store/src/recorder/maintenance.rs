@@ -161,7 +161,8 @@ impl Maintenance {
         self.manifest.store(self.fs.as_ref(), &self.root)
     }
 
-    /// Compacts one journal into Parquet segments and removes it. Samples already in a segment that the
+    /// Compacts one journal into Parquet segments and retires it (its file kept as the spare for the next journal,
+    /// or removed: see `journal.rs`, "Recycled files"). Samples already in a segment that the
     /// manifest does not list yet (a crash between a compaction and its manifest update) are not written twice.
     ///
     /// The journal is streamed record by record into the writer, which holds one row group in its compact buffer:
@@ -241,7 +242,9 @@ impl Maintenance {
                 undecodable: contents.undecodable,
             })
         } else {
-            self.fs.remove_file(path).map_err(io(path))?;
+            // Its file becomes the spare the next journal is written into, or is deleted.
+            crate::journal::retire(self.fs.as_ref(), path, &super::spare_path(&self.root))
+                .map_err(io(path))?;
             None
         };
         if let Some(dir) = path.parent() {

@@ -293,6 +293,81 @@ fn rotation_compacts_each_period_into_its_own_segment() {
     assert_eq!(times(&read_all(tmp.path())), (0..25).collect::<Vec<_>>());
 }
 
+/// From the third rotation on, each journal is written into the file of one compacted before (the spare): no zeros
+/// laid, and neither the readers nor a recovery after a crash take the older journal's records left in it.
+#[test]
+fn rotation_recycles_compacted_journal_files_and_their_old_records_are_never_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spare = spare_path(tmp.path());
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts.clone()).unwrap();
+    let mut lens = Vec::new();
+    for i in 0..35 {
+        assert!(rec.record(&sample(i)).is_empty());
+        assert!(rec.wait_for_compaction().is_empty());
+        let j = rec.journal.as_ref().unwrap();
+        if i % 10 == 0 {
+            // The first two journals are new files; then each takes the spare the compaction before left.
+            assert_eq!(j.recycled(), i >= 20, "journal of sample {i}");
+            lens.push(std::fs::metadata(j.path()).unwrap().len());
+        }
+        // The spare is there from the first compaction on, except between taking it and the next compaction.
+        assert_eq!(spare.is_file(), i >= 10, "sample {i}");
+    }
+    assert!(
+        lens.iter().all(|&l| l == crate::fsio::PREALLOCATE_BYTES),
+        "{lens:?}"
+    );
+    assert_eq!(journal_files(&RealFs, tmp.path()).unwrap().len(), 1);
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
+    // A crash: the recycled journal's 5 samples are recovered, and only they.
+    drop(rec);
+    let (rec, recovery) = FlightRecorder::open(tmp.path(), opts.clone()).unwrap();
+    assert_eq!((recovery.journals, recovery.samples), (1, 5));
+    assert_eq!(recovery.torn_bytes, 0);
+    assert_eq!(times(&read_all(tmp.path())), (0..35).collect::<Vec<_>>());
+    // The next journal takes the spare the recovery left.
+    assert!(spare.is_file());
+    let mut rec = rec;
+    assert!(rec.record(&sample(40)).is_empty());
+    assert!(rec.journal.as_ref().unwrap().recycled());
+    rec.stop(Timestamp::from_unix_secs(T0 + 41)).unwrap();
+    let mut want: Vec<i64> = (0..35).collect();
+    want.push(40);
+    assert_eq!(times(&read_all(tmp.path())), want);
+}
+
+/// A full disk gives the spare's blocks to the live journal: the spare is deleted at the first failed write.
+#[test]
+fn a_full_disk_deletes_the_spare() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let root = tmp.path().to_path_buf();
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (mut rec, _) =
+        FlightRecorder::open_with(root.clone(), opts, Arc::new(fs.clone()), None).unwrap();
+    for i in 0..12 {
+        assert!(rec.record(&sample(i)).is_empty());
+    }
+    assert!(rec.wait_for_compaction().is_empty());
+    let spare = spare_path(&root);
+    assert!(
+        fs.contents(&spare).is_some(),
+        "the first journal is the spare"
+    );
+    fs.set_capacity(Some(0));
+    let notices = rec.record(&sample(12));
+    assert!(
+        matches!(notices[..], [Notice::WriteFailed { .. }]),
+        "{notices:?}"
+    );
+    assert!(fs.contents(&spare).is_none());
+    fs.set_capacity(None);
+    assert_eq!(rec.record(&sample(13)).len(), 1, "resumed");
+    rec.stop(Timestamp::from_unix_secs(T0 + 14)).unwrap();
+    assert_eq!(times(&read_all(&root)), (0..14).collect::<Vec<_>>());
+}
+
 #[test]
 fn recovery_does_not_write_twice_what_a_crash_had_already_compacted() {
     let tmp = tempfile::tempdir().unwrap();
@@ -521,7 +596,12 @@ fn records_that_do_not_decode_set_the_journal_aside_and_the_rest_is_recovered() 
     }
     let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
     let mut frame = Vec::new();
-    crate::journal::encode_frame(crate::journal::Kind::Sample, &vec![0xff; len], &mut frame);
+    crate::journal::encode_frame(
+        crate::journal::Kind::Sample,
+        &vec![0xff; len],
+        0,
+        &mut frame,
+    );
     bytes.splice(at..at + 9 + len, frame);
     std::fs::write(&p, &bytes).unwrap();
     let total = crate::codec::read_journal(&bytes).unwrap();
