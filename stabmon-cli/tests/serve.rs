@@ -303,3 +303,46 @@ fn the_live_page_shows_a_recorder_started_a_moment_ago() {
     assert!((119_000..=120_000).contains(&span_ms), "span {span_ms} ms");
     drop(rec);
 }
+
+/// A recycled journal file (format 5) holds an older journal's bytes after its end marker: served up to the
+/// marker only (a reader takes the end of the bytes for the end). A journal of an older format is served whole.
+#[test]
+fn a_recycled_journal_is_served_up_to_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    recorded_store(&data);
+    let host_dir = data.join(stabmon_store::JOURNAL_DIR).join("host=web-2");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    let journal = |version: u32| {
+        let mut b = b"STABMONJ".to_vec();
+        b.extend_from_slice(&version.to_le_bytes());
+        b.extend_from_slice(&7u64.to_le_bytes());
+        let records = b.len();
+        b.extend_from_slice(&[0; 9]); // the end marker (format 5) or a zero tail (before)
+        b.extend(std::iter::repeat_n(0xA5u8, 4000)); // an older journal's bytes
+        (b, records)
+    };
+    let (v5, v5_end) = journal(5);
+    let (v4, _) = journal(4);
+    std::fs::write(host_dir.join("00000000000000000007.journal"), &v5).unwrap();
+    std::fs::write(host_dir.join("00000000000000000008.journal"), &v4).unwrap();
+    let server = serve(&data, &[]);
+    let (status, _, body) = get(
+        server.addr,
+        "/data/_journal/host=web-2/00000000000000000007.journal",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        v5[..v5_end],
+        "format 5: its records, not the marker or what follows"
+    );
+    let (status, _, body) = get(
+        server.addr,
+        "/data/_journal/host=web-2/00000000000000000008.journal",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(body, v4, "format 4: the whole file");
+}

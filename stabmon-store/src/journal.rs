@@ -76,7 +76,7 @@
 //!   the next journal (or deleted at start if over [`SPARE_MAX_BYTES`]); a compacted journal whose renaming was
 //!   lost is retired again at start, as its removal was before.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -231,22 +231,54 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, NotAJournal> {
 /// is not hashed or decoded; the whole length before format 5, or when the lengths run past the end. A frame
 /// reader stops at or before this point, so what it reads from `bytes[..end]` is what it reads from `bytes`.
 pub(crate) fn records_end(bytes: &[u8]) -> usize {
-    let version = match bytes.get(8..12) {
-        Some(v) if bytes.starts_with(MAGIC) => u32::from_le_bytes([v[0], v[1], v[2], v[3]]),
-        _ => return bytes.len(),
-    };
-    if version < 5 {
-        return bytes.len();
+    let len = bytes.len() as u64;
+    match records_end_of(&mut io::Cursor::new(bytes), len) {
+        Ok(end) => usize::try_from(end).unwrap_or(bytes.len()),
+        Err(_) => bytes.len(),
     }
-    let mut at = HEADER_LEN;
-    while let Some(head) = bytes.get(at..at + FRAME_HEADER_LEN) {
-        if head == END_MARKER {
-            return at;
+}
+
+/// [`records_end`] of a journal file of `len` bytes, read from `r` (positioned anywhere) by following the frames'
+/// lengths: a frame costs a seek and a read of its header, never of its payload.
+pub(crate) fn records_end_of(r: &mut (impl Read + Seek), len: u64) -> io::Result<u64> {
+    r.seek(SeekFrom::Start(0))?;
+    let mut head = [0u8; HEADER_LEN];
+    if read_full(r, &mut head)? < HEADER_LEN || &head[..8] != MAGIC {
+        return Ok(len);
+    }
+    if u32::from_le_bytes([head[8], head[9], head[10], head[11]]) < 5 {
+        return Ok(len);
+    }
+    let mut at = HEADER_LEN as u64;
+    let mut frame = [0u8; FRAME_HEADER_LEN];
+    while at.saturating_add(FRAME_HEADER_LEN as u64) <= len {
+        r.seek(SeekFrom::Start(at))?;
+        if read_full(r, &mut frame)? < FRAME_HEADER_LEN {
+            break;
         }
-        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        at = at.saturating_add(FRAME_HEADER_LEN + len);
+        if frame == END_MARKER {
+            return Ok(at);
+        }
+        let payload = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+        at = at.saturating_add(FRAME_HEADER_LEN as u64 + u64::from(payload));
     }
-    bytes.len()
+    Ok(len)
+}
+
+/// The bytes of a journal file that a reader needs: up to its end marker from format 5 on (the rest of a recycled
+/// file is an older journal's), the whole file before. For a server or copier that sends journals, so that what
+/// it sends is what a reader reads; `len` is the file's length (what it held when opened, for a journal that may
+/// grow meanwhile). The file's position is left anywhere.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let mut not_a_journal = std::io::Cursor::new(vec![7u8; 100]);
+/// assert_eq!(stabmon_store::journal_records_len(&mut not_a_journal, 100)?, 100);
+/// # Ok(())
+/// # }
+/// ```
+pub fn journal_records_len(file: &mut (impl Read + Seek), len: u64) -> io::Result<u64> {
+    records_end_of(file, len)
 }
 
 /// Reads as many bytes as `buf` holds, fewer only at the end of the stream.

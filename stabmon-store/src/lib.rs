@@ -422,6 +422,7 @@ mod ship;
 mod writer;
 
 pub use error::{Error, FormatError};
+pub use journal::journal_records_len;
 pub use lock::{DirLock, LOCK_FILE};
 pub use manifest::{
     CleanStop, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestJournal,

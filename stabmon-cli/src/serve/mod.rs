@@ -23,7 +23,7 @@ mod http;
 mod render;
 mod view;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -347,9 +347,16 @@ fn send_file(server: &Server, stream: &mut TcpStream, rel: &str, head_only: bool
     let Ok(mut file) = files::open(&path) else {
         return not_found(stream);
     };
-    let Ok(len) = file.metadata().map(|m| m.len()) else {
+    let Ok(mut len) = file.metadata().map(|m| m.len()) else {
         return not_found(stream);
     };
+    if path.extension().is_some_and(|e| e == "journal") {
+        // A recycled journal file holds an older journal's bytes after its records: sent only up to its end.
+        len = stabmon_store::journal_records_len(&mut file, len).unwrap_or(len);
+        if file.seek(SeekFrom::Start(0)).is_err() {
+            return not_found(stream);
+        }
+    }
     if http::write_head(stream, 200, files::content_type(&path), len, &[]).is_err() || head_only {
         return;
     }
