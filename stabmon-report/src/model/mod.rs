@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use stabmon_core::latency::{jitter_ms, loss, median_rtt_ms};
-use stabmon_core::series::{ProbeList, SystemSeries, WindowSource};
+use stabmon_core::series::{ProbeList, SampleParts, SystemSeries, WindowSource};
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
 use crate::escape::truncate_chars;

@@ -34,24 +34,15 @@ fn ranked(s: &Sample, by_rss: bool) -> Vec<&ProcessEntry> {
     v
 }
 
-/// Keeps of a hover moment's sample only what the page reads from it (its system values, time zone, name totals
-/// and the processes it lists), as the sample is read: a month's page reads thousands of moments.
-pub(super) fn trim_moment(s: &mut Sample) {
-    let shown: Vec<(u32, Timestamp)> = ranked(s, false)
-        .into_iter()
-        .take(MOMENT_TOP_CPU)
-        .chain(ranked(s, true).into_iter().take(MOMENT_TOP_RSS))
-        .map(|p| (p.pid, p.start_time))
-        .collect();
-    s.top
-        .processes
-        .retain(|p| shown.contains(&(p.pid, p.start_time)));
-    s.top.processes.shrink_to_fit();
-    s.per_core = Vec::new();
-    s.latency = Vec::new();
-    s.exits = None;
-    s.oom_kills = Vec::new();
-}
+/// What the page reads of a hover moment's sample (its system values, time zone, name totals and the processes it
+/// lists, each named by its command line and unit), the only parts read: a month's page reads thousands of
+/// moments.
+const MOMENT_PARTS: SampleParts = SampleParts::SYSTEM
+    .union(SampleParts::PROCESSES)
+    .union(SampleParts::CMDLINE)
+    .union(SampleParts::CGROUP)
+    .union(SampleParts::NAMES)
+    .ranked_processes(MOMENT_TOP_CPU as u16, MOMENT_TOP_RSS as u16);
 
 pub(super) fn moment(
     s: &Sample,
@@ -121,7 +112,7 @@ impl Fetched {
         want.sort_unstable();
         want.dedup();
         let fetched = source
-            .samples_at_trimmed(&want, &trim_moment)
+            .samples_at_parts(&want, MOMENT_PARTS)
             .map_err(|source| Error::Read {
                 what: format!("the samples at {} instants shown on hover", want.len()),
                 source,
