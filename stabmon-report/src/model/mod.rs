@@ -408,7 +408,7 @@ pub(crate) fn build(
         ts,
         p.charts.first().copied(),
     );
-    let (moments, procs) = moments::moments(&moment_samples, &charts, &series.latency);
+    let (moments, procs) = moments::moments(&moment_samples, &charts, series);
     let gap_panels = gaps::panels(series, source, ts, &incidents)?;
     Ok(Model {
         frame,
