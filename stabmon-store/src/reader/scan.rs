@@ -555,18 +555,32 @@ mod tests {
     use arrow_array::Array;
     use stabmon_core::synth::Synth;
 
+    /// `count` synthetic samples at 1 s of 40 processes.
+    fn synth(count: u64) -> Synth {
+        let t0 = Timestamp::from_unix_secs(1_795_564_800);
+        Synth::new(t0, std::time::Duration::from_secs(1))
+            .count(count)
+            .processes(40)
+    }
+
+    /// A data directory holding `samples` in one segment.
+    fn one_segment(samples: &[Sample]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = StoreWriter::create(dir.path()).unwrap();
+        for s in samples {
+            w.write(s).unwrap();
+        }
+        w.finish().unwrap();
+        dir
+    }
+
     /// A read of some parts gives what trimming the whole samples gives, from segments (which decode only those
     /// parts) and from a live journal, for every part left out.
     #[test]
     fn reads_of_parts_equal_trimming_whole_samples() {
         use crate::{FlightRecorder, RecorderOptions};
         use stabmon_core::series::WindowSource;
-        let t0 = Timestamp::from_unix_secs(1_795_564_800);
-        let mut samples = Synth::new(t0, std::time::Duration::from_secs(1))
-            .count(300)
-            .processes(40)
-            .latency_target("gw", 2.0, 0.5)
-            .generate();
+        let mut samples = synth(300).latency_target("gw", 2.0, 0.5).generate();
         // Every part present somewhere: users, cgroups, exits with their processes, OOM kills.
         for (k, s) in samples.iter_mut().enumerate() {
             for p in &mut s.top.processes {
@@ -582,12 +596,7 @@ mod tests {
                 s.oom_kills.push(kill);
             }
         }
-        let (segments, journal) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let mut w = StoreWriter::create(segments.path()).unwrap();
-        for s in &samples {
-            w.write(s).unwrap();
-        }
-        w.finish().unwrap();
+        let (segments, journal) = (one_segment(&samples), tempfile::tempdir().unwrap());
         // Kept open, so its samples stay in the journal.
         let (mut rec, _) = FlightRecorder::open(journal.path(), RecorderOptions::new()).unwrap();
         for s in &samples {
@@ -647,17 +656,8 @@ mod tests {
     #[test]
     fn tables_not_wanted_are_not_read() {
         use stabmon_core::series::WindowSource;
-        let dir = tempfile::tempdir().unwrap();
-        let t0 = Timestamp::from_unix_secs(1_795_564_800);
-        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
-            .count(120)
-            .processes(40)
-            .generate();
-        let mut w = StoreWriter::create(dir.path()).unwrap();
-        for s in &samples {
-            w.write(s).unwrap();
-        }
-        w.finish().unwrap();
+        let samples = synth(120).generate();
+        let dir = one_segment(&samples);
         let reader = StoreReader::open(dir.path()).unwrap();
         let seg = reader.selected().next().unwrap().clone();
         std::fs::write(seg.file("processes"), b"not parquet").unwrap();
@@ -679,16 +679,7 @@ mod tests {
     #[test]
     fn columns_left_out_are_not_decoded() {
         use super::super::table::Columns;
-        let dir = tempfile::tempdir().unwrap();
-        let t0 = Timestamp::from_unix_secs(1_795_564_800);
-        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
-            .count(60)
-            .generate();
-        let mut w = StoreWriter::create(dir.path()).unwrap();
-        for s in &samples {
-            w.write(s).unwrap();
-        }
-        w.finish().unwrap();
+        let dir = one_segment(&synth(60).generate());
         let reader = StoreReader::open(dir.path()).unwrap();
         let seg = reader.selected().next().unwrap().clone();
         let file = seg.file("processes");
@@ -713,18 +704,8 @@ mod tests {
     /// With instants, a schema-5 table decodes only the rows at those times, in every table.
     #[test]
     fn instants_decode_only_their_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let t0 = Timestamp::from_unix_secs(1_795_564_800);
-        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
-            .count(600)
-            .processes(40)
-            .latency_target("gw", 2.0, 0.5)
-            .generate();
-        let mut w = StoreWriter::create(dir.path()).unwrap();
-        for s in &samples {
-            w.write(s).unwrap();
-        }
-        w.finish().unwrap();
+        let samples = synth(600).latency_target("gw", 2.0, 0.5).generate();
+        let dir = one_segment(&samples);
         let reader = StoreReader::open(dir.path()).unwrap();
         let seg = reader.selected().next().unwrap().clone();
         let only = [
