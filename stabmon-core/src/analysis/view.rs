@@ -32,7 +32,8 @@ pub(crate) trait View {
     fn probes(&self) -> Cow<'_, BTreeMap<String, ProbeList>>;
     /// Who was busiest at each sample.
     fn busiest(&self) -> Cow<'_, BusiestColumns>;
-    /// The whole samples with `from <= ts <= to` (empty after a read error, which is kept).
+    /// The samples with `from <= ts <= to`, holding at least what attribution reads ([`ATTRIBUTION`]; empty
+    /// after a read error, which is kept).
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]>;
     /// [`culprit_for`] over these samples.
     fn culprit(
@@ -118,7 +119,8 @@ impl View for [Sample] {
     }
 }
 
-/// A [`SystemSeries`] whose culprits come from whole samples read for each window; the first read error is kept.
+/// A [`SystemSeries`] whose culprits come from the samples read for each window, only the parts attribution reads;
+/// the first read error is kept.
 pub(crate) struct SeriesView<'a> {
     pub(crate) series: &'a SystemSeries,
     pub(crate) source: &'a dyn WindowSource,
