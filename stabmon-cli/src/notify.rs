@@ -20,7 +20,7 @@ use clap::Args;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use stabmon_core::analysis::IncidentKind;
-use stabmon_core::series::SystemSeries;
+use stabmon_core::series::{SampleParts, SystemSeries};
 use stabmon_core::{Sample, Timestamp};
 use stabmon_report::ReportBuilder;
 use stabmon_store::StoreReader;
@@ -523,7 +523,7 @@ impl<D: Deliver> Worker<D> {
             opts = reader.detect_options(&host);
             stored = reader
                 .windows(&host)
-                .samples_between_trimmed(from, Timestamp::from_unix_micros(now_us), &trim_recent)
+                .samples_between_parts(from, Timestamp::from_unix_micros(now_us), RECENT_PARTS)
                 .map_err(|e| e.to_string())?;
         }
         // The pushed ones go after the stored ones that precede them (unpacked and packed again: a minute's worth
@@ -886,15 +886,16 @@ const SAMPLES_WAITING: usize = 600;
 /// (they name and describe a culprit in a mail, which is rendered from the data directory), so that the worker's
 /// [`LOOK_BACK`] of samples stays small.
 fn trim_recent(s: &mut Sample) {
-    for p in &mut s.top.processes {
-        p.cmdline = None;
-        p.cgroup = None;
-        p.user = None;
-    }
-    if let Some(e) = &mut s.exits {
-        e.processes = Vec::new();
-    }
+    RECENT_PARTS.trim(s);
 }
+
+/// The parts of a sample [`trim_recent`] keeps.
+const RECENT_PARTS: SampleParts = SampleParts::ALL.without(
+    SampleParts::CMDLINE
+        .union(SampleParts::CGROUP)
+        .union(SampleParts::USER)
+        .union(SampleParts::EXITED_PROCESSES),
+);
 
 /// A copy of `s` trimmed by [`trim_recent`].
 fn trimmed(s: &Sample) -> Sample {

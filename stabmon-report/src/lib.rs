@@ -131,7 +131,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use stabmon_core::analysis;
-use stabmon_core::series::{SystemSeries, WindowSource};
+use stabmon_core::series::{SampleParts, SystemSeries, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
 pub use crate::error::Error;
@@ -694,21 +694,21 @@ impl<S: WindowSource + ?Sized> WindowSource for Dyn<'_, S> {
         self.0.samples_at(instants)
     }
 
-    fn samples_at_trimmed(
+    fn samples_at_parts(
         &self,
         instants: &[Timestamp],
-        trim: &(dyn Fn(&mut Sample) + Sync),
+        parts: SampleParts,
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
-        self.0.samples_at_trimmed(instants, trim)
+        self.0.samples_at_parts(instants, parts)
     }
 
-    fn samples_between_trimmed(
+    fn samples_between_parts(
         &self,
         from: Timestamp,
         to: Timestamp,
-        trim: &(dyn Fn(&mut Sample) + Sync),
+        parts: SampleParts,
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
-        self.0.samples_between_trimmed(from, to, trim)
+        self.0.samples_between_parts(from, to, parts)
     }
 }
 

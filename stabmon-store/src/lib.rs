@@ -45,7 +45,9 @@
 //!   ([`SystemSeries`](stabmon_core::series::SystemSeries), about 40 bytes a sample), read from the `samples`
 //!   and `latency` tables only, row groups outside the range skipped;
 //! - [`StoreReader::windows`]: whole samples for the windows and instants analysis asks for
-//!   ([`WindowSource`](stabmon_core::series::WindowSource)), each read touching only the row groups that hold them;
+//!   ([`WindowSource`](stabmon_core::series::WindowSource)), each read touching only the row groups that hold them,
+//!   and of those only the tables and columns of the parts asked for
+//!   ([`SampleParts`](stabmon_core::series::SampleParts));
 //! - [`StoreReader::stream`]: whole samples in time order, one segment in memory at a time ([`SampleStream`]).
 //!
 //! Each reads the journal of a recorder still running too, skips a damaged segment with one warning naming it

@@ -621,7 +621,7 @@ mod synthetic {
     /// the samples in memory finds; and it reads far fewer samples than the series has.
     #[test]
     fn columns_with_windows_find_the_same_incidents() {
-        use crate::series::{SystemSeries, WindowSource};
+        use crate::series::{SampleParts, SystemSeries, WindowSource};
         use std::cell::Cell;
 
         /// Counts the samples read, and those read without the command lines they have (a baseline's).
@@ -636,16 +636,16 @@ mod synthetic {
                 self.1.set(self.1.get() + got.len());
                 Ok(got)
             }
-            fn samples_between_trimmed(
+            fn samples_between_parts(
                 &self,
                 from: Timestamp,
                 to: Timestamp,
-                trim: &(dyn Fn(&mut Sample) + Sync),
+                parts: SampleParts,
             ) -> Result<Vec<Sample>, crate::Error> {
                 let named = |s: &Sample| s.top.processes.iter().any(|p| p.cmdline.is_some());
                 let mut got = self.samples_between(from, to)?;
                 let had = got.iter().filter(|s| named(s)).count();
-                got.iter_mut().for_each(trim);
+                got.iter_mut().for_each(|s| parts.trim(s));
                 let kept = got.iter().filter(|s| named(s)).count();
                 self.2.set(self.2.get() + had - kept);
                 Ok(got)

@@ -10,7 +10,7 @@ use super::culprit::has_culprit;
 use super::{Culprit, IncidentKind, culprit_for};
 use crate::latency::ProbePoint;
 use crate::sample::{Pressure, Sample};
-use crate::series::{BusiestColumns, ProbeList, SystemSeries, WindowSource};
+use crate::series::{BusiestColumns, ProbeList, SampleParts, SystemSeries, WindowSource};
 use crate::time::Timestamp;
 
 /// Row access to a host's samples, sorted by time.
@@ -32,7 +32,8 @@ pub(crate) trait View {
     fn probes(&self) -> Cow<'_, BTreeMap<String, ProbeList>>;
     /// Who was busiest at each sample.
     fn busiest(&self) -> Cow<'_, BusiestColumns>;
-    /// The whole samples with `from <= ts <= to` (empty after a read error, which is kept).
+    /// The samples with `from <= ts <= to`, holding at least what attribution reads ([`ATTRIBUTION`]; empty
+    /// after a read error, which is kept).
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]>;
     /// [`culprit_for`] over these samples.
     fn culprit(
@@ -118,7 +119,8 @@ impl View for [Sample] {
     }
 }
 
-/// A [`SystemSeries`] whose culprits come from whole samples read for each window; the first read error is kept.
+/// A [`SystemSeries`] whose culprits come from the samples read for each window, only the parts attribution reads;
+/// the first read error is kept.
 pub(crate) struct SeriesView<'a> {
     pub(crate) series: &'a SystemSeries,
     pub(crate) source: &'a dyn WindowSource,
@@ -169,10 +171,7 @@ impl View for SeriesView<'_> {
         Cow::Borrowed(&self.series.busiest)
     }
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {
-        match self
-            .source
-            .samples_between_trimmed(from, to, &trim_for_attribution)
-        {
+        match self.source.samples_between_parts(from, to, ATTRIBUTION) {
             Ok(samples) => Cow::Owned(samples),
             Err(e) => {
                 self.error.borrow_mut().get_or_insert(e);
@@ -210,20 +209,18 @@ impl View for SeriesView<'_> {
         let split = at_start.min(hi - 1);
         let read = || -> Result<Vec<Sample>, crate::Error> {
             if split > lo && ts[split - 1] < ts[split] {
-                let mut samples = self.source.samples_between_trimmed(
-                    ts[lo],
-                    ts[split - 1],
-                    &trim_for_baseline,
-                )?;
-                samples.extend(self.source.samples_between_trimmed(
+                let mut samples =
+                    self.source
+                        .samples_between_parts(ts[lo], ts[split - 1], BASELINE)?;
+                samples.extend(self.source.samples_between_parts(
                     ts[split],
                     ts[hi - 1],
-                    &trim_for_attribution,
+                    ATTRIBUTION,
                 )?);
                 Ok(samples)
             } else {
                 self.source
-                    .samples_between_trimmed(ts[lo], ts[hi - 1], &trim_for_attribution)
+                    .samples_between_parts(ts[lo], ts[hi - 1], ATTRIBUTION)
             }
         };
         match read() {
@@ -236,26 +233,18 @@ impl View for SeriesView<'_> {
     }
 }
 
-/// What attribution ([`culprit_for`] and the runaway check) reads of a sample is its top lists (with command lines
-/// and cgroups, which name the culprit), the exits' name totals and the OOM kills: the rest of a window's samples
-/// (users, each exited process, latency probes) is dropped as each is read, so a window of whole samples costs
-/// the memory of what attribution looks at.
-pub(crate) fn trim_for_attribution(s: &mut Sample) {
-    for p in &mut s.top.processes {
-        p.user = None;
-    }
-    if let Some(e) = &mut s.exits {
-        e.processes = Vec::new();
-    }
-    s.latency = Vec::new();
-}
+/// What attribution ([`culprit_for`] and the runaway check) reads of a sample: its figures, its top lists (with
+/// command lines and cgroups, which name the culprit), the exits' name totals and the OOM kills. The rest (each
+/// core, users, each exited process, latency probes) is not read, so a window costs the decoding and the memory
+/// of what attribution looks at.
+pub(crate) const ATTRIBUTION: SampleParts = SampleParts::ALL.without(
+    SampleParts::PER_CORE
+        .union(SampleParts::USER)
+        .union(SampleParts::EXITED_PROCESSES)
+        .union(SampleParts::LATENCY),
+);
 
-/// [`trim_for_attribution`] for the samples of a baseline, before the window: attribution compares their figures
-/// and names, and takes command lines and cgroups from the window's samples only.
-pub(crate) fn trim_for_baseline(s: &mut Sample) {
-    trim_for_attribution(s);
-    for p in &mut s.top.processes {
-        p.cmdline = None;
-        p.cgroup = None;
-    }
-}
+/// [`ATTRIBUTION`] for the samples of a baseline, before the window: attribution compares their figures and
+/// names, and takes command lines and cgroups from the window's samples only.
+pub(crate) const BASELINE: SampleParts =
+    ATTRIBUTION.without(SampleParts::CMDLINE.union(SampleParts::CGROUP));

@@ -34,10 +34,12 @@ use crate::sample::{LoadAvg, Memory, Pressure, Sample, TopProcesses};
 use crate::time::Timestamp;
 
 mod packed;
+mod parts;
 mod probes;
 mod runs;
 
 pub use packed::{Packable, Packed};
+pub use parts::SampleParts;
 pub use probes::ProbeList;
 pub use runs::Runs;
 
@@ -550,7 +552,10 @@ impl BusiestColumns {
 
 /// Whole samples, with their process lists, for a window: what analysis reads where it names a culprit.
 ///
-/// A store reader implements it by reading only that window; a slice of samples in memory implements it too.
+/// A store reader implements it by reading only that window; a slice of samples in memory implements it too. A
+/// caller that needs only some parts of each sample asks for them ([`SampleParts`],
+/// [`samples_between_parts`](Self::samples_between_parts)), which a store reader maps to the tables and columns it
+/// decodes.
 pub trait WindowSource {
     /// The samples with `from <= ts <= to`, sorted by time.
     fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, crate::Error>;
@@ -580,31 +585,32 @@ pub trait WindowSource {
         Ok(out)
     }
 
-    /// [`samples_between`](Self::samples_between), each sample passed through `trim` as it is read (see
-    /// [`samples_at_trimmed`](Self::samples_at_trimmed)).
-    fn samples_between_trimmed(
+    /// [`samples_between`](Self::samples_between), keeping of each sample only `parts`: a caller that reads a
+    /// few fields of many samples (a culprit's window, a page's hover data) then never holds, nor has a store
+    /// decode, the rest.
+    ///
+    /// By default the whole samples are read, then [trimmed](SampleParts::trim); a store reader decodes only the
+    /// tables and columns that hold `parts`. Either way the samples are the same.
+    fn samples_between_parts(
         &self,
         from: Timestamp,
         to: Timestamp,
-        trim: &(dyn Fn(&mut Sample) + Sync),
+        parts: SampleParts,
     ) -> Result<Vec<Sample>, crate::Error> {
         let mut samples = self.samples_between(from, to)?;
-        samples.iter_mut().for_each(trim);
+        samples.iter_mut().for_each(|s| parts.trim(s));
         Ok(samples)
     }
 
-    /// [`samples_at`](Self::samples_at), each sample passed through `trim` as it is read: a caller that keeps only
-    /// part of each sample (a page's hover data) then never holds every instant's whole sample at once.
-    ///
-    /// By default the samples are read with [`samples_at`](Self::samples_at), then trimmed; a store reader trims
-    /// each file's samples as it decodes them.
-    fn samples_at_trimmed(
+    /// [`samples_at`](Self::samples_at), keeping of each sample only `parts` (see
+    /// [`samples_between_parts`](Self::samples_between_parts)).
+    fn samples_at_parts(
         &self,
         instants: &[Timestamp],
-        trim: &(dyn Fn(&mut Sample) + Sync),
+        parts: SampleParts,
     ) -> Result<Vec<Sample>, crate::Error> {
         let mut samples = self.samples_at(instants)?;
-        samples.iter_mut().for_each(trim);
+        samples.iter_mut().for_each(|s| parts.trim(s));
         Ok(samples)
     }
 }

@@ -42,6 +42,13 @@ pub(super) fn panels(
     Ok(gap_panels)
 }
 
+/// What a gap panel reads of the minute before the gap: the system values and the processes, each named by its
+/// command line and unit.
+const GAP_PARTS: SampleParts = SampleParts::SYSTEM
+    .union(SampleParts::PROCESSES)
+    .union(SampleParts::CMDLINE)
+    .union(SampleParts::CGROUP);
+
 /// The gap panel of incident `incident` (a gap): the minute before it, read from `source`.
 fn gap_panel(
     series: &SystemSeries,
@@ -57,10 +64,12 @@ fn gap_panel(
     let begin = ts.partition_point(|t| t.as_unix_micros() < from);
     let win = if begin < end_idx {
         let (a, b) = (series.ts[begin], series.ts[end_idx - 1]);
-        source.samples_between(a, b).map_err(|source| Error::Read {
-            what: format!("the minute before the gap at {}", inc.start),
-            source,
-        })?
+        source
+            .samples_between_parts(a, b, GAP_PARTS)
+            .map_err(|source| Error::Read {
+                what: format!("the minute before the gap at {}", inc.start),
+                source,
+            })?
     } else {
         Vec::new()
     };

@@ -18,14 +18,6 @@ fn name_rss(s: &Sample, name: &str) -> Option<f64> {
         .map(|n| n.rss_bytes as f64 / GB)
 }
 
-/// Keeps of a sample only its time and name totals: all that the culprit lines read from an incident window's
-/// samples (up to [`LINE_WINDOW_SAMPLES`] of them at once).
-fn names_only(s: &mut Sample) {
-    let names = std::mem::take(&mut s.top.names);
-    *s = Sample::new(s.ts, String::new());
-    s.top.names = names;
-}
-
 /// Samples of one incident window read at full resolution for the culprit lines; a longer window is read at this
 /// many evenly spaced samples.
 const LINE_WINDOW_SAMPLES: usize = 3600;
@@ -110,11 +102,11 @@ pub(super) fn culprit_lines(
         for (lo, hi) in merged {
             let (from, to) = (series.ts[lo], series.ts[hi]);
             let read = if hi - lo < LINE_WINDOW_SAMPLES {
-                source.samples_between_trimmed(from, to, &names_only)
+                source.samples_between_parts(from, to, SampleParts::NAMES)
             } else {
                 let step = (hi - lo).div_ceil(LINE_WINDOW_SAMPLES);
                 let at: Vec<_> = (lo..=hi).step_by(step).map(|i| series.ts[i]).collect();
-                source.samples_at_trimmed(&at, &names_only)
+                source.samples_at_parts(&at, SampleParts::NAMES)
             };
             let samples = read.map_err(|source| Error::Read {
                 what: format!("the samples from {from} to {to} for the culprit lines"),

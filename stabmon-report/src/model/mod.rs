@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use stabmon_core::latency::{jitter_ms, loss, median_rtt_ms};
-use stabmon_core::series::{ProbeList, SystemSeries, WindowSource};
+use stabmon_core::series::{ProbeList, SampleParts, SystemSeries, WindowSource};
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
 use crate::escape::truncate_chars;
@@ -408,7 +408,7 @@ pub(crate) fn build(
         ts,
         p.charts.first().copied(),
     );
-    let (moments, procs) = moments::moments(&moment_samples, &charts, &series.latency);
+    let (moments, procs) = moments::moments(&moment_samples, &charts, series);
     let gap_panels = gaps::panels(series, source, ts, &incidents)?;
     Ok(Model {
         frame,

@@ -34,26 +34,19 @@ fn ranked(s: &Sample, by_rss: bool) -> Vec<&ProcessEntry> {
     v
 }
 
-/// Keeps of a hover moment's sample only what the page reads from it (its system values, time zone, name totals
-/// and the processes it lists), as the sample is read: a month's page reads thousands of moments.
-pub(super) fn trim_moment(s: &mut Sample) {
-    let shown: Vec<(u32, Timestamp)> = ranked(s, false)
-        .into_iter()
-        .take(MOMENT_TOP_CPU)
-        .chain(ranked(s, true).into_iter().take(MOMENT_TOP_RSS))
-        .map(|p| (p.pid, p.start_time))
-        .collect();
-    s.top
-        .processes
-        .retain(|p| shown.contains(&(p.pid, p.start_time)));
-    s.top.processes.shrink_to_fit();
-    s.per_core = Vec::new();
-    s.latency = Vec::new();
-    s.exits = None;
-    s.oom_kills = Vec::new();
-}
+/// What the page reads of a hover moment's sample besides the system values, which the series holds: its name
+/// totals and the processes it lists, each named by its command line and unit. Only these are read: a month's
+/// page reads thousands of moments.
+const MOMENT_PARTS: SampleParts = SampleParts::PROCESSES
+    .union(SampleParts::CMDLINE)
+    .union(SampleParts::CGROUP)
+    .union(SampleParts::NAMES)
+    .ranked_processes(MOMENT_TOP_CPU as u16, MOMENT_TOP_RSS as u16);
 
-pub(super) fn moment(
+/// The hover moment of `s`, sample `i` of `series` (whose system values it shows).
+fn moment(
+    series: &SystemSeries,
+    i: usize,
     s: &Sample,
     procs: &mut Vec<ProcRef>,
     index: &mut HashMap<ProcRef, usize>,
@@ -70,27 +63,28 @@ pub(super) fn moment(
         .collect();
     Moment {
         ts_us: s.ts.as_unix_micros(),
-        busy_pct: f64::from(s.cpu.busy_pct),
-        used_gb: s.memory.used_bytes as f64 / GB,
-        avail_gb: s.memory.available_bytes as f64 / GB,
-        swap_gb: s.memory.swap_used_bytes as f64 / GB,
-        load1: s.load.map(|l| f64::from(l.one)),
+        busy_pct: f64::from(series.cpu_busy_pct[i]),
+        used_gb: series.mem_used_bytes.get(i) as f64 / GB,
+        avail_gb: series.mem_available_bytes.get(i) as f64 / GB,
+        swap_gb: series.swap_used_bytes.get(i) as f64 / GB,
+        load1: series.load(i).map(|l| f64::from(l.one)),
         top_cpu,
         top_rss,
         latency: Vec::new(),
     }
 }
 
-/// The samples read for hover: the moments' and the first one (whose zone name the page shows).
+/// The samples read for hover, and the time zone's name the page shows.
 pub(super) struct Fetched {
+    /// The hover moments' samples ([`MOMENT_PARTS`]), in time order.
     samples: Vec<Sample>,
-    /// The hover moments' times, sorted.
-    moment_ts: Vec<Timestamp>,
+    zone: Option<String>,
 }
 
 impl Fetched {
     /// The hover moments: the busiest sample of each pixel column, and every sample near an incident's peak
-    /// (`dense`); read in one go with the first sample.
+    /// (`dense`), read in one go; and the time zone's name, of the first sample (else of the first moment that
+    /// has one).
     pub(super) fn read(
         series: &SystemSeries,
         source: &dyn WindowSource,
@@ -116,33 +110,32 @@ impl Fetched {
             v
         };
         let moment_ts: Vec<Timestamp> = moment_idx.iter().map(|&i| series.ts[i]).collect();
-        let mut want = moment_ts.clone();
-        want.extend(series.ts.first().copied());
-        want.sort_unstable();
-        want.dedup();
-        let fetched = source
-            .samples_at_trimmed(&want, &trim_moment)
-            .map_err(|source| Error::Read {
-                what: format!("the samples at {} instants shown on hover", want.len()),
-                source,
-            })?;
-        Ok(Fetched {
-            samples: fetched,
-            moment_ts,
-        })
+        let read = |at: &[Timestamp], parts: SampleParts| {
+            source
+                .samples_at_parts(at, parts)
+                .map_err(|source| Error::Read {
+                    what: format!("the samples at {} instants shown on hover", at.len()),
+                    source,
+                })
+        };
+        let samples = read(&moment_ts, MOMENT_PARTS)?;
+        let zone_of = |v: Vec<Sample>| v.into_iter().find_map(|s| s.timezone);
+        let first = series.ts.first().map_or(&[][..], std::slice::from_ref);
+        let mut zone = zone_of(read(first, SampleParts::SYSTEM)?);
+        if zone.is_none() {
+            zone = zone_of(read(&moment_ts, SampleParts::SYSTEM)?);
+        }
+        Ok(Fetched { samples, zone })
     }
 
     /// The time zone's name, where a sample read has one.
     pub(super) fn zone(&self) -> Option<String> {
-        self.samples.iter().find_map(|s| s.timezone.clone())
+        self.zone.clone()
     }
 
     /// The hover moments' samples, in time order.
     pub(super) fn moments(&self) -> Vec<&Sample> {
-        self.samples
-            .iter()
-            .filter(|s| self.moment_ts.binary_search(&s.ts).is_ok())
-            .collect()
+        self.samples.iter().collect()
     }
 }
 
@@ -151,7 +144,7 @@ impl Fetched {
 pub(super) fn moments(
     moment_samples: &[&Sample],
     charts: &[ChartModel],
-    series_latency: &BTreeMap<String, ProbeList>,
+    series: &SystemSeries,
 ) -> (Vec<Moment>, Vec<ProcRef>) {
     let mut procs = Vec::new();
     let mut index = HashMap::new();
@@ -163,9 +156,9 @@ pub(super) fn moments(
     let moments = moment_samples
         .iter()
         .map(|s| {
-            let mut m = moment(s, &mut procs, &mut index);
+            let mut m = moment(series, series.index_at(s.ts), s, &mut procs, &mut index);
             for name in &lane_names {
-                let latest = series_latency.get(&**name).and_then(|ps| {
+                let latest = series.latency.get(&**name).and_then(|ps| {
                     let k = ps.partition_point(|p| p.ts <= s.ts);
                     k.checked_sub(1).map(|k| {
                         let p = ps.get(k);

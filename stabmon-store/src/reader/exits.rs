@@ -13,7 +13,7 @@ use super::cols::{Cols, opt};
 use super::range::Range;
 use super::ranges::Objects;
 use super::segment::sample_at;
-use super::table::read_table;
+use super::table::{Columns, read_table};
 
 /// The exits table's rows, appended in file order to the exits of the sample they belong to (whose count the
 /// `samples` table gave).
@@ -24,7 +24,7 @@ pub(super) fn read_exits(
     only: Option<&[i64]>,
     samples: &mut [Sample],
 ) -> Result<(), Error> {
-    for batch in read_table(path, objects, EXITS, range, only)?.1 {
+    for batch in read_table(path, objects, EXITS, range, only, Columns::All)?.1 {
         let c = Cols {
             batch: &batch,
             path,

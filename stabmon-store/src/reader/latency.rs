@@ -13,7 +13,7 @@ use super::cols::{Cols, opt};
 use super::range::Range;
 use super::ranges::Objects;
 use super::segment::sample_at;
-use super::table::read_table;
+use super::table::{Columns, read_table};
 
 /// The latency table's rows, appended in file order to the probes of the sample they belong to.
 pub(super) fn read_latency(
@@ -23,7 +23,7 @@ pub(super) fn read_latency(
     only: Option<&[i64]>,
     samples: &mut [Sample],
 ) -> Result<(), Error> {
-    for batch in read_table(path, objects, LATENCY, range, only)?.1 {
+    for batch in read_table(path, objects, LATENCY, range, only, Columns::All)?.1 {
         let c = Cols {
             batch: &batch,
             path,

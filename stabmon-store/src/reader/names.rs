@@ -15,7 +15,7 @@ use super::processes::rank_columns;
 use super::range::Range;
 use super::ranges::Objects;
 use super::segment::sample_at;
-use super::table::read_table;
+use super::table::{Columns, read_table};
 
 /// (Schemas 2-4.) The single process row of a sample that a name total with `process_count == 1` sums, if the
 /// sample has it: where the name's values are null, they are that row's.
@@ -42,7 +42,7 @@ pub(super) fn read_names(
 ) -> Result<(), Error> {
     // Each name's last (CPU %, resident bytes), for values stored as "same as before".
     let mut last: HashMap<String, (f32, u64)> = HashMap::new();
-    let (version, batches) = read_table(path, objects, "names", range, only)?;
+    let (version, batches) = read_table(path, objects, "names", range, only, Columns::All)?;
     for batch in batches {
         let c = Cols {
             batch: &batch,

@@ -13,7 +13,7 @@ use super::cols::{Cols, opt};
 use super::range::Range;
 use super::ranges::Objects;
 use super::segment::sample_at;
-use super::table::read_table;
+use super::table::{Columns, read_table};
 
 /// The OOM-kill table's rows, appended in file order to the kills of the sample they belong to.
 pub(super) fn read_oom_kills(
@@ -23,7 +23,7 @@ pub(super) fn read_oom_kills(
     only: Option<&[i64]>,
     samples: &mut [Sample],
 ) -> Result<(), Error> {
-    for batch in read_table(path, objects, OOM_KILLS, range, only)?.1 {
+    for batch in read_table(path, objects, OOM_KILLS, range, only, Columns::All)?.1 {
         let c = Cols {
             batch: &batch,
             path,

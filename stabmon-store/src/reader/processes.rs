@@ -4,6 +4,7 @@ use std::path::Path;
 
 use arrow_array::PrimitiveArray;
 use arrow_array::types::{TimestampMicrosecondType, UInt16Type, UInt32Type};
+use stabmon_core::series::SampleParts;
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, invalid};
@@ -14,7 +15,7 @@ use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::range::Range;
 use super::ranges::Objects;
 use super::segment::sample_at;
-use super::table::read_table;
+use super::table::{Columns, read_table};
 
 /// The `cpu_rank` and `rss_rank` columns of schema 5 (`None` for older files, which derive ranks or keep them in
 /// exactness slots).
@@ -33,15 +34,39 @@ pub(super) fn rank_columns<'a>(c: &Cols<'a>, version: u32) -> Result<Option<Rank
     )))
 }
 
+/// The string columns a read may leave out, with the part that keeps each.
+const DETAILS: [(SampleParts, &str); 3] = [
+    (SampleParts::CMDLINE, "cmdline"),
+    (SampleParts::USER, "user"),
+    (SampleParts::CGROUP, "cgroup"),
+];
+
+/// The process rows of the samples read, each appended to its sample's list; of schema 5 and later without the
+/// command lines, users or cgroups that `parts` leaves out (not decoded).
 pub(super) fn read_processes(
     path: &Path,
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
+    parts: SampleParts,
     samples: &[Sample],
     lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
 ) -> Result<(), Error> {
-    let (version, batches) = read_table(path, objects, "processes", range, only)?;
+    let left_out: Vec<&str> = DETAILS
+        .iter()
+        .filter(|(part, _)| !parts.contains(*part))
+        .map(|(_, column)| *column)
+        .collect();
+    let (version, batches) = read_table(
+        path,
+        objects,
+        "processes",
+        range,
+        only,
+        Columns::Without(&left_out),
+    )?;
+    // Older files are read whole.
+    let read = |part: SampleParts| version < 5 || parts.contains(part);
     for batch in batches {
         let c = Cols {
             batch: &batch,
@@ -52,8 +77,14 @@ pub(super) fn read_processes(
         let start = c.req::<TimestampMicrosecondType>("start_time")?;
         let ppid = c.prim::<UInt32Type>("parent_pid")?;
         let name = c.str("name")?;
-        let cmdline = c.str("cmdline")?;
-        let user = c.str("user")?;
+        let cmdline = match read(SampleParts::CMDLINE) {
+            true => Some(c.str("cmdline")?),
+            false => None,
+        };
+        let user = match read(SampleParts::USER) {
+            true => Some(c.str("user")?),
+            false => None,
+        };
         let cpu = c.pct_values("cpu_pct")?;
         let child = c.pct_values("children_cpu_pct")?;
         let rss = c.byte_count("rss", true)?;
@@ -72,7 +103,7 @@ pub(super) fn read_processes(
         )?;
         let ranks = rank_columns(&c, version)?;
         // Schema 7 on: the cgroup (the unit is derived from it again).
-        let cgroup = if version >= 7 {
+        let cgroup = if version >= 7 && read(SampleParts::CGROUP) {
             Some(c.str("cgroup")?)
         } else {
             None
@@ -87,8 +118,8 @@ pub(super) fn read_processes(
                 name.get(i).ok_or_else(|| invalid(path, "a null name"))?,
             );
             p.parent_pid = opt(ppid, i);
-            p.cmdline = cmdline.get(i).map(str::to_owned);
-            p.user = user.get(i).map(str::to_owned);
+            p.cmdline = cmdline.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
+            p.user = user.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
             p.cgroup = cgroup.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
             let x = exact.row(i, path)?;
             p.cpu_pct = decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?

@@ -6,6 +6,7 @@ use arrow_array::types::{
     Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, BooleanArray, ListArray, PrimitiveArray};
+use stabmon_core::series::SampleParts;
 use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, Sample, Timestamp};
 
 use crate::error::{Error, invalid};
@@ -15,7 +16,7 @@ use super::cols::{ByteCount, Cols, PctValues, StrCol, decimal_pct, duration, opt
 use super::exact::SampleExactCols;
 use super::range::Range;
 use super::ranges::Objects;
-use super::table::read_table;
+use super::table::{Columns, read_table};
 
 /// How the ranks of a sample's four lists (process CPU and memory, name CPU and memory) are stored.
 pub(super) type ListLens = [ListLen; 4];
@@ -58,6 +59,9 @@ const CORE_COLUMNS: [&str; 5] = [
     "core_steal_pct",
 ];
 
+/// The columns of the exits counted and the kernel's drops (schema 7 on).
+const EXIT_COLUMNS: [&str; 2] = ["exit_count", "exit_dropped"];
+
 /// The byte-count columns, in the order of `kib_rem`'s positions (see the crate docs), and whether each is
 /// required.
 const BYTE_COLUMNS: [(&str, bool); 7] = [
@@ -80,7 +84,8 @@ struct SampleCols<'a> {
     interval: &'a PrimitiveArray<Int64Type>,
     lateness: &'a PrimitiveArray<Int64Type>,
     pcts: Vec<PctValues<'a>>,
-    cores: [(&'a ListArray, PctValues<'a>); 5],
+    /// `None` where the cores are not read.
+    cores: Option<[(&'a ListArray, PctValues<'a>); 5]>,
     bytes: Vec<ByteCount<'a>>,
     exact: SampleExactCols<'a>,
     process_count: &'a PrimitiveArray<UInt32Type>,
@@ -91,25 +96,51 @@ struct SampleCols<'a> {
     /// Versions 1-2 store the lists' lengths; version 3 derives them (see `ranks::rule_lens`).
     lens: Option<[&'a PrimitiveArray<UInt16Type>; 4]>,
     /// Version 7 on: exits counted and kernel drops.
-    exits: Option<(
-        &'a PrimitiveArray<UInt32Type>,
-        &'a PrimitiveArray<UInt32Type>,
-    )>,
+    exits: ExitCols<'a>,
+}
+
+/// The exits counted and the kernel's drops (schema 7 on; `None` before, or where not read).
+type ExitCols<'a> = Option<(
+    &'a PrimitiveArray<UInt32Type>,
+    &'a PrimitiveArray<UInt32Type>,
+)>;
+
+/// The exit columns of a batch, where it has them.
+fn exit_cols<'a>(c: &Cols<'a>) -> Result<ExitCols<'a>, Error> {
+    Ok(match c.opt_prim::<UInt32Type>(EXIT_COLUMNS[0])? {
+        Some(count) => Some((count, c.prim::<UInt32Type>(EXIT_COLUMNS[1])?)),
+        None => None,
+    })
+}
+
+/// Row `i`'s exits (without their names and processes), where counted.
+fn exits_at(cols: ExitCols<'_>, i: usize) -> Option<stabmon_core::Exits> {
+    let (count, dropped) = cols?;
+    let n = opt(count, i)?;
+    let mut e = stabmon_core::Exits::default();
+    e.count = n;
+    e.dropped = opt(dropped, i).unwrap_or(0);
+    Some(e)
 }
 
 impl<'a> SampleCols<'a> {
-    fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
+    /// `with_cores`: the per-core lists are read (always before schema 5, whose machine values may derive from
+    /// them).
+    fn new(c: &Cols<'a>, version: u32, with_cores: bool) -> Result<Self, Error> {
         let mut pcts = Vec::with_capacity(PCT_COLUMNS.len());
         for name in PCT_COLUMNS {
             pcts.push(c.pct_values(name)?);
         }
-        let cores = [
-            c.pct_list(CORE_COLUMNS[0])?,
-            c.pct_list(CORE_COLUMNS[1])?,
-            c.pct_list(CORE_COLUMNS[2])?,
-            c.pct_list(CORE_COLUMNS[3])?,
-            c.pct_list(CORE_COLUMNS[4])?,
-        ];
+        let cores = match with_cores || version < 5 {
+            true => Some([
+                c.pct_list(CORE_COLUMNS[0])?,
+                c.pct_list(CORE_COLUMNS[1])?,
+                c.pct_list(CORE_COLUMNS[2])?,
+                c.pct_list(CORE_COLUMNS[3])?,
+                c.pct_list(CORE_COLUMNS[4])?,
+            ]),
+            false => None,
+        };
         let exact = SampleExactCols::new(c, version)?;
         let mut bytes = Vec::with_capacity(BYTE_COLUMNS.len());
         for (name, required) in BYTE_COLUMNS {
@@ -144,35 +175,65 @@ impl<'a> SampleCols<'a> {
             oom: c.prim::<UInt64Type>("oom_kill_count")?,
             top_n: c.req::<UInt16Type>("top_n")?,
             lens,
-            exits: match c.opt_prim::<UInt32Type>("exit_count")? {
-                Some(count) => Some((count, c.prim::<UInt32Type>("exit_dropped")?)),
-                None => None,
-            },
+            exits: exit_cols(c)?,
         })
     }
 }
 
 /// Reads the `samples` table's rows in the row groups that `range` (and `only`) select into `out`, and how each
-/// row's list ranks are stored into `lens_out`. Every row of those row groups is read, in range or not: the other
-/// tables' rows may derive values from them (see `read_segment`).
+/// row's list ranks are stored into `lens_out`; gives the file's schema version. Every row of those row groups is
+/// read, in range or not: the other tables' rows may derive values from them (see `read_segment`). Of schema 5
+/// and later only the columns of `parts` are decoded (the time always); the parts not read are as
+/// [`Sample::new`] leaves them.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_samples(
     path: &Path,
     objects: Objects<'_>,
     host: &str,
     range: Range,
     only: Option<&[i64]>,
+    parts: SampleParts,
     out: &mut Vec<Sample>,
     lens_out: &mut Vec<ListLens>,
-) -> Result<(), Error> {
+) -> Result<u32, Error> {
+    let (system, cores, exits) = (
+        parts.contains(SampleParts::SYSTEM),
+        parts.contains(SampleParts::PER_CORE),
+        parts.contains(SampleParts::EXITS),
+    );
+    let mut left_out: Vec<&str> = Vec::new();
+    if !cores {
+        left_out.extend(CORE_COLUMNS);
+    }
+    if !exits {
+        left_out.extend(EXIT_COLUMNS);
+    }
+    let times_only = !system && !cores;
+    let columns = match times_only {
+        true if exits => Columns::Only(&["ts", "exit_count", "exit_dropped"]),
+        true => Columns::Only(&["ts"]),
+        false => Columns::Without(&left_out),
+    };
     // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
     let mut prev_reading = None;
-    let (version, batches) = read_table(path, objects, "samples", range, only)?;
+    let (version, batches) = read_table(path, objects, "samples", range, only, columns)?;
     for batch in batches {
         let c = Cols {
             batch: &batch,
             path,
         };
-        let cols = SampleCols::new(&c, version)?;
+        if times_only && version >= 5 {
+            let ts = c.req::<TimestampMicrosecondType>("ts")?;
+            let exits = if exits { exit_cols(&c)? } else { None };
+            for i in 0..batch.num_rows() {
+                let mut s = Sample::new(Timestamp::from_unix_micros(ts.value(i)), host);
+                s.exits = exits_at(exits, i);
+                out.push(s);
+                lens_out.push([ListLen::Stored(None); 4]);
+            }
+            continue;
+        }
+        let cols = SampleCols::new(&c, version, cores)?;
         for i in 0..batch.num_rows() {
             let (s, stored_lens) = sample_row(&cols, i, version, &mut prev_reading, host, path)?;
             out.push(s);
@@ -184,7 +245,7 @@ pub(super) fn read_samples(
             });
         }
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Row `i` as a sample (without its lists and probes), and the list lengths its exactness values store.
@@ -213,14 +274,20 @@ fn sample_row(
     *prev_reading = Some(this);
     s.interval = duration(interval_us, path, "interval")?;
     s.lateness = duration(cols.lateness.value(i), path, "lateness")?;
-    let ranges = core_ranges(&cols.cores, i, path)?;
-    let n_cores = ranges[0].1 - ranges[0].0;
+    let ranges = match &cols.cores {
+        Some(cores) => Some(core_ranges(cores, i, path)?),
+        None => None,
+    };
+    let n_cores = ranges.map_or(0, |r| r[0].1 - r[0].0);
     let x = cols.exact.row(i, cols.pcts.len() + 5 * n_cores, path)?;
     let mut v = Vec::with_capacity(cols.pcts.len());
     for (k, (a, name)) in cols.pcts.iter().zip(PCT_COLUMNS).enumerate() {
         v.push(decimal_pct(*a, i, x.adj[k], path, name)?);
     }
-    let per_core = per_core(&cols.cores, &ranges, &x.adj[cols.pcts.len()..], path)?;
+    let per_core = match (&cols.cores, &ranges) {
+        (Some(cores), Some(ranges)) => per_core(cores, ranges, &x.adj[cols.pcts.len()..], path)?,
+        _ => Vec::new(),
+    };
     s.cpu = machine_cpu(&v, &per_core, version == 4, x.machine_absent, path)?;
     s.per_core = per_core;
     s.load = match (v[5], v[6], v[7]) {
@@ -253,14 +320,7 @@ fn sample_row(
     s.top.rss_nth_bytes = bytes[5];
     s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
     s.top.name_rss_nth_bytes = bytes[6];
-    if let Some((count, dropped)) = cols.exits
-        && let Some(n) = opt(count, i)
-    {
-        let mut e = stabmon_core::Exits::default();
-        e.count = n;
-        e.dropped = opt(dropped, i).unwrap_or(0);
-        s.exits = Some(e);
-    }
+    s.exits = exits_at(cols.exits, i);
     Ok((s, x.stored_lens))
 }
 

@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use stabmon_core::series::WindowSource;
+use stabmon_core::series::{SampleParts, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::parallel_map;
 use super::journals::JournalQueue;
 use super::ranges::{Input, Objects};
-use super::{Range, StoreReader, read_segment, read_segment_at};
+use super::{Range, StoreReader, read_segment_at};
 use crate::error::{Error, contain, pq};
 use crate::layout::{SegmentLoc, TABLES, utc_date};
 
@@ -130,6 +130,7 @@ impl StoreReader {
         Ok(SampleStream {
             reader: self,
             range,
+            parts: SampleParts::ALL,
             hosts,
             failed: false,
         })
@@ -297,7 +298,12 @@ struct HostStream {
 
 impl HostStream {
     /// The host's next sample time, reading its next segment when the current one is used up.
-    fn peek(&mut self, reader: &StoreReader, range: Range) -> Result<Option<Timestamp>, Error> {
+    fn peek(
+        &mut self,
+        reader: &StoreReader,
+        range: Range,
+        parts: SampleParts,
+    ) -> Result<Option<Timestamp>, Error> {
         loop {
             let seg = self.current.front().map(|s| s.ts);
             let jour = self.journal.front_ts();
@@ -308,7 +314,7 @@ impl HostStream {
                 });
             }
             if let Some((loc, chunk)) = self.chunks.pop_front() {
-                match read_segment(&loc, reader.objects(), chunk) {
+                match read_segment_at(&loc, reader.objects(), chunk, None, parts) {
                     Ok(v) => self.current = v.into(),
                     Err(e @ Error::NewerSchema { .. }) => return Err(e),
                     // A damaged row group: one warning for the file, its other row groups still read.
@@ -354,6 +360,8 @@ impl HostStream {
 pub struct SampleStream<'a> {
     reader: &'a StoreReader,
     range: Range,
+    /// What is decoded of each sample of a segment (the samples may hold more).
+    parts: SampleParts,
     hosts: Vec<HostStream>,
     failed: bool,
 }
@@ -379,7 +387,7 @@ impl Iterator for SampleStream<'_> {
         loop {
             let mut best: Option<(usize, Timestamp)> = None;
             for (k, h) in self.hosts.iter_mut().enumerate() {
-                match h.peek(self.reader, self.range) {
+                match h.peek(self.reader, self.range, self.parts) {
                     Ok(Some(t)) if best.is_none_or(|(_, b)| t < b) => best = Some((k, t)),
                     Ok(_) => {}
                     Err(e) => {
@@ -409,16 +417,17 @@ impl HostWindows<'_> {
         &self,
         from: Timestamp,
         to: Timestamp,
-        trim: &(dyn Fn(&mut Sample) + Sync),
+        parts: SampleParts,
     ) -> Result<Vec<Sample>, Error> {
         let to_excl = to.saturating_add(std::time::Duration::from_micros(1));
-        let mut out = Vec::new();
-        for s in self
+        let mut stream = self
             .reader
-            .stream_host(&self.host, Some(from), Some(to_excl))?
-        {
+            .stream_host(&self.host, Some(from), Some(to_excl))?;
+        stream.parts = parts;
+        let mut out = Vec::new();
+        for s in stream {
             let mut s = s?;
-            trim(&mut s);
+            parts.trim(&mut s);
             out.push(s);
         }
         Ok(out)
@@ -444,16 +453,17 @@ impl WindowSource for HostWindows<'_> {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
-        self.samples_between_trimmed(from, to, &|_| {})
+        self.samples_between_parts(from, to, SampleParts::ALL)
     }
 
-    fn samples_between_trimmed(
+    /// Of schema 5 and later, only the tables and columns that hold `parts` are decoded.
+    fn samples_between_parts(
         &self,
         from: Timestamp,
         to: Timestamp,
-        trim: &(dyn Fn(&mut Sample) + Sync),
+        parts: SampleParts,
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
-        self.read(from, to, trim)
+        self.read(from, to, parts)
             .map_err(|e| stabmon_core::Error::Window {
                 from,
                 to,
@@ -462,13 +472,14 @@ impl WindowSource for HostWindows<'_> {
     }
 
     fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
-        self.samples_at_trimmed(instants, &|_| {})
+        self.samples_at_parts(instants, SampleParts::ALL)
     }
 
-    fn samples_at_trimmed(
+    /// Of schema 5 and later, only the tables and columns that hold `parts` are decoded.
+    fn samples_at_parts(
         &self,
         instants: &[Timestamp],
-        trim: &(dyn Fn(&mut Sample) + Sync),
+        parts: SampleParts,
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
         let (Some(&first), Some(&last)) = (instants.first(), instants.last()) else {
             return Ok(Vec::new());
@@ -506,8 +517,9 @@ impl WindowSource for HostWindows<'_> {
                 self.reader.objects(),
                 *chunk,
                 Some(&micros[at.clone()]),
+                parts,
             )?;
-            got.iter_mut().for_each(trim);
+            got.iter_mut().for_each(|s| parts.trim(s));
             Ok::<_, Error>(got)
         });
         for ((seg, _, _), got) in chunks.iter().zip(read) {
@@ -525,7 +537,7 @@ impl WindowSource for HostWindows<'_> {
         // Only the samples at the instants are unpacked.
         journal.retain_ts(|t| micros.binary_search(&t).is_ok());
         out.extend(journal.map(|mut s| {
-            trim(&mut s);
+            parts.trim(&mut s);
             s
         }));
         out.sort_by_key(|s| s.ts);
@@ -543,73 +555,157 @@ mod tests {
     use arrow_array::Array;
     use stabmon_core::synth::Synth;
 
-    /// A trimmed read gives what trimming the whole samples gives, from segments and from a live journal.
-    #[test]
-    fn trimmed_reads_equal_trimming_whole_samples() {
-        use crate::{FlightRecorder, RecorderOptions};
-        use stabmon_core::series::WindowSource;
+    /// `count` synthetic samples at 1 s of 40 processes.
+    fn synth(count: u64) -> Synth {
         let t0 = Timestamp::from_unix_secs(1_795_564_800);
-        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
-            .count(300)
+        Synth::new(t0, std::time::Duration::from_secs(1))
+            .count(count)
             .processes(40)
-            .latency_target("gw", 2.0, 0.5)
-            .generate();
-        let (segments, journal) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let mut w = StoreWriter::create(segments.path()).unwrap();
-        for s in &samples {
+    }
+
+    /// A data directory holding `samples` in one segment.
+    fn one_segment(samples: &[Sample]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = StoreWriter::create(dir.path()).unwrap();
+        for s in samples {
             w.write(s).unwrap();
         }
         w.finish().unwrap();
+        dir
+    }
+
+    /// A read of some parts gives what trimming the whole samples gives, from segments (which decode only those
+    /// parts) and from a live journal, for every part left out.
+    #[test]
+    fn reads_of_parts_equal_trimming_whole_samples() {
+        use crate::{FlightRecorder, RecorderOptions};
+        use stabmon_core::series::WindowSource;
+        let mut samples = synth(300).latency_target("gw", 2.0, 0.5).generate();
+        // Every part present somewhere: users, cgroups, exits with their processes, OOM kills.
+        for (k, s) in samples.iter_mut().enumerate() {
+            for p in &mut s.top.processes {
+                p.user = Some(format!("u{}", p.pid % 3));
+                p.cgroup = Some(format!("/system.slice/w{}.service", p.pid % 5));
+            }
+            if k % 3 == 0 {
+                s.exits = Some(crate::codec::tests::storm_exits(k as u32));
+            }
+            if k % 50 == 7 {
+                let mut kill = stabmon_core::OomKill::new(s.ts, 900 + k as u32, "hog");
+                kill.anon_rss_bytes = Some(1 << 20);
+                s.oom_kills.push(kill);
+            }
+        }
+        let (segments, journal) = (one_segment(&samples), tempfile::tempdir().unwrap());
         // Kept open, so its samples stay in the journal.
         let (mut rec, _) = FlightRecorder::open(journal.path(), RecorderOptions::new()).unwrap();
         for s in &samples {
             assert!(rec.record(s).is_empty());
         }
-        let trim = |s: &mut Sample| {
-            s.top.processes.truncate(1);
-            s.per_core.clear();
-        };
-        let trimmed = |mut v: Vec<Sample>| {
-            v.iter_mut().for_each(trim);
-            v
-        };
         let at: Vec<Timestamp> = [3, 150, 199, 200, 250, 299]
             .iter()
             .map(|&i| samples[i].ts)
             .collect();
         let (from, to) = (samples[190].ts, samples[210].ts);
+        let every = [
+            SampleParts::SYSTEM,
+            SampleParts::PER_CORE,
+            SampleParts::PROCESSES,
+            SampleParts::CMDLINE,
+            SampleParts::USER,
+            SampleParts::CGROUP,
+            SampleParts::NAMES,
+            SampleParts::EXITS,
+            SampleParts::EXITED_PROCESSES,
+            SampleParts::LATENCY,
+            SampleParts::OOM_KILLS,
+        ];
+        let mut cases: Vec<SampleParts> =
+            every.iter().map(|p| SampleParts::ALL.without(*p)).collect();
+        cases.extend(every);
+        cases.push(SampleParts::NONE);
+        cases.push(
+            (SampleParts::SYSTEM | SampleParts::PROCESSES | SampleParts::CMDLINE)
+                .ranked_processes(3, 2),
+        );
+        let trimmed = |parts: SampleParts, mut v: Vec<Sample>| {
+            v.iter_mut().for_each(|s| parts.trim(s));
+            v
+        };
         for dir in [segments.path(), journal.path()] {
             let reader = StoreReader::open(dir).unwrap();
             let source = reader.windows(&samples[0].host);
-            let got = source.samples_at_trimmed(&at, &trim).unwrap();
-            assert_eq!(got.len(), at.len(), "{}", dir.display());
-            assert_eq!(got, trimmed(source.samples_at(&at).unwrap()));
-            assert!(
-                got.iter()
-                    .all(|s| s.top.processes.len() <= 1 && s.per_core.is_empty())
-            );
-            let got = source.samples_between_trimmed(from, to, &trim).unwrap();
-            assert_eq!(got.len(), 21, "{}", dir.display());
-            assert_eq!(got, trimmed(source.samples_between(from, to).unwrap()));
+            let whole_at = source.samples_at(&at).unwrap();
+            assert_eq!(whole_at.len(), at.len(), "{}", dir.display());
+            let whole_between = source.samples_between(from, to).unwrap();
+            assert_eq!(whole_between.len(), 21, "{}", dir.display());
+            assert!(whole_between.iter().any(|s| s.exits.is_some()));
+            for &parts in &cases {
+                let got = source.samples_at_parts(&at, parts).unwrap();
+                assert_eq!(got, trimmed(parts, whole_at.clone()), "{parts:?}");
+                let got = source.samples_between_parts(from, to, parts).unwrap();
+                assert_eq!(got, trimmed(parts, whole_between.clone()), "{parts:?}");
+            }
+            assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
         }
         drop(rec);
+    }
+
+    /// A read of some parts opens only the tables that hold them: with the processes file damaged, a read of the
+    /// name totals goes on, while a read of whole samples skips the segment with a warning.
+    #[test]
+    fn tables_not_wanted_are_not_read() {
+        use stabmon_core::series::WindowSource;
+        let samples = synth(120).generate();
+        let dir = one_segment(&samples);
+        let reader = StoreReader::open(dir.path()).unwrap();
+        let seg = reader.selected().next().unwrap().clone();
+        std::fs::write(seg.file("processes"), b"not parquet").unwrap();
+        let source = reader.windows(&samples[0].host);
+        let (from, to) = (samples[10].ts, samples[40].ts);
+        let names = source
+            .samples_between_parts(from, to, SampleParts::NAMES)
+            .unwrap();
+        assert_eq!(names.len(), 31);
+        for (got, want) in names.iter().zip(&samples[10..]) {
+            assert_eq!(got.top.names, want.top.names);
+        }
+        assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+        assert!(source.samples_between(from, to).unwrap().is_empty());
+        assert_eq!(reader.warnings().len(), 1, "{:?}", reader.warnings());
+    }
+
+    /// Of schema 5 and later, the columns left out are not decoded.
+    #[test]
+    fn columns_left_out_are_not_decoded() {
+        use super::super::table::Columns;
+        let dir = one_segment(&synth(60).generate());
+        let reader = StoreReader::open(dir.path()).unwrap();
+        let seg = reader.selected().next().unwrap().clone();
+        let file = seg.file("processes");
+        let read = |columns| {
+            super::super::read_table(&file, None, "processes", Range::ALL, None, columns)
+                .unwrap()
+                .1
+        };
+        let whole = read(Columns::All);
+        assert!(whole[0].column_by_name("cmdline").is_some());
+        let without = read(Columns::Without(&["cmdline", "user"]));
+        let schema = without[0].schema();
+        assert!(
+            schema.column_with_name("cmdline").is_none()
+                && schema.column_with_name("user").is_none()
+        );
+        assert_eq!(schema.fields().len(), whole[0].num_columns() - 2);
+        let only = read(Columns::Only(&["ts", "pid"]));
+        assert_eq!(only[0].num_columns(), 2);
     }
 
     /// With instants, a schema-5 table decodes only the rows at those times, in every table.
     #[test]
     fn instants_decode_only_their_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let t0 = Timestamp::from_unix_secs(1_795_564_800);
-        let samples = Synth::new(t0, std::time::Duration::from_secs(1))
-            .count(600)
-            .processes(40)
-            .latency_target("gw", 2.0, 0.5)
-            .generate();
-        let mut w = StoreWriter::create(dir.path()).unwrap();
-        for s in &samples {
-            w.write(s).unwrap();
-        }
-        w.finish().unwrap();
+        let samples = synth(600).latency_target("gw", 2.0, 0.5).generate();
+        let dir = one_segment(&samples);
         let reader = StoreReader::open(dir.path()).unwrap();
         let seg = reader.selected().next().unwrap().clone();
         let only = [
@@ -617,9 +713,15 @@ mod tests {
             samples[400].ts.as_unix_micros(),
         ];
         for table in ["samples", "processes", "names", LATENCY] {
-            let (version, batches) =
-                super::super::read_table(&seg.file(table), None, table, Range::ALL, Some(&only))
-                    .unwrap();
+            let (version, batches) = super::super::read_table(
+                &seg.file(table),
+                None,
+                table,
+                Range::ALL,
+                Some(&only),
+                super::super::table::Columns::All,
+            )
+            .unwrap();
             assert!(version >= 5);
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             assert!(rows > 0 && rows < 60, "{table}: {rows} rows");

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use stabmon_core::series::SampleParts;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use crate::error::{Error, contain, invalid};
@@ -41,19 +42,22 @@ pub(super) fn read_segment(
     objects: Objects<'_>,
     range: Range,
 ) -> Result<Vec<Sample>, Error> {
-    read_segment_at(seg, objects, range, None)
+    read_segment_at(seg, objects, range, None, SampleParts::ALL)
 }
 
 /// [`read_segment`], only the samples at `only` (sorted) where the files allow reading just those rows (see
 /// [`read_table`](super::table::read_table)); otherwise whole row groups are decoded and the other samples dropped.
+/// Of schema 5 and later, only the tables and columns that hold `parts` are decoded (the samples may hold more:
+/// [`SampleParts::trim`] them).
 pub(super) fn read_segment_at(
     seg: &SegmentLoc,
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
+    parts: SampleParts,
 ) -> Result<Vec<Sample>, Error> {
     contain(&seg.file(TABLES[0]), || {
-        read_segment_files(seg, objects, range, only)
+        read_segment_files(seg, objects, range, only, parts)
     })
 }
 
@@ -62,6 +66,7 @@ fn read_segment_files(
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
+    parts: SampleParts,
 ) -> Result<Vec<Sample>, Error> {
     let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
     for (table, f) in TABLES.iter().zip(&files) {
@@ -75,15 +80,22 @@ fn read_segment_files(
     }
     let mut samples = Vec::new();
     let mut lens = Vec::new();
-    read_samples(
+    let version = read_samples(
         &files[0],
         objects,
         &seg.host,
         range,
         only,
+        parts,
         &mut samples,
         &mut lens,
     )?;
+    // Older files derive values from other rows and tables: read whole.
+    let parts = if version >= 5 {
+        parts
+    } else {
+        SampleParts::ALL
+    };
     // The other tables are read over the whole row groups of the samples read (names derive values from earlier
     // rows and from process rows); the requested range is applied at the end.
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
@@ -100,11 +112,15 @@ fn read_segment_files(
         ));
     }
     let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
-    read_processes(&files[1], objects, whole, only, &samples, &mut procs)?;
+    if parts.contains(SampleParts::PROCESSES) {
+        read_processes(&files[1], objects, whole, only, parts, &samples, &mut procs)?;
+    }
     let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
-    read_names(
-        &files[2], objects, whole, only, &samples, &procs, &mut names,
-    )?;
+    if parts.contains(SampleParts::NAMES) {
+        read_names(
+            &files[2], objects, whole, only, &samples, &procs, &mut names,
+        )?;
+    }
     for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
         let rule = crate::ranks::rule_lens(&s.top, p.iter().map(|x| &x.1), n.iter().map(|x| &x.1));
         let explicit = [
@@ -136,15 +152,15 @@ fn read_segment_files(
     // Only segments whose samples carried probes have a latency file, exited names an exits file, and kills an
     // OOM-kill file.
     let latency = seg.file(LATENCY);
-    if latency.exists() {
+    if parts.contains(SampleParts::LATENCY) && latency.exists() {
         read_latency(&latency, objects, whole, only, &mut samples)?;
     }
     let exits = seg.file(EXITS);
-    if exits.exists() {
+    if parts.contains(SampleParts::EXITS) && exits.exists() {
         read_exits(&exits, objects, whole, only, &mut samples)?;
     }
     let kills = seg.file(OOM_KILLS);
-    if kills.exists() {
+    if parts.contains(SampleParts::OOM_KILLS) && kills.exists() {
         read_oom_kills(&kills, objects, whole, only, &mut samples)?;
     }
     samples.retain(|s| {

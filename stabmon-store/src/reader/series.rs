@@ -9,7 +9,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch};
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
-use stabmon_core::series::SystemSeries;
+use stabmon_core::series::{SampleParts, SystemSeries};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::group::{TickIndex, pipelined};
@@ -267,6 +267,7 @@ fn whole_samples(
                 &seg.host,
                 chunk,
                 None,
+                SampleParts::ALL,
                 &mut samples,
                 &mut Vec::new(),
             )?;

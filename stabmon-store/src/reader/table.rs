@@ -53,17 +53,46 @@ pub(super) fn open_checked(
 /// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics), and
 /// the file's schema version. With `only` (sorted), a file of schema 5 or later (whose rows derive nothing from
 /// other rows) decodes its `ts` column first and the other columns only for the rows at those times; older
-/// files are read whole and the caller drops the rest.
+/// files are read whole and the caller drops the rest. Of schema 5 and later only `columns` are decoded; older
+/// files decode every column (their values derive from one another).
 pub(super) fn read_table(
     path: &Path,
     objects: Objects<'_>,
     table: &str,
     range: Range,
     only: Option<&[i64]>,
+    columns: Columns<'_>,
 ) -> Result<(u32, Vec<RecordBatch>), Error> {
     let file = TableFile::open(path, objects, Some(table), Strings::Plain)?;
     let groups = file.groups_in(range);
-    Ok((file.version, file.read(&groups, range, only, None)?))
+    let fields = file.meta.schema().fields();
+    let names: Option<Vec<&str>> = match columns {
+        _ if file.version < 5 => None,
+        Columns::All => None,
+        Columns::Only(names) => Some(names.to_vec()),
+        Columns::Without(left_out) => Some(
+            fields
+                .iter()
+                .map(|f| f.name().as_str())
+                .filter(|n| !left_out.contains(n))
+                .collect(),
+        ),
+    };
+    Ok((
+        file.version,
+        file.read(&groups, range, only, names.as_deref())?,
+    ))
+}
+
+/// The columns a read of a table decodes ([`read_table`]).
+#[derive(Clone, Copy)]
+pub(super) enum Columns<'a> {
+    /// Every column.
+    All,
+    /// Only these (absent ones are left out).
+    Only(&'a [&'a str]),
+    /// Every column but these.
+    Without(&'a [&'a str]),
 }
 
 /// Rows decoded per record batch.
