@@ -100,8 +100,11 @@ for side in "ab":
     tables = {}
     for t in ["samples", "processes", "names", "latency", "exits"]:
         tables[t] = sum(os.path.getsize(f) for f in glob.glob(f"{data}/{side}/{t}/**/*.parquet", recursive=True))
-    # Everything in the data directory: the Parquet files, manifest.json and the lock file.
-    tables["all files"] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(f"{data}/{side}") for f in fs)
+    # Everything in the data directory: the Parquet files, manifest.json and the lock file; not the spare journal
+    # file (_journal/spare, a compacted journal's file kept for the next one to write into, not data).
+    spare = os.path.join(data, side, "_journal", "spare")
+    tables["all files"] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(f"{data}/{side}") for f in fs
+                              if os.path.join(d, f) != spare)
     rows[side] = (n, tables)
 print(f"side by side for {soak}: A {rows['a'][0]} samples, B {rows['b'][0]} samples")
 print(f"{'table':<10} {'A bytes':>10} {'A B/s':>7} {'B bytes':>10} {'B B/s':>7} {'B/A':>6}")

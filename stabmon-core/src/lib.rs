@@ -50,7 +50,8 @@ pub mod human;
 pub mod latency;
 pub mod sample;
 pub mod series;
-#[cfg(feature = "test-util")]
+// Also in the crate's own unit tests, so that `cargo test -p stabmon-core` runs those that use it.
+#[cfg(any(test, feature = "test-util"))]
 pub mod synth;
 pub mod time;
 pub mod units;

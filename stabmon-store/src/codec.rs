@@ -327,6 +327,9 @@ pub(crate) struct JournalContents {
     pub stops: Vec<StopRecord>,
     /// Bytes after the last complete record (a torn write).
     pub torn_bytes: u64,
+    /// Bytes of the header and the complete records: where the records end (a recycled file holds older bytes
+    /// after them).
+    pub records_end: u64,
     /// Records whose CRC matched but that did not decode (damage, a delta after one, or a kind this version
     /// does not know): counted and skipped; the journal is then set aside, not deleted.
     pub undecodable: u64,
@@ -408,6 +411,7 @@ pub(crate) fn stream_journal<R: Read, E: From<std::io::Error>>(
         each(*prev)?;
     }
     out.torn_bytes = frames.torn_bytes;
+    out.records_end = frames.good_len;
     out.undecodable += frames.unknown_frames;
     Ok(Ok(out))
 }

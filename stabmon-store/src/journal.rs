@@ -47,14 +47,21 @@
 //! those blocks written first (zeros, 256 KiB at a time): the journal's bytes once more. So, as databases do with
 //! their write-ahead logs, a journal's file is used again: once compaction has made a journal's samples durable
 //! in Parquet (and the manifest says so), the file is renamed to the spare name `_journal/spare` (see
-//! [`retire`]), unless a spare is already there or the file is over [`SPARE_MAX_BYTES`] (then it is deleted).
+//! [`retire`]), unless a spare is already there, the file is over [`SPARE_MAX_BYTES`], or it holds more than
+//! [`SPARE_SLACK_BYTES`] past its records (then it is deleted). So a file keeps at most that much of older
+//! journals' records after its own, which nothing reads: the spare, and a journal recycled from it, are a journal's
+//! records and the slack, whatever was recorded in the file weeks before.
 //! The next journal takes the spare (see [`JournalWriter::create`]): its header and an end marker are written
 //! over the start of the file and synced, under the spare name, and only then is it renamed to the journal's
 //! name and the directories synced. Zeros are laid ahead only past the file's length. In steady state (an hour's
 //! journal about as long as the one before) no zeros are written at all. Nothing but the recorder reads the
-//! spare: the readers and recovery take `_journal/host=*/*.journal` only. The worker thread that compacts is
-//! the only one to make a spare (and only when there is none), the sampling thread the only one to take it or
-//! delete it (on a full disk, to give its blocks to the live journal), so the two never race for it.
+//! spare: the readers and recovery take `_journal/host=*/*.journal` only. Compaction (on the worker thread while
+//! the recorder runs, on the opening thread at recovery) is the only one to make a spare (and only when there is
+//! none), the sampling thread the only one to take it or delete it (on a full disk, to give its blocks to the
+//! live journal), so the two never race for it. The spare is not data: `--max-size` does not count it (at most
+//! [`SPARE_MAX_BYTES`]). Salts come from sequence numbers, which only grow while the manifest is there; a
+//! recorder that opens a directory without its manifest deletes the spare, so that no older record can check
+//! with a new journal's salt.
 //!
 //! # Crashes and format 5
 //!
@@ -74,7 +81,7 @@
 //!   named as a journal ever holds an older journal's header, whatever a crash cuts.
 //! - **A crash while a journal is retired or taken**: the rename is atomic; a spare left at a crash is taken by
 //!   the next journal (or deleted at start if over [`SPARE_MAX_BYTES`]); a compacted journal whose renaming was
-//!   lost is retired again at start, as its removal was before.
+//!   lost is deleted at start, as it was before files were recycled (its records' end is not known then).
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -95,6 +102,9 @@ pub(crate) const END_MARKER: [u8; FRAME_HEADER_LEN] = [0; FRAME_HEADER_LEN];
 /// The largest compacted journal kept as the spare: a bigger one (a long `--rotate` on a busy machine) is
 /// deleted, so that the spare never holds much disk.
 pub(crate) const SPARE_MAX_BYTES: u64 = 64 << 20;
+/// The most a spare holds past its journal's records: the zeros a writer lays ahead, one step of
+/// [`PREALLOCATE_BYTES`](crate::fsio::PREALLOCATE_BYTES) and the step after it.
+pub(crate) const SPARE_SLACK_BYTES: u64 = 2 * crate::fsio::PREALLOCATE_BYTES;
 /// No record is this big; a length over it is damage, not a record.
 const MAX_PAYLOAD: u32 = 64 << 20;
 
@@ -667,17 +677,29 @@ impl JournalWriter {
 }
 
 /// Done with a journal whose samples are durable elsewhere (compacted, the manifest updated): its file becomes the
-/// spare at `spare` for the next journal to take, unless a spare is there already or the file is over
-/// [`SPARE_MAX_BYTES`], or the renaming fails; then it is deleted. The spare's directory is synced after a
-/// renaming; the journal's is the caller's to sync. Returns whether the file was kept as the spare.
-pub(crate) fn retire(fs: &dyn Fs, journal: &Path, spare: &Path) -> io::Result<bool> {
-    let keep = match (fs.file_len(journal), fs.file_len(spare)) {
-        (Ok(Some(len)), Ok(None)) => len <= SPARE_MAX_BYTES,
+/// spare at `spare` for the next journal to take, unless a spare is there already, the file is over
+/// [`SPARE_MAX_BYTES`], its records' end (`records_end`: header and complete records) is not known, or the file
+/// holds more than [`SPARE_SLACK_BYTES`] past that end (an older, longer journal's records, which a spare would
+/// keep on disk for as long as shorter journals follow), or the renaming fails; then it is deleted. So a spare
+/// holds its journal's records and at most [`SPARE_SLACK_BYTES`] of older ones. The spare's directory is synced
+/// after a renaming; the journal's is the caller's to sync. Returns whether the file was kept as the spare.
+pub(crate) fn retire(
+    fs: &dyn Fs,
+    journal: &Path,
+    spare: &Path,
+    records_end: Option<u64>,
+) -> io::Result<bool> {
+    let keep = match (fs.file_len(journal), fs.file_len(spare), records_end) {
+        (Ok(Some(len)), Ok(None), Some(end)) => {
+            len <= SPARE_MAX_BYTES && len <= end.saturating_add(SPARE_SLACK_BYTES)
+        }
         _ => false,
     };
     if keep && fs.rename(journal, spare).is_ok() {
         if let Some(dir) = spare.parent() {
-            fs.sync_dir(dir)?;
+            // A failed sync is not a failed retirement: after a power cut the journal is back under its name,
+            // its sequence number at or under the manifest's compacted one, and retired again at the next start.
+            let _ = fs.sync_dir(dir);
         }
         return Ok(true);
     }
@@ -797,6 +819,39 @@ mod tests {
     /// The records journal `seq` holds, one per payload length in `lens` (its bytes say which journal and which
     /// record), written by the journal writer into `fs` at `path` from `spare` when given; the file's bytes after
     /// each append (the first after the header).
+    /// Where the records of the journal at `path` end (what compaction knows when it retires it).
+    fn end_of(fs: &FaultFs, path: &Path) -> Option<u64> {
+        Some(parse(&fs.contents(path).unwrap()).unwrap().good_len)
+    }
+
+    /// A spare holds at most one journal's records and SPARE_SLACK_BYTES more: a file with more past its records
+    /// (an older, longer journal's), or whose records' end is not known, is deleted.
+    #[test]
+    fn a_file_with_much_past_its_records_is_not_kept() {
+        let fs = FaultFs::new();
+        let dir = Path::new("/data/_journal/host=a");
+        let spare = Path::new("/data/_journal/spare");
+        let path = dir.join("00000000000000000003.journal");
+        write_journal(&fs, &path, None, 3, &[50; 4]);
+        let end = end_of(&fs, &path).unwrap();
+        let mut bytes = fs.contents(&path).unwrap();
+        bytes.resize(usize::try_from(end + SPARE_SLACK_BYTES).unwrap() + 1, 0xA5);
+        fs.write_synced(&path, &bytes).unwrap();
+        assert!(!retire(&fs, &path, spare, Some(end)).unwrap());
+        assert!(fs.contents(&path).is_none() && fs.contents(spare).is_none());
+        // Within the slack: kept.
+        write_journal(&fs, &path, None, 3, &[50; 4]);
+        bytes.truncate(usize::try_from(end + SPARE_SLACK_BYTES).unwrap());
+        fs.write_synced(&path, &bytes).unwrap();
+        assert!(retire(&fs, &path, spare, Some(end)).unwrap());
+        assert!(fs.contents(spare).is_some());
+        // Its records' end not known: deleted.
+        fs.remove_file(spare).unwrap();
+        write_journal(&fs, &path, None, 3, &[50; 4]);
+        assert!(!retire(&fs, &path, spare, None).unwrap());
+        assert!(fs.contents(spare).is_none());
+    }
+
     fn write_journal(
         fs: &FaultFs,
         path: &Path,
@@ -827,7 +882,7 @@ mod tests {
         let old = write_journal(&fs, &old_path, None, 41, &lens);
         let old = old.last().unwrap().clone();
         assert_eq!(parse(&old).unwrap().frames.len(), lens.len());
-        assert!(retire(&fs, &old_path, spare).unwrap());
+        assert!(retire(&fs, &old_path, spare, end_of(&fs, &old_path)).unwrap());
         let path = dir.join("00000000000000000042.journal");
         let states = write_journal(&fs, &path, Some(spare), 42, &lens[..3]);
         assert!(fs.contents(spare).is_none(), "the spare was taken");
@@ -888,7 +943,7 @@ mod tests {
             41,
             &[19, 27, 19, 35, 19, 23, 40, 40, 40],
         );
-        assert!(retire(&fs, &old_path, spare).unwrap());
+        assert!(retire(&fs, &old_path, spare, end_of(&fs, &old_path)).unwrap());
         let path = dir.join("00000000000000000042.journal");
         let states = write_journal(&fs, &path, Some(spare), 42, &lens);
         let mut stale_valid = 0;
@@ -941,11 +996,11 @@ mod tests {
         let spare = Path::new("/data/_journal/spare");
         let old_path = dir.join("00000000000000000001.journal");
         write_journal(&fs, &old_path, None, 1, &[100; 12]);
-        assert!(retire(&fs, &old_path, spare).unwrap());
+        assert!(retire(&fs, &old_path, spare, end_of(&fs, &old_path)).unwrap());
         // A spare already there: the next retired journal is deleted instead.
         let other = dir.join("00000000000000000002.journal");
         write_journal(&fs, &other, None, 2, &[10]);
-        assert!(!retire(&fs, &other, spare).unwrap());
+        assert!(!retire(&fs, &other, spare, end_of(&fs, &other)).unwrap());
         assert!(fs.contents(&other).is_none());
         let old_len = fs.contents(spare).unwrap().len();
         let path = dir.join("00000000000000000003.journal");

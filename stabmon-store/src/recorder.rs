@@ -419,13 +419,14 @@ impl FlightRecorder {
                 path: root.clone(),
                 source,
             })?;
-        let manifest = match Manifest::load(fs.as_ref(), &root) {
-            Ok(m) => m.unwrap_or_default(),
+        let (manifest, loaded) = match Manifest::load(fs.as_ref(), &root) {
+            Ok(Some(m)) => (m, true),
+            Ok(None) => (Manifest::default(), false),
             Err(e) => {
                 recovery
                     .warnings
                     .push(format!("{e}; rebuilding it from the files"));
-                Manifest::default()
+                (Manifest::default(), false)
             }
         };
         let mut m = Maintenance::new(root.clone(), Arc::clone(&fs), opts.clone(), manifest);
@@ -439,9 +440,12 @@ impl FlightRecorder {
             + 1;
         let spare = spare_path(&root);
         // A spare left by the last run is taken by the first journal; one over the cap (never made so) is deleted.
-        if fs
-            .file_len(&spare)
-            .is_ok_and(|len| len.is_some_and(|l| l > crate::journal::SPARE_MAX_BYTES))
+        // Without the manifest, sequence numbers may start again under those of the records left in the spare,
+        // whose frames would then check with a new journal's salt: deleted too.
+        if !loaded
+            || fs
+                .file_len(&spare)
+                .is_ok_and(|len| len.is_some_and(|l| l > crate::journal::SPARE_MAX_BYTES))
         {
             let _ = fs.remove_file(&spare);
         }
@@ -449,7 +453,8 @@ impl FlightRecorder {
             recovery.journals += 1;
             if seq <= m.manifest.compacted_journal_seq {
                 // Compacted before the crash; only its retirement was lost.
-                let _ = crate::journal::retire(fs.as_ref(), &path, &spare);
+                // Its records' end is not known without reading it: deleted, not kept as the spare.
+                let _ = crate::journal::retire(fs.as_ref(), &path, &spare, None);
                 continue;
             }
             m.compact(&path, Some(&mut recovery))?;

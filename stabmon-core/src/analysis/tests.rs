@@ -590,7 +590,6 @@ fn downsample_small_and_degenerate_inputs() {
 
 // ---- synthetic series ----------------------------------------------------------------------------------------
 
-#[cfg(feature = "test-util")]
 mod synthetic {
     use super::*;
     use crate::synth::Synth;

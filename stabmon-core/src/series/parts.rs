@@ -65,9 +65,14 @@ impl SampleParts {
         SampleParts { bits, ranked: None }
     }
 
-    /// These parts and `other`'s (a process cut of either stays; of both, the wider).
+    /// These parts and `other`'s. The processes are cut as [`ranked_processes`](Self::ranked_processes) only when
+    /// every side that keeps them cuts them (of two cuts, the wider); a side without the processes adds no cut.
     pub const fn union(self, other: SampleParts) -> SampleParts {
+        let p = SampleParts::PROCESSES.bits;
+        let uncut = (self.bits & p != 0 && self.ranked.is_none())
+            || (other.bits & p != 0 && other.ranked.is_none());
         let ranked = match (self.ranked, other.ranked) {
+            _ if uncut => None,
             (Some(a), Some(b)) => Some((max(a.0, b.0), max(a.1, b.1))),
             (Some(a), None) | (None, Some(a)) => Some(a),
             (None, None) => None,
@@ -221,7 +226,6 @@ impl Default for SampleParts {
 mod tests {
     use super::*;
 
-    #[cfg(feature = "test-util")]
     #[test]
     fn trim_keeps_what_the_parts_say() {
         use crate::synth::Synth;
@@ -300,5 +304,10 @@ mod tests {
             Some((3, 5))
         );
         assert_eq!(SampleParts::default(), SampleParts::ALL);
+        // Processes kept uncut by one side are not cut by the other's ranks.
+        let cut = SampleParts::PROCESSES.ranked_processes(3, 2);
+        assert_eq!((cut | SampleParts::PROCESSES).process_ranks(), None);
+        assert_eq!((SampleParts::PROCESSES | cut).process_ranks(), None);
+        assert_eq!((cut | SampleParts::NAMES).process_ranks(), Some((3, 2)));
     }
 }

@@ -243,8 +243,13 @@ impl Maintenance {
             })
         } else {
             // Its file becomes the spare the next journal is written into, or is deleted.
-            crate::journal::retire(self.fs.as_ref(), path, &super::spare_path(&self.root))
-                .map_err(io(path))?;
+            crate::journal::retire(
+                self.fs.as_ref(),
+                path,
+                &super::spare_path(&self.root),
+                Some(contents.records_end),
+            )
+            .map_err(io(path))?;
             None
         };
         if let Some(dir) = path.parent() {
