@@ -337,6 +337,31 @@ fn rotation_recycles_compacted_journal_files_and_their_old_records_are_never_rea
     assert_eq!(times(&read_all(tmp.path())), want);
 }
 
+/// A directory opened without its manifest may number journals from 1 again, whose salts the older records left in
+/// the spare could then match: the spare is deleted, not taken.
+#[test]
+fn without_the_manifest_the_spare_is_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spare = spare_path(tmp.path());
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts.clone()).unwrap();
+    for i in 0..15 {
+        assert!(rec.record(&sample(i)).is_empty());
+        assert!(rec.wait_for_compaction().is_empty());
+    }
+    rec.stop(Timestamp::from_unix_secs(T0 + 15)).unwrap();
+    assert!(spare.is_file());
+    // With the manifest, the spare stays for the next journal.
+    drop(FlightRecorder::open(tmp.path(), opts.clone()).unwrap());
+    assert!(spare.is_file());
+    std::fs::remove_file(tmp.path().join("manifest.json")).unwrap();
+    let (mut rec, _) = FlightRecorder::open(tmp.path(), opts).unwrap();
+    assert!(!spare.is_file(), "deleted at open");
+    assert!(rec.record(&sample(20)).is_empty());
+    assert!(!rec.journal.as_ref().unwrap().recycled());
+    rec.stop(Timestamp::from_unix_secs(T0 + 21)).unwrap();
+}
+
 /// A full disk gives the spare's blocks to the live journal: the spare is deleted at the first failed write.
 #[test]
 fn a_full_disk_deletes_the_spare() {
