@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::Args;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
-use stabmon_core::analysis::IncidentKind;
+use stabmon_core::analysis::{IncidentKind, SpanMemo, detect_incident_spans_in};
 use stabmon_core::series::SystemSeries;
 use stabmon_core::{Sample, Timestamp};
 use stabmon_report::ReportBuilder;
@@ -455,6 +455,11 @@ pub struct Worker<D: Deliver> {
     /// The detection options of the data directory when [`recent`](Self::recent) was seeded; `None` until then and
     /// after a hole in the pushed samples, when the next look seeds it again.
     recent_opts: Option<stabmon_core::analysis::DetectOptions>,
+    /// The runaway candidates the last look judged, by everything a judgement reads (see [`SpanMemo`]): a
+    /// finished run whose baseline window the look still holds is the same judgement at the next look, read from
+    /// samples that do not change once recorded; a run still growing at the end of the look-back, or one whose
+    /// baseline the look-back's start has begun to cut, has another key and is judged again.
+    memo: SpanMemo,
 }
 
 impl<D: Deliver> Worker<D> {
@@ -480,6 +485,7 @@ impl<D: Deliver> Worker<D> {
             deliver,
             recent: Recent::default(),
             recent_opts: None,
+            memo: SpanMemo::default(),
         }
     }
 
@@ -603,6 +609,11 @@ impl<D: Deliver> Worker<D> {
 
     /// Looks at the last [`LOOK_BACK`] of data (the samples kept in memory, else the data directory) and notes
     /// incidents not seen before (gaps are for the digest).
+    ///
+    /// What is new is decided by kind and start alone, so the look names no culprit: the mail names them when it
+    /// is rendered (from the data directory, over the event's whole range, for the incidents batched into it as
+    /// well). Only a runaway candidate outside a CPU surge reads whole samples, to judge it, and each judgement is
+    /// kept for the next look ([`Worker::memo`]).
     fn find_incidents(&mut self, now_us: i64) {
         let from = Timestamp::from_unix_micros(now_us - dur_us(LOOK_BACK));
         let key = |i: &stabmon_core::analysis::Incident| (format!("{:?}", i.kind), us(i.start));
@@ -610,9 +621,10 @@ impl<D: Deliver> Worker<D> {
             // Where the data directory cannot be read now, the look below reads it and says why.
             let _ = self.seed(now_us);
         }
+        let memo = &mut self.memo;
         let in_memory = self.recent_opts.as_ref().map(|opts| {
             self.recent.keep_last(LOOK_BACK);
-            stabmon_core::analysis::detect_incidents_in(&self.recent.series, &self.recent, opts)
+            detect_incident_spans_in(&self.recent.series, &self.recent, opts, memo)
                 .map(|found| {
                     found
                         .iter()
@@ -636,10 +648,11 @@ impl<D: Deliver> Worker<D> {
             if series.is_empty() {
                 return Ok(Vec::new());
             }
-            let incidents = stabmon_core::analysis::detect_incidents_in(
+            let incidents = detect_incident_spans_in(
                 &series,
                 &reader.windows(&host),
                 &reader.detect_options(&host),
+                memo,
             )
             .map_err(|e| e.to_string())?;
             Ok(incidents
