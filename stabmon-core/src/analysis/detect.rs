@@ -154,14 +154,7 @@ fn detect_with<V: View + ?Sized>(
         .map(|i| (i.start, i.end))
         .collect();
     let mut runaways = Vec::new();
-    super::runaway::runaways(
-        samples,
-        &breaks,
-        opts,
-        &named_surges,
-        spans,
-        &mut runaways,
-    );
+    super::runaway::runaways(samples, &breaks, opts, &named_surges, spans, &mut runaways);
     absorb_runaways(&mut out, runaways);
     climbs(samples, &breaks, opts, Level::Memory, names, &mut out);
     climbs(samples, &breaks, opts, Level::Swap, names, &mut out);
