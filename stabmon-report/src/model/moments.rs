@@ -81,6 +81,17 @@ pub(super) fn moment(
     }
 }
 
+/// Hover moments handed from one model of a range to the next at another width (a mail's page, then its charts at
+/// the mail's width): the first reads the second's moments with its own, in one go, and hands them over, so that
+/// the second reads none. The samples are the same either way (trimmed by [`trim_moment`] as they are read).
+#[derive(Debug, Default)]
+pub(crate) struct Handover {
+    /// The width of the next model, for the first to read its moments.
+    pub(crate) next_width_px: Option<u32>,
+    /// The next model's moments' samples, as the first read them.
+    pub(crate) samples: Option<Vec<Sample>>,
+}
+
 /// The samples read for hover: the moments' and the first one (whose zone name the page shows).
 pub(super) struct Fetched {
     samples: Vec<Sample>,
@@ -88,48 +99,95 @@ pub(super) struct Fetched {
     moment_ts: Vec<Timestamp>,
 }
 
+/// The hover moments' sample indices: the busiest sample of each pixel column, and every sample near an incident's
+/// peak (`dense`); sorted.
+fn moment_indices(
+    series: &SystemSeries,
+    ts: &[Timestamp],
+    frame: &Frame,
+    columns: usize,
+    dense: &[usize],
+) -> Vec<usize> {
+    let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
+    for (i, t) in ts.iter().enumerate() {
+        let col = ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
+        let e = col_best.entry(col).or_insert(i);
+        if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
+            *e = i;
+        }
+    }
+    let mut v: Vec<usize> = col_best.into_values().collect();
+    v.extend(dense.iter().copied());
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 impl Fetched {
-    /// The hover moments: the busiest sample of each pixel column, and every sample near an incident's peak
-    /// (`dense`); read in one go with the first sample.
+    /// The hover moments (see [`moment_indices`]); read in one go with the first sample, and with the next
+    /// model's where `handover` asks for them, unless `handover` holds them already.
     pub(super) fn read(
         series: &SystemSeries,
         source: &dyn WindowSource,
-        ts: &[Timestamp],
-        frame: &Frame,
-        columns: usize,
+        (ts, frame, columns): (&[Timestamp], &Frame, usize),
         dense: &[usize],
+        handover: Option<&std::cell::RefCell<Handover>>,
     ) -> Result<Fetched, Error> {
-        let moment_idx: Vec<usize> = {
-            let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
-            for (i, t) in ts.iter().enumerate() {
-                let col =
-                    ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
-                let e = col_best.entry(col).or_insert(i);
-                if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
-                    *e = i;
-                }
-            }
-            let mut v: Vec<usize> = col_best.into_values().collect();
-            v.extend(dense.iter().copied());
-            v.sort_unstable();
-            v.dedup();
-            v
+        let with_first = |idx: Vec<usize>| {
+            let mut want: Vec<Timestamp> = idx.iter().map(|&i| series.ts[i]).collect();
+            want.extend(series.ts.first().copied());
+            want.sort_unstable();
+            want.dedup();
+            want
         };
-        let moment_ts: Vec<Timestamp> = moment_idx.iter().map(|&i| series.ts[i]).collect();
-        let mut want = moment_ts.clone();
-        want.extend(series.ts.first().copied());
-        want.sort_unstable();
-        want.dedup();
-        let fetched = source
-            .samples_at_trimmed(&want, &trim_moment)
-            .map_err(|source| Error::Read {
-                what: format!("the samples at {} instants shown on hover", want.len()),
-                source,
-            })?;
-        Ok(Fetched {
-            samples: fetched,
-            moment_ts,
-        })
+        let idx = moment_indices(series, ts, frame, columns, dense);
+        let moment_ts: Vec<Timestamp> = idx.iter().map(|&i| series.ts[i]).collect();
+        let want = with_first(idx);
+        let (next_width, given) = match handover {
+            Some(h) => {
+                let mut h = h.borrow_mut();
+                (h.next_width_px.take(), h.samples.take())
+            }
+            None => (None, None),
+        };
+        let next: Option<Vec<Timestamp>> = next_width.map(|w| {
+            let (f, cols) = Frame::of(frame.from_us, frame.to_us, w);
+            with_first(moment_indices(series, ts, &f, cols, dense))
+        });
+        let mut given = given.unwrap_or_default();
+        given.retain(|s| want.binary_search(&s.ts).is_ok());
+        let mut to_read: Vec<Timestamp> = want.clone();
+        if let Some(next) = &next {
+            to_read.extend(next.iter().copied());
+            to_read.sort_unstable();
+            to_read.dedup();
+        }
+        to_read.retain(|t| given.binary_search_by_key(t, |s| s.ts).is_err());
+        let mut samples = if to_read.is_empty() {
+            Vec::new()
+        } else {
+            source
+                .samples_at_trimmed(&to_read, &trim_moment)
+                .map_err(|source| Error::Read {
+                    what: format!("the samples at {} instants shown on hover", to_read.len()),
+                    source,
+                })?
+        };
+        if !given.is_empty() {
+            samples.extend(given);
+            samples.sort_by_key(|s| s.ts);
+        }
+        if let (Some(next), Some(h)) = (&next, handover) {
+            h.borrow_mut().samples = Some(
+                samples
+                    .iter()
+                    .filter(|s| next.binary_search(&s.ts).is_ok())
+                    .cloned()
+                    .collect(),
+            );
+            samples.retain(|s| want.binary_search(&s.ts).is_ok());
+        }
+        Ok(Fetched { samples, moment_ts })
     }
 
     /// The time zone's name, where a sample read has one.
