@@ -976,7 +976,7 @@ impl Notifier {
     }
 
     /// Asks the worker to stop after the round it is in, without waiting.
-    fn request_stop(&self) {
+    pub fn request_stop(&self) {
         let (lock, cv) = &*self.stop;
         if let Ok(mut s) = lock.lock() {
             *s = true;
