@@ -85,12 +85,12 @@ impl Report {
         series: &SystemSeries,
         source: &S,
     ) -> Result<MailContent, Error> {
-        // The page reads the charts' hover moments at their width with its own and hands them over; the charts'
-        // model takes the incidents the page found (detection reads windows of whole samples: once is enough), and
+        // The page reads the charts' hover moments at their width with its own and hands them over with the
+        // samples of the culprit lines' windows; the charts' model takes the incidents the page found (detection reads windows of whole samples: once is enough), and
         // makes no hover data or gap panels (neither the images nor the body show them).
         let handover = RefCell::new(Handover {
             next_width_px: Some(self.cfg.png_width_px),
-            samples: None,
+            ..Handover::default()
         });
         let (page, summary) = self.make_of_series(
             series,

@@ -383,6 +383,10 @@ pub(crate) fn build(
     // Gaps: where the analysis says so, and the lines break there too.
     let gaps = gaps::bands(&incidents, ts, &mut breaks);
     let kept = Kept::new(&incidents, ts, &breaks);
+    // Whether this model hands its samples over to the next (read before the moments take the next's width).
+    let hands_over = p
+        .handover
+        .is_some_and(|h| h.borrow().next_width_px.is_some());
     let fetched = moments::Fetched::read(
         series,
         source,
@@ -401,6 +405,7 @@ pub(crate) fn build(
         &mem_names,
         cores,
         &breaks,
+        p.handover.map(|h| (h, hands_over)),
     )?;
     let input = charts::ChartInput {
         series,

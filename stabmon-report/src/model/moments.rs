@@ -81,15 +81,19 @@ pub(super) fn moment(
     }
 }
 
-/// Hover moments handed from one model of a range to the next at another width (a mail's page, then its charts at
-/// the mail's width): the first reads the second's moments with its own, in one go, and hands them over, so that
-/// the second reads none. The samples are the same either way (trimmed by [`trim_moment`] as they are read).
+/// Samples handed from one model of a range to the next at another width (a mail's page, then its charts at the
+/// mail's width): the first reads the second's hover moments with its own, in one go, and hands them over with the
+/// samples of the culprit lines' windows, so that the second reads none. The samples are the same either way
+/// (trimmed as they are read).
 #[derive(Debug, Default)]
 pub(crate) struct Handover {
     /// The width of the next model, for the first to read its moments.
     pub(crate) next_width_px: Option<u32>,
     /// The next model's moments' samples, as the first read them.
     pub(crate) samples: Option<Vec<Sample>>,
+    /// The samples of the incidents' windows that the culprit lines read (the same in both models), as the first
+    /// read them.
+    pub(crate) lines: Option<Vec<Sample>>,
 }
 
 /// The samples read for hover: the moments' and the first one (whose zone name the page shows).
