@@ -85,30 +85,32 @@ impl Report {
         series: &SystemSeries,
         source: &S,
     ) -> Result<MailContent, Error> {
-        // The page reads the charts' hover moments at their width with its own and hands them over with the
-        // samples of the culprit lines' windows; the charts' model takes the incidents the page found (detection reads windows of whole samples: once is enough), and
-        // makes no hover data or gap panels (neither the images nor the body show them).
+        // The charts first, at the mail's width: they hand the page the incidents they found (detection reads
+        // windows of whole samples: once is enough), their hover moments and the samples of their culprit lines'
+        // windows, so the page reads only the moments it shows beyond them. The charts' model makes no hover data
+        // or gap panels (neither the images nor the body show them).
         let handover = RefCell::new(Handover {
-            next_width_px: Some(self.cfg.png_width_px),
+            give: true,
             ..Handover::default()
         });
+        let (parts, charts) = self.png_sized().make_of_series(
+            series,
+            source,
+            &mail_parts,
+            Pass {
+                charts_only: true,
+                handover: Some(&handover),
+                ..Pass::default()
+            },
+        )?;
         let (page, summary) = self.make_of_series(
             series,
             source,
             &html_page,
             Pass {
+                detected: Some(charts.incidents),
                 handover: Some(&handover),
                 ..Pass::default()
-            },
-        )?;
-        let (parts, _) = self.png_sized().make_of_series(
-            series,
-            source,
-            &mail_parts,
-            Pass {
-                detected: Some(summary.incidents.clone()),
-                charts_only: true,
-                handover: Some(&handover),
             },
         )?;
         Ok(assemble(parts, page, summary))

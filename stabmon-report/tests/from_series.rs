@@ -224,7 +224,7 @@ impl WindowSource for AtCounting<'_> {
 }
 
 #[test]
-fn a_mail_from_the_series_is_the_mail_of_the_samples_its_charts_reading_what_the_page_read() {
+fn a_mail_from_the_series_is_the_mail_of_the_samples_its_page_reading_what_its_charts_did_not() {
     // Without latency probes: a series counts those of the samples of its range that started before it too.
     let samples = six_hours_with(false);
     let series = SystemSeries::from_samples(&samples);
@@ -241,9 +241,10 @@ fn a_mail_from_the_series_is_the_mail_of_the_samples_its_charts_reading_what_the
     assert_eq!(got.images, want.images);
     assert_eq!(got.attachment, want.attachment);
     assert!(want.summary.incidents.len() >= 2, "{:?}", want.summary);
-    // The page alone, and the charts alone, each read their own hover moments; the mail reads the page's and, in
-    // the same go, the few of the charts' that the page does not show, and by window what the page alone reads
-    // (the charts take the page's incidents and the samples of its culprit lines' windows).
+    // The page alone, and the charts alone, each read their own hover moments; the mail reads the charts' and
+    // then only those of the page's that the charts do not show (most of the charts' are among the page's), and by
+    // window what the page alone reads (the page takes the charts' incidents and the samples of their culprit
+    // lines' windows).
     let page = AtCounting(&samples, Default::default(), Default::default());
     report.render_from(&series, &page).unwrap();
     let charts = AtCounting(&samples, Default::default(), Default::default());

@@ -62,8 +62,10 @@ pub(super) fn culprit_lines(
     handover: Option<(&std::cell::RefCell<Handover>, bool)>,
 ) -> Result<Lines, Error> {
     // The windows' samples handed over by the model before, or to keep for the next (`true`).
-    let given = handover.and_then(|(h, _)| h.borrow_mut().lines.take());
     let keep = handover.is_some_and(|(_, first)| first);
+    let given = handover
+        .filter(|_| !keep)
+        .and_then(|(h, _)| h.borrow_mut().lines.take());
     let mut kept: Vec<Sample> = Vec::new();
     let mut by_idx: BTreeMap<usize, Vec<Option<f64>>> = BTreeMap::new();
     let c = cores as f64;

@@ -272,8 +272,8 @@ pub(crate) struct Params<'a> {
     /// Only the charts are drawn (PNG images, a mail's body): the hover moments and the gap panels, which only the
     /// page shows, are not made.
     pub(crate) charts_only: bool,
-    /// Hover moments' samples handed from this model to the next of the same range at another width, or from the
-    /// previous one to this (see [`Handover`]).
+    /// Samples handed from this model to the next of the same range at another width, or from the previous one to
+    /// this (see [`Handover`]).
     pub(crate) handover: Option<&'a std::cell::RefCell<Handover>>,
 }
 
@@ -383,17 +383,14 @@ pub(crate) fn build(
     // Gaps: where the analysis says so, and the lines break there too.
     let gaps = gaps::bands(&incidents, ts, &mut breaks);
     let kept = Kept::new(&incidents, ts, &breaks);
-    // Whether this model hands its samples over to the next (read before the moments take the next's width).
-    let hands_over = p
+    // This model hands its samples over to the next, or takes those of the model before.
+    let hands_over = p.handover.is_some_and(|h| h.borrow().give);
+    let given = p
         .handover
-        .is_some_and(|h| h.borrow().next_width_px.is_some());
-    let fetched = moments::Fetched::read(
-        series,
-        source,
-        (ts, &frame, columns),
-        &kept.dense,
-        p.handover,
-    )?;
+        .filter(|_| !hands_over)
+        .and_then(|h| h.borrow_mut().samples.take());
+    let fetched =
+        moments::Fetched::read(series, source, (ts, &frame, columns), &kept.dense, given)?;
     let moment_samples = fetched.moments();
     let (cpu_names, mem_names) = lines::names(&incidents, &moment_samples, p.culprit_lines);
     let lines = lines::culprit_lines(
@@ -443,6 +440,13 @@ pub(crate) fn build(
             gaps::panels(series, source, ts, &incidents)?,
         )
     };
+    drop(moment_samples);
+    let offsets = Offsets::from_series(series, fetched.zone());
+    if hands_over && let Some(h) = p.handover {
+        let mut h = h.borrow_mut();
+        h.samples = Some(fetched.into_samples());
+        h.give = false;
+    }
     Ok(Model {
         frame,
         width_px,
@@ -452,7 +456,7 @@ pub(crate) fn build(
         gap_panels,
         moments,
         procs,
-        offsets: Offsets::from_series(series, fetched.zone()),
+        offsets,
         cores,
         median_interval_us,
     })

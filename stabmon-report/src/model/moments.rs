@@ -81,18 +81,16 @@ pub(super) fn moment(
     }
 }
 
-/// Samples handed from one model of a range to the next at another width (a mail's page, then its charts at the
-/// mail's width): the first reads the second's hover moments with its own, in one go, and hands them over with the
-/// samples of the culprit lines' windows, so that the second reads none. The samples are the same either way
-/// (trimmed as they are read).
+/// Samples handed from one model of a range to the next at another width (a mail's charts at the mail's width,
+/// then its page): the first hands over the hover moments and the culprit lines' windows it read, and the next reads
+/// only what it shows beyond them. The samples are the same either way (trimmed as they are read).
 #[derive(Debug, Default)]
 pub(crate) struct Handover {
-    /// The width of the next model, for the first to read its moments.
-    pub(crate) next_width_px: Option<u32>,
-    /// The next model's moments' samples, as the first read them.
+    /// Set for the first model: it hands its samples over (and clears this).
+    pub(crate) give: bool,
+    /// The first model's hover moments' samples.
     pub(crate) samples: Option<Vec<Sample>>,
-    /// The samples of the incidents' windows that the culprit lines read (the same in both models), as the first
-    /// read them.
+    /// The samples of the incidents' windows that the first model's culprit lines read.
     pub(crate) lines: Option<Vec<Sample>>,
 }
 
@@ -128,44 +126,26 @@ fn moment_indices(
 }
 
 impl Fetched {
-    /// The hover moments (see [`moment_indices`]); read in one go with the first sample, and with the next
-    /// model's where `handover` asks for them, unless `handover` holds them already.
+    /// The hover moments (see [`moment_indices`]), read in one go with the first sample; those among `given`
+    /// (handed over by the model before) are taken from it instead.
     pub(super) fn read(
         series: &SystemSeries,
         source: &dyn WindowSource,
         (ts, frame, columns): (&[Timestamp], &Frame, usize),
         dense: &[usize],
-        handover: Option<&std::cell::RefCell<Handover>>,
+        given: Option<Vec<Sample>>,
     ) -> Result<Fetched, Error> {
-        let with_first = |idx: Vec<usize>| {
-            let mut want: Vec<Timestamp> = idx.iter().map(|&i| series.ts[i]).collect();
-            want.extend(series.ts.first().copied());
-            want.sort_unstable();
-            want.dedup();
-            want
-        };
-        let idx = moment_indices(series, ts, frame, columns, dense);
-        let moment_ts: Vec<Timestamp> = idx.iter().map(|&i| series.ts[i]).collect();
-        let want = with_first(idx);
-        let (next_width, given) = match handover {
-            Some(h) => {
-                let mut h = h.borrow_mut();
-                (h.next_width_px.take(), h.samples.take())
-            }
-            None => (None, None),
-        };
-        let next: Option<Vec<Timestamp>> = next_width.map(|w| {
-            let (f, cols) = Frame::of(frame.from_us, frame.to_us, w);
-            with_first(moment_indices(series, ts, &f, cols, dense))
-        });
+        let moment_ts: Vec<Timestamp> = moment_indices(series, ts, frame, columns, dense)
+            .iter()
+            .map(|&i| series.ts[i])
+            .collect();
+        let mut want = moment_ts.clone();
+        want.extend(series.ts.first().copied());
+        want.sort_unstable();
+        want.dedup();
         let mut given = given.unwrap_or_default();
         given.retain(|s| want.binary_search(&s.ts).is_ok());
-        let mut to_read: Vec<Timestamp> = want.clone();
-        if let Some(next) = &next {
-            to_read.extend(next.iter().copied());
-            to_read.sort_unstable();
-            to_read.dedup();
-        }
+        let mut to_read = want;
         to_read.retain(|t| given.binary_search_by_key(t, |s| s.ts).is_err());
         let mut samples = if to_read.is_empty() {
             Vec::new()
@@ -181,17 +161,12 @@ impl Fetched {
             samples.extend(given);
             samples.sort_by_key(|s| s.ts);
         }
-        if let (Some(next), Some(h)) = (&next, handover) {
-            h.borrow_mut().samples = Some(
-                samples
-                    .iter()
-                    .filter(|s| next.binary_search(&s.ts).is_ok())
-                    .cloned()
-                    .collect(),
-            );
-            samples.retain(|s| want.binary_search(&s.ts).is_ok());
-        }
         Ok(Fetched { samples, moment_ts })
+    }
+
+    /// The samples read, to hand over to the next model.
+    pub(super) fn into_samples(self) -> Vec<Sample> {
+        self.samples
     }
 
     /// The time zone's name, where a sample read has one.
