@@ -368,13 +368,21 @@ pub trait Deliver {
 }
 
 /// The worker's look-back: each sample's system values as columns (what detection scans), and the sample itself
-/// packed (postcard), unpacked only for the windows where detection names a culprit: a fraction of the samples'
-/// memory, and a look that reads the columns.
+/// packed (postcard), unpacked only for the windows where detection reads whole samples: a fraction of the
+/// samples' memory, and a look that reads the columns.
+///
+/// The packed samples lie one after another in one buffer, which the allocator maps on its own at this size (over
+/// the recorder's 64 KiB threshold, see [`crate::malloc`]), rather than as a small block each among everything else
+/// in the heap: a thousand blocks of about 1 KB, renewed as samples come and go, kept heap pages resident after a
+/// mail's rendering had freed the rest of them.
 #[derive(Default)]
 struct Recent {
     series: SystemSeries,
-    /// One per sample of `series`, in the same order.
-    packed: VecDeque<Box<[u8]>>,
+    /// The samples of `series`, packed one after another from `start`.
+    bytes: Vec<u8>,
+    start: usize,
+    /// Where each sample of `series` ends in `bytes`, in the same order.
+    ends: VecDeque<usize>,
 }
 
 impl Recent {
@@ -384,14 +392,15 @@ impl Recent {
             return;
         }
         // Packing a sample cannot fail (postcard into memory); one that did would only be missing from the look.
-        let Ok(bytes) = postcard::to_allocvec(s) else {
+        let Ok(packed) = postcard::to_allocvec(s) else {
             return;
         };
         if self.series.is_empty() {
             self.series = SystemSeries::new(s.host.clone());
         }
         self.series.push(s);
-        self.packed.push_back(bytes.into_boxed_slice());
+        self.bytes.extend_from_slice(&packed);
+        self.ends.push_back(self.bytes.len());
     }
 
     /// Drops the samples older than `span` before the last one.
@@ -405,13 +414,32 @@ impl Recent {
             self.series = self
                 .series
                 .slice(lo, self.series.len(), Some(horizon), None);
-            self.packed.drain(..lo);
+            self.start = self.ends[lo - 1];
+            self.ends.drain(..lo);
+            // The bytes of the samples dropped go once they are half the buffer (a minute's worth of samples is
+            // cut at a time: the copy is of the look-back's bytes, once in a while).
+            if self.start > self.bytes.len() / 2 {
+                self.bytes.drain(..self.start);
+                for e in &mut self.ends {
+                    *e -= self.start;
+                }
+                self.start = 0;
+            }
         }
+    }
+
+    /// The packed bytes of sample `i`.
+    fn packed(&self, i: usize) -> &[u8] {
+        let from = match i.checked_sub(1) {
+            Some(k) => self.ends[k],
+            None => self.start,
+        };
+        &self.bytes[from..self.ends[i]]
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.packed.len()
+        self.ends.len()
     }
 }
 
@@ -423,10 +451,9 @@ impl stabmon_core::series::WindowSource for Recent {
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
         let lo = self.series.index_at(from);
         let hi = self.series.ts.partition_point(|t| *t <= to).max(lo);
-        self.packed
-            .range(lo..hi)
-            .map(|b| {
-                postcard::from_bytes(b).map_err(|e| stabmon_core::Error::Window {
+        (lo..hi)
+            .map(|i| {
+                postcard::from_bytes(self.packed(i)).map_err(|e| stabmon_core::Error::Window {
                     from,
                     to,
                     source: Box::new(e),
@@ -1254,6 +1281,15 @@ mod tests {
         }
         let kept = w.recent.len();
         assert!(kept > LOOK_BACK.as_secs() as usize, "{kept}");
+        // After many cuts, each sample kept unpacks to what was pushed.
+        let unpacked = {
+            use stabmon_core::series::WindowSource;
+            w.recent
+                .samples_between(samples[0].ts, samples[2999].ts)
+                .unwrap()
+        };
+        let want: Vec<Sample> = samples[3000 - kept..].iter().map(trimmed).collect();
+        assert_eq!(unpacked, want);
         // The same sample again: kept once.
         w.note(&trimmed(&samples[2999]));
         assert_eq!(w.recent.len(), kept);
