@@ -373,8 +373,7 @@ pub trait Deliver {
 ///
 /// The packed samples lie one after another in one buffer, which the allocator maps on its own at this size (over
 /// the recorder's 64 KiB threshold, see [`crate::malloc`]), rather than as a small block each among everything else
-/// in the heap: a thousand blocks of about 1 KB, renewed as samples come and go, kept heap pages resident after a
-/// mail's rendering had freed the rest of them.
+/// in the heap.
 #[derive(Default)]
 struct Recent {
     series: SystemSeries,
