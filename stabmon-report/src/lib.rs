@@ -665,14 +665,14 @@ impl Report {
     }
 }
 
-/// How a rendering of a range relates to others of the same range (a mail's page, then its charts).
+/// How a rendering of a range relates to others of the same range (a mail's charts, then its page).
 #[derive(Default)]
 pub(crate) struct Pass<'a> {
     /// The incidents of the same range and options, where a rendering of it already detected them.
     pub(crate) detected: Option<Vec<Incident>>,
     /// Only the charts are drawn: no hover data, no gap panels.
     pub(crate) charts_only: bool,
-    /// The hover moments handed from the first rendering to the next (see [`model::Handover`]).
+    /// The samples handed from the first rendering to the next (see [`model::Handover`]).
     pub(crate) handover: Option<&'a std::cell::RefCell<model::Handover>>,
 }
 
