@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::Args;
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
-use stabmon_core::analysis::IncidentKind;
+use stabmon_core::analysis::{IncidentKind, SpanMemo, detect_incident_spans_in};
 use stabmon_core::series::{SampleParts, SystemSeries};
 use stabmon_core::{Sample, Timestamp};
 use stabmon_report::ReportBuilder;
@@ -368,13 +368,20 @@ pub trait Deliver {
 }
 
 /// The worker's look-back: each sample's system values as columns (what detection scans), and the sample itself
-/// packed (postcard), unpacked only for the windows where detection names a culprit: a fraction of the samples'
-/// memory, and a look that reads the columns.
+/// packed (postcard), unpacked only for the windows where detection reads whole samples: a fraction of the
+/// samples' memory, and a look that reads the columns.
+///
+/// The packed samples lie one after another in one buffer, which the allocator maps on its own at this size (over
+/// the recorder's 64 KiB threshold, see [`crate::malloc`]), rather than as a small block each among everything else
+/// in the heap.
 #[derive(Default)]
 struct Recent {
     series: SystemSeries,
-    /// One per sample of `series`, in the same order.
-    packed: VecDeque<Box<[u8]>>,
+    /// The samples of `series`, packed one after another from `start`.
+    bytes: Vec<u8>,
+    start: usize,
+    /// Where each sample of `series` ends in `bytes`, in the same order.
+    ends: VecDeque<usize>,
 }
 
 impl Recent {
@@ -384,14 +391,15 @@ impl Recent {
             return;
         }
         // Packing a sample cannot fail (postcard into memory); one that did would only be missing from the look.
-        let Ok(bytes) = postcard::to_allocvec(s) else {
+        let Ok(packed) = postcard::to_allocvec(s) else {
             return;
         };
         if self.series.is_empty() {
             self.series = SystemSeries::new(s.host.clone());
         }
         self.series.push(s);
-        self.packed.push_back(bytes.into_boxed_slice());
+        self.bytes.extend_from_slice(&packed);
+        self.ends.push_back(self.bytes.len());
     }
 
     /// Drops the samples older than `span` before the last one.
@@ -405,13 +413,32 @@ impl Recent {
             self.series = self
                 .series
                 .slice(lo, self.series.len(), Some(horizon), None);
-            self.packed.drain(..lo);
+            self.start = self.ends[lo - 1];
+            self.ends.drain(..lo);
+            // The bytes of the samples dropped go once they are half the buffer (a minute's worth of samples is
+            // cut at a time: the copy is of the look-back's bytes, once in a while).
+            if self.start > self.bytes.len() / 2 {
+                self.bytes.drain(..self.start);
+                for e in &mut self.ends {
+                    *e -= self.start;
+                }
+                self.start = 0;
+            }
         }
+    }
+
+    /// The packed bytes of sample `i`.
+    fn packed(&self, i: usize) -> &[u8] {
+        let from = match i.checked_sub(1) {
+            Some(k) => self.ends[k],
+            None => self.start,
+        };
+        &self.bytes[from..self.ends[i]]
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.packed.len()
+        self.ends.len()
     }
 }
 
@@ -423,10 +450,9 @@ impl stabmon_core::series::WindowSource for Recent {
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
         let lo = self.series.index_at(from);
         let hi = self.series.ts.partition_point(|t| *t <= to).max(lo);
-        self.packed
-            .range(lo..hi)
-            .map(|b| {
-                postcard::from_bytes(b).map_err(|e| stabmon_core::Error::Window {
+        (lo..hi)
+            .map(|i| {
+                postcard::from_bytes(self.packed(i)).map_err(|e| stabmon_core::Error::Window {
                     from,
                     to,
                     source: Box::new(e),
@@ -455,6 +481,11 @@ pub struct Worker<D: Deliver> {
     /// The detection options of the data directory when [`recent`](Self::recent) was seeded; `None` until then and
     /// after a hole in the pushed samples, when the next look seeds it again.
     recent_opts: Option<stabmon_core::analysis::DetectOptions>,
+    /// The runaway candidates the last look judged, by everything a judgement reads (see [`SpanMemo`]): a
+    /// finished run whose baseline window the look still holds is the same judgement at the next look, read from
+    /// samples that do not change once recorded; a run still growing at the end of the look-back, or one whose
+    /// baseline the look-back's start has begun to cut, has another key and is judged again.
+    memo: SpanMemo,
 }
 
 impl<D: Deliver> Worker<D> {
@@ -480,6 +511,7 @@ impl<D: Deliver> Worker<D> {
             deliver,
             recent: Recent::default(),
             recent_opts: None,
+            memo: SpanMemo::default(),
         }
     }
 
@@ -603,6 +635,11 @@ impl<D: Deliver> Worker<D> {
 
     /// Looks at the last [`LOOK_BACK`] of data (the samples kept in memory, else the data directory) and notes
     /// incidents not seen before (gaps are for the digest).
+    ///
+    /// What is new is decided by kind and start alone, so the look names no culprit: the mail names them when it
+    /// is rendered (from the data directory, over the event's whole range, for the incidents batched into it as
+    /// well). Only a runaway candidate outside a CPU surge reads whole samples, to judge it, and each judgement is
+    /// kept for the next look ([`Worker::memo`]).
     fn find_incidents(&mut self, now_us: i64) {
         let from = Timestamp::from_unix_micros(now_us - dur_us(LOOK_BACK));
         let key = |i: &stabmon_core::analysis::Incident| (format!("{:?}", i.kind), us(i.start));
@@ -610,9 +647,10 @@ impl<D: Deliver> Worker<D> {
             // Where the data directory cannot be read now, the look below reads it and says why.
             let _ = self.seed(now_us);
         }
+        let memo = &mut self.memo;
         let in_memory = self.recent_opts.as_ref().map(|opts| {
             self.recent.keep_last(LOOK_BACK);
-            stabmon_core::analysis::detect_incidents_in(&self.recent.series, &self.recent, opts)
+            detect_incident_spans_in(&self.recent.series, &self.recent, opts, memo)
                 .map(|found| {
                     found
                         .iter()
@@ -636,10 +674,11 @@ impl<D: Deliver> Worker<D> {
             if series.is_empty() {
                 return Ok(Vec::new());
             }
-            let incidents = stabmon_core::analysis::detect_incidents_in(
+            let incidents = detect_incident_spans_in(
                 &series,
                 &reader.windows(&host),
                 &reader.detect_options(&host),
+                memo,
             )
             .map_err(|e| e.to_string())?;
             Ok(incidents
@@ -964,7 +1003,7 @@ impl Notifier {
     }
 
     /// Asks the worker to stop after the round it is in, without waiting.
-    fn request_stop(&self) {
+    pub fn request_stop(&self) {
         let (lock, cv) = &*self.stop;
         if let Ok(mut s) = lock.lock() {
             *s = true;
@@ -1242,6 +1281,15 @@ mod tests {
         }
         let kept = w.recent.len();
         assert!(kept > LOOK_BACK.as_secs() as usize, "{kept}");
+        // After many cuts, each sample kept unpacks to what was pushed.
+        let unpacked = {
+            use stabmon_core::series::WindowSource;
+            w.recent
+                .samples_between(samples[0].ts, samples[2999].ts)
+                .unwrap()
+        };
+        let want: Vec<Sample> = samples[3000 - kept..].iter().map(trimmed).collect();
+        assert_eq!(unpacked, want);
         // The same sample again: kept once.
         w.note(&trimmed(&samples[2999]));
         assert_eq!(w.recent.len(), kept);

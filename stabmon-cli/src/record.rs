@@ -271,6 +271,11 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<ExitCode> {
     }
 
     let dropped = recorder.dropped();
+    // The mail worker is asked to stop now, without waiting (it is waited for once the data is finished): an idle
+    // worker frees its look-back of samples before the last compaction needs memory.
+    if let Some(n) = &notifier {
+        n.request_stop();
+    }
     let stopped = recorder.stop(stabmon_core::Timestamp::now());
     // The segments compacted at stop go up in a last round, bounded in time; what does not wait in the data
     // directory for the next start (or `stabmon ship`).

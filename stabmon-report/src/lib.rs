@@ -332,7 +332,7 @@ impl Report {
 
     /// Renders `samples` to a string; see [`Report::write_html`].
     pub fn render(&self, samples: &[Sample]) -> Result<(String, Summary), Error> {
-        self.make_of_samples(samples, &html_page)
+        self.make_of_samples(samples, &html_page, Pass::default())
     }
 
     /// Renders `series` to a string, reading whole samples from `source`; see [`Report::write_html_from`].
@@ -341,7 +341,7 @@ impl Report {
         series: &SystemSeries,
         source: &S,
     ) -> Result<(String, Summary), Error> {
-        self.make_of_series(series, source, &html_page, None)
+        self.make_of_series(series, source, &html_page, Pass::default())
     }
 
     /// Draws the page's charts of `samples` as PNG images, [`ReportBuilder::png_width_px`] wide: the same series,
@@ -351,7 +351,8 @@ impl Report {
     /// Text is drawn with a copy of DejaVu Sans embedded in the crate, so no system font is needed; the first call
     /// registers it in plotters' font table under a name of its own.
     pub fn render_png(&self, samples: &[Sample]) -> Result<(Vec<PngChart>, Summary), Error> {
-        self.png_sized().make_of_samples(samples, &png_charts)
+        self.png_sized()
+            .make_of_samples(samples, &png_charts, Pass::charts())
     }
 
     /// Draws the charts of `series` as PNG images, reading whole samples from `source` as
@@ -362,7 +363,7 @@ impl Report {
         source: &S,
     ) -> Result<(Vec<PngChart>, Summary), Error> {
         self.png_sized()
-            .make_of_series(series, source, &png_charts, None)
+            .make_of_series(series, source, &png_charts, Pass::charts())
     }
 
     /// Renders one host's section of a fleet page ([`Report::render_fleet`]) from its `series` and `source`, as
@@ -381,7 +382,7 @@ impl Report {
             let n = s.len();
             Ok((s, n))
         };
-        let (html, summary) = self.make_of_series(series, source, &section, None)?;
+        let (html, summary) = self.make_of_series(series, source, &section, Pass::default())?;
         let (lo, hi) = self.indices(series);
         let mut out = HostSection::without_samples(series.host.clone());
         fleet::figures(
@@ -506,6 +507,7 @@ impl Report {
         &self,
         samples: &[Sample],
         format: Format<'_, T>,
+        pass: Pass<'_>,
     ) -> Result<(T, Summary), Error> {
         let cfg = &self.cfg;
         self.check_range()?;
@@ -549,7 +551,7 @@ impl Report {
             &SystemSeries::from_samples(in_range),
             &Dyn(in_range),
             format,
-            None,
+            pass,
         )
     }
 
@@ -559,7 +561,7 @@ impl Report {
         series: &SystemSeries,
         source: &S,
         format: Format<'_, T>,
-        detected: Option<Vec<Incident>>,
+        pass: Pass<'_>,
     ) -> Result<(T, Summary), Error> {
         let source = &Dyn(source);
         let cfg = &self.cfg;
@@ -574,13 +576,13 @@ impl Report {
             });
         }
         if lo == 0 && hi == ts.len() {
-            self.render_range(series, source, format, detected)
+            self.render_range(series, source, format, pass)
         } else {
             self.render_range(
                 &series.slice(lo, hi, cfg.from, cfg.to),
                 source,
                 format,
-                detected,
+                pass,
             )
         }
     }
@@ -593,14 +595,12 @@ impl Report {
     }
 
     /// Renders `series`, non-empty and all within the range, with `format`.
-    ///
-    /// `detected`: the incidents of the same range and options, where a rendering of it already detected them.
     fn render_range<T>(
         &self,
         series: &SystemSeries,
         source: &dyn WindowSource,
         format: Format<'_, T>,
-        detected: Option<Vec<Incident>>,
+        pass: Pass<'_>,
     ) -> Result<(T, Summary), Error> {
         let cfg = &self.cfg;
         let (first, last) = series.range().ok_or(Error::NoSamples {
@@ -616,7 +616,7 @@ impl Report {
             .max(from.saturating_add(std::time::Duration::from_secs(1)));
 
         let incidents =
-            match detected {
+            match pass.detected {
                 Some(found) => found,
                 None => analysis::detect_incidents_in(series, source, &cfg.detect).map_err(
                     |source| Error::Read {
@@ -635,6 +635,8 @@ impl Report {
                 width_px: cfg.width_px,
                 charts: &cfg.charts,
                 culprit_lines: cfg.culprit_lines,
+                charts_only: pass.charts_only,
+                handover: pass.handover,
             },
         )?;
         let title = cfg
@@ -660,6 +662,27 @@ impl Report {
             bytes,
         };
         Ok((out, summary))
+    }
+}
+
+/// How a rendering of a range relates to others of the same range (a mail's charts, then its page).
+#[derive(Default)]
+pub(crate) struct Pass<'a> {
+    /// The incidents of the same range and options, where a rendering of it already detected them.
+    pub(crate) detected: Option<Vec<Incident>>,
+    /// Only the charts are drawn: no hover data, no gap panels.
+    pub(crate) charts_only: bool,
+    /// The samples handed from the first rendering to the next (see [`model::Handover`]).
+    pub(crate) handover: Option<&'a std::cell::RefCell<model::Handover>>,
+}
+
+impl Pass<'_> {
+    /// A rendering of the charts alone.
+    fn charts() -> Self {
+        Pass {
+            charts_only: true,
+            ..Pass::default()
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! inline, PNG charts by `cid:`), its plain-text alternative, a subject line, and the full page as an attachment.
 //! Pure: text and bytes out; sending is the caller's.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use stabmon_core::Timestamp;
@@ -9,11 +10,11 @@ use stabmon_core::analysis::{Incident, IncidentKind};
 use stabmon_core::series::{SystemSeries, WindowSource};
 
 use crate::escape::{html, truncate_chars};
-use crate::model::{Model, kind_class};
+use crate::model::{Handover, Model, kind_class};
 use crate::page::{Header, duration, kind_name, magnitude};
 use crate::png::class_rgb;
 use crate::timefmt::{local_datetime, local_datetime_offset, offset_str};
-use crate::{Error, PngChart, Report, Sample, Summary};
+use crate::{Error, Pass, PngChart, Report, Sample, Summary, html_page};
 
 /// Incidents listed one by one in a mail; beyond this many, the rest are counted by kind (the attached report has
 /// them all). Keeps the HTML part far below the ~102 KB at which Gmail clips a body.
@@ -58,7 +59,15 @@ impl Report {
     /// Makes a mail of `samples`; see [`Report::render_mail_from`].
     pub fn render_mail(&self, samples: &[Sample]) -> Result<MailContent, Error> {
         let (page, summary) = self.render(samples)?;
-        let (parts, _) = self.png_sized().make_of_samples(samples, &mail_parts)?;
+        let (parts, _) = self.png_sized().make_of_samples(
+            samples,
+            &mail_parts,
+            Pass {
+                detected: Some(summary.incidents.clone()),
+                charts_only: true,
+                handover: None,
+            },
+        )?;
         Ok(assemble(parts, page, summary))
     }
 
@@ -76,14 +85,33 @@ impl Report {
         series: &SystemSeries,
         source: &S,
     ) -> Result<MailContent, Error> {
-        let (page, summary) = self.render_from(series, source)?;
-        // The charts' model at their width, with the incidents the page found (detection reads windows of whole
-        // samples: once is enough).
-        let (parts, _) = self.png_sized().make_of_series(
+        // The charts first, at the mail's width: they hand the page the incidents they found (detection reads
+        // windows of whole samples: once is enough), their hover moments and the samples of their culprit lines'
+        // windows, so the page reads only the moments it shows beyond them. The charts' model makes no hover data
+        // or gap panels (neither the images nor the body show them).
+        let handover = RefCell::new(Handover {
+            give: true,
+            ..Handover::default()
+        });
+        let (parts, charts) = self.png_sized().make_of_series(
             series,
             source,
             &mail_parts,
-            Some(summary.incidents.clone()),
+            Pass {
+                charts_only: true,
+                handover: Some(&handover),
+                ..Pass::default()
+            },
+        )?;
+        let (page, summary) = self.make_of_series(
+            series,
+            source,
+            &html_page,
+            Pass {
+                detected: Some(charts.incidents),
+                handover: Some(&handover),
+                ..Pass::default()
+            },
         )?;
         Ok(assemble(parts, page, summary))
     }

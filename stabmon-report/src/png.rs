@@ -390,13 +390,15 @@ fn runs(points: &[(i64, f64, bool)]) -> Vec<&[(i64, f64, bool)]> {
     out
 }
 
-/// Encodes an RGB buffer as PNG.
+/// Encodes an RGB buffer as PNG, with the png crate's fast compression (fdeflate, each row's filter chosen): a
+/// chart 600 px wide is encoded in about a millisecond instead of about ten at the default level (and thirty at the
+/// highest), for files about 1.6 times as large (some 20 KB a chart), far below a mail's size limits.
 fn encode(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.set_compression(png::Compression::High);
+    enc.set_compression(png::Compression::Fast);
     let mut w = enc.write_header()?;
     w.write_image_data(rgb)?;
     w.finish()?;

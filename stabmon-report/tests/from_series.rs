@@ -195,3 +195,72 @@ fn a_failing_source_is_an_error_naming_what_could_not_be_read() {
     assert!(matches!(err, Error::Read { .. }), "{err:?}");
     assert!(msg.contains("row group 3 is damaged"), "{msg}");
 }
+
+/// The samples in memory, counting the samples read at instants (the hover moments) apart from those read by
+/// window.
+struct AtCounting<'a>(&'a [Sample], std::cell::Cell<usize>, std::cell::Cell<usize>);
+
+impl WindowSource for AtCounting<'_> {
+    fn samples_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        let got = self.0.samples_between(from, to)?;
+        self.2.set(self.2.get() + got.len());
+        Ok(got)
+    }
+
+    fn samples_at(&self, instants: &[Timestamp]) -> Result<Vec<Sample>, stabmon_core::Error> {
+        let got: Vec<Sample> = self
+            .0
+            .iter()
+            .filter(|s| instants.binary_search(&s.ts).is_ok())
+            .cloned()
+            .collect();
+        self.1.set(self.1.get() + got.len());
+        Ok(got)
+    }
+}
+
+#[test]
+fn a_mail_from_the_series_is_the_mail_of_the_samples_its_page_reading_what_its_charts_did_not() {
+    // Without latency probes: a series counts those of the samples of its range that started before it too.
+    let samples = six_hours_with(false);
+    let series = SystemSeries::from_samples(&samples);
+    let report = ReportBuilder::new()
+        .range(at(3000), at(10_000))
+        .width_px(1100)
+        .build();
+    let want = report.render_mail(&samples).unwrap();
+    let source = AtCounting(&samples, Default::default(), Default::default());
+    let got = report.render_mail_from(&series, &source).unwrap();
+    assert_eq!(got.subject, want.subject);
+    assert_eq!(got.html, want.html);
+    assert_eq!(got.text, want.text);
+    assert_eq!(got.images, want.images);
+    assert_eq!(got.attachment, want.attachment);
+    assert!(want.summary.incidents.len() >= 2, "{:?}", want.summary);
+    // The page alone, and the charts alone, each read their own hover moments; the mail reads the charts' and
+    // then only those of the page's that the charts do not show (most of the charts' are among the page's), and by
+    // window what the page alone reads (the page takes the charts' incidents and the samples of their culprit
+    // lines' windows).
+    let page = AtCounting(&samples, Default::default(), Default::default());
+    report.render_from(&series, &page).unwrap();
+    let charts = AtCounting(&samples, Default::default(), Default::default());
+    report.render_png_from(&series, &charts).unwrap();
+    let (page_at, charts_at, mail_at) = (page.1.get(), charts.1.get(), source.1.get());
+    assert!(
+        page_at < mail_at && mail_at < page_at + charts_at / 4,
+        "at instants: page {page_at}, charts {charts_at}, mail {mail_at}"
+    );
+    assert!(charts.2.get() > 0);
+    assert_eq!(
+        source.2.get(),
+        page.2.get(),
+        "by window: page {}, charts {}, mail {}",
+        page.2.get(),
+        charts.2.get(),
+        source.2.get()
+    );
+}

@@ -56,28 +56,110 @@ pub fn detect_incidents_in(
     }
 }
 
+/// [`detect_incidents_in`] without naming culprits: the same incidents (kinds, starts, ends, peaks, magnitudes),
+/// but only a runaway names one (its culprit is what makes it an incident). Whole samples are read only to judge
+/// the runaway candidates outside CPU surges, and not again for a candidate `memo` holds from an earlier call.
+///
+/// For a caller that looks at a sliding window of a series again and again (the recorder's look for new
+/// incidents) and needs to know what the incidents are, not who caused them: a surge's or a climb's culprit costs
+/// a read of its window and baseline, a runaway's judgement one of its baseline. A judgement depends only on the
+/// samples of its candidate's run and baseline window, which do not change once recorded; `memo` keys it by those
+/// (the candidate, the run's first, peak and last sample, its CPU, and where its baseline window begins), so a
+/// run still growing at the end of the series, or whose baseline the window's start cuts, is judged again, and
+/// a finished one with its whole baseline is not. `memo` keeps the judgements of the last call only.
+///
+/// Fails with the first error of `source`.
+pub fn detect_incident_spans_in(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    opts: &DetectOptions,
+    memo: &mut SpanMemo,
+) -> Result<Vec<Incident>, crate::Error> {
+    let view = SeriesView {
+        series,
+        source,
+        error: Default::default(),
+    };
+    memo.generation = memo.generation.wrapping_add(1);
+    let out = detect_with(&view, opts, Some(memo));
+    let generation = memo.generation;
+    memo.runaways.retain(|_, (g, _)| *g == generation);
+    match view.error.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// What [`detect_incident_spans_in`] keeps from one call to the next: the runaway candidates it judged.
+#[derive(Debug, Default)]
+pub struct SpanMemo {
+    /// Per candidate: the call that last used it, and its judgement.
+    runaways: std::collections::HashMap<super::runaway::RunKey, (u64, Option<Incident>)>,
+    generation: u64,
+}
+
+impl SpanMemo {
+    /// How many judgements it holds.
+    pub fn len(&self) -> usize {
+        self.runaways.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.runaways.is_empty()
+    }
+
+    /// The judgement of `key`, made by `judge` unless held; marked as used by this call.
+    pub(super) fn judge(
+        &mut self,
+        key: super::runaway::RunKey,
+        judge: impl FnOnce() -> Option<Incident>,
+    ) -> Option<Incident> {
+        let generation = self.generation;
+        let entry = self
+            .runaways
+            .entry(key)
+            .or_insert_with(|| (generation, judge()));
+        entry.0 = generation;
+        entry.1.clone()
+    }
+}
+
 fn detect<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<Incident> {
+    detect_with(samples, opts, None)
+}
+
+/// Detection; with `spans` (see [`detect_incident_spans_in`]) without culprits, runaway judgements kept there.
+fn detect_with<V: View + ?Sized>(
+    samples: &V,
+    opts: &DetectOptions,
+    spans: Option<&mut SpanMemo>,
+) -> Vec<Incident> {
     let mut out = Vec::new();
     if samples.len() == 0 {
         return out;
     }
+    let names = spans.is_none();
     let mut breaks = vec![false; samples.len()];
     for i in gap_indices(samples, opts) {
         breaks[i] = true;
     }
-    cpu_surges(samples, &breaks, opts, &mut out);
+    cpu_surges(samples, &breaks, opts, names, &mut out);
+    // A runaway wholly inside a surge that names a culprit is absorbed by it without changing it, so it is not
+    // judged. Without culprits, that holds of every surge: one that named none would only take the runaway's
+    // name, which is not asked for.
     let named_surges: Vec<_> = out
         .iter()
-        .filter(|i| i.kind == IncidentKind::CpuSurge && i.culprit.is_some())
+        .filter(|i| i.kind == IncidentKind::CpuSurge && (i.culprit.is_some() || !names))
         .map(|i| (i.start, i.end))
         .collect();
     let mut runaways = Vec::new();
-    super::runaway::runaways(samples, &breaks, opts, &named_surges, &mut runaways);
+    super::runaway::runaways(samples, &breaks, opts, &named_surges, spans, &mut runaways);
     absorb_runaways(&mut out, runaways);
-    climbs(samples, &breaks, opts, Level::Memory, &mut out);
-    climbs(samples, &breaks, opts, Level::Swap, &mut out);
-    oom_kills(samples, opts, &mut out);
-    pressure_stalls(samples, &breaks, opts, &mut out);
+    climbs(samples, &breaks, opts, Level::Memory, names, &mut out);
+    climbs(samples, &breaks, opts, Level::Swap, names, &mut out);
+    oom_kills(samples, opts, names, &mut out);
+    pressure_stalls(samples, &breaks, opts, names, &mut out);
     super::latency::latency_incidents(samples, opts, &mut out);
     for gap in gaps_of(samples, &opts.clean_stops, opts) {
         let mut inc = Incident::new(IncidentKind::Gap(gap.kind), gap.start, gap.end);
@@ -293,6 +375,7 @@ fn cpu_surges<V: View + ?Sized>(
     samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
+    names: bool,
     out: &mut Vec<Incident>,
 ) {
     let value = |i: usize| samples.busy_pct(i);
@@ -351,8 +434,10 @@ fn cpu_surges<V: View + ?Sized>(
             human::pct(inc.magnitude),
             human::pct(r.base)
         );
-        let baseline = (start.saturating_sub(opts.baseline_window), start);
-        inc.culprit = samples.culprit((start, end), baseline, &inc.kind);
+        if names {
+            let baseline = (start.saturating_sub(opts.baseline_window), start);
+            inc.culprit = samples.culprit((start, end), baseline, &inc.kind);
+        }
         out.push(inc);
     }
 }
@@ -381,6 +466,7 @@ fn climbs<V: View + ?Sized>(
     breaks: &[bool],
     opts: &DetectOptions,
     level: Level,
+    names: bool,
     out: &mut Vec<Incident>,
 ) {
     let raw = |i: usize| match level {
@@ -461,12 +547,14 @@ fn climbs<V: View + ?Sized>(
         let baseline = (inc.start.saturating_sub(opts.baseline_window), inc.start);
         // A culprit must explain a fair share of the rise, else nobody in the top lists did it (memory that is not
         // any listed process's, or swap filled by processes being swapped out).
-        inc.culprit = samples
-            .culprit((inc.start, inc.end), baseline, &kind)
-            .filter(|c| {
-                c.rss_growth_bytes
-                    .is_some_and(|g| g as f64 >= CULPRIT_SHARE * rise as f64)
-            });
+        if names {
+            inc.culprit = samples
+                .culprit((inc.start, inc.end), baseline, &kind)
+                .filter(|c| {
+                    c.rss_growth_bytes
+                        .is_some_and(|g| g as f64 >= CULPRIT_SHARE * rise as f64)
+                });
+        }
         out.push(inc);
     }
 }
@@ -505,7 +593,12 @@ fn upper_envelope<V: View + ?Sized>(
     out
 }
 
-fn oom_kills<V: View + ?Sized>(samples: &V, opts: &DetectOptions, out: &mut Vec<Incident>) {
+fn oom_kills<V: View + ?Sized>(
+    samples: &V,
+    opts: &DetectOptions,
+    names: bool,
+    out: &mut Vec<Incident>,
+) {
     for i in 1..samples.len() {
         let (Some(before), Some(after)) =
             (samples.oom_kill_count(i - 1), samples.oom_kill_count(i))
@@ -525,7 +618,9 @@ fn oom_kills<V: View + ?Sized>(samples: &V, opts: &DetectOptions, out: &mut Vec<
         } else {
             format!("{kills} OOM kills")
         };
-        inc.culprit = samples.culprit((a_ts, b_ts), (a_ts, a_ts), &inc.kind);
+        if names {
+            inc.culprit = samples.culprit((a_ts, b_ts), (a_ts, a_ts), &inc.kind);
+        }
         out.push(inc);
     }
 }
@@ -534,6 +629,7 @@ fn pressure_stalls<V: View + ?Sized>(
     samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
+    names: bool,
     out: &mut Vec<Incident>,
 ) {
     type Pick = fn(Pressure) -> Option<f32>;
@@ -604,6 +700,7 @@ fn pressure_stalls<V: View + ?Sized>(
             inc.magnitude = value(r.peak);
             inc.summary = format!("{resource} pressure: {which} {}", human::pct(inc.magnitude));
             inc.culprit = match resource {
+                _ if !names => None,
                 "io" => None,
                 "memory" => {
                     samples.culprit((start, end), (start, start), &IncidentKind::MemoryClimb)

@@ -4,6 +4,8 @@
 //! - [`detect_incidents`] finds [`Incident`]s in a series of [`Sample`]s: CPU surges, runaway processes, memory
 //!   climbs, swap growth, OOM kills, pressure stalls and gaps in the recording, each with the [`Culprit`] that caused it where one can be
 //!   named. The rules and their thresholds are in [`DetectOptions`], every default stated there.
+//!   [`detect_incident_spans_in`] finds the same incidents without naming their culprits, for a caller that looks
+//!   at a sliding window again and again and only needs to know what is new.
 //! - [`culprit_for`] answers "which process (or process name) contributed most to the rise in this window, compared
 //!   with that baseline?", by CPU share or by resident-memory growth, not just "which was biggest".
 //! - [`find_gaps`] finds and classifies the holes in a recording ([`GapKind`]: stopped cleanly, died, rebooted).
@@ -159,7 +161,7 @@ mod usage;
 mod view;
 
 pub use culprit::{NAME_MARGIN, culprit_for};
-pub use detect::{detect_incidents, detect_incidents_in};
+pub use detect::{SpanMemo, detect_incident_spans_in, detect_incidents, detect_incidents_in};
 pub use downsample::{downsample_minmax, downsample_minmax_iter};
 pub use gaps::{find_gaps, median_i64};
 pub use unit_usage::{UnitUsage, UnitUsageAcc, rank_units_by_memory};

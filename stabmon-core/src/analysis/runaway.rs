@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::detect::SpanMemo;
 use super::view::View;
 use super::{Culprit, DetectOptions, Incident, IncidentKind, NAME_MARGIN};
 use crate::human;
@@ -70,6 +71,7 @@ pub(super) fn runaways<V: View + ?Sized>(
     breaks: &[bool],
     opts: &DetectOptions,
     named_surges: &[(Timestamp, Timestamp)],
+    mut memo: Option<&mut SpanMemo>,
     out: &mut Vec<Incident>,
 ) {
     let busiest = samples.busiest();
@@ -178,7 +180,13 @@ pub(super) fn runaways<V: View + ?Sized>(
         if moot {
             continue;
         }
-        if let Some(inc) = judge(samples, *subject, run, opts) {
+        let judged = match memo.as_deref_mut() {
+            Some(memo) => memo.judge(RunKey::of(samples, *subject, run, opts), || {
+                judge(samples, *subject, run, opts)
+            }),
+            None => judge(samples, *subject, run, opts),
+        };
+        if let Some(inc) = judged {
             found.push((*subject, *run, inc));
         }
     }
@@ -206,6 +214,60 @@ pub(super) fn runaways<V: View + ?Sized>(
     );
 }
 
+/// What [`judge`] reads of a candidate, besides the samples from where its baseline window begins to its end,
+/// which do not change once recorded: equal keys, equal judgements.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct RunKey {
+    process: Option<ProcessKey>,
+    name: String,
+    start: Timestamp,
+    peak: Timestamp,
+    end: Timestamp,
+    base_from: Timestamp,
+    born_in_view: bool,
+    /// The run's CPU: its sum's bits and its count of samples.
+    cpu: (u64, u32),
+}
+
+impl RunKey {
+    fn of<V: View + ?Sized>(
+        samples: &V,
+        subject: Subject<'_>,
+        run: &Run,
+        opts: &DetectOptions,
+    ) -> RunKey {
+        let (base_from, born_in_view) = baseline_from(samples, subject, run, opts);
+        RunKey {
+            process: match subject {
+                Subject::Process(k, _) => Some(k),
+                Subject::Name(_) => None,
+            },
+            name: subject.name().to_owned(),
+            start: samples.ts(run.start),
+            peak: samples.ts(run.peak),
+            end: samples.ts(run.end),
+            base_from,
+            born_in_view,
+            cpu: (run.sum.to_bits(), run.n),
+        }
+    }
+}
+
+/// Where a candidate's baseline window begins (cut at the start of its segment), and whether its process was seen
+/// starting.
+fn baseline_from<V: View + ?Sized>(
+    samples: &V,
+    subject: Subject<'_>,
+    run: &Run,
+    opts: &DetectOptions,
+) -> (Timestamp, bool) {
+    let start = samples.ts(run.start);
+    let first = samples.ts(run.segment_start);
+    let base_from = start.saturating_sub(opts.baseline_window).max(first);
+    let born_in_view = matches!(subject, Subject::Process(k, _) if k.start_time >= first);
+    (base_from, born_in_view)
+}
+
 /// The incident of a candidate run, if it is well above its subject's recent level.
 fn judge<V: View + ?Sized>(
     samples: &V,
@@ -214,14 +276,12 @@ fn judge<V: View + ?Sized>(
     opts: &DetectOptions,
 ) -> Option<Incident> {
     let (start, end) = (samples.ts(run.start), samples.ts(run.end));
-    let first = samples.ts(run.segment_start);
-    let base_from = start.saturating_sub(opts.baseline_window).max(first);
+    let (base_from, born_in_view) = baseline_from(samples, subject, run, opts);
     let covered = start
         .duration_since(base_from)
         .is_some_and(|d| d.saturating_mul(2) >= opts.baseline_window);
     // A process seen starting has a known past (it did not exist); any other subject needs a baseline window at
     // least half covered, else it may be one that is always that busy.
-    let born_in_view = matches!(subject, Subject::Process(k, _) if k.start_time >= first);
     if !covered && !born_in_view {
         return None;
     }

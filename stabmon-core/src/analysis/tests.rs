@@ -683,6 +683,26 @@ mod synthetic {
             source.1.get(),
             s.len()
         );
+        // Without culprits: the same incidents, none named but runaways (the storm here), and fewer samples read.
+        let source = Counting(&s, Cell::new(0), Cell::new(0));
+        let mut memo = super::SpanMemo::default();
+        let spans = super::detect_incident_spans_in(&series, &source, &opts, &mut memo).unwrap();
+        let unnamed: Vec<Incident> = want
+            .iter()
+            .cloned()
+            .map(|mut i| {
+                if i.kind != IncidentKind::Runaway {
+                    i.culprit = None;
+                }
+                i
+            })
+            .collect();
+        assert_eq!(spans, unnamed);
+        assert!(
+            want.iter().filter(|i| i.culprit.is_some()).count()
+                > spans.iter().filter(|i| i.culprit.is_some()).count()
+        );
+        assert!(source.1.get() < 1000, "read {}", source.1.get());
 
         struct Failing;
         impl WindowSource for Failing {

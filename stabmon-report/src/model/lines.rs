@@ -51,7 +51,14 @@ pub(super) fn culprit_lines(
     mem_names: &[String],
     cores: usize,
     breaks: &[usize],
+    handover: Option<(&std::cell::RefCell<Handover>, bool)>,
 ) -> Result<Lines, Error> {
+    // The windows' samples handed over by the model before, or to keep for the next (`true`).
+    let keep = handover.is_some_and(|(_, first)| first);
+    let given = handover
+        .filter(|_| !keep)
+        .and_then(|(h, _)| h.borrow_mut().lines.take());
+    let mut kept: Vec<Sample> = Vec::new();
     let mut by_idx: BTreeMap<usize, Vec<Option<f64>>> = BTreeMap::new();
     let c = cores as f64;
     let mut add = |s: &Sample| {
@@ -68,7 +75,8 @@ pub(super) fn culprit_lines(
         });
     };
     let n = series.len();
-    if !(cpu_names.is_empty() && mem_names.is_empty()) && n > 0 {
+    let read_windows = !(cpu_names.is_empty() && mem_names.is_empty()) && n > 0;
+    if read_windows {
         for s in moments {
             add(s);
         }
@@ -99,6 +107,11 @@ pub(super) fn culprit_lines(
                 _ => merged.push((lo, hi)),
             }
         }
+        let given = given.as_deref().map(crate::Dyn);
+        let source: &dyn WindowSource = match &given {
+            Some(g) => g,
+            None => source,
+        };
         for (lo, hi) in merged {
             let (from, to) = (series.ts[lo], series.ts[hi]);
             let read = if hi - lo < LINE_WINDOW_SAMPLES {
@@ -115,7 +128,16 @@ pub(super) fn culprit_lines(
             for s in &samples {
                 add(s);
             }
+            if keep {
+                kept.extend(samples);
+            }
         }
+    }
+    // Handed over only when read: a model without culprit lines reads no window.
+    if let Some((h, true)) = handover
+        && read_windows
+    {
+        h.borrow_mut().lines = Some(kept);
     }
     let idx: Vec<usize> = by_idx.keys().copied().collect();
     let line_breaks = (1..idx.len())

@@ -55,6 +55,18 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// The frame of the range `from_us..to_us` drawn `width_px` wide, and its number of pixel columns.
+    fn of(from_us: i64, to_us: i64, width_px: u32) -> (Frame, usize) {
+        let frame = Frame {
+            from_us,
+            to_us: to_us.max(from_us + 1),
+            left: MARGIN_LEFT,
+            width: (f64::from(width_px) - MARGIN_LEFT - MARGIN_RIGHT).max(100.0),
+        };
+        let columns = frame.width.round().max(1.0) as usize;
+        (frame, columns)
+    }
+
     pub(crate) fn x(&self, us: i64) -> f64 {
         let span = (self.to_us - self.from_us).max(1) as f64;
         self.left + (us - self.from_us) as f64 / span * self.width
@@ -257,7 +269,15 @@ pub(crate) struct Params<'a> {
     pub(crate) width_px: u32,
     pub(crate) charts: &'a [Chart],
     pub(crate) culprit_lines: usize,
+    /// Only the charts are drawn (PNG images, a mail's body): the hover moments and the gap panels, which only the
+    /// page shows, are not made.
+    pub(crate) charts_only: bool,
+    /// Samples handed from this model to the next of the same range at another width, or from the previous one to
+    /// this (see [`Handover`]).
+    pub(crate) handover: Option<&'a std::cell::RefCell<Handover>>,
 }
+
+pub(crate) use moments::Handover;
 
 /// Samples kept at full resolution when the series are reduced to the pixel columns.
 pub(super) struct Kept {
@@ -348,13 +368,7 @@ pub(crate) fn build(
     p: &Params<'_>,
 ) -> Result<Model, Error> {
     let width_px = f64::from(p.width_px);
-    let frame = Frame {
-        from_us: p.from_us,
-        to_us: p.to_us.max(p.from_us + 1),
-        left: MARGIN_LEFT,
-        width: (width_px - MARGIN_LEFT - MARGIN_RIGHT).max(100.0),
-    };
-    let columns = frame.width.round().max(1.0) as usize;
+    let (frame, columns) = Frame::of(p.from_us, p.to_us, p.width_px);
     // The samples' times, read where they are (not copied: a month has millions).
     let ts: &[Timestamp] = &series.ts;
     let cores = series
@@ -369,7 +383,14 @@ pub(crate) fn build(
     // Gaps: where the analysis says so, and the lines break there too.
     let gaps = gaps::bands(&incidents, ts, &mut breaks);
     let kept = Kept::new(&incidents, ts, &breaks);
-    let fetched = moments::Fetched::read(series, source, ts, &frame, columns, &kept.dense)?;
+    // This model hands its samples over to the next, or takes those of the model before.
+    let hands_over = p.handover.is_some_and(|h| h.borrow().give);
+    let given = p
+        .handover
+        .filter(|_| !hands_over)
+        .and_then(|h| h.borrow_mut().samples.take());
+    let fetched =
+        moments::Fetched::read(series, source, (ts, &frame, columns), &kept.dense, given)?;
     let moment_samples = fetched.moments();
     let (cpu_names, mem_names) = lines::names(&incidents, &moment_samples, p.culprit_lines);
     let lines = lines::culprit_lines(
@@ -381,6 +402,7 @@ pub(crate) fn build(
         &mem_names,
         cores,
         &breaks,
+        p.handover.map(|h| (h, hands_over)),
     )?;
     let input = charts::ChartInput {
         series,
@@ -408,8 +430,23 @@ pub(crate) fn build(
         ts,
         p.charts.first().copied(),
     );
-    let (moments, procs) = moments::moments(&moment_samples, &charts, series);
-    let gap_panels = gaps::panels(series, source, ts, &incidents)?;
+    let (moments, procs, gap_panels) = if p.charts_only {
+        (Vec::new(), Vec::new(), Vec::new())
+    } else {
+        let (moments, procs) = moments::moments(&moment_samples, &charts, series);
+        (
+            moments,
+            procs,
+            gaps::panels(series, source, ts, &incidents)?,
+        )
+    };
+    drop(moment_samples);
+    let offsets = Offsets::from_series(series, fetched.zone());
+    if hands_over && let Some(h) = p.handover {
+        let mut h = h.borrow_mut();
+        h.samples = Some(fetched.into_samples());
+        h.give = false;
+    }
     Ok(Model {
         frame,
         width_px,
@@ -419,7 +456,7 @@ pub(crate) fn build(
         gap_panels,
         moments,
         procs,
-        offsets: Offsets::from_series(series, fetched.zone()),
+        offsets,
         cores,
         median_interval_us,
     })

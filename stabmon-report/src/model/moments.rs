@@ -74,6 +74,19 @@ fn moment(
     }
 }
 
+/// Samples handed from one model of a range to the next at another width (a mail's charts at the mail's width,
+/// then its page): the first hands over the hover moments and the culprit lines' windows it read, and the next reads
+/// only what it shows beyond them. The samples are the same either way (trimmed as they are read).
+#[derive(Debug, Default)]
+pub(crate) struct Handover {
+    /// Set for the first model: it hands its samples over (and clears this).
+    pub(crate) give: bool,
+    /// The first model's hover moments' samples.
+    pub(crate) samples: Option<Vec<Sample>>,
+    /// The samples of the incidents' windows that the first model's culprit lines read.
+    pub(crate) lines: Option<Vec<Sample>>,
+}
+
 /// The samples read for hover, and the time zone's name the page shows.
 pub(super) struct Fetched {
     /// The hover moments' samples ([`MOMENT_PARTS`]), in time order.
@@ -81,35 +94,45 @@ pub(super) struct Fetched {
     zone: Option<String>,
 }
 
+/// The hover moments' sample indices: the busiest sample of each pixel column, and every sample near an incident's
+/// peak (`dense`); sorted.
+fn moment_indices(
+    series: &SystemSeries,
+    ts: &[Timestamp],
+    frame: &Frame,
+    columns: usize,
+    dense: &[usize],
+) -> Vec<usize> {
+    let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
+    for (i, t) in ts.iter().enumerate() {
+        let col = ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
+        let e = col_best.entry(col).or_insert(i);
+        if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
+            *e = i;
+        }
+    }
+    let mut v: Vec<usize> = col_best.into_values().collect();
+    v.extend(dense.iter().copied());
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 impl Fetched {
-    /// The hover moments: the busiest sample of each pixel column, and every sample near an incident's peak
-    /// (`dense`), read in one go; and the time zone's name, of the first sample (else of the first moment that
-    /// has one).
+    /// The hover moments (see [`moment_indices`]), read in one go; those among `given` (handed over by the model
+    /// before) are taken from it instead. And the time zone's name, of the first sample (else of the first moment
+    /// that has one).
     pub(super) fn read(
         series: &SystemSeries,
         source: &dyn WindowSource,
-        ts: &[Timestamp],
-        frame: &Frame,
-        columns: usize,
+        (ts, frame, columns): (&[Timestamp], &Frame, usize),
         dense: &[usize],
+        given: Option<Vec<Sample>>,
     ) -> Result<Fetched, Error> {
-        let moment_idx: Vec<usize> = {
-            let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
-            for (i, t) in ts.iter().enumerate() {
-                let col =
-                    ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
-                let e = col_best.entry(col).or_insert(i);
-                if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
-                    *e = i;
-                }
-            }
-            let mut v: Vec<usize> = col_best.into_values().collect();
-            v.extend(dense.iter().copied());
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let moment_ts: Vec<Timestamp> = moment_idx.iter().map(|&i| series.ts[i]).collect();
+        let moment_ts: Vec<Timestamp> = moment_indices(series, ts, frame, columns, dense)
+            .iter()
+            .map(|&i| series.ts[i])
+            .collect();
         let read = |at: &[Timestamp], parts: SampleParts| {
             source
                 .samples_at_parts(at, parts)
@@ -118,7 +141,19 @@ impl Fetched {
                     source,
                 })
         };
-        let samples = read(&moment_ts, MOMENT_PARTS)?;
+        let mut given = given.unwrap_or_default();
+        given.retain(|s| moment_ts.binary_search(&s.ts).is_ok());
+        let mut to_read = moment_ts.clone();
+        to_read.retain(|t| given.binary_search_by_key(t, |s| s.ts).is_err());
+        let mut samples = if to_read.is_empty() {
+            Vec::new()
+        } else {
+            read(&to_read, MOMENT_PARTS)?
+        };
+        if !given.is_empty() {
+            samples.extend(given);
+            samples.sort_by_key(|s| s.ts);
+        }
         let zone_of = |v: Vec<Sample>| v.into_iter().find_map(|s| s.timezone);
         let first = series.ts.first().map_or(&[][..], std::slice::from_ref);
         let mut zone = zone_of(read(first, SampleParts::SYSTEM)?);
@@ -126,6 +161,11 @@ impl Fetched {
             zone = zone_of(read(&moment_ts, SampleParts::SYSTEM)?);
         }
         Ok(Fetched { samples, zone })
+    }
+
+    /// The samples read, to hand over to the next model.
+    pub(super) fn into_samples(self) -> Vec<Sample> {
+        self.samples
     }
 
     /// The time zone's name, where a sample read has one.
@@ -153,10 +193,13 @@ pub(super) fn moments(
         .find(|c| c.kind == Chart::Latency)
         .map(|c| c.lanes.iter().map(|l| l.name.as_str()).collect())
         .unwrap_or_default();
+    // A sample at a time the series does not hold (a source that answered with another instant) is left out: its
+    // system values would be another sample's.
     let moments = moment_samples
         .iter()
-        .map(|s| {
-            let mut m = moment(series, series.index_at(s.ts), s, &mut procs, &mut index);
+        .filter_map(|s| Some((series.ts.binary_search(&s.ts).ok()?, s)))
+        .map(|(i, s)| {
+            let mut m = moment(series, i, s, &mut procs, &mut index);
             for name in &lane_names {
                 let latest = series.latency.get(&**name).and_then(|ps| {
                     let k = ps.partition_point(|p| p.ts <= s.ts);

@@ -4,7 +4,8 @@ use std::cell::Cell;
 use std::time::Duration;
 
 use crate::analysis::{
-    DetectOptions, Incident, IncidentKind, detect_incidents, detect_incidents_in,
+    DetectOptions, Incident, IncidentKind, SpanMemo, detect_incident_spans_in, detect_incidents,
+    detect_incidents_in,
 };
 use crate::attribution::{ProcessDetails, ProcessStat, attribute};
 use crate::sample::{CpuUsage, ExitedName, Exits, Sample};
@@ -125,6 +126,22 @@ fn incidents(samples: &[Sample]) -> Vec<Incident> {
     let series = SystemSeries::from_samples(samples);
     let columns = detect_incidents_in(&series, &Source(samples, Cell::new(0)), &opts).unwrap();
     assert_eq!(direct, columns);
+    // Without culprits: the same incidents, only runaways named; called again with the same memo, nothing read.
+    let source = Source(samples, Cell::new(0));
+    let mut memo = SpanMemo::default();
+    let spans = detect_incident_spans_in(&series, &source, &opts, &mut memo).unwrap();
+    assert_eq!(spans.len(), direct.len(), "{spans:#?}");
+    for (s, d) in spans.iter().zip(&direct) {
+        let mut d = d.clone();
+        if d.kind != IncidentKind::Runaway {
+            d.culprit = None;
+        }
+        assert_eq!(*s, d);
+    }
+    let read = source.1.get();
+    let again = detect_incident_spans_in(&series, &source, &opts, &mut memo).unwrap();
+    assert_eq!(again, spans);
+    assert_eq!(source.1.get(), read);
     direct
 }
 
@@ -380,4 +397,53 @@ fn runaways_are_found_from_the_columns_reading_whole_samples_only_around_each_ca
         source.1.get()
     );
     assert!(source.1.get() >= 180, "read {} samples", source.1.get());
+}
+
+#[test]
+fn a_sliding_look_judges_a_runaway_again_only_while_it_grows_or_its_baseline_is_cut() {
+    // 40 minutes of 16 cores, a runaway from 25:00 to 28:00, looked at as the recorder's mail worker does: the
+    // last 20 minutes, once a minute.
+    let mut procs = daemons();
+    procs.push(burner(1500, 180));
+    let all = machine(16, 2400, &procs);
+    let opts = DetectOptions::default();
+    let mut memo = SpanMemo::default();
+    let look = |memo: &mut SpanMemo, now: usize| {
+        let window = &all[now.saturating_sub(1200)..now];
+        let series = SystemSeries::from_samples(window);
+        let source = Source(window, Cell::new(0));
+        let got = detect_incident_spans_in(&series, &source, &opts, memo).unwrap();
+        let runaways: Vec<(Timestamp, Timestamp)> = got
+            .iter()
+            .filter(|i| i.kind == IncidentKind::Runaway)
+            .map(|i| (i.start, i.end))
+            .collect();
+        (runaways, source.1.get())
+    };
+    // While it runs, each look judges it again (it has grown).
+    let (found, read) = look(&mut memo, 1560);
+    assert_eq!(found, [(at(1500), at(1559))]);
+    assert!(read > 0);
+    let (found, read) = look(&mut memo, 1620);
+    assert_eq!(found, [(at(1500), at(1619))]);
+    assert!(read > 0);
+    // Once it ended, with its whole baseline in the look: judged once more (its end), then never again.
+    let (found, read) = look(&mut memo, 1740);
+    assert_eq!(found, [(at(1500), at(1679))]);
+    assert!(read > 0);
+    for now in (1800..=2100).step_by(60) {
+        let (found, read) = look(&mut memo, now);
+        assert_eq!(found, [(at(1500), at(1679))], "at {now}");
+        assert_eq!(read, 0, "at {now}");
+        assert_eq!(memo.len(), 1, "at {now}");
+    }
+    // When the look's start cuts into its baseline window (from 15:00), it is judged again, and the memo keeps
+    // only what the last look used.
+    let (found, read) = look(&mut memo, 2160);
+    assert_eq!(found, [(at(1500), at(1679))]);
+    assert!(read > 0);
+    assert_eq!(memo.len(), 1);
+    let (found, _) = look(&mut memo, 2400);
+    assert_eq!(found, [(at(1500), at(1679))]);
+    assert_eq!(memo.len(), 1);
 }
