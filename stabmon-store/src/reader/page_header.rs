@@ -4,9 +4,9 @@
 //! few damaged bytes cost minutes: it skips the elements of a list, set or map of booleans without reading a
 //! byte for each (so a list declaring two billion of them is two billion turns of a loop, and lists of such
 //! lists multiply), and it skips a `double` or a UUID at the end of its input as if the bytes were there. So
-//! before the crate reads the header that starts a column chunk's page, [`check`] walks the same bytes the way
-//! the crate's `PageHeader::read_thrift_without_stats` does (the header it reads pages with), field by field,
-//! and refuses what would make that walk cost more than its bytes:
+//! before the crate reads a page header of a column chunk, [`check`] walks the same bytes the way the crate's
+//! `PageHeader::read_thrift_without_stats` (parquet 60, the reading pages take) does, field by field, and
+//! refuses what would make that walk cost more than its bytes:
 //! - a list, set or map of booleans that is not empty (no page header of the format has one);
 //! - a list, set or map declaring more elements, or a binary declaring more bytes, than the bytes left;
 //! - a field the crate reads as a known type (the page's sizes, its kind, its data page header) sent with

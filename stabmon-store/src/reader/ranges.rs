@@ -868,10 +868,11 @@ pub(crate) struct ObjectRef {
 /// A table file to read: a local file, or an object of a bucket read through its cache.
 pub(crate) struct Input {
     source: Source,
-    /// The file's column chunks (byte ranges), once its footer is read and checked
-    /// ([`bound_to_chunks`](Input::bound_to_chunks)): a read that starts in one reads a page header, which is
-    /// checked before it is handed out, and nothing past the chunk's end.
-    chunks: Arc<[Range<u64>]>,
+    /// The file's column chunks, once its footer is read and checked ([`bound_to_chunks`](Input::bound_to_chunks)):
+    /// a read that starts in one reads a page header, which is checked before it is handed out, and nothing past
+    /// the chunk's end. By start, each with the furthest end of the chunks up to it (a damaged footer's chunks
+    /// may overlap).
+    chunks: Arc<[(u64, u64)]>,
 }
 
 /// Where an [`Input`]'s bytes are.
@@ -965,21 +966,33 @@ impl Input {
 
     /// Takes `chunks` for the file's column chunks (see [`bound_to_chunks`](Input::bound_to_chunks)).
     fn set_chunks(&mut self, chunks: impl IntoIterator<Item = Range<u64>>) {
-        self.chunks = chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        let mut v: Vec<(u64, u64)> = chunks
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| (c.start, c.end))
+            .collect();
+        v.sort_unstable();
+        let mut reach = 0;
+        for c in &mut v {
+            reach = reach.max(c.1);
+            c.1 = reach;
+        }
+        self.chunks = v.into();
     }
 
     /// Where a read from `start` must stop, and whether it starts at a page header: the furthest end of the
     /// column chunks holding `start`, else the end of the file.
     fn bound(&self, start: u64) -> (u64, bool) {
-        let end = self
-            .chunks
-            .iter()
-            .filter(|c| c.contains(&start))
-            .map(|c| c.end)
-            .max();
-        match end {
-            Some(end) => (end.min(self.len()), true),
-            None => (self.len(), false),
+        // Of the chunks starting at or before `start`, those ending after it hold it: the furthest end of all of
+        // them is past `start` only where one does, and is then the furthest end of those.
+        let i = self.chunks.partition_point(|c| c.0 <= start);
+        match i
+            .checked_sub(1)
+            .and_then(|i| self.chunks.get(i))
+            .map(|c| c.1)
+        {
+            Some(end) if end > start => (end.min(self.len()), true),
+            _ => (self.len(), false),
         }
     }
 
@@ -1313,6 +1326,14 @@ mod tests {
         assert_eq!(all, bytes[40..]);
         assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
         assert!(input.get_read(bytes.len() as u64 + 1).is_err());
+        // Overlapping chunks (a damaged footer): a read in two of them may go to the further end.
+        input.set_chunks([30..100, 0..40, 10..20, 200..300]);
+        let len = bytes.len() as u64;
+        assert_eq!(input.bound(15), (40, true));
+        assert_eq!(input.bound(35), (100, true));
+        assert_eq!(input.bound(100), (len, false));
+        assert_eq!(input.bound(250), (300, true));
+        assert_eq!(input.bound(len - 1), (len, false));
     }
 
     #[test]
