@@ -15,6 +15,9 @@
 //!
 //! A header that passes is read by the crate over exactly the bytes walked here, each element taking at least
 //! one byte, so reading it costs at most as many steps as the header has bytes.
+//!
+//! The crate parses a file's footer with the same skips (from memory, so not past its end): [`check_footer`]
+//! walks it with the same rules first.
 
 use std::fmt;
 
@@ -30,7 +33,7 @@ pub(super) enum Refused {
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refused::Short => f.write_str("it runs past the end of its column chunk"),
+            Refused::Short => f.write_str("it runs past the end of its bytes"),
             Refused::Bad(why) => f.write_str(why),
         }
     }
@@ -96,6 +99,20 @@ impl Shape {
             _ => None,
         }
     }
+}
+
+/// Checks a file's footer metadata (`FileMetaData`, the bytes before its last eight), before the parquet crate
+/// parses it from a slice: walked as a plain Thrift struct with the rules above on every value it skips. The
+/// crate parses the footer's known fields by their types without looking at the types sent, so this walk
+/// takes the crate's path only where those agree (they do in any footer a writer wrote): it stops the
+/// damage random bytes do, not every footer made to hang the crate.
+pub(super) fn check_footer(bytes: &[u8]) -> Result<(), Refused> {
+    let mut w = Walk {
+        bytes,
+        at: 0,
+        total: bytes.len() as u64,
+    };
+    w.skip(ty::STRUCT, SKIP_DEPTH)
 }
 
 /// Checks the page header at the start of `bytes`, the first bytes of the `total` from the header's start to the
@@ -383,6 +400,22 @@ mod tests {
             check(&with_stop(&[0x48, 0x80, 0x01, 0x00]), 200),
             Err(Refused::Short)
         );
+    }
+
+    #[test]
+    fn a_footer_is_walked_as_a_struct_and_lists_of_booleans_in_it_are_refused() {
+        // Field 1 (version) 1, field 2 a list of one struct holding field 4 "ts" and a list of no booleans.
+        let good = [
+            0x15, 0x02, 0x19, 0x1c, 0x48, 0x02, b't', b's', 0x19, 0x02, 0x00, 0x00,
+        ];
+        assert_eq!(check_footer(&good), Ok(()));
+        assert_eq!(check_footer(&good[..good.len() - 1]), Err(Refused::Short));
+        // The same struct with a list of 300,000,000 booleans, which the crate skips a boolean at a time.
+        let bad = [
+            0x15, 0x02, 0x19, 0x1c, 0x19, 0xf2, 0x80, 0xc6, 0x86, 0x8f, 0x01, 0x00, 0x00,
+        ];
+        let e = check_footer(&bad).unwrap_err();
+        assert!(e.to_string().contains("300000000 booleans"), "{e}");
     }
 
     #[test]

@@ -1058,14 +1058,24 @@ impl ChunkReader for Input {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        match &self.source {
-            Source::Local(f) => f.get_bytes(start, length),
+        let bytes = match &self.source {
+            Source::Local(f) => f.get_bytes(start, length)?,
             Source::Object(o) => o
                 .cache
                 .read(&o.rel, start, length)
                 .map(Bytes::from)
-                .map_err(|e| ParquetError::External(Box::new(e))),
+                .map_err(|e| ParquetError::External(Box::new(e)))?,
+        };
+        // Before the footer is parsed, a read that ends where the file's last eight bytes start is of its footer
+        // metadata: checked before the crate parses it (see `page_header::check_footer`).
+        let footer =
+            self.chunks.is_empty() && start.saturating_add(length as u64 + 8) == self.len();
+        if footer && let Err(why) = page_header::check_footer(&bytes) {
+            return Err(ParquetError::General(format!(
+                "its footer ({length} bytes at offset {start}) is damaged: {why}"
+            )));
         }
+        Ok(bytes)
     }
 }
 
