@@ -26,6 +26,7 @@ mod journals;
 mod latency;
 mod names;
 mod oom_kills;
+mod page_header;
 mod processes;
 mod range;
 mod ranges;

@@ -175,3 +175,65 @@ fn a_segment_that_panics_the_parquet_reader_is_skipped_with_a_warning() {
         "skipped: none of the first 3000 mutations made the parquet crate panic in this build"
     );
 }
+
+/// Found by the coverage-guided run (`benches/fuzz/regressions/segment-slow-read`): a `names` file whose page
+/// header sends its data page header v2 as a list, after which the parquet crate reads on into a list declaring
+/// 126,680,298 UUIDs and, at the end of the file, skipped each one as if its bytes were there: 84 s of reads
+/// that returned nothing. The header is refused before the crate parses it, and the read goes on with a warning
+/// naming the file. A watchdog fails the test if the read does not finish in a minute (it takes milliseconds).
+#[test]
+fn a_page_header_that_would_read_for_minutes_is_refused_with_a_warning() {
+    for w in read_regression("segment-slow-read") {
+        assert!(
+            w.contains("names/host=f/date=2026-11-25/20261125T031200Z.parquet")
+                && w.contains("the page header at offset 182 is damaged"),
+            "{w}"
+        );
+    }
+}
+
+/// Found by the coverage-guided run: `samples` files whose footer holds a map of 46 million booleans to
+/// booleans, which the parquet crate skips one at a time without reading a byte (the fuzz target's reads took
+/// 7.6 s and 12 s in its instrumented build, 2.5 s in a debug build; every read of the footer pays it again, and
+/// a few such maps in one footer multiply it). The footer is refused before the crate parses it.
+#[test]
+fn a_footer_with_a_map_of_millions_of_booleans_is_refused_with_a_warning() {
+    for name in ["segment-footer-bools", "segment-footer-bools-2"] {
+        for w in read_regression(name) {
+            assert!(
+                w.contains("samples/host=f/date=2026-11-25/20261125T031200Z.parquet")
+                    && w.contains("its footer")
+                    && w.contains("booleans"),
+                "{name}: {w}"
+            );
+        }
+    }
+}
+
+/// Reads the committed input `benches/fuzz/regressions/NAME` as the fuzz target does, under a watchdog that
+/// fails the test if the read does not finish in a minute (it takes milliseconds); gives its warnings, at least
+/// one.
+fn read_regression(name: &str) -> Vec<String> {
+    let input = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../benches/fuzz/regressions")
+            .join(name),
+    )
+    .unwrap();
+    let (tables, _) = segment_seeds();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let warnings = read_segment(&path, &tables, &input);
+        let _ = done.send(warnings);
+    });
+    let Ok(warnings) = finished.recv_timeout(Duration::from_secs(60)) else {
+        panic!("reading {name} did not finish in 60 s");
+    };
+    assert!(!warnings.is_empty(), "{name}: no warning");
+    for w in &warnings {
+        println!("{name}: {w}");
+    }
+    warnings
+}

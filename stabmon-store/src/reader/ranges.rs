@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,13 +20,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use parquet::errors::ParquetError;
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::reader::{ChunkReader, Length};
 
 use crate::bucket::{Bucket, Version};
 use crate::error::{Error, io};
 use crate::manifest::abs_path;
 
+use super::page_header;
 use super::range::Range as TimeRange;
 use super::table::{chunk_bytes, ts_span};
 
@@ -418,7 +419,7 @@ impl ObjectCache {
             }
             e.size
         };
-        let input = Input::Object(ObjectRef {
+        let input = Input::object(ObjectRef {
             cache: Arc::clone(self),
             rel: rel.to_owned(),
             size,
@@ -865,11 +866,56 @@ pub(crate) struct ObjectRef {
 }
 
 /// A table file to read: a local file, or an object of a bucket read through its cache.
-pub(crate) enum Input {
+pub(crate) struct Input {
+    source: Source,
+    /// The file's column chunks, once its footer is read and checked ([`bound_to_chunks`](Input::bound_to_chunks)):
+    /// a read that starts in one reads a page header, which is checked before it is handed out, and nothing past
+    /// the chunk's end. By start, each with the furthest end of the chunks up to it (a damaged footer's chunks
+    /// may overlap).
+    chunks: Arc<[(u64, u64)]>,
+}
+
+/// Where an [`Input`]'s bytes are.
+enum Source {
     /// A local file.
     Local(File),
     /// An object in a bucket.
     Object(ObjectRef),
+}
+
+impl Source {
+    /// Another handle on the same bytes.
+    fn try_clone(&self) -> std::io::Result<Source> {
+        Ok(match self {
+            Source::Local(f) => Source::Local(f.try_clone()?),
+            Source::Object(o) => Source::Object(o.clone()),
+        })
+    }
+
+    /// Reads into `out` from offset `pos`; fills it unless the bytes end sooner. How many.
+    fn read_at(&mut self, pos: u64, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut got = 0;
+        if let Source::Local(f) = self {
+            f.seek(SeekFrom::Start(pos))?;
+        }
+        while got < out.len() {
+            let n = match self {
+                Source::Local(f) => match f.read(&mut out[got..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => r?,
+                },
+                Source::Object(o) => o
+                    .cache
+                    .read_some(&o.rel, pos + got as u64, &mut out[got..])
+                    .map_err(std::io::Error::other)?,
+            };
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        Ok(got)
+    }
 }
 
 impl Input {
@@ -879,16 +925,74 @@ impl Input {
             && let Some((rel, size)) = lookup(cache, path)
         {
             let cache = Arc::clone(cache);
-            return Ok(Input::Object(ObjectRef { cache, rel, size }));
+            return Ok(Input::object(ObjectRef { cache, rel, size }));
         }
-        File::open(path).map(Input::Local).map_err(io(path))
+        let file = File::open(path).map_err(io(path))?;
+        Ok(Input {
+            source: Source::Local(file),
+            chunks: Arc::new([]),
+        })
+    }
+
+    /// An object of a cache.
+    fn object(o: ObjectRef) -> Input {
+        Input {
+            source: Source::Object(o),
+            chunks: Arc::new([]),
+        }
     }
 
     /// Another handle on the same file.
     pub(crate) fn try_clone(&self, path: &Path) -> Result<Input, Error> {
-        match self {
-            Input::Local(f) => f.try_clone().map(Input::Local).map_err(io(path)),
-            Input::Object(o) => Ok(Input::Object(o.clone())),
+        Ok(Input {
+            source: self.source.try_clone().map_err(io(path))?,
+            chunks: Arc::clone(&self.chunks),
+        })
+    }
+
+    /// Takes the column chunks of `md`, the file's footer (checked to lie inside the file): from then on, a
+    /// read that starts inside one is taken for the reading of a page header. The parquet crate reads page
+    /// headers from a stream, and on damaged bytes it would read past the chunk (to the end of the file, and
+    /// there take "no more bytes" for an answer many times over) or skip a declared list of booleans without
+    /// reading it: such a read ends in an error at the chunk's end, and each header is checked first
+    /// ([`page_header::check`]), so that a damaged one is refused before the crate parses it.
+    pub(crate) fn bound_to_chunks(&mut self, md: &ParquetMetaData) {
+        self.set_chunks(
+            md.row_groups()
+                .iter()
+                .flat_map(|rg| rg.columns().iter().filter_map(chunk_bytes)),
+        );
+    }
+
+    /// Takes `chunks` for the file's column chunks (see [`bound_to_chunks`](Input::bound_to_chunks)).
+    fn set_chunks(&mut self, chunks: impl IntoIterator<Item = Range<u64>>) {
+        let mut v: Vec<(u64, u64)> = chunks
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .map(|c| (c.start, c.end))
+            .collect();
+        v.sort_unstable();
+        let mut reach = 0;
+        for c in &mut v {
+            reach = reach.max(c.1);
+            c.1 = reach;
+        }
+        self.chunks = v.into();
+    }
+
+    /// Where a read from `start` must stop, and whether it starts at a page header: the furthest end of the
+    /// column chunks holding `start`, else the end of the file.
+    fn bound(&self, start: u64) -> (u64, bool) {
+        // Of the chunks starting at or before `start`, those ending after it hold it: the furthest end of all of
+        // them is past `start` only where one does, and is then the furthest end of those.
+        let i = self.chunks.partition_point(|c| c.0 <= start);
+        match i
+            .checked_sub(1)
+            .and_then(|i| self.chunks.get(i))
+            .map(|c| c.1)
+        {
+            Some(end) if end > start => (end.min(self.len()), true),
+            _ => (self.len(), false),
         }
     }
 
@@ -897,7 +1001,7 @@ impl Input {
         &self,
         ranges: impl IntoIterator<Item = Range<u64>>,
     ) -> Result<(), Error> {
-        let Input::Object(o) = self else {
+        let Source::Object(o) = &self.source else {
             return Ok(());
         };
         let jobs = ranges
@@ -920,9 +1024,9 @@ impl Input {
 
 impl Length for Input {
     fn len(&self) -> u64 {
-        match self {
-            Input::Local(f) => f.len(),
-            Input::Object(o) => o.size,
+        match &self.source {
+            Source::Local(f) => f.len(),
+            Source::Object(o) => o.size,
         }
     }
 }
@@ -931,81 +1035,169 @@ impl ChunkReader for Input {
     type T = InputRead;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<InputRead> {
-        Ok(match self {
-            Input::Local(f) => InputRead::Local(f.get_read(start)?),
-            Input::Object(o) => InputRead::Object {
-                object: o.clone(),
-                pos: start,
-                buf: Vec::new(),
-                at: 0,
-            },
+        let len = self.len();
+        if start > len {
+            return Err(ParquetError::EOF(format!(
+                "a read from offset {start} of a file of {len} bytes"
+            )));
+        }
+        let (end, header) = self.bound(start);
+        let ahead = match self.source {
+            Source::Local(_) => LOCAL_READ_AHEAD,
+            Source::Object(_) => READ_AHEAD,
+        };
+        Ok(InputRead {
+            source: self.source.try_clone()?,
+            pos: start,
+            end,
+            header,
+            ahead,
+            buf: Vec::new(),
+            at: 0,
         })
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        match self {
-            Input::Local(f) => f.get_bytes(start, length),
-            Input::Object(o) => o
+        let bytes = match &self.source {
+            Source::Local(f) => f.get_bytes(start, length)?,
+            Source::Object(o) => o
                 .cache
                 .read(&o.rel, start, length)
                 .map(Bytes::from)
-                .map_err(|e| ParquetError::External(Box::new(e))),
+                .map_err(|e| ParquetError::External(Box::new(e)))?,
+        };
+        // Before the footer is parsed, a read that ends where the file's last eight bytes start is of its footer
+        // metadata: checked before the crate parses it (see `page_header::check_footer`).
+        let footer =
+            self.chunks.is_empty() && start.saturating_add(length as u64 + 8) == self.len();
+        if footer && let Err(why) = page_header::check_footer(&bytes) {
+            return Err(ParquetError::General(format!(
+                "its footer ({length} bytes at offset {start}) is damaged: {why}"
+            )));
         }
+        Ok(bytes)
     }
 }
 
-/// A reader from an offset of an [`Input`].
-pub(crate) enum InputRead {
-    /// Of a local file.
-    Local(BufReader<File>),
-    /// Of an object: reads what is fetched, [`READ_AHEAD`] bytes at a time (the Parquet reader reads page headers a
-    /// few bytes at a time), and fetches only where nothing at the position is.
-    Object {
-        /// The object.
-        object: ObjectRef,
-        /// The offset of the byte after `buf`.
-        pos: u64,
-        /// Bytes read ahead.
-        buf: Vec<u8>,
-        /// How much of `buf` was handed out.
-        at: usize,
-    },
+/// What a read of a local file reads ahead (as much as the `BufReader` the parquet crate would use).
+const LOCAL_READ_AHEAD: usize = 8 * 1024;
+
+/// A reader from an offset of an [`Input`], to the end of the column chunk it starts in (else of the file): reads
+/// what it read ahead, and reads ahead where nothing is (an object's bytes are fetched first where they are not
+/// yet). The parquet crate reads page headers through it a few bytes at a time. A read past the end is an error
+/// (`UnexpectedEof`), not the zero bytes of an ordinary end: the crate takes those for bytes skipped.
+pub(crate) struct InputRead {
+    source: Source,
+    /// The offset of the byte after `buf`.
+    pos: u64,
+    /// The offset where reading stops.
+    end: u64,
+    /// Whether the read starts at a page header not yet checked.
+    header: bool,
+    /// How much to read ahead.
+    ahead: usize,
+    /// Bytes read ahead.
+    buf: Vec<u8>,
+    /// How much of `buf` was handed out.
+    at: usize,
+}
+
+impl InputRead {
+    /// Reads the page header at `pos`, as far as it goes, into `buf` (at least [`InputRead::ahead`] bytes where
+    /// the chunk has them) and checks it.
+    fn check_header(&mut self) -> std::io::Result<()> {
+        use std::io::{Error as IoError, ErrorKind};
+        let (start, total) = (self.pos, self.end.saturating_sub(self.pos));
+        let mut want = total.min(self.ahead as u64);
+        loop {
+            self.buf.resize(want as usize, 0);
+            let got = self.source.read_at(start, &mut self.buf)?;
+            self.buf.truncate(got);
+            match page_header::check(&self.buf, total) {
+                Ok(_) => break,
+                Err(page_header::Refused::Short) if got as u64 == want && want < total => {
+                    want = want.saturating_mul(2).min(total);
+                }
+                Err(page_header::Refused::Short) if got as u64 == want => {
+                    return Err(IoError::new(
+                        ErrorKind::UnexpectedEof,
+                        format!(
+                            "the page header at offset {start} runs past the end of its column chunk \
+                             (offset {})",
+                            self.end
+                        ),
+                    ));
+                }
+                Err(page_header::Refused::Short) => {
+                    return Err(IoError::new(
+                        ErrorKind::UnexpectedEof,
+                        format!(
+                            "the file ends at offset {} inside the page header at offset {start}",
+                            start + got as u64
+                        ),
+                    ));
+                }
+                Err(why) => {
+                    return Err(IoError::new(
+                        ErrorKind::InvalidData,
+                        format!("the page header at offset {start} is damaged: {why}"),
+                    ));
+                }
+            }
+        }
+        self.header = false;
+        self.pos = start + self.buf.len() as u64;
+        self.at = 0;
+        Ok(())
+    }
+
+    /// Reads ahead from `pos`.
+    fn fill(&mut self) -> std::io::Result<()> {
+        use std::io::{Error as IoError, ErrorKind};
+        if self.pos >= self.end {
+            return Err(IoError::new(
+                ErrorKind::UnexpectedEof,
+                format!(
+                    "a read past offset {}, the end of its column chunk or of the file",
+                    self.end
+                ),
+            ));
+        }
+        let want = (self.end - self.pos).min(self.ahead as u64) as usize;
+        self.buf.resize(want, 0);
+        let got = self.source.read_at(self.pos, &mut self.buf)?;
+        if got == 0 {
+            return Err(IoError::new(
+                ErrorKind::UnexpectedEof,
+                format!(
+                    "the file ends at offset {}, before offset {}",
+                    self.pos, self.end
+                ),
+            ));
+        }
+        self.buf.truncate(got);
+        self.pos += got as u64;
+        self.at = 0;
+        Ok(())
+    }
 }
 
 impl Read for InputRead {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            InputRead::Local(r) => r.read(out),
-            InputRead::Object {
-                object,
-                pos,
-                buf,
-                at,
-            } => {
-                if *at == buf.len() {
-                    let cache = &object.cache;
-                    if out.len() >= READ_AHEAD {
-                        // A long read goes straight into `out`.
-                        let n = cache
-                            .read_some(&object.rel, *pos, out)
-                            .map_err(std::io::Error::other)?;
-                        *pos += n as u64;
-                        return Ok(n);
-                    }
-                    buf.resize(READ_AHEAD, 0);
-                    let n = cache
-                        .read_some(&object.rel, *pos, buf)
-                        .map_err(std::io::Error::other)?;
-                    buf.truncate(n);
-                    *at = 0;
-                    *pos += n as u64;
-                }
-                let n = out.len().min(buf.len() - *at);
-                out[..n].copy_from_slice(&buf[*at..*at + n]);
-                *at += n;
-                Ok(n)
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if self.at == self.buf.len() {
+            if self.header {
+                self.check_header()?;
+            } else {
+                self.fill()?;
             }
         }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -1071,16 +1263,87 @@ mod tests {
         assert_eq!(cache.read("o0", 9_000, 1_000).unwrap(), bodies[0][9_000..]);
         assert_eq!(cache.fetched(), 10_000);
         // A streaming read takes the fetched run, then fetches where nothing is.
-        let mut r = Input::Object(ObjectRef {
+        let mut r = Input::object(ObjectRef {
             cache: Arc::clone(&cache),
             rel: "o0".into(),
             size: 10_000,
         })
         .get_read(9_990)
         .unwrap();
-        let mut rest = Vec::new();
-        r.read_to_end(&mut rest).unwrap();
+        let mut rest = [0u8; 10];
+        r.read_exact(&mut rest).unwrap();
         assert_eq!(rest, bodies[0][9_990..]);
+        // Past the end a read is an error, not the zero bytes the parquet crate would take for bytes skipped.
+        let e = r.read(&mut [0u8; 16]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+    }
+
+    /// A local file of three "column chunks": a page header the parquet crate writes at 0 (and its 18 bytes of
+    /// page), a damaged one at 40, a long one at 100 whose unknown field holds 20,000 bytes.
+    fn local_chunks() -> (tempfile::NamedTempFile, Input, Vec<u8>) {
+        let good = [
+            0x15, 0x00, 0x15, 0x24, 0x15, 0x24, 0x2c, 0x15, 0x06, 0x15, 0x12, 0x15, 0x06, 0x15,
+            0x06, 0x00, 0x00,
+        ];
+        let mut bytes = vec![0u8; 100];
+        bytes[..good.len()].copy_from_slice(&good);
+        // At 40: the page's type as a list of 126,680,298 UUIDs.
+        bytes[40..47].copy_from_slice(&[0x19, 0xfd, 0xea, 0xf9, 0xb3, 0x3c, 0x00]);
+        // At 100: the same header with a field 9 of 20,000 bytes (a varint of 3 bytes), then its stop.
+        bytes.extend_from_slice(&good[..16]);
+        bytes.extend_from_slice(&[0x48, 0xa0, 0x9c, 0x01]);
+        bytes.extend(std::iter::repeat_n(0xee, 20_000));
+        bytes.push(0);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        let mut input = Input::open(f.path(), None).unwrap();
+        input.set_chunks([0..40, 40..100, 100..bytes.len() as u64]);
+        (f, input, bytes)
+    }
+
+    #[test]
+    fn a_page_header_is_checked_before_it_is_read_and_no_read_passes_its_chunk() {
+        let (_f, input, bytes) = local_chunks();
+        // A good header reads, to the end of its chunk and no further.
+        let mut r = input.get_read(0).unwrap();
+        let mut chunk = Vec::new();
+        let e = r.read_to_end(&mut chunk).unwrap_err();
+        assert_eq!(chunk, bytes[..40]);
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+        assert!(e.to_string().contains("past offset 40"), "{e}");
+        // A damaged header is refused at the first byte asked for.
+        let e = input.get_read(40).unwrap().read(&mut [0u8]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+        assert!(
+            e.to_string()
+                .contains("page header at offset 40 is damaged: field 1 is stored as a list"),
+            "{e}"
+        );
+        // A header longer than what is read ahead is read whole, then checked.
+        let mut r = input.get_read(100).unwrap();
+        let mut head = vec![0u8; 16 + 4 + 20_000 + 1];
+        r.read_exact(&mut head).unwrap();
+        assert_eq!(head, bytes[100..]);
+        // Outside the chunks, a read goes to the end of the file, and no further.
+        let (_f, mut input, bytes) = local_chunks();
+        input.set_chunks([]);
+        let mut all = Vec::new();
+        let e = input
+            .get_read(40)
+            .unwrap()
+            .read_to_end(&mut all)
+            .unwrap_err();
+        assert_eq!(all, bytes[40..]);
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+        assert!(input.get_read(bytes.len() as u64 + 1).is_err());
+        // Overlapping chunks (a damaged footer): a read in two of them may go to the further end.
+        input.set_chunks([30..100, 0..40, 10..20, 200..300]);
+        let len = bytes.len() as u64;
+        assert_eq!(input.bound(15), (40, true));
+        assert_eq!(input.bound(35), (100, true));
+        assert_eq!(input.bound(100), (len, false));
+        assert_eq!(input.bound(250), (300, true));
+        assert_eq!(input.bound(len - 1), (len, false));
     }
 
     #[test]

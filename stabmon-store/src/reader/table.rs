@@ -129,11 +129,12 @@ impl TableFile {
         table: Option<&str>,
         strings: Strings,
     ) -> Result<Self, Error> {
-        let file = Input::open(path, objects)?;
+        let mut file = Input::open(path, objects)?;
         let file_len = file.len();
         let mut meta =
             ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
         check_chunks(meta.metadata(), file_len, path)?;
+        file.bound_to_chunks(meta.metadata());
         let version = schema_version(meta.metadata(), path, table)?;
         if strings == Strings::Dictionary {
             let fields: Vec<Field> = meta
