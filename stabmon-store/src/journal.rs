@@ -251,9 +251,11 @@ pub(crate) fn records_end(bytes: &[u8]) -> usize {
 /// [`records_end`] of a journal file of `len` bytes, read from `r` (positioned anywhere) by following the frames'
 /// lengths: a frame costs a seek and a read of its header, never of its payload.
 pub(crate) fn records_end_of(r: &mut (impl Read + Seek), len: u64) -> io::Result<u64> {
+    // Buffered, and frames skipped within the buffer: a read call per 64 KiB, not a seek and a read per frame.
+    let mut r = io::BufReader::with_capacity(64 << 10, r);
     r.seek(SeekFrom::Start(0))?;
     let mut head = [0u8; HEADER_LEN];
-    if read_full(r, &mut head)? < HEADER_LEN || &head[..8] != MAGIC {
+    if read_full(&mut r, &mut head)? < HEADER_LEN || &head[..8] != MAGIC {
         return Ok(len);
     }
     if u32::from_le_bytes([head[8], head[9], head[10], head[11]]) < 5 {
@@ -262,8 +264,7 @@ pub(crate) fn records_end_of(r: &mut (impl Read + Seek), len: u64) -> io::Result
     let mut at = HEADER_LEN as u64;
     let mut frame = [0u8; FRAME_HEADER_LEN];
     while at.saturating_add(FRAME_HEADER_LEN as u64) <= len {
-        r.seek(SeekFrom::Start(at))?;
-        if read_full(r, &mut frame)? < FRAME_HEADER_LEN {
+        if read_full(&mut r, &mut frame)? < FRAME_HEADER_LEN {
             break;
         }
         if frame == END_MARKER {
@@ -271,6 +272,7 @@ pub(crate) fn records_end_of(r: &mut (impl Read + Seek), len: u64) -> io::Result
         }
         let payload = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
         at = at.saturating_add(FRAME_HEADER_LEN as u64 + u64::from(payload));
+        r.seek_relative(i64::from(payload))?;
     }
     Ok(len)
 }
