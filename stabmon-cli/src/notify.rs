@@ -537,6 +537,8 @@ impl<D: Deliver> Worker<D> {
     fn forget_recent(&mut self) {
         self.recent = Recent::default();
         self.recent_opts = None;
+        // Judgements made with a hole in the samples: the next look, seeded again, judges afresh.
+        self.memo.clear();
     }
 
     /// Puts the data directory's samples of the last [`LOOK_BACK`] before `now_us` that precede the pushed ones

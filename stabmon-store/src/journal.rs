@@ -81,7 +81,7 @@
 //!   named as a journal ever holds an older journal's header, whatever a crash cuts.
 //! - **A crash while a journal is retired or taken**: the rename is atomic; a spare left at a crash is taken by
 //!   the next journal (or deleted at start if over [`SPARE_MAX_BYTES`]); a compacted journal whose renaming was
-//!   lost is deleted at start, as it was before files were recycled (its records' end is not known then).
+//!   lost is deleted at start (its records' end is not known then, so it is not kept as the spare).
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -249,7 +249,7 @@ pub(crate) fn records_end(bytes: &[u8]) -> usize {
 }
 
 /// [`records_end`] of a journal file of `len` bytes, read from `r` (positioned anywhere) by following the frames'
-/// lengths: a frame costs a seek and a read of its header, never of its payload.
+/// lengths, through a buffer: payloads are skipped within it, never copied out or checked.
 pub(crate) fn records_end_of(r: &mut (impl Read + Seek), len: u64) -> io::Result<u64> {
     // Buffered, and frames skipped within the buffer: a read call per 64 KiB, not a seek and a read per frame.
     let mut r = io::BufReader::with_capacity(64 << 10, r);

@@ -66,7 +66,9 @@ pub fn detect_incidents_in(
 /// samples of its candidate's run and baseline window, which do not change once recorded; `memo` keys it by those
 /// (the candidate, the run's first, peak and last sample, its CPU, and where its baseline window begins), so a
 /// run still growing at the end of the series, or whose baseline the window's start cuts, is judged again, and
-/// a finished one with its whole baseline is not. `memo` keeps the judgements of the last call only.
+/// a finished one with its whole baseline is not. `memo` keeps the judgements of the last call only, forgets them
+/// all when `opts` differ from the last call's or a read fails, and assumes recorded samples do not change (else
+/// [`SpanMemo::clear`]).
 ///
 /// Fails with the first error of `source`.
 pub fn detect_incident_spans_in(
@@ -80,12 +82,21 @@ pub fn detect_incident_spans_in(
         source,
         error: Default::default(),
     };
+    if memo.opts.as_ref() != Some(opts) {
+        // Judgements depend on the options too.
+        memo.runaways.clear();
+        memo.opts = Some(opts.clone());
+    }
     memo.generation = memo.generation.wrapping_add(1);
     let out = detect_with(&view, opts, Some(memo));
     let generation = memo.generation;
     memo.runaways.retain(|_, (g, _)| *g == generation);
     match view.error.into_inner() {
-        Some(e) => Err(e),
+        Some(e) => {
+            // A read that failed judged its candidate on no samples: nothing of this call is kept.
+            memo.clear();
+            Err(e)
+        }
         None => Ok(out),
     }
 }
@@ -96,9 +107,17 @@ pub struct SpanMemo {
     /// Per candidate: the call that last used it, and its judgement.
     runaways: std::collections::HashMap<super::runaway::RunKey, (u64, Option<Incident>)>,
     generation: u64,
+    /// The options the judgements were made with (a call with others starts afresh).
+    opts: Option<DetectOptions>,
 }
 
 impl SpanMemo {
+    /// Forgets every judgement: for a caller whose samples changed under the times already judged (samples
+    /// added to a window that had a hole, a source replaced).
+    pub fn clear(&mut self) {
+        self.runaways.clear();
+    }
+
     /// How many judgements it holds.
     pub fn len(&self) -> usize {
         self.runaways.len()

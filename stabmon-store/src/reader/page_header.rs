@@ -178,7 +178,7 @@ impl Walk<'_> {
         }
     }
 
-    /// A varint, as the crate reads it (any number of bytes, the bits past 64 dropped).
+    /// A varint, as the crate reads it (any number of bytes; past 64 bits the shift wraps around, as in its reader).
     fn varint(&mut self) -> Result<u64, Refused> {
         let mut v = 0u64;
         let mut shift = 0u32;

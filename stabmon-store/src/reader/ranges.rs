@@ -883,6 +883,24 @@ enum Source {
     Object(ObjectRef),
 }
 
+/// Reads from `pos` without moving the file's offset (where the platform has a positional read).
+fn pread(f: &File, out: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_at(f, out, pos)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::FileExt::seek_read(f, out, pos)
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        let mut f = f;
+        f.seek(SeekFrom::Start(pos))?;
+        f.read(out)
+    }
+}
+
 impl Source {
     /// Another handle on the same bytes.
     fn try_clone(&self) -> std::io::Result<Source> {
@@ -895,12 +913,10 @@ impl Source {
     /// Reads into `out` from offset `pos`; fills it unless the bytes end sooner. How many.
     fn read_at(&mut self, pos: u64, out: &mut [u8]) -> std::io::Result<usize> {
         let mut got = 0;
-        if let Source::Local(f) = self {
-            f.seek(SeekFrom::Start(pos))?;
-        }
         while got < out.len() {
             let n = match self {
-                Source::Local(f) => match f.read(&mut out[got..]) {
+                // Positional: the handle's offset is shared with its clones, which other threads read through.
+                Source::Local(f) => match pread(f, &mut out[got..], pos + got as u64) {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     r => r?,
                 },

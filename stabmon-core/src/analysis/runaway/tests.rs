@@ -447,3 +447,45 @@ fn a_sliding_look_judges_a_runaway_again_only_while_it_grows_or_its_baseline_is_
     assert_eq!(found, [(at(1500), at(1679))]);
     assert_eq!(memo.len(), 1);
 }
+
+/// A source whose first window read fails.
+struct FailsOnce<'a>(&'a [Sample], Cell<bool>);
+
+impl WindowSource for FailsOnce<'_> {
+    fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, crate::Error> {
+        if self.1.replace(false) {
+            return Err(crate::Error::Window {
+                from,
+                to,
+                source: "a file removed while it was read".into(),
+            });
+        }
+        self.0.samples_between(from, to)
+    }
+}
+
+#[test]
+fn a_look_whose_read_failed_keeps_no_judgement() {
+    let mut procs = daemons();
+    procs.push(burner(1500, 180));
+    let all = machine(16, 1800, &procs);
+    let window = &all[600..1800];
+    let series = SystemSeries::from_samples(window);
+    let opts = DetectOptions::default();
+    let mut memo = SpanMemo::default();
+    let failing = FailsOnce(window, Cell::new(true));
+    assert!(detect_incident_spans_in(&series, &failing, &opts, &mut memo).is_err());
+    assert!(memo.is_empty(), "nothing judged on a failed read is kept");
+    // The next look, with the same samples, finds the runaway.
+    let got = detect_incident_spans_in(&series, &failing, &opts, &mut memo).unwrap();
+    assert!(
+        got.iter().any(|i| i.kind == IncidentKind::Runaway),
+        "{got:#?}"
+    );
+    // Other options: judged afresh, not answered from the memo.
+    let source = Source(window, Cell::new(0));
+    let mut other = opts.clone();
+    other.runaway_min_rise_pct += 1.0;
+    detect_incident_spans_in(&series, &source, &other, &mut memo).unwrap();
+    assert!(source.1.get() > 0, "read again with other options");
+}
