@@ -19,22 +19,15 @@ pub(super) struct ChartInput<'a> {
     pub(super) kept: &'a Kept,
     /// Where the recording breaks (sample indices).
     pub(super) breaks: &'a [usize],
-    pub(super) lines: &'a Lines,
-    pub(super) cpu_names: &'a [String],
-    pub(super) mem_names: &'a [String],
     pub(super) cores: usize,
     pub(super) median_interval_us: i64,
 }
 
-/// Where a drawn series' values come from.
-enum Values<'g> {
-    /// A column of the series, by sample index.
-    Column(Box<dyn Fn(usize) -> Option<f64> + 'g>),
-    /// Culprit line `k` of [`Lines`].
-    Line(usize),
-}
+/// A drawn series of a column: its values, a value a sample in order.
+type Values<'g> = Box<dyn Iterator<Item = Option<f64>> + 'g>;
 
-/// The chart `kind`, without its labels; `None` for a latency chart without probes.
+/// The chart `kind`, without its labels and culprit lines ([`add_lines`]); `None` for a latency chart without
+/// probes. Reads only the series, so charts are drawn while whole samples are read.
 pub(super) fn chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     if kind == Chart::Latency {
         return latency::latency_chart(
@@ -48,8 +41,8 @@ pub(super) fn chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     system_chart(input, kind)
 }
 
-/// A chart of the system's columns, with the culprit lines on the CPU and memory charts: each is a list of series
-/// specs (name, colour class, filled, JSON scale, values) plus a y scale.
+/// A chart of the system's columns: a list of series specs (name, colour class, filled, JSON scale, values) plus a
+/// y scale.
 fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     let ChartInput {
         series,
@@ -57,14 +50,10 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
         columns,
         kept,
         breaks,
-        lines,
-        cpu_names,
-        mem_names,
         cores,
         ..
     } = *input;
     let keep = &kept.keep;
-    let n = ts.len();
     let mut specs: Vec<(String, &'static str, bool, f64, Values<'_>)> = Vec::new();
     let (id, title, unit, plot_h, y_max, y_step) = match kind {
         Chart::Cpu => {
@@ -73,17 +62,8 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-busy",
                 true,
                 10.0,
-                Values::Column(Box::new(|i| Some(f64::from(series.cpu_busy_pct[i])))),
+                Box::new(series.cpu_busy_pct.iter().map(|v| Some(f64::from(*v)))),
             ));
-            for (i, name) in cpu_names.iter().enumerate() {
-                specs.push((
-                    name.clone(),
-                    PALETTE[i % PALETTE.len()],
-                    false,
-                    10.0,
-                    Values::Line(i),
-                ));
-            }
             ("cpu", "CPU, % of all cores", Unit::Pct, 170.0, 100.0, 25.0)
         }
         Chart::Memory => {
@@ -100,58 +80,62 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-used",
                 true,
                 1000.0,
-                Values::Column(Box::new(|i| Some(series.mem_used_bytes.get(i) as f64 / GB))),
+                Box::new(series.mem_used_bytes.iter().map(|b| Some(b as f64 / GB))),
             ));
             specs.push((
                 "available".into(),
                 "s-avail",
                 false,
                 1000.0,
-                Values::Column(Box::new(|i| {
-                    Some(series.mem_available_bytes.get(i) as f64 / GB)
-                })),
+                Box::new(
+                    series
+                        .mem_available_bytes
+                        .iter()
+                        .map(|b| Some(b as f64 / GB)),
+                ),
             ));
             specs.push((
                 "swap used".into(),
                 "s-swap",
                 false,
                 1000.0,
-                Values::Column(Box::new(|i| {
-                    Some(series.swap_used_bytes.get(i) as f64 / GB)
-                })),
+                Box::new(series.swap_used_bytes.iter().map(|b| Some(b as f64 / GB))),
             ));
-            for (i, name) in mem_names.iter().enumerate() {
-                specs.push((
-                    format!("{name} (resident)"),
-                    PALETTE[(i + 3) % PALETTE.len()],
-                    false,
-                    1000.0,
-                    Values::Line(cpu_names.len() + i),
-                ));
-            }
             let (m, st) = nice_max_and_step(max as f64 / GB, 4.0);
             ("mem", "Memory and swap", Unit::Gb, 150.0, m, st)
         }
         // Drawn by `latency_chart`.
         Chart::Latency => return None,
         Chart::Load => {
-            let max = (0..n)
-                .filter_map(|i| series.load(i))
-                .map(|l| f64::from(l.one.max(l.five).max(l.fifteen)))
+            // A sample's load averages are there where its 1-minute one is (see `SystemSeries::load`).
+            let [one, five, fifteen] = &series.load;
+            let max = one
+                .iter()
+                .zip(five.iter())
+                .zip(fifteen.iter())
+                .filter(|((one, _), _)| !one.is_nan())
+                .map(|((one, five), fifteen)| f64::from(one.max(five).max(fifteen)))
                 .fold(cores as f64, f64::max);
             specs.push((
                 "load 1 min".into(),
                 "s-load1",
                 false,
                 100.0,
-                Values::Column(Box::new(|i| series.load(i).map(|l| f64::from(l.one)))),
+                Box::new(
+                    one.iter()
+                        .map(|one| (!one.is_nan()).then(|| f64::from(one))),
+                ),
             ));
             specs.push((
                 "load 15 min".into(),
                 "s-load15",
                 false,
                 100.0,
-                Values::Column(Box::new(|i| series.load(i).map(|l| f64::from(l.fifteen)))),
+                Box::new(
+                    one.iter()
+                        .zip(fifteen.iter())
+                        .map(|(one, fifteen)| (!one.is_nan()).then(|| f64::from(fifteen))),
+                ),
             ));
             let (m, st) = nice_max_and_step(max * 1.1, 4.0);
             ("load", "Load average", Unit::Load, 110.0, m, st)
@@ -159,23 +143,11 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     };
     let mut drawn = Vec::new();
     for (name, class, area, json_scale, values) in specs {
-        let points = match values {
-            Values::Column(get) => {
-                let e = extract(n, ts, &*get);
-                if e.values.is_empty() {
-                    continue;
-                }
-                reduce(&e, columns, keep, breaks)
-            }
-            Values::Line(k) => {
-                let get = |j: usize| lines.values[j].get(k).copied().flatten();
-                let e = extract(lines.idx.len(), &lines.ts, &get);
-                if e.values.is_empty() {
-                    continue;
-                }
-                reduce(&e, columns, keep, &lines.breaks)
-            }
-        };
+        let e = extract(ts, values);
+        if e.values.is_empty() {
+            continue;
+        }
+        let points = reduce(&e, columns, keep, breaks);
         drawn.push(Series {
             name,
             class,
@@ -201,4 +173,51 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
         log_floor_ms: 1.0,
         lanes: Vec::new(),
     })
+}
+
+/// Adds the culprit lines to the CPU and memory charts, after the columns' series: a line per name of `cpu_names`
+/// on the CPU chart, then per name of `mem_names` on the memory chart (resident memory), through `lines`.
+pub(super) fn add_lines(
+    charts: &mut [ChartModel],
+    lines: &Lines,
+    (cpu_names, mem_names): (&[String], &[String]),
+    columns: usize,
+    keep: &[i64],
+) {
+    for chart in charts {
+        let drawn: Vec<(String, &'static str, f64, usize)> = match chart.kind {
+            Chart::Cpu => cpu_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), PALETTE[i % PALETTE.len()], 10.0, i))
+                .collect(),
+            Chart::Memory => mem_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    (
+                        format!("{name} (resident)"),
+                        PALETTE[(i + 3) % PALETTE.len()],
+                        1000.0,
+                        cpu_names.len() + i,
+                    )
+                })
+                .collect(),
+            Chart::Load | Chart::Latency => continue,
+        };
+        for (name, class, json_scale, k) in drawn {
+            let values = lines.values.iter().map(|v| v.get(k).copied().flatten());
+            let e = extract(&lines.ts, values);
+            if e.values.is_empty() {
+                continue;
+            }
+            chart.series.push(Series {
+                name,
+                class,
+                area: false,
+                points: reduce(&e, columns, keep, &lines.breaks),
+                json_scale,
+            });
+        }
+    }
 }

@@ -116,13 +116,11 @@ pub(super) fn latency_chart(
                 json_scale: 1000.0,
             });
         }
-        // Figures over the probes that started in the range (stabmon-core's loss and jitter).
-        let in_range = || {
-            probes.iter().filter(|p| {
-                let t = p.ts.as_unix_micros();
-                t >= from_us && t <= to_us
-            })
-        };
+        // Figures over the probes that started in the range (stabmon-core's loss and jitter); they are in start
+        // order.
+        let lo = probes.partition_point(|p| p.ts.as_unix_micros() < from_us);
+        let hi = probes.partition_point(|p| p.ts.as_unix_micros() <= to_us);
+        let in_range = || probes.range(lo..hi);
         let max_ms = in_range()
             .filter_map(|p| p.round_trip_ms())
             .reduce(f64::max);

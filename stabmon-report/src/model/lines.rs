@@ -24,9 +24,7 @@ const LINE_WINDOW_SAMPLES: usize = 3600;
 
 /// The culprit lines' values: the instants they are drawn through and each line's value there.
 pub(super) struct Lines {
-    /// Series index of each instant, sorted.
-    pub(super) idx: Vec<usize>,
-    /// The instants, µs.
+    /// The instants, sorted.
     pub(super) ts: Vec<Timestamp>,
     /// Per instant, per line (the CPU lines, then the memory lines): the value.
     pub(super) values: Vec<Vec<Option<f64>>>,
@@ -148,7 +146,6 @@ pub(super) fn culprit_lines(
         .collect();
     Ok(Lines {
         ts: idx.iter().map(|&i| series.ts[i]).collect(),
-        idx,
         values: by_idx.into_values().collect(),
         breaks: line_breaks,
     })

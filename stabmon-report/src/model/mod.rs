@@ -383,27 +383,8 @@ pub(crate) fn build(
     // Gaps: where the analysis says so, and the lines break there too.
     let gaps = gaps::bands(&incidents, ts, &mut breaks);
     let kept = Kept::new(&incidents, ts, &breaks);
-    // This model hands its samples over to the next, or takes those of the model before.
-    let hands_over = p.handover.is_some_and(|h| h.borrow().give);
-    let given = p
-        .handover
-        .filter(|_| !hands_over)
-        .and_then(|h| h.borrow_mut().samples.take());
-    let fetched =
-        moments::Fetched::read(series, source, (ts, &frame, columns), &kept.dense, given)?;
-    let moment_samples = fetched.moments();
-    let (cpu_names, mem_names) = lines::names(&incidents, &moment_samples, p.culprit_lines);
-    let lines = lines::culprit_lines(
-        series,
-        source,
-        &incidents,
-        &moment_samples,
-        &cpu_names,
-        &mem_names,
-        cores,
-        &breaks,
-        p.handover.map(|h| (h, hands_over)),
-    )?;
+    // The charts' columns are drawn on a thread of their own while whole samples are read on this one (the hover
+    // moments, the culprit lines' windows, the minute before each gap): neither waits for the other.
     let input = charts::ChartInput {
         series,
         ts,
@@ -411,17 +392,46 @@ pub(crate) fn build(
         columns,
         kept: &kept,
         breaks: &breaks,
-        lines: &lines,
-        cpu_names: &cpu_names,
-        mem_names: &mem_names,
         cores,
         median_interval_us,
     };
-    let mut charts: Vec<ChartModel> = p
-        .charts
-        .iter()
-        .filter_map(|&kind| charts::chart(&input, kind))
-        .collect();
+    let kinds = p.charts;
+    let (mut charts, reads) = std::thread::scope(|scope| {
+        let drawing = scope.spawn(|| {
+            kinds
+                .iter()
+                .filter_map(|&kind| charts::chart(&input, kind))
+                .collect::<Vec<ChartModel>>()
+        });
+        let reads = read_samples(
+            series,
+            source,
+            &incidents,
+            (&frame, columns, cores),
+            &kept,
+            &breaks,
+            p,
+        );
+        // A panic while drawing is the caller's panic, as it was on one thread.
+        let charts = drawing
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (charts, reads)
+    });
+    let Read {
+        fetched,
+        names: (cpu_names, mem_names),
+        lines,
+        gap_panels,
+        hands_over,
+    } = reads?;
+    charts::add_lines(
+        &mut charts,
+        &lines,
+        (&cpu_names, &mem_names),
+        columns,
+        &kept.keep,
+    );
     labels::label_spikes(
         &mut charts,
         &incidents,
@@ -430,15 +440,11 @@ pub(crate) fn build(
         ts,
         p.charts.first().copied(),
     );
-    let (moments, procs, gap_panels) = if p.charts_only {
-        (Vec::new(), Vec::new(), Vec::new())
+    let moment_samples = fetched.moments();
+    let (moments, procs) = if p.charts_only {
+        (Vec::new(), Vec::new())
     } else {
-        let (moments, procs) = moments::moments(&moment_samples, &charts, series);
-        (
-            moments,
-            procs,
-            gaps::panels(series, source, ts, &incidents)?,
-        )
+        moments::moments(&moment_samples, &charts, series)
     };
     drop(moment_samples);
     let offsets = Offsets::from_series(series, fetched.zone());
@@ -453,11 +459,71 @@ pub(crate) fn build(
         charts,
         incidents,
         gaps,
-        gap_panels,
+        gap_panels: gap_panels.unwrap_or_default(),
         moments,
         procs,
         offsets,
         cores,
         median_interval_us,
+    })
+}
+
+/// What a model reads of whole samples.
+struct Read {
+    /// The hover moments' samples.
+    fetched: moments::Fetched,
+    /// The culprit lines' names: (CPU, memory).
+    names: (Vec<String>, Vec<String>),
+    lines: lines::Lines,
+    /// The gap panels, where the page shows them.
+    gap_panels: Option<Vec<GapPanel>>,
+    /// Whether this model hands its samples over to the next.
+    hands_over: bool,
+}
+
+/// Reads the whole samples the model shows from `source` (or takes them from the model before, see [`Handover`]):
+/// the hover moments, the culprit lines' windows, and the minute before each gap (unless only the charts are drawn).
+fn read_samples(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    incidents: &[Incident],
+    (frame, columns, cores): (&Frame, usize, usize),
+    kept: &Kept,
+    breaks: &[usize],
+    p: &Params<'_>,
+) -> Result<Read, Error> {
+    let ts: &[Timestamp] = &series.ts;
+    // This model hands its samples over to the next, or takes those of the model before.
+    let hands_over = p.handover.is_some_and(|h| h.borrow().give);
+    let given = p
+        .handover
+        .filter(|_| !hands_over)
+        .and_then(|h| h.borrow_mut().samples.take());
+    let fetched = moments::Fetched::read(series, source, (ts, frame, columns), &kept.dense, given)?;
+    let moment_samples = fetched.moments();
+    let (cpu_names, mem_names) = lines::names(incidents, &moment_samples, p.culprit_lines);
+    let lines = lines::culprit_lines(
+        series,
+        source,
+        incidents,
+        &moment_samples,
+        &cpu_names,
+        &mem_names,
+        cores,
+        breaks,
+        p.handover.map(|h| (h, hands_over)),
+    )?;
+    drop(moment_samples);
+    let gap_panels = if p.charts_only {
+        None
+    } else {
+        Some(gaps::panels(series, source, ts, incidents)?)
+    };
+    Ok(Read {
+        fetched,
+        names: (cpu_names, mem_names),
+        lines,
+        gap_panels,
+        hands_over,
     })
 }
