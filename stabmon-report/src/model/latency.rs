@@ -121,17 +121,28 @@ pub(super) fn latency_chart(
         let lo = probes.partition_point(|p| p.ts.as_unix_micros() < from_us);
         let hi = probes.partition_point(|p| p.ts.as_unix_micros() <= to_us);
         let in_range = || probes.range(lo..hi);
-        let max_ms = in_range()
-            .filter_map(|p| p.round_trip_ms())
-            .reduce(f64::max);
+        // The slowest round trip and the failures in one pass; the loss is the failures' share (as `loss` counts
+        // it).
+        let (mut max_ms, mut failed) = (None, 0u64);
+        for p in in_range() {
+            if let Some(ms) = p.round_trip_ms() {
+                max_ms = Some(max_ms.map_or(ms, |m: f64| m.max(ms)));
+            }
+            failed += u64::from(!p.outcome.is_ok());
+        }
+        let count = (hi - lo) as u64;
         let median_ms = median_rtt_ms(in_range());
         lanes.push(Lane {
             name: (*name).to_owned(),
             class,
             fail_us,
-            probes: in_range().count() as u64,
-            failed: in_range().filter(|p| !p.outcome.is_ok()).count() as u64,
-            loss: loss(in_range()).unwrap_or(0.0),
+            probes: count,
+            failed,
+            loss: if count > 0 {
+                failed as f64 / count as f64
+            } else {
+                0.0
+            },
             jitter_ms: jitter_ms(in_range()),
             median_ms,
             max_ms,

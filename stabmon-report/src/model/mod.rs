@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use stabmon_core::latency::{jitter_ms, loss, median_rtt_ms};
+use stabmon_core::latency::{jitter_ms, median_rtt_ms};
 use stabmon_core::series::{ProbeList, SampleParts, SystemSeries, WindowSource};
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
@@ -499,21 +499,40 @@ fn read_samples(
         .handover
         .filter(|_| !hands_over)
         .and_then(|h| h.borrow_mut().samples.take());
+    let handover_lines = p.handover.map(|h| (h, hands_over));
+    // The culprit lines' windows are read first where their names do not wait for the hover moments: a window is
+    // read on one core, while the charts are drawn on the other; the moments' read then takes both.
+    let early = match lines::names_without_moments(incidents, p.culprit_lines) {
+        Some(names) => {
+            let names_ref = (&names.0[..], &names.1[..]);
+            let w =
+                lines::window_values(series, source, incidents, names_ref, cores, handover_lines)?;
+            Some((names, w))
+        }
+        None => None,
+    };
     let fetched = moments::Fetched::read(series, source, (ts, frame, columns), &kept.dense, given)?;
     let moment_samples = fetched.moments();
-    let (cpu_names, mem_names) = lines::names(incidents, &moment_samples, p.culprit_lines);
+    let (names, windows) = match early {
+        Some(done) => done,
+        None => {
+            let names = lines::names(incidents, &moment_samples, p.culprit_lines);
+            let names_ref = (&names.0[..], &names.1[..]);
+            let w =
+                lines::window_values(series, source, incidents, names_ref, cores, handover_lines)?;
+            (names, w)
+        }
+    };
     let lines = lines::culprit_lines(
         series,
-        source,
-        incidents,
         &moment_samples,
-        &cpu_names,
-        &mem_names,
+        (&names.0, &names.1),
+        windows,
         cores,
         breaks,
-        p.handover.map(|h| (h, hands_over)),
-    )?;
+    );
     drop(moment_samples);
+    let (cpu_names, mem_names) = names;
     let gap_panels = if p.charts_only {
         None
     } else {
