@@ -13,7 +13,6 @@ pub(super) struct ChartInput<'a> {
     pub(super) series: &'a SystemSeries,
     /// The samples' times, µs.
     pub(super) ts: &'a [Timestamp],
-    pub(super) frame: &'a Frame,
     /// Pixel columns the series are reduced to.
     pub(super) columns: usize,
     pub(super) kept: &'a Kept,
@@ -21,6 +20,8 @@ pub(super) struct ChartInput<'a> {
     pub(super) breaks: &'a [usize],
     pub(super) cores: usize,
     pub(super) median_interval_us: i64,
+    /// The latency chart's scale and lanes, where there are probes.
+    pub(super) latency: Option<&'a latency::LatencyFigures>,
 }
 
 /// A drawn series of a column: its values, a value a sample in order.
@@ -30,13 +31,15 @@ type Values<'g> = Box<dyn Iterator<Item = Option<f64>> + 'g>;
 /// probes. Reads only the series, so charts are drawn while whole samples are read.
 pub(super) fn chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     if kind == Chart::Latency {
-        return latency::latency_chart(
-            &input.series.latency,
-            input.frame,
-            input.columns,
-            &input.kept.lat_keep,
-            input.median_interval_us,
-        );
+        return input.latency.map(|figures| {
+            latency::latency_chart(
+                &input.series.latency,
+                figures,
+                input.columns,
+                &input.kept.lat_keep,
+                input.median_interval_us,
+            )
+        });
     }
     system_chart(input, kind)
 }

@@ -2,18 +2,25 @@
 
 use super::*;
 
-/// The latency chart: one line per target through its successful round trips on a log scale (so a few
-/// milliseconds stay readable beside a 2 s stall), and a lane per target at the bottom where failed probes are
-/// ticks, never values. A line breaks where three or more probes in a row failed, or where probing paused. `None`
-/// without any probe.
-pub(super) fn latency_chart(
+/// What the latency chart shows that does not depend on the incidents: the scale and each target's lane (its
+/// failures and figures). Made while incidents are detected.
+pub(crate) struct LatencyFigures {
+    /// The round trip at the bottom of the log scale, ms.
+    floor: f64,
+    y_max: f64,
+    y_ticks: Vec<(f64, String)>,
+    /// A lane per target, in the order of the targets.
+    lanes: Vec<Lane>,
+}
+
+/// Colour classes of the targets' lines and lanes.
+const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
+
+/// The latency chart's scale and lanes (see [`LatencyFigures`]); `None` without any probe.
+pub(super) fn latency_figures(
     by_target: &BTreeMap<String, ProbeList>,
     frame: &Frame,
-    columns: usize,
-    keep: &[i64],
-    median_interval_us: i64,
-) -> Option<ChartModel> {
-    const PALETTE: [&str; 6] = ["s-p0", "s-p1", "s-p2", "s-p3", "s-p4", "s-p5"];
+) -> Option<LatencyFigures> {
     if by_target.is_empty() {
         return None;
     }
@@ -58,63 +65,24 @@ pub(super) fn latency_chart(
             }
         }
     }
-    let break_after_us = (median_interval_us * 3).max(median_interval_us + 2_000_000);
     let (from_us, to_us) = (frame.from_us, frame.to_us);
-    let mut series = Vec::new();
     let mut lanes = Vec::new();
     for (i, (name, probes)) in by_target.iter().enumerate() {
-        let class = PALETTE[i % PALETTE.len()];
-        // The successful probes' (time, log value), walked again rather than copied: a month has millions.
-        let ok = || {
-            probes.iter().filter_map(move |p| {
-                let ms = p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0)?;
-                Some((p.ts.as_unix_micros(), (ms / floor).log10()))
-            })
-        };
-        let idx = downsample_minmax_iter(ok(), columns, keep);
-        // The line breaks before a probe after three or more failed ones, or after a pause in probing.
-        let (mut breaks, mut fails_since) = (0u32, 0u32);
-        let mut last_end: Option<i64> = None;
+        // Keep a few failure times per pixel column: enough to draw and zoom a little.
         let mut fail_us: Vec<i64> = Vec::new();
         let mut last_fail_col = i64::MIN;
-        let mut points = Vec::with_capacity(idx.len());
-        let (mut k, mut wanted) = (0usize, idx.iter().peekable());
-        let mut drawn_breaks: Option<u32> = None;
         for p in probes.iter() {
-            let t = p.ts.as_unix_micros();
-            match p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0) {
-                Some(ms) => {
-                    if fails_since >= 3 || last_end.is_some_and(|e| t - e > break_after_us) {
-                        breaks += 1;
-                    }
-                    fails_since = 0;
-                    last_end = Some(t.saturating_add((ms * 1000.0) as i64));
-                    if wanted.next_if_eq(&&k).is_some() {
-                        let brk = drawn_breaks.is_some_and(|b| breaks > b);
-                        points.push((t, (ms / floor).log10(), brk));
-                        drawn_breaks = Some(breaks);
-                    }
-                    k += 1;
-                }
-                None => {
-                    fails_since += 1;
-                    // Keep a few failure times per pixel column: enough to draw and zoom a little.
-                    let col = ((frame.x(t) - frame.left) * 4.0) as i64;
-                    if col != last_fail_col {
-                        fail_us.push(t);
-                        last_fail_col = col;
-                    }
+            if p.round_trip_ms()
+                .filter(|ms| ms.is_finite() && *ms > 0.0)
+                .is_none()
+            {
+                let t = p.ts.as_unix_micros();
+                let col = ((frame.x(t) - frame.left) * 4.0) as i64;
+                if col != last_fail_col {
+                    fail_us.push(t);
+                    last_fail_col = col;
                 }
             }
-        }
-        if !points.is_empty() {
-            series.push(Series {
-                name: (*name).to_owned(),
-                class,
-                area: false,
-                points,
-                json_scale: 1000.0,
-            });
         }
         // Figures over the probes that started in the range (stabmon-core's loss and jitter); they are in start
         // order.
@@ -134,7 +102,7 @@ pub(super) fn latency_chart(
         let median_ms = median_rtt_ms(in_range());
         lanes.push(Lane {
             name: (*name).to_owned(),
-            class,
+            class: PALETTE[i % PALETTE.len()],
             fail_us,
             probes: count,
             failed,
@@ -148,15 +116,87 @@ pub(super) fn latency_chart(
             max_ms,
         });
     }
+    Some(LatencyFigures {
+        floor,
+        y_max,
+        y_ticks,
+        lanes,
+    })
+}
+
+/// The latency chart: one line per target through its successful round trips on a log scale (so a few
+/// milliseconds stay readable beside a 2 s stall), and a lane per target at the bottom where failed probes are
+/// ticks, never values (`figures`, of the same probes and frame). A line breaks where three or more probes in a
+/// row failed, or where probing paused.
+pub(super) fn latency_chart(
+    by_target: &BTreeMap<String, ProbeList>,
+    figures: &LatencyFigures,
+    columns: usize,
+    keep: &[i64],
+    median_interval_us: i64,
+) -> ChartModel {
+    let LatencyFigures {
+        floor,
+        y_max,
+        ref y_ticks,
+        ref lanes,
+    } = *figures;
+    let break_after_us = (median_interval_us * 3).max(median_interval_us + 2_000_000);
+    let mut series = Vec::new();
+    for (i, (name, probes)) in by_target.iter().enumerate() {
+        let class = PALETTE[i % PALETTE.len()];
+        // The successful probes' (time, log value), walked again rather than copied: a month has millions.
+        let ok = || {
+            probes.iter().filter_map(move |p| {
+                let ms = p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0)?;
+                Some((p.ts.as_unix_micros(), (ms / floor).log10()))
+            })
+        };
+        let idx = downsample_minmax_iter(ok(), columns, keep);
+        // The line breaks before a probe after three or more failed ones, or after a pause in probing.
+        let (mut breaks, mut fails_since) = (0u32, 0u32);
+        let mut last_end: Option<i64> = None;
+        let mut points = Vec::with_capacity(idx.len());
+        let (mut k, mut wanted) = (0usize, idx.iter().peekable());
+        let mut drawn_breaks: Option<u32> = None;
+        for p in probes.iter() {
+            let t = p.ts.as_unix_micros();
+            match p.round_trip_ms().filter(|ms| ms.is_finite() && *ms > 0.0) {
+                Some(ms) => {
+                    if fails_since >= 3 || last_end.is_some_and(|e| t - e > break_after_us) {
+                        breaks += 1;
+                    }
+                    fails_since = 0;
+                    last_end = Some(t.saturating_add((ms * 1000.0) as i64));
+                    if wanted.next_if_eq(&&k).is_some() {
+                        let brk = drawn_breaks.is_some_and(|b| breaks > b);
+                        points.push((t, (ms / floor).log10(), brk));
+                        drawn_breaks = Some(breaks);
+                    }
+                    k += 1;
+                }
+                None => fails_since += 1,
+            }
+        }
+        if !points.is_empty() {
+            series.push(Series {
+                name: (*name).to_owned(),
+                class,
+                area: false,
+                points,
+                json_scale: 1000.0,
+            });
+        }
+    }
     // Room for the lowest value label above the lanes, then a lane per target.
     let band_h = lanes.len() as f64 * LANE_PX + 9.0;
-    Some(ChartModel {
+    ChartModel {
         kind: Chart::Latency,
         id: "lat",
         title: "Network latency, round trip (log scale)",
         unit: Unit::LogMs,
         y_max,
-        y_ticks,
+        y_ticks: y_ticks.clone(),
         series,
         labels: Vec::new(),
         label_rows: 0,
@@ -165,8 +205,8 @@ pub(super) fn latency_chart(
         svg_h: 0.0,
         band_h,
         log_floor_ms: floor,
-        lanes,
-    })
+        lanes: lanes.clone(),
+    }
 }
 
 /// A tick label in milliseconds or seconds: `0.1 ms`, `2 ms`, `500 ms`, `1 s`, `20 s`.

@@ -359,12 +359,34 @@ fn intervals(ts: &[Timestamp]) -> (i64, Vec<usize>) {
     (median_interval_us, breaks)
 }
 
+/// What a model reads of the columns alone, without the incidents: made while they are detected (see [`prepare`]).
+pub(crate) struct Prepared {
+    median_interval_us: i64,
+    /// Where the recording paused (see [`intervals`]).
+    breaks: Vec<usize>,
+    latency: Option<latency::LatencyFigures>,
+}
+
+/// The parts of the model of `series` over `from_us..to_us` drawn `width_px` wide that do not depend on the
+/// incidents: the typical interval and the breaks, the latency chart's scale and lanes.
+pub(crate) fn prepare(series: &SystemSeries, from_us: i64, to_us: i64, width_px: u32) -> Prepared {
+    let (frame, _) = Frame::of(from_us, to_us, width_px);
+    let (median_interval_us, breaks) = intervals(&series.ts);
+    Prepared {
+        median_interval_us,
+        breaks,
+        latency: latency::latency_figures(&series.latency, &frame),
+    }
+}
+
 /// Builds the model from the range's columns (`series`: sorted by time, non-empty, within the range), reading whole
-/// samples from `source` only for the hover moments, the culprit lines and the minute before each gap.
+/// samples from `source` only for the hover moments, the culprit lines and the minute before each gap. `prepared` is
+/// [`prepare`] of the same series, range and width, where it was made already.
 pub(crate) fn build(
     series: &SystemSeries,
     source: &dyn WindowSource,
     mut incidents: Vec<Incident>,
+    prepared: Option<Prepared>,
     p: &Params<'_>,
 ) -> Result<Model, Error> {
     let width_px = f64::from(p.width_px);
@@ -378,7 +400,11 @@ pub(crate) fn build(
         .max()
         .map_or(0, usize::from)
         .max(1);
-    let (median_interval_us, mut breaks) = intervals(ts);
+    let Prepared {
+        median_interval_us,
+        mut breaks,
+        latency,
+    } = prepared.unwrap_or_else(|| prepare(series, p.from_us, p.to_us, p.width_px));
     incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
     // Gaps: where the analysis says so, and the lines break there too.
     let gaps = gaps::bands(&incidents, ts, &mut breaks);
@@ -388,12 +414,12 @@ pub(crate) fn build(
     let input = charts::ChartInput {
         series,
         ts,
-        frame: &frame,
         columns,
         kept: &kept,
         breaks: &breaks,
         cores,
         median_interval_us,
+        latency: latency.as_ref(),
     };
     let kinds = p.charts;
     let (mut charts, reads) = std::thread::scope(|scope| {
