@@ -330,7 +330,7 @@ impl<T: Packable> Packed<T> {
         match self.blocks.get(b) {
             Some(block) => {
                 let hi = end.min(start + BLOCK);
-                block.unpack(i - start, hi - start, |bits| buf.push(T::from_bits64(bits)));
+                block.unpack(i - start, hi - start, buf);
                 hi
             }
             None => {
@@ -343,20 +343,26 @@ impl<T: Packable> Packed<T> {
 }
 
 impl Block {
-    /// Calls `f` with the bits of rows `lo..hi` of the block, in order.
-    fn unpack(&self, lo: usize, hi: usize, mut f: impl FnMut(u64)) {
+    /// Appends rows `lo..hi` of the block to `out`.
+    fn unpack<T: Packable>(&self, lo: usize, hi: usize, out: &mut Vec<T>) {
         match self {
-            Block::Same(v) => (lo..hi).for_each(|_| f(*v)),
-            Block::Narrow16 { base, shift, v } => v[lo..hi]
-                .iter()
-                .for_each(|x| f(base + (u64::from(*x) << shift))),
-            Block::Narrow32 { base, shift, v } => v[lo..hi]
-                .iter()
-                .for_each(|x| f(base + (u64::from(*x) << shift))),
-            Block::Decimal { base, exp, v } => v[lo..hi]
-                .iter()
-                .for_each(|x| f(decimal_bits(base + i64::from(*x), *exp))),
-            Block::Wide(v) => v[lo..hi].iter().for_each(|x| f(*x)),
+            Block::Same(v) => out.resize(out.len() + (hi - lo), T::from_bits64(*v)),
+            Block::Narrow16 { base, shift, v } => out.extend(
+                v[lo..hi]
+                    .iter()
+                    .map(|x| T::from_bits64(base + (u64::from(*x) << shift))),
+            ),
+            Block::Narrow32 { base, shift, v } => out.extend(
+                v[lo..hi]
+                    .iter()
+                    .map(|x| T::from_bits64(base + (u64::from(*x) << shift))),
+            ),
+            Block::Decimal { base, exp, v } => out.extend(
+                v[lo..hi]
+                    .iter()
+                    .map(|x| T::from_bits64(decimal_bits(base + i64::from(*x), *exp))),
+            ),
+            Block::Wide(v) => out.extend(v[lo..hi].iter().map(|x| T::from_bits64(*x))),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The system charts (CPU, memory, load) as series reduced to the pixel columns, and which chart goes where.
 
 use super::lines::Lines;
-use super::reduce::{extract, nice_max_and_step, reduce, y_ticks};
+use super::reduce::{Extracted, extract, nice_max_and_step, reduce, y_ticks};
 use super::*;
 
 /// Colour classes of the culprit lines.
@@ -24,8 +24,9 @@ pub(super) struct ChartInput<'a> {
     pub(super) latency: Option<&'a latency::LatencyFigures>,
 }
 
-/// A drawn series of a column: its values, a value a sample in order.
-type Values<'g> = Box<dyn Iterator<Item = Option<f64>> + 'g>;
+/// A drawn series of a column: its values without the missing ones ([`extract`] of the column's values, a value a
+/// sample in order).
+type Values<'g> = Box<dyn FnOnce() -> Extracted<'g> + 'g>;
 
 /// The chart `kind`, without its labels and culprit lines ([`add_lines`]); `None` for a latency chart without
 /// probes. Reads only the series, so charts are drawn while whole samples are read.
@@ -65,7 +66,9 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-busy",
                 true,
                 10.0,
-                Box::new(series.cpu_busy_pct.iter().map(|v| Some(f64::from(*v)))),
+                Box::new(move || {
+                    extract(ts, series.cpu_busy_pct.iter().map(|v| Some(f64::from(*v))))
+                }),
             ));
             ("cpu", "CPU, % of all cores", Unit::Pct, 170.0, 100.0, 25.0)
         }
@@ -83,26 +86,39 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-used",
                 true,
                 1000.0,
-                Box::new(series.mem_used_bytes.iter().map(|b| Some(b as f64 / GB))),
+                Box::new(move || {
+                    extract(
+                        ts,
+                        series.mem_used_bytes.iter().map(|b| Some(b as f64 / GB)),
+                    )
+                }),
             ));
             specs.push((
                 "available".into(),
                 "s-avail",
                 false,
                 1000.0,
-                Box::new(
-                    series
-                        .mem_available_bytes
-                        .iter()
-                        .map(|b| Some(b as f64 / GB)),
-                ),
+                Box::new(move || {
+                    extract(
+                        ts,
+                        series
+                            .mem_available_bytes
+                            .iter()
+                            .map(|b| Some(b as f64 / GB)),
+                    )
+                }),
             ));
             specs.push((
                 "swap used".into(),
                 "s-swap",
                 false,
                 1000.0,
-                Box::new(series.swap_used_bytes.iter().map(|b| Some(b as f64 / GB))),
+                Box::new(move || {
+                    extract(
+                        ts,
+                        series.swap_used_bytes.iter().map(|b| Some(b as f64 / GB)),
+                    )
+                }),
             ));
             let (m, st) = nice_max_and_step(max as f64 / GB, 4.0);
             ("mem", "Memory and swap", Unit::Gb, 150.0, m, st)
@@ -124,21 +140,27 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-load1",
                 false,
                 100.0,
-                Box::new(
-                    one.iter()
-                        .map(|one| (!one.is_nan()).then(|| f64::from(one))),
-                ),
+                Box::new(move || {
+                    extract(
+                        ts,
+                        one.iter()
+                            .map(|one| (!one.is_nan()).then(|| f64::from(one))),
+                    )
+                }),
             ));
             specs.push((
                 "load 15 min".into(),
                 "s-load15",
                 false,
                 100.0,
-                Box::new(
-                    one.iter()
-                        .zip(fifteen.iter())
-                        .map(|(one, fifteen)| (!one.is_nan()).then(|| f64::from(fifteen))),
-                ),
+                Box::new(move || {
+                    extract(
+                        ts,
+                        one.iter()
+                            .zip(fifteen.iter())
+                            .map(|(one, fifteen)| (!one.is_nan()).then(|| f64::from(fifteen))),
+                    )
+                }),
             ));
             let (m, st) = nice_max_and_step(max * 1.1, 4.0);
             ("load", "Load average", Unit::Load, 110.0, m, st)
@@ -146,7 +168,7 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     };
     let mut drawn = Vec::new();
     for (name, class, area, json_scale, values) in specs {
-        let e = extract(ts, values);
+        let e = values();
         if e.values.is_empty() {
             continue;
         }
