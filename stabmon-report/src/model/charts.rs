@@ -26,11 +26,17 @@ pub(super) struct ChartInput<'a> {
 
 /// A drawn series of a column: its values without the missing ones ([`extract`] of the column's values, a value a
 /// sample in order).
-type Values<'g> = Box<dyn FnOnce() -> Extracted<'g> + 'g>;
+/// Extracted into the buffer given (whose values it replaces), so that a chart's series reuse one buffer.
+type Values<'g> = Box<dyn FnOnce(Vec<f64>) -> Extracted<'g> + 'g>;
 
 /// The chart `kind`, without its labels and culprit lines ([`add_lines`]); `None` for a latency chart without
 /// probes. Reads only the series, so charts are drawn while whole samples are read.
-pub(super) fn chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
+/// `scratch`: a buffer the series' values are extracted into, reused from chart to chart.
+pub(super) fn chart(
+    input: &ChartInput<'_>,
+    kind: Chart,
+    scratch: &mut Vec<f64>,
+) -> Option<ChartModel> {
     if kind == Chart::Latency {
         return input.latency.map(|figures| {
             latency::latency_chart(
@@ -42,12 +48,12 @@ pub(super) fn chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
             )
         });
     }
-    system_chart(input, kind)
+    system_chart(input, kind, scratch)
 }
 
 /// A chart of the system's columns: a list of series specs (name, colour class, filled, JSON scale, values) plus a
 /// y scale.
-fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
+fn system_chart(input: &ChartInput<'_>, kind: Chart, scratch: &mut Vec<f64>) -> Option<ChartModel> {
     let ChartInput {
         series,
         ts,
@@ -66,8 +72,12 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-busy",
                 true,
                 10.0,
-                Box::new(move || {
-                    extract(ts, series.cpu_busy_pct.iter().map(|v| Some(f64::from(*v))))
+                Box::new(move |buf| {
+                    extract(
+                        ts,
+                        series.cpu_busy_pct.iter().map(|v| Some(f64::from(*v))),
+                        buf,
+                    )
                 }),
             ));
             ("cpu", "CPU, % of all cores", Unit::Pct, 170.0, 100.0, 25.0)
@@ -86,10 +96,11 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-used",
                 true,
                 1000.0,
-                Box::new(move || {
+                Box::new(move |buf| {
                     extract(
                         ts,
                         series.mem_used_bytes.iter().map(|b| Some(b as f64 / GB)),
+                        buf,
                     )
                 }),
             ));
@@ -98,13 +109,14 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-avail",
                 false,
                 1000.0,
-                Box::new(move || {
+                Box::new(move |buf| {
                     extract(
                         ts,
                         series
                             .mem_available_bytes
                             .iter()
                             .map(|b| Some(b as f64 / GB)),
+                        buf,
                     )
                 }),
             ));
@@ -113,10 +125,11 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-swap",
                 false,
                 1000.0,
-                Box::new(move || {
+                Box::new(move |buf| {
                     extract(
                         ts,
                         series.swap_used_bytes.iter().map(|b| Some(b as f64 / GB)),
+                        buf,
                     )
                 }),
             ));
@@ -140,11 +153,12 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-load1",
                 false,
                 100.0,
-                Box::new(move || {
+                Box::new(move |buf| {
                     extract(
                         ts,
                         one.iter()
                             .map(|one| (!one.is_nan()).then(|| f64::from(one))),
+                        buf,
                     )
                 }),
             ));
@@ -153,12 +167,13 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-load15",
                 false,
                 100.0,
-                Box::new(move || {
+                Box::new(move |buf| {
                     extract(
                         ts,
                         one.iter()
                             .zip(fifteen.iter())
                             .map(|(one, fifteen)| (!one.is_nan()).then(|| f64::from(fifteen))),
+                        buf,
                     )
                 }),
             ));
@@ -168,11 +183,13 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     };
     let mut drawn = Vec::new();
     for (name, class, area, json_scale, values) in specs {
-        let e = values();
+        let e = values(std::mem::take(scratch));
         if e.values.is_empty() {
+            *scratch = e.into_values();
             continue;
         }
         let points = reduce(&e, columns, keep, breaks);
+        *scratch = e.into_values();
         drawn.push(Series {
             name,
             class,
@@ -232,7 +249,7 @@ pub(super) fn add_lines(
         };
         for (name, class, json_scale, k) in drawn {
             let values = lines.values.iter().map(|v| v.get(k).copied().flatten());
-            let e = extract(&lines.ts, values);
+            let e = extract(&lines.ts, values, Vec::new());
             if e.values.is_empty() {
                 continue;
             }

@@ -426,7 +426,10 @@ pub(crate) fn build(
         let drawing = scope.spawn(|| {
             kinds
                 .iter()
-                .filter_map(|&kind| charts::chart(&input, kind))
+                .scan(Vec::new(), |scratch, &kind| {
+                    Some(charts::chart(&input, kind, scratch))
+                })
+                .flatten()
                 .collect::<Vec<ChartModel>>()
         });
         let reads = read_samples(

@@ -22,13 +22,17 @@ struct Missing {
     count: u32,
 }
 
-/// `values` (one a time of `ts`, read in one pass) at times `ts`, with the missing (`None` or not finite) left out.
+/// `values` (one a time of `ts`, read in one pass) at times `ts`, with the missing (`None` or not finite) left out;
+/// the values kept go to `buf` (cleared first), so a caller can reuse one buffer for many series.
 pub(super) fn extract<'a>(
     ts: &'a [Timestamp],
     values: impl Iterator<Item = Option<f64>>,
+    mut buf: Vec<f64>,
 ) -> Extracted<'a> {
     let n = ts.len();
-    let mut kept = Vec::with_capacity(n);
+    buf.clear();
+    buf.reserve(n);
+    let mut kept = buf;
     let mut missing: Option<Missing> = None;
     for (i, v) in values.take(n).enumerate() {
         match (v.filter(|v| v.is_finite()), &mut missing) {
@@ -70,6 +74,13 @@ pub(super) fn extract<'a>(
             map: Some(m.map),
             missing_prefix: Some(m.prefix),
         },
+    }
+}
+
+impl Extracted<'_> {
+    /// The values' buffer, to reuse.
+    pub(super) fn into_values(self) -> Vec<f64> {
+        self.values
     }
 }
 
