@@ -615,23 +615,34 @@ impl Report {
             .unwrap_or(last)
             .max(from.saturating_add(std::time::Duration::from_secs(1)));
 
-        let incidents =
-            match pass.detected {
-                Some(found) => found,
-                None => analysis::detect_incidents_in(series, source, &cfg.detect).map_err(
-                    |source| Error::Read {
-                        what: "the samples of an incident's window".to_owned(),
-                        source,
-                    },
-                )?,
-            };
+        let (from_us, to_us) = (from.as_unix_micros(), to.as_unix_micros());
+        let (incidents, prepared) = match pass.detected {
+            Some(found) => (Ok(found), None),
+            // What the model reads of the columns alone is made on another core while incidents are detected
+            // (which reads the source on this one).
+            None => std::thread::scope(|scope| {
+                let preparing =
+                    scope.spawn(|| model::prepare(series, from_us, to_us, cfg.width_px));
+                let found = analysis::detect_incidents_in(series, source, &cfg.detect);
+                // A panic while preparing is the caller's panic, as it was on one thread.
+                let prepared = preparing
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (found, Some(prepared))
+            }),
+        };
+        let incidents = incidents.map_err(|source| Error::Read {
+            what: "the samples of an incident's window".to_owned(),
+            source,
+        })?;
         let model = model::build(
             series,
             source,
             incidents,
+            prepared,
             &model::Params {
-                from_us: from.as_unix_micros(),
-                to_us: to.as_unix_micros(),
+                from_us,
+                to_us,
                 width_px: cfg.width_px,
                 charts: &cfg.charts,
                 culprit_lines: cfg.culprit_lines,

@@ -38,7 +38,7 @@ mod parts;
 mod probes;
 mod runs;
 
-pub use packed::{Packable, Packed};
+pub use packed::{Packable, Packed, PackedIter};
 pub use parts::SampleParts;
 pub use probes::ProbeList;
 pub use runs::Runs;

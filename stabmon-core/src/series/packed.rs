@@ -231,7 +231,7 @@ impl<T: Packable> Packed<T> {
         let len = self.len();
         let at = at.min(len);
         let first = (at >> BLOCK_SHIFT).min(self.blocks.len());
-        let rest: Vec<T> = (first * BLOCK..len).map(|i| self.get(i)).collect();
+        let rest: Vec<T> = self.range(first * BLOCK..len).collect();
         self.blocks.truncate(first);
         self.tail.clear();
         let split = at - first * BLOCK;
@@ -268,14 +268,14 @@ impl<T: Packable> Packed<T> {
         self.len().checked_sub(1).map(|i| self.get(i))
     }
 
-    /// The rows in order.
-    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        (0..self.len()).map(|i| self.get(i))
+    /// The rows in order (each block unpacked once, see [`range`](Self::range)).
+    pub fn iter(&self) -> PackedIter<'_, T> {
+        self.range(0..self.len())
     }
 
     /// Rows `lo..hi` (clipped to the rows there are).
     pub fn slice(&self, lo: usize, hi: usize) -> Packed<T> {
-        (lo..hi.min(self.len())).map(|i| self.get(i)).collect()
+        self.range(lo..hi).collect()
     }
 
     /// The bytes the column holds (capacity).
@@ -285,6 +285,126 @@ impl<T: Packable> Packed<T> {
             + self.tail.capacity() * std::mem::size_of::<T>()
     }
 }
+
+/// Reading many rows: a block is unpacked once into a small buffer, not once a row.
+impl<T: Packable> Packed<T> {
+    /// Rows `range` in order (clipped to the rows there are), each block unpacked once: what a loop over many rows
+    /// reads instead of [`get`](Self::get) by index.
+    ///
+    /// ```
+    /// use stabmon_core::series::Packed;
+    ///
+    /// let p: Packed<u64> = (0..5_000u64).map(|i| i * 4096).collect();
+    /// assert!(p.range(1_000..3_000).eq((1_000..3_000).map(|i| p.get(i))));
+    /// assert_eq!(p.range(4_998..9_999).count(), 2);
+    /// ```
+    pub fn range(&self, range: std::ops::Range<usize>) -> PackedIter<'_, T> {
+        let end = range.end.min(self.len());
+        PackedIter {
+            packed: self,
+            next: range.start.min(end),
+            end,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Calls `f` with each row of `range` (clipped to the rows there are) in order, as runs of consecutive rows:
+    /// `f(first row's index, rows)`, at most one block's rows a call.
+    pub fn for_each_chunk(&self, range: std::ops::Range<usize>, mut f: impl FnMut(usize, &[T])) {
+        let end = range.end.min(self.len());
+        let mut i = range.start.min(end);
+        let mut buf: Vec<T> = Vec::new();
+        while i < end {
+            let hi = self.fill(i, end, &mut buf);
+            f(i, &buf);
+            i = hi;
+        }
+    }
+
+    /// Unpacks rows `i..` up to the end of `i`'s block (or `end`) into `buf`; returns the index after them.
+    fn fill(&self, i: usize, end: usize, buf: &mut Vec<T>) -> usize {
+        buf.clear();
+        let b = i >> BLOCK_SHIFT;
+        let start = b * BLOCK;
+        match self.blocks.get(b) {
+            Some(block) => {
+                let hi = end.min(start + BLOCK);
+                block.unpack(i - start, hi - start, buf);
+                hi
+            }
+            None => {
+                let t = self.blocks.len() * BLOCK;
+                buf.extend_from_slice(&self.tail[i - t..end - t]);
+                end
+            }
+        }
+    }
+}
+
+impl Block {
+    /// Appends rows `lo..hi` of the block to `out`.
+    fn unpack<T: Packable>(&self, lo: usize, hi: usize, out: &mut Vec<T>) {
+        match self {
+            Block::Same(v) => out.resize(out.len() + (hi - lo), T::from_bits64(*v)),
+            Block::Narrow16 { base, shift, v } => out.extend(
+                v[lo..hi]
+                    .iter()
+                    .map(|x| T::from_bits64(base + (u64::from(*x) << shift))),
+            ),
+            Block::Narrow32 { base, shift, v } => out.extend(
+                v[lo..hi]
+                    .iter()
+                    .map(|x| T::from_bits64(base + (u64::from(*x) << shift))),
+            ),
+            Block::Decimal { base, exp, v } => out.extend(
+                v[lo..hi]
+                    .iter()
+                    .map(|x| T::from_bits64(decimal_bits(base + i64::from(*x), *exp))),
+            ),
+            Block::Wide(v) => out.extend(v[lo..hi].iter().map(|x| T::from_bits64(*x))),
+        }
+    }
+}
+
+/// Rows of a [`Packed`] column in order, unpacked a block at a time ([`Packed::range`], [`Packed::iter`]).
+#[derive(Debug, Clone)]
+pub struct PackedIter<'a, T> {
+    packed: &'a Packed<T>,
+    /// The next row to unpack.
+    next: usize,
+    end: usize,
+    /// Rows unpacked and not yet given.
+    buf: Vec<T>,
+    pos: usize,
+}
+
+impl<T: Packable> Iterator for PackedIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.pos == self.buf.len() {
+            if self.next >= self.end {
+                return None;
+            }
+            if self.buf.capacity() == 0 {
+                self.buf.reserve_exact(BLOCK.min(self.end - self.next));
+            }
+            self.next = self.packed.fill(self.next, self.end, &mut self.buf);
+            self.pos = 0;
+        }
+        let v = self.buf[self.pos];
+        self.pos += 1;
+        Some(v)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.buf.len() - self.pos + (self.end - self.next);
+        (n, Some(n))
+    }
+}
+
+impl<T: Packable> ExactSizeIterator for PackedIter<'_, T> {}
 
 impl<T: Packable> PartialEq for Packed<T> {
     /// Equal rows, bit for bit (a `NaN` equals a `NaN`).
@@ -376,5 +496,107 @@ mod tests {
         let mut other: Packed<f32> = f.iter().copied().collect();
         other.push(1.0);
         assert_ne!(q, other);
+    }
+
+    /// A small xorshift generator: the same "random" blocks on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Every range of `p` read by block (`range`, `for_each_chunk`, `iter`) is what `get` gives row by row.
+    fn check_block_reads<T: Packable + std::fmt::Debug>(p: &Packed<T>, rng: &mut Rng) {
+        let bits = |v: T| v.to_bits64();
+        let n = p.len();
+        assert!(p.iter().map(bits).eq((0..n).map(|i| bits(p.get(i)))));
+        assert_eq!(p.iter().len(), n);
+        for _ in 0..200 {
+            let lo = rng.below(n + 20);
+            let hi = lo + rng.below(3 * BLOCK);
+            let want: Vec<u64> = (lo..hi.min(n)).map(|i| bits(p.get(i))).collect();
+            let mut it = p.range(lo..hi);
+            assert_eq!(it.len(), want.len());
+            // Partly consumed, the rest is still exact.
+            let first: Vec<u64> = it.by_ref().take(5).map(bits).collect();
+            assert_eq!(it.len(), want.len() - first.len());
+            assert!(
+                first
+                    .into_iter()
+                    .chain(it.map(bits))
+                    .eq(want.iter().copied())
+            );
+            let mut got: Vec<u64> = Vec::new();
+            let mut at = lo.min(n);
+            p.for_each_chunk(lo..hi, |first, rows| {
+                assert_eq!(first, at);
+                assert!(!rows.is_empty() && rows.len() <= BLOCK);
+                at += rows.len();
+                got.extend(rows.iter().map(|v| bits(*v)));
+            });
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn block_reads_give_what_get_gives_on_random_blocks() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // Blocks of every kind in random order: one value, runs of a few values, page steps (16-bit offsets),
+        // wide steps (32-bit), values too far apart for 32 bits; then a tail that is not a whole block.
+        let mut v: Vec<u64> = Vec::new();
+        for _ in 0..40 {
+            let kind = rng.below(5);
+            let base = rng.next() >> rng.below(64);
+            for _ in 0..BLOCK {
+                let r = rng.next();
+                v.push(match kind {
+                    0 => base,
+                    1 => base.wrapping_add((v.len() as u64 / 100 % 3) << 12),
+                    2 => base.wrapping_add((r % 60_000) << 12),
+                    3 => base.wrapping_add(r % (1 << 31)),
+                    _ => r,
+                });
+            }
+        }
+        v.extend((0..rng.below(BLOCK)).map(|_| rng.next()));
+        let p: Packed<u64> = v.iter().copied().collect();
+        for kind in ["Same", "Narrow16", "Narrow32", "Wide"] {
+            assert!(
+                p.blocks.iter().any(|b| format!("{b:?}").starts_with(kind)),
+                "no {kind} block"
+            );
+        }
+        check_block_reads(&p, &mut rng);
+
+        // f32 blocks: decimals, runs of a decimal, NaNs and -0.0 (packed by their bits), and thirds.
+        let mut f: Vec<f32> = Vec::new();
+        for _ in 0..40 {
+            let kind = rng.below(4);
+            for _ in 0..BLOCK {
+                let r = rng.next();
+                f.push(match kind {
+                    0 => (r % 10_000) as f32 / 100.0,
+                    1 => (f.len() / 300 % 4) as f32 / 10.0,
+                    2 if r.is_multiple_of(9) => f32::NAN,
+                    2 if r % 9 == 1 => -0.0,
+                    _ => (r % 1000) as f32 / 3.0,
+                });
+            }
+        }
+        f.extend((0..17).map(|i| i as f32 / 7.0));
+        let q: Packed<f32> = f.iter().copied().collect();
+        assert!(q.blocks.iter().any(|b| matches!(b, Block::Decimal { .. })));
+        assert!(!q.blocks.iter().all(|b| matches!(b, Block::Decimal { .. })));
+        check_block_reads(&q, &mut rng);
+        let empty: Packed<u8> = Packed::default();
+        assert_eq!(empty.range(0..10).count(), 0);
+        empty.for_each_chunk(0..10, |_, _| panic!("no rows"));
     }
 }

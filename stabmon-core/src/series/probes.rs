@@ -38,6 +38,18 @@ fn code(k: OutcomeKind) -> u8 {
         .map_or(u8::MAX, |c| c as u8)
 }
 
+/// The probe of its packed columns' values.
+fn point(ts_us: i64, rtt_plus_one: u32, outcome: u8) -> ProbePoint {
+    ProbePoint {
+        ts: Timestamp::from_unix_micros(ts_us),
+        rtt_us: rtt_plus_one.wrapping_sub(1),
+        outcome: OutcomeKind::ALL
+            .get(usize::from(outcome))
+            .copied()
+            .unwrap_or(OutcomeKind::Other),
+    }
+}
+
 impl ProbeList {
     /// Adds a probe in its place by start time: after every probe that started at the same time or before (probes
     /// come nearly in start order, so the place is near the end).
@@ -60,14 +72,7 @@ impl ProbeList {
 
     /// Probe `i`; panics past the end, as a slice does.
     pub fn get(&self, i: usize) -> ProbePoint {
-        ProbePoint {
-            ts: Timestamp::from_unix_micros(self.ts_us.get(i)),
-            rtt_us: self.rtt_us.get(i).wrapping_sub(1),
-            outcome: OutcomeKind::ALL
-                .get(usize::from(self.outcome.get(i)))
-                .copied()
-                .unwrap_or(OutcomeKind::Other),
-        }
+        point(self.ts_us.get(i), self.rtt_us.get(i), self.outcome.get(i))
     }
 
     /// Probe `i`'s start time; panics past the end.
@@ -85,9 +90,22 @@ impl ProbeList {
         self.ts_us.is_empty()
     }
 
-    /// The probes in order.
-    pub fn iter(&self) -> impl Iterator<Item = ProbePoint> + Clone + '_ {
-        (0..self.len()).map(|i| self.get(i))
+    /// The probes in order (their columns unpacked a block at a time).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ProbePoint> + Clone + '_ {
+        self.range(0..self.len())
+    }
+
+    /// Probes `range` in order (clipped to the probes there are), their columns unpacked a block at a time: what a
+    /// loop over many probes reads instead of [`get`](Self::get) by index.
+    pub fn range(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl ExactSizeIterator<Item = ProbePoint> + Clone + '_ {
+        self.ts_us
+            .range(range.clone())
+            .zip(self.rtt_us.range(range.clone()))
+            .zip(self.outcome.range(range))
+            .map(|((t, rtt), o)| point(t, rtt, o))
     }
 
     /// The number of leading probes for which `pred` holds, which must hold for a prefix only (as
@@ -188,5 +206,12 @@ mod tests {
             want[2500..2503]
         );
         assert_eq!(list.slice(10, 12), want[10..12].iter().copied().collect());
+        assert!(list.range(1020..3100).eq(want[1020..3100].iter().copied()));
+        assert!(
+            list.range(want.len() - 2..want.len() + 5)
+                .eq(want[want.len() - 2..].iter().copied())
+        );
+        let (lo, hi) = (9, 3);
+        assert_eq!(list.range(lo..hi).count(), 0);
     }
 }

@@ -1,7 +1,7 @@
 //! The system charts (CPU, memory, load) as series reduced to the pixel columns, and which chart goes where.
 
 use super::lines::Lines;
-use super::reduce::{extract, nice_max_and_step, reduce, y_ticks};
+use super::reduce::{Extracted, extract, nice_max_and_step, reduce, y_ticks};
 use super::*;
 
 /// Colour classes of the culprit lines.
@@ -13,58 +13,57 @@ pub(super) struct ChartInput<'a> {
     pub(super) series: &'a SystemSeries,
     /// The samples' times, µs.
     pub(super) ts: &'a [Timestamp],
-    pub(super) frame: &'a Frame,
     /// Pixel columns the series are reduced to.
     pub(super) columns: usize,
     pub(super) kept: &'a Kept,
     /// Where the recording breaks (sample indices).
     pub(super) breaks: &'a [usize],
-    pub(super) lines: &'a Lines,
-    pub(super) cpu_names: &'a [String],
-    pub(super) mem_names: &'a [String],
     pub(super) cores: usize,
     pub(super) median_interval_us: i64,
+    /// The latency chart's scale and lanes, where there are probes.
+    pub(super) latency: Option<&'a latency::LatencyFigures>,
 }
 
-/// Where a drawn series' values come from.
-enum Values<'g> {
-    /// A column of the series, by sample index.
-    Column(Box<dyn Fn(usize) -> Option<f64> + 'g>),
-    /// Culprit line `k` of [`Lines`].
-    Line(usize),
-}
+/// A drawn series of a column: its values without the missing ones ([`extract`] of the column's values, a value a
+/// sample in order).
+/// Extracted into the buffer given (whose values it replaces), so that a chart's series reuse one buffer.
+type Values<'g> = Box<dyn FnOnce(Vec<f64>) -> Extracted<'g> + 'g>;
 
-/// The chart `kind`, without its labels; `None` for a latency chart without probes.
-pub(super) fn chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
+/// The chart `kind`, without its labels and culprit lines ([`add_lines`]); `None` for a latency chart without
+/// probes. Reads only the series, so charts are drawn while whole samples are read.
+/// `scratch`: a buffer the series' values are extracted into, reused from chart to chart.
+pub(super) fn chart(
+    input: &ChartInput<'_>,
+    kind: Chart,
+    scratch: &mut Vec<f64>,
+) -> Option<ChartModel> {
     if kind == Chart::Latency {
-        return latency::latency_chart(
-            &input.series.latency,
-            input.frame,
-            input.columns,
-            &input.kept.lat_keep,
-            input.median_interval_us,
-        );
+        return input.latency.map(|figures| {
+            latency::latency_chart(
+                &input.series.latency,
+                figures,
+                input.columns,
+                &input.kept.lat_keep,
+                input.median_interval_us,
+            )
+        });
     }
-    system_chart(input, kind)
+    system_chart(input, kind, scratch)
 }
 
-/// A chart of the system's columns, with the culprit lines on the CPU and memory charts: each is a list of series
-/// specs (name, colour class, filled, JSON scale, values) plus a y scale.
-fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
+/// A chart of the system's columns: a list of series specs (name, colour class, filled, JSON scale, values) plus a
+/// y scale.
+fn system_chart(input: &ChartInput<'_>, kind: Chart, scratch: &mut Vec<f64>) -> Option<ChartModel> {
     let ChartInput {
         series,
         ts,
         columns,
         kept,
         breaks,
-        lines,
-        cpu_names,
-        mem_names,
         cores,
         ..
     } = *input;
     let keep = &kept.keep;
-    let n = ts.len();
     let mut specs: Vec<(String, &'static str, bool, f64, Values<'_>)> = Vec::new();
     let (id, title, unit, plot_h, y_max, y_step) = match kind {
         Chart::Cpu => {
@@ -73,17 +72,14 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-busy",
                 true,
                 10.0,
-                Values::Column(Box::new(|i| Some(f64::from(series.cpu_busy_pct[i])))),
+                Box::new(move |buf| {
+                    extract(
+                        ts,
+                        series.cpu_busy_pct.iter().map(|v| Some(f64::from(*v))),
+                        buf,
+                    )
+                }),
             ));
-            for (i, name) in cpu_names.iter().enumerate() {
-                specs.push((
-                    name.clone(),
-                    PALETTE[i % PALETTE.len()],
-                    false,
-                    10.0,
-                    Values::Line(i),
-                ));
-            }
             ("cpu", "CPU, % of all cores", Unit::Pct, 170.0, 100.0, 25.0)
         }
         Chart::Memory => {
@@ -100,58 +96,86 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
                 "s-used",
                 true,
                 1000.0,
-                Values::Column(Box::new(|i| Some(series.mem_used_bytes.get(i) as f64 / GB))),
+                Box::new(move |buf| {
+                    extract(
+                        ts,
+                        series.mem_used_bytes.iter().map(|b| Some(b as f64 / GB)),
+                        buf,
+                    )
+                }),
             ));
             specs.push((
                 "available".into(),
                 "s-avail",
                 false,
                 1000.0,
-                Values::Column(Box::new(|i| {
-                    Some(series.mem_available_bytes.get(i) as f64 / GB)
-                })),
+                Box::new(move |buf| {
+                    extract(
+                        ts,
+                        series
+                            .mem_available_bytes
+                            .iter()
+                            .map(|b| Some(b as f64 / GB)),
+                        buf,
+                    )
+                }),
             ));
             specs.push((
                 "swap used".into(),
                 "s-swap",
                 false,
                 1000.0,
-                Values::Column(Box::new(|i| {
-                    Some(series.swap_used_bytes.get(i) as f64 / GB)
-                })),
+                Box::new(move |buf| {
+                    extract(
+                        ts,
+                        series.swap_used_bytes.iter().map(|b| Some(b as f64 / GB)),
+                        buf,
+                    )
+                }),
             ));
-            for (i, name) in mem_names.iter().enumerate() {
-                specs.push((
-                    format!("{name} (resident)"),
-                    PALETTE[(i + 3) % PALETTE.len()],
-                    false,
-                    1000.0,
-                    Values::Line(cpu_names.len() + i),
-                ));
-            }
             let (m, st) = nice_max_and_step(max as f64 / GB, 4.0);
             ("mem", "Memory and swap", Unit::Gb, 150.0, m, st)
         }
         // Drawn by `latency_chart`.
         Chart::Latency => return None,
         Chart::Load => {
-            let max = (0..n)
-                .filter_map(|i| series.load(i))
-                .map(|l| f64::from(l.one.max(l.five).max(l.fifteen)))
+            // A sample's load averages are there where its 1-minute one is (see `SystemSeries::load`).
+            let [one, five, fifteen] = &series.load;
+            let max = one
+                .iter()
+                .zip(five.iter())
+                .zip(fifteen.iter())
+                .filter(|((one, _), _)| !one.is_nan())
+                .map(|((one, five), fifteen)| f64::from(one.max(five).max(fifteen)))
                 .fold(cores as f64, f64::max);
             specs.push((
                 "load 1 min".into(),
                 "s-load1",
                 false,
                 100.0,
-                Values::Column(Box::new(|i| series.load(i).map(|l| f64::from(l.one)))),
+                Box::new(move |buf| {
+                    extract(
+                        ts,
+                        one.iter()
+                            .map(|one| (!one.is_nan()).then(|| f64::from(one))),
+                        buf,
+                    )
+                }),
             ));
             specs.push((
                 "load 15 min".into(),
                 "s-load15",
                 false,
                 100.0,
-                Values::Column(Box::new(|i| series.load(i).map(|l| f64::from(l.fifteen)))),
+                Box::new(move |buf| {
+                    extract(
+                        ts,
+                        one.iter()
+                            .zip(fifteen.iter())
+                            .map(|(one, fifteen)| (!one.is_nan()).then(|| f64::from(fifteen))),
+                        buf,
+                    )
+                }),
             ));
             let (m, st) = nice_max_and_step(max * 1.1, 4.0);
             ("load", "Load average", Unit::Load, 110.0, m, st)
@@ -159,23 +183,13 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
     };
     let mut drawn = Vec::new();
     for (name, class, area, json_scale, values) in specs {
-        let points = match values {
-            Values::Column(get) => {
-                let e = extract(n, ts, &*get);
-                if e.values.is_empty() {
-                    continue;
-                }
-                reduce(&e, columns, keep, breaks)
-            }
-            Values::Line(k) => {
-                let get = |j: usize| lines.values[j].get(k).copied().flatten();
-                let e = extract(lines.idx.len(), &lines.ts, &get);
-                if e.values.is_empty() {
-                    continue;
-                }
-                reduce(&e, columns, keep, &lines.breaks)
-            }
-        };
+        let e = values(std::mem::take(scratch));
+        if e.values.is_empty() {
+            *scratch = e.into_values();
+            continue;
+        }
+        let points = reduce(&e, columns, keep, breaks);
+        *scratch = e.into_values();
         drawn.push(Series {
             name,
             class,
@@ -201,4 +215,51 @@ fn system_chart(input: &ChartInput<'_>, kind: Chart) -> Option<ChartModel> {
         log_floor_ms: 1.0,
         lanes: Vec::new(),
     })
+}
+
+/// Adds the culprit lines to the CPU and memory charts, after the columns' series: a line per name of `cpu_names`
+/// on the CPU chart, then per name of `mem_names` on the memory chart (resident memory), through `lines`.
+pub(super) fn add_lines(
+    charts: &mut [ChartModel],
+    lines: &Lines,
+    (cpu_names, mem_names): (&[String], &[String]),
+    columns: usize,
+    keep: &[i64],
+) {
+    for chart in charts {
+        let drawn: Vec<(String, &'static str, f64, usize)> = match chart.kind {
+            Chart::Cpu => cpu_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), PALETTE[i % PALETTE.len()], 10.0, i))
+                .collect(),
+            Chart::Memory => mem_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    (
+                        format!("{name} (resident)"),
+                        PALETTE[(i + 3) % PALETTE.len()],
+                        1000.0,
+                        cpu_names.len() + i,
+                    )
+                })
+                .collect(),
+            Chart::Load | Chart::Latency => continue,
+        };
+        for (name, class, json_scale, k) in drawn {
+            let values = lines.values.iter().map(|v| v.get(k).copied().flatten());
+            let e = extract(&lines.ts, values, Vec::new());
+            if e.values.is_empty() {
+                continue;
+            }
+            chart.series.push(Series {
+                name,
+                class,
+                area: false,
+                points: reduce(&e, columns, keep, &lines.breaks),
+                json_scale,
+            });
+        }
+    }
 }

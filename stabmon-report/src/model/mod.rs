@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use stabmon_core::latency::{jitter_ms, loss, median_rtt_ms};
+use stabmon_core::latency::{jitter_ms, median_rtt_ms};
 use stabmon_core::series::{ProbeList, SampleParts, SystemSeries, WindowSource};
 use stabmon_core::{ProcessEntry, Sample, Timestamp};
 
@@ -359,12 +359,34 @@ fn intervals(ts: &[Timestamp]) -> (i64, Vec<usize>) {
     (median_interval_us, breaks)
 }
 
+/// What a model reads of the columns alone, without the incidents: made while they are detected (see [`prepare`]).
+pub(crate) struct Prepared {
+    median_interval_us: i64,
+    /// Where the recording paused (see [`intervals`]).
+    breaks: Vec<usize>,
+    latency: Option<latency::LatencyFigures>,
+}
+
+/// The parts of the model of `series` over `from_us..to_us` drawn `width_px` wide that do not depend on the
+/// incidents: the typical interval and the breaks, the latency chart's scale and lanes.
+pub(crate) fn prepare(series: &SystemSeries, from_us: i64, to_us: i64, width_px: u32) -> Prepared {
+    let (frame, _) = Frame::of(from_us, to_us, width_px);
+    let (median_interval_us, breaks) = intervals(&series.ts);
+    Prepared {
+        median_interval_us,
+        breaks,
+        latency: latency::latency_figures(&series.latency, &frame),
+    }
+}
+
 /// Builds the model from the range's columns (`series`: sorted by time, non-empty, within the range), reading whole
-/// samples from `source` only for the hover moments, the culprit lines and the minute before each gap.
+/// samples from `source` only for the hover moments, the culprit lines and the minute before each gap. `prepared` is
+/// [`prepare`] of the same series, range and width, where it was made already.
 pub(crate) fn build(
     series: &SystemSeries,
     source: &dyn WindowSource,
     mut incidents: Vec<Incident>,
+    prepared: Option<Prepared>,
     p: &Params<'_>,
 ) -> Result<Model, Error> {
     let width_px = f64::from(p.width_px);
@@ -378,50 +400,67 @@ pub(crate) fn build(
         .max()
         .map_or(0, usize::from)
         .max(1);
-    let (median_interval_us, mut breaks) = intervals(ts);
+    let Prepared {
+        median_interval_us,
+        mut breaks,
+        latency,
+    } = prepared.unwrap_or_else(|| prepare(series, p.from_us, p.to_us, p.width_px));
     incidents.sort_by(|a, b| a.start.cmp(&b.start).then(a.peak.cmp(&b.peak)));
     // Gaps: where the analysis says so, and the lines break there too.
     let gaps = gaps::bands(&incidents, ts, &mut breaks);
     let kept = Kept::new(&incidents, ts, &breaks);
-    // This model hands its samples over to the next, or takes those of the model before.
-    let hands_over = p.handover.is_some_and(|h| h.borrow().give);
-    let given = p
-        .handover
-        .filter(|_| !hands_over)
-        .and_then(|h| h.borrow_mut().samples.take());
-    let fetched =
-        moments::Fetched::read(series, source, (ts, &frame, columns), &kept.dense, given)?;
-    let moment_samples = fetched.moments();
-    let (cpu_names, mem_names) = lines::names(&incidents, &moment_samples, p.culprit_lines);
-    let lines = lines::culprit_lines(
-        series,
-        source,
-        &incidents,
-        &moment_samples,
-        &cpu_names,
-        &mem_names,
-        cores,
-        &breaks,
-        p.handover.map(|h| (h, hands_over)),
-    )?;
+    // The charts' columns are drawn on a thread of their own while whole samples are read on this one (the hover
+    // moments, the culprit lines' windows, the minute before each gap): neither waits for the other.
     let input = charts::ChartInput {
         series,
         ts,
-        frame: &frame,
         columns,
         kept: &kept,
         breaks: &breaks,
-        lines: &lines,
-        cpu_names: &cpu_names,
-        mem_names: &mem_names,
         cores,
         median_interval_us,
+        latency: latency.as_ref(),
     };
-    let mut charts: Vec<ChartModel> = p
-        .charts
-        .iter()
-        .filter_map(|&kind| charts::chart(&input, kind))
-        .collect();
+    let kinds = p.charts;
+    let (mut charts, reads) = std::thread::scope(|scope| {
+        let drawing = scope.spawn(|| {
+            kinds
+                .iter()
+                .scan(Vec::new(), |scratch, &kind| {
+                    Some(charts::chart(&input, kind, scratch))
+                })
+                .flatten()
+                .collect::<Vec<ChartModel>>()
+        });
+        let reads = read_samples(
+            series,
+            source,
+            &incidents,
+            (&frame, columns, cores),
+            &kept,
+            &breaks,
+            p,
+        );
+        // A panic while drawing is the caller's panic, as it was on one thread.
+        let charts = drawing
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (charts, reads)
+    });
+    let Read {
+        fetched,
+        names: (cpu_names, mem_names),
+        lines,
+        gap_panels,
+        hands_over,
+    } = reads?;
+    charts::add_lines(
+        &mut charts,
+        &lines,
+        (&cpu_names, &mem_names),
+        columns,
+        &kept.keep,
+    );
     labels::label_spikes(
         &mut charts,
         &incidents,
@@ -430,15 +469,11 @@ pub(crate) fn build(
         ts,
         p.charts.first().copied(),
     );
-    let (moments, procs, gap_panels) = if p.charts_only {
-        (Vec::new(), Vec::new(), Vec::new())
+    let moment_samples = fetched.moments();
+    let (moments, procs) = if p.charts_only {
+        (Vec::new(), Vec::new())
     } else {
-        let (moments, procs) = moments::moments(&moment_samples, &charts, series);
-        (
-            moments,
-            procs,
-            gaps::panels(series, source, ts, &incidents)?,
-        )
+        moments::moments(&moment_samples, &charts, series)
     };
     drop(moment_samples);
     let offsets = Offsets::from_series(series, fetched.zone());
@@ -453,11 +488,90 @@ pub(crate) fn build(
         charts,
         incidents,
         gaps,
-        gap_panels,
+        gap_panels: gap_panels.unwrap_or_default(),
         moments,
         procs,
         offsets,
         cores,
         median_interval_us,
+    })
+}
+
+/// What a model reads of whole samples.
+struct Read {
+    /// The hover moments' samples.
+    fetched: moments::Fetched,
+    /// The culprit lines' names: (CPU, memory).
+    names: (Vec<String>, Vec<String>),
+    lines: lines::Lines,
+    /// The gap panels, where the page shows them.
+    gap_panels: Option<Vec<GapPanel>>,
+    /// Whether this model hands its samples over to the next.
+    hands_over: bool,
+}
+
+/// Reads the whole samples the model shows from `source` (or takes them from the model before, see [`Handover`]):
+/// the hover moments, the culprit lines' windows, and the minute before each gap (unless only the charts are drawn).
+fn read_samples(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    incidents: &[Incident],
+    (frame, columns, cores): (&Frame, usize, usize),
+    kept: &Kept,
+    breaks: &[usize],
+    p: &Params<'_>,
+) -> Result<Read, Error> {
+    let ts: &[Timestamp] = &series.ts;
+    // This model hands its samples over to the next, or takes those of the model before.
+    let hands_over = p.handover.is_some_and(|h| h.borrow().give);
+    let given = p
+        .handover
+        .filter(|_| !hands_over)
+        .and_then(|h| h.borrow_mut().samples.take());
+    let handover_lines = p.handover.map(|h| (h, hands_over));
+    // The culprit lines' windows are read first where their names do not wait for the hover moments: a window is
+    // read on one core, while the charts are drawn on the other; the moments' read then takes both.
+    let early = match lines::names_without_moments(incidents, p.culprit_lines) {
+        Some(names) => {
+            let names_ref = (&names.0[..], &names.1[..]);
+            let w =
+                lines::window_values(series, source, incidents, names_ref, cores, handover_lines)?;
+            Some((names, w))
+        }
+        None => None,
+    };
+    let fetched = moments::Fetched::read(series, source, (ts, frame, columns), &kept.dense, given)?;
+    let moment_samples = fetched.moments();
+    let (names, windows) = match early {
+        Some(done) => done,
+        None => {
+            let names = lines::names(incidents, &moment_samples, p.culprit_lines);
+            let names_ref = (&names.0[..], &names.1[..]);
+            let w =
+                lines::window_values(series, source, incidents, names_ref, cores, handover_lines)?;
+            (names, w)
+        }
+    };
+    let lines = lines::culprit_lines(
+        series,
+        &moment_samples,
+        (&names.0, &names.1),
+        windows,
+        cores,
+        breaks,
+    );
+    drop(moment_samples);
+    let (cpu_names, mem_names) = names;
+    let gap_panels = if p.charts_only {
+        None
+    } else {
+        Some(gaps::panels(series, source, ts, incidents)?)
+    };
+    Ok(Read {
+        fetched,
+        names: (cpu_names, mem_names),
+        lines,
+        gap_panels,
+        hands_over,
     })
 }

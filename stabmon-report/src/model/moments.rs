@@ -103,15 +103,25 @@ fn moment_indices(
     columns: usize,
     dense: &[usize],
 ) -> Vec<usize> {
-    let mut col_best: BTreeMap<i64, usize> = BTreeMap::new();
+    // The times are sorted, so a column's samples follow one another: one pass, a column at a time.
+    let busy = &series.cpu_busy_pct;
+    let mut v: Vec<usize> = Vec::with_capacity(columns + 1 + dense.len());
+    let mut current: Option<(i64, usize)> = None;
     for (i, t) in ts.iter().enumerate() {
         let col = ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
-        let e = col_best.entry(col).or_insert(i);
-        if series.cpu_busy_pct[i] > series.cpu_busy_pct[*e] {
-            *e = i;
+        match &mut current {
+            Some((c, best)) if *c == col => {
+                if busy[i] > busy[*best] {
+                    *best = i;
+                }
+            }
+            _ => {
+                v.extend(current.map(|(_, best)| best));
+                current = Some((col, i));
+            }
         }
     }
-    let mut v: Vec<usize> = col_best.into_values().collect();
+    v.extend(current.map(|(_, best)| best));
     v.extend(dense.iter().copied());
     v.sort_unstable();
     v.dedup();

@@ -13,53 +13,74 @@ pub(super) struct Extracted<'a> {
     missing_prefix: Option<Vec<u32>>,
 }
 
-/// Values `get(0..n)` at times `ts`, with the missing (`None` or not finite) left out.
+/// The samples left out so far of a series that misses some: the times and raw indices of those kept, and how many
+/// were missing before each raw index.
+struct Missing {
+    ts: Vec<Timestamp>,
+    map: Vec<usize>,
+    prefix: Vec<u32>,
+    count: u32,
+}
+
+/// `values` (one a time of `ts`, read in one pass) at times `ts`, with the missing (`None` or not finite) left out;
+/// the values kept go to `buf` (cleared first), so a caller can reuse one buffer for many series.
 pub(super) fn extract<'a>(
-    n: usize,
     ts: &'a [Timestamp],
-    get: &dyn Fn(usize) -> Option<f64>,
+    values: impl Iterator<Item = Option<f64>>,
+    mut buf: Vec<f64>,
 ) -> Extracted<'a> {
-    let mut values = Vec::with_capacity(n);
-    let mut missing = false;
-    for i in 0..n {
-        match get(i) {
-            Some(v) if v.is_finite() => values.push(v),
-            _ => {
-                missing = true;
-                break;
+    let n = ts.len();
+    buf.clear();
+    buf.reserve(n);
+    let mut kept = buf;
+    let mut missing: Option<Missing> = None;
+    for (i, v) in values.take(n).enumerate() {
+        match (v.filter(|v| v.is_finite()), &mut missing) {
+            (Some(v), None) => kept.push(v),
+            (Some(v), Some(m)) => {
+                m.ts.push(ts[i]);
+                kept.push(v);
+                m.map.push(i);
+                m.prefix.push(m.count);
+            }
+            (None, Some(m)) => {
+                m.count += 1;
+                m.prefix.push(m.count);
+            }
+            (None, None) => {
+                // The first one missing: the samples before it were all kept.
+                let mut prefix = Vec::with_capacity(n + 1);
+                prefix.resize(i + 1, 0);
+                prefix.push(1);
+                missing = Some(Missing {
+                    ts: ts[..i].to_vec(),
+                    map: (0..i).collect(),
+                    prefix,
+                    count: 1,
+                });
             }
         }
     }
-    if !missing {
-        return Extracted {
+    match missing {
+        None => Extracted {
             ts: Cow::Borrowed(ts),
-            values,
+            values: kept,
             map: None,
             missing_prefix: None,
-        };
+        },
+        Some(m) => Extracted {
+            ts: Cow::Owned(m.ts),
+            values: kept,
+            map: Some(m.map),
+            missing_prefix: Some(m.prefix),
+        },
     }
-    let mut sub_ts = Vec::new();
-    let mut values = Vec::new();
-    let mut map = Vec::new();
-    let mut prefix = Vec::with_capacity(n + 1);
-    let mut count = 0u32;
-    prefix.push(0);
-    for (i, &t) in ts.iter().enumerate().take(n) {
-        match get(i) {
-            Some(v) if v.is_finite() => {
-                sub_ts.push(t);
-                values.push(v);
-                map.push(i);
-            }
-            _ => count += 1,
-        }
-        prefix.push(count);
-    }
-    Extracted {
-        ts: Cow::Owned(sub_ts),
-        values,
-        map: Some(map),
-        missing_prefix: Some(prefix),
+}
+
+impl Extracted<'_> {
+    /// The values' buffer, to reuse.
+    pub(super) fn into_values(self) -> Vec<f64> {
+        self.values
     }
 }
 
