@@ -32,7 +32,7 @@ pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 /// most of a core for the minimum duration) its baseline window and at most as long of its start; see
 /// BENCHMARKS.md for a week at 1 s.
 pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Incident> {
-    detect(samples, opts)
+    detect_with(samples, opts, None)
 }
 
 /// [`detect_incidents`] over a [`SystemSeries`], reading whole samples from `source` only inside the windows where
@@ -44,16 +44,7 @@ pub fn detect_incidents_in(
     source: &dyn WindowSource,
     opts: &DetectOptions,
 ) -> Result<Vec<Incident>, crate::Error> {
-    let view = SeriesView {
-        series,
-        source,
-        error: Default::default(),
-    };
-    let out = detect(&view, opts);
-    match view.error.into_inner() {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
+    detect_in(series, source, opts, None)
 }
 
 /// [`detect_incidents_in`] without naming culprits: the same incidents (kinds, starts, ends, peaks, magnitudes),
@@ -77,28 +68,80 @@ pub fn detect_incident_spans_in(
     opts: &DetectOptions,
     memo: &mut SpanMemo,
 ) -> Result<Vec<Incident>, crate::Error> {
-    let view = SeriesView {
-        series,
-        source,
-        error: Default::default(),
-    };
     if memo.opts.as_ref() != Some(opts) {
         // Judgements depend on the options too.
         memo.runaways.clear();
         memo.opts = Some(opts.clone());
     }
     memo.generation = memo.generation.wrapping_add(1);
-    let out = detect_with(&view, opts, Some(memo));
+    let out = detect_in(series, source, opts, Some(memo));
     let generation = memo.generation;
     memo.runaways.retain(|_, (g, _)| *g == generation);
-    match view.error.into_inner() {
-        Some(e) => {
-            // A read that failed judged its candidate on no samples: nothing of this call is kept.
-            memo.clear();
-            Err(e)
+    if out.is_err() {
+        // A read that failed judged its candidate on no samples: nothing of this call is kept.
+        memo.clear();
+    }
+    out
+}
+
+/// The fewest samples for which detection reads on a second thread: below, a thread costs more than it saves.
+const PARALLEL_MIN_SAMPLES: usize = 2048;
+
+/// Detection over `series`, reading windows from `source`; on two threads where the source can be
+/// [shared](WindowSource::shared) between them and there are two cores: this one finds the CPU surges and
+/// runaways (which depend on each other), the other one the rest. The incidents and the error are those of
+/// [`detect_with`] over one view: the same detectors, their incidents in the same order, and the error of the
+/// first detector that failed.
+fn detect_in(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    opts: &DetectOptions,
+    spans: Option<&mut SpanMemo>,
+) -> Result<Vec<Incident>, crate::Error> {
+    let view = SeriesView::new(series, source);
+    let shared = source
+        .shared()
+        .filter(|_| series.len() >= PARALLEL_MIN_SAMPLES && two_cores());
+    let out = match shared {
+        None => detect_with(&view, opts, spans),
+        Some(shared) => {
+            let names = spans.is_none();
+            let breaks = breaks_of(&view, opts);
+            let (mut out, (rest, rest_error)) = std::thread::scope(|scope| {
+                let rest = std::thread::Builder::new()
+                    .name("stabmon-detect".to_owned())
+                    .spawn_scoped(scope, || {
+                        let view = SeriesView::new(series, shared);
+                        let found = other_incidents(&view, &breaks, opts, names);
+                        (found, view.into_error())
+                    });
+                let out = cpu_incidents(&view, &breaks, opts, spans);
+                let rest = match rest {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    // No thread to be had: this one does it all.
+                    Err(_) => (other_incidents(&view, &breaks, opts, names), None),
+                };
+                (out, rest)
+            });
+            out.extend(rest);
+            sort_incidents(&mut out);
+            if let Some(e) = rest_error {
+                view.keep_error(e);
+            }
+            out
         }
+    };
+    match view.into_error() {
+        Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// Whether this process may run on two cores or more.
+fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 /// What [`detect_incident_spans_in`] keeps from one call to the next: the runaway candidates it judged.
@@ -144,13 +187,36 @@ impl SpanMemo {
     }
 }
 
-fn detect<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<Incident> {
-    detect_with(samples, opts, None)
-}
-
 /// Detection; with `spans` (see [`detect_incident_spans_in`]) without culprits, runaway judgements kept there.
 fn detect_with<V: View + ?Sized>(
     samples: &V,
+    opts: &DetectOptions,
+    spans: Option<&mut SpanMemo>,
+) -> Vec<Incident> {
+    if samples.len() == 0 {
+        return Vec::new();
+    }
+    let names = spans.is_none();
+    let breaks = breaks_of(samples, opts);
+    let mut out = cpu_incidents(samples, &breaks, opts, spans);
+    out.extend(other_incidents(samples, &breaks, opts, names));
+    sort_incidents(&mut out);
+    out
+}
+
+/// Where the series breaks (a gap or a reboot follows the sample): no run goes on across one.
+fn breaks_of<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<bool> {
+    let mut breaks = vec![false; samples.len()];
+    for i in gap_indices(samples, opts) {
+        breaks[i] = true;
+    }
+    breaks
+}
+
+/// The CPU surges and the runaways (absorbed by the surges they overlap), with culprits unless `spans` is given.
+fn cpu_incidents<V: View + ?Sized>(
+    samples: &V,
+    breaks: &[bool],
     opts: &DetectOptions,
     spans: Option<&mut SpanMemo>,
 ) -> Vec<Incident> {
@@ -159,11 +225,7 @@ fn detect_with<V: View + ?Sized>(
         return out;
     }
     let names = spans.is_none();
-    let mut breaks = vec![false; samples.len()];
-    for i in gap_indices(samples, opts) {
-        breaks[i] = true;
-    }
-    cpu_surges(samples, &breaks, opts, names, &mut out);
+    cpu_surges(samples, breaks, opts, names, &mut out);
     // A runaway wholly inside a surge that names a culprit is absorbed by it without changing it, so it is not
     // judged. Without culprits, that holds of every surge: one that named none would only take the runaway's
     // name, which is not asked for.
@@ -173,12 +235,27 @@ fn detect_with<V: View + ?Sized>(
         .map(|i| (i.start, i.end))
         .collect();
     let mut runaways = Vec::new();
-    super::runaway::runaways(samples, &breaks, opts, &named_surges, spans, &mut runaways);
+    super::runaway::runaways(samples, breaks, opts, &named_surges, spans, &mut runaways);
     absorb_runaways(&mut out, runaways);
-    climbs(samples, &breaks, opts, Level::Memory, names, &mut out);
-    climbs(samples, &breaks, opts, Level::Swap, names, &mut out);
+    out
+}
+
+/// The incidents of every other detector, in this order: memory climbs, swap growth, OOM kills, pressure stalls,
+/// latency spikes and outages, gaps.
+fn other_incidents<V: View + ?Sized>(
+    samples: &V,
+    breaks: &[bool],
+    opts: &DetectOptions,
+    names: bool,
+) -> Vec<Incident> {
+    let mut out = Vec::new();
+    if samples.len() == 0 {
+        return out;
+    }
+    climbs(samples, breaks, opts, Level::Memory, names, &mut out);
+    climbs(samples, breaks, opts, Level::Swap, names, &mut out);
     oom_kills(samples, opts, names, &mut out);
-    pressure_stalls(samples, &breaks, opts, names, &mut out);
+    pressure_stalls(samples, breaks, opts, names, &mut out);
     super::latency::latency_incidents(samples, opts, &mut out);
     for gap in gaps_of(samples, &opts.clean_stops, opts) {
         let mut inc = Incident::new(IncidentKind::Gap(gap.kind), gap.start, gap.end);
@@ -190,8 +267,12 @@ fn detect_with<V: View + ?Sized>(
         );
         out.push(inc);
     }
-    out.sort_by_key(|i| (i.start, kind_order(i.kind)));
     out
+}
+
+/// Sorts incidents found in detector order by start, then kind; a stable sort, so ties keep that order.
+fn sort_incidents(out: &mut [Incident]) {
+    out.sort_by_key(|i| (i.start, kind_order(i.kind)));
 }
 
 fn kind_order(k: IncidentKind) -> u8 {
@@ -319,24 +400,40 @@ struct Baseline {
     window: i64,
     step: i64,
     ring: VecDeque<(i64, f32)>,
-    scratch: Vec<f32>,
+    /// The [`order_key`]s of the values a recomputation selects from.
+    scratch: Vec<i32>,
     median: f64,
     sigma: f64,
     next_update: i64,
 }
 
-pub(super) fn median_mad(values: &mut [f32]) -> Option<(f64, f64)> {
-    if values.is_empty() {
+/// `v` as an integer that orders as [`f32::total_cmp`] orders the values (the same transform it makes), so a
+/// selection compares integers; [`from_order_key`] gives `v` back, bit for bit.
+pub(super) fn order_key(v: f32) -> i32 {
+    // The bits of a negative value, but its sign, are flipped: larger magnitudes order lower.
+    let bits = v.to_bits().cast_signed();
+    bits ^ (((bits >> 31).cast_unsigned() >> 1).cast_signed())
+}
+
+/// The value of an [`order_key`].
+fn from_order_key(key: i32) -> f32 {
+    // The transform keeps the sign bit, so it undoes itself.
+    f32::from_bits((key ^ (((key >> 31).cast_unsigned() >> 1).cast_signed())).cast_unsigned())
+}
+
+/// The median of the values of `keys` (their [`order_key`]s) and their median absolute deviation from it, by
+/// selection (the slice is reordered and overwritten); `None` for none.
+pub(super) fn median_mad(keys: &mut [i32]) -> Option<(f64, f64)> {
+    if keys.is_empty() {
         return None;
     }
-    let mid = values.len() / 2;
-    let (_, m, _) = values.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
-    let m = *m;
-    for v in values.iter_mut() {
-        *v = (*v - m).abs();
+    let mid = keys.len() / 2;
+    let m = from_order_key(*keys.select_nth_unstable(mid).1);
+    for k in keys.iter_mut() {
+        *k = order_key((from_order_key(*k) - m).abs());
     }
-    let (_, mad, _) = values.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
-    Some((f64::from(m), f64::from(*mad)))
+    let mad = from_order_key(*keys.select_nth_unstable(mid).1);
+    Some((f64::from(m), f64::from(mad)))
 }
 
 impl Baseline {
@@ -373,14 +470,15 @@ impl Baseline {
             .is_some_and(|(t, _)| ts - *t >= self.window / 2);
         self.scratch.clear();
         if covered && self.ring.len() >= 5 {
-            self.scratch.extend(self.ring.iter().map(|(_, v)| *v));
+            self.scratch
+                .extend(self.ring.iter().map(|(_, v)| order_key(*v)));
         } else {
             // Warm-up: no trailing history yet, take the window that follows.
             let end = ts.saturating_add(self.window);
             self.scratch.extend(
                 (i..samples.len())
                     .take_while(|&k| samples.ts(k).as_unix_micros() < end)
-                    .map(value),
+                    .map(|k| order_key(value(k))),
             );
         }
         if let Some((m, mad)) = median_mad(&mut self.scratch) {

@@ -120,11 +120,31 @@ impl View for [Sample] {
 }
 
 /// A [`SystemSeries`] whose culprits come from the samples read for each window, only the parts attribution reads;
-/// the first read error is kept.
+/// the first read error is kept. One view per thread: detection on two threads gives each its own.
 pub(crate) struct SeriesView<'a> {
-    pub(crate) series: &'a SystemSeries,
-    pub(crate) source: &'a dyn WindowSource,
-    pub(crate) error: RefCell<Option<crate::Error>>,
+    series: &'a SystemSeries,
+    source: &'a dyn WindowSource,
+    error: RefCell<Option<crate::Error>>,
+}
+
+impl<'a> SeriesView<'a> {
+    pub(crate) fn new(series: &'a SystemSeries, source: &'a dyn WindowSource) -> Self {
+        SeriesView {
+            series,
+            source,
+            error: RefCell::new(None),
+        }
+    }
+
+    /// Keeps `e` unless an error is already kept.
+    pub(crate) fn keep_error(&self, e: crate::Error) {
+        self.error.borrow_mut().get_or_insert(e);
+    }
+
+    /// The first read error.
+    pub(crate) fn into_error(self) -> Option<crate::Error> {
+        self.error.into_inner()
+    }
 }
 
 impl View for SeriesView<'_> {
@@ -174,7 +194,7 @@ impl View for SeriesView<'_> {
         match self.source.samples_between_parts(from, to, ATTRIBUTION) {
             Ok(samples) => Cow::Owned(samples),
             Err(e) => {
-                self.error.borrow_mut().get_or_insert(e);
+                self.keep_error(e);
                 Cow::Owned(Vec::new())
             }
         }
@@ -226,7 +246,7 @@ impl View for SeriesView<'_> {
         match read() {
             Ok(samples) => culprit_for(&samples, window, baseline, kind),
             Err(e) => {
-                self.error.borrow_mut().get_or_insert(e);
+                self.keep_error(e);
                 None
             }
         }
