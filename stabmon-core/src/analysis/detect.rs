@@ -1,14 +1,17 @@
 //! Incident detection over a series of samples.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use super::gaps::{gap_indices, gaps_of, rebooted};
-use super::view::{SeriesView, View};
-use super::{DetectOptions, Incident, IncidentKind};
+use super::view::{PressureFigure, SeriesView, View};
+use super::{Culprit, DetectOptions, Incident, IncidentKind};
 use crate::human;
 use crate::sample::{Pressure, Sample};
 use crate::series::{Packed, SystemSeries, WindowSource};
+use crate::time::Timestamp;
 
 /// A memory or swap culprit must have grown by at least this share of the climb.
 const CULPRIT_SHARE: f64 = 0.25;
@@ -89,7 +92,8 @@ const PARALLEL_MIN_SAMPLES: usize = 2048;
 
 /// Detection over `series`, reading windows from `source`; on two threads where the source can be
 /// [shared](WindowSource::shared) between them and there are two cores: this one finds the CPU surges and
-/// runaways (which depend on each other), the other one the rest. The incidents and the error are those of
+/// runaways (which depend on each other), the other one the rest, then helps name the surges' culprits
+/// ([`SurgeBoard`]). The incidents and the error are those of
 /// [`detect_with`] over one view: the same detectors, their incidents in the same order, and the error of the
 /// first detector that failed.
 fn detect_in(
@@ -107,15 +111,30 @@ fn detect_in(
         Some(shared) => {
             let names = spans.is_none();
             let breaks = breaks_of(&view, opts);
+            let board = SurgeBoard::default();
             let (mut out, (rest, rest_error)) = std::thread::scope(|scope| {
                 let rest = std::thread::Builder::new()
                     .name("stabmon-detect".to_owned())
                     .spawn_scoped(scope, || {
                         let view = SeriesView::new(series, shared);
                         let found = other_incidents(&view, &breaks, opts, names);
+                        // Then help with the surges' culprits, if some are still to be named.
+                        board.work(series, shared);
                         (found, view.into_error())
                     });
-                let out = cpu_incidents(&view, &breaks, opts, spans);
+                let mut name = |windows: Vec<SurgeWindow>| {
+                    board
+                        .name_all(windows, series, shared)
+                        .into_iter()
+                        .map(|named| {
+                            named.unwrap_or_else(|e| {
+                                view.keep_error(e);
+                                None
+                            })
+                        })
+                        .collect()
+                };
+                let out = cpu_incidents(&view, &breaks, opts, spans, Some(&mut name));
                 let rest = match rest {
                     Ok(handle) => handle
                         .join()
@@ -136,6 +155,123 @@ fn detect_in(
     match view.into_error() {
         Some(e) => Err(e),
         None => Ok(out),
+    }
+}
+
+/// The CPU surges' culprits, named by both threads of a detection: the one that finds the surges posts their
+/// windows and names them one after another, and the other one, done with its own detectors, takes the next
+/// window not yet taken. Each culprit is named over its own view, so a failed read is the error of its surge.
+#[derive(Default)]
+struct SurgeBoard {
+    windows: OnceLock<Vec<SurgeWindow>>,
+    /// The next window not yet taken.
+    next: AtomicUsize,
+    named: Mutex<Vec<Naming>>,
+    changed: Condvar,
+}
+
+/// Where the naming of one surge's culprit is.
+enum Naming {
+    Pending,
+    Done(Result<Option<Culprit>, crate::Error>),
+    /// Its thread panicked before naming it (the panic is that thread's to report).
+    Abandoned,
+}
+
+impl SurgeBoard {
+    /// Names culprits of the posted windows not yet taken, until none is left (none if none are posted yet).
+    fn work(&self, series: &SystemSeries, source: &(dyn WindowSource + Sync)) {
+        let Some(windows) = self.windows.get() else {
+            return;
+        };
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(window, baseline)) = windows.get(k) else {
+                return;
+            };
+            let mut guard = Abandon(self, k, true);
+            let named = name_one(series, source, window, baseline);
+            guard.2 = false;
+            self.set(k, Naming::Done(named));
+        }
+    }
+
+    fn set(&self, k: usize, naming: Naming) {
+        let mut named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+        named[k] = naming;
+        self.changed.notify_all();
+    }
+
+    /// Posts `windows`, names their culprits with the other thread's help, and gives them in order.
+    fn name_all(
+        &self,
+        windows: Vec<SurgeWindow>,
+        series: &SystemSeries,
+        source: &(dyn WindowSource + Sync),
+    ) -> Vec<Result<Option<Culprit>, crate::Error>> {
+        if self.windows.get().is_some() {
+            // Windows are posted once per detection; any others are named here.
+            return windows
+                .into_iter()
+                .map(|(window, baseline)| name_one(series, source, window, baseline))
+                .collect();
+        }
+        *self.named.lock().unwrap_or_else(PoisonError::into_inner) =
+            (0..windows.len()).map(|_| Naming::Pending).collect();
+        self.windows.get_or_init(|| windows);
+        self.work(series, source);
+        let mut named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(k) = named.iter().position(|s| matches!(s, Naming::Abandoned)) {
+                // The other thread panicked on it: name it here (its panic is reported when it is joined).
+                drop(named);
+                let (window, baseline) = self.windows.get().map(|w| w[k]).unwrap_or_default();
+                let done = name_one(series, source, window, baseline);
+                named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+                named[k] = Naming::Done(done);
+                continue;
+            }
+            if named.iter().all(|s| matches!(s, Naming::Done(_))) {
+                break;
+            }
+            named = self
+                .changed
+                .wait(named)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        std::mem::take(&mut *named)
+            .into_iter()
+            .map(|s| match s {
+                Naming::Done(named) => named,
+                Naming::Pending | Naming::Abandoned => Ok(None),
+            })
+            .collect()
+    }
+}
+
+/// The culprit of the CPU surge over `window` after `baseline`, or the error of its read.
+fn name_one(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    window: (Timestamp, Timestamp),
+    baseline: (Timestamp, Timestamp),
+) -> Result<Option<Culprit>, crate::Error> {
+    let view = SeriesView::new(series, source);
+    let culprit = view.culprit(window, baseline, &IncidentKind::CpuSurge);
+    match view.into_error() {
+        Some(e) => Err(e),
+        None => Ok(culprit),
+    }
+}
+
+/// Marks window `.1` abandoned if dropped while `.2` (its naming unwinds).
+struct Abandon<'b>(&'b SurgeBoard, usize, bool);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if self.2 {
+            self.0.set(self.1, Naming::Abandoned);
+        }
     }
 }
 
@@ -198,7 +334,7 @@ fn detect_with<V: View + ?Sized>(
     }
     let names = spans.is_none();
     let breaks = breaks_of(samples, opts);
-    let mut out = cpu_incidents(samples, &breaks, opts, spans);
+    let mut out = cpu_incidents(samples, &breaks, opts, spans, None);
     out.extend(other_incidents(samples, &breaks, opts, names));
     sort_incidents(&mut out);
     out
@@ -213,19 +349,32 @@ fn breaks_of<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<bool> {
     breaks
 }
 
-/// The CPU surges and the runaways (absorbed by the surges they overlap), with culprits unless `spans` is given.
+/// The CPU surges and the runaways (absorbed by the surges they overlap), with culprits unless `spans` is given;
+/// the surges' culprits named by `name_surges` where given, else one after another from `samples`.
 fn cpu_incidents<V: View + ?Sized>(
     samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
     spans: Option<&mut SpanMemo>,
+    name_surges: Option<SurgeNamer<'_>>,
 ) -> Vec<Incident> {
     let mut out = Vec::new();
     if samples.len() == 0 {
         return out;
     }
     let names = spans.is_none();
-    cpu_surges(samples, breaks, opts, names, &mut out);
+    let mut one_by_one = |windows: Vec<SurgeWindow>| {
+        windows
+            .into_iter()
+            .map(|(window, baseline)| samples.culprit(window, baseline, &IncidentKind::CpuSurge))
+            .collect()
+    };
+    let namer: Option<SurgeNamer<'_>> = match name_surges {
+        _ if !names => None,
+        Some(namer) => Some(namer),
+        None => Some(&mut one_by_one),
+    };
+    cpu_surges(samples, breaks, opts, namer, &mut out);
     // A runaway wholly inside a surge that names a culprit is absorbed by it without changing it, so it is not
     // judged. Without culprits, that holds of every surge: one that named none would only take the runaway's
     // name, which is not asked for.
@@ -488,13 +637,15 @@ impl Baseline {
     }
 }
 
+/// Appends the CPU surges to `out`, their culprits named by `names` (none without).
 fn cpu_surges<V: View + ?Sized>(
     samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
-    names: bool,
+    names: Option<SurgeNamer<'_>>,
     out: &mut Vec<Incident>,
 ) {
+    let first = out.len();
     let value = |i: usize| samples.busy_pct(i);
     let mut base = Baseline::new(opts);
     let max_frozen = opts.max_frozen;
@@ -551,13 +702,27 @@ fn cpu_surges<V: View + ?Sized>(
             human::pct(inc.magnitude),
             human::pct(r.base)
         );
-        if names {
-            let baseline = (start.saturating_sub(opts.baseline_window), start);
-            inc.culprit = samples.culprit((start, end), baseline, &inc.kind);
-        }
         out.push(inc);
     }
+    if let Some(name) = names {
+        let windows: Vec<SurgeWindow> = out[first..]
+            .iter()
+            .map(|inc| {
+                let baseline = (inc.start.saturating_sub(opts.baseline_window), inc.start);
+                ((inc.start, inc.end), baseline)
+            })
+            .collect();
+        for (inc, culprit) in out[first..].iter_mut().zip(name(windows)) {
+            inc.culprit = culprit;
+        }
+    }
 }
+
+/// A CPU surge's window and the baseline before it, for its culprit.
+pub(super) type SurgeWindow = ((Timestamp, Timestamp), (Timestamp, Timestamp));
+
+/// Names the culprits of CPU surges, given their windows; one culprit (or none) per window, in their order.
+type SurgeNamer<'n> = &'n mut dyn FnMut(Vec<SurgeWindow>) -> Vec<Option<Culprit>>;
 
 /// A CPU surge's minimum rise and floor on a machine of `cores` cores (0: unknown), in % of the machine: the
 /// options' shares, or their cores' worth where that is less.
@@ -749,29 +914,30 @@ fn pressure_stalls<V: View + ?Sized>(
     names: bool,
     out: &mut Vec<Incident>,
 ) {
-    type Pick = fn(Pressure) -> Option<f32>;
-    let resources: [(&str, &str, Pick, f64); 3] = [
+    let figure = |pick: fn(Pressure) -> Option<f32>, column: usize| PressureFigure { pick, column };
+    // Columns as in `SystemSeries::pressure_pct`.
+    let resources: [(&str, &str, PressureFigure, f64); 3] = [
         (
             "memory",
             "full",
-            |p| p.memory_full_pct,
+            figure(|p| p.memory_full_pct, 2),
             opts.pressure_full_floor_pct,
         ),
         (
             "io",
             "full",
-            |p| p.io_full_pct,
+            figure(|p| p.io_full_pct, 4),
             opts.pressure_full_floor_pct,
         ),
         (
             "cpu",
             "some",
-            |p| p.cpu_some_pct,
+            figure(|p| p.cpu_some_pct, 0),
             opts.pressure_cpu_some_floor_pct,
         ),
     ];
-    for (resource, which, pick, floor) in resources {
-        let value = |i: usize| samples.pressure(i).and_then(pick).map_or(0.0, f64::from);
+    for (resource, which, figure, floor) in resources {
+        let value = |i: usize| samples.pressure_pct(i, figure);
         let exit = floor * opts.exit_ratio;
         let mut runs = Vec::new();
         let mut current: Option<Run> = None;

@@ -401,8 +401,10 @@ fn pressure_stalls() {
             x.pressure = Some(Pressure {
                 memory_full_pct: Some(if (600..630).contains(&i) { 30.0 } else { 0.5 }),
                 io_full_pct: Some(if (900..905).contains(&i) { 50.0 } else { 0.0 }),
-                cpu_some_pct: Some(2.0),
-                ..Pressure::default()
+                // Not measured for a while: no stall; the others are high then, and not read.
+                cpu_some_pct: (!(700..720).contains(&i)).then_some(2.0),
+                memory_some_pct: Some(90.0),
+                io_some_pct: Some(90.0),
             });
             x
         })
@@ -417,6 +419,50 @@ fn pressure_stalls() {
     assert_eq!(inc.len(), 2);
     assert_eq!(inc[1].summary, "io pressure: full 50%");
     assert_eq!(inc[1].culprit, None);
+
+    // Over columns, which read each figure from its own column: the same.
+    struct InMemory<'a>(&'a [Sample]);
+    impl crate::series::WindowSource for InMemory<'_> {
+        fn samples_between(
+            &self,
+            from: Timestamp,
+            to: Timestamp,
+        ) -> Result<Vec<Sample>, crate::Error> {
+            self.0.samples_between(from, to)
+        }
+    }
+    let series = crate::series::SystemSeries::from_samples(&s);
+    assert_eq!(
+        detect_incidents_in(&series, &InMemory(&s), &opts).unwrap(),
+        inc
+    );
+    // And a cpu stall, named by both.
+    let cpu: Vec<Sample> = s
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, mut x)| {
+            if let Some(p) = &mut x.pressure
+                && (300..340).contains(&i)
+            {
+                p.cpu_some_pct = Some(70.0);
+            }
+            x
+        })
+        .collect();
+    let want = detect_incidents(&cpu, &opts);
+    assert_eq!(
+        want.iter()
+            .filter(|i| i.summary == "cpu pressure: some 70%")
+            .count(),
+        1,
+        "{want:?}"
+    );
+    let series = crate::series::SystemSeries::from_samples(&cpu);
+    assert_eq!(
+        detect_incidents_in(&series, &InMemory(&cpu), &opts).unwrap(),
+        want
+    );
 }
 
 // ---- gaps --------------------------------------------------------------------------------------------------

@@ -13,6 +13,13 @@ use crate::sample::{Pressure, Sample};
 use crate::series::{BusiestColumns, ProbeList, SampleParts, SystemSeries, WindowSource};
 use crate::time::Timestamp;
 
+/// One figure of a [`Pressure`]: its field, and its column in [`SystemSeries::pressure_pct`].
+#[derive(Clone, Copy)]
+pub(crate) struct PressureFigure {
+    pub(crate) pick: fn(Pressure) -> Option<f32>,
+    pub(crate) column: usize,
+}
+
 /// Row access to a host's samples, sorted by time.
 pub(crate) trait View {
     fn len(&self) -> usize;
@@ -23,6 +30,12 @@ pub(crate) trait View {
     fn mem_total(&self, i: usize) -> u64;
     fn swap_used(&self, i: usize) -> u64;
     fn pressure(&self, i: usize) -> Option<Pressure>;
+    /// One figure of sample `i`'s [`pressure`](Self::pressure), 0 where it was not measured.
+    fn pressure_pct(&self, i: usize, figure: PressureFigure) -> f64 {
+        self.pressure(i)
+            .and_then(figure.pick)
+            .map_or(0.0, f64::from)
+    }
     fn oom_kill_count(&self, i: usize) -> Option<u64>;
     fn boot_id(&self, i: usize) -> Option<&str>;
     fn boot_time(&self, i: usize) -> Timestamp;
@@ -171,6 +184,14 @@ impl View for SeriesView<'_> {
     }
     fn pressure(&self, i: usize) -> Option<Pressure> {
         self.series.pressure(i)
+    }
+    /// The figure's column alone, not the five of a [`Pressure`].
+    fn pressure_pct(&self, i: usize, figure: PressureFigure) -> f64 {
+        if !self.series.pressure_present[i] {
+            return 0.0;
+        }
+        let v = self.series.pressure_pct[figure.column].get(i);
+        if v.is_nan() { 0.0 } else { f64::from(v) }
     }
     fn oom_kill_count(&self, i: usize) -> Option<u64> {
         self.series.oom_kill_count[i]
