@@ -548,8 +548,8 @@ fn merge_and_filter<V: View + ?Sized>(
 struct Baseline {
     window: i64,
     step: i64,
-    trailing: Trailing,
-    /// The [`order_key`]s of the values of a warm-up.
+    ring: VecDeque<(i64, f32)>,
+    /// The [`order_key`]s of the values a recomputation selects from.
     scratch: Vec<i32>,
     median: f64,
     sigma: f64,
@@ -585,138 +585,12 @@ pub(super) fn median_mad(keys: &mut [i32]) -> Option<(f64, f64)> {
     Some((f64::from(m), f64::from(mad)))
 }
 
-/// The values of a trailing time window: in arrival order with their times, and sorted as [`order_key`]s, brought
-/// up to date when its median is asked for by merging in what arrived and what left since (one pass over the
-/// window, where a selection makes several each time).
-#[derive(Debug, Default)]
-pub(super) struct Trailing {
-    ring: VecDeque<(i64, f32)>,
-    sorted: Vec<i32>,
-    arrived: Vec<i32>,
-    left: Vec<i32>,
-    merged: Vec<i32>,
-}
-
-impl Trailing {
-    /// Adds `v`, taken at `ts` (not before the last one).
-    pub(super) fn push(&mut self, ts: i64, v: f32) {
-        self.ring.push_back((ts, v));
-        self.arrived.push(order_key(v));
-    }
-
-    /// Drops the values taken before `cutoff`.
-    pub(super) fn drop_before(&mut self, cutoff: i64) {
-        while let Some(&(t, v)) = self.ring.front()
-            && t < cutoff
-        {
-            self.ring.pop_front();
-            self.left.push(order_key(v));
-        }
-    }
-
-    /// When the oldest value was taken.
-    pub(super) fn first_ts(&self) -> Option<i64> {
-        self.ring.front().map(|(t, _)| *t)
-    }
-
-    /// How many values it holds.
-    pub(super) fn len(&self) -> usize {
-        self.ring.len()
-    }
-
-    /// The median of the values and their median absolute deviation from it: those of [`median_mad`].
-    pub(super) fn median_mad(&mut self) -> Option<(f64, f64)> {
-        if !self.arrived.is_empty() || !self.left.is_empty() {
-            self.arrived.sort_unstable();
-            self.left.sort_unstable();
-            // The sorted values and those that arrived, merged, less those that left (which are among them).
-            self.merged.clear();
-            let (mut a, mut b, mut gone) = (0, 0, 0);
-            loop {
-                let next = match (self.sorted.get(a), self.arrived.get(b)) {
-                    (Some(&x), Some(&y)) if x <= y => {
-                        a += 1;
-                        x
-                    }
-                    (_, Some(&y)) => {
-                        b += 1;
-                        y
-                    }
-                    (Some(&x), None) => {
-                        a += 1;
-                        x
-                    }
-                    (None, None) => break,
-                };
-                if self.left.get(gone) == Some(&next) {
-                    gone += 1;
-                } else {
-                    self.merged.push(next);
-                }
-            }
-            std::mem::swap(&mut self.sorted, &mut self.merged);
-            self.arrived.clear();
-            self.left.clear();
-        }
-        median_mad_sorted(&self.sorted, &mut self.merged)
-    }
-}
-
-/// [`median_mad`] of sorted [`order_key`]s, without reordering them: the median is the middle one, and the MAD
-/// is found among the deviations below and above it, each sequence already in order (`scratch` serves a
-/// selection where a value is not finite).
-fn median_mad_sorted(sorted: &[i32], scratch: &mut Vec<i32>) -> Option<(f64, f64)> {
-    let (&first, &last) = (sorted.first()?, sorted.last()?);
-    if !(from_order_key(first).is_finite() && from_order_key(last).is_finite()) {
-        // An infinite median or a not-a-number deviation does not keep the deviations in order.
-        scratch.clear();
-        scratch.extend_from_slice(sorted);
-        return median_mad(scratch);
-    }
-    let n = sorted.len();
-    let mid = n / 2;
-    let m = from_order_key(sorted[mid]);
-    let dev = |k: usize| (from_order_key(sorted[k]) - m).abs();
-    // The deviations of the values below the median, nearest first, and of those from it up: both ascending
-    // (rounding keeps the order of exact differences), none negative nor not a number.
-    let below = |j: usize| dev(mid - 1 - j);
-    let above = |j: usize| dev(mid + j);
-    let mad = kth_of_two(mid, (mid, below), (n - mid, above));
-    Some((f64::from(m), f64::from(mad)))
-}
-
-/// The `k`th smallest (from 0) of two ascending sequences together, given as their lengths and values (`k` less
-/// than their total length), by bisection on how many of the first come before it.
-fn kth_of_two(
-    k: usize,
-    (a_len, a): (usize, impl Fn(usize) -> f32),
-    (b_len, b): (usize, impl Fn(usize) -> f32),
-) -> f32 {
-    let (mut lo, mut hi) = ((k + 1).saturating_sub(b_len), (k + 1).min(a_len));
-    loop {
-        let i = lo + (hi - lo) / 2;
-        let j = k + 1 - i;
-        if i > 0 && j < b_len && a(i - 1) > b(j) {
-            hi = i - 1;
-        } else if j > 0 && i < a_len && b(j - 1) > a(i) {
-            lo = i + 1;
-        } else {
-            return match (i.checked_sub(1).map(&a), j.checked_sub(1).map(&b)) {
-                (Some(x), Some(y)) => x.max(y),
-                (Some(x), None) => x,
-                (None, Some(y)) => y,
-                (None, None) => 0.0,
-            };
-        }
-    }
-}
-
 impl Baseline {
     fn new(opts: &DetectOptions) -> Self {
         Baseline {
             window: micros(opts.baseline_window).max(1),
             step: micros(opts.baseline_step).max(1),
-            trailing: Trailing::default(),
+            ring: VecDeque::new(),
             scratch: Vec::new(),
             median: 0.0,
             sigma: 0.0,
@@ -725,7 +599,7 @@ impl Baseline {
     }
 
     fn push(&mut self, ts: i64, v: f32) {
-        self.trailing.push(ts, v);
+        self.ring.push_back((ts, v));
     }
 
     /// Recomputes the baseline at sample `i` if it is due; `value` reads the series (for the forward warm-up).
@@ -735,25 +609,28 @@ impl Baseline {
             return;
         }
         self.next_update = ts.saturating_add(self.step);
-        self.trailing.drop_before(ts.saturating_sub(self.window));
+        let cutoff = ts.saturating_sub(self.window);
+        while self.ring.front().is_some_and(|(t, _)| *t < cutoff) {
+            self.ring.pop_front();
+        }
         let covered = self
-            .trailing
-            .first_ts()
-            .is_some_and(|t| ts - t >= self.window / 2);
-        let found = if covered && self.trailing.len() >= 5 {
-            self.trailing.median_mad()
+            .ring
+            .front()
+            .is_some_and(|(t, _)| ts - *t >= self.window / 2);
+        self.scratch.clear();
+        if covered && self.ring.len() >= 5 {
+            self.scratch
+                .extend(self.ring.iter().map(|(_, v)| order_key(*v)));
         } else {
             // Warm-up: no trailing history yet, take the window that follows.
             let end = ts.saturating_add(self.window);
-            self.scratch.clear();
             self.scratch.extend(
                 (i..samples.len())
                     .take_while(|&k| samples.ts(k).as_unix_micros() < end)
                     .map(|k| order_key(value(k))),
             );
-            median_mad(&mut self.scratch)
-        };
-        if let Some((m, mad)) = found {
+        }
+        if let Some((m, mad)) = median_mad(&mut self.scratch) {
             self.median = m;
             self.sigma = MAD_TO_SIGMA * mad;
         }

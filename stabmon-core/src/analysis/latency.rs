@@ -1,8 +1,9 @@
 //! Latency spikes and outages, per target, over the probes the samples carry.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::detect::{MAD_TO_SIGMA, Run, Trailing, hysteresis_step, median_mad, micros, order_key};
+use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros, order_key};
 use super::view::View;
 use super::{DetectOptions, Incident, IncidentKind};
 use crate::human;
@@ -45,8 +46,8 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
     let window = micros(opts.baseline_window).max(1);
     let step = micros(opts.baseline_step).max(1);
     let max_frozen = micros(opts.max_frozen);
-    let mut trailing = Trailing::default();
-    // The `order_key`s of the values of a warm-up.
+    let mut ring: VecDeque<(i64, f32)> = VecDeque::new();
+    // The `order_key`s of the values a recomputation selects from.
     let mut scratch: Vec<i32> = Vec::new();
     let (mut median, mut sigma, mut next_update) = (0.0f64, 0.0f64, i64::MIN);
     let mut runs: Vec<Run> = Vec::new();
@@ -56,23 +57,25 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
         let frozen = current.is_some_and(|r| ts - ok_at(r.start).0 < max_frozen);
         if !frozen && ts >= next_update {
             next_update = ts.saturating_add(step);
-            trailing.drop_before(ts.saturating_sub(window));
-            let covered = trailing.first_ts().is_some_and(|t| ts - t >= window / 2);
-            let found = if covered && trailing.len() >= 5 {
-                trailing.median_mad()
+            let cutoff = ts.saturating_sub(window);
+            while ring.front().is_some_and(|(t, _)| *t < cutoff) {
+                ring.pop_front();
+            }
+            let covered = ring.front().is_some_and(|(t, _)| ts - *t >= window / 2);
+            scratch.clear();
+            if covered && ring.len() >= 5 {
+                scratch.extend(ring.iter().map(|(_, v)| order_key(*v)));
             } else {
                 // Warm-up: no trailing history yet, take the window that follows.
                 let end = ts.saturating_add(window);
-                scratch.clear();
                 scratch.extend(
                     (i..ok.len())
                         .map(ok_at)
                         .take_while(|(t, _)| *t < end)
                         .map(|(_, v)| order_key(v as f32)),
                 );
-                median_mad(&mut scratch)
-            };
-            if let Some((m, mad)) = found {
+            }
+            if let Some((m, mad)) = median_mad(&mut scratch) {
                 median = m;
                 sigma = MAD_TO_SIGMA * mad;
             }
@@ -86,7 +89,7 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
             ok_at(k).1
         });
         if current.is_none() || !frozen {
-            trailing.push(ts, v as f32);
+            ring.push_back((ts, v as f32));
         }
     }
     runs.extend(current);
