@@ -41,7 +41,13 @@ pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Inciden
 /// [`detect_incidents`] over a [`SystemSeries`], reading whole samples from `source` only inside the windows where
 /// it names a culprit: the same incidents as over the series' samples in memory, in the memory of the columns.
 ///
-/// Fails with the first error of `source`.
+/// Where `source` can be [shared](WindowSource::shared) between threads (a store reader's windows can), the
+/// series has a few thousand samples or more, and the process may use two cores, detection runs on two threads
+/// for the time of the call (this one and one scoped thread, no pool): the CPU surges and runaways here, the other
+/// detectors there, and both name the surges' culprits, reading their windows at once. The incidents, their order
+/// and the error are the same either way.
+///
+/// Fails with the first error of `source` (in the order of the detectors).
 pub fn detect_incidents_in(
     series: &SystemSeries,
     source: &dyn WindowSource,
