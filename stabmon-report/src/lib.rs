@@ -744,6 +744,10 @@ impl<S: WindowSource + ?Sized> WindowSource for Dyn<'_, S> {
     ) -> Result<Vec<Sample>, stabmon_core::Error> {
         self.0.samples_between_parts(from, to, parts)
     }
+
+    fn shared(&self) -> Option<&(dyn WindowSource + Sync)> {
+        self.0.shared()
+    }
 }
 
 fn write_page<W: Write + ?Sized>(html: &str, out: &mut W) -> Result<(), Error> {

@@ -1,14 +1,17 @@
 //! Incident detection over a series of samples.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use super::gaps::{gap_indices, gaps_of, rebooted};
-use super::view::{SeriesView, View};
-use super::{DetectOptions, Incident, IncidentKind};
+use super::view::{PressureFigure, SeriesView, View};
+use super::{Culprit, DetectOptions, Incident, IncidentKind};
 use crate::human;
 use crate::sample::{Pressure, Sample};
 use crate::series::{Packed, SystemSeries, WindowSource};
+use crate::time::Timestamp;
 
 /// A memory or swap culprit must have grown by at least this share of the climb.
 const CULPRIT_SHARE: f64 = 0.25;
@@ -32,28 +35,25 @@ pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 /// most of a core for the minimum duration) its baseline window and at most as long of its start; see
 /// BENCHMARKS.md for a week at 1 s.
 pub fn detect_incidents(samples: &[Sample], opts: &DetectOptions) -> Vec<Incident> {
-    detect(samples, opts)
+    detect_with(samples, opts, None)
 }
 
 /// [`detect_incidents`] over a [`SystemSeries`], reading whole samples from `source` only inside the windows where
 /// it names a culprit: the same incidents as over the series' samples in memory, in the memory of the columns.
 ///
-/// Fails with the first error of `source`.
+/// Where `source` can be [shared](WindowSource::shared) between threads (a store reader's windows can), the
+/// series has a few thousand samples or more, and the process may use two cores, detection runs on two threads
+/// for the time of the call (this one and one scoped thread, no pool): the CPU surges and runaways here, the other
+/// detectors there, and both name the surges' culprits, reading their windows at once. The incidents, their order
+/// and the error are the same either way.
+///
+/// Fails with the first error of `source` (in the order of the detectors).
 pub fn detect_incidents_in(
     series: &SystemSeries,
     source: &dyn WindowSource,
     opts: &DetectOptions,
 ) -> Result<Vec<Incident>, crate::Error> {
-    let view = SeriesView {
-        series,
-        source,
-        error: Default::default(),
-    };
-    let out = detect(&view, opts);
-    match view.error.into_inner() {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
+    detect_in(series, source, opts, None)
 }
 
 /// [`detect_incidents_in`] without naming culprits: the same incidents (kinds, starts, ends, peaks, magnitudes),
@@ -77,28 +77,213 @@ pub fn detect_incident_spans_in(
     opts: &DetectOptions,
     memo: &mut SpanMemo,
 ) -> Result<Vec<Incident>, crate::Error> {
-    let view = SeriesView {
-        series,
-        source,
-        error: Default::default(),
-    };
     if memo.opts.as_ref() != Some(opts) {
         // Judgements depend on the options too.
         memo.runaways.clear();
         memo.opts = Some(opts.clone());
     }
     memo.generation = memo.generation.wrapping_add(1);
-    let out = detect_with(&view, opts, Some(memo));
+    let out = detect_in(series, source, opts, Some(memo));
     let generation = memo.generation;
     memo.runaways.retain(|_, (g, _)| *g == generation);
-    match view.error.into_inner() {
-        Some(e) => {
-            // A read that failed judged its candidate on no samples: nothing of this call is kept.
-            memo.clear();
-            Err(e)
+    if out.is_err() {
+        // A read that failed judged its candidate on no samples: nothing of this call is kept.
+        memo.clear();
+    }
+    out
+}
+
+/// The fewest samples for which detection reads on a second thread: below, a thread costs more than it saves.
+const PARALLEL_MIN_SAMPLES: usize = 2048;
+
+/// Detection over `series`, reading windows from `source`; on two threads where the source can be
+/// [shared](WindowSource::shared) between them and there are two cores: this one finds the CPU surges and
+/// runaways (which depend on each other), the other one the rest, then helps name the surges' culprits
+/// ([`SurgeBoard`]). The incidents and the error are those of
+/// [`detect_with`] over one view: the same detectors, their incidents in the same order, and the error of the
+/// first detector that failed.
+fn detect_in(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    opts: &DetectOptions,
+    spans: Option<&mut SpanMemo>,
+) -> Result<Vec<Incident>, crate::Error> {
+    let view = SeriesView::new(series, source);
+    let shared = source
+        .shared()
+        .filter(|_| series.len() >= PARALLEL_MIN_SAMPLES && two_cores());
+    let out = match shared {
+        None => detect_with(&view, opts, spans),
+        Some(shared) => {
+            let names = spans.is_none();
+            let breaks = breaks_of(&view, opts);
+            let board = SurgeBoard::default();
+            let (mut out, (rest, rest_error)) = std::thread::scope(|scope| {
+                let rest = std::thread::Builder::new()
+                    .name("stabmon-detect".to_owned())
+                    .spawn_scoped(scope, || {
+                        let view = SeriesView::new(series, shared);
+                        let found = other_incidents(&view, &breaks, opts, names);
+                        // Then help with the surges' culprits, if some are still to be named.
+                        board.work(series, shared);
+                        (found, view.into_error())
+                    });
+                let mut name = |windows: Vec<SurgeWindow>| {
+                    board
+                        .name_all(windows, series, shared)
+                        .into_iter()
+                        .map(|named| {
+                            named.unwrap_or_else(|e| {
+                                view.keep_error(e);
+                                None
+                            })
+                        })
+                        .collect()
+                };
+                let out = cpu_incidents(&view, &breaks, opts, spans, Some(&mut name));
+                let rest = match rest {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    // No thread to be had: this one does it all.
+                    Err(_) => (other_incidents(&view, &breaks, opts, names), None),
+                };
+                (out, rest)
+            });
+            out.extend(rest);
+            sort_incidents(&mut out);
+            if let Some(e) = rest_error {
+                view.keep_error(e);
+            }
+            out
         }
+    };
+    match view.into_error() {
+        Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// The CPU surges' culprits, named by both threads of a detection: the one that finds the surges posts their
+/// windows and names them one after another, and the other one, done with its own detectors, takes the next
+/// window not yet taken. Each culprit is named over its own view, so a failed read is the error of its surge.
+#[derive(Default)]
+struct SurgeBoard {
+    windows: OnceLock<Vec<SurgeWindow>>,
+    /// The next window not yet taken.
+    next: AtomicUsize,
+    named: Mutex<Vec<Naming>>,
+    changed: Condvar,
+}
+
+/// Where the naming of one surge's culprit is.
+enum Naming {
+    Pending,
+    Done(Result<Option<Culprit>, crate::Error>),
+    /// Its thread panicked before naming it (the panic is that thread's to report).
+    Abandoned,
+}
+
+impl SurgeBoard {
+    /// Names culprits of the posted windows not yet taken, until none is left (none if none are posted yet).
+    fn work(&self, series: &SystemSeries, source: &(dyn WindowSource + Sync)) {
+        let Some(windows) = self.windows.get() else {
+            return;
+        };
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(window, baseline)) = windows.get(k) else {
+                return;
+            };
+            let mut guard = Abandon(self, k, true);
+            let named = name_one(series, source, window, baseline);
+            guard.2 = false;
+            self.set(k, Naming::Done(named));
+        }
+    }
+
+    fn set(&self, k: usize, naming: Naming) {
+        let mut named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+        named[k] = naming;
+        self.changed.notify_all();
+    }
+
+    /// Posts `windows`, names their culprits with the other thread's help, and gives them in order.
+    fn name_all(
+        &self,
+        windows: Vec<SurgeWindow>,
+        series: &SystemSeries,
+        source: &(dyn WindowSource + Sync),
+    ) -> Vec<Result<Option<Culprit>, crate::Error>> {
+        if self.windows.get().is_some() {
+            // Windows are posted once per detection; any others are named here.
+            return windows
+                .into_iter()
+                .map(|(window, baseline)| name_one(series, source, window, baseline))
+                .collect();
+        }
+        *self.named.lock().unwrap_or_else(PoisonError::into_inner) =
+            (0..windows.len()).map(|_| Naming::Pending).collect();
+        self.windows.get_or_init(|| windows);
+        self.work(series, source);
+        let mut named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(k) = named.iter().position(|s| matches!(s, Naming::Abandoned)) {
+                // The other thread panicked on it: name it here (its panic is reported when it is joined).
+                drop(named);
+                let (window, baseline) = self.windows.get().map(|w| w[k]).unwrap_or_default();
+                let done = name_one(series, source, window, baseline);
+                named = self.named.lock().unwrap_or_else(PoisonError::into_inner);
+                named[k] = Naming::Done(done);
+                continue;
+            }
+            if named.iter().all(|s| matches!(s, Naming::Done(_))) {
+                break;
+            }
+            named = self
+                .changed
+                .wait(named)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        std::mem::take(&mut *named)
+            .into_iter()
+            .map(|s| match s {
+                Naming::Done(named) => named,
+                Naming::Pending | Naming::Abandoned => Ok(None),
+            })
+            .collect()
+    }
+}
+
+/// The culprit of the CPU surge over `window` after `baseline`, or the error of its read.
+fn name_one(
+    series: &SystemSeries,
+    source: &dyn WindowSource,
+    window: (Timestamp, Timestamp),
+    baseline: (Timestamp, Timestamp),
+) -> Result<Option<Culprit>, crate::Error> {
+    let view = SeriesView::new(series, source);
+    let culprit = view.culprit(window, baseline, &IncidentKind::CpuSurge);
+    match view.into_error() {
+        Some(e) => Err(e),
+        None => Ok(culprit),
+    }
+}
+
+/// Marks window `.1` abandoned if dropped while `.2` (its naming unwinds).
+struct Abandon<'b>(&'b SurgeBoard, usize, bool);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if self.2 {
+            self.0.set(self.1, Naming::Abandoned);
+        }
+    }
+}
+
+/// Whether this process may run on two cores or more.
+fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
 /// What [`detect_incident_spans_in`] keeps from one call to the next: the runaway candidates it judged.
@@ -144,26 +329,58 @@ impl SpanMemo {
     }
 }
 
-fn detect<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<Incident> {
-    detect_with(samples, opts, None)
-}
-
 /// Detection; with `spans` (see [`detect_incident_spans_in`]) without culprits, runaway judgements kept there.
 fn detect_with<V: View + ?Sized>(
     samples: &V,
     opts: &DetectOptions,
     spans: Option<&mut SpanMemo>,
 ) -> Vec<Incident> {
+    if samples.len() == 0 {
+        return Vec::new();
+    }
+    let names = spans.is_none();
+    let breaks = breaks_of(samples, opts);
+    let mut out = cpu_incidents(samples, &breaks, opts, spans, None);
+    out.extend(other_incidents(samples, &breaks, opts, names));
+    sort_incidents(&mut out);
+    out
+}
+
+/// Where the series breaks (a gap or a reboot follows the sample): no run goes on across one.
+fn breaks_of<V: View + ?Sized>(samples: &V, opts: &DetectOptions) -> Vec<bool> {
+    let mut breaks = vec![false; samples.len()];
+    for i in gap_indices(samples, opts) {
+        breaks[i] = true;
+    }
+    breaks
+}
+
+/// The CPU surges and the runaways (absorbed by the surges they overlap), with culprits unless `spans` is given;
+/// the surges' culprits named by `name_surges` where given, else one after another from `samples`.
+fn cpu_incidents<V: View + ?Sized>(
+    samples: &V,
+    breaks: &[bool],
+    opts: &DetectOptions,
+    spans: Option<&mut SpanMemo>,
+    name_surges: Option<SurgeNamer<'_>>,
+) -> Vec<Incident> {
     let mut out = Vec::new();
     if samples.len() == 0 {
         return out;
     }
     let names = spans.is_none();
-    let mut breaks = vec![false; samples.len()];
-    for i in gap_indices(samples, opts) {
-        breaks[i] = true;
-    }
-    cpu_surges(samples, &breaks, opts, names, &mut out);
+    let mut one_by_one = |windows: Vec<SurgeWindow>| {
+        windows
+            .into_iter()
+            .map(|(window, baseline)| samples.culprit(window, baseline, &IncidentKind::CpuSurge))
+            .collect()
+    };
+    let namer: Option<SurgeNamer<'_>> = match name_surges {
+        _ if !names => None,
+        Some(namer) => Some(namer),
+        None => Some(&mut one_by_one),
+    };
+    cpu_surges(samples, breaks, opts, namer, &mut out);
     // A runaway wholly inside a surge that names a culprit is absorbed by it without changing it, so it is not
     // judged. Without culprits, that holds of every surge: one that named none would only take the runaway's
     // name, which is not asked for.
@@ -173,12 +390,27 @@ fn detect_with<V: View + ?Sized>(
         .map(|i| (i.start, i.end))
         .collect();
     let mut runaways = Vec::new();
-    super::runaway::runaways(samples, &breaks, opts, &named_surges, spans, &mut runaways);
+    super::runaway::runaways(samples, breaks, opts, &named_surges, spans, &mut runaways);
     absorb_runaways(&mut out, runaways);
-    climbs(samples, &breaks, opts, Level::Memory, names, &mut out);
-    climbs(samples, &breaks, opts, Level::Swap, names, &mut out);
+    out
+}
+
+/// The incidents of every other detector, in this order: memory climbs, swap growth, OOM kills, pressure stalls,
+/// latency spikes and outages, gaps.
+fn other_incidents<V: View + ?Sized>(
+    samples: &V,
+    breaks: &[bool],
+    opts: &DetectOptions,
+    names: bool,
+) -> Vec<Incident> {
+    let mut out = Vec::new();
+    if samples.len() == 0 {
+        return out;
+    }
+    climbs(samples, breaks, opts, Level::Memory, names, &mut out);
+    climbs(samples, breaks, opts, Level::Swap, names, &mut out);
     oom_kills(samples, opts, names, &mut out);
-    pressure_stalls(samples, &breaks, opts, names, &mut out);
+    pressure_stalls(samples, breaks, opts, names, &mut out);
     super::latency::latency_incidents(samples, opts, &mut out);
     for gap in gaps_of(samples, &opts.clean_stops, opts) {
         let mut inc = Incident::new(IncidentKind::Gap(gap.kind), gap.start, gap.end);
@@ -190,8 +422,12 @@ fn detect_with<V: View + ?Sized>(
         );
         out.push(inc);
     }
-    out.sort_by_key(|i| (i.start, kind_order(i.kind)));
     out
+}
+
+/// Sorts incidents found in detector order by start, then kind; a stable sort, so ties keep that order.
+fn sort_incidents(out: &mut [Incident]) {
+    out.sort_by_key(|i| (i.start, kind_order(i.kind)));
 }
 
 fn kind_order(k: IncidentKind) -> u8 {
@@ -319,24 +555,40 @@ struct Baseline {
     window: i64,
     step: i64,
     ring: VecDeque<(i64, f32)>,
-    scratch: Vec<f32>,
+    /// The [`order_key`]s of the values a recomputation selects from.
+    scratch: Vec<i32>,
     median: f64,
     sigma: f64,
     next_update: i64,
 }
 
-pub(super) fn median_mad(values: &mut [f32]) -> Option<(f64, f64)> {
-    if values.is_empty() {
+/// `v` as an integer that orders as [`f32::total_cmp`] orders the values (the same transform it makes), so a
+/// selection compares integers; [`from_order_key`] gives `v` back, bit for bit.
+pub(super) fn order_key(v: f32) -> i32 {
+    // The bits of a negative value, but its sign, are flipped: larger magnitudes order lower.
+    let bits = v.to_bits().cast_signed();
+    bits ^ (((bits >> 31).cast_unsigned() >> 1).cast_signed())
+}
+
+/// The value of an [`order_key`].
+fn from_order_key(key: i32) -> f32 {
+    // The transform keeps the sign bit, so it undoes itself.
+    f32::from_bits((key ^ (((key >> 31).cast_unsigned() >> 1).cast_signed())).cast_unsigned())
+}
+
+/// The median of the values of `keys` (their [`order_key`]s) and their median absolute deviation from it, by
+/// selection (the slice is reordered and overwritten); `None` for none.
+pub(super) fn median_mad(keys: &mut [i32]) -> Option<(f64, f64)> {
+    if keys.is_empty() {
         return None;
     }
-    let mid = values.len() / 2;
-    let (_, m, _) = values.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
-    let m = *m;
-    for v in values.iter_mut() {
-        *v = (*v - m).abs();
+    let mid = keys.len() / 2;
+    let m = from_order_key(*keys.select_nth_unstable(mid).1);
+    for k in keys.iter_mut() {
+        *k = order_key((from_order_key(*k) - m).abs());
     }
-    let (_, mad, _) = values.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
-    Some((f64::from(m), f64::from(*mad)))
+    let mad = from_order_key(*keys.select_nth_unstable(mid).1);
+    Some((f64::from(m), f64::from(mad)))
 }
 
 impl Baseline {
@@ -373,14 +625,15 @@ impl Baseline {
             .is_some_and(|(t, _)| ts - *t >= self.window / 2);
         self.scratch.clear();
         if covered && self.ring.len() >= 5 {
-            self.scratch.extend(self.ring.iter().map(|(_, v)| *v));
+            self.scratch
+                .extend(self.ring.iter().map(|(_, v)| order_key(*v)));
         } else {
             // Warm-up: no trailing history yet, take the window that follows.
             let end = ts.saturating_add(self.window);
             self.scratch.extend(
                 (i..samples.len())
                     .take_while(|&k| samples.ts(k).as_unix_micros() < end)
-                    .map(value),
+                    .map(|k| order_key(value(k))),
             );
         }
         if let Some((m, mad)) = median_mad(&mut self.scratch) {
@@ -390,13 +643,15 @@ impl Baseline {
     }
 }
 
+/// Appends the CPU surges to `out`, their culprits named by `names` (none without).
 fn cpu_surges<V: View + ?Sized>(
     samples: &V,
     breaks: &[bool],
     opts: &DetectOptions,
-    names: bool,
+    names: Option<SurgeNamer<'_>>,
     out: &mut Vec<Incident>,
 ) {
+    let first = out.len();
     let value = |i: usize| samples.busy_pct(i);
     let mut base = Baseline::new(opts);
     let max_frozen = opts.max_frozen;
@@ -453,13 +708,27 @@ fn cpu_surges<V: View + ?Sized>(
             human::pct(inc.magnitude),
             human::pct(r.base)
         );
-        if names {
-            let baseline = (start.saturating_sub(opts.baseline_window), start);
-            inc.culprit = samples.culprit((start, end), baseline, &inc.kind);
-        }
         out.push(inc);
     }
+    if let Some(name) = names {
+        let windows: Vec<SurgeWindow> = out[first..]
+            .iter()
+            .map(|inc| {
+                let baseline = (inc.start.saturating_sub(opts.baseline_window), inc.start);
+                ((inc.start, inc.end), baseline)
+            })
+            .collect();
+        for (inc, culprit) in out[first..].iter_mut().zip(name(windows)) {
+            inc.culprit = culprit;
+        }
+    }
 }
+
+/// A CPU surge's window and the baseline before it, for its culprit.
+pub(super) type SurgeWindow = ((Timestamp, Timestamp), (Timestamp, Timestamp));
+
+/// Names the culprits of CPU surges, given their windows; one culprit (or none) per window, in their order.
+type SurgeNamer<'n> = &'n mut dyn FnMut(Vec<SurgeWindow>) -> Vec<Option<Culprit>>;
 
 /// A CPU surge's minimum rise and floor on a machine of `cores` cores (0: unknown), in % of the machine: the
 /// options' shares, or their cores' worth where that is less.
@@ -651,29 +920,30 @@ fn pressure_stalls<V: View + ?Sized>(
     names: bool,
     out: &mut Vec<Incident>,
 ) {
-    type Pick = fn(Pressure) -> Option<f32>;
-    let resources: [(&str, &str, Pick, f64); 3] = [
+    let figure = |pick: fn(Pressure) -> Option<f32>, column: usize| PressureFigure { pick, column };
+    // Columns as in `SystemSeries::pressure_pct`.
+    let resources: [(&str, &str, PressureFigure, f64); 3] = [
         (
             "memory",
             "full",
-            |p| p.memory_full_pct,
+            figure(|p| p.memory_full_pct, 2),
             opts.pressure_full_floor_pct,
         ),
         (
             "io",
             "full",
-            |p| p.io_full_pct,
+            figure(|p| p.io_full_pct, 4),
             opts.pressure_full_floor_pct,
         ),
         (
             "cpu",
             "some",
-            |p| p.cpu_some_pct,
+            figure(|p| p.cpu_some_pct, 0),
             opts.pressure_cpu_some_floor_pct,
         ),
     ];
-    for (resource, which, pick, floor) in resources {
-        let value = |i: usize| samples.pressure(i).and_then(pick).map_or(0.0, f64::from);
+    for (resource, which, figure, floor) in resources {
+        let value = |i: usize| samples.pressure_pct(i, figure);
         let exit = floor * opts.exit_ratio;
         let mut runs = Vec::new();
         let mut current: Option<Run> = None;

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros};
+use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros, order_key};
 use super::view::View;
 use super::{DetectOptions, Incident, IncidentKind};
 use crate::human;
@@ -47,7 +47,8 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
     let step = micros(opts.baseline_step).max(1);
     let max_frozen = micros(opts.max_frozen);
     let mut ring: VecDeque<(i64, f32)> = VecDeque::new();
-    let mut scratch: Vec<f32> = Vec::new();
+    // The `order_key`s of the values a recomputation selects from.
+    let mut scratch: Vec<i32> = Vec::new();
     let (mut median, mut sigma, mut next_update) = (0.0f64, 0.0f64, i64::MIN);
     let mut runs: Vec<Run> = Vec::new();
     let mut current: Option<Run> = None;
@@ -63,7 +64,7 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
             let covered = ring.front().is_some_and(|(t, _)| ts - *t >= window / 2);
             scratch.clear();
             if covered && ring.len() >= 5 {
-                scratch.extend(ring.iter().map(|(_, v)| *v));
+                scratch.extend(ring.iter().map(|(_, v)| order_key(*v)));
             } else {
                 // Warm-up: no trailing history yet, take the window that follows.
                 let end = ts.saturating_add(window);
@@ -71,7 +72,7 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
                     (i..ok.len())
                         .map(ok_at)
                         .take_while(|(t, _)| *t < end)
-                        .map(|(_, v)| v as f32),
+                        .map(|(_, v)| order_key(v as f32)),
                 );
             }
             if let Some((m, mad)) = median_mad(&mut scratch) {

@@ -77,7 +77,8 @@ pub(super) fn runaways<V: View + ?Sized>(
     let busiest = samples.busiest();
     let enter = opts.runaway_cpu_pct;
     let exit = enter * opts.exit_ratio;
-    let mut open: HashMap<Subject<'_>, Run> = HashMap::new();
+    // Looked up once or twice a sample: aHash, keyed at random as SipHash is, and quicker on short names.
+    let mut open: HashMap<Subject<'_>, Run, ahash::RandomState> = HashMap::default();
     let mut runs: Vec<(Subject<'_>, Run)> = Vec::new();
     let mut segment_start = 0usize;
     for (i, &broken) in breaks.iter().enumerate() {

@@ -401,8 +401,10 @@ fn pressure_stalls() {
             x.pressure = Some(Pressure {
                 memory_full_pct: Some(if (600..630).contains(&i) { 30.0 } else { 0.5 }),
                 io_full_pct: Some(if (900..905).contains(&i) { 50.0 } else { 0.0 }),
-                cpu_some_pct: Some(2.0),
-                ..Pressure::default()
+                // Not measured for a while: no stall; the others are high then, and not read.
+                cpu_some_pct: (!(700..720).contains(&i)).then_some(2.0),
+                memory_some_pct: Some(90.0),
+                io_some_pct: Some(90.0),
             });
             x
         })
@@ -417,6 +419,50 @@ fn pressure_stalls() {
     assert_eq!(inc.len(), 2);
     assert_eq!(inc[1].summary, "io pressure: full 50%");
     assert_eq!(inc[1].culprit, None);
+
+    // Over columns, which read each figure from its own column: the same.
+    struct InMemory<'a>(&'a [Sample]);
+    impl crate::series::WindowSource for InMemory<'_> {
+        fn samples_between(
+            &self,
+            from: Timestamp,
+            to: Timestamp,
+        ) -> Result<Vec<Sample>, crate::Error> {
+            self.0.samples_between(from, to)
+        }
+    }
+    let series = crate::series::SystemSeries::from_samples(&s);
+    assert_eq!(
+        detect_incidents_in(&series, &InMemory(&s), &opts).unwrap(),
+        inc
+    );
+    // And a cpu stall, named by both.
+    let cpu: Vec<Sample> = s
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, mut x)| {
+            if let Some(p) = &mut x.pressure
+                && (300..340).contains(&i)
+            {
+                p.cpu_some_pct = Some(70.0);
+            }
+            x
+        })
+        .collect();
+    let want = detect_incidents(&cpu, &opts);
+    assert_eq!(
+        want.iter()
+            .filter(|i| i.summary == "cpu pressure: some 70%")
+            .count(),
+        1,
+        "{want:?}"
+    );
+    let series = crate::series::SystemSeries::from_samples(&cpu);
+    assert_eq!(
+        detect_incidents_in(&series, &InMemory(&cpu), &opts).unwrap(),
+        want
+    );
 }
 
 // ---- gaps --------------------------------------------------------------------------------------------------
@@ -617,14 +663,15 @@ mod synthetic {
     }
 
     /// Detection over columns, with whole samples read only for culprit windows, finds exactly what detection over
-    /// the samples in memory finds; and it reads far fewer samples than the series has.
+    /// the samples in memory finds; and it reads far fewer samples than the series has. The source is shared, so
+    /// detection reads on two threads where there are two cores.
     #[test]
     fn columns_with_windows_find_the_same_incidents() {
         use crate::series::{SampleParts, SystemSeries, WindowSource};
-        use std::cell::Cell;
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
         /// Counts the samples read, and those read without the command lines they have (a baseline's).
-        struct Counting<'a>(&'a [Sample], Cell<usize>, Cell<usize>);
+        struct Counting<'a>(&'a [Sample], AtomicUsize, AtomicUsize);
         impl WindowSource for Counting<'_> {
             fn samples_between(
                 &self,
@@ -632,7 +679,7 @@ mod synthetic {
                 to: Timestamp,
             ) -> Result<Vec<Sample>, crate::Error> {
                 let got = self.0.samples_between(from, to)?;
-                self.1.set(self.1.get() + got.len());
+                self.1.fetch_add(got.len(), Relaxed);
                 Ok(got)
             }
             fn samples_between_parts(
@@ -646,8 +693,11 @@ mod synthetic {
                 let had = got.iter().filter(|s| named(s)).count();
                 got.iter_mut().for_each(|s| parts.trim(s));
                 let kept = got.iter().filter(|s| named(s)).count();
-                self.2.set(self.2.get() + had - kept);
+                self.2.fetch_add(had - kept, Relaxed);
                 Ok(got)
+            }
+            fn shared(&self) -> Option<&(dyn WindowSource + Sync)> {
+                Some(self)
             }
         }
         let s = synth(4 * 3600)
@@ -672,19 +722,15 @@ mod synthetic {
         let want = detect_incidents(&s, &opts);
         assert!(want.len() >= 6, "{want:?}");
         let series = SystemSeries::from_samples(&s);
-        let source = Counting(&s, Cell::new(0), Cell::new(0));
+        let source = Counting(&s, AtomicUsize::new(0), AtomicUsize::new(0));
         let got = detect_incidents_in(&series, &source, &opts).unwrap();
         assert_eq!(got, want);
         // The CPU surge's baseline (10 minutes at 1 s) at least is read without command lines.
-        assert!(source.2.get() >= 600, "{} read without", source.2.get());
-        assert!(
-            source.1.get() < s.len() / 2,
-            "read {} of {}",
-            source.1.get(),
-            s.len()
-        );
+        let (read, without) = (source.1.load(Relaxed), source.2.load(Relaxed));
+        assert!(without >= 600, "{without} read without");
+        assert!(read < s.len() / 2, "read {read} of {}", s.len());
         // Without culprits: the same incidents, none named but runaways (the storm here), and fewer samples read.
-        let source = Counting(&s, Cell::new(0), Cell::new(0));
+        let source = Counting(&s, AtomicUsize::new(0), AtomicUsize::new(0));
         let mut memo = super::SpanMemo::default();
         let spans = super::detect_incident_spans_in(&series, &source, &opts, &mut memo).unwrap();
         let unnamed: Vec<Incident> = want
@@ -702,24 +748,75 @@ mod synthetic {
             want.iter().filter(|i| i.culprit.is_some()).count()
                 > spans.iter().filter(|i| i.culprit.is_some()).count()
         );
-        assert!(source.1.get() < 1000, "read {}", source.1.get());
+        let read = source.1.load(Relaxed);
+        assert!(read < 1000, "read {read}");
 
-        struct Failing;
-        impl WindowSource for Failing {
+        /// Fails every read that overlaps its span, on whichever thread asks; shared or not.
+        struct Failing<'a>(&'a [Sample], (Timestamp, Timestamp), bool);
+        impl WindowSource for Failing<'_> {
             fn samples_between(
                 &self,
                 from: Timestamp,
                 to: Timestamp,
             ) -> Result<Vec<Sample>, crate::Error> {
+                if to < self.1.0 || self.1.1 < from {
+                    return self.0.samples_between(from, to);
+                }
                 Err(crate::Error::Window {
                     from,
                     to,
                     source: "disk on fire".into(),
                 })
             }
+            fn shared(&self) -> Option<&(dyn WindowSource + Sync)> {
+                self.2.then_some(self)
+            }
         }
-        let err = detect_incidents_in(&series, &Failing, &opts).unwrap_err();
-        assert!(err.to_string().contains("disk on fire"), "{err}");
+        // Every read fails; then only those of the memory leak's climb (a detector of the second thread).
+        for span in [(start(), sat(99_999)), (sat(5000), sat(7500))] {
+            for shared in [false, true] {
+                let err =
+                    detect_incidents_in(&series, &Failing(&s, span, shared), &opts).unwrap_err();
+                assert!(err.to_string().contains("disk on fire"), "{err}");
+            }
+        }
+    }
+
+    /// Detection's rolling median and MAD select on integer keys: the same values as sorting the values by
+    /// `total_cmp`, whatever their signs, zeros and infinities.
+    #[test]
+    fn median_and_mad_are_those_of_the_sorted_values() {
+        use super::detect::{median_mad, order_key};
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let sorted_median = |v: &mut Vec<f32>| {
+            v.sort_by(f32::total_cmp);
+            v[v.len() / 2]
+        };
+        for n in 1..200usize {
+            let mut values: Vec<f32> = (0..n)
+                .map(|_| match next() % 10 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f32::INFINITY,
+                    3 => -((next() % 1000) as f32) / 7.0,
+                    _ => (next() % 100_000) as f32 / 13.0,
+                })
+                .collect();
+            let mut keys: Vec<i32> = values.iter().map(|v| order_key(*v)).collect();
+            let (m, mad) = median_mad(&mut keys).unwrap();
+            let want_m = sorted_median(&mut values);
+            let mut dev: Vec<f32> = values.iter().map(|v| (v - want_m).abs()).collect();
+            let want_mad = sorted_median(&mut dev);
+            assert_eq!(m.to_bits(), f64::from(want_m).to_bits(), "{values:?}");
+            assert_eq!(mad.to_bits(), f64::from(want_mad).to_bits(), "{values:?}");
+        }
+        assert_eq!(median_mad(&mut []), None);
     }
 
     #[test]

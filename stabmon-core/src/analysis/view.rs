@@ -13,6 +13,13 @@ use crate::sample::{Pressure, Sample};
 use crate::series::{BusiestColumns, ProbeList, SampleParts, SystemSeries, WindowSource};
 use crate::time::Timestamp;
 
+/// One figure of a [`Pressure`]: its field, and its column in [`SystemSeries::pressure_pct`].
+#[derive(Clone, Copy)]
+pub(crate) struct PressureFigure {
+    pub(crate) pick: fn(Pressure) -> Option<f32>,
+    pub(crate) column: usize,
+}
+
 /// Row access to a host's samples, sorted by time.
 pub(crate) trait View {
     fn len(&self) -> usize;
@@ -23,6 +30,12 @@ pub(crate) trait View {
     fn mem_total(&self, i: usize) -> u64;
     fn swap_used(&self, i: usize) -> u64;
     fn pressure(&self, i: usize) -> Option<Pressure>;
+    /// One figure of sample `i`'s [`pressure`](Self::pressure), 0 where it was not measured.
+    fn pressure_pct(&self, i: usize, figure: PressureFigure) -> f64 {
+        self.pressure(i)
+            .and_then(figure.pick)
+            .map_or(0.0, f64::from)
+    }
     fn oom_kill_count(&self, i: usize) -> Option<u64>;
     fn boot_id(&self, i: usize) -> Option<&str>;
     fn boot_time(&self, i: usize) -> Timestamp;
@@ -120,11 +133,31 @@ impl View for [Sample] {
 }
 
 /// A [`SystemSeries`] whose culprits come from the samples read for each window, only the parts attribution reads;
-/// the first read error is kept.
+/// the first read error is kept. One view per thread: detection on two threads gives each its own.
 pub(crate) struct SeriesView<'a> {
-    pub(crate) series: &'a SystemSeries,
-    pub(crate) source: &'a dyn WindowSource,
-    pub(crate) error: RefCell<Option<crate::Error>>,
+    series: &'a SystemSeries,
+    source: &'a dyn WindowSource,
+    error: RefCell<Option<crate::Error>>,
+}
+
+impl<'a> SeriesView<'a> {
+    pub(crate) fn new(series: &'a SystemSeries, source: &'a dyn WindowSource) -> Self {
+        SeriesView {
+            series,
+            source,
+            error: RefCell::new(None),
+        }
+    }
+
+    /// Keeps `e` unless an error is already kept.
+    pub(crate) fn keep_error(&self, e: crate::Error) {
+        self.error.borrow_mut().get_or_insert(e);
+    }
+
+    /// The first read error.
+    pub(crate) fn into_error(self) -> Option<crate::Error> {
+        self.error.into_inner()
+    }
 }
 
 impl View for SeriesView<'_> {
@@ -152,6 +185,14 @@ impl View for SeriesView<'_> {
     fn pressure(&self, i: usize) -> Option<Pressure> {
         self.series.pressure(i)
     }
+    /// The figure's column alone, not the five of a [`Pressure`].
+    fn pressure_pct(&self, i: usize, figure: PressureFigure) -> f64 {
+        if !self.series.pressure_present[i] {
+            return 0.0;
+        }
+        let v = self.series.pressure_pct[figure.column].get(i);
+        if v.is_nan() { 0.0 } else { f64::from(v) }
+    }
     fn oom_kill_count(&self, i: usize) -> Option<u64> {
         self.series.oom_kill_count[i]
     }
@@ -174,7 +215,7 @@ impl View for SeriesView<'_> {
         match self.source.samples_between_parts(from, to, ATTRIBUTION) {
             Ok(samples) => Cow::Owned(samples),
             Err(e) => {
-                self.error.borrow_mut().get_or_insert(e);
+                self.keep_error(e);
                 Cow::Owned(Vec::new())
             }
         }
@@ -226,7 +267,7 @@ impl View for SeriesView<'_> {
         match read() {
             Ok(samples) => culprit_for(&samples, window, baseline, kind),
             Err(e) => {
-                self.error.borrow_mut().get_or_insert(e);
+                self.keep_error(e);
                 None
             }
         }

@@ -613,6 +613,13 @@ pub trait WindowSource {
         samples.iter_mut().for_each(|s| parts.trim(s));
         Ok(samples)
     }
+
+    /// This source as one that several threads may read at once, where it is [`Sync`]: analysis then reads its
+    /// windows on two threads ([`detect_incidents_in`](crate::analysis::detect_incidents_in)). By default `None`:
+    /// every read is made on the calling thread. A `Sync` source returns `Some(self)`.
+    fn shared(&self) -> Option<&(dyn WindowSource + Sync)> {
+        None
+    }
 }
 
 impl WindowSource for [Sample] {

@@ -448,6 +448,11 @@ impl StoreReader {
 }
 
 impl WindowSource for HostWindows<'_> {
+    /// A reader's windows may be read from several threads at once.
+    fn shared(&self) -> Option<&(dyn WindowSource + Sync)> {
+        Some(self)
+    }
+
     fn samples_between(
         &self,
         from: Timestamp,
