@@ -9,7 +9,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch};
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
-use stabmon_core::series::{SampleParts, SystemSeries};
+use stabmon_core::series::{Packed, SampleParts, SystemSeries};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::group::{TickIndex, pipelined};
@@ -64,6 +64,7 @@ impl StoreReader {
         }
         let expected = usize::try_from(rows).unwrap_or(0) + journal.len();
         series.reserve(expected);
+        let mut scratch = Scratch::default();
         // A row group at a time, decoded on a second thread while this one appends the last: memory holds the
         // columns and two row groups.
         pipelined(
@@ -80,7 +81,7 @@ impl StoreReader {
                         }
                     }
                     SeriesPiece::Columns(c) => {
-                        if let Err(e) = c.append(&mut journal, &mut series) {
+                        if let Err(e) = c.append(&mut journal, &mut series, &mut scratch) {
                             self.warn(&c.path, &e);
                         }
                     }
@@ -303,16 +304,61 @@ struct SeriesColumns {
     lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
 }
 
-/// A probe row read for a series: its target and its point.
-struct ProbeRow<'a> {
-    target: &'a str,
-    point: ProbePoint,
+/// A row group's probes grouped by the sample they belong to, in the order stored within each sample (a counting
+/// sort, no list per sample).
+struct TickProbes<'a> {
+    /// The distinct targets.
+    targets: Vec<&'a str>,
+    /// (target index, point), by sample.
+    rows: Vec<(u32, ProbePoint)>,
+    /// Where each sample's probes start in `rows` (one more entry than samples).
+    starts: Vec<u32>,
+}
+
+impl TickProbes<'_> {
+    /// Adds the probes of samples `ks` to `series`, target by target (each target's probes in the order of their
+    /// samples, then as stored).
+    fn push(&self, ks: std::ops::Range<usize>, series: &mut SystemSeries) {
+        let (Some(&a), Some(&b)) = (self.starts.get(ks.start), self.starts.get(ks.end)) else {
+            return;
+        };
+        let rows = &self.rows[a as usize..b as usize];
+        for (t, target) in (0u32..).zip(&self.targets) {
+            let mut mine = rows.iter().filter(|r| r.0 == t).peekable();
+            if mine.peek().is_none() {
+                continue;
+            }
+            let list = match series.latency.get_mut(*target) {
+                Some(l) => l,
+                None => series.latency.entry((*target).to_owned()).or_default(),
+            };
+            for r in mine {
+                list.push(r.1);
+            }
+        }
+    }
+}
+
+/// Buffers a row group's values are gathered in before they are appended a column at a time (kept for the whole
+/// read: no allocation per row group).
+#[derive(Default)]
+struct Scratch {
+    u64s: Vec<u64>,
+    f32s: Vec<f32>,
+    group_f32s: Vec<f32>,
+    u32s: Vec<u32>,
 }
 
 impl SeriesColumns {
     /// Appends the samples to `series` (the journal's samples before each first, a sample the series already has
-    /// left out), each with its probes. Nothing is appended where a column does not read.
-    fn append(&self, journal: &mut JournalQueue, series: &mut SystemSeries) -> Result<(), Error> {
+    /// left out), each with its probes: runs of rows between journal samples and left-out rows are appended a
+    /// column at a time. Nothing is appended where a column does not read.
+    fn append(
+        &self,
+        journal: &mut JournalQueue,
+        series: &mut SystemSeries,
+        scratch: &mut Scratch,
+    ) -> Result<(), Error> {
         let file = &self.path;
         let chunk = self.chunk;
         let cols: Vec<SeriesCols<'_>> = self
@@ -330,31 +376,56 @@ impl SeriesColumns {
             Some(lists) => Some(self.tops(&ticks, lists)?),
             None => None,
         };
+        // Rows `run.0..i` of a batch, samples `run.1..` of `ticks`, are appended together.
+        let flush = |c: &SeriesCols<'_>,
+                     run: Option<(usize, usize)>,
+                     end: usize,
+                     series: &mut SystemSeries,
+                     scratch: &mut Scratch| {
+            let Some((a, k)) = run else {
+                return;
+            };
+            let ks = k..k + (end - a);
+            c.extend(a..end, series, scratch);
+            match (&c.top, &tops) {
+                (Some(cols), _) => cols.extend(a..end, series, scratch),
+                (None, Some(t)) => t[ks.clone()]
+                    .iter()
+                    .for_each(|t| series.busiest.push_top(t)),
+                (None, None) => {
+                    (a..end).for_each(|_| series.busiest.push_top(&TopProcesses::default()))
+                }
+            }
+            probes.push(ks, series);
+        };
         let mut k = 0usize;
         for c in &cols {
-            for i in 0..c.ts.len() {
-                let t = c.ts.value(i);
+            let ts = c.ts.values();
+            let mut run: Option<(usize, usize)> = None;
+            for (i, &t) in ts.iter().enumerate() {
                 if !chunk.contains(t) {
+                    flush(c, run.take(), i, series, scratch);
                     continue;
                 }
                 let at = Timestamp::from_unix_micros(t);
-                push_journal_before(at, journal, series);
-                let mine = probes.get(k).map(Vec::as_slice).unwrap_or_default();
-                let top = tops.as_ref().and_then(|t| t.get(k));
+                if journal.front_ts().is_some_and(|j| j <= at) {
+                    flush(c, run.take(), i, series, scratch);
+                    push_journal_before(at, journal, series);
+                }
+                let mine = k;
                 k += 1;
-                if series.ts.last().is_some_and(|l| *l >= at) {
+                // The series' last sample: the run's last row while one is pending.
+                let last = match run {
+                    Some(_) => Some(ts[i - 1]),
+                    None => series.ts.last().map(|l| l.as_unix_micros()),
+                };
+                if last.is_some_and(|l| l >= t) {
+                    flush(c, run.take(), i, series, scratch);
                     continue;
                 }
-                c.push(i, series);
-                match (&c.top, top) {
-                    (Some(cols), _) => cols.push(i, series),
-                    (None, Some(t)) => series.busiest.push_top(t),
-                    (None, None) => series.busiest.push_top(&TopProcesses::default()),
-                }
-                for p in mine {
-                    series.push_point(p.target, p.point);
-                }
+                run.get_or_insert((i, mine));
             }
+            flush(c, run.take(), ts.len(), series, scratch);
         }
         Ok(())
     }
@@ -427,14 +498,19 @@ impl SeriesColumns {
     }
 
     /// The probes of each of the samples at `ticks`, in the order stored.
-    fn probes(&self, ticks: &[i64]) -> Result<Vec<Vec<ProbeRow<'_>>>, Error> {
+    fn probes(&self, ticks: &[i64]) -> Result<TickProbes<'_>, Error> {
         let path = &self.latency_path;
-        let mut out: Vec<Vec<ProbeRow<'_>>> = Vec::new();
-        out.resize_with(ticks.len(), Vec::new);
+        let mut out = TickProbes {
+            targets: Vec::new(),
+            rows: Vec::new(),
+            starts: vec![0; ticks.len() + 1],
+        };
         let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) else {
             return Ok(out);
         };
         let index = TickIndex::new(ticks);
+        // (sample, target, point) of each row, as stored; then sorted by sample.
+        let mut read: Vec<(u32, u32, ProbePoint)> = Vec::new();
         for b in &self.probes {
             let c = Cols { batch: b, path };
             let ts = c.req::<TimestampMicrosecondType>("ts")?;
@@ -443,6 +519,7 @@ impl SeriesColumns {
             let outcome = c.str("outcome")?;
             let status = c.prim::<UInt16Type>("http_status")?;
             let total = c.prim::<Int64Type>("total_us")?;
+            read.reserve(b.num_rows());
             for i in 0..b.num_rows() {
                 let t = ts.value(i);
                 if t < first || t > last {
@@ -464,17 +541,35 @@ impl SeriesColumns {
                     .ok_or_else(|| bad_outcome(path, name))?;
                 let rtt_ms =
                     (kind.is_ok() && !total.is_null(i)).then(|| total.value(i) as f64 / 1000.0);
-                out[k].push(ProbeRow {
-                    target: target
-                        .get(i)
-                        .ok_or_else(|| invalid(path, "a null target"))?,
-                    point: ProbePoint::new(
-                        Timestamp::from_unix_micros(start.value(i)),
-                        rtt_ms,
-                        kind,
-                    ),
-                });
+                let target = target
+                    .get(i)
+                    .ok_or_else(|| invalid(path, "a null target"))?;
+                let at = match out.targets.iter().rposition(|x| *x == target) {
+                    Some(at) => at,
+                    None => {
+                        out.targets.push(target);
+                        out.targets.len() - 1
+                    }
+                };
+                let point =
+                    ProbePoint::new(Timestamp::from_unix_micros(start.value(i)), rtt_ms, kind);
+                out.starts[k + 1] += 1;
+                read.push((k as u32, at as u32, point));
             }
+        }
+        for k in 0..ticks.len() {
+            out.starts[k + 1] += out.starts[k];
+        }
+        let mut next: Vec<u32> = out.starts[..ticks.len()].to_vec();
+        let placeholder = (
+            0,
+            ProbePoint::new(Timestamp::from_unix_micros(0), None, OutcomeKind::Ok),
+        );
+        out.rows.resize(read.len(), placeholder);
+        for (k, t, point) in read {
+            let at = &mut next[k as usize];
+            out.rows[*at as usize] = (t, point);
+            *at += 1;
         }
         Ok(out)
     }
@@ -523,8 +618,16 @@ impl<'a> TopCols<'a> {
         }))
     }
 
-    /// Appends row `i`'s busiest process and group to `series` (a process with a null field is none).
-    fn push(&self, i: usize, series: &mut SystemSeries) {
+    /// Row `i`'s busiest process (CPU, pid, start time, name) and group (CPU, name); a process with a null field
+    /// is none.
+    #[allow(clippy::type_complexity)]
+    fn get(
+        &self,
+        i: usize,
+    ) -> (
+        Option<(f32, u32, Timestamp, &'a str)>,
+        Option<(f32, &'a str)>,
+    ) {
         let process = (!self.pid.is_null(i) && !self.start.is_null(i) && !self.cpu.is_null(i))
             .then(|| {
                 self.name.get(i).map(|n| {
@@ -540,7 +643,41 @@ impl<'a> TopCols<'a> {
         let group = (!self.group_cpu.is_null(i))
             .then(|| self.group.get(i).map(|n| (self.group_cpu.value(i), n)))
             .flatten();
-        series.busiest.push(process, group);
+        (process, group)
+    }
+}
+
+impl TopCols<'_> {
+    /// Appends rows `rows`' busiest processes and groups to `series`, a column at a time.
+    fn extend(
+        &self,
+        rows: std::ops::Range<usize>,
+        series: &mut SystemSeries,
+        scratch: &mut Scratch,
+    ) {
+        let (cpu, group_cpu, who) = (
+            &mut scratch.f32s,
+            &mut scratch.group_f32s,
+            &mut scratch.u32s,
+        );
+        cpu.clear();
+        group_cpu.clear();
+        who.clear();
+        let mut recent = series.busiest.who.last();
+        for i in rows {
+            let (process, group) = self.get(i);
+            cpu.push(process.map_or(f32::NAN, |p| p.0));
+            group_cpu.push(group.map_or(f32::NAN, |g| g.0));
+            let k =
+                series
+                    .busiest
+                    .intern(recent, process.map(|p| (p.1, p.2, p.3)), group.map(|g| g.1));
+            recent = Some(k);
+            who.push(k);
+        }
+        series.busiest.cpu_pct.extend_from_slice(cpu);
+        series.busiest.group_cpu_pct.extend_from_slice(group_cpu);
+        series.busiest.who.extend_from_slice(who);
     }
 }
 
@@ -579,45 +716,90 @@ impl<'a> SeriesCols<'a> {
         })
     }
 
-    /// Appends row `i`'s system values to `series` (not its probes).
-    fn push(&self, i: usize, series: &mut SystemSeries) {
-        let f = |a: &Float32Array| if a.is_null(i) { f32::NAN } else { a.value(i) };
+    /// Appends rows `rows`' system values to `series` (not their probes), a column at a time.
+    fn extend(
+        &self,
+        rows: std::ops::Range<usize>,
+        series: &mut SystemSeries,
+        scratch: &mut Scratch,
+    ) {
+        let r = rows;
+        series.ts.extend(
+            self.ts.values()[r.clone()]
+                .iter()
+                .map(|t| Timestamp::from_unix_micros(*t)),
+        );
+        let u64s = &mut scratch.u64s;
+        u64s.clear();
+        u64s.extend(r.clone().map(|i| {
+            if self.interval.is_null(i) {
+                0
+            } else {
+                u64::try_from(self.interval.value(i)).unwrap_or(0)
+            }
+        }));
+        series.interval_us.extend_from_slice(u64s);
         series
-            .ts
-            .push(Timestamp::from_unix_micros(self.ts.value(i)));
-        series.interval_us.push(if self.interval.is_null(i) {
-            0
-        } else {
-            u64::try_from(self.interval.value(i)).unwrap_or(0)
-        });
-        series.cpu_busy_pct.push(self.busy.value(i));
-        series.mem_total_bytes.push(self.mem[0].value(i));
-        series.mem_used_bytes.push(self.mem[1].value(i));
-        series.mem_available_bytes.push(self.mem[2].value(i));
-        series.swap_total_bytes.push(self.mem[3].value(i));
-        series.swap_used_bytes.push(self.mem[4].value(i));
+            .cpu_busy_pct
+            .extend_from_slice(&self.busy.values()[r.clone()]);
+        for &v in &self.mem[0].values()[r.clone()] {
+            series.mem_total_bytes.push(v);
+        }
+        series
+            .mem_used_bytes
+            .extend_from_slice(&self.mem[1].values()[r.clone()]);
+        series
+            .mem_available_bytes
+            .extend_from_slice(&self.mem[2].values()[r.clone()]);
+        for &v in &self.mem[3].values()[r.clone()] {
+            series.swap_total_bytes.push(v);
+        }
+        series
+            .swap_used_bytes
+            .extend_from_slice(&self.mem[4].values()[r.clone()]);
         for (col, a) in series.load.iter_mut().zip(&self.load) {
-            col.push(f(a));
+            extend_floats(col, a, r.clone(), |_| true, &mut scratch.f32s);
         }
-        let has_pressure = !self.present.is_null(i) && self.present.value(i);
+        let has_pressure = |i: usize| !self.present.is_null(i) && self.present.value(i);
         for (col, a) in series.pressure_pct.iter_mut().zip(&self.pressure) {
-            col.push(if has_pressure { f(a) } else { f32::NAN });
+            extend_floats(col, a, r.clone(), has_pressure, &mut scratch.f32s);
         }
-        series.pressure_present.push(has_pressure);
-        series
-            .oom_kill_count
-            .push((!self.oom.is_null(i)).then(|| self.oom.value(i)));
-        series
-            .boot_time
-            .push(Timestamp::from_unix_micros(self.boot_time.value(i)));
-        series.push_boot_id(self.boot_id.get(i));
-        series
-            .utc_offset_secs
-            .push((!self.utc.is_null(i)).then(|| self.utc.value(i)));
-        series
-            .cores
-            .push(u16::try_from(self.cores.value_length(i)).unwrap_or(u16::MAX));
+        for i in r.clone() {
+            series.pressure_present.push(has_pressure(i));
+            series
+                .oom_kill_count
+                .push((!self.oom.is_null(i)).then(|| self.oom.value(i)));
+            series
+                .boot_time
+                .push(Timestamp::from_unix_micros(self.boot_time.value(i)));
+            series.push_boot_id(self.boot_id.get(i));
+            series
+                .utc_offset_secs
+                .push((!self.utc.is_null(i)).then(|| self.utc.value(i)));
+            series
+                .cores
+                .push(u16::try_from(self.cores.value_length(i)).unwrap_or(u16::MAX));
+        }
     }
+}
+
+/// Appends rows `rows` of `a` to `col`, `NaN` where null or where `kept` is false.
+fn extend_floats(
+    col: &mut Packed<f32>,
+    a: &Float32Array,
+    rows: std::ops::Range<usize>,
+    kept: impl Fn(usize) -> bool,
+    scratch: &mut Vec<f32>,
+) {
+    scratch.clear();
+    scratch.extend(rows.map(|i| {
+        if kept(i) && !a.is_null(i) {
+            a.value(i)
+        } else {
+            f32::NAN
+        }
+    }));
+    col.extend_from_slice(scratch);
 }
 
 /// Moves the journal's samples before `at` into `series` (those it already has left out) and drops one at `at`,
