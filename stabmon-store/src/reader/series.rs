@@ -12,7 +12,7 @@ use stabmon_core::latency::{OutcomeKind, ProbePoint};
 use stabmon_core::series::{Packed, SampleParts, SystemSeries};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
-use super::group::{TickIndex, pipelined};
+use super::group::{TickIndex, two_lanes};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
 use super::ranges::Objects;
@@ -20,14 +20,14 @@ use super::scan::{MICRO, row_groups};
 use super::segment::read_segment;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol, read_latency, read_samples};
-use crate::error::{Error, invalid};
+use crate::error::{Error, contain, invalid};
 use crate::layout::{LATENCY, SegmentLoc, TABLES};
 
 impl StoreReader {
     /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
     /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
-    /// journal. Memory: the columns (about 40 bytes a sample and 7 a latency probe at 1 s) and two row groups: one is
-    /// decoded on a second thread of the call's own (ended before it returns) while the last is appended.
+    /// journal. Memory: the columns (about 40 bytes a sample and 7 a latency probe at 1 s) and a few row groups: they
+    /// are decoded on two threads of the call's own (ended before it returns) while this one appends them in order.
     ///
     /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
     /// an error.
@@ -65,16 +65,33 @@ impl StoreReader {
         let expected = usize::try_from(rows).unwrap_or(0) + journal.len();
         series.reserve(expected);
         let mut scratch = Scratch::default();
-        // A row group at a time, decoded on a second thread while this one appends the last: memory holds the
-        // columns and two row groups.
-        pipelined(
-            |sink| {
-                self.decode_segments(&segments, sink, |seg, sink| {
-                    self.decode_series_segment(seg, range, sink)
-                })
+        // A row group at a time, decoded on two threads of the call's own while this one appends them in order:
+        // memory holds the columns and a few row groups.
+        two_lanes(
+            segments.len(),
+            |i| {
+                let seg = &segments[i];
+                let file = seg.file(TABLES[0]);
+                match contain(&file, || self.open_series_segment(seg, range)) {
+                    Ok(s) => Ok(Some(s)),
+                    Err(e @ Error::NewerSchema { .. }) => Err(e),
+                    Err(e) => {
+                        self.warn(&file, &e);
+                        Ok(None)
+                    }
+                }
+            },
+            |s| s.groups.len(),
+            |s, k| match contain(&s.file, || self.decode_series_group(s, s.groups[k], range)) {
+                Ok(piece) => Ok(Some(piece)),
+                Err(e @ Error::NewerSchema { .. }) => Err(e),
+                Err(e) => {
+                    self.warn(&s.file, &e);
+                    Ok(None)
+                }
             },
             |piece| {
-                match piece? {
+                match piece {
                     SeriesPiece::Samples(list) => {
                         for s in &list {
                             push(s, &mut journal, &mut series);
@@ -150,7 +167,7 @@ const PROBE_COLUMNS: [&str; 6] = [
     "total_us",
 ];
 
-/// What the decoding thread of [`StoreReader::system_series`] hands over.
+/// What the decoding threads of [`StoreReader::system_series`] hand over.
 enum SeriesPiece {
     /// The samples of a row group of a file older than schema 5, which derives values from other rows.
     Samples(Vec<Sample>),
@@ -158,15 +175,25 @@ enum SeriesPiece {
     Columns(Box<SeriesColumns>),
 }
 
+/// A segment opened for a series: its tables (footers parsed once, shared by the decoding threads) and its row
+/// groups in range.
+struct SeriesSegment {
+    seg: SegmentLoc,
+    /// The `samples` file.
+    file: PathBuf,
+    samples: TableFile,
+    latency: Option<TableFile>,
+    /// Schema 5: the `processes` and `names` tables (a segment without one has no rows of it).
+    lists: Option<(Option<TableFile>, Option<TableFile>)>,
+    /// The `samples` columns read.
+    columns: Vec<&'static str>,
+    /// The `samples` row groups `range` may overlap.
+    groups: Vec<usize>,
+}
+
 impl StoreReader {
-    /// Decodes the row groups of `seg` in `range`, one at a time, for a series, handing each to `sink`; `false` once
-    /// the sink wants no more. A damaged row group is skipped with a warning.
-    fn decode_series_segment(
-        &self,
-        seg: &SegmentLoc,
-        range: Range,
-        sink: &mut dyn FnMut(Result<SeriesPiece, Error>) -> bool,
-    ) -> Result<bool, Error> {
+    /// Opens the tables of `seg` a series reads, for `range`.
+    fn open_series_segment(&self, seg: &SegmentLoc, range: Range) -> Result<SeriesSegment, Error> {
         let file = seg.file(TABLES[0]);
         let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Plain)?;
         let lat_path = seg.file(LATENCY);
@@ -183,7 +210,6 @@ impl StoreReader {
         // Schema 5 has no busiest columns: they are found from the process and name rows' CPU (five and three
         // columns of those tables, not the whole rows).
         let lists = if samples.version == 5 {
-            // A segment without a list table has no rows of it.
             let open = |t: &str| {
                 let path = seg.file(t);
                 match path.exists() {
@@ -201,52 +227,51 @@ impl StoreReader {
         } else {
             SERIES_COLUMNS.to_vec()
         };
-        for g in samples.groups_in(range) {
-            let chunk = samples.chunk(g, range);
-            let piece = if samples.version >= 5 {
-                samples
-                    .read(&[g], chunk, None, Some(&columns))
-                    .and_then(|batches| {
-                        let probes = match &latency {
-                            Some(l) => {
-                                l.read(&l.groups_in(chunk), chunk, None, Some(&PROBE_COLUMNS))?
-                            }
-                            None => Vec::new(),
-                        };
-                        let rows = |t: &Option<TableFile>, cols: &[&str]| match t {
-                            Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
-                            None => Ok(Vec::new()),
-                        };
-                        let lists = match &lists {
-                            Some((p, n)) => {
-                                Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?))
-                            }
-                            None => None,
-                        };
-                        Ok(SeriesPiece::Columns(Box::new(SeriesColumns {
-                            path: file.clone(),
-                            latency_path: lat_path.clone(),
-                            lists_paths: (seg.file(TABLES[1]), seg.file(TABLES[2])),
-                            chunk,
-                            batches,
-                            probes,
-                            lists,
-                        })))
-                    })
-            } else {
-                whole_samples(seg, self.objects(), chunk).map(SeriesPiece::Samples)
-            };
-            match piece {
-                Ok(p) => {
-                    if !sink(Ok(p)) {
-                        return Ok(false);
-                    }
-                }
-                Err(e @ Error::NewerSchema { .. }) => return Err(e),
-                Err(e) => self.warn(&file, &e),
-            }
+        let groups = samples.groups_in(range);
+        Ok(SeriesSegment {
+            seg: seg.clone(),
+            file,
+            samples,
+            latency,
+            lists,
+            columns,
+            groups,
+        })
+    }
+
+    /// Decodes row group `g` of an opened segment's `samples` for a series: its part of `range`.
+    fn decode_series_group(
+        &self,
+        s: &SeriesSegment,
+        g: usize,
+        range: Range,
+    ) -> Result<SeriesPiece, Error> {
+        let chunk = s.samples.chunk(g, range);
+        if s.samples.version < 5 {
+            return whole_samples(&s.seg, self.objects(), chunk).map(SeriesPiece::Samples);
         }
-        Ok(true)
+        let batches = s.samples.read(&[g], chunk, None, Some(&s.columns))?;
+        let probes = match &s.latency {
+            Some(l) => l.read(&l.groups_in(chunk), chunk, None, Some(&PROBE_COLUMNS))?,
+            None => Vec::new(),
+        };
+        let rows = |t: &Option<TableFile>, cols: &[&str]| match t {
+            Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
+            None => Ok(Vec::new()),
+        };
+        let lists = match &s.lists {
+            Some((p, n)) => Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?)),
+            None => None,
+        };
+        Ok(SeriesPiece::Columns(Box::new(SeriesColumns {
+            path: s.file.clone(),
+            latency_path: s.seg.file(LATENCY),
+            lists_paths: (s.seg.file(TABLES[1]), s.seg.file(TABLES[2])),
+            chunk,
+            batches,
+            probes,
+            lists,
+        })))
     }
 }
 
