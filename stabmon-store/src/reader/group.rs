@@ -451,7 +451,7 @@ mod tests {
         assert_eq!(got, want);
 
         let (r, got) = run(Some(20), None, usize::MAX);
-        assert!(r.unwrap_err().contains("item 20"));
+        assert!(r.is_err_and(|e| e.contains("item 20")));
         assert_eq!(
             got,
             want.iter()
@@ -461,7 +461,7 @@ mod tests {
         );
 
         let (r, got) = run(None, Some((9, 3)), usize::MAX);
-        assert!(r.unwrap_err().contains("piece 9.3"));
+        assert!(r.is_err_and(|e| e.contains("piece 9.3")));
         assert_eq!(
             got,
             want.iter()
@@ -471,12 +471,12 @@ mod tests {
         );
 
         let (r, got) = run(None, None, 25);
-        assert!(r.unwrap_err().contains("consumer"));
+        assert!(r.is_err_and(|e| e.contains("consumer")));
         assert_eq!(got, want[..25]);
 
         // Many items of one piece: lane 1 has nothing to do but wait for the items lane 0 opens.
         let mut got = Vec::new();
-        two_lanes(
+        let r = two_lanes(
             500,
             |i| Ok(Some(i)),
             |_| 1,
@@ -485,8 +485,8 @@ mod tests {
                 got.push(p);
                 Ok(())
             },
-        )
-        .unwrap();
+        );
+        assert!(r.is_ok());
         assert_eq!(got, (0..500).collect::<Vec<_>>());
     }
 }

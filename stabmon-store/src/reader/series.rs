@@ -195,7 +195,8 @@ impl StoreReader {
     /// Opens the tables of `seg` a series reads, for `range`.
     fn open_series_segment(&self, seg: &SegmentLoc, range: Range) -> Result<SeriesSegment, Error> {
         let file = seg.file(TABLES[0]);
-        let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Plain)?;
+        // Strings as dictionaries: the boot id and the busiest names change rarely, and are not copied per row.
+        let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Dictionary)?;
         let lat_path = seg.file(LATENCY);
         let latency = if samples.version >= 5 && lat_path.exists() {
             Some(TableFile::open(
@@ -331,25 +332,33 @@ struct SeriesColumns {
 
 /// A row group's probes grouped by the sample they belong to, in the order stored within each sample (a counting
 /// sort, no list per sample).
-struct TickProbes<'a> {
+struct TickProbes<'a, 'b> {
     /// The distinct targets.
     targets: Vec<&'a str>,
-    /// (target index, point), by sample.
-    rows: Vec<(u32, ProbePoint)>,
+    /// The probes, by sample.
+    buf: &'b ProbeBuffers,
+}
+
+/// The buffers of [`TickProbes`], kept for the whole read.
+#[derive(Default)]
+struct ProbeBuffers {
+    /// (sample, target index, point), by sample.
+    rows: Vec<(u32, u32, ProbePoint)>,
     /// Where each sample's probes start in `rows` (one more entry than samples).
     starts: Vec<u32>,
 }
 
-impl TickProbes<'_> {
+impl TickProbes<'_, '_> {
     /// Adds the probes of samples `ks` to `series`, target by target (each target's probes in the order of their
     /// samples, then as stored).
     fn push(&self, ks: std::ops::Range<usize>, series: &mut SystemSeries) {
-        let (Some(&a), Some(&b)) = (self.starts.get(ks.start), self.starts.get(ks.end)) else {
+        let starts = &self.buf.starts;
+        let (Some(&a), Some(&b)) = (starts.get(ks.start), starts.get(ks.end)) else {
             return;
         };
-        let rows = &self.rows[a as usize..b as usize];
+        let rows = &self.buf.rows[a as usize..b as usize];
         for (t, target) in (0u32..).zip(&self.targets) {
-            let mut mine = rows.iter().filter(|r| r.0 == t).peekable();
+            let mut mine = rows.iter().filter(|r| r.1 == t).peekable();
             if mine.peek().is_none() {
                 continue;
             }
@@ -358,16 +367,23 @@ impl TickProbes<'_> {
                 None => series.latency.entry((*target).to_owned()).or_default(),
             };
             for r in mine {
-                list.push(r.1);
+                list.push(r.2);
             }
         }
     }
 }
 
-/// Buffers a row group's values are gathered in before they are appended a column at a time (kept for the whole
-/// read: no allocation per row group).
+/// Buffers a row group's values are gathered in before they are appended a column at a time, and its probes
+/// sorted in (kept for the whole read: no allocation per row group).
 #[derive(Default)]
 struct Scratch {
+    cols: ColumnScratch,
+    probes: ProbeBuffers,
+}
+
+/// The buffers of [`Scratch`] a batch's columns are gathered in.
+#[derive(Default)]
+struct ColumnScratch {
     u64s: Vec<u64>,
     f32s: Vec<f32>,
     group_f32s: Vec<f32>,
@@ -396,7 +412,11 @@ impl SeriesColumns {
             .flat_map(|c| c.ts.values().iter().copied())
             .filter(|t| chunk.contains(*t))
             .collect();
-        let probes = self.probes(&ticks)?;
+        let Scratch {
+            cols: scratch,
+            probes: probe_buf,
+        } = scratch;
+        let probes = self.probes(&ticks, probe_buf)?;
         let tops = match &self.lists {
             Some(lists) => Some(self.tops(&ticks, lists)?),
             None => None,
@@ -406,7 +426,7 @@ impl SeriesColumns {
                      run: Option<(usize, usize)>,
                      end: usize,
                      series: &mut SystemSeries,
-                     scratch: &mut Scratch| {
+                     scratch: &mut ColumnScratch| {
             let Some((a, k)) = run else {
                 return;
             };
@@ -522,81 +542,88 @@ impl SeriesColumns {
         Ok(out)
     }
 
-    /// The probes of each of the samples at `ticks`, in the order stored.
-    fn probes(&self, ticks: &[i64]) -> Result<TickProbes<'_>, Error> {
+    /// The probes of each of the samples at `ticks`, in the order stored, gathered in `buf`.
+    fn probes<'b>(
+        &self,
+        ticks: &[i64],
+        buf: &'b mut ProbeBuffers,
+    ) -> Result<TickProbes<'_, 'b>, Error> {
         let path = &self.latency_path;
-        let mut out = TickProbes {
-            targets: Vec::new(),
-            rows: Vec::new(),
-            starts: vec![0; ticks.len() + 1],
-        };
-        let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) else {
-            return Ok(out);
-        };
-        let index = TickIndex::new(ticks);
-        // (sample, target, point) of each row, as stored; then sorted by sample.
-        let mut read: Vec<(u32, u32, ProbePoint)> = Vec::new();
-        for b in &self.probes {
-            let c = Cols { batch: b, path };
-            let ts = c.req::<TimestampMicrosecondType>("ts")?;
-            let start = c.req::<TimestampMicrosecondType>("start_ts")?;
-            let target = c.str("target")?;
-            let outcome = c.str("outcome")?;
-            let status = c.prim::<UInt16Type>("http_status")?;
-            let total = c.prim::<Int64Type>("total_us")?;
-            read.reserve(b.num_rows());
-            for i in 0..b.num_rows() {
-                let t = ts.value(i);
-                if t < first || t > last {
-                    continue;
-                }
-                let k = index.find(t).ok_or_else(|| {
-                    invalid(
-                        path,
-                        format!(
-                            "a row at {} has no sample in the samples table",
-                            Timestamp::from_unix_micros(t)
-                        ),
-                    )
-                })?;
-                let name = outcome
-                    .get(i)
-                    .ok_or_else(|| invalid(path, "a null outcome"))?;
-                let kind = OutcomeKind::from_parts(name, !status.is_null(i))
-                    .ok_or_else(|| bad_outcome(path, name))?;
-                let rtt_ms =
-                    (kind.is_ok() && !total.is_null(i)).then(|| total.value(i) as f64 / 1000.0);
-                let target = target
-                    .get(i)
-                    .ok_or_else(|| invalid(path, "a null target"))?;
-                let at = match out.targets.iter().rposition(|x| *x == target) {
-                    Some(at) => at,
-                    None => {
-                        out.targets.push(target);
-                        out.targets.len() - 1
+        let mut targets: Vec<&str> = Vec::new();
+        buf.rows.clear();
+        buf.starts.clear();
+        buf.starts.resize(ticks.len() + 1, 0);
+        if let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) {
+            let index = TickIndex::new(ticks);
+            // Rows come in the order of their samples (then sorting is not needed).
+            let mut in_order = true;
+            // The last outcome read (its text's address, whether it has a status) and its kind: a dictionary
+            // gives each row of one outcome the same text.
+            let mut last_outcome: Option<((*const u8, usize, bool), OutcomeKind)> = None;
+            for b in &self.probes {
+                let c = Cols { batch: b, path };
+                let ts = c.req::<TimestampMicrosecondType>("ts")?;
+                let start = c.req::<TimestampMicrosecondType>("start_ts")?;
+                let target = c.str("target")?;
+                let outcome = c.str("outcome")?;
+                let status = c.prim::<UInt16Type>("http_status")?;
+                let total = c.prim::<Int64Type>("total_us")?;
+                buf.rows.reserve(b.num_rows());
+                for i in 0..b.num_rows() {
+                    let t = ts.value(i);
+                    if t < first || t > last {
+                        continue;
                     }
-                };
-                let point =
-                    ProbePoint::new(Timestamp::from_unix_micros(start.value(i)), rtt_ms, kind);
-                out.starts[k + 1] += 1;
-                read.push((k as u32, at as u32, point));
+                    let k = index.find(t).ok_or_else(|| {
+                        invalid(
+                            path,
+                            format!(
+                                "a row at {} has no sample in the samples table",
+                                Timestamp::from_unix_micros(t)
+                            ),
+                        )
+                    })?;
+                    let name = outcome
+                        .get(i)
+                        .ok_or_else(|| invalid(path, "a null outcome"))?;
+                    let key = (name.as_ptr(), name.len(), !status.is_null(i));
+                    let kind = match last_outcome {
+                        Some((k, kind)) if k == key => kind,
+                        _ => {
+                            let kind = OutcomeKind::from_parts(name, key.2)
+                                .ok_or_else(|| bad_outcome(path, name))?;
+                            last_outcome = Some((key, kind));
+                            kind
+                        }
+                    };
+                    let rtt_ms =
+                        (kind.is_ok() && !total.is_null(i)).then(|| total.value(i) as f64 / 1000.0);
+                    let target = target
+                        .get(i)
+                        .ok_or_else(|| invalid(path, "a null target"))?;
+                    let at = match targets.iter().rposition(|x| *x == target) {
+                        Some(at) => at,
+                        None => {
+                            targets.push(target);
+                            targets.len() - 1
+                        }
+                    };
+                    let point =
+                        ProbePoint::new(Timestamp::from_unix_micros(start.value(i)), rtt_ms, kind);
+                    in_order &= buf.rows.last().is_none_or(|r| r.0 as usize <= k);
+                    buf.starts[k + 1] += 1;
+                    buf.rows.push((k as u32, at as u32, point));
+                }
+            }
+            if !in_order {
+                // Stable: a sample's probes stay in the order stored.
+                buf.rows.sort_by_key(|r| r.0);
+            }
+            for k in 0..ticks.len() {
+                buf.starts[k + 1] += buf.starts[k];
             }
         }
-        for k in 0..ticks.len() {
-            out.starts[k + 1] += out.starts[k];
-        }
-        let mut next: Vec<u32> = out.starts[..ticks.len()].to_vec();
-        let placeholder = (
-            0,
-            ProbePoint::new(Timestamp::from_unix_micros(0), None, OutcomeKind::Ok),
-        );
-        out.rows.resize(read.len(), placeholder);
-        for (k, t, point) in read {
-            let at = &mut next[k as usize];
-            out.rows[*at as usize] = (t, point);
-            *at += 1;
-        }
-        Ok(out)
+        Ok(TickProbes { targets, buf })
     }
 }
 
@@ -678,7 +705,7 @@ impl TopCols<'_> {
         &self,
         rows: std::ops::Range<usize>,
         series: &mut SystemSeries,
-        scratch: &mut Scratch,
+        scratch: &mut ColumnScratch,
     ) {
         let (cpu, group_cpu, who) = (
             &mut scratch.f32s,
@@ -746,7 +773,7 @@ impl<'a> SeriesCols<'a> {
         &self,
         rows: std::ops::Range<usize>,
         series: &mut SystemSeries,
-        scratch: &mut Scratch,
+        scratch: &mut ColumnScratch,
     ) {
         let r = rows;
         series.ts.extend(
