@@ -173,6 +173,21 @@ fn journal_samples_between_segment_rows_are_merged_into_the_columns() {
     drop(rec);
 }
 
+#[test]
+fn overlapping_segments_give_each_sample_once() {
+    // Two writes of overlapping spans (as a recovered crash leaves them): the second segment's rows up to the
+    // first's end are left out, the rest appended after them.
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("web-1", 2400);
+    write(dir.path(), &samples[..1500]);
+    write(dir.path(), &samples[700..]);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert!(reader.segment_files().len() >= 2);
+    let series = reader.system_series("web-1", None, None).unwrap();
+    assert_eq!(series.len(), samples.len());
+    assert!(series == SystemSeries::from_samples(&samples));
+}
+
 /// Three hours of `web-1` in two segments, the first segment's `samples` file damaged by `damage`: the samples
 /// read as columns, streamed and counted by `usage`, and the one warning, which must name the damaged file.
 fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize, u64) {
