@@ -566,7 +566,7 @@ impl BusiestColumns {
             + self.who.heap_bytes()
             + self.whos.capacity() * std::mem::size_of::<Busiest>()
             + self.index.capacity() * (std::mem::size_of::<u64>() + 4)
-            + 2 * strings
+            + strings
     }
 }
 
@@ -722,5 +722,44 @@ mod tests {
             [(0, None), (1, Some(1.5)), (2, Some(1.25)), (2, Some(1.75))]
         );
         assert_eq!(series.latency["web"].len(), 1);
+    }
+
+    #[test]
+    fn busiest_pairs_are_kept_once_and_given_back_per_sample() {
+        // Pairs that come back after others, differ in one field only, or have a part missing.
+        let t = |s: i64| Timestamp::from_unix_secs(1_795_576_320 + s);
+        let pairs: Vec<(Option<(u32, Timestamp, &str)>, Option<&str>)> = vec![
+            (Some((1, t(0), "a")), Some("g")),
+            (Some((1, t(0), "a")), Some("g")),
+            (Some((1, t(1), "a")), Some("g")),
+            (Some((2, t(0), "a")), Some("g")),
+            (Some((1, t(0), "b")), Some("g")),
+            (Some((1, t(0), "a")), None),
+            (None, Some("g")),
+            (None, None),
+            (Some((1, t(0), "a")), Some("g")),
+            (None, Some("h")),
+            (None, None),
+        ];
+        let mut cols = BusiestColumns::default();
+        for (i, (p, g)) in pairs.iter().enumerate() {
+            cols.push(p.map(|p| (i as f32, p.0, p.1, p.2)), g.map(|g| (0.5, g)));
+        }
+        assert_eq!(cols.len(), pairs.len());
+        assert_eq!(cols.whos.len(), 8);
+        for (i, (p, g)) in pairs.iter().enumerate() {
+            let b = cols.get(i);
+            let got = b
+                .process
+                .as_ref()
+                .map(|p| (p.pid, p.start_time, p.name.as_str()));
+            assert_eq!((got, b.group.as_deref()), (*p, *g), "sample {i}");
+            assert_eq!(cols.cpu_pct.get(i).is_nan(), p.is_none());
+        }
+        // The index of a pair seen before, whatever the hint.
+        assert_eq!(cols.intern(Some(5), Some((2, t(0), "a")), Some("g")), 2);
+        assert_eq!(cols.intern(None, None, None), 6);
+        assert_eq!(cols.intern(Some(99), None, Some("new")), 8);
+        assert_eq!(cols.whos.len(), 9);
     }
 }
