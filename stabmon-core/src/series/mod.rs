@@ -728,7 +728,8 @@ mod tests {
     fn busiest_pairs_are_kept_once_and_given_back_per_sample() {
         // Pairs that come back after others, differ in one field only, or have a part missing.
         let t = |s: i64| Timestamp::from_unix_secs(1_795_576_320 + s);
-        let pairs: Vec<(Option<(u32, Timestamp, &str)>, Option<&str>)> = vec![
+        type Pair<'a> = (Option<(u32, Timestamp, &'a str)>, Option<&'a str>);
+        let pairs: Vec<Pair<'_>> = vec![
             (Some((1, t(0), "a")), Some("g")),
             (Some((1, t(0), "a")), Some("g")),
             (Some((1, t(1), "a")), Some("g")),
