@@ -810,11 +810,14 @@ impl<'a> SeriesCols<'a> {
             .swap_used_bytes
             .extend_from_slice(&self.mem[4].values()[r.clone()]);
         for (col, a) in series.load.iter_mut().zip(&self.load) {
-            extend_floats(col, a, r.clone(), |_| true, &mut scratch.f32s);
+            extend_floats(col, a, r.clone(), None, &mut scratch.f32s);
         }
         let has_pressure = |i: usize| !self.present.is_null(i) && self.present.value(i);
+        // Pressure read at every row (the usual case): no row to blank.
+        let everywhere = r.clone().all(has_pressure);
         for (col, a) in series.pressure_pct.iter_mut().zip(&self.pressure) {
-            extend_floats(col, a, r.clone(), has_pressure, &mut scratch.f32s);
+            let kept: Option<&dyn Fn(usize) -> bool> = (!everywhere).then_some(&has_pressure);
+            extend_floats(col, a, r.clone(), kept, &mut scratch.f32s);
         }
         for i in r.clone() {
             series.pressure_present.push(has_pressure(i));
@@ -835,17 +838,22 @@ impl<'a> SeriesCols<'a> {
     }
 }
 
-/// Appends rows `rows` of `a` to `col`, `NaN` where null or where `kept` is false.
+/// Appends rows `rows` of `a` to `col`, `NaN` where null or where `kept` (if given) is false; straight from the
+/// column where it has no nulls and every row is kept.
 fn extend_floats(
     col: &mut Packed<f32>,
     a: &Float32Array,
     rows: std::ops::Range<usize>,
-    kept: impl Fn(usize) -> bool,
+    kept: Option<&dyn Fn(usize) -> bool>,
     scratch: &mut Vec<f32>,
 ) {
+    if kept.is_none() && a.null_count() == 0 {
+        col.extend_from_slice(&a.values()[rows]);
+        return;
+    }
     scratch.clear();
     scratch.extend(rows.map(|i| {
-        if kept(i) && !a.is_null(i) {
+        if kept.is_none_or(|k| k(i)) && !a.is_null(i) {
             a.value(i)
         } else {
             f32::NAN
