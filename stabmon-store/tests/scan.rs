@@ -135,6 +135,59 @@ fn the_journal_of_a_running_recorder_is_covered_streamed_and_in_the_columns() {
     drop(rec);
 }
 
+#[test]
+fn journal_samples_between_segment_rows_are_merged_into_the_columns() {
+    // The segments hold the even samples of the first 2,400 (row groups of 300), the journal the odd ones, the
+    // rest, and a few the segments also hold (changed, so that the segments' win shows): the columns are
+    // appended in runs between journal samples.
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("web-1", 3000);
+    let even: Vec<Sample> = samples[..2400].iter().step_by(2).cloned().collect();
+    write(dir.path(), &even);
+    let (mut rec, _) = FlightRecorder::open(dir.path(), RecorderOptions::new()).unwrap();
+    for (i, s) in samples.iter().enumerate() {
+        let again = [0, 300, 1024, 2398].contains(&i);
+        if i % 2 == 1 || i >= 2400 || again {
+            let mut s = s.clone();
+            if again {
+                s.cpu.busy_pct = 99.5;
+            }
+            assert!(rec.record(&s).is_empty());
+        }
+    }
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let cov = reader.coverage().unwrap();
+    assert!(cov[0].segments > 0 && cov[0].journal_samples > 0, "{cov:?}");
+    let series = reader.system_series("web-1", None, None).unwrap();
+    assert_eq!(series.len(), samples.len());
+    assert!(series == SystemSeries::from_samples(&samples));
+    // A range that starts and ends inside row groups and journal runs.
+    let (from, to) = (Some(at(301)), Some(at(2777)));
+    let series = reader.system_series("web-1", from, to).unwrap();
+    let want: Vec<Sample> = samples
+        .iter()
+        .filter(|s| s.ts >= at(301) && s.ts < at(2777))
+        .cloned()
+        .collect();
+    assert!(series == SystemSeries::from_samples(&want));
+    drop(rec);
+}
+
+#[test]
+fn overlapping_segments_give_each_sample_once() {
+    // Two writes of overlapping spans (as a recovered crash leaves them): the second segment's rows up to the
+    // first's end are left out, the rest appended after them.
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("web-1", 2400);
+    write(dir.path(), &samples[..1500]);
+    write(dir.path(), &samples[700..]);
+    let reader = StoreReader::open(dir.path()).unwrap();
+    assert!(reader.segment_files().len() >= 2);
+    let series = reader.system_series("web-1", None, None).unwrap();
+    assert_eq!(series.len(), samples.len());
+    assert!(series == SystemSeries::from_samples(&samples));
+}
+
 /// Three hours of `web-1` in two segments, the first segment's `samples` file damaged by `damage`: the samples
 /// read as columns, streamed and counted by `usage`, and the one warning, which must name the damaged file.
 fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize, u64) {

@@ -422,7 +422,11 @@ pub struct BusiestColumns {
     pub who: Packed<u32>,
     /// The distinct pairs, in order of first appearance.
     pub whos: Vec<Busiest>,
-    index: HashMap<Busiest, u32>,
+    /// The index in [`whos`](Self::whos) of each pair by its hash (a pair whose hash another pair has is found by
+    /// a scan).
+    index: HashMap<u64, u32, ahash::RandomState>,
+    /// The hasher of the pairs (keyed at random: process names are chosen by whoever runs the processes).
+    hasher: ahash::RandomState,
 }
 
 impl PartialEq for BusiestColumns {
@@ -463,37 +467,52 @@ impl BusiestColumns {
         process: Option<(f32, u32, Timestamp, &str)>,
         group: Option<(f32, &str)>,
     ) {
-        let name = group;
         self.cpu_pct.push(process.map_or(f32::NAN, |p| p.0));
-        self.group_cpu_pct.push(name.map_or(f32::NAN, |n| n.0));
+        self.group_cpu_pct.push(group.map_or(f32::NAN, |n| n.0));
+        // The busiest is mostly the one of the sample before.
+        let last = self.who.last();
+        let k = self.intern(last, process.map(|p| (p.1, p.2, p.3)), group.map(|n| n.1));
+        self.who.push(k);
+    }
+
+    /// The index in [`whos`](Self::whos) of the pair of `process` (pid, start time, name) and `group` (its name),
+    /// added if new: for a reader that fills [`who`](Self::who) itself, a block of samples at a time. `recent`, an
+    /// index the pair is likely to have (the sample before's), is tried first.
+    pub fn intern(
+        &mut self,
+        recent: Option<u32>,
+        process: Option<(u32, Timestamp, &str)>,
+        group: Option<&str>,
+    ) -> u32 {
         let same = |b: &Busiest| {
             b.process
                 .as_ref()
                 .map(|p| (p.pid, p.start_time, p.name.as_str()))
-                == process.map(|p| (p.1, p.2, p.3))
-                && b.group.as_deref() == name.map(|n| n.1)
+                == process
+                && b.group.as_deref() == group
         };
-        // The busiest is mostly the one of the sample before.
-        if let Some(k) = self.who.last()
-            && same(&self.whos[k as usize])
+        if let Some(k) = recent
+            && self.whos.get(k as usize).is_some_and(same)
         {
-            self.who.push(k);
-            return;
+            return k;
         }
-        let key = Busiest {
-            process: process.map(|p| BusiestProcess::new(p.1, p.2, p.3)),
-            group: name.map(|n| n.1.to_owned()),
-        };
-        let k = match self.index.get(&key) {
-            Some(&k) => k,
-            None => {
-                let k = u32::try_from(self.whos.len()).unwrap_or(u32::MAX);
-                self.whos.push(key.clone());
-                self.index.insert(key, k);
-                k
+        let hash = self.hasher.hash_one((process, group));
+        if let Some(&k) = self.index.get(&hash) {
+            if self.whos.get(k as usize).is_some_and(same) {
+                return k;
             }
-        };
-        self.who.push(k);
+            // Another pair of the same hash: a scan finds this one (never in practice: 64-bit hashes).
+            if let Some(k) = self.whos.iter().position(same) {
+                return u32::try_from(k).unwrap_or(u32::MAX);
+            }
+        }
+        let k = u32::try_from(self.whos.len()).unwrap_or(u32::MAX);
+        self.whos.push(Busiest {
+            process: process.map(|p| BusiestProcess::new(p.0, p.1, p.2)),
+            group: group.map(str::to_owned),
+        });
+        self.index.entry(hash).or_insert(k);
+        k
     }
 
     /// Samples `lo..hi` (clipped to the samples there are).
@@ -506,6 +525,7 @@ impl BusiestColumns {
             who: self.who.slice(lo, hi),
             whos: self.whos.clone(),
             index: self.index.clone(),
+            hasher: self.hasher.clone(),
         }
     }
 
@@ -545,8 +565,8 @@ impl BusiestColumns {
             + self.group_cpu_pct.heap_bytes()
             + self.who.heap_bytes()
             + self.whos.capacity() * std::mem::size_of::<Busiest>()
-            + self.index.capacity() * (std::mem::size_of::<Busiest>() + 4)
-            + 2 * strings
+            + self.index.capacity() * (std::mem::size_of::<u64>() + 4)
+            + strings
     }
 }
 
@@ -709,5 +729,45 @@ mod tests {
             [(0, None), (1, Some(1.5)), (2, Some(1.25)), (2, Some(1.75))]
         );
         assert_eq!(series.latency["web"].len(), 1);
+    }
+
+    #[test]
+    fn busiest_pairs_are_kept_once_and_given_back_per_sample() {
+        // Pairs that come back after others, differ in one field only, or have a part missing.
+        let t = |s: i64| Timestamp::from_unix_secs(1_795_576_320 + s);
+        type Pair<'a> = (Option<(u32, Timestamp, &'a str)>, Option<&'a str>);
+        let pairs: Vec<Pair<'_>> = vec![
+            (Some((1, t(0), "a")), Some("g")),
+            (Some((1, t(0), "a")), Some("g")),
+            (Some((1, t(1), "a")), Some("g")),
+            (Some((2, t(0), "a")), Some("g")),
+            (Some((1, t(0), "b")), Some("g")),
+            (Some((1, t(0), "a")), None),
+            (None, Some("g")),
+            (None, None),
+            (Some((1, t(0), "a")), Some("g")),
+            (None, Some("h")),
+            (None, None),
+        ];
+        let mut cols = BusiestColumns::default();
+        for (i, (p, g)) in pairs.iter().enumerate() {
+            cols.push(p.map(|p| (i as f32, p.0, p.1, p.2)), g.map(|g| (0.5, g)));
+        }
+        assert_eq!(cols.len(), pairs.len());
+        assert_eq!(cols.whos.len(), 8);
+        for (i, (p, g)) in pairs.iter().enumerate() {
+            let b = cols.get(i);
+            let got = b
+                .process
+                .as_ref()
+                .map(|p| (p.pid, p.start_time, p.name.as_str()));
+            assert_eq!((got, b.group.as_deref()), (*p, *g), "sample {i}");
+            assert_eq!(cols.cpu_pct.get(i).is_nan(), p.is_none());
+        }
+        // The index of a pair seen before, whatever the hint.
+        assert_eq!(cols.intern(Some(5), Some((2, t(0), "a")), Some("g")), 2);
+        assert_eq!(cols.intern(None, None, None), 6);
+        assert_eq!(cols.intern(Some(99), None, Some("new")), 8);
+        assert_eq!(cols.whos.len(), 9);
     }
 }

@@ -425,6 +425,47 @@ impl<T: Packable> FromIterator<T> for Packed<T> {
     }
 }
 
+impl<T: Packable> Packed<T> {
+    /// Appends `values` in order: the same rows and blocks as [`push`](Self::push)ing them one by one, but whole
+    /// blocks of 1,024 rows are packed straight from the slice (a reader appending a decoded column at a time
+    /// pays per block, not per row).
+    pub fn extend_from_slice(&mut self, values: &[T]) {
+        let mut values = values;
+        if !self.tail.is_empty() {
+            let take = (BLOCK - self.tail.len()).min(values.len());
+            self.tail.extend_from_slice(&values[..take]);
+            values = &values[take..];
+            if self.tail.len() < BLOCK {
+                return;
+            }
+            let block = Self::pack_block(&self.tail);
+            self.blocks.push(block);
+            self.tail.clear();
+        }
+        let mut whole = values.chunks_exact(BLOCK);
+        for chunk in &mut whole {
+            let block = Self::pack_block(chunk);
+            self.blocks.push(block);
+        }
+        let rest = whole.remainder();
+        if !rest.is_empty() {
+            if self.tail.capacity() == 0 {
+                self.tail.reserve_exact(BLOCK);
+            }
+            self.tail.extend_from_slice(rest);
+        }
+    }
+
+    /// The block of `rows` (a whole block's), its bits gathered on the stack.
+    fn pack_block(rows: &[T]) -> Block {
+        let mut bits = [0u64; BLOCK];
+        for (b, v) in bits.iter_mut().zip(rows) {
+            *b = v.to_bits64();
+        }
+        Block::pack(&bits[..rows.len()], T::FLOAT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,5 +639,116 @@ mod tests {
         let empty: Packed<u8> = Packed::default();
         assert_eq!(empty.range(0..10).count(), 0);
         empty.for_each_chunk(0..10, |_, _| panic!("no rows"));
+    }
+}
+
+#[cfg(test)]
+mod extend_tests {
+    use super::*;
+
+    /// `extend_from_slice` of `v` cut into `cuts` pieces, onto `start` pushed one by one.
+    fn extended<T: Packable>(start: &[T], v: &[T], cuts: &[usize]) -> Packed<T> {
+        let mut p: Packed<T> = start.iter().copied().collect();
+        let mut at = 0;
+        for &c in cuts.iter().chain([&v.len()]) {
+            let c = c.clamp(at, v.len());
+            p.extend_from_slice(&v[at..c]);
+            at = c;
+        }
+        p
+    }
+
+    /// Whether two columns hold the same blocks (of the same kinds and widths) and the same tail.
+    fn same_blocks<T: Packable>(a: &Packed<T>, b: &Packed<T>) -> bool {
+        a.blocks.len() == b.blocks.len()
+            && a.blocks
+                .iter()
+                .zip(&b.blocks)
+                .all(|(x, y)| format!("{x:?}") == format!("{y:?}"))
+            && a.tail.len() == b.tail.len()
+            && a.tail
+                .iter()
+                .zip(&b.tail)
+                .all(|(x, y)| x.to_bits64() == y.to_bits64())
+    }
+
+    #[test]
+    fn extending_packs_the_blocks_pushing_one_by_one_does() {
+        // Every kind of block (equal values, 16-bit and 32-bit offsets, wide values, decimals, floats by their
+        // bits with NaNs and -0.0) and a tail, appended in pieces that cross block boundaries or stay inside one,
+        // onto an empty column and onto one with a tail.
+        let n = 6 * BLOCK + 300;
+        let ints: Vec<u64> = (0..n as u64)
+            .map(|i| match i as usize / BLOCK {
+                0 => 42,
+                1 => (7 << 30) + (i % 13) * 4096,
+                2 => (i * 7_919_993) % (1 << 31),
+                3 => (i % 3) << 40 | i,
+                _ => u64::MAX - i,
+            })
+            .collect();
+        let floats: Vec<f32> = (0..n)
+            .map(|i| match (i / BLOCK, i % 5) {
+                (0, _) => (i % 300) as f32 / 100.0,
+                (1, _) => 2.5,
+                (2, 0) => f32::NAN,
+                (2, 1) => -0.0,
+                (3, _) => (i % 40) as f32 / 10.0,
+                _ => i as f32 / 7.0,
+            })
+            .collect();
+        let cut_sets: [&[usize]; 5] = [
+            &[],
+            &[1, 2, BLOCK - 1, BLOCK, BLOCK + 1],
+            &[BLOCK / 2, 3 * BLOCK + 7],
+            &[5 * BLOCK, 6 * BLOCK],
+            &[17, 17, 2 * BLOCK + 1000],
+        ];
+        for cuts in cut_sets {
+            for start in [0usize, 1, 700, BLOCK, BLOCK + 1023] {
+                let pre: Vec<u64> = (0..start as u64).map(|i| i * 3).collect();
+                let pushed: Packed<u64> = pre.iter().chain(&ints).copied().collect();
+                let got = extended(&pre, &ints, cuts);
+                assert_eq!(got, pushed, "u64, cuts {cuts:?}, start {start}");
+                assert!(
+                    same_blocks(&got, &pushed),
+                    "u64, cuts {cuts:?}, start {start}"
+                );
+                assert_eq!(got.len(), start + n);
+
+                let pre: Vec<f32> = (0..start).map(|i| i as f32 * 0.5).collect();
+                let pushed: Packed<f32> = pre.iter().chain(&floats).copied().collect();
+                let got = extended(&pre, &floats, cuts);
+                assert_eq!(got, pushed, "f32, cuts {cuts:?}, start {start}");
+                assert!(
+                    same_blocks(&got, &pushed),
+                    "f32, cuts {cuts:?}, start {start}"
+                );
+            }
+        }
+        // The kinds the values above were meant to cover are all there.
+        let all: Packed<f32> = floats.iter().copied().collect();
+        let kinds: Vec<String> = all
+            .blocks
+            .iter()
+            .chain(&ints.iter().copied().collect::<Packed<u64>>().blocks)
+            .map(|b| {
+                format!("{b:?}")
+                    .split([' ', '('])
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        for kind in ["Same", "Narrow16", "Narrow32", "Decimal", "Wide"] {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "no {kind} block in {kinds:?}"
+            );
+        }
+        // An empty slice changes nothing.
+        let mut p: Packed<u32> = (0..10).collect();
+        p.extend_from_slice(&[]);
+        assert_eq!(p, (0..10).collect());
     }
 }

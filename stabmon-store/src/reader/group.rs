@@ -192,6 +192,144 @@ pub(super) fn pipelined<P: Send>(
     })
 }
 
+/// What a decoding lane of [`two_lanes`] hands over.
+enum LaneMsg<P> {
+    /// Piece `.1` of item `.0`.
+    Piece((usize, usize), P),
+    /// The lane has nothing more of item `.0`.
+    Done(usize),
+    /// The read cannot go on.
+    Fatal(Error),
+}
+
+impl<P> LaneMsg<P> {
+    /// Where the message falls in the order of the pieces (an item's end after its pieces).
+    fn key(&self) -> (usize, usize) {
+        match self {
+            LaneMsg::Piece(k, _) => *k,
+            LaneMsg::Done(i) => (*i, usize::MAX),
+            LaneMsg::Fatal(_) => (0, 0),
+        }
+    }
+}
+
+/// Decodes the pieces of `items` on two threads of the call's own and hands them to `consume` on this one, in
+/// order: item by item, piece by piece. Lane 0 opens each item (`open`: `None` where it is skipped, an error ends
+/// the read) and passes it to lane 1; lane 0 decodes the even pieces of each, lane 1 the odd ones (`decode`:
+/// `None` where a piece is skipped, an error ends the read), each a queue of two ahead of `consume`, so memory
+/// holds a few pieces. Where no thread can be started, it all runs here, in turn. An error of `consume` ends the
+/// read and is returned.
+pub(super) fn two_lanes<S: Send + Sync, P: Send>(
+    items: usize,
+    open: impl Fn(usize) -> Result<Option<S>, Error> + Sync,
+    pieces: impl Fn(&S) -> usize + Sync,
+    decode: impl Fn(&S, usize) -> Result<Option<P>, Error> + Sync,
+    mut consume: impl FnMut(P) -> Result<(), Error>,
+) -> Result<(), Error> {
+    use std::sync::Arc;
+    use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+    let (open, pieces, decode) = (&open, &pieces, &decode);
+    // Lane `lane`'s work: the items it is handed (lane 0 opens them), its pieces of each.
+    let lane = |lane: usize,
+                items_in: Option<Receiver<Option<Arc<S>>>>,
+                items_out: Option<SyncSender<Option<Arc<S>>>>,
+                out: SyncSender<LaneMsg<P>>| {
+        for i in 0..items {
+            let item = match &items_in {
+                Some(rx) => match rx.recv() {
+                    Ok(item) => item,
+                    Err(_) => return,
+                },
+                None => match open(i) {
+                    Ok(item) => item.map(Arc::new),
+                    Err(e) => {
+                        let _ = out.send(LaneMsg::Fatal(e));
+                        return;
+                    }
+                },
+            };
+            if let Some(tx) = &items_out
+                && tx.send(item.clone()).is_err()
+            {
+                return;
+            }
+            if let Some(item) = item {
+                for k in (lane..pieces(&item)).step_by(2) {
+                    let msg = match decode(&item, k) {
+                        Ok(Some(p)) => LaneMsg::Piece((i, k), p),
+                        Ok(None) => continue,
+                        Err(e) => LaneMsg::Fatal(e),
+                    };
+                    let fatal = matches!(msg, LaneMsg::Fatal(_));
+                    if out.send(msg).is_err() || fatal {
+                        return;
+                    }
+                }
+            }
+            if out.send(LaneMsg::Done(i)).is_err() {
+                return;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let (tx0, rx0) = sync_channel::<LaneMsg<P>>(2);
+        let (tx1, rx1) = sync_channel::<LaneMsg<P>>(2);
+        // Opened items ahead of lane 1: lane 0 is held back by its own queue, so few.
+        let (item_tx, item_rx) = sync_channel::<Option<Arc<S>>>(items.max(1));
+        let lane = &lane;
+        // Lane 1 first, waiting for the items lane 0 opens; where either cannot start, everything runs here.
+        let one = std::thread::Builder::new()
+            .name("stabmon-decode".into())
+            .spawn_scoped(scope, move || lane(1, Some(item_rx), None, tx1));
+        let zero = match one {
+            Ok(_) => std::thread::Builder::new()
+                .name("stabmon-decode".into())
+                .spawn_scoped(scope, move || lane(0, None, Some(item_tx), tx0))
+                .is_ok(),
+            Err(_) => false,
+        };
+        if !zero {
+            // Lane 1, if it started, ends once the items' queue is dropped.
+            for i in 0..items {
+                let Some(item) = open(i)? else {
+                    continue;
+                };
+                for k in 0..pieces(&item) {
+                    if let Some(p) = decode(&item, k)? {
+                        consume(p)?;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let rx: [Receiver<LaneMsg<P>>; 2] = [rx0, rx1];
+        let mut next: [Option<LaneMsg<P>>; 2] = [None, None];
+        let mut open_lanes = [true, true];
+        loop {
+            for l in 0..2 {
+                if next[l].is_none() && open_lanes[l] {
+                    match rx[l].recv() {
+                        Ok(m) => next[l] = Some(m),
+                        Err(_) => open_lanes[l] = false,
+                    }
+                }
+            }
+            let l = match (&next[0], &next[1]) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => 0,
+                (None, Some(_)) => 1,
+                (Some(a), Some(b)) => usize::from(b.key() < a.key()),
+            };
+            match next[l].take() {
+                Some(LaneMsg::Piece(_, p)) => consume(p)?,
+                Some(LaneMsg::Fatal(e)) => return Err(e),
+                Some(LaneMsg::Done(_)) | None => {}
+            }
+        }
+    })
+}
+
 /// `f` of each item, in order, on up to `workers` threads of the call's own (each taking the next item as it
 /// finishes one); on this thread alone where `workers` is 1 or no thread can be started.
 pub(super) fn parallel_map<T: Sync, R: Send>(
@@ -239,7 +377,8 @@ pub(super) fn parallel_map<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod tests {
-    use super::{TickIndex, parallel_map};
+    use super::{TickIndex, parallel_map, two_lanes};
+    use crate::error::{Error, invalid};
 
     #[test]
     fn ticks_are_found_in_order_out_of_order_and_far_apart() {
@@ -271,5 +410,83 @@ mod tests {
             assert_eq!(got, items.iter().map(|x| x * 3).collect::<Vec<_>>());
         }
         assert!(parallel_map(&[] as &[u64], 2, |x| *x).is_empty());
+    }
+
+    /// Items of 0 to 7 pieces (item 3 skipped at opening, piece 2 of each skipped at decoding), handed over in
+    /// order; an error opening an item, decoding a piece or consuming one ends the read with it.
+    #[test]
+    fn two_lanes_hand_over_every_piece_in_order_and_stop_at_an_error() {
+        let counts: Vec<usize> = (0..40).map(|i| (i * 5) % 8).collect();
+        let run = |bad_item: Option<usize>, bad_piece: Option<(usize, usize)>, stop_at: usize| {
+            let mut got = Vec::new();
+            let r = two_lanes(
+                counts.len(),
+                |i| match i {
+                    3 => Ok(None),
+                    _ if Some(i) == bad_item => Err(invalid("x", format!("item {i}"))),
+                    _ => Ok(Some(i)),
+                },
+                |i| counts[*i],
+                |i, k| match k {
+                    2 => Ok(None),
+                    _ if Some((*i, k)) == bad_piece => Err(invalid("x", format!("piece {i}.{k}"))),
+                    _ => Ok(Some((*i, k))),
+                },
+                |p| {
+                    if got.len() == stop_at {
+                        return Err(invalid("x", "consumer"));
+                    }
+                    got.push(p);
+                    Ok(())
+                },
+            );
+            (r.map_err(|e: Error| e.to_string()), got)
+        };
+        let want: Vec<(usize, usize)> = (0..counts.len())
+            .filter(|i| *i != 3)
+            .flat_map(|i| (0..counts[i]).filter(|k| *k != 2).map(move |k| (i, k)))
+            .collect();
+        let (r, got) = run(None, None, usize::MAX);
+        assert_eq!(r, Ok(()));
+        assert_eq!(got, want);
+
+        let (r, got) = run(Some(20), None, usize::MAX);
+        assert!(r.is_err_and(|e| e.contains("item 20")));
+        assert_eq!(
+            got,
+            want.iter()
+                .copied()
+                .filter(|p| p.0 < 20)
+                .collect::<Vec<_>>()
+        );
+
+        let (r, got) = run(None, Some((9, 3)), usize::MAX);
+        assert!(r.is_err_and(|e| e.contains("piece 9.3")));
+        assert_eq!(
+            got,
+            want.iter()
+                .copied()
+                .filter(|p| *p < (9, 3))
+                .collect::<Vec<_>>()
+        );
+
+        let (r, got) = run(None, None, 25);
+        assert!(r.is_err_and(|e| e.contains("consumer")));
+        assert_eq!(got, want[..25]);
+
+        // Many items of one piece: lane 1 has nothing to do but wait for the items lane 0 opens.
+        let mut got = Vec::new();
+        let r = two_lanes(
+            500,
+            |i| Ok(Some(i)),
+            |_| 1,
+            |i, _| Ok(Some(*i)),
+            |p| {
+                got.push(p);
+                Ok(())
+            },
+        );
+        assert!(r.is_ok());
+        assert_eq!(got, (0..500).collect::<Vec<_>>());
     }
 }

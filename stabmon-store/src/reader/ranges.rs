@@ -873,6 +873,9 @@ pub(crate) struct Input {
     /// the chunk's end. By start, each with the furthest end of the chunks up to it (a damaged footer's chunks
     /// may overlap).
     chunks: Arc<[(u64, u64)]>,
+    /// The file's length when opened (table files are not written again in place): the reader asks it for every
+    /// page.
+    len: u64,
 }
 
 /// Where an [`Input`]'s bytes are.
@@ -899,6 +902,21 @@ fn pread(f: &File, out: &mut [u8], pos: u64) -> std::io::Result<usize> {
         f.seek(SeekFrom::Start(pos))?;
         f.read(out)
     }
+}
+
+/// Reads into `out` from offset `pos` of `f` without moving its offset; fills it unless the file ends sooner. How
+/// many.
+fn pread_full(f: &File, pos: u64, out: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < out.len() {
+        match pread(f, &mut out[got..], pos + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 impl Source {
@@ -944,15 +962,18 @@ impl Input {
             return Ok(Input::object(ObjectRef { cache, rel, size }));
         }
         let file = File::open(path).map_err(io(path))?;
+        let len = file.metadata().map_err(io(path))?.len();
         Ok(Input {
             source: Source::Local(file),
             chunks: Arc::new([]),
+            len,
         })
     }
 
     /// An object of a cache.
     fn object(o: ObjectRef) -> Input {
         Input {
+            len: o.size,
             source: Source::Object(o),
             chunks: Arc::new([]),
         }
@@ -963,6 +984,7 @@ impl Input {
         Ok(Input {
             source: self.source.try_clone().map_err(io(path))?,
             chunks: Arc::clone(&self.chunks),
+            len: self.len,
         })
     }
 
@@ -1040,10 +1062,7 @@ impl Input {
 
 impl Length for Input {
     fn len(&self) -> u64 {
-        match &self.source {
-            Source::Local(f) => f.len(),
-            Source::Object(o) => o.size,
-        }
+        self.len
     }
 }
 
@@ -1075,7 +1094,17 @@ impl ChunkReader for Input {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         let bytes = match &self.source {
-            Source::Local(f) => f.get_bytes(start, length)?,
+            // One positional read into a buffer of the size asked (no handle cloned, no offset moved).
+            Source::Local(f) => {
+                let mut buf = vec![0u8; length];
+                let got = pread_full(f, start, &mut buf)?;
+                if got != length {
+                    return Err(ParquetError::EOF(format!(
+                        "{length} bytes at offset {start} asked, {got} read"
+                    )));
+                }
+                Bytes::from(buf)
+            }
             Source::Object(o) => o
                 .cache
                 .read(&o.rel, start, length)

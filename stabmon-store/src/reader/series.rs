@@ -9,10 +9,10 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch};
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
-use stabmon_core::series::{SampleParts, SystemSeries};
+use stabmon_core::series::{Packed, SampleParts, SystemSeries};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
-use super::group::{TickIndex, pipelined};
+use super::group::{TickIndex, two_lanes};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
 use super::ranges::Objects;
@@ -20,14 +20,14 @@ use super::scan::{MICRO, row_groups};
 use super::segment::read_segment;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol, read_latency, read_samples};
-use crate::error::{Error, invalid};
+use crate::error::{Error, contain, invalid};
 use crate::layout::{LATENCY, SegmentLoc, TABLES};
 
 impl StoreReader {
     /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
     /// segment from the `samples` and `latency` tables only (row groups outside the range are skipped), plus the
-    /// journal. Memory: the columns (about 40 bytes a sample and 7 a latency probe at 1 s) and two row groups: one is
-    /// decoded on a second thread of the call's own (ended before it returns) while the last is appended.
+    /// journal. Memory: the columns (about 40 bytes a sample and 7 a latency probe at 1 s) and a few row groups: they
+    /// are decoded on two threads of the call's own (ended before it returns) while this one appends them in order.
     ///
     /// Damaged segments are skipped with a warning ([`warnings`](Self::warnings)); a segment of a newer schema is
     /// an error.
@@ -64,23 +64,41 @@ impl StoreReader {
         }
         let expected = usize::try_from(rows).unwrap_or(0) + journal.len();
         series.reserve(expected);
-        // A row group at a time, decoded on a second thread while this one appends the last: memory holds the
-        // columns and two row groups.
-        pipelined(
-            |sink| {
-                self.decode_segments(&segments, sink, |seg, sink| {
-                    self.decode_series_segment(seg, range, sink)
-                })
+        let mut scratch = Scratch::default();
+        // A row group at a time, decoded on two threads of the call's own while this one appends them in order:
+        // memory holds the columns and a few row groups.
+        two_lanes(
+            segments.len(),
+            |i| {
+                let seg = &segments[i];
+                let file = seg.file(TABLES[0]);
+                match contain(&file, || self.open_series_segment(seg, range)) {
+                    Ok(s) => Ok(Some(s)),
+                    Err(e @ Error::NewerSchema { .. }) => Err(e),
+                    Err(e) => {
+                        self.warn(&file, &e);
+                        Ok(None)
+                    }
+                }
+            },
+            |s| s.groups.len(),
+            |s, k| match contain(&s.file, || self.decode_series_group(s, s.groups[k], range)) {
+                Ok(piece) => Ok(Some(piece)),
+                Err(e @ Error::NewerSchema { .. }) => Err(e),
+                Err(e) => {
+                    self.warn(&s.file, &e);
+                    Ok(None)
+                }
             },
             |piece| {
-                match piece? {
+                match piece {
                     SeriesPiece::Samples(list) => {
                         for s in &list {
                             push(s, &mut journal, &mut series);
                         }
                     }
                     SeriesPiece::Columns(c) => {
-                        if let Err(e) = c.append(&mut journal, &mut series) {
+                        if let Err(e) = c.append(&mut journal, &mut series, &mut scratch) {
                             self.warn(&c.path, &e);
                         }
                     }
@@ -149,7 +167,7 @@ const PROBE_COLUMNS: [&str; 6] = [
     "total_us",
 ];
 
-/// What the decoding thread of [`StoreReader::system_series`] hands over.
+/// What the decoding threads of [`StoreReader::system_series`] hand over.
 enum SeriesPiece {
     /// The samples of a row group of a file older than schema 5, which derives values from other rows.
     Samples(Vec<Sample>),
@@ -157,17 +175,28 @@ enum SeriesPiece {
     Columns(Box<SeriesColumns>),
 }
 
+/// A segment opened for a series: its tables (footers parsed once, shared by the decoding threads) and its row
+/// groups in range.
+struct SeriesSegment {
+    seg: SegmentLoc,
+    /// The `samples` file.
+    file: PathBuf,
+    samples: TableFile,
+    latency: Option<TableFile>,
+    /// Schema 5: the `processes` and `names` tables (a segment without one has no rows of it).
+    lists: Option<(Option<TableFile>, Option<TableFile>)>,
+    /// The `samples` columns read.
+    columns: Vec<&'static str>,
+    /// The `samples` row groups `range` may overlap.
+    groups: Vec<usize>,
+}
+
 impl StoreReader {
-    /// Decodes the row groups of `seg` in `range`, one at a time, for a series, handing each to `sink`; `false` once
-    /// the sink wants no more. A damaged row group is skipped with a warning.
-    fn decode_series_segment(
-        &self,
-        seg: &SegmentLoc,
-        range: Range,
-        sink: &mut dyn FnMut(Result<SeriesPiece, Error>) -> bool,
-    ) -> Result<bool, Error> {
+    /// Opens the tables of `seg` a series reads, for `range`.
+    fn open_series_segment(&self, seg: &SegmentLoc, range: Range) -> Result<SeriesSegment, Error> {
         let file = seg.file(TABLES[0]);
-        let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Plain)?;
+        // Strings as dictionaries: the boot id and the busiest names change rarely, and are not copied per row.
+        let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Dictionary)?;
         let lat_path = seg.file(LATENCY);
         let latency = if samples.version >= 5 && lat_path.exists() {
             Some(TableFile::open(
@@ -182,7 +211,6 @@ impl StoreReader {
         // Schema 5 has no busiest columns: they are found from the process and name rows' CPU (five and three
         // columns of those tables, not the whole rows).
         let lists = if samples.version == 5 {
-            // A segment without a list table has no rows of it.
             let open = |t: &str| {
                 let path = seg.file(t);
                 match path.exists() {
@@ -200,52 +228,51 @@ impl StoreReader {
         } else {
             SERIES_COLUMNS.to_vec()
         };
-        for g in samples.groups_in(range) {
-            let chunk = samples.chunk(g, range);
-            let piece = if samples.version >= 5 {
-                samples
-                    .read(&[g], chunk, None, Some(&columns))
-                    .and_then(|batches| {
-                        let probes = match &latency {
-                            Some(l) => {
-                                l.read(&l.groups_in(chunk), chunk, None, Some(&PROBE_COLUMNS))?
-                            }
-                            None => Vec::new(),
-                        };
-                        let rows = |t: &Option<TableFile>, cols: &[&str]| match t {
-                            Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
-                            None => Ok(Vec::new()),
-                        };
-                        let lists = match &lists {
-                            Some((p, n)) => {
-                                Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?))
-                            }
-                            None => None,
-                        };
-                        Ok(SeriesPiece::Columns(Box::new(SeriesColumns {
-                            path: file.clone(),
-                            latency_path: lat_path.clone(),
-                            lists_paths: (seg.file(TABLES[1]), seg.file(TABLES[2])),
-                            chunk,
-                            batches,
-                            probes,
-                            lists,
-                        })))
-                    })
-            } else {
-                whole_samples(seg, self.objects(), chunk).map(SeriesPiece::Samples)
-            };
-            match piece {
-                Ok(p) => {
-                    if !sink(Ok(p)) {
-                        return Ok(false);
-                    }
-                }
-                Err(e @ Error::NewerSchema { .. }) => return Err(e),
-                Err(e) => self.warn(&file, &e),
-            }
+        let groups = samples.groups_in(range);
+        Ok(SeriesSegment {
+            seg: seg.clone(),
+            file,
+            samples,
+            latency,
+            lists,
+            columns,
+            groups,
+        })
+    }
+
+    /// Decodes row group `g` of an opened segment's `samples` for a series: its part of `range`.
+    fn decode_series_group(
+        &self,
+        s: &SeriesSegment,
+        g: usize,
+        range: Range,
+    ) -> Result<SeriesPiece, Error> {
+        let chunk = s.samples.chunk(g, range);
+        if s.samples.version < 5 {
+            return whole_samples(&s.seg, self.objects(), chunk).map(SeriesPiece::Samples);
         }
-        Ok(true)
+        let batches = s.samples.read(&[g], chunk, None, Some(&s.columns))?;
+        let probes = match &s.latency {
+            Some(l) => l.read(&l.groups_in(chunk), chunk, None, Some(&PROBE_COLUMNS))?,
+            None => Vec::new(),
+        };
+        let rows = |t: &Option<TableFile>, cols: &[&str]| match t {
+            Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
+            None => Ok(Vec::new()),
+        };
+        let lists = match &s.lists {
+            Some((p, n)) => Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?)),
+            None => None,
+        };
+        Ok(SeriesPiece::Columns(Box::new(SeriesColumns {
+            path: s.file.clone(),
+            latency_path: s.seg.file(LATENCY),
+            lists_paths: (s.seg.file(TABLES[1]), s.seg.file(TABLES[2])),
+            chunk,
+            batches,
+            probes,
+            lists,
+        })))
     }
 }
 
@@ -303,16 +330,76 @@ struct SeriesColumns {
     lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
 }
 
-/// A probe row read for a series: its target and its point.
-struct ProbeRow<'a> {
-    target: &'a str,
-    point: ProbePoint,
+/// A row group's probes grouped by the sample they belong to, in the order stored within each sample (a counting
+/// sort, no list per sample).
+struct TickProbes<'a, 'b> {
+    /// The distinct targets.
+    targets: Vec<&'a str>,
+    /// The probes, by sample.
+    buf: &'b ProbeBuffers,
+}
+
+/// The buffers of [`TickProbes`], kept for the whole read.
+#[derive(Default)]
+struct ProbeBuffers {
+    /// (sample, target index, point), by sample.
+    rows: Vec<(u32, u32, ProbePoint)>,
+    /// Where each sample's probes start in `rows` (one more entry than samples).
+    starts: Vec<u32>,
+}
+
+impl TickProbes<'_, '_> {
+    /// Adds the probes of samples `ks` to `series`, target by target (each target's probes in the order of their
+    /// samples, then as stored).
+    fn push(&self, ks: std::ops::Range<usize>, series: &mut SystemSeries) {
+        let starts = &self.buf.starts;
+        let (Some(&a), Some(&b)) = (starts.get(ks.start), starts.get(ks.end)) else {
+            return;
+        };
+        let rows = &self.buf.rows[a as usize..b as usize];
+        for (t, target) in (0u32..).zip(&self.targets) {
+            let mut mine = rows.iter().filter(|r| r.1 == t).peekable();
+            if mine.peek().is_none() {
+                continue;
+            }
+            let list = match series.latency.get_mut(*target) {
+                Some(l) => l,
+                None => series.latency.entry((*target).to_owned()).or_default(),
+            };
+            for r in mine {
+                list.push(r.2);
+            }
+        }
+    }
+}
+
+/// Buffers a row group's values are gathered in before they are appended a column at a time, and its probes
+/// sorted in (kept for the whole read: no allocation per row group).
+#[derive(Default)]
+struct Scratch {
+    cols: ColumnScratch,
+    probes: ProbeBuffers,
+}
+
+/// The buffers of [`Scratch`] a batch's columns are gathered in.
+#[derive(Default)]
+struct ColumnScratch {
+    u64s: Vec<u64>,
+    f32s: Vec<f32>,
+    group_f32s: Vec<f32>,
+    u32s: Vec<u32>,
 }
 
 impl SeriesColumns {
     /// Appends the samples to `series` (the journal's samples before each first, a sample the series already has
-    /// left out), each with its probes. Nothing is appended where a column does not read.
-    fn append(&self, journal: &mut JournalQueue, series: &mut SystemSeries) -> Result<(), Error> {
+    /// left out), each with its probes: runs of rows between journal samples and left-out rows are appended a
+    /// column at a time. Nothing is appended where a column does not read.
+    fn append(
+        &self,
+        journal: &mut JournalQueue,
+        series: &mut SystemSeries,
+        scratch: &mut Scratch,
+    ) -> Result<(), Error> {
         let file = &self.path;
         let chunk = self.chunk;
         let cols: Vec<SeriesCols<'_>> = self
@@ -325,36 +412,65 @@ impl SeriesColumns {
             .flat_map(|c| c.ts.values().iter().copied())
             .filter(|t| chunk.contains(*t))
             .collect();
-        let probes = self.probes(&ticks)?;
+        let Scratch {
+            cols: scratch,
+            probes: probe_buf,
+        } = scratch;
+        let probes = self.probes(&ticks, probe_buf)?;
         let tops = match &self.lists {
             Some(lists) => Some(self.tops(&ticks, lists)?),
             None => None,
         };
+        // Rows `run.0..i` of a batch, samples `run.1..` of `ticks`, are appended together.
+        let flush = |c: &SeriesCols<'_>,
+                     run: Option<(usize, usize)>,
+                     end: usize,
+                     series: &mut SystemSeries,
+                     scratch: &mut ColumnScratch| {
+            let Some((a, k)) = run else {
+                return;
+            };
+            let ks = k..k + (end - a);
+            c.extend(a..end, series, scratch);
+            match (&c.top, &tops) {
+                (Some(cols), _) => cols.extend(a..end, series, scratch),
+                (None, Some(t)) => t[ks.clone()]
+                    .iter()
+                    .for_each(|t| series.busiest.push_top(t)),
+                (None, None) => {
+                    (a..end).for_each(|_| series.busiest.push_top(&TopProcesses::default()))
+                }
+            }
+            probes.push(ks, series);
+        };
         let mut k = 0usize;
         for c in &cols {
-            for i in 0..c.ts.len() {
-                let t = c.ts.value(i);
+            let ts = c.ts.values();
+            let mut run: Option<(usize, usize)> = None;
+            for (i, &t) in ts.iter().enumerate() {
                 if !chunk.contains(t) {
+                    flush(c, run.take(), i, series, scratch);
                     continue;
                 }
                 let at = Timestamp::from_unix_micros(t);
-                push_journal_before(at, journal, series);
-                let mine = probes.get(k).map(Vec::as_slice).unwrap_or_default();
-                let top = tops.as_ref().and_then(|t| t.get(k));
+                if journal.front_ts().is_some_and(|j| j <= at) {
+                    flush(c, run.take(), i, series, scratch);
+                    push_journal_before(at, journal, series);
+                }
+                let mine = k;
                 k += 1;
-                if series.ts.last().is_some_and(|l| *l >= at) {
+                // The series' last sample: the run's last row while one is pending.
+                let last = match run {
+                    Some(_) => Some(ts[i - 1]),
+                    None => series.ts.last().map(|l| l.as_unix_micros()),
+                };
+                if last.is_some_and(|l| l >= t) {
+                    flush(c, run.take(), i, series, scratch);
                     continue;
                 }
-                c.push(i, series);
-                match (&c.top, top) {
-                    (Some(cols), _) => cols.push(i, series),
-                    (None, Some(t)) => series.busiest.push_top(t),
-                    (None, None) => series.busiest.push_top(&TopProcesses::default()),
-                }
-                for p in mine {
-                    series.push_point(p.target, p.point);
-                }
+                run.get_or_insert((i, mine));
             }
+            flush(c, run.take(), ts.len(), series, scratch);
         }
         Ok(())
     }
@@ -426,57 +542,88 @@ impl SeriesColumns {
         Ok(out)
     }
 
-    /// The probes of each of the samples at `ticks`, in the order stored.
-    fn probes(&self, ticks: &[i64]) -> Result<Vec<Vec<ProbeRow<'_>>>, Error> {
+    /// The probes of each of the samples at `ticks`, in the order stored, gathered in `buf`.
+    fn probes<'b>(
+        &self,
+        ticks: &[i64],
+        buf: &'b mut ProbeBuffers,
+    ) -> Result<TickProbes<'_, 'b>, Error> {
         let path = &self.latency_path;
-        let mut out: Vec<Vec<ProbeRow<'_>>> = Vec::new();
-        out.resize_with(ticks.len(), Vec::new);
-        let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) else {
-            return Ok(out);
-        };
-        let index = TickIndex::new(ticks);
-        for b in &self.probes {
-            let c = Cols { batch: b, path };
-            let ts = c.req::<TimestampMicrosecondType>("ts")?;
-            let start = c.req::<TimestampMicrosecondType>("start_ts")?;
-            let target = c.str("target")?;
-            let outcome = c.str("outcome")?;
-            let status = c.prim::<UInt16Type>("http_status")?;
-            let total = c.prim::<Int64Type>("total_us")?;
-            for i in 0..b.num_rows() {
-                let t = ts.value(i);
-                if t < first || t > last {
-                    continue;
-                }
-                let k = index.find(t).ok_or_else(|| {
-                    invalid(
-                        path,
-                        format!(
-                            "a row at {} has no sample in the samples table",
-                            Timestamp::from_unix_micros(t)
-                        ),
-                    )
-                })?;
-                let name = outcome
-                    .get(i)
-                    .ok_or_else(|| invalid(path, "a null outcome"))?;
-                let kind = OutcomeKind::from_parts(name, !status.is_null(i))
-                    .ok_or_else(|| bad_outcome(path, name))?;
-                let rtt_ms =
-                    (kind.is_ok() && !total.is_null(i)).then(|| total.value(i) as f64 / 1000.0);
-                out[k].push(ProbeRow {
-                    target: target
+        let mut targets: Vec<&str> = Vec::new();
+        buf.rows.clear();
+        buf.starts.clear();
+        buf.starts.resize(ticks.len() + 1, 0);
+        if let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) {
+            let index = TickIndex::new(ticks);
+            // Rows come in the order of their samples (then sorting is not needed).
+            let mut in_order = true;
+            // The last outcome read (its text's address, whether it has a status) and its kind: a dictionary
+            // gives each row of one outcome the same text.
+            let mut last_outcome: Option<((*const u8, usize, bool), OutcomeKind)> = None;
+            for b in &self.probes {
+                let c = Cols { batch: b, path };
+                let ts = c.req::<TimestampMicrosecondType>("ts")?;
+                let start = c.req::<TimestampMicrosecondType>("start_ts")?;
+                let target = c.str("target")?;
+                let outcome = c.str("outcome")?;
+                let status = c.prim::<UInt16Type>("http_status")?;
+                let total = c.prim::<Int64Type>("total_us")?;
+                buf.rows.reserve(b.num_rows());
+                for i in 0..b.num_rows() {
+                    let t = ts.value(i);
+                    if t < first || t > last {
+                        continue;
+                    }
+                    let k = index.find(t).ok_or_else(|| {
+                        invalid(
+                            path,
+                            format!(
+                                "a row at {} has no sample in the samples table",
+                                Timestamp::from_unix_micros(t)
+                            ),
+                        )
+                    })?;
+                    let name = outcome
                         .get(i)
-                        .ok_or_else(|| invalid(path, "a null target"))?,
-                    point: ProbePoint::new(
-                        Timestamp::from_unix_micros(start.value(i)),
-                        rtt_ms,
-                        kind,
-                    ),
-                });
+                        .ok_or_else(|| invalid(path, "a null outcome"))?;
+                    let key = (name.as_ptr(), name.len(), !status.is_null(i));
+                    let kind = match last_outcome {
+                        Some((k, kind)) if k == key => kind,
+                        _ => {
+                            let kind = OutcomeKind::from_parts(name, key.2)
+                                .ok_or_else(|| bad_outcome(path, name))?;
+                            last_outcome = Some((key, kind));
+                            kind
+                        }
+                    };
+                    let rtt_ms =
+                        (kind.is_ok() && !total.is_null(i)).then(|| total.value(i) as f64 / 1000.0);
+                    let target = target
+                        .get(i)
+                        .ok_or_else(|| invalid(path, "a null target"))?;
+                    let at = match targets.iter().rposition(|x| *x == target) {
+                        Some(at) => at,
+                        None => {
+                            targets.push(target);
+                            targets.len() - 1
+                        }
+                    };
+                    let point =
+                        ProbePoint::new(Timestamp::from_unix_micros(start.value(i)), rtt_ms, kind);
+                    in_order &= buf.rows.last().is_none_or(|r| r.0 as usize <= k);
+                    buf.starts[k + 1] += 1;
+                    buf.rows.push((k as u32, at as u32, point));
+                }
+            }
+            if !in_order {
+                // Stable: a sample's probes stay in the order stored.
+                buf.rows.sort_by_key(|r| r.0);
+            }
+            for k in 0..ticks.len() {
+                buf.starts[k + 1] += buf.starts[k];
             }
         }
-        Ok(out)
+        Ok(TickProbes { targets, buf })
     }
 }
 
@@ -523,8 +670,16 @@ impl<'a> TopCols<'a> {
         }))
     }
 
-    /// Appends row `i`'s busiest process and group to `series` (a process with a null field is none).
-    fn push(&self, i: usize, series: &mut SystemSeries) {
+    /// Row `i`'s busiest process (CPU, pid, start time, name) and group (CPU, name); a process with a null field
+    /// is none.
+    #[allow(clippy::type_complexity)]
+    fn get(
+        &self,
+        i: usize,
+    ) -> (
+        Option<(f32, u32, Timestamp, &'a str)>,
+        Option<(f32, &'a str)>,
+    ) {
         let process = (!self.pid.is_null(i) && !self.start.is_null(i) && !self.cpu.is_null(i))
             .then(|| {
                 self.name.get(i).map(|n| {
@@ -540,7 +695,41 @@ impl<'a> TopCols<'a> {
         let group = (!self.group_cpu.is_null(i))
             .then(|| self.group.get(i).map(|n| (self.group_cpu.value(i), n)))
             .flatten();
-        series.busiest.push(process, group);
+        (process, group)
+    }
+}
+
+impl TopCols<'_> {
+    /// Appends rows `rows`' busiest processes and groups to `series`, a column at a time.
+    fn extend(
+        &self,
+        rows: std::ops::Range<usize>,
+        series: &mut SystemSeries,
+        scratch: &mut ColumnScratch,
+    ) {
+        let (cpu, group_cpu, who) = (
+            &mut scratch.f32s,
+            &mut scratch.group_f32s,
+            &mut scratch.u32s,
+        );
+        cpu.clear();
+        group_cpu.clear();
+        who.clear();
+        let mut recent = series.busiest.who.last();
+        for i in rows {
+            let (process, group) = self.get(i);
+            cpu.push(process.map_or(f32::NAN, |p| p.0));
+            group_cpu.push(group.map_or(f32::NAN, |g| g.0));
+            let k =
+                series
+                    .busiest
+                    .intern(recent, process.map(|p| (p.1, p.2, p.3)), group.map(|g| g.1));
+            recent = Some(k);
+            who.push(k);
+        }
+        series.busiest.cpu_pct.extend_from_slice(cpu);
+        series.busiest.group_cpu_pct.extend_from_slice(group_cpu);
+        series.busiest.who.extend_from_slice(who);
     }
 }
 
@@ -579,45 +768,98 @@ impl<'a> SeriesCols<'a> {
         })
     }
 
-    /// Appends row `i`'s system values to `series` (not its probes).
-    fn push(&self, i: usize, series: &mut SystemSeries) {
-        let f = |a: &Float32Array| if a.is_null(i) { f32::NAN } else { a.value(i) };
+    /// Appends rows `rows`' system values to `series` (not their probes), a column at a time.
+    fn extend(
+        &self,
+        rows: std::ops::Range<usize>,
+        series: &mut SystemSeries,
+        scratch: &mut ColumnScratch,
+    ) {
+        let r = rows;
+        series.ts.extend(
+            self.ts.values()[r.clone()]
+                .iter()
+                .map(|t| Timestamp::from_unix_micros(*t)),
+        );
+        let u64s = &mut scratch.u64s;
+        u64s.clear();
+        u64s.extend(r.clone().map(|i| {
+            if self.interval.is_null(i) {
+                0
+            } else {
+                u64::try_from(self.interval.value(i)).unwrap_or(0)
+            }
+        }));
+        series.interval_us.extend_from_slice(u64s);
         series
-            .ts
-            .push(Timestamp::from_unix_micros(self.ts.value(i)));
-        series.interval_us.push(if self.interval.is_null(i) {
-            0
-        } else {
-            u64::try_from(self.interval.value(i)).unwrap_or(0)
-        });
-        series.cpu_busy_pct.push(self.busy.value(i));
-        series.mem_total_bytes.push(self.mem[0].value(i));
-        series.mem_used_bytes.push(self.mem[1].value(i));
-        series.mem_available_bytes.push(self.mem[2].value(i));
-        series.swap_total_bytes.push(self.mem[3].value(i));
-        series.swap_used_bytes.push(self.mem[4].value(i));
+            .cpu_busy_pct
+            .extend_from_slice(&self.busy.values()[r.clone()]);
+        for &v in &self.mem[0].values()[r.clone()] {
+            series.mem_total_bytes.push(v);
+        }
+        series
+            .mem_used_bytes
+            .extend_from_slice(&self.mem[1].values()[r.clone()]);
+        series
+            .mem_available_bytes
+            .extend_from_slice(&self.mem[2].values()[r.clone()]);
+        for &v in &self.mem[3].values()[r.clone()] {
+            series.swap_total_bytes.push(v);
+        }
+        series
+            .swap_used_bytes
+            .extend_from_slice(&self.mem[4].values()[r.clone()]);
         for (col, a) in series.load.iter_mut().zip(&self.load) {
-            col.push(f(a));
+            extend_floats(col, a, r.clone(), None, &mut scratch.f32s);
         }
-        let has_pressure = !self.present.is_null(i) && self.present.value(i);
+        let has_pressure = |i: usize| !self.present.is_null(i) && self.present.value(i);
+        // Pressure read at every row (the usual case): no row to blank.
+        let everywhere = r.clone().all(has_pressure);
         for (col, a) in series.pressure_pct.iter_mut().zip(&self.pressure) {
-            col.push(if has_pressure { f(a) } else { f32::NAN });
+            let kept: Option<&dyn Fn(usize) -> bool> = (!everywhere).then_some(&has_pressure);
+            extend_floats(col, a, r.clone(), kept, &mut scratch.f32s);
         }
-        series.pressure_present.push(has_pressure);
-        series
-            .oom_kill_count
-            .push((!self.oom.is_null(i)).then(|| self.oom.value(i)));
-        series
-            .boot_time
-            .push(Timestamp::from_unix_micros(self.boot_time.value(i)));
-        series.push_boot_id(self.boot_id.get(i));
-        series
-            .utc_offset_secs
-            .push((!self.utc.is_null(i)).then(|| self.utc.value(i)));
-        series
-            .cores
-            .push(u16::try_from(self.cores.value_length(i)).unwrap_or(u16::MAX));
+        for i in r.clone() {
+            series.pressure_present.push(has_pressure(i));
+            series
+                .oom_kill_count
+                .push((!self.oom.is_null(i)).then(|| self.oom.value(i)));
+            series
+                .boot_time
+                .push(Timestamp::from_unix_micros(self.boot_time.value(i)));
+            series.push_boot_id(self.boot_id.get(i));
+            series
+                .utc_offset_secs
+                .push((!self.utc.is_null(i)).then(|| self.utc.value(i)));
+            series
+                .cores
+                .push(u16::try_from(self.cores.value_length(i)).unwrap_or(u16::MAX));
+        }
     }
+}
+
+/// Appends rows `rows` of `a` to `col`, `NaN` where null or where `kept` (if given) is false; straight from the
+/// column where it has no nulls and every row is kept.
+fn extend_floats(
+    col: &mut Packed<f32>,
+    a: &Float32Array,
+    rows: std::ops::Range<usize>,
+    kept: Option<&dyn Fn(usize) -> bool>,
+    scratch: &mut Vec<f32>,
+) {
+    if kept.is_none() && a.null_count() == 0 {
+        col.extend_from_slice(&a.values()[rows]);
+        return;
+    }
+    scratch.clear();
+    scratch.extend(rows.map(|i| {
+        if kept.is_none_or(|k| k(i)) && !a.is_null(i) {
+            a.value(i)
+        } else {
+            f32::NAN
+        }
+    }));
+    col.extend_from_slice(scratch);
 }
 
 /// Moves the journal's samples before `at` into `series` (those it already has left out) and drops one at `at`,

@@ -229,10 +229,20 @@ impl TableFile {
                 .filter_map(|(_, c)| chunk_bytes(c))
         }))?;
         let input = self.file.try_clone(&self.path)?;
+        // Batches no larger than the rows read: the reader allocates (and zeroes) a batch's worth of every column
+        // up front, which for a row group of an hour is twenty times what it holds.
+        let rows: i64 = groups
+            .iter()
+            .filter_map(|&g| md.row_groups().get(g))
+            .map(RowGroupMetaData::num_rows)
+            .sum();
+        let batch_rows = usize::try_from(rows)
+            .unwrap_or(BATCH_ROWS)
+            .clamp(1, BATCH_ROWS);
         let mut builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
                 .with_row_groups(groups.to_vec())
-                .with_batch_size(BATCH_ROWS);
+                .with_batch_size(batch_rows);
         if let Some(projection) = projection {
             builder = builder.with_projection(projection);
         }
