@@ -50,13 +50,13 @@ impl StoreReader {
             out: &mut out,
             last: &mut last,
         };
-        let (work, tables, skipped) = self.plan(host, range)?;
+        let (work, segs, skipped) = self.plan(host, range)?;
         let spent: Mutex<Vec<Flat>> = Mutex::new(Vec::new());
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         in_order(
             &work,
             workers,
-            |scratch: &mut Scratch, w| self.decode(w, &tables, range, scratch, &spent),
+            |scratch: &mut Scratch, w| self.decode(w, &segs, range, scratch, &spent),
             |done| {
                 match done {
                     Done::Nothing => {}
@@ -123,7 +123,7 @@ impl Summing<'_> {
 enum Work {
     /// A chunk of a segment older than schema 5, read as whole samples.
     Whole(SegmentLoc, Range),
-    /// Row group `.1` of the segment whose tables are `.0` in the plan.
+    /// Row group `.1` of the plan's segment `.0` (of schema 5 or later).
     Group(usize, usize),
     /// A segment that does not open: the plan's skip `.0`.
     Skipped(usize),
@@ -143,58 +143,39 @@ enum Done {
     Fail(Error),
 }
 
-/// Buffers a decoding thread keeps from row group to row group (a chunk's rows are in the hundred thousands:
-/// allocating them afresh each time costs more in page faults than the grouping itself).
+/// What a decoding thread keeps from row group to row group: the tables of the segment it read last (one
+/// segment's files open at a time), and buffers (a chunk's rows are in the hundred thousands: allocating them
+/// afresh each time costs more in page faults than the grouping itself).
 #[derive(Default)]
 struct Scratch {
+    open: Option<(usize, Tables)>,
     procs: ByTick,
     names: ByTick,
 }
 
 impl StoreReader {
-    /// The work of [`usage`](Self::usage) in order: each segment of `host` in `range` opened (its footers read
-    /// once), then its row groups; with the tables of the segments of schema 5 and later, and the segments that
-    /// do not open (with why).
+    /// The work of [`usage`](Self::usage) in order: the row groups of each segment of `host` in `range` (its
+    /// files opened and checked, then closed: a month of hourly segments would hold thousands of files open),
+    /// with the segments of schema 5 and later, and the segments that do not open (with why).
     #[allow(clippy::type_complexity)]
     fn plan(
         &self,
         host: &str,
         range: Range,
-    ) -> Result<(Vec<Work>, Vec<Tables>, Vec<(PathBuf, Error)>), Error> {
-        let (mut work, mut tables, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    ) -> Result<(Vec<Work>, Vec<SegmentLoc>, Vec<(PathBuf, Error)>), Error> {
+        let (mut work, mut segs, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
         for seg in self.segments_in(Some(host), range)? {
-            let files: Vec<_> = TABLES.iter().map(|t| seg.file(t)).collect();
-            let opened = contain(&files[0], || {
-                let samples =
-                    TableFile::open(&files[0], self.objects(), Some(TABLES[0]), Strings::Plain)?;
-                if samples.version < 5 {
-                    // Older files derive values from other rows: read them as whole samples.
-                    return Ok(Err(row_group_ranges(&seg, self.objects(), range)?));
-                }
-                let open = |i: usize| {
-                    TableFile::open(
-                        &files[i],
-                        self.objects(),
-                        Some(TABLES[i]),
-                        Strings::Dictionary,
-                    )
-                };
-                Ok(Ok(Tables {
-                    samples,
-                    processes: open(1)?,
-                    names: open(2)?,
-                }))
+            let path = seg.file(TABLES[0]);
+            let opened = contain(&path, || match self.open_tables(&seg)? {
+                Some(t) => Ok(Ok(t.samples.groups_in(range))),
+                // Older files derive values from other rows: read them as whole samples.
+                None => Ok(Err(row_group_ranges(&seg, self.objects(), range)?)),
             });
             match opened {
-                Ok(Ok(t)) => {
-                    let n = tables.len();
-                    work.extend(
-                        t.samples
-                            .groups_in(range)
-                            .into_iter()
-                            .map(|g| Work::Group(n, g)),
-                    );
-                    tables.push(t);
+                Ok(Ok(groups)) => {
+                    let n = segs.len();
+                    work.extend(groups.into_iter().map(|g| Work::Group(n, g)));
+                    segs.push(seg);
                 }
                 Ok(Err(chunks)) => {
                     work.extend(chunks.into_iter().map(|c| Work::Whole(seg.clone(), c)));
@@ -202,11 +183,33 @@ impl StoreReader {
                 Err(e @ Error::NewerSchema { .. }) => return Err(e),
                 Err(e) => {
                     work.push(Work::Skipped(skipped.len()));
-                    skipped.push((files[0].clone(), e));
+                    skipped.push((path, e));
                 }
             }
         }
-        Ok((work, tables, skipped))
+        Ok((work, segs, skipped))
+    }
+
+    /// The three tables of `seg`, checked; `None` where it is older than schema 5.
+    fn open_tables(&self, seg: &SegmentLoc) -> Result<Option<Tables>, Error> {
+        let files: Vec<_> = TABLES.iter().map(|t| seg.file(t)).collect();
+        let samples = TableFile::open(&files[0], self.objects(), Some(TABLES[0]), Strings::Plain)?;
+        if samples.version < 5 {
+            return Ok(None);
+        }
+        let open = |i: usize| {
+            TableFile::open(
+                &files[i],
+                self.objects(),
+                Some(TABLES[i]),
+                Strings::Dictionary,
+            )
+        };
+        Ok(Some(Tables {
+            samples,
+            processes: open(1)?,
+            names: open(2)?,
+        }))
     }
 
     /// Does a piece of [`usage`](Self::usage)'s work, on a decoding thread: a row group whose columns do not read
@@ -214,7 +217,7 @@ impl StoreReader {
     fn decode(
         &self,
         work: &Work,
-        tables: &[Tables],
+        segs: &[SegmentLoc],
         range: Range,
         scratch: &mut Scratch,
         spent: &Mutex<Vec<Flat>>,
@@ -229,24 +232,37 @@ impl StoreReader {
                     Err(e) => Done::Warn(path, e),
                 }
             }
-            Work::Group(t, g) => {
-                let Some(t) = tables.get(*t) else {
+            Work::Group(n, g) => {
+                let Some(seg) = segs.get(*n) else {
                     return Done::Nothing;
                 };
-                let path = &t.samples.path;
+                let path = seg.file(TABLES[0]);
+                let Scratch { open, procs, names } = scratch;
+                if open.as_ref().is_none_or(|(o, _)| o != n) {
+                    *open = None;
+                    match contain(&path, || self.open_tables(seg)) {
+                        Ok(Some(t)) => *open = Some((*n, t)),
+                        Ok(None) => return Done::Nothing,
+                        Err(e @ Error::NewerSchema { .. }) => return Done::Fail(e),
+                        Err(e) => return Done::Warn(path, e),
+                    }
+                }
+                let Some((_, t)) = open.as_ref() else {
+                    return Done::Nothing;
+                };
                 let chunk = t.samples.chunk(*g, range);
-                let flat = contain(path, || {
+                let flat = contain(&path, || {
                     let Some(d) = t.decode(*g, chunk)? else {
                         return Ok(None);
                     };
                     let mut flat = Box::new(lock(spent).pop().unwrap_or_default());
-                    flat.fill(&d, scratch);
+                    flat.fill(&d, procs, names);
                     Ok(Some(flat))
                 });
                 match flat {
                     Ok(Some(flat)) => Done::Rows(flat),
                     Ok(None) => Done::Nothing,
-                    Err(e) => Done::Warn(path.clone(), e),
+                    Err(e) => Done::Warn(path, e),
                 }
             }
         }
@@ -555,9 +571,9 @@ impl Flat {
     }
 
     /// Fills it with `d`'s samples and their rows (where the columns do not read, with no sample and the error).
-    fn fill(&mut self, d: &Decoded, scratch: &mut Scratch) {
+    fn fill(&mut self, d: &Decoded, procs: &mut ByTick, names: &mut ByTick) {
         self.path.clone_from(&d.path);
-        if let Err(e) = self.fill_rows(d, scratch) {
+        if let Err(e) = self.fill_rows(d, procs, names) {
             self.ticks.clear();
             self.proc_ends.clear();
             self.name_ends.clear();
@@ -565,7 +581,12 @@ impl Flat {
         }
     }
 
-    fn fill_rows(&mut self, d: &Decoded, scratch: &mut Scratch) -> Result<(), Error> {
+    fn fill_rows(
+        &mut self,
+        d: &Decoded,
+        by_proc: &mut ByTick,
+        by_name: &mut ByTick,
+    ) -> Result<(), Error> {
         let mut numbering = Numbering {
             numbers: HashMap::new(),
             strings: std::mem::take(&mut self.strings),
@@ -589,12 +610,8 @@ impl Flat {
         };
         let times: Vec<i64> = d.ticks.iter().map(|t| t.0).collect();
         let index = TickIndex::new(&times);
-        scratch
-            .procs
-            .group(&index, procs.iter().map(|c| c.ts.values().as_ref()));
-        scratch
-            .names
-            .group(&index, names.iter().map(|c| c.ts.values().as_ref()));
+        by_proc.group(&index, procs.iter().map(|c| c.ts.values().as_ref()));
+        by_name.group(&index, names.iter().map(|c| c.ts.values().as_ref()));
         let rows =
             |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum::<usize>();
         self.procs.reserve(rows(&d.proc_batches));
@@ -602,14 +619,14 @@ impl Flat {
         for (k, &tick) in d.ticks.iter().enumerate() {
             let (p0, n0) = (self.procs.len(), self.names.len());
             let mut rows = || -> Result<(), Error> {
-                for &(b, i) in scratch.procs.of(k) {
+                for &(b, i) in by_proc.of(k) {
                     self.procs.push(procs[b as usize].row(
                         i as usize,
                         &d.proc_path,
                         &mut numbering,
                     )?);
                 }
-                for &(b, i) in scratch.names.of(k) {
+                for &(b, i) in by_name.of(k) {
                     self.names.push(names[b as usize].row(
                         i as usize,
                         &d.name_path,
