@@ -31,10 +31,11 @@ impl StoreReader {
     /// 5 and later; older files are read as whole samples). Also gives how many samples the range holds and the
     /// time they cover.
     ///
-    /// Each table file's footer is read once; row groups are decoded (their rows put with their samples, their
-    /// strings numbered) on threads of the call's own (ended before it returns), as many as there are cores (up
-    /// to four), while this thread adds them up in order. Damaged segments and row groups are skipped with a
-    /// warning ([`warnings`](Self::warnings)).
+    /// Row groups are decoded (their rows put with their samples, their strings numbered) on threads of the call's
+    /// own (ended before it returns), as many as there are cores (up to four), while this thread adds them up in
+    /// order. Each table file's footer is read once to plan the read, and once by each decoding thread that reads
+    /// from it (a thread keeps one segment's files open at a time). Damaged segments and row groups are skipped
+    /// with a warning ([`warnings`](Self::warnings)).
     pub fn usage(
         &self,
         host: &str,
@@ -289,7 +290,8 @@ fn in_order<T: Sync, S: Default, R: Send>(
         done: BTreeMap<usize, R>,
         stop: bool,
     }
-    /// Stops the queue when a worker unwinds, so that `take` does not wait for its result.
+    /// Stops the queue when a thread unwinds: `take` waits for no result of a worker that panicked, and no worker
+    /// waits for `take` to go on.
     struct StopOnPanic<'q, R>(&'q Mutex<Queue<R>>, &'q Condvar);
     impl<R> Drop for StopOnPanic<'_, R> {
         fn drop(&mut self) {
@@ -341,6 +343,8 @@ fn in_order<T: Sync, S: Default, R: Send>(
                     .is_ok()
             })
             .count();
+        // A panic of `take` stops the workers too, so that the scope's end does not wait for them forever.
+        let _guard = StopOnPanic(&queue, &changed);
         let mut result = Ok(());
         if started == 0 {
             let mut state = S::default();
