@@ -86,6 +86,10 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     if args.by == By::Unit {
         return run_by_unit(args, &src, &host, from, to);
     }
+    // Row groups decode on threads of their own: with glibc's default thresholds the buffers they free go back
+    // to the system and return as fresh pages to zero for the next row group (a tenth of the CPU time of a
+    // month). Kept for reuse instead: a month's ranking stays near 64 MiB. A refusal costs time, not correctness.
+    let _ = crate::malloc::fixed_thresholds(32 << 20, 64 << 20);
     let spin = select::progress::spinner("adding up the processes");
     let got = src
         .reader

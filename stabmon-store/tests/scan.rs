@@ -390,3 +390,58 @@ fn committed_fixtures_of_every_schema_read_the_same_through_the_bounded_path() {
         );
     }
 }
+
+/// Usage read from the columns equals `usage_by_name` of the whole samples, figure for figure, over segments of
+/// several days and writers, a recorder's journal after them, and a damaged segment in the middle (skipped by
+/// both, with one warning naming it).
+#[test]
+fn usage_over_segments_and_a_journal_equals_the_whole_read_with_a_damaged_segment_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = |start: u64, secs: u64| {
+        Synth::new(at(start), Duration::from_secs(1))
+            .count(secs)
+            .processes(60)
+            .host("web-1")
+            .cpu_hog("xmrig", "./xmrig", at(start + 60), at(start + 400), 150.0)
+            .generate()
+    };
+    // Two dates from one writer, a third segment from another, then a recorder still running.
+    write(dir.path(), &synth("web-1", 3 * 3600));
+    write(dir.path(), &later(86_400, 1800));
+    let (mut rec, _) = FlightRecorder::open(dir.path(), RecorderOptions::new()).unwrap();
+    for s in &later(2 * 86_400, 600) {
+        assert!(rec.record(s).is_empty());
+    }
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let cov = reader.coverage().unwrap();
+    assert!(cov[0].journal_samples > 0, "{cov:?}");
+    let files = reader.segment_files();
+    assert!(files.len() >= 3, "{files:?}");
+    std::fs::write(&files[1], b"PAR1 this is not parquet PAR1").unwrap();
+
+    for (from, to) in [(None, None), (Some(at(1000)), Some(at(2 * 86_400 + 300)))] {
+        let whole = reader.clone().with_host("web-1").samples(from, to).unwrap();
+        let want = stabmon_core::analysis::usage_by_name(&whole, None, None);
+        let got = reader.usage("web-1", from, to).unwrap();
+        assert_eq!(got.samples, whole.len() as u64);
+        let secs: f64 = whole.iter().map(|s| s.interval.as_secs_f64()).sum();
+        assert_eq!(got.covered_secs, secs);
+        assert!(want.iter().any(|u| u.name == "xmrig"), "{want:?}");
+        assert!(
+            whole.iter().any(|s| s.ts >= at(2 * 86_400)),
+            "the journal is read"
+        );
+        assert_eq!(got.names.len(), want.len());
+        for (g, w) in got.names.iter().zip(&want) {
+            assert_eq!(g, w);
+        }
+    }
+    let warnings = reader.warnings();
+    assert!(!warnings.is_empty());
+    assert!(
+        warnings
+            .iter()
+            .all(|w| w.contains(&files[1].display().to_string())),
+        "{warnings:?}"
+    );
+}

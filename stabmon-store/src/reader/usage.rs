@@ -1,20 +1,27 @@
 //! `stabmon top` over any range: process and name usage aggregated from the tables' columns, without building
 //! samples (schema 5 and later; older files through whole samples).
+//!
+//! Decoding threads of the call's own each take the next row group: they read its columns, put its process and
+//! name rows with their samples, and turn their strings into numbers (each distinct name or command line once: a
+//! row of a dictionary-encoded column costs a table look-up, not a string). The calling thread takes the row
+//! groups in order and only adds them up, which is cheaper than decoding one: with two cores, both stay busy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use arrow_array::types::{
-    Float32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
+    Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
 };
-use std::path::{Path, PathBuf};
-
-use arrow_array::{Array, PrimitiveArray, RecordBatch};
+use arrow_array::{Array, PrimitiveArray, RecordBatch, StringArray};
 use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
 use stabmon_core::{Sample, Timestamp};
 
-use super::group::{ByTick, TickIndex, pipelined};
+use super::group::{ByTick, TickIndex};
 use super::scan::row_group_ranges;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol, read_segment};
-use crate::error::{Error, invalid};
+use crate::error::{Error, contain, invalid};
 use crate::layout::{SegmentLoc, TABLES};
 
 impl StoreReader {
@@ -24,9 +31,11 @@ impl StoreReader {
     /// 5 and later; older files are read as whole samples). Also gives how many samples the range holds and the
     /// time they cover.
     ///
-    /// Each table file's footer is read once; one row group is decoded on a second thread of the call's own (ended
-    /// before it returns) while the last is added up. Damaged row groups are skipped with a warning
-    /// ([`warnings`](Self::warnings)).
+    /// Row groups are decoded (their rows put with their samples, their strings numbered) on threads of the call's
+    /// own (ended before it returns), as many as there are cores (up to four), while this thread adds them up in
+    /// order. Each table file's footer is read once to plan the read, and once by each decoding thread that reads
+    /// from it (a thread keeps one segment's files open at a time). Damaged segments and row groups are skipped
+    /// with a warning ([`warnings`](Self::warnings)).
     pub fn usage(
         &self,
         host: &str,
@@ -37,21 +46,38 @@ impl StoreReader {
         let mut acc = UsageAcc::default();
         let mut out = RangeUsage::default();
         let mut last: Option<Timestamp> = None;
-        let mut scratch = Scratch::default();
-        let segments = self.segments_in(Some(host), range)?;
         let mut sum = Summing {
             acc: &mut acc,
-            scratch: &mut scratch,
             out: &mut out,
             last: &mut last,
         };
-        pipelined(
-            |sink| {
-                self.decode_segments(&segments, sink, |seg, sink| {
-                    self.decode_segment(seg, range, sink)
-                })
+        let (work, segs, skipped) = self.plan(host, range)?;
+        let spent: Mutex<Vec<Flat>> = Mutex::new(Vec::new());
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        in_order(
+            &work,
+            workers,
+            |scratch: &mut Scratch, w| self.decode(w, &segs, range, scratch, &spent),
+            |done| {
+                match done {
+                    Done::Nothing => {}
+                    Done::Skipped(k) => {
+                        let (path, e) = &skipped[k];
+                        self.warn(path, e);
+                    }
+                    Done::Samples(list) => list.iter().for_each(|s| sum.sample(s)),
+                    Done::Rows(mut rows) => {
+                        if let Some(e) = rows.add(&mut sum) {
+                            self.warn(&rows.path, e);
+                        }
+                        rows.clear();
+                        lock(&spent).push(*rows);
+                    }
+                    Done::Warn(path, e) => self.warn(&path, &e),
+                    Done::Fail(e) => return Err(e),
+                }
+                Ok(())
             },
-            |piece| self.add_piece(piece, &mut sum),
         )?;
         let journal = self
             .journal_samples(Some(host), range)
@@ -78,7 +104,6 @@ pub struct RangeUsage {
 /// Where [`StoreReader::usage`] adds up.
 struct Summing<'a> {
     acc: &'a mut UsageAcc,
-    scratch: &'a mut Scratch,
     out: &'a mut RangeUsage,
     /// The last sample counted: a later one at or before it is a repeat.
     last: &'a mut Option<Timestamp>,
@@ -95,84 +120,268 @@ impl Summing<'_> {
     }
 }
 
-/// What the decoding thread of [`StoreReader::usage`] hands over.
-enum Piece {
+/// A piece of [`StoreReader::usage`]'s work, in the order it is added up.
+enum Work {
+    /// A chunk of a segment older than schema 5, read as whole samples.
+    Whole(SegmentLoc, Range),
+    /// Row group `.1` of the plan's segment `.0` (of schema 5 or later).
+    Group(usize, usize),
+    /// A segment that does not open: the plan's skip `.0`.
+    Skipped(usize),
+}
+
+/// What a decoding thread made of a piece of work.
+enum Done {
+    Nothing,
+    Skipped(usize),
     /// Whole samples, of files older than schema 5.
     Samples(Vec<Sample>),
-    /// A row group's columns.
-    Columns(Box<Decoded>),
+    /// A row group's samples with their rows.
+    Rows(Box<Flat>),
+    /// A row group that does not read, skipped with a warning naming the file.
+    Warn(PathBuf, Error),
+    /// What ends the read (a newer schema).
+    Fail(Error),
+}
+
+/// What a decoding thread keeps from row group to row group: the tables of the segment it read last (one
+/// segment's files open at a time), and buffers (a chunk's rows are in the hundred thousands: allocating them
+/// afresh each time costs more in page faults than the grouping itself).
+#[derive(Default)]
+struct Scratch {
+    open: Option<(usize, Tables)>,
+    procs: ByTick,
+    names: ByTick,
 }
 
 impl StoreReader {
-    /// Decodes the row groups of `seg` in `range`, one at a time, for usage, handing each to `sink`; `false` once
-    /// the sink wants no more. A damaged row group is skipped with a warning.
-    fn decode_segment(
+    /// The work of [`usage`](Self::usage) in order: the row groups of each segment of `host` in `range` (its
+    /// files opened and checked, then closed: a month of hourly segments would hold thousands of files open),
+    /// with the segments of schema 5 and later, and the segments that do not open (with why).
+    #[allow(clippy::type_complexity)]
+    fn plan(
         &self,
-        seg: &SegmentLoc,
+        host: &str,
         range: Range,
-        sink: &mut dyn FnMut(Result<Piece, Error>) -> bool,
-    ) -> Result<bool, Error> {
+    ) -> Result<(Vec<Work>, Vec<SegmentLoc>, Vec<(PathBuf, Error)>), Error> {
+        let (mut work, mut segs, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+        for seg in self.segments_in(Some(host), range)? {
+            let path = seg.file(TABLES[0]);
+            let opened = contain(&path, || match self.open_tables(&seg)? {
+                Some(t) => Ok(Ok(t.samples.groups_in(range))),
+                // Older files derive values from other rows: read them as whole samples.
+                None => Ok(Err(row_group_ranges(&seg, self.objects(), range)?)),
+            });
+            match opened {
+                Ok(Ok(groups)) => {
+                    let n = segs.len();
+                    work.extend(groups.into_iter().map(|g| Work::Group(n, g)));
+                    segs.push(seg);
+                }
+                Ok(Err(chunks)) => {
+                    work.extend(chunks.into_iter().map(|c| Work::Whole(seg.clone(), c)));
+                }
+                Err(e @ Error::NewerSchema { .. }) => return Err(e),
+                Err(e) => {
+                    work.push(Work::Skipped(skipped.len()));
+                    skipped.push((path, e));
+                }
+            }
+        }
+        Ok((work, segs, skipped))
+    }
+
+    /// The three tables of `seg`, checked; `None` where it is older than schema 5.
+    fn open_tables(&self, seg: &SegmentLoc) -> Result<Option<Tables>, Error> {
         let files: Vec<_> = TABLES.iter().map(|t| seg.file(t)).collect();
         let samples = TableFile::open(&files[0], self.objects(), Some(TABLES[0]), Strings::Plain)?;
         if samples.version < 5 {
-            // Older files derive values from other rows: read them as whole samples.
-            for chunk in row_group_ranges(seg, self.objects(), range)? {
-                let go_on = match read_segment(seg, self.objects(), chunk) {
-                    Ok(list) => sink(Ok(Piece::Samples(list))),
-                    Err(e @ Error::NewerSchema { .. }) => return Err(e),
-                    Err(e) => {
-                        self.warn(&files[0], &e);
-                        true
-                    }
-                };
-                if !go_on {
-                    return Ok(false);
-                }
-            }
-            return Ok(true);
+            return Ok(None);
         }
-        let tables = Tables {
-            samples,
-            processes: TableFile::open(
-                &files[1],
+        let open = |i: usize| {
+            TableFile::open(
+                &files[i],
                 self.objects(),
-                Some(TABLES[1]),
+                Some(TABLES[i]),
                 Strings::Dictionary,
-            )?,
-            names: TableFile::open(
-                &files[2],
-                self.objects(),
-                Some(TABLES[2]),
-                Strings::Dictionary,
-            )?,
+            )
         };
-        for g in tables.samples.groups_in(range) {
-            let chunk = tables.samples.chunk(g, range);
-            match tables.decode(g, chunk) {
-                Ok(Some(d)) => {
-                    if !sink(Ok(Piece::Columns(Box::new(d)))) {
-                        return Ok(false);
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => self.warn(&files[0], &e),
-            }
-        }
-        Ok(true)
+        Ok(Some(Tables {
+            samples,
+            processes: open(1)?,
+            names: open(2)?,
+        }))
     }
 
-    /// Adds a piece the decoder handed over (a row group whose columns do not read is skipped with a warning).
-    fn add_piece(&self, piece: Result<Piece, Error>, sum: &mut Summing<'_>) -> Result<(), Error> {
-        match piece? {
-            Piece::Samples(list) => list.iter().for_each(|s| sum.sample(s)),
-            Piece::Columns(d) => {
-                if let Err(e) = d.add(sum) {
-                    self.warn(&d.path, &e);
+    /// Does a piece of [`usage`](Self::usage)'s work, on a decoding thread: a row group whose columns do not read
+    /// is skipped with a warning naming its samples file.
+    fn decode(
+        &self,
+        work: &Work,
+        segs: &[SegmentLoc],
+        range: Range,
+        scratch: &mut Scratch,
+        spent: &Mutex<Vec<Flat>>,
+    ) -> Done {
+        match work {
+            Work::Skipped(k) => Done::Skipped(*k),
+            Work::Whole(seg, chunk) => {
+                let path = seg.file(TABLES[0]);
+                match contain(&path, || read_segment(seg, self.objects(), *chunk)) {
+                    Ok(list) => Done::Samples(list),
+                    Err(e @ Error::NewerSchema { .. }) => Done::Fail(e),
+                    Err(e) => Done::Warn(path, e),
+                }
+            }
+            Work::Group(n, g) => {
+                let Some(seg) = segs.get(*n) else {
+                    return Done::Nothing;
+                };
+                let path = seg.file(TABLES[0]);
+                let Scratch { open, procs, names } = scratch;
+                if open.as_ref().is_none_or(|(o, _)| o != n) {
+                    *open = None;
+                    match contain(&path, || self.open_tables(seg)) {
+                        Ok(Some(t)) => *open = Some((*n, t)),
+                        Ok(None) => return Done::Nothing,
+                        Err(e @ Error::NewerSchema { .. }) => return Done::Fail(e),
+                        Err(e) => return Done::Warn(path, e),
+                    }
+                }
+                let Some((_, t)) = open.as_ref() else {
+                    return Done::Nothing;
+                };
+                let chunk = t.samples.chunk(*g, range);
+                let flat = contain(&path, || {
+                    let Some(d) = t.decode(*g, chunk)? else {
+                        return Ok(None);
+                    };
+                    let mut flat = Box::new(lock(spent).pop().unwrap_or_default());
+                    flat.fill(&d, procs, names);
+                    Ok(Some(flat))
+                });
+                match flat {
+                    Ok(Some(flat)) => Done::Rows(flat),
+                    Ok(None) => Done::Nothing,
+                    Err(e) => Done::Warn(path, e),
                 }
             }
         }
-        Ok(())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `work` of each item on up to `workers` threads of the call's own (each taking the next item, at most a few
+/// items ahead of `take`), and `take` of each result on this thread, in the items' order; both on this thread, in
+/// turn, where no thread can be started. Stops at `take`'s first error, and returns it.
+fn in_order<T: Sync, S: Default, R: Send>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&mut S, &T) -> R + Sync,
+    mut take: impl FnMut(R) -> Result<(), Error>,
+) -> Result<(), Error> {
+    struct Queue<R> {
+        /// The next item to start, and the next to take.
+        next: usize,
+        taken: usize,
+        done: BTreeMap<usize, R>,
+        stop: bool,
+    }
+    /// Stops the queue when a thread unwinds: `take` waits for no result of a worker that panicked, and no worker
+    /// waits for `take` to go on.
+    struct StopOnPanic<'q, R>(&'q Mutex<Queue<R>>, &'q Condvar);
+    impl<R> Drop for StopOnPanic<'_, R> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                lock(self.0).stop = true;
+                self.1.notify_all();
+            }
+        }
+    }
+    let ahead = workers + 1;
+    let queue = Mutex::new(Queue {
+        next: 0,
+        taken: 0,
+        done: BTreeMap::new(),
+        stop: false,
+    });
+    let changed = Condvar::new();
+    fn wait<'q, Q>(changed: &Condvar, q: MutexGuard<'q, Q>) -> MutexGuard<'q, Q> {
+        changed
+            .wait(q)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    std::thread::scope(|scope| {
+        let worker = || {
+            let _guard = StopOnPanic(&queue, &changed);
+            let mut state = S::default();
+            loop {
+                let i = {
+                    let mut q = lock(&queue);
+                    while !q.stop && q.next < items.len() && q.next >= q.taken + ahead {
+                        q = wait(&changed, q);
+                    }
+                    if q.stop || q.next >= items.len() {
+                        return;
+                    }
+                    q.next += 1;
+                    q.next - 1
+                };
+                let r = work(&mut state, &items[i]);
+                lock(&queue).done.insert(i, r);
+                changed.notify_all();
+            }
+        };
+        let started = (0..workers.max(1))
+            .filter(|_| {
+                std::thread::Builder::new()
+                    .name("stabmon-decode".into())
+                    .spawn_scoped(scope, worker)
+                    .is_ok()
+            })
+            .count();
+        // A panic of `take` stops the workers too, so that the scope's end does not wait for them forever.
+        let _guard = StopOnPanic(&queue, &changed);
+        let mut result = Ok(());
+        if started == 0 {
+            let mut state = S::default();
+            for item in items {
+                result = take(work(&mut state, item));
+                if result.is_err() {
+                    break;
+                }
+            }
+            return result;
+        }
+        for i in 0..items.len() {
+            let r = {
+                let mut q = lock(&queue);
+                loop {
+                    if let Some(r) = q.done.remove(&i) {
+                        q.taken = i + 1;
+                        break Some(r);
+                    }
+                    if q.stop {
+                        break None;
+                    }
+                    q = wait(&changed, q);
+                }
+            };
+            changed.notify_all();
+            // None: a worker panicked, and the scope raises it again.
+            let Some(r) = r else { break };
+            result = take(r);
+            if result.is_err() {
+                break;
+            }
+        }
+        lock(&queue).stop = true;
+        changed.notify_all();
+        result
+    })
 }
 
 /// The three tables of a schema-5 segment.
@@ -258,44 +467,103 @@ struct Decoded {
     name_path: PathBuf,
 }
 
-impl Decoded {
-    /// Adds the samples to `sum`, each with its process and name rows.
-    fn add(&self, sum: &mut Summing<'_>) -> Result<(), Error> {
-        let ticks = &self.ticks;
-        let procs: Vec<ProcCols<'_>> = self
-            .proc_batches
-            .iter()
-            .map(|b| ProcCols::new(b, &self.proc_path))
-            .collect::<Result<_, _>>()?;
-        let names: Vec<NameCols<'_>> = self
-            .name_batches
-            .iter()
-            .map(|b| NameCols::new(b, &self.name_path))
-            .collect::<Result<_, _>>()?;
-        let times: Vec<i64> = ticks.iter().map(|t| t.0).collect();
-        let index = TickIndex::new(&times);
-        let scratch = &mut *sum.scratch;
-        scratch
-            .procs
-            .group(&index, procs.iter().map(|c| c.ts.values().as_ref()));
-        scratch
-            .names
-            .group(&index, names.iter().map(|c| c.ts.values().as_ref()));
+/// The number of no string (a null command line).
+const NO_STRING: u32 = u32::MAX;
+
+/// A listed process of a [`Flat`] sample, its strings numbered.
+struct FlatProc {
+    pid: u32,
+    start_us: i64,
+    name: u32,
+    /// [`NO_STRING`] where not recorded.
+    cmdline: u32,
+    cpu_pct: f32,
+    rss_bytes: u64,
+}
+
+/// A name total of a [`Flat`] sample, its name numbered.
+struct FlatName {
+    name: u32,
+    cpu_pct: f32,
+    rss_bytes: u64,
+    process_count: u32,
+}
+
+/// A row group's samples, each with its rows in the order read, their strings numbered: what a decoding thread
+/// hands over.
+#[derive(Default)]
+struct Flat {
+    /// The samples file.
+    path: PathBuf,
+    /// (ts, interval, the names list's bound) of each sample.
+    ticks: Vec<(i64, u64, f32)>,
+    procs: Vec<FlatProc>,
+    /// Where each sample's processes end in `procs`.
+    proc_ends: Vec<u32>,
+    names: Vec<FlatName>,
+    /// Where each sample's names end in `names`.
+    name_ends: Vec<u32>,
+    /// The strings, by number.
+    strings: Vec<Box<str>>,
+    /// The samples whose rows do not read (without rows), and why, in order.
+    broken: Vec<(usize, Error)>,
+    /// Why the samples after `ticks` are not there.
+    err: Option<Error>,
+}
+
+impl Flat {
+    /// Empties it for another row group, its buffers kept.
+    fn clear(&mut self) {
+        self.ticks.clear();
+        self.procs.clear();
+        self.proc_ends.clear();
+        self.names.clear();
+        self.name_ends.clear();
+        self.strings.clear();
+        self.broken.clear();
+        self.err = None;
+    }
+
+    /// Adds the samples after the last one counted to `sum`, each with its process and name rows; at a sample
+    /// whose rows do not read, stops and gives why (the samples before it are counted).
+    fn add(&self, sum: &mut Summing<'_>) -> Option<&Error> {
+        let strings = &self.strings;
+        let text = |n: u32| strings.get(n as usize).map_or("", |s| &**s);
         let mut proc_rows: Vec<ProcRow<'_>> = Vec::new();
         let mut name_rows: Vec<NameRow<'_>> = Vec::new();
-        for (k, &(t, iv, nth)) in ticks.iter().enumerate() {
+        let mut broken = self.broken.iter().peekable();
+        let (mut p0, mut n0) = (0, 0);
+        for (k, &(t, iv, nth)) in self.ticks.iter().enumerate() {
+            let (p1, n1) = (self.proc_ends[k] as usize, self.name_ends[k] as usize);
+            let (rows_p, rows_n) = (p0..p1, n0..n1);
+            (p0, n0) = (p1, n1);
             let ts = Timestamp::from_unix_micros(t);
             if sum.last.is_some_and(|l| l >= ts) {
                 continue;
             }
+            while broken.peek().is_some_and(|(b, _)| *b < k) {
+                broken.next();
+            }
+            if let Some((_, e)) = broken.peek().filter(|(b, _)| *b == k) {
+                return Some(e);
+            }
             proc_rows.clear();
-            for &(b, i) in scratch.procs.of(k) {
-                proc_rows.push(procs[b as usize].row(i as usize, &self.proc_path)?);
-            }
+            proc_rows.extend(self.procs[rows_p].iter().map(|p| {
+                ProcRow::new(
+                    p.pid,
+                    Timestamp::from_unix_micros(p.start_us),
+                    text(p.name),
+                    (p.cmdline != NO_STRING).then(|| text(p.cmdline)),
+                    p.cpu_pct,
+                    p.rss_bytes,
+                )
+            }));
             name_rows.clear();
-            for &(b, i) in scratch.names.of(k) {
-                name_rows.push(names[b as usize].row(i as usize, &self.name_path)?);
-            }
+            name_rows.extend(
+                self.names[rows_n]
+                    .iter()
+                    .map(|n| NameRow::new(text(n.name), n.cpu_pct, n.rss_bytes, n.process_count)),
+            );
             let interval = std::time::Duration::from_micros(iv);
             // The stored lists' order (ranks first) does not change the sums; each list is taken as stored.
             sum.acc.push_rows(ts, interval, nth, &proc_rows, &name_rows);
@@ -303,8 +571,147 @@ impl Decoded {
             sum.out.covered_secs += interval.as_secs_f64();
             *sum.last = Some(ts);
         }
+        self.err.as_ref()
+    }
+
+    /// Fills it with `d`'s samples and their rows (where the columns do not read, with no sample and the error).
+    fn fill(&mut self, d: &Decoded, procs: &mut ByTick, names: &mut ByTick) {
+        self.path.clone_from(&d.path);
+        if let Err(e) = self.fill_rows(d, procs, names) {
+            self.ticks.clear();
+            self.proc_ends.clear();
+            self.name_ends.clear();
+            self.err = Some(e);
+        }
+    }
+
+    fn fill_rows(
+        &mut self,
+        d: &Decoded,
+        by_proc: &mut ByTick,
+        by_name: &mut ByTick,
+    ) -> Result<(), Error> {
+        let mut numbering = Numbering {
+            numbers: HashMap::new(),
+            strings: std::mem::take(&mut self.strings),
+        };
+        let procs: Result<Vec<ProcCols<'_>>, Error> = d
+            .proc_batches
+            .iter()
+            .map(|b| ProcCols::new(b, &d.proc_path, &mut numbering))
+            .collect();
+        let names: Result<Vec<NameCols<'_>>, Error> = d
+            .name_batches
+            .iter()
+            .map(|b| NameCols::new(b, &d.name_path, &mut numbering))
+            .collect();
+        let (procs, names) = match (procs, names) {
+            (Ok(p), Ok(n)) => (p, n),
+            (Err(e), _) | (_, Err(e)) => {
+                self.strings = numbering.strings;
+                return Err(e);
+            }
+        };
+        let times: Vec<i64> = d.ticks.iter().map(|t| t.0).collect();
+        let index = TickIndex::new(&times);
+        by_proc.group(&index, procs.iter().map(|c| c.ts.values().as_ref()));
+        by_name.group(&index, names.iter().map(|c| c.ts.values().as_ref()));
+        let rows =
+            |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum::<usize>();
+        self.procs.reserve(rows(&d.proc_batches));
+        self.names.reserve(rows(&d.name_batches));
+        for (k, &tick) in d.ticks.iter().enumerate() {
+            let (p0, n0) = (self.procs.len(), self.names.len());
+            let mut rows = || -> Result<(), Error> {
+                for &(b, i) in by_proc.of(k) {
+                    self.procs.push(procs[b as usize].row(
+                        i as usize,
+                        &d.proc_path,
+                        &mut numbering,
+                    )?);
+                }
+                for &(b, i) in by_name.of(k) {
+                    self.names.push(names[b as usize].row(
+                        i as usize,
+                        &d.name_path,
+                        &mut numbering,
+                    )?);
+                }
+                Ok(())
+            };
+            if let Err(e) = rows() {
+                self.procs.truncate(p0);
+                self.names.truncate(n0);
+                self.broken.push((k, e));
+            }
+            self.ticks.push(tick);
+            self.proc_ends.push(ends(self.procs.len()));
+            self.name_ends.push(ends(self.names.len()));
+        }
+        self.strings = numbering.strings;
         Ok(())
     }
+}
+
+/// Numbers the strings of one row group, each distinct one once.
+struct Numbering<'a> {
+    numbers: HashMap<&'a str, u32>,
+    /// The strings, by number.
+    strings: Vec<Box<str>>,
+}
+
+impl<'a> Numbering<'a> {
+    fn number(&mut self, s: &'a str) -> u32 {
+        if let Some(&n) = self.numbers.get(s) {
+            return n;
+        }
+        // Never NO_STRING: a row group's rows are far fewer.
+        let n = u32::try_from(self.strings.len()).unwrap_or(NO_STRING - 1);
+        self.numbers.insert(s, n);
+        self.strings.push(s.into());
+        n
+    }
+}
+
+/// A string column of one batch, its strings numbered: a dictionary's values once, a plain column row by row.
+enum Numbered<'a> {
+    /// The keys, and each dictionary value's number ([`NO_STRING`] for a null value).
+    Dict(&'a PrimitiveArray<Int32Type>, Vec<u32>),
+    Plain(&'a StringArray),
+}
+
+impl<'a> Numbered<'a> {
+    fn new(col: &StrCol<'a>, numbering: &mut Numbering<'a>) -> Self {
+        match *col {
+            StrCol::Dict(d, values) => Numbered::Dict(
+                d.keys(),
+                values
+                    .iter()
+                    .map(|v| v.map_or(NO_STRING, |v| numbering.number(v)))
+                    .collect(),
+            ),
+            StrCol::Plain(s) => Numbered::Plain(s),
+        }
+    }
+
+    /// Row `i`'s string's number; `None` where null.
+    fn get(&self, i: usize, numbering: &mut Numbering<'a>) -> Option<u32> {
+        match self {
+            Numbered::Dict(keys, numbers) => {
+                if keys.is_null(i) {
+                    return None;
+                }
+                let k = usize::try_from(keys.value(i)).ok()?;
+                numbers.get(k).copied().filter(|n| *n != NO_STRING)
+            }
+            Numbered::Plain(s) => (!s.is_null(i)).then(|| numbering.number(s.value(i))),
+        }
+    }
+}
+
+/// A row count as a position in a [`Flat`] (a row group's rows are far below four billion).
+fn ends(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The `processes` columns [`StoreReader::usage`] reads, of one batch.
@@ -312,77 +719,129 @@ struct ProcCols<'a> {
     ts: &'a PrimitiveArray<TimestampMicrosecondType>,
     pid: &'a PrimitiveArray<UInt32Type>,
     start: &'a PrimitiveArray<TimestampMicrosecondType>,
-    name: StrCol<'a>,
-    cmdline: StrCol<'a>,
+    name: Numbered<'a>,
+    cmdline: Numbered<'a>,
     cpu: &'a PrimitiveArray<Float32Type>,
     rss: &'a PrimitiveArray<UInt64Type>,
 }
 
 impl<'a> ProcCols<'a> {
-    fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self, Error> {
+    fn new(
+        batch: &'a RecordBatch,
+        path: &'a Path,
+        numbering: &mut Numbering<'a>,
+    ) -> Result<Self, Error> {
         let c = Cols { batch, path };
         Ok(ProcCols {
             ts: c.req("ts")?,
             pid: c.req("pid")?,
             start: c.req("start_time")?,
-            name: c.str("name")?,
-            cmdline: c.str("cmdline")?,
+            name: Numbered::new(&c.str("name")?, numbering),
+            cmdline: Numbered::new(&c.str("cmdline")?, numbering),
             cpu: c.req("cpu_pct")?,
             rss: c.req("rss_bytes")?,
         })
     }
 
-    fn row(&self, i: usize, path: &Path) -> Result<ProcRow<'a>, Error> {
-        Ok(ProcRow::new(
-            self.pid.value(i),
-            Timestamp::from_unix_micros(self.start.value(i)),
-            self.name
-                .get(i)
+    fn row(&self, i: usize, path: &Path, numbering: &mut Numbering<'a>) -> Result<FlatProc, Error> {
+        Ok(FlatProc {
+            pid: self.pid.value(i),
+            start_us: self.start.value(i),
+            name: self
+                .name
+                .get(i, numbering)
                 .ok_or_else(|| invalid(path, "a null name"))?,
-            self.cmdline.get(i),
-            self.cpu.value(i),
-            self.rss.value(i),
-        ))
+            cmdline: self.cmdline.get(i, numbering).unwrap_or(NO_STRING),
+            cpu_pct: self.cpu.value(i),
+            rss_bytes: self.rss.value(i),
+        })
     }
 }
 
 /// The `names` columns [`StoreReader::usage`] reads, of one batch.
 struct NameCols<'a> {
     ts: &'a PrimitiveArray<TimestampMicrosecondType>,
-    name: StrCol<'a>,
+    name: Numbered<'a>,
     count: &'a PrimitiveArray<UInt32Type>,
     cpu: &'a PrimitiveArray<Float32Type>,
     rss: &'a PrimitiveArray<UInt64Type>,
 }
 
 impl<'a> NameCols<'a> {
-    fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self, Error> {
+    fn new(
+        batch: &'a RecordBatch,
+        path: &'a Path,
+        numbering: &mut Numbering<'a>,
+    ) -> Result<Self, Error> {
         let c = Cols { batch, path };
         Ok(NameCols {
             ts: c.req("ts")?,
-            name: c.str("name")?,
+            name: Numbered::new(&c.str("name")?, numbering),
             count: c.req("process_count")?,
             cpu: c.req("cpu_pct")?,
             rss: c.req("rss_bytes")?,
         })
     }
 
-    fn row(&self, i: usize, path: &Path) -> Result<NameRow<'a>, Error> {
-        Ok(NameRow::new(
-            self.name
-                .get(i)
+    fn row(&self, i: usize, path: &Path, numbering: &mut Numbering<'a>) -> Result<FlatName, Error> {
+        Ok(FlatName {
+            name: self
+                .name
+                .get(i, numbering)
                 .ok_or_else(|| invalid(path, "a null name"))?,
-            self.cpu.value(i),
-            self.rss.value(i),
-            self.count.value(i),
-        ))
+            cpu_pct: self.cpu.value(i),
+            rss_bytes: self.rss.value(i),
+            process_count: self.count.value(i),
+        })
     }
 }
 
-/// Buffers kept from chunk to chunk (a chunk's rows are in the hundred thousands: allocating them afresh each
-/// time costs more in page faults than the grouping itself).
-#[derive(Default)]
-struct Scratch {
-    procs: ByTick,
-    names: ByTick,
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::in_order;
+    use crate::error::invalid;
+
+    /// Results are taken in the items' order whatever thread made them, each item's work once; the first error of
+    /// `take` ends the run with it, and nothing after it is taken.
+    #[test]
+    fn in_order_takes_every_result_in_order_and_stops_at_an_error() {
+        let items: Vec<u64> = (0..300).collect();
+        for workers in [0, 1, 2, 4] {
+            let mut got = Vec::new();
+            let work = |made: &mut u64, x: &u64| {
+                *made += 1;
+                // Uneven work, so that later items often finish first.
+                std::thread::sleep(std::time::Duration::from_micros((x * 7919) % 300));
+                x * 3
+            };
+            in_order(&items, workers, work, |r| {
+                got.push(r);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(
+                got,
+                items.iter().map(|x| x * 3).collect::<Vec<_>>(),
+                "{workers}"
+            );
+
+            let mut taken = 0;
+            let stopped = in_order(
+                &items,
+                workers,
+                |_: &mut (), x| *x,
+                |x| {
+                    if x == 100 {
+                        return Err(invalid("x", "stop"));
+                    }
+                    taken += 1;
+                    Ok(())
+                },
+            );
+            assert!(stopped.is_err(), "{workers}");
+            assert_eq!(taken, 100, "{workers}");
+        }
+        assert!(in_order(&[] as &[u64], 2, |_: &mut (), x| *x, |_| Ok(())).is_ok());
+    }
 }
