@@ -1,9 +1,7 @@
 //! Rows of a row group put with the sample they belong to (the tables order rows by process or target, not by
 //! time), and reading on a second thread while this one builds.
 
-use super::StoreReader;
-use crate::error::{Error, contain};
-use crate::layout::{SegmentLoc, TABLES};
+use crate::error::Error;
 
 /// Finds a sample of a chunk by its time: a slot per second of the chunk points at the first sample in it (rows
 /// come ordered by process, not by time, so each row is looked up). Times out of order (a damaged file) are found
@@ -135,61 +133,6 @@ impl ByTick {
     pub(super) fn of(&self, k: usize) -> &[(u32, u32)] {
         &self.order[self.starts[k] as usize..self.starts[k + 1] as usize]
     }
-}
-
-/// Where decoding hands its pieces: `false` when the reader wants no more.
-pub(super) type Sink<'a, P> = dyn FnMut(Result<P, Error>) -> bool + 'a;
-
-impl StoreReader {
-    /// Decodes `segments` one at a time with `decode`, which hands its pieces to `sink` and says whether to go on.
-    /// A segment that fails is skipped with a warning naming its samples file; a newer schema is handed to `sink`
-    /// as the error that ends the read.
-    pub(super) fn decode_segments<P>(
-        &self,
-        segments: &[SegmentLoc],
-        sink: &mut Sink<'_, P>,
-        decode: impl Fn(&SegmentLoc, &mut Sink<'_, P>) -> Result<bool, Error>,
-    ) {
-        for seg in segments {
-            match contain(&seg.file(TABLES[0]), || decode(seg, sink)) {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e @ Error::NewerSchema { .. }) => {
-                    sink(Err(e));
-                    return;
-                }
-                Err(e) => self.warn(&seg.file(TABLES[0]), &e),
-            }
-        }
-    }
-}
-
-/// Runs `produce` on a second thread, handing each piece it makes to `consume` on this one through a queue of two
-/// (so one piece is decoded while the last is used); where no thread can be started, both run here, in turn.
-/// `produce` stops when its sink returns `false`: `consume` failed, and its error is returned.
-pub(super) fn pipelined<P: Send>(
-    produce: impl Fn(&mut dyn FnMut(P) -> bool) + Sync,
-    mut consume: impl FnMut(P) -> Result<(), Error>,
-) -> Result<(), Error> {
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<P>(2);
-        let produce = &produce;
-        let started = std::thread::Builder::new()
-            .name("stabmon-decode".into())
-            .spawn_scoped(scope, move || produce(&mut |p| tx.send(p).is_ok()));
-        if started.is_err() {
-            let mut failed = Ok(());
-            produce(&mut |p| {
-                failed = consume(p);
-                failed.is_ok()
-            });
-            return failed;
-        }
-        for piece in rx {
-            consume(piece)?;
-        }
-        Ok(())
-    })
 }
 
 /// What a decoding lane of [`two_lanes`] hands over.
