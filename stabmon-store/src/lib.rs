@@ -119,7 +119,9 @@
 //!
 //! Compression is zstd (level 6; the command lines' level 3). Each column's encoding is listed (dict = dictionary
 //! with RLE indices, delta = DELTA_BINARY_PACKED, split = BYTE_STREAM_SPLIT, plain = PLAIN), the smallest of the
-//! four under zstd on the synthetic day (`cargo bench -p stabmon-benches --bench store`). A column chunk of at
+//! four under zstd on the synthetic day (`cargo bench -p stabmon-benches --bench store`), except where one within a
+//! few KB a day decompresses to far fewer bytes: the processes' `start_time` (delta) and the ranks
+//! (dict), which every hover moment and culprit window reads. A column chunk of at
 //! most 512 bytes (a constant or all-null column: most columns of a short segment) is also encoded uncompressed,
 //! and a dictionary one uncompressed without its dictionary, and the smallest is kept; readers take the codec and
 //! encoding of each chunk as it is.
@@ -178,7 +180,7 @@
 //! |---|---|---|---|
 //! | `ts` | timestamp | delta | the sample's tick |
 //! | `pid` | uint32 | delta | process id |
-//! | `start_time` | timestamp | plain | when the process started; (`pid`, `start_time`) identifies a process |
+//! | `start_time` | timestamp | delta | when the process started; (`pid`, `start_time`) identifies a process |
 //! | `parent_pid` | uint32 | dict | parent's process id; NULL where unknown |
 //! | `name` | string | dict | process name (Linux `comm`) |
 //! | `cmdline` | string | dict, zstd level 3 (or less) | command line, cut to a bounded length; NULL when not recorded |
@@ -188,7 +190,7 @@
 //! | `rss_bytes` | uint64 | split | resident memory, bytes |
 //! | `virtual_bytes` | uint64 | plain | virtual memory size, bytes |
 //! | `cpu_rank` | uint16 | dict | place in the sample's CPU list (1 = most attributed CPU: `cpu_pct` + `children_cpu_pct`); NULL where not in that list |
-//! | `rss_rank` | uint16 | split | place in the sample's memory list (1 = most resident memory); NULL where not in that list |
+//! | `rss_rank` | uint16 | dict | place in the sample's memory list (1 = most resident memory); NULL where not in that list |
 //! | `cgroup` | string | dict | the process's control group (Linux `/proc/PID/cgroup`: the v2 `0::` path, else systemd's or the memory controller's v1 path), read once per process; NULL where the OS has none or it could not be read |
 //! | `unit` | string | dict | the systemd unit or container the cgroup names (`nginx.service`, `session-3.scope`, `docker:4f1c0b3a9d2e`, `podman:...`, `containerd:...`, see `stabmon_core::cgroup`); NULL where none is recognisable |
 //!
@@ -204,7 +206,7 @@
 //! | `process_count` | uint32 | dict | processes with that name |
 //! | `cpu_pct` | float32 | dict | their summed CPU, % of one core |
 //! | `rss_bytes` | uint64 | split | their summed resident memory, bytes |
-//! | `cpu_rank`, `rss_rank` | uint16 | split, dict | place in the sample's name CPU and memory lists; NULL where not in that list |
+//! | `cpu_rank`, `rss_rank` | uint16 | dict | place in the sample's name CPU and memory lists; NULL where not in that list |
 //!
 //! A name's `cpu_pct` and `process_count` are those of its live processes at the sample: processes of that name
 //! that exited over the interval are not in them; their CPU is in the `exits` table.

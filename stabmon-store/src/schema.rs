@@ -129,7 +129,8 @@ const SAMPLES: &[Col] = &[
 const PROCESSES: &[Col] = &[
     col("ts", ts_type, false, Enc::Delta),
     col("pid", || DataType::UInt32, false, Enc::Delta),
-    col("start_time", ts_type, false, Enc::Plain),
+    // Delta, not plain: as small under zstd (the synthetic month), and 6 KB to decompress an hour instead of 290 KB.
+    col("start_time", ts_type, false, Enc::Delta),
     col("parent_pid", || DataType::UInt32, true, Enc::Dict),
     col("name", dict_type, false, Enc::Dict),
     col("cmdline", dict_type, true, Enc::Dict),
@@ -139,7 +140,8 @@ const PROCESSES: &[Col] = &[
     col("rss_bytes", || DataType::UInt64, false, Enc::Split),
     col("virtual_bytes", || DataType::UInt64, false, Enc::Plain),
     col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
-    col("rss_rank", || DataType::UInt16, true, Enc::Split),
+    // Dictionary, not split: 2 KB more a day (the synthetic month), and 1 KB to decompress an hour instead of 144 KB.
+    col("rss_rank", || DataType::UInt16, true, Enc::Dict),
     // Schema 7: the process's cgroup and the systemd unit or container it names, once per identity like the
     // name; sorted by identity, so runs of one value.
     col("cgroup", dict_type, true, Enc::Dict),
@@ -153,7 +155,9 @@ const NAMES: &[Col] = &[
     col("process_count", || DataType::UInt32, false, Enc::Dict),
     col("cpu_pct", pct_type, false, Enc::Dict),
     col("rss_bytes", || DataType::UInt64, false, Enc::Split),
-    col("cpu_rank", || DataType::UInt16, true, Enc::Split),
+    // Dictionary, not split, as the processes' ranks: 6 KB more a day (0.7 % of the table), 11 KB to decompress an
+    // hour instead of 99 KB; read at every hover moment and culprit window.
+    col("cpu_rank", || DataType::UInt16, true, Enc::Dict),
     col("rss_rank", || DataType::UInt16, true, Enc::Dict),
 ];
 
