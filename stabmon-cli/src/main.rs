@@ -529,7 +529,7 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     // The commands that hold a range's columns at once: big blocks go back to the system when freed. (`top`
-    // aggregates as it streams: it would pay the mappings for 3 MiB of a week.)
+    // aggregates as it streams and keeps its row buffers for reuse instead: see top.rs.)
     if matches!(
         cli.command,
         Command::Report(_) | Command::Incidents(_) | Command::Serve(_) | Command::Mail(_)

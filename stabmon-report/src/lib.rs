@@ -620,14 +620,18 @@ impl Report {
             Some(found) => (Ok(found), None),
             // What the model reads of the columns alone is made on another core while incidents are detected
             // (which reads the source on this one).
+            // Where no thread can be started, one after the other here.
             None => std::thread::scope(|scope| {
-                let preparing =
-                    scope.spawn(|| model::prepare(series, from_us, to_us, cfg.width_px));
+                let prepare = || model::prepare(series, from_us, to_us, cfg.width_px);
+                let preparing = std::thread::Builder::new()
+                    .name("stabmon-prepare".into())
+                    .spawn_scoped(scope, prepare);
                 let found = analysis::detect_incidents_in(series, source, &cfg.detect);
-                // A panic while preparing is the caller's panic, as it was on one thread.
-                let prepared = preparing
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                let prepared = match preparing {
+                    // A panic while preparing is the caller's panic, as it was on one thread.
+                    Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                    Err(_) => prepare(),
+                };
                 (found, Some(prepared))
             }),
         };

@@ -98,7 +98,7 @@ pub(super) fn latency_figures(
             }
             failed += u64::from(!p.outcome.is_ok());
         }
-        let count = (hi - lo) as u64;
+        let count = hi.saturating_sub(lo) as u64;
         let median_ms = median_rtt_ms(in_range());
         lanes.push(Lane {
             name: (*name).to_owned(),

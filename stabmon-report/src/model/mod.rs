@@ -423,7 +423,7 @@ pub(crate) fn build(
     };
     let kinds = p.charts;
     let (mut charts, reads) = std::thread::scope(|scope| {
-        let drawing = scope.spawn(|| {
+        let draw = || {
             kinds
                 .iter()
                 .scan(Vec::new(), |scratch, &kind| {
@@ -431,7 +431,11 @@ pub(crate) fn build(
                 })
                 .flatten()
                 .collect::<Vec<ChartModel>>()
-        });
+        };
+        // Where no thread can be started, the charts are drawn here after the reads.
+        let drawing = std::thread::Builder::new()
+            .name("stabmon-charts".into())
+            .spawn_scoped(scope, draw);
         let reads = read_samples(
             series,
             source,
@@ -441,10 +445,11 @@ pub(crate) fn build(
             &breaks,
             p,
         );
-        // A panic while drawing is the caller's panic, as it was on one thread.
-        let charts = drawing
-            .join()
-            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let charts = match drawing {
+            // A panic while drawing is the caller's panic, as it was on one thread.
+            Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Err(_) => draw(),
+        };
         (charts, reads)
     });
     let Read {
@@ -534,13 +539,18 @@ fn read_samples(
     let early = match lines::names_without_moments(incidents, p.culprit_lines) {
         Some(names) => {
             let names_ref = (&names.0[..], &names.1[..]);
+            // Its error is returned after the moments' (the order of the reads before).
             let w =
-                lines::window_values(series, source, incidents, names_ref, cores, handover_lines)?;
+                lines::window_values(series, source, incidents, names_ref, cores, handover_lines);
             Some((names, w))
         }
         None => None,
     };
     let fetched = moments::Fetched::read(series, source, (ts, frame, columns), &kept.dense, given)?;
+    let early = match early {
+        Some((names, w)) => Some((names, w?)),
+        None => None,
+    };
     let moment_samples = fetched.moments();
     let (names, windows) = match early {
         Some(done) => done,

@@ -1,5 +1,5 @@
 //! Rows of a row group put with the sample they belong to (the tables order rows by process or target, not by
-//! time), and reading on a second thread while this one builds.
+//! time), and reading row groups on threads of the call's own, handed over in order.
 
 use crate::error::Error;
 

@@ -235,7 +235,8 @@ impl TableFile {
             .iter()
             .filter_map(|&g| md.row_groups().get(g))
             .map(RowGroupMetaData::num_rows)
-            .sum();
+            .try_fold(0i64, i64::checked_add)
+            .unwrap_or(-1);
         let batch_rows = usize::try_from(rows)
             .unwrap_or(BATCH_ROWS)
             .clamp(1, BATCH_ROWS);

@@ -243,7 +243,11 @@ impl StoreReader {
                     *open = None;
                     match contain(&path, || self.open_tables(seg)) {
                         Ok(Some(t)) => *open = Some((*n, t)),
-                        Ok(None) => return Done::Nothing,
+                        // The plan found it of schema 5 or later: it changed under the read.
+                        Ok(None) => {
+                            let reason = "changed while it was being read".to_owned();
+                            return Done::Warn(path.clone(), Error::Invalid { path, reason });
+                        }
                         Err(e @ Error::NewerSchema { .. }) => return Done::Fail(e),
                         Err(e) => return Done::Warn(path, e),
                     }
