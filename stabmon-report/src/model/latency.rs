@@ -5,8 +5,8 @@ use super::*;
 /// What the latency chart shows that does not depend on the incidents: the scale and each target's lane (its
 /// failures and figures). Made while incidents are detected.
 pub(crate) struct LatencyFigures {
-    /// The round trip at the bottom of the log scale, ms.
-    floor: f64,
+    /// The round trip at the bottom of the log scale.
+    floor_ms: f64,
     y_max: f64,
     y_ticks: Vec<(f64, String)>,
     /// A lane per target, in the order of the targets.
@@ -117,7 +117,7 @@ pub(super) fn latency_figures(
         });
     }
     Some(LatencyFigures {
-        floor,
+        floor_ms: floor,
         y_max,
         y_ticks,
         lanes,
@@ -136,7 +136,7 @@ pub(super) fn latency_chart(
     median_interval_us: i64,
 ) -> ChartModel {
     let LatencyFigures {
-        floor,
+        floor_ms: floor,
         y_max,
         ref y_ticks,
         ref lanes,

@@ -141,8 +141,9 @@ enum LaneMsg<P> {
     Piece((usize, usize), P),
     /// The lane has nothing more of item `.0`.
     Done(usize),
-    /// The read cannot go on.
-    Fatal(Error),
+    /// The read cannot go on at piece `.0` (an item that cannot be opened: its piece 0): the error is handed over
+    /// after every piece before it.
+    Fatal((usize, usize), Error),
 }
 
 impl<P> LaneMsg<P> {
@@ -151,7 +152,7 @@ impl<P> LaneMsg<P> {
         match self {
             LaneMsg::Piece(k, _) => *k,
             LaneMsg::Done(i) => (*i, usize::MAX),
-            LaneMsg::Fatal(_) => (0, 0),
+            LaneMsg::Fatal(k, _) => *k,
         }
     }
 }
@@ -187,7 +188,7 @@ pub(super) fn two_lanes<S: Send + Sync, P: Send>(
                 None => match open(i) {
                     Ok(item) => item.map(Arc::new),
                     Err(e) => {
-                        let _ = out.send(LaneMsg::Fatal(e));
+                        let _ = out.send(LaneMsg::Fatal((i, 0), e));
                         return;
                     }
                 },
@@ -202,9 +203,9 @@ pub(super) fn two_lanes<S: Send + Sync, P: Send>(
                     let msg = match decode(&item, k) {
                         Ok(Some(p)) => LaneMsg::Piece((i, k), p),
                         Ok(None) => continue,
-                        Err(e) => LaneMsg::Fatal(e),
+                        Err(e) => LaneMsg::Fatal((i, k), e),
                     };
-                    let fatal = matches!(msg, LaneMsg::Fatal(_));
+                    let fatal = matches!(msg, LaneMsg::Fatal(..));
                     if out.send(msg).is_err() || fatal {
                         return;
                     }
@@ -218,7 +219,8 @@ pub(super) fn two_lanes<S: Send + Sync, P: Send>(
     std::thread::scope(|scope| {
         let (tx0, rx0) = sync_channel::<LaneMsg<P>>(2);
         let (tx1, rx1) = sync_channel::<LaneMsg<P>>(2);
-        // Opened items ahead of lane 1: lane 0 is held back by its own queue, so few.
+        // Opened items ahead of lane 1, room for all of them, so that lane 0 never waits for lane 1 (only for
+        // this thread); lane 0 is held back by its own queue, so few are ever in it.
         let (item_tx, item_rx) = sync_channel::<Option<Arc<S>>>(items.max(1));
         let lane = &lane;
         // Lane 1 first, waiting for the items lane 0 opens; where either cannot start, everything runs here.
@@ -266,7 +268,7 @@ pub(super) fn two_lanes<S: Send + Sync, P: Send>(
             };
             match next[l].take() {
                 Some(LaneMsg::Piece(_, p)) => consume(p)?,
-                Some(LaneMsg::Fatal(e)) => return Err(e),
+                Some(LaneMsg::Fatal(_, e)) => return Err(e),
                 Some(LaneMsg::Done(_)) | None => {}
             }
         }

@@ -85,10 +85,8 @@ impl StoreReader {
             |s, k| match contain(&s.file, || self.decode_series_group(s, s.groups[k], range)) {
                 Ok(piece) => Ok(Some(piece)),
                 Err(e @ Error::NewerSchema { .. }) => Err(e),
-                Err(e) => {
-                    self.warn(&s.file, &e);
-                    Ok(None)
-                }
+                // Warned in order by the appending thread, whichever lane decoded it.
+                Err(e) => Ok(Some(SeriesPiece::Damaged(s.file.clone(), e))),
             },
             |piece| {
                 match piece {
@@ -102,6 +100,7 @@ impl StoreReader {
                             self.warn(&c.path, &e);
                         }
                     }
+                    SeriesPiece::Damaged(path, e) => self.warn(&path, &e),
                 }
                 Ok(())
             },
@@ -173,6 +172,8 @@ enum SeriesPiece {
     Samples(Vec<Sample>),
     /// A schema-5 row group's system columns and latency rows.
     Columns(Box<SeriesColumns>),
+    /// A row group that could not be decoded: the file and why.
+    Damaged(PathBuf, Error),
 }
 
 /// A segment opened for a series: its tables (footers parsed once, shared by the decoding threads) and its row
