@@ -470,12 +470,10 @@ impl<T: Packable> Packed<T> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_kind_of_block_gives_back_its_values() {
-        // Equal values, page-sized steps (16-bit offsets), wide steps (32-bit), values too far apart for 32 bits,
-        // floats with NaNs, and a tail that is not a whole block.
-        let n = 5 * BLOCK + 17;
-        let v: Vec<u64> = (0..n as u64)
+    /// `n` values whose blocks are each of another kind: equal values, page-sized steps (16-bit offsets), wide
+    /// steps (32-bit), values too far apart for 32 bits, then near the top of the range.
+    pub(super) fn every_kind_of_int(n: usize) -> Vec<u64> {
+        (0..n as u64)
             .map(|i| match i as usize / BLOCK {
                 0 => 42,
                 1 => (7 << 30) + (i % 13) * 4096,
@@ -483,7 +481,15 @@ mod tests {
                 3 => (i % 3) << 40 | i,
                 _ => u64::MAX - i,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_of_block_gives_back_its_values() {
+        // Equal values, page-sized steps (16-bit offsets), wide steps (32-bit), values too far apart for 32 bits,
+        // floats with NaNs, and a tail that is not a whole block.
+        let n = 5 * BLOCK + 17;
+        let v = every_kind_of_int(n);
         let p: Packed<u64> = v.iter().copied().collect();
         assert_eq!(p.len(), n);
         assert_eq!(p.iter().collect::<Vec<_>>(), v);
@@ -678,15 +684,7 @@ mod extend_tests {
         // bits with NaNs and -0.0) and a tail, appended in pieces that cross block boundaries or stay inside one,
         // onto an empty column and onto one with a tail.
         let n = 6 * BLOCK + 300;
-        let ints: Vec<u64> = (0..n as u64)
-            .map(|i| match i as usize / BLOCK {
-                0 => 42,
-                1 => (7 << 30) + (i % 13) * 4096,
-                2 => (i * 7_919_993) % (1 << 31),
-                3 => (i % 3) << 40 | i,
-                _ => u64::MAX - i,
-            })
-            .collect();
+        let ints = super::tests::every_kind_of_int(n);
         let floats: Vec<f32> = (0..n)
             .map(|i| match (i / BLOCK, i % 5) {
                 (0, _) => (i % 300) as f32 / 100.0,
