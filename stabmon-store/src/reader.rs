@@ -35,6 +35,7 @@ mod scan;
 mod segment;
 mod series;
 mod table;
+mod unzstd;
 mod url;
 mod usage;
 
