@@ -147,25 +147,26 @@ impl Block {
     /// `f32` bits as whole numbers of tenths, hundredths or thousandths within 16 bits of the least, where every
     /// one comes back bit for bit (a `NaN` or `-0.0` does not: such a block is packed by its bits).
     fn decimal(bits: &[u64]) -> Option<Block> {
+        // Each value's whole number of tenths (or ...), kept from the pass that checks them (a block has at most
+        // `BLOCK` rows; whole numbers up to 2^24 fit).
+        let mut whole_numbers = [0i32; BLOCK];
+        let ks = whole_numbers.get_mut(..bits.len())?;
         (0..POW10.len()).find_map(|exp| {
-            // One pass to check every value and find the least and largest, one to keep them.
-            let k_of = |b: u64| {
-                let k = whole(f32::from_bits(b as u32) * POW10[exp])?;
-                (decimal_bits(k, exp) == b).then_some(k)
-            };
+            // One pass to check every value and find the least and largest.
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            for &b in bits {
-                let k = k_of(b)?;
+            for (slot, &b) in ks.iter_mut().zip(bits) {
+                let k = whole(f32::from_bits(b as u32) * POW10[exp])?;
+                if decimal_bits(k, exp) != b {
+                    return None;
+                }
+                *slot = k as i32;
                 lo = lo.min(k);
                 hi = hi.max(k);
             }
             (hi - lo <= i64::from(u16::MAX)).then(|| Block::Decimal {
                 base: lo,
                 exp,
-                v: bits
-                    .iter()
-                    .map(|&b| (k_of(b).unwrap_or(lo) - lo) as u16)
-                    .collect(),
+                v: ks.iter().map(|&k| (i64::from(k) - lo) as u16).collect(),
             })
         })
     }
