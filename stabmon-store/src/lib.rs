@@ -432,7 +432,9 @@ pub use manifest::{
     CleanStop, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestJournal,
     ManifestSegment,
 };
-pub use reader::{CACHE_BYTES, Coverage, HostWindows, RangeUsage, SampleStream, StoreReader};
+pub use reader::{
+    CACHE_BYTES, Coverage, HostWindows, RangeUsage, SampleStream, SeriesRead, StoreReader,
+};
 pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
 pub use remote::http_tls_config;
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};

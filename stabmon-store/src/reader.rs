@@ -40,6 +40,7 @@ mod url;
 mod usage;
 
 pub use scan::{Coverage, HostWindows, SampleStream};
+pub use series::SeriesRead;
 pub use url::CACHE_BYTES;
 pub use usage::RangeUsage;
 
