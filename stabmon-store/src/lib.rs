@@ -43,7 +43,8 @@
 //!   commands read, with open ends filled in from coverage ([`DefaultRange`]);
 //! - [`StoreReader::system_series`]: a host's system values for a range as columns
 //!   ([`SystemSeries`](stabmon_core::series::SystemSeries), about 40 bytes a sample), read from the `samples`
-//!   and `latency` tables only, row groups outside the range skipped;
+//!   and `latency` tables only, row groups outside the range skipped ([`StoreReader::system_series_of`]: only the
+//!   columns incident detection reads, [`SeriesRead::Detection`]);
 //! - [`StoreReader::windows`]: whole samples for the windows and instants analysis asks for
 //!   ([`WindowSource`](stabmon_core::series::WindowSource)), each read touching only the row groups that hold them,
 //!   and of those only the tables and columns of the parts asked for
