@@ -7,7 +7,7 @@ use anyhow::Context;
 use serde_json::json;
 use stabmon_core::analysis::{Incident, detect_incidents_in};
 use stabmon_report::{Chart, HostSection, ReportBuilder};
-use stabmon_store::DefaultRange;
+use stabmon_store::{DefaultRange, SeriesRead};
 
 use crate::select::{self, DataArgs, Hosts};
 use crate::table::{self, Cell, Column, Style};
@@ -91,8 +91,9 @@ fn host_incidents(
     to: stabmon_core::Timestamp,
 ) -> anyhow::Result<Option<HostIncidents>> {
     let reader = src.reader.clone().with_host(host);
+    // Only the columns detection reads.
     let series = reader
-        .system_series(host, Some(from), Some(to))
+        .system_series_of(host, Some(from), Some(to), SeriesRead::Detection)
         .with_context(|| format!("cannot read stabmon data at {} (host {host})", src.shown))?;
     if series.is_empty() {
         return Ok(None);

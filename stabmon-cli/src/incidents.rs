@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use stabmon_core::analysis::{GapKind, Incident, IncidentKind, detect_incidents_in};
 use stabmon_core::{Timestamp, human};
+use stabmon_store::SeriesRead;
 
 use crate::select::{self, DataArgs, OneHost};
 use crate::table::{self, Cell, Column, Style};
@@ -47,7 +48,7 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
     if args.all_hosts {
         return crate::fleet::incidents(&args.data, args.json);
     }
-    let Some(read) = select::read_one_host(&args.data)? else {
+    let Some(read) = select::read_one_host(&args.data, SeriesRead::Detection)? else {
         return Ok(ExitCode::FAILURE);
     };
     let OneHost {

@@ -13,6 +13,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use stabmon_report::{MailContent, ReportBuilder};
+use stabmon_store::SeriesRead;
 
 use crate::{UsageError, select};
 
@@ -325,7 +326,7 @@ pub fn run(args: &MailArgs) -> anyhow::Result<ExitCode> {
         ),
         _ => None,
     };
-    let Some(read) = select::read_one_host(&args.data)? else {
+    let Some(read) = select::read_one_host(&args.data, SeriesRead::All)? else {
         return Ok(ExitCode::FAILURE);
     };
     let select::OneHost {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use stabmon_report::ReportBuilder;
+use stabmon_store::SeriesRead;
 
 use crate::select;
 use crate::{ReportArgs, UsageError};
@@ -14,7 +15,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     if args.all_hosts {
         return crate::fleet::report(args);
     }
-    let Some(read) = select::read_one_host(&args.data)? else {
+    let Some(read) = select::read_one_host(&args.data, SeriesRead::All)? else {
         return Ok(ExitCode::FAILURE);
     };
     let select::OneHost {

@@ -10,7 +10,7 @@ use clap::Args;
 use stabmon_core::series::SystemSeries;
 use stabmon_core::time::{LocalZone, parse_time};
 use stabmon_core::{Sample, Timestamp};
-use stabmon_store::{DefaultRange, RangeRequest, StoreReader};
+use stabmon_store::{DefaultRange, RangeRequest, SeriesRead, StoreReader};
 
 use crate::{UsageError, datadir};
 
@@ -224,9 +224,9 @@ pub struct OneHost {
     pub to: Timestamp,
 }
 
-/// Opens `--data` for one host and reads the system columns of the asked range (by default, the last day of data).
-/// `None`, after saying on stderr what the data does cover, when the range holds no sample.
-pub fn read_one_host(args: &DataArgs) -> anyhow::Result<Option<OneHost>> {
+/// Opens `--data` for one host and reads the system columns of the asked range (by default, the last day of data),
+/// those `read` asks for. `None`, after saying on stderr what the data does cover, when the range holds no sample.
+pub fn read_one_host(args: &DataArgs, read: SeriesRead) -> anyhow::Result<Option<OneHost>> {
     let (src, from, to, _) = open_range(args, Hosts::One, DefaultRange::Last(DEFAULT_SPAN))?;
     let Some(host) = src.host.clone() else {
         eprintln!("stabmon: {}", explain_empty(&src, from, to)?);
@@ -235,7 +235,7 @@ pub fn read_one_host(args: &DataArgs) -> anyhow::Result<Option<OneHost>> {
     let spin = progress::spinner("reading samples");
     let series = src
         .reader
-        .system_series(&host, Some(from), Some(to))
+        .system_series_of(&host, Some(from), Some(to), read)
         .with_context(|| format!("cannot read stabmon data at {}", src.shown));
     spin.finish_and_clear();
     let series = series?;

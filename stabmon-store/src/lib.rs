@@ -43,7 +43,8 @@
 //!   commands read, with open ends filled in from coverage ([`DefaultRange`]);
 //! - [`StoreReader::system_series`]: a host's system values for a range as columns
 //!   ([`SystemSeries`](stabmon_core::series::SystemSeries), about 40 bytes a sample), read from the `samples`
-//!   and `latency` tables only, row groups outside the range skipped;
+//!   and `latency` tables only, row groups outside the range skipped ([`StoreReader::system_series_of`]: only the
+//!   columns incident detection reads, [`SeriesRead::Detection`]);
 //! - [`StoreReader::windows`]: whole samples for the windows and instants analysis asks for
 //!   ([`WindowSource`](stabmon_core::series::WindowSource)), each read touching only the row groups that hold them,
 //!   and of those only the tables and columns of the parts asked for
@@ -432,7 +433,9 @@ pub use manifest::{
     CleanStop, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestJournal,
     ManifestSegment,
 };
-pub use reader::{CACHE_BYTES, Coverage, HostWindows, RangeUsage, SampleStream, StoreReader};
+pub use reader::{
+    CACHE_BYTES, Coverage, HostWindows, RangeUsage, SampleStream, SeriesRead, StoreReader,
+};
 pub use recorder::{FlightRecorder, JOURNAL_DIR, Notice, RecorderOptions, Recovery, StopSummary};
 pub use remote::http_tls_config;
 pub use retention::{DEFAULT_RETAIN, Retention, RetentionReport, parse_size};

@@ -35,10 +35,12 @@ mod scan;
 mod segment;
 mod series;
 mod table;
+mod unzstd;
 mod url;
 mod usage;
 
 pub use scan::{Coverage, HostWindows, SampleStream};
+pub use series::SeriesRead;
 pub use url::CACHE_BYTES;
 pub use usage::RangeUsage;
 

@@ -9,7 +9,9 @@ use stabmon_core::analysis::{DetectOptions, detect_incidents, detect_incidents_i
 use stabmon_core::series::{SystemSeries, WindowSource};
 use stabmon_core::synth::Synth;
 use stabmon_core::{Sample, Timestamp};
-use stabmon_store::{FlightRecorder, RecorderOptions, StoreReader, StoreWriter, WriterOptions};
+use stabmon_store::{
+    FlightRecorder, RecorderOptions, SeriesRead, StoreReader, StoreWriter, WriterOptions,
+};
 
 /// 2026-11-24T22:00:00Z: two hours before midnight, so the data spans two dates.
 const T0: i64 = 1_795_557_600;
@@ -63,6 +65,28 @@ fn columns_stream_and_windows_agree_with_the_whole_read() {
     let series = reader.system_series("web-1", from, to).unwrap();
     assert!(series == SystemSeries::from_samples(&whole));
     assert!(!series.latency.is_empty());
+
+    // Detection's columns: the same columns detection reads, the others not read; the same incidents.
+    let detection = reader
+        .system_series_of("web-1", from, to, SeriesRead::Detection)
+        .unwrap();
+    let mut want = series.clone();
+    let n = want.len();
+    want.load = std::array::from_fn(|_| std::iter::repeat_n(f32::NAN, n).collect());
+    want.mem_available_bytes = std::iter::repeat_n(0, n).collect();
+    want.swap_total_bytes = std::iter::repeat_n(0, n).collect();
+    want.utc_offset_secs = std::iter::repeat_n(None, n).collect();
+    for k in [1, 3] {
+        want.pressure_pct[k] = std::iter::repeat_n(f32::NAN, n).collect();
+    }
+    assert!(series.load[0].iter().any(|v| !v.is_nan()));
+    assert!(detection == want);
+    let opts = DetectOptions::default();
+    let w = reader.windows("web-1");
+    assert_eq!(
+        detect_incidents_in(&detection, &w, &opts).unwrap(),
+        detect_incidents_in(&series, &w, &opts).unwrap()
+    );
 
     // The stream gives what samples() gives, for both hosts.
     let all = reader.samples(None, None).unwrap();

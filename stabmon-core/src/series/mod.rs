@@ -236,6 +236,17 @@ impl SystemSeries {
         self.boot_id.push(k);
     }
 
+    /// [`push_boot_id`](Self::push_boot_id) `n` times, in one step.
+    pub fn push_boot_ids(&mut self, id: Option<&str>, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.push_boot_id(id);
+        if let Some(k) = self.boot_id.last().copied() {
+            self.boot_id.push_n(k, n - 1);
+        }
+    }
+
     /// The number of samples.
     pub fn len(&self) -> usize {
         self.ts.len()

@@ -64,6 +64,25 @@ impl Packable for f32 {
 /// Powers of ten a block of `f32`s may be kept in: `1.9` is `19 / 10`.
 const POW10: [f32; 4] = [1.0, 10.0, 100.0, 1000.0];
 
+/// `x` rounded half away from zero ([`f32::round`]) where the result is at most 2^24 (the whole numbers an `f32`
+/// holds exactly), else `None` (so for `NaN` and the infinities). Below 2^23 through an integer: `f32::round` is
+/// a library call on x86-64's baseline, and packing a block rounds each value once or twice.
+fn whole(x: f32) -> Option<i64> {
+    // Whole numbers up to 2^24 are exact in an f32; from 2^23 on every f32 is whole.
+    const EXACT: f32 = 16_777_216.0;
+    const WHOLE: f32 = 8_388_608.0;
+    if x.abs() < WHOLE {
+        // Truncated toward zero, and the fraction left is exact at these magnitudes.
+        let t = x as i32;
+        let frac = x - t as f32;
+        Some(i64::from(t) + i64::from(frac >= 0.5) - i64::from(frac <= -0.5))
+    } else if x.abs() <= EXACT {
+        Some(x as i64)
+    } else {
+        None
+    }
+}
+
 /// The `f32` bits of `k / 10^exp` (`k` a whole number an `f32` holds exactly: the division is correctly rounded,
 /// so this is the `f32` nearest to the decimal, as parsing `"1.9"` gives it).
 fn decimal_bits(k: i64, exp: usize) -> u64 {
@@ -128,28 +147,26 @@ impl Block {
     /// `f32` bits as whole numbers of tenths, hundredths or thousandths within 16 bits of the least, where every
     /// one comes back bit for bit (a `NaN` or `-0.0` does not: such a block is packed by its bits).
     fn decimal(bits: &[u64]) -> Option<Block> {
-        // Whole numbers up to 2^24 are exact in an f32.
-        const EXACT: f32 = 16_777_216.0;
+        // Each value's whole number of tenths (or ...), kept from the pass that checks them (a block has at most
+        // `BLOCK` rows; whole numbers up to 2^24 fit).
+        let mut whole_numbers = [0i32; BLOCK];
+        let ks = whole_numbers.get_mut(..bits.len())?;
         (0..POW10.len()).find_map(|exp| {
-            // One pass to check every value and find the least and largest, one to keep them.
-            let k_of = |b: u64| {
-                let k = (f32::from_bits(b as u32) * POW10[exp]).round();
-                (!k.is_nan() && k.abs() <= EXACT && decimal_bits(k as i64, exp) == b)
-                    .then_some(k as i64)
-            };
+            // One pass to check every value and find the least and largest.
             let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            for &b in bits {
-                let k = k_of(b)?;
+            for (slot, &b) in ks.iter_mut().zip(bits) {
+                let k = whole(f32::from_bits(b as u32) * POW10[exp])?;
+                if decimal_bits(k, exp) != b {
+                    return None;
+                }
+                *slot = k as i32;
                 lo = lo.min(k);
                 hi = hi.max(k);
             }
             (hi - lo <= i64::from(u16::MAX)).then(|| Block::Decimal {
                 base: lo,
                 exp,
-                v: bits
-                    .iter()
-                    .map(|&b| (k_of(b).unwrap_or(lo) - lo) as u16)
-                    .collect(),
+                v: ks.iter().map(|&k| (i64::from(k) - lo) as u16).collect(),
             })
         })
     }
@@ -482,6 +499,50 @@ mod tests {
                 _ => u64::MAX - i,
             })
             .collect()
+    }
+
+    /// `whole` rounds as `f32::round` does, within the whole numbers an `f32` holds exactly.
+    #[test]
+    fn whole_rounds_half_away_from_zero() {
+        let mut xs: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.49999997,
+            -0.49999997,
+            0.50000006,
+            1e-30,
+            8_388_607.5,
+            -8_388_607.5,
+            8_388_608.0,
+            8_388_609.0,
+            16_777_216.0,
+            -16_777_216.0,
+            16_777_218.0,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            123.456,
+        ];
+        let mut rng = Rng(7);
+        for _ in 0..200_000 {
+            let bits = rng.next() as u32;
+            xs.push(f32::from_bits(bits));
+            // Values with few decimals, as packed: scaled by 10^0..10^3.
+            xs.push((rng.next() % 2_000_001) as f32 / 100.0 * POW10[(rng.next() % 4) as usize]);
+        }
+        for x in xs {
+            let r = x.round();
+            let want = (!r.is_nan() && r.abs() <= 16_777_216.0).then_some(r as i64);
+            assert_eq!(whole(x), want, "{x} ({:#x})", x.to_bits());
+        }
     }
 
     #[test]

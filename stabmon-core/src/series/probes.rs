@@ -70,6 +70,31 @@ impl ProbeList {
         }
     }
 
+    /// Adds `probes` in order, as [`push`](Self::push)ing them one by one does; where they come in start order
+    /// from the last probe's start on (as a reader appends them), a column at a time.
+    pub fn extend_from_slice(&mut self, probes: &[ProbePoint]) {
+        let Some(first) = probes.first() else {
+            return;
+        };
+        let in_order = self
+            .ts_us
+            .last()
+            .is_none_or(|t| t <= first.ts.as_unix_micros())
+            && probes.windows(2).all(|w| w[0].ts <= w[1].ts);
+        if !in_order {
+            for p in probes {
+                self.push(*p);
+            }
+            return;
+        }
+        let ts: Vec<i64> = probes.iter().map(|p| p.ts.as_unix_micros()).collect();
+        self.ts_us.extend_from_slice(&ts);
+        let rtt: Vec<u32> = probes.iter().map(|p| p.rtt_us.wrapping_add(1)).collect();
+        self.rtt_us.extend_from_slice(&rtt);
+        let outcome: Vec<u8> = probes.iter().map(|p| code(p.outcome)).collect();
+        self.outcome.extend_from_slice(&outcome);
+    }
+
     /// Probe `i`; panics past the end, as a slice does.
     pub fn get(&self, i: usize) -> ProbePoint {
         point(self.ts_us.get(i), self.rtt_us.get(i), self.outcome.get(i))
@@ -150,6 +175,39 @@ impl FromIterator<ProbePoint> for ProbeList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Extending by slices gives the list that pushing the same probes one by one gives: slices in order after
+    /// the last probe, slices out of order, and slices reaching back before the last probe.
+    #[test]
+    fn extending_by_slices_is_pushing_one_by_one() {
+        let t0 = 1_795_576_320_000_000i64;
+        let probes: Vec<ProbePoint> = (0..6000i64)
+            .map(|i| {
+                // Mostly in order, with every 13th a few seconds early and ties every 5th.
+                let ts = t0 + (i - i % 5 / 4) * 1_000_000 - if i % 13 == 0 { 3_500_000 } else { 0 };
+                let rtt = (i % 31 != 0).then_some(0.25 + (i % 17) as f64);
+                let kind = if rtt.is_some() {
+                    OutcomeKind::Ok
+                } else {
+                    OutcomeKind::ALL[2]
+                };
+                ProbePoint::new(Timestamp::from_unix_micros(ts), rtt, kind)
+            })
+            .collect();
+        for size in [1, 2, 7, 500, 1024, 3000] {
+            let (mut pushed, mut extended) = (ProbeList::default(), ProbeList::default());
+            for chunk in probes.chunks(size) {
+                for p in chunk {
+                    pushed.push(*p);
+                }
+                extended.extend_from_slice(chunk);
+            }
+            extended.extend_from_slice(&[]);
+            assert_eq!(pushed.len(), probes.len());
+            assert!(pushed.iter().eq(extended.iter()), "slices of {size}");
+            assert_eq!(pushed, extended, "slices of {size}");
+        }
+    }
 
     #[test]
     fn a_month_of_probes_in_any_order_reads_back_sorted() {

@@ -44,6 +44,18 @@ impl<T: PartialEq> Runs<T> {
         }
         self.len += 1;
     }
+
+    /// Appends `n` rows of `v`: as many [`push`](Self::push)es, in one step.
+    pub fn push_n(&mut self, v: T, n: usize) {
+        if n == 0 {
+            return;
+        }
+        if self.values.last() != Some(&v) {
+            self.starts.push(self.len);
+            self.values.push(v);
+        }
+        self.len += n;
+    }
 }
 
 impl<T> Runs<T> {
@@ -156,6 +168,12 @@ mod tests {
             assert_eq!(runs.get(i), Some(v), "row {i}");
         }
         assert_eq!(runs.get(plain.len()), None);
+        // Pushing runs at once gives the same column as row by row.
+        let mut pushed: Runs<u8> = Runs::default();
+        for (v, n) in [(1u8, 2), (1, 0), (2, 3), (1, 1), (3, 2)] {
+            pushed.push_n(v, n);
+        }
+        assert_eq!(pushed, runs);
         assert_eq!(runs.iter().copied().collect::<Vec<_>>(), plain);
         for lo in 0..=plain.len() {
             for hi in lo..=plain.len() + 1 {

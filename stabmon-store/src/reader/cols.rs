@@ -38,6 +38,21 @@ impl<'a> StrCol<'a> {
             StrCol::Plain(s) => (!s.is_null(i)).then(|| s.value(i)),
         }
     }
+
+    /// The value of every row of `rows`, where a dictionary gives them all one key; `None` otherwise (read
+    /// them row by row).
+    pub(super) fn same_over(&self, rows: std::ops::Range<usize>) -> Option<Option<&'a str>> {
+        match self {
+            StrCol::Dict(d, _) if d.null_count() == 0 => {
+                let keys = d.keys().values().get(rows.clone())?;
+                let first = *keys.first()?;
+                keys.iter()
+                    .all(|k| *k == first)
+                    .then(|| self.get(rows.start))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl<'a> Cols<'a> {

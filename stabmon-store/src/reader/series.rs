@@ -7,11 +7,14 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch};
+use arrow_array::{
+    Array, ArrowPrimitiveType, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch,
+};
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
 use stabmon_core::series::{Packed, SampleParts, SystemSeries};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
+use super::cols::opt;
 use super::group::{TickIndex, two_lanes};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
@@ -36,6 +39,18 @@ impl StoreReader {
         host: &str,
         from: Option<Timestamp>,
         to: Option<Timestamp>,
+    ) -> Result<SystemSeries, Error> {
+        self.system_series_of(host, from, to, SeriesRead::All)
+    }
+
+    /// [`system_series`](Self::system_series) filling only the columns `read` asks for: with
+    /// [`SeriesRead::Detection`], what incident detection reads, decoding fewer columns.
+    pub fn system_series_of(
+        &self,
+        host: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        read: SeriesRead,
     ) -> Result<SystemSeries, Error> {
         let range = Range { from, to };
         let mut series = SystemSeries::new(host);
@@ -72,7 +87,7 @@ impl StoreReader {
             |i| {
                 let seg = &segments[i];
                 let file = seg.file(TABLES[0]);
-                match contain(&file, || self.open_series_segment(seg, range)) {
+                match contain(&file, || self.open_series_segment(seg, range, read)) {
                     Ok(s) => Ok(Some(s)),
                     Err(e @ Error::NewerSchema { .. }) => Err(e),
                     Err(e) => {
@@ -113,6 +128,30 @@ impl StoreReader {
         Ok(series)
     }
 }
+
+/// Which columns of a [`SystemSeries`] a read fills ([`StoreReader::system_series_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesRead {
+    /// Every column.
+    All,
+    /// The columns incident detection ([`stabmon_core::analysis::detect_incidents_in`]) reads: the load
+    /// averages, available memory, configured swap, the UTC offset and the memory-some and io-some pressure
+    /// figures are not read from the segments (load and pressure `NaN`, memory and swap 0, offset `None`; a
+    /// sample of the journal has them all).
+    Detection,
+}
+
+/// The `samples` columns detection does not read, left out with [`SeriesRead::Detection`].
+const NOT_DETECTION: [&str; 8] = [
+    "utc_offset_secs",
+    "load_1m",
+    "load_5m",
+    "load_15m",
+    "mem_available_bytes",
+    "swap_total_bytes",
+    "pressure_memory_some_pct",
+    "pressure_io_some_pct",
+];
 
 /// The `samples` columns a series is built from.
 const SERIES_COLUMNS: [&str; 22] = [
@@ -188,13 +227,19 @@ struct SeriesSegment {
     lists: Option<(Option<TableFile>, Option<TableFile>)>,
     /// The `samples` columns read.
     columns: Vec<&'static str>,
+    read: SeriesRead,
     /// The `samples` row groups `range` may overlap.
     groups: Vec<usize>,
 }
 
 impl StoreReader {
     /// Opens the tables of `seg` a series reads, for `range`.
-    fn open_series_segment(&self, seg: &SegmentLoc, range: Range) -> Result<SeriesSegment, Error> {
+    fn open_series_segment(
+        &self,
+        seg: &SegmentLoc,
+        range: Range,
+        read: SeriesRead,
+    ) -> Result<SeriesSegment, Error> {
         let file = seg.file(TABLES[0]);
         // Strings as dictionaries: the boot id and the busiest names change rarely, and are not copied per row.
         let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Dictionary)?;
@@ -224,11 +269,17 @@ impl StoreReader {
         } else {
             None
         };
-        let columns: Vec<&str> = if samples.version >= 6 {
-            SERIES_COLUMNS.iter().chain(&TOP_COLUMNS).copied().collect()
+        let top: &[&str] = if samples.version >= 6 {
+            &TOP_COLUMNS
         } else {
-            SERIES_COLUMNS.to_vec()
+            &[]
         };
+        let columns: Vec<&str> = SERIES_COLUMNS
+            .iter()
+            .chain(top)
+            .filter(|c| read == SeriesRead::All || !NOT_DETECTION.contains(c))
+            .copied()
+            .collect();
         let groups = samples.groups_in(range);
         Ok(SeriesSegment {
             seg: seg.clone(),
@@ -237,6 +288,7 @@ impl StoreReader {
             latency,
             lists,
             columns,
+            read,
             groups,
         })
     }
@@ -266,6 +318,7 @@ impl StoreReader {
             None => None,
         };
         Ok(SeriesPiece::Columns(Box::new(SeriesColumns {
+            read: s.read,
             path: s.file.clone(),
             latency_path: s.seg.file(LATENCY),
             lists_paths: (s.seg.file(TABLES[1]), s.seg.file(TABLES[2])),
@@ -319,6 +372,7 @@ fn whole_samples(
 /// A schema-5 or later row group's columns for a series: the system values of its samples in `chunk` and their
 /// probes.
 struct SeriesColumns {
+    read: SeriesRead,
     /// The `samples` file.
     path: PathBuf,
     latency_path: PathBuf,
@@ -352,24 +406,29 @@ struct ProbeBuffers {
 impl TickProbes<'_, '_> {
     /// Adds the probes of samples `ks` to `series`, target by target (each target's probes in the order of their
     /// samples, then as stored).
-    fn push(&self, ks: std::ops::Range<usize>, series: &mut SystemSeries) {
+    /// `points` is a buffer a target's probes are gathered in, to be appended a column at a time.
+    fn push(
+        &self,
+        ks: std::ops::Range<usize>,
+        series: &mut SystemSeries,
+        points: &mut Vec<ProbePoint>,
+    ) {
         let starts = &self.buf.starts;
         let (Some(&a), Some(&b)) = (starts.get(ks.start), starts.get(ks.end)) else {
             return;
         };
         let rows = &self.buf.rows[a as usize..b as usize];
         for (t, target) in (0u32..).zip(&self.targets) {
-            let mut mine = rows.iter().filter(|r| r.1 == t).peekable();
-            if mine.peek().is_none() {
+            points.clear();
+            points.extend(rows.iter().filter(|r| r.1 == t).map(|r| r.2));
+            if points.is_empty() {
                 continue;
             }
             let list = match series.latency.get_mut(*target) {
                 Some(l) => l,
                 None => series.latency.entry((*target).to_owned()).or_default(),
             };
-            for r in mine {
-                list.push(r.2);
-            }
+            list.extend_from_slice(points);
         }
     }
 }
@@ -389,6 +448,7 @@ struct ColumnScratch {
     f32s: Vec<f32>,
     group_f32s: Vec<f32>,
     u32s: Vec<u32>,
+    probes: Vec<ProbePoint>,
 }
 
 impl SeriesColumns {
@@ -406,7 +466,7 @@ impl SeriesColumns {
         let cols: Vec<SeriesCols<'_>> = self
             .batches
             .iter()
-            .map(|b| SeriesCols::new(b, file))
+            .map(|b| SeriesCols::new(b, file, self.read))
             .collect::<Result<_, _>>()?;
         let ticks: Vec<i64> = cols
             .iter()
@@ -442,7 +502,7 @@ impl SeriesColumns {
                     (a..end).for_each(|_| series.busiest.push_top(&TopProcesses::default()))
                 }
             }
-            probes.push(ks, series);
+            probes.push(ks, series, &mut scratch.probes);
         };
         let mut k = 0usize;
         for c in &cols {
@@ -633,14 +693,15 @@ struct SeriesCols<'a> {
     ts: &'a PrimitiveArray<TimestampMicrosecondType>,
     boot_time: &'a PrimitiveArray<TimestampMicrosecondType>,
     boot_id: StrCol<'a>,
-    utc: &'a PrimitiveArray<Int32Type>,
+    /// `None`: not read ([`SeriesRead::Detection`]), as the other `Option`s.
+    utc: Option<&'a PrimitiveArray<Int32Type>>,
     interval: &'a PrimitiveArray<Int64Type>,
     busy: &'a Float32Array,
     cores: &'a ListArray,
-    load: [&'a Float32Array; 3],
-    mem: [&'a PrimitiveArray<UInt64Type>; 5],
+    load: [Option<&'a Float32Array>; 3],
+    mem: [Option<&'a PrimitiveArray<UInt64Type>>; 5],
     present: &'a BooleanArray,
-    pressure: [&'a Float32Array; 5],
+    pressure: [Option<&'a Float32Array>; 5],
     oom: &'a PrimitiveArray<UInt64Type>,
     /// Schema 6 on: the busiest process and group.
     top: Option<TopCols<'a>>,
@@ -735,34 +796,47 @@ impl TopCols<'_> {
 }
 
 impl<'a> SeriesCols<'a> {
-    fn new(batch: &'a RecordBatch, path: &'a Path) -> Result<Self, Error> {
+    fn new(batch: &'a RecordBatch, path: &'a Path, read: SeriesRead) -> Result<Self, Error> {
         let c = Cols { batch, path };
+        // A column detection does not read is absent from its reads; any other is required.
+        let unread = |name: &str| read == SeriesRead::Detection && NOT_DETECTION.contains(&name);
+        let prim = |name: &str| match unread(name) {
+            true => Ok(None),
+            false => c.prim::<Float32Type>(name).map(Some),
+        };
+        let req = |name: &str| match unread(name) {
+            true => Ok(None),
+            false => c.req::<UInt64Type>(name).map(Some),
+        };
         Ok(SeriesCols {
             ts: c.req("ts")?,
             boot_time: c.req("boot_time")?,
             boot_id: c.str("boot_id")?,
-            utc: c.prim("utc_offset_secs")?,
+            utc: match unread("utc_offset_secs") {
+                true => None,
+                false => Some(c.prim("utc_offset_secs")?),
+            },
             interval: c.prim("interval_us")?,
             busy: c.req("cpu_busy_pct")?,
             cores: c
                 .col("core_busy_pct")?
                 .as_list_opt::<i32>()
                 .ok_or_else(|| invalid(path, "core_busy_pct is not a list"))?,
-            load: [c.prim("load_1m")?, c.prim("load_5m")?, c.prim("load_15m")?],
+            load: [prim("load_1m")?, prim("load_5m")?, prim("load_15m")?],
             mem: [
-                c.req("mem_total_bytes")?,
-                c.req("mem_used_bytes")?,
-                c.req("mem_available_bytes")?,
-                c.req("swap_total_bytes")?,
-                c.req("swap_used_bytes")?,
+                req("mem_total_bytes")?,
+                req("mem_used_bytes")?,
+                req("mem_available_bytes")?,
+                req("swap_total_bytes")?,
+                req("swap_used_bytes")?,
             ],
             present: c.bool("pressure_present")?,
             pressure: [
-                c.prim("pressure_cpu_some_pct")?,
-                c.prim("pressure_memory_some_pct")?,
-                c.prim("pressure_memory_full_pct")?,
-                c.prim("pressure_io_some_pct")?,
-                c.prim("pressure_io_full_pct")?,
+                prim("pressure_cpu_some_pct")?,
+                prim("pressure_memory_some_pct")?,
+                prim("pressure_memory_full_pct")?,
+                prim("pressure_io_some_pct")?,
+                prim("pressure_io_full_pct")?,
             ],
             oom: c.prim("oom_kill_count")?,
             top: TopCols::new(&c)?,
@@ -795,59 +869,135 @@ impl<'a> SeriesCols<'a> {
         series
             .cpu_busy_pct
             .extend_from_slice(&self.busy.values()[r.clone()]);
-        for &v in &self.mem[0].values()[r.clone()] {
+        for &v in u64_rows(r.clone(), self.mem[0], &mut scratch.u64s) {
             series.mem_total_bytes.push(v);
         }
-        series
-            .mem_used_bytes
-            .extend_from_slice(&self.mem[1].values()[r.clone()]);
-        series
-            .mem_available_bytes
-            .extend_from_slice(&self.mem[2].values()[r.clone()]);
-        for &v in &self.mem[3].values()[r.clone()] {
+        series.mem_used_bytes.extend_from_slice(u64_rows(
+            r.clone(),
+            self.mem[1],
+            &mut scratch.u64s,
+        ));
+        series.mem_available_bytes.extend_from_slice(u64_rows(
+            r.clone(),
+            self.mem[2],
+            &mut scratch.u64s,
+        ));
+        for &v in u64_rows(r.clone(), self.mem[3], &mut scratch.u64s) {
             series.swap_total_bytes.push(v);
         }
-        series
-            .swap_used_bytes
-            .extend_from_slice(&self.mem[4].values()[r.clone()]);
+        series.swap_used_bytes.extend_from_slice(u64_rows(
+            r.clone(),
+            self.mem[4],
+            &mut scratch.u64s,
+        ));
         for (col, a) in series.load.iter_mut().zip(&self.load) {
-            extend_floats(col, a, r.clone(), None, &mut scratch.f32s);
+            extend_floats(col, *a, r.clone(), None, &mut scratch.f32s);
         }
         let has_pressure = |i: usize| !self.present.is_null(i) && self.present.value(i);
         // Pressure read at every row (the usual case): no row to blank.
         let everywhere = r.clone().all(has_pressure);
         for (col, a) in series.pressure_pct.iter_mut().zip(&self.pressure) {
             let kept: Option<&dyn Fn(usize) -> bool> = (!everywhere).then_some(&has_pressure);
-            extend_floats(col, a, r.clone(), kept, &mut scratch.f32s);
+            extend_floats(col, *a, r.clone(), kept, &mut scratch.f32s);
         }
-        for i in r.clone() {
-            series.pressure_present.push(has_pressure(i));
-            series
-                .oom_kill_count
-                .push((!self.oom.is_null(i)).then(|| self.oom.value(i)));
-            series
-                .boot_time
-                .push(Timestamp::from_unix_micros(self.boot_time.value(i)));
-            series.push_boot_id(self.boot_id.get(i));
-            series
-                .utc_offset_secs
-                .push((!self.utc.is_null(i)).then(|| self.utc.value(i)));
-            series
-                .cores
-                .push(u16::try_from(self.cores.value_length(i)).unwrap_or(u16::MAX));
+        // The columns that rarely change, as runs: at once where the rows all hold one value (the usual case), else
+        // row by row.
+        let n = r.len();
+        match everywhere {
+            true => series.pressure_present.push_n(true, n),
+            false => r
+                .clone()
+                .for_each(|i| series.pressure_present.push(has_pressure(i))),
+        }
+        match all_same(self.oom, r.clone()) {
+            Some(v) => series.oom_kill_count.push_n(v, n),
+            None => r
+                .clone()
+                .for_each(|i| series.oom_kill_count.push(opt(self.oom, i))),
+        }
+        let boot_time = |v: i64| Timestamp::from_unix_micros(v);
+        match all_same(self.boot_time, r.clone()) {
+            Some(Some(v)) => series.boot_time.push_n(boot_time(v), n),
+            _ => r.clone().for_each(|i| {
+                series.boot_time.push(boot_time(self.boot_time.value(i)));
+            }),
+        }
+        match self.boot_id.same_over(r.clone()) {
+            Some(id) => series.push_boot_ids(id, n),
+            None => r
+                .clone()
+                .for_each(|i| series.push_boot_id(self.boot_id.get(i))),
+        }
+        match self.utc.map(|u| (u, all_same(u, r.clone()))) {
+            None => series.utc_offset_secs.push_n(None, n),
+            Some((_, Some(v))) => series.utc_offset_secs.push_n(v, n),
+            Some((u, None)) => r
+                .clone()
+                .for_each(|i| series.utc_offset_secs.push(opt(u, i))),
+        }
+        let cores = |len: i32| u16::try_from(len).unwrap_or(u16::MAX);
+        let offsets = self
+            .cores
+            .value_offsets()
+            .get(r.start..=r.end)
+            .unwrap_or(&[]);
+        match offsets {
+            [a, b, ..] if offsets.windows(2).all(|w| w[1] - w[0] == b - a) => {
+                series.cores.push_n(cores(b - a), n);
+            }
+            _ => r
+                .clone()
+                .for_each(|i| series.cores.push(cores(self.cores.value_length(i)))),
         }
     }
 }
 
-/// Appends rows `rows` of `a` to `col`, `NaN` where null or where `kept` (if given) is false; straight from the
-/// column where it has no nulls and every row is kept.
+/// The value of every row of `rows` of `a`, where they all hold the same (`Some(None)`: all null); `None`
+/// otherwise, or for no rows.
+fn all_same<T: ArrowPrimitiveType>(
+    a: &PrimitiveArray<T>,
+    rows: std::ops::Range<usize>,
+) -> Option<Option<T::Native>> {
+    let values = a.values().get(rows)?;
+    let first = *values.first()?;
+    match a.null_count() {
+        0 => values.iter().all(|v| *v == first).then_some(Some(first)),
+        n if n == a.len() => Some(None),
+        _ => None,
+    }
+}
+
+/// Rows `rows` of `a`, or as many zeros (gathered in `unread`) where the column was not read.
+fn u64_rows<'c>(
+    rows: std::ops::Range<usize>,
+    a: Option<&'c PrimitiveArray<UInt64Type>>,
+    unread: &'c mut Vec<u64>,
+) -> &'c [u64] {
+    match a {
+        Some(a) => &a.values()[rows],
+        None => {
+            unread.clear();
+            unread.resize(rows.len(), 0);
+            unread
+        }
+    }
+}
+
+/// Appends rows `rows` of `a` to `col`, `NaN` where null or where `kept` (if given) is false (every row where
+/// the column was not read); straight from the column where it has no nulls and every row is kept.
 fn extend_floats(
     col: &mut Packed<f32>,
-    a: &Float32Array,
+    a: Option<&Float32Array>,
     rows: std::ops::Range<usize>,
     kept: Option<&dyn Fn(usize) -> bool>,
     scratch: &mut Vec<f32>,
 ) {
+    let Some(a) = a else {
+        scratch.clear();
+        scratch.resize(rows.len(), f32::NAN);
+        col.extend_from_slice(scratch);
+        return;
+    };
     if kept.is_none() && a.null_count() == 0 {
         col.extend_from_slice(&a.values()[rows]);
         return;

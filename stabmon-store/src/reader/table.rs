@@ -240,15 +240,8 @@ impl TableFile {
         let batch_rows = usize::try_from(rows)
             .unwrap_or(BATCH_ROWS)
             .clamp(1, BATCH_ROWS);
-        let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
-                .with_row_groups(groups.to_vec())
-                .with_batch_size(batch_rows);
-        if let Some(projection) = projection {
-            builder = builder.with_projection(projection);
-        }
-        // Decode `ts` first, then the other columns only for the rows wanted; not needed where every row group
-        // read lies inside the range.
+        // Where a row group reaches outside the range (or only some instants are wanted), `ts` is decoded
+        // first, then the other columns only for the rows wanted.
         let inside = |g: &usize| {
             self.spans
                 .get(*g)
@@ -256,26 +249,39 @@ impl TableFile {
                 .flatten()
                 .is_some_and(|(min, max)| range.contains(min) && range.contains(max))
         };
-        if self.version >= 5 && (only.is_some() || !groups.iter().all(inside)) {
-            let mask = ProjectionMask::leaves(descr, [self.ts_col]);
-            let only: Option<Arc<[i64]>> = only.map(Into::into);
-            let keep = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
-                let ts = batch
-                    .column(0)
-                    .as_primitive_opt::<TimestampMicrosecondType>()
-                    .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
-                Ok(ts
-                    .iter()
-                    .map(|t| {
-                        Some(t.is_some_and(|t| {
-                            range.contains(t)
-                                && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
-                        }))
-                    })
-                    .collect::<BooleanArray>())
-            });
-            builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
+        let filtered = self.version >= 5 && (only.is_some() || !groups.iter().all(inside));
+        if !filtered {
+            // Every row of the row groups: read with this thread's zstd decompressor.
+            let mask = projection.unwrap_or_else(ProjectionMask::all);
+            let reader = super::unzstd::reader(input, &self.meta, groups, mask, batch_rows)
+                .map_err(pq(&self.path))?;
+            return reader.map(|b| b.map_err(arrow(&self.path))).collect();
         }
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
+                .with_row_groups(groups.to_vec())
+                .with_batch_size(batch_rows);
+        if let Some(projection) = projection {
+            builder = builder.with_projection(projection);
+        }
+        let mask = ProjectionMask::leaves(descr, [self.ts_col]);
+        let only: Option<Arc<[i64]>> = only.map(Into::into);
+        let keep = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+            let ts = batch
+                .column(0)
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
+            Ok(ts
+                .iter()
+                .map(|t| {
+                    Some(t.is_some_and(|t| {
+                        range.contains(t)
+                            && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
+                    }))
+                })
+                .collect::<BooleanArray>())
+        });
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
         let reader = builder.build().map_err(pq(&self.path))?;
         reader.map(|b| b.map_err(arrow(&self.path))).collect()
     }

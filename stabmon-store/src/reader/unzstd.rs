@@ -1,0 +1,275 @@
+//! Whole row groups of a table read with one zstd decompressor per thread, kept from one column chunk to the next.
+//!
+//! The parquet crate makes a codec for every column chunk it reads, and its zstd codec makes a compressor and a
+//! decompressor each time: both ask the CPU what it supports (`cpuid`), which a virtual machine answers slowly. A
+//! month's series reads about 25,000 column chunks, and making their codecs took a third of the decoding
+//! threads' time. Here the crate reads each zstd chunk's pages as they are stored (its metadata saying
+//! "uncompressed"), and the pages are decompressed by this thread's decompressor before the crate decodes them.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader, RowGroups};
+use parquet::arrow::{ProjectionMask, parquet_to_arrow_field_levels};
+use parquet::basic::Compression;
+use parquet::column::page::{Page, PageIterator, PageMetadata, PageReader};
+use parquet::errors::{ParquetError, Result as PqResult};
+use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
+use parquet::file::reader::ChunkReader;
+use parquet::file::serialized_reader::SerializedPageReader;
+
+/// The most a page may say it decompresses to (a stabmon page holds at most a few MB; a damaged frame header
+/// must not size an allocation).
+const MAX_PAGE_BYTES: u64 = 1 << 30;
+
+thread_local! {
+    /// This thread's decompressor, made at its first page.
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// A reader of the columns `mask` of row groups `groups` (all of their rows), in batches of `batch_rows`: what
+/// the parquet crate's reader gives without a row filter, its zstd pages decompressed by [`Unzstd`].
+pub(super) fn reader<R: ChunkReader + 'static>(
+    input: R,
+    meta: &ArrowReaderMetadata,
+    groups: &[usize],
+    mask: ProjectionMask,
+    batch_rows: usize,
+) -> PqResult<ParquetRecordBatchReader> {
+    let md = meta.metadata();
+    let levels = parquet_to_arrow_field_levels(
+        md.file_metadata().schema_descr(),
+        mask,
+        Some(meta.schema().fields()),
+    )?;
+    let groups = Groups {
+        input: Arc::new(input),
+        meta: Arc::clone(md),
+        groups: groups.to_vec(),
+    };
+    ParquetRecordBatchReader::try_new_with_row_groups(&levels, &groups, batch_rows, None)
+}
+
+/// The row groups read, in order.
+struct Groups<R> {
+    input: Arc<R>,
+    meta: Arc<ParquetMetaData>,
+    groups: Vec<usize>,
+}
+
+impl<R: ChunkReader + 'static> RowGroups for Groups<R> {
+    fn num_rows(&self) -> usize {
+        self.row_groups()
+            .map(|rg| usize::try_from(rg.num_rows()).unwrap_or(0))
+            .sum()
+    }
+
+    fn column_chunks(&self, i: usize) -> PqResult<Box<dyn PageIterator>> {
+        Ok(Box::new(Chunks {
+            input: Arc::clone(&self.input),
+            meta: Arc::clone(&self.meta),
+            column: i,
+            groups: self.groups.clone().into_iter(),
+        }))
+    }
+
+    fn row_groups(&self) -> Box<dyn Iterator<Item = &RowGroupMetaData> + '_> {
+        Box::new(self.groups.iter().map(|g| self.meta.row_group(*g)))
+    }
+
+    fn metadata(&self) -> &ParquetMetaData {
+        &self.meta
+    }
+}
+
+/// One column's chunks of the row groups read.
+struct Chunks<R> {
+    input: Arc<R>,
+    meta: Arc<ParquetMetaData>,
+    column: usize,
+    groups: std::vec::IntoIter<usize>,
+}
+
+impl<R: ChunkReader + 'static> Chunks<R> {
+    fn pages(&self, g: usize) -> PqResult<Box<dyn PageReader>> {
+        let rg = self.meta.row_group(g);
+        let chunk = rg.column(self.column);
+        let rows = usize::try_from(rg.num_rows()).unwrap_or(0);
+        let input = Arc::clone(&self.input);
+        if matches!(chunk.compression(), Compression::ZSTD(_)) {
+            // The pages as stored; `Unzstd` decompresses them.
+            let stored = chunk
+                .clone()
+                .into_builder()
+                .set_compression(Compression::UNCOMPRESSED)
+                .build()?;
+            let pages = SerializedPageReader::new(input, &stored, rows, None)?;
+            return Ok(Box::new(Unzstd(pages)));
+        }
+        Ok(Box::new(SerializedPageReader::new(
+            input, chunk, rows, None,
+        )?))
+    }
+}
+
+impl<R: ChunkReader + 'static> Iterator for Chunks<R> {
+    type Item = PqResult<Box<dyn PageReader>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let g = self.groups.next()?;
+        Some(self.pages(g))
+    }
+}
+
+impl<R: ChunkReader + 'static> PageIterator for Chunks<R> {}
+
+/// The pages of a zstd column chunk read as stored, decompressed here.
+struct Unzstd<P>(P);
+
+impl<P: PageReader> Iterator for Unzstd<P> {
+    type Item = PqResult<Page>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.get_next_page().transpose()
+    }
+}
+
+impl<P: PageReader> PageReader for Unzstd<P> {
+    fn get_next_page(&mut self) -> PqResult<Option<Page>> {
+        self.0.get_next_page()?.map(decompress_page).transpose()
+    }
+
+    fn peek_next_page(&mut self) -> PqResult<Option<PageMetadata>> {
+        self.0.peek_next_page()
+    }
+
+    fn skip_next_page(&mut self) -> PqResult<()> {
+        self.0.skip_next_page()
+    }
+
+    fn supports_deferred_dictionary(&self) -> bool {
+        self.0.supports_deferred_dictionary()
+    }
+
+    fn take_deferred_dictionary(&mut self) -> PqResult<Option<Page>> {
+        self.0
+            .take_deferred_dictionary()?
+            .map(decompress_page)
+            .transpose()
+    }
+
+    fn at_record_boundary(&mut self) -> PqResult<bool> {
+        self.0.at_record_boundary()
+    }
+}
+
+/// `page` with its stored bytes decompressed: all of them, or of a version-2 data page those after its levels
+/// (where it says they are compressed), as the parquet crate's own reading does.
+fn decompress_page(page: Page) -> PqResult<Page> {
+    Ok(match page {
+        Page::DataPage {
+            buf,
+            num_values,
+            encoding,
+            def_level_encoding,
+            rep_level_encoding,
+            statistics,
+        } => Page::DataPage {
+            buf: decompress(&buf, 0)?,
+            num_values,
+            encoding,
+            def_level_encoding,
+            rep_level_encoding,
+            statistics,
+        },
+        Page::DictionaryPage {
+            buf,
+            num_values,
+            encoding,
+            is_sorted,
+        } => Page::DictionaryPage {
+            buf: decompress(&buf, 0)?,
+            num_values,
+            encoding,
+            is_sorted,
+        },
+        Page::DataPageV2 {
+            buf,
+            num_values,
+            encoding,
+            num_nulls,
+            num_rows,
+            def_levels_byte_len,
+            rep_levels_byte_len,
+            is_compressed,
+            statistics,
+        } => {
+            let levels =
+                usize::try_from(u64::from(def_levels_byte_len) + u64::from(rep_levels_byte_len))
+                    .map_err(|_| ParquetError::General("implausible level lengths".into()))?;
+            Page::DataPageV2 {
+                buf: match is_compressed {
+                    true => decompress(&buf, levels)?,
+                    false => buf,
+                },
+                num_values,
+                encoding,
+                num_nulls,
+                num_rows,
+                def_levels_byte_len,
+                rep_levels_byte_len,
+                is_compressed,
+                statistics,
+            }
+        }
+    })
+}
+
+/// `stored` with the zstd frame after its first `levels` bytes (kept as they are) decompressed; nothing after
+/// them is a page without values.
+fn decompress(stored: &Bytes, levels: usize) -> PqResult<Bytes> {
+    let (head, frame) = match (stored.get(..levels), stored.get(levels..)) {
+        (Some(h), Some(f)) => (h, f),
+        _ => return Err(ParquetError::General("invalid page header".into())),
+    };
+    if frame.is_empty() {
+        return Ok(stored.clone());
+    }
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n <= MAX_PAGE_BYTES => n as usize,
+        Ok(Some(n)) => {
+            return Err(ParquetError::General(format!(
+                "a page says it holds {n} bytes"
+            )));
+        }
+        _ => {
+            return Err(ParquetError::General(
+                "a page's zstd frame does not say its size".into(),
+            ));
+        }
+    };
+    let mut out = Vec::with_capacity(head.len() + size);
+    out.extend_from_slice(head);
+    // Written after the levels, into the room reserved (as the parquet crate's codec writes).
+    let mut cursor = std::io::Cursor::new(&mut out);
+    cursor.set_position(head.len() as u64);
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        let d = match &mut *d {
+            Some(d) => d,
+            none => none.insert(
+                zstd::bulk::Decompressor::new().map_err(|e| ParquetError::External(Box::new(e)))?,
+            ),
+        };
+        d.decompress_to_buffer(frame, &mut cursor)
+            .map_err(|e| ParquetError::External(Box::new(e)))
+    })?;
+    if out.len() != head.len() + size {
+        return Err(ParquetError::General(format!(
+            "a page decompressed to {} bytes, its frame says {size}",
+            out.len() - head.len()
+        )));
+    }
+    Ok(Bytes::from(out))
+}
