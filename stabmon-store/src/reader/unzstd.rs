@@ -19,8 +19,8 @@ use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::ChunkReader;
 use parquet::file::serialized_reader::SerializedPageReader;
 
-/// The most a page may say it decompresses to (a stabmon page holds at most a few MB; a damaged frame header
-/// must not size an allocation).
+/// The most a page may decompress to whatever its column chunk claims (a stabmon page holds at most a few MB; a
+/// damaged footer or frame header must not size an allocation).
 const MAX_PAGE_BYTES: u64 = 1 << 30;
 
 thread_local! {
@@ -105,7 +105,11 @@ impl<R: ChunkReader + 'static> Chunks<R> {
                 .set_compression(Compression::UNCOMPRESSED)
                 .build()?;
             let pages = SerializedPageReader::new(input, &stored, rows, None)?;
-            return Ok(Box::new(Unzstd(pages)));
+            // No page of a chunk holds more than the whole chunk's uncompressed bytes.
+            let bound = u64::try_from(chunk.uncompressed_size())
+                .unwrap_or(0)
+                .min(MAX_PAGE_BYTES);
+            return Ok(Box::new(Unzstd { pages, bound }));
         }
         Ok(Box::new(SerializedPageReader::new(
             input, chunk, rows, None,
@@ -125,7 +129,12 @@ impl<R: ChunkReader + 'static> Iterator for Chunks<R> {
 impl<R: ChunkReader + 'static> PageIterator for Chunks<R> {}
 
 /// The pages of a zstd column chunk read as stored, decompressed here.
-struct Unzstd<P>(P);
+struct Unzstd<P> {
+    pages: P,
+    /// The most one page may decompress to: its chunk's uncompressed size in the footer, at most
+    /// [`MAX_PAGE_BYTES`].
+    bound: u64,
+}
 
 impl<P: PageReader> Iterator for Unzstd<P> {
     type Item = PqResult<Page>;
@@ -137,36 +146,41 @@ impl<P: PageReader> Iterator for Unzstd<P> {
 
 impl<P: PageReader> PageReader for Unzstd<P> {
     fn get_next_page(&mut self) -> PqResult<Option<Page>> {
-        self.0.get_next_page()?.map(decompress_page).transpose()
+        let bound = self.bound;
+        self.pages
+            .get_next_page()?
+            .map(|p| decompress_page(p, bound))
+            .transpose()
     }
 
     fn peek_next_page(&mut self) -> PqResult<Option<PageMetadata>> {
-        self.0.peek_next_page()
+        self.pages.peek_next_page()
     }
 
     fn skip_next_page(&mut self) -> PqResult<()> {
-        self.0.skip_next_page()
+        self.pages.skip_next_page()
     }
 
     fn supports_deferred_dictionary(&self) -> bool {
-        self.0.supports_deferred_dictionary()
+        self.pages.supports_deferred_dictionary()
     }
 
     fn take_deferred_dictionary(&mut self) -> PqResult<Option<Page>> {
-        self.0
+        let bound = self.bound;
+        self.pages
             .take_deferred_dictionary()?
-            .map(decompress_page)
+            .map(|p| decompress_page(p, bound))
             .transpose()
     }
 
     fn at_record_boundary(&mut self) -> PqResult<bool> {
-        self.0.at_record_boundary()
+        self.pages.at_record_boundary()
     }
 }
 
 /// `page` with its stored bytes decompressed: all of them, or of a version-2 data page those after its levels
-/// (where it says they are compressed), as the parquet crate's own reading does.
-fn decompress_page(page: Page) -> PqResult<Page> {
+/// (where it says they are compressed), as the parquet crate's own reading does; to at most `bound` bytes.
+fn decompress_page(page: Page, bound: u64) -> PqResult<Page> {
     Ok(match page {
         Page::DataPage {
             buf,
@@ -176,7 +190,7 @@ fn decompress_page(page: Page) -> PqResult<Page> {
             rep_level_encoding,
             statistics,
         } => Page::DataPage {
-            buf: decompress(&buf, 0)?,
+            buf: decompress(&buf, 0, bound)?,
             num_values,
             encoding,
             def_level_encoding,
@@ -189,7 +203,7 @@ fn decompress_page(page: Page) -> PqResult<Page> {
             encoding,
             is_sorted,
         } => Page::DictionaryPage {
-            buf: decompress(&buf, 0)?,
+            buf: decompress(&buf, 0, bound)?,
             num_values,
             encoding,
             is_sorted,
@@ -210,7 +224,7 @@ fn decompress_page(page: Page) -> PqResult<Page> {
                     .map_err(|_| ParquetError::General("implausible level lengths".into()))?;
             Page::DataPageV2 {
                 buf: match is_compressed {
-                    true => decompress(&buf, levels)?,
+                    true => decompress(&buf, levels, bound)?,
                     false => buf,
                 },
                 num_values,
@@ -226,9 +240,9 @@ fn decompress_page(page: Page) -> PqResult<Page> {
     })
 }
 
-/// `stored` with the zstd frame after its first `levels` bytes (kept as they are) decompressed; nothing after
-/// them is a page without values.
-fn decompress(stored: &Bytes, levels: usize) -> PqResult<Bytes> {
+/// `stored` with the zstd frame after its first `levels` bytes (kept as they are) decompressed, to at most `bound`
+/// bytes; nothing after them is a page without values.
+fn decompress(stored: &Bytes, levels: usize, bound: u64) -> PqResult<Bytes> {
     let (head, frame) = match (stored.get(..levels), stored.get(levels..)) {
         (Some(h), Some(f)) => (h, f),
         _ => return Err(ParquetError::General("invalid page header".into())),
@@ -236,20 +250,25 @@ fn decompress(stored: &Bytes, levels: usize) -> PqResult<Bytes> {
     if frame.is_empty() {
         return Ok(stored.clone());
     }
-    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
-        Ok(Some(n)) if n <= MAX_PAGE_BYTES => n as usize,
+    // The frame's own size where it states one (every writer that compresses a page at once does), else the most
+    // the page may hold; either within the bound before anything is allocated.
+    let (room, exact) = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n <= bound => (n, true),
         Ok(Some(n)) => {
             return Err(ParquetError::General(format!(
-                "a page says it holds {n} bytes"
+                "a page says it holds {n} bytes, more than its column chunk's {bound}"
             )));
         }
-        _ => {
+        Ok(None) => (bound, false),
+        Err(_) => {
             return Err(ParquetError::General(
-                "a page's zstd frame does not say its size".into(),
+                "a page's zstd frame header is damaged".into(),
             ));
         }
     };
-    let mut out = Vec::with_capacity(head.len() + size);
+    let room = usize::try_from(room)
+        .map_err(|_| ParquetError::General("a page too large for this machine".into()))?;
+    let mut out = Vec::with_capacity(head.len() + room);
     out.extend_from_slice(head);
     // Written after the levels, into the room reserved (as the parquet crate's codec writes).
     let mut cursor = std::io::Cursor::new(&mut out);
@@ -265,11 +284,67 @@ fn decompress(stored: &Bytes, levels: usize) -> PqResult<Bytes> {
         d.decompress_to_buffer(frame, &mut cursor)
             .map_err(|e| ParquetError::External(Box::new(e)))
     })?;
-    if out.len() != head.len() + size {
+    if exact && out.len() != head.len() + room {
         return Err(ParquetError::General(format!(
-            "a page decompressed to {} bytes, its frame says {size}",
+            "a page decompressed to {} bytes, its frame says {room}",
             out.len() - head.len()
         )));
     }
     Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn page_bytes() -> Vec<u8> {
+        (0..50_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn a_frame_that_states_its_size_is_decompressed_after_the_levels() {
+        let data = page_bytes();
+        let mut stored = b"LEVELS".to_vec();
+        stored.extend(zstd::bulk::compress(&data, 3).unwrap());
+        let out = decompress(&Bytes::from(stored), 6, 1 << 20).unwrap();
+        assert_eq!(&out[..6], b"LEVELS");
+        assert_eq!(&out[6..], &data[..]);
+    }
+
+    #[test]
+    fn a_frame_without_its_size_is_decompressed_within_the_chunks_bound() {
+        let data = page_bytes();
+        // A streaming encoder does not know the size when it writes the frame header.
+        let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+        std::io::Write::write_all(&mut enc, &data[..1000]).unwrap();
+        std::io::Write::flush(&mut enc).unwrap();
+        std::io::Write::write_all(&mut enc, &data[1000..]).unwrap();
+        let frame = enc.finish().unwrap();
+        assert!(matches!(
+            zstd::zstd_safe::get_frame_content_size(&frame),
+            Ok(None)
+        ));
+        let out = decompress(&Bytes::from(frame.clone()), 0, data.len() as u64).unwrap();
+        assert_eq!(&out[..], &data[..]);
+        // More than the chunk may hold is an error, not a larger allocation.
+        let err = decompress(&Bytes::from(frame), 0, data.len() as u64 - 1).unwrap_err();
+        assert!(err.to_string().contains("too small"), "{err}");
+    }
+
+    #[test]
+    fn a_frame_claiming_more_than_its_chunk_holds_is_refused_before_allocating() {
+        let data = page_bytes();
+        let frame = zstd::bulk::compress(&data, 3).unwrap();
+        let err = decompress(&Bytes::from(frame), 0, 1000).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more than its column chunk's 1000"),
+            "{err}"
+        );
+        let err = decompress(&Bytes::from_static(b"not a zstd frame"), 0, 1000).unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
 }
