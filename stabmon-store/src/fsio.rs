@@ -21,6 +21,9 @@ pub(crate) trait AppendFile: Send + Debug {
     /// Appends from the start of the file again, keeping it whole (a recycled journal's file, every block of which
     /// is written): zeros are laid ahead only past its length.
     fn rewind(&mut self);
+    /// Appends next at `at`, past the end, leaving the bytes between as they are (the unused end of a page, see
+    /// `journal.rs`).
+    fn skip_to(&mut self, at: u64);
 }
 
 /// The file operations of the journal and the manifest.
@@ -137,6 +140,10 @@ impl AppendFile for RealFile {
 
     fn rewind(&mut self) {
         self.end = 0;
+    }
+
+    fn skip_to(&mut self, at: u64) {
+        self.end = self.end.max(at);
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -519,6 +526,10 @@ mod fault {
 
         fn rewind(&mut self) {
             self.end = 0;
+        }
+
+        fn skip_to(&mut self, at: u64) {
+            self.end = self.end.max(at);
         }
     }
 
