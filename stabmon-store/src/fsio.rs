@@ -287,6 +287,25 @@ pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Starts writing a file's dirty pages to the device without waiting (Linux: `sync_file_range` with
+/// `SYNC_FILE_RANGE_WRITE`; elsewhere nothing). Called on several new files before each is fsynced, so that the
+/// file system allocates all their blocks before the first fsync's commit, and that one commit covers them all
+/// (on ext4, a new file's blocks are allocated at writeback, and each allocation left for its own fsync costs a
+/// journal commit of its own). Durability is the fsync's: this is only an order of work, and an error is ignored.
+pub(crate) fn start_writeback(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `sync_file_range` reads no memory of ours; the descriptor is open for the borrow's length.
+        let _ =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+    }
+}
+
 #[cfg(test)]
 pub(crate) use fault::FaultFs;
 
