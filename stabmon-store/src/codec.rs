@@ -1090,16 +1090,21 @@ pub(crate) mod tests {
             Ok(path) => {
                 let bytes = std::fs::read(&path).unwrap();
                 let mut by_kind = std::collections::BTreeMap::<u8, (u64, u64)>::new();
-                for (kind, _, len) in frames(&bytes) {
-                    let e = by_kind.entry(kind).or_default();
+                let parsed = crate::journal::parse(&bytes).unwrap();
+                for (kind, payload) in &parsed.frames {
+                    let e = by_kind.entry(*kind as u8).or_default();
                     e.0 += 1;
-                    e.1 += len as u64 + 9;
+                    e.1 += payload.len() as u64 + 9;
                 }
-                // Kind 0 is no frame: the zeros written ahead, which `frames` reads as empty frames.
-                by_kind.remove(&0);
                 let c = read_journal(&bytes).unwrap();
                 let n = c.samples.len().max(1) as f64;
-                println!("format {}, {} samples", c.version, c.samples.len());
+                println!(
+                    "format {}, {} samples; {:.0} B a sample in the file (from format 6 on, unused ends of pages \
+                     included)",
+                    c.version,
+                    c.samples.len(),
+                    (parsed.good_len as f64 - crate::journal::HEADER_LEN as f64) / n
+                );
                 for (kind, (k, b)) in &by_kind {
                     println!(
                         "kind {kind}: {k} frames, {b} B, {:.0} B each, {:.0} B a sample",
@@ -1187,6 +1192,23 @@ pub(crate) mod tests {
                 );
             }
         }
+        // In the file: each append (one frame here, and the end marker) within a page where it fits.
+        let (mut enc, mut payload) = (SampleEncoder::new(), Vec::new());
+        let (mut at, mut framed) = (crate::journal::HEADER_LEN as u64, 0u64);
+        for s in &samples {
+            enc.encode(s, &mut payload);
+            let len = (payload.len() + 9) as u64;
+            framed += len;
+            at = crate::journal::place(at, len + END_MARKER.len() as u64) + len;
+        }
+        let in_file = (at - crate::journal::HEADER_LEN as u64) as f64;
+        println!(
+            "format {} in the file, appends within a page where they fit: {:.0} B a sample, {:.1} % more than \
+             its frames",
+            crate::journal::JOURNAL_VERSION,
+            in_file / n,
+            (in_file / framed as f64 - 1.0) * 100.0
+        );
         let total = |samples: &[Sample]| {
             let (k, d) = cost(samples, KEY_EVERY, ZSTD_LEVEL);
             (k.1 + d.1) as f64 / n
