@@ -133,6 +133,9 @@ pub(crate) const SPARE_MAX_BYTES: u64 = 64 << 20;
 pub(crate) const SPARE_SLACK_BYTES: u64 = 2 * crate::fsio::PREALLOCATE_BYTES;
 /// No record is this big; a length over it is damage, not a record.
 const MAX_PAYLOAD: u32 = 64 << 20;
+/// The biggest payload of a frame at the start of a page that the records jumped to: an append jumps only when it
+/// fits in a page with its end marker (see [`place`]), so a longer length there is not this journal's.
+const MAX_JUMPED_PAYLOAD: u32 = (PAGE_BYTES as u32) - 2 * FRAME_HEADER_LEN as u32;
 
 /// What a frame holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,7 +336,7 @@ pub(crate) fn records_end_of(r: &mut (impl Read + Seek), len: u64) -> io::Result
                 return Ok(at);
             }
             let claimed = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
-            if claimed > MAX_PAYLOAD {
+            if claimed > MAX_JUMPED_PAYLOAD {
                 return Ok(at);
             }
             payload.clear();
@@ -538,7 +541,7 @@ impl<R: Read> FrameReader<R> {
             return Ok(None);
         }
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-        if len > MAX_PAYLOAD {
+        if len > MAX_JUMPED_PAYLOAD {
             return Ok(None);
         }
         payload.clear();
