@@ -332,6 +332,8 @@ mod fault {
         durable_names: BTreeMap<PathBuf, u64>,
         dirs: BTreeSet<PathBuf>,
         fsyncs: u64,
+        /// Files written whole by `write_synced` (the manifest's temporary file), by path.
+        synced_writes: BTreeMap<PathBuf, u64>,
         /// Total bytes of file data the "disk" holds; writes past it fail with `StorageFull` after a partial write.
         capacity: Option<u64>,
         /// Journal files have zeros ahead of their records, written this many bytes at a time (a file system
@@ -432,6 +434,11 @@ mod fault {
         /// How many fsyncs (of files and directories) were made.
         pub(crate) fn fsyncs(&self) -> u64 {
             self.lock().fsyncs
+        }
+
+        /// How many times `path` was written whole by `write_synced`.
+        pub(crate) fn synced_writes(&self, path: &Path) -> u64 {
+            self.lock().synced_writes.get(path).copied().unwrap_or(0)
         }
 
         /// Makes journal files write zeros ahead of their records, `step` bytes at a time; 0 turns it off (the
@@ -596,6 +603,7 @@ mod fault {
             s.create(path);
             s.write(path, data)?;
             s.fsyncs += 1;
+            *s.synced_writes.entry(path.to_path_buf()).or_default() += 1;
             let n = s.inode(path)?;
             n.durable = n.data.clone();
             Ok(())
