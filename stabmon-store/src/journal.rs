@@ -608,7 +608,7 @@ pub(crate) struct JournalWriter {
     seq: u64,
     /// What the frames' CRCs are XORed with.
     salt: u32,
-    /// Bytes of the header and complete records (where the end marker is).
+    /// Where the header and complete records end (where the end marker is; unused ends of pages included).
     len: u64,
     sync_every: Duration,
     /// When the oldest record not yet fsynced was written.
@@ -732,7 +732,7 @@ impl JournalWriter {
         self.seq
     }
 
-    /// Bytes of the header and complete records.
+    /// Where the header and complete records end (unused ends of pages included).
     pub(crate) fn len(&self) -> u64 {
         self.len
     }
@@ -757,7 +757,8 @@ impl JournalWriter {
     /// Appends records that belong together (a sample and its exits) after `annexes`, frames already encoded
     /// with this journal's [`salt`](Self::salt) (see [`encode_frame`]), in one write, like
     /// [`append`](Self::append): the annexes, the sample and its exits are in the file together, or the torn
-    /// tail is cut like any other. The end marker follows them in the same write.
+    /// tail is cut like any other. The end marker follows them in the same write, all of it at the start of the
+    /// next page where it would cross into it and fits in one (see "Pages" in the module docs).
     pub(crate) fn append_frames(
         &mut self,
         annexes: &[u8],
