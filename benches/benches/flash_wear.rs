@@ -15,7 +15,8 @@
 //! `FLASH_ONE_ROTATION=1` measures one hourly rotation instead: three hours of samples recorded as fast as they
 //! go (each fsynced), then the first sample of the fourth hour, whose journal takes the spare while the third is
 //! compacted; the device's bytes from just before it until 10 s after the compaction (ext4 commits every 5 s),
-//! next to what the device writes idle in 10 s.
+//! next to what the device writes idle in 10 s, and the ext4 journal's commits in each (from
+//! `/proc/fs/jbd2/<dev>-8/info`).
 //!
 //! Run by `benches/flash_wear.sh` (root), which makes the loop device and mounts it in a mount namespace; alone:
 //! `FLASH_DIR=<dir on the device> FLASH_DEV=loop0 FLASH_SYNC=1s FLASH_SECS=300 cargo bench --profile dev -p stabmon-benches
@@ -35,6 +36,15 @@ fn sectors_written(dev: &str) -> u64 {
         .nth(6)
         .and_then(|f| f.parse().ok())
         .expect("sectors written")
+}
+
+/// The ext4 journal's (jbd2's) commits on `dev` since its mount: the first number of
+/// `/proc/fs/jbd2/<dev>-8/info` (0 where there is none).
+fn jbd2_commits(dev: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/fs/jbd2/{dev}-8/info"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
 }
 
 fn parse_secs(s: &str) -> Duration {
@@ -172,8 +182,10 @@ fn one_rotation(dir: &str, dev: &str, sync: Duration) {
     std::thread::sleep(Duration::from_secs(35));
     let settle = Duration::from_secs(10);
     let idle_from = sectors_written(dev);
+    let idle_commits = jbd2_commits(dev);
     std::thread::sleep(settle);
     let before = sectors_written(dev);
+    let commits = jbd2_commits(dev);
     let spare = std::path::Path::new(dir).join("_journal/spare");
     let spare_len = std::fs::metadata(&spare).map_or(0, |m| m.len());
     let rotation = Instant::now();
@@ -183,14 +195,21 @@ fn one_rotation(dir: &str, dev: &str, sync: Duration) {
     for notice in rec.wait_for_compaction() {
         eprintln!("recorder: {notice}");
     }
+    let compacted = sectors_written(dev);
+    let compacted_commits = jbd2_commits(dev);
     std::thread::sleep(settle);
     let after = sectors_written(dev);
     println!(
         "one rotation after {hours} h at 1 s (a spare of {spare_len} B before it): device {} B from the rotation to \
-         10 s after its compaction ({:.1} s); {} B idle in 10 s",
+         10 s after its compaction ({:.1} s; {} B and {} ext4 journal commits until the compaction's end, {} \
+         commits in all); {} B and {} commits idle in 10 s",
         (after - before) * 512,
         rotation.elapsed().as_secs_f64(),
+        (compacted - before) * 512,
+        compacted_commits - commits,
+        jbd2_commits(dev) - commits,
         (before - idle_from) * 512,
+        commits - idle_commits,
     );
     rec.stop(next[0].ts).expect("stop");
 }

@@ -425,7 +425,7 @@ pub(crate) mod tests {
     use stabmon_core::{CpuUsage, LoadAvg, Memory, NameTotal, Pressure, ProcessEntry};
 
     use super::*;
-    use crate::journal::{encode_frame, header, salt};
+    use crate::journal::{END_MARKER, encode_frame, header, salt};
 
     /// A sample with every field set to something other than its default.
     pub(crate) fn full_sample() -> Sample {
@@ -991,7 +991,8 @@ pub(crate) mod tests {
     /// Writes the fixture of the current format from the samples and stop of the format-1 fixture: run it once
     /// when the format changes (`cargo test -p stabmon-store --lib write_journal_fixture -- --ignored`) and
     /// commit the result; never rewrite the fixture of an older format. From format 5 on the journal is in a
-    /// recycled file: an older journal's frames follow the torn one.
+    /// recycled file: an older journal's frames follow the torn one (and, from format 6 on, fill the unused ends
+    /// of pages, where the records jump to the next page).
     #[test]
     #[ignore = "writes the fixture of a new journal format"]
     fn write_journal_fixture() {
@@ -999,9 +1000,6 @@ pub(crate) mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let v1 = std::fs::read(dir.join("journal-v1/00000000000000000042.journal")).unwrap();
         let c = read_journal(&v1).unwrap();
-        let mut enc = SampleEncoder::new();
-        let mut bytes = header(c.seq).to_vec();
-        let mut payload = Vec::new();
         // Exits on every third sample from format 3 on, the stop after the 21st.
         let mut samples = c.samples.clone();
         for (i, s) in samples.iter_mut().enumerate() {
@@ -1009,34 +1007,50 @@ pub(crate) mod tests {
                 s.exits = Some(storm_exits(i as u32));
             }
         }
-        for (i, s) in samples.iter().enumerate() {
+        // The older journal whose file this one takes (the same samples in reverse, laid out as the writer lays
+        // them), then this journal written over it: each append's frames and end marker where the writer puts
+        // them.
+        let mut old = vec![0u8; 24 << 10];
+        let mut enc = SampleEncoder::new();
+        let mut payload = Vec::new();
+        let mut at = lay(&mut old, 0, &header(c.seq - 1), false);
+        for s in samples.iter().rev().cycle().take(3 * samples.len()) {
+            let mut batch = Vec::new();
             let kind = enc.encode(s, &mut payload);
-            encode_frame(kind, &payload, salt(c.seq), &mut bytes);
+            encode_frame(kind, &payload, salt(c.seq - 1), &mut batch);
+            at = lay(&mut old, at, &batch, true);
+        }
+        let mut bytes = old.clone();
+        let mut enc = SampleEncoder::new();
+        let mut at = lay(&mut bytes, 0, &header(c.seq), false);
+        let mut jumps = 0;
+        for (i, s) in samples.iter().enumerate() {
+            let mut batch = Vec::new();
+            let kind = enc.encode(s, &mut payload);
+            encode_frame(kind, &payload, salt(c.seq), &mut batch);
+            let to = lay(&mut bytes, at, &batch, true);
+            jumps += usize::from(to - batch.len() != at);
+            at = to;
             if i == 20 {
-                encode_frame(Kind::Stop, &encode(&c.stops[0]), salt(c.seq), &mut bytes);
+                let mut batch = Vec::new();
+                encode_frame(Kind::Stop, &encode(&c.stops[0]), salt(c.seq), &mut batch);
+                at = lay(&mut bytes, at, &batch, true);
             }
         }
-        // The first half of one more frame: a write cut by the crash.
+        assert!(jumps > 0, "no record went on at the next page");
+        // The first half of one more frame, where the writer would put it: a write cut by the crash. It claims
+        // the older journal's bytes after it as its own tail.
         let mut torn = Vec::new();
         let kind = enc.encode(&c.samples[3], &mut payload);
         encode_frame(kind, &payload, salt(c.seq), &mut torn);
-        bytes.extend_from_slice(&torn[..torn.len() / 2]);
-        let mut torn_bytes = torn.len() / 2;
-        if version >= 5 {
-            // In a recycled file: the rest is an older journal's (the same samples, in reverse, each with an end
-            // marker after it), whose bytes the torn frame claims as its own.
-            let mut old = header(c.seq - 1).to_vec();
-            let mut enc = SampleEncoder::new();
-            while old.len() < bytes.len() + torn.len() + 4096 {
-                for s in samples.iter().rev() {
-                    let kind = enc.encode(s, &mut payload);
-                    encode_frame(kind, &payload, salt(c.seq - 1), &mut old);
-                }
-            }
-            old.extend_from_slice(&crate::journal::END_MARKER);
-            bytes.extend_from_slice(&old[bytes.len()..]);
-            torn_bytes = torn.len();
-        }
+        let from =
+            crate::journal::place(at as u64, (torn.len() + END_MARKER.len()) as u64) as usize;
+        assert_eq!(
+            from, at,
+            "the torn frame is read as torn only where it does not jump"
+        );
+        bytes[from..from + torn.len() / 2].copy_from_slice(&torn[..torn.len() / 2]);
+        let torn_bytes = torn.len();
         let out = dir.join(format!("journal-v{version}"));
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(out.join("00000000000000000042.journal"), &bytes).unwrap();
@@ -1051,6 +1065,20 @@ pub(crate) mod tests {
         std::fs::write(out.join("expected.json"), expected.to_string()).unwrap();
     }
 
+    /// Writes `batch` and an end marker into `file` as the journal writer does when its records end at `at`
+    /// (placed within a page where it fits, when `paged`); returns where the records end now.
+    fn lay(file: &mut [u8], at: usize, batch: &[u8], paged: bool) -> usize {
+        let mut with_marker = batch.to_vec();
+        with_marker.extend_from_slice(&END_MARKER);
+        let from = if paged {
+            crate::journal::place(at as u64, with_marker.len() as u64) as usize
+        } else {
+            at
+        };
+        file[from..from + with_marker.len()].copy_from_slice(&with_marker);
+        from + batch.len()
+    }
+
     /// What a journal's records cost, by kind; what the current format makes of its samples at other key periods
     /// and zstd levels; and what each part of a record costs (the bytes saved when that part is made constant):
     /// `JOURNAL_BYTES=FILE cargo test -p stabmon-store --lib journal_bytes -- --ignored --nocapture` (a journal
@@ -1062,16 +1090,21 @@ pub(crate) mod tests {
             Ok(path) => {
                 let bytes = std::fs::read(&path).unwrap();
                 let mut by_kind = std::collections::BTreeMap::<u8, (u64, u64)>::new();
-                for (kind, _, len) in frames(&bytes) {
-                    let e = by_kind.entry(kind).or_default();
+                let parsed = crate::journal::parse(&bytes).unwrap();
+                for (kind, payload) in &parsed.frames {
+                    let e = by_kind.entry(*kind as u8).or_default();
                     e.0 += 1;
-                    e.1 += len as u64 + 9;
+                    e.1 += payload.len() as u64 + 9;
                 }
-                // Kind 0 is no frame: the zeros written ahead, which `frames` reads as empty frames.
-                by_kind.remove(&0);
                 let c = read_journal(&bytes).unwrap();
                 let n = c.samples.len().max(1) as f64;
-                println!("format {}, {} samples", c.version, c.samples.len());
+                println!(
+                    "format {}, {} samples; {:.0} B a sample in the file (from format 6 on, unused ends of pages \
+                     included)",
+                    c.version,
+                    c.samples.len(),
+                    (parsed.good_len as f64 - crate::journal::HEADER_LEN as f64) / n
+                );
                 for (kind, (k, b)) in &by_kind {
                     println!(
                         "kind {kind}: {k} frames, {b} B, {:.0} B each, {:.0} B a sample",
@@ -1159,6 +1192,23 @@ pub(crate) mod tests {
                 );
             }
         }
+        // In the file: each append (one frame here, and the end marker) within a page where it fits.
+        let (mut enc, mut payload) = (SampleEncoder::new(), Vec::new());
+        let (mut at, mut framed) = (crate::journal::HEADER_LEN as u64, 0u64);
+        for s in &samples {
+            enc.encode(s, &mut payload);
+            let len = (payload.len() + 9) as u64;
+            framed += len;
+            at = crate::journal::place(at, len + END_MARKER.len() as u64) + len;
+        }
+        let in_file = (at - crate::journal::HEADER_LEN as u64) as f64;
+        println!(
+            "format {} in the file, appends within a page where they fit: {:.0} B a sample, {:.1} % more than \
+             its frames",
+            crate::journal::JOURNAL_VERSION,
+            in_file / n,
+            (in_file / framed as f64 - 1.0) * 100.0
+        );
         let total = |samples: &[Sample]| {
             let (k, d) = cost(samples, KEY_EVERY, ZSTD_LEVEL);
             (k.1 + d.1) as f64 / n

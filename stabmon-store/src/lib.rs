@@ -353,14 +353,16 @@
 //!   power cut. Those blocks are a compacted journal's file, used again (`DIR/_journal/spare` between two
 //!   journals, at most 64 MiB), so that in steady state no zeros are written ahead; each append ends with an
 //!   end marker that readers take for the end of the journal, and each frame's CRC is salted with the journal's
-//!   sequence number, so an older journal's bytes after the marker are never read as records.
+//!   sequence number, so an older journal's bytes after the marker are never read as records. An append that
+//!   would cross a 4 KiB page boundary goes to the next page instead (where it fits in one), so that a sync
+//!   writes one page, not two, and a page once left is never written again.
 //! - **A sample is never half-visible**: journal records are framed with their length and a CRC32; a reader
 //!   takes every complete record and stops at a torn one.
 //! - **An upgrade reads what a crashed older release left**: the journal has a format version of its own and
 //!   its records a layout of their own, never the in-memory [`Sample`](stabmon_core::Sample); every format
 //!   ever written is decoded (a committed journal per format is recovered by the tests). Format 2 compresses
 //!   each sample against the previous one (a key record on its own every 60), ~10x fewer bytes than format 1.
-//!   Format 4 (and format 5, written today, in frames made for recycled files) names each listed process (name, command line, user, cgroup) once per key
+//!   Format 4 (and formats 5 and 6, in frames made for recycled files, 6 written today) names each listed process (name, command line, user, cgroup) once per key
 //!   interval and refers to it by index after, writes memory and times as changes, and carries the sample's
 //!   exits in its record; a delta is compressed against the names named since the key and the record before.
 //!   One record that does not decode costs at most the records up to the next key. A sample's OOM kills travel

@@ -101,6 +101,7 @@ fn journal_decoder() {
         fixture("journal-v3/00000000000000000042.journal"),
         fixture("journal-v4/00000000000000000042.journal"),
         fixture("journal-v5/00000000000000000042.journal"),
+        fixture("journal-v6/00000000000000000042.journal"),
     ];
     run("journal", &seeds, fuzzing::journal);
 }

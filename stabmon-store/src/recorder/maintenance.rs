@@ -54,6 +54,9 @@ pub(super) struct Maintenance {
     to_compact: Vec<PathBuf>,
     compaction_failing: bool,
     manifest_failing: bool,
+    /// The manifest as this thread last wrote it, so that one that would say the same (but for its time) is not
+    /// written again.
+    stored: Option<Manifest>,
 }
 
 impl Maintenance {
@@ -72,6 +75,7 @@ impl Maintenance {
             to_compact: Vec::new(),
             compaction_failing: false,
             manifest_failing: false,
+            stored: None,
         }
     }
 
@@ -128,7 +132,9 @@ impl Maintenance {
                 if report.segments_deleted > 0 {
                     notices.push(Notice::Retained { report });
                 }
-                self.update_manifest()
+                // Usually what the compaction just wrote: then not written again (a file created, fsynced and
+                // renamed, its directory fsynced: two file-system commits an hour for nothing).
+                self.update_manifest_if_changed()
             });
         match result {
             Ok(()) => self.manifest_failing = false,
@@ -152,12 +158,30 @@ impl Maintenance {
 
     pub(super) fn update_manifest(&mut self) -> Result<(), Error> {
         self.manifest.journals = self.live.iter().cloned().collect();
-        self.manifest.store(self.fs.as_ref(), &self.root)
+        self.stored = None;
+        self.manifest.store(self.fs.as_ref(), &self.root)?;
+        self.stored = Some(self.manifest.clone());
+        Ok(())
+    }
+
+    /// [`update_manifest`](Self::update_manifest), unless the manifest would say what this thread last wrote
+    /// (but for the time it was written).
+    fn update_manifest_if_changed(&mut self) -> Result<(), Error> {
+        self.manifest.journals = self.live.iter().cloned().collect();
+        if let Some(last) = &self.stored {
+            let mut now = self.manifest.clone();
+            now.updated = last.updated;
+            if now == *last {
+                return Ok(());
+            }
+        }
+        self.update_manifest()
     }
 
     /// Adds a clean stop that could not be journaled to the manifest.
     pub(super) fn add_stop(&mut self, stop: CleanStop) -> Result<(), Error> {
         self.manifest.stops.push(stop);
+        self.stored = None;
         self.manifest.store(self.fs.as_ref(), &self.root)
     }
 
@@ -219,10 +243,12 @@ impl Maintenance {
         };
         if let Some(w) = writer {
             let summary = w.finish()?;
-            for f in &summary.files {
-                if let Some(dir) = f.parent() {
-                    crate::fsio::sync_dir(dir).map_err(io(dir))?;
-                }
+            // Each directory once (a file system may commit again for each call).
+            let mut dirs: Vec<&Path> = summary.files.iter().filter_map(|f| f.parent()).collect();
+            dirs.sort_unstable();
+            dirs.dedup();
+            for dir in dirs {
+                crate::fsio::sync_dir(dir).map_err(io(dir))?;
             }
         }
         for stop in &contents.stops {

@@ -293,6 +293,37 @@ fn rotation_compacts_each_period_into_its_own_segment() {
     assert_eq!(times(&read_all(tmp.path())), (0..25).collect::<Vec<_>>());
 }
 
+/// A rotation writes the manifest once: the compaction's update (segments listed, the journal compacted) before the
+/// journal is retired; retention, finding nothing to delete, does not write the same again.
+#[test]
+fn a_rotation_writes_the_manifest_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let root = tmp.path().to_path_buf();
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (mut rec, _) =
+        FlightRecorder::open_with(root.clone(), opts, Arc::new(fs.clone()), None).unwrap();
+    for i in 0..10 {
+        assert!(rec.record(&sample(i)).is_empty());
+        assert!(rec.wait_for_compaction().is_empty());
+    }
+    let tmp_manifest = root.join(format!(".{}.tmp", crate::manifest::MANIFEST_FILE));
+    let before = fs.synced_writes(&tmp_manifest);
+    assert!(before > 0);
+    // Sample 10 opens the next window: the first journal is compacted.
+    assert!(rec.record(&sample(10)).is_empty());
+    assert!(rec.wait_for_compaction().is_empty());
+    assert_eq!(fs.synced_writes(&tmp_manifest), before + 1);
+    let m = Manifest::load(&fs, &root).unwrap().unwrap();
+    assert_eq!(
+        m.segments.iter().filter(|s| s.table == "samples").count(),
+        1
+    );
+    assert_eq!(m.journals.len(), 1, "the live journal is listed");
+    assert_eq!(m.journals[0].seq, m.compacted_journal_seq + 1);
+    rec.stop(Timestamp::from_unix_secs(T0 + 11)).unwrap();
+}
+
 /// From the third rotation on, each journal is written into the file of one compacted before (the spare): no zeros
 /// laid, and neither the readers nor a recovery after a crash take the older journal's records left in it.
 #[test]

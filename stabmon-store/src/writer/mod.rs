@@ -240,6 +240,10 @@ impl StoreWriter {
     fn close_segment(&mut self, mut seg: Segment) -> Result<(), Error> {
         // On a flush error, still close the files so that what was flushed before is readable.
         let mut first_err = flush_row_group(&mut seg, &self.root).err();
+        // All footers first, then the files' writeback started together and each fsynced, then all renamed: on
+        // ext4 one journal commit then covers the blocks of all the files (a file fsynced before the next was
+        // written took a commit of its own), and the renames share the directories' fsync that follows.
+        let mut closed = Vec::new();
         for f in seg
             .files
             .into_iter()
@@ -247,17 +251,33 @@ impl StoreWriter {
             .chain(seg.exits)
             .chain(seg.oom_kills)
         {
-            let res = f
-                .writer
-                .into_inner()
-                .map_err(pq(&f.tmp))
-                .and_then(|file| file.sync_all().map_err(io(&f.tmp)))
-                .and_then(|()| std::fs::rename(&f.tmp, &f.path).map_err(io(&f.path)))
-                .and_then(|()| std::fs::metadata(&f.path).map_err(io(&f.path)));
+            match f.writer.into_inner().map_err(pq(&f.tmp)) {
+                Ok(file) => closed.push((file, f.tmp, f.path)),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        for (file, _, _) in &closed {
+            crate::fsio::start_writeback(file);
+        }
+        let mut synced = Vec::new();
+        for (file, tmp, path) in closed {
+            match file.sync_all().map_err(io(&tmp)) {
+                Ok(()) => synced.push((tmp, path)),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        for (tmp, path) in synced {
+            let res = std::fs::rename(&tmp, &path)
+                .map_err(io(&path))
+                .and_then(|()| std::fs::metadata(&path).map_err(io(&path)));
             match res {
                 Ok(meta) => {
                     self.summary.bytes += meta.len();
-                    self.summary.files.push(f.path);
+                    self.summary.files.push(path);
                 }
                 Err(e) => {
                     first_err.get_or_insert(e);
