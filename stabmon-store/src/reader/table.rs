@@ -20,6 +20,7 @@ use parquet::file::reader::Length;
 use parquet::file::statistics::Statistics;
 use stabmon_core::Timestamp;
 
+use super::footers::footer;
 use super::range::Range;
 use super::ranges::{Input, Objects};
 use super::scan::MICRO;
@@ -131,10 +132,11 @@ impl TableFile {
     ) -> Result<Self, Error> {
         let mut file = Input::open(path, objects)?;
         let file_len = file.len();
-        let mut meta =
-            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
+        // Parsed once per reader while the file does not change (see `footers`).
+        let footer = footer(path, &file, objects)?;
+        let mut meta = footer.arrow(path)?;
         check_chunks(meta.metadata(), file_len, path)?;
-        file.bound_to_chunks(meta.metadata());
+        file.bound_to(Arc::clone(&footer.chunks));
         let version = schema_version(meta.metadata(), path, table)?;
         if strings == Strings::Dictionary {
             let fields: Vec<Field> = meta
