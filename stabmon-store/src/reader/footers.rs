@@ -320,4 +320,59 @@ mod tests {
         get(&tiny, &segs[0].1).unwrap();
         assert_eq!((tiny.parsed(), tiny.held()), (2, (0, 0)));
     }
+
+    /// A reader's reads share its footers: a second read of the same instants parses none, and a table file
+    /// damaged between two reads is refused (its segment warned about once, whatever the reads after) while the
+    /// other segment is still read from the footers kept.
+    #[test]
+    fn reads_share_the_footers_and_a_file_damaged_between_reads_is_warned_about_once() {
+        use stabmon_core::series::{SampleParts, WindowSource};
+        // Two hours at 10 s across midnight: two segments.
+        let samples = Synth::new(
+            Timestamp::from_unix_secs(1_795_564_800 - 3_600),
+            std::time::Duration::from_secs(10),
+        )
+        .count(720)
+        .processes(12)
+        .generate();
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = StoreWriter::create(dir.path()).unwrap();
+        for s in &samples {
+            w.write(s).unwrap();
+        }
+        w.finish().unwrap();
+        let reader = super::super::StoreReader::open(dir.path()).unwrap();
+        let segs: Vec<_> = reader.selected().cloned().collect();
+        assert_eq!(segs.len(), 2);
+        let source = reader.windows(&samples[0].host);
+        let at: Vec<Timestamp> = [5, 200, 359, 360, 500, 719]
+            .iter()
+            .map(|&i| samples[i].ts)
+            .collect();
+        let parts = SampleParts::PROCESSES | SampleParts::NAMES;
+        let first = source.samples_at_parts(&at, parts).unwrap();
+        assert_eq!(first.len(), 6);
+        let parsed = reader.footers.parsed();
+        // Each segment's samples, processes and names once.
+        assert_eq!(parsed, 6);
+        assert_eq!(source.samples_at_parts(&at, parts).unwrap(), first);
+        assert_eq!(reader.footers.parsed(), parsed, "nothing parsed again");
+        // The second segment's processes file is damaged.
+        std::fs::write(segs[1].file("processes"), b"not parquet").unwrap();
+        for _ in 0..2 {
+            let got = source.samples_at_parts(&at, parts).unwrap();
+            assert_eq!(got, first[..3], "the first segment's samples");
+        }
+        let warnings = reader.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains(&segs[1].file("samples").display().to_string()),
+            "{warnings:?}"
+        );
+        assert_eq!(
+            reader.footers.parsed(),
+            parsed,
+            "only the damaged file was opened anew, and it is not kept"
+        );
+    }
 }
