@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
-use arrow_array::{BooleanArray, RecordBatch};
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -266,15 +267,18 @@ impl TableFile {
                     .column(0)
                     .as_primitive_opt::<TimestampMicrosecondType>()
                     .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
-                Ok(ts
-                    .iter()
-                    .map(|t| {
-                        Some(t.is_some_and(|t| {
-                            range.contains(t)
-                                && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
-                        }))
-                    })
-                    .collect::<BooleanArray>())
+                let wanted = |t: i64| {
+                    range.contains(t) && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
+                };
+                // A bit a row, straight from the values (a null time is never wanted).
+                let values = ts.values();
+                let keep = match ts.nulls() {
+                    None => BooleanBuffer::collect_bool(values.len(), |i| wanted(values[i])),
+                    Some(nulls) => BooleanBuffer::collect_bool(values.len(), |i| {
+                        nulls.is_valid(i) && wanted(values[i])
+                    }),
+                };
+                Ok(BooleanArray::new(keep, None))
             });
             builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
         }
