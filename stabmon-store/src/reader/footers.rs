@@ -21,11 +21,11 @@ use crate::error::{Error, pq};
 
 use super::ranges::{Input, Objects, chunk_bounds};
 
-/// The parsed footers a reader keeps at most, by their estimated size in memory. A day's segment of hourly row
-/// groups takes about 0.9 MB parsed (its four tables: `samples` 0.5 MB, `processes` 0.17, `latency` 0.12,
-/// `names` 0.08 on the synthetic month), and a page's reads go a day at a time: a few days' are enough, and two
-/// renders at once hold at most 8 MiB of them.
-pub(crate) const FOOTER_BYTES: usize = 4 * 1024 * 1024;
+/// The parsed footers a reader keeps at most, by their estimated size in memory (they take about 1.4 times that
+/// on the heap). A day's segment of hourly row groups takes about 0.9 MB parsed (its four tables: `samples` 0.5 MB,
+/// `processes` 0.17, `latency` 0.12, `names` 0.08 on the synthetic month), and a page's reads go a day at a time:
+/// two days' are enough, and two renders at once hold at most 4 MiB of them.
+pub(crate) const FOOTER_BYTES: usize = 2 * 1024 * 1024;
 
 /// What identifies a local file's version: its length and modification time when opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
