@@ -21,6 +21,7 @@ use crate::recorder::JOURNAL_DIR;
 mod cols;
 mod exact;
 mod exits;
+mod footers;
 mod group;
 mod journals;
 mod latency;
@@ -78,6 +79,8 @@ pub struct StoreReader {
     remote: Option<Arc<Remote>>,
     /// The journals' samples as last decoded, shared by clones of this reader (see `read_journals`).
     journal_memo: Arc<Mutex<journals::JournalMemo>>,
+    /// The table files' footers parsed so far, shared by clones of this reader.
+    footers: Arc<footers::Footers>,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +153,7 @@ impl StoreReader {
             warnings: Arc::new(Mutex::new(warnings)),
             remote: None,
             journal_memo: Arc::default(),
+            footers: Arc::default(),
         })
     }
 
@@ -218,9 +222,13 @@ impl StoreReader {
 
     /// The object cache a bucket reader reads its table files through.
     fn objects(&self) -> ranges::Objects<'_> {
-        match &self.remote.as_deref()?.source {
+        let cache = self.remote.as_deref().and_then(|r| match &r.source {
             url::Source::Bucket { cache, .. } => Some(cache),
             url::Source::Http(_) => None,
+        });
+        ranges::Objects {
+            cache,
+            footers: Some(&self.footers),
         }
     }
 

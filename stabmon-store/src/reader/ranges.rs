@@ -27,6 +27,7 @@ use crate::bucket::{Bucket, Version};
 use crate::error::{Error, io};
 use crate::manifest::abs_path;
 
+use super::footers::{Footers, Stamp};
 use super::page_header;
 use super::range::Range as TimeRange;
 use super::table::{chunk_bytes, ts_span};
@@ -77,8 +78,15 @@ const READ_TRIES: usize = 4;
 /// The most local files kept open for reading at once.
 const OPEN_FILES: usize = 128;
 
-/// The object cache a bucket reader reads its table files through (`None` for a reader of local files).
-pub(crate) type Objects<'a> = Option<&'a Arc<ObjectCache>>;
+/// How a reader opens its table files: a bucket reader through its object cache, and local files with the
+/// footers its cache holds.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Objects<'a> {
+    /// The object cache a bucket reader reads its table files through (`None` for a reader of local files).
+    pub(crate) cache: Option<&'a Arc<ObjectCache>>,
+    /// The footers parsed so far (`None`: each open parses its file's).
+    pub(crate) footers: Option<&'a Footers>,
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
@@ -857,6 +865,31 @@ fn lookup(cache: &ObjectCache, path: &Path) -> Option<(String, u64)> {
     Some((rel, size))
 }
 
+/// The column chunks of `md` as an [`Input`] bounds its reads by ([`Input::bound_to`]).
+pub(crate) fn chunk_bounds(md: &ParquetMetaData) -> Arc<[(u64, u64)]> {
+    bounds_of(
+        md.row_groups()
+            .iter()
+            .flat_map(|rg| rg.columns().iter().filter_map(chunk_bytes)),
+    )
+}
+
+/// `chunks` by start, each with the furthest end of the chunks up to it.
+fn bounds_of(chunks: impl IntoIterator<Item = Range<u64>>) -> Arc<[(u64, u64)]> {
+    let mut v: Vec<(u64, u64)> = chunks
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| (c.start, c.end))
+        .collect();
+    v.sort_unstable();
+    let mut reach = 0;
+    for c in &mut v {
+        reach = reach.max(c.1);
+        c.1 = reach;
+    }
+    v.into()
+}
+
 /// An object of a cache, as the Parquet reader reads it.
 #[derive(Clone)]
 pub(crate) struct ObjectRef {
@@ -868,7 +901,7 @@ pub(crate) struct ObjectRef {
 /// A table file to read: a local file, or an object of a bucket read through its cache.
 pub(crate) struct Input {
     source: Source,
-    /// The file's column chunks, once its footer is read and checked ([`bound_to_chunks`](Input::bound_to_chunks)):
+    /// The file's column chunks, once its footer is read and checked ([`bound_to`](Input::bound_to)):
     /// a read that starts in one reads a page header, which is checked before it is handed out, and nothing past
     /// the chunk's end. By start, each with the furthest end of the chunks up to it (a damaged footer's chunks
     /// may overlap).
@@ -876,12 +909,14 @@ pub(crate) struct Input {
     /// The file's length when opened (table files are not written again in place): the reader asks it for every
     /// page.
     len: u64,
+    /// A local file's length and modification time when opened.
+    stamp: Option<Stamp>,
 }
 
 /// Where an [`Input`]'s bytes are.
 enum Source {
-    /// A local file.
-    Local(File),
+    /// A local file, shared by the reads of it (each reads at its own offsets).
+    Local(Arc<File>),
     /// An object in a bucket.
     Object(ObjectRef),
 }
@@ -923,7 +958,7 @@ impl Source {
     /// Another handle on the same bytes.
     fn try_clone(&self) -> std::io::Result<Source> {
         Ok(match self {
-            Source::Local(f) => Source::Local(f.try_clone()?),
+            Source::Local(f) => Source::Local(Arc::clone(f)),
             Source::Object(o) => Source::Object(o.clone()),
         })
     }
@@ -955,19 +990,29 @@ impl Source {
 impl Input {
     /// Opens `path`: through `objects` when it is one of theirs, else as a local file.
     pub(crate) fn open(path: &Path, objects: Objects<'_>) -> Result<Input, Error> {
-        if let Some(cache) = objects
+        if let Some(cache) = objects.cache
             && let Some((rel, size)) = lookup(cache, path)
         {
             let cache = Arc::clone(cache);
             return Ok(Input::object(ObjectRef { cache, rel, size }));
         }
         let file = File::open(path).map_err(io(path))?;
-        let len = file.metadata().map_err(io(path))?.len();
+        let meta = file.metadata().map_err(io(path))?;
+        let len = meta.len();
         Ok(Input {
-            source: Source::Local(file),
+            source: Source::Local(Arc::new(file)),
             chunks: Arc::new([]),
             len,
+            stamp: Some(Stamp {
+                len,
+                modified: meta.modified().ok(),
+            }),
         })
+    }
+
+    /// A local file's length and modification time when opened (`None` for an object).
+    pub(crate) fn stamp(&self) -> Option<Stamp> {
+        self.stamp
     }
 
     /// An object of a cache.
@@ -976,6 +1021,7 @@ impl Input {
             len: o.size,
             source: Source::Object(o),
             chunks: Arc::new([]),
+            stamp: None,
         }
     }
 
@@ -985,37 +1031,24 @@ impl Input {
             source: self.source.try_clone().map_err(io(path))?,
             chunks: Arc::clone(&self.chunks),
             len: self.len,
+            stamp: self.stamp,
         })
     }
 
-    /// Takes the column chunks of `md`, the file's footer (checked to lie inside the file): from then on, a
-    /// read that starts inside one is taken for the reading of a page header. The parquet crate reads page
-    /// headers from a stream, and on damaged bytes it would read past the chunk (to the end of the file, and
-    /// there take "no more bytes" for an answer many times over) or skip a declared list of booleans without
-    /// reading it: such a read ends in an error at the chunk's end, and each header is checked first
-    /// ([`page_header::check`]), so that a damaged one is refused before the crate parses it.
-    pub(crate) fn bound_to_chunks(&mut self, md: &ParquetMetaData) {
-        self.set_chunks(
-            md.row_groups()
-                .iter()
-                .flat_map(|rg| rg.columns().iter().filter_map(chunk_bytes)),
-        );
+    /// Takes the column chunks of the file's footer (checked to lie inside the file), as [`chunk_bounds`] gives
+    /// them: from then on, a read that starts inside one is taken for the reading of a page header. The parquet
+    /// crate reads page headers from a stream, and on damaged bytes it would read past the chunk (to the end of
+    /// the file, and there take "no more bytes" for an answer many times over) or skip a declared list of
+    /// booleans without reading it: such a read ends in an error at the chunk's end, and each header is checked
+    /// first ([`page_header::check`]), so that a damaged one is refused before the crate parses it.
+    pub(crate) fn bound_to(&mut self, chunks: Arc<[(u64, u64)]>) {
+        self.chunks = chunks;
     }
 
-    /// Takes `chunks` for the file's column chunks (see [`bound_to_chunks`](Input::bound_to_chunks)).
+    /// Takes `chunks` for the file's column chunks (see [`bound_to`](Input::bound_to)).
+    #[cfg(test)]
     fn set_chunks(&mut self, chunks: impl IntoIterator<Item = Range<u64>>) {
-        let mut v: Vec<(u64, u64)> = chunks
-            .into_iter()
-            .filter(|c| !c.is_empty())
-            .map(|c| (c.start, c.end))
-            .collect();
-        v.sort_unstable();
-        let mut reach = 0;
-        for c in &mut v {
-            reach = reach.max(c.1);
-            c.1 = reach;
-        }
-        self.chunks = v.into();
+        self.chunks = bounds_of(chunks);
     }
 
     /// Where a read from `start` must stop, and whether it starts at a page header: the furthest end of the
@@ -1127,6 +1160,11 @@ impl ChunkReader for Input {
 /// What a read of a local file reads ahead (as much as the `BufReader` the parquet crate would use).
 const LOCAL_READ_AHEAD: usize = 8 * 1024;
 
+/// What is read first of a page header (the crate reads a page's body with a read of its own): a stabmon page's
+/// header is 20 to 60 bytes (no page statistics), and a read of the whole read-ahead for each of them copied
+/// (and first zeroed) 8 KiB a page.
+const HEADER_GUESS: usize = 256;
+
 /// A reader from an offset of an [`Input`], to the end of the column chunk it starts in (else of the file): reads
 /// what it read ahead, and reads ahead where nothing is (an object's bytes are fetched first where they are not
 /// yet). The parquet crate reads page headers through it a few bytes at a time. A read past the end is an error
@@ -1153,7 +1191,8 @@ impl InputRead {
     fn check_header(&mut self) -> std::io::Result<()> {
         use std::io::{Error as IoError, ErrorKind};
         let (start, total) = (self.pos, self.end.saturating_sub(self.pos));
-        let mut want = total.min(self.ahead as u64);
+        // Most page headers are a few dozen bytes: a short read first, twice as long again while it is not enough.
+        let mut want = total.min(self.ahead.min(HEADER_GUESS) as u64);
         loop {
             self.buf.resize(want as usize, 0);
             let got = self.source.read_at(start, &mut self.buf)?;
@@ -1341,7 +1380,7 @@ mod tests {
         bytes.push(0);
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(&bytes).unwrap();
-        let mut input = Input::open(f.path(), None).unwrap();
+        let mut input = Input::open(f.path(), Objects::default()).unwrap();
         input.set_chunks([0..40, 40..100, 100..bytes.len() as u64]);
         (f, input, bytes)
     }

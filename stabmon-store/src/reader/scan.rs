@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use stabmon_core::series::{SampleParts, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
@@ -12,7 +11,7 @@ use super::group::parallel_map;
 use super::journals::JournalQueue;
 use super::ranges::{Input, Objects};
 use super::{Range, StoreReader, read_segment_at};
-use crate::error::{Error, contain, pq};
+use crate::error::{Error, contain};
 use crate::layout::{SegmentLoc, TABLES, utc_date};
 
 /// One microsecond: a range ending just after a timestamp includes it.
@@ -237,8 +236,8 @@ fn row_groups_here(
     objects: Objects<'_>,
 ) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
     let file = Input::open(path, objects)?;
-    let reader = SerializedFileReader::new(file).map_err(pq(path))?;
-    let md = reader.metadata();
+    let footer = super::footers::footer(path, &file, objects)?;
+    let md = &footer.md;
     let Some(col) = md
         .file_metadata()
         .schema_descr()
@@ -689,9 +688,16 @@ mod tests {
         let seg = reader.selected().next().unwrap().clone();
         let file = seg.file("processes");
         let read = |columns| {
-            super::super::read_table(&file, None, "processes", Range::ALL, None, columns)
-                .unwrap()
-                .1
+            super::super::read_table(
+                &file,
+                Default::default(),
+                "processes",
+                Range::ALL,
+                None,
+                columns,
+            )
+            .unwrap()
+            .1
         };
         let whole = read(Columns::All);
         assert!(whole[0].column_by_name("cmdline").is_some());
@@ -720,7 +726,7 @@ mod tests {
         for table in ["samples", "processes", "names", LATENCY] {
             let (version, batches) = super::super::read_table(
                 &seg.file(table),
-                None,
+                Default::default(),
                 table,
                 Range::ALL,
                 Some(&only),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
-use arrow_array::{BooleanArray, RecordBatch};
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_buffer::BooleanBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -20,6 +21,7 @@ use parquet::file::reader::Length;
 use parquet::file::statistics::Statistics;
 use stabmon_core::Timestamp;
 
+use super::footers::footer;
 use super::range::Range;
 use super::ranges::{Input, Objects};
 use super::scan::MICRO;
@@ -131,10 +133,11 @@ impl TableFile {
     ) -> Result<Self, Error> {
         let mut file = Input::open(path, objects)?;
         let file_len = file.len();
-        let mut meta =
-            ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(pq(path))?;
+        // Parsed once per reader while the file does not change (see `footers`).
+        let footer = footer(path, &file, objects)?;
+        let mut meta = footer.arrow(path)?;
         check_chunks(meta.metadata(), file_len, path)?;
-        file.bound_to_chunks(meta.metadata());
+        file.bound_to(Arc::clone(&footer.chunks));
         let version = schema_version(meta.metadata(), path, table)?;
         if strings == Strings::Dictionary {
             let fields: Vec<Field> = meta
@@ -271,15 +274,18 @@ impl TableFile {
                 .column(0)
                 .as_primitive_opt::<TimestampMicrosecondType>()
                 .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
-            Ok(ts
-                .iter()
-                .map(|t| {
-                    Some(t.is_some_and(|t| {
-                        range.contains(t)
-                            && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
-                    }))
-                })
-                .collect::<BooleanArray>())
+            let wanted = |t: i64| {
+                range.contains(t) && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
+            };
+            // A bit a row, straight from the values (a null time is never wanted).
+            let values = ts.values();
+            let keep = match ts.nulls() {
+                None => BooleanBuffer::collect_bool(values.len(), |i| wanted(values[i])),
+                Some(nulls) => BooleanBuffer::collect_bool(values.len(), |i| {
+                    nulls.is_valid(i) && wanted(values[i])
+                }),
+            };
+            Ok(BooleanArray::new(keep, None))
         });
         builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
         let reader = builder.build().map_err(pq(&self.path))?;

@@ -213,6 +213,7 @@ impl StoreReader {
             stops: manifest.stops.clone(),
             warnings: Arc::new(Mutex::new(Warnings::default())),
             journal_memo: Arc::default(),
+            footers: Arc::default(),
             remote: Some(Arc::new(Remote {
                 url: base.to_owned(),
                 source: Source::Http(Served {
@@ -289,6 +290,7 @@ impl StoreReader {
             stops: Vec::new(),
             warnings: Arc::new(Mutex::new(Warnings::default())),
             journal_memo: Arc::default(),
+            footers: Arc::default(),
             remote: Some(Arc::new(Remote {
                 url,
                 source: Source::Bucket { cache, objects },
