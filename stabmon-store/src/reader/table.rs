@@ -10,11 +10,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_buffer::BooleanBuffer;
-use arrow_schema::{ArrowError, DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-    RowFilter,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
 use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::Length;
@@ -256,39 +255,38 @@ impl TableFile {
         if !filtered {
             // Every row of the row groups: read with this thread's zstd decompressor.
             let mask = projection.unwrap_or_else(ProjectionMask::all);
-            let reader = super::unzstd::reader(input, &self.meta, groups, mask, batch_rows)
+            let reader = super::unzstd::reader(input, &self.meta, groups, mask, batch_rows, None)
                 .map_err(pq(&self.path))?;
             return reader.map(|b| b.map_err(arrow(&self.path))).collect();
         }
-        let mut builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(input, self.meta.clone())
-                .with_row_groups(groups.to_vec())
-                .with_batch_size(batch_rows);
-        if let Some(projection) = projection {
-            builder = builder.with_projection(projection);
-        }
-        let mask = ProjectionMask::leaves(descr, [self.ts_col]);
-        let only: Option<Arc<[i64]>> = only.map(Into::into);
-        let keep = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        // The rows wanted, from `ts` alone, then the columns wanted for those rows only.
+        let ts_mask = ProjectionMask::leaves(descr, [self.ts_col]);
+        let ts_input = self.file.try_clone(&self.path)?;
+        let wanted = |t: i64| range.contains(t) && only.is_none_or(|o| o.binary_search(&t).is_ok());
+        let mut keep: Vec<BooleanArray> = Vec::new();
+        for batch in super::unzstd::reader(ts_input, &self.meta, groups, ts_mask, batch_rows, None)
+            .map_err(pq(&self.path))?
+        {
+            let batch = batch.map_err(arrow(&self.path))?;
             let ts = batch
                 .column(0)
                 .as_primitive_opt::<TimestampMicrosecondType>()
-                .ok_or_else(|| ArrowError::SchemaError("ts is not a timestamp".into()))?;
-            let wanted = |t: i64| {
-                range.contains(t) && only.as_ref().is_none_or(|o| o.binary_search(&t).is_ok())
-            };
+                .ok_or_else(|| invalid(&self.path, "ts is not a timestamp"))?;
             // A bit a row, straight from the values (a null time is never wanted).
             let values = ts.values();
-            let keep = match ts.nulls() {
+            let bits = match ts.nulls() {
                 None => BooleanBuffer::collect_bool(values.len(), |i| wanted(values[i])),
                 Some(nulls) => BooleanBuffer::collect_bool(values.len(), |i| {
                     nulls.is_valid(i) && wanted(values[i])
                 }),
             };
-            Ok(BooleanArray::new(keep, None))
-        });
-        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(keep)]));
-        let reader = builder.build().map_err(pq(&self.path))?;
+            keep.push(BooleanArray::new(bits, None));
+        }
+        let selection = RowSelection::from_filters(&keep);
+        let mask = projection.unwrap_or_else(ProjectionMask::all);
+        let reader =
+            super::unzstd::reader(input, &self.meta, groups, mask, batch_rows, Some(selection))
+                .map_err(pq(&self.path))?;
         reader.map(|b| b.map_err(arrow(&self.path))).collect()
     }
 }

@@ -5,12 +5,16 @@
 //! month's series reads about 25,000 column chunks, and making their codecs took a third of the decoding
 //! threads' time. Here the crate reads each zstd chunk's pages as they are stored (its metadata saying
 //! "uncompressed"), and the pages are decompressed by this thread's decompressor before the crate decodes them.
+//! Reads of some rows (a time range inside a row group, the instants of hover moments) read the time column
+//! this way first and then the columns wanted for the rows it selects.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader, RowGroups};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, RowGroups, RowSelection,
+};
 use parquet::arrow::{ProjectionMask, parquet_to_arrow_field_levels};
 use parquet::basic::Compression;
 use parquet::column::page::{Page, PageIterator, PageMetadata, PageReader};
@@ -28,14 +32,15 @@ thread_local! {
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
-/// A reader of the columns `mask` of row groups `groups` (all of their rows), in batches of `batch_rows`: what
-/// the parquet crate's reader gives without a row filter, its zstd pages decompressed by [`Unzstd`].
+/// A reader of the columns `mask` of row groups `groups` (all of their rows, or those `selection` keeps), in
+/// batches of `batch_rows`: what the parquet crate's reader gives, its zstd pages decompressed by [`Unzstd`].
 pub(super) fn reader<R: ChunkReader + 'static>(
     input: R,
     meta: &ArrowReaderMetadata,
     groups: &[usize],
     mask: ProjectionMask,
     batch_rows: usize,
+    selection: Option<RowSelection>,
 ) -> PqResult<ParquetRecordBatchReader> {
     let md = meta.metadata();
     let levels = parquet_to_arrow_field_levels(
@@ -48,7 +53,7 @@ pub(super) fn reader<R: ChunkReader + 'static>(
         meta: Arc::clone(md),
         groups: groups.to_vec(),
     };
-    ParquetRecordBatchReader::try_new_with_row_groups(&levels, &groups, batch_rows, None)
+    ParquetRecordBatchReader::try_new_with_row_groups(&levels, &groups, batch_rows, selection)
 }
 
 /// The row groups read, in order.
