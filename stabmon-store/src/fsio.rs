@@ -464,6 +464,13 @@ mod fault {
             }
         }
 
+        /// A file's content as last synced (what a power cut would leave of it).
+        pub(crate) fn durable_contents(&self, path: &Path) -> Option<Vec<u8>> {
+            let s = self.lock();
+            let id = s.names.get(path)?;
+            s.inodes.get(id).map(|n| n.durable.clone())
+        }
+
         /// A file's current content (what a running system would read).
         pub(crate) fn contents(&self, path: &Path) -> Option<Vec<u8>> {
             let s = self.lock();
