@@ -147,11 +147,11 @@ pub(crate) enum Kind {
     Sample = 1,
     /// The recorder stopped cleanly.
     Stop = 2,
-    /// One sample, compressed on its own (formats 2 to 5).
+    /// One sample, compressed on its own (formats 2 to 6).
     Key = 3,
-    /// One sample, compressed against the previous one (formats 2 to 5).
+    /// One sample, compressed against the previous one (formats 2 to 6).
     Delta = 4,
-    /// The exits of the sample of the record before (format 2 plain, format 3 compressed; formats 4 and 5 hold
+    /// The exits of the sample of the record before (format 2 plain, format 3 compressed; formats 4 to 6 hold
     /// them in the sample's record).
     Exits = 5,
     /// The OOM kills the next sample carries (an annex, any format).
@@ -368,7 +368,8 @@ fn checks(head: &[u8; FRAME_HEADER_LEN], payload: &[u8], salt: u32) -> bool {
 }
 
 /// The bytes of a journal file that a reader needs: up to its end marker from format 5 on (the rest of a recycled
-/// file is an older journal's), the whole file before. For a server or copier that sends journals, so that what
+/// file is an older journal's; from format 6 on, past a marker to the records that go on at the next page's start),
+/// the whole file before. For a server or copier that sends journals, so that what
 /// it sends is what a reader reads; `len` is the file's length (what it held when opened, for a journal that may
 /// grow meanwhile). The file's position is left anywhere.
 ///

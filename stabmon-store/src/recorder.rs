@@ -252,7 +252,9 @@ pub struct Recovery {
     pub last_sample: Option<Timestamp>,
     /// Clean-stop markers found.
     pub clean_stops: u64,
-    /// Bytes of torn records at the journals' ends (a write cut by the crash).
+    /// Bytes of torn records at the journals' ends (a write cut by the crash). From journal format 6 on, a record
+    /// cut at the start of the page its append went to is dropped without being counted here: it cannot be told
+    /// from an older journal's bytes in a recycled file.
     pub torn_bytes: u64,
     /// Journals that could not be read (not a journal, or a newer format), renamed to `*.unreadable` and left,
     /// and journals with records that did not decode, renamed to `*.undecodable` once what did decode was
@@ -475,6 +477,8 @@ impl FlightRecorder {
                 .warnings
                 .push(Notice::Retained { report }.to_string());
         }
+        // Stored as a whole (not through the maintenance's own update), so what it last wrote is forgotten.
+        m.stored = None;
         m.manifest.store(fs.as_ref(), &root)?;
         let rec = FlightRecorder {
             worker: if opts.compact_inline {

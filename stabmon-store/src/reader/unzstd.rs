@@ -255,9 +255,13 @@ fn decompress(stored: &Bytes, levels: usize, bound: u64) -> PqResult<Bytes> {
     if frame.is_empty() {
         return Ok(stored.clone());
     }
-    // The frame's own size where it states one (every writer that compresses a page at once does), else the most
-    // the page may hold; either within the bound before anything is allocated.
+    // The frames' own sizes where they state them (every writer that compresses a page at once does; a page may
+    // hold several frames), else the most the page may hold; either within the bound before anything is allocated.
+    // A page of several frames is sized by its bound (the first frame's size is not the page's).
+    let one_frame =
+        zstd::zstd_safe::find_frame_compressed_size(frame).is_ok_and(|n| n == frame.len());
     let (room, exact) = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(_)) if !one_frame => (bound, false),
         Ok(Some(n)) if n <= bound => (n, true),
         Ok(Some(n)) => {
             return Err(ParquetError::General(format!(
@@ -289,6 +293,9 @@ fn decompress(stored: &Bytes, levels: usize, bound: u64) -> PqResult<Bytes> {
         d.decompress_to_buffer(frame, &mut cursor)
             .map_err(|e| ParquetError::External(Box::new(e)))
     })?;
+    if !exact {
+        out.shrink_to_fit();
+    }
     if exact && out.len() != head.len() + room {
         return Err(ParquetError::General(format!(
             "a page decompressed to {} bytes, its frame says {room}",
@@ -337,6 +344,15 @@ mod tests {
         // More than the chunk may hold is an error, not a larger allocation.
         let err = decompress(&Bytes::from(frame), 0, data.len() as u64 - 1).unwrap_err();
         assert!(err.to_string().contains("too small"), "{err}");
+    }
+
+    #[test]
+    fn a_page_of_two_frames_is_decompressed_whole() {
+        let data = page_bytes();
+        let mut frames = zstd::bulk::compress(&data[..70_000], 3).unwrap();
+        frames.extend(zstd::bulk::compress(&data[70_000..], 3).unwrap());
+        let out = decompress(&Bytes::from(frames), 0, 1 << 20).unwrap();
+        assert_eq!(&out[..], &data[..]);
     }
 
     #[test]

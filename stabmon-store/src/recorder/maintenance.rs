@@ -56,7 +56,7 @@ pub(super) struct Maintenance {
     manifest_failing: bool,
     /// The manifest as this thread last wrote it, so that one that would say the same (but for its time) is not
     /// written again.
-    stored: Option<Manifest>,
+    pub(super) stored: Option<Manifest>,
 }
 
 impl Maintenance {
