@@ -339,6 +339,8 @@ mod fault {
         /// Journal files have zeros ahead of their records, written this many bytes at a time (a file system
         /// may leave a file longer than its data after a crash, or a writer preallocate); 0 for none.
         preallocate: u64,
+        /// File syncs still to fail (with an I/O error, making nothing durable).
+        failing_syncs: u64,
     }
 
     impl State {
@@ -452,6 +454,11 @@ mod fault {
             self.lock().capacity = bytes;
         }
 
+        /// Makes the next `n` file syncs fail (a failing disk): nothing they would have made durable is.
+        pub(crate) fn fail_syncs(&self, n: u64) {
+            self.lock().failing_syncs = n;
+        }
+
         /// Simulates a power cut: file contents fall back to what was last synced, directory entries to what was
         /// there when their directory was last synced (a file never made durable in its directory is gone).
         pub(crate) fn power_cut(&self) {
@@ -529,6 +536,10 @@ mod fault {
 
         fn sync(&mut self) -> io::Result<()> {
             let mut s = self.fs.lock();
+            if s.failing_syncs > 0 {
+                s.failing_syncs -= 1;
+                return Err(io::Error::other("injected fsync failure"));
+            }
             s.fsyncs += 1;
             let n = s.open_inode(self.id, &self.path)?;
             n.durable = n.data.clone();

@@ -785,7 +785,8 @@ impl JournalWriter {
             // Appends before this one (in the page left behind) are made durable first: a power cut could
             // otherwise keep this append and lose one before it, whose page still holds the synced end marker
             // that sends a reader here, past the lost record. That page is final, so this writes no page more.
-            self.sync().map_err(AppendError::Sync)?;
+            // Nothing of this append is written if that fails: it is to be written again.
+            self.sync().map_err(AppendError::Write)?;
             self.file.skip_to(at);
         }
         if let Err(e) = self.file.append(&self.buf, END_MARKER.len()) {
@@ -1228,10 +1229,54 @@ mod tests {
         }
     }
 
-    /// Power cuts in a recycled file of format 6, each unsynced write's 512-byte sectors persisted in every
-    /// combination: the journal reads as the records synced before the write, or those and the record written,
-    /// never an older journal's record, though the older journal has complete, valid frames at the page starts
-    /// the records jump to.
+    /// The sync before an append goes to the next page fails: the append is not written (to be written again),
+    /// and once syncs work the records read are every one appended, in order.
+    #[test]
+    fn a_failed_sync_before_a_jump_writes_nothing_and_loses_nothing() {
+        let fs = FaultFs::new();
+        let path = Path::new("/data/_journal/host=a/00000000000000000042.journal");
+        let mut w = JournalWriter::create(&fs, path, 42, Duration::from_secs(3600), None).unwrap();
+        let payload = |k: usize| {
+            let mut p = format!("j42r{k}:").into_bytes();
+            p.resize(700, b'.');
+            p
+        };
+        let mut written = 0;
+        let mut refused = 0;
+        for _ in 0..12 {
+            let before = fs.contents(path).unwrap();
+            let at_len = w.len;
+            fs.fail_syncs(1);
+            match w.append(Kind::Sample, &payload(written), Duration::ZERO) {
+                Ok(()) => written += 1,
+                Err(AppendError::Write(_)) => {
+                    refused += 1;
+                    assert_ne!(
+                        place(at_len, (700 + FRAME_HEADER_LEN + END_MARKER.len()) as u64),
+                        at_len
+                    );
+                    assert_eq!(fs.contents(path).unwrap(), before, "nothing written");
+                    fs.fail_syncs(0);
+                    w.append(Kind::Sample, &payload(written), Duration::ZERO)
+                        .unwrap();
+                    written += 1;
+                }
+                Err(AppendError::Sync(e)) => panic!("a sync of its own failed: {e}"),
+            }
+            fs.fail_syncs(0);
+        }
+        assert!(
+            refused >= 2,
+            "{refused} appends met a failing sync at a jump"
+        );
+        w.sync().unwrap();
+        let p = parse(&fs.contents(path).unwrap()).unwrap();
+        assert_eq!(p.frames.len(), written);
+        for (i, f) in p.frames.iter().enumerate() {
+            assert!(f.1.starts_with(format!("j42r{i}:").as_bytes()));
+        }
+    }
+
     /// Several appends waiting for one sync (`--sync` above the interval), one of them going to the next page:
     /// whichever of the unsynced sectors a power cut keeps, the records read are the first n written, never one
     /// after a lost one.
@@ -1299,6 +1344,10 @@ mod tests {
         assert!(masks_tried > 100, "{masks_tried} power cuts tried");
     }
 
+    /// Power cuts in a recycled file of format 6, each unsynced write's 512-byte sectors persisted in every
+    /// combination: the journal reads as the records synced before the write, or those and the record written,
+    /// never an older journal's record, though the older journal has complete, valid frames at the page starts
+    /// the records jump to.
     #[test]
     fn a_power_cut_after_a_jump_never_reads_stale_records() {
         const SECTOR: usize = 512;
