@@ -346,8 +346,9 @@
 //!   journal, `DIR/_journal/host=<HOST>/<SEQ>.journal`, with one `write(2)` straight to the kernel as soon as
 //!   it is taken. No user-space buffer holds samples back.
 //! - **A power cut loses at most the last `--sync` period** ([`RecorderOptions::sync`], default 1 s): the journal
-//!   is `fdatasync`ed that often (at the default and a 1 s interval, after every sample). The records go into blocks
-//!   written and synced ahead of them, so a flush changes no file size: at 1 s it costs the device about 5.3 KB
+//!   is `fdatasync`ed that often (at the default and a 1 s interval, after every sample), and before its records
+//!   move on to the next 4 KiB page. The records go into blocks
+//!   written and synced ahead of them, so a flush changes no file size: at 1 s it costs the device about 5.2 KB
 //!   on ext4 (the records' page, and ext4's own commit of the file's times every 5 s), measured at the block
 //!   layer in BENCHMARKS.md; raise `--sync` on flash that must be spared, at the price of a longer loss on a
 //!   power cut. Those blocks are a compacted journal's file, used again (`DIR/_journal/spare` between two

@@ -712,6 +712,85 @@ mod tests {
         assert_eq!(only[0].num_columns(), 2);
     }
 
+    /// A read of some rows (instants; a range cutting into its first and last row groups; both; with and without
+    /// a projection) gives exactly the rows of a whole read at those times, in order, column for column, in
+    /// every table.
+    #[test]
+    fn some_rows_are_a_whole_reads_rows_at_those_times() {
+        use super::super::table::Columns;
+        let samples = synth(4000).latency_target("gw", 2.0, 0.5).generate();
+        let dir = one_segment(&samples);
+        let reader = StoreReader::open(dir.path()).unwrap();
+        let seg = reader.selected().next().unwrap().clone();
+        let us = |i: usize| samples[i].ts.as_unix_micros();
+        let only: Vec<i64> = [0, 10, 1799, 1800, 2500, 3600, 3601, 3999]
+            .iter()
+            .map(|&i| us(i))
+            .collect();
+        let cut = Range {
+            from: Some(samples[100].ts),
+            to: Some(samples[3700].ts),
+        };
+        let rows_of =
+            |batches: &[arrow_array::RecordBatch]| -> Vec<(i64, arrow_array::RecordBatch)> {
+                let mut out = Vec::new();
+                for b in batches {
+                    let ts = b
+                        .column_by_name("ts")
+                        .unwrap()
+                        .as_any()
+                        .downcast_ref::<arrow_array::TimestampMicrosecondArray>()
+                        .unwrap();
+                    for i in 0..b.num_rows() {
+                        out.push((ts.value(i), b.slice(i, 1)));
+                    }
+                }
+                out
+            };
+        let mut groups_cut = 0;
+        for table in ["samples", "processes", "names", LATENCY] {
+            let file = seg.file(table);
+            let read = |range, only: Option<&[i64]>, columns| {
+                super::super::read_table(&file, Default::default(), table, range, only, columns)
+                    .unwrap()
+                    .1
+            };
+            let whole = read(Range::ALL, None, Columns::All);
+            let names: Vec<String> = whole[0]
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let last: Vec<&str> = vec!["ts", names[names.len() - 1].as_str()];
+            for columns in [Columns::All, Columns::Only(&last)] {
+                let whole = rows_of(&read(Range::ALL, None, columns));
+                for (range, only) in [
+                    (Range::ALL, Some(&only[..])),
+                    (cut, None),
+                    (cut, Some(&only[..])),
+                    (Range::ALL, Some(&[][..])),
+                ] {
+                    let want: Vec<_> = whole
+                        .iter()
+                        .filter(|(t, _)| range.contains(*t) && only.is_none_or(|o| o.contains(t)))
+                        .collect();
+                    let got = rows_of(&read(range, only, columns));
+                    assert_eq!(got.len(), want.len(), "{table}");
+                    for (g, w) in got.iter().zip(&want) {
+                        assert_eq!(g.0, w.0, "{table}");
+                        assert_eq!(g.1, w.1, "{table} at {}", g.0);
+                    }
+                    if only.is_none() {
+                        groups_cut += usize::from(!want.is_empty() && want.len() < whole.len());
+                    }
+                }
+            }
+        }
+        assert!(groups_cut > 0, "no read cut into a row group");
+        assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+    }
+
     /// With instants, a schema-5 table decodes only the rows at those times, in every table.
     #[test]
     fn instants_decode_only_their_rows() {

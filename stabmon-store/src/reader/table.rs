@@ -282,6 +282,15 @@ impl TableFile {
             };
             keep.push(BooleanArray::new(bits, None));
         }
+        // A damaged time column with fewer (or more) values than its row groups' rows would shift the selection
+        // onto other rows.
+        let values: usize = keep.iter().map(Array::len).sum();
+        if i64::try_from(values).ok() != Some(rows) {
+            return Err(invalid(
+                &self.path,
+                format!("its time column holds {values} values for {rows} rows"),
+            ));
+        }
         let selection = RowSelection::from_filters(&keep);
         let mask = projection.unwrap_or_else(ProjectionMask::all);
         let reader =
