@@ -65,6 +65,11 @@ use self::url::Remote;
 /// The journal of a segment still being recorded (`DIR/_journal/`) is read too, so the last seconds before a
 /// crash, or of a recorder still running, are there.
 ///
+/// A reader keeps the footers of the local table files it has read (about 2 MiB at most, the least recently used
+/// let go first), shared by its clones, so that reads of the same segments do not parse them again; a file
+/// written again or replaced since (another length, modification time or, on Unix, inode or change time) is
+/// parsed again.
+///
 /// A data directory served over HTTP(S) (any static file server, e.g. `python3 -m http.server`) is opened by its
 /// URL: the reader fetches `manifest.json`, then only the segments a read's time range needs, and the journal.
 #[derive(Debug, Clone)]

@@ -27,11 +27,39 @@ use super::ranges::{Input, Objects, chunk_bounds};
 /// two days' are enough, and two renders at once hold at most 4 MiB of them.
 pub(crate) const FOOTER_BYTES: usize = 2 * 1024 * 1024;
 
-/// What identifies a local file's version: its length and modification time when opened.
+/// What identifies a local file's version: its length and modification time when opened, and on Unix its device,
+/// inode and change time (a file renamed over it, as compaction and downloads do, is another inode; a rewrite in
+/// place within a coarse file system's timestamp granularity still moves the change time's nanoseconds where it
+/// has them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp {
     pub(crate) len: u64,
     pub(crate) modified: Option<SystemTime>,
+    /// Device, inode, change time (s, ns); 0 where the platform has none.
+    pub(crate) identity: [i64; 4],
+}
+
+impl Stamp {
+    /// The stamp of a file of metadata `meta`.
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        let identity = {
+            use std::os::unix::fs::MetadataExt;
+            [
+                meta.dev() as i64,
+                meta.ino() as i64,
+                meta.ctime(),
+                meta.ctime_nsec(),
+            ]
+        };
+        #[cfg(not(unix))]
+        let identity = [0; 4];
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            identity,
+        }
+    }
 }
 
 /// A table file's footer, parsed.
@@ -135,11 +163,15 @@ impl Footers {
             let mut st = self.lock();
             st.tick += 1;
             let tick = st.tick;
-            if let Some(h) = st.held.get_mut(path)
-                && h.stamp == stamp
-            {
-                h.tick = tick;
-                return Ok(Arc::clone(&h.footer));
+            if let Some(h) = st.held.get_mut(path) {
+                if h.stamp == stamp {
+                    h.tick = tick;
+                    return Ok(Arc::clone(&h.footer));
+                }
+                // Another version of the file: the old footer goes, whether or not the new one parses.
+                if let Some(old) = st.held.remove(path) {
+                    st.bytes -= old.footer.size;
+                }
             }
         }
         // Parsed without the lock: other threads read other files meanwhile.
@@ -275,6 +307,31 @@ mod tests {
         drop(f);
         get(&footers, &path).unwrap();
         assert_eq!(footers.parsed(), 3);
+        assert_eq!(footers.held().0, 1, "one entry per path");
+    }
+
+    /// A file renamed over the path (compaction and downloads replace files so) with the same length and
+    /// modification time is another inode: parsed again.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_renamed_over_the_path_is_parsed_again() {
+        let (dir, path) = segment(60, 1_795_564_800);
+        let footers = Footers::default();
+        get(&footers, &path).unwrap();
+        let tmp = dir.path().join("replacement");
+        std::fs::copy(&path, &tmp).unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.modified().unwrap(), modified);
+        get(&footers, &path).unwrap();
+        assert_eq!(footers.parsed(), 2);
         assert_eq!(footers.held().0, 1, "one entry per path");
     }
 

@@ -1003,10 +1003,7 @@ impl Input {
             source: Source::Local(Arc::new(file)),
             chunks: Arc::new([]),
             len,
-            stamp: Some(Stamp {
-                len,
-                modified: meta.modified().ok(),
-            }),
+            stamp: Some(Stamp::of(&meta)),
         })
     }
 
