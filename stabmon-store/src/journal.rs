@@ -994,6 +994,46 @@ mod tests {
         assert!(fs.contents(spare).is_none());
     }
 
+    /// A write not yet synced, as a power cut may leave it: `before` with any of the sectors (of `size` bytes)
+    /// that `after` changed.
+    struct Unsynced<'a> {
+        before: &'a [u8],
+        after: &'a [u8],
+        size: usize,
+        /// The sectors that differ, by index.
+        changed: Vec<usize>,
+    }
+
+    impl<'a> Unsynced<'a> {
+        fn new(before: &'a [u8], after: &'a [u8], size: usize) -> Self {
+            let changed = (0..after.len().div_ceil(size))
+                .filter(|&i| {
+                    let r = i * size..((i + 1) * size).min(after.len());
+                    before.get(r.clone()) != after.get(r)
+                })
+                .collect();
+            Unsynced {
+                before,
+                after,
+                size,
+                changed,
+            }
+        }
+
+        /// `before` with the changed sectors whose bit is set in `mask` (bit i: the i-th changed sector).
+        fn disk(&self, mask: u64) -> Vec<u8> {
+            let mut disk = self.before.to_vec();
+            disk.resize(disk.len().max(self.after.len()), 0);
+            for (bit, &i) in self.changed.iter().enumerate() {
+                if bit < 64 && mask & (1 << bit) != 0 {
+                    let r = i * self.size..((i + 1) * self.size).min(self.after.len());
+                    disk[r.clone()].copy_from_slice(&self.after[r]);
+                }
+            }
+            disk
+        }
+    }
+
     fn write_journal(
         fs: &FaultFs,
         path: &Path,
@@ -1091,21 +1131,10 @@ mod tests {
         let mut stale_valid = 0;
         for k in 1..states.len() {
             let (before, after) = (&states[k - 1], &states[k]);
-            let changed: Vec<usize> = (0..after.len().div_ceil(SECTOR))
-                .filter(|&i| {
-                    let r = i * SECTOR..((i + 1) * SECTOR).min(after.len());
-                    before.get(r.clone()) != after.get(r)
-                })
-                .collect();
-            assert!(changed.len() <= 12, "{} sectors", changed.len());
-            for mask in 0u32..1 << changed.len() {
-                let mut disk = before.clone();
-                for (bit, &i) in changed.iter().enumerate() {
-                    if mask & (1 << bit) != 0 {
-                        let r = i * SECTOR..((i + 1) * SECTOR).min(after.len());
-                        disk[r.clone()].copy_from_slice(&after[r]);
-                    }
-                }
+            let cut = Unsynced::new(before, after, SECTOR);
+            assert!(cut.changed.len() <= 12, "{} sectors", cut.changed.len());
+            for mask in 0u64..1 << cut.changed.len() {
+                let disk = cut.disk(mask);
                 let p = parse(&disk).unwrap();
                 assert_eq!(p.seq, 42);
                 let n = p.frames.len();
@@ -1298,15 +1327,10 @@ mod tests {
             let durable = fs.durable_contents(path).unwrap();
             let now = fs.contents(path).unwrap();
             let synced = parse(&durable).unwrap().frames.len();
-            let changed: Vec<usize> = (0..now.len().div_ceil(SECTOR))
-                .filter(|&i| {
-                    let r = i * SECTOR..((i + 1) * SECTOR).min(now.len());
-                    durable.get(r.clone()) != now.get(r)
-                })
-                .collect();
+            let cut = Unsynced::new(&durable, &now, SECTOR);
             // Every subset of the unsynced sectors where there are few, else 4,096 drawn at random.
-            let masks: Vec<u64> = if changed.len() <= 12 {
-                (0..1u64 << changed.len()).collect()
+            let masks: Vec<u64> = if cut.changed.len() <= 12 {
+                (0..1u64 << cut.changed.len()).collect()
             } else {
                 (0..4096)
                     .map(|_| {
@@ -1318,15 +1342,7 @@ mod tests {
                     .collect()
             };
             for mask in masks {
-                let mut disk = durable.clone();
-                disk.resize(disk.len().max(now.len()), 0);
-                for (bit, &i) in changed.iter().enumerate() {
-                    if bit < 64 && mask & (1 << bit) != 0 {
-                        let r = i * SECTOR..((i + 1) * SECTOR).min(now.len());
-                        disk[r.clone()].copy_from_slice(&now[r]);
-                    }
-                }
-                let p = parse(&disk).unwrap();
+                let p = parse(&cut.disk(mask)).unwrap();
                 assert!(
                     p.frames.len() >= synced,
                     "append {k}, mask {mask:b}: a synced record lost"
@@ -1364,28 +1380,17 @@ mod tests {
         for k in 1..states.len() {
             let (before, after) = (&states[k - 1], &states[k]);
             let prev_end = parse(before).unwrap().good_len as usize;
-            let changed: Vec<usize> = (0..after.len().div_ceil(SECTOR))
-                .filter(|&i| {
-                    let r = i * SECTOR..((i + 1) * SECTOR).min(after.len());
-                    before.get(r.clone()) != after.get(r)
-                })
-                .collect();
-            assert!(changed.len() <= 4, "{} sectors", changed.len());
-            let jumped = changed[0] * SECTOR > prev_end;
+            let cut = Unsynced::new(before, after, SECTOR);
+            assert!(cut.changed.len() <= 4, "{} sectors", cut.changed.len());
+            let jumped = cut.changed[0] * SECTOR > prev_end;
             if jumped
                 && let Some(next) = jump_target(prev_end as u64)
                 && frame_checks(before, next as usize, salt(41))
             {
                 stale_at_jump += 1;
             }
-            for mask in 0u32..1 << changed.len() {
-                let mut disk = before.clone();
-                for (bit, &i) in changed.iter().enumerate() {
-                    if mask & (1 << bit) != 0 {
-                        let r = i * SECTOR..((i + 1) * SECTOR).min(after.len());
-                        disk[r.clone()].copy_from_slice(&after[r]);
-                    }
-                }
+            for mask in 0u64..1 << cut.changed.len() {
+                let disk = cut.disk(mask);
                 let p = parse(&disk).unwrap();
                 let n = p.frames.len();
                 assert!(
