@@ -243,11 +243,15 @@ mod tests {
     use stabmon_core::Timestamp;
     use stabmon_core::synth::Synth;
 
-    /// A data directory of one segment of `count` synthetic samples at 1 s, and its `samples` file.
-    fn segment(count: u64, t0: i64) -> (tempfile::TempDir, PathBuf) {
+    /// A data directory of `count` synthetic samples of 12 processes every `every_secs` from `t0`.
+    fn store(
+        count: u64,
+        t0: i64,
+        every_secs: u64,
+    ) -> (tempfile::TempDir, Vec<stabmon_core::Sample>) {
         let samples = Synth::new(
             Timestamp::from_unix_secs(t0),
-            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(every_secs),
         )
         .count(count)
         .processes(12)
@@ -258,6 +262,12 @@ mod tests {
             w.write(s).unwrap();
         }
         w.finish().unwrap();
+        (dir, samples)
+    }
+
+    /// A data directory of one segment of `count` synthetic samples at 1 s, and its `samples` file.
+    fn segment(count: u64, t0: i64) -> (tempfile::TempDir, PathBuf) {
+        let (dir, _) = store(count, t0, 1);
         let reader = super::super::StoreReader::open(dir.path()).unwrap();
         let path = reader.segment_files().remove(0);
         (dir, path)
@@ -385,19 +395,7 @@ mod tests {
     fn reads_share_the_footers_and_a_file_damaged_between_reads_is_warned_about_once() {
         use stabmon_core::series::{SampleParts, WindowSource};
         // Two hours at 10 s across midnight: two segments.
-        let samples = Synth::new(
-            Timestamp::from_unix_secs(1_795_564_800 - 3_600),
-            std::time::Duration::from_secs(10),
-        )
-        .count(720)
-        .processes(12)
-        .generate();
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = StoreWriter::create(dir.path()).unwrap();
-        for s in &samples {
-            w.write(s).unwrap();
-        }
-        w.finish().unwrap();
+        let (dir, samples) = store(720, 1_795_564_800 - 3_600, 10);
         let reader = super::super::StoreReader::open(dir.path()).unwrap();
         let segs: Vec<_> = reader.selected().cloned().collect();
         assert_eq!(segs.len(), 2);
