@@ -469,3 +469,35 @@ fn usage_over_segments_and_a_journal_equals_the_whole_read_with_a_damaged_segmen
         "{warnings:?}"
     );
 }
+
+/// Detection's columns read from segments and a live journal together (the journal's samples carry every column)
+/// find the incidents that every column finds.
+#[test]
+fn detection_columns_with_a_live_journal_find_the_same_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = synth("web-1", 2 * 3600);
+    write(dir.path(), &a[..3600]);
+    // Kept open, so its samples stay in the journal.
+    let (mut rec, _) = FlightRecorder::open(dir.path(), RecorderOptions::new()).unwrap();
+    for s in &a[3600..] {
+        assert!(rec.record(s).is_empty());
+    }
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let cov = reader.coverage().unwrap();
+    assert!(
+        cov[0].journal_samples > 0 && cov[0].segment_samples > 0,
+        "{cov:?}"
+    );
+    let all = reader.system_series("web-1", None, None).unwrap();
+    let detection = reader
+        .system_series_of("web-1", None, None, SeriesRead::Detection)
+        .unwrap();
+    assert_eq!(detection.len(), a.len());
+    let opts = DetectOptions::default();
+    let w = reader.windows("web-1");
+    let want = detect_incidents_in(&all, &w, &opts).unwrap();
+    assert!(want.len() >= 2, "{want:?}");
+    assert_eq!(detect_incidents_in(&detection, &w, &opts).unwrap(), want);
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+    drop(rec);
+}
