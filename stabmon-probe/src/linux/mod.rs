@@ -85,8 +85,22 @@ struct ProcState {
     ppid: u32,
     rss_pages: u64,
     vsize_bytes: u64,
+    /// Its thread count at the last `stat` reading.
+    threads: u64,
+    /// `/proc/PID/schedstat`, kept open (under the same cap) for a process of one thread: see [`RECHECK_PASSES`].
+    sched: Option<File>,
+    /// The run time `schedstat` showed before the last `stat` reading (so no later than it); `None` when unknown.
+    run_ns: Option<u64>,
     generation: u64,
 }
+
+/// A process of one thread whose run time (the first field of `/proc/PID/schedstat`, about a fifth of the cost of
+/// `/proc/PID/stat` to read) is what it was before its last `stat` reading has not run since: its CPU ticks, its
+/// reaped children's ticks (only a `wait` it makes adds them), its name, sizes and thread count are still those of
+/// that reading, so `stat` is not read again. What can change while it sleeps (the kernel reclaiming or swapping
+/// out its memory, a new parent when the parent exits) is read again at least every this many passes, and as soon
+/// as its parent is gone.
+const RECHECK_PASSES: u64 = 10;
 
 /// The Linux sampler: reads `/proc` itself.
 ///
@@ -94,7 +108,9 @@ struct ProcState {
 /// `/proc/PID/stat`, which holds CPU ticks (own and reaped children's), start time, parent, resident and virtual
 /// size, and the name. Those files stay open between passes and are re-read with `pread`; a process that exited
 /// fails the read (`ESRCH`) and a reused pid shows a different start time, so a new process never inherits the
-/// counters of an old one. Command line, user and cgroup (`/proc/PID/cgroup`) are read only for the processes that
+/// counters of an old one. For a process of one thread seen before, it first reads `/proc/PID/schedstat` (kept
+/// open too): if the process has not run since, its last `stat` still holds (see [`RECHECK_PASSES`]); on a machine
+/// of mostly sleeping processes that spares most `stat` readings, the sampler's largest cost. Command line, user and cgroup (`/proc/PID/cgroup`) are read only for the processes that
 /// make the top lists, and cached per process identity.
 ///
 /// Kept-open files respect `RLIMIT_NOFILE`: at most [`max_open_files`](ProcSampler::max_open_files) stay open
@@ -315,12 +331,49 @@ impl ProcSampler {
             ..
         } = self;
         for &pid in pids.iter() {
-            // `open_files` counts the files held in `procs` plus `file` here.
+            // `open_files` counts the files held in `procs` plus `file` and `sched` here.
             let mut len = 0;
             let mut file: Option<File> = None;
+            let mut sched: Option<File> = None;
+            let mut run_ns: Option<u64> = None;
+            // A parent that is gone means a new parent, which only `stat` tells.
+            let parent_known = procs
+                .get(&pid)
+                .is_some_and(|st| st.ppid == 0 || procs.contains_key(&st.ppid));
             if let Some(st) = procs.get_mut(&pid)
                 && let Some(f) = st.file.take()
             {
+                sched = st.sched.take();
+                run_ns = st.run_ns;
+                let due = (generation.wrapping_add(u64::from(pid))) % RECHECK_PASSES == 0;
+                if st.threads == 1 && parent_known && !due {
+                    if sched.is_none() && *open_files < *max_open {
+                        // Seen twice: worth a second kept-open file. Its run time is read before `stat` below.
+                        path.clear();
+                        let _ = write!(path, "/proc/{pid}/schedstat");
+                        if let Ok(sf) = File::open(path.as_str()) {
+                            *open_files += 1;
+                            sched = Some(sf);
+                            run_ns = None;
+                        }
+                    }
+                    if let Some(sf) = &sched {
+                        let now_ns = match sf.read_at(buf, 0) {
+                            Ok(n) => parse::parse_schedstat_run_ns(&buf[..n]),
+                            Err(_) => None,
+                        };
+                        if now_ns.is_some() && now_ns == run_ns {
+                            // Not run since its last `stat`: nothing of it has changed that this pass reads.
+                            st.cpu_delta = 0;
+                            st.children_delta = 0;
+                            st.generation = generation;
+                            st.file = Some(f);
+                            st.sched = sched;
+                            continue;
+                        }
+                        run_ns = now_ns;
+                    }
+                }
                 match f.read_at(buf, 0) {
                     Ok(n) if n > 0 => {
                         len = n;
@@ -331,6 +384,11 @@ impl ProcSampler {
                 }
             }
             if len == 0 {
+                // A new process, or a new one on this pid: the old `schedstat` was another process's.
+                if sched.take().is_some() {
+                    *open_files = open_files.saturating_sub(1);
+                }
+                run_ns = None;
                 path.clear();
                 let _ = write!(path, "/proc/{pid}/stat");
                 let Ok(mut f) = File::open(path.as_str()) else {
@@ -349,18 +407,38 @@ impl ProcSampler {
                 file = None;
                 *open_files -= 1;
             }
-            let Some(ps) = parse::parse_pid_stat(&buf[..len]) else {
+            let parsed = parse::parse_pid_stat(&buf[..len]);
+            let same = parsed.as_ref().is_some_and(|ps| {
+                ps.threads == 1
+                    && file.is_some()
+                    && procs
+                        .get(&pid)
+                        .is_some_and(|st| st.start_ticks == ps.start_ticks)
+            });
+            if !same {
+                // Of several threads (the main thread's run time is not the process's), or not kept.
+                if sched.take().is_some() {
+                    *open_files = open_files.saturating_sub(1);
+                }
+                run_ns = None;
+            }
+            let Some(ps) = parsed else {
                 if file.is_some() {
                     *open_files = open_files.saturating_sub(1);
                 }
                 continue;
             };
             observe(procs, pid, &ps, file, generation);
+            if let Some(st) = procs.get_mut(&pid) {
+                st.sched = sched;
+                st.run_ns = run_ns;
+            }
         }
         procs.retain(|_, st| {
             let alive = st.generation == generation;
-            if !alive && st.file.is_some() {
-                *open_files = open_files.saturating_sub(1);
+            if !alive {
+                let held = usize::from(st.file.is_some()) + usize::from(st.sched.is_some());
+                *open_files = open_files.saturating_sub(held);
             }
             alive
         });
@@ -430,6 +508,7 @@ fn observe(
             st.ppid = ps.ppid;
             st.rss_pages = ps.rss_pages;
             st.vsize_bytes = ps.vsize_bytes;
+            st.threads = ps.threads;
             st.generation = generation;
             st.file = file;
         }
@@ -445,6 +524,9 @@ fn observe(
                 ppid: ps.ppid,
                 rss_pages: ps.rss_pages,
                 vsize_bytes: ps.vsize_bytes,
+                threads: ps.threads,
+                sched: None,
+                run_ns: None,
                 generation,
             };
             match other {
@@ -628,6 +710,7 @@ mod tests {
             start_ticks,
             vsize_bytes: 0,
             rss_pages: 0,
+            threads: 1,
         }
     }
 
@@ -654,6 +737,67 @@ mod tests {
             (procs[&42].name.as_str(), procs[&42].cpu_delta),
             ("renamed", 2)
         );
+    }
+
+    /// A sleeping process of one thread is read from `schedstat` alone, and what it does once it wakes (CPU,
+    /// memory) is read from `stat` at the next pass.
+    #[test]
+    #[allow(clippy::unwrap_used, clippy::expect_used)]
+    fn a_sleeper_is_read_from_schedstat_and_its_waking_from_stat() {
+        if !std::path::Path::new("/proc/self/schedstat").exists() {
+            eprintln!("skipped: this kernel has no /proc/PID/schedstat (CONFIG_SCHED_INFO off)");
+            return;
+        }
+        // Sleeps, then touches 64 MiB and spins for half a second, then sleeps again.
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import sys, time\nsys.stdin.readline()\nx = bytearray(64 << 20)\n\
+                 t = time.monotonic()\nwhile time.monotonic() - t < 0.5: pass\ntime.sleep(30)",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let pid = child.id();
+        let mut s = ProcSampler::new(SamplerOptions::new()).unwrap();
+        // Passes while it sleeps: the second arms the gate, later ones are answered by `schedstat`.
+        for _ in 0..3 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            s.read_processes().unwrap();
+        }
+        let st = &s.procs[&pid];
+        assert!(st.sched.is_some() && st.run_ns.is_some(), "{st:?}");
+        assert_eq!((st.threads, st.cpu_delta), (1, 0));
+        let rss_asleep = st.rss_pages;
+        let ticks_asleep = st.cpu_ticks;
+        // Wake it: it allocates and spins, then sleeps; the next pass sees all of it.
+        use std::io::Write as _;
+        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        s.read_processes().unwrap();
+        let st = &s.procs[&pid];
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            st.cpu_ticks >= ticks_asleep + s.clk_tck / 5,
+            "half a second of spinning: {} -> {} ticks",
+            ticks_asleep,
+            st.cpu_ticks
+        );
+        assert!(st.cpu_delta > 0);
+        assert!(
+            (st.rss_pages - rss_asleep) * s.page_size >= 60 << 20,
+            "64 MiB touched: {} -> {} pages",
+            rss_asleep,
+            st.rss_pages
+        );
+        // The files held are the ones counted.
+        let held: usize = s
+            .procs
+            .values()
+            .map(|st| usize::from(st.file.is_some()) + usize::from(st.sched.is_some()))
+            .sum();
+        assert_eq!(held, s.open_files);
     }
 
     #[test]

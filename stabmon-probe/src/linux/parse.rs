@@ -45,6 +45,8 @@ pub(crate) struct PidStat<'a> {
     pub(crate) vsize_bytes: u64,
     /// Field 24: resident set size in pages.
     pub(crate) rss_pages: u64,
+    /// Field 20: the number of threads.
+    pub(crate) threads: u64,
 }
 
 /// Parses one `/proc/PID/stat` line. The name is taken between the first `(` and the LAST `)`, since a name can
@@ -77,7 +79,14 @@ pub(crate) fn parse_pid_stat(buf: &[u8]) -> Option<PidStat<'_>> {
         start_ticks: field(22),
         vsize_bytes: field(23),
         rss_pages: field(24),
+        threads: field(20),
     })
+}
+
+/// The first field of `/proc/PID/schedstat`: the nanoseconds the task (the process's main thread) has run.
+pub(crate) fn parse_schedstat_run_ns(buf: &[u8]) -> Option<u64> {
+    let end = buf.iter().position(|&b| b == b' ' || b == b'\n')?;
+    parse_i64_non_negative(&buf[..end])
 }
 
 /// One `cpu` line of `/proc/stat`, in clock ticks.
@@ -382,8 +391,22 @@ mod tests {
                 start_ticks: 98765,
                 vsize_bytes: 123_456_789,
                 rss_pages: 2048,
+                threads: 3,
             })
         );
+    }
+
+    #[test]
+    fn schedstat_run_time() {
+        assert_eq!(
+            parse_schedstat_run_ns(b"1234567 89012 34\n"),
+            Some(1_234_567)
+        );
+        assert_eq!(parse_schedstat_run_ns(b"0 0 0\n"), Some(0));
+        // Not a number, or no separator (a cut read): no value, so the caller reads `stat`.
+        assert_eq!(parse_schedstat_run_ns(b"x 1 2\n"), None);
+        assert_eq!(parse_schedstat_run_ns(b"123"), None);
+        assert_eq!(parse_schedstat_run_ns(b""), None);
     }
 
     #[test]
