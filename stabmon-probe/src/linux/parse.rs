@@ -83,10 +83,12 @@ pub(crate) fn parse_pid_stat(buf: &[u8]) -> Option<PidStat<'_>> {
     })
 }
 
-/// The first field of `/proc/PID/schedstat`: the nanoseconds the task (the process's main thread) has run.
+/// The first field of `/proc/PID/schedstat`: the nanoseconds the task (the process's main thread) has run. `None`
+/// for 0: kernels before 5.14 without scheduler statistics print `0 0 0` for every task, which must never read as
+/// "has not run" (and a task that has never run has nothing to skip).
 pub(crate) fn parse_schedstat_run_ns(buf: &[u8]) -> Option<u64> {
     let end = buf.iter().position(|&b| b == b' ' || b == b'\n')?;
-    parse_i64_non_negative(&buf[..end])
+    parse_i64_non_negative(&buf[..end]).filter(|&ns| ns > 0)
 }
 
 /// One `cpu` line of `/proc/stat`, in clock ticks.
@@ -402,7 +404,8 @@ mod tests {
             parse_schedstat_run_ns(b"1234567 89012 34\n"),
             Some(1_234_567)
         );
-        assert_eq!(parse_schedstat_run_ns(b"0 0 0\n"), Some(0));
+        // What kernels without scheduler statistics print for every task: not a run time.
+        assert_eq!(parse_schedstat_run_ns(b"0 0 0\n"), None);
         // Not a number, or no separator (a cut read): no value, so the caller reads `stat`.
         assert_eq!(parse_schedstat_run_ns(b"x 1 2\n"), None);
         assert_eq!(parse_schedstat_run_ns(b"123"), None);
