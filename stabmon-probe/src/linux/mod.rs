@@ -91,6 +91,8 @@ struct ProcState {
     sched: Option<File>,
     /// The run time `schedstat` showed before the last `stat` reading (so no later than it); `None` when unknown.
     run_ns: Option<u64>,
+    /// The pass that last read its `stat`.
+    stat_generation: u64,
     generation: u64,
 }
 
@@ -99,7 +101,10 @@ struct ProcState {
 /// reaped children's ticks (only a `wait` it makes adds them), its name, sizes and thread count are still those of
 /// that reading, so `stat` is not read again. What can change while it sleeps (the kernel reclaiming or swapping
 /// out its memory, a new parent when the parent exits) is read again at least every this many passes, and as soon
-/// as its parent is gone.
+/// as its parent is gone. So is what another process sharing its memory without being its thread (`CLONE_VM`, as
+/// a `vfork` child before its `exec`) changes in it, and on a `nohz_full` CPU, where a process that never sleeps
+/// sees its run time move only with the remote tick, its memory may lag a pass (its CPU does not: `stat`'s ticks
+/// follow that same run time).
 const RECHECK_PASSES: u64 = 10;
 
 /// The Linux sampler: reads `/proc` itself.
@@ -110,12 +115,15 @@ const RECHECK_PASSES: u64 = 10;
 /// fails the read (`ESRCH`) and a reused pid shows a different start time, so a new process never inherits the
 /// counters of an old one. For a process of one thread seen before, it first reads `/proc/PID/schedstat` (kept
 /// open too): if the process has not run since, its last `stat` still holds (see [`RECHECK_PASSES`]); on a machine
-/// of mostly sleeping processes that spares most `stat` readings, the sampler's largest cost. Command line, user and cgroup (`/proc/PID/cgroup`) are read only for the processes that
-/// make the top lists, and cached per process identity.
+/// of mostly sleeping processes that spares most `stat` readings, the sampler's largest cost. Where the kernel
+/// has no `schedstat` or shows zeros there (before 5.14 without scheduler statistics), every pass reads `stat`.
+/// Command line, user and cgroup (`/proc/PID/cgroup`) are read only for the processes that make the top lists, and
+/// cached per process identity.
 ///
 /// Kept-open files respect `RLIMIT_NOFILE`: at most [`max_open_files`](ProcSampler::max_open_files) stay open
 /// (three quarters of the soft limit in force when the sampler is created); beyond that, files are opened, read
-/// and closed at each pass. The default soft limit (often 1,024) keeps ~770 files open: a program that samples
+/// and closed at each pass. A `stat` file comes first: no `schedstat` is opened in a pass after one that could not
+/// keep a `stat`. The default soft limit (often 1,024) keeps ~770 files open: a program that samples
 /// more processes calls [`raise_open_file_limit`](crate::raise_open_file_limit) first. The sampler never
 /// changes the limit itself: it is the whole process's.
 #[derive(Debug)]
@@ -145,6 +153,10 @@ pub struct ProcSampler {
     users: Users,
     open_files: usize,
     max_open: usize,
+    /// Whether the last pass had to read a process's `stat` without keeping it open (the cap was reached).
+    stat_refused: bool,
+    /// Whether `/proc/PID/schedstat` tells whether a process has run (false once it is missing or shows zeros).
+    schedstat_useful: bool,
     generation: u64,
 
     buf: Vec<u8>,
@@ -239,6 +251,8 @@ impl ProcSampler {
             users: Users::default(),
             open_files: 0,
             max_open,
+            stat_refused: false,
+            schedstat_useful: std::path::Path::new("/proc/self/schedstat").exists(),
             generation: 0,
             buf: vec![0; 4096],
             path: String::with_capacity(32),
@@ -252,7 +266,8 @@ impl ProcSampler {
         Ok(s)
     }
 
-    /// How many `/proc/PID/stat` files may stay open between passes (beyond that they are opened at each pass).
+    /// How many `/proc/PID/stat` and `/proc/PID/schedstat` files may stay open between passes (beyond that, `stat`
+    /// files are opened at each pass and `schedstat` files are not used).
     pub fn max_open_files(&self) -> usize {
         self.max_open
     }
@@ -328,29 +343,45 @@ impl ProcSampler {
             path,
             open_files,
             max_open,
+            stat_refused,
+            schedstat_useful,
             ..
         } = self;
+        // A `stat` kept open spares more than a `schedstat` does: none is opened while `stat` files are refused.
+        let sched_room = !*stat_refused && *schedstat_useful;
+        *stat_refused = false;
         for &pid in pids.iter() {
             // `open_files` counts the files held in `procs` plus `file` and `sched` here.
             let mut len = 0;
             let mut file: Option<File> = None;
             let mut sched: Option<File> = None;
             let mut run_ns: Option<u64> = None;
-            // A parent that is gone means a new parent, which only `stat` tells.
-            let parent_known = procs
-                .get(&pid)
-                .is_some_and(|st| st.ppid == 0 || procs.contains_key(&st.ppid));
+            // A parent that is gone means a new parent, which only `stat` tells. The parent counts as there when
+            // this pass has seen it already (a lower pid, as `/proc` lists them) and it is no younger than the child
+            // (not a reused pid); otherwise `stat` is read.
+            let parent_known = procs.get(&pid).is_some_and(|st| {
+                st.ppid == 0
+                    || procs.get(&st.ppid).is_some_and(|parent| {
+                        parent.generation == generation && parent.start_ticks <= st.start_ticks
+                    })
+            });
             if let Some(st) = procs.get_mut(&pid)
                 && let Some(f) = st.file.take()
             {
                 sched = st.sched.take();
                 run_ns = st.run_ns;
                 let due = (generation.wrapping_add(u64::from(pid))) % RECHECK_PASSES == 0;
-                if st.threads == 1 && parent_known && !due {
-                    if sched.is_none() && *open_files < *max_open {
+                let gated = st.threads == 1
+                    && parent_known
+                    && !due
+                    && *schedstat_useful
+                    && *open_files <= *max_open;
+                if gated {
+                    if sched.is_none() && sched_room && *open_files < *max_open {
                         // Seen twice: worth a second kept-open file. Its run time is read before `stat` below.
                         path.clear();
                         let _ = write!(path, "/proc/{pid}/schedstat");
+                        // (It may have exited since the listing: no file then, and `stat` tells.)
                         if let Ok(sf) = File::open(path.as_str()) {
                             *open_files += 1;
                             sched = Some(sf);
@@ -358,9 +389,12 @@ impl ProcSampler {
                         }
                     }
                     if let Some(sf) = &sched {
-                        let now_ns = match sf.read_at(buf, 0) {
-                            Ok(n) => parse::parse_schedstat_run_ns(&buf[..n]),
-                            Err(_) => None,
+                        let (now_ns, zeros) = match sf.read_at(buf, 0) {
+                            Ok(n) => (
+                                parse::parse_schedstat_run_ns(&buf[..n]),
+                                buf[..n] == *b"0 0 0\n",
+                            ),
+                            Err(_) => (None, false),
                         };
                         if now_ns.is_some() && now_ns == run_ns {
                             // Not run since its last `stat`: nothing of it has changed that this pass reads.
@@ -370,6 +404,11 @@ impl ProcSampler {
                             st.file = Some(f);
                             st.sched = sched;
                             continue;
+                        }
+                        if zeros && st.cpu_ticks > 0 {
+                            // Zeros for a process whose ticks say it has run: this kernel keeps no scheduler
+                            // statistics. The files close as their processes are read next.
+                            *schedstat_useful = false;
                         }
                         run_ns = now_ns;
                     }
@@ -401,6 +440,8 @@ impl ProcSampler {
                 if *open_files < *max_open {
                     *open_files += 1;
                     file = Some(f);
+                } else {
+                    *stat_refused = true;
                 }
             } else if *open_files > *max_open {
                 // The cap was lowered: let this one go.
@@ -408,15 +449,17 @@ impl ProcSampler {
                 *open_files -= 1;
             }
             let parsed = parse::parse_pid_stat(&buf[..len]);
-            let same = parsed.as_ref().is_some_and(|ps| {
-                ps.threads == 1
-                    && file.is_some()
-                    && procs
-                        .get(&pid)
-                        .is_some_and(|st| st.start_ticks == ps.start_ticks)
-            });
-            if !same {
-                // Of several threads (the main thread's run time is not the process's), or not kept.
+            let keep_sched = *schedstat_useful
+                && *open_files <= *max_open
+                && parsed.as_ref().is_some_and(|ps| {
+                    ps.threads == 1
+                        && file.is_some()
+                        && procs
+                            .get(&pid)
+                            .is_some_and(|st| st.start_ticks == ps.start_ticks)
+                });
+            if !keep_sched {
+                // Of several threads (the main thread's run time is not the process's), not kept, or over the cap.
                 if sched.take().is_some() {
                     *open_files = open_files.saturating_sub(1);
                 }
@@ -430,8 +473,13 @@ impl ProcSampler {
             };
             observe(procs, pid, &ps, file, generation);
             if let Some(st) = procs.get_mut(&pid) {
+                debug_assert!(
+                    st.sched.is_none(),
+                    "a schedstat file would be dropped uncounted"
+                );
                 st.sched = sched;
                 st.run_ns = run_ns;
+                st.stat_generation = generation;
             }
         }
         procs.retain(|_, st| {
@@ -527,6 +575,7 @@ fn observe(
                 threads: ps.threads,
                 sched: None,
                 run_ns: None,
+                stat_generation: generation,
                 generation,
             };
             match other {
@@ -744,51 +793,71 @@ mod tests {
     #[test]
     #[allow(clippy::unwrap_used, clippy::expect_used)]
     fn a_sleeper_is_read_from_schedstat_and_its_waking_from_stat() {
+        use std::io::{BufRead as _, Write as _};
         if !std::path::Path::new("/proc/self/schedstat").exists() {
             eprintln!("skipped: this kernel has no /proc/PID/schedstat (CONFIG_SCHED_INFO off)");
             return;
         }
-        // Sleeps, then touches 64 MiB and spins for half a second, then sleeps again.
-        let mut child = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import sys, time\nsys.stdin.readline()\nx = bytearray(64 << 20)\n\
-                 t = time.monotonic()\nwhile time.monotonic() - t < 0.5: pass\ntime.sleep(30)",
-            ])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let pid = child.id();
-        let mut s = ProcSampler::new(SamplerOptions::new()).unwrap();
-        // Passes while it sleeps: the second arms the gate, later ones are answered by `schedstat`.
-        for _ in 0..3 {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            s.read_processes().unwrap();
+        /// Kills the child however the test ends.
+        struct Child(std::process::Child);
+        impl Drop for Child {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
         }
+        // Says when it sleeps; woken, touches 64 MiB and spins for 0.3 s of CPU, says so, and sleeps again.
+        let mut child = Child(
+            std::process::Command::new("python3")
+                .args([
+                    "-c",
+                    "import sys, time\nprint('asleep', flush=True)\nsys.stdin.readline()\n\
+                     x = bytearray(64 << 20)\nt = time.process_time()\n\
+                     while time.process_time() - t < 0.3: pass\nprint('done', flush=True)\ntime.sleep(30)",
+                ])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("python3 runs"),
+        );
+        let pid = child.0.id();
+        let mut said = std::io::BufReader::new(child.0.stdout.take().unwrap());
+        let mut line = String::new();
+        said.read_line(&mut line).unwrap();
+        assert_eq!(line, "asleep\n");
+        // Let it reach the read it blocks in.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut s = ProcSampler::new(SamplerOptions::new()).unwrap();
+        // The second pass arms the gate; of the four after it, at most one is a periodic `stat` reading.
+        s.read_processes().unwrap();
+        let mut skipped = 0;
+        for _ in 0..4 {
+            s.read_processes().unwrap();
+            let st = &s.procs[&pid];
+            assert_eq!((st.threads, st.cpu_delta), (1, 0), "{st:?}");
+            skipped += usize::from(st.stat_generation < s.generation);
+        }
+        assert!(skipped >= 3, "stat was read in {} of 4 passes", 4 - skipped);
         let st = &s.procs[&pid];
         assert!(st.sched.is_some() && st.run_ns.is_some(), "{st:?}");
-        assert_eq!((st.threads, st.cpu_delta), (1, 0));
-        let rss_asleep = st.rss_pages;
-        let ticks_asleep = st.cpu_ticks;
+        let (rss_asleep, ticks_asleep) = (st.rss_pages, st.cpu_ticks);
         // Wake it: it allocates and spins, then sleeps; the next pass sees all of it.
-        use std::io::Write as _;
-        child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(1200));
+        child.0.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+        line.clear();
+        said.read_line(&mut line).unwrap();
+        assert_eq!(line, "done\n");
         s.read_processes().unwrap();
         let st = &s.procs[&pid];
-        let _ = child.kill();
-        let _ = child.wait();
+        assert_eq!(st.stat_generation, s.generation, "{st:?}");
         assert!(
-            st.cpu_ticks >= ticks_asleep + s.clk_tck / 5,
-            "half a second of spinning: {} -> {} ticks",
-            ticks_asleep,
+            st.cpu_ticks >= ticks_asleep + s.clk_tck / 10,
+            "0.3 s of spinning: {ticks_asleep} -> {} ticks",
             st.cpu_ticks
         );
         assert!(st.cpu_delta > 0);
         assert!(
-            (st.rss_pages - rss_asleep) * s.page_size >= 60 << 20,
-            "64 MiB touched: {} -> {} pages",
-            rss_asleep,
+            st.rss_pages.saturating_sub(rss_asleep) * s.page_size >= 60 << 20,
+            "64 MiB touched: {rss_asleep} -> {} pages",
             st.rss_pages
         );
         // The files held are the ones counted.
@@ -798,6 +867,25 @@ mod tests {
             .map(|st| usize::from(st.file.is_some()) + usize::from(st.sched.is_some()))
             .sum();
         assert_eq!(held, s.open_files);
+    }
+
+    /// A lowered cap closes the files of sleepers too, at the next pass.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_lowered_cap_closes_every_file_at_the_next_pass() {
+        let mut s = ProcSampler::new(SamplerOptions::new()).unwrap();
+        for _ in 0..3 {
+            s.read_processes().unwrap();
+        }
+        assert!(s.open_files > 0);
+        s.set_max_open_files(0);
+        s.read_processes().unwrap();
+        let held: usize = s
+            .procs
+            .values()
+            .map(|st| usize::from(st.file.is_some()) + usize::from(st.sched.is_some()))
+            .sum();
+        assert_eq!((s.open_files, held), (0, 0));
     }
 
     #[test]
