@@ -265,7 +265,27 @@ impl TableFile {
         // The rows wanted, from `ts` alone, then the columns wanted for those rows only.
         let ts_mask = ProjectionMask::leaves(descr, [self.ts_col]);
         let ts_input = self.file.try_clone(&self.path)?;
-        let wanted = |t: i64| range.contains(t) && only.is_none_or(|o| o.binary_search(&t).is_ok());
+        let (from, to) = (
+            range.from.map_or(i64::MIN, Timestamp::as_unix_micros),
+            range.to.map_or(i64::MAX, Timestamp::as_unix_micros),
+        );
+        // With instants, the first of them at or after the last row's time: rows of one process or name run in
+        // time order, so this mostly moves a step at a time instead of searching every row's time.
+        let mut next = 0usize;
+        let mut last = i64::MIN;
+        let mut wanted = |t: i64| {
+            let Some(o) = only else {
+                return from <= t && t < to;
+            };
+            if t < last {
+                next = o.partition_point(|x| *x < t);
+            }
+            last = t;
+            while o.get(next).is_some_and(|x| *x < t) {
+                next += 1;
+            }
+            from <= t && t < to && o.get(next) == Some(&t)
+        };
         let mut keep: Vec<BooleanArray> = Vec::new();
         for batch in super::unzstd::reader(ts_input, &self.meta, groups, ts_mask, batch_rows, None)
             .map_err(pq(&self.path))?
