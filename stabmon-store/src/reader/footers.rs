@@ -17,6 +17,8 @@ use std::time::SystemTime;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use stabmon_core::Timestamp;
+
 use crate::error::{Error, pq};
 
 use super::ranges::{Input, Objects, chunk_bounds};
@@ -106,9 +108,19 @@ pub(crate) struct Footers {
     state: Mutex<State>,
 }
 
+/// The first and last `ts` and the row count of each row group of a `samples` file (see `scan::row_groups`).
+pub(super) type Spans = Arc<[(Timestamp, Timestamp, u64)]>;
+
+/// The files whose row groups' spans a cache keeps at most (a few dozen bytes a row group: a year of daily
+/// segments of hourly row groups takes about 300 KB).
+const SPAN_FILES: usize = 10_000;
+
 #[derive(Default)]
 struct State {
     held: HashMap<PathBuf, Held>,
+    /// Row groups' spans of `samples` files, by path, with the file's stamp: every read of a window asks for them,
+    /// and they outlive the footers they come from.
+    spans: HashMap<PathBuf, (Stamp, Spans)>,
     /// The estimated bytes held.
     bytes: usize,
     tick: u64,
@@ -206,6 +218,24 @@ impl Footers {
             }
         }
         Ok(footer)
+    }
+
+    /// The row groups' spans of `path` kept while the file is `stamp`.
+    pub(super) fn spans(&self, path: &Path, stamp: Stamp) -> Option<Spans> {
+        let st = self.lock();
+        st.spans
+            .get(path)
+            .filter(|(s, _)| *s == stamp)
+            .map(|(_, spans)| Arc::clone(spans))
+    }
+
+    /// Keeps the row groups' spans of `path`, a file of `stamp`.
+    pub(super) fn keep_spans(&self, path: &Path, stamp: Stamp, spans: Spans) {
+        let mut st = self.lock();
+        if st.spans.len() >= SPAN_FILES && !st.spans.contains_key(path) {
+            st.spans.clear();
+        }
+        st.spans.insert(path.to_path_buf(), (stamp, spans));
     }
 
     /// How many footers were parsed so far.
@@ -318,6 +348,31 @@ mod tests {
         get(&footers, &path).unwrap();
         assert_eq!(footers.parsed(), 3);
         assert_eq!(footers.held().0, 1, "one entry per path");
+    }
+
+    /// A `samples` file's row groups' spans are kept past its footer's eviction, and read again from a file
+    /// written again.
+    #[test]
+    fn row_group_spans_are_kept_while_their_file_is_unchanged() {
+        let (_dir, path) = segment(60, 1_795_564_800);
+        let (_other, other) = segment(90, 1_795_564_800);
+        // A budget that keeps no footer.
+        let footers = Footers::new(0);
+        let objects = Objects {
+            cache: None,
+            footers: Some(&footers),
+        };
+        let spans = |path: &Path| super::super::scan::row_groups(path, objects).unwrap();
+        let a = spans(&path);
+        assert_eq!(a.iter().map(|g| g.2).sum::<u64>(), 60);
+        let b = spans(&path);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(footers.parsed(), 1);
+        assert_eq!(footers.held().0, 0);
+        std::fs::copy(&other, &path).unwrap();
+        let c = spans(&path);
+        assert_eq!(c.iter().map(|g| g.2).sum::<u64>(), 90);
+        assert_eq!(footers.parsed(), 2);
     }
 
     /// A file renamed over the path (compaction and downloads replace files so) with the same length and

@@ -14,7 +14,7 @@ use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::processes::rank_columns;
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::sample_at;
+use super::segment::samples_of_rows;
 use super::table::{Columns, read_table};
 
 /// (Schemas 2-4.) The single process row of a sample that a name total with `process_count == 1` sums, if the
@@ -43,12 +43,25 @@ pub(super) fn read_names(
     // Each name's last (CPU %, resident bytes), for values stored as "same as before".
     let mut last: HashMap<String, (f32, u64)> = HashMap::new();
     let (version, batches) = read_table(path, objects, "names", range, only, Columns::All)?;
-    for batch in batches {
-        let c = Cols {
-            batch: &batch,
-            path,
-        };
+    // Each row's sample first, so that each sample's list is allocated once.
+    let mut counts = vec![0usize; lists.len()];
+    let mut rows_at = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let c = Cols { batch, path };
         let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        rows_at.push(samples_of_rows(
+            samples,
+            ts.values(),
+            range,
+            &mut counts,
+            path,
+        )?);
+    }
+    for (list, n) in lists.iter_mut().zip(counts) {
+        list.reserve_exact(n);
+    }
+    for (batch, rows_at) in batches.iter().zip(rows_at) {
+        let c = Cols { batch, path };
         let name = c.str("name")?;
         let count = c.req::<UInt32Type>("process_count")?;
         let cpu = c.pct_values("cpu_pct")?;
@@ -65,35 +78,39 @@ pub(super) fn read_names(
             ],
         )?;
         let ranks = rank_columns(&c, version)?;
-        for i in 0..batch.num_rows() {
-            if !range.contains(ts.value(i)) {
-                continue;
-            }
-            let at = sample_at(samples, ts.value(i), path)?;
+        for (i, at) in rows_at.into_iter().enumerate() {
+            let Some(at) = at else { continue };
             let mut n = NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
             n.process_count = count.value(i);
             // Values not stored are derived as the writer elided them: from the name's lone process row in the
-            // sample when it has one, else from the name's previous row.
-            let base = match lone_process(&n, procs[at].iter().map(|(_, p)| p)) {
-                Some(p) => Some((p.cpu_pct, p.rss_bytes)),
-                None => last.get(&n.name).copied(),
-            };
-            let missing = || {
-                invalid(
-                    path,
-                    format!("a total of {:?} without a value to derive", n.name),
-                )
+            // sample when it has one, else from the name's previous row (schemas 2-4; later ones store both).
+            let base = |n: &NameTotal| {
+                let base = match lone_process(n, procs[at].iter().map(|(_, p)| p)) {
+                    Some(p) => Some((p.cpu_pct, p.rss_bytes)),
+                    None => last.get(&n.name).copied(),
+                };
+                base.ok_or_else(|| {
+                    invalid(
+                        path,
+                        format!("a total of {:?} without a value to derive", n.name),
+                    )
+                })
             };
             let x = exact.row(i, path)?;
-            n.cpu_pct = match decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")? {
-                Some(v) => v,
-                None => base.ok_or_else(missing)?.0,
+            let (cpu_pct, rss_bytes) = (
+                decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?,
+                rss.get(i, slot_rem(x[4], path)?, path)?,
+            );
+            (n.cpu_pct, n.rss_bytes) = match (cpu_pct, rss_bytes) {
+                (Some(cpu_pct), Some(rss_bytes)) => (cpu_pct, rss_bytes),
+                (cpu_pct, rss_bytes) => {
+                    let (c, r) = base(&n)?;
+                    (cpu_pct.unwrap_or(c), rss_bytes.unwrap_or(r))
+                }
             };
-            n.rss_bytes = match rss.get(i, slot_rem(x[4], path)?, path)? {
-                Some(v) => v,
-                None => base.ok_or_else(missing)?.1,
-            };
-            last.insert(n.name.clone(), (n.cpu_pct, n.rss_bytes));
+            if version < 5 {
+                last.insert(n.name.clone(), (n.cpu_pct, n.rss_bytes));
+            }
             (n.cpu_rank, n.rss_rank) = match ranks {
                 Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
                 None => (slot_u16(x[1], path)?, slot_u16(x[2], path)?),

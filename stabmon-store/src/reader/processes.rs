@@ -14,7 +14,7 @@ use super::cols::{Cols, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::sample_at;
+use super::segment::samples_of_rows;
 use super::table::{Columns, read_table};
 
 /// The `cpu_rank` and `rss_rank` columns of schema 5 (`None` for older files, which derive ranks or keep them in
@@ -67,12 +67,25 @@ pub(super) fn read_processes(
     )?;
     // Older files are read whole.
     let read = |part: SampleParts| version < 5 || parts.contains(part);
-    for batch in batches {
-        let c = Cols {
-            batch: &batch,
-            path,
-        };
+    // Each row's sample first, so that each sample's list is allocated once.
+    let mut counts = vec![0usize; lists.len()];
+    let mut rows_at = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let c = Cols { batch, path };
         let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        rows_at.push(samples_of_rows(
+            samples,
+            ts.values(),
+            range,
+            &mut counts,
+            path,
+        )?);
+    }
+    for (list, n) in lists.iter_mut().zip(counts) {
+        list.reserve_exact(n);
+    }
+    for (batch, rows_at) in batches.iter().zip(rows_at) {
+        let c = Cols { batch, path };
         let pid = c.req::<UInt32Type>("pid")?;
         let start = c.req::<TimestampMicrosecondType>("start_time")?;
         let ppid = c.prim::<UInt32Type>("parent_pid")?;
@@ -108,11 +121,8 @@ pub(super) fn read_processes(
         } else {
             None
         };
-        for i in 0..batch.num_rows() {
-            if !range.contains(ts.value(i)) {
-                continue;
-            }
-            let at = sample_at(samples, ts.value(i), path)?;
+        for (i, at) in rows_at.into_iter().enumerate() {
+            let Some(at) = at else { continue };
             let mut p = ProcessEntry::new(
                 pid.value(i),
                 name.get(i).ok_or_else(|| invalid(path, "a null name"))?,

@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
+use std::sync::Arc;
 
 use stabmon_core::series::{SampleParts, WindowSource};
 use stabmon_core::{Sample, Timestamp};
 
+use super::footers::Spans;
 use super::group::parallel_map;
 use super::journals::JournalQueue;
 use super::ranges::{Input, Objects};
@@ -224,19 +226,30 @@ fn footer_range(
 
 /// The first and last `ts` and the row count of each row group of a `samples` file, from its footer (row groups
 /// without statistics are left out).
-pub(super) fn row_groups(
-    path: &Path,
-    objects: Objects<'_>,
-) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
+pub(super) fn row_groups(path: &Path, objects: Objects<'_>) -> Result<Spans, Error> {
     contain(path, || row_groups_here(path, objects))
 }
 
-fn row_groups_here(
+fn row_groups_here(path: &Path, objects: Objects<'_>) -> Result<Spans, Error> {
+    let file = Input::open(path, objects)?;
+    // Kept by the reader while the file is unchanged.
+    let kept = objects.footers.zip(file.stamp());
+    if let Some(spans) = kept.and_then(|(footers, stamp)| footers.spans(path, stamp)) {
+        return Ok(spans);
+    }
+    let spans: Spans = row_groups_of(path, &file, objects)?.into();
+    if let Some((footers, stamp)) = kept {
+        footers.keep_spans(path, stamp, Arc::clone(&spans));
+    }
+    Ok(spans)
+}
+
+fn row_groups_of(
     path: &Path,
+    file: &Input,
     objects: Objects<'_>,
 ) -> Result<Vec<(Timestamp, Timestamp, u64)>, Error> {
-    let file = Input::open(path, objects)?;
-    let footer = super::footers::footer(path, &file, objects)?;
+    let footer = super::footers::footer(path, file, objects)?;
     let md = &footer.md;
     let Some(col) = md
         .file_metadata()
@@ -272,8 +285,8 @@ pub(super) fn row_group_ranges(
         return Ok(vec![range]);
     }
     Ok(groups
-        .into_iter()
-        .map(|(first, last, _)| {
+        .iter()
+        .map(|&(first, last, _)| {
             let end = last.saturating_add(MICRO);
             Range {
                 from: Some(range.from.map_or(first, |f| f.max(first))),

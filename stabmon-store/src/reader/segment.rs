@@ -37,6 +37,35 @@ pub(super) fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usiz
         })
 }
 
+/// The index of the sample of each row of `ts` in range (`None` for the others), by [`sample_at`]; where the
+/// row before was at the sample before, without a search (a table's rows of one process or name run in time
+/// order). Counts each sample's rows in `counts`, so that its list is allocated once.
+pub(super) fn samples_of_rows(
+    samples: &[Sample],
+    ts: &[i64],
+    range: Range,
+    counts: &mut [usize],
+    path: &Path,
+) -> Result<Vec<Option<usize>>, Error> {
+    let mut next = 0usize;
+    ts.iter()
+        .map(|&t| {
+            if !range.contains(t) {
+                return Ok(None);
+            }
+            let at = match samples.get(next) {
+                Some(s) if s.ts.as_unix_micros() == t => next,
+                _ => sample_at(samples, t, path)?,
+            };
+            next = at + 1;
+            if let Some(c) = counts.get_mut(at) {
+                *c += 1;
+            }
+            Ok(Some(at))
+        })
+        .collect()
+}
+
 pub(super) fn read_segment(
     seg: &SegmentLoc,
     objects: Objects<'_>,

@@ -69,8 +69,9 @@ impl StoreReader {
         // doubling as they grow.
         let mut rows = 0u64;
         for seg in &segments {
-            for (first, last, n) in
-                row_groups(&seg.file(TABLES[0]), self.objects()).unwrap_or_default()
+            for &(first, last, n) in row_groups(&seg.file(TABLES[0]), self.objects())
+                .unwrap_or_default()
+                .iter()
             {
                 if range.overlaps(first.as_unix_micros(), last.as_unix_micros()) {
                     rows += n;

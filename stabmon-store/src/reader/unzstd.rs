@@ -20,7 +20,7 @@ use parquet::basic::Compression;
 use parquet::column::page::{Page, PageIterator, PageMetadata, PageReader};
 use parquet::errors::{ParquetError, Result as PqResult};
 use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
-use parquet::file::reader::ChunkReader;
+use parquet::file::reader::{ChunkReader, Length};
 use parquet::file::serialized_reader::SerializedPageReader;
 
 /// The most a page may decompress to whatever its column chunk claims (a stabmon page holds at most a few MB; a
@@ -101,7 +101,18 @@ impl<R: ChunkReader + 'static> Chunks<R> {
         let rg = self.meta.row_group(g);
         let chunk = rg.column(self.column);
         let rows = usize::try_from(rg.num_rows()).unwrap_or(0);
-        let input = Arc::clone(&self.input);
+        // The whole chunk in one read (its pages are read from memory).
+        let bytes = super::table::chunk_bytes(chunk).ok_or_else(|| {
+            ParquetError::General("a column chunk's offset or size is out of range".into())
+        })?;
+        let length = usize::try_from(bytes.end - bytes.start).map_err(|_| {
+            ParquetError::General("a column chunk too large for this machine".into())
+        })?;
+        let input = Arc::new(ChunkBytes {
+            start: bytes.start,
+            bytes: self.input.get_bytes(bytes.start, length)?,
+            file_len: self.input.len(),
+        });
         if matches!(chunk.compression(), Compression::ZSTD(_)) {
             // The pages as stored; `Unzstd` decompresses them.
             let stored = chunk
@@ -132,6 +143,117 @@ impl<R: ChunkReader + 'static> Iterator for Chunks<R> {
 }
 
 impl<R: ChunkReader + 'static> PageIterator for Chunks<R> {}
+
+/// A column chunk's bytes, read at once: the parquet crate reads each page's header and then its body, two reads
+/// of the file a page, which here come from memory. Each page header is checked before the crate parses it, as
+/// [`Input`](super::ranges::Input)'s reads check them (see [`page_header`](super::page_header)).
+struct ChunkBytes {
+    /// The chunk's offset in its file.
+    start: u64,
+    bytes: Bytes,
+    /// The file's length.
+    file_len: u64,
+}
+
+impl ChunkBytes {
+    /// Where `length` bytes from the file's offset `start` are in the chunk, if they are all in it.
+    fn at(&self, start: u64, length: usize) -> PqResult<usize> {
+        start
+            .checked_sub(self.start)
+            .and_then(|at| usize::try_from(at).ok())
+            .filter(|at| at.checked_add(length).is_some_and(|end| end <= self.bytes.len()))
+            .ok_or_else(|| {
+                ParquetError::EOF(format!(
+                    "a read of {length} bytes at offset {start}, outside its column chunk ({} bytes at offset {})",
+                    self.bytes.len(),
+                    self.start
+                ))
+            })
+    }
+}
+
+impl Length for ChunkBytes {
+    fn len(&self) -> u64 {
+        self.file_len
+    }
+}
+
+impl ChunkReader for ChunkBytes {
+    type T = ChunkRead;
+
+    fn get_read(&self, start: u64) -> PqResult<ChunkRead> {
+        let at = self.at(start, 0)?;
+        Ok(ChunkRead {
+            bytes: self.bytes.slice(at..),
+            at: 0,
+            offset: start,
+            checked: false,
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> PqResult<Bytes> {
+        let at = self.at(start, length)?;
+        Ok(self.bytes.slice(at..at + length))
+    }
+}
+
+/// A read of a chunk's bytes from a page header on, to the chunk's end: the header is checked at the first read;
+/// a read past the end is an error (`UnexpectedEof`), as [`Input`](super::ranges::Input)'s.
+struct ChunkRead {
+    bytes: Bytes,
+    /// How much of `bytes` was handed out.
+    at: usize,
+    /// The file offset of `bytes`.
+    offset: u64,
+    checked: bool,
+}
+
+impl std::io::Read for ChunkRead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::{Error as IoError, ErrorKind};
+        if !self.checked {
+            match super::page_header::check(&self.bytes, self.bytes.len() as u64) {
+                Ok(_) => self.checked = true,
+                Err(super::page_header::Refused::Short) => {
+                    return Err(IoError::new(
+                        ErrorKind::UnexpectedEof,
+                        format!(
+                            "the page header at offset {} runs past the end of its column chunk (offset {})",
+                            self.offset,
+                            self.offset + self.bytes.len() as u64
+                        ),
+                    ));
+                }
+                Err(why) => {
+                    return Err(IoError::new(
+                        ErrorKind::InvalidData,
+                        format!(
+                            "the page header at offset {} is damaged: {why}",
+                            self.offset
+                        ),
+                    ));
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        if rest.is_empty() {
+            return Err(IoError::new(
+                ErrorKind::UnexpectedEof,
+                format!(
+                    "a read past offset {}, the end of its column chunk",
+                    self.offset + self.bytes.len() as u64
+                ),
+            ));
+        }
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
+}
 
 /// The pages of a zstd column chunk read as stored, decompressed here.
 struct Unzstd<P> {
@@ -314,6 +436,51 @@ mod tests {
         (0..50_000u32)
             .flat_map(|i| (i % 251).to_le_bytes())
             .collect()
+    }
+
+    /// A chunk read at once is read as a file's chunk is: a page header checked before it is read, no read
+    /// outside the chunk.
+    #[test]
+    fn a_chunk_read_at_once_checks_its_page_headers_and_ends_at_its_end() {
+        use std::io::Read;
+        // At 1000 in the file: a page header the parquet crate writes (and its 18 bytes of page), then at 1040 the
+        // page's type as a list of 126,680,298 UUIDs.
+        let good = [
+            0x15, 0x00, 0x15, 0x24, 0x15, 0x24, 0x2c, 0x15, 0x06, 0x15, 0x12, 0x15, 0x06, 0x15,
+            0x06, 0x00, 0x00,
+        ];
+        let mut bytes = vec![0u8; 60];
+        bytes[..good.len()].copy_from_slice(&good);
+        bytes[40..47].copy_from_slice(&[0x19, 0xfd, 0xea, 0xf9, 0xb3, 0x3c, 0x00]);
+        // At 1052, the first 8 bytes of the good header, cut by the chunk's end.
+        bytes[52..].copy_from_slice(&good[..8]);
+        let chunk = ChunkBytes {
+            start: 1000,
+            bytes: Bytes::from(bytes.clone()),
+            file_len: 5000,
+        };
+        let mut r = chunk.get_read(1000).unwrap();
+        let mut all = Vec::new();
+        let e = r.read_to_end(&mut all).unwrap_err();
+        assert_eq!(all, bytes);
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+        assert!(e.to_string().contains("past offset 1060"), "{e}");
+        let e = chunk.get_read(1040).unwrap().read(&mut [0u8]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+        assert!(
+            e.to_string()
+                .contains("page header at offset 1040 is damaged: field 1 is stored as a list"),
+            "{e}"
+        );
+        // A header cut by the chunk's end.
+        let e = chunk.get_read(1052).unwrap().read(&mut [0u8]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+        assert!(e.to_string().contains("runs past the end"), "{e}");
+        assert_eq!(chunk.get_bytes(1018, 20).unwrap(), bytes[18..38]);
+        assert!(chunk.get_bytes(1050, 11).is_err());
+        assert!(chunk.get_bytes(999, 1).is_err());
+        assert!(chunk.get_read(1061).is_err());
+        assert_eq!(chunk.len(), 5000);
     }
 
     #[test]
