@@ -265,17 +265,17 @@ impl TableFile {
         // The rows wanted, from `ts` alone, then the columns wanted for those rows only.
         let ts_mask = ProjectionMask::leaves(descr, [self.ts_col]);
         let ts_input = self.file.try_clone(&self.path)?;
-        let (from, to) = (
-            range.from.map_or(i64::MIN, Timestamp::as_unix_micros),
-            range.to.map_or(i64::MAX, Timestamp::as_unix_micros),
-        );
+        let from = range.from.map_or(i64::MIN, Timestamp::as_unix_micros);
+        let to = range.to.map(Timestamp::as_unix_micros);
+        // `Range::contains` on plain integers: an open end keeps every later time.
+        let inside = |t: i64| from <= t && to.is_none_or(|to| t < to);
         // With instants, the first of them at or after the last row's time: rows of one process or name run in
         // time order, so this mostly moves a step at a time instead of searching every row's time.
         let mut next = 0usize;
         let mut last = i64::MIN;
         let mut wanted = |t: i64| {
             let Some(o) = only else {
-                return from <= t && t < to;
+                return inside(t);
             };
             if t < last {
                 next = o.partition_point(|x| *x < t);
@@ -284,7 +284,7 @@ impl TableFile {
             while o.get(next).is_some_and(|x| *x < t) {
                 next += 1;
             }
-            from <= t && t < to && o.get(next) == Some(&t)
+            inside(t) && o.get(next) == Some(&t)
         };
         let mut keep: Vec<BooleanArray> = Vec::new();
         for batch in super::unzstd::reader(ts_input, &self.meta, groups, ts_mask, batch_rows, None)
