@@ -116,15 +116,22 @@ enum Block {
 
 impl Block {
     fn pack(bits: &[u64], float: bool) -> Block {
-        let min = bits.iter().copied().min().unwrap_or(0);
-        let max = bits.iter().copied().max().unwrap_or(0);
+        // One pass for the least, the largest, and the low bits every value shares: the offsets from the least
+        // have as many trailing zeros as the values' differences from any one of them.
+        let first = bits.first().copied().unwrap_or(0);
+        let (mut min, mut max, mut differ) = (first, first, 0);
+        for &v in bits {
+            min = min.min(v);
+            max = max.max(v);
+            differ |= v ^ first;
+        }
         if min == max {
             return Block::Same(min);
         }
         if float && let Some(b) = Block::decimal(bits) {
             return b;
         }
-        let shift = bits.iter().fold(0, |a, v| a | (v - min)).trailing_zeros();
+        let shift = differ.trailing_zeros();
         let span = (max - min) >> shift;
         let off = move |v: &u64| (v - min) >> shift;
         if span <= u64::from(u16::MAX) {
@@ -340,7 +347,7 @@ impl<T: Packable> Packed<T> {
     }
 
     /// Unpacks rows `i..` up to the end of `i`'s block (or `end`) into `buf`; returns the index after them.
-    fn fill(&self, i: usize, end: usize, buf: &mut Vec<T>) -> usize {
+    pub(super) fn fill(&self, i: usize, end: usize, buf: &mut Vec<T>) -> usize {
         buf.clear();
         let b = i >> BLOCK_SHIFT;
         let start = b * BLOCK;
