@@ -657,6 +657,8 @@ fn cpu_surges<V: View + ?Sized>(
     let max_frozen = opts.max_frozen;
     let mut runs = Vec::new();
     let mut current: Option<Run> = None;
+    // The thresholds of the last number of cores seen (it rarely changes).
+    let mut thresholds: Option<(u16, (f64, f64))> = None;
     for (i, &broken) in breaks.iter().enumerate() {
         let v = value(i);
         let ts = samples.ts(i);
@@ -668,7 +670,15 @@ fn cpu_surges<V: View + ?Sized>(
             base.update(samples, i, &value);
         }
         let med = base.median;
-        let (min_rise, floor) = cpu_thresholds(opts, samples.cores(i));
+        let cores = samples.cores(i);
+        let (min_rise, floor) = match thresholds {
+            Some((c, t)) if c == cores => t,
+            _ => {
+                let t = cpu_thresholds(opts, cores);
+                thresholds = Some((cores, t));
+                t
+            }
+        };
         let enter = (med + opts.mad_k * base.sigma)
             .max(med + min_rise)
             .max(floor);
@@ -776,32 +786,38 @@ fn climbs<V: View + ?Sized>(
     let idle = opts.climb_idle;
     let mut found: Vec<(usize, usize)> = Vec::new();
     let (mut lo, mut hi) = (0usize, 0usize);
+    // The level at `lo` and at `hi`, and what `lo` needs (`min_rise(lo)`), kept as they change.
+    let (mut v_lo, mut v_hi) = (value(0), value(0));
+    let mut need = min_rise(0);
     // The last time the level made progress: rose by an eighth of the minimum rise above the previous mark.
     let (mut mark, mut mark_ts) = (value(0), samples.ts(0));
+    // The level in order, a block at a time.
+    let mut levels = envelope.iter();
     for (i, &broken) in breaks.iter().enumerate() {
-        let v = value(i);
-        let need = min_rise(lo);
+        let Some(v) = levels.next() else {
+            break;
+        };
+        let ts = samples.ts(i);
         let tolerance = (opts.climb_pullback_ratio * need as f64) as u64;
-        if v > value(hi) {
-            hi = i;
+        if v > v_hi {
+            (hi, v_hi) = (i, v);
         }
         if v > mark.saturating_add(need / 8) {
-            (mark, mark_ts) = (v, samples.ts(i));
+            (mark, mark_ts) = (v, ts);
         }
-        let pulled_back = value(hi).saturating_sub(v) > tolerance || v < value(lo);
-        let stalled = samples
-            .ts(i)
-            .duration_since(mark_ts)
-            .is_some_and(|d| d > idle);
+        let pulled_back = v_hi.saturating_sub(v) > tolerance || v < v_lo;
+        let stalled = ts.duration_since(mark_ts).is_some_and(|d| d > idle);
         let last = broken || i + 1 == samples.len();
         if pulled_back || stalled || last {
-            if value(hi).saturating_sub(value(lo)) >= need {
+            if v_hi.saturating_sub(v_lo) >= need {
                 found.push((lo, hi));
             }
             let next = if pulled_back || stalled { i } else { i + 1 };
             (lo, hi) = (next, next);
             if next < samples.len() {
-                (mark, mark_ts) = (value(next), samples.ts(next));
+                let at = if next == i { v } else { value(next) };
+                (v_lo, v_hi, need) = (at, at, min_rise(next));
+                (mark, mark_ts) = (at, samples.ts(next));
             }
         }
     }
