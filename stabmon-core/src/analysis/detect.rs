@@ -30,7 +30,8 @@ pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 /// stall.
 ///
 /// Cost: linear in the number of samples (the baseline is recomputed once per
-/// [`baseline_step`](DetectOptions::baseline_step), by selection, not sorting) plus the culprit attribution of each
+/// [`baseline_step`](DetectOptions::baseline_step), by selection, not sorting, first among the values near the last
+/// median and MAD) plus the culprit attribution of each
 /// incident, linear in its length, and for each runaway candidate (a process or group that was the busiest at
 /// most of a core for the minimum duration) its baseline window and at most as long of its start; see
 /// BENCHMARKS.md for a week at 1 s.
@@ -557,8 +558,11 @@ struct Baseline {
     ring: VecDeque<(i64, f32)>,
     /// The [`order_key`]s of the values a recomputation selects from.
     scratch: Vec<i32>,
+    band: Vec<i32>,
     median: f64,
     sigma: f64,
+    /// The last median and MAD (none before the first).
+    last: Option<(f64, f64)>,
     next_update: i64,
 }
 
@@ -591,6 +595,68 @@ pub(super) fn median_mad(keys: &mut [i32]) -> Option<(f64, f64)> {
     Some((f64::from(m), f64::from(mad)))
 }
 
+/// [`median_mad`], looked for first near `near` (the last recomputation's median and MAD, which a window moved
+/// by a step seldom leaves far behind): each is selected among the keys in a band around its last value where it
+/// lies there (a count of the keys below the band tells), else among all. The same values, bit for bit; `band` is
+/// scratch.
+pub(super) fn median_mad_near(
+    keys: &mut [i32],
+    near: Option<(f64, f64)>,
+    band: &mut Vec<i32>,
+) -> Option<(f64, f64)> {
+    let Some((m0, mad0)) = near else {
+        return median_mad(keys);
+    };
+    if keys.is_empty() {
+        return None;
+    }
+    let mid = keys.len() / 2;
+    // Both were `f32`s: back exactly. The bands' widths only make finding them quicker or slower.
+    let (m0, mad0) = (m0 as f32, mad0 as f32);
+    let width = 0.25 * mad0;
+    let m = nth_near(
+        keys,
+        mid,
+        (order_key(m0 - width), order_key(m0 + width)),
+        band,
+    )
+    .unwrap_or_else(|| *keys.select_nth_unstable(mid).1);
+    let m = from_order_key(m);
+    for k in keys.iter_mut() {
+        *k = order_key((from_order_key(*k) - m).abs());
+    }
+    let mad = nth_near(
+        keys,
+        mid,
+        (order_key(0.8 * mad0), order_key(1.25 * mad0)),
+        band,
+    )
+    .unwrap_or_else(|| *keys.select_nth_unstable(mid).1);
+    Some((f64::from(m), f64::from(from_order_key(mad))))
+}
+
+/// The `n`th smallest of `keys` (from 0) where it lies in `lo..=hi`, selected among the keys there; `None` where
+/// it does not (or `lo > hi`).
+fn nth_near(keys: &[i32], n: usize, (lo, hi): (i32, i32), band: &mut Vec<i32>) -> Option<i32> {
+    let below: usize = keys.iter().map(|&k| usize::from(k < lo)).sum();
+    if below > n {
+        return None;
+    }
+    band.clear();
+    band.resize(keys.len(), 0);
+    // Every key is written, the next one over it unless it is in the band: no branch on the keys.
+    let mut w = 0;
+    for &k in keys {
+        band[w] = k;
+        w += usize::from(lo <= k && k <= hi);
+    }
+    let at = n - below;
+    if at >= w {
+        return None;
+    }
+    Some(*band[..w].select_nth_unstable(at).1)
+}
+
 impl Baseline {
     fn new(opts: &DetectOptions) -> Self {
         Baseline {
@@ -598,8 +664,10 @@ impl Baseline {
             step: micros(opts.baseline_step).max(1),
             ring: VecDeque::new(),
             scratch: Vec::new(),
+            band: Vec::new(),
             median: 0.0,
             sigma: 0.0,
+            last: None,
             next_update: i64::MIN,
         }
     }
@@ -636,9 +704,10 @@ impl Baseline {
                     .map(|k| order_key(value(k))),
             );
         }
-        if let Some((m, mad)) = median_mad(&mut self.scratch) {
+        if let Some((m, mad)) = median_mad_near(&mut self.scratch, self.last, &mut self.band) {
             self.median = m;
             self.sigma = MAD_TO_SIGMA * mad;
+            self.last = Some((m, mad));
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros, order_key};
+use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad_near, micros, order_key};
 use super::view::View;
 use super::{DetectOptions, Incident, IncidentKind};
 use crate::human;
@@ -49,6 +49,9 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
     let mut ring: VecDeque<(i64, f32)> = VecDeque::new();
     // The `order_key`s of the values a recomputation selects from.
     let mut scratch: Vec<i32> = Vec::new();
+    let mut band: Vec<i32> = Vec::new();
+    // The last median and MAD, where selection looks first.
+    let mut last: Option<(f64, f64)> = None;
     let (mut median, mut sigma, mut next_update) = (0.0f64, 0.0f64, i64::MIN);
     let mut runs: Vec<Run> = Vec::new();
     let mut current: Option<Run> = None;
@@ -84,9 +87,10 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
                         .map(|(_, v)| order_key(v as f32)),
                 );
             }
-            if let Some((m, mad)) = median_mad(&mut scratch) {
+            if let Some((m, mad)) = median_mad_near(&mut scratch, last, &mut band) {
                 median = m;
                 sigma = MAD_TO_SIGMA * mad;
+                last = Some((m, mad));
             }
         }
         let enter = (median + opts.mad_k * sigma)
