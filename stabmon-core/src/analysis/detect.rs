@@ -30,7 +30,8 @@ pub(super) const MAD_TO_SIGMA: f64 = 1.4826;
 /// stall.
 ///
 /// Cost: linear in the number of samples (the baseline is recomputed once per
-/// [`baseline_step`](DetectOptions::baseline_step), by selection, not sorting) plus the culprit attribution of each
+/// [`baseline_step`](DetectOptions::baseline_step), by selection, not sorting, first among the values near the last
+/// median and MAD) plus the culprit attribution of each
 /// incident, linear in its length, and for each runaway candidate (a process or group that was the busiest at
 /// most of a core for the minimum duration) its baseline window and at most as long of its start; see
 /// BENCHMARKS.md for a week at 1 s.
@@ -557,8 +558,11 @@ struct Baseline {
     ring: VecDeque<(i64, f32)>,
     /// The [`order_key`]s of the values a recomputation selects from.
     scratch: Vec<i32>,
+    band: Vec<i32>,
     median: f64,
     sigma: f64,
+    /// The last median and MAD (none before the first).
+    last: Option<(f64, f64)>,
     next_update: i64,
 }
 
@@ -591,6 +595,68 @@ pub(super) fn median_mad(keys: &mut [i32]) -> Option<(f64, f64)> {
     Some((f64::from(m), f64::from(mad)))
 }
 
+/// [`median_mad`], looked for first near `near` (the last recomputation's median and MAD, which a window moved
+/// by a step seldom leaves far behind): each is selected among the keys in a band around its last value where it
+/// lies there (a count of the keys below the band tells), else among all. The same values, bit for bit; `band` is
+/// scratch.
+pub(super) fn median_mad_near(
+    keys: &mut [i32],
+    near: Option<(f64, f64)>,
+    band: &mut Vec<i32>,
+) -> Option<(f64, f64)> {
+    let Some((m0, mad0)) = near else {
+        return median_mad(keys);
+    };
+    if keys.is_empty() {
+        return None;
+    }
+    let mid = keys.len() / 2;
+    // Both were `f32`s: back exactly. The bands' widths only make finding them quicker or slower.
+    let (m0, mad0) = (m0 as f32, mad0 as f32);
+    let width = 0.25 * mad0;
+    let m = nth_near(
+        keys,
+        mid,
+        (order_key(m0 - width), order_key(m0 + width)),
+        band,
+    )
+    .unwrap_or_else(|| *keys.select_nth_unstable(mid).1);
+    let m = from_order_key(m);
+    for k in keys.iter_mut() {
+        *k = order_key((from_order_key(*k) - m).abs());
+    }
+    let mad = nth_near(
+        keys,
+        mid,
+        (order_key(0.8 * mad0), order_key(1.25 * mad0)),
+        band,
+    )
+    .unwrap_or_else(|| *keys.select_nth_unstable(mid).1);
+    Some((f64::from(m), f64::from(from_order_key(mad))))
+}
+
+/// The `n`th smallest of `keys` (from 0) where it lies in `lo..=hi`, selected among the keys there; `None` where
+/// it does not (or `lo > hi`).
+fn nth_near(keys: &[i32], n: usize, (lo, hi): (i32, i32), band: &mut Vec<i32>) -> Option<i32> {
+    let below: usize = keys.iter().map(|&k| usize::from(k < lo)).sum();
+    if below > n {
+        return None;
+    }
+    band.clear();
+    band.resize(keys.len(), 0);
+    // Every key is written, the next one over it unless it is in the band: no branch on the keys.
+    let mut w = 0;
+    for &k in keys {
+        band[w] = k;
+        w += usize::from(lo <= k && k <= hi);
+    }
+    let at = n - below;
+    if at >= w {
+        return None;
+    }
+    Some(*band[..w].select_nth_unstable(at).1)
+}
+
 impl Baseline {
     fn new(opts: &DetectOptions) -> Self {
         Baseline {
@@ -598,8 +664,10 @@ impl Baseline {
             step: micros(opts.baseline_step).max(1),
             ring: VecDeque::new(),
             scratch: Vec::new(),
+            band: Vec::new(),
             median: 0.0,
             sigma: 0.0,
+            last: None,
             next_update: i64::MIN,
         }
     }
@@ -636,9 +704,10 @@ impl Baseline {
                     .map(|k| order_key(value(k))),
             );
         }
-        if let Some((m, mad)) = median_mad(&mut self.scratch) {
+        if let Some((m, mad)) = median_mad_near(&mut self.scratch, self.last, &mut self.band) {
             self.median = m;
             self.sigma = MAD_TO_SIGMA * mad;
+            self.last = Some((m, mad));
         }
     }
 }
@@ -657,6 +726,8 @@ fn cpu_surges<V: View + ?Sized>(
     let max_frozen = opts.max_frozen;
     let mut runs = Vec::new();
     let mut current: Option<Run> = None;
+    // The thresholds of the last number of cores seen (it rarely changes).
+    let mut thresholds: Option<(u16, (f64, f64))> = None;
     for (i, &broken) in breaks.iter().enumerate() {
         let v = value(i);
         let ts = samples.ts(i);
@@ -668,7 +739,15 @@ fn cpu_surges<V: View + ?Sized>(
             base.update(samples, i, &value);
         }
         let med = base.median;
-        let (min_rise, floor) = cpu_thresholds(opts, samples.cores(i));
+        let cores = samples.cores(i);
+        let (min_rise, floor) = match thresholds {
+            Some((c, t)) if c == cores => t,
+            _ => {
+                let t = cpu_thresholds(opts, cores);
+                thresholds = Some((cores, t));
+                t
+            }
+        };
         let enter = (med + opts.mad_k * base.sigma)
             .max(med + min_rise)
             .max(floor);
@@ -776,32 +855,38 @@ fn climbs<V: View + ?Sized>(
     let idle = opts.climb_idle;
     let mut found: Vec<(usize, usize)> = Vec::new();
     let (mut lo, mut hi) = (0usize, 0usize);
+    // The level at `lo` and at `hi`, and what `lo` needs (`min_rise(lo)`), kept as they change.
+    let (mut v_lo, mut v_hi) = (value(0), value(0));
+    let mut need = min_rise(0);
     // The last time the level made progress: rose by an eighth of the minimum rise above the previous mark.
     let (mut mark, mut mark_ts) = (value(0), samples.ts(0));
+    // The level in order, a block at a time.
+    let mut levels = envelope.iter();
     for (i, &broken) in breaks.iter().enumerate() {
-        let v = value(i);
-        let need = min_rise(lo);
+        let Some(v) = levels.next() else {
+            break;
+        };
+        let ts = samples.ts(i);
         let tolerance = (opts.climb_pullback_ratio * need as f64) as u64;
-        if v > value(hi) {
-            hi = i;
+        if v > v_hi {
+            (hi, v_hi) = (i, v);
         }
         if v > mark.saturating_add(need / 8) {
-            (mark, mark_ts) = (v, samples.ts(i));
+            (mark, mark_ts) = (v, ts);
         }
-        let pulled_back = value(hi).saturating_sub(v) > tolerance || v < value(lo);
-        let stalled = samples
-            .ts(i)
-            .duration_since(mark_ts)
-            .is_some_and(|d| d > idle);
+        let pulled_back = v_hi.saturating_sub(v) > tolerance || v < v_lo;
+        let stalled = ts.duration_since(mark_ts).is_some_and(|d| d > idle);
         let last = broken || i + 1 == samples.len();
         if pulled_back || stalled || last {
-            if value(hi).saturating_sub(value(lo)) >= need {
+            if v_hi.saturating_sub(v_lo) >= need {
                 found.push((lo, hi));
             }
             let next = if pulled_back || stalled { i } else { i + 1 };
             (lo, hi) = (next, next);
             if next < samples.len() {
-                (mark, mark_ts) = (value(next), samples.ts(next));
+                let at = if next == i { v } else { value(next) };
+                (v_lo, v_hi, need) = (at, at, min_rise(next));
+                (mark, mark_ts) = (at, samples.ts(next));
             }
         }
     }

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad, micros, order_key};
+use super::detect::{MAD_TO_SIGMA, Run, hysteresis_step, median_mad_near, micros, order_key};
 use super::view::View;
 use super::{DetectOptions, Incident, IncidentKind};
 use crate::human;
@@ -49,12 +49,24 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
     let mut ring: VecDeque<(i64, f32)> = VecDeque::new();
     // The `order_key`s of the values a recomputation selects from.
     let mut scratch: Vec<i32> = Vec::new();
+    let mut band: Vec<i32> = Vec::new();
+    // The last median and MAD, where selection looks first.
+    let mut last: Option<(f64, f64)> = None;
     let (mut median, mut sigma, mut next_update) = (0.0f64, 0.0f64, i64::MIN);
     let mut runs: Vec<Run> = Vec::new();
     let mut current: Option<Run> = None;
-    for i in 0..ok.len() {
-        let (ts, v) = ok_at(i);
-        let frozen = current.is_some_and(|r| ts - ok_at(r.start).0 < max_frozen);
+    // The successful probes in order, read a block at a time (what `ok_at` gives, without a lookup each).
+    let in_order = probes.iter().filter_map(|p| {
+        let v = p.round_trip_ms().filter(|v| v.is_finite())?;
+        Some((p.ts.as_unix_micros(), v))
+    });
+    // The start of the current run's first probe.
+    let mut run_start = i64::MIN;
+    for (i, (ts, v)) in in_order.enumerate() {
+        if current.is_none() {
+            run_start = ts;
+        }
+        let frozen = current.is_some() && ts - run_start < max_frozen;
         if !frozen && ts >= next_update {
             next_update = ts.saturating_add(step);
             let cutoff = ts.saturating_sub(window);
@@ -75,9 +87,10 @@ fn spikes(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec<
                         .map(|(_, v)| order_key(v as f32)),
                 );
             }
-            if let Some((m, mad)) = median_mad(&mut scratch) {
+            if let Some((m, mad)) = median_mad_near(&mut scratch, last, &mut band) {
                 median = m;
                 sigma = MAD_TO_SIGMA * mad;
+                last = Some((m, mad));
             }
         }
         let enter = (median + opts.mad_k * sigma)
@@ -143,13 +156,15 @@ fn outages(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec
         return;
     }
     let ts = |i: usize| probes.ts(i).as_unix_micros();
-    let failed = |i: usize| !probes.get(i).outcome.is_ok();
     // failures[k]: failed probes before index k.
     let mut failures: Vec<u32> = Vec::with_capacity(n + 1);
     failures.push(0);
-    for i in 0..n {
-        failures.push(failures.last().copied().unwrap_or(0) + u32::from(failed(i)));
+    let mut count = 0u32;
+    for p in probes.iter() {
+        count += u32::from(!p.outcome.is_ok());
+        failures.push(count);
     }
+    let failed = |i: usize| failures[i + 1] != failures[i];
     let failures_in = |from: usize, to: usize| (failures[to] - failures[from]) as usize;
     let window = micros(opts.outage_window);
     let enter = opts.outage_loss_floor.clamp(f64::MIN_POSITIVE, 1.0);
@@ -157,9 +172,17 @@ fn outages(target: &str, probes: &ProbeList, opts: &DetectOptions, out: &mut Vec
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut current: Option<(usize, usize)> = None;
     let mut j_time = 0usize;
-    for i in 0..n {
-        while ts(i) - ts(j_time) > window {
+    // The start times at `i` and at `j_time`, read in order.
+    let mut lagging = probes.iter().map(|p| p.ts.as_unix_micros());
+    let mut ts_j = lagging.next().unwrap_or(0);
+    for (i, p) in probes.iter().enumerate() {
+        let ts_i = p.ts.as_unix_micros();
+        while ts_i - ts_j > window {
             j_time += 1;
+            let Some(t) = lagging.next() else {
+                break;
+            };
+            ts_j = t;
         }
         if i + 1 < min_probes {
             continue;

@@ -81,9 +81,30 @@ pub(super) fn runaways<V: View + ?Sized>(
     let mut open: HashMap<Subject<'_>, Run, ahash::RandomState> = HashMap::default();
     let mut runs: Vec<(Subject<'_>, Run)> = Vec::new();
     let mut segment_start = 0usize;
+    // A run not seen for `merge_gap` (or before a break) has ended.
+    let ended = |r: &Run, ts: Timestamp, segment_start: usize| {
+        r.segment_start != segment_start
+            || ts
+                .duration_since(samples.ts(r.end))
+                .is_none_or(|d| d >= opts.merge_gap)
+    };
+    // When the runs still open are next looked over for those that ended, so that `open` empties after the last
+    // run and a quiet sample is passed over without a lookup (they are sorted below, so when they leave `open`
+    // does not change the result).
+    let mut next_sweep = Timestamp::from_unix_micros(i64::MIN);
     for (i, &broken) in breaks.iter().enumerate() {
         let who = busiest.get(i);
         let ts = samples.ts(i);
+        if !open.is_empty() && ts >= next_sweep {
+            next_sweep = ts.saturating_add(opts.merge_gap);
+            open.retain(|subject, r| {
+                let gone = ended(r, ts, segment_start);
+                if gone {
+                    runs.push((*subject, *r));
+                }
+                !gone
+            });
+        }
         let subjects = [
             who.process.as_ref().map(|p| {
                 let key = ProcessKey {
@@ -104,17 +125,15 @@ pub(super) fn runaways<V: View + ?Sized>(
             if open.is_empty() && cpu.partial_cmp(&enter).is_none_or(Ordering::is_lt) {
                 continue;
             }
-            // A run not seen for `merge_gap` (or before a break) has ended.
-            if let Some(r) = open.get(&subject)
-                && (r.segment_start != segment_start
-                    || ts
-                        .duration_since(samples.ts(r.end))
-                        .is_none_or(|d| d >= opts.merge_gap))
-                && let Some(r) = open.remove(&subject)
-            {
-                runs.push((subject, r));
-            }
-            match open.get_mut(&subject) {
+            let open_run = match open.get_mut(&subject) {
+                Some(r) if ended(r, ts, segment_start) => {
+                    runs.push((subject, *r));
+                    open.remove(&subject);
+                    None
+                }
+                r => r,
+            };
+            match open_run {
                 Some(r) if cpu >= exit => {
                     r.end = i;
                     r.sum += cpu;
@@ -128,10 +147,9 @@ pub(super) fn runaways<V: View + ?Sized>(
                         r.peak = i;
                     }
                 }
-                Some(_) => {
-                    if let Some(r) = open.remove(&subject) {
-                        runs.push((subject, r));
-                    }
+                Some(r) => {
+                    runs.push((subject, *r));
+                    open.remove(&subject);
                 }
                 None if cpu >= enter => {
                     open.insert(

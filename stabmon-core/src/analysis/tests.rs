@@ -819,6 +819,65 @@ mod synthetic {
         assert_eq!(median_mad(&mut []), None);
     }
 
+    /// Selection near the last median and MAD gives [`median_mad`]'s values, bit for bit, whatever the hint: the
+    /// last window's (a window sliding over values with duplicates, both signs, zeros, and in some runs
+    /// infinities and NaNs), one far off, one that is not a number, none.
+    #[test]
+    fn median_and_mad_near_the_last_are_those_of_selection() {
+        use super::detect::{median_mad, median_mad_near, order_key};
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut band = Vec::new();
+        let (mut near, mut checked) = (0, 0);
+        for run in 0..40u64 {
+            let distinct = [3, 20, 1000, 1 << 30][(run % 4) as usize];
+            let special = run % 3 == 2;
+            let len = 5 + (next() % 700) as usize;
+            let mut window: std::collections::VecDeque<f32> = std::collections::VecDeque::new();
+            let mut last = None;
+            for step in 0..300 {
+                let drift = (step / 30) as f32;
+                for _ in 0..(1 + next() % 80) {
+                    let v = match next() % 16 {
+                        0 => -0.0,
+                        1 => 0.0,
+                        2 if special => f32::INFINITY,
+                        3 if special => f32::NEG_INFINITY,
+                        4 if special => f32::NAN,
+                        5 if special => -f32::NAN,
+                        6 | 7 => -((next() % distinct) as f32) / 7.0 + drift,
+                        _ => (next() % distinct) as f32 / 13.0 + drift,
+                    };
+                    window.push_back(v);
+                    if window.len() > len {
+                        window.pop_front();
+                    }
+                }
+                let keys: Vec<i32> = window.iter().map(|v| order_key(*v)).collect();
+                let want = median_mad(&mut keys.clone());
+                let bits = |r: Option<(f64, f64)>| r.map(|(m, d)| (m.to_bits(), d.to_bits()));
+                let hints = [last, Some((1e30, 0.5)), Some((f64::NAN, f64::NAN)), None];
+                for hint in hints {
+                    let got = median_mad_near(&mut keys.clone(), hint, &mut band);
+                    assert_eq!(
+                        bits(got),
+                        bits(want),
+                        "run {run}, step {step}, hint {hint:?}"
+                    );
+                    checked += 1;
+                }
+                near += usize::from(last.is_some());
+                last = want;
+            }
+        }
+        assert!(checked > 40_000 && near > 10_000, "{checked} {near}");
+    }
+
     #[test]
     fn cpu_hog_found_at_its_start_with_its_pid() {
         let s = synth(3600)

@@ -16,6 +16,9 @@ pub trait Packable: Copy + sealed::Sealed {
     /// Whether the bits are an `f32`'s (which a block may keep as decimals).
     #[doc(hidden)]
     const FLOAT: bool = false;
+    /// Whether the bits fit in 32 (a block's least and largest are then found 32 bits at a time).
+    #[doc(hidden)]
+    const BITS32: bool = false;
 }
 
 mod sealed {
@@ -40,7 +43,23 @@ macro_rules! packable_int {
     )*};
 }
 
-packable_int!(i64, u32, u8);
+packable_int!(i64);
+
+macro_rules! packable_int32 {
+    ($($t:ty),*) => {$(
+        impl Packable for $t {
+            const BITS32: bool = true;
+            fn to_bits64(self) -> u64 {
+                u64::from(self)
+            }
+            fn from_bits64(bits: u64) -> Self {
+                bits as $t
+            }
+        }
+    )*};
+}
+
+packable_int32!(u32, u8);
 
 impl Packable for u64 {
     fn to_bits64(self) -> u64 {
@@ -53,6 +72,7 @@ impl Packable for u64 {
 
 impl Packable for f32 {
     const FLOAT: bool = true;
+    const BITS32: bool = true;
     fn to_bits64(self) -> u64 {
         u64::from(self.to_bits())
     }
@@ -89,6 +109,47 @@ fn decimal_bits(k: i64, exp: usize) -> u64 {
     u64::from((k as f32 / POW10[exp]).to_bits())
 }
 
+/// A block's least and largest value, and the bits in which some value differs from the first: the offsets from
+/// the least have as many trailing zeros as those differences (the lowest bit in which two values differ is the
+/// lowest set bit of their difference).
+#[derive(Debug, Clone, Copy)]
+struct Spread {
+    min: u64,
+    max: u64,
+    differ: u64,
+}
+
+impl Spread {
+    /// Of `values`' bits, in one pass; where the bits fit in 32 ([`Packable::BITS32`]), 32 bits at a time (twice
+    /// as many to a vector register, and no 64-bit comparison to emulate on x86-64's baseline).
+    fn of<T: Packable>(values: &[T]) -> Spread {
+        if T::BITS32 {
+            let first = values.first().map_or(0, |v| v.to_bits64() as u32);
+            let (mut min, mut max, mut differ) = (first, first, 0u32);
+            for v in values {
+                let b = v.to_bits64() as u32;
+                min = min.min(b);
+                max = max.max(b);
+                differ |= b ^ first;
+            }
+            return Spread {
+                min: u64::from(min),
+                max: u64::from(max),
+                differ: u64::from(differ),
+            };
+        }
+        let first = values.first().map_or(0, |v| v.to_bits64());
+        let (mut min, mut max, mut differ) = (first, first, 0);
+        for v in values {
+            let b = v.to_bits64();
+            min = min.min(b);
+            max = max.max(b);
+            differ |= b ^ first;
+        }
+        Spread { min, max, differ }
+    }
+}
+
 /// A block of rows: one value for the whole block, or each row's offset from the block's least value (shifted
 /// right by the trailing zero bits all offsets share: memory sizes are whole pages) in 16 or 32 bits, or (`f32`s
 /// with few decimals, such as pressure `1.9` or load `0.83`) each row's decimal offset in 16 bits, or the values
@@ -115,16 +176,16 @@ enum Block {
 }
 
 impl Block {
-    fn pack(bits: &[u64], float: bool) -> Block {
-        let min = bits.iter().copied().min().unwrap_or(0);
-        let max = bits.iter().copied().max().unwrap_or(0);
+    /// The block of `bits`, whose [`Spread`] is `spread`.
+    fn pack(bits: &[u64], float: bool, spread: Spread) -> Block {
+        let Spread { min, max, differ } = spread;
         if min == max {
             return Block::Same(min);
         }
         if float && let Some(b) = Block::decimal(bits) {
             return b;
         }
-        let shift = bits.iter().fold(0, |a, v| a | (v - min)).trailing_zeros();
+        let shift = differ.trailing_zeros();
         let span = (max - min) >> shift;
         let off = move |v: &u64| (v - min) >> shift;
         if span <= u64::from(u16::MAX) {
@@ -235,8 +296,8 @@ impl<T: Packable> Packed<T> {
         }
         self.tail.push(v);
         if self.tail.len() == BLOCK {
-            let bits: Vec<u64> = self.tail.iter().map(|v| v.to_bits64()).collect();
-            self.blocks.push(Block::pack(&bits, T::FLOAT));
+            let block = Self::pack_block(&self.tail);
+            self.blocks.push(block);
             self.tail.clear();
         }
     }
@@ -340,7 +401,7 @@ impl<T: Packable> Packed<T> {
     }
 
     /// Unpacks rows `i..` up to the end of `i`'s block (or `end`) into `buf`; returns the index after them.
-    fn fill(&self, i: usize, end: usize, buf: &mut Vec<T>) -> usize {
+    pub(super) fn fill(&self, i: usize, end: usize, buf: &mut Vec<T>) -> usize {
         buf.clear();
         let b = i >> BLOCK_SHIFT;
         let start = b * BLOCK;
@@ -479,7 +540,7 @@ impl<T: Packable> Packed<T> {
         for (b, v) in bits.iter_mut().zip(rows) {
             *b = v.to_bits64();
         }
-        Block::pack(&bits[..rows.len()], T::FLOAT)
+        Block::pack(&bits[..rows.len()], T::FLOAT, Spread::of(rows))
     }
 }
 

@@ -126,11 +126,16 @@ impl ProbeList {
         &self,
         range: std::ops::Range<usize>,
     ) -> impl ExactSizeIterator<Item = ProbePoint> + Clone + '_ {
-        self.ts_us
-            .range(range.clone())
-            .zip(self.rtt_us.range(range.clone()))
-            .zip(self.outcome.range(range))
-            .map(|((t, rtt), o)| point(t, rtt, o))
+        let end = range.end.min(self.len());
+        ProbeIter {
+            list: self,
+            next: range.start.min(end),
+            end,
+            ts_us: Vec::new(),
+            rtt_us: Vec::new(),
+            outcome: Vec::new(),
+            pos: 0,
+        }
     }
 
     /// The number of leading probes for which `pred` holds, which must hold for a prefix only (as
@@ -162,6 +167,52 @@ impl ProbeList {
         self.ts_us.heap_bytes() + self.rtt_us.heap_bytes() + self.outcome.heap_bytes()
     }
 }
+
+/// Probes of a [`ProbeList`] in order, its three columns unpacked together a block at a time (one check a probe,
+/// not one a column).
+#[derive(Debug, Clone)]
+struct ProbeIter<'a> {
+    list: &'a ProbeList,
+    /// The next probe to unpack.
+    next: usize,
+    end: usize,
+    /// Probes unpacked and not yet given (`pos..`), a column each.
+    ts_us: Vec<i64>,
+    rtt_us: Vec<u32>,
+    outcome: Vec<u8>,
+    pos: usize,
+}
+
+impl Iterator for ProbeIter<'_> {
+    type Item = ProbePoint;
+
+    fn next(&mut self) -> Option<ProbePoint> {
+        if self.pos >= self.ts_us.len() {
+            if self.next >= self.end {
+                return None;
+            }
+            let (list, i, end) = (self.list, self.next, self.end);
+            // The columns have the same rows in the same blocks: each fill stops at the same row.
+            self.next = list.ts_us.fill(i, end, &mut self.ts_us);
+            list.rtt_us.fill(i, end, &mut self.rtt_us);
+            list.outcome.fill(i, end, &mut self.outcome);
+            self.pos = 0;
+        }
+        let k = self.pos;
+        self.pos += 1;
+        match (self.ts_us.get(k), self.rtt_us.get(k), self.outcome.get(k)) {
+            (Some(&t), Some(&rtt), Some(&o)) => Some(point(t, rtt, o)),
+            _ => None,
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.ts_us.len().saturating_sub(self.pos) + (self.end - self.next);
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for ProbeIter<'_> {}
 
 impl FromIterator<ProbePoint> for ProbeList {
     /// The probes in their start order (probes that started together in the order given).
