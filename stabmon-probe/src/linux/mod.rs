@@ -114,8 +114,9 @@ const RECHECK_PASSES: u64 = 10;
 /// size, and the name. Those files stay open between passes and are re-read with `pread`; a process that exited
 /// fails the read (`ESRCH`) and a reused pid shows a different start time, so a new process never inherits the
 /// counters of an old one. For a process of one thread seen before, it first reads `/proc/PID/schedstat` (kept
-/// open too): if the process has not run since, its last `stat` still holds (see [`RECHECK_PASSES`]); on a machine
-/// of mostly sleeping processes that spares most `stat` readings, the sampler's largest cost. Where the kernel
+/// open too): if the process has not run since, its last `stat` still holds (its memory may shrink while it sleeps,
+/// so `stat` is read again at least every 10 passes, and when its parent is gone); on a machine of mostly sleeping
+/// processes that spares most `stat` readings, the sampler's largest cost. Where the kernel
 /// has no `schedstat` or shows zeros there (before 5.14 without scheduler statistics), every pass reads `stat`.
 /// Command line, user and cgroup (`/proc/PID/cgroup`) are read only for the processes that make the top lists, and
 /// cached per process identity.
