@@ -65,8 +65,8 @@ pub(super) fn read_processes(
         only,
         Columns::Without(&left_out),
     )?;
-    // Older files are read whole.
-    let read = |part: SampleParts| version < 5 || parts.contains(part);
+    // Older files are read whole but for the details not asked for (see `read_segment_files`).
+    let read = |part: SampleParts| parts.contains(part);
     // Each row's sample first, so that each sample's list is allocated once.
     let mut counts = vec![0usize; lists.len()];
     let mut rows_at = Vec::with_capacity(batches.len());

@@ -119,11 +119,15 @@ fn read_segment_files(
         &mut samples,
         &mut lens,
     )?;
-    // Older files derive values from other rows and tables: read whole.
+    // Older files derive values from other rows and tables: every table and value is read, but a process's command
+    // line, user and cgroup, from which nothing is derived, only where they are asked for.
     let parts = if version >= 5 {
         parts
     } else {
-        SampleParts::ALL
+        [SampleParts::CMDLINE, SampleParts::USER, SampleParts::CGROUP]
+            .into_iter()
+            .filter(|d| !parts.contains(*d))
+            .fold(SampleParts::ALL, SampleParts::without)
     };
     // The other tables are read over the whole row groups of the samples read (names derive values from earlier
     // rows and from process rows); the requested range is applied at the end.

@@ -20,7 +20,7 @@ use super::journals::JournalQueue;
 use super::latency::bad_outcome;
 use super::ranges::Objects;
 use super::scan::{MICRO, row_groups};
-use super::segment::read_segment;
+use super::segment::read_segment_at;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol, read_latency, read_samples};
 use crate::error::{Error, contain, invalid};
@@ -340,7 +340,12 @@ fn whole_samples(
     chunk: Range,
 ) -> Result<Vec<Sample>, Error> {
     let file = seg.file(TABLES[0]);
-    let mut samples = match read_segment(seg, objects, chunk) {
+    // A series keeps no command line, user or cgroup: those columns, the largest, are not decoded.
+    let parts = SampleParts::ALL
+        .without(SampleParts::CMDLINE)
+        .without(SampleParts::USER)
+        .without(SampleParts::CGROUP);
+    let mut samples = match read_segment_at(seg, objects, chunk, None, parts) {
         Err(Error::MissingCompanion { .. }) => {
             let mut samples = Vec::new();
             read_samples(
