@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use arrow_array::types::{TimestampMicrosecondType, UInt32Type};
+use arrow_array::types::UInt32Type;
 use stabmon_core::{NameTotal, ProcessEntry, Sample};
 
 use crate::error::{Error, invalid};
@@ -44,22 +44,7 @@ pub(super) fn read_names(
     let mut last: HashMap<String, (f32, u64)> = HashMap::new();
     let (version, batches) = read_table(path, objects, "names", range, only, Columns::All)?;
     // Each row's sample first, so that each sample's list is allocated once.
-    let mut counts = vec![0usize; lists.len()];
-    let mut rows_at = Vec::with_capacity(batches.len());
-    for batch in &batches {
-        let c = Cols { batch, path };
-        let ts = c.req::<TimestampMicrosecondType>("ts")?;
-        rows_at.push(samples_of_rows(
-            samples,
-            ts.values(),
-            range,
-            &mut counts,
-            path,
-        )?);
-    }
-    for (list, n) in lists.iter_mut().zip(counts) {
-        list.reserve_exact(n);
-    }
+    let rows_at = samples_of_rows(&batches, samples, range, lists, path)?;
     for (batch, rows_at) in batches.iter().zip(rows_at) {
         let c = Cols { batch, path };
         let name = c.str("name")?;

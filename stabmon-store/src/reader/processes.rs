@@ -68,22 +68,7 @@ pub(super) fn read_processes(
     // Older files are read whole but for the details not asked for (see `read_segment_files`).
     let read = |part: SampleParts| parts.contains(part);
     // Each row's sample first, so that each sample's list is allocated once.
-    let mut counts = vec![0usize; lists.len()];
-    let mut rows_at = Vec::with_capacity(batches.len());
-    for batch in &batches {
-        let c = Cols { batch, path };
-        let ts = c.req::<TimestampMicrosecondType>("ts")?;
-        rows_at.push(samples_of_rows(
-            samples,
-            ts.values(),
-            range,
-            &mut counts,
-            path,
-        )?);
-    }
-    for (list, n) in lists.iter_mut().zip(counts) {
-        list.reserve_exact(n);
-    }
+    let rows_at = samples_of_rows(&batches, samples, range, lists, path)?;
     for (batch, rows_at) in batches.iter().zip(rows_at) {
         let c = Cols { batch, path };
         let pid = c.req::<UInt32Type>("pid")?;

@@ -13,6 +13,10 @@ use stabmon_core::attribution::{
     cmp_entries_by_cpu, cmp_entries_by_rss, cmp_names_by_cpu, cmp_names_by_rss,
 };
 
+use arrow_array::RecordBatch;
+use arrow_array::types::TimestampMicrosecondType;
+
+use super::cols::Cols;
 use super::exits::read_exits;
 use super::latency::read_latency;
 use super::names::read_names;
@@ -37,33 +41,46 @@ pub(super) fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usiz
         })
 }
 
-/// The index of the sample of each row of `ts` in range (`None` for the others), by [`sample_at`]; where the
-/// row before was at the sample before, without a search (a table's rows of one process or name run in time
-/// order). Counts each sample's rows in `counts`, so that its list is allocated once.
-pub(super) fn samples_of_rows(
+/// For each batch of a table's rows, the index of each row's sample in range (`None` for the others), by
+/// [`sample_at`]; where the row before was at the sample before, without a search (a table's rows of one process
+/// or name run in time order). Each sample's list in `lists` is then sized for its rows, so that it is allocated
+/// once.
+pub(super) fn samples_of_rows<T>(
+    batches: &[RecordBatch],
     samples: &[Sample],
-    ts: &[i64],
     range: Range,
-    counts: &mut [usize],
+    lists: &mut [Vec<T>],
     path: &Path,
-) -> Result<Vec<Option<usize>>, Error> {
-    let mut next = 0usize;
-    ts.iter()
-        .map(|&t| {
-            if !range.contains(t) {
-                return Ok(None);
-            }
-            let at = match samples.get(next) {
-                Some(s) if s.ts.as_unix_micros() == t => next,
-                _ => sample_at(samples, t, path)?,
-            };
-            next = at + 1;
-            if let Some(c) = counts.get_mut(at) {
-                *c += 1;
-            }
-            Ok(Some(at))
-        })
-        .collect()
+) -> Result<Vec<Vec<Option<usize>>>, Error> {
+    let mut counts = vec![0usize; lists.len()];
+    let mut rows_at = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let ts = Cols { batch, path }.req::<TimestampMicrosecondType>("ts")?;
+        let mut next = 0usize;
+        let at: Result<Vec<Option<usize>>, Error> = ts
+            .values()
+            .iter()
+            .map(|&t| {
+                if !range.contains(t) {
+                    return Ok(None);
+                }
+                let at = match samples.get(next) {
+                    Some(s) if s.ts.as_unix_micros() == t => next,
+                    _ => sample_at(samples, t, path)?,
+                };
+                next = at + 1;
+                if let Some(c) = counts.get_mut(at) {
+                    *c += 1;
+                }
+                Ok(Some(at))
+            })
+            .collect();
+        rows_at.push(at?);
+    }
+    for (list, n) in lists.iter_mut().zip(counts) {
+        list.reserve_exact(n);
+    }
+    Ok(rows_at)
 }
 
 pub(super) fn read_segment(
