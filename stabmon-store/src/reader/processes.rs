@@ -65,7 +65,7 @@ pub(super) fn read_processes(
         only,
         Columns::Without(&left_out),
     )?;
-    // Older files are read whole but for the details not asked for (see `read_segment_files`).
+    // Older files are read whole; the details not asked for are not copied (see `read_segment_files`).
     let read = |part: SampleParts| parts.contains(part);
     // Each row's sample first, so that each sample's list is allocated once.
     let rows_at = samples_of_rows(&batches, samples, range, lists, path)?;

@@ -136,8 +136,9 @@ fn read_segment_files(
         &mut samples,
         &mut lens,
     )?;
-    // Older files derive values from other rows and tables: every table and value is read, but a process's command
-    // line, user and cgroup, from which nothing is derived, only where they are asked for.
+    // Older files derive values from other rows and tables: every table and value is read (every column decoded),
+    // but a process's command line, user and cgroup, from which nothing is derived, are copied into its entry only
+    // where they are asked for.
     let parts = if version >= 5 {
         parts
     } else {

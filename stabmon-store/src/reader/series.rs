@@ -340,7 +340,8 @@ fn whole_samples(
     chunk: Range,
 ) -> Result<Vec<Sample>, Error> {
     let file = seg.file(TABLES[0]);
-    // A series keeps no command line, user or cgroup: those columns, the largest, are not decoded.
+    // A series keeps no command line, user or cgroup: they are not copied into each process entry (the file's
+    // columns are still decoded whole, as every column of a file before schema 5 is).
     let parts = SampleParts::ALL
         .without(SampleParts::CMDLINE)
         .without(SampleParts::USER)
