@@ -307,64 +307,27 @@ impl<P: PageReader> PageReader for Unzstd<P> {
 
 /// `page` with its stored bytes decompressed: all of them, or of a version-2 data page those after its levels
 /// (where it says they are compressed), as the parquet crate's own reading does; to at most `bound` bytes.
-fn decompress_page(page: Page, bound: u64) -> PqResult<Page> {
-    Ok(match page {
-        Page::DataPage {
-            buf,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        } => Page::DataPage {
-            buf: decompress(&buf, 0, bound)?,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            statistics,
-        },
-        Page::DictionaryPage {
-            buf,
-            num_values,
-            encoding,
-            is_sorted,
-        } => Page::DictionaryPage {
-            buf: decompress(&buf, 0, bound)?,
-            num_values,
-            encoding,
-            is_sorted,
-        },
+fn decompress_page(mut page: Page, bound: u64) -> PqResult<Page> {
+    match &mut page {
+        Page::DataPage { buf, .. } | Page::DictionaryPage { buf, .. } => {
+            *buf = decompress(buf, 0, bound)?;
+        }
         Page::DataPageV2 {
             buf,
-            num_values,
-            encoding,
-            num_nulls,
-            num_rows,
             def_levels_byte_len,
             rep_levels_byte_len,
             is_compressed,
-            statistics,
+            ..
         } => {
             let levels =
-                usize::try_from(u64::from(def_levels_byte_len) + u64::from(rep_levels_byte_len))
+                usize::try_from(u64::from(*def_levels_byte_len) + u64::from(*rep_levels_byte_len))
                     .map_err(|_| ParquetError::General("implausible level lengths".into()))?;
-            Page::DataPageV2 {
-                buf: match is_compressed {
-                    true => decompress(&buf, levels, bound)?,
-                    false => buf,
-                },
-                num_values,
-                encoding,
-                num_nulls,
-                num_rows,
-                def_levels_byte_len,
-                rep_levels_byte_len,
-                is_compressed,
-                statistics,
+            if *is_compressed {
+                *buf = decompress(buf, levels, bound)?;
             }
         }
-    })
+    }
+    Ok(page)
 }
 
 /// `stored` with the zstd frame after its first `levels` bytes (kept as they are) decompressed, to at most `bound`
