@@ -943,6 +943,21 @@ mod tests {
     }
 
     /// Whether a complete frame that checks with `salt` starts at `at`.
+    /// Journal 42 as a power cut during its write `k` leaves it (the sectors of `mask` written): the records of the
+    /// writes before `k`, and of `k` itself or not, each whole and in order.
+    fn parsed_after_cut(disk: &[u8], k: usize, mask: u64) -> Parsed {
+        let p = parse(disk).unwrap();
+        let n = p.frames.len();
+        assert!(
+            n == k - 1 || n == k,
+            "write {k}, mask {mask:b}: {n} records"
+        );
+        for (i, f) in p.frames.iter().enumerate() {
+            assert!(f.1.starts_with(format!("j42r{i}:").as_bytes()), "write {k}");
+        }
+        p
+    }
+
     fn frame_checks(bytes: &[u8], at: usize, salt: u32) -> bool {
         let Some(head) = bytes.get(at..at + FRAME_HEADER_LEN) else {
             return false;
@@ -1135,16 +1150,8 @@ mod tests {
             assert!(cut.changed.len() <= 12, "{} sectors", cut.changed.len());
             for mask in 0u64..1 << cut.changed.len() {
                 let disk = cut.disk(mask);
-                let p = parse(&disk).unwrap();
+                let p = parsed_after_cut(&disk, k, mask);
                 assert_eq!(p.seq, 42);
-                let n = p.frames.len();
-                assert!(
-                    n == k - 1 || n == k,
-                    "write {k}, mask {mask:b}: {n} records"
-                );
-                for (i, f) in p.frames.iter().enumerate() {
-                    assert!(f.1.starts_with(format!("j42r{i}:").as_bytes()), "write {k}");
-                }
                 let end = p.good_len as usize;
                 if frame_checks(&disk, end, salt(41)) {
                     stale_valid += 1;
@@ -1391,15 +1398,7 @@ mod tests {
             }
             for mask in 0u64..1 << cut.changed.len() {
                 let disk = cut.disk(mask);
-                let p = parse(&disk).unwrap();
-                let n = p.frames.len();
-                assert!(
-                    n == k - 1 || n == k,
-                    "write {k}, mask {mask:b}: {n} records"
-                );
-                for (i, f) in p.frames.iter().enumerate() {
-                    assert!(f.1.starts_with(format!("j42r{i}:").as_bytes()), "write {k}");
-                }
+                let p = parsed_after_cut(&disk, k, mask);
                 let end = records_end(&disk);
                 assert!(end as u64 >= p.good_len, "write {k}, mask {mask:b}");
                 assert_eq!(parse(&disk[..end]).unwrap().frames, p.frames);
