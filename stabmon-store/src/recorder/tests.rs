@@ -293,16 +293,23 @@ fn rotation_compacts_each_period_into_its_own_segment() {
     assert_eq!(times(&read_all(tmp.path())), (0..25).collect::<Vec<_>>());
 }
 
+/// A recorder rotating every 10 s in a fresh directory, its files behind a `FaultFs` the test can fail or cut.
+fn rotating_on_fault_fs() -> (tempfile::TempDir, FaultFs, FlightRecorder) {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = FaultFs::new();
+    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
+    let (rec, _) =
+        FlightRecorder::open_with(tmp.path().to_path_buf(), opts, Arc::new(fs.clone()), None)
+            .unwrap();
+    (tmp, fs, rec)
+}
+
 /// A rotation writes the manifest once: the compaction's update (segments listed, the journal compacted) before the
 /// journal is retired; retention, finding nothing to delete, does not write the same again.
 #[test]
 fn a_rotation_writes_the_manifest_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let fs = FaultFs::new();
+    let (tmp, fs, mut rec) = rotating_on_fault_fs();
     let root = tmp.path().to_path_buf();
-    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
-    let (mut rec, _) =
-        FlightRecorder::open_with(root.clone(), opts, Arc::new(fs.clone()), None).unwrap();
     for i in 0..10 {
         assert!(rec.record(&sample(i)).is_empty());
         assert!(rec.wait_for_compaction().is_empty());
@@ -396,12 +403,8 @@ fn without_the_manifest_the_spare_is_deleted() {
 /// A full disk gives the spare's blocks to the live journal: the spare is deleted at the first failed write.
 #[test]
 fn a_full_disk_deletes_the_spare() {
-    let tmp = tempfile::tempdir().unwrap();
-    let fs = FaultFs::new();
+    let (tmp, fs, mut rec) = rotating_on_fault_fs();
     let root = tmp.path().to_path_buf();
-    let opts = RecorderOptions::new().rotate(Duration::from_secs(10));
-    let (mut rec, _) =
-        FlightRecorder::open_with(root.clone(), opts, Arc::new(fs.clone()), None).unwrap();
     for i in 0..12 {
         assert!(rec.record(&sample(i)).is_empty());
     }
