@@ -3,6 +3,7 @@
 //! All public structs are `#[non_exhaustive]` so that fields can be added without breaking embedders; build them
 //! with their constructor (or `Default`) and then assign the public fields.
 
+use std::cmp::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -314,11 +315,18 @@ impl TopProcesses {
             .iter()
             .filter(|p| !p.cpu_pct.is_nan())
             .min_by(|a, b| {
-                b.cpu_pct
-                    .total_cmp(&a.cpu_pct)
-                    .then(a.pid.cmp(&b.pid))
-                    .then(a.start_time.cmp(&b.start_time))
+                Self::cmp_busier_process(
+                    (a.cpu_pct, a.pid, a.start_time),
+                    (b.cpu_pct, b.pid, b.start_time),
+                )
             })
+    }
+
+    /// The order [`busiest_process`](Self::busiest_process) picks by, of two processes given as (CPU %, pid, start
+    /// time): `Less` where `a` is the busier (more CPU, then the lower pid, then the earlier start). For a reader
+    /// that finds the busiest process without building the list.
+    pub fn cmp_busier_process(a: (f32, u32, Timestamp), b: (f32, u32, Timestamp)) -> Ordering {
+        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2))
     }
 
     /// The listed name with the most summed CPU, leaving out the [busiest process](Self::busiest_process)'s name
@@ -326,12 +334,24 @@ impl TopProcesses {
     /// next name may be a second runaway); `None` when no other name with a measured CPU is listed. Ties go to
     /// the first name in byte order.
     pub fn busiest_group(&self) -> Option<&NameTotal> {
-        let top = self.busiest_process();
+        let top = self.busiest_process().map(|p| (p.name.as_str(), p.cpu_pct));
         self.names
             .iter()
-            .filter(|n| !n.cpu_pct.is_nan())
-            .filter(|n| top.is_none_or(|p| p.name != n.name || 1.5 * p.cpu_pct < n.cpu_pct))
-            .min_by(|a, b| b.cpu_pct.total_cmp(&a.cpu_pct).then(a.name.cmp(&b.name)))
+            .filter(|n| Self::may_be_busiest_group(top, &n.name, n.cpu_pct))
+            .min_by(|a, b| Self::cmp_busier_group((&a.name, a.cpu_pct), (&b.name, b.cpu_pct)))
+    }
+
+    /// Whether a name total of `cpu_pct` may be the [busiest group](Self::busiest_group) beside the busiest process
+    /// `top` (its name and CPU %): its CPU is measured, and it is not the process's name where that process alone
+    /// used more than two thirds of it.
+    pub fn may_be_busiest_group(top: Option<(&str, f32)>, name: &str, cpu_pct: f32) -> bool {
+        !cpu_pct.is_nan() && top.is_none_or(|(p, p_cpu)| p != name || 1.5 * p_cpu < cpu_pct)
+    }
+
+    /// The order [`busiest_group`](Self::busiest_group) picks by, of two names given as (name, CPU %): `Less`
+    /// where `a` is the busier (more CPU, then the first in byte order).
+    pub fn cmp_busier_group(a: (&str, f32), b: (&str, f32)) -> Ordering {
+        b.1.total_cmp(&a.1).then(a.0.cmp(b.0))
     }
 }
 

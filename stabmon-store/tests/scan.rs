@@ -348,12 +348,16 @@ fn usage_from_columns_is_usage_by_name_of_the_samples() {
 
 /// Stores written by every version (committed fixtures) give the same columns, stream and usage as their whole
 /// samples: the bounded path reads what users already have (the busiest process and group of schema 5 and
-/// older included, which those files do not store).
+/// older included, which those files do not store). `store-v4-probes` is 50 minutes of the benchmark's
+/// generator written by schema 4, with two latency targets, an outage and a CPU hog.
 #[test]
 fn committed_fixtures_of_every_schema_read_the_same_through_the_bounded_path() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    for v in 1..=stabmon_store::SCHEMA_VERSION {
-        let dir = root.join(format!("store-v{v}"));
+    let stores = (1..=stabmon_store::SCHEMA_VERSION)
+        .map(|v| (v, format!("store-v{v}")))
+        .chain([(4, "store-v4-probes".to_owned())]);
+    for (v, name) in stores {
+        let dir = root.join(name);
         let reader = StoreReader::open(&dir).unwrap();
         for host in reader.hosts() {
             let whole = reader
@@ -406,6 +410,22 @@ fn committed_fixtures_of_every_schema_read_the_same_through_the_bounded_path() {
             }
             let usage = reader.usage(&host, None, None).unwrap();
             assert_eq!(usage.samples, whole.len() as u64, "v{v} {host}");
+            let by_name = stabmon_core::analysis::usage_by_name(&whole, None, None);
+            assert_eq!(usage.names.len(), by_name.len(), "v{v} {host}");
+            for (g, w) in usage.names.iter().zip(&by_name) {
+                assert_eq!(
+                    (&g.name, g.peak_rss_bytes, g.samples_listed, g.pids.len()),
+                    (&w.name, w.peak_rss_bytes, w.samples_listed, w.pids.len()),
+                    "v{v} {host}"
+                );
+                assert!(
+                    (g.cpu_seconds - w.cpu_seconds).abs() < 1e-6 * w.cpu_seconds.max(1.0),
+                    "v{v} {host} {}: {} {}",
+                    g.name,
+                    g.cpu_seconds,
+                    w.cpu_seconds
+                );
+            }
             // Windows without the processes' command lines, users and cgroups (what a series or a culprit line
             // asks for) are the whole samples without them: of schemas before 5 too, which are otherwise read
             // whole to derive the values they leave out.

@@ -12,11 +12,11 @@ use crate::layout::EXITS;
 use super::cols::{Cols, opt};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::sample_at;
+use super::segment::{sample_at, wanted};
 use super::table::{Columns, read_table};
 
-/// The exits table's rows, appended in file order to the exits of the sample they belong to (whose count the
-/// `samples` table gave).
+/// The exits table's rows in `range` (at `only`, where given), appended in file order to the exits of the sample they
+/// belong to (whose count the `samples` table gave).
 pub(super) fn read_exits(
     path: &Path,
     objects: Objects<'_>,
@@ -42,7 +42,7 @@ pub(super) fn read_exits(
         let code = c.prim::<Int32Type>("exit_code")?;
         let signal = c.prim::<Int32Type>("exit_signal")?;
         for i in 0..batch.num_rows() {
-            if !range.contains(ts.value(i)) {
+            if !wanted(range, only, ts.value(i)) {
                 continue;
             }
             let at = sample_at(samples, ts.value(i), path)?;

@@ -12,10 +12,11 @@ use crate::layout::LATENCY;
 use super::cols::{Cols, opt};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::sample_at;
+use super::segment::{sample_at, wanted};
 use super::table::{Columns, read_table};
 
-/// The latency table's rows, appended in file order to the probes of the sample they belong to.
+/// The latency table's rows in `range` (at `only`, where given), appended in file order to the probes of the sample
+/// they belong to.
 pub(super) fn read_latency(
     path: &Path,
     objects: Objects<'_>,
@@ -41,7 +42,7 @@ pub(super) fn read_latency(
         let total = c.prim::<Int64Type>("total_us")?;
         let ms = |a: &PrimitiveArray<Int64Type>, i: usize| opt(a, i).map(|us| us as f64 / 1000.0);
         for i in 0..batch.num_rows() {
-            if !range.contains(ts.value(i)) {
+            if !wanted(range, only, ts.value(i)) {
                 continue;
             }
             let at = sample_at(samples, ts.value(i), path)?;

@@ -4,47 +4,44 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use arrow_array::types::UInt32Type;
-use stabmon_core::{NameTotal, ProcessEntry, Sample};
+use stabmon_core::{NameTotal, ProcessEntry, Sample, TopProcesses};
 
 use crate::error::{Error, invalid};
 use crate::schema::NAME_EXACT_SLOTS;
 
 use super::cols::{Cols, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
-use super::processes::rank_columns;
+use super::processes::{LoneValues, rank_columns};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::samples_of_rows;
+use super::segment::{Lists, samples_of_rows};
 use super::table::{Columns, read_table};
 
-/// (Schemas 2-4.) The single process row of a sample that a name total with `process_count == 1` sums, if the
-/// sample has it: where the name's values are null, they are that row's.
-fn lone_process<'a>(
-    n: &NameTotal,
-    processes: impl IntoIterator<Item = &'a ProcessEntry>,
-) -> Option<&'a ProcessEntry> {
-    if n.process_count != 1 {
-        return None;
-    }
-    let mut it = processes.into_iter().filter(|p| p.name == n.name);
-    let p = it.next()?;
-    it.next().is_none().then_some(p)
-}
-
+/// The name rows of the samples read: each kept sample's appended to its list (as `fill.lists` asks), every
+/// row's values derived where the file left them out (schemas 2-4: from the name's lone process row in the
+/// sample, `lone`, when it has one, else from the name's previous row, kept sample or not).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn read_names(
     path: &Path,
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
     samples: &[Sample],
+    fill: (&[bool], Lists),
     procs: &[Vec<(Option<u16>, ProcessEntry)>],
+    lone: Option<&LoneValues<'_>>,
     lists: &mut [Vec<(Option<u16>, NameTotal)>],
 ) -> Result<(), Error> {
-    // Each name's last (CPU %, resident bytes), for values stored as "same as before".
-    let mut last: HashMap<String, (f32, u64)> = HashMap::new();
+    let (kept, mode) = fill;
     let (version, batches) = read_table(path, objects, "names", range, only, Columns::All)?;
-    // Each row's sample first, so that each sample's list is allocated once.
-    let rows_at = samples_of_rows(&batches, samples, range, lists, path)?;
+    // Each name's last (CPU %, resident bytes), for values stored as "same as before" (schemas 2-4).
+    let mut last: HashMap<&str, (f32, u64)> = HashMap::new();
+    // Each row's sample first, so that each kept sample's list is allocated once.
+    let cap = match mode {
+        Lists::Whole | Lists::AsRead => usize::MAX,
+        Lists::Busiest => 1,
+    };
+    let rows_at = samples_of_rows(&batches, samples, range, kept, cap, lists, path)?;
     for (batch, rows_at) in batches.iter().zip(rows_at) {
         let c = Cols { batch, path };
         let name = c.str("name")?;
@@ -65,42 +62,69 @@ pub(super) fn read_names(
         let ranks = rank_columns(&c, version)?;
         for (i, at) in rows_at.into_iter().enumerate() {
             let Some(at) = at else { continue };
-            let mut n = NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
-            n.process_count = count.value(i);
-            // Values not stored are derived as the writer elided them: from the name's lone process row in the
-            // sample when it has one, else from the name's previous row (schemas 2-4; later ones store both).
-            let base = |n: &NameTotal| {
-                let base = match lone_process(n, procs[at].iter().map(|(_, p)| p)) {
-                    Some(p) => Some((p.cpu_pct, p.rss_bytes)),
-                    None => last.get(&n.name).copied(),
-                };
-                base.ok_or_else(|| {
-                    invalid(
-                        path,
-                        format!("a total of {:?} without a value to derive", n.name),
-                    )
-                })
-            };
+            let wanted = kept.get(at).copied().unwrap_or(false);
+            // Later schemas store every value: only the rows kept are read.
+            if !wanted && version >= 5 {
+                continue;
+            }
+            let row_name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
+            let process_count = count.value(i);
             let x = exact.row(i, path)?;
-            let (cpu_pct, rss_bytes) = (
+            let (cpu_pct, rss_bytes) = match (
                 decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?,
                 rss.get(i, slot_rem(x[4], path)?, path)?,
-            );
-            (n.cpu_pct, n.rss_bytes) = match (cpu_pct, rss_bytes) {
+            ) {
                 (Some(cpu_pct), Some(rss_bytes)) => (cpu_pct, rss_bytes),
                 (cpu_pct, rss_bytes) => {
-                    let (c, r) = base(&n)?;
+                    // Derived as the writer elided them.
+                    let lone = lone
+                        .filter(|_| process_count == 1)
+                        .and_then(|l| l.lone(at, row_name));
+                    let (c, r) = lone
+                        .or_else(|| last.get(row_name).copied())
+                        .ok_or_else(|| {
+                            invalid(
+                                path,
+                                format!("a total of {row_name:?} without a value to derive"),
+                            )
+                        })?;
                     (cpu_pct.unwrap_or(c), rss_bytes.unwrap_or(r))
                 }
             };
             if version < 5 {
-                last.insert(n.name.clone(), (n.cpu_pct, n.rss_bytes));
+                last.insert(row_name, (cpu_pct, rss_bytes));
             }
+            if !wanted {
+                continue;
+            }
+            let list = &mut lists[at];
+            if mode == Lists::Busiest {
+                // Only the busiest group is kept, beside the sample's busiest process (kept in `procs`).
+                let top = procs
+                    .get(at)
+                    .and_then(|p| p.first())
+                    .map(|(_, p)| (p.name.as_str(), p.cpu_pct));
+                let busier = list.first().is_none_or(|(_, m)| {
+                    TopProcesses::cmp_busier_group((row_name, cpu_pct), (&m.name, m.cpu_pct))
+                        .is_lt()
+                });
+                if TopProcesses::may_be_busiest_group(top, row_name, cpu_pct) && busier {
+                    let mut n = NameTotal::new(row_name);
+                    n.process_count = process_count;
+                    n.cpu_pct = cpu_pct;
+                    list.clear();
+                    list.push((None, n));
+                }
+                continue;
+            }
+            let mut n = NameTotal::new(row_name);
+            n.process_count = process_count;
+            (n.cpu_pct, n.rss_bytes) = (cpu_pct, rss_bytes);
             (n.cpu_rank, n.rss_rank) = match ranks {
                 Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
                 None => (slot_u16(x[1], path)?, slot_u16(x[2], path)?),
             };
-            lists[at].push((slot_u16(x[3], path)?, n));
+            list.push((slot_u16(x[3], path)?, n));
         }
     }
     Ok(())

@@ -12,10 +12,11 @@ use crate::layout::OOM_KILLS;
 use super::cols::{Cols, opt};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::sample_at;
+use super::segment::{sample_at, wanted};
 use super::table::{Columns, read_table};
 
-/// The OOM-kill table's rows, appended in file order to the kills of the sample they belong to.
+/// The OOM-kill table's rows in `range` (at `only`, where given), appended in file order to the kills of the sample
+/// they belong to.
 pub(super) fn read_oom_kills(
     path: &Path,
     objects: Objects<'_>,
@@ -43,7 +44,7 @@ pub(super) fn read_oom_kills(
         let cgroup = c.str("cgroup")?;
         let oom_cgroup = c.str("oom_cgroup")?;
         for i in 0..batch.num_rows() {
-            if !range.contains(ts.value(i)) {
+            if !wanted(range, only, ts.value(i)) {
                 continue;
             }
             let at = sample_at(samples, ts.value(i), path)?;

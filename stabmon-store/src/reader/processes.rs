@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use arrow_array::PrimitiveArray;
 use arrow_array::types::{TimestampMicrosecondType, UInt16Type, UInt32Type};
+use arrow_array::{PrimitiveArray, RecordBatch};
 use stabmon_core::series::SampleParts;
-use stabmon_core::{ProcessEntry, Sample, Timestamp};
+use stabmon_core::{ProcessEntry, Timestamp, TopProcesses};
 
 use crate::error::{Error, invalid};
 use crate::schema::PROCESS_EXACT_SLOTS;
@@ -14,7 +14,7 @@ use super::cols::{Cols, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::samples_of_rows;
+use super::segment::Lists;
 use super::table::{Columns, read_table};
 
 /// The `cpu_rank` and `rss_rank` columns of schema 5 (`None` for older files, which derive ranks or keep them in
@@ -41,35 +41,55 @@ const DETAILS: [(SampleParts, &str); 3] = [
     (SampleParts::CGROUP, "cgroup"),
 ];
 
-/// The process rows of the samples read, each appended to its sample's list; of schema 5 and later without the
-/// command lines, users or cgroups that `parts` leaves out (not decoded).
+/// The `processes` rows a read may need, in the row groups `range` selects (at `only`, of schema 5 on): of every
+/// schema without the command lines, users or cgroups that `parts` leaves out (not decoded).
 pub(super) fn read_processes(
     path: &Path,
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
     parts: SampleParts,
-    samples: &[Sample],
-    lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
-) -> Result<(), Error> {
+) -> Result<(u32, Vec<RecordBatch>), Error> {
     let left_out: Vec<&str> = DETAILS
         .iter()
         .filter(|(part, _)| !parts.contains(*part))
         .map(|(_, column)| *column)
         .collect();
-    let (version, batches) = read_table(
+    read_table(
         path,
         objects,
         "processes",
         range,
         only,
         Columns::Without(&left_out),
-    )?;
-    // Older files are read whole; the details not asked for are not copied (see `read_segment_files`).
-    let read = |part: SampleParts| parts.contains(part);
-    // Each row's sample first, so that each sample's list is allocated once.
-    let rows_at = samples_of_rows(&batches, samples, range, lists, path)?;
-    for (batch, rows_at) in batches.iter().zip(rows_at) {
+    )
+}
+
+/// What is made of a sample's rows: see [`fill_processes`].
+pub(super) struct Fill<'r> {
+    /// For each batch, each row's sample (`None`: not one read).
+    pub(super) rows_at: &'r [Vec<Option<usize>>],
+    /// The samples whose lists are wanted (the others' rows are only read for the values names derive).
+    pub(super) kept: &'r [bool],
+    /// What each wanted sample's list holds.
+    pub(super) lists: Lists,
+}
+
+/// Appends the process rows of each kept sample to its list (as `fill.lists` asks). Where `values` is set (files
+/// before schema 5, whose name totals may be their lone process's values), also gives every row's name, CPU and
+/// resident bytes by sample, kept or not.
+pub(super) fn fill_processes<'b>(
+    batches: &'b [RecordBatch],
+    version: u32,
+    path: &'b Path,
+    parts: SampleParts,
+    fill: &Fill<'_>,
+    lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
+    values: bool,
+) -> Result<Option<LoneValues<'b>>, Error> {
+    let read = |part: SampleParts| parts.contains(part) && fill.lists != Lists::Busiest;
+    let mut by_row: Vec<(usize, &'b str, f32, u64)> = Vec::new();
+    for (batch, rows_at) in batches.iter().zip(fill.rows_at) {
         let c = Cols { batch, path };
         let pid = c.req::<UInt32Type>("pid")?;
         let start = c.req::<TimestampMicrosecondType>("start_time")?;
@@ -106,30 +126,99 @@ pub(super) fn read_processes(
         } else {
             None
         };
-        for (i, at) in rows_at.into_iter().enumerate() {
-            let Some(at) = at else { continue };
-            let mut p = ProcessEntry::new(
-                pid.value(i),
-                name.get(i).ok_or_else(|| invalid(path, "a null name"))?,
-            );
+        for (i, at) in rows_at.iter().enumerate() {
+            let Some(at) = *at else { continue };
+            let wanted = fill.kept.get(at).copied().unwrap_or(false);
+            if !wanted && !values {
+                continue;
+            }
+            let row_name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
+            let x = exact.row(i, path)?;
+            let cpu_pct = decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
+                .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
+            let rss_bytes = rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
+            if values {
+                by_row.push((at, row_name, cpu_pct, rss_bytes));
+            }
+            if !wanted {
+                continue;
+            }
+            let start_time = Timestamp::from_unix_micros(start.value(i));
+            let list = &mut lists[at];
+            if fill.lists == Lists::Busiest {
+                // Only the busiest process is kept: a row is made an entry where it is busier than the one kept.
+                let busier = list.first().is_none_or(|(_, q)| {
+                    TopProcesses::cmp_busier_process(
+                        (cpu_pct, pid.value(i), start_time),
+                        (q.cpu_pct, q.pid, q.start_time),
+                    )
+                    .is_lt()
+                });
+                if !cpu_pct.is_nan() && busier {
+                    let mut p = ProcessEntry::new(pid.value(i), row_name);
+                    p.start_time = start_time;
+                    p.cpu_pct = cpu_pct;
+                    list.clear();
+                    list.push((None, p));
+                }
+                continue;
+            }
+            let mut p = ProcessEntry::new(pid.value(i), row_name);
             p.parent_pid = opt(ppid, i);
             p.cmdline = cmdline.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
             p.user = user.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
             p.cgroup = cgroup.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
-            let x = exact.row(i, path)?;
-            p.cpu_pct = decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
-                .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
+            p.cpu_pct = cpu_pct;
             p.children_cpu_pct =
                 decimal_pct(child, i, x[1].unwrap_or(0), path, "children_cpu_pct")?;
-            p.rss_bytes = rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
+            p.rss_bytes = rss_bytes;
             p.virtual_bytes = vsz.get(i, slot_rem(x[6], path)?, path)?.unwrap_or(0);
-            p.start_time = Timestamp::from_unix_micros(start.value(i));
+            p.start_time = start_time;
             (p.cpu_rank, p.rss_rank) = match ranks {
                 Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
                 None => (slot_u16(x[2], path)?, slot_u16(x[3], path)?),
             };
-            lists[at].push((slot_u16(x[4], path)?, p));
+            list.push((slot_u16(x[4], path)?, p));
         }
     }
-    Ok(())
+    Ok(values.then(|| LoneValues::new(by_row, lists.len())))
+}
+
+/// Every process row's name, CPU % and resident bytes, by sample (see [`fill_processes`]).
+pub(super) struct LoneValues<'b> {
+    /// Where each sample's rows start in `rows` (one more entry than samples).
+    starts: Vec<usize>,
+    rows: Vec<(&'b str, f32, u64)>,
+}
+
+impl<'b> LoneValues<'b> {
+    /// From (sample, name, CPU %, resident bytes) rows, in the order read.
+    fn new(mut by_row: Vec<(usize, &'b str, f32, u64)>, samples: usize) -> Self {
+        // Stable: a sample's rows keep their order (they are usually in sample order already).
+        if !by_row.is_sorted_by_key(|r| r.0) {
+            by_row.sort_by_key(|r| r.0);
+        }
+        let mut starts = vec![0usize; samples + 1];
+        for r in &by_row {
+            if let Some(n) = starts.get_mut(r.0 + 1) {
+                *n += 1;
+            }
+        }
+        for k in 0..samples {
+            starts[k + 1] += starts[k];
+        }
+        LoneValues {
+            starts,
+            rows: by_row.into_iter().map(|r| (r.1, r.2, r.3)).collect(),
+        }
+    }
+
+    /// The CPU % and resident bytes of sample `at`'s single row named `name`; `None` where it has no such row or
+    /// several.
+    pub(super) fn lone(&self, at: usize, name: &str) -> Option<(f32, u64)> {
+        let (a, b) = (*self.starts.get(at)?, *self.starts.get(at + 1)?);
+        let mut it = self.rows.get(a..b)?.iter().filter(|r| r.0 == name);
+        let r = it.next()?;
+        it.next().is_none().then_some((r.1, r.2))
+    }
 }

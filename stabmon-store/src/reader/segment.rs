@@ -21,10 +21,10 @@ use super::exits::read_exits;
 use super::latency::read_latency;
 use super::names::read_names;
 use super::oom_kills::read_oom_kills;
-use super::processes::read_processes;
+use super::processes::{Fill, fill_processes, read_processes};
 use super::range::Range;
 use super::ranges::Objects;
-use super::samples::{ListLen, read_samples};
+use super::samples::{ListLen, ListLens, read_samples};
 
 /// The index of the sample at `ts` in a segment's samples (sorted, unique).
 pub(super) fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usize, Error> {
@@ -41,14 +41,21 @@ pub(super) fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usiz
         })
 }
 
+/// Whether a row at `t` is one a read of `range` at `only` (sorted, where given) wants.
+pub(super) fn wanted(range: Range, only: Option<&[i64]>, t: i64) -> bool {
+    range.contains(t) && only.is_none_or(|o| o.binary_search(&t).is_ok())
+}
+
 /// For each batch of a table's rows, the index of each row's sample in range (`None` for the others), by
 /// [`sample_at`]; where the row before was at the sample before, without a search (a table's rows of one process
-/// or name run in time order). Each sample's list in `lists` is then sized for its rows, so that it is allocated
-/// once.
+/// or name run in time order). Each `kept` sample's list in `lists` is then sized for its rows (at most `cap`), so
+/// that it is allocated once.
 pub(super) fn samples_of_rows<T>(
     batches: &[RecordBatch],
     samples: &[Sample],
     range: Range,
+    kept: &[bool],
+    cap: usize,
     lists: &mut [Vec<T>],
     path: &Path,
 ) -> Result<Vec<Vec<Option<usize>>>, Error> {
@@ -77,8 +84,10 @@ pub(super) fn samples_of_rows<T>(
             .collect();
         rows_at.push(at?);
     }
-    for (list, n) in lists.iter_mut().zip(counts) {
-        list.reserve_exact(n);
+    for ((list, n), kept) in lists.iter_mut().zip(counts).zip(kept) {
+        if *kept && n > 0 {
+            list.reserve_exact(n.min(cap));
+        }
     }
     Ok(rows_at)
 }
@@ -92,8 +101,8 @@ pub(super) fn read_segment(
 }
 
 /// [`read_segment`], only the samples at `only` (sorted) where the files allow reading just those rows (see
-/// [`read_table`](super::table::read_table)); otherwise whole row groups are decoded and the other samples dropped.
-/// Of schema 5 and later, only the tables and columns that hold `parts` are decoded (the samples may hold more:
+/// [`read_table`](super::table::read_table)); otherwise whole row groups are read and only the samples wanted
+/// built whole. Only the tables and columns that hold `parts` are decoded (the samples may hold more:
 /// [`SampleParts::trim`] them).
 pub(super) fn read_segment_at(
     seg: &SegmentLoc,
@@ -103,16 +112,32 @@ pub(super) fn read_segment_at(
     parts: SampleParts,
 ) -> Result<Vec<Sample>, Error> {
     contain(&seg.file(TABLES[0]), || {
-        read_segment_files(seg, objects, range, only, parts)
+        read_segment_files(seg, objects, range, only, parts, Lists::Whole)
     })
 }
 
-fn read_segment_files(
+/// What a read builds of each sample's process and name lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lists {
+    /// The lists whole, in their written order, with their ranks.
+    Whole,
+    /// The lists in the order their rows were read, without the ranks they leave to be derived: what a sum over
+    /// them needs.
+    AsRead,
+    /// Only the [busiest process](stabmon_core::TopProcesses::busiest_process) and the
+    /// [busiest group](stabmon_core::TopProcesses::busiest_group) (their identity and CPU; no ranks), what a
+    /// series keeps.
+    Busiest,
+}
+
+/// [`read_segment_at`], each sample's lists as `lists` asks.
+pub(super) fn read_segment_files(
     seg: &SegmentLoc,
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
     parts: SampleParts,
+    lists: Lists,
 ) -> Result<Vec<Sample>, Error> {
     let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
     for (table, f) in TABLES.iter().zip(&files) {
@@ -136,19 +161,9 @@ fn read_segment_files(
         &mut samples,
         &mut lens,
     )?;
-    // Older files derive values from other rows and tables: every table and value is read (every column decoded),
-    // but a process's command line, user and cgroup, from which nothing is derived, are copied into its entry only
-    // where they are asked for.
-    let parts = if version >= 5 {
-        parts
-    } else {
-        [SampleParts::CMDLINE, SampleParts::USER, SampleParts::CGROUP]
-            .into_iter()
-            .filter(|d| !parts.contains(*d))
-            .fold(SampleParts::ALL, SampleParts::without)
-    };
-    // The other tables are read over the whole row groups of the samples read (names derive values from earlier
-    // rows and from process rows); the requested range is applied at the end.
+    // Older files derive values from other rows and tables: their process and name rows are read over the whole
+    // row groups of the samples read (names derive values from earlier rows and from process rows), and only the
+    // samples wanted are built whole.
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
         return Ok(Vec::new());
     };
@@ -162,63 +177,141 @@ fn read_segment_files(
             "timestamps do not increase within the segment",
         ));
     }
+    let kept: Vec<bool> = samples
+        .iter()
+        .map(|s| wanted(range, only, s.ts.as_unix_micros()))
+        .collect();
+    let names_read = parts.contains(SampleParts::NAMES);
     let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
-    if parts.contains(SampleParts::PROCESSES) {
-        read_processes(&files[1], objects, whole, only, parts, &samples, &mut procs)?;
+    // The process rows' batches outlive their read: the lone process values names derive from point into them.
+    let (mut proc_batches, mut proc_version) = (Vec::new(), version);
+    // Before schema 5 a name total may be its lone process's values: the process rows are read for them.
+    let values = names_read && version < 5;
+    if parts.contains(SampleParts::PROCESSES) || values {
+        (proc_version, proc_batches) = read_processes(&files[1], objects, whole, only, parts)?;
     }
+    let cap = match lists {
+        Lists::Whole | Lists::AsRead => usize::MAX,
+        Lists::Busiest => 1,
+    };
+    let fill_procs = match parts.contains(SampleParts::PROCESSES) {
+        true => kept.clone(),
+        false => vec![false; kept.len()],
+    };
+    let rows_at = samples_of_rows(
+        &proc_batches,
+        &samples,
+        whole,
+        &fill_procs,
+        cap,
+        &mut procs,
+        &files[1],
+    )?;
+    let fill = Fill {
+        rows_at: &rows_at,
+        kept: &fill_procs,
+        lists,
+    };
+    let lone = fill_processes(
+        &proc_batches,
+        proc_version,
+        &files[1],
+        parts,
+        &fill,
+        &mut procs,
+        values,
+    )?;
     let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
-    if parts.contains(SampleParts::NAMES) {
+    if names_read {
         read_names(
-            &files[2], objects, whole, only, &samples, &procs, &mut names,
-        )?;
-    }
-    for (((s, mut p), mut n), lens) in samples.iter_mut().zip(procs).zip(names).zip(lens) {
-        let rule = crate::ranks::rule_lens(&s.top, p.iter().map(|x| &x.1), n.iter().map(|x| &x.1));
-        let explicit = [
-            p.iter().any(|x| x.1.cpu_rank.is_some()),
-            p.iter().any(|x| x.1.rss_rank.is_some()),
-            n.iter().any(|x| x.1.cpu_rank.is_some()),
-            n.iter().any(|x| x.1.rss_rank.is_some()),
-        ];
-        let len = |j: usize| match lens[j] {
-            ListLen::Stored(len) => len,
-            ListLen::Rule(_) if explicit[j] => None,
-            ListLen::Rule(len) => Some(len.unwrap_or(rule[j])),
-        };
-        derive_ranks(&mut p, len(0), cmp_entries_by_cpu, |e, r| e.cpu_rank = r);
-        derive_ranks(&mut p, len(1), cmp_entries_by_rss, |e, r| e.rss_rank = r);
-        derive_ranks(&mut n, len(2), cmp_names_by_cpu, |e, r| e.cpu_rank = r);
-        derive_ranks(&mut n, len(3), cmp_names_by_rss, |e, r| e.rss_rank = r);
-        s.top.processes = restore_order(
-            p,
-            |a, b| process_sort_key(a).cmp(&process_sort_key(b)),
-            &files[1],
-        )?;
-        s.top.names = restore_order(
-            n,
-            |a, b| name_order_key(a).cmp(&name_order_key(b)),
             &files[2],
+            objects,
+            whole,
+            only,
+            &samples,
+            (&kept, lists),
+            &procs,
+            lone.as_ref(),
+            &mut names,
         )?;
     }
+    drop(lone);
+    drop(proc_batches);
+    // Only the samples wanted, with their lists.
+    let mut kept_samples = Vec::with_capacity(kept.iter().filter(|k| **k).count());
+    for ((((mut s, p), n), lens), kept) in samples
+        .into_iter()
+        .zip(procs)
+        .zip(names)
+        .zip(lens)
+        .zip(&kept)
+    {
+        if !*kept {
+            continue;
+        }
+        match lists {
+            Lists::Whole => order_lists(&mut s, p, n, lens, &files)?,
+            Lists::AsRead | Lists::Busiest => {
+                s.top.processes = p.into_iter().map(|(_, p)| p).collect();
+                s.top.names = n.into_iter().map(|(_, n)| n).collect();
+            }
+        }
+        kept_samples.push(s);
+    }
+    let mut samples = kept_samples;
     // Only segments whose samples carried probes have a latency file, exited names an exits file, and kills an
-    // OOM-kill file.
+    // OOM-kill file. Their rows derive nothing from other rows: only those of the samples kept are read.
     let latency = seg.file(LATENCY);
     if parts.contains(SampleParts::LATENCY) && latency.exists() {
-        read_latency(&latency, objects, whole, only, &mut samples)?;
+        read_latency(&latency, objects, range, only, &mut samples)?;
     }
     let exits = seg.file(EXITS);
     if parts.contains(SampleParts::EXITS) && exits.exists() {
-        read_exits(&exits, objects, whole, only, &mut samples)?;
+        read_exits(&exits, objects, range, only, &mut samples)?;
     }
     let kills = seg.file(OOM_KILLS);
     if parts.contains(SampleParts::OOM_KILLS) && kills.exists() {
-        read_oom_kills(&kills, objects, whole, only, &mut samples)?;
+        read_oom_kills(&kills, objects, range, only, &mut samples)?;
     }
-    samples.retain(|s| {
-        let t = s.ts.as_unix_micros();
-        range.contains(t) && only.is_none_or(|o| o.binary_search(&t).is_ok())
-    });
     Ok(samples)
+}
+
+/// Gives a sample its process and name lists in their written order, with their ranks (derived where the file
+/// stores only the lists' lengths).
+fn order_lists(
+    s: &mut Sample,
+    mut p: Vec<(Option<u16>, ProcessEntry)>,
+    mut n: Vec<(Option<u16>, NameTotal)>,
+    lens: ListLens,
+    files: &[PathBuf],
+) -> Result<(), Error> {
+    let rule = crate::ranks::rule_lens(&s.top, p.iter().map(|x| &x.1), n.iter().map(|x| &x.1));
+    let explicit = [
+        p.iter().any(|x| x.1.cpu_rank.is_some()),
+        p.iter().any(|x| x.1.rss_rank.is_some()),
+        n.iter().any(|x| x.1.cpu_rank.is_some()),
+        n.iter().any(|x| x.1.rss_rank.is_some()),
+    ];
+    let len = |j: usize| match lens[j] {
+        ListLen::Stored(len) => len,
+        ListLen::Rule(_) if explicit[j] => None,
+        ListLen::Rule(len) => Some(len.unwrap_or(rule[j])),
+    };
+    derive_ranks(&mut p, len(0), cmp_entries_by_cpu, |e, r| e.cpu_rank = r);
+    derive_ranks(&mut p, len(1), cmp_entries_by_rss, |e, r| e.rss_rank = r);
+    derive_ranks(&mut n, len(2), cmp_names_by_cpu, |e, r| e.cpu_rank = r);
+    derive_ranks(&mut n, len(3), cmp_names_by_rss, |e, r| e.rss_rank = r);
+    s.top.processes = restore_order(
+        p,
+        |a, b| process_sort_key(a).cmp(&process_sort_key(b)),
+        &files[1],
+    )?;
+    s.top.names = restore_order(
+        n,
+        |a, b| name_order_key(a).cmp(&name_order_key(b)),
+        &files[2],
+    )?;
+    Ok(())
 }
 
 /// Puts a sample's list back in its written order: by the stored positions when there are any, else by the

@@ -19,8 +19,8 @@ use super::group::{TickIndex, two_lanes};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
 use super::ranges::Objects;
-use super::scan::{MICRO, row_groups};
-use super::segment::read_segment_at;
+use super::scan::row_groups;
+use super::segment::{Lists, read_segment_files};
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol, read_latency, read_samples};
 use crate::error::{Error, contain, invalid};
@@ -331,22 +331,21 @@ impl StoreReader {
     }
 }
 
-/// The samples of `seg` in `chunk` with their latency probes, as whole samples (files older than schema 5, whose
-/// stored values derive from other rows). With their process lists, of which the series keeps the busiest; a
-/// segment whose list tables are missing gives its system values without them.
+/// The samples of `seg` in `chunk` with their latency probes (files older than schema 5, whose stored values derive
+/// from other rows), each with only its busiest process and group of its lists, what the series keeps; a segment
+/// whose list tables are missing gives its system values without them.
 fn whole_samples(
     seg: &SegmentLoc,
     objects: Objects<'_>,
     chunk: Range,
 ) -> Result<Vec<Sample>, Error> {
     let file = seg.file(TABLES[0]);
-    // A series keeps no command line, user or cgroup: they are not copied into each process entry (the file's
-    // columns are still decoded whole, as every column of a file before schema 5 is).
+    // A series keeps no command line, user or cgroup: they are not decoded.
     let parts = SampleParts::ALL
         .without(SampleParts::CMDLINE)
         .without(SampleParts::USER)
         .without(SampleParts::CGROUP);
-    let mut samples = match read_segment_at(seg, objects, chunk, None, parts) {
+    match read_segment_files(seg, objects, chunk, None, parts, Lists::Busiest) {
         Err(Error::MissingCompanion { .. }) => {
             let mut samples = Vec::new();
             read_samples(
@@ -359,21 +358,14 @@ fn whole_samples(
                 &mut samples,
                 &mut Vec::new(),
             )?;
-            samples
+            samples.retain(|s| chunk.contains(s.ts.as_unix_micros()));
+            if !samples.is_empty() && seg.file(LATENCY).exists() {
+                read_latency(&seg.file(LATENCY), objects, chunk, None, &mut samples)?;
+            }
+            Ok(samples)
         }
-        r => r?,
-    };
-    if let (Some(a), Some(b)) = (samples.first(), samples.last())
-        && seg.file(LATENCY).exists()
-    {
-        let whole = Range {
-            from: Some(a.ts),
-            to: Some(b.ts.saturating_add(MICRO)),
-        };
-        read_latency(&seg.file(LATENCY), objects, whole, None, &mut samples)?;
+        r => r,
     }
-    samples.retain(|s| chunk.contains(s.ts.as_unix_micros()));
-    Ok(samples)
 }
 
 /// A schema-5 or later row group's columns for a series: the system values of its samples in `chunk` and their

@@ -54,8 +54,9 @@ pub(super) fn open_checked(
 /// Reads the batches of a table file whose row groups may hold rows in `range` (by the `ts` statistics), and
 /// the file's schema version. With `only` (sorted), a file of schema 5 or later (whose rows derive nothing from
 /// other rows) decodes its `ts` column first and the other columns only for the rows at those times; older
-/// files are read whole and the caller drops the rest. Of schema 5 and later only `columns` are decoded; older
-/// files decode every column (their values derive from one another).
+/// files are read whole and the caller drops the rest. Only `columns` are decoded, but of a `samples` file older
+/// than schema 5 every column (its machine values derive from the per-core ones and its rows' exactness values
+/// are read together).
 pub(super) fn read_table(
     path: &Path,
     objects: Objects<'_>,
@@ -68,7 +69,7 @@ pub(super) fn read_table(
     let groups = file.groups_in(range);
     let fields = file.meta.schema().fields();
     let names: Option<Vec<&str>> = match columns {
-        _ if file.version < 5 => None,
+        _ if file.version < 5 && table == "samples" => None,
         Columns::All => None,
         Columns::Only(names) => Some(names.to_vec()),
         Columns::Without(left_out) => Some(

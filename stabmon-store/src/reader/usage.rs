@@ -15,12 +15,14 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, PrimitiveArray, RecordBatch, StringArray};
 use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
+use stabmon_core::series::SampleParts;
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::{ByTick, TickIndex};
 use super::scan::row_group_ranges;
+use super::segment::{Lists, read_segment_files};
 use super::table::{Strings, TableFile};
-use super::{Cols, Range, StoreReader, StrCol, read_segment};
+use super::{Cols, Range, StoreReader, StrCol};
 use crate::error::{Error, contain, invalid};
 use crate::layout::{SegmentLoc, TABLES};
 
@@ -227,7 +229,14 @@ impl StoreReader {
             Work::Skipped(k) => Done::Skipped(*k),
             Work::Whole(seg, chunk) => {
                 let path = seg.file(TABLES[0]);
-                match contain(&path, || read_segment(seg, self.objects(), *chunk)) {
+                // What a sum over the lists needs: they are taken as read, as a later schema's rows are.
+                let parts = SampleParts::SYSTEM
+                    .union(SampleParts::PROCESSES)
+                    .union(SampleParts::CMDLINE)
+                    .union(SampleParts::NAMES);
+                let read =
+                    || read_segment_files(seg, self.objects(), *chunk, None, parts, Lists::AsRead);
+                match contain(&path, read) {
                     Ok(list) => Done::Samples(list),
                     Err(e @ Error::NewerSchema { .. }) => Done::Fail(e),
                     Err(e) => Done::Warn(path, e),
