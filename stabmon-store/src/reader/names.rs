@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use arrow_array::PrimitiveArray;
 use arrow_array::types::UInt32Type;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, TopProcesses};
 
 use crate::error::{Error, invalid};
 use crate::schema::NAME_EXACT_SLOTS;
 
-use super::cols::{Cols, decimal_pct, opt};
+use super::cols::{ByteCount, Cols, PctValues, StrCol, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::processes::{LoneValues, rank_columns};
 use super::range::Range;
@@ -34,31 +35,16 @@ pub(super) fn read_names(
 ) -> Result<(), Error> {
     let (kept, mode) = fill;
     let (version, batches) = read_table(path, objects, "names", range, only, Columns::All)?;
-    // Each name's last (CPU %, resident bytes), for values stored as "same as before" (schemas 2-4).
-    let mut last: HashMap<&str, (f32, u64)> = HashMap::new();
+    let mut last = LastValues::default();
     // Each row's sample first, so that each kept sample's list is allocated once.
     let cap = match mode {
-        Lists::Whole | Lists::AsRead => usize::MAX,
+        Lists::Whole => usize::MAX,
         Lists::Busiest => 1,
     };
     let rows_at = samples_of_rows(&batches, samples, range, kept, cap, lists, path)?;
     for (batch, rows_at) in batches.iter().zip(rows_at) {
         let c = Cols { batch, path };
-        let name = c.str("name")?;
-        let count = c.req::<UInt32Type>("process_count")?;
-        let cpu = c.pct_values("cpu_pct")?;
-        let rss = c.byte_count("rss", false)?;
-        // Slots: CPU adjustment, CPU and memory ranks, list position, remainder.
-        let exact = ExactSlots::<NAME_EXACT_SLOTS>::new(
-            &c,
-            version,
-            &[
-                ("cpu_pct_ulp_adj", true),
-                ("cpu_rank_explicit", false),
-                ("rss_rank_explicit", false),
-                ("list_pos", false),
-            ],
-        )?;
+        let values = NameValues::new(&c, version)?;
         let ranks = rank_columns(&c, version)?;
         for (i, at) in rows_at.into_iter().enumerate() {
             let Some(at) = at else { continue };
@@ -67,33 +53,8 @@ pub(super) fn read_names(
             if !wanted && version >= 5 {
                 continue;
             }
-            let row_name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
-            let process_count = count.value(i);
-            let x = exact.row(i, path)?;
-            let (cpu_pct, rss_bytes) = match (
-                decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?,
-                rss.get(i, slot_rem(x[4], path)?, path)?,
-            ) {
-                (Some(cpu_pct), Some(rss_bytes)) => (cpu_pct, rss_bytes),
-                (cpu_pct, rss_bytes) => {
-                    // Derived as the writer elided them.
-                    let lone = lone
-                        .filter(|_| process_count == 1)
-                        .and_then(|l| l.lone(at, row_name));
-                    let (c, r) = lone
-                        .or_else(|| last.get(row_name).copied())
-                        .ok_or_else(|| {
-                            invalid(
-                                path,
-                                format!("a total of {row_name:?} without a value to derive"),
-                            )
-                        })?;
-                    (cpu_pct.unwrap_or(c), rss_bytes.unwrap_or(r))
-                }
-            };
-            if version < 5 {
-                last.insert(row_name, (cpu_pct, rss_bytes));
-            }
+            let (row_name, process_count, cpu_pct, rss_bytes, x) =
+                values.row(i, at, lone, &mut last, path)?;
             if !wanted {
                 continue;
             }
@@ -128,4 +89,82 @@ pub(super) fn read_names(
         }
     }
     Ok(())
+}
+
+/// Each name's last (CPU %, resident bytes) in the rows read, for values stored as "same as before" (schemas 2-4).
+pub(super) type LastValues<'b> = HashMap<&'b str, (f32, u64)>;
+
+/// The columns of a batch of `names` that give each row's name, process count, CPU % and resident bytes, of any
+/// schema (before schema 5 decimals and KiB with their exactness values, and left out where derived).
+pub(super) struct NameValues<'a> {
+    version: u32,
+    name: StrCol<'a>,
+    count: &'a PrimitiveArray<UInt32Type>,
+    cpu: PctValues<'a>,
+    rss: ByteCount<'a>,
+    exact: ExactSlots<'a, NAME_EXACT_SLOTS>,
+}
+
+impl<'a> NameValues<'a> {
+    pub(super) fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
+        Ok(NameValues {
+            version,
+            name: c.str("name")?,
+            count: c.req::<UInt32Type>("process_count")?,
+            cpu: c.pct_values("cpu_pct")?,
+            rss: c.byte_count("rss", false)?,
+            // Slots: CPU adjustment, CPU and memory ranks, list position, remainder.
+            exact: ExactSlots::new(
+                c,
+                version,
+                &[
+                    ("cpu_pct_ulp_adj", true),
+                    ("cpu_rank_explicit", false),
+                    ("rss_rank_explicit", false),
+                    ("list_pos", false),
+                ],
+            )?,
+        })
+    }
+
+    /// Row `i` (of sample `at`): its name, process count, CPU % and resident bytes, and its exactness slots. Values
+    /// not stored are derived as the writer elided them (schemas 2-4; later ones store both): from the name's lone
+    /// process row in the sample (`lone`) when it has one, else from the name's previous row (`last`, which rows
+    /// must be given in order).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn row(
+        &self,
+        i: usize,
+        at: usize,
+        lone: Option<&LoneValues<'_>>,
+        last: &mut LastValues<'a>,
+        path: &Path,
+    ) -> Result<(&'a str, u32, f32, u64, [Option<i32>; NAME_EXACT_SLOTS]), Error> {
+        let name = self
+            .name
+            .get(i)
+            .ok_or_else(|| invalid(path, "a null name"))?;
+        let count = self.count.value(i);
+        let x = self.exact.row(i, path)?;
+        let (cpu_pct, rss_bytes) = match (
+            decimal_pct(self.cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?,
+            self.rss.get(i, slot_rem(x[4], path)?, path)?,
+        ) {
+            (Some(cpu_pct), Some(rss_bytes)) => (cpu_pct, rss_bytes),
+            (cpu_pct, rss_bytes) => {
+                let lone = lone.filter(|_| count == 1).and_then(|l| l.lone(at, name));
+                let (c, r) = lone.or_else(|| last.get(name).copied()).ok_or_else(|| {
+                    invalid(
+                        path,
+                        format!("a total of {name:?} without a value to derive"),
+                    )
+                })?;
+                (cpu_pct.unwrap_or(c), rss_bytes.unwrap_or(r))
+            }
+        };
+        if self.version < 5 {
+            last.insert(name, (cpu_pct, rss_bytes));
+        }
+        Ok((name, count, cpu_pct, rss_bytes, x))
+    }
 }

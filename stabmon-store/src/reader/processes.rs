@@ -10,7 +10,7 @@ use stabmon_core::{ProcessEntry, Timestamp, TopProcesses};
 use crate::error::{Error, invalid};
 use crate::schema::PROCESS_EXACT_SLOTS;
 
-use super::cols::{Cols, decimal_pct, opt};
+use super::cols::{ByteCount, Cols, PctValues, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::range::Range;
 use super::ranges::Objects;
@@ -87,7 +87,7 @@ pub(super) fn fill_processes<'b>(
     lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
     values: bool,
 ) -> Result<Option<LoneValues<'b>>, Error> {
-    let read = |part: SampleParts| parts.contains(part) && fill.lists != Lists::Busiest;
+    let read = |part: SampleParts| parts.contains(part) && fill.lists == Lists::Whole;
     let mut by_row: Vec<(usize, &'b str, f32, u64)> = Vec::new();
     for (batch, rows_at) in batches.iter().zip(fill.rows_at) {
         let c = Cols { batch, path };
@@ -103,22 +103,9 @@ pub(super) fn fill_processes<'b>(
             true => Some(c.str("user")?),
             false => None,
         };
-        let cpu = c.pct_values("cpu_pct")?;
+        let values_of = ValueCols::new(&c, version)?;
         let child = c.pct_values("children_cpu_pct")?;
-        let rss = c.byte_count("rss", true)?;
         let vsz = c.byte_count("virtual", true)?;
-        // Slots: CPU and children's CPU adjustments, CPU and memory ranks, list position, two remainders.
-        let exact = ExactSlots::<PROCESS_EXACT_SLOTS>::new(
-            &c,
-            version,
-            &[
-                ("cpu_pct_ulp_adj", true),
-                ("children_cpu_pct_ulp_adj", true),
-                ("cpu_rank_explicit", false),
-                ("rss_rank_explicit", false),
-                ("list_pos", false),
-            ],
-        )?;
         let ranks = rank_columns(&c, version)?;
         // Schema 7 on: the cgroup (the unit is derived from it again).
         let cgroup = if version >= 7 && read(SampleParts::CGROUP) {
@@ -133,10 +120,7 @@ pub(super) fn fill_processes<'b>(
                 continue;
             }
             let row_name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
-            let x = exact.row(i, path)?;
-            let cpu_pct = decimal_pct(cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
-                .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
-            let rss_bytes = rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
+            let (cpu_pct, rss_bytes, x) = values_of.row(i, path)?;
             if values {
                 by_row.push((at, row_name, cpu_pct, rss_bytes));
             }
@@ -184,6 +168,65 @@ pub(super) fn fill_processes<'b>(
     Ok(values.then(|| LoneValues::new(by_row, lists.len())))
 }
 
+/// The columns a process row's or a name row's values are read from, of every schema ([`ValueCols`],
+/// [`NameValues`](super::names::NameValues)), and the time.
+pub(super) const VALUE_COLUMNS: [&str; 11] = [
+    "cpu_pct",
+    "rss_kib",
+    "rss_bytes",
+    "exact",
+    "kib_rem",
+    "cpu_pct_ulp_adj",
+    "children_cpu_pct_ulp_adj",
+    "cpu_rank_explicit",
+    "rss_rank_explicit",
+    "list_pos",
+    "ts",
+];
+
+/// The columns of a batch of `processes` that give each row's CPU % and resident bytes, of any schema (before
+/// schema 5 decimals and KiB, with their exactness values).
+pub(super) struct ValueCols<'a> {
+    cpu: PctValues<'a>,
+    rss: ByteCount<'a>,
+    exact: ExactSlots<'a, PROCESS_EXACT_SLOTS>,
+}
+
+impl<'a> ValueCols<'a> {
+    pub(super) fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
+        Ok(ValueCols {
+            cpu: c.pct_values("cpu_pct")?,
+            rss: c.byte_count("rss", true)?,
+            // Slots: CPU and children's CPU adjustments, CPU and memory ranks, list position, two remainders.
+            exact: ExactSlots::new(
+                c,
+                version,
+                &[
+                    ("cpu_pct_ulp_adj", true),
+                    ("children_cpu_pct_ulp_adj", true),
+                    ("cpu_rank_explicit", false),
+                    ("rss_rank_explicit", false),
+                    ("list_pos", false),
+                ],
+            )?,
+        })
+    }
+
+    /// Row `i`'s CPU % and resident bytes, and its exactness slots.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn row(
+        &self,
+        i: usize,
+        path: &Path,
+    ) -> Result<(f32, u64, [Option<i32>; PROCESS_EXACT_SLOTS]), Error> {
+        let x = self.exact.row(i, path)?;
+        let cpu_pct = decimal_pct(self.cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
+            .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
+        let rss_bytes = self.rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
+        Ok((cpu_pct, rss_bytes, x))
+    }
+}
+
 /// Every process row's name, CPU % and resident bytes, by sample (see [`fill_processes`]).
 pub(super) struct LoneValues<'b> {
     /// Where each sample's rows start in `rows` (one more entry than samples).
@@ -193,7 +236,7 @@ pub(super) struct LoneValues<'b> {
 
 impl<'b> LoneValues<'b> {
     /// From (sample, name, CPU %, resident bytes) rows, in the order read.
-    fn new(mut by_row: Vec<(usize, &'b str, f32, u64)>, samples: usize) -> Self {
+    pub(super) fn new(mut by_row: Vec<(usize, &'b str, f32, u64)>, samples: usize) -> Self {
         // Stable: a sample's rows keep their order (they are usually in sample order already).
         if !by_row.is_sorted_by_key(|r| r.0) {
             by_row.sort_by_key(|r| r.0);

@@ -5,7 +5,7 @@ use std::path::Path;
 use arrow_array::types::{
     Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, BooleanArray, ListArray, PrimitiveArray};
+use arrow_array::{Array, BooleanArray, ListArray, PrimitiveArray, RecordBatch};
 use stabmon_core::series::SampleParts;
 use stabmon_core::{CpuUsage, LoadAvg, Memory, Pressure, Sample, Timestamp};
 
@@ -214,14 +214,32 @@ pub(super) fn read_samples(
         true => Columns::Only(&["ts"]),
         false => Columns::Without(&left_out),
     };
+    let (version, batches) = read_table(path, objects, "samples", range, only, columns)?;
+    decode_samples(&batches, version, host, path, parts, out, lens_out)?;
+    Ok(version)
+}
+
+/// The rows of `batches` (a `samples` file's whole row groups, in order, of schema `version`) as samples into
+/// `out`, and how each row's list ranks are stored into `lens_out` (see [`read_samples`]).
+pub(super) fn decode_samples(
+    batches: &[RecordBatch],
+    version: u32,
+    host: &str,
+    path: &Path,
+    parts: SampleParts,
+    out: &mut Vec<Sample>,
+    lens_out: &mut Vec<ListLens>,
+) -> Result<(), Error> {
+    let (system, cores, exits) = (
+        parts.contains(SampleParts::SYSTEM),
+        parts.contains(SampleParts::PER_CORE),
+        parts.contains(SampleParts::EXITS),
+    );
+    let times_only = !system && !cores;
     // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
     let mut prev_reading = None;
-    let (version, batches) = read_table(path, objects, "samples", range, only, columns)?;
     for batch in batches {
-        let c = Cols {
-            batch: &batch,
-            path,
-        };
+        let c = Cols { batch, path };
         if times_only && version >= 5 {
             let ts = c.req::<TimestampMicrosecondType>("ts")?;
             let exits = if exits { exit_cols(&c)? } else { None };
@@ -245,7 +263,7 @@ pub(super) fn read_samples(
             });
         }
     }
-    Ok(version)
+    Ok(())
 }
 
 /// Row `i` as a sample (without its lists and probes), and the list lengths its exactness values store.

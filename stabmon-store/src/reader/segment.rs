@@ -121,9 +121,6 @@ pub(super) fn read_segment_at(
 pub(super) enum Lists {
     /// The lists whole, in their written order, with their ranks.
     Whole,
-    /// The lists in the order their rows were read, without the ranks they leave to be derived: what a sum over
-    /// them needs.
-    AsRead,
     /// Only the [busiest process](stabmon_core::TopProcesses::busiest_process) and the
     /// [busiest group](stabmon_core::TopProcesses::busiest_group) (their identity and CPU; no ranks), what a
     /// series keeps.
@@ -191,7 +188,7 @@ pub(super) fn read_segment_files(
         (proc_version, proc_batches) = read_processes(&files[1], objects, whole, only, parts)?;
     }
     let cap = match lists {
-        Lists::Whole | Lists::AsRead => usize::MAX,
+        Lists::Whole => usize::MAX,
         Lists::Busiest => 1,
     };
     let fill_procs = match parts.contains(SampleParts::PROCESSES) {
@@ -251,7 +248,7 @@ pub(super) fn read_segment_files(
         }
         match lists {
             Lists::Whole => order_lists(&mut s, p, n, lens, &files)?,
-            Lists::AsRead | Lists::Busiest => {
+            Lists::Busiest => {
                 s.top.processes = p.into_iter().map(|(_, p)| p).collect();
                 s.top.names = n.into_iter().map(|(_, n)| n).collect();
             }

@@ -8,22 +8,28 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use arrow_array::types::{
     Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, PrimitiveArray, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, Float32Array, PrimitiveArray, RecordBatch, StringArray, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema};
 use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
 use stabmon_core::series::SampleParts;
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::{ByTick, TickIndex};
-use super::scan::row_group_ranges;
-use super::segment::{Lists, read_segment_files};
+use super::names::{LastValues, NameValues};
+use super::processes::{LoneValues, VALUE_COLUMNS, ValueCols};
+use super::samples::decode_samples;
+use super::scan::MICRO;
+use super::segment::samples_of_rows;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol};
-use crate::error::{Error, contain, invalid};
+use crate::error::{Error, arrow, contain, invalid};
 use crate::layout::{SegmentLoc, TABLES};
 
 impl StoreReader {
@@ -67,7 +73,6 @@ impl StoreReader {
                         let (path, e) = &skipped[k];
                         self.warn(path, e);
                     }
-                    Done::Samples(list) => list.iter().for_each(|s| sum.sample(s)),
                     Done::Rows(mut rows) => {
                         if let Some(e) = rows.add(&mut sum) {
                             self.warn(&rows.path, e);
@@ -124,8 +129,6 @@ impl Summing<'_> {
 
 /// A piece of [`StoreReader::usage`]'s work, in the order it is added up.
 enum Work {
-    /// A chunk of a segment older than schema 5, read as whole samples.
-    Whole(SegmentLoc, Range),
     /// Row group `.1` of the plan's segment `.0` (of schema 5 or later).
     Group(usize, usize),
     /// A segment that does not open: the plan's skip `.0`.
@@ -136,8 +139,6 @@ enum Work {
 enum Done {
     Nothing,
     Skipped(usize),
-    /// Whole samples, of files older than schema 5.
-    Samples(Vec<Sample>),
     /// A row group's samples with their rows.
     Rows(Box<Flat>),
     /// A row group that does not read, skipped with a warning naming the file.
@@ -169,19 +170,14 @@ impl StoreReader {
         let (mut work, mut segs, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
         for seg in self.segments_in(Some(host), range)? {
             let path = seg.file(TABLES[0]);
-            let opened = contain(&path, || match self.open_tables(&seg)? {
-                Some(t) => Ok(Ok(t.samples.groups_in(range))),
-                // Older files derive values from other rows: read them as whole samples.
-                None => Ok(Err(row_group_ranges(&seg, self.objects(), range)?)),
+            let opened = contain(&path, || {
+                self.open_tables(&seg).map(|t| t.samples.groups_in(range))
             });
             match opened {
-                Ok(Ok(groups)) => {
+                Ok(groups) => {
                     let n = segs.len();
                     work.extend(groups.into_iter().map(|g| Work::Group(n, g)));
                     segs.push(seg);
-                }
-                Ok(Err(chunks)) => {
-                    work.extend(chunks.into_iter().map(|c| Work::Whole(seg.clone(), c)));
                 }
                 Err(e @ Error::NewerSchema { .. }) => return Err(e),
                 Err(e) => {
@@ -193,13 +189,10 @@ impl StoreReader {
         Ok((work, segs, skipped))
     }
 
-    /// The three tables of `seg`, checked; `None` where it is older than schema 5.
-    fn open_tables(&self, seg: &SegmentLoc) -> Result<Option<Tables>, Error> {
+    /// The three tables of `seg`, checked.
+    fn open_tables(&self, seg: &SegmentLoc) -> Result<Tables, Error> {
         let files: Vec<_> = TABLES.iter().map(|t| seg.file(t)).collect();
         let samples = TableFile::open(&files[0], self.objects(), Some(TABLES[0]), Strings::Plain)?;
-        if samples.version < 5 {
-            return Ok(None);
-        }
         let open = |i: usize| {
             TableFile::open(
                 &files[i],
@@ -208,11 +201,11 @@ impl StoreReader {
                 Strings::Dictionary,
             )
         };
-        Ok(Some(Tables {
+        Ok(Tables {
             samples,
             processes: open(1)?,
             names: open(2)?,
-        }))
+        })
     }
 
     /// Does a piece of [`usage`](Self::usage)'s work, on a decoding thread: a row group whose columns do not read
@@ -227,21 +220,6 @@ impl StoreReader {
     ) -> Done {
         match work {
             Work::Skipped(k) => Done::Skipped(*k),
-            Work::Whole(seg, chunk) => {
-                let path = seg.file(TABLES[0]);
-                // What a sum over the lists needs: they are taken as read, as a later schema's rows are.
-                let parts = SampleParts::SYSTEM
-                    .union(SampleParts::PROCESSES)
-                    .union(SampleParts::CMDLINE)
-                    .union(SampleParts::NAMES);
-                let read =
-                    || read_segment_files(seg, self.objects(), *chunk, None, parts, Lists::AsRead);
-                match contain(&path, read) {
-                    Ok(list) => Done::Samples(list),
-                    Err(e @ Error::NewerSchema { .. }) => Done::Fail(e),
-                    Err(e) => Done::Warn(path, e),
-                }
-            }
             Work::Group(n, g) => {
                 let Some(seg) = segs.get(*n) else {
                     return Done::Nothing;
@@ -251,12 +229,7 @@ impl StoreReader {
                 if open.as_ref().is_none_or(|(o, _)| o != n) {
                     *open = None;
                     match contain(&path, || self.open_tables(seg)) {
-                        Ok(Some(t)) => *open = Some((*n, t)),
-                        // The plan found it of schema 5 or later: it changed under the read.
-                        Ok(None) => {
-                            let reason = "changed while it was being read".to_owned();
-                            return Done::Warn(path.clone(), Error::Invalid { path, reason });
-                        }
+                        Ok(t) => *open = Some((*n, t)),
                         Err(e @ Error::NewerSchema { .. }) => return Done::Fail(e),
                         Err(e) => return Done::Warn(path, e),
                     }
@@ -408,6 +381,9 @@ impl Tables {
     /// Row group `group` of the samples (the part in `chunk`) with the process and name rows of its samples;
     /// `None` where the chunk holds no sample.
     fn decode(&self, group: usize, chunk: Range) -> Result<Option<Decoded>, Error> {
+        if self.samples.version < 5 {
+            return self.decode_older(group, chunk);
+        }
         let path = &self.samples.path;
         let sample_batches = self.samples.read(
             &[group],
@@ -466,6 +442,182 @@ impl Tables {
             name_path: self.names.path.clone(),
         }))
     }
+}
+
+impl Tables {
+    /// [`decode`](Self::decode) of a file older than schema 5, whose values derive from other rows: the row group
+    /// is read whole (an interval from the row before, a name's total from its lone process row or its previous
+    /// row), and its process and name rows' CPU and memory are derived into the columns of today's schema, the
+    /// other columns passed on as read.
+    fn decode_older(&self, group: usize, chunk: Range) -> Result<Option<Decoded>, Error> {
+        let path = &self.samples.path;
+        let batches = self.samples.read(&[group], chunk, None, None)?;
+        let mut samples: Vec<Sample> = Vec::new();
+        let version = self.samples.version;
+        let parts = SampleParts::SYSTEM;
+        decode_samples(
+            &batches,
+            version,
+            "",
+            path,
+            parts,
+            &mut samples,
+            &mut Vec::new(),
+        )?;
+        drop(batches);
+        let ticks: Vec<(i64, u64, f32)> = samples
+            .iter()
+            .filter(|s| chunk.contains(s.ts.as_unix_micros()))
+            .map(|s| {
+                let interval = u64::try_from(s.interval.as_micros()).unwrap_or(u64::MAX);
+                (s.ts.as_unix_micros(), interval, s.top.name_cpu_nth_pct)
+            })
+            .collect();
+        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+            return Ok(None);
+        };
+        if ticks.is_empty() {
+            return Ok(None);
+        }
+        let whole = Range {
+            from: Some(first.ts),
+            to: Some(last.ts.saturating_add(MICRO)),
+        };
+        let (procs, names) = (&self.processes, &self.names);
+        let proc_cols: Vec<&str> = ["pid", "start_time", "name", "cmdline"]
+            .into_iter()
+            .chain(VALUE_COLUMNS)
+            .collect();
+        let proc_read = procs.read(&procs.groups_in(whole), whole, None, Some(&proc_cols))?;
+        let mut no_lists: [Vec<()>; 0] = [];
+        let rows_at = samples_of_rows(
+            &proc_read,
+            &samples,
+            whole,
+            &[],
+            0,
+            &mut no_lists,
+            &procs.path,
+        )?;
+        // Each row's values, and by sample for the name totals that are their lone process's.
+        let mut by_row = Vec::new();
+        let mut proc_batches = Vec::with_capacity(proc_read.len());
+        for (batch, rows_at) in proc_read.iter().zip(&rows_at) {
+            let c = Cols {
+                batch,
+                path: &procs.path,
+            };
+            let values = ValueCols::new(&c, version)?;
+            let name = c.str("name")?;
+            let (mut cpu, mut rss) = (
+                Vec::with_capacity(rows_at.len()),
+                Vec::with_capacity(rows_at.len()),
+            );
+            for (i, at) in rows_at.iter().enumerate() {
+                let (c, r) = match at {
+                    Some(at) => {
+                        let (c, r, _) = values.row(i, &procs.path)?;
+                        let n = name
+                            .get(i)
+                            .ok_or_else(|| invalid(&procs.path, "a null name"))?;
+                        by_row.push((*at, n, c, r));
+                        (c, r)
+                    }
+                    None => (0.0, 0),
+                };
+                cpu.push(c);
+                rss.push(r);
+            }
+            proc_batches.push(with_values(
+                batch,
+                &["ts", "pid", "start_time", "name", "cmdline"],
+                cpu,
+                rss,
+                &procs.path,
+            )?);
+        }
+        let lone = LoneValues::new(by_row, samples.len());
+        let name_cols: Vec<&str> = ["name", "process_count"]
+            .into_iter()
+            .chain(VALUE_COLUMNS)
+            .collect();
+        let name_read = names.read(&names.groups_in(whole), whole, None, Some(&name_cols))?;
+        let rows_at = samples_of_rows(
+            &name_read,
+            &samples,
+            whole,
+            &[],
+            0,
+            &mut no_lists,
+            &names.path,
+        )?;
+        let mut last = LastValues::default();
+        let mut name_batches = Vec::with_capacity(name_read.len());
+        for (batch, rows_at) in name_read.iter().zip(&rows_at) {
+            let c = Cols {
+                batch,
+                path: &names.path,
+            };
+            let values = NameValues::new(&c, version)?;
+            let (mut cpu, mut rss) = (
+                Vec::with_capacity(rows_at.len()),
+                Vec::with_capacity(rows_at.len()),
+            );
+            for (i, at) in rows_at.iter().enumerate() {
+                let (c, r) = match at {
+                    Some(at) => {
+                        let (_, _, c, r, _) =
+                            values.row(i, *at, Some(&lone), &mut last, &names.path)?;
+                        (c, r)
+                    }
+                    None => (0.0, 0),
+                };
+                cpu.push(c);
+                rss.push(r);
+            }
+            name_batches.push(with_values(
+                batch,
+                &["ts", "name", "process_count"],
+                cpu,
+                rss,
+                &names.path,
+            )?);
+        }
+        Ok(Some(Decoded {
+            path: path.clone(),
+            ticks,
+            proc_batches,
+            proc_path: procs.path.clone(),
+            name_batches,
+            name_path: names.path.clone(),
+        }))
+    }
+}
+
+/// `batch`'s columns `kept` with `cpu_pct` and `rss_bytes` columns of `cpu` and `rss`: a batch of a file older
+/// than schema 5 as today's schema's columns.
+fn with_values(
+    batch: &RecordBatch,
+    kept: &[&str],
+    cpu: Vec<f32>,
+    rss: Vec<u64>,
+    path: &Path,
+) -> Result<RecordBatch, Error> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(kept.len() + 2);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(kept.len() + 2);
+    for name in kept {
+        let (k, field) = schema
+            .column_with_name(name)
+            .ok_or_else(|| invalid(path, format!("the column {name} is missing")))?;
+        fields.push(field.clone());
+        columns.push(batch.column(k).clone());
+    }
+    fields.push(Field::new("cpu_pct", DataType::Float32, false));
+    columns.push(Arc::new(Float32Array::from(cpu)));
+    fields.push(Field::new("rss_bytes", DataType::UInt64, false));
+    columns.push(Arc::new(UInt64Array::from(rss)));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow(path))
 }
 
 /// A row group's samples, decoded: (ts, interval, the names list's bound) of each, and the columns of their
