@@ -26,6 +26,7 @@ mod group;
 mod journals;
 mod latency;
 mod names;
+mod older;
 mod oom_kills;
 mod page_header;
 mod processes;
@@ -47,9 +48,7 @@ pub use usage::RangeUsage;
 
 use self::cols::{Cols, StrCol};
 use self::journals::local_journals;
-use self::latency::read_latency;
 use self::range::Range;
-use self::samples::read_samples;
 use self::segment::{read_segment, read_segment_at};
 use self::table::open_checked;
 // Named here by scan.rs's tests.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use arrow_array::PrimitiveArray;
 use arrow_array::types::UInt32Type;
-use stabmon_core::{NameTotal, ProcessEntry, Sample, TopProcesses};
+use stabmon_core::NameTotal;
 
 use crate::error::{Error, invalid};
 use crate::schema::NAME_EXACT_SLOTS;
@@ -15,10 +15,10 @@ use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::processes::{LoneValues, rank_columns};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::{Lists, samples_of_rows};
+use super::segment::samples_of_rows;
 use super::table::{Columns, read_table};
 
-/// The name rows of the samples read: each kept sample's appended to its list (as `fill.lists` asks), every
+/// The name rows of the samples read: each kept sample's appended to its list, every
 /// row's values derived where the file left them out (schemas 2-4: from the name's lone process row in the
 /// sample, `lone`, when it has one, else from the name's previous row, kept sample or not).
 #[allow(clippy::too_many_arguments)]
@@ -27,21 +27,15 @@ pub(super) fn read_names(
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
-    samples: &[Sample],
-    fill: (&[bool], Lists),
-    procs: &[Vec<(Option<u16>, ProcessEntry)>],
+    times: &[i64],
+    kept: &[bool],
     lone: Option<&LoneValues<'_>>,
     lists: &mut [Vec<(Option<u16>, NameTotal)>],
 ) -> Result<(), Error> {
-    let (kept, mode) = fill;
     let (version, batches) = read_table(path, objects, "names", range, only, Columns::All)?;
     let mut last = LastValues::default();
     // Each row's sample first, so that each kept sample's list is allocated once.
-    let cap = match mode {
-        Lists::Whole => usize::MAX,
-        Lists::Busiest => 1,
-    };
-    let rows_at = samples_of_rows(&batches, samples, range, kept, cap, lists, path)?;
+    let rows_at = samples_of_rows(&batches, times, range, kept, lists, path)?;
     for (batch, rows_at) in batches.iter().zip(rows_at) {
         let c = Cols { batch, path };
         let values = NameValues::new(&c, version)?;
@@ -58,26 +52,6 @@ pub(super) fn read_names(
             if !wanted {
                 continue;
             }
-            let list = &mut lists[at];
-            if mode == Lists::Busiest {
-                // Only the busiest group is kept, beside the sample's busiest process (kept in `procs`).
-                let top = procs
-                    .get(at)
-                    .and_then(|p| p.first())
-                    .map(|(_, p)| (p.name.as_str(), p.cpu_pct));
-                let busier = list.first().is_none_or(|(_, m)| {
-                    TopProcesses::cmp_busier_group((row_name, cpu_pct), (&m.name, m.cpu_pct))
-                        .is_lt()
-                });
-                if TopProcesses::may_be_busiest_group(top, row_name, cpu_pct) && busier {
-                    let mut n = NameTotal::new(row_name);
-                    n.process_count = process_count;
-                    n.cpu_pct = cpu_pct;
-                    list.clear();
-                    list.push((None, n));
-                }
-                continue;
-            }
             let mut n = NameTotal::new(row_name);
             n.process_count = process_count;
             (n.cpu_pct, n.rss_bytes) = (cpu_pct, rss_bytes);
@@ -85,7 +59,7 @@ pub(super) fn read_names(
                 Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
                 None => (slot_u16(x[1], path)?, slot_u16(x[2], path)?),
             };
-            list.push((slot_u16(x[3], path)?, n));
+            lists[at].push((slot_u16(x[3], path)?, n));
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::path::Path;
 use arrow_array::types::{TimestampMicrosecondType, UInt16Type, UInt32Type};
 use arrow_array::{PrimitiveArray, RecordBatch};
 use stabmon_core::series::SampleParts;
-use stabmon_core::{ProcessEntry, Timestamp, TopProcesses};
+use stabmon_core::{ProcessEntry, Timestamp};
 
 use crate::error::{Error, invalid};
 use crate::schema::PROCESS_EXACT_SLOTS;
@@ -14,7 +14,6 @@ use super::cols::{ByteCount, Cols, PctValues, decimal_pct, opt};
 use super::exact::{ExactSlots, slot_rem, slot_u16};
 use super::range::Range;
 use super::ranges::Objects;
-use super::segment::Lists;
 use super::table::{Columns, read_table};
 
 /// The `cpu_rank` and `rss_rank` columns of schema 5 (`None` for older files, which derive ranks or keep them in
@@ -71,11 +70,9 @@ pub(super) struct Fill<'r> {
     pub(super) rows_at: &'r [Vec<Option<usize>>],
     /// The samples whose lists are wanted (the others' rows are only read for the values names derive).
     pub(super) kept: &'r [bool],
-    /// What each wanted sample's list holds.
-    pub(super) lists: Lists,
 }
 
-/// Appends the process rows of each kept sample to its list (as `fill.lists` asks). Where `values` is set (files
+/// Appends the process rows of each kept sample to its list. Where `values` is set (files
 /// before schema 5, whose name totals may be their lone process's values), also gives every row's name, CPU and
 /// resident bytes by sample, kept or not.
 pub(super) fn fill_processes<'b>(
@@ -87,7 +84,7 @@ pub(super) fn fill_processes<'b>(
     lists: &mut [Vec<(Option<u16>, ProcessEntry)>],
     values: bool,
 ) -> Result<Option<LoneValues<'b>>, Error> {
-    let read = |part: SampleParts| parts.contains(part) && fill.lists == Lists::Whole;
+    let read = |part: SampleParts| parts.contains(part);
     let mut by_row: Vec<(usize, &'b str, f32, u64)> = Vec::new();
     for (batch, rows_at) in batches.iter().zip(fill.rows_at) {
         let c = Cols { batch, path };
@@ -128,25 +125,6 @@ pub(super) fn fill_processes<'b>(
                 continue;
             }
             let start_time = Timestamp::from_unix_micros(start.value(i));
-            let list = &mut lists[at];
-            if fill.lists == Lists::Busiest {
-                // Only the busiest process is kept: a row is made an entry where it is busier than the one kept.
-                let busier = list.first().is_none_or(|(_, q)| {
-                    TopProcesses::cmp_busier_process(
-                        (cpu_pct, pid.value(i), start_time),
-                        (q.cpu_pct, q.pid, q.start_time),
-                    )
-                    .is_lt()
-                });
-                if !cpu_pct.is_nan() && busier {
-                    let mut p = ProcessEntry::new(pid.value(i), row_name);
-                    p.start_time = start_time;
-                    p.cpu_pct = cpu_pct;
-                    list.clear();
-                    list.push((None, p));
-                }
-                continue;
-            }
             let mut p = ProcessEntry::new(pid.value(i), row_name);
             p.parent_pid = opt(ppid, i);
             p.cmdline = cmdline.as_ref().and_then(|c| c.get(i)).map(str::to_owned);
@@ -162,7 +140,7 @@ pub(super) fn fill_processes<'b>(
                 Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
                 None => (slot_u16(x[2], path)?, slot_u16(x[3], path)?),
             };
-            list.push((slot_u16(x[4], path)?, p));
+            lists[at].push((slot_u16(x[4], path)?, p));
         }
     }
     Ok(values.then(|| LoneValues::new(by_row, lists.len())))

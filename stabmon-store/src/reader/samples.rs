@@ -180,11 +180,11 @@ impl<'a> SampleCols<'a> {
     }
 }
 
-/// Reads the `samples` table's rows in the row groups that `range` (and `only`) select into `out`, and how each
-/// row's list ranks are stored into `lens_out`; gives the file's schema version. Every row of those row groups is
-/// read, in range or not: the other tables' rows may derive values from them (see `read_segment`). Of schema 5
-/// and later only the columns of `parts` are decoded (the time always); the parts not read are as
-/// [`Sample::new`] leaves them.
+/// Reads the `samples` table's rows in the row groups that `range` (and `only`) select: every row's time into
+/// `out.0` (in range or not: the other tables' rows may derive values from them, see `read_segment`), the rows at
+/// the times `wanted` gives as samples into `out.1`, and how their list ranks are stored into `lens_out`; gives
+/// the file's schema version. Of schema 5 and later only the columns of `parts` are decoded (the time always); the
+/// parts not read are as [`Sample::new`] leaves them.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn read_samples(
     path: &Path,
@@ -193,7 +193,8 @@ pub(super) fn read_samples(
     range: Range,
     only: Option<&[i64]>,
     parts: SampleParts,
-    out: &mut Vec<Sample>,
+    wanted: &dyn Fn(i64) -> bool,
+    out: (&mut Vec<i64>, &mut Vec<Sample>),
     lens_out: &mut Vec<ListLens>,
 ) -> Result<u32, Error> {
     let (system, cores, exits) = (
@@ -215,21 +216,25 @@ pub(super) fn read_samples(
         false => Columns::Without(&left_out),
     };
     let (version, batches) = read_table(path, objects, "samples", range, only, columns)?;
-    decode_samples(&batches, version, host, path, parts, out, lens_out)?;
+    decode_samples(&batches, version, host, path, parts, wanted, out, lens_out)?;
     Ok(version)
 }
 
-/// The rows of `batches` (a `samples` file's whole row groups, in order, of schema `version`) as samples into
-/// `out`, and how each row's list ranks are stored into `lens_out` (see [`read_samples`]).
+/// The rows of `batches` (a `samples` file's whole row groups, in order, of schema `version`): each row's time into
+/// `out.0`, and the rows at the times `wanted` gives as samples into `out.1` with how their list ranks are stored
+/// into `lens_out` (see [`read_samples`]).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn decode_samples(
     batches: &[RecordBatch],
     version: u32,
     host: &str,
     path: &Path,
     parts: SampleParts,
-    out: &mut Vec<Sample>,
+    wanted: &dyn Fn(i64) -> bool,
+    out: (&mut Vec<i64>, &mut Vec<Sample>),
     lens_out: &mut Vec<ListLens>,
 ) -> Result<(), Error> {
+    let (times, out) = out;
     let (system, cores, exits) = (
         parts.contains(SampleParts::SYSTEM),
         parts.contains(SampleParts::PER_CORE),
@@ -244,6 +249,10 @@ pub(super) fn decode_samples(
             let ts = c.req::<TimestampMicrosecondType>("ts")?;
             let exits = if exits { exit_cols(&c)? } else { None };
             for i in 0..batch.num_rows() {
+                times.push(ts.value(i));
+                if !wanted(ts.value(i)) {
+                    continue;
+                }
                 let mut s = Sample::new(Timestamp::from_unix_micros(ts.value(i)), host);
                 s.exits = exits_at(exits, i);
                 out.push(s);
@@ -253,6 +262,13 @@ pub(super) fn decode_samples(
         }
         let cols = SampleCols::new(&c, version, cores)?;
         for i in 0..batch.num_rows() {
+            let t = cols.ts.value(i);
+            times.push(t);
+            if !wanted(t) {
+                // Only what the next row's interval may derive from.
+                prev_reading = Some((t, cols.lateness.value(i)));
+                continue;
+            }
             let (s, stored_lens) = sample_row(&cols, i, version, &mut prev_reading, host, path)?;
             out.push(s);
             lens_out.push(match &cols.lens {

@@ -30,15 +30,18 @@ use super::samples::{ListLen, ListLens, read_samples};
 pub(super) fn sample_at(samples: &[Sample], ts: i64, path: &Path) -> Result<usize, Error> {
     samples
         .binary_search_by_key(&ts, |s| s.ts.as_unix_micros())
-        .map_err(|_| {
-            invalid(
-                path,
-                format!(
-                    "a row at {} has no sample in the samples table",
-                    Timestamp::from_unix_micros(ts)
-                ),
-            )
-        })
+        .map_err(|_| no_sample(ts, path))
+}
+
+/// The error of a row at `ts` whose sample the `samples` table does not have.
+fn no_sample(ts: i64, path: &Path) -> Error {
+    invalid(
+        path,
+        format!(
+            "a row at {} has no sample in the samples table",
+            Timestamp::from_unix_micros(ts)
+        ),
+    )
 }
 
 /// Whether a row at `t` is one a read of `range` at `only` (sorted, where given) wants.
@@ -46,16 +49,15 @@ pub(super) fn wanted(range: Range, only: Option<&[i64]>, t: i64) -> bool {
     range.contains(t) && only.is_none_or(|o| o.binary_search(&t).is_ok())
 }
 
-/// For each batch of a table's rows, the index of each row's sample in range (`None` for the others), by
-/// [`sample_at`]; where the row before was at the sample before, without a search (a table's rows of one process
-/// or name run in time order). Each `kept` sample's list in `lists` is then sized for its rows (at most `cap`), so
-/// that it is allocated once.
+/// For each batch of a table's rows, the index of each row's sample in range (`None` for the others) in `times`
+/// (the samples' times, sorted and unique); where the row before was at the sample before, without a search (a
+/// table's rows of one process or name run in time order). Each `kept` sample's list in `lists` is then sized
+/// for its rows, so that it is allocated once.
 pub(super) fn samples_of_rows<T>(
     batches: &[RecordBatch],
-    samples: &[Sample],
+    times: &[i64],
     range: Range,
     kept: &[bool],
-    cap: usize,
     lists: &mut [Vec<T>],
     path: &Path,
 ) -> Result<Vec<Vec<Option<usize>>>, Error> {
@@ -71,9 +73,9 @@ pub(super) fn samples_of_rows<T>(
                 if !range.contains(t) {
                     return Ok(None);
                 }
-                let at = match samples.get(next) {
-                    Some(s) if s.ts.as_unix_micros() == t => next,
-                    _ => sample_at(samples, t, path)?,
+                let at = match times.get(next) {
+                    Some(&n) if n == t => next,
+                    _ => times.binary_search(&t).map_err(|_| no_sample(t, path))?,
                 };
                 next = at + 1;
                 if let Some(c) = counts.get_mut(at) {
@@ -86,7 +88,7 @@ pub(super) fn samples_of_rows<T>(
     }
     for ((list, n), kept) in lists.iter_mut().zip(counts).zip(kept) {
         if *kept && n > 0 {
-            list.reserve_exact(n.min(cap));
+            list.reserve_exact(n);
         }
     }
     Ok(rows_at)
@@ -112,29 +114,16 @@ pub(super) fn read_segment_at(
     parts: SampleParts,
 ) -> Result<Vec<Sample>, Error> {
     contain(&seg.file(TABLES[0]), || {
-        read_segment_files(seg, objects, range, only, parts, Lists::Whole)
+        read_segment_files(seg, objects, range, only, parts)
     })
 }
 
-/// What a read builds of each sample's process and name lists.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Lists {
-    /// The lists whole, in their written order, with their ranks.
-    Whole,
-    /// Only the [busiest process](stabmon_core::TopProcesses::busiest_process) and the
-    /// [busiest group](stabmon_core::TopProcesses::busiest_group) (their identity and CPU; no ranks), what a
-    /// series keeps.
-    Busiest,
-}
-
-/// [`read_segment_at`], each sample's lists as `lists` asks.
-pub(super) fn read_segment_files(
+fn read_segment_files(
     seg: &SegmentLoc,
     objects: Objects<'_>,
     range: Range,
     only: Option<&[i64]>,
     parts: SampleParts,
-    lists: Lists,
 ) -> Result<Vec<Sample>, Error> {
     let files: Vec<PathBuf> = TABLES.iter().map(|t| seg.file(t)).collect();
     for (table, f) in TABLES.iter().zip(&files) {
@@ -146,8 +135,10 @@ pub(super) fn read_segment_files(
             });
         }
     }
-    let mut samples = Vec::new();
-    let mut lens = Vec::new();
+    // Older files derive values from other rows and tables: their process and name rows are read over the whole
+    // row groups of the samples read (names derive values from earlier rows and from process rows), and only the
+    // samples wanted are built whole.
+    let (mut times, mut samples, mut lens) = (Vec::new(), Vec::new(), Vec::new());
     let version = read_samples(
         &files[0],
         objects,
@@ -155,31 +146,26 @@ pub(super) fn read_segment_files(
         range,
         only,
         parts,
-        &mut samples,
+        &|t| wanted(range, only, t),
+        (&mut times, &mut samples),
         &mut lens,
     )?;
-    // Older files derive values from other rows and tables: their process and name rows are read over the whole
-    // row groups of the samples read (names derive values from earlier rows and from process rows), and only the
-    // samples wanted are built whole.
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
         return Ok(Vec::new());
     };
     let whole = Range {
-        from: Some(first.ts),
-        to: Some(last.ts.saturating_add(Duration::from_micros(1))),
+        from: Some(Timestamp::from_unix_micros(first)),
+        to: Some(Timestamp::from_unix_micros(last).saturating_add(Duration::from_micros(1))),
     };
-    if !samples.windows(2).all(|w| w[0].ts < w[1].ts) {
+    if !times.windows(2).all(|w| w[0] < w[1]) {
         return Err(invalid(
             &files[0],
             "timestamps do not increase within the segment",
         ));
     }
-    let kept: Vec<bool> = samples
-        .iter()
-        .map(|s| wanted(range, only, s.ts.as_unix_micros()))
-        .collect();
+    let kept: Vec<bool> = times.iter().map(|&t| wanted(range, only, t)).collect();
     let names_read = parts.contains(SampleParts::NAMES);
-    let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); samples.len()];
+    let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); times.len()];
     // The process rows' batches outlive their read: the lone process values names derive from point into them.
     let (mut proc_batches, mut proc_version) = (Vec::new(), version);
     // Before schema 5 a name total may be its lone process's values: the process rows are read for them.
@@ -187,27 +173,21 @@ pub(super) fn read_segment_files(
     if parts.contains(SampleParts::PROCESSES) || values {
         (proc_version, proc_batches) = read_processes(&files[1], objects, whole, only, parts)?;
     }
-    let cap = match lists {
-        Lists::Whole => usize::MAX,
-        Lists::Busiest => 1,
-    };
     let fill_procs = match parts.contains(SampleParts::PROCESSES) {
         true => kept.clone(),
         false => vec![false; kept.len()],
     };
     let rows_at = samples_of_rows(
         &proc_batches,
-        &samples,
+        &times,
         whole,
         &fill_procs,
-        cap,
         &mut procs,
         &files[1],
     )?;
     let fill = Fill {
         rows_at: &rows_at,
         kept: &fill_procs,
-        lists,
     };
     let lone = fill_processes(
         &proc_batches,
@@ -218,44 +198,26 @@ pub(super) fn read_segment_files(
         &mut procs,
         values,
     )?;
-    let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); samples.len()];
+    let mut names: Vec<Vec<(Option<u16>, NameTotal)>> = vec![Vec::new(); times.len()];
     if names_read {
         read_names(
             &files[2],
             objects,
             whole,
             only,
-            &samples,
-            (&kept, lists),
-            &procs,
+            &times,
+            &kept,
             lone.as_ref(),
             &mut names,
         )?;
     }
     drop(lone);
     drop(proc_batches);
-    // Only the samples wanted, with their lists.
-    let mut kept_samples = Vec::with_capacity(kept.iter().filter(|k| **k).count());
-    for ((((mut s, p), n), lens), kept) in samples
-        .into_iter()
-        .zip(procs)
-        .zip(names)
-        .zip(lens)
-        .zip(&kept)
-    {
-        if !*kept {
-            continue;
-        }
-        match lists {
-            Lists::Whole => order_lists(&mut s, p, n, lens, &files)?,
-            Lists::Busiest => {
-                s.top.processes = p.into_iter().map(|(_, p)| p).collect();
-                s.top.names = n.into_iter().map(|(_, n)| n).collect();
-            }
-        }
-        kept_samples.push(s);
+    // The samples wanted (those built), with their lists.
+    let lists = procs.into_iter().zip(names).zip(&kept).filter(|(_, k)| **k);
+    for ((s, lens), ((p, n), _)) in samples.iter_mut().zip(lens).zip(lists) {
+        order_lists(s, p, n, lens, &files)?;
     }
-    let mut samples = kept_samples;
     // Only segments whose samples carried probes have a latency file, exited names an exits file, and kills an
     // OOM-kill file. Their rows derive nothing from other rows: only those of the samples kept are read.
     let latency = seg.file(LATENCY);

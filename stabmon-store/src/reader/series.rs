@@ -1,29 +1,31 @@
-//! A host's system values as columns for a range ([`StoreReader::system_series`]): schema-5 and later row groups
-//! decoded straight into the columns, older ones through whole samples.
+//! A host's system values as columns for a range ([`StoreReader::system_series`]): row groups decoded straight
+//! into the columns (those of files older than schema 5 read whole, their samples' values and their process and
+//! name rows' CPU derived first).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{
-    Array, ArrowPrimitiveType, BooleanArray, Float32Array, ListArray, PrimitiveArray, RecordBatch,
+    Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Float32Array, ListArray, PrimitiveArray,
+    RecordBatch, StringArray,
 };
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
 use stabmon_core::series::{Packed, SampleParts, SystemSeries};
-use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
+use stabmon_core::{LoadAvg, NameTotal, Pressure, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::cols::opt;
 use super::group::{TickIndex, two_lanes};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
-use super::ranges::Objects;
+use super::older::read_older;
 use super::scan::row_groups;
-use super::segment::{Lists, read_segment_files};
 use super::table::{Strings, TableFile};
-use super::{Cols, Range, StoreReader, StrCol, read_latency, read_samples};
-use crate::error::{Error, contain, invalid};
+use super::{Cols, Range, StoreReader, StrCol};
+use crate::error::{Error, arrow, contain, invalid};
 use crate::layout::{LATENCY, SegmentLoc, TABLES};
 
 impl StoreReader {
@@ -58,12 +60,6 @@ impl StoreReader {
             .journal_samples(Some(host), range)
             .remove(host)
             .unwrap_or_default();
-        let push = |s: &Sample, journal: &mut JournalQueue, series: &mut SystemSeries| {
-            push_journal_before(s.ts, journal, series);
-            if series.ts.last().is_none_or(|t| *t < s.ts) {
-                series.push(s);
-            }
-        };
         let segments = self.segments_in(Some(host), range)?;
         // The columns sized once from the footers (the rows of the row groups in range, an upper bound), instead of
         // doubling as they grow.
@@ -106,11 +102,6 @@ impl StoreReader {
             },
             |piece| {
                 match piece {
-                    SeriesPiece::Samples(list) => {
-                        for s in &list {
-                            push(s, &mut journal, &mut series);
-                        }
-                    }
                     SeriesPiece::Columns(c) => {
                         if let Err(e) = c.append(&mut journal, &mut series, &mut scratch) {
                             self.warn(&c.path, &e);
@@ -208,9 +199,7 @@ const PROBE_COLUMNS: [&str; 6] = [
 
 /// What the decoding threads of [`StoreReader::system_series`] hand over.
 enum SeriesPiece {
-    /// The samples of a row group of a file older than schema 5, which derives values from other rows.
-    Samples(Vec<Sample>),
-    /// A schema-5 row group's system columns and latency rows.
+    /// A row group's system columns and latency rows.
     Columns(Box<SeriesColumns>),
     /// A row group that could not be decoded: the file and why.
     Damaged(PathBuf, Error),
@@ -245,7 +234,7 @@ impl StoreReader {
         // Strings as dictionaries: the boot id and the busiest names change rarely, and are not copied per row.
         let samples = TableFile::open(&file, self.objects(), Some(TABLES[0]), Strings::Dictionary)?;
         let lat_path = seg.file(LATENCY);
-        let latency = if samples.version >= 5 && lat_path.exists() {
+        let latency = if lat_path.exists() {
             Some(TableFile::open(
                 &lat_path,
                 self.objects(),
@@ -255,9 +244,10 @@ impl StoreReader {
         } else {
             None
         };
-        // Schema 5 has no busiest columns: they are found from the process and name rows' CPU (five and three
-        // columns of those tables, not the whole rows).
-        let lists = if samples.version == 5 {
+        // Schema 5 and older have no busiest columns: they are found from the process and name rows' CPU (five
+        // and three columns of those tables, not the whole rows; before schema 5, with the columns the values
+        // derive from).
+        let lists = if samples.version <= 5 {
             let open = |t: &str| {
                 let path = seg.file(t);
                 match path.exists() {
@@ -302,21 +292,37 @@ impl StoreReader {
         range: Range,
     ) -> Result<SeriesPiece, Error> {
         let chunk = s.samples.chunk(g, range);
-        if s.samples.version < 5 {
-            return whole_samples(&s.seg, self.objects(), chunk).map(SeriesPiece::Samples);
-        }
-        let batches = s.samples.read(&[g], chunk, None, Some(&s.columns))?;
+        let (batches, lists) = if s.samples.version < 5 {
+            // Older files derive values from other rows: the row group is read whole, its samples as the columns
+            // a series reads and its process and name rows' CPU derived.
+            let (p, n) = match &s.lists {
+                Some((p, n)) => (p.as_ref(), n.as_ref()),
+                None => (None, None),
+            };
+            let keep = (&PROCESS_TOP_COLUMNS[..4], &NAME_TOP_COLUMNS[..2]);
+            let parts = SampleParts::SYSTEM.union(SampleParts::PER_CORE);
+            match read_older((&s.samples, p, n), g, chunk, parts, keep)? {
+                Some(older) => (
+                    vec![series_batch(&older.samples, &s.file)?],
+                    Some((older.processes, older.names)),
+                ),
+                None => (Vec::new(), None),
+            }
+        } else {
+            let batches = s.samples.read(&[g], chunk, None, Some(&s.columns))?;
+            let rows = |t: &Option<TableFile>, cols: &[&str]| match t {
+                Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
+                None => Ok(Vec::new()),
+            };
+            let lists = match &s.lists {
+                Some((p, n)) => Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?)),
+                None => None,
+            };
+            (batches, lists)
+        };
         let probes = match &s.latency {
             Some(l) => l.read(&l.groups_in(chunk), chunk, None, Some(&PROBE_COLUMNS))?,
             None => Vec::new(),
-        };
-        let rows = |t: &Option<TableFile>, cols: &[&str]| match t {
-            Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
-            None => Ok(Vec::new()),
-        };
-        let lists = match &s.lists {
-            Some((p, n)) => Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?)),
-            None => None,
         };
         Ok(SeriesPiece::Columns(Box::new(SeriesColumns {
             read: s.read,
@@ -328,43 +334,6 @@ impl StoreReader {
             probes,
             lists,
         })))
-    }
-}
-
-/// The samples of `seg` in `chunk` with their latency probes (files older than schema 5, whose stored values derive
-/// from other rows), each with only its busiest process and group of its lists, what the series keeps; a segment
-/// whose list tables are missing gives its system values without them.
-fn whole_samples(
-    seg: &SegmentLoc,
-    objects: Objects<'_>,
-    chunk: Range,
-) -> Result<Vec<Sample>, Error> {
-    let file = seg.file(TABLES[0]);
-    // A series keeps no command line, user or cgroup: they are not decoded.
-    let parts = SampleParts::ALL
-        .without(SampleParts::CMDLINE)
-        .without(SampleParts::USER)
-        .without(SampleParts::CGROUP);
-    match read_segment_files(seg, objects, chunk, None, parts, Lists::Busiest) {
-        Err(Error::MissingCompanion { .. }) => {
-            let mut samples = Vec::new();
-            read_samples(
-                &file,
-                objects,
-                &seg.host,
-                chunk,
-                None,
-                SampleParts::ALL,
-                &mut samples,
-                &mut Vec::new(),
-            )?;
-            samples.retain(|s| chunk.contains(s.ts.as_unix_micros()));
-            if !samples.is_empty() && seg.file(LATENCY).exists() {
-                read_latency(&seg.file(LATENCY), objects, chunk, None, &mut samples)?;
-            }
-            Ok(samples)
-        }
-        r => r,
     }
 }
 
@@ -535,9 +504,9 @@ impl SeriesColumns {
         Ok(())
     }
 
-    /// The CPU lists of each of the samples at `ticks` (schema 5): its process rows' identity and CPU and its name
-    /// rows' CPU, the rest left empty, enough for [`TopProcesses::busiest_process`] and
-    /// [`TopProcesses::busiest_group`].
+    /// The busiest process and group of each of the samples at `ticks` (schema 5 and older), found from its process
+    /// rows' identity and CPU and its name rows' CPU: each sample's lists hold those two (the rest left empty),
+    /// what [`TopProcesses::busiest_process`] and [`TopProcesses::busiest_group`] give of the whole lists.
     fn tops(
         &self,
         ticks: &[i64],
@@ -564,6 +533,8 @@ impl SeriesColumns {
                 )
             })
         };
+        // Each sample's busiest process (CPU, pid, start, name) and group (CPU, name) so far.
+        let mut process: Vec<Option<(f32, u32, Timestamp, &str)>> = vec![None; ticks.len()];
         let path = &self.lists_paths.0;
         for b in procs {
             let c = Cols { batch: b, path };
@@ -577,12 +548,19 @@ impl SeriesColumns {
                     continue;
                 };
                 let name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
-                let mut p = ProcessEntry::new(pid.value(i), name);
-                p.start_time = Timestamp::from_unix_micros(start.value(i));
-                p.cpu_pct = cpu.value(i);
-                out[k].processes.push(p);
+                let row = (
+                    cpu.value(i),
+                    pid.value(i),
+                    Timestamp::from_unix_micros(start.value(i)),
+                );
+                let busier = process[k]
+                    .is_none_or(|p| TopProcesses::cmp_busier_process(row, (p.0, p.1, p.2)).is_lt());
+                if !row.0.is_nan() && busier {
+                    process[k] = Some((row.0, row.1, row.2, name));
+                }
             }
         }
+        let mut group: Vec<Option<(f32, &str)>> = vec![None; ticks.len()];
         let path = &self.lists_paths.1;
         for b in names {
             let c = Cols { batch: b, path };
@@ -593,10 +571,28 @@ impl SeriesColumns {
                 let Some(k) = tick_of(ts.value(i), path)? else {
                     continue;
                 };
-                let mut n =
-                    NameTotal::new(name.get(i).ok_or_else(|| invalid(path, "a null name"))?);
-                n.cpu_pct = cpu.value(i);
-                out[k].names.push(n);
+                let name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
+                let cpu = cpu.value(i);
+                let top = process[k].map(|p| (p.3, p.0));
+                let busier = group[k].is_none_or(|g| {
+                    TopProcesses::cmp_busier_group((name, cpu), (g.1, g.0)).is_lt()
+                });
+                if TopProcesses::may_be_busiest_group(top, name, cpu) && busier {
+                    group[k] = Some((cpu, name));
+                }
+            }
+        }
+        for ((t, p), g) in out.iter_mut().zip(process).zip(group) {
+            if let Some((cpu, pid, start, name)) = p {
+                let mut e = ProcessEntry::new(pid, name);
+                e.start_time = start;
+                e.cpu_pct = cpu;
+                t.processes.push(e);
+            }
+            if let Some((cpu, name)) = g {
+                let mut n = NameTotal::new(name);
+                n.cpu_pct = cpu;
+                t.names.push(n);
             }
         }
         Ok(out)
@@ -1024,4 +1020,102 @@ fn push_journal_before(at: Timestamp, journal: &mut JournalQueue, series: &mut S
             journal.drop_front();
         }
     }
+}
+
+/// A row group's samples (of a file older than schema 5, decoded whole) as the `samples` columns a series reads
+/// ([`SERIES_COLUMNS`]), each value as the sample holds it.
+fn series_batch(samples: &[Sample], path: &Path) -> Result<RecordBatch, Error> {
+    let f32s = |get: &dyn Fn(&Sample) -> Option<f32>| -> ArrayRef {
+        Arc::new(samples.iter().map(get).collect::<Float32Array>())
+    };
+    let u64s = |get: &dyn Fn(&Sample) -> u64| -> ArrayRef {
+        Arc::new(
+            samples
+                .iter()
+                .map(|s| Some(get(s)))
+                .collect::<PrimitiveArray<UInt64Type>>(),
+        )
+    };
+    let times = |get: &dyn Fn(&Sample) -> Timestamp| -> ArrayRef {
+        Arc::new(
+            samples
+                .iter()
+                .map(|s| Some(get(s).as_unix_micros()))
+                .collect::<PrimitiveArray<TimestampMicrosecondType>>(),
+        )
+    };
+    let pressure = |get: fn(&Pressure) -> Option<f32>| f32s(&|s| s.pressure.as_ref().and_then(get));
+    let load = |get: fn(&LoadAvg) -> f32| f32s(&|s| s.load.as_ref().map(get));
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("ts", times(&|s| s.ts)),
+        ("boot_time", times(&|s| s.boot_time)),
+        (
+            "boot_id",
+            Arc::new(
+                samples
+                    .iter()
+                    .map(|s| s.boot_id.as_deref())
+                    .collect::<StringArray>(),
+            ),
+        ),
+        (
+            "utc_offset_secs",
+            Arc::new(
+                samples
+                    .iter()
+                    .map(|s| s.utc_offset_secs)
+                    .collect::<PrimitiveArray<Int32Type>>(),
+            ),
+        ),
+        (
+            "interval_us",
+            Arc::new(
+                samples
+                    .iter()
+                    .map(|s| i64::try_from(s.interval.as_micros()).ok())
+                    .collect::<PrimitiveArray<Int64Type>>(),
+            ),
+        ),
+        ("cpu_busy_pct", f32s(&|s| Some(s.cpu.busy_pct))),
+        (
+            "core_busy_pct",
+            Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
+                samples
+                    .iter()
+                    .map(|s| Some(s.per_core.iter().map(|c| Some(c.busy_pct)))),
+            )),
+        ),
+        ("load_1m", load(|l| l.one)),
+        ("load_5m", load(|l| l.five)),
+        ("load_15m", load(|l| l.fifteen)),
+        ("mem_total_bytes", u64s(&|s| s.memory.total_bytes)),
+        ("mem_used_bytes", u64s(&|s| s.memory.used_bytes)),
+        ("mem_available_bytes", u64s(&|s| s.memory.available_bytes)),
+        ("swap_total_bytes", u64s(&|s| s.memory.swap_total_bytes)),
+        ("swap_used_bytes", u64s(&|s| s.memory.swap_used_bytes)),
+        (
+            "pressure_present",
+            Arc::new(
+                samples
+                    .iter()
+                    .map(|s| Some(s.pressure.is_some()))
+                    .collect::<BooleanArray>(),
+            ),
+        ),
+        ("pressure_cpu_some_pct", pressure(|p| p.cpu_some_pct)),
+        ("pressure_memory_some_pct", pressure(|p| p.memory_some_pct)),
+        ("pressure_memory_full_pct", pressure(|p| p.memory_full_pct)),
+        ("pressure_io_some_pct", pressure(|p| p.io_some_pct)),
+        ("pressure_io_full_pct", pressure(|p| p.io_full_pct)),
+        (
+            "oom_kill_count",
+            Arc::new(
+                samples
+                    .iter()
+                    .map(|s| s.oom_kill_count)
+                    .collect::<PrimitiveArray<UInt64Type>>(),
+            ),
+        ),
+    ];
+    RecordBatch::try_from_iter(columns).map_err(arrow(path))
 }

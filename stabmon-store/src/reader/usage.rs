@@ -8,28 +8,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use arrow_array::types::{
     Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
 };
-use arrow_array::{
-    Array, ArrayRef, Float32Array, PrimitiveArray, RecordBatch, StringArray, UInt64Array,
-};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{Array, PrimitiveArray, RecordBatch, StringArray};
 use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
 use stabmon_core::series::SampleParts;
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::{ByTick, TickIndex};
-use super::names::{LastValues, NameValues};
-use super::processes::{LoneValues, VALUE_COLUMNS, ValueCols};
-use super::samples::decode_samples;
-use super::scan::MICRO;
-use super::segment::samples_of_rows;
+use super::older::read_older;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol};
-use crate::error::{Error, arrow, contain, invalid};
+use crate::error::{Error, contain, invalid};
 use crate::layout::{SegmentLoc, TABLES};
 
 impl StoreReader {
@@ -445,27 +438,19 @@ impl Tables {
 }
 
 impl Tables {
-    /// [`decode`](Self::decode) of a file older than schema 5, whose values derive from other rows: the row group
-    /// is read whole (an interval from the row before, a name's total from its lone process row or its previous
-    /// row), and its process and name rows' CPU and memory are derived into the columns of today's schema, the
-    /// other columns passed on as read.
+    /// [`decode`](Self::decode) of a file older than schema 5, whose values derive from other rows: its process
+    /// and name rows as today's columns ([`read_older`]).
     fn decode_older(&self, group: usize, chunk: Range) -> Result<Option<Decoded>, Error> {
-        let path = &self.samples.path;
-        let batches = self.samples.read(&[group], chunk, None, None)?;
-        let mut samples: Vec<Sample> = Vec::new();
-        let version = self.samples.version;
-        let parts = SampleParts::SYSTEM;
-        decode_samples(
-            &batches,
-            version,
-            "",
-            path,
-            parts,
-            &mut samples,
-            &mut Vec::new(),
-        )?;
-        drop(batches);
-        let ticks: Vec<(i64, u64, f32)> = samples
+        let tables = (&self.samples, Some(&self.processes), Some(&self.names));
+        let keep = (
+            &["ts", "pid", "start_time", "name", "cmdline"][..],
+            &["ts", "name", "process_count"][..],
+        );
+        let Some(older) = read_older(tables, group, chunk, SampleParts::SYSTEM, keep)? else {
+            return Ok(None);
+        };
+        let ticks: Vec<(i64, u64, f32)> = older
+            .samples
             .iter()
             .filter(|s| chunk.contains(s.ts.as_unix_micros()))
             .map(|s| {
@@ -473,151 +458,18 @@ impl Tables {
                 (s.ts.as_unix_micros(), interval, s.top.name_cpu_nth_pct)
             })
             .collect();
-        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-            return Ok(None);
-        };
         if ticks.is_empty() {
             return Ok(None);
         }
-        let whole = Range {
-            from: Some(first.ts),
-            to: Some(last.ts.saturating_add(MICRO)),
-        };
-        let (procs, names) = (&self.processes, &self.names);
-        let proc_cols: Vec<&str> = ["pid", "start_time", "name", "cmdline"]
-            .into_iter()
-            .chain(VALUE_COLUMNS)
-            .collect();
-        let proc_read = procs.read(&procs.groups_in(whole), whole, None, Some(&proc_cols))?;
-        let mut no_lists: [Vec<()>; 0] = [];
-        let rows_at = samples_of_rows(
-            &proc_read,
-            &samples,
-            whole,
-            &[],
-            0,
-            &mut no_lists,
-            &procs.path,
-        )?;
-        // Each row's values, and by sample for the name totals that are their lone process's.
-        let mut by_row = Vec::new();
-        let mut proc_batches = Vec::with_capacity(proc_read.len());
-        for (batch, rows_at) in proc_read.iter().zip(&rows_at) {
-            let c = Cols {
-                batch,
-                path: &procs.path,
-            };
-            let values = ValueCols::new(&c, version)?;
-            let name = c.str("name")?;
-            let (mut cpu, mut rss) = (
-                Vec::with_capacity(rows_at.len()),
-                Vec::with_capacity(rows_at.len()),
-            );
-            for (i, at) in rows_at.iter().enumerate() {
-                let (c, r) = match at {
-                    Some(at) => {
-                        let (c, r, _) = values.row(i, &procs.path)?;
-                        let n = name
-                            .get(i)
-                            .ok_or_else(|| invalid(&procs.path, "a null name"))?;
-                        by_row.push((*at, n, c, r));
-                        (c, r)
-                    }
-                    None => (0.0, 0),
-                };
-                cpu.push(c);
-                rss.push(r);
-            }
-            proc_batches.push(with_values(
-                batch,
-                &["ts", "pid", "start_time", "name", "cmdline"],
-                cpu,
-                rss,
-                &procs.path,
-            )?);
-        }
-        let lone = LoneValues::new(by_row, samples.len());
-        let name_cols: Vec<&str> = ["name", "process_count"]
-            .into_iter()
-            .chain(VALUE_COLUMNS)
-            .collect();
-        let name_read = names.read(&names.groups_in(whole), whole, None, Some(&name_cols))?;
-        let rows_at = samples_of_rows(
-            &name_read,
-            &samples,
-            whole,
-            &[],
-            0,
-            &mut no_lists,
-            &names.path,
-        )?;
-        let mut last = LastValues::default();
-        let mut name_batches = Vec::with_capacity(name_read.len());
-        for (batch, rows_at) in name_read.iter().zip(&rows_at) {
-            let c = Cols {
-                batch,
-                path: &names.path,
-            };
-            let values = NameValues::new(&c, version)?;
-            let (mut cpu, mut rss) = (
-                Vec::with_capacity(rows_at.len()),
-                Vec::with_capacity(rows_at.len()),
-            );
-            for (i, at) in rows_at.iter().enumerate() {
-                let (c, r) = match at {
-                    Some(at) => {
-                        let (_, _, c, r, _) =
-                            values.row(i, *at, Some(&lone), &mut last, &names.path)?;
-                        (c, r)
-                    }
-                    None => (0.0, 0),
-                };
-                cpu.push(c);
-                rss.push(r);
-            }
-            name_batches.push(with_values(
-                batch,
-                &["ts", "name", "process_count"],
-                cpu,
-                rss,
-                &names.path,
-            )?);
-        }
         Ok(Some(Decoded {
-            path: path.clone(),
+            path: self.samples.path.clone(),
             ticks,
-            proc_batches,
-            proc_path: procs.path.clone(),
-            name_batches,
-            name_path: names.path.clone(),
+            proc_batches: older.processes,
+            proc_path: self.processes.path.clone(),
+            name_batches: older.names,
+            name_path: self.names.path.clone(),
         }))
     }
-}
-
-/// `batch`'s columns `kept` with `cpu_pct` and `rss_bytes` columns of `cpu` and `rss`: a batch of a file older
-/// than schema 5 as today's schema's columns.
-fn with_values(
-    batch: &RecordBatch,
-    kept: &[&str],
-    cpu: Vec<f32>,
-    rss: Vec<u64>,
-    path: &Path,
-) -> Result<RecordBatch, Error> {
-    let schema = batch.schema();
-    let mut fields = Vec::with_capacity(kept.len() + 2);
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(kept.len() + 2);
-    for name in kept {
-        let (k, field) = schema
-            .column_with_name(name)
-            .ok_or_else(|| invalid(path, format!("the column {name} is missing")))?;
-        fields.push(field.clone());
-        columns.push(batch.column(k).clone());
-    }
-    fields.push(Field::new("cpu_pct", DataType::Float32, false));
-    columns.push(Arc::new(Float32Array::from(cpu)));
-    fields.push(Field::new("rss_bytes", DataType::UInt64, false));
-    columns.push(Arc::new(UInt64Array::from(rss)));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(arrow(path))
 }
 
 /// A row group's samples, decoded: (ts, interval, the names list's bound) of each, and the columns of their
