@@ -345,7 +345,7 @@ impl TopProcesses {
     /// `top` (its name and CPU %): its CPU is measured, and it is not the process's name where that process alone
     /// used more than two thirds of it.
     pub fn may_be_busiest_group(top: Option<(&str, f32)>, name: &str, cpu_pct: f32) -> bool {
-        !cpu_pct.is_nan() && top.is_none_or(|(p, p_cpu)| p != name || 1.5 * p_cpu < cpu_pct)
+        !cpu_pct.is_nan() && top.is_none_or(|(p, p_cpu)| 1.5 * p_cpu < cpu_pct || p != name)
     }
 
     /// The order [`busiest_group`](Self::busiest_group) picks by, of two names given as (name, CPU %): `Less`

@@ -126,7 +126,10 @@ impl<'a> NameValues<'a> {
         ) {
             (Some(cpu_pct), Some(rss_bytes)) => (cpu_pct, rss_bytes),
             (cpu_pct, rss_bytes) => {
-                let lone = lone.filter(|_| count == 1).and_then(|l| l.lone(at, name));
+                let lone = match lone.filter(|_| count == 1) {
+                    Some(l) => l.lone(at, name)?,
+                    None => None,
+                };
                 let (c, r) = lone.or_else(|| last.get(name).copied()).ok_or_else(|| {
                     invalid(
                         path,

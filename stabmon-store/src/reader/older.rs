@@ -15,7 +15,7 @@ use stabmon_core::series::SampleParts;
 
 use super::cols::Cols;
 use super::names::{LastValues, NameValues};
-use super::processes::{LoneValues, VALUE_COLUMNS, ValueCols};
+use super::processes::{Lone, LoneValues, VALUE_COLUMNS, ValueCols};
 use super::range::Range;
 use super::samples::decode_samples;
 use super::scan::MICRO;
@@ -111,13 +111,13 @@ pub(super) fn read_older(
                 };
                 let (cpu_pct, rss_bytes, _) = values.row(i, path)?;
                 let n = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
-                by_row.push((at, n, cpu_pct, rss_bytes));
+                by_row.push((at, n, Lone::Values(cpu_pct, rss_bytes)));
                 derived.push(cpu_pct, rss_bytes);
             }
             proc_batches.push(derived.beside(batch, keep.0, path)?);
         }
     }
-    let lone = LoneValues::new(by_row, samples.len());
+    let lone = LoneValues::new(by_row, samples.len(), Vec::new(), &samples_file.path);
     if let Some(t) = names {
         let path = &t.path;
         let columns: Vec<&str> = keep

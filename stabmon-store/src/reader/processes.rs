@@ -85,8 +85,9 @@ pub(super) fn fill_processes<'b>(
     values: bool,
 ) -> Result<Option<LoneValues<'b>>, Error> {
     let read = |part: SampleParts| parts.contains(part);
-    let mut by_row: Vec<(usize, &'b str, f32, u64)> = Vec::new();
-    for (batch, rows_at) in batches.iter().zip(fill.rows_at) {
+    let mut by_row: Vec<(usize, &'b str, Lone)> = Vec::new();
+    let mut value_cols = Vec::with_capacity(batches.len());
+    for (b, (batch, rows_at)) in batches.iter().zip(fill.rows_at).enumerate() {
         let c = Cols { batch, path };
         let pid = c.req::<UInt32Type>("pid")?;
         let start = c.req::<TimestampMicrosecondType>("start_time")?;
@@ -117,12 +118,18 @@ pub(super) fn fill_processes<'b>(
                 continue;
             }
             let row_name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
+            if !wanted {
+                // Its values are read only if a name total turns out to be them.
+                let row = (u32::try_from(b), u32::try_from(i));
+                let (Ok(b), Ok(i)) = row else {
+                    return Err(invalid(path, "too many rows"));
+                };
+                by_row.push((at, row_name, Lone::Row(b, i)));
+                continue;
+            }
             let (cpu_pct, rss_bytes, x) = values_of.row(i, path)?;
             if values {
-                by_row.push((at, row_name, cpu_pct, rss_bytes));
-            }
-            if !wanted {
-                continue;
+                by_row.push((at, row_name, Lone::Values(cpu_pct, rss_bytes)));
             }
             let start_time = Timestamp::from_unix_micros(start.value(i));
             let mut p = ProcessEntry::new(pid.value(i), row_name);
@@ -142,8 +149,9 @@ pub(super) fn fill_processes<'b>(
             };
             lists[at].push((slot_u16(x[4], path)?, p));
         }
+        value_cols.push(values_of);
     }
-    Ok(values.then(|| LoneValues::new(by_row, lists.len())))
+    Ok(values.then(|| LoneValues::new(by_row, lists.len(), value_cols, path)))
 }
 
 /// The columns a process row's or a name row's values are read from, of every schema ([`ValueCols`],
@@ -209,12 +217,28 @@ impl<'a> ValueCols<'a> {
 pub(super) struct LoneValues<'b> {
     /// Where each sample's rows start in `rows` (one more entry than samples).
     starts: Vec<usize>,
-    rows: Vec<(&'b str, f32, u64)>,
+    rows: Vec<(&'b str, Lone)>,
+    /// The batches' columns a [`Lone::Row`] is read from.
+    cols: Vec<ValueCols<'b>>,
+    path: &'b Path,
+}
+
+/// A process row's CPU % and resident bytes, or where to read them.
+#[derive(Clone, Copy)]
+pub(super) enum Lone {
+    Values(f32, u64),
+    /// (batch, row) in [`LoneValues`]'s columns.
+    Row(u32, u32),
 }
 
 impl<'b> LoneValues<'b> {
-    /// From (sample, name, CPU %, resident bytes) rows, in the order read.
-    pub(super) fn new(mut by_row: Vec<(usize, &'b str, f32, u64)>, samples: usize) -> Self {
+    /// From (sample, name, values) rows, in the order read; `cols` and `path` read a [`Lone::Row`].
+    pub(super) fn new(
+        mut by_row: Vec<(usize, &'b str, Lone)>,
+        samples: usize,
+        cols: Vec<ValueCols<'b>>,
+        path: &'b Path,
+    ) -> Self {
         // Stable: a sample's rows keep their order (they are usually in sample order already).
         if !by_row.is_sorted_by_key(|r| r.0) {
             by_row.sort_by_key(|r| r.0);
@@ -230,16 +254,35 @@ impl<'b> LoneValues<'b> {
         }
         LoneValues {
             starts,
-            rows: by_row.into_iter().map(|r| (r.1, r.2, r.3)).collect(),
+            rows: by_row.into_iter().map(|r| (r.1, r.2)).collect(),
+            cols,
+            path,
         }
     }
 
     /// The CPU % and resident bytes of sample `at`'s single row named `name`; `None` where it has no such row or
     /// several.
-    pub(super) fn lone(&self, at: usize, name: &str) -> Option<(f32, u64)> {
-        let (a, b) = (*self.starts.get(at)?, *self.starts.get(at + 1)?);
-        let mut it = self.rows.get(a..b)?.iter().filter(|r| r.0 == name);
-        let r = it.next()?;
-        it.next().is_none().then_some((r.1, r.2))
+    pub(super) fn lone(&self, at: usize, name: &str) -> Result<Option<(f32, u64)>, Error> {
+        let (Some(&a), Some(&b)) = (self.starts.get(at), self.starts.get(at + 1)) else {
+            return Ok(None);
+        };
+        let mut it = self
+            .rows
+            .get(a..b)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|r| r.0 == name);
+        let (Some(r), None) = (it.next(), it.next()) else {
+            return Ok(None);
+        };
+        match r.1 {
+            Lone::Values(cpu_pct, rss_bytes) => Ok(Some((cpu_pct, rss_bytes))),
+            Lone::Row(b, i) => match self.cols.get(b as usize) {
+                Some(cols) => cols
+                    .row(i as usize, self.path)
+                    .map(|(c, r, _)| Some((c, r))),
+                None => Ok(None),
+            },
+        }
     }
 }

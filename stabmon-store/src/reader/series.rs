@@ -577,7 +577,7 @@ impl SeriesColumns {
                 let busier = group[k].is_none_or(|g| {
                     TopProcesses::cmp_busier_group((name, cpu), (g.1, g.0)).is_lt()
                 });
-                if TopProcesses::may_be_busiest_group(top, name, cpu) && busier {
+                if busier && TopProcesses::may_be_busiest_group(top, name, cpu) {
                     group[k] = Some((cpu, name));
                 }
             }
