@@ -319,7 +319,8 @@
 //!   recorded.
 //! - **Version 5** has no `top_*` columns: the busiest process and group of a sample are found from its
 //!   `processes` and `names` rows (their `cpu_pct`); [`StoreReader::system_series`] reads those tables' `ts`,
-//!   `pid`, `start_time`, `name` and `cpu_pct` columns for them (and versions 1-4 whole rows).
+//!   `pid`, `start_time`, `name` and `cpu_pct` columns for them (of versions 1-4 also the columns their values
+//!   derive from, a row group at a time).
 //! - **Versions 1-4** store percentages and load averages as `DECIMAL(9,2)` (the value rounded to 0.01; the
 //!   first files of version 1 as `float32`) and sizes in KiB (`*_kib` = bytes / 1024; the first files in bytes),
 //!   with the differences that make a hand-built sample exact (ULP adjustments, remainders below 1 KiB) kept

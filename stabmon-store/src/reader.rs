@@ -5,7 +5,8 @@
 //! - [`segment`]: one segment read into whole samples, from its tables: [`samples`], [`processes`], [`names`],
 //!   [`latency`], each file opened and checked by [`table`], its columns read through [`cols`], the values made
 //!   exact again by [`exact`];
-//! - [`scan`]: reads of long ranges, a chunk at a time; [`usage`]: a range's totals per name.
+//! - [`scan`]: reads of long ranges, a chunk at a time; [`usage`]: a range's totals per name; [`older`]: a row
+//!   group of schemas 1-4 as today's columns, for the series and usage.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

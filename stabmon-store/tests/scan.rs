@@ -544,3 +544,42 @@ fn detection_columns_with_a_live_journal_find_the_same_incidents() {
     assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
     drop(rec);
 }
+
+/// A schema-4 segment whose `processes` file is missing still gives its system values and probes in the columns,
+/// without a busiest process or group (the name totals may be their lone process's values, which are gone), as
+/// a whole-sample read of it always did, and without a warning.
+#[test]
+fn a_schema_4_segment_without_its_process_rows_gives_its_system_values() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v4-probes");
+    let dir = tempfile::tempdir().unwrap();
+    for table in ["samples", "names", "latency"] {
+        copy_tree(&fixture.join(table), &dir.path().join(table));
+    }
+    let full = StoreReader::open(&fixture).unwrap();
+    let host = full.hosts().into_iter().next().unwrap();
+    let mut want = full.system_series(&host, None, None).unwrap();
+    assert!(want.ts.len() > 1000 && !want.latency.is_empty());
+    let mut none = stabmon_core::series::BusiestColumns::default();
+    for _ in 0..want.ts.len() {
+        none.push_top(&stabmon_core::TopProcesses::default());
+    }
+    assert_ne!(want.busiest, none, "the fixture has busy processes");
+    want.busiest = none;
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let got = reader.system_series(&host, None, None).unwrap();
+    assert!(reader.warnings().is_empty(), "{:?}", reader.warnings());
+    assert_eq!(got, want);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -10,15 +10,14 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
-use stabmon_core::Sample;
 use stabmon_core::series::SampleParts;
+use stabmon_core::{Sample, Timestamp};
 
 use super::cols::Cols;
 use super::names::{LastValues, NameValues};
 use super::processes::{Lone, LoneValues, VALUE_COLUMNS, ValueCols};
 use super::range::Range;
 use super::samples::decode_samples;
-use super::scan::MICRO;
 use super::segment::samples_of_rows;
 use super::table::TableFile;
 use crate::error::{Error, arrow, invalid};
@@ -77,7 +76,12 @@ pub(super) fn read_older(
     }
     let whole = Range {
         from: Some(first.ts),
-        to: Some(last.ts.saturating_add(MICRO)),
+        // Unbounded after a last row at the last representable time.
+        to: last
+            .ts
+            .as_unix_micros()
+            .checked_add(1)
+            .map(Timestamp::from_unix_micros),
     };
     let mut no_lists: [Vec<()>; 0] = [];
     let (mut proc_batches, mut name_batches) = (Vec::new(), Vec::new());

@@ -73,8 +73,8 @@ pub(super) struct Fill<'r> {
 }
 
 /// Appends the process rows of each kept sample to its list. Where `values` is set (files
-/// before schema 5, whose name totals may be their lone process's values), also gives every row's name, CPU and
-/// resident bytes by sample, kept or not.
+/// before schema 5, whose name totals may be their lone process's values), also gives every row's name by sample
+/// with its CPU and resident bytes (of a row not kept, where to read them).
 pub(super) fn fill_processes<'b>(
     batches: &'b [RecordBatch],
     version: u32,
@@ -213,7 +213,8 @@ impl<'a> ValueCols<'a> {
     }
 }
 
-/// Every process row's name, CPU % and resident bytes, by sample (see [`fill_processes`]).
+/// Every process row's name and CPU % and resident bytes (or where to read them), by sample (see
+/// [`fill_processes`]).
 pub(super) struct LoneValues<'b> {
     /// Where each sample's rows start in `rows` (one more entry than samples).
     starts: Vec<usize>,
@@ -234,15 +235,13 @@ pub(super) enum Lone {
 impl<'b> LoneValues<'b> {
     /// From (sample, name, values) rows, in the order read; `cols` and `path` read a [`Lone::Row`].
     pub(super) fn new(
-        mut by_row: Vec<(usize, &'b str, Lone)>,
+        by_row: Vec<(usize, &'b str, Lone)>,
         samples: usize,
         cols: Vec<ValueCols<'b>>,
         path: &'b Path,
     ) -> Self {
-        // Stable: a sample's rows keep their order (they are usually in sample order already).
-        if !by_row.is_sorted_by_key(|r| r.0) {
-            by_row.sort_by_key(|r| r.0);
-        }
+        // A counting sort by sample (the rows of a file before schema 5 run by process, then time): each sample's
+        // rows keep their order.
         let mut starts = vec![0usize; samples + 1];
         for r in &by_row {
             if let Some(n) = starts.get_mut(r.0 + 1) {
@@ -252,9 +251,19 @@ impl<'b> LoneValues<'b> {
         for k in 0..samples {
             starts[k + 1] += starts[k];
         }
+        let mut next = starts.clone();
+        let mut rows = vec![("", Lone::Row(0, 0)); starts[samples]];
+        for (at, name, lone) in by_row {
+            if let Some(slot) = next.get_mut(at).filter(|_| at < samples)
+                && let Some(row) = rows.get_mut(*slot)
+            {
+                *row = (name, lone);
+                *slot += 1;
+            }
+        }
         LoneValues {
             starts,
-            rows: by_row.into_iter().map(|r| (r.1, r.2)).collect(),
+            rows,
             cols,
             path,
         }

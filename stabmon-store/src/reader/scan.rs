@@ -512,7 +512,8 @@ impl WindowSource for HostWindows<'_> {
             to: Some(last.saturating_add(MICRO)),
         };
         let mut out: Vec<Sample> = Vec::new();
-        // Row group by row group, decoding only the rows at the instants (schema 5; older files whole), on as many
+        // Row group by row group, decoding only the rows at the instants (schema 5 on; older files' row groups are
+        // read whole, but only the samples at the instants built), on as many
         // threads as there are cores (up to four): a page's hover moments touch every row group of its range.
         let chunks: Vec<(SegmentLoc, Range, std::ops::Range<usize>)> = self
             .reader

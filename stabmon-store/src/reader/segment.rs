@@ -1,7 +1,6 @@
 //! A segment: its tables read and joined into whole samples, each list in its written order with its ranks.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use stabmon_core::series::SampleParts;
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
@@ -18,6 +17,7 @@ use arrow_array::types::TimestampMicrosecondType;
 
 use super::cols::Cols;
 use super::exits::read_exits;
+use super::group::TickIndex;
 use super::latency::read_latency;
 use super::names::read_names;
 use super::oom_kills::read_oom_kills;
@@ -50,7 +50,7 @@ pub(super) fn wanted(range: Range, only: Option<&[i64]>, t: i64) -> bool {
 }
 
 /// For each batch of a table's rows, the index of each row's sample in range (`None` for the others) in `times`
-/// (the samples' times, sorted and unique); where the row before was at the sample before, without a search (a
+/// (the samples' times, sorted and unique); where the row before was at the sample before, without a look-up (a
 /// table's rows of one process or name run in time order). Each `kept` sample's list in `lists` is then sized
 /// for its rows, so that it is allocated once.
 pub(super) fn samples_of_rows<T>(
@@ -63,6 +63,8 @@ pub(super) fn samples_of_rows<T>(
 ) -> Result<Vec<Vec<Option<usize>>>, Error> {
     let mut counts = vec![0usize; lists.len()];
     let mut rows_at = Vec::with_capacity(batches.len());
+    // Rows of files before schema 5 run by process, then time: most are looked up.
+    let index = TickIndex::new(times);
     for batch in batches {
         let ts = Cols { batch, path }.req::<TimestampMicrosecondType>("ts")?;
         let mut next = 0usize;
@@ -75,7 +77,7 @@ pub(super) fn samples_of_rows<T>(
                 }
                 let at = match times.get(next) {
                     Some(&n) if n == t => next,
-                    _ => times.binary_search(&t).map_err(|_| no_sample(t, path))?,
+                    _ => index.find(t).ok_or_else(|| no_sample(t, path))?,
                 };
                 next = at + 1;
                 if let Some(c) = counts.get_mut(at) {
@@ -103,9 +105,11 @@ pub(super) fn read_segment(
 }
 
 /// [`read_segment`], only the samples at `only` (sorted) where the files allow reading just those rows (see
-/// [`read_table`](super::table::read_table)); otherwise whole row groups are read and only the samples wanted
-/// built whole. Only the tables and columns that hold `parts` are decoded (the samples may hold more:
-/// [`SampleParts::trim`] them).
+/// [`read_table`](super::table::read_table)); otherwise (before schema 5) whole row groups are read and only the
+/// samples wanted built whole: the other rows are decoded only as far as those samples' values derive from them,
+/// and checked only that far. Only the tables and columns that hold `parts` are decoded, but before schema 5
+/// every column of the samples and the process rows' values wherever name totals are read (the samples may hold
+/// more: [`SampleParts::trim`] them).
 pub(super) fn read_segment_at(
     seg: &SegmentLoc,
     objects: Objects<'_>,
@@ -155,7 +159,8 @@ fn read_segment_files(
     };
     let whole = Range {
         from: Some(Timestamp::from_unix_micros(first)),
-        to: Some(Timestamp::from_unix_micros(last).saturating_add(Duration::from_micros(1))),
+        // Unbounded after a last row at the last representable time.
+        to: last.checked_add(1).map(Timestamp::from_unix_micros),
     };
     if !times.windows(2).all(|w| w[0] < w[1]) {
         return Err(invalid(

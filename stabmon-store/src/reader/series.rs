@@ -181,10 +181,10 @@ const TOP_COLUMNS: [&str; 6] = [
     "top_group_cpu_pct",
 ];
 
-/// The `processes` columns a schema-5 row group's busiest process is found from.
+/// The `processes` columns the busiest process of a row group of schema 5 or older is found from.
 const PROCESS_TOP_COLUMNS: [&str; 5] = ["ts", "pid", "start_time", "name", "cpu_pct"];
 
-/// The `names` columns a schema-5 row group's busiest group is found from.
+/// The `names` columns the busiest group of a row group of schema 5 or older is found from.
 const NAME_TOP_COLUMNS: [&str; 3] = ["ts", "name", "cpu_pct"];
 
 /// The `latency` columns a series keeps of each probe.
@@ -213,7 +213,8 @@ struct SeriesSegment {
     file: PathBuf,
     samples: TableFile,
     latency: Option<TableFile>,
-    /// Schema 5: the `processes` and `names` tables (a segment without one has no rows of it).
+    /// Schema 5 and older: the `processes` and `names` tables (a segment of schema 5 without one has no rows of
+    /// it; before schema 5, where either is missing, no busiest process or group is read).
     lists: Option<(Option<TableFile>, Option<TableFile>)>,
     /// The `samples` columns read.
     columns: Vec<&'static str>,
@@ -295,9 +296,11 @@ impl StoreReader {
         let (batches, lists) = if s.samples.version < 5 {
             // Older files derive values from other rows: the row group is read whole, its samples as the columns
             // a series reads and its process and name rows' CPU derived.
+            // A name total may be its lone process row's values: without the process rows, no names either (as
+            // a whole-sample read of such a segment gives its system values alone).
             let (p, n) = match &s.lists {
-                Some((p, n)) => (p.as_ref(), n.as_ref()),
-                None => (None, None),
+                Some((Some(p), Some(n))) => (Some(p), Some(n)),
+                _ => (None, None),
             };
             let keep = (&PROCESS_TOP_COLUMNS[..4], &NAME_TOP_COLUMNS[..2]);
             let parts = SampleParts::SYSTEM.union(SampleParts::PER_CORE);
@@ -337,7 +340,7 @@ impl StoreReader {
     }
 }
 
-/// A schema-5 or later row group's columns for a series: the system values of its samples in `chunk` and their
+/// A row group's columns for a series: the system values of its samples in `chunk` and their
 /// probes.
 struct SeriesColumns {
     read: SeriesRead,
@@ -349,7 +352,8 @@ struct SeriesColumns {
     chunk: Range,
     batches: Vec<RecordBatch>,
     probes: Vec<RecordBatch>,
-    /// Schema 5: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`].
+    /// Schema 5 and older: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`]
+    /// (before schema 5, their `cpu_pct` derived).
     lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
 }
 

@@ -1,5 +1,5 @@
 //! `stabmon top` over any range: process and name usage aggregated from the tables' columns, without building
-//! samples (schema 5 and later; older files through whole samples).
+//! samples (a row group of schema 1-4 first decoded into today's columns, see `older`).
 //!
 //! Decoding threads of the call's own each take the next row group: they read its columns, put its process and
 //! name rows with their samples, and turn their strings into numbers (each distinct name or command line once: a
@@ -28,9 +28,9 @@ use crate::layout::{SegmentLoc, TABLES};
 impl StoreReader {
     /// Which process names (and their processes) used the most CPU and memory over `from <= ts < to` for `host`:
     /// [`usage_by_name`](stabmon_core::analysis::usage_by_name) of the range, aggregated row group by row group
-    /// from the `samples`, `processes` and `names` columns it needs, without building samples (files of schema
-    /// 5 and later; older files are read as whole samples). Also gives how many samples the range holds and the
-    /// time they cover.
+    /// from the `samples`, `processes` and `names` columns it needs, without building process entries (a row group
+    /// of a file older than schema 5 is read whole, its values derived). Also gives how many samples the range
+    /// holds and the time they cover.
     ///
     /// Row groups are decoded (their rows put with their samples, their strings numbered) on threads of the call's
     /// own (ended before it returns), as many as there are cores (up to four), while this thread adds them up in
@@ -122,7 +122,7 @@ impl Summing<'_> {
 
 /// A piece of [`StoreReader::usage`]'s work, in the order it is added up.
 enum Work {
-    /// Row group `.1` of the plan's segment `.0` (of schema 5 or later).
+    /// Row group `.1` of the plan's segment `.0`.
     Group(usize, usize),
     /// A segment that does not open: the plan's skip `.0`.
     Skipped(usize),
@@ -153,7 +153,7 @@ struct Scratch {
 impl StoreReader {
     /// The work of [`usage`](Self::usage) in order: the row groups of each segment of `host` in `range` (its
     /// files opened and checked, then closed: a month of hourly segments would hold thousands of files open),
-    /// with the segments of schema 5 and later, and the segments that do not open (with why).
+    /// with the segments, and the segments that do not open (with why).
     #[allow(clippy::type_complexity)]
     fn plan(
         &self,
@@ -363,7 +363,7 @@ fn in_order<T: Sync, S: Default, R: Send>(
     })
 }
 
-/// The three tables of a schema-5 segment.
+/// The three tables of a segment.
 struct Tables {
     samples: TableFile,
     processes: TableFile,
@@ -582,7 +582,8 @@ impl Flat {
                     .map(|n| NameRow::new(text(n.name), n.cpu_pct, n.rss_bytes, n.process_count)),
             );
             let interval = std::time::Duration::from_micros(iv);
-            // The stored lists' order (ranks first) does not change the sums; each list is taken as stored.
+            // Each list is taken as stored (ranks first from schema 5, by process before): a name summed from three
+            // or more of its processes may differ from a sum in rank order in its last bits.
             sum.acc.push_rows(ts, interval, nth, &proc_rows, &name_rows);
             sum.out.samples += 1;
             sum.out.covered_secs += interval.as_secs_f64();
