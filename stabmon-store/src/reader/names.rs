@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use arrow_array::PrimitiveArray;
 use arrow_array::types::UInt32Type;
+use arrow_array::{Array, PrimitiveArray};
 use stabmon_core::NameTotal;
 
 use crate::error::{Error, invalid};
@@ -38,7 +38,7 @@ pub(super) fn read_names(
     let rows_at = samples_of_rows(&batches, times, range, kept, lists, path)?;
     for (batch, rows_at) in batches.iter().zip(rows_at) {
         let c = Cols { batch, path };
-        let values = NameValues::new(&c, version)?;
+        let mut values = NameValues::new(&c, version)?;
         let ranks = rank_columns(&c, version)?;
         for (i, at) in rows_at.into_iter().enumerate() {
             let Some(at) = at else { continue };
@@ -66,7 +66,25 @@ pub(super) fn read_names(
 }
 
 /// Each name's last (CPU %, resident bytes) in the rows read, for values stored as "same as before" (schemas 2-4).
-pub(super) type LastValues<'b> = HashMap<&'b str, (f32, u64)>;
+#[derive(Default)]
+pub(super) struct LastValues<'b> {
+    /// Each name's place in `values`.
+    slots: HashMap<&'b str, u32>,
+    values: Vec<Option<(f32, u64)>>,
+}
+
+impl<'b> LastValues<'b> {
+    /// The place of `name`'s values (a new, empty one for a name not seen yet).
+    fn slot(&mut self, name: &'b str) -> u32 {
+        if let Some(&s) = self.slots.get(name) {
+            return s;
+        }
+        let s = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+        self.values.push(None);
+        self.slots.insert(name, s);
+        s
+    }
+}
 
 /// The columns of a batch of `names` that give each row's name, process count, CPU % and resident bytes, of any
 /// schema (before schema 5 decimals and KiB with their exactness values, and left out where derived).
@@ -77,13 +95,22 @@ pub(super) struct NameValues<'a> {
     cpu: PctValues<'a>,
     rss: ByteCount<'a>,
     exact: ExactSlots<'a, NAME_EXACT_SLOTS>,
+    /// Of a dictionary-encoded name column, each dictionary value's place in [`LastValues`] once looked up
+    /// (`u32::MAX` before): a name is hashed once per batch, not once per row.
+    key_slots: Vec<u32>,
 }
 
 impl<'a> NameValues<'a> {
     pub(super) fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
+        let name = c.str("name")?;
+        let key_slots = match name {
+            StrCol::Dict(_, values) => vec![u32::MAX; values.len()],
+            StrCol::Plain(_) => Vec::new(),
+        };
         Ok(NameValues {
             version,
-            name: c.str("name")?,
+            key_slots,
+            name,
             count: c.req::<UInt32Type>("process_count")?,
             cpu: c.pct_values("cpu_pct")?,
             rss: c.byte_count("rss", false)?,
@@ -107,7 +134,7 @@ impl<'a> NameValues<'a> {
     /// must be given in order).
     #[allow(clippy::type_complexity)]
     pub(super) fn row(
-        &self,
+        &mut self,
         i: usize,
         at: usize,
         lone: Option<&LoneValues<'_>>,
@@ -119,6 +146,11 @@ impl<'a> NameValues<'a> {
             .get(i)
             .ok_or_else(|| invalid(path, "a null name"))?;
         let count = self.count.value(i);
+        // Later schemas store every value: no last values are kept.
+        let slot = match self.version < 5 {
+            true => Some(self.slot_of(i, name, last) as usize),
+            false => None,
+        };
         let x = self.exact.row(i, path)?;
         let (cpu_pct, rss_bytes) = match (
             decimal_pct(self.cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?,
@@ -130,7 +162,8 @@ impl<'a> NameValues<'a> {
                     Some(l) => l.lone(at, name)?,
                     None => None,
                 };
-                let (c, r) = lone.or_else(|| last.get(name).copied()).ok_or_else(|| {
+                let before = slot.and_then(|s| last.values.get(s).copied().flatten());
+                let (c, r) = lone.or(before).ok_or_else(|| {
                     invalid(
                         path,
                         format!("a total of {name:?} without a value to derive"),
@@ -139,9 +172,23 @@ impl<'a> NameValues<'a> {
                 (cpu_pct.unwrap_or(c), rss_bytes.unwrap_or(r))
             }
         };
-        if self.version < 5 {
-            last.insert(name, (cpu_pct, rss_bytes));
+        if let Some(v) = slot.and_then(|s| last.values.get_mut(s)) {
+            *v = Some((cpu_pct, rss_bytes));
         }
         Ok((name, count, cpu_pct, rss_bytes, x))
+    }
+
+    /// Row `i`'s place (its name `name`) in `last`.
+    fn slot_of(&mut self, i: usize, name: &'a str, last: &mut LastValues<'a>) -> u32 {
+        if let StrCol::Dict(d, _) = self.name
+            && let Ok(k) = usize::try_from(d.keys().value(i))
+            && let Some(s) = self.key_slots.get_mut(k)
+        {
+            if *s == u32::MAX {
+                *s = last.slot(name);
+            }
+            return *s;
+        }
+        last.slot(name)
     }
 }

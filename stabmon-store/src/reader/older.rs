@@ -136,7 +136,7 @@ pub(super) fn read_older(
         let mut last = LastValues::default();
         for (batch, rows_at) in name_read.iter().zip(&rows_at) {
             let c = Cols { batch, path };
-            let values = NameValues::new(&c, version)?;
+            let mut values = NameValues::new(&c, version)?;
             let mut derived = Derived::with_capacity(rows_at.len());
             for (i, at) in rows_at.iter().enumerate() {
                 let Some(at) = *at else {
