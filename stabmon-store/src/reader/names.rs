@@ -10,9 +10,9 @@ use stabmon_core::NameTotal;
 use crate::error::{Error, invalid};
 use crate::schema::NAME_EXACT_SLOTS;
 
-use super::cols::{ByteCount, Cols, PctValues, StrCol, decimal_pct, opt};
-use super::exact::{ExactSlots, slot_rem, slot_u16};
-use super::processes::{LoneValues, rank_columns};
+use super::cols::{Cols, StrCol, opt};
+use super::exact::slot_u16;
+use super::processes::{LoneValues, ValueCols, rank_columns};
 use super::range::Range;
 use super::ranges::Objects;
 use super::segment::samples_of_rows;
@@ -92,9 +92,7 @@ pub(super) struct NameValues<'a> {
     version: u32,
     name: StrCol<'a>,
     count: &'a PrimitiveArray<UInt32Type>,
-    cpu: PctValues<'a>,
-    rss: ByteCount<'a>,
-    exact: ExactSlots<'a, NAME_EXACT_SLOTS>,
+    values: ValueCols<'a, NAME_EXACT_SLOTS>,
     /// Of a dictionary-encoded name column, each dictionary value's place in [`LastValues`] once looked up
     /// (`u32::MAX` before): a name is hashed once per batch, not once per row.
     key_slots: Vec<u32>,
@@ -112,18 +110,18 @@ impl<'a> NameValues<'a> {
             key_slots,
             name,
             count: c.req::<UInt32Type>("process_count")?,
-            cpu: c.pct_values("cpu_pct")?,
-            rss: c.byte_count("rss", false)?,
             // Slots: CPU adjustment, CPU and memory ranks, list position, remainder.
-            exact: ExactSlots::new(
+            values: ValueCols::of(
                 c,
                 version,
+                false,
                 &[
                     ("cpu_pct_ulp_adj", true),
                     ("cpu_rank_explicit", false),
                     ("rss_rank_explicit", false),
                     ("list_pos", false),
                 ],
+                4,
             )?,
         })
     }
@@ -151,11 +149,8 @@ impl<'a> NameValues<'a> {
             true => Some(self.slot_of(i, name, last) as usize),
             false => None,
         };
-        let x = self.exact.row(i, path)?;
-        let (cpu_pct, rss_bytes) = match (
-            decimal_pct(self.cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?,
-            self.rss.get(i, slot_rem(x[4], path)?, path)?,
-        ) {
+        let (cpu_pct, rss_bytes, x) = self.values.row_stored(i, path)?;
+        let (cpu_pct, rss_bytes) = match (cpu_pct, rss_bytes) {
             (Some(cpu_pct), Some(rss_bytes)) => (cpu_pct, rss_bytes),
             (cpu_pct, rss_bytes) => {
                 let lone = match lone.filter(|_| count == 1) {

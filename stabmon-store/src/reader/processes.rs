@@ -170,45 +170,72 @@ pub(super) const VALUE_COLUMNS: [&str; 11] = [
     "ts",
 ];
 
-/// The columns of a batch of `processes` that give each row's CPU % and resident bytes, of any schema (before
-/// schema 5 decimals and KiB, with their exactness values).
-pub(super) struct ValueCols<'a> {
+/// The columns of a batch of `processes` or `names` that give each row's CPU % and resident bytes, of any schema
+/// (before schema 5 decimals and KiB, with their exactness values, `N` slots).
+pub(super) struct ValueCols<'a, const N: usize = PROCESS_EXACT_SLOTS> {
     cpu: PctValues<'a>,
     rss: ByteCount<'a>,
-    exact: ExactSlots<'a, PROCESS_EXACT_SLOTS>,
+    exact: ExactSlots<'a, N>,
+    /// The slot of the resident bytes' remainder below 1 KiB.
+    rem_slot: usize,
 }
 
 impl<'a> ValueCols<'a> {
+    /// Of a batch of `processes`.
     pub(super) fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
-        Ok(ValueCols {
-            cpu: c.pct_values("cpu_pct")?,
-            rss: c.byte_count("rss", true)?,
-            // Slots: CPU and children's CPU adjustments, CPU and memory ranks, list position, two remainders.
-            exact: ExactSlots::new(
-                c,
-                version,
-                &[
-                    ("cpu_pct_ulp_adj", true),
-                    ("children_cpu_pct_ulp_adj", true),
-                    ("cpu_rank_explicit", false),
-                    ("rss_rank_explicit", false),
-                    ("list_pos", false),
-                ],
-            )?,
-        })
+        // Slots: CPU and children's CPU adjustments, CPU and memory ranks, list position, two remainders.
+        let old = [
+            ("cpu_pct_ulp_adj", true),
+            ("children_cpu_pct_ulp_adj", true),
+            ("cpu_rank_explicit", false),
+            ("rss_rank_explicit", false),
+            ("list_pos", false),
+        ];
+        ValueCols::of(c, version, true, &old, 5)
     }
 
-    /// Row `i`'s CPU % and resident bytes, and its exactness slots.
+    /// Row `i`'s CPU % and resident bytes (both required), and its exactness slots.
     #[allow(clippy::type_complexity)]
     pub(super) fn row(
         &self,
         i: usize,
         path: &Path,
     ) -> Result<(f32, u64, [Option<i32>; PROCESS_EXACT_SLOTS]), Error> {
+        let (cpu_pct, rss_bytes, x) = self.row_stored(i, path)?;
+        let cpu_pct = cpu_pct.ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
+        Ok((cpu_pct, rss_bytes.unwrap_or(0), x))
+    }
+}
+
+impl<'a, const N: usize> ValueCols<'a, N> {
+    /// `old`: the version 1-2 columns of the slots before the remainders' (see [`ExactSlots::new`]); slot 0 is
+    /// the CPU's ULP adjustment, `rem_slot` the resident bytes' remainder.
+    pub(super) fn of(
+        c: &Cols<'a>,
+        version: u32,
+        rss_required: bool,
+        old: &[(&str, bool)],
+        rem_slot: usize,
+    ) -> Result<Self, Error> {
+        Ok(ValueCols {
+            cpu: c.pct_values("cpu_pct")?,
+            rss: c.byte_count("rss", rss_required)?,
+            exact: ExactSlots::new(c, version, old)?,
+            rem_slot,
+        })
+    }
+
+    /// Row `i`'s CPU % and resident bytes as stored (`None` where null), and its exactness slots.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn row_stored(
+        &self,
+        i: usize,
+        path: &Path,
+    ) -> Result<(Option<f32>, Option<u64>, [Option<i32>; N]), Error> {
         let x = self.exact.row(i, path)?;
-        let cpu_pct = decimal_pct(self.cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?
-            .ok_or_else(|| invalid(path, "the column cpu_pct has nulls"))?;
-        let rss_bytes = self.rss.get(i, slot_rem(x[5], path)?, path)?.unwrap_or(0);
+        let cpu_pct = decimal_pct(self.cpu, i, x[0].unwrap_or(0), path, "cpu_pct")?;
+        let rem = slot_rem(x.get(self.rem_slot).copied().flatten(), path)?;
+        let rss_bytes = self.rss.get(i, rem, path)?;
         Ok((cpu_pct, rss_bytes, x))
     }
 }
