@@ -63,8 +63,9 @@ pub(super) fn samples_of_rows<T>(
 ) -> Result<Vec<Vec<Option<usize>>>, Error> {
     let mut counts = vec![0usize; lists.len()];
     let mut rows_at = Vec::with_capacity(batches.len());
-    // Rows of files before schema 5 run by process, then time: most are looked up.
-    let index = TickIndex::new(times);
+    // Rows of files before schema 5 run by process, then time: most are looked up (the index is made at the
+    // first row that is not at the sample after the row before's).
+    let mut index: Option<TickIndex<'_>> = None;
     for batch in batches {
         let ts = Cols { batch, path }.req::<TimestampMicrosecondType>("ts")?;
         let mut next = 0usize;
@@ -77,7 +78,10 @@ pub(super) fn samples_of_rows<T>(
                 }
                 let at = match times.get(next) {
                     Some(&n) if n == t => next,
-                    _ => index.find(t).ok_or_else(|| no_sample(t, path))?,
+                    _ => index
+                        .get_or_insert_with(|| TickIndex::new(times))
+                        .find(t)
+                        .ok_or_else(|| no_sample(t, path))?,
                 };
                 next = at + 1;
                 if let Some(c) = counts.get_mut(at) {
