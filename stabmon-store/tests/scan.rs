@@ -348,8 +348,10 @@ fn usage_from_columns_is_usage_by_name_of_the_samples() {
 
 /// Stores written by every version (committed fixtures) give the same columns, stream and usage as their whole
 /// samples: the bounded path reads what users already have (the busiest process and group of schema 5 and
-/// older included, which those files do not store). `store-v4-probes` is 50 minutes of the benchmark's
-/// generator written by schema 4, with two latency targets, an outage and a CPU hog.
+/// older included, which those files do not store). `store-v4-probes` was written by 894ff4d's `StoreWriter`
+/// (schema 4) from `Synth`: 3,000 samples at 1 s from 2026-11-02T00:35:00Z, host `probes-1`, top 5, latency
+/// targets `router` (2 ms) and `web` (18 ms), an `xmrig` hog at 130 % from 600 to 900 s, a `web` outage from 1,400
+/// to 1,460 s and a 1.5 s `router` spike from 2,000 to 2,030 s.
 #[test]
 fn committed_fixtures_of_every_schema_read_the_same_through_the_bounded_path() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
