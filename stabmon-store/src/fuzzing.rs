@@ -50,7 +50,7 @@ const SEGMENT: &str = "20261125T031200Z";
 
 /// Writes `files` (samples, processes, names, latency; an empty one is left out) as one segment of host `f`
 /// under `dir` (emptied first) and reads it back every way a command does: coverage, whole samples, the system
-/// series and the stream. Damage must come back as errors or warnings, never as a panic. Gives the reader's
+/// series, usage and the stream. Damage must come back as errors or warnings, never as a panic. Gives the reader's
 /// warnings.
 pub fn segment(dir: &Path, files: [&[u8]; 4]) -> Vec<String> {
     let _ = std::fs::remove_dir_all(dir);
@@ -72,6 +72,7 @@ pub fn segment(dir: &Path, files: [&[u8]; 4]) -> Vec<String> {
     let _ = reader.coverage();
     let _ = reader.samples(None, None);
     let _ = reader.system_series("f", None, None);
+    let _ = reader.usage("f", None, None);
     if let Ok(stream) = reader.stream(None, None) {
         for s in stream {
             let _ = s;

@@ -1,20 +1,38 @@
 //! A segment's Parquet files from a hostile directory: the first byte picks the table whose file is the rest of
-//! the input (samples, processes, names, latency); the other tables are a valid segment's (the store-v6 fixture).
-//! Every read path a command takes must end in data, an error or a warning naming the file, never a panic.
+//! the input (samples, processes, names, latency) and which valid segment gives the other tables (the store-v6
+//! fixture, or store-v4-probes, of schema 4, whose values derive from other rows). Every read path a command takes
+//! must end in data, an error or a warning naming the file, never a panic.
 #![no_main]
 
 use std::sync::OnceLock;
 
-const FIXTURE: [&[u8]; 3] = [
-    include_bytes!(
-        "../../../stabmon-store/tests/fixtures/store-v6/samples/host=nas/date=2026-11-25/20261125T031200Z.parquet"
-    ),
-    include_bytes!(
-        "../../../stabmon-store/tests/fixtures/store-v6/processes/host=nas/date=2026-11-25/20261125T031200Z.parquet"
-    ),
-    include_bytes!(
-        "../../../stabmon-store/tests/fixtures/store-v6/names/host=nas/date=2026-11-25/20261125T031200Z.parquet"
-    ),
+const FIXTURES: [[&[u8]; 4]; 2] = [
+    [
+        include_bytes!(
+            "../../../stabmon-store/tests/fixtures/store-v6/samples/host=nas/date=2026-11-25/20261125T031200Z.parquet"
+        ),
+        include_bytes!(
+            "../../../stabmon-store/tests/fixtures/store-v6/processes/host=nas/date=2026-11-25/20261125T031200Z.parquet"
+        ),
+        include_bytes!(
+            "../../../stabmon-store/tests/fixtures/store-v6/names/host=nas/date=2026-11-25/20261125T031200Z.parquet"
+        ),
+        &[],
+    ],
+    [
+        include_bytes!(
+            "../../../stabmon-store/tests/fixtures/store-v4-probes/samples/host=probes-1/date=2026-11-02/20261102T003500Z.parquet"
+        ),
+        include_bytes!(
+            "../../../stabmon-store/tests/fixtures/store-v4-probes/processes/host=probes-1/date=2026-11-02/20261102T003500Z.parquet"
+        ),
+        include_bytes!(
+            "../../../stabmon-store/tests/fixtures/store-v4-probes/names/host=probes-1/date=2026-11-02/20261102T003500Z.parquet"
+        ),
+        include_bytes!(
+            "../../../stabmon-store/tests/fixtures/store-v4-probes/latency/host=probes-1/date=2026-11-02/20261102T003500Z.parquet"
+        ),
+    ],
 ];
 
 fn scratch() -> &'static tempfile::TempDir {
@@ -46,7 +64,7 @@ libfuzzer_sys::fuzz_target!(init: report_contained_panics(), |data: &[u8]| {
     let Some((&which, file)) = data.split_first() else {
         return;
     };
-    let mut files: [&[u8]; 4] = [FIXTURE[0], FIXTURE[1], FIXTURE[2], &[]];
+    let mut files = FIXTURES[usize::from(which / 4 % 2)];
     files[usize::from(which % 4)] = file;
     let _ = stabmon_store::fuzzing::segment(&scratch().path().join("d"), files);
 });
