@@ -335,6 +335,7 @@ pub fn run(args: &MailArgs) -> anyhow::Result<ExitCode> {
         host,
         from: range_from,
         to: range_to,
+        ..
     } = &read;
     let from = match from {
         Some(f) => f,

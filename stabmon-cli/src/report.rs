@@ -15,26 +15,31 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     if args.all_hosts {
         return crate::fleet::report(args);
     }
-    let Some(read) = select::read_one_host(&args.data, SeriesRead::All)? else {
+    // The page's builder is made once the range is known, before the series is read: the hover moments it will
+    // show are built as the series is read where the files are decoded whole anyway.
+    let mut made = None;
+    let read =
+        select::read_one_host_with(&args.data, SeriesRead::All, |reader, host, from, to| {
+            let mut builder = ReportBuilder::new()
+                .range(from, to)
+                .detect_options(reader.detect_options(host));
+            if let Some(title) = &args.title {
+                builder = builder.title(title.clone());
+            }
+            let report = made.insert(builder.build());
+            // Only the page has hover moments.
+            report
+                .moment_columns()
+                .filter(|_| args.output.is_some() || args.png.is_none())
+        })?;
+    let (Some(read), Some(builder)) = (read, made) else {
         return Ok(ExitCode::FAILURE);
     };
     let select::OneHost {
-        src,
-        series,
-        host,
-        from,
-        to,
+        src, series, host, ..
     } = &read;
-    let (reader, path, host) = (&src.reader, &src.shown, host.as_str());
-
-    let mut builder = ReportBuilder::new()
-        .range(*from, *to)
-        .detect_options(reader.detect_options(host));
-    if let Some(title) = &args.title {
-        builder = builder.title(title.clone());
-    }
-    let builder = builder.build();
-    let windows = reader.windows(host);
+    let (path, host) = (&src.shown, host.as_str());
+    let windows = read.windows();
     let output = match (&args.output, &args.png) {
         (Some(o), _) => Some(o.clone()),
         (None, Some(_)) => None,

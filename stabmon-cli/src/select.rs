@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use stabmon_core::series::SystemSeries;
+use stabmon_core::series::{MomentColumns, SampleParts, SystemSeries};
 use stabmon_core::time::{LocalZone, parse_time};
 use stabmon_core::{Sample, Timestamp};
-use stabmon_store::{DefaultRange, RangeRequest, SeriesRead, StoreReader};
+use stabmon_report::PageMoments;
+use stabmon_store::{DefaultRange, HostWindows, RangeRequest, SeriesRead, StoreReader};
 
 use crate::{UsageError, datadir};
 
@@ -222,23 +223,51 @@ pub struct OneHost {
     pub host: String,
     pub from: Timestamp,
     pub to: Timestamp,
+    /// Hover moments read with the series, with their parts (see [`read_one_host_with`]).
+    pub moments: (Vec<Sample>, SampleParts),
+}
+
+impl OneHost {
+    /// Whole samples of the host for analysis windows and instants, the moments read with the series among them.
+    pub fn windows(&self) -> HostWindows<'_> {
+        self.src
+            .reader
+            .windows(&self.host)
+            .with_samples(self.moments.0.clone(), self.moments.1)
+    }
 }
 
 /// Opens `--data` for one host and reads the system columns of the asked range (by default, the last day of data),
 /// those `read` asks for. `None`, after saying on stderr what the data does cover, when the range holds no sample.
 pub fn read_one_host(args: &DataArgs, read: SeriesRead) -> anyhow::Result<Option<OneHost>> {
+    read_one_host_with(args, read, |_, _, _, _| None)
+}
+
+/// [`read_one_host`], and with the series the hover moments `moments` gives for the reader, host and range
+/// (`StoreReader::system_series_with_moments`), where it gives any.
+pub fn read_one_host_with(
+    args: &DataArgs,
+    read: SeriesRead,
+    moments: impl FnOnce(&StoreReader, &str, Timestamp, Timestamp) -> Option<PageMoments>,
+) -> anyhow::Result<Option<OneHost>> {
     let (src, from, to, _) = open_range(args, Hosts::One, DefaultRange::Last(DEFAULT_SPAN))?;
     let Some(host) = src.host.clone() else {
         eprintln!("stabmon: {}", explain_empty(&src, from, to)?);
         return Ok(None);
     };
     let spin = progress::spinner("reading samples");
-    let series = src
-        .reader
-        .system_series_of(&host, Some(from), Some(to), read)
-        .with_context(|| format!("cannot read stabmon data at {}", src.shown));
+    let reader = &src.reader;
+    let read = match moments(reader, &host, from, to) {
+        Some(m) => reader
+            .system_series_with_moments(&host, Some(from), Some(to), read, &m)
+            .map(|(series, given)| (series, (given, m.parts()))),
+        None => reader
+            .system_series_of(&host, Some(from), Some(to), read)
+            .map(|series| (series, (Vec::new(), SampleParts::NONE))),
+    };
+    let read = read.with_context(|| format!("cannot read stabmon data at {}", src.shown));
     spin.finish_and_clear();
-    let series = series?;
+    let (series, moments) = read?;
     print_warnings(&src);
     if series.is_empty() {
         eprintln!("stabmon: {}", explain_empty(&src, from, to)?);
@@ -250,6 +279,7 @@ pub fn read_one_host(args: &DataArgs, read: SeriesRead) -> anyhow::Result<Option
         host,
         from,
         to,
+        moments,
     }))
 }
 

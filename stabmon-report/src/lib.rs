@@ -137,6 +137,7 @@ use stabmon_core::{Sample, Timestamp};
 pub use crate::error::Error;
 pub use crate::fleet::{HostSection, rank as rank_hosts};
 pub use crate::mail::{InlineImage, MAIL_MAX_INCIDENTS, MailContent};
+pub use crate::model::PageMoments;
 pub use crate::notice::Notice;
 pub use crate::png::PngChart;
 pub use stabmon_core::analysis::{DetectOptions, Incident};
@@ -328,6 +329,21 @@ impl Report {
         let (html, summary) = self.render_from(series, source)?;
         write_page(&html, out)?;
         Ok(summary)
+    }
+
+    /// The hover moments of the page [`render_from`](Self::render_from) makes of this builder's range (both of
+    /// its ends set): the busiest sample of each pixel column, with the parts the page reads of each. A reader that
+    /// decodes whole row groups for a series can build those samples as it goes
+    /// (`stabmon_store::StoreReader::system_series_with_moments`), so that the page's source has them already.
+    /// `None` where an end of the range is left to the samples.
+    pub fn moment_columns(&self) -> Option<PageMoments> {
+        let (from, to) = (self.cfg.from?, self.cfg.to?);
+        let to = to.max(from.saturating_add(Duration::from_secs(1)));
+        Some(PageMoments::of(
+            from.as_unix_micros(),
+            to.as_unix_micros(),
+            self.cfg.width_px,
+        ))
     }
 
     /// Renders `samples` to a string; see [`Report::write_html`].

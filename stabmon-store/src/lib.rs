@@ -44,11 +44,14 @@
 //! - [`StoreReader::system_series`]: a host's system values for a range as columns
 //!   ([`SystemSeries`](stabmon_core::series::SystemSeries), about 40 bytes a sample), read from the `samples`
 //!   and `latency` tables only, row groups outside the range skipped ([`StoreReader::system_series_of`]: only the
-//!   columns incident detection reads, [`SeriesRead::Detection`]);
+//!   columns incident detection reads, [`SeriesRead::Detection`]; [`StoreReader::system_series_with_moments`]:
+//!   with the samples a page shows on hover, built from what the read decodes where files older than schema 5
+//!   are decoded whole);
 //! - [`StoreReader::windows`]: whole samples for the windows and instants analysis asks for
 //!   ([`WindowSource`](stabmon_core::series::WindowSource)), each read touching only the row groups that hold them,
 //!   and of those only the tables and columns of the parts asked for
-//!   ([`SampleParts`](stabmon_core::series::SampleParts));
+//!   ([`SampleParts`](stabmon_core::series::SampleParts)); samples read already are handed to it with
+//!   [`HostWindows::with_samples`];
 //! - [`StoreReader::stream`]: whole samples in time order, one segment in memory at a time ([`SampleStream`]).
 //!
 //! Each reads the journal of a recorder still running too, skips a damaged segment with one warning naming it

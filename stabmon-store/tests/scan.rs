@@ -550,6 +550,112 @@ fn detection_columns_with_a_live_journal_find_the_same_incidents() {
 /// A schema-4 segment whose `processes` file is missing still gives its system values and probes in the columns,
 /// without a busiest process or group (the name totals may be their lone process's values, which are gone), as
 /// a whole-sample read of it always did, and without a warning.
+/// Hover moments over `secs`-second columns, with `parts`.
+struct Columns {
+    secs: i64,
+    parts: SampleParts,
+}
+
+impl stabmon_core::series::MomentColumns for Columns {
+    fn column(&self, ts: Timestamp) -> i64 {
+        ts.as_unix_micros().div_euclid(self.secs * 1_000_000)
+    }
+    fn parts(&self) -> SampleParts {
+        self.parts
+    }
+}
+
+/// The moments a series read builds of files older than schema 5 (whose row groups it decodes whole) are the
+/// busiest sample of each column, the first of equals, and the very samples a read of them gives: a page's windows
+/// given them serve them unread. Later schemas build none (their rows are read where they are).
+#[test]
+fn moments_built_with_a_series_of_older_files_are_the_columns_busiest_samples_as_read() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let stores = (1..=stabmon_store::SCHEMA_VERSION)
+        .map(|v| (v, format!("store-v{v}")))
+        .chain([(4, "store-v4-probes".to_owned())]);
+    let page = SampleParts::PROCESSES
+        .union(SampleParts::CMDLINE)
+        .union(SampleParts::CGROUP)
+        .union(SampleParts::NAMES)
+        .ranked_processes(3, 2);
+    let whole_lists = SampleParts::SYSTEM
+        .union(SampleParts::PROCESSES)
+        .union(SampleParts::USER)
+        .union(SampleParts::NAMES);
+    let mut built = 0;
+    for (v, name) in stores {
+        let reader = StoreReader::open(root.join(name)).unwrap();
+        for host in reader.hosts() {
+            for m in [
+                Columns {
+                    secs: 37,
+                    parts: page,
+                },
+                Columns {
+                    secs: 5,
+                    parts: whole_lists,
+                },
+            ] {
+                let (series, moments) = reader
+                    .system_series_with_moments(&host, None, None, SeriesRead::All, &m)
+                    .unwrap();
+                assert_eq!(series, reader.system_series(&host, None, None).unwrap());
+                if v >= 5 {
+                    assert!(moments.is_empty(), "v{v} {host}");
+                    continue;
+                }
+                // The busiest of each column, the first of equals.
+                let mut want: Vec<Timestamp> = Vec::new();
+                let mut best: Option<(i64, usize)> = None;
+                for (i, t) in series.ts.iter().enumerate() {
+                    let col = stabmon_core::series::MomentColumns::column(&m, *t);
+                    match &mut best {
+                        Some((c, b)) if *c == col => {
+                            if series.cpu_busy_pct[i] > series.cpu_busy_pct[*b] {
+                                *b = i;
+                            }
+                        }
+                        _ => {
+                            want.extend(best.map(|(_, b)| series.ts[b]));
+                            best = Some((col, i));
+                        }
+                    }
+                }
+                want.extend(best.map(|(_, b)| series.ts[b]));
+                let got: Vec<Timestamp> = moments.iter().map(|s| s.ts).collect();
+                assert_eq!(got, want, "v{v} {host}");
+                let read = reader
+                    .windows(&host)
+                    .samples_at_parts(&want, m.parts)
+                    .unwrap();
+                assert_eq!(moments, read, "v{v} {host}");
+                built += moments.len();
+                // Given to the windows, they are served from there (marked here to tell), for those parts only.
+                let mut marked = moments.clone();
+                marked.iter_mut().for_each(|s| s.host = "given".into());
+                let marked = reader.windows(&host).with_samples(marked, m.parts);
+                let served = marked.samples_at_parts(&want, m.parts).unwrap();
+                assert!(served.iter().all(|s| s.host == "given"), "v{v} {host}");
+                let other = marked.samples_at_parts(&want, SampleParts::SYSTEM).unwrap();
+                assert!(other.iter().all(|s| s.host == host), "v{v} {host}");
+                // And with the other instants read around them, the same as a read of all.
+                let given = reader.windows(&host).with_samples(moments, m.parts);
+                let instants: Vec<Timestamp> = series.ts.iter().step_by(2).copied().collect();
+                assert_eq!(
+                    given.samples_at_parts(&instants, m.parts).unwrap(),
+                    reader
+                        .windows(&host)
+                        .samples_at_parts(&instants, m.parts)
+                        .unwrap(),
+                    "v{v} {host}"
+                );
+            }
+        }
+    }
+    assert!(built > 0, "no moments were built");
+}
+
 #[test]
 fn a_schema_4_segment_without_its_process_rows_gives_its_system_values() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v4-probes");

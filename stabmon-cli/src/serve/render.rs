@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use stabmon_core::Timestamp;
 use stabmon_core::analysis::detect_incidents_in;
+use stabmon_core::series::{MomentColumns, SampleParts};
 use stabmon_core::time::LocalZone;
 use stabmon_report::{HostSection, Notice, ReportBuilder};
-use stabmon_store::{Coverage, DefaultRange, StoreReader};
+use stabmon_store::{Coverage, DefaultRange, SeriesRead, StoreReader};
 
 use super::view::{DEFAULT_SINCE, View};
 
@@ -416,8 +417,23 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
         (from, to)
     };
     let _permit = budget.admit(budget.estimate(&reader, Some(&host), from, to));
-    let series = match reader.system_series(&host, Some(from), Some(to)) {
-        Ok(s) => s,
+    let report = ReportBuilder::new()
+        .title(format!("stabmon live: {host}"))
+        .range(from, to)
+        .detect_options(reader.detect_options(&host))
+        .refresh(refresh)
+        .build();
+    // The hover moments are built as the series is read where the files are decoded whole anyway.
+    let read = match report.moment_columns() {
+        Some(m) => reader
+            .system_series_with_moments(&host, Some(from), Some(to), SeriesRead::All, &m)
+            .map(|(series, given)| (series, given, m.parts())),
+        None => reader
+            .system_series(&host, Some(from), Some(to))
+            .map(|series| (series, Vec::new(), SampleParts::NONE)),
+    };
+    let (series, given, parts) = match read {
+        Ok(r) => r,
         Err(e) => return fail(&e),
     };
     if series.is_empty() {
@@ -426,14 +442,9 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
         ));
         return notice(200, page.refresh(refresh));
     }
-    let report = ReportBuilder::new()
-        .title(format!("stabmon live: {host}"))
-        .range(from, to)
-        .detect_options(reader.detect_options(&host))
-        .refresh(refresh)
-        .build();
     // The columns of the range, and whole samples only for what the page shows.
-    match report.render_from(&series, &reader.windows(&host)) {
+    let windows = reader.windows(&host).with_samples(given, parts);
+    match report.render_from(&series, &windows) {
         Ok((html, _)) => Rendered {
             status: 200,
             body: html.into_bytes(),

@@ -581,6 +581,19 @@ impl BusiestColumns {
     }
 }
 
+/// The samples a chart shows on hover, as a page picks them: of each pixel column, the sample with the highest
+/// machine CPU busy % ([`SystemSeries::cpu_busy_pct`]), the first of equals.
+///
+/// A store reader that decodes whole row groups to read a series (files of older schemas) can build those samples
+/// from what it decoded, instead of decoding the row groups again when the page asks for them: see
+/// `stabmon_store::StoreReader::system_series_with_moments`.
+pub trait MomentColumns: Sync {
+    /// The pixel column of a sample at `ts`.
+    fn column(&self, ts: Timestamp) -> i64;
+    /// The parts of each sample the page reads.
+    fn parts(&self) -> SampleParts;
+}
+
 /// Whole samples, with their process lists, for a window: what analysis reads where it names a culprit.
 ///
 /// A store reader implements it by reading only that window; a slice of samples in memory implements it too. A

@@ -20,6 +20,7 @@ mod labels;
 mod latency;
 mod lines;
 mod moments;
+pub use moments::PageMoments;
 mod reduce;
 
 pub(crate) use labels::{kind_class, text_width};

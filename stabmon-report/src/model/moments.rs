@@ -1,6 +1,7 @@
 //! Hover moments: the samples the script shows on hover, with their processes as indices into one table.
 
 use super::*;
+use stabmon_core::series::MomentColumns;
 
 fn proc_index(
     procs: &mut Vec<ProcRef>,
@@ -94,6 +95,37 @@ pub(super) struct Fetched {
     zone: Option<String>,
 }
 
+/// The pixel column of a hover moment at `t` (see [`moment_indices`]).
+pub(crate) fn column_of(frame: &Frame, columns: usize, t: Timestamp) -> i64 {
+    ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64)
+}
+
+/// The hover moments of a page ([`crate::Report::moment_columns`]): the pixel columns of which the page shows the
+/// busiest sample on hover (the first of equals), and the parts of each sample it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct PageMoments {
+    frame: Frame,
+    columns: usize,
+}
+
+impl PageMoments {
+    /// The moments of a page of `from_us..to_us` drawn `width_px` wide.
+    pub(crate) fn of(from_us: i64, to_us: i64, width_px: u32) -> PageMoments {
+        let (frame, columns) = Frame::of(from_us, to_us, width_px);
+        PageMoments { frame, columns }
+    }
+}
+
+impl MomentColumns for PageMoments {
+    fn column(&self, ts: Timestamp) -> i64 {
+        column_of(&self.frame, self.columns, ts)
+    }
+
+    fn parts(&self) -> SampleParts {
+        MOMENT_PARTS
+    }
+}
+
 /// The hover moments' sample indices: the busiest sample of each pixel column, and every sample near an incident's
 /// peak (`dense`); sorted.
 fn moment_indices(
@@ -108,7 +140,7 @@ fn moment_indices(
     let mut v: Vec<usize> = Vec::with_capacity(columns + 1 + dense.len());
     let mut current: Option<(i64, usize)> = None;
     for (i, t) in ts.iter().enumerate() {
-        let col = ((frame.x(t.as_unix_micros()) - frame.left) as i64).clamp(0, columns as i64);
+        let col = column_of(frame, columns, *t);
         match &mut current {
             Some((c, best)) if *c == col => {
                 if busy[i] > busy[*best] {

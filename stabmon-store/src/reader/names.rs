@@ -12,7 +12,7 @@ use crate::schema::NAME_EXACT_SLOTS;
 
 use super::cols::{Cols, StrCol, opt};
 use super::exact::slot_u16;
-use super::processes::{LoneValues, ValueCols, rank_columns};
+use super::processes::{LoneValues, RankCols, ValueCols, rank_columns};
 use super::range::Range;
 use super::ranges::Objects;
 use super::segment::samples_of_rows;
@@ -47,23 +47,36 @@ pub(super) fn read_names(
             if !wanted && version >= 5 {
                 continue;
             }
-            let (row_name, process_count, cpu_pct, rss_bytes, x) =
-                values.row(i, at, lone, &mut last, path)?;
+            let row = values.row(i, at, lone, &mut last, path)?;
             if !wanted {
                 continue;
             }
-            let mut n = NameTotal::new(row_name);
-            n.process_count = process_count;
-            (n.cpu_pct, n.rss_bytes) = (cpu_pct, rss_bytes);
-            (n.cpu_rank, n.rss_rank) = match ranks {
-                Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
-                None => (slot_u16(x[1], path)?, slot_u16(x[2], path)?),
-            };
-            lists[at].push((slot_u16(x[3], path)?, n));
+            lists[at].push(name_total(row, ranks, i, path)?);
         }
     }
     Ok(())
 }
+
+/// Name row `i` as a sample's name total with its list position: its values (as [`NameValues::row`] gives them)
+/// and ranks (schema 5 on, from `ranks`; before, from its exactness slots).
+pub(super) fn name_total(
+    (row_name, process_count, cpu_pct, rss_bytes, x): NameRow<'_>,
+    ranks: Option<RankCols<'_>>,
+    i: usize,
+    path: &Path,
+) -> Result<(Option<u16>, NameTotal), Error> {
+    let mut n = NameTotal::new(row_name);
+    n.process_count = process_count;
+    (n.cpu_pct, n.rss_bytes) = (cpu_pct, rss_bytes);
+    (n.cpu_rank, n.rss_rank) = match ranks {
+        Some((cpu, rss)) => (opt(cpu, i), opt(rss, i)),
+        None => (slot_u16(x[1], path)?, slot_u16(x[2], path)?),
+    };
+    Ok((slot_u16(x[3], path)?, n))
+}
+
+/// A name row's name, process count, CPU %, resident bytes and exactness slots ([`NameValues::row`]).
+pub(super) type NameRow<'a> = (&'a str, u32, f32, u64, [Option<i32>; NAME_EXACT_SLOTS]);
 
 /// Each name's last (CPU %, resident bytes) in the rows read, for values stored as "same as before" (schemas 2-4).
 #[derive(Default)]
@@ -130,7 +143,6 @@ impl<'a> NameValues<'a> {
     /// not stored are derived as the writer elided them (schemas 2-4; later ones store both): from the name's lone
     /// process row in the sample (`lone`) when it has one, else from the name's previous row (`last`, which rows
     /// must be given in order).
-    #[allow(clippy::type_complexity)]
     pub(super) fn row(
         &mut self,
         i: usize,
@@ -138,7 +150,7 @@ impl<'a> NameValues<'a> {
         lone: Option<&LoneValues<'_>>,
         last: &mut LastValues<'a>,
         path: &Path,
-    ) -> Result<(&'a str, u32, f32, u64, [Option<i32>; NAME_EXACT_SLOTS]), Error> {
+    ) -> Result<NameRow<'a>, Error> {
         let name = self
             .name
             .get(i)

@@ -10,15 +10,15 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
-use stabmon_core::series::SampleParts;
-use stabmon_core::{Sample, Timestamp};
+use stabmon_core::series::{MomentColumns, SampleParts};
+use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use super::cols::Cols;
-use super::names::{LastValues, NameValues};
-use super::processes::{Lone, LoneValues, VALUE_COLUMNS, ValueCols};
+use super::names::{LastValues, NameValues, name_total};
+use super::processes::{Fill, Lone, LoneValues, VALUE_COLUMNS, ValueCols, fill_processes};
 use super::range::Range;
 use super::samples::decode_samples;
-use super::segment::samples_of_rows;
+use super::segment::{order_lists, samples_of_rows};
 use super::table::TableFile;
 use crate::error::{Error, arrow, invalid};
 
@@ -30,33 +30,49 @@ pub(super) struct Older {
     pub(super) processes: Vec<RecordBatch>,
     /// Their name rows likewise, the values the file left out derived.
     pub(super) names: Vec<RecordBatch>,
+    /// The hover moments asked for, built whole: of each pixel column, the busiest sample of the row group in
+    /// range, with the moments' parts (see [`MomentColumns`]); in time order, their host left empty.
+    pub(super) moments: Vec<Sample>,
 }
+
+/// The parts of a sample [`read_older`] can build hover moments with.
+const MOMENT_PARTS: SampleParts = SampleParts::SYSTEM
+    .union(SampleParts::PER_CORE)
+    .union(SampleParts::PROCESSES)
+    .union(SampleParts::CMDLINE)
+    .union(SampleParts::USER)
+    .union(SampleParts::CGROUP)
+    .union(SampleParts::NAMES);
 
 /// Reads row group `group` of `tables` (`samples`, and `processes` and `names` where the segment has them: without
 /// them, no rows) of a file older than schema 5 whole, its samples with `parts`, and keeps of the process and name
 /// rows the columns `keep` names (processes', names') with their values derived; `None` where the part of the row
-/// group in `chunk` holds no sample.
+/// group in `chunk` holds no sample. With `moments` (and both tables, and parts it can build), also builds those
+/// samples whole from what it decoded: the row group is not decoded again for them.
 pub(super) fn read_older(
     tables: (&TableFile, Option<&TableFile>, Option<&TableFile>),
     group: usize,
     chunk: Range,
     parts: SampleParts,
     keep: (&[&str], &[&str]),
+    moments: Option<&dyn MomentColumns>,
 ) -> Result<Option<Older>, Error> {
     let (samples_file, procs, names) = tables;
+    let moments =
+        moments.filter(|m| procs.is_some() && names.is_some() && MOMENT_PARTS.contains(m.parts()));
     let version = samples_file.version;
     let path = &samples_file.path;
     let batches = samples_file.read(&[group], chunk, None, None)?;
-    let (mut times, mut samples) = (Vec::new(), Vec::new());
+    let (mut times, mut samples, mut lens) = (Vec::new(), Vec::new(), Vec::new());
     decode_samples(
         &batches,
         version,
         "",
         path,
-        parts,
+        moments.map_or(parts, |m| parts.union(m.parts())),
         &|_| true,
         (&mut times, &mut samples),
-        &mut Vec::new(),
+        &mut lens,
     )?;
     drop(batches);
     if !samples
@@ -83,25 +99,35 @@ pub(super) fn read_older(
             .checked_add(1)
             .map(Timestamp::from_unix_micros),
     };
+    // The moments' samples, and their lists as the rows are read.
+    let picked = match moments {
+        Some(m) => busiest_per_column(&samples, chunk, m),
+        None => Vec::new(),
+    };
+    let mut proc_lists: Vec<Vec<(Option<u16>, ProcessEntry)>> = Vec::new();
+    let mut name_lists: Vec<Vec<(Option<u16>, NameTotal)>> = Vec::new();
+    if moments.is_some() {
+        proc_lists = vec![Vec::new(); samples.len()];
+        name_lists = vec![Vec::new(); samples.len()];
+    }
     let mut no_lists: [Vec<()>; 0] = [];
     let (mut proc_batches, mut name_batches) = (Vec::new(), Vec::new());
     // Each process row's values by sample, for the name totals that are their lone process's.
     let mut by_row = Vec::new();
-    let proc_read = match procs {
-        Some(t) => {
-            let columns: Vec<&str> = keep
-                .0
-                .iter()
-                .chain(&["name"])
-                .chain(&VALUE_COLUMNS)
-                .copied()
-                .collect();
-            t.read(&t.groups_in(whole), whole, None, Some(&columns))?
-        }
-        None => Vec::new(),
-    };
+    // The process rows' batches outlive their read: the lone process values names derive from point into them.
+    let proc_read;
     if let Some(t) = procs {
         let path = &t.path;
+        // Every column where moments are built (as a whole-sample read decodes them).
+        let columns: Vec<&str> = keep
+            .0
+            .iter()
+            .chain(&["name"])
+            .chain(&VALUE_COLUMNS)
+            .copied()
+            .collect();
+        let columns = moments.is_none().then_some(&columns[..]);
+        proc_read = t.read(&t.groups_in(whole), whole, None, columns)?;
         let rows_at = samples_of_rows(&proc_read, &times, whole, &[], &mut no_lists, path)?;
         for (batch, rows_at) in proc_read.iter().zip(&rows_at) {
             let c = Cols { batch, path };
@@ -120,6 +146,21 @@ pub(super) fn read_older(
             }
             proc_batches.push(derived.beside(batch, keep.0, path)?);
         }
+        if let Some(m) = moments.filter(|m| m.parts().contains(SampleParts::PROCESSES)) {
+            let fill = Fill {
+                rows_at: &rows_at,
+                kept: &picked,
+            };
+            fill_processes(
+                &proc_read,
+                version,
+                path,
+                m.parts(),
+                &fill,
+                &mut proc_lists,
+                false,
+            )?;
+        }
     }
     let lone = LoneValues::new(by_row, samples.len(), Vec::new(), &samples_file.path);
     if let Some(t) = names {
@@ -133,6 +174,7 @@ pub(super) fn read_older(
             .collect();
         let name_read = t.read(&t.groups_in(whole), whole, None, Some(&columns))?;
         let rows_at = samples_of_rows(&name_read, &times, whole, &[], &mut no_lists, path)?;
+        let listed = moments.is_some_and(|m| m.parts().contains(SampleParts::NAMES));
         let mut last = LastValues::default();
         for (batch, rows_at) in name_read.iter().zip(&rows_at) {
             let c = Cols { batch, path };
@@ -143,19 +185,68 @@ pub(super) fn read_older(
                     derived.push(0.0, 0);
                     continue;
                 };
-                let (_, _, cpu_pct, rss_bytes, _) =
-                    values.row(i, at, Some(&lone), &mut last, path)?;
-                derived.push(cpu_pct, rss_bytes);
+                let row = values.row(i, at, Some(&lone), &mut last, path)?;
+                derived.push(row.2, row.3);
+                if listed && picked.get(at).copied().unwrap_or(false) {
+                    name_lists[at].push(name_total(row, None, i, path)?);
+                }
             }
             name_batches.push(derived.beside(batch, keep.1, path)?);
         }
     }
     drop(lone);
+    let mut built = Vec::new();
+    if let (Some(m), Some(p), Some(n)) = (moments, procs, names) {
+        let files = [path.clone(), p.path.clone(), n.path.clone()];
+        let lists = proc_lists.into_iter().zip(name_lists).zip(lens);
+        for ((s, ((p, n), lens)), _) in samples
+            .iter()
+            .zip(lists)
+            .zip(&picked)
+            .filter(|(_, picked)| **picked)
+        {
+            let mut s = s.clone();
+            order_lists(&mut s, p, n, lens, &files)?;
+            m.parts().trim(&mut s);
+            built.push(s);
+        }
+    }
     Ok(Some(Older {
         samples,
         processes: proc_batches,
         names: name_batches,
+        moments: built,
     }))
+}
+
+/// Of each pixel column, the sample in `chunk` with the highest machine CPU busy % (the first of equals), as
+/// [`MomentColumns`] picks them: one flag per sample.
+fn busiest_per_column(samples: &[Sample], chunk: Range, m: &dyn MomentColumns) -> Vec<bool> {
+    let mut picked = vec![false; samples.len()];
+    let mut current: Option<(i64, usize)> = None;
+    for (i, s) in samples.iter().enumerate() {
+        if !chunk.contains(s.ts.as_unix_micros()) {
+            continue;
+        }
+        let col = m.column(s.ts);
+        match &mut current {
+            Some((c, best)) if *c == col => {
+                if s.cpu.busy_pct > samples[*best].cpu.busy_pct {
+                    *best = i;
+                }
+            }
+            _ => {
+                if let Some((_, best)) = current {
+                    picked[best] = true;
+                }
+                current = Some((col, i));
+            }
+        }
+    }
+    if let Some((_, best)) = current {
+        picked[best] = true;
+    }
+    picked
 }
 
 /// The CPU % and resident bytes derived for a batch's rows (0 for a row of no sample read).

@@ -142,6 +142,8 @@ impl StoreReader {
         HostWindows {
             reader: self,
             host: host.to_owned(),
+            given: Vec::new(),
+            given_parts: SampleParts::NONE,
         }
     }
 
@@ -422,9 +424,22 @@ impl Iterator for SampleStream<'_> {
 pub struct HostWindows<'a> {
     reader: &'a StoreReader,
     host: String,
+    /// Samples read already, with the parts they were read with: a read of those parts at their instants takes
+    /// them from here ([`with_samples`](Self::with_samples)).
+    given: Vec<Sample>,
+    given_parts: SampleParts,
 }
 
 impl HostWindows<'_> {
+    /// These windows, with `samples` of the host read already with `parts` (sorted by time, as
+    /// [`StoreReader::system_series_with_moments`] gives them): a read of exactly those parts takes the samples at
+    /// its instants from them instead of decoding them again.
+    pub fn with_samples(mut self, samples: Vec<Sample>, parts: SampleParts) -> Self {
+        self.given = samples;
+        self.given_parts = parts;
+        self
+    }
+
     fn read(
         &self,
         from: Timestamp,
@@ -492,8 +507,34 @@ impl WindowSource for HostWindows<'_> {
         self.samples_at_parts(instants, SampleParts::ALL)
     }
 
-    /// Of schema 5 and later, only the tables and columns that hold `parts` are decoded.
+    /// Of schema 5 and later, only the tables and columns that hold `parts` are decoded; samples given
+    /// ([`with_samples`](HostWindows::with_samples)) with these parts are not read again.
     fn samples_at_parts(
+        &self,
+        instants: &[Timestamp],
+        parts: SampleParts,
+    ) -> Result<Vec<Sample>, stabmon_core::Error> {
+        if self.given.is_empty() || parts != self.given_parts {
+            return self.read_at(instants, parts);
+        }
+        let (mut out, mut rest) = (Vec::new(), Vec::new());
+        for t in instants {
+            match self.given.binary_search_by_key(t, |s| s.ts) {
+                Ok(k) => out.push(self.given[k].clone()),
+                Err(_) => rest.push(*t),
+            }
+        }
+        if !rest.is_empty() {
+            out.extend(self.read_at(&rest, parts)?);
+            out.sort_by_key(|s| s.ts);
+        }
+        Ok(out)
+    }
+}
+
+impl HostWindows<'_> {
+    /// [`WindowSource::samples_at_parts`], read.
+    fn read_at(
         &self,
         instants: &[Timestamp],
         parts: SampleParts,

@@ -246,7 +246,7 @@ fn read_segment_files(
 
 /// Gives a sample its process and name lists in their written order, with their ranks (derived where the file
 /// stores only the lists' lengths).
-fn order_lists(
+pub(super) fn order_lists(
     s: &mut Sample,
     mut p: Vec<(Option<u16>, ProcessEntry)>,
     mut n: Vec<(Option<u16>, NameTotal)>,

@@ -14,7 +14,7 @@ use arrow_array::{
     RecordBatch, StringArray,
 };
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
-use stabmon_core::series::{Packed, SampleParts, SystemSeries};
+use stabmon_core::series::{MomentColumns, Packed, SampleParts, SystemSeries};
 use stabmon_core::{LoadAvg, NameTotal, Pressure, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::cols::opt;
@@ -54,7 +54,63 @@ impl StoreReader {
         to: Option<Timestamp>,
         read: SeriesRead,
     ) -> Result<SystemSeries, Error> {
-        let range = Range { from, to };
+        self.series_and_moments(host, Range { from, to }, read, None)
+            .map(|(series, _)| series)
+    }
+
+    /// [`system_series_of`](Self::system_series_of), and the samples a page of the series shows on hover
+    /// (`moments`: the busiest sample of each pixel column, with the parts it names), where building them costs
+    /// little: of files older than schema 5, whose row groups the series reads whole, they are built from what was
+    /// decoded, instead of decoding those row groups again when the page asks for them. Other samples (of later
+    /// schemas, or of the journal) are left out: read them as usual. The samples are those
+    /// [`samples_at_parts`](stabmon_core::series::WindowSource::samples_at_parts) of [`HostWindows`](crate::HostWindows) gives, in time
+    /// order; hand them to [`HostWindows::with_samples`](crate::HostWindows::with_samples) so that a page's read of them finds them there.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use stabmon_core::series::{MomentColumns, SampleParts};
+    /// use stabmon_core::Timestamp;
+    /// use stabmon_store::{SeriesRead, StoreReader};
+    ///
+    /// /// Ten-minute columns, each shown with its processes.
+    /// struct TenMinutes;
+    /// impl MomentColumns for TenMinutes {
+    ///     fn column(&self, ts: Timestamp) -> i64 {
+    ///         ts.as_unix_micros().div_euclid(600_000_000)
+    ///     }
+    ///     fn parts(&self) -> SampleParts {
+    ///         SampleParts::PROCESSES
+    ///     }
+    /// }
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// stabmon_store::StoreWriter::create(dir.path())?.finish()?;
+    /// let reader = StoreReader::open(dir.path())?;
+    /// let (series, moments) =
+    ///     reader.system_series_with_moments("web-1", None, None, SeriesRead::All, &TenMinutes)?;
+    /// let windows = reader.windows("web-1").with_samples(moments, TenMinutes.parts());
+    /// # let _ = (series, windows);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn system_series_with_moments(
+        &self,
+        host: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        read: SeriesRead,
+        moments: &dyn MomentColumns,
+    ) -> Result<(SystemSeries, Vec<Sample>), Error> {
+        self.series_and_moments(host, Range { from, to }, read, Some(moments))
+    }
+
+    fn series_and_moments(
+        &self,
+        host: &str,
+        range: Range,
+        read: SeriesRead,
+        moments: Option<&dyn MomentColumns>,
+    ) -> Result<(SystemSeries, Vec<Sample>), Error> {
         let mut series = SystemSeries::new(host);
         let mut journal = self
             .journal_samples(Some(host), range)
@@ -77,6 +133,7 @@ impl StoreReader {
         let expected = usize::try_from(rows).unwrap_or(0) + journal.len();
         series.reserve(expected);
         let mut scratch = Scratch::default();
+        let mut candidates: Vec<Sample> = Vec::new();
         // A row group at a time, decoded on two threads of the call's own while this one appends them in order:
         // memory holds the columns and a few row groups.
         two_lanes(
@@ -94,7 +151,9 @@ impl StoreReader {
                 }
             },
             |s| s.groups.len(),
-            |s, k| match contain(&s.file, || self.decode_series_group(s, s.groups[k], range)) {
+            |s, k| match contain(&s.file, || {
+                self.decode_series_group(s, s.groups[k], range, moments)
+            }) {
                 Ok(piece) => Ok(Some(piece)),
                 Err(e @ Error::NewerSchema { .. }) => Err(e),
                 // Warned in order by the appending thread, whichever lane decoded it.
@@ -102,9 +161,10 @@ impl StoreReader {
             },
             |piece| {
                 match piece {
-                    SeriesPiece::Columns(c) => {
-                        if let Err(e) = c.append(&mut journal, &mut series, &mut scratch) {
-                            self.warn(&c.path, &e);
+                    SeriesPiece::Columns(mut c) => {
+                        match c.append(&mut journal, &mut series, &mut scratch) {
+                            Ok(()) => candidates.append(&mut c.moments),
+                            Err(e) => self.warn(&c.path, &e),
                         }
                     }
                     SeriesPiece::Damaged(path, e) => self.warn(&path, &e),
@@ -117,8 +177,65 @@ impl StoreReader {
                 series.push(&j);
             }
         }
-        Ok(series)
+        let moments = match moments {
+            Some(m) => moments_of(candidates, &series, m),
+            None => Vec::new(),
+        };
+        Ok((series, moments))
     }
+}
+
+/// Of the row groups' moments (each the busiest of its pixel column within its row group), those the series has
+/// (a sample it already had is left out) and that are the busiest of their column across row groups, the first of
+/// equals: the page's moments among them. Their host is set.
+fn moments_of(
+    mut candidates: Vec<Sample>,
+    series: &SystemSeries,
+    m: &dyn MomentColumns,
+) -> Vec<Sample> {
+    candidates.sort_by_key(|s| s.ts);
+    candidates.dedup_by_key(|s| s.ts);
+    // Each one's place in the series (their own system values may be trimmed away).
+    let (mut found, mut at) = (Vec::with_capacity(candidates.len()), Vec::new());
+    for s in candidates {
+        if let Ok(k) = series.ts.binary_search(&s.ts) {
+            found.push(s);
+            at.push(k);
+        }
+    }
+    let candidates = found;
+    let busy = |i: usize| series.cpu_busy_pct[at[i]];
+    let mut keep = vec![false; candidates.len()];
+    let mut current: Option<(i64, usize)> = None;
+    for (i, s) in candidates.iter().enumerate() {
+        let col = m.column(s.ts);
+        match &mut current {
+            Some((c, best)) if *c == col => {
+                if busy(i) > busy(*best) {
+                    *best = i;
+                }
+            }
+            _ => {
+                if let Some((_, best)) = current {
+                    keep[best] = true;
+                }
+                current = Some((col, i));
+            }
+        }
+    }
+    if let Some((_, best)) = current {
+        keep[best] = true;
+    }
+    let host = series.host.clone();
+    candidates
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(mut s, _)| {
+            s.host.clone_from(&host);
+            s
+        })
+        .collect()
 }
 
 /// Which columns of a [`SystemSeries`] a read fills ([`StoreReader::system_series_of`]).
@@ -291,7 +408,9 @@ impl StoreReader {
         s: &SeriesSegment,
         g: usize,
         range: Range,
+        moments: Option<&dyn MomentColumns>,
     ) -> Result<SeriesPiece, Error> {
+        let mut built = Vec::new();
         let chunk = s.samples.chunk(g, range);
         let (batches, lists) = if s.samples.version < 5 {
             // Older files derive values from other rows: the row group is read whole, its samples as the columns
@@ -304,11 +423,14 @@ impl StoreReader {
             };
             let keep = (&PROCESS_TOP_COLUMNS[..4], &NAME_TOP_COLUMNS[..2]);
             let parts = SampleParts::SYSTEM.union(SampleParts::PER_CORE);
-            match read_older((&s.samples, p, n), g, chunk, parts, keep)? {
-                Some(older) => (
-                    vec![series_batch(&older.samples, &s.file)?],
-                    Some((older.processes, older.names)),
-                ),
+            match read_older((&s.samples, p, n), g, chunk, parts, keep, moments)? {
+                Some(older) => {
+                    built = older.moments;
+                    (
+                        vec![series_batch(&older.samples, &s.file)?],
+                        Some((older.processes, older.names)),
+                    )
+                }
                 None => (Vec::new(), None),
             }
         } else {
@@ -336,6 +458,7 @@ impl StoreReader {
             batches,
             probes,
             lists,
+            moments: built,
         })))
     }
 }
@@ -355,6 +478,8 @@ struct SeriesColumns {
     /// Schema 5 and older: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`]
     /// (before schema 5, their `cpu_pct` derived).
     lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
+    /// The hover moments built from the row group, where asked for (see [`read_older`]).
+    moments: Vec<Sample>,
 }
 
 /// A row group's probes grouped by the sample they belong to, in the order stored within each sample (a counting
@@ -1122,4 +1247,56 @@ fn series_batch(samples: &[Sample], path: &Path) -> Result<RecordBatch, Error> {
         ),
     ];
     RecordBatch::try_from_iter(columns).map_err(arrow(path))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Columns of `secs` seconds.
+    struct Columns(i64);
+
+    impl MomentColumns for Columns {
+        fn column(&self, ts: Timestamp) -> i64 {
+            ts.as_unix_micros().div_euclid(self.0 * 1_000_000)
+        }
+        fn parts(&self) -> SampleParts {
+            SampleParts::PROCESSES
+        }
+    }
+
+    /// Row groups' moments, each the busiest of its column within its row group and trimmed of its system values,
+    /// are merged into the busiest of each column by the series' values: a column across two row groups takes the
+    /// busier (the first of equals), and a sample the series does not have is left out.
+    #[test]
+    fn moments_across_row_groups_are_the_busiest_of_their_column_by_the_series_values() {
+        let busy = [5.0, 7.0, 1.0, 9.0, 2.0, 2.0, 9.0, 3.0, 8.0, 1.0];
+        let mut series = SystemSeries::new("h");
+        for (i, b) in busy.iter().enumerate() {
+            let mut s = Sample::new(Timestamp::from_unix_secs(i as i64), "h");
+            s.cpu.busy_pct = *b;
+            series.push(&s);
+        }
+        let m = Columns(4);
+        // Row groups 0-2, 3-6 and 7-9 (and a sample at 20 s the series does not have): their columns' busiest.
+        let local = [1, 3, 6, 7, 8, 20];
+        let candidates = local
+            .iter()
+            .map(|&t| {
+                let mut s = Sample::new(Timestamp::from_unix_secs(t), "");
+                m.parts().trim(&mut s);
+                s
+            })
+            .collect();
+        let got: Vec<i64> = moments_of(candidates, &series, &m)
+            .iter()
+            .map(|s| {
+                assert_eq!(s.host, "h");
+                s.ts.as_unix_micros() / 1_000_000
+            })
+            .collect();
+        // Column 0 (0-3 s): 9 at 3 s over 7 at 1 s. Column 1 (4-7 s): 9 at 6 s over 3 at 7 s. Column 2: 8 at 8 s.
+        assert_eq!(got, [3, 6, 8]);
+    }
 }

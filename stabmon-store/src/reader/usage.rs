@@ -446,7 +446,7 @@ impl Tables {
             &["ts", "pid", "start_time", "name", "cmdline"][..],
             &["ts", "name", "process_count"][..],
         );
-        let Some(older) = read_older(tables, group, chunk, SampleParts::SYSTEM, keep)? else {
+        let Some(older) = read_older(tables, group, chunk, SampleParts::SYSTEM, keep, None)? else {
             return Ok(None);
         };
         let ticks: Vec<(i64, u64, f32)> = older
