@@ -15,7 +15,7 @@ use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use super::cols::Cols;
 use super::names::{LastValues, NameValues, name_total};
-use super::processes::{Fill, Lone, LoneValues, VALUE_COLUMNS, ValueCols, fill_processes};
+use super::processes::{DETAILS, Fill, Lone, LoneValues, VALUE_COLUMNS, ValueCols, fill_processes};
 use super::range::Range;
 use super::samples::decode_samples;
 use super::segment::{order_lists, samples_of_rows};
@@ -63,7 +63,13 @@ pub(super) fn read_older(
     let version = samples_file.version;
     let path = &samples_file.path;
     let batches = samples_file.read(&[group], chunk, None, None)?;
-    let (mut times, mut samples, mut lens) = (Vec::new(), Vec::new(), Vec::new());
+    // Every row is a sample: sized once (a sample is large, and each doubling would copy them all).
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let (mut times, mut samples, mut lens) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
     decode_samples(
         &batches,
         version,
@@ -118,16 +124,20 @@ pub(super) fn read_older(
     let proc_read;
     if let Some(t) = procs {
         let path = &t.path;
-        // Every column where moments are built (as a whole-sample read decodes them).
-        let columns: Vec<&str> = keep
+        // Where moments are built, the columns their processes are read from too.
+        let mut columns: Vec<&str> = keep
             .0
             .iter()
             .chain(&["name"])
             .chain(&VALUE_COLUMNS)
             .copied()
             .collect();
-        let columns = moments.is_none().then_some(&columns[..]);
-        proc_read = t.read(&t.groups_in(whole), whole, None, columns)?;
+        if let Some(m) = moments {
+            columns.extend(MOMENT_COLUMNS);
+            let details = DETAILS.iter().filter(|(part, _)| m.parts().contains(*part));
+            columns.extend(details.map(|(_, column)| *column));
+        }
+        proc_read = t.read(&t.groups_in(whole), whole, None, Some(&columns))?;
         let rows_at = samples_of_rows(&proc_read, &times, whole, &[], &mut no_lists, path)?;
         for (batch, rows_at) in proc_read.iter().zip(&rows_at) {
             let c = Cols { batch, path };
@@ -218,6 +228,19 @@ pub(super) fn read_older(
         moments: built,
     }))
 }
+
+/// The `processes` columns a moment's processes are read from besides [`VALUE_COLUMNS`] (see [`fill_processes`]),
+/// and the [`DETAILS`] its parts keep.
+const MOMENT_COLUMNS: [&str; 8] = [
+    "ts",
+    "pid",
+    "start_time",
+    "parent_pid",
+    "name",
+    "children_cpu_pct",
+    "virtual_kib",
+    "virtual_bytes",
+];
 
 /// Of each pixel column, the sample in `chunk` with the highest machine CPU busy % (the first of equals), as
 /// [`MomentColumns`] picks them: one flag per sample.

@@ -34,7 +34,7 @@ pub(super) fn rank_columns<'a>(c: &Cols<'a>, version: u32) -> Result<Option<Rank
 }
 
 /// The string columns a read may leave out, with the part that keeps each.
-const DETAILS: [(SampleParts, &str); 3] = [
+pub(super) const DETAILS: [(SampleParts, &str); 3] = [
     (SampleParts::CMDLINE, "cmdline"),
     (SampleParts::USER, "user"),
     (SampleParts::CGROUP, "cgroup"),
