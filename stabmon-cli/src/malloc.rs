@@ -38,11 +38,13 @@ pub fn one_arena() -> bool {
 }
 
 /// The thresholds of the commands that hold a range's columns at once (report, incidents, mail, serve): blocks of
-/// 256 KiB and more mapped on their own, free heap above 128 KiB (glibc's default) given back. A month's report
-/// peaked at 212 MiB with them instead of 244 MiB, for 0.5 s more system time (BENCHMARKS.md, "Reading at any
-/// range"). A refusal costs memory, not correctness, so it is not reported.
+/// 1 MiB and more mapped on their own, free heap above 16 MiB given back. glibc's own, rising thresholds left a
+/// month's report at 244 MiB; mapping every block from 256 KiB up (and trimming past 128 KiB) held it at 209 MiB
+/// but mapped, faulted in and unmapped each row group's columns again (a fifth of the CPU time of the month's report
+/// in system time); these keep the month's report near 220 MiB with a tenth of that system time (BENCHMARKS.md,
+/// "Reading at any range"). A refusal costs memory, not correctness, so it is not reported.
 pub fn for_reading() {
-    let _ = fixed_thresholds(256 << 10, 128 << 10);
+    let _ = fixed_thresholds(1 << 20, 16 << 20);
 }
 
 /// Gives the free memory of every arena back to the system (glibc's `malloc_trim`); nothing elsewhere.
