@@ -32,14 +32,15 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 .moment_columns()
                 .filter(|_| args.output.is_some() || args.png.is_none())
         })?;
-    let (Some(read), Some(builder)) = (read, made) else {
+    let (Some(mut read), Some(builder)) = (read, made) else {
         return Ok(ExitCode::FAILURE);
     };
+    let (given, parts) = std::mem::take(&mut read.moments);
     let select::OneHost {
         src, series, host, ..
     } = &read;
     let (path, host) = (&src.shown, host.as_str());
-    let windows = read.windows();
+    let windows = src.reader.windows(host).with_samples(given, parts);
     let output = match (&args.output, &args.png) {
         (Some(o), _) => Some(o.clone()),
         (None, Some(_)) => None,

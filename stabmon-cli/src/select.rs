@@ -11,7 +11,7 @@ use stabmon_core::series::{MomentColumns, SampleParts, SystemSeries};
 use stabmon_core::time::{LocalZone, parse_time};
 use stabmon_core::{Sample, Timestamp};
 use stabmon_report::PageMoments;
-use stabmon_store::{DefaultRange, HostWindows, RangeRequest, SeriesRead, StoreReader};
+use stabmon_store::{DefaultRange, RangeRequest, SeriesRead, StoreReader};
 
 use crate::{UsageError, datadir};
 
@@ -223,18 +223,9 @@ pub struct OneHost {
     pub host: String,
     pub from: Timestamp,
     pub to: Timestamp,
-    /// Hover moments read with the series, with their parts (see [`read_one_host_with`]).
+    /// Hover moments read with the series, with their parts (see [`read_one_host_with`]), for
+    /// `HostWindows::with_samples`.
     pub moments: (Vec<Sample>, SampleParts),
-}
-
-impl OneHost {
-    /// Whole samples of the host for analysis windows and instants, the moments read with the series among them.
-    pub fn windows(&self) -> HostWindows<'_> {
-        self.src
-            .reader
-            .windows(&self.host)
-            .with_samples(self.moments.0.clone(), self.moments.1)
-    }
 }
 
 /// Opens `--data` for one host and reads the system columns of the asked range (by default, the last day of data),

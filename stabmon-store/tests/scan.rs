@@ -547,9 +547,6 @@ fn detection_columns_with_a_live_journal_find_the_same_incidents() {
     drop(rec);
 }
 
-/// A schema-4 segment whose `processes` file is missing still gives its system values and probes in the columns,
-/// without a busiest process or group (the name totals may be their lone process's values, which are gone), as
-/// a whole-sample read of it always did, and without a warning.
 /// Hover moments over `secs`-second columns, with `parts`.
 struct Columns {
     secs: i64,
@@ -656,6 +653,9 @@ fn moments_built_with_a_series_of_older_files_are_the_columns_busiest_samples_as
     assert!(built > 0, "no moments were built");
 }
 
+/// A schema-4 segment whose `processes` file is missing still gives its system values and probes in the columns,
+/// without a busiest process or group (the name totals may be their lone process's values, which are gone), as
+/// a whole-sample read of it always did, and without a warning.
 #[test]
 fn a_schema_4_segment_without_its_process_rows_gives_its_system_values() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v4-probes");

@@ -24,7 +24,8 @@ use crate::error::{Error, arrow, invalid};
 
 /// A row group of a file older than schema 5, read by [`read_older`].
 pub(super) struct Older {
-    /// Every sample of the row group, in order (the range asked for may cut it), with the parts asked for.
+    /// Every sample of the row group, in order (the range asked for may cut it), with the parts asked for (and
+    /// the moments', where they were built).
     pub(super) samples: Vec<Sample>,
     /// The process rows of those samples: the columns asked for, then `cpu_pct` and `rss_bytes`.
     pub(super) processes: Vec<RecordBatch>,
@@ -229,8 +230,8 @@ pub(super) fn read_older(
     }))
 }
 
-/// The `processes` columns a moment's processes are read from besides [`VALUE_COLUMNS`] (see [`fill_processes`]),
-/// and the [`DETAILS`] its parts keep.
+/// The `processes` columns a moment's processes are read from besides [`VALUE_COLUMNS`] and the [`DETAILS`] its
+/// parts keep (see [`fill_processes`]).
 const MOMENT_COLUMNS: [&str; 8] = [
     "ts",
     "pid",

@@ -526,8 +526,9 @@ impl WindowSource for HostWindows<'_> {
         }
         if !rest.is_empty() {
             out.extend(self.read_at(&rest, parts)?);
-            out.sort_by_key(|s| s.ts);
         }
+        out.sort_by_key(|s| s.ts);
+        out.dedup_by_key(|s| s.ts);
         Ok(out)
     }
 }

@@ -162,8 +162,14 @@ impl StoreReader {
             |piece| {
                 match piece {
                     SeriesPiece::Columns(mut c) => {
+                        // A moment at a time the series had before this row group is another segment's sample
+                        // (the one a read of that instant gives): left out.
+                        let before = series.ts.last().copied();
                         match c.append(&mut journal, &mut series, &mut scratch) {
-                            Ok(()) => candidates.append(&mut c.moments),
+                            Ok(()) => {
+                                c.moments.retain(|s| before.is_none_or(|b| s.ts > b));
+                                candidates.append(&mut c.moments);
+                            }
                             Err(e) => self.warn(&c.path, &e),
                         }
                     }
@@ -185,9 +191,9 @@ impl StoreReader {
     }
 }
 
-/// Of the row groups' moments (each the busiest of its pixel column within its row group), those the series has
-/// (a sample it already had is left out) and that are the busiest of their column across row groups, the first of
-/// equals: the page's moments among them. Their host is set.
+/// Of the row groups' moments (each the busiest of its pixel column within its row group, none at a time the
+/// series had before its row group), those the series has and that are the busiest of their column across row
+/// groups by the series' values, the first of equals: the page's moments among them. Their host is set.
 fn moments_of(
     mut candidates: Vec<Sample>,
     series: &SystemSeries,
@@ -423,7 +429,14 @@ impl StoreReader {
             };
             let keep = (&PROCESS_TOP_COLUMNS[..4], &NAME_TOP_COLUMNS[..2]);
             let parts = SampleParts::SYSTEM.union(SampleParts::PER_CORE);
-            match read_older((&s.samples, p, n), g, chunk, parts, keep, moments)? {
+            let tables = (&s.samples, p, n);
+            // Moments read more of the row group: where that fails, the series is read without them (the page
+            // then reads them itself, and warns of what it cannot).
+            let older = match read_older(tables, g, chunk, parts, keep, moments) {
+                Err(_) if moments.is_some() => read_older(tables, g, chunk, parts, keep, None),
+                read => read,
+            };
+            match older? {
                 Some(older) => {
                     built = older.moments;
                     (

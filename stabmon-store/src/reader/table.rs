@@ -97,10 +97,11 @@ pub(super) enum Columns<'a> {
     Without(&'a [&'a str]),
 }
 
-/// Rows decoded per record batch at most: a column of 8-byte values then takes 128 KiB, under the 256 KiB from which
+/// Rows decoded per record batch at most: a column of 8-byte values then takes 128 KiB, under the 1 MiB from which
 /// the reading commands have glibc map each block on its own (see the CLI's `malloc`), so that a batch's arrays
 /// reuse freed heap instead of being mapped, zeroed page by page and unmapped again (a row group of process rows,
-/// 36,000 rows an hour at 1 s with top 10, was 290 KB a column in one batch).
+/// 36,000 rows an hour at 1 s with top 10, was 290 KB a column in one batch), and a batch's worth of every column
+/// allocated up front stays small.
 const BATCH_ROWS: usize = 16 * 1024;
 
 /// A table file opened for reading: the footer is parsed once for all the row groups read from it.
