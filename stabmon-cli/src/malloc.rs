@@ -39,10 +39,10 @@ pub fn one_arena() -> bool {
 
 /// The thresholds of the commands that hold a range's columns at once (report, incidents, mail, serve): blocks of
 /// 1 MiB and more mapped on their own, free heap above 16 MiB given back. glibc's own, rising thresholds left a
-/// month's report at 244 MiB; mapping every block from 256 KiB up (and trimming past 128 KiB) held it at 209 MiB
-/// but mapped, faulted in and unmapped each row group's columns again (a fifth of the CPU time of the month's report
-/// in system time); these keep the month's report near 220 MiB with a tenth of that system time (BENCHMARKS.md,
-/// "Reading at any range"). A refusal costs memory, not correctness, so it is not reported.
+/// month's report at 230-244 MiB; mapping every block from 256 KiB up (and trimming past 128 KiB) held it at
+/// 209 MiB but mapped, faulted in and unmapped each row group's columns again (0.6-0.8 s of system time in the
+/// month's report); these keep it at 215-223 MiB with about a third of that system time (BENCHMARKS.md, "Reading
+/// at any range", "Memory"). A refusal costs memory, not correctness, so it is not reported.
 pub fn for_reading() {
     let _ = fixed_thresholds(1 << 20, 16 << 20);
 }
