@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
-use crate::StoreReader;
+use stabmon_core::series::{MomentColumns, SampleParts};
+
 use crate::layout::TABLES;
 use crate::manifest::Manifest;
+use crate::{SeriesRead, StoreReader};
 
 /// Decodes `bytes` as a journal file, frames and records, as recovery and readers do.
 pub fn journal(bytes: &[u8]) {
@@ -50,7 +52,7 @@ const SEGMENT: &str = "20261125T031200Z";
 
 /// Writes `files` (samples, processes, names, latency; an empty one is left out) as one segment of host `f`
 /// under `dir` (emptied first) and reads it back every way a command does: coverage, whole samples, the system
-/// series, usage and the stream. Damage must come back as errors or warnings, never as a panic. Gives the reader's
+/// series (alone and with a page's hover moments), usage and the stream. Damage must come back as errors or warnings, never as a panic. Gives the reader's
 /// warnings.
 pub fn segment(dir: &Path, files: [&[u8]; 4]) -> Vec<String> {
     let _ = std::fs::remove_dir_all(dir);
@@ -71,7 +73,13 @@ pub fn segment(dir: &Path, files: [&[u8]; 4]) -> Vec<String> {
     };
     let _ = reader.coverage();
     let _ = reader.samples(None, None);
-    let _ = reader.system_series("f", None, None);
+    let series = reader.system_series("f", None, None);
+    // With the hover moments a page asks for (schemas 1-4 build them from the same decoding): the series is the
+    // same whether or not they could be built.
+    let with = reader.system_series_with_moments("f", None, None, SeriesRead::All, &SevenSeconds);
+    if let (Ok(a), Ok((b, _))) = (&series, &with) {
+        assert_eq!(a, b, "the series differs when moments are built with it");
+    }
     let _ = reader.usage("f", None, None);
     if let Ok(stream) = reader.stream(None, None) {
         for s in stream {
@@ -79,6 +87,22 @@ pub fn segment(dir: &Path, files: [&[u8]; 4]) -> Vec<String> {
         }
     }
     reader.warnings()
+}
+
+/// Hover moments over 7-second columns, with what a page reads of each.
+struct SevenSeconds;
+
+impl MomentColumns for SevenSeconds {
+    fn column(&self, ts: stabmon_core::Timestamp) -> i64 {
+        ts.as_unix_micros().div_euclid(7_000_000)
+    }
+
+    fn parts(&self) -> SampleParts {
+        SampleParts::PROCESSES
+            .union(SampleParts::CMDLINE)
+            .union(SampleParts::NAMES)
+            .ranked_processes(3, 2)
+    }
 }
 
 /// Takes `bytes` as the `manifest.json` a server sent for the data directory at `base`, as
