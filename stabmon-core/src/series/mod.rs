@@ -594,6 +594,30 @@ pub trait MomentColumns: Sync {
     fn parts(&self) -> SampleParts;
 }
 
+/// Of items given in time order as (pixel column, machine CPU busy %), the index of the busiest of each run of one
+/// column, the first of equals: how [`MomentColumns`] picks a page's hover moments. A value replaces the one
+/// picked only where it is greater (a `NaN` never is, nor is a value greater than a `NaN` picked first).
+pub fn busiest_of_each_column(items: impl IntoIterator<Item = (i64, f32)>) -> Vec<usize> {
+    let mut picked = Vec::new();
+    // The current column, and its busiest item so far with its value.
+    let mut current: Option<(i64, usize, f32)> = None;
+    for (i, (col, busy)) in items.into_iter().enumerate() {
+        match &mut current {
+            Some((c, best, value)) if *c == col => {
+                if busy > *value {
+                    (*best, *value) = (i, busy);
+                }
+            }
+            _ => {
+                picked.extend(current.map(|(_, best, _)| best));
+                current = Some((col, i, busy));
+            }
+        }
+    }
+    picked.extend(current.map(|(_, best, _)| best));
+    picked
+}
+
 /// Whole samples, with their process lists, for a window: what analysis reads where it names a culprit.
 ///
 /// A store reader implements it by reading only that window; a slice of samples in memory implements it too. A
@@ -678,6 +702,25 @@ impl WindowSource for [Sample] {
 mod tests {
     use super::*;
     use crate::CpuUsage;
+
+    /// The busiest of each run of one column, the first of equals; a `NaN` is never picked over a value, nor a value
+    /// over a `NaN` picked first.
+    #[test]
+    fn busiest_of_each_column_takes_the_first_of_the_highest_in_each_run() {
+        let items = [
+            (0, 1.0),
+            (0, 3.0),
+            (0, 3.0),
+            (1, 2.0),
+            (1, f32::NAN),
+            (1, 5.0),
+            (2, f32::NAN),
+            (2, 9.0),
+            (5, 0.0),
+        ];
+        assert_eq!(busiest_of_each_column(items), [1, 5, 6, 8]);
+        assert!(busiest_of_each_column([]).is_empty());
+    }
 
     #[test]
     fn columns_give_back_what_was_pushed() {

@@ -1,7 +1,7 @@
 //! Hover moments: the samples the script shows on hover, with their processes as indices into one table.
 
 use super::*;
-use stabmon_core::series::MomentColumns;
+use stabmon_core::series::{MomentColumns, busiest_of_each_column};
 
 fn proc_index(
     procs: &mut Vec<ProcRef>,
@@ -138,22 +138,11 @@ fn moment_indices(
     // The times are sorted, so a column's samples follow one another: one pass, a column at a time.
     let busy = &series.cpu_busy_pct;
     let mut v: Vec<usize> = Vec::with_capacity(columns + 1 + dense.len());
-    let mut current: Option<(i64, usize)> = None;
-    for (i, t) in ts.iter().enumerate() {
-        let col = column_of(frame, columns, *t);
-        match &mut current {
-            Some((c, best)) if *c == col => {
-                if busy[i] > busy[*best] {
-                    *best = i;
-                }
-            }
-            _ => {
-                v.extend(current.map(|(_, best)| best));
-                current = Some((col, i));
-            }
-        }
-    }
-    v.extend(current.map(|(_, best)| best));
+    v.extend(busiest_of_each_column(
+        ts.iter()
+            .enumerate()
+            .map(|(i, t)| (column_of(frame, columns, *t), busy[i])),
+    ));
     v.extend(dense.iter().copied());
     v.sort_unstable();
     v.dedup();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
-use stabmon_core::series::{MomentColumns, SampleParts};
+use stabmon_core::series::{MomentColumns, SampleParts, busiest_of_each_column};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use super::cols::Cols;
@@ -247,28 +247,14 @@ const MOMENT_COLUMNS: [&str; 8] = [
 /// [`MomentColumns`] picks them: one flag per sample.
 fn busiest_per_column(samples: &[Sample], chunk: Range, m: &dyn MomentColumns) -> Vec<bool> {
     let mut picked = vec![false; samples.len()];
-    let mut current: Option<(i64, usize)> = None;
-    for (i, s) in samples.iter().enumerate() {
-        if !chunk.contains(s.ts.as_unix_micros()) {
-            continue;
-        }
-        let col = m.column(s.ts);
-        match &mut current {
-            Some((c, best)) if *c == col => {
-                if s.cpu.busy_pct > samples[*best].cpu.busy_pct {
-                    *best = i;
-                }
-            }
-            _ => {
-                if let Some((_, best)) = current {
-                    picked[best] = true;
-                }
-                current = Some((col, i));
-            }
-        }
-    }
-    if let Some((_, best)) = current {
-        picked[best] = true;
+    let inside: Vec<usize> = (0..samples.len())
+        .filter(|&i| chunk.contains(samples[i].ts.as_unix_micros()))
+        .collect();
+    let values = inside
+        .iter()
+        .map(|&i| (m.column(samples[i].ts), samples[i].cpu.busy_pct));
+    for k in busiest_of_each_column(values) {
+        picked[inside[k]] = true;
     }
     picked
 }

@@ -14,7 +14,9 @@ use arrow_array::{
     RecordBatch, StringArray,
 };
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
-use stabmon_core::series::{MomentColumns, Packed, SampleParts, SystemSeries};
+use stabmon_core::series::{
+    MomentColumns, Packed, SampleParts, SystemSeries, busiest_of_each_column,
+};
 use stabmon_core::{LoadAvg, NameTotal, Pressure, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::cols::opt;
@@ -209,31 +211,16 @@ fn moments_of(
             at.push(k);
         }
     }
-    let candidates = found;
-    let busy = |i: usize| series.cpu_busy_pct[at[i]];
-    let mut keep = vec![false; candidates.len()];
-    let mut current: Option<(i64, usize)> = None;
-    for (i, s) in candidates.iter().enumerate() {
-        let col = m.column(s.ts);
-        match &mut current {
-            Some((c, best)) if *c == col => {
-                if busy(i) > busy(*best) {
-                    *best = i;
-                }
-            }
-            _ => {
-                if let Some((_, best)) = current {
-                    keep[best] = true;
-                }
-                current = Some((col, i));
-            }
-        }
-    }
-    if let Some((_, best)) = current {
-        keep[best] = true;
+    let values = found
+        .iter()
+        .zip(&at)
+        .map(|(s, &k)| (m.column(s.ts), series.cpu_busy_pct[k]));
+    let mut keep = vec![false; found.len()];
+    for k in busiest_of_each_column(values) {
+        keep[k] = true;
     }
     let host = series.host.clone();
-    candidates
+    found
         .into_iter()
         .zip(keep)
         .filter(|(_, k)| *k)
