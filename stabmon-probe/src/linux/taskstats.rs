@@ -393,12 +393,13 @@ fn listen(fd: &OwnedFd, shared: &Shared) {
     let me = std::process::id();
     while !shared.stop.load(Ordering::Relaxed) {
         std::thread::sleep(BATCH);
-        let now = Timestamp::now();
         let mut st = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
         for _ in 0..MAX_BATCH {
             match recv(fd, &mut buf, libc::MSG_DONTWAIT) {
+                // Stamped once read: an exit queued after the wake began is not dated before it happened (its
+                // start, the stamp less its elapsed time, before the process began).
                 Ok(n) => {
-                    absorb(&buf[..n], now, me, &mut st);
+                    absorb(&buf[..n], Timestamp::now(), me, &mut st);
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => st.agg.record_dropped(1),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR)) => break,
