@@ -431,10 +431,11 @@ pub struct HostWindows<'a> {
 }
 
 impl HostWindows<'_> {
-    /// These windows, with `samples` of the host read already with `parts` (sorted by time, as
+    /// These windows, with `samples` of the host read already with `parts` (as
     /// [`StoreReader::system_series_with_moments`] gives them): a read of exactly those parts takes the samples at
     /// its instants from them instead of decoding them again.
-    pub fn with_samples(mut self, samples: Vec<Sample>, parts: SampleParts) -> Self {
+    pub fn with_samples(mut self, mut samples: Vec<Sample>, parts: SampleParts) -> Self {
+        samples.sort_by_key(|s| s.ts);
         self.given = samples;
         self.given_parts = parts;
         self
