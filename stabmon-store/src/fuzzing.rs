@@ -52,8 +52,8 @@ const SEGMENT: &str = "20261125T031200Z";
 
 /// Writes `files` (samples, processes, names, latency; an empty one is left out) as one segment of host `f`
 /// under `dir` (emptied first) and reads it back every way a command does: coverage, whole samples, the system
-/// series (alone and with a page's hover moments), usage and the stream. Damage must come back as errors or warnings, never as a panic. Gives the reader's
-/// warnings.
+/// series (alone and with a page's hover moments), usage and the stream. Damage must come back as errors or
+/// warnings, never as a panic. Gives the reader's warnings.
 pub fn segment(dir: &Path, files: [&[u8]; 4]) -> Vec<String> {
     let _ = std::fs::remove_dir_all(dir);
     let tables = [TABLES[0], TABLES[1], TABLES[2], crate::layout::LATENCY];

@@ -64,9 +64,11 @@ impl StoreReader {
     /// (`moments`: the busiest sample of each pixel column, with the parts it names), where building them costs
     /// little: of files older than schema 5, whose row groups the series reads whole, they are built from what was
     /// decoded, instead of decoding those row groups again when the page asks for them. Other samples (of later
-    /// schemas, or of the journal) are left out: read them as usual. The samples are those
-    /// [`samples_at_parts`](stabmon_core::series::WindowSource::samples_at_parts) of [`HostWindows`](crate::HostWindows) gives, in time
-    /// order; hand them to [`HostWindows::with_samples`](crate::HostWindows::with_samples) so that a page's read of them finds them there.
+    /// schemas, or of the journal) are left out: read them as usual. The samples are those that
+    /// [`samples_at_parts`](stabmon_core::series::WindowSource::samples_at_parts) of
+    /// [`HostWindows`](crate::HostWindows) gives, in time order; hand them to
+    /// [`HostWindows::with_samples`](crate::HostWindows::with_samples) so that a page's read of them finds them
+    /// there.
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
