@@ -691,3 +691,67 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Where a schema-4 row group's hover moments cannot be built (its process rows lack `parent_pid` here, which only
+/// the moments' process lists read), the series is still read whole, the same as without moments, and no moment is
+/// given: the page then reads (and warns of) what it cannot build.
+#[test]
+fn a_schema_4_row_group_whose_moments_fail_still_gives_its_series() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::properties::WriterProperties;
+
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v4-probes");
+    let dir = tempfile::tempdir().unwrap();
+    for table in ["samples", "processes", "names", "latency"] {
+        copy_tree(&fixture.join(table), &dir.path().join(table));
+    }
+    let part = dir.path().join("processes/host=probes-1/date=2026-11-02");
+    let file = std::fs::read_dir(&part)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap()).unwrap();
+    let kv = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned();
+    let batches: Vec<_> = builder.build().unwrap().map(Result::unwrap).collect();
+    let without = |b: &arrow_array::RecordBatch| {
+        let keep: Vec<usize> = (0..b.num_columns())
+            .filter(|&k| b.schema().field(k).name() != "parent_pid")
+            .collect();
+        b.project(&keep).unwrap()
+    };
+    let batches: Vec<_> = batches.iter().map(without).collect();
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(kv)
+        .build();
+    let out = std::fs::File::create(&file).unwrap();
+    let mut w = ArrowWriter::try_new(out, batches[0].schema(), Some(props)).unwrap();
+    batches.iter().for_each(|b| w.write(b).unwrap());
+    w.close().unwrap();
+
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let plain = reader.system_series("probes-1", None, None).unwrap();
+    assert!(plain.ts.len() > 1000, "{}", plain.ts.len());
+    let page = Columns {
+        secs: 37,
+        parts: SampleParts::PROCESSES.union(SampleParts::NAMES),
+    };
+    let (with, moments) = reader
+        .system_series_with_moments("probes-1", None, None, SeriesRead::All, &page)
+        .unwrap();
+    assert_eq!(with, plain);
+    assert!(moments.is_empty(), "{} moments", moments.len());
+    // The same moments of the untouched fixture are built.
+    let full = StoreReader::open(&fixture).unwrap();
+    let (_, built) = full
+        .system_series_with_moments("probes-1", None, None, SeriesRead::All, &page)
+        .unwrap();
+    assert!(!built.is_empty());
+}
