@@ -337,13 +337,20 @@ impl Report {
     /// (`stabmon_store::StoreReader::system_series_with_moments`), so that the page's source has them already.
     /// `None` where an end of the range is left to the samples.
     pub fn moment_columns(&self) -> Option<PageMoments> {
-        let (from, to) = (self.cfg.from?, self.cfg.to?);
-        let to = to.max(from.saturating_add(Duration::from_secs(1)));
+        let (from, to) = self.axis(self.cfg.from?, self.cfg.to?);
         Some(PageMoments::of(
             from.as_unix_micros(),
             to.as_unix_micros(),
             self.cfg.width_px,
         ))
+    }
+
+    /// The range the time axis spans: the builder's ends where set, else the samples' first and last; at least a
+    /// second.
+    fn axis(&self, first: Timestamp, last: Timestamp) -> (Timestamp, Timestamp) {
+        let from = self.cfg.from.unwrap_or(first);
+        let to = self.cfg.to.unwrap_or(last);
+        (from, to.max(from.saturating_add(Duration::from_secs(1))))
     }
 
     /// Renders `samples` to a string; see [`Report::write_html`].
@@ -625,11 +632,7 @@ impl Report {
             covered: None,
         })?;
         let host = series.host.clone();
-        let from = cfg.from.unwrap_or(first);
-        let to = cfg
-            .to
-            .unwrap_or(last)
-            .max(from.saturating_add(std::time::Duration::from_secs(1)));
+        let (from, to) = self.axis(first, last);
 
         let (from_us, to_us) = (from.as_unix_micros(), to.as_unix_micros());
         let (incidents, prepared) = match pass.detected {
