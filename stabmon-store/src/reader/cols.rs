@@ -26,6 +26,7 @@ pub(super) enum StrCol<'a> {
 }
 
 impl<'a> StrCol<'a> {
+    #[inline]
     pub(super) fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             StrCol::Dict(d, values) => {
@@ -191,6 +192,7 @@ impl<'a> Cols<'a> {
     }
 }
 
+#[inline]
 pub(super) fn opt<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
     (!a.is_null(i)).then(|| a.value(i))
 }
@@ -210,6 +212,7 @@ pub(super) struct ByteCount<'a> {
 
 impl ByteCount<'_> {
     /// The count in bytes at row `i`, with its remainder below 1 KiB; `None` where null.
+    #[inline(always)]
     pub(super) fn get(&self, i: usize, rem: u64, path: &Path) -> Result<Option<u64>, Error> {
         let Some(v) = opt(self.values, i) else {
             return if rem == 0 {
@@ -237,6 +240,7 @@ pub(super) enum PctValues<'a> {
 }
 
 /// A percentage and its ULP adjustment; a null carries adjustment 0.
+#[inline(always)]
 pub(super) fn decimal_pct(
     a: PctValues<'_>,
     i: usize,

@@ -15,6 +15,7 @@ use super::cols::{Cols, opt};
 
 /// The (position, value) pairs of row `i` of a pairs column (`exact`; `ulp_adj` and `kib_rem` before schema 3);
 /// empty where the list is null or the column absent.
+#[inline(always)]
 fn row_pairs<'a>(
     list: Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>,
     i: usize,
@@ -73,7 +74,7 @@ impl<'a, const N: usize> ExactSlots<'a, N> {
         let exact = c.opt_list::<Int32Type>("exact")?;
         if exact.is_some() || version >= 5 {
             return Ok(ExactSlots {
-                exact,
+                exact: with_pairs(exact),
                 old: Vec::new(),
                 kib_rem: None,
             });
@@ -89,11 +90,15 @@ impl<'a, const N: usize> ExactSlots<'a, N> {
         Ok(ExactSlots {
             exact: None,
             old: cols,
-            kib_rem: c.opt_list::<Int32Type>("kib_rem")?,
+            kib_rem: with_pairs(c.opt_list::<Int32Type>("kib_rem")?),
         })
     }
 
+    #[inline(always)]
     pub(super) fn row(&self, i: usize, path: &Path) -> Result<[Option<i32>; N], Error> {
+        if self.exact.is_none() && self.old.is_empty() && self.kib_rem.is_none() {
+            return Ok([None; N]);
+        }
         let mut out = [None; N];
         let mut set = |k: usize, v: i32, name: &str| match out.get_mut(k) {
             Some(slot) => {
@@ -122,6 +127,12 @@ impl<'a, const N: usize> ExactSlots<'a, N> {
     }
 }
 
+/// `list` where any row holds pairs: of a list column without values, every row is empty (arrow checks that the
+/// offsets stay within the values), so it is not looked at row by row.
+fn with_pairs<'a>(list: Pairs<'a>) -> Pairs<'a> {
+    list.filter(|(_, values)| !values.is_empty())
+}
+
 /// A rank or list position from an exactness slot.
 pub(super) fn slot_u16(v: Option<i32>, path: &Path) -> Result<Option<u16>, Error> {
     v.map(|v| {
@@ -136,6 +147,7 @@ pub(super) fn slot_u16(v: Option<i32>, path: &Path) -> Result<Option<u16>, Error
 }
 
 /// A remainder below 1 KiB from an exactness slot (0 where not set).
+#[inline(always)]
 pub(super) fn slot_rem(v: Option<i32>, path: &Path) -> Result<u64, Error> {
     v.map_or(Ok(0), |v| remainder(v, path))
 }
@@ -147,6 +159,8 @@ type Pairs<'a> = Option<(&'a ListArray, &'a PrimitiveArray<Int32Type>)>;
 /// `kib_rem` (versions 1-2) and, in files written before `ulp_adj` existed, the two N-th values' adjustment
 /// columns of their own.
 pub(super) struct SampleExactCols<'a> {
+    /// Whether the file has `exact` (schema 3 on), although no row may hold pairs.
+    has_exact: bool,
     exact: Pairs<'a>,
     ulp_adj: Pairs<'a>,
     kib_rem: Pairs<'a>,
@@ -155,10 +169,8 @@ pub(super) struct SampleExactCols<'a> {
     machine_derived: bool,
 }
 
-/// The exactness values of one `samples` row.
+/// The exactness values of one `samples` row but its ULP adjustments (see [`SampleExactCols::row`]).
 pub(super) struct SampleExact {
-    /// The ULP adjustment of each percentage: the columns' (in `ulp_adj` order), then the cores' (5 per core).
-    pub(super) adj: Vec<i32>,
     /// The remainders below 1 KiB of the byte counts, in `kib_rem` order.
     pub(super) rems: [u64; 7],
     /// Schema 3 on: pressure is present although every value is null.
@@ -171,10 +183,12 @@ pub(super) struct SampleExact {
 
 impl<'a> SampleExactCols<'a> {
     pub(super) fn new(c: &Cols<'a>, version: u32) -> Result<Self, Error> {
+        let exact = c.opt_list::<Int32Type>("exact")?;
         Ok(SampleExactCols {
-            exact: c.opt_list::<Int32Type>("exact")?,
-            ulp_adj: c.opt_list::<Int32Type>("ulp_adj")?,
-            kib_rem: c.opt_list::<Int32Type>("kib_rem")?,
+            has_exact: exact.is_some(),
+            exact: with_pairs(exact),
+            ulp_adj: with_pairs(c.opt_list::<Int32Type>("ulp_adj")?),
+            kib_rem: with_pairs(c.opt_list::<Int32Type>("kib_rem")?),
             old_adj: [
                 c.opt_prim::<Int32Type>("cpu_nth_pct_ulp_adj")?,
                 c.opt_prim::<Int32Type>("name_cpu_nth_pct_ulp_adj")?,
@@ -185,13 +199,21 @@ impl<'a> SampleExactCols<'a> {
 
     /// Whether the file keeps its exactness values in `exact` (schema 3 on).
     pub(super) fn has_exact(&self) -> bool {
-        self.exact.is_some()
+        self.has_exact
     }
 
-    /// The exactness values of row `i`, whose percentages number `pcts`.
-    pub(super) fn row(&self, i: usize, pcts: usize, path: &Path) -> Result<SampleExact, Error> {
+    /// The exactness values of row `i`, whose percentages number `pcts`: the ULP adjustment of each percentage
+    /// into `adj` (the columns' in `ulp_adj` order, then the cores', 5 per core), the rest given.
+    pub(super) fn row(
+        &self,
+        i: usize,
+        pcts: usize,
+        adj: &mut Vec<i32>,
+        path: &Path,
+    ) -> Result<SampleExact, Error> {
+        adj.clear();
+        adj.resize(pcts, 0);
         let mut x = SampleExact {
-            adj: vec![0; pcts],
             rems: [0; 7],
             pressure_empty: false,
             machine_absent: 0,
@@ -199,7 +221,7 @@ impl<'a> SampleExactCols<'a> {
         };
         let out_of_range = |name: &str| invalid(path, format!("a {name} position is out of range"));
         for pair in row_pairs(self.ulp_adj, i, path, "ulp_adj")?.chunks_exact(2) {
-            let slot = usize::try_from(pair[0]).ok().and_then(|k| x.adj.get_mut(k));
+            let slot = usize::try_from(pair[0]).ok().and_then(|k| adj.get_mut(k));
             *slot.ok_or_else(|| out_of_range("ulp_adj"))? = pair[1];
         }
         for pair in row_pairs(self.kib_rem, i, path, "kib_rem")?.chunks_exact(2) {
@@ -226,14 +248,14 @@ impl<'a> SampleExactCols<'a> {
                 let slot = k
                     .checked_sub(SAMPLES_EXACT_ULP)
                     .and_then(|k| usize::try_from(k).ok())
-                    .and_then(|k| x.adj.get_mut(k));
+                    .and_then(|k| adj.get_mut(k));
                 *slot.ok_or_else(|| out_of_range("exact"))? = v;
             }
         }
         // Files written before `ulp_adj` existed: the two N-th values had adjustment columns of their own.
         for (k, a) in [(13, self.old_adj[0]), (14, self.old_adj[1])] {
-            if let Some(a) = a {
-                x.adj[k] = opt(a, i).unwrap_or(0);
+            if let (Some(a), Some(slot)) = (a, adj.get_mut(k)) {
+                *slot = opt(a, i).unwrap_or(0);
             }
         }
         Ok(x)

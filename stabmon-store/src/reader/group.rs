@@ -54,6 +54,7 @@ impl<'t> TickIndex<'t> {
     }
 
     /// The index of the sample at `ts`, if the chunk has one.
+    #[inline]
     pub(super) fn find(&self, ts: i64) -> Option<usize> {
         if let Some(sorted) = &self.unsorted {
             let at = sorted.binary_search_by_key(&ts, |x| x.0).ok()?;

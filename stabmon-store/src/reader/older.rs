@@ -17,17 +17,14 @@ use super::cols::Cols;
 use super::names::{LastValues, NameValues, name_total};
 use super::processes::{DETAILS, Fill, Lone, LoneValues, VALUE_COLUMNS, ValueCols, fill_processes};
 use super::range::Range;
-use super::samples::decode_samples;
+use super::samples::{decode_samples, each_sample};
 use super::segment::{order_lists, samples_of_rows};
 use super::table::TableFile;
 use crate::error::{Error, arrow, invalid};
 
 /// A row group of a file older than schema 5, read by [`read_older`].
 pub(super) struct Older {
-    /// Every sample of the row group, in order (the range asked for may cut it), with the parts asked for (and
-    /// the moments', where they were built).
-    pub(super) samples: Vec<Sample>,
-    /// The process rows of those samples: the columns asked for, then `cpu_pct` and `rss_bytes`.
+    /// The process rows of its samples: the columns asked for, then `cpu_pct` and `rss_bytes`.
     pub(super) processes: Vec<RecordBatch>,
     /// Their name rows likewise, the values the file left out derived.
     pub(super) names: Vec<RecordBatch>,
@@ -46,17 +43,19 @@ const MOMENT_PARTS: SampleParts = SampleParts::SYSTEM
     .union(SampleParts::NAMES);
 
 /// Reads row group `group` of `tables` (`samples`, and `processes` and `names` where the segment has them: without
-/// them, no rows) of a file older than schema 5 whole, its samples with `parts`, and keeps of the process and name
-/// rows the columns `keep` names (processes', names') with their values derived; `None` where the part of the row
-/// group in `chunk` holds no sample. With `moments` (and both tables, and parts it can build), also builds those
-/// samples whole from what it decoded: the row group is not decoded again for them.
+/// them, no rows) of a file older than schema 5 whole: hands each of its samples (every row, in order, the range
+/// asked for may cut it), with its system values and cores but not its lists, to `each`, and keeps of the process
+/// and name rows the columns `keep` names (processes', names') with their values derived; `None` where the part of
+/// the row group in `chunk` holds no sample (`each` may have been given its samples). With `moments` (and both
+/// tables, and parts it can build), also builds those samples whole from what it decoded: the row group is not
+/// decoded again for them.
 pub(super) fn read_older(
     tables: (&TableFile, Option<&TableFile>, Option<&TableFile>),
     group: usize,
     chunk: Range,
-    parts: SampleParts,
     keep: (&[&str], &[&str]),
     moments: Option<&dyn MomentColumns>,
+    each: &mut dyn FnMut(&Sample) -> Result<(), Error>,
 ) -> Result<Option<Older>, Error> {
     let (samples_file, procs, names) = tables;
     let moments =
@@ -64,58 +63,63 @@ pub(super) fn read_older(
     let version = samples_file.version;
     let path = &samples_file.path;
     let batches = samples_file.read(&[group], chunk, None, None)?;
-    // Every row is a sample: sized once (a sample is large, and each doubling would copy them all).
+    // Each row's time, and its CPU busy where moments are picked by it.
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let (mut times, mut samples, mut lens) = (
-        Vec::with_capacity(rows),
-        Vec::with_capacity(rows),
-        Vec::with_capacity(rows),
-    );
-    decode_samples(
-        &batches,
-        version,
-        "",
-        path,
-        moments.map_or(parts, |m| parts.union(m.parts())),
-        &|_| true,
-        (&mut times, &mut samples),
-        &mut lens,
-    )?;
-    drop(batches);
-    if !samples
-        .iter()
-        .any(|s| chunk.contains(s.ts.as_unix_micros()))
-    {
+    let mut times = Vec::with_capacity(rows);
+    let mut busy = Vec::with_capacity(if moments.is_some() { rows } else { 0 });
+    each_sample(&batches, version, path, &mut |s| {
+        times.push(s.ts.as_unix_micros());
+        if moments.is_some() {
+            busy.push(s.cpu.busy_pct);
+        }
+        each(s)
+    })?;
+    if !times.iter().any(|t| chunk.contains(*t)) {
         return Ok(None);
     }
-    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
         return Ok(None);
     };
-    if !samples.windows(2).all(|w| w[0].ts < w[1].ts) {
+    if !times.windows(2).all(|w| w[0] < w[1]) {
         return Err(invalid(
             path,
             "timestamps do not increase within the segment",
         ));
     }
     let whole = Range {
-        from: Some(first.ts),
+        from: Some(Timestamp::from_unix_micros(first)),
         // Unbounded after a last row at the last representable time.
-        to: last
-            .ts
-            .as_unix_micros()
-            .checked_add(1)
-            .map(Timestamp::from_unix_micros),
+        to: last.checked_add(1).map(Timestamp::from_unix_micros),
     };
-    // The moments' samples, and their lists as the rows are read.
+    // The moments' samples (decoded again whole, with how their lists' ranks are stored), and their lists as the
+    // rows are read.
     let picked = match moments {
-        Some(m) => busiest_per_column(&samples, chunk, m),
+        Some(m) => busiest_per_column(&times, &busy, chunk, m),
         None => Vec::new(),
     };
+    let (mut picked_samples, mut lens) = (Vec::new(), Vec::new());
+    if let Some(m) = moments {
+        let at: Vec<i64> = (times.iter().zip(&picked))
+            .filter(|(_, p)| **p)
+            .map(|(t, _)| *t)
+            .collect();
+        decode_samples(
+            &batches,
+            version,
+            "",
+            path,
+            SampleParts::SYSTEM.union(m.parts()),
+            &|t| at.binary_search(&t).is_ok(),
+            (&mut Vec::new(), &mut picked_samples),
+            &mut lens,
+        )?;
+    }
+    drop(batches);
     let mut proc_lists: Vec<Vec<(Option<u16>, ProcessEntry)>> = Vec::new();
     let mut name_lists: Vec<Vec<(Option<u16>, NameTotal)>> = Vec::new();
     if moments.is_some() {
-        proc_lists = vec![Vec::new(); samples.len()];
-        name_lists = vec![Vec::new(); samples.len()];
+        proc_lists = vec![Vec::new(); times.len()];
+        name_lists = vec![Vec::new(); times.len()];
     }
     let mut no_lists: [Vec<()>; 0] = [];
     let (mut proc_batches, mut name_batches) = (Vec::new(), Vec::new());
@@ -173,7 +177,7 @@ pub(super) fn read_older(
             )?;
         }
     }
-    let lone = LoneValues::new(by_row, samples.len(), Vec::new(), &samples_file.path);
+    let lone = LoneValues::new(by_row, times.len(), Vec::new(), &samples_file.path);
     if let Some(t) = names {
         let path = &t.path;
         let columns: Vec<&str> = keep
@@ -209,21 +213,16 @@ pub(super) fn read_older(
     let mut built = Vec::new();
     if let (Some(m), Some(p), Some(n)) = (moments, procs, names) {
         let files = [path.clone(), p.path.clone(), n.path.clone()];
-        let lists = proc_lists.into_iter().zip(name_lists).zip(lens);
-        for ((s, ((p, n), lens)), _) in samples
-            .iter()
-            .zip(lists)
-            .zip(&picked)
+        let lists = (proc_lists.into_iter().zip(name_lists).zip(&picked))
             .filter(|(_, picked)| **picked)
-        {
-            let mut s = s.clone();
+            .map(|(lists, _)| lists);
+        for ((mut s, (p, n)), lens) in picked_samples.into_iter().zip(lists).zip(lens) {
             order_lists(&mut s, p, n, lens, &files)?;
             m.parts().trim(&mut s);
             built.push(s);
         }
     }
     Ok(Some(Older {
-        samples,
         processes: proc_batches,
         names: name_batches,
         moments: built,
@@ -243,16 +242,22 @@ const MOMENT_COLUMNS: [&str; 8] = [
     "virtual_bytes",
 ];
 
-/// Of each pixel column, the sample in `chunk` with the highest machine CPU busy % (the first of equals), as
-/// [`MomentColumns`] picks them: one flag per sample.
-fn busiest_per_column(samples: &[Sample], chunk: Range, m: &dyn MomentColumns) -> Vec<bool> {
-    let mut picked = vec![false; samples.len()];
-    let inside: Vec<usize> = (0..samples.len())
-        .filter(|&i| chunk.contains(samples[i].ts.as_unix_micros()))
+/// Of each pixel column, the sample in `chunk` with the highest machine CPU busy % (`busy`, by sample at `times`;
+/// the first of equals), as [`MomentColumns`] picks them: one flag per sample.
+fn busiest_per_column(
+    times: &[i64],
+    busy: &[f32],
+    chunk: Range,
+    m: &dyn MomentColumns,
+) -> Vec<bool> {
+    let mut picked = vec![false; times.len()];
+    let inside: Vec<usize> = (0..times.len())
+        .filter(|&i| chunk.contains(times[i]))
         .collect();
-    let values = inside
-        .iter()
-        .map(|&i| (m.column(samples[i].ts), samples[i].cpu.busy_pct));
+    let values = inside.iter().map(|&i| {
+        let busy = busy.get(i).copied().unwrap_or(f32::NAN);
+        (m.column(Timestamp::from_unix_micros(times[i])), busy)
+    });
     for k in busiest_of_each_column(values) {
         picked[inside[k]] = true;
     }

@@ -227,6 +227,7 @@ impl<'a, const N: usize> ValueCols<'a, N> {
 
     /// Row `i`'s CPU % and resident bytes as stored (`None` where null), and its exactness slots.
     #[allow(clippy::type_complexity)]
+    #[inline(always)]
     pub(super) fn row_stored(
         &self,
         i: usize,

@@ -243,6 +243,7 @@ pub(super) fn decode_samples(
     let times_only = !system && !cores;
     // The previous row's (ts, lateness), for intervals left out; rows of one row group may span batches.
     let mut prev_reading = None;
+    let mut adj = Vec::new();
     for batch in batches {
         let c = Cols { batch, path };
         if times_only && version >= 5 {
@@ -269,7 +270,9 @@ pub(super) fn decode_samples(
                 prev_reading = Some((t, cols.lateness.value(i)));
                 continue;
             }
-            let (s, stored_lens) = sample_row(&cols, i, version, &mut prev_reading, host, path)?;
+            let mut s = Sample::new(Timestamp::from_unix_micros(t), host);
+            let stored_lens =
+                fill_sample(&cols, i, version, &mut prev_reading, &mut s, &mut adj, path)?;
             out.push(s);
             lens_out.push(match &cols.lens {
                 Some(l) => l.map(|l| ListLen::Stored(opt(l, i))),
@@ -282,19 +285,43 @@ pub(super) fn decode_samples(
     Ok(())
 }
 
-/// Row `i` as a sample (without its lists and probes), and the list lengths its exactness values store.
-fn sample_row(
+/// Decodes every row of `batches` (a `samples` file's whole row groups, in order, of schema `version`) with its
+/// system values and cores, and hands each to `each` in order: one sample is filled row after row, so that no
+/// row allocates (what a series or a usage read takes of each row is a few values).
+pub(super) fn each_sample(
+    batches: &[RecordBatch],
+    version: u32,
+    path: &Path,
+    each: &mut dyn FnMut(&Sample) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut prev_reading = None;
+    let (mut s, mut adj) = (Sample::new(Timestamp::from_unix_micros(0), ""), Vec::new());
+    for batch in batches {
+        let cols = SampleCols::new(&Cols { batch, path }, version, true)?;
+        for i in 0..batch.num_rows() {
+            fill_sample(&cols, i, version, &mut prev_reading, &mut s, &mut adj, path)?;
+            each(&s)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets `s` to row `i` (but its host, lists and probes: a sample may be filled row after row, its strings' and
+/// cores' buffers kept), and gives the list lengths the row's exactness values store. `adj` is a buffer for the
+/// row's ULP adjustments.
+fn fill_sample(
     cols: &SampleCols<'_>,
     i: usize,
     version: u32,
     prev_reading: &mut Option<(i64, i64)>,
-    host: &str,
+    s: &mut Sample,
+    adj: &mut Vec<i32>,
     path: &Path,
-) -> Result<(Sample, [Option<u16>; 4]), Error> {
-    let mut s = Sample::new(Timestamp::from_unix_micros(cols.ts.value(i)), host);
+) -> Result<[Option<u16>; 4], Error> {
+    s.ts = Timestamp::from_unix_micros(cols.ts.value(i));
     s.boot_time = Timestamp::from_unix_micros(cols.boot_time.value(i));
-    s.boot_id = cols.boot_id.get(i).map(str::to_owned);
-    s.timezone = cols.timezone.get(i).map(str::to_owned);
+    set_str(&mut s.boot_id, cols.boot_id.get(i));
+    set_str(&mut s.timezone, cols.timezone.get(i));
     s.utc_offset_secs = opt(cols.utc_offset, i);
     // Null where it is the time between the previous row's reading and this one's (always in the same row group,
     // which is read whole) in schemas 2-4: see `derived_interval`.
@@ -313,17 +340,25 @@ fn sample_row(
         None => None,
     };
     let n_cores = ranges.map_or(0, |r| r[0].1 - r[0].0);
-    let x = cols.exact.row(i, cols.pcts.len() + 5 * n_cores, path)?;
-    let mut v = Vec::with_capacity(cols.pcts.len());
-    for (k, (a, name)) in cols.pcts.iter().zip(PCT_COLUMNS).enumerate() {
-        v.push(decimal_pct(*a, i, x.adj[k], path, name)?);
+    let x = cols
+        .exact
+        .row(i, cols.pcts.len() + 5 * n_cores, adj, path)?;
+    let mut v = [None; PCT_COLUMNS.len()];
+    for (k, ((a, name), v)) in cols.pcts.iter().zip(PCT_COLUMNS).zip(&mut v).enumerate() {
+        *v = decimal_pct(*a, i, adj[k], path, name)?;
     }
-    let per_core = match (&cols.cores, &ranges) {
-        (Some(cores), Some(ranges)) => per_core(cores, ranges, &x.adj[cols.pcts.len()..], path)?,
-        _ => Vec::new(),
-    };
-    s.cpu = machine_cpu(&v, &per_core, version == 4, x.machine_absent, path)?;
-    s.per_core = per_core;
+    s.per_core.clear();
+    s.per_core.reserve(n_cores);
+    if let (Some(cores), Some(ranges)) = (&cols.cores, &ranges) {
+        per_core(
+            cores,
+            ranges,
+            &adj[cols.pcts.len()..],
+            &mut s.per_core,
+            path,
+        )?;
+    }
+    s.cpu = machine_cpu(&v, &s.per_core, version == 4, x.machine_absent, path)?;
     s.load = match (v[5], v[6], v[7]) {
         (Some(a), Some(b), Some(c)) => Some(LoadAvg::new(a, b, c)),
         (None, None, None) => None,
@@ -355,7 +390,18 @@ fn sample_row(
     s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
     s.top.name_rss_nth_bytes = bytes[6];
     s.exits = exits_at(cols.exits, i);
-    Ok((s, x.stored_lens))
+    Ok(x.stored_lens)
+}
+
+/// Sets a sample's string to `v`, in the buffer it has.
+fn set_str(s: &mut Option<String>, v: Option<&str>) {
+    match (s.as_mut(), v) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
+        }
+        (_, v) => *s = v.map(str::to_owned),
+    }
 }
 
 /// The bounds of row `i`'s entries in each per-core list, checked to be there and of one length.
@@ -389,16 +435,16 @@ fn core_ranges(
     Ok(out)
 }
 
-/// The cores' CPU shares, with each core's ULP adjustments (5 per core) in `adj`. A core's null busy share is its
+/// The cores' CPU shares, with each core's ULP adjustments (5 per core) in `adj`, appended to `out`. A core's null busy share is its
 /// user + system + steal (`pct::busy_from_parts`).
 fn per_core(
     cores: &[(&ListArray, PctValues<'_>); 5],
     ranges: &[(usize, usize); 5],
     adj: &[i32],
+    out: &mut Vec<CpuUsage>,
     path: &Path,
-) -> Result<Vec<CpuUsage>, Error> {
+) -> Result<(), Error> {
     let n_cores = ranges[0].1 - ranges[0].0;
-    let mut out = Vec::with_capacity(n_cores);
     for k in 0..n_cores {
         let mut f = [None; 5];
         for (j, slot) in f.iter_mut().enumerate() {
@@ -413,7 +459,7 @@ fn per_core(
         cu.steal_pct = f[4];
         out.push(cu);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The whole machine's CPU from the row's percentages `v` (in [`PCT_COLUMNS`] order). A null busy share derives

@@ -5,19 +5,20 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{
     Array, ArrayRef, ArrowPrimitiveType, BooleanArray, Float32Array, ListArray, PrimitiveArray,
-    RecordBatch, StringArray,
+    RecordBatch, UInt64Array,
 };
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field};
 use stabmon_core::latency::{OutcomeKind, ProbePoint};
-use stabmon_core::series::{
-    MomentColumns, Packed, SampleParts, SystemSeries, busiest_of_each_column,
-};
-use stabmon_core::{LoadAvg, NameTotal, Pressure, ProcessEntry, Sample, Timestamp, TopProcesses};
+use stabmon_core::series::{MomentColumns, Packed, SystemSeries, busiest_of_each_column};
+use stabmon_core::{LoadAvg, Pressure, Sample, Timestamp, TopProcesses};
 
 use super::cols::opt;
 use super::group::{TickIndex, two_lanes};
@@ -417,19 +418,26 @@ impl StoreReader {
                 _ => (None, None),
             };
             let keep = (&PROCESS_TOP_COLUMNS[..4], &NAME_TOP_COLUMNS[..2]);
-            let parts = SampleParts::SYSTEM.union(SampleParts::PER_CORE);
             let tables = (&s.samples, p, n);
+            let read = |moments| {
+                let mut rows = SeriesRows::default();
+                let older = read_older(tables, g, chunk, keep, moments, &mut |s| {
+                    rows.push(s);
+                    Ok(())
+                })?;
+                Ok::<_, Error>(older.map(|o| (o, rows)))
+            };
             // Moments read more of the row group: where that fails, the series is read without them (the page
             // then reads them itself, and warns of what it cannot).
-            let older = match read_older(tables, g, chunk, parts, keep, moments) {
-                Err(_) if moments.is_some() => read_older(tables, g, chunk, parts, keep, None),
+            let older = match read(moments) {
+                Err(_) if moments.is_some() => read(None),
                 read => read,
             };
             match older? {
-                Some(older) => {
+                Some((older, rows)) => {
                     built = older.moments;
                     (
-                        vec![series_batch(&older.samples, &s.file)?],
+                        vec![rows.batch(&s.file)?],
                         Some((older.processes, older.names)),
                     )
                 }
@@ -464,6 +472,13 @@ impl StoreReader {
         })))
     }
 }
+
+/// A sample's busiest process (CPU, pid, start time, name) and busiest group (CPU, name), as
+/// [`BusiestColumns::push`](stabmon_core::series::BusiestColumns::push) takes them.
+type Busiest<'s> = (
+    Option<(f32, u32, Timestamp, &'s str)>,
+    Option<(f32, &'s str)>,
+);
 
 /// A row group's columns for a series: the system values of its samples in `chunk` and their
 /// probes.
@@ -596,7 +611,7 @@ impl SeriesColumns {
                 (Some(cols), _) => cols.extend(a..end, series, scratch),
                 (None, Some(t)) => t[ks.clone()]
                     .iter()
-                    .for_each(|t| series.busiest.push_top(t)),
+                    .for_each(|(p, g)| series.busiest.push(*p, *g)),
                 (None, None) => {
                     (a..end).for_each(|_| series.busiest.push_top(&TopProcesses::default()))
                 }
@@ -636,17 +651,15 @@ impl SeriesColumns {
     }
 
     /// The busiest process and group of each of the samples at `ticks` (schema 5 and older), found from its process
-    /// rows' identity and CPU and its name rows' CPU: each sample's lists hold those two (the rest left empty),
-    /// what [`TopProcesses::busiest_process`] and [`TopProcesses::busiest_group`] give of the whole lists.
-    fn tops(
-        &self,
+    /// rows' identity and CPU and its name rows' CPU: what [`TopProcesses::busiest_process`] and
+    /// [`TopProcesses::busiest_group`] give of the whole lists (see [`Busiest`]).
+    fn tops<'s>(
+        &'s self,
         ticks: &[i64],
-        (procs, names): &(Vec<RecordBatch>, Vec<RecordBatch>),
-    ) -> Result<Vec<TopProcesses>, Error> {
-        let mut out: Vec<TopProcesses> = Vec::new();
-        out.resize_with(ticks.len(), TopProcesses::default);
+        (procs, names): &'s (Vec<RecordBatch>, Vec<RecordBatch>),
+    ) -> Result<Vec<Busiest<'s>>, Error> {
         let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) else {
-            return Ok(out);
+            return Ok(vec![(None, None); ticks.len()]);
         };
         let index = TickIndex::new(ticks);
         // The sample a row belongs to (`None` outside the ticks' span; an error where a row has no sample).
@@ -713,20 +726,7 @@ impl SeriesColumns {
                 }
             }
         }
-        for ((t, p), g) in out.iter_mut().zip(process).zip(group) {
-            if let Some((cpu, pid, start, name)) = p {
-                let mut e = ProcessEntry::new(pid, name);
-                e.start_time = start;
-                e.cpu_pct = cpu;
-                t.processes.push(e);
-            }
-            if let Some((cpu, name)) = g {
-                let mut n = NameTotal::new(name);
-                n.cpu_pct = cpu;
-                t.names.push(n);
-            }
-        }
-        Ok(out)
+        Ok(process.into_iter().zip(group).collect())
     }
 
     /// The probes of each of the samples at `ticks`, in the order stored, gathered in `buf`.
@@ -1153,108 +1153,144 @@ fn push_journal_before(at: Timestamp, journal: &mut JournalQueue, series: &mut S
     }
 }
 
-/// A row group's samples (of a file older than schema 5, decoded whole) as the `samples` columns a series reads
-/// ([`SERIES_COLUMNS`]), each value as the sample holds it.
-fn series_batch(samples: &[Sample], path: &Path) -> Result<RecordBatch, Error> {
-    let f32s = |get: &dyn Fn(&Sample) -> Option<f32>| -> ArrayRef {
-        Arc::new(samples.iter().map(get).collect::<Float32Array>())
-    };
-    let u64s = |get: &dyn Fn(&Sample) -> u64| -> ArrayRef {
-        Arc::new(
-            samples
-                .iter()
-                .map(|s| Some(get(s)))
-                .collect::<PrimitiveArray<UInt64Type>>(),
+/// A row group's samples (of a file older than schema 5, decoded whole) gathered as the `samples` columns a series
+/// reads ([`SERIES_COLUMNS`]), each value as the sample holds it: [`push`](Self::push) each, then
+/// [`batch`](Self::batch).
+#[derive(Default)]
+struct SeriesRows {
+    ts: Vec<i64>,
+    boot_time: Vec<i64>,
+    boot_id: StringBuilder,
+    utc_offset_secs: Vec<Option<i32>>,
+    interval_us: Vec<Option<i64>>,
+    cpu_busy_pct: Vec<f32>,
+    core_busy_pct: Vec<f32>,
+    /// Where each sample's cores end in `core_busy_pct`.
+    core_ends: Vec<i32>,
+    load: [Vec<Option<f32>>; 3],
+    /// Memory total, used and available, swap total and used.
+    bytes: [Vec<u64>; 5],
+    pressure_present: Vec<bool>,
+    /// CPU some, memory some and full, I/O some and full.
+    pressure: [Vec<Option<f32>>; 5],
+    oom_kill_count: Vec<Option<u64>>,
+}
+
+impl SeriesRows {
+    fn push(&mut self, s: &Sample) {
+        self.ts.push(s.ts.as_unix_micros());
+        self.boot_time.push(s.boot_time.as_unix_micros());
+        self.boot_id.append_option(s.boot_id.as_deref());
+        self.utc_offset_secs.push(s.utc_offset_secs);
+        self.interval_us
+            .push(i64::try_from(s.interval.as_micros()).ok());
+        self.cpu_busy_pct.push(s.cpu.busy_pct);
+        self.core_busy_pct
+            .extend(s.per_core.iter().map(|c| c.busy_pct));
+        self.core_ends
+            .push(i32::try_from(self.core_busy_pct.len()).unwrap_or(i32::MAX));
+        let load = s.load.as_ref();
+        for (col, get) in self.load.iter_mut().zip([
+            |l: &LoadAvg| l.one,
+            |l: &LoadAvg| l.five,
+            |l: &LoadAvg| l.fifteen,
+        ]) {
+            col.push(load.map(get));
+        }
+        let m = &s.memory;
+        let bytes = [
+            m.total_bytes,
+            m.used_bytes,
+            m.available_bytes,
+            m.swap_total_bytes,
+            m.swap_used_bytes,
+        ];
+        for (col, v) in self.bytes.iter_mut().zip(bytes) {
+            col.push(v);
+        }
+        self.pressure_present.push(s.pressure.is_some());
+        let p = s.pressure.as_ref();
+        for (col, get) in self.pressure.iter_mut().zip([
+            |p: &Pressure| p.cpu_some_pct,
+            |p: &Pressure| p.memory_some_pct,
+            |p: &Pressure| p.memory_full_pct,
+            |p: &Pressure| p.io_some_pct,
+            |p: &Pressure| p.io_full_pct,
+        ]) {
+            col.push(p.and_then(get));
+        }
+        self.oom_kill_count.push(s.oom_kill_count);
+    }
+
+    /// The samples pushed as one batch.
+    fn batch(self, path: &Path) -> Result<RecordBatch, Error> {
+        let f32s = |v: Vec<Option<f32>>| -> ArrayRef { Arc::new(Float32Array::from(v)) };
+        let times = |v: Vec<i64>| -> ArrayRef {
+            Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(v))
+        };
+        let [total, used, available, swap_total, swap_used] = self
+            .bytes
+            .map(|v| Arc::new(UInt64Array::from(v)) as ArrayRef);
+        let [load_1m, load_5m, load_15m] = self.load.map(f32s);
+        let [cpu_some, memory_some, memory_full, io_some, io_full] = self.pressure.map(f32s);
+        let ends = std::iter::once(0).chain(self.core_ends);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from_iter(ends));
+        let cores = ListArray::try_new(
+            Arc::new(Field::new_list_field(DataType::Float32, true)),
+            offsets,
+            Arc::new(Float32Array::from(self.core_busy_pct)),
+            None,
         )
-    };
-    let times = |get: &dyn Fn(&Sample) -> Timestamp| -> ArrayRef {
-        Arc::new(
-            samples
-                .iter()
-                .map(|s| Some(get(s).as_unix_micros()))
-                .collect::<PrimitiveArray<TimestampMicrosecondType>>(),
-        )
-    };
-    let pressure = |get: fn(&Pressure) -> Option<f32>| f32s(&|s| s.pressure.as_ref().and_then(get));
-    let load = |get: fn(&LoadAvg) -> f32| f32s(&|s| s.load.as_ref().map(get));
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("ts", times(&|s| s.ts)),
-        ("boot_time", times(&|s| s.boot_time)),
-        (
-            "boot_id",
-            Arc::new(
-                samples
-                    .iter()
-                    .map(|s| s.boot_id.as_deref())
-                    .collect::<StringArray>(),
+        .map_err(arrow(path))?;
+        let mut boot_id = self.boot_id;
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("ts", times(self.ts)),
+            ("boot_time", times(self.boot_time)),
+            ("boot_id", Arc::new(boot_id.finish())),
+            (
+                "utc_offset_secs",
+                Arc::new(PrimitiveArray::<Int32Type>::from(self.utc_offset_secs)),
             ),
-        ),
-        (
-            "utc_offset_secs",
-            Arc::new(
-                samples
-                    .iter()
-                    .map(|s| s.utc_offset_secs)
-                    .collect::<PrimitiveArray<Int32Type>>(),
+            (
+                "interval_us",
+                Arc::new(PrimitiveArray::<Int64Type>::from(self.interval_us)),
             ),
-        ),
-        (
-            "interval_us",
-            Arc::new(
-                samples
-                    .iter()
-                    .map(|s| i64::try_from(s.interval.as_micros()).ok())
-                    .collect::<PrimitiveArray<Int64Type>>(),
+            (
+                "cpu_busy_pct",
+                Arc::new(Float32Array::from(self.cpu_busy_pct)),
             ),
-        ),
-        ("cpu_busy_pct", f32s(&|s| Some(s.cpu.busy_pct))),
-        (
-            "core_busy_pct",
-            Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
-                samples
-                    .iter()
-                    .map(|s| Some(s.per_core.iter().map(|c| Some(c.busy_pct)))),
-            )),
-        ),
-        ("load_1m", load(|l| l.one)),
-        ("load_5m", load(|l| l.five)),
-        ("load_15m", load(|l| l.fifteen)),
-        ("mem_total_bytes", u64s(&|s| s.memory.total_bytes)),
-        ("mem_used_bytes", u64s(&|s| s.memory.used_bytes)),
-        ("mem_available_bytes", u64s(&|s| s.memory.available_bytes)),
-        ("swap_total_bytes", u64s(&|s| s.memory.swap_total_bytes)),
-        ("swap_used_bytes", u64s(&|s| s.memory.swap_used_bytes)),
-        (
-            "pressure_present",
-            Arc::new(
-                samples
-                    .iter()
-                    .map(|s| Some(s.pressure.is_some()))
-                    .collect::<BooleanArray>(),
+            ("core_busy_pct", Arc::new(cores)),
+            ("load_1m", load_1m),
+            ("load_5m", load_5m),
+            ("load_15m", load_15m),
+            ("mem_total_bytes", total),
+            ("mem_used_bytes", used),
+            ("mem_available_bytes", available),
+            ("swap_total_bytes", swap_total),
+            ("swap_used_bytes", swap_used),
+            (
+                "pressure_present",
+                Arc::new(BooleanArray::from(self.pressure_present)),
             ),
-        ),
-        ("pressure_cpu_some_pct", pressure(|p| p.cpu_some_pct)),
-        ("pressure_memory_some_pct", pressure(|p| p.memory_some_pct)),
-        ("pressure_memory_full_pct", pressure(|p| p.memory_full_pct)),
-        ("pressure_io_some_pct", pressure(|p| p.io_some_pct)),
-        ("pressure_io_full_pct", pressure(|p| p.io_full_pct)),
-        (
-            "oom_kill_count",
-            Arc::new(
-                samples
-                    .iter()
-                    .map(|s| s.oom_kill_count)
-                    .collect::<PrimitiveArray<UInt64Type>>(),
+            ("pressure_cpu_some_pct", cpu_some),
+            ("pressure_memory_some_pct", memory_some),
+            ("pressure_memory_full_pct", memory_full),
+            ("pressure_io_some_pct", io_some),
+            ("pressure_io_full_pct", io_full),
+            (
+                "oom_kill_count",
+                Arc::new(PrimitiveArray::<UInt64Type>::from(self.oom_kill_count)),
             ),
-        ),
-    ];
-    RecordBatch::try_from_iter(columns).map_err(arrow(path))
+        ];
+        RecordBatch::try_from_iter(columns).map_err(arrow(path))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use stabmon_core::series::SampleParts;
 
     /// Columns of `secs` seconds.
     struct Columns(i64);

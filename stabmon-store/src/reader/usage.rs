@@ -15,7 +15,6 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, PrimitiveArray, RecordBatch, StringArray};
 use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
-use stabmon_core::series::SampleParts;
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::{ByTick, TickIndex};
@@ -446,18 +445,17 @@ impl Tables {
             &["ts", "pid", "start_time", "name", "cmdline"][..],
             &["ts", "name", "process_count"][..],
         );
-        let Some(older) = read_older(tables, group, chunk, SampleParts::SYSTEM, keep, None)? else {
+        let mut ticks: Vec<(i64, u64, f32)> = Vec::new();
+        let older = read_older(tables, group, chunk, keep, None, &mut |s| {
+            if chunk.contains(s.ts.as_unix_micros()) {
+                let interval = u64::try_from(s.interval.as_micros()).unwrap_or(u64::MAX);
+                ticks.push((s.ts.as_unix_micros(), interval, s.top.name_cpu_nth_pct));
+            }
+            Ok(())
+        })?;
+        let Some(older) = older else {
             return Ok(None);
         };
-        let ticks: Vec<(i64, u64, f32)> = older
-            .samples
-            .iter()
-            .filter(|s| chunk.contains(s.ts.as_unix_micros()))
-            .map(|s| {
-                let interval = u64::try_from(s.interval.as_micros()).unwrap_or(u64::MAX);
-                (s.ts.as_unix_micros(), interval, s.top.name_cpu_nth_pct)
-            })
-            .collect();
         if ticks.is_empty() {
             return Ok(None);
         }
