@@ -143,6 +143,7 @@ pub(super) fn read_older(
             columns.extend(details.map(|(_, column)| *column));
         }
         proc_read = t.read(&t.groups_in(whole), whole, None, Some(&columns))?;
+        by_row.reserve(proc_read.iter().map(RecordBatch::num_rows).sum());
         let rows_at = samples_of_rows(&proc_read, &times, whole, &[], &mut no_lists, path)?;
         for (batch, rows_at) in proc_read.iter().zip(&rows_at) {
             let c = Cols { batch, path };

@@ -420,7 +420,7 @@ impl StoreReader {
             let keep = (&PROCESS_TOP_COLUMNS[..4], &NAME_TOP_COLUMNS[..2]);
             let tables = (&s.samples, p, n);
             let read = |moments| {
-                let mut rows = SeriesRows::default();
+                let mut rows = SeriesRows::with_capacity(s.samples.rows_hint(g));
                 let older = read_older(tables, g, chunk, keep, moments, &mut |s| {
                     rows.push(s);
                     Ok(())
@@ -1156,7 +1156,6 @@ fn push_journal_before(at: Timestamp, journal: &mut JournalQueue, series: &mut S
 /// A row group's samples (of a file older than schema 5, decoded whole) gathered as the `samples` columns a series
 /// reads ([`SERIES_COLUMNS`]), each value as the sample holds it: [`push`](Self::push) each, then
 /// [`batch`](Self::batch).
-#[derive(Default)]
 struct SeriesRows {
     ts: Vec<i64>,
     boot_time: Vec<i64>,
@@ -1177,6 +1176,26 @@ struct SeriesRows {
 }
 
 impl SeriesRows {
+    /// Room for `n` samples of a few cores.
+    fn with_capacity(n: usize) -> Self {
+        let f32s = || Vec::with_capacity(n);
+        SeriesRows {
+            ts: Vec::with_capacity(n),
+            boot_time: Vec::with_capacity(n),
+            boot_id: StringBuilder::with_capacity(n, 0),
+            utc_offset_secs: Vec::with_capacity(n),
+            interval_us: Vec::with_capacity(n),
+            cpu_busy_pct: Vec::with_capacity(n),
+            core_busy_pct: Vec::with_capacity(4 * n),
+            core_ends: Vec::with_capacity(n),
+            load: [f32s(), f32s(), f32s()],
+            bytes: std::array::from_fn(|_| Vec::with_capacity(n)),
+            pressure_present: Vec::with_capacity(n),
+            pressure: std::array::from_fn(|_| Vec::with_capacity(n)),
+            oom_kill_count: Vec::with_capacity(n),
+        }
+    }
+
     fn push(&mut self, s: &Sample) {
         self.ts.push(s.ts.as_unix_micros());
         self.boot_time.push(s.boot_time.as_unix_micros());

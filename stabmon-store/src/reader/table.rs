@@ -65,7 +65,7 @@ pub(super) fn read_table(
     only: Option<&[i64]>,
     columns: Columns<'_>,
 ) -> Result<(u32, Vec<RecordBatch>), Error> {
-    let file = TableFile::open(path, objects, Some(table), Strings::Plain)?;
+    let file = TableFile::open(path, objects, Some(table), Strings::Dictionary)?;
     let groups = file.groups_in(range);
     let fields = file.meta.schema().fields();
     let names: Option<Vec<&str>> = match columns {
@@ -194,6 +194,14 @@ impl TableFile {
             .filter(|(_, s)| s.is_none_or(|(min, max)| range.overlaps(min, max)))
             .map(|(i, _)| i)
             .collect()
+    }
+
+    /// The rows of row group `group` as its footer states them, at most [`BATCH_ROWS`] (a count to size buffers by,
+    /// not to trust: a damaged footer may state any).
+    pub(super) fn rows_hint(&self, group: usize) -> usize {
+        let md = self.meta.metadata();
+        let rows = md.row_groups().get(group).map_or(0, |g| g.num_rows());
+        usize::try_from(rows).unwrap_or(0).min(BATCH_ROWS)
     }
 
     /// The part of `range` row group `group` holds (all of it where the footer has no statistics).
