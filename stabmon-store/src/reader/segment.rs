@@ -173,6 +173,15 @@ fn read_segment_files(
         ));
     }
     let kept: Vec<bool> = times.iter().map(|&t| wanted(range, only, t)).collect();
+    // Rows after the last sample kept derive nothing for it: the process and name rows are read up to it.
+    let last_kept = (times.iter().zip(&kept)).rfind(|(_, k)| **k).map(|(t, _)| *t);
+    let upto = Range {
+        from: whole.from,
+        to: match last_kept {
+            Some(t) => t.checked_add(1).map(Timestamp::from_unix_micros),
+            None => whole.from,
+        },
+    };
     let names_read = parts.contains(SampleParts::NAMES);
     let mut procs: Vec<Vec<(Option<u16>, ProcessEntry)>> = vec![Vec::new(); times.len()];
     // The process rows' batches outlive their read: the lone process values names derive from point into them.
@@ -180,7 +189,7 @@ fn read_segment_files(
     // Before schema 5 a name total may be its lone process's values: the process rows are read for them.
     let values = names_read && version < 5;
     if parts.contains(SampleParts::PROCESSES) || values {
-        (proc_version, proc_batches) = read_processes(&files[1], objects, whole, only, parts)?;
+        (proc_version, proc_batches) = read_processes(&files[1], objects, upto, only, parts)?;
     }
     let fill_procs = match parts.contains(SampleParts::PROCESSES) {
         true => kept.clone(),
@@ -189,7 +198,7 @@ fn read_segment_files(
     let rows_at = samples_of_rows(
         &proc_batches,
         &times,
-        whole,
+        upto,
         &fill_procs,
         &mut procs,
         &files[1],
@@ -212,7 +221,7 @@ fn read_segment_files(
         read_names(
             &files[2],
             objects,
-            whole,
+            upto,
             only,
             &times,
             &kept,
