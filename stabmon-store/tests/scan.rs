@@ -427,6 +427,15 @@ fn committed_fixtures_of_every_schema_read_the_same_through_the_bounded_path() {
                     g.cpu_seconds,
                     w.cpu_seconds
                 );
+                // The bound of what a name not listed may have used: from each sample's names list bound.
+                assert!(
+                    (g.cpu_seconds_max - w.cpu_seconds_max).abs()
+                        < 1e-6 * w.cpu_seconds_max.max(1.0),
+                    "v{v} {host} {}: {} {}",
+                    g.name,
+                    g.cpu_seconds_max,
+                    w.cpu_seconds_max
+                );
             }
             // Windows without the processes' command lines, users and cgroups (what a series or a culprit line
             // asks for) are the whole samples without them: of schemas before 5 too, which are otherwise read

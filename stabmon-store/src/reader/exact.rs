@@ -197,6 +197,34 @@ impl<'a> SampleExactCols<'a> {
         })
     }
 
+    /// The ULP adjustment of row `i`'s percentage `k` (in `ulp_adj` order) alone, as [`row`](Self::row) gives it
+    /// (the row's other exactness values not checked).
+    pub(super) fn adj_of(&self, i: usize, k: usize, path: &Path) -> Result<i32, Error> {
+        let mut adj = 0;
+        let Ok(key) = i32::try_from(k) else {
+            return Ok(0);
+        };
+        for pair in row_pairs(self.ulp_adj, i, path, "ulp_adj")?.chunks_exact(2) {
+            if pair[0] == key {
+                adj = pair[1];
+            }
+        }
+        for pair in row_pairs(self.exact, i, path, "exact")?.chunks_exact(2) {
+            if pair[0].checked_sub(SAMPLES_EXACT_ULP) == Some(key) {
+                adj = pair[1];
+            }
+        }
+        let old = match k {
+            13 => self.old_adj[0],
+            14 => self.old_adj[1],
+            _ => None,
+        };
+        if let Some(a) = old {
+            adj = opt(a, i).unwrap_or(0);
+        }
+        Ok(adj)
+    }
+
     /// Whether the file keeps its exactness values in `exact` (schema 3 on).
     pub(super) fn has_exact(&self) -> bool {
         self.has_exact

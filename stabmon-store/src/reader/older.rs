@@ -7,6 +7,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -17,7 +18,7 @@ use super::cols::Cols;
 use super::names::{LastValues, NameValues, name_total};
 use super::processes::{DETAILS, Fill, Lone, LoneValues, VALUE_COLUMNS, ValueCols, fill_processes};
 use super::range::Range;
-use super::samples::{decode_samples, each_sample};
+use super::samples::{TICK_COLUMNS, decode_samples, each_sample, each_tick};
 use super::segment::{order_lists, samples_of_rows};
 use super::table::TableFile;
 use crate::error::{Error, arrow, invalid};
@@ -42,38 +43,59 @@ const MOMENT_PARTS: SampleParts = SampleParts::SYSTEM
     .union(SampleParts::CGROUP)
     .union(SampleParts::NAMES);
 
+/// What [`read_older`] hands over of each sample: every row, in order (the range asked for may cut it).
+pub(super) enum Rows<'e> {
+    /// The sample, with its system values and cores but not its lists.
+    Samples(&'e mut dyn FnMut(&Sample) -> Result<(), Error>),
+    /// Its time, interval and names list's bound (`name_cpu_nth_pct`): only those are decoded.
+    Ticks(&'e mut dyn FnMut(i64, Duration, f32) -> Result<(), Error>),
+}
+
 /// Reads row group `group` of `tables` (`samples`, and `processes` and `names` where the segment has them: without
-/// them, no rows) of a file older than schema 5 whole: hands each of its samples (every row, in order, the range
-/// asked for may cut it), with its system values and cores but not its lists, to `each`, and keeps of the process
-/// and name rows the columns `keep` names (processes', names') with their values derived; `None` where the part of
-/// the row group in `chunk` holds no sample (`each` may have been given its samples). With `moments` (and both
-/// tables, and parts it can build), also builds those samples whole from what it decoded: the row group is not
-/// decoded again for them.
+/// them, no rows) of a file older than schema 5 whole: hands each of its samples to `rows`, and keeps of the
+/// process and name rows the columns `keep` names (processes', names') with their values derived; `None` where
+/// the part of the row group in `chunk` holds no sample (`rows` may have been given its samples). With `moments`
+/// (and both tables, whole samples, and parts it can build), also builds those samples whole from what it
+/// decoded: the row group is not decoded again for them.
 pub(super) fn read_older(
     tables: (&TableFile, Option<&TableFile>, Option<&TableFile>),
     group: usize,
     chunk: Range,
     keep: (&[&str], &[&str]),
     moments: Option<&dyn MomentColumns>,
-    each: &mut dyn FnMut(&Sample) -> Result<(), Error>,
+    rows: Rows<'_>,
 ) -> Result<Option<Older>, Error> {
     let (samples_file, procs, names) = tables;
-    let moments =
-        moments.filter(|m| procs.is_some() && names.is_some() && MOMENT_PARTS.contains(m.parts()));
+    let moments = moments.filter(|m| {
+        procs.is_some()
+            && names.is_some()
+            && MOMENT_PARTS.contains(m.parts())
+            && matches!(rows, Rows::Samples(_))
+    });
     let version = samples_file.version;
     let path = &samples_file.path;
-    let batches = samples_file.read(&[group], chunk, None, None)?;
+    let columns = match rows {
+        Rows::Samples(_) => None,
+        Rows::Ticks(_) => Some(&TICK_COLUMNS[..]),
+    };
+    let batches = samples_file.read(&[group], chunk, None, columns)?;
     // Each row's time, and its CPU busy where moments are picked by it.
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let mut times = Vec::with_capacity(rows);
-    let mut busy = Vec::with_capacity(if moments.is_some() { rows } else { 0 });
-    each_sample(&batches, version, path, &mut |s| {
-        times.push(s.ts.as_unix_micros());
-        if moments.is_some() {
-            busy.push(s.cpu.busy_pct);
-        }
-        each(s)
-    })?;
+    let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut times = Vec::with_capacity(n);
+    let mut busy = Vec::with_capacity(if moments.is_some() { n } else { 0 });
+    match rows {
+        Rows::Samples(each) => each_sample(&batches, version, path, &mut |s| {
+            times.push(s.ts.as_unix_micros());
+            if moments.is_some() {
+                busy.push(s.cpu.busy_pct);
+            }
+            each(s)
+        })?,
+        Rows::Ticks(each) => each_tick(&batches, version, path, &mut |t, interval, nth| {
+            times.push(t);
+            each(t, interval, nth)
+        })?,
+    }
     if !times.iter().any(|t| chunk.contains(*t)) {
         return Ok(None);
     }

@@ -1,6 +1,7 @@
 //! The `samples` table: one [`Sample`] per row, without its lists and probes.
 
 use std::path::Path;
+use std::time::Duration;
 
 use arrow_array::types::{
     Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type, UInt32Type, UInt64Type,
@@ -49,6 +50,9 @@ const PCT_COLUMNS: [&str; 15] = [
     "cpu_nth_pct",
     "name_cpu_nth_pct",
 ];
+
+/// The place of `name_cpu_nth_pct` in [`PCT_COLUMNS`].
+const NAME_CPU_NTH: usize = 14;
 
 /// The per-core percentage lists: busy, user, system, iowait, steal.
 const CORE_COLUMNS: [&str; 5] = [
@@ -323,17 +327,12 @@ fn fill_sample(
     set_str(&mut s.boot_id, cols.boot_id.get(i));
     set_str(&mut s.timezone, cols.timezone.get(i));
     s.utc_offset_secs = opt(cols.utc_offset, i);
-    // Null where it is the time between the previous row's reading and this one's (always in the same row group,
-    // which is read whole) in schemas 2-4: see `derived_interval`.
-    let this = (cols.ts.value(i), cols.lateness.value(i));
-    let interval_us = match opt(cols.interval, i) {
-        Some(us) => us,
-        None => prev_reading
-            .and_then(|p| derived_interval(p, this))
-            .ok_or_else(|| invalid(path, "interval_us is null where it cannot be derived"))?,
-    };
-    *prev_reading = Some(this);
-    s.interval = duration(interval_us, path, "interval")?;
+    s.interval = row_interval(
+        (cols.ts, cols.lateness, cols.interval),
+        i,
+        prev_reading,
+        path,
+    )?;
     s.lateness = duration(cols.lateness.value(i), path, "lateness")?;
     let ranges = match &cols.cores {
         Some(cores) => Some(core_ranges(cores, i, path)?),
@@ -387,10 +386,77 @@ fn fill_sample(
     s.top.n = cols.top_n.value(i);
     s.top.cpu_nth_pct = req(v[13], "cpu_nth_pct")?;
     s.top.rss_nth_bytes = bytes[5];
-    s.top.name_cpu_nth_pct = req(v[14], "name_cpu_nth_pct")?;
+    s.top.name_cpu_nth_pct = req(v[NAME_CPU_NTH], "name_cpu_nth_pct")?;
     s.top.name_rss_nth_bytes = bytes[6];
     s.exits = exits_at(cols.exits, i);
     Ok(x.stored_lens)
+}
+
+/// Row `i`'s interval from the columns `ts`, `lateness_us` and `interval_us`: null where it is the time between the
+/// previous row's reading (`prev_reading`, then set to this row's) and this one's (always in the same row group,
+/// which is read whole) in schemas 2-4: see `derived_interval`.
+fn row_interval(
+    (ts, lateness, interval): (
+        &PrimitiveArray<TimestampMicrosecondType>,
+        &PrimitiveArray<Int64Type>,
+        &PrimitiveArray<Int64Type>,
+    ),
+    i: usize,
+    prev_reading: &mut Option<(i64, i64)>,
+    path: &Path,
+) -> Result<Duration, Error> {
+    let this = (ts.value(i), lateness.value(i));
+    let interval_us = match opt(interval, i) {
+        Some(us) => us,
+        None => prev_reading
+            .and_then(|p| derived_interval(p, this))
+            .ok_or_else(|| invalid(path, "interval_us is null where it cannot be derived"))?,
+    };
+    *prev_reading = Some(this);
+    duration(interval_us, path, "interval")
+}
+
+/// The `samples` columns [`each_tick`] reads.
+pub(super) const TICK_COLUMNS: [&str; 7] = [
+    "ts",
+    "interval_us",
+    "lateness_us",
+    "name_cpu_nth_pct",
+    "exact",
+    "ulp_adj",
+    "name_cpu_nth_pct_ulp_adj",
+];
+
+/// Hands `each` every row of `batches` (a `samples` file's whole row groups, in order, of schema `version`, read
+/// with at least [`TICK_COLUMNS`]) as its time, interval and names list's bound (`name_cpu_nth_pct`): only those
+/// values are decoded and checked.
+pub(super) fn each_tick(
+    batches: &[RecordBatch],
+    version: u32,
+    path: &Path,
+    each: &mut dyn FnMut(i64, Duration, f32) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut prev_reading = None;
+    let k = NAME_CPU_NTH;
+    for batch in batches {
+        let c = Cols { batch, path };
+        let ts = c.req::<TimestampMicrosecondType>("ts")?;
+        let cols = (
+            ts,
+            c.req::<Int64Type>("lateness_us")?,
+            c.prim::<Int64Type>("interval_us")?,
+        );
+        let nth = c.pct_values(PCT_COLUMNS[k])?;
+        let exact = SampleExactCols::new(&c, version)?;
+        for i in 0..batch.num_rows() {
+            let interval = row_interval(cols, i, &mut prev_reading, path)?;
+            let adj = exact.adj_of(i, k, path)?;
+            let nth = decimal_pct(nth, i, adj, path, PCT_COLUMNS[k])?
+                .ok_or_else(|| invalid(path, "the column name_cpu_nth_pct has nulls"))?;
+            each(ts.value(i), interval, nth)?;
+        }
+    }
+    Ok(())
 }
 
 /// Sets a sample's string to `v`, in the buffer it has.
@@ -524,4 +590,90 @@ fn derived_interval(prev: (i64, i64), this: (i64, i64)) -> Option<i64> {
         .checked_sub(prev.0)?
         .checked_add(this.1.checked_sub(prev.1)?)
         .filter(|d| *d >= 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::reader::table::{Columns, Strings, TableFile};
+
+    /// The `samples` files of the committed fixtures of schemas 1-4.
+    fn older_fixtures() -> Vec<std::path::PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut out = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                let name = p.to_string_lossy().into_owned();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if name.contains("/samples/") && name.ends_with(".parquet") {
+                    out.push(p);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// A row's time, interval and names list's bound read alone (`each_tick`, from its columns only) are those of
+    /// the whole sample, bit for bit: the fixtures hold the bound's ULP adjustments in `ulp_adj` (schema 2) and
+    /// `exact` (schemas 3-4), and intervals left out.
+    #[test]
+    fn ticks_are_the_whole_samples_values() {
+        let mut adjusted = 0;
+        let mut older = 0;
+        for path in older_fixtures() {
+            let (version, whole) = read_table(
+                &path,
+                Default::default(),
+                "samples",
+                Range::ALL,
+                None,
+                Columns::All,
+            )
+            .unwrap();
+            if version >= 5 {
+                continue;
+            }
+            older += 1;
+            let mut want = Vec::new();
+            each_sample(&whole, version, &path, &mut |s| {
+                want.push((
+                    s.ts.as_unix_micros(),
+                    s.interval,
+                    s.top.name_cpu_nth_pct.to_bits(),
+                ));
+                Ok(())
+            })
+            .unwrap();
+            // As `read_older` reads them: those columns alone.
+            let file = TableFile::open(&path, Default::default(), Some("samples"), Strings::Plain)
+                .unwrap();
+            let groups = file.groups_in(Range::ALL);
+            let ticks = file
+                .read(&groups, Range::ALL, None, Some(&TICK_COLUMNS))
+                .unwrap();
+            assert!(ticks[0].num_columns() < whole[0].num_columns());
+            let mut got = Vec::new();
+            each_tick(&ticks, version, &path, &mut |t, interval, nth| {
+                got.push((t, interval, nth.to_bits()));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, want, "{}", path.display());
+            // Values off the 0.01 grid: an adjustment was applied.
+            adjusted += got
+                .iter()
+                .filter(|g| {
+                    let v = f32::from_bits(g.2);
+                    pct::grid(pct::encode(v).0).to_bits() != g.2
+                })
+                .count();
+        }
+        assert!(older >= 4, "{older} files of schemas 1-4");
+        assert!(adjusted > 0, "no adjusted bound in the fixtures");
+    }
 }

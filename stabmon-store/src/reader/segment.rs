@@ -174,7 +174,9 @@ fn read_segment_files(
     }
     let kept: Vec<bool> = times.iter().map(|&t| wanted(range, only, t)).collect();
     // Rows after the last sample kept derive nothing for it: the process and name rows are read up to it.
-    let last_kept = (times.iter().zip(&kept)).rfind(|(_, k)| **k).map(|(t, _)| *t);
+    let last_kept = (times.iter().zip(&kept))
+        .rfind(|(_, k)| **k)
+        .map(|(t, _)| *t);
     let upto = Range {
         from: whole.from,
         to: match last_kept {

@@ -24,7 +24,7 @@ use super::cols::opt;
 use super::group::{TickIndex, two_lanes};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
-use super::older::read_older;
+use super::older::{Rows, read_older};
 use super::scan::row_groups;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol};
@@ -421,10 +421,11 @@ impl StoreReader {
             let tables = (&s.samples, p, n);
             let read = |moments| {
                 let mut rows = SeriesRows::with_capacity(s.samples.rows_hint(g));
-                let older = read_older(tables, g, chunk, keep, moments, &mut |s| {
+                let mut push = |s: &Sample| {
                     rows.push(s);
                     Ok(())
-                })?;
+                };
+                let older = read_older(tables, g, chunk, keep, moments, Rows::Samples(&mut push))?;
                 Ok::<_, Error>(older.map(|o| (o, rows)))
             };
             // Moments read more of the row group: where that fails, the series is read without them (the page

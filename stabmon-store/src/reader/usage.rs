@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use arrow_array::types::{
     Float32Type, Int32Type, Int64Type, TimestampMicrosecondType, UInt32Type, UInt64Type,
@@ -18,7 +19,7 @@ use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::{ByTick, TickIndex};
-use super::older::read_older;
+use super::older::{Rows, read_older};
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol};
 use crate::error::{Error, contain, invalid};
@@ -446,13 +447,14 @@ impl Tables {
             &["ts", "name", "process_count"][..],
         );
         let mut ticks: Vec<(i64, u64, f32)> = Vec::new();
-        let older = read_older(tables, group, chunk, keep, None, &mut |s| {
-            if chunk.contains(s.ts.as_unix_micros()) {
-                let interval = u64::try_from(s.interval.as_micros()).unwrap_or(u64::MAX);
-                ticks.push((s.ts.as_unix_micros(), interval, s.top.name_cpu_nth_pct));
+        let mut tick = |t: i64, interval: Duration, nth: f32| {
+            if chunk.contains(t) {
+                let interval = u64::try_from(interval.as_micros()).unwrap_or(u64::MAX);
+                ticks.push((t, interval, nth));
             }
             Ok(())
-        })?;
+        };
+        let older = read_older(tables, group, chunk, keep, None, Rows::Ticks(&mut tick))?;
         let Some(older) = older else {
             return Ok(None);
         };
