@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Float32Type, Int32Type, UInt64Type};
+use arrow_array::types::{Decimal32Type, Decimal128Type, Float32Type, Int32Type, UInt64Type};
 use arrow_array::{
     Array, ArrowPrimitiveType, BooleanArray, DictionaryArray, ListArray, PrimitiveArray,
     RecordBatch, StringArray,
@@ -157,6 +157,9 @@ impl<'a> Cols<'a> {
     }
 
     fn pct_of(&self, name: &str, a: &'a dyn Array) -> Result<PctValues<'a>, Error> {
+        if let Some(d) = a.as_primitive_opt::<Decimal32Type>() {
+            return Ok(PctValues::Decimal32(d));
+        }
         if let Some(d) = a.as_primitive_opt::<Decimal128Type>() {
             return Ok(PctValues::Decimal(d));
         }
@@ -231,10 +234,12 @@ impl ByteCount<'_> {
     }
 }
 
-/// The values of a percentage column: `DECIMAL(9,2)` with ULP adjustments (see `pct.rs`), or `float32` as
-/// files written before the decimals stored them.
+/// The values of a percentage column: `DECIMAL(9,2)` with ULP adjustments (see `pct.rs`; read as 32-bit
+/// decimals, or as 128-bit ones where a file's precision is higher), or `float32` as files written before the
+/// decimals stored them.
 #[derive(Clone, Copy)]
 pub(super) enum PctValues<'a> {
+    Decimal32(&'a PrimitiveArray<Decimal32Type>),
     Decimal(&'a PrimitiveArray<Decimal128Type>),
     Float(&'a PrimitiveArray<Float32Type>),
 }
@@ -251,6 +256,7 @@ pub(super) fn decimal_pct(
     let q = match a {
         PctValues::Float(f) if adj == 0 => return Ok(opt(f, i)),
         PctValues::Float(_) => None,
+        PctValues::Decimal32(d) => opt(d, i).map(i128::from),
         PctValues::Decimal(d) => opt(d, i),
     };
     match q {

@@ -126,6 +126,23 @@ pub(super) enum Strings {
     Dictionary,
 }
 
+/// The type a column of type `t` is decoded as: strings as dictionaries where asked for, and the percentage
+/// decimals of schemas 1-4 (`DECIMAL(9,2)`, stored as 32-bit integers) as 32-bit decimals, taken as stored rather
+/// than widened to 128 bits a value (lists' values likewise).
+fn read_as(t: &DataType, strings: Strings) -> DataType {
+    match t {
+        DataType::Utf8 if strings == Strings::Dictionary => {
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+        }
+        DataType::Decimal128(p, s) if *p <= 9 => DataType::Decimal32(*p, *s),
+        DataType::List(item) => {
+            let inner = read_as(item.data_type(), strings);
+            DataType::List(Arc::new(item.as_ref().clone().with_data_type(inner)))
+        }
+        t => t.clone(),
+    }
+}
+
 impl TableFile {
     /// Opens `path`, checking that it is stabmon data of `table` (any table with `None`) of a schema this build
     /// reads.
@@ -143,19 +160,21 @@ impl TableFile {
         check_chunks(meta.metadata(), file_len, path)?;
         file.bound_to(Arc::clone(&footer.chunks));
         let version = schema_version(meta.metadata(), path, table)?;
-        if strings == Strings::Dictionary {
-            let fields: Vec<Field> = meta
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| match f.data_type() {
-                    DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Dictionary(
-                        Box::new(DataType::Int32),
-                        Box::new(DataType::Utf8),
-                    )),
-                    _ => f.as_ref().clone(),
-                })
-                .collect();
+        let fields: Vec<Field> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .clone()
+                    .with_data_type(read_as(f.data_type(), strings))
+            })
+            .collect();
+        if fields
+            .iter()
+            .zip(meta.schema().fields())
+            .any(|(a, b)| a != b.as_ref())
+        {
             let schema = Schema::new_with_metadata(fields, meta.schema().metadata().clone());
             meta = ArrowReaderMetadata::try_new(
                 meta.metadata().clone(),
