@@ -257,6 +257,9 @@ pub fn read_one_host_with(
             .map(|series| (series, (Vec::new(), SampleParts::NONE))),
     };
     let read = read.with_context(|| format!("cannot read stabmon data at {}", src.shown));
+    // The decoding threads' freed row groups stay resident in their heaps: given back before the windows and the
+    // page are read and made.
+    crate::malloc::trim();
     spin.finish_and_clear();
     let (series, moments) = read?;
     print_warnings(&src);
