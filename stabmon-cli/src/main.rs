@@ -536,6 +536,9 @@ fn main() -> ExitCode {
     ) {
         malloc::for_reading();
     }
+    if matches!(cli.command, Command::Serve(_)) {
+        malloc::for_serving();
+    }
     let result = match cli.command {
         Command::Record(args) => record::run(&args),
         Command::Dump(args) => dump::run(&args),

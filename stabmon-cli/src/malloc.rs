@@ -25,16 +25,32 @@ pub fn fixed_thresholds(_mmap_bytes: i32, _trim_bytes: i32) -> bool {
 
 /// One arena for every thread (threads otherwise get arenas of their own, whose freed blocks stay resident beside
 /// the others'). False where the allocator refused.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn one_arena() -> bool {
+    arenas(1)
+}
+
+/// At most `n` arenas, shared by all threads (by default glibc makes up to eight per core, one for each thread that
+/// allocates while the others' are busy). False where the allocator refused.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn arenas(n: i32) -> bool {
     // SAFETY: as in `fixed_thresholds`: one tuning parameter, set under the allocator's lock.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, n) == 1 }
 }
 
 /// Other allocators keep their own policy.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn one_arena() -> bool {
+pub fn arenas(_n: i32) -> bool {
     true
+}
+
+/// The server's choice beside [`for_reading`]: three arenas. Each page a render worker makes is read by two
+/// decoding threads of its own, started for it; with an arena per new thread, each render's freed blocks stayed
+/// resident in arenas the next render did not reuse, and three month pages in a row peaked at 260, 301 and
+/// 325 MiB (schema-4 data; 251-253 MiB today's format). With three (the render and its two decoding threads
+/// each have one) they peak at 272 and 236 MiB, for 5-8 % more time a page (BENCHMARKS.md, "Reading at any
+/// range"). A refusal costs memory, not correctness, so it is not reported.
+pub fn for_serving() {
+    let _ = arenas(3);
 }
 
 /// The thresholds of the commands that hold a range's columns at once (report, incidents, mail, serve): blocks of
