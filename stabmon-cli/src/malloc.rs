@@ -46,9 +46,10 @@ pub fn arenas(_n: i32) -> bool {
 /// The server's choice beside [`for_reading`]: three arenas. Each page a render worker makes is read by two
 /// decoding threads of its own, started for it; with an arena per new thread, each render's freed blocks stayed
 /// resident in arenas the next render did not reuse, and three month pages in a row peaked at 260, 301 and
-/// 325 MiB (schema-4 data; 251-253 MiB today's format). With three (the render and its two decoding threads
-/// each have one) they peak at 272 and 236 MiB, for 5-8 % more time a page (BENCHMARKS.md, "Reading at any
-/// range"). A refusal costs memory, not correctness, so it is not reported.
+/// 325 MiB (schema-4 data; 251-253 MiB in today's format). With three (the render and its two decoding threads
+/// each have one) three pages peak at 272 MiB (schema 4) and 218-243 MiB (today's format), for 3-8 % more time a
+/// page in interleaved runs (BENCHMARKS.md, "Reading at any range", "Memory"). A refusal costs memory, not
+/// correctness, so it is not reported.
 pub fn for_serving() {
     let _ = arenas(3);
 }

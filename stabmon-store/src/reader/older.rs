@@ -55,8 +55,9 @@ pub(super) enum Rows<'e> {
 /// them, no rows) of a file older than schema 5 whole: hands each of its samples to `rows`, and keeps of the
 /// process and name rows the columns `keep` names (processes', names') with their values derived; `None` where
 /// the part of the row group in `chunk` holds no sample (`rows` may have been given its samples). With `moments`
-/// (and both tables, whole samples, and parts it can build), also builds those samples whole from what it
-/// decoded: the row group is not decoded again for them.
+/// (and both tables, whole samples, and parts it can build), also builds those samples whole: their lists from
+/// the process and name rows already read, the samples themselves decoded again (only those rows), so that the
+/// page does not read the row group again for them.
 pub(super) fn read_older(
     tables: (&TableFile, Option<&TableFile>, Option<&TableFile>),
     group: usize,

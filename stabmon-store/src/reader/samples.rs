@@ -290,8 +290,8 @@ pub(super) fn decode_samples(
 }
 
 /// Decodes every row of `batches` (a `samples` file's whole row groups, in order, of schema `version`) with its
-/// system values and cores, and hands each to `each` in order: one sample is filled row after row, so that no
-/// row allocates (what a series or a usage read takes of each row is a few values).
+/// system values and cores, and hands each to `each` in order: one sample is filled row after row, its strings'
+/// and cores' buffers kept (what a series read takes of each row is a few values).
 pub(super) fn each_sample(
     batches: &[RecordBatch],
     version: u32,

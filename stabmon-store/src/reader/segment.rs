@@ -143,9 +143,9 @@ fn read_segment_files(
             });
         }
     }
-    // Older files derive values from other rows and tables: their process and name rows are read over the whole
-    // row groups of the samples read (names derive values from earlier rows and from process rows), and only the
-    // samples wanted are built whole.
+    // Older files derive values from other rows and tables: their process and name rows are read from the start
+    // of the row groups of the samples read up to the last sample wanted (names derive values from earlier rows
+    // and from their sample's process rows), and only the samples wanted are built whole.
     let (mut times, mut samples, mut lens) = (Vec::new(), Vec::new(), Vec::new());
     let version = read_samples(
         &files[0],

@@ -1197,6 +1197,7 @@ impl SeriesRows {
         }
     }
 
+    /// Appends a sample's values.
     fn push(&mut self, s: &Sample) {
         self.ts.push(s.ts.as_unix_micros());
         self.boot_time.push(s.boot_time.as_unix_micros());

@@ -15,6 +15,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
 };
+use parquet::basic::Type as PhysicalType;
 use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData, RowGroupMetaData};
 use parquet::file::reader::Length;
 use parquet::file::statistics::Statistics;
@@ -126,17 +127,18 @@ pub(super) enum Strings {
     Dictionary,
 }
 
-/// The type a column of type `t` is decoded as: strings as dictionaries where asked for, and the percentage
-/// decimals of schemas 1-4 (`DECIMAL(9,2)`, stored as 32-bit integers) as 32-bit decimals, taken as stored rather
-/// than widened to 128 bits a value (lists' values likewise).
-fn read_as(t: &DataType, strings: Strings) -> DataType {
+/// The type a column of type `t` is decoded as: strings as dictionaries where asked for, and decimals stored as
+/// 32-bit integers (`int32`, the percentages of schemas 1-4: `DECIMAL(9,2)`) as 32-bit decimals, taken as stored
+/// rather than widened to 128 bits a value (lists' values likewise). Decimals stored otherwise (another writer's
+/// `int64` or bytes) stay 128-bit: the parquet crate narrows only `int32`.
+fn read_as(t: &DataType, strings: Strings, stored_int32: bool) -> DataType {
     match t {
         DataType::Utf8 if strings == Strings::Dictionary => {
             DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
         }
-        DataType::Decimal128(p, s) if *p <= 9 => DataType::Decimal32(*p, *s),
+        DataType::Decimal128(p, s) if *p <= 9 && stored_int32 => DataType::Decimal32(*p, *s),
         DataType::List(item) => {
-            let inner = read_as(item.data_type(), strings);
+            let inner = read_as(item.data_type(), strings, stored_int32);
             DataType::List(Arc::new(item.as_ref().clone().with_data_type(inner)))
         }
         t => t.clone(),
@@ -160,14 +162,23 @@ impl TableFile {
         check_chunks(meta.metadata(), file_len, path)?;
         file.bound_to(Arc::clone(&footer.chunks));
         let version = schema_version(meta.metadata(), path, table)?;
+        // The top-level columns whose every leaf is stored as `int32`.
+        let leaves = meta.metadata().file_metadata().schema_descr().columns();
+        let int32 = |name: &str| {
+            let mut of = leaves
+                .iter()
+                .filter(|c| c.path().parts().first().map(String::as_str) == Some(name));
+            let first = of.next();
+            first.is_some_and(|c| c.physical_type() == PhysicalType::INT32)
+                && of.all(|c| c.physical_type() == PhysicalType::INT32)
+        };
         let fields: Vec<Field> = meta
             .schema()
             .fields()
             .iter()
             .map(|f| {
-                f.as_ref()
-                    .clone()
-                    .with_data_type(read_as(f.data_type(), strings))
+                let t = read_as(f.data_type(), strings, int32(f.name()));
+                f.as_ref().clone().with_data_type(t)
             })
             .collect();
         if fields
