@@ -226,6 +226,17 @@ pub struct Memory {
 }
 
 impl Memory {
+    /// The five figures in the order of the stored columns: memory total, used and available, swap total and used.
+    pub fn byte_counts(&self) -> [u64; 5] {
+        [
+            self.total_bytes,
+            self.used_bytes,
+            self.available_bytes,
+            self.swap_total_bytes,
+            self.swap_used_bytes,
+        ]
+    }
+
     /// Memory figures from total and available physical memory; used is derived, swap is zero.
     pub fn new(total_bytes: u64, available_bytes: u64) -> Self {
         Memory {

@@ -1218,15 +1218,7 @@ impl SeriesRows {
         ]) {
             col.push(load.map(get));
         }
-        let m = &s.memory;
-        let bytes = [
-            m.total_bytes,
-            m.used_bytes,
-            m.available_bytes,
-            m.swap_total_bytes,
-            m.swap_used_bytes,
-        ];
-        for (col, v) in self.bytes.iter_mut().zip(bytes) {
+        for (col, v) in self.bytes.iter_mut().zip(s.memory.byte_counts()) {
             col.push(v);
         }
         self.pressure_present.push(s.pressure.is_some());

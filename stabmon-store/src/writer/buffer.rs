@@ -183,15 +183,7 @@ impl Buffer {
         for (i, col) in self.load.iter_mut().enumerate() {
             col.push(load.map(|l| l[i]));
         }
-        let m = &s.memory;
-        let mem = [
-            m.total_bytes,
-            m.used_bytes,
-            m.available_bytes,
-            m.swap_total_bytes,
-            m.swap_used_bytes,
-        ];
-        for (col, v) in self.mem.iter_mut().zip(mem) {
+        for (col, v) in self.mem.iter_mut().zip(s.memory.byte_counts()) {
             col.push(v);
         }
         self.process_count.push(s.process_count);
