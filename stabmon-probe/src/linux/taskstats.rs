@@ -604,9 +604,21 @@ mod tests {
         std::fs::copy("/bin/true", &burst).expect("/bin/true copies");
         let n = 640u32;
         for _ in 0..n {
-            std::process::Command::new(&burst)
-                .status()
-                .expect("the copy of true runs");
+            // A fork by another test thread while the copy was open for writing holds that descriptor until its
+            // exec: running the copy fails with ETXTBSY until then.
+            let mut tries = 0;
+            loop {
+                match std::process::Command::new(&burst).status() {
+                    Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                        tries += 1;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    status => {
+                        status.expect("the copy of true runs");
+                        break;
+                    }
+                }
+            }
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let (mut counted, mut dropped) = (0u32, 0u32);
