@@ -235,8 +235,8 @@ impl ByteCount<'_> {
 }
 
 /// The values of a percentage column: `DECIMAL(9,2)` with ULP adjustments (see `pct.rs`; read as 32-bit
-/// decimals, or as 128-bit ones where a file's precision is higher), or `float32` as files written before the
-/// decimals stored them.
+/// decimals where stored as `int32`, else as 128-bit ones), or `float32` as files written before the decimals
+/// stored them.
 #[derive(Clone, Copy)]
 pub(super) enum PctValues<'a> {
     Decimal32(&'a PrimitiveArray<Decimal32Type>),

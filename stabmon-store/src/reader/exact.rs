@@ -214,15 +214,16 @@ impl<'a> SampleExactCols<'a> {
                 adj = pair[1];
             }
         }
-        let old = match k {
-            13 => self.old_adj[0],
-            14 => self.old_adj[1],
-            _ => None,
-        };
-        if let Some(a) = old {
+        if let Some((_, Some(a))) = self.old_adj().into_iter().find(|(slot, _)| *slot == k) {
             adj = opt(a, i).unwrap_or(0);
         }
         Ok(adj)
+    }
+
+    /// The adjustment columns of the two N-th values in files written before `ulp_adj` existed, with the place of
+    /// their percentage (`cpu_nth_pct`, `name_cpu_nth_pct`) in `ulp_adj` order.
+    fn old_adj(&self) -> [(usize, Option<&'a PrimitiveArray<Int32Type>>); 2] {
+        [(13, self.old_adj[0]), (14, self.old_adj[1])]
     }
 
     /// Whether the file keeps its exactness values in `exact` (schema 3 on).
@@ -281,7 +282,7 @@ impl<'a> SampleExactCols<'a> {
             }
         }
         // Files written before `ulp_adj` existed: the two N-th values had adjustment columns of their own.
-        for (k, a) in [(13, self.old_adj[0]), (14, self.old_adj[1])] {
+        for (k, a) in self.old_adj() {
             if let (Some(a), Some(slot)) = (a, adj.get_mut(k)) {
                 *slot = opt(a, i).unwrap_or(0);
             }

@@ -437,7 +437,6 @@ pub(super) fn each_tick(
     each: &mut dyn FnMut(i64, Duration, f32) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut prev_reading = None;
-    let k = NAME_CPU_NTH;
     for batch in batches {
         let c = Cols { batch, path };
         let ts = c.req::<TimestampMicrosecondType>("ts")?;
@@ -446,12 +445,12 @@ pub(super) fn each_tick(
             c.req::<Int64Type>("lateness_us")?,
             c.prim::<Int64Type>("interval_us")?,
         );
-        let nth = c.pct_values(PCT_COLUMNS[k])?;
+        let nth = c.pct_values(PCT_COLUMNS[NAME_CPU_NTH])?;
         let exact = SampleExactCols::new(&c, version)?;
         for i in 0..batch.num_rows() {
             let interval = row_interval(cols, i, &mut prev_reading, path)?;
-            let adj = exact.adj_of(i, k, path)?;
-            let nth = decimal_pct(nth, i, adj, path, PCT_COLUMNS[k])?
+            let adj = exact.adj_of(i, NAME_CPU_NTH, path)?;
+            let nth = decimal_pct(nth, i, adj, path, PCT_COLUMNS[NAME_CPU_NTH])?
                 .ok_or_else(|| invalid(path, "the column name_cpu_nth_pct has nulls"))?;
             each(ts.value(i), interval, nth)?;
         }

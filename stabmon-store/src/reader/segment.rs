@@ -158,13 +158,8 @@ fn read_segment_files(
         (&mut times, &mut samples),
         &mut lens,
     )?;
-    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+    let Some(&first) = times.first() else {
         return Ok(Vec::new());
-    };
-    let whole = Range {
-        from: Some(Timestamp::from_unix_micros(first)),
-        // Unbounded after a last row at the last representable time.
-        to: last.checked_add(1).map(Timestamp::from_unix_micros),
     };
     if !times.windows(2).all(|w| w[0] < w[1]) {
         return Err(invalid(
@@ -177,11 +172,13 @@ fn read_segment_files(
     let last_kept = (times.iter().zip(&kept))
         .rfind(|(_, k)| **k)
         .map(|(t, _)| *t);
+    let from = Some(Timestamp::from_unix_micros(first));
     let upto = Range {
-        from: whole.from,
+        from,
         to: match last_kept {
+            // Unbounded after a last row at the last representable time.
             Some(t) => t.checked_add(1).map(Timestamp::from_unix_micros),
-            None => whole.from,
+            None => from,
         },
     };
     let names_read = parts.contains(SampleParts::NAMES);
