@@ -9,10 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow_array::types::{TimestampMicrosecondType, UInt32Type};
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use stabmon_core::series::{MomentColumns, SampleParts, busiest_of_each_column};
-use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
+use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::cols::Cols;
 use super::names::{LastValues, NameValues, name_total};
@@ -32,6 +33,40 @@ pub(super) struct Older {
     /// The hover moments asked for, built whole: of each pixel column, the busiest sample of the row group in
     /// range, with the moments' parts (see [`MomentColumns`]); in time order, their host left empty.
     pub(super) moments: Vec<Sample>,
+    /// With [`Keep::Busiest`] (and both tables), each sample's busiest process and group.
+    pub(super) busiest: Option<OlderBusiest>,
+}
+
+/// What [`read_older`] keeps of the process and name rows.
+#[derive(Clone, Copy)]
+pub(super) enum Keep<'k> {
+    /// These columns (processes', names'), with the values derived: [`Older::processes`] and [`Older::names`].
+    Columns(&'k [&'k str], &'k [&'k str]),
+    /// Only each sample's busiest process and group, found as the rows are read ([`Older::busiest`]): no rows
+    /// are kept, nor the resident bytes of name rows derived.
+    Busiest,
+}
+
+/// Where a row is among the batches read: (batch, row).
+type RowAt = (u32, u32);
+
+/// A process row's CPU %, pid and start time, and where its name is in [`OlderBusiest::procs`].
+type BusiestProcess = (f32, u32, Timestamp, RowAt);
+
+/// A name row's CPU %, and where its name is in [`OlderBusiest::names`].
+type BusiestGroup = (f32, RowAt);
+
+/// Each sample's busiest process and busiest group of a row group older than schema 5 ([`Keep::Busiest`]), as
+/// [`TopProcesses::busiest_process`](stabmon_core::TopProcesses::busiest_process) and
+/// [`TopProcesses::busiest_group`](stabmon_core::TopProcesses::busiest_group) give them of the whole lists.
+pub(super) struct OlderBusiest {
+    /// The time of each sample of the row group, in order.
+    pub(super) times: Vec<i64>,
+    /// By sample: its busiest process and its busiest group.
+    pub(super) rows: Vec<(Option<BusiestProcess>, Option<BusiestGroup>)>,
+    /// The process rows' and name rows' `name` columns.
+    pub(super) procs: Vec<RecordBatch>,
+    pub(super) names: Vec<RecordBatch>,
 }
 
 /// The parts of a sample [`read_older`] can build hover moments with.
@@ -53,7 +88,7 @@ pub(super) enum Rows<'e> {
 
 /// Reads row group `group` of `tables` (`samples`, and `processes` and `names` where the segment has them: without
 /// them, no rows) of a file older than schema 5 whole: hands each of its samples to `rows`, and keeps of the
-/// process and name rows the columns `keep` names (processes', names') with their values derived; `None` where
+/// process and name rows what `keep` asks for; `None` where
 /// the part of the row group in `chunk` holds no sample (`rows` may have been given its samples). With `moments`
 /// (and both tables, whole samples, and parts it can build), also builds those samples whole: their lists from
 /// the process and name rows already read, the samples themselves decoded again (only those rows), so that the
@@ -62,7 +97,7 @@ pub(super) fn read_older(
     tables: (&TableFile, Option<&TableFile>, Option<&TableFile>),
     group: usize,
     chunk: Range,
-    keep: (&[&str], &[&str]),
+    keep: Keep<'_>,
     moments: Option<&dyn MomentColumns>,
     rows: Rows<'_>,
 ) -> Result<Option<Older>, Error> {
@@ -146,15 +181,26 @@ pub(super) fn read_older(
     }
     let mut no_lists: [Vec<()>; 0] = [];
     let (mut proc_batches, mut name_batches) = (Vec::new(), Vec::new());
+    let (keep_procs, keep_names) = match keep {
+        Keep::Columns(p, n) => (Some(p), Some(n)),
+        Keep::Busiest => (None, None),
+    };
+    // With `Keep::Busiest`, each sample's busiest process so far (with its name) and group.
+    let mut top_process: Vec<Option<(BusiestProcess, &str)>> = Vec::new();
+    let mut top_group: Vec<Option<(BusiestGroup, &str)>> = Vec::new();
+    if keep_procs.is_none() {
+        top_process = vec![None; times.len()];
+        top_group = vec![None; times.len()];
+    }
     // Each process row's values by sample, for the name totals that are their lone process's.
     let mut by_row = Vec::new();
     // The process rows' batches outlive their read: the lone process values names derive from point into them.
-    let proc_read;
+    let mut proc_read = Vec::new();
     if let Some(t) = procs {
         let path = &t.path;
         // Where moments are built, the columns their processes are read from too.
-        let mut columns: Vec<&str> = keep
-            .0
+        let mut columns: Vec<&str> = keep_procs
+            .unwrap_or(&BUSIEST_PROCESS_COLUMNS)
             .iter()
             .chain(&["name"])
             .chain(&VALUE_COLUMNS)
@@ -168,22 +214,50 @@ pub(super) fn read_older(
         proc_read = t.read(&t.groups_in(whole), whole, None, Some(&columns))?;
         by_row.reserve(proc_read.iter().map(RecordBatch::num_rows).sum());
         let rows_at = samples_of_rows(&proc_read, &times, whole, &[], &mut no_lists, path)?;
-        for (batch, rows_at) in proc_read.iter().zip(&rows_at) {
+        for (b, (batch, rows_at)) in (0u32..).zip(proc_read.iter().zip(&rows_at)) {
             let c = Cols { batch, path };
             let values = ValueCols::new(&c, version)?;
             let name = c.str("name")?;
-            let mut derived = Derived::with_capacity(rows_at.len());
-            for (i, at) in rows_at.iter().enumerate() {
+            let identity = match keep_procs {
+                Some(_) => None,
+                None => Some((
+                    c.req::<UInt32Type>("pid")?,
+                    c.req::<TimestampMicrosecondType>("start_time")?,
+                )),
+            };
+            let mut derived = Derived::with_capacity(if keep_procs.is_some() {
+                rows_at.len()
+            } else {
+                0
+            });
+            for (i, at) in (0u32..).zip(rows_at) {
                 let Some(at) = *at else {
                     derived.push(0.0, 0);
                     continue;
                 };
-                let (cpu_pct, rss_bytes, _) = values.row(i, path)?;
-                let n = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
+                let (cpu_pct, rss_bytes, _) = values.row(i as usize, path)?;
+                let n = name
+                    .get(i as usize)
+                    .ok_or_else(|| invalid(path, "a null name"))?;
                 by_row.push((at, n, Lone::Values(cpu_pct, rss_bytes)));
                 derived.push(cpu_pct, rss_bytes);
+                if let (Some((pid, start)), Some(top)) = (identity, top_process.get_mut(at)) {
+                    let row = (
+                        cpu_pct,
+                        pid.value(i as usize),
+                        Timestamp::from_unix_micros(start.value(i as usize)),
+                    );
+                    let busier = top.is_none_or(|(p, _)| {
+                        TopProcesses::cmp_busier_process(row, (p.0, p.1, p.2)).is_lt()
+                    });
+                    if !cpu_pct.is_nan() && busier {
+                        *top = Some(((row.0, row.1, row.2, (b, i)), n));
+                    }
+                }
             }
-            proc_batches.push(derived.beside(batch, keep.0, path)?);
+            if let Some(kept) = keep_procs {
+                proc_batches.push(derived.beside(batch, kept, path)?);
+            }
         }
         if let Some(m) = moments.filter(|m| m.parts().contains(SampleParts::PROCESSES)) {
             let fill = Fill {
@@ -202,38 +276,84 @@ pub(super) fn read_older(
         }
     }
     let lone = LoneValues::new(by_row, times.len(), Vec::new(), &samples_file.path);
+    let mut name_read = Vec::new();
     if let Some(t) = names {
         let path = &t.path;
-        let columns: Vec<&str> = keep
-            .1
+        let columns: Vec<&str> = keep_names
+            .unwrap_or(&[])
             .iter()
             .chain(&["name", "process_count"])
             .chain(&VALUE_COLUMNS)
             .copied()
             .collect();
-        let name_read = t.read(&t.groups_in(whole), whole, None, Some(&columns))?;
+        name_read = t.read(&t.groups_in(whole), whole, None, Some(&columns))?;
         let rows_at = samples_of_rows(&name_read, &times, whole, &[], &mut no_lists, path)?;
         let listed = moments.is_some_and(|m| m.parts().contains(SampleParts::NAMES));
         let mut last = LastValues::default();
-        for (batch, rows_at) in name_read.iter().zip(&rows_at) {
+        for (b, (batch, rows_at)) in (0u32..).zip(name_read.iter().zip(&rows_at)) {
             let c = Cols { batch, path };
             let mut values = NameValues::new(&c, version)?;
-            let mut derived = Derived::with_capacity(rows_at.len());
-            for (i, at) in rows_at.iter().enumerate() {
+            let mut derived = Derived::with_capacity(if keep_names.is_some() {
+                rows_at.len()
+            } else {
+                0
+            });
+            for (i, at) in (0u32..).zip(rows_at) {
                 let Some(at) = *at else {
                     derived.push(0.0, 0);
                     continue;
                 };
-                let row = values.row(i, at, Some(&lone), &mut last, path)?;
+                let row = values.row(i as usize, at, Some(&lone), &mut last, path)?;
                 derived.push(row.2, row.3);
+                if let Some(group) = top_group.get_mut(at) {
+                    let (name, cpu) = (row.0, row.2);
+                    let top = top_process
+                        .get(at)
+                        .copied()
+                        .flatten()
+                        .map(|(p, n)| (n, p.0));
+                    let busier = group.is_none_or(|g| {
+                        TopProcesses::cmp_busier_group((name, cpu), (g.1, g.0.0)).is_lt()
+                    });
+                    if busier && TopProcesses::may_be_busiest_group(top, name, cpu) {
+                        *group = Some(((cpu, (b, i)), name));
+                    }
+                }
                 if listed && picked.get(at).copied().unwrap_or(false) {
-                    name_lists[at].push(name_total(row, None, i, path)?);
+                    name_lists[at].push(name_total(row, None, i as usize, path)?);
                 }
             }
-            name_batches.push(derived.beside(batch, keep.1, path)?);
+            if let Some(kept) = keep_names {
+                name_batches.push(derived.beside(batch, kept, path)?);
+            }
         }
     }
     drop(lone);
+    let busiest = match (keep, procs, names) {
+        (Keep::Busiest, Some(_), Some(_)) => {
+            let rows = (top_process.into_iter().zip(top_group))
+                .map(|(p, g)| (p.map(|p| p.0), g.map(|g| g.0)))
+                .collect();
+            // Only their names are kept of the rows.
+            let names_of = |batches: Vec<RecordBatch>| {
+                let project = |b: &RecordBatch| {
+                    let k = b.schema().index_of("name").map_err(arrow(path))?;
+                    b.project(&[k]).map_err(arrow(path))
+                };
+                batches
+                    .iter()
+                    .map(project)
+                    .collect::<Result<Vec<_>, Error>>()
+            };
+            Some(OlderBusiest {
+                times,
+                rows,
+                procs: names_of(proc_read)?,
+                names: names_of(name_read)?,
+            })
+        }
+        _ => None,
+    };
     let mut built = Vec::new();
     if let (Some(m), Some(p), Some(n)) = (moments, procs, names) {
         let files = [path.clone(), p.path.clone(), n.path.clone()];
@@ -250,8 +370,12 @@ pub(super) fn read_older(
         processes: proc_batches,
         names: name_batches,
         moments: built,
+        busiest,
     }))
 }
+
+/// The `processes` columns each sample's busiest process is found from besides its name and [`VALUE_COLUMNS`].
+const BUSIEST_PROCESS_COLUMNS: [&str; 3] = ["ts", "pid", "start_time"];
 
 /// The `processes` columns a moment's processes are read from besides [`VALUE_COLUMNS`] and the [`DETAILS`] its
 /// parts keep (see [`fill_processes`]).

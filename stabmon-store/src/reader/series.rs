@@ -24,7 +24,7 @@ use super::cols::opt;
 use super::group::{TickIndex, two_lanes};
 use super::journals::JournalQueue;
 use super::latency::bad_outcome;
-use super::older::{Rows, read_older};
+use super::older::{Keep, OlderBusiest, Rows, read_older};
 use super::scan::row_groups;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol};
@@ -407,6 +407,7 @@ impl StoreReader {
         moments: Option<&dyn MomentColumns>,
     ) -> Result<SeriesPiece, Error> {
         let mut built = Vec::new();
+        let mut busiest = None;
         let chunk = s.samples.chunk(g, range);
         let (batches, lists) = if s.samples.version < 5 {
             // Older files derive values from other rows: the row group is read whole, its samples as the columns
@@ -417,7 +418,6 @@ impl StoreReader {
                 Some((Some(p), Some(n))) => (Some(p), Some(n)),
                 _ => (None, None),
             };
-            let keep = (&PROCESS_TOP_COLUMNS[..4], &NAME_TOP_COLUMNS[..2]);
             let tables = (&s.samples, p, n);
             let read = |moments| {
                 let mut rows = SeriesRows::with_capacity(s.samples.rows_hint(g));
@@ -425,7 +425,14 @@ impl StoreReader {
                     rows.push(s);
                     Ok(())
                 };
-                let older = read_older(tables, g, chunk, keep, moments, Rows::Samples(&mut push))?;
+                let older = read_older(
+                    tables,
+                    g,
+                    chunk,
+                    Keep::Busiest,
+                    moments,
+                    Rows::Samples(&mut push),
+                )?;
                 Ok::<_, Error>(older.map(|o| (o, rows)))
             };
             // Moments read more of the row group: where that fails, the series is read without them (the page
@@ -437,10 +444,8 @@ impl StoreReader {
             match older? {
                 Some((older, rows)) => {
                     built = older.moments;
-                    (
-                        vec![rows.batch(&s.file)?],
-                        Some((older.processes, older.names)),
-                    )
+                    busiest = older.busiest;
+                    (vec![rows.batch(&s.file)?], None)
                 }
                 None => (Vec::new(), None),
             }
@@ -469,6 +474,7 @@ impl StoreReader {
             batches,
             probes,
             lists,
+            older_busiest: busiest,
             moments: built,
         })))
     }
@@ -496,6 +502,9 @@ struct SeriesColumns {
     /// Schema 5 and older: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`]
     /// (before schema 5, their `cpu_pct` derived).
     lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
+    /// Before schema 5, each sample's busiest process and group, found as the row group was read (then `lists`
+    /// is `None`).
+    older_busiest: Option<OlderBusiest>,
     /// The hover moments built from the row group, where asked for (see [`read_older`]).
     moments: Vec<Sample>,
 }
@@ -593,9 +602,10 @@ impl SeriesColumns {
             probes: probe_buf,
         } = scratch;
         let probes = self.probes(&ticks, probe_buf)?;
-        let tops = match &self.lists {
-            Some(lists) => Some(self.tops(&ticks, lists)?),
-            None => None,
+        let tops = match (&self.older_busiest, &self.lists) {
+            (Some(b), _) => Some(self.older_tops(&ticks, b)?),
+            (None, Some(lists)) => Some(self.tops(&ticks, lists)?),
+            (None, None) => None,
         };
         // Rows `run.0..i` of a batch, samples `run.1..` of `ticks`, are appended together.
         let flush = |c: &SeriesCols<'_>,
@@ -728,6 +738,56 @@ impl SeriesColumns {
             }
         }
         Ok(process.into_iter().zip(group).collect())
+    }
+
+    /// The busiest process and group of each of the samples at `ticks` of a file before schema 5, as the row
+    /// group's read found them (see [`Busiest`]).
+    fn older_tops<'s>(
+        &'s self,
+        ticks: &[i64],
+        b: &'s OlderBusiest,
+    ) -> Result<Vec<Busiest<'s>>, Error> {
+        let strs = |batches: &'s [RecordBatch], path: &'s Path| {
+            batches
+                .iter()
+                .map(|batch| Cols { batch, path }.str("name"))
+                .collect::<Result<Vec<_>, Error>>()
+        };
+        let (procs, names) = (
+            strs(&b.procs, &self.lists_paths.0)?,
+            strs(&b.names, &self.lists_paths.1)?,
+        );
+        let name_at = |cols: &[StrCol<'s>], (batch, row): (u32, u32), path: &Path| {
+            cols.get(batch as usize)
+                .and_then(|c| c.get(row as usize))
+                .ok_or_else(|| invalid(path, "a null name"))
+        };
+        // The ticks are the row group's samples in the chunk, in order.
+        let mut k = 0usize;
+        let mut out = Vec::with_capacity(ticks.len());
+        for &t in ticks {
+            while b.times.get(k).is_some_and(|&x| x < t) {
+                k += 1;
+            }
+            let Some((p, g)) = b.rows.get(k).filter(|_| b.times.get(k) == Some(&t)) else {
+                return Err(invalid(&self.path, "a sample read twice differs"));
+            };
+            let process = match p {
+                Some((cpu, pid, start, at)) => Some((
+                    *cpu,
+                    *pid,
+                    *start,
+                    name_at(&procs, *at, &self.lists_paths.0)?,
+                )),
+                None => None,
+            };
+            let group = match g {
+                Some((cpu, at)) => Some((*cpu, name_at(&names, *at, &self.lists_paths.1)?)),
+                None => None,
+            };
+            out.push((process, group));
+        }
+        Ok(out)
     }
 
     /// The probes of each of the samples at `ticks`, in the order stored, gathered in `buf`.

@@ -19,7 +19,7 @@ use stabmon_core::analysis::{NameRow, NameUsage, ProcRow, UsageAcc};
 use stabmon_core::{Sample, Timestamp};
 
 use super::group::{ByTick, TickIndex};
-use super::older::{Rows, read_older};
+use super::older::{Keep, Rows, read_older};
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol};
 use crate::error::{Error, contain, invalid};
@@ -442,9 +442,9 @@ impl Tables {
     /// and name rows as today's columns ([`read_older`]).
     fn decode_older(&self, group: usize, chunk: Range) -> Result<Option<Decoded>, Error> {
         let tables = (&self.samples, Some(&self.processes), Some(&self.names));
-        let keep = (
-            &["ts", "pid", "start_time", "name", "cmdline"][..],
-            &["ts", "name", "process_count"][..],
+        let keep = Keep::Columns(
+            &["ts", "pid", "start_time", "name", "cmdline"],
+            &["ts", "name", "process_count"],
         );
         let mut ticks: Vec<(i64, u64, f32)> = Vec::new();
         let mut tick = |t: i64, interval: Duration, nth: f32| {
