@@ -34,6 +34,7 @@ pub(super) fn read_names(
 ) -> Result<(), Error> {
     let (version, batches) = read_table(path, objects, "names", range, only, Columns::All)?;
     let mut last = LastValues::default();
+    let mut row = NO_ROW;
     // Each row's sample first, so that each kept sample's list is allocated once.
     let rows_at = samples_of_rows(&batches, times, range, kept, lists, path)?;
     for (batch, rows_at) in batches.iter().zip(rows_at) {
@@ -47,7 +48,7 @@ pub(super) fn read_names(
             if !wanted && version >= 5 {
                 continue;
             }
-            let row = values.row(i, at, lone, &mut last, path)?;
+            values.row((i, at), lone, &mut last, path, &mut row)?;
             if !wanted {
                 continue;
             }
@@ -77,6 +78,9 @@ pub(super) fn name_total(
 
 /// A name row's name, process count, CPU %, resident bytes and exactness slots ([`NameValues::row`]).
 pub(super) type NameRow<'a> = (&'a str, u32, f32, u64, [Option<i32>; NAME_EXACT_SLOTS]);
+
+/// A [`NameRow`] to be written.
+pub(super) const NO_ROW: NameRow<'static> = ("", 0, 0.0, 0, [None; NAME_EXACT_SLOTS]);
 
 /// Each name's last (CPU %, resident bytes) in the rows read, for values stored as "same as before" (schemas 2-4).
 #[derive(Default)]
@@ -142,15 +146,16 @@ impl<'a> NameValues<'a> {
     /// Row `i` (of sample `at`): its name, process count, CPU % and resident bytes, and its exactness slots. Values
     /// not stored are derived as the writer elided them (schemas 2-4; later ones store both): from the name's lone
     /// process row in the sample (`lone`) when it has one, else from the name's previous row (`last`, which rows
-    /// must be given in order).
+    /// must be given in order). Written to `out`, which a caller then reads a field at a time: a row returned by
+    /// value was copied whole, stalling on the narrower stores it was written with.
     pub(super) fn row(
         &mut self,
-        i: usize,
-        at: usize,
+        (i, at): (usize, usize),
         lone: Option<&LoneValues<'_>>,
         last: &mut LastValues<'a>,
         path: &Path,
-    ) -> Result<NameRow<'a>, Error> {
+        out: &mut NameRow<'a>,
+    ) -> Result<(), Error> {
         let name = self
             .name
             .get(i)
@@ -182,7 +187,8 @@ impl<'a> NameValues<'a> {
         if let Some(v) = slot.and_then(|s| last.values.get_mut(s)) {
             *v = Some((cpu_pct, rss_bytes));
         }
-        Ok((name, count, cpu_pct, rss_bytes, x))
+        *out = (name, count, cpu_pct, rss_bytes, x);
+        Ok(())
     }
 
     /// Row `i`'s place (its name `name`) in `last`.

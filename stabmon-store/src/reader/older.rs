@@ -16,7 +16,7 @@ use stabmon_core::series::{MomentColumns, SampleParts, busiest_of_each_column};
 use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
 
 use super::cols::Cols;
-use super::names::{LastValues, NameValues, name_total};
+use super::names::{LastValues, NO_ROW, NameValues, name_total};
 use super::processes::{DETAILS, Fill, Lone, LoneValues, VALUE_COLUMNS, ValueCols, fill_processes};
 use super::range::Range;
 use super::samples::{TICK_COLUMNS, decode_samples, each_sample, each_tick};
@@ -290,6 +290,7 @@ pub(super) fn read_older(
         let rows_at = samples_of_rows(&name_read, &times, whole, &[], &mut no_lists, path)?;
         let listed = moments.is_some_and(|m| m.parts().contains(SampleParts::NAMES));
         let mut last = LastValues::default();
+        let mut row = NO_ROW;
         for (b, (batch, rows_at)) in (0u32..).zip(name_read.iter().zip(&rows_at)) {
             let c = Cols { batch, path };
             let mut values = NameValues::new(&c, version)?;
@@ -303,7 +304,7 @@ pub(super) fn read_older(
                     derived.push(0.0, 0);
                     continue;
                 };
-                let row = values.row(i as usize, at, Some(&lone), &mut last, path)?;
+                values.row((i as usize, at), Some(&lone), &mut last, path, &mut row)?;
                 derived.push(row.2, row.3);
                 if let Some(group) = top_group.get_mut(at) {
                     let (name, cpu) = (row.0, row.2);
