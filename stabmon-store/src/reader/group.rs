@@ -79,29 +79,28 @@ impl<'t> TickIndex<'t> {
     }
 }
 
-/// A table's rows of a chunk grouped by the sample they belong to, in the order read within each sample: a
-/// counting sort of (batch, row) positions.
+/// Which sample each of a table's rows of a chunk belongs to, and where each sample's rows go when they are
+/// put in their samples' order, the order read kept within each sample (a counting sort).
 #[derive(Default)]
 pub(super) struct ByTick {
     /// Each row's sample, or `u32::MAX` for a row of no sample in the chunk.
     tick_of_row: Vec<u32>,
-    /// Where each sample's rows start in `order` (one more entry than samples).
+    /// Where each sample's rows start (one more entry than samples).
     starts: Vec<u32>,
-    /// (batch, row) positions, by sample.
-    order: Vec<(u32, u32)>,
 }
 
 impl ByTick {
-    pub(super) fn group<'b>(
+    /// Counts the rows of each sample of `index` in `batches` (each batch's times).
+    pub(super) fn count<'b>(
         &mut self,
         index: &TickIndex<'_>,
-        batches: impl Iterator<Item = &'b [i64]> + Clone,
+        batches: impl Iterator<Item = &'b [i64]>,
     ) {
         let n = index.ticks.len();
         self.tick_of_row.clear();
         self.starts.clear();
         self.starts.resize(n + 1, 0);
-        for ts in batches.clone() {
+        for ts in batches {
             for &t in ts {
                 let k = index.find(t).map_or(u32::MAX, |k| k as u32);
                 if k != u32::MAX {
@@ -113,26 +112,29 @@ impl ByTick {
         for k in 0..n {
             self.starts[k + 1] += self.starts[k];
         }
-        self.order.clear();
-        self.order.resize(self.starts[n] as usize, (0, 0));
-        let mut next: Vec<u32> = self.starts[..n].to_vec();
-        let mut row = 0usize;
-        for (b, ts) in batches.enumerate() {
-            for i in 0..ts.len() {
-                let k = self.tick_of_row[row];
-                row += 1;
-                if k != u32::MAX {
-                    let at = &mut next[k as usize];
-                    self.order[*at as usize] = (b as u32, i as u32);
-                    *at += 1;
-                }
-            }
-        }
     }
 
-    /// The (batch, row) positions of sample `k`'s rows.
-    pub(super) fn of(&self, k: usize) -> &[(u32, u32)] {
-        &self.order[self.starts[k] as usize..self.starts[k + 1] as usize]
+    /// Each row's sample, the batches' rows one after another (`u32::MAX`: of no sample).
+    pub(super) fn ticks(&self) -> &[u32] {
+        &self.tick_of_row
+    }
+
+    /// Where each sample's rows start, to be advanced as they are placed.
+    pub(super) fn starts(&self) -> Vec<u32> {
+        self.starts[..self.starts.len().saturating_sub(1)].to_vec()
+    }
+
+    /// The rows of samples.
+    pub(super) fn rows(&self) -> usize {
+        self.starts.last().map_or(0, |&n| n as usize)
+    }
+
+    /// Where sample `k`'s rows are once placed.
+    pub(super) fn span(&self, k: usize) -> std::ops::Range<usize> {
+        match (self.starts.get(k), self.starts.get(k + 1)) {
+            (Some(&a), Some(&b)) => a as usize..b as usize,
+            _ => 0..0,
+        }
     }
 }
 

@@ -488,6 +488,7 @@ struct Decoded {
 const NO_STRING: u32 = u32::MAX;
 
 /// A listed process of a [`Flat`] sample, its strings numbered.
+#[derive(Clone, Copy, Default)]
 struct FlatProc {
     pid: u32,
     start_us: i64,
@@ -499,6 +500,7 @@ struct FlatProc {
 }
 
 /// A name total of a [`Flat`] sample, its name numbered.
+#[derive(Clone, Copy, Default)]
 struct FlatName {
     name: u32,
     cpu_pct: f32,
@@ -632,40 +634,87 @@ impl Flat {
         };
         let times: Vec<i64> = d.ticks.iter().map(|t| t.0).collect();
         let index = TickIndex::new(&times);
-        by_proc.group(&index, procs.iter().map(|c| c.ts.values().as_ref()));
-        by_name.group(&index, names.iter().map(|c| c.ts.values().as_ref()));
-        let rows =
-            |batches: &[RecordBatch]| batches.iter().map(RecordBatch::num_rows).sum::<usize>();
-        self.procs.reserve(rows(&d.proc_batches));
-        self.names.reserve(rows(&d.name_batches));
+        by_proc.count(&index, procs.iter().map(|c| c.ts.values().as_ref()));
+        by_name.count(&index, names.iter().map(|c| c.ts.values().as_ref()));
+        // Each row is written where its sample's rows go, the rows taken in the order stored: those of files
+        // before schema 5 run by process, then time, and taking them in their samples' order would read from
+        // all over the row group. A sample with a row that does not read keeps no rows, and the error of its
+        // first such row (its process rows before its name rows).
+        let mut broken: BTreeMap<usize, (usize, Error)> = BTreeMap::new();
+        let mut fail = |k: usize, at: usize, e: Error| match broken.get_mut(&k) {
+            Some(first) if at < first.0 => *first = (at, e),
+            Some(_) => {}
+            None => {
+                broken.insert(k, (at, e));
+            }
+        };
+        let (p_base, n_base) = (self.procs.len(), self.names.len());
+        self.procs
+            .resize(p_base + by_proc.rows(), FlatProc::default());
+        self.names
+            .resize(n_base + by_name.rows(), FlatName::default());
+        let mut next = by_proc.starts();
+        let mut ticks = by_proc.ticks();
+        for c in &procs {
+            let (mine, rest) = ticks.split_at(c.ts.len().min(ticks.len()));
+            ticks = rest;
+            for (i, &k) in mine.iter().enumerate() {
+                let Some(at) = next.get_mut(k as usize) else {
+                    continue;
+                };
+                let slot = *at as usize;
+                *at += 1;
+                match c.row(i, &d.proc_path, &mut numbering) {
+                    Ok(row) => self.procs[p_base + slot] = row,
+                    Err(e) => fail(k as usize, slot - by_proc.span(k as usize).start, e),
+                }
+            }
+        }
+        let mut next = by_name.starts();
+        let mut ticks = by_name.ticks();
+        for c in &names {
+            let (mine, rest) = ticks.split_at(c.ts.len().min(ticks.len()));
+            ticks = rest;
+            for (i, &k) in mine.iter().enumerate() {
+                let Some(at) = next.get_mut(k as usize) else {
+                    continue;
+                };
+                let slot = *at as usize;
+                *at += 1;
+                match c.row(i, &d.name_path, &mut numbering) {
+                    Ok(row) => self.names[n_base + slot] = row,
+                    Err(e) => {
+                        let k = k as usize;
+                        fail(k, by_proc.span(k).len() + slot - by_name.span(k).start, e);
+                    }
+                }
+            }
+        }
+        // Each sample with where its rows end; a broken sample's rows left out.
+        let (mut p_to, mut n_to) = (p_base, n_base);
         for (k, &tick) in d.ticks.iter().enumerate() {
-            let (p0, n0) = (self.procs.len(), self.names.len());
-            let mut rows = || -> Result<(), Error> {
-                for &(b, i) in by_proc.of(k) {
-                    self.procs.push(procs[b as usize].row(
-                        i as usize,
-                        &d.proc_path,
-                        &mut numbering,
-                    )?);
+            let (p, n) = (by_proc.span(k), by_name.span(k));
+            match broken.remove(&k) {
+                Some((_, e)) => self.broken.push((k, e)),
+                None => {
+                    if p_to != p_base + p.start {
+                        self.procs
+                            .copy_within(p_base + p.start..p_base + p.end, p_to);
+                    }
+                    if n_to != n_base + n.start {
+                        self.names
+                            .copy_within(n_base + n.start..n_base + n.end, n_to);
+                    }
+                    p_to += p.len();
+                    n_to += n.len();
                 }
-                for &(b, i) in by_name.of(k) {
-                    self.names.push(names[b as usize].row(
-                        i as usize,
-                        &d.name_path,
-                        &mut numbering,
-                    )?);
-                }
-                Ok(())
-            };
-            if let Err(e) = rows() {
-                self.procs.truncate(p0);
-                self.names.truncate(n0);
-                self.broken.push((k, e));
             }
             self.ticks.push(tick);
-            self.proc_ends.push(ends(self.procs.len()));
-            self.name_ends.push(ends(self.names.len()));
+            self.proc_ends.push(ends(p_to));
+            self.name_ends.push(ends(n_to));
         }
+        self.procs.truncate(p_to);
+        self.names.truncate(n_to);
         self.strings = numbering.strings;
         Ok(())
     }
@@ -817,8 +866,111 @@ impl<'a> NameCols<'a> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::in_order;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use arrow_array::types::{Float32Type, TimestampMicrosecondType, UInt32Type, UInt64Type};
+    use arrow_array::{ArrayRef, PrimitiveArray, RecordBatch, StringArray};
+
+    use super::{ByTick, Decoded, Flat, in_order};
     use crate::error::invalid;
+
+    fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    fn times(v: &[i64]) -> ArrayRef {
+        Arc::new(PrimitiveArray::<TimestampMicrosecondType>::from(v.to_vec()))
+    }
+
+    fn names(v: &[Option<&str>]) -> ArrayRef {
+        Arc::new(StringArray::from(v.to_vec()))
+    }
+
+    /// Rows stored by process, then time (as files before schema 5 store them) are put with their samples in the
+    /// order stored; a sample with a row that does not read keeps none, with its first such row's error (a process
+    /// row's before a name row's), and the samples after it keep theirs.
+    #[test]
+    fn rows_stored_by_process_go_to_their_samples_and_a_broken_sample_keeps_none() {
+        let procs = batch(vec![
+            ("ts", times(&[10, 20, 30, 10, 20, 30, 99])),
+            (
+                "pid",
+                Arc::new(PrimitiveArray::<UInt32Type>::from(vec![
+                    1, 1, 1, 2, 2, 2, 3,
+                ])),
+            ),
+            ("start_time", times(&[0; 7])),
+            (
+                "name",
+                names(&[
+                    Some("a"),
+                    Some("a"),
+                    Some("a"),
+                    Some("b"),
+                    None,
+                    Some("b"),
+                    Some("c"),
+                ]),
+            ),
+            ("cmdline", names(&[None; 7])),
+            (
+                "cpu_pct",
+                Arc::new(PrimitiveArray::<Float32Type>::from(vec![
+                    1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0,
+                ])),
+            ),
+            (
+                "rss_bytes",
+                Arc::new(PrimitiveArray::<UInt64Type>::from(vec![0u64; 7])),
+            ),
+        ]);
+        let name_rows = |ts: &[i64], n: &[Option<&str>]| {
+            batch(vec![
+                ("ts", times(ts)),
+                ("name", names(n)),
+                (
+                    "process_count",
+                    Arc::new(PrimitiveArray::<UInt32Type>::from(vec![1u32; ts.len()])),
+                ),
+                (
+                    "cpu_pct",
+                    Arc::new(PrimitiveArray::<Float32Type>::from(vec![9.0f32; ts.len()])),
+                ),
+                (
+                    "rss_bytes",
+                    Arc::new(PrimitiveArray::<UInt64Type>::from(vec![0u64; ts.len()])),
+                ),
+            ])
+        };
+        let d = Decoded {
+            path: PathBuf::from("samples.parquet"),
+            ticks: vec![(10, 1, 0.0), (20, 1, 0.0), (30, 1, 0.0)],
+            proc_batches: vec![procs.slice(0, 2), procs.slice(2, 5)],
+            proc_path: PathBuf::from("processes.parquet"),
+            // In two batches, the name rows of the sample broken too.
+            name_batches: vec![
+                name_rows(&[10, 20], &[Some("a"), None]),
+                name_rows(&[30, 10], &[Some("a"), Some("b")]),
+            ],
+            name_path: PathBuf::from("names.parquet"),
+        };
+        let mut flat = Flat::default();
+        flat.fill(&d, &mut ByTick::default(), &mut ByTick::default());
+        assert!(flat.err.is_none(), "{:?}", flat.err);
+        assert_eq!(flat.ticks.len(), 3);
+        let text = |n: u32| &*flat.strings[n as usize];
+        let cpu: Vec<f32> = flat.procs.iter().map(|p| p.cpu_pct).collect();
+        assert_eq!(cpu, [1.0, 4.0, 3.0, 6.0]);
+        assert_eq!(flat.proc_ends, [2, 2, 4]);
+        let named: Vec<&str> = flat.names.iter().map(|n| text(n.name)).collect();
+        assert_eq!(named, ["a", "b", "a"]);
+        assert_eq!(flat.name_ends, [2, 2, 3]);
+        assert_eq!(flat.broken.len(), 1);
+        let (k, e) = &flat.broken[0];
+        assert_eq!(*k, 1);
+        assert!(e.to_string().contains("processes.parquet"), "{e}");
+    }
 
     /// Results are taken in the items' order whatever thread made them, each item's work once; the first error of
     /// `take` ends the run with it, and nothing after it is taken.
