@@ -262,11 +262,15 @@ pub fn cmp_entries_by_rss(a: &ProcessEntry, b: &ProcessEntry) -> Ordering {
 }
 
 fn name_cpu_order(a: (&str, f32, u64), b: (&str, f32, u64)) -> Ordering {
-    b.1.total_cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(b.0))
+    b.1.total_cmp(&a.1)
+        .then(b.2.cmp(&a.2))
+        .then_with(|| a.0.cmp(b.0))
 }
 
 fn name_rss_order(a: (&str, f32, u64), b: (&str, f32, u64)) -> Ordering {
-    b.2.cmp(&a.2).then(b.1.total_cmp(&a.1)).then(a.0.cmp(b.0))
+    b.2.cmp(&a.2)
+        .then(b.1.total_cmp(&a.1))
+        .then_with(|| a.0.cmp(b.0))
 }
 
 /// The order of the by-CPU name list that [`attribute`] builds: summed CPU descending, then summed resident

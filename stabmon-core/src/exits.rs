@@ -145,7 +145,11 @@ impl ExitAggregator {
     /// `now`.
     pub fn take(&mut self, now: Timestamp) -> Exits {
         let mut names: Vec<ExitedName> = self.names.drain().map(|(_, n)| n).collect();
-        names.sort_unstable_by(|a, b| b.cpu_time.cmp(&a.cpu_time).then(a.name.cmp(&b.name)));
+        names.sort_unstable_by(|a, b| {
+            b.cpu_time
+                .cmp(&a.cpu_time)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         names.truncate(MAX_EXIT_NAMES);
         // The busiest first among the others, ties to the earliest end.
         let mut busiest = std::mem::take(&mut self.busiest);

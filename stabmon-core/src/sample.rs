@@ -133,7 +133,7 @@ impl Sample {
         listed
             .chain(exited_only)
             .filter(|(name, cpu)| top.is_none_or(|p| p.name != *name || 1.5 * p.cpu_pct < *cpu))
-            .min_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)))
+            .min_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)))
     }
 }
 
@@ -362,7 +362,7 @@ impl TopProcesses {
     /// The order [`busiest_group`](Self::busiest_group) picks by, of two names given as (name, CPU %): `Less`
     /// where `a` is the busier (more CPU, then the first in byte order).
     pub fn cmp_busier_group(a: (&str, f32), b: (&str, f32)) -> Ordering {
-        b.1.total_cmp(&a.1).then(a.0.cmp(b.0))
+        b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0))
     }
 }
 
