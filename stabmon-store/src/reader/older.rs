@@ -43,7 +43,7 @@ pub(super) enum Keep<'k> {
     /// These columns (processes', names'), with the values derived: [`Older::processes`] and [`Older::names`].
     Columns(&'k [&'k str], &'k [&'k str]),
     /// Only each sample's busiest process and group, found as the rows are read ([`Older::busiest`]): no rows
-    /// are kept, nor the resident bytes of name rows derived.
+    /// are kept.
     Busiest,
 }
 
@@ -192,8 +192,9 @@ pub(super) fn read_older(
         top_process = vec![None; times.len()];
         top_group = vec![None; times.len()];
     }
-    // Each process row's values by sample, for the name totals that are their lone process's.
-    let mut by_row = Vec::new();
+    // Each process row's values by sample, for the name totals that are their lone process's (no rows without
+    // the table).
+    let mut lone = LoneValues::with_rows(&[], times.len(), &samples_file.path);
     // The process rows' batches outlive their read: the lone process values names derive from point into them.
     let mut proc_read = Vec::new();
     if let Some(t) = procs {
@@ -212,8 +213,8 @@ pub(super) fn read_older(
             columns.extend(details.map(|(_, column)| *column));
         }
         proc_read = t.read(&t.groups_in(whole), whole, None, Some(&columns))?;
-        by_row.reserve(proc_read.iter().map(RecordBatch::num_rows).sum());
         let rows_at = samples_of_rows(&proc_read, &times, whole, &[], &mut no_lists, path)?;
+        lone = LoneValues::with_rows(&rows_at, times.len(), path);
         for (b, (batch, rows_at)) in (0u32..).zip(proc_read.iter().zip(&rows_at)) {
             let c = Cols { batch, path };
             let values = ValueCols::new(&c, version)?;
@@ -225,22 +226,18 @@ pub(super) fn read_older(
                     c.req::<TimestampMicrosecondType>("start_time")?,
                 )),
             };
-            let mut derived = Derived::with_capacity(if keep_procs.is_some() {
-                rows_at.len()
-            } else {
-                0
-            });
+            let mut derived = keep_procs.map(|_| Derived::with_capacity(rows_at.len()));
             for (i, at) in (0u32..).zip(rows_at) {
                 let Some(at) = *at else {
-                    derived.push(0.0, 0);
+                    Derived::push_to(&mut derived, 0.0, 0);
                     continue;
                 };
                 let (cpu_pct, rss_bytes, _) = values.row(i as usize, path)?;
                 let n = name
                     .get(i as usize)
                     .ok_or_else(|| invalid(path, "a null name"))?;
-                by_row.push((at, n, Lone::Values(cpu_pct, rss_bytes)));
-                derived.push(cpu_pct, rss_bytes);
+                lone.place(at, n, Lone::Values(cpu_pct, rss_bytes));
+                Derived::push_to(&mut derived, cpu_pct, rss_bytes);
                 if let (Some((pid, start)), Some(top)) = (identity, top_process.get_mut(at)) {
                     let row = (
                         cpu_pct,
@@ -255,8 +252,8 @@ pub(super) fn read_older(
                     }
                 }
             }
-            if let Some(kept) = keep_procs {
-                proc_batches.push(derived.beside(batch, kept, path)?);
+            if let (Some(kept), Some(d)) = (keep_procs, derived) {
+                proc_batches.push(d.beside(batch, kept, path)?);
             }
         }
         if let Some(m) = moments.filter(|m| m.parts().contains(SampleParts::PROCESSES)) {
@@ -275,7 +272,6 @@ pub(super) fn read_older(
             )?;
         }
     }
-    let lone = LoneValues::new(by_row, times.len(), Vec::new(), &samples_file.path);
     let mut name_read = Vec::new();
     if let Some(t) = names {
         let path = &t.path;
@@ -294,18 +290,14 @@ pub(super) fn read_older(
         for (b, (batch, rows_at)) in (0u32..).zip(name_read.iter().zip(&rows_at)) {
             let c = Cols { batch, path };
             let mut values = NameValues::new(&c, version)?;
-            let mut derived = Derived::with_capacity(if keep_names.is_some() {
-                rows_at.len()
-            } else {
-                0
-            });
+            let mut derived = keep_names.map(|_| Derived::with_capacity(rows_at.len()));
             for (i, at) in (0u32..).zip(rows_at) {
                 let Some(at) = *at else {
-                    derived.push(0.0, 0);
+                    Derived::push_to(&mut derived, 0.0, 0);
                     continue;
                 };
                 values.row((i as usize, at), Some(&lone), &mut last, path, &mut row)?;
-                derived.push(row.2, row.3);
+                Derived::push_to(&mut derived, row.2, row.3);
                 if let Some(group) = top_group.get_mut(at) {
                     let (name, cpu) = (row.0, row.2);
                     let top = top_process
@@ -324,8 +316,8 @@ pub(super) fn read_older(
                     name_lists[at].push(name_total(row, None, i as usize, path)?);
                 }
             }
-            if let Some(kept) = keep_names {
-                name_batches.push(derived.beside(batch, kept, path)?);
+            if let (Some(kept), Some(d)) = (keep_names, derived) {
+                name_batches.push(d.beside(batch, kept, path)?);
             }
         }
     }
@@ -427,9 +419,12 @@ impl Derived {
         }
     }
 
-    fn push(&mut self, cpu_pct: f32, rss_bytes: u64) {
-        self.cpu.push(cpu_pct);
-        self.rss.push(rss_bytes);
+    /// Adds a row's values where rows are kept.
+    fn push_to(derived: &mut Option<Self>, cpu_pct: f32, rss_bytes: u64) {
+        if let Some(d) = derived {
+            d.cpu.push(cpu_pct);
+            d.rss.push(rss_bytes);
+        }
     }
 
     /// `batch`'s columns `kept`, then `cpu_pct` and `rss_bytes` of these values.

@@ -85,7 +85,7 @@ pub(super) fn fill_processes<'b>(
     values: bool,
 ) -> Result<Option<LoneValues<'b>>, Error> {
     let read = |part: SampleParts| parts.contains(part);
-    let mut by_row: Vec<(usize, &'b str, Lone)> = Vec::new();
+    let mut lone = values.then(|| LoneValues::with_rows(fill.rows_at, lists.len(), path));
     let mut value_cols = Vec::with_capacity(batches.len());
     for (b, (batch, rows_at)) in batches.iter().zip(fill.rows_at).enumerate() {
         let c = Cols { batch, path };
@@ -124,12 +124,14 @@ pub(super) fn fill_processes<'b>(
                 let (Ok(b), Ok(i)) = row else {
                     return Err(invalid(path, "too many rows"));
                 };
-                by_row.push((at, row_name, Lone::Row(b, i)));
+                if let Some(l) = &mut lone {
+                    l.place(at, row_name, Lone::Row(b, i));
+                }
                 continue;
             }
             let (cpu_pct, rss_bytes, x) = values_of.row(i, path)?;
-            if values {
-                by_row.push((at, row_name, Lone::Values(cpu_pct, rss_bytes)));
+            if let Some(l) = &mut lone {
+                l.place(at, row_name, Lone::Values(cpu_pct, rss_bytes));
             }
             let start_time = Timestamp::from_unix_micros(start.value(i));
             let mut p = ProcessEntry::new(pid.value(i), row_name);
@@ -151,7 +153,7 @@ pub(super) fn fill_processes<'b>(
         }
         value_cols.push(values_of);
     }
-    Ok(values.then(|| LoneValues::new(by_row, lists.len(), value_cols, path)))
+    Ok(lone.map(|l| l.with_cols(value_cols)))
 }
 
 /// The columns a process row's or a name row's values are read from, of every schema ([`ValueCols`],
@@ -246,6 +248,8 @@ impl<'a, const N: usize> ValueCols<'a, N> {
 pub(super) struct LoneValues<'b> {
     /// Where each sample's rows start in `rows` (one more entry than samples).
     starts: Vec<usize>,
+    /// Where each sample's next row is placed.
+    next: Vec<usize>,
     rows: Vec<(&'b str, Lone)>,
     /// The batches' columns a [`Lone::Row`] is read from.
     cols: Vec<ValueCols<'b>>,
@@ -261,40 +265,48 @@ pub(super) enum Lone {
 }
 
 impl<'b> LoneValues<'b> {
-    /// From (sample, name, values) rows, in the order read; `cols` and `path` read a [`Lone::Row`].
-    pub(super) fn new(
-        by_row: Vec<(usize, &'b str, Lone)>,
+    /// Room for the rows that `rows_at` (each batch's rows' samples, of `samples`) puts with a sample, each to be
+    /// [placed](Self::place) in the order read (a counting sort: the rows of a file before schema 5 run by process,
+    /// then time, and each sample's keep their order). `path` reads a [`Lone::Row`] from the
+    /// [columns](Self::with_cols).
+    pub(super) fn with_rows(
+        rows_at: &[Vec<Option<usize>>],
         samples: usize,
-        cols: Vec<ValueCols<'b>>,
         path: &'b Path,
     ) -> Self {
-        // A counting sort by sample (the rows of a file before schema 5 run by process, then time): each sample's
-        // rows keep their order.
         let mut starts = vec![0usize; samples + 1];
-        for r in &by_row {
-            if let Some(n) = starts.get_mut(r.0 + 1) {
+        for &at in rows_at.iter().flatten().flatten() {
+            if let Some(n) = starts.get_mut(at + 1) {
                 *n += 1;
             }
         }
         for k in 0..samples {
             starts[k + 1] += starts[k];
         }
-        let mut next = starts.clone();
-        let mut rows = vec![("", Lone::Row(0, 0)); starts[samples]];
-        for (at, name, lone) in by_row {
-            if let Some(slot) = next.get_mut(at).filter(|_| at < samples)
-                && let Some(row) = rows.get_mut(*slot)
-            {
-                *row = (name, lone);
-                *slot += 1;
-            }
-        }
         LoneValues {
+            next: starts[..samples].to_vec(),
+            rows: vec![("", Lone::Row(0, 0)); starts[samples]],
             starts,
-            rows,
-            cols,
+            cols: Vec::new(),
             path,
         }
+    }
+
+    /// Puts a row of sample `at` after the sample's rows placed before it.
+    #[inline]
+    pub(super) fn place(&mut self, at: usize, name: &'b str, lone: Lone) {
+        if let Some(slot) = self.next.get_mut(at)
+            && let Some(row) = self.rows.get_mut(*slot)
+        {
+            *row = (name, lone);
+            *slot += 1;
+        }
+    }
+
+    /// With the batches' columns a [`Lone::Row`] is read from.
+    pub(super) fn with_cols(mut self, cols: Vec<ValueCols<'b>>) -> Self {
+        self.cols = cols;
+        self
     }
 
     /// The CPU % and resident bytes of sample `at`'s single row named `name`; `None` where it has no such row or
