@@ -146,8 +146,8 @@ impl<'a> NameValues<'a> {
     /// Row `i` (of sample `at`): its name, process count, CPU % and resident bytes, and its exactness slots. Values
     /// not stored are derived as the writer elided them (schemas 2-4; later ones store both): from the name's lone
     /// process row in the sample (`lone`) when it has one, else from the name's previous row (`last`, which rows
-    /// must be given in order). Written to `out`, which a caller then reads a field at a time: a row returned by
-    /// value was copied whole, stalling on the narrower stores it was written with.
+    /// must be given in order). Written to `out`, which a caller reads a field at a time (a row returned by value
+    /// is copied whole, and the copy's wide loads stall on the narrower stores the row was written with).
     pub(super) fn row(
         &mut self,
         (i, at): (usize, usize),

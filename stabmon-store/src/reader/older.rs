@@ -1,9 +1,10 @@
 //! A row group of schemas 1-4 as today's columns: those files leave out values that other rows give (an interval
 //! from the row before, a name's total from its lone process row or from its previous row) and store CPU as
 //! decimals with ULP adjustments and sizes in KiB with remainders, so the row group is read whole, its samples
-//! decoded, and its process and name rows' CPU and memory derived a column at a time into `cpu_pct` (Float32) and
-//! `rss_bytes` (UInt64) beside the file's own columns (shared, not copied). The readers of later schemas' columns
-//! then take it as they take those: no entry or string is built per row.
+//! decoded, and its process and name rows' CPU and memory derived in the order stored. `top` takes them as
+//! `cpu_pct` (Float32) and `rss_bytes` (UInt64) columns beside the file's own (shared, not copied), as it takes
+//! later schemas' columns; a series takes only each sample's busiest process and group, found as the rows are
+//! derived. No entry or string is built per row.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,7 +27,8 @@ use crate::error::{Error, arrow, invalid};
 
 /// A row group of a file older than schema 5, read by [`read_older`].
 pub(super) struct Older {
-    /// The process rows of its samples: the columns asked for, then `cpu_pct` and `rss_bytes`.
+    /// With [`Keep::Columns`], the process rows of its samples: the columns asked for, then `cpu_pct` and
+    /// `rss_bytes` (with [`Keep::Busiest`], none).
     pub(super) processes: Vec<RecordBatch>,
     /// Their name rows likewise, the values the file left out derived.
     pub(super) names: Vec<RecordBatch>,
@@ -64,8 +66,9 @@ pub(super) struct OlderBusiest {
     pub(super) times: Vec<i64>,
     /// By sample: its busiest process and its busiest group.
     pub(super) rows: Vec<(Option<BusiestProcess>, Option<BusiestGroup>)>,
-    /// The process rows' and name rows' `name` columns.
+    /// The process rows' `name` columns, by batch.
     pub(super) procs: Vec<RecordBatch>,
+    /// The name rows' `name` columns, by batch.
     pub(super) names: Vec<RecordBatch>,
 }
 
@@ -88,8 +91,8 @@ pub(super) enum Rows<'e> {
 
 /// Reads row group `group` of `tables` (`samples`, and `processes` and `names` where the segment has them: without
 /// them, no rows) of a file older than schema 5 whole: hands each of its samples to `rows`, and keeps of the
-/// process and name rows what `keep` asks for; `None` where
-/// the part of the row group in `chunk` holds no sample (`rows` may have been given its samples). With `moments`
+/// process and name rows what `keep` asks for; `None` where the part of the row group in `chunk` holds no sample
+/// (`rows` may have been given its samples). With `moments`
 /// (and both tables, whole samples, and parts it can build), also builds those samples whole: their lists from
 /// the process and name rows already read, the samples themselves decoded again (only those rows), so that the
 /// page does not read the row group again for them.

@@ -294,10 +294,10 @@ const TOP_COLUMNS: [&str; 6] = [
     "top_group_cpu_pct",
 ];
 
-/// The `processes` columns the busiest process of a row group of schema 5 or older is found from.
+/// The `processes` columns the busiest process of a row group of schema 5 is found from.
 const PROCESS_TOP_COLUMNS: [&str; 5] = ["ts", "pid", "start_time", "name", "cpu_pct"];
 
-/// The `names` columns the busiest group of a row group of schema 5 or older is found from.
+/// The `names` columns the busiest group of a row group of schema 5 is found from.
 const NAME_TOP_COLUMNS: [&str; 3] = ["ts", "name", "cpu_pct"];
 
 /// The `latency` columns a series keeps of each probe.
@@ -499,8 +499,7 @@ struct SeriesColumns {
     chunk: Range,
     batches: Vec<RecordBatch>,
     probes: Vec<RecordBatch>,
-    /// Schema 5 and older: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`]
-    /// (before schema 5, their `cpu_pct` derived).
+    /// Schema 5: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`].
     lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
     /// Before schema 5, each sample's busiest process and group, found as the row group was read (then `lists`
     /// is `None`).
@@ -661,7 +660,7 @@ impl SeriesColumns {
         Ok(())
     }
 
-    /// The busiest process and group of each of the samples at `ticks` (schema 5 and older), found from its process
+    /// The busiest process and group of each of the samples at `ticks` (schema 5), found from its process
     /// rows' identity and CPU and its name rows' CPU: what [`TopProcesses::busiest_process`] and
     /// [`TopProcesses::busiest_group`] give of the whole lists (see [`Busiest`]).
     fn tops<'s>(
@@ -770,7 +769,10 @@ impl SeriesColumns {
                 k += 1;
             }
             let Some((p, g)) = b.rows.get(k).filter(|_| b.times.get(k) == Some(&t)) else {
-                return Err(invalid(&self.path, "a sample read twice differs"));
+                return Err(invalid(
+                    &self.path,
+                    "a sample has no busiest process and group read",
+                ));
             };
             let process = match p {
                 Some((cpu, pid, start, at)) => Some((
