@@ -43,15 +43,15 @@ pub fn arenas(_n: i32) -> bool {
     true
 }
 
-/// The server's choice beside [`for_reading`]: three arenas. Each page a render worker makes is read by two
+/// The server's choice beside [`for_reading`]: four arenas. Each page a render worker makes is read by two
 /// decoding threads of its own, started for it; with an arena per new thread, each render's freed blocks stayed
 /// resident in arenas the next render did not reuse, and three month pages in a row peaked at 260, 301 and
-/// 325 MiB (schema-4 data; 251-253 MiB in today's format). With three (the render and its two decoding threads
-/// each have one) three pages peak at 272 MiB (schema 4) and 218-243 MiB (today's format), for 3-8 % more time a
-/// page in interleaved runs (BENCHMARKS.md, "Reading at any range", "Memory"). A refusal costs memory, not
-/// correctness, so it is not reported.
+/// 325 MiB (schema-4 data; 251-253 MiB in today's format). With four, a month page and two more at once peak at
+/// 239-263 MiB (schema 4; 245-260 MiB with three) and today's format's month page takes 2.14-2.44 s (2.22-2.92 s
+/// with three, 2.01-2.26 s with eight) in interleaved runs (BENCHMARKS.md, "Reading at any range", "Memory"). A
+/// refusal costs memory, not correctness, so it is not reported.
 pub fn for_serving() {
-    let _ = arenas(3);
+    let _ = arenas(4);
 }
 
 /// The thresholds of the commands that hold a range's columns at once (report, incidents, mail, serve): blocks of
