@@ -653,43 +653,26 @@ impl Flat {
             .resize(p_base + by_proc.rows(), FlatProc::default());
         self.names
             .resize(n_base + by_name.rows(), FlatName::default());
-        let mut next = by_proc.starts();
-        let mut ticks = by_proc.ticks();
-        for c in &procs {
-            let (mine, rest) = ticks.split_at(c.ts.len().min(ticks.len()));
-            ticks = rest;
-            for (i, &k) in mine.iter().enumerate() {
-                let Some(at) = next.get_mut(k as usize) else {
-                    continue;
-                };
-                let slot = *at as usize;
-                *at += 1;
-                match c.row(i, &d.proc_path, &mut numbering) {
-                    Ok(row) => self.procs[p_base + slot] = row,
-                    Err(e) => fail(k as usize, slot - by_proc.span(k as usize).start, e),
-                }
-            }
-        }
-        let mut next = by_name.starts();
-        let mut ticks = by_name.ticks();
-        for c in &names {
-            let (mine, rest) = ticks.split_at(c.ts.len().min(ticks.len()));
-            ticks = rest;
-            for (i, &k) in mine.iter().enumerate() {
-                let Some(at) = next.get_mut(k as usize) else {
-                    continue;
-                };
-                let slot = *at as usize;
-                *at += 1;
-                match c.row(i, &d.name_path, &mut numbering) {
-                    Ok(row) => self.names[n_base + slot] = row,
-                    Err(e) => {
-                        let k = k as usize;
-                        fail(k, by_proc.span(k).len() + slot - by_name.span(k).start, e);
-                    }
-                }
-            }
-        }
+        let p_out = &mut self.procs[p_base..];
+        place_rows(
+            by_proc,
+            &procs,
+            |c| c.ts.len(),
+            p_out,
+            |c, i| c.row(i, &d.proc_path, &mut numbering),
+            &mut fail,
+        );
+        // A sample's name rows come after its process rows.
+        let mut fail_name = |k: usize, at: usize, e: Error| fail(k, by_proc.span(k).len() + at, e);
+        let n_out = &mut self.names[n_base..];
+        place_rows(
+            by_name,
+            &names,
+            |c| c.ts.len(),
+            n_out,
+            |c, i| c.row(i, &d.name_path, &mut numbering),
+            &mut fail_name,
+        );
         // Each sample with where its rows end; a broken sample's rows left out.
         let (mut p_to, mut n_to) = (p_base, n_base);
         for (k, &tick) in d.ticks.iter().enumerate() {
@@ -717,6 +700,40 @@ impl Flat {
         self.names.truncate(n_to);
         self.strings = numbering.strings;
         Ok(())
+    }
+}
+
+/// Writes each row of `batches` (of one table; `len` gives a batch's rows, `by` their samples) to its sample's
+/// place in `out`, the rows taken in the order stored. A row that does not read (`row`'s error) is handed to
+/// `fail` with its sample and its place among that sample's rows.
+fn place_rows<C, R>(
+    by: &ByTick,
+    batches: &[C],
+    len: impl Fn(&C) -> usize,
+    out: &mut [R],
+    mut row: impl FnMut(&C, usize) -> Result<R, Error>,
+    fail: &mut impl FnMut(usize, usize, Error),
+) {
+    let mut next = by.starts();
+    let mut ticks = by.ticks();
+    for c in batches {
+        let (mine, rest) = ticks.split_at(len(c).min(ticks.len()));
+        ticks = rest;
+        for (i, &k) in mine.iter().enumerate() {
+            let Some(at) = next.get_mut(k as usize) else {
+                continue;
+            };
+            let slot = *at as usize;
+            *at += 1;
+            match row(c, i) {
+                Ok(r) => {
+                    if let Some(o) = out.get_mut(slot) {
+                        *o = r;
+                    }
+                }
+                Err(e) => fail(k as usize, slot - by.span(k as usize).start, e),
+            }
+        }
     }
 }
 
