@@ -14,7 +14,7 @@ use arrow_array::types::{TimestampMicrosecondType, UInt32Type};
 use arrow_array::{ArrayRef, Float32Array, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
 use stabmon_core::series::{MomentColumns, SampleParts, busiest_of_each_column};
-use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp, TopProcesses};
+use stabmon_core::{NameTotal, ProcessEntry, Sample, Timestamp};
 
 use super::cols::Cols;
 use super::names::{LastValues, NO_ROW, NameValues, name_total};
@@ -22,6 +22,7 @@ use super::processes::{DETAILS, Fill, Lone, LoneValues, VALUE_COLUMNS, ValueCols
 use super::range::Range;
 use super::samples::{TICK_COLUMNS, decode_samples, each_sample, each_tick};
 use super::segment::{order_lists, samples_of_rows};
+use super::series::{TopGroup, TopProcess, keep_busier_group, keep_busier_process};
 use super::table::TableFile;
 use crate::error::{Error, arrow, invalid};
 
@@ -188,9 +189,9 @@ pub(super) fn read_older(
         Keep::Columns(p, n) => (Some(p), Some(n)),
         Keep::Busiest => (None, None),
     };
-    // With `Keep::Busiest`, each sample's busiest process so far (with its name) and group.
-    let mut top_process: Vec<Option<(BusiestProcess, &str)>> = Vec::new();
-    let mut top_group: Vec<Option<(BusiestGroup, &str)>> = Vec::new();
+    // With `Keep::Busiest`, each sample's busiest process and group so far, with where each is.
+    let mut top_process: Vec<TopProcess<'_, RowAt>> = Vec::new();
+    let mut top_group: Vec<TopGroup<'_, RowAt>> = Vec::new();
     if keep_procs.is_none() {
         top_process = vec![None; times.len()];
         top_group = vec![None; times.len()];
@@ -247,12 +248,7 @@ pub(super) fn read_older(
                         pid.value(i as usize),
                         Timestamp::from_unix_micros(start.value(i as usize)),
                     );
-                    let busier = top.is_none_or(|(p, _)| {
-                        TopProcesses::cmp_busier_process(row, (p.0, p.1, p.2)).is_lt()
-                    });
-                    if !cpu_pct.is_nan() && busier {
-                        *top = Some(((row.0, row.1, row.2, (b, i)), n));
-                    }
+                    keep_busier_process(top, row, n, (b, i));
                 }
             }
             if let (Some(kept), Some(d)) = (keep_procs, derived) {
@@ -302,18 +298,8 @@ pub(super) fn read_older(
                 values.row((i as usize, at), Some(&lone), &mut last, path, &mut row)?;
                 Derived::push_to(&mut derived, row.2, row.3);
                 if let Some(group) = top_group.get_mut(at) {
-                    let (name, cpu) = (row.0, row.2);
-                    let top = top_process
-                        .get(at)
-                        .copied()
-                        .flatten()
-                        .map(|(p, n)| (n, p.0));
-                    let busier = group.is_none_or(|g| {
-                        TopProcesses::cmp_busier_group((name, cpu), (g.1, g.0.0)).is_lt()
-                    });
-                    if busier && TopProcesses::may_be_busiest_group(top, name, cpu) {
-                        *group = Some(((cpu, (b, i)), name));
-                    }
+                    let top = top_process.get(at).copied().flatten().map(|p| (p.3, p.0));
+                    keep_busier_group(group, top, (row.0, row.2), (b, i));
                 }
                 if listed && picked.get(at).copied().unwrap_or(false) {
                     name_lists[at].push(name_total(row, None, i as usize, path)?);
@@ -328,7 +314,7 @@ pub(super) fn read_older(
     let busiest = match (keep, procs, names) {
         (Keep::Busiest, Some(_), Some(_)) => {
             let rows = (top_process.into_iter().zip(top_group))
-                .map(|(p, g)| (p.map(|p| p.0), g.map(|g| g.0)))
+                .map(|(p, g)| (p.map(|p| (p.0, p.1, p.2, p.4)), g.map(|g| (g.0, g.2))))
                 .collect();
             // Only their names are kept of the rows.
             let names_of = |batches: Vec<RecordBatch>| {

@@ -407,11 +407,10 @@ impl StoreReader {
         moments: Option<&dyn MomentColumns>,
     ) -> Result<SeriesPiece, Error> {
         let mut built = Vec::new();
-        let mut busiest = None;
         let chunk = s.samples.chunk(g, range);
-        let (batches, lists) = if s.samples.version < 5 {
+        let (batches, tops) = if s.samples.version < 5 {
             // Older files derive values from other rows: the row group is read whole, its samples as the columns
-            // a series reads and its process and name rows' CPU derived.
+            // a series reads, and each sample's busiest process and group found as its rows' CPU is derived.
             // A name total may be its lone process row's values: without the process rows, no names either (as
             // a whole-sample read of such a segment gives its system values alone).
             let (p, n) = match &s.lists {
@@ -444,8 +443,10 @@ impl StoreReader {
             match older? {
                 Some((older, rows)) => {
                     built = older.moments;
-                    busiest = older.busiest;
-                    (vec![rows.batch(&s.file)?], None)
+                    (
+                        vec![rows.batch(&s.file)?],
+                        older.busiest.map(TopSource::Older),
+                    )
                 }
                 None => (Vec::new(), None),
             }
@@ -455,11 +456,14 @@ impl StoreReader {
                 Some(t) => t.read(&t.groups_in(chunk), chunk, None, Some(cols)),
                 None => Ok(Vec::new()),
             };
-            let lists = match &s.lists {
-                Some((p, n)) => Some((rows(p, &PROCESS_TOP_COLUMNS)?, rows(n, &NAME_TOP_COLUMNS)?)),
+            let tops = match &s.lists {
+                Some((p, n)) => Some(TopSource::Lists(
+                    rows(p, &PROCESS_TOP_COLUMNS)?,
+                    rows(n, &NAME_TOP_COLUMNS)?,
+                )),
                 None => None,
             };
-            (batches, lists)
+            (batches, tops)
         };
         let probes = match &s.latency {
             Some(l) => l.read(&l.groups_in(chunk), chunk, None, Some(&PROBE_COLUMNS))?,
@@ -473,8 +477,7 @@ impl StoreReader {
             chunk,
             batches,
             probes,
-            lists,
-            older_busiest: busiest,
+            tops,
             moments: built,
         })))
     }
@@ -486,6 +489,57 @@ type Busiest<'s> = (
     Option<(f32, u32, Timestamp, &'s str)>,
     Option<(f32, &'s str)>,
 );
+
+/// A sample's busiest process so far, as [`keep_busier_process`] keeps it: CPU %, pid, start time, name, and what
+/// the reader keeps beside them.
+pub(super) type TopProcess<'s, T> = Option<(f32, u32, Timestamp, &'s str, T)>;
+
+/// A sample's busiest group so far, as [`keep_busier_group`] keeps it: CPU %, name, and what the reader keeps
+/// beside them.
+pub(super) type TopGroup<'s, T> = Option<(f32, &'s str, T)>;
+
+/// Puts a process row of a sample (CPU %, pid, start time; named `name`) in `top` where it is busier than the one
+/// there, as [`TopProcesses::busiest_process`] picks of the whole list (a row without a measured CPU never).
+#[inline]
+pub(super) fn keep_busier_process<'s, T>(
+    top: &mut TopProcess<'s, T>,
+    row: (f32, u32, Timestamp),
+    name: &'s str,
+    with: T,
+) {
+    let busier = top
+        .as_ref()
+        .is_none_or(|p| TopProcesses::cmp_busier_process(row, (p.0, p.1, p.2)).is_lt());
+    if !row.0.is_nan() && busier {
+        *top = Some((row.0, row.1, row.2, name, with));
+    }
+}
+
+/// Puts a name row of a sample (its name and CPU %) in `group` where it is busier than the one there and may be
+/// the busiest group beside the sample's busiest process `top` (name, CPU %), as
+/// [`TopProcesses::busiest_group`] picks of the whole list.
+#[inline]
+pub(super) fn keep_busier_group<'s, T>(
+    group: &mut TopGroup<'s, T>,
+    top: Option<(&str, f32)>,
+    (name, cpu): (&'s str, f32),
+    with: T,
+) {
+    let busier = group
+        .as_ref()
+        .is_none_or(|g| TopProcesses::cmp_busier_group((name, cpu), (g.1, g.0)).is_lt());
+    if busier && TopProcesses::may_be_busiest_group(top, name, cpu) {
+        *group = Some((cpu, name, with));
+    }
+}
+
+/// What a row group's busiest processes and groups come from, before schema 6.
+enum TopSource {
+    /// Schema 5: the process rows' [`PROCESS_TOP_COLUMNS`] and the name rows' [`NAME_TOP_COLUMNS`].
+    Lists(Vec<RecordBatch>, Vec<RecordBatch>),
+    /// Before schema 5: each sample's busiest, found as the row group was read.
+    Older(OlderBusiest),
+}
 
 /// A row group's columns for a series: the system values of its samples in `chunk` and their
 /// probes.
@@ -499,11 +553,9 @@ struct SeriesColumns {
     chunk: Range,
     batches: Vec<RecordBatch>,
     probes: Vec<RecordBatch>,
-    /// Schema 5: the process rows' and name rows' [`PROCESS_TOP_COLUMNS`] and [`NAME_TOP_COLUMNS`].
-    lists: Option<(Vec<RecordBatch>, Vec<RecordBatch>)>,
-    /// Before schema 5, each sample's busiest process and group, found as the row group was read (then `lists`
-    /// is `None`).
-    older_busiest: Option<OlderBusiest>,
+    /// Schema 5 and older: what each sample's busiest process and group come from (later schemas store them in
+    /// the samples' own columns).
+    tops: Option<TopSource>,
     /// The hover moments built from the row group, where asked for (see [`read_older`]).
     moments: Vec<Sample>,
 }
@@ -601,10 +653,10 @@ impl SeriesColumns {
             probes: probe_buf,
         } = scratch;
         let probes = self.probes(&ticks, probe_buf)?;
-        let tops = match (&self.older_busiest, &self.lists) {
-            (Some(b), _) => Some(self.older_tops(&ticks, b)?),
-            (None, Some(lists)) => Some(self.tops(&ticks, lists)?),
-            (None, None) => None,
+        let tops = match &self.tops {
+            Some(TopSource::Older(b)) => Some(self.older_tops(&ticks, b)?),
+            Some(TopSource::Lists(procs, names)) => Some(self.tops(&ticks, (procs, names))?),
+            None => None,
         };
         // Rows `run.0..i` of a batch, samples `run.1..` of `ticks`, are appended together.
         let flush = |c: &SeriesCols<'_>,
@@ -666,7 +718,7 @@ impl SeriesColumns {
     fn tops<'s>(
         &'s self,
         ticks: &[i64],
-        (procs, names): &'s (Vec<RecordBatch>, Vec<RecordBatch>),
+        (procs, names): (&'s [RecordBatch], &'s [RecordBatch]),
     ) -> Result<Vec<Busiest<'s>>, Error> {
         let (Some(&first), Some(&last)) = (ticks.first(), ticks.last()) else {
             return Ok(vec![(None, None); ticks.len()]);
@@ -687,8 +739,8 @@ impl SeriesColumns {
                 )
             })
         };
-        // Each sample's busiest process (CPU, pid, start, name) and group (CPU, name) so far.
-        let mut process: Vec<Option<(f32, u32, Timestamp, &str)>> = vec![None; ticks.len()];
+        // Each sample's busiest process and group so far.
+        let mut process: Vec<TopProcess<'_, ()>> = vec![None; ticks.len()];
         let path = &self.lists_paths.0;
         for b in procs {
             let c = Cols { batch: b, path };
@@ -707,14 +759,10 @@ impl SeriesColumns {
                     pid.value(i),
                     Timestamp::from_unix_micros(start.value(i)),
                 );
-                let busier = process[k]
-                    .is_none_or(|p| TopProcesses::cmp_busier_process(row, (p.0, p.1, p.2)).is_lt());
-                if !row.0.is_nan() && busier {
-                    process[k] = Some((row.0, row.1, row.2, name));
-                }
+                keep_busier_process(&mut process[k], row, name, ());
             }
         }
-        let mut group: Vec<Option<(f32, &str)>> = vec![None; ticks.len()];
+        let mut group: Vec<TopGroup<'_, ()>> = vec![None; ticks.len()];
         let path = &self.lists_paths.1;
         for b in names {
             let c = Cols { batch: b, path };
@@ -726,17 +774,13 @@ impl SeriesColumns {
                     continue;
                 };
                 let name = name.get(i).ok_or_else(|| invalid(path, "a null name"))?;
-                let cpu = cpu.value(i);
                 let top = process[k].map(|p| (p.3, p.0));
-                let busier = group[k].is_none_or(|g| {
-                    TopProcesses::cmp_busier_group((name, cpu), (g.1, g.0)).is_lt()
-                });
-                if busier && TopProcesses::may_be_busiest_group(top, name, cpu) {
-                    group[k] = Some((cpu, name));
-                }
+                keep_busier_group(&mut group[k], top, (name, cpu.value(i)), ());
             }
         }
-        Ok(process.into_iter().zip(group).collect())
+        let busiest = (process.into_iter().zip(group))
+            .map(|(p, g)| (p.map(|p| (p.0, p.1, p.2, p.3)), g.map(|g| (g.0, g.1))));
+        Ok(busiest.collect())
     }
 
     /// The busiest process and group of each of the samples at `ticks` of a file before schema 5, as the row
