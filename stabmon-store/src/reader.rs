@@ -177,9 +177,14 @@ impl StoreReader {
 
     fn warn(&self, path: &Path, e: &Error) {
         let shown = self.shown(path);
+        self.warn_once(path, skipped(&shown, &path.display().to_string(), e));
+    }
+
+    /// Adds `warning` about `path`, unless one about it was added already.
+    fn warn_once(&self, path: &Path, warning: String) {
         let mut w = self.lock_warnings();
         if w.seen.insert(path.to_path_buf()) {
-            w.list.push(format!("skipped {shown}: {e}"));
+            w.list.push(warning);
         }
     }
 
@@ -356,5 +361,16 @@ pub(crate) fn file_url_path(url: &str) -> Result<PathBuf, Error> {
             url: url.to_owned(),
             reason: "a file:// URL names an absolute path: file:///path/to/data".into(),
         }),
+    }
+}
+
+/// The warning for a file skipped because of `e`, naming it once as `shown` (a remote store's URL rather than its
+/// local copy at `local`): most errors name their file already.
+fn skipped(shown: &str, local: &str, e: &Error) -> String {
+    let text = e.to_string().replace(local, shown);
+    if text.contains(shown) {
+        format!("skipped: {text}")
+    } else {
+        format!("skipped {shown}: {text}")
     }
 }

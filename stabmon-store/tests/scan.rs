@@ -231,11 +231,44 @@ fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize, u64) {
     let usage = reader.usage("web-1", None, None).unwrap().samples;
     let warnings = reader.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
+    // Named once, whatever the error's own text says.
+    let shown = files[0].display().to_string();
+    assert_eq!(warnings[0].matches(&shown).count(), 1, "{warnings:?}");
+    (samples.len(), series.len(), streamed, usage)
+}
+
+/// A journal that is not one (garbage) and one that cannot be read at all (a directory named like one) are each
+/// reported once, and the segments are read.
+#[test]
+fn unreadable_journals_are_each_reported_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = synth("web-1", 3600);
+    write(dir.path(), &samples);
+    let journals = dir.path().join("_journal/host=web-1");
+    std::fs::create_dir_all(journals.join("00000000000000000099.journal")).unwrap();
+    std::fs::write(
+        journals.join("00000000000000000098.journal"),
+        b"not a journal",
+    )
+    .unwrap();
+    let reader = StoreReader::open(dir.path()).unwrap();
+    let series = reader.system_series("web-1", None, None).unwrap();
+    assert_eq!(series.len(), samples.len());
+    let again = reader.system_series("web-1", None, None).unwrap();
+    assert_eq!(again.len(), samples.len());
+    let mut warnings = reader.warnings();
+    warnings.sort();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(
-        warnings[0].contains(&files[0].display().to_string()),
+        warnings[0].contains("00000000000000000098.journal")
+            && warnings[0].contains("not a readable journal"),
         "{warnings:?}"
     );
-    (samples.len(), series.len(), streamed, usage)
+    assert!(
+        warnings[1].contains("00000000000000000099.journal")
+            && warnings[1].contains("cannot read the journal"),
+        "{warnings:?}"
+    );
 }
 
 #[test]

@@ -241,16 +241,23 @@ impl StoreReader {
         let Some(root) = &self.journal_root else {
             return Arc::default();
         };
-        // Compacted and retired meanwhile: left out. A recycled file's older bytes after the end marker are
-        // neither hashed nor decoded.
-        let read: Vec<(PathBuf, Vec<u8>)> = local_journals(root)
-            .into_iter()
-            .filter_map(|p| Some((std::fs::read(&p).ok()?, p)))
-            .map(|(mut bytes, p)| {
-                bytes.truncate(crate::journal::records_end(&bytes));
-                (p, bytes)
-            })
-            .collect();
+        // Compacted and retired meanwhile: left out; any other file that cannot be read (a directory, no
+        // permission) is a warning. A recycled file's older bytes after the end marker are neither hashed nor
+        // decoded.
+        let mut read: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        for p in local_journals(root) {
+            match std::fs::read(&p) {
+                Ok(mut bytes) => {
+                    bytes.truncate(crate::journal::records_end(&bytes));
+                    read.push((p, bytes));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    let warning = format!("skipped {}: cannot read the journal ({e})", p.display());
+                    self.warn_once(&p, warning);
+                }
+            }
+        }
         let files: Vec<(PathBuf, u64)> = read
             .iter()
             .map(|(p, bytes)| (p.clone(), content_hash(bytes)))
@@ -290,10 +297,7 @@ impl StoreReader {
                 Err(e) => Some(format!("skipped {p}: not a readable journal ({e})")),
             };
             if let Some(warning) = warning {
-                let mut w = self.lock_warnings();
-                if w.seen.insert(path.clone()) {
-                    w.list.push(warning);
-                }
+                self.warn_once(path, warning);
             }
         }
         let samples = Arc::new(out);
