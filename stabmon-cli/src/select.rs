@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -110,6 +111,8 @@ pub struct Source {
     pub shown: String,
     /// The host read; `None` when every host is read (dump without --host).
     pub host: Option<String>,
+    /// How many of the reader's warnings are printed already ([`print_warnings`]).
+    printed: AtomicUsize,
 }
 
 /// Whether a command needs exactly one host.
@@ -187,6 +190,7 @@ pub fn open(args: &DataArgs, hosts: Hosts) -> anyhow::Result<Source> {
         reader,
         shown,
         host,
+        printed: AtomicUsize::new(0),
     })
 }
 
@@ -208,9 +212,12 @@ pub fn open_range(
     Ok((src, start, end, from.is_some() || to.is_some()))
 }
 
-/// Prints the reader's warnings (damaged segments skipped, unreadable journals) on stderr.
+/// Prints the reader's warnings (damaged segments skipped, unreadable journals) on stderr, those not printed by
+/// an earlier call: a command prints them after each read, and each once.
 pub fn print_warnings(src: &Source) {
-    for w in src.reader.warnings() {
+    let warnings = src.reader.warnings();
+    let printed = src.printed.swap(warnings.len(), Ordering::Relaxed);
+    for w in warnings.iter().skip(printed) {
         eprintln!("stabmon: warning: {w}");
     }
 }

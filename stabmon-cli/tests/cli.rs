@@ -836,6 +836,60 @@ fn report_without_data_in_range_says_what_the_data_covers() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no data for host \"db-9\""));
 }
 
+/// A damaged segment in the middle of the range is skipped with one warning naming it once, by each command that
+/// reads it (`report` and `incidents` read it for their columns and again for their windows), and the rest is
+/// read.
+#[test]
+fn a_damaged_segment_is_one_warning_in_every_command() {
+    use stabmon_core::Timestamp;
+    use stabmon_core::synth::Synth;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Three days at one minute: a segment a day.
+    let start = Timestamp::from_unix_secs(1_795_478_400);
+    let samples = Synth::new(start, Duration::from_secs(60))
+        .count(3 * 1440)
+        .host("web-1")
+        .generate();
+    let mut w = stabmon_store::StoreWriter::create(&data).unwrap();
+    for s in &samples {
+        w.write(s).unwrap();
+    }
+    w.finish().unwrap();
+    let middle = data.join("samples/host=web-1/date=2026-11-25/20261125T000000Z.parquet");
+    assert!(middle.is_file(), "{}", middle.display());
+    std::fs::write(&middle, b"PAR1 this is not parquet PAR1").unwrap();
+    let shown = middle.display().to_string();
+    let range = [
+        "--from",
+        "2026-11-24T00:00:00Z",
+        "--to",
+        "2026-11-27T00:00:00Z",
+    ];
+    let html = dir.path().join("out.html");
+    let html = html.to_str().unwrap();
+    for args in [
+        &["report", "-o", html][..],
+        &["incidents"],
+        &["incidents", "--json"],
+        &["top"],
+        &["dump"],
+    ] {
+        let out = stabmon()
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .args(range)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+        assert_eq!(warnings.len(), 1, "{args:?}: {stderr}");
+        assert_eq!(warnings[0].matches(&shown).count(), 1, "{args:?}: {stderr}");
+    }
+}
+
 /// Without a range, the report covers the last day of data ending at the newest sample and starting no earlier
 /// than the oldest: two hours of data fill the chart instead of being a sliver at the right of a 24-hour axis.
 #[test]
