@@ -14,6 +14,10 @@
 //! `--stabmon` names the binary to time (default `target/release/stabmon`), so an older build can be measured on
 //! the same store. DuckDB runs through `python3 -c` when `python3 -c 'import duckdb'` works, else it is skipped with
 //! the reason printed. Each figure is the median of `--runs` runs (default 3).
+//!
+//! With `--days 7` (the synthetic week), `incidents --json` and the report's spike labels are compared with the
+//! golden answers in `benches/golden/` (`STABMON_BLESS=1` rewrites them): the bench exits with 1 when they differ,
+//! whichever schema the store at `--keep` was written in.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(unix)]
@@ -23,7 +27,7 @@ mod bench {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use stabmon_benches::{Finished, arg, dir_bytes, median, run_child, write_synth};
+    use stabmon_benches::{Finished, arg, dir_bytes, golden, median, run_child, write_synth};
     use stabmon_core::Timestamp;
     use stabmon_core::synth::Synth;
 
@@ -292,6 +296,7 @@ for name, q in qs.items():
             let bytes = std::fs::metadata(&html).map_or(0, |m| m.len());
             println!("report HTML: {:.2} MB", bytes as f64 / 1e6);
         }
+        let golden_failed = days == 7 && !same_as_golden(&stabmon, &dir, range, &html);
         let mut walls = Vec::new();
         let mut rss = Vec::new();
         for _ in 0..runs {
@@ -344,6 +349,45 @@ for name, q in qs.items():
         if !output.status.success() {
             println!("DuckDB failed: {}", String::from_utf8_lossy(&output.stderr));
         }
+        if golden_failed {
+            std::process::exit(1);
+        }
+    }
+
+    /// Whether the week's `incidents --json` and the spike labels of its report (`html`, written by the timed
+    /// runs) are the golden ones in `benches/golden/` (or, under `STABMON_BLESS=1`, writes them); says which.
+    fn same_as_golden(stabmon: &Path, dir: &Path, range: [&str; 4], html: &Path) -> bool {
+        let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
+        let out = Command::new(stabmon)
+            .args(["incidents", "--json", "--data"])
+            .arg(dir)
+            .args(range)
+            .env("NO_COLOR", "1")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        let incidents = golden::incidents_json(&out.stdout);
+        let labels = std::fs::read_to_string(html)
+            .map(|page| golden::spike_labels(&page))
+            .map_err(|e| format!("{}: {e}", html.display()));
+        let bless = golden::bless_requested();
+        let checks = [
+            ("week-incidents.json", incidents),
+            ("week-labels.txt", labels),
+        ];
+        let mut same = true;
+        for (name, got) in checks {
+            let path = golden_dir.join(name);
+            match got.and_then(|got| golden::compare(&path, &got, bless)) {
+                Ok(()) if bless => println!("golden: wrote {}", path.display()),
+                Ok(()) => println!("golden: {} is the same", path.display()),
+                Err(e) => {
+                    println!("golden: {e}");
+                    same = false;
+                }
+            }
+        }
+        same
     }
 }
 

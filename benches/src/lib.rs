@@ -1,6 +1,8 @@
 //! Shared helpers for the stabmon benchmark programs in `benches/benches/`: their flags, synthetic stores, and
-//! whole `stabmon` processes timed with their peak RSS.
+//! whole `stabmon` processes timed with their peak RSS, and the golden answers they are checked against.
 #![deny(missing_docs)]
+
+pub mod golden;
 
 use std::path::Path;
 use std::sync::Mutex;

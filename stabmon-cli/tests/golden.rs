@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
+use stabmon_benches::golden;
 use stabmon_core::Timestamp;
 use stabmon_core::synth::Synth;
 
@@ -95,29 +96,8 @@ fn golden(name: &str) -> PathBuf {
 
 /// Compares `got` with the golden file `name`, or writes it under `STABMON_BLESS=1`.
 fn check(name: &str, got: &str) {
-    let path = golden(name);
-    if std::env::var_os("STABMON_BLESS").is_some() {
-        std::fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (STABMON_BLESS=1 writes it)", path.display()));
-    if want != got {
-        let diff: Vec<String> = want
-            .lines()
-            .zip(got.lines())
-            .enumerate()
-            .filter(|(_, (a, b))| a != b)
-            .take(5)
-            .map(|(i, (a, b))| format!("line {}:\n  want {a}\n  got  {b}", i + 1))
-            .collect();
-        panic!(
-            "{} differs ({} lines wanted, {} got):\n{}",
-            path.display(),
-            want.lines().count(),
-            got.lines().count(),
-            diff.join("\n")
-        );
+    if let Err(e) = golden::compare(&golden(name), got, golden::bless_requested()) {
+        panic!("{e}");
     }
 }
 
@@ -131,35 +111,6 @@ fn run_ok(args: &[&str]) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout
-}
-
-/// The spike labels of a report page, one line each: chart, incident index and the label's text.
-fn labels(html: &str) -> String {
-    let mut out = String::new();
-    for (chart, svg) in html.split("<svg class=\"chart\"").skip(1).enumerate() {
-        for g in svg.split("<g class=\"inc ").skip(1) {
-            let i = g
-                .split("data-i=\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .unwrap_or("?");
-            let between = |open: &str, close: &str| {
-                g.split(open)
-                    .nth(1)
-                    .and_then(|r| r.split_once('>'))
-                    .and_then(|(_, r)| r.split(close).next())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let text = format!(
-                "{} | {}",
-                between("<text ", "</text>"),
-                between("<title", "</title>")
-            );
-            out.push_str(&format!("chart {chart} incident {i}: {}\n", text.trim()));
-        }
-    }
-    out
 }
 
 #[test]
@@ -179,7 +130,7 @@ fn a_synthetic_day_gives_the_golden_incidents_and_labels() {
     assert!(json["incidents"].as_array().unwrap().len() >= 8, "{json:#}");
     check(
         "day-incidents.json",
-        &(serde_json::to_string_pretty(&json).unwrap() + "\n"),
+        &golden::incidents_json(&stdout).unwrap(),
     );
 
     let html = dir.path().join("day.html");
@@ -190,7 +141,7 @@ fn a_synthetic_day_gives_the_golden_incidents_and_labels() {
         ]
         .concat(),
     );
-    let labels = labels(&std::fs::read_to_string(&html).unwrap());
+    let labels = golden::spike_labels(&std::fs::read_to_string(&html).unwrap());
     assert!(labels.contains("xmrig (pid"), "{labels}");
     check("day-labels.txt", &labels);
 }
