@@ -443,3 +443,29 @@ fn skipped_files_are_named_on_the_page_and_once_on_stderr() {
     assert_eq!(lines(&processes), 1, "{stderr}");
     assert_eq!(lines(name), 1, "{stderr}");
 }
+
+/// A range without samples names the range and what the data covers (stabmon-store's words, as the commands say
+/// it), and says that the page reloads only when it does.
+#[test]
+fn an_empty_range_says_what_the_data_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    three_segments(&data);
+    let server = serve(&data, &[]);
+    let range = "from=2026-11-01T00:00:00Z&to=2026-11-01T06:00:00Z";
+    let said = "No samples of web-1 from 2026-11-01T00:00:00Z to 2026-11-01T06:00:00Z (the data for web-1 covers \
+                2026-11-25T00:00:00Z to 2026-11-25T00:29:59Z)";
+    let (status, head, body) = get(server.addr, &format!("/?{range}"), None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        page.contains(&format!("{said}; this page reloads by itself.")),
+        "{page}"
+    );
+    let (status, head, body) = get(server.addr, &format!("/?{range}&refresh=0"), None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(page.contains(&format!("{said}.</p>")), "{page}");
+    assert!(!page.contains("reloads"), "{page}");
+    assert!(!page.contains("could not be read"), "{page}");
+}

@@ -384,6 +384,15 @@ fn notice(status: u16, page: Notice) -> Rendered {
     }
 }
 
+/// "; this page reloads by itself" when it does.
+fn reloads(refresh: Duration) -> &'static str {
+    if refresh.is_zero() {
+        ""
+    } else {
+        "; this page reloads by itself"
+    }
+}
+
 fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
     let now = Timestamp::now();
     let (from, to) = match view.range(now, &LocalZone::system()) {
@@ -424,7 +433,10 @@ fn render_with(
         // No host asked and none there: nothing recorded yet.
         Err(stabmon_store::Error::UnknownHost { .. }) if view.host.is_none() => {
             let page = Notice::new("stabmon: no samples yet")
-                .paragraph("The data directory holds no samples yet; this page reloads by itself.")
+                .paragraph(format!(
+                    "The data directory holds no samples yet{}.",
+                    reloads(refresh)
+                ))
                 .warnings(reader.warnings());
             return notice(200, page.refresh(refresh));
         }
@@ -490,9 +502,15 @@ fn render_with(
         Err(e) => return fail(&e),
     };
     if series.is_empty() {
+        // What the data covers instead, as the commands say it (stabmon-store's words).
+        let covers = match reader.describe_coverage(Some(&host)) {
+            Ok(c) => c,
+            Err(e) => return fail(&e),
+        };
         let page = Notice::new(format!("stabmon: no samples of {host}"))
             .paragraph(format!(
-                "No samples of {host} from {from} to {to}; this page reloads by itself."
+                "No samples of {host} from {from} to {to} ({covers}){}.",
+                reloads(refresh)
             ))
             .warnings(reader.warnings());
         return notice(200, page.refresh(refresh));
