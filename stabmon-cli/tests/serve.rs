@@ -469,3 +469,36 @@ fn an_empty_range_says_what_the_data_covers() {
     assert!(!page.contains("reloads"), "{page}");
     assert!(!page.contains("could not be read"), "{page}");
 }
+
+/// An open end is filled in from the data as for the commands (stabmon-store's `resolve_range`): `from` alone of
+/// data weeks old reads to its newest sample (not to now, which would be a range beyond `--max-range`), and
+/// `since` of data that ends before it says what the data covers.
+#[test]
+fn open_ends_are_filled_in_from_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    three_segments(&data);
+    let server = serve(&data, &[]);
+    let (status, head, body) = get(server.addr, "/?from=2026-11-25T00:20:00Z", None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}\n{page}");
+    assert!(page.contains("<main id=\"charts\">"), "{page}");
+    let (status, head, body) = get(server.addr, "/?since=1h", None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        page.contains(
+            " on (the data for web-1 covers 2026-11-25T00:00:00Z to 2026-11-25T00:29:59Z); this page \
+             reloads by itself."
+        ),
+        "{page}"
+    );
+    // A range known to be too long is still refused before any render.
+    let (status, _, body) = get(
+        server.addr,
+        "/?from=2026-11-01T00:00:00Z&to=2026-11-25T00:00:00Z",
+        None,
+    );
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("--max-range"));
+}

@@ -395,8 +395,8 @@ fn reloads(refresh: Duration) -> &'static str {
 
 fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
     let now = Timestamp::now();
-    let (from, to) = match view.range(now, &LocalZone::system()) {
-        Ok(r) => r,
+    let asked = match view.request(now, &LocalZone::system()) {
+        Ok(r) => r.bounds(now),
         Err(e) => return notice(400, Notice::new("stabmon: bad range").paragraph(e)),
     };
     let reader = match data.reader() {
@@ -406,10 +406,48 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
             return notice(500, page.refresh(Duration::from_secs(view.refresh_secs)));
         }
     };
-    let page = render_with(&reader, budget, view, (from, to), now);
+    let page = render_with(&reader, budget, view, asked, now);
     // Before the page is handed out: whoever reads stderr sees the warning by the time the page arrives.
     data.print_new_warnings(&reader);
     page
+}
+
+/// The range a page of `host` (or of every host) shows: the bounds `asked`, open ends filled in from the data as
+/// for the commands (stabmon-store's [`resolve_range`](StoreReader::resolve_range): an open end at the newest
+/// sample; without a range, the last hour of data). Else the page to answer with: data that ends before the
+/// range starts, a range too long, or the data not read.
+fn resolve(
+    reader: &StoreReader,
+    host: Option<&str>,
+    view: &View,
+    (from, to): (Option<Timestamp>, Option<Timestamp>),
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp), Rendered> {
+    let refresh = Duration::from_secs(view.refresh_secs);
+    let fail = |e: &dyn std::fmt::Display| {
+        let page = Notice::new("stabmon: cannot read the data")
+            .paragraph(e.to_string())
+            .warnings(reader.warnings());
+        notice(500, page.refresh(refresh))
+    };
+    let (from, to) = reader
+        .resolve_range(host, from, to, DefaultRange::Last(DEFAULT_SINCE), now)
+        .map_err(|e| fail(&e))?;
+    if to <= from {
+        // The data ends before the range starts (`since=1h` of a recorder stopped for longer).
+        let covers = reader.describe_coverage(host).map_err(|e| fail(&e))?;
+        let who = host.unwrap_or("any host");
+        let page = Notice::new(format!("stabmon: no samples of {who}"))
+            .paragraph(format!(
+                "No samples of {who} from {from} on ({covers}){}.",
+                reloads(refresh)
+            ))
+            .warnings(reader.warnings());
+        return Err(notice(200, page.refresh(refresh)));
+    }
+    view.check(from, to)
+        .map_err(|e| notice(400, Notice::new("stabmon: bad range").paragraph(e)))?;
+    Ok((from, to))
 }
 
 /// The page of `view` from `reader`, naming the files the reads skipped.
@@ -417,7 +455,7 @@ fn render_with(
     reader: &StoreReader,
     budget: &Budget,
     view: &View,
-    (from, to): (Timestamp, Timestamp),
+    asked: (Option<Timestamp>, Option<Timestamp>),
     now: Timestamp,
 ) -> Rendered {
     let refresh = Duration::from_secs(view.refresh_secs);
@@ -442,7 +480,7 @@ fn render_with(
         }
         Err(stabmon_store::Error::UnknownHost { host, hosts, .. }) => (Some(host), hosts),
         Err(stabmon_store::Error::SeveralHosts { hosts, .. }) => {
-            return index(reader, budget, view, &hosts, (from, to), now);
+            return index(reader, budget, view, &hosts, asked, now);
         }
         Err(e) => return fail(&e),
     };
@@ -463,21 +501,11 @@ fn render_with(
         }
     };
     let reader = reader.clone().with_host(host.clone());
-    // Nothing asked: the last hour of data (ending at the newest sample, starting no earlier than the oldest), so a
-    // recorder started a minute ago fills the page.
-    let (from, to) = if no_range(view) {
-        match reader.resolve_range(
-            Some(&host),
-            None,
-            None,
-            DefaultRange::Last(DEFAULT_SINCE),
-            now,
-        ) {
-            Ok(r) => r,
-            Err(e) => return fail(&e),
-        }
-    } else {
-        (from, to)
+    // Open ends filled in from the host's data; nothing asked: the last hour of data (ending at the newest sample,
+    // starting no earlier than the oldest), so a recorder started a minute ago fills the page.
+    let (from, to) = match resolve(&reader, Some(&host), view, asked, now) {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let _permit = budget.admit(budget.estimate(&reader, Some(&host), from, to));
     let builder = ReportBuilder::new()
@@ -541,11 +569,6 @@ fn render_with(
     }
 }
 
-/// Whether the view names no range (the page then shows the last hour of data).
-fn no_range(view: &View) -> bool {
-    view.since.is_none() && view.from.is_none() && view.to.is_none() && view.at.is_none()
-}
-
 /// The index of a fleet: a row per host, ranked by incidents in the range (by kind, peak CPU and memory, gaps,
 /// coverage, a CPU sparkline), each linking to that host's live page of the same range. Hosts are read one at a
 /// time, each dropped before the next.
@@ -554,7 +577,7 @@ fn index(
     budget: &Budget,
     view: &View,
     hosts: &[String],
-    (from, to): (Timestamp, Timestamp),
+    asked: (Option<Timestamp>, Option<Timestamp>),
     now: Timestamp,
 ) -> Rendered {
     let refresh = Duration::from_secs(view.refresh_secs);
@@ -564,14 +587,10 @@ fn index(
             .warnings(reader.warnings());
         notice(500, page.refresh(refresh))
     };
-    // Nothing asked: the last hour of the fleet's newest data.
-    let (from, to) = if no_range(view) {
-        match reader.resolve_range(None, None, None, DefaultRange::Last(DEFAULT_SINCE), now) {
-            Ok(r) => r,
-            Err(e) => return fail(&e),
-        }
-    } else {
-        (from, to)
+    // Open ends filled in from the fleet's data; nothing asked: the last hour of the fleet's newest data.
+    let (from, to) = match resolve(reader, None, view, asked, now) {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     // Hosts one at a time: the largest one's estimate.
     let _permit = budget.admit(budget.estimate(reader, None, from, to));
