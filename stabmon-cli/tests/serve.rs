@@ -346,3 +346,159 @@ fn a_recycled_journal_is_served_up_to_its_end() {
     assert_eq!(status, 200);
     assert_eq!(body, v4, "format 4: the whole file");
 }
+
+/// 2026-11-25T00:00:00Z.
+const T0: i64 = 1_795_564_800;
+
+/// Host `web-1`, 30 minutes from [`T0`] at 1 s, in three segments of ten minutes each.
+fn three_segments(dir: &Path) -> Vec<std::path::PathBuf> {
+    let t0 = Timestamp::from_unix_secs(T0);
+    for part in 0..3u64 {
+        let start = t0.saturating_add(Duration::from_secs(600 * part));
+        let mut w = stabmon_store::StoreWriter::create(dir).unwrap();
+        for s in &Synth::new(start, Duration::from_secs(1))
+            .count(600)
+            .host("web-1")
+            .generate()
+        {
+            w.write(s).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let segments = stabmon_store::StoreReader::open(dir)
+        .unwrap()
+        .segment_files();
+    assert_eq!(segments.len(), 3, "{segments:?}");
+    segments
+}
+
+/// A damaged segment in the middle of the range, the processes file of the last one (read only for what the page
+/// shows, so found while the page is made) and a garbage journal (named as HTML where the file system allows it):
+/// the page lists them, escaped, and stderr names each once, however many pages are rendered.
+#[test]
+fn skipped_files_are_named_on_the_page_and_once_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let segments = three_segments(&data);
+    let middle = &segments[1];
+    let garbage: Vec<u8> = (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(middle, &garbage).unwrap();
+    let processes = data
+        .join("processes")
+        .join(segments[2].strip_prefix(data.join("samples")).unwrap());
+    std::fs::write(&processes, &garbage).unwrap();
+    let (name, shown) = if cfg!(unix) {
+        (
+            "<img src=x onerror=alert(1)>.journal",
+            "&lt;img src=x onerror=alert(1)&gt;.journal",
+        )
+    } else {
+        ("garbage.journal", "garbage.journal")
+    };
+    let journal = data.join("_journal").join("host=web-1").join(name);
+    std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    std::fs::write(&journal, b"not a journal at all").unwrap();
+    // The server names files under its canonical data directory.
+    let root = data.canonicalize().unwrap();
+    let middle = root
+        .join(middle.strip_prefix(&data).unwrap())
+        .display()
+        .to_string();
+    let processes = root
+        .join(processes.strip_prefix(&data).unwrap())
+        .display()
+        .to_string();
+    let server = serve(&data, &[]);
+
+    // Two views, so two renders (the cache is keyed by the query), each reading both files.
+    for target in ["/", "/?refresh=0"] {
+        let (status, head, body) = get(server.addr, target, None);
+        let page = String::from_utf8_lossy(&body);
+        assert_eq!(status, 200, "{target}: {head}");
+        assert!(
+            page.contains("<main id=\"charts\">"),
+            "{target}: not the report"
+        );
+        let notice = page
+            .split("<div class=\"warnings\"")
+            .nth(1)
+            .and_then(|n| n.split("</div>").next())
+            .unwrap_or_else(|| panic!("{target}: no notice of the skipped files"));
+        assert!(notice.contains("could not be read"), "{target}: {notice}");
+        assert!(
+            notice.contains(&format!("<li>skipped {middle}: ")),
+            "{target}: {notice}"
+        );
+        assert!(notice.contains(&processes), "{target}: {notice}");
+        assert!(notice.contains(shown), "{target}: {notice}");
+        assert!(!page.contains("<img"), "{target}: a file name became HTML");
+    }
+    let stderr = server.stop();
+    let lines = |what: &str| stderr.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(
+        lines(&format!("warning: skipped {middle}: ")),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(lines(&processes), 1, "{stderr}");
+    assert_eq!(lines(name), 1, "{stderr}");
+}
+
+/// A range without samples names the range and what the data covers (stabmon-store's words, as the commands say
+/// it), and says that the page reloads only when it does.
+#[test]
+fn an_empty_range_says_what_the_data_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    three_segments(&data);
+    let server = serve(&data, &[]);
+    let range = "from=2026-11-01T00:00:00Z&to=2026-11-01T06:00:00Z";
+    let said = "No samples of web-1 from 2026-11-01T00:00:00Z to 2026-11-01T06:00:00Z (the data for web-1 covers \
+                2026-11-25T00:00:00Z to 2026-11-25T00:29:59Z)";
+    let (status, head, body) = get(server.addr, &format!("/?{range}"), None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        page.contains(&format!("{said}; this page reloads by itself.")),
+        "{page}"
+    );
+    let (status, head, body) = get(server.addr, &format!("/?{range}&refresh=0"), None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(page.contains(&format!("{said}.</p>")), "{page}");
+    assert!(!page.contains("reloads"), "{page}");
+    assert!(!page.contains("could not be read"), "{page}");
+}
+
+/// An open end is filled in from the data as for the commands (stabmon-store's `resolve_range`): `from` alone of
+/// data weeks old reads to its newest sample (not to now, which would be a range beyond `--max-range`), and
+/// `since` of data that ends before it says what the data covers.
+#[test]
+fn open_ends_are_filled_in_from_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    three_segments(&data);
+    let server = serve(&data, &[]);
+    let (status, head, body) = get(server.addr, "/?from=2026-11-25T00:20:00Z", None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}\n{page}");
+    assert!(page.contains("<main id=\"charts\">"), "{page}");
+    let (status, head, body) = get(server.addr, "/?since=1h", None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        page.contains(
+            " on (the data for web-1 covers 2026-11-25T00:00:00Z to 2026-11-25T00:29:59Z); this page \
+             reloads by itself."
+        ),
+        "{page}"
+    );
+    // A range known to be too long is still refused before any render.
+    let (status, _, body) = get(
+        server.addr,
+        "/?from=2026-11-01T00:00:00Z&to=2026-11-25T00:00:00Z",
+        None,
+    );
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("--max-range"));
+}

@@ -11,7 +11,7 @@ use stabmon_core::human::{bytes, pct};
 use stabmon_core::series::SystemSeries;
 
 use crate::escape::{html, push_html};
-use crate::page::{duration, kind_name, push_head};
+use crate::page::{duration, kind_name, push_head, push_warnings};
 use crate::timefmt::{Offsets, local_datetime};
 
 /// Columns of the CPU sparkline in the overview.
@@ -222,6 +222,8 @@ pub(crate) struct Page<'a> {
     pub(crate) from_us: i64,
     pub(crate) to_us: i64,
     pub(crate) refresh: Option<std::time::Duration>,
+    /// The notice of what was left out (see [`ReportBuilder::warnings`](crate::ReportBuilder::warnings)).
+    pub(crate) warnings: &'a [String],
 }
 
 /// The page, hosts in the order of `sections`.
@@ -238,7 +240,7 @@ pub(crate) fn render(p: &Page<'_>, sections: &[HostSection], links: &Links<'_>) 
     push_html(&mut out, title);
     let _ = write!(
         out,
-        "</h1><p class=\"meta\">{} host{} ({} with samples) · {} to {} UTC · {} incident{} besides gaps</p></header>",
+        "</h1><p class=\"meta\">{} host{} ({} with samples) · {} to {} UTC · {} incident{} besides gaps</p>",
         sections.len(),
         if sections.len() == 1 { "" } else { "s" },
         with_data,
@@ -247,6 +249,8 @@ pub(crate) fn render(p: &Page<'_>, sections: &[HostSection], links: &Links<'_>) 
         events,
         if events == 1 { "" } else { "s" },
     );
+    push_warnings(&mut out, p.warnings);
+    out.push_str("</header>");
     out.push_str(
         "<section id=\"fleet\"><h2>Hosts, most incidents first</h2><table class=\"fleet\"><thead><tr>\
          <th>Host</th><th>Incidents</th><th>By kind</th><th>Peak CPU</th><th>Peak memory used</th><th>Gaps</th>\

@@ -176,6 +176,7 @@ pub struct ReportBuilder {
     culprit_lines: usize,
     refresh: Option<Duration>,
     png_width_px: u32,
+    warnings: Vec<String>,
 }
 
 impl Default for ReportBuilder {
@@ -197,6 +198,7 @@ impl ReportBuilder {
             culprit_lines: 4,
             refresh: None,
             png_width_px: 600,
+            warnings: Vec::new(),
         }
     }
 
@@ -261,6 +263,32 @@ impl ReportBuilder {
     /// 600, the width of a mail body.
     pub fn png_width_px(mut self, width_px: u32) -> Self {
         self.png_width_px = width_px.clamp(400, 4000);
+        self
+    }
+
+    /// Lines of a short notice under the heading of the HTML page and of the fleet pages, such as the files a
+    /// reader skipped as damaged: plain text, escaped when rendered. By default, there are none and the page has
+    /// no notice.
+    ///
+    /// ```
+    /// use stabmon_core::series::SystemSeries;
+    /// use stabmon_report::{HostSection, ReportBuilder};
+    ///
+    /// let (from, to) = (stabmon_core::Timestamp::from_unix_secs(0), stabmon_core::Timestamp::from_unix_secs(60));
+    /// let quiet = HostSection::overview_only(&SystemSeries::new("db-1"), Vec::new(), from, to);
+    /// let page = ReportBuilder::new()
+    ///     .range(from, to)
+    ///     .warnings(["skipped /data/<b>.parquet: corrupt footer"])
+    ///     .build()
+    ///     .render_fleet_index(&[quiet], &|h| format!("/?host={h}"));
+    /// assert!(page.contains("<li>skipped /data/&lt;b&gt;.parquet: corrupt footer</li>"));
+    /// ```
+    pub fn warnings<I, S>(mut self, lines: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.warnings = lines.into_iter().map(Into::into).collect();
         self
     }
 
@@ -504,6 +532,7 @@ impl Report {
             from_us: from.unwrap_or(0),
             to_us: to.unwrap_or(0),
             refresh: self.cfg.refresh,
+            warnings: &self.cfg.warnings,
         }
     }
 
@@ -686,6 +715,7 @@ impl Report {
                 first_us: first.as_unix_micros(),
                 last_us: last.as_unix_micros(),
                 refresh: self.cfg.refresh,
+                warnings: &self.cfg.warnings,
             },
         )?;
         let summary = Summary {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::escape::{html, push_html};
-use crate::page::{STYLE, push_head};
+use crate::page::{STYLE, push_head, push_warnings};
 
 /// A small page with a title, paragraphs of text and a list of links, all plain text (escaped when rendered).
 ///
@@ -31,6 +31,7 @@ pub struct Notice {
     paragraphs: Vec<String>,
     links: Vec<(String, String)>,
     refresh: Option<Duration>,
+    warnings: Vec<String>,
 }
 
 impl Notice {
@@ -41,6 +42,7 @@ impl Notice {
             paragraphs: Vec::new(),
             links: Vec::new(),
             refresh: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -64,6 +66,18 @@ impl Notice {
         self
     }
 
+    /// Lists what could not be read, after the paragraphs, as the report does
+    /// ([`ReportBuilder::warnings`](crate::ReportBuilder::warnings)): plain text, escaped when rendered. By default,
+    /// there is no such list.
+    pub fn warnings<I, S>(mut self, lines: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.warnings = lines.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The page.
     pub fn to_html(&self) -> String {
         let mut out = String::with_capacity(STYLE.len() + 1024);
@@ -76,6 +90,7 @@ impl Notice {
             push_html(&mut out, p);
             out.push_str("</p>");
         }
+        push_warnings(&mut out, &self.warnings);
         if !self.links.is_empty() {
             out.push_str("<ul>");
             for (text, href) in &self.links {
@@ -116,5 +131,22 @@ mod tests {
         );
         assert!(!page.contains("refresh"), "{page}");
         assert!(page.contains("default-src 'none'"), "{page}");
+        assert!(!page.contains("could not be read"), "{page}");
+    }
+
+    #[test]
+    fn warnings_are_listed_escaped() {
+        let page = Notice::new("t")
+            .paragraph("p")
+            .warnings(["skipped /d/<img src=x onerror=alert(1)>.journal: bad"])
+            .to_html();
+        assert!(
+            page.contains(
+                "could not be read and is left out of this page:</p><ul><li>skipped /d/&lt;img src=x \
+                 onerror=alert(1)&gt;.journal: bad</li></ul>"
+            ),
+            "{page}"
+        );
+        assert!(!page.contains("<img"), "{page}");
     }
 }

@@ -304,6 +304,8 @@ pub(crate) struct Header<'a> {
     pub(crate) last_us: i64,
     /// Reload the page this often (a live view).
     pub(crate) refresh: Option<std::time::Duration>,
+    /// The notice of what was left out (see [`ReportBuilder::warnings`](crate::ReportBuilder::warnings)).
+    pub(crate) warnings: &'a [String],
 }
 
 /// The host's time zone as the page names it: the zone's name where recorded, and its UTC offsets in the range.
@@ -393,6 +395,23 @@ pub(crate) fn push_head(out: &mut String, title: &str, refresh: Option<std::time
     let _ = write!(out, "<style>{STYLE}</style></head><body>");
 }
 
+/// The notice of what could not be read and is left out of a page (a report, a fleet page, a notice), each line
+/// escaped; nothing without lines.
+pub(crate) fn push_warnings(out: &mut String, warnings: &[String]) {
+    if warnings.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<div class=\"warnings\" role=\"note\"><p>Some data could not be read and is left out of this page:</p><ul>",
+    );
+    for w in warnings {
+        out.push_str("<li>");
+        push_html(out, w);
+        out.push_str("</li>");
+    }
+    out.push_str("</ul></div>");
+}
+
 /// Renders the page.
 pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json::Error> {
     let mut out = String::with_capacity(1 << 20);
@@ -406,6 +425,7 @@ pub(crate) fn render(model: &Model, h: &Header<'_>) -> Result<String, serde_json
     push_meta(&mut out, model, h, &zone);
     out.push_str("</p>");
     out.push_str(&summary(model, ""));
+    push_warnings(&mut out, h.warnings);
     out.push_str("</header>");
 
     out.push_str(

@@ -153,6 +153,35 @@ fn a_live_page_reloads_itself_only_when_asked() {
 }
 
 #[test]
+fn warnings_are_a_notice_in_the_header_escaped_and_only_when_given() {
+    let samples = Synth::new(start(), Duration::from_secs(1))
+        .count(120)
+        .generate();
+    let (plain, _) = render(&samples);
+    assert!(
+        !plain.contains("could not be read"),
+        "a notice without warnings"
+    );
+    let (warned, _) = ReportBuilder::new()
+        .warnings(["skipped /d/<img src=x onerror=alert(1)>.journal: not a journal"])
+        .build()
+        .render(&samples)
+        .unwrap();
+    let header = between(&warned, "<header>", "</header>")[0];
+    assert!(
+        header.contains(
+            "<li>skipped /d/&lt;img src=x onerror=alert(1)&gt;.journal: not a journal</li>"
+        ),
+        "{header}"
+    );
+    assert!(!warned.contains("<img"), "unescaped");
+    // Nothing else of the page changes.
+    let notice = between(&warned, "<div class=\"warnings\"", "</div>")[0];
+    let without = warned.replace(&format!("<div class=\"warnings\"{notice}</div>"), "");
+    assert_eq!(without, plain);
+}
+
+#[test]
 fn hostile_names_are_escaped_in_every_context() {
     let script_name = "<script>alert(1)</script>";
     let img_name = "\"><img src=x onerror=alert(1)>";

@@ -7,7 +7,7 @@
 //! Nothing waits without end: when the queue is full the caller is told [`Outcome::Busy`] at once (the server
 //! answers 503 with `Retry-After`), and a caller waits for its render at most the time it is given.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -30,13 +30,21 @@ const CACHE_ENTRIES: usize = 16;
 /// fetches of every render.
 const RELIST: Duration = Duration::from_secs(60);
 
+/// Warnings printed on stderr at most; beyond, one line says that further ones are left out.
+const PRINTED_MAX: usize = 10_000;
+
 /// Where the pages' data is: a data directory, opened afresh by each render (cheap, and it sees the journal grow),
 /// or a dataset in object storage, whose reader (its listing and its cache of fetched byte ranges) is shared by
 /// the renders and renewed every [`RELIST`].
+///
+/// A page lists the files its reader skipped ([`StoreReader::warnings`]): of a directory those of its own render,
+/// of a bucket those of the shared reader's renders so far. Each warning is printed on stderr once for the life of
+/// the server, however many renders meet it.
 pub struct Data {
     location: PathBuf,
     remote: bool,
     shared: Mutex<Option<(Instant, StoreReader)>>,
+    printed: Mutex<HashSet<String>>,
 }
 
 impl Data {
@@ -46,6 +54,7 @@ impl Data {
             location: dir,
             remote: false,
             shared: Mutex::new(None),
+            printed: Mutex::default(),
         }
     }
 
@@ -55,6 +64,7 @@ impl Data {
             location: url,
             remote: true,
             shared: Mutex::new(Some((Instant::now(), reader))),
+            printed: Mutex::default(),
         }
     }
 
@@ -71,6 +81,25 @@ impl Data {
         let r = StoreReader::open(&self.location)?;
         *shared = Some((Instant::now(), r.clone()));
         Ok(r)
+    }
+
+    /// Prints on stderr the warnings of `reader` not printed before: a directory's reader is opened afresh by each
+    /// render, and would warn of the same damaged file on every page.
+    fn print_new_warnings(&self, reader: &StoreReader) {
+        let mut printed = lock(&self.printed);
+        for w in reader.warnings() {
+            if printed.len() >= PRINTED_MAX {
+                if printed.insert(String::new()) {
+                    eprintln!(
+                        "stabmon: warning: {PRINTED_MAX} warnings printed; further ones are only shown on the pages"
+                    );
+                }
+                return;
+            }
+            if printed.insert(w.clone()) {
+                eprintln!("stabmon: warning: {w}");
+            }
+        }
     }
 }
 
@@ -355,20 +384,86 @@ fn notice(status: u16, page: Notice) -> Rendered {
     }
 }
 
+/// "; this page reloads by itself" when it does.
+fn reloads(refresh: Duration) -> &'static str {
+    if refresh.is_zero() {
+        ""
+    } else {
+        "; this page reloads by itself"
+    }
+}
+
 fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
     let now = Timestamp::now();
-    let (from, to) = match view.range(now, &LocalZone::system()) {
-        Ok(r) => r,
+    let asked = match view.request(now, &LocalZone::system()) {
+        Ok(r) => r.bounds(now),
         Err(e) => return notice(400, Notice::new("stabmon: bad range").paragraph(e)),
-    };
-    let refresh = Duration::from_secs(view.refresh_secs);
-    let fail = |e: &dyn std::fmt::Display| {
-        let page = Notice::new("stabmon: cannot read the data").paragraph(e.to_string());
-        notice(500, page.refresh(refresh))
     };
     let reader = match data.reader() {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => {
+            let page = Notice::new("stabmon: cannot read the data").paragraph(e.to_string());
+            return notice(500, page.refresh(Duration::from_secs(view.refresh_secs)));
+        }
+    };
+    let page = render_with(&reader, budget, view, asked, now);
+    // Before the page is handed out: whoever reads stderr sees the warning by the time the page arrives.
+    data.print_new_warnings(&reader);
+    page
+}
+
+/// The range a page of `host` (or of every host) shows: the bounds `asked`, open ends filled in from the data as
+/// for the commands (stabmon-store's [`resolve_range`](StoreReader::resolve_range): an open end at the newest
+/// sample; without a range, the last hour of data). Else the page to answer with: data that ends before the
+/// range starts, a range too long, or the data not read.
+fn resolve(
+    reader: &StoreReader,
+    host: Option<&str>,
+    view: &View,
+    (from, to): (Option<Timestamp>, Option<Timestamp>),
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp), Rendered> {
+    let refresh = Duration::from_secs(view.refresh_secs);
+    let fail = |e: &dyn std::fmt::Display| {
+        let page = Notice::new("stabmon: cannot read the data")
+            .paragraph(e.to_string())
+            .warnings(reader.warnings());
+        notice(500, page.refresh(refresh))
+    };
+    let (from, to) = reader
+        .resolve_range(host, from, to, DefaultRange::Last(DEFAULT_SINCE), now)
+        .map_err(|e| fail(&e))?;
+    if to <= from {
+        // The data ends before the range starts (`since=1h` of a recorder stopped for longer).
+        let covers = reader.describe_coverage(host).map_err(|e| fail(&e))?;
+        let who = host.unwrap_or("any host");
+        let page = Notice::new(format!("stabmon: no samples of {who}"))
+            .paragraph(format!(
+                "No samples of {who} from {from} on ({covers}){}.",
+                reloads(refresh)
+            ))
+            .warnings(reader.warnings());
+        return Err(notice(200, page.refresh(refresh)));
+    }
+    view.check(from, to)
+        .map_err(|e| notice(400, Notice::new("stabmon: bad range").paragraph(e)))?;
+    Ok((from, to))
+}
+
+/// The page of `view` from `reader`, naming the files the reads skipped.
+fn render_with(
+    reader: &StoreReader,
+    budget: &Budget,
+    view: &View,
+    asked: (Option<Timestamp>, Option<Timestamp>),
+    now: Timestamp,
+) -> Rendered {
+    let refresh = Duration::from_secs(view.refresh_secs);
+    let fail = |e: &dyn std::fmt::Display| {
+        let page = Notice::new("stabmon: cannot read the data")
+            .paragraph(e.to_string())
+            .warnings(reader.warnings());
+        notice(500, page.refresh(refresh))
     };
     // stabmon-store's host rules; the page offers a link per host where the choice is the user's.
     let (asked_missing, hosts) = match reader.choose_host(view.host.as_deref()) {
@@ -376,12 +471,16 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
         // No host asked and none there: nothing recorded yet.
         Err(stabmon_store::Error::UnknownHost { .. }) if view.host.is_none() => {
             let page = Notice::new("stabmon: no samples yet")
-                .paragraph("The data directory holds no samples yet; this page reloads by itself.");
+                .paragraph(format!(
+                    "The data directory holds no samples yet{}.",
+                    reloads(refresh)
+                ))
+                .warnings(reader.warnings());
             return notice(200, page.refresh(refresh));
         }
         Err(stabmon_store::Error::UnknownHost { host, hosts, .. }) => (Some(host), hosts),
         Err(stabmon_store::Error::SeveralHosts { hosts, .. }) => {
-            return index(&reader, budget, view, &hosts, (from, to), now);
+            return index(reader, budget, view, &hosts, asked, now);
         }
         Err(e) => return fail(&e),
     };
@@ -393,36 +492,28 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
                 None => "The data holds no host. ".to_owned(),
             };
             let page = many.iter().fold(
-                Notice::new("stabmon: choose a host").paragraph(format!("{what}Choose one:")),
+                Notice::new("stabmon: choose a host")
+                    .paragraph(format!("{what}Choose one:"))
+                    .warnings(reader.warnings()),
                 |page, h| page.link(h, format!("/?{}", view.with_host(h).query_string())),
             );
             return notice(if missing.is_some() { 404 } else { 200 }, page);
         }
     };
-    let reader = reader.with_host(host.clone());
-    // Nothing asked: the last hour of data (ending at the newest sample, starting no earlier than the oldest), so a
-    // recorder started a minute ago fills the page.
-    let (from, to) = if no_range(view) {
-        match reader.resolve_range(
-            Some(&host),
-            None,
-            None,
-            DefaultRange::Last(DEFAULT_SINCE),
-            now,
-        ) {
-            Ok(r) => r,
-            Err(e) => return fail(&e),
-        }
-    } else {
-        (from, to)
+    let reader = reader.clone().with_host(host.clone());
+    // Open ends filled in from the host's data; nothing asked: the last hour of data (ending at the newest sample,
+    // starting no earlier than the oldest), so a recorder started a minute ago fills the page.
+    let (from, to) = match resolve(&reader, Some(&host), view, asked, now) {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     let _permit = budget.admit(budget.estimate(&reader, Some(&host), from, to));
-    let report = ReportBuilder::new()
+    let builder = ReportBuilder::new()
         .title(format!("stabmon live: {host}"))
         .range(from, to)
         .detect_options(reader.detect_options(&host))
-        .refresh(refresh)
-        .build();
+        .refresh(refresh);
+    let report = builder.clone().build();
     // The hover moments are built as the series is read where the files are decoded whole anyway.
     let read = match report.moment_columns() {
         Some(m) => reader
@@ -439,25 +530,43 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
         Err(e) => return fail(&e),
     };
     if series.is_empty() {
-        let page = Notice::new(format!("stabmon: no samples of {host}")).paragraph(format!(
-            "No samples of {host} from {from} to {to}; this page reloads by itself."
-        ));
+        // What the data covers instead, as the commands say it (stabmon-store's words).
+        let covers = match reader.describe_coverage(Some(&host)) {
+            Ok(c) => c,
+            Err(e) => return fail(&e),
+        };
+        let page = Notice::new(format!("stabmon: no samples of {host}"))
+            .paragraph(format!(
+                "No samples of {host} from {from} to {to} ({covers}){}.",
+                reloads(refresh)
+            ))
+            .warnings(reader.warnings());
         return notice(200, page.refresh(refresh));
     }
     // The columns of the range, and whole samples only for what the page shows.
     let windows = reader.windows(&host).with_samples(given, parts);
-    match report.render_from(&series, &windows) {
+    let warned = reader.warnings();
+    let mut page = builder
+        .clone()
+        .warnings(warned.clone())
+        .build()
+        .render_from(&series, &windows);
+    // The page's own reads of whole samples (culprits, hover data, the minute before a gap) skipped another file:
+    // rendered once more, naming it too.
+    let warned_now = reader.warnings();
+    if page.is_ok() && warned_now.len() > warned.len() {
+        page = builder
+            .warnings(warned_now)
+            .build()
+            .render_from(&series, &windows);
+    }
+    match page {
         Ok((html, _)) => Rendered {
             status: 200,
             body: html.into_bytes(),
         },
         Err(e) => fail(&e),
     }
-}
-
-/// Whether the view names no range (the page then shows the last hour of data).
-fn no_range(view: &View) -> bool {
-    view.since.is_none() && view.from.is_none() && view.to.is_none() && view.at.is_none()
 }
 
 /// The index of a fleet: a row per host, ranked by incidents in the range (by kind, peak CPU and memory, gaps,
@@ -468,22 +577,20 @@ fn index(
     budget: &Budget,
     view: &View,
     hosts: &[String],
-    (from, to): (Timestamp, Timestamp),
+    asked: (Option<Timestamp>, Option<Timestamp>),
     now: Timestamp,
 ) -> Rendered {
     let refresh = Duration::from_secs(view.refresh_secs);
     let fail = |e: &dyn std::fmt::Display| {
-        let page = Notice::new("stabmon: cannot read the data").paragraph(e.to_string());
+        let page = Notice::new("stabmon: cannot read the data")
+            .paragraph(e.to_string())
+            .warnings(reader.warnings());
         notice(500, page.refresh(refresh))
     };
-    // Nothing asked: the last hour of the fleet's newest data.
-    let (from, to) = if no_range(view) {
-        match reader.resolve_range(None, None, None, DefaultRange::Last(DEFAULT_SINCE), now) {
-            Ok(r) => r,
-            Err(e) => return fail(&e),
-        }
-    } else {
-        (from, to)
+    // Open ends filled in from the fleet's data; nothing asked: the last hour of the fleet's newest data.
+    let (from, to) = match resolve(reader, None, view, asked, now) {
+        Ok(r) => r,
+        Err(page) => return page,
     };
     // Hosts one at a time: the largest one's estimate.
     let _permit = budget.admit(budget.estimate(reader, None, from, to));
@@ -510,6 +617,7 @@ fn index(
         .title(format!("stabmon live: {} hosts", hosts.len()))
         .range(from, to)
         .refresh(refresh)
+        .warnings(reader.warnings())
         .build()
         .render_fleet_index(&sections, &|h| {
             format!("/?{}", view.with_host(h).query_string())

@@ -1,5 +1,9 @@
-//! What `/` shows, from its query: `?since=1h` (the default), `?from=T&to=T`, `?at=T&window=D`, `&host=H`,
-//! `&refresh=30` (seconds; 0 turns the reload off). Times in the forms of `stabmon report --from`.
+//! What `/` shows, from its query: `?since=D`, `?from=T&to=T`, `?at=T&window=D`, `&host=H`, `&refresh=30` (seconds;
+//! 0 turns the reload off). Times in the forms of `stabmon report --from`. The query is a [`RangeRequest`], whose
+//! open ends the data fills in as for the commands ([`StoreReader::resolve_range`]): without a range the last hour
+//! of data, an open end at the newest sample.
+//!
+//! [`StoreReader::resolve_range`]: stabmon_store::StoreReader::resolve_range
 
 use std::time::Duration;
 
@@ -9,7 +13,7 @@ use stabmon_core::time::{LocalZone, parse_time};
 use stabmon_core::units::format_duration;
 use stabmon_store::RangeRequest;
 
-/// The window shown when the query names none.
+/// The window shown when the query names none (the last hour of data), or only its end.
 pub const DEFAULT_SINCE: Duration = Duration::from_secs(3600);
 
 /// A parsed query of `/`.
@@ -83,36 +87,49 @@ impl View {
         if v.since.is_some() && v.from.is_some() {
             return Err("since and from cannot be combined".to_owned());
         }
-        // Checked now, so that a bad time is a 400 before any render is queued.
-        v.range(Timestamp::now(), &LocalZone::system())?;
+        // Checked now, so that a bad time, or a range known to be empty or too long, is a 400 before any render is
+        // queued.
+        let now = Timestamp::now();
+        let (from, to) = v.request(now, &LocalZone::system())?.bounds(now);
+        if let (Some(from), Some(to)) = (from, to) {
+            v.check(from, to)?;
+        }
+        if let Some(since) = v.since.filter(|d| *d > v.max_range) {
+            let from = now.saturating_sub(since);
+            return Err(v.too_long(from, now));
+        }
         Ok(v)
     }
 
-    /// `[from, to)` as of `now`, local times in `zone`.
-    pub fn range(
-        &self,
-        now: Timestamp,
-        zone: &LocalZone,
-    ) -> Result<(Timestamp, Timestamp), String> {
-        let time =
-            |name: &str, s: &str| parse_time(s, now, zone).map_err(|e| format!("{name}: {e}"));
-        let (from, to) = if let Some(at) = &self.at {
-            let at = time("at", at)?;
-            let window = self.window.unwrap_or(RangeRequest::DEFAULT_WINDOW);
-            let (from, to) = RangeRequest::Around { at, window }.bounds(now);
-            (from.unwrap_or(at), to.unwrap_or(at))
-        } else {
-            let to = match &self.to {
-                Some(t) => time("to", t)?,
-                // Just after now, so the newest sample is in.
-                None => now.saturating_add(Duration::from_micros(1)),
-            };
-            let from = match &self.from {
-                Some(f) => time("from", f)?,
-                None => to.saturating_sub(self.since.unwrap_or(DEFAULT_SINCE)),
-            };
-            (from, to)
+    /// The range the query asks for as of `now`, local times in `zone`; the data fills in its open ends
+    /// ([`StoreReader::resolve_range`](stabmon_store::StoreReader::resolve_range)).
+    pub fn request(&self, now: Timestamp, zone: &LocalZone) -> Result<RangeRequest, String> {
+        let time = |name: &str, s: &Option<String>| {
+            s.as_deref()
+                .map(|s| parse_time(s, now, zone).map_err(|e| format!("{name}: {e}")))
+                .transpose()
         };
+        if let Some(at) = time("at", &self.at)? {
+            let window = self.window.unwrap_or(RangeRequest::DEFAULT_WINDOW);
+            return Ok(RangeRequest::Around { at, window });
+        }
+        let to = time("to", &self.to)?;
+        Ok(match (self.since, to) {
+            // The span before the end asked.
+            (Some(d), Some(to)) => RangeRequest::Between {
+                from: Some(to.saturating_sub(d)),
+                to: Some(to),
+            },
+            (Some(d), None) => RangeRequest::Since(d),
+            (None, to) => RangeRequest::Between {
+                from: time("from", &self.from)?,
+                to,
+            },
+        })
+    }
+
+    /// Refuses a range `[from, to)` that is empty or longer than `--max-range`.
+    pub fn check(&self, from: Timestamp, to: Timestamp) -> Result<(), String> {
         if from >= to {
             return Err(format!(
                 "the range {from} to {to} is empty: from must be before to"
@@ -120,13 +137,17 @@ impl View {
         }
         let span = to.duration_since(from).unwrap_or_default();
         if span > self.max_range {
-            return Err(format!(
-                "the range {from} to {to} is longer than the {} this server renders (--max-range); use \
-                 'stabmon report' for long ranges",
-                format_duration(self.max_range)
-            ));
+            return Err(self.too_long(from, to));
         }
-        Ok((from, to))
+        Ok(())
+    }
+
+    fn too_long(&self, from: Timestamp, to: Timestamp) -> String {
+        format!(
+            "the range {from} to {to} is longer than the {} this server renders (--max-range); use 'stabmon \
+             report' for long ranges",
+            format_duration(self.max_range)
+        )
     }
 
     /// The cache key: the query, normalized (a relative range stays relative: a cached `since=1h` is reused
@@ -176,29 +197,37 @@ mod tests {
 
     const DAY: Duration = Duration::from_secs(86_400);
 
-    fn secs(v: &View) -> (i64, i64) {
+    /// The bounds asked, in seconds (open ends `None`: the data fills them in).
+    fn secs(v: &View) -> (Option<i64>, Option<i64>) {
         // 2026-11-25T03:12:00Z, local times in UTC.
         let now = Timestamp::from_unix_secs(1_795_576_320);
-        let (f, t) = v.range(now, &LocalZone::utc()).unwrap();
-        (f.as_unix_secs(), t.as_unix_secs())
+        let (f, t) = v.request(now, &LocalZone::utc()).unwrap().bounds(now);
+        (
+            f.map(Timestamp::as_unix_secs),
+            t.map(Timestamp::as_unix_secs),
+        )
     }
 
     #[test]
     fn ranges_from_the_query() {
         let t = 1_795_576_320;
         let v = View::parse("", 30, DAY).unwrap();
-        assert_eq!((v.refresh_secs, secs(&v)), (30, (t - 3600, t)));
+        assert_eq!((v.refresh_secs, secs(&v)), (30, (None, None)));
         let v = View::parse("since=30m&refresh=0", 30, DAY).unwrap();
-        assert_eq!((v.refresh_secs, secs(&v)), (0, (t - 1800, t)));
+        assert_eq!((v.refresh_secs, secs(&v)), (0, (Some(t - 1800), None)));
         let v = View::parse("from=2026-11-25T01%3A00%3A00Z&to=2026-11-25+02:00", 30, DAY).unwrap();
-        assert_eq!(secs(&v), (t - 2 * 3600 - 720, t - 3600 - 720));
+        assert_eq!(secs(&v), (Some(t - 2 * 3600 - 720), Some(t - 3600 - 720)));
+        let v = View::parse("from=2026-11-25T01:00:00Z", 30, DAY).unwrap();
+        assert_eq!(secs(&v), (Some(t - 2 * 3600 - 720), None));
+        let v = View::parse("to=2026-11-25T02:00:00Z&since=2h", 30, DAY).unwrap();
+        assert_eq!(secs(&v), (Some(t - 3 * 3600 - 720), Some(t - 3600 - 720)));
         let v = View::parse(
             "at=2026-11-25T03:00:00Z&window=20m&host=web%2D1&token=x",
             30,
             DAY,
         )
         .unwrap();
-        assert_eq!(secs(&v), (t - 720 - 600, t - 720 + 600));
+        assert_eq!(secs(&v), (Some(t - 720 - 600), Some(t - 720 + 600)));
         assert_eq!(v.host.as_deref(), Some("web-1"));
         assert_eq!(
             v.query_string(),
@@ -215,6 +244,11 @@ mod tests {
             ("from=yesterdayish", "from"),
             ("from=2026-11-25T02:00:00Z&to=2026-11-25T01:00:00Z", "empty"),
             ("since=3d", "max-range"),
+            (
+                "from=2026-11-01T00:00:00Z&to=2026-11-25T00:00:00Z",
+                "max-range",
+            ),
+            ("at=2026-11-25T00:00:00Z&window=2d", "max-range"),
             ("at=now&since=1h", "cannot be combined"),
             ("refresh=-1", "refresh"),
             ("color=red", "unknown query parameter"),

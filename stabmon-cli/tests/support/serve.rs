@@ -5,12 +5,27 @@ use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A running `stabmon serve`, killed when dropped.
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// Gives all of stderr once the server has exited.
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Server {
+    /// Stops the server and gives everything it wrote on stderr (read to its end: nothing is still in flight).
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for Server {
@@ -43,13 +58,24 @@ pub fn serve(data: &OsStr, extra: &[&str], env: &[(String, String)]) -> Server {
             panic!("serve stopped before listening: {seen}");
         };
         seen.push_str(&line);
+        seen.push('\n');
         if let Some(rest) = line.split("at http://").nth(1) {
             break rest.split('/').next().unwrap().parse().unwrap();
         }
     };
     // Keep draining stderr so the server never blocks on it.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, addr }
+    let stderr = std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    Server {
+        child,
+        addr,
+        stderr: Some(stderr),
+    }
 }
 
 /// Sends `raw`, reads the whole answer (the server closes every connection): (status, head, body).
