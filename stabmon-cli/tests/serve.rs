@@ -426,7 +426,7 @@ fn skipped_files_are_named_on_the_page_and_once_on_stderr() {
             .unwrap_or_else(|| panic!("{target}: no notice of the skipped files"));
         assert!(notice.contains("could not be read"), "{target}: {notice}");
         assert!(
-            notice.contains(&format!("<li>skipped {middle}: ")),
+            notice.contains(&format!("<li>skipped: {middle} is not a readable")),
             "{target}: {notice}"
         );
         assert!(notice.contains(&processes), "{target}: {notice}");
@@ -436,7 +436,7 @@ fn skipped_files_are_named_on_the_page_and_once_on_stderr() {
     let stderr = server.stop();
     let lines = |what: &str| stderr.lines().filter(|l| l.contains(what)).count();
     assert_eq!(
-        lines(&format!("warning: skipped {middle}: ")),
+        lines(&format!("warning: skipped: {middle} ")),
         1,
         "{stderr}"
     );
@@ -472,7 +472,7 @@ fn an_empty_range_says_what_the_data_covers() {
 
 /// An open end is filled in from the data as for the commands (stabmon-store's `resolve_range`): `from` alone of
 /// data weeks old reads to its newest sample (not to now, which would be a range beyond `--max-range`), and
-/// `since` of data that ends before it says what the data covers.
+/// `since` of data that ends before it is the range up to now, which says what the data covers.
 #[test]
 fn open_ends_are_filled_in_from_the_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -488,8 +488,8 @@ fn open_ends_are_filled_in_from_the_data() {
     assert_eq!(status, 200, "{head}");
     assert!(
         page.contains(
-            " on (the data for web-1 covers 2026-11-25T00:00:00Z to 2026-11-25T00:29:59Z); this page \
-             reloads by itself."
+            " (the data for web-1 covers 2026-11-25T00:00:00Z to 2026-11-25T00:29:59Z); this page reloads \
+             by itself."
         ),
         "{page}"
     );

@@ -158,8 +158,9 @@ impl StoreReader {
     }
 
     /// The range `from <= ts < to` to read for `host` (or every host): the bounds given, and open ends filled in
-    /// from the data's coverage: `to` just after the newest sample (or `now` without data), `from` by `default`
-    /// (never before the oldest sample where a default span is cut).
+    /// from the data's coverage: `to` just after the newest sample (or `now` without data, or where the data ends
+    /// before `from`: never before `from`), `from` by `default` (never before the oldest sample where a default
+    /// span is cut).
     pub fn resolve_range(
         &self,
         host: Option<&str>,
@@ -178,6 +179,9 @@ impl StoreReader {
         let newest = covs.iter().map(|c| c.last).max();
         let end = match (to, newest) {
             (Some(t), _) => t,
+            // Data that ends before the asked start: up to now, a range that holds nothing, never one that ends
+            // before it starts.
+            (None, Some(last)) if from.is_some_and(|f| f > last) => now.max(from.unwrap_or(now)),
             (None, Some(last)) => after(last),
             (None, None) => now.max(from.unwrap_or(now)),
         };
@@ -210,5 +214,48 @@ impl StoreReader {
             (Some(a), Some(b)) => format!("the data for {who} covers {a} to {b}"),
             _ => format!("there is no data for {who}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::StoreWriter;
+    use stabmon_core::Sample;
+
+    #[test]
+    fn open_ends_come_from_the_data_and_never_end_before_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Timestamp::from_unix_secs(1_795_576_320);
+        let at = |s: u64| t0.saturating_add(Duration::from_secs(s));
+        let mut w = StoreWriter::create(dir.path()).unwrap();
+        for i in 0..60 {
+            w.write(&Sample::new(at(i), "nas")).unwrap();
+        }
+        w.finish().unwrap();
+        let reader = StoreReader::open(dir.path()).unwrap();
+        let last = at(59).saturating_add(Duration::from_micros(1));
+        let day = DefaultRange::Last(Duration::from_secs(86_400));
+        let now = at(7200);
+        let resolve = |from, to| {
+            reader
+                .resolve_range(Some("nas"), from, to, day, now)
+                .unwrap()
+        };
+        // Nothing asked: the data. A start inside it: up to its newest sample. An end asked: kept.
+        assert_eq!(resolve(None, None), (at(0), last));
+        assert_eq!(resolve(Some(at(30)), None), (at(30), last));
+        assert_eq!(
+            resolve(None, Some(at(3600))),
+            (
+                at(3600).saturating_sub(Duration::from_secs(86_400)),
+                at(3600)
+            )
+        );
+        // The data stopped before the start asked (`--since 1m` an hour after the recorder stopped): up to now.
+        assert_eq!(resolve(Some(at(7140)), None), (at(7140), now));
+        // A start after now too: an empty range at it.
+        assert_eq!(resolve(Some(at(9000)), None), (at(9000), at(9000)));
     }
 }

@@ -414,8 +414,8 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
 
 /// The range a page of `host` (or of every host) shows: the bounds `asked`, open ends filled in from the data as
 /// for the commands (stabmon-store's [`resolve_range`](StoreReader::resolve_range): an open end at the newest
-/// sample; without a range, the last hour of data). Else the page to answer with: data that ends before the
-/// range starts, a range too long, or the data not read.
+/// sample; without a range, the last hour of data). Else the page to answer with: a range that starts after
+/// now and the data, a range too long, or the data not read.
 fn resolve(
     reader: &StoreReader,
     host: Option<&str>,
@@ -434,7 +434,7 @@ fn resolve(
         .resolve_range(host, from, to, DefaultRange::Last(DEFAULT_SINCE), now)
         .map_err(|e| fail(&e))?;
     if to <= from {
-        // The data ends before the range starts (`since=1h` of a recorder stopped for longer).
+        // A range that starts after now and after the data.
         let covers = reader.describe_coverage(host).map_err(|e| fail(&e))?;
         let who = host.unwrap_or("any host");
         let page = Notice::new(format!("stabmon: no samples of {who}"))
