@@ -217,8 +217,9 @@ pub fn open_range(
 pub fn print_warnings(src: &Source) {
     let warnings = src.reader.warnings();
     let printed = src.printed.swap(warnings.len(), Ordering::Relaxed);
-    for w in warnings.iter().skip(printed) {
-        eprintln!("stabmon: warning: {w}");
+    for w in warnings.into_iter().skip(printed) {
+        // A file's name is anyone's choice: no control character reaches the terminal.
+        eprintln!("stabmon: warning: {}", crate::table::printable(w));
     }
 }
 

@@ -125,24 +125,36 @@ pub struct Cell {
 
 impl From<String> for Cell {
     fn from(text: String) -> Self {
-        Cell { text, paint: None }
+        Cell {
+            text: printable(text),
+            paint: None,
+        }
     }
 }
 
 impl From<&str> for Cell {
     fn from(text: &str) -> Self {
-        Cell {
-            text: text.to_owned(),
-            paint: None,
-        }
+        Cell::from(text.to_owned())
     }
 }
 
 /// A cell painted with `paint` (such as [`Style::red`]) when colouring.
 pub fn painted(text: String, paint: Paint) -> Cell {
     Cell {
-        text,
+        text: printable(text),
         paint: Some(paint),
+    }
+}
+
+/// `text` with every control character (escape, bell, carriage return, newline...) replaced by U+FFFD: a cell
+/// holds names and command lines that any process chose, which must not move the cursor or retitle the terminal.
+pub fn printable(text: String) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect()
+    } else {
+        text
     }
 }
 

@@ -836,6 +836,61 @@ fn report_without_data_in_range_says_what_the_data_covers() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no data for host \"db-9\""));
 }
 
+/// A process that names itself with terminal control sequences cannot drive the terminal of whoever reads the
+/// answers: `incidents` and `top` print its name without a control character (`dump` exports the data as it is,
+/// quoted as CSV or JSON), and a warning names a file named likewise without one.
+#[test]
+fn a_hostile_process_name_reaches_the_terminal_without_control_characters() {
+    use stabmon_core::Timestamp;
+    use stabmon_core::synth::Synth;
+    let dir = tempfile::tempdir().unwrap();
+    let start = Timestamp::from_unix_secs(1_795_564_800);
+    let at = |s: u64| start.saturating_add(Duration::from_secs(s));
+    let hostile = "evil\x1b]0;pwned\x07\x1b[2J\r\x08";
+    let samples = Synth::new(start, Duration::from_secs(1))
+        .count(3600)
+        .host("web-1")
+        .cpu_hog(
+            hostile,
+            format!("./{hostile} --now"),
+            at(1800),
+            at(2400),
+            190.0,
+        )
+        .generate();
+    let mut w = stabmon_store::StoreWriter::create(dir.path()).unwrap();
+    for s in &samples {
+        w.write(s).unwrap();
+    }
+    w.finish().unwrap();
+    // A file named likewise, which the warning names.
+    let journals = dir.path().join("_journal/host=web-1");
+    std::fs::create_dir_all(&journals).unwrap();
+    std::fs::write(journals.join(format!("{hostile}.journal")), b"garbage").unwrap();
+    for args in [&["incidents"][..], &["top"], &["top", "--by", "memory"]] {
+        let out = stabmon()
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}");
+        assert!(stdout.contains("evil"), "{args:?}: {stdout}");
+        assert!(stderr.contains("evil"), "{args:?}: {stderr}");
+        for text in [&stdout, &stderr] {
+            let bad: Vec<char> = text
+                .chars()
+                .filter(|c| c.is_control() && *c != '\n')
+                .collect();
+            assert!(bad.is_empty(), "{args:?}: {bad:?} in {text:?}");
+        }
+    }
+}
+
 /// A damaged segment in the middle of the range is skipped with one warning naming it once, by each command that
 /// reads it (`report` and `incidents` read it for their columns and again for their windows), and the rest is
 /// read.

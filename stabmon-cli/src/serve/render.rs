@@ -97,7 +97,8 @@ impl Data {
                 return;
             }
             if printed.insert(w.clone()) {
-                eprintln!("stabmon: warning: {w}");
+                // A file's name is anyone's choice: no control character reaches the terminal.
+                eprintln!("stabmon: warning: {}", crate::table::printable(w));
             }
         }
     }
