@@ -17,7 +17,7 @@ use crate::table::{self, Cell, Column, Style};
 const JSON_HELP: &str = "JSON (--json): one object, {\"host\", \"from\", \"to\", \"samples\", \"incidents\": [...]}, \
     incidents oldest first, each {\"kind\": cpu_surge|memory_climb|swap_growth|oom_kill|pressure_stall|gap|\
     latency_spike|latency_outage|runaway, \
-    \"gap_kind\": stopped_cleanly|died|rebooted|null, \"start\", \"end\", \"peak\" (RFC 3339 UTC), \
+    \"gap_kind\": stopped_cleanly|died|rebooted|unreadable|null, \"start\", \"end\", \"peak\" (RFC 3339 UTC), \
     \"duration_secs\", \"magnitude\", \"magnitude_unit\" (percent for CPU surges and pressure stalls, bytes for \
     memory climbs and swap growth, kills, seconds for gaps, milliseconds for latency spikes, percent loss for \
     latency outages, percent_of_core for runaways: the culprit's mean CPU), \"summary\", \"target\" (the latency \
@@ -124,6 +124,7 @@ pub fn row(i: &Incident) -> Vec<Cell> {
             GapKind::StoppedCleanly => "gap: stopped".to_owned(),
             GapKind::Died => "gap: died".to_owned(),
             GapKind::Rebooted => "gap: rebooted".to_owned(),
+            GapKind::Unreadable => "gap: unreadable".to_owned(),
             _ => "gap".to_owned(),
         },
         k => match &i.target {
@@ -172,6 +173,7 @@ pub fn incident_json(i: &Incident) -> Value {
                 GapKind::StoppedCleanly => "stopped_cleanly",
                 GapKind::Died => "died",
                 GapKind::Rebooted => "rebooted",
+                GapKind::Unreadable => "unreadable",
                 _ => "unknown",
             }),
             "seconds",

@@ -892,8 +892,8 @@ fn a_hostile_process_name_reaches_the_terminal_without_control_characters() {
 }
 
 /// A damaged segment in the middle of the range is skipped with one warning naming it once, by each command that
-/// reads it (`report` and `incidents` read it for their columns and again for their windows), and the rest is
-/// read.
+/// reads it (`report` and `incidents` read it for their columns and again for their windows), the rest is read,
+/// and the hole it leaves is not blamed on the recorder.
 #[test]
 fn a_damaged_segment_is_one_warning_in_every_command() {
     use stabmon_core::Timestamp;
@@ -943,6 +943,27 @@ fn a_damaged_segment_is_one_warning_in_every_command() {
         assert_eq!(warnings.len(), 1, "{args:?}: {stderr}");
         assert_eq!(warnings[0].matches(&shown).count(), 1, "{args:?}: {stderr}");
     }
+    // The day left out is a gap of unreadable data, not a recorder that died.
+    let out = stabmon()
+        .args(["incidents", "--json", "--data"])
+        .arg(&data)
+        .args(range)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gaps: Vec<(&str, &str)> = json["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "gap")
+        .map(|i| {
+            (
+                i["gap_kind"].as_str().unwrap(),
+                i["start"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(gaps, [("unreadable", "2026-11-24T23:59:00Z")], "{json:#}");
 }
 
 /// Without a range, the report covers the last day of data ending at the newest sample and starting no earlier

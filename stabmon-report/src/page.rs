@@ -51,6 +51,7 @@ pub(crate) fn kind_name(kind: &IncidentKind) -> &'static str {
         IncidentKind::Runaway => "runaway process",
         IncidentKind::Gap(GapKind::Rebooted) => "gap: machine rebooted",
         IncidentKind::Gap(GapKind::Died) => "gap: recorder died",
+        IncidentKind::Gap(GapKind::Unreadable) => "gap: data unreadable",
         IncidentKind::Gap(_) => "gap: recorder stopped",
         #[allow(unreachable_patterns)]
         _ => "incident",
@@ -637,6 +638,9 @@ fn gap_panels(model: &Model, ids: &str) -> String {
                 "The recorder died: it did not stop cleanly and the machine did not reboot."
             }
             GapKind::StoppedCleanly => "The recorder was stopped cleanly.",
+            GapKind::Unreadable => {
+                "Data recorded here could not be read: a damaged file was skipped (the warnings name it)."
+            }
             _ => "The recording has a hole.",
         };
         let _ = write!(

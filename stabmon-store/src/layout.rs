@@ -73,6 +73,31 @@ pub(crate) fn segment_stem(ts: Timestamp) -> String {
     format!("{}T{}Z", date.replace('-', ""), time)
 }
 
+/// The time a segment's name says it starts at (`20261125T031200Z...`), when it says.
+pub(crate) fn stem_start(name: &str) -> Option<Timestamp> {
+    let s = name.get(..16)?;
+    let b = s.as_bytes();
+    if b[8] != b'T'
+        || b[15] != b'Z'
+        || !s[..8]
+            .bytes()
+            .chain(s[9..15].bytes())
+            .all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let text = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[..4],
+        &s[4..6],
+        &s[6..8],
+        &s[9..11],
+        &s[11..13],
+        &s[13..15]
+    );
+    text.parse().ok()
+}
+
 /// The directory of a table's partition.
 pub(crate) fn partition_dir(root: &Path, table: &str, host: &str, date: &str) -> PathBuf {
     root.join(table)

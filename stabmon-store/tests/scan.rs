@@ -234,6 +234,14 @@ fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize, u64) {
     // Named once, whatever the error's own text says.
     let shown = files[0].display().to_string();
     assert_eq!(warnings[0].matches(&shown).count(), 1, "{warnings:?}");
+    // The series says where it left data out, within the damaged segment's hours, before the next segment.
+    assert_eq!(series.unreadable.len(), 1, "{:?}", series.unreadable);
+    let second = samples.iter().position(|s| s.ts > series.unreadable[0]);
+    assert!(
+        series.unreadable[0] >= samples[0].ts && second.is_some(),
+        "{:?}",
+        series.unreadable
+    );
     (samples.len(), series.len(), streamed, usage)
 }
 

@@ -325,15 +325,19 @@ pub enum GapKind {
     /// The machine rebooted: a new boot id (or, without boot ids, a boot time that moved). Takes precedence over a
     /// clean stop; [`Gap::clean_stop`] tells an orderly reboot from a crash.
     Rebooted,
+    /// Data recorded there could not be read (a damaged file the reader skipped, which it warned of): neither a
+    /// reboot nor a clean stop shows, and the hole is not the recorder's.
+    Unreadable,
 }
 
 impl GapKind {
-    /// A short description: `recorder stopped cleanly`, `recorder died`, `machine rebooted`.
+    /// A short description: `recorder stopped cleanly`, `recorder died`, `machine rebooted`, `data unreadable`.
     pub fn describe(self) -> &'static str {
         match self {
             GapKind::StoppedCleanly => "recorder stopped cleanly",
             GapKind::Died => "recorder died",
             GapKind::Rebooted => "machine rebooted",
+            GapKind::Unreadable => "data unreadable",
         }
     }
 }

@@ -421,16 +421,6 @@ fn pressure_stalls() {
     assert_eq!(inc[1].culprit, None);
 
     // Over columns, which read each figure from its own column: the same.
-    struct InMemory<'a>(&'a [Sample]);
-    impl crate::series::WindowSource for InMemory<'_> {
-        fn samples_between(
-            &self,
-            from: Timestamp,
-            to: Timestamp,
-        ) -> Result<Vec<Sample>, crate::Error> {
-            self.0.samples_between(from, to)
-        }
-    }
     let series = crate::series::SystemSeries::from_samples(&s);
     assert_eq!(
         detect_incidents_in(&series, &InMemory(&s), &opts).unwrap(),
@@ -466,6 +456,15 @@ fn pressure_stalls() {
 }
 
 // ---- gaps --------------------------------------------------------------------------------------------------
+
+/// Samples in memory as the windows of a series.
+struct InMemory<'a>(&'a [Sample]);
+
+impl crate::series::WindowSource for InMemory<'_> {
+    fn samples_between(&self, from: Timestamp, to: Timestamp) -> Result<Vec<Sample>, crate::Error> {
+        self.0.samples_between(from, to)
+    }
+}
 
 fn plain(secs: &[u64]) -> Vec<Sample> {
     secs.iter().map(|&s| sample(s, 5.0, GIB, 10, &[])).collect()
@@ -512,6 +511,35 @@ fn gaps_are_classified() {
     assert_eq!(inc[0].summary, "recorder died, no data for 56 s");
     assert_eq!(inc[2].label(), "machine rebooted, no data for 3 min 18 s");
     assert_eq!(inc[2].magnitude, 198.0);
+}
+
+/// A gap where the read skipped data it could not read is not blamed on the recorder; a reboot or a clean stop
+/// still says more than that.
+#[test]
+fn a_gap_over_unreadable_data_is_not_a_recorder_that_died() {
+    let mut s = plain(&[0, 1, 2, 3, 4, 60, 61, 62, 63, 200, 201, 202, 400, 401, 402]);
+    for x in &mut s[12..] {
+        x.boot_id = Some("boot-2".to_owned());
+        x.boot_time = at(380);
+    }
+    let mut series = crate::series::SystemSeries::from_samples(&s);
+    // Skipped data starts inside the first gap, at its last sample before the second, and inside the third.
+    series.unreadable = vec![at(30), at(63), at(300)];
+    let opts = DetectOptions::default().clean_stops(vec![at(64)]);
+    let inc = detect_incidents_in(&series, &InMemory(&s), &opts).unwrap();
+    assert_eq!(
+        kinds(&inc),
+        [
+            IncidentKind::Gap(GapKind::Unreadable),
+            IncidentKind::Gap(GapKind::StoppedCleanly),
+            IncidentKind::Gap(GapKind::Rebooted)
+        ]
+    );
+    assert_eq!(inc[0].summary, "data unreadable, no data for 56 s");
+    // Outside every gap: the first is the recorder's again.
+    series.unreadable = vec![at(2), at(61)];
+    let inc = detect_incidents_in(&series, &InMemory(&s), &opts).unwrap();
+    assert_eq!(inc[0].kind, IncidentKind::Gap(GapKind::Died));
 }
 
 #[test]

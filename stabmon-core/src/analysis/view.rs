@@ -45,6 +45,10 @@ pub(crate) trait View {
     fn probes(&self) -> Cow<'_, BTreeMap<String, ProbeList>>;
     /// Who was busiest at each sample.
     fn busiest(&self) -> Cow<'_, BusiestColumns>;
+    /// Where the read skipped data it could not read (sorted): see [`SystemSeries::unreadable`].
+    fn unreadable(&self) -> &[Timestamp] {
+        &[]
+    }
     /// The samples with `from <= ts <= to`, holding at least what attribution reads ([`ATTRIBUTION`]; empty
     /// after a read error, which is kept).
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]>;
@@ -210,6 +214,9 @@ impl View for SeriesView<'_> {
     }
     fn busiest(&self) -> Cow<'_, BusiestColumns> {
         Cow::Borrowed(&self.series.busiest)
+    }
+    fn unreadable(&self) -> &[Timestamp] {
+        &self.series.unreadable
     }
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {
         match self.source.samples_between_parts(from, to, ATTRIBUTION) {

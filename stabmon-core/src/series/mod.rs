@@ -94,6 +94,10 @@ pub struct SystemSeries {
     /// The latency probes the samples carried, per target, each list sorted by start time (ties in the samples'
     /// order): about 7 bytes a probe.
     pub latency: BTreeMap<String, ProbeList>,
+    /// Where the read left out data it could not read (a damaged segment or row group, of which the reader
+    /// warned): the first time of each part skipped, sorted. A gap around one of these is
+    /// [`GapKind::Unreadable`](crate::analysis::GapKind::Unreadable), not a recorder that died.
+    pub unreadable: Vec<Timestamp>,
 }
 
 impl PartialEq for SystemSeries {
@@ -121,6 +125,7 @@ impl PartialEq for SystemSeries {
             && self.cores == o.cores
             && self.busiest == o.busiest
             && self.latency == o.latency
+            && self.unreadable == o.unreadable
     }
 }
 

@@ -29,7 +29,7 @@ use super::scan::row_groups;
 use super::table::{Strings, TableFile};
 use super::{Cols, Range, StoreReader, StrCol};
 use crate::error::{Error, arrow, contain, invalid};
-use crate::layout::{LATENCY, SegmentLoc, TABLES};
+use crate::layout::{LATENCY, SegmentLoc, TABLES, stem_start};
 
 impl StoreReader {
     /// The system values of `host` with `from <= ts < to` (either bound optional) as columns, read segment by
@@ -139,6 +139,17 @@ impl StoreReader {
         series.reserve(expected);
         let mut scratch = Scratch::default();
         let mut candidates: Vec<Sample> = Vec::new();
+        // Where data is skipped (a segment that cannot be opened, a row group that cannot be decoded): the first
+        // time of each, so that a gap there is not taken for a recorder that died.
+        let unreadable = std::sync::Mutex::new(Vec::new());
+        let skip = |at: Option<Timestamp>| {
+            if let Some(t) = at {
+                unreadable
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(t);
+            }
+        };
         // A row group at a time, decoded on two threads of the call's own while this one appends them in order:
         // memory holds the columns and a few row groups.
         two_lanes(
@@ -151,6 +162,14 @@ impl StoreReader {
                     Err(e @ Error::NewerSchema { .. }) => Err(e),
                     Err(e) => {
                         self.warn(&file, &e);
+                        // Its footer unread: from the time its name says to the next segment's, where that is in
+                        // range.
+                        let next = segments.get(i + 1).and_then(|n| stem_start(&n.name));
+                        skip(stem_start(&seg.name).and_then(|start| {
+                            let at = range.from.map_or(start, |f| start.max(f));
+                            let before = |end: Option<Timestamp>| end.is_none_or(|e| at < e);
+                            (before(next) && before(range.to)).then_some(at)
+                        }));
                         Ok(None)
                     }
                 }
@@ -162,7 +181,11 @@ impl StoreReader {
                 Ok(piece) => Ok(Some(piece)),
                 Err(e @ Error::NewerSchema { .. }) => Err(e),
                 // Warned in order by the appending thread, whichever lane decoded it.
-                Err(e) => Ok(Some(SeriesPiece::Damaged(s.file.clone(), e))),
+                Err(e) => Ok(Some(SeriesPiece::Damaged(
+                    s.file.clone(),
+                    e,
+                    s.samples.chunk(s.groups[k], range).from,
+                ))),
             },
             |piece| {
                 match piece {
@@ -175,10 +198,16 @@ impl StoreReader {
                                 c.moments.retain(|s| before.is_none_or(|b| s.ts > b));
                                 candidates.append(&mut c.moments);
                             }
-                            Err(e) => self.warn(&c.path, &e),
+                            Err(e) => {
+                                self.warn(&c.path, &e);
+                                skip(c.chunk.from);
+                            }
                         }
                     }
-                    SeriesPiece::Damaged(path, e) => self.warn(&path, &e),
+                    SeriesPiece::Damaged(path, e, at) => {
+                        self.warn(&path, &e);
+                        skip(at);
+                    }
                 }
                 Ok(())
             },
@@ -188,6 +217,11 @@ impl StoreReader {
                 series.push(&j);
             }
         }
+        let mut unreadable = unreadable
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        unreadable.sort_unstable();
+        series.unreadable = unreadable;
         let moments = match moments {
             Some(m) => moments_of(candidates, &series, m),
             None => Vec::new(),
@@ -314,8 +348,8 @@ const PROBE_COLUMNS: [&str; 6] = [
 enum SeriesPiece {
     /// A row group's system columns and latency rows.
     Columns(Box<SeriesColumns>),
-    /// A row group that could not be decoded: the file and why.
-    Damaged(PathBuf, Error),
+    /// A row group that could not be decoded: the file, why, and the first time it holds (from the footer).
+    Damaged(PathBuf, Error, Option<Timestamp>),
 }
 
 /// A segment opened for a series: its tables (footers parsed once, shared by the decoding threads) and its row

@@ -9,7 +9,7 @@ use stabmon_core::Timestamp;
 
 use crate::bucket::{Bucket, Object, Patience};
 use crate::error::{Error, io};
-use crate::layout::{SegmentLoc, TABLES, parse_segment_path, utc_date};
+use crate::layout::{SegmentLoc, TABLES, parse_segment_path, stem_start, utc_date};
 use crate::manifest::{MANIFEST_FILE, Manifest, abs_path};
 use crate::remote::{self, Got};
 use crate::schema::SCHEMA_VERSION;
@@ -492,29 +492,4 @@ fn inside(loc: &SegmentLoc, from: Option<Timestamp>, to: Option<Timestamp>) -> b
         None => utc_date(f) < loc.date,
     });
     starts_in && to.is_none_or(|t| utc_date(t) > loc.date)
-}
-
-/// The time a segment's name says it starts at (`20261125T031200Z...`), when it says.
-fn stem_start(name: &str) -> Option<Timestamp> {
-    let s = name.get(..16)?;
-    let b = s.as_bytes();
-    if b[8] != b'T'
-        || b[15] != b'Z'
-        || !s[..8]
-            .bytes()
-            .chain(s[9..15].bytes())
-            .all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let text = format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &s[..4],
-        &s[4..6],
-        &s[6..8],
-        &s[9..11],
-        &s[11..13],
-        &s[13..15]
-    );
-    text.parse().ok()
 }
