@@ -1,4 +1,4 @@
-//! Incident detection and per-pixel downsampling over a synthetic week at 1 s with top 10 (issue 5).
+//! Incident detection and per-pixel downsampling over a synthetic week at 1 s with top 10.
 //!
 //! Generates the series first (not timed; its generation time and the process's peak RSS are printed), with one
 //! injected incident a day (CPU hogs, a leak ending in an OOM kill, a storm of short workers, a gap and a reboot),

@@ -1,4 +1,4 @@
-//! Peak memory of the flight recorder's hourly compaction (issue 2: the recorder's peak RSS over an hour).
+//! Peak memory of the flight recorder's hourly compaction (the recorder's peak RSS over an hour).
 //!
 //! An hour at 1 s with top 10 and ~1,000 synthetic processes is recorded into a journal (generated one sample at
 //! a time, never held), then compacted twice, each in a new process of this bench (a fresh heap), after resetting

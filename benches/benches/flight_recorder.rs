@@ -1,4 +1,4 @@
-//! Flight recorder figures (issue 3): bytes per day at 1 s with top 10 (segments plus the journal's peak), the
+//! Flight recorder figures: bytes per day at 1 s with top 10 (segments plus the journal's peak), the
 //! writer's CPU per sample including the journal and its fsync, and reading one day and one week for a 1-hour
 //! range and for the whole range.
 //!

@@ -1,4 +1,4 @@
-//! Latency probes (issue 4): accuracy, CPU per probe, and the lateness of the system sample while probing.
+//! Latency probes: accuracy, CPU per probe, and the lateness of the system sample while probing.
 //!
 //! Everything runs against servers this bench starts on 127.0.0.1; nothing leaves the machine.
 //!

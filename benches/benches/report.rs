@@ -1,4 +1,4 @@
-//! Report benchmark (issue 5): a synthetic week at 1 s with top 10 (604,800 samples), with injected CPU hogs,
+//! Report benchmark: a synthetic week at 1 s with top 10 (604,800 samples), with injected CPU hogs,
 //! memory leaks ending in OOM kills, a crash gap and a reboot.
 //!
 //! Measures: time to render the HTML (best and median of 3), its size, the peak RSS of the process (the week of

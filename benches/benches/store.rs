@@ -1,4 +1,4 @@
-//! Store density and speed (issue 2): one synthetic day at 1 s with top 10 (~300 processes) written with
+//! Store density and speed: one synthetic day at 1 s with top 10 (~300 processes) written with
 //! stabmon-store, then read back.
 //!
 //! Reports bytes per day and per recorded second per table and per column (compressed column-chunk sizes from the

@@ -544,7 +544,7 @@ fn help_explains_every_flag_and_its_default() {
     }
 }
 
-// ---- Latency targets (issue 4): only servers on 127.0.0.1, never --net auto. ----
+// ---- Latency targets: only servers on 127.0.0.1, never --net auto. ----
 
 #[test]
 fn malformed_targets_get_one_line_and_status_2() {

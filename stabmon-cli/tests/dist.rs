@@ -1,4 +1,4 @@
-//! The service files under `dist/` keep the settings the recorder depends on (issue 6).
+//! The service files under `dist/` keep the settings the recorder depends on.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! The flight recorder through the real binary (issue 3): SIGKILL and recovery, the lock, reading over HTTP while
+//! The flight recorder through the real binary: SIGKILL and recovery, the lock, reading over HTTP while
 //! the recorder is still writing.
 //!
 //! Unix only: the crash it recovers from is a SIGKILL.

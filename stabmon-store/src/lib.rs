@@ -109,9 +109,9 @@
 //!
 //! # Schema, version 8
 //!
-//! Every file records `stabmon.schema_version` (`7`), `stabmon.table` and `stabmon.host` in its Parquet key-value
+//! Every file records `stabmon.schema_version` (`8`), `stabmon.table` and `stabmon.host` in its Parquet key-value
 //! metadata. A reader refuses a newer version with [`Error::NewerSchema`]; new columns may be added without a new
-//! version (readers select columns by name). This reader reads versions 1 to 4 too (see [Older
+//! version (readers select columns by name). This reader reads versions 1 to 7 too (see [Older
 //! versions](#older-versions)).
 //!
 //! Every column holds its value in every row. NULL means the platform did not measure the value (never 0 for
@@ -130,10 +130,11 @@
 //! and a dictionary one uncompressed without its dictionary, and the smallest is kept; readers take the codec and
 //! encoding of each chunk as it is.
 //!
-//! Storing every value costs bytes: the synthetic day takes 2.55 MB (29.5 B a sample; 2.59 MB in hourly
-//! segments), where schema 4, which left derived values out and kept ranks implicit, took 1.57 MB. Most of the
-//! difference is values schema 4 did not store: the cores' and the machine's busy share and the machine's user,
-//! system and iowait (0.51 MB), the name totals on every row (0.19 MB) and the ranks (0.27 MB).
+//! Storing every value costs bytes: the synthetic day in one segment takes 2,760,585 B (2.76 MB, schema 8; see
+//! "Recorder: bytes on disk" in BENCHMARKS.md, which also holds the command), where schema 4, which left derived
+//! values out and kept ranks implicit, took 1.57 MB. Most of the difference is values schema 4 did not store: the
+//! cores' and the machine's busy share and the machine's user, system and iowait (0.51 MB), the name totals on every
+//! row (0.19 MB), the ranks (0.27 MB) and the busiest process and group of each sample (0.20 MB).
 //!
 //! ## `samples`: one row per sample
 //!

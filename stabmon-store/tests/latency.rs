@@ -1,4 +1,4 @@
-//! The `latency` table (issue 4): probes round-trip with the samples that carried them, in order, every outcome
+//! The `latency` table: probes round-trip with the samples that carried them, in order, every outcome
 //! and every missing figure intact; a store without probes has no latency files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

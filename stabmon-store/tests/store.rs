@@ -620,7 +620,7 @@ fn truncated_garbage_and_empty_files_are_named() {
     ];
     for (what, bytes) in cases {
         std::fs::write(&file, &bytes).unwrap();
-        // Through the directory (issue 3): the damaged segment is skipped with one warning naming it, and
+        // Through the directory: the damaged segment is skipped with one warning naming it, and
         // everything else is read...
         let reader = StoreReader::open(dir.path()).unwrap();
         let got = reader.samples(None, None).unwrap();
