@@ -1,17 +1,18 @@
 //! Reads a data directory written by `stabmon record` and prints the process that used the most CPU in a range.
 //!
-//! The range is the last `MINUTES` of the data (default 60). CPU seconds are summed per process identity (pid and
-//! start time) from the top lists of each sample: a process's `cpu_pct` over the sample's interval.
+//! The range is the last `MINUTES` of the data (default 60), ending at its newest sample, chosen as the `stabmon`
+//! commands choose it (from the data's coverage, without reading samples). CPU seconds are added up row group by
+//! row group by [`StoreReader::usage`], per name and per process identity (pid and start time) from the top lists
+//! of each sample: memory stays bounded whatever the range.
 //!
 //! ```text
 //! stabmon record --data ./data --duration 30s
 //! cargo run -p stabmon-examples --example top_process -- ./data [MINUTES]
 //! ```
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use stabmon_store::StoreReader;
+use stabmon_store::{DefaultRange, StoreReader};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -19,38 +20,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let minutes: u64 = args.next().map_or(Ok(60), |a| a.parse())?;
 
     let reader = StoreReader::open(&dir)?;
-    let hosts = reader.hosts();
-    let Some(host) = hosts.first() else {
+    let Some(host) = reader.hosts().into_iter().next() else {
         println!("no samples in {dir}");
         return Ok(());
     };
-    let reader = reader.with_host(host.clone());
-    let all = reader.samples(None, None)?;
-    let Some(last) = all.last() else {
-        println!("no samples of {host} in {dir}");
-        return Ok(());
-    };
-    let from = last.ts.saturating_sub(Duration::from_secs(minutes * 60));
-    let samples = reader.samples(Some(from), None)?;
-
-    // (pid, start time) -> (name, CPU seconds)
-    let mut used: HashMap<(u32, i64), (String, f64)> = HashMap::new();
-    for s in &samples {
-        for p in &s.top.processes {
-            let e = used
-                .entry((p.pid, p.start_time.as_unix_micros()))
-                .or_insert_with(|| (p.name.clone(), 0.0));
-            e.1 += f64::from(p.cpu_pct) / 100.0 * s.interval.as_secs_f64();
-        }
+    let last = DefaultRange::Last(Duration::from_secs(minutes * 60));
+    let (from, to) = reader.resolve_range(
+        Some(&host),
+        None,
+        None,
+        last,
+        stabmon_core::Timestamp::now(),
+    )?;
+    let usage = reader.usage(&host, Some(from), Some(to))?;
+    for w in reader.warnings() {
+        eprintln!("warning: {w}");
     }
-    match used.iter().max_by(|a, b| a.1.1.total_cmp(&b.1.1)) {
-        Some(((pid, _), (name, secs))) => println!(
-            "{host}, {} samples from {} to {}: {name} (pid {pid}) used the most CPU, {secs:.1} s",
-            samples.len(),
-            from,
-            last.ts
+    let busiest = usage
+        .names
+        .iter()
+        .flat_map(|n| n.pids.iter().map(move |p| (n, p)))
+        .max_by(|a, b| a.1.cpu_seconds.total_cmp(&b.1.cpu_seconds));
+    match busiest {
+        Some((name, p)) => println!(
+            "{host}, {} samples from {from} to {to}: {} (pid {}) used the most CPU, {:.1} s",
+            usage.samples, name.name, p.pid, p.cpu_seconds
         ),
-        None => println!("{host}: no process entries from {from} to {}", last.ts),
+        None => println!("{host}: no process entries from {from} to {to}"),
     }
     Ok(())
 }
