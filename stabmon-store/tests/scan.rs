@@ -234,11 +234,19 @@ fn read_damaged(damage: impl FnOnce(&Path)) -> (usize, usize, usize, u64) {
     // Named once, whatever the error's own text says.
     let shown = files[0].display().to_string();
     assert_eq!(warnings[0].matches(&shown).count(), 1, "{warnings:?}");
-    // The series says where it left data out, within the damaged segment's hours, before the next segment.
+    // The series says where it left data out: a part holding samples it lost and none it kept.
     assert_eq!(series.unreadable.len(), 1, "{:?}", series.unreadable);
-    let second = samples.iter().position(|s| s.ts > series.unreadable[0]);
-    assert!(
-        series.unreadable[0] >= samples[0].ts && second.is_some(),
+    let (start, end) = series.unreadable[0];
+    let inside = |t: &Timestamp| start <= *t && *t < end;
+    assert!(!series.ts.iter().any(inside), "{:?}", series.unreadable);
+    let lost = samples
+        .iter()
+        .filter(|s| series.ts.binary_search(&s.ts).is_err())
+        .count();
+    assert!(lost > 0, "nothing lost");
+    assert_eq!(
+        samples.iter().filter(|s| inside(&s.ts)).count(),
+        lost,
         "{:?}",
         series.unreadable
     );

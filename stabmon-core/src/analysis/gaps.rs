@@ -23,9 +23,9 @@ const LOCAL_STEPS: usize = 16;
 /// Each gap is classified ([`GapKind`]): **rebooted** when the two samples' boot ids differ (or, when either has
 /// none, their boot times differ by more than [`DetectOptions::boot_time_tolerance`]); otherwise **stopped
 /// cleanly** when a clean-stop marker from `clean_stops` lies in `[start, end)` (after the last sample before the
-/// gap, before the first after it); otherwise **unreadable** when the read of a series skipped data it could not
-/// read in `[start, end)` ([`SystemSeries::unreadable`](crate::series::SystemSeries::unreadable): samples given
-/// whole have none); otherwise **died**. `clean_stops` need not be sorted; `opts.clean_stops` is not used here
+/// gap, before the first after it); otherwise **unreadable** when data the read of a series skipped because it
+/// could not read it overlaps the gap ([`SystemSeries::unreadable`](crate::series::SystemSeries::unreadable):
+/// samples given whole have none); otherwise **died**. `clean_stops` need not be sorted; `opts.clean_stops` is not used here
 /// (pass it explicitly: [`detect_incidents`](super::detect_incidents) does).
 ///
 /// ```
@@ -69,12 +69,11 @@ pub(crate) fn gaps_of<V: View + ?Sized>(
             let (a_ts, b_ts) = (samples.ts(i), samples.ts(i + 1));
             let at = stops.partition_point(|t| *t < a_ts);
             let clean_stop = stops.get(at).copied().filter(|t| *t < b_ts);
-            let skipped = unreadable.partition_point(|t| *t < a_ts);
             let kind = if rebooted(samples, i, i + 1, opts.boot_time_tolerance) {
                 GapKind::Rebooted
             } else if clean_stop.is_some() {
                 GapKind::StoppedCleanly
-            } else if unreadable.get(skipped).is_some_and(|t| *t < b_ts) {
+            } else if unreadable.iter().any(|(s, e)| *s < b_ts && *e > a_ts) {
                 GapKind::Unreadable
             } else {
                 GapKind::Died

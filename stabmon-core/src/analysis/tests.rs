@@ -523,8 +523,8 @@ fn a_gap_over_unreadable_data_is_not_a_recorder_that_died() {
         x.boot_time = at(380);
     }
     let mut series = crate::series::SystemSeries::from_samples(&s);
-    // Skipped data starts inside the first gap, at its last sample before the second, and inside the third.
-    series.unreadable = vec![at(30), at(63), at(300)];
+    // Skipped data inside the first gap, over the start of the second, and reaching into the third.
+    series.unreadable = vec![(at(30), at(40)), (at(50), at(70)), (at(300), at(301))];
     let opts = DetectOptions::default().clean_stops(vec![at(64)]);
     let inc = detect_incidents_in(&series, &InMemory(&s), &opts).unwrap();
     assert_eq!(
@@ -536,10 +536,14 @@ fn a_gap_over_unreadable_data_is_not_a_recorder_that_died() {
         ]
     );
     assert_eq!(inc[0].summary, "data unreadable, no data for 56 s");
-    // Outside every gap: the first is the recorder's again.
-    series.unreadable = vec![at(2), at(61)];
+    // Outside every gap (ending at its start, starting at its end): the first is the recorder's again.
+    series.unreadable = vec![(at(1), at(4)), (at(60), at(61))];
     let inc = detect_incidents_in(&series, &InMemory(&s), &opts).unwrap();
     assert_eq!(inc[0].kind, IncidentKind::Gap(GapKind::Died));
+    // A slice keeps the parts that reach between its samples.
+    series.unreadable = vec![(at(30), at(40)), (at(250), at(260))];
+    let tail = series.slice(5, s.len(), None, None);
+    assert_eq!(tail.unreadable, [(at(250), at(260))]);
 }
 
 #[test]

@@ -45,8 +45,8 @@ pub(crate) trait View {
     fn probes(&self) -> Cow<'_, BTreeMap<String, ProbeList>>;
     /// Who was busiest at each sample.
     fn busiest(&self) -> Cow<'_, BusiestColumns>;
-    /// Where the read skipped data it could not read (sorted): see [`SystemSeries::unreadable`].
-    fn unreadable(&self) -> &[Timestamp] {
+    /// Where the read skipped data it could not read: see [`SystemSeries::unreadable`].
+    fn unreadable(&self) -> &[(Timestamp, Timestamp)] {
         &[]
     }
     /// The samples with `from <= ts <= to`, holding at least what attribution reads ([`ATTRIBUTION`]; empty
@@ -215,7 +215,7 @@ impl View for SeriesView<'_> {
     fn busiest(&self) -> Cow<'_, BusiestColumns> {
         Cow::Borrowed(&self.series.busiest)
     }
-    fn unreadable(&self) -> &[Timestamp] {
+    fn unreadable(&self) -> &[(Timestamp, Timestamp)] {
         &self.series.unreadable
     }
     fn window(&self, from: Timestamp, to: Timestamp) -> Cow<'_, [Sample]> {

@@ -95,9 +95,10 @@ pub struct SystemSeries {
     /// order): about 7 bytes a probe.
     pub latency: BTreeMap<String, ProbeList>,
     /// Where the read left out data it could not read (a damaged segment or row group, of which the reader
-    /// warned): the first time of each part skipped, sorted. A gap around one of these is
+    /// warned): each part skipped as `[start, end)`, as far as the reader can tell (a segment whose footer is
+    /// unreadable, from the time its name says to the next segment's), sorted. A gap that one of these overlaps is
     /// [`GapKind::Unreadable`](crate::analysis::GapKind::Unreadable), not a recorder that died.
-    pub unreadable: Vec<Timestamp>,
+    pub unreadable: Vec<(Timestamp, Timestamp)>,
 }
 
 impl PartialEq for SystemSeries {
@@ -342,6 +343,13 @@ impl SystemSeries {
         s.utc_offset_secs = self.utc_offset_secs.slice(lo, hi);
         s.cores = self.cores.slice(lo, hi);
         s.busiest = self.busiest.slice(lo, hi);
+        // The skipped parts that reach between the first and the last sample kept (gaps lie there).
+        if let (Some(first), Some(last)) = (s.ts.first().copied(), s.ts.last().copied()) {
+            s.unreadable = (self.unreadable.iter())
+                .filter(|(start, end)| *start <= last && *end > first)
+                .copied()
+                .collect();
+        }
         s.latency = self
             .latency
             .iter()

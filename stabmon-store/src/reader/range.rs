@@ -23,4 +23,20 @@ impl Range {
         self.from.is_none_or(|f| max >= f.as_unix_micros())
             && self.to.is_none_or(|t| min < t.as_unix_micros())
     }
+
+    /// `other` cut to this range (either end open where both are).
+    pub(super) fn clip(&self, other: Range) -> Range {
+        let later = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let earlier = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Range {
+            from: later(self.from, other.from),
+            to: earlier(self.to, other.to),
+        }
+    }
 }

@@ -139,15 +139,17 @@ impl StoreReader {
         series.reserve(expected);
         let mut scratch = Scratch::default();
         let mut candidates: Vec<Sample> = Vec::new();
-        // Where data is skipped (a segment that cannot be opened, a row group that cannot be decoded): the first
-        // time of each, so that a gap there is not taken for a recorder that died.
+        // Where data is skipped (a segment that cannot be opened, a row group that cannot be decoded), within the
+        // range: so that a gap there is not taken for a recorder that died.
         let unreadable = std::sync::Mutex::new(Vec::new());
-        let skip = |at: Option<Timestamp>| {
-            if let Some(t) = at {
+        let skip = |part: Range| {
+            let start = part.from.unwrap_or(Timestamp::from_unix_micros(i64::MIN));
+            let end = part.to.unwrap_or(Timestamp::from_unix_micros(i64::MAX));
+            if start < end {
                 unreadable
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(t);
+                    .push((start, end));
             }
         };
         // A row group at a time, decoded on two threads of the call's own while this one appends them in order:
@@ -162,13 +164,12 @@ impl StoreReader {
                     Err(e @ Error::NewerSchema { .. }) => Err(e),
                     Err(e) => {
                         self.warn(&file, &e);
-                        // Its footer unread: from the time its name says to the next segment's, where that is in
-                        // range.
+                        // Its footer unread: from the time its name says (or, without one, the range's start) to the
+                        // next segment's, within the range.
                         let next = segments.get(i + 1).and_then(|n| stem_start(&n.name));
-                        skip(stem_start(&seg.name).and_then(|start| {
-                            let at = range.from.map_or(start, |f| start.max(f));
-                            let before = |end: Option<Timestamp>| end.is_none_or(|e| at < e);
-                            (before(next) && before(range.to)).then_some(at)
+                        skip(range.clip(Range {
+                            from: stem_start(&seg.name),
+                            to: next,
                         }));
                         Ok(None)
                     }
@@ -184,7 +185,7 @@ impl StoreReader {
                 Err(e) => Ok(Some(SeriesPiece::Damaged(
                     s.file.clone(),
                     e,
-                    s.samples.chunk(s.groups[k], range).from,
+                    s.samples.chunk(s.groups[k], range),
                 ))),
             },
             |piece| {
@@ -200,7 +201,7 @@ impl StoreReader {
                             }
                             Err(e) => {
                                 self.warn(&c.path, &e);
-                                skip(c.chunk.from);
+                                skip(c.chunk);
                             }
                         }
                     }
@@ -348,8 +349,8 @@ const PROBE_COLUMNS: [&str; 6] = [
 enum SeriesPiece {
     /// A row group's system columns and latency rows.
     Columns(Box<SeriesColumns>),
-    /// A row group that could not be decoded: the file, why, and the first time it holds (from the footer).
-    Damaged(PathBuf, Error, Option<Timestamp>),
+    /// A row group that could not be decoded: the file, why, and the part of the range it holds (from the footer).
+    Damaged(PathBuf, Error, Range),
 }
 
 /// A segment opened for a series: its tables (footers parsed once, shared by the decoding threads) and its row
