@@ -49,7 +49,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     if let Some(output) = &output {
         let spin = select::progress::spinner("rendering the report");
         // The columns of the range, and whole samples only for what the page shows (hover moments, culprits, gaps).
-        let rendered = builder.render_from(series, &windows);
+        let rendered = builder.render_from_naming(series, &windows, &|| src.reader.warnings());
         spin.finish_and_clear();
         select::print_warnings(src);
         let (html, summary) =

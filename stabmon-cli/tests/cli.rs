@@ -943,6 +943,18 @@ fn a_damaged_segment_is_one_warning_in_every_command() {
         assert_eq!(warnings.len(), 1, "{args:?}: {stderr}");
         assert_eq!(warnings[0].matches(&shown).count(), 1, "{args:?}: {stderr}");
     }
+    // The page names the file too, where its gap panel says the warnings do.
+    let page = std::fs::read_to_string(html).unwrap();
+    let notice = page
+        .split("<div class=\"warnings\"")
+        .nth(1)
+        .and_then(|n| n.split("</div>").next())
+        .expect("no notice of the skipped file on the page");
+    assert!(notice.contains(&shown), "{notice}");
+    assert!(
+        page.contains("gap: data unreadable"),
+        "no unreadable gap on the page"
+    );
     // The day left out is a gap of unreadable data, not a recorder that died.
     let out = stabmon()
         .args(["incidents", "--json", "--data"])

@@ -493,6 +493,16 @@ fn open_ends_are_filled_in_from_the_data() {
         ),
         "{page}"
     );
+    // A start after the data, long before now: no samples there, not a range too long.
+    let (status, head, body) = get(server.addr, "/?from=2026-11-26T00:00:00Z", None);
+    let page = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{head}\n{page}");
+    assert!(
+        page.contains(
+            "No samples of web-1 from 2026-11-26T00:00:00Z on (the data for web-1 covers"
+        ),
+        "{page}"
+    );
     // A range known to be too long is still refused before any render.
     let (status, _, body) = get(
         server.addr,

@@ -2,8 +2,9 @@
 //!
 //! One standalone HTML file that explains a stabmon recording: charts of CPU, memory and load on one shared time
 //! axis, where every detected spike carries a label naming the culprit process (`xmrig (pid 4123) 187% CPU`), gaps
-//! in the recording are shaded and classified (the recorder stopped, died, or the machine rebooted) with a panel
-//! showing the last minute before each, and an incident table whose rows link to their place on the charts.
+//! in the recording are shaded and classified (the recorder stopped, died, the machine rebooted, or the data there
+//! could not be read) with a panel showing the last minute before each, and an incident table whose rows link to
+//! their place on the charts.
 //!
 //! - [`ReportBuilder`] configures a [`Report`] (title, time range, width, [`DetectOptions`], [`Chart`]s);
 //! - [`Report::write_html`] renders `&[Sample]` (from any source, never store types) to any [`std::io::Write`] and
@@ -393,6 +394,32 @@ impl Report {
         source: &S,
     ) -> Result<(String, Summary), Error> {
         self.make_of_series(series, source, &html_page, Pass::default())
+    }
+
+    /// [`render_from`](Self::render_from), naming on the page what could not be read
+    /// ([`ReportBuilder::warnings`]): `warnings` gives them as they stand (a store reader's warnings), before the
+    /// page is made and again after; where the page's own reads of whole samples (culprits, hover data) added
+    /// some, it is made once more, naming them too.
+    pub fn render_from_naming<S: WindowSource + ?Sized>(
+        &self,
+        series: &SystemSeries,
+        source: &S,
+        warnings: &dyn Fn() -> Vec<String>,
+    ) -> Result<(String, Summary), Error> {
+        let with = |lines: Vec<String>| Report {
+            cfg: ReportBuilder {
+                warnings: lines,
+                ..self.cfg.clone()
+            },
+        };
+        let before = warnings();
+        let known = before.len();
+        let page = with(before).render_from(series, source)?;
+        let after = warnings();
+        if after.len() > known {
+            return with(after).render_from(series, source);
+        }
+        Ok(page)
     }
 
     /// Draws the page's charts of `samples` as PNG images, [`ReportBuilder::png_width_px`] wide: the same series,

@@ -415,8 +415,8 @@ fn render(data: &Data, budget: &Budget, view: &View) -> Rendered {
 
 /// The range a page of `host` (or of every host) shows: the bounds `asked`, open ends filled in from the data as
 /// for the commands (stabmon-store's [`resolve_range`](StoreReader::resolve_range): an open end at the newest
-/// sample; without a range, the last hour of data). Else the page to answer with: a range that starts after
-/// now and the data, a range too long, or the data not read.
+/// sample; without a range, the last hour of data). Else the page to answer with: a range without an end that
+/// starts after the data, a range too long, or the data not read.
 fn resolve(
     reader: &StoreReader,
     host: Option<&str>,
@@ -431,11 +431,20 @@ fn resolve(
             .warnings(reader.warnings());
         notice(500, page.refresh(refresh))
     };
+    let asked_end = to.is_some();
     let (from, to) = reader
         .resolve_range(host, from, to, DefaultRange::Last(DEFAULT_SINCE), now)
         .map_err(|e| fail(&e))?;
-    if to <= from {
-        // A range that starts after now and after the data.
+    // The newest sample, for a range asked without an end (filled in up to now where the data ends before it).
+    let newest = match asked_end {
+        true => None,
+        false => (reader.coverage().map_err(|e| fail(&e))?.into_iter())
+            .filter(|c| host.is_none_or(|h| h == c.host))
+            .map(|c| c.last)
+            .max(),
+    };
+    if to <= from || newest.is_some_and(|n| n < from) {
+        // A range that starts after the data (and maybe after now): nothing to draw, however long it is.
         let covers = reader.describe_coverage(host).map_err(|e| fail(&e))?;
         let who = host.unwrap_or("any host");
         let page = Notice::new(format!("stabmon: no samples of {who}"))
@@ -509,12 +518,12 @@ fn render_with(
         Err(page) => return page,
     };
     let _permit = budget.admit(budget.estimate(&reader, Some(&host), from, to));
-    let builder = ReportBuilder::new()
+    let report = ReportBuilder::new()
         .title(format!("stabmon live: {host}"))
         .range(from, to)
         .detect_options(reader.detect_options(&host))
-        .refresh(refresh);
-    let report = builder.clone().build();
+        .refresh(refresh)
+        .build();
     // The hover moments are built as the series is read where the files are decoded whole anyway.
     let read = match report.moment_columns() {
         Some(m) => reader
@@ -546,22 +555,7 @@ fn render_with(
     }
     // The columns of the range, and whole samples only for what the page shows.
     let windows = reader.windows(&host).with_samples(given, parts);
-    let warned = reader.warnings();
-    let mut page = builder
-        .clone()
-        .warnings(warned.clone())
-        .build()
-        .render_from(&series, &windows);
-    // The page's own reads of whole samples (culprits, hover data, the minute before a gap) skipped another file:
-    // rendered once more, naming it too.
-    let warned_now = reader.warnings();
-    if page.is_ok() && warned_now.len() > warned.len() {
-        page = builder
-            .warnings(warned_now)
-            .build()
-            .render_from(&series, &windows);
-    }
-    match page {
+    match report.render_from_naming(&series, &windows, &|| reader.warnings()) {
         Ok((html, _)) => Rendered {
             status: 200,
             body: html.into_bytes(),
