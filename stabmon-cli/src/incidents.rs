@@ -77,6 +77,8 @@ pub fn run(args: &IncidentsArgs) -> anyhow::Result<ExitCode> {
         return crate::table::print_json(&mut out, &doc);
     }
     let style = Style::for_stdout();
+    // The host's name comes from the data's directory names: no control character reaches the terminal.
+    let host = table::printable(host.to_owned());
     if incidents.is_empty() {
         writeln!(
             out,

@@ -502,7 +502,8 @@ fn one_line_error(err: &anyhow::Error) -> String {
             msg.push_str(&text);
         }
     }
-    msg.replace(['\n', '\r'], " ")
+    // Paths and names in it are anyone's choice: no control character reaches the terminal.
+    table::printable(msg.replace(['\n', '\r'], " "))
 }
 
 fn main() -> ExitCode {

@@ -216,7 +216,7 @@ pub fn open_range(
 /// an earlier call: a command prints them after each read, and each once.
 pub fn print_warnings(src: &Source) {
     let warnings = src.reader.warnings();
-    let printed = src.printed.swap(warnings.len(), Ordering::Relaxed);
+    let printed = src.printed.fetch_max(warnings.len(), Ordering::Relaxed);
     for w in warnings.into_iter().skip(printed) {
         // A file's name is anyone's choice: no control character reaches the terminal.
         eprintln!("stabmon: warning: {}", crate::table::printable(w));
@@ -299,10 +299,10 @@ pub fn explain_empty(src: &Source, from: Timestamp, to: Timestamp) -> anyhow::Re
     } else {
         covers
     };
-    Ok(format!(
+    Ok(crate::table::printable(format!(
         "no samples from {from} to {to} at {} ({covers})",
         src.shown
-    ))
+    )))
 }
 
 /// Samples streamed from a range, one segment in memory at a time, moving a progress bar (on a terminal) by the

@@ -109,7 +109,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<ExitCode> {
     let layout = Layout {
         by: by.to_ascii_lowercase(),
         key: "names",
-        title: format!("top processes of {host} by {by}"),
+        title: table::printable(format!("top processes of {host} by {by}")),
         note: "CPU-S: CPU seconds, a range where samples did not list the name",
         columns: columns(),
     };
@@ -351,7 +351,7 @@ fn run_by_unit(
     let layout = Layout {
         by: "unit".to_owned(),
         key: "units",
-        title: format!("top units of {host} by CPU"),
+        title: table::printable(format!("top units of {host} by CPU")),
         note: "the listed processes of each systemd unit or container, else cgroup; -: no cgroup recorded",
         columns,
     };

@@ -253,7 +253,8 @@ impl StoreReader {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    let warning = format!("skipped {}: cannot read the journal ({e})", p.display());
+                    let warning =
+                        format!("skipped {}: cannot read the journal ({e})", self.shown(&p));
                     self.warn_once(&p, warning);
                 }
             }
@@ -286,7 +287,8 @@ impl StoreReader {
             if let Ok(Ok(c)) = &decoded {
                 out.stops.extend(c.stops.iter().cloned());
             }
-            let p = path.display();
+            // Of a remote store, its URL rather than its local copy.
+            let p = self.shown(path);
             let warning = match decoded {
                 Ok(Ok(_)) if failed == 0 => None,
                 // The journal's other samples are there.
