@@ -385,6 +385,14 @@ fn notice(status: u16, page: Notice) -> Rendered {
     }
 }
 
+/// The page for data that could not be read: why, and what the reads skipped before.
+fn cannot_read(reader: &StoreReader, refresh: Duration, e: &dyn std::fmt::Display) -> Rendered {
+    let page = Notice::new("stabmon: cannot read the data")
+        .paragraph(e.to_string())
+        .warnings(reader.warnings());
+    notice(500, page.refresh(refresh))
+}
+
 /// "; this page reloads by itself" when it does.
 fn reloads(refresh: Duration) -> &'static str {
     if refresh.is_zero() {
@@ -425,12 +433,7 @@ fn resolve(
     now: Timestamp,
 ) -> Result<(Timestamp, Timestamp), Rendered> {
     let refresh = Duration::from_secs(view.refresh_secs);
-    let fail = |e: &dyn std::fmt::Display| {
-        let page = Notice::new("stabmon: cannot read the data")
-            .paragraph(e.to_string())
-            .warnings(reader.warnings());
-        notice(500, page.refresh(refresh))
-    };
+    let fail = |e: &dyn std::fmt::Display| cannot_read(reader, refresh, e);
     let asked_end = to.is_some();
     let (from, to) = reader
         .resolve_range(host, from, to, DefaultRange::Last(DEFAULT_SINCE), now)
@@ -469,12 +472,7 @@ fn render_with(
     now: Timestamp,
 ) -> Rendered {
     let refresh = Duration::from_secs(view.refresh_secs);
-    let fail = |e: &dyn std::fmt::Display| {
-        let page = Notice::new("stabmon: cannot read the data")
-            .paragraph(e.to_string())
-            .warnings(reader.warnings());
-        notice(500, page.refresh(refresh))
-    };
+    let fail = |e: &dyn std::fmt::Display| cannot_read(reader, refresh, e);
     // stabmon-store's host rules; the page offers a link per host where the choice is the user's.
     let (asked_missing, hosts) = match reader.choose_host(view.host.as_deref()) {
         Ok(h) => (None, vec![h]),
@@ -576,12 +574,7 @@ fn index(
     now: Timestamp,
 ) -> Rendered {
     let refresh = Duration::from_secs(view.refresh_secs);
-    let fail = |e: &dyn std::fmt::Display| {
-        let page = Notice::new("stabmon: cannot read the data")
-            .paragraph(e.to_string())
-            .warnings(reader.warnings());
-        notice(500, page.refresh(refresh))
-    };
+    let fail = |e: &dyn std::fmt::Display| cannot_read(reader, refresh, e);
     // Open ends filled in from the fleet's data; nothing asked: the last hour of the fleet's newest data.
     let (from, to) = match resolve(reader, None, view, asked, now) {
         Ok(r) => r,
