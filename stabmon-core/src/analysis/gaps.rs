@@ -25,8 +25,8 @@ const LOCAL_STEPS: usize = 16;
 /// cleanly** when a clean-stop marker from `clean_stops` lies in `[start, end)` (after the last sample before the
 /// gap, before the first after it); otherwise **unreadable** when data the read of a series skipped because it
 /// could not read it overlaps the gap ([`SystemSeries::unreadable`](crate::series::SystemSeries::unreadable):
-/// samples given whole have none); otherwise **died**. `clean_stops` need not be sorted; `opts.clean_stops` is not used here
-/// (pass it explicitly: [`detect_incidents`](super::detect_incidents) does).
+/// samples given whole have none); otherwise **died**. `clean_stops` need not be sorted; `opts.clean_stops` is not
+/// used here (pass it explicitly: [`detect_incidents`](super::detect_incidents) does).
 ///
 /// ```
 /// use std::time::Duration;
